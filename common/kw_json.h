@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_JSON_H
+#define KW_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "kw_err.h"
+
+/*
+ * Install jansson allocation functions that wipe on free (JSON may carry
+ * wrapped keys). Call once at start, before any other jansson call.
+ */
+void kw_json_init(void);
+
+/*
+ * Parse untrusted JSON: rejects input longer than max (KW_ERR_TOO_LARGE),
+ * duplicate keys, NUL bytes in strings, nesting deeper than 32, and anything
+ * but an object at the top (KW_ERR_INVALID_FORMAT). *ret is a new reference.
+ */
+int kw_json_parse(const void *buf, size_t len, size_t max, json_t **ret) KW_WUR;
+
+/*
+ * RFC 8785 (JCS) canonical serialization of v into a new NUL-terminated
+ * string (free()). Object members sorted by UTF-16 code units, strings
+ * escaped as JCS requires, numbers in ECMAScript shortest form (integers
+ * beyond 2^53 and non-finite reals are KW_ERR_INVALID_FORMAT).
+ */
+int kw_jcs_serialize(const json_t *v, char **ret, size_t *ret_len) KW_WUR;
+
+/* Field getters for objects. They return KW_ERR_INVALID_FORMAT on a wrong type
+ * and KW_ERR_NOT_FOUND when absent. *ret points into obj (no copy). */
+int kw_json_get_str(const json_t *obj, const char *key, const char **ret, size_t *ret_len) KW_WUR;
+int kw_json_get_int(const json_t *obj, const char *key, int64_t *ret) KW_WUR;
+int kw_json_get_bool(const json_t *obj, const char *key, int *ret) KW_WUR;
+/* Only the listed keys (NULL-terminated array) may appear in obj. */
+int kw_json_check_keys(const json_t *obj, const char *const *allowed) KW_WUR;
+
+/*
+ * Serialize v compactly with sensitive members (a fixed deny-list:
+ * "d", "p", "q", "dp", "dq", "qi", "k", "key", "value", "pin", "secret",
+ * "token", "nonce", "encrypted_key", "ciphertext", "tee-evidence", "report")
+ * replaced by "<redacted>". For debug logging only. Returns a new string or NULL.
+ */
+char *kw_json_dump_redacted(const json_t *v);
+
+#endif

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kw_log.h"
+
+static char log_prog[32] = "keywarden";
+static enum kw_log_level log_level = KW_LOG_INFO;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void
+kw_log_init(const char *prog, enum kw_log_level level)
+{
+	snprintf(log_prog, sizeof(log_prog), "%s", prog != NULL ? prog : "keywarden");
+	log_level = level;
+}
+
+void
+kw_log_set_level(enum kw_log_level level)
+{
+	log_level = level;
+}
+
+enum kw_log_level
+kw_log_get_level(void)
+{
+	return log_level;
+}
+
+int
+kw_log_level_parse(const char *s, enum kw_log_level *ret)
+{
+	static const struct { const char *n; enum kw_log_level l; } t[] = {
+		{"error", KW_LOG_ERR}, {"warn", KW_LOG_WARN},
+		{"info", KW_LOG_INFO}, {"debug", KW_LOG_DEBUG},
+	};
+
+	for (size_t i = 0; s != NULL && i < KW_ARRAY_SIZE(t); i++) {
+		if (strcmp(s, t[i].n) == 0) {
+			*ret = t[i].l;
+			return 0;
+		}
+	}
+	return KW_ERR_INVALID_ARG;
+}
+
+void
+kw_log_escape(const char *in, size_t max, char *out, size_t outsz)
+{
+	size_t o = 0, i;
+
+	if (outsz == 0)
+		return;
+	if (in == NULL)
+		in = "(null)";
+	for (i = 0; in[i] != '\0' && i < max; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+			if (o + 2 > outsz)
+				break;
+			out[o++] = (char)c;
+		} else {
+			if (o + 5 > outsz)
+				break;
+			snprintf(out + o, 5, "\\x%02x", c);
+			o += 4;
+		}
+	}
+	if (in[i] != '\0' && o + 4 <= outsz) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+void
+kw_log_write(enum kw_log_level lvl, const char *func, int r, const char *fmt, ...)
+{
+	static const char *names[] = {"error", "warn", "info", "debug"};
+	char msg[1024], ts[32];
+	struct timespec now;
+	struct tm tm;
+	va_list ap;
+
+	if (lvl > log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	pthread_mutex_lock(&log_lock);
+	if (r != 0)
+		fprintf(stderr, "%s.%03ldZ %s %s[%ld] %s: %s: %s\n", ts, now.tv_nsec / 1000000,
+		    names[lvl], log_prog, (long)getpid(), func, msg, kw_strerror(r));
+	else
+		fprintf(stderr, "%s.%03ldZ %s %s[%ld] %s: %s\n", ts, now.tv_nsec / 1000000,
+		    names[lvl], log_prog, (long)getpid(), func, msg);
+	fflush(stderr);
+	pthread_mutex_unlock(&log_lock);
+}

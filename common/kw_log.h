@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_LOG_H
+#define KW_LOG_H
+
+#include <stddef.h>
+
+#include "kw_err.h"
+
+enum kw_log_level { KW_LOG_ERR = 0, KW_LOG_WARN = 1, KW_LOG_INFO = 2, KW_LOG_DEBUG = 3 };
+
+/*
+ * Logging. One line per record on stderr (or the file set with
+ * kw_log_set_file): "TIME LEVEL PROG[PID] FUNC: MESSAGE". Never pass secrets,
+ * tokens, evidence or request bodies; identify keys with kw_fp(). Untrusted
+ * strings go through kw_log_escape() first.
+ */
+void kw_log_init(const char *prog, enum kw_log_level level);
+void kw_log_set_level(enum kw_log_level level);
+enum kw_log_level kw_log_get_level(void);
+/* Parse "error", "warn", "info", "debug". */
+int kw_log_level_parse(const char *s, enum kw_log_level *ret) KW_WUR;
+void kw_log_write(enum kw_log_level lvl, const char *func, int r, const char *fmt, ...) KW_PRINTF(4, 5);
+
+#define kw_log_err(...) kw_log_write(KW_LOG_ERR, __func__, 0, __VA_ARGS__)
+#define kw_log_warn(...) kw_log_write(KW_LOG_WARN, __func__, 0, __VA_ARGS__)
+#define kw_log_info(...) kw_log_write(KW_LOG_INFO, __func__, 0, __VA_ARGS__)
+#define kw_log_debug(...) kw_log_write(KW_LOG_DEBUG, __func__, 0, __VA_ARGS__)
+/* The _r forms append ": <kw_strerror(r)>". */
+#define kw_log_err_r(r, ...) kw_log_write(KW_LOG_ERR, __func__, (r), __VA_ARGS__)
+#define kw_log_warn_r(r, ...) kw_log_write(KW_LOG_WARN, __func__, (r), __VA_ARGS__)
+#define kw_log_info_r(r, ...) kw_log_write(KW_LOG_INFO, __func__, (r), __VA_ARGS__)
+#define kw_log_debug_r(r, ...) kw_log_write(KW_LOG_DEBUG, __func__, (r), __VA_ARGS__)
+
+/*
+ * Escape an untrusted string for a log line: printable ASCII except '\\'
+ * and '\'' is kept, everything else becomes \xNN; at most max input bytes
+ * are shown, then "...". out must hold outsz bytes; always NUL-terminated.
+ */
+void kw_log_escape(const char *in, size_t max, char *out, size_t outsz);
+
+#endif

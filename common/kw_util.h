@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_UTIL_H
+#define KW_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "kw_err.h"
+
+/* Lower-case hex of n bytes into a new NUL-terminated string (free()). */
+int kw_hex_encode(const void *in, size_t n, char **ret) KW_WUR;
+/* Strict hex decode (either case, even length, exactly outlen bytes). */
+int kw_hex_decode(const char *in, uint8_t *out, size_t outlen) KW_WUR;
+
+/*
+ * Read a whole regular file of at most max bytes into a new buffer (one
+ * extra NUL byte is appended but not counted). KW_ERR_TOO_LARGE when bigger,
+ * KW_ERR_IO when it cannot be opened or read.
+ */
+int kw_file_read(const char *path, size_t max, uint8_t **ret, size_t *ret_len) KW_WUR;
+
+/*
+ * Write buf to path atomically: a temporary file in the same directory with
+ * the given mode, fsync, rename. Never leaves a partial file at path.
+ */
+int kw_file_write_atomic(const char *path, const void *buf, size_t len, unsigned int mode) KW_WUR;
+
+/* Zero memory in a way the compiler cannot elide. */
+void kw_wipe(void *p, size_t n);
+/* free() after wiping malloc_usable_size(p) bytes; NULL-safe. */
+void kw_free_wipe(void *p);
+/* strdup that returns NULL on NULL input. */
+char *kw_strdup(const char *s);
+
+/*
+ * Parse an RFC 3339 UTC time ("2026-11-28T09:17:15Z", fractional seconds
+ * and numeric offsets accepted) into seconds since the epoch.
+ */
+int kw_time_parse_rfc3339(const char *s, int64_t *ret) KW_WUR;
+/* Format t as "YYYY-MM-DDTHH:MM:SSZ" into out (at least 21 bytes). */
+void kw_time_format_rfc3339(int64_t t, char out[static 21]);
+/* Seconds since the epoch from the wall clock. */
+int64_t kw_time_now(void);
+
+/* SHA-256 of in, first 8 bytes as 16 lower-case hex chars: safe to log. */
+void kw_fp(const void *in, size_t n, char out[static 17]);
+
+#endif
