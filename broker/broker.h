@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_BROKER_H
+#define KW_BROKER_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+
+#include "challenge.h"
+#include "config.h"
+#include "hsm_client.h"
+#include "session.h"
+#include "snp.h"
+#include "workers.h"
+
+/* Everything the daemon holds; one per process, used on the loop thread. */
+struct kw_broker {
+	struct kw_config *cfg;
+	struct event_base *base;
+	struct evhttp *http;
+	SSL_CTX *ssl_ctx;
+	struct hsm_client *hsm;
+	struct snp_trust *snp;
+	struct kw_challenges *challenges;
+	struct kw_sessions *sessions;
+	struct kw_workers *workers;
+	const char *release_profile;   /* chosen from the HSM probe */
+	struct event *sig_int, *sig_term;
+	/* counters, loop thread only */
+	unsigned long n_attest_ok, n_attest_fail, n_release_ok, n_release_denied;
+};
+
+/* The broker's clock (seconds since the epoch). */
+int64_t kw_broker_now(void);
+
+/* http.c: TLS listener and routing. */
+int kw_http_start(struct kw_broker *b) KW_WUR;
+void kw_http_stop(struct kw_broker *b);
+
+/*
+ * Send an RFC 7807 problem (application/problem+json) and finish req.
+ * detail is shown to the client: never put secrets or echoed input in it.
+ */
+void kw_http_problem(struct evhttp_request *req, int status, const char *slug,
+    const char *title, const char *detail);
+/* Send a JSON object (reference stolen) with status 200. */
+void kw_http_json(struct evhttp_request *req, json_t *body);
+/* Map a kw_err from appraisal/HSM to an HTTP problem (the only such mapping). */
+void kw_http_problem_from_err(struct evhttp_request *req, int r, const char *context);
+/* Read the request body as JSON, enforcing cfg->max_body; sends 400/413 itself
+ * and returns non-zero when it did. */
+int kw_http_body_json(struct kw_broker *b, struct evhttp_request *req, json_t **ret) KW_WUR;
+
+/* rcar.c: the workload endpoints. */
+void kw_rcar_auth(struct kw_broker *b, struct evhttp_request *req);
+void kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req);
+void kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *path);
+
+/*
+ * rcar_parse.c: strict parsers of the request bodies (pure functions, also
+ * used by the fuzz targets). Return 0, or KW_ERR_INVALID_FORMAT with a static
+ * client-safe reason in *reterr_reason.
+ */
+#define KW_EVIDENCE_MAX_CERTS 4
+struct kw_auth_req {
+	const char *tee;    /* borrowed from the JSON */
+};
+int kw_parse_auth(const json_t *body, struct kw_auth_req *ret, const char **reterr_reason) KW_WUR;
+
+struct kw_attest_req {
+	const json_t *runtime_data;        /* borrowed */
+	const char *nonce;                 /* borrowed */
+	const json_t *tee_pubkey;          /* borrowed */
+	const json_t *tee_sigkey;          /* borrowed */
+	uint8_t *report;                   /* owned: free() */
+	size_t report_len;
+	uint8_t *certs[KW_EVIDENCE_MAX_CERTS];   /* owned: free() */
+	size_t cert_lens[KW_EVIDENCE_MAX_CERTS];
+	size_t ncerts;
+};
+int kw_parse_attest(const json_t *body, struct kw_attest_req *ret, const char **reterr_reason) KW_WUR;
+void kw_attest_req_clear(struct kw_attest_req *a);
+/* report_data the evidence must carry: SHA-384(JCS(runtime-data)) ‖ 16 zero bytes. */
+int kw_expected_report_data(const json_t *runtime_data, uint8_t out[64]) KW_WUR;
+
+#endif

@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "kw_json.h"
+#include "kw_log.h"
+#include "kw_util.h"
+
+static int KW_PRINTF(3, 4)
+cfg_err(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+	return KW_ERR_CONFIG;
+}
+
+int
+kw_resource_path_valid(const char *p)
+{
+	size_t seglen = 0, nseg = 1, len;
+	const char *seg = p;
+
+	if (p == NULL || (len = strlen(p)) == 0 || len > 200)
+		return 0;
+	for (size_t i = 0; i <= len; i++) {
+		char c = p[i];
+
+		if (c == '/' || c == '\0') {
+			if (seglen == 0)
+				return 0;
+			if ((seglen == 1 && seg[0] == '.') ||
+			    (seglen == 2 && seg[0] == '.' && seg[1] == '.'))
+				return 0;
+			if (c == '/')
+				nseg++;
+			seg = p + i + 1;
+			seglen = 0;
+			continue;
+		}
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '_' || c == '-'))
+			return 0;
+		seglen++;
+	}
+	return nseg == 3;
+}
+
+/* Resolve a relative path against the configuration file's directory. */
+static char *
+cfg_path(const char *dir, const char *p)
+{
+	char buf[PATH_MAX];
+	int n;
+
+	if (p[0] == '/')
+		return strdup(p);
+	n = snprintf(buf, sizeof(buf), "%s/%s", dir, p);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return NULL;
+	return strdup(buf);
+}
+
+static int
+get_str(json_t *o, const char *key, const char **ret, int required, char *eb, size_t el,
+    const char *where)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL) {
+		if (required)
+			return cfg_err(eb, el, "%s: missing \"%s\"", where, key);
+		*ret = NULL;
+		return 0;
+	}
+	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 4096)
+		return cfg_err(eb, el, "%s: \"%s\" must be a non-empty string", where, key);
+	*ret = json_string_value(v);
+	return 0;
+}
+
+static int
+get_uint(json_t *o, const char *key, unsigned long long min, unsigned long long max,
+    unsigned long long *inout, char *eb, size_t el, const char *where)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    (unsigned long long)json_integer_value(v) < min ||
+	    (unsigned long long)json_integer_value(v) > max)
+		return cfg_err(eb, el, "%s: \"%s\" must be an integer in %llu..%llu", where, key,
+		    min, max);
+	*inout = (unsigned long long)json_integer_value(v);
+	return 0;
+}
+
+static int
+check_keys(json_t *o, const char *const *allowed, char *eb, size_t el, const char *where)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(o))
+		return cfg_err(eb, el, "%s must be an object", where);
+	json_object_foreach(o, k, v) {
+		size_t i;
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(k, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL) {
+			char esc[80];
+			kw_log_escape(k, 40, esc, sizeof(esc));
+			return cfg_err(eb, el, "%s: unknown key '%s'", where, esc);
+		}
+	}
+	return 0;
+}
+
+static int
+path_list(json_t *o, const char *key, const char *dir, char ***ret, size_t *ret_n, char *eb,
+    size_t el, const char *where)
+{
+	json_t *a = json_object_get(o, key), *v;
+	size_t i;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (a == NULL)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > 64)
+		return cfg_err(eb, el, "%s: \"%s\" must be an array of at most 64 paths", where, key);
+	if (json_array_size(a) == 0)
+		return 0;
+	if ((*ret = calloc(json_array_size(a), sizeof(char *))) == NULL)
+		return KW_ERR_NOMEM;
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			return cfg_err(eb, el, "%s: \"%s\"[%zu] must be a path", where, key, i);
+		if (((*ret)[i] = cfg_path(dir, json_string_value(v))) == NULL)
+			return KW_ERR_NOMEM;
+		(*ret_n)++;
+	}
+	return 0;
+}
+
+static int
+parse_listen(const char *s, struct kw_config *c, char *eb, size_t el)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	unsigned long port;
+
+	if (colon == NULL || colon == s || colon[1] == '\0')
+		return cfg_err(eb, el, "\"listen\" must be ADDRESS:PORT");
+	port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || port == 0 || port > 65535)
+		return cfg_err(eb, el, "\"listen\": invalid port");
+	if (s[0] == '[' && colon[-1] == ']')
+		c->listen_addr = strndup(s + 1, (size_t)(colon - s - 2));
+	else
+		c->listen_addr = strndup(s, (size_t)(colon - s));
+	if (c->listen_addr == NULL)
+		return KW_ERR_NOMEM;
+	c->listen_port = (uint16_t)port;
+	return 0;
+}
+
+static int
+parse_resource(json_t *o, struct kw_resource_cfg *rc, size_t idx, char *eb, size_t el)
+{
+	static const char *const keys[] = {"path", "generate", "length", "allow_debug",
+		"allowed_measurements", NULL};
+	char where[48];
+	const char *s;
+	json_t *a, *v;
+	unsigned long long len = 0;
+	size_t i;
+	int r;
+
+	snprintf(where, sizeof(where), "resources[%zu]", idx);
+	if ((r = check_keys(o, keys, eb, el, where)) != 0)
+		return r;
+	if ((r = get_str(o, "path", &s, 1, eb, el, where)) != 0)
+		return r;
+	if (!kw_resource_path_valid(s))
+		return cfg_err(eb, el, "%s: \"path\" must be REPOSITORY/TYPE/TAG of [A-Za-z0-9._-]",
+		    where);
+	if ((rc->path = strdup(s)) == NULL)
+		return KW_ERR_NOMEM;
+	if ((r = get_str(o, "generate", &s, 0, eb, el, where)) != 0)
+		return r;
+	if (s != NULL) {
+		if (strcmp(s, "aes-128") != 0 && strcmp(s, "aes-256") != 0 &&
+		    strcmp(s, "secret") != 0)
+			return cfg_err(eb, el, "%s: \"generate\" must be aes-128, aes-256 or secret",
+			    where);
+		if ((rc->generate = strdup(s)) == NULL)
+			return KW_ERR_NOMEM;
+	}
+	if ((r = get_uint(o, "length", 1, 4096, &len, eb, el, where)) != 0)
+		return r;
+	if (rc->generate != NULL && strcmp(rc->generate, "secret") == 0 && len == 0)
+		return cfg_err(eb, el, "%s: \"generate\": \"secret\" needs \"length\" (1..4096)",
+		    where);
+	rc->secret_length = (unsigned int)len;
+	if ((v = json_object_get(o, "allow_debug")) != NULL) {
+		if (!json_is_boolean(v))
+			return cfg_err(eb, el, "%s: \"allow_debug\" must be true or false", where);
+		rc->allow_debug = json_is_true(v);
+	}
+	a = json_object_get(o, "allowed_measurements");
+	if (a == NULL || !json_is_array(a) || json_array_size(a) > KW_MAX_MEASUREMENTS)
+		return cfg_err(eb, el,
+		    "%s: \"allowed_measurements\" must be an array of SNP measurements (hex, 48 bytes)",
+		    where);
+	if (json_array_size(a) > 0 &&
+	    (rc->measurements = calloc(json_array_size(a), 48)) == NULL)
+		return KW_ERR_NOMEM;
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) ||
+		    kw_hex_decode(json_string_value(v), rc->measurements[i], 48) != 0)
+			return cfg_err(eb, el,
+			    "%s: allowed_measurements[%zu] must be 96 hex digits", where, i);
+		rc->n_measurements++;
+	}
+	return 0;
+}
+
+int
+kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
+{
+	static const char *const top_keys[] = {"listen", "tls", "hsm", "snp", "limits",
+		"nonce_ttl", "session_ttl", "workers", "log_level", "resources", NULL};
+	static const char *const tls_keys[] = {"certificate", "private_key", "min_version", NULL};
+	static const char *const hsm_keys[] = {"helper", "module", "token", "pin_file",
+		"softhsm2_conf", "recycle_after", NULL};
+	static const char *const snp_keys[] = {"cert_chains", "test_roots", NULL};
+	static const char *const lim_keys[] = {"max_body", "max_inflight", "max_sessions", NULL};
+	struct kw_config *c = NULL;
+	uint8_t *buf = NULL;
+	size_t len;
+	json_t *root = NULL, *o, *a, *v;
+	char dirbuf[PATH_MAX], *dir;
+	const char *s;
+	unsigned long long u;
+	size_t i;
+	int r;
+
+	snprintf(eb, el, "internal error");
+	if ((r = kw_file_read(path, KW_CONFIG_MAX, &buf, &len)) != 0) {
+		snprintf(eb, el, "cannot read %s: %s", path, kw_strerror(r));
+		return r == KW_ERR_TOO_LARGE ? KW_ERR_CONFIG : r;
+	}
+	if (kw_json_parse(buf, len, KW_CONFIG_MAX, &root) != 0) {
+		json_error_t je;
+		json_t *tmp = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
+		json_decref(tmp);
+		r = cfg_err(eb, el, "%s: not a valid JSON object (line %d: %s)", path, je.line,
+		    tmp == NULL ? je.text : "duplicate key, too deep, or not an object");
+		goto out;
+	}
+	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+	dir = dirname(dirbuf);
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
+	c->nonce_ttl = 60;
+	c->session_ttl = 300;
+	c->workers = 2;
+	c->max_body = 64 * 1024;
+	c->max_inflight = 256;
+	c->max_sessions = 100000;
+	if ((r = check_keys(root, top_keys, eb, el, "configuration")) != 0)
+		goto out;
+
+	if ((r = get_str(root, "listen", &s, 0, eb, el, "configuration")) != 0)
+		goto out;
+	if ((r = parse_listen(s != NULL ? s : "127.0.0.1:8443", c, eb, el)) != 0)
+		goto out;
+
+	o = json_object_get(root, "tls");
+	if (o == NULL) {
+		r = cfg_err(eb, el, "missing \"tls\" section");
+		goto out;
+	}
+	if ((r = check_keys(o, tls_keys, eb, el, "tls")) != 0 ||
+	    (r = get_str(o, "certificate", &s, 1, eb, el, "tls")) != 0)
+		goto out;
+	c->tls_cert = cfg_path(dir, s);
+	if ((r = get_str(o, "private_key", &s, 1, eb, el, "tls")) != 0)
+		goto out;
+	c->tls_key = cfg_path(dir, s);
+	if ((r = get_str(o, "min_version", &s, 0, eb, el, "tls")) != 0)
+		goto out;
+	if (s != NULL && strcmp(s, "1.3") != 0 && strcmp(s, "1.2") != 0) {
+		r = cfg_err(eb, el, "tls: \"min_version\" must be \"1.3\" or \"1.2\"");
+		goto out;
+	}
+	c->tls_allow_12 = s != NULL && strcmp(s, "1.2") == 0;
+
+	o = json_object_get(root, "hsm");
+	if (o == NULL) {
+		r = cfg_err(eb, el, "missing \"hsm\" section");
+		goto out;
+	}
+	if ((r = check_keys(o, hsm_keys, eb, el, "hsm")) != 0)
+		goto out;
+	if ((r = get_str(o, "helper", &s, 0, eb, el, "hsm")) != 0)
+		goto out;
+	if (s != NULL)
+		c->hsm_helper = cfg_path(dir, s);
+	if ((r = get_str(o, "module", &s, 0, eb, el, "hsm")) != 0)
+		goto out;
+	c->hsm_module = strdup(s != NULL ? s : "/usr/lib/softhsm/libsofthsm2.so");
+	if ((r = get_str(o, "token", &s, 1, eb, el, "hsm")) != 0)
+		goto out;
+	if (strlen(s) > 32) {
+		r = cfg_err(eb, el, "hsm: \"token\" label longer than 32 bytes");
+		goto out;
+	}
+	c->hsm_token = strdup(s);
+	if ((r = get_str(o, "pin_file", &s, 1, eb, el, "hsm")) != 0)
+		goto out;
+	c->hsm_pin_file = cfg_path(dir, s);
+	if ((r = get_str(o, "softhsm2_conf", &s, 0, eb, el, "hsm")) != 0)
+		goto out;
+	if (s != NULL)
+		c->hsm_softhsm2_conf = cfg_path(dir, s);
+	u = 0;
+	if ((r = get_uint(o, "recycle_after", 0, 100000000, &u, eb, el, "hsm")) != 0)
+		goto out;
+	c->hsm_recycle_after = (unsigned int)u;
+
+	o = json_object_get(root, "snp");
+	if (o != NULL) {
+		if ((r = check_keys(o, snp_keys, eb, el, "snp")) != 0 ||
+		    (r = path_list(o, "cert_chains", dir, &c->snp_chains, &c->n_snp_chains, eb, el,
+		    "snp")) != 0 ||
+		    (r = path_list(o, "test_roots", dir, &c->snp_test_roots, &c->n_snp_test_roots,
+		    eb, el, "snp")) != 0)
+			goto out;
+	}
+
+	o = json_object_get(root, "limits");
+	if (o != NULL) {
+		if ((r = check_keys(o, lim_keys, eb, el, "limits")) != 0)
+			goto out;
+		u = c->max_body;
+		if ((r = get_uint(o, "max_body", 1024, 1024 * 1024, &u, eb, el, "limits")) != 0)
+			goto out;
+		c->max_body = (size_t)u;
+		u = c->max_inflight;
+		if ((r = get_uint(o, "max_inflight", 1, 100000, &u, eb, el, "limits")) != 0)
+			goto out;
+		c->max_inflight = (size_t)u;
+		u = c->max_sessions;
+		if ((r = get_uint(o, "max_sessions", 16, 10000000, &u, eb, el, "limits")) != 0)
+			goto out;
+		c->max_sessions = (size_t)u;
+	}
+	u = c->nonce_ttl;
+	if ((r = get_uint(root, "nonce_ttl", 5, 600, &u, eb, el, "configuration")) != 0)
+		goto out;
+	c->nonce_ttl = (unsigned int)u;
+	u = c->session_ttl;
+	if ((r = get_uint(root, "session_ttl", 10, 300, &u, eb, el, "configuration")) != 0)
+		goto out;
+	c->session_ttl = (unsigned int)u;
+	u = c->workers;
+	if ((r = get_uint(root, "workers", 1, 64, &u, eb, el, "configuration")) != 0)
+		goto out;
+	c->workers = (unsigned int)u;
+	if ((r = get_str(root, "log_level", &s, 0, eb, el, "configuration")) != 0)
+		goto out;
+	c->log_level = strdup(s != NULL ? s : "info");
+	{
+		enum kw_log_level lv;
+		if (kw_log_level_parse(c->log_level, &lv) != 0) {
+			r = cfg_err(eb, el, "\"log_level\" must be error, warn, info or debug");
+			goto out;
+		}
+	}
+
+	a = json_object_get(root, "resources");
+	if (a != NULL) {
+		if (!json_is_array(a) || json_array_size(a) > KW_MAX_RESOURCES) {
+			r = cfg_err(eb, el, "\"resources\" must be an array (at most %d)",
+			    KW_MAX_RESOURCES);
+			goto out;
+		}
+		if (json_array_size(a) > 0 &&
+		    (c->resources = calloc(json_array_size(a), sizeof(*c->resources))) == NULL) {
+			r = KW_ERR_NOMEM;
+			goto out;
+		}
+		json_array_foreach(a, i, v) {
+			c->n_resources++;
+			if ((r = parse_resource(v, &c->resources[i], i, eb, el)) != 0)
+				goto out;
+			for (size_t j = 0; j < i; j++) {
+				if (strcmp(c->resources[j].path, c->resources[i].path) == 0) {
+					r = cfg_err(eb, el, "resources[%zu]: duplicate path", i);
+					goto out;
+				}
+			}
+		}
+	}
+	if (c->listen_addr == NULL || c->tls_cert == NULL || c->tls_key == NULL ||
+	    c->hsm_module == NULL || c->hsm_token == NULL || c->hsm_pin_file == NULL ||
+	    c->log_level == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
+	*ret = c;
+	c = NULL;    /* transferred */
+	r = 0;
+out:
+	kw_config_free(c);
+	json_decref(root);
+	free(buf);
+	return r;
+}
+
+const struct kw_resource_cfg *
+kw_config_resource(const struct kw_config *c, const char *path)
+{
+	for (size_t i = 0; i < c->n_resources; i++)
+		if (strcmp(c->resources[i].path, path) == 0)
+			return &c->resources[i];
+	return NULL;
+}
+
+static void
+free_list(char **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+void
+kw_config_free(struct kw_config *c)
+{
+	if (c == NULL)
+		return;
+	free(c->listen_addr);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->hsm_helper);
+	free(c->hsm_module);
+	free(c->hsm_token);
+	free(c->hsm_pin_file);
+	free(c->hsm_softhsm2_conf);
+	free_list(c->snp_chains, c->n_snp_chains);
+	free_list(c->snp_test_roots, c->n_snp_test_roots);
+	free(c->log_level);
+	for (size_t i = 0; i < c->n_resources; i++) {
+		free(c->resources[i].path);
+		free(c->resources[i].generate);
+		free(c->resources[i].measurements);
+	}
+	free(c->resources);
+	free(c);
+}

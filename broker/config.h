@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_BROKER_CONFIG_H
+#define KW_BROKER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kw_err.h"
+
+/*
+ * The broker's configuration file: one JSON object, every key documented in
+ * docs/configuration.md. Unknown keys are an error, so typos never pass
+ * silently. Relative paths are resolved against the file's directory.
+ */
+
+#define KW_CONFIG_MAX (256 * 1024)
+#define KW_MAX_RESOURCES 1024
+#define KW_MAX_MEASUREMENTS 256
+
+struct kw_resource_cfg {
+	char *path;                   /* "<repository>/<type>/<tag>" */
+	char *generate;               /* NULL, "aes-128", "aes-256", "secret" */
+	unsigned int secret_length;   /* for "secret" */
+	int allow_debug;
+	size_t n_measurements;
+	uint8_t (*measurements)[48];  /* allowed SNP launch measurements */
+};
+
+struct kw_config {
+	char *listen_addr;            /* "127.0.0.1" */
+	uint16_t listen_port;         /* 8443 */
+	char *tls_cert;
+	char *tls_key;
+	int tls_allow_12;             /* tls.min_version "1.2" */
+
+	char *hsm_helper;
+	char *hsm_module;
+	char *hsm_token;
+	char *hsm_pin_file;
+	char *hsm_softhsm2_conf;
+	unsigned int hsm_recycle_after;
+
+	size_t n_snp_chains;
+	char **snp_chains;            /* AMD cert_chain bundles */
+	size_t n_snp_test_roots;
+	char **snp_test_roots;        /* emulation ARKs: trusted only when listed */
+
+	unsigned int nonce_ttl;       /* seconds, default 60 */
+	unsigned int session_ttl;     /* seconds, default 300 */
+	unsigned int workers;         /* appraisal threads, default 2 */
+	size_t max_body;              /* bytes, default 65536 */
+	size_t max_inflight;          /* appraisals queued or running, default 256 */
+	size_t max_sessions;          /* default 100000 */
+	char *log_level;
+
+	size_t n_resources;
+	struct kw_resource_cfg *resources;
+};
+
+/*
+ * Load and validate path. On failure *reterr_msg (static or in errbuf) says
+ * which key is wrong; nothing is returned in *ret.
+ */
+int kw_config_load(const char *path, struct kw_config **ret, char *errbuf, size_t errlen) KW_WUR;
+void kw_config_free(struct kw_config *c);
+
+/* Resource path syntax check: three segments of [A-Za-z0-9._-], no "." or ".." segment, <= 200 chars. */
+int kw_resource_path_valid(const char *p);
+
+const struct kw_resource_cfg *kw_config_resource(const struct kw_config *c, const char *path);
+
+#endif

@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTPS front: libevent's evhttp over bufferevent_openssl, TLS 1.3 only
+ * unless the configuration allows 1.2. This file and rcar.c are the only
+ * places that know HTTP; kw_http_problem_from_err is the one mapping from
+ * kw_err to HTTP status.
+ */
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "broker.h"
+#include "kw_json.h"
+#include "kw_log.h"
+
+/* evhttp's own cap: bodies above the configured max_body but below this get
+ * our 413 problem; beyond it libevent answers 413 itself and closes. */
+#define KW_HTTP_HARD_BODY_CAP (1024 * 1024)
+#define KW_HTTP_MAX_HEADERS 16384
+#define KW_HTTP_TIMEOUT 30
+
+static void
+send_json(struct evhttp_request *req, int status, const char *reason, const char *ctype,
+    json_t *body)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	char *s = json_dumps(body, JSON_COMPACT);
+
+	json_decref(body);
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	if (s == NULL) {
+		evbuffer_add_printf(out, "{\"title\":\"Internal Server Error\",\"status\":500}");
+		evhttp_send_reply(req, 500, "Internal Server Error", out);
+		return;
+	}
+	evbuffer_add(out, s, strlen(s));
+	free(s);
+	evhttp_send_reply(req, status, reason, out);
+}
+
+void
+kw_http_problem(struct evhttp_request *req, int status, const char *slug, const char *title,
+    const char *detail)
+{
+	char type[96];
+	json_t *p;
+
+	snprintf(type, sizeof(type), "urn:keywarden:problem:%s", slug);
+	p = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", title, "status", status,
+	    "detail", detail != NULL ? detail : title);
+	if (p == NULL) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	send_json(req, status, title, "application/problem+json", p);
+}
+
+void
+kw_http_json(struct evhttp_request *req, json_t *body)
+{
+	send_json(req, 200, "OK", "application/json", body);
+}
+
+void
+kw_http_problem_from_err(struct evhttp_request *req, int r, const char *context)
+{
+	switch (r) {
+	case KW_ERR_INVALID_FORMAT:
+	case KW_ERR_INVALID_ARG:
+	case KW_ERR_TRUNCATED:
+	case KW_ERR_TRAILING:
+		kw_http_problem(req, 400, "malformed", "Bad Request", context);
+		break;
+	case KW_ERR_UNSUPPORTED:
+		kw_http_problem(req, 400, "unsupported", "Bad Request", context);
+		break;
+	case KW_ERR_TOO_LARGE:
+		kw_http_problem(req, 413, "too-large", "Payload Too Large", context);
+		break;
+	case KW_ERR_SIG_INVALID:
+	case KW_ERR_CERT_INVALID:
+	case KW_ERR_CERT_EXPIRED:
+	case KW_ERR_UNTRUSTED_ROOT:
+	case KW_ERR_MISMATCH:
+	case KW_ERR_EXPIRED:
+	case KW_ERR_REPLAY:
+		kw_http_problem(req, 401, "attestation-failed", "Unauthorized", context);
+		break;
+	case KW_ERR_DENIED:
+	case KW_ERR_DEBUG_GUEST:
+		kw_http_problem(req, 403, "denied", "Forbidden", context);
+		break;
+	case KW_ERR_NOT_FOUND:
+		kw_http_problem(req, 404, "not-found", "Not Found", context);
+		break;
+	case KW_ERR_EXISTS:
+		kw_http_problem(req, 409, "conflict", "Conflict", context);
+		break;
+	case KW_ERR_UNAVAILABLE:
+	case KW_ERR_HSM:
+		kw_http_problem(req, 503, "unavailable", "Service Unavailable",
+		    "the service is temporarily unavailable; retry later");
+		break;
+	default:
+		kw_http_problem(req, 500, "internal", "Internal Server Error",
+		    "internal error");
+		break;
+	}
+}
+
+int
+kw_http_body_json(struct kw_broker *b, struct evhttp_request *req, json_t **ret)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const uint8_t *p;
+
+	if (len > b->cfg->max_body) {
+		kw_http_problem(req, 413, "too-large", "Payload Too Large",
+		    "request body exceeds the configured limit");
+		return -1;
+	}
+	if (len == 0) {
+		kw_http_problem(req, 400, "malformed", "Bad Request", "empty request body");
+		return -1;
+	}
+	if ((p = evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
+		kw_http_problem(req, 503, "unavailable", "Service Unavailable", "out of memory");
+		return -1;
+	}
+	if (kw_json_parse(p, len, b->cfg->max_body, ret) != 0) {
+		kw_http_problem(req, 400, "malformed", "Bad Request",
+		    "body is not a valid JSON object (duplicate keys and deep nesting are rejected)");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+method_not_allowed(struct evhttp_request *req, const char *allow)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+	kw_http_problem(req, 405, "method-not-allowed", "Method Not Allowed",
+	    "method not allowed on this endpoint");
+}
+
+#define RESOURCE_PREFIX "/kbs/v0/resource/"
+
+static void
+route(struct evhttp_request *req, void *arg)
+{
+	struct kw_broker *b = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+
+	if (path == NULL) {
+		kw_http_problem(req, 400, "malformed", "Bad Request", "invalid request URI");
+		return;
+	}
+	if (strcmp(path, "/kbs/v0/auth") == 0) {
+		if (m != EVHTTP_REQ_POST)
+			{ method_not_allowed(req, "POST"); return; }
+		kw_rcar_auth(b, req);
+	} else if (strcmp(path, "/kbs/v0/attest") == 0) {
+		if (m != EVHTTP_REQ_POST)
+			{ method_not_allowed(req, "POST"); return; }
+		kw_rcar_attest(b, req);
+	} else if (strncmp(path, RESOURCE_PREFIX, strlen(RESOURCE_PREFIX)) == 0) {
+		if (m != EVHTTP_REQ_GET)
+			{ method_not_allowed(req, "GET"); return; }
+		kw_rcar_resource(b, req, path + strlen(RESOURCE_PREFIX));
+	} else if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
+		if (m != EVHTTP_REQ_GET)
+			{ method_not_allowed(req, "GET"); return; }
+		kw_http_json(req, json_pack("{s:s}", "status", "ok"));
+	} else {
+		kw_http_problem(req, 404, "not-found", "Not Found", "no such endpoint");
+	}
+}
+
+static struct bufferevent *
+bevcb(struct event_base *base, void *arg)
+{
+	SSL_CTX *ctx = arg;
+	SSL *ssl = SSL_new(ctx);
+
+	if (ssl == NULL)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int
+tls_ctx_new(const struct kw_config *c, SSL_CTX **ret)
+{
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		return KW_ERR_CRYPTO;
+	if (!SSL_CTX_set_min_proto_version(ctx, c->tls_allow_12 ? TLS1_2_VERSION : TLS1_3_VERSION))
+		goto fail;
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+	if (c->tls_allow_12 &&
+	    !SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20"))
+		goto fail;
+	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1) {
+		kw_log_err("cannot load TLS certificate chain %s", c->tls_cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, c->tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		kw_log_err("cannot load TLS private key %s (or it does not match the certificate)",
+		    c->tls_key);
+		goto fail;
+	}
+	*ret = ctx;
+	return 0;
+fail:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return KW_ERR_CONFIG;
+}
+
+int
+kw_http_start(struct kw_broker *b)
+{
+	int r;
+
+	if ((r = tls_ctx_new(b->cfg, &b->ssl_ctx)) != 0)
+		return r;
+	if ((b->http = evhttp_new(b->base)) == NULL)
+		return KW_ERR_NOMEM;
+	evhttp_set_bevcb(b->http, bevcb, b->ssl_ctx);
+	evhttp_set_max_body_size(b->http, KW_HTTP_HARD_BODY_CAP);
+	evhttp_set_max_headers_size(b->http, KW_HTTP_MAX_HEADERS);
+	evhttp_set_timeout(b->http, KW_HTTP_TIMEOUT);
+	evhttp_set_allowed_methods(b->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+	    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH);
+	evhttp_set_default_content_type(b->http, "application/json");
+	evhttp_set_gencb(b->http, route, b);
+	if (evhttp_bind_socket_with_handle(b->http, b->cfg->listen_addr, b->cfg->listen_port) ==
+	    NULL) {
+		kw_log_err("cannot listen on %s port %u", b->cfg->listen_addr,
+		    (unsigned int)b->cfg->listen_port);
+		return KW_ERR_IO;
+	}
+	kw_log_info("listening on https://%s:%u (TLS %s)", b->cfg->listen_addr,
+	    (unsigned int)b->cfg->listen_port, b->cfg->tls_allow_12 ? "1.2+" : "1.3 only");
+	return 0;
+}
+
+void
+kw_http_stop(struct kw_broker *b)
+{
+	if (b->http != NULL)
+		evhttp_free(b->http);
+	b->http = NULL;
+	SSL_CTX_free(b->ssl_ctx);
+	b->ssl_ctx = NULL;
+}

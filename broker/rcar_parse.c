@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "broker.h"
+#include "kw_b64url.h"
+#include "kw_json.h"
+#include "kw_jwk.h"
+
+#define KW_MAX_REPORT 4096      /* an SNP report is 1184 bytes; room for other TEEs later */
+#define KW_MAX_CERT 16384       /* one DER certificate */
+
+int
+kw_parse_auth(const json_t *body, struct kw_auth_req *ret, const char **why)
+{
+	static const char *const keys[] = {"version", "tee", "extra-params", NULL};
+	const json_t *v;
+
+	if (!json_is_object(body) || kw_json_check_keys(body, keys) != 0) {
+		*why = "unknown member in request";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	v = json_object_get(body, "version");
+	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 16 ||
+	    strncmp(json_string_value(v), "0.", 2) != 0) {
+		*why = "\"version\" must be a protocol version string 0.x";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	v = json_object_get(body, "tee");
+	if (!json_is_string(v)) {
+		*why = "\"tee\" must be a string";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	if (strcmp(json_string_value(v), "snp") != 0) {
+		*why = "unsupported \"tee\" (supported: snp)";
+		return KW_ERR_UNSUPPORTED;
+	}
+	v = json_object_get(body, "extra-params");
+	if (v != NULL && !json_is_object(v) && !json_is_string(v)) {
+		*why = "\"extra-params\" must be an object or a string";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	if (json_is_object(v) && json_object_size(v) > 16) {
+		*why = "\"extra-params\" too large";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	ret->tee = json_string_value(json_object_get(body, "tee"));
+	return 0;
+}
+
+void
+kw_attest_req_clear(struct kw_attest_req *a)
+{
+	free(a->report);
+	for (size_t i = 0; i < a->ncerts; i++)
+		free(a->certs[i]);
+	memset(a, 0, sizeof(*a));
+}
+
+static int
+b64_field(const json_t *v, size_t max, uint8_t **ret, size_t *ret_len)
+{
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return KW_ERR_INVALID_FORMAT;
+	return kw_b64url_decode_alloc(json_string_value(v), json_string_length(v), max, ret,
+	    ret_len);
+}
+
+static int
+check_jwk(const json_t *jwk, int want_rsa)
+{
+	EVP_PKEY *pk = NULL;
+	const json_t *kty = json_object_get(jwk, "kty");
+	int r;
+
+	if (!json_is_object(jwk) || !json_is_string(kty))
+		return KW_ERR_INVALID_FORMAT;
+	if (want_rsa && strcmp(json_string_value(kty), "RSA") != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if (!want_rsa && (strcmp(json_string_value(kty), "EC") != 0 ||
+	    !json_is_string(json_object_get(jwk, "crv")) ||
+	    strcmp(json_string_value(json_object_get(jwk, "crv")), "P-256") != 0))
+		return KW_ERR_INVALID_FORMAT;
+	if ((r = kw_jwk_import_public(jwk, &pk)) != 0)
+		return r;
+	if (want_rsa && EVP_PKEY_get_bits(pk) < 3072)
+		r = KW_ERR_INVALID_FORMAT;    /* RSA-3072 or larger only */
+	EVP_PKEY_free(pk);
+	return r;
+}
+
+int
+kw_parse_attest(const json_t *body, struct kw_attest_req *ret, const char **why)
+{
+	static const char *const top[] = {"runtime-data", "tee-evidence", NULL};
+	static const char *const rd_keys[] = {"nonce", "tee-pubkey", "tee-sigkey", "config", NULL};
+	static const char *const ev_keys[] = {"report", "vcek", "chain", NULL};
+	struct kw_attest_req a;
+	const json_t *rd, *ev, *v, *c;
+	size_t i;
+	int r;
+
+	memset(&a, 0, sizeof(a));
+	if (!json_is_object(body) || kw_json_check_keys(body, top) != 0) {
+		*why = "unknown member in request";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	rd = json_object_get(body, "runtime-data");
+	ev = json_object_get(body, "tee-evidence");
+	if (!json_is_object(rd) || !json_is_object(ev)) {
+		*why = "\"runtime-data\" and \"tee-evidence\" must be objects";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	if (kw_json_check_keys(rd, rd_keys) != 0) {
+		*why = "unknown member in runtime-data";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	v = json_object_get(rd, "nonce");
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) >= KW_CHALLENGE_STR_MAX) {
+		*why = "runtime-data.nonce must be the challenge string from /auth";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	a.nonce = json_string_value(v);
+	a.tee_pubkey = json_object_get(rd, "tee-pubkey");
+	if (check_jwk(a.tee_pubkey, 1) != 0) {
+		*why = "runtime-data.tee-pubkey must be a public RSA JWK of at least 3072 bits";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	a.tee_sigkey = json_object_get(rd, "tee-sigkey");
+	if (check_jwk(a.tee_sigkey, 0) != 0) {
+		*why = "runtime-data.tee-sigkey must be a public EC P-256 JWK";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	v = json_object_get(rd, "config");
+	if (v != NULL && !json_is_object(v)) {
+		*why = "runtime-data.config must be an object";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	a.runtime_data = rd;
+
+	if (kw_json_check_keys(ev, ev_keys) != 0) {
+		*why = "unknown member in tee-evidence";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	if ((r = b64_field(json_object_get(ev, "report"), KW_MAX_REPORT, &a.report,
+	    &a.report_len)) != 0) {
+		*why = "tee-evidence.report must be base64url (at most 4 KiB)";
+		goto fail;
+	}
+	if ((r = b64_field(json_object_get(ev, "vcek"), KW_MAX_CERT, &a.certs[0],
+	    &a.cert_lens[0])) != 0) {
+		*why = "tee-evidence.vcek must be a base64url DER certificate";
+		goto fail;
+	}
+	a.ncerts = 1;
+	c = json_object_get(ev, "chain");
+	if (c != NULL) {
+		if (!json_is_array(c) || json_array_size(c) > KW_EVIDENCE_MAX_CERTS - 1) {
+			r = KW_ERR_INVALID_FORMAT;
+			*why = "tee-evidence.chain must be an array of at most 3 certificates";
+			goto fail;
+		}
+		json_array_foreach(c, i, v) {
+			if ((r = b64_field(v, KW_MAX_CERT, &a.certs[a.ncerts],
+			    &a.cert_lens[a.ncerts])) != 0) {
+				*why = "tee-evidence.chain entries must be base64url DER certificates";
+				goto fail;
+			}
+			a.ncerts++;
+		}
+	}
+	*ret = a;
+	return 0;
+fail:
+	kw_attest_req_clear(&a);
+	return r == KW_ERR_NOMEM ? r : KW_ERR_INVALID_FORMAT;
+}
+
+int
+kw_expected_report_data(const json_t *runtime_data, uint8_t out[64])
+{
+	char *jcs = NULL;
+	size_t len = 0;
+	int r;
+
+	if ((r = kw_jcs_serialize(runtime_data, &jcs, &len)) != 0)
+		return r;
+	memset(out, 0, 64);
+	SHA384((const uint8_t *)jcs, len, out);
+	free(jcs);
+	return 0;
+}
