@@ -1,0 +1,24 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Install the Debian 12 packages keywarden needs to build, run and test.
+# Runs apt-get only when something is missing (needs root then).
+set -eu
+pkgs="build-essential meson ninja-build pkg-config openssl libssl-dev libevent-dev
+libjansson-dev libcurl4-openssl-dev libcunit1-dev libp11-kit-dev softhsm2 libsofthsm2
+opensc python3 python3-jwcrypto curl clang libclang-rt-14-dev"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "keywarden: installing Debian packages:$missing"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "keywarden: run as root (or install these packages first)" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi

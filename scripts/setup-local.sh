@@ -1,0 +1,73 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# setup-local.sh RUNDIR [PORT]: lay out everything a local keywarden needs in
+# RUNDIR (idempotent):
+#   softhsm2.conf, tokens/   a project-local SoftHSM2 token "keywarden"
+#                            (reset_on_fork = true), SO PIN and user PIN random
+#   hsm.pin                  the user PIN (0600), read only by keywarden-hsm
+#   tls/                     loopback CA + server certificate (scripts/mk-tls.sh)
+#   emu/                     emulation ARK/ASK/VCEK chain (scripts/mk-emu-chain.sh)
+#   keywarden.json           broker configuration trusting the emulation root and
+#                            offering demo/key/disk (AES-256, created in the HSM)
+set -eu
+[ $# -ge 1 ] || { echo "usage: setup-local.sh RUNDIR [PORT]" >&2; exit 1; }
+here=$(cd "$(dirname "$0")" && pwd)
+run="$1"
+port="${2:-8443}"
+mkdir -p "$run"
+run=$(cd "$run" && pwd)
+umask 077
+
+if [ ! -f "$run/softhsm2.conf" ]; then
+	mkdir -p "$run/tokens"
+	cat > "$run/softhsm2.conf" <<CONF
+# keywarden's own SoftHSM2 configuration (see PKCS11.md pitfalls 3-4)
+directories.tokendir = $run/tokens
+objectstore.backend = file
+log.level = ERROR
+slots.removable = false
+library.reset_on_fork = true
+CONF
+fi
+if [ ! -f "$run/hsm.pin" ]; then
+	od -An -N12 -tx1 /dev/urandom | tr -d ' \n' > "$run/hsm.pin"
+	od -An -N12 -tx1 /dev/urandom | tr -d ' \n' > "$run/hsm.so-pin"
+	SOFTHSM2_CONF="$run/softhsm2.conf" softhsm2-util --init-token --free --label keywarden \
+		--so-pin "$(cat "$run/hsm.so-pin")" --pin "$(cat "$run/hsm.pin")" >/dev/null
+fi
+chmod 600 "$run/hsm.pin" "$run/hsm.so-pin"
+sh "$here/mk-tls.sh" "$run/tls"
+[ -f "$run/emu/emu.json" ] || sh "$here/mk-emu-chain.sh" "$run/emu" >/dev/null
+measurement=$(sed -n 's/.*"measurement"[ ]*:[ ]*"\([0-9a-f]*\)".*/\1/p' "$run/emu/emu.json")
+[ -n "$measurement" ] || { echo "setup-local.sh: no measurement in emu.json" >&2; exit 1; }
+if [ ! -f "$run/keywarden.json" ]; then
+	cat > "$run/keywarden.json" <<CONF
+{
+  "listen": "127.0.0.1:$port",
+  "tls": {"certificate": "tls/server.pem", "private_key": "tls/server.key", "min_version": "1.3"},
+  "hsm": {
+    "module": "/usr/lib/softhsm/libsofthsm2.so",
+    "token": "keywarden",
+    "pin_file": "hsm.pin",
+    "softhsm2_conf": "softhsm2.conf"
+  },
+  "snp": {
+    "test_roots": ["emu/ark.pem"],
+    "cert_chains": ["emu/cert_chain.pem"]
+  },
+  "nonce_ttl": 60,
+  "session_ttl": 300,
+  "workers": 2,
+  "log_level": "info",
+  "resources": [
+    {
+      "path": "demo/key/disk",
+      "generate": "aes-256",
+      "allowed_measurements": ["$measurement"]
+    }
+  ]
+}
+CONF
+fi
+chmod 644 "$run/keywarden.json"
