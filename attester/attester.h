@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_ATTESTER_H
+#define KW_ATTESTER_H
+
+/*
+ * Workload-side attester library (libkwattester): TEE keys, runtime-data and
+ * report-data binding, SEV-SNP evidence (configfs-tsm or explicit emulation),
+ * and decryption of the JWE a broker releases (RSA-OAEP + A256CBC-HS512).
+ * All functions return 0 or a negative enum kw_err; ret_* are written only
+ * on success.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "kw_err.h"
+#include "kw_secret.h"
+
+#define ATT_SNP_REPORT_LEN 0x4A0      /* 1184 */
+#define ATT_SNP_SIGNED_LEN 0x2A0      /* bytes 0x000..0x29F are signed */
+#define ATT_REPORT_DATA_LEN 64
+#define ATT_MEASUREMENT_LEN 48
+#define ATT_CHIP_ID_LEN 64
+
+#define ATT_MAX_AUXBLOB (256 * 1024)  /* configfs-tsm auxblob (certificate table) */
+#define ATT_MAX_CERTTABLE_ENTRIES 32
+#define ATT_MAX_CERT (16 * 1024)      /* one DER/PEM certificate in the table */
+#define ATT_MAX_JWE (64 * 1024)       /* compact JWE text */
+#define ATT_MAX_JWE_HEADER 1024       /* protected header, base64url chars */
+#define ATT_MAX_PLAINTEXT (16 * 1024) /* released secret */
+
+/* ---- platform RNG and TEE keys ---- */
+
+/*
+ * Check that the kernel RNG (getrandom(2)) is ready and mix 32 bytes of it
+ * into OpenSSL's DRBG as additional input (RAND_add). OpenSSL 3's default DRBG
+ * already seeds itself from getrandom(2); this makes the dependency explicit
+ * and fails early (KW_ERR_UNAVAILABLE) when the platform RNG cannot be read.
+ */
+int att_rng_check(void) KW_WUR;
+
+/* The TEE keys: enc = RSA-3072 (tee-pubkey), sig = EC P-256 (tee-sigkey). */
+struct att_keys {
+	EVP_PKEY *enc;
+	EVP_PKEY *sig;
+};
+
+/* Generate fresh keys inside this process; *ret is freed with att_keys_free. */
+int att_keys_generate(struct att_keys **ret) KW_WUR;
+/* NULL-safe; OpenSSL clears private key material on free. */
+void att_keys_free(struct att_keys *k);
+
+/* ---- binding ---- */
+
+/*
+ * runtime-data = {"nonce": nonce, "tee-pubkey": JWK(enc), "tee-sigkey":
+ * JWK(sig), "config": config or {}}. config is copied (deep), not stolen.
+ * *ret is a new reference.
+ */
+int att_runtime_data_build(const char *nonce, const struct att_keys *keys, const json_t *config,
+    json_t **ret) KW_WUR;
+
+/* report_data = SHA-384(JCS(runtime_data)) || 16 zero bytes. */
+int att_report_data(const json_t *runtime_data, uint8_t ret[static ATT_REPORT_DATA_LEN]) KW_WUR;
+
+/* ---- SEV-SNP evidence ---- */
+
+/*
+ * Evidence for the attest request. report is the 1184-byte report; ek is the
+ * VCEK (or VLEK) certificate, DER; chain[0] the ASK/ASVK and chain[1] the ARK
+ * (DER) when known, nchain = 0 or 2.
+ */
+struct att_evidence {
+	uint8_t report[ATT_SNP_REPORT_LEN];
+	uint8_t *ek;
+	size_t ek_len;
+	uint8_t *chain[2];
+	size_t chain_len[2];
+	size_t nchain;
+	int ek_is_vlek;
+	int emulated;
+};
+
+void att_evidence_free(struct att_evidence *ev);
+
+/*
+ * tee-evidence JSON: {"report": b64url, "vcek": b64url(DER), "chain": [ask,
+ * ark]} ("chain" omitted when nchain = 0). *ret is a new reference.
+ */
+int att_evidence_to_json(const struct att_evidence *ev, json_t **ret) KW_WUR;
+
+/* SNP extended-report certificate table (GHCB spec, MSG_REPORT_REQ). */
+enum att_cert_kind { ATT_CERT_VCEK = 0, ATT_CERT_VLEK, ATT_CERT_ASK, ATT_CERT_ARK, ATT_CERT__N };
+
+struct att_cert_view {
+	const uint8_t *p; /* NULL when absent; points into the parsed buffer */
+	size_t len;
+};
+
+struct att_snp_certs {
+	struct att_cert_view c[ATT_CERT__N];
+	size_t nentries; /* entries before the terminator, known or not */
+};
+
+/*
+ * Parse a certificate table: entries {GUID[16], u32le offset, u32le length}
+ * until an all-zero entry, then the certificates. GUIDs are compared in the
+ * byte order the GUID string is written in (RFC 4122 order, as AMD's
+ * sev-tool uuid_parse(), go-sev-guest and virtee/sev produce them). Every
+ * entry must lie inside buf after the table and be non-empty; a known GUID
+ * may appear once; unknown GUIDs are bounds-checked and skipped. At most
+ * ATT_MAX_CERTTABLE_ENTRIES entries and ATT_MAX_AUXBLOB bytes. The views in
+ * *ret point into buf.
+ */
+int att_snp_certtable_parse(const uint8_t *buf, size_t len, struct att_snp_certs *ret) KW_WUR;
+
+/* The 16 wire bytes of the GUID of a known kind. */
+const uint8_t *att_snp_cert_guid(enum att_cert_kind kind);
+
+#define ATT_TSM_REPORT_DIR "/sys/kernel/config/tsm/report"
+
+/* 1 when the configfs-tsm report directory exists under dir (NULL = default). */
+int att_tsm_available(const char *dir);
+
+/*
+ * Real SEV-SNP evidence through configfs-tsm: create a fresh entry under dir
+ * (NULL = ATT_TSM_REPORT_DIR), write inblob, check provider "sev_guest",
+ * read outblob (the report) and auxblob (certificate table), check that the
+ * generation did not change underneath, remove the entry. Certificates are
+ * taken from the table (DER or PEM, normalised to DER); without a VCEK/VLEK
+ * in the table the result is KW_ERR_NOT_FOUND. KW_ERR_UNAVAILABLE when the
+ * interface is missing.
+ */
+int att_tsm_snp_evidence(const char *dir, const uint8_t report_data[static ATT_REPORT_DATA_LEN],
+    struct att_evidence **ret) KW_WUR;
+
+/* ---- SEV-SNP emulation (testing only) ---- */
+
+struct att_emu_report_params {
+	uint8_t report_data[ATT_REPORT_DATA_LEN];
+	uint8_t measurement[ATT_MEASUREMENT_LEN];
+	uint8_t chip_id[ATT_CHIP_ID_LEN];
+	uint64_t tcb;   /* REPORTED = CURRENT = COMMITTED = LAUNCH TCB */
+	int debug;      /* sets POLICY.DEBUG (bit 19) */
+};
+
+#define ATT_EMU_POLICY 0x30000ULL     /* SMT allowed (bit 16), reserved bit 17 = 1 */
+#define ATT_EMU_POLICY_DEBUG (1ULL << 19)
+
+/*
+ * Build a version-3 ATTESTATION_REPORT with the given fields and sign bytes
+ * 0x000..0x29F with vcek_key (EC P-384, ECDSA SHA-384; R and S little-endian
+ * in 72-byte fields at 0x2A0 and 0x2E8).
+ */
+int att_emu_report_build(const struct att_emu_report_params *p, EVP_PKEY *vcek_key,
+    uint8_t ret[static ATT_SNP_REPORT_LEN]) KW_WUR;
+
+struct att_emu_opts {
+	const char *dir;               /* made by scripts/mk-emu-chain.sh */
+	const uint8_t *measurement;    /* 48 bytes or NULL (emu.json default) */
+	const uint8_t *report_data;    /* 64 bytes or NULL: overrides the binding (negative tests) */
+	int debug;
+};
+
+/*
+ * Emulated evidence: reads emu.json, vcek.key, vcek.pem and cert_chain.pem
+ * (ASK then ARK) from o->dir, builds and signs a report. Marks the evidence
+ * emulated. Nothing produced here comes from a TEE.
+ */
+int att_emu_snp_evidence(const struct att_emu_opts *o, const uint8_t report_data[static ATT_REPORT_DATA_LEN],
+    struct att_evidence **ret) KW_WUR;
+
+/* ---- release: compact JWE, RSA-OAEP + A256CBC-HS512 ---- */
+
+/*
+ * Decrypt a compact JWE (five base64url parts) with the RSA private key.
+ * The protected header must hold "alg":"RSA-OAEP" and "enc":"A256CBC-HS512"
+ * and may hold a string "kid"; nothing else. The encrypted key must be one
+ * RSA block that OAEP(SHA-1) decrypts to a 64-byte CEK; IV 16 bytes; tag 32
+ * bytes (checked with CRYPTO_memcmp before any decryption); ciphertext a
+ * non-empty multiple of 16. On success *ret_plain is the payload (non-empty)
+ * and, when ret_kid is not NULL, *ret_kid a copy of the kid or NULL (free()).
+ * KW_ERR_INVALID_FORMAT / KW_ERR_TOO_LARGE / KW_ERR_UNSUPPORTED for bad input,
+ * KW_ERR_SIG_INVALID when the CEK or the tag does not check out.
+ */
+int att_jwe_decrypt(const char *jwe, size_t jwe_len, EVP_PKEY *rsa, struct kw_secret **ret_plain,
+    char **ret_kid) KW_WUR;
+
+#endif
