@@ -1,0 +1,234 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Shared helpers for keywarden's integration tests.
+
+Runs with Debian's /usr/bin/python3 (python3-jwcrypto, python3-cryptography).
+Starts the real broker (which starts the real keywarden-hsm with a
+SoftHSM2 token) on a free loopback port with TLS, and offers an independent
+client-side implementation of the protocol (runtime-data, JCS for our
+ASCII-keyed objects, an emulated SNP report signed with the emulation VCEK),
+so that the tests do not only check kwget against itself.
+"""
+import base64
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import socket
+import ssl
+import struct
+import subprocess
+import tempfile
+import time
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+SRC = os.environ.get("KW_SOURCE_ROOT", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
+BUILD = os.environ.get("KW_BUILD_ROOT", os.path.join(SRC, "build"))
+KEYWARDEN = os.path.join(BUILD, "broker", "keywarden")
+KWGET = os.path.join(BUILD, "attester", "kwget")
+
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def b64u_dec(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def jcs(obj):
+    """RFC 8785 for objects whose keys and values are ASCII strings/objects
+    (all that runtime-data holds here): sorted keys, no whitespace."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Broker:
+    """A real keywarden on loopback, set up with scripts/setup-local.sh."""
+
+    def __init__(self, extra_resources=None, config_edit=None):
+        self.dir = tempfile.mkdtemp(prefix="kwit-")
+        self.port = free_port()
+        subprocess.run(["sh", os.path.join(SRC, "scripts", "setup-local.sh"), self.dir, str(self.port)],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.cfg_path = os.path.join(self.dir, "keywarden.json")
+        with open(self.cfg_path) as f:
+            self.cfg = json.load(f)
+        with open(os.path.join(self.dir, "emu", "emu.json")) as f:
+            self.emu = json.load(f)
+        if extra_resources:
+            self.cfg["resources"].extend(extra_resources)
+        if config_edit:
+            config_edit(self.cfg)
+        with open(self.cfg_path, "w") as f:
+            json.dump(self.cfg, f, indent=2)
+        self.log_path = os.path.join(self.dir, "keywarden.log")
+        self.proc = None
+        self.ca = os.path.join(self.dir, "tls", "ca.pem")
+        self.url = "https://127.0.0.1:%d" % self.port
+
+    def start(self):
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([KEYWARDEN, "--config", self.cfg_path],
+                                     stdout=self.logf, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("keywarden exited with %d:\n%s" % (self.proc.returncode, self.log()))
+            try:
+                st, _, _ = self.request("GET", "/healthz")
+                if st == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("keywarden did not become ready:\n" + self.log())
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode if self.proc is not None else None
+        self.proc = None
+        if hasattr(self, "logf"):
+            self.logf.close()
+        return rc
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def ssl_context(self):
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        return ctx
+
+    def request(self, method, path, body=None, headers=None, raw=False):
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ssl_context(), timeout=30)
+        hdrs = dict(headers or {})
+        if body is not None and not isinstance(body, (bytes, bytearray)):
+            body = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        data = resp.read()
+        ctype = resp.getheader("Content-Type", "")
+        conn.close()
+        if raw:
+            return resp.status, ctype, data
+        try:
+            parsed = json.loads(data) if data and "json" in ctype else data
+        except ValueError:
+            parsed = data
+        return resp.status, ctype, parsed
+
+    def kwget(self, *args, check=False):
+        cmd = [KWGET, "--url", self.url, "--cacert", self.ca, "--emulate", "snp",
+               "--emu-dir", os.path.join(self.dir, "emu")] + list(args)
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if check and p.returncode != 0:
+            raise AssertionError("kwget failed (%d): %s" % (p.returncode, p.stderr.decode()))
+        return p
+
+
+class Attester:
+    """Independent client: TEE keys, runtime-data, emulated SNP report."""
+
+    def __init__(self, broker):
+        self.b = broker
+        self.enc = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+        self.sig = ec.generate_private_key(ec.SECP256R1())
+        with open(os.path.join(broker.dir, "emu", "vcek.key"), "rb") as f:
+            self.vcek_key = serialization.load_pem_private_key(f.read(), None)
+        with open(os.path.join(broker.dir, "emu", "vcek.pem"), "rb") as f:
+            from cryptography import x509
+            self.vcek_der = x509.load_pem_x509_certificate(f.read()).public_bytes(serialization.Encoding.DER)
+
+    def jwk_enc(self):
+        n = self.enc.public_key().public_numbers()
+        return {"kty": "RSA", "n": b64u(n.n.to_bytes((n.n.bit_length() + 7) // 8, "big")),
+                "e": b64u(n.e.to_bytes((n.e.bit_length() + 7) // 8, "big"))}
+
+    def jwk_sig(self):
+        n = self.sig.public_key().public_numbers()
+        return {"kty": "EC", "crv": "P-256", "x": b64u(n.x.to_bytes(32, "big")), "y": b64u(n.y.to_bytes(32, "big"))}
+
+    def runtime_data(self, nonce):
+        return {"nonce": nonce, "tee-pubkey": self.jwk_enc(), "tee-sigkey": self.jwk_sig(), "config": {}}
+
+    def report(self, report_data, measurement=None, debug=False, version=3):
+        emu = self.b.emu
+        m = bytes.fromhex(measurement or emu["measurement"])
+        chip = bytes.fromhex(emu["chip_id"])
+        tcb = int(emu["reported_tcb"], 16)
+        policy = 0x30000 | (1 << 19 if debug else 0)
+        r = bytearray(0x4A0)
+        struct.pack_into("<IIQ", r, 0x000, version, 0, policy)
+        struct.pack_into("<II", r, 0x030, 0, 1)          # VMPL 0, ECDSA P-384/SHA-384
+        struct.pack_into("<QQ", r, 0x038, tcb, 0x1)      # CURRENT_TCB, PLATFORM_INFO
+        struct.pack_into("<I", r, 0x048, 0)               # signed with the VCEK
+        r[0x050:0x090] = report_data
+        r[0x090:0x0C0] = m
+        struct.pack_into("<Q", r, 0x180, tcb)             # REPORTED_TCB
+        r[0x188:0x18B] = bytes([0x19, 0x01, 0x01])
+        r[0x1A0:0x1E0] = chip
+        struct.pack_into("<Q", r, 0x1E0, tcb)             # COMMITTED_TCB
+        struct.pack_into("<Q", r, 0x1F0, tcb)             # LAUNCH_TCB
+        der = self.vcek_key.sign(bytes(r[:0x2A0]), ec.ECDSA(hashes.SHA384()))
+        rr, ss = decode_dss_signature(der)
+        r[0x2A0:0x2A0 + 72] = rr.to_bytes(72, "little")
+        r[0x2E8:0x2E8 + 72] = ss.to_bytes(72, "little")
+        return bytes(r)
+
+    def nonce(self):
+        st, _, body = self.b.request("POST", "/kbs/v0/auth", {"version": "0.1.0", "tee": "snp", "extra-params": {}})
+        assert st == 200, (st, body)
+        return body["nonce"]
+
+    def attest_body(self, nonce=None, report_data=None, **kw):
+        rd = self.runtime_data(nonce if nonce is not None else self.nonce())
+        digest = hashlib.sha384(jcs(rd)).digest() + bytes(16)
+        rep = self.report(report_data if report_data is not None else digest, **kw)
+        return {"runtime-data": rd, "tee-evidence": {"report": b64u(rep), "vcek": b64u(self.vcek_der)}}
+
+    def attest(self, **kw):
+        return self.b.request("POST", "/kbs/v0/attest", self.attest_body(**kw))
+
+    def session(self, **kw):
+        st, _, body = self.attest(**kw)
+        assert st == 200, (st, body)
+        return body["session"]
+
+    def resource(self, session, path):
+        return self.b.request("GET", "/kbs/v0/resource/" + path,
+                              headers={"Authorization": "KW-Session " + session}, raw=True)
+
+    def decrypt(self, jwe_compact):
+        from jwcrypto import jwe, jwk
+        pem = self.enc.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption())
+        key = jwk.JWK.from_pem(pem)
+        tok = jwe.JWE()
+        tok.deserialize(jwe_compact if isinstance(jwe_compact, str) else jwe_compact.decode(), key=key)
+        return tok.payload
