@@ -1,0 +1,63 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# test.sh: README command two. Installs what is missing, then
+#   1. builds with gcc, hardened, warnings as errors, and runs the whole suite
+#      (unit, fuzz-regress, integration);
+#   2. builds with clang under AddressSanitizer + UndefinedBehaviorSanitizer
+#      and runs the whole suite again.
+# Ends with one line "tests: N passed, N failed".
+# Environment: KW_VECTORS (default ../shared/vectors), KW_SKIP_SANITIZERS=1.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+sh scripts/install-deps.sh
+
+vectors="${KW_VECTORS:-$top/../shared/vectors}"
+if [ ! -d "$vectors/sev-snp" ]; then
+	echo "test.sh: attestation vectors not found at $vectors (set KW_VECTORS)" >&2
+	exit 1
+fi
+vectors=$(cd "$vectors" && pwd)
+
+total_pass=0
+total_fail=0
+status=0
+
+run_suite() {
+	name="$1"; dir="$2"; shift 2
+	echo "==> [$name] configure + build in $dir"
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" -Dvectors="$vectors" "$@" >"$dir.setup.log" 2>&1 ||
+			{ cat "$dir.setup.log"; exit 1; }
+	fi
+	ninja -C "$dir" >"$dir.build.log" 2>&1 || { tail -n 60 "$dir.build.log"; exit 1; }
+	echo "==> [$name] meson test"
+	if meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 2 \
+		--timeout-multiplier "${KW_TIMEOUT_MULTIPLIER:-1}"; then :; else status=1; fi
+	counts=$(/usr/bin/python3 - "$dir/meson-logs/testlog.json" <<'PY'
+import json, sys
+p = f = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("result") in ("OK", "EXPECTEDFAIL"):
+        p += 1
+    else:
+        f += 1
+print(p, f)
+PY
+)
+	set -- $counts
+	echo "==> [$name] $1 passed, $2 failed"
+	total_pass=$((total_pass + $1))
+	total_fail=$((total_fail + $2))
+}
+
+run_suite "gcc hardened -Werror" "$top/build-test" --buildtype=release -Dwerror=true \
+	-Dintegration=enabled
+if [ "${KW_SKIP_SANITIZERS:-0}" != 1 ]; then
+	CC=clang run_suite "clang ASan+UBSan" "$top/build-asan" --buildtype=debug \
+		-Db_sanitize=address,undefined -Db_lundef=false -Dintegration=enabled
+fi
+echo "tests: $total_pass passed, $total_fail failed"
+[ "$status" -eq 0 ] && [ "$total_fail" -eq 0 ]
