@@ -83,10 +83,12 @@ kw_secret_from_file(const char *path, size_t max, struct kw_secret **ret)
 			goto out;
 		}
 	}
-	if (len > 0 && s->data[len - 1] == '\n')
+	/* exactly one trailing "\n" or "\r\n"; a lone trailing "\r" is data */
+	if (len > 0 && s->data[len - 1] == '\n') {
 		len--;
-	if (len > 0 && s->data[len - 1] == '\r')
-		len--;
+		if (len > 0 && s->data[len - 1] == '\r')
+			len--;
+	}
 	if (len == 0) {
 		r = KW_ERR_INVALID_FORMAT;
 		goto out;

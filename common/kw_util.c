@@ -104,16 +104,17 @@ out:
 int
 kw_file_write_atomic(const char *path, const void *buf, size_t len, unsigned int mode)
 {
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
 	const uint8_t *p = buf;
 	size_t off = 0;
-	int fd, n;
+	int fd, dfd, n;
 
-	n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	/* unique temporary name: a fixed per-pid name would let two threads
+	 * writing the same path unlink or rename each other's partial file */
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return KW_ERR_INVALID_ARG;
-	(void)unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode)) < 0)
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
 		return KW_ERR_IO;
 	if (fchmod(fd, (mode_t)mode) != 0)
 		goto fail;
@@ -135,6 +136,20 @@ kw_file_write_atomic(const char *path, const void *buf, size_t len, unsigned int
 	fd = -1;
 	if (rename(tmp, path) != 0)
 		goto fail;
+	/* make the rename durable (best effort) */
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	} else {
+		snprintf(dir, sizeof(dir), ".");
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
 	return 0;
 fail:
 	if (fd >= 0)

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef TEST_COMMON_H
+#define TEST_COMMON_H
+
+#include <CUnit/CUnit.h>
+
+/* Each test_<file>.c registers one CUnit suite. */
+int test_b64url_register(void);
+int test_util_register(void);
+int test_rd_register(void);
+int test_json_register(void);
+int test_jcs_register(void);
+int test_jwk_register(void);
+
+/* Per-run scratch directory (created on first use, removed at exit). */
+const char *test_tmpdir(void);
+
+#define TEST_ADD(suite, fn) (CU_add_test((suite), #fn, (fn)) == NULL ? -1 : 0)
+
+#endif
