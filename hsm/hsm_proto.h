@@ -44,4 +44,21 @@
 #define HSM_SECRET_MAX 4096
 #define HSM_RANDOM_MAX 1024
 
+/*
+ * Additions (additive, h2-hsm):
+ *  - "kid" of "release" is at most HSM_KID_MAX bytes.
+ *  - A request that cannot be parsed far enough to read its "id" gets an
+ *    error reply with "id": 0; request ids are therefore 1..2^32-1.
+ *  - Malformed requests (bad JSON, unknown or missing fields, wrong types,
+ *    bad label, modulus outside 2048..8192 bits) get error
+ *    KW_ERR_INVALID_FORMAT (KW_ERR_UNSUPPORTED for an unknown op, kind or
+ *    profile, KW_ERR_TOO_LARGE above HSM_PROTO_MAX); the helper keeps running.
+ *  - "generate" of an existing label with if_missing=true but another kind
+ *    or length fails with KW_ERR_MISMATCH. For "aes-128"/"aes-256",
+ *    "length" may be omitted (when present it must be 16/32).
+ *  - Generic secrets carry CKA_ID = "kw1:len=<unpadded length>"; the value is
+ *    PKCS#7-padded exactly when that length is not a multiple of 16.
+ */
+#define HSM_KID_MAX 256
+
 #endif

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef HSM_P11_H
+#define HSM_P11_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsm_req.h"
+#include "kw_err.h"
+
+/*
+ * The PKCS#11 side of keywarden-hsm (helper process only). One module,
+ * one token selected by label, one R/W session logged in as USER.
+ * Every operation that can fail takes reterr_detail: on failure it is set to
+ * a static string (a CKR_* name or a short reason, never secret material).
+ */
+struct hsm_p11;
+
+/*
+ * dlopen the module and C_GetFunctionList; nothing is initialised yet (every
+ * operation calls hsm_p11_start() first). The PIN file path is kept (the PIN
+ * itself is not) so that a recycle can log in again.
+ */
+int hsm_p11_open(const char *module_path, const char *token_label, const char *pin_file,
+    struct hsm_p11 **ret, const char **reterr_detail) KW_WUR;
+
+/*
+ * C_Initialize(CKF_OS_LOCKING_OK), find the slot by token label, open a
+ * session, C_Login(USER) with the PIN read from the file and wiped right
+ * after. No-op when already started.
+ */
+int hsm_p11_start(struct hsm_p11 *p, const char **reterr_detail) KW_WUR;
+/* C_Finalize (frees every session object, see PKCS11.md 6.1); NULL-safe. */
+void hsm_p11_stop(struct hsm_p11 *p);
+/* hsm_p11_stop + C_Finalize + C_Initialize/login again. */
+int hsm_p11_recycle(struct hsm_p11 *p, const char **reterr_detail) KW_WUR;
+/* Stop, dlclose, free; NULL-safe. */
+void hsm_p11_close(struct hsm_p11 *p);
+bool hsm_p11_ready(const struct hsm_p11 *p);
+
+/* "<manufacturer> <library description> <major>.<minor>" (static until close). */
+const char *hsm_p11_module_desc(const struct hsm_p11 *p);
+
+/*
+ * Self test: really perform the release profile with throw-away session
+ * secrets (an AES-256 key and a padded 20-byte generic secret) to a
+ * throw-away OpenSSL RSA key and check that the JWE decrypts to the known
+ * values. 0 when the profile works.
+ */
+int hsm_p11_selftest(struct hsm_p11 *p, const char **reterr_detail) KW_WUR;
+
+/*
+ * Generate a token secret with CKA_LABEL = label (hsm_proto.h "generate").
+ * KW_ERR_EXISTS when present and !if_missing; KW_ERR_MISMATCH when present
+ * with another kind or length. On success *ret_created, *ret_kind, *ret_len.
+ */
+int hsm_p11_generate(struct hsm_p11 *p, const char *label, enum hsm_kind kind, size_t length,
+    bool if_missing, bool *ret_created, enum hsm_kind *ret_kind, size_t *ret_len,
+    const char **reterr_detail) KW_WUR;
+
+/*
+ * Release the token secret labelled label as a compact JWE
+ * (RSA-OAEP + A256CBC-HS512, PKCS11.md 3.2) to the RSA key (n, e).
+ * KW_ERR_NOT_FOUND for an unknown label. *ret_jwe: free().
+ */
+int hsm_p11_release(struct hsm_p11 *p, const char *label, const uint8_t *n, size_t n_len,
+    const uint8_t *e, size_t e_len, const char *kid, char **ret_jwe,
+    const char **reterr_detail) KW_WUR;
+
+/* C_GenerateRandom into out[0..len). */
+int hsm_p11_random(struct hsm_p11 *p, uint8_t *out, size_t len, const char **reterr_detail) KW_WUR;
+
+#endif

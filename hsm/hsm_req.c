@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+
+#include <jansson.h>
+
+#include "hsm_req.h"
+#include "kw_b64url.h"
+#include "kw_json.h"
+
+static const char *const kind_names[] = {
+	[HSM_KIND_AES128] = "aes-128", [HSM_KIND_AES256] = "aes-256", [HSM_KIND_SECRET] = "secret",
+};
+
+const char *
+hsm_kind_name(enum hsm_kind k)
+{
+	if ((size_t)k >= KW_ARRAY_SIZE(kind_names) || kind_names[k] == NULL)
+		return NULL;
+	return kind_names[k];
+}
+
+bool
+hsm_label_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > HSM_LABEL_MAX || strlen(s) != len)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '_' || c == '/' || c == '-'))
+			return false;
+		if (c == '.' && i + 1 < len && s[i + 1] == '.')
+			return false;
+	}
+	return true;
+}
+
+/* Integer member in [min, max]; absent is KW_ERR_NOT_FOUND. */
+static int
+get_uint(const json_t *o, const char *key, int64_t min, int64_t max, int64_t *ret)
+{
+	int64_t v;
+	int r;
+
+	if ((r = kw_json_get_int(o, key, &v)) != 0)
+		return r;
+	if (v < min || v > max)
+		return KW_ERR_INVALID_FORMAT;
+	*ret = v;
+	return 0;
+}
+
+static int
+get_label(const json_t *o, struct hsm_req *req)
+{
+	const char *s;
+	size_t len;
+
+	if (kw_json_get_str(o, "label", &s, &len) != 0 || !hsm_label_valid(s, len))
+		return KW_ERR_INVALID_FORMAT;
+	memcpy(req->label, s, len + 1);
+	return 0;
+}
+
+/* Strict unsigned big-endian integer: no leading zero byte. */
+static int
+get_bigint(const json_t *o, const char *key, uint8_t *out, size_t max, size_t *ret_len)
+{
+	const char *s;
+	size_t slen, n;
+
+	if (kw_json_get_str(o, key, &s, &slen) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if (slen > kw_b64url_enclen(max))
+		return KW_ERR_INVALID_FORMAT;
+	if (kw_b64url_decode(s, slen, out, max, &n) != 0 || n == 0 || out[0] == 0)
+		return KW_ERR_INVALID_FORMAT;
+	*ret_len = n;
+	return 0;
+}
+
+static int
+parse_generate(const json_t *o, struct hsm_req *req)
+{
+	static const char *const keys[] = {"id", "op", "label", "kind", "length", "if_missing", NULL};
+	const char *kind;
+	int64_t len = 0;
+	int b, r;
+
+	if (kw_json_check_keys(o, keys) != 0 || get_label(o, req) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if (kw_json_get_str(o, "kind", &kind, NULL) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if (kw_json_get_bool(o, "if_missing", &b) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	req->if_missing = b != 0;
+	r = get_uint(o, "length", 1, HSM_SECRET_MAX, &len);
+	if (r != 0 && r != KW_ERR_NOT_FOUND)
+		return KW_ERR_INVALID_FORMAT;
+	if (strcmp(kind, "aes-128") == 0 || strcmp(kind, "aes-256") == 0) {
+		req->kind = kind[4] == '1' ? HSM_KIND_AES128 : HSM_KIND_AES256;
+		req->length = req->kind == HSM_KIND_AES128 ? 16 : 32;
+		/* "length" is optional for AES; when given it must agree. */
+		if (r == 0 && (size_t)len != req->length)
+			return KW_ERR_INVALID_FORMAT;
+	} else if (strcmp(kind, "secret") == 0) {
+		if (r != 0)
+			return KW_ERR_INVALID_FORMAT;
+		req->kind = HSM_KIND_SECRET;
+		req->length = (size_t)len;
+	} else {
+		return KW_ERR_UNSUPPORTED;
+	}
+	return 0;
+}
+
+static int
+parse_release(const json_t *o, struct hsm_req *req)
+{
+	static const char *const keys[] = {"id", "op", "label", "profile", "n", "e", "kid", NULL};
+	const char *profile, *kid;
+	size_t kid_len, bits;
+	uint8_t top;
+
+	if (kw_json_check_keys(o, keys) != 0 || get_label(o, req) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if (kw_json_get_str(o, "profile", &profile, NULL) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if (strcmp(profile, HSM_PROFILE_RSA_OAEP_A256CBC_HS512) != 0)
+		return KW_ERR_UNSUPPORTED;
+	if (get_bigint(o, "n", req->n, sizeof(req->n), &req->n_len) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if (get_bigint(o, "e", req->e, sizeof(req->e), &req->e_len) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	/* Modulus size in bits: full bytes below the top byte plus its bit length. */
+	top = req->n[0];
+	bits = (req->n_len - 1) * 8;
+	while (top != 0) {
+		bits++;
+		top >>= 1;
+	}
+	if (bits < HSM_RSA_MIN_BITS || bits > HSM_RSA_MAX_BITS || (req->n[req->n_len - 1] & 1) == 0)
+		return KW_ERR_INVALID_FORMAT;
+	if ((req->e[req->e_len - 1] & 1) == 0 || (req->e_len == 1 && req->e[0] < 3))
+		return KW_ERR_INVALID_FORMAT;
+	if (kw_json_get_str(o, "kid", &kid, &kid_len) != 0 || kid_len > HSM_KID_MAX ||
+	    strlen(kid) != kid_len)
+		return KW_ERR_INVALID_FORMAT;
+	memcpy(req->kid, kid, kid_len + 1);
+	return 0;
+}
+
+int
+hsm_req_parse(const void *buf, size_t len, struct hsm_req *ret, uint32_t *ret_id)
+{
+	static const char *const keys_plain[] = {"id", "op", NULL};
+	static const char *const keys_random[] = {"id", "op", "length", NULL};
+	json_t *o = NULL;
+	const char *op;
+	int64_t id, v;
+	int r;
+
+	*ret_id = 0;
+	memset(ret, 0, sizeof(*ret));
+	if ((r = kw_json_parse(buf, len, HSM_PROTO_MAX, &o)) != 0)
+		goto out;
+	r = KW_ERR_INVALID_FORMAT;
+	if (get_uint(o, "id", 0, UINT32_MAX, &id) != 0)
+		goto out;
+	ret->id = (uint32_t)id;
+	*ret_id = ret->id;
+	if (kw_json_get_str(o, "op", &op, NULL) != 0)
+		goto out;
+	if (strcmp(op, "probe") == 0 || strcmp(op, "stats") == 0) {
+		ret->op = op[0] == 'p' ? HSM_OP_PROBE : HSM_OP_STATS;
+		if (kw_json_check_keys(o, keys_plain) != 0)
+			goto out;
+	} else if (strcmp(op, "random") == 0) {
+		ret->op = HSM_OP_RANDOM;
+		if (kw_json_check_keys(o, keys_random) != 0 ||
+		    get_uint(o, "length", 1, HSM_RANDOM_MAX, &v) != 0)
+			goto out;
+		ret->length = (size_t)v;
+	} else if (strcmp(op, "generate") == 0) {
+		ret->op = HSM_OP_GENERATE;
+		if ((r = parse_generate(o, ret)) != 0)
+			goto out;
+	} else if (strcmp(op, "release") == 0) {
+		ret->op = HSM_OP_RELEASE;
+		if ((r = parse_release(o, ret)) != 0)
+			goto out;
+	} else {
+		r = KW_ERR_UNSUPPORTED;
+		goto out;
+	}
+	r = 0;
+out:
+	json_decref(o);
+	return r;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef HSM_REQ_H
+#define HSM_REQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsm_proto.h"
+#include "kw_err.h"
+
+/*
+ * Strict parser for one helper request datagram (hsm_proto.h). Used by
+ * keywarden-hsm only; kept separate from the PKCS#11 code so it can be
+ * unit-tested and fuzzed without a token.
+ */
+enum hsm_op { HSM_OP_PROBE = 1, HSM_OP_GENERATE, HSM_OP_RELEASE, HSM_OP_RANDOM, HSM_OP_STATS };
+enum hsm_kind { HSM_KIND_AES128 = 1, HSM_KIND_AES256, HSM_KIND_SECRET };
+
+#define HSM_RSA_MIN_BITS 2048
+#define HSM_RSA_MAX_BITS 8192
+#define HSM_RSA_E_MAX 8 /* bytes of public exponent accepted */
+
+struct hsm_req {
+	uint32_t id;
+	enum hsm_op op;
+	char label[HSM_LABEL_MAX + 1];    /* generate, release */
+	enum hsm_kind kind;               /* generate */
+	size_t length;                    /* generate: value bytes; random: bytes */
+	bool if_missing;                  /* generate */
+	uint8_t n[HSM_RSA_MAX_BITS / 8];  /* release: big-endian modulus, no leading zero */
+	size_t n_len;
+	uint8_t e[HSM_RSA_E_MAX];         /* release: big-endian exponent, odd, >= 3 */
+	size_t e_len;
+	char kid[HSM_KID_MAX + 1];        /* release: any UTF-8 without NUL */
+};
+
+/*
+ * Parse buf[0..len). Returns 0 and fills *ret, or KW_ERR_INVALID_FORMAT /
+ * KW_ERR_TOO_LARGE / KW_ERR_UNSUPPORTED (unknown op or profile). On failure
+ * *ret_id is set to the request's "id" when one could be read, else 0, so
+ * that the error reply can still be matched; *ret is then unspecified.
+ */
+int hsm_req_parse(const void *buf, size_t len, struct hsm_req *ret, uint32_t *ret_id) KW_WUR;
+
+/* Label rule: 1..HSM_LABEL_MAX bytes of [A-Za-z0-9._/-] without "..". */
+bool hsm_label_valid(const char *s, size_t len);
+
+/* Names for kinds ("aes-128", ...); NULL for an unknown value. */
+const char *hsm_kind_name(enum hsm_kind k);
+
+#endif

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * keywarden-hsm: the only process that loads the PKCS#11 module and knows
+ * the PIN. Speaks hsm_proto.h on fd HSM_PROTO_FD, one request at a time.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "hsm_p11.h"
+#include "hsm_proto.h"
+#include "hsm_req.h"
+#include "kw_b64url.h"
+#include "kw_json.h"
+#include "kw_log.h"
+#include "kw_secret.h"
+#include "kw_util.h"
+
+#define RECYCLE_DEFAULT 5000
+
+struct helper {
+	struct hsm_p11 *p11;
+	const char *token;
+	bool profile_ok;
+	unsigned long recycle_after; /* 0: never */
+	unsigned long releases, recycles, since_recycle;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: keywarden-hsm --module PATH --token LABEL --pin-file PATH\n"
+	    "                     [--recycle-after N] [--log-level error|warn|info|debug]\n"
+	    "Speaks the keywarden HSM protocol on fd %d (started by keywarden).\n"
+	    "  --recycle-after N  C_Finalize/C_Initialize after every N releases\n"
+	    "                     (default %d; 0 = never)\n",
+	    HSM_PROTO_FD, RECYCLE_DEFAULT);
+}
+
+static long
+rss_kb(void)
+{
+	unsigned long size, resident;
+	FILE *f = fopen("/proc/self/statm", "re");
+	long kb = -1;
+
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%lu %lu", &size, &resident) == 2)
+		kb = (long)(resident * (unsigned long)sysconf(_SC_PAGESIZE) / 1024);
+	fclose(f);
+	return kb;
+}
+
+static json_t *
+reply_err(uint32_t id, int err, const char *detail)
+{
+	return json_pack("{s:I,s:b,s:i,s:s}", "id", (json_int_t)id, "ok", 0, "error", err, "detail",
+	    detail != NULL ? detail : kw_strerror(err));
+}
+
+static json_t *
+reply_ok(uint32_t id)
+{
+	return json_pack("{s:I,s:b}", "id", (json_int_t)id, "ok", 1);
+}
+
+static json_t *
+do_probe(struct helper *h, const struct hsm_req *req)
+{
+	json_t *o = reply_ok(req->id), *profiles = json_array();
+	const char *detail = NULL;
+
+	/* The token may have been unavailable at start: try the self test again. */
+	if (!h->profile_ok && hsm_p11_selftest(h->p11, &detail) == 0)
+		h->profile_ok = true;
+	if (o == NULL || profiles == NULL)
+		goto fail;
+	if (h->profile_ok &&
+	    json_array_append_new(profiles, json_string(HSM_PROFILE_RSA_OAEP_A256CBC_HS512)) != 0)
+		goto fail;
+	if (json_object_set_new(o, "profiles", profiles) != 0) {
+		profiles = NULL;
+		goto fail;
+	}
+	profiles = NULL;
+	if (json_object_set_new(o, "token", json_string(h->token)) != 0 ||
+	    json_object_set_new(o, "module", json_string(hsm_p11_module_desc(h->p11))) != 0)
+		goto fail;
+	return o;
+fail:
+	json_decref(profiles);
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *
+do_generate(struct helper *h, const struct hsm_req *req)
+{
+	const char *detail = NULL;
+	enum hsm_kind kind;
+	size_t len;
+	bool created;
+	int r;
+
+	r = hsm_p11_generate(h->p11, req->label, req->kind, req->length, req->if_missing, &created,
+	    &kind, &len, &detail);
+	if (r != 0)
+		return reply_err(req->id, r, detail);
+	return json_pack("{s:I,s:b,s:b,s:s,s:I}", "id", (json_int_t)req->id, "ok", 1, "created",
+	    created, "kind", hsm_kind_name(kind), "length", (json_int_t)len);
+}
+
+static json_t *
+do_release(struct helper *h, const struct hsm_req *req)
+{
+	const char *detail = NULL;
+	char *jwe = NULL;
+	json_t *o;
+	int r;
+
+	h->releases++;
+	h->since_recycle++;
+	r = hsm_p11_release(h->p11, req->label, req->n, req->n_len, req->e, req->e_len, req->kid, &jwe,
+	    &detail);
+	if (r != 0)
+		return reply_err(req->id, r, detail);
+	o = json_pack("{s:I,s:b,s:s}", "id", (json_int_t)req->id, "ok", 1, "jwe", jwe);
+	free(jwe);
+	return o;
+}
+
+static json_t *
+do_random(struct helper *h, const struct hsm_req *req)
+{
+	uint8_t buf[HSM_RANDOM_MAX];
+	const char *detail = NULL;
+	char *b64 = NULL;
+	json_t *o;
+	int r;
+
+	if ((r = hsm_p11_random(h->p11, buf, req->length, &detail)) != 0)
+		return reply_err(req->id, r, detail);
+	r = kw_b64url_encode(buf, req->length, &b64);
+	kw_wipe(buf, sizeof(buf));
+	if (r != 0)
+		return reply_err(req->id, r, NULL);
+	o = json_pack("{s:I,s:b,s:s}", "id", (json_int_t)req->id, "ok", 1, "bytes", b64);
+	kw_free_wipe(b64);
+	return o;
+}
+
+static json_t *
+do_stats(struct helper *h, const struct hsm_req *req)
+{
+	return json_pack("{s:I,s:b,s:I,s:I,s:I}", "id", (json_int_t)req->id, "ok", 1, "releases",
+	    (json_int_t)h->releases, "recycles", (json_int_t)h->recycles, "rss_kb",
+	    (json_int_t)rss_kb());
+}
+
+static json_t *
+handle(struct helper *h, const uint8_t *buf, size_t len)
+{
+	struct hsm_req *req;
+	uint32_t id = 0;
+	json_t *o = NULL;
+	int r;
+
+	/* The request holds no secret, but it is big (an 8192-bit modulus): heap. */
+	if ((req = malloc(sizeof(*req))) == NULL)
+		return reply_err(0, KW_ERR_NOMEM, NULL);
+	if ((r = hsm_req_parse(buf, len, req, &id)) != 0) {
+		kw_log_debug("request %u rejected: %s", id, kw_strerror(r));
+		o = reply_err(id, r, "malformed request");
+		goto out;
+	}
+	switch (req->op) {
+	case HSM_OP_PROBE:
+		o = do_probe(h, req);
+		break;
+	case HSM_OP_GENERATE:
+		o = do_generate(h, req);
+		break;
+	case HSM_OP_RELEASE:
+		o = do_release(h, req);
+		break;
+	case HSM_OP_RANDOM:
+		o = do_random(h, req);
+		break;
+	case HSM_OP_STATS:
+		o = do_stats(h, req);
+		break;
+	}
+out:
+	free(req);
+	return o;
+}
+
+/* Recycle between requests (PKCS11.md 6.1: only C_Finalize frees destroyed session objects). */
+static void
+maybe_recycle(struct helper *h)
+{
+	const char *detail = NULL;
+	int r;
+
+	if (h->recycle_after == 0 || h->since_recycle < h->recycle_after)
+		return;
+	h->since_recycle = 0;
+	h->recycles++;
+	if ((r = hsm_p11_recycle(h->p11, &detail)) != 0)
+		kw_log_err_r(r, "recycle failed (%s); retrying on the next request", detail);
+	else
+		kw_log_debug("recycled after %lu releases", h->recycle_after);
+}
+
+static int
+serve(struct helper *h)
+{
+	uint8_t *buf = NULL;
+	int r = 1;
+
+	if ((buf = malloc(HSM_PROTO_MAX)) == NULL)
+		return 1;
+	for (;;) {
+		json_t *o;
+		char *out;
+		ssize_t n;
+
+		/* MSG_TRUNC: n is the real datagram size, so oversize is detected. */
+		n = recv(HSM_PROTO_FD, buf, HSM_PROTO_MAX, MSG_TRUNC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			r = 0;    /* the broker closed the socket */
+			break;
+		}
+		if (n < 0) {
+			kw_log_err("recv: %s", strerror(errno));
+			break;
+		}
+		if ((size_t)n > HSM_PROTO_MAX)
+			o = reply_err(0, KW_ERR_TOO_LARGE, "request too large");
+		else
+			o = handle(h, buf, (size_t)n);
+		kw_wipe(buf, (size_t)n > HSM_PROTO_MAX ? HSM_PROTO_MAX : (size_t)n);
+		if (o == NULL || (out = json_dumps(o, JSON_COMPACT)) == NULL) {
+			json_decref(o);
+			kw_log_err("cannot build a reply");
+			break;
+		}
+		json_decref(o);
+		n = send(HSM_PROTO_FD, out, strlen(out), MSG_NOSIGNAL);
+		kw_free_wipe(out);
+		if (n < 0) {
+			r = errno == EPIPE || errno == ECONNRESET ? 0 : 1;
+			if (r != 0)
+				kw_log_err("send: %s", strerror(errno));
+			break;
+		}
+		maybe_recycle(h);
+	}
+	free(buf);
+	return r;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"module", required_argument, NULL, 'm'},
+		{"token", required_argument, NULL, 't'},
+		{"pin-file", required_argument, NULL, 'p'},
+		{"recycle-after", required_argument, NULL, 'r'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct helper h = {.recycle_after = RECYCLE_DEFAULT};
+	const char *module = NULL, *pin_file = NULL, *detail = NULL;
+	enum kw_log_level lvl = KW_LOG_INFO;
+	char *end;
+	int c, r, type;
+	socklen_t tl = sizeof(type);
+
+	kw_secret_harden_process();
+	kw_json_init();
+	kw_log_init("keywarden-hsm", KW_LOG_INFO);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			module = optarg;
+			break;
+		case 't':
+			h.token = optarg;
+			break;
+		case 'p':
+			pin_file = optarg;
+			break;
+		case 'r':
+			errno = 0;
+			h.recycle_after = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || optarg[0] < '0' || optarg[0] > '9') {
+				usage(stderr);
+				return 2;
+			}
+			break;
+		case 'l':
+			if (kw_log_level_parse(optarg, &lvl) != 0) {
+				usage(stderr);
+				return 2;
+			}
+			kw_log_set_level(lvl);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || module == NULL || h.token == NULL || pin_file == NULL) {
+		usage(stderr);
+		return 2;
+	}
+	if (getsockopt(HSM_PROTO_FD, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_SEQPACKET) {
+		kw_log_err("fd %d is not a SOCK_SEQPACKET socket", HSM_PROTO_FD);
+		return 2;
+	}
+	if ((r = hsm_p11_open(module, h.token, pin_file, &h.p11, &detail)) != 0) {
+		kw_log_err_r(r, "cannot load module '%s' (%s)", module, detail);
+		return 1;
+	}
+	if ((r = hsm_p11_selftest(h.p11, &detail)) != 0) {
+		kw_log_err_r(r, "profile %s does not work (%s)", HSM_PROFILE_RSA_OAEP_A256CBC_HS512,
+		    detail);
+	} else {
+		h.profile_ok = true;
+		kw_log_info("token '%s' on %s: profile %s works (self test passed); recycle after %lu",
+		    h.token, hsm_p11_module_desc(h.p11), HSM_PROFILE_RSA_OAEP_A256CBC_HS512,
+		    h.recycle_after);
+	}
+	r = serve(&h);
+	hsm_p11_close(h.p11);
+	return r;
+}
