@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_broker: challenges, sessions, configuration, request parsers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "broker.h"
+#include "kw_b64url.h"
+#include "kw_json.h"
+#include "kw_jwk.h"
+#include "kw_util.h"
+
+#define T0 1800000000LL
+
+/* ---- challenges ---- */
+
+static void
+test_challenge_roundtrip(void)
+{
+	struct kw_challenges *c;
+	char n[KW_CHALLENGE_STR_MAX], n2[KW_CHALLENGE_STR_MAX];
+
+	CU_ASSERT_FATAL(kw_challenges_new(60, 100, &c) == 0);
+	CU_ASSERT_FATAL(kw_challenge_issue(c, "snp", T0, n) == 0);
+	CU_ASSERT_EQUAL(strlen(n), kw_b64url_enclen(KW_CHALLENGE_RAW_LEN));
+	CU_ASSERT_FATAL(kw_challenge_issue(c, "snp", T0, n2) == 0);
+	CU_ASSERT(strcmp(n, n2) != 0);
+	CU_ASSERT_EQUAL(kw_challenge_consume(c, "tdx", n, T0), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(kw_challenge_consume(c, "snp", n, T0 + 1), 0);
+	CU_ASSERT_EQUAL(kw_challenge_consume(c, "snp", n, T0 + 2), KW_ERR_REPLAY);
+	CU_ASSERT_EQUAL(kw_challenge_consume(c, "snp", n2, T0 + 61), KW_ERR_EXPIRED);
+	CU_ASSERT_EQUAL(kw_challenge_consume(c, "snp", n2, T0 + 60), 0);
+	kw_challenges_free(c);
+}
+
+static void
+test_challenge_tamper(void)
+{
+	struct kw_challenges *c, *other;
+	char n[KW_CHALLENGE_STR_MAX], t[KW_CHALLENGE_STR_MAX];
+	size_t len;
+
+	CU_ASSERT_FATAL(kw_challenges_new(60, 100, &c) == 0);
+	CU_ASSERT_FATAL(kw_challenges_new(60, 100, &other) == 0);
+	CU_ASSERT_FATAL(kw_challenge_issue(c, "snp", T0, n) == 0);
+	len = strlen(n);
+	/* every single-character change is rejected without consuming n */
+	for (size_t i = 0; i < len; i++) {
+		memcpy(t, n, len + 1);
+		t[i] = t[i] == 'A' ? 'B' : 'A';
+		CU_ASSERT_NOT_EQUAL(kw_challenge_consume(c, "snp", t, T0), 0);
+	}
+	/* every truncation is rejected */
+	for (size_t i = 0; i < len; i++) {
+		memcpy(t, n, i);
+		t[i] = '\0';
+		CU_ASSERT_EQUAL(kw_challenge_consume(c, "snp", t, T0), KW_ERR_INVALID_FORMAT);
+	}
+	/* another broker instance (another key) does not accept it */
+	CU_ASSERT_EQUAL(kw_challenge_consume(other, "snp", n, T0), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(kw_challenge_consume(c, "snp", n, T0), 0);
+	CU_ASSERT_EQUAL(kw_challenge_consume(c, "snp", NULL, T0), KW_ERR_INVALID_FORMAT);
+	kw_challenges_free(c);
+	kw_challenges_free(other);
+}
+
+static void
+test_challenge_capacity(void)
+{
+	struct kw_challenges *c;
+	char n[8][KW_CHALLENGE_STR_MAX];
+
+	CU_ASSERT_FATAL(kw_challenges_new(10, 4, &c) == 0);
+	for (int i = 0; i < 8; i++)
+		CU_ASSERT_FATAL(kw_challenge_issue(c, "snp", T0, n[i]) == 0);
+	for (int i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL(kw_challenge_consume(c, "snp", n[i], T0), 0);
+	/* full of live entries: shed, do not forget a used one */
+	CU_ASSERT_EQUAL(kw_challenge_consume(c, "snp", n[4], T0), KW_ERR_UNAVAILABLE);
+	CU_ASSERT_EQUAL(kw_challenge_consume(c, "snp", n[0], T0), KW_ERR_REPLAY);
+	kw_challenges_free(c);
+
+	/* once the used ones expire, room is made again */
+	CU_ASSERT_FATAL(kw_challenges_new(10, 2, &c) == 0);
+	CU_ASSERT_FATAL(kw_challenge_issue(c, "snp", T0, n[0]) == 0);
+	CU_ASSERT_FATAL(kw_challenge_issue(c, "snp", T0, n[1]) == 0);
+	CU_ASSERT_FATAL(kw_challenge_issue(c, "snp", T0 + 20, n[2]) == 0);
+	CU_ASSERT_EQUAL(kw_challenge_consume(c, "snp", n[0], T0), 0);
+	CU_ASSERT_EQUAL(kw_challenge_consume(c, "snp", n[1], T0), 0);
+	CU_ASSERT_EQUAL(kw_challenge_consume(c, "snp", n[2], T0 + 25), 0);
+	kw_challenges_free(c);
+}
+
+/* ---- sessions ---- */
+
+static void
+test_sessions(void)
+{
+	struct kw_sessions *s;
+	struct kw_session k;
+	const struct kw_session *got;
+	char id[KW_SESSION_ID_MAX], id2[KW_SESSION_ID_MAX], ids[3][KW_SESSION_ID_MAX];
+
+	CU_ASSERT_FATAL(kw_sessions_new(2, &s) == 0);
+	memset(&k, 0, sizeof(k));
+	k.expiry = T0 + 300;
+	k.claims = json_pack("{s:s}", "tee", "snp");
+	k.tee_pubkey = json_object();
+	memset(k.measurement, 0xab, sizeof(k.measurement));
+	CU_ASSERT_FATAL(kw_sessions_put(s, &k, T0, id) == 0);
+	CU_ASSERT_PTR_NULL(k.claims);    /* taken over */
+	CU_ASSERT_EQUAL(kw_sessions_get(s, id, T0 + 10, &got), 0);
+	CU_ASSERT_EQUAL(got->measurement[47], 0xab);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(got->claims, "tee")), "snp");
+	CU_ASSERT_EQUAL(kw_sessions_get(s, id, T0 + 301, &got), KW_ERR_EXPIRED);
+	memcpy(id2, id, sizeof(id));
+	id2[3] = id2[3] == 'A' ? 'B' : 'A';
+	CU_ASSERT_EQUAL(kw_sessions_get(s, id2, T0, &got), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(kw_sessions_get(s, "", T0, &got), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(kw_sessions_get(s, "not base64url!", T0, &got), KW_ERR_NOT_FOUND);
+	/* capacity 2: a second live one fits, a third does not until expiry */
+	memset(&k, 0, sizeof(k));
+	k.expiry = T0 + 100;
+	CU_ASSERT_EQUAL(kw_sessions_put(s, &k, T0, ids[0]), 0);
+	memset(&k, 0, sizeof(k));
+	k.expiry = T0 + 100;
+	k.claims = json_object();
+	CU_ASSERT_EQUAL(kw_sessions_put(s, &k, T0, ids[1]), KW_ERR_UNAVAILABLE);
+	memset(&k, 0, sizeof(k));
+	k.expiry = T0 + 1000;
+	CU_ASSERT_EQUAL(kw_sessions_put(s, &k, T0 + 400, ids[2]), 0);
+	CU_ASSERT_EQUAL(kw_sessions_get(s, ids[2], T0 + 401, &got), 0);
+	CU_ASSERT_EQUAL(kw_sessions_get(s, id, T0 + 401, &got), KW_ERR_NOT_FOUND);
+	kw_sessions_free(s);
+}
+
+/* ---- configuration ---- */
+
+static char tmpdir[] = "/tmp/kw-test-broker.XXXXXX";
+
+static int
+load_cfg(const char *text, struct kw_config **ret, char *eb, size_t el)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/kw.json", tmpdir);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return -100;
+	fputs(text, f);
+	fclose(f);
+	return kw_config_load(path, ret, eb, el);
+}
+
+#define M48 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f"
+
+static void
+test_config(void)
+{
+	struct kw_config *c = NULL;
+	char eb[256];
+	const char *ok =
+	    "{\"listen\":\"127.0.0.1:9443\",\"tls\":{\"certificate\":\"a.pem\",\"private_key\":\"/k.pem\"},"
+	    "\"hsm\":{\"token\":\"t\",\"pin_file\":\"pin\"},\"workers\":3,"
+	    "\"resources\":[{\"path\":\"r/t/x\",\"generate\":\"aes-256\",\"allowed_measurements\":[\"" M48 "\"]}]}";
+
+	CU_ASSERT_FATAL(load_cfg(ok, &c, eb, sizeof(eb)) == 0);
+	CU_ASSERT_STRING_EQUAL(c->listen_addr, "127.0.0.1");
+	CU_ASSERT_EQUAL(c->listen_port, 9443);
+	CU_ASSERT_EQUAL(c->workers, 3);
+	CU_ASSERT_EQUAL(c->nonce_ttl, 60);
+	CU_ASSERT_EQUAL(c->max_body, 65536);
+	CU_ASSERT_FALSE(c->tls_allow_12);
+	CU_ASSERT(strncmp(c->tls_cert, tmpdir, strlen(tmpdir)) == 0);   /* relative to the file */
+	CU_ASSERT_STRING_EQUAL(c->tls_key, "/k.pem");
+	CU_ASSERT_STRING_EQUAL(c->hsm_module, "/usr/lib/softhsm/libsofthsm2.so");
+	CU_ASSERT_EQUAL(c->n_resources, 1);
+	CU_ASSERT_EQUAL(c->resources[0].n_measurements, 1);
+	CU_ASSERT_EQUAL(c->resources[0].measurements[0][47], 0x2f);
+	CU_ASSERT_PTR_NOT_NULL(kw_config_resource(c, "r/t/x"));
+	CU_ASSERT_PTR_NULL(kw_config_resource(c, "r/t/y"));
+	kw_config_free(c);
+
+	static const struct { const char *text, *msg; } bad[] = {
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"wrokers\":2}", "unknown key 'wrokers'"},
+		{"{\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"}}", "missing \"tls\""},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\"}}", "pin_file"},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\",\"min_version\":\"1.1\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"}}", "min_version"},
+		{"{\"listen\":\"x\",\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"}}", "listen"},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"workers\":0}", "workers"},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"resources\":[{\"path\":\"a/../b\",\"allowed_measurements\":[]}]}", "path"},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"resources\":[{\"path\":\"a/b/c\",\"allowed_measurements\":[\"00\"]}]}", "96 hex"},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"resources\":[{\"path\":\"a/b/c\",\"allowed_measurements\":[]},{\"path\":\"a/b/c\",\"allowed_measurements\":[]}]}", "duplicate"},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"resources\":[{\"path\":\"a/b/c\",\"generate\":\"secret\",\"allowed_measurements\":[]}]}", "length"},
+		{"{\"a\":1,\"a\":2}", "not a valid JSON"},
+		{"[1]", "not a valid JSON"},
+	};
+	for (size_t i = 0; i < KW_ARRAY_SIZE(bad); i++) {
+		c = NULL;
+		eb[0] = '\0';
+		CU_ASSERT_EQUAL(load_cfg(bad[i].text, &c, eb, sizeof(eb)), KW_ERR_CONFIG);
+		CU_ASSERT_PTR_NULL(c);
+		if (strstr(eb, bad[i].msg) == NULL)
+			fprintf(stderr, "config case %zu: message '%s' lacks '%s'\n", i, eb, bad[i].msg);
+		CU_ASSERT_PTR_NOT_NULL(strstr(eb, bad[i].msg));
+	}
+}
+
+static void
+test_resource_path(void)
+{
+	static const char *good[] = {"a/b/c", "repo-1/key_type/v1.2", "A/B/C"};
+	static const char *bad[] = {"", "a/b", "a/b/c/d", "a//c", "/a/b", "a/b/", "a/../c", "a/./c",
+		"../b/c", "a/b/..", "a/b/c%2e", "a/b/c d", "a/b/\xc3\xa9", "a\\b/c/d"};
+
+	for (size_t i = 0; i < KW_ARRAY_SIZE(good); i++)
+		CU_ASSERT_TRUE(kw_resource_path_valid(good[i]));
+	for (size_t i = 0; i < KW_ARRAY_SIZE(bad); i++)
+		CU_ASSERT_FALSE(kw_resource_path_valid(bad[i]));
+	CU_ASSERT_FALSE(kw_resource_path_valid(NULL));
+}
+
+/* ---- request bodies ---- */
+
+static json_t *
+jwk_of(EVP_PKEY *pk)
+{
+	json_t *j = NULL;
+
+	CU_ASSERT_FATAL(kw_jwk_export_public(pk, &j) == 0);
+	return j;
+}
+
+static json_t *
+make_attest(void)
+{
+	EVP_PKEY *rsa = EVP_RSA_gen(3072), *ec = EVP_EC_gen("P-256");
+	json_t *b;
+
+	CU_ASSERT_FATAL(rsa != NULL && ec != NULL);
+	b = json_pack("{s:{s:s, s:o, s:o, s:{}}, s:{s:s, s:s, s:[s]}}",
+	    "runtime-data", "nonce", "abc", "tee-pubkey", jwk_of(rsa), "tee-sigkey", jwk_of(ec),
+	    "config", "tee-evidence", "report", "AAAA", "vcek", "AQID", "chain", "BAUG");
+	EVP_PKEY_free(rsa);
+	EVP_PKEY_free(ec);
+	CU_ASSERT_FATAL(b != NULL);
+	return b;
+}
+
+static void
+test_parse_auth(void)
+{
+	struct kw_auth_req a;
+	const char *why = NULL;
+	json_t *j;
+
+	j = json_pack("{s:s, s:s, s:{}}", "version", "0.1.0", "tee", "snp", "extra-params");
+	CU_ASSERT_EQUAL(kw_parse_auth(j, &a, &why), 0);
+	CU_ASSERT_STRING_EQUAL(a.tee, "snp");
+	json_decref(j);
+	j = json_pack("{s:s, s:s, s:s}", "version", "0.1.0", "tee", "snp", "extra-params", "");
+	CU_ASSERT_EQUAL(kw_parse_auth(j, &a, &why), 0);
+	json_decref(j);
+	j = json_pack("{s:s, s:s}", "version", "0.1.0", "tee", "tdx");
+	CU_ASSERT_EQUAL(kw_parse_auth(j, &a, &why), KW_ERR_UNSUPPORTED);
+	json_decref(j);
+	j = json_pack("{s:s, s:s, s:i}", "version", "0.1.0", "tee", "snp", "extra", 1);
+	CU_ASSERT_EQUAL(kw_parse_auth(j, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_decref(j);
+	j = json_pack("{s:i, s:s}", "version", 1, "tee", "snp");
+	CU_ASSERT_EQUAL(kw_parse_auth(j, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_decref(j);
+	j = json_pack("{s:s}", "version", "0.1.0");
+	CU_ASSERT_EQUAL(kw_parse_auth(j, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_decref(j);
+}
+
+static void
+test_parse_attest(void)
+{
+	struct kw_attest_req a;
+	const char *why = NULL;
+	json_t *b = make_attest(), *c;
+	EVP_PKEY *small;
+
+	CU_ASSERT_FATAL(kw_parse_attest(b, &a, &why) == 0);
+	CU_ASSERT_STRING_EQUAL(a.nonce, "abc");
+	CU_ASSERT_EQUAL(a.report_len, 3);
+	CU_ASSERT_EQUAL(a.ncerts, 2);
+	CU_ASSERT_EQUAL(a.cert_lens[0], 3);
+	CU_ASSERT_EQUAL(a.certs[1][2], 6);
+	kw_attest_req_clear(&a);
+
+	/* each mutation is rejected */
+	c = json_deep_copy(b);
+	json_object_set_new(json_object_get(c, "runtime-data"), "extra", json_true());
+	CU_ASSERT_EQUAL(kw_parse_attest(c, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_decref(c);
+	c = json_deep_copy(b);
+	json_object_set_new(c, "tee", json_string("snp"));
+	CU_ASSERT_EQUAL(kw_parse_attest(c, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_decref(c);
+	c = json_deep_copy(b);
+	json_object_set_new(json_object_get(c, "tee-evidence"), "report", json_string("AA=="));
+	CU_ASSERT_EQUAL(kw_parse_attest(c, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_decref(c);
+	c = json_deep_copy(b);
+	json_object_del(json_object_get(c, "tee-evidence"), "vcek");
+	CU_ASSERT_EQUAL(kw_parse_attest(c, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_decref(c);
+	c = json_deep_copy(b);
+	json_object_set_new(json_object_get(c, "tee-evidence"), "chain",
+	    json_pack("[s,s,s,s]", "AA", "AA", "AA", "AA"));
+	CU_ASSERT_EQUAL(kw_parse_attest(c, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_decref(c);
+	c = json_deep_copy(b);
+	json_object_set_new(json_object_get(c, "runtime-data"), "nonce", json_integer(5));
+	CU_ASSERT_EQUAL(kw_parse_attest(c, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_decref(c);
+	/* the encryption key must be RSA of at least 3072 bits, the signing key EC P-256 */
+	small = EVP_RSA_gen(2048);
+	c = json_deep_copy(b);
+	json_object_set_new(json_object_get(c, "runtime-data"), "tee-pubkey", jwk_of(small));
+	CU_ASSERT_EQUAL(kw_parse_attest(c, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_object_set(json_object_get(c, "runtime-data"), "tee-pubkey",
+	    json_object_get(json_object_get(b, "runtime-data"), "tee-sigkey"));
+	CU_ASSERT_EQUAL(kw_parse_attest(c, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_decref(c);
+	EVP_PKEY_free(small);
+	c = json_deep_copy(b);
+	json_object_set(json_object_get(c, "runtime-data"), "tee-sigkey",
+	    json_object_get(json_object_get(b, "runtime-data"), "tee-pubkey"));
+	CU_ASSERT_EQUAL(kw_parse_attest(c, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_decref(c);
+	json_decref(b);
+}
+
+static void
+test_attest_truncations(void)
+{
+	json_t *b = make_attest(), *j;
+	struct kw_attest_req a;
+	const char *why;
+	char *s = json_dumps(b, JSON_COMPACT);
+	size_t len = strlen(s), ok = 0;
+
+	/* every strict prefix fails to parse or to validate, cleanly */
+	for (size_t i = 0; i < len; i++) {
+		if (kw_json_parse(s, i, 65536, &j) == 0) {
+			if (kw_parse_attest(j, &a, &why) == 0) {
+				ok++;
+				kw_attest_req_clear(&a);
+			}
+			json_decref(j);
+		}
+	}
+	CU_ASSERT_EQUAL(ok, 0);
+	CU_ASSERT_FATAL(kw_json_parse(s, len, 65536, &j) == 0);
+	CU_ASSERT_EQUAL(kw_parse_attest(j, &a, &why), 0);
+	kw_attest_req_clear(&a);
+	json_decref(j);
+	free(s);
+	json_decref(b);
+}
+
+static void
+test_expected_report_data(void)
+{
+	/* JCS sorts members and strips whitespace; compute the digest independently */
+	const char *canon = "{\"config\":{},\"nonce\":\"n\",\"tee-pubkey\":{\"e\":\"AQAB\",\"kty\":\"RSA\"},"
+	    "\"tee-sigkey\":{\"crv\":\"P-256\"}}";
+	json_t *rd = json_pack("{s:{s:s, s:s}, s:{s:s}, s:s, s:{}}", "tee-pubkey", "kty", "RSA", "e",
+	    "AQAB", "tee-sigkey", "crv", "P-256", "nonce", "n", "config");
+	uint8_t got[64], want[64];
+
+	memset(want, 0, sizeof(want));
+	SHA384((const uint8_t *)canon, strlen(canon), want);
+	CU_ASSERT_FATAL(kw_expected_report_data(rd, got) == 0);
+	CU_ASSERT_EQUAL(memcmp(got, want, 64), 0);
+	for (int i = 48; i < 64; i++)
+		CU_ASSERT_EQUAL(got[i], 0);
+	json_decref(rd);
+}
+
+int
+main(void)
+{
+	CU_pSuite s;
+	unsigned int fails;
+
+	kw_json_init();
+	if (mkdtemp(tmpdir) == NULL)
+		return 2;
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("broker", NULL, NULL);
+	CU_add_test(s, "challenge round trip", test_challenge_roundtrip);
+	CU_add_test(s, "challenge tamper and truncation", test_challenge_tamper);
+	CU_add_test(s, "challenge replay set capacity", test_challenge_capacity);
+	CU_add_test(s, "sessions", test_sessions);
+	CU_add_test(s, "configuration", test_config);
+	CU_add_test(s, "resource path syntax", test_resource_path);
+	CU_add_test(s, "auth body", test_parse_auth);
+	CU_add_test(s, "attest body", test_parse_attest);
+	CU_add_test(s, "attest body truncations", test_attest_truncations);
+	CU_add_test(s, "expected report data", test_expected_report_data);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	{
+		char cmd[96];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", tmpdir);
+	}
+	return fails == 0 ? 0 : 1;
+}
