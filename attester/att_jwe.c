@@ -68,13 +68,15 @@ check_header(const struct part *h, char **ret_kid)
 	if ((r = kw_json_parse(buf, len, sizeof(buf), &j)) != 0 ||
 	    (r = kw_json_check_keys(j, keys)) != 0)
 		goto out;
-	if ((r = kw_json_get_str(j, "alg", &s, &slen)) != 0)
+	r = KW_ERR_INVALID_FORMAT; /* alg and enc are required strings */
+	if (kw_json_get_str(j, "alg", &s, &slen) != 0)
 		goto out;
 	if (strcmp(s, "RSA-OAEP") != 0) {
 		r = KW_ERR_UNSUPPORTED;
 		goto out;
 	}
-	if ((r = kw_json_get_str(j, "enc", &s, &slen)) != 0)
+	r = KW_ERR_INVALID_FORMAT;
+	if (kw_json_get_str(j, "enc", &s, &slen) != 0)
 		goto out;
 	if (strcmp(s, "A256CBC-HS512") != 0) {
 		r = KW_ERR_UNSUPPORTED;

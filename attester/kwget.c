@@ -1,0 +1,747 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kwget: fetch a key from a keywarden broker with fresh SEV-SNP evidence.
+ * auth (nonce) -> attest (runtime-data + evidence -> session) -> resource
+ * (JWE encrypted to the TEE key) -> decrypt -> write. See docs/kwget.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+
+#include "attester.h"
+#include "kw_config.h"
+#include "kw_json.h"
+#include "kw_log.h"
+#include "kw_secret.h"
+#include "kw_util.h"
+
+enum {
+	EXIT_USAGE = 1,
+	EXIT_NET = 2,
+	EXIT_DENIED = 3,
+	EXIT_NOTFOUND = 4,
+	EXIT_SERVER = 5,
+	EXIT_LOCAL = 6,
+};
+
+#define MAX_AUTH_RESP 4096
+#define MAX_ATTEST_RESP (16 * 1024)
+#define MAX_RESOURCE_RESP ATT_MAX_JWE
+#define MAX_NONCE 1024
+#define MAX_SESSION 4096
+#define MAX_URL 2048
+#define MAX_RES_PART 128
+
+struct opts {
+	const char *url;
+	const char *resource;
+	const char *cacert;
+	const char *out;
+	int to_stdout;
+	const char *emulate;
+	const char *emu_dir;
+	int emu_debug;
+	int have_meas, have_rd;
+	uint8_t emu_meas[ATT_MEASUREMENT_LEN];
+	uint8_t emu_rd[ATT_REPORT_DATA_LEN];
+	const char *save_attest;
+	const char *jwe_out;
+	const char *tee_key_out;
+	int quiet;
+};
+
+static int quiet;
+
+static void KW_PRINTF(1, 2)
+say(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (quiet)
+		return;
+	fputs("kwget: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Errors are always printed, as one line. */
+static int KW_PRINTF(2, 3)
+fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kwget: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: kwget --url URL --resource REPO/TYPE/TAG (--out FILE | --stdout)\n"
+	      "             [--cacert FILE] [--quiet]\n"
+	      "             [--emulate snp --emu-dir DIR [--emu-measurement HEX] [--emu-debug]\n"
+	      "              [--emu-report-data HEX]]\n"
+	      "             [--save-attest-request FILE] [--jwe-out FILE] [--tee-key-out FILE]\n"
+	      "       kwget --help | --version\n"
+	      "\n"
+	      "Proves this guest with fresh SEV-SNP evidence (configfs-tsm) to the keywarden\n"
+	      "broker at URL (https only, TLS 1.3) and writes the released key to FILE\n"
+	      "(created new, mode 0600) or raw to standard output.\n"
+	      "\n"
+	      "  --url URL              broker base URL, https://host[:port][/prefix]\n"
+	      "  --resource R/T/G       key to fetch: repository/type/tag\n"
+	      "  --cacert FILE          CA certificate(s) to verify the broker (default: system store)\n"
+	      "  --out FILE             write the key here (must not exist)\n"
+	      "  --stdout               write the raw key bytes to standard output\n"
+	      "  --emulate snp          TESTING ONLY: emulated SEV-SNP report signed by a test chain\n"
+	      "  --emu-dir DIR          the test chain from scripts/mk-emu-chain.sh\n"
+	      "  --emu-measurement HEX  emulated MEASUREMENT (48 bytes)\n"
+	      "  --emu-debug            emulated report with POLICY.DEBUG set\n"
+	      "  --emu-report-data HEX  emulated REPORT_DATA (64 bytes), breaking the binding\n"
+	      "  --save-attest-request F  write the exact attest request body to F\n"
+	      "  --jwe-out FILE         write the compact JWE received to FILE\n"
+	      "  --tee-key-out FILE     write the TEE RSA private key (PEM, 0600) to FILE\n"
+	      "  --quiet                print errors only\n"
+	      "\n"
+	      "Exit: 0 ok, 1 usage, 2 network/TLS, 3 attestation denied (401/403), 4 not found,\n"
+	      "      5 other server error, 6 local evidence/crypto/output error.\n",
+	    f);
+}
+
+/* ---- files ---- */
+
+static int
+write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return KW_ERR_IO;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* New file, never an existing one or a symlink, mode 0600. */
+static int
+write_new_file(const char *path, const void *p, size_t n)
+{
+	int fd, r;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == EEXIST ? KW_ERR_EXISTS : KW_ERR_IO;
+	r = write_all(fd, p, n);
+	if (r == 0 && fsync(fd) != 0)
+		r = KW_ERR_IO;
+	if (close(fd) != 0 && r == 0)
+		r = KW_ERR_IO;
+	if (r != 0)
+		(void)unlink(path);
+	return r;
+}
+
+static int
+write_tee_key(const char *path, EVP_PKEY *k)
+{
+	BIO *b = NULL;
+	BUF_MEM *m = NULL;
+	int r = KW_ERR_CRYPTO;
+
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return KW_ERR_NOMEM;
+	if (PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    BIO_get_mem_ptr(b, &m) != 1 || m == NULL)
+		goto out;
+	r = write_new_file(path, m->data, m->length);
+	OPENSSL_cleanse(m->data, m->length);
+out:
+	BIO_free(b);
+	return r;
+}
+
+/* ---- HTTP ---- */
+
+struct resp {
+	uint8_t *buf;
+	size_t len, max;
+	int too_large;
+};
+
+static size_t
+on_data(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct resp *rs = arg;
+	size_t n = size * nmemb;
+
+	if (n > rs->max - rs->len) {
+		rs->too_large = 1;
+		return 0; /* aborts the transfer */
+	}
+	memcpy(rs->buf + rs->len, p, n);
+	rs->len += n;
+	return n;
+}
+
+static void
+resp_free(struct resp *rs)
+{
+	if (rs->buf != NULL) {
+		kw_wipe(rs->buf, rs->max + 1);
+		free(rs->buf);
+	}
+	rs->buf = NULL;
+}
+
+/* Print the RFC 7807 problem (or the bare status) and map the status to an exit code. */
+static int
+http_error(const char *step, long status, const struct resp *rs)
+{
+	char title[160], detail[320];
+	const char *t = NULL, *d = NULL;
+	size_t l;
+	json_t *j = NULL;
+	int code;
+
+	if (kw_json_parse(rs->buf, rs->len, rs->max, &j) == 0) {
+		if (kw_json_get_str(j, "title", &t, &l) != 0)
+			t = NULL;
+		if (kw_json_get_str(j, "detail", &d, &l) != 0)
+			d = NULL;
+	}
+	/* Never echo untrusted bytes raw. */
+	kw_log_escape(t != NULL ? t : "(no title)", 100, title, sizeof(title));
+	kw_log_escape(d != NULL ? d : "(no detail)", 200, detail, sizeof(detail));
+	json_decref(j);
+	if (status == 401 || status == 403)
+		code = EXIT_DENIED;
+	else if (status == 404)
+		code = EXIT_NOTFOUND;
+	else
+		code = EXIT_SERVER;
+	return fail(code, "%s failed: HTTP %ld %s: %s", step, status, title, detail);
+}
+
+/*
+ * One request. body == NULL means GET. On success (HTTP 200 with the
+ * expected content type) *rs holds the body; otherwise the error is printed
+ * and the exit code returned.
+ */
+static int
+http_do(const struct opts *o, const char *step, const char *url, const char *body,
+    const char *auth, const char *want_ctype, size_t max, struct resp *rs)
+{
+	char errbuf[CURL_ERROR_SIZE], ebuf[CURL_ERROR_SIZE + 16];
+	struct curl_slist *hdr = NULL, *h;
+	CURL *c = NULL;
+	CURLcode cr;
+	long status = 0;
+	char *ctype = NULL;
+	int code = EXIT_NET;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->max = max;
+	if ((rs->buf = malloc(max + 1)) == NULL)
+		return fail(EXIT_LOCAL, "%s failed: out of memory", step);
+	errbuf[0] = '\0';
+	if ((c = curl_easy_init()) == NULL) {
+		code = fail(EXIT_LOCAL, "%s failed: cannot initialise libcurl", step);
+		goto out;
+	}
+	if ((h = curl_slist_append(hdr, "Accept: application/json, application/jose, "
+	    "application/problem+json")) == NULL)
+		goto nomem;
+	hdr = h;
+	if (body != NULL) {
+		if ((h = curl_slist_append(hdr, "Content-Type: application/json")) == NULL)
+			goto nomem;
+		hdr = h;
+	}
+	if (auth != NULL) {
+		if ((h = curl_slist_append(hdr, auth)) == NULL)
+			goto nomem;
+		hdr = h;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
+	if (o->cacert != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "kwget/" KW_VERSION);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, rs);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	}
+	cr = curl_easy_perform(c);
+	if (rs->too_large || cr == CURLE_FILESIZE_EXCEEDED) {
+		code = fail(EXIT_SERVER, "%s failed: response larger than %zu bytes", step, max);
+		goto out;
+	}
+	if (cr != CURLE_OK) {
+		kw_log_escape(errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cr), CURL_ERROR_SIZE,
+		    ebuf, sizeof(ebuf));
+		code = fail(EXIT_NET, "%s failed: %s", step, ebuf);
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) {
+		code = http_error(step, status, rs);
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
+	if (ctype == NULL || strncasecmp(ctype, want_ctype, strlen(want_ctype)) != 0 ||
+	    (ctype[strlen(want_ctype)] != '\0' && ctype[strlen(want_ctype)] != ';')) {
+		code = fail(EXIT_SERVER, "%s failed: HTTP 200 with content type other than %s", step,
+		    want_ctype);
+		goto out;
+	}
+	rs->buf[rs->len] = '\0';
+	code = 0;
+	goto out;
+nomem:
+	code = fail(EXIT_LOCAL, "%s failed: out of memory", step);
+out:
+	curl_slist_free_all(hdr);
+	if (c != NULL)
+		curl_easy_cleanup(c);
+	if (code != 0)
+		resp_free(rs);
+	return code;
+}
+
+/* ---- arguments ---- */
+
+static int
+valid_res_part(const char *s, size_t n)
+{
+	if (n == 0 || n > MAX_RES_PART)
+		return 0;
+	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+valid_resource(const char *r)
+{
+	const char *p = r, *slash;
+	int parts = 0;
+
+	for (;;) {
+		slash = strchr(p, '/');
+		if (!valid_res_part(p, slash != NULL ? (size_t)(slash - p) : strlen(p)))
+			return 0;
+		parts++;
+		if (slash == NULL)
+			break;
+		p = slash + 1;
+	}
+	return parts == 3;
+}
+
+enum {
+	OPT_URL = 256, OPT_RESOURCE, OPT_CACERT, OPT_OUT, OPT_STDOUT, OPT_EMULATE, OPT_EMU_DIR,
+	OPT_EMU_MEAS, OPT_EMU_DEBUG, OPT_EMU_RD, OPT_SAVE_ATTEST, OPT_JWE_OUT, OPT_TEE_KEY_OUT,
+	OPT_QUIET, OPT_HELP, OPT_VERSION,
+};
+
+static const struct option longopts[] = {
+	{"url", required_argument, NULL, OPT_URL},
+	{"resource", required_argument, NULL, OPT_RESOURCE},
+	{"cacert", required_argument, NULL, OPT_CACERT},
+	{"out", required_argument, NULL, OPT_OUT},
+	{"stdout", no_argument, NULL, OPT_STDOUT},
+	{"emulate", required_argument, NULL, OPT_EMULATE},
+	{"emu-dir", required_argument, NULL, OPT_EMU_DIR},
+	{"emu-measurement", required_argument, NULL, OPT_EMU_MEAS},
+	{"emu-debug", no_argument, NULL, OPT_EMU_DEBUG},
+	{"emu-report-data", required_argument, NULL, OPT_EMU_RD},
+	{"save-attest-request", required_argument, NULL, OPT_SAVE_ATTEST},
+	{"jwe-out", required_argument, NULL, OPT_JWE_OUT},
+	{"tee-key-out", required_argument, NULL, OPT_TEE_KEY_OUT},
+	{"quiet", no_argument, NULL, OPT_QUIET},
+	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+/* 0 to run, -1 to exit 0 (help/version), or an exit code. */
+static int
+parse_args(int argc, char **argv, struct opts *o)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_URL: o->url = optarg; break;
+		case OPT_RESOURCE: o->resource = optarg; break;
+		case OPT_CACERT: o->cacert = optarg; break;
+		case OPT_OUT: o->out = optarg; break;
+		case OPT_STDOUT: o->to_stdout = 1; break;
+		case OPT_EMULATE: o->emulate = optarg; break;
+		case OPT_EMU_DIR: o->emu_dir = optarg; break;
+		case OPT_EMU_DEBUG: o->emu_debug = 1; break;
+		case OPT_EMU_MEAS:
+			if (kw_hex_decode(optarg, o->emu_meas, sizeof(o->emu_meas)) != 0)
+				return fail(EXIT_USAGE, "--emu-measurement needs 96 hex digits (48 bytes)");
+			o->have_meas = 1;
+			break;
+		case OPT_EMU_RD:
+			if (kw_hex_decode(optarg, o->emu_rd, sizeof(o->emu_rd)) != 0)
+				return fail(EXIT_USAGE, "--emu-report-data needs 128 hex digits (64 bytes)");
+			o->have_rd = 1;
+			break;
+		case OPT_SAVE_ATTEST: o->save_attest = optarg; break;
+		case OPT_JWE_OUT: o->jwe_out = optarg; break;
+		case OPT_TEE_KEY_OUT: o->tee_key_out = optarg; break;
+		case OPT_QUIET: o->quiet = 1; break;
+		case OPT_HELP: usage(stdout); return -1;
+		case OPT_VERSION: printf("kwget %s\n", KW_VERSION); return -1;
+		default:
+			return fail(EXIT_USAGE, "unknown or incomplete option (see kwget --help)");
+		}
+	}
+	if (optind != argc)
+		return fail(EXIT_USAGE, "unexpected argument (see kwget --help)");
+	if (o->url == NULL)
+		return fail(EXIT_USAGE, "missing --url (see kwget --help)");
+	if (strncmp(o->url, "https://", 8) != 0 || strlen(o->url) > MAX_URL - 256)
+		return fail(EXIT_USAGE, "--url must be an https:// URL");
+	if (o->resource == NULL)
+		return fail(EXIT_USAGE, "missing --resource REPO/TYPE/TAG (see kwget --help)");
+	if (!valid_resource(o->resource))
+		return fail(EXIT_USAGE, "--resource must be REPO/TYPE/TAG of [A-Za-z0-9._-], "
+		    "at most %d characters each", MAX_RES_PART);
+	if ((o->out != NULL) == (o->to_stdout != 0))
+		return fail(EXIT_USAGE, "give exactly one of --out FILE or --stdout");
+	if (o->emulate != NULL) {
+		if (strcmp(o->emulate, "snp") != 0)
+			return fail(EXIT_USAGE, "--emulate supports only 'snp'");
+		if (o->emu_dir == NULL)
+			return fail(EXIT_USAGE, "--emulate snp needs --emu-dir DIR");
+	} else if (o->emu_dir != NULL || o->have_meas || o->have_rd || o->emu_debug) {
+		return fail(EXIT_USAGE, "--emu-* options need --emulate snp");
+	}
+	return 0;
+}
+
+/* ---- the flow ---- */
+
+/* base + path (+ resource); the lengths were capped in parse_args. */
+static int
+make_url(char out[static MAX_URL], const char *base, const char *path, const char *res)
+{
+	int n = snprintf(out, MAX_URL, "%s%s%s", base, path, res != NULL ? res : "");
+
+	return n > 0 && n < MAX_URL ? 0 : fail(EXIT_USAGE, "URL too long");
+}
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+
+	return path != NULL && lstat(path, &st) == 0;
+}
+
+static int
+get_nonce(const struct opts *o, const char *base, char **ret)
+{
+	static const char *const keys[] = {"nonce", "extra-params", NULL};
+	char url[MAX_URL];
+	struct resp rs;
+	json_t *j = NULL;
+	const char *nonce;
+	size_t n;
+	int code;
+
+	if ((code = make_url(url, base, "/kbs/v0/auth", NULL)) != 0)
+		return code;
+	if ((code = http_do(o, "auth", url, "{\"version\":\"0.1.0\",\"tee\":\"snp\",\"extra-params\":{}}",
+	    NULL, "application/json", MAX_AUTH_RESP, &rs)) != 0)
+		return code;
+	if (kw_json_parse(rs.buf, rs.len, MAX_AUTH_RESP, &j) != 0 || kw_json_check_keys(j, keys) != 0 ||
+	    kw_json_get_str(j, "nonce", &nonce, &n) != 0 || n == 0 || n > MAX_NONCE) {
+		code = fail(EXIT_SERVER, "auth failed: malformed response from the broker");
+		goto out;
+	}
+	if ((*ret = strdup(nonce)) == NULL) {
+		code = fail(EXIT_LOCAL, "auth failed: out of memory");
+		goto out;
+	}
+	code = 0;
+out:
+	json_decref(j);
+	resp_free(&rs);
+	return code;
+}
+
+/* Session tokens go into a header: visible ASCII only. */
+static int
+valid_token(const char *s, size_t n)
+{
+	if (n == 0 || n > MAX_SESSION)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int
+attest(const struct opts *o, const char *base, const char *body, char **ret_auth, int64_t *ret_exp)
+{
+	static const char *const keys[] = {"session", "expires_in", NULL};
+	static const char prefix[] = "Authorization: KW-Session ";
+	char url[MAX_URL], *auth = NULL;
+	struct resp rs;
+	json_t *j = NULL;
+	const char *session;
+	size_t n;
+	int64_t exp;
+	int code;
+
+	if ((code = make_url(url, base, "/kbs/v0/attest", NULL)) != 0)
+		return code;
+	if ((code = http_do(o, "attest", url, body, NULL, "application/json", MAX_ATTEST_RESP, &rs)) != 0)
+		return code;
+	if (kw_json_parse(rs.buf, rs.len, MAX_ATTEST_RESP, &j) != 0 || kw_json_check_keys(j, keys) != 0 ||
+	    kw_json_get_str(j, "session", &session, &n) != 0 || !valid_token(session, n) ||
+	    kw_json_get_int(j, "expires_in", &exp) != 0 || exp <= 0) {
+		code = fail(EXIT_SERVER, "attest failed: malformed response from the broker");
+		goto out;
+	}
+	if ((auth = malloc(sizeof(prefix) + n)) == NULL) {
+		code = fail(EXIT_LOCAL, "attest failed: out of memory");
+		goto out;
+	}
+	memcpy(auth, prefix, sizeof(prefix) - 1);
+	memcpy(auth + sizeof(prefix) - 1, session, n + 1);
+	*ret_auth = auth;
+	*ret_exp = exp;
+	code = 0;
+out:
+	json_decref(j); /* the kw_json allocator wipes the session string */
+	resp_free(&rs);
+	return code;
+}
+
+static int
+emit_key(const struct opts *o, const struct kw_secret *key)
+{
+	int r;
+
+	if (o->to_stdout) {
+		if (write_all(STDOUT_FILENO, kw_secret_cptr(key), kw_secret_len(key)) != 0)
+			return fail(EXIT_LOCAL, "output failed: cannot write to standard output");
+		return 0;
+	}
+	if ((r = write_new_file(o->out, kw_secret_cptr(key), kw_secret_len(key))) != 0)
+		return fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->out,
+		    r == KW_ERR_EXISTS ? "file exists" : kw_strerror(r));
+	return 0;
+}
+
+static int
+run(const struct opts *o)
+{
+	struct att_keys *keys = NULL;
+	struct att_evidence *ev = NULL;
+	struct kw_secret *key = NULL;
+	json_t *rd = NULL, *evj = NULL, *req = NULL;
+	char base[MAX_URL], url[MAX_URL], fp[17];
+	char *nonce = NULL, *body = NULL, *auth = NULL, *kid = NULL;
+	uint8_t report_data[ATT_REPORT_DATA_LEN];
+	struct resp rs = {NULL, 0, 0, 0};
+	size_t blen;
+	int64_t expires = 0;
+	int code = EXIT_LOCAL, r;
+
+	/* Fail before any network traffic when the evidence source is missing. */
+	if (o->emulate == NULL && !att_tsm_available(NULL))
+		return fail(EXIT_LOCAL, "no SEV-SNP guest interface found (configfs-tsm); "
+		    "use --emulate snp for testing");
+	if (exists(o->out))
+		return fail(EXIT_LOCAL, "output failed: %s exists; refusing to overwrite", o->out);
+	blen = strlen(o->url);
+	while (blen > 0 && o->url[blen - 1] == '/')
+		blen--;
+	snprintf(base, sizeof(base), "%.*s", (int)blen, o->url);
+
+	if ((r = att_rng_check()) != 0) {
+		code = fail(EXIT_LOCAL, "keys failed: platform RNG unavailable: %s", kw_strerror(r));
+		goto out;
+	}
+	if ((r = att_keys_generate(&keys)) != 0) {
+		code = fail(EXIT_LOCAL, "keys failed: %s", kw_strerror(r));
+		goto out;
+	}
+	say("generated TEE keys in this process: RSA-3072 (tee-pubkey), EC P-256 (tee-sigkey)");
+	if (o->tee_key_out != NULL) {
+		if ((r = write_tee_key(o->tee_key_out, keys->enc)) != 0) {
+			code = fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->tee_key_out,
+			    kw_strerror(r));
+			goto out;
+		}
+		say("TESTING: wrote the TEE private key to %s", o->tee_key_out);
+	}
+
+	if ((code = get_nonce(o, base, &nonce)) != 0)
+		goto out;
+	say("received a nonce from the broker (%zu characters)", strlen(nonce));
+
+	code = EXIT_LOCAL;
+	if ((r = att_runtime_data_build(nonce, keys, NULL, &rd)) != 0 ||
+	    (r = att_report_data(rd, report_data)) != 0) {
+		code = fail(EXIT_LOCAL, "evidence failed: runtime-data: %s", kw_strerror(r));
+		goto out;
+	}
+	if (o->emulate != NULL) {
+		struct att_emu_opts eo = {
+			.dir = o->emu_dir,
+			.measurement = o->have_meas ? o->emu_meas : NULL,
+			.report_data = o->have_rd ? o->emu_rd : NULL,
+			.debug = o->emu_debug,
+		};
+
+		if ((r = att_emu_snp_evidence(&eo, report_data, &ev)) != 0) {
+			code = fail(EXIT_LOCAL, "evidence failed: emulation chain in %s: %s", o->emu_dir,
+			    kw_strerror(r));
+			goto out;
+		}
+		say("evidence: EMULATED SEV-SNP report signed by the test chain in %s "
+		    "(not a TEE; testing only)%s%s", o->emu_dir, o->emu_debug ? ", DEBUG policy" : "",
+		    o->have_rd ? ", REPORT_DATA overridden" : "");
+	} else {
+		if ((r = att_tsm_snp_evidence(NULL, report_data, &ev)) != 0) {
+			code = fail(EXIT_LOCAL, "evidence failed: configfs-tsm: %s%s", kw_strerror(r),
+			    r == KW_ERR_NOT_FOUND ? " (the host supplied no VCEK/VLEK certificate)" : "");
+			goto out;
+		}
+		say("evidence: SEV-SNP report from configfs-tsm with the host's %s certificate%s",
+		    ev->ek_is_vlek ? "VLEK" : "VCEK", ev->nchain ? " and chain" : "");
+	}
+	if ((r = att_evidence_to_json(ev, &evj)) != 0) {
+		code = fail(EXIT_LOCAL, "evidence failed: %s", kw_strerror(r));
+		goto out;
+	}
+	if ((req = json_object()) == NULL || json_object_set(req, "runtime-data", rd) != 0 ||
+	    json_object_set(req, "tee-evidence", evj) != 0 ||
+	    (body = json_dumps(req, JSON_COMPACT)) == NULL) {
+		code = fail(EXIT_LOCAL, "evidence failed: out of memory");
+		goto out;
+	}
+	if (o->save_attest != NULL) {
+		if ((r = write_new_file(o->save_attest, body, strlen(body))) != 0) {
+			code = fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->save_attest,
+			    kw_strerror(r));
+			goto out;
+		}
+	}
+
+	if ((code = attest(o, base, body, &auth, &expires)) != 0)
+		goto out;
+	say("attested: the broker accepted the evidence; session valid for %lld s", (long long)expires);
+
+	if ((code = make_url(url, base, "/kbs/v0/resource/", o->resource)) != 0)
+		goto out;
+	if ((code = http_do(o, "resource", url, NULL, auth, "application/jose", MAX_RESOURCE_RESP,
+	    &rs)) != 0)
+		goto out;
+	if (o->jwe_out != NULL) {
+		if ((r = write_new_file(o->jwe_out, rs.buf, rs.len)) != 0) {
+			code = fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->jwe_out,
+			    kw_strerror(r));
+			goto out;
+		}
+	}
+	if ((r = att_jwe_decrypt((const char *)rs.buf, rs.len, keys->enc, &key, &kid)) != 0) {
+		code = fail(EXIT_LOCAL, "decrypt failed: the released JWE did not decrypt: %s",
+		    kw_strerror(r));
+		goto out;
+	}
+	if ((code = emit_key(o, key)) != 0)
+		goto out;
+	kw_fp(kw_secret_cptr(key), kw_secret_len(key), fp);
+	say("released: key '%s' (%zu bytes, fingerprint %s) written to %s", o->resource,
+	    kw_secret_len(key), fp, o->to_stdout ? "standard output" : o->out);
+	code = 0;
+out:
+	kw_secret_free(key);
+	if (auth != NULL)
+		kw_free_wipe(auth);
+	resp_free(&rs);
+	free(kid);
+	free(nonce);
+	if (body != NULL)
+		kw_free_wipe(body);
+	json_decref(req);
+	json_decref(evj);
+	json_decref(rd);
+	att_evidence_free(ev);
+	att_keys_free(keys);
+	return code;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	int code;
+
+	if ((code = parse_args(argc, argv, &o)) != 0)
+		return code < 0 ? 0 : code;
+	quiet = o.quiet;
+	kw_secret_harden_process();
+	kw_json_init();
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return fail(EXIT_LOCAL, "cannot initialise libcurl");
+	code = run(&o);
+	curl_global_cleanup();
+	return code;
+}
