@@ -16,8 +16,10 @@ kw_rd_bytes(struct kw_rd *rd, size_t n, const uint8_t **ret)
 	if (n > rd->len)
 		return KW_ERR_TRUNCATED;
 	*ret = rd->p;
-	rd->p += n;
-	rd->len -= n;
+	if (n > 0) {    /* NULL + 0 is undefined behaviour (empty reader over NULL) */
+		rd->p += n;
+		rd->len -= n;
+	}
 	return 0;
 }
 
