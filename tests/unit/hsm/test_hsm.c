@@ -1,0 +1,1031 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hsm/ tests. Part 1 needs no token: the strict request parser (good
+ * requests, rejects, truncation and bit-flip sweeps) and the JWE assembly.
+ * Part 2 runs the real keywarden-hsm (argv[1]) against a throw-away SoftHSM2
+ * token through hsm_client and decrypts every release with code written
+ * here (and once with python3-jwcrypto, argv[2]).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+
+#include "hsm_client.h"
+#include "hsm_jwe.h"
+#include "hsm_proto.h"
+#include "hsm_req.h"
+#include "kw_b64url.h"
+#include "kw_json.h"
+#include "kw_log.h"
+#include "kw_secret.h"
+
+#define MODULE "/usr/lib/softhsm/libsofthsm2.so"
+#define PROFILE HSM_PROFILE_RSA_OAEP_A256CBC_HS512
+
+static const char *helper_path, *py_script;
+static char tmpdir[64], conf_path[128], pin_path[128];
+static struct event_base *base;
+static struct hsm_client *cl;
+
+/* An OpenSSL RSA key and its public numbers in base64url. */
+struct tkey {
+	EVP_PKEY *pk;
+	char *n, *e;
+};
+
+static void
+tkey_free(struct tkey *k)
+{
+	EVP_PKEY_free(k->pk);
+	free(k->n);
+	free(k->e);
+	memset(k, 0, sizeof(*k));
+}
+
+static int
+tkey_gen(unsigned int bits, struct tkey *k)
+{
+	BIGNUM *n = NULL, *e = NULL;
+	uint8_t nb[1024], eb[16];
+	int r = -1, nl, el;
+
+	memset(k, 0, sizeof(*k));
+	if ((k->pk = EVP_RSA_gen(bits)) == NULL ||
+	    EVP_PKEY_get_bn_param(k->pk, OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
+	    EVP_PKEY_get_bn_param(k->pk, OSSL_PKEY_PARAM_RSA_E, &e) != 1)
+		goto out;
+	nl = BN_bn2bin(n, nb);
+	el = BN_bn2bin(e, eb);
+	if (kw_b64url_encode(nb, (size_t)nl, &k->n) != 0 || kw_b64url_encode(eb, (size_t)el, &k->e) != 0)
+		goto out;
+	r = 0;
+out:
+	BN_free(n);
+	BN_free(e);
+	return r;
+}
+
+/* ---- the test's own JWE decryptor (independent of hsm_jwe.c) ---- */
+
+static int
+b64part(const char *s, size_t len, uint8_t *out, size_t max, size_t *ret_len)
+{
+	return kw_b64url_decode(s, len, out, max, ret_len);
+}
+
+/* 0 and out[0..*ret_len) on success. */
+static int
+test_decrypt(const char *jwe, EVP_PKEY *pk, uint8_t *out, size_t max, size_t *ret_len)
+{
+	const char *d[4], *p = jwe;
+	static uint8_t ek[1024], iv[64], ct[8192], tag[64], hdr[512], mac[64], rsa_out[1024];
+	uint8_t *pt = NULL;
+	size_t ekl, ivl, ctl, tagl, hdrl, cekl = sizeof(rsa_out);
+	uint8_t al[8];
+	uint64_t aadbits;
+	unsigned int macl = 0;
+	EVP_PKEY_CTX *pc = NULL;
+	EVP_CIPHER_CTX *cc = NULL;
+	uint8_t *macin = NULL;
+	size_t aadl;
+	int r = -1, o1 = 0, o2 = 0;
+
+	for (int i = 0; i < 4; i++) {
+		if ((d[i] = strchr(p, '.')) == NULL)
+			return -1;
+		p = d[i] + 1;
+	}
+	if (b64part(jwe, (size_t)(d[0] - jwe), hdr, sizeof(hdr) - 1, &hdrl) != 0 ||
+	    b64part(d[0] + 1, (size_t)(d[1] - d[0] - 1), ek, sizeof(ek), &ekl) != 0 ||
+	    b64part(d[1] + 1, (size_t)(d[2] - d[1] - 1), iv, sizeof(iv), &ivl) != 0 ||
+	    b64part(d[2] + 1, (size_t)(d[3] - d[2] - 1), ct, sizeof(ct), &ctl) != 0 ||
+	    b64part(d[3] + 1, strlen(d[3] + 1), tag, sizeof(tag), &tagl) != 0)
+		return -1;
+	hdr[hdrl] = 0;
+	if (ivl != 16 || tagl != 32)
+		return -1;
+	if ((pc = EVP_PKEY_CTX_new(pk, NULL)) == NULL || EVP_PKEY_decrypt_init(pc) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_OAEP_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(pc, EVP_sha1()) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(pc, EVP_sha1()) != 1 ||
+	    EVP_PKEY_decrypt(pc, rsa_out, &cekl, ek, ekl) != 1 || cekl != 64)
+		goto out;
+	aadbits = (uint64_t)(d[0] - jwe) * 8;
+	for (int i = 0; i < 8; i++)
+		al[i] = (uint8_t)(aadbits >> (56 - 8 * i));
+	/* one-shot HMAC over AAD || IV || CT || AL (hsm_jwe.c streams it with EVP_MAC) */
+	aadl = (size_t)(d[0] - jwe);
+	if ((macin = malloc(aadl + 16 + ctl + 8)) == NULL)
+		goto out;
+	memcpy(macin, jwe, aadl);
+	memcpy(macin + aadl, iv, 16);
+	memcpy(macin + aadl + 16, ct, ctl);
+	memcpy(macin + aadl + 16 + ctl, al, 8);
+	if (HMAC(EVP_sha512(), rsa_out, 32, macin, aadl + 16 + ctl + 8, mac, &macl) == NULL ||
+	    macl != 64)
+		goto out;
+	if (CRYPTO_memcmp(mac, tag, 32) != 0)
+		goto out;
+	if ((pt = malloc(ctl + 16)) == NULL || (cc = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_DecryptInit_ex(cc, EVP_aes_256_cbc(), NULL, rsa_out + 32, iv) != 1 ||
+	    EVP_DecryptUpdate(cc, pt, &o1, ct, (int)ctl) != 1 ||
+	    EVP_DecryptFinal_ex(cc, pt + o1, &o2) != 1 || (size_t)(o1 + o2) > max)
+		goto out;
+	memcpy(out, pt, (size_t)(o1 + o2));
+	*ret_len = (size_t)(o1 + o2);
+	r = 0;
+out:
+	free(pt);
+	EVP_PKEY_CTX_free(pc);
+	EVP_CIPHER_CTX_free(cc);
+	free(macin);
+	return r;
+}
+
+/* ---- part 1: parser ---- */
+
+static char *
+release_json(const char *label, const char *n, const char *e, const char *kid)
+{
+	json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:s}", "id", 7, "op", "release", "label",
+	    label, "profile", PROFILE, "n", n, "e", e, "kid", kid);
+	char *s = json_dumps(o, JSON_COMPACT);
+
+	json_decref(o);
+	return s;
+}
+
+static int
+parse_str(const char *s, struct hsm_req *req, uint32_t *id)
+{
+	return hsm_req_parse(s, strlen(s), req, id);
+}
+
+static struct tkey key2048;
+
+static void
+test_parse_good(void)
+{
+	static struct hsm_req req;
+	uint32_t id;
+	char *s;
+
+	CU_ASSERT_EQUAL(parse_str("{\"id\":1,\"op\":\"probe\"}", &req, &id), 0);
+	CU_ASSERT_EQUAL(req.op, HSM_OP_PROBE);
+	CU_ASSERT_EQUAL(req.id, 1);
+	CU_ASSERT_EQUAL(parse_str("{\"id\":4294967295,\"op\":\"stats\"}", &req, &id), 0);
+	CU_ASSERT_EQUAL(req.id, 4294967295U);
+	CU_ASSERT_EQUAL(parse_str("{\"id\":2,\"op\":\"random\",\"length\":1024}", &req, &id), 0);
+	CU_ASSERT_EQUAL(req.length, 1024);
+	CU_ASSERT_EQUAL(parse_str("{\"id\":3,\"op\":\"generate\",\"label\":\"r/aes/t-1.x_y\","
+	    "\"kind\":\"aes-128\",\"if_missing\":true}", &req, &id), 0);
+	CU_ASSERT_EQUAL(req.kind, HSM_KIND_AES128);
+	CU_ASSERT_EQUAL(req.length, 16);
+	CU_ASSERT_TRUE(req.if_missing);
+	CU_ASSERT_STRING_EQUAL(req.label, "r/aes/t-1.x_y");
+	CU_ASSERT_EQUAL(parse_str("{\"id\":3,\"op\":\"generate\",\"label\":\"a\",\"kind\":\"aes-256\","
+	    "\"length\":32,\"if_missing\":false}", &req, &id), 0);
+	CU_ASSERT_EQUAL(req.length, 32);
+	CU_ASSERT_EQUAL(parse_str("{\"id\":3,\"op\":\"generate\",\"label\":\"a\",\"kind\":\"secret\","
+	    "\"length\":4096,\"if_missing\":false}", &req, &id), 0);
+	CU_ASSERT_EQUAL(req.kind, HSM_KIND_SECRET);
+	CU_ASSERT_EQUAL(req.length, 4096);
+	s = release_json("repo/key/1", key2048.n, key2048.e, "kid-\"q\"");
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), 0);
+	CU_ASSERT_EQUAL(req.op, HSM_OP_RELEASE);
+	CU_ASSERT_EQUAL(req.n_len, 256);
+	CU_ASSERT_EQUAL(req.e_len, 3);
+	CU_ASSERT_STRING_EQUAL(req.kid, "kid-\"q\"");
+	CU_ASSERT_EQUAL(id, 7);
+	free(s);
+}
+
+static void
+test_parse_reject(void)
+{
+	static struct hsm_req req;
+	static const char *const bad[] = {
+		"", "[]", "{}", "{\"id\":1}", "{\"op\":\"probe\"}", "{\"id\":-1,\"op\":\"probe\"}",
+		"{\"id\":4294967296,\"op\":\"probe\"}", "{\"id\":1.0,\"op\":\"probe\"}",
+		"{\"id\":\"1\",\"op\":\"probe\"}", "{\"id\":1,\"op\":\"probe\",\"x\":1}",
+		"{\"id\":1,\"op\":\"probe\",\"id\":2}", "{\"id\":1,\"op\":1}",
+		"{\"id\":1,\"op\":\"random\"}", "{\"id\":1,\"op\":\"random\",\"length\":0}",
+		"{\"id\":1,\"op\":\"random\",\"length\":1025}",
+		"{\"id\":1,\"op\":\"random\",\"length\":\"5\"}",
+		"{\"id\":1,\"op\":\"generate\",\"label\":\"a\",\"kind\":\"secret\",\"if_missing\":true}",
+		"{\"id\":1,\"op\":\"generate\",\"label\":\"a\",\"kind\":\"secret\",\"length\":4097,"
+		"\"if_missing\":true}",
+		"{\"id\":1,\"op\":\"generate\",\"label\":\"a\",\"kind\":\"aes-256\",\"length\":16,"
+		"\"if_missing\":true}",
+		"{\"id\":1,\"op\":\"generate\",\"label\":\"a\",\"kind\":\"aes-256\",\"if_missing\":1}",
+		"{\"id\":1,\"op\":\"generate\",\"label\":\"a\",\"kind\":\"aes-256\"}",
+		"{\"id\":1,\"op\":\"generate\",\"label\":\"a b\",\"kind\":\"aes-256\",\"if_missing\":true}",
+		"{\"id\":1,\"op\":\"generate\",\"label\":\"a/../b\",\"kind\":\"aes-256\",\"if_missing\":true}",
+		"{\"id\":1,\"op\":\"generate\",\"label\":\"\",\"kind\":\"aes-256\",\"if_missing\":true}",
+		"{\"id\":1,\"op\":\"generate\",\"label\":\"a\\u0000b\",\"kind\":\"aes-256\",\"if_missing\":true}",
+		"{\"id\":1,\"op\":\"generate\",\"label\":\"\\u00e9\",\"kind\":\"aes-256\",\"if_missing\":true}",
+	};
+	uint32_t id = 99;
+	char label[HSM_LABEL_MAX + 2], *s;
+
+	for (size_t i = 0; i < KW_ARRAY_SIZE(bad); i++) {
+		int r = parse_str(bad[i], &req, &id);
+
+		if (r == 0)
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+		CU_ASSERT_EQUAL(r, KW_ERR_INVALID_FORMAT);
+	}
+	/* the id is still reported when it was readable */
+	CU_ASSERT_EQUAL(parse_str("{\"id\":5,\"op\":\"probe\",\"x\":1}", &req, &id),
+	    KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(id, 5);
+	CU_ASSERT_EQUAL(parse_str("nonsense", &req, &id), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(id, 0);
+	CU_ASSERT_EQUAL(parse_str("{\"id\":1,\"op\":\"delete\"}", &req, &id), KW_ERR_UNSUPPORTED);
+	CU_ASSERT_EQUAL(parse_str("{\"id\":1,\"op\":\"generate\",\"label\":\"a\",\"kind\":\"aes-192\","
+	    "\"if_missing\":true}", &req, &id), KW_ERR_UNSUPPORTED);
+	/* label length cap */
+	memset(label, 'a', sizeof(label));
+	label[HSM_LABEL_MAX] = 0;
+	s = release_json(label, key2048.n, key2048.e, "k");
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), 0);
+	free(s);
+	label[HSM_LABEL_MAX] = 'a';
+	label[HSM_LABEL_MAX + 1] = 0;
+	s = release_json(label, key2048.n, key2048.e, "k");
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
+	free(s);
+}
+
+static void
+test_parse_rsa(void)
+{
+	static struct hsm_req req;
+	struct tkey k1024;
+	uint8_t nb[1100];
+	char *nz = NULL, *big = NULL, *even = NULL, *s, kid[HSM_KID_MAX + 2];
+	size_t nl;
+	uint32_t id;
+
+	CU_ASSERT_FATAL(tkey_gen(1024, &k1024) == 0);
+	s = release_json("a", k1024.n, k1024.e, "k");
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
+	free(s);
+	/* leading zero byte on a valid modulus */
+	CU_ASSERT_FATAL(kw_b64url_decode(key2048.n, strlen(key2048.n), nb + 1, 1024, &nl) == 0);
+	nb[0] = 0;
+	CU_ASSERT_FATAL(kw_b64url_encode(nb, nl + 1, &nz) == 0);
+	s = release_json("a", nz, key2048.e, "k");
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
+	free(s);
+	/* even modulus */
+	nb[nl] &= 0xfe;
+	CU_ASSERT_FATAL(kw_b64url_encode(nb + 1, nl, &even) == 0);
+	s = release_json("a", even, key2048.e, "k");
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
+	free(s);
+	/* 8200 bits */
+	memset(nb, 0xff, 1026);
+	CU_ASSERT_FATAL(kw_b64url_encode(nb, 1026, &big) == 0);
+	s = release_json("a", big, key2048.e, "k");
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
+	free(s);
+	/* exponents: even, 1, padded, not base64url */
+	s = release_json("a", key2048.n, "AQAA", "k");
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
+	free(s);
+	s = release_json("a", key2048.n, "AQ", "k");
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
+	free(s);
+	s = release_json("a", key2048.n, "AQAB==", "k");
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
+	free(s);
+	s = release_json("a", key2048.n, "AAEAAQ", "k");
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
+	free(s);
+	s = release_json("a", key2048.n, "Aw", "k");
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), 0);
+	free(s);
+	/* kid length cap */
+	memset(kid, 'k', sizeof(kid));
+	kid[HSM_KID_MAX] = 0;
+	s = release_json("a", key2048.n, key2048.e, kid);
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), 0);
+	free(s);
+	kid[HSM_KID_MAX] = 'k';
+	kid[HSM_KID_MAX + 1] = 0;
+	s = release_json("a", key2048.n, key2048.e, kid);
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
+	free(s);
+	/* wrong profile */
+	s = release_json("a", key2048.n, key2048.e, "k");
+	{
+		char *p = strstr(s, "RSA-OAEP+");
+
+		CU_ASSERT_FATAL(p != NULL);
+		memcpy(p, "RSA-OAEQ+", 9);
+	}
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_UNSUPPORTED);
+	free(s);
+	free(nz);
+	free(even);
+	free(big);
+	tkey_free(&k1024);
+}
+
+static void
+test_parse_sweeps(void)
+{
+	static struct hsm_req req;
+	char *s = release_json("repo/key/1", key2048.n, key2048.e, "kid");
+	size_t len = strlen(s);
+	uint32_t id;
+	unsigned long accepted = 0;
+	char *m = malloc(len);
+
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(hsm_req_parse(s, len, &req, &id), 0);
+	/* every proper prefix fails cleanly */
+	for (size_t i = 0; i < len; i++)
+		CU_ASSERT_NOT_EQUAL(hsm_req_parse(s, i, &req, &id), 0);
+	/* single bit flips: never crash; what is accepted still satisfies the invariants */
+	for (size_t i = 0; i < len; i++) {
+		for (int b = 0; b < 8; b++) {
+			memcpy(m, s, len);
+			m[i] = (char)(m[i] ^ (1 << b));
+			if (hsm_req_parse(m, len, &req, &id) == 0) {
+				/* a flipped JSON delimiter can never give a valid request */
+				CU_ASSERT_PTR_NULL(strchr("{}\":,", s[i]));
+				accepted++;
+				CU_ASSERT_TRUE(req.op != HSM_OP_RELEASE ||
+				    (hsm_label_valid(req.label, strlen(req.label)) && req.n[0] != 0 &&
+				    req.n_len >= 256 && (req.e[req.e_len - 1] & 1) == 1));
+			}
+		}
+	}
+	/* some flips (letter case inside n, label or kid) keep a valid request */
+	CU_ASSERT_TRUE(accepted > 0 && accepted < len * 8);
+	free(m);
+	free(s);
+}
+
+/* ---- part 1b: JWE assembly ---- */
+
+static void
+test_jwe_compact(void)
+{
+	uint8_t cek[64], iv[16], pt[40], ct[64], ek[512], out[64];
+	size_t ekl = sizeof(ek), outl = 0;
+	int cl1 = 0, cl2 = 0;
+	struct kw_secret *mac = NULL;
+	EVP_PKEY_CTX *pc;
+	EVP_CIPHER_CTX *cc;
+	char *jwe = NULL, *p;
+
+	CU_ASSERT_FATAL(RAND_bytes(cek, 64) == 1 && RAND_bytes(iv, 16) == 1 && RAND_bytes(pt, 40) == 1);
+	cc = EVP_CIPHER_CTX_new();
+	CU_ASSERT_FATAL(cc != NULL && EVP_EncryptInit_ex(cc, EVP_aes_256_cbc(), NULL, cek + 32, iv) == 1 &&
+	    EVP_EncryptUpdate(cc, ct, &cl1, pt, 40) == 1 && EVP_EncryptFinal_ex(cc, ct + cl1, &cl2) == 1);
+	EVP_CIPHER_CTX_free(cc);
+	CU_ASSERT_EQUAL(cl1 + cl2, 48);
+	pc = EVP_PKEY_CTX_new(key2048.pk, NULL);
+	CU_ASSERT_FATAL(pc != NULL && EVP_PKEY_encrypt_init(pc) == 1 &&
+	    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_OAEP_PADDING) == 1 &&
+	    EVP_PKEY_encrypt(pc, ek, &ekl, cek, 64) == 1);
+	EVP_PKEY_CTX_free(pc);
+	CU_ASSERT_FATAL(kw_secret_from(cek, 32, &mac) == 0);
+	CU_ASSERT_EQUAL_FATAL(hsm_jwe_compact("k\"1", ek, ekl, iv, ct, 48, mac, &jwe), 0);
+	/* fixed header member order, kid escaped */
+	CU_ASSERT_EQUAL(strncmp(jwe, "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZDQkMtSFM1MTIiLCJraWQiOiJrXCIxIn0.",
+	    72), 0);
+	CU_ASSERT_EQUAL(test_decrypt(jwe, key2048.pk, out, sizeof(out), &outl), 0);
+	CU_ASSERT_EQUAL(outl, 40);
+	CU_ASSERT_EQUAL(memcmp(out, pt, 40), 0);
+	outl = 0;
+	CU_ASSERT_EQUAL(hsm_jwe_decrypt(jwe, key2048.pk, out, sizeof(out), &outl), 0);
+	CU_ASSERT_EQUAL(outl, 40);
+	/* a flipped character in any part breaks both decryptors */
+	for (size_t i = 0; i < strlen(jwe); i += 37) {
+		char save;
+
+		p = jwe + i;
+		save = *p;
+
+		if (save == '.')
+			continue;
+		*p = save == 'A' ? 'B' : 'A';
+		CU_ASSERT_NOT_EQUAL(test_decrypt(jwe, key2048.pk, out, sizeof(out), &outl), 0);
+		CU_ASSERT_NOT_EQUAL(hsm_jwe_decrypt(jwe, key2048.pk, out, sizeof(out), &outl), 0);
+		*p = save;
+	}
+	/* wrong MAC key length */
+	kw_secret_set_len(mac, 16);
+	{
+		char *j2 = NULL;
+
+		CU_ASSERT_EQUAL(hsm_jwe_compact("k", ek, ekl, iv, ct, 48, mac, &j2), KW_ERR_INVALID_ARG);
+		CU_ASSERT_PTR_NULL(j2);
+	}
+	kw_secret_free(mac);
+	free(jwe);
+}
+
+/* ---- part 2: the real helper ---- */
+
+struct res {
+	int done;
+	int r;
+	json_t *o;
+};
+
+static void
+res_cb(int r, json_t *result, void *arg)
+{
+	struct res *x = arg;
+
+	x->done++;
+	x->r = r;
+	x->o = result != NULL ? json_incref(result) : NULL;
+}
+
+static void
+timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	*(int *)arg = 1;
+}
+
+/* Run the loop until all n results are done (or 120 s). */
+static int
+wait_all(struct res *xs, size_t n)
+{
+	int timed_out = 0;
+	struct timeval tv = {120, 0};
+	struct event *t = evtimer_new(base, timeout_cb, &timed_out);
+
+	evtimer_add(t, &tv);
+	for (;;) {
+		size_t done = 0;
+
+		for (size_t i = 0; i < n; i++)
+			done += xs[i].done != 0;
+		if (done == n || timed_out)
+			break;
+		event_base_loop(base, EVLOOP_ONCE);
+	}
+	event_free(t);
+	return timed_out ? -1 : 0;
+}
+
+static void
+res_clear(struct res *xs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_decref(xs[i].o);
+		memset(&xs[i], 0, sizeof(xs[i]));
+	}
+}
+
+/* One asynchronous call; returns r and the reply in *ret (NULL on error). */
+static int
+call1(struct hsm_client *c, json_t *req, json_t **ret)
+{
+	struct res x = {0, 0, NULL};
+	int r = hsm_client_call(c, req, res_cb, &x);
+
+	if (r != 0)
+		return r;
+	if (wait_all(&x, 1) != 0)
+		return -1000;
+	if (x.done != 1)
+		return -1001;
+	*ret = x.o;
+	return x.r;
+}
+
+static json_t *
+release_req(const char *label, const struct tkey *k, const char *kid)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "op", "release", "label", label, "profile",
+	    PROFILE, "n", k->n, "e", k->e, "kid", kid);
+}
+
+static json_t *
+gen_req(const char *label, const char *kind, int length, int if_missing)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s,s:b}", "op", "generate", "label", label, "kind", kind,
+	    "if_missing", if_missing);
+
+	if (length > 0)
+		json_object_set_new(o, "length", json_integer(length));
+	return o;
+}
+
+/* Release label to k and decrypt; returns the plaintext length or < 0. */
+static int
+release_value(struct hsm_client *c, const char *label, const struct tkey *k, uint8_t *out,
+    size_t max)
+{
+	json_t *o = NULL;
+	size_t len = 0;
+	int r = call1(c, release_req(label, k, "kid-test"), &o);
+
+	if (r != 0)
+		return r;
+	r = test_decrypt(json_string_value(json_object_get(o, "jwe")), k->pk, out, max, &len);
+	json_decref(o);
+	return r == 0 ? (int)len : -2000;
+}
+
+static struct tkey ka, kb;
+
+static int
+write_file(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	int ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, buf, len) == (ssize_t)len;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static int
+suite_token_init(void)
+{
+	char conf[512], cmd[512];
+	struct hsm_client_config cfg = {0};
+	int n;
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/kwhsm-test-XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	snprintf(conf_path, sizeof(conf_path), "%s/softhsm2.conf", tmpdir);
+	snprintf(pin_path, sizeof(pin_path), "%s/pin", tmpdir);
+	snprintf(cmd, sizeof(cmd), "%s/tokens", tmpdir);
+	if (mkdir(cmd, 0700) != 0)
+		return -1;
+	n = snprintf(conf, sizeof(conf),
+	    "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n"
+	    "slots.removable = false\nlibrary.reset_on_fork = true\n", tmpdir);
+	if (write_file(conf_path, conf, (size_t)n, 0600) != 0 || write_file(pin_path, "5678\n", 5, 0600) != 0)
+		return -1;
+	setenv("SOFTHSM2_CONF", conf_path, 1);
+	if (system("softhsm2-util --init-token --free --label kwtest --so-pin 1234 --pin 5678 "
+	    ">/dev/null") != 0)
+		return -1;
+	if ((base = event_base_new()) == NULL)
+		return -1;
+	if (tkey_gen(3072, &ka) != 0 || tkey_gen(3072, &kb) != 0)
+		return -1;
+	cfg.helper_path = helper_path;
+	cfg.module_path = MODULE;
+	cfg.token_label = "kwtest";
+	cfg.pin_file = pin_path;
+	cfg.softhsm2_conf = conf_path;
+	cfg.log_level = "warn";
+	return hsm_client_start(base, &cfg, &cl) == 0 ? 0 : -1;
+}
+
+static int
+suite_token_clean(void)
+{
+	char cmd[128];
+
+	hsm_client_free(cl);
+	cl = NULL;
+	tkey_free(&ka);
+	tkey_free(&kb);
+	if (base != NULL)
+		event_base_free(base);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+test_probe(void)
+{
+	const json_t *p = hsm_client_probe(cl);
+	json_t *profiles = json_object_get(p, "profiles");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(p, "token")), "kwtest");
+	CU_ASSERT_EQUAL(json_array_size(profiles), 1);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(profiles, 0)), PROFILE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_object_get(p, "module")), "SoftHSM"));
+	CU_ASSERT_TRUE(hsm_client_pid(cl) > 0);
+}
+
+static void
+test_generate(void)
+{
+	json_t *o = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(call1(cl, gen_req("t/aes/one", "aes-256", 0, 1), &o), 0);
+	CU_ASSERT_TRUE(json_is_true(json_object_get(o, "created")));
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "kind")), "aes-256");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "length")), 32);
+	json_decref(o);
+	o = NULL;
+	CU_ASSERT_EQUAL_FATAL(call1(cl, gen_req("t/aes/one", "aes-256", 0, 1), &o), 0);
+	CU_ASSERT_TRUE(json_is_false(json_object_get(o, "created")));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "length")), 32);
+	json_decref(o);
+	o = NULL;
+	CU_ASSERT_EQUAL(call1(cl, gen_req("t/aes/one", "aes-256", 0, 0), &o), KW_ERR_EXISTS);
+	CU_ASSERT_PTR_NULL(o);
+	CU_ASSERT_EQUAL(call1(cl, gen_req("t/aes/one", "aes-128", 0, 1), &o), KW_ERR_MISMATCH);
+	CU_ASSERT_EQUAL(call1(cl, gen_req("t/aes/one", "secret", 32, 1), &o), KW_ERR_MISMATCH);
+	CU_ASSERT_EQUAL(call1(cl, gen_req("t/aes/128", "aes-128", 16, 0), &o), 0);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "length")), 16);
+	json_decref(o);
+}
+
+static void
+test_release_same_value(void)
+{
+	uint8_t v1[64], v2[64];
+
+	CU_ASSERT_EQUAL(release_value(cl, "t/aes/one", &ka, v1, sizeof(v1)), 32);
+	CU_ASSERT_EQUAL(release_value(cl, "t/aes/one", &kb, v2, sizeof(v2)), 32);
+	CU_ASSERT_EQUAL(memcmp(v1, v2, 32), 0);
+	CU_ASSERT_EQUAL(release_value(cl, "t/aes/128", &ka, v1, sizeof(v1)), 16);
+	CU_ASSERT_NOT_EQUAL(memcmp(v1, v2, 16), 0);
+}
+
+static void
+test_generic_secret(void)
+{
+	static const int lens[] = {20, 1, 16, 32, 4095, 4096};
+	static uint8_t v1[4200], v2[4200];
+	char label[64];
+	json_t *o = NULL;
+
+	for (size_t i = 0; i < KW_ARRAY_SIZE(lens); i++) {
+		snprintf(label, sizeof(label), "t/secret/%d", lens[i]);
+		CU_ASSERT_EQUAL_FATAL(call1(cl, gen_req(label, "secret", lens[i], 0), &o), 0);
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "kind")), "secret");
+		CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "length")), lens[i]);
+		json_decref(o);
+		o = NULL;
+		CU_ASSERT_EQUAL(release_value(cl, label, &ka, v1, sizeof(v1)), lens[i]);
+		CU_ASSERT_EQUAL(release_value(cl, label, &kb, v2, sizeof(v2)), lens[i]);
+		CU_ASSERT_EQUAL(memcmp(v1, v2, (size_t)lens[i]), 0);
+	}
+	CU_ASSERT_EQUAL(call1(cl, gen_req("t/secret/20", "secret", 20, 1), &o), 0);
+	CU_ASSERT_TRUE(json_is_false(json_object_get(o, "created")));
+	json_decref(o);
+	o = NULL;
+	CU_ASSERT_EQUAL(call1(cl, gen_req("t/secret/20", "secret", 21, 1), &o), KW_ERR_MISMATCH);
+}
+
+static void
+test_jwcrypto(void)
+{
+	char jwe_path[160], pem_path[160], cmd[640], line[256];
+	uint8_t v[64];
+	size_t vl = 0;
+	json_t *o = NULL;
+	const char *jwe;
+	BIO *bio;
+	FILE *f;
+
+	CU_ASSERT_EQUAL_FATAL(call1(cl, release_req("t/secret/20", &ka, "py"), &o), 0);
+	jwe = json_string_value(json_object_get(o, "jwe"));
+	CU_ASSERT_EQUAL_FATAL(test_decrypt(jwe, ka.pk, v, sizeof(v), &vl), 0);
+	CU_ASSERT_EQUAL(vl, 20);
+	snprintf(jwe_path, sizeof(jwe_path), "%s/jwe.txt", tmpdir);
+	snprintf(pem_path, sizeof(pem_path), "%s/key.pem", tmpdir);
+	CU_ASSERT_EQUAL_FATAL(write_file(jwe_path, jwe, strlen(jwe), 0600), 0);
+	bio = BIO_new_file(pem_path, "w");
+	CU_ASSERT_FATAL(bio != NULL &&
+	    PEM_write_bio_PrivateKey(bio, ka.pk, NULL, NULL, 0, NULL, NULL) == 1);
+	BIO_free(bio);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s' '%s' '%s'", py_script, jwe_path, pem_path);
+	f = popen(cmd, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	memset(line, 0, sizeof(line));
+	CU_ASSERT_PTR_NOT_NULL(fgets(line, sizeof(line), f));
+	CU_ASSERT_EQUAL(pclose(f), 0);
+	line[strcspn(line, "\n")] = 0;
+	{
+		char hex[41];
+
+		for (size_t i = 0; i < 20; i++)
+			snprintf(hex + 2 * i, 3, "%02x", v[i]);
+		CU_ASSERT_STRING_EQUAL(line, hex);
+	}
+	json_decref(o);
+}
+
+static void
+test_errors(void)
+{
+	struct tkey k1024;
+	json_t *o = NULL, *req;
+	pid_t pid = hsm_client_pid(cl);
+
+	CU_ASSERT_EQUAL(call1(cl, release_req("t/no/such", &ka, "k"), &o), KW_ERR_NOT_FOUND);
+	CU_ASSERT_PTR_NULL(o);
+	CU_ASSERT_FATAL(tkey_gen(1024, &k1024) == 0);
+	CU_ASSERT_EQUAL(call1(cl, release_req("t/aes/one", &k1024, "k"), &o), KW_ERR_INVALID_FORMAT);
+	tkey_free(&k1024);
+	/* unknown field, wrong type, bad label: rejected, helper stays */
+	req = release_req("t/aes/one", &ka, "k");
+	json_object_set_new(req, "extra", json_true());
+	CU_ASSERT_EQUAL(call1(cl, req, &o), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(call1(cl, json_pack("{s:s,s:s}", "op", "random", "length", "8"), &o),
+	    KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(call1(cl, release_req("t/../aes", &ka, "k"), &o), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(call1(cl, json_pack("{s:s}", "op", "nuke"), &o), KW_ERR_UNSUPPORTED);
+	CU_ASSERT_EQUAL(hsm_client_pid(cl), pid);
+	CU_ASSERT_EQUAL(call1(cl, json_pack("{s:s,s:i}", "op", "random", "length", 32), &o), 0);
+	{
+		uint8_t b[64];
+		size_t bl = 0;
+		const char *s = json_string_value(json_object_get(o, "bytes"));
+
+		CU_ASSERT_EQUAL(kw_b64url_decode(s, strlen(s), b, sizeof(b), &bl), 0);
+		CU_ASSERT_EQUAL(bl, 32);
+	}
+	json_decref(o);
+	CU_ASSERT_EQUAL(hsm_client_pid(cl), pid);
+}
+
+/* Raw datagrams straight to a helper: garbage must not kill it. */
+static void
+test_raw_garbage(void)
+{
+	static char big[HSM_PROTO_MAX + 100];
+	char buf[4096];
+	const char *msgs[] = {"garbage", "{", "[]", "{\"id\":1,\"op\":\"probe\"} trailing",
+	    "{\"id\":2,\"op\":\"probe\",\"op\":\"probe\"}", "{\"id\":3,\"op\":\"probe\",\"x\":1}"};
+	const uint32_t want_id[] = {0, 0, 0, 0, 0, 3};
+	int sv[2], st;
+	pid_t pid;
+	ssize_t n;
+	json_t *o;
+
+	CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	if ((pid = fork()) == 0) {
+		if (dup2(sv[1], HSM_PROTO_FD) != HSM_PROTO_FD)
+			_exit(127);
+		execl(helper_path, helper_path, "--module", MODULE, "--token", "kwtest", "--pin-file",
+		    pin_path, "--log-level", "error", (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	CU_ASSERT_FATAL(pid > 0);
+	for (size_t i = 0; i < KW_ARRAY_SIZE(msgs); i++) {
+		CU_ASSERT_EQUAL(send(sv[0], msgs[i], strlen(msgs[i]), 0), (ssize_t)strlen(msgs[i]));
+		n = recv(sv[0], buf, sizeof(buf) - 1, 0);
+		CU_ASSERT_FATAL(n > 0);
+		o = json_loadb(buf, (size_t)n, 0, NULL);
+		CU_ASSERT_TRUE(json_is_false(json_object_get(o, "ok")));
+		CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "id")), want_id[i]);
+		CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "error")), KW_ERR_INVALID_FORMAT);
+		json_decref(o);
+	}
+	memset(big, ' ', sizeof(big));
+	big[0] = '{';
+	big[sizeof(big) - 1] = '}';
+	CU_ASSERT_EQUAL(send(sv[0], big, sizeof(big), 0), (ssize_t)sizeof(big));
+	n = recv(sv[0], buf, sizeof(buf) - 1, 0);
+	CU_ASSERT_FATAL(n > 0);
+	o = json_loadb(buf, (size_t)n, 0, NULL);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "error")), KW_ERR_TOO_LARGE);
+	json_decref(o);
+	/* still alive and correct */
+	CU_ASSERT_EQUAL(send(sv[0], "{\"id\":9,\"op\":\"probe\"}", 21, 0), 21);
+	n = recv(sv[0], buf, sizeof(buf) - 1, 0);
+	CU_ASSERT_FATAL(n > 0);
+	o = json_loadb(buf, (size_t)n, 0, NULL);
+	CU_ASSERT_TRUE(json_is_true(json_object_get(o, "ok")));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "id")), 9);
+	json_decref(o);
+	/* closing the socket ends the helper with status 0 */
+	close(sv[0]);
+	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+	CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+#define PIPELINE 200
+
+static void
+check_batch(struct res *xs, size_t n, const struct tkey *k, const uint8_t *want, size_t want_len)
+{
+	uint8_t v[64];
+	size_t vl;
+	size_t ok = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		CU_ASSERT_EQUAL(xs[i].done, 1);
+		if (xs[i].r != 0 || xs[i].o == NULL)
+			continue;
+		vl = 0;
+		if (test_decrypt(json_string_value(json_object_get(xs[i].o, "jwe")), k->pk, v, sizeof(v),
+		    &vl) == 0 && vl == want_len && memcmp(v, want, want_len) == 0)
+			ok++;
+	}
+	CU_ASSERT_EQUAL(ok, n);
+}
+
+static void
+test_pipeline(void)
+{
+	static struct res xs[PIPELINE];
+	uint8_t want[64];
+
+	CU_ASSERT_EQUAL_FATAL(release_value(cl, "t/aes/one", &ka, want, sizeof(want)), 32);
+	for (size_t i = 0; i < PIPELINE; i++)
+		CU_ASSERT_EQUAL_FATAL(hsm_client_call(cl, release_req("t/aes/one", &ka, "p"), res_cb,
+		    &xs[i]), 0);
+	/* nothing completes before the loop runs */
+	CU_ASSERT_EQUAL(xs[0].done, 0);
+	CU_ASSERT_EQUAL_FATAL(wait_all(xs, PIPELINE), 0);
+	check_batch(xs, PIPELINE, &ka, want, 32);
+	res_clear(xs, PIPELINE);
+}
+
+static void
+test_kill_respawn(void)
+{
+	static struct res xs[20];
+	pid_t pid = hsm_client_pid(cl), pid2;
+	uint8_t v[64];
+	json_t *o = NULL;
+
+	CU_ASSERT_FATAL(pid > 0);
+	/* stopped: it can answer nothing, so every pending call must fail */
+	CU_ASSERT_EQUAL(kill(pid, SIGSTOP), 0);
+	for (size_t i = 0; i < KW_ARRAY_SIZE(xs); i++)
+		CU_ASSERT_EQUAL_FATAL(hsm_client_call(cl, release_req("t/aes/one", &ka, "k"), res_cb,
+		    &xs[i]), 0);
+	CU_ASSERT_EQUAL(kill(pid, SIGKILL), 0);
+	CU_ASSERT_EQUAL_FATAL(wait_all(xs, KW_ARRAY_SIZE(xs)), 0);
+	for (size_t i = 0; i < KW_ARRAY_SIZE(xs); i++) {
+		CU_ASSERT_EQUAL(xs[i].done, 1);
+		CU_ASSERT_EQUAL(xs[i].r, KW_ERR_UNAVAILABLE);
+	}
+	res_clear(xs, KW_ARRAY_SIZE(xs));
+	CU_ASSERT_EQUAL(hsm_client_pid(cl), -1);
+	CU_ASSERT_EQUAL(kill(pid, 0), -1);    /* reaped */
+	/* the next call respawns */
+	CU_ASSERT_EQUAL(call1(cl, json_pack("{s:s}", "op", "probe"), &o), 0);
+	json_decref(o);
+	pid2 = hsm_client_pid(cl);
+	CU_ASSERT_TRUE(pid2 > 0 && pid2 != pid);
+	CU_ASSERT_EQUAL(release_value(cl, "t/aes/one", &kb, v, sizeof(v)), 32);
+}
+
+static struct hsm_client *
+start_client(unsigned int recycle_after)
+{
+	struct hsm_client_config cfg = {0};
+	struct hsm_client *c = NULL;
+
+	cfg.helper_path = helper_path;
+	cfg.module_path = MODULE;
+	cfg.token_label = "kwtest";
+	cfg.pin_file = pin_path;
+	cfg.softhsm2_conf = conf_path;
+	cfg.recycle_after = recycle_after;
+	cfg.log_level = "warn";
+	return hsm_client_start(base, &cfg, &c) == 0 ? c : NULL;
+}
+
+static void
+run_recycle(unsigned int recycle_after, int64_t min_rec, int64_t max_rec)
+{
+	static struct res xs[PIPELINE];
+	struct hsm_client *c = start_client(recycle_after);
+	uint8_t want[64];
+	json_t *o = NULL;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(release_value(c, "t/secret/20", &kb, want, sizeof(want)), 20);
+	for (size_t i = 0; i < PIPELINE; i++)
+		CU_ASSERT_EQUAL_FATAL(hsm_client_call(c, release_req("t/secret/20", &kb, "r"), res_cb,
+		    &xs[i]), 0);
+	CU_ASSERT_EQUAL_FATAL(wait_all(xs, PIPELINE), 0);
+	check_batch(xs, PIPELINE, &kb, want, 20);
+	res_clear(xs, PIPELINE);
+	CU_ASSERT_EQUAL_FATAL(call1(c, json_pack("{s:s}", "op", "stats"), &o), 0);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "releases")), PIPELINE + 1);
+	CU_ASSERT_TRUE(json_integer_value(json_object_get(o, "recycles")) >= min_rec);
+	CU_ASSERT_TRUE(json_integer_value(json_object_get(o, "recycles")) <= max_rec);
+	CU_ASSERT_TRUE(json_integer_value(json_object_get(o, "rss_kb")) > 0);
+	json_decref(o);
+	/* still works after the last recycle */
+	CU_ASSERT_EQUAL(release_value(c, "t/aes/one", &ka, want, sizeof(want)), 32);
+	hsm_client_free(c);
+}
+
+static void
+test_recycle(void)
+{
+	run_recycle(50, 4, 4);    /* 201 releases / 50 */
+}
+
+static void
+test_recycle_never(void)
+{
+	run_recycle(HSM_CLIENT_RECYCLE_NEVER, 0, 0);
+}
+
+static void
+test_start_failures(void)
+{
+	struct hsm_client_config cfg = {0};
+	struct hsm_client *c = NULL;
+
+	cfg.helper_path = "/nonexistent/keywarden-hsm";
+	cfg.module_path = MODULE;
+	cfg.token_label = "kwtest";
+	cfg.pin_file = pin_path;
+	cfg.softhsm2_conf = conf_path;
+	CU_ASSERT_EQUAL(hsm_client_start(base, &cfg, &c), KW_ERR_UNAVAILABLE);
+	CU_ASSERT_PTR_NULL(c);
+	cfg.helper_path = NULL;
+	CU_ASSERT_EQUAL(hsm_client_start(base, &cfg, &c), KW_ERR_INVALID_ARG);
+	/* wrong token label: the helper runs, the probe answers with no profile */
+	cfg.helper_path = helper_path;
+	cfg.token_label = "nosuchtoken";
+	cfg.log_level = "error";
+	CU_ASSERT_EQUAL_FATAL(hsm_client_start(base, &cfg, &c), 0);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(hsm_client_probe(c), "profiles")), 0);
+	{
+		json_t *o = NULL;
+
+		CU_ASSERT_EQUAL(call1(c, release_req("t/aes/one", &ka, "k"), &o), KW_ERR_HSM);
+	}
+	hsm_client_free(c);
+}
+
+int
+main(int argc, char **argv)
+{
+	CU_pSuite s;
+	unsigned int fails;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: test_hsm KEYWARDEN_HSM JWE_DECRYPT_PY\n");
+		return 2;
+	}
+	helper_path = argv[1];
+	py_script = argv[2];
+	kw_json_init();
+	kw_log_init("test_hsm", KW_LOG_WARN);
+	signal(SIGPIPE, SIG_IGN);
+	if (tkey_gen(2048, &key2048) != 0)
+		return 1;
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("hsm_offline", NULL, NULL);
+	CU_add_test(s, "parse_good", test_parse_good);
+	CU_add_test(s, "parse_reject", test_parse_reject);
+	CU_add_test(s, "parse_rsa", test_parse_rsa);
+	CU_add_test(s, "parse_sweeps", test_parse_sweeps);
+	CU_add_test(s, "jwe_compact", test_jwe_compact);
+	s = CU_add_suite("hsm_softhsm", suite_token_init, suite_token_clean);
+	CU_add_test(s, "probe", test_probe);
+	CU_add_test(s, "generate", test_generate);
+	CU_add_test(s, "release_same_value", test_release_same_value);
+	CU_add_test(s, "generic_secret", test_generic_secret);
+	CU_add_test(s, "jwcrypto", test_jwcrypto);
+	CU_add_test(s, "errors", test_errors);
+	CU_add_test(s, "raw_garbage", test_raw_garbage);
+	CU_add_test(s, "pipeline", test_pipeline);
+	CU_add_test(s, "kill_respawn", test_kill_respawn);
+	CU_add_test(s, "recycle", test_recycle);
+	CU_add_test(s, "recycle_never", test_recycle_never);
+	CU_add_test(s, "start_failures", test_start_failures);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	tkey_free(&key2048);
+	return fails == 0 ? 0 : 1;
+}
