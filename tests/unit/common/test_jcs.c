@@ -184,6 +184,10 @@ test_jcs_numbers(void)
 		{0x41b3de4355555557ULL, "333333333.33333343"},
 		{0xbecbf647612f3696ULL, "-0.0000033333333333333333"},
 		{0x43143ff3c1cb0959ULL, "1424953923781206.2"},
+		/* powers of two where the nearest 16-digit value does not round-trip but
+		 * its neighbour does (checked against node's JSON.stringify) */
+		{0xb730000000000000ULL, "-7.174648137343064e-43"},
+		{0x8100000000000000ULL, "-7.291122019556398e-304"},
 	};
 	static const struct {
 		double d;

@@ -84,7 +84,7 @@ nested(int depth)
 	char *s = malloc((size_t)depth * 8 + 16), *o = s;
 
 	if (s == NULL)
-		return NULL;
+		abort();
 	for (int i = 0; i < depth; i++)
 		o = stpcpy(o, i % 2 == 0 ? "{\"a\":" : "[");
 	o = stpcpy(o, "1");
@@ -115,6 +115,7 @@ test_json_parse_depth(void)
 	s = nested(32);
 	{
 		char *t = malloc(strlen(s) + 32);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(t);
 		snprintf(t, strlen(s) + 32, "{\"x\":1,\"y\":%s}", s);
 		CU_ASSERT_EQUAL(kw_json_parse(t, strlen(t), 1 << 20, &v), KW_ERR_INVALID_FORMAT);
 		free(t);
