@@ -13,6 +13,7 @@
 #include <event2/thread.h>
 
 #include "broker.h"
+#include "hsm_proto.h"
 #include "kw_config.h"
 #include "kw_json.h"
 #include "kw_log.h"
