@@ -5,6 +5,7 @@
 set -u
 kwctl="$1"
 v="${KW_VECTORS:?KW_VECTORS not set}/sev-snp"
+[ -x "$kwctl" ] || { echo "FAIL: $kwctl is not an executable" >&2; exit 1; }
 [ -d "$v" ] || { echo "FAIL: vector directory $v missing" >&2; exit 1; }
 at=2026-11-28T00:00:00Z
 fails=0
@@ -20,7 +21,7 @@ expect() {
 	ok=1
 	[ "$rc" -eq "$want" ] || ok=0
 	if [ -n "$verdict" ]; then
-		/usr/bin/python3 - "$out" "$verdict" "$substr" <<'PY' || ok=0
+		/usr/bin/python3 - "$out" "$verdict" "$substr" 2>&1 <<'PY' || ok=0
 import json, sys
 doc = json.load(open(sys.argv[1]))
 assert doc["verdict"] == sys.argv[2], doc["verdict"]

@@ -36,6 +36,8 @@ certs_free(struct certs *c)
 }
 
 /* $KW_VECTORS/sev-snp/<fmt...> */
+static const char *vpath(char *buf, size_t n, const char *fmt, ...) KW_PRINTF(3, 4);
+
 static const char *
 vpath(char *buf, size_t n, const char *fmt, ...)
 {
