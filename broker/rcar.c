@@ -114,8 +114,9 @@ attest_done(void *arg)
 	struct attest_job *j = arg;
 	struct kw_broker *b = j->b;
 	struct kw_session s;
-	char id[KW_SESSION_ID_MAX], fp[17];
+	char id[KW_SESSION_ID_MAX], fp[17], kid[44];
 	const char *mhex;
+	int debug;
 	int r = j->r;
 
 	memset(&s, 0, sizeof(s));
@@ -145,6 +146,8 @@ attest_done(void *arg)
 		kw_http_problem_from_err(j->req, KW_ERR_NOMEM, NULL);
 		goto out;
 	}
+	memcpy(kid, s.tee_kid, sizeof(kid));
+	debug = s.debug;
 	if ((r = kw_sessions_put(b->sessions, &s, kw_broker_now(), id)) != 0) {
 		kw_log_warn_r(r, "cannot store the attestation result");
 		kw_http_problem_from_err(j->req, r, NULL);
@@ -153,7 +156,7 @@ attest_done(void *arg)
 	b->n_attest_ok++;
 	kw_fp(id, strlen(id), fp);
 	kw_log_info("attested tee=snp measurement=%.32s... debug=%s tee-key=%s session=%s",
-	    mhex, s.debug ? "yes" : "no", s.tee_kid, fp);
+	    mhex, debug ? "yes" : "no", kid, fp);
 	kw_http_json(j->req, json_pack("{s:s, s:I}", "session", id, "expires_in",
 	    (json_int_t)b->cfg->session_ttl));
 	OPENSSL_cleanse(id, sizeof(id));
