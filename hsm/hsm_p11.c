@@ -23,6 +23,28 @@
 #define TOKEN_LABEL_LEN 32
 #define ID_PREFIX "kw1:len="
 #define ID_MAX 32
+#define CACHE_SLOTS 256
+
+/* Layout of a stored secret, from its attributes. */
+struct secret_info {
+	CK_OBJECT_HANDLE h;
+	enum hsm_kind kind;
+	size_t value_len; /* CKA_VALUE_LEN: bytes stored (padding included) */
+	size_t plain_len; /* bytes released */
+};
+
+/*
+ * Label -> handle cache (direct-mapped). With the file backend every
+ * C_FindObjects touches every token object's files, so a release without it
+ * costs O(number of secrets) file operations. Handles die with C_Finalize,
+ * so the cache is cleared on every stop; a stale handle (object deleted by
+ * another process) is detected by the module and looked up again once.
+ */
+struct cache_ent {
+	bool used;
+	char label[HSM_LABEL_MAX + 1];
+	struct secret_info si;
+};
 
 struct hsm_p11 {
 	void *dl;
@@ -33,14 +55,8 @@ struct hsm_p11 {
 	CK_SLOT_ID slot;
 	CK_SESSION_HANDLE sess;
 	char desc[128];
-};
-
-/* Layout of a stored secret, from its attributes. */
-struct secret_info {
-	CK_OBJECT_HANDLE h;
-	enum hsm_kind kind;
-	size_t value_len; /* CKA_VALUE_LEN: bytes stored (padding included) */
-	size_t plain_len; /* bytes released */
+	CK_RV last_rv; /* of the last failed call */
+	struct cache_ent cache[CACHE_SLOTS];
 };
 
 static CK_BBOOL ck_true = CK_TRUE, ck_false = CK_FALSE;
@@ -83,6 +99,7 @@ static int
 ckr_fail(struct hsm_p11 *p, CK_RV rv, const char *what, const char **reterr_detail)
 {
 	*reterr_detail = ckr_name(rv);
+	p->last_rv = rv;
 	kw_log_debug("%s: %s (0x%lx)", what, ckr_name(rv), (unsigned long)rv);
 	switch (rv) {
 	case CKR_HOST_MEMORY:
@@ -266,6 +283,7 @@ hsm_p11_stop(struct hsm_p11 *p)
 		(void)p->f->C_Finalize(NULL);
 	p->initialized = false;
 	p->ready = false;
+	memset(p->cache, 0, sizeof(p->cache));
 	p->sess = CK_INVALID_HANDLE;
 }
 
@@ -672,18 +690,53 @@ out:
 	return r;
 }
 
+static struct cache_ent *
+cache_slot(struct hsm_p11 *p, const char *label)
+{
+	uint32_t h = 2166136261U;    /* FNV-1a */
+
+	for (const char *c = label; *c != '\0'; c++)
+		h = (h ^ (uint8_t)*c) * 16777619U;
+	return &p->cache[h % CACHE_SLOTS];
+}
+
 int
 hsm_p11_release(struct hsm_p11 *p, const char *label, const uint8_t *n, size_t n_len,
     const uint8_t *e, size_t e_len, const char *kid, char **ret_jwe, const char **reterr_detail)
 {
+	struct cache_ent *ce;
 	struct secret_info si;
+	bool cached;
 	int r;
 
 	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
 		return r;
-	if ((r = find_secret(p, label, &si, reterr_detail)) != 0)
-		return r;
-	return release_secret(p, &si, n, n_len, e, e_len, kid, ret_jwe, reterr_detail);
+	if (strlen(label) > HSM_LABEL_MAX) {
+		*reterr_detail = "label too long";
+		return KW_ERR_INVALID_ARG;
+	}
+	ce = cache_slot(p, label);
+	cached = ce->used && strcmp(ce->label, label) == 0;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (cached) {
+			si = ce->si;
+		} else {
+			if ((r = find_secret(p, label, &si, reterr_detail)) != 0)
+				return r;
+			ce->used = true;
+			memcpy(ce->label, label, strlen(label) + 1);
+			ce->si = si;
+		}
+		p->last_rv = CKR_OK;
+		r = release_secret(p, &si, n, n_len, e, e_len, kid, ret_jwe, reterr_detail);
+		if (r == 0 || !cached || (p->last_rv != CKR_KEY_HANDLE_INVALID &&
+		    p->last_rv != CKR_OBJECT_HANDLE_INVALID))
+			return r;
+		/* stale cached handle: look the label up again, once */
+		ce->used = false;
+		cached = false;
+	}
+	return r;
 }
 
 /* Self test for one session secret of plain_len bytes (padded like generate does). */

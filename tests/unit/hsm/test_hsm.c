@@ -740,6 +740,29 @@ test_jwcrypto(void)
 	json_decref(o);
 }
 
+/* A secret deleted behind the helper's back (its label cache) is looked up again. */
+static void
+test_deleted_behind(void)
+{
+	char cmd[512];
+	uint8_t v1[64], v2[64];
+	json_t *o = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(call1(cl, gen_req("t/del/1", "aes-256", 0, 0), &o), 0);
+	json_decref(o);
+	o = NULL;
+	CU_ASSERT_EQUAL_FATAL(release_value(cl, "t/del/1", &ka, v1, sizeof(v1)), 32);
+	snprintf(cmd, sizeof(cmd), "pkcs11-tool --module %s --token-label kwtest --login --pin 5678 "
+	    "--delete-object --type secrkey --label t/del/1 >/dev/null 2>&1", MODULE);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	CU_ASSERT_EQUAL(call1(cl, release_req("t/del/1", &ka, "k"), &o), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL_FATAL(call1(cl, gen_req("t/del/1", "aes-256", 0, 0), &o), 0);
+	CU_ASSERT_TRUE(json_is_true(json_object_get(o, "created")));
+	json_decref(o);
+	CU_ASSERT_EQUAL(release_value(cl, "t/del/1", &ka, v2, sizeof(v2)), 32);
+	CU_ASSERT_NOT_EQUAL(memcmp(v1, v2, 32), 0);
+}
+
 static void
 test_errors(void)
 {
@@ -1015,6 +1038,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "release_same_value", test_release_same_value);
 	CU_add_test(s, "generic_secret", test_generic_secret);
 	CU_add_test(s, "jwcrypto", test_jwcrypto);
+	CU_add_test(s, "deleted_behind", test_deleted_behind);
 	CU_add_test(s, "errors", test_errors);
 	CU_add_test(s, "raw_garbage", test_raw_garbage);
 	CU_add_test(s, "pipeline", test_pipeline);
