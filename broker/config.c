@@ -180,7 +180,7 @@ parse_resource(json_t *o, struct kw_resource_cfg *rc, size_t idx, char *eb, size
 	static const char *const keys[] = {"path", "generate", "length", "allow_debug",
 		"allowed_measurements", NULL};
 	char where[48];
-	const char *s;
+	const char *s = NULL;
 	json_t *a, *v;
 	unsigned long long len = 0;
 	size_t i;
@@ -250,7 +250,7 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 	size_t len;
 	json_t *root = NULL, *o, *a, *v;
 	char dirbuf[PATH_MAX], *dir;
-	const char *s;
+	const char *s = NULL;
 	unsigned long long u;
 	size_t i;
 	int r;
