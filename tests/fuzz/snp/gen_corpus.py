@@ -6,7 +6,9 @@ Usage: gen_corpus.py OUTDIR   (normally tests/fuzz/corpus/snp_report)
 """
 import os
 import struct
+import subprocess
 import sys
+import tempfile
 
 SIZE = 0x4A0
 
@@ -40,6 +42,19 @@ def seq(*items):
     return b"\x30" + der_len(len(body)) + body
 
 
+def selfsigned_vcek():
+    """A throwaway self-signed P-384 certificate named like a VCEK (DER), made with openssl."""
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384",
+                        "-nodes", "-keyout", os.path.join(d, "k.pem"), "-subj", "/CN=SEV-VCEK",
+                        "-days", "1", "-outform", "DER", "-out", os.path.join(d, "c.der"),
+                        "-addext", "1.3.6.1.4.1.3704.1.2=DER:16084D696C616E2D4230",
+                        "-addext", "1.3.6.1.4.1.3704.1.3.1=DER:020103"],
+                       check=True, capture_output=True)
+        with open(os.path.join(d, "c.der"), "rb") as f:
+            return f.read()
+
+
 seeds = {
     "empty": b"",
     "one-byte": b"\x02",
@@ -63,6 +78,7 @@ seeds = {
     "v3-tail-empty-seq": report(3, tail=seq()),
     "v3-tail-nested-seq": report(3, tail=seq(seq(b"\xa0\x03\x02\x01\x02", b"\x02\x01\x00"))),
     "oversize": report(2) + b"\x00",
+    "v3-tail-selfsigned-vcek": report(3, cpuid=b"\x19\x01\x01", tail=selfsigned_vcek()),
 }
 
 out = sys.argv[1] if len(sys.argv) > 1 else "."
