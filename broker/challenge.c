@@ -10,19 +10,12 @@
 #include "challenge.h"
 #include "kw_b64url.h"
 #include "kw_secret.h"
-
-struct used_entry {
-	uint8_t id[16];   /* first 16 bytes of rand: 128 bits, collision-free in practice */
-	int64_t expiry;   /* 0 = empty slot */
-};
+#include "replay.h"
 
 struct kw_challenges {
 	struct kw_secret *key;
 	unsigned int ttl;
-	size_t cap;       /* live entries allowed */
-	size_t nslots;    /* 2 * cap, open addressing */
-	size_t used;
-	struct used_entry *slots;
+	struct kw_replay *used;    /* NULL for verify-only instances */
 };
 
 int
@@ -36,13 +29,8 @@ kw_challenges_new(unsigned int ttl, size_t max_used, struct kw_challenges **ret)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return KW_ERR_NOMEM;
 	c->ttl = ttl;
-	c->cap = max_used;
-	c->nslots = 2 * max_used;
-	if ((c->slots = calloc(c->nslots, sizeof(*c->slots))) == NULL) {
-		free(c);
-		return KW_ERR_NOMEM;
-	}
-	if ((r = kw_secret_new(32, &c->key)) != 0 ||
+	if ((r = kw_replay_new(max_used, &c->used)) != 0 ||
+	    (r = kw_secret_new(32, &c->key)) != 0 ||
 	    RAND_priv_bytes(kw_secret_ptr(c->key), 32) != 1) {
 		kw_challenges_free(c);
 		return r != 0 ? r : KW_ERR_CRYPTO;
@@ -57,7 +45,7 @@ kw_challenges_free(struct kw_challenges *c)
 	if (c == NULL)
 		return;
 	kw_secret_free(c->key);
-	free(c->slots);
+	kw_replay_free(c->used);
 	free(c);
 }
 
@@ -118,50 +106,18 @@ kw_challenge_issue(struct kw_challenges *c, const char *tee, int64_t now,
 	return 0;
 }
 
-static size_t
-slot_of(const struct kw_challenges *c, const uint8_t id[16])
+/* Check the MAC and expiry of s; on success raw holds the decoded challenge. */
+static int
+open_sealed(struct kw_challenges *c, const char *tee, const char *s, int64_t now,
+    uint8_t raw[KW_CHALLENGE_RAW_LEN], int64_t *ret_exp)
 {
-	uint64_t h = 0;
-
-	memcpy(&h, id, sizeof(h));    /* id is uniformly random */
-	return (size_t)(h % c->nslots);
-}
-
-/* Rebuild the table without expired entries. */
-static void
-sweep(struct kw_challenges *c, int64_t now)
-{
-	struct used_entry *old = c->slots, *n;
-
-	if ((n = calloc(c->nslots, sizeof(*n))) == NULL) {
-		/* Out of memory: drop expired entries in place is unsafe with
-		 * linear probing, so keep the table as it is. */
-		return;
-	}
-	c->slots = n;
-	c->used = 0;
-	for (size_t i = 0; i < c->nslots; i++) {
-		if (old[i].expiry == 0 || old[i].expiry < now)
-			continue;
-		size_t s = slot_of(c, old[i].id);
-		while (c->slots[s].expiry != 0)
-			s = (s + 1) % c->nslots;
-		c->slots[s] = old[i];
-		c->used++;
-	}
-	free(old);
-}
-
-int
-kw_challenge_consume(struct kw_challenges *c, const char *tee, const char *s, int64_t now)
-{
-	uint8_t raw[KW_CHALLENGE_RAW_LEN], want[32];
-	size_t len = 0, slot;
+	uint8_t want[32];
+	size_t len = 0;
 	uint64_t exp = 0;
 	int r;
 
-	if (s == NULL || kw_b64url_decode(s, strlen(s), raw, sizeof(raw), &len) != 0 ||
-	    len != sizeof(raw) || raw[0] != 1)
+	if (s == NULL || kw_b64url_decode(s, strlen(s), raw, KW_CHALLENGE_RAW_LEN, &len) != 0 ||
+	    len != KW_CHALLENGE_RAW_LEN || raw[0] != 1)
 		return KW_ERR_INVALID_FORMAT;
 	if ((r = mac(c, tee, raw, 9 + KW_CHALLENGE_RAND_LEN, want)) != 0)
 		return r;
@@ -171,18 +127,27 @@ kw_challenge_consume(struct kw_challenges *c, const char *tee, const char *s, in
 		exp = (exp << 8) | raw[1 + i];
 	if (exp > INT64_MAX || (int64_t)exp < now)
 		return KW_ERR_EXPIRED;
-	if (c->used >= c->cap)
-		sweep(c, now);
-	slot = slot_of(c, raw + 9);
-	while (c->slots[slot].expiry != 0) {
-		if (memcmp(c->slots[slot].id, raw + 9, 16) == 0)
-			return KW_ERR_REPLAY;
-		slot = (slot + 1) % c->nslots;
-	}
-	if (c->used >= c->cap)
-		return KW_ERR_UNAVAILABLE;
-	memcpy(c->slots[slot].id, raw + 9, 16);
-	c->slots[slot].expiry = (int64_t)exp;
-	c->used++;
+	*ret_exp = (int64_t)exp;
 	return 0;
+}
+
+int
+kw_challenge_verify(struct kw_challenges *c, const char *tee, const char *s, int64_t now)
+{
+	uint8_t raw[KW_CHALLENGE_RAW_LEN];
+	int64_t exp;
+
+	return open_sealed(c, tee, s, now, raw, &exp);
+}
+
+int
+kw_challenge_consume(struct kw_challenges *c, const char *tee, const char *s, int64_t now)
+{
+	uint8_t raw[KW_CHALLENGE_RAW_LEN];
+	int64_t exp;
+	int r;
+
+	if ((r = open_sealed(c, tee, s, now, raw, &exp)) != 0)
+		return r;
+	return kw_replay_add(c->used, raw + 9, exp, now);
 }

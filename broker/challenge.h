@@ -37,4 +37,7 @@ int kw_challenge_issue(struct kw_challenges *c, const char *tee, int64_t now,
  */
 int kw_challenge_consume(struct kw_challenges *c, const char *tee, const char *s, int64_t now) KW_WUR;
 
+/* Check MAC, TEE label and expiry without consuming (multi-use nonces: DPoP). */
+int kw_challenge_verify(struct kw_challenges *c, const char *tee, const char *s, int64_t now) KW_WUR;
+
 #endif

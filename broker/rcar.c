@@ -22,12 +22,6 @@
 #include "kw_log.h"
 #include "kw_util.h"
 
-int64_t
-kw_broker_now(void)
-{
-	return kw_time_now();
-}
-
 void
 kw_rcar_auth(struct kw_broker *b, struct evhttp_request *req)
 {
