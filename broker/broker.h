@@ -12,8 +12,9 @@
 #include "challenge.h"
 #include "config.h"
 #include "hsm_client.h"
-#include "session.h"
+#include "dpop.h"
 #include "snp.h"
+#include "token.h"
 #include "workers.h"
 
 /* Everything the daemon holds; one per process, used on the loop thread. */
@@ -25,10 +26,11 @@ struct kw_broker {
 	struct hsm_client *hsm;
 	struct snp_trust *snp;
 	struct kw_challenges *challenges;
-	struct kw_sessions *sessions;
+	struct kw_dpop *dpop;
+	struct kw_token_keys *token_keys;   /* from the HSM; newest signs */
 	struct kw_workers *workers;
 	const char *release_profile;   /* chosen from the HSM probe */
-	struct event *sig_int, *sig_term;
+	struct event *sig_int, *sig_term, *sig_hup;
 	/* counters, loop thread only */
 	unsigned long n_attest_ok, n_attest_fail, n_release_ok, n_release_denied;
 };
@@ -59,6 +61,7 @@ int kw_http_body_json(struct kw_broker *b, struct evhttp_request *req, json_t **
 void kw_rcar_auth(struct kw_broker *b, struct evhttp_request *req);
 void kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req);
 void kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *path);
+void kw_rcar_jwks(struct kw_broker *b, struct evhttp_request *req);
 
 /*
  * rcar_parse.c: strict parsers of the request bodies (pure functions, also

@@ -239,7 +239,9 @@ int
 kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 {
 	static const char *const top_keys[] = {"listen", "tls", "hsm", "snp", "limits",
-		"nonce_ttl", "session_ttl", "workers", "log_level", "resources", NULL};
+		"nonce_ttl", "public_url", "token", "dpop", "workers", "log_level", "resources", NULL};
+	static const char *const token_keys[] = {"ttl", "issuer", NULL};
+	static const char *const dpop_keys[] = {"iat_window", "nonce_ttl", NULL};
 	static const char *const tls_keys[] = {"certificate", "private_key", "min_version", NULL};
 	static const char *const hsm_keys[] = {"helper", "module", "token", "pin_file",
 		"softhsm2_conf", "recycle_after", NULL};
@@ -275,7 +277,9 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 		goto out;
 	}
 	c->nonce_ttl = 60;
-	c->session_ttl = 300;
+	c->token_ttl = 300;
+	c->dpop_iat_window = 60;
+	c->dpop_nonce_ttl = 300;
 	c->workers = 2;
 	c->max_body = 64 * 1024;
 	c->max_inflight = 256;
@@ -372,10 +376,58 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 	if ((r = get_uint(root, "nonce_ttl", 5, 600, &u, eb, el, "configuration")) != 0)
 		goto out;
 	c->nonce_ttl = (unsigned int)u;
-	u = c->session_ttl;
-	if ((r = get_uint(root, "session_ttl", 10, 300, &u, eb, el, "configuration")) != 0)
+	if ((r = get_str(root, "public_url", &s, 0, eb, el, "configuration")) != 0)
 		goto out;
-	c->session_ttl = (unsigned int)u;
+	if (s != NULL) {
+		if (strncmp(s, "https://", 8) != 0 || strlen(s) < 9 || s[strlen(s) - 1] == '/' ||
+		    strchr(s + 8, '/') != NULL || strchr(s, '?') != NULL || strchr(s, '#') != NULL) {
+			r = cfg_err(eb, el, "\"public_url\" must be https://HOST[:PORT] without a path");
+			goto out;
+		}
+		c->public_url = strdup(s);
+	} else {
+		char tmp[300];
+		int is6 = strchr(c->listen_addr, ':') != NULL;
+		snprintf(tmp, sizeof(tmp), "https://%s%s%s:%u", is6 ? "[" : "", c->listen_addr,
+		    is6 ? "]" : "", (unsigned int)c->listen_port);
+		c->public_url = strdup(tmp);
+	}
+	if (c->public_url == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
+	o = json_object_get(root, "token");
+	if (o != NULL) {
+		if ((r = check_keys(o, token_keys, eb, el, "token")) != 0)
+			goto out;
+		u = c->token_ttl;
+		if ((r = get_uint(o, "ttl", 10, 300, &u, eb, el, "token")) != 0)
+			goto out;
+		c->token_ttl = (unsigned int)u;
+		if ((r = get_str(o, "issuer", &s, 0, eb, el, "token")) != 0)
+			goto out;
+		if (s != NULL && (c->token_issuer = strdup(s)) == NULL) {
+			r = KW_ERR_NOMEM;
+			goto out;
+		}
+	}
+	if (c->token_issuer == NULL && (c->token_issuer = strdup(c->public_url)) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
+	o = json_object_get(root, "dpop");
+	if (o != NULL) {
+		if ((r = check_keys(o, dpop_keys, eb, el, "dpop")) != 0)
+			goto out;
+		u = c->dpop_iat_window;
+		if ((r = get_uint(o, "iat_window", 5, 300, &u, eb, el, "dpop")) != 0)
+			goto out;
+		c->dpop_iat_window = (unsigned int)u;
+		u = c->dpop_nonce_ttl;
+		if ((r = get_uint(o, "nonce_ttl", 10, 3600, &u, eb, el, "dpop")) != 0)
+			goto out;
+		c->dpop_nonce_ttl = (unsigned int)u;
+	}
 	u = c->workers;
 	if ((r = get_uint(root, "workers", 1, 64, &u, eb, el, "configuration")) != 0)
 		goto out;
@@ -464,6 +516,8 @@ kw_config_free(struct kw_config *c)
 	free_list(c->snp_chains, c->n_snp_chains);
 	free_list(c->snp_test_roots, c->n_snp_test_roots);
 	free(c->log_level);
+	free(c->public_url);
+	free(c->token_issuer);
 	for (size_t i = 0; i < c->n_resources; i++) {
 		free(c->resources[i].path);
 		free(c->resources[i].generate);

@@ -45,12 +45,16 @@ struct kw_config {
 	size_t n_snp_test_roots;
 	char **snp_test_roots;        /* emulation ARKs: trusted only when listed */
 
+	char *public_url;             /* "https://host:port" workloads use (DPoP htu) */
 	unsigned int nonce_ttl;       /* seconds, default 60 */
-	unsigned int session_ttl;     /* seconds, default 300 */
+	unsigned int token_ttl;       /* seconds, default 300, at most 300 */
+	char *token_issuer;           /* default: public_url */
+	unsigned int dpop_iat_window; /* seconds, default 60 */
+	unsigned int dpop_nonce_ttl;  /* seconds, default 300 */
 	unsigned int workers;         /* appraisal threads, default 2 */
 	size_t max_body;              /* bytes, default 65536 */
 	size_t max_inflight;          /* appraisals queued or running, default 256 */
-	size_t max_sessions;          /* default 100000 */
+	size_t max_sessions;          /* replay sets (challenges, DPoP jti), default 100000 */
 	char *log_level;
 
 	size_t n_resources;

@@ -179,6 +179,10 @@ route(struct evhttp_request *req, void *arg)
 		if (m != EVHTTP_REQ_GET)
 			{ method_not_allowed(req, "GET"); return; }
 		kw_rcar_resource(b, req, path + strlen(RESOURCE_PREFIX));
+	} else if (strcmp(path, "/.well-known/jwks.json") == 0) {
+		if (m != EVHTTP_REQ_GET)
+			{ method_not_allowed(req, "GET"); return; }
+		kw_rcar_jwks(b, req);
 	} else if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
 		if (m != EVHTTP_REQ_GET)
 			{ method_not_allowed(req, "GET"); return; }

@@ -31,10 +31,119 @@ usage(FILE *f)
 	    "\n"
 	    "  -c, --config FILE   configuration file (default /etc/keywarden/keywarden.json)\n"
 	    "      --check-config  validate the configuration and exit\n"
+	    "      --rotate-token-key\n"
+	    "                      generate a new token-signing key in the HSM, retire keys\n"
+	    "                      whose tokens have all expired, and exit; then send SIGHUP\n"
+	    "                      to the running broker so it signs with the new key\n"
 	    "  -h, --help          show this help\n"
 	    "  -V, --version       show the version\n"
 	    "\n"
 	    "See docs/configuration.md for every configuration key.\n");
+}
+
+/* Load the token keys from the HSM (blocking: start-up and rotation only). */
+static int
+load_token_keys_sync(struct kw_broker *b, int create_if_none)
+{
+	json_t *rep = NULL, *req;
+	struct kw_token_keys *ks = NULL;
+	int r;
+
+	if ((req = json_pack("{s:s}", "op", "token_keys")) == NULL)
+		return KW_ERR_NOMEM;
+	if ((r = hsm_client_call_sync(b->hsm, req, &rep)) != 0)
+		return r;
+	r = kw_token_keys_from_reply(rep, &ks);
+	json_decref(rep);
+	if (r != 0)
+		return r;
+	if (ks->n == 0 && create_if_none) {
+		kw_token_keys_free(ks);
+		if ((req = json_pack("{s:s, s:I}", "op", "token_key_new", "now",
+		    (json_int_t)kw_broker_now())) == NULL)
+			return KW_ERR_NOMEM;
+		if ((r = hsm_client_call_sync(b->hsm, req, &rep)) != 0)
+			return r;
+		json_decref(rep);
+		kw_log_info("created the first token-signing key in the HSM");
+		return load_token_keys_sync(b, 0);
+	}
+	kw_token_keys_free(b->token_keys);
+	b->token_keys = ks;
+	if (kw_token_keys_active(ks) == NULL)
+		return KW_ERR_NOT_FOUND;
+	kw_log_info("token-signing key %s (%zu key(s) in the HSM)", kw_token_keys_active(ks)->kid,
+	    ks->n);
+	return 0;
+}
+
+static void
+token_keys_reloaded(int r, json_t *result, void *arg)
+{
+	struct kw_broker *b = arg;
+	struct kw_token_keys *ks = NULL;
+
+	if (r != 0 || (r = kw_token_keys_from_reply(result, &ks)) != 0 || ks->n == 0) {
+		kw_log_err_r(r != 0 ? r : KW_ERR_NOT_FOUND, "SIGHUP: cannot reload the token keys; "
+		    "keeping the current ones");
+		kw_token_keys_free(ks);
+		return;
+	}
+	kw_token_keys_free(b->token_keys);
+	b->token_keys = ks;
+	kw_log_info("SIGHUP: token-signing key is now %s (%zu key(s))",
+	    kw_token_keys_active(ks)->kid, ks->n);
+}
+
+static void
+on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct kw_broker *b = arg;
+	json_t *req = json_pack("{s:s}", "op", "token_keys");
+
+	(void)sig;
+	(void)what;
+	if (req == NULL || hsm_client_call(b->hsm, req, token_keys_reloaded, b) != 0)
+		kw_log_err("SIGHUP: cannot ask the HSM helper for the token keys");
+}
+
+/* --rotate-token-key: a new signing key; retire keys no longer published. */
+static int
+rotate_token_key(struct kw_broker *b)
+{
+	const int64_t now = kw_broker_now();
+	json_t *req, *rep = NULL;
+	int r;
+
+	if ((r = load_token_keys_sync(b, 0)) != 0 && r != KW_ERR_NOT_FOUND)
+		return r;
+	if ((req = json_pack("{s:s, s:I}", "op", "token_key_new", "now", (json_int_t)now)) == NULL)
+		return KW_ERR_NOMEM;
+	if ((r = hsm_client_call_sync(b->hsm, req, &rep)) != 0)
+		return r;
+	printf("keywarden: new token-signing key %s\n",
+	    json_string_value(json_object_get(rep, "kid")));
+	json_decref(rep);
+	if ((r = load_token_keys_sync(b, 0)) != 0)
+		return r;
+	for (size_t i = 0; i + 1 < b->token_keys->n; i++) {
+		if (kw_token_key_published(b->token_keys, i, now, KW_TOKEN_TTL_MAX)) {
+			printf("keywarden: key %s stays published until its tokens expire\n",
+			    b->token_keys->k[i].kid);
+			continue;
+		}
+		req = json_pack("{s:s, s:s}", "op", "token_key_destroy", "label",
+		    b->token_keys->k[i].label);
+		if (req == NULL)
+			return KW_ERR_NOMEM;
+		if ((r = hsm_client_call_sync(b->hsm, req, &rep)) != 0)
+			return r;
+		json_decref(rep);
+		printf("keywarden: retired key %s (all its tokens have expired)\n",
+		    b->token_keys->k[i].kid);
+	}
+	printf("keywarden: send SIGHUP to the running broker to sign with the new key\n");
+	return 0;
 }
 
 static void
@@ -170,6 +279,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, 'k'},
+		{"rotate-token-key", no_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -178,13 +288,14 @@ main(int argc, char **argv)
 	struct kw_broker b;
 	enum kw_log_level lv = KW_LOG_INFO;
 	char errbuf[512];
-	int ch, check = 0, r, rc = 1;
+	int ch, check = 0, rotate = 0, r, rc = 1;
 
 	memset(&b, 0, sizeof(b));
 	while ((ch = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': cfgpath = optarg; break;
 		case 'k': check = 1; break;
+		case 'R': rotate = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("keywarden %s\n", KW_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -214,12 +325,29 @@ main(int argc, char **argv)
 		kw_log_err("cannot initialize libevent");
 		goto out;
 	}
+	if (kw_broker_clock_is_test())
+		kw_log_warn("KEYWARDEN_TEST_CLOCK_FILE is set: the clock is shifted for testing");
+	if (rotate) {
+		if (start_hsm(&b) != 0)
+			goto out;
+		if ((r = rotate_token_key(&b)) != 0) {
+			kw_log_err_r(r, "token key rotation failed");
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
 	if (load_snp_trust(&b) != 0 ||
 	    kw_challenges_new(b.cfg->nonce_ttl, b.cfg->max_sessions, &b.challenges) != 0 ||
-	    kw_sessions_new(b.cfg->max_sessions, &b.sessions) != 0)
+	    kw_dpop_new(b.cfg->dpop_nonce_ttl, b.cfg->dpop_iat_window, b.cfg->token_ttl,
+	    b.cfg->max_sessions, &b.dpop) != 0)
 		goto out;
 	if (start_hsm(&b) != 0 || ensure_keys(&b) != 0)
 		goto out;
+	if ((r = load_token_keys_sync(&b, 1)) != 0) {
+		kw_log_err_r(r, "no token-signing key in the HSM");
+		goto out;
+	}
 	if (kw_workers_new(b.base, b.cfg->workers, b.cfg->max_inflight, &b.workers) != 0) {
 		kw_log_err("cannot start the appraisal workers");
 		goto out;
@@ -228,13 +356,15 @@ main(int argc, char **argv)
 		goto out;
 	b.sig_int = evsignal_new(b.base, SIGINT, on_signal, &b);
 	b.sig_term = evsignal_new(b.base, SIGTERM, on_signal, &b);
-	if (b.sig_int == NULL || b.sig_term == NULL || event_add(b.sig_int, NULL) != 0 ||
-	    event_add(b.sig_term, NULL) != 0)
+	b.sig_hup = evsignal_new(b.base, SIGHUP, on_sighup, &b);
+	if (b.sig_int == NULL || b.sig_term == NULL || b.sig_hup == NULL ||
+	    event_add(b.sig_int, NULL) != 0 || event_add(b.sig_term, NULL) != 0 ||
+	    event_add(b.sig_hup, NULL) != 0)
 		goto out;
 	kw_log_info("keywarden %s ready (%u appraisal workers, %zu resources)", KW_VERSION,
 	    b.cfg->workers, b.cfg->n_resources);
 	event_base_dispatch(b.base);
-	kw_log_info("stopped: %lu attested, %lu attestations rejected, %lu released, "
+	kw_log_info("stopped: %lu tokens issued, %lu attestations rejected, %lu released, "
 	    "%lu releases denied", b.n_attest_ok, b.n_attest_fail, b.n_release_ok,
 	    b.n_release_denied);
 	rc = 0;
@@ -246,7 +376,10 @@ out:
 		event_free(b.sig_int);
 	if (b.sig_term != NULL)
 		event_free(b.sig_term);
-	kw_sessions_free(b.sessions);
+	if (b.sig_hup != NULL)
+		event_free(b.sig_hup);
+	kw_dpop_free(b.dpop);
+	kw_token_keys_free(b.token_keys);
 	kw_challenges_free(b.challenges);
 	snp_trust_free(b.snp);
 	if (b.base != NULL)

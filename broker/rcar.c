@@ -13,11 +13,15 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <strings.h>
 
 #include "broker.h"
 #include "kw_b64url.h"
+#include "kw_jose.h"
 #include "kw_jwk.h"
 #include "kw_log.h"
 #include "kw_util.h"
@@ -102,18 +106,57 @@ attest_run(void *arg)
 	j->r = 0;
 }
 
+/* The token for one appraisal, waiting for the HSM's signature. */
+struct sign_job {
+	struct kw_broker *b;
+	struct evhttp_request *req;
+	char *signing_input;
+	char kid[44];
+	char jkt[44];
+};
+
+static void
+sign_done(int r, json_t *result, void *arg)
+{
+	struct sign_job *sj = arg;
+	const char *sig_b64 = result != NULL ?
+	    json_string_value(json_object_get(result, "sig")) : NULL;
+	char nonce[KW_CHALLENGE_STR_MAX], *token = NULL;
+	uint8_t sig[KW_ES256_SIG_LEN];
+	size_t siglen = 0;
+
+	if (r != 0 || sig_b64 == NULL ||
+	    kw_b64url_decode(sig_b64, strlen(sig_b64), sig, sizeof(sig), &siglen) != 0 ||
+	    siglen != KW_ES256_SIG_LEN ||
+	    kw_jws_compact(sj->signing_input, sig, siglen, &token) != 0) {
+		kw_log_err_r(r != 0 ? r : KW_ERR_HSM, "the HSM did not sign the token");
+		kw_http_problem_from_err(sj->req, KW_ERR_UNAVAILABLE, NULL);
+		goto out;
+	}
+	sj->b->n_attest_ok++;
+	if (kw_dpop_nonce(sj->b->dpop, kw_broker_now(), nonce) == 0)
+		evhttp_add_header(evhttp_request_get_output_headers(sj->req), "DPoP-Nonce", nonce);
+	kw_log_info("issued token (kid %s) bound to tee-sigkey %s", sj->kid, sj->jkt);
+	kw_http_json(sj->req, json_pack("{s:s}", "token", token));
+out:
+	free(token);
+	free(sj->signing_input);
+	free(sj);
+}
+
 static void
 attest_done(void *arg)
 {
 	struct attest_job *j = arg;
 	struct kw_broker *b = j->b;
-	struct kw_session s;
-	char id[KW_SESSION_ID_MAX], fp[17], kid[44];
-	const char *mhex;
-	int debug;
+	const struct kw_token_key *tk = kw_token_keys_active(b->token_keys);
+	json_t *hdr = NULL, *pl = NULL, *call;
+	struct sign_job *sj = NULL;
+	uint8_t digest[32];
+	char *dig_b64 = NULL;
+	size_t silen;
 	int r = j->r;
 
-	memset(&s, 0, sizeof(s));
 	if (r != 0) {
 		b->n_attest_fail++;
 		kw_log_info_r(r, "attestation rejected: %s", j->reason);
@@ -121,40 +164,50 @@ attest_done(void *arg)
 		    NULL : "attestation failed");
 		goto out;
 	}
-	mhex = json_string_value(json_object_get(j->claims, "measurement"));
-	if (mhex == NULL || kw_hex_decode(mhex, s.measurement, sizeof(s.measurement)) != 0) {
-		kw_http_problem_from_err(j->req, KW_ERR_INTERNAL, NULL);
-		goto out;
+	if (tk == NULL) {
+		r = KW_ERR_UNAVAILABLE;
+		goto fail;
 	}
-	s.debug = json_is_true(json_object_get(j->claims, "debug"));
-	if ((r = kw_jwk_thumbprint(j->a.tee_pubkey, s.tee_kid)) != 0) {
-		kw_http_problem_from_err(j->req, r, NULL);
-		goto out;
+	if ((r = kw_ear_build(j->claims, j->a.tee_pubkey, j->a.tee_sigkey, b->cfg->token_issuer,
+	    tk->kid, kw_broker_now(), b->cfg->token_ttl, &hdr, &pl)) != 0)
+		goto fail;
+	if ((sj = calloc(1, sizeof(*sj))) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto fail;
 	}
-	s.tee_pubkey = json_deep_copy(j->a.tee_pubkey);
-	s.claims = j->claims;
-	j->claims = NULL;    /* transferred */
-	s.expiry = kw_broker_now() + b->cfg->session_ttl;
-	if (s.tee_pubkey == NULL) {
-		json_decref(s.claims);
-		kw_http_problem_from_err(j->req, KW_ERR_NOMEM, NULL);
-		goto out;
+	sj->b = b;
+	sj->req = j->req;
+	memcpy(sj->kid, tk->kid, sizeof(sj->kid));
+	snprintf(sj->jkt, sizeof(sj->jkt), "%s",
+	    json_string_value(json_object_get(json_object_get(pl, "cnf"), "jkt")));
+	if ((r = kw_jws_signing_input(hdr, pl, &sj->signing_input, &silen)) != 0)
+		goto fail;
+	SHA256((const uint8_t *)sj->signing_input, silen, digest);
+	if ((r = kw_b64url_encode(digest, sizeof(digest), &dig_b64)) != 0)
+		goto fail;
+	if ((call = json_pack("{s:s, s:s, s:s}", "op", "sign", "label", tk->label, "digest",
+	    dig_b64)) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto fail;
 	}
-	memcpy(kid, s.tee_kid, sizeof(kid));
-	debug = s.debug;
-	if ((r = kw_sessions_put(b->sessions, &s, kw_broker_now(), id)) != 0) {
-		kw_log_warn_r(r, "cannot store the attestation result");
-		kw_http_problem_from_err(j->req, r, NULL);
-		goto out;
-	}
-	b->n_attest_ok++;
-	kw_fp(id, strlen(id), fp);
-	kw_log_info("attested tee=snp measurement=%.32s... debug=%s tee-key=%s session=%s",
-	    mhex, debug ? "yes" : "no", kid, fp);
-	kw_http_json(j->req, json_pack("{s:s, s:I}", "session", id, "expires_in",
-	    (json_int_t)b->cfg->session_ttl));
-	OPENSSL_cleanse(id, sizeof(id));
+	if ((r = hsm_client_call(b->hsm, call, sign_done, sj)) != 0)
+		goto fail;
+	sj = NULL;    /* owned by the callback now */
+	kw_log_info("attested tee=snp measurement=%.32s... debug=%s",
+	    json_string_value(json_object_get(j->claims, "measurement")),
+	    json_is_true(json_object_get(j->claims, "debug")) ? "yes" : "no");
+	goto out;
+fail:
+	kw_log_err_r(r, "cannot issue the token");
+	kw_http_problem_from_err(j->req, r == KW_ERR_NOMEM ? KW_ERR_UNAVAILABLE : r, NULL);
 out:
+	if (sj != NULL) {
+		free(sj->signing_input);
+		free(sj);
+	}
+	free(dig_b64);
+	json_decref(hdr);
+	json_decref(pl);
 	json_decref(j->claims);
 	kw_attest_req_clear(&j->a);
 	json_decref(j->body);
@@ -254,59 +307,105 @@ measurement_allowed(const struct kw_resource_cfg *rc, const uint8_t m[48])
 	return found;
 }
 
+static void
+unauthorized(struct evhttp_request *req, const char *www, const char *detail)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", www);
+	kw_http_problem(req, 401, "unauthenticated", "Unauthorized", detail);
+}
+
+/* Exactly one occurrence of header name, or NULL. */
+static const char *
+single_header(struct evkeyvalq *h, const char *name)
+{
+	struct evkeyval *kv;
+	const char *found = NULL;
+	int n = 0;
+
+	TAILQ_FOREACH(kv, h, next) {
+		if (strcasecmp(kv->key, name) == 0) {
+			found = kv->value;
+			n++;
+		}
+	}
+	return n == 1 ? found : NULL;
+}
+
 void
 kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *path)
 {
 	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-	const char *auth = evhttp_find_header(h, "Authorization");
+	const char *auth = single_header(h, "Authorization"), *proof = single_header(h, "DPoP");
 	const struct kw_resource_cfg *rc;
-	const struct kw_session *s;
+	struct kw_token_view tv;
 	struct release_job *j;
 	uint8_t *n = NULL, *e = NULL;
 	size_t nlen, elen;
-	char *nb = NULL, *eb = NULL, esc[80];
-	EVP_PKEY *pk = NULL;
-	json_t *call;
-	int r;
+	char *nb = NULL, *eb = NULL, esc[80], htu[512], nonce[KW_CHALLENGE_STR_MAX];
+	const char *why = NULL, *token;
+	json_t *payload = NULL, *call;
+	int r, need_nonce = 0, nn;
+	int64_t now = kw_broker_now();
 
-	if (auth == NULL || strncmp(auth, "KW-Session ", 11) != 0) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-		    "KW-Session");
-		kw_http_problem(req, 401, "unauthenticated", "Unauthorized",
-		    "attest first (POST /kbs/v0/attest) and present the session reference");
+	memset(&tv, 0, sizeof(tv));
+	if (auth == NULL || strncmp(auth, "DPoP ", 5) != 0) {
+		unauthorized(req, "DPoP algs=\"ES256\"",
+		    "attest first (POST /kbs/v0/attest), then present the token with "
+		    "Authorization: DPoP and a DPoP proof");
 		return;
 	}
-	if ((r = kw_sessions_get(b->sessions, auth + 11, kw_broker_now(), &s)) != 0) {
-		kw_http_problem(req, 401, "unauthenticated", "Unauthorized",
-		    r == KW_ERR_EXPIRED ? "session expired; attest again" : "unknown session");
-		return;
+	token = auth + 5;
+	if ((r = kw_token_verify(b->token_keys, token, strlen(token), b->cfg->token_issuer, now,
+	    b->cfg->token_ttl, &payload, &why)) != 0 ||
+	    (r = kw_token_view(payload, &tv)) != 0) {
+		kw_log_info_r(r, "resource request rejected: %s", why != NULL ? why : "token view");
+		unauthorized(req, "DPoP error=\"invalid_token\", algs=\"ES256\"",
+		    "invalid or expired token");
+		goto out;
+	}
+	nn = snprintf(htu, sizeof(htu), "%s/kbs/v0/resource/%s", b->cfg->public_url, path);
+	if (nn < 0 || (size_t)nn >= sizeof(htu)) {
+		kw_http_problem(req, 400, "malformed", "Bad Request", "resource path too long");
+		goto out;
+	}
+	if ((r = kw_dpop_verify(b->dpop, proof, "GET", htu, token, tv.jkt, now, &need_nonce,
+	    &why)) != 0) {
+		kw_log_info_r(r, "resource request rejected: %s", why);
+		if (need_nonce && kw_dpop_nonce(b->dpop, now, nonce) == 0) {
+			evhttp_add_header(evhttp_request_get_output_headers(req), "DPoP-Nonce", nonce);
+			unauthorized(req, "DPoP error=\"use_dpop_nonce\", algs=\"ES256\"",
+			    "use the DPoP-Nonce from this response in a new proof");
+		} else {
+			unauthorized(req, "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"",
+			    "invalid DPoP proof");
+		}
+		goto out;
 	}
 	if (strchr(path, '%') != NULL || !kw_resource_path_valid(path)) {
 		kw_http_problem(req, 400, "malformed", "Bad Request",
 		    "resource path must be REPOSITORY/TYPE/TAG of [A-Za-z0-9._-]");
-		return;
+		goto out;
 	}
 	if ((rc = kw_config_resource(b->cfg, path)) == NULL) {
 		kw_log_escape(path, 60, esc, sizeof(esc));
 		kw_log_info("release denied: no resource '%s'", esc);
 		kw_http_problem(req, 404, "not-found", "Not Found", "no such resource");
-		return;
+		goto out;
 	}
-	if (s->debug && !rc->allow_debug) {
+	if (tv.debug && !rc->allow_debug) {
 		b->n_release_denied++;
-		kw_log_info("release of '%s' denied: debug guest (tee-key=%s)", rc->path, s->tee_kid);
+		kw_log_info("release of '%s' denied: debug guest (tee-key=%s)", rc->path, tv.tee_kid);
 		kw_http_problem_from_err(req, KW_ERR_DEBUG_GUEST, "denied by policy");
-		return;
+		goto out;
 	}
-	if (!measurement_allowed(rc, s->measurement)) {
+	if (!measurement_allowed(rc, tv.measurement)) {
 		b->n_release_denied++;
 		kw_log_info("release of '%s' denied: measurement not allowed (tee-key=%s)", rc->path,
-		    s->tee_kid);
+		    tv.tee_kid);
 		kw_http_problem_from_err(req, KW_ERR_DENIED, "denied by policy");
-		return;
+		goto out;
 	}
-	if ((r = kw_jwk_import_public(s->tee_pubkey, &pk)) != 0 ||
-	    (r = kw_jwk_rsa_components(pk, &n, &nlen, &e, &elen)) != 0 ||
+	if ((r = kw_jwk_rsa_components(tv.tee_pub, &n, &nlen, &e, &elen)) != 0 ||
 	    (r = kw_b64url_encode(n, nlen, &nb)) != 0 ||
 	    (r = kw_b64url_encode(e, elen, &eb)) != 0)
 		goto fail;
@@ -317,9 +416,9 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	j->b = b;
 	j->req = req;
 	snprintf(j->path, sizeof(j->path), "%s", rc->path);
-	memcpy(j->kid, s->tee_kid, sizeof(j->kid));
+	memcpy(j->kid, tv.tee_kid, sizeof(j->kid));
 	call = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "op", "release", "label", rc->path,
-	    "profile", b->release_profile, "n", nb, "e", eb, "kid", s->tee_kid);
+	    "profile", b->release_profile, "n", nb, "e", eb, "kid", tv.tee_kid);
 	if (call == NULL) {
 		free(j);
 		r = KW_ERR_NOMEM;
@@ -331,12 +430,25 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	}
 	goto out;
 fail:
-	kw_log_err_r(r, "release of '%s' could not be started", rc->path);
+	kw_log_err_r(r, "release could not be started");
 	kw_http_problem_from_err(req, r == KW_ERR_NOMEM ? KW_ERR_UNAVAILABLE : r, NULL);
 out:
-	EVP_PKEY_free(pk);
+	EVP_PKEY_free(tv.tee_pub);
+	json_decref(payload);
 	free(n);
 	free(e);
 	free(nb);
 	free(eb);
+}
+
+void
+kw_rcar_jwks(struct kw_broker *b, struct evhttp_request *req)
+{
+	json_t *jwks = kw_token_jwks(b->token_keys, kw_broker_now(), b->cfg->token_ttl);
+
+	if (jwks == NULL) {
+		kw_http_problem_from_err(req, KW_ERR_UNAVAILABLE, NULL);
+		return;
+	}
+	kw_http_json(req, jwks);
 }

@@ -11,11 +11,21 @@
 
 #include "broker.h"
 #include "kw_b64url.h"
+#include "kw_jose.h"
 #include "kw_json.h"
 #include "kw_jwk.h"
 #include "kw_util.h"
 
 #define T0 1800000000LL
+
+static json_t *
+jwk_of_pub(EVP_PKEY *pk)
+{
+	json_t *j = NULL;
+
+	CU_ASSERT_FATAL(kw_jwk_export_public(pk, &j) == 0);
+	return j;
+}
 
 /* ---- challenges ---- */
 
@@ -96,47 +106,265 @@ test_challenge_capacity(void)
 	kw_challenges_free(c);
 }
 
-/* ---- sessions ---- */
+/* ---- tokens and DPoP ---- */
+
+static EVP_PKEY *
+ec_key(void)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+
+	CU_ASSERT_FATAL(k != NULL);
+	return k;
+}
+
+/* A token key set of one key held in memory (the HSM signs in production). */
+static struct kw_token_keys *
+keys_of(EVP_PKEY **privs, size_t n, const int64_t *created)
+{
+	json_t *arr = json_array(), *reply;
+	struct kw_token_keys *ks = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *jwk = NULL;
+		char kid[44], label[32];
+		CU_ASSERT_FATAL(kw_jwk_export_public(privs[i], &jwk) == 0);
+		CU_ASSERT_FATAL(kw_jwk_thumbprint(jwk, kid) == 0);
+		snprintf(label, sizeof(label), "kw-token/%lld", (long long)created[i]);
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:s, s:o}", "label", label,
+		    "created", (json_int_t)created[i], "kid", kid, "jwk", jwk));
+	}
+	reply = json_pack("{s:o}", "keys", arr);
+	CU_ASSERT_FATAL(kw_token_keys_from_reply(reply, &ks) == 0);
+	json_decref(reply);
+	return ks;
+}
+
+static char *
+sign_compact(EVP_PKEY *priv, const json_t *hdr, const json_t *pl)
+{
+	char *si = NULL, *out = NULL;
+	size_t silen;
+	uint8_t sig[KW_ES256_SIG_LEN];
+
+	CU_ASSERT_FATAL(kw_jws_signing_input(hdr, pl, &si, &silen) == 0);
+	CU_ASSERT_FATAL(kw_es256_sign(priv, si, silen, sig) == 0);
+	CU_ASSERT_FATAL(kw_jws_compact(si, sig, sizeof(sig), &out) == 0);
+	free(si);
+	return out;
+}
+
+static json_t *
+fake_claims(int debug)
+{
+	return json_pack("{s:s, s:s, s:s, s:b, s:s}", "tee", "snp", "root", "amd", "measurement",
+	    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f",
+	    "debug", debug, "report_data", "ff");
+}
 
 static void
-test_sessions(void)
+test_token_roundtrip(void)
 {
-	struct kw_sessions *s;
-	struct kw_session k;
-	const struct kw_session *got;
-	char id[KW_SESSION_ID_MAX], id2[KW_SESSION_ID_MAX], ids[3][KW_SESSION_ID_MAX];
+	EVP_PKEY *tk = ec_key(), *sigkey = ec_key(), *enc = EVP_RSA_gen(3072);
+	int64_t created = T0 - 1000;
+	struct kw_token_keys *ks = keys_of(&tk, 1, &created);
+	json_t *hdr = NULL, *pl = NULL, *got = NULL, *claims = fake_claims(0);
+	json_t *pub = jwk_of_pub(enc), *sig = jwk_of_pub(sigkey);
+	struct kw_token_view v;
+	const char *why;
+	char *tok, jkt[44];
 
-	CU_ASSERT_FATAL(kw_sessions_new(2, &s) == 0);
-	memset(&k, 0, sizeof(k));
-	k.expiry = T0 + 300;
-	k.claims = json_pack("{s:s}", "tee", "snp");
-	k.tee_pubkey = json_object();
-	memset(k.measurement, 0xab, sizeof(k.measurement));
-	CU_ASSERT_FATAL(kw_sessions_put(s, &k, T0, id) == 0);
-	CU_ASSERT_PTR_NULL(k.claims);    /* taken over */
-	CU_ASSERT_EQUAL(kw_sessions_get(s, id, T0 + 10, &got), 0);
-	CU_ASSERT_EQUAL(got->measurement[47], 0xab);
-	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(got->claims, "tee")), "snp");
-	CU_ASSERT_EQUAL(kw_sessions_get(s, id, T0 + 301, &got), KW_ERR_EXPIRED);
-	memcpy(id2, id, sizeof(id));
-	id2[3] = id2[3] == 'A' ? 'B' : 'A';
-	CU_ASSERT_EQUAL(kw_sessions_get(s, id2, T0, &got), KW_ERR_NOT_FOUND);
-	CU_ASSERT_EQUAL(kw_sessions_get(s, "", T0, &got), KW_ERR_NOT_FOUND);
-	CU_ASSERT_EQUAL(kw_sessions_get(s, "not base64url!", T0, &got), KW_ERR_NOT_FOUND);
-	/* capacity 2: a second live one fits, a third does not until expiry */
-	memset(&k, 0, sizeof(k));
-	k.expiry = T0 + 100;
-	CU_ASSERT_EQUAL(kw_sessions_put(s, &k, T0, ids[0]), 0);
-	memset(&k, 0, sizeof(k));
-	k.expiry = T0 + 100;
-	k.claims = json_object();
-	CU_ASSERT_EQUAL(kw_sessions_put(s, &k, T0, ids[1]), KW_ERR_UNAVAILABLE);
-	memset(&k, 0, sizeof(k));
-	k.expiry = T0 + 1000;
-	CU_ASSERT_EQUAL(kw_sessions_put(s, &k, T0 + 400, ids[2]), 0);
-	CU_ASSERT_EQUAL(kw_sessions_get(s, ids[2], T0 + 401, &got), 0);
-	CU_ASSERT_EQUAL(kw_sessions_get(s, id, T0 + 401, &got), KW_ERR_NOT_FOUND);
-	kw_sessions_free(s);
+	CU_ASSERT_FATAL(kw_ear_build(claims, pub, sig, "https://kw", ks->k[0].kid, T0, 300, &hdr,
+	    &pl) == 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(pl, "eat_profile")), KW_EAR_PROFILE);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(pl, "exp")), T0 + 300);
+	CU_ASSERT_FATAL(kw_jwk_thumbprint(sig, jkt) == 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(pl, "cnf"), "jkt")), jkt);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(json_object_get(pl,
+	    "submods"), "cpu0"), "ear.status")), "affirming");
+	/* no raw evidence: the report data stays out */
+	CU_ASSERT_PTR_NULL(json_object_get(json_object_get(json_object_get(json_object_get(pl,
+	    "submods"), "cpu0"), "kw.claims"), "report_data"));
+	tok = sign_compact(tk, hdr, pl);
+	CU_ASSERT_EQUAL(kw_token_verify(ks, tok, strlen(tok), "https://kw", T0 + 10, 300, &got, &why), 0);
+	CU_ASSERT_FATAL(got != NULL);
+	CU_ASSERT_EQUAL(kw_token_view(got, &v), 0);
+	CU_ASSERT_STRING_EQUAL(v.jkt, jkt);
+	CU_ASSERT_EQUAL(v.measurement[47], 0x2f);
+	CU_ASSERT_EQUAL(v.debug, 0);
+	CU_ASSERT_EQUAL(EVP_PKEY_eq(v.tee_pub, enc), 1);
+	EVP_PKEY_free(v.tee_pub);
+	json_decref(got);
+	/* expiry is exact; another issuer and time travel fail */
+	CU_ASSERT_EQUAL(kw_token_verify(ks, tok, strlen(tok), "https://kw", T0 + 300, 300, &got, &why),
+	    KW_ERR_EXPIRED);
+	CU_ASSERT_EQUAL(kw_token_verify(ks, tok, strlen(tok), "https://other", T0, 300, &got, &why),
+	    KW_ERR_MISMATCH);
+	CU_ASSERT_EQUAL(kw_token_verify(ks, tok, strlen(tok), "https://kw", T0 - 100, 300, &got, &why),
+	    KW_ERR_EXPIRED);
+	/* altered payload */
+	json_object_set_new(json_object_get(json_object_get(json_object_get(pl, "submods"), "cpu0"),
+	    "kw.claims"), "debug", json_true());
+	{
+		char *si, *forged;
+		size_t silen;
+		CU_ASSERT_FATAL(kw_jws_signing_input(hdr, pl, &si, &silen) == 0);
+		forged = malloc(silen + 200);
+		snprintf(forged, silen + 200, "%s%s", si, strrchr(tok, '.'));
+		CU_ASSERT_EQUAL(kw_token_verify(ks, forged, strlen(forged), "https://kw", T0, 300, &got,
+		    &why), KW_ERR_SIG_INVALID);
+		free(si);
+		free(forged);
+	}
+	free(tok);
+	/* signed by a key that is not ours */
+	{
+		EVP_PKEY *other = ec_key();
+		tok = sign_compact(other, hdr, pl);
+		CU_ASSERT_EQUAL(kw_token_verify(ks, tok, strlen(tok), "https://kw", T0, 300, &got, &why),
+		    KW_ERR_SIG_INVALID);
+		free(tok);
+		EVP_PKEY_free(other);
+	}
+	/* a jwk header, a crit header, another alg: rejected before any key is used */
+	{
+		json_t *h2 = json_deep_copy(hdr);
+		json_object_set_new(h2, "jwk", json_deep_copy(sig));
+		tok = sign_compact(tk, h2, pl);
+		CU_ASSERT_NOT_EQUAL(kw_token_verify(ks, tok, strlen(tok), "https://kw", T0, 300, &got,
+		    &why), 0);
+		free(tok);
+		json_decref(h2);
+		h2 = json_deep_copy(hdr);
+		json_object_set_new(h2, "crit", json_pack("[s]", "exp"));
+		tok = sign_compact(tk, h2, pl);
+		CU_ASSERT_NOT_EQUAL(kw_token_verify(ks, tok, strlen(tok), "https://kw", T0, 300, &got,
+		    &why), 0);
+		free(tok);
+		json_decref(h2);
+		h2 = json_deep_copy(hdr);
+		json_object_set_new(h2, "alg", json_string("HS256"));
+		tok = sign_compact(tk, h2, pl);
+		CU_ASSERT_EQUAL(kw_token_verify(ks, tok, strlen(tok), "https://kw", T0, 300, &got,
+		    &why), KW_ERR_UNSUPPORTED);
+		free(tok);
+		json_decref(h2);
+	}
+	json_decref(hdr);
+	json_decref(pl);
+	json_decref(claims);
+	json_decref(pub);
+	json_decref(sig);
+	kw_token_keys_free(ks);
+	EVP_PKEY_free(tk);
+	EVP_PKEY_free(sigkey);
+	EVP_PKEY_free(enc);
+}
+
+static void
+test_token_rotation(void)
+{
+	EVP_PKEY *k[2] = {ec_key(), ec_key()};
+	int64_t created[2] = {T0 - 10000, T0};
+	struct kw_token_keys *ks = keys_of(k, 2, created);
+	json_t *jwks;
+
+	CU_ASSERT_PTR_EQUAL(kw_token_keys_active(ks), &ks->k[1]);
+	/* the old key stays published while its tokens can live, then goes */
+	CU_ASSERT_TRUE(kw_token_key_published(ks, 0, T0 + 300, 300));
+	CU_ASSERT_FALSE(kw_token_key_published(ks, 0, T0 + 300 + 61, 300));
+	CU_ASSERT_TRUE(kw_token_key_published(ks, 1, T0 + 100000, 300));
+	jwks = kw_token_jwks(ks, T0 + 10, 300);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(jwks, "keys")), 2);
+	json_decref(jwks);
+	jwks = kw_token_jwks(ks, T0 + 1000, 300);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(jwks, "keys")), 1);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(json_object_get(jwks,
+	    "keys"), 0), "kid")), ks->k[1].kid);
+	json_decref(jwks);
+	kw_token_keys_free(ks);
+	EVP_PKEY_free(k[0]);
+	EVP_PKEY_free(k[1]);
+}
+
+static char *
+make_proof(EVP_PKEY *key, const char *htm, const char *htu, int64_t iat, const char *jti,
+    const char *token, const char *nonce)
+{
+	json_t *hdr = json_pack("{s:s, s:s, s:o}", "typ", "dpop+jwt", "alg", "ES256", "jwk",
+	    jwk_of_pub(key));
+	json_t *pl = json_pack("{s:s, s:s, s:I, s:s}", "htm", htm, "htu", htu, "iat",
+	    (json_int_t)iat, "jti", jti);
+	char ath[44], *out;
+
+	CU_ASSERT_FATAL(kw_jose_ath(token, strlen(token), ath) == 0);
+	json_object_set_new(pl, "ath", json_string(ath));
+	if (nonce != NULL)
+		json_object_set_new(pl, "nonce", json_string(nonce));
+	out = sign_compact(key, hdr, pl);
+	json_decref(hdr);
+	json_decref(pl);
+	return out;
+}
+
+static void
+test_dpop(void)
+{
+	struct kw_dpop *d;
+	EVP_PKEY *key = ec_key(), *other = ec_key();
+	json_t *jwk = jwk_of_pub(key);
+	char jkt[44], nonce[KW_CHALLENGE_STR_MAX], *p;
+	const char *why, *htu = "https://kw/kbs/v0/resource/a/b/c", *tok = "aaa.bbb.ccc";
+	int need;
+
+	CU_ASSERT_FATAL(kw_jwk_thumbprint(jwk, jkt) == 0);
+	CU_ASSERT_FATAL(kw_dpop_new(300, 60, 300, 1000, &d) == 0);
+	CU_ASSERT_FATAL(kw_dpop_nonce(d, T0, nonce) == 0);
+
+	p = make_proof(key, "GET", htu, T0, "jti-0000000000000001", tok, nonce);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), 0);
+	/* replay of the same proof */
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0 + 1, &need, &why), KW_ERR_REPLAY);
+	free(p);
+	/* no nonce, a stale nonce, a foreign nonce: use_dpop_nonce */
+	p = make_proof(key, "GET", htu, T0, "jti-0000000000000002", tok, NULL);
+	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), 0);
+	CU_ASSERT_EQUAL(need, 1);
+	free(p);
+	p = make_proof(key, "GET", htu, T0 + 301, "jti-0000000000000003", tok, nonce);
+	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0 + 301, &need, &why), 0);
+	CU_ASSERT_EQUAL(need, 1);
+	free(p);
+	/* the nonce is reusable within its lifetime */
+	p = make_proof(key, "GET", htu, T0 + 5, "jti-0000000000000004", tok, nonce);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0 + 5, &need, &why), 0);
+	free(p);
+	/* another key than cnf.jkt, another method, another URL, stale iat, other token */
+	p = make_proof(other, "GET", htu, T0, "jti-0000000000000005", tok, nonce);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_MISMATCH);
+	CU_ASSERT_EQUAL(need, 0);
+	free(p);
+	p = make_proof(key, "POST", htu, T0, "jti-0000000000000006", tok, nonce);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_MISMATCH);
+	free(p);
+	p = make_proof(key, "GET", "https://kw/kbs/v0/resource/a/b/d", T0, "jti-0000000000000007",
+	    tok, nonce);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_MISMATCH);
+	free(p);
+	p = make_proof(key, "GET", htu, T0 - 61, "jti-0000000000000008", tok, nonce);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_EXPIRED);
+	free(p);
+	p = make_proof(key, "GET", htu, T0 + 61, "jti-0000000000000009", tok, nonce);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_EXPIRED);
+	free(p);
+	p = make_proof(key, "GET", htu, T0, "jti-0000000000000010", "xxx.yyy.zzz", nonce);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_MISMATCH);
+	free(p);
+	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, NULL, "GET", htu, tok, jkt, T0, &need, &why), 0);
+	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, "a.b.c", "GET", htu, tok, jkt, T0, &need, &why), 0);
+	kw_dpop_free(d);
+	json_decref(jwk);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(other);
 }
 
 /* ---- configuration ---- */
@@ -403,7 +631,9 @@ main(void)
 	CU_add_test(s, "challenge round trip", test_challenge_roundtrip);
 	CU_add_test(s, "challenge tamper and truncation", test_challenge_tamper);
 	CU_add_test(s, "challenge replay set capacity", test_challenge_capacity);
-	CU_add_test(s, "sessions", test_sessions);
+	CU_add_test(s, "EAR token build, sign, verify", test_token_roundtrip);
+	CU_add_test(s, "token key rotation and JWKS", test_token_rotation);
+	CU_add_test(s, "DPoP proofs", test_dpop);
 	CU_add_test(s, "configuration", test_config);
 	CU_add_test(s, "resource path syntax", test_resource_path);
 	CU_add_test(s, "auth body", test_parse_auth);

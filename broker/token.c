@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "kw_b64url.h"
+#include "kw_config.h"
+#include "kw_jose.h"
+#include "kw_json.h"
+#include "kw_jwk.h"
+#include "kw_util.h"
+#include "token.h"
+
+#define KW_TOKEN_SKEW 60
+
+void
+kw_token_keys_free(struct kw_token_keys *ks)
+{
+	if (ks == NULL)
+		return;
+	for (size_t i = 0; i < ks->n; i++) {
+		EVP_PKEY_free(ks->k[i].pub);
+		json_decref(ks->k[i].jwk);
+	}
+	free(ks->k);
+	free(ks);
+}
+
+int
+kw_token_keys_from_reply(const json_t *reply, struct kw_token_keys **ret)
+{
+	const json_t *keys = json_object_get(reply, "keys"), *e;
+	struct kw_token_keys *ks;
+	size_t i;
+	int r = KW_ERR_INVALID_FORMAT;
+
+	if (!json_is_array(keys) || json_array_size(keys) > 64)
+		return KW_ERR_INVALID_FORMAT;
+	if ((ks = calloc(1, sizeof(*ks))) == NULL)
+		return KW_ERR_NOMEM;
+	if (json_array_size(keys) > 0 &&
+	    (ks->k = calloc(json_array_size(keys), sizeof(*ks->k))) == NULL) {
+		free(ks);
+		return KW_ERR_NOMEM;
+	}
+	json_array_foreach(keys, i, e) {
+		struct kw_token_key *k = &ks->k[i];
+		const char *label = json_string_value(json_object_get(e, "label"));
+		const char *kid = json_string_value(json_object_get(e, "kid"));
+		const json_t *jwk = json_object_get(e, "jwk"), *created = json_object_get(e, "created");
+		char tp[44];
+
+		ks->n++;
+		if (label == NULL || kid == NULL || !json_is_integer(created) ||
+		    strlen(label) >= sizeof(k->label) ||
+		    strncmp(label, KW_TOKEN_LABEL_PREFIX, strlen(KW_TOKEN_LABEL_PREFIX)) != 0)
+			goto out;
+		if ((r = kw_jwk_import_public(jwk, &k->pub)) != 0 ||
+		    (r = kw_jwk_thumbprint(jwk, tp)) != 0)
+			goto out;
+		r = KW_ERR_MISMATCH;
+		if (strcmp(tp, kid) != 0 || EVP_PKEY_get_base_id(k->pub) != EVP_PKEY_EC ||
+		    EVP_PKEY_get_bits(k->pub) != 256)
+			goto out;
+		if (i > 0 && json_integer_value(created) < ks->k[i - 1].created)
+			goto out;    /* the helper lists oldest first */
+		memcpy(k->label, label, strlen(label) + 1);
+		memcpy(k->kid, kid, sizeof(k->kid));
+		k->created = json_integer_value(created);
+		if ((k->jwk = json_deep_copy(jwk)) == NULL) {
+			r = KW_ERR_NOMEM;
+			goto out;
+		}
+	}
+	*ret = ks;
+	ks = NULL;    /* transferred */
+	r = 0;
+out:
+	kw_token_keys_free(ks);
+	return r;
+}
+
+const struct kw_token_key *
+kw_token_keys_active(const struct kw_token_keys *ks)
+{
+	return ks != NULL && ks->n > 0 ? &ks->k[ks->n - 1] : NULL;
+}
+
+int
+kw_token_key_published(const struct kw_token_keys *ks, size_t i, int64_t now, unsigned int ttl)
+{
+	if (ks == NULL || i >= ks->n)
+		return 0;
+	if (i == ks->n - 1)
+		return 1;
+	/* tokens signed by k[i] were issued before k[i+1] existed */
+	return ks->k[i + 1].created + (int64_t)ttl + KW_TOKEN_SKEW >= now;
+}
+
+json_t *
+kw_token_jwks(const struct kw_token_keys *ks, int64_t now, unsigned int ttl)
+{
+	json_t *arr = json_array(), *k;
+
+	if (arr == NULL)
+		return NULL;
+	for (size_t i = 0; ks != NULL && i < ks->n; i++) {
+		if (!kw_token_key_published(ks, i, now, ttl))
+			continue;
+		if ((k = json_deep_copy(ks->k[i].jwk)) == NULL ||
+		    json_object_set_new(k, "kid", json_string(ks->k[i].kid)) != 0 ||
+		    json_object_set_new(k, "use", json_string("sig")) != 0 ||
+		    json_object_set_new(k, "alg", json_string("ES256")) != 0 ||
+		    json_array_append_new(arr, k) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return json_pack("{s:o}", "keys", arr);
+}
+
+/* AR4SI trustworthiness claims: 0 no claim, 2..31 affirming, 32..95 warning, 96.. contraindicated */
+static const char *
+ear_status(const json_t *tv)
+{
+	const char *k;
+	json_t *v;
+	int worst = 0;
+
+	json_object_foreach((json_t *)(uintptr_t)tv, k, v) {
+		json_int_t x = json_integer_value(v);
+		int tier = x >= 96 ? 3 : x >= 32 ? 2 : x >= 2 ? 1 : 0;
+		if (tier > worst)
+			worst = tier;
+	}
+	return worst == 3 ? "contraindicated" : worst == 2 ? "warning" :
+	    worst == 1 ? "affirming" : "none";
+}
+
+static json_t *
+pick_claims(const json_t *claims)
+{
+	static const char *const keep[] = {"tee", "product", "signing_key", "root", "measurement",
+		"host_data", "debug", "vmpl", "guest_svn", "policy", "tcb", NULL};
+	json_t *o = json_object(), *v;
+
+	if (o == NULL)
+		return NULL;
+	for (size_t i = 0; keep[i] != NULL; i++) {
+		if ((v = json_object_get(claims, keep[i])) != NULL &&
+		    json_object_set_new(o, keep[i], json_deep_copy(v)) != 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+static int
+spki_b64(EVP_PKEY *pk, char **ret)
+{
+	unsigned char *der = NULL;
+	int len = i2d_PUBKEY(pk, &der), r;
+
+	if (len <= 0)
+		return KW_ERR_CRYPTO;
+	r = kw_b64url_encode(der, (size_t)len, ret);
+	OPENSSL_free(der);
+	return r;
+}
+
+int
+kw_ear_build(const json_t *claims, const json_t *tee_pubkey, const json_t *tee_sigkey,
+    const char *issuer, const char *kid, int64_t now, unsigned int ttl, json_t **ret_header,
+    json_t **ret_payload)
+{
+	char jkt[44], *akpub = NULL, *jti = NULL;
+	uint8_t jti_raw[16];
+	EVP_PKEY *pk = NULL;
+	json_t *tv = NULL, *hdr = NULL, *pl = NULL, *kc = NULL;
+	const char *root = json_string_value(json_object_get(claims, "root"));
+	int r;
+
+	if (ttl == 0 || ttl > KW_TOKEN_TTL_MAX)
+		return KW_ERR_INVALID_ARG;
+	if ((r = kw_jwk_thumbprint(tee_sigkey, jkt)) != 0 ||
+	    (r = kw_jwk_import_public(tee_pubkey, &pk)) != 0 ||
+	    (r = spki_b64(pk, &akpub)) != 0)
+		goto out;
+	if (RAND_bytes(jti_raw, sizeof(jti_raw)) != 1) {
+		r = KW_ERR_CRYPTO;
+		goto out;
+	}
+	if ((r = kw_b64url_encode(jti_raw, sizeof(jti_raw), &jti)) != 0)
+		goto out;
+	r = KW_ERR_NOMEM;
+	/* instance identity: the report verified under a VCEK/VLEK; hardware:
+	 * genuine AMD root (2) or an emulation root named by the configuration
+	 * (96: not genuine hardware); configuration: a debug guest is unsafe (32) */
+	tv = json_pack("{s:i, s:i, s:i}", "instance-identity", 2, "hardware",
+	    root != NULL && strcmp(root, "amd") == 0 ? 2 : 96, "configuration",
+	    json_is_true(json_object_get(claims, "debug")) ? 32 : 0);
+	if (tv == NULL || (kc = pick_claims(claims)) == NULL)
+		goto out;
+	hdr = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ", "JWT", "kid", kid);
+	pl = json_pack("{s:s, s:s, s:I, s:I, s:s, s:{s:s, s:s}, s:{s:s}, s:{s:{s:s, s:O, s:s, s:{s:s}, s:O}}}",
+	    "eat_profile", KW_EAR_PROFILE, "iss", issuer, "iat", (json_int_t)now, "exp",
+	    (json_int_t)(now + ttl), "jti", jti,
+	    "ear.verifier-id", "developer", "keywarden", "build", "keywarden " KW_VERSION,
+	    "cnf", "jkt", jkt,
+	    "submods", "cpu0", "ear.status", ear_status(tv), "ear.trustworthiness-vector", tv,
+	    "ear.appraisal-policy-id", KW_EAR_POLICY_ID, "ear.veraison.key-attestation", "akpub",
+	    akpub, "kw.claims", kc);
+	if (hdr == NULL || pl == NULL)
+		goto out;
+	*ret_header = hdr;
+	*ret_payload = pl;
+	hdr = pl = NULL;    /* transferred */
+	r = 0;
+out:
+	json_decref(hdr);
+	json_decref(pl);
+	json_decref(tv);
+	json_decref(kc);
+	EVP_PKEY_free(pk);
+	free(akpub);
+	free(jti);
+	return r;
+}
+
+int
+kw_token_verify(const struct kw_token_keys *ks, const char *token, size_t len,
+    const char *issuer, int64_t now, unsigned int ttl, json_t **ret_payload, const char **why)
+{
+	static const char *const hdr_allowed[] = {"typ", "kid", NULL};
+	struct kw_jws *j = NULL;
+	const json_t *pl, *v, *sub;
+	const char *kid, *typ;
+	json_int_t iat, exp;
+	EVP_PKEY *pk = NULL;
+	int r;
+
+	*why = "malformed token";
+	if ((r = kw_jws_parse(token, len, KW_JWS_MAX, &j)) != 0)
+		goto out;
+	*why = "token header not allowed (alg must be ES256; only typ and kid)";
+	if ((r = kw_jws_check_header(j, "ES256", hdr_allowed)) != 0)
+		goto out;
+	typ = json_string_value(json_object_get(j->header, "typ"));
+	kid = json_string_value(json_object_get(j->header, "kid"));
+	r = KW_ERR_INVALID_FORMAT;
+	if ((json_object_get(j->header, "typ") != NULL && (typ == NULL || strcmp(typ, "JWT") != 0)) ||
+	    kid == NULL)
+		goto out;
+	*why = "token signed by a key that is not published";
+	r = KW_ERR_NOT_FOUND;
+	for (size_t i = 0; ks != NULL && i < ks->n; i++)
+		if (strcmp(ks->k[i].kid, kid) == 0 && kw_token_key_published(ks, i, now, ttl))
+			pk = ks->k[i].pub;
+	if (pk == NULL)
+		goto out;
+	*why = "token signature invalid";
+	if ((r = kw_jws_verify_es256(j, pk)) != 0)
+		goto out;
+	pl = j->payload;
+	*why = "token claims invalid";
+	r = KW_ERR_INVALID_FORMAT;
+	if (!json_is_integer(json_object_get(pl, "iat")) ||
+	    !json_is_integer(json_object_get(pl, "exp")))
+		goto out;
+	iat = json_integer_value(json_object_get(pl, "iat"));
+	exp = json_integer_value(json_object_get(pl, "exp"));
+	v = json_object_get(pl, "cnf");
+	sub = json_object_get(json_object_get(pl, "submods"), "cpu0");
+	if (!json_is_string(json_object_get(v, "jkt")) || !json_is_object(sub) ||
+	    exp <= iat || exp - iat > KW_TOKEN_TTL_MAX)
+		goto out;
+	*why = "token from another issuer or profile";
+	r = KW_ERR_MISMATCH;
+	if (!json_is_string(json_object_get(pl, "iss")) ||
+	    strcmp(json_string_value(json_object_get(pl, "iss")), issuer) != 0 ||
+	    !json_is_string(json_object_get(pl, "eat_profile")) ||
+	    strcmp(json_string_value(json_object_get(pl, "eat_profile")), KW_EAR_PROFILE) != 0)
+		goto out;
+	*why = "token expired or not yet valid";
+	r = KW_ERR_EXPIRED;
+	if (exp <= now || iat > now + KW_TOKEN_SKEW)
+		goto out;
+	*ret_payload = json_incref(j->payload);
+	r = 0;
+out:
+	kw_jws_free(j);
+	return r;
+}
+
+int
+kw_token_view(const json_t *payload, struct kw_token_view *ret)
+{
+	const json_t *sub = json_object_get(json_object_get(payload, "submods"), "cpu0");
+	const json_t *kc = json_object_get(sub, "kw.claims");
+	const char *akpub = json_string_value(json_object_get(
+	    json_object_get(sub, "ear.veraison.key-attestation"), "akpub"));
+	const char *m = json_string_value(json_object_get(kc, "measurement"));
+	struct kw_token_view v;
+	uint8_t *der = NULL;
+	const uint8_t *p;
+	size_t derlen;
+	json_t *jwk = NULL;
+	int r;
+
+	memset(&v, 0, sizeof(v));
+	v.jkt = json_string_value(json_object_get(json_object_get(payload, "cnf"), "jkt"));
+	v.claims = kc;
+	if (v.jkt == NULL || !json_is_object(kc) || akpub == NULL || m == NULL ||
+	    kw_hex_decode(m, v.measurement, sizeof(v.measurement)) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	v.debug = json_is_true(json_object_get(kc, "debug"));
+	if ((r = kw_b64url_decode_alloc(akpub, strlen(akpub), 16384, &der, &derlen)) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	p = der;
+	v.tee_pub = d2i_PUBKEY(NULL, &p, (long)derlen);
+	r = KW_ERR_INVALID_FORMAT;
+	if (v.tee_pub == NULL || p != der + derlen || EVP_PKEY_get_base_id(v.tee_pub) != EVP_PKEY_RSA)
+		goto fail;
+	if ((r = kw_jwk_export_public(v.tee_pub, &jwk)) != 0 ||
+	    (r = kw_jwk_thumbprint(jwk, v.tee_kid)) != 0)
+		goto fail;
+	json_decref(jwk);
+	free(der);
+	*ret = v;
+	return 0;
+fail:
+	json_decref(jwk);
+	EVP_PKEY_free(v.tee_pub);
+	free(der);
+	return r;
+}
