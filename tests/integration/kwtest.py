@@ -76,11 +76,24 @@ class Broker:
         self.proc = None
         self.ca = os.path.join(self.dir, "tls", "ca.pem")
         self.url = "https://127.0.0.1:%d" % self.port
+        self.clock_file = os.path.join(self.dir, "clock-offset")
+        self.set_clock(0)
+        self.last_headers = {}
+
+    def set_clock(self, offset):
+        """Shift the broker's clock (KEYWARDEN_TEST_CLOCK_FILE) by offset seconds."""
+        self.offset = offset
+        with open(self.clock_file, "w") as f:
+            f.write("%+d\n" % offset)
+
+    def now(self):
+        return int(time.time()) + self.offset
 
     def start(self):
         self.logf = open(self.log_path, "ab")
+        env = dict(os.environ, KEYWARDEN_TEST_CLOCK_FILE=self.clock_file)
         self.proc = subprocess.Popen([KEYWARDEN, "--config", self.cfg_path],
-                                     stdout=self.logf, stderr=subprocess.STDOUT)
+                                     stdout=self.logf, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -134,6 +147,7 @@ class Broker:
         resp = conn.getresponse()
         data = resp.read()
         ctype = resp.getheader("Content-Type", "")
+        self.last_headers = {k.lower(): v for k, v in resp.getheaders()}
         conn.close()
         if raw:
             return resp.status, ctype, data
@@ -213,16 +227,57 @@ class Attester:
         return {"runtime-data": rd, "tee-evidence": {"report": b64u(rep), "vcek": b64u(self.vcek_der)}}
 
     def attest(self, **kw):
-        return self.b.request("POST", "/kbs/v0/attest", self.attest_body(**kw))
+        st, ct, body = self.b.request("POST", "/kbs/v0/attest", self.attest_body(**kw))
+        if st == 200:
+            self.dpop_nonce = self.b.last_headers.get("dpop-nonce")
+        return st, ct, body
 
-    def session(self, **kw):
+    def token(self, **kw):
         st, _, body = self.attest(**kw)
         assert st == 200, (st, body)
-        return body["session"]
+        assert set(body) == {"token"}, body
+        return body["token"]
 
-    def resource(self, session, path):
-        return self.b.request("GET", "/kbs/v0/resource/" + path,
-                              headers={"Authorization": "KW-Session " + session}, raw=True)
+    def dpop_jwk(self):
+        from jwcrypto import jwk
+        return jwk.JWK.from_pyca(self.sig)
+
+    def proof(self, token, htu, htm="GET", iat=None, jti=None, nonce="default", key=None,
+              header_extra=None, claims_extra=None, drop=()):
+        """A DPoP proof made with python3-jwcrypto."""
+        from jwcrypto import jws
+        from jwcrypto.common import json_encode
+        key = key or self.dpop_jwk()
+        pub = {k: v for k, v in key.export_public(as_dict=True).items() if k in ("kty", "crv", "x", "y")}
+        hdr = {"typ": "dpop+jwt", "alg": "ES256", "jwk": pub}
+        hdr.update(header_extra or {})
+        claims = {"htm": htm, "htu": htu, "iat": self.b.now() if iat is None else iat,
+                  "jti": jti or b64u(os.urandom(16)),
+                  "ath": b64u(hashlib.sha256(token.encode()).digest())}
+        if nonce == "default":
+            nonce = getattr(self, "dpop_nonce", None)
+        if nonce is not None:
+            claims["nonce"] = nonce
+        claims.update(claims_extra or {})
+        for k in drop:
+            claims.pop(k, None)
+        t = jws.JWS(json_encode(claims))
+        t.add_signature(key, alg="ES256", protected=json_encode(hdr))
+        return t.serialize(compact=True)
+
+    def resource(self, token, path, proof=None, auth_scheme="DPoP", **kw):
+        url_path = "/kbs/v0/resource/" + path
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = "%s %s" % (auth_scheme, token)
+        if proof is None and token is not None:
+            proof = self.proof(token, self.b.url + url_path, **kw)
+        if proof:
+            headers["DPoP"] = proof
+        st, ct, body = self.b.request("GET", url_path, headers=headers, raw=True)
+        if st == 401 and "dpop-nonce" in self.b.last_headers:
+            self.dpop_nonce = self.b.last_headers["dpop-nonce"]
+        return st, ct, body
 
     def decrypt(self, jwe_compact):
         from jwcrypto import jwe, jwk
@@ -232,3 +287,7 @@ class Attester:
         tok = jwe.JWE()
         tok.deserialize(jwe_compact if isinstance(jwe_compact, str) else jwe_compact.decode(), key=key)
         return tok.payload
+
+    def enc_pem(self):
+        return self.enc.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())

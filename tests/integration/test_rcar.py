@@ -52,7 +52,7 @@ def t_kwget_release_matches_jwcrypto(b):
 def t_two_tee_keys_same_secret(b):
     """Two releases to two different TEE keys decrypt to the same key; the JWEs differ."""
     a1, a2 = Attester(b), Attester(b)
-    s1, s2 = a1.session(), a2.session()
+    s1, s2 = a1.token(), a2.token()
     st1, c1, j1 = a1.resource(s1, RES)
     st2, c2, j2 = a2.resource(s2, RES)
     assert st1 == 200 and st2 == 200, (st1, st2, j1, j2)
@@ -128,7 +128,7 @@ def t_bad_signature(b):
 
 def t_measurement_not_allowed(b):
     a = Attester(b)
-    s = a.session(measurement="ab" * 48)
+    s = a.token(measurement="ab" * 48)
     st, ct, r = a.resource(s, RES)
     assert_problem(st, ct, r, 403)
     p = b.kwget("--resource", RES, "--emu-measurement", "cd" * 48,
@@ -138,7 +138,7 @@ def t_measurement_not_allowed(b):
 
 def t_debug_guest(b):
     a = Attester(b)
-    s = a.session(debug=True)
+    s = a.token(debug=True)
     st, ct, r = a.resource(s, RES)
     assert_problem(st, ct, r, 403)
     p = b.kwget("--resource", RES, "--emu-debug", "--out", os.path.join(tempfile.mkdtemp(dir=b.dir), "k"))
@@ -151,7 +151,7 @@ def t_debug_guest(b):
 
 def t_unknown_resource(b):
     a = Attester(b)
-    s = a.session()
+    s = a.token()
     st, ct, r = a.resource(s, "demo/key/nope")
     assert_problem(st, ct, r, 404)
     p = b.kwget("--resource", "demo/key/nope", "--out", os.path.join(tempfile.mkdtemp(dir=b.dir), "k"))
@@ -160,19 +160,22 @@ def t_unknown_resource(b):
 
 def t_path_tricks(b):
     a = Attester(b)
-    s = a.session()
+    s = a.token()
     for path in ("demo/../key/disk", "demo/key/..", "demo/%2e%2e/disk", "demo/key/disk/extra",
                  "demo//disk", "demo/key/di%73k", "demo/key/disk%00"):
         st, ct, r = a.resource(s, path)
         assert_problem(st, ct, r, 400)
 
 
-def t_no_or_bad_session(b):
+def t_no_token(b):
     st, ct, r = b.request("GET", "/kbs/v0/resource/" + RES, raw=True)
     assert_problem(st, ct, r, 401)
-    st, ct, r = b.request("GET", "/kbs/v0/resource/" + RES, headers={"Authorization": "KW-Session " + b64u(os.urandom(32))}, raw=True)
+    assert b.last_headers.get("www-authenticate", "").startswith("DPoP"), b.last_headers
+    a = Attester(b)
+    tok = a.token()
+    st, ct, r = a.resource(tok, RES, auth_scheme="Bearer")
     assert_problem(st, ct, r, 401)
-    st, ct, r = b.request("GET", "/kbs/v0/resource/" + RES, headers={"Authorization": "Bearer x"}, raw=True)
+    st, ct, r = a.resource(b64u(os.urandom(32)), RES)
     assert_problem(st, ct, r, 401)
 
 
@@ -243,7 +246,7 @@ def t_logs_hold_no_secrets(b):
 TESTS = [t_kwget_release_matches_jwcrypto, t_two_tee_keys_same_secret, t_replayed_nonce,
          t_kwget_replayed_attest_request, t_forged_and_foreign_nonce, t_wrong_report_data,
          t_bad_signature, t_measurement_not_allowed, t_debug_guest, t_unknown_resource,
-         t_path_tricks, t_no_or_bad_session, t_malformed_json, t_oversized_body,
+         t_path_tricks, t_no_token, t_malformed_json, t_oversized_body,
          t_method_and_endpoint, t_tls13_only]
 
 
