@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "hsm_req.h"
+#include "hsm_tokkey.h"
 #include "kw_err.h"
 
 /*
@@ -67,6 +68,22 @@ int hsm_p11_generate(struct hsm_p11 *p, const char *label, enum hsm_kind kind, s
 int hsm_p11_release(struct hsm_p11 *p, const char *label, const uint8_t *n, size_t n_len,
     const uint8_t *e, size_t e_len, const char *kid, char **ret_jwe,
     const char **reterr_detail) KW_WUR;
+
+/*
+ * Token-signing keys (hsm_proto.h "token_keys" ...). hsm_p11_token_keys
+ * lists at most max keys sorted by created, oldest first (KW_ERR_TOO_LARGE
+ * when there are more).
+ */
+int hsm_p11_token_keys(struct hsm_p11 *p, struct hsm_token_key *out, size_t max, size_t *ret_n,
+    const char **reterr_detail) KW_WUR;
+/* New P-256 key pair labelled kw-token/<now> (or now+1, ...); *ret: its public half. */
+int hsm_p11_token_key_new(struct hsm_p11 *p, int64_t now, struct hsm_token_key *ret,
+    const char **reterr_detail) KW_WUR;
+/* CKM_ECDSA over digest with the token key label; sig: R||S. KW_ERR_NOT_FOUND if unknown. */
+int hsm_p11_sign(struct hsm_p11 *p, const char *label, const uint8_t digest[HSM_SIGN_DIGEST_LEN],
+    uint8_t sig[HSM_SIGN_SIG_LEN], const char **reterr_detail) KW_WUR;
+/* Destroy both halves; KW_ERR_DENIED for the newest key, KW_ERR_NOT_FOUND if unknown. */
+int hsm_p11_token_key_destroy(struct hsm_p11 *p, const char *label, const char **reterr_detail) KW_WUR;
 
 /* C_GenerateRandom into out[0..len). */
 int hsm_p11_random(struct hsm_p11 *p, uint8_t *out, size_t len, const char **reterr_detail) KW_WUR;

@@ -61,4 +61,45 @@
  */
 #define HSM_KID_MAX 256
 
+/*
+ * Additions (additive, h5-hsm-sign): the EAR token-signing keys (JWS ES256).
+ * The helper only provides the primitives; the broker decides which key
+ * signs (normally the newest) and which public keys it publishes.
+ *
+ * A token key is an EC P-256 key pair of token objects, both labelled
+ * "kw-token/<n>" (n: unix seconds, decimal without leading zeros, at most
+ * 12 digits) and sharing a random 16-byte CKA_ID. That label prefix is
+ * reserved: "generate"/"release" labels must not start with it, and "sign"/
+ * "token_key_destroy" accept nothing else. A key entry is
+ *   {"label": "kw-token/<n>", "created": <n>, "kid": "<RFC 7638 SHA-256
+ *    thumbprint of jwk>", "jwk": {"kty":"EC","crv":"P-256","x":..,"y":..}}
+ *
+ *  "token_keys"        {} -> {"keys": [<entry>, ...]} sorted by created,
+ *                      oldest first (at most HSM_TOKEN_KEYS_MAX; more is
+ *                      KW_ERR_TOO_LARGE). Private keys with the prefix but a
+ *                      malformed label are not ours and are skipped.
+ *  "token_key_new"     {"now": <0..HSM_TOKEN_TIME_MAX>, optional, default
+ *                      time(NULL)} -> <entry> (the new key). The label is
+ *                      "kw-token/<now>", or now+1, now+2, ... when taken.
+ *                      KW_ERR_TOO_LARGE when HSM_TOKEN_KEYS_MAX keys exist.
+ *                      Private half: CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE,
+ *                      CKA_EXTRACTABLE=FALSE, CKA_SIGN=TRUE and no other usage;
+ *                      public half: CKA_TOKEN, CKA_PRIVATE=FALSE, CKA_VERIFY only.
+ *  "sign"              {"label": "kw-token/<n>", "digest": "<b64url, exactly 32
+ *                      bytes: SHA-256 of the JWS signing input>"}
+ *                      -> {"sig": "<b64url, exactly 64 bytes R||S>"} (CKM_ECDSA,
+ *                      i.e. the JWS ES256 signature value). KW_ERR_NOT_FOUND
+ *                      for an unknown label.
+ *  "token_key_destroy" {"label": "kw-token/<n>"} -> {} destroys both halves.
+ *                      KW_ERR_DENIED for the newest key (it may be signing),
+ *                      KW_ERR_NOT_FOUND for an unknown label.
+ *  "stats" also reports "signs": n.
+ */
+#define HSM_TOKEN_LABEL_PREFIX "kw-token/"
+#define HSM_TOKEN_LABEL_MAX (9 + 12)
+#define HSM_TOKEN_TIME_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
+#define HSM_TOKEN_KEYS_MAX 64
+#define HSM_SIGN_DIGEST_LEN 32
+#define HSM_SIGN_SIG_LEN 64
+
 #endif

@@ -24,6 +24,9 @@ hsm_label_valid(const char *s, size_t len)
 {
 	if (len == 0 || len > HSM_LABEL_MAX || strlen(s) != len)
 		return false;
+	/* token keys are reachable through sign/token_key_* only */
+	if (strncmp(s, HSM_TOKEN_LABEL_PREFIX, strlen(HSM_TOKEN_LABEL_PREFIX)) == 0)
+		return false;
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
 
@@ -34,6 +37,27 @@ hsm_label_valid(const char *s, size_t len)
 			return false;
 	}
 	return true;
+}
+
+int
+hsm_token_label_parse(const char *s, size_t len, int64_t *ret_n)
+{
+	const size_t plen = strlen(HSM_TOKEN_LABEL_PREFIX);
+	int64_t n = 0;
+
+	if (len <= plen || len > HSM_TOKEN_LABEL_MAX || strnlen(s, len + 1) != len ||
+	    memcmp(s, HSM_TOKEN_LABEL_PREFIX, plen) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if (s[plen] == '0' && len != plen + 1)
+		return KW_ERR_INVALID_FORMAT;    /* no leading zero */
+	for (size_t i = plen; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return KW_ERR_INVALID_FORMAT;
+		n = n * 10 + (s[i] - '0');    /* at most 12 digits: no overflow */
+	}
+	if (ret_n != NULL)
+		*ret_n = n;
+	return 0;
 }
 
 /* Integer member in [min, max]; absent is KW_ERR_NOT_FOUND. */
@@ -77,6 +101,50 @@ get_bigint(const json_t *o, const char *key, uint8_t *out, size_t max, size_t *r
 	if (kw_b64url_decode(s, slen, out, max, &n) != 0 || n == 0 || out[0] == 0)
 		return KW_ERR_INVALID_FORMAT;
 	*ret_len = n;
+	return 0;
+}
+
+static int
+get_token_label(const json_t *o, struct hsm_req *req)
+{
+	const char *s;
+	size_t len;
+
+	if (kw_json_get_str(o, "label", &s, &len) != 0 || hsm_token_label_parse(s, len, NULL) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	memcpy(req->label, s, len + 1);
+	return 0;
+}
+
+static int
+parse_sign(const json_t *o, struct hsm_req *req)
+{
+	static const char *const keys[] = {"id", "op", "label", "digest", NULL};
+	const char *s;
+	size_t len, n;
+
+	if (kw_json_check_keys(o, keys) != 0 || get_token_label(o, req) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if (kw_json_get_str(o, "digest", &s, &len) != 0 ||
+	    len != kw_b64url_enclen(HSM_SIGN_DIGEST_LEN) ||
+	    kw_b64url_decode(s, len, req->digest, sizeof(req->digest), &n) != 0 ||
+	    n != HSM_SIGN_DIGEST_LEN)
+		return KW_ERR_INVALID_FORMAT;
+	return 0;
+}
+
+static int
+parse_token_key_new(const json_t *o, struct hsm_req *req)
+{
+	static const char *const keys[] = {"id", "op", "now", NULL};
+	int r;
+
+	if (kw_json_check_keys(o, keys) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	r = get_uint(o, "now", 0, HSM_TOKEN_TIME_MAX, &req->now);
+	if (r != 0 && r != KW_ERR_NOT_FOUND)
+		return KW_ERR_INVALID_FORMAT;
+	req->now_set = r == 0;
 	return 0;
 }
 
@@ -156,6 +224,7 @@ hsm_req_parse(const void *buf, size_t len, struct hsm_req *ret, uint32_t *ret_id
 {
 	static const char *const keys_plain[] = {"id", "op", NULL};
 	static const char *const keys_random[] = {"id", "op", "length", NULL};
+	static const char *const keys_label[] = {"id", "op", "label", NULL};
 	json_t *o = NULL;
 	const char *op;
 	int64_t id, v;
@@ -189,6 +258,22 @@ hsm_req_parse(const void *buf, size_t len, struct hsm_req *ret, uint32_t *ret_id
 	} else if (strcmp(op, "release") == 0) {
 		ret->op = HSM_OP_RELEASE;
 		if ((r = parse_release(o, ret)) != 0)
+			goto out;
+	} else if (strcmp(op, "token_keys") == 0) {
+		ret->op = HSM_OP_TOKEN_KEYS;
+		if (kw_json_check_keys(o, keys_plain) != 0)
+			goto out;
+	} else if (strcmp(op, "token_key_new") == 0) {
+		ret->op = HSM_OP_TOKEN_KEY_NEW;
+		if (parse_token_key_new(o, ret) != 0)
+			goto out;
+	} else if (strcmp(op, "sign") == 0) {
+		ret->op = HSM_OP_SIGN;
+		if (parse_sign(o, ret) != 0)
+			goto out;
+	} else if (strcmp(op, "token_key_destroy") == 0) {
+		ret->op = HSM_OP_TOKEN_KEY_DESTROY;
+		if (kw_json_check_keys(o, keys_label) != 0 || get_token_label(o, ret) != 0)
 			goto out;
 	} else {
 		r = KW_ERR_UNSUPPORTED;

@@ -14,7 +14,10 @@
  * keywarden-hsm only; kept separate from the PKCS#11 code so it can be
  * unit-tested and fuzzed without a token.
  */
-enum hsm_op { HSM_OP_PROBE = 1, HSM_OP_GENERATE, HSM_OP_RELEASE, HSM_OP_RANDOM, HSM_OP_STATS };
+enum hsm_op {
+	HSM_OP_PROBE = 1, HSM_OP_GENERATE, HSM_OP_RELEASE, HSM_OP_RANDOM, HSM_OP_STATS,
+	HSM_OP_TOKEN_KEYS, HSM_OP_TOKEN_KEY_NEW, HSM_OP_SIGN, HSM_OP_TOKEN_KEY_DESTROY,
+};
 enum hsm_kind { HSM_KIND_AES128 = 1, HSM_KIND_AES256, HSM_KIND_SECRET };
 
 #define HSM_RSA_MIN_BITS 2048
@@ -24,7 +27,7 @@ enum hsm_kind { HSM_KIND_AES128 = 1, HSM_KIND_AES256, HSM_KIND_SECRET };
 struct hsm_req {
 	uint32_t id;
 	enum hsm_op op;
-	char label[HSM_LABEL_MAX + 1];    /* generate, release */
+	char label[HSM_LABEL_MAX + 1];    /* generate, release; sign, token_key_destroy (token label) */
 	enum hsm_kind kind;               /* generate */
 	size_t length;                    /* generate: value bytes; random: bytes */
 	bool if_missing;                  /* generate */
@@ -33,6 +36,9 @@ struct hsm_req {
 	uint8_t e[HSM_RSA_E_MAX];         /* release: big-endian exponent, odd, >= 3 */
 	size_t e_len;
 	char kid[HSM_KID_MAX + 1];        /* release: any UTF-8 without NUL */
+	bool now_set;                     /* token_key_new: "now" was given */
+	int64_t now;                      /* token_key_new: 0..HSM_TOKEN_TIME_MAX */
+	uint8_t digest[HSM_SIGN_DIGEST_LEN]; /* sign */
 };
 
 /*
@@ -43,8 +49,18 @@ struct hsm_req {
  */
 int hsm_req_parse(const void *buf, size_t len, struct hsm_req *ret, uint32_t *ret_id) KW_WUR;
 
-/* Label rule: 1..HSM_LABEL_MAX bytes of [A-Za-z0-9._/-] without "..". */
+/*
+ * Resource label rule (generate, release): 1..HSM_LABEL_MAX bytes of
+ * [A-Za-z0-9._/-] without "..", not starting with HSM_TOKEN_LABEL_PREFIX.
+ */
 bool hsm_label_valid(const char *s, size_t len);
+
+/*
+ * Token-key label rule: HSM_TOKEN_LABEL_PREFIX followed by 1..12 decimal
+ * digits without a leading zero (or exactly "0"). Returns 0 and the number
+ * in *ret_n (may be NULL), else KW_ERR_INVALID_FORMAT.
+ */
+int hsm_token_label_parse(const char *s, size_t len, int64_t *ret_n) KW_WUR;
 
 /* Names for kinds ("aes-128", ...); NULL for an unknown value. */
 const char *hsm_kind_name(enum hsm_kind k);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -29,7 +30,7 @@ struct helper {
 	const char *token;
 	bool profile_ok;
 	unsigned long recycle_after; /* 0: never */
-	unsigned long releases, recycles, since_recycle;
+	unsigned long releases, recycles, since_recycle, signs;
 };
 
 static void
@@ -160,9 +161,99 @@ do_random(struct helper *h, const struct hsm_req *req)
 static json_t *
 do_stats(struct helper *h, const struct hsm_req *req)
 {
-	return json_pack("{s:I,s:b,s:I,s:I,s:I}", "id", (json_int_t)req->id, "ok", 1, "releases",
+	return json_pack("{s:I,s:b,s:I,s:I,s:I,s:I}", "id", (json_int_t)req->id, "ok", 1, "releases",
 	    (json_int_t)h->releases, "recycles", (json_int_t)h->recycles, "rss_kb",
-	    (json_int_t)rss_kb());
+	    (json_int_t)rss_kb(), "signs", (json_int_t)h->signs);
+}
+
+static json_t *
+do_token_keys(struct helper *h, const struct hsm_req *req)
+{
+	struct hsm_token_key *ks = NULL;
+	const char *detail = NULL;
+	json_t *o = NULL, *arr = NULL, *e;
+	size_t n = 0;
+	int r;
+
+	if ((ks = calloc(HSM_TOKEN_KEYS_MAX, sizeof(*ks))) == NULL)
+		return reply_err(req->id, KW_ERR_NOMEM, NULL);
+	if ((r = hsm_p11_token_keys(h->p11, ks, HSM_TOKEN_KEYS_MAX, &n, &detail)) != 0) {
+		o = reply_err(req->id, r, detail);
+		goto out;
+	}
+	if ((arr = json_array()) == NULL) {
+		o = reply_err(req->id, KW_ERR_NOMEM, NULL);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = hsm_token_key_json(&ks[i], &e)) != 0) {
+			o = reply_err(req->id, r == KW_ERR_NOMEM ? r : KW_ERR_HSM,
+			    "token key is not a valid P-256 public key");
+			goto out;
+		}
+		if (json_array_append_new(arr, e) != 0) {
+			o = reply_err(req->id, KW_ERR_NOMEM, NULL);
+			goto out;
+		}
+	}
+	o = json_pack("{s:I,s:b,s:O}", "id", (json_int_t)req->id, "ok", 1, "keys", arr);
+out:
+	json_decref(arr);
+	free(ks);
+	return o;
+}
+
+static json_t *
+do_token_key_new(struct helper *h, const struct hsm_req *req)
+{
+	struct hsm_token_key k;
+	const char *detail = NULL;
+	json_t *o = NULL;
+	int r;
+
+	r = hsm_p11_token_key_new(h->p11, req->now_set ? req->now : (int64_t)time(NULL), &k, &detail);
+	if (r != 0)
+		return reply_err(req->id, r, detail);
+	if ((r = hsm_token_key_json(&k, &o)) != 0)
+		return reply_err(req->id, r == KW_ERR_NOMEM ? r : KW_ERR_HSM,
+		    "token key is not a valid P-256 public key");
+	if (json_object_set_new(o, "id", json_integer((json_int_t)req->id)) != 0 ||
+	    json_object_set_new(o, "ok", json_true()) != 0) {
+		json_decref(o);
+		return reply_err(req->id, KW_ERR_NOMEM, NULL);
+	}
+	return o;
+}
+
+static json_t *
+do_sign(struct helper *h, const struct hsm_req *req)
+{
+	uint8_t sig[HSM_SIGN_SIG_LEN];
+	const char *detail = NULL;
+	char *b64 = NULL;
+	json_t *o;
+	int r;
+
+	h->signs++;
+	if ((r = hsm_p11_sign(h->p11, req->label, req->digest, sig, &detail)) != 0)
+		return reply_err(req->id, r, detail);
+	if ((r = kw_b64url_encode(sig, sizeof(sig), &b64)) != 0)
+		return reply_err(req->id, r, NULL);
+	o = json_pack("{s:I,s:b,s:s}", "id", (json_int_t)req->id, "ok", 1, "sig", b64);
+	free(b64);
+	return o;
+}
+
+static json_t *
+do_token_key_destroy(struct helper *h, const struct hsm_req *req)
+{
+	const char *detail = NULL;
+	int r;
+
+	if ((r = hsm_p11_token_key_destroy(h->p11, req->label, &detail)) != 0)
+		return reply_err(req->id, r, detail);
+	kw_log_info("token key '%s' destroyed", req->label);
+	return reply_ok(req->id);
 }
 
 static json_t *
@@ -196,6 +287,18 @@ handle(struct helper *h, const uint8_t *buf, size_t len)
 		break;
 	case HSM_OP_STATS:
 		o = do_stats(h, req);
+		break;
+	case HSM_OP_TOKEN_KEYS:
+		o = do_token_keys(h, req);
+		break;
+	case HSM_OP_TOKEN_KEY_NEW:
+		o = do_token_key_new(h, req);
+		break;
+	case HSM_OP_SIGN:
+		o = do_sign(h, req);
+		break;
+	case HSM_OP_TOKEN_KEY_DESTROY:
+		o = do_token_key_destroy(h, req);
 		break;
 	}
 out:

@@ -6,6 +6,7 @@
  * token through hsm_client and decrypts every release with code written
  * here (and once with python3-jwcrypto, argv[2]).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
@@ -23,25 +25,30 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
+#include <p11-kit/pkcs11.h>
 
 #include "hsm_client.h"
 #include "hsm_jwe.h"
 #include "hsm_proto.h"
 #include "hsm_req.h"
+#include "hsm_tokkey.h"
 #include "kw_b64url.h"
 #include "kw_json.h"
+#include "kw_jwk.h"
 #include "kw_log.h"
 #include "kw_secret.h"
 
 #define MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define PROFILE HSM_PROFILE_RSA_OAEP_A256CBC_HS512
 
-static const char *helper_path, *py_script;
+static const char *helper_path, *py_script, *jws_script;
 static char tmpdir[64], conf_path[128], pin_path[128];
 static struct event_base *base;
 static struct hsm_client *cl;
@@ -447,6 +454,341 @@ test_jwe_compact(void)
 	}
 	kw_secret_free(mac);
 	free(jwe);
+}
+
+/* ---- part 1c: token-key ops without a token ---- */
+
+static char *
+sign_json(const char *label, const char *digest)
+{
+	json_t *o = json_pack("{s:i,s:s,s:s,s:s}", "id", 11, "op", "sign", "label", label, "digest",
+	    digest);
+	char *s = json_dumps(o, JSON_COMPACT);
+
+	json_decref(o);
+	return s;
+}
+
+/* base64url of n bytes of value v */
+static char *
+b64_of(uint8_t v, size_t n)
+{
+	uint8_t b[64];
+	char *s = NULL;
+
+	memset(b, v, sizeof(b));
+	return kw_b64url_encode(b, n, &s) == 0 ? s : NULL;
+}
+
+static void
+test_token_label_parse(void)
+{
+	static const char *const good[] = {"kw-token/0", "kw-token/1", "kw-token/1700000000",
+	    "kw-token/999999999999"};
+	static const int64_t want[] = {0, 1, 1700000000, 999999999999LL};
+	static const char *const bad[] = {"kw-token/", "kw-token/01", "kw-token/00",
+	    "kw-token/1234567890123", "kw-token/-1", "kw-token/+1", "kw-token/1a", "kw-token/1 ",
+	    "kw-token//1", "kw-token/1/2", "KW-token/1", "kw-token1", "kw-tokens/1", "x/kw-token/1",
+	    "", "kw-token/1.5"};
+	int64_t n;
+
+	for (size_t i = 0; i < KW_ARRAY_SIZE(good); i++) {
+		n = -1;
+		CU_ASSERT_EQUAL(hsm_token_label_parse(good[i], strlen(good[i]), &n), 0);
+		CU_ASSERT_EQUAL(n, want[i]);
+		/* reserved for token keys: never a resource label */
+		CU_ASSERT_FALSE(hsm_label_valid(good[i], strlen(good[i])));
+	}
+	for (size_t i = 0; i < KW_ARRAY_SIZE(bad); i++) {
+		n = -1;
+		if (hsm_token_label_parse(bad[i], strlen(bad[i]), &n) == 0)
+			fprintf(stderr, "accepted token label: %s\n", bad[i]);
+		CU_ASSERT_EQUAL(hsm_token_label_parse(bad[i], strlen(bad[i]), &n), KW_ERR_INVALID_FORMAT);
+		CU_ASSERT_EQUAL(n, -1);
+	}
+	/* embedded NUL: len beyond the string */
+	CU_ASSERT_EQUAL(hsm_token_label_parse("kw-token/1\0" "2", 12, &n), KW_ERR_INVALID_FORMAT);
+	/* the prefix is reserved for resources too, also with a non-numeric tail */
+	CU_ASSERT_FALSE(hsm_label_valid("kw-token/x", 10));
+	CU_ASSERT_TRUE(hsm_label_valid("kw-token", 8));
+	CU_ASSERT_TRUE(hsm_label_valid("kw-tokens/1", 11));
+	CU_ASSERT_TRUE(hsm_label_valid("a/kw-token/1", 12));
+}
+
+static void
+test_parse_token_ops(void)
+{
+	static struct hsm_req req;
+	char *d32 = b64_of(0xab, 32), *d31 = b64_of(0xab, 31), *d33 = b64_of(0xab, 33), *s, *p;
+	uint32_t id;
+	static const char *const bad[] = {
+		"{\"id\":1,\"op\":\"token_keys\",\"x\":1}",
+		"{\"id\":1,\"op\":\"token_keys\",\"now\":1}",
+		"{\"id\":1,\"op\":\"token_key_new\",\"now\":-1}",
+		"{\"id\":1,\"op\":\"token_key_new\",\"now\":253402300800}",
+		"{\"id\":1,\"op\":\"token_key_new\",\"now\":\"5\"}",
+		"{\"id\":1,\"op\":\"token_key_new\",\"now\":1.5}",
+		"{\"id\":1,\"op\":\"token_key_new\",\"now\":null}",
+		"{\"id\":1,\"op\":\"token_key_new\",\"label\":\"kw-token/1\"}",
+		"{\"id\":1,\"op\":\"token_key_destroy\"}",
+		"{\"id\":1,\"op\":\"token_key_destroy\",\"label\":\"t/aes/one\"}",
+		"{\"id\":1,\"op\":\"token_key_destroy\",\"label\":\"kw-token/01\"}",
+		"{\"id\":1,\"op\":\"token_key_destroy\",\"label\":\"kw-token/1\",\"now\":1}",
+		"{\"id\":1,\"op\":\"sign\",\"label\":\"kw-token/1\"}",
+		"{\"id\":1,\"op\":\"generate\",\"label\":\"kw-token/1\",\"kind\":\"aes-256\","
+		"\"if_missing\":true}",
+	};
+
+	CU_ASSERT_FATAL(d32 != NULL && d31 != NULL && d33 != NULL);
+	CU_ASSERT_EQUAL(parse_str("{\"id\":1,\"op\":\"token_keys\"}", &req, &id), 0);
+	CU_ASSERT_EQUAL(req.op, HSM_OP_TOKEN_KEYS);
+	CU_ASSERT_EQUAL(parse_str("{\"id\":2,\"op\":\"token_key_new\"}", &req, &id), 0);
+	CU_ASSERT_EQUAL(req.op, HSM_OP_TOKEN_KEY_NEW);
+	CU_ASSERT_FALSE(req.now_set);
+	CU_ASSERT_EQUAL(parse_str("{\"id\":2,\"op\":\"token_key_new\",\"now\":0}", &req, &id), 0);
+	CU_ASSERT_TRUE(req.now_set);
+	CU_ASSERT_EQUAL(req.now, 0);
+	CU_ASSERT_EQUAL(parse_str("{\"id\":2,\"op\":\"token_key_new\",\"now\":253402300799}", &req,
+	    &id), 0);
+	CU_ASSERT_EQUAL(req.now, HSM_TOKEN_TIME_MAX);
+	CU_ASSERT_EQUAL(parse_str("{\"id\":3,\"op\":\"token_key_destroy\",\"label\":\"kw-token/17\"}",
+	    &req, &id), 0);
+	CU_ASSERT_EQUAL(req.op, HSM_OP_TOKEN_KEY_DESTROY);
+	CU_ASSERT_STRING_EQUAL(req.label, "kw-token/17");
+	s = sign_json("kw-token/1700000000", d32);
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), 0);
+	CU_ASSERT_EQUAL(req.op, HSM_OP_SIGN);
+	CU_ASSERT_EQUAL(id, 11);
+	CU_ASSERT_STRING_EQUAL(req.label, "kw-token/1700000000");
+	CU_ASSERT_EQUAL(req.digest[0], 0xab);
+	CU_ASSERT_EQUAL(req.digest[31], 0xab);
+	free(s);
+	for (size_t i = 0; i < KW_ARRAY_SIZE(bad); i++) {
+		if (parse_str(bad[i], &req, &id) == 0)
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+		CU_ASSERT_EQUAL(parse_str(bad[i], &req, &id), KW_ERR_INVALID_FORMAT);
+		CU_ASSERT_EQUAL(id, 1);
+	}
+	/* sign: only token-key labels, only 32-byte strict base64url digests */
+	{
+		const char *labels[] = {"t/aes/one", "kw-token", "kw-token/", "kw-token/x", "kw-token/01"};
+
+		for (size_t i = 0; i < KW_ARRAY_SIZE(labels); i++) {
+			s = sign_json(labels[i], d32);
+			CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
+			free(s);
+		}
+	}
+	s = sign_json("kw-token/1", d31);
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
+	free(s);
+	s = sign_json("kw-token/1", d33);
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
+	free(s);
+	d32[42] = '=';    /* not base64url */
+	s = sign_json("kw-token/1", d32);
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
+	free(s);
+	d32[42] = 'r';    /* nonzero unused low bits in the last symbol */
+	s = sign_json("kw-token/1", d32);
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
+	free(s);
+	d32[42] = 's';
+	s = sign_json("kw-token/1", d32);
+	CU_ASSERT_EQUAL(parse_str(s, &req, &id), 0);
+	/* an extra field */
+	p = strrchr(s, '}');
+	CU_ASSERT_FATAL(p != NULL);
+	{
+		char buf[256];
+
+		snprintf(buf, sizeof(buf), "%.*s,\"kid\":\"x\"}", (int)(p - s), s);
+		CU_ASSERT_EQUAL(parse_str(buf, &req, &id), KW_ERR_INVALID_FORMAT);
+	}
+	free(s);
+	free(d32);
+	free(d31);
+	free(d33);
+}
+
+static void
+test_parse_sign_sweeps(void)
+{
+	static struct hsm_req req;
+	char *d = b64_of(0x5c, 32), *s = sign_json("kw-token/1700000000", d);
+	size_t len = strlen(s);
+	unsigned long accepted = 0;
+	char *m = malloc(len);
+	uint32_t id;
+
+	CU_ASSERT_FATAL(m != NULL && d != NULL);
+	CU_ASSERT_EQUAL(hsm_req_parse(s, len, &req, &id), 0);
+	for (size_t i = 0; i < len; i++)
+		CU_ASSERT_NOT_EQUAL(hsm_req_parse(s, i, &req, &id), 0);
+	for (size_t i = 0; i < len; i++) {
+		for (int b = 0; b < 8; b++) {
+			memcpy(m, s, len);
+			m[i] = (char)(m[i] ^ (1 << b));
+			if (hsm_req_parse(m, len, &req, &id) != 0)
+				continue;
+			accepted++;
+			CU_ASSERT_PTR_NULL(strchr("{}\":,", s[i]));
+			/* still a sign of a token label, or a flip into the id */
+			CU_ASSERT_EQUAL(req.op, HSM_OP_SIGN);
+			CU_ASSERT_EQUAL(hsm_token_label_parse(req.label, strlen(req.label), NULL), 0);
+		}
+	}
+	/* flips inside the digest and label digits keep a valid request */
+	CU_ASSERT_TRUE(accepted > 0 && accepted < len * 8);
+	free(m);
+	free(s);
+	free(d);
+}
+
+/* DER OCTET STRING of 04||X||Y for pk (a P-256 EVP_PKEY). */
+static size_t
+point_der(EVP_PKEY *pk, uint8_t out[67])
+{
+	size_t n = 0;
+
+	if (EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, out + 2, 65, &n) != 1 ||
+	    n != 65)
+		return 0;
+	out[0] = 0x04;
+	out[1] = 0x41;
+	return 67;
+}
+
+static void
+test_ec_point(void)
+{
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	uint8_t der[80], m[80], x[32], y[32], x2[32], y2[32];
+	size_t len;
+	unsigned long accepted = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pk);
+	CU_ASSERT_EQUAL_FATAL(len = point_der(pk, der), 67);
+	CU_ASSERT_EQUAL(hsm_ec_point_parse(der, len, x, y), 0);
+	CU_ASSERT_EQUAL(memcmp(x, der + 3, 32), 0);
+	CU_ASSERT_EQUAL(memcmp(y, der + 35, 32), 0);
+	/* every prefix fails, outputs untouched */
+	for (size_t i = 0; i < len; i++) {
+		memset(x2, 0xee, 32);
+		CU_ASSERT_EQUAL(hsm_ec_point_parse(der, i, x2, y2), KW_ERR_TRUNCATED);
+		CU_ASSERT_EQUAL(x2[0], 0xee);
+	}
+	/* a byte too many */
+	der[len] = 0;
+	CU_ASSERT_EQUAL(hsm_ec_point_parse(der, len + 1, x2, y2), KW_ERR_TRAILING);
+	/* raw point without the OCTET STRING, long-form length, compressed form */
+	CU_ASSERT_NOT_EQUAL(hsm_ec_point_parse(der + 2, 65, x2, y2), 0);
+	memcpy(m, der, 2);
+	m[1] = 0x81;
+	m[2] = 0x41;
+	memcpy(m + 3, der + 2, 65);
+	CU_ASSERT_EQUAL(hsm_ec_point_parse(m, 68, x2, y2), KW_ERR_INVALID_FORMAT);
+	memcpy(m, der, len);
+	m[2] = 0x02;
+	CU_ASSERT_EQUAL(hsm_ec_point_parse(m, len, x2, y2), KW_ERR_INVALID_FORMAT);
+	/* bit flips: the three header bytes always fail, coordinates parse (to other values) */
+	for (size_t i = 0; i < len; i++) {
+		for (int b = 0; b < 8; b++) {
+			memcpy(m, der, len);
+			m[i] = (uint8_t)(m[i] ^ (1 << b));
+			if (hsm_ec_point_parse(m, len, x2, y2) != 0) {
+				CU_ASSERT_TRUE(i < 3);
+				continue;
+			}
+			accepted++;
+			CU_ASSERT_TRUE(i >= 3);
+			CU_ASSERT_TRUE(memcmp(x, x2, 32) != 0 || memcmp(y, y2, 32) != 0);
+		}
+	}
+	CU_ASSERT_EQUAL(accepted, 64 * 8);
+	EVP_PKEY_free(pk);
+}
+
+/* The RFC 7638 thumbprint computed here from the JWK members. */
+static int
+my_thumbprint(const json_t *jwk, char out[44])
+{
+	char ser[256], *b64 = NULL;
+	uint8_t md[32];
+	int n = snprintf(ser, sizeof(ser), "{\"crv\":\"%s\",\"kty\":\"%s\",\"x\":\"%s\",\"y\":\"%s\"}",
+	    json_string_value(json_object_get(jwk, "crv")), json_string_value(json_object_get(jwk, "kty")),
+	    json_string_value(json_object_get(jwk, "x")), json_string_value(json_object_get(jwk, "y")));
+
+	if (n <= 0 || (size_t)n >= sizeof(ser) || json_object_size(jwk) != 4)
+		return -1;
+	SHA256((const uint8_t *)ser, (size_t)n, md);
+	if (kw_b64url_encode(md, 32, &b64) != 0 || strlen(b64) != 43) {
+		free(b64);
+		return -1;
+	}
+	memcpy(out, b64, 44);
+	free(b64);
+	return 0;
+}
+
+static void
+test_token_key_json(void)
+{
+	EVP_PKEY *pk = EVP_EC_gen("P-256"), *back = NULL;
+	struct hsm_token_key k;
+	uint8_t der[80];
+	char tp[44];
+	json_t *o = NULL, *jwk;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pk);
+	CU_ASSERT_EQUAL_FATAL(point_der(pk, der), 67);
+	memset(&k, 0, sizeof(k));
+	snprintf(k.label, sizeof(k.label), "kw-token/42");
+	k.created = 42;
+	CU_ASSERT_EQUAL_FATAL(hsm_ec_point_parse(der, 67, k.x, k.y), 0);
+	CU_ASSERT_EQUAL_FATAL(hsm_token_key_json(&k, &o), 0);
+	CU_ASSERT_EQUAL(json_object_size(o), 4);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "label")), "kw-token/42");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "created")), 42);
+	jwk = json_object_get(o, "jwk");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(jwk, "kty")), "EC");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(jwk, "crv")), "P-256");
+	CU_ASSERT_EQUAL_FATAL(my_thumbprint(jwk, tp), 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "kid")), tp);
+	/* the JWK is the same public key */
+	CU_ASSERT_EQUAL_FATAL(kw_jwk_import_public(jwk, &back), 0);
+	CU_ASSERT_EQUAL(EVP_PKEY_eq(pk, back), 1);
+	EVP_PKEY_free(back);
+	json_decref(o);
+	o = NULL;
+	/* a point off the curve is refused */
+	k.y[31] ^= 1;
+	CU_ASSERT_NOT_EQUAL(hsm_token_key_json(&k, &o), 0);
+	CU_ASSERT_PTR_NULL(o);
+	EVP_PKEY_free(pk);
+}
+
+static void
+test_sig_fixed(void)
+{
+	uint8_t in[66], out[64];
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i + 1);
+	CU_ASSERT_EQUAL(hsm_ecdsa_sig_fixed(in, 64, out), 0);
+	CU_ASSERT_EQUAL(memcmp(in, out, 64), 0);
+	/* 31-byte halves are left-padded */
+	CU_ASSERT_EQUAL(hsm_ecdsa_sig_fixed(in, 62, out), 0);
+	CU_ASSERT_EQUAL(out[0], 0);
+	CU_ASSERT_EQUAL(memcmp(out + 1, in, 31), 0);
+	CU_ASSERT_EQUAL(out[32], 0);
+	CU_ASSERT_EQUAL(memcmp(out + 33, in + 31, 31), 0);
+	CU_ASSERT_EQUAL(hsm_ecdsa_sig_fixed(in, 2, out), 0);
+	CU_ASSERT_EQUAL(out[31], 1);
+	CU_ASSERT_EQUAL(out[63], 2);
+	CU_ASSERT_EQUAL(hsm_ecdsa_sig_fixed(in, 0, out), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(hsm_ecdsa_sig_fixed(in, 63, out), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(hsm_ecdsa_sig_fixed(in, 66, out), KW_ERR_INVALID_FORMAT);
 }
 
 /* ---- part 2: the real helper ---- */
@@ -978,6 +1320,498 @@ test_recycle_never(void)
 	run_recycle(HSM_CLIENT_RECYCLE_NEVER, 0, 0);
 }
 
+/* ---- part 2b: token-signing keys ---- */
+
+#define TK_NOW 1700000000
+
+static json_t *
+sign_req(const char *label, const uint8_t *digest, size_t len)
+{
+	char *d = NULL;
+	json_t *o;
+
+	if (kw_b64url_encode(digest, len, &d) != 0)
+		return NULL;
+	o = json_pack("{s:s,s:s,s:s}", "op", "sign", "label", label, "digest", d);
+	free(d);
+	return o;
+}
+
+/* Verify a 64-byte R||S over msg (ES256) with the public JWK. 1: valid, 0: not, < 0: error. */
+static int
+es256_verify(const json_t *jwk, const uint8_t *msg, size_t msg_len, const uint8_t sig[64])
+{
+	EVP_PKEY *pk = NULL;
+	EVP_MD_CTX *mc = NULL;
+	ECDSA_SIG *es = NULL;
+	BIGNUM *r = NULL, *s = NULL;
+	uint8_t *der = NULL;
+	int dl, ret = -1;
+
+	if (kw_jwk_import_public(jwk, &pk) != 0 || (es = ECDSA_SIG_new()) == NULL ||
+	    (r = BN_bin2bn(sig, 32, NULL)) == NULL || (s = BN_bin2bn(sig + 32, 32, NULL)) == NULL ||
+	    ECDSA_SIG_set0(es, r, s) != 1)
+		goto out;
+	r = s = NULL;
+	if ((dl = i2d_ECDSA_SIG(es, &der)) <= 0 || (mc = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestVerifyInit(mc, NULL, EVP_sha256(), NULL, pk) != 1)
+		goto out;
+	ret = EVP_DigestVerify(mc, der, (size_t)dl, msg, msg_len) == 1;
+out:
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(es);
+	OPENSSL_free(der);
+	EVP_MD_CTX_free(mc);
+	EVP_PKEY_free(pk);
+	return ret;
+}
+
+/* The helper's signature over SHA-256(msg) with label; 0 and sig on success. */
+static int
+hsm_sign_msg(struct hsm_client *c, const char *label, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+	uint8_t md[32];
+	size_t sl = 0;
+	json_t *o = NULL;
+	const char *s;
+	int r;
+
+	SHA256(msg, len, md);
+	if ((r = call1(c, sign_req(label, md, sizeof(md)), &o)) != 0)
+		return r;
+	s = json_string_value(json_object_get(o, "sig"));
+	r = s != NULL && strlen(s) == 86 && kw_b64url_decode(s, strlen(s), sig, 64, &sl) == 0 &&
+	    sl == 64 && json_object_size(o) == 3 ? 0 : -3000;
+	json_decref(o);
+	return r;
+}
+
+/* token_keys as an array (new reference) or NULL */
+static json_t *
+token_keys(struct hsm_client *c)
+{
+	json_t *o = NULL, *keys;
+
+	if (call1(c, json_pack("{s:s}", "op", "token_keys"), &o) != 0)
+		return NULL;
+	keys = json_incref(json_object_get(o, "keys"));
+	json_decref(o);
+	return json_is_array(keys) ? keys : NULL;
+}
+
+/* Check the shape of one entry: label == kw-token/created, kid == our thumbprint. */
+static void
+check_entry(const json_t *e)
+{
+	char lbl[64], tp[44];
+	const json_t *jwk = json_object_get(e, "jwk");
+
+	CU_ASSERT_EQUAL(json_object_size(e), 4);
+	snprintf(lbl, sizeof(lbl), "kw-token/%lld",
+	    (long long)json_integer_value(json_object_get(e, "created")));
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "label")), lbl);
+	CU_ASSERT_EQUAL(json_object_size(jwk), 4);
+	CU_ASSERT_EQUAL_FATAL(my_thumbprint(jwk, tp), 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "kid")), tp);
+	CU_ASSERT_EQUAL(kw_jwk_thumbprint(jwk, tp), 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "kid")), tp);
+}
+
+static void
+test_token_keys_empty(void)
+{
+	json_t *keys = token_keys(cl);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(keys);
+	CU_ASSERT_EQUAL(json_array_size(keys), 0);
+	json_decref(keys);
+}
+
+static json_t *tk_a, *tk_b;    /* kw-token/TK_NOW and TK_NOW+1 */
+
+static void
+test_token_key_new(void)
+{
+	json_t *o = NULL, *keys;
+	time_t t0;
+	int64_t created;
+
+	CU_ASSERT_EQUAL_FATAL(call1(cl, json_pack("{s:s,s:i}", "op", "token_key_new", "now", TK_NOW),
+	    &o), 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "label")), "kw-token/1700000000");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "created")), TK_NOW);
+	json_object_del(o, "id");
+	json_object_del(o, "ok");
+	check_entry(o);
+	tk_a = o;
+	o = NULL;
+	CU_ASSERT_EQUAL_FATAL(call1(cl, json_pack("{s:s,s:i}", "op", "token_key_new", "now", TK_NOW),
+	    &o), 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "label")), "kw-token/1700000001");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "created")), TK_NOW + 1);
+	json_object_del(o, "id");
+	json_object_del(o, "ok");
+	check_entry(o);
+	tk_b = o;
+	o = NULL;
+	CU_ASSERT_STRING_NOT_EQUAL(json_string_value(json_object_get(tk_a, "kid")),
+	    json_string_value(json_object_get(tk_b, "kid")));
+	/* listed oldest first, identical to what token_key_new returned */
+	keys = token_keys(cl);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(keys);
+	CU_ASSERT_EQUAL_FATAL(json_array_size(keys), 2);
+	CU_ASSERT_TRUE(json_equal(json_array_get(keys, 0), tk_a));
+	CU_ASSERT_TRUE(json_equal(json_array_get(keys, 1), tk_b));
+	json_decref(keys);
+	/* without "now": the helper's clock; an older "now" sorts first */
+	t0 = time(NULL);
+	CU_ASSERT_EQUAL_FATAL(call1(cl, json_pack("{s:s}", "op", "token_key_new"), &o), 0);
+	created = json_integer_value(json_object_get(o, "created"));
+	CU_ASSERT_TRUE(created >= t0 && created <= time(NULL) + 1);
+	json_decref(o);
+	o = NULL;
+	CU_ASSERT_EQUAL_FATAL(call1(cl, json_pack("{s:s,s:i}", "op", "token_key_new", "now", 5), &o), 0);
+	json_decref(o);
+	keys = token_keys(cl);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(keys);
+	CU_ASSERT_EQUAL_FATAL(json_array_size(keys), 4);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(keys, 0), "label")),
+	    "kw-token/5");
+	CU_ASSERT_TRUE(json_equal(json_array_get(keys, 1), tk_a));
+	CU_ASSERT_TRUE(json_equal(json_array_get(keys, 2), tk_b));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(keys, 3), "created")),
+	    created);
+	for (size_t i = 0; i < 4; i++)
+		check_entry(json_array_get(keys, i));
+	json_decref(keys);
+}
+
+static void
+test_token_sign(void)
+{
+	static const char msg[] = "eyJhbGciOiJFUzI1NiJ9.eyJlYXRfcHJvZmlsZSI6InRlc3QifQ";
+	const char *la = json_string_value(json_object_get(tk_a, "label"));
+	const json_t *ja = json_object_get(tk_a, "jwk"), *jb = json_object_get(tk_b, "jwk");
+	uint8_t sig[64], sig2[64], md[32];
+	char other[sizeof(msg)];
+	EVP_PKEY *pk = NULL;
+	EVP_PKEY_CTX *pc = NULL;
+	ECDSA_SIG *es = NULL;
+	uint8_t *der = NULL;
+	size_t mlen = strlen(msg);
+	int dl;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(la);
+	CU_ASSERT_EQUAL_FATAL(hsm_sign_msg(cl, la, (const uint8_t *)msg, mlen, sig), 0);
+	CU_ASSERT_EQUAL(es256_verify(ja, (const uint8_t *)msg, mlen, sig), 1);
+	/* not with the other key, not over another message, not when flipped */
+	CU_ASSERT_EQUAL(es256_verify(jb, (const uint8_t *)msg, mlen, sig), 0);
+	memcpy(other, msg, sizeof(msg));
+	other[5] ^= 1;
+	CU_ASSERT_EQUAL(es256_verify(ja, (const uint8_t *)other, mlen, sig), 0);
+	sig[10] ^= 0x80;
+	CU_ASSERT_EQUAL(es256_verify(ja, (const uint8_t *)msg, mlen, sig), 0);
+	sig[10] ^= 0x80;
+	/* ECDSA is randomized: a second signature differs and verifies too */
+	CU_ASSERT_EQUAL_FATAL(hsm_sign_msg(cl, la, (const uint8_t *)msg, mlen, sig2), 0);
+	CU_ASSERT_NOT_EQUAL(memcmp(sig, sig2, 64), 0);
+	CU_ASSERT_EQUAL(es256_verify(ja, (const uint8_t *)msg, mlen, sig2), 1);
+	/* the signature is over the digest as sent: a bit-flipped digest does not verify */
+	SHA256((const uint8_t *)msg, mlen, md);
+	CU_ASSERT_EQUAL_FATAL(kw_jwk_import_public(ja, &pk), 0);
+	es = ECDSA_SIG_new();
+	CU_ASSERT_FATAL(es != NULL && ECDSA_SIG_set0(es, BN_bin2bn(sig, 32, NULL),
+	    BN_bin2bn(sig + 32, 32, NULL)) == 1);
+	CU_ASSERT_FATAL((dl = i2d_ECDSA_SIG(es, &der)) > 0);
+	pc = EVP_PKEY_CTX_new(pk, NULL);
+	CU_ASSERT_FATAL(pc != NULL && EVP_PKEY_verify_init(pc) == 1);
+	CU_ASSERT_EQUAL(EVP_PKEY_verify(pc, der, (size_t)dl, md, 32), 1);
+	md[31] ^= 1;
+	CU_ASSERT_EQUAL(EVP_PKEY_verify(pc, der, (size_t)dl, md, 32), 0);
+	EVP_PKEY_CTX_free(pc);
+	OPENSSL_free(der);
+	ECDSA_SIG_free(es);
+	EVP_PKEY_free(pk);
+}
+
+/* Cross-check: a compact JWS made with the helper verifies with python3-jwcrypto. */
+static void
+test_token_jwcrypto(void)
+{
+	char hdr_json[160], *hdr = NULL, *pl = NULL, *sg = NULL, *jwk = NULL, *input = NULL;
+	char jws_path[160], jwk_path[160], cmd[640], line[64];
+	const char *payload = "{\"eat_profile\":\"tag:keywarden\",\"n\":1}";
+	uint8_t sig[64];
+	size_t il;
+	FILE *f;
+
+	snprintf(hdr_json, sizeof(hdr_json), "{\"alg\":\"ES256\",\"kid\":\"%s\"}",
+	    json_string_value(json_object_get(tk_b, "kid")));
+	CU_ASSERT_FATAL(kw_b64url_encode(hdr_json, strlen(hdr_json), &hdr) == 0 &&
+	    kw_b64url_encode(payload, strlen(payload), &pl) == 0);
+	il = strlen(hdr) + 1 + strlen(pl);
+	input = malloc(il + 1 + 90);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(input);
+	snprintf(input, il + 1, "%s.%s", hdr, pl);
+	CU_ASSERT_EQUAL_FATAL(hsm_sign_msg(cl, json_string_value(json_object_get(tk_b, "label")),
+	    (const uint8_t *)input, il, sig), 0);
+	CU_ASSERT_FATAL(kw_b64url_encode(sig, 64, &sg) == 0);
+	strcat(input, ".");
+	strcat(input, sg);
+	snprintf(jws_path, sizeof(jws_path), "%s/jws.txt", tmpdir);
+	snprintf(jwk_path, sizeof(jwk_path), "%s/jwk.json", tmpdir);
+	jwk = json_dumps(json_object_get(tk_b, "jwk"), JSON_COMPACT);
+	CU_ASSERT_FATAL(jwk != NULL && write_file(jws_path, input, strlen(input), 0600) == 0 &&
+	    write_file(jwk_path, jwk, strlen(jwk), 0600) == 0);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s' '%s' '%s'", jws_script, jws_path, jwk_path);
+	f = popen(cmd, "r");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	memset(line, 0, sizeof(line));
+	CU_ASSERT_PTR_NOT_NULL(fgets(line, sizeof(line), f));
+	CU_ASSERT_EQUAL(pclose(f), 0);
+	CU_ASSERT_STRING_EQUAL(line, "ok\n");
+	free(hdr);
+	free(pl);
+	free(sg);
+	free(jwk);
+	free(input);
+}
+
+static void
+test_token_sign_errors(void)
+{
+	uint8_t md[33];
+	json_t *o = NULL;
+	pid_t pid = hsm_client_pid(cl);
+
+	memset(md, 7, sizeof(md));
+	CU_ASSERT_EQUAL(call1(cl, sign_req("kw-token/1699999999", md, 32), &o), KW_ERR_NOT_FOUND);
+	CU_ASSERT_PTR_NULL(o);
+	/* a resource key cannot sign; a token key cannot be released */
+	CU_ASSERT_EQUAL(call1(cl, sign_req("t/aes/one", md, 32), &o), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(call1(cl, release_req("kw-token/1700000000", &ka, "k"), &o),
+	    KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(call1(cl, gen_req("kw-token/1700000002", "aes-256", 0, 1), &o),
+	    KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(call1(cl, json_pack("{s:s,s:s}", "op", "token_key_destroy", "label",
+	    "t/aes/one"), &o), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(call1(cl, sign_req("kw-token/1700000000", md, 31), &o), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(call1(cl, sign_req("kw-token/1700000000", md, 33), &o), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(call1(cl, sign_req("kw-token/1700000000", md, 0), &o), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(hsm_client_pid(cl), pid);
+}
+
+/* ---- direct PKCS#11 in the test process, to read the stored attributes ---- */
+
+static CK_BBOOL ck_true_t = CK_TRUE;
+
+struct tp11 {
+	void *dl;
+	CK_FUNCTION_LIST_PTR f;
+	CK_SESSION_HANDLE s;
+};
+
+static int
+tp11_open(struct tp11 *t)
+{
+	static CK_UTF8CHAR pin[] = "5678";
+	CK_C_GetFunctionList gfl;
+	CK_SLOT_ID slots[16];
+	CK_ULONG n = KW_ARRAY_SIZE(slots);
+	CK_TOKEN_INFO ti;
+
+	memset(t, 0, sizeof(*t));
+	if ((t->dl = dlopen(MODULE, RTLD_NOW | RTLD_LOCAL)) == NULL ||
+	    (gfl = (CK_C_GetFunctionList)dlsym(t->dl, "C_GetFunctionList")) == NULL ||
+	    gfl(&t->f) != CKR_OK || t->f->C_Initialize(NULL) != CKR_OK ||
+	    t->f->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
+		return -1;
+	for (CK_ULONG i = 0; i < n; i++) {
+		if (t->f->C_GetTokenInfo(slots[i], &ti) == CKR_OK && memcmp(ti.label, "kwtest ", 7) == 0)
+			return t->f->C_OpenSession(slots[i], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &t->s) ==
+			    CKR_OK && t->f->C_Login(t->s, CKU_USER, pin, 4) == CKR_OK ?
+			    0 : -1;
+	}
+	return -1;
+}
+
+static void
+tp11_close(struct tp11 *t)
+{
+	if (t->f != NULL)
+		(void)t->f->C_Finalize(NULL);
+	if (t->dl != NULL)
+		dlclose(t->dl);
+}
+
+/* Objects of class cls labelled label: count, and the first handle in *h. */
+static size_t
+tp11_find(struct tp11 *t, CK_OBJECT_CLASS cls, const char *label, CK_OBJECT_HANDLE *h)
+{
+	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
+	    {CKA_LABEL, (void *)(uintptr_t)label, strlen(label)}};
+	CK_OBJECT_HANDLE hs[4];
+	CK_ULONG n = 0;
+
+	if (t->f->C_FindObjectsInit(t->s, tmpl, 2) != CKR_OK)
+		return 99;
+	if (t->f->C_FindObjects(t->s, hs, 4, &n) != CKR_OK)
+		n = 99;
+	(void)t->f->C_FindObjectsFinal(t->s);
+	if (n > 0 && n < 99)
+		*h = hs[0];
+	return n;
+}
+
+static void
+test_token_key_attrs(void)
+{
+	const char *la = json_string_value(json_object_get(tk_a, "label"));
+	CK_BBOOL b[12];
+	uint8_t id1[64], id2[64], val[64];
+	CK_OBJECT_HANDLE hpriv = 0, hpub = 0;
+	CK_KEY_TYPE kt = 0;
+	CK_ATTRIBUTE pa[] = {
+		{CKA_TOKEN, &b[0], 1}, {CKA_PRIVATE, &b[1], 1}, {CKA_SENSITIVE, &b[2], 1},
+		{CKA_EXTRACTABLE, &b[3], 1}, {CKA_SIGN, &b[4], 1}, {CKA_DECRYPT, &b[5], 1},
+		{CKA_UNWRAP, &b[6], 1}, {CKA_DERIVE, &b[7], 1}, {CKA_ALWAYS_SENSITIVE, &b[8], 1},
+		{CKA_NEVER_EXTRACTABLE, &b[9], 1}, {CKA_KEY_TYPE, &kt, sizeof(kt)}, {CKA_ID, id1, 64},
+	};
+	CK_ATTRIBUTE ua[] = {
+		{CKA_TOKEN, &b[0], 1}, {CKA_PRIVATE, &b[1], 1}, {CKA_VERIFY, &b[2], 1},
+		{CKA_ENCRYPT, &b[3], 1}, {CKA_WRAP, &b[4], 1}, {CKA_DERIVE, &b[5], 1}, {CKA_ID, id2, 64},
+	};
+	CK_ATTRIBUTE av = {CKA_VALUE, val, sizeof(val)};
+	struct tp11 t;
+
+	CU_ASSERT_EQUAL_FATAL(tp11_open(&t), 0);
+	CU_ASSERT_EQUAL_FATAL(tp11_find(&t, CKO_PRIVATE_KEY, la, &hpriv), 1);
+	CU_ASSERT_EQUAL_FATAL(tp11_find(&t, CKO_PUBLIC_KEY, la, &hpub), 1);
+	CU_ASSERT_EQUAL(t.f->C_GetAttributeValue(t.s, hpriv, pa, KW_ARRAY_SIZE(pa)), CKR_OK);
+	CU_ASSERT_TRUE(b[0] && b[1] && b[2] && !b[3] && b[4] && !b[5] && !b[6] && !b[7] && b[8] &&
+	    b[9]);
+	CU_ASSERT_EQUAL(kt, CKK_EC);
+	CU_ASSERT_EQUAL(pa[11].ulValueLen, 16);
+	/* the private value cannot be read */
+	CU_ASSERT_EQUAL(t.f->C_GetAttributeValue(t.s, hpriv, &av, 1), CKR_ATTRIBUTE_SENSITIVE);
+	/* ... nor set extractable afterwards */
+	{
+		CK_ATTRIBUTE set = {CKA_EXTRACTABLE, &ck_true_t, 1};
+
+		CU_ASSERT_NOT_EQUAL(t.f->C_SetAttributeValue(t.s, hpriv, &set, 1), CKR_OK);
+	}
+	CU_ASSERT_EQUAL(t.f->C_GetAttributeValue(t.s, hpub, ua, KW_ARRAY_SIZE(ua)), CKR_OK);
+	CU_ASSERT_TRUE(b[0] && !b[1] && b[2] && !b[3] && !b[4] && !b[5]);
+	CU_ASSERT_EQUAL(ua[6].ulValueLen, 16);
+	CU_ASSERT_EQUAL(memcmp(id1, id2, 16), 0);
+	tp11_close(&t);
+}
+
+static void
+test_token_key_destroy(void)
+{
+	const char *la = json_string_value(json_object_get(tk_a, "label"));
+	json_t *keys = token_keys(cl), *o = NULL, *newest;
+	uint8_t sig[64];
+	CK_OBJECT_HANDLE h;
+	char nl[64];
+	struct tp11 t;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(keys);
+	CU_ASSERT_EQUAL_FATAL(json_array_size(keys), 4);
+	newest = json_array_get(keys, 3);
+	snprintf(nl, sizeof(nl), "%s", json_string_value(json_object_get(newest, "label")));
+	CU_ASSERT_EQUAL(call1(cl, json_pack("{s:s,s:s}", "op", "token_key_destroy", "label", nl), &o),
+	    KW_ERR_DENIED);
+	CU_ASSERT_EQUAL(call1(cl, json_pack("{s:s,s:s}", "op", "token_key_destroy", "label",
+	    "kw-token/6"), &o), KW_ERR_NOT_FOUND);
+	/* sign first so that its handle is cached, then destroy */
+	CU_ASSERT_EQUAL(hsm_sign_msg(cl, la, (const uint8_t *)"x", 1, sig), 0);
+	CU_ASSERT_EQUAL_FATAL(call1(cl, json_pack("{s:s,s:s}", "op", "token_key_destroy", "label",
+	    la), &o), 0);
+	CU_ASSERT_EQUAL(json_object_size(o), 2);
+	json_decref(o);
+	o = NULL;
+	json_decref(keys);
+	keys = token_keys(cl);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(keys);
+	CU_ASSERT_EQUAL_FATAL(json_array_size(keys), 3);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(keys, 0), "label")),
+	    "kw-token/5");
+	CU_ASSERT_TRUE(json_equal(json_array_get(keys, 1), tk_b));
+	CU_ASSERT_EQUAL(hsm_sign_msg(cl, la, (const uint8_t *)"x", 1, sig), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(call1(cl, json_pack("{s:s,s:s}", "op", "token_key_destroy", "label", la), &o),
+	    KW_ERR_NOT_FOUND);
+	/* both halves are gone from the token */
+	CU_ASSERT_EQUAL_FATAL(tp11_open(&t), 0);
+	CU_ASSERT_EQUAL(tp11_find(&t, CKO_PRIVATE_KEY, la, &h), 0);
+	CU_ASSERT_EQUAL(tp11_find(&t, CKO_PUBLIC_KEY, la, &h), 0);
+	tp11_close(&t);
+	/* the label is free again */
+	CU_ASSERT_EQUAL_FATAL(call1(cl, json_pack("{s:s,s:i}", "op", "token_key_new", "now", TK_NOW),
+	    &o), 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "label")), la);
+	CU_ASSERT_STRING_NOT_EQUAL(json_string_value(json_object_get(o, "kid")),
+	    json_string_value(json_object_get(tk_a, "kid")));
+	json_decref(o);
+	json_decref(keys);
+}
+
+/* A private EC key made by someone else with a token-key label but no public half is skipped. */
+static void
+test_token_foreign(void)
+{
+	char cmd[512];
+	json_t *keys;
+
+	snprintf(cmd, sizeof(cmd), "pkcs11-tool --module %s --token-label kwtest --login --pin 5678 "
+	    "--keypairgen --key-type EC:prime256v1 --label kw-token/3 --id 0102 >/dev/null 2>&1 && "
+	    "pkcs11-tool --module %s --token-label kwtest --login --pin 5678 --delete-object "
+	    "--type pubkey --label kw-token/3 >/dev/null 2>&1", MODULE, MODULE);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	keys = token_keys(cl);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(keys);
+	CU_ASSERT_EQUAL(json_array_size(keys), 4);
+	for (size_t i = 0; i < json_array_size(keys); i++)
+		CU_ASSERT_STRING_NOT_EQUAL(json_string_value(json_object_get(json_array_get(keys, i),
+		    "label")), "kw-token/3");
+	json_decref(keys);
+	/* it is on the token, though, so the label is taken for token_key_new */
+	{
+		json_t *o = NULL;
+
+		CU_ASSERT_EQUAL_FATAL(call1(cl, json_pack("{s:s,s:i}", "op", "token_key_new", "now", 3),
+		    &o), 0);
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "label")), "kw-token/4");
+		json_decref(o);
+	}
+}
+
+static void
+test_token_sign_recycle(void)
+{
+	struct hsm_client *c = start_client(2);
+	const char *lb = json_string_value(json_object_get(tk_b, "label"));
+	const json_t *jb = json_object_get(tk_b, "jwk");
+	uint8_t sig[64], v[64];
+	json_t *o = NULL;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(hsm_sign_msg(c, lb, (const uint8_t *)"before", 6, sig), 0);
+	CU_ASSERT_EQUAL(es256_verify(jb, (const uint8_t *)"before", 6, sig), 1);
+	/* two releases: the helper recycles after the second */
+	CU_ASSERT_EQUAL(release_value(c, "t/aes/one", &ka, v, sizeof(v)), 32);
+	CU_ASSERT_EQUAL(release_value(c, "t/aes/one", &ka, v, sizeof(v)), 32);
+	CU_ASSERT_EQUAL_FATAL(call1(c, json_pack("{s:s}", "op", "stats"), &o), 0);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "recycles")), 1);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "signs")), 1);
+	json_decref(o);
+	CU_ASSERT_EQUAL(hsm_sign_msg(c, lb, (const uint8_t *)"after", 5, sig), 0);
+	CU_ASSERT_EQUAL(es256_verify(jb, (const uint8_t *)"after", 5, sig), 1);
+	hsm_client_free(c);
+}
+
 static void
 test_start_failures(void)
 {
@@ -1013,12 +1847,13 @@ main(int argc, char **argv)
 	CU_pSuite s;
 	unsigned int fails;
 
-	if (argc < 3) {
-		fprintf(stderr, "usage: test_hsm KEYWARDEN_HSM JWE_DECRYPT_PY\n");
+	if (argc < 4) {
+		fprintf(stderr, "usage: test_hsm KEYWARDEN_HSM JWE_DECRYPT_PY JWS_VERIFY_PY\n");
 		return 2;
 	}
 	helper_path = argv[1];
 	py_script = argv[2];
+	jws_script = argv[3];
 	kw_json_init();
 	kw_log_init("test_hsm", KW_LOG_WARN);
 	signal(SIGPIPE, SIG_IGN);
@@ -1032,6 +1867,12 @@ main(int argc, char **argv)
 	CU_add_test(s, "parse_rsa", test_parse_rsa);
 	CU_add_test(s, "parse_sweeps", test_parse_sweeps);
 	CU_add_test(s, "jwe_compact", test_jwe_compact);
+	CU_add_test(s, "token_label_parse", test_token_label_parse);
+	CU_add_test(s, "parse_token_ops", test_parse_token_ops);
+	CU_add_test(s, "parse_sign_sweeps", test_parse_sign_sweeps);
+	CU_add_test(s, "ec_point", test_ec_point);
+	CU_add_test(s, "token_key_json", test_token_key_json);
+	CU_add_test(s, "sig_fixed", test_sig_fixed);
 	s = CU_add_suite("hsm_softhsm", suite_token_init, suite_token_clean);
 	CU_add_test(s, "probe", test_probe);
 	CU_add_test(s, "generate", test_generate);
@@ -1039,6 +1880,15 @@ main(int argc, char **argv)
 	CU_add_test(s, "generic_secret", test_generic_secret);
 	CU_add_test(s, "jwcrypto", test_jwcrypto);
 	CU_add_test(s, "deleted_behind", test_deleted_behind);
+	CU_add_test(s, "token_keys_empty", test_token_keys_empty);
+	CU_add_test(s, "token_key_new", test_token_key_new);
+	CU_add_test(s, "token_sign", test_token_sign);
+	CU_add_test(s, "token_jwcrypto", test_token_jwcrypto);
+	CU_add_test(s, "token_sign_errors", test_token_sign_errors);
+	CU_add_test(s, "token_key_attrs", test_token_key_attrs);
+	CU_add_test(s, "token_key_destroy", test_token_key_destroy);
+	CU_add_test(s, "token_foreign", test_token_foreign);
+	CU_add_test(s, "token_sign_recycle", test_token_sign_recycle);
 	CU_add_test(s, "errors", test_errors);
 	CU_add_test(s, "raw_garbage", test_raw_garbage);
 	CU_add_test(s, "pipeline", test_pipeline);
@@ -1050,6 +1900,8 @@ main(int argc, char **argv)
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
 	CU_cleanup_registry();
+	json_decref(tk_a);
+	json_decref(tk_b);
 	tkey_free(&key2048);
 	return fails == 0 ? 0 : 1;
 }
