@@ -57,7 +57,8 @@ if [ ! -f "$run/keywarden.json" ]; then
     "cert_chains": ["emu/cert_chain.pem"]
   },
   "nonce_ttl": 60,
-  "session_ttl": 300,
+  "token": {"ttl": 300},
+  "dpop": {"iat_window": 60, "nonce_ttl": 300},
   "workers": 2,
   "log_level": "info",
   "resources": [
