@@ -189,4 +189,45 @@ int att_emu_snp_evidence(const struct att_emu_opts *o, const uint8_t report_data
 int att_jwe_decrypt(const char *jwe, size_t jwe_len, EVP_PKEY *rsa, struct kw_secret **ret_plain,
     char **ret_kid) KW_WUR;
 
+/* ---- TEE-bound token and DPoP proofs (RFC 9449) ---- */
+
+#define ATT_MAX_TOKEN 8192       /* EAR token from /attest (compact JWS text) */
+#define ATT_MAX_DPOP_NONCE 512   /* DPoP-Nonce header value */
+#define ATT_DPOP_JTI_BYTES 16
+
+/*
+ * A DPoP proof for one request: compact JWS signed with sig (the EC P-256
+ * tee-sigkey) with protected header {"typ":"dpop+jwt","alg":"ES256",
+ * "jwk":{public tee-sigkey: kty, crv, x, y}} and payload {"htm": htm,
+ * "htu": htu, "iat": iat, "jti": b64url(16 fresh random bytes),
+ * "ath": b64url(SHA-256(token)), "nonce": nonce} ("nonce" omitted when
+ * nonce is NULL). htu must be the exact URL requested, without query or
+ * fragment (KW_ERR_INVALID_ARG if it holds '?' or '#'). *ret is a new
+ * string (free()).
+ */
+int att_dpop_proof(EVP_PKEY *sig, const char *htm, const char *htu, const char *token,
+    const char *nonce, int64_t iat, char **ret) KW_WUR;
+
+/*
+ * 1 when s[0..n) is a usable DPoP nonce (RFC 9449: 1*NQCHAR, i.e. visible
+ * ASCII except '"' and '\'), at most ATT_MAX_DPOP_NONCE bytes; else 0.
+ */
+int att_dpop_nonce_valid(const char *s, size_t n);
+
+/*
+ * 1 when a WWW-Authenticate header value is a DPoP challenge with
+ * error="use_dpop_nonce" (scheme and parameter names case-insensitive,
+ * quoted or token value), else 0. Only the first challenge of the value is
+ * looked at when it is not DPoP.
+ */
+int att_www_auth_use_dpop_nonce(const char *value, size_t n);
+
+/*
+ * iat and exp (integers, exp > iat) from the payload of the token /attest
+ * returned. The signature is NOT verified: the broker verifies its own
+ * tokens; the client only reports the lifetime. KW_ERR_INVALID_FORMAT when
+ * the token is not a compact JWS with those claims.
+ */
+int att_token_times(const char *token, size_t len, int64_t *ret_iat, int64_t *ret_exp) KW_WUR;
+
 #endif

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kwget: fetch a key from a keywarden broker with fresh SEV-SNP evidence.
- * auth (nonce) -> attest (runtime-data + evidence -> session) -> resource
- * (JWE encrypted to the TEE key) -> decrypt -> write. See docs/kwget.md.
+ * auth (nonce) -> attest (runtime-data + evidence -> TEE-bound token) ->
+ * resource (token + DPoP proof signed with tee-sigkey -> JWE encrypted to
+ * the TEE key) -> decrypt -> write. See docs/kwget.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,9 +41,9 @@ enum {
 #define MAX_ATTEST_RESP (16 * 1024)
 #define MAX_RESOURCE_RESP ATT_MAX_JWE
 #define MAX_NONCE 1024
-#define MAX_SESSION 4096
 #define MAX_URL 2048
 #define MAX_RES_PART 128
+#define HTTP_RETRY_NONCE 100 /* http_do: 401 use_dpop_nonce with a DPoP-Nonce; not an exit code */
 
 struct opts {
 	const char *url;
@@ -59,6 +60,7 @@ struct opts {
 	const char *save_attest;
 	const char *jwe_out;
 	const char *tee_key_out;
+	const char *token_out;
 	int quiet;
 };
 
@@ -100,6 +102,7 @@ usage(FILE *f)
 	      "             [--emulate snp --emu-dir DIR [--emu-measurement HEX] [--emu-debug]\n"
 	      "              [--emu-report-data HEX]]\n"
 	      "             [--save-attest-request FILE] [--jwe-out FILE] [--tee-key-out FILE]\n"
+	      "             [--token-out FILE]\n"
 	      "       kwget --help | --version\n"
 	      "\n"
 	      "Proves this guest with fresh SEV-SNP evidence (configfs-tsm) to the keywarden\n"
@@ -119,6 +122,7 @@ usage(FILE *f)
 	      "  --save-attest-request F  write the exact attest request body to F\n"
 	      "  --jwe-out FILE         write the compact JWE received to FILE\n"
 	      "  --tee-key-out FILE     write the TEE RSA private key (PEM, 0600) to FILE\n"
+	      "  --token-out FILE       write the TEE-bound token from attest (0600) to FILE\n"
 	      "  --quiet                print errors only\n"
 	      "\n"
 	      "Exit: 0 ok, 1 usage, 2 network/TLS, 3 attestation denied (401/403), 4 not found,\n"
@@ -207,6 +211,50 @@ on_data(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* Response headers kwget acts on (of the final response; 1xx ones are dropped). */
+struct hdrs {
+	char nonce[ATT_MAX_DPOP_NONCE + 1]; /* DPoP-Nonce, "" when absent or not a valid nonce */
+	int use_dpop_nonce;                 /* WWW-Authenticate: DPoP error="use_dpop_nonce" */
+};
+
+static size_t
+on_header(char *p, size_t size, size_t nitems, void *arg)
+{
+	struct hdrs *hd = arg;
+	size_t n = size * nitems, l = n, nl, vl;
+	const char *colon, *v;
+
+	while (l > 0 && (p[l - 1] == '\r' || p[l - 1] == '\n'))
+		l--;
+	if (l >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		memset(hd, 0, sizeof(*hd)); /* the status line of a new response */
+		return n;
+	}
+	if ((colon = memchr(p, ':', l)) == NULL)
+		return n;
+	nl = (size_t)(colon - p);
+	v = colon + 1;
+	vl = l - nl - 1;
+	while (vl > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		vl--;
+	}
+	while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+		vl--;
+	if (nl == 10 && strncasecmp(p, "DPoP-Nonce", nl) == 0) {
+		if (att_dpop_nonce_valid(v, vl)) {
+			memcpy(hd->nonce, v, vl);
+			hd->nonce[vl] = '\0';
+		} else {
+			hd->nonce[0] = '\0';
+		}
+	} else if (nl == 16 && strncasecmp(p, "WWW-Authenticate", nl) == 0) {
+		if (att_www_auth_use_dpop_nonce(v, vl))
+			hd->use_dpop_nonce = 1;
+	}
+	return n;
+}
+
 static void
 resp_free(struct resp *rs)
 {
@@ -247,13 +295,17 @@ http_error(const char *step, long status, const struct resp *rs)
 }
 
 /*
- * One request. body == NULL means GET. On success (HTTP 200 with the
- * expected content type) *rs holds the body; otherwise the error is printed
- * and the exit code returned.
+ * One request. body == NULL means GET; extra holds more header lines
+ * (NULL-terminated, may be NULL). On success (HTTP 200 with the expected
+ * content type) *rs holds the body; otherwise the error is printed and the
+ * exit code returned, except that with nonce_retry a 401 that asks for a
+ * DPoP nonce and carries one returns HTTP_RETRY_NONCE silently. *hd receives
+ * the response headers kwget acts on.
  */
 static int
 http_do(const struct opts *o, const char *step, const char *url, const char *body,
-    const char *auth, const char *want_ctype, size_t max, struct resp *rs)
+    const char *const *extra, const char *want_ctype, size_t max, struct resp *rs,
+    struct hdrs *hd, int nonce_retry)
 {
 	char errbuf[CURL_ERROR_SIZE], ebuf[CURL_ERROR_SIZE + 16];
 	struct curl_slist *hdr = NULL, *h;
@@ -264,6 +316,7 @@ http_do(const struct opts *o, const char *step, const char *url, const char *bod
 	int code = EXIT_NET;
 
 	memset(rs, 0, sizeof(*rs));
+	memset(hd, 0, sizeof(*hd));
 	rs->max = max;
 	if ((rs->buf = malloc(max + 1)) == NULL)
 		return fail(EXIT_LOCAL, "%s failed: out of memory", step);
@@ -281,8 +334,8 @@ http_do(const struct opts *o, const char *step, const char *url, const char *bod
 			goto nomem;
 		hdr = h;
 	}
-	if (auth != NULL) {
-		if ((h = curl_slist_append(hdr, auth)) == NULL)
+	for (; extra != NULL && *extra != NULL; extra++) {
+		if ((h = curl_slist_append(hdr, *extra)) == NULL)
 			goto nomem;
 		hdr = h;
 	}
@@ -302,6 +355,8 @@ http_do(const struct opts *o, const char *step, const char *url, const char *bod
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, rs);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, hd);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	if (body != NULL) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -320,6 +375,10 @@ http_do(const struct opts *o, const char *step, const char *url, const char *bod
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 401 && nonce_retry && hd->use_dpop_nonce && hd->nonce[0] != '\0') {
+		code = HTTP_RETRY_NONCE;
+		goto out;
+	}
 	if (status != 200) {
 		code = http_error(step, status, rs);
 		goto out;
@@ -385,7 +444,7 @@ valid_resource(const char *r)
 enum {
 	OPT_URL = 256, OPT_RESOURCE, OPT_CACERT, OPT_OUT, OPT_STDOUT, OPT_EMULATE, OPT_EMU_DIR,
 	OPT_EMU_MEAS, OPT_EMU_DEBUG, OPT_EMU_RD, OPT_SAVE_ATTEST, OPT_JWE_OUT, OPT_TEE_KEY_OUT,
-	OPT_QUIET, OPT_HELP, OPT_VERSION,
+	OPT_TOKEN_OUT, OPT_QUIET, OPT_HELP, OPT_VERSION,
 };
 
 static const struct option longopts[] = {
@@ -402,6 +461,7 @@ static const struct option longopts[] = {
 	{"save-attest-request", required_argument, NULL, OPT_SAVE_ATTEST},
 	{"jwe-out", required_argument, NULL, OPT_JWE_OUT},
 	{"tee-key-out", required_argument, NULL, OPT_TEE_KEY_OUT},
+	{"token-out", required_argument, NULL, OPT_TOKEN_OUT},
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -439,6 +499,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case OPT_SAVE_ATTEST: o->save_attest = optarg; break;
 		case OPT_JWE_OUT: o->jwe_out = optarg; break;
 		case OPT_TEE_KEY_OUT: o->tee_key_out = optarg; break;
+		case OPT_TOKEN_OUT: o->token_out = optarg; break;
 		case OPT_QUIET: o->quiet = 1; break;
 		case OPT_HELP: usage(stdout); return -1;
 		case OPT_VERSION: printf("kwget %s\n", KW_VERSION); return -1;
@@ -452,6 +513,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		return fail(EXIT_USAGE, "missing --url (see kwget --help)");
 	if (strncmp(o->url, "https://", 8) != 0 || strlen(o->url) > MAX_URL - 256)
 		return fail(EXIT_USAGE, "--url must be an https:// URL");
+	/* The DPoP proof names the exact URL requested, which has no query or fragment. */
+	if (strpbrk(o->url, "?# \t\r\n") != NULL)
+		return fail(EXIT_USAGE, "--url must not contain a query, a fragment or white space");
 	if (o->resource == NULL)
 		return fail(EXIT_USAGE, "missing --resource REPO/TYPE/TAG (see kwget --help)");
 	if (!valid_resource(o->resource))
@@ -495,6 +559,7 @@ get_nonce(const struct opts *o, const char *base, char **ret)
 	static const char *const keys[] = {"nonce", "extra-params", NULL};
 	char url[MAX_URL];
 	struct resp rs;
+	struct hdrs hd;
 	json_t *j = NULL;
 	const char *nonce;
 	size_t n;
@@ -503,7 +568,7 @@ get_nonce(const struct opts *o, const char *base, char **ret)
 	if ((code = make_url(url, base, "/kbs/v0/auth", NULL)) != 0)
 		return code;
 	if ((code = http_do(o, "auth", url, "{\"version\":\"0.1.0\",\"tee\":\"snp\",\"extra-params\":{}}",
-	    NULL, "application/json", MAX_AUTH_RESP, &rs)) != 0)
+	    NULL, "application/json", MAX_AUTH_RESP, &rs, &hd, 0)) != 0)
 		return code;
 	if (kw_json_parse(rs.buf, rs.len, MAX_AUTH_RESP, &j) != 0 || kw_json_check_keys(j, keys) != 0 ||
 	    kw_json_get_str(j, "nonce", &nonce, &n) != 0 || n == 0 || n > MAX_NONCE) {
@@ -521,11 +586,11 @@ out:
 	return code;
 }
 
-/* Session tokens go into a header: visible ASCII only. */
+/* The token goes into a header: visible ASCII only. */
 static int
 valid_token(const char *s, size_t n)
 {
-	if (n == 0 || n > MAX_SESSION)
+	if (n == 0 || n > ATT_MAX_TOKEN)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (s[i] < 0x21 || s[i] > 0x7e)
@@ -533,41 +598,107 @@ valid_token(const char *s, size_t n)
 	return 1;
 }
 
+/*
+ * POST /attest -> {"token": EAR JWT}. *ret_token is a copy (kw_free_wipe),
+ * *ret_lifetime its exp - iat (read, not verified: only the broker can and
+ * does verify it), ret_nonce a DPoP-Nonce the broker sent along ("" if none).
+ */
 static int
-attest(const struct opts *o, const char *base, const char *body, char **ret_auth, int64_t *ret_exp)
+attest(const struct opts *o, const char *base, const char *body, char **ret_token,
+    int64_t *ret_lifetime, char ret_nonce[static ATT_MAX_DPOP_NONCE + 1])
 {
-	static const char *const keys[] = {"session", "expires_in", NULL};
-	static const char prefix[] = "Authorization: KW-Session ";
-	char url[MAX_URL], *auth = NULL;
+	static const char *const keys[] = {"token", NULL};
+	char url[MAX_URL], *tok = NULL;
 	struct resp rs;
+	struct hdrs hd;
 	json_t *j = NULL;
-	const char *session;
+	const char *t;
 	size_t n;
-	int64_t exp;
+	int64_t iat, exp;
 	int code;
 
 	if ((code = make_url(url, base, "/kbs/v0/attest", NULL)) != 0)
 		return code;
-	if ((code = http_do(o, "attest", url, body, NULL, "application/json", MAX_ATTEST_RESP, &rs)) != 0)
+	if ((code = http_do(o, "attest", url, body, NULL, "application/json", MAX_ATTEST_RESP, &rs,
+	    &hd, 0)) != 0)
 		return code;
 	if (kw_json_parse(rs.buf, rs.len, MAX_ATTEST_RESP, &j) != 0 || kw_json_check_keys(j, keys) != 0 ||
-	    kw_json_get_str(j, "session", &session, &n) != 0 || !valid_token(session, n) ||
-	    kw_json_get_int(j, "expires_in", &exp) != 0 || exp <= 0) {
+	    kw_json_get_str(j, "token", &t, &n) != 0 || !valid_token(t, n) ||
+	    att_token_times(t, n, &iat, &exp) != 0) {
 		code = fail(EXIT_SERVER, "attest failed: malformed response from the broker");
 		goto out;
 	}
-	if ((auth = malloc(sizeof(prefix) + n)) == NULL) {
+	if ((tok = strdup(t)) == NULL) {
 		code = fail(EXIT_LOCAL, "attest failed: out of memory");
 		goto out;
 	}
-	memcpy(auth, prefix, sizeof(prefix) - 1);
-	memcpy(auth + sizeof(prefix) - 1, session, n + 1);
-	*ret_auth = auth;
-	*ret_exp = exp;
+	*ret_token = tok;    /* transferred */
+	*ret_lifetime = exp - iat;
+	memcpy(ret_nonce, hd.nonce, sizeof(hd.nonce));
 	code = 0;
 out:
-	json_decref(j); /* the kw_json allocator wipes the session string */
+	json_decref(j); /* the kw_json allocator wipes the token string */
 	resp_free(&rs);
+	return code;
+}
+
+/* "<prefix><value>" as a new string for a header line (kw_free_wipe). */
+static char *
+header_line(const char *prefix, const char *value)
+{
+	size_t a = strlen(prefix), b = strlen(value);
+	char *s = malloc(a + b + 1);
+
+	if (s != NULL) {
+		memcpy(s, prefix, a);
+		memcpy(s + a, value, b + 1);
+	}
+	return s;
+}
+
+/*
+ * GET the resource with "Authorization: DPoP <token>" and a fresh DPoP
+ * proof. When the broker answers 401 use_dpop_nonce with a DPoP-Nonce, one
+ * more attempt is made with a new proof (new jti and iat) carrying that
+ * nonce; any other 401, or a second one, is final.
+ */
+static int
+get_resource(const struct opts *o, const char *url, EVP_PKEY *sigkey, const char *token,
+    const char *first_nonce, struct resp *rs)
+{
+	char nonce[ATT_MAX_DPOP_NONCE + 1], *proof = NULL;
+	const char *extra[3] = {NULL, NULL, NULL};
+	struct hdrs hd;
+	int code = EXIT_LOCAL, r;
+
+	snprintf(nonce, sizeof(nonce), "%s", first_nonce);
+	if ((extra[0] = header_line("Authorization: DPoP ", token)) == NULL)
+		return fail(EXIT_LOCAL, "resource failed: out of memory");
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if ((r = att_dpop_proof(sigkey, "GET", url, token, nonce[0] != '\0' ? nonce : NULL,
+		    kw_time_now(), &proof)) != 0) {
+			code = fail(EXIT_LOCAL, "resource failed: cannot make the DPoP proof: %s",
+			    kw_strerror(r));
+			break;
+		}
+		if ((extra[1] = header_line("DPoP: ", proof)) == NULL) {
+			code = fail(EXIT_LOCAL, "resource failed: out of memory");
+			break;
+		}
+		code = http_do(o, "resource", url, NULL, extra, "application/jose", MAX_RESOURCE_RESP, rs,
+		    &hd, attempt == 0);
+		kw_free_wipe((char *)(uintptr_t)extra[1]);
+		extra[1] = NULL;
+		free(proof);
+		proof = NULL;
+		if (code != HTTP_RETRY_NONCE)
+			break;
+		memcpy(nonce, hd.nonce, sizeof(nonce));
+		say("the broker asked for a DPoP proof with its nonce; retrying once with a fresh proof");
+	}
+	free(proof);
+	kw_free_wipe((char *)(uintptr_t)extra[1]);
+	kw_free_wipe((char *)(uintptr_t)extra[0]);
 	return code;
 }
 
@@ -595,11 +726,12 @@ run(const struct opts *o)
 	struct kw_secret *key = NULL;
 	json_t *rd = NULL, *evj = NULL, *req = NULL;
 	char base[MAX_URL], url[MAX_URL], fp[17];
-	char *nonce = NULL, *body = NULL, *auth = NULL, *kid = NULL;
+	char *nonce = NULL, *body = NULL, *token = NULL, *kid = NULL;
+	char dpop_nonce[ATT_MAX_DPOP_NONCE + 1];
 	uint8_t report_data[ATT_REPORT_DATA_LEN];
 	struct resp rs = {NULL, 0, 0, 0};
 	size_t blen;
-	int64_t expires = 0;
+	int64_t lifetime = 0;
 	int code = EXIT_LOCAL, r;
 
 	/* Fail before any network traffic when the evidence source is missing. */
@@ -608,6 +740,8 @@ run(const struct opts *o)
 		    "use --emulate snp for testing");
 	if (exists(o->out))
 		return fail(EXIT_LOCAL, "output failed: %s exists; refusing to overwrite", o->out);
+	if (exists(o->token_out))
+		return fail(EXIT_LOCAL, "output failed: %s exists; refusing to overwrite", o->token_out);
 	blen = strlen(o->url);
 	while (blen > 0 && o->url[blen - 1] == '/')
 		blen--;
@@ -684,14 +818,21 @@ run(const struct opts *o)
 		}
 	}
 
-	if ((code = attest(o, base, body, &auth, &expires)) != 0)
+	if ((code = attest(o, base, body, &token, &lifetime, dpop_nonce)) != 0)
 		goto out;
-	say("attested: the broker accepted the evidence; session valid for %lld s", (long long)expires);
+	say("attested: received a TEE-bound token valid for %lld s", (long long)lifetime);
+	if (o->token_out != NULL) {
+		if ((r = write_new_file(o->token_out, token, strlen(token))) != 0) {
+			code = fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->token_out,
+			    r == KW_ERR_EXISTS ? "file exists" : kw_strerror(r));
+			goto out;
+		}
+		say("TESTING: wrote the token to %s", o->token_out);
+	}
 
 	if ((code = make_url(url, base, "/kbs/v0/resource/", o->resource)) != 0)
 		goto out;
-	if ((code = http_do(o, "resource", url, NULL, auth, "application/jose", MAX_RESOURCE_RESP,
-	    &rs)) != 0)
+	if ((code = get_resource(o, url, keys->sig, token, dpop_nonce, &rs)) != 0)
 		goto out;
 	if (o->jwe_out != NULL) {
 		if ((r = write_new_file(o->jwe_out, rs.buf, rs.len)) != 0) {
@@ -713,8 +854,8 @@ run(const struct opts *o)
 	code = 0;
 out:
 	kw_secret_free(key);
-	if (auth != NULL)
-		kw_free_wipe(auth);
+	if (token != NULL)
+		kw_free_wipe(token);
 	resp_free(&rs);
 	free(kid);
 	free(nonce);

@@ -2,8 +2,9 @@
 /*
  * test_attester: CUnit tests for libkwattester (meson test --suite unit,
  * test 'attester'): binding, emulated SNP reports, the SNP certificate table
- * parser, configfs-tsm absence and JWE decryption (the encrypt side is
- * written here, independently of the library).
+ * parser, configfs-tsm absence, JWE decryption (the encrypt side is
+ * written here, independently of the library), DPoP proofs, the
+ * use_dpop_nonce challenge and the token's lifetime.
  */
 #include <ftw.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 
 #include "attester.h"
 #include "kw_b64url.h"
+#include "kw_jose.h"
 #include "kw_json.h"
 #include "kw_jwk.h"
 #include "kw_rd.h"
@@ -989,6 +991,211 @@ suite_clean(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ DPoP */
+
+/* A compact JWS with the given payload JSON, signed by k (for att_token_times). */
+static char *
+signed_token(EVP_PKEY *k, const char *payload)
+{
+	json_t *h = json_pack("{s:s, s:s}", "alg", "ES256", "typ", "JWT"), *p = NULL;
+	uint8_t sig[KW_ES256_SIG_LEN];
+	char *si = NULL, *tok = NULL;
+	size_t n = 0;
+
+	CU_ASSERT_EQUAL_FATAL(kw_json_parse(payload, strlen(payload), 4096, &p), 0);
+	CU_ASSERT_EQUAL_FATAL(kw_jws_signing_input(h, p, &si, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(kw_es256_sign(k, si, n, sig), 0);
+	CU_ASSERT_EQUAL_FATAL(kw_jws_compact(si, sig, sizeof(sig), &tok), 0);
+	free(si);
+	json_decref(h);
+	json_decref(p);
+	return tok;
+}
+
+static void
+test_dpop_proof(void)
+{
+	static const char *const allowed[] = {"typ", "jwk", NULL};
+	static const char url[] = "https://127.0.0.1:8443/kbs/v0/resource/demo/key/one";
+	struct att_keys *keys = NULL;
+	struct kw_jws *j = NULL;
+	EVP_PKEY *emb = NULL;
+	char *proof = NULL, *proof2 = NULL, *tok, ath[44];
+	const char *k;
+	json_t *v, *mine = NULL;
+	char tp1[44], tp2[44];
+	int64_t iat = 0;
+	size_t i = 0;
+
+	CU_ASSERT_EQUAL_FATAL(att_keys_generate(&keys), 0);
+	tok = signed_token(keys->sig, "{\"iat\":1000,\"exp\":1300}");
+	CU_ASSERT_EQUAL_FATAL(att_dpop_proof(keys->sig, "GET", url, tok, "srv-nonce_1", 1767225600, &proof), 0);
+	CU_ASSERT_EQUAL_FATAL(kw_jws_parse(proof, strlen(proof), KW_JWS_MAX, &j), 0);
+	CU_ASSERT_EQUAL(kw_jws_check_header(j, "ES256", allowed), 0);
+	/* header: exactly typ, alg, jwk in that order; jwk is the public tee-sigkey only */
+	json_object_foreach(j->header, k, v) {
+		static const char *const order[] = {"typ", "alg", "jwk"};
+
+		CU_ASSERT_FATAL(i < 3);
+		CU_ASSERT_STRING_EQUAL(k, order[i]);
+		i++;
+	}
+	CU_ASSERT_EQUAL(i, 3);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j->header, "typ")), "dpop+jwt");
+	v = json_object_get(j->header, "jwk");
+	CU_ASSERT_EQUAL(json_object_size(v), 4);
+	CU_ASSERT_PTR_NULL(json_object_get(v, "d"));
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(v, "kty")), "EC");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(v, "crv")), "P-256");
+	CU_ASSERT_EQUAL_FATAL(kw_jwk_import_public(v, &emb), 0);
+	CU_ASSERT_EQUAL(EVP_PKEY_eq(emb, keys->sig), 1);
+	CU_ASSERT_EQUAL(kw_jwk_export_public(keys->sig, &mine), 0);
+	CU_ASSERT_EQUAL(kw_jwk_thumbprint(mine, tp1), 0);
+	CU_ASSERT_EQUAL(kw_jwk_thumbprint(v, tp2), 0);
+	CU_ASSERT_STRING_EQUAL(tp1, tp2);
+	CU_ASSERT_EQUAL(kw_jws_verify_es256(j, emb), 0);
+	/* payload: htm, htu, iat, jti, ath, nonce in that order */
+	i = 0;
+	json_object_foreach(j->payload, k, v) {
+		static const char *const order[] = {"htm", "htu", "iat", "jti", "ath", "nonce"};
+
+		CU_ASSERT_FATAL(i < 6);
+		CU_ASSERT_STRING_EQUAL(k, order[i]);
+		i++;
+	}
+	CU_ASSERT_EQUAL(i, 6);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j->payload, "htm")), "GET");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j->payload, "htu")), url);
+	CU_ASSERT_EQUAL(kw_json_get_int(j->payload, "iat", &iat), 0);
+	CU_ASSERT_EQUAL(iat, 1767225600);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j->payload, "nonce")), "srv-nonce_1");
+	CU_ASSERT_EQUAL(kw_jose_ath(tok, strlen(tok), ath), 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j->payload, "ath")), ath);
+	CU_ASSERT_EQUAL(json_string_length(json_object_get(j->payload, "jti")), 22); /* 16 bytes */
+	/* a second proof: new jti, no nonce member when none is known */
+	CU_ASSERT_EQUAL_FATAL(att_dpop_proof(keys->sig, "GET", url, tok, NULL, 1767225601, &proof2), 0);
+	{
+		struct kw_jws *j2 = NULL;
+
+		CU_ASSERT_EQUAL_FATAL(kw_jws_parse(proof2, strlen(proof2), KW_JWS_MAX, &j2), 0);
+		CU_ASSERT_PTR_NULL(json_object_get(j2->payload, "nonce"));
+		CU_ASSERT_EQUAL(json_object_size(j2->payload), 5);
+		CU_ASSERT_STRING_NOT_EQUAL(json_string_value(json_object_get(j2->payload, "jti")),
+		    json_string_value(json_object_get(j->payload, "jti")));
+		CU_ASSERT_EQUAL(kw_jws_verify_es256(j2, emb), 0);
+		kw_jws_free(j2);
+	}
+	/* refused: URL with query or fragment, bad nonce, RSA key, missing inputs */
+	free(proof2);
+	proof2 = (char *)&proof2;
+	CU_ASSERT_EQUAL(att_dpop_proof(keys->sig, "GET", "https://x/a?b=1", tok, NULL, 1, &proof2), KW_ERR_INVALID_ARG);
+	CU_ASSERT_EQUAL(att_dpop_proof(keys->sig, "GET", "https://x/a#f", tok, NULL, 1, &proof2), KW_ERR_INVALID_ARG);
+	CU_ASSERT_EQUAL(att_dpop_proof(keys->sig, "GET", url, tok, "a\"b", 1, &proof2), KW_ERR_INVALID_ARG);
+	CU_ASSERT_EQUAL(att_dpop_proof(keys->sig, "GET", url, tok, "", 1, &proof2), KW_ERR_INVALID_ARG);
+	CU_ASSERT_EQUAL(att_dpop_proof(keys->enc, "GET", url, tok, NULL, 1, &proof2), KW_ERR_INVALID_ARG);
+	CU_ASSERT_EQUAL(att_dpop_proof(keys->sig, "", url, tok, NULL, 1, &proof2), KW_ERR_INVALID_ARG);
+	CU_ASSERT_EQUAL(att_dpop_proof(keys->sig, "GET", url, NULL, NULL, 1, &proof2), KW_ERR_INVALID_ARG);
+	CU_ASSERT_EQUAL(att_dpop_proof(keys->sig, "GET", url, tok, NULL, 0, &proof2), KW_ERR_INVALID_ARG);
+	CU_ASSERT_PTR_EQUAL(proof2, (char *)&proof2);
+	json_decref(mine);
+	EVP_PKEY_free(emb);
+	kw_jws_free(j);
+	free(proof);
+	free(tok);
+	att_keys_free(keys);
+}
+
+static void
+test_dpop_nonce_and_challenge(void)
+{
+	static const struct {
+		const char *v;
+		int want;
+	} cases[] = {
+		{"DPoP error=\"use_dpop_nonce\"", 1},
+		{"DPoP error=use_dpop_nonce", 1},
+		{"dpop ERROR = \"use_dpop_nonce\" , error_description=\"Resource server requires nonce\"", 1},
+		{"DPoP algs=\"ES256\", error=\"use_dpop_nonce\", error_description=\"a, b\"", 1},
+		{"Bearer realm=\"x\", DPoP error=\"use_dpop_nonce\"", 1},
+		{"Basic abc==, DPoP error=\"use_dpop_nonce\"", 1},
+		{"DPoP error=\"use_\\dpop_nonce\"", 1}, /* quoted-pair */
+		{"DPoP error=\"invalid_token\"", 0},
+		{"DPoP error=\"invalid_dpop_proof\"", 0},
+		{"Bearer error=\"use_dpop_nonce\"", 0},
+		{"DPoP error_description=\"use_dpop_nonce\"", 0},
+		{"DPoP xerror=\"use_dpop_nonce\"", 0},
+		{"DPoP error=\"use_dpop_nonce_\"", 0},
+		{"DPoP error=\"use_dpop_nonc\"", 0},
+		{"DPoP error=\"use_dpop_nonce", 0},
+		{"DPoPx error=\"use_dpop_nonce\"", 0},
+		{"DPoP error=\"use_dpop_nonce\"x", 0},
+		{"", 0},
+		{"DPoP", 0},
+	};
+	static const char *const good[] = {"a", "n-1", "!#$%&'()*+,-./0123456789:;<=>?@[]^_`{|}~"};
+	static const char *const bad[] = {"", " a", "a b", "a\"", "a\\b", "\x7f", "\xc3\xa9"};
+	char big[ATT_MAX_DPOP_NONCE + 2];
+
+	for (size_t i = 0; i < KW_ARRAY_SIZE(cases); i++) {
+		int got = att_www_auth_use_dpop_nonce(cases[i].v, strlen(cases[i].v));
+
+		if (got != cases[i].want)
+			fprintf(stderr, "challenge case %zu: '%s' -> %d\n", i, cases[i].v, got);
+		CU_ASSERT_EQUAL(got, cases[i].want);
+	}
+	/* every prefix of the good challenge is refused but the full one */
+	{
+		const char *v = cases[0].v;
+
+		for (size_t n = 0; n < strlen(v); n++)
+			CU_ASSERT_EQUAL(att_www_auth_use_dpop_nonce(v, n), 0);
+	}
+	for (size_t i = 0; i < KW_ARRAY_SIZE(good); i++)
+		CU_ASSERT_EQUAL(att_dpop_nonce_valid(good[i], strlen(good[i])), 1);
+	for (size_t i = 0; i < KW_ARRAY_SIZE(bad); i++)
+		CU_ASSERT_EQUAL(att_dpop_nonce_valid(bad[i], strlen(bad[i])), 0);
+	memset(big, 'n', sizeof(big));
+	CU_ASSERT_EQUAL(att_dpop_nonce_valid(big, ATT_MAX_DPOP_NONCE), 1);
+	CU_ASSERT_EQUAL(att_dpop_nonce_valid(big, ATT_MAX_DPOP_NONCE + 1), 0);
+}
+
+static void
+test_token_times(void)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	int64_t iat = 7, exp = 7;
+	char *t;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+	t = signed_token(k, "{\"iat\":1767225600,\"exp\":1767225900,\"cnf\":{\"jkt\":\"x\"}}");
+	CU_ASSERT_EQUAL(att_token_times(t, strlen(t), &iat, &exp), 0);
+	CU_ASSERT_EQUAL(iat, 1767225600);
+	CU_ASSERT_EQUAL(exp - iat, 300);
+	/* every prefix that cuts into the header or the payload fails (the
+	 * signature is not checked client-side, so cutting it may not) */
+	for (size_t n = 0; n <= (size_t)(strrchr(t, '.') - t); n++) {
+		int64_t a = 7, b = 7;
+
+		if (att_token_times(t, n, &a, &b) == 0)
+			CU_FAIL("a truncated token gave times");
+		CU_ASSERT(a == 7 && b == 7);
+	}
+	free(t);
+	{
+		static const char *const bad[] = {"{\"iat\":1000}", "{\"exp\":1000}",
+			"{\"iat\":1000,\"exp\":1000}", "{\"iat\":1000,\"exp\":999}",
+			"{\"iat\":\"1000\",\"exp\":1300}", "{\"iat\":1000.0,\"exp\":1300}", "{\"iat\":0,\"exp\":1}"};
+
+		for (size_t i = 0; i < KW_ARRAY_SIZE(bad); i++) {
+			t = signed_token(k, bad[i]);
+			CU_ASSERT_EQUAL(att_token_times(t, strlen(t), &iat, &exp), KW_ERR_INVALID_FORMAT);
+			free(t);
+		}
+	}
+	CU_ASSERT_EQUAL(att_token_times("a.b.c", ATT_MAX_TOKEN + 1, &iat, &exp), KW_ERR_TOO_LARGE);
+	EVP_PKEY_free(k);
+}
+
 int
 main(void)
 {
@@ -1005,7 +1212,9 @@ main(void)
 	    TEST_ADD(s, test_certtable_good) || TEST_ADD(s, test_certtable_bad) ||
 	    TEST_ADD(s, test_certtable_bitflips) || TEST_ADD(s, test_tsm_absent) ||
 	    TEST_ADD(s, test_jwe_good) || TEST_ADD(s, test_jwe_rejects) ||
-	    TEST_ADD(s, test_jwe_truncation_sweep) || TEST_ADD(s, test_jwe_bitflip_sweep)) {
+	    TEST_ADD(s, test_jwe_truncation_sweep) || TEST_ADD(s, test_jwe_bitflip_sweep) ||
+	    TEST_ADD(s, test_dpop_proof) || TEST_ADD(s, test_dpop_nonce_and_challenge) ||
+	    TEST_ADD(s, test_token_times)) {
 		fprintf(stderr, "test registration failed\n");
 		CU_cleanup_registry();
 		return 2;
