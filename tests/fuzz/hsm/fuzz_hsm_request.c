@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Fuzz target: keywarden-hsm request datagrams (hsm_req_parse). */
+/*
+ * Fuzz target: keywarden-hsm request datagrams (hsm_req_parse), and the same
+ * bytes as a CKA_EC_POINT (hsm_ec_point_parse) and a CKM_ECDSA result.
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hsm_req.h"
+#include "hsm_tokkey.h"
 #include "kw_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -14,6 +18,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int init;
 	struct hsm_req *req;
+	uint8_t x[HSM_P256_COORD], y[HSM_P256_COORD], sig[HSM_SIGN_SIG_LEN];
+	int64_t n;
 	uint32_t id;
 
 	if (!init) {
@@ -34,7 +40,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (req->op == HSM_OP_RANDOM && (req->length == 0 || req->length > HSM_RANDOM_MAX))
 			abort();
+		/* token-key labels and resource labels never overlap */
+		if ((req->op == HSM_OP_SIGN || req->op == HSM_OP_TOKEN_KEY_DESTROY) &&
+		    (hsm_token_label_parse(req->label, strlen(req->label), &n) != 0 || n < 0 ||
+		    hsm_label_valid(req->label, strlen(req->label))))
+			abort();
+		if (req->op == HSM_OP_TOKEN_KEY_NEW && req->now_set &&
+		    (req->now < 0 || req->now > HSM_TOKEN_TIME_MAX))
+			abort();
 	}
 	free(req);
+	if (hsm_ec_point_parse(data, size, x, y) == 0 &&
+	    (size != 67 || memcmp(x, data + 3, sizeof(x)) != 0 || memcmp(y, data + 35, sizeof(y)) != 0))
+		abort();
+	if (hsm_ecdsa_sig_fixed(data, size, sig) == 0 &&
+	    (size % 2 != 0 || memcmp(sig + HSM_SIGN_SIG_LEN - size / 2, data + size / 2, size / 2) != 0))
+		abort();
 	return 0;
 }
