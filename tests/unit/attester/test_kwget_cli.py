@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """kwget-cli: kwget's command line, exit codes and messages, and full flows
 against a small fake broker (TLS 1.3 on 127.0.0.1) that checks the binding and
-the emulated report itself and releases JWEs made by python3-jwcrypto.
+the emulated report itself, issues TEE-bound tokens (ES256 JWTs with
+cnf.jkt), verifies kwget's DPoP proofs with python3-jwcrypto (signature with
+the embedded jwk, jkt, htm, htu, iat, jti, ath, nonce), plays the RFC 9449
+use_dpop_nonce game and releases JWEs made by python3-jwcrypto.
 
 Usage: test_kwget_cli.py PATH/TO/kwget     (KW_SOURCE_ROOT locates scripts/)
 """
@@ -19,12 +22,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from jwcrypto import jwe, jwk
+from jwcrypto import jwe, jwk, jws
+from jwcrypto.common import json_encode
 
 KWGET = os.path.abspath(sys.argv[1])
 SRC = os.environ.get("KW_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -54,11 +59,26 @@ def one_line(p):
 # ------------------------------------------------------------ fake broker
 
 class Broker:
+    """DPoP nonce behaviour (self.mode):
+    none       no nonce anywhere; a proof carrying one is refused
+    attest     /attest announces DPoP-Nonce; the resource requires it
+    challenge  no nonce from /attest; the first GET gets 401 use_dpop_nonce + a nonce
+    rotate     /attest announces one nonce, the resource wants another (one challenge)
+    always     every GET gets 401 use_dpop_nonce with a fresh nonce
+    other401   401 invalid_dpop_proof (with a DPoP-Nonce header): final
+    nononce    401 use_dpop_nonce without a DPoP-Nonce header: final
+    """
+
     def __init__(self, emu, tls_max=None):
         self.emu = emu
         self.nonces = set()
-        self.sessions = {}
+        self.tokens = {}
         self.requests = []
+        self.gets = []       # (path, claims of the proof or None, status)
+        self.jtis = set()
+        self.mode = "none"
+        self.dpop_nonce = None
+        self.key = jwk.JWK.generate(kty="EC", crv="P-256")
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(os.path.join(TMP, "server.pem"), os.path.join(TMP, "server.key"))
         if tls_max is not None:
@@ -69,17 +89,19 @@ class Broker:
             def log_message(self, *a):
                 pass
 
-            def reply(self, status, obj=None, ctype="application/json", raw=None):
+            def reply(self, status, obj=None, ctype="application/json", raw=None, headers=()):
                 body = raw if raw is not None else json.dumps(obj).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
+                for k, v in headers:
+                    self.send_header(k, v)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
-            def problem(self, status, title, detail):
+            def problem(self, status, title, detail, headers=()):
                 self.reply(status, {"type": "about:blank", "title": title, "status": status,
-                                    "detail": detail}, "application/problem+json")
+                                    "detail": detail}, "application/problem+json", headers=headers)
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -132,15 +154,85 @@ class Broker:
             return h.problem(403, "Forbidden", "debug guest")
         if rep[0x90:0xC0].hex() != self.emu["measurement"]:
             return h.problem(403, "Forbidden", "measurement not allowed")
-        tok = b64u(secrets.token_bytes(32))
-        self.sessions[tok] = rd["tee-pubkey"]
-        h.reply(200, {"session": tok, "expires_in": 300})
+        now = int(time.time())
+        claims = {"eat_profile": "tag:github.com,2023:veraison/ear", "iat": now, "exp": now + 300,
+                  "jti": b64u(secrets.token_bytes(16)), "iss": "fake-broker",
+                  "cnf": {"jkt": jwk.JWK(**rd["tee-sigkey"]).thumbprint()},
+                  "submods": {"cpu0": {"ear.status": "affirming"}}}
+        t = jws.JWS(json_encode(claims))
+        t.add_signature(self.key, None, json_encode({"alg": "ES256", "typ": "JWT",
+                                                     "kid": self.key.thumbprint()}))
+        tok = t.serialize(compact=True)
+        self.tokens[tok] = (rd["tee-pubkey"], claims)
+        hdrs = []
+        if self.mode in ("attest", "rotate"):
+            self.dpop_nonce = "att-" + b64u(secrets.token_bytes(12))
+            hdrs.append(("DPoP-Nonce", self.dpop_nonce))
+        h.reply(200, {"token": tok}, headers=hdrs)
+
+    def check_proof(self, h, tok):
+        """RFC 9449 section 4.3 checks with jwcrypto; returns the claims or raises."""
+        proof = h.headers.get_all("DPoP") or []
+        assert len(proof) == 1, "exactly one DPoP header"
+        p = jws.JWS()
+        p.deserialize(proof[0])
+        hdr = json.loads(p.objects["protected"])
+        assert list(hdr) == ["typ", "alg", "jwk"] and hdr["typ"] == "dpop+jwt" and hdr["alg"] == "ES256", hdr
+        assert set(hdr["jwk"]) == {"kty", "crv", "x", "y"}, hdr["jwk"]
+        emb = jwk.JWK(**hdr["jwk"])
+        p.verify(emb, alg="ES256")
+        assert emb.thumbprint() == self.tokens[tok][1]["cnf"]["jkt"], "proof key is not the token's key"
+        c = json.loads(p.payload)
+        assert set(c) <= {"htm", "htu", "iat", "jti", "ath", "nonce"}, c
+        assert c["htm"] == "GET" and c["htu"] == self.url + h.path, (c["htu"], h.path)
+        assert abs(c["iat"] - time.time()) < 60, c["iat"]
+        assert len(b64u_dec(c["jti"])) >= 16 and c["jti"] not in self.jtis, "jti"
+        self.jtis.add(c["jti"])
+        assert c["ath"] == b64u(hashlib.sha256(tok.encode()).digest()), "ath"
+        return c
 
     def resource(self, h):
         auth = h.headers.get("Authorization", "")
-        if not auth.startswith("KW-Session ") or auth[11:] not in self.sessions:
-            return h.problem(401, "Unauthorized", "no session")
-        pub = jwk.JWK(**self.sessions[auth[11:]])
+        if not auth.startswith("DPoP ") or auth[5:] not in self.tokens:
+            self.gets.append((h.path, None, 401))
+            return h.problem(401, "Unauthorized", "no token")
+        tok = auth[5:]
+        try:
+            c = self.check_proof(h, tok)
+        except Exception as e:  # the test asserts on self.gets
+            self.gets.append((h.path, repr(e), 401))
+            return h.problem(401, "Unauthorized", "bad proof",
+                             [("WWW-Authenticate", 'DPoP error="invalid_dpop_proof"')])
+        fresh_nonce = "srv-" + b64u(secrets.token_bytes(12))
+        challenge = [("WWW-Authenticate", 'DPoP error="use_dpop_nonce", '
+                      'error_description="Resource server requires nonce in DPoP proof"'),
+                     ("DPoP-Nonce", fresh_nonce)]
+        mode = self.mode
+        if mode == "none" and "nonce" in c:
+            self.gets.append((h.path, c, 401))
+            return h.problem(401, "Unauthorized", "unexpected nonce")
+        if mode == "rotate" and self.dpop_nonce.startswith("att-"):
+            self.dpop_nonce = None
+        if mode in ("challenge", "rotate") and (self.dpop_nonce is None or c.get("nonce") != self.dpop_nonce):
+            self.dpop_nonce = fresh_nonce
+            self.gets.append((h.path, c, 401))
+            return h.problem(401, "Unauthorized", "nonce required", challenge)
+        if mode == "attest" and c.get("nonce") != self.dpop_nonce:
+            self.gets.append((h.path, c, 401))
+            return h.problem(401, "Unauthorized", "wrong nonce")
+        if mode == "always":
+            self.gets.append((h.path, c, 401))
+            return h.problem(401, "Unauthorized", "nonce required again", challenge)
+        if mode == "other401":
+            self.gets.append((h.path, c, 401))
+            return h.problem(401, "Unauthorized", "proof refused",
+                             [("WWW-Authenticate", 'DPoP error="invalid_dpop_proof"'),
+                              ("DPoP-Nonce", fresh_nonce)])
+        if mode == "nononce":
+            self.gets.append((h.path, c, 401))
+            return h.problem(401, "Unauthorized", "nonce required, none given", challenge[:1])
+        self.gets.append((h.path, c, 200))
+        pub = jwk.JWK(**self.tokens[tok][0])
         name = h.path[len("/kbs/v0/resource/"):]
         if name == "demo/key/boom":
             return h.problem(500, "Internal Server Error", "HSM on fire\nsecond line")
@@ -205,6 +297,8 @@ def t_usage_errors():
         (base + ["--emulate", "snp", "--emu-dir", TMP, "--emu-report-data", "00" * 63], "128 hex"),
         (base + ["--bogus"], "unknown"),
         (base + ["extra"], "unexpected argument"),
+        (["--url", "https://x/?a=1", "--resource", "a/b/c", "--stdout"], "query"),
+        (["--url", "https://x/#f", "--resource", "a/b/c", "--stdout"], "fragment"),
     ]
     for args, want in cases:
         p = run(*args)
@@ -232,19 +326,40 @@ def fresh(name):
 
 
 def t_release(b):
-    out, jwe_p, pem, req = fresh("key"), fresh("jwe"), fresh("tee.pem"), fresh("req.json")
+    b.mode = "none"
+    out, jwe_p, pem, req, tokf = (fresh("key"), fresh("jwe"), fresh("tee.pem"), fresh("req.json"),
+                                  fresh("token"))
+    ngets = len(b.gets)
     p = kw(b, "--resource", "demo/key/one", "--out", out, "--jwe-out", jwe_p, "--tee-key-out", pem,
-           "--save-attest-request", req)
+           "--save-attest-request", req, "--token-out", tokf)
     err = p.stderr.decode()
     assert p.returncode == 0, err
     with open(out, "rb") as f:
         assert f.read() == SECRET
-    for path in (out, jwe_p, pem, req):
+    for path in (out, jwe_p, pem, req, tokf):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
-    for word in ("nonce", "EMULATED", "attested", "released", "32 bytes", "fingerprint",
+    for word in ("nonce", "EMULATED", "released", "32 bytes", "fingerprint",
+                 "attested: received a TEE-bound token valid for 300 s",
                  hashlib.sha256(SECRET).hexdigest()[:16]):
         assert word in err, (word, err)
-    assert SECRET.hex() not in err and b64u(SECRET) not in err
+    assert SECRET.hex() not in err and b64u(SECRET) not in err and "retrying" not in err
+    # one GET with a proof that passed every check, no nonce in it
+    gets = b.gets[ngets:]
+    assert len(gets) == 1 and gets[0][2] == 200 and "nonce" not in gets[0][1], gets
+    assert gets[0][0] == "/kbs/v0/resource/demo/key/one"
+    # --token-out holds exactly the token the broker issued, bound to the tee-sigkey sent
+    with open(tokf) as f:
+        tok = f.read()
+    assert tok in b.tokens and tok not in err
+    t = jws.JWS()
+    t.deserialize(tok, key=b.key)
+    with open(req) as f:
+        sigkey = json.load(f)["runtime-data"]["tee-sigkey"]
+    assert json.loads(t.payload)["cnf"]["jkt"] == jwk.JWK(**sigkey).thumbprint()
+    # --token-out refuses an existing file before any network traffic
+    n = len(b.requests)
+    p = kw(b, "--resource", "demo/key/one", "--stdout", "--token-out", tokf)
+    assert p.returncode == 6 and "exists" in one_line(p) and len(b.requests) == n, p
     # the JWE decrypts with jwcrypto and the TEE key kwget wrote
     with open(pem, "rb") as f:
         key = jwk.JWK.from_pem(f.read())
@@ -302,6 +417,47 @@ def t_errors(b):
         assert not os.path.exists(out)
 
 
+def t_dpop_nonce(b):
+    """The nonce from /attest is used; one use_dpop_nonce challenge is answered once."""
+    def go(mode, res="demo/key/one"):
+        b.mode = mode
+        n = len(b.gets)
+        p = kw(b, "--resource", res, "--stdout")
+        return p, b.gets[n:]
+
+    # nonce announced by /attest goes into the first proof
+    p, gets = go("attest")
+    assert p.returncode == 0 and p.stdout == SECRET, p
+    assert len(gets) == 1 and gets[0][2] == 200 and gets[0][1]["nonce"].startswith("att-"), gets
+    # challenge: 401 use_dpop_nonce, then a fresh proof (new jti, the server's nonce) succeeds
+    p, gets = go("challenge")
+    err = p.stderr.decode()
+    assert p.returncode == 0 and p.stdout == SECRET, p
+    assert [g[2] for g in gets] == [401, 200], gets
+    assert "nonce" not in gets[0][1] and gets[1][1]["nonce"].startswith("srv-"), gets
+    assert gets[0][1]["jti"] != gets[1][1]["jti"] and gets[1][1]["iat"] >= gets[0][1]["iat"]
+    assert "retrying once" in err and "attested: received a TEE-bound token" in err, err
+    # the /attest nonce went stale: one challenge, then success
+    p, gets = go("rotate")
+    assert p.returncode == 0 and [g[2] for g in gets] == [401, 200], (p, gets)
+    assert gets[0][1]["nonce"].startswith("att-") and gets[1][1]["nonce"].startswith("srv-"), gets
+    # a broker that keeps asking: exactly one retry, then the 401 is final (exit 3)
+    p, gets = go("always")
+    assert p.returncode == 3 and p.stdout == b"", p
+    assert [g[2] for g in gets] == [401, 401] and gets[1][1]["nonce"].startswith("srv-"), gets
+    assert "resource failed: HTTP 401 Unauthorized: nonce required again" in p.stderr.decode(), p
+    # any other 401 is final at once, even with a DPoP-Nonce header
+    p, gets = go("other401")
+    assert p.returncode == 3 and len(gets) == 1, (p, gets)
+    assert p.stderr.decode().endswith("kwget: resource failed: HTTP 401 Unauthorized: proof refused\n"), p
+    # use_dpop_nonce without a DPoP-Nonce header: nothing to retry with
+    p, gets = go("nononce")
+    assert p.returncode == 3 and len(gets) == 1 and "none given" in p.stderr.decode(), (p, gets)
+    # every proof so far passed the signature/jkt/htu/ath/jti checks
+    assert all(not isinstance(g[1], str) for g in b.gets), [g for g in b.gets if isinstance(g[1], str)]
+    b.mode = "none"
+
+
 def t_tls(b, b12):
     # a CA that did not sign the broker's certificate
     p = run("--url", b.url, "--cacert", os.path.join(TMP, "other-ca.pem"), "--emulate", "snp",
@@ -331,9 +487,10 @@ def main():
         b = Broker(emu)
         b12 = Broker(emu, tls_max=ssl.TLSVersion.TLSv1_2)
         tests = [t_help_version, t_usage_errors, t_no_configfs_tsm, lambda: t_release(b),
-                 lambda: t_refuses_existing_output(b), lambda: t_errors(b), lambda: t_tls(b, b12)]
+                 lambda: t_refuses_existing_output(b), lambda: t_errors(b), lambda: t_dpop_nonce(b),
+                 lambda: t_tls(b, b12)]
         names = ["help_version", "usage_errors", "no_configfs_tsm", "release", "refuses_existing_output",
-                 "errors", "tls"]
+                 "errors", "dpop_nonce", "tls"]
         for name, t in zip(names, tests):
             try:
                 t()
