@@ -45,6 +45,14 @@ def jcs(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def es256_raw(jwk_key, data):
+    """ES256 signature in the JWS r||s form with a jwcrypto EC key."""
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature as dds
+    priv = jwk_key.get_op_key("sign")
+    r, s = dds(priv.sign(data, ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -261,6 +269,10 @@ class Attester:
         claims.update(claims_extra or {})
         for k in drop:
             claims.pop(k, None)
+        if "crit" in hdr:
+            # jwcrypto refuses to emit unknown critical headers: sign by hand
+            si = b64u(json_encode(hdr).encode()) + "." + b64u(json_encode(claims).encode())
+            return si + "." + b64u(es256_raw(key, si.encode()))
         t = jws.JWS(json_encode(claims))
         t.add_signature(key, alg="ES256", protected=json_encode(hdr))
         return t.serialize(compact=True)
