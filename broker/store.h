@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_STORE_H
+#define KW_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "kw_err.h"
+
+/*
+ * keywarden's durable state: keys and their versions (metadata only — a
+ * key's value lives in the HSM and nowhere else), policies and reference
+ * values (versioned documents), and the append-only record of admin changes.
+ *
+ * Embedded backend: SQLite, WAL, synchronous=FULL, foreign keys on, numbered
+ * migrations applied at open. Every write function is one transaction and
+ * returns only after it is durable. The interface speaks in rows and JSON
+ * documents, not SQL, so that a PostgreSQL backend can implement it later.
+ *
+ * Threading: a kw_store is one connection; use it from one thread at a time.
+ * The broker opens one for the admin thread (writes) and one for the event
+ * loop (reads only: release lookups).
+ *
+ * Names: repository, type, tag and document names are [A-Za-z0-9._-]{1,64},
+ * not "." or ".." (checked here too: KW_ERR_INVALID_ARG).
+ *
+ * Key states: "enabled", "disabled", "deleting". Version states: "pending"
+ * (row written, HSM object maybe not yet), "enabled", "disabled", "deleting".
+ * A version serves workloads only when it and its key are enabled.
+ * HSM labels are "kw-key/<repository>/<type>/<tag>/v<version>".
+ */
+struct kw_store;
+
+#define KW_STORE_SCHEMA_VERSION 1
+#define KW_STORE_LABEL_MAX 256
+#define KW_STORE_DOC_MAX (64 * 1024)
+
+int kw_store_open(const char *path, struct kw_store **ret) KW_WUR;
+/* As kw_store_open but never writes (no migrations; fails if the schema is older). */
+int kw_store_open_readonly(const char *path, struct kw_store **ret) KW_WUR;
+void kw_store_close(struct kw_store *st);
+int kw_store_schema_version(struct kw_store *st, int *ret) KW_WUR;
+
+int kw_store_name_valid(const char *s);
+
+struct kw_key_spec {
+	const char *repository, *type, *tag;
+	const char *algorithm;      /* "aes-128", "aes-256", "secret" */
+	unsigned int length;        /* bytes: 16, 32, or 1..4096 for "secret" */
+	const char *policy;         /* policy name in the same repository, or NULL (denies all) */
+};
+
+/*
+ * Create a key with version 1 in state "pending" (origin "generated" or
+ * "imported"). KW_ERR_EXISTS when the key exists (in any state).
+ * *ret_label (malloc'd) is the HSM label to create next.
+ */
+int kw_store_key_create(struct kw_store *st, const struct kw_key_spec *spec, const char *origin,
+    int64_t now, char **ret_label) KW_WUR;
+/* Add version n+1 in state "pending" to an enabled or disabled key. */
+int kw_store_version_add(struct kw_store *st, const char *repo, const char *type,
+    const char *tag, const char *origin, int64_t now, int *ret_version, char **ret_label) KW_WUR;
+/* pending -> enabled, once the HSM object exists. */
+int kw_store_version_commit(struct kw_store *st, const char *label) KW_WUR;
+/* Remove a pending version (and its key if that leaves it without versions). */
+int kw_store_version_abort(struct kw_store *st, const char *label) KW_WUR;
+
+/*
+ * Key metadata: {"repository","type","tag","algorithm","length","policy"|null,
+ * "state","created","versions":[{"version","state","origin","created"}...]}
+ * (versions ascending; pending and deleting versions included).
+ */
+int kw_store_key_get(struct kw_store *st, const char *repo, const char *type, const char *tag,
+    json_t **ret) KW_WUR;
+/* Array of key metadata objects (as above), repository NULL = all, sorted by path. */
+int kw_store_key_list(struct kw_store *st, const char *repo, json_t **ret) KW_WUR;
+/* state "enabled" or "disabled". KW_ERR_NOT_FOUND, KW_ERR_DENIED when deleting. */
+int kw_store_key_set_state(struct kw_store *st, const char *repo, const char *type,
+    const char *tag, const char *state) KW_WUR;
+int kw_store_version_set_state(struct kw_store *st, const char *repo, const char *type,
+    const char *tag, int version, const char *state) KW_WUR;
+/* policy NULL unbinds. The policy need not exist yet (a missing policy denies). */
+int kw_store_key_set_policy(struct kw_store *st, const char *repo, const char *type,
+    const char *tag, const char *policy) KW_WUR;
+/* Mark the key and all versions "deleting"; *ret_labels = array of HSM labels to destroy. */
+int kw_store_key_delete_begin(struct kw_store *st, const char *repo, const char *type,
+    const char *tag, json_t **ret_labels) KW_WUR;
+/* Remove the rows of a key in state "deleting". */
+int kw_store_key_delete_finish(struct kw_store *st, const char *repo, const char *type,
+    const char *tag) KW_WUR;
+
+/*
+ * For a release: the HSM label and metadata of the newest enabled version
+ * (version 0) or of the named version, only when the key is enabled; plus
+ * the bound policy name (NULL when unbound). KW_ERR_NOT_FOUND otherwise.
+ */
+struct kw_release_target {
+	char label[KW_STORE_LABEL_MAX];
+	int version;
+	char algorithm[16];
+	unsigned int length;
+	char policy[72];            /* "" when unbound */
+};
+int kw_store_release_lookup(struct kw_store *st, const char *repo, const char *type,
+    const char *tag, int version, struct kw_release_target *ret) KW_WUR;
+
+/* Reconciliation at start: {"label","state"} of every version, and key states. */
+int kw_store_all_versions(struct kw_store *st, json_t **ret) KW_WUR;
+
+/*
+ * Versioned documents, kind "policy" or "refval": each put is a new version
+ * (1, 2, ...). immutable: once a document is stored immutable, further puts
+ * fail with KW_ERR_EXISTS. doc is stored canonically (JCS).
+ * get: version 0 = latest -> {"repository","name","version","immutable",
+ * "created","created_by","document"}; history: array of those, ascending;
+ * list: array of latest versions in repo (NULL = all).
+ */
+int kw_store_doc_put(struct kw_store *st, const char *kind, const char *repo, const char *name,
+    const json_t *doc, int immutable, const char *actor, int64_t now, int *ret_version) KW_WUR;
+int kw_store_doc_get(struct kw_store *st, const char *kind, const char *repo, const char *name,
+    int version, json_t **ret) KW_WUR;
+int kw_store_doc_history(struct kw_store *st, const char *kind, const char *repo,
+    const char *name, json_t **ret) KW_WUR;
+int kw_store_doc_list(struct kw_store *st, const char *kind, const char *repo, json_t **ret) KW_WUR;
+
+/*
+ * The append-only admin change record (UPDATE and DELETE are refused by
+ * triggers). outcome: "ok" or "error"; detail: short text, never a secret.
+ */
+int kw_store_change_add(struct kw_store *st, int64_t now, const char *actor, const char *action,
+    const char *repository, const char *target, const char *outcome, const char *detail) KW_WUR;
+/*
+ * Array of {"seq","at","actor","action","repository","target","outcome","detail"}
+ * with seq > after, ascending, at most limit; repository NULL = all.
+ */
+int kw_store_changes(struct kw_store *st, const char *repository, int64_t after, size_t limit,
+    json_t **ret) KW_WUR;
+
+#endif
