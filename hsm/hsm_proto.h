@@ -77,7 +77,8 @@
  *  "token_keys"        {} -> {"keys": [<entry>, ...]} sorted by created,
  *                      oldest first (at most HSM_TOKEN_KEYS_MAX; more is
  *                      KW_ERR_TOO_LARGE). Private keys with the prefix but a
- *                      malformed label are not ours and are skipped.
+ *                      malformed label, not on P-256 or without a public half
+ *                      (same label and CKA_ID) are not ours and are skipped.
  *  "token_key_new"     {"now": <0..HSM_TOKEN_TIME_MAX>, optional, default
  *                      time(NULL)} -> <entry> (the new key). The label is
  *                      "kw-token/<now>", or now+1, now+2, ... when taken.
