@@ -1,0 +1,1259 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * SQLite backend of store.h. Every SQL text here is a constant; inputs only
+ * ever reach SQLite as bound parameters. Every write is one BEGIN IMMEDIATE
+ * ... COMMIT and returns after COMMIT, which synchronous=FULL makes durable.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "kw_json.h"
+#include "store.h"
+
+#define KW_STORE_BUSY_MS 5000
+#define KW_STORE_TEXT_MAX 1024     /* actor, action, target, detail */
+
+struct kw_store {
+	sqlite3 *db;
+	int readonly;
+};
+
+/*
+ * Numbered migrations. Entry i takes the schema from version i to i + 1; it
+ * runs in one transaction together with its schema_migrations row. Never edit
+ * a released entry: append a new one and bump KW_STORE_SCHEMA_VERSION.
+ */
+static const char *const migrations[] = {
+	/* 1: keys, versions, documents, admin change record */
+	"CREATE TABLE keys ("
+	" id INTEGER PRIMARY KEY,"
+	" repository TEXT NOT NULL, type TEXT NOT NULL, tag TEXT NOT NULL,"
+	" algorithm TEXT NOT NULL CHECK (algorithm IN ('aes-128', 'aes-256', 'secret')),"
+	" length INTEGER NOT NULL CHECK (length BETWEEN 1 AND 4096),"
+	" policy TEXT,"
+	" state TEXT NOT NULL CHECK (state IN ('enabled', 'disabled', 'deleting')),"
+	" created INTEGER NOT NULL,"
+	" UNIQUE (repository, type, tag));"
+	"CREATE TABLE key_versions ("
+	" key_id INTEGER NOT NULL REFERENCES keys (id) ON DELETE CASCADE,"
+	" version INTEGER NOT NULL CHECK (version >= 1),"
+	" label TEXT NOT NULL UNIQUE,"
+	" state TEXT NOT NULL CHECK (state IN ('pending', 'enabled', 'disabled', 'deleting')),"
+	" origin TEXT NOT NULL CHECK (origin IN ('generated', 'imported')),"
+	" created INTEGER NOT NULL,"
+	" PRIMARY KEY (key_id, version));"
+	"CREATE TABLE documents ("
+	" kind TEXT NOT NULL CHECK (kind IN ('policy', 'refval')),"
+	" repository TEXT NOT NULL, name TEXT NOT NULL,"
+	" version INTEGER NOT NULL CHECK (version >= 1),"
+	" document TEXT NOT NULL,"
+	" immutable INTEGER NOT NULL CHECK (immutable IN (0, 1)),"
+	" created INTEGER NOT NULL,"
+	" created_by TEXT NOT NULL,"
+	" PRIMARY KEY (kind, repository, name, version));"
+	"CREATE TRIGGER documents_no_update BEFORE UPDATE ON documents"
+	" BEGIN SELECT RAISE(ABORT, 'documents are versioned, not updated'); END;"
+	"CREATE TABLE admin_changes ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" at INTEGER NOT NULL,"
+	" actor TEXT NOT NULL, action TEXT NOT NULL,"
+	" repository TEXT, target TEXT,"
+	" outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'error')),"
+	" detail TEXT);"
+	"CREATE INDEX admin_changes_repository ON admin_changes (repository, seq);"
+	"CREATE TRIGGER admin_changes_no_update BEFORE UPDATE ON admin_changes"
+	" BEGIN SELECT RAISE(ABORT, 'admin_changes is append-only'); END;"
+	"CREATE TRIGGER admin_changes_no_delete BEFORE DELETE ON admin_changes"
+	" BEGIN SELECT RAISE(ABORT, 'admin_changes is append-only'); END;",
+};
+
+_Static_assert(KW_ARRAY_SIZE(migrations) == KW_STORE_SCHEMA_VERSION,
+    "one migration per schema version");
+
+/* ---- SQLite plumbing ---- */
+
+static int
+map_rc(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return 0;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return KW_ERR_UNAVAILABLE;
+	case SQLITE_NOMEM:
+		return KW_ERR_NOMEM;
+	case SQLITE_CONSTRAINT:
+		if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+			return KW_ERR_EXISTS;
+		if (rc == SQLITE_CONSTRAINT_TRIGGER)
+			return KW_ERR_DENIED;
+		return KW_ERR_IO;
+	default:
+		return KW_ERR_IO;
+	}
+}
+
+/*
+ * Prepare sql and bind parameters described by fmt: 't' const char * (NULL
+ * binds NULL), 'i' int64_t, 'n' int. Parameters are numbered from 1.
+ */
+static int
+q_vprepare(struct kw_store *st, const char *sql, sqlite3_stmt **ret, const char *fmt, va_list ap)
+{
+	sqlite3_stmt *s = NULL;
+	int rc, i = 1;
+
+	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK)
+		return map_rc(rc);
+	for (const char *f = fmt; *f != '\0'; f++, i++) {
+		switch (*f) {
+		case 't': {
+			const char *v = va_arg(ap, const char *);
+			rc = v == NULL ? sqlite3_bind_null(s, i) :
+			    sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+			break;
+		}
+		case 'i':
+			rc = sqlite3_bind_int64(s, i, va_arg(ap, int64_t));
+			break;
+		case 'n':
+			rc = sqlite3_bind_int(s, i, va_arg(ap, int));
+			break;
+		default:
+			rc = SQLITE_MISUSE;
+			break;
+		}
+		if (rc != SQLITE_OK) {
+			sqlite3_finalize(s);
+			return rc == SQLITE_MISUSE ? KW_ERR_INTERNAL : map_rc(rc);
+		}
+	}
+	*ret = s;
+	return 0;
+}
+
+static int
+q_prepare(struct kw_store *st, const char *sql, sqlite3_stmt **ret, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = q_vprepare(st, sql, ret, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* Run a statement that returns no rows; *ret_changes (may be NULL) = rows changed. */
+static int
+q_exec(struct kw_store *st, int *ret_changes, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *s = NULL;
+	va_list ap;
+	int r, rc;
+
+	va_start(ap, fmt);
+	r = q_vprepare(st, sql, &s, fmt, ap);
+	va_end(ap);
+	if (r != 0)
+		return r;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		;
+	r = rc == SQLITE_DONE ? 0 : map_rc(sqlite3_extended_errcode(st->db));
+	if (r == 0 && rc != SQLITE_DONE)
+		r = KW_ERR_IO;
+	sqlite3_finalize(s);
+	if (r == 0 && ret_changes != NULL)
+		*ret_changes = sqlite3_changes(st->db);
+	return r;
+}
+
+/* One row, first column as int64; KW_ERR_NOT_FOUND without a row or on NULL. */
+static int
+q_int(struct kw_store *st, int64_t *ret, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *s = NULL;
+	va_list ap;
+	int r, rc;
+
+	va_start(ap, fmt);
+	r = q_vprepare(st, sql, &s, fmt, ap);
+	va_end(ap);
+	if (r != 0)
+		return r;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+		*ret = sqlite3_column_int64(s, 0);
+		r = 0;
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		r = KW_ERR_NOT_FOUND;
+	} else {
+		r = map_rc(sqlite3_extended_errcode(st->db));
+		if (r == 0)
+			r = KW_ERR_IO;
+	}
+	sqlite3_finalize(s);
+	return r;
+}
+
+static int
+tx_begin(struct kw_store *st)
+{
+	int rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : map_rc(sqlite3_extended_errcode(st->db));
+}
+
+/* Commit when r == 0, else roll back. Returns r, or the commit's error. */
+static int
+tx_end(struct kw_store *st, int r)
+{
+	if (r == 0 && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		r = map_rc(sqlite3_extended_errcode(st->db));
+		if (r == 0)
+			r = KW_ERR_IO;
+	}
+	if (r != 0 && !sqlite3_get_autocommit(st->db))
+		(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+static const char *
+col_text(sqlite3_stmt *s, int i)
+{
+	return (const char *)sqlite3_column_text(s, i);
+}
+
+/* jansson helpers: set a member, stealing v; any failure -> KW_ERR_NOMEM. */
+static int
+jset(json_t *o, const char *k, json_t *v)
+{
+	return v != NULL && json_object_set_new(o, k, v) == 0 ? 0 : KW_ERR_NOMEM;
+}
+
+static json_t *
+jstr_or_null(const char *s)
+{
+	return s == NULL ? json_null() : json_string(s);
+}
+
+/* ---- validation ---- */
+
+int
+kw_store_name_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	n = strlen(s);
+	if (n < 1 || n > 64 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return 0;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+static int
+one_of(const char *s, const char *const *set)
+{
+	if (s == NULL)
+		return 0;
+	for (; *set != NULL; set++)
+		if (strcmp(s, *set) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *const origins[] = { "generated", "imported", NULL };
+static const char *const settable_states[] = { "enabled", "disabled", NULL };
+static const char *const kinds[] = { "policy", "refval", NULL };
+static const char *const outcomes[] = { "ok", "error", NULL };
+
+static int
+path_valid(const char *repo, const char *type, const char *tag)
+{
+	return kw_store_name_valid(repo) && kw_store_name_valid(type) && kw_store_name_valid(tag);
+}
+
+static int
+text_valid(const char *s, int nullable)
+{
+	if (s == NULL)
+		return nullable;
+	return strnlen(s, KW_STORE_TEXT_MAX + 1) <= KW_STORE_TEXT_MAX;
+}
+
+static int
+spec_valid(const struct kw_key_spec *spec)
+{
+	if (spec == NULL || !path_valid(spec->repository, spec->type, spec->tag) ||
+	    spec->algorithm == NULL)
+		return 0;
+	if (spec->policy != NULL && !kw_store_name_valid(spec->policy))
+		return 0;
+	if (strcmp(spec->algorithm, "aes-128") == 0)
+		return spec->length == 16;
+	if (strcmp(spec->algorithm, "aes-256") == 0)
+		return spec->length == 32;
+	if (strcmp(spec->algorithm, "secret") == 0)
+		return spec->length >= 1 && spec->length <= 4096;
+	return 0;
+}
+
+static int
+make_label(const char *repo, const char *type, const char *tag, int64_t version, char **ret)
+{
+	char buf[KW_STORE_LABEL_MAX], *l;
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "kw-key/%s/%s/%s/v%lld", repo, type, tag, (long long)version);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return KW_ERR_INTERNAL;    /* names are capped: cannot happen */
+	if ((l = strdup(buf)) == NULL)
+		return KW_ERR_NOMEM;
+	*ret = l;
+	return 0;
+}
+
+/* ---- open, migrate, close ---- */
+
+static int
+schema_version_raw(struct kw_store *st, int64_t *ret)
+{
+	int64_t v = 0;
+	int r;
+
+	r = q_int(st, &v, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND"
+	    " name = 'schema_migrations'", "");
+	if (r != 0)
+		return r;
+	if (v == 0) {
+		*ret = 0;
+		return 0;
+	}
+	r = q_int(st, &v, "SELECT max(version) FROM schema_migrations", "");
+	if (r == KW_ERR_NOT_FOUND) {
+		v = 0;
+		r = 0;
+	}
+	if (r == 0)
+		*ret = v;
+	return r;
+}
+
+/* Apply missing migrations, one transaction each (safe against a concurrent opener). */
+static int
+migrate(struct kw_store *st)
+{
+	for (;;) {
+		int64_t cur = 0;
+		int r;
+
+		if ((r = tx_begin(st)) != 0)
+			return r;
+		r = q_exec(st, NULL, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+		    " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)", "");
+		if (r == 0)
+			r = schema_version_raw(st, &cur);
+		if (r == 0 && cur > KW_STORE_SCHEMA_VERSION)
+			r = KW_ERR_UNSUPPORTED;
+		if (r != 0 || cur == KW_STORE_SCHEMA_VERSION) {
+			if ((r = tx_end(st, r)) != 0)
+				return r;
+			return 0;
+		}
+		/* constant SQL text of the next migration, no parameters */
+		if (sqlite3_exec(st->db, migrations[cur], NULL, NULL, NULL) != SQLITE_OK) {
+			r = map_rc(sqlite3_extended_errcode(st->db));
+			if (r == 0)
+				r = KW_ERR_IO;
+		}
+		if (r == 0)
+			r = q_exec(st, NULL, "INSERT INTO schema_migrations (version, applied_at)"
+			    " VALUES (?, ?)", "ii", cur + 1, (int64_t)time(NULL));
+		if ((r = tx_end(st, r)) != 0)
+			return r;
+	}
+}
+
+static int
+pragma_text(struct kw_store *st, const char *sql, const char *want)
+{
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	if ((r = q_prepare(st, sql, &s, "")) != 0)
+		return r;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && col_text(s, 0) != NULL && strcmp(col_text(s, 0), want) == 0)
+		r = 0;
+	else if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		r = KW_ERR_IO;    /* the setting did not take */
+	else
+		r = map_rc(sqlite3_extended_errcode(st->db)) ?: KW_ERR_IO;
+	sqlite3_finalize(s);
+	return r;
+}
+
+static int
+store_open(const char *path, int readonly, struct kw_store **ret)
+{
+	struct kw_store *st = NULL;
+	int r = KW_ERR_INTERNAL, flags, rc;
+
+	if (path == NULL || ret == NULL || *path == '\0')
+		return KW_ERR_INVALID_ARG;
+	if (!readonly) {
+		/* create the file ourselves so that it (and its -wal, -shm, which
+		 * SQLite creates with the database's mode) is 0600 from the start */
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+		if (fd < 0)
+			return KW_ERR_IO;
+		close(fd);
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return KW_ERR_NOMEM;
+	st->readonly = readonly;
+	/* one thread per connection: no per-connection mutex needed */
+	flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
+	rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		r = rc == SQLITE_NOMEM ? KW_ERR_NOMEM :
+		    access(path, F_OK) != 0 ? KW_ERR_NOT_FOUND : KW_ERR_IO;
+		goto out;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	(void)sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	(void)sqlite3_db_config(st->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	if ((rc = sqlite3_busy_timeout(st->db, KW_STORE_BUSY_MS)) != SQLITE_OK) {
+		r = map_rc(rc);
+		goto out;
+	}
+	if ((r = q_exec(st, NULL, "PRAGMA foreign_keys = ON", "")) != 0)
+		goto out;
+	if (readonly) {
+		int64_t v = 0;
+
+		if ((r = q_exec(st, NULL, "PRAGMA query_only = ON", "")) != 0)
+			goto out;
+		if ((r = schema_version_raw(st, &v)) != 0)
+			goto out;
+		if (v != KW_STORE_SCHEMA_VERSION) {
+			r = KW_ERR_UNSUPPORTED;
+			goto out;
+		}
+	} else {
+		if ((r = pragma_text(st, "PRAGMA journal_mode = WAL", "wal")) != 0)
+			goto out;
+		if ((r = q_exec(st, NULL, "PRAGMA synchronous = FULL", "")) != 0)
+			goto out;
+		if ((r = migrate(st)) != 0)
+			goto out;
+	}
+	*ret = st;    /* transferred */
+	st = NULL;
+	r = 0;
+out:
+	kw_store_close(st);
+	return r;
+}
+
+int
+kw_store_open(const char *path, struct kw_store **ret)
+{
+	return store_open(path, 0, ret);
+}
+
+int
+kw_store_open_readonly(const char *path, struct kw_store **ret)
+{
+	return store_open(path, 1, ret);
+}
+
+void
+kw_store_close(struct kw_store *st)
+{
+	if (st == NULL)
+		return;
+	/* sqlite3_close_v2 finalizes lazily; every statement here is finalized already */
+	(void)sqlite3_close_v2(st->db);
+	free(st);
+}
+
+int
+kw_store_schema_version(struct kw_store *st, int *ret)
+{
+	int64_t v = 0;
+	int r;
+
+	if (st == NULL || ret == NULL)
+		return KW_ERR_INVALID_ARG;
+	if ((r = schema_version_raw(st, &v)) != 0)
+		return r;
+	*ret = (int)v;
+	return 0;
+}
+
+/* ---- keys ---- */
+
+#define KEY_SQL_ID "SELECT id FROM keys WHERE repository = ? AND type = ? AND tag = ?"
+
+/* Key id and state (must hold the write lock to act on the answer). */
+static int
+key_find(struct kw_store *st, const char *repo, const char *type, const char *tag,
+    int64_t *ret_id, char ret_state[16])
+{
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	r = q_prepare(st, "SELECT id, state FROM keys WHERE repository = ? AND type = ? AND tag = ?",
+	    &s, "ttt", repo, type, tag);
+	if (r != 0)
+		return r;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*ret_id = sqlite3_column_int64(s, 0);
+		snprintf(ret_state, 16, "%s", col_text(s, 1) != NULL ? col_text(s, 1) : "");
+		r = 0;
+	} else {
+		r = rc == SQLITE_DONE ? KW_ERR_NOT_FOUND : map_rc(sqlite3_extended_errcode(st->db));
+		if (r == 0)
+			r = KW_ERR_IO;
+	}
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+kw_store_key_create(struct kw_store *st, const struct kw_key_spec *spec, const char *origin,
+    int64_t now, char **ret_label)
+{
+	char *label = NULL;
+	int64_t id = 0;
+	int r;
+
+	if (st == NULL || ret_label == NULL || !spec_valid(spec) || !one_of(origin, origins))
+		return KW_ERR_INVALID_ARG;
+	if ((r = make_label(spec->repository, spec->type, spec->tag, 1, &label)) != 0)
+		return r;
+	if ((r = tx_begin(st)) != 0)
+		goto out;
+	r = q_exec(st, NULL, "INSERT INTO keys (repository, type, tag, algorithm, length, policy,"
+	    " state, created) VALUES (?, ?, ?, ?, ?, ?, 'enabled', ?)", "ttttiti", spec->repository,
+	    spec->type, spec->tag, spec->algorithm, (int64_t)spec->length, spec->policy, now);
+	if (r == 0)
+		r = q_int(st, &id, KEY_SQL_ID, "ttt", spec->repository, spec->type, spec->tag);
+	if (r == 0)
+		r = q_exec(st, NULL, "INSERT INTO key_versions (key_id, version, label, state, origin,"
+		    " created) VALUES (?, 1, ?, 'pending', ?, ?)", "itti", id, label, origin, now);
+	if ((r = tx_end(st, r)) != 0)
+		goto out;
+	*ret_label = label;    /* transferred */
+	label = NULL;
+out:
+	free(label);
+	return r;
+}
+
+int
+kw_store_version_add(struct kw_store *st, const char *repo, const char *type, const char *tag,
+    const char *origin, int64_t now, int *ret_version, char **ret_label)
+{
+	char state[16], *label = NULL;
+	int64_t id = 0, v = 0;
+	int r;
+
+	if (st == NULL || ret_version == NULL || ret_label == NULL ||
+	    !path_valid(repo, type, tag) || !one_of(origin, origins))
+		return KW_ERR_INVALID_ARG;
+	if ((r = tx_begin(st)) != 0)
+		return r;
+	r = key_find(st, repo, type, tag, &id, state);
+	if (r == 0 && strcmp(state, "deleting") == 0)
+		r = KW_ERR_DENIED;
+	if (r == 0)
+		r = q_int(st, &v, "SELECT coalesce(max(version), 0) + 1 FROM key_versions"
+		    " WHERE key_id = ?", "i", id);
+	if (r == 0 && v > 1000000)
+		r = KW_ERR_TOO_LARGE;
+	if (r == 0)
+		r = make_label(repo, type, tag, v, &label);
+	if (r == 0)
+		r = q_exec(st, NULL, "INSERT INTO key_versions (key_id, version, label, state, origin,"
+		    " created) VALUES (?, ?, ?, 'pending', ?, ?)", "iitti", id, v, label, origin, now);
+	if ((r = tx_end(st, r)) != 0)
+		goto out;
+	*ret_version = (int)v;
+	*ret_label = label;    /* transferred */
+	label = NULL;
+out:
+	free(label);
+	return r;
+}
+
+/* State of the version with this label (under the write lock). */
+static int
+version_state_by_label(struct kw_store *st, const char *label, int64_t *ret_key, char ret_state[16])
+{
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	if ((r = q_prepare(st, "SELECT key_id, state FROM key_versions WHERE label = ?", &s, "t",
+	    label)) != 0)
+		return r;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*ret_key = sqlite3_column_int64(s, 0);
+		snprintf(ret_state, 16, "%s", col_text(s, 1) != NULL ? col_text(s, 1) : "");
+		r = 0;
+	} else {
+		r = rc == SQLITE_DONE ? KW_ERR_NOT_FOUND : map_rc(sqlite3_extended_errcode(st->db));
+		if (r == 0)
+			r = KW_ERR_IO;
+	}
+	sqlite3_finalize(s);
+	return r;
+}
+
+static int
+label_valid(const char *label)
+{
+	return label != NULL && strnlen(label, KW_STORE_LABEL_MAX) < KW_STORE_LABEL_MAX &&
+	    strncmp(label, "kw-key/", 7) == 0;
+}
+
+int
+kw_store_version_commit(struct kw_store *st, const char *label)
+{
+	char state[16];
+	int64_t key = 0;
+	int r;
+
+	if (st == NULL || !label_valid(label))
+		return KW_ERR_INVALID_ARG;
+	if ((r = tx_begin(st)) != 0)
+		return r;
+	r = version_state_by_label(st, label, &key, state);
+	if (r == 0 && strcmp(state, "pending") != 0)
+		r = KW_ERR_DENIED;
+	if (r == 0)
+		r = q_exec(st, NULL, "UPDATE key_versions SET state = 'enabled' WHERE label = ?", "t",
+		    label);
+	return tx_end(st, r);
+}
+
+int
+kw_store_version_abort(struct kw_store *st, const char *label)
+{
+	char state[16];
+	int64_t key = 0, left = 0;
+	int r;
+
+	if (st == NULL || !label_valid(label))
+		return KW_ERR_INVALID_ARG;
+	if ((r = tx_begin(st)) != 0)
+		return r;
+	r = version_state_by_label(st, label, &key, state);
+	if (r == 0 && strcmp(state, "pending") != 0)
+		r = KW_ERR_DENIED;
+	if (r == 0)
+		r = q_exec(st, NULL, "DELETE FROM key_versions WHERE label = ?", "t", label);
+	if (r == 0)
+		r = q_int(st, &left, "SELECT count(*) FROM key_versions WHERE key_id = ?", "i", key);
+	if (r == 0 && left == 0)
+		r = q_exec(st, NULL, "DELETE FROM keys WHERE id = ?", "i", key);
+	return tx_end(st, r);
+}
+
+/*
+ * Key metadata objects for keys matching (repo|NULL, type|NULL, tag|NULL),
+ * sorted by path, versions ascending. One statement: one consistent snapshot.
+ */
+static int
+keys_query(struct kw_store *st, const char *repo, const char *type, const char *tag,
+    json_t **ret)
+{
+	sqlite3_stmt *s = NULL;
+	json_t *arr = NULL, *cur = NULL;
+	int64_t cur_id = -1;
+	int r, rc;
+
+	r = q_prepare(st, "SELECT k.id, k.repository, k.type, k.tag, k.algorithm, k.length,"
+	    " k.policy, k.state, k.created, v.version, v.state, v.origin, v.created"
+	    " FROM keys k LEFT JOIN key_versions v ON v.key_id = k.id"
+	    " WHERE (?1 IS NULL OR k.repository = ?1) AND (?2 IS NULL OR k.type = ?2)"
+	    " AND (?3 IS NULL OR k.tag = ?3)"
+	    " ORDER BY k.repository || '/' || k.type || '/' || k.tag, k.id, v.version",
+	    &s, "ttt", repo, type, tag);
+	if (r != 0)
+		return r;
+	if ((arr = json_array()) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(s, 0);
+		json_t *ver;
+
+		if (id != cur_id) {
+			cur_id = id;
+			if ((cur = json_object()) == NULL || json_array_append_new(arr, cur) != 0) {
+				r = KW_ERR_NOMEM;
+				goto out;
+			}
+			if ((r = jset(cur, "repository", json_string(col_text(s, 1)))) != 0 ||
+			    (r = jset(cur, "type", json_string(col_text(s, 2)))) != 0 ||
+			    (r = jset(cur, "tag", json_string(col_text(s, 3)))) != 0 ||
+			    (r = jset(cur, "algorithm", json_string(col_text(s, 4)))) != 0 ||
+			    (r = jset(cur, "length", json_integer(sqlite3_column_int64(s, 5)))) != 0 ||
+			    (r = jset(cur, "policy", jstr_or_null(col_text(s, 6)))) != 0 ||
+			    (r = jset(cur, "state", json_string(col_text(s, 7)))) != 0 ||
+			    (r = jset(cur, "created", json_integer(sqlite3_column_int64(s, 8)))) != 0 ||
+			    (r = jset(cur, "versions", json_array())) != 0)
+				goto out;
+		}
+		if (sqlite3_column_type(s, 9) == SQLITE_NULL)
+			continue;    /* a key without versions (not left by this code) */
+		if ((ver = json_object()) == NULL ||
+		    json_array_append_new(json_object_get(cur, "versions"), ver) != 0) {
+			r = KW_ERR_NOMEM;
+			goto out;
+		}
+		if ((r = jset(ver, "version", json_integer(sqlite3_column_int64(s, 9)))) != 0 ||
+		    (r = jset(ver, "state", json_string(col_text(s, 10)))) != 0 ||
+		    (r = jset(ver, "origin", json_string(col_text(s, 11)))) != 0 ||
+		    (r = jset(ver, "created", json_integer(sqlite3_column_int64(s, 12)))) != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		r = map_rc(sqlite3_extended_errcode(st->db));
+		if (r == 0)
+			r = KW_ERR_IO;
+		goto out;
+	}
+	*ret = arr;    /* transferred */
+	arr = NULL;
+	r = 0;
+out:
+	sqlite3_finalize(s);
+	json_decref(arr);
+	return r;
+}
+
+int
+kw_store_key_get(struct kw_store *st, const char *repo, const char *type, const char *tag,
+    json_t **ret)
+{
+	json_t *arr = NULL, *k;
+	int r;
+
+	if (st == NULL || ret == NULL || !path_valid(repo, type, tag))
+		return KW_ERR_INVALID_ARG;
+	if ((r = keys_query(st, repo, type, tag, &arr)) != 0)
+		return r;
+	if ((k = json_array_get(arr, 0)) == NULL) {
+		json_decref(arr);
+		return KW_ERR_NOT_FOUND;
+	}
+	*ret = json_incref(k);
+	json_decref(arr);
+	return 0;
+}
+
+int
+kw_store_key_list(struct kw_store *st, const char *repo, json_t **ret)
+{
+	if (st == NULL || ret == NULL || (repo != NULL && !kw_store_name_valid(repo)))
+		return KW_ERR_INVALID_ARG;
+	return keys_query(st, repo, NULL, NULL, ret);
+}
+
+int
+kw_store_key_set_state(struct kw_store *st, const char *repo, const char *type, const char *tag,
+    const char *state)
+{
+	char cur[16];
+	int64_t id = 0;
+	int r;
+
+	if (st == NULL || !path_valid(repo, type, tag) || !one_of(state, settable_states))
+		return KW_ERR_INVALID_ARG;
+	if ((r = tx_begin(st)) != 0)
+		return r;
+	r = key_find(st, repo, type, tag, &id, cur);
+	if (r == 0 && strcmp(cur, "deleting") == 0)
+		r = KW_ERR_DENIED;
+	if (r == 0)
+		r = q_exec(st, NULL, "UPDATE keys SET state = ? WHERE id = ?", "ti", state, id);
+	return tx_end(st, r);
+}
+
+int
+kw_store_version_set_state(struct kw_store *st, const char *repo, const char *type,
+    const char *tag, int version, const char *state)
+{
+	char cur[16];
+	int64_t id = 0;
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	if (st == NULL || !path_valid(repo, type, tag) || version < 1 ||
+	    !one_of(state, settable_states))
+		return KW_ERR_INVALID_ARG;
+	if ((r = tx_begin(st)) != 0)
+		return r;
+	r = key_find(st, repo, type, tag, &id, cur);
+	if (r == 0 && strcmp(cur, "deleting") == 0)
+		r = KW_ERR_DENIED;
+	if (r == 0)
+		r = q_prepare(st, "SELECT state FROM key_versions WHERE key_id = ? AND version = ?",
+		    &s, "in", id, version);
+	if (r == 0) {
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			r = KW_ERR_NOT_FOUND;
+		else if (rc != SQLITE_ROW)
+			r = map_rc(sqlite3_extended_errcode(st->db)) ?: KW_ERR_IO;
+		/* pending versions are enabled by commit only; deleting ones are gone */
+		else if (!one_of(col_text(s, 0), settable_states))
+			r = KW_ERR_DENIED;
+		sqlite3_finalize(s);
+	}
+	if (r == 0)
+		r = q_exec(st, NULL, "UPDATE key_versions SET state = ? WHERE key_id = ? AND"
+		    " version = ?", "tin", state, id, version);
+	return tx_end(st, r);
+}
+
+int
+kw_store_key_set_policy(struct kw_store *st, const char *repo, const char *type, const char *tag,
+    const char *policy)
+{
+	char cur[16];
+	int64_t id = 0;
+	int r;
+
+	if (st == NULL || !path_valid(repo, type, tag) ||
+	    (policy != NULL && !kw_store_name_valid(policy)))
+		return KW_ERR_INVALID_ARG;
+	if ((r = tx_begin(st)) != 0)
+		return r;
+	r = key_find(st, repo, type, tag, &id, cur);
+	if (r == 0 && strcmp(cur, "deleting") == 0)
+		r = KW_ERR_DENIED;
+	if (r == 0)
+		r = q_exec(st, NULL, "UPDATE keys SET policy = ? WHERE id = ?", "ti", policy, id);
+	return tx_end(st, r);
+}
+
+int
+kw_store_key_delete_begin(struct kw_store *st, const char *repo, const char *type,
+    const char *tag, json_t **ret_labels)
+{
+	char cur[16];
+	int64_t id = 0;
+	sqlite3_stmt *s = NULL;
+	json_t *labels = NULL;
+	int r, rc;
+
+	if (st == NULL || ret_labels == NULL || !path_valid(repo, type, tag))
+		return KW_ERR_INVALID_ARG;
+	if ((labels = json_array()) == NULL)
+		return KW_ERR_NOMEM;
+	if ((r = tx_begin(st)) != 0)
+		goto out;
+	/* repeating it on a key already "deleting" returns the labels again (crash retry) */
+	r = key_find(st, repo, type, tag, &id, cur);
+	if (r == 0)
+		r = q_exec(st, NULL, "UPDATE keys SET state = 'deleting' WHERE id = ?", "i", id);
+	if (r == 0)
+		r = q_exec(st, NULL, "UPDATE key_versions SET state = 'deleting' WHERE key_id = ?",
+		    "i", id);
+	if (r == 0)
+		r = q_prepare(st, "SELECT label FROM key_versions WHERE key_id = ? ORDER BY version",
+		    &s, "i", id);
+	if (r == 0) {
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			if (json_array_append_new(labels, json_string(col_text(s, 0))) != 0) {
+				r = KW_ERR_NOMEM;
+				break;
+			}
+		}
+		if (r == 0 && rc != SQLITE_DONE)
+			r = map_rc(sqlite3_extended_errcode(st->db)) ?: KW_ERR_IO;
+		sqlite3_finalize(s);
+	}
+	if ((r = tx_end(st, r)) != 0)
+		goto out;
+	*ret_labels = labels;    /* transferred */
+	labels = NULL;
+out:
+	json_decref(labels);
+	return r;
+}
+
+int
+kw_store_key_delete_finish(struct kw_store *st, const char *repo, const char *type,
+    const char *tag)
+{
+	char cur[16];
+	int64_t id = 0;
+	int r;
+
+	if (st == NULL || !path_valid(repo, type, tag))
+		return KW_ERR_INVALID_ARG;
+	if ((r = tx_begin(st)) != 0)
+		return r;
+	r = key_find(st, repo, type, tag, &id, cur);
+	if (r == 0 && strcmp(cur, "deleting") != 0)
+		r = KW_ERR_DENIED;
+	if (r == 0)    /* versions go by ON DELETE CASCADE */
+		r = q_exec(st, NULL, "DELETE FROM keys WHERE id = ?", "i", id);
+	return tx_end(st, r);
+}
+
+int
+kw_store_release_lookup(struct kw_store *st, const char *repo, const char *type,
+    const char *tag, int version, struct kw_release_target *ret)
+{
+	struct kw_release_target t;
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	if (st == NULL || ret == NULL || !path_valid(repo, type, tag) || version < 0)
+		return KW_ERR_INVALID_ARG;
+	r = q_prepare(st, "SELECT v.label, v.version, k.algorithm, k.length, k.policy"
+	    " FROM keys k JOIN key_versions v ON v.key_id = k.id"
+	    " WHERE k.repository = ? AND k.type = ? AND k.tag = ? AND k.state = 'enabled'"
+	    " AND v.state = 'enabled' AND (?4 = 0 OR v.version = ?4)"
+	    " ORDER BY v.version DESC LIMIT 1", &s, "tttn", repo, type, tag, version);
+	if (r != 0)
+		return r;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		r = KW_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		r = map_rc(sqlite3_extended_errcode(st->db)) ?: KW_ERR_IO;
+		goto out;
+	}
+	memset(&t, 0, sizeof(t));
+	{
+		const char *label = col_text(s, 0), *alg = col_text(s, 2), *pol = col_text(s, 4);
+		int64_t v = sqlite3_column_int64(s, 1), len = sqlite3_column_int64(s, 3);
+
+		if (label == NULL || alg == NULL || strlen(label) >= sizeof(t.label) ||
+		    strlen(alg) >= sizeof(t.algorithm) || (pol != NULL && strlen(pol) >= sizeof(t.policy)) ||
+		    v < 1 || v > INT32_MAX || len < 1 || len > 4096) {
+			r = KW_ERR_INTERNAL;    /* rows violate what the writers guarantee */
+			goto out;
+		}
+		memcpy(t.label, label, strlen(label) + 1);
+		memcpy(t.algorithm, alg, strlen(alg) + 1);
+		if (pol != NULL)
+			memcpy(t.policy, pol, strlen(pol) + 1);
+		t.version = (int)v;
+		t.length = (unsigned int)len;
+	}
+	*ret = t;
+	r = 0;
+out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+kw_store_all_versions(struct kw_store *st, json_t **ret)
+{
+	sqlite3_stmt *s = NULL;
+	json_t *arr = NULL;
+	int r, rc;
+
+	if (st == NULL || ret == NULL)
+		return KW_ERR_INVALID_ARG;
+	r = q_prepare(st, "SELECT v.label, v.state, k.state, k.repository, k.type, k.tag, v.version"
+	    " FROM keys k JOIN key_versions v ON v.key_id = k.id ORDER BY v.label", &s, "");
+	if (r != 0)
+		return r;
+	if ((arr = json_array()) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *o = json_object();
+
+		if (o == NULL || json_array_append_new(arr, o) != 0) {
+			r = KW_ERR_NOMEM;
+			goto out;
+		}
+		if ((r = jset(o, "label", json_string(col_text(s, 0)))) != 0 ||
+		    (r = jset(o, "state", json_string(col_text(s, 1)))) != 0 ||
+		    (r = jset(o, "key_state", json_string(col_text(s, 2)))) != 0 ||
+		    (r = jset(o, "repository", json_string(col_text(s, 3)))) != 0 ||
+		    (r = jset(o, "type", json_string(col_text(s, 4)))) != 0 ||
+		    (r = jset(o, "tag", json_string(col_text(s, 5)))) != 0 ||
+		    (r = jset(o, "version", json_integer(sqlite3_column_int64(s, 6)))) != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		r = map_rc(sqlite3_extended_errcode(st->db)) ?: KW_ERR_IO;
+		goto out;
+	}
+	*ret = arr;    /* transferred */
+	arr = NULL;
+	r = 0;
+out:
+	sqlite3_finalize(s);
+	json_decref(arr);
+	return r;
+}
+
+/* ---- documents ---- */
+
+int
+kw_store_doc_put(struct kw_store *st, const char *kind, const char *repo, const char *name,
+    const json_t *doc, int immutable, const char *actor, int64_t now, int *ret_version)
+{
+	char *text = NULL;
+	size_t len = 0;
+	json_t *check = NULL;
+	int64_t v = 0, imm = 0;
+	int r;
+
+	if (st == NULL || ret_version == NULL || !one_of(kind, kinds) ||
+	    !kw_store_name_valid(repo) || !kw_store_name_valid(name) || !json_is_object(doc) ||
+	    actor == NULL || *actor == '\0' || !text_valid(actor, 0))
+		return KW_ERR_INVALID_ARG;
+	if ((r = kw_jcs_serialize(doc, &text, &len)) != 0)
+		goto out;
+	if (len > KW_STORE_DOC_MAX) {
+		r = KW_ERR_TOO_LARGE;
+		goto out;
+	}
+	/* what is stored must read back: same parser and limits as get */
+	if ((r = kw_json_parse(text, len, KW_STORE_DOC_MAX, &check)) != 0)
+		goto out;
+	if ((r = tx_begin(st)) != 0)
+		goto out;
+	r = q_int(st, &imm, "SELECT max(immutable) FROM documents WHERE kind = ? AND"
+	    " repository = ? AND name = ?", "ttt", kind, repo, name);
+	if (r == KW_ERR_NOT_FOUND)
+		r = 0;
+	else if (r == 0 && imm != 0)
+		r = KW_ERR_EXISTS;
+	if (r == 0)
+		r = q_int(st, &v, "SELECT coalesce(max(version), 0) + 1 FROM documents WHERE kind = ?"
+		    " AND repository = ? AND name = ?", "ttt", kind, repo, name);
+	if (r == 0 && v > INT32_MAX)
+		r = KW_ERR_TOO_LARGE;
+	if (r == 0)
+		r = q_exec(st, NULL, "INSERT INTO documents (kind, repository, name, version, document,"
+		    " immutable, created, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "tttitiit",
+		    kind, repo, name, v, text, (int64_t)(immutable != 0), now, actor);
+	if ((r = tx_end(st, r)) != 0)
+		goto out;
+	*ret_version = (int)v;
+out:
+	json_decref(check);
+	free(text);
+	return r;
+}
+
+#define DOC_COLS "repository, name, version, immutable, created, created_by, document"
+
+/* Append one document object per row of s (columns DOC_COLS) to arr. */
+static int
+docs_collect(struct kw_store *st, sqlite3_stmt *s, json_t *arr)
+{
+	int r, rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *text = col_text(s, 6);
+		json_t *o = json_object(), *doc = NULL;
+
+		if (o == NULL || json_array_append_new(arr, o) != 0)
+			return KW_ERR_NOMEM;
+		if (text == NULL)
+			return KW_ERR_INTERNAL;
+		if ((r = kw_json_parse(text, strlen(text), KW_STORE_DOC_MAX, &doc)) != 0)
+			return r == KW_ERR_NOMEM ? r : KW_ERR_INTERNAL;
+		if ((r = jset(o, "document", doc)) != 0 ||
+		    (r = jset(o, "repository", json_string(col_text(s, 0)))) != 0 ||
+		    (r = jset(o, "name", json_string(col_text(s, 1)))) != 0 ||
+		    (r = jset(o, "version", json_integer(sqlite3_column_int64(s, 2)))) != 0 ||
+		    (r = jset(o, "immutable", json_boolean(sqlite3_column_int64(s, 3) != 0))) != 0 ||
+		    (r = jset(o, "created", json_integer(sqlite3_column_int64(s, 4)))) != 0 ||
+		    (r = jset(o, "created_by", json_string(col_text(s, 5)))) != 0)
+			return r;
+	}
+	if (rc != SQLITE_DONE)
+		return map_rc(sqlite3_extended_errcode(st->db)) ?: KW_ERR_IO;
+	return 0;
+}
+
+/* Run the prepared statement s (finalized here) into a new array. */
+static int
+docs_run(struct kw_store *st, sqlite3_stmt *s, json_t **ret)
+{
+	json_t *arr = json_array();
+	int r;
+
+	r = arr == NULL ? KW_ERR_NOMEM : docs_collect(st, s, arr);
+	sqlite3_finalize(s);
+	if (r != 0) {
+		json_decref(arr);
+		return r;
+	}
+	*ret = arr;
+	return 0;
+}
+
+int
+kw_store_doc_get(struct kw_store *st, const char *kind, const char *repo, const char *name,
+    int version, json_t **ret)
+{
+	sqlite3_stmt *s = NULL;
+	json_t *arr = NULL, *d;
+	int r;
+
+	if (st == NULL || ret == NULL || !one_of(kind, kinds) || !kw_store_name_valid(repo) ||
+	    !kw_store_name_valid(name) || version < 0)
+		return KW_ERR_INVALID_ARG;
+	r = q_prepare(st, "SELECT " DOC_COLS " FROM documents WHERE kind = ? AND repository = ?"
+	    " AND name = ? AND (?4 = 0 OR version = ?4) ORDER BY version DESC LIMIT 1", &s, "tttn",
+	    kind, repo, name, version);
+	if (r != 0 || (r = docs_run(st, s, &arr)) != 0)
+		return r;
+	if ((d = json_array_get(arr, 0)) == NULL) {
+		json_decref(arr);
+		return KW_ERR_NOT_FOUND;
+	}
+	*ret = json_incref(d);
+	json_decref(arr);
+	return 0;
+}
+
+int
+kw_store_doc_history(struct kw_store *st, const char *kind, const char *repo, const char *name,
+    json_t **ret)
+{
+	sqlite3_stmt *s = NULL;
+	json_t *arr = NULL;
+	int r;
+
+	if (st == NULL || ret == NULL || !one_of(kind, kinds) || !kw_store_name_valid(repo) ||
+	    !kw_store_name_valid(name))
+		return KW_ERR_INVALID_ARG;
+	r = q_prepare(st, "SELECT " DOC_COLS " FROM documents WHERE kind = ? AND repository = ?"
+	    " AND name = ? ORDER BY version", &s, "ttt", kind, repo, name);
+	if (r != 0 || (r = docs_run(st, s, &arr)) != 0)
+		return r;
+	if (json_array_size(arr) == 0) {
+		json_decref(arr);
+		return KW_ERR_NOT_FOUND;
+	}
+	*ret = arr;
+	return 0;
+}
+
+int
+kw_store_doc_list(struct kw_store *st, const char *kind, const char *repo, json_t **ret)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if (st == NULL || ret == NULL || !one_of(kind, kinds) ||
+	    (repo != NULL && !kw_store_name_valid(repo)))
+		return KW_ERR_INVALID_ARG;
+	r = q_prepare(st, "SELECT " DOC_COLS " FROM documents d WHERE kind = ?1"
+	    " AND (?2 IS NULL OR repository = ?2) AND version = (SELECT max(version) FROM documents"
+	    " WHERE kind = d.kind AND repository = d.repository AND name = d.name)"
+	    " ORDER BY repository || '/' || name", &s, "tt", kind, repo);
+	if (r != 0)
+		return r;
+	return docs_run(st, s, ret);
+}
+
+/* ---- admin change record ---- */
+
+int
+kw_store_change_add(struct kw_store *st, int64_t now, const char *actor, const char *action,
+    const char *repository, const char *target, const char *outcome, const char *detail)
+{
+	int r;
+
+	if (st == NULL || actor == NULL || *actor == '\0' || !text_valid(actor, 0) ||
+	    action == NULL || *action == '\0' || !text_valid(action, 0) ||
+	    (repository != NULL && !kw_store_name_valid(repository)) || !text_valid(target, 1) ||
+	    !one_of(outcome, outcomes) || !text_valid(detail, 1))
+		return KW_ERR_INVALID_ARG;
+	if ((r = tx_begin(st)) != 0)
+		return r;
+	r = q_exec(st, NULL, "INSERT INTO admin_changes (at, actor, action, repository, target,"
+	    " outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)", "itttttt", now, actor, action,
+	    repository, target, outcome, detail);
+	return tx_end(st, r);
+}
+
+int
+kw_store_changes(struct kw_store *st, const char *repository, int64_t after, size_t limit,
+    json_t **ret)
+{
+	sqlite3_stmt *s = NULL;
+	json_t *arr = NULL;
+	int r, rc;
+
+	if (st == NULL || ret == NULL || (repository != NULL && !kw_store_name_valid(repository)))
+		return KW_ERR_INVALID_ARG;
+	if (limit > (uint64_t)INT64_MAX)
+		limit = (size_t)INT64_MAX;
+	r = q_prepare(st, "SELECT seq, at, actor, action, repository, target, outcome, detail"
+	    " FROM admin_changes WHERE seq > ?1 AND (?2 IS NULL OR repository = ?2)"
+	    " ORDER BY seq LIMIT ?3", &s, "iti", after, repository, (int64_t)limit);
+	if (r != 0)
+		return r;
+	if ((arr = json_array()) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *o = json_object();
+
+		if (o == NULL || json_array_append_new(arr, o) != 0) {
+			r = KW_ERR_NOMEM;
+			goto out;
+		}
+		if ((r = jset(o, "seq", json_integer(sqlite3_column_int64(s, 0)))) != 0 ||
+		    (r = jset(o, "at", json_integer(sqlite3_column_int64(s, 1)))) != 0 ||
+		    (r = jset(o, "actor", json_string(col_text(s, 2)))) != 0 ||
+		    (r = jset(o, "action", json_string(col_text(s, 3)))) != 0 ||
+		    (r = jset(o, "repository", jstr_or_null(col_text(s, 4)))) != 0 ||
+		    (r = jset(o, "target", jstr_or_null(col_text(s, 5)))) != 0 ||
+		    (r = jset(o, "outcome", json_string(col_text(s, 6)))) != 0 ||
+		    (r = jset(o, "detail", jstr_or_null(col_text(s, 7)))) != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		r = map_rc(sqlite3_extended_errcode(st->db)) ?: KW_ERR_IO;
+		goto out;
+	}
+	*ret = arr;    /* transferred */
+	arr = NULL;
+	r = 0;
+out:
+	sqlite3_finalize(s);
+	json_decref(arr);
+	return r;
+}
