@@ -727,7 +727,7 @@ run(const struct opts *o)
 	json_t *rd = NULL, *evj = NULL, *req = NULL;
 	char base[MAX_URL], url[MAX_URL], fp[17];
 	char *nonce = NULL, *body = NULL, *token = NULL, *kid = NULL;
-	char dpop_nonce[ATT_MAX_DPOP_NONCE + 1];
+	char dpop_nonce[ATT_MAX_DPOP_NONCE + 1] = "";
 	uint8_t report_data[ATT_REPORT_DATA_LEN];
 	struct resp rs = {NULL, 0, 0, 0};
 	size_t blen;
