@@ -14,6 +14,7 @@
 #include "hsm_client.h"
 #include "dpop.h"
 #include "snp.h"
+#include "store.h"
 #include "token.h"
 #include "workers.h"
 
@@ -29,6 +30,14 @@ struct kw_broker {
 	struct kw_dpop *dpop;
 	struct kw_token_keys *token_keys;   /* from the HSM; newest signs */
 	struct kw_workers *workers;
+	/* state: the admin thread writes through store; the loop reads through store_ro */
+	struct kw_store *store;
+	struct kw_store *store_ro;
+	/* admin listener (admin.c) */
+	struct evhttp *admin_http;
+	SSL_CTX *admin_ssl_ctx;
+	struct kw_workers *admin_worker;
+	struct kw_hsm_bridge *bridge;
 	const char *release_profile;   /* chosen from the HSM probe */
 	struct event *sig_int, *sig_term, *sig_hup;
 	/* counters, loop thread only */
@@ -51,11 +60,29 @@ void kw_http_problem(struct evhttp_request *req, int status, const char *slug,
     const char *title, const char *detail);
 /* Send a JSON object (reference stolen) with status 200. */
 void kw_http_json(struct evhttp_request *req, json_t *body);
+void kw_http_json_status(struct evhttp_request *req, int status, json_t *body);
 /* Map a kw_err from appraisal/HSM to an HTTP problem (the only such mapping). */
 void kw_http_problem_from_err(struct evhttp_request *req, int r, const char *context);
 /* Read the request body as JSON, enforcing cfg->max_body; sends 400/413 itself
  * and returns non-zero when it did. */
 int kw_http_body_json(struct kw_broker *b, struct evhttp_request *req, json_t **ret) KW_WUR;
+
+/* admin.c: the admin listener (mutual TLS, roles per repository). */
+int kw_admin_start(struct kw_broker *b) KW_WUR;
+void kw_admin_stop(struct kw_broker *b);
+/* Reconcile store rows and HSM objects after a crash (start-up, blocking). */
+int kw_admin_reconcile(struct kw_broker *b) KW_WUR;
+
+/*
+ * hsm_bridge.c: a blocking HSM call for the admin thread. The request (stolen)
+ * is handed to the loop, which calls hsm_client_call; the calling thread waits
+ * for the reply (*ret: new reference). Never call it on the loop thread.
+ */
+struct kw_hsm_bridge;
+int kw_hsm_bridge_new(struct kw_broker *b, struct kw_hsm_bridge **ret) KW_WUR;
+void kw_hsm_bridge_shutdown(struct kw_hsm_bridge *br);   /* fail waiting and future calls */
+void kw_hsm_bridge_free(struct kw_hsm_bridge *br);
+int kw_hsm_bridge_call(struct kw_hsm_bridge *br, json_t *req, json_t **ret) KW_WUR;
 
 /* rcar.c: the workload endpoints. */
 void kw_rcar_auth(struct kw_broker *b, struct evhttp_request *req);

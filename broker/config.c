@@ -175,71 +175,100 @@ parse_listen(const char *s, struct kw_config *c, char *eb, size_t el)
 }
 
 static int
-parse_resource(json_t *o, struct kw_resource_cfg *rc, size_t idx, char *eb, size_t el)
+parse_admin(json_t *o, const char *dir, struct kw_config *c, char *eb, size_t el)
 {
-	static const char *const keys[] = {"path", "generate", "length", "allow_debug",
-		"allowed_measurements", NULL};
-	char where[48];
-	const char *s = NULL;
-	json_t *a, *v;
-	unsigned long long len = 0;
-	size_t i;
+	static const char *const admin_keys[] = {"listen", "certificate", "private_key", "client_ca",
+		"grants", NULL};
+	static const char *const grant_keys[] = {"subject", "role", "repositories", NULL};
+	struct kw_config tmp;
+	const char *s;
+	json_t *a, *g, *v;
+	size_t i, k;
 	int r;
 
-	snprintf(where, sizeof(where), "resources[%zu]", idx);
-	if ((r = check_keys(o, keys, eb, el, where)) != 0)
+	if ((r = check_keys(o, admin_keys, eb, el, "admin")) != 0)
 		return r;
-	if ((r = get_str(o, "path", &s, 1, eb, el, where)) != 0)
+	if ((r = get_str(o, "listen", &s, 1, eb, el, "admin")) != 0)
 		return r;
-	if (!kw_resource_path_valid(s))
-		return cfg_err(eb, el, "%s: \"path\" must be REPOSITORY/TYPE/TAG of [A-Za-z0-9._-]",
-		    where);
-	if ((rc->path = strdup(s)) == NULL)
-		return KW_ERR_NOMEM;
-	if ((r = get_str(o, "generate", &s, 0, eb, el, where)) != 0)
+	memset(&tmp, 0, sizeof(tmp));
+	if ((r = parse_listen(s, &tmp, eb, el)) != 0)
 		return r;
-	if (s != NULL) {
-		if (strcmp(s, "aes-128") != 0 && strcmp(s, "aes-256") != 0 &&
-		    strcmp(s, "secret") != 0)
-			return cfg_err(eb, el, "%s: \"generate\" must be aes-128, aes-256 or secret",
-			    where);
-		if ((rc->generate = strdup(s)) == NULL)
-			return KW_ERR_NOMEM;
-	}
-	if ((r = get_uint(o, "length", 1, 4096, &len, eb, el, where)) != 0)
-		return r;
-	if (rc->generate != NULL && strcmp(rc->generate, "secret") == 0 && len == 0)
-		return cfg_err(eb, el, "%s: \"generate\": \"secret\" needs \"length\" (1..4096)",
-		    where);
-	rc->secret_length = (unsigned int)len;
-	if ((v = json_object_get(o, "allow_debug")) != NULL) {
-		if (!json_is_boolean(v))
-			return cfg_err(eb, el, "%s: \"allow_debug\" must be true or false", where);
-		rc->allow_debug = json_is_true(v);
-	}
-	a = json_object_get(o, "allowed_measurements");
-	if (a == NULL || !json_is_array(a) || json_array_size(a) > KW_MAX_MEASUREMENTS)
-		return cfg_err(eb, el,
-		    "%s: \"allowed_measurements\" must be an array of SNP measurements (hex, 48 bytes)",
-		    where);
+	c->admin_listen_addr = tmp.listen_addr;
+	c->admin_listen_port = tmp.listen_port;
+	if ((r = get_str(o, "certificate", &s, 1, eb, el, "admin")) != 0 ||
+	    (c->admin_cert = cfg_path(dir, s)) == NULL ||
+	    (r = get_str(o, "private_key", &s, 1, eb, el, "admin")) != 0 ||
+	    (c->admin_key = cfg_path(dir, s)) == NULL ||
+	    (r = get_str(o, "client_ca", &s, 1, eb, el, "admin")) != 0 ||
+	    (c->admin_client_ca = cfg_path(dir, s)) == NULL)
+		return r != 0 ? r : KW_ERR_NOMEM;
+	a = json_object_get(o, "grants");
+	if (!json_is_array(a) || json_array_size(a) > 1024)
+		return cfg_err(eb, el, "admin: \"grants\" must be an array");
 	if (json_array_size(a) > 0 &&
-	    (rc->measurements = calloc(json_array_size(a), 48)) == NULL)
+	    (c->grants = calloc(json_array_size(a), sizeof(*c->grants))) == NULL)
 		return KW_ERR_NOMEM;
-	json_array_foreach(a, i, v) {
-		if (!json_is_string(v) ||
-		    kw_hex_decode(json_string_value(v), rc->measurements[i], 48) != 0)
-			return cfg_err(eb, el,
-			    "%s: allowed_measurements[%zu] must be 96 hex digits", where, i);
-		rc->n_measurements++;
+	json_array_foreach(a, i, g) {
+		struct kw_grant *gr = &c->grants[i];
+		char where[40];
+
+		snprintf(where, sizeof(where), "admin.grants[%zu]", i);
+		c->n_grants++;
+		if ((r = check_keys(g, grant_keys, eb, el, where)) != 0 ||
+		    (r = get_str(g, "subject", &s, 1, eb, el, where)) != 0)
+			return r;
+		if ((gr->subject = strdup(s)) == NULL)
+			return KW_ERR_NOMEM;
+		if ((r = get_str(g, "role", &s, 1, eb, el, where)) != 0)
+			return r;
+		if (strcmp(s, "key-admin") != 0 && strcmp(s, "policy-admin") != 0 &&
+		    strcmp(s, "auditor") != 0)
+			return cfg_err(eb, el, "%s: \"role\" must be key-admin, policy-admin or auditor",
+			    where);
+		if ((gr->role = strdup(s)) == NULL)
+			return KW_ERR_NOMEM;
+		v = json_object_get(g, "repositories");
+		if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 256)
+			return cfg_err(eb, el, "%s: \"repositories\" must be a non-empty array", where);
+		if ((gr->repos = calloc(json_array_size(v), sizeof(char *))) == NULL)
+			return KW_ERR_NOMEM;
+		for (k = 0; k < json_array_size(v); k++) {
+			const char *rp = json_string_value(json_array_get(v, k));
+			if (rp == NULL || (strcmp(rp, "*") != 0 && !kw_config_name_valid(rp)))
+				return cfg_err(eb, el, "%s: repositories[%zu] must be a name or \"*\"",
+				    where, k);
+			if ((gr->repos[k] = strdup(rp)) == NULL)
+				return KW_ERR_NOMEM;
+			gr->n_repos++;
+		}
 	}
 	return 0;
+}
+
+int
+kw_config_name_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > 64 || strcmp(s, ".") == 0 ||
+	    strcmp(s, "..") == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		    ch == '.' || ch == '_' || ch == '-'))
+			return 0;
+	}
+	return 1;
 }
 
 int
 kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 {
 	static const char *const top_keys[] = {"listen", "tls", "hsm", "snp", "limits",
-		"nonce_ttl", "public_url", "token", "dpop", "workers", "log_level", "resources", NULL};
+		"nonce_ttl", "public_url", "token", "dpop", "workers", "log_level", "resources", "store",
+		"admin", NULL};
+	static const char *const store_keys[] = {"path", NULL};
 	static const char *const token_keys[] = {"ttl", "issuer", NULL};
 	static const char *const dpop_keys[] = {"iat_window", "nonce_ttl", NULL};
 	static const char *const tls_keys[] = {"certificate", "private_key", "min_version", NULL};
@@ -250,11 +279,10 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 	struct kw_config *c = NULL;
 	uint8_t *buf = NULL;
 	size_t len;
-	json_t *root = NULL, *o, *a, *v;
+	json_t *root = NULL, *o;
 	char dirbuf[PATH_MAX], *dir;
 	const char *s = NULL;
 	unsigned long long u;
-	size_t i;
 	int r;
 
 	snprintf(eb, el, "internal error");
@@ -443,29 +471,25 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 		}
 	}
 
-	a = json_object_get(root, "resources");
-	if (a != NULL) {
-		if (!json_is_array(a) || json_array_size(a) > KW_MAX_RESOURCES) {
-			r = cfg_err(eb, el, "\"resources\" must be an array (at most %d)",
-			    KW_MAX_RESOURCES);
+	o = json_object_get(root, "store");
+	s = NULL;
+	if (o != NULL) {
+		if ((r = check_keys(o, store_keys, eb, el, "store")) != 0 ||
+		    (r = get_str(o, "path", &s, 0, eb, el, "store")) != 0)
 			goto out;
-		}
-		if (json_array_size(a) > 0 &&
-		    (c->resources = calloc(json_array_size(a), sizeof(*c->resources))) == NULL) {
-			r = KW_ERR_NOMEM;
-			goto out;
-		}
-		json_array_foreach(a, i, v) {
-			c->n_resources++;
-			if ((r = parse_resource(v, &c->resources[i], i, eb, el)) != 0)
-				goto out;
-			for (size_t j = 0; j < i; j++) {
-				if (strcmp(c->resources[j].path, c->resources[i].path) == 0) {
-					r = cfg_err(eb, el, "resources[%zu]: duplicate path", i);
-					goto out;
-				}
-			}
-		}
+	}
+	if ((c->store_path = cfg_path(dir, s != NULL ? s : "keywarden.db")) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
+	o = json_object_get(root, "admin");
+	if (o != NULL && (r = parse_admin(o, dir, c, eb, el)) != 0)
+		goto out;
+
+	if (json_object_get(root, "resources") != NULL) {
+		r = cfg_err(eb, el, "\"resources\" moved to the store: register keys and policies "
+		    "with kwctl (docs/admin.md)");
+		goto out;
 	}
 	if (c->listen_addr == NULL || c->tls_cert == NULL || c->tls_key == NULL ||
 	    c->hsm_module == NULL || c->hsm_token == NULL || c->hsm_pin_file == NULL ||
@@ -481,15 +505,6 @@ out:
 	json_decref(root);
 	free(buf);
 	return r;
-}
-
-const struct kw_resource_cfg *
-kw_config_resource(const struct kw_config *c, const char *path)
-{
-	for (size_t i = 0; i < c->n_resources; i++)
-		if (strcmp(c->resources[i].path, path) == 0)
-			return &c->resources[i];
-	return NULL;
 }
 
 static void
@@ -518,11 +533,16 @@ kw_config_free(struct kw_config *c)
 	free(c->log_level);
 	free(c->public_url);
 	free(c->token_issuer);
-	for (size_t i = 0; i < c->n_resources; i++) {
-		free(c->resources[i].path);
-		free(c->resources[i].generate);
-		free(c->resources[i].measurements);
+	free(c->store_path);
+	free(c->admin_listen_addr);
+	free(c->admin_cert);
+	free(c->admin_key);
+	free(c->admin_client_ca);
+	for (size_t i = 0; i < c->n_grants; i++) {
+		free(c->grants[i].subject);
+		free(c->grants[i].role);
+		free_list(c->grants[i].repos, c->grants[i].n_repos);
 	}
-	free(c->resources);
+	free(c->grants);
 	free(c);
 }

@@ -14,17 +14,6 @@
  */
 
 #define KW_CONFIG_MAX (256 * 1024)
-#define KW_MAX_RESOURCES 1024
-#define KW_MAX_MEASUREMENTS 256
-
-struct kw_resource_cfg {
-	char *path;                   /* "<repository>/<type>/<tag>" */
-	char *generate;               /* NULL, "aes-128", "aes-256", "secret" */
-	unsigned int secret_length;   /* for "secret" */
-	int allow_debug;
-	size_t n_measurements;
-	uint8_t (*measurements)[48];  /* allowed SNP launch measurements */
-};
 
 struct kw_config {
 	char *listen_addr;            /* "127.0.0.1" */
@@ -57,8 +46,22 @@ struct kw_config {
 	size_t max_sessions;          /* replay sets (challenges, DPoP jti), default 100000 */
 	char *log_level;
 
-	size_t n_resources;
-	struct kw_resource_cfg *resources;
+
+	char *store_path;             /* SQLite database, default "keywarden.db" beside the config */
+
+	/* admin listener (mutual TLS); disabled when admin_listen_addr is NULL */
+	char *admin_listen_addr;
+	uint16_t admin_listen_port;
+	char *admin_cert;
+	char *admin_key;
+	char *admin_client_ca;
+	size_t n_grants;
+	struct kw_grant {
+		char *subject;            /* client certificate subject CN */
+		char *role;               /* "key-admin", "policy-admin", "auditor" */
+		size_t n_repos;
+		char **repos;             /* "*" = all */
+	} *grants;
 };
 
 /*
@@ -71,6 +74,8 @@ void kw_config_free(struct kw_config *c);
 /* Resource path syntax check: three segments of [A-Za-z0-9._-], no "." or ".." segment, <= 200 chars. */
 int kw_resource_path_valid(const char *p);
 
-const struct kw_resource_cfg *kw_config_resource(const struct kw_config *c, const char *path);
+/* [A-Za-z0-9._-]{1,64}, not "." or "..": repository, type, tag and document names. */
+int kw_config_name_valid(const char *s);
+
 
 #endif

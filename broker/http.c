@@ -71,6 +71,12 @@ kw_http_json(struct evhttp_request *req, json_t *body)
 }
 
 void
+kw_http_json_status(struct evhttp_request *req, int status, json_t *body)
+{
+	send_json(req, status, status == 201 ? "Created" : "OK", "application/json", body);
+}
+
+void
 kw_http_problem_from_err(struct evhttp_request *req, int r, const char *context)
 {
 	switch (r) {

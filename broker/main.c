@@ -244,35 +244,6 @@ start_hsm(struct kw_broker *b)
 	return 0;
 }
 
-static int
-ensure_keys(struct kw_broker *b)
-{
-	for (size_t i = 0; i < b->cfg->n_resources; i++) {
-		const struct kw_resource_cfg *rc = &b->cfg->resources[i];
-		json_t *req, *rep = NULL;
-		int r;
-
-		if (rc->generate == NULL)
-			continue;
-		req = json_pack("{s:s, s:s, s:s, s:i, s:b}", "op", "generate", "label", rc->path,
-		    "kind", rc->generate, "length",
-		    strcmp(rc->generate, "secret") == 0 ? (int)rc->secret_length :
-		    strcmp(rc->generate, "aes-128") == 0 ? 16 : 32,
-		    "if_missing", 1);
-		if (req == NULL)
-			return KW_ERR_NOMEM;
-		if ((r = hsm_client_call_sync(b->hsm, req, &rep)) != 0) {
-			kw_log_err_r(r, "cannot create key '%s' in the HSM", rc->path);
-			return r;
-		}
-		kw_log_info("key '%s' (%s): %s", rc->path, rc->generate,
-		    json_is_true(json_object_get(rep, "created")) ? "created in the HSM" :
-		    "present in the HSM");
-		json_decref(rep);
-	}
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -316,8 +287,7 @@ main(int argc, char **argv)
 	if (kw_log_level_parse(b.cfg->log_level, &lv) == 0)
 		kw_log_set_level(lv);
 	if (check) {
-		printf("keywarden: configuration %s is valid (%zu resources)\n", cfgpath,
-		    b.cfg->n_resources);
+		printf("keywarden: configuration %s is valid\n", cfgpath);
 		kw_config_free(b.cfg);
 		return 0;
 	}
@@ -342,8 +312,17 @@ main(int argc, char **argv)
 	    kw_dpop_new(b.cfg->dpop_nonce_ttl, b.cfg->dpop_iat_window, b.cfg->token_ttl,
 	    b.cfg->max_sessions, &b.dpop) != 0)
 		goto out;
-	if (start_hsm(&b) != 0 || ensure_keys(&b) != 0)
+	if ((r = kw_store_open(b.cfg->store_path, &b.store)) != 0 ||
+	    (r = kw_store_open_readonly(b.cfg->store_path, &b.store_ro)) != 0) {
+		kw_log_err_r(r, "cannot open the store %s", b.cfg->store_path);
 		goto out;
+	}
+	if (start_hsm(&b) != 0)
+		goto out;
+	if ((r = kw_admin_reconcile(&b)) != 0) {
+		kw_log_err_r(r, "cannot reconcile the store with the HSM");
+		goto out;
+	}
 	if ((r = load_token_keys_sync(&b, 1)) != 0) {
 		kw_log_err_r(r, "no token-signing key in the HSM");
 		goto out;
@@ -352,7 +331,7 @@ main(int argc, char **argv)
 		kw_log_err("cannot start the appraisal workers");
 		goto out;
 	}
-	if (kw_http_start(&b) != 0)
+	if (kw_http_start(&b) != 0 || kw_admin_start(&b) != 0)
 		goto out;
 	b.sig_int = evsignal_new(b.base, SIGINT, on_signal, &b);
 	b.sig_term = evsignal_new(b.base, SIGTERM, on_signal, &b);
@@ -361,14 +340,15 @@ main(int argc, char **argv)
 	    event_add(b.sig_int, NULL) != 0 || event_add(b.sig_term, NULL) != 0 ||
 	    event_add(b.sig_hup, NULL) != 0)
 		goto out;
-	kw_log_info("keywarden %s ready (%u appraisal workers, %zu resources)", KW_VERSION,
-	    b.cfg->workers, b.cfg->n_resources);
+	kw_log_info("keywarden %s ready (%u appraisal workers, store %s)", KW_VERSION,
+	    b.cfg->workers, b.cfg->store_path);
 	event_base_dispatch(b.base);
 	kw_log_info("stopped: %lu tokens issued, %lu attestations rejected, %lu released, "
 	    "%lu releases denied", b.n_attest_ok, b.n_attest_fail, b.n_release_ok,
 	    b.n_release_denied);
 	rc = 0;
 out:
+	kw_admin_stop(&b);
 	kw_http_stop(&b);
 	kw_workers_free(b.workers);
 	hsm_client_free(b.hsm);
@@ -380,6 +360,8 @@ out:
 		event_free(b.sig_hup);
 	kw_dpop_free(b.dpop);
 	kw_token_keys_free(b.token_keys);
+	kw_store_close(b.store_ro);
+	kw_store_close(b.store);
 	kw_challenges_free(b.challenges);
 	snp_trust_free(b.snp);
 	if (b.base != NULL)

@@ -298,13 +298,106 @@ out:
 }
 
 static int
-measurement_allowed(const struct kw_resource_cfg *rc, const uint8_t m[48])
+hex_listed(const json_t *arr, const uint8_t m[48])
 {
+	const json_t *v;
+	uint8_t x[48];
+	size_t i;
 	int found = 0;
 
-	for (size_t i = 0; i < rc->n_measurements; i++)
-		found |= CRYPTO_memcmp(rc->measurements[i], m, 48) == 0;
+	json_array_foreach(arr, i, v)
+		if (json_is_string(v) && kw_hex_decode(json_string_value(v), x, sizeof(x)) == 0)
+			found |= CRYPTO_memcmp(x, m, sizeof(x)) == 0;
 	return found;
+}
+
+/*
+ * The release rule (until the policy language lands): the key's newest
+ * enabled version (or ?version=N), the policy bound to the key, the
+ * measurement listed in the policy or in one of its reference-value sets,
+ * no debug guest unless allowed. Reads the store on the loop through the
+ * read-only connection (WAL: readers never wait for the admin writer).
+ * Answers the request itself and returns non-zero when the release is denied.
+ */
+static int
+release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
+    const struct kw_token_view *tv, struct kw_release_target *ret)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	char repo[72], type[72], tag[72], esc[80];
+	const char *s1 = strchr(path, '/'), *s2 = s1 != NULL ? strchr(s1 + 1, '/') : NULL;
+	json_t *pol = NULL;
+	const json_t *doc, *v, *n;
+	int version = 0, allowed = 0, r;
+	size_t i;
+
+	if (s1 == NULL || s2 == NULL || (size_t)(s1 - path) >= sizeof(repo) ||
+	    (size_t)(s2 - s1 - 1) >= sizeof(type) || strlen(s2 + 1) >= sizeof(tag)) {
+		kw_http_problem(req, 400, "malformed", "Bad Request", "invalid resource path");
+		return -1;
+	}
+	memcpy(repo, path, (size_t)(s1 - path));
+	repo[s1 - path] = '\0';
+	memcpy(type, s1 + 1, (size_t)(s2 - s1 - 1));
+	type[s2 - s1 - 1] = '\0';
+	memcpy(tag, s2 + 1, strlen(s2 + 1) + 1);
+	if (query != NULL) {
+		char *end;
+		long lv;
+		if (strncmp(query, "version=", 8) != 0 || (lv = strtol(query + 8, &end, 10)) < 1 ||
+		    lv > 1000000 || *end != '\0' || query[8] == '0') {
+			kw_http_problem(req, 400, "malformed", "Bad Request",
+			    "the only query parameter is version=N");
+			return -1;
+		}
+		version = (int)lv;
+	}
+	if ((r = kw_store_release_lookup(b->store_ro, repo, type, tag, version, ret)) != 0) {
+		kw_log_escape(path, 60, esc, sizeof(esc));
+		kw_log_info("release denied: no enabled key '%s'%s", esc, r == KW_ERR_NOT_FOUND ? "" :
+		    " (store error)");
+		kw_http_problem_from_err(req, r == KW_ERR_NOT_FOUND ? KW_ERR_NOT_FOUND :
+		    KW_ERR_UNAVAILABLE, "no such resource");
+		return -1;
+	}
+	if (ret->policy[0] == '\0' ||
+	    kw_store_doc_get(b->store_ro, "policy", repo, ret->policy, 0, &pol) != 0) {
+		b->n_release_denied++;
+		kw_log_info("release of '%s' denied: no policy bound or the policy does not exist", path);
+		kw_http_problem_from_err(req, KW_ERR_DENIED, "denied by policy");
+		return -1;
+	}
+	doc = json_object_get(pol, "document");
+	if (tv->debug && !json_is_true(json_object_get(doc, "allow_debug"))) {
+		b->n_release_denied++;
+		kw_log_info("release of '%s' denied by policy '%s': debug guest (tee-key=%s)", path,
+		    ret->policy, tv->tee_kid);
+		json_decref(pol);
+		kw_http_problem_from_err(req, KW_ERR_DEBUG_GUEST, "denied by policy");
+		return -1;
+	}
+	allowed = hex_listed(json_object_get(doc, "allowed_measurements"), tv->measurement);
+	json_array_foreach(json_object_get(doc, "reference_values"), i, n) {
+		json_t *rv = NULL;
+		if (allowed || !json_is_string(n))
+			break;
+		if (kw_store_doc_get(b->store_ro, "refval", repo, json_string_value(n), 0, &rv) == 0) {
+			v = json_object_get(json_object_get(rv, "document"), "measurements");
+			allowed = hex_listed(v, tv->measurement);
+		}
+		json_decref(rv);
+	}
+	if (!allowed) {
+		b->n_release_denied++;
+		kw_log_info("release of '%s' denied by policy '%s': measurement not allowed "
+		    "(tee-key=%s)", path, ret->policy, tv->tee_kid);
+		json_decref(pol);
+		kw_http_problem_from_err(req, KW_ERR_DENIED, "denied by policy");
+		return -1;
+	}
+	json_decref(pol);
+	return 0;
 }
 
 static void
@@ -336,12 +429,12 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 {
 	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
 	const char *auth = single_header(h, "Authorization"), *proof = single_header(h, "DPoP");
-	const struct kw_resource_cfg *rc;
+	struct kw_release_target target;
 	struct kw_token_view tv;
 	struct release_job *j;
 	uint8_t *n = NULL, *e = NULL;
 	size_t nlen, elen;
-	char *nb = NULL, *eb = NULL, esc[80], htu[512], nonce[KW_CHALLENGE_STR_MAX];
+	char *nb = NULL, *eb = NULL, htu[512], nonce[KW_CHALLENGE_STR_MAX];
 	const char *why = NULL, *token;
 	json_t *payload = NULL, *call;
 	int r, need_nonce = 0, nn;
@@ -386,25 +479,8 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 		    "resource path must be REPOSITORY/TYPE/TAG of [A-Za-z0-9._-]");
 		goto out;
 	}
-	if ((rc = kw_config_resource(b->cfg, path)) == NULL) {
-		kw_log_escape(path, 60, esc, sizeof(esc));
-		kw_log_info("release denied: no resource '%s'", esc);
-		kw_http_problem(req, 404, "not-found", "Not Found", "no such resource");
-		goto out;
-	}
-	if (tv.debug && !rc->allow_debug) {
-		b->n_release_denied++;
-		kw_log_info("release of '%s' denied: debug guest (tee-key=%s)", rc->path, tv.tee_kid);
-		kw_http_problem_from_err(req, KW_ERR_DEBUG_GUEST, "denied by policy");
-		goto out;
-	}
-	if (!measurement_allowed(rc, tv.measurement)) {
-		b->n_release_denied++;
-		kw_log_info("release of '%s' denied: measurement not allowed (tee-key=%s)", rc->path,
-		    tv.tee_kid);
-		kw_http_problem_from_err(req, KW_ERR_DENIED, "denied by policy");
-		goto out;
-	}
+	if ((r = release_rule(b, req, path, &tv, &target)) != 0)
+		goto out;    /* answered */
 	if ((r = kw_jwk_rsa_components(tv.tee_pub, &n, &nlen, &e, &elen)) != 0 ||
 	    (r = kw_b64url_encode(n, nlen, &nb)) != 0 ||
 	    (r = kw_b64url_encode(e, elen, &eb)) != 0)
@@ -415,9 +491,9 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	}
 	j->b = b;
 	j->req = req;
-	snprintf(j->path, sizeof(j->path), "%s", rc->path);
+	snprintf(j->path, sizeof(j->path), "%s (v%d)", path, target.version);
 	memcpy(j->kid, tv.tee_kid, sizeof(j->kid));
-	call = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "op", "release", "label", rc->path,
+	call = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "op", "release", "label", target.label,
 	    "profile", b->release_profile, "n", nb, "e", eb, "kid", tv.tee_kid);
 	if (call == NULL) {
 		free(j);

@@ -505,6 +505,14 @@ kw_store_schema_version(struct kw_store *st, int *ret)
 	return 0;
 }
 
+int
+kw_store_set_busy_timeout(struct kw_store *st, int ms)
+{
+	if (st == NULL || ms < 0 || ms > 60000)
+		return KW_ERR_INVALID_ARG;
+	return map_rc(sqlite3_busy_timeout(st->db, ms));
+}
+
 /* ---- keys ---- */
 
 #define KEY_SQL_ID "SELECT id FROM keys WHERE repository = ? AND type = ? AND tag = ?"

@@ -42,6 +42,9 @@ int kw_store_open(const char *path, struct kw_store **ret) KW_WUR;
 int kw_store_open_readonly(const char *path, struct kw_store **ret) KW_WUR;
 void kw_store_close(struct kw_store *st);
 int kw_store_schema_version(struct kw_store *st, int *ret) KW_WUR;
+/* How long a write waits for another connection's write lock before
+ * KW_ERR_UNAVAILABLE (default 5000 ms; 0..60000). */
+int kw_store_set_busy_timeout(struct kw_store *st, int ms) KW_WUR;
 
 int kw_store_name_valid(const char *s);
 

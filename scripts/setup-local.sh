@@ -8,8 +8,13 @@
 #   hsm.pin                  the user PIN (0600), read only by keywarden-hsm
 #   tls/                     loopback CA + server certificate (scripts/mk-tls.sh)
 #   emu/                     emulation ARK/ASK/VCEK chain (scripts/mk-emu-chain.sh)
-#   keywarden.json           broker configuration trusting the emulation root and
-#                            offering demo/key/disk (AES-256, created in the HSM)
+#   tls/admin-ca.pem, tls/demo-admin.{pem,key}
+#                            the admin CA and a client certificate CN=demo-admin
+#                            (all roles on every repository)
+#   keywarden.json           broker configuration trusting the emulation root, with
+#                            the workload listener on PORT and the admin listener on
+#                            PORT+1, state in keywarden.db
+#   kwctl.json               a kwctl profile for demo-admin
 set -eu
 [ $# -ge 1 ] || { echo "usage: setup-local.sh RUNDIR [PORT]" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,6 +43,8 @@ if [ ! -f "$run/hsm.pin" ]; then
 fi
 chmod 600 "$run/hsm.pin" "$run/hsm.so-pin"
 sh "$here/mk-tls.sh" "$run/tls"
+[ -f "$run/tls/demo-admin.pem" ] || sh "$here/mk-admin-cert.sh" "$run/tls" demo-admin
+admin_port=$((port + 1))
 [ -f "$run/emu/emu.json" ] || sh "$here/mk-emu-chain.sh" "$run/emu" >/dev/null
 measurement=$(sed -n 's/.*"measurement"[ ]*:[ ]*"\([0-9a-f]*\)".*/\1/p' "$run/emu/emu.json")
 [ -n "$measurement" ] || { echo "setup-local.sh: no measurement in emu.json" >&2; exit 1; }
@@ -61,14 +68,30 @@ if [ ! -f "$run/keywarden.json" ]; then
   "dpop": {"iat_window": 60, "nonce_ttl": 300},
   "workers": 2,
   "log_level": "info",
-  "resources": [
-    {
-      "path": "demo/key/disk",
-      "generate": "aes-256",
-      "allowed_measurements": ["$measurement"]
-    }
-  ]
+  "store": {"path": "keywarden.db"},
+  "admin": {
+    "listen": "127.0.0.1:$admin_port",
+    "certificate": "tls/server.pem",
+    "private_key": "tls/server.key",
+    "client_ca": "tls/admin-ca.pem",
+    "grants": [
+      {"subject": "demo-admin", "role": "key-admin", "repositories": ["*"]},
+      {"subject": "demo-admin", "role": "policy-admin", "repositories": ["*"]},
+      {"subject": "demo-admin", "role": "auditor", "repositories": ["*"]}
+    ]
+  }
 }
 CONF
 fi
 chmod 644 "$run/keywarden.json"
+if [ ! -f "$run/kwctl.json" ]; then
+	cat > "$run/kwctl.json" <<CONF
+{"url": "https://127.0.0.1:$admin_port", "cacert": "tls/ca.pem",
+ "cert": "tls/demo-admin.pem", "key": "tls/demo-admin.key"}
+CONF
+fi
+# the demo policy: the emulated guest's measurement (written for scripts/demo.sh)
+if [ ! -f "$run/demo-policy.json" ]; then
+	printf '{"allowed_measurements": ["%s"], "allow_debug": false}\n' "$measurement" \
+		> "$run/demo-policy.json"
+fi

@@ -64,7 +64,7 @@ def free_port():
 class Broker:
     """A real keywarden on loopback, set up with scripts/setup-local.sh."""
 
-    def __init__(self, extra_resources=None, config_edit=None):
+    def __init__(self, config_edit=None):
         self.dir = tempfile.mkdtemp(prefix="kwit-")
         self.port = free_port()
         subprocess.run(["sh", os.path.join(SRC, "scripts", "setup-local.sh"), self.dir, str(self.port)],
@@ -74,8 +74,6 @@ class Broker:
             self.cfg = json.load(f)
         with open(os.path.join(self.dir, "emu", "emu.json")) as f:
             self.emu = json.load(f)
-        if extra_resources:
-            self.cfg["resources"].extend(extra_resources)
         if config_edit:
             config_edit(self.cfg)
         with open(self.cfg_path, "w") as f:
@@ -84,6 +82,8 @@ class Broker:
         self.proc = None
         self.ca = os.path.join(self.dir, "tls", "ca.pem")
         self.url = "https://127.0.0.1:%d" % self.port
+        self.admin_port = self.port + 1
+        self.tls_dir = os.path.join(self.dir, "tls")
         self.clock_file = os.path.join(self.dir, "clock-offset")
         self.set_clock(0)
         self.last_headers = {}
@@ -164,6 +164,47 @@ class Broker:
         except ValueError:
             parsed = data
         return resp.status, ctype, parsed
+
+    def admin(self, method, path, body=None, who="demo-admin", cert=None, raw=False):
+        """A request to the admin listener with the client certificate of `who`."""
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        if cert is None and who is not None:
+            cert = (os.path.join(self.tls_dir, who + ".pem"), os.path.join(self.tls_dir, who + ".key"))
+        if cert is not None:
+            ctx.load_cert_chain(*cert)
+        conn = http.client.HTTPSConnection("127.0.0.1", self.admin_port, context=ctx, timeout=60)
+        hdrs = {}
+        if body is not None and not isinstance(body, (bytes, bytearray)):
+            body = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        conn.request(method, path, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        data = resp.read()
+        ctype = resp.getheader("Content-Type", "")
+        conn.close()
+        if raw:
+            return resp.status, ctype, data
+        try:
+            parsed = json.loads(data) if data and "json" in ctype else data
+        except ValueError:
+            parsed = data
+        return resp.status, ctype, parsed
+
+    def provision(self, path, algorithm="aes-256", policy="demo", document=None, length=None):
+        """Register a policy and a key generated in the HSM through /admin/v1."""
+        if document is None:
+            document = {"allowed_measurements": [self.emu["measurement"]]}
+        st, _, body = self.admin("PUT", "/admin/v1/policies/%s/%s" % (path.split("/")[0], policy),
+                                 {"document": document})
+        assert st == 201, (st, body)
+        repo, typ, tag = path.split("/")
+        req = {"repository": repo, "type": typ, "tag": tag, "algorithm": algorithm, "policy": policy}
+        if length is not None:
+            req["length"] = length
+        st, _, body = self.admin("POST", "/admin/v1/keys", req)
+        assert st == 201, (st, body)
+        return body
 
     def kwget(self, *args, check=False):
         cmd = [KWGET, "--url", self.url, "--cacert", self.ca, "--emulate", "snp",

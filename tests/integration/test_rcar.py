@@ -233,7 +233,7 @@ def t_tls13_only(b):
 
 def t_logs_hold_no_secrets(b):
     log = b.log()
-    assert "released 'demo/key/disk'" in log, log[-2000:]
+    assert "released 'demo/key/disk" in log, log[-2000:]
     pin = open(os.path.join(b.dir, "hsm.pin")).read().strip()
     assert pin not in log
     assert secrets_seen, "no secret was obtained to search for"
@@ -251,14 +251,13 @@ TESTS = [t_kwget_release_matches_jwcrypto, t_two_tee_keys_same_secret, t_replaye
 
 
 def main():
-    b = Broker(extra_resources=[{"path": "demo/key/debug-ok", "generate": "aes-128", "allow_debug": True,
-                                 "allowed_measurements": []}])
-    b.cfg["resources"][-1]["allowed_measurements"] = [b.emu["measurement"]]
-    with open(b.cfg_path, "w") as f:
-        json.dump(b.cfg, f)
+    b = Broker()
     passed = failed = 0
     try:
         b.start()
+        b.provision(RES)
+        b.provision("demo/key/debug-ok", algorithm="aes-128", policy="debug-ok",
+                    document={"allowed_measurements": [b.emu["measurement"]], "allow_debug": True})
         for t in TESTS + [t_logs_hold_no_secrets]:
             try:
                 t(b)

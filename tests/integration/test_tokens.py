@@ -285,6 +285,7 @@ def main():
     passed = failed = 0
     try:
         b.start()
+        b.provision(RES)
         for t in TESTS:
             try:
                 t(b)

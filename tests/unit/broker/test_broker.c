@@ -396,7 +396,10 @@ test_config(void)
 	const char *ok =
 	    "{\"listen\":\"127.0.0.1:9443\",\"tls\":{\"certificate\":\"a.pem\",\"private_key\":\"/k.pem\"},"
 	    "\"hsm\":{\"token\":\"t\",\"pin_file\":\"pin\"},\"workers\":3,"
-	    "\"resources\":[{\"path\":\"r/t/x\",\"generate\":\"aes-256\",\"allowed_measurements\":[\"" M48 "\"]}]}";
+	    "\"store\":{\"path\":\"state.db\"},"
+	    "\"admin\":{\"listen\":\"127.0.0.1:9444\",\"certificate\":\"a.pem\",\"private_key\":\"a.key\","
+	    "\"client_ca\":\"ca.pem\",\"grants\":[{\"subject\":\"alice\",\"role\":\"key-admin\","
+	    "\"repositories\":[\"demo\",\"*\"]}]}}";
 
 	CU_ASSERT_FATAL(load_cfg(ok, &c, eb, sizeof(eb)) == 0);
 	CU_ASSERT_STRING_EQUAL(c->listen_addr, "127.0.0.1");
@@ -408,11 +411,13 @@ test_config(void)
 	CU_ASSERT(strncmp(c->tls_cert, tmpdir, strlen(tmpdir)) == 0);   /* relative to the file */
 	CU_ASSERT_STRING_EQUAL(c->tls_key, "/k.pem");
 	CU_ASSERT_STRING_EQUAL(c->hsm_module, "/usr/lib/softhsm/libsofthsm2.so");
-	CU_ASSERT_EQUAL(c->n_resources, 1);
-	CU_ASSERT_EQUAL(c->resources[0].n_measurements, 1);
-	CU_ASSERT_EQUAL(c->resources[0].measurements[0][47], 0x2f);
-	CU_ASSERT_PTR_NOT_NULL(kw_config_resource(c, "r/t/x"));
-	CU_ASSERT_PTR_NULL(kw_config_resource(c, "r/t/y"));
+	CU_ASSERT(strstr(c->store_path, "/state.db") != NULL);
+	CU_ASSERT_STRING_EQUAL(c->public_url, "https://127.0.0.1:9443");
+	CU_ASSERT_EQUAL(c->admin_listen_port, 9444);
+	CU_ASSERT_EQUAL(c->n_grants, 1);
+	CU_ASSERT_STRING_EQUAL(c->grants[0].role, "key-admin");
+	CU_ASSERT_EQUAL(c->grants[0].n_repos, 2);
+	CU_ASSERT_STRING_EQUAL(c->grants[0].repos[1], "*");
 	kw_config_free(c);
 
 	static const struct { const char *text, *msg; } bad[] = {
@@ -422,10 +427,11 @@ test_config(void)
 		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\",\"min_version\":\"1.1\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"}}", "min_version"},
 		{"{\"listen\":\"x\",\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"}}", "listen"},
 		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"workers\":0}", "workers"},
-		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"resources\":[{\"path\":\"a/../b\",\"allowed_measurements\":[]}]}", "path"},
-		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"resources\":[{\"path\":\"a/b/c\",\"allowed_measurements\":[\"00\"]}]}", "96 hex"},
-		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"resources\":[{\"path\":\"a/b/c\",\"allowed_measurements\":[]},{\"path\":\"a/b/c\",\"allowed_measurements\":[]}]}", "duplicate"},
-		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"resources\":[{\"path\":\"a/b/c\",\"generate\":\"secret\",\"allowed_measurements\":[]}]}", "length"},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"resources\":[]}", "moved to the store"},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"admin\":{\"listen\":\"127.0.0.1:1\",\"certificate\":\"a\",\"private_key\":\"b\",\"client_ca\":\"c\",\"grants\":[{\"subject\":\"x\",\"role\":\"root\",\"repositories\":[\"*\"]}]}}", "role"},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"admin\":{\"listen\":\"127.0.0.1:1\",\"certificate\":\"a\",\"private_key\":\"b\",\"client_ca\":\"c\",\"grants\":[{\"subject\":\"x\",\"role\":\"auditor\",\"repositories\":[\"..\"]}]}}", "repositories[0]"},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"admin\":{\"listen\":\"127.0.0.1:1\",\"certificate\":\"a\",\"private_key\":\"b\",\"grants\":[]}}", "client_ca"},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"public_url\":\"http://x\"}", "public_url"},
 		{"{\"a\":1,\"a\":2}", "not a valid JSON"},
 		{"[1]", "not a valid JSON"},
 	};

@@ -1,0 +1,1073 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The admin plane: /admin/v1 on its own HTTPS listener with mutual TLS.
+ * Identity is the subject CN of a client certificate verified against the
+ * configured admin CA; roles are granted per repository in the
+ * configuration (docs/admin.md). Requests are parsed on the loop and
+ * executed on one admin thread, which owns the writing store connection and
+ * reaches the HSM through the blocking bridge; the loop never waits for
+ * SQLite commits or the HSM.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "broker.h"
+#include "kw_json.h"
+#include "kw_log.h"
+#include "kw_util.h"
+
+#define ROLE_KEY 1u
+#define ROLE_POLICY 2u
+#define ROLE_AUDIT 4u
+#define ROLE_ANY 7u
+#define ADMIN_MAX_SEGS 8
+#define ADMIN_BODY_MAX (256 * 1024)
+
+struct admin_req {
+	struct kw_broker *b;
+	struct evhttp_request *req;
+	enum evhttp_cmd_type method;
+	char subject[128];
+	char *segs[ADMIN_MAX_SEGS];
+	size_t nseg;
+	char *q_repository;
+	int q_version;          /* 0 = not given */
+	int64_t q_after;
+	size_t q_limit;
+	json_t *body;
+	/* result */
+	int r;                  /* 0: success */
+	int forbidden;          /* r != 0: send 403 */
+	char detail[200];
+	int status;             /* success status */
+	json_t *resp;           /* success body (NULL for 204) */
+	/* change record */
+	const char *action;
+	char target[256];
+	char repo[72];
+};
+
+/* ---- identity and authorization ---- */
+
+static int
+peer_subject(struct evhttp_request *req, char *out, size_t outlen)
+{
+	struct evhttp_connection *con = evhttp_request_get_connection(req);
+	struct bufferevent *bev = con != NULL ? evhttp_connection_get_bufferevent(con) : NULL;
+	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+	X509 *cert = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+	X509_NAME *name;
+	ASN1_STRING *cn;
+	unsigned char *utf8 = NULL;
+	int idx, len;
+
+	if (cert == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
+		return KW_ERR_DENIED;
+	name = X509_get_subject_name(cert);
+	if ((idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0 ||
+	    X509_NAME_get_index_by_NID(name, NID_commonName, idx) >= 0)
+		return KW_ERR_DENIED;    /* exactly one CN */
+	cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+	if ((len = ASN1_STRING_to_UTF8(&utf8, cn)) <= 0)
+		return KW_ERR_DENIED;
+	if ((size_t)len >= outlen || memchr(utf8, '\0', (size_t)len) != NULL) {
+		OPENSSL_free(utf8);
+		return KW_ERR_DENIED;
+	}
+	for (int i = 0; i < len; i++) {
+		if (utf8[i] < 0x20 || utf8[i] == 0x7f) {
+			OPENSSL_free(utf8);
+			return KW_ERR_DENIED;
+		}
+	}
+	memcpy(out, utf8, (size_t)len);
+	out[len] = '\0';
+	OPENSSL_free(utf8);
+	return 0;
+}
+
+static unsigned int
+role_bit(const char *role)
+{
+	if (strcmp(role, "key-admin") == 0)
+		return ROLE_KEY;
+	if (strcmp(role, "policy-admin") == 0)
+		return ROLE_POLICY;
+	if (strcmp(role, "auditor") == 0)
+		return ROLE_AUDIT;
+	return 0;
+}
+
+/* Does subject hold one of roles for repository repo (NULL: for any repository)? */
+static int
+permitted(const struct kw_config *c, const char *subject, unsigned int roles, const char *repo)
+{
+	for (size_t i = 0; i < c->n_grants; i++) {
+		const struct kw_grant *g = &c->grants[i];
+
+		if (strcmp(g->subject, subject) != 0 || (role_bit(g->role) & roles) == 0)
+			continue;
+		if (repo == NULL)
+			return 1;
+		for (size_t k = 0; k < g->n_repos; k++)
+			if (strcmp(g->repos[k], "*") == 0 || strcmp(g->repos[k], repo) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+static int
+deny(struct admin_req *a, const char *why)
+{
+	a->r = KW_ERR_DENIED;
+	a->forbidden = 1;
+	snprintf(a->detail, sizeof(a->detail), "%s", why);
+	return a->r;
+}
+
+static int
+fail(struct admin_req *a, int r, const char *detail)
+{
+	a->r = r != 0 ? r : KW_ERR_INTERNAL;
+	snprintf(a->detail, sizeof(a->detail), "%s", detail != NULL ? detail : kw_strerror(a->r));
+	return a->r;
+}
+
+static int
+ok(struct admin_req *a, int status, json_t *resp)
+{
+	a->r = 0;
+	a->status = status;
+	a->resp = resp;
+	if (status != 204 && resp == NULL)
+		return fail(a, KW_ERR_NOMEM, NULL);
+	return 0;
+}
+
+/* ---- body validation ---- */
+
+static int
+body_keys(struct admin_req *a, const char *const *allowed)
+{
+	if (a->body == NULL)
+		a->body = json_object();
+	if (!json_is_object(a->body) || kw_json_check_keys(a->body, allowed) != 0)
+		return fail(a, KW_ERR_INVALID_FORMAT, "unknown member in request body");
+	return 0;
+}
+
+static const char *
+body_name(struct admin_req *a, const char *key, int required)
+{
+	const json_t *v = json_object_get(a->body, key);
+
+	if (v == NULL && !required)
+		return NULL;
+	if (!json_is_string(v) || !kw_config_name_valid(json_string_value(v))) {
+		snprintf(a->detail, sizeof(a->detail), "\"%s\" must be a name of [A-Za-z0-9._-]{1,64}",
+		    key);
+		a->r = KW_ERR_INVALID_FORMAT;
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+static int
+hex48_array(const json_t *arr, size_t max)
+{
+	const json_t *v;
+	size_t i;
+	uint8_t m[48];
+
+	if (!json_is_array(arr) || json_array_size(arr) > max)
+		return 0;
+	json_array_foreach(arr, i, v)
+		if (!json_is_string(v) || kw_hex_decode(json_string_value(v), m, sizeof(m)) != 0)
+			return 0;
+	return 1;
+}
+
+/* Skeleton policy documents until the policy language lands (docs/admin.md). */
+static int
+valid_document(const char *kind, const json_t *doc, const char **why)
+{
+	static const char *const pol_keys[] = {"allowed_measurements", "reference_values",
+		"allow_debug", NULL};
+	static const char *const ref_keys[] = {"measurements", NULL};
+	const json_t *v;
+	size_t i;
+
+	if (!json_is_object(doc)) {
+		*why = "\"document\" must be an object";
+		return 0;
+	}
+	if (strcmp(kind, "refval") == 0) {
+		*why = "a reference-value document is {\"measurements\": [96 hex digits, ...]}";
+		return kw_json_check_keys(doc, ref_keys) == 0 &&
+		    hex48_array(json_object_get(doc, "measurements"), 4096);
+	}
+	*why = "a policy document is {\"allowed_measurements\": [hex], \"reference_values\": "
+	    "[names], \"allow_debug\": bool}";
+	if (kw_json_check_keys(doc, pol_keys) != 0)
+		return 0;
+	if ((v = json_object_get(doc, "allowed_measurements")) != NULL && !hex48_array(v, 1024))
+		return 0;
+	if ((v = json_object_get(doc, "allow_debug")) != NULL && !json_is_boolean(v))
+		return 0;
+	if ((v = json_object_get(doc, "reference_values")) != NULL) {
+		const json_t *n;
+		if (!json_is_array(v) || json_array_size(v) > 64)
+			return 0;
+		json_array_foreach(v, i, n)
+			if (!json_is_string(n) || !kw_config_name_valid(json_string_value(n)))
+				return 0;
+	}
+	return 1;
+}
+
+/* ---- operations (admin thread) ---- */
+
+static json_t *
+hsm_call(struct admin_req *a, json_t *req, int *r)
+{
+	json_t *rep = NULL;
+
+	*r = kw_hsm_bridge_call(a->b->bridge, req, &rep);
+	return *r == 0 ? rep : NULL;
+}
+
+static int
+key_meta(struct admin_req *a, const char *repo, const char *type, const char *tag, int status)
+{
+	json_t *m = NULL;
+	int r;
+
+	if ((r = kw_store_key_get(a->b->store, repo, type, tag, &m)) != 0)
+		return fail(a, r, "no such key");
+	return ok(a, status, m);
+}
+
+/* Create the HSM object for a pending version, then commit it. */
+static int
+materialize(struct admin_req *a, const char *label, const char *alg, unsigned int length,
+    const json_t *wrapped)
+{
+	json_t *req, *rep;
+	int r;
+
+	if (wrapped == NULL)
+		req = json_pack("{s:s, s:s, s:s, s:i, s:b}", "op", "generate", "label", label, "kind",
+		    alg, "length", (int)length, "if_missing", 0);
+	else
+		req = json_pack("{s:s, s:s, s:s, s:i, s:O, s:O, s:O}", "op", "import", "label", label,
+		    "kind", alg, "length", (int)length, "kid", json_object_get(wrapped, "kid"),
+		    "kek", json_object_get(wrapped, "kek"), "value", json_object_get(wrapped, "value"));
+	if (req == NULL) {
+		if (kw_store_version_abort(a->b->store, label) != 0)
+			kw_log_err("cannot abort pending version %s (reconciled at restart)", label);
+		return fail(a, KW_ERR_NOMEM, NULL);
+	}
+	rep = hsm_call(a, req, &r);
+	json_decref(rep);
+	if (r != 0) {
+		int ar = kw_store_version_abort(a->b->store, label);
+		if (ar != 0)
+			kw_log_err_r(ar, "cannot abort pending version %s (reconciled at restart)", label);
+		if (wrapped != NULL && (r == KW_ERR_INVALID_FORMAT || r == KW_ERR_MISMATCH))
+			return fail(a, KW_ERR_INVALID_FORMAT,
+			    "the wrapped value did not unwrap in the HSM (wrong import key, KEK or length)");
+		return fail(a, r == KW_ERR_EXISTS ? KW_ERR_EXISTS : KW_ERR_UNAVAILABLE,
+		    "the HSM could not create the key");
+	}
+	if ((r = kw_store_version_commit(a->b->store, label)) != 0) {
+		kw_log_err_r(r, "cannot commit version %s (reconciled at restart)", label);
+		return fail(a, KW_ERR_UNAVAILABLE, "the store could not commit the key");
+	}
+	kw_log_info("admin %s: %s %s in the HSM", a->subject, wrapped != NULL ? "imported" :
+	    "generated", label);
+	return 0;
+}
+
+static const json_t *
+wrapped_of(struct admin_req *a)
+{
+	static const char *const wkeys[] = {"kid", "kek", "value", NULL};
+	const json_t *w = json_object_get(a->body, "wrapped");
+
+	if (w == NULL)
+		return NULL;
+	if (!json_is_object(w) || kw_json_check_keys(w, wkeys) != 0 ||
+	    !json_is_string(json_object_get(w, "kid")) ||
+	    !json_is_string(json_object_get(w, "kek")) ||
+	    !json_is_string(json_object_get(w, "value")) ||
+	    json_string_length(json_object_get(w, "kek")) > 2048 ||
+	    json_string_length(json_object_get(w, "value")) > 8192 ||
+	    json_string_length(json_object_get(w, "kid")) > 64) {
+		fail(a, KW_ERR_INVALID_FORMAT, "\"wrapped\" must be {\"kid\",\"kek\",\"value\"} strings");
+		return NULL;
+	}
+	return w;
+}
+
+static int
+op_key_create(struct admin_req *a, int import)
+{
+	static const char *const keys[] = {"repository", "type", "tag", "algorithm", "length",
+		"policy", "wrapped", NULL};
+	struct kw_key_spec spec;
+	const json_t *alg, *len, *pol, *w = NULL;
+	char *label = NULL;
+	int r;
+
+	a->action = import ? "key.import" : "key.create";
+	if (body_keys(a, keys) != 0)
+		return a->r;
+	memset(&spec, 0, sizeof(spec));
+	if ((spec.repository = body_name(a, "repository", 1)) == NULL ||
+	    (spec.type = body_name(a, "type", 1)) == NULL ||
+	    (spec.tag = body_name(a, "tag", 1)) == NULL)
+		return a->r;
+	snprintf(a->repo, sizeof(a->repo), "%s", spec.repository);
+	snprintf(a->target, sizeof(a->target), "%s/%s/%s", spec.repository, spec.type, spec.tag);
+	if (!permitted(a->b->cfg, a->subject, ROLE_KEY, spec.repository))
+		return deny(a, "key-admin role required for this repository");
+	alg = json_object_get(a->body, "algorithm");
+	len = json_object_get(a->body, "length");
+	pol = json_object_get(a->body, "policy");
+	if (!json_is_string(alg) || (len != NULL && !json_is_integer(len)) ||
+	    (pol != NULL && !json_is_null(pol) && body_name(a, "policy", 1) == NULL))
+		return fail(a, KW_ERR_INVALID_FORMAT,
+		    "\"algorithm\" (aes-128, aes-256, secret), \"length\" (integer), \"policy\" (name)");
+	spec.algorithm = json_string_value(alg);
+	if (strcmp(spec.algorithm, "aes-128") == 0)
+		spec.length = 16;
+	else if (strcmp(spec.algorithm, "aes-256") == 0)
+		spec.length = 32;
+	else if (strcmp(spec.algorithm, "secret") != 0)
+		return fail(a, KW_ERR_INVALID_FORMAT, "\"algorithm\" must be aes-128, aes-256 or secret");
+	if (len != NULL) {
+		json_int_t l = json_integer_value(len);
+		if (l < 1 || l > 4096 || (spec.length != 0 && (unsigned int)l != spec.length))
+			return fail(a, KW_ERR_INVALID_FORMAT, "\"length\" does not fit the algorithm");
+		spec.length = (unsigned int)l;
+	}
+	if (spec.length == 0)
+		return fail(a, KW_ERR_INVALID_FORMAT, "a secret needs \"length\" (1..4096)");
+	spec.policy = json_is_string(pol) ? json_string_value(pol) : NULL;
+	if (import) {
+		if ((w = wrapped_of(a)) == NULL)
+			return a->r != 0 ? a->r : fail(a, KW_ERR_INVALID_FORMAT, "\"wrapped\" is required");
+	} else if (json_object_get(a->body, "wrapped") != NULL) {
+		return fail(a, KW_ERR_INVALID_FORMAT, "use /admin/v1/keys/import to import a value");
+	}
+	if ((r = kw_store_key_create(a->b->store, &spec, import ? "imported" : "generated",
+	    kw_broker_now(), &label)) != 0)
+		return fail(a, r, r == KW_ERR_EXISTS ? "the key exists" : NULL);
+	r = materialize(a, label, spec.algorithm, spec.length, w);
+	free(label);
+	if (r != 0)
+		return r;
+	return key_meta(a, spec.repository, spec.type, spec.tag, 201);
+}
+
+static int
+op_key_version(struct admin_req *a, const char *repo, const char *type, const char *tag)
+{
+	static const char *const keys[] = {"wrapped", NULL};
+	const json_t *w = NULL, *meta_alg, *meta_len;
+	json_t *meta = NULL;
+	char *label = NULL;
+	int r, version;
+
+	a->action = "key.rotate";
+	if (!permitted(a->b->cfg, a->subject, ROLE_KEY, repo))
+		return deny(a, "key-admin role required for this repository");
+	if (body_keys(a, keys) != 0)
+		return a->r;
+	if (json_object_get(a->body, "wrapped") != NULL && (w = wrapped_of(a)) == NULL)
+		return a->r;
+	if ((r = kw_store_key_get(a->b->store, repo, type, tag, &meta)) != 0)
+		return fail(a, r, "no such key");
+	meta_alg = json_object_get(meta, "algorithm");
+	meta_len = json_object_get(meta, "length");
+	if ((r = kw_store_version_add(a->b->store, repo, type, tag, w != NULL ? "imported" :
+	    "generated", kw_broker_now(), &version, &label)) != 0) {
+		json_decref(meta);
+		return fail(a, r == KW_ERR_DENIED ? KW_ERR_EXISTS : r, "cannot add a version");
+	}
+	r = materialize(a, label, json_string_value(meta_alg),
+	    (unsigned int)json_integer_value(meta_len), w);
+	json_decref(meta);
+	free(label);
+	if (r != 0)
+		return r;
+	return key_meta(a, repo, type, tag, 201);
+}
+
+static int
+op_key_delete(struct admin_req *a, const char *repo, const char *type, const char *tag)
+{
+	json_t *labels = NULL, *l;
+	size_t i;
+	int r;
+
+	a->action = "key.delete";
+	if (!permitted(a->b->cfg, a->subject, ROLE_KEY, repo))
+		return deny(a, "key-admin role required for this repository");
+	if ((r = kw_store_key_delete_begin(a->b->store, repo, type, tag, &labels)) != 0)
+		return fail(a, r, "no such key");
+	json_array_foreach(labels, i, l) {
+		json_t *req = json_pack("{s:s, s:s}", "op", "destroy", "label", json_string_value(l));
+		json_t *rep = req != NULL ? hsm_call(a, req, &r) : NULL;
+		json_decref(rep);
+		if (req == NULL || r != 0) {
+			json_decref(labels);
+			return fail(a, KW_ERR_UNAVAILABLE,
+			    "the HSM could not destroy the key; retry the deletion");
+		}
+		kw_log_info("admin %s: destroyed %s in the HSM", a->subject, json_string_value(l));
+	}
+	json_decref(labels);
+	if ((r = kw_store_key_delete_finish(a->b->store, repo, type, tag)) != 0)
+		return fail(a, KW_ERR_UNAVAILABLE, "retry the deletion");
+	return ok(a, 204, NULL);
+}
+
+static int
+op_key_state(struct admin_req *a, const char *repo, const char *type, const char *tag,
+    int version, const char *state)
+{
+	int r;
+
+	a->action = strcmp(state, "enabled") == 0 ? "key.enable" : "key.disable";
+	if (!permitted(a->b->cfg, a->subject, ROLE_KEY, repo))
+		return deny(a, "key-admin role required for this repository");
+	if (body_keys(a, (const char *const[]){NULL}) != 0)
+		return a->r;
+	r = version > 0 ? kw_store_version_set_state(a->b->store, repo, type, tag, version, state) :
+	    kw_store_key_set_state(a->b->store, repo, type, tag, state);
+	if (r != 0)
+		return fail(a, r == KW_ERR_DENIED ? KW_ERR_EXISTS : r,
+		    r == KW_ERR_NOT_FOUND ? "no such key or version" : "the key cannot change state now");
+	return key_meta(a, repo, type, tag, 200);
+}
+
+static int
+op_key_policy(struct admin_req *a, const char *repo, const char *type, const char *tag)
+{
+	static const char *const keys[] = {"policy", NULL};
+	const json_t *p;
+	int r;
+
+	a->action = "key.set-policy";
+	if (!permitted(a->b->cfg, a->subject, ROLE_POLICY, repo))
+		return deny(a, "policy-admin role required for this repository");
+	if (body_keys(a, keys) != 0)
+		return a->r;
+	p = json_object_get(a->body, "policy");
+	if (p == NULL || (!json_is_null(p) && body_name(a, "policy", 1) == NULL))
+		return fail(a, KW_ERR_INVALID_FORMAT, "\"policy\" must be a name or null");
+	if ((r = kw_store_key_set_policy(a->b->store, repo, type, tag,
+	    json_is_string(p) ? json_string_value(p) : NULL)) != 0)
+		return fail(a, r, "no such key");
+	return key_meta(a, repo, type, tag, 200);
+}
+
+static int
+op_key_list(struct admin_req *a)
+{
+	json_t *all = NULL, *out, *k;
+	size_t i;
+	int r;
+
+	if (a->q_repository != NULL &&
+	    !permitted(a->b->cfg, a->subject, ROLE_ANY, a->q_repository))
+		return deny(a, "no role for this repository");
+	if ((r = kw_store_key_list(a->b->store, a->q_repository, &all)) != 0)
+		return fail(a, r, NULL);
+	if ((out = json_array()) == NULL) {
+		json_decref(all);
+		return fail(a, KW_ERR_NOMEM, NULL);
+	}
+	json_array_foreach(all, i, k)
+		if (permitted(a->b->cfg, a->subject, ROLE_ANY,
+		    json_string_value(json_object_get(k, "repository"))))
+			json_array_append(out, k);
+	json_decref(all);
+	return ok(a, 200, json_pack("{s:o}", "keys", out));
+}
+
+static int
+op_doc(struct admin_req *a, const char *kind, const char *repo, const char *name, int history)
+{
+	static const char *const keys[] = {"document", "immutable", NULL};
+	json_t *out = NULL;
+	const json_t *doc, *imm;
+	const char *why = NULL;
+	int r, version = 0;
+
+	a->action = strcmp(kind, "policy") == 0 ? "policy.put" : "refval.put";
+	if (a->method == EVHTTP_REQ_GET) {
+		if (!permitted(a->b->cfg, a->subject, ROLE_ANY, repo))
+			return deny(a, "no role for this repository");
+		r = history ? kw_store_doc_history(a->b->store, kind, repo, name, &out) :
+		    kw_store_doc_get(a->b->store, kind, repo, name, a->q_version, &out);
+		if (r != 0)
+			return fail(a, r, "no such document or version");
+		return ok(a, 200, history ? json_pack("{s:o}", "history", out) : out);
+	}
+	if (!permitted(a->b->cfg, a->subject, ROLE_POLICY, repo))
+		return deny(a, "policy-admin role required for this repository");
+	if (body_keys(a, keys) != 0)
+		return a->r;
+	doc = json_object_get(a->body, "document");
+	imm = json_object_get(a->body, "immutable");
+	if (imm != NULL && !json_is_boolean(imm))
+		return fail(a, KW_ERR_INVALID_FORMAT, "\"immutable\" must be true or false");
+	if (!valid_document(kind, doc, &why))
+		return fail(a, KW_ERR_INVALID_FORMAT, why);
+	if ((r = kw_store_doc_put(a->b->store, kind, repo, name, doc, json_is_true(imm),
+	    a->subject, kw_broker_now(), &version)) != 0)
+		return fail(a, r, r == KW_ERR_EXISTS ? "the document is immutable" : NULL);
+	if ((r = kw_store_doc_get(a->b->store, kind, repo, name, version, &out)) != 0)
+		return fail(a, r, NULL);
+	return ok(a, 201, out);
+}
+
+static int
+op_doc_list(struct admin_req *a, const char *kind)
+{
+	json_t *all = NULL, *out, *d;
+	size_t i;
+	int r;
+
+	if (a->q_repository != NULL &&
+	    !permitted(a->b->cfg, a->subject, ROLE_ANY, a->q_repository))
+		return deny(a, "no role for this repository");
+	if ((r = kw_store_doc_list(a->b->store, kind, a->q_repository, &all)) != 0)
+		return fail(a, r, NULL);
+	out = json_array();
+	json_array_foreach(all, i, d)
+		if (permitted(a->b->cfg, a->subject, ROLE_ANY,
+		    json_string_value(json_object_get(d, "repository"))))
+			json_array_append(out, d);
+	json_decref(all);
+	return ok(a, 200, json_pack("{s:o}", strcmp(kind, "policy") == 0 ? "policies" :
+	    "refvals", out));
+}
+
+static int
+op_changes(struct admin_req *a)
+{
+	json_t *all = NULL, *out, *c;
+	size_t i;
+	int r;
+
+	if (a->q_repository != NULL ?
+	    !permitted(a->b->cfg, a->subject, ROLE_AUDIT, a->q_repository) :
+	    !permitted(a->b->cfg, a->subject, ROLE_AUDIT, NULL))
+		return deny(a, "auditor role required");
+	if ((r = kw_store_changes(a->b->store, a->q_repository, a->q_after,
+	    a->q_limit != 0 ? a->q_limit : 1000, &all)) != 0)
+		return fail(a, r, NULL);
+	out = json_array();
+	json_array_foreach(all, i, c) {
+		const char *rp = json_string_value(json_object_get(c, "repository"));
+		if (rp != NULL && rp[0] != '\0' &&
+		    !permitted(a->b->cfg, a->subject, ROLE_AUDIT, rp))
+			continue;
+		json_array_append(out, c);
+	}
+	json_decref(all);
+	return ok(a, 200, json_pack("{s:o}", "changes", out));
+}
+
+static int
+op_import_key(struct admin_req *a)
+{
+	json_t *req = json_pack("{s:s}", "op", "import_key"), *rep;
+	int r;
+
+	if (!permitted(a->b->cfg, a->subject, ROLE_KEY, NULL))
+		return deny(a, "key-admin role required");
+	if (req == NULL)
+		return fail(a, KW_ERR_NOMEM, NULL);
+	if ((rep = hsm_call(a, req, &r)) == NULL)
+		return fail(a, KW_ERR_UNAVAILABLE, "the HSM has no import key");
+	json_object_del(rep, "id");
+	json_object_del(rep, "ok");
+	return ok(a, 200, rep);
+}
+
+static int
+op_whoami(struct admin_req *a)
+{
+	json_t *gr = json_array();
+	const struct kw_config *c = a->b->cfg;
+
+	for (size_t i = 0; gr != NULL && i < c->n_grants; i++) {
+		json_t *repos;
+		if (strcmp(c->grants[i].subject, a->subject) != 0)
+			continue;
+		repos = json_array();
+		for (size_t k = 0; k < c->grants[i].n_repos; k++)
+			json_array_append_new(repos, json_string(c->grants[i].repos[k]));
+		json_array_append_new(gr, json_pack("{s:s, s:o}", "role", c->grants[i].role,
+		    "repositories", repos));
+	}
+	return ok(a, 200, json_pack("{s:s, s:o}", "subject", a->subject, "grants", gr));
+}
+
+/* Route /admin/v1/<segs...> by method. Runs on the admin thread. */
+static void
+dispatch(struct admin_req *a)
+{
+	enum evhttp_cmd_type m = a->method;
+	char **s = a->segs;
+	size_t n = a->nseg;
+
+#define IS(i, lit) (n > (i) && strcmp(s[i], lit) == 0)
+	if (n == 1 && IS(0, "whoami") && m == EVHTTP_REQ_GET) {
+		op_whoami(a);
+	} else if (n == 1 && IS(0, "import-key") && m == EVHTTP_REQ_GET) {
+		op_import_key(a);
+	} else if (n == 1 && IS(0, "changes") && m == EVHTTP_REQ_GET) {
+		op_changes(a);
+	} else if (n == 1 && IS(0, "keys")) {
+		if (m == EVHTTP_REQ_GET)
+			op_key_list(a);
+		else if (m == EVHTTP_REQ_POST)
+			op_key_create(a, 0);
+		else
+			fail(a, KW_ERR_UNSUPPORTED, "method not allowed");
+	} else if (n == 2 && IS(0, "keys") && IS(1, "import") && m == EVHTTP_REQ_POST) {
+		op_key_create(a, 1);
+	} else if (IS(0, "keys") && n >= 4) {
+		const char *repo = s[1], *type = s[2], *tag = s[3];
+		snprintf(a->repo, sizeof(a->repo), "%s", repo);
+		snprintf(a->target, sizeof(a->target), "%s/%s/%s", repo, type, tag);
+		if (n == 4 && m == EVHTTP_REQ_GET) {
+			if (!permitted(a->b->cfg, a->subject, ROLE_ANY, repo))
+				deny(a, "no role for this repository");
+			else
+				key_meta(a, repo, type, tag, 200);
+		} else if (n == 4 && m == EVHTTP_REQ_DELETE) {
+			op_key_delete(a, repo, type, tag);
+		} else if (n == 5 && IS(4, "versions") && m == EVHTTP_REQ_POST) {
+			op_key_version(a, repo, type, tag);
+		} else if (n == 5 && (IS(4, "enable") || IS(4, "disable")) && m == EVHTTP_REQ_POST) {
+			op_key_state(a, repo, type, tag, 0, IS(4, "enable") ? "enabled" : "disabled");
+		} else if (n == 5 && IS(4, "policy") && m == EVHTTP_REQ_PUT) {
+			op_key_policy(a, repo, type, tag);
+		} else if (n == 7 && IS(4, "versions") && (IS(6, "enable") || IS(6, "disable")) &&
+		    m == EVHTTP_REQ_POST) {
+			char *end;
+			long v = strtol(s[5], &end, 10);
+			if (*end != '\0' || v < 1 || v > 1000000 || s[5][0] == '0')
+				fail(a, KW_ERR_INVALID_FORMAT, "version must be a positive integer");
+			else
+				op_key_state(a, repo, type, tag, (int)v,
+				    IS(6, "enable") ? "enabled" : "disabled");
+		} else {
+			fail(a, KW_ERR_NOT_FOUND, "no such endpoint");
+		}
+	} else if ((IS(0, "policies") || IS(0, "refvals"))) {
+		const char *kind = IS(0, "policies") ? "policy" : "refval";
+		if (n == 1 && m == EVHTTP_REQ_GET)
+			op_doc_list(a, kind);
+		else if (n == 3 && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_PUT)) {
+			snprintf(a->repo, sizeof(a->repo), "%s", s[1]);
+			snprintf(a->target, sizeof(a->target), "%s/%s", s[1], s[2]);
+			op_doc(a, kind, s[1], s[2], 0);
+		} else if (n == 4 && IS(3, "history") && m == EVHTTP_REQ_GET)
+			op_doc(a, kind, s[1], s[2], 1);
+		else
+			fail(a, KW_ERR_NOT_FOUND, "no such endpoint");
+	} else {
+		fail(a, KW_ERR_NOT_FOUND, "no such endpoint");
+	}
+#undef IS
+}
+
+static void
+admin_run(void *arg)
+{
+	struct admin_req *a = arg;
+	int r;
+
+	dispatch(a);
+	if (a->action == NULL)
+		return;    /* reads are not recorded */
+	r = kw_store_change_add(a->b->store, kw_broker_now(), a->subject, a->action, a->repo,
+	    a->target, a->r == 0 ? "ok" : a->forbidden ? "denied" : "error",
+	    a->r == 0 ? "" : a->detail);
+	if (r != 0) {
+		/* an unrecorded change must not look acknowledged */
+		kw_log_err_r(r, "cannot record admin change %s on %s", a->action, a->target);
+		if (a->r == 0) {
+			json_decref(a->resp);
+			a->resp = NULL;
+			fail(a, KW_ERR_UNAVAILABLE, "the change was made but could not be recorded");
+		}
+	}
+}
+
+static void
+admin_req_free(struct admin_req *a)
+{
+	for (size_t i = 0; i < a->nseg; i++)
+		free(a->segs[i]);
+	free(a->q_repository);
+	json_decref(a->body);
+	json_decref(a->resp);
+	free(a);
+}
+
+static void
+admin_done(void *arg)
+{
+	struct admin_req *a = arg;
+	char esc[80];
+
+	if (a->r == 0) {
+		if (a->status == 204) {
+			evhttp_send_reply(a->req, 204, "No Content", NULL);
+		} else {
+			kw_http_json_status(a->req, a->status, a->resp);
+			a->resp = NULL;    /* stolen */
+		}
+	} else if (a->forbidden) {
+		kw_log_escape(a->subject, 60, esc, sizeof(esc));
+		kw_log_info("admin '%s' denied: %s (%s)", esc, a->detail, a->target);
+		kw_http_problem(a->req, 403, "forbidden", "Forbidden", a->detail);
+	} else if (a->r == KW_ERR_UNSUPPORTED) {
+		kw_http_problem(a->req, 405, "method-not-allowed", "Method Not Allowed", a->detail);
+	} else {
+		kw_http_problem_from_err(a->req, a->r, a->detail);
+	}
+	admin_req_free(a);
+}
+
+/* ---- loop side ---- */
+
+static int
+parse_query(struct admin_req *a, const char *q)
+{
+	struct evkeyvalq kv;
+	struct evkeyval *e;
+	int r = 0;
+
+	if (q == NULL)
+		return 0;
+	TAILQ_INIT(&kv);
+	if (evhttp_parse_query_str(q, &kv) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	TAILQ_FOREACH(e, &kv, next) {
+		char *end;
+		long long v;
+
+		if (strcmp(e->key, "repository") == 0 && a->q_repository == NULL &&
+		    kw_config_name_valid(e->value)) {
+			a->q_repository = strdup(e->value);
+			continue;
+		}
+		v = strtoll(e->value, &end, 10);
+		if (*end != '\0' || e->value[0] == '\0' || v < 0 || v > 1000000000000LL) {
+			r = KW_ERR_INVALID_FORMAT;
+			break;
+		}
+		if (strcmp(e->key, "version") == 0 && v >= 1 && v <= 1000000)
+			a->q_version = (int)v;
+		else if (strcmp(e->key, "after") == 0)
+			a->q_after = v;
+		else if (strcmp(e->key, "limit") == 0 && v >= 1 && v <= 10000)
+			a->q_limit = (size_t)v;
+		else {
+			r = KW_ERR_INVALID_FORMAT;
+			break;
+		}
+	}
+	evhttp_clear_headers(&kv);
+	return r;
+}
+
+static void
+admin_route(struct evhttp_request *req, void *arg)
+{
+	struct kw_broker *b = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct admin_req *a;
+	char *p, *save = NULL, *tok, *copy = NULL;
+	size_t blen = evbuffer_get_length(in);
+	int r;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		kw_http_problem_from_err(req, KW_ERR_UNAVAILABLE, NULL);
+		return;
+	}
+	a->b = b;
+	a->req = req;
+	a->method = evhttp_request_get_command(req);
+	if (peer_subject(req, a->subject, sizeof(a->subject)) != 0) {
+		kw_http_problem(req, 401, "unauthenticated", "Unauthorized",
+		    "a client certificate from the admin CA is required");
+		goto fail;
+	}
+	if (path == NULL || strncmp(path, "/admin/v1/", 10) != 0 || strchr(path, '%') != NULL) {
+		kw_http_problem(req, path != NULL && strchr(path, '%') != NULL ? 400 : 404,
+		    path != NULL && strchr(path, '%') != NULL ? "malformed" : "not-found",
+		    path != NULL && strchr(path, '%') != NULL ? "Bad Request" : "Not Found",
+		    "no such endpoint (names are never percent-decoded)");
+		goto fail;
+	}
+	if ((copy = strdup(path + 10)) == NULL) {
+		kw_http_problem_from_err(req, KW_ERR_UNAVAILABLE, NULL);
+		goto fail;
+	}
+	for (p = copy; (tok = strtok_r(p, "/", &save)) != NULL; p = NULL) {
+		if (a->nseg == ADMIN_MAX_SEGS || !kw_config_name_valid(tok)) {
+			kw_http_problem(req, 400, "malformed", "Bad Request",
+			    "path segments are names of [A-Za-z0-9._-]{1,64} (no . or ..)");
+			goto fail;
+		}
+		if ((a->segs[a->nseg++] = strdup(tok)) == NULL) {
+			kw_http_problem_from_err(req, KW_ERR_UNAVAILABLE, NULL);
+			goto fail;
+		}
+	}
+	/* "//" or a trailing "/" would vanish in strtok: refuse them */
+	if (a->nseg == 0 || strstr(path + 10, "//") != NULL || path[strlen(path) - 1] == '/') {
+		kw_http_problem(req, 404, "not-found", "Not Found", "no such endpoint");
+		goto fail;
+	}
+	if ((r = parse_query(a, uri != NULL ? evhttp_uri_get_query(uri) : NULL)) != 0) {
+		kw_http_problem(req, 400, "malformed", "Bad Request",
+		    "query parameters: repository=NAME, version=N, after=N, limit=1..10000");
+		goto fail;
+	}
+	if (blen > 0) {
+		if (blen > ADMIN_BODY_MAX) {
+			kw_http_problem(req, 413, "too-large", "Payload Too Large",
+			    "request body exceeds 256 KiB");
+			goto fail;
+		}
+		if (kw_json_parse(evbuffer_pullup(in, (ev_ssize_t)blen), blen, ADMIN_BODY_MAX,
+		    &a->body) != 0) {
+			kw_http_problem(req, 400, "malformed", "Bad Request",
+			    "body is not a valid JSON object");
+			goto fail;
+		}
+	}
+	if ((r = kw_workers_submit(b->admin_worker, admin_run, admin_done, a)) != 0) {
+		kw_http_problem(req, 429, "shed", "Too Many Requests", "admin queue full; retry");
+		goto fail;
+	}
+	free(copy);
+	return;
+fail:
+	free(copy);
+	admin_req_free(a);
+}
+
+static struct bufferevent *
+admin_bevcb(struct event_base *base, void *arg)
+{
+	SSL *ssl = SSL_new(arg);
+
+	if (ssl == NULL)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int
+admin_tls(const struct kw_config *c, SSL_CTX **ret)
+{
+	STACK_OF(X509_NAME) *names;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx == NULL)
+		return KW_ERR_CRYPTO;
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+	    SSL_CTX_use_certificate_chain_file(ctx, c->admin_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, c->admin_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1 ||
+	    SSL_CTX_load_verify_locations(ctx, c->admin_client_ca, NULL) != 1 ||
+	    (names = SSL_load_client_CA_file(c->admin_client_ca)) == NULL) {
+		kw_log_err("admin: cannot load the TLS certificate, key or client CA");
+		ERR_clear_error();
+		SSL_CTX_free(ctx);
+		return KW_ERR_CONFIG;
+	}
+	SSL_CTX_set_client_CA_list(ctx, names);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	X509_VERIFY_PARAM_set_purpose(SSL_CTX_get0_param(ctx), X509_PURPOSE_SSL_CLIENT);
+	*ret = ctx;
+	return 0;
+}
+
+int
+kw_admin_start(struct kw_broker *b)
+{
+	const struct kw_config *c = b->cfg;
+	int r;
+
+	if (c->admin_listen_addr == NULL) {
+		kw_log_warn("no \"admin\" section: the admin listener is disabled");
+		return 0;
+	}
+	if ((r = admin_tls(c, &b->admin_ssl_ctx)) != 0)
+		return r;
+	if ((r = kw_hsm_bridge_new(b, &b->bridge)) != 0 ||
+	    (r = kw_workers_new(b->base, 1, 64, &b->admin_worker)) != 0)
+		return r;
+	if ((b->admin_http = evhttp_new(b->base)) == NULL)
+		return KW_ERR_NOMEM;
+	evhttp_set_bevcb(b->admin_http, admin_bevcb, b->admin_ssl_ctx);
+	evhttp_set_max_body_size(b->admin_http, 2 * ADMIN_BODY_MAX);
+	evhttp_set_max_headers_size(b->admin_http, 16384);
+	evhttp_set_timeout(b->admin_http, 30);
+	evhttp_set_allowed_methods(b->admin_http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(b->admin_http, admin_route, b);
+	if (evhttp_bind_socket_with_handle(b->admin_http, c->admin_listen_addr,
+	    c->admin_listen_port) == NULL) {
+		kw_log_err("cannot listen on %s port %u (admin)", c->admin_listen_addr,
+		    (unsigned int)c->admin_listen_port);
+		return KW_ERR_IO;
+	}
+	kw_log_info("admin listener on https://%s:%u (mutual TLS, %zu grants)", c->admin_listen_addr,
+	    (unsigned int)c->admin_listen_port, c->n_grants);
+	return 0;
+}
+
+void
+kw_admin_stop(struct kw_broker *b)
+{
+	kw_hsm_bridge_shutdown(b->bridge);
+	kw_workers_free(b->admin_worker);
+	b->admin_worker = NULL;
+	if (b->admin_http != NULL)
+		evhttp_free(b->admin_http);
+	b->admin_http = NULL;
+	SSL_CTX_free(b->admin_ssl_ctx);
+	b->admin_ssl_ctx = NULL;
+	kw_hsm_bridge_free(b->bridge);
+	b->bridge = NULL;
+}
+
+/* ---- crash reconciliation (start-up, before serving) ---- */
+
+static int
+hsm_sync(struct kw_broker *b, json_t *req, json_t **ret)
+{
+	if (req == NULL)
+		return KW_ERR_NOMEM;
+	return hsm_client_call_sync(b->hsm, req, ret);
+}
+
+int
+kw_admin_reconcile(struct kw_broker *b)
+{
+	json_t *versions = NULL, *rep = NULL, *labels, *v, *l;
+	size_t i, k, fixed = 0;
+	int r;
+
+	if ((r = kw_store_all_versions(b->store, &versions)) != 0)
+		return r;
+	if ((r = hsm_sync(b, json_pack("{s:s}", "op", "key_list"), &rep)) != 0)
+		goto out;
+	labels = json_object_get(rep, "labels");
+	json_array_foreach(versions, i, v) {
+		const char *label = json_string_value(json_object_get(v, "label"));
+		const char *state = json_string_value(json_object_get(v, "state"));
+		int present = 0;
+		json_t *dr = NULL;
+
+		if (label == NULL || state == NULL)
+			continue;
+		json_array_foreach(labels, k, l)
+			if (json_is_string(l) && strcmp(json_string_value(l), label) == 0)
+				present = 1;
+		if (strcmp(state, "pending") == 0 || strcmp(state, "deleting") == 0) {
+			if (present && (r = hsm_sync(b, json_pack("{s:s, s:s}", "op", "destroy",
+			    "label", label), &dr)) != 0)
+				goto out;
+			json_decref(dr);
+			if (strcmp(state, "pending") == 0 &&
+			    (r = kw_store_version_abort(b->store, label)) != 0)
+				goto out;
+			kw_log_warn("reconcile: %s version %s (unacknowledged)%s",
+			    strcmp(state, "pending") == 0 ? "rolled back pending" :
+			    "finished deleting", label, present ? ", HSM object destroyed" : "");
+			fixed++;
+		} else if (!present) {
+			kw_log_err("reconcile: %s is %s in the store but has no HSM object; it cannot "
+			    "be released", label, state);
+		}
+	}
+	/* keys whose deletion was interrupted */
+	json_decref(versions);
+	versions = NULL;
+	{
+		json_t *keys = NULL, *key;
+		if ((r = kw_store_key_list(b->store, NULL, &keys)) != 0)
+			goto out;
+		json_array_foreach(keys, i, key) {
+			if (strcmp(json_string_value(json_object_get(key, "state")), "deleting") != 0)
+				continue;
+			r = kw_store_key_delete_finish(b->store,
+			    json_string_value(json_object_get(key, "repository")),
+			    json_string_value(json_object_get(key, "type")),
+			    json_string_value(json_object_get(key, "tag")));
+			if (r != 0) {
+				json_decref(keys);
+				goto out;
+			}
+			fixed++;
+		}
+		json_decref(keys);
+	}
+	/* HSM objects without a row: created before a crash, never acknowledged */
+	if ((r = kw_store_all_versions(b->store, &versions)) != 0)
+		goto out;
+	json_array_foreach(labels, k, l) {
+		int known = 0;
+		json_t *dr = NULL;
+
+		json_array_foreach(versions, i, v)
+			if (json_is_string(l) && strcmp(json_string_value(json_object_get(v, "label")),
+			    json_string_value(l)) == 0)
+				known = 1;
+		if (known || !json_is_string(l))
+			continue;
+		if ((r = hsm_sync(b, json_pack("{s:s, s:s}", "op", "destroy", "label",
+		    json_string_value(l)), &dr)) != 0)
+			goto out;
+		json_decref(dr);
+		kw_log_warn("reconcile: destroyed orphan HSM object %s (no store row)",
+		    json_string_value(l));
+		fixed++;
+	}
+	kw_log_info("reconcile: store and HSM agree (%zu repair(s))", fixed);
+	r = 0;
+out:
+	json_decref(versions);
+	json_decref(rep);
+	return r;
+}
