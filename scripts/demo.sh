@@ -44,7 +44,7 @@ ninja -C "$build" >/dev/null
 echo "==> 3/5 SoftHSM2 token, TLS certificates, emulation SNP chain in $run"
 sh scripts/setup-local.sh "$run" "$port"
 
-echo "==> 4/5 starting keywarden on https://127.0.0.1:$port"
+echo "==> 4/5 starting keywarden on https://127.0.0.1:$port (admin: https://127.0.0.1:$((port + 1)))"
 [ -f "$run/keywarden.pid" ] && stop >/dev/null
 "$build/broker/keywarden" --config "$run/keywarden.json" >>"$run/keywarden.log" 2>&1 &
 echo $! > "$run/keywarden.pid"
@@ -58,7 +58,17 @@ until curl -sf --cacert "$run/tls/ca.pem" "https://127.0.0.1:$port/healthz" >/de
 	fi
 	sleep 0.1
 done
-grep -E "release profile|key 'demo" "$run/keywarden.log" | tail -n 2 | sed 's/^/    broker: /'
+grep -E "release profile|admin listener" "$run/keywarden.log" | tail -n 2 | sed 's/^/    broker: /'
+
+echo "==> admin (kwctl, mutual TLS as demo-admin): a policy and a key generated inside the HSM"
+export KWCTL_PROFILE="$run/kwctl.json"
+"$build/tools/kwctl" policy put demo/demo-policy --file "$run/demo-policy.json" >/dev/null
+if "$build/tools/kwctl" key show demo/key/disk >/dev/null 2>&1; then
+	echo "    key demo/key/disk exists already"
+else
+	"$build/tools/kwctl" key create demo/key/disk --algorithm aes-256 --policy demo-policy |
+		sed 's/^/    /'
+fi
 
 echo "==> 5/5 kwget: an emulated SEV-SNP workload attests and asks for demo/key/disk"
 rm -f "$run/demo-disk.key"
@@ -69,5 +79,6 @@ echo "The workload received the key: $run/demo-disk.key ($(wc -c < "$run/demo-di
 echo "It travelled as a JWE encrypted to the workload's own RSA key; the broker never held it in the clear."
 echo
 echo "keywarden keeps running (pid $(cat "$run/keywarden.pid")); its log is $run/keywarden.log."
+echo "Administer it with:  KWCTL_PROFILE=$run/kwctl.json build/tools/kwctl --help"
 echo "Stop it with:   scripts/demo.sh stop"
 echo "Clean up with:  scripts/demo.sh stop && rm -rf run build"
