@@ -1,326 +1,129 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kwctl: keywarden administration CLI. Offline commands only so far:
- *   kwctl evidence verify --tee snp --report FILE [--cert FILE ...] ...
- * Exit status: 0 verified, 1 rejected, 2 usage or input-file errors.
- * See docs/kwctl.md.
+ * kwctl: keywarden administration CLI.
+ *   kwctl evidence verify ...            offline (kwctl_evidence.c)
+ *   kwctl whoami | key | policy | refval | changes ...
+ *                                        admin API over mutual TLS (kwctl_admin.c)
+ * Exit status: enum kwctl_exit (kwctl.h). See docs/kwctl.md.
  */
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
+#include <curl/curl.h>
 
 #include "kw_config.h"
-#include "kw_err.h"
-#include "kw_util.h"
-#include "snp.h"
-
-#define KWCTL_MAX_FILE (256 * 1024)
-#define KWCTL_MAX_CERTS 4
-
-enum { EXIT_VERIFIED = 0, EXIT_REJECTED = 1, EXIT_USAGE = 2 };
+#include "kw_json.h"
+#include "kw_secret.h"
+#include "kwctl.h"
 
 static void
 usage_main(FILE *f)
 {
 	fputs("usage: kwctl [--help] [--version] <command> [<args>]\n"
 	    "\n"
-	    "commands:\n"
-	    "  evidence verify   verify attestation evidence offline and print normalized claims\n"
+	    "admin commands (HTTPS with a client certificate; see 'kwctl <command> --help'):\n"
+	    "  whoami                         the caller's subject and grants\n"
+	    "  key list|show|create|import|rotate|disable|enable|delete|set-policy\n"
+	    "  policy put|show|history|list   policy documents\n"
+	    "  refval put|show|history|list   reference-value sets\n"
+	    "  changes                        the admin change record\n"
 	    "\n"
-	    "Run 'kwctl evidence verify --help' for the options of a command.\n", f);
+	    "offline commands:\n"
+	    "  evidence verify                verify attestation evidence and print claims\n"
+	    "\n"
+	    "connection options of every admin command (they override the profile):\n"
+	    "  --profile FILE --url URL --cacert FILE --cert FILE --key FILE --json\n"
+	    "profile: --profile, else $KWCTL_PROFILE, else ~/.config/keywarden/kwctl.json\n"
+	    "\n"
+	    "exit status: 0 ok, 1 refused or failed, 2 usage, 3 network/TLS, 4 not found,\n"
+	    "             5 not permitted, 6 conflict, 7 server unavailable\n", f);
 }
 
 static void
-usage_evidence_verify(FILE *f)
+vmsg(const char *fmt, va_list ap)
 {
-	fputs("usage: kwctl evidence verify --tee snp --report FILE [--cert FILE ...]\n"
-	    "                             [--chain FILE ...] [--test-root FILE ...]\n"
-	    "                             [--at RFC3339-TIME] [--allow-debug]\n"
-	    "\n"
-	    "  --tee snp          evidence type (only AMD SEV-SNP for now)\n"
-	    "  --report FILE      the 1184-byte SNP ATTESTATION_REPORT (binary)\n"
-	    "  --cert FILE        PEM (one or more certificates) or DER; the first certificate\n"
-	    "                     overall is the VCEK/VLEK, further ones (ASK/ASVK, ARK) are\n"
-	    "                     passed as chain candidates; up to 4 in total\n"
-	    "  --chain FILE       AMD KDS cert_chain bundle (ASK or ASVK, then ARK); its ARK\n"
-	    "                     must be pinned (compiled in) or named with --test-root\n"
-	    "  --test-root FILE   trust this self-signed emulation ARK (testing only)\n"
-	    "  --at TIME          verification time, RFC 3339 (default: now)\n"
-	    "  --allow-debug      accept debug guests (claims still show \"debug\": true)\n"
-	    "\n"
-	    "Prints one JSON document {\"verdict\", \"reason\", \"claims\"} on stdout.\n"
-	    "Exit status: 0 verified, 1 rejected, 2 usage or unreadable input.\n", f);
+	fputs("kwctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
 }
 
-static int KW_PRINTF(1, 2)
-usage_error(const char *fmt, ...)
+int
+kwctl_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("kwctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_USAGE;
+	return KWCTL_EUSAGE;
 }
 
-struct cert_list {
-	uint8_t *der[KWCTL_MAX_CERTS];
-	size_t len[KWCTL_MAX_CERTS];
-	size_t n;
-};
-
-static void
-cert_list_free(struct cert_list *cl)
+int
+kwctl_fail(int code, const char *fmt, ...)
 {
-	for (size_t i = 0; i < cl->n; i++)
-		free(cl->der[i]);
-	cl->n = 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	return code;
 }
 
 static int
-cert_list_add(struct cert_list *cl, const uint8_t *der, size_t len)
+is_help(const char *s)
 {
-	if (cl->n == KWCTL_MAX_CERTS)
-		return KW_ERR_TOO_LARGE;
-	if ((cl->der[cl->n] = malloc(len)) == NULL)
-		return KW_ERR_NOMEM;
-	memcpy(cl->der[cl->n], der, len);
-	cl->len[cl->n++] = len;
-	return 0;
-}
-
-/* Append the certificates of a PEM file (all of them) or a DER file (one) as DER. */
-static int
-load_cert_file(const char *path, struct cert_list *cl)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0, before = cl->n;
-	BIO *bio = NULL;
-	X509 *x = NULL;
-	int r;
-
-	if ((r = kw_file_read(path, KWCTL_MAX_FILE, &buf, &len)) != 0)
-		return r;
-	if (memmem(buf, len, "-----BEGIN", 10) == NULL) {
-		r = cert_list_add(cl, buf, len);   /* DER: checked by the verifier */
-		goto out;
-	}
-	r = KW_ERR_NOMEM;
-	if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL)   /* len <= KWCTL_MAX_FILE */
-		goto out;
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		unsigned char *der = NULL;
-		int n = i2d_X509(x, &der);
-
-		X509_free(x);
-		r = n > 0 ? cert_list_add(cl, der, (size_t)n) : KW_ERR_INVALID_FORMAT;
-		OPENSSL_free(der);
-		if (r != 0)
-			goto out;
-	}
-	r = ERR_GET_REASON(ERR_peek_last_error()) == PEM_R_NO_START_LINE && cl->n > before ?
-	    0 : KW_ERR_INVALID_FORMAT;
-out:
-	ERR_clear_error();
-	BIO_free(bio);
-	free(buf);
-	return r;
+	return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0 || strcmp(s, "help") == 0;
 }
 
 static int
-print_doc(json_t *doc)
+run_admin(int (*cmd)(int, char **), int argc, char **argv)
 {
-	if (doc == NULL || json_dumpf(doc, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF ||
-	    fflush(stdout) != 0) {
-		fputs("kwctl: cannot write output\n", stderr);
-		return -1;
-	}
-	return 0;
-}
+	int rc;
 
-static int
-cmd_evidence_verify(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "tee", required_argument, NULL, 't' },
-		{ "report", required_argument, NULL, 'r' },
-		{ "cert", required_argument, NULL, 'c' },
-		{ "chain", required_argument, NULL, 'C' },
-		{ "test-root", required_argument, NULL, 'T' },
-		{ "at", required_argument, NULL, 'a' },
-		{ "allow-debug", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *tee = NULL, *report_path = NULL, *at_str = NULL;
-	const char *chains[16], *roots[16];
-	size_t nchains = 0, nroots = 0;
-	struct cert_list cl = { .n = 0 };
-	struct snp_trust *trust = NULL;
-	struct snp_evidence ev;
-	struct snp_verify_opts vo = { .at = 0, .allow_debug = 0 };
-	uint8_t *report = NULL;
-	size_t report_len = 0;
-	json_t *claims = NULL, *doc = NULL;
-	const char *why = NULL;
-	char when[21];
-	int c, r, rc = EXIT_USAGE;
-
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 't': tee = optarg; break;
-		case 'r':
-			if (report_path != NULL)
-				return usage_error("--report given twice");
-			report_path = optarg;
-			break;
-		case 'c':
-			if ((r = load_cert_file(optarg, &cl)) != 0) {
-				rc = usage_error("cannot load certificate file %s: %s", optarg, kw_strerror(r));
-				goto out;
-			}
-			break;
-		case 'C':
-			if (nchains == KW_ARRAY_SIZE(chains)) {
-				rc = usage_error("too many --chain files");
-				goto out;
-			}
-			chains[nchains++] = optarg;
-			break;
-		case 'T':
-			if (nroots == KW_ARRAY_SIZE(roots)) {
-				rc = usage_error("too many --test-root files");
-				goto out;
-			}
-			roots[nroots++] = optarg;
-			break;
-		case 'a': at_str = optarg; break;
-		case 'd': vo.allow_debug = 1; break;
-		case 'h':
-			usage_evidence_verify(stdout);
-			rc = EXIT_VERIFIED;
-			goto out;
-		case ':':
-			rc = usage_error("option %s needs a value (see --help)", argv[optind - 1]);
-			goto out;
-		default:
-			rc = usage_error("unknown option %s (see --help)", argv[optind - 1]);
-			goto out;
-		}
-	}
-	if (optind != argc) {
-		rc = usage_error("unexpected argument '%s' (see --help)", argv[optind]);
-		goto out;
-	}
-	if (tee == NULL || report_path == NULL) {
-		rc = usage_error("--tee and --report are required (see --help)");
-		goto out;
-	}
-	if (strcmp(tee, "snp") != 0) {
-		rc = usage_error("unsupported --tee '%s' (supported: snp)", tee);
-		goto out;
-	}
-	if (cl.n == 0) {
-		rc = usage_error("--cert is required for --tee snp (the VCEK or VLEK)");
-		goto out;
-	}
-	if (at_str != NULL) {
-		if (kw_time_parse_rfc3339(at_str, &vo.at) != 0 || vo.at <= 0) {
-			rc = usage_error("--at needs an RFC 3339 time such as 2026-11-28T00:00:00Z");
-			goto out;
-		}
-	} else {
-		vo.at = kw_time_now();
-	}
-	if ((r = kw_file_read(report_path, KWCTL_MAX_FILE, &report, &report_len)) != 0) {
-		rc = usage_error("cannot read report %s: %s", report_path, kw_strerror(r));
-		goto out;
-	}
-
-	/* Trust: test roots first, so chain bundles ending in them can load. */
-	if (snp_trust_new(&trust) != 0) {
-		rc = usage_error("out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < nroots; i++) {
-		if ((r = snp_trust_add_test_root_file(trust, roots[i])) != 0) {
-			rc = usage_error("cannot use test root %s: %s", roots[i], kw_strerror(r));
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < nchains; i++) {
-		if ((r = snp_trust_add_chain_file(trust, chains[i])) != 0) {
-			rc = usage_error("cannot use chain %s: %s", chains[i], kw_strerror(r));
-			goto out;
-		}
-	}
-
-	memset(&ev, 0, sizeof(ev));
-	ev.report = report;
-	ev.report_len = report_len;
-	for (size_t i = 0; i < cl.n; i++) {
-		ev.certs[i] = cl.der[i];
-		ev.cert_lens[i] = cl.len[i];
-	}
-	ev.ncerts = cl.n;
-	r = snp_verify(trust, &ev, &vo, &claims, &why);
-
-	kw_time_format_rfc3339(vo.at, when);
-	if (r == 0)
-		doc = json_pack("{s:s,s:s,s:s,s:o}", "verdict", "verified", "tee", "snp", "at", when,
-		    "claims", claims);
-	else
-		doc = json_pack("{s:s,s:s,s:s,s:s,s:s}", "verdict", "rejected", "tee", "snp", "at", when,
-		    "reason", why != NULL ? why : "unknown", "error", kw_strerror(r));
-	claims = NULL;   /* stolen by json_pack ("o"), also on failure */
-	if (print_doc(doc) != 0) {
-		rc = EXIT_REJECTED;
-		goto out;
-	}
-	rc = r == 0 ? EXIT_VERIFIED : EXIT_REJECTED;
-out:
-	json_decref(doc);
-	json_decref(claims);
-	snp_trust_free(trust);
-	cert_list_free(&cl);
-	free(report);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return kwctl_fail(KWCTL_EFAIL, "cannot initialise libcurl");
+	rc = cmd(argc, argv);
+	curl_global_cleanup();
 	return rc;
 }
 
 int
 main(int argc, char **argv)
 {
+	const char *c;
+
 	if (argc < 2) {
 		usage_main(stderr);
-		return EXIT_USAGE;
+		return KWCTL_EUSAGE;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+	c = argv[1];
+	if (is_help(c)) {
 		usage_main(stdout);
 		return 0;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
+	if (strcmp(c, "--version") == 0) {
 		printf("kwctl %s\n", KW_VERSION);
 		return 0;
 	}
-	if (strcmp(argv[1], "evidence") == 0) {
+	kw_secret_harden_process();
+	kw_json_init();
+	if (strcmp(c, "evidence") == 0) {
 		if (argc >= 3 && strcmp(argv[2], "verify") == 0)
-			return cmd_evidence_verify(argc - 2, argv + 2);
-		if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
-			usage_evidence_verify(stdout);
+			return kwctl_cmd_evidence_verify(argc - 2, argv + 2);
+		if (argc >= 3 && is_help(argv[2])) {
+			kwctl_usage_evidence_verify(stdout);
 			return 0;
 		}
-		return usage_error("unknown evidence command (try 'kwctl evidence verify --help')");
+		return kwctl_usage_error("unknown evidence command (try 'kwctl evidence verify --help')");
 	}
-	return usage_error("unknown command '%s' (try 'kwctl --help')", argv[1]);
+	if (strcmp(c, "whoami") == 0)
+		return run_admin(kwctl_cmd_whoami, argc - 1, argv + 1);
+	if (strcmp(c, "key") == 0)
+		return run_admin(kwctl_cmd_key, argc - 1, argv + 1);
+	if (strcmp(c, "policy") == 0 || strcmp(c, "refval") == 0)
+		return run_admin(kwctl_cmd_policy, argc - 1, argv + 1);
+	if (strcmp(c, "changes") == 0)
+		return run_admin(kwctl_cmd_changes, argc - 1, argv + 1);
+	return kwctl_usage_error("unknown command '%s' (try 'kwctl --help')", c);
 }

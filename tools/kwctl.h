@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KWCTL_H
+#define KWCTL_H
+
+/*
+ * kwctl internals shared by its source files:
+ *   kwctl.c           main, command dispatch, messages
+ *   kwctl_evidence.c  evidence verify (offline)
+ *   kwctl_http.c      profile, connection options, one HTTPS request with mutual TLS
+ *   kwctl_wrap.c      import wrapping (RSA-OAEP KEK, AES key wrap with padding)
+ *   kwctl_admin.c     admin subcommands and their human output
+ * See docs/kwctl.md.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <getopt.h>
+#include <jansson.h>
+
+#include "kw_err.h"
+#include "kw_secret.h"
+
+/* Exit status (docs/kwctl.md "EXIT STATUS"). */
+enum kwctl_exit {
+	KWCTL_OK = 0,
+	KWCTL_EFAIL = 1,      /* refused (other 4xx), unusable answer, local failure */
+	KWCTL_EUSAGE = 2,     /* usage error, unreadable local file, bad profile */
+	KWCTL_ENET = 3,       /* connection, TLS handshake (e.g. no client certificate) */
+	KWCTL_ENOTFOUND = 4,  /* 404 */
+	KWCTL_EDENIED = 5,    /* 403 */
+	KWCTL_ECONFLICT = 6,  /* 409 */
+	KWCTL_EUNAVAIL = 7,   /* 5xx */
+};
+
+/* Caps. */
+#define KWCTL_MAX_RESPONSE (1024 * 1024)  /* any response body */
+#define KWCTL_MAX_PROFILE (64 * 1024)
+#define KWCTL_MAX_DOCUMENT (256 * 1024)   /* policy / reference-value file */
+#define KWCTL_MAX_NAME 64
+#define KWCTL_MAX_SECRET 4096             /* generic secret length (broker: 1..4096) */
+#define KWCTL_MAX_URL 1024
+
+/* "kwctl: <fmt>\n" on stderr; returns KWCTL_EUSAGE. */
+int kwctl_usage_error(const char *fmt, ...) KW_PRINTF(1, 2);
+/* "kwctl: <fmt>\n" on stderr; returns code. */
+int kwctl_fail(int code, const char *fmt, ...) KW_PRINTF(2, 3);
+
+/* Offline evidence verification (kwctl_evidence.c). argv[0] is "verify". */
+int kwctl_cmd_evidence_verify(int argc, char **argv);
+void kwctl_usage_evidence_verify(FILE *f);
+
+/* ---- connection (kwctl_http.c) ---- */
+
+/* Options given on the command line; NULL when absent. */
+struct kwctl_conn_flags {
+	const char *profile;
+	const char *url;
+	const char *cacert;
+	const char *cert;
+	const char *key;
+};
+
+/* Resolved connection: url without a trailing '/', absolute or cwd-relative paths. */
+struct kwctl_conn {
+	char *url;
+	char *cacert;   /* NULL: the system CA store */
+	char *cert;     /* NULL: no client certificate (the broker will refuse) */
+	char *key;      /* NULL: the key is in the cert file */
+};
+
+/*
+ * Combine the profile (--profile, else $KWCTL_PROFILE, else
+ * $XDG_CONFIG_HOME/keywarden/kwctl.json or ~/.config/keywarden/kwctl.json when
+ * it exists) with the flags, which win. Prints the reason and returns
+ * KWCTL_EUSAGE on a missing/invalid profile or URL; 0 and *ret otherwise.
+ */
+int kwctl_conn_load(const struct kwctl_conn_flags *f, struct kwctl_conn *ret);
+void kwctl_conn_free(struct kwctl_conn *c);
+
+struct kwctl_resp {
+	long status;
+	char *body;     /* NUL-terminated, len bytes (malloc) */
+	size_t len;
+};
+
+/*
+ * One request: method "GET", "POST", "PUT" or "DELETE"; path starts with
+ * "/admin/v1/" and is already validated (no encoding is done); body is
+ * JSON text or NULL. TLS 1.3 only, peer and host verified, client
+ * certificate from conn, no redirects, responses capped at
+ * KWCTL_MAX_RESPONSE. Returns 0 and *ret for a 2xx; otherwise prints one
+ * line "kwctl: <what>: ..." (the problem title and detail, escaped) and
+ * returns the exit code for it (enum kwctl_exit).
+ */
+int kwctl_http(const struct kwctl_conn *conn, const char *what, const char *method,
+    const char *path, const char *body, struct kwctl_resp *ret);
+void kwctl_resp_free(struct kwctl_resp *r);
+/* Exit code for an HTTP status >= 300. */
+int kwctl_status_exit(long status);
+
+/* Name rule of the broker: [A-Za-z0-9._-]{1,64}, not "." or "..". */
+int kwctl_valid_name(const char *s, size_t n);
+
+/* ---- import wrapping (kwctl_wrap.c) ---- */
+
+/*
+ * Build the "wrapped" object {"kid","kek","value"} for value under the
+ * import key document {"kid","jwk"} (an RSA public JWK of at least 3072
+ * bits, else KW_ERR_UNSUPPORTED; a malformed document is
+ * KW_ERR_INVALID_FORMAT): a fresh 32-byte KEK from RAND_priv_bytes, kek =
+ * RSA-OAEP (SHA-1, MGF1-SHA-1) of it, value = AES-256 key wrap with
+ * padding (RFC 5649) of value, PKCS#7-padded to a multiple of 16 first
+ * when its length is not one. KEK and padded value live only in
+ * kw_secret. *ret is a new object.
+ */
+int kwctl_wrap(const json_t *import_key, const struct kw_secret *value, json_t **ret) KW_WUR;
+
+/* ---- admin commands (kwctl_admin.c) ---- */
+
+int kwctl_cmd_whoami(int argc, char **argv);
+int kwctl_cmd_key(int argc, char **argv);
+int kwctl_cmd_policy(int argc, char **argv);   /* argv[0]: "policy" or "refval" */
+int kwctl_cmd_changes(int argc, char **argv);
+
+#endif

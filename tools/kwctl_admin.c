@@ -1,0 +1,1101 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kwctl admin subcommands: whoami, key ..., policy ..., refval ..., changes.
+ * Each is one table row (options allowed, positional names, a run function);
+ * parsing, connection and output are shared. docs/admin.md is the API.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kw_json.h"
+#include "kw_log.h"
+#include "kw_util.h"
+#include "kwctl.h"
+
+#define KWCTL_MAX_PATH 512
+#define KWCTL_NUM_MAX 9007199254740991LL   /* 2^53 - 1: exact in JSON everywhere */
+
+/* Options a subcommand accepts besides the connection options. */
+enum {
+	O_REPO = 1 << 0, O_ALG = 1 << 1, O_LEN = 1 << 2, O_POLICY = 1 << 3, O_VALUE = 1 << 4,
+	O_VERSION = 1 << 5, O_YES = 1 << 6, O_NONE = 1 << 7, O_FILE = 1 << 8,
+	O_IMMUTABLE = 1 << 9, O_AFTER = 1 << 10, O_LIMIT = 1 << 11,
+};
+
+/* Positional argument kinds. */
+enum { P_NONE, P_KEY, P_DOC, P_KEY_NAME };
+
+struct cmd;
+
+struct sub {
+	const char *group;      /* "key", "policy" (also refval), "whoami", "changes" */
+	const char *name;       /* NULL for whoami / changes */
+	const char *synopsis;
+	const char *help;
+	unsigned int opts;
+	int pos;
+	int (*run)(struct cmd *);
+};
+
+struct cmd {
+	const struct sub *sub;
+	const char *group;      /* as typed: "policy" or "refval" */
+	char what[32];          /* "key create": prefix of messages */
+	struct kwctl_conn_flags cf;
+	struct kwctl_conn conn;
+	int json, yes, none, immutable;
+	const char *repo, *alg, *policy, *value_file, *file;
+	int64_t length, version, after, limit;   /* -1: not given */
+	struct kw_secret *value_hex;             /* --value-hex, parsed */
+	/* positional names, validated */
+	const char *r, *t, *g, *name;
+	char pbuf[3 * (KWCTL_MAX_NAME + 1)];
+};
+
+/* ---- small helpers ---- */
+
+/* Option name as typed, without any "=value" (never echo values). */
+static void
+opt_name(const char *arg, char *out, size_t n)
+{
+	size_t l = strcspn(arg, "=");
+
+	if (l >= n)
+		l = n - 1;
+	memcpy(out, arg, l);
+	out[l] = '\0';
+	kw_log_escape(out, 40, out, n);
+}
+
+static int
+parse_num(const char *s, int64_t min, int64_t max, int64_t *ret)
+{
+	char *end;
+	long long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*ret = v;
+	return 0;
+}
+
+/* Split "R/T/G" (n == 3) or "R/NAME" (n == 2) into cmd->pbuf and check each part. */
+static int
+split_names(struct cmd *c, const char *s, int n)
+{
+	const char *parts[3];
+	size_t len = strlen(s);
+	int k = 0;
+	char *p;
+
+	if (len >= sizeof(c->pbuf))
+		return -1;
+	memcpy(c->pbuf, s, len + 1);
+	p = c->pbuf;
+	for (;;) {
+		char *slash = strchr(p, '/');
+
+		if (k == n)
+			return -1;
+		parts[k++] = p;
+		if (slash == NULL)
+			break;
+		*slash = '\0';
+		p = slash + 1;
+	}
+	if (k != n)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (!kwctl_valid_name(parts[i], strlen(parts[i])))
+			return -1;
+	c->r = parts[0];
+	if (n == 3) {
+		c->t = parts[1];
+		c->g = parts[2];
+	} else {
+		c->name = parts[1];
+	}
+	return 0;
+}
+
+/* --value-hex into a secret; the argument is wiped from argv afterwards by the caller. */
+static int
+hex_secret(const char *hex, struct kw_secret **ret)
+{
+	struct kw_secret *s = NULL;
+	size_t n = strlen(hex);
+
+	if (n == 0 || n % 2 != 0 || n / 2 > KWCTL_MAX_SECRET)
+		return -1;
+	if (kw_secret_new(n / 2, &s) != 0)
+		return -1;
+	if (kw_hex_decode(hex, kw_secret_ptr(s), n / 2) != 0) {
+		kw_secret_free(s);
+		return -1;
+	}
+	*ret = s;
+	return 0;
+}
+
+/* The exact bytes of a file (at most KWCTL_MAX_SECRET) into a secret. */
+static int
+file_secret(const char *path, struct kw_secret **ret)
+{
+	struct kw_secret *s = NULL;
+	size_t len = 0;
+	int fd, r = KW_ERR_IO;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return KW_ERR_IO;
+	if ((r = kw_secret_new(KWCTL_MAX_SECRET + 1, &s)) != 0)
+		goto out;
+	for (;;) {
+		ssize_t n = read(fd, kw_secret_ptr(s) + len, KWCTL_MAX_SECRET + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = KW_ERR_IO;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > KWCTL_MAX_SECRET) {
+			r = KW_ERR_TOO_LARGE;
+			goto out;
+		}
+	}
+	if (len == 0) {
+		r = KW_ERR_TRUNCATED;
+		goto out;
+	}
+	kw_secret_set_len(s, len);
+	*ret = s;
+	s = NULL;   /* transferred */
+	r = 0;
+out:
+	kw_secret_free(s);
+	close(fd);
+	return r;
+}
+
+/* ---- output ---- */
+
+/* Escaped string member, or "-" when absent or not a string. */
+static const char *
+str_of(const json_t *o, const char *k, char *buf, size_t n)
+{
+	const char *v;
+	size_t l;
+
+	if (kw_json_get_str(o, k, &v, &l) != 0)
+		return "-";
+	kw_log_escape(v, 120, buf, n);
+	return buf;
+}
+
+/* Integer member as decimal, or "-". */
+static const char *
+int_of(const json_t *o, const char *k, char *buf, size_t n)
+{
+	int64_t v;
+
+	if (kw_json_get_int(o, k, &v) != 0)
+		return "-";
+	snprintf(buf, n, "%" PRId64, v);
+	return buf;
+}
+
+/* Seconds since the epoch as RFC 3339, or "-". */
+static const char *
+time_of(const json_t *o, const char *k, char *buf)
+{
+	int64_t v;
+
+	if (kw_json_get_int(o, k, &v) != 0 || v < 0 || v > 253402300799LL)
+		return "-";
+	kw_time_format_rfc3339(v, buf);
+	return buf;
+}
+
+static void
+print_key(const json_t *k, int brief)
+{
+	char a[3][200], n[24], t[21], pol[200];
+	const json_t *vs = json_object_get(k, "versions"), *v;
+	size_t i;
+
+	if (json_is_string(json_object_get(k, "policy")))
+		str_of(k, "policy", pol, sizeof(pol));
+	else
+		snprintf(pol, sizeof(pol), "(none)");
+	printf(brief ? "%s/" : "key %s/", str_of(k, "repository", a[0], sizeof(a[0])));
+	printf("%s/%s", str_of(k, "type", a[1], sizeof(a[1])), str_of(k, "tag", a[2], sizeof(a[2])));
+	if (brief) {
+		printf("  %s  %s  %s  versions %zu  policy %s\n",
+		    str_of(k, "algorithm", a[0], sizeof(a[0])), int_of(k, "length", n, sizeof(n)),
+		    str_of(k, "state", a[1], sizeof(a[1])), json_array_size(vs), pol);
+		return;
+	}
+	printf("\n  algorithm  %s, %s bytes\n", str_of(k, "algorithm", a[0], sizeof(a[0])),
+	    int_of(k, "length", n, sizeof(n)));
+	printf("  state      %s\n", str_of(k, "state", a[0], sizeof(a[0])));
+	printf("  policy     %s\n", pol);
+	printf("  created    %s\n", time_of(k, "created", t));
+	json_array_foreach(vs, i, v) {
+		printf("  version %-4s %-9s %-10s %s\n", int_of(v, "version", n, sizeof(n)),
+		    str_of(v, "state", a[0], sizeof(a[0])), str_of(v, "origin", a[1], sizeof(a[1])),
+		    time_of(v, "created", t));
+	}
+}
+
+/* A policy or reference-value version; kind is "policy" or "refval". */
+static void
+print_doc(const json_t *d, const char *kind, int brief)
+{
+	char a[2][200], n[24], t[21], *txt;
+	const json_t *doc = json_object_get(d, "document");
+	int imm = json_is_true(json_object_get(d, "immutable"));
+
+	if (!brief)
+		printf("%s ", kind);
+	printf("%s/%s  version %s", str_of(d, "repository", a[0], sizeof(a[0])),
+	    str_of(d, "name", a[1], sizeof(a[1])), int_of(d, "version", n, sizeof(n)));
+	if (json_object_get(d, "created") != NULL)
+		printf("  created %s", time_of(d, "created", t));
+	printf("%s\n", imm ? "  immutable" : "");
+	if (brief || doc == NULL)
+		return;
+	/* JSON_ENSURE_ASCII: the server's strings cannot carry terminal controls. */
+	if ((txt = json_dumps(doc, JSON_INDENT(2) | JSON_ENSURE_ASCII)) == NULL)
+		return;
+	printf("%s\n", txt);
+	free(txt);
+}
+
+static void
+print_whoami(const json_t *w)
+{
+	char a[200];
+	const json_t *gs = json_object_get(w, "grants"), *g, *rs, *r;
+	size_t i, j;
+
+	printf("subject %s\n", str_of(w, "subject", a, sizeof(a)));
+	json_array_foreach(gs, i, g) {
+		printf("  %-13s", str_of(g, "role", a, sizeof(a)));
+		rs = json_object_get(g, "repositories");
+		json_array_foreach(rs, j, r) {
+			kw_log_escape(json_is_string(r) ? json_string_value(r) : "?", 80, a, sizeof(a));
+			printf("%s%s", j == 0 ? " " : ", ", a);
+		}
+		printf("\n");
+	}
+}
+
+static void
+print_change(const json_t *ch)
+{
+	char a[8][200], t[21];
+
+	printf("%s  %s  %s  %s  %s  %s  %s  %s\n", int_of(ch, "seq", a[0], sizeof(a[0])),
+	    time_of(ch, "at", t), str_of(ch, "actor", a[1], sizeof(a[1])),
+	    str_of(ch, "action", a[2], sizeof(a[2])), str_of(ch, "repository", a[3], sizeof(a[3])),
+	    str_of(ch, "target", a[4], sizeof(a[4])), str_of(ch, "outcome", a[5], sizeof(a[5])),
+	    str_of(ch, "detail", a[6], sizeof(a[6])));
+}
+
+/* ---- request + output ---- */
+
+/*
+ * Send, then print: --json writes the body exactly (and a newline if it has
+ * none); otherwise print(doc) formats it. A 2xx body that is not a JSON
+ * object is refused (exit 1). 204 prints done (if not NULL).
+ */
+static int
+exchange(struct cmd *c, const char *method, const char *path, const char *body,
+    void (*print)(const json_t *, struct cmd *), const char *done)
+{
+	struct kwctl_resp rs = { 0, NULL, 0 };
+	json_t *j = NULL;
+	int rc;
+
+	if ((rc = kwctl_http(&c->conn, c->what, method, path, body, &rs)) != 0)
+		return rc;
+	if (rs.status == 204) {
+		if (!c->json && done != NULL)
+			printf("%s\n", done);
+		goto out;
+	}
+	if (kw_json_parse(rs.body, rs.len, KWCTL_MAX_RESPONSE, &j) != 0) {
+		rc = kwctl_fail(KWCTL_EFAIL, "%s: HTTP %ld with a body that is not a JSON object",
+		    c->what, rs.status);
+		goto out;
+	}
+	if (c->json) {
+		if (fwrite(rs.body, 1, rs.len, stdout) != rs.len ||
+		    (rs.len > 0 && rs.body[rs.len - 1] != '\n' && fputc('\n', stdout) == EOF))
+			rc = kwctl_fail(KWCTL_EFAIL, "cannot write output");
+	} else {
+		print(j, c);
+	}
+out:
+	if (rc == 0 && fflush(stdout) != 0)
+		rc = kwctl_fail(KWCTL_EFAIL, "cannot write output");
+	json_decref(j);
+	kwctl_resp_free(&rs);
+	return rc;
+}
+
+static void
+out_key(const json_t *j, struct cmd *c)
+{
+	(void)c;
+	print_key(j, 0);
+}
+
+static void
+out_keys(const json_t *j, struct cmd *c)
+{
+	const json_t *k;
+	size_t i;
+
+	(void)c;
+	json_array_foreach(json_object_get(j, "keys"), i, k)
+		print_key(k, 1);
+}
+
+static void
+out_whoami(const json_t *j, struct cmd *c)
+{
+	(void)c;
+	print_whoami(j);
+}
+
+static void
+out_doc(const json_t *j, struct cmd *c)
+{
+	print_doc(j, c->group, 0);
+}
+
+static void
+out_docs(const json_t *j, struct cmd *c)
+{
+	const json_t *arr = json_object_get(j, "history"), *d;
+	size_t i;
+
+	if (arr == NULL)
+		arr = json_object_get(j, strcmp(c->group, "policy") == 0 ? "policies" : "refvals");
+	json_array_foreach(arr, i, d)
+		print_doc(d, c->group, 1);
+}
+
+static void
+out_changes(const json_t *j, struct cmd *c)
+{
+	const json_t *ch;
+	size_t i;
+
+	(void)c;
+	json_array_foreach(json_object_get(j, "changes"), i, ch)
+		print_change(ch);
+}
+
+/* Serialize a request body (compact); NULL on failure. */
+static char *
+body_of(json_t *j)
+{
+	return j == NULL ? NULL : json_dumps(j, JSON_COMPACT);
+}
+
+static int
+body_fail(struct cmd *c)
+{
+	return kwctl_fail(KWCTL_EFAIL, "%s: out of memory", c->what);
+}
+
+/* ---- commands ---- */
+
+static int
+run_whoami(struct cmd *c)
+{
+	return exchange(c, "GET", "/admin/v1/whoami", NULL, out_whoami, NULL);
+}
+
+static int
+run_changes(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH];
+	int n = snprintf(path, sizeof(path), "/admin/v1/changes");
+	char sep = '?';
+
+	if (c->repo != NULL) {
+		n += snprintf(path + n, sizeof(path) - (size_t)n, "%crepository=%s", sep, c->repo);
+		sep = '&';
+	}
+	if (c->after >= 0) {
+		n += snprintf(path + n, sizeof(path) - (size_t)n, "%cafter=%" PRId64, sep, c->after);
+		sep = '&';
+	}
+	if (c->limit >= 0)
+		snprintf(path + n, sizeof(path) - (size_t)n, "%climit=%" PRId64, sep, c->limit);
+	return exchange(c, "GET", path, NULL, out_changes, NULL);
+}
+
+static int
+run_key_list(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH];
+
+	snprintf(path, sizeof(path), "/admin/v1/keys%s%s", c->repo != NULL ? "?repository=" : "",
+	    c->repo != NULL ? c->repo : "");
+	return exchange(c, "GET", path, NULL, out_keys, NULL);
+}
+
+static void
+key_path(const struct cmd *c, char *path, size_t n, const char *suffix)
+{
+	snprintf(path, n, "/admin/v1/keys/%s/%s/%s%s", c->r, c->t, c->g, suffix);
+}
+
+static int
+run_key_show(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH];
+
+	key_path(c, path, sizeof(path), "");
+	return exchange(c, "GET", path, NULL, out_key, NULL);
+}
+
+/* Length implied by the algorithm: 16, 32, or 0 for "secret"; -1 if unknown. */
+static int
+alg_length(const char *alg)
+{
+	if (strcmp(alg, "aes-128") == 0)
+		return 16;
+	if (strcmp(alg, "aes-256") == 0)
+		return 32;
+	if (strcmp(alg, "secret") == 0)
+		return 0;
+	return -1;
+}
+
+static int
+check_alg(struct cmd *c)
+{
+	int want;
+
+	if (c->alg == NULL)
+		return kwctl_usage_error("%s: --algorithm aes-128|aes-256|secret is required", c->what);
+	if ((want = alg_length(c->alg)) < 0)
+		return kwctl_usage_error("%s: --algorithm must be aes-128, aes-256 or secret", c->what);
+	if (want > 0 && c->length >= 0 && c->length != want)
+		return kwctl_usage_error("%s: %s keys are %d bytes long", c->what, c->alg, want);
+	return 0;
+}
+
+static int
+run_key_create(struct cmd *c)
+{
+	json_t *j = NULL;
+	char *body = NULL;
+	int rc;
+
+	if ((rc = check_alg(c)) != 0)
+		return rc;
+	if (alg_length(c->alg) == 0 && c->length < 0)
+		return kwctl_usage_error("%s: --length 1..%d is required for secret keys", c->what,
+		    KWCTL_MAX_SECRET);
+	if ((j = json_pack("{s:s,s:s,s:s,s:s}", "repository", c->r, "type", c->t, "tag", c->g,
+	    "algorithm", c->alg)) == NULL ||
+	    (c->length >= 0 && json_object_set_new(j, "length", json_integer(c->length)) != 0) ||
+	    (c->policy != NULL && json_object_set_new(j, "policy", json_string(c->policy)) != 0) ||
+	    (body = body_of(j)) == NULL) {
+		rc = body_fail(c);
+		goto out;
+	}
+	rc = exchange(c, "POST", "/admin/v1/keys", body, out_key, NULL);
+out:
+	free(body);
+	json_decref(j);
+	return rc;
+}
+
+/* The value to import from --value-file or --value-hex (*ret NULL when neither). */
+static int
+load_value(struct cmd *c, struct kw_secret **ret)
+{
+	int r;
+
+	*ret = NULL;
+	if (c->value_file != NULL && c->value_hex != NULL)
+		return kwctl_usage_error("%s: give --value-file or --value-hex, not both", c->what);
+	if (c->value_hex != NULL) {
+		*ret = c->value_hex;
+		c->value_hex = NULL;   /* transferred */
+		return 0;
+	}
+	if (c->value_file != NULL && (r = file_secret(c->value_file, ret)) != 0)
+		return kwctl_usage_error("%s: cannot read value file %s: %s (1..%d bytes, used "
+		    "as is)", c->what, c->value_file, kw_strerror(r), KWCTL_MAX_SECRET);
+	return 0;
+}
+
+/*
+ * GET the import key and wrap value under it; *ret is the "wrapped" object.
+ * Import keys that are not RSA of at least 3072 bits are refused (exit 1).
+ */
+static int
+wrap_for_import(struct cmd *c, const struct kw_secret *value, json_t **ret)
+{
+	struct kwctl_resp rs = { 0, NULL, 0 };
+	json_t *ik = NULL;
+	int r, rc;
+
+	if ((rc = kwctl_http(&c->conn, c->what, "GET", "/admin/v1/import-key", NULL, &rs)) != 0)
+		return rc;
+	rc = KWCTL_EFAIL;
+	if (rs.status != 200 || kw_json_parse(rs.body, rs.len, KWCTL_MAX_RESPONSE, &ik) != 0) {
+		kwctl_fail(rc, "%s: the import key is not a JSON object", c->what);
+		goto out;
+	}
+	if ((r = kwctl_wrap(ik, value, ret)) != 0) {
+		kwctl_fail(rc, "%s: cannot wrap for the import key: %s", c->what,
+		    r == KW_ERR_UNSUPPORTED ? "not an RSA key of at least 3072 bits" :
+		    r == KW_ERR_INVALID_FORMAT ? "malformed {\"kid\",\"jwk\"}" : kw_strerror(r));
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(ik);
+	kwctl_resp_free(&rs);
+	return rc;
+}
+
+static int
+run_key_import(struct cmd *c)
+{
+	struct kw_secret *v = NULL;
+	json_t *j = NULL, *w = NULL;
+	char *body = NULL;
+	size_t vlen;
+	int want, rc;
+
+	if ((rc = check_alg(c)) != 0 || (rc = load_value(c, &v)) != 0)
+		goto out;
+	if (v == NULL) {
+		rc = kwctl_usage_error("%s: --value-file FILE (or --value-hex HEX) is required", c->what);
+		goto out;
+	}
+	vlen = kw_secret_len(v);
+	want = alg_length(c->alg);
+	if ((want > 0 && vlen != (size_t)want) || (c->length >= 0 && (size_t)c->length != vlen)) {
+		rc = kwctl_usage_error("%s: the value has %zu bytes, %s needs %" PRId64, c->what, vlen,
+		    c->alg, c->length >= 0 ? c->length : (int64_t)want);
+		goto out;
+	}
+	if ((rc = wrap_for_import(c, v, &w)) != 0)
+		goto out;
+	if ((j = json_pack("{s:s,s:s,s:s,s:s,s:I}", "repository", c->r, "type", c->t, "tag", c->g,
+	    "algorithm", c->alg, "length", (json_int_t)vlen)) == NULL ||
+	    (c->policy != NULL && json_object_set_new(j, "policy", json_string(c->policy)) != 0) ||
+	    json_object_set(j, "wrapped", w) != 0 || (body = body_of(j)) == NULL) {
+		rc = body_fail(c);
+		goto out;
+	}
+	rc = exchange(c, "POST", "/admin/v1/keys/import", body, out_key, NULL);
+out:
+	kw_free_wipe(body);
+	json_decref(j);
+	json_decref(w);
+	kw_secret_free(v);
+	return rc;
+}
+
+static int
+run_key_rotate(struct cmd *c)
+{
+	struct kw_secret *v = NULL;
+	char path[KWCTL_MAX_PATH], *body = NULL;
+	json_t *j = NULL, *w = NULL;
+	int rc;
+
+	if ((rc = load_value(c, &v)) != 0)
+		goto out;
+	if (v != NULL && (rc = wrap_for_import(c, v, &w)) != 0)
+		goto out;
+	if ((j = json_object()) == NULL || (w != NULL && json_object_set(j, "wrapped", w) != 0) ||
+	    (body = body_of(j)) == NULL) {
+		rc = body_fail(c);
+		goto out;
+	}
+	key_path(c, path, sizeof(path), "/versions");
+	rc = exchange(c, "POST", path, body, out_key, NULL);
+out:
+	kw_free_wipe(body);
+	json_decref(j);
+	json_decref(w);
+	kw_secret_free(v);
+	return rc;
+}
+
+static int
+run_key_state(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH], suffix[64];
+
+	if (c->version >= 0)
+		snprintf(suffix, sizeof(suffix), "/versions/%" PRId64 "/%s", c->version,
+		    c->sub->name);
+	else
+		snprintf(suffix, sizeof(suffix), "/%s", c->sub->name);
+	key_path(c, path, sizeof(path), suffix);
+	return exchange(c, "POST", path, "{}", out_key, NULL);
+}
+
+static int
+run_key_delete(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH], done[KWCTL_MAX_PATH];
+
+	if (!c->yes)
+		return kwctl_usage_error("%s: deleting destroys every version of the key in the HSM; "
+		    "add --yes", c->what);
+	key_path(c, path, sizeof(path), "");
+	snprintf(done, sizeof(done), "deleted %s/%s/%s", c->r, c->t, c->g);
+	return exchange(c, "DELETE", path, NULL, out_key, done);
+}
+
+static int
+run_key_set_policy(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH], *body = NULL;
+	json_t *j;
+	int rc;
+
+	if ((c->name == NULL) == (c->none == 0))
+		return kwctl_usage_error("%s: give a policy NAME or --none", c->what);
+	j = json_pack("{s:o}", "policy", c->none ? json_null() : json_string(c->name));
+	if ((body = body_of(j)) == NULL) {
+		rc = body_fail(c);
+		goto out;
+	}
+	key_path(c, path, sizeof(path), "/policy");
+	rc = exchange(c, "PUT", path, body, out_key, NULL);
+out:
+	free(body);
+	json_decref(j);
+	return rc;
+}
+
+/* "/admin/v1/policies" or "/admin/v1/refvals" */
+static const char *
+doc_base(const struct cmd *c)
+{
+	return strcmp(c->group, "policy") == 0 ? "/admin/v1/policies" : "/admin/v1/refvals";
+}
+
+static int
+run_doc_put(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH], *body = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	json_t *doc = NULL, *j = NULL;
+	int r, rc;
+
+	if (c->file == NULL)
+		return kwctl_usage_error("%s: --file FILE (the JSON document) is required", c->what);
+	if ((r = kw_file_read(c->file, KWCTL_MAX_DOCUMENT, &buf, &len)) != 0 ||
+	    (r = kw_json_parse(buf, len, KWCTL_MAX_DOCUMENT, &doc)) != 0) {
+		rc = kwctl_usage_error("%s: %s: %s (want one JSON object)", c->what, c->file,
+		    kw_strerror(r));
+		goto out;
+	}
+	if ((j = json_pack("{s:O}", "document", doc)) == NULL ||
+	    (c->immutable && json_object_set_new(j, "immutable", json_true()) != 0) ||
+	    (body = body_of(j)) == NULL) {
+		rc = body_fail(c);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s/%s", doc_base(c), c->r, c->name);
+	rc = exchange(c, "PUT", path, body, out_doc, NULL);
+out:
+	free(body);
+	json_decref(j);
+	json_decref(doc);
+	free(buf);
+	return rc;
+}
+
+static int
+run_doc_show(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH];
+	int n = snprintf(path, sizeof(path), "%s/%s/%s", doc_base(c), c->r, c->name);
+
+	if (c->version >= 0)
+		snprintf(path + n, sizeof(path) - (size_t)n, "?version=%" PRId64, c->version);
+	return exchange(c, "GET", path, NULL, out_doc, NULL);
+}
+
+static int
+run_doc_history(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH];
+
+	snprintf(path, sizeof(path), "%s/%s/%s/history", doc_base(c), c->r, c->name);
+	return exchange(c, "GET", path, NULL, out_docs, NULL);
+}
+
+static int
+run_doc_list(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH];
+
+	snprintf(path, sizeof(path), "%s%s%s", doc_base(c), c->repo != NULL ? "?repository=" : "",
+	    c->repo != NULL ? c->repo : "");
+	return exchange(c, "GET", path, NULL, out_docs, NULL);
+}
+
+/* ---- table, parsing, help ---- */
+
+#define CONN_HELP \
+	"connection (override the profile; see 'kwctl --help'):\n" \
+	"  --profile FILE  --url https://HOST:PORT  --cacert FILE  --cert FILE  --key FILE\n" \
+	"  --json          print the server's JSON response exactly\n"
+
+static const struct sub subs[] = {
+	{ "whoami", NULL, "kwctl whoami",
+	  "The certificate subject the broker sees and its role grants.\n", 0, P_NONE, run_whoami },
+	{ "changes", NULL, "kwctl changes [--repository R] [--after SEQ] [--limit N]",
+	  "The admin change record (auditor role), oldest first; --after SEQ pages on.\n",
+	  O_REPO | O_AFTER | O_LIMIT, P_NONE, run_changes },
+	{ "key", "list", "kwctl key list [--repository R]",
+	  "Metadata of the keys the caller may read (never values).\n", O_REPO, P_NONE,
+	  run_key_list },
+	{ "key", "show", "kwctl key show R/T/G", "Metadata of one key and its versions.\n", 0,
+	  P_KEY, run_key_show },
+	{ "key", "create",
+	  "kwctl key create R/T/G --algorithm aes-128|aes-256|secret [--length N] [--policy NAME]",
+	  "Generate a key inside the HSM. secret keys need --length 1..4096 (bytes).\n",
+	  O_ALG | O_LEN | O_POLICY, P_KEY, run_key_create },
+	{ "key", "import",
+	  "kwctl key import R/T/G --algorithm A [--length N] [--policy NAME]\n"
+	  "                       (--value-file FILE | --value-hex HEX)",
+	  "Import an existing value without it ever entering keywarden: it is wrapped\n"
+	  "for the HSM's import key (RSA-OAEP of a fresh AES-256 KEK, RFC 5649 key wrap).\n"
+	  "--value-file uses the file's exact bytes (no newline stripping); aes-128 needs\n"
+	  "16 bytes, aes-256 32, secret 1..4096. --value-hex is visible to other local\n"
+	  "users in the process list: for tests only.\n",
+	  O_ALG | O_LEN | O_POLICY | O_VALUE, P_KEY, run_key_import },
+	{ "key", "rotate", "kwctl key rotate R/T/G [--value-file FILE | --value-hex HEX]",
+	  "Add a new version: generated in the HSM, or imported (wrapped) when a value is\n"
+	  "given. Workloads get the newest enabled version.\n", O_VALUE, P_KEY, run_key_rotate },
+	{ "key", "disable", "kwctl key disable R/T/G [--version N]",
+	  "Disable the key, or one version of it.\n", O_VERSION, P_KEY, run_key_state },
+	{ "key", "enable", "kwctl key enable R/T/G [--version N]",
+	  "Enable the key, or one version of it.\n", O_VERSION, P_KEY, run_key_state },
+	{ "key", "delete", "kwctl key delete R/T/G --yes",
+	  "Delete the key and destroy every HSM object of it. Cannot be undone.\n", O_YES, P_KEY,
+	  run_key_delete },
+	{ "key", "set-policy", "kwctl key set-policy R/T/G (NAME | --none)",
+	  "Bind a policy of the key's repository to the key, or unbind it (--none: the key\n"
+	  "is then never released).\n", O_NONE, P_KEY_NAME, run_key_set_policy },
+	{ "policy", "put", "kwctl %s put R/NAME --file FILE [--immutable]",
+	  "Store a new version of the document in FILE (one JSON object). --immutable: no\n"
+	  "later version may replace it.\n", O_FILE | O_IMMUTABLE, P_DOC, run_doc_put },
+	{ "policy", "show", "kwctl %s show R/NAME [--version N]",
+	  "One version (default: the latest) with its document.\n", O_VERSION, P_DOC,
+	  run_doc_show },
+	{ "policy", "history", "kwctl %s history R/NAME", "Every version, oldest first.\n", 0,
+	  P_DOC, run_doc_history },
+	{ "policy", "list", "kwctl %s list [--repository R]", "The latest version of each.\n",
+	  O_REPO, P_NONE, run_doc_list },
+};
+
+/* A synopsis with its "%s" replaced by the group as typed (policy or refval). */
+static void
+print_synopsis(FILE *f, const char *syn, const char *group)
+{
+	const char *m = strstr(syn, "%s");
+
+	if (m == NULL) {
+		fputs(syn, f);
+		return;
+	}
+	fprintf(f, "%.*s%s%s", (int)(m - syn), syn, group, m + 2);
+}
+
+static void
+usage_sub(FILE *f, const struct sub *s, const char *group)
+{
+	fputs("usage: ", f);
+	print_synopsis(f, s->synopsis, group);
+	fprintf(f, "\n\n%s\n" CONN_HELP, s->help);
+}
+
+static void
+usage_group(FILE *f, const char *group)
+{
+	const char *g = strcmp(group, "refval") == 0 ? "policy" : group;
+
+	fprintf(f, "usage: kwctl %s <command> [<args>]\n\ncommands:\n", group);
+	for (size_t i = 0; i < KW_ARRAY_SIZE(subs); i++) {
+		if (strcmp(subs[i].group, g) != 0)
+			continue;
+		fputs("  ", f);
+		print_synopsis(f, subs[i].synopsis, group);
+		fputc('\n', f);
+	}
+	fprintf(f, "\nRun 'kwctl %s <command> --help' for details.\n", group);
+}
+
+enum {
+	OPT_PROFILE = 1000, OPT_URL, OPT_CACERT, OPT_CERT, OPT_KEY, OPT_JSON, OPT_HELP,
+	OPT_REPO, OPT_ALG, OPT_LEN, OPT_POLICY, OPT_VFILE, OPT_VHEX, OPT_VERSION, OPT_YES,
+	OPT_NONE, OPT_FILE, OPT_IMMUTABLE, OPT_AFTER, OPT_LIMIT,
+};
+
+static const struct option longopts[] = {
+	{ "profile", required_argument, NULL, OPT_PROFILE },
+	{ "url", required_argument, NULL, OPT_URL },
+	{ "cacert", required_argument, NULL, OPT_CACERT },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "repository", required_argument, NULL, OPT_REPO },
+	{ "algorithm", required_argument, NULL, OPT_ALG },
+	{ "length", required_argument, NULL, OPT_LEN },
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "value-file", required_argument, NULL, OPT_VFILE },
+	{ "value-hex", required_argument, NULL, OPT_VHEX },
+	{ "version", required_argument, NULL, OPT_VERSION },
+	{ "yes", no_argument, NULL, OPT_YES },
+	{ "none", no_argument, NULL, OPT_NONE },
+	{ "file", required_argument, NULL, OPT_FILE },
+	{ "immutable", no_argument, NULL, OPT_IMMUTABLE },
+	{ "after", required_argument, NULL, OPT_AFTER },
+	{ "limit", required_argument, NULL, OPT_LIMIT },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Which O_* bit an option needs (0: always allowed). */
+static unsigned int
+opt_bit(int o)
+{
+	switch (o) {
+	case OPT_REPO: return O_REPO;
+	case OPT_ALG: return O_ALG;
+	case OPT_LEN: return O_LEN;
+	case OPT_POLICY: return O_POLICY;
+	case OPT_VFILE: case OPT_VHEX: return O_VALUE;
+	case OPT_VERSION: return O_VERSION;
+	case OPT_YES: return O_YES;
+	case OPT_NONE: return O_NONE;
+	case OPT_FILE: return O_FILE;
+	case OPT_IMMUTABLE: return O_IMMUTABLE;
+	case OPT_AFTER: return O_AFTER;
+	case OPT_LIMIT: return O_LIMIT;
+	default: return 0;
+	}
+}
+
+static const char NAME_RULE[] = "[A-Za-z0-9._-]{1,64}, not . or ..";
+
+/*
+ * Parse argv (argv[0] is the subcommand word) into c. Returns -1 to go on,
+ * 0 after --help, or KWCTL_EUSAGE.
+ */
+static int
+parse(struct cmd *c, int argc, char **argv)
+{
+	const struct sub *s = c->sub;
+	const char *pos[2];
+	char on[48];
+	int o, npos = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		if (o == '?' || o == ':' || (opt_bit(o) & ~s->opts) != 0) {
+			opt_name(argv[optind - 1], on, sizeof(on));
+			return kwctl_usage_error("%s: %s option %s (see --help)", c->what,
+			    o == ':' ? "missing value for" : "unknown", on);
+		}
+		switch (o) {
+		case OPT_PROFILE: c->cf.profile = optarg; break;
+		case OPT_URL: c->cf.url = optarg; break;
+		case OPT_CACERT: c->cf.cacert = optarg; break;
+		case OPT_CERT: c->cf.cert = optarg; break;
+		case OPT_KEY: c->cf.key = optarg; break;
+		case OPT_JSON: c->json = 1; break;
+		case OPT_HELP:
+			usage_sub(stdout, s, c->group);
+			return 0;
+		case OPT_REPO:
+			if (!kwctl_valid_name(optarg, strlen(optarg)))
+				return kwctl_usage_error("%s: --repository must be %s", c->what, NAME_RULE);
+			c->repo = optarg;
+			break;
+		case OPT_ALG: c->alg = optarg; break;
+		case OPT_LEN:
+			if (parse_num(optarg, 1, KWCTL_MAX_SECRET, &c->length) != 0)
+				return kwctl_usage_error("%s: --length must be 1..%d", c->what,
+				    KWCTL_MAX_SECRET);
+			break;
+		case OPT_POLICY:
+			if (!kwctl_valid_name(optarg, strlen(optarg)))
+				return kwctl_usage_error("%s: --policy must be %s", c->what, NAME_RULE);
+			c->policy = optarg;
+			break;
+		case OPT_VFILE: c->value_file = optarg; break;
+		case OPT_VHEX:
+			if (c->value_hex != NULL)
+				return kwctl_usage_error("%s: --value-hex given twice", c->what);
+			if (hex_secret(optarg, &c->value_hex) != 0) {
+				kw_wipe(optarg, strlen(optarg));
+				return kwctl_usage_error("%s: --value-hex needs 1..%d bytes as an even "
+				    "number of hex digits", c->what, KWCTL_MAX_SECRET);
+			}
+			/* Out of /proc/PID/cmdline as soon as we can. */
+			kw_wipe(optarg, strlen(optarg));
+			break;
+		case OPT_VERSION:
+			if (parse_num(optarg, 1, KWCTL_NUM_MAX, &c->version) != 0)
+				return kwctl_usage_error("%s: --version must be a positive integer",
+				    c->what);
+			break;
+		case OPT_YES: c->yes = 1; break;
+		case OPT_NONE: c->none = 1; break;
+		case OPT_FILE: c->file = optarg; break;
+		case OPT_IMMUTABLE: c->immutable = 1; break;
+		case OPT_AFTER:
+			if (parse_num(optarg, 0, KWCTL_NUM_MAX, &c->after) != 0)
+				return kwctl_usage_error("%s: --after must be a sequence number >= 0",
+				    c->what);
+			break;
+		case OPT_LIMIT:
+			if (parse_num(optarg, 1, KWCTL_NUM_MAX, &c->limit) != 0)
+				return kwctl_usage_error("%s: --limit must be a positive integer", c->what);
+			break;
+		default:
+			return kwctl_usage_error("%s: internal option error", c->what);
+		}
+	}
+	for (; optind < argc; optind++) {
+		if (npos == 2)
+			return kwctl_usage_error("%s: too many arguments (see --help)", c->what);
+		pos[npos++] = argv[optind];
+	}
+	switch (s->pos) {
+	case P_NONE:
+		if (npos != 0)
+			return kwctl_usage_error("%s: unexpected argument (see --help)", c->what);
+		break;
+	case P_KEY:
+	case P_KEY_NAME:
+		if (npos < 1 || split_names(c, pos[0], 3) != 0)
+			return kwctl_usage_error("%s: want a key REPOSITORY/TYPE/TAG, each %s",
+			    c->what, NAME_RULE);
+		if (s->pos == P_KEY && npos != 1)
+			return kwctl_usage_error("%s: unexpected argument (see --help)", c->what);
+		if (npos == 2) {
+			if (!kwctl_valid_name(pos[1], strlen(pos[1])))
+				return kwctl_usage_error("%s: a policy name is %s", c->what, NAME_RULE);
+			c->name = pos[1];
+		}
+		break;
+	case P_DOC:
+		if (npos != 1 || split_names(c, pos[0], 2) != 0)
+			return kwctl_usage_error("%s: want REPOSITORY/NAME, each %s", c->what,
+			    NAME_RULE);
+		break;
+	}
+	return -1;
+}
+
+/* Find the table row, parse, connect, run. argv[0] is the group word. */
+static int
+dispatch(const char *group, const char *name, int argc, char **argv)
+{
+	const char *g = strcmp(group, "refval") == 0 ? "policy" : group;
+	struct cmd c;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.length = c.version = c.after = c.limit = -1;
+	c.group = group;
+	for (size_t i = 0; i < KW_ARRAY_SIZE(subs) && c.sub == NULL; i++)
+		if (strcmp(subs[i].group, g) == 0 &&
+		    (subs[i].name == NULL || (name != NULL && strcmp(subs[i].name, name) == 0)))
+			c.sub = &subs[i];
+	if (c.sub == NULL)
+		return kwctl_usage_error("unknown %s command (try 'kwctl %s --help')", group, group);
+	snprintf(c.what, sizeof(c.what), "%s%s%s", group, name != NULL ? " " : "",
+	    name != NULL ? name : "");
+	if ((rc = parse(&c, argc, argv)) >= 0)
+		goto out;
+	if ((rc = kwctl_conn_load(&c.cf, &c.conn)) != 0)
+		goto out;
+	rc = c.sub->run(&c);
+out:
+	kw_secret_free(c.value_hex);
+	kwctl_conn_free(&c.conn);
+	return rc;
+}
+
+static int
+is_help(const char *s)
+{
+	return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0 || strcmp(s, "help") == 0;
+}
+
+/* "kwctl key <sub> ..." and "kwctl policy|refval <sub> ...": argv[0] is the group. */
+static int
+group_cmd(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage_group(stderr, argv[0]);
+		return KWCTL_EUSAGE;
+	}
+	if (is_help(argv[1])) {
+		usage_group(stdout, argv[0]);
+		return 0;
+	}
+	return dispatch(argv[0], argv[1], argc - 1, argv + 1);
+}
+
+int
+kwctl_cmd_whoami(int argc, char **argv)
+{
+	return dispatch("whoami", NULL, argc, argv);
+}
+
+int
+kwctl_cmd_changes(int argc, char **argv)
+{
+	return dispatch("changes", NULL, argc, argv);
+}
+
+int
+kwctl_cmd_key(int argc, char **argv)
+{
+	return group_cmd(argc, argv);
+}
+
+int
+kwctl_cmd_policy(int argc, char **argv)
+{
+	return group_cmd(argc, argv);
+}
