@@ -1,0 +1,1062 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_store: the SQLite store on real files in a temporary directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+#include <sqlite3.h>
+
+#include "kw_json.h"
+#include "store.h"
+
+#define T0 1800000000LL
+
+static char tmpdir[] = "/tmp/kw-store-XXXXXX";
+
+/* A fresh database path per test. */
+static const char *
+db_path(const char *name)
+{
+	static char p[256];
+
+	snprintf(p, sizeof(p), "%s/%s.db", tmpdir, name);
+	return p;
+}
+
+static struct kw_store *
+open_fresh(const char *name)
+{
+	struct kw_store *st = NULL;
+
+	CU_ASSERT_FATAL(kw_store_open(db_path(name), &st) == 0);
+	CU_ASSERT_FATAL(st != NULL);
+	return st;
+}
+
+static sqlite3 *
+raw_open(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	CU_ASSERT_FATAL(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+/* First column of the first row as text (static buffer), "" without rows. */
+static const char *
+raw_text(sqlite3 *db, const char *sql)
+{
+	static char buf[4096];
+	sqlite3_stmt *s = NULL;
+
+	buf[0] = '\0';
+	CU_ASSERT_FATAL(sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL)
+		snprintf(buf, sizeof(buf), "%s", (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	return buf;
+}
+
+static struct kw_key_spec
+spec(const char *repo, const char *type, const char *tag)
+{
+	struct kw_key_spec s = { repo, type, tag, "aes-256", 32, NULL };
+
+	return s;
+}
+
+/* Create a key and commit version 1. */
+static void
+make_key(struct kw_store *st, const char *repo, const char *type, const char *tag)
+{
+	struct kw_key_spec s = spec(repo, type, tag);
+	char *label = NULL;
+
+	CU_ASSERT_FATAL(kw_store_key_create(st, &s, "generated", T0, &label) == 0);
+	CU_ASSERT_FATAL(kw_store_version_commit(st, label) == 0);
+	free(label);
+}
+
+static void
+test_names(void)
+{
+	char long64[65], long65[66];
+
+	memset(long64, 'a', 64);
+	long64[64] = '\0';
+	memset(long65, 'a', 65);
+	long65[65] = '\0';
+	CU_ASSERT(kw_store_name_valid("repo"));
+	CU_ASSERT(kw_store_name_valid("A-z_0.9"));
+	CU_ASSERT(kw_store_name_valid("..."));
+	CU_ASSERT(kw_store_name_valid(".hidden"));
+	CU_ASSERT(kw_store_name_valid(long64));
+	CU_ASSERT(!kw_store_name_valid(long65));
+	CU_ASSERT(!kw_store_name_valid(""));
+	CU_ASSERT(!kw_store_name_valid(NULL));
+	CU_ASSERT(!kw_store_name_valid("."));
+	CU_ASSERT(!kw_store_name_valid(".."));
+	CU_ASSERT(!kw_store_name_valid("%2e"));
+	CU_ASSERT(!kw_store_name_valid("%2e%2e"));
+	CU_ASSERT(!kw_store_name_valid("a/b"));
+	CU_ASSERT(!kw_store_name_valid("a b"));
+	CU_ASSERT(!kw_store_name_valid("a\\b"));
+	CU_ASSERT(!kw_store_name_valid("\xc3\xa9"));
+}
+
+static void
+test_invalid_args(void)
+{
+	struct kw_store *st = open_fresh("invalid");
+	const char *bad[] = { "..", ".", "%2e", "a/b", "", NULL };
+	char long65[66], *label = NULL;
+	json_t *j = NULL, *doc = json_pack("{s:i}", "a", 1);
+	int v = 0;
+
+	memset(long65, 'b', 65);
+	long65[65] = '\0';
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) + 1; i++) {
+		const char *n = i < sizeof(bad) / sizeof(bad[0]) ? bad[i] : long65;
+		struct kw_key_spec s1 = spec(n, "t", "g"), s2 = spec("r", n, "g"), s3 = spec("r", "t", n);
+		struct kw_release_target t;
+
+		CU_ASSERT_EQUAL(kw_store_key_create(st, &s1, "generated", T0, &label), KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_key_create(st, &s2, "generated", T0, &label), KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_key_create(st, &s3, "generated", T0, &label), KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_key_get(st, "r", n, "g", &j), KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_release_lookup(st, "r", "t", n, 0, &t), KW_ERR_INVALID_ARG);
+		if (n != NULL)    /* NULL unbinds; a NULL repository is a global change */
+			CU_ASSERT_EQUAL(kw_store_key_set_policy(st, "r", "t", "g", n),
+			    KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_doc_put(st, "policy", n, "p", doc, 0, "me", T0, &v),
+		    KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_doc_put(st, "policy", "r", n, doc, 0, "me", T0, &v),
+		    KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_doc_get(st, "refval", "r", n, 0, &j), KW_ERR_INVALID_ARG);
+		if (n != NULL)
+			CU_ASSERT_EQUAL(kw_store_change_add(st, T0, "me", "x", n, NULL, "ok", NULL),
+			    KW_ERR_INVALID_ARG);
+	}
+	{
+		struct kw_key_spec s = spec("r", "t", "g");
+		const struct { const char *alg; unsigned int len; int ok; } combos[] = {
+			{ "aes-128", 16, 1 }, { "aes-128", 32, 0 }, { "aes-256", 32, 1 },
+			{ "aes-256", 16, 0 }, { "secret", 1, 1 }, { "secret", 4096, 1 },
+			{ "secret", 0, 0 }, { "secret", 4097, 0 }, { "AES-128", 16, 0 },
+			{ "rsa", 256, 0 },
+		};
+		char tag[16];
+
+		for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++) {
+			snprintf(tag, sizeof(tag), "g%zu", i);
+			s.tag = tag;
+			s.algorithm = combos[i].alg;
+			s.length = combos[i].len;
+			label = NULL;
+			CU_ASSERT_EQUAL(kw_store_key_create(st, &s, "imported", T0, &label),
+			    combos[i].ok ? 0 : KW_ERR_INVALID_ARG);
+			CU_ASSERT_EQUAL(label != NULL, combos[i].ok);
+			free(label);
+		}
+		s = spec("r", "t", "o");
+		CU_ASSERT_EQUAL(kw_store_key_create(st, &s, "stolen", T0, &label), KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_key_create(st, &s, NULL, T0, &label), KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_key_set_state(st, "r", "t", "g0", "deleting"),
+		    KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_key_set_state(st, "r", "t", "g0", "pending"),
+		    KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_version_set_state(st, "r", "t", "g0", 1, "pending"),
+		    KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_version_set_state(st, "r", "t", "g0", 0, "enabled"),
+		    KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_version_commit(st, "not-a-label"), KW_ERR_INVALID_ARG);
+	}
+	{
+		json_t *arr = json_array();
+
+		CU_ASSERT_EQUAL(kw_store_doc_put(st, "rule", "r", "p", doc, 0, "me", T0, &v),
+		    KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_doc_put(st, "policy", "r", "p", arr, 0, "me", T0, &v),
+		    KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_doc_put(st, "policy", "r", "p", doc, 0, NULL, T0, &v),
+		    KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_change_add(st, T0, "me", "x", "r", NULL, "maybe", NULL),
+		    KW_ERR_INVALID_ARG);
+		CU_ASSERT_EQUAL(kw_store_change_add(st, T0, NULL, "x", "r", NULL, "ok", NULL),
+		    KW_ERR_INVALID_ARG);
+		json_decref(arr);
+	}
+	/* nothing was written by the refused calls (beyond the valid combos) */
+	CU_ASSERT_FATAL(kw_store_key_list(st, NULL, &j) == 0);
+	CU_ASSERT_EQUAL(json_array_size(j), 4);
+	json_decref(j);
+	CU_ASSERT_FATAL(kw_store_changes(st, NULL, 0, 100, &j) == 0);
+	CU_ASSERT_EQUAL(json_array_size(j), 0);
+	json_decref(j);
+	json_decref(doc);
+	kw_store_close(st);
+}
+
+static void
+test_create_commit_abort(void)
+{
+	struct kw_store *st = open_fresh("create");
+	struct kw_key_spec s = spec("repo", "type", "tag");
+	struct kw_release_target t;
+	char *label = NULL, *l2 = NULL;
+	json_t *k = NULL, *vs;
+
+	s.policy = "pol";
+	CU_ASSERT_FATAL(kw_store_key_create(st, &s, "generated", T0, &label) == 0);
+	CU_ASSERT_STRING_EQUAL(label, "kw-key/repo/type/tag/v1");
+	CU_ASSERT_FATAL(kw_store_key_get(st, "repo", "type", "tag", &k) == 0);
+	CU_ASSERT_EQUAL(json_object_size(k), 9);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(k, "repository")), "repo");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(k, "type")), "type");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(k, "tag")), "tag");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(k, "algorithm")), "aes-256");
+	CU_ASSERT(json_is_integer(json_object_get(k, "length")));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(k, "length")), 32);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(k, "policy")), "pol");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(k, "state")), "enabled");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(k, "created")), T0);
+	vs = json_object_get(k, "versions");
+	CU_ASSERT_FATAL(json_array_size(vs) == 1);
+	CU_ASSERT_EQUAL(json_object_size(json_array_get(vs, 0)), 4);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(vs, 0), "version")), 1);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(vs, 0), "state")),
+	    "pending");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(vs, 0), "origin")),
+	    "generated");
+	json_decref(k);
+	/* pending is never served */
+	CU_ASSERT_EQUAL(kw_store_release_lookup(st, "repo", "type", "tag", 0, &t), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(kw_store_release_lookup(st, "repo", "type", "tag", 1, &t), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(kw_store_version_commit(st, label), 0);
+	CU_ASSERT_EQUAL(kw_store_version_commit(st, label), KW_ERR_DENIED);
+	CU_ASSERT_EQUAL(kw_store_version_abort(st, label), KW_ERR_DENIED);
+	CU_ASSERT_EQUAL(kw_store_version_commit(st, "kw-key/repo/type/tag/v9"), KW_ERR_NOT_FOUND);
+	memset(&t, 0x55, sizeof(t));
+	CU_ASSERT_FATAL(kw_store_release_lookup(st, "repo", "type", "tag", 0, &t) == 0);
+	CU_ASSERT_STRING_EQUAL(t.label, label);
+	CU_ASSERT_EQUAL(t.version, 1);
+	CU_ASSERT_STRING_EQUAL(t.algorithm, "aes-256");
+	CU_ASSERT_EQUAL(t.length, 32);
+	CU_ASSERT_STRING_EQUAL(t.policy, "pol");
+	free(label);
+
+	/* abort of the only version removes the key */
+	s = spec("repo", "type", "gone");
+	s.algorithm = "secret";
+	s.length = 100;
+	CU_ASSERT_FATAL(kw_store_key_create(st, &s, "imported", T0, &label) == 0);
+	CU_ASSERT_EQUAL(kw_store_version_abort(st, label), 0);
+	CU_ASSERT_EQUAL(kw_store_key_get(st, "repo", "type", "gone", &k), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(kw_store_version_abort(st, label), KW_ERR_NOT_FOUND);
+	free(label);
+
+	/* abort of a later version keeps the key and its other versions */
+	int v = 0;
+	CU_ASSERT_FATAL(kw_store_version_add(st, "repo", "type", "tag", "imported", T0 + 1, &v,
+	    &l2) == 0);
+	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT_STRING_EQUAL(l2, "kw-key/repo/type/tag/v2");
+	CU_ASSERT_EQUAL(kw_store_version_abort(st, l2), 0);
+	CU_ASSERT_FATAL(kw_store_key_get(st, "repo", "type", "tag", &k) == 0);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(k, "versions")), 1);
+	json_decref(k);
+	free(l2);
+	kw_store_close(st);
+}
+
+static void
+test_duplicates(void)
+{
+	struct kw_store *st = open_fresh("dup");
+	struct kw_key_spec s = spec("r", "t", "g");
+	char *label = NULL;
+	json_t *labels = NULL;
+
+	make_key(st, "r", "t", "g");
+	CU_ASSERT_EQUAL(kw_store_key_create(st, &s, "generated", T0, &label), KW_ERR_EXISTS);
+	CU_ASSERT_PTR_NULL(label);
+	s.algorithm = "aes-128";
+	s.length = 16;
+	CU_ASSERT_EQUAL(kw_store_key_create(st, &s, "imported", T0, &label), KW_ERR_EXISTS);
+	CU_ASSERT_EQUAL(kw_store_key_set_state(st, "r", "t", "g", "disabled"), 0);
+	CU_ASSERT_EQUAL(kw_store_key_create(st, &s, "imported", T0, &label), KW_ERR_EXISTS);
+	CU_ASSERT_FATAL(kw_store_key_delete_begin(st, "r", "t", "g", &labels) == 0);
+	CU_ASSERT_EQUAL(kw_store_key_create(st, &s, "imported", T0, &label), KW_ERR_EXISTS);
+	json_decref(labels);
+	/* same names in another path position are distinct keys */
+	s = spec("r", "g", "t");
+	CU_ASSERT_EQUAL(kw_store_key_create(st, &s, "imported", T0, &label), 0);
+	free(label);
+	kw_store_close(st);
+}
+
+static void
+test_versions_and_lookup(void)
+{
+	struct kw_store *st = open_fresh("versions");
+	struct kw_release_target t;
+	char *label = NULL;
+	int v = 0;
+	json_t *k = NULL;
+
+	make_key(st, "r", "t", "g");
+	for (int i = 2; i <= 4; i++) {
+		CU_ASSERT_FATAL(kw_store_version_add(st, "r", "t", "g", "generated", T0 + i, &v,
+		    &label) == 0);
+		CU_ASSERT_EQUAL(v, i);
+		if (i < 4)
+			CU_ASSERT_EQUAL(kw_store_version_commit(st, label), 0);
+		free(label);
+	}
+	/* v4 pending: newest enabled is v3 */
+	CU_ASSERT_FATAL(kw_store_release_lookup(st, "r", "t", "g", 0, &t) == 0);
+	CU_ASSERT_EQUAL(t.version, 3);
+	CU_ASSERT_STRING_EQUAL(t.label, "kw-key/r/t/g/v3");
+	CU_ASSERT_STRING_EQUAL(t.policy, "");
+	CU_ASSERT_EQUAL(kw_store_release_lookup(st, "r", "t", "g", 4, &t), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(kw_store_release_lookup(st, "r", "t", "g", 5, &t), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(kw_store_version_set_state(st, "r", "t", "g", 4, "enabled"), KW_ERR_DENIED);
+	CU_ASSERT_EQUAL(kw_store_version_set_state(st, "r", "t", "g", 9, "enabled"),
+	    KW_ERR_NOT_FOUND);
+	/* disable v3: newest enabled is v2; v3 by name refused */
+	CU_ASSERT_EQUAL(kw_store_version_set_state(st, "r", "t", "g", 3, "disabled"), 0);
+	CU_ASSERT_FATAL(kw_store_release_lookup(st, "r", "t", "g", 0, &t) == 0);
+	CU_ASSERT_EQUAL(t.version, 2);
+	CU_ASSERT_EQUAL(kw_store_release_lookup(st, "r", "t", "g", 3, &t), KW_ERR_NOT_FOUND);
+	CU_ASSERT_FATAL(kw_store_release_lookup(st, "r", "t", "g", 1, &t) == 0);
+	CU_ASSERT_EQUAL(t.version, 1);
+	CU_ASSERT_STRING_EQUAL(t.label, "kw-key/r/t/g/v1");
+	/* key disabled: nothing served, not even a named enabled version */
+	CU_ASSERT_EQUAL(kw_store_key_set_state(st, "r", "t", "g", "disabled"), 0);
+	CU_ASSERT_EQUAL(kw_store_release_lookup(st, "r", "t", "g", 0, &t), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(kw_store_release_lookup(st, "r", "t", "g", 1, &t), KW_ERR_NOT_FOUND);
+	/* a disabled key still gets versions */
+	CU_ASSERT_EQUAL(kw_store_version_add(st, "r", "t", "g", "imported", T0, &v, &label), 0);
+	CU_ASSERT_EQUAL(v, 5);
+	CU_ASSERT_EQUAL(kw_store_version_commit(st, label), 0);
+	free(label);
+	CU_ASSERT_EQUAL(kw_store_key_set_state(st, "r", "t", "g", "enabled"), 0);
+	CU_ASSERT_FATAL(kw_store_release_lookup(st, "r", "t", "g", 0, &t) == 0);
+	CU_ASSERT_EQUAL(t.version, 5);
+	CU_ASSERT_EQUAL(kw_store_version_set_state(st, "r", "t", "g", 3, "enabled"), 0);
+	CU_ASSERT_FATAL(kw_store_release_lookup(st, "r", "t", "g", 3, &t) == 0);
+	CU_ASSERT_EQUAL(t.version, 3);
+	/* versions listed ascending with their states */
+	CU_ASSERT_FATAL(kw_store_key_get(st, "r", "t", "g", &k) == 0);
+	{
+		json_t *vs = json_object_get(k, "versions");
+		const char *want[] = { "enabled", "enabled", "enabled", "pending", "enabled" };
+
+		CU_ASSERT_FATAL(json_array_size(vs) == 5);
+		for (size_t i = 0; i < 5; i++) {
+			json_t *e = json_array_get(vs, i);
+
+			CU_ASSERT_EQUAL(json_integer_value(json_object_get(e, "version")), (int)i + 1);
+			CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "state")), want[i]);
+		}
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(vs, 4),
+		    "origin")), "imported");
+	}
+	json_decref(k);
+	CU_ASSERT_EQUAL(kw_store_version_add(st, "r", "t", "nokey", "generated", T0, &v, &label),
+	    KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(kw_store_key_set_state(st, "r", "t", "nokey", "enabled"), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(kw_store_release_lookup(st, "r", "t", "nokey", 0, &t), KW_ERR_NOT_FOUND);
+	kw_store_close(st);
+}
+
+static void
+test_delete(void)
+{
+	struct kw_store *st = open_fresh("delete");
+	struct kw_key_spec s = spec("r", "t", "g");
+	struct kw_release_target t;
+	json_t *labels = NULL, *again = NULL, *k = NULL, *all = NULL;
+	char *label = NULL;
+	int v = 0;
+
+	make_key(st, "r", "t", "g");
+	make_key(st, "r", "t", "keep");
+	CU_ASSERT_FATAL(kw_store_version_add(st, "r", "t", "g", "generated", T0, &v, &label) == 0);
+	free(label);
+	CU_ASSERT_EQUAL(kw_store_key_delete_finish(st, "r", "t", "g"), KW_ERR_DENIED);
+	CU_ASSERT_FATAL(kw_store_key_delete_begin(st, "r", "t", "g", &labels) == 0);
+	CU_ASSERT_FATAL(json_array_size(labels) == 2);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(labels, 0)), "kw-key/r/t/g/v1");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(labels, 1)), "kw-key/r/t/g/v2");
+	/* deleting: not served, no changes allowed, begin again returns the same labels */
+	CU_ASSERT_EQUAL(kw_store_release_lookup(st, "r", "t", "g", 0, &t), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(kw_store_key_set_state(st, "r", "t", "g", "enabled"), KW_ERR_DENIED);
+	CU_ASSERT_EQUAL(kw_store_version_set_state(st, "r", "t", "g", 1, "enabled"), KW_ERR_DENIED);
+	CU_ASSERT_EQUAL(kw_store_key_set_policy(st, "r", "t", "g", "p"), KW_ERR_DENIED);
+	CU_ASSERT_EQUAL(kw_store_version_add(st, "r", "t", "g", "generated", T0, &v, &label),
+	    KW_ERR_DENIED);
+	CU_ASSERT_EQUAL(kw_store_version_commit(st, "kw-key/r/t/g/v2"), KW_ERR_DENIED);
+	CU_ASSERT_FATAL(kw_store_key_get(st, "r", "t", "g", &k) == 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(k, "state")), "deleting");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(
+	    json_object_get(k, "versions"), 1), "state")), "deleting");
+	json_decref(k);
+	CU_ASSERT_FATAL(kw_store_all_versions(st, &all) == 0);
+	CU_ASSERT_FATAL(json_array_size(all) == 3);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(all, 0), "label")),
+	    "kw-key/r/t/g/v1");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(all, 0), "state")),
+	    "deleting");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(all, 0),
+	    "key_state")), "deleting");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(all, 2), "label")),
+	    "kw-key/r/t/keep/v1");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(all, 2), "state")),
+	    "enabled");
+	json_decref(all);
+	CU_ASSERT_FATAL(kw_store_key_delete_begin(st, "r", "t", "g", &again) == 0);
+	CU_ASSERT(json_equal(labels, again));
+	json_decref(again);
+	json_decref(labels);
+	CU_ASSERT_EQUAL(kw_store_key_delete_finish(st, "r", "t", "g"), 0);
+	CU_ASSERT_EQUAL(kw_store_key_get(st, "r", "t", "g", &k), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(kw_store_key_delete_finish(st, "r", "t", "g"), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(kw_store_key_delete_begin(st, "r", "t", "g", &labels), KW_ERR_NOT_FOUND);
+	CU_ASSERT_FATAL(kw_store_all_versions(st, &all) == 0);
+	CU_ASSERT_EQUAL(json_array_size(all), 1);
+	json_decref(all);
+	/* the path can be reused */
+	CU_ASSERT_EQUAL(kw_store_key_create(st, &s, "generated", T0, &label), 0);
+	CU_ASSERT_STRING_EQUAL(label, "kw-key/r/t/g/v1");
+	free(label);
+	kw_store_close(st);
+}
+
+static void
+test_policy_binding(void)
+{
+	struct kw_store *st = open_fresh("policy");
+	struct kw_release_target t;
+	json_t *k = NULL;
+
+	make_key(st, "r", "t", "g");
+	CU_ASSERT_FATAL(kw_store_key_get(st, "r", "t", "g", &k) == 0);
+	CU_ASSERT(json_is_null(json_object_get(k, "policy")));
+	json_decref(k);
+	CU_ASSERT_EQUAL(kw_store_key_set_policy(st, "r", "t", "g", "not-yet-written"), 0);
+	CU_ASSERT_FATAL(kw_store_key_get(st, "r", "t", "g", &k) == 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(k, "policy")), "not-yet-written");
+	json_decref(k);
+	CU_ASSERT_FATAL(kw_store_release_lookup(st, "r", "t", "g", 0, &t) == 0);
+	CU_ASSERT_STRING_EQUAL(t.policy, "not-yet-written");
+	CU_ASSERT_EQUAL(kw_store_key_set_policy(st, "r", "t", "g", NULL), 0);
+	CU_ASSERT_FATAL(kw_store_key_get(st, "r", "t", "g", &k) == 0);
+	CU_ASSERT(json_is_null(json_object_get(k, "policy")));
+	json_decref(k);
+	CU_ASSERT_FATAL(kw_store_release_lookup(st, "r", "t", "g", 0, &t) == 0);
+	CU_ASSERT_STRING_EQUAL(t.policy, "");
+	CU_ASSERT_EQUAL(kw_store_key_set_policy(st, "r", "t", "x", "p"), KW_ERR_NOT_FOUND);
+	kw_store_close(st);
+}
+
+static void
+test_key_list(void)
+{
+	struct kw_store *st = open_fresh("list");
+	json_t *l = NULL;
+	const char *want[] = { "a/t.x/g", "a/t/g", "a/t/h", "b/t/g" };
+
+	/* path order: "a/t.x/g" < "a/t/g" because '.' < '/' */
+	make_key(st, "b", "t", "g");
+	make_key(st, "a", "t", "h");
+	make_key(st, "a", "t", "g");
+	make_key(st, "a", "t.x", "g");
+	CU_ASSERT_FATAL(kw_store_key_list(st, NULL, &l) == 0);
+	CU_ASSERT_FATAL(json_array_size(l) == 4);
+	for (size_t i = 0; i < 4; i++) {
+		json_t *k = json_array_get(l, i);
+		char p[200];
+
+		snprintf(p, sizeof(p), "%s/%s/%s", json_string_value(json_object_get(k, "repository")),
+		    json_string_value(json_object_get(k, "type")),
+		    json_string_value(json_object_get(k, "tag")));
+		CU_ASSERT_STRING_EQUAL(p, want[i]);
+		CU_ASSERT_EQUAL(json_array_size(json_object_get(k, "versions")), 1);
+	}
+	json_decref(l);
+	CU_ASSERT_FATAL(kw_store_key_list(st, "b", &l) == 0);
+	CU_ASSERT_EQUAL(json_array_size(l), 1);
+	json_decref(l);
+	CU_ASSERT_FATAL(kw_store_key_list(st, "c", &l) == 0);
+	CU_ASSERT_EQUAL(json_array_size(l), 0);
+	json_decref(l);
+	CU_ASSERT_EQUAL(kw_store_key_list(st, "..", &l), KW_ERR_INVALID_ARG);
+	kw_store_close(st);
+}
+
+static void
+test_documents(void)
+{
+	struct kw_store *st = open_fresh("docs");
+	json_t *d1 = json_pack("{s:s, s:[i,i], s:{s:b, s:n}}", "zeta", "z", "list", 1, 2, "obj",
+	    "y", 1, "x");
+	json_t *d2 = json_pack("{s:{s:n, s:b}, s:[i,i], s:s}", "obj", "x", "y", 1, "list", 1, 2,
+	    "zeta", "z");
+	json_t *d3 = json_pack("{s:i}", "v", 3);
+	json_t *g = NULL, *h = NULL, *l = NULL;
+	int v = 0;
+
+	CU_ASSERT_EQUAL(kw_store_doc_get(st, "policy", "r", "p", 0, &g), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(kw_store_doc_history(st, "policy", "r", "p", &h), KW_ERR_NOT_FOUND);
+	CU_ASSERT_FATAL(kw_store_doc_put(st, "policy", "r", "p", d1, 0, "alice", T0, &v) == 0);
+	CU_ASSERT_EQUAL(v, 1);
+	CU_ASSERT_FATAL(kw_store_doc_put(st, "policy", "r", "p", d2, 0, "bob", T0 + 1, &v) == 0);
+	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT_FATAL(kw_store_doc_put(st, "policy", "r", "p", d3, 0, "carol", T0 + 2, &v) == 0);
+	CU_ASSERT_EQUAL(v, 3);
+	/* same name, other kind and other repository: separate version sequences */
+	CU_ASSERT_FATAL(kw_store_doc_put(st, "refval", "r", "p", d3, 0, "dan", T0, &v) == 0);
+	CU_ASSERT_EQUAL(v, 1);
+	CU_ASSERT_FATAL(kw_store_doc_put(st, "policy", "s", "p", d3, 0, "dan", T0, &v) == 0);
+	CU_ASSERT_EQUAL(v, 1);
+	CU_ASSERT_FATAL(kw_store_doc_put(st, "policy", "r", "a", d1, 0, "dan", T0, &v) == 0);
+
+	/* JCS: both key orders stored as the identical canonical text */
+	{
+		sqlite3 *db = raw_open(db_path("docs"));
+		char t1[512];
+
+		snprintf(t1, sizeof(t1), "%s", raw_text(db, "SELECT document FROM documents WHERE"
+		    " kind = 'policy' AND repository = 'r' AND name = 'p' AND version = 1"));
+		CU_ASSERT_STRING_EQUAL(t1, "{\"list\":[1,2],\"obj\":{\"x\":null,\"y\":true},"
+		    "\"zeta\":\"z\"}");
+		CU_ASSERT_STRING_EQUAL(raw_text(db, "SELECT document FROM documents WHERE"
+		    " kind = 'policy' AND repository = 'r' AND name = 'p' AND version = 2"), t1);
+		sqlite3_close(db);
+	}
+
+	CU_ASSERT_FATAL(kw_store_doc_get(st, "policy", "r", "p", 0, &g) == 0);
+	CU_ASSERT_EQUAL(json_object_size(g), 7);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(g, "repository")), "r");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(g, "name")), "p");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(g, "version")), 3);
+	CU_ASSERT(json_is_false(json_object_get(g, "immutable")));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(g, "created")), T0 + 2);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(g, "created_by")), "carol");
+	CU_ASSERT(json_equal(json_object_get(g, "document"), d3));
+	json_decref(g);
+	CU_ASSERT_FATAL(kw_store_doc_get(st, "policy", "r", "p", 1, &g) == 0);
+	CU_ASSERT(json_equal(json_object_get(g, "document"), d1));
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(g, "created_by")), "alice");
+	json_decref(g);
+	CU_ASSERT_EQUAL(kw_store_doc_get(st, "policy", "r", "p", 4, &g), KW_ERR_NOT_FOUND);
+
+	CU_ASSERT_FATAL(kw_store_doc_history(st, "policy", "r", "p", &h) == 0);
+	CU_ASSERT_FATAL(json_array_size(h) == 3);
+	for (size_t i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(h, i), "version")),
+		    (int)i + 1);
+	json_decref(h);
+
+	CU_ASSERT_FATAL(kw_store_doc_list(st, "policy", "r", &l) == 0);
+	CU_ASSERT_FATAL(json_array_size(l) == 2);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(l, 0), "name")), "a");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(l, 1), "name")), "p");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(l, 1), "version")), 3);
+	json_decref(l);
+	CU_ASSERT_FATAL(kw_store_doc_list(st, "policy", NULL, &l) == 0);
+	CU_ASSERT_EQUAL(json_array_size(l), 3);
+	json_decref(l);
+	CU_ASSERT_FATAL(kw_store_doc_list(st, "refval", NULL, &l) == 0);
+	CU_ASSERT_EQUAL(json_array_size(l), 1);
+	json_decref(l);
+
+	/* immutable: the put itself succeeds, later puts are refused */
+	CU_ASSERT_FATAL(kw_store_doc_put(st, "refval", "r", "p", d1, 1, "erin", T0, &v) == 0);
+	CU_ASSERT_EQUAL(v, 2);
+	v = 99;
+	CU_ASSERT_EQUAL(kw_store_doc_put(st, "refval", "r", "p", d2, 0, "erin", T0, &v),
+	    KW_ERR_EXISTS);
+	CU_ASSERT_EQUAL(kw_store_doc_put(st, "refval", "r", "p", d2, 1, "erin", T0, &v),
+	    KW_ERR_EXISTS);
+	CU_ASSERT_EQUAL(v, 99);
+	CU_ASSERT_FATAL(kw_store_doc_get(st, "refval", "r", "p", 0, &g) == 0);
+	CU_ASSERT(json_is_true(json_object_get(g, "immutable")));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(g, "version")), 2);
+	json_decref(g);
+
+	/* size cap applies to the canonical form */
+	{
+		size_t n = KW_STORE_DOC_MAX;
+		char *big = malloc(n + 1);
+		json_t *bd;
+
+		CU_ASSERT_FATAL(big != NULL);
+		memset(big, 'x', n);
+		big[n] = '\0';
+		bd = json_pack("{s:s}", "k", big);
+		CU_ASSERT_EQUAL(kw_store_doc_put(st, "policy", "r", "big", bd, 0, "f", T0, &v),
+		    KW_ERR_TOO_LARGE);
+		json_decref(bd);
+		big[n - 100] = '\0';
+		bd = json_pack("{s:s}", "k", big);
+		CU_ASSERT_EQUAL(kw_store_doc_put(st, "policy", "r", "big", bd, 0, "f", T0, &v), 0);
+		json_decref(bd);
+		free(big);
+	}
+	/* integers JCS cannot represent are refused, not stored */
+	{
+		json_t *bad = json_pack("{s:I}", "n", (json_int_t)1 << 60);
+
+		CU_ASSERT_NOT_EQUAL(kw_store_doc_put(st, "policy", "r", "bad", bad, 0, "f", T0, &v), 0);
+		CU_ASSERT_EQUAL(kw_store_doc_get(st, "policy", "r", "bad", 0, &g), KW_ERR_NOT_FOUND);
+		json_decref(bad);
+	}
+	json_decref(d1);
+	json_decref(d2);
+	json_decref(d3);
+	kw_store_close(st);
+}
+
+static void
+test_changes(void)
+{
+	struct kw_store *st = open_fresh("changes");
+	json_t *c = NULL, *e;
+	int64_t last = 0;
+	size_t total = 0;
+
+	for (int i = 0; i < 25; i++) {
+		char target[32];
+
+		snprintf(target, sizeof(target), "keys/t/g%d", i);
+		CU_ASSERT_FATAL(kw_store_change_add(st, T0 + i, "CN=admin", "key.create",
+		    i % 2 ? "odd" : "even", target, i % 5 ? "ok" : "error",
+		    i % 5 ? NULL : "hsm unavailable") == 0);
+	}
+	CU_ASSERT_FATAL(kw_store_change_add(st, T0 + 99, "CN=admin", "config.reload", NULL, NULL,
+	    "ok", NULL) == 0);
+	CU_ASSERT_FATAL(kw_store_changes(st, NULL, 0, 1000, &c) == 0);
+	CU_ASSERT_FATAL(json_array_size(c) == 26);
+	e = json_array_get(c, 0);
+	CU_ASSERT_EQUAL(json_object_size(e), 8);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(e, "seq")), 1);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(e, "at")), T0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "actor")), "CN=admin");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "action")), "key.create");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "repository")), "even");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "target")), "keys/t/g0");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "outcome")), "error");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "detail")), "hsm unavailable");
+	e = json_array_get(c, 25);
+	CU_ASSERT(json_is_null(json_object_get(e, "repository")));
+	CU_ASSERT(json_is_null(json_object_get(e, "target")));
+	CU_ASSERT(json_is_null(json_object_get(e, "detail")));
+	json_decref(c);
+
+	/* repository filter with pagination by seq */
+	for (;;) {
+		CU_ASSERT_FATAL(kw_store_changes(st, "odd", last, 5, &c) == 0);
+		if (json_array_size(c) == 0) {
+			json_decref(c);
+			break;
+		}
+		CU_ASSERT(json_array_size(c) <= 5);
+		for (size_t i = 0; i < json_array_size(c); i++) {
+			e = json_array_get(c, i);
+			CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "repository")), "odd");
+			CU_ASSERT(json_integer_value(json_object_get(e, "seq")) > last);
+			last = json_integer_value(json_object_get(e, "seq"));
+			CU_ASSERT_EQUAL(last % 2, 0);    /* odd i -> even seq */
+			total++;
+		}
+		json_decref(c);
+	}
+	CU_ASSERT_EQUAL(total, 12);
+	CU_ASSERT_FATAL(kw_store_changes(st, NULL, 24, 0, &c) == 0);
+	CU_ASSERT_EQUAL(json_array_size(c), 0);
+	json_decref(c);
+	CU_ASSERT_FATAL(kw_store_changes(st, NULL, 24, 100, &c) == 0);
+	CU_ASSERT_EQUAL(json_array_size(c), 2);
+	json_decref(c);
+	kw_store_close(st);
+}
+
+static void
+test_append_only(void)
+{
+	struct kw_store *st = open_fresh("append");
+	sqlite3 *db;
+	json_t *c = NULL, *empty = json_object();
+	int v = 0;
+
+	CU_ASSERT_FATAL(kw_store_change_add(st, T0, "a", "x", "r", "t", "ok", "d") == 0);
+	CU_ASSERT_FATAL(kw_store_doc_put(st, "policy", "r", "p", empty, 0, "a", T0, &v) == 0);
+	json_decref(empty);
+	db = raw_open(db_path("append"));
+	CU_ASSERT_NOT_EQUAL(sqlite3_exec(db, "UPDATE admin_changes SET outcome = 'error'", NULL,
+	    NULL, NULL), SQLITE_OK);
+	CU_ASSERT(strstr(sqlite3_errmsg(db), "append-only") != NULL);
+	CU_ASSERT_NOT_EQUAL(sqlite3_exec(db, "DELETE FROM admin_changes", NULL, NULL, NULL),
+	    SQLITE_OK);
+	CU_ASSERT(strstr(sqlite3_errmsg(db), "append-only") != NULL);
+	CU_ASSERT_NOT_EQUAL(sqlite3_exec(db, "UPDATE documents SET document = '{}'", NULL, NULL,
+	    NULL), SQLITE_OK);
+	CU_ASSERT_STRING_EQUAL(raw_text(db, "SELECT count(*) FROM admin_changes"), "1");
+	sqlite3_close(db);
+	CU_ASSERT_FATAL(kw_store_changes(st, NULL, 0, 10, &c) == 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(c, 0), "outcome")),
+	    "ok");
+	json_decref(c);
+	kw_store_close(st);
+}
+
+static void
+test_migrations(void)
+{
+	struct kw_store *st = NULL;
+	char p[256];
+	sqlite3 *db;
+	struct stat sb;
+	int v = 0;
+	char wal[300];
+
+	snprintf(p, sizeof(p), "%s", db_path("migrate"));
+	st = open_fresh("migrate");
+	make_key(st, "r", "t", "g");
+	CU_ASSERT_EQUAL(kw_store_schema_version(st, &v), 0);
+	CU_ASSERT_EQUAL(v, KW_STORE_SCHEMA_VERSION);
+	/* a second connection while the first is open, then reopen: no change */
+	{
+		struct kw_store *st2 = NULL;
+		json_t *k = NULL;
+
+		CU_ASSERT_FATAL(kw_store_open(p, &st2) == 0);
+		CU_ASSERT_EQUAL(kw_store_key_get(st2, "r", "t", "g", &k), 0);
+		json_decref(k);
+		kw_store_close(st2);
+	}
+	kw_store_close(st);
+	CU_ASSERT_FATAL(kw_store_open(p, &st) == 0);
+	kw_store_close(st);
+	db = raw_open(p);
+	CU_ASSERT_STRING_EQUAL(raw_text(db, "SELECT count(*) FROM schema_migrations"), "1");
+	CU_ASSERT_STRING_EQUAL(raw_text(db, "SELECT version FROM schema_migrations"), "1");
+	CU_ASSERT_STRING_EQUAL(raw_text(db, "PRAGMA journal_mode"), "wal");
+	CU_ASSERT_STRING_EQUAL(raw_text(db, "SELECT count(*) FROM keys"), "1");
+	sqlite3_close(db);
+	/* the database and its WAL are private */
+	CU_ASSERT_FATAL(stat(p, &sb) == 0);
+	CU_ASSERT_EQUAL(sb.st_mode & 0777, 0600);
+	snprintf(wal, sizeof(wal), "%s-wal", p);
+	CU_ASSERT_FATAL(kw_store_open(p, &st) == 0);
+	make_key(st, "r", "t", "h");
+	if (stat(wal, &sb) == 0)
+		CU_ASSERT_EQUAL(sb.st_mode & 0777, 0600);
+	kw_store_close(st);
+	/* a non-database file is refused */
+	{
+		FILE *f = fopen(db_path("garbage"), "w");
+
+		CU_ASSERT_FATAL(f != NULL);
+		fputs("this is not a database, just some text that is long enough......"
+		    "................................................................", f);
+		fclose(f);
+		CU_ASSERT_NOT_EQUAL(kw_store_open(db_path("garbage"), &st), 0);
+	}
+}
+
+static void
+test_newer_schema(void)
+{
+	struct kw_store *st = open_fresh("newer");
+	const char *p = db_path("newer");
+	sqlite3 *db;
+
+	kw_store_close(st);
+	db = raw_open(p);
+	CU_ASSERT_FATAL(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (2, 0)", NULL, NULL,
+	    NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	st = NULL;
+	CU_ASSERT_EQUAL(kw_store_open(p, &st), KW_ERR_UNSUPPORTED);
+	CU_ASSERT_PTR_NULL(st);
+	CU_ASSERT_EQUAL(kw_store_open_readonly(p, &st), KW_ERR_UNSUPPORTED);
+	CU_ASSERT_PTR_NULL(st);
+	/* and nothing was migrated or touched */
+	db = raw_open(p);
+	CU_ASSERT_STRING_EQUAL(raw_text(db, "SELECT max(version) FROM schema_migrations"), "2");
+	sqlite3_close(db);
+}
+
+static void
+test_readonly(void)
+{
+	struct kw_store *st = open_fresh("ro"), *ro = NULL;
+	struct kw_key_spec s = spec("r", "t", "new");
+	struct kw_release_target t;
+	char p[256], *label = NULL;
+	json_t *j = NULL, *empty = json_object();
+	int v = 0;
+
+	snprintf(p, sizeof(p), "%s", db_path("ro"));    /* db_path reuses its buffer */
+	/* a missing file is not created read-only */
+	CU_ASSERT_EQUAL(kw_store_open_readonly(db_path("ro-missing"), &ro), KW_ERR_NOT_FOUND);
+	CU_ASSERT(access(db_path("ro-missing"), F_OK) != 0);
+	/* an empty file has no schema: not migrated by the read-only opener */
+	close(creat(db_path("ro-empty"), 0600));
+	CU_ASSERT_EQUAL(kw_store_open_readonly(db_path("ro-empty"), &ro), KW_ERR_UNSUPPORTED);
+
+	make_key(st, "r", "t", "g");
+	CU_ASSERT_FATAL(kw_store_open_readonly(p, &ro) == 0);
+	CU_ASSERT_EQUAL(kw_store_schema_version(ro, &v), 0);
+	CU_ASSERT_EQUAL(v, KW_STORE_SCHEMA_VERSION);
+	CU_ASSERT_FATAL(kw_store_release_lookup(ro, "r", "t", "g", 0, &t) == 0);
+	CU_ASSERT_EQUAL(t.version, 1);
+	CU_ASSERT_NOT_EQUAL(kw_store_key_create(ro, &s, "generated", T0, &label), 0);
+	CU_ASSERT_PTR_NULL(label);
+	CU_ASSERT_NOT_EQUAL(kw_store_key_set_state(ro, "r", "t", "g", "disabled"), 0);
+	CU_ASSERT_NOT_EQUAL(kw_store_change_add(ro, T0, "a", "x", NULL, NULL, "ok", NULL), 0);
+	CU_ASSERT_NOT_EQUAL(kw_store_doc_put(ro, "policy", "r", "p", empty, 0, "a", T0, &v), 0);
+	json_decref(empty);
+	/* the reader sees the writer's later commits (WAL) */
+	CU_ASSERT_EQUAL(kw_store_key_set_state(st, "r", "t", "g", "disabled"), 0);
+	CU_ASSERT_EQUAL(kw_store_release_lookup(ro, "r", "t", "g", 0, &t), KW_ERR_NOT_FOUND);
+	CU_ASSERT_FATAL(kw_store_key_get(ro, "r", "t", "g", &j) == 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "state")), "disabled");
+	json_decref(j);
+	CU_ASSERT_FATAL(kw_store_key_list(st, NULL, &j) == 0);
+	CU_ASSERT_EQUAL(json_array_size(j), 1);
+	json_decref(j);
+	CU_ASSERT_FATAL(kw_store_changes(st, NULL, 0, 10, &j) == 0);
+	CU_ASSERT_EQUAL(json_array_size(j), 0);
+	json_decref(j);
+	kw_store_close(ro);
+	kw_store_close(st);
+}
+
+/* A concurrent writer holding the lock past busy_timeout -> KW_ERR_UNAVAILABLE. */
+static void
+test_busy(void)
+{
+	struct kw_store *st = open_fresh("busy");
+	sqlite3 *db = raw_open(db_path("busy"));
+	json_t *j = NULL;
+
+	sqlite3_busy_timeout(db, 0);
+	CU_ASSERT_FATAL(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+	/* reads still work under WAL while another connection writes */
+	CU_ASSERT_EQUAL(kw_store_key_list(st, NULL, &j), 0);
+	json_decref(j);
+	CU_ASSERT_EQUAL(kw_store_set_busy_timeout(st, -1), KW_ERR_INVALID_ARG);
+	CU_ASSERT_FATAL(kw_store_set_busy_timeout(st, 50) == 0);
+	CU_ASSERT_EQUAL(kw_store_change_add(st, T0, "a", "x", NULL, NULL, "ok", NULL),
+	    KW_ERR_UNAVAILABLE);
+	CU_ASSERT_EQUAL(kw_store_version_commit(st, "kw-key/r/t/g/v1"), KW_ERR_UNAVAILABLE);
+	CU_ASSERT_FATAL(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
+	CU_ASSERT_EQUAL(kw_store_change_add(st, T0, "a", "x", NULL, NULL, "ok", NULL), 0);
+	CU_ASSERT_FATAL(kw_store_changes(st, NULL, 0, 10, &j) == 0);
+	CU_ASSERT_EQUAL(json_array_size(j), 1);    /* the refused one left nothing */
+	json_decref(j);
+	sqlite3_close(db);
+	kw_store_close(st);
+}
+
+/* ---- durability: SIGKILL a writer at a random point ---- */
+
+#define DUR_ROUNDS 20
+#define DUR_WRITES 30
+
+/* One iteration = four transactions; the child reports i once all four returned. */
+static int
+dur_iteration(struct kw_store *st, int round, int i)
+{
+	char repo[16], tag[16], detail[32], *label = NULL;
+	struct kw_key_spec s;
+	json_t *doc;
+	int r, v = 0;
+
+	snprintf(repo, sizeof(repo), "d%d", round);
+	snprintf(tag, sizeof(tag), "k%d", i);
+	snprintf(detail, sizeof(detail), "r%d i%d", round, i);
+	s = spec(repo, "t", tag);
+	if ((r = kw_store_key_create(st, &s, "generated", T0 + i, &label)) != 0)
+		return r;
+	r = kw_store_version_commit(st, label);
+	free(label);
+	if (r != 0)
+		return r;
+	if ((doc = json_pack("{s:i, s:s}", "i", i, "pad", detail)) == NULL)
+		return KW_ERR_NOMEM;
+	r = kw_store_doc_put(st, "policy", repo, tag, doc, 0, "child", T0 + i, &v);
+	json_decref(doc);
+	if (r != 0)
+		return r;
+	return kw_store_change_add(st, T0 + i, "child", "key.create", repo, tag, "ok", detail);
+}
+
+static void
+dur_child(const char *path, int round, int fd)
+{
+	struct kw_store *st = NULL;
+
+	if (kw_store_open(path, &st) != 0)
+		_exit(3);
+	for (int i = 0; i < DUR_WRITES; i++) {
+		if (dur_iteration(st, round, i) != 0)
+			_exit(4);
+		if (write(fd, &i, sizeof(i)) != (ssize_t)sizeof(i))
+			_exit(5);
+	}
+	kw_store_close(st);
+	_exit(0);
+}
+
+static void
+dur_check(const char *path, int round, int acked)
+{
+	struct kw_store *st = NULL;
+	struct kw_release_target t;
+	char repo[16], tag[16], detail[32];
+	json_t *j = NULL;
+	sqlite3 *db;
+	size_t nkeys;
+
+	CU_ASSERT_FATAL(kw_store_open(path, &st) == 0);
+	snprintf(repo, sizeof(repo), "d%d", round);
+	for (int i = 0; i < acked; i++) {
+		snprintf(tag, sizeof(tag), "k%d", i);
+		snprintf(detail, sizeof(detail), "r%d i%d", round, i);
+		CU_ASSERT_EQUAL(kw_store_release_lookup(st, repo, "t", tag, 0, &t), 0);
+		CU_ASSERT_EQUAL(kw_store_doc_get(st, "policy", repo, tag, 1, &j), 0);
+		if (j != NULL)
+			CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(j,
+			    "document"), "i")), i);
+		json_decref(j);
+		j = NULL;
+	}
+	CU_ASSERT_FATAL(kw_store_changes(st, repo, 0, 1000, &j) == 0);
+	CU_ASSERT(json_array_size(j) >= (size_t)acked);
+	CU_ASSERT(json_array_size(j) <= (size_t)acked + 1);
+	for (size_t i = 0; i < json_array_size(j) && i < (size_t)acked; i++) {
+		snprintf(detail, sizeof(detail), "r%d i%zu", round, i);
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(j, i),
+		    "detail")), detail);
+	}
+	json_decref(j);
+	CU_ASSERT_FATAL(kw_store_key_list(st, repo, &j) == 0);
+	nkeys = json_array_size(j);
+	CU_ASSERT(nkeys >= (size_t)acked && nkeys <= (size_t)acked + 1);
+	json_decref(j);
+	kw_store_close(st);
+	db = raw_open(path);
+	CU_ASSERT_STRING_EQUAL(raw_text(db, "PRAGMA integrity_check"), "ok");
+	CU_ASSERT_STRING_EQUAL(raw_text(db, "PRAGMA foreign_key_check"), "");
+	sqlite3_close(db);
+}
+
+static void
+test_durability_sigkill(void)
+{
+	char path[256];
+	unsigned int seed = (unsigned int)time(NULL) ^ (unsigned int)getpid();
+	int total_acked = 0, total_killed = 0;
+
+	snprintf(path, sizeof(path), "%s", db_path("durable"));
+	fprintf(stderr, "\n  durability seed %u\n", seed);
+	srand(seed);
+	for (int round = 0; round < DUR_ROUNDS; round++) {
+		int fds[2], acked = 0, kill_after = rand() % (DUR_WRITES + 5), status = 0, x;
+		pid_t pid;
+		ssize_t n;
+
+		CU_ASSERT_FATAL(pipe(fds) == 0);
+		fflush(NULL);
+		pid = fork();
+		CU_ASSERT_FATAL(pid >= 0);
+		if (pid == 0) {
+			close(fds[0]);
+			dur_child(path, round, fds[1]);
+		}
+		close(fds[1]);
+		/* kill_after == 0: right away, possibly before or during open */
+		if (kill_after == 0) {
+			kill(pid, SIGKILL);
+			total_killed++;
+		}
+		while ((n = read(fds[0], &x, sizeof(x))) == (ssize_t)sizeof(x) ||
+		    (n < 0 && errno == EINTR)) {
+			if (n < 0)
+				continue;
+			CU_ASSERT_EQUAL(x, acked);
+			acked++;
+			if (acked == kill_after) {
+				/* a small random delay lands the kill inside a transaction */
+				usleep((useconds_t)(rand() % 3000));
+				kill(pid, SIGKILL);
+				total_killed++;
+			}
+		}
+		/* whatever reached the pipe before death was acknowledged too */
+		close(fds[0]);
+		CU_ASSERT_FATAL(waitpid(pid, &status, 0) == pid);
+		CU_ASSERT((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ||
+		    (WIFEXITED(status) && WEXITSTATUS(status) == 0));
+		total_acked += acked;
+		dur_check(path, round, acked);
+	}
+	fprintf(stderr, "  durability: %d rounds, %d killed, %d acknowledged iterations\n",
+	    DUR_ROUNDS, total_killed, total_acked);
+}
+
+int
+main(void)
+{
+	CU_pSuite s;
+	unsigned int fails;
+
+	kw_json_init();
+	if (mkdtemp(tmpdir) == NULL)
+		return 2;
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("store", NULL, NULL);
+	CU_add_test(s, "name validation", test_names);
+	CU_add_test(s, "invalid arguments change nothing", test_invalid_args);
+	CU_add_test(s, "key create, commit, abort", test_create_commit_abort);
+	CU_add_test(s, "duplicate keys", test_duplicates);
+	CU_add_test(s, "versions and release lookup", test_versions_and_lookup);
+	CU_add_test(s, "delete begin and finish", test_delete);
+	CU_add_test(s, "policy binding", test_policy_binding);
+	CU_add_test(s, "key list order and filter", test_key_list);
+	CU_add_test(s, "documents", test_documents);
+	CU_add_test(s, "admin changes", test_changes);
+	CU_add_test(s, "admin changes append-only", test_append_only);
+	CU_add_test(s, "migrations idempotent, file mode", test_migrations);
+	CU_add_test(s, "newer schema refused", test_newer_schema);
+	CU_add_test(s, "read-only open", test_readonly);
+	CU_add_test(s, "busy writer", test_busy);
+	CU_add_test(s, "durability under SIGKILL", test_durability_sigkill);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	{
+		char cmd[96];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", tmpdir);
+	}
+	return fails == 0 ? 0 : 1;
+}
