@@ -1065,10 +1065,9 @@ is_help(const char *s)
 static int
 group_cmd(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage_group(stderr, argv[0]);
-		return KWCTL_EUSAGE;
-	}
+	if (argc < 2)
+		return kwctl_usage_error("%s: missing command (try 'kwctl %s --help')", argv[0],
+		    argv[0]);
 	if (is_help(argv[1])) {
 		usage_group(stdout, argv[0]);
 		return 0;
