@@ -40,7 +40,7 @@ usage_main(FILE *f)
 	    "             5 not permitted, 6 conflict, 7 server unavailable\n", f);
 }
 
-static void
+static void KW_PRINTF(1, 0)
 vmsg(const char *fmt, va_list ap)
 {
 	fputs("kwctl: ", stderr);
