@@ -66,7 +66,7 @@ static const char *const migrations[] = {
 	" at INTEGER NOT NULL,"
 	" actor TEXT NOT NULL, action TEXT NOT NULL,"
 	" repository TEXT, target TEXT,"
-	" outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'error')),"
+	" outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'error', 'denied')),"
 	" detail TEXT);"
 	"CREATE INDEX admin_changes_repository ON admin_changes (repository, seq);"
 	"CREATE TRIGGER admin_changes_no_update BEFORE UPDATE ON admin_changes"
@@ -277,7 +277,7 @@ one_of(const char *s, const char *const *set)
 static const char *const origins[] = { "generated", "imported", NULL };
 static const char *const settable_states[] = { "enabled", "disabled", NULL };
 static const char *const kinds[] = { "policy", "refval", NULL };
-static const char *const outcomes[] = { "ok", "error", NULL };
+static const char *const outcomes[] = {"ok", "denied", "error", NULL};
 
 static int
 path_valid(const char *repo, const char *type, const char *tag)
@@ -1202,6 +1202,8 @@ kw_store_change_add(struct kw_store *st, int64_t now, const char *actor, const c
 {
 	int r;
 
+	if (repository != NULL && *repository == '\0')
+		repository = NULL;    /* "" = not about one repository */
 	if (st == NULL || actor == NULL || *actor == '\0' || !text_valid(actor, 0) ||
 	    action == NULL || *action == '\0' || !text_valid(action, 0) ||
 	    (repository != NULL && !kw_store_name_valid(repository)) || !text_valid(target, 1) ||

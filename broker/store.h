@@ -130,7 +130,9 @@ int kw_store_doc_list(struct kw_store *st, const char *kind, const char *repo, j
 
 /*
  * The append-only admin change record (UPDATE and DELETE are refused by
- * triggers). outcome: "ok" or "error"; detail: short text, never a secret.
+ * triggers). outcome: "ok", "error" or "denied" (authorization refused);
+ * repository: a name, or NULL or "" (stored as null) when the change is not
+ * about one repository; detail: short text, never a secret.
  */
 int kw_store_change_add(struct kw_store *st, int64_t now, const char *actor, const char *action,
     const char *repository, const char *target, const char *outcome, const char *detail) KW_WUR;

@@ -142,7 +142,7 @@ test_invalid_args(void)
 		CU_ASSERT_EQUAL(kw_store_doc_put(st, "policy", "r", n, doc, 0, "me", T0, &v),
 		    KW_ERR_INVALID_ARG);
 		CU_ASSERT_EQUAL(kw_store_doc_get(st, "refval", "r", n, 0, &j), KW_ERR_INVALID_ARG);
-		if (n != NULL)
+		if (n != NULL && *n != '\0')    /* NULL and "" mean no repository */
 			CU_ASSERT_EQUAL(kw_store_change_add(st, T0, "me", "x", n, NULL, "ok", NULL),
 			    KW_ERR_INVALID_ARG);
 	}
@@ -646,8 +646,14 @@ test_changes(void)
 	}
 	CU_ASSERT_FATAL(kw_store_change_add(st, T0 + 99, "CN=admin", "config.reload", NULL, NULL,
 	    "ok", NULL) == 0);
+	CU_ASSERT_FATAL(kw_store_change_add(st, T0 + 100, "CN=intruder", "key.create", "", "",
+	    "denied", "") == 0);
 	CU_ASSERT_FATAL(kw_store_changes(st, NULL, 0, 1000, &c) == 0);
-	CU_ASSERT_FATAL(json_array_size(c) == 26);
+	CU_ASSERT_FATAL(json_array_size(c) == 27);
+	e = json_array_get(c, 26);
+	CU_ASSERT(json_is_null(json_object_get(e, "repository")));
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "target")), "");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "outcome")), "denied");
 	e = json_array_get(c, 0);
 	CU_ASSERT_EQUAL(json_object_size(e), 8);
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(e, "seq")), 1);
@@ -687,7 +693,7 @@ test_changes(void)
 	CU_ASSERT_EQUAL(json_array_size(c), 0);
 	json_decref(c);
 	CU_ASSERT_FATAL(kw_store_changes(st, NULL, 24, 100, &c) == 0);
-	CU_ASSERT_EQUAL(json_array_size(c), 2);
+	CU_ASSERT_EQUAL(json_array_size(c), 3);
 	json_decref(c);
 	kw_store_close(st);
 }
