@@ -518,7 +518,6 @@ op_doc(struct admin_req *a, const char *kind, const char *repo, const char *name
 	const char *why = NULL;
 	int r, version = 0;
 
-	a->action = strcmp(kind, "policy") == 0 ? "policy.put" : "refval.put";
 	if (a->method == EVHTTP_REQ_GET) {
 		if (!permitted(a->b->cfg, a->subject, ROLE_ANY, repo))
 			return deny(a, "no role for this repository");
@@ -528,6 +527,7 @@ op_doc(struct admin_req *a, const char *kind, const char *repo, const char *name
 			return fail(a, r, "no such document or version");
 		return ok(a, 200, history ? json_pack("{s:o}", "history", out) : out);
 	}
+	a->action = strcmp(kind, "policy") == 0 ? "policy.put" : "refval.put";
 	if (!permitted(a->b->cfg, a->subject, ROLE_POLICY, repo))
 		return deny(a, "policy-admin role required for this repository");
 	if (body_keys(a, keys) != 0)
@@ -710,8 +710,8 @@ admin_run(void *arg)
 	dispatch(a);
 	if (a->action == NULL)
 		return;    /* reads are not recorded */
-	r = kw_store_change_add(a->b->store, kw_broker_now(), a->subject, a->action, a->repo,
-	    a->target, a->r == 0 ? "ok" : a->forbidden ? "denied" : "error",
+	r = kw_store_change_add(a->b->store, kw_broker_now(), a->subject, a->action,
+	    a->repo[0] != '\0' ? a->repo : NULL, a->target, a->r == 0 ? "ok" : a->forbidden ? "denied" : "error",
 	    a->r == 0 ? "" : a->detail);
 	if (r != 0) {
 		/* an unrecorded change must not look acknowledged */
