@@ -99,6 +99,13 @@ void kwctl_resp_free(struct kwctl_resp *r);
 /* Exit code for an HTTP status >= 300. */
 int kwctl_status_exit(long status);
 
+/*
+ * Make an untrusted string safe for one terminal line: printable ASCII is
+ * kept except '\\', everything else becomes \xNN; at most max input bytes,
+ * then "...". Always NUL-terminates out (outsz > 0).
+ */
+void kwctl_escape(const char *in, size_t max, char *out, size_t outsz);
+
 /* Name rule of the broker: [A-Za-z0-9._-]{1,64}, not "." or "..". */
 int kwctl_valid_name(const char *s, size_t n);
 

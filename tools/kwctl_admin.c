@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "kw_json.h"
-#include "kw_log.h"
 #include "kw_util.h"
 #include "kwctl.h"
 
@@ -63,13 +62,14 @@ struct cmd {
 static void
 opt_name(const char *arg, char *out, size_t n)
 {
+	char tmp[40];
 	size_t l = strcspn(arg, "=");
 
-	if (l >= n)
-		l = n - 1;
-	memcpy(out, arg, l);
-	out[l] = '\0';
-	kw_log_escape(out, 40, out, n);
+	if (l >= sizeof(tmp))
+		l = sizeof(tmp) - 1;
+	memcpy(tmp, arg, l);
+	tmp[l] = '\0';
+	kwctl_escape(tmp, sizeof(tmp), out, n);
 }
 
 static int
@@ -200,7 +200,7 @@ str_of(const json_t *o, const char *k, char *buf, size_t n)
 
 	if (kw_json_get_str(o, k, &v, &l) != 0)
 		return "-";
-	kw_log_escape(v, 120, buf, n);
+	kwctl_escape(v, 120, buf, n);
 	return buf;
 }
 
@@ -295,7 +295,7 @@ print_whoami(const json_t *w)
 		printf("  %-13s", str_of(g, "role", a, sizeof(a)));
 		rs = json_object_get(g, "repositories");
 		json_array_foreach(rs, j, r) {
-			kw_log_escape(json_is_string(r) ? json_string_value(r) : "?", 80, a, sizeof(a));
+			kwctl_escape(json_is_string(r) ? json_string_value(r) : "?", 80, a, sizeof(a));
 			printf("%s%s", j == 0 ? " " : ", ", a);
 		}
 		printf("\n");
@@ -927,9 +927,14 @@ parse(struct cmd *c, int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((o = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		if (o == '?' || o == ':' || (opt_bit(o) & ~s->opts) != 0) {
-			opt_name(argv[optind - 1], on, sizeof(on));
+			/* A short option may sit inside a cluster: name it by optopt. */
+			if (o != ':' && optopt > 0 && optopt < 128)
+				snprintf(on, sizeof(on), "-%c", optopt >= 0x20 && optopt < 0x7f ?
+				    optopt : '?');
+			else
+				opt_name(argv[optind - 1], on, sizeof(on));
 			return kwctl_usage_error("%s: %s option %s (see --help)", c->what,
 			    o == ':' ? "missing value for" : "unknown", on);
 		}
@@ -941,6 +946,7 @@ parse(struct cmd *c, int argc, char **argv)
 		case OPT_KEY: c->cf.key = optarg; break;
 		case OPT_JSON: c->json = 1; break;
 		case OPT_HELP:
+		case 'h':
 			usage_sub(stdout, s, c->group);
 			return 0;
 		case OPT_REPO:

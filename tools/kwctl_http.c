@@ -14,7 +14,6 @@
 
 #include "kw_config.h"
 #include "kw_json.h"
-#include "kw_log.h"
 #include "kw_util.h"
 #include "kwctl.h"
 
@@ -33,6 +32,34 @@ kwctl_valid_name(const char *s, size_t n)
 			return 0;
 	}
 	return 1;
+}
+
+void
+kwctl_escape(const char *in, size_t max, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i;
+
+	for (i = 0; in[i] != '\0' && i < max; i++) {
+		unsigned char c = (unsigned char)in[i];
+		int plain = c >= 0x20 && c < 0x7f && c != '\\';
+
+		if (o + (plain ? 1 : 4) + 4 > outsz)
+			break;
+		if (plain) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	if (in[i] != '\0' && o + 4 <= outsz) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
 }
 
 /* ---- profile ---- */
@@ -267,8 +294,8 @@ http_error(const char *what, long status, const struct sink *s)
 	if (t == NULL)
 		t = reason_phrase(status);
 	/* Never print the server's bytes raw. */
-	kw_log_escape(t, 100, title, sizeof(title));
-	kw_log_escape(d != NULL ? d : "", 200, detail, sizeof(detail));
+	kwctl_escape(t, 100, title, sizeof(title));
+	kwctl_escape(d != NULL ? d : "", 200, detail, sizeof(detail));
 	json_decref(j);
 	if (status >= 300 && status < 400)
 		return kwctl_fail(KWCTL_EFAIL, "%s: HTTP %ld %s: redirects are not followed", what,
@@ -348,7 +375,7 @@ kwctl_http(const struct kwctl_conn *conn, const char *what, const char *method,
 		goto out;
 	}
 	if (cr != CURLE_OK) {
-		kw_log_escape(errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cr), CURL_ERROR_SIZE,
+		kwctl_escape(errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cr), CURL_ERROR_SIZE,
 		    ebuf, sizeof(ebuf));
 		rc = kwctl_fail(KWCTL_ENET, "%s: %s", what, ebuf);
 		goto out;

@@ -244,6 +244,7 @@ def t_help():
         assert r.stdout.decode().startswith("usage: kwctl " + s), (s, r.stdout)
         assert b"--profile FILE" in r.stdout and r.stderr == b""
     assert b"refval put R/NAME" in run("refval", "put", "--help").stdout
+    assert run("key", "show", "-h").stdout.startswith(b"usage: kwctl key show R/T/G")
     expect(run("key"), 2)
     expect(run("frobnicate"), 2)
     expect(run("key", "frobnicate"), 2)
@@ -474,7 +475,7 @@ def t_import(f, prof):
 
 
 def t_status(f, prof):
-    cases = [(400, "Bad Request", "unknown member x", 1), (401, "Unauthorized", None, 1),
+    cases = [(400, "Bad Request", "unknown member 'x'", 1), (401, "Unauthorized", None, 1),
              (403, "Forbidden", "no key-admin grant for demo", 5), (404, "Not Found", "no such key", 4),
              (405, "Method Not Allowed", None, 1), (409, "Conflict", "exists", 6),
              (413, "Content Too Large", None, 1), (500, "Internal Server Error", None, 7),
@@ -610,6 +611,7 @@ def t_usage(f, prof):
                  ["key", "disable", "demo/key/disk", "--version", "1x"],
                  ["key", "disable", "demo/key/disk", "--yes"],
                  ["key", "show", "demo/key/disk", "--frobnicate"],
+                 ["key", "show", "demo/key/disk", "-zq"],
                  ["key", "set-policy", "demo/key/disk"], ["key", "set-policy", "demo/key/disk", "p", "--none"],
                  ["key", "set-policy", "demo/key/disk", ".."],
                  ["policy", "put", "demo/p1"], ["policy", "put", "demo/p1", "--file", p("missing.json")],
@@ -628,6 +630,8 @@ def t_usage(f, prof):
     r = expect(run("key", "import", "demo/key/disk", "--algorithm", "aes-256", "--vaule-hex=00112233",
                    profile=prof), 2)
     assert b"00112233" not in r.stderr and b"--vaule-hex" in r.stderr, r.stderr
+    r = expect(run("key", "import", "demo/key/disk", "--value-file", p("secret-path"), "-xy", profile=prof), 2)
+    assert b"secret-path" not in r.stderr and b"unknown option -x" in r.stderr, r.stderr
     assert f.requests == []
 
 
