@@ -181,7 +181,7 @@ parse_admin(json_t *o, const char *dir, struct kw_config *c, char *eb, size_t el
 		"grants", NULL};
 	static const char *const grant_keys[] = {"subject", "role", "repositories", NULL};
 	struct kw_config tmp;
-	const char *s;
+	const char *s = NULL;
 	json_t *a, *g, *v;
 	size_t i, k;
 	int r;
