@@ -13,6 +13,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "hsm_import.h"
 #include "hsm_jwe.h"
 #include "hsm_p11.h"
 #include "kw_log.h"
@@ -71,6 +72,9 @@ struct hsm_p11 {
 	CK_RV last_rv; /* of the last failed call */
 	struct cache_ent cache[CACHE_SLOTS];
 	struct tok_cache_ent tok_cache[TOK_CACHE_SLOTS]; /* token label -> private key */
+	bool imp_cached;                 /* imp_priv and imp_pub are valid */
+	CK_OBJECT_HANDLE imp_priv;       /* the import key's private half */
+	struct hsm_import_pub imp_pub;
 };
 
 static CK_BBOOL ck_true = CK_TRUE, ck_false = CK_FALSE;
@@ -96,6 +100,9 @@ ckr_name(CK_RV rv)
 		N(CKR_WRAPPING_KEY_TYPE_INCONSISTENT), N(CKR_BUFFER_TOO_SMALL),
 		N(CKR_CRYPTOKI_NOT_INITIALIZED), N(CKR_CRYPTOKI_ALREADY_INITIALIZED),
 		N(CKR_USER_ANOTHER_ALREADY_LOGGED_IN), N(CKR_RANDOM_NO_RNG),
+		N(CKR_WRAPPED_KEY_LEN_RANGE), N(CKR_ENCRYPTED_DATA_INVALID),
+		N(CKR_ENCRYPTED_DATA_LEN_RANGE), N(CKR_UNWRAPPING_KEY_HANDLE_INVALID),
+		N(CKR_UNWRAPPING_KEY_SIZE_RANGE), N(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT),
 #undef N
 	};
 
@@ -299,6 +306,7 @@ hsm_p11_stop(struct hsm_p11 *p)
 	p->ready = false;
 	memset(p->cache, 0, sizeof(p->cache));
 	memset(p->tok_cache, 0, sizeof(p->tok_cache));
+	p->imp_cached = false;
 	p->sess = CK_INVALID_HANDLE;
 }
 
@@ -402,6 +410,17 @@ find_secret(struct hsm_p11 *p, const char *label, struct secret_info *ret,
 		return ckr_fail(p, rv, "C_GetAttributeValue", reterr_detail);
 	id[attrs[2].ulValueLen <= ID_MAX ? attrs[2].ulValueLen : 0] = '\0';
 	*reterr_detail = "secret object has an unexpected layout";
+	/*
+	 * SoftHSM 2.6.1 leaves CKA_VALUE_LEN at 0 on an unwrapped key: an
+	 * imported secret. "import" checked its exact length against the kind
+	 * and the length it wrote into CKA_ID, so the layout comes from CKA_ID.
+	 */
+	if (vlen == 0 && strncmp(id, ID_PREFIX, strlen(ID_PREFIX)) == 0 &&
+	    id[strlen(ID_PREFIX)] >= '1' && id[strlen(ID_PREFIX)] <= '9') {
+		plain = strtoul(id + strlen(ID_PREFIX), &end, 10);
+		if (*end == '\0' && plain > 0 && plain <= HSM_SECRET_MAX)
+			vlen = plain % 16 == 0 ? plain : (plain / 16 + 1) * 16;
+	}
 	if (kt == CKK_AES && (vlen == 16 || vlen == 32)) {
 		ret->kind = vlen == 16 ? HSM_KIND_AES128 : HSM_KIND_AES256;
 		ret->plain_len = vlen;
@@ -426,39 +445,61 @@ find_secret(struct hsm_p11 *p, const char *label, struct secret_info *ret,
 	return 0;
 }
 
+/*
+ * PKCS11.md 3.3 "Secret template", shared by generate and import. a[] points
+ * into the struct itself: fill it in place, never copy it. The last entry is
+ * CKA_VALUE_LEN (AES: 16/32; a generic secret: its padded length), which a
+ * generic secret's C_CreateObject replaces by CKA_VALUE and an unwrap leaves
+ * out.
+ */
+struct secret_tmpl {
+	CK_OBJECT_CLASS cls;
+	CK_KEY_TYPE kt;
+	CK_ULONG vlen;
+	char id[ID_MAX];
+	CK_ATTRIBUTE a[16];
+};
+
+static void
+secret_tmpl_init(struct secret_tmpl *t, const char *label, enum hsm_kind kind, size_t length)
+{
+	size_t i = 0;
+
+	t->cls = CKO_SECRET_KEY;
+	t->kt = kind == HSM_KIND_SECRET ? CKK_GENERIC_SECRET : CKK_AES;
+	t->vlen = kind == HSM_KIND_AES128 ? 16 : kind == HSM_KIND_AES256 ? 32 :
+	    (CK_ULONG)(length % 16 == 0 ? length : (length / 16 + 1) * 16);
+	t->a[i++] = (CK_ATTRIBUTE){CKA_CLASS, &t->cls, sizeof(t->cls)};
+	t->a[i++] = (CK_ATTRIBUTE){CKA_KEY_TYPE, &t->kt, sizeof(t->kt)};
+	t->a[i++] = (CK_ATTRIBUTE){CKA_TOKEN, &ck_true, sizeof(ck_true)};
+	t->a[i++] = (CK_ATTRIBUTE){CKA_PRIVATE, &ck_true, sizeof(ck_true)};
+	t->a[i++] = (CK_ATTRIBUTE){CKA_SENSITIVE, &ck_true, sizeof(ck_true)};
+	t->a[i++] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &ck_true, sizeof(ck_true)};
+	t->a[i++] = (CK_ATTRIBUTE){CKA_ENCRYPT, &ck_false, sizeof(ck_false)};
+	t->a[i++] = (CK_ATTRIBUTE){CKA_DECRYPT, &ck_false, sizeof(ck_false)};
+	t->a[i++] = (CK_ATTRIBUTE){CKA_WRAP, &ck_false, sizeof(ck_false)};
+	t->a[i++] = (CK_ATTRIBUTE){CKA_UNWRAP, &ck_false, sizeof(ck_false)};
+	t->a[i++] = (CK_ATTRIBUTE){CKA_SIGN, &ck_false, sizeof(ck_false)};
+	t->a[i++] = (CK_ATTRIBUTE){CKA_VERIFY, &ck_false, sizeof(ck_false)};
+	t->a[i++] = (CK_ATTRIBUTE){CKA_DERIVE, &ck_false, sizeof(ck_false)};
+	t->a[i++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)(uintptr_t)label, strlen(label)};
+	/* CKA_ID "kw1:len=<unpadded length>" (docs/hsm.md) */
+	t->a[i++] = (CK_ATTRIBUTE){CKA_ID, t->id,
+	    (CK_ULONG)snprintf(t->id, sizeof(t->id), ID_PREFIX "%zu", length)};
+	t->a[i++] = (CK_ATTRIBUTE){CKA_VALUE_LEN, &t->vlen, sizeof(t->vlen)};
+}
+
 int
 hsm_p11_generate(struct hsm_p11 *p, const char *label, enum hsm_kind kind, size_t length,
     bool if_missing, bool *ret_created, enum hsm_kind *ret_kind, size_t *ret_len,
     const char **reterr_detail)
 {
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = kind == HSM_KIND_SECRET ? CKK_GENERIC_SECRET : CKK_AES;
-	CK_ULONG vlen = kind == HSM_KIND_AES128 ? 16 : 32;
 	CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
 	struct kw_secret *val = NULL;
 	struct secret_info si;
-	char id[ID_MAX];
+	struct secret_tmpl t;
 	size_t padded;
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-	/* PKCS11.md 3.3 "Secret template"; CKA_VALUE is appended for generic secrets. */
-	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_KEY_TYPE, &kt, sizeof(kt)},
-		{CKA_TOKEN, &ck_true, sizeof(ck_true)},
-		{CKA_PRIVATE, &ck_true, sizeof(ck_true)},
-		{CKA_SENSITIVE, &ck_true, sizeof(ck_true)},
-		{CKA_EXTRACTABLE, &ck_true, sizeof(ck_true)},
-		{CKA_ENCRYPT, &ck_false, sizeof(ck_false)},
-		{CKA_DECRYPT, &ck_false, sizeof(ck_false)},
-		{CKA_WRAP, &ck_false, sizeof(ck_false)},
-		{CKA_UNWRAP, &ck_false, sizeof(ck_false)},
-		{CKA_SIGN, &ck_false, sizeof(ck_false)},
-		{CKA_VERIFY, &ck_false, sizeof(ck_false)},
-		{CKA_DERIVE, &ck_false, sizeof(ck_false)},
-		{CKA_LABEL, (void *)(uintptr_t)label, strlen(label)},
-		{CKA_ID, id, 0},
-		{CKA_VALUE_LEN, &vlen, sizeof(vlen)}, /* AES: VALUE_LEN; generic: replaced by VALUE */
-	};
 	CK_RV rv;
 	int r;
 
@@ -469,7 +510,7 @@ hsm_p11_generate(struct hsm_p11 *p, const char *label, enum hsm_kind kind, size_
 		return KW_ERR_INVALID_ARG;
 	}
 	if (kind != HSM_KIND_SECRET)
-		length = vlen;
+		length = kind == HSM_KIND_AES128 ? 16 : 32;
 	r = find_secret(p, label, &si, reterr_detail);
 	if (r == 0) {
 		if (!if_missing) {
@@ -487,9 +528,9 @@ hsm_p11_generate(struct hsm_p11 *p, const char *label, enum hsm_kind kind, size_
 	}
 	if (r != KW_ERR_NOT_FOUND)
 		return r;
-	tmpl[14].ulValueLen = (CK_ULONG)snprintf(id, sizeof(id), ID_PREFIX "%zu", length);
+	secret_tmpl_init(&t, label, kind, length);
 	if (kind != HSM_KIND_SECRET) {
-		rv = p->f->C_GenerateKey(p->sess, &mech, tmpl, KW_ARRAY_SIZE(tmpl), &h);
+		rv = p->f->C_GenerateKey(p->sess, &mech, t.a, KW_ARRAY_SIZE(t.a), &h);
 		if (rv != CKR_OK)
 			return ckr_fail(p, rv, "C_GenerateKey", reterr_detail);
 	} else {
@@ -504,8 +545,8 @@ hsm_p11_generate(struct hsm_p11 *p, const char *label, enum hsm_kind kind, size_
 			goto out;
 		}
 		memset(kw_secret_ptr(val) + length, (int)(padded - length), padded - length);
-		tmpl[15] = (CK_ATTRIBUTE){CKA_VALUE, kw_secret_ptr(val), padded};
-		if ((rv = p->f->C_CreateObject(p->sess, tmpl, KW_ARRAY_SIZE(tmpl), &h)) != CKR_OK) {
+		t.a[KW_ARRAY_SIZE(t.a) - 1] = (CK_ATTRIBUTE){CKA_VALUE, kw_secret_ptr(val), padded};
+		if ((rv = p->f->C_CreateObject(p->sess, t.a, KW_ARRAY_SIZE(t.a), &h)) != CKR_OK) {
 			r = ckr_fail(p, rv, "C_CreateObject", reterr_detail);
 			goto out;
 		}
@@ -1351,5 +1392,488 @@ hsm_p11_token_key_destroy(struct hsm_p11 *p, const char *label, const char **ret
 	r = 0;
 out:
 	free(es);
+	return r;
+}
+
+/* ---- admin-plane key lifecycle (hsm_proto.h "key_list" ...) ---- */
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+hsm_p11_key_list(struct hsm_p11 *p, const char *after, char (*out)[HSM_LABEL_MAX + 1],
+    size_t max, size_t *ret_n, bool *ret_more, const char **reterr_detail)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_ATTRIBUTE tmpl[] = {
+		{CKA_CLASS, &cls, sizeof(cls)},
+		{CKA_TOKEN, &ck_true, sizeof(ck_true)},
+	};
+	CK_OBJECT_HANDLE *hs = NULL;
+	char label[HSM_LABEL_MAX + 1], **ls = NULL;
+	size_t nh = 0, nl = 0, n = 0, len = 0;
+	int r;
+
+	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
+		return r;
+	*reterr_detail = "out of memory";
+	r = KW_ERR_NOMEM;
+	if ((hs = calloc(HSM_KEY_LIST_MAX, sizeof(*hs))) == NULL)
+		goto out;
+	r = find_all(p, tmpl, KW_ARRAY_SIZE(tmpl), hs, HSM_KEY_LIST_MAX, &nh, reterr_detail);
+	if (r == KW_ERR_TOO_LARGE)
+		*reterr_detail = "more than 100000 secret objects on the token";
+	if (r != 0)
+		goto out;
+	r = KW_ERR_NOMEM;
+	*reterr_detail = "out of memory";
+	if (nh > 0 && (ls = calloc(nh, sizeof(*ls))) == NULL)
+		goto out;
+	for (size_t i = 0; i < nh; i++) {
+		r = get_attr(p, hs[i], CKA_LABEL, label, HSM_LABEL_MAX, &len, reterr_detail);
+		if (r == KW_ERR_NOT_FOUND)
+			continue;    /* no label, or longer than any of ours */
+		if (r != 0)
+			goto out;
+		label[len] = '\0';
+		if (!hsm_key_label_valid(label, len) || (after != NULL && strcmp(label, after) <= 0))
+			continue;
+		if ((ls[nl] = strdup(label)) == NULL) {
+			r = KW_ERR_NOMEM;
+			*reterr_detail = "out of memory";
+			goto out;
+		}
+		nl++;
+	}
+	if (nl > 0)
+		qsort(ls, nl, sizeof(*ls), str_cmp);
+	*ret_more = false;
+	for (size_t i = 0; i < nl; i++) {
+		if (i > 0 && strcmp(ls[i], ls[i - 1]) == 0)
+			continue;    /* two objects with one label: listed once */
+		if (n == max) {
+			*ret_more = true;
+			break;
+		}
+		memcpy(out[n++], ls[i], strlen(ls[i]) + 1);
+	}
+	*ret_n = n;
+	*reterr_detail = NULL;
+	r = 0;
+out:
+	for (size_t i = 0; i < nl; i++)
+		free(ls[i]);
+	free(ls);
+	free(hs);
+	return r;
+}
+
+int
+hsm_p11_destroy(struct hsm_p11 *p, const char *label, bool *ret_destroyed,
+    const char **reterr_detail)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_ATTRIBUTE tmpl[] = {
+		{CKA_CLASS, &cls, sizeof(cls)},
+		{CKA_TOKEN, &ck_true, sizeof(ck_true)},
+		{CKA_LABEL, (void *)(uintptr_t)label, strlen(label)},
+	};
+	CK_OBJECT_HANDLE hs[8];
+	struct cache_ent *ce;
+	bool destroyed = false;
+	size_t n = 0;
+	CK_RV rv;
+	int r;
+
+	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
+		return r;
+	if (!hsm_key_label_valid(label, strlen(label))) {
+		*reterr_detail = "not a kw-key/ label";
+		return KW_ERR_INVALID_ARG;
+	}
+	ce = cache_slot(p, label);
+	if (ce->used && strcmp(ce->label, label) == 0)
+		ce->used = false;
+	/* normally one object; duplicates (made behind our back) go too, a batch at a time */
+	for (;;) {
+		r = find_all(p, tmpl, KW_ARRAY_SIZE(tmpl), hs, KW_ARRAY_SIZE(hs), &n, reterr_detail);
+		if (r == KW_ERR_TOO_LARGE)
+			n = KW_ARRAY_SIZE(hs);
+		else if (r != 0)
+			return r;
+		if (n == 0)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			if ((rv = p->f->C_DestroyObject(p->sess, hs[i])) != CKR_OK)
+				return ckr_fail(p, rv, "C_DestroyObject", reterr_detail);
+		}
+		destroyed = true;
+	}
+	*ret_destroyed = destroyed;
+	*reterr_detail = NULL;
+	return 0;
+}
+
+/*
+ * Find the import key's private half; read and check its public numbers.
+ * KW_ERR_NOT_FOUND when there is none, KW_ERR_HSM when it is ambiguous or
+ * not the key we make.
+ */
+static int
+find_import_key(struct hsm_p11 *p, const char **reterr_detail)
+{
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_KEY_TYPE kt = CKK_RSA;
+	CK_ATTRIBUTE tmpl[] = {
+		{CKA_CLASS, &cls, sizeof(cls)},
+		{CKA_TOKEN, &ck_true, sizeof(ck_true)},
+		{CKA_KEY_TYPE, &kt, sizeof(kt)},
+		{CKA_LABEL, (void *)(uintptr_t)HSM_IMPORT_LABEL, strlen(HSM_IMPORT_LABEL)},
+	};
+	CK_BBOOL sens = CK_FALSE, extr = CK_TRUE, unwrap = CK_FALSE;
+	CK_ATTRIBUTE flags[] = {
+		{CKA_SENSITIVE, &sens, sizeof(sens)},
+		{CKA_EXTRACTABLE, &extr, sizeof(extr)},
+		{CKA_UNWRAP, &unwrap, sizeof(unwrap)},
+	};
+	struct hsm_import_pub pub;
+	uint8_t nbuf[HSM_RSA_MAX_BITS / 8];
+	CK_OBJECT_HANDLE hs[1];
+	size_t n = 0, nl = 0;
+	CK_RV rv;
+	int r;
+
+	if (p->imp_cached)
+		return 0;
+	memset(&pub, 0, sizeof(pub));
+	r = find_all(p, tmpl, KW_ARRAY_SIZE(tmpl), hs, KW_ARRAY_SIZE(hs), &n, reterr_detail);
+	if (r == KW_ERR_TOO_LARGE) {
+		*reterr_detail = "import key label is not unique";
+		return KW_ERR_HSM;
+	}
+	if (r != 0)
+		return r;
+	if (n == 0) {
+		*reterr_detail = "no import key";
+		return KW_ERR_NOT_FOUND;
+	}
+	if ((rv = p->f->C_GetAttributeValue(p->sess, hs[0], flags, KW_ARRAY_SIZE(flags))) != CKR_OK)
+		return ckr_fail(p, rv, "C_GetAttributeValue(import key)", reterr_detail);
+	r = get_attr(p, hs[0], CKA_MODULUS, nbuf, sizeof(nbuf), &nl, reterr_detail);
+	if (r == 0)
+		r = get_attr(p, hs[0], CKA_PUBLIC_EXPONENT, pub.e, sizeof(pub.e), &pub.e_len,
+		    reterr_detail);
+	if (r != 0 && r != KW_ERR_NOT_FOUND)
+		return r;
+	/* exactly RSA-3072, a usable exponent, sealed in the token, unwrap only */
+	if (r != 0 || nl != HSM_IMPORT_KEK_LEN || (nbuf[0] & 0x80) == 0 || pub.e_len == 0 ||
+	    pub.e[0] == 0 || (pub.e[pub.e_len - 1] & 1) == 0 || sens != CK_TRUE ||
+	    extr != CK_FALSE || unwrap != CK_TRUE) {
+		*reterr_detail = "import key has an unexpected layout";
+		return KW_ERR_HSM;
+	}
+	memcpy(pub.n, nbuf, nl);
+	if ((r = hsm_rsa_jwk(pub.n, nl, pub.e, pub.e_len, NULL, pub.kid)) != 0) {
+		*reterr_detail = "import key is not a valid RSA public key";
+		return r == KW_ERR_NOMEM ? r : KW_ERR_HSM;
+	}
+	p->imp_priv = hs[0];
+	p->imp_pub = pub;
+	p->imp_cached = true;
+	return 0;
+}
+
+/* The import key pair, in the token (hsm_proto.h "import_key" templates). */
+static int
+make_import_key(struct hsm_p11 *p, const char **reterr_detail)
+{
+	CK_OBJECT_CLASS c_pub = CKO_PUBLIC_KEY, c_priv = CKO_PRIVATE_KEY;
+	CK_KEY_TYPE kt = CKK_RSA;
+	CK_ULONG bits = HSM_IMPORT_RSA_BITS;
+	CK_BYTE e[] = {0x01, 0x00, 0x01};
+	CK_MECHANISM_TYPE allowed[] = {CKM_RSA_PKCS_OAEP};
+	CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE, old[8];
+	uint8_t id[TOK_ID_LEN];
+	CK_ATTRIBUTE t_old[] = {
+		{CKA_CLASS, &c_pub, sizeof(c_pub)},
+		{CKA_TOKEN, &ck_true, sizeof(ck_true)},
+		{CKA_LABEL, (void *)(uintptr_t)HSM_IMPORT_LABEL, strlen(HSM_IMPORT_LABEL)},
+	};
+	CK_ATTRIBUTE t_pub[] = {
+		{CKA_CLASS, &c_pub, sizeof(c_pub)},
+		{CKA_KEY_TYPE, &kt, sizeof(kt)},
+		{CKA_TOKEN, &ck_true, sizeof(ck_true)},
+		{CKA_PRIVATE, &ck_false, sizeof(ck_false)},
+		{CKA_MODULUS_BITS, &bits, sizeof(bits)},
+		{CKA_PUBLIC_EXPONENT, e, sizeof(e)},
+		{CKA_ENCRYPT, &ck_true, sizeof(ck_true)},
+		{CKA_WRAP, &ck_true, sizeof(ck_true)},
+		{CKA_VERIFY, &ck_false, sizeof(ck_false)},
+		{CKA_DERIVE, &ck_false, sizeof(ck_false)},
+		{CKA_LABEL, (void *)(uintptr_t)HSM_IMPORT_LABEL, strlen(HSM_IMPORT_LABEL)},
+		{CKA_ID, id, sizeof(id)},
+	};
+	CK_ATTRIBUTE t_priv[] = {
+		{CKA_CLASS, &c_priv, sizeof(c_priv)},
+		{CKA_KEY_TYPE, &kt, sizeof(kt)},
+		{CKA_TOKEN, &ck_true, sizeof(ck_true)},
+		{CKA_PRIVATE, &ck_true, sizeof(ck_true)},
+		{CKA_SENSITIVE, &ck_true, sizeof(ck_true)},
+		{CKA_EXTRACTABLE, &ck_false, sizeof(ck_false)},
+		{CKA_UNWRAP, &ck_true, sizeof(ck_true)},
+		{CKA_DECRYPT, &ck_false, sizeof(ck_false)},
+		{CKA_SIGN, &ck_false, sizeof(ck_false)},
+		{CKA_DERIVE, &ck_false, sizeof(ck_false)},
+		{CKA_ALLOWED_MECHANISMS, allowed, sizeof(allowed)},
+		{CKA_LABEL, (void *)(uintptr_t)HSM_IMPORT_LABEL, strlen(HSM_IMPORT_LABEL)},
+		{CKA_ID, id, sizeof(id)},
+	};
+	size_t n = 0;
+	CK_RV rv;
+	int r;
+
+	/* a public half left without its private half (a crash) is useless: drop it */
+	r = find_all(p, t_old, KW_ARRAY_SIZE(t_old), old, KW_ARRAY_SIZE(old), &n, reterr_detail);
+	if (r != 0 && r != KW_ERR_TOO_LARGE)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		destroy(p, &old[i]);
+	if ((rv = p->f->C_GenerateRandom(p->sess, id, sizeof(id))) != CKR_OK)
+		return ckr_fail(p, rv, "C_GenerateRandom", reterr_detail);
+	rv = p->f->C_GenerateKeyPair(p->sess, &mech, t_pub, KW_ARRAY_SIZE(t_pub), t_priv,
+	    KW_ARRAY_SIZE(t_priv), &pub, &priv);
+	if (rv != CKR_OK)
+		return ckr_fail(p, rv, "C_GenerateKeyPair(import key)", reterr_detail);
+	kw_log_info("import key generated in the token (%s, RSA-%d)", HSM_IMPORT_LABEL,
+	    HSM_IMPORT_RSA_BITS);
+	return 0;
+}
+
+int
+hsm_p11_import_key(struct hsm_p11 *p, struct hsm_import_pub *ret, const char **reterr_detail)
+{
+	int r;
+
+	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
+		return r;
+	r = find_import_key(p, reterr_detail);
+	if (r == KW_ERR_NOT_FOUND) {
+		if ((r = make_import_key(p, reterr_detail)) != 0)
+			return r;
+		r = find_import_key(p, reterr_detail);
+	}
+	if (r != 0)
+		return r;
+	*ret = p->imp_pub;
+	*reterr_detail = NULL;
+	return 0;
+}
+
+/* An unwrap that fails on the request's bytes: KW_ERR_INVALID_FORMAT, detail = CKR name. */
+static int
+unwrap_fail(struct hsm_p11 *p, CK_RV rv, const char *what, const char **reterr_detail)
+{
+	int r = ckr_fail(p, rv, what, reterr_detail);
+
+	return r == KW_ERR_HSM && p->ready ? KW_ERR_INVALID_FORMAT : r;
+}
+
+/* SHA-256(salt || value of h) into d, inside the module (C_DigestKey). */
+static int
+digest_key(struct hsm_p11 *p, const uint8_t *salt, size_t salt_len, CK_OBJECT_HANDLE h,
+    uint8_t d[32], const char **reterr_detail)
+{
+	CK_MECHANISM mech = {CKM_SHA256, NULL, 0};
+	uint8_t tmp[32];
+	CK_ULONG len = sizeof(tmp);
+	CK_RV rv;
+
+	if ((rv = p->f->C_DigestInit(p->sess, &mech)) != CKR_OK)
+		return ckr_fail(p, rv, "C_DigestInit", reterr_detail);
+	if ((rv = p->f->C_DigestUpdate(p->sess, (CK_BYTE_PTR)(uintptr_t)salt, salt_len)) != CKR_OK ||
+	    (rv = p->f->C_DigestKey(p->sess, h)) != CKR_OK) {
+		/* end the operation: a digest of an empty buffer into tmp */
+		(void)p->f->C_DigestFinal(p->sess, tmp, &len);
+		kw_wipe(tmp, sizeof(tmp));
+		return ckr_fail(p, rv, "C_DigestKey", reterr_detail);
+	}
+	if ((rv = p->f->C_DigestFinal(p->sess, tmp, &len)) != CKR_OK || len != sizeof(tmp)) {
+		kw_wipe(tmp, sizeof(tmp));
+		return rv != CKR_OK ? ckr_fail(p, rv, "C_DigestFinal", reterr_detail) : KW_ERR_HSM;
+	}
+	memcpy(d, tmp, sizeof(tmp));
+	kw_wipe(tmp, sizeof(tmp));
+	return 0;
+}
+
+/*
+ * Is the value of the secret h exactly want bytes (want: a multiple of 16)?
+ * SoftHSM 2.6.1 leaves CKA_VALUE_LEN at 0 on unwrapped keys and zero-pads
+ * every symmetric wrap to a multiple of 8, so neither tells a 25-byte value
+ * from a 32-byte one. C_DigestKey digests the exact value: compare
+ * SHA-256(salt || value) with SHA-256(salt || value zero-padded to want
+ * bytes), the padded copy made by a CKM_AES_KEY_WRAP round trip under a
+ * throw-away session key. Only the two salted digests (fresh random salt)
+ * reach helper memory, and they are wiped.
+ */
+static int
+check_len(struct hsm_p11 *p, CK_OBJECT_HANDLE h, size_t want, const char **reterr_detail)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE k_aes = CKK_AES, k_gen = CKK_GENERIC_SECRET;
+	CK_ULONG l32 = 32;
+	CK_ATTRIBUTE t_kt[] = {
+		{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &k_aes, sizeof(k_aes)},
+		{CKA_TOKEN, &ck_false, sizeof(ck_false)}, {CKA_PRIVATE, &ck_true, sizeof(ck_true)},
+		{CKA_VALUE_LEN, &l32, sizeof(l32)}, {CKA_SENSITIVE, &ck_true, sizeof(ck_true)},
+		{CKA_EXTRACTABLE, &ck_false, sizeof(ck_false)}, {CKA_WRAP, &ck_true, sizeof(ck_true)},
+		{CKA_UNWRAP, &ck_true, sizeof(ck_true)},
+	};
+	CK_ATTRIBUTE t_copy[] = {
+		{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &k_gen, sizeof(k_gen)},
+		{CKA_TOKEN, &ck_false, sizeof(ck_false)}, {CKA_PRIVATE, &ck_true, sizeof(ck_true)},
+		{CKA_SENSITIVE, &ck_true, sizeof(ck_true)},
+		{CKA_EXTRACTABLE, &ck_false, sizeof(ck_false)},
+	};
+	CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0}, kw = {CKM_AES_KEY_WRAP, NULL, 0};
+	CK_OBJECT_HANDLE kt = CK_INVALID_HANDLE, copy = CK_INVALID_HANDLE;
+	uint8_t salt[32], d1[32], d2[32];
+	uint8_t *w = NULL;
+	CK_ULONG wl = want + 16;
+	CK_RV rv;
+	int r;
+
+	if ((w = malloc(wl)) == NULL) {
+		*reterr_detail = "out of memory";
+		return KW_ERR_NOMEM;
+	}
+	if ((rv = p->f->C_GenerateKey(p->sess, &gen, t_kt, KW_ARRAY_SIZE(t_kt), &kt)) != CKR_OK) {
+		kt = CK_INVALID_HANDLE;
+		r = ckr_fail(p, rv, "C_GenerateKey(length check)", reterr_detail);
+		goto out;
+	}
+	if ((rv = p->f->C_WrapKey(p->sess, &kw, kt, h, w, &wl)) != CKR_OK) {
+		r = unwrap_fail(p, rv, "C_WrapKey(AES_KEY_WRAP)", reterr_detail);
+		goto out;
+	}
+	/* KW output: the value padded to a multiple of 8, plus 8 */
+	if (wl != want + 8) {
+		*reterr_detail = "unwrapped value length does not match kind/length";
+		r = KW_ERR_INVALID_FORMAT;
+		goto out;
+	}
+	rv = p->f->C_UnwrapKey(p->sess, &kw, kt, w, wl, t_copy, KW_ARRAY_SIZE(t_copy), &copy);
+	if (rv != CKR_OK) {
+		copy = CK_INVALID_HANDLE;
+		r = ckr_fail(p, rv, "C_UnwrapKey(AES_KEY_WRAP)", reterr_detail);
+		goto out;
+	}
+	if ((rv = p->f->C_GenerateRandom(p->sess, salt, sizeof(salt))) != CKR_OK) {
+		r = ckr_fail(p, rv, "C_GenerateRandom", reterr_detail);
+		goto out;
+	}
+	if ((r = digest_key(p, salt, sizeof(salt), h, d1, reterr_detail)) != 0 ||
+	    (r = digest_key(p, salt, sizeof(salt), copy, d2, reterr_detail)) != 0)
+		goto out;
+	if (CRYPTO_memcmp(d1, d2, sizeof(d1)) != 0) {
+		*reterr_detail = "unwrapped value length does not match kind/length";
+		r = KW_ERR_INVALID_FORMAT;
+		goto out;
+	}
+	r = 0;
+out:
+	kw_wipe(salt, sizeof(salt));
+	kw_wipe(d1, sizeof(d1));
+	kw_wipe(d2, sizeof(d2));
+	free(w);
+	destroy(p, &copy);
+	destroy(p, &kt);
+	return r;
+}
+
+int
+hsm_p11_import(struct hsm_p11 *p, const char *label, enum hsm_kind kind, size_t length,
+    const char *kid, const uint8_t *kek, size_t kek_len, const uint8_t *value, size_t value_len,
+    const char **reterr_detail)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE k_aes = CKK_AES;
+	CK_ATTRIBUTE t_kek[] = {
+		{CKA_CLASS, &cls, sizeof(cls)}, {CKA_KEY_TYPE, &k_aes, sizeof(k_aes)},
+		{CKA_TOKEN, &ck_false, sizeof(ck_false)}, {CKA_PRIVATE, &ck_true, sizeof(ck_true)},
+		{CKA_SENSITIVE, &ck_true, sizeof(ck_true)},
+		{CKA_EXTRACTABLE, &ck_false, sizeof(ck_false)},
+		{CKA_UNWRAP, &ck_true, sizeof(ck_true)}, {CKA_WRAP, &ck_false, sizeof(ck_false)},
+		{CKA_ENCRYPT, &ck_false, sizeof(ck_false)}, {CKA_DECRYPT, &ck_false, sizeof(ck_false)},
+	};
+	CK_RSA_PKCS_OAEP_PARAMS oaep = {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0};
+	CK_MECHANISM m_oaep = {CKM_RSA_PKCS_OAEP, &oaep, sizeof(oaep)};
+	CK_MECHANISM m_kwp = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+	CK_OBJECT_HANDLE kek_h = CK_INVALID_HANDLE, h = CK_INVALID_HANDLE;
+	struct secret_tmpl t;
+	struct cache_ent *ce;
+	size_t plain = hsm_import_plain_len(kind, length);
+	bool taken = true;
+	CK_RV rv;
+	int r;
+
+	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
+		return r;
+	if (!hsm_key_label_valid(label, strlen(label)) || plain == 0) {
+		*reterr_detail = "bad label, kind or length";
+		return KW_ERR_INVALID_ARG;
+	}
+	if (kek_len != HSM_IMPORT_KEK_LEN || value_len != plain + 8) {
+		*reterr_detail = "wrapped lengths do not fit the import key or kind/length";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	r = find_import_key(p, reterr_detail);
+	if (r == KW_ERR_NOT_FOUND || (r == 0 && strcmp(kid, p->imp_pub.kid) != 0)) {
+		*reterr_detail = r == 0 ? "not the import key's kid" : "no import key yet";
+		return KW_ERR_MISMATCH;
+	}
+	if (r != 0)
+		return r;
+	if ((r = label_taken(p, label, &taken, reterr_detail)) != 0)
+		return r;
+	if (taken) {
+		*reterr_detail = "label exists";
+		return KW_ERR_EXISTS;
+	}
+	/* 1: the KEK, a session object that can only unwrap */
+	rv = p->f->C_UnwrapKey(p->sess, &m_oaep, p->imp_priv, (CK_BYTE_PTR)(uintptr_t)kek,
+	    (CK_ULONG)kek_len, t_kek, KW_ARRAY_SIZE(t_kek), &kek_h);
+	if (rv != CKR_OK) {
+		kek_h = CK_INVALID_HANDLE;
+		if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_UNWRAPPING_KEY_HANDLE_INVALID)
+			p->imp_cached = false;    /* deleted behind our back: look it up next time */
+		r = unwrap_fail(p, rv, "C_UnwrapKey(RSA_PKCS_OAEP)", reterr_detail);
+		goto out;
+	}
+	/* 2: the value, straight into the token object generate would have made */
+	secret_tmpl_init(&t, label, kind, length);
+	rv = p->f->C_UnwrapKey(p->sess, &m_kwp, kek_h, (CK_BYTE_PTR)(uintptr_t)value,
+	    (CK_ULONG)value_len, t.a, KW_ARRAY_SIZE(t.a) - 1, &h);
+	if (rv != CKR_OK) {
+		h = CK_INVALID_HANDLE;
+		r = unwrap_fail(p, rv, "C_UnwrapKey(AES_KEY_WRAP_PAD)", reterr_detail);
+		goto out;
+	}
+	/* 3: the module must have stored exactly the (padded) length kind/length imply */
+	if ((r = check_len(p, h, plain, reterr_detail)) != 0)
+		goto out;
+	ce = cache_slot(p, label);
+	if (ce->used && strcmp(ce->label, label) == 0)
+		ce->used = false;
+	h = CK_INVALID_HANDLE;    /* kept */
+	*reterr_detail = NULL;
+	r = 0;
+out:
+	destroy(p, &h);    /* only on failure */
+	destroy(p, &kek_h);
 	return r;
 }

@@ -85,6 +85,40 @@ int hsm_p11_sign(struct hsm_p11 *p, const char *label, const uint8_t digest[HSM_
 /* Destroy both halves; KW_ERR_DENIED for the newest key, KW_ERR_NOT_FOUND if unknown. */
 int hsm_p11_token_key_destroy(struct hsm_p11 *p, const char *label, const char **reterr_detail) KW_WUR;
 
+/*
+ * Admin-plane key lifecycle (hsm_proto.h "key_list" ...).
+ *
+ * hsm_p11_key_list: the sorted, distinct labels of the kw-key/ secret token
+ * objects that sort after `after` (NULL or "": from the start); at most max
+ * into out (*ret_more: there are more). KW_ERR_TOO_LARGE when the token holds
+ * more than HSM_KEY_LIST_MAX secret objects.
+ */
+int hsm_p11_key_list(struct hsm_p11 *p, const char *after, char (*out)[HSM_LABEL_MAX + 1],
+    size_t max, size_t *ret_n, bool *ret_more, const char **reterr_detail) KW_WUR;
+/* Destroy every secret token object labelled label (a kw-key/ label); *ret_destroyed: any. */
+int hsm_p11_destroy(struct hsm_p11 *p, const char *label, bool *ret_destroyed,
+    const char **reterr_detail) KW_WUR;
+
+/* The import key's public numbers and kid; generated in the token on first use. */
+struct hsm_import_pub {
+	uint8_t n[HSM_IMPORT_KEK_LEN];
+	uint8_t e[HSM_RSA_E_MAX];
+	size_t e_len;
+	char kid[HSM_IMPORT_KID_LEN + 1];
+};
+int hsm_p11_import_key(struct hsm_p11 *p, struct hsm_import_pub *ret,
+    const char **reterr_detail) KW_WUR;
+
+/*
+ * Unwrap kek (RSA-OAEP SHA-1 under the import key) into a session AES-256
+ * KEK, then value (AES-KWP under the KEK) into a token secret labelled
+ * label with the "generate" template (hsm_proto.h "import"). The session
+ * KEK is destroyed in every path; nothing is left behind on failure.
+ */
+int hsm_p11_import(struct hsm_p11 *p, const char *label, enum hsm_kind kind, size_t length,
+    const char *kid, const uint8_t *kek, size_t kek_len, const uint8_t *value, size_t value_len,
+    const char **reterr_detail) KW_WUR;
+
 /* C_GenerateRandom into out[0..len). */
 int hsm_p11_random(struct hsm_p11 *p, uint8_t *out, size_t len, const char **reterr_detail) KW_WUR;
 

@@ -103,4 +103,68 @@
 #define HSM_SIGN_DIGEST_LEN 32
 #define HSM_SIGN_SIG_LEN 64
 
+/*
+ * Additions (additive, h8-hsm-admin): the admin plane's key lifecycle
+ * (docs/admin.md "Import").
+ *
+ * Resource labels: new keys are labelled "kw-key/<repo>/<type>/<tag>/v<N>"
+ * (the broker builds them; the helper checks only the resource label rule,
+ * so the old "<repo>/<type>/<tag>" labels keep working for generate and
+ * release). "kw-import/" is reserved like "kw-token/": no resource op
+ * accepts it. "destroy" and "import" accept "kw-key/" labels only.
+ *
+ *  "key_list"   {"after": "<string>", optional} -> {"labels": ["kw-key/...", ...],
+ *               "more": true|false}: the CKA_LABEL of every CKO_SECRET_KEY
+ *               token object that starts with "kw-key/" and follows the
+ *               resource label rule, sorted (bytewise), for crash
+ *               reconciliation. A reply is a datagram (HSM_PROTO_MAX), so
+ *               at most HSM_KEY_LIST_PAGE labels come back at a time:
+ *               without "after" the whole list is returned when it fits and
+ *               KW_ERR_TOO_LARGE ("page with after") otherwise; with
+ *               "after" (0..HSM_LABEL_MAX bytes, "" = from the start) the
+ *               labels sorting after it come back, and "more" says whether
+ *               to ask again with the last one. More than HSM_KEY_LIST_MAX
+ *               secret objects on the token: KW_ERR_TOO_LARGE.
+ *  "destroy"    {"label": "kw-key/..."} -> {"destroyed": true|false}: destroys
+ *               the secret token object(s) with that label; false when there
+ *               is none (idempotent).
+ *  "import_key" {} -> {"kid": "<RFC 7638 SHA-256 thumbprint of jwk>",
+ *               "jwk": {"kty":"RSA","n":..,"e":..}}: the import key pair,
+ *               both halves labelled HSM_IMPORT_LABEL, RSA-3072 with e=65537,
+ *               generated in the token on first use; later calls (also after
+ *               a restart) return the same key. Private half: CKA_TOKEN,
+ *               CKA_PRIVATE, CKA_SENSITIVE, CKA_EXTRACTABLE=FALSE,
+ *               CKA_UNWRAP=TRUE and no other usage,
+ *               CKA_ALLOWED_MECHANISMS={CKM_RSA_PKCS_OAEP}; public half:
+ *               CKA_ENCRYPT, CKA_WRAP=TRUE, CKA_VERIFY=FALSE.
+ *  "import"     {"label": "kw-key/...", "kind": "aes-128"|"aes-256"|"secret",
+ *               "length": n (as for "generate"), "kid": "<import key kid, 43 chars>",
+ *               "kek": "<b64url, exactly HSM_IMPORT_KEK_LEN bytes: RSA-OAEP
+ *               (SHA-1, MGF1-SHA-1, no label) of a 32-byte AES KEK under the
+ *               import key>", "value": "<b64url AES key wrap with padding
+ *               (RFC 5649) of the value under the KEK>"} -> {"created": true}.
+ *               The value is 16/32 bytes for aes-128/aes-256; for a secret
+ *               it is n bytes, followed by PKCS#7 padding to a multiple of 16
+ *               when n % 16 != 0 (the importer pads; the helper can check
+ *               only the unwrapped length, so a wrong padding byte harms
+ *               only the importer's own release). The stored object is the
+ *               one "generate" makes (same template and CKA_ID), so
+ *               "release" treats both alike. Errors: KW_ERR_MISMATCH for
+ *               another kid (or no import key yet), KW_ERR_EXISTS when any
+ *               token object has the label, KW_ERR_INVALID_FORMAT when an
+ *               unwrap fails ("detail": the CKR name) or the unwrapped length
+ *               is not what kind/length imply; nothing is left behind on
+ *               failure, and the session KEK is always destroyed.
+ */
+#define HSM_KEY_LABEL_PREFIX "kw-key/"
+#define HSM_IMPORT_LABEL_PREFIX "kw-import/"
+#define HSM_IMPORT_LABEL "kw-import/1"
+#define HSM_IMPORT_RSA_BITS 3072
+#define HSM_IMPORT_KEK_LEN (HSM_IMPORT_RSA_BITS / 8)
+#define HSM_IMPORT_KID_LEN 43
+/* KWP of the largest padded secret: HSM_SECRET_MAX (a multiple of 16) + 8 */
+#define HSM_IMPORT_VALUE_MAX (HSM_SECRET_MAX + 8)
+#define HSM_KEY_LIST_MAX 100000
+#define HSM_KEY_LIST_PAGE 256 /* 256 * (HSM_LABEL_MAX + 3) fits in HSM_PROTO_MAX */
+
 #endif

@@ -24,8 +24,9 @@ hsm_label_valid(const char *s, size_t len)
 {
 	if (len == 0 || len > HSM_LABEL_MAX || strlen(s) != len)
 		return false;
-	/* token keys are reachable through sign/token_key_* only */
-	if (strncmp(s, HSM_TOKEN_LABEL_PREFIX, strlen(HSM_TOKEN_LABEL_PREFIX)) == 0)
+	/* token keys are reachable through sign/token_key_* only, the import key through import */
+	if (strncmp(s, HSM_TOKEN_LABEL_PREFIX, strlen(HSM_TOKEN_LABEL_PREFIX)) == 0 ||
+	    strncmp(s, HSM_IMPORT_LABEL_PREFIX, strlen(HSM_IMPORT_LABEL_PREFIX)) == 0)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
@@ -37,6 +38,30 @@ hsm_label_valid(const char *s, size_t len)
 			return false;
 	}
 	return true;
+}
+
+bool
+hsm_key_label_valid(const char *s, size_t len)
+{
+	const size_t plen = strlen(HSM_KEY_LABEL_PREFIX);
+
+	return len > plen && hsm_label_valid(s, len) && memcmp(s, HSM_KEY_LABEL_PREFIX, plen) == 0;
+}
+
+size_t
+hsm_import_plain_len(enum hsm_kind kind, size_t length)
+{
+	switch (kind) {
+	case HSM_KIND_AES128:
+		return length == 16 ? 16 : 0;
+	case HSM_KIND_AES256:
+		return length == 32 ? 32 : 0;
+	case HSM_KIND_SECRET:
+		if (length == 0 || length > HSM_SECRET_MAX)
+			return 0;
+		return length % 16 == 0 ? length : (length / 16 + 1) * 16;
+	}
+	return 0;
 }
 
 int
@@ -148,21 +173,16 @@ parse_token_key_new(const json_t *o, struct hsm_req *req)
 	return 0;
 }
 
+/* "kind" and "length" of generate and import. */
 static int
-parse_generate(const json_t *o, struct hsm_req *req)
+get_kind_length(const json_t *o, struct hsm_req *req)
 {
-	static const char *const keys[] = {"id", "op", "label", "kind", "length", "if_missing", NULL};
 	const char *kind;
 	int64_t len = 0;
-	int b, r;
+	int r;
 
-	if (kw_json_check_keys(o, keys) != 0 || get_label(o, req) != 0)
-		return KW_ERR_INVALID_FORMAT;
 	if (kw_json_get_str(o, "kind", &kind, NULL) != 0)
 		return KW_ERR_INVALID_FORMAT;
-	if (kw_json_get_bool(o, "if_missing", &b) != 0)
-		return KW_ERR_INVALID_FORMAT;
-	req->if_missing = b != 0;
 	r = get_uint(o, "length", 1, HSM_SECRET_MAX, &len);
 	if (r != 0 && r != KW_ERR_NOT_FOUND)
 		return KW_ERR_INVALID_FORMAT;
@@ -180,6 +200,93 @@ parse_generate(const json_t *o, struct hsm_req *req)
 	} else {
 		return KW_ERR_UNSUPPORTED;
 	}
+	return 0;
+}
+
+static int
+parse_generate(const json_t *o, struct hsm_req *req)
+{
+	static const char *const keys[] = {"id", "op", "label", "kind", "length", "if_missing", NULL};
+	int b;
+
+	if (kw_json_check_keys(o, keys) != 0 || get_label(o, req) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if (kw_json_get_bool(o, "if_missing", &b) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	req->if_missing = b != 0;
+	return get_kind_length(o, req);
+}
+
+static int
+get_key_label(const json_t *o, struct hsm_req *req)
+{
+	const char *s;
+	size_t len;
+
+	if (kw_json_get_str(o, "label", &s, &len) != 0 || !hsm_key_label_valid(s, len))
+		return KW_ERR_INVALID_FORMAT;
+	memcpy(req->label, s, len + 1);
+	return 0;
+}
+
+static int
+parse_key_list(const json_t *o, struct hsm_req *req)
+{
+	static const char *const keys[] = {"id", "op", "after", NULL};
+	const char *s;
+	size_t len;
+	int r;
+
+	if (kw_json_check_keys(o, keys) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if ((r = kw_json_get_str(o, "after", &s, &len)) == KW_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0 || len > HSM_LABEL_MAX || strlen(s) != len)
+		return KW_ERR_INVALID_FORMAT;
+	memcpy(req->after, s, len + 1);
+	req->after_set = true;
+	return 0;
+}
+
+/* Strict base64url member of exactly want bytes (want == 0: 1..max bytes). */
+static int
+get_b64(const json_t *o, const char *key, uint8_t *out, size_t max, size_t want, size_t *ret_len)
+{
+	const char *s;
+	size_t slen, n;
+
+	if (kw_json_get_str(o, key, &s, &slen) != 0 || slen > kw_b64url_enclen(max) ||
+	    kw_b64url_decode(s, slen, out, max, &n) != 0 || n == 0 || (want != 0 && n != want))
+		return KW_ERR_INVALID_FORMAT;
+	*ret_len = n;
+	return 0;
+}
+
+static int
+parse_import(const json_t *o, struct hsm_req *req)
+{
+	static const char *const keys[] = {"id", "op", "label", "kind", "length", "kid", "kek",
+		"value", NULL};
+	uint8_t tp[32];
+	const char *kid;
+	size_t len, n;
+	int r;
+
+	if (kw_json_check_keys(o, keys) != 0 || get_key_label(o, req) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if ((r = get_kind_length(o, req)) != 0)
+		return r;
+	/* a thumbprint: base64url of a SHA-256 */
+	if (kw_json_get_str(o, "kid", &kid, &len) != 0 || len != HSM_IMPORT_KID_LEN ||
+	    kw_b64url_decode(kid, len, tp, sizeof(tp), &n) != 0 || n != sizeof(tp))
+		return KW_ERR_INVALID_FORMAT;
+	memcpy(req->import_kid, kid, len + 1);
+	if (get_b64(o, "kek", req->kek, sizeof(req->kek), HSM_IMPORT_KEK_LEN, &n) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	/* KWP output of exactly the (padded) value: its 8-byte blocks plus the integrity block */
+	if (get_b64(o, "value", req->value, sizeof(req->value), 0, &req->value_len) != 0 ||
+	    req->value_len != hsm_import_plain_len(req->kind, req->length) + 8)
+		return KW_ERR_INVALID_FORMAT;
 	return 0;
 }
 
@@ -274,6 +381,22 @@ hsm_req_parse(const void *buf, size_t len, struct hsm_req *ret, uint32_t *ret_id
 	} else if (strcmp(op, "token_key_destroy") == 0) {
 		ret->op = HSM_OP_TOKEN_KEY_DESTROY;
 		if (kw_json_check_keys(o, keys_label) != 0 || get_token_label(o, ret) != 0)
+			goto out;
+	} else if (strcmp(op, "key_list") == 0) {
+		ret->op = HSM_OP_KEY_LIST;
+		if (parse_key_list(o, ret) != 0)
+			goto out;
+	} else if (strcmp(op, "destroy") == 0) {
+		ret->op = HSM_OP_DESTROY;
+		if (kw_json_check_keys(o, keys_label) != 0 || get_key_label(o, ret) != 0)
+			goto out;
+	} else if (strcmp(op, "import_key") == 0) {
+		ret->op = HSM_OP_IMPORT_KEY;
+		if (kw_json_check_keys(o, keys_plain) != 0)
+			goto out;
+	} else if (strcmp(op, "import") == 0) {
+		ret->op = HSM_OP_IMPORT;
+		if ((r = parse_import(o, ret)) != 0)
 			goto out;
 	} else {
 		r = KW_ERR_UNSUPPORTED;

@@ -17,6 +17,7 @@
 enum hsm_op {
 	HSM_OP_PROBE = 1, HSM_OP_GENERATE, HSM_OP_RELEASE, HSM_OP_RANDOM, HSM_OP_STATS,
 	HSM_OP_TOKEN_KEYS, HSM_OP_TOKEN_KEY_NEW, HSM_OP_SIGN, HSM_OP_TOKEN_KEY_DESTROY,
+	HSM_OP_KEY_LIST, HSM_OP_DESTROY, HSM_OP_IMPORT_KEY, HSM_OP_IMPORT,
 };
 enum hsm_kind { HSM_KIND_AES128 = 1, HSM_KIND_AES256, HSM_KIND_SECRET };
 
@@ -27,9 +28,10 @@ enum hsm_kind { HSM_KIND_AES128 = 1, HSM_KIND_AES256, HSM_KIND_SECRET };
 struct hsm_req {
 	uint32_t id;
 	enum hsm_op op;
-	char label[HSM_LABEL_MAX + 1];    /* generate, release; sign, token_key_destroy (token label) */
-	enum hsm_kind kind;               /* generate */
-	size_t length;                    /* generate: value bytes; random: bytes */
+	char label[HSM_LABEL_MAX + 1];    /* generate, release, destroy, import; sign,
+	                                   * token_key_destroy (token label) */
+	enum hsm_kind kind;               /* generate, import */
+	size_t length;                    /* generate, import: value bytes; random: bytes */
 	bool if_missing;                  /* generate */
 	uint8_t n[HSM_RSA_MAX_BITS / 8];  /* release: big-endian modulus, no leading zero */
 	size_t n_len;
@@ -39,6 +41,12 @@ struct hsm_req {
 	bool now_set;                     /* token_key_new: "now" was given */
 	int64_t now;                      /* token_key_new: 0..HSM_TOKEN_TIME_MAX */
 	uint8_t digest[HSM_SIGN_DIGEST_LEN]; /* sign */
+	bool after_set;                   /* key_list: "after" was given */
+	char after[HSM_LABEL_MAX + 1];    /* key_list: any string without NUL */
+	char import_kid[HSM_IMPORT_KID_LEN + 1]; /* import: base64url of 32 bytes */
+	uint8_t kek[HSM_IMPORT_KEK_LEN];  /* import: exactly this long */
+	uint8_t value[HSM_IMPORT_VALUE_MAX]; /* import: KWP output, hsm_import_plain_len() + 8 bytes */
+	size_t value_len;
 };
 
 /*
@@ -51,9 +59,23 @@ int hsm_req_parse(const void *buf, size_t len, struct hsm_req *ret, uint32_t *re
 
 /*
  * Resource label rule (generate, release): 1..HSM_LABEL_MAX bytes of
- * [A-Za-z0-9._/-] without "..", not starting with HSM_TOKEN_LABEL_PREFIX.
+ * [A-Za-z0-9._/-] without "..", not starting with HSM_TOKEN_LABEL_PREFIX
+ * or HSM_IMPORT_LABEL_PREFIX.
  */
 bool hsm_label_valid(const char *s, size_t len);
+
+/*
+ * Key label rule (destroy, import): HSM_KEY_LABEL_PREFIX followed by at
+ * least one byte, and the resource label rule.
+ */
+bool hsm_key_label_valid(const char *s, size_t len);
+
+/*
+ * Bytes "import" expects the value to unwrap to: 16/32 for AES, length
+ * rounded up to a multiple of 16 for a secret (PKCS#7 padding when not
+ * already one). 0 for a bad kind or length.
+ */
+size_t hsm_import_plain_len(enum hsm_kind kind, size_t length);
 
 /*
  * Token-key label rule: HSM_TOKEN_LABEL_PREFIX followed by 1..12 decimal

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "hsm_import.h"
 #include "hsm_p11.h"
 #include "hsm_proto.h"
 #include "hsm_req.h"
@@ -257,6 +258,96 @@ do_token_key_destroy(struct helper *h, const struct hsm_req *req)
 }
 
 static json_t *
+do_key_list(struct helper *h, const struct hsm_req *req)
+{
+	char (*ls)[HSM_LABEL_MAX + 1] = NULL;
+	const char *detail = NULL;
+	json_t *o = NULL, *arr = NULL;
+	size_t n = 0;
+	bool more = false;
+	int r;
+
+	if ((ls = calloc(HSM_KEY_LIST_PAGE, sizeof(*ls))) == NULL)
+		return reply_err(req->id, KW_ERR_NOMEM, NULL);
+	r = hsm_p11_key_list(h->p11, req->after_set ? req->after : NULL, ls, HSM_KEY_LIST_PAGE, &n,
+	    &more, &detail);
+	if (r == 0 && more && !req->after_set) {
+		/* the caller asked for everything and would silently miss the rest */
+		r = KW_ERR_TOO_LARGE;
+		detail = "more labels than fit in one reply: page with \"after\"";
+	}
+	if (r != 0) {
+		o = reply_err(req->id, r, detail);
+		goto out;
+	}
+	if ((arr = json_array()) == NULL) {
+		o = reply_err(req->id, KW_ERR_NOMEM, NULL);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (json_array_append_new(arr, json_string(ls[i])) != 0) {
+			o = reply_err(req->id, KW_ERR_NOMEM, NULL);
+			goto out;
+		}
+	}
+	o = json_pack("{s:I,s:b,s:O,s:b}", "id", (json_int_t)req->id, "ok", 1, "labels", arr, "more",
+	    more);
+out:
+	json_decref(arr);
+	free(ls);
+	return o;
+}
+
+static json_t *
+do_destroy(struct helper *h, const struct hsm_req *req)
+{
+	const char *detail = NULL;
+	bool destroyed = false;
+	int r;
+
+	if ((r = hsm_p11_destroy(h->p11, req->label, &destroyed, &detail)) != 0)
+		return reply_err(req->id, r, detail);
+	if (destroyed)
+		kw_log_info("key '%s' destroyed", req->label);
+	return json_pack("{s:I,s:b,s:b}", "id", (json_int_t)req->id, "ok", 1, "destroyed", destroyed);
+}
+
+static json_t *
+do_import_key(struct helper *h, const struct hsm_req *req)
+{
+	struct hsm_import_pub pub;
+	const char *detail = NULL;
+	json_t *jwk = NULL;
+	char kid[44];
+	int r;
+
+	if ((r = hsm_p11_import_key(h->p11, &pub, &detail)) != 0)
+		return reply_err(req->id, r, detail);
+	if ((r = hsm_rsa_jwk(pub.n, sizeof(pub.n), pub.e, pub.e_len, &jwk, kid)) != 0)
+		return reply_err(req->id, r == KW_ERR_NOMEM ? r : KW_ERR_HSM, "import key JWK");
+	return json_pack("{s:I,s:b,s:s,s:o}", "id", (json_int_t)req->id, "ok", 1, "kid", kid, "jwk",
+	    jwk);
+}
+
+static json_t *
+do_import(struct helper *h, const struct hsm_req *req)
+{
+	const char *detail = NULL;
+	int r;
+
+	h->since_recycle++;    /* two session objects (PKCS11.md 6.1) */
+	r = hsm_p11_import(h->p11, req->label, req->kind, req->length, req->import_kid, req->kek,
+	    sizeof(req->kek), req->value, req->value_len, &detail);
+	if (r != 0) {
+		kw_log_info("import of '%s' refused: %s", req->label, detail != NULL ? detail : "");
+		return reply_err(req->id, r, detail);
+	}
+	kw_log_info("key '%s' imported (%s, %zu bytes)", req->label, hsm_kind_name(req->kind),
+	    req->length);
+	return json_pack("{s:I,s:b,s:b}", "id", (json_int_t)req->id, "ok", 1, "created", 1);
+}
+
+static json_t *
 handle(struct helper *h, const uint8_t *buf, size_t len)
 {
 	struct hsm_req *req;
@@ -299,6 +390,18 @@ handle(struct helper *h, const uint8_t *buf, size_t len)
 		break;
 	case HSM_OP_TOKEN_KEY_DESTROY:
 		o = do_token_key_destroy(h, req);
+		break;
+	case HSM_OP_KEY_LIST:
+		o = do_key_list(h, req);
+		break;
+	case HSM_OP_DESTROY:
+		o = do_destroy(h, req);
+		break;
+	case HSM_OP_IMPORT_KEY:
+		o = do_import_key(h, req);
+		break;
+	case HSM_OP_IMPORT:
+		o = do_import(h, req);
 		break;
 	}
 out:
