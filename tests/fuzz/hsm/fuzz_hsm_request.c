@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Fuzz target: keywarden-hsm request datagrams (hsm_req_parse), and the same
+ * Fuzz target: keywarden-hsm request datagrams (hsm_req_parse, including the
+ * admin-plane ops key_list, destroy, import_key, import), and the same
  * bytes as a CKA_EC_POINT (hsm_ec_point_parse) and a CKM_ECDSA result.
  */
 #include <stdint.h>
@@ -44,6 +45,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((req->op == HSM_OP_SIGN || req->op == HSM_OP_TOKEN_KEY_DESTROY) &&
 		    (hsm_token_label_parse(req->label, strlen(req->label), &n) != 0 || n < 0 ||
 		    hsm_label_valid(req->label, strlen(req->label))))
+			abort();
+		/* destroy and import reach kw-key/ labels only; import lengths are exact */
+		if ((req->op == HSM_OP_DESTROY || req->op == HSM_OP_IMPORT) &&
+		    !hsm_key_label_valid(req->label, strlen(req->label)))
+			abort();
+		if (req->op == HSM_OP_IMPORT &&
+		    (req->value_len != hsm_import_plain_len(req->kind, req->length) + 8 ||
+		    req->value_len < 24 || strlen(req->import_kid) != HSM_IMPORT_KID_LEN))
+			abort();
+		if (req->op == HSM_OP_KEY_LIST && req->after_set && strlen(req->after) > HSM_LABEL_MAX)
+			abort();
+		/* no resource op reaches the reserved prefixes */
+		if ((req->op == HSM_OP_GENERATE || req->op == HSM_OP_RELEASE) &&
+		    (strncmp(req->label, HSM_IMPORT_LABEL_PREFIX, strlen(HSM_IMPORT_LABEL_PREFIX)) == 0 ||
+		    strncmp(req->label, HSM_TOKEN_LABEL_PREFIX, strlen(HSM_TOKEN_LABEL_PREFIX)) == 0))
 			abort();
 		if (req->op == HSM_OP_TOKEN_KEY_NEW && req->now_set &&
 		    (req->now < 0 || req->now > HSM_TOKEN_TIME_MAX))
