@@ -114,6 +114,11 @@ struct kw_attest_req {
 };
 int kw_parse_attest(const json_t *body, struct kw_attest_req *ret, const char **reterr_reason) KW_WUR;
 void kw_attest_req_clear(struct kw_attest_req *a);
+/*
+ * The workload's configuration manifest (runtime-data.config, docs/claims.md):
+ * strict shape, sorted fingerprints, and a root-store digest that matches them.
+ */
+int kw_manifest_check(const json_t *m, const char **reterr_why) KW_WUR;
 /* report_data the evidence must carry: SHA-384(JCS(runtime-data)) ‖ 16 zero bytes. */
 int kw_expected_report_data(const json_t *runtime_data, uint8_t out[64]) KW_WUR;
 

@@ -309,7 +309,7 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 	c->dpop_iat_window = 60;
 	c->dpop_nonce_ttl = 300;
 	c->workers = 2;
-	c->max_body = 64 * 1024;
+	c->max_body = 256 * 1024;
 	c->max_inflight = 256;
 	c->max_sessions = 100000;
 	if ((r = check_keys(root, top_keys, eb, el, "configuration")) != 0)

@@ -22,7 +22,7 @@
 /* evhttp's own cap: bodies above the configured max_body but below this get
  * our 413 problem; beyond it libevent answers 413 itself and closes. */
 #define KW_HTTP_HARD_BODY_CAP (1024 * 1024)
-#define KW_HTTP_MAX_HEADERS 16384
+#define KW_HTTP_MAX_HEADERS (96 * 1024)    /* a token with a 1024-certificate manifest fits */
 #define KW_HTTP_TIMEOUT 30
 
 static void

@@ -102,6 +102,13 @@ attest_run(void *arg)
 		json_decref(claims);
 		return;
 	}
+	/* the configuration manifest is bound by the report data: it becomes claims */
+	if (json_object_set_new(claims, "config", json_deep_copy(json_object_get(j->a.runtime_data,
+	    "config") != NULL ? json_object_get(j->a.runtime_data, "config") : json_object())) != 0) {
+		j->r = KW_ERR_NOMEM;
+		json_decref(claims);
+		return;
+	}
 	j->claims = claims;
 	j->r = 0;
 }

@@ -13,6 +13,114 @@
 #define KW_MAX_REPORT 4096      /* an SNP report is 1184 bytes; room for other TEEs later */
 #define KW_MAX_CERT 16384       /* one DER certificate */
 
+static int
+hex_string(const json_t *v, size_t n)
+{
+	const char *s = json_string_value(v);
+
+	if (s == NULL || json_string_length(v) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static int
+name_list(const json_t *a, size_t max)
+{
+	const json_t *v;
+	size_t i;
+
+	if (!json_is_array(a) || json_array_size(a) > max)
+		return 0;
+	json_array_foreach(a, i, v) {
+		const char *s = json_string_value(v);
+		if (s == NULL || json_string_length(v) == 0 || json_string_length(v) > 64)
+			return 0;
+		for (size_t k = 0; s[k] != '\0'; k++)
+			if (s[k] < 0x21 || s[k] > 0x7e)
+				return 0;
+	}
+	return 1;
+}
+
+int
+kw_manifest_check(const json_t *m, const char **why)
+{
+	static const char *const top[] = {"root-store", "tls", "crypto", NULL};
+	static const char *const rs_keys[] = {"fingerprints", "digest", NULL};
+	static const char *const tls_keys[] = {"min_version", "cipher_suites", "groups",
+		"signature_algorithms", NULL};
+	static const char *const crypto_keys[] = {"rsa_bits", "ec_bits", "symmetric_bits", NULL};
+	const json_t *o, *v;
+	const char *k;
+	size_t i;
+
+	*why = "runtime-data.config must be a configuration manifest (docs/claims.md)";
+	if (!json_is_object(m) || kw_json_check_keys(m, top) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if ((o = json_object_get(m, "root-store")) != NULL) {
+		const json_t *fps = json_object_get(o, "fingerprints");
+		EVP_MD_CTX *ctx;
+		uint8_t md[48];
+		char hex[97];
+		const char *prev = NULL;
+		int good = 1;
+
+		*why = "runtime-data.config.root-store: sorted SHA-256 fingerprints (at most 1024) "
+		    "and their SHA-384 digest";
+		if (kw_json_check_keys(o, rs_keys) != 0 || !json_is_array(fps) ||
+		    json_array_size(fps) > 1024 || !hex_string(json_object_get(o, "digest"), 96))
+			return KW_ERR_INVALID_FORMAT;
+		/* the digest must be the one of this list: recompute it */
+		if ((ctx = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(ctx, EVP_sha384(), NULL)) {
+			EVP_MD_CTX_free(ctx);
+			return KW_ERR_NOMEM;
+		}
+		json_array_foreach(fps, i, v) {
+			if (!hex_string(v, 64) || (prev != NULL && strcmp(prev, json_string_value(v)) >= 0)) {
+				good = 0;
+				break;
+			}
+			prev = json_string_value(v);
+			if (!EVP_DigestUpdate(ctx, prev, 64) || !EVP_DigestUpdate(ctx, "\n", 1))
+				good = 0;
+		}
+		if (good && EVP_DigestFinal_ex(ctx, md, NULL)) {
+			for (i = 0; i < sizeof(md); i++)
+				snprintf(hex + 2 * i, 3, "%02x", md[i]);
+			good = strcmp(hex, json_string_value(json_object_get(o, "digest"))) == 0;
+		} else {
+			good = 0;
+		}
+		EVP_MD_CTX_free(ctx);
+		if (!good)
+			return KW_ERR_INVALID_FORMAT;
+	}
+	if ((o = json_object_get(m, "tls")) != NULL) {
+		*why = "runtime-data.config.tls: min_version and lists of names";
+		if (!json_is_object(o) || kw_json_check_keys(o, tls_keys) != 0)
+			return KW_ERR_INVALID_FORMAT;
+		v = json_object_get(o, "min_version");
+		if (v != NULL && (!json_is_string(v) || json_string_length(v) > 8))
+			return KW_ERR_INVALID_FORMAT;
+		for (i = 1; tls_keys[i] != NULL; i++)
+			if ((v = json_object_get(o, tls_keys[i])) != NULL && !name_list(v, 512))
+				return KW_ERR_INVALID_FORMAT;
+	}
+	if ((o = json_object_get(m, "crypto")) != NULL) {
+		*why = "runtime-data.config.crypto: rsa_bits, ec_bits, symmetric_bits (integers)";
+		if (!json_is_object(o) || kw_json_check_keys(o, crypto_keys) != 0)
+			return KW_ERR_INVALID_FORMAT;
+		json_object_foreach((json_t *)(uintptr_t)o, k, v)
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > 65536)
+				return KW_ERR_INVALID_FORMAT;
+	}
+	return 0;
+}
+
 int
 kw_parse_auth(const json_t *body, struct kw_auth_req *ret, const char **why)
 {
@@ -136,10 +244,8 @@ kw_parse_attest(const json_t *body, struct kw_attest_req *ret, const char **why)
 		return KW_ERR_INVALID_FORMAT;
 	}
 	v = json_object_get(rd, "config");
-	if (v != NULL && !json_is_object(v)) {
-		*why = "runtime-data.config must be an object";
+	if (v != NULL && kw_manifest_check(v, why) != 0)
 		return KW_ERR_INVALID_FORMAT;
-	}
 	a.runtime_data = rd;
 
 	if (kw_json_check_keys(ev, ev_keys) != 0) {

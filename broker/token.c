@@ -144,7 +144,7 @@ static json_t *
 pick_claims(const json_t *claims)
 {
 	static const char *const keep[] = {"tee", "product", "signing_key", "root", "measurement",
-		"host_data", "debug", "vmpl", "guest_svn", "policy", "tcb", NULL};
+		"host_data", "debug", "vmpl", "guest_svn", "policy", "tcb", "config", NULL};
 	json_t *o = json_object(), *v;
 
 	if (o == NULL)

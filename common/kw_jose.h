@@ -20,7 +20,7 @@
  * (kw_jws_check_header), so callers state their policy explicitly.
  */
 
-#define KW_JWS_MAX 16384          /* whole compact serialization */
+#define KW_JWS_MAX 65536          /* whole compact serialization (tokens carry the config manifest) */
 #define KW_JWS_HEADER_MAX 2048    /* decoded protected header */
 #define KW_ES256_SIG_LEN 64
 

@@ -406,7 +406,7 @@ test_config(void)
 	CU_ASSERT_EQUAL(c->listen_port, 9443);
 	CU_ASSERT_EQUAL(c->workers, 3);
 	CU_ASSERT_EQUAL(c->nonce_ttl, 60);
-	CU_ASSERT_EQUAL(c->max_body, 65536);
+	CU_ASSERT_EQUAL(c->max_body, 256 * 1024);
 	CU_ASSERT_FALSE(c->tls_allow_12);
 	CU_ASSERT(strncmp(c->tls_cert, tmpdir, strlen(tmpdir)) == 0);   /* relative to the file */
 	CU_ASSERT_STRING_EQUAL(c->tls_key, "/k.pem");
@@ -604,6 +604,47 @@ test_attest_truncations(void)
 }
 
 static void
+test_manifest(void)
+{
+	/* digest over "<fp>\n" lines of the sorted list, computed here independently */
+	const char *fp1 = "1111111111111111111111111111111111111111111111111111111111111111";
+	const char *fp2 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	char lines[200], hex[97];
+	uint8_t md[48];
+	const char *why;
+	json_t *m;
+
+	snprintf(lines, sizeof(lines), "%s\n%s\n", fp1, fp2);
+	SHA384((const uint8_t *)lines, strlen(lines), md);
+	for (int i = 0; i < 48; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	m = json_pack("{s:{s:[s,s], s:s}, s:{s:s, s:[s], s:[s]}, s:{s:i}}", "root-store",
+	    "fingerprints", fp1, fp2, "digest", hex, "tls", "min_version", "1.3", "cipher_suites",
+	    "TLS_AES_256_GCM_SHA384", "groups", "X25519", "crypto", "rsa_bits", 3072);
+	CU_ASSERT_EQUAL(kw_manifest_check(m, &why), 0);
+	/* another digest, another order, an unknown member, a bad type: rejected */
+	json_object_set_new(json_object_get(m, "root-store"), "digest", json_string(
+	    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"));
+	CU_ASSERT_EQUAL(kw_manifest_check(m, &why), KW_ERR_INVALID_FORMAT);
+	json_object_set_new(json_object_get(m, "root-store"), "digest", json_string(hex));
+	json_object_set_new(json_object_get(m, "root-store"), "fingerprints", json_pack("[s,s]", fp2, fp1));
+	CU_ASSERT_EQUAL(kw_manifest_check(m, &why), KW_ERR_INVALID_FORMAT);
+	json_object_set_new(json_object_get(m, "root-store"), "fingerprints", json_pack("[s,s]", fp1, fp2));
+	CU_ASSERT_EQUAL(kw_manifest_check(m, &why), 0);
+	json_object_set_new(json_object_get(m, "crypto"), "aes", json_integer(5));
+	CU_ASSERT_EQUAL(kw_manifest_check(m, &why), KW_ERR_INVALID_FORMAT);
+	json_object_del(json_object_get(m, "crypto"), "aes");
+	json_object_set_new(json_object_get(m, "tls"), "groups", json_string("X25519"));
+	CU_ASSERT_EQUAL(kw_manifest_check(m, &why), KW_ERR_INVALID_FORMAT);
+	json_decref(m);
+	m = json_object();
+	CU_ASSERT_EQUAL(kw_manifest_check(m, &why), 0);
+	json_object_set_new(m, "extra", json_true());
+	CU_ASSERT_EQUAL(kw_manifest_check(m, &why), KW_ERR_INVALID_FORMAT);
+	json_decref(m);
+}
+
+static void
 test_expected_report_data(void)
 {
 	/* JCS sorts members and strips whitespace; compute the digest independently */
@@ -646,6 +687,7 @@ main(void)
 	CU_add_test(s, "attest body", test_parse_attest);
 	CU_add_test(s, "attest body truncations", test_attest_truncations);
 	CU_add_test(s, "expected report data", test_expected_report_data);
+	CU_add_test(s, "configuration manifest", test_manifest);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
