@@ -149,7 +149,10 @@
  *               only the unwrapped length, so a wrong padding byte harms
  *               only the importer's own release). The stored object is the
  *               one "generate" makes (same template and CKA_ID), so
- *               "release" treats both alike. Errors: KW_ERR_MISMATCH for
+ *               "release" treats both alike. (SoftHSM 2.6.1 leaves
+ *               CKA_VALUE_LEN at 0 on unwrapped keys: the helper checks the
+ *               exact length inside the module and release takes the layout
+ *               from CKA_ID; docs/hsm.md.) Errors: KW_ERR_MISMATCH for
  *               another kid (or no import key yet), KW_ERR_EXISTS when any
  *               token object has the label, KW_ERR_INVALID_FORMAT when an
  *               unwrap fails ("detail": the CKR name) or the unwrapped length

@@ -2268,6 +2268,14 @@ test_import_key_attrs(void)
 
 		CU_ASSERT_NOT_EQUAL(t.f->C_SetAttributeValue(t.s, hpriv, &set, 1), CKR_OK);
 	}
+	{
+		CK_MECHANISM_TYPE mt[4];
+		CK_ATTRIBUTE am = {CKA_ALLOWED_MECHANISMS, mt, sizeof(mt)};
+
+		CU_ASSERT_EQUAL(t.f->C_GetAttributeValue(t.s, hpriv, &am, 1), CKR_OK);
+		CU_ASSERT_EQUAL(am.ulValueLen, sizeof(mt[0]));
+		CU_ASSERT_EQUAL(mt[0], CKM_RSA_PKCS_OAEP);
+	}
 	CU_ASSERT_EQUAL(t.f->C_GetAttributeValue(t.s, hpub, ua, KW_ARRAY_SIZE(ua)), CKR_OK);
 	CU_ASSERT_TRUE(b[0] && !b[1] && b[2] && b[3] && !b[4]);
 	CU_ASSERT_EQUAL(kw_b64url_decode(n64, strlen(n64), nb, sizeof(nb), &nl), 0);
@@ -2600,6 +2608,9 @@ test_key_list_pages(void)
 		for (size_t i = 0; i < json_array_size(ls); i++) {
 			const char *s = json_string_value(json_array_get(ls, i));
 
+			CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+			if (s == NULL)
+				break;
 			CU_ASSERT_TRUE(strcmp(s, last) > 0);
 			snprintf(last, sizeof(last), "%s", s);
 			many += strncmp(s, "kw-key/t/many/", 14) == 0;
