@@ -230,4 +230,93 @@ int att_www_auth_use_dpop_nonce(const char *value, size_t n);
  */
 int att_token_times(const char *token, size_t len, int64_t *ret_iat, int64_t *ret_exp) KW_WUR;
 
+/* ---- configuration manifest (runtime-data "config") ---- */
+
+/*
+ * The workload's security-sensitive configuration, measured by the attester
+ * and sent as runtime-data.config, so that it is bound into the evidence's
+ * report data (GOVERNANCE rows 11, 12, 14). Format (docs/kwget.md):
+ *   {"root-store": {"fingerprints": [hex64...], "digest": hex96},
+ *    "tls": {"min_version", "cipher_suites", "groups", "signature_algorithms"},
+ *    "crypto": {"rsa_bits", "ec_bits", "symmetric_bits"}}
+ */
+#define ATT_MAX_ROOT_CERTS 10000              /* certificate blocks read, duplicates included */
+#define ATT_MAX_ROOT_BYTES (16 * 1024 * 1024) /* bytes read from the store, all files */
+#define ATT_MAX_ROOT_DIRENTS 100000           /* entries looked at in a store directory */
+#define ATT_MAX_TLS_CONF (1024 * 1024)        /* the OpenSSL configuration file */
+#define ATT_MAX_CRYPTO_CONF 4096              /* the crypto declaration (JSON) */
+#define ATT_CRYPTO_MAX_BITS 65536
+
+/*
+ * Measure a trust store: path is a PEM bundle file, or a directory whose
+ * regular files (symlinks followed, subdirectories skipped) are read like an
+ * OpenSSL CApath. In each file every PEM "CERTIFICATE", "X509 CERTIFICATE"
+ * or "TRUSTED CERTIFICATE" block counts (other PEM blocks, such as CRLs, are
+ * ignored); in a directory, files without any "-----BEGIN" are skipped. A
+ * PEM block that does not decode, a "-----BEGIN" OpenSSL cannot read, or a
+ * certificate block that is not exactly one DER certificate is
+ * KW_ERR_INVALID_FORMAT. The fingerprint is SHA-256 over the certificate's
+ * DER (for TRUSTED CERTIFICATE, the certificate without the trust
+ * attributes). *ret = {"fingerprints": [64 lower-case hex, sorted ascending,
+ * de-duplicated], "digest": 96 lower-case hex SHA-384 over the sorted
+ * fingerprints, each as 64 hex characters and "\n"}. KW_ERR_NOT_FOUND when no
+ * certificate was found, KW_ERR_TOO_LARGE beyond ATT_MAX_ROOT_CERTS blocks,
+ * ATT_MAX_ROOT_BYTES or ATT_MAX_ROOT_DIRENTS, KW_ERR_IO when path (or a
+ * regular file in the directory) cannot be read.
+ */
+int att_manifest_root_store(const char *path, json_t **ret) KW_WUR;
+
+/*
+ * Measure the TLS configuration. With file == NULL (section must be NULL),
+ * the settings of a fresh SSL_CTX (TLS_client_method) of this process: the
+ * library defaults plus whatever the process's own OpenSSL configuration
+ * (OPENSSL_CONF, /etc/ssl/openssl.cnf) applies to every SSL_CTX. With a file
+ * (an OpenSSL configuration, read with NCONF, at most ATT_MAX_TLS_CONF bytes,
+ * no NUL bytes; .include works as in OpenSSL): follow openssl_conf ->
+ * ssl_conf -> section (NULL = "system_default"; the name of an entry in the
+ * ssl_conf section, as SSL_CTX_config() takes it) and apply its directives
+ * with SSL_CONF_cmd (file syntax) to a throw-away SSL_CTX whose protocol
+ * range and cipher lists were first reset to the library defaults. Certificate
+ * and file directives (Certificate, VerifyCAFile, ...) are skipped; any
+ * other directive OpenSSL rejects is KW_ERR_CONFIG, as is a file NCONF
+ * cannot parse. A file without the openssl_conf -> ssl_conf ->
+ * system_default chain configures nothing: the library defaults are
+ * reported; a section named explicitly must exist (KW_ERR_NOT_FOUND).
+ * *ret = {"min_version": "1.0"|"1.1"|"1.2"|"1.3" (or "ssl3"): the lowest
+ * version enabled, where an unset minimum means the library default (1.2 at
+ * security level 1 or more, where OpenSSL 3 refuses the SHA-1/MD5 handshakes
+ * of older versions); "cipher_suites": the names of every TLS 1.3 suite and
+ * TLS 1.2 cipher the configuration allows within the enabled versions, in
+ * OpenSSL's preference order (CipherString expanded to concrete ciphers);
+ * "groups" and "signature_algorithms": the names as configured (only when
+ * the section sets Groups/Curves or SignatureAlgorithms)}.
+ */
+int att_manifest_tls(const char *file, const char *section, json_t **ret) KW_WUR;
+/* The same for the configuration text buf[0..len) (file != NULL case). */
+int att_manifest_tls_parse(const void *buf, size_t len, const char *section, json_t **ret) KW_WUR;
+
+/*
+ * The workload's crypto declaration: a JSON object with at least one of
+ * "rsa_bits", "ec_bits", "symmetric_bits", each an integer 1..65536, and
+ * nothing else (strict: unknown or duplicate members, other types, more than
+ * ATT_MAX_CRYPTO_CONF bytes are errors). *ret is a new object with exactly
+ * the members given.
+ */
+int att_manifest_crypto(const char *file, json_t **ret) KW_WUR;
+int att_manifest_crypto_parse(const void *buf, size_t len, json_t **ret) KW_WUR;
+
+struct att_manifest_opts {
+	const char *root_store;    /* NULL: not measured */
+	const char *tls_config;    /* NULL: this process's TLS defaults */
+	const char *tls_section;   /* NULL: system_default (needs tls_config) */
+	const char *crypto_config; /* NULL: none declared */
+};
+
+/*
+ * The whole manifest: "tls" always, "root-store" and "crypto" when their
+ * paths are given. On failure *reterr_what (when not NULL) names the part
+ * that failed ("root-store", "tls" or "crypto"), else it is left alone.
+ */
+int att_manifest_build(const struct att_manifest_opts *o, json_t **ret, const char **reterr_what) KW_WUR;
+
 #endif
