@@ -22,9 +22,8 @@
 #include "policy.h"
 
 #define UNCONST(v) ((json_t *)(uintptr_t)(v))
-#define MAX_FINGERPRINTS 512        /* allowed fingerprints in a policy */
 #define MAX_CLAIM_FINGERPRINTS 4096 /* a manifest with more fails the check */
-#define MAX_CLAIM_LIST 256          /* TLS name lists in a manifest */
+#define MAX_CLAIM_LIST 1024         /* TLS name lists in a manifest */
 #define MAX_NAME_LEN 128            /* "name" of a measurement entry */
 #define MAX_TLS_NAME 64
 #define MAX_FLOOR 4294967295LL
@@ -530,8 +529,8 @@ validate_config(const json_t *c, struct path *p, char *why, size_t whylen)
 		if (d != NULL && (r = check_string_list(d, KW_POLICY_MAX_LIST, ok_hex, 96, p, why,
 		    whylen)) != 0)
 			return r;
-		if (f != NULL && (r = check_string_list(f, MAX_FINGERPRINTS, ok_hex, 64, p, why,
-		    whylen)) != 0)
+		if (f != NULL && (r = check_string_list(f, KW_POLICY_MAX_FINGERPRINTS, ok_hex, 64,
+		    p, why, whylen)) != 0)
 			return r;
 		path_pop(p, old);
 	}

@@ -25,7 +25,8 @@
 #define KW_POLICY_MAX_SEGMENT_LEN 64
 #define KW_POLICY_MAX_SETS 16                /* names in reference_values.sets */
 #define KW_POLICY_MAX_MEASUREMENTS 1024      /* entries in one measurements list */
-#define KW_POLICY_MAX_LIST 64                /* digests, fingerprints, TLS name lists */
+#define KW_POLICY_MAX_LIST 256               /* digests and TLS name lists */
+#define KW_POLICY_MAX_FINGERPRINTS 512       /* allowed root-store fingerprints */
 #define KW_DURATION_MAX (3650LL * 86400)     /* kw_duration_parse upper bound (10 years) */
 
 /*
