@@ -597,12 +597,12 @@ op_changes(struct admin_req *a)
 static int
 op_import_key(struct admin_req *a)
 {
-	json_t *req = json_pack("{s:s}", "op", "import_key"), *rep;
+	json_t *req, *rep;
 	int r;
 
 	if (!permitted(a->b->cfg, a->subject, ROLE_KEY, NULL))
 		return deny(a, "key-admin role required");
-	if (req == NULL)
+	if ((req = json_pack("{s:s}", "op", "import_key")) == NULL)
 		return fail(a, KW_ERR_NOMEM, NULL);
 	if ((rep = hsm_call(a, req, &r)) == NULL)
 		return fail(a, KW_ERR_UNAVAILABLE, "the HSM has no import key");
