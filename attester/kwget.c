@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,8 @@ struct opts {
 	const char *tee_key_out;
 	const char *token_out;
 	int quiet;
+	struct att_manifest_opts man;
+	int no_manifest;
 };
 
 static int quiet;
@@ -103,6 +106,8 @@ usage(FILE *f)
 	      "              [--emu-report-data HEX]]\n"
 	      "             [--save-attest-request FILE] [--jwe-out FILE] [--tee-key-out FILE]\n"
 	      "             [--token-out FILE]\n"
+	      "             [--root-store PATH] [--tls-config FILE [--tls-config-section NAME]]\n"
+	      "             [--crypto-config FILE] | [--no-manifest]\n"
 	      "       kwget --help | --version\n"
 	      "\n"
 	      "Proves this guest with fresh SEV-SNP evidence (configfs-tsm) to the keywarden\n"
@@ -123,6 +128,13 @@ usage(FILE *f)
 	      "  --jwe-out FILE         write the compact JWE received to FILE\n"
 	      "  --tee-key-out FILE     write the TEE RSA private key (PEM, 0600) to FILE\n"
 	      "  --token-out FILE       write the TEE-bound token from attest (0600) to FILE\n"
+	      "  --root-store PATH      measure this trust store (PEM bundle or CApath directory)\n"
+	      "  --tls-config FILE      measure the TLS settings of this OpenSSL configuration\n"
+	      "                         (default: this process's OpenSSL TLS defaults)\n"
+	      "  --tls-config-section NAME\n"
+	      "                         the ssl_conf entry to read (default: system_default)\n"
+	      "  --crypto-config FILE   the workload's declared key lengths (JSON)\n"
+	      "  --no-manifest          send an empty configuration manifest (\"config\": {})\n"
 	      "  --quiet                print errors only\n"
 	      "\n"
 	      "Exit: 0 ok, 1 usage, 2 network/TLS, 3 attestation denied (401/403), 4 not found,\n"
@@ -444,7 +456,8 @@ valid_resource(const char *r)
 enum {
 	OPT_URL = 256, OPT_RESOURCE, OPT_CACERT, OPT_OUT, OPT_STDOUT, OPT_EMULATE, OPT_EMU_DIR,
 	OPT_EMU_MEAS, OPT_EMU_DEBUG, OPT_EMU_RD, OPT_SAVE_ATTEST, OPT_JWE_OUT, OPT_TEE_KEY_OUT,
-	OPT_TOKEN_OUT, OPT_QUIET, OPT_HELP, OPT_VERSION,
+	OPT_TOKEN_OUT, OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_ROOT_STORE, OPT_TLS_CONFIG,
+	OPT_TLS_SECTION, OPT_CRYPTO_CONFIG, OPT_NO_MANIFEST,
 };
 
 static const struct option longopts[] = {
@@ -463,6 +476,11 @@ static const struct option longopts[] = {
 	{"tee-key-out", required_argument, NULL, OPT_TEE_KEY_OUT},
 	{"token-out", required_argument, NULL, OPT_TOKEN_OUT},
 	{"quiet", no_argument, NULL, OPT_QUIET},
+	{"root-store", required_argument, NULL, OPT_ROOT_STORE},
+	{"tls-config", required_argument, NULL, OPT_TLS_CONFIG},
+	{"tls-config-section", required_argument, NULL, OPT_TLS_SECTION},
+	{"crypto-config", required_argument, NULL, OPT_CRYPTO_CONFIG},
+	{"no-manifest", no_argument, NULL, OPT_NO_MANIFEST},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -501,6 +519,11 @@ parse_args(int argc, char **argv, struct opts *o)
 		case OPT_TEE_KEY_OUT: o->tee_key_out = optarg; break;
 		case OPT_TOKEN_OUT: o->token_out = optarg; break;
 		case OPT_QUIET: o->quiet = 1; break;
+		case OPT_ROOT_STORE: o->man.root_store = optarg; break;
+		case OPT_TLS_CONFIG: o->man.tls_config = optarg; break;
+		case OPT_TLS_SECTION: o->man.tls_section = optarg; break;
+		case OPT_CRYPTO_CONFIG: o->man.crypto_config = optarg; break;
+		case OPT_NO_MANIFEST: o->no_manifest = 1; break;
 		case OPT_HELP: usage(stdout); return -1;
 		case OPT_VERSION: printf("kwget %s\n", KW_VERSION); return -1;
 		default:
@@ -523,6 +546,12 @@ parse_args(int argc, char **argv, struct opts *o)
 		    "at most %d characters each", MAX_RES_PART);
 	if ((o->out != NULL) == (o->to_stdout != 0))
 		return fail(EXIT_USAGE, "give exactly one of --out FILE or --stdout");
+	if (o->no_manifest && (o->man.root_store != NULL || o->man.tls_config != NULL ||
+	    o->man.tls_section != NULL || o->man.crypto_config != NULL))
+		return fail(EXIT_USAGE, "--no-manifest excludes --root-store, --tls-config, "
+		    "--tls-config-section and --crypto-config");
+	if (o->man.tls_section != NULL && o->man.tls_config == NULL)
+		return fail(EXIT_USAGE, "--tls-config-section needs --tls-config FILE");
 	if (o->emulate != NULL) {
 		if (strcmp(o->emulate, "snp") != 0)
 			return fail(EXIT_USAGE, "--emulate supports only 'snp'");
@@ -718,13 +747,79 @@ emit_key(const struct opts *o, const struct kw_secret *key)
 	return 0;
 }
 
+static const char *
+plural(size_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* One line in plain words: what the manifest says (never the whole of it). */
+static void
+say_manifest(const struct opts *o, const json_t *cfg)
+{
+	const json_t *rs, *tls, *cr, *v;
+	const char *dg = NULL;
+	char root[160], tl[PATH_MAX + 160], cry[128];
+	size_t n;
+
+	if (o->no_manifest) {
+		say("manifest: none sent (--no-manifest; \"config\" is {})");
+		return;
+	}
+	rs = json_object_get(cfg, "root-store");
+	tls = json_object_get(cfg, "tls");
+	cr = json_object_get(cfg, "crypto");
+	if (rs != NULL) {
+		n = json_array_size(json_object_get(rs, "fingerprints"));
+		dg = json_string_value(json_object_get(rs, "digest"));
+		snprintf(root, sizeof(root), "root store %zu certificate%s, digest %.16s...", n,
+		    plural(n), dg != NULL ? dg : "?");
+	} else {
+		snprintf(root, sizeof(root), "root store not measured");
+	}
+	n = json_array_size(json_object_get(tls, "cipher_suites"));
+	snprintf(tl, sizeof(tl), "TLS (%s) min %s, %zu cipher suite%s", o->man.tls_config != NULL ?
+	    o->man.tls_config : "this process's OpenSSL defaults",
+	    json_string_value(json_object_get(tls, "min_version")), n, plural(n));
+	if ((v = json_object_get(tls, "groups")) != NULL) {
+		size_t l = strlen(tl);
+
+		snprintf(tl + l, sizeof(tl) - l, ", %zu group%s", json_array_size(v),
+		    plural(json_array_size(v)));
+	}
+	if ((v = json_object_get(tls, "signature_algorithms")) != NULL) {
+		size_t l = strlen(tl);
+
+		snprintf(tl + l, sizeof(tl) - l, ", %zu signature algorithm%s", json_array_size(v),
+		    plural(json_array_size(v)));
+	}
+	if (cr != NULL) {
+		static const char *const k[][2] = {{"rsa_bits", "RSA"}, {"ec_bits", "EC"},
+		    {"symmetric_bits", "symmetric"}};
+		size_t l = 0;
+
+		cry[0] = '\0';
+		for (size_t i = 0; i < KW_ARRAY_SIZE(k); i++) {
+			if ((v = json_object_get(cr, k[i][0])) == NULL)
+				continue;
+			snprintf(cry + l, sizeof(cry) - l, "%s%s %lld bits", l > 0 ? ", " : "", k[i][1],
+			    (long long)json_integer_value(v));
+			l = strlen(cry);
+		}
+	} else {
+		snprintf(cry, sizeof(cry), "none declared");
+	}
+	say("manifest: %s; %s; crypto: %s", root, tl, cry);
+}
+
 static int
 run(const struct opts *o)
 {
 	struct att_keys *keys = NULL;
 	struct att_evidence *ev = NULL;
 	struct kw_secret *key = NULL;
-	json_t *rd = NULL, *evj = NULL, *req = NULL;
+	json_t *rd = NULL, *evj = NULL, *req = NULL, *cfg = NULL;
+	const char *what = NULL;
 	char base[MAX_URL], url[MAX_URL], fp[17];
 	char *nonce = NULL, *body = NULL, *token = NULL, *kid = NULL;
 	char dpop_nonce[ATT_MAX_DPOP_NONCE + 1] = "";
@@ -746,6 +841,17 @@ run(const struct opts *o)
 	while (blen > 0 && o->url[blen - 1] == '/')
 		blen--;
 	snprintf(base, sizeof(base), "%.*s", (int)blen, o->url);
+
+	/* The configuration manifest, measured before any network traffic. */
+	if (!o->no_manifest && (r = att_manifest_build(&o->man, &cfg, &what)) != 0) {
+		const char *path = strcmp(what, "root-store") == 0 ? o->man.root_store :
+		    strcmp(what, "crypto") == 0 ? o->man.crypto_config : o->man.tls_config;
+
+		code = fail(EXIT_LOCAL, "manifest failed: %s%s%s: %s", what, path != NULL ? " " : "",
+		    path != NULL ? path : "", kw_strerror(r));
+		goto out;
+	}
+	say_manifest(o, cfg);
 
 	if ((r = att_rng_check()) != 0) {
 		code = fail(EXIT_LOCAL, "keys failed: platform RNG unavailable: %s", kw_strerror(r));
@@ -770,7 +876,7 @@ run(const struct opts *o)
 	say("received a nonce from the broker (%zu characters)", strlen(nonce));
 
 	code = EXIT_LOCAL;
-	if ((r = att_runtime_data_build(nonce, keys, NULL, &rd)) != 0 ||
+	if ((r = att_runtime_data_build(nonce, keys, cfg, &rd)) != 0 ||
 	    (r = att_report_data(rd, report_data)) != 0) {
 		code = fail(EXIT_LOCAL, "evidence failed: runtime-data: %s", kw_strerror(r));
 		goto out;
@@ -862,6 +968,7 @@ out:
 	if (body != NULL)
 		kw_free_wipe(body);
 	json_decref(req);
+	json_decref(cfg);
 	json_decref(evj);
 	json_decref(rd);
 	att_evidence_free(ev);

@@ -4,7 +4,8 @@
  * test 'attester'): binding, emulated SNP reports, the SNP certificate table
  * parser, configfs-tsm absence, JWE decryption (the encrypt side is
  * written here, independently of the library), DPoP proofs, the
- * use_dpop_nonce challenge and the token's lifetime.
+ * use_dpop_nonce challenge and the token's lifetime; the configuration
+ * manifest in test_manifest.c.
  */
 #include <ftw.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include "kw_jwk.h"
 #include "kw_rd.h"
 #include "kw_util.h"
+#include "test_manifest.h"
 
 #define TEST_ADD(suite, fn) (CU_add_test((suite), #fn, (fn)) == NULL ? -1 : 0)
 
@@ -1201,7 +1203,11 @@ main(void)
 {
 	CU_pSuite s;
 	unsigned int failed;
+	const char *conf;
 
+	/* before OpenSSL is first used: see test_manifest.c (test_tls_defaults) */
+	if ((conf = manifest_tests_env()) == NULL || setenv("OPENSSL_CONF", conf, 1) != 0)
+		return 2;
 	kw_json_init();
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
@@ -1214,7 +1220,7 @@ main(void)
 	    TEST_ADD(s, test_jwe_good) || TEST_ADD(s, test_jwe_rejects) ||
 	    TEST_ADD(s, test_jwe_truncation_sweep) || TEST_ADD(s, test_jwe_bitflip_sweep) ||
 	    TEST_ADD(s, test_dpop_proof) || TEST_ADD(s, test_dpop_nonce_and_challenge) ||
-	    TEST_ADD(s, test_token_times)) {
+	    TEST_ADD(s, test_token_times) || manifest_tests_add() != 0) {
 		fprintf(stderr, "test registration failed\n");
 		CU_cleanup_registry();
 		return 2;

@@ -14,6 +14,7 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import secrets
 import shutil
 import ssl
@@ -46,8 +47,8 @@ def b64u_dec(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
-def run(*args, stdin=None):
-    return subprocess.run([KWGET] + list(args), capture_output=True, timeout=60, stdin=stdin)
+def run(*args, stdin=None, env=None):
+    return subprocess.run([KWGET] + list(args), capture_output=True, timeout=60, stdin=stdin, env=env)
 
 
 def one_line(p):
@@ -74,6 +75,7 @@ class Broker:
         self.nonces = set()
         self.tokens = {}
         self.requests = []
+        self.configs = []    # runtime-data.config of each attest whose report data bound it
         self.gets = []       # (path, claims of the proof or None, status)
         self.jtis = set()
         self.mode = "none"
@@ -129,7 +131,7 @@ class Broker:
     def attest(self, h, body):
         assert set(body) == {"runtime-data", "tee-evidence"}, body.keys()
         rd, ev = body["runtime-data"], body["tee-evidence"]
-        assert set(rd) == {"nonce", "tee-pubkey", "tee-sigkey", "config"} and rd["config"] == {}
+        assert set(rd) == {"nonce", "tee-pubkey", "tee-sigkey", "config"} and isinstance(rd["config"], dict)
         assert rd["tee-pubkey"]["kty"] == "RSA" and set(rd["tee-pubkey"]) == {"kty", "n", "e"}
         assert len(b64u_dec(rd["tee-pubkey"]["n"])) == 384
         assert rd["tee-sigkey"]["kty"] == "EC" and rd["tee-sigkey"]["crv"] == "P-256"
@@ -142,6 +144,7 @@ class Broker:
         assert len(rep) == 1184
         if rep[0x50:0x90] != hashlib.sha384(jcs).digest() + bytes(16):
             return h.problem(401, "Unauthorized", "report data does not bind the runtime data")
+        self.configs.append(rd["config"])   # bound: the report data covers it
         vcek = x509.load_der_x509_certificate(b64u_dec(ev["vcek"]))
         ask = x509.load_der_x509_certificate(b64u_dec(ev["chain"][0]))
         ask.public_key().verify(vcek.signature, vcek.tbs_certificate_bytes,
@@ -299,6 +302,9 @@ def t_usage_errors():
         (base + ["extra"], "unexpected argument"),
         (["--url", "https://x/?a=1", "--resource", "a/b/c", "--stdout"], "query"),
         (["--url", "https://x/#f", "--resource", "a/b/c", "--stdout"], "fragment"),
+        (base + ["--no-manifest", "--root-store", TMP], "--no-manifest excludes"),
+        (base + ["--no-manifest", "--crypto-config", TMP], "--no-manifest excludes"),
+        (base + ["--tls-config-section", "x"], "needs --tls-config"),
     ]
     for args, want in cases:
         p = run(*args)
@@ -315,9 +321,9 @@ def t_no_configfs_tsm():
     assert not os.path.exists(os.path.join(TMP, "x"))
 
 
-def kw(b, *args):
+def kw(b, *args, env=None):
     return run("--url", b.url, "--cacert", os.path.join(TMP, "ca.pem"), "--emulate", "snp",
-               "--emu-dir", os.path.join(TMP, "emu"), *args)
+               "--emu-dir", os.path.join(TMP, "emu"), *args, env=env)
 
 
 def fresh(name):
@@ -458,6 +464,150 @@ def t_dpop_nonce(b):
     b.mode = "none"
 
 
+# ------------------------------------------------------ config manifest
+
+TLS13_CNF = """openssl_conf = init
+[init]
+ssl_conf = ssl
+[ssl]
+system_default = sys
+legacy = old
+[sys]
+MinProtocol = TLSv1.3
+CipherSuites = TLS_AES_256_GCM_SHA384
+[old]
+MinProtocol = TLSv1.2
+CipherString = AES128-SHA
+Groups = X25519:P-256
+SignatureAlgorithms = ECDSA+SHA256:RSA-PSS+SHA256
+"""
+
+
+def write(path, data):
+    with open(path, "w") as f:
+        f.write(data)
+    return path
+
+
+def store_expect(pems):
+    """Fingerprints and digest of a store, computed here with python-cryptography."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+    fps = set()
+    for p in pems:
+        with open(p, "rb") as f:
+            data = f.read()
+        for blk in re.findall(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n", data, re.S):
+            c = x509.load_pem_x509_certificate(blk)
+            fps.add(hashlib.sha256(c.public_bytes(Encoding.DER)).hexdigest())
+    fps = sorted(fps)
+    return {"fingerprints": fps, "digest": hashlib.sha384("".join(f + "\n" for f in fps).encode()).hexdigest()}
+
+
+def openssl_ciphers(*args):
+    p = subprocess.run(["openssl", "ciphers"] + list(args), capture_output=True, check=True)
+    return p.stdout.decode().strip().split(":")
+
+
+def t_manifest(b):
+    b.mode = "none"
+    store = tempfile.mkdtemp(dir=TMP)
+    cas = []
+    for i in range(3):
+        k, c = os.path.join(store, "k%d" % i), os.path.join(store, "ca%d.pem" % i)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-keyout", k, "-out", c, "-subj", "/CN=manifest root %d" % i, "-days", "2"],
+                       check=True, capture_output=True)
+        os.unlink(k)   # a directory of certificates only (plus what is added below)
+        cas.append(c)
+    os.symlink("ca1.pem", os.path.join(store, "dup.0"))   # the same certificate twice
+    write(os.path.join(store, "README"), "not a certificate\n")
+    cnf = write(fresh("tls.cnf"), TLS13_CNF)
+    crypto = write(fresh("crypto.json"), '{"rsa_bits": 3072, "ec_bits": 256, "symmetric_bits": 256}')
+
+    # 1. default: the TLS defaults of the process, nothing else
+    n = len(b.configs)
+    p = kw(b, "--resource", "demo/key/one", "--stdout")
+    err = p.stderr.decode()
+    assert p.returncode == 0 and p.stdout == SECRET, err
+    cfg = b.configs[n]
+    assert len(b.configs) == n + 1 and set(cfg) == {"tls"}, cfg
+    assert cfg["tls"] == {"min_version": "1.2", "cipher_suites": openssl_ciphers()}, cfg
+    assert ("manifest: root store not measured; TLS (this process's OpenSSL defaults) min 1.2, %d cipher "
+            "suites; crypto: none declared" % len(cfg["tls"]["cipher_suites"])) in err, err
+
+    # 2. all three, as the flags describe them (computed independently here)
+    req = fresh("req.json")
+    p = kw(b, "--resource", "demo/key/one", "--stdout", "--root-store", store, "--tls-config", cnf,
+           "--crypto-config", crypto, "--save-attest-request", req)
+    err = p.stderr.decode()
+    assert p.returncode == 0 and p.stdout == SECRET, err
+    want = {"root-store": store_expect(cas),
+            "tls": {"min_version": "1.3", "cipher_suites": ["TLS_AES_256_GCM_SHA384"]},
+            "crypto": {"rsa_bits": 3072, "ec_bits": 256, "symmetric_bits": 256}}
+    assert b.configs[-1] == want, (b.configs[-1], want)
+    with open(req) as f:
+        rd = json.load(f)["runtime-data"]
+    assert rd["config"] == want
+    assert ("manifest: root store 3 certificates, digest %s...; TLS (%s) min 1.3, 1 cipher suite; "
+            "crypto: RSA 3072 bits, EC 256 bits, symmetric 256 bits"
+            % (want["root-store"]["digest"][:16], cnf)) in err, err
+    # the same certificates as one bundle, in another order: the same digest
+    bundle = write(fresh("bundle.pem"), "".join(open(c).read() for c in reversed(cas)))
+    p = kw(b, "--resource", "demo/key/one", "--stdout", "--root-store", bundle)
+    assert p.returncode == 0 and b.configs[-1]["root-store"] == want["root-store"], p
+    # one more CA: another digest
+    shutil.copy(os.path.join(TMP, "other-ca.pem"), os.path.join(store, "extra.pem"))
+    p = kw(b, "--resource", "demo/key/one", "--stdout", "--root-store", store)
+    got = b.configs[-1]["root-store"]
+    assert p.returncode == 0 and got == store_expect(cas + [os.path.join(TMP, "other-ca.pem")]), got
+    assert got["digest"] != want["root-store"]["digest"] and len(got["fingerprints"]) == 4
+    os.unlink(os.path.join(store, "extra.pem"))
+
+    # 3. another ssl_conf entry: TLS 1.2 with a non-AEAD cipher, groups, signature algorithms
+    p = kw(b, "--resource", "demo/key/one", "--stdout", "--tls-config", cnf, "--tls-config-section", "legacy")
+    t = b.configs[-1]["tls"]
+    assert p.returncode == 0, p
+    assert t == {"min_version": "1.2", "cipher_suites": openssl_ciphers("-ciphersuites", "", "AES128-SHA") and
+                 ["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256", "AES128-SHA"],
+                 "groups": ["X25519", "P-256"], "signature_algorithms": ["ECDSA+SHA256", "RSA-PSS+SHA256"]}, t
+    assert "2 groups, 2 signature algorithms" in p.stderr.decode()
+
+    # 4. the process's own OpenSSL configuration is what "defaults" means
+    env = dict(os.environ, OPENSSL_CONF=cnf)
+    p = kw(b, "--resource", "demo/key/one", "--stdout", env=env)
+    assert p.returncode == 0 and b.configs[-1]["tls"] == {"min_version": "1.3",
+                                                           "cipher_suites": ["TLS_AES_256_GCM_SHA384"]}, p
+
+    # 5. --no-manifest: config is {} again
+    p = kw(b, "--resource", "demo/key/one", "--stdout", "--no-manifest")
+    assert p.returncode == 0 and b.configs[-1] == {}, p
+    assert 'manifest: none sent (--no-manifest; "config" is {})' in p.stderr.decode()
+
+    # 6. anything unmeasurable stops kwget before any network traffic (exit 6)
+    bad = fresh("bad.pem")
+    with open(cas[0]) as f:
+        lines = f.read().splitlines(True)
+    lines[3] = "!!!!" + lines[3][4:]
+    write(bad, "".join(lines))
+    baddir = tempfile.mkdtemp(dir=TMP)
+    shutil.copy(cas[0], baddir)
+    shutil.copy(bad, baddir)
+    cases = [
+        (["--root-store", bad], "manifest failed: root-store %s: " % bad),
+        (["--root-store", baddir], "manifest failed: root-store %s: " % baddir),
+        (["--root-store", os.path.join(TMP, "nowhere")], "manifest failed: root-store"),
+        (["--root-store", tempfile.mkdtemp(dir=TMP)], "manifest failed: root-store"),
+        (["--tls-config", write(fresh("x.cnf"), TLS13_CNF.replace("TLSv1.3", "TLSv9"))], "manifest failed: tls"),
+        (["--tls-config", cnf, "--tls-config-section", "nope"], "manifest failed: tls"),
+        (["--crypto-config", write(fresh("c.json"), '{"rsa_bits": 3072, "sha": 1}')], "manifest failed: crypto"),
+        (["--crypto-config", write(fresh("c.json"), '{"rsa_bits": 0}')], "manifest failed: crypto"),
+    ]
+    for extra, want_err in cases:
+        n = len(b.requests)
+        p = kw(b, "--resource", "demo/key/one", "--stdout", *extra)
+        assert p.returncode == 6 and want_err in one_line(p) and len(b.requests) == n, (extra, p)
+
+
 def t_tls(b, b12):
     # a CA that did not sign the broker's certificate
     p = run("--url", b.url, "--cacert", os.path.join(TMP, "other-ca.pem"), "--emulate", "snp",
@@ -488,9 +638,9 @@ def main():
         b12 = Broker(emu, tls_max=ssl.TLSVersion.TLSv1_2)
         tests = [t_help_version, t_usage_errors, t_no_configfs_tsm, lambda: t_release(b),
                  lambda: t_refuses_existing_output(b), lambda: t_errors(b), lambda: t_dpop_nonce(b),
-                 lambda: t_tls(b, b12)]
+                 lambda: t_tls(b, b12), lambda: t_manifest(b)]
         names = ["help_version", "usage_errors", "no_configfs_tsm", "release", "refuses_existing_output",
-                 "errors", "dpop_nonce", "tls"]
+                 "errors", "dpop_nonce", "tls", "manifest"]
         for name, t in zip(names, tests):
             try:
                 t()
