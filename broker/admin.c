@@ -990,9 +990,30 @@ kw_admin_reconcile(struct kw_broker *b)
 
 	if ((r = kw_store_all_versions(b->store, &versions)) != 0)
 		return r;
-	if ((r = hsm_sync(b, json_pack("{s:s}", "op", "key_list"), &rep)) != 0)
+	/* the helper pages key_list (one 64 KiB datagram per reply) */
+	if ((rep = json_object()) == NULL || (labels = json_array()) == NULL) {
+		r = KW_ERR_NOMEM;
 		goto out;
-	labels = json_object_get(rep, "labels");
+	}
+	json_object_set_new(rep, "labels", labels);
+	for (const char *after = "";;) {
+		json_t *page = NULL, *pl;
+		if ((r = hsm_sync(b, json_pack("{s:s, s:s}", "op", "key_list", "after", after),
+		    &page)) != 0)
+			goto out;
+		pl = json_object_get(page, "labels");
+		json_array_extend(labels, pl);
+		if (!json_is_true(json_object_get(page, "more")) || json_array_size(pl) == 0) {
+			json_decref(page);
+			break;
+		}
+		after = json_string_value(json_array_get(labels, json_array_size(labels) - 1));
+		json_decref(page);
+		if (after == NULL) {
+			r = KW_ERR_HSM;
+			goto out;
+		}
+	}
 	json_array_foreach(versions, i, v) {
 		const char *label = json_string_value(json_object_get(v, "label"));
 		const char *state = json_string_value(json_object_get(v, "state"));

@@ -167,6 +167,8 @@ def main():
     rounds = 100
     if "--rounds" in sys.argv:
         rounds = int(sys.argv[sys.argv.index("--rounds") + 1])
+    if os.environ.get("KW_CRASH_ROUNDS"):
+        rounds = int(os.environ["KW_CRASH_ROUNDS"])    # scripts/test.sh: fewer under ASan
     seed = int(os.environ.get("KW_CRASH_SEED", str(int(time.time()))))
     rng = random.Random(seed)
     b = Broker()
