@@ -1359,7 +1359,7 @@ lint_entries(json_t *w, const json_t *list, const char *where, int64_t now, int6
 		const json_t *e = json_array_get(list, i);
 		const char *name = json_string_value(json_object_get(e, "name"));
 		char label[160];
-		int64_t nb = 0, na = 0;
+		int64_t nb = 0, na = 0, oldest;
 		bool has_nb, has_na;
 
 		if (entry_time(e, "not-before", &nb, &has_nb) != 0 ||
@@ -1373,7 +1373,8 @@ lint_entries(json_t *w, const json_t *list, const char *where, int64_t now, int6
 		if (!has_nb && (r = warn(w, "no-not-before: %s has no not-before, its age is "
 		    "unknown", label)) != 0)
 			return r;
-		if (has_nb && max_age > 0 && nb < now - max_age &&
+		if (has_nb && max_age > 0 && !__builtin_sub_overflow(now, max_age, &oldest) &&
+		    nb < oldest &&
 		    (r = warn(w, "stale-measurement: %s valid since %s, older than %" PRId64
 		    " seconds", label, json_string_value(json_object_get(e, "not-before")),
 		    max_age)) != 0)

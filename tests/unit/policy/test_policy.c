@@ -1114,6 +1114,17 @@ test_lint(void)
 	w = lint(p, 0, NULL, NULL);
 	CU_ASSERT_EQUAL(json_array_size(w), 0);
 	json_decref(w);
+	w = lint(p, INT64_MAX, NULL, NULL);   /* no overflow: nothing is that old */
+	CU_ASSERT_EQUAL(json_array_size(w), 0);
+	json_decref(w);
+	{
+		struct kw_policy_ctx early = { INT64_MIN, NULL, NULL };
+
+		w = NULL;
+		CU_ASSERT_EQUAL(kw_policy_lint(p, &early, INT64_MAX, &w), 0);
+		CU_ASSERT_EQUAL(count_code(w, "stale-measurement"), 0);
+		json_decref(w);
+	}
 	json_decref(p);
 	/* the policy that admits any non-debug guest */
 	p = jf("{'version':1}");
