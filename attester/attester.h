@@ -317,6 +317,7 @@ struct att_manifest_opts {
  * paths are given. On failure *reterr_what (when not NULL) names the part
  * that failed ("root-store", "tls" or "crypto"), else it is left alone.
  */
-int att_manifest_build(const struct att_manifest_opts *o, json_t **ret, const char **reterr_what) KW_WUR;
+int att_manifest_build(const struct att_manifest_opts *o, json_t **ret,
+    const char **reterr_what) KW_WUR;
 
 #endif

@@ -758,7 +758,7 @@ static void
 say_manifest(const struct opts *o, const json_t *cfg)
 {
 	const json_t *rs, *tls, *cr, *v;
-	const char *dg = NULL;
+	const char *dg = NULL, *minv;
 	char root[160], tl[PATH_MAX + 160], cry[128];
 	size_t n;
 
@@ -778,9 +778,10 @@ say_manifest(const struct opts *o, const json_t *cfg)
 		snprintf(root, sizeof(root), "root store not measured");
 	}
 	n = json_array_size(json_object_get(tls, "cipher_suites"));
+	if ((minv = json_string_value(json_object_get(tls, "min_version"))) == NULL)
+		minv = "?";
 	snprintf(tl, sizeof(tl), "TLS (%s) min %s, %zu cipher suite%s", o->man.tls_config != NULL ?
-	    o->man.tls_config : "this process's OpenSSL defaults",
-	    json_string_value(json_object_get(tls, "min_version")), n, plural(n));
+	    o->man.tls_config : "this process's OpenSSL defaults", minv, n, plural(n));
 	if ((v = json_object_get(tls, "groups")) != NULL) {
 		size_t l = strlen(tl);
 

@@ -316,7 +316,7 @@ test_root_store_bad(void)
 	    "-----END CERTIFICATE-----\n");
 	expect_store_err(mpath("notcert.pem"), KW_ERR_INVALID_FORMAT);
 	{
-		unsigned char *der = NULL, *d2;
+		unsigned char *der = NULL, *d2 = NULL;
 		int dl = i2d_X509(certs[2], &der);
 		BIO *b = BIO_new(BIO_s_mem());
 		BUF_MEM *m = NULL;
