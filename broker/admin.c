@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "broker.h"
+#include "policy.h"
 #include "kw_json.h"
 #include "kw_log.h"
 #include "kw_util.h"
@@ -184,57 +185,37 @@ body_name(struct admin_req *a, const char *key, int required)
 	return json_string_value(v);
 }
 
+/* Policies and reference-value sets are checked by the policy module at registration. */
 static int
-hex48_array(const json_t *arr, size_t max)
+valid_document(const char *kind, const json_t *doc, char *why, size_t whylen)
 {
-	const json_t *v;
-	size_t i;
-	uint8_t m[48];
-
-	if (!json_is_array(arr) || json_array_size(arr) > max)
+	if (!json_is_object(doc)) {
+		snprintf(why, whylen, "\"document\" must be an object");
 		return 0;
-	json_array_foreach(arr, i, v)
-		if (!json_is_string(v) || kw_hex_decode(json_string_value(v), m, sizeof(m)) != 0)
-			return 0;
-	return 1;
+	}
+	if (strcmp(kind, "refval") == 0)
+		return kw_refval_validate(doc, why, whylen) == 0;
+	return kw_policy_validate(doc, why, whylen) == 0;
 }
 
-/* Skeleton policy documents until the policy language lands (docs/admin.md). */
-static int
-valid_document(const char *kind, const json_t *doc, const char **why)
-{
-	static const char *const pol_keys[] = {"allowed_measurements", "reference_values",
-		"allow_debug", NULL};
-	static const char *const ref_keys[] = {"measurements", NULL};
-	const json_t *v;
-	size_t i;
+/* Reference-value sets for evaluation and lint, from the admin thread's store. */
+struct refset_arg {
+	struct kw_store *st;
+	const char *repo;
+};
 
-	if (!json_is_object(doc)) {
-		*why = "\"document\" must be an object";
-		return 0;
-	}
-	if (strcmp(kind, "refval") == 0) {
-		*why = "a reference-value document is {\"measurements\": [96 hex digits, ...]}";
-		return kw_json_check_keys(doc, ref_keys) == 0 &&
-		    hex48_array(json_object_get(doc, "measurements"), 4096);
-	}
-	*why = "a policy document is {\"allowed_measurements\": [hex], \"reference_values\": "
-	    "[names], \"allow_debug\": bool}";
-	if (kw_json_check_keys(doc, pol_keys) != 0)
-		return 0;
-	if ((v = json_object_get(doc, "allowed_measurements")) != NULL && !hex48_array(v, 1024))
-		return 0;
-	if ((v = json_object_get(doc, "allow_debug")) != NULL && !json_is_boolean(v))
-		return 0;
-	if ((v = json_object_get(doc, "reference_values")) != NULL) {
-		const json_t *n;
-		if (!json_is_array(v) || json_array_size(v) > 64)
-			return 0;
-		json_array_foreach(v, i, n)
-			if (!json_is_string(n) || !kw_config_name_valid(json_string_value(n)))
-				return 0;
-	}
-	return 1;
+static int
+refset_from_store(void *arg, const char *name, json_t **ret)
+{
+	struct refset_arg *ra = arg;
+	json_t *row = NULL;
+	int r;
+
+	if ((r = kw_store_doc_get(ra->st, "refval", ra->repo, name, 0, &row)) != 0)
+		return r;
+	*ret = json_incref(json_object_get(row, "document"));
+	json_decref(row);
+	return *ret != NULL ? 0 : KW_ERR_NOT_FOUND;
 }
 
 /* ---- operations (admin thread) ---- */
@@ -509,13 +490,15 @@ op_key_list(struct admin_req *a)
 	return ok(a, 200, json_pack("{s:o}", "keys", out));
 }
 
+static void add_lint(struct admin_req *a, const char *repo, const json_t *doc, json_t *out);
+
 static int
 op_doc(struct admin_req *a, const char *kind, const char *repo, const char *name, int history)
 {
 	static const char *const keys[] = {"document", "immutable", NULL};
 	json_t *out = NULL;
 	const json_t *doc, *imm;
-	const char *why = NULL;
+	char why[200];
 	int r, version = 0;
 
 	if (a->method == EVHTTP_REQ_GET) {
@@ -536,13 +519,130 @@ op_doc(struct admin_req *a, const char *kind, const char *repo, const char *name
 	imm = json_object_get(a->body, "immutable");
 	if (imm != NULL && !json_is_boolean(imm))
 		return fail(a, KW_ERR_INVALID_FORMAT, "\"immutable\" must be true or false");
-	if (!valid_document(kind, doc, &why))
+	if (!valid_document(kind, doc, why, sizeof(why)))
 		return fail(a, KW_ERR_INVALID_FORMAT, why);
 	if ((r = kw_store_doc_put(a->b->store, kind, repo, name, doc, json_is_true(imm),
 	    a->subject, kw_broker_now(), &version)) != 0)
 		return fail(a, r, r == KW_ERR_EXISTS ? "the document is immutable" : NULL);
 	if ((r = kw_store_doc_get(a->b->store, kind, repo, name, version, &out)) != 0)
 		return fail(a, r, NULL);
+	if (strcmp(kind, "policy") == 0)
+		add_lint(a, repo, doc, out);
+	return ok(a, 201, out);
+}
+
+/* Attach hygiene warnings (server-side lint) to a policy response and log them. */
+static void
+add_lint(struct admin_req *a, const char *repo, const json_t *doc, json_t *out)
+{
+	struct refset_arg ra = {a->b->store, repo};
+	struct kw_policy_ctx ctx = {kw_broker_now(), refset_from_store, &ra};
+	json_t *w = NULL, *x;
+	size_t i;
+
+	if (kw_policy_lint(doc, &ctx, a->b->cfg->policy_max_age, &w) != 0)
+		return;
+	json_array_foreach(w, i, x)
+		kw_log_warn("policy %s/%s: %s", repo, json_string_value(json_object_get(out, "name")),
+		    json_string_value(x));
+	json_object_set_new(out, "warnings", w);
+}
+
+/* GET .../policies/R/N/lint and POST .../policies/R/N/explain */
+static int
+op_policy_check(struct admin_req *a, const char *repo, const char *name, int explain)
+{
+	static const char *const keys[] = {"claims", "version", "at", NULL};
+	struct refset_arg ra = {a->b->store, repo};
+	struct kw_policy_ctx ctx = {kw_broker_now(), refset_from_store, &ra};
+	const json_t *claims, *at, *ver;
+	json_t *row = NULL, *res = NULL;
+	int r, version = a->q_version;
+
+	if (!permitted(a->b->cfg, a->subject, ROLE_POLICY | ROLE_AUDIT, repo))
+		return deny(a, "policy-admin or auditor role required for this repository");
+	if (explain) {
+		if (body_keys(a, keys) != 0)
+			return a->r;
+		claims = json_object_get(a->body, "claims");
+		at = json_object_get(a->body, "at");
+		ver = json_object_get(a->body, "version");
+		if (!json_is_object(claims) || (ver != NULL && (!json_is_integer(ver) ||
+		    json_integer_value(ver) < 1 || json_integer_value(ver) > 1000000)) ||
+		    (at != NULL && (!json_is_string(at) ||
+		    kw_time_parse_rfc3339(json_string_value(at), &ctx.now) != 0)))
+			return fail(a, KW_ERR_INVALID_FORMAT,
+			    "{\"claims\": {...}, \"version\"?: n, \"at\"?: RFC 3339 time}");
+		if (ver != NULL)
+			version = (int)json_integer_value(ver);
+	}
+	if ((r = kw_store_doc_get(a->b->store, "policy", repo, name, version, &row)) != 0)
+		return fail(a, r, "no such policy or version");
+	if (explain) {
+		r = kw_policy_eval(json_object_get(row, "document"), json_object_get(a->body, "claims"),
+		    &ctx, &res);
+		if (r != 0 && r != KW_ERR_DENIED) {
+			json_decref(row);
+			return fail(a, KW_ERR_INVALID_FORMAT, "the policy could not be evaluated "
+			    "(a release would be denied)");
+		}
+	} else {
+		json_t *w = NULL;
+		if ((r = kw_policy_lint(json_object_get(row, "document"), &ctx,
+		    a->b->cfg->policy_max_age, &w)) != 0) {
+			json_decref(row);
+			return fail(a, r, NULL);
+		}
+		res = json_pack("{s:o}", "warnings", w);
+	}
+	if (res != NULL) {
+		json_object_set(res, "policy", json_pack("{s:s, s:s, s:O}", "repository", repo,
+		    "name", name, "version", json_object_get(row, "version")));
+		json_decref(json_object_get(res, "policy"));
+	}
+	json_decref(row);
+	return ok(a, 200, res);
+}
+
+/* POST .../refvals/R/N/supersede {"old","new","grace"} */
+static int
+op_supersede(struct admin_req *a, const char *repo, const char *name)
+{
+	static const char *const keys[] = {"old", "new", "grace", NULL};
+	const char *old, *nw, *grace;
+	json_t *row = NULL, *nd = NULL, *out = NULL;
+	int64_t secs;
+	int r, version;
+
+	a->action = "refval.supersede";
+	if (!permitted(a->b->cfg, a->subject, ROLE_POLICY, repo))
+		return deny(a, "policy-admin role required for this repository");
+	if (body_keys(a, keys) != 0)
+		return a->r;
+	old = json_string_value(json_object_get(a->body, "old"));
+	nw = json_string_value(json_object_get(a->body, "new"));
+	grace = json_string_value(json_object_get(a->body, "grace"));
+	if (old == NULL || nw == NULL || grace == NULL || kw_duration_parse(grace, &secs) != 0)
+		return fail(a, KW_ERR_INVALID_FORMAT,
+		    "{\"old\": hex, \"new\": hex, \"grace\": \"7d\"|\"12h\"|\"30m\"|\"45s\"}");
+	if ((r = kw_store_doc_get(a->b->store, "refval", repo, name, 0, &row)) != 0)
+		return fail(a, r, "no such reference-value set");
+	r = kw_refval_supersede(json_object_get(row, "document"), old, nw, kw_broker_now(), secs,
+	    &nd);
+	json_decref(row);
+	if (r != 0)
+		return fail(a, r == KW_ERR_NOT_FOUND ? KW_ERR_NOT_FOUND : KW_ERR_INVALID_FORMAT,
+		    r == KW_ERR_NOT_FOUND ? "the old measurement is not in the set" :
+		    "invalid measurements or grace");
+	r = kw_store_doc_put(a->b->store, "refval", repo, name, nd, 0, a->subject, kw_broker_now(),
+	    &version);
+	json_decref(nd);
+	if (r != 0)
+		return fail(a, r, r == KW_ERR_EXISTS ? "the set is immutable" : NULL);
+	if ((r = kw_store_doc_get(a->b->store, "refval", repo, name, version, &out)) != 0)
+		return fail(a, r, NULL);
+	kw_log_info("admin %s: %s/%s: superseded a measurement (grace %s), version %d", a->subject,
+	    repo, name, grace, version);
 	return ok(a, 201, out);
 }
 
@@ -693,6 +793,15 @@ dispatch(struct admin_req *a)
 			op_doc(a, kind, s[1], s[2], 0);
 		} else if (n == 4 && IS(3, "history") && m == EVHTTP_REQ_GET)
 			op_doc(a, kind, s[1], s[2], 1);
+		else if (n == 4 && IS(3, "lint") && m == EVHTTP_REQ_GET && IS(0, "policies"))
+			op_policy_check(a, s[1], s[2], 0);
+		else if (n == 4 && IS(3, "explain") && m == EVHTTP_REQ_POST && IS(0, "policies"))
+			op_policy_check(a, s[1], s[2], 1);
+		else if (n == 4 && IS(3, "supersede") && m == EVHTTP_REQ_POST && IS(0, "refvals")) {
+			snprintf(a->repo, sizeof(a->repo), "%s", s[1]);
+			snprintf(a->target, sizeof(a->target), "%s/%s", s[1], s[2]);
+			op_supersede(a, s[1], s[2]);
+		}
 		else
 			fail(a, KW_ERR_NOT_FOUND, "no such endpoint");
 	} else {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "policy.h"
 #include "kw_json.h"
 #include "kw_log.h"
 #include "kw_util.h"
@@ -267,7 +268,8 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 {
 	static const char *const top_keys[] = {"listen", "tls", "hsm", "snp", "limits",
 		"nonce_ttl", "public_url", "token", "dpop", "workers", "log_level", "resources", "store",
-		"admin", NULL};
+		"admin", "policy", NULL};
+	static const char *const policy_keys[] = {"max_reference_age", NULL};
 	static const char *const store_keys[] = {"path", NULL};
 	static const char *const token_keys[] = {"ttl", "issuer", NULL};
 	static const char *const dpop_keys[] = {"iat_window", "nonce_ttl", NULL};
@@ -471,6 +473,17 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 		}
 	}
 
+	c->policy_max_age = 180LL * 86400;
+	o = json_object_get(root, "policy");
+	if (o != NULL) {
+		if ((r = check_keys(o, policy_keys, eb, el, "policy")) != 0 ||
+		    (r = get_str(o, "max_reference_age", &s, 0, eb, el, "policy")) != 0)
+			goto out;
+		if (s != NULL && kw_duration_parse(s, &c->policy_max_age) != 0) {
+			r = cfg_err(eb, el, "policy: \"max_reference_age\" must be a duration like 180d");
+			goto out;
+		}
+	}
 	o = json_object_get(root, "store");
 	s = NULL;
 	if (o != NULL) {

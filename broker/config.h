@@ -47,6 +47,7 @@ struct kw_config {
 	char *log_level;
 
 
+	int64_t policy_max_age;       /* lint: reference values older than this warn (seconds) */
 	char *store_path;             /* SQLite database, default "keywarden.db" beside the config */
 
 	/* admin listener (mutual TLS); disabled when admin_listen_addr is NULL */

@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "broker.h"
+#include "policy.h"
 #include "kw_b64url.h"
 #include "kw_jose.h"
 #include "kw_jwk.h"
@@ -304,27 +305,33 @@ out:
 	free(j);
 }
 
-static int
-hex_listed(const json_t *arr, const uint8_t m[48])
-{
-	const json_t *v;
-	uint8_t x[48];
-	size_t i;
-	int found = 0;
+struct refset_ro_arg {
+	struct kw_store *st;
+	const char *repo;
+};
 
-	json_array_foreach(arr, i, v)
-		if (json_is_string(v) && kw_hex_decode(json_string_value(v), x, sizeof(x)) == 0)
-			found |= CRYPTO_memcmp(x, m, sizeof(x)) == 0;
-	return found;
+/* Reference-value sets named by a policy, read on the loop (read-only store). */
+static int
+refset_ro(void *arg, const char *name, json_t **ret)
+{
+	struct refset_ro_arg *ra = arg;
+	json_t *row = NULL;
+	int r;
+
+	if ((r = kw_store_doc_get(ra->st, "refval", ra->repo, name, 0, &row)) != 0)
+		return r;
+	*ret = json_incref(json_object_get(row, "document"));
+	json_decref(row);
+	return *ret != NULL ? 0 : KW_ERR_NOT_FOUND;
 }
 
 /*
- * The release rule (until the policy language lands): the key's newest
- * enabled version (or ?version=N), the policy bound to the key, the
- * measurement listed in the policy or in one of its reference-value sets,
- * no debug guest unless allowed. Reads the store on the loop through the
- * read-only connection (WAL: readers never wait for the admin writer).
- * Answers the request itself and returns non-zero when the release is denied.
+ * The release rule: the key's newest enabled version (or ?version=N) and the
+ * policy bound to the key, evaluated by the policy language (broker/policy.c,
+ * deny by default) against the token's claims, which include the attested
+ * configuration manifest. Reads the store on the loop through the read-only
+ * connection (WAL: readers never wait for the admin writer). Answers the
+ * request itself and returns non-zero when the release is denied.
  */
 static int
 release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
@@ -334,10 +341,10 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 	const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
 	char repo[72], type[72], tag[72], esc[80];
 	const char *s1 = strchr(path, '/'), *s2 = s1 != NULL ? strchr(s1 + 1, '/') : NULL;
-	json_t *pol = NULL;
-	const json_t *doc, *v, *n;
-	int version = 0, allowed = 0, r;
-	size_t i;
+	json_t *pol = NULL, *explain = NULL;
+	struct refset_ro_arg ra;
+	struct kw_policy_ctx ctx;
+	int version = 0, r;
 
 	if (s1 == NULL || s2 == NULL || (size_t)(s1 - path) >= sizeof(repo) ||
 	    (size_t)(s2 - s1 - 1) >= sizeof(type) || strlen(s2 + 1) >= sizeof(tag)) {
@@ -375,34 +382,28 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 		kw_http_problem_from_err(req, KW_ERR_DENIED, "denied by policy");
 		return -1;
 	}
-	doc = json_object_get(pol, "document");
-	if (tv->debug && !json_is_true(json_object_get(doc, "allow_debug"))) {
+	ra.st = b->store_ro;
+	ra.repo = repo;
+	ctx.now = kw_broker_now();
+	ctx.refset = refset_ro;
+	ctx.arg = &ra;
+	r = kw_policy_eval(json_object_get(pol, "document"), tv->claims, &ctx, &explain);
+	if (r != 0) {
+		const char *reason = json_string_value(json_object_get(explain, "reason"));
+		const char *detail = json_string_value(json_object_get(explain, "detail"));
+
 		b->n_release_denied++;
-		kw_log_info("release of '%s' denied by policy '%s': debug guest (tee-key=%s)", path,
-		    ret->policy, tv->tee_kid);
-		json_decref(pol);
-		kw_http_problem_from_err(req, KW_ERR_DEBUG_GUEST, "denied by policy");
-		return -1;
-	}
-	allowed = hex_listed(json_object_get(doc, "allowed_measurements"), tv->measurement);
-	json_array_foreach(json_object_get(doc, "reference_values"), i, n) {
-		json_t *rv = NULL;
-		if (allowed || !json_is_string(n))
-			break;
-		if (kw_store_doc_get(b->store_ro, "refval", repo, json_string_value(n), 0, &rv) == 0) {
-			v = json_object_get(json_object_get(rv, "document"), "measurements");
-			allowed = hex_listed(v, tv->measurement);
-		}
-		json_decref(rv);
-	}
-	if (!allowed) {
-		b->n_release_denied++;
-		kw_log_info("release of '%s' denied by policy '%s': measurement not allowed "
-		    "(tee-key=%s)", path, ret->policy, tv->tee_kid);
+		/* the reason goes to the log and to admins' explain; the workload learns "denied" */
+		kw_log_info("release of '%s' denied by policy '%s' v%lld: %s%s%s (tee-key=%s)", path,
+		    ret->policy, (long long)json_integer_value(json_object_get(pol, "version")),
+		    reason != NULL ? reason : "could not evaluate", detail != NULL ? ": " : "",
+		    detail != NULL ? detail : "", tv->tee_kid);
+		json_decref(explain);
 		json_decref(pol);
 		kw_http_problem_from_err(req, KW_ERR_DENIED, "denied by policy");
 		return -1;
 	}
+	json_decref(explain);
 	json_decref(pol);
 	return 0;
 }

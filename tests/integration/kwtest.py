@@ -45,6 +45,13 @@ def jcs(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def policy_for(measurement, **extra):
+    """A policy document (docs/policy.md) admitting one measurement."""
+    doc = {"version": 1, "reference_values": {"measurements": [{"value": measurement}]}}
+    doc.update(extra)
+    return doc
+
+
 def es256_raw(jwk_key, data):
     """ES256 signature in the JWS r||s form with a jwcrypto EC key."""
     from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature as dds
@@ -194,7 +201,7 @@ class Broker:
     def provision(self, path, algorithm="aes-256", policy="demo", document=None, length=None):
         """Register a policy and a key generated in the HSM through /admin/v1."""
         if document is None:
-            document = {"allowed_measurements": [self.emu["measurement"]]}
+            document = policy_for(self.emu["measurement"])
         st, _, body = self.admin("PUT", "/admin/v1/policies/%s/%s" % (path.split("/")[0], policy),
                                  {"document": document})
         assert st == 201, (st, body)

@@ -108,8 +108,8 @@ def t_transport(b):
 def t_matrix(b):
     """Every endpoint x every role: allowed ones succeed, the rest get 403 and change nothing."""
     m = b.emu["measurement"]
-    assert b.admin("PUT", "/admin/v1/policies/demo/p", {"document": {"allowed_measurements": [m]}})[0] == 201
-    assert b.admin("PUT", "/admin/v1/refvals/demo/r", {"document": {"measurements": [m]}})[0] == 201
+    assert b.admin("PUT", "/admin/v1/policies/demo/p", {"document": kwtest.policy_for(m)})[0] == 201
+    assert b.admin("PUT", "/admin/v1/refvals/demo/r", {"document": {"measurements": [{"value": m}]}})[0] == 201
     n = [0]
 
     def fresh_key():
@@ -135,11 +135,11 @@ def t_matrix(b):
         ("import key", "GET", lambda: "/admin/v1/import-key", None, {"ka-demo", "ka-other"}, {200}),
         ("list policies", "GET", lambda: "/admin/v1/policies?repository=demo", None, {"ka-demo", "pa-demo", "aud-all"}, {200}),
         ("put policy", "PUT", lambda: "/admin/v1/policies/demo/p",
-         lambda s: {"document": {"allowed_measurements": [m]}}, {"pa-demo"}, {201}),
+         lambda s: {"document": kwtest.policy_for(m)}, {"pa-demo"}, {201}),
         ("show policy", "GET", lambda: "/admin/v1/policies/demo/p", None, {"ka-demo", "pa-demo", "aud-all"}, {200}),
         ("policy history", "GET", lambda: "/admin/v1/policies/demo/p/history", None, {"ka-demo", "pa-demo", "aud-all"}, {200}),
         ("put refval", "PUT", lambda: "/admin/v1/refvals/demo/r",
-         lambda s: {"document": {"measurements": [m]}}, {"pa-demo"}, {201}),
+         lambda s: {"document": {"measurements": [{"value": m}]}}, {"pa-demo"}, {201}),
         ("show refval", "GET", lambda: "/admin/v1/refvals/demo/r", None, {"ka-demo", "pa-demo", "aud-all"}, {200}),
         ("changes", "GET", lambda: "/admin/v1/changes?repository=demo", None, {"aud-all"}, {200}),
     ]
@@ -168,7 +168,7 @@ def t_matrix(b):
 def t_import_roundtrip(b):
     value = os.urandom(32)
     env = dict(os.environ, KWCTL_PROFILE=os.path.join(b.dir, "kwctl.json"))
-    assert b.admin("PUT", "/admin/v1/policies/demo/imp", {"document": {"allowed_measurements": [b.emu["measurement"]]}})[0] == 201
+    assert b.admin("PUT", "/admin/v1/policies/demo/imp", {"document": kwtest.policy_for(b.emu["measurement"])})[0] == 201
     p = subprocess.run([KWCTL, "key", "import", "demo/key/imported", "--algorithm", "aes-256",
                         "--policy", "imp", "--value-hex", value.hex()], env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -230,14 +230,16 @@ def t_bad_input(b):
         ("POST", "/admin/v1/keys/import", {"repository": "demo", "type": "k", "tag": "x", "algorithm": "aes-256",
                                            "wrapped": {"kid": "x", "kek": "AAAA", "value": "AAAA"}}, 400),
         ("POST", "/admin/v1/keys/import", {"repository": "demo", "type": "k", "tag": "x", "algorithm": "aes-256"}, 400),
-        ("PUT", "/admin/v1/policies/demo/p2", {"document": {"allowed_measurements": ["zz"]}}, 400),
+        ("PUT", "/admin/v1/policies/demo/p2", {"document": {"version": 1, "reference_values": {"measurements": [{"value": "zz"}]}}}, 400),
+        ("PUT", "/admin/v1/policies/demo/p2", {"document": {"version": 2}}, 400),
+        ("PUT", "/admin/v1/policies/demo/p2", {"document": {"version": 1, "rules": {"claim": "tee", "op": "matches", "value": "x"}}}, 400),
         ("PUT", "/admin/v1/policies/demo/p2", {"document": {"unknown": 1}}, 400),
         ("PUT", "/admin/v1/policies/demo/p2", {"document": [1]}, 400),
-        ("PUT", "/admin/v1/policies/demo/p2", {"document": {}, "immutable": "yes"}, 400),
+        ("PUT", "/admin/v1/policies/demo/p2", {"document": {"version": 1}, "immutable": "yes"}, 400),
         ("PUT", "/admin/v1/policies/demo/p2", {"doc": {}}, 400),
         ("PUT", "/admin/v1/refvals/demo/r2", {"document": {"measurements": "ab"}}, 400),
-        ("PUT", "/admin/v1/policies/demo/..", {"document": {}}, 400),
-        ("PUT", "/admin/v1/policies/demo/%2e%2e", {"document": {}}, 400),
+        ("PUT", "/admin/v1/policies/demo/..", {"document": {"version": 1}}, 400),
+        ("PUT", "/admin/v1/policies/demo/%2e%2e", {"document": {"version": 1}}, 400),
         ("GET", "/admin/v1/keys/demo/../x", None, 400),
         ("GET", "/admin/v1/keys/demo/%2e%2e/x", None, 400),
         ("GET", "/admin/v1/keys/demo/k/x/extra/path", None, 404),
@@ -261,7 +263,7 @@ def t_bad_input(b):
 
 def t_lifecycle(b):
     m = b.emu["measurement"]
-    assert b.admin("PUT", "/admin/v1/policies/demo/life", {"document": {"allowed_measurements": [m]}})[0] == 201
+    assert b.admin("PUT", "/admin/v1/policies/demo/life", {"document": kwtest.policy_for(m)})[0] == 201
     st, _, k = b.admin("POST", "/admin/v1/keys", {"repository": "demo", "type": "key", "tag": "life",
                                                   "algorithm": "aes-256", "policy": "life"})
     assert st == 201 and k["state"] == "enabled" and k["versions"][0]["state"] == "enabled", k
@@ -293,9 +295,9 @@ def t_lifecycle(b):
     st, ct, body = b.admin("POST", "/admin/v1/keys", {"repository": "demo", "type": "key", "tag": "dup", "algorithm": "aes-128"})
     problem(st, ct, body, 409, "duplicate key")
     # immutable policies cannot change
-    st, _, _ = b.admin("PUT", "/admin/v1/policies/demo/frozen", {"document": {}, "immutable": True})
+    st, _, _ = b.admin("PUT", "/admin/v1/policies/demo/frozen", {"document": {"version": 1}, "immutable": True})
     assert st == 201
-    st, ct, body = b.admin("PUT", "/admin/v1/policies/demo/frozen", {"document": {"allow_debug": True}})
+    st, ct, body = b.admin("PUT", "/admin/v1/policies/demo/frozen", {"document": {"version": 1, "allow_debug": True}})
     problem(st, ct, body, 409, "immutable policy")
     st, _, h = b.admin("GET", "/admin/v1/policies/demo/life/history")
     assert [x["version"] for x in h["history"]] == [1], h

@@ -76,7 +76,7 @@ def random_op(rng, model, m):
     if c < 0.5:
         kind = rng.choice(["policies", "refvals"])
         name = rng.choice(["p1", "p2", "r1"])
-        doc = {"allowed_measurements": [m]} if kind == "policies" else {"measurements": [m]}
+        doc = kwtest.policy_for(m) if kind == "policies" else {"measurements": [{"value": m}]}
         if kind == "policies" and rng.random() < 0.5:
             doc["allow_debug"] = rng.random() < 0.5
         return ("doc", kind, "crash", name, doc)

@@ -257,7 +257,7 @@ def main():
         b.start()
         b.provision(RES)
         b.provision("demo/key/debug-ok", algorithm="aes-128", policy="debug-ok",
-                    document={"allowed_measurements": [b.emu["measurement"]], "allow_debug": True})
+                    document=kwtest.policy_for(b.emu["measurement"], allow_debug=True))
         for t in TESTS + [t_logs_hold_no_secrets]:
             try:
                 t(b)
