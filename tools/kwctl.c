@@ -25,8 +25,10 @@ usage_main(FILE *f)
 	    "admin commands (HTTPS with a client certificate; see 'kwctl <command> --help'):\n"
 	    "  whoami                         the caller's subject and grants\n"
 	    "  key list|show|create|import|rotate|disable|enable|delete|set-policy\n"
-	    "  policy put|show|history|list   policy documents\n"
+	    "  policy put|show|history|list   policy documents (docs/policy.md)\n"
+	    "  policy lint|explain            hygiene warnings; dry run against claims\n"
 	    "  refval put|show|history|list   reference-value sets\n"
+	    "  refval supersede               phase out a measurement for a new one\n"
 	    "  changes                        the admin change record\n"
 	    "\n"
 	    "offline commands:\n"
@@ -37,7 +39,8 @@ usage_main(FILE *f)
 	    "profile: --profile, else $KWCTL_PROFILE, else ~/.config/keywarden/kwctl.json\n"
 	    "\n"
 	    "exit status: 0 ok, 1 refused or failed, 2 usage, 3 network/TLS, 4 not found,\n"
-	    "             5 not permitted, 6 conflict, 7 server unavailable\n", f);
+	    "             5 not permitted, 6 conflict, 7 server unavailable,\n"
+	    "             8 policy lint found warnings, 9 policy explain: denied\n", f);
 }
 
 static void KW_PRINTF(1, 0)

@@ -31,12 +31,14 @@ enum kwctl_exit {
 	KWCTL_EDENIED = 5,    /* 403 */
 	KWCTL_ECONFLICT = 6,  /* 409 */
 	KWCTL_EUNAVAIL = 7,   /* 5xx */
+	KWCTL_EWARNINGS = 8,  /* policy lint: the server reported warnings (a result, not an error) */
+	KWCTL_EPOLDENY = 9,   /* policy explain: the policy denies the claims (a result) */
 };
 
 /* Caps. */
 #define KWCTL_MAX_RESPONSE (1024 * 1024)  /* any response body */
 #define KWCTL_MAX_PROFILE (64 * 1024)
-#define KWCTL_MAX_DOCUMENT (256 * 1024)   /* policy / reference-value file */
+#define KWCTL_MAX_DOCUMENT (256 * 1024)   /* policy / reference-value / claims file */
 #define KWCTL_MAX_NAME 64
 #define KWCTL_MAX_SECRET 4096             /* generic secret length (broker: 1..4096) */
 #define KWCTL_MAX_URL 1024

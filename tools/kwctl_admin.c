@@ -2,7 +2,8 @@
 /*
  * kwctl admin subcommands: whoami, key ..., policy ..., refval ..., changes.
  * Each is one table row (options allowed, positional names, a run function);
- * parsing, connection and output are shared. docs/admin.md is the API.
+ * parsing, connection and output are shared. docs/admin.md is the API,
+ * docs/policy.md the policy language (lint, explain, supersede).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,11 +24,15 @@
 enum {
 	O_REPO = 1 << 0, O_ALG = 1 << 1, O_LEN = 1 << 2, O_POLICY = 1 << 3, O_VALUE = 1 << 4,
 	O_VERSION = 1 << 5, O_YES = 1 << 6, O_NONE = 1 << 7, O_FILE = 1 << 8,
-	O_IMMUTABLE = 1 << 9, O_AFTER = 1 << 10, O_LIMIT = 1 << 11,
+	O_IMMUTABLE = 1 << 9, O_AFTER = 1 << 10, O_LIMIT = 1 << 11, O_CLAIMS = 1 << 12,
+	O_AT = 1 << 13, O_BY = 1 << 14, O_GRACE = 1 << 15,
 };
 
-/* Positional argument kinds. */
-enum { P_NONE, P_KEY, P_DOC, P_KEY_NAME };
+/* Positional argument kinds (P_DOC_ARG: R/NAME and one more word). */
+enum { P_NONE, P_KEY, P_DOC, P_KEY_NAME, P_DOC_ARG };
+
+#define KWCTL_HEX96 96   /* a measurement: SHA-384 in hex */
+#define KWCTL_GRACE_MAX (3650LL * 86400)   /* as the broker's kw_duration_parse */
 
 struct cmd;
 
@@ -39,6 +44,7 @@ struct sub {
 	unsigned int opts;
 	int pos;
 	int (*run)(struct cmd *);
+	const char *only;       /* "policy" or "refval": only under that word; NULL: both */
 };
 
 struct cmd {
@@ -48,12 +54,19 @@ struct cmd {
 	struct kwctl_conn_flags cf;
 	struct kwctl_conn conn;
 	int json, yes, none, immutable;
-	const char *repo, *alg, *policy, *value_file, *file;
+	const char *repo, *alg, *policy, *value_file, *file, *claims, *at, *by, *grace;
 	int64_t length, version, after, limit;   /* -1: not given */
 	struct kw_secret *value_hex;             /* --value-hex, parsed */
 	/* positional names, validated */
-	const char *r, *t, *g, *name;
+	const char *r, *t, *g, *name, *arg;
 	char pbuf[3 * (KWCTL_MAX_NAME + 1)];
+	/*
+	 * Called with every parsed 2xx answer before it is printed (also with
+	 * --json). Returns the exit status; KWCTL_EFAIL means the answer is
+	 * unusable (the hook has said why) and nothing is printed.
+	 */
+	int (*post)(const json_t *, struct cmd *);
+	char old_hex[KWCTL_HEX96 + 1], new_hex[KWCTL_HEX96 + 1];   /* supersede, lower-case */
 };
 
 /* ---- small helpers ---- */
@@ -319,7 +332,8 @@ print_change(const json_t *ch)
 /*
  * Send, then print: --json writes the body exactly (and a newline if it has
  * none); otherwise print(doc) formats it. A 2xx body that is not a JSON
- * object is refused (exit 1). 204 prints done (if not NULL).
+ * object is refused (exit 1). 204 prints done (if not NULL). c->post, when
+ * set, checks the answer first and decides the exit status.
  */
 static int
 exchange(struct cmd *c, const char *method, const char *path, const char *body,
@@ -341,6 +355,8 @@ exchange(struct cmd *c, const char *method, const char *path, const char *body,
 		    c->what, rs.status);
 		goto out;
 	}
+	if (c->post != NULL && (rc = c->post(j, c)) == KWCTL_EFAIL)
+		goto out;
 	if (c->json) {
 		if (fwrite(rs.body, 1, rs.len, stdout) != rs.len ||
 		    (rs.len > 0 && rs.body[rs.len - 1] != '\n' && fputc('\n', stdout) == EOF))
@@ -349,7 +365,7 @@ exchange(struct cmd *c, const char *method, const char *path, const char *body,
 		print(j, c);
 	}
 out:
-	if (rc == 0 && fflush(stdout) != 0)
+	if ((rc == 0 || rc == KWCTL_EWARNINGS || rc == KWCTL_EPOLDENY) && fflush(stdout) != 0)
 		rc = kwctl_fail(KWCTL_EFAIL, "cannot write output");
 	json_decref(j);
 	kwctl_resp_free(&rs);
@@ -697,6 +713,8 @@ out:
 	return rc;
 }
 
+static int post_put(const json_t *j, struct cmd *c);
+
 /* "/admin/v1/policies" or "/admin/v1/refvals" */
 static const char *
 doc_base(const struct cmd *c)
@@ -728,6 +746,7 @@ run_doc_put(struct cmd *c)
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/%s/%s", doc_base(c), c->r, c->name);
+	c->post = post_put;
 	rc = exchange(c, "PUT", path, body, out_doc, NULL);
 out:
 	free(body);
@@ -767,6 +786,322 @@ run_doc_list(struct cmd *c)
 	return exchange(c, "GET", path, NULL, out_docs, NULL);
 }
 
+/* ---- policy lint, policy explain, refval supersede ---- */
+
+/* Escaped string member, up to (n - 4) / 4 input bytes, or "-" when absent or empty. */
+static const char *
+text_of(const json_t *o, const char *k, char *buf, size_t n)
+{
+	const char *v;
+	size_t l;
+
+	if (kw_json_get_str(o, k, &v, &l) != 0 || l == 0)
+		return "-";
+	kwctl_escape(v, (n - 4) / 4, buf, n);
+	return buf;
+}
+
+/* put: the broker's lint warnings of a policy, one "kwctl: warning: ..." line each. */
+static int
+post_put(const json_t *j, struct cmd *c)
+{
+	char buf[1024];
+	const json_t *w;
+	size_t i;
+
+	(void)c;
+	json_array_foreach(json_object_get(j, "warnings"), i, w) {
+		if (!json_is_string(w))
+			continue;
+		kwctl_escape(json_string_value(w), (sizeof(buf) - 4) / 4, buf, sizeof(buf));
+		fprintf(stderr, "kwctl: warning: %s\n", buf);
+	}
+	return 0;
+}
+
+static int
+post_lint(const json_t *j, struct cmd *c)
+{
+	const json_t *w = json_object_get(j, "warnings"), *x;
+	size_t i;
+
+	if (!json_is_array(w))
+		return kwctl_fail(KWCTL_EFAIL, "%s: the answer has no \"warnings\" list", c->what);
+	json_array_foreach(w, i, x)
+		if (!json_is_string(x))
+			return kwctl_fail(KWCTL_EFAIL, "%s: a warning is not a string", c->what);
+	return json_array_size(w) > 0 ? KWCTL_EWARNINGS : KWCTL_OK;
+}
+
+static void
+out_lint(const json_t *j, struct cmd *c)
+{
+	char buf[1024];
+	const json_t *x;
+	size_t i;
+
+	(void)c;
+	json_array_foreach(json_object_get(j, "warnings"), i, x) {
+		kwctl_escape(json_string_value(x), (sizeof(buf) - 4) / 4, buf, sizeof(buf));
+		printf("%s\n", buf);
+	}
+}
+
+static int
+run_policy_lint(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH];
+	int n = snprintf(path, sizeof(path), "/admin/v1/policies/%s/%s/lint", c->r, c->name);
+
+	if (c->version >= 0)
+		snprintf(path + n, sizeof(path) - (size_t)n, "?version=%" PRId64, c->version);
+	c->post = post_lint;
+	return exchange(c, "GET", path, NULL, out_lint, NULL);
+}
+
+static int
+post_explain(const json_t *j, struct cmd *c)
+{
+	const char *d;
+	size_t l;
+
+	if (kw_json_get_str(j, "decision", &d, &l) == 0) {
+		if (strcmp(d, "allow") == 0)
+			return KWCTL_OK;
+		if (strcmp(d, "deny") == 0)
+			return KWCTL_EPOLDENY;
+	}
+	return kwctl_fail(KWCTL_EFAIL, "%s: the answer has no decision \"allow\" or \"deny\"",
+	    c->what);
+}
+
+#define KWCTL_PATH_COL 48   /* the PATH column is padded to at most this width */
+
+static void
+out_explain(const json_t *j, struct cmd *c)
+{
+	char a[3][1024], n[24];
+	const json_t *pol = json_object_get(j, "policy"), *m = json_object_get(j, "matched");
+	const json_t *checks = json_object_get(j, "checks"), *ch;
+	int wc = 5, wr = 6, wp = 4;   /* CHECK, RESULT, PATH */
+	size_t i;
+
+	(void)c;
+	printf("decision  %s\n", text_of(j, "decision", a[0], sizeof(a[0])));
+	printf("reason    %s\n", text_of(j, "reason", a[0], sizeof(a[0])));
+	printf("path      %s\n", text_of(j, "path", a[0], sizeof(a[0])));
+	printf("detail    %s\n", text_of(j, "detail", a[0], sizeof(a[0])));
+	if (json_is_object(pol))
+		printf("policy    %s/%s version %s\n",
+		    text_of(pol, "repository", a[0], sizeof(a[0])),
+		    text_of(pol, "name", a[1], sizeof(a[1])), int_of(pol, "version", n, sizeof(n)));
+	if (json_is_object(m)) {
+		if (json_is_string(json_object_get(m, "set")))
+			printf("matched   set:%s.measurements[%s]",
+			    text_of(m, "set", a[0], sizeof(a[0])), int_of(m, "index", n, sizeof(n)));
+		else
+			printf("matched   reference_values.measurements[%s]",
+			    int_of(m, "index", n, sizeof(n)));
+		if (json_is_string(json_object_get(m, "name")))
+			printf(" (%s)", text_of(m, "name", a[0], sizeof(a[0])));
+		printf("\n");
+	}
+	if (json_array_size(checks) == 0)
+		return;
+	json_array_foreach(checks, i, ch) {
+		int l0 = (int)strlen(text_of(ch, "check", a[0], sizeof(a[0])));
+		int l1 = (int)strlen(text_of(ch, "result", a[1], sizeof(a[1])));
+		int l2 = (int)strlen(text_of(ch, "path", a[2], sizeof(a[2])));
+
+		wc = l0 > wc ? l0 : wc;
+		wr = l1 > wr ? l1 : wr;
+		wp = l2 > wp ? (l2 > KWCTL_PATH_COL ? KWCTL_PATH_COL : l2) : wp;
+	}
+	printf("\n%-*s  %-*s  %-*s  DETAIL\n", wc, "CHECK", wr, "RESULT", wp, "PATH");
+	json_array_foreach(checks, i, ch) {
+		printf("%-*s  %-*s  %-*s  ", wc, text_of(ch, "check", a[0], sizeof(a[0])), wr,
+		    text_of(ch, "result", a[1], sizeof(a[1])), wp, text_of(ch, "path", a[2],
+		    sizeof(a[2])));
+		printf("%s\n", text_of(ch, "detail", a[0], sizeof(a[0])));
+	}
+}
+
+/* The claims to send: the file's object, or its "claims" if it is 'evidence verify' output. */
+static int
+explain_claims(struct cmd *c, const json_t *file, const json_t **ret)
+{
+	const json_t *v = json_object_get(file, "verdict"), *cl = json_object_get(file, "claims");
+
+	if (v == NULL || cl == NULL) {
+		*ret = file;
+		return 0;
+	}
+	if (!json_is_string(v) || strcmp(json_string_value(v), "verified") != 0 ||
+	    !json_is_object(cl))
+		return kwctl_usage_error("%s: %s: the evidence was not verified, it has no claims",
+		    c->what, c->claims);
+	*ret = cl;
+	return 0;
+}
+
+static int
+run_policy_explain(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH], *body = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	json_t *file = NULL, *j = NULL;
+	const json_t *claims = NULL;
+	int64_t t;
+	int r, rc;
+
+	if (c->claims == NULL)
+		return kwctl_usage_error("%s: --claims FILE (the normalized claims) is required",
+		    c->what);
+	if (c->at != NULL && kw_time_parse_rfc3339(c->at, &t) != 0)
+		return kwctl_usage_error("%s: --at must be an RFC 3339 time such as "
+		    "2026-12-01T00:00:00Z", c->what);
+	if ((r = kw_file_read(c->claims, KWCTL_MAX_DOCUMENT, &buf, &len)) != 0 ||
+	    (r = kw_json_parse(buf, len, KWCTL_MAX_DOCUMENT, &file)) != 0) {
+		rc = kwctl_usage_error("%s: %s: %s (want one JSON object)", c->what, c->claims,
+		    kw_strerror(r));
+		goto out;
+	}
+	if ((rc = explain_claims(c, file, &claims)) != 0)
+		goto out;
+	if ((j = json_pack("{s:O}", "claims", claims)) == NULL ||
+	    (c->version >= 0 && json_object_set_new(j, "version", json_integer(c->version)) != 0) ||
+	    (c->at != NULL && json_object_set_new(j, "at", json_string(c->at)) != 0) ||
+	    (body = body_of(j)) == NULL) {
+		rc = body_fail(c);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/admin/v1/policies/%s/%s/explain", c->r, c->name);
+	c->post = post_explain;
+	rc = exchange(c, "POST", path, body, out_explain, NULL);
+out:
+	free(body);
+	json_decref(j);
+	json_decref(file);
+	free(buf);
+	return rc;
+}
+
+/* 96 hex digits in either case into out, lower-case. */
+static int
+hex96(const char *s, char out[static KWCTL_HEX96 + 1])
+{
+	size_t i;
+
+	for (i = 0; i < KWCTL_HEX96 && s[i] != '\0'; i++) {
+		char ch = s[i];
+
+		if (ch >= 'A' && ch <= 'F')
+			ch = (char)(ch - 'A' + 'a');
+		else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+			return -1;
+		out[i] = ch;
+	}
+	if (i != KWCTL_HEX96 || s[i] != '\0')
+		return -1;
+	out[i] = '\0';
+	return 0;
+}
+
+/* The broker's duration (kw_duration_parse): <digits><d|h|m|s>, 2..12 characters, <= 3650 days. */
+static int
+parse_grace(const char *s, int64_t *ret)
+{
+	size_t n = strlen(s);
+	int64_t v = 0, mul;
+
+	if (n < 2 || n > 12)
+		return -1;
+	switch (s[n - 1]) {
+	case 'd': mul = 86400; break;
+	case 'h': mul = 3600; break;
+	case 'm': mul = 60; break;
+	case 's': mul = 1; break;
+	default: return -1;
+	}
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');   /* at most 11 digits: no overflow */
+	}
+	if (v > KWCTL_GRACE_MAX / mul)
+		return -1;
+	*ret = v * mul;
+	return 0;
+}
+
+/* One entry of the returned set: its value and window [not-before, not-after). */
+static void
+print_entry(const json_t *doc, const char *label, const char *hex)
+{
+	char a[3][200];
+	const json_t *e;
+	size_t i;
+
+	printf("  %-4s %s\n", label, hex);
+	json_array_foreach(json_object_get(doc, "measurements"), i, e) {
+		if (!json_is_string(json_object_get(e, "value")) ||
+		    strcmp(json_string_value(json_object_get(e, "value")), hex) != 0)
+			continue;
+		printf("       from %s until %s", json_is_string(json_object_get(e, "not-before")) ?
+		    text_of(e, "not-before", a[0], sizeof(a[0])) : "(no start)",
+		    json_is_string(json_object_get(e, "not-after")) ?
+		    text_of(e, "not-after", a[1], sizeof(a[1])) : "(no end)");
+		if (json_is_string(json_object_get(e, "name")))
+			printf("  %s", text_of(e, "name", a[2], sizeof(a[2])));
+		printf("\n");
+		return;
+	}
+	printf("       (not in the returned set)\n");
+}
+
+static void
+out_supersede(const json_t *j, struct cmd *c)
+{
+	const json_t *doc = json_object_get(j, "document");
+
+	printf("refval ");
+	print_doc(j, c->group, 1);
+	print_entry(doc, "old", c->old_hex);
+	print_entry(doc, "new", c->new_hex);
+}
+
+static int
+run_refval_supersede(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH], *body = NULL;
+	json_t *j;
+	int64_t secs;
+	int rc;
+
+	if (c->by == NULL || c->grace == NULL)
+		return kwctl_usage_error("%s: --by NEW and --grace DURATION are required", c->what);
+	if (hex96(c->arg, c->old_hex) != 0 || hex96(c->by, c->new_hex) != 0)
+		return kwctl_usage_error("%s: OLD and NEW must be measurements of %d hex digits",
+		    c->what, KWCTL_HEX96);
+	if (strcmp(c->old_hex, c->new_hex) == 0)
+		return kwctl_usage_error("%s: OLD and NEW are the same measurement", c->what);
+	if (parse_grace(c->grace, &secs) != 0)
+		return kwctl_usage_error("%s: --grace must be <digits><d|h|m|s> (7d, 12h, 30m, "
+		    "45s), at most 3650 days", c->what);
+	j = json_pack("{s:s,s:s,s:s}", "old", c->old_hex, "new", c->new_hex, "grace", c->grace);
+	if ((body = body_of(j)) == NULL) {
+		rc = body_fail(c);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/admin/v1/refvals/%s/%s/supersede", c->r, c->name);
+	rc = exchange(c, "POST", path, body, out_supersede, NULL);
+out:
+	free(body);
+	json_decref(j);
+	return rc;
+}
+
 /* ---- table, parsing, help ---- */
 
 #define CONN_HELP \
@@ -776,19 +1111,20 @@ run_doc_list(struct cmd *c)
 
 static const struct sub subs[] = {
 	{ "whoami", NULL, "kwctl whoami",
-	  "The certificate subject the broker sees and its role grants.\n", 0, P_NONE, run_whoami },
+	  "The certificate subject the broker sees and its role grants.\n", 0, P_NONE, run_whoami,
+	  NULL },
 	{ "changes", NULL, "kwctl changes [--repository R] [--after SEQ] [--limit N]",
 	  "The admin change record (auditor role), oldest first; --after SEQ pages on.\n",
-	  O_REPO | O_AFTER | O_LIMIT, P_NONE, run_changes },
+	  O_REPO | O_AFTER | O_LIMIT, P_NONE, run_changes, NULL },
 	{ "key", "list", "kwctl key list [--repository R]",
 	  "Metadata of the keys the caller may read (never values).\n", O_REPO, P_NONE,
-	  run_key_list },
+	  run_key_list, NULL },
 	{ "key", "show", "kwctl key show R/T/G", "Metadata of one key and its versions.\n", 0,
-	  P_KEY, run_key_show },
+	  P_KEY, run_key_show, NULL },
 	{ "key", "create",
 	  "kwctl key create R/T/G --algorithm aes-128|aes-256|secret [--length N] [--policy NAME]",
 	  "Generate a key inside the HSM. secret keys need --length 1..4096 (bytes).\n",
-	  O_ALG | O_LEN | O_POLICY, P_KEY, run_key_create },
+	  O_ALG | O_LEN | O_POLICY, P_KEY, run_key_create, NULL },
 	{ "key", "import",
 	  "kwctl key import R/T/G --algorithm A [--length N] [--policy NAME]\n"
 	  "                       (--value-file FILE | --value-hex HEX)",
@@ -797,30 +1133,49 @@ static const struct sub subs[] = {
 	  "--value-file uses the file's exact bytes (no newline stripping); aes-128 needs\n"
 	  "16 bytes, aes-256 32, secret 1..4096. --value-hex is visible to other local\n"
 	  "users in the process list: for tests only.\n",
-	  O_ALG | O_LEN | O_POLICY | O_VALUE, P_KEY, run_key_import },
+	  O_ALG | O_LEN | O_POLICY | O_VALUE, P_KEY, run_key_import, NULL },
 	{ "key", "rotate", "kwctl key rotate R/T/G [--value-file FILE | --value-hex HEX]",
 	  "Add a new version: generated in the HSM, or imported (wrapped) when a value is\n"
-	  "given. Workloads get the newest enabled version.\n", O_VALUE, P_KEY, run_key_rotate },
+	  "given. Workloads get the newest enabled version.\n", O_VALUE, P_KEY, run_key_rotate,
+	  NULL },
 	{ "key", "disable", "kwctl key disable R/T/G [--version N]",
-	  "Disable the key, or one version of it.\n", O_VERSION, P_KEY, run_key_state },
+	  "Disable the key, or one version of it.\n", O_VERSION, P_KEY, run_key_state, NULL },
 	{ "key", "enable", "kwctl key enable R/T/G [--version N]",
-	  "Enable the key, or one version of it.\n", O_VERSION, P_KEY, run_key_state },
+	  "Enable the key, or one version of it.\n", O_VERSION, P_KEY, run_key_state, NULL },
 	{ "key", "delete", "kwctl key delete R/T/G --yes",
 	  "Delete the key and destroy every HSM object of it. Cannot be undone.\n", O_YES, P_KEY,
-	  run_key_delete },
+	  run_key_delete, NULL },
 	{ "key", "set-policy", "kwctl key set-policy R/T/G (NAME | --none)",
 	  "Bind a policy of the key's repository to the key, or unbind it (--none: the key\n"
-	  "is then never released).\n", O_NONE, P_KEY_NAME, run_key_set_policy },
+	  "is then never released).\n", O_NONE, P_KEY_NAME, run_key_set_policy, NULL },
 	{ "policy", "put", "kwctl %s put R/NAME --file FILE [--immutable]",
-	  "Store a new version of the document in FILE (one JSON object). --immutable: no\n"
-	  "later version may replace it.\n", O_FILE | O_IMMUTABLE, P_DOC, run_doc_put },
+	  "Store a new version of the document in FILE (one JSON object; docs/policy.md).\n"
+	  "--immutable: no later version may replace it. The broker's lint warnings about a\n"
+	  "policy are printed on standard error as \"kwctl: warning: ...\" (exit status 0).\n",
+	  O_FILE | O_IMMUTABLE, P_DOC, run_doc_put, NULL },
 	{ "policy", "show", "kwctl %s show R/NAME [--version N]",
 	  "One version (default: the latest) with its document.\n", O_VERSION, P_DOC,
-	  run_doc_show },
+	  run_doc_show, NULL },
 	{ "policy", "history", "kwctl %s history R/NAME", "Every version, oldest first.\n", 0,
-	  P_DOC, run_doc_history },
+	  P_DOC, run_doc_history, NULL },
 	{ "policy", "list", "kwctl %s list [--repository R]", "The latest version of each.\n",
-	  O_REPO, P_NONE, run_doc_list },
+	  O_REPO, P_NONE, run_doc_list, NULL },
+	{ "policy", "lint", "kwctl policy lint R/NAME [--version N]",
+	  "The broker's hygiene warnings about a stored policy (default: the latest version),\n"
+	  "one \"code: text\" per line. Exit status 0 when there are none, 8 when there are.\n",
+	  O_VERSION, P_DOC, run_policy_lint, "policy" },
+	{ "policy", "explain",
+	  "kwctl policy explain R/NAME --claims FILE [--version N] [--at TIME]",
+	  "Dry-run a stored policy against the normalized claims in FILE (a JSON object, or\n"
+	  "the output of 'kwctl evidence verify'): the decision, the deciding check and every\n"
+	  "check. --at evaluates at an RFC 3339 time instead of now. Nothing is released.\n"
+	  "Exit status 0 when the policy allows, 9 when it denies.\n",
+	  O_CLAIMS | O_VERSION | O_AT, P_DOC, run_policy_explain, "policy" },
+	{ "policy", "supersede", "kwctl refval supersede R/NAME OLD --by NEW --grace DURATION",
+	  "Phase out measurement OLD of the set: it stays valid for DURATION more (7d, 12h,\n"
+	  "30m, 45s; at most 3650d) at most, and NEW is added, valid from now. OLD and NEW\n"
+	  "are 96 hex digits. Prints the new version and both entries' windows.\n",
+	  O_BY | O_GRACE, P_DOC_ARG, run_refval_supersede, "refval" },
 };
 
 /* A synopsis with its "%s" replaced by the group as typed (policy or refval). */
@@ -851,7 +1206,8 @@ usage_group(FILE *f, const char *group)
 
 	fprintf(f, "usage: kwctl %s <command> [<args>]\n\ncommands:\n", group);
 	for (size_t i = 0; i < KW_ARRAY_SIZE(subs); i++) {
-		if (strcmp(subs[i].group, g) != 0)
+		if (strcmp(subs[i].group, g) != 0 ||
+		    (subs[i].only != NULL && strcmp(subs[i].only, group) != 0))
 			continue;
 		fputs("  ", f);
 		print_synopsis(f, subs[i].synopsis, group);
@@ -863,7 +1219,8 @@ usage_group(FILE *f, const char *group)
 enum {
 	OPT_PROFILE = 1000, OPT_URL, OPT_CACERT, OPT_CERT, OPT_KEY, OPT_JSON, OPT_HELP,
 	OPT_REPO, OPT_ALG, OPT_LEN, OPT_POLICY, OPT_VFILE, OPT_VHEX, OPT_VERSION, OPT_YES,
-	OPT_NONE, OPT_FILE, OPT_IMMUTABLE, OPT_AFTER, OPT_LIMIT,
+	OPT_NONE, OPT_FILE, OPT_IMMUTABLE, OPT_AFTER, OPT_LIMIT, OPT_CLAIMS, OPT_AT, OPT_BY,
+	OPT_GRACE,
 };
 
 static const struct option longopts[] = {
@@ -887,6 +1244,10 @@ static const struct option longopts[] = {
 	{ "immutable", no_argument, NULL, OPT_IMMUTABLE },
 	{ "after", required_argument, NULL, OPT_AFTER },
 	{ "limit", required_argument, NULL, OPT_LIMIT },
+	{ "claims", required_argument, NULL, OPT_CLAIMS },
+	{ "at", required_argument, NULL, OPT_AT },
+	{ "by", required_argument, NULL, OPT_BY },
+	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -907,6 +1268,10 @@ opt_bit(int o)
 	case OPT_IMMUTABLE: return O_IMMUTABLE;
 	case OPT_AFTER: return O_AFTER;
 	case OPT_LIMIT: return O_LIMIT;
+	case OPT_CLAIMS: return O_CLAIMS;
+	case OPT_AT: return O_AT;
+	case OPT_BY: return O_BY;
+	case OPT_GRACE: return O_GRACE;
 	default: return 0;
 	}
 }
@@ -995,6 +1360,10 @@ parse(struct cmd *c, int argc, char **argv)
 			if (parse_num(optarg, 1, KWCTL_NUM_MAX, &c->limit) != 0)
 				return kwctl_usage_error("%s: --limit must be a positive integer", c->what);
 			break;
+		case OPT_CLAIMS: c->claims = optarg; break;
+		case OPT_AT: c->at = optarg; break;
+		case OPT_BY: c->by = optarg; break;
+		case OPT_GRACE: c->grace = optarg; break;
 		default:
 			return kwctl_usage_error("%s: internal option error", c->what);
 		}
@@ -1023,9 +1392,14 @@ parse(struct cmd *c, int argc, char **argv)
 		}
 		break;
 	case P_DOC:
-		if (npos != 1 || split_names(c, pos[0], 2) != 0)
+	case P_DOC_ARG:
+		if (npos < 1 || split_names(c, pos[0], 2) != 0)
 			return kwctl_usage_error("%s: want REPOSITORY/NAME, each %s", c->what,
 			    NAME_RULE);
+		if (npos != (s->pos == P_DOC ? 1 : 2))
+			return kwctl_usage_error("%s: %s (see --help)", c->what, s->pos == P_DOC ?
+			    "unexpected argument" : "want REPOSITORY/NAME OLD");
+		c->arg = npos == 2 ? pos[1] : NULL;
 		break;
 	}
 	return -1;
@@ -1044,6 +1418,7 @@ dispatch(const char *group, const char *name, int argc, char **argv)
 	c.group = group;
 	for (size_t i = 0; i < KW_ARRAY_SIZE(subs) && c.sub == NULL; i++)
 		if (strcmp(subs[i].group, g) == 0 &&
+		    (subs[i].only == NULL || strcmp(subs[i].only, group) == 0) &&
 		    (subs[i].name == NULL || (name != NULL && strcmp(subs[i].name, name) == 0)))
 			c.sub = &subs[i];
 	if (c.sub == NULL)

@@ -175,7 +175,9 @@ KEY = {"repository": "demo", "type": "key", "tag": "disk", "algorithm": "aes-256
        "versions": [{"version": 1, "state": "enabled", "origin": "generated", "created": 1795000000},
                     {"version": 2, "state": "disabled", "origin": "imported", "created": 1795000100}]}
 POLICY = {"repository": "demo", "name": "p1", "version": 3, "created": 1795000000, "immutable": False,
-          "document": {"allowed_measurements": ["ab" * 48], "reference_values": [], "allow_debug": False}}
+          "document": {"version": 1, "reference_values": {
+              "measurements": [{"value": "ab" * 48, "not-before": "2026-06-01T00:00:00Z"}],
+              "sets": ["web-prod"], "tcb_floors": {"snp": 14}}}}
 
 
 # ------------------------------------------------------------ running kwctl
@@ -232,7 +234,8 @@ def req(q, method, path, body="absent"):
 
 SUBS = ["whoami", "changes", "key list", "key show", "key create", "key import", "key rotate",
         "key disable", "key enable", "key delete", "key set-policy"] + \
-       ["%s %s" % (g, s) for g in ("policy", "refval") for s in ("put", "show", "history", "list")]
+       ["%s %s" % (g, s) for g in ("policy", "refval") for s in ("put", "show", "history", "list")] + \
+       ["policy lint", "policy explain", "refval supersede"]
 
 
 def t_help():
@@ -244,6 +247,14 @@ def t_help():
         assert r.stdout.decode().startswith("usage: kwctl " + s), (s, r.stdout)
         assert b"--profile FILE" in r.stdout and r.stderr == b""
     assert b"refval put R/NAME" in run("refval", "put", "--help").stdout
+    # lint and explain are policy commands, supersede a refval command
+    assert b"policy lint" in run("policy", "--help").stdout
+    assert b"supersede" not in run("policy", "--help").stdout
+    assert b"refval supersede" in run("refval", "--help").stdout
+    assert b"lint" not in run("refval", "--help").stdout
+    for args in (["refval", "lint", "demo/p1"], ["refval", "explain", "demo/p1"],
+                 ["policy", "supersede", "demo/p1"]):
+        expect(run(*args), 2)
     assert run("key", "show", "-h").stdout.startswith(b"usage: kwctl key show R/T/G")
     expect(run("key"), 2)
     expect(run("frobnicate"), 2)
@@ -284,7 +295,8 @@ def t_requests(f, prof):
         (["changes", "--limit", "3"], "GET", "/admin/v1/changes?limit=3", "absent"),
         (["changes", "--after", "0"], "GET", "/admin/v1/changes?after=0", "absent"),
     ]
-    doc = {"allowed_measurements": ["cd" * 48], "reference_values": ["r1"], "allow_debug": False}
+    doc = {"version": 1, "reference_values": {"sets": ["r1"]}, "rules": {
+        "claim": "tee", "op": "equals", "value": "snp"}}
     with open(p("doc.json"), "w") as fh:
         json.dump(doc, fh)
     for g, base in (("policy", "/admin/v1/policies"), ("refval", "/admin/v1/refvals")):
@@ -634,6 +646,256 @@ def t_usage(f, prof):
     assert b"secret-path" not in r.stderr and b"unknown option -x" in r.stderr, r.stderr
     assert f.requests == []
 
+OLD = "c0b278aa06a8a64fb1d2dea2a226faf67d4b0ecf14d5ec54a2a9b6963b0a5d382af56bf6a7a19a31df72b8c29efd457b"
+NEW = "d2a644c617edc47fe9ece60c653a14b67d5707cbcbcb96b6e4a4a91174f74a3b4b5a1d1af555e6d2cffe9b6dd5a46c0f"
+CLAIMS = {"tee": "snp", "measurement": OLD, "debug": False, "vmpl": 0,
+          "tcb": {"reported": {"bl": 7, "tee": 0, "snp": 14, "ucode": 55}}, "config": {}}
+EXPLAIN_DENY = {
+    "decision": "deny", "reason": "window", "path": "set:web-prod.measurements[0]",
+    "detail": "measurement not valid since 2026-12-08T00:00:00Z",
+    "checks": [
+        {"check": "debug", "path": "allow_debug", "result": "pass", "detail": "not a debug guest"},
+        {"check": "rule", "path": "rules.allOf[0]", "result": "pass",
+         "detail": "tee equals \"snp\": claim is \"snp\""},
+        {"check": "window", "path": "set:web-prod.measurements[0]", "result": "fail",
+         "detail": "measurement not valid since 2026-12-08T00:00:00Z"},
+        {"check": "tcb_floor", "path": "set:web-prod.tcb_floors.snp", "result": "pass",
+         "detail": "tcb.reported.snp is 14, floor 14\x1b[2J"}],
+    "policy": {"repository": "demo", "name": "p1", "version": 3}}
+EXPLAIN_DENY_TEXT = (
+    "decision  deny\n"
+    "reason    window\n"
+    "path      set:web-prod.measurements[0]\n"
+    "detail    measurement not valid since 2026-12-08T00:00:00Z\n"
+    "policy    demo/p1 version 3\n"
+    "\n"
+    "CHECK      RESULT  PATH                          DETAIL\n"
+    "debug      pass    allow_debug                   not a debug guest\n"
+    "rule       pass    rules.allOf[0]                tee equals \"snp\": claim is \"snp\"\n"
+    "window     fail    set:web-prod.measurements[0]  measurement not valid since 2026-12-08T00:00:00Z\n"
+    "tcb_floor  pass    set:web-prod.tcb_floors.snp   tcb.reported.snp is 14, floor 14\\x1b[2J\n")
+EXPLAIN_ALLOW = {
+    "decision": "allow", "reason": "allowed", "path": "", "detail": "every check passed",
+    "matched": {"source": "set", "set": "web-prod", "index": 1, "name": "web 1.4"},
+    "checks": [{"check": "debug", "path": "allow_debug", "result": "pass", "detail": "not a debug guest"}],
+    "policy": {"repository": "demo", "name": "p1", "version": 2}}
+
+
+def silent_result(r, code):
+    """lint warnings (8) and explain denials (9) are results: nothing on stderr."""
+    assert r.returncode == code and r.stderr == b"", (r.returncode, code, r.stdout, r.stderr)
+    return r
+
+
+def t_lint(f, prof):
+    lint = "/admin/v1/policies/demo/p1/lint"
+    pol = {"repository": "demo", "name": "p1", "version": 3}
+    # no warnings: exit 0, nothing printed
+    f.reset()
+    f.routes[("GET", lint)] = ok({"warnings": [], "policy": pol})
+    r = expect(run("policy", "lint", "demo/p1", profile=prof), 0)
+    assert r.stdout == b"" and r.stderr == b"", r
+    req(last(f), "GET", lint)
+    # warnings: one per line (escaped), exit 8
+    ws = ["allow-debug: allow_debug is true", "no-not-after: reference_values.measurements[0] never expires",
+          "stale-measurement: set:web-prod.measurements[1] \x1b[31mred"]
+    f.reset()
+    f.routes[("GET", lint + "?version=2")] = ok({"warnings": ws, "policy": dict(pol, version=2)})
+    r = silent_result(run("policy", "lint", "demo/p1", "--version", "2", profile=prof), 8)
+    assert r.stdout.decode() == "".join(w.replace("\x1b", "\\x1b") + "\n" for w in ws), r.stdout
+    req(last(f), "GET", lint + "?version=2")
+    # --json: the body exactly, still exit 8 (and 0 without warnings)
+    body = json.dumps({"warnings": ws, "policy": pol})
+    f.routes[("GET", lint)] = (200, body.encode(), "application/json")
+    r = silent_result(run("policy", "lint", "demo/p1", "--json", profile=prof), 8)
+    assert r.stdout == body.encode() + b"\n"
+    f.routes[("GET", lint)] = ok({"warnings": [], "policy": pol})
+    r = expect(run("policy", "lint", "demo/p1", "--json", profile=prof), 0)
+    assert json.loads(r.stdout) == {"warnings": [], "policy": pol}
+    # unusable answers: exit 1, nothing on stdout
+    for bad in ({"policy": pol}, {"warnings": "allow-debug: x"}, {"warnings": ["ok", 5]}):
+        f.routes[("GET", lint)] = ok(bad)
+        for extra in ([], ["--json"]):
+            r = expect(run("policy", "lint", "demo/p1", *extra, profile=prof), 1)
+            assert r.stdout == b"", r.stdout
+    # the server's refusals keep their codes
+    f.routes[("GET", lint)] = problem(403, "Forbidden", "policy-admin or auditor role required")
+    expect(run("policy", "lint", "demo/p1", profile=prof), 5)
+    f.routes[("GET", lint)] = problem(404, "Not Found", "no such policy or version")
+    r = expect(run("policy", "lint", "demo/p1", profile=prof), 4)
+    assert r.stderr == b"kwctl: policy lint: HTTP 404 Not Found: no such policy or version\n", r.stderr
+    # usage
+    f.reset()
+    for args in (["demo"], ["demo/p1", "x"], ["demo/p1", "--version", "0"], ["demo/p1", "--at", "2026-01-01T00:00:00Z"],
+                 ["demo/p1", "--claims", p("claims.json")], ["demo/p1", "--file", p("doc.json")]):
+        r = expect(run("policy", "lint", *args, profile=prof), 2)
+        assert r.stdout == b""
+    assert f.requests == []
+
+
+def t_explain(f, prof):
+    path = "/admin/v1/policies/demo/p1/explain"
+    with open(p("claims.json"), "w") as fh:
+        json.dump(CLAIMS, fh)
+    # deny: exit 9, the decision, then the checks as a table
+    f.reset()
+    f.routes[("POST", path)] = ok(EXPLAIN_DENY)
+    r = silent_result(run("policy", "explain", "demo/p1", "--claims", p("claims.json"), profile=prof), 9)
+    assert r.stdout.decode() == EXPLAIN_DENY_TEXT, r.stdout.decode()
+    req(last(f), "POST", path, {"claims": CLAIMS})
+    # --version and --at go into the body; allow: exit 0, matched entry, empty path as "-"
+    f.reset()
+    f.routes[("POST", path)] = ok(EXPLAIN_ALLOW)
+    r = expect(run("policy", "explain", "demo/p1", "--claims", p("claims.json"), "--version", "2",
+                   "--at", "2026-12-07T23:59:59Z", profile=prof), 0)
+    assert r.stdout.decode() == (
+        "decision  allow\nreason    allowed\npath      -\ndetail    every check passed\n"
+        "policy    demo/p1 version 2\nmatched   set:web-prod.measurements[1] (web 1.4)\n\n"
+        "CHECK  RESULT  PATH         DETAIL\ndebug  pass    allow_debug  not a debug guest\n"), r.stdout
+    req(last(f), "POST", path, {"claims": CLAIMS, "version": 2, "at": "2026-12-07T23:59:59Z"})
+    # an inline match; offsets are accepted as the broker accepts them
+    f.reset()
+    f.routes[("POST", path)] = ok(dict(EXPLAIN_ALLOW, matched={"source": "policy", "index": 0}, checks=[]))
+    r = expect(run("policy", "explain", "demo/p1", "--claims", p("claims.json"), "--at",
+                   "2026-12-08T01:00:00+01:00", profile=prof), 0)
+    assert r.stdout.decode().endswith("matched   reference_values.measurements[0]\n"), r.stdout
+    req(last(f), "POST", path, {"claims": CLAIMS, "at": "2026-12-08T01:00:00+01:00"})
+    # --json: the body exactly, the exit status from the decision
+    f.reset()
+    body = json.dumps(EXPLAIN_DENY)
+    f.routes[("POST", path)] = (200, body.encode(), "application/json")
+    r = silent_result(run("policy", "explain", "demo/p1", "--claims", p("claims.json"), "--json",
+                          profile=prof), 9)
+    assert r.stdout == body.encode() + b"\n"
+    f.routes[("POST", path)] = ok(EXPLAIN_ALLOW)
+    r = expect(run("policy", "explain", "demo/p1", "--claims", p("claims.json"), "--json", profile=prof), 0)
+    assert json.loads(r.stdout) == EXPLAIN_ALLOW
+    # the output of kwctl evidence verify: its claims are sent
+    with open(p("evidence.json"), "w") as fh:
+        json.dump({"verdict": "verified", "tee": "snp", "at": "2026-11-28T00:00:00Z", "claims": CLAIMS}, fh)
+    f.reset()
+    f.routes[("POST", path)] = ok(EXPLAIN_DENY)
+    silent_result(run("policy", "explain", "demo/p1", "--claims", p("evidence.json"), profile=prof), 9)
+    req(last(f), "POST", path, {"claims": CLAIMS})
+    # unusable answers: no or an unknown decision
+    for bad in ({"reason": "window"}, {"decision": "maybe"}, {"decision": 1}):
+        f.routes[("POST", path)] = ok(bad)
+        r = expect(run("policy", "explain", "demo/p1", "--claims", p("claims.json"), profile=prof), 1)
+        assert r.stdout == b""
+    f.routes[("POST", path)] = problem(400, "Bad Request", "the policy could not be evaluated")
+    expect(run("policy", "explain", "demo/p1", "--claims", p("claims.json"), profile=prof), 1)
+    f.routes[("POST", path)] = problem(403, "Forbidden", None)
+    expect(run("policy", "explain", "demo/p1", "--claims", p("claims.json"), profile=prof), 5)
+    # usage: nothing sent
+    with open(p("rejected.json"), "w") as fh:
+        json.dump({"verdict": "rejected", "tee": "snp", "reason": "x", "claims": CLAIMS}, fh)
+    with open(p("claims-list.json"), "w") as fh:
+        fh.write("[{}]")
+    with open(p("claims-dup.json"), "w") as fh:
+        fh.write('{"tee": "snp", "tee": "tdx"}')
+    f.reset()
+    c = ["--claims", p("claims.json")]
+    for args in ([], ["--claims", p("missing.json")], ["--claims", p("claims-list.json")],
+                 ["--claims", p("claims-dup.json")], ["--claims", p("rejected.json")],
+                 c + ["--at", "yesterday"], c + ["--at", "2026-13-01T00:00:00Z"], c + ["--at"],
+                 c + ["--version", "x"], c + ["--grace", "7d"], c + ["--by", NEW]):
+        r = expect(run("policy", "explain", "demo/p1", *args, profile=prof), 2)
+        assert r.stdout == b"", (args, r.stdout)
+    expect(run("policy", "explain", "demo", *c, profile=prof), 2)
+    assert f.requests == []
+
+
+def refval_row(version, measurements):
+    return {"repository": "demo", "name": "web-prod", "version": version, "created": 1795000000,
+            "immutable": False, "document": {"measurements": measurements, "tcb_floors": {"snp": 14}}}
+
+
+def t_supersede(f, prof):
+    path = "/admin/v1/refvals/demo/web-prod/supersede"
+    row = refval_row(5, [
+        {"value": OLD, "not-before": "2026-06-01T00:00:00Z", "not-after": "2026-12-08T00:00:00Z", "name": "web 1.3"},
+        {"value": NEW, "not-before": "2026-12-01T00:00:00Z"}])
+    f.reset()
+    f.routes[("POST", path)] = ok(row, 201)
+    # upper-case hex is accepted and sent lower-case
+    r = expect(run("refval", "supersede", "demo/web-prod", OLD.upper(), "--by", NEW, "--grace", "7d",
+                   profile=prof), 0)
+    assert r.stdout.decode() == (
+        "refval demo/web-prod  version 5  created 2026-11-18T11:06:40Z\n"
+        "  old  %s\n       from 2026-06-01T00:00:00Z until 2026-12-08T00:00:00Z  web 1.3\n"
+        "  new  %s\n       from 2026-12-01T00:00:00Z until (no end)\n" % (OLD, NEW)), r.stdout.decode()
+    assert r.stderr == b""
+    req(last(f), "POST", path, {"old": OLD, "new": NEW, "grace": "7d"})
+    # options first; other units; 3650d is the most
+    for grace in ("12h", "30m", "45s", "0s", "3650d", "87600h"):
+        f.reset()
+        f.routes[("POST", path)] = ok(row, 201)
+        expect(run("refval", "supersede", "--grace", grace, "--by", NEW.upper(), "demo/web-prod", OLD,
+                   profile=prof), 0)
+        req(last(f), "POST", path, {"old": OLD, "new": NEW, "grace": grace})
+    # windows the server returns: an open start, an entry it does not show
+    f.reset()
+    f.routes[("POST", path)] = ok(refval_row(6, [{"value": OLD, "not-after": "2026-12-08T00:00:00Z"}]), 201)
+    r = expect(run("refval", "supersede", "demo/web-prod", OLD, "--by", NEW, "--grace", "7d", profile=prof), 0)
+    assert ("  old  %s\n       from (no start) until 2026-12-08T00:00:00Z\n"
+            "  new  %s\n       (not in the returned set)\n" % (OLD, NEW)) in r.stdout.decode(), r.stdout
+    # --json: the body exactly
+    f.reset()
+    body = json.dumps(row)
+    f.routes[("POST", path)] = (201, body.encode(), "application/json")
+    r = expect(run("refval", "supersede", "demo/web-prod", OLD, "--by", NEW, "--grace", "7d", "--json",
+                   profile=prof), 0)
+    assert r.stdout == body.encode() + b"\n"
+    # refusals
+    for st, title, detail, code in ((404, "Not Found", "the old measurement is not in the set", 4),
+                                    (409, "Conflict", "the set is immutable", 6),
+                                    (403, "Forbidden", "policy-admin role required for this repository", 5)):
+        f.routes[("POST", path)] = problem(st, title, detail)
+        r = expect(run("refval", "supersede", "demo/web-prod", OLD, "--by", NEW, "--grace", "7d",
+                       profile=prof), code)
+        assert r.stderr.decode() == "kwctl: refval supersede: HTTP %d %s: %s\n" % (st, title, detail)
+    # local validation: nothing sent, the rejected value never echoed
+    f.reset()
+    g = ["--grace", "7d"]
+    bads = [[OLD, "--by", NEW[:-1]] + g, [OLD, "--by", NEW + "0"] + g, [OLD[:-1] + "g", "--by", NEW] + g,
+            [OLD, "--by", "0x" + NEW[2:]] + g, [OLD, "--by", OLD.upper()] + g, [OLD, "--by", NEW],
+            [OLD] + g, ["--by", NEW] + g, [OLD, NEW, "--by", NEW] + g, [OLD, "--by", ""] + g]
+    for grace in ("7", "d", "7w", "-1d", "+7d", " 7d", "7d ", "1d2h", "3651d", "87601h", "7D", "",
+                  "0000000000007d", "1.5d"):
+        bads.append([OLD, "--by", NEW, "--grace", grace])
+    for args in bads:
+        r = expect(run("refval", "supersede", "demo/web-prod", *args, profile=prof), 2)
+        assert r.stdout == b"" and NEW[:20].encode() not in r.stderr, (args, r.stderr)
+    for args in (["demo", OLD, "--by", NEW] + g, ["demo/web-prod/x", OLD, "--by", NEW] + g,
+                 ["demo/web-prod", OLD, "--by", NEW, "--version", "1"] + g):
+        expect(run("refval", "supersede", *args, profile=prof), 2)
+    assert f.requests == []
+
+
+def t_put_warnings(f, prof):
+    with open(p("pol.json"), "w") as fh:
+        json.dump(POLICY["document"], fh)
+    ws = ["no-not-after: reference_values.measurements[0] never expires",
+          "tcb-floor-missing: no floor for bl\x07"]
+    resp = dict(POLICY, warnings=ws)
+    for extra in ([], ["--json"]):
+        f.reset()
+        f.routes[("PUT", "/admin/v1/policies/demo/p1")] = ok(resp, 201)
+        r = expect(run("policy", "put", "demo/p1", "--file", p("pol.json"), *extra, profile=prof), 0)
+        assert r.stderr.decode() == ("kwctl: warning: no-not-after: reference_values.measurements[0] never expires\n"
+                                     "kwctl: warning: tcb-floor-missing: no floor for bl\\x07\n"), r.stderr
+        if extra:
+            assert json.loads(r.stdout) == resp
+        else:
+            assert r.stdout.startswith(b"policy demo/p1  version 3  created 2026-"), r.stdout
+            assert b"warning" not in r.stdout
+        req(last(f), "PUT", "/admin/v1/policies/demo/p1", {"document": POLICY["document"]})
+    # no warnings, or an empty list: nothing on stderr
+    for resp in (POLICY, dict(POLICY, warnings=[])):
+        f.routes[("PUT", "/admin/v1/policies/demo/p1")] = ok(resp, 201)
+        r = expect(run("policy", "put", "demo/p1", "--file", p("pol.json"), profile=prof), 0)
+        assert r.stderr == b"", r.stderr
+
 
 def main():
     failed = 0
@@ -645,7 +907,10 @@ def main():
         tests = [("help", t_help), ("requests", lambda: t_requests(f, prof)),
                  ("human", lambda: t_human(f, prof)), ("import", lambda: t_import(f, prof)),
                  ("status", lambda: t_status(f, prof)), ("tls", lambda: t_tls(f, prof)),
-                 ("profile", lambda: t_profile(f, prof)), ("usage", lambda: t_usage(f, prof))]
+                 ("profile", lambda: t_profile(f, prof)), ("usage", lambda: t_usage(f, prof)),
+                 ("explain", lambda: t_explain(f, prof)), ("lint", lambda: t_lint(f, prof)),
+                 ("supersede", lambda: t_supersede(f, prof)),
+                 ("put-warnings", lambda: t_put_warnings(f, prof))]
         for name, t in tests:
             try:
                 t()
