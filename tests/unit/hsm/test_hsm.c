@@ -1772,8 +1772,7 @@ test_token_jwcrypto(void)
 	CU_ASSERT_EQUAL_FATAL(hsm_sign_msg(cl, json_string_value(json_object_get(tk_b, "label")),
 	    (const uint8_t *)input, il, sig), 0);
 	CU_ASSERT_FATAL(kw_b64url_encode(sig, 64, &sg) == 0);
-	strcat(input, ".");
-	strcat(input, sg);
+	snprintf(input + il, 1 + 90, ".%s", sg);
 	snprintf(jws_path, sizeof(jws_path), "%s/jws.txt", tmpdir);
 	snprintf(jwk_path, sizeof(jwk_path), "%s/jwk.json", tmpdir);
 	jwk = json_dumps(json_object_get(tk_b, "jwk"), JSON_COMPACT);
