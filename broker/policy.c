@@ -1367,9 +1367,11 @@ lint_entries(json_t *w, const json_t *list, const char *where, int64_t now, int6
 			return KW_ERR_INVALID_FORMAT;
 		if (has_na && na <= now)
 			continue;   /* its window has ended: it admits nothing */
-		snprintf(label, sizeof(label), "%s[%zu] (%s%.16s...)", where, i,
-		    name != NULL ? "" : "measurement ",
-		    name != NULL ? name : json_string_value(json_object_get(e, "value")));
+		if (name != NULL)
+			snprintf(label, sizeof(label), "%s[%zu] (%.64s)", where, i, name);
+		else
+			snprintf(label, sizeof(label), "%s[%zu] (measurement %.16s...)", where, i,
+			    json_string_value(json_object_get(e, "value")));
 		if (!has_nb && (r = warn(w, "no-not-before: %s has no not-before, its age is "
 		    "unknown", label)) != 0)
 			return r;
