@@ -198,26 +198,6 @@ valid_document(const char *kind, const json_t *doc, char *why, size_t whylen)
 	return kw_policy_validate(doc, why, whylen) == 0;
 }
 
-/* Reference-value sets for evaluation and lint, from the admin thread's store. */
-struct refset_arg {
-	struct kw_store *st;
-	const char *repo;
-};
-
-static int
-refset_from_store(void *arg, const char *name, json_t **ret)
-{
-	struct refset_arg *ra = arg;
-	json_t *row = NULL;
-	int r;
-
-	if ((r = kw_store_doc_get(ra->st, "refval", ra->repo, name, 0, &row)) != 0)
-		return r;
-	*ret = json_incref(json_object_get(row, "document"));
-	json_decref(row);
-	return *ret != NULL ? 0 : KW_ERR_NOT_FOUND;
-}
-
 /* ---- operations (admin thread) ---- */
 
 static json_t *
@@ -535,8 +515,8 @@ op_doc(struct admin_req *a, const char *kind, const char *repo, const char *name
 static void
 add_lint(struct admin_req *a, const char *repo, const json_t *doc, json_t *out)
 {
-	struct refset_arg ra = {a->b->store, repo};
-	struct kw_policy_ctx ctx = {kw_broker_now(), refset_from_store, &ra};
+	struct kw_refset_arg ra = {a->b->store, repo};
+	struct kw_policy_ctx ctx = {kw_broker_now(), kw_refset_from_store, &ra};
 	json_t *w = NULL, *x;
 	size_t i;
 
@@ -553,8 +533,8 @@ static int
 op_policy_check(struct admin_req *a, const char *repo, const char *name, int explain)
 {
 	static const char *const keys[] = {"claims", "version", "at", NULL};
-	struct refset_arg ra = {a->b->store, repo};
-	struct kw_policy_ctx ctx = {kw_broker_now(), refset_from_store, &ra};
+	struct kw_refset_arg ra = {a->b->store, repo};
+	struct kw_policy_ctx ctx = {kw_broker_now(), kw_refset_from_store, &ra};
 	const json_t *claims, *at, *ver;
 	json_t *row = NULL, *res = NULL;
 	int r, version = a->q_version;

@@ -84,6 +84,17 @@ void kw_hsm_bridge_shutdown(struct kw_hsm_bridge *br);   /* fail waiting and fut
 void kw_hsm_bridge_free(struct kw_hsm_bridge *br);
 int kw_hsm_bridge_call(struct kw_hsm_bridge *br, json_t *req, json_t **ret) KW_WUR;
 
+/*
+ * Reference-value sets named by a policy, from a store connection of the
+ * calling thread (kw_refset_fn for struct kw_policy_ctx; arg is a
+ * struct kw_refset_arg). KW_ERR_NOT_FOUND for an unknown set.
+ */
+struct kw_refset_arg {
+	struct kw_store *st;
+	const char *repo;
+};
+int kw_refset_from_store(void *arg, const char *name, json_t **ret) KW_WUR;
+
 /* rcar.c: the workload endpoints. */
 void kw_rcar_auth(struct kw_broker *b, struct evhttp_request *req);
 void kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req);

@@ -305,26 +305,6 @@ out:
 	free(j);
 }
 
-struct refset_ro_arg {
-	struct kw_store *st;
-	const char *repo;
-};
-
-/* Reference-value sets named by a policy, read on the loop (read-only store). */
-static int
-refset_ro(void *arg, const char *name, json_t **ret)
-{
-	struct refset_ro_arg *ra = arg;
-	json_t *row = NULL;
-	int r;
-
-	if ((r = kw_store_doc_get(ra->st, "refval", ra->repo, name, 0, &row)) != 0)
-		return r;
-	*ret = json_incref(json_object_get(row, "document"));
-	json_decref(row);
-	return *ret != NULL ? 0 : KW_ERR_NOT_FOUND;
-}
-
 /*
  * The release rule: the key's newest enabled version (or ?version=N) and the
  * policy bound to the key, evaluated by the policy language (broker/policy.c,
@@ -342,7 +322,7 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 	char repo[72], type[72], tag[72], esc[80];
 	const char *s1 = strchr(path, '/'), *s2 = s1 != NULL ? strchr(s1 + 1, '/') : NULL;
 	json_t *pol = NULL, *explain = NULL;
-	struct refset_ro_arg ra;
+	struct kw_refset_arg ra;
 	struct kw_policy_ctx ctx;
 	int version = 0, r;
 
@@ -385,7 +365,7 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 	ra.st = b->store_ro;
 	ra.repo = repo;
 	ctx.now = kw_broker_now();
-	ctx.refset = refset_ro;
+	ctx.refset = kw_refset_from_store;
 	ctx.arg = &ra;
 	r = kw_policy_eval(json_object_get(pol, "document"), tv->claims, &ctx, &explain);
 	if (r != 0) {

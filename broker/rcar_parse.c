@@ -300,3 +300,17 @@ kw_expected_report_data(const json_t *runtime_data, uint8_t out[64])
 	free(jcs);
 	return 0;
 }
+
+int
+kw_refset_from_store(void *arg, const char *name, json_t **ret)
+{
+	struct kw_refset_arg *ra = arg;
+	json_t *row = NULL;
+	int r;
+
+	if ((r = kw_store_doc_get(ra->st, "refval", ra->repo, name, 0, &row)) != 0)
+		return r;
+	*ret = json_incref(json_object_get(row, "document"));
+	json_decref(row);
+	return *ret != NULL ? 0 : KW_ERR_NOT_FOUND;
+}
