@@ -1070,6 +1070,44 @@ hsm_sync(struct kw_broker *b, json_t *req, json_t **ret)
 	return hsm_client_call_sync(b->hsm, req, ret);
 }
 
+/* Every kw-key/ label in the HSM: *ret = {"labels": [...]} (the helper pages key_list). */
+static int
+hsm_key_labels(struct kw_broker *b, json_t **ret)
+{
+	json_t *out = json_object(), *labels = json_array();
+	const char *after = "";
+	int r;
+
+	if (out == NULL || labels == NULL) {
+		json_decref(out);
+		json_decref(labels);
+		return KW_ERR_NOMEM;
+	}
+	json_object_set_new(out, "labels", labels);
+	for (;;) {
+		json_t *page = NULL, *pl;
+		if ((r = hsm_sync(b, json_pack("{s:s, s:s}", "op", "key_list", "after", after),
+		    &page)) != 0) {
+			json_decref(out);
+			return r;
+		}
+		pl = json_object_get(page, "labels");
+		json_array_extend(labels, pl);
+		if (!json_is_true(json_object_get(page, "more")) || json_array_size(pl) == 0) {
+			json_decref(page);
+			break;
+		}
+		json_decref(page);
+		after = json_string_value(json_array_get(labels, json_array_size(labels) - 1));
+		if (after == NULL) {
+			json_decref(out);
+			return KW_ERR_HSM;
+		}
+	}
+	*ret = out;
+	return 0;
+}
+
 int
 kw_admin_reconcile(struct kw_broker *b)
 {
@@ -1079,30 +1117,9 @@ kw_admin_reconcile(struct kw_broker *b)
 
 	if ((r = kw_store_all_versions(b->store, &versions)) != 0)
 		return r;
-	/* the helper pages key_list (one 64 KiB datagram per reply) */
-	if ((rep = json_object()) == NULL || (labels = json_array()) == NULL) {
-		r = KW_ERR_NOMEM;
+	if ((r = hsm_key_labels(b, &rep)) != 0)
 		goto out;
-	}
-	json_object_set_new(rep, "labels", labels);
-	for (const char *after = "";;) {
-		json_t *page = NULL, *pl;
-		if ((r = hsm_sync(b, json_pack("{s:s, s:s}", "op", "key_list", "after", after),
-		    &page)) != 0)
-			goto out;
-		pl = json_object_get(page, "labels");
-		json_array_extend(labels, pl);
-		if (!json_is_true(json_object_get(page, "more")) || json_array_size(pl) == 0) {
-			json_decref(page);
-			break;
-		}
-		after = json_string_value(json_array_get(labels, json_array_size(labels) - 1));
-		json_decref(page);
-		if (after == NULL) {
-			r = KW_ERR_HSM;
-			goto out;
-		}
-	}
+	labels = json_object_get(rep, "labels");
 	json_array_foreach(versions, i, v) {
 		const char *label = json_string_value(json_object_get(v, "label"));
 		const char *state = json_string_value(json_object_get(v, "state"));
@@ -1156,6 +1173,11 @@ kw_admin_reconcile(struct kw_broker *b)
 	/* HSM objects without a row: created before a crash, never acknowledged */
 	if ((r = kw_store_all_versions(b->store, &versions)) != 0)
 		goto out;
+	json_decref(rep);
+	rep = NULL;
+	if ((r = hsm_key_labels(b, &rep)) != 0)    /* again: the passes above destroyed some */
+		goto out;
+	labels = json_object_get(rep, "labels");
 	json_array_foreach(labels, k, l) {
 		int known = 0;
 		json_t *dr = NULL;
