@@ -1056,8 +1056,8 @@ kw_admin_stop(struct kw_broker *b)
 	b->admin_http = NULL;
 	SSL_CTX_free(b->admin_ssl_ctx);
 	b->admin_ssl_ctx = NULL;
-	kw_hsm_bridge_free(b->bridge);
-	b->bridge = NULL;
+	/* the bridge itself is freed by main after hsm_client_free: a call the
+	 * admin thread gave up on may still complete into it until then */
 }
 
 /* ---- crash reconciliation (start-up, before serving) ---- */

@@ -81,6 +81,7 @@ int kw_admin_reconcile(struct kw_broker *b) KW_WUR;
 struct kw_hsm_bridge;
 int kw_hsm_bridge_new(struct kw_broker *b, struct kw_hsm_bridge **ret) KW_WUR;
 void kw_hsm_bridge_shutdown(struct kw_hsm_bridge *br);   /* fail waiting and future calls */
+/* Free after hsm_client_free (pending calls may still complete into it); NULL-safe. */
 void kw_hsm_bridge_free(struct kw_hsm_bridge *br);
 int kw_hsm_bridge_call(struct kw_hsm_bridge *br, json_t *req, json_t **ret) KW_WUR;
 

@@ -348,10 +348,14 @@ main(int argc, char **argv)
 	    b.n_release_denied);
 	rc = 0;
 out:
+	/* order: stop the admin thread and the appraisal threads, then the HSM
+	 * client (its failed callbacks still answer live HTTP requests), then
+	 * the listeners, and only then the bridge calls may have completed into */
 	kw_admin_stop(&b);
-	kw_http_stop(&b);
 	kw_workers_free(b.workers);
 	hsm_client_free(b.hsm);
+	kw_http_stop(&b);
+	kw_hsm_bridge_free(b.bridge);
 	if (b.sig_int != NULL)
 		event_free(b.sig_int);
 	if (b.sig_term != NULL)
