@@ -14,7 +14,7 @@ struct job {
 struct kw_workers {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct job *todo_head, *todo_tail;   /* waiting for a thread */
+	struct job *queue_head, *queue_tail;   /* waiting for a thread */
 	struct job *done_head, *done_tail;   /* waiting for the loop */
 	size_t inflight, max;
 	int stopping;
@@ -32,16 +32,16 @@ worker_main(void *arg)
 		struct job *j;
 
 		pthread_mutex_lock(&w->lock);
-		while (w->todo_head == NULL && !w->stopping)
+		while (w->queue_head == NULL && !w->stopping)
 			pthread_cond_wait(&w->cond, &w->lock);
-		if (w->todo_head == NULL) {
+		if (w->queue_head == NULL) {
 			pthread_mutex_unlock(&w->lock);
 			return NULL;
 		}
-		j = w->todo_head;
-		w->todo_head = j->next;
-		if (w->todo_head == NULL)
-			w->todo_tail = NULL;
+		j = w->queue_head;
+		w->queue_head = j->next;
+		if (w->queue_head == NULL)
+			w->queue_tail = NULL;
 		pthread_mutex_unlock(&w->lock);
 
 		j->run(j->arg);
@@ -128,11 +128,11 @@ kw_workers_submit(struct kw_workers *w, kw_work_fn run, kw_work_fn done, void *a
 	j->run = run;
 	j->done = done;
 	j->arg = arg;
-	if (w->todo_tail != NULL)
-		w->todo_tail->next = j;
+	if (w->queue_tail != NULL)
+		w->queue_tail->next = j;
 	else
-		w->todo_head = j;
-	w->todo_tail = j;
+		w->queue_head = j;
+	w->queue_tail = j;
 	w->inflight++;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
@@ -155,9 +155,9 @@ kw_workers_free(struct kw_workers *w)
 		w->done_head = j->next;
 		free(j);
 	}
-	while (w->todo_head != NULL) {
-		struct job *j = w->todo_head;
-		w->todo_head = j->next;
+	while (w->queue_head != NULL) {
+		struct job *j = w->queue_head;
+		w->queue_head = j->next;
 		free(j);
 	}
 	if (w->done_ev != NULL)
