@@ -1014,6 +1014,7 @@ int
 kw_admin_start(struct kw_broker *b)
 {
 	const struct kw_config *c = b->cfg;
+	struct evhttp_bound_socket *bound;
 	int r;
 
 	if (c->admin_listen_addr == NULL) {
@@ -1034,12 +1035,13 @@ kw_admin_start(struct kw_broker *b)
 	evhttp_set_allowed_methods(b->admin_http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(b->admin_http, admin_route, b);
-	if (evhttp_bind_socket_with_handle(b->admin_http, c->admin_listen_addr,
-	    c->admin_listen_port) == NULL) {
+	if ((bound = evhttp_bind_socket_with_handle(b->admin_http, c->admin_listen_addr,
+	    c->admin_listen_port)) == NULL) {
 		kw_log_err("cannot listen on %s port %u (admin)", c->admin_listen_addr,
 		    (unsigned int)c->admin_listen_port);
 		return KW_ERR_IO;
 	}
+	kw_http_nodelay(evhttp_bound_socket_get_fd(bound));
 	kw_log_info("admin listener on https://%s:%u (mutual TLS, %zu grants)", c->admin_listen_addr,
 	    (unsigned int)c->admin_listen_port, c->n_grants);
 	return 0;

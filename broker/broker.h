@@ -51,6 +51,8 @@ int kw_broker_clock_is_test(void);
 /* http.c: TLS listener and routing. */
 int kw_http_start(struct kw_broker *b) KW_WUR;
 void kw_http_stop(struct kw_broker *b);
+/* Set TCP_NODELAY on a listening socket (accepted sockets inherit it). */
+void kw_http_nodelay(evutil_socket_t fd);
 
 /*
  * Send an RFC 7807 problem (application/problem+json) and finish req.

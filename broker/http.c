@@ -7,6 +7,10 @@
  */
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -242,9 +246,24 @@ fail:
 	return KW_ERR_CONFIG;
 }
 
+/*
+ * TLS records of one response leave in several small writes; with Nagle's
+ * algorithm the second waits for the peer's delayed ACK (~40 ms). Accepted
+ * sockets inherit TCP_NODELAY from the listener on Linux.
+ */
+void
+kw_http_nodelay(evutil_socket_t fd)
+{
+	int one = 1;
+
+	if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+		kw_log_warn("cannot set TCP_NODELAY on the listener");
+}
+
 int
 kw_http_start(struct kw_broker *b)
 {
+	struct evhttp_bound_socket *bound;
 	int r;
 
 	if ((r = tls_ctx_new(b->cfg, &b->ssl_ctx)) != 0)
@@ -259,12 +278,13 @@ kw_http_start(struct kw_broker *b)
 	    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH);
 	evhttp_set_default_content_type(b->http, "application/json");
 	evhttp_set_gencb(b->http, route, b);
-	if (evhttp_bind_socket_with_handle(b->http, b->cfg->listen_addr, b->cfg->listen_port) ==
-	    NULL) {
+	if ((bound = evhttp_bind_socket_with_handle(b->http, b->cfg->listen_addr,
+	    b->cfg->listen_port)) == NULL) {
 		kw_log_err("cannot listen on %s port %u", b->cfg->listen_addr,
 		    (unsigned int)b->cfg->listen_port);
 		return KW_ERR_IO;
 	}
+	kw_http_nodelay(evhttp_bound_socket_get_fd(bound));
 	kw_log_info("listening on https://%s:%u (TLS %s)", b->cfg->listen_addr,
 	    (unsigned int)b->cfg->listen_port, b->cfg->tls_allow_12 ? "1.2+" : "1.3 only");
 	return 0;

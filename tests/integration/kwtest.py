@@ -19,6 +19,7 @@ import ssl
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -93,7 +94,15 @@ class Broker:
         self.tls_dir = os.path.join(self.dir, "tls")
         self.clock_file = os.path.join(self.dir, "clock-offset")
         self.set_clock(0)
-        self.last_headers = {}
+        self._tl = threading.local()    # response headers per client thread
+
+    @property
+    def last_headers(self):
+        return getattr(self._tl, "headers", {})
+
+    @last_headers.setter
+    def last_headers(self, h):
+        self._tl.headers = h
 
     def set_clock(self, offset):
         """Shift the broker's clock (KEYWARDEN_TEST_CLOCK_FILE) by offset seconds."""
