@@ -360,3 +360,37 @@ class Attester:
     def enc_pem(self):
         return self.enc.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                       serialization.NoEncryption())
+
+
+def run_tests(b, tests, setup=None, log_tail=5000):
+    """Start b, run setup(b) and each test, stop and clean up; print
+    "ok"/"FAIL" per test and the closing "N passed, N failed" line.
+    A broker that exits non-zero (e.g. a sanitizer report) is a failure."""
+    import traceback
+    passed = failed = 0
+    try:
+        b.start()
+        if setup is not None:
+            setup(b)
+        for t in tests:
+            try:
+                t(b)
+                passed += 1
+                print("ok   %s" % t.__name__)
+            except Exception:
+                failed += 1
+                print("FAIL %s" % t.__name__)
+                traceback.print_exc()
+        rc = b.stop()
+        if rc != 0:
+            failed += 1
+            print("FAIL broker exit status %r" % rc)
+    except Exception:
+        failed += 1
+        traceback.print_exc()
+    finally:
+        if failed:
+            print("--- broker log (tail) ---\n" + b.log()[-log_tail:])
+        b.cleanup()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0

@@ -15,7 +15,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kwtest  # noqa: E402
@@ -308,32 +307,10 @@ TESTS = [t_transport, t_matrix, t_import_roundtrip, t_bad_input, t_lifecycle]
 
 def main():
     b = Broker(config_edit=edit)
-    passed = failed = 0
-    try:
-        for subj in SUBJECTS:
-            subprocess.run(["sh", os.path.join(kwtest.SRC, "scripts", "mk-admin-cert.sh"), b.tls_dir, subj],
-                           check=True, stdout=subprocess.DEVNULL)
-        b.start()
-        for t in TESTS:
-            try:
-                t(b)
-                passed += 1
-                print("ok   %s" % t.__name__)
-            except Exception:
-                failed += 1
-                print("FAIL %s" % t.__name__)
-                traceback.print_exc()
-        rc = b.stop()
-        if rc != 0:
-            failed += 1
-            print("FAIL broker exit status %r" % rc)
-    finally:
-        if failed:
-            print("--- broker log (tail) ---\n" + b.log()[-5000:])
-        b.cleanup()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
+    for subj in SUBJECTS:
+        subprocess.run(["sh", os.path.join(kwtest.SRC, "scripts", "mk-admin-cert.sh"), b.tls_dir, subj],
+                       check=True, stdout=subprocess.DEVNULL)
+    return kwtest.run_tests(b, TESTS)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,7 +11,6 @@ agree exactly (listed independently with pkcs11-tool). Prints the totals.
 
     test_crash.py [--rounds N]     (the suite runs 100; scripts/crash-soak.sh runs 1000)
 """
-import json
 import os
 import random
 import signal

@@ -10,13 +10,10 @@ explain, workloads only "denied".
 """
 import datetime
 import hashlib
-import json
 import os
 import random
-import shutil
 import sys
 import tempfile
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kwtest  # noqa: E402
@@ -225,30 +222,7 @@ TESTS = [t_root_store, t_tls_and_crypto, t_windows_and_supersede, t_explain_and_
 
 
 def main():
-    b = Broker()
-    passed = failed = 0
-    try:
-        b.start()
-        for t in TESTS:
-            try:
-                t(b)
-                passed += 1
-                print("ok   %s" % t.__name__)
-            except Exception:
-                failed += 1
-                print("FAIL %s" % t.__name__)
-                traceback.print_exc()
-        rc = b.stop()
-        if rc != 0:
-            failed += 1
-            print("FAIL broker exit status %r" % rc)
-    finally:
-        if failed:
-            print("--- broker log (tail) ---\n" + b.log()[-5000:])
-        b.cleanup()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
+    return kwtest.run_tests(Broker(), TESTS)
 
 if __name__ == "__main__":
     sys.exit(main())

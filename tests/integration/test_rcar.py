@@ -9,10 +9,8 @@ for the demo key's bytes (hex, base64, base64url) and the HSM PIN.
 import base64
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kwtest  # noqa: E402
@@ -251,32 +249,11 @@ TESTS = [t_kwget_release_matches_jwcrypto, t_two_tee_keys_same_secret, t_replaye
 
 
 def main():
-    b = Broker()
-    passed = failed = 0
-    try:
-        b.start()
+    def setup(b):
         b.provision(RES)
         b.provision("demo/key/debug-ok", algorithm="aes-128", policy="debug-ok",
                     document=kwtest.policy_for(b.emu["measurement"], allow_debug=True))
-        for t in TESTS + [t_logs_hold_no_secrets]:
-            try:
-                t(b)
-                passed += 1
-                print("ok   %s" % t.__name__)
-            except Exception:
-                failed += 1
-                print("FAIL %s" % t.__name__)
-                traceback.print_exc()
-        rc = b.stop()
-        if rc != 0:
-            failed += 1
-            print("FAIL broker exit status %r\n%s" % (rc, b.log()[-3000:]))
-    finally:
-        if failed:
-            print("--- broker log (tail) ---\n" + b.log()[-4000:])
-        b.cleanup()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return kwtest.run_tests(Broker(), TESTS + [t_logs_hold_no_secrets], setup=setup)
 
 
 if __name__ == "__main__":

@@ -7,14 +7,12 @@ The tokens and the JWKS are verified with two independent libraries
 Every negative case must get 401 and release nothing. Time is shifted through
 KEYWARDEN_TEST_CLOCK_FILE; no test sleeps for an expiry.
 """
-import base64
 import hashlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kwtest  # noqa: E402
@@ -281,31 +279,7 @@ def main():
     def edit(cfg):
         cfg["dpop"] = {"nonce_ttl": 60, "iat_window": 60}
         cfg["token"] = {"ttl": 300}
-    b = Broker(config_edit=edit)
-    passed = failed = 0
-    try:
-        b.start()
-        b.provision(RES)
-        for t in TESTS:
-            try:
-                t(b)
-                passed += 1
-                print("ok   %s" % t.__name__)
-            except Exception:
-                failed += 1
-                print("FAIL %s" % t.__name__)
-                traceback.print_exc()
-        rc = b.stop()
-        if rc != 0:
-            failed += 1
-            print("FAIL broker exit status %r" % rc)
-    finally:
-        if failed:
-            print("--- broker log (tail) ---\n" + b.log()[-4000:])
-        b.cleanup()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
-
+    return kwtest.run_tests(Broker(config_edit=edit), TESTS, setup=lambda b: b.provision(RES))
 
 if __name__ == "__main__":
     sys.exit(main())
