@@ -63,7 +63,16 @@ void kw_http_problem(struct evhttp_request *req, int status, const char *slug,
 /* Send a JSON object (reference stolen) with status 200. */
 void kw_http_json(struct evhttp_request *req, json_t *body);
 void kw_http_json_status(struct evhttp_request *req, int status, json_t *body);
-/* Map a kw_err from appraisal/HSM to an HTTP problem (the only such mapping). */
+/*
+ * 503 hsm_unavailable with Retry-After: the HSM helper failed, timed out,
+ * or its queue is full. Used for every HSM failure on the workload path.
+ */
+void kw_http_hsm_unavailable(struct evhttp_request *req);
+/*
+ * Map a kw_err from appraisal/HSM to an HTTP problem (the only such mapping).
+ * KW_ERR_BUSY -> 429 and KW_ERR_UNAVAILABLE/KW_ERR_TIMEOUT -> 503, both with
+ * Retry-After; KW_ERR_HSM -> kw_http_hsm_unavailable().
+ */
 void kw_http_problem_from_err(struct evhttp_request *req, int r, const char *context);
 /* Read the request body as JSON, enforcing cfg->max_body; sends 400/413 itself
  * and returns non-zero when it did. */

@@ -115,16 +115,33 @@ kw_http_problem_from_err(struct evhttp_request *req, int r, const char *context)
 	case KW_ERR_EXISTS:
 		kw_http_problem(req, 409, "conflict", "Conflict", context);
 		break;
+	case KW_ERR_BUSY:
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+		kw_http_problem(req, 429, "shed", "Too Many Requests",
+		    context != NULL ? context : "too many requests; retry later");
+		break;
 	case KW_ERR_UNAVAILABLE:
-	case KW_ERR_HSM:
+	case KW_ERR_TIMEOUT:
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
 		kw_http_problem(req, 503, "unavailable", "Service Unavailable",
 		    "the service is temporarily unavailable; retry later");
+		break;
+	case KW_ERR_HSM:
+		kw_http_hsm_unavailable(req);
 		break;
 	default:
 		kw_http_problem(req, 500, "internal", "Internal Server Error",
 		    "internal error");
 		break;
 	}
+}
+
+void
+kw_http_hsm_unavailable(struct evhttp_request *req)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+	kw_http_problem(req, 503, "hsm_unavailable", "Service Unavailable",
+	    "the key store is temporarily unavailable; retry later");
 }
 
 int

@@ -30,6 +30,8 @@ kw_strerror(int r)
 	case KW_ERR_CRYPTO: return "cryptographic library failure";
 	case KW_ERR_UNAVAILABLE: return "service unavailable";
 	case KW_ERR_DEBUG_GUEST: return "debug guest";
+	case KW_ERR_BUSY: return "quota exhausted";
+	case KW_ERR_TIMEOUT: return "timed out";
 	default: return "unknown error";
 	}
 }

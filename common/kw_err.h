@@ -32,7 +32,9 @@ enum kw_err {
 	KW_ERR_CRYPTO = -22,         /* OpenSSL failure that is not a verification result */
 	KW_ERR_UNAVAILABLE = -23,    /* a dependency is down (HSM, store) */
 	KW_ERR_DEBUG_GUEST = -24,    /* evidence from a debug-enabled guest */
-	KW_ERR__LAST = -25,
+	KW_ERR_BUSY = -25,           /* a per-client quota or rate is exhausted: retry later */
+	KW_ERR_TIMEOUT = -26,        /* a dependency did not answer within its deadline */
+	KW_ERR__LAST = -27,
 };
 
 /* Returns a static, non-NULL English description of r. Never fails. */
