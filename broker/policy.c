@@ -590,7 +590,7 @@ validate_config(const json_t *c, struct path *p, char *why, size_t whylen)
 int
 kw_policy_validate(const json_t *doc, char *why, size_t whylen)
 {
-	static const char *const members[] = {"version", "allow_debug", "rules",
+	static const char *const members[] = {"version", "allow_debug", "allow_test_roots", "rules",
 		"reference_values", "config", NULL};
 	struct path p = { "", 0 };
 	struct vrules vr = { 0, why, whylen };
@@ -618,6 +618,10 @@ kw_policy_validate(const json_t *doc, char *why, size_t whylen)
 	}
 	if ((v = json_object_get(doc, "allow_debug")) != NULL && !json_is_boolean(v)) {
 		set_why(why, whylen, "allow_debug: must be a boolean");
+		return KW_ERR_INVALID_FORMAT;
+	}
+	if ((v = json_object_get(doc, "allow_test_roots")) != NULL && !json_is_boolean(v)) {
+		set_why(why, whylen, "allow_test_roots: must be a boolean");
 		return KW_ERR_INVALID_FORMAT;
 	}
 	if ((v = json_object_get(doc, "rules")) != NULL) {
@@ -778,6 +782,30 @@ eval_debug(struct ev *ev, const json_t *policy)
 	else
 		check(ev, "debug", "allow_debug", false,
 		    "claim debug missing or not a boolean (treated as debug)");
+}
+
+/*
+ * Evidence that chains to an emulation root (claim root = "test", accepted by
+ * the verifier only because the configuration names that root) is not
+ * hardware evidence: it is released keys only when the policy says so.
+ */
+static void
+eval_root(struct ev *ev, const json_t *policy)
+{
+	const json_t *root = json_object_get(ev->claims, "root");
+	bool allow = json_is_true(json_object_get(policy, "allow_test_roots"));
+
+	if (json_is_string(root) && strcmp(json_string_value(root), "test") != 0)
+		check(ev, "root", "allow_test_roots", true, "evidence chains to a vendor root");
+	else if (allow)
+		check(ev, "root", "allow_test_roots", true,
+		    "test roots allowed by allow_test_roots");
+	else if (json_is_string(root))
+		check(ev, "root", "allow_test_roots", false,
+		    "evidence chains to a test (emulation) root and allow_test_roots is not true");
+	else
+		check(ev, "root", "allow_test_roots", false,
+		    "claim root missing or not a string (treated as a test root)");
 }
 
 /* The deciding location of a false rule. */
@@ -1308,6 +1336,7 @@ kw_policy_eval(const json_t *policy, const json_t *claims, const struct kw_polic
 	if ((ev.checks = json_array()) == NULL)
 		return KW_ERR_NOMEM;
 	eval_debug(&ev, policy);
+	eval_root(&ev, policy);
 	if ((v = json_object_get(policy, "rules")) != NULL)
 		eval_rules(&ev, v);
 	if ((v = json_object_get(policy, "reference_values")) != NULL &&
@@ -1424,6 +1453,10 @@ kw_policy_lint(const json_t *policy, const struct kw_policy_ctx *ctx, int64_t ma
 	rv = json_object_get(policy, "reference_values");
 	if (json_is_true(json_object_get(policy, "allow_debug")) &&
 	    (r = warn(w, "allow-debug: debug guests are allowed")) != 0)
+		goto out;
+	if (json_is_true(json_object_get(policy, "allow_test_roots")) &&
+	    (r = warn(w, "allow-test-roots: evidence from emulation (test) roots is released "
+	    "keys; never use this policy in production")) != 0)
 		goto out;
 	if (json_object_get(policy, "rules") == NULL && rv == NULL &&
 	    json_object_get(policy, "config") == NULL &&

@@ -92,6 +92,6 @@ CONF
 fi
 # the demo policy: the emulated guest's measurement (written for scripts/demo.sh)
 if [ ! -f "$run/demo-policy.json" ]; then
-	printf '{"version": 1, "reference_values": {"measurements": [{"value": "%s", "name": "emulated demo guest"}]}}\n' "$measurement" \
+	printf '{"version": 1, "allow_test_roots": true, "reference_values": {"measurements": [{"value": "%s", "name": "emulated demo guest"}]}}\n' "$measurement" \
 		> "$run/demo-policy.json"
 fi

@@ -47,8 +47,11 @@ def jcs(obj):
 
 
 def policy_for(measurement, **extra):
-    """A policy document (docs/policy.md) admitting one measurement."""
-    doc = {"version": 1, "reference_values": {"measurements": [{"value": measurement}]}}
+    """A policy document (docs/policy.md) admitting one measurement. The
+    tests' evidence chains to the emulation root, so test roots are allowed
+    unless the caller says allow_test_roots=False."""
+    doc = {"version": 1, "allow_test_roots": True,
+           "reference_values": {"measurements": [{"value": measurement}]}}
     doc.update(extra)
     return doc
 

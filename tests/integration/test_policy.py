@@ -10,6 +10,7 @@ explain, workloads only "denied".
 """
 import datetime
 import hashlib
+import json
 import os
 import random
 import sys
@@ -56,6 +57,8 @@ def write_bundle(base, certs):
 
 
 def put_policy(b, repo, name, doc):
+    doc = dict(doc)
+    doc.setdefault("allow_test_roots", True)    # the evidence here is emulated
     st, _, body = b.admin("PUT", "/admin/v1/policies/%s/%s" % (repo, name), {"document": doc})
     assert st == 201, (st, body)
     return body
@@ -218,7 +221,45 @@ def t_explain_and_lint(b):
     assert st == 404
 
 
-TESTS = [t_root_store, t_tls_and_crypto, t_windows_and_supersede, t_explain_and_lint]
+def t_test_roots(b):
+    """Emulated evidence (chaining to the configured test root) is released keys only
+    by a policy that says allow_test_roots; lint warns about such a policy."""
+    m = b.emu["measurement"]
+    strict = kwtest.policy_for(m)
+    del strict["allow_test_roots"]
+    st, _, body = b.admin("PUT", "/admin/v1/policies/tr/strict", {"document": strict})
+    assert st == 201, (st, body)
+    assert not any(w.startswith("allow-test-roots") for w in body.get("warnings", [])), body
+    key(b, "tr/key/strict", "strict")
+    a = Attester(b)
+    tok = a.token()
+    claims = json.loads(kwtest.b64u_dec(tok.split(".")[1]))["submods"]["cpu0"]["kw.claims"]
+    assert claims["root"] == "test", claims
+    st, ct, r = a.resource(tok, "tr/key/strict")
+    assert st == 403 and ct.startswith("application/problem+json"), (st, r)
+    st, _, ex = b.admin("POST", "/admin/v1/policies/tr/strict/explain", {"claims": claims})
+    assert st == 200 and ex["decision"] == "deny" and ex["reason"] == "root", ex
+    assert ex["path"] == "allow_test_roots", ex
+    # the same claims from a vendor root would pass this check
+    st, _, ex = b.admin("POST", "/admin/v1/policies/tr/strict/explain",
+                        {"claims": dict(claims, root="amd")})
+    assert st == 200 and ex["decision"] == "allow", ex
+    # allowing test roots releases, and lint says so
+    st, _, body = b.admin("PUT", "/admin/v1/policies/tr/lax", {"document": kwtest.policy_for(m)})
+    assert st == 201, (st, body)
+    assert any(w.startswith("allow-test-roots:") for w in body["warnings"]), body
+    key(b, "tr/key/lax", "lax")
+    st, ct, jwe_c = a.resource(tok, "tr/key/lax")
+    assert st == 200 and ct == "application/jose", (st, jwe_c)
+    assert len(a.decrypt(jwe_c)) == 32
+    st, _, lint = b.admin("GET", "/admin/v1/policies/tr/lax/lint")
+    assert st == 200 and any(w.startswith("allow-test-roots:") for w in lint["warnings"]), lint
+    # a non-boolean is refused at registration
+    st, ct, r = b.admin("PUT", "/admin/v1/policies/tr/bad", {"document": dict(strict, allow_test_roots="yes")})
+    assert st == 400 and ct.startswith("application/problem+json"), (st, r)
+
+
+TESTS = [t_root_store, t_tls_and_crypto, t_windows_and_supersede, t_explain_and_lint, t_test_roots]
 
 
 def main():

@@ -1133,11 +1133,14 @@ test_lint(void)
 	CU_ASSERT_EQUAL(count_code(w, "no-reference-values"), 1);
 	CU_ASSERT_EQUAL(count_code(w, "tcb-floor-missing"), 4);
 	CU_ASSERT_EQUAL(count_code(w, "allow-debug"), 0);
+	CU_ASSERT_EQUAL(count_code(w, "allow-test-roots"), 0);
 	json_decref(w);
 	json_decref(p);
-	p = jf("{'version':1,'allow_debug':true,'rules':{'claim':'tee','op':'exists'}}");
+	p = jf("{'version':1,'allow_debug':true,'allow_test_roots':true,"
+	    "'rules':{'claim':'tee','op':'exists'}}");
 	w = lint(p, DAY, NULL, NULL);
 	CU_ASSERT_EQUAL(count_code(w, "allow-debug"), 1);
+	CU_ASSERT_EQUAL(count_code(w, "allow-test-roots"), 1);
 	CU_ASSERT_EQUAL(count_code(w, "allows-any-guest"), 0);
 	json_decref(w);
 	json_decref(p);
@@ -1172,6 +1175,43 @@ test_lint(void)
 	json_decref(sets);
 }
 
+/* ---- test roots ---- */
+
+static void
+test_test_roots(void)
+{
+	json_t *c = base_claims(), *ex = NULL;
+	json_t *strict = jf("{'version':1}"), *lax = jf("{'version':1,'allow_test_roots':true}");
+	char why[160];
+
+	/* a vendor root passes either way */
+	CU_ASSERT_EQUAL(eval(strict, c), 0);
+	CU_ASSERT_EQUAL(eval(lax, c), 0);
+	/* an emulation root only where the policy allows it */
+	json_object_set_new(c, "root", json_string("test"));
+	CU_ASSERT_EQUAL(eval_at(strict, c, T0, NULL, NULL, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "reason"), "root");
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "path"), "allow_test_roots");
+	json_decref(ex);
+	ex = NULL;
+	CU_ASSERT_EQUAL(eval(lax, c), 0);
+	/* a missing or mistyped root claim counts as a test root */
+	json_object_del(c, "root");
+	CU_ASSERT_EQUAL(eval(strict, c), KW_ERR_DENIED);
+	CU_ASSERT_EQUAL(eval(lax, c), 0);
+	json_object_set_new(c, "root", json_integer(1));
+	CU_ASSERT_EQUAL(eval(strict, c), KW_ERR_DENIED);
+	/* the member is a boolean */
+	json_decref(lax);
+	lax = jf("{'version':1,'allow_test_roots':'yes'}");
+	CU_ASSERT_EQUAL(kw_policy_validate(lax, why, sizeof(why)), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "allow_test_roots"));
+	CU_ASSERT_EQUAL(eval(lax, c), KW_ERR_INVALID_FORMAT);
+	json_decref(lax);
+	json_decref(strict);
+	json_decref(c);
+}
+
 /* ---- explain ---- */
 
 static void
@@ -1191,8 +1231,8 @@ test_explain(void)
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(ex, "matched"),
 	    "source")), "policy");
 	checks = json_object_get(ex, "checks");
-	/* debug, 2 rule leaves, rules, measurement, floor, crypto */
-	CU_ASSERT_EQUAL(json_array_size(checks), 7);
+	/* debug, root, 2 rule leaves, rules, measurement, floor, crypto */
+	CU_ASSERT_EQUAL(json_array_size(checks), 8);
 	json_decref(ex);
 	/* two failures: the first in evaluation order decides, both are listed */
 	json_object_set_new(c, "vmpl", json_integer(1));
@@ -1459,6 +1499,7 @@ main(void)
 	CU_add_test(s, "supersede with grace", test_supersede_grace);
 	CU_add_test(s, "durations", test_duration);
 	CU_add_test(s, "lint", test_lint);
+	CU_add_test(s, "test roots", test_test_roots);
 	CU_add_test(s, "explain", test_explain);
 	CU_add_test(s, "hostile claims", test_hostile_claims);
 	CU_add_test(s, "bit-flip and truncation sweeps", test_bitflip_sweep);
