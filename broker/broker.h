@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 
 #include "challenge.h"
+#include "clock.h"
 #include "config.h"
 #include "hsm_client.h"
 #include "dpop.h"
@@ -44,9 +45,6 @@ struct kw_broker {
 	unsigned long n_attest_ok, n_attest_fail, n_release_ok, n_release_denied;
 };
 
-/* clock.c: the broker's clock (seconds since the epoch); see clock.c for the test hook. */
-int64_t kw_broker_now(void);
-int kw_broker_clock_is_test(void);
 
 /* http.c: TLS listener and routing. */
 int kw_http_start(struct kw_broker *b) KW_WUR;

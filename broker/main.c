@@ -268,7 +268,10 @@ main(int argc, char **argv)
 		case 'k': check = 1; break;
 		case 'R': rotate = 1; break;
 		case 'h': usage(stdout); return 0;
-		case 'V': printf("keywarden %s\n", KW_VERSION); return 0;
+		case 'V':
+			printf("keywarden %s%s\n", KW_VERSION,
+			    kw_broker_test_hooks() ? " (test hooks: not for production)" : "");
+			return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -295,8 +298,12 @@ main(int argc, char **argv)
 		kw_log_err("cannot initialize libevent");
 		goto out;
 	}
+	if (kw_broker_test_hooks())
+		kw_log_warn("this build has test hooks (-Dtest_hooks=true): not for production");
 	if (kw_broker_clock_is_test())
 		kw_log_warn("KEYWARDEN_TEST_CLOCK_FILE is set: the clock is shifted for testing");
+	if (kw_broker_clock_ignored())
+		kw_log_warn("KEYWARDEN_TEST_CLOCK_FILE is set but ignored: this build has no test hooks");
 	if (rotate) {
 		if (start_hsm(&b) != 0)
 			goto out;
