@@ -62,41 +62,126 @@ struct admin_req {
 
 /* ---- identity and authorization ---- */
 
+/* An identity string: printable ASCII without spaces or quotes, shorter than outlen. */
 static int
-peer_subject(struct evhttp_request *req, char *out, size_t outlen)
+copy_identity(const unsigned char *p, int len, char *out, size_t outlen)
+{
+	if (len <= 0 || (size_t)len >= outlen)
+		return KW_ERR_DENIED;
+	for (int i = 0; i < len; i++)
+		if (p[i] < 0x21 || p[i] > 0x7e || p[i] == '"' || p[i] == '\'')
+			return KW_ERR_DENIED;
+	memcpy(out, p, (size_t)len);
+	out[len] = '\0';
+	return 0;
+}
+
+static int
+identity_from_cn(X509 *cert, char *out, size_t outlen)
+{
+	X509_NAME *name = X509_get_subject_name(cert);
+	unsigned char *utf8 = NULL;
+	int idx, len, r;
+
+	if ((idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0 ||
+	    X509_NAME_get_index_by_NID(name, NID_commonName, idx) >= 0)
+		return KW_ERR_DENIED;    /* exactly one CN */
+	if ((len = ASN1_STRING_to_UTF8(&utf8,
+	    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)))) <= 0)
+		return KW_ERR_DENIED;
+	r = copy_identity(utf8, len, out, outlen);
+	OPENSSL_free(utf8);
+	return r;
+}
+
+static int
+identity_from_san(X509 *cert, int type, char *out, size_t outlen)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	const ASN1_IA5STRING *found = NULL;
+	int n = 0, r = KW_ERR_DENIED;
+
+	for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+
+		if (g->type != type)
+			continue;
+		n++;
+		found = type == GEN_DNS ? g->d.dNSName : type == GEN_EMAIL ? g->d.rfc822Name :
+		    g->d.uniformResourceIdentifier;
+	}
+	if (n == 1 && found != NULL)    /* exactly one name of the configured type */
+		r = copy_identity(ASN1_STRING_get0_data(found), ASN1_STRING_length(found), out,
+		    outlen);
+	GENERAL_NAMES_free(gens);
+	return r;
+}
+
+/*
+ * The admin's identity from the verified client certificate (the TLS layer
+ * already checked the chain to admin.client_ca, its validity, the purpose and
+ * the path length). Here: the certificate must be a leaf (not a CA) with
+ * extendedKeyUsage clientAuth, its issuer one of admin.issuer_sha256 when
+ * set, and the name exactly one CN or one SAN of the configured type. On
+ * failure *reterr_why is a client-safe reason for the 401.
+ */
+static int
+peer_subject(const struct kw_config *c, struct evhttp_request *req, char *out, size_t outlen,
+    const char **reterr_why)
 {
 	struct evhttp_connection *con = evhttp_request_get_connection(req);
 	struct bufferevent *bev = con != NULL ? evhttp_connection_get_bufferevent(con) : NULL;
 	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
 	X509 *cert = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
-	X509_NAME *name;
-	ASN1_STRING *cn;
-	unsigned char *utf8 = NULL;
-	int idx, len;
+	STACK_OF(X509) *chain;
+	int r;
 
+	*reterr_why = "a client certificate from the admin CA is required";
 	if (cert == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
 		return KW_ERR_DENIED;
-	name = X509_get_subject_name(cert);
-	if ((idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0 ||
-	    X509_NAME_get_index_by_NID(name, NID_commonName, idx) >= 0)
-		return KW_ERR_DENIED;    /* exactly one CN */
-	cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
-	if ((len = ASN1_STRING_to_UTF8(&utf8, cn)) <= 0)
+	*reterr_why = "the client certificate must be a leaf certificate (basicConstraints CA:FALSE)";
+	if (X509_check_ca(cert) != 0)
 		return KW_ERR_DENIED;
-	if ((size_t)len >= outlen || memchr(utf8, '\0', (size_t)len) != NULL) {
-		OPENSSL_free(utf8);
+	*reterr_why = "the client certificate must carry extendedKeyUsage clientAuth";
+	if ((X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) == 0 ||
+	    (X509_get_extended_key_usage(cert) & XKU_SSL_CLIENT) == 0)
 		return KW_ERR_DENIED;
-	}
-	for (int i = 0; i < len; i++) {
-		if (utf8[i] < 0x20 || utf8[i] == 0x7f) {
-			OPENSSL_free(utf8);
+	if (c->n_admin_issuers > 0) {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int mdlen = 0;
+		size_t i;
+
+		*reterr_why = "the client certificate was not issued by a pinned admin issuer";
+		chain = SSL_get0_verified_chain(ssl);
+		if (chain == NULL || sk_X509_num(chain) < 2 ||
+		    X509_digest(sk_X509_value(chain, 1), EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)
 			return KW_ERR_DENIED;
-		}
+		for (i = 0; i < c->n_admin_issuers; i++)
+			if (CRYPTO_memcmp(md, c->admin_issuers[i], 32) == 0)
+				break;
+		if (i == c->n_admin_issuers)
+			return KW_ERR_DENIED;
 	}
-	memcpy(out, utf8, (size_t)len);
-	out[len] = '\0';
-	OPENSSL_free(utf8);
-	return 0;
+	switch (c->admin_identity) {
+	case KW_ADMIN_ID_SAN_DNS:
+		*reterr_why = "the client certificate must carry exactly one DNS subjectAltName";
+		r = identity_from_san(cert, GEN_DNS, out, outlen);
+		break;
+	case KW_ADMIN_ID_SAN_EMAIL:
+		*reterr_why = "the client certificate must carry exactly one email subjectAltName";
+		r = identity_from_san(cert, GEN_EMAIL, out, outlen);
+		break;
+	case KW_ADMIN_ID_SAN_URI:
+		*reterr_why = "the client certificate must carry exactly one URI subjectAltName";
+		r = identity_from_san(cert, GEN_URI, out, outlen);
+		break;
+	case KW_ADMIN_ID_CN:
+	default:
+		*reterr_why = "the client certificate must carry exactly one printable subject CN";
+		r = identity_from_cn(cert, out, outlen);
+		break;
+	}
+	return r;
 }
 
 static unsigned int
@@ -327,6 +412,10 @@ op_key_create(struct admin_req *a, int import)
 	if (spec.length == 0)
 		return fail(a, KW_ERR_INVALID_FORMAT, "a secret needs \"length\" (1..4096)");
 	spec.policy = json_is_string(pol) ? json_string_value(pol) : NULL;
+	/* binding a policy is the policy-admin's decision (docs/admin.md), also at creation */
+	if (spec.policy != NULL && !permitted(a->b->cfg, a->subject, ROLE_POLICY, spec.repository))
+		return deny(a, "binding a policy requires the policy-admin role for this repository "
+		    "(create the key without \"policy\" and let a policy-admin bind it)");
 	if (import) {
 		if ((w = wrapped_of(a)) == NULL)
 			return a->r != 0 ? a->r : fail(a, KW_ERR_INVALID_FORMAT, "\"wrapped\" is required");
@@ -900,6 +989,7 @@ admin_route(struct evhttp_request *req, void *arg)
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	struct admin_req *a;
+	const char *why = NULL;
 	char *p, *save = NULL, *tok, *copy = NULL;
 	size_t blen = evbuffer_get_length(in);
 	int r;
@@ -911,9 +1001,9 @@ admin_route(struct evhttp_request *req, void *arg)
 	a->b = b;
 	a->req = req;
 	a->method = evhttp_request_get_command(req);
-	if (peer_subject(req, a->subject, sizeof(a->subject)) != 0) {
-		kw_http_problem(req, 401, "unauthenticated", "Unauthorized",
-		    "a client certificate from the admin CA is required");
+	if (peer_subject(b->cfg, req, a->subject, sizeof(a->subject), &why) != 0) {
+		kw_log_info("admin request refused: %s", why);
+		kw_http_problem(req, 401, "unauthenticated", "Unauthorized", why);
 		goto fail;
 	}
 	if (path == NULL || strncmp(path, "/admin/v1/", 10) != 0 || strchr(path, '%') != NULL) {
@@ -921,6 +1011,12 @@ admin_route(struct evhttp_request *req, void *arg)
 		    path != NULL && strchr(path, '%') != NULL ? "malformed" : "not-found",
 		    path != NULL && strchr(path, '%') != NULL ? "Bad Request" : "Not Found",
 		    "no such endpoint (names are never percent-decoded)");
+		goto fail;
+	}
+	/* "/admin/v1//keys", "a//b" and a trailing "/" would vanish in strtok: refuse them */
+	if (path[10] == '\0' || strstr(path + 9, "//") != NULL || path[strlen(path) - 1] == '/') {
+		kw_http_problem(req, 400, "malformed", "Bad Request",
+		    "empty path segment (no \"//\" and no trailing \"/\")");
 		goto fail;
 	}
 	if ((copy = strdup(path + 10)) == NULL) {
@@ -938,8 +1034,7 @@ admin_route(struct evhttp_request *req, void *arg)
 			goto fail;
 		}
 	}
-	/* "//" or a trailing "/" would vanish in strtok: refuse them */
-	if (a->nseg == 0 || strstr(path + 10, "//") != NULL || path[strlen(path) - 1] == '/') {
+	if (a->nseg == 0) {
 		kw_http_problem(req, 404, "not-found", "Not Found", "no such endpoint");
 		goto fail;
 	}
@@ -1005,6 +1100,8 @@ admin_tls(const struct kw_config *c, SSL_CTX **ret)
 	SSL_CTX_set_client_CA_list(ctx, names);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	/* path length: at most this many CA certificates between the leaf and client_ca */
+	SSL_CTX_set_verify_depth(ctx, (int)c->admin_max_intermediates);
 	X509_VERIFY_PARAM_set_purpose(SSL_CTX_get0_param(ctx), X509_PURPOSE_SSL_CLIENT);
 	*ret = ctx;
 	return 0;

@@ -179,7 +179,7 @@ static int
 parse_admin(json_t *o, const char *dir, struct kw_config *c, char *eb, size_t el)
 {
 	static const char *const admin_keys[] = {"listen", "certificate", "private_key", "client_ca",
-		"grants", NULL};
+		"grants", "identity", "max_intermediates", "issuer_sha256", NULL};
 	static const char *const grant_keys[] = {"subject", "role", "repositories", NULL};
 	struct kw_config tmp;
 	const char *s = NULL;
@@ -203,6 +203,48 @@ parse_admin(json_t *o, const char *dir, struct kw_config *c, char *eb, size_t el
 	    (r = get_str(o, "client_ca", &s, 1, eb, el, "admin")) != 0 ||
 	    (c->admin_client_ca = cfg_path(dir, s)) == NULL)
 		return r != 0 ? r : KW_ERR_NOMEM;
+	if ((r = get_str(o, "identity", &s, 0, eb, el, "admin")) != 0)
+		return r;
+	if (s == NULL || strcmp(s, "cn") == 0)
+		c->admin_identity = KW_ADMIN_ID_CN;
+	else if (strcmp(s, "san-dns") == 0)
+		c->admin_identity = KW_ADMIN_ID_SAN_DNS;
+	else if (strcmp(s, "san-email") == 0)
+		c->admin_identity = KW_ADMIN_ID_SAN_EMAIL;
+	else if (strcmp(s, "san-uri") == 0)
+		c->admin_identity = KW_ADMIN_ID_SAN_URI;
+	else
+		return cfg_err(eb, el, "admin: \"identity\" must be cn, san-dns, san-email or san-uri");
+	{
+		unsigned long long depth = 0;
+
+		if ((r = get_uint(o, "max_intermediates", 0, 4, &depth, eb, el, "admin")) != 0)
+			return r;
+		c->admin_max_intermediates = (unsigned int)depth;
+	}
+	a = json_object_get(o, "issuer_sha256");
+	if (a != NULL) {
+		if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > 16)
+			return cfg_err(eb, el, "admin: \"issuer_sha256\" must be an array of 1..16 "
+			    "SHA-256 fingerprints (64 hex digits)");
+		if ((c->admin_issuers = calloc(json_array_size(a), sizeof(*c->admin_issuers))) == NULL)
+			return KW_ERR_NOMEM;
+		json_array_foreach(a, i, v) {
+			const char *hx = json_string_value(v);
+			char norm[65];
+			size_t k2;
+
+			/* colons allowed, as openssl x509 -fingerprint prints them */
+			for (k2 = 0; hx != NULL && *hx != '\0' && k2 < sizeof(norm) - 1; hx++)
+				if (*hx != ':')
+					norm[k2++] = *hx;
+			norm[k2] = '\0';
+			if (hx == NULL || *hx != '\0' || k2 != 64 ||
+			    kw_hex_decode(norm, c->admin_issuers[i], 32) != 0)
+				return cfg_err(eb, el, "admin: issuer_sha256[%zu] must be 64 hex digits", i);
+			c->n_admin_issuers++;
+		}
+	}
 	a = json_object_get(o, "grants");
 	if (!json_is_array(a) || json_array_size(a) > 1024)
 		return cfg_err(eb, el, "admin: \"grants\" must be an array");
@@ -551,6 +593,7 @@ kw_config_free(struct kw_config *c)
 	free(c->admin_cert);
 	free(c->admin_key);
 	free(c->admin_client_ca);
+	free(c->admin_issuers);
 	for (size_t i = 0; i < c->n_grants; i++) {
 		free(c->grants[i].subject);
 		free(c->grants[i].role);

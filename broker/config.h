@@ -56,9 +56,18 @@ struct kw_config {
 	char *admin_cert;
 	char *admin_key;
 	char *admin_client_ca;
+	enum kw_admin_identity {
+		KW_ADMIN_ID_CN = 0,       /* exactly one subject CN (default) */
+		KW_ADMIN_ID_SAN_DNS,      /* exactly one subjectAltName dNSName */
+		KW_ADMIN_ID_SAN_EMAIL,    /* exactly one subjectAltName rfc822Name */
+		KW_ADMIN_ID_SAN_URI,      /* exactly one subjectAltName URI */
+	} admin_identity;
+	unsigned int admin_max_intermediates;   /* CAs between the leaf and client_ca, default 0 */
+	size_t n_admin_issuers;                 /* pinned issuers of the leaf (0: any from client_ca) */
+	uint8_t (*admin_issuers)[32];           /* SHA-256 of each pinned issuer's DER */
 	size_t n_grants;
 	struct kw_grant {
-		char *subject;            /* client certificate subject CN */
+		char *subject;            /* the admin identity (admin_identity says which name) */
 		char *role;               /* "key-admin", "policy-admin", "auditor" */
 		size_t n_repos;
 		char **repos;             /* "*" = all */
