@@ -1002,7 +1002,7 @@ admin_route(struct evhttp_request *req, void *arg)
 	a->req = req;
 	a->method = evhttp_request_get_command(req);
 	if (peer_subject(b->cfg, req, a->subject, sizeof(a->subject), &why) != 0) {
-		kw_log_info("admin request refused: %s", why);
+		kw_log_info_rl("admin request refused: %s", why);
 		kw_http_problem(req, 401, "unauthenticated", "Unauthorized", why);
 		goto fail;
 	}

@@ -77,30 +77,70 @@ kw_log_escape(const char *in, size_t max, char *out, size_t outsz)
 	out[o] = '\0';
 }
 
-void
-kw_log_write(enum kw_log_level lvl, const char *func, int r, const char *fmt, ...)
+/* Format and write one line; the caller holds log_lock. suffix may be "". */
+static void KW_PRINTF(4, 0)
+vwrite_locked(enum kw_log_level lvl, const char *func, int r, const char *fmt, va_list ap,
+    const char *suffix)
 {
 	static const char *names[] = {"error", "warn", "info", "debug"};
 	char msg[1024], ts[32];
 	struct timespec now;
 	struct tm tm;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (r != 0)
+		fprintf(stderr, "%s.%03ldZ %s %s[%ld] %s: %s: %s%s\n", ts, now.tv_nsec / 1000000,
+		    names[lvl], log_prog, (long)getpid(), func, msg, kw_strerror(r), suffix);
+	else
+		fprintf(stderr, "%s.%03ldZ %s %s[%ld] %s: %s%s\n", ts, now.tv_nsec / 1000000,
+		    names[lvl], log_prog, (long)getpid(), func, msg, suffix);
+	fflush(stderr);
+}
+
+void
+kw_log_write(enum kw_log_level lvl, const char *func, int r, const char *fmt, ...)
+{
 	va_list ap;
 
 	if (lvl > log_level)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	pthread_mutex_lock(&log_lock);
-	if (r != 0)
-		fprintf(stderr, "%s.%03ldZ %s %s[%ld] %s: %s: %s\n", ts, now.tv_nsec / 1000000,
-		    names[lvl], log_prog, (long)getpid(), func, msg, kw_strerror(r));
-	else
-		fprintf(stderr, "%s.%03ldZ %s %s[%ld] %s: %s\n", ts, now.tv_nsec / 1000000,
-		    names[lvl], log_prog, (long)getpid(), func, msg);
-	fflush(stderr);
+	vwrite_locked(lvl, func, r, fmt, ap, "");
+	pthread_mutex_unlock(&log_lock);
+	va_end(ap);
+}
+
+void
+kw_log_write_rl(struct kw_log_ratelimit *rl, unsigned int burst, enum kw_log_level lvl,
+    const char *func, int r, const char *fmt, ...)
+{
+	char suffix[64] = "";
+	struct timespec mono;
+	va_list ap;
+
+	if (lvl > log_level)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	pthread_mutex_lock(&log_lock);
+	if ((long long)mono.tv_sec != rl->sec) {
+		rl->sec = (long long)mono.tv_sec;
+		rl->n = 0;
+	}
+	if (rl->n >= burst) {
+		rl->dropped++;
+		pthread_mutex_unlock(&log_lock);
+		return;
+	}
+	rl->n++;
+	if (rl->dropped > 0)
+		snprintf(suffix, sizeof(suffix), " [%lu similar lines suppressed]", rl->dropped);
+	rl->dropped = 0;
+	va_start(ap, fmt);
+	vwrite_locked(lvl, func, r, fmt, ap, suffix);
+	va_end(ap);
 	pthread_mutex_unlock(&log_lock);
 }

@@ -32,6 +32,31 @@ void kw_log_write(enum kw_log_level lvl, const char *func, int r, const char *fm
 #define kw_log_debug_r(r, ...) kw_log_write(KW_LOG_DEBUG, __func__, (r), __VA_ARGS__)
 
 /*
+ * Lines that a peer can cause (rejected requests, refused connections) are
+ * rate-limited per call site so that a flood cannot fill the disk: at most
+ * `burst` lines per second from one site; the first line written after a
+ * suppressed stretch ends with "[N similar lines suppressed]". The state is
+ * a static struct kw_log_ratelimit per call site (the _rl macros declare
+ * it); thread-safe.
+ */
+struct kw_log_ratelimit {
+	long long sec;              /* CLOCK_MONOTONIC second of the current window */
+	unsigned int n;             /* lines written in it */
+	unsigned long dropped;      /* lines suppressed since the last one written */
+};
+#define KW_LOG_BURST 10
+void kw_log_write_rl(struct kw_log_ratelimit *rl, unsigned int burst, enum kw_log_level lvl,
+    const char *func, int r, const char *fmt, ...) KW_PRINTF(6, 7);
+#define KW_LOG_RL_(lvl, r, ...) do {                                                   \
+		static struct kw_log_ratelimit kw_rl_;                                 \
+		kw_log_write_rl(&kw_rl_, KW_LOG_BURST, (lvl), __func__, (r), __VA_ARGS__); \
+	} while (0)
+#define kw_log_info_rl(...) KW_LOG_RL_(KW_LOG_INFO, 0, __VA_ARGS__)
+#define kw_log_info_r_rl(r, ...) KW_LOG_RL_(KW_LOG_INFO, (r), __VA_ARGS__)
+#define kw_log_warn_rl(...) KW_LOG_RL_(KW_LOG_WARN, 0, __VA_ARGS__)
+#define kw_log_warn_r_rl(r, ...) KW_LOG_RL_(KW_LOG_WARN, (r), __VA_ARGS__)
+
+/*
  * Escape an untrusted string for a log line: printable ASCII except '\\'
  * and '\'' is kept, everything else becomes \xNN; at most max input bytes
  * are shown, then "...". out must hold outsz bytes; always NUL-terminated.

@@ -369,6 +369,53 @@ test_log_level(void)
 	CU_ASSERT_STRING_EQUAL(kw_strerror(1), "unknown error");
 }
 
+/* Emit n rate-limited lines from one call site. */
+static void
+rl_lines(int n)
+{
+	for (int i = 0; i < n; i++)
+		kw_log_info_rl("peer line %d", i);
+}
+
+static void
+test_log_ratelimit(void)
+{
+	char path[] = "/tmp/kw-log-XXXXXX", buf[8192];
+	int fd = mkstemp(path), saved = dup(2);
+	struct timespec t, pause = {0, 20 * 1000 * 1000};
+	size_t lines = 0;
+	ssize_t n;
+	FILE *f;
+
+	CU_ASSERT_FATAL(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	CU_ASSERT_FATAL(dup2(fd, 2) == 2);
+	/* start at the beginning of a second so the burst fits in one window */
+	do {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		nanosleep(&pause, NULL);
+	} while (t.tv_nsec > 200 * 1000 * 1000);
+	rl_lines(100);
+	sleep(2);
+	rl_lines(1);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	CU_ASSERT_FATAL((f = fdopen(fd, "r")) != NULL);
+	rewind(f);
+	n = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	unlink(path);
+	CU_ASSERT_FATAL(n > 0);
+	buf[n] = '\0';
+	for (char *p = buf; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	CU_ASSERT_EQUAL(lines, KW_LOG_BURST + 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "peer line 9\n"));
+	CU_ASSERT_PTR_NULL(strstr(buf, "peer line 10"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "peer line 0 [90 similar lines suppressed]\n"));
+}
+
 int
 test_util_register(void)
 {
@@ -378,5 +425,6 @@ test_util_register(void)
 		return -1;
 	return TEST_ADD(s, test_hex) | TEST_ADD(s, test_time_parse) | TEST_ADD(s, test_time_format) |
 	    TEST_ADD(s, test_fp) | TEST_ADD(s, test_file_atomic) | TEST_ADD(s, test_secret) |
-	    TEST_ADD(s, test_log_escape) | TEST_ADD(s, test_log_level);
+	    TEST_ADD(s, test_log_escape) | TEST_ADD(s, test_log_level) |
+	    TEST_ADD(s, test_log_ratelimit);
 }
