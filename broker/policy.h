@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "kw_err.h"
+#include "kw_util.h"
 
 #define KW_POLICY_MAX_BYTES (64 * 1024)      /* compact serialization of a policy */
 #define KW_REFVAL_MAX_BYTES (256 * 1024)     /* compact serialization of a refval set */
@@ -27,7 +28,6 @@
 #define KW_POLICY_MAX_MEASUREMENTS 1024      /* entries in one measurements list */
 #define KW_POLICY_MAX_LIST 256               /* digests and TLS name lists */
 #define KW_POLICY_MAX_FINGERPRINTS 512       /* allowed root-store fingerprints */
-#define KW_DURATION_MAX (3650LL * 86400)     /* kw_duration_parse upper bound (10 years) */
 
 /*
  * Check a policy document. Returns 0, or KW_ERR_INVALID_FORMAT with a
@@ -95,11 +95,6 @@ int kw_policy_lint(const json_t *policy, const struct kw_policy_ctx *ctx, int64_
 int kw_refval_supersede(const json_t *doc, const char *old_hex, const char *new_hex, int64_t now,
     int64_t grace_seconds, json_t **ret_doc) KW_WUR;
 
-/*
- * Parse "<digits><unit>" with unit d, h, m or s ("7d", "12h", "30m", "45s";
- * no sign, no spaces, no combinations) into seconds, at most
- * KW_DURATION_MAX. Returns 0 or KW_ERR_INVALID_FORMAT; *ret only on 0.
- */
-int kw_duration_parse(const char *s, int64_t *ret) KW_WUR;
+/* Durations (supersede grace, max_reference_age): kw_duration_parse() in kw_util.h. */
 
 #endif

@@ -294,3 +294,29 @@ kw_fp(const void *in, size_t n, char out[static 17])
 	out[16] = '\0';
 	OPENSSL_cleanse(md, sizeof(md));
 }
+
+int
+kw_duration_parse(const char *s, int64_t *ret)
+{
+	int64_t v = 0, mul;
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) < 2 || n > 12)
+		return KW_ERR_INVALID_FORMAT;
+	switch (s[n - 1]) {
+	case 'd': mul = 86400; break;
+	case 'h': mul = 3600; break;
+	case 'm': mul = 60; break;
+	case 's': mul = 1; break;
+	default: return KW_ERR_INVALID_FORMAT;
+	}
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return KW_ERR_INVALID_FORMAT;
+		v = v * 10 + (s[i] - '0');   /* at most 11 digits: no overflow */
+	}
+	if (v > KW_DURATION_MAX / mul)
+		return KW_ERR_INVALID_FORMAT;
+	*ret = v * mul;
+	return 0;
+}

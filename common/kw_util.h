@@ -43,6 +43,16 @@ void kw_time_format_rfc3339(int64_t t, char out[static 21]);
 /* Seconds since the epoch from the wall clock. */
 int64_t kw_time_now(void);
 
+#define KW_DURATION_MAX (3650LL * 86400)     /* kw_duration_parse upper bound (10 years) */
+/*
+ * Parse "<digits><unit>" with unit d, h, m or s ("7d", "12h", "30m", "45s";
+ * no sign, no spaces, no combinations) into seconds, at most
+ * KW_DURATION_MAX. Returns 0 or KW_ERR_INVALID_FORMAT; *ret only on 0.
+ * The one duration grammar of the broker's configuration, its admin API
+ * and kwctl.
+ */
+int kw_duration_parse(const char *s, int64_t *ret) KW_WUR;
+
 /* SHA-256 of in, first 8 bytes as 16 lower-case hex chars: safe to log. */
 void kw_fp(const void *in, size_t n, char out[static 17]);
 

@@ -32,7 +32,6 @@ enum {
 enum { P_NONE, P_KEY, P_DOC, P_KEY_NAME, P_DOC_ARG };
 
 #define KWCTL_HEX96 96   /* a measurement: SHA-384 in hex */
-#define KWCTL_GRACE_MAX (3650LL * 86400)   /* as the broker's kw_duration_parse */
 
 struct cmd;
 
@@ -1008,33 +1007,6 @@ hex96(const char *s, char out[static KWCTL_HEX96 + 1])
 	return 0;
 }
 
-/* The broker's duration (kw_duration_parse): <digits><d|h|m|s>, 2..12 characters, <= 3650 days. */
-static int
-parse_grace(const char *s, int64_t *ret)
-{
-	size_t n = strlen(s);
-	int64_t v = 0, mul;
-
-	if (n < 2 || n > 12)
-		return -1;
-	switch (s[n - 1]) {
-	case 'd': mul = 86400; break;
-	case 'h': mul = 3600; break;
-	case 'm': mul = 60; break;
-	case 's': mul = 1; break;
-	default: return -1;
-	}
-	for (size_t i = 0; i + 1 < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');   /* at most 11 digits: no overflow */
-	}
-	if (v > KWCTL_GRACE_MAX / mul)
-		return -1;
-	*ret = v * mul;
-	return 0;
-}
-
 /* One entry of the returned set: its value and window [not-before, not-after). */
 static void
 print_entry(const json_t *doc, const char *label, const char *hex)
@@ -1086,7 +1058,7 @@ run_refval_supersede(struct cmd *c)
 		    c->what, KWCTL_HEX96);
 	if (strcmp(c->old_hex, c->new_hex) == 0)
 		return kwctl_usage_error("%s: OLD and NEW are the same measurement", c->what);
-	if (parse_grace(c->grace, &secs) != 0)
+	if (kw_duration_parse(c->grace, &secs) != 0)
 		return kwctl_usage_error("%s: --grace must be <digits><d|h|m|s> (7d, 12h, 30m, "
 		    "45s), at most 3650 days", c->what);
 	j = json_pack("{s:s,s:s,s:s}", "old", c->old_hex, "new", c->new_hex, "grace", c->grace);
