@@ -5,7 +5,6 @@
  * ... COMMIT and returns after COMMIT, which synchronous=FULL makes durable.
  */
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,68 +104,76 @@ map_rc(int rc)
 }
 
 /*
- * Prepare sql and bind parameters described by fmt: 't' const char * (NULL
- * binds NULL), 'i' int64_t, 'n' int. Parameters are numbered from 1.
+ * Typed statement parameters (no varargs: a bare int where a vararg reader
+ * expects int64_t is undefined behaviour). QT(text) binds text, or NULL for
+ * a NULL pointer; QI(integer) binds a 64-bit integer. Parameters are
+ * numbered from 1 in the order given.
  */
+enum q_type { Q_NONE, Q_TEXT, Q_INT };
+struct q_param {
+	enum q_type type;
+	const char *text;
+	int64_t i;
+};
+
+static inline struct q_param
+QT(const char *v)
+{
+	return (struct q_param){ .type = Q_TEXT, .text = v };
+}
+
+static inline struct q_param
+QI(int64_t v)
+{
+	return (struct q_param){ .type = Q_INT, .i = v };
+}
+
+#define QNONE ((struct q_param){ .type = Q_NONE })
+#define Q_PARAMS(...) (const struct q_param[]){ __VA_ARGS__ }, \
+	sizeof((const struct q_param[]){ __VA_ARGS__ }) / sizeof(struct q_param)
+
 static int
-q_vprepare(struct kw_store *st, const char *sql, sqlite3_stmt **ret, const char *fmt, va_list ap)
+q_prepare_v(struct kw_store *st, const char *sql, sqlite3_stmt **ret, const struct q_param *p,
+    size_t n)
 {
 	sqlite3_stmt *s = NULL;
-	int rc, i = 1;
+	int rc = SQLITE_OK, col = 1;
 
 	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK)
 		return map_rc(rc);
-	for (const char *f = fmt; *f != '\0'; f++, i++) {
-		switch (*f) {
-		case 't': {
-			const char *v = va_arg(ap, const char *);
-			rc = v == NULL ? sqlite3_bind_null(s, i) :
-			    sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+	for (size_t k = 0; k < n; k++) {
+		switch (p[k].type) {
+		case Q_NONE:
+			continue;
+		case Q_TEXT:
+			rc = p[k].text == NULL ? sqlite3_bind_null(s, col) :
+			    sqlite3_bind_text(s, col, p[k].text, -1, SQLITE_TRANSIENT);
+			break;
+		case Q_INT:
+			rc = sqlite3_bind_int64(s, col, p[k].i);
 			break;
 		}
-		case 'i':
-			rc = sqlite3_bind_int64(s, i, va_arg(ap, int64_t));
-			break;
-		case 'n':
-			rc = sqlite3_bind_int(s, i, va_arg(ap, int));
-			break;
-		default:
-			rc = SQLITE_MISUSE;
-			break;
-		}
+		col++;
 		if (rc != SQLITE_OK) {
 			sqlite3_finalize(s);
-			return rc == SQLITE_MISUSE ? KW_ERR_INTERNAL : map_rc(rc);
+			return map_rc(rc);
 		}
 	}
 	*ret = s;
 	return 0;
 }
 
-static int
-q_prepare(struct kw_store *st, const char *sql, sqlite3_stmt **ret, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = q_vprepare(st, sql, ret, fmt, ap);
-	va_end(ap);
-	return r;
-}
+/* Prepare sql with its parameters: q_prepare(st, sql, &stmt, QT(a), QI(b)) or QNONE. */
+#define q_prepare(st, sql, ret, ...) q_prepare_v((st), (sql), (ret), Q_PARAMS(__VA_ARGS__))
 
 /* Run a statement that returns no rows; *ret_changes (may be NULL) = rows changed. */
 static int
-q_exec(struct kw_store *st, int *ret_changes, const char *sql, const char *fmt, ...)
+q_exec_v(struct kw_store *st, int *ret_changes, const char *sql, const struct q_param *p, size_t n)
 {
 	sqlite3_stmt *s = NULL;
-	va_list ap;
 	int r, rc;
 
-	va_start(ap, fmt);
-	r = q_vprepare(st, sql, &s, fmt, ap);
-	va_end(ap);
-	if (r != 0)
+	if ((r = q_prepare_v(st, sql, &s, p, n)) != 0)
 		return r;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		;
@@ -178,19 +185,17 @@ q_exec(struct kw_store *st, int *ret_changes, const char *sql, const char *fmt, 
 		*ret_changes = sqlite3_changes(st->db);
 	return r;
 }
+#define q_exec(st, ret_changes, sql, ...) \
+	q_exec_v((st), (ret_changes), (sql), Q_PARAMS(__VA_ARGS__))
 
 /* One row, first column as int64; KW_ERR_NOT_FOUND without a row or on NULL. */
 static int
-q_int(struct kw_store *st, int64_t *ret, const char *sql, const char *fmt, ...)
+q_int_v(struct kw_store *st, int64_t *ret, const char *sql, const struct q_param *p, size_t n)
 {
 	sqlite3_stmt *s = NULL;
-	va_list ap;
 	int r, rc;
 
-	va_start(ap, fmt);
-	r = q_vprepare(st, sql, &s, fmt, ap);
-	va_end(ap);
-	if (r != 0)
+	if ((r = q_prepare_v(st, sql, &s, p, n)) != 0)
 		return r;
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
@@ -206,6 +211,7 @@ q_int(struct kw_store *st, int64_t *ret, const char *sql, const char *fmt, ...)
 	sqlite3_finalize(s);
 	return r;
 }
+#define q_int(st, ret, sql, ...) q_int_v((st), (ret), (sql), Q_PARAMS(__VA_ARGS__))
 
 static int
 tx_begin(struct kw_store *st)
@@ -246,6 +252,93 @@ static json_t *
 jstr_or_null(const char *s)
 {
 	return s == NULL ? json_null() : json_string(s);
+}
+
+/* ---- rows to JSON, driven by a column spec ---- */
+
+enum col_kind {
+	C_TEXT,        /* string */
+	C_TEXT_NULL,   /* string or null */
+	C_INT,         /* integer */
+	C_BOOL,        /* integer column as true/false */
+	C_JSON,        /* a stored JSON document (capped strict parse) */
+};
+struct col {
+	const char *member;
+	enum col_kind kind;
+	int index;     /* result column */
+};
+
+/* Set the members of o from the current row of s. */
+static int
+row_to_json(sqlite3_stmt *s, const struct col *cols, size_t n, json_t *o)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *text = col_text(s, cols[i].index);
+		json_t *v = NULL;
+		int r;
+
+		switch (cols[i].kind) {
+		case C_TEXT:
+			if (text == NULL)
+				return KW_ERR_INTERNAL;    /* NOT NULL in the schema */
+			v = json_string(text);
+			break;
+		case C_TEXT_NULL:
+			v = jstr_or_null(text);
+			break;
+		case C_INT:
+			v = json_integer(sqlite3_column_int64(s, cols[i].index));
+			break;
+		case C_BOOL:
+			v = json_boolean(sqlite3_column_int64(s, cols[i].index) != 0);
+			break;
+		case C_JSON:
+			if (text == NULL)
+				return KW_ERR_INTERNAL;
+			if ((r = kw_json_parse(text, strlen(text), KW_STORE_DOC_MAX, &v)) != 0)
+				return r == KW_ERR_NOMEM ? r : KW_ERR_INTERNAL;
+			break;
+		}
+		if ((r = jset(o, cols[i].member, v)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The step result that ended a loop over rows: 0 for SQLITE_DONE, else an error. */
+static int
+step_end(struct kw_store *st, int rc)
+{
+	if (rc == SQLITE_DONE)
+		return 0;
+	return map_rc(sqlite3_extended_errcode(st->db)) ?: KW_ERR_IO;
+}
+
+/* Every row of s (finalized here) as one object of an array in *ret. */
+static int
+rows_to_array(struct kw_store *st, sqlite3_stmt *s, const struct col *cols, size_t n, json_t **ret)
+{
+	json_t *arr = json_array();
+	int r = arr == NULL ? KW_ERR_NOMEM : 0, rc = SQLITE_DONE;
+
+	while (r == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *o = json_object();
+
+		if (o == NULL || json_array_append_new(arr, o) != 0)
+			r = KW_ERR_NOMEM;
+		else
+			r = row_to_json(s, cols, n, o);
+	}
+	if (r == 0)
+		r = step_end(st, rc);
+	sqlite3_finalize(s);
+	if (r != 0) {
+		json_decref(arr);
+		return r;
+	}
+	*ret = arr;    /* transferred */
+	return 0;
 }
 
 /* ---- validation ---- */
@@ -334,14 +427,14 @@ schema_version_raw(struct kw_store *st, int64_t *ret)
 	int r;
 
 	r = q_int(st, &v, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND"
-	    " name = 'schema_migrations'", "");
+	    " name = 'schema_migrations'", QNONE);
 	if (r != 0)
 		return r;
 	if (v == 0) {
 		*ret = 0;
 		return 0;
 	}
-	r = q_int(st, &v, "SELECT max(version) FROM schema_migrations", "");
+	r = q_int(st, &v, "SELECT max(version) FROM schema_migrations", QNONE);
 	if (r == KW_ERR_NOT_FOUND) {
 		v = 0;
 		r = 0;
@@ -362,7 +455,7 @@ migrate(struct kw_store *st)
 		if ((r = tx_begin(st)) != 0)
 			return r;
 		r = q_exec(st, NULL, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-		    " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)", "");
+		    " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)", QNONE);
 		if (r == 0)
 			r = schema_version_raw(st, &cur);
 		if (r == 0 && cur > KW_STORE_SCHEMA_VERSION)
@@ -380,7 +473,7 @@ migrate(struct kw_store *st)
 		}
 		if (r == 0)
 			r = q_exec(st, NULL, "INSERT INTO schema_migrations (version, applied_at)"
-			    " VALUES (?, ?)", "ii", cur + 1, (int64_t)time(NULL));
+			    " VALUES (?, ?)", QI(cur + 1), QI((int64_t)time(NULL)));
 		if ((r = tx_end(st, r)) != 0)
 			return r;
 	}
@@ -392,7 +485,7 @@ pragma_text(struct kw_store *st, const char *sql, const char *want)
 	sqlite3_stmt *s = NULL;
 	int r, rc;
 
-	if ((r = q_prepare(st, sql, &s, "")) != 0)
+	if ((r = q_prepare(st, sql, &s, QNONE)) != 0)
 		return r;
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW && col_text(s, 0) != NULL && strcmp(col_text(s, 0), want) == 0)
@@ -440,12 +533,12 @@ store_open(const char *path, int readonly, struct kw_store **ret)
 		r = map_rc(rc);
 		goto out;
 	}
-	if ((r = q_exec(st, NULL, "PRAGMA foreign_keys = ON", "")) != 0)
+	if ((r = q_exec(st, NULL, "PRAGMA foreign_keys = ON", QNONE)) != 0)
 		goto out;
 	if (readonly) {
 		int64_t v = 0;
 
-		if ((r = q_exec(st, NULL, "PRAGMA query_only = ON", "")) != 0)
+		if ((r = q_exec(st, NULL, "PRAGMA query_only = ON", QNONE)) != 0)
 			goto out;
 		if ((r = schema_version_raw(st, &v)) != 0)
 			goto out;
@@ -456,7 +549,7 @@ store_open(const char *path, int readonly, struct kw_store **ret)
 	} else {
 		if ((r = pragma_text(st, "PRAGMA journal_mode = WAL", "wal")) != 0)
 			goto out;
-		if ((r = q_exec(st, NULL, "PRAGMA synchronous = FULL", "")) != 0)
+		if ((r = q_exec(st, NULL, "PRAGMA synchronous = FULL", QNONE)) != 0)
 			goto out;
 		if ((r = migrate(st)) != 0)
 			goto out;
@@ -526,7 +619,7 @@ key_find(struct kw_store *st, const char *repo, const char *type, const char *ta
 	int r, rc;
 
 	r = q_prepare(st, "SELECT id, state FROM keys WHERE repository = ? AND type = ? AND tag = ?",
-	    &s, "ttt", repo, type, tag);
+	    &s, QT(repo), QT(type), QT(tag));
 	if (r != 0)
 		return r;
 	rc = sqlite3_step(s);
@@ -558,13 +651,14 @@ kw_store_key_create(struct kw_store *st, const struct kw_key_spec *spec, const c
 	if ((r = tx_begin(st)) != 0)
 		goto out;
 	r = q_exec(st, NULL, "INSERT INTO keys (repository, type, tag, algorithm, length, policy,"
-	    " state, created) VALUES (?, ?, ?, ?, ?, ?, 'enabled', ?)", "ttttiti", spec->repository,
-	    spec->type, spec->tag, spec->algorithm, (int64_t)spec->length, spec->policy, now);
+	    " state, created) VALUES (?, ?, ?, ?, ?, ?, 'enabled', ?)", QT(spec->repository),
+	    QT(spec->type), QT(spec->tag), QT(spec->algorithm), QI((int64_t)spec->length),
+	    QT(spec->policy), QI(now));
 	if (r == 0)
-		r = q_int(st, &id, KEY_SQL_ID, "ttt", spec->repository, spec->type, spec->tag);
+		r = q_int(st, &id, KEY_SQL_ID, QT(spec->repository), QT(spec->type), QT(spec->tag));
 	if (r == 0)
 		r = q_exec(st, NULL, "INSERT INTO key_versions (key_id, version, label, state, origin,"
-		    " created) VALUES (?, 1, ?, 'pending', ?, ?)", "itti", id, label, origin, now);
+		    " created) VALUES (?, 1, ?, 'pending', ?, ?)", QI(id), QT(label), QT(origin), QI(now));
 	if ((r = tx_end(st, r)) != 0)
 		goto out;
 	*ret_label = label;    /* transferred */
@@ -592,14 +686,14 @@ kw_store_version_add(struct kw_store *st, const char *repo, const char *type, co
 		r = KW_ERR_DENIED;
 	if (r == 0)
 		r = q_int(st, &v, "SELECT coalesce(max(version), 0) + 1 FROM key_versions"
-		    " WHERE key_id = ?", "i", id);
+		    " WHERE key_id = ?", QI(id));
 	if (r == 0 && v > 1000000)
 		r = KW_ERR_TOO_LARGE;
 	if (r == 0)
 		r = make_label(repo, type, tag, v, &label);
 	if (r == 0)
 		r = q_exec(st, NULL, "INSERT INTO key_versions (key_id, version, label, state, origin,"
-		    " created) VALUES (?, ?, ?, 'pending', ?, ?)", "iitti", id, v, label, origin, now);
+		    " created) VALUES (?, ?, ?, 'pending', ?, ?)", QI(id), QI(v), QT(label), QT(origin), QI(now));
 	if ((r = tx_end(st, r)) != 0)
 		goto out;
 	*ret_version = (int)v;
@@ -617,8 +711,8 @@ version_state_by_label(struct kw_store *st, const char *label, int64_t *ret_key,
 	sqlite3_stmt *s = NULL;
 	int r, rc;
 
-	if ((r = q_prepare(st, "SELECT key_id, state FROM key_versions WHERE label = ?", &s, "t",
-	    label)) != 0)
+	if ((r = q_prepare(st, "SELECT key_id, state FROM key_versions WHERE label = ?", &s,
+	    QT(label))) != 0)
 		return r;
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
@@ -656,8 +750,8 @@ kw_store_version_commit(struct kw_store *st, const char *label)
 	if (r == 0 && strcmp(state, "pending") != 0)
 		r = KW_ERR_DENIED;
 	if (r == 0)
-		r = q_exec(st, NULL, "UPDATE key_versions SET state = 'enabled' WHERE label = ?", "t",
-		    label);
+		r = q_exec(st, NULL, "UPDATE key_versions SET state = 'enabled' WHERE label = ?",
+		    QT(label));
 	return tx_end(st, r);
 }
 
@@ -676,11 +770,11 @@ kw_store_version_abort(struct kw_store *st, const char *label)
 	if (r == 0 && strcmp(state, "pending") != 0)
 		r = KW_ERR_DENIED;
 	if (r == 0)
-		r = q_exec(st, NULL, "DELETE FROM key_versions WHERE label = ?", "t", label);
+		r = q_exec(st, NULL, "DELETE FROM key_versions WHERE label = ?", QT(label));
 	if (r == 0)
-		r = q_int(st, &left, "SELECT count(*) FROM key_versions WHERE key_id = ?", "i", key);
+		r = q_int(st, &left, "SELECT count(*) FROM key_versions WHERE key_id = ?", QI(key));
 	if (r == 0 && left == 0)
-		r = q_exec(st, NULL, "DELETE FROM keys WHERE id = ?", "i", key);
+		r = q_exec(st, NULL, "DELETE FROM keys WHERE id = ?", QI(key));
 	return tx_end(st, r);
 }
 
@@ -692,6 +786,15 @@ static int
 keys_query(struct kw_store *st, const char *repo, const char *type, const char *tag,
     json_t **ret)
 {
+	static const struct col key_cols[] = {
+		{"repository", C_TEXT, 1}, {"type", C_TEXT, 2}, {"tag", C_TEXT, 3},
+		{"algorithm", C_TEXT, 4}, {"length", C_INT, 5}, {"policy", C_TEXT_NULL, 6},
+		{"state", C_TEXT, 7}, {"created", C_INT, 8},
+	};
+	static const struct col version_cols[] = {
+		{"version", C_INT, 9}, {"state", C_TEXT, 10}, {"origin", C_TEXT, 11},
+		{"created", C_INT, 12},
+	};
 	sqlite3_stmt *s = NULL;
 	json_t *arr = NULL, *cur = NULL;
 	int64_t cur_id = -1;
@@ -703,7 +806,7 @@ keys_query(struct kw_store *st, const char *repo, const char *type, const char *
 	    " WHERE (?1 IS NULL OR k.repository = ?1) AND (?2 IS NULL OR k.type = ?2)"
 	    " AND (?3 IS NULL OR k.tag = ?3)"
 	    " ORDER BY k.repository || '/' || k.type || '/' || k.tag, k.id, v.version",
-	    &s, "ttt", repo, type, tag);
+	    &s, QT(repo), QT(type), QT(tag));
 	if (r != 0)
 		return r;
 	if ((arr = json_array()) == NULL) {
@@ -720,14 +823,7 @@ keys_query(struct kw_store *st, const char *repo, const char *type, const char *
 				r = KW_ERR_NOMEM;
 				goto out;
 			}
-			if ((r = jset(cur, "repository", json_string(col_text(s, 1)))) != 0 ||
-			    (r = jset(cur, "type", json_string(col_text(s, 2)))) != 0 ||
-			    (r = jset(cur, "tag", json_string(col_text(s, 3)))) != 0 ||
-			    (r = jset(cur, "algorithm", json_string(col_text(s, 4)))) != 0 ||
-			    (r = jset(cur, "length", json_integer(sqlite3_column_int64(s, 5)))) != 0 ||
-			    (r = jset(cur, "policy", jstr_or_null(col_text(s, 6)))) != 0 ||
-			    (r = jset(cur, "state", json_string(col_text(s, 7)))) != 0 ||
-			    (r = jset(cur, "created", json_integer(sqlite3_column_int64(s, 8)))) != 0 ||
+			if ((r = row_to_json(s, key_cols, KW_ARRAY_SIZE(key_cols), cur)) != 0 ||
 			    (r = jset(cur, "versions", json_array())) != 0)
 				goto out;
 		}
@@ -738,18 +834,11 @@ keys_query(struct kw_store *st, const char *repo, const char *type, const char *
 			r = KW_ERR_NOMEM;
 			goto out;
 		}
-		if ((r = jset(ver, "version", json_integer(sqlite3_column_int64(s, 9)))) != 0 ||
-		    (r = jset(ver, "state", json_string(col_text(s, 10)))) != 0 ||
-		    (r = jset(ver, "origin", json_string(col_text(s, 11)))) != 0 ||
-		    (r = jset(ver, "created", json_integer(sqlite3_column_int64(s, 12)))) != 0)
+		if ((r = row_to_json(s, version_cols, KW_ARRAY_SIZE(version_cols), ver)) != 0)
 			goto out;
 	}
-	if (rc != SQLITE_DONE) {
-		r = map_rc(sqlite3_extended_errcode(st->db));
-		if (r == 0)
-			r = KW_ERR_IO;
+	if ((r = step_end(st, rc)) != 0)
 		goto out;
-	}
 	*ret = arr;    /* transferred */
 	arr = NULL;
 	r = 0;
@@ -803,7 +892,7 @@ kw_store_key_set_state(struct kw_store *st, const char *repo, const char *type, 
 	if (r == 0 && strcmp(cur, "deleting") == 0)
 		r = KW_ERR_DENIED;
 	if (r == 0)
-		r = q_exec(st, NULL, "UPDATE keys SET state = ? WHERE id = ?", "ti", state, id);
+		r = q_exec(st, NULL, "UPDATE keys SET state = ? WHERE id = ?", QT(state), QI(id));
 	return tx_end(st, r);
 }
 
@@ -826,7 +915,7 @@ kw_store_version_set_state(struct kw_store *st, const char *repo, const char *ty
 		r = KW_ERR_DENIED;
 	if (r == 0)
 		r = q_prepare(st, "SELECT state FROM key_versions WHERE key_id = ? AND version = ?",
-		    &s, "in", id, version);
+		    &s, QI(id), QI(version));
 	if (r == 0) {
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_DONE)
@@ -840,7 +929,7 @@ kw_store_version_set_state(struct kw_store *st, const char *repo, const char *ty
 	}
 	if (r == 0)
 		r = q_exec(st, NULL, "UPDATE key_versions SET state = ? WHERE key_id = ? AND"
-		    " version = ?", "tin", state, id, version);
+		    " version = ?", QT(state), QI(id), QI(version));
 	return tx_end(st, r);
 }
 
@@ -861,7 +950,7 @@ kw_store_key_set_policy(struct kw_store *st, const char *repo, const char *type,
 	if (r == 0 && strcmp(cur, "deleting") == 0)
 		r = KW_ERR_DENIED;
 	if (r == 0)
-		r = q_exec(st, NULL, "UPDATE keys SET policy = ? WHERE id = ?", "ti", policy, id);
+		r = q_exec(st, NULL, "UPDATE keys SET policy = ? WHERE id = ?", QT(policy), QI(id));
 	return tx_end(st, r);
 }
 
@@ -884,13 +973,12 @@ kw_store_key_delete_begin(struct kw_store *st, const char *repo, const char *typ
 	/* repeating it on a key already "deleting" returns the labels again (crash retry) */
 	r = key_find(st, repo, type, tag, &id, cur);
 	if (r == 0)
-		r = q_exec(st, NULL, "UPDATE keys SET state = 'deleting' WHERE id = ?", "i", id);
+		r = q_exec(st, NULL, "UPDATE keys SET state = 'deleting' WHERE id = ?", QI(id));
 	if (r == 0)
-		r = q_exec(st, NULL, "UPDATE key_versions SET state = 'deleting' WHERE key_id = ?",
-		    "i", id);
+		r = q_exec(st, NULL, "UPDATE key_versions SET state = 'deleting' WHERE key_id = ?", QI(id));
 	if (r == 0)
 		r = q_prepare(st, "SELECT label FROM key_versions WHERE key_id = ? ORDER BY version",
-		    &s, "i", id);
+		    &s, QI(id));
 	if (r == 0) {
 		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 			if (json_array_append_new(labels, json_string(col_text(s, 0))) != 0) {
@@ -927,7 +1015,7 @@ kw_store_key_delete_finish(struct kw_store *st, const char *repo, const char *ty
 	if (r == 0 && strcmp(cur, "deleting") != 0)
 		r = KW_ERR_DENIED;
 	if (r == 0)    /* versions go by ON DELETE CASCADE */
-		r = q_exec(st, NULL, "DELETE FROM keys WHERE id = ?", "i", id);
+		r = q_exec(st, NULL, "DELETE FROM keys WHERE id = ?", QI(id));
 	return tx_end(st, r);
 }
 
@@ -945,7 +1033,7 @@ kw_store_release_lookup(struct kw_store *st, const char *repo, const char *type,
 	    " FROM keys k JOIN key_versions v ON v.key_id = k.id"
 	    " WHERE k.repository = ? AND k.type = ? AND k.tag = ? AND k.state = 'enabled'"
 	    " AND v.state = 'enabled' AND (?4 = 0 OR v.version = ?4)"
-	    " ORDER BY v.version DESC LIMIT 1", &s, "tttn", repo, type, tag, version);
+	    " ORDER BY v.version DESC LIMIT 1", &s, QT(repo), QT(type), QT(tag), QI(version));
 	if (r != 0)
 		return r;
 	rc = sqlite3_step(s);
@@ -985,47 +1073,21 @@ out:
 int
 kw_store_all_versions(struct kw_store *st, json_t **ret)
 {
+	static const struct col cols[] = {
+		{"label", C_TEXT, 0}, {"state", C_TEXT, 1}, {"key_state", C_TEXT, 2},
+		{"repository", C_TEXT, 3}, {"type", C_TEXT, 4}, {"tag", C_TEXT, 5},
+		{"version", C_INT, 6},
+	};
 	sqlite3_stmt *s = NULL;
-	json_t *arr = NULL;
-	int r, rc;
+	int r;
 
 	if (st == NULL || ret == NULL)
 		return KW_ERR_INVALID_ARG;
 	r = q_prepare(st, "SELECT v.label, v.state, k.state, k.repository, k.type, k.tag, v.version"
-	    " FROM keys k JOIN key_versions v ON v.key_id = k.id ORDER BY v.label", &s, "");
+	    " FROM keys k JOIN key_versions v ON v.key_id = k.id ORDER BY v.label", &s, QNONE);
 	if (r != 0)
 		return r;
-	if ((arr = json_array()) == NULL) {
-		r = KW_ERR_NOMEM;
-		goto out;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		json_t *o = json_object();
-
-		if (o == NULL || json_array_append_new(arr, o) != 0) {
-			r = KW_ERR_NOMEM;
-			goto out;
-		}
-		if ((r = jset(o, "label", json_string(col_text(s, 0)))) != 0 ||
-		    (r = jset(o, "state", json_string(col_text(s, 1)))) != 0 ||
-		    (r = jset(o, "key_state", json_string(col_text(s, 2)))) != 0 ||
-		    (r = jset(o, "repository", json_string(col_text(s, 3)))) != 0 ||
-		    (r = jset(o, "type", json_string(col_text(s, 4)))) != 0 ||
-		    (r = jset(o, "tag", json_string(col_text(s, 5)))) != 0 ||
-		    (r = jset(o, "version", json_integer(sqlite3_column_int64(s, 6)))) != 0)
-			goto out;
-	}
-	if (rc != SQLITE_DONE) {
-		r = map_rc(sqlite3_extended_errcode(st->db)) ?: KW_ERR_IO;
-		goto out;
-	}
-	*ret = arr;    /* transferred */
-	arr = NULL;
-	r = 0;
-out:
-	sqlite3_finalize(s);
-	json_decref(arr);
-	return r;
+	return rows_to_array(st, s, cols, KW_ARRAY_SIZE(cols), ret);
 }
 
 /* ---- documents ---- */
@@ -1056,20 +1118,21 @@ kw_store_doc_put(struct kw_store *st, const char *kind, const char *repo, const 
 	if ((r = tx_begin(st)) != 0)
 		goto out;
 	r = q_int(st, &imm, "SELECT max(immutable) FROM documents WHERE kind = ? AND"
-	    " repository = ? AND name = ?", "ttt", kind, repo, name);
+	    " repository = ? AND name = ?", QT(kind), QT(repo), QT(name));
 	if (r == KW_ERR_NOT_FOUND)
 		r = 0;
 	else if (r == 0 && imm != 0)
 		r = KW_ERR_EXISTS;
 	if (r == 0)
 		r = q_int(st, &v, "SELECT coalesce(max(version), 0) + 1 FROM documents WHERE kind = ?"
-		    " AND repository = ? AND name = ?", "ttt", kind, repo, name);
+		    " AND repository = ? AND name = ?", QT(kind), QT(repo), QT(name));
 	if (r == 0 && v > INT32_MAX)
 		r = KW_ERR_TOO_LARGE;
 	if (r == 0)
 		r = q_exec(st, NULL, "INSERT INTO documents (kind, repository, name, version, document,"
-		    " immutable, created, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "tttitiit",
-		    kind, repo, name, v, text, (int64_t)(immutable != 0), now, actor);
+		    " immutable, created, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		    QT(kind), QT(repo), QT(name), QI(v), QT(text), QI((int64_t)(immutable != 0)),
+		    QI(now), QT(actor));
 	if ((r = tx_end(st, r)) != 0)
 		goto out;
 	*ret_version = (int)v;
@@ -1081,51 +1144,17 @@ out:
 
 #define DOC_COLS "repository, name, version, immutable, created, created_by, document"
 
-/* Append one document object per row of s (columns DOC_COLS) to arr. */
-static int
-docs_collect(struct kw_store *st, sqlite3_stmt *s, json_t *arr)
-{
-	int r, rc;
-
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *text = col_text(s, 6);
-		json_t *o = json_object(), *doc = NULL;
-
-		if (o == NULL || json_array_append_new(arr, o) != 0)
-			return KW_ERR_NOMEM;
-		if (text == NULL)
-			return KW_ERR_INTERNAL;
-		if ((r = kw_json_parse(text, strlen(text), KW_STORE_DOC_MAX, &doc)) != 0)
-			return r == KW_ERR_NOMEM ? r : KW_ERR_INTERNAL;
-		if ((r = jset(o, "document", doc)) != 0 ||
-		    (r = jset(o, "repository", json_string(col_text(s, 0)))) != 0 ||
-		    (r = jset(o, "name", json_string(col_text(s, 1)))) != 0 ||
-		    (r = jset(o, "version", json_integer(sqlite3_column_int64(s, 2)))) != 0 ||
-		    (r = jset(o, "immutable", json_boolean(sqlite3_column_int64(s, 3) != 0))) != 0 ||
-		    (r = jset(o, "created", json_integer(sqlite3_column_int64(s, 4)))) != 0 ||
-		    (r = jset(o, "created_by", json_string(col_text(s, 5)))) != 0)
-			return r;
-	}
-	if (rc != SQLITE_DONE)
-		return map_rc(sqlite3_extended_errcode(st->db)) ?: KW_ERR_IO;
-	return 0;
-}
-
-/* Run the prepared statement s (finalized here) into a new array. */
+/* Run the prepared statement s (columns DOC_COLS; finalized here) into a new array. */
 static int
 docs_run(struct kw_store *st, sqlite3_stmt *s, json_t **ret)
 {
-	json_t *arr = json_array();
-	int r;
+	static const struct col cols[] = {
+		{"document", C_JSON, 6}, {"repository", C_TEXT, 0}, {"name", C_TEXT, 1},
+		{"version", C_INT, 2}, {"immutable", C_BOOL, 3}, {"created", C_INT, 4},
+		{"created_by", C_TEXT, 5},
+	};
 
-	r = arr == NULL ? KW_ERR_NOMEM : docs_collect(st, s, arr);
-	sqlite3_finalize(s);
-	if (r != 0) {
-		json_decref(arr);
-		return r;
-	}
-	*ret = arr;
-	return 0;
+	return rows_to_array(st, s, cols, KW_ARRAY_SIZE(cols), ret);
 }
 
 int
@@ -1140,8 +1169,8 @@ kw_store_doc_get(struct kw_store *st, const char *kind, const char *repo, const 
 	    !kw_store_name_valid(name) || version < 0)
 		return KW_ERR_INVALID_ARG;
 	r = q_prepare(st, "SELECT " DOC_COLS " FROM documents WHERE kind = ? AND repository = ?"
-	    " AND name = ? AND (?4 = 0 OR version = ?4) ORDER BY version DESC LIMIT 1", &s, "tttn",
-	    kind, repo, name, version);
+	    " AND name = ? AND (?4 = 0 OR version = ?4) ORDER BY version DESC LIMIT 1", &s,
+	    QT(kind), QT(repo), QT(name), QI(version));
 	if (r != 0 || (r = docs_run(st, s, &arr)) != 0)
 		return r;
 	if ((d = json_array_get(arr, 0)) == NULL) {
@@ -1165,7 +1194,7 @@ kw_store_doc_history(struct kw_store *st, const char *kind, const char *repo, co
 	    !kw_store_name_valid(name))
 		return KW_ERR_INVALID_ARG;
 	r = q_prepare(st, "SELECT " DOC_COLS " FROM documents WHERE kind = ? AND repository = ?"
-	    " AND name = ? ORDER BY version", &s, "ttt", kind, repo, name);
+	    " AND name = ? ORDER BY version", &s, QT(kind), QT(repo), QT(name));
 	if (r != 0 || (r = docs_run(st, s, &arr)) != 0)
 		return r;
 	if (json_array_size(arr) == 0) {
@@ -1188,7 +1217,7 @@ kw_store_doc_list(struct kw_store *st, const char *kind, const char *repo, json_
 	r = q_prepare(st, "SELECT " DOC_COLS " FROM documents d WHERE kind = ?1"
 	    " AND (?2 IS NULL OR repository = ?2) AND version = (SELECT max(version) FROM documents"
 	    " WHERE kind = d.kind AND repository = d.repository AND name = d.name)"
-	    " ORDER BY repository || '/' || name", &s, "tt", kind, repo);
+	    " ORDER BY repository || '/' || name", &s, QT(kind), QT(repo));
 	if (r != 0)
 		return r;
 	return docs_run(st, s, ret);
@@ -1212,8 +1241,8 @@ kw_store_change_add(struct kw_store *st, int64_t now, const char *actor, const c
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = q_exec(st, NULL, "INSERT INTO admin_changes (at, actor, action, repository, target,"
-	    " outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)", "itttttt", now, actor, action,
-	    repository, target, outcome, detail);
+	    " outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)", QI(now), QT(actor), QT(action),
+	    QT(repository), QT(target), QT(outcome), QT(detail));
 	return tx_end(st, r);
 }
 
@@ -1221,9 +1250,13 @@ int
 kw_store_changes(struct kw_store *st, const char *repository, int64_t after, size_t limit,
     json_t **ret)
 {
+	static const struct col cols[] = {
+		{"seq", C_INT, 0}, {"at", C_INT, 1}, {"actor", C_TEXT, 2}, {"action", C_TEXT, 3},
+		{"repository", C_TEXT_NULL, 4}, {"target", C_TEXT_NULL, 5}, {"outcome", C_TEXT, 6},
+		{"detail", C_TEXT_NULL, 7},
+	};
 	sqlite3_stmt *s = NULL;
-	json_t *arr = NULL;
-	int r, rc;
+	int r;
 
 	if (st == NULL || ret == NULL || (repository != NULL && !kw_store_name_valid(repository)))
 		return KW_ERR_INVALID_ARG;
@@ -1231,39 +1264,8 @@ kw_store_changes(struct kw_store *st, const char *repository, int64_t after, siz
 		limit = (size_t)INT64_MAX;
 	r = q_prepare(st, "SELECT seq, at, actor, action, repository, target, outcome, detail"
 	    " FROM admin_changes WHERE seq > ?1 AND (?2 IS NULL OR repository = ?2)"
-	    " ORDER BY seq LIMIT ?3", &s, "iti", after, repository, (int64_t)limit);
+	    " ORDER BY seq LIMIT ?3", &s, QI(after), QT(repository), QI((int64_t)limit));
 	if (r != 0)
 		return r;
-	if ((arr = json_array()) == NULL) {
-		r = KW_ERR_NOMEM;
-		goto out;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		json_t *o = json_object();
-
-		if (o == NULL || json_array_append_new(arr, o) != 0) {
-			r = KW_ERR_NOMEM;
-			goto out;
-		}
-		if ((r = jset(o, "seq", json_integer(sqlite3_column_int64(s, 0)))) != 0 ||
-		    (r = jset(o, "at", json_integer(sqlite3_column_int64(s, 1)))) != 0 ||
-		    (r = jset(o, "actor", json_string(col_text(s, 2)))) != 0 ||
-		    (r = jset(o, "action", json_string(col_text(s, 3)))) != 0 ||
-		    (r = jset(o, "repository", jstr_or_null(col_text(s, 4)))) != 0 ||
-		    (r = jset(o, "target", jstr_or_null(col_text(s, 5)))) != 0 ||
-		    (r = jset(o, "outcome", json_string(col_text(s, 6)))) != 0 ||
-		    (r = jset(o, "detail", jstr_or_null(col_text(s, 7)))) != 0)
-			goto out;
-	}
-	if (rc != SQLITE_DONE) {
-		r = map_rc(sqlite3_extended_errcode(st->db)) ?: KW_ERR_IO;
-		goto out;
-	}
-	*ret = arr;    /* transferred */
-	arr = NULL;
-	r = 0;
-out:
-	sqlite3_finalize(s);
-	json_decref(arr);
-	return r;
+	return rows_to_array(st, s, cols, KW_ARRAY_SIZE(cols), ret);
 }
