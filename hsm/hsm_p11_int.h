@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef HSM_P11_INT_H
+#define HSM_P11_INT_H
+
+/*
+ * Internals of the PKCS#11 layer, shared by its three parts: hsm_p11.c
+ * (module, session, login, secrets, releases, self test), hsm_p11_tokkey.c
+ * (token-signing keys) and hsm_p11_admin.c (admin-plane key lifecycle:
+ * listing, destroying, the import key and unwrap). Only hsm/hsm_p11*.c
+ * include it; it is the one place besides them that sees pkcs11.h.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <p11-kit/pkcs11.h>
+
+#include "hsm_import.h"
+#include "hsm_p11.h"
+
+#define PIN_MAX 256
+#define TOKEN_LABEL_LEN 32
+#define ID_PREFIX "kw1:len="
+#define ID_MAX 32
+#define CACHE_SLOTS 256
+#define TOK_CACHE_SLOTS 16
+#define TOK_SCAN_MAX 1024 /* EC private keys on the token we are willing to look at */
+#define TOK_ID_LEN 16
+#define TOK_ID_MAX 64
+#define TOK_NEW_TRIES 1000
+#define TOK_N_MAX 999999999999LL /* 12 digits */
+
+/* Layout of a stored secret, from its attributes. */
+struct secret_info {
+	CK_OBJECT_HANDLE h;
+	enum hsm_kind kind;
+	size_t value_len; /* CKA_VALUE_LEN: bytes stored (padding included) */
+	size_t plain_len; /* bytes released */
+};
+
+/*
+ * Label -> handle cache (direct-mapped). With the file backend every
+ * C_FindObjects touches every token object's files, so a release without it
+ * costs O(number of secrets) file operations. Handles die with C_Finalize,
+ * so the cache is cleared on every stop; a stale handle (object deleted by
+ * another process) is detected by the module and looked up again once.
+ */
+struct cache_ent {
+	bool used;
+	char label[HSM_LABEL_MAX + 1];
+	struct secret_info si;
+};
+
+/* Token-key label -> private key handle; same life cycle as cache_ent. */
+struct tok_cache_ent {
+	bool used;
+	char label[HSM_TOKEN_LABEL_MAX + 1];
+	CK_OBJECT_HANDLE h;
+};
+
+struct hsm_p11 {
+	void *dl;
+	CK_FUNCTION_LIST_PTR f;
+	char *module_path, *token_label, *pin_file;
+	bool initialized; /* C_Initialize succeeded */
+	bool ready;       /* session open and logged in */
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE sess;
+	char desc[128];
+	CK_RV last_rv; /* of the last failed call */
+	struct cache_ent cache[CACHE_SLOTS];
+	struct tok_cache_ent tok_cache[TOK_CACHE_SLOTS]; /* token label -> private key */
+	bool imp_cached;                 /* imp_priv and imp_pub are valid */
+	CK_OBJECT_HANDLE imp_priv;       /* the import key's private half */
+	struct hsm_import_pub imp_pub;
+};
+
+/*
+ * PKCS11.md 3.3 "Secret template", shared by generate and import. a[] points
+ * into the struct itself: fill it in place, never copy it. The last entry is
+ * CKA_VALUE_LEN (AES: 16/32; a generic secret: its padded length), which a
+ * generic secret's C_CreateObject replaces by CKA_VALUE and an unwrap leaves
+ * out.
+ */
+struct secret_tmpl {
+	CK_OBJECT_CLASS cls;
+	CK_KEY_TYPE kt;
+	CK_ULONG vlen;
+	char id[ID_MAX];
+	CK_ATTRIBUTE a[16];
+};
+
+extern CK_BBOOL p11_true, p11_false;
+
+/*
+ * Map a failed CKR to a kw_err, set the detail, and drop the session state
+ * when the module says it is gone, so the next request starts again.
+ */
+int p11_ckr_fail(struct hsm_p11 *p, CK_RV rv, const char *what, const char **reterr_detail);
+/* Destroy *h (when the session is up) and set it to CK_INVALID_HANDLE. */
+void p11_destroy(struct hsm_p11 *p, CK_OBJECT_HANDLE *h);
+/* Fill t in place (it points into itself) for a secret of kind/length labelled label. */
+void p11_secret_tmpl_init(struct secret_tmpl *t, const char *label, enum hsm_kind kind,
+    size_t length);
+/* The direct-mapped label cache slot of label. */
+struct cache_ent *p11_cache_slot(struct hsm_p11 *p, const char *label);
+/* Every object matching tmpl, at most max handles; KW_ERR_TOO_LARGE when there are more. */
+int p11_find_all(struct hsm_p11 *p, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, CK_OBJECT_HANDLE *hs,
+    size_t max, size_t *ret_n, const char **reterr_detail);
+/* One attribute into buf[0..max); KW_ERR_NOT_FOUND when absent or longer than max. */
+int p11_get_attr(struct hsm_p11 *p, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, void *buf,
+    size_t max, size_t *ret_len, const char **reterr_detail);
+/* Whether any token object carries CKA_LABEL = label. */
+int p11_label_taken(struct hsm_p11 *p, const char *label, bool *ret, const char **reterr_detail);
+
+#endif
