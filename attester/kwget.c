@@ -813,24 +813,50 @@ say_manifest(const struct opts *o, const json_t *cfg)
 	say("manifest: %s; %s; crypto: %s", root, tl, cry);
 }
 
-static int
-run(const struct opts *o)
-{
-	struct att_keys *keys = NULL;
-	struct att_evidence *ev = NULL;
-	struct kw_secret *key = NULL;
-	json_t *rd = NULL, *evj = NULL, *req = NULL, *cfg = NULL;
-	const char *what = NULL;
-	char base[MAX_URL], url[MAX_URL], fp[17];
-	char *nonce = NULL, *body = NULL, *token = NULL, *kid = NULL;
-	char dpop_nonce[ATT_MAX_DPOP_NONCE + 1] = "";
-	uint8_t report_data[ATT_REPORT_DATA_LEN];
-	struct resp rs = {NULL, 0, 0, 0};
-	size_t blen;
-	int64_t lifetime = 0;
-	int code = EXIT_LOCAL, r;
+/* The state of one run, built up phase by phase and freed by flow_free(). */
+struct flow {
+	const struct opts *o;
+	char base[MAX_URL];                /* --url without trailing slashes */
+	json_t *cfg;                       /* configuration manifest, or NULL */
+	struct att_keys *keys;             /* TEE keys made in this process */
+	char *nonce;                       /* the broker's challenge */
+	json_t *rd;                        /* runtime-data */
+	struct att_evidence *ev;
+	char *body;                        /* the /attest request (wiped) */
+	char *token;                       /* the TEE-bound token (wiped) */
+	int64_t lifetime;
+	char dpop_nonce[ATT_MAX_DPOP_NONCE + 1];
+	struct resp rs;                    /* the released JWE */
+	struct kw_secret *key;
+	char *kid;
+};
 
-	/* Fail before any network traffic when the evidence source is missing. */
+static void
+flow_free(struct flow *f)
+{
+	kw_secret_free(f->key);
+	if (f->token != NULL)
+		kw_free_wipe(f->token);
+	resp_free(&f->rs);
+	free(f->kid);
+	free(f->nonce);
+	if (f->body != NULL)
+		kw_free_wipe(f->body);
+	json_decref(f->cfg);
+	json_decref(f->rd);
+	att_evidence_free(f->ev);
+	att_keys_free(f->keys);
+}
+
+/* Phase 1, before any network traffic: evidence source, outputs, URL, manifest. */
+static int
+phase_prepare(struct flow *f)
+{
+	const struct opts *o = f->o;
+	const char *what = NULL;
+	size_t blen;
+	int r;
+
 	if (o->emulate == NULL && !att_tsm_available(NULL))
 		return fail(EXIT_LOCAL, "no SEV-SNP guest interface found (configfs-tsm); "
 		    "use --emulate snp for testing");
@@ -841,44 +867,53 @@ run(const struct opts *o)
 	blen = strlen(o->url);
 	while (blen > 0 && o->url[blen - 1] == '/')
 		blen--;
-	snprintf(base, sizeof(base), "%.*s", (int)blen, o->url);
-
-	/* The configuration manifest, measured before any network traffic. */
-	if (!o->no_manifest && (r = att_manifest_build(&o->man, &cfg, &what)) != 0) {
+	snprintf(f->base, sizeof(f->base), "%.*s", (int)blen, o->url);
+	if (!o->no_manifest && (r = att_manifest_build(&o->man, &f->cfg, &what)) != 0) {
 		const char *path = strcmp(what, "root-store") == 0 ? o->man.root_store :
 		    strcmp(what, "crypto") == 0 ? o->man.crypto_config : o->man.tls_config;
 
-		code = fail(EXIT_LOCAL, "manifest failed: %s%s%s: %s", what, path != NULL ? " " : "",
+		return fail(EXIT_LOCAL, "manifest failed: %s%s%s: %s", what, path != NULL ? " " : "",
 		    path != NULL ? path : "", kw_strerror(r));
-		goto out;
 	}
-	say_manifest(o, cfg);
+	say_manifest(o, f->cfg);
+	return 0;
+}
 
-	if ((r = att_rng_check()) != 0) {
-		code = fail(EXIT_LOCAL, "keys failed: platform RNG unavailable: %s", kw_strerror(r));
-		goto out;
-	}
-	if ((r = att_keys_generate(&keys)) != 0) {
-		code = fail(EXIT_LOCAL, "keys failed: %s", kw_strerror(r));
-		goto out;
-	}
+/* Phase 2: the TEE keys, from the platform RNG, in this process. */
+static int
+phase_keys(struct flow *f)
+{
+	int r;
+
+	if ((r = att_rng_check()) != 0)
+		return fail(EXIT_LOCAL, "keys failed: platform RNG unavailable: %s", kw_strerror(r));
+	if ((r = att_keys_generate(&f->keys)) != 0)
+		return fail(EXIT_LOCAL, "keys failed: %s", kw_strerror(r));
 	say("generated TEE keys in this process: RSA-3072 (tee-pubkey), EC P-256 (tee-sigkey)");
-	if (o->tee_key_out != NULL) {
-		if ((r = write_tee_key(o->tee_key_out, keys->enc)) != 0) {
-			code = fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->tee_key_out,
-			    kw_strerror(r));
-			goto out;
-		}
-		say("TESTING: wrote the TEE private key to %s", o->tee_key_out);
+	if (f->o->tee_key_out != NULL) {
+		if ((r = write_tee_key(f->o->tee_key_out, f->keys->enc)) != 0)
+			return fail(EXIT_LOCAL, "output failed: cannot create %s: %s",
+			    f->o->tee_key_out, kw_strerror(r));
+		say("TESTING: wrote the TEE private key to %s", f->o->tee_key_out);
 	}
+	return 0;
+}
 
-	if ((code = get_nonce(o, base, &nonce)) != 0)
-		goto out;
-	say("received a nonce from the broker (%zu characters)", strlen(nonce));
+/* Phase 3: the challenge, runtime-data and evidence bound to it; the /attest body. */
+static int
+phase_evidence(struct flow *f)
+{
+	const struct opts *o = f->o;
+	uint8_t report_data[ATT_REPORT_DATA_LEN];
+	json_t *evj = NULL, *req = NULL;
+	int code, r;
 
+	if ((code = get_nonce(o, f->base, &f->nonce)) != 0)
+		return code;
+	say("received a nonce from the broker (%zu characters)", strlen(f->nonce));
 	code = EXIT_LOCAL;
-	if ((r = att_runtime_data_build(nonce, keys, cfg, &rd)) != 0 ||
-	    (r = att_report_data(rd, report_data)) != 0) {
+	if ((r = att_runtime_data_build(f->nonce, f->keys, f->cfg, &f->rd)) != 0 ||
+	    (r = att_report_data(f->rd, report_data)) != 0) {
 		code = fail(EXIT_LOCAL, "evidence failed: runtime-data: %s", kw_strerror(r));
 		goto out;
 	}
@@ -890,7 +925,7 @@ run(const struct opts *o)
 			.debug = o->emu_debug,
 		};
 
-		if ((r = att_emu_snp_evidence(&eo, report_data, &ev)) != 0) {
+		if ((r = att_emu_snp_evidence(&eo, report_data, &f->ev)) != 0) {
 			code = fail(EXIT_LOCAL, "evidence failed: emulation chain in %s: %s", o->emu_dir,
 			    kw_strerror(r));
 			goto out;
@@ -899,81 +934,96 @@ run(const struct opts *o)
 		    "(not a TEE; testing only)%s%s", o->emu_dir, o->emu_debug ? ", DEBUG policy" : "",
 		    o->have_rd ? ", REPORT_DATA overridden" : "");
 	} else {
-		if ((r = att_tsm_snp_evidence(NULL, report_data, &ev)) != 0) {
+		if ((r = att_tsm_snp_evidence(NULL, report_data, &f->ev)) != 0) {
 			code = fail(EXIT_LOCAL, "evidence failed: configfs-tsm: %s%s", kw_strerror(r),
 			    r == KW_ERR_NOT_FOUND ? " (the host supplied no VCEK/VLEK certificate)" : "");
 			goto out;
 		}
 		say("evidence: SEV-SNP report from configfs-tsm with the host's %s certificate%s",
-		    ev->ek_is_vlek ? "VLEK" : "VCEK", ev->nchain ? " and chain" : "");
+		    f->ev->ek_is_vlek ? "VLEK" : "VCEK", f->ev->nchain ? " and chain" : "");
 	}
-	if ((r = att_evidence_to_json(ev, &evj)) != 0) {
+	if ((r = att_evidence_to_json(f->ev, &evj)) != 0) {
 		code = fail(EXIT_LOCAL, "evidence failed: %s", kw_strerror(r));
 		goto out;
 	}
-	if ((req = json_object()) == NULL || json_object_set(req, "runtime-data", rd) != 0 ||
+	if ((req = json_object()) == NULL || json_object_set(req, "runtime-data", f->rd) != 0 ||
 	    json_object_set(req, "tee-evidence", evj) != 0 ||
-	    (body = json_dumps(req, JSON_COMPACT)) == NULL) {
+	    (f->body = json_dumps(req, JSON_COMPACT)) == NULL) {
 		code = fail(EXIT_LOCAL, "evidence failed: out of memory");
 		goto out;
 	}
-	if (o->save_attest != NULL) {
-		if ((r = write_new_file(o->save_attest, body, strlen(body))) != 0) {
-			code = fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->save_attest,
-			    kw_strerror(r));
-			goto out;
-		}
-	}
-
-	if ((code = attest(o, base, body, &token, &lifetime, dpop_nonce)) != 0)
-		goto out;
-	say("attested: received a TEE-bound token valid for %lld s", (long long)lifetime);
-	if (o->token_out != NULL) {
-		if ((r = write_new_file(o->token_out, token, strlen(token))) != 0) {
-			code = fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->token_out,
-			    r == KW_ERR_EXISTS ? "file exists" : kw_strerror(r));
-			goto out;
-		}
-		say("TESTING: wrote the token to %s", o->token_out);
-	}
-
-	if ((code = make_url(url, base, "/kbs/v0/resource/", o->resource)) != 0)
-		goto out;
-	if ((code = get_resource(o, url, keys->sig, token, dpop_nonce, &rs)) != 0)
-		goto out;
-	if (o->jwe_out != NULL) {
-		if ((r = write_new_file(o->jwe_out, rs.buf, rs.len)) != 0) {
-			code = fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->jwe_out,
-			    kw_strerror(r));
-			goto out;
-		}
-	}
-	if ((r = att_jwe_decrypt((const char *)rs.buf, rs.len, keys->enc, &key, &kid)) != 0) {
-		code = fail(EXIT_LOCAL, "decrypt failed: the released JWE did not decrypt: %s",
+	if (o->save_attest != NULL &&
+	    (r = write_new_file(o->save_attest, f->body, strlen(f->body))) != 0) {
+		code = fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->save_attest,
 		    kw_strerror(r));
 		goto out;
 	}
-	if ((code = emit_key(o, key)) != 0)
-		goto out;
-	kw_fp(kw_secret_cptr(key), kw_secret_len(key), fp);
-	say("released: key '%s' (%zu bytes, fingerprint %s) written to %s", o->resource,
-	    kw_secret_len(key), fp, o->to_stdout ? "standard output" : o->out);
 	code = 0;
 out:
-	kw_secret_free(key);
-	if (token != NULL)
-		kw_free_wipe(token);
-	resp_free(&rs);
-	free(kid);
-	free(nonce);
-	if (body != NULL)
-		kw_free_wipe(body);
 	json_decref(req);
-	json_decref(cfg);
 	json_decref(evj);
-	json_decref(rd);
-	att_evidence_free(ev);
-	att_keys_free(keys);
+	return code;
+}
+
+/* Phase 4: /attest, the token. */
+static int
+phase_attest(struct flow *f)
+{
+	int code, r;
+
+	if ((code = attest(f->o, f->base, f->body, &f->token, &f->lifetime, f->dpop_nonce)) != 0)
+		return code;
+	say("attested: received a TEE-bound token valid for %lld s", (long long)f->lifetime);
+	if (f->o->token_out != NULL) {
+		if ((r = write_new_file(f->o->token_out, f->token, strlen(f->token))) != 0)
+			return fail(EXIT_LOCAL, "output failed: cannot create %s: %s", f->o->token_out,
+			    r == KW_ERR_EXISTS ? "file exists" : kw_strerror(r));
+		say("TESTING: wrote the token to %s", f->o->token_out);
+	}
+	return 0;
+}
+
+/* Phase 5: the resource with a DPoP proof, the JWE opened with the TEE key, the key out. */
+static int
+phase_release(struct flow *f)
+{
+	const struct opts *o = f->o;
+	char url[MAX_URL], fp[17];
+	int code, r;
+
+	if ((code = make_url(url, f->base, "/kbs/v0/resource/", o->resource)) != 0)
+		return code;
+	if ((code = get_resource(o, url, f->keys->sig, f->token, f->dpop_nonce, &f->rs)) != 0)
+		return code;
+	if (o->jwe_out != NULL && (r = write_new_file(o->jwe_out, f->rs.buf, f->rs.len)) != 0)
+		return fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->jwe_out,
+		    kw_strerror(r));
+	if ((r = att_jwe_decrypt((const char *)f->rs.buf, f->rs.len, f->keys->enc, &f->key,
+	    &f->kid)) != 0)
+		return fail(EXIT_LOCAL, "decrypt failed: the released JWE did not decrypt: %s",
+		    kw_strerror(r));
+	if ((code = emit_key(o, f->key)) != 0)
+		return code;
+	kw_fp(kw_secret_cptr(f->key), kw_secret_len(f->key), fp);
+	say("released: key '%s' (%zu bytes, fingerprint %s) written to %s", o->resource,
+	    kw_secret_len(f->key), fp, o->to_stdout ? "standard output" : o->out);
+	return 0;
+}
+
+static int
+run(const struct opts *o)
+{
+	static int (*const phases[])(struct flow *) = {
+		phase_prepare, phase_keys, phase_evidence, phase_attest, phase_release,
+	};
+	struct flow f;
+	int code = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.o = o;
+	for (size_t i = 0; code == 0 && i < KW_ARRAY_SIZE(phases); i++)
+		code = phases[i](&f);
+	flow_free(&f);
 	return code;
 }
 
