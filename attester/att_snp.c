@@ -157,26 +157,8 @@ tsm_read(const char *entry, const char *attr, size_t max, uint8_t **ret, size_t 
 		return KW_ERR_NOMEM;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		goto out;
-	for (;;) {
-		ssize_t n;
-
-		if (len == max + 1) {
-			r = KW_ERR_TOO_LARGE;
-			goto out;
-		}
-		n = read(fd, buf + len, max + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto out;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > max) {
-		r = KW_ERR_TOO_LARGE;
+	if ((r = kw_fd_read_all(fd, buf, max, &len)) != 0)
 		goto out;
-	}
 	buf[len] = 0;
 	*ret = buf;
 	*ret_len = len;

@@ -56,41 +56,25 @@ kw_secret_from(const void *p, size_t len, struct kw_secret **ret)
 }
 
 int
-kw_secret_from_file(const char *path, size_t max, struct kw_secret **ret)
+kw_secret_read_file(const char *path, size_t max, int trim_newline, struct kw_secret **ret)
 {
 	struct kw_secret *s = NULL;
 	size_t len = 0;
-	int fd, r = KW_ERR_IO;
+	int fd, r;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
 		return KW_ERR_IO;
-	if ((r = kw_secret_new(max + 1, &s)) != 0)
+	if ((r = kw_secret_new(max + 1, &s)) != 0 ||
+	    (r = kw_fd_read_all(fd, s->data, max, &len)) != 0)
 		goto out;
-	for (;;) {
-		ssize_t n = read(fd, s->data + len, max + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = KW_ERR_IO;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max) {
-			r = KW_ERR_TOO_LARGE;
-			goto out;
-		}
-	}
 	/* exactly one trailing "\n" or "\r\n"; a lone trailing "\r" is data */
-	if (len > 0 && s->data[len - 1] == '\n') {
+	if (trim_newline && len > 0 && s->data[len - 1] == '\n') {
 		len--;
 		if (len > 0 && s->data[len - 1] == '\r')
 			len--;
 	}
 	if (len == 0) {
-		r = KW_ERR_INVALID_FORMAT;
+		r = trim_newline ? KW_ERR_INVALID_FORMAT : KW_ERR_TRUNCATED;
 		goto out;
 	}
 	s->len = len;
@@ -101,6 +85,12 @@ out:
 	kw_secret_free(s);
 	close(fd);
 	return r;
+}
+
+int
+kw_secret_from_file(const char *path, size_t max, struct kw_secret **ret)
+{
+	return kw_secret_read_file(path, max, 1, ret);
 }
 
 uint8_t *

@@ -18,7 +18,15 @@ struct kw_secret;
 int kw_secret_new(size_t len, struct kw_secret **ret) KW_WUR;
 /* New secret holding a copy of p[0..len). */
 int kw_secret_from(const void *p, size_t len, struct kw_secret **ret) KW_WUR;
-/* Read a secret from a file (at most max bytes); one trailing "\n" or "\r\n" is dropped. */
+/*
+ * Read a secret from a file, at most max bytes (more: KW_ERR_TOO_LARGE).
+ * With trim_newline one trailing "\n" or "\r\n" is dropped and an empty
+ * result is KW_ERR_INVALID_FORMAT (PINs); without it the bytes are exact
+ * and an empty file is KW_ERR_TRUNCATED (key values).
+ */
+int kw_secret_read_file(const char *path, size_t max, int trim_newline,
+    struct kw_secret **ret) KW_WUR;
+/* kw_secret_read_file(path, max, 1, ret): a PIN-like one-line secret. */
 int kw_secret_from_file(const char *path, size_t max, struct kw_secret **ret) KW_WUR;
 uint8_t *kw_secret_ptr(struct kw_secret *s);
 const uint8_t *kw_secret_cptr(const struct kw_secret *s);

@@ -62,6 +62,31 @@ kw_hex_decode(const char *in, uint8_t *out, size_t outlen)
 }
 
 int
+kw_fd_read_all(int fd, uint8_t *buf, size_t max, size_t *ret_len)
+{
+	size_t len = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (len == max + 1)
+			return KW_ERR_TOO_LARGE;
+		n = read(fd, buf + len, max + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return KW_ERR_IO;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > max)
+		return KW_ERR_TOO_LARGE;
+	*ret_len = len;
+	return 0;
+}
+
+int
 kw_file_read(const char *path, size_t max, uint8_t **ret, size_t *ret_len)
 {
 	struct stat st;
@@ -73,6 +98,7 @@ kw_file_read(const char *path, size_t max, uint8_t **ret, size_t *ret_len)
 		return KW_ERR_IO;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
 		goto out;
+	/* st_size only sizes the buffer; kw_fd_read_all bounds what is read */
 	if ((uint64_t)st.st_size > max) {
 		r = KW_ERR_TOO_LARGE;
 		goto out;
@@ -81,15 +107,8 @@ kw_file_read(const char *path, size_t max, uint8_t **ret, size_t *ret_len)
 		r = KW_ERR_NOMEM;
 		goto out;
 	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto out;
-		len += (size_t)n;
-	}
+	if ((r = kw_fd_read_all(fd, buf, (size_t)st.st_size, &len)) != 0)
+		goto out;
 	buf[len] = 0;
 	*ret = buf;
 	buf = NULL;    /* transferred */

@@ -21,6 +21,15 @@ int kw_hex_decode(const char *in, uint8_t *out, size_t outlen) KW_WUR;
 int kw_file_read(const char *path, size_t max, uint8_t **ret, size_t *ret_len) KW_WUR;
 
 /*
+ * The one bounded reader of files and descriptors: read fd to its end into
+ * buf, which holds max + 1 bytes (one byte more than max proves that the
+ * input is longer). Sizes from stat are never trusted (configfs, procfs,
+ * pipes). Returns 0 and *ret_len <= max, KW_ERR_TOO_LARGE or KW_ERR_IO;
+ * buf's contents are unspecified on failure (the caller wipes it if needed).
+ */
+int kw_fd_read_all(int fd, uint8_t *buf, size_t max, size_t *ret_len) KW_WUR;
+
+/*
  * Write buf to path atomically: a temporary file in the same directory with
  * the given mode, fsync, rename. Never leaves a partial file at path.
  */

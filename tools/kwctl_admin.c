@@ -158,48 +158,6 @@ hex_secret(const char *hex, struct kw_secret **ret)
 	return 0;
 }
 
-/* The exact bytes of a file (at most KWCTL_MAX_SECRET) into a secret. */
-static int
-file_secret(const char *path, struct kw_secret **ret)
-{
-	struct kw_secret *s = NULL;
-	size_t len = 0;
-	int fd, r = KW_ERR_IO;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-		return KW_ERR_IO;
-	if ((r = kw_secret_new(KWCTL_MAX_SECRET + 1, &s)) != 0)
-		goto out;
-	for (;;) {
-		ssize_t n = read(fd, kw_secret_ptr(s) + len, KWCTL_MAX_SECRET + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = KW_ERR_IO;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > KWCTL_MAX_SECRET) {
-			r = KW_ERR_TOO_LARGE;
-			goto out;
-		}
-	}
-	if (len == 0) {
-		r = KW_ERR_TRUNCATED;
-		goto out;
-	}
-	kw_secret_set_len(s, len);
-	*ret = s;
-	s = NULL;   /* transferred */
-	r = 0;
-out:
-	kw_secret_free(s);
-	close(fd);
-	return r;
-}
 
 /* ---- output ---- */
 
@@ -559,7 +517,7 @@ load_value(struct cmd *c, struct kw_secret **ret)
 		c->value_hex = NULL;   /* transferred */
 		return 0;
 	}
-	if (c->value_file != NULL && (r = file_secret(c->value_file, ret)) != 0)
+	if (c->value_file != NULL && (r = kw_secret_read_file(c->value_file, KWCTL_MAX_SECRET, 0, ret)) != 0)
 		return kwctl_usage_error("%s: cannot read value file %s: %s (1..%d bytes, used "
 		    "as is)", c->what, c->value_file, kw_strerror(r), KWCTL_MAX_SECRET);
 	return 0;

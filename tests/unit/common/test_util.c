@@ -369,6 +369,72 @@ test_log_level(void)
 	CU_ASSERT_STRING_EQUAL(kw_strerror(1), "unknown error");
 }
 
+/* A pipe holding n bytes of 'x' (written by the caller before reading: n <= 4096). */
+static int
+pipe_with(size_t n)
+{
+	uint8_t b[4096];
+	int p[2];
+
+	memset(b, 'x', sizeof(b));
+	if (pipe(p) != 0 || write(p[1], b, n) != (ssize_t)n)
+		return -1;
+	close(p[1]);
+	return p[0];
+}
+
+static void
+test_fd_read_all(void)
+{
+	uint8_t buf[65];
+	size_t len = 99;
+	int fd;
+
+	/* sizes from stat are not used: a pipe reports none */
+	CU_ASSERT_FATAL((fd = pipe_with(64)) >= 0);
+	CU_ASSERT_EQUAL(kw_fd_read_all(fd, buf, 64, &len), 0);
+	CU_ASSERT_EQUAL(len, 64);
+	close(fd);
+	CU_ASSERT_FATAL((fd = pipe_with(65)) >= 0);
+	len = 99;
+	CU_ASSERT_EQUAL(kw_fd_read_all(fd, buf, 64, &len), KW_ERR_TOO_LARGE);
+	CU_ASSERT_EQUAL(len, 99);    /* not written on failure */
+	close(fd);
+	CU_ASSERT_FATAL((fd = pipe_with(0)) >= 0);
+	CU_ASSERT_EQUAL(kw_fd_read_all(fd, buf, 64, &len), 0);
+	CU_ASSERT_EQUAL(len, 0);
+	close(fd);
+	CU_ASSERT_EQUAL(kw_fd_read_all(-1, buf, 64, &len), KW_ERR_IO);
+}
+
+static void
+test_secret_read_exact(void)
+{
+	char path[] = "/tmp/kw-sec-XXXXXX";
+	struct kw_secret *s = NULL;
+	int fd = mkstemp(path);
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(write(fd, "ab\n", 3) == 3);
+	close(fd);
+	/* exact: the newline is data; trimmed: it is not */
+	CU_ASSERT_EQUAL(kw_secret_read_file(path, 64, 0, &s), 0);
+	CU_ASSERT_EQUAL(kw_secret_len(s), 3);
+	kw_secret_free(s);
+	CU_ASSERT_EQUAL(kw_secret_read_file(path, 64, 1, &s), 0);
+	CU_ASSERT_EQUAL(kw_secret_len(s), 2);
+	kw_secret_free(s);
+	s = NULL;
+	CU_ASSERT_EQUAL(kw_secret_read_file(path, 2, 0, &s), KW_ERR_TOO_LARGE);
+	CU_ASSERT_PTR_NULL(s);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	close(fd);
+	CU_ASSERT_EQUAL(kw_secret_read_file(path, 64, 0, &s), KW_ERR_TRUNCATED);
+	CU_ASSERT_EQUAL(kw_secret_read_file(path, 64, 1, &s), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_PTR_NULL(s);
+	unlink(path);
+}
+
 /* Emit n rate-limited lines from one call site. */
 static void
 rl_lines(int n)
@@ -426,5 +492,6 @@ test_util_register(void)
 	return TEST_ADD(s, test_hex) | TEST_ADD(s, test_time_parse) | TEST_ADD(s, test_time_format) |
 	    TEST_ADD(s, test_fp) | TEST_ADD(s, test_file_atomic) | TEST_ADD(s, test_secret) |
 	    TEST_ADD(s, test_log_escape) | TEST_ADD(s, test_log_level) |
-	    TEST_ADD(s, test_log_ratelimit);
+	    TEST_ADD(s, test_log_ratelimit) | TEST_ADD(s, test_fd_read_all) |
+	    TEST_ADD(s, test_secret_read_exact);
 }
