@@ -141,7 +141,7 @@ att_report_data(const json_t *runtime_data, uint8_t ret[static ATT_REPORT_DATA_L
 	if ((r = kw_jcs_serialize(runtime_data, &jcs, &len)) != 0)
 		return r;
 	memset(ret, 0, ATT_REPORT_DATA_LEN);
-	SHA384((const unsigned char *)jcs, len, ret);
+	r = kw_sha384(jcs, len, ret);
 	free(jcs);
-	return 0;
+	return r;
 }

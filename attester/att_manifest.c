@@ -100,8 +100,7 @@ cert_block_fp(const char *name, const uint8_t *der, long dlen, uint8_t ret[stati
 	} else if (used != dlen) {
 		goto out;
 	}
-	SHA256(der, (size_t)used, ret);
-	r = 0;
+	r = kw_sha256(der, (size_t)used, ret);
 out:
 	X509_free(x);
 	return r;

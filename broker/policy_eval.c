@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "kw_json.h"
 #include "kw_util.h"
 #include "policy.h"
 #include "policy_int.h"
@@ -660,6 +661,8 @@ kw_policy_eval(const json_t *policy, const json_t *claims, const struct kw_polic
 		return r;
 	ev.ctx = ctx;
 	ev.claims = claims;
+	/* an explanation that lost a check or a detail to a failed allocation is not returned */
+	kw_json_oom_reset();
 	if ((ev.checks = json_array()) == NULL)
 		return KW_ERR_NOMEM;
 	eval_debug(&ev, policy);
@@ -673,13 +676,18 @@ kw_policy_eval(const json_t *policy, const json_t *claims, const struct kw_polic
 		goto out;
 	if ((r = ev.err) != 0)
 		goto out;
+	if (kw_json_oom()) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
 	if (ret_explain != NULL) {
 		r = KW_ERR_NOMEM;
 		ex = json_pack("{s:s, s:s, s:s, s:s, s:O}", "decision", ev.failed ? "deny" : "allow",
 		    "reason", ev.failed ? ev.d.reason : "allowed", "path", ev.failed ? ev.d.path : "",
 		    "detail", ev.failed ? ev.d.detail : "every check passed", "checks", ev.checks);
 		if (ex == NULL ||
-		    (ev.matched != NULL && json_object_set(ex, "matched", ev.matched) != 0))
+		    (ev.matched != NULL && json_object_set(ex, "matched", ev.matched) != 0) ||
+		    kw_json_oom())
 			goto out;
 		*ret_explain = ex;
 		ex = NULL;   /* transferred */

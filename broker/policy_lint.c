@@ -12,6 +12,7 @@
 
 #include <openssl/evp.h>
 
+#include "kw_json.h"
 #include "kw_util.h"
 #include "policy.h"
 #include "policy_int.h"
@@ -99,6 +100,7 @@ kw_policy_lint(const json_t *policy, const struct kw_policy_ctx *ctx, int64_t ma
 		return KW_ERR_INVALID_ARG;
 	if ((r = kw_policy_validate(policy, NULL, 0)) != 0)
 		return r;
+	kw_json_oom_reset();
 	if ((w = json_array()) == NULL)
 		return KW_ERR_NOMEM;
 	rv = json_object_get(policy, "reference_values");
@@ -157,6 +159,10 @@ kw_policy_lint(const json_t *policy, const struct kw_policy_ctx *ctx, int64_t ma
 		if (!seen[i] && (r = warn(w, "tcb-floor-missing: no TCB floor for %s",
 		    policy_tcb_components[i])) != 0)
 			goto out;
+	if (kw_json_oom()) {
+		r = KW_ERR_NOMEM;    /* a warning may be missing or cut */
+		goto out;
+	}
 	*ret_warnings = w;
 	w = NULL;   /* transferred */
 	r = 0;

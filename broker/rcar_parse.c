@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 
 #include "broker.h"
+#include "kw_util.h"
 #include "kw_b64url.h"
 #include "kw_json.h"
 #include "kw_jwk.h"
@@ -291,13 +292,18 @@ kw_expected_report_data(const json_t *runtime_data, uint8_t out[64])
 {
 	char *jcs = NULL;
 	size_t len = 0;
+	uint8_t md[48];
 	int r;
 
 	if ((r = kw_jcs_serialize(runtime_data, &jcs, &len)) != 0)
 		return r;
-	memset(out, 0, 64);
-	SHA384((const uint8_t *)jcs, len, out);
+	/* never a default value: a failed digest must not become an expected all-zero binding */
+	r = kw_sha384(jcs, len, md);
 	free(jcs);
+	if (r != 0)
+		return r;
+	memcpy(out, md, 48);
+	memset(out + 48, 0, 16);
 	return 0;
 }
 

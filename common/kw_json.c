@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,10 +8,51 @@
 
 #define KW_JSON_MAX_DEPTH 32
 
+/*
+ * jansson does not report every allocation failure: its lexer drops a byte
+ * when a token buffer cannot grow and carries on. Every jansson allocation
+ * comes through here, so a failure is remembered per thread and the callers
+ * that must not return a silently altered value check it (kw_json_parse,
+ * kw_json_dumps, and kw_json_oom() for longer sequences).
+ */
+static _Thread_local bool json_oom;
+
 static void *
 json_alloc(size_t n)
 {
-	return malloc(n);
+	void *p = malloc(n);
+
+	if (p == NULL)
+		json_oom = true;
+	return p;
+}
+
+void
+kw_json_oom_reset(void)
+{
+	json_oom = false;
+}
+
+bool
+kw_json_oom(void)
+{
+	return json_oom;
+}
+
+char *
+kw_json_dumps(const json_t *v, size_t flags)
+{
+	bool before = json_oom;
+	char *s;
+
+	json_oom = false;
+	s = json_dumps(v, flags);
+	if (s != NULL && json_oom) {
+		kw_free_wipe(s);
+		s = NULL;
+	}
+	json_oom = json_oom || before;
+	return s;
 }
 
 void
@@ -58,7 +100,13 @@ kw_json_parse(const void *buf, size_t len, size_t max, json_t **ret)
 	if (len > max)
 		return KW_ERR_TOO_LARGE;
 	/* No JSON_ALLOW_NUL (\u0000 is rejected), no JSON_DECODE_ANY. */
-	if ((v = json_loadb(buf == NULL ? "" : buf, len, JSON_REJECT_DUPLICATES, &err)) == NULL)
+	kw_json_oom_reset();
+	v = json_loadb(buf == NULL ? "" : buf, len, JSON_REJECT_DUPLICATES, &err);
+	if (kw_json_oom()) {
+		r = KW_ERR_NOMEM;    /* the value may have lost bytes: never return it */
+		goto out;
+	}
+	if (v == NULL)
 		goto out;
 	if (!json_is_object(v))
 		goto out;

@@ -2,6 +2,7 @@
 #ifndef KW_JSON_H
 #define KW_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,16 @@ void kw_json_init(void);
  * but an object at the top (KW_ERR_INVALID_FORMAT). *ret is a new reference.
  */
 int kw_json_parse(const void *buf, size_t len, size_t max, json_t **ret) KW_WUR;
+
+/*
+ * Allocation failures inside jansson (kw_json_init's allocator records them
+ * per thread; jansson itself does not always report them). Reset before a
+ * sequence of jansson calls whose result must be exact, check after it.
+ */
+void kw_json_oom_reset(void);
+bool kw_json_oom(void);
+/* json_dumps, but NULL when any allocation failed while dumping (free with free()). */
+char *kw_json_dumps(const json_t *v, size_t flags);
 
 /*
  * RFC 8785 (JCS) canonical serialization of v into a new NUL-terminated

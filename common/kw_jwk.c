@@ -370,8 +370,8 @@ kw_jwk_thumbprint(const json_t *jwk, char out[static 44])
 		r = KW_ERR_INTERNAL;
 		goto out;
 	}
-	SHA256((const uint8_t *)ser, (size_t)n, md);
-	if ((r = kw_b64url_encode(md, sizeof(md), &tp)) != 0)
+	if ((r = kw_sha256(ser, (size_t)n, md)) != 0 ||
+	    (r = kw_b64url_encode(md, sizeof(md), &tp)) != 0)
 		goto out;
 	if (strlen(tp) != 43) {
 		r = KW_ERR_INTERNAL;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
@@ -299,13 +300,43 @@ kw_time_now(void)
 	return (int64_t)ts.tv_sec;
 }
 
+static int
+digest(const char *alg, const void *in, size_t n, uint8_t *out, unsigned int want)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	EVP_MD *m = EVP_MD_fetch(NULL, alg, NULL);
+	int ok = m != NULL && EVP_Digest(in, n, md, &len, m, NULL) == 1 && len == want;
+
+	EVP_MD_free(m);
+	if (ok)
+		memcpy(out, md, want);
+	OPENSSL_cleanse(md, sizeof(md));
+	return ok ? 0 : KW_ERR_CRYPTO;
+}
+
+int
+kw_sha256(const void *in, size_t n, uint8_t out[static 32])
+{
+	return digest("SHA256", in, n, out, 32);
+}
+
+int
+kw_sha384(const void *in, size_t n, uint8_t out[static 48])
+{
+	return digest("SHA384", in, n, out, 48);
+}
+
 void
 kw_fp(const void *in, size_t n, char out[static 17])
 {
 	static const char digits[] = "0123456789abcdef";
 	uint8_t md[SHA256_DIGEST_LENGTH];
 
-	SHA256(in, n, md);
+	if (kw_sha256(in, n, md) != 0) {
+		memcpy(out, "????????????????", 17);    /* log-only: never a fingerprint of zeros */
+		return;
+	}
 	for (int i = 0; i < 8; i++) {
 		out[2 * i] = digits[md[i] >> 4];
 		out[2 * i + 1] = digits[md[i] & 15];

@@ -65,4 +65,12 @@ int kw_duration_parse(const char *s, int64_t *ret) KW_WUR;
 /* SHA-256 of in, first 8 bytes as 16 lower-case hex chars: safe to log. */
 void kw_fp(const void *in, size_t n, char out[static 17]);
 
+/*
+ * SHA-256 / SHA-384 of in[0..n) into out. OpenSSL 3's one-shot SHA256()
+ * allocates and returns NULL on failure, leaving out unwritten: always use
+ * these, which report it. Returns 0 or KW_ERR_CRYPTO (out untouched).
+ */
+int kw_sha256(const void *in, size_t n, uint8_t out[static 32]) KW_WUR;
+int kw_sha384(const void *in, size_t n, uint8_t out[static 48]) KW_WUR;
+
 #endif
