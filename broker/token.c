@@ -290,6 +290,7 @@ kw_token_verify(const struct kw_token_keys *ks, const char *token, size_t len,
 	if (exp <= now || iat > now + KW_TOKEN_SKEW)
 		goto out;
 	*ret_payload = json_incref(j->payload);
+	*why = NULL;
 	r = 0;
 out:
 	kw_jws_free(j);
