@@ -60,6 +60,7 @@ struct attest_job {
 	json_t *body;                 /* keeps the borrowed pointers of a alive */
 	struct kw_attest_req a;
 	uint8_t expected_rd[64];
+	struct kw_challenge_ticket ticket;   /* checked on arrival, spent in attest_done */
 	/* results */
 	int r;
 	const char *reason;
@@ -73,6 +74,7 @@ attest_run(void *arg)
 	struct snp_evidence ev;
 	struct snp_verify_opts o;
 	json_t *claims = NULL;
+	const json_t *cfg;
 	const char *rd_hex;
 	uint8_t rd[64];
 
@@ -103,9 +105,11 @@ attest_run(void *arg)
 		json_decref(claims);
 		return;
 	}
-	/* the configuration manifest is bound by the report data: it becomes claims */
-	if (json_object_set_new(claims, "config", json_deep_copy(json_object_get(j->a.runtime_data,
-	    "config") != NULL ? json_object_get(j->a.runtime_data, "config") : json_object())) != 0) {
+	/* the configuration manifest is bound by the report data: it becomes claims
+	 * ({} when the attester sent none) */
+	cfg = json_object_get(j->a.runtime_data, "config");
+	if (json_object_set_new(claims, "config", cfg != NULL ? json_deep_copy(cfg) :
+	    json_object()) != 0) {
 		j->r = KW_ERR_NOMEM;
 		json_decref(claims);
 		return;
@@ -166,6 +170,7 @@ attest_done(void *arg)
 	int r = j->r;
 
 	if (r != 0) {
+		/* the challenge was not spent: evidence that does not verify costs nobody else */
 		b->n_attest_fail++;
 		kw_log_info_r(r, "attestation rejected: %s", j->reason);
 		kw_http_problem_from_err(j->req, r, r == KW_ERR_NOMEM || r == KW_ERR_INTERNAL ?
@@ -190,6 +195,29 @@ attest_done(void *arg)
 	    json_string_value(json_object_get(json_object_get(pl, "cnf"), "jkt")));
 	if ((r = kw_jws_signing_input(hdr, pl, &sj->signing_input, &silen)) != 0)
 		goto fail;
+	/* the request limits (broker.h KW_MANIFEST_MAX) keep this from happening;
+	 * if it does, refuse before the challenge is spent */
+	if (silen > KW_TOKEN_MAX - 1 - KW_TOKEN_SIG_B64) {
+		b->n_attest_fail++;
+		kw_log_warn("token of %zu bytes would exceed %d: refused", silen + 1 +
+		    KW_TOKEN_SIG_B64, KW_TOKEN_MAX);
+		kw_http_problem_from_err(j->req, KW_ERR_TOO_LARGE,
+		    "the token for this runtime-data would be too large");
+		goto out;
+	}
+	/*
+	 * Spend the challenge now that the evidence verified and bound the
+	 * runtime-data. The loop is single-threaded: of two appraisals of one
+	 * challenge, only the first to get here wins.
+	 */
+	if ((r = kw_challenge_record(b->challenges, &j->ticket, kw_broker_now())) != 0) {
+		b->n_attest_fail++;
+		kw_log_info_r(r, "attestation rejected: challenge %s",
+		    r == KW_ERR_UNAVAILABLE ? "replay set full" : "spent or expired meanwhile");
+		kw_http_problem_from_err(j->req, r, r == KW_ERR_UNAVAILABLE ? NULL :
+		    "challenge unknown, expired or already used");
+		goto out;
+	}
 	SHA256((const uint8_t *)sj->signing_input, silen, digest);
 	if ((r = kw_b64url_encode(digest, sizeof(digest), &dig_b64)) != 0)
 		goto fail;
@@ -227,6 +255,7 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 {
 	struct attest_job *j;
 	const char *why = "malformed request";
+	const json_t *cfg;
 	int r;
 
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
@@ -242,12 +271,25 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 		kw_http_problem_from_err(req, r, why);
 		goto fail_sent;
 	}
+	/* what the token can carry also depends on the configured issuer's length */
+	cfg = json_object_get(j->a.runtime_data, "config");
+	if (cfg != NULL && kw_manifest_size(cfg) > kw_manifest_budget(b->cfg->token_issuer)) {
+		kw_log_info("attest request rejected: manifest too large for a token");
+		kw_http_problem_from_err(req, KW_ERR_TOO_LARGE,
+		    "runtime-data.config is larger than a token can carry (docs/reliability.md)");
+		goto fail_sent;
+	}
 	if ((r = kw_expected_report_data(j->a.runtime_data, j->expected_rd)) != 0) {
 		kw_http_problem_from_err(req, r, "runtime-data cannot be canonicalized (RFC 8785)");
 		goto fail_sent;
 	}
-	/* single use: the challenge is spent whatever the appraisal says */
-	if ((r = kw_challenge_consume(b->challenges, "snp", j->a.nonce, kw_broker_now())) != 0) {
+	/*
+	 * Single use, but only evidence that verifies spends a challenge: here
+	 * the MAC, the expiry, "not used yet" and room in the set are checked,
+	 * nothing is recorded; attest_done records it after the appraisal.
+	 */
+	if ((r = kw_challenge_check(b->challenges, "snp", j->a.nonce, kw_broker_now(),
+	    &j->ticket)) != 0) {
 		b->n_attest_fail++;
 		kw_log_info_r(r, "attestation rejected: challenge not accepted");
 		if (r == KW_ERR_INVALID_FORMAT)
@@ -425,6 +467,7 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	char *nb = NULL, *eb = NULL, htu[512], nonce[KW_CHALLENGE_STR_MAX];
 	const char *why = NULL, *token;
 	json_t *payload = NULL, *call;
+	struct kw_dpop_jti jti;
 	int r, need_nonce = 0, nn;
 	int64_t now = kw_broker_now();
 
@@ -449,10 +492,14 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 		kw_http_problem(req, 400, "malformed", "Bad Request", "resource path too long");
 		goto out;
 	}
-	if ((r = kw_dpop_verify(b->dpop, proof, "GET", htu, token, tv.jkt, now, &need_nonce,
+	if ((r = kw_dpop_verify(b->dpop, proof, "GET", htu, token, tv.jkt, now, &jti, &need_nonce,
 	    &why)) != 0) {
 		kw_log_info_r(r, "resource request rejected: %s", why);
-		if (need_nonce && kw_dpop_nonce(b->dpop, now, nonce) == 0) {
+		if (r == KW_ERR_BUSY || r == KW_ERR_UNAVAILABLE) {
+			/* quota of this token key (429) or the broker's capacity (503): never a 401 */
+			kw_http_problem_from_err(req, r, r == KW_ERR_BUSY ?
+			    "too many DPoP proofs for this token key; retry later" : NULL);
+		} else if (need_nonce && kw_dpop_nonce(b->dpop, now, nonce) == 0) {
 			evhttp_add_header(evhttp_request_get_output_headers(req), "DPoP-Nonce", nonce);
 			unauthorized(req, "DPoP error=\"use_dpop_nonce\", algs=\"ES256\"",
 			    "use the DPoP-Nonce from this response in a new proof");
@@ -469,6 +516,17 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	}
 	if ((r = release_rule(b, req, path, &tv, &target)) != 0)
 		goto out;    /* answered */
+	/* only now, with path, token key and policy valid, is the proof's jti spent */
+	if ((r = kw_dpop_record(b->dpop, &jti, now)) != 0) {
+		kw_log_info_r(r, "resource request rejected: DPoP jti not recorded");
+		if (r == KW_ERR_BUSY || r == KW_ERR_UNAVAILABLE)
+			kw_http_problem_from_err(req, r, r == KW_ERR_BUSY ?
+			    "too many DPoP proofs for this token key; retry later" : NULL);
+		else
+			unauthorized(req, "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"",
+			    "invalid DPoP proof");
+		goto out;
+	}
 	if ((r = kw_jwk_rsa_components(tv.tee_pub, &n, &nlen, &e, &elen)) != 0 ||
 	    (r = kw_b64url_encode(n, nlen, &nb)) != 0 ||
 	    (r = kw_b64url_encode(e, elen, &eb)) != 0)

@@ -314,53 +314,59 @@ test_dpop(void)
 	json_t *jwk = jwk_of_pub(key);
 	char jkt[44], nonce[KW_CHALLENGE_STR_MAX], *p;
 	const char *why, *htu = "https://kw/kbs/v0/resource/a/b/c", *tok = "aaa.bbb.ccc";
+	struct kw_dpop_jti jti;
 	int need;
 
 	CU_ASSERT_FATAL(kw_jwk_thumbprint(jwk, jkt) == 0);
-	CU_ASSERT_FATAL(kw_dpop_new(300, 60, 300, 1000, &d) == 0);
+	CU_ASSERT_FATAL(kw_dpop_new(300, 60, 300, 1000, 256, &d) == 0);
 	CU_ASSERT_FATAL(kw_dpop_nonce(d, T0, nonce) == 0);
 
 	p = make_proof(key, "GET", htu, T0, "jti-0000000000000001", tok, nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), 0);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), 0);
+	/* verifying records nothing: the same proof verifies again until recorded */
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), 0);
+	CU_ASSERT_EQUAL(jti.expiry, T0 + 60);    /* iat + iat_window */
+	CU_ASSERT_EQUAL(kw_dpop_record(d, &jti, T0), 0);
+	CU_ASSERT_EQUAL(kw_dpop_record(d, &jti, T0), KW_ERR_REPLAY);
 	/* replay of the same proof */
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0 + 1, &need, &why), KW_ERR_REPLAY);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0 + 1, &jti, &need, &why), KW_ERR_REPLAY);
 	free(p);
 	/* no nonce, a stale nonce, a foreign nonce: use_dpop_nonce */
 	p = make_proof(key, "GET", htu, T0, "jti-0000000000000002", tok, NULL);
-	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), 0);
+	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), 0);
 	CU_ASSERT_EQUAL(need, 1);
 	free(p);
 	p = make_proof(key, "GET", htu, T0 + 301, "jti-0000000000000003", tok, nonce);
-	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0 + 301, &need, &why), 0);
+	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0 + 301, &jti, &need, &why), 0);
 	CU_ASSERT_EQUAL(need, 1);
 	free(p);
 	/* the nonce is reusable within its lifetime */
 	p = make_proof(key, "GET", htu, T0 + 5, "jti-0000000000000004", tok, nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0 + 5, &need, &why), 0);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0 + 5, &jti, &need, &why), 0);
 	free(p);
 	/* another key than cnf.jkt, another method, another URL, stale iat, other token */
 	p = make_proof(other, "GET", htu, T0, "jti-0000000000000005", tok, nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_MISMATCH);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), KW_ERR_MISMATCH);
 	CU_ASSERT_EQUAL(need, 0);
 	free(p);
 	p = make_proof(key, "POST", htu, T0, "jti-0000000000000006", tok, nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_MISMATCH);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), KW_ERR_MISMATCH);
 	free(p);
 	p = make_proof(key, "GET", "https://kw/kbs/v0/resource/a/b/d", T0, "jti-0000000000000007",
 	    tok, nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_MISMATCH);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), KW_ERR_MISMATCH);
 	free(p);
 	p = make_proof(key, "GET", htu, T0 - 61, "jti-0000000000000008", tok, nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_EXPIRED);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), KW_ERR_EXPIRED);
 	free(p);
 	p = make_proof(key, "GET", htu, T0 + 61, "jti-0000000000000009", tok, nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_EXPIRED);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), KW_ERR_EXPIRED);
 	free(p);
 	p = make_proof(key, "GET", htu, T0, "jti-0000000000000010", "xxx.yyy.zzz", nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_MISMATCH);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), KW_ERR_MISMATCH);
 	free(p);
-	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, NULL, "GET", htu, tok, jkt, T0, &need, &why), 0);
-	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, "a.b.c", "GET", htu, tok, jkt, T0, &need, &why), 0);
+	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, NULL, "GET", htu, tok, jkt, T0, &jti, &need, &why), 0);
+	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, "a.b.c", "GET", htu, tok, jkt, T0, &jti, &need, &why), 0);
 	kw_dpop_free(d);
 	json_decref(jwk);
 	EVP_PKEY_free(key);
