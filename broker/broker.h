@@ -150,8 +150,9 @@ void kw_attest_req_clear(struct kw_attest_req *a);
  * signature and two dots take at most KW_TOKEN_HEADER_B64_MAX +
  * KW_TOKEN_SIG_B64 + 2; the rest is base64url of the payload JSON, 3 bytes per
  * 4 characters: KW_TOKEN_PAYLOAD_MAX. Every claim but the manifest and "iss"
- * takes at most KW_TOKEN_CLAIMS_RESERVE (about 2.4 KiB measured with
- * RSA-3072 and SNP claims; RSA-8192's akpub adds ~0.7 KiB), "iss" is given
+ * takes at most KW_TOKEN_CLAIMS_RESERVE (about 1.8 KiB measured with RSA-3072
+ * and SNP claims, tests/integration/test_sets.py; RSA-8192's akpub adds
+ * ~0.7 KiB: 6 KiB leaves a wide margin), "iss" is given
  * KW_TOKEN_ISSUER_RESERVE (a longer token.issuer shrinks the budget at run
  * time, kw_manifest_budget). What remains is the manifest's compact JSON:
  * KW_MANIFEST_MAX, i.e. KW_MANIFEST_MAX_FINGERPRINTS root-store
