@@ -14,6 +14,7 @@
 #include "config.h"
 #include "hsm_client.h"
 #include "dpop.h"
+#include "kw_jose.h"
 #include "snp.h"
 #include "store.h"
 #include "token.h"
@@ -67,6 +68,13 @@ void kw_http_json_status(struct evhttp_request *req, int status, json_t *body);
  */
 void kw_http_hsm_unavailable(struct evhttp_request *req);
 /*
+ * The answer to evidence the verifier rejected (r from the verifier or the
+ * binding check): 401 attestation-failed whatever the reason (malformed,
+ * unsupported version, signature, chain, binding), 503 when the broker
+ * itself ran out of memory, 500 on an internal error.
+ */
+void kw_http_attestation_failed(struct evhttp_request *req, int r);
+/*
  * Map a kw_err from appraisal/HSM to an HTTP problem (the only such mapping).
  * KW_ERR_BUSY -> 429 and KW_ERR_UNAVAILABLE/KW_ERR_TIMEOUT -> 503, both with
  * Retry-After; KW_ERR_HSM -> kw_http_hsm_unavailable().
@@ -113,7 +121,8 @@ void kw_rcar_jwks(struct kw_broker *b, struct evhttp_request *req);
 
 /*
  * rcar_parse.c: strict parsers of the request bodies (pure functions, also
- * used by the fuzz targets). Return 0, or KW_ERR_INVALID_FORMAT with a static
+ * used by the fuzz targets). Return 0, or KW_ERR_INVALID_FORMAT (or
+ * KW_ERR_TOO_LARGE for a manifest a token cannot carry) with a static
  * client-safe reason in *reterr_reason.
  */
 #define KW_EVIDENCE_MAX_CERTS 4
@@ -136,10 +145,46 @@ struct kw_attest_req {
 int kw_parse_attest(const json_t *body, struct kw_attest_req *ret, const char **reterr_reason) KW_WUR;
 void kw_attest_req_clear(struct kw_attest_req *a);
 /*
+ * What /attest accepts is derived from what the token it answers can carry
+ * (docs/reliability.md, "Request sizes and the configuration manifest").
+ * The token is a compact JWS that kw_token_verify parses with a cap of
+ * KW_JWS_MAX (64 KiB) and that travels back in an Authorization header
+ * (http.c KW_HTTP_MAX_HEADERS, 96 KiB for all headers, leaves 32 KiB for the
+ * DPoP proof and the rest). Of the 64 KiB, the protected header
+ * ({"alg","typ","kid"}: 72 bytes, 96 characters) and the 86-character ES256
+ * signature and two dots take at most KW_TOKEN_HEADER_B64_MAX +
+ * KW_TOKEN_SIG_B64 + 2; the rest is base64url of the payload JSON, 3 bytes per
+ * 4 characters: KW_TOKEN_PAYLOAD_MAX. Every claim but the manifest and "iss"
+ * takes at most KW_TOKEN_CLAIMS_RESERVE (about 1.8 KiB measured with RSA-3072
+ * and SNP claims, tests/integration/test_sets.py; RSA-8192's akpub adds
+ * ~0.7 KiB: 6 KiB leaves a wide margin), "iss" is given
+ * KW_TOKEN_ISSUER_RESERVE (a longer token.issuer shrinks the budget at run
+ * time, kw_manifest_budget). What remains is the manifest's compact JSON:
+ * KW_MANIFEST_MAX, i.e. KW_MANIFEST_MAX_FINGERPRINTS root-store
+ * fingerprints (67 bytes each: quotes, 64 hex digits, comma) next to small
+ * tls/crypto members. Larger manifests are refused with 413 before the
+ * challenge is looked at and before appraisal.
+ */
+#define KW_TOKEN_MAX KW_JWS_MAX
+#define KW_TOKEN_HEADER_B64_MAX 128
+#define KW_TOKEN_SIG_B64 86
+#define KW_TOKEN_PAYLOAD_MAX (((KW_TOKEN_MAX - KW_TOKEN_HEADER_B64_MAX - KW_TOKEN_SIG_B64 - 2) / 4) * 3)
+#define KW_TOKEN_CLAIMS_RESERVE 6144
+#define KW_TOKEN_ISSUER_RESERVE 512
+#define KW_MANIFEST_MAX (KW_TOKEN_PAYLOAD_MAX - KW_TOKEN_CLAIMS_RESERVE - KW_TOKEN_ISSUER_RESERVE)
+#define KW_MANIFEST_FP_JSON 67
+#define KW_MANIFEST_MAX_FINGERPRINTS ((KW_MANIFEST_MAX - 256) / KW_MANIFEST_FP_JSON)
+/*
  * The workload's configuration manifest (runtime-data.config, docs/claims.md):
  * strict shape, sorted fingerprints, and a root-store digest that matches them.
+ * KW_ERR_TOO_LARGE when its compact JSON exceeds KW_MANIFEST_MAX bytes or it
+ * lists more than KW_MANIFEST_MAX_FINGERPRINTS fingerprints; otherwise
+ * KW_ERR_INVALID_FORMAT.
  */
 int kw_manifest_check(const json_t *m, const char **reterr_why) KW_WUR;
+/* Compact JSON size of a manifest (as in the token), and the budget left by issuer. */
+size_t kw_manifest_size(const json_t *m);
+size_t kw_manifest_budget(const char *issuer);
 /* report_data the evidence must carry: SHA-384(JCS(runtime-data)) ‖ 16 zero bytes. */
 int kw_expected_report_data(const json_t *runtime_data, uint8_t out[64]) KW_WUR;
 

@@ -12,6 +12,9 @@
 #include "kw_secret.h"
 #include "replay.h"
 
+_Static_assert(sizeof(((struct kw_challenge_ticket *)0)->id) == KW_REPLAY_ID_LEN &&
+    KW_CHALLENGE_RAND_LEN >= KW_REPLAY_ID_LEN, "a ticket holds a replay-set id");
+
 struct kw_challenges {
 	struct kw_secret *key;
 	unsigned int ttl;
@@ -29,7 +32,7 @@ kw_challenges_new(unsigned int ttl, size_t max_used, struct kw_challenges **ret)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return KW_ERR_NOMEM;
 	c->ttl = ttl;
-	if ((r = kw_replay_new(max_used, &c->used)) != 0 ||
+	if ((r = kw_replay_new(max_used, 0, ttl, &c->used)) != 0 ||
 	    (r = kw_secret_new(32, &c->key)) != 0 ||
 	    RAND_priv_bytes(kw_secret_ptr(c->key), 32) != 1) {
 		kw_challenges_free(c);
@@ -141,7 +144,8 @@ kw_challenge_verify(struct kw_challenges *c, const char *tee, const char *s, int
 }
 
 int
-kw_challenge_consume(struct kw_challenges *c, const char *tee, const char *s, int64_t now)
+kw_challenge_check(struct kw_challenges *c, const char *tee, const char *s, int64_t now,
+    struct kw_challenge_ticket *ret_ticket)
 {
 	uint8_t raw[KW_CHALLENGE_RAW_LEN];
 	int64_t exp;
@@ -149,5 +153,28 @@ kw_challenge_consume(struct kw_challenges *c, const char *tee, const char *s, in
 
 	if ((r = open_sealed(c, tee, s, now, raw, &exp)) != 0)
 		return r;
-	return kw_replay_add(c->used, raw + 9, exp, now);
+	if ((r = kw_replay_check(c->used, raw + 9, NULL, now)) != 0)
+		return r == KW_ERR_INVALID_ARG ? KW_ERR_EXPIRED : r;
+	memcpy(ret_ticket->id, raw + 9, sizeof(ret_ticket->id));
+	ret_ticket->expiry = exp;
+	return 0;
+}
+
+int
+kw_challenge_record(struct kw_challenges *c, const struct kw_challenge_ticket *t, int64_t now)
+{
+	int r = kw_replay_add(c->used, t->id, NULL, t->expiry, now);
+
+	return r == KW_ERR_INVALID_ARG ? KW_ERR_EXPIRED : r;
+}
+
+int
+kw_challenge_consume(struct kw_challenges *c, const char *tee, const char *s, int64_t now)
+{
+	struct kw_challenge_ticket t;
+	int r;
+
+	if ((r = kw_challenge_check(c, tee, s, now, &t)) != 0)
+		return r;
+	return kw_challenge_record(c, &t, now);
 }

@@ -14,8 +14,12 @@
  * expiry = be64 seconds, rand = 32 bytes from the CSPRNG, mac =
  * HMAC-SHA-256(K, "kw-challenge-v1" ‖ tee ‖ 0x00 ‖ ver ‖ expiry ‖ rand).
  * K is random per broker start and never leaves this module. Issuing keeps
- * no state, so /auth floods cannot exhaust memory; consuming one records
- * rand in a bounded replay set until its expiry.
+ * no state, so /auth floods cannot exhaust memory. Using one is two steps:
+ * kw_challenge_check before the (expensive) appraisal records nothing, and
+ * kw_challenge_record after it succeeded puts rand in a bounded replay set
+ * until its expiry. So only evidence that verifies spends a challenge, and
+ * garbage cannot fill the set. Loop thread only (the set is not locked, and
+ * record is where two appraisals of one challenge are decided: one wins).
  */
 struct kw_challenges;
 
@@ -24,6 +28,11 @@ struct kw_challenges;
 #define KW_CHALLENGE_STR_MAX 128
 
 int kw_challenges_new(unsigned int ttl, size_t max_used, struct kw_challenges **ret) KW_WUR;
+/* A challenge that passed kw_challenge_check: what kw_challenge_record records. */
+struct kw_challenge_ticket {
+	uint8_t id[16];        /* the first KW_REPLAY_ID_LEN bytes of rand */
+	int64_t expiry;
+};
 void kw_challenges_free(struct kw_challenges *c);
 
 /* Issue a challenge for tee (e.g. "snp") at time now into out (NUL-terminated). */
@@ -31,10 +40,21 @@ int kw_challenge_issue(struct kw_challenges *c, const char *tee, int64_t now,
     char out[static KW_CHALLENGE_STR_MAX]) KW_WUR;
 
 /*
- * Check and consume: KW_ERR_INVALID_FORMAT (not ours / forged / other tee),
+ * Check without consuming: MAC and TEE label, expiry, not used yet, and room
+ * in the replay set. KW_ERR_INVALID_FORMAT (not ours / forged / other tee),
  * KW_ERR_EXPIRED, KW_ERR_REPLAY (already used), KW_ERR_UNAVAILABLE (replay
- * set full of live entries: shed load). 0 means fresh and now used up.
+ * set full of live entries: shed load). On 0, *ret_ticket is filled.
  */
+int kw_challenge_check(struct kw_challenges *c, const char *tee, const char *s, int64_t now,
+    struct kw_challenge_ticket *ret_ticket) KW_WUR;
+/*
+ * Spend a checked challenge. 0 (used up now), KW_ERR_REPLAY (spent meanwhile,
+ * e.g. by a concurrent appraisal of the same challenge), KW_ERR_EXPIRED
+ * (it expired during the appraisal), KW_ERR_UNAVAILABLE (set full).
+ */
+int kw_challenge_record(struct kw_challenges *c, const struct kw_challenge_ticket *t,
+    int64_t now) KW_WUR;
+/* check + record in one step (0 means fresh and now used up). */
 int kw_challenge_consume(struct kw_challenges *c, const char *tee, const char *s, int64_t now) KW_WUR;
 
 /* Check MAC, TEE label and expiry without consuming (multi-use nonces: DPoP). */

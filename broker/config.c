@@ -319,7 +319,8 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 	static const char *const hsm_keys[] = {"helper", "module", "token", "pin_file",
 		"softhsm2_conf", "recycle_after", NULL};
 	static const char *const snp_keys[] = {"cert_chains", "test_roots", NULL};
-	static const char *const lim_keys[] = {"max_body", "max_inflight", "max_sessions", NULL};
+	static const char *const lim_keys[] = {"max_body", "max_inflight", "max_sessions",
+		"dpop_jti_per_key", NULL};
 	struct kw_config *c = NULL;
 	uint8_t *buf = NULL;
 	size_t len;
@@ -356,6 +357,7 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 	c->max_body = 256 * 1024;
 	c->max_inflight = 256;
 	c->max_sessions = 100000;
+	c->dpop_jti_per_key = 256;
 	if ((r = check_keys(root, top_keys, eb, el, "configuration")) != 0)
 		goto out;
 
@@ -443,6 +445,10 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 		if ((r = get_uint(o, "max_sessions", 16, 10000000, &u, eb, el, "limits")) != 0)
 			goto out;
 		c->max_sessions = (size_t)u;
+		u = c->dpop_jti_per_key;
+		if ((r = get_uint(o, "dpop_jti_per_key", 1, 10000000, &u, eb, el, "limits")) != 0)
+			goto out;
+		c->dpop_jti_per_key = (size_t)u;
 	}
 	u = c->nonce_ttl;
 	if ((r = get_uint(root, "nonce_ttl", 5, 600, &u, eb, el, "configuration")) != 0)

@@ -43,7 +43,8 @@ struct kw_config {
 	unsigned int workers;         /* appraisal threads, default 2 */
 	size_t max_body;              /* bytes, default 65536 */
 	size_t max_inflight;          /* appraisals queued or running, default 256 */
-	size_t max_sessions;          /* replay sets (challenges, DPoP jti), default 100000 */
+	size_t max_sessions;          /* each replay set (challenges; DPoP jti), default 100000 */
+	size_t dpop_jti_per_key;      /* live DPoP jti values per token key, default 256 */
 	char *log_level;
 
 

@@ -8,6 +8,7 @@
 #include "dpop.h"
 #include "kw_jose.h"
 #include "kw_jwk.h"
+#include "kw_util.h"
 #include "replay.h"
 
 struct kw_dpop {
@@ -16,21 +17,24 @@ struct kw_dpop {
 	unsigned int iat_window, jti_ttl;
 };
 
+_Static_assert(sizeof(((struct kw_dpop_jti *)0)->id) == KW_REPLAY_ID_LEN &&
+    sizeof(((struct kw_dpop_jti *)0)->part) == KW_REPLAY_ID_LEN, "replay-set ids");
+
 int
 kw_dpop_new(unsigned int nonce_ttl, unsigned int iat_window, unsigned int jti_ttl,
-    size_t max_jti, struct kw_dpop **ret)
+    size_t max_jti, size_t jti_per_key, struct kw_dpop **ret)
 {
 	struct kw_dpop *d;
 	int r;
 
-	if (iat_window == 0 || jti_ttl == 0)
+	if (iat_window == 0 || jti_ttl == 0 || jti_per_key == 0)
 		return KW_ERR_INVALID_ARG;
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return KW_ERR_NOMEM;
 	d->iat_window = iat_window;
 	d->jti_ttl = jti_ttl > iat_window ? jti_ttl : iat_window;
 	if ((r = kw_challenges_new(nonce_ttl, 1, &d->nonces)) != 0 ||
-	    (r = kw_replay_new(max_jti, &d->jtis)) != 0) {
+	    (r = kw_replay_new(max_jti, jti_per_key, d->jti_ttl, &d->jtis)) != 0) {
 		kw_dpop_free(d);
 		return r;
 	}
@@ -54,6 +58,14 @@ kw_dpop_nonce(struct kw_dpop *d, int64_t now, char out[static KW_CHALLENGE_STR_M
 	return kw_challenge_issue(d->nonces, "dpop", now, out);
 }
 
+int
+kw_dpop_record(struct kw_dpop *d, const struct kw_dpop_jti *jti, int64_t now)
+{
+	int r = kw_replay_add(d->jtis, jti->id, jti->part, jti->expiry, now);
+
+	return r == KW_ERR_INVALID_ARG ? KW_ERR_EXPIRED : r;
+}
+
 static int
 str_eq(const json_t *v, const char *want)
 {
@@ -62,7 +74,8 @@ str_eq(const json_t *v, const char *want)
 
 int
 kw_dpop_verify(struct kw_dpop *d, const char *proof, const char *htm, const char *htu,
-    const char *token, const char *jkt, int64_t now, int *need_nonce, const char **why)
+    const char *token, const char *jkt, int64_t now, struct kw_dpop_jti *ret_jti, int *need_nonce,
+    const char **why)
 {
 	static const char *const hdr_allowed[] = {"typ", "jwk", NULL};
 	static const char *const claims_allowed[] = {"htm", "htu", "iat", "jti", "ath", "nonce",
@@ -71,7 +84,8 @@ kw_dpop_verify(struct kw_dpop *d, const char *proof, const char *htm, const char
 	EVP_PKEY *pk = NULL;
 	const json_t *jwk, *pl, *v;
 	char tp[44], ath[44];
-	uint8_t jti_id[SHA256_DIGEST_LENGTH];
+	uint8_t md[SHA256_DIGEST_LENGTH];
+	struct kw_dpop_jti t;
 	json_int_t iat;
 	const char *jti;
 	int r;
@@ -153,10 +167,23 @@ kw_dpop_verify(struct kw_dpop *d, const char *proof, const char *htm, const char
 		r = KW_ERR_EXPIRED;
 		goto out;
 	}
-	*why = "DPoP proof replayed (jti seen before)";
-	SHA256((const uint8_t *)jti, strlen(jti), jti_id);
-	if ((r = kw_replay_add(d->jtis, jti_id, now + d->jti_ttl, now)) != 0)
+	*why = "internal error";
+	if ((r = kw_sha256(jti, strlen(jti), md)) != 0)
 		goto out;
+	memcpy(t.id, md, sizeof(t.id));
+	if ((r = kw_sha256(jkt, strlen(jkt), md)) != 0)
+		goto out;
+	memcpy(t.part, md, sizeof(t.part));
+	/* accepted while iat >= now - iat_window and the token lives (<= jti_ttl) */
+	t.expiry = iat + (json_int_t)d->iat_window < now + (json_int_t)d->jti_ttl ?
+	    (int64_t)iat + d->iat_window : now + d->jti_ttl;
+	if ((r = kw_replay_check(d->jtis, t.id, t.part, now)) != 0) {
+		*why = r == KW_ERR_REPLAY ? "DPoP proof replayed (jti seen before)" :
+		    r == KW_ERR_BUSY ? "too many live DPoP proofs for this token key" :
+		    "DPoP jti replay set full";
+		goto out;
+	}
+	*ret_jti = t;
 	*why = NULL;
 	r = 0;
 out:

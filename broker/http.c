@@ -137,6 +137,26 @@ kw_http_problem_from_err(struct evhttp_request *req, int r, const char *context)
 }
 
 void
+kw_http_attestation_failed(struct evhttp_request *req, int r)
+{
+	switch (r) {
+	case KW_ERR_NOMEM:
+	case KW_ERR_UNAVAILABLE:
+	case KW_ERR_TIMEOUT:
+		kw_http_problem_from_err(req, KW_ERR_UNAVAILABLE, NULL);
+		break;
+	case KW_ERR_INTERNAL:
+		kw_http_problem_from_err(req, r, NULL);
+		break;
+	default:
+		/* every verifier verdict (malformed, unsupported version, bad signature,
+		 * chain, binding) is one answer: the evidence did not verify */
+		kw_http_problem(req, 401, "attestation-failed", "Unauthorized", "attestation failed");
+		break;
+	}
+}
+
+void
 kw_http_hsm_unavailable(struct evhttp_request *req)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");

@@ -317,7 +317,7 @@ main(int argc, char **argv)
 	if (load_snp_trust(&b) != 0 ||
 	    kw_challenges_new(b.cfg->nonce_ttl, b.cfg->max_sessions, &b.challenges) != 0 ||
 	    kw_dpop_new(b.cfg->dpop_nonce_ttl, b.cfg->dpop_iat_window, b.cfg->token_ttl,
-	    b.cfg->max_sessions, &b.dpop) != 0)
+	    b.cfg->max_sessions, b.cfg->dpop_jti_per_key, &b.dpop) != 0)
 		goto out;
 	if ((r = kw_store_open(b.cfg->store_path, &b.store)) != 0 ||
 	    (r = kw_store_open_readonly(b.cfg->store_path, &b.store_ro)) != 0) {

@@ -60,6 +60,7 @@ struct attest_job {
 	json_t *body;                 /* keeps the borrowed pointers of a alive */
 	struct kw_attest_req a;
 	uint8_t expected_rd[64];
+	struct kw_challenge_ticket ticket;   /* checked on arrival, spent in attest_done */
 	/* results */
 	int r;
 	const char *reason;
@@ -73,6 +74,7 @@ attest_run(void *arg)
 	struct snp_evidence ev;
 	struct snp_verify_opts o;
 	json_t *claims = NULL;
+	const json_t *cfg;
 	const char *rd_hex;
 	uint8_t rd[64];
 
@@ -103,9 +105,11 @@ attest_run(void *arg)
 		json_decref(claims);
 		return;
 	}
-	/* the configuration manifest is bound by the report data: it becomes claims */
-	if (json_object_set_new(claims, "config", json_deep_copy(json_object_get(j->a.runtime_data,
-	    "config") != NULL ? json_object_get(j->a.runtime_data, "config") : json_object())) != 0) {
+	/* the configuration manifest is bound by the report data: it becomes claims
+	 * ({} when the attester sent none) */
+	cfg = json_object_get(j->a.runtime_data, "config");
+	if (json_object_set_new(claims, "config", cfg != NULL ? json_deep_copy(cfg) :
+	    json_object()) != 0) {
 		j->r = KW_ERR_NOMEM;
 		json_decref(claims);
 		return;
@@ -137,7 +141,7 @@ sign_done(int r, json_t *result, void *arg)
 	    kw_b64url_decode(sig_b64, strlen(sig_b64), sig, sizeof(sig), &siglen) != 0 ||
 	    siglen != KW_ES256_SIG_LEN ||
 	    kw_jws_compact(sj->signing_input, sig, siglen, &token) != 0) {
-		kw_log_err_r(r != 0 ? r : KW_ERR_HSM, "the HSM did not sign the token");
+		kw_log_err_r_rl(r != 0 ? r : KW_ERR_HSM, "the HSM did not sign the token");
 		kw_http_problem_from_err(sj->req, KW_ERR_UNAVAILABLE, NULL);
 		goto out;
 	}
@@ -166,10 +170,10 @@ attest_done(void *arg)
 	int r = j->r;
 
 	if (r != 0) {
+		/* the challenge was not spent: evidence that does not verify costs nobody else */
 		b->n_attest_fail++;
-		kw_log_info_r(r, "attestation rejected: %s", j->reason);
-		kw_http_problem_from_err(j->req, r, r == KW_ERR_NOMEM || r == KW_ERR_INTERNAL ?
-		    NULL : "attestation failed");
+		kw_log_info_r_rl(r, "attestation rejected: %s", j->reason);
+		kw_http_attestation_failed(j->req, r);
 		goto out;
 	}
 	if (tk == NULL) {
@@ -190,8 +194,31 @@ attest_done(void *arg)
 	    json_string_value(json_object_get(json_object_get(pl, "cnf"), "jkt")));
 	if ((r = kw_jws_signing_input(hdr, pl, &sj->signing_input, &silen)) != 0)
 		goto fail;
-	SHA256((const uint8_t *)sj->signing_input, silen, digest);
-	if ((r = kw_b64url_encode(digest, sizeof(digest), &dig_b64)) != 0)
+	/* the request limits (broker.h KW_MANIFEST_MAX) keep this from happening;
+	 * if it does, refuse before the challenge is spent */
+	if (silen > KW_TOKEN_MAX - 1 - KW_TOKEN_SIG_B64) {
+		b->n_attest_fail++;
+		kw_log_warn("token of %zu bytes would exceed %d: refused", silen + 1 +
+		    KW_TOKEN_SIG_B64, KW_TOKEN_MAX);
+		kw_http_problem_from_err(j->req, KW_ERR_TOO_LARGE,
+		    "the token for this runtime-data would be too large");
+		goto out;
+	}
+	/*
+	 * Spend the challenge now that the evidence verified and bound the
+	 * runtime-data. The loop is single-threaded: of two appraisals of one
+	 * challenge, only the first to get here wins.
+	 */
+	if ((r = kw_challenge_record(b->challenges, &j->ticket, kw_broker_now())) != 0) {
+		b->n_attest_fail++;
+		kw_log_info_r_rl(r, "attestation rejected: challenge %s",
+		    r == KW_ERR_UNAVAILABLE ? "replay set full" : "spent or expired meanwhile");
+		kw_http_problem_from_err(j->req, r, r == KW_ERR_UNAVAILABLE ? NULL :
+		    "challenge unknown, expired or already used");
+		goto out;
+	}
+	if ((r = kw_sha256(sj->signing_input, silen, digest)) != 0 ||
+	    (r = kw_b64url_encode(digest, sizeof(digest), &dig_b64)) != 0)
 		goto fail;
 	if ((call = json_pack("{s:s, s:s, s:s}", "op", "sign", "label", tk->label, "digest",
 	    dig_b64)) == NULL) {
@@ -227,6 +254,7 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 {
 	struct attest_job *j;
 	const char *why = "malformed request";
+	const json_t *cfg;
 	int r;
 
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
@@ -238,18 +266,31 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 	if (kw_http_body_json(b, req, &j->body) != 0)
 		goto fail_sent;
 	if ((r = kw_parse_attest(j->body, &j->a, &why)) != 0) {
-		kw_log_info("attest request rejected: %s", why);
+		kw_log_info_rl("attest request rejected: %s", why);
 		kw_http_problem_from_err(req, r, why);
+		goto fail_sent;
+	}
+	/* what the token can carry also depends on the configured issuer's length */
+	cfg = json_object_get(j->a.runtime_data, "config");
+	if (cfg != NULL && kw_manifest_size(cfg) > kw_manifest_budget(b->cfg->token_issuer)) {
+		kw_log_info_rl("attest request rejected: manifest too large for a token");
+		kw_http_problem_from_err(req, KW_ERR_TOO_LARGE,
+		    "runtime-data.config is larger than a token can carry (docs/reliability.md)");
 		goto fail_sent;
 	}
 	if ((r = kw_expected_report_data(j->a.runtime_data, j->expected_rd)) != 0) {
 		kw_http_problem_from_err(req, r, "runtime-data cannot be canonicalized (RFC 8785)");
 		goto fail_sent;
 	}
-	/* single use: the challenge is spent whatever the appraisal says */
-	if ((r = kw_challenge_consume(b->challenges, "snp", j->a.nonce, kw_broker_now())) != 0) {
+	/*
+	 * Single use, but only evidence that verifies spends a challenge: here
+	 * the MAC, the expiry, "not used yet" and room in the set are checked,
+	 * nothing is recorded; attest_done records it after the appraisal.
+	 */
+	if ((r = kw_challenge_check(b->challenges, "snp", j->a.nonce, kw_broker_now(),
+	    &j->ticket)) != 0) {
 		b->n_attest_fail++;
-		kw_log_info_r(r, "attestation rejected: challenge not accepted");
+		kw_log_info_r_rl(r, "attestation rejected: challenge not accepted");
 		if (r == KW_ERR_INVALID_FORMAT)
 			r = KW_ERR_MISMATCH;    /* a forged or foreign nonce is an auth failure */
 		kw_http_problem_from_err(req, r,
@@ -257,7 +298,7 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 		goto fail_sent;
 	}
 	if ((r = kw_workers_submit(b->workers, attest_run, attest_done, j)) != 0) {
-		kw_log_warn_r(r, "appraisal queue full, shedding");
+		kw_log_warn_r_rl(r, "appraisal queue full, shedding");
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
 		kw_http_problem(req, 429, "shed", "Too Many Requests",
 		    "too many appraisals in progress; retry later");
@@ -349,7 +390,7 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 	}
 	if ((r = kw_store_release_lookup(b->store_ro, repo, type, tag, version, ret)) != 0) {
 		kw_log_escape(path, 60, esc, sizeof(esc));
-		kw_log_info("release denied: no enabled key '%s'%s", esc, r == KW_ERR_NOT_FOUND ? "" :
+		kw_log_info_rl("release denied: no enabled key '%s'%s", esc, r == KW_ERR_NOT_FOUND ? "" :
 		    " (store error)");
 		kw_http_problem_from_err(req, r == KW_ERR_NOT_FOUND ? KW_ERR_NOT_FOUND :
 		    KW_ERR_UNAVAILABLE, "no such resource");
@@ -358,7 +399,7 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 	if (ret->policy[0] == '\0' ||
 	    kw_store_doc_get(b->store_ro, "policy", repo, ret->policy, 0, &pol) != 0) {
 		b->n_release_denied++;
-		kw_log_info("release of '%s' denied: no policy bound or the policy does not exist", path);
+		kw_log_info_rl("release of '%s' denied: no policy bound or the policy does not exist", path);
 		kw_http_problem_from_err(req, KW_ERR_DENIED, "denied by policy");
 		return -1;
 	}
@@ -374,7 +415,7 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 
 		b->n_release_denied++;
 		/* the reason goes to the log and to admins' explain; the workload learns "denied" */
-		kw_log_info("release of '%s' denied by policy '%s' v%lld: %s%s%s (tee-key=%s)", path,
+		kw_log_info_rl("release of '%s' denied by policy '%s' v%lld: %s%s%s (tee-key=%s)", path,
 		    ret->policy, (long long)json_integer_value(json_object_get(pol, "version")),
 		    reason != NULL ? reason : "could not evaluate", detail != NULL ? ": " : "",
 		    detail != NULL ? detail : "", tv->tee_kid);
@@ -425,6 +466,7 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	char *nb = NULL, *eb = NULL, htu[512], nonce[KW_CHALLENGE_STR_MAX];
 	const char *why = NULL, *token;
 	json_t *payload = NULL, *call;
+	struct kw_dpop_jti jti;
 	int r, need_nonce = 0, nn;
 	int64_t now = kw_broker_now();
 
@@ -439,7 +481,7 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	if ((r = kw_token_verify(b->token_keys, token, strlen(token), b->cfg->token_issuer, now,
 	    b->cfg->token_ttl, &payload, &why)) != 0 ||
 	    (r = kw_token_view(payload, &tv)) != 0) {
-		kw_log_info_r(r, "resource request rejected: %s", why != NULL ? why : "token view");
+		kw_log_info_r_rl(r, "resource request rejected: %s", why != NULL ? why : "token view");
 		unauthorized(req, "DPoP error=\"invalid_token\", algs=\"ES256\"",
 		    "invalid or expired token");
 		goto out;
@@ -449,10 +491,14 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 		kw_http_problem(req, 400, "malformed", "Bad Request", "resource path too long");
 		goto out;
 	}
-	if ((r = kw_dpop_verify(b->dpop, proof, "GET", htu, token, tv.jkt, now, &need_nonce,
+	if ((r = kw_dpop_verify(b->dpop, proof, "GET", htu, token, tv.jkt, now, &jti, &need_nonce,
 	    &why)) != 0) {
-		kw_log_info_r(r, "resource request rejected: %s", why);
-		if (need_nonce && kw_dpop_nonce(b->dpop, now, nonce) == 0) {
+		kw_log_info_r_rl(r, "resource request rejected: %s", why);
+		if (r == KW_ERR_BUSY || r == KW_ERR_UNAVAILABLE) {
+			/* quota of this token key (429) or the broker's capacity (503): never a 401 */
+			kw_http_problem_from_err(req, r, r == KW_ERR_BUSY ?
+			    "too many DPoP proofs for this token key; retry later" : NULL);
+		} else if (need_nonce && kw_dpop_nonce(b->dpop, now, nonce) == 0) {
 			evhttp_add_header(evhttp_request_get_output_headers(req), "DPoP-Nonce", nonce);
 			unauthorized(req, "DPoP error=\"use_dpop_nonce\", algs=\"ES256\"",
 			    "use the DPoP-Nonce from this response in a new proof");
@@ -469,6 +515,17 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	}
 	if ((r = release_rule(b, req, path, &tv, &target)) != 0)
 		goto out;    /* answered */
+	/* only now, with path, token key and policy valid, is the proof's jti spent */
+	if ((r = kw_dpop_record(b->dpop, &jti, now)) != 0) {
+		kw_log_info_r_rl(r, "resource request rejected: DPoP jti not recorded");
+		if (r == KW_ERR_BUSY || r == KW_ERR_UNAVAILABLE)
+			kw_http_problem_from_err(req, r, r == KW_ERR_BUSY ?
+			    "too many DPoP proofs for this token key; retry later" : NULL);
+		else
+			unauthorized(req, "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"",
+			    "invalid DPoP proof");
+		goto out;
+	}
 	if ((r = kw_jwk_rsa_components(tv.tee_pub, &n, &nlen, &e, &elen)) != 0 ||
 	    (r = kw_b64url_encode(n, nlen, &nb)) != 0 ||
 	    (r = kw_b64url_encode(e, elen, &eb)) != 0)

@@ -46,6 +46,29 @@ name_list(const json_t *a, size_t max)
 	return 1;
 }
 
+_Static_assert(KW_MANIFEST_MAX_FINGERPRINTS >= 256, "a token carries a real root store");
+
+size_t
+kw_manifest_size(const json_t *m)
+{
+	/* the token serializes its claims with JSON_COMPACT (kw_jws_signing_input) */
+	return json_dumpb(m, NULL, 0, JSON_COMPACT);
+}
+
+size_t
+kw_manifest_budget(const char *issuer)
+{
+	json_t *v = json_string(issuer);
+	size_t n = v != NULL ? json_dumpb(v, NULL, 0, JSON_ENCODE_ANY) : SIZE_MAX;
+
+	json_decref(v);
+	if (n == 0)
+		n = SIZE_MAX;    /* cannot be serialized: nothing fits */
+	return n <= KW_TOKEN_ISSUER_RESERVE ? KW_MANIFEST_MAX :
+	    n - KW_TOKEN_ISSUER_RESERVE >= KW_MANIFEST_MAX ? 0 :
+	    KW_MANIFEST_MAX - (n - KW_TOKEN_ISSUER_RESERVE);
+}
+
 int
 kw_manifest_check(const json_t *m, const char **why)
 {
@@ -61,6 +84,9 @@ kw_manifest_check(const json_t *m, const char **why)
 	*why = "runtime-data.config must be a configuration manifest (docs/claims.md)";
 	if (!json_is_object(m) || kw_json_check_keys(m, top) != 0)
 		return KW_ERR_INVALID_FORMAT;
+	*why = "runtime-data.config is larger than a token can carry (docs/reliability.md)";
+	if (kw_manifest_size(m) > KW_MANIFEST_MAX)
+		return KW_ERR_TOO_LARGE;
 	if ((o = json_object_get(m, "root-store")) != NULL) {
 		const json_t *fps = json_object_get(o, "fingerprints");
 		EVP_MD_CTX *ctx;
@@ -69,10 +95,13 @@ kw_manifest_check(const json_t *m, const char **why)
 		const char *prev = NULL;
 		int good = 1;
 
-		*why = "runtime-data.config.root-store: sorted SHA-256 fingerprints (at most 1024) "
-		    "and their SHA-384 digest";
+		*why = "runtime-data.config.root-store lists more fingerprints than a token can carry";
+		if (json_is_array(fps) && json_array_size(fps) > KW_MANIFEST_MAX_FINGERPRINTS)
+			return KW_ERR_TOO_LARGE;
+		*why = "runtime-data.config.root-store: sorted SHA-256 fingerprints and their "
+		    "SHA-384 digest";
 		if (kw_json_check_keys(o, rs_keys) != 0 || !json_is_array(fps) ||
-		    json_array_size(fps) > 1024 || !hex_string(json_object_get(o, "digest"), 96))
+		    !hex_string(json_object_get(o, "digest"), 96))
 			return KW_ERR_INVALID_FORMAT;
 		/* the digest must be the one of this list: recompute it */
 		if ((ctx = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(ctx, EVP_sha384(), NULL)) {
@@ -245,8 +274,8 @@ kw_parse_attest(const json_t *body, struct kw_attest_req *ret, const char **why)
 		return KW_ERR_INVALID_FORMAT;
 	}
 	v = json_object_get(rd, "config");
-	if (v != NULL && kw_manifest_check(v, why) != 0)
-		return KW_ERR_INVALID_FORMAT;
+	if (v != NULL && (r = kw_manifest_check(v, why)) != 0)
+		return r == KW_ERR_TOO_LARGE || r == KW_ERR_NOMEM ? r : KW_ERR_INVALID_FORMAT;
 	a.runtime_data = rd;
 
 	if (kw_json_check_keys(ev, ev_keys) != 0) {

@@ -55,6 +55,8 @@ void kw_log_write_rl(struct kw_log_ratelimit *rl, unsigned int burst, enum kw_lo
 #define kw_log_info_r_rl(r, ...) KW_LOG_RL_(KW_LOG_INFO, (r), __VA_ARGS__)
 #define kw_log_warn_rl(...) KW_LOG_RL_(KW_LOG_WARN, 0, __VA_ARGS__)
 #define kw_log_warn_r_rl(r, ...) KW_LOG_RL_(KW_LOG_WARN, (r), __VA_ARGS__)
+#define kw_log_err_rl(...) KW_LOG_RL_(KW_LOG_ERR, 0, __VA_ARGS__)
+#define kw_log_err_r_rl(r, ...) KW_LOG_RL_(KW_LOG_ERR, (r), __VA_ARGS__)
 
 /*
  * Escape an untrusted string for a log line: printable ASCII except '\\'

@@ -237,8 +237,9 @@ class Broker:
 class Attester:
     """Independent client: TEE keys, runtime-data, emulated SNP report."""
 
-    def __init__(self, broker):
+    def __init__(self, broker, send_config=True):
         self.b = broker
+        self.send_config = send_config    # False: runtime-data without "config"
         self.enc = rsa.generate_private_key(public_exponent=65537, key_size=3072)
         self.sig = ec.generate_private_key(ec.SECP256R1())
         with open(os.path.join(broker.dir, "emu", "vcek.key"), "rb") as f:
@@ -257,7 +258,10 @@ class Attester:
         return {"kty": "EC", "crv": "P-256", "x": b64u(n.x.to_bytes(32, "big")), "y": b64u(n.y.to_bytes(32, "big"))}
 
     def runtime_data(self, nonce):
-        return {"nonce": nonce, "tee-pubkey": self.jwk_enc(), "tee-sigkey": self.jwk_sig(), "config": {}}
+        rd = {"nonce": nonce, "tee-pubkey": self.jwk_enc(), "tee-sigkey": self.jwk_sig(), "config": {}}
+        if not self.send_config:
+            del rd["config"]
+        return rd
 
     def report(self, report_data, measurement=None, debug=False, version=3):
         emu = self.b.emu

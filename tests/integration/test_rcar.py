@@ -124,6 +124,20 @@ def t_bad_signature(b):
     assert_problem(st, ct, r, 401)
 
 
+def t_unsupported_report_version(b):
+    """A report version the verifier does not know (9), validly signed, is evidence
+    that does not verify: 401 attestation-failed as docs/protocol.md says; the
+    challenge is not spent, so the same nonce still works with good evidence."""
+    a = Attester(b)
+    nonce = a.nonce()
+    body = a.attest_body(nonce=nonce, version=9)
+    st, ct, r = b.request("POST", "/kbs/v0/attest", body)
+    p = assert_problem(st, ct, r, 401)
+    assert p["type"] == "urn:keywarden:problem:attestation-failed", p
+    st, _, r = b.request("POST", "/kbs/v0/attest", a.attest_body(nonce=nonce))
+    assert st == 200, (st, r)
+
+
 def t_measurement_not_allowed(b):
     a = Attester(b)
     s = a.token(measurement="ab" * 48)
@@ -241,7 +255,7 @@ def t_logs_hold_no_secrets(b):
             assert form not in log, "key material in the broker log"
 
 
-TESTS = [t_kwget_release_matches_jwcrypto, t_two_tee_keys_same_secret, t_replayed_nonce,
+TESTS = [t_unsupported_report_version, t_kwget_release_matches_jwcrypto, t_two_tee_keys_same_secret, t_replayed_nonce,
          t_kwget_replayed_attest_request, t_forged_and_foreign_nonce, t_wrong_report_data,
          t_bad_signature, t_measurement_not_allowed, t_debug_guest, t_unknown_resource,
          t_path_tricks, t_no_token, t_malformed_json, t_oversized_body,

@@ -106,6 +106,36 @@ test_challenge_capacity(void)
 	kw_challenges_free(c);
 }
 
+/* Check records nothing; only record spends; of two checks of one challenge one record wins. */
+static void
+test_challenge_check_record(void)
+{
+	struct kw_challenges *c;
+	struct kw_challenge_ticket t1, t2;
+	char n[4][KW_CHALLENGE_STR_MAX];
+
+	CU_ASSERT_FATAL(kw_challenges_new(60, 2, &c) == 0);
+	for (int i = 0; i < 4; i++)
+		CU_ASSERT_FATAL(kw_challenge_issue(c, "snp", T0, n[i]) == 0);
+	CU_ASSERT_EQUAL(kw_challenge_check(c, "snp", n[0], T0, &t1), 0);
+	CU_ASSERT_EQUAL(kw_challenge_check(c, "snp", n[0], T0 + 1, &t2), 0);
+	CU_ASSERT_EQUAL(t1.expiry, T0 + 60);
+	CU_ASSERT_EQUAL(memcmp(t1.id, t2.id, sizeof(t1.id)), 0);
+	CU_ASSERT_EQUAL(kw_challenge_record(c, &t1, T0 + 2), 0);
+	CU_ASSERT_EQUAL(kw_challenge_record(c, &t2, T0 + 2), KW_ERR_REPLAY);
+	CU_ASSERT_EQUAL(kw_challenge_check(c, "snp", n[0], T0 + 2, &t1), KW_ERR_REPLAY);
+	/* forged: nothing checked, nothing recorded */
+	CU_ASSERT_EQUAL(kw_challenge_check(c, "tdx", n[1], T0, &t1), KW_ERR_INVALID_FORMAT);
+	/* expired during the appraisal: not accepted */
+	CU_ASSERT_EQUAL(kw_challenge_check(c, "snp", n[1], T0 + 59, &t1), 0);
+	CU_ASSERT_EQUAL(kw_challenge_record(c, &t1, T0 + 61), KW_ERR_EXPIRED);
+	/* the set (2 entries) fills: check already says so, before any appraisal */
+	CU_ASSERT_EQUAL(kw_challenge_consume(c, "snp", n[2], T0 + 3), 0);
+	CU_ASSERT_EQUAL(kw_challenge_check(c, "snp", n[3], T0 + 3, &t1), KW_ERR_UNAVAILABLE);
+	CU_ASSERT_EQUAL(kw_challenge_check(c, "snp", n[2], T0 + 3, &t1), KW_ERR_REPLAY);
+	kw_challenges_free(c);
+}
+
 /* ---- tokens and DPoP ---- */
 
 static EVP_PKEY *
@@ -314,57 +344,123 @@ test_dpop(void)
 	json_t *jwk = jwk_of_pub(key);
 	char jkt[44], nonce[KW_CHALLENGE_STR_MAX], *p;
 	const char *why, *htu = "https://kw/kbs/v0/resource/a/b/c", *tok = "aaa.bbb.ccc";
+	struct kw_dpop_jti jti;
 	int need;
 
 	CU_ASSERT_FATAL(kw_jwk_thumbprint(jwk, jkt) == 0);
-	CU_ASSERT_FATAL(kw_dpop_new(300, 60, 300, 1000, &d) == 0);
+	CU_ASSERT_FATAL(kw_dpop_new(300, 60, 300, 1000, 256, &d) == 0);
 	CU_ASSERT_FATAL(kw_dpop_nonce(d, T0, nonce) == 0);
 
 	p = make_proof(key, "GET", htu, T0, "jti-0000000000000001", tok, nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), 0);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), 0);
+	/* verifying records nothing: the same proof verifies again until recorded */
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), 0);
+	CU_ASSERT_EQUAL(jti.expiry, T0 + 60);    /* iat + iat_window */
+	CU_ASSERT_EQUAL(kw_dpop_record(d, &jti, T0), 0);
+	CU_ASSERT_EQUAL(kw_dpop_record(d, &jti, T0), KW_ERR_REPLAY);
 	/* replay of the same proof */
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0 + 1, &need, &why), KW_ERR_REPLAY);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0 + 1, &jti, &need, &why), KW_ERR_REPLAY);
 	free(p);
 	/* no nonce, a stale nonce, a foreign nonce: use_dpop_nonce */
 	p = make_proof(key, "GET", htu, T0, "jti-0000000000000002", tok, NULL);
-	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), 0);
+	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), 0);
 	CU_ASSERT_EQUAL(need, 1);
 	free(p);
 	p = make_proof(key, "GET", htu, T0 + 301, "jti-0000000000000003", tok, nonce);
-	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0 + 301, &need, &why), 0);
+	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0 + 301, &jti, &need, &why), 0);
 	CU_ASSERT_EQUAL(need, 1);
 	free(p);
 	/* the nonce is reusable within its lifetime */
 	p = make_proof(key, "GET", htu, T0 + 5, "jti-0000000000000004", tok, nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0 + 5, &need, &why), 0);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0 + 5, &jti, &need, &why), 0);
 	free(p);
 	/* another key than cnf.jkt, another method, another URL, stale iat, other token */
 	p = make_proof(other, "GET", htu, T0, "jti-0000000000000005", tok, nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_MISMATCH);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), KW_ERR_MISMATCH);
 	CU_ASSERT_EQUAL(need, 0);
 	free(p);
 	p = make_proof(key, "POST", htu, T0, "jti-0000000000000006", tok, nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_MISMATCH);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), KW_ERR_MISMATCH);
 	free(p);
 	p = make_proof(key, "GET", "https://kw/kbs/v0/resource/a/b/d", T0, "jti-0000000000000007",
 	    tok, nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_MISMATCH);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), KW_ERR_MISMATCH);
 	free(p);
 	p = make_proof(key, "GET", htu, T0 - 61, "jti-0000000000000008", tok, nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_EXPIRED);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), KW_ERR_EXPIRED);
 	free(p);
 	p = make_proof(key, "GET", htu, T0 + 61, "jti-0000000000000009", tok, nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_EXPIRED);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), KW_ERR_EXPIRED);
 	free(p);
 	p = make_proof(key, "GET", htu, T0, "jti-0000000000000010", "xxx.yyy.zzz", nonce);
-	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &need, &why), KW_ERR_MISMATCH);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkt, T0, &jti, &need, &why), KW_ERR_MISMATCH);
 	free(p);
-	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, NULL, "GET", htu, tok, jkt, T0, &need, &why), 0);
-	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, "a.b.c", "GET", htu, tok, jkt, T0, &need, &why), 0);
+	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, NULL, "GET", htu, tok, jkt, T0, &jti, &need, &why), 0);
+	CU_ASSERT_NOT_EQUAL(kw_dpop_verify(d, "a.b.c", "GET", htu, tok, jkt, T0, &jti, &need, &why), 0);
 	kw_dpop_free(d);
 	json_decref(jwk);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(other);
+}
+
+/* jti values are partitioned by token key: one key's quota leaves the others alone. */
+static void
+test_dpop_quota(void)
+{
+	struct kw_dpop *d;
+	struct kw_dpop_jti jti;
+	EVP_PKEY *ka = ec_key(), *kb = ec_key();
+	json_t *ja = jwk_of_pub(ka), *jb = jwk_of_pub(kb);
+	char jkta[44], jktb[44], nonce[KW_CHALLENGE_STR_MAX], js[32], *p;
+	const char *why, *htu = "https://kw/kbs/v0/resource/a/b/c", *tok = "aaa.bbb.ccc";
+	int need;
+
+	CU_ASSERT_FATAL(kw_jwk_thumbprint(ja, jkta) == 0 && kw_jwk_thumbprint(jb, jktb) == 0);
+	CU_ASSERT_FATAL(kw_dpop_new(300, 60, 300, 5, 2, &d) == 0);
+	CU_ASSERT_FATAL(kw_dpop_nonce(d, T0, nonce) == 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(js, sizeof(js), "jti-a-%016d", i);
+		p = make_proof(ka, "GET", htu, T0, js, tok, nonce);
+		CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkta, T0, &jti, &need, &why),
+		    i < 2 ? 0 : KW_ERR_BUSY);
+		if (i < 2)
+			CU_ASSERT_EQUAL(kw_dpop_record(d, &jti, T0), 0);
+		free(p);
+	}
+	/* key b is not affected by key a's quota; then the set (5) fills up */
+	for (int i = 0; i < 4; i++) {
+		snprintf(js, sizeof(js), "jti-b-%016d", i);
+		p = make_proof(kb, "GET", htu, T0, js, tok, nonce);
+		CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jktb, T0, &jti, &need, &why),
+		    i < 2 ? 0 : KW_ERR_BUSY);
+		if (i < 2)
+			CU_ASSERT_EQUAL(kw_dpop_record(d, &jti, T0), 0);
+		free(p);
+	}
+	/* after the proofs' iat window, key a has room again */
+	p = make_proof(ka, "GET", htu, T0 + 61, "jti-a-later-00000001", tok, nonce);
+	CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, jkta, T0 + 61, &jti, &need, &why), 0);
+	CU_ASSERT_EQUAL(kw_dpop_record(d, &jti, T0 + 61), 0);
+	free(p);
+	kw_dpop_free(d);
+
+	/* a full set is the broker's capacity, not the client's fault */
+	CU_ASSERT_FATAL(kw_dpop_new(300, 60, 300, 16, 256, &d) == 0);
+	CU_ASSERT_FATAL(kw_dpop_nonce(d, T0, nonce) == 0);
+	for (int i = 0; i < 17; i++) {
+		snprintf(js, sizeof(js), "jti-f-%016d", i);
+		p = make_proof(i < 16 ? ka : kb, "GET", htu, T0, js, tok, nonce);
+		CU_ASSERT_EQUAL(kw_dpop_verify(d, p, "GET", htu, tok, i < 16 ? jkta : jktb, T0, &jti,
+		    &need, &why), i < 16 ? 0 : KW_ERR_UNAVAILABLE);
+		if (i < 16)
+			CU_ASSERT_EQUAL(kw_dpop_record(d, &jti, T0), 0);
+		free(p);
+	}
+	kw_dpop_free(d);
+	json_decref(ja);
+	json_decref(jb);
+	EVP_PKEY_free(ka);
+	EVP_PKEY_free(kb);
 }
 
 /* ---- configuration ---- */
@@ -644,6 +740,82 @@ test_manifest(void)
 	json_decref(m);
 }
 
+/* A root-store manifest of n sorted fingerprints with its digest, built here independently. */
+static json_t *
+manifest_of(size_t n)
+{
+	json_t *fps = json_array();
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t md[48];
+	char fp[65], hex[97];
+
+	CU_ASSERT_FATAL(fps != NULL && ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha384(), NULL));
+	for (size_t i = 0; i < n; i++) {
+		snprintf(fp, sizeof(fp), "%064zx", i);
+		json_array_append_new(fps, json_string(fp));
+		EVP_DigestUpdate(ctx, fp, 64);
+		EVP_DigestUpdate(ctx, "\n", 1);
+	}
+	EVP_DigestFinal_ex(ctx, md, NULL);
+	EVP_MD_CTX_free(ctx);
+	for (int i = 0; i < 48; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return json_pack("{s:{s:o, s:s}}", "root-store", "fingerprints", fps, "digest", hex);
+}
+
+/* The manifest limits follow from what a token carries: 413 (KW_ERR_TOO_LARGE), not 400. */
+static void
+test_manifest_limits(void)
+{
+	json_t *m, *b, *names;
+	struct kw_attest_req a;
+	const char *why;
+	char name[65], issuer[2000];
+
+	CU_ASSERT(KW_TOKEN_PAYLOAD_MAX == (65536 - 128 - 86 - 2) / 4 * 3);
+	CU_ASSERT(KW_MANIFEST_MAX_FINGERPRINTS * KW_MANIFEST_FP_JSON + 256 <= KW_MANIFEST_MAX);
+	m = manifest_of(KW_MANIFEST_MAX_FINGERPRINTS);
+	CU_ASSERT_EQUAL(kw_manifest_check(m, &why), 0);
+	CU_ASSERT(kw_manifest_size(m) <= KW_MANIFEST_MAX);
+	/* in a request body too */
+	b = make_attest();
+	json_object_set(json_object_get(b, "runtime-data"), "config", m);
+	CU_ASSERT_EQUAL(kw_parse_attest(b, &a, &why), 0);
+	kw_attest_req_clear(&a);
+	json_decref(m);
+	m = manifest_of(KW_MANIFEST_MAX_FINGERPRINTS + 1);
+	CU_ASSERT_EQUAL(kw_manifest_check(m, &why), KW_ERR_TOO_LARGE);
+	json_object_set(json_object_get(b, "runtime-data"), "config", m);
+	CU_ASSERT_EQUAL(kw_parse_attest(b, &a, &why), KW_ERR_TOO_LARGE);
+	json_decref(m);
+	/* the old cap (1024) is well beyond what fits */
+	m = manifest_of(1024);
+	CU_ASSERT_EQUAL(kw_manifest_check(m, &why), KW_ERR_TOO_LARGE);
+	json_decref(m);
+	/* long tls lists count as well: 3 x 250 names of 64 characters */
+	names = json_array();
+	for (int i = 0; i < 250; i++) {
+		snprintf(name, sizeof(name), "%064d", i);
+		json_array_append_new(names, json_string(name));
+	}
+	m = json_pack("{s:{s:O, s:O, s:O}}", "tls", "cipher_suites", names, "groups", names,
+	    "signature_algorithms", names);
+	CU_ASSERT(kw_manifest_size(m) > KW_MANIFEST_MAX);
+	CU_ASSERT_EQUAL(kw_manifest_check(m, &why), KW_ERR_TOO_LARGE);
+	json_decref(m);
+	m = json_pack("{s:{s:O}}", "tls", "cipher_suites", names);
+	CU_ASSERT_EQUAL(kw_manifest_check(m, &why), 0);
+	json_decref(m);
+	json_decref(names);
+	json_decref(b);
+	/* a long token.issuer leaves less room for the manifest */
+	CU_ASSERT_EQUAL(kw_manifest_budget("https://kw.example:8443"), KW_MANIFEST_MAX);
+	memset(issuer, 'x', sizeof(issuer) - 1);
+	issuer[sizeof(issuer) - 1] = '\0';
+	CU_ASSERT_EQUAL(kw_manifest_budget(issuer),
+	    KW_MANIFEST_MAX - (sizeof(issuer) - 1 + 2 - KW_TOKEN_ISSUER_RESERVE));
+}
+
 static void
 test_expected_report_data(void)
 {
@@ -678,9 +850,11 @@ main(void)
 	CU_add_test(s, "challenge round trip", test_challenge_roundtrip);
 	CU_add_test(s, "challenge tamper and truncation", test_challenge_tamper);
 	CU_add_test(s, "challenge replay set capacity", test_challenge_capacity);
+	CU_add_test(s, "challenge check, then record", test_challenge_check_record);
 	CU_add_test(s, "EAR token build, sign, verify", test_token_roundtrip);
 	CU_add_test(s, "token key rotation and JWKS", test_token_rotation);
 	CU_add_test(s, "DPoP proofs", test_dpop);
+	CU_add_test(s, "DPoP jti quota per token key", test_dpop_quota);
 	CU_add_test(s, "configuration", test_config);
 	CU_add_test(s, "resource path syntax", test_resource_path);
 	CU_add_test(s, "auth body", test_parse_auth);
@@ -688,6 +862,7 @@ main(void)
 	CU_add_test(s, "attest body truncations", test_attest_truncations);
 	CU_add_test(s, "expected report data", test_expected_report_data);
 	CU_add_test(s, "configuration manifest", test_manifest);
+	CU_add_test(s, "configuration manifest limits", test_manifest_limits);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
