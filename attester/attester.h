@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "kw_err.h"
+#include "kw_jose.h"
 #include "kw_secret.h"
 
 #define ATT_SNP_REPORT_LEN 0x4A0      /* 1184 */
@@ -191,7 +192,7 @@ int att_jwe_decrypt(const char *jwe, size_t jwe_len, EVP_PKEY *rsa, struct kw_se
 
 /* ---- TEE-bound token and DPoP proofs (RFC 9449) ---- */
 
-#define ATT_MAX_TOKEN 8192       /* EAR token from /attest (compact JWS text) */
+#define ATT_MAX_TOKEN KW_JWS_MAX  /* EAR token from /attest (compact JWS text): the broker's token cap */
 #define ATT_MAX_DPOP_NONCE 512   /* DPoP-Nonce header value */
 #define ATT_DPOP_JTI_BYTES 16
 

@@ -39,7 +39,7 @@ enum {
 };
 
 #define MAX_AUTH_RESP 4096
-#define MAX_ATTEST_RESP (16 * 1024)
+#define MAX_ATTEST_RESP (ATT_MAX_TOKEN + 1024)   /* {"token": ...} */
 #define MAX_RESOURCE_RESP ATT_MAX_JWE
 #define MAX_NONCE 1024
 #define MAX_URL 2048

@@ -19,6 +19,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import threading
 import time
 
@@ -314,7 +315,39 @@ def t_full_challenge_set(b):
         b.set_clock(0)
 
 
-TESTS = [t_attest_without_config, t_manifest_too_large_then_same_challenge,
+def t_kwget_large_root_store(b):
+    """kwget accepts the token a large (but token-sized) root store produces:
+    400 distinct CA certificates in one PEM bundle."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    d = tempfile.mkdtemp(dir=b.dir)
+    bundle = os.path.join(d, "roots.pem")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    with open(bundle, "wb") as f:
+        for i in range(400):
+            name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kw test root %d" % i)])
+            c = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                 .public_key(key.public_key()).serial_number(i + 1)
+                 .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+                 .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                 .sign(key, hashes.SHA256()))
+            f.write(c.public_bytes(serialization.Encoding.PEM))
+    out = os.path.join(d, "key")
+    p = b.kwget("--resource", RES, "--root-store", bundle, "--out", out,
+                "--token-out", os.path.join(d, "tok"))
+    assert p.returncode == 0, (p.returncode, p.stderr.decode()[-800:])
+    tok = open(os.path.join(d, "tok")).read()
+    assert len(tok) > 8192, len(tok)    # above kwget's old 8 KiB token cap
+    claims = json.loads(kwtest.b64u_dec(tok.split(".")[1]))["submods"]["cpu0"]["kw.claims"]
+    assert len(claims["config"]["root-store"]["fingerprints"]) == 400
+    assert len(open(out, "rb").read()) == 32
+
+
+TESTS = [t_kwget_large_root_store, t_attest_without_config, t_manifest_too_large_then_same_challenge,
          t_largest_manifest_works_end_to_end, t_garbage_attest_flood, t_jti_flood_one_holder,
          t_full_challenge_set]
 
