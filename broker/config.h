@@ -44,6 +44,9 @@ struct kw_config {
 	size_t max_body;              /* bytes, default 65536 */
 	size_t max_inflight;          /* appraisals queued or running, default 256 */
 	size_t max_sessions;          /* replay sets (challenges, DPoP jti), default 100000 */
+	size_t max_connections;       /* workload listener; 0 = derived from RLIMIT_NOFILE */
+	size_t max_connections_per_address;   /* 0 = derived (IPv6 counted per /64) */
+	unsigned int request_timeout; /* seconds for a request head and body, default 10 */
 	char *log_level;
 
 
@@ -56,6 +59,7 @@ struct kw_config {
 	char *admin_cert;
 	char *admin_key;
 	char *admin_client_ca;
+	size_t admin_max_connections; /* default 32 */
 	size_t n_grants;
 	struct kw_grant {
 		char *subject;            /* client certificate subject CN */
