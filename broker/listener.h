@@ -36,7 +36,8 @@ struct kw_listener_opts {
 	const char *addr;
 	uint16_t port;
 	SSL_CTX *ssl_ctx;             /* borrowed; must outlive the listener. The listener
-	                                 installs its ClientHello callback on it */
+	                                 installs its ClientHello callback on it and turns
+	                                 off session tickets and the session cache */
 	size_t max_connections;
 	size_t max_per_address;
 	unsigned int request_timeout; /* seconds */
