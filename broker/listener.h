@@ -36,8 +36,9 @@ struct kw_listener_opts {
 	const char *addr;
 	uint16_t port;
 	SSL_CTX *ssl_ctx;             /* borrowed; must outlive the listener. The listener
-	                                 installs its ClientHello callback on it and turns
-	                                 off session tickets and the session cache */
+	                                 installs its ClientHello callback on it, turns
+	                                 off session tickets and the session cache, and
+	                                 sets SSL_MODE_RELEASE_BUFFERS */
 	size_t max_connections;
 	size_t max_per_address;
 	unsigned int request_timeout; /* seconds */
