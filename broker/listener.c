@@ -82,7 +82,8 @@
 enum conn_state { CONN_NEW, CONN_ADMITTED, CONN_CLOSING };
 
 struct kw_conn {
-	struct kw_listener *l;
+	struct kw_listener *l;    /* NULL once the listener is gone (kw_listener_free) */
+	struct kw_conn *prev, *next;
 	SSL *ssl;                 /* borrowed: the context lives inside it */
 	struct event *ev;         /* the admission check, then the request deadline */
 	struct kw_conn_key key;
@@ -101,6 +102,7 @@ struct kw_listener {
 	void (*cb)(struct evhttp_request *, void *);
 	void *cbarg;
 	struct kw_conntab *tab;
+	struct kw_conn *conns;         /* every context alive */
 	size_t n_open;                 /* contexts alive = descriptors held */
 	size_t n_admitted;
 	size_t peak_admitted;
@@ -137,7 +139,11 @@ conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, vo
 	(void)idx;
 	(void)argl;
 	(void)argp;
-	if (ptr != NULL)
+	if (ptr == NULL)
+		return;
+	if (((struct kw_conn *)ptr)->l == NULL)
+		free(ptr);    /* orphaned by kw_listener_free, which freed its event */
+	else
 		conn_release(ptr);
 }
 
@@ -208,6 +214,12 @@ conn_release(struct kw_conn *c)
 		l->n_admitted--;
 	}
 	l->n_open--;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
 	event_free(c->ev);
 	free(c);
 	if (l->paused_full && l->n_open < l->max_conn + l->slack) {
@@ -343,6 +355,10 @@ conn_bevcb(struct event_base *base, void *arg)
 		goto refuse;
 	}
 	/* c is owned by ssl now: conn_ex_free releases it */
+	c->next = l->conns;
+	if (c->next != NULL)
+		c->next->prev = c;
+	l->conns = c;
 	l->n_open++;
 	event_active(c->ev, EV_TIMEOUT, 0);
 	if (l->n_open >= l->max_conn + l->slack && !l->paused_full) {
@@ -591,17 +607,20 @@ kw_listener_free(struct kw_listener *l)
 	pthread_mutex_unlock(&registry_lock);
 	if (l->http != NULL) {
 		/* frees every connection; their bufferevents are finalized (fd
-		 * closed, SSL_free, conn_ex_free) from the base's loop: run it */
+		 * closed, SSL_free, conn_ex_free) later, from the base's loop or by
+		 * event_base_free. Orphan the contexts now: their events are freed
+		 * while the base is whole, and conn_ex_free then only frees them */
 		evhttp_free(l->http);
 		l->http = NULL;
-		for (int i = 0; i < 16 && l->n_open > 0; i++)
-			(void)event_base_loop(l->base, EVLOOP_NONBLOCK);
 	}
-	if (l->n_open > 0) {
-		/* contexts would still point here: keep the memory */
-		kw_log_err("%s listener: %zu connection(s) not finalized at shutdown", l->name,
-		    l->n_open);
-		return;
+	while (l->conns != NULL) {
+		struct kw_conn *c = l->conns;
+
+		l->conns = c->next;
+		event_free(c->ev);
+		c->ev = NULL;
+		c->l = NULL;
+		c->prev = c->next = NULL;
 	}
 	if (l->t_accepted > 0)
 		kw_log_info("%s listener: %lu connections accepted, %lu refused over the per-address "

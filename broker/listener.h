@@ -55,8 +55,10 @@ int kw_listener_new(struct event_base *base, const struct kw_listener_opts *o,
 /* The evhttp (owned by the listener) for further settings. */
 struct evhttp *kw_listener_evhttp(struct kw_listener *l);
 /*
- * Close the listener and every connection and log its totals. base must not
- * be running: the connections' finalizers are run here. NULL-safe.
+ * Close the listener and every connection and log its totals; call it on
+ * the base's thread or while the base is not running. The connections'
+ * bufferevents are finalized later by the base (event_base_free at the
+ * latest). NULL-safe.
  */
 void kw_listener_free(struct kw_listener *l);
 

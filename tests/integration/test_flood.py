@@ -499,8 +499,26 @@ def t_accept_errors_back_off(b):
     print("     listener resumed %.2f s after the limit was restored" % (time.monotonic() - t_restore))
 
 
+KEEP = []
+
+
+def t_open_connections_at_shutdown(b):
+    """Leave connections open in every state; run_tests then stops the broker,
+    which must exit 0 (under ASan: no leak, no use after free)."""
+    KEEP.extend(tcp(LEGIT, b.port) for _ in range(10))
+    KEEP.extend(tls_ctx(b).wrap_socket(tcp(LEGIT, b.port), server_hostname="127.0.0.1")
+                for _ in range(5))
+    s = tls_ctx(b).wrap_socket(tcp(LEGIT, b.port), server_hostname="127.0.0.1")
+    s.send(TRICKLE[:30])
+    KEEP.append(s)
+    KEEP.extend(tcp(LEGIT, b.admin_port) for _ in range(3))
+    time.sleep(0.3)
+    assert all(still_open(x) for x in KEEP)
+
+
 TESTS = [t_request_deadline, t_per_address_cap, t_flood_one_address, t_full_flow_after_flood,
-         t_listener_cap_many_addresses, t_accept_errors_back_off, t_full_flow_after_flood]
+         t_listener_cap_many_addresses, t_accept_errors_back_off, t_full_flow_after_flood,
+         t_open_connections_at_shutdown]
 
 
 def main():
