@@ -1054,6 +1054,7 @@ kw_admin_start(struct kw_broker *b)
 	o.ssl_ctx = b->admin_ssl_ctx;
 	o.max_connections = b->limits.admin_max_connections;
 	o.max_per_address = b->limits.admin_max_per_address;
+	o.accept_slack = KW_ADMIN_ACCEPT_SLACK;
 	o.request_timeout = b->limits.request_timeout;
 	o.max_body = 2 * ADMIN_BODY_MAX;
 	o.max_headers = 16384;

@@ -279,6 +279,7 @@ kw_http_start(struct kw_broker *b)
 	o.ssl_ctx = b->ssl_ctx;
 	o.max_connections = b->limits.max_connections;
 	o.max_per_address = b->limits.max_per_address;
+	o.accept_slack = KW_ACCEPT_SLACK;
 	o.request_timeout = b->limits.request_timeout;
 	o.max_body = KW_HTTP_HARD_BODY_CAP;
 	o.max_headers = KW_HTTP_MAX_HEADERS;

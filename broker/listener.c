@@ -519,7 +519,7 @@ kw_listener_new(struct event_base *base, const struct kw_listener_opts *o,
 	if (conn_idx < 0)
 		return KW_ERR_CRYPTO;
 	if (o->max_connections == 0 || o->max_per_address == 0 || o->request_timeout == 0 ||
-	    o->cb == NULL || o->ssl_ctx == NULL)
+	    o->accept_slack == 0 || o->cb == NULL || o->ssl_ctx == NULL)
 		return KW_ERR_INVALID_ARG;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return KW_ERR_NOMEM;
@@ -528,7 +528,7 @@ kw_listener_new(struct event_base *base, const struct kw_listener_opts *o,
 	l->ctx = o->ssl_ctx;
 	l->max_conn = o->max_connections;
 	l->max_per_addr = o->max_per_address;
-	l->slack = strcmp(o->name, "admin") == 0 ? KW_ADMIN_ACCEPT_SLACK : KW_ACCEPT_SLACK;
+	l->slack = o->accept_slack;
 	l->timeout.tv_sec = (time_t)o->request_timeout;
 	l->cb = o->cb;
 	l->cbarg = o->cbarg;

@@ -41,6 +41,9 @@ struct kw_listener_opts {
 	                                 sets SSL_MODE_RELEASE_BUFFERS */
 	size_t max_connections;
 	size_t max_per_address;
+	size_t accept_slack;          /* accepted sockets still being refused, beyond
+	                                 max_connections; at that many descriptors the
+	                                 listener stops accepting for a moment */
 	unsigned int request_timeout; /* seconds */
 	size_t max_body;              /* evhttp's caps */
 	size_t max_headers;

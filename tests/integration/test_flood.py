@@ -49,6 +49,14 @@ def broker_rlimit():
 
 
 def raise_own_nofile():
+    """The floods need ~1,500 descriptors here: soft limit to the hard limit,
+    and the hard limit to 8192 where that is allowed (root)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 8192:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
+        except (ValueError, OSError):
+            pass
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
