@@ -7,6 +7,7 @@ service would without LimitNOFILE). Floods come from other loopback source
 addresses (127.0.0.2 and up) so that "one client" is one address; legitimate
 requests come from 127.0.0.1 on fresh connections with a 2 s timeout.
 
+  - a configured cap that RLIMIT_NOFILE cannot hold is refused at start;
   - a connection trickling bytes is closed at the request deadline,
     although it keeps sending (also before TLS, and idle after a response);
   - a client over its per-address cap gets its extra connections reset at
@@ -507,6 +508,28 @@ def t_accept_errors_back_off(b):
     print("     listener resumed %.2f s after the limit was restored" % (time.monotonic() - t_restore))
 
 
+def t_budget_checked_at_start(b):
+    """A configured cap the descriptor limit cannot hold is refused with the numbers."""
+    import json
+    import subprocess
+    for limits_edit, want in (({"max_connections": 2000}, "limits.max_connections is 2000, but "
+                               "RLIMIT_NOFILE 1024 leaves room for at most 888"),
+                              ({"max_connections": 100, "max_connections_per_address": 101},
+                               "limits.max_connections_per_address (101) is above")):
+        cfg = json.loads(json.dumps(b.cfg))
+        cfg.setdefault("limits", {}).update(limits_edit)
+        path = os.path.join(b.dir, "too-big.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        p = subprocess.run([kwtest.KEYWARDEN, "--config", path, "--check-config"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=broker_rlimit)
+        assert p.returncode == 2, (p.returncode, p.stderr)
+        assert want in p.stderr.decode(), p.stderr
+    p = subprocess.run([kwtest.KEYWARDEN, "--config", b.cfg_path, "--check-config"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=broker_rlimit)
+    assert p.returncode == 0, p.stderr
+
+
 KEEP = []
 
 
@@ -524,7 +547,7 @@ def t_open_connections_at_shutdown(b):
     assert all(still_open(x) for x in KEEP)
 
 
-TESTS = [t_request_deadline, t_per_address_cap, t_flood_one_address, t_full_flow_after_flood,
+TESTS = [t_budget_checked_at_start, t_request_deadline, t_per_address_cap, t_flood_one_address, t_full_flow_after_flood,
          t_listener_cap_many_addresses, t_accept_errors_back_off, t_full_flow_after_flood,
          t_open_connections_at_shutdown]
 
