@@ -3,10 +3,12 @@
  * The admin plane: /admin/v1 on its own HTTPS listener with mutual TLS.
  * Identity is the subject CN of a client certificate verified against the
  * configured admin CA; roles are granted per repository in the
- * configuration (docs/admin.md). Requests are parsed on the loop and
- * executed on one admin thread, which owns the writing store connection and
- * reaches the HSM through the blocking bridge; the loop never waits for
- * SQLite commits or the HSM.
+ * configuration (docs/admin.md). The listener has its own event_base and
+ * thread (kw_admin_start), so floods on the workload listener cannot starve
+ * it. Requests are parsed on that loop and executed on one admin worker
+ * thread, which owns the writing store connection and reaches the HSM
+ * through the blocking bridge (hsm_client stays on the main loop); no loop
+ * waits for SQLite commits or the HSM.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,7 @@
 #include <openssl/x509v3.h>
 
 #include "broker.h"
+#include "listener.h"
 #include "policy.h"
 #include "kw_json.h"
 #include "kw_log.h"
@@ -1067,17 +1070,6 @@ fail:
 	admin_req_free(a);
 }
 
-static struct bufferevent *
-admin_bevcb(struct event_base *base, void *arg)
-{
-	SSL *ssl = SSL_new(arg);
-
-	if (ssl == NULL)
-		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	    BEV_OPT_CLOSE_ON_FREE);
-}
-
 static int
 admin_tls(const struct kw_config *c, SSL_CTX **ret)
 {
@@ -1107,11 +1099,33 @@ admin_tls(const struct kw_config *c, SSL_CTX **ret)
 	return 0;
 }
 
+/* The admin listener's thread: runs admin_base until kw_admin_stop. */
+static void *
+admin_loop(void *arg)
+{
+	struct kw_broker *b = arg;
+
+	(void)event_base_loop(b->admin_base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+/* On the admin thread, activated by kw_admin_stop (a loopbreak called before
+ * the loop starts would be forgotten; an active event is not). */
+static void
+admin_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kw_broker *b = arg;
+
+	(void)fd;
+	(void)what;
+	(void)event_base_loopbreak(b->admin_base);
+}
+
 int
 kw_admin_start(struct kw_broker *b)
 {
 	const struct kw_config *c = b->cfg;
-	struct evhttp_bound_socket *bound;
+	struct kw_listener_opts o;
 	int r;
 
 	if (c->admin_listen_addr == NULL) {
@@ -1120,39 +1134,66 @@ kw_admin_start(struct kw_broker *b)
 	}
 	if ((r = admin_tls(c, &b->admin_ssl_ctx)) != 0)
 		return r;
-	if ((r = kw_hsm_bridge_new(b, &b->bridge)) != 0 ||
-	    (r = kw_workers_new(b->base, 1, 64, &b->admin_worker)) != 0)
+	/* the bridge stays on the main loop, where hsm_client lives; the admin
+	 * listener, its request parsing and its worker's done callbacks run on
+	 * admin_base, so a flood on the workload listener cannot starve them */
+	if ((r = kw_hsm_bridge_new(b, &b->bridge)) != 0)
 		return r;
-	if ((b->admin_http = evhttp_new(b->base)) == NULL)
+	if ((b->admin_base = event_base_new()) == NULL ||
+	    (b->admin_stop_ev = event_new(b->admin_base, -1, 0, admin_stop_cb, b)) == NULL)
 		return KW_ERR_NOMEM;
-	evhttp_set_bevcb(b->admin_http, admin_bevcb, b->admin_ssl_ctx);
-	evhttp_set_max_body_size(b->admin_http, 2 * ADMIN_BODY_MAX);
-	evhttp_set_max_headers_size(b->admin_http, 16384);
-	evhttp_set_timeout(b->admin_http, 30);
-	evhttp_set_allowed_methods(b->admin_http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD);
-	evhttp_set_gencb(b->admin_http, admin_route, b);
-	if ((bound = evhttp_bind_socket_with_handle(b->admin_http, c->admin_listen_addr,
-	    c->admin_listen_port)) == NULL) {
-		kw_log_err("cannot listen on %s port %u (admin)", c->admin_listen_addr,
-		    (unsigned int)c->admin_listen_port);
-		return KW_ERR_IO;
+	if ((r = kw_workers_new(b->admin_base, 1, 64, &b->admin_worker)) != 0)
+		return r;
+	memset(&o, 0, sizeof(o));
+	o.name = "admin";
+	o.addr = c->admin_listen_addr;
+	o.port = c->admin_listen_port;
+	o.ssl_ctx = b->admin_ssl_ctx;
+	o.max_connections = b->limits.admin_max_connections;
+	o.max_per_address = b->limits.admin_max_per_address;
+	o.accept_slack = KW_ADMIN_ACCEPT_SLACK;
+	o.request_timeout = b->limits.request_timeout;
+	o.max_body = 2 * ADMIN_BODY_MAX;
+	o.max_headers = 16384;
+	o.methods = EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD;
+	o.cb = admin_route;
+	o.cbarg = b;
+	if ((r = kw_listener_new(b->admin_base, &o, &b->admin_listener)) != 0)
+		return r;
+	b->admin_http = kw_listener_evhttp(b->admin_listener);
+	if (pthread_create(&b->admin_thread, NULL, admin_loop, b) != 0) {
+		kw_log_err("cannot start the admin listener's thread");
+		return KW_ERR_INTERNAL;
 	}
-	kw_http_nodelay(evhttp_bound_socket_get_fd(bound));
-	kw_log_info("admin listener on https://%s:%u (mutual TLS, %zu grants)", c->admin_listen_addr,
-	    (unsigned int)c->admin_listen_port, c->n_grants);
+	b->admin_thread_running = 1;
+	kw_log_info("admin listener on https://%s:%u (mutual TLS, %zu grants, own thread)",
+	    c->admin_listen_addr, (unsigned int)c->admin_listen_port, c->n_grants);
 	return 0;
 }
 
 void
 kw_admin_stop(struct kw_broker *b)
 {
+	/* a job blocked in the bridge fails now, so the worker can be joined */
 	kw_hsm_bridge_shutdown(b->bridge);
+	if (b->admin_thread_running) {
+		event_active(b->admin_stop_ev, EV_READ, 0);
+		pthread_join(b->admin_thread, NULL);
+		b->admin_thread_running = 0;
+	}
+	/* admin_base is not running any more: everything below is single-threaded */
 	kw_workers_free(b->admin_worker);
 	b->admin_worker = NULL;
-	if (b->admin_http != NULL)
-		evhttp_free(b->admin_http);
+	kw_listener_free(b->admin_listener);    /* frees admin_http */
+	b->admin_listener = NULL;
 	b->admin_http = NULL;
+	if (b->admin_stop_ev != NULL)
+		event_free(b->admin_stop_ev);
+	b->admin_stop_ev = NULL;
+	if (b->admin_base != NULL)
+		event_base_free(b->admin_base);
+	b->admin_base = NULL;
 	SSL_CTX_free(b->admin_ssl_ctx);
 	b->admin_ssl_ctx = NULL;
 	/* the bridge itself is freed by main after hsm_client_free: a call the

@@ -2,6 +2,7 @@
 #ifndef KW_BROKER_H
 #define KW_BROKER_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include <event2/event.h>
@@ -12,6 +13,7 @@
 #include "challenge.h"
 #include "clock.h"
 #include "config.h"
+#include "conntab.h"
 #include "hsm_client.h"
 #include "dpop.h"
 #include "kw_jose.h"
@@ -20,11 +22,16 @@
 #include "token.h"
 #include "workers.h"
 
-/* Everything the daemon holds; one per process, used on the loop thread. */
+/*
+ * Everything the daemon holds; one per process, used on the loop thread
+ * except where noted (threading model: docs/architecture.md).
+ */
 struct kw_broker {
 	struct kw_config *cfg;
+	struct kw_conn_limits limits;  /* effective connection limits (main.c, read-only) */
 	struct event_base *base;
-	struct evhttp *http;
+	struct kw_listener *listener;  /* workload listener (listener.h) */
+	struct evhttp *http;           /* the listener's, borrowed */
 	SSL_CTX *ssl_ctx;
 	struct hsm_client *hsm;
 	struct snp_trust *snp;
@@ -35,8 +42,13 @@ struct kw_broker {
 	/* state: the admin thread writes through store; the loop reads through store_ro */
 	struct kw_store *store;
 	struct kw_store *store_ro;
-	/* admin listener (admin.c) */
-	struct evhttp *admin_http;
+	/* admin listener (admin.c): its own event_base run by admin_thread */
+	struct event_base *admin_base;
+	pthread_t admin_thread;
+	int admin_thread_running;
+	struct event *admin_stop_ev;
+	struct kw_listener *admin_listener;
+	struct evhttp *admin_http;     /* the admin listener's, borrowed */
 	SSL_CTX *admin_ssl_ctx;
 	struct kw_workers *admin_worker;
 	struct kw_hsm_bridge *bridge;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "conntab.h"
 #include "policy.h"
 #include "kw_json.h"
 #include "kw_log.h"
@@ -179,7 +180,8 @@ static int
 parse_admin(json_t *o, const char *dir, struct kw_config *c, char *eb, size_t el)
 {
 	static const char *const admin_keys[] = {"listen", "certificate", "private_key", "client_ca",
-		"grants", "identity", "max_intermediates", "issuer_sha256", NULL};
+		"grants", "identity", "max_intermediates", "issuer_sha256", "max_connections",
+		NULL};
 	static const char *const grant_keys[] = {"subject", "role", "repositories", NULL};
 	struct kw_config tmp;
 	const char *s = NULL;
@@ -196,6 +198,12 @@ parse_admin(json_t *o, const char *dir, struct kw_config *c, char *eb, size_t el
 		return r;
 	c->admin_listen_addr = tmp.listen_addr;
 	c->admin_listen_port = tmp.listen_port;
+	{
+		unsigned long long u = c->admin_max_connections;
+		if ((r = get_uint(o, "max_connections", 1, 4096, &u, eb, el, "admin")) != 0)
+			return r;
+		c->admin_max_connections = (size_t)u;
+	}
 	if ((r = get_str(o, "certificate", &s, 1, eb, el, "admin")) != 0 ||
 	    (c->admin_cert = cfg_path(dir, s)) == NULL ||
 	    (r = get_str(o, "private_key", &s, 1, eb, el, "admin")) != 0 ||
@@ -320,7 +328,8 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 		"softhsm2_conf", "recycle_after", NULL};
 	static const char *const snp_keys[] = {"cert_chains", "test_roots", NULL};
 	static const char *const lim_keys[] = {"max_body", "max_inflight", "max_sessions",
-		"dpop_jti_per_key", NULL};
+		"dpop_jti_per_key", "max_connections", "max_connections_per_address",
+		"request_timeout", NULL};
 	struct kw_config *c = NULL;
 	uint8_t *buf = NULL;
 	size_t len;
@@ -358,6 +367,8 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 	c->max_inflight = 256;
 	c->max_sessions = 100000;
 	c->dpop_jti_per_key = 256;
+	c->request_timeout = 10;
+	c->admin_max_connections = 32;
 	if ((r = check_keys(root, top_keys, eb, el, "configuration")) != 0)
 		goto out;
 
@@ -449,6 +460,21 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 		if ((r = get_uint(o, "dpop_jti_per_key", 1, 10000000, &u, eb, el, "limits")) != 0)
 			goto out;
 		c->dpop_jti_per_key = (size_t)u;
+		/* 0 (absent) = derived from RLIMIT_NOFILE at start (conntab.h) */
+		u = 0;
+		if ((r = get_uint(o, "max_connections", KW_MIN_CONNECTIONS, 1000000, &u, eb, el,
+		    "limits")) != 0)
+			goto out;
+		c->max_connections = (size_t)u;
+		u = 0;
+		if ((r = get_uint(o, "max_connections_per_address", 1, 1000000, &u, eb, el,
+		    "limits")) != 0)
+			goto out;
+		c->max_connections_per_address = (size_t)u;
+		u = c->request_timeout;
+		if ((r = get_uint(o, "request_timeout", 2, 120, &u, eb, el, "limits")) != 0)
+			goto out;
+		c->request_timeout = (unsigned int)u;
 	}
 	u = c->nonce_ttl;
 	if ((r = get_uint(root, "nonce_ttl", 5, 600, &u, eb, el, "configuration")) != 0)

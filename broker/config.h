@@ -45,6 +45,9 @@ struct kw_config {
 	size_t max_inflight;          /* appraisals queued or running, default 256 */
 	size_t max_sessions;          /* each replay set (challenges; DPoP jti), default 100000 */
 	size_t dpop_jti_per_key;      /* live DPoP jti values per token key, default 256 */
+	size_t max_connections;       /* workload listener; 0 = derived from RLIMIT_NOFILE */
+	size_t max_connections_per_address;   /* 0 = derived (IPv6 counted per /64) */
+	unsigned int request_timeout; /* seconds for a request head and body, default 10 */
 	char *log_level;
 
 
@@ -66,6 +69,7 @@ struct kw_config {
 	unsigned int admin_max_intermediates;   /* CAs between the leaf and client_ca, default 0 */
 	size_t n_admin_issuers;                 /* pinned issuers of the leaf (0: any from client_ca) */
 	uint8_t (*admin_issuers)[32];           /* SHA-256 of each pinned issuer's DER */
+	size_t admin_max_connections; /* default 32 */
 	size_t n_grants;
 	struct kw_grant {
 		char *subject;            /* the admin identity (admin_identity says which name) */

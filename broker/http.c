@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The HTTPS front: libevent's evhttp over bufferevent_openssl, TLS 1.3 only
- * unless the configuration allows 1.2. This file and rcar.c are the only
+ * unless the configuration allows 1.2; connections are bounded by
+ * kw_listener (listener.c). This file and rcar.c are the only
  * places that know HTTP; kw_http_problem_from_err is the one mapping from
  * kw_err to HTTP status.
  */
@@ -12,14 +13,13 @@
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "broker.h"
+#include "listener.h"
 #include "kw_json.h"
 #include "kw_log.h"
 
@@ -27,7 +27,6 @@
  * our 413 problem; beyond it libevent answers 413 itself and closes. */
 #define KW_HTTP_HARD_BODY_CAP (1024 * 1024)
 #define KW_HTTP_MAX_HEADERS (96 * 1024)    /* a token with a 1024-certificate manifest fits */
-#define KW_HTTP_TIMEOUT 30
 
 static void
 send_json(struct evhttp_request *req, int status, const char *reason, const char *ctype,
@@ -239,18 +238,6 @@ route(struct evhttp_request *req, void *arg)
 	}
 }
 
-static struct bufferevent *
-bevcb(struct event_base *base, void *arg)
-{
-	SSL_CTX *ctx = arg;
-	SSL *ssl = SSL_new(ctx);
-
-	if (ssl == NULL)
-		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-	    BEV_OPT_CLOSE_ON_FREE);
-}
-
 static int
 tls_ctx_new(const struct kw_config *c, SSL_CTX **ret)
 {
@@ -300,28 +287,30 @@ kw_http_nodelay(evutil_socket_t fd)
 int
 kw_http_start(struct kw_broker *b)
 {
-	struct evhttp_bound_socket *bound;
+	struct kw_listener_opts o;
 	int r;
 
 	if ((r = tls_ctx_new(b->cfg, &b->ssl_ctx)) != 0)
 		return r;
-	if ((b->http = evhttp_new(b->base)) == NULL)
-		return KW_ERR_NOMEM;
-	evhttp_set_bevcb(b->http, bevcb, b->ssl_ctx);
-	evhttp_set_max_body_size(b->http, KW_HTTP_HARD_BODY_CAP);
-	evhttp_set_max_headers_size(b->http, KW_HTTP_MAX_HEADERS);
-	evhttp_set_timeout(b->http, KW_HTTP_TIMEOUT);
-	evhttp_set_allowed_methods(b->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-	    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH);
+	memset(&o, 0, sizeof(o));
+	o.name = "workload";
+	o.addr = b->cfg->listen_addr;
+	o.port = b->cfg->listen_port;
+	o.ssl_ctx = b->ssl_ctx;
+	o.max_connections = b->limits.max_connections;
+	o.max_per_address = b->limits.max_per_address;
+	o.accept_slack = KW_ACCEPT_SLACK;
+	o.request_timeout = b->limits.request_timeout;
+	o.max_body = KW_HTTP_HARD_BODY_CAP;
+	o.max_headers = KW_HTTP_MAX_HEADERS;
+	o.methods = EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH;
+	o.cb = route;
+	o.cbarg = b;
+	if ((r = kw_listener_new(b->base, &o, &b->listener)) != 0)
+		return r;
+	b->http = kw_listener_evhttp(b->listener);
 	evhttp_set_default_content_type(b->http, "application/json");
-	evhttp_set_gencb(b->http, route, b);
-	if ((bound = evhttp_bind_socket_with_handle(b->http, b->cfg->listen_addr,
-	    b->cfg->listen_port)) == NULL) {
-		kw_log_err("cannot listen on %s port %u", b->cfg->listen_addr,
-		    (unsigned int)b->cfg->listen_port);
-		return KW_ERR_IO;
-	}
-	kw_http_nodelay(evhttp_bound_socket_get_fd(bound));
 	kw_log_info("listening on https://%s:%u (TLS %s)", b->cfg->listen_addr,
 	    (unsigned int)b->cfg->listen_port, b->cfg->tls_allow_12 ? "1.2+" : "1.3 only");
 	return 0;
@@ -330,8 +319,8 @@ kw_http_start(struct kw_broker *b)
 void
 kw_http_stop(struct kw_broker *b)
 {
-	if (b->http != NULL)
-		evhttp_free(b->http);
+	kw_listener_free(b->listener);    /* frees b->http */
+	b->listener = NULL;
 	b->http = NULL;
 	SSL_CTX_free(b->ssl_ctx);
 	b->ssl_ctx = NULL;

@@ -14,6 +14,7 @@
 
 #include "broker.h"
 #include "hsm_proto.h"
+#include "listener.h"
 #include "kw_config.h"
 #include "kw_json.h"
 #include "kw_log.h"
@@ -244,6 +245,40 @@ start_hsm(struct kw_broker *b)
 	return 0;
 }
 
+/*
+ * Raise RLIMIT_NOFILE to its hard limit and derive the connection caps from
+ * it (conntab.h); a configuration that does not fit is refused here, also by
+ * --check-config (systemd runs it under the same LimitNOFILE).
+ */
+static int
+conn_limits(struct kw_broker *b)
+{
+	const struct kw_config *c = b->cfg;
+	struct kw_conn_limits want;
+	size_t nofile;
+	char eb[400];
+
+	if (kw_nofile_raise(&nofile) != 0) {
+		fprintf(stderr, "keywarden: cannot read RLIMIT_NOFILE\n");
+		return KW_ERR_IO;
+	}
+	memset(&want, 0, sizeof(want));
+	want.max_connections = c->max_connections;
+	want.max_per_address = c->max_connections_per_address;
+	want.admin_max_connections = c->admin_listen_addr != NULL ? c->admin_max_connections : 0;
+	want.request_timeout = c->request_timeout;
+	if (kw_conn_limits_derive(nofile, &want, &b->limits, eb, sizeof(eb)) != 0) {
+		fprintf(stderr, "keywarden: %s\n", eb);
+		return KW_ERR_CONFIG;
+	}
+	kw_log_info("connections: RLIMIT_NOFILE %zu; workload listener at most %zu open, %zu per "
+	    "address%s; admin listener at most %zu open, %zu per address; request deadline %u s",
+	    nofile, b->limits.max_connections, b->limits.max_per_address,
+	    c->max_connections == 0 ? " (derived)" : "", b->limits.admin_max_connections,
+	    b->limits.admin_max_per_address, b->limits.request_timeout);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -289,11 +324,16 @@ main(int argc, char **argv)
 	}
 	if (kw_log_level_parse(b.cfg->log_level, &lv) == 0)
 		kw_log_set_level(lv);
+	if (conn_limits(&b) != 0) {
+		kw_config_free(b.cfg);
+		return 2;
+	}
 	if (check) {
 		printf("keywarden: configuration %s is valid\n", cfgpath);
 		kw_config_free(b.cfg);
 		return 0;
 	}
+	kw_listener_libevent_log();
 	if (evthread_use_pthreads() != 0 || (b.base = event_base_new()) == NULL) {
 		kw_log_err("cannot initialize libevent");
 		goto out;

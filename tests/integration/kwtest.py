@@ -98,6 +98,7 @@ class Broker:
         self.clock_file = os.path.join(self.dir, "clock-offset")
         self.set_clock(0)
         self._tl = threading.local()    # response headers per client thread
+        self.preexec_fn = None          # run in the broker's process before exec (e.g. setrlimit)
 
     @property
     def last_headers(self):
@@ -120,7 +121,8 @@ class Broker:
         self.logf = open(self.log_path, "ab")
         env = dict(os.environ, KEYWARDEN_TEST_CLOCK_FILE=self.clock_file)
         self.proc = subprocess.Popen([KEYWARDEN, "--config", self.cfg_path],
-                                     stdout=self.logf, stderr=subprocess.STDOUT, env=env)
+                                     stdout=self.logf, stderr=subprocess.STDOUT, env=env,
+                                     preexec_fn=self.preexec_fn)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
