@@ -948,7 +948,7 @@ phase_evidence(struct flow *f)
 	}
 	if ((req = json_object()) == NULL || json_object_set(req, "runtime-data", f->rd) != 0 ||
 	    json_object_set(req, "tee-evidence", evj) != 0 ||
-	    (f->body = json_dumps(req, JSON_COMPACT)) == NULL) {
+	    (f->body = kw_json_dumps(req, JSON_COMPACT)) == NULL) {
 		code = fail(EXIT_LOCAL, "evidence failed: out of memory");
 		goto out;
 	}

@@ -34,7 +34,7 @@ send_json(struct evhttp_request *req, int status, const char *reason, const char
 {
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	char *s = json_dumps(body, JSON_COMPACT);
+	char *s = kw_json_dumps(body, JSON_COMPACT);
 
 	json_decref(body);
 	evhttp_add_header(h, "Content-Type", ctype);

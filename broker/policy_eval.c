@@ -47,7 +47,7 @@ render(const json_t *v, char *out, size_t outlen)
 		snprintf(out, outlen, "(missing)");
 		return;
 	}
-	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+	s = kw_json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
 	if (s == NULL) {
 		snprintf(out, outlen, "(unprintable)");
 		return;

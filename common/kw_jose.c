@@ -300,8 +300,8 @@ kw_jws_signing_input(const json_t *header, const json_t *payload, char **ret, si
 
 	if (!json_is_object(header) || !json_is_object(payload) || ret == NULL || ret_len == NULL)
 		return KW_ERR_INVALID_ARG;
-	if ((hs = json_dumps(header, JSON_COMPACT)) == NULL ||
-	    (ps = json_dumps(payload, JSON_COMPACT)) == NULL)
+	if ((hs = kw_json_dumps(header, JSON_COMPACT)) == NULL ||
+	    (ps = kw_json_dumps(payload, JSON_COMPACT)) == NULL)
 		goto out;
 	/* Never produce what kw_jws_parse would refuse. */
 	if (strlen(hs) > KW_JWS_HEADER_MAX) {

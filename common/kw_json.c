@@ -240,7 +240,7 @@ kw_json_dump_redacted(const json_t *v)
 	if (v == NULL || (c = json_deep_copy(v)) == NULL)
 		return NULL;
 	if (redact(c, 0) == 0)
-		s = json_dumps(c, JSON_COMPACT | JSON_ENCODE_ANY);
+		s = kw_json_dumps(c, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(c);
 	return s;
 }

@@ -10,6 +10,7 @@
 #include <openssl/rsa.h>
 
 #include "hsm_jwe.h"
+#include "kw_json.h"
 #include "kw_b64url.h"
 #include "kw_util.h"
 
@@ -64,7 +65,7 @@ header_b64(const char *kid, char **ret)
 	    json_object_set_new(h, "enc", json_string("A256CBC-HS512")) != 0 ||
 	    json_object_set_new(h, "kid", json_string(kid)) != 0)
 		goto out;
-	if ((js = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
+	if ((js = kw_json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
 		goto out;
 	r = kw_b64url_encode(js, strlen(js), ret);
 out:

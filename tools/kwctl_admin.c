@@ -247,7 +247,7 @@ print_doc(const json_t *d, const char *kind, int brief)
 	if (brief || doc == NULL)
 		return;
 	/* JSON_ENSURE_ASCII: the server's strings cannot carry terminal controls. */
-	if ((txt = json_dumps(doc, JSON_INDENT(2) | JSON_ENSURE_ASCII)) == NULL)
+	if ((txt = kw_json_dumps(doc, JSON_INDENT(2) | JSON_ENSURE_ASCII)) == NULL)
 		return;
 	printf("%s\n", txt);
 	free(txt);
@@ -387,7 +387,7 @@ out_changes(const json_t *j, struct cmd *c)
 static char *
 body_of(json_t *j)
 {
-	return j == NULL ? NULL : json_dumps(j, JSON_COMPACT);
+	return j == NULL ? NULL : kw_json_dumps(j, JSON_COMPACT);
 }
 
 static int
