@@ -41,7 +41,10 @@ extern char **environ;
  * matched by id and dropped. If the helper answers nothing for a full
  * deadline of the call at the head of c->pending (the one it is working
  * on), it is declared hung: killed (or disconnected) and every pending
- * call fails.
+ * call fails. Until a new helper's first reply (its start-up: module
+ * load, login, self test) the hung check allows the admin deadline, so a
+ * slow start under load costs some calls their deadline but is not killed
+ * over and over.
  */
 struct hsm_call {
 	TAILQ_ENTRY(hsm_call) q;  /* c->pending */
@@ -69,6 +72,7 @@ struct hsm_client {
 	size_t n_pending, max_pending;
 	int64_t timeout_ms[CLS_N];
 	int64_t last_reply;           /* last reply received, or the spawn */
+	bool answered;                /* the current helper has replied at least once */
 	int64_t last_spawn;           /* last spawn or connect attempt; INT64_MIN: never */
 	int64_t last_full_log;        /* rate limit for "queue full" lines */
 	uint32_t next_id;
@@ -172,6 +176,17 @@ helper_down(struct hsm_client *c, int grace_ms)
 	}
 }
 
+/* How long the helper may stay silent with head outstanding before it counts as hung. */
+static int64_t
+hung_after(const struct hsm_client *c, const struct hsm_call *head)
+{
+	int64_t t = c->timeout_ms[head->cls];
+
+	if (!c->answered && c->timeout_ms[CLS_ADMIN] > t)
+		t = c->timeout_ms[CLS_ADMIN];
+	return t;
+}
+
 /* The earliest moment check_deadlines() has work: INT64_MAX when none. */
 static int64_t
 next_wake(const struct hsm_client *c)
@@ -187,7 +202,7 @@ next_wake(const struct hsm_client *c)
 	}
 	if (head != NULL) {
 		int64_t started = head->t_enq > c->last_reply ? head->t_enq : c->last_reply;
-		int64_t hung_at = started + c->timeout_ms[head->cls];
+		int64_t hung_at = started + hung_after(c, head);
 
 		if (hung_at < next)
 			next = hung_at;
@@ -255,7 +270,7 @@ check_deadlines(struct hsm_client *c, int64_t now)
 	if (head != NULL && c->fd >= 0) {
 		int64_t started = head->t_enq > c->last_reply ? head->t_enq : c->last_reply;
 
-		if (now - started >= c->timeout_ms[head->cls]) {
+		if (now - started >= hung_after(c, head)) {
 			c->st.hung++;
 			if (c->socket_path != NULL)
 				kw_log_err("HSM helper at '%s' answered nothing for %lld ms with %zu "
@@ -292,6 +307,7 @@ attach(struct hsm_client *c)
 	if (c->ev_read == NULL || c->ev_write == NULL || event_add(c->ev_read, NULL) != 0)
 		return KW_ERR_HSM;
 	c->last_reply = mono_ms();
+	c->answered = false;
 	c->st.spawns++;
 	return 0;
 }
@@ -444,6 +460,7 @@ dispatch(struct hsm_client *c, const uint8_t *buf, size_t len)
 		goto out;
 	}
 	c->last_reply = mono_ms();
+	c->answered = true;
 	TAILQ_REMOVE(&c->pending, call, q);
 	c->n_pending--;
 	if (call->cb == NULL) {
