@@ -21,6 +21,9 @@
 #include "kw_util.h"
 
 #define STOP_GRACE_MS 2000
+#define KILL_GRACE_MS 3000 /* SIGTERM -> SIGKILL */
+#define REAP_POLL_MS 20
+#define DYING_MAX 8
 #define READ_BATCH 64 /* replies per read callback, for fairness */
 
 /* Deadline classes: workload-path calls and slow admin-only calls. */
@@ -65,7 +68,12 @@ struct hsm_client {
 	char **argv, **envp;     /* spawn mode: built once; used after fork without allocating */
 	int fd;                  /* -1 while no helper runs (or no connection) */
 	pid_t pid;               /* spawn mode: the helper; -1 otherwise */
-	struct event *ev_read, *ev_write, *ev_timer;
+	struct event *ev_read, *ev_write, *ev_timer, *ev_reap;
+	struct {
+		pid_t pid;
+		int64_t kill_at;
+	} dying[DYING_MAX];           /* retired helpers not yet reaped */
+	size_t n_dying;
 	struct hsm_call_list pending; /* sent or unsent, in id order */
 	struct hsm_call_list by_deadline[CLS_N];
 	struct hsm_call *unsent;      /* first call not yet written, or NULL */
@@ -113,25 +121,117 @@ strv_free(char **v)
 	free(v);
 }
 
-/* Wait for pid up to ms milliseconds, then SIGKILL it and reap. */
-static void
-reap(pid_t pid, int ms)
+/* Reap pid if it has ended; true when it is gone (or not ours any more). */
+static bool
+try_reap(pid_t pid)
 {
-	struct timespec ts = {0, 10 * 1000 * 1000};
+	pid_t w;
 	int st;
 
-	for (int waited = 0; waited < ms; waited += 10) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
+	do
+		w = waitpid(pid, &st, WNOHANG);
+	while (w < 0 && errno == EINTR);
+	return w == pid || w < 0;
+}
 
-		if (w == pid || (w < 0 && errno != EINTR))
-			goto done;
-		nanosleep(&ts, NULL);
-	}
+static void
+kill_now(pid_t pid)
+{
+	int st;
+
 	(void)kill(pid, SIGKILL);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-done:
-	kw_log_debug("helper %ld ended", (long)pid);
+	kw_log_debug("helper %ld killed", (long)pid);
+}
+
+static void
+arm_reaper(struct hsm_client *c)
+{
+	struct timeval tv = {0, REAP_POLL_MS * 1000};
+
+	if (c->ev_reap != NULL && c->n_dying > 0)
+		(void)evtimer_add(c->ev_reap, &tv);
+}
+
+/*
+ * Reap retired helpers; SIGKILL those still alive after their grace time.
+ * block: wait for all of them (shutdown).
+ */
+static void
+reap_dying(struct hsm_client *c, bool block)
+{
+	struct timespec ts = {0, REAP_POLL_MS * 1000 * 1000};
+
+	for (;;) {
+		int64_t now = mono_ms();
+
+		for (size_t i = 0; i < c->n_dying;) {
+			if (!try_reap(c->dying[i].pid) && now < c->dying[i].kill_at) {
+				i++;
+				continue;
+			}
+			if (now >= c->dying[i].kill_at && !try_reap(c->dying[i].pid)) {
+				kw_log_warn("helper %ld did not end within %d ms of SIGTERM; SIGKILL",
+				    (long)c->dying[i].pid, KILL_GRACE_MS);
+				kill_now(c->dying[i].pid);
+			}
+			c->dying[i] = c->dying[--c->n_dying];
+		}
+		if (!block || c->n_dying == 0)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	arm_reaper(c);
+}
+
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	reap_dying(arg, false);
+}
+
+/*
+ * End a helper that may still be running. Not SIGKILL first: SoftHSM 2.6.1
+ * rewrites token.object in place (truncate, then write) at every C_Login,
+ * so a SIGKILL inside that window leaves it empty and the token is gone
+ * with every key in it (seen in tests/integration/test_hsm_faults.py as
+ * "token label not found"). SIGTERM+SIGCONT lets the helper finish the
+ * PKCS#11 call it is in (its handler only sets a flag; a stopped helper
+ * continues) and exit; SIGKILL follows after KILL_GRACE_MS, from a timer,
+ * so the loop never waits.
+ */
+static void
+retire(struct hsm_client *c, pid_t pid)
+{
+	if (try_reap(pid))
+		return;
+	(void)kill(pid, SIGTERM);
+	(void)kill(pid, SIGCONT);
+	if (c->n_dying == DYING_MAX) {
+		kill_now(pid);    /* not reached: at most one spawn per second */
+		return;
+	}
+	c->dying[c->n_dying].pid = pid;
+	c->dying[c->n_dying].kill_at = mono_ms() + KILL_GRACE_MS;
+	c->n_dying++;
+	arm_reaper(c);
+}
+
+/* Shutdown: wait up to ms for pid to end on its own (EOF on its socket). */
+static bool
+wait_exit(pid_t pid, int ms)
+{
+	struct timespec ts = {0, 10 * 1000 * 1000};
+
+	for (int waited = 0; waited < ms; waited += 10) {
+		if (try_reap(pid))
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return try_reap(pid);
 }
 
 /*
@@ -154,11 +254,8 @@ helper_down(struct hsm_client *c, int grace_ms)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
-	if (c->pid > 0) {
-		if (grace_ms == 0)
-			(void)kill(c->pid, SIGKILL);
-		reap(c->pid, grace_ms);
-	}
+	if (c->pid > 0 && (grace_ms == 0 || !wait_exit(c->pid, grace_ms)))
+		retire(c, c->pid);
 	c->pid = -1;
 	TAILQ_INIT(&failed);
 	TAILQ_CONCAT(&failed, &c->pending, q);
@@ -278,8 +375,9 @@ check_deadlines(struct hsm_client *c, int64_t now)
 				    "call", c->socket_path, (long long)(now - started), c->n_pending);
 			else
 				kw_log_err("HSM helper %ld answered nothing for %lld ms with %zu call(s) "
-				    "outstanding: declaring it hung, killing it; the next call starts a "
-				    "new one", (long)c->pid, (long long)(now - started), c->n_pending);
+				    "outstanding: declaring it hung and ending it (SIGTERM, SIGKILL after "
+				    "%d s); the next call starts a new one", (long)c->pid,
+				    (long long)(now - started), c->n_pending, KILL_GRACE_MS / 1000);
 			helper_down(c, 0);
 		}
 	}
@@ -798,7 +896,8 @@ hsm_client_start(struct event_base *base, const struct hsm_client_config *cfg,
 	for (int k = 0; k < CLS_N; k++)
 		TAILQ_INIT(&c->by_deadline[k]);
 	if ((c->rbuf = malloc(HSM_PROTO_MAX)) == NULL ||
-	    (c->ev_timer = evtimer_new(base, timer_cb, c)) == NULL)
+	    (c->ev_timer = evtimer_new(base, timer_cb, c)) == NULL ||
+	    (c->ev_reap = evtimer_new(base, reap_cb, c)) == NULL)
 		goto out;
 	if (cfg->socket_path != NULL) {
 		if ((c->socket_path = strdup(cfg->socket_path)) == NULL)
@@ -858,8 +957,11 @@ hsm_client_free(struct hsm_client *c)
 		return;
 	/* Closing the socket makes the helper exit 0 on its own; SIGKILL after the grace time. */
 	helper_down(c, STOP_GRACE_MS);
+	reap_dying(c, true);
 	if (c->ev_timer != NULL)
 		event_free(c->ev_timer);
+	if (c->ev_reap != NULL)
+		event_free(c->ev_reap);
 	free(c->socket_path);
 	json_decref(c->probe);
 	strv_free(c->argv);

@@ -28,6 +28,7 @@
 
 #define SD_LISTEN_FDS_START 3
 #define STOP_GRACE_MS 2000
+#define KILL_GRACE_MS 3000
 #define SV_BACKLOG 16
 #define SV_ARGV_MAX 16
 
@@ -340,7 +341,14 @@ reap_all(struct sv *s)
 	}
 }
 
-/* SIGKILL (works on a stopped process too) and reap the serving helper. */
+/*
+ * End and reap the serving helper: sig (SIGTERM, with SIGCONT so that a
+ * stopped helper runs its handler), then SIGKILL (which works on a stopped
+ * process too) after grace_ms. Not SIGKILL first: SoftHSM 2.6.1 rewrites
+ * token.object in place at every C_Login, and a helper killed inside that
+ * write leaves an empty file and a lost token; the helper's SIGTERM handler
+ * lets it finish the PKCS#11 call it is in.
+ */
 static void
 kill_child(struct sv *s, int sig, int grace_ms)
 {
@@ -415,7 +423,8 @@ session(struct sv *s, int conn)
 		/* the broker reconnects only after giving up on the old session */
 		kw_log_info("new session from pid %ld: stopping serving helper %ld",
 		    (long)uc.pid, (long)s->child);
-		kill_child(s, SIGKILL, 0);
+		/* SIGTERM+SIGCONT first, SIGKILL after the grace: see kill_child() */
+		kill_child(s, SIGTERM, KILL_GRACE_MS);
 	}
 	snprintf(s->uidbuf, sizeof(s->uidbuf), "%u", (unsigned)uc.uid);
 	if ((pid = fork()) < 0) {

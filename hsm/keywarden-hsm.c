@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,32 @@
 #include "kw_util.h"
 
 #define RECYCLE_DEFAULT 5000
+
+/*
+ * SIGTERM/SIGINT only set this flag: the helper ends between requests,
+ * never inside a PKCS#11 call. SoftHSM 2.6.1 rewrites token.object in place
+ * at every C_Login, and dying in the middle of that loses the token.
+ */
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* Without SA_RESTART, so a blocking recv() returns EINTR and the flag is seen. */
+static int
+install_term_handler(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGTERM, &sa, NULL) == 0 && sigaction(SIGINT, &sa, NULL) == 0 ? 0 : -1;
+}
 
 struct helper {
 	struct hsm_p11 *p11;
@@ -453,6 +480,11 @@ serve(struct helper *h)
 		char *out;
 		ssize_t n;
 
+		if (stop_requested) {
+			kw_log_debug("SIGTERM: ending between requests");
+			r = 0;
+			break;
+		}
 		/* MSG_TRUNC: n is the real datagram size, so oversize is detected. */
 		n = recv(HSM_PROTO_FD, buf, HSM_PROTO_MAX, MSG_TRUNC);
 		if (n < 0 && errno == EINTR)
@@ -637,9 +669,16 @@ main(int argc, char **argv)
 	/* before the module is loaded or the PIN read */
 	if (check_peer(&sv.allow) != 0)
 		return 1;
+	if (install_term_handler() != 0)
+		return 1;
 	if ((r = hsm_p11_open(module, h.token, pin_file, &h.p11, &detail)) != 0) {
 		kw_log_err_r(r, "cannot load module '%s' (%s)", module, detail);
 		return 1;
+	}
+	if (stop_requested) {
+		/* retired during start-up: the login (and its token write) is done */
+		hsm_p11_close(h.p11);
+		return 0;
 	}
 	if ((r = hsm_p11_selftest(h.p11, &detail)) != 0) {
 		kw_log_err_r(r, "profile %s does not work (%s)", HSM_PROFILE_RSA_OAEP_A256CBC_HS512,
@@ -650,7 +689,7 @@ main(int argc, char **argv)
 		    h.token, hsm_p11_module_desc(h.p11), HSM_PROFILE_RSA_OAEP_A256CBC_HS512,
 		    h.recycle_after);
 	}
-	r = serve(&h);
+	r = stop_requested ? 0 : serve(&h);
 	hsm_p11_close(h.p11);
 	return r;
 }
