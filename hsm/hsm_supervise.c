@@ -393,7 +393,7 @@ log_refusal(struct sv *s, const struct ucred *uc)
 	}
 	if (s->refusals_suppressed > 0)
 		kw_log_warn("refused peer uid %u gid %u pid %ld: uid not allowed (--allow-user/"
-		    "--allow-uid); %lu more refused in the last second", (unsigned)uc->uid,
+		    "--allow-uid); %lu more refused since the last such line", (unsigned)uc->uid,
 		    (unsigned)uc->gid, (long)uc->pid, s->refusals_suppressed);
 	else
 		kw_log_warn("refused peer uid %u gid %u pid %ld: uid not allowed (--allow-user/"

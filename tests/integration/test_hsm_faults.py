@@ -121,6 +121,8 @@ def release_ok(b, c, what, within=10.0):
 
 
 def setup(b):
+    # spawn mode says at start that there is no custody boundary
+    assert "no custody boundary" in b.log(), b.log()[-3000:]
     b.provision(RES)
     b.c = Client(b)
     st, ct, body, _ = b.c.release()
