@@ -64,7 +64,11 @@ struct hsm_client_config {
 typedef void (*hsm_client_cb)(int r, json_t *result, void *arg);
 /* A callback may call hsm_client_call() but must not free the client. */
 
-/* Spawn the helper (fork+exec with a socketpair) and wait for its probe. */
+/*
+ * Spawn the helper (fork+exec with a socketpair), or in socket mode connect
+ * to the supervisor, and wait for its probe (admin deadline). 0 and *ret, or
+ * KW_ERR_INVALID_ARG (incomplete config), or the error of the probe.
+ */
 int hsm_client_start(struct event_base *base, const struct hsm_client_config *cfg,
     struct hsm_client **ret) KW_WUR;
 
