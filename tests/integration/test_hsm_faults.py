@@ -70,6 +70,11 @@ def gone(pid):
     return s is None or s[0] == "Z"
 
 
+def sanitized():
+    with open(kwtest.KEYWARDEN, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -324,10 +329,14 @@ def t_stall_under_load_memory_flat(b):
     assert max(lat) <= DEADLINE + 1.0, max(lat)
     # at least two helpers were declared hung and replaced during the stall
     assert len(stopped) >= 2, stopped
-    # memory: bounded, and not growing in the second half of the stall
+    # memory: bounded, and not growing in the second half of the stall. Not
+    # under AddressSanitizer: its quarantine (256 MB) keeps freed memory.
     half = len(rss) // 2
-    assert max(rss) - rss[0] < 24 * 1024, rss
-    assert max(rss[half:]) <= max(rss[:half]) + 4 * 1024, rss
+    if sanitized():
+        print("note: broker built with AddressSanitizer: RSS bound not checked (%r)" % rss)
+    else:
+        assert max(rss) - rss[0] < 24 * 1024, rss
+        assert max(rss[half:]) <= max(rss[:half]) + 4 * 1024, rss
     release_ok(b, b.c, "after the stall")
     assert b.proc.poll() is None and b.proc.pid == b.broker_pid
 
