@@ -376,6 +376,65 @@ def t_serving_helper_checks_its_peer(b):
     assert json.loads(reply)["id"] == 7 and json.loads(reply)["ok"] is True, reply
 
 
+def t_socket_activation(b):
+    """The supervisor takes a listening socket the systemd way (LISTEN_PID, LISTEN_FDS, fd 3)."""
+    d = os.path.join(b.dir, "act")
+    os.mkdir(d, 0o755)
+    path = os.path.join(d, "hsm.sock")
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ls.bind(path)                       # as systemd would: SocketUser/SocketGroup/SocketMode
+    os.chown(path, b.hu.pw_uid, b.bu.pw_gid)
+    os.chmod(path, 0o660)
+    ls.listen(8)
+    logp = os.path.join(b.dir, "act.log")
+    hsm = os.path.join(b.bin, "keywarden-hsm")
+    # sh's pid is the supervisor's pid after exec: LISTEN_PID=$$
+    script = ('export LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=hsm; exec "$0" --listen /nonexistent/unused '
+              '--allow-user %s --module %s --token keywarden --pin-file %s --softhsm2-conf %s'
+              % (BROKER_USER, MODULE, b.pin, b.conf))
+    with open(logp, "wb") as logf:
+        pid = os.posix_spawn("/usr/bin/setpriv", as_user(HSM_USER, ["/bin/sh", "-c", script, hsm]),
+                             dict(os.environ), file_actions=[
+                                 (os.POSIX_SPAWN_DUP2, ls.fileno(), 3),
+                                 (os.POSIX_SPAWN_DUP2, logf.fileno(), 1),
+                                 (os.POSIX_SPAWN_DUP2, logf.fileno(), 2)])
+    ls.close()
+    try:
+        # the broker's user gets a session (kept open for 3 s after the reply)
+        cl = subprocess.Popen(as_user(BROKER_USER, ["/usr/bin/python3", "-c", PROBE_AS_PEER.replace(
+            "s.recv(65536)", "s.recv(65536); sys.stdout.write('x'); sys.stdout.flush(); "
+            "__import__('time').sleep(3)"), path]), stdout=subprocess.PIPE)
+        assert cl.stdout.read(1) == b"x", open(logp).read()
+        srv = children(pid)
+        assert len(srv) == 1, srv
+        with open("/proc/%d/environ" % srv[0], "rb") as f:    # root may read it
+            env = f.read()
+        assert b"LISTEN_" not in env, env    # sd_listen_fds(unset_environment=1)
+        out = cl.communicate(timeout=30)[0].decode().strip()
+        assert out.startswith("REPLY ") and json.loads(out[6:])["ok"] is True, (out, open(logp).read())
+        # root: refused
+        out = subprocess.run(["/usr/bin/python3", "-c", PROBE_AS_PEER, path], stdout=subprocess.PIPE,
+                             timeout=30).stdout.decode().strip()
+        assert out == "EOF", out
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        _, status = os.waitpid(pid, 0)
+    with open(logp) as f:
+        log = f.read()
+    assert os.waitstatus_to_exitcode(status) == 0, log
+    assert "listening on the socket passed by systemd (fd 3)" in log, log
+    assert "session for uid %d" % b.bu.pw_uid in log and "refused peer uid 0 " in log, log
+    assert os.path.exists(path), "the supervisor removed a socket it did not create"
+
+
+def t_serving_helper_environment(b):
+    """--softhsm2-conf reaches the serving helper as SOFTHSM2_CONF."""
+    helper = b.serving_helper()
+    with open("/proc/%d/environ" % helper, "rb") as f:    # root may read it
+        env = dict(x.split(b"=", 1) for x in f.read().split(b"\0") if b"=" in x)
+    assert env.get(b"SOFTHSM2_CONF") == b.conf.encode(), env.get(b"SOFTHSM2_CONF")
+
+
 def t_kill9_serving_helper(b):
     helper = b.serving_helper()
     os.kill(helper, signal.SIGKILL)
@@ -396,7 +455,7 @@ def t_kill9_serving_helper(b):
 
 TESTS = [t_users_and_full_flow, t_pin_and_token_closed_to_broker, t_helper_proc_closed_to_broker,
          t_foreign_peers_refused, t_unallowed_broker_refused, t_serving_helper_checks_its_peer,
-         t_kill9_serving_helper]
+         t_socket_activation, t_serving_helper_environment, t_kill9_serving_helper]
 
 
 def main():
