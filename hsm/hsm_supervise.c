@@ -527,6 +527,15 @@ hsm_supervise(const struct hsm_supervise_config *cfg)
 	} else {
 		kw_log_info("listening on the socket passed by systemd (fd %d)", s.lfd);
 	}
+	{
+		/* poll() says when; accept4() must not block if the peer went away meanwhile */
+		int fl = fcntl(s.lfd, F_GETFL);
+
+		if (fl < 0 || fcntl(s.lfd, F_SETFL, fl | O_NONBLOCK) != 0) {
+			kw_log_err("fcntl: %s", strerror(errno));
+			goto out;
+		}
+	}
 	/* after passed_socket(): LISTEN_* are gone from our environment */
 	if ((s.envp = serve_env(cfg->softhsm2_conf)) == NULL || build_argv(&s) != 0) {
 		kw_log_err("out of memory");
