@@ -325,6 +325,10 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 	static const char *const dpop_keys[] = {"iat_window", "nonce_ttl", NULL};
 	static const char *const tls_keys[] = {"certificate", "private_key", "min_version", NULL};
 	static const char *const hsm_keys[] = {"helper", "module", "token", "pin_file",
+		"softhsm2_conf", "recycle_after", "socket", "call_timeout", "admin_timeout",
+		"max_pending", NULL};
+	/* with "socket", these belong to keywarden-hsm's own command line */
+	static const char *const hsm_spawn_only[] = {"helper", "module", "pin_file",
 		"softhsm2_conf", "recycle_after", NULL};
 	static const char *const snp_keys[] = {"cert_chains", "test_roots", NULL};
 	static const char *const lim_keys[] = {"max_body", "max_inflight", "max_sessions",
@@ -404,23 +408,55 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 	}
 	if ((r = check_keys(o, hsm_keys, eb, el, "hsm")) != 0)
 		goto out;
+	if ((r = get_str(o, "socket", &s, 0, eb, el, "hsm")) != 0)
+		goto out;
+	if (s != NULL) {
+		if ((c->hsm_socket = cfg_path(dir, s)) == NULL || strlen(c->hsm_socket) > 107) {
+			r = cfg_err(eb, el, "hsm: \"socket\" path longer than 107 bytes");
+			goto out;
+		}
+		for (size_t i = 0; hsm_spawn_only[i] != NULL; i++) {
+			if (json_object_get(o, hsm_spawn_only[i]) != NULL) {
+				r = cfg_err(eb, el, "hsm: \"%s\" is set on keywarden-hsm's command line "
+				    "when \"socket\" is set (docs/deploy.md)", hsm_spawn_only[i]);
+				goto out;
+			}
+		}
+	}
+	u = 5;
+	if ((r = get_uint(o, "call_timeout", 1, 300, &u, eb, el, "hsm")) != 0)
+		goto out;
+	c->hsm_call_timeout = (unsigned int)u;
+	u = 30;
+	if ((r = get_uint(o, "admin_timeout", 1, 3600, &u, eb, el, "hsm")) != 0)
+		goto out;
+	c->hsm_admin_timeout = (unsigned int)u;
+	u = 1024;
+	if ((r = get_uint(o, "max_pending", 1, 1000000, &u, eb, el, "hsm")) != 0)
+		goto out;
+	c->hsm_max_pending = (unsigned int)u;
 	if ((r = get_str(o, "helper", &s, 0, eb, el, "hsm")) != 0)
 		goto out;
 	if (s != NULL)
 		c->hsm_helper = cfg_path(dir, s);
 	if ((r = get_str(o, "module", &s, 0, eb, el, "hsm")) != 0)
 		goto out;
-	c->hsm_module = strdup(s != NULL ? s : "/usr/lib/softhsm/libsofthsm2.so");
-	if ((r = get_str(o, "token", &s, 1, eb, el, "hsm")) != 0)
+	if (c->hsm_socket == NULL)
+		c->hsm_module = strdup(s != NULL ? s : "/usr/lib/softhsm/libsofthsm2.so");
+	if ((r = get_str(o, "token", &s, c->hsm_socket == NULL, eb, el, "hsm")) != 0)
 		goto out;
-	if (strlen(s) > 32) {
+	if (s != NULL && strlen(s) > 32) {
 		r = cfg_err(eb, el, "hsm: \"token\" label longer than 32 bytes");
 		goto out;
 	}
-	c->hsm_token = strdup(s);
-	if ((r = get_str(o, "pin_file", &s, 1, eb, el, "hsm")) != 0)
+	if (s != NULL && (c->hsm_token = strdup(s)) == NULL) {
+		r = KW_ERR_NOMEM;
 		goto out;
-	c->hsm_pin_file = cfg_path(dir, s);
+	}
+	if ((r = get_str(o, "pin_file", &s, c->hsm_socket == NULL, eb, el, "hsm")) != 0)
+		goto out;
+	if (s != NULL)
+		c->hsm_pin_file = cfg_path(dir, s);
 	if ((r = get_str(o, "softhsm2_conf", &s, 0, eb, el, "hsm")) != 0)
 		goto out;
 	if (s != NULL)
@@ -579,8 +615,8 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 		goto out;
 	}
 	if (c->listen_addr == NULL || c->tls_cert == NULL || c->tls_key == NULL ||
-	    c->hsm_module == NULL || c->hsm_token == NULL || c->hsm_pin_file == NULL ||
-	    c->log_level == NULL) {
+	    (c->hsm_socket == NULL && (c->hsm_module == NULL || c->hsm_token == NULL ||
+	    c->hsm_pin_file == NULL)) || c->log_level == NULL) {
 		r = KW_ERR_NOMEM;
 		goto out;
 	}
@@ -615,6 +651,7 @@ kw_config_free(struct kw_config *c)
 	free(c->hsm_token);
 	free(c->hsm_pin_file);
 	free(c->hsm_softhsm2_conf);
+	free(c->hsm_socket);
 	free_list(c->snp_chains, c->n_snp_chains);
 	free_list(c->snp_test_roots, c->n_snp_test_roots);
 	free(c->log_level);

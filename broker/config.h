@@ -28,6 +28,12 @@ struct kw_config {
 	char *hsm_pin_file;
 	char *hsm_softhsm2_conf;
 	unsigned int hsm_recycle_after;
+	char *hsm_socket;             /* set: connect to a keywarden-hsm supervisor (own user);
+	                               * module, pin_file, softhsm2_conf, helper and
+	                               * recycle_after are then refused, token optional */
+	unsigned int hsm_call_timeout;  /* seconds, default 5: release, sign, ... */
+	unsigned int hsm_admin_timeout; /* seconds, default 30: generate, import, key_list, ... */
+	unsigned int hsm_max_pending;   /* HSM calls outstanding, default 1024 */
 
 	size_t n_snp_chains;
 	char **snp_chains;            /* AMD cert_chain bundles */

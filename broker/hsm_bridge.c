@@ -13,7 +13,12 @@
 #include "broker.h"
 #include "kw_log.h"
 
-#define BRIDGE_TIMEOUT_S 60
+/*
+ * A backstop only: hsm_client completes every call by its deadline
+ * (hsm.admin_timeout at most), so the admin thread sees HSM failures after
+ * that deadline; this wait is longer so that it never fires first.
+ */
+#define BRIDGE_MARGIN_S 10
 
 struct kw_hsm_bridge;
 
@@ -68,9 +73,11 @@ bridge_cb(evutil_socket_t fd, short what, void *arg)
 		req = c->req;
 		c->req = NULL;    /* stolen by hsm_client_call */
 		/* hsm_client_call never runs the callback inside the call */
-		if (hsm_client_call(br->b->hsm, req, call_done, c) != 0) {
+		int r = hsm_client_call(br->b->hsm, req, call_done, c);
+
+		if (r != 0) {
 			pthread_mutex_lock(&br->lock);
-			c->r = KW_ERR_UNAVAILABLE;
+			c->r = r;    /* e.g. KW_ERR_HSM: the HSM cannot take the call now */
 			c->done = 1;
 			pthread_cond_broadcast(&br->cond);
 			pthread_mutex_unlock(&br->lock);
@@ -133,7 +140,8 @@ kw_hsm_bridge_call(struct kw_hsm_bridge *br, json_t *req, json_t **ret)
 	c->br = br;
 	c->req = req;
 	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += BRIDGE_TIMEOUT_S;
+	deadline.tv_sec += (time_t)(br->b->cfg->hsm_admin_timeout > br->b->cfg->hsm_call_timeout ?
+	    br->b->cfg->hsm_admin_timeout : br->b->cfg->hsm_call_timeout) + BRIDGE_MARGIN_S;
 	pthread_mutex_lock(&br->lock);
 	if (br->shutdown) {
 		pthread_mutex_unlock(&br->lock);

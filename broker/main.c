@@ -204,32 +204,60 @@ load_snp_trust(struct kw_broker *b)
 	return 0;
 }
 
+/*
+ * Start the HSM client. Socket mode (hsm.socket): connect to keywarden-hsm's
+ * supervisor, which runs as its own user (the custody boundary,
+ * docs/deploy.md). Spawn mode: fork+exec the helper as our own user, for
+ * development and the demo only.
+ */
 static int
 start_hsm(struct kw_broker *b)
 {
 	struct hsm_client_config hc;
 	const json_t *probe, *profiles, *p;
-	char *helper = find_helper(b->cfg);
+	const char *token;
+	char *helper = NULL;
 	size_t i;
 	int r;
 
-	if (helper == NULL)
-		return KW_ERR_NOMEM;
 	memset(&hc, 0, sizeof(hc));
-	hc.helper_path = helper;
-	hc.module_path = b->cfg->hsm_module;
-	hc.token_label = b->cfg->hsm_token;
-	hc.pin_file = b->cfg->hsm_pin_file;
-	hc.softhsm2_conf = b->cfg->hsm_softhsm2_conf;
-	hc.recycle_after = b->cfg->hsm_recycle_after;
-	hc.log_level = b->cfg->log_level;
+	hc.call_timeout_ms = b->cfg->hsm_call_timeout * 1000U;
+	hc.admin_timeout_ms = b->cfg->hsm_admin_timeout * 1000U;
+	hc.max_pending = b->cfg->hsm_max_pending;
+	if (b->cfg->hsm_socket != NULL) {
+		hc.socket_path = b->cfg->hsm_socket;
+	} else {
+		if ((helper = find_helper(b->cfg)) == NULL)
+			return KW_ERR_NOMEM;
+		kw_log_warn("hsm.socket is not set: the HSM helper runs as the broker's own user, "
+		    "so there is no custody boundary between them (development only; "
+		    "docs/deploy.md)");
+		hc.helper_path = helper;
+		hc.module_path = b->cfg->hsm_module;
+		hc.token_label = b->cfg->hsm_token;
+		hc.pin_file = b->cfg->hsm_pin_file;
+		hc.softhsm2_conf = b->cfg->hsm_softhsm2_conf;
+		hc.recycle_after = b->cfg->hsm_recycle_after;
+		hc.log_level = b->cfg->log_level;
+	}
 	r = hsm_client_start(b->base, &hc, &b->hsm);
 	free(helper);
 	if (r != 0) {
-		kw_log_err_r(r, "cannot start the HSM helper");
+		if (b->cfg->hsm_socket != NULL)
+			kw_log_err_r(r, "no answer from the HSM helper at %s (is keywarden-hsm running, "
+			    "and does it allow our uid %u?)", b->cfg->hsm_socket, (unsigned)getuid());
+		else
+			kw_log_err_r(r, "cannot start the HSM helper");
 		return r;
 	}
 	probe = hsm_client_probe(b->hsm);
+	token = json_string_value(json_object_get(probe, "token"));
+	if (token == NULL ||
+	    (b->cfg->hsm_token != NULL && strcmp(token, b->cfg->hsm_token) != 0)) {
+		kw_log_err("the HSM helper serves token '%s', not hsm.token '%s'; refusing to start",
+		    token != NULL ? token : "?", b->cfg->hsm_token != NULL ? b->cfg->hsm_token : "");
+		return KW_ERR_MISMATCH;
+	}
 	profiles = json_object_get(probe, "profiles");
 	json_array_foreach(profiles, i, p) {
 		if (json_is_string(p) &&
@@ -241,7 +269,9 @@ start_hsm(struct kw_broker *b)
 		return KW_ERR_HSM;
 	}
 	kw_log_info("HSM token '%s': release profile %s (contained: the key's plaintext never "
-	    "leaves the HSM)", b->cfg->hsm_token, b->release_profile);
+	    "leaves the HSM); HSM call deadline %u s (admin %u s), at most %u calls outstanding",
+	    token, b->release_profile, b->cfg->hsm_call_timeout, b->cfg->hsm_admin_timeout,
+	    b->cfg->hsm_max_pending);
 	return 0;
 }
 

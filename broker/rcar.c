@@ -141,8 +141,15 @@ sign_done(int r, json_t *result, void *arg)
 	    kw_b64url_decode(sig_b64, strlen(sig_b64), sig, sizeof(sig), &siglen) != 0 ||
 	    siglen != KW_ES256_SIG_LEN ||
 	    kw_jws_compact(sj->signing_input, sig, siglen, &token) != 0) {
-		kw_log_err_r_rl(r != 0 ? r : KW_ERR_HSM, "the HSM did not sign the token");
-		kw_http_problem_from_err(sj->req, KW_ERR_UNAVAILABLE, NULL);
+		/*
+		 * Deadline missed, helper down or hung: 503 hsm_unavailable. The HSM
+		 * client logs those events once each, so they are debug here.
+		 */
+		if (r == KW_ERR_TIMEOUT || r == KW_ERR_UNAVAILABLE)
+			kw_log_debug_r(r, "the HSM did not sign the token");
+		else
+			kw_log_err_r_rl(r != 0 ? r : KW_ERR_HSM, "the HSM did not sign the token");
+		kw_http_hsm_unavailable(sj->req);
 		goto out;
 	}
 	sj->b->n_attest_ok++;
@@ -329,9 +336,15 @@ release_done(int r, json_t *result, void *arg)
 	if (r != 0 || jwe == NULL) {
 		if (r == 0)
 			r = KW_ERR_HSM;
-		kw_log_err_r(r, "release of '%s' failed in the HSM helper", j->path);
-		kw_http_problem_from_err(j->req, r == KW_ERR_NOT_FOUND ? KW_ERR_NOT_FOUND :
-		    KW_ERR_UNAVAILABLE, "no such resource");
+		/* the HSM client logs deadline and hung-helper events once each */
+		if (r == KW_ERR_TIMEOUT || r == KW_ERR_UNAVAILABLE)
+			kw_log_debug_r(r, "release of '%s' failed in the HSM helper", j->path);
+		else
+			kw_log_err_r_rl(r, "release of '%s' failed in the HSM helper", j->path);
+		if (r == KW_ERR_NOT_FOUND)
+			kw_http_problem_from_err(j->req, KW_ERR_NOT_FOUND, "no such resource");
+		else    /* KW_ERR_TIMEOUT, KW_ERR_UNAVAILABLE (down or hung), KW_ERR_HSM, ... */
+			kw_http_hsm_unavailable(j->req);
 		goto out;
 	}
 	j->b->n_release_ok++;
@@ -551,7 +564,7 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	}
 	goto out;
 fail:
-	kw_log_err_r(r, "release could not be started");
+	kw_log_err_r_rl(r, "release could not be started");
 	kw_http_problem_from_err(req, r == KW_ERR_NOMEM ? KW_ERR_UNAVAILABLE : r, NULL);
 out:
 	EVP_PKEY_free(tv.tee_pub);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,16 +20,42 @@
 #include "kw_log.h"
 #include "kw_util.h"
 
-#define SYNC_TIMEOUT_MS 60000
 #define STOP_GRACE_MS 2000
+#define KILL_GRACE_MS 3000 /* SIGTERM -> SIGKILL */
+#define REAP_POLL_MS 20
+#define DYING_MAX 8
 #define READ_BATCH 64 /* replies per read callback, for fairness */
+
+/* Deadline classes: workload-path calls and slow admin-only calls. */
+enum { CLS_CALL = 0, CLS_ADMIN = 1, CLS_N = 2 };
 
 extern char **environ;
 
+/*
+ * Deadline bookkeeping. Every outstanding call is on c->pending in id
+ * order, which is the order the helper answers in. A call whose callback
+ * has not run yet is also on c->by_deadline[cls]; deadlines within a class
+ * grow with the enqueue time, so the head of each class list is its
+ * earliest deadline and one timer (the earliest of the two heads and the
+ * hung check) suffices. When a call's deadline passes, its callback runs
+ * with KW_ERR_TIMEOUT and cb becomes NULL: an unsent call is forgotten at
+ * once, a sent one stays on c->pending (it still counts against
+ * max_pending) until the helper answers it, and that late reply is
+ * matched by id and dropped. If the helper answers nothing for a full
+ * deadline of the call at the head of c->pending (the one it is working
+ * on), it is declared hung: killed (or disconnected) and every pending
+ * call fails. Until a new helper's first reply (its start-up: module
+ * load, login, self test) the hung check allows the admin deadline, so a
+ * slow start under load costs some calls their deadline but is not killed
+ * over and over.
+ */
 struct hsm_call {
-	TAILQ_ENTRY(hsm_call) q;
+	TAILQ_ENTRY(hsm_call) q;  /* c->pending */
+	TAILQ_ENTRY(hsm_call) dq; /* c->by_deadline[cls], while cb != NULL */
 	uint32_t id;
-	hsm_client_cb cb;
+	int cls;
+	int64_t t_enq, deadline;  /* monotonic milliseconds */
+	hsm_client_cb cb;         /* NULL once completed by its deadline (abandoned) */
 	void *arg;
 	char *msg; /* serialized request until sent, then NULL */
 	size_t len;
@@ -37,16 +64,39 @@ TAILQ_HEAD(hsm_call_list, hsm_call);
 
 struct hsm_client {
 	struct event_base *base;
-	char **argv, **envp;     /* built once; used after fork without allocating */
-	int fd;                  /* -1 while no helper runs */
-	pid_t pid;
-	struct event *ev_read, *ev_write;
+	char *socket_path;       /* socket mode when set */
+	char **argv, **envp;     /* spawn mode: built once; used after fork without allocating */
+	int fd;                  /* -1 while no helper runs (or no connection) */
+	pid_t pid;               /* spawn mode: the helper; -1 otherwise */
+	struct event *ev_read, *ev_write, *ev_timer, *ev_reap;
+	struct {
+		pid_t pid;
+		int64_t kill_at;
+	} dying[DYING_MAX];           /* retired helpers not yet reaped */
+	size_t n_dying;
 	struct hsm_call_list pending; /* sent or unsent, in id order */
+	struct hsm_call_list by_deadline[CLS_N];
 	struct hsm_call *unsent;      /* first call not yet written, or NULL */
+	size_t n_pending, max_pending;
+	int64_t timeout_ms[CLS_N];
+	int64_t last_reply;           /* last reply received, or the spawn */
+	bool answered;                /* the current helper has replied at least once */
+	int64_t last_spawn;           /* last spawn or connect attempt; INT64_MIN: never */
+	int64_t last_full_log;        /* rate limit for "queue full" lines */
 	uint32_t next_id;
 	json_t *probe;
 	uint8_t *rbuf;
+	struct hsm_client_stats st;
 };
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void read_cb(evutil_socket_t fd, short what, void *arg);
 static void write_cb(evutil_socket_t fd, short what, void *arg);
@@ -71,25 +121,117 @@ strv_free(char **v)
 	free(v);
 }
 
-/* Wait for pid up to ms milliseconds, then SIGKILL it and reap. */
-static void
-reap(pid_t pid, int ms)
+/* Reap pid if it has ended; true when it is gone (or not ours any more). */
+static bool
+try_reap(pid_t pid)
 {
-	struct timespec ts = {0, 10 * 1000 * 1000};
+	pid_t w;
 	int st;
 
-	for (int waited = 0; waited < ms; waited += 10) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
+	do
+		w = waitpid(pid, &st, WNOHANG);
+	while (w < 0 && errno == EINTR);
+	return w == pid || w < 0;
+}
 
-		if (w == pid || (w < 0 && errno != EINTR))
-			goto done;
-		nanosleep(&ts, NULL);
-	}
+static void
+kill_now(pid_t pid)
+{
+	int st;
+
 	(void)kill(pid, SIGKILL);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-done:
-	kw_log_debug("helper %ld ended", (long)pid);
+	kw_log_debug("helper %ld killed", (long)pid);
+}
+
+static void
+arm_reaper(struct hsm_client *c)
+{
+	struct timeval tv = {0, REAP_POLL_MS * 1000};
+
+	if (c->ev_reap != NULL && c->n_dying > 0)
+		(void)evtimer_add(c->ev_reap, &tv);
+}
+
+/*
+ * Reap retired helpers; SIGKILL those still alive after their grace time.
+ * block: wait for all of them (shutdown).
+ */
+static void
+reap_dying(struct hsm_client *c, bool block)
+{
+	struct timespec ts = {0, REAP_POLL_MS * 1000 * 1000};
+
+	for (;;) {
+		int64_t now = mono_ms();
+
+		for (size_t i = 0; i < c->n_dying;) {
+			if (!try_reap(c->dying[i].pid) && now < c->dying[i].kill_at) {
+				i++;
+				continue;
+			}
+			if (now >= c->dying[i].kill_at && !try_reap(c->dying[i].pid)) {
+				kw_log_warn("helper %ld did not end within %d ms of SIGTERM; SIGKILL",
+				    (long)c->dying[i].pid, KILL_GRACE_MS);
+				kill_now(c->dying[i].pid);
+			}
+			c->dying[i] = c->dying[--c->n_dying];
+		}
+		if (!block || c->n_dying == 0)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	arm_reaper(c);
+}
+
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	reap_dying(arg, false);
+}
+
+/*
+ * End a helper that may still be running. Not SIGKILL first: SoftHSM 2.6.1
+ * rewrites token.object in place (truncate, then write) at every C_Login,
+ * so a SIGKILL inside that window leaves it empty and the token is gone
+ * with every key in it (seen in tests/integration/test_hsm_faults.py as
+ * "token label not found"). SIGTERM+SIGCONT lets the helper finish the
+ * PKCS#11 call it is in (its handler only sets a flag; a stopped helper
+ * continues) and exit; SIGKILL follows after KILL_GRACE_MS, from a timer,
+ * so the loop never waits.
+ */
+static void
+retire(struct hsm_client *c, pid_t pid)
+{
+	if (try_reap(pid))
+		return;
+	(void)kill(pid, SIGTERM);
+	(void)kill(pid, SIGCONT);
+	if (c->n_dying == DYING_MAX) {
+		kill_now(pid);    /* not reached: at most one spawn per second */
+		return;
+	}
+	c->dying[c->n_dying].pid = pid;
+	c->dying[c->n_dying].kill_at = mono_ms() + KILL_GRACE_MS;
+	c->n_dying++;
+	arm_reaper(c);
+}
+
+/* Shutdown: wait up to ms for pid to end on its own (EOF on its socket). */
+static bool
+wait_exit(pid_t pid, int ms)
+{
+	struct timespec ts = {0, 10 * 1000 * 1000};
+
+	for (int waited = 0; waited < ms; waited += 10) {
+		if (try_reap(pid))
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return try_reap(pid);
 }
 
 /*
@@ -112,15 +254,17 @@ helper_down(struct hsm_client *c, int grace_ms)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
-	if (c->pid > 0) {
-		if (grace_ms == 0)
-			(void)kill(c->pid, SIGKILL);
-		reap(c->pid, grace_ms);
-	}
+	if (c->pid > 0 && (grace_ms == 0 || !wait_exit(c->pid, grace_ms)))
+		retire(c, c->pid);
 	c->pid = -1;
 	TAILQ_INIT(&failed);
 	TAILQ_CONCAT(&failed, &c->pending, q);
+	for (int k = 0; k < CLS_N; k++)
+		TAILQ_INIT(&c->by_deadline[k]);
 	c->unsent = NULL;
+	c->n_pending = 0;
+	if (c->ev_timer != NULL)
+		(void)evtimer_del(c->ev_timer);
 	while ((call = TAILQ_FIRST(&failed)) != NULL) {
 		TAILQ_REMOVE(&failed, call, q);
 		if (call->cb != NULL)
@@ -129,21 +273,193 @@ helper_down(struct hsm_client *c, int grace_ms)
 	}
 }
 
+/* How long the helper may stay silent with head outstanding before it counts as hung. */
+static int64_t
+hung_after(const struct hsm_client *c, const struct hsm_call *head)
+{
+	int64_t t = c->timeout_ms[head->cls];
+
+	if (!c->answered && c->timeout_ms[CLS_ADMIN] > t)
+		t = c->timeout_ms[CLS_ADMIN];
+	return t;
+}
+
+/* The earliest moment check_deadlines() has work: INT64_MAX when none. */
+static int64_t
+next_wake(const struct hsm_client *c)
+{
+	const struct hsm_call *head = TAILQ_FIRST(&c->pending);
+	int64_t next = INT64_MAX;
+
+	for (int k = 0; k < CLS_N; k++) {
+		const struct hsm_call *first = TAILQ_FIRST(&c->by_deadline[k]);
+
+		if (first != NULL && first->deadline < next)
+			next = first->deadline;
+	}
+	if (head != NULL) {
+		int64_t started = head->t_enq > c->last_reply ? head->t_enq : c->last_reply;
+		int64_t hung_at = started + hung_after(c, head);
+
+		if (hung_at < next)
+			next = hung_at;
+	}
+	return next;
+}
+
+/* (Re)arm the one timer for next_wake(). */
+static void
+arm(struct hsm_client *c)
+{
+	int64_t next = next_wake(c), delay;
+	struct timeval tv;
+
+	if (c->ev_timer == NULL)
+		return;
+	if (next == INT64_MAX) {
+		(void)evtimer_del(c->ev_timer);
+		return;
+	}
+	delay = next - mono_ms();
+	if (delay < 0)
+		delay = 0;
+	tv.tv_sec = (time_t)(delay / 1000);
+	tv.tv_usec = (suseconds_t)((delay % 1000) * 1000);
+	(void)evtimer_add(c->ev_timer, &tv);
+}
+
+/*
+ * Complete every call whose deadline has passed with KW_ERR_TIMEOUT, then
+ * declare the helper hung if it answered nothing for a full deadline of
+ * the call at the head of the queue. Callbacks may call hsm_client_call().
+ */
+static void
+check_deadlines(struct hsm_client *c, int64_t now)
+{
+	struct hsm_call *call, *head;
+	unsigned long expired = 0;
+
+	for (int k = 0; k < CLS_N; k++) {
+		while ((call = TAILQ_FIRST(&c->by_deadline[k])) != NULL && call->deadline <= now) {
+			hsm_client_cb cb = call->cb;
+			void *arg = call->arg;
+
+			TAILQ_REMOVE(&c->by_deadline[k], call, dq);
+			call->cb = NULL;    /* abandoned: a late reply is dropped */
+			call->arg = NULL;
+			if (call->msg != NULL) {
+				/* never sent: no reply will come, forget it now */
+				if (c->unsent == call)
+					c->unsent = TAILQ_NEXT(call, q);
+				TAILQ_REMOVE(&c->pending, call, q);
+				c->n_pending--;
+				call_free(call);
+			}
+			expired++;
+			c->st.timeouts++;
+			cb(KW_ERR_TIMEOUT, NULL, arg);
+		}
+	}
+	if (expired > 0)
+		kw_log_warn("%lu HSM call(s) missed their deadline (%zu outstanding)", expired,
+		    c->n_pending);
+	head = TAILQ_FIRST(&c->pending);
+	if (head != NULL && c->fd >= 0) {
+		int64_t started = head->t_enq > c->last_reply ? head->t_enq : c->last_reply;
+
+		if (now - started >= hung_after(c, head)) {
+			c->st.hung++;
+			if (c->socket_path != NULL)
+				kw_log_err("HSM helper at '%s' answered nothing for %lld ms with %zu "
+				    "call(s) outstanding: declaring it hung and reconnecting on the next "
+				    "call", c->socket_path, (long long)(now - started), c->n_pending);
+			else
+				kw_log_err("HSM helper %ld answered nothing for %lld ms with %zu call(s) "
+				    "outstanding: declaring it hung and ending it (SIGTERM, SIGKILL after "
+				    "%d s); the next call starts a new one", (long)c->pid,
+				    (long long)(now - started), c->n_pending, KILL_GRACE_MS / 1000);
+			helper_down(c, 0);
+		}
+	}
+	arm(c);
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	check_deadlines(arg, mono_ms());
+}
+
+/* Events for a fresh helper socket c->fd; the helper is then "up". */
+static int
+attach(struct hsm_client *c)
+{
+	int fl;
+
+	if ((fl = fcntl(c->fd, F_GETFL)) < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		return KW_ERR_HSM;
+	c->ev_read = event_new(c->base, c->fd, EV_READ | EV_PERSIST, read_cb, c);
+	c->ev_write = event_new(c->base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c);
+	if (c->ev_read == NULL || c->ev_write == NULL || event_add(c->ev_read, NULL) != 0)
+		return KW_ERR_HSM;
+	c->last_reply = mono_ms();
+	c->answered = false;
+	c->st.spawns++;
+	return 0;
+}
+
+/* Socket mode: connect to the supervisor (never blocks: a full backlog is EAGAIN). */
+static int
+connect_helper(struct hsm_client *c)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(c->socket_path) >= sizeof(sa.sun_path))
+		return KW_ERR_INVALID_ARG;
+	memcpy(sa.sun_path, c->socket_path, strlen(c->socket_path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
+		kw_log_err("socket: %s", strerror(errno));
+		return KW_ERR_HSM;
+	}
+	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		kw_log_warn("cannot connect to the HSM helper at '%s': %s", c->socket_path,
+		    strerror(errno));
+		close(fd);
+		return KW_ERR_HSM;
+	}
+	c->fd = fd;
+	c->pid = -1;
+	if (attach(c) != 0) {
+		helper_down(c, 0);
+		return KW_ERR_HSM;
+	}
+	kw_log_debug("connected to the HSM helper at '%s'", c->socket_path);
+	return 0;
+}
+
 static int
 spawn(struct hsm_client *c)
 {
-	int sv[2] = {-1, -1}, fl;
+	int sv[2] = {-1, -1};
 	pid_t pid;
 
+	c->last_spawn = mono_ms();
+	if (c->socket_path != NULL)
+		return connect_helper(c);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
 		kw_log_err("socketpair: %s", strerror(errno));
-		return KW_ERR_UNAVAILABLE;
+		return KW_ERR_HSM;
 	}
 	if ((pid = fork()) < 0) {
 		kw_log_err("fork: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
-		return KW_ERR_UNAVAILABLE;
+		return KW_ERR_HSM;
 	}
 	if (pid == 0) {
 		/* Child: async-signal-safe calls only (the broker may be threaded). */
@@ -172,17 +488,12 @@ spawn(struct hsm_client *c)
 	close(sv[1]);
 	c->fd = sv[0];
 	c->pid = pid;
-	if ((fl = fcntl(c->fd, F_GETFL)) < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) != 0)
-		goto fail;
-	c->ev_read = event_new(c->base, c->fd, EV_READ | EV_PERSIST, read_cb, c);
-	c->ev_write = event_new(c->base, c->fd, EV_WRITE | EV_PERSIST, write_cb, c);
-	if (c->ev_read == NULL || c->ev_write == NULL || event_add(c->ev_read, NULL) != 0)
-		goto fail;
+	if (attach(c) != 0) {
+		helper_down(c, 0);
+		return KW_ERR_HSM;
+	}
 	kw_log_debug("helper %ld started", (long)pid);
 	return 0;
-fail:
-	helper_down(c, 0);
-	return KW_ERR_UNAVAILABLE;
 }
 
 /* Write queued requests until the socket is full; never blocks. */
@@ -246,6 +557,19 @@ dispatch(struct hsm_client *c, const uint8_t *buf, size_t len)
 		r = 0;
 		goto out;
 	}
+	c->last_reply = mono_ms();
+	c->answered = true;
+	TAILQ_REMOVE(&c->pending, call, q);
+	c->n_pending--;
+	if (call->cb == NULL) {
+		/* its deadline passed and its caller has had KW_ERR_TIMEOUT: drop it */
+		c->st.late_replies++;
+		kw_log_debug("late reply to abandoned request %u dropped", call->id);
+		call_free(call);
+		r = 0;
+		goto out;
+	}
+	TAILQ_REMOVE(&c->by_deadline[call->cls], call, dq);
 	if (!ok) {
 		if (kw_json_get_int(o, "error", &err) != 0 || err >= 0 || err <= KW_ERR__LAST)
 			err = KW_ERR_HSM;
@@ -256,9 +580,7 @@ dispatch(struct hsm_client *c, const uint8_t *buf, size_t len)
 			kw_log_debug("request %u failed: %s ('%s')", call->id, kw_strerror((int)err), esc);
 		}
 	}
-	TAILQ_REMOVE(&c->pending, call, q);
-	if (call->cb != NULL)
-		call->cb(ok ? 0 : (int)err, ok ? o : NULL, call->arg);
+	call->cb(ok ? 0 : (int)err, ok ? o : NULL, call->arg);
 	call_free(call);
 	r = 0;
 out:
@@ -281,6 +603,10 @@ read_some(struct hsm_client *c)
 		if (n <= 0 || (size_t)n > HSM_PROTO_MAX) {
 			if (n > 0)
 				kw_log_err("helper reply too large; restarting it");
+			else if (c->socket_path != NULL)
+				kw_log_warn("HSM helper at '%s' closed the connection (%s; a refused "
+				    "peer is logged by keywarden-hsm)", c->socket_path,
+				    n == 0 ? "EOF" : strerror(errno));
 			else
 				kw_log_warn("helper %ld went away (%s)", (long)c->pid,
 				    n == 0 ? "EOF" : strerror(errno));
@@ -303,21 +629,56 @@ read_some(struct hsm_client *c)
 static void
 read_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct hsm_client *c = arg;
+
 	(void)fd;
 	(void)what;
-	(void)read_some(arg);
+	if (read_some(c))
+		arm(c);    /* the hung clock restarts with every reply */
 }
 
-/* Queue a request (stolen) with the next id; spawns the helper if needed. */
+/* Admin-only ops get the longer deadline (docs/hsm.md "Deadlines"). */
 static int
-enqueue(struct hsm_client *c, json_t *req, hsm_client_cb cb, void *arg, uint32_t *ret_id)
+op_class(const json_t *req)
+{
+	static const char *const admin_ops[] = {"generate", "import", "import_key", "key_list",
+		"destroy", "token_key_new", "token_key_destroy", NULL};
+	const char *op = json_string_value(json_object_get(req, "op"));
+
+	for (size_t i = 0; op != NULL && admin_ops[i] != NULL; i++) {
+		if (strcmp(op, admin_ops[i]) == 0)
+			return CLS_ADMIN;
+	}
+	return CLS_CALL;
+}
+
+/*
+ * Queue a request (stolen) with the next id and a deadline of class cls
+ * (-1: by its op); spawns or connects the helper if needed.
+ */
+static int
+enqueue(struct hsm_client *c, json_t *req, int cls, hsm_client_cb cb, void *arg,
+    uint32_t *ret_id)
 {
 	struct hsm_call *call = NULL;
 	char *msg = NULL;
+	int64_t now = mono_ms();
 	int r = KW_ERR_NOMEM;
 
 	if (req == NULL || !json_is_object(req)) {
 		r = KW_ERR_INVALID_ARG;
+		goto out;
+	}
+	if (cls < 0)
+		cls = op_class(req);
+	if (c->n_pending >= c->max_pending) {
+		c->st.rejected++;
+		if (now - c->last_full_log >= 1000) {
+			c->last_full_log = now;
+			kw_log_warn("HSM queue full (%zu calls outstanding): failing calls at once",
+			    c->n_pending);
+		}
+		r = KW_ERR_HSM;
 		goto out;
 	}
 	if (c->next_id == 0)
@@ -330,23 +691,42 @@ enqueue(struct hsm_client *c, json_t *req, hsm_client_cb cb, void *arg, uint32_t
 		r = KW_ERR_TOO_LARGE;
 		goto out;
 	}
-	if (c->fd < 0 && (r = spawn(c)) != 0)
-		goto out;
+	if (c->fd < 0) {
+		/* respawn backoff: a helper that dies at start is not forked in a loop */
+		if (c->last_spawn != INT64_MIN && now - c->last_spawn < HSM_CLIENT_RESPAWN_INTERVAL_MS) {
+			c->st.rejected++;
+			kw_log_debug("HSM helper down; next start in %lld ms",
+			    (long long)(HSM_CLIENT_RESPAWN_INTERVAL_MS - (now - c->last_spawn)));
+			r = KW_ERR_HSM;
+			goto out;
+		}
+		if ((r = spawn(c)) != 0) {
+			r = r == KW_ERR_INVALID_ARG ? r : KW_ERR_HSM;
+			goto out;
+		}
+		now = mono_ms();
+	}
 	if ((call = calloc(1, sizeof(*call))) == NULL) {
 		r = KW_ERR_NOMEM;
 		goto out;
 	}
 	call->id = c->next_id++;
+	call->cls = cls;
+	call->t_enq = now;
+	call->deadline = now + c->timeout_ms[cls];
 	call->cb = cb;
 	call->arg = arg;
 	call->len = strlen(msg);
 	call->msg = msg;
 	msg = NULL;    /* transferred */
 	TAILQ_INSERT_TAIL(&c->pending, call, q);
+	TAILQ_INSERT_TAIL(&c->by_deadline[cls], call, dq);
+	c->n_pending++;
 	if (c->unsent == NULL)
 		c->unsent = call;
 	*ret_id = call->id;
 	flush(c);
+	arm(c);
 	r = 0;
 out:
 	if (msg != NULL)
@@ -364,7 +744,7 @@ hsm_client_call(struct hsm_client *c, json_t *req, hsm_client_cb cb, void *arg)
 		json_decref(req);
 		return KW_ERR_INVALID_ARG;
 	}
-	return enqueue(c, req, cb, arg, &id);
+	return enqueue(c, req, -1, cb, arg, &id);
 }
 
 struct sync_state {
@@ -383,43 +763,48 @@ sync_cb(int r, json_t *result, void *arg)
 	st->reply = r == 0 ? json_incref(result) : NULL;
 }
 
-int
-hsm_client_call_sync(struct hsm_client *c, json_t *req, json_t **ret)
+/* The blocking loop of hsm_client_call_sync: poll the socket until st is done. */
+static int
+call_sync(struct hsm_client *c, json_t *req, int cls, json_t **ret)
 {
 	struct sync_state st = {false, KW_ERR_UNAVAILABLE, NULL};
-	struct timespec t0, now;
 	uint32_t id;
 	int r;
 
-	if ((r = enqueue(c, req, sync_cb, &st, &id)) != 0)
+	if ((r = enqueue(c, req, cls, sync_cb, &st, &id)) != 0)
 		return r;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!st.done) {
 		struct pollfd pfd = {c->fd, POLLIN, 0};
-		long left;
+		int64_t now = mono_ms(), wake = next_wake(c);
+		int wait_ms;
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = SYNC_TIMEOUT_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
-		    (now.tv_nsec - t0.tv_nsec) / 1000000);
-		if (left <= 0) {
-			kw_log_err("helper did not answer within %d ms; killing it", SYNC_TIMEOUT_MS);
-			helper_down(c, 0);    /* fails our call too: st.done */
-			break;
+		if (wake <= now) {
+			check_deadlines(c, now);    /* completes st by its deadline at the latest */
+			continue;
 		}
+		if (c->fd < 0)
+			break;    /* cannot happen: a pending call implies a helper */
+		wait_ms = wake - now > 1000 ? 1000 : (int)(wake - now);
 		if (c->unsent != NULL)
 			pfd.events |= POLLOUT;
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
+		if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) {
 			helper_down(c, 0);
 			break;
 		}
 		if (pfd.revents & POLLOUT)
 			flush(c);
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
-			(void)read_some(c);
+		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) && read_some(c))
+			arm(c);
 	}
 	if (st.r == 0)
 		*ret = st.reply;    /* transferred */
 	return st.r;
+}
+
+int
+hsm_client_call_sync(struct hsm_client *c, json_t *req, json_t **ret)
+{
+	return call_sync(c, req, -1, ret);
 }
 
 /* NULL-terminated copy of environ with SOFTHSM2_CONF replaced when conf is set. */
@@ -486,8 +871,12 @@ hsm_client_start(struct event_base *base, const struct hsm_client_config *cfg,
 	json_t *req = NULL, *probe = NULL;
 	int r = KW_ERR_INVALID_ARG;
 
-	if (base == NULL || cfg == NULL || cfg->helper_path == NULL || cfg->module_path == NULL ||
-	    cfg->token_label == NULL || cfg->pin_file == NULL)
+	if (base == NULL || cfg == NULL)
+		return KW_ERR_INVALID_ARG;
+	if (cfg->socket_path != NULL ? (cfg->socket_path[0] == '\0' ||
+	    strlen(cfg->socket_path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) :
+	    (cfg->helper_path == NULL || cfg->module_path == NULL || cfg->token_label == NULL ||
+	    cfg->pin_file == NULL))
 		return KW_ERR_INVALID_ARG;
 	r = KW_ERR_NOMEM;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -496,13 +885,31 @@ hsm_client_start(struct event_base *base, const struct hsm_client_config *cfg,
 	c->fd = -1;
 	c->pid = -1;
 	c->next_id = 1;
+	c->last_spawn = INT64_MIN;
+	c->last_full_log = INT64_MIN / 2;
+	c->timeout_ms[CLS_CALL] = cfg->call_timeout_ms != 0 ? cfg->call_timeout_ms :
+	    HSM_CLIENT_CALL_TIMEOUT_DEFAULT_MS;
+	c->timeout_ms[CLS_ADMIN] = cfg->admin_timeout_ms != 0 ? cfg->admin_timeout_ms :
+	    HSM_CLIENT_ADMIN_TIMEOUT_DEFAULT_MS;
+	c->max_pending = cfg->max_pending != 0 ? cfg->max_pending : HSM_CLIENT_MAX_PENDING_DEFAULT;
 	TAILQ_INIT(&c->pending);
-	if ((c->rbuf = malloc(HSM_PROTO_MAX)) == NULL || (c->argv = build_argv(cfg)) == NULL ||
-	    (c->envp = build_env(cfg->softhsm2_conf)) == NULL)
+	for (int k = 0; k < CLS_N; k++)
+		TAILQ_INIT(&c->by_deadline[k]);
+	if ((c->rbuf = malloc(HSM_PROTO_MAX)) == NULL ||
+	    (c->ev_timer = evtimer_new(base, timer_cb, c)) == NULL ||
+	    (c->ev_reap = evtimer_new(base, reap_cb, c)) == NULL)
 		goto out;
+	if (cfg->socket_path != NULL) {
+		if ((c->socket_path = strdup(cfg->socket_path)) == NULL)
+			goto out;
+	} else if ((c->argv = build_argv(cfg)) == NULL ||
+	    (c->envp = build_env(cfg->softhsm2_conf)) == NULL) {
+		goto out;
+	}
 	if ((req = json_pack("{s:s}", "op", "probe")) == NULL)
 		goto out;
-	r = hsm_client_call_sync(c, req, &probe);
+	/* the first probe waits for the helper's start-up (login, self test) */
+	r = call_sync(c, req, CLS_ADMIN, &probe);
 	req = NULL;    /* stolen */
 	if (r != 0) {
 		kw_log_err_r(r, "HSM helper probe failed");
@@ -524,6 +931,19 @@ hsm_client_pid(const struct hsm_client *c)
 	return c->pid > 0 ? c->pid : -1;
 }
 
+int
+hsm_client_connected(const struct hsm_client *c)
+{
+	return c->fd >= 0;
+}
+
+void
+hsm_client_get_stats(const struct hsm_client *c, struct hsm_client_stats *ret)
+{
+	*ret = c->st;
+	ret->pending = c->n_pending;
+}
+
 const json_t *
 hsm_client_probe(const struct hsm_client *c)
 {
@@ -537,6 +957,12 @@ hsm_client_free(struct hsm_client *c)
 		return;
 	/* Closing the socket makes the helper exit 0 on its own; SIGKILL after the grace time. */
 	helper_down(c, STOP_GRACE_MS);
+	reap_dying(c, true);
+	if (c->ev_timer != NULL)
+		event_free(c->ev_timer);
+	if (c->ev_reap != NULL)
+		event_free(c->ev_reap);
+	free(c->socket_path);
 	json_decref(c->probe);
 	strv_free(c->argv);
 	strv_free(c->envp);

@@ -6,8 +6,10 @@
  * The message API between keywarden (the broker) and keywarden-hsm (the
  * helper that alone loads the PKCS#11 module and holds the PIN).
  *
- * Transport: an AF_UNIX SOCK_SEQPACKET socketpair; the helper gets its end
- * as fd HSM_PROTO_FD (3). One datagram = one message = one JSON object
+ * Transport: an AF_UNIX SOCK_SEQPACKET socketpair (spawn mode) or a
+ * connection accepted by the keywarden-hsm supervisor (socket mode); the
+ * serving helper gets its end as fd HSM_PROTO_FD (3) and checks the peer's
+ * uid (SO_PEERCRED) before it loads the module. One datagram = one message = one JSON object
  * (UTF-8, no trailing NUL), at most HSM_PROTO_MAX bytes. Requests are
  * pipelined: the broker may send many before reading replies; replies carry
  * the request's "id" and may be matched in any order (the helper currently

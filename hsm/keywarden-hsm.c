@@ -2,9 +2,14 @@
 /*
  * keywarden-hsm: the only process that loads the PKCS#11 module and knows
  * the PIN. Speaks hsm_proto.h on fd HSM_PROTO_FD, one request at a time.
+ * With --listen it is the supervisor instead (hsm_supervise.c): it accepts
+ * broker connections on a socket, checks the peer's uid, and starts one
+ * fresh serving helper (this program, fd 3 mode) per session.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +23,7 @@
 #include "hsm_p11.h"
 #include "hsm_proto.h"
 #include "hsm_req.h"
+#include "hsm_supervise.h"
 #include "kw_b64url.h"
 #include "kw_json.h"
 #include "kw_log.h"
@@ -25,6 +31,32 @@
 #include "kw_util.h"
 
 #define RECYCLE_DEFAULT 5000
+
+/*
+ * SIGTERM/SIGINT only set this flag: the helper ends between requests,
+ * never inside a PKCS#11 call. SoftHSM 2.6.1 rewrites token.object in place
+ * at every C_Login, and dying in the middle of that loses the token.
+ */
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* Without SA_RESTART, so a blocking recv() returns EINTR and the flag is seen. */
+static int
+install_term_handler(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGTERM, &sa, NULL) == 0 && sigaction(SIGINT, &sa, NULL) == 0 ? 0 : -1;
+}
 
 struct helper {
 	struct hsm_p11 *p11;
@@ -40,9 +72,18 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: keywarden-hsm --module PATH --token LABEL --pin-file PATH\n"
 	    "                     [--recycle-after N] [--log-level error|warn|info|debug]\n"
-	    "Speaks the keywarden HSM protocol on fd %d (started by keywarden).\n"
+	    "                     [--softhsm2-conf PATH] [--allow-user NAME|--allow-uid N]...\n"
+	    "       keywarden-hsm --listen PATH (--allow-user NAME|--allow-uid N)...\n"
+	    "                     --module PATH --token LABEL --pin-file PATH [--socket-mode MODE]\n"
+	    "                     [--softhsm2-conf PATH] [--recycle-after N] [--log-level L]\n"
+	    "Without --listen: speaks the keywarden HSM protocol on fd %d (started by keywarden,\n"
+	    "or by the supervisor); the peer's uid must be allowed (default: our own uid).\n"
+	    "With --listen: the supervisor. It accepts broker connections on PATH (or on the\n"
+	    "socket systemd passes, LISTEN_FDS), refuses peers whose uid is not allowed, and\n"
+	    "starts a fresh serving helper for each session; it never loads the module.\n"
 	    "  --recycle-after N  C_Finalize/C_Initialize after every N releases\n"
-	    "                     (default %d; 0 = never)\n",
+	    "                     (default %d; 0 = never)\n"
+	    "  --socket-mode MODE mode of the socket the supervisor creates (octal, default 0660)\n",
 	    HSM_PROTO_FD, RECYCLE_DEFAULT);
 }
 
@@ -439,6 +480,11 @@ serve(struct helper *h)
 		char *out;
 		ssize_t n;
 
+		if (stop_requested) {
+			kw_log_debug("SIGTERM: ending between requests");
+			r = 0;
+			break;
+		}
 		/* MSG_TRUNC: n is the real datagram size, so oversize is detected. */
 		n = recv(HSM_PROTO_FD, buf, HSM_PROTO_MAX, MSG_TRUNC);
 		if (n < 0 && errno == EINTR)
@@ -476,6 +522,26 @@ serve(struct helper *h)
 	return r;
 }
 
+/* The peer on fd 3 must be an allowed uid (defence in depth behind the supervisor). */
+static int
+check_peer(struct hsm_allow *allow)
+{
+	struct ucred uc;
+
+	if (hsm_peer_cred(HSM_PROTO_FD, &uc) != 0) {
+		kw_log_err("SO_PEERCRED on fd %d: %s", HSM_PROTO_FD, strerror(errno));
+		return -1;
+	}
+	if (allow->n == 0)
+		allow->uid[allow->n++] = getuid();    /* spawned by a broker of our own user */
+	if (!hsm_allow_has(allow, uc.uid)) {
+		kw_log_err("peer uid %u (pid %ld) is not allowed; refusing to serve",
+		    (unsigned)uc.uid, (long)uc.pid);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -485,13 +551,22 @@ main(int argc, char **argv)
 		{"pin-file", required_argument, NULL, 'p'},
 		{"recycle-after", required_argument, NULL, 'r'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"listen", required_argument, NULL, 'L'},
+		{"allow-user", required_argument, NULL, 'U'},
+		{"allow-uid", required_argument, NULL, 'u'},
+		{"socket-mode", required_argument, NULL, 'M'},
+		{"softhsm2-conf", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct helper h = {.recycle_after = RECYCLE_DEFAULT};
-	const char *module = NULL, *pin_file = NULL, *detail = NULL;
+	struct hsm_supervise_config sv = {.socket_mode = 0660};
+	const char *module = NULL, *pin_file = NULL, *detail = NULL, *recycle = NULL;
+	const char *level = NULL, *conf = NULL;
 	enum kw_log_level lvl = KW_LOG_INFO;
-	char *end;
+	char *end, self[PATH_MAX];
+	unsigned long m;
+	ssize_t sl;
 	int c, r, type;
 	socklen_t tl = sizeof(type);
 
@@ -516,6 +591,7 @@ main(int argc, char **argv)
 				usage(stderr);
 				return 2;
 			}
+			recycle = optarg;
 			break;
 		case 'l':
 			if (kw_log_level_parse(optarg, &lvl) != 0) {
@@ -523,6 +599,35 @@ main(int argc, char **argv)
 				return 2;
 			}
 			kw_log_set_level(lvl);
+			level = optarg;
+			break;
+		case 'L':
+			sv.listen_path = optarg;
+			break;
+		case 'U':
+			if ((r = hsm_allow_add_user(&sv.allow, optarg)) != 0) {
+				kw_log_err_r(r, "--allow-user: no user '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'u':
+			if ((r = hsm_allow_add_uid(&sv.allow, optarg)) != 0) {
+				kw_log_err_r(r, "--allow-uid: not a uid");
+				return 2;
+			}
+			break;
+		case 'M':
+			errno = 0;
+			m = strtoul(optarg, &end, 8);
+			if (errno != 0 || *end != '\0' || optarg[0] < '0' || optarg[0] > '7' ||
+			    m > 0777) {
+				usage(stderr);
+				return 2;
+			}
+			sv.socket_mode = (mode_t)m;
+			break;
+		case 'S':
+			conf = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -536,13 +641,44 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (sv.listen_path != NULL) {
+		if ((sl = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0) {
+			kw_log_err("cannot find our own executable: %s", strerror(errno));
+			return 1;
+		}
+		self[sl] = '\0';
+		sv.self_exe = self;
+		sv.module = module;
+		sv.token = h.token;
+		sv.pin_file = pin_file;
+		sv.softhsm2_conf = conf;
+		sv.recycle_after = recycle;
+		sv.log_level = level;
+		if (sv.allow.n == 0) {
+			kw_log_err("--listen needs --allow-user or --allow-uid (the broker's user)");
+			return 2;
+		}
+		return hsm_supervise(&sv);
+	}
+	if (conf != NULL && setenv("SOFTHSM2_CONF", conf, 1) != 0)
+		return 1;
 	if (getsockopt(HSM_PROTO_FD, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_SEQPACKET) {
 		kw_log_err("fd %d is not a SOCK_SEQPACKET socket", HSM_PROTO_FD);
 		return 2;
 	}
+	/* before the module is loaded or the PIN read */
+	if (check_peer(&sv.allow) != 0)
+		return 1;
+	if (install_term_handler() != 0)
+		return 1;
 	if ((r = hsm_p11_open(module, h.token, pin_file, &h.p11, &detail)) != 0) {
 		kw_log_err_r(r, "cannot load module '%s' (%s)", module, detail);
 		return 1;
+	}
+	if (stop_requested) {
+		/* retired during start-up: the login (and its token write) is done */
+		hsm_p11_close(h.p11);
+		return 0;
 	}
 	if ((r = hsm_p11_selftest(h.p11, &detail)) != 0) {
 		kw_log_err_r(r, "profile %s does not work (%s)", HSM_PROFILE_RSA_OAEP_A256CBC_HS512,
@@ -553,7 +689,7 @@ main(int argc, char **argv)
 		    h.token, hsm_p11_module_desc(h.p11), HSM_PROFILE_RSA_OAEP_A256CBC_HS512,
 		    h.recycle_after);
 	}
-	r = serve(&h);
+	r = stop_requested ? 0 : serve(&h);
 	hsm_p11_close(h.p11);
 	return r;
 }

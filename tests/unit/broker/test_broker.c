@@ -542,6 +542,67 @@ test_config(void)
 	}
 }
 
+/* hsm: deadlines, queue bound, socket mode (spawn-only keys refused there) */
+static void
+test_config_hsm(void)
+{
+	struct kw_config *c = NULL;
+	char eb[256];
+#define TLS "\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},"
+
+	CU_ASSERT_FATAL(load_cfg("{" TLS "\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"}}", &c, eb,
+	    sizeof(eb)) == 0);
+	CU_ASSERT_EQUAL(c->hsm_call_timeout, 5);
+	CU_ASSERT_EQUAL(c->hsm_admin_timeout, 30);
+	CU_ASSERT_EQUAL(c->hsm_max_pending, 1024);
+	CU_ASSERT_PTR_NULL(c->hsm_socket);
+	kw_config_free(c);
+	c = NULL;
+	CU_ASSERT_FATAL(load_cfg("{" TLS "\"hsm\":{\"socket\":\"run/hsm.sock\",\"call_timeout\":2,"
+	    "\"admin_timeout\":60,\"max_pending\":8}}", &c, eb, sizeof(eb)) == 0);
+	CU_ASSERT(strncmp(c->hsm_socket, tmpdir, strlen(tmpdir)) == 0);
+	CU_ASSERT(strstr(c->hsm_socket, "/run/hsm.sock") != NULL);
+	CU_ASSERT_PTR_NULL(c->hsm_token);       /* optional in socket mode */
+	CU_ASSERT_PTR_NULL(c->hsm_pin_file);
+	CU_ASSERT_PTR_NULL(c->hsm_module);
+	CU_ASSERT_EQUAL(c->hsm_call_timeout, 2);
+	CU_ASSERT_EQUAL(c->hsm_admin_timeout, 60);
+	CU_ASSERT_EQUAL(c->hsm_max_pending, 8);
+	kw_config_free(c);
+	c = NULL;
+	CU_ASSERT_FATAL(load_cfg("{" TLS "\"hsm\":{\"socket\":\"/run/k/hsm.sock\",\"token\":\"kw\"}}",
+	    &c, eb, sizeof(eb)) == 0);
+	CU_ASSERT_STRING_EQUAL(c->hsm_socket, "/run/k/hsm.sock");
+	CU_ASSERT_STRING_EQUAL(c->hsm_token, "kw");
+	kw_config_free(c);
+
+	static const struct { const char *text, *msg; } bad[] = {
+		{"{" TLS "\"hsm\":{\"socket\":\"/s\",\"pin_file\":\"p\"}}", "\"pin_file\" is set on keywarden-hsm"},
+		{"{" TLS "\"hsm\":{\"socket\":\"/s\",\"module\":\"m\"}}", "\"module\" is set on keywarden-hsm"},
+		{"{" TLS "\"hsm\":{\"socket\":\"/s\",\"softhsm2_conf\":\"c\"}}", "\"softhsm2_conf\""},
+		{"{" TLS "\"hsm\":{\"socket\":\"/s\",\"helper\":\"h\"}}", "\"helper\""},
+		{"{" TLS "\"hsm\":{\"socket\":\"/s\",\"recycle_after\":5}}", "\"recycle_after\""},
+		{"{" TLS "\"hsm\":{\"socket\":\"/" "01234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456\"}}", "longer than 107"},
+		{"{" TLS "\"hsm\":{\"socket\":\"\"}}", "non-empty string"},
+		{"{" TLS "\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\",\"call_timeout\":0}}", "call_timeout"},
+		{"{" TLS "\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\",\"call_timeout\":301}}", "call_timeout"},
+		{"{" TLS "\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\",\"admin_timeout\":\"30\"}}", "admin_timeout"},
+		{"{" TLS "\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\",\"max_pending\":0}}", "max_pending"},
+		{"{" TLS "\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\",\"max_pendng\":4}}", "unknown key 'max_pendng'"},
+		{"{" TLS "\"hsm\":{\"pin_file\":\"p\"}}", "token"},
+	};
+#undef TLS
+	for (size_t i = 0; i < KW_ARRAY_SIZE(bad); i++) {
+		c = NULL;
+		eb[0] = '\0';
+		CU_ASSERT_EQUAL(load_cfg(bad[i].text, &c, eb, sizeof(eb)), KW_ERR_CONFIG);
+		CU_ASSERT_PTR_NULL(c);
+		if (strstr(eb, bad[i].msg) == NULL)
+			fprintf(stderr, "hsm config case %zu: message '%s' lacks '%s'\n", i, eb, bad[i].msg);
+		CU_ASSERT_PTR_NOT_NULL(strstr(eb, bad[i].msg));
+	}
+}
+
 static void
 test_resource_path(void)
 {
@@ -856,6 +917,7 @@ main(void)
 	CU_add_test(s, "DPoP proofs", test_dpop);
 	CU_add_test(s, "DPoP jti quota per token key", test_dpop_quota);
 	CU_add_test(s, "configuration", test_config);
+	CU_add_test(s, "config_hsm", test_config_hsm);
 	CU_add_test(s, "resource path syntax", test_resource_path);
 	CU_add_test(s, "auth body", test_parse_auth);
 	CU_add_test(s, "attest body", test_parse_attest);

@@ -39,6 +39,7 @@
 #include "hsm_jwe.h"
 #include "hsm_proto.h"
 #include "hsm_req.h"
+#include "hsm_supervise.h"
 #include "hsm_tokkey.h"
 #include "kw_b64url.h"
 #include "kw_json.h"
@@ -1054,6 +1055,26 @@ wait_all(struct res *xs, size_t n)
 	return timed_out ? -1 : 0;
 }
 
+/* Run the loop until pid no longer exists (reaped), at most ms; true when gone. */
+static int
+wait_gone(pid_t pid, int ms)
+{
+	for (int waited = 0; waited < ms; waited += 20) {
+		struct timeval tv = {0, 20 * 1000};
+		int fired = 0;
+		struct event *t;
+
+		if (kill(pid, 0) != 0 && errno == ESRCH)
+			return 1;
+		t = evtimer_new(base, timeout_cb, &fired);
+		evtimer_add(t, &tv);
+		while (!fired)
+			event_base_loop(base, EVLOOP_ONCE);
+		event_free(t);
+	}
+	return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
 static void
 res_clear(struct res *xs, size_t n)
 {
@@ -1471,7 +1492,7 @@ test_kill_respawn(void)
 	}
 	res_clear(xs, KW_ARRAY_SIZE(xs));
 	CU_ASSERT_EQUAL(hsm_client_pid(cl), -1);
-	CU_ASSERT_EQUAL(kill(pid, 0), -1);    /* reaped */
+	CU_ASSERT_TRUE(wait_gone(pid, 5000));    /* reaped (by the client's reaper timer) */
 	/* the next call respawns */
 	CU_ASSERT_EQUAL(call1(cl, json_pack("{s:s}", "op", "probe"), &o), 0);
 	json_decref(o);
@@ -2638,6 +2659,298 @@ test_key_list_pages(void)
 	json_decref(base_ls);
 }
 
+/* ---- deadlines, the queue bound and the respawn backoff (real helper) ---- */
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Run the loop for ms milliseconds. */
+static void
+run_for(int ms)
+{
+	int fired = 0;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct event *t = evtimer_new(base, timeout_cb, &fired);
+
+	evtimer_add(t, &tv);
+	while (!fired)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(t);
+}
+
+/* Run the loop until pred(c) holds or ms pass; returns whether it held. */
+static int
+run_until_down(struct hsm_client *c, int ms)
+{
+	int64_t until = now_ms() + ms;
+
+	while (hsm_client_connected(c) && now_ms() < until)
+		run_for(20);
+	return !hsm_client_connected(c);
+}
+
+static struct hsm_client *
+start_client_dl(unsigned int call_ms, unsigned int admin_ms, unsigned int max_pending)
+{
+	struct hsm_client_config cfg = {0};
+	struct hsm_client *c = NULL;
+
+	cfg.helper_path = helper_path;
+	cfg.module_path = MODULE;
+	cfg.token_label = "kwtest";
+	cfg.pin_file = pin_path;
+	cfg.softhsm2_conf = conf_path;
+	cfg.log_level = "warn";
+	cfg.call_timeout_ms = call_ms;
+	cfg.admin_timeout_ms = admin_ms;
+	cfg.max_pending = max_pending;
+	return hsm_client_start(base, &cfg, &c) == 0 ? c : NULL;
+}
+
+/*
+ * A stopped helper: every call (sent, and unsent because the socket
+ * filled up) completes with KW_ERR_TIMEOUT at its deadline, exactly once;
+ * the helper is then declared hung, killed and reaped; the next call
+ * starts a new one.
+ */
+static void
+test_deadline_stopped(void)
+{
+	enum { N = 400 };    /* more than the socket buffer holds: some stay unsent */
+	static struct res xs[N];
+	struct hsm_client *c = start_client_dl(1000, 3000, 1000);
+	struct hsm_client_stats st;
+	pid_t pid, pid2;
+	int64_t t0, t1;
+	uint8_t v[64];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	pid = hsm_client_pid(c);
+	CU_ASSERT_FATAL(pid > 0);
+	/* one answered call first: the hung check uses the normal deadline */
+	CU_ASSERT_EQUAL_FATAL(release_value(c, "t/aes/one", &ka, v, sizeof(v)), 32);
+	CU_ASSERT_EQUAL_FATAL(kill(pid, SIGSTOP), 0);
+	t0 = now_ms();
+	for (size_t i = 0; i < N; i++)
+		CU_ASSERT_EQUAL_FATAL(hsm_client_call(c, release_req("t/aes/one", &ka, "d"), res_cb,
+		    &xs[i]), 0);
+	hsm_client_get_stats(c, &st);
+	CU_ASSERT_EQUAL(st.pending, N);
+	CU_ASSERT_EQUAL_FATAL(wait_all(xs, N), 0);
+	t1 = now_ms();
+	/*
+	 * The calls whose deadline passed get KW_ERR_TIMEOUT (at least the
+	 * first); in the same moment the helper is declared hung and the rest
+	 * fail with KW_ERR_UNAVAILABLE. Each callback runs exactly once.
+	 */
+	{
+		size_t n_to = 0, n_un = 0;
+
+		for (size_t i = 0; i < N; i++) {
+			CU_ASSERT_EQUAL(xs[i].done, 1);
+			n_to += xs[i].r == KW_ERR_TIMEOUT;
+			n_un += xs[i].r == KW_ERR_UNAVAILABLE;
+		}
+		CU_ASSERT_EQUAL(xs[0].r, KW_ERR_TIMEOUT);
+		CU_ASSERT_EQUAL(n_to + n_un, N);
+		hsm_client_get_stats(c, &st);
+		CU_ASSERT_EQUAL(st.timeouts, n_to);
+	}
+	/* at the deadline, not before it and not much after it */
+	CU_ASSERT(t1 - t0 >= 950);
+	CU_ASSERT(t1 - t0 < 2500);
+	res_clear(xs, N);
+	CU_ASSERT_EQUAL(st.hung, 1);
+	CU_ASSERT_EQUAL(st.pending, 0);
+	CU_ASSERT_EQUAL(hsm_client_pid(c), -1);
+	/* ended although stopped (SIGTERM+SIGCONT, SIGKILL after 3 s), and reaped */
+	CU_ASSERT_TRUE(wait_gone(pid, 5000));
+	/* the next call starts a new helper (the last spawn was long enough ago) */
+	CU_ASSERT_EQUAL(release_value(c, "t/aes/one", &kb, v, sizeof(v)), 32);
+	pid2 = hsm_client_pid(c);
+	CU_ASSERT(pid2 > 0 && pid2 != pid);
+	hsm_client_free(c);
+}
+
+/*
+ * A helper stopped for less than the hung limit: the short call behind a
+ * slow (admin) call times out, the admin call still succeeds, the late
+ * reply to the abandoned call is matched and dropped, and the helper is
+ * not replaced.
+ */
+static void
+test_deadline_late_reply(void)
+{
+	struct hsm_client *c = start_client_dl(500, 4000, 100);
+	struct hsm_client_stats st;
+	struct res a = {0, 0, NULL}, b = {0, 0, NULL}, d = {0, 0, NULL};
+	pid_t pid;
+	uint8_t v[64];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	pid = hsm_client_pid(c);
+	CU_ASSERT_EQUAL_FATAL(release_value(c, "t/aes/one", &ka, v, sizeof(v)), 32);
+	CU_ASSERT_EQUAL_FATAL(kill(pid, SIGSTOP), 0);
+	/* "generate" (if_missing) has the admin deadline, "probe" the short one */
+	CU_ASSERT_EQUAL_FATAL(hsm_client_call(c, gen_req("t/aes/one", "aes-256", 0, 1), res_cb,
+	    &a), 0);
+	CU_ASSERT_EQUAL_FATAL(hsm_client_call(c, json_pack("{s:s}", "op", "probe"), res_cb, &b), 0);
+	run_for(1200);
+	CU_ASSERT_EQUAL(a.done, 0);
+	CU_ASSERT_EQUAL(b.done, 1);
+	CU_ASSERT_EQUAL(b.r, KW_ERR_TIMEOUT);
+	CU_ASSERT_EQUAL(hsm_client_pid(c), pid);    /* not hung: the head has 4 s */
+	CU_ASSERT_EQUAL(kill(pid, SIGCONT), 0);
+	CU_ASSERT_EQUAL_FATAL(wait_all(&a, 1), 0);
+	CU_ASSERT_EQUAL(a.r, 0);
+	CU_ASSERT_EQUAL(json_is_false(json_object_get(a.o, "created")), 1);
+	/* the late probe reply arrives after a's; give it a moment, then check */
+	CU_ASSERT_EQUAL(call1(c, json_pack("{s:s}", "op", "probe"), &d.o), 0);
+	hsm_client_get_stats(c, &st);
+	CU_ASSERT_EQUAL(st.late_replies, 1);
+	CU_ASSERT_EQUAL(st.timeouts, 1);
+	CU_ASSERT_EQUAL(st.hung, 0);
+	CU_ASSERT_EQUAL(st.pending, 0);
+	CU_ASSERT_EQUAL(b.done, 1);    /* its callback ran exactly once */
+	CU_ASSERT_EQUAL(hsm_client_pid(c), pid);
+	res_clear(&a, 1);
+	res_clear(&b, 1);
+	res_clear(&d, 1);
+	hsm_client_free(c);
+}
+
+/* max_pending: the extra call fails at once with KW_ERR_HSM and no callback. */
+static void
+test_max_pending(void)
+{
+	static struct res xs[4];
+	struct res extra = {0, 0, NULL};
+	struct hsm_client *c = start_client_dl(3000, 3000, KW_ARRAY_SIZE(xs));
+	struct hsm_client_stats st;
+	uint8_t want[64];
+	pid_t pid;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	pid = hsm_client_pid(c);
+	CU_ASSERT_EQUAL_FATAL(release_value(c, "t/aes/one", &ka, want, sizeof(want)), 32);
+	CU_ASSERT_EQUAL_FATAL(kill(pid, SIGSTOP), 0);
+	for (size_t i = 0; i < KW_ARRAY_SIZE(xs); i++)
+		CU_ASSERT_EQUAL(hsm_client_call(c, release_req("t/aes/one", &ka, "m"), res_cb,
+		    &xs[i]), 0);
+	CU_ASSERT_EQUAL(hsm_client_call(c, release_req("t/aes/one", &ka, "m"), res_cb, &extra),
+	    KW_ERR_HSM);
+	hsm_client_get_stats(c, &st);
+	CU_ASSERT_EQUAL(st.rejected, 1);
+	CU_ASSERT_EQUAL(st.pending, KW_ARRAY_SIZE(xs));
+	run_for(300);
+	CU_ASSERT_EQUAL(extra.done, 0);
+	CU_ASSERT_EQUAL(kill(pid, SIGCONT), 0);
+	CU_ASSERT_EQUAL_FATAL(wait_all(xs, KW_ARRAY_SIZE(xs)), 0);
+	check_batch(xs, KW_ARRAY_SIZE(xs), &ka, want, 32);
+	res_clear(xs, KW_ARRAY_SIZE(xs));
+	CU_ASSERT_EQUAL(extra.done, 0);
+	/* room again */
+	CU_ASSERT_EQUAL(release_value(c, "t/aes/one", &ka, want, sizeof(want)), 32);
+	CU_ASSERT_EQUAL(hsm_client_pid(c), pid);
+	hsm_client_free(c);
+}
+
+/* A helper that dies right after its start is not started again within a second. */
+static void
+test_respawn_backoff(void)
+{
+	static struct res first, never;
+	struct hsm_client *c = start_client_dl(2000, 3000, 100);
+	struct hsm_client_stats st;
+	unsigned long spawns;
+	pid_t pid;
+	uint8_t v[64];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	run_for(1100);    /* the first start is now more than a second ago */
+	CU_ASSERT_EQUAL_FATAL(kill(hsm_client_pid(c), SIGKILL), 0);
+	CU_ASSERT_FATAL(run_until_down(c, 5000));
+	hsm_client_get_stats(c, &st);
+	spawns = st.spawns;
+	/* first call after the death: a new helper at once... */
+	CU_ASSERT_EQUAL_FATAL(hsm_client_call(c, json_pack("{s:s}", "op", "probe"), res_cb,
+	    &first), 0);
+	pid = hsm_client_pid(c);
+	CU_ASSERT_FATAL(pid > 0);
+	/*
+	 * ...which dies during its start. SIGTERM, not SIGKILL: a helper killed
+	 * inside its C_Login can empty SoftHSM's token.object (docs/hsm.md).
+	 */
+	CU_ASSERT_EQUAL_FATAL(kill(pid, SIGTERM), 0);
+	CU_ASSERT_FATAL(run_until_down(c, 5000));
+	CU_ASSERT_EQUAL(first.done, 1);
+	CU_ASSERT_EQUAL(first.r, KW_ERR_UNAVAILABLE);
+	/* within a second of that start: fail fast, no fork */
+	CU_ASSERT_EQUAL(hsm_client_call(c, json_pack("{s:s}", "op", "probe"), res_cb, &never),
+	    KW_ERR_HSM);
+	hsm_client_get_stats(c, &st);
+	CU_ASSERT_EQUAL(st.spawns, spawns + 1);
+	CU_ASSERT_EQUAL(hsm_client_pid(c), -1);
+	run_for(1100);
+	CU_ASSERT_EQUAL(never.done, 0);
+	CU_ASSERT_EQUAL(release_value(c, "t/aes/one", &ka, v, sizeof(v)), 32);
+	hsm_client_get_stats(c, &st);
+	CU_ASSERT_EQUAL(st.spawns, spawns + 2);
+	res_clear(&first, 1);
+	hsm_client_free(c);
+}
+
+/* Supervisor argument parsing: allow lists and the sd_listen_fds protocol. */
+static void
+test_supervise_parse(void)
+{
+	struct hsm_allow a = {{0}, 0};
+	const char *bad[] = {"", "-1", "+1", "01", "1.0", "1 ", "x", "4294967295", "4294967296",
+		"99999999999999999999999", NULL};
+	int fd = -1;
+
+	CU_ASSERT_EQUAL(hsm_allow_add_uid(&a, "0"), 0);
+	CU_ASSERT_EQUAL(hsm_allow_add_uid(&a, "4294967294"), 0);
+	CU_ASSERT_EQUAL(hsm_allow_add_uid(&a, "0"), 0);    /* no duplicate */
+	CU_ASSERT_EQUAL(a.n, 2);
+	CU_ASSERT_TRUE(hsm_allow_has(&a, 0));
+	CU_ASSERT_TRUE(hsm_allow_has(&a, 4294967294U));
+	CU_ASSERT_FALSE(hsm_allow_has(&a, 1));
+	for (size_t i = 0; bad[i] != NULL; i++)
+		CU_ASSERT_EQUAL(hsm_allow_add_uid(&a, bad[i]), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(a.n, 2);
+	for (unsigned int u = 10; a.n < HSM_ALLOW_MAX; u++) {
+		char num[16];
+
+		snprintf(num, sizeof(num), "%u", u);
+		CU_ASSERT_EQUAL_FATAL(hsm_allow_add_uid(&a, num), 0);
+	}
+	CU_ASSERT_EQUAL(hsm_allow_add_uid(&a, "5"), KW_ERR_TOO_LARGE);
+	CU_ASSERT_EQUAL(hsm_allow_add_user(&a, "root"), 0);    /* uid 0, already there */
+	CU_ASSERT_EQUAL(hsm_allow_add_user(&a, "no-such-user-kw"), KW_ERR_NOT_FOUND);
+
+	CU_ASSERT_EQUAL(hsm_listen_fds_parse("42", "1", 42, &fd), 0);
+	CU_ASSERT_EQUAL(fd, 3);
+	fd = -1;
+	CU_ASSERT_EQUAL(hsm_listen_fds_parse(NULL, "1", 42, &fd), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(hsm_listen_fds_parse("42", NULL, 42, &fd), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(hsm_listen_fds_parse("43", "1", 42, &fd), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(hsm_listen_fds_parse("42", "0", 42, &fd), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL(hsm_listen_fds_parse("42", "2", 42, &fd), KW_ERR_UNSUPPORTED);
+	CU_ASSERT_EQUAL(hsm_listen_fds_parse("x42", "1", 42, &fd), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(hsm_listen_fds_parse("42", "-1", 42, &fd), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(hsm_listen_fds_parse("0", "1", 0, &fd), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(hsm_listen_fds_parse("42", "", 42, &fd), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(hsm_listen_fds_parse("42", "99999999999", 42, &fd), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(fd, -1);    /* never written on failure */
+}
+
 static void
 test_start_failures(void)
 {
@@ -2699,6 +3012,7 @@ main(int argc, char **argv)
 	CU_add_test(s, "ec_point", test_ec_point);
 	CU_add_test(s, "token_key_json", test_token_key_json);
 	CU_add_test(s, "sig_fixed", test_sig_fixed);
+	CU_add_test(s, "supervise_parse", test_supervise_parse);
 	CU_add_test(s, "parse_admin_ops", test_parse_admin_ops);
 	CU_add_test(s, "parse_import_sweeps", test_parse_import_sweeps);
 	s = CU_add_suite("hsm_softhsm", suite_token_init, suite_token_clean);
@@ -2729,6 +3043,10 @@ main(int argc, char **argv)
 	CU_add_test(s, "kill_respawn", test_kill_respawn);
 	CU_add_test(s, "recycle", test_recycle);
 	CU_add_test(s, "recycle_never", test_recycle_never);
+	CU_add_test(s, "deadline_stopped", test_deadline_stopped);
+	CU_add_test(s, "deadline_late_reply", test_deadline_late_reply);
+	CU_add_test(s, "max_pending", test_max_pending);
+	CU_add_test(s, "respawn_backoff", test_respawn_backoff);
 	CU_add_test(s, "start_failures", test_start_failures);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
