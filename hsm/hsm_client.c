@@ -685,7 +685,7 @@ enqueue(struct hsm_client *c, json_t *req, int cls, hsm_client_cb cb, void *arg,
 		c->next_id = 1;    /* 0 is the helper's "no id" */
 	if (json_object_set_new(req, "id", json_integer(c->next_id)) != 0)
 		goto out;
-	if ((msg = json_dumps(req, JSON_COMPACT)) == NULL)
+	if ((msg = kw_json_dumps(req, JSON_COMPACT)) == NULL)
 		goto out;
 	if (strlen(msg) > HSM_PROTO_MAX) {
 		r = KW_ERR_TOO_LARGE;

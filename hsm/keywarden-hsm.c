@@ -502,7 +502,7 @@ serve(struct helper *h)
 		else
 			o = handle(h, buf, (size_t)n);
 		kw_wipe(buf, (size_t)n > HSM_PROTO_MAX ? HSM_PROTO_MAX : (size_t)n);
-		if (o == NULL || (out = json_dumps(o, JSON_COMPACT)) == NULL) {
+		if (o == NULL || (out = kw_json_dumps(o, JSON_COMPACT)) == NULL) {
 			json_decref(o);
 			kw_log_err("cannot build a reply");
 			break;

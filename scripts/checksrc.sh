@@ -1,8 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # checksrc.sh [SOURCE_ROOT]: curl-style source checks (STYLE.md): no sprintf,
-# strcpy, strcat, atoi or gets anywhere; no realloc in hsm/ (buffers there may
-# hold secrets); an SPDX line at the top of every C file.
+# strcpy, strcat, atoi or gets anywhere; no one-shot digests and no raw
+# json_dumps; the layering of docs/architecture.md (libevent, PKCS#11,
+# libcurl each in their place); no realloc in hsm/ (buffers there may hold
+# secrets); an SPDX line at the top of every C file.
 set -eu
 top="${1:-$(cd "$(dirname "$0")/.." && pwd)}"
 cd "$top"
@@ -16,6 +18,43 @@ for f in $files; do
 	fi
 	head -n 2 "$f" | grep -q 'SPDX-License-Identifier' ||
 		{ echo "checksrc: $f: no SPDX line" >&2; bad=1; }
+done
+# One-shot digests return NULL on failure and leave their output unwritten:
+# kw_sha256/kw_sha384 (common/kw_util.h) report it.
+src=$(echo "$files" | grep -v '^tests/')
+for f in $src; do
+	if grep -nE '(^|[^a-z_A-Z])(SHA1|SHA224|SHA256|SHA384|SHA512|MD5)[[:space:]]*\(' "$f" |
+		grep -vE '^[0-9]+:[[:space:]]*(/?\*)'; then
+		echo "checksrc: $f: one-shot digest (use kw_sha256/kw_sha384)" >&2
+		bad=1
+	fi
+done
+# jansson may return a damaged serialization when an allocation fails.
+for f in $(echo "$src" | grep -v '^common/kw_json.c$'); do
+	if grep -nE '(^|[^a-z_])json_dumps[[:space:]]*\(' "$f"; then
+		echo "checksrc: $f: json_dumps (use kw_json_dumps)" >&2
+		bad=1
+	fi
+done
+# Layering (docs/architecture.md): libevent only in broker/ and the HSM
+# client; PKCS#11 only in the helper's hsm_p11*; libcurl only in attester/
+# and tools/.
+for f in $files; do
+	case "$f" in
+	broker/*|hsm/hsm_client.[ch]|hsm/kwhsm-bench.c|tests/*) ;;
+	*) if grep -nE '#include <event2/' "$f"; then
+		echo "checksrc: $f: libevent outside broker/ and the HSM client" >&2; bad=1; fi ;;
+	esac
+	case "$f" in
+	hsm/hsm_p11*|tests/*) ;;
+	*) if grep -nE '#include <(p11-kit/)?pkcs11' "$f"; then
+		echo "checksrc: $f: PKCS#11 outside hsm/hsm_p11*" >&2; bad=1; fi ;;
+	esac
+	case "$f" in
+	attester/*|tools/*|tests/*) ;;
+	*) if grep -nE '#include <curl/' "$f"; then
+		echo "checksrc: $f: libcurl outside attester/ and tools/" >&2; bad=1; fi ;;
+	esac
 done
 for f in $(find hsm -name '*.c'); do
 	if grep -nE '(^|[^a-z_])realloc[[:space:]]*\(' "$f"; then
