@@ -1191,6 +1191,7 @@ kw_admin_stop(struct kw_broker *b)
 	if (b->admin_stop_ev != NULL)
 		event_free(b->admin_stop_ev);
 	b->admin_stop_ev = NULL;
+	kw_listener_drain(b->admin_base);    /* connections that were closing at the stop */
 	if (b->admin_base != NULL)
 		event_base_free(b->admin_base);
 	b->admin_base = NULL;

@@ -636,6 +636,15 @@ kw_listener_free(struct kw_listener *l)
 	free(l);
 }
 
+void
+kw_listener_drain(struct event_base *base)
+{
+	/* a deferred callback may queue a finalizer, which needs one more pass */
+	for (int i = 0; base != NULL && i < 4; i++)
+		if (event_base_loop(base, EVLOOP_NONBLOCK) != 0)
+			break;    /* nothing left */
+}
+
 /* ---- process-wide ---- */
 
 int

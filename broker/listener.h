@@ -66,6 +66,15 @@ struct evhttp *kw_listener_evhttp(struct kw_listener *l);
 void kw_listener_free(struct kw_listener *l);
 
 /*
+ * After the listeners on base are freed and nothing else of the program is
+ * left on it: let libevent run what connection teardown it still has queued
+ * (deferred bufferevent callbacks hold references; finalizers close the
+ * sockets and free the TLS state) so that event_base_free() leaves nothing
+ * behind. Bounded: a few non-blocking loop passes.
+ */
+void kw_listener_drain(struct event_base *base);
+
+/*
  * Raise RLIMIT_NOFILE's soft limit to the hard limit; *ret is the soft
  * limit in force afterwards (also when raising failed, which is logged).
  */

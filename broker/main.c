@@ -439,6 +439,8 @@ out:
 		event_free(b.sig_term);
 	if (b.sig_hup != NULL)
 		event_free(b.sig_hup);
+	/* nothing of ours is left on the loop: finish connections that were closing */
+	kw_listener_drain(b.base);
 	kw_dpop_free(b.dpop);
 	kw_token_keys_free(b.token_keys);
 	kw_store_close(b.store_ro);
