@@ -157,6 +157,32 @@ def slowloris(b, st, stop, n=600):
 
 
 def garbage(b, st, stop):
+    """Valid-looking requests (fresh challenge, well-formed runtime-data and keys)
+    whose evidence does not verify: random report bytes, or a genuine emulated
+    report bound to other runtime-data. Each must cost nothing but a 401."""
+    a = Attester(b)
+    n = 0
+    while not stop.is_set():
+        n += 1
+        try:
+            code, body = post(b, "127.0.0.3", "/kbs/v0/auth", {"version": "0.1.0", "tee": "snp", "extra-params": {}})
+            if code != 200:
+                st.add("garbage_auth_%d" % code)
+                continue
+            nonce = json.loads(body)["nonce"]
+            if n % 2:
+                ev = a.attest_body(nonce=nonce, report_data=os.urandom(64))
+            else:
+                ev = a.attest_body(nonce=nonce)
+                ev["tee-evidence"]["report"] = b64u(os.urandom(1184))
+            code, _ = post(b, "127.0.0.3", "/kbs/v0/attest", ev)
+            st.add("garbage_attest_%d" % code)
+        except OSError:
+            st.add("garbage_oserror")
+            stop.wait(0.1)
+
+
+def garbage_unparsable(b, st, stop):
     while not stop.is_set():
         try:
             code, body = post(b, "127.0.0.3", "/kbs/v0/auth", {"version": "0.1.0", "tee": "snp", "extra-params": {}})
