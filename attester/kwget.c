@@ -25,6 +25,7 @@
 #include "attester.h"
 #include "kw_config.h"
 #include "kw_json.h"
+#include "kw_name.h"
 #include "kw_log.h"
 #include "kw_secret.h"
 #include "kw_util.h"
@@ -43,7 +44,6 @@ enum {
 #define MAX_RESOURCE_RESP ATT_MAX_JWE
 #define MAX_NONCE 1024
 #define MAX_URL 2048
-#define MAX_RES_PART 128
 #define HTTP_RETRY_NONCE 100 /* http_do: 401 use_dpop_nonce with a DPoP-Nonce; not an exit code */
 
 struct opts {
@@ -418,41 +418,6 @@ out:
 
 /* ---- arguments ---- */
 
-static int
-valid_res_part(const char *s, size_t n)
-{
-	if (n == 0 || n > MAX_RES_PART)
-		return 0;
-	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.'))
-			return 0;
-	}
-	return 1;
-}
-
-static int
-valid_resource(const char *r)
-{
-	const char *p = r, *slash;
-	int parts = 0;
-
-	for (;;) {
-		slash = strchr(p, '/');
-		if (!valid_res_part(p, slash != NULL ? (size_t)(slash - p) : strlen(p)))
-			return 0;
-		parts++;
-		if (slash == NULL)
-			break;
-		p = slash + 1;
-	}
-	return parts == 3;
-}
-
 enum {
 	OPT_URL = 256, OPT_RESOURCE, OPT_CACERT, OPT_OUT, OPT_STDOUT, OPT_EMULATE, OPT_EMU_DIR,
 	OPT_EMU_MEAS, OPT_EMU_DEBUG, OPT_EMU_RD, OPT_SAVE_ATTEST, OPT_JWE_OUT, OPT_TEE_KEY_OUT,
@@ -541,9 +506,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		return fail(EXIT_USAGE, "--url must not contain a query, a fragment or white space");
 	if (o->resource == NULL)
 		return fail(EXIT_USAGE, "missing --resource REPO/TYPE/TAG (see kwget --help)");
-	if (!valid_resource(o->resource))
+	if (!kw_resource_path_valid(o->resource))
 		return fail(EXIT_USAGE, "--resource must be REPO/TYPE/TAG of [A-Za-z0-9._-], "
-		    "at most %d characters each", MAX_RES_PART);
+		    "at most %d characters each", KW_NAME_MAX);
 	if ((o->out != NULL) == (o->to_stdout != 0))
 		return fail(EXIT_USAGE, "give exactly one of --out FILE or --stdout");
 	if (o->no_manifest && (o->man.root_store != NULL || o->man.tls_config != NULL ||

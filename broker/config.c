@@ -11,6 +11,7 @@
 #include "policy.h"
 #include "kw_json.h"
 #include "kw_log.h"
+#include "kw_name.h"
 #include "kw_util.h"
 
 static int KW_PRINTF(3, 4)
@@ -22,37 +23,6 @@ cfg_err(char *errbuf, size_t errlen, const char *fmt, ...)
 	vsnprintf(errbuf, errlen, fmt, ap);
 	va_end(ap);
 	return KW_ERR_CONFIG;
-}
-
-int
-kw_resource_path_valid(const char *p)
-{
-	size_t seglen = 0, nseg = 1, len;
-	const char *seg = p;
-
-	if (p == NULL || (len = strlen(p)) == 0 || len > 200)
-		return 0;
-	for (size_t i = 0; i <= len; i++) {
-		char c = p[i];
-
-		if (c == '/' || c == '\0') {
-			if (seglen == 0)
-				return 0;
-			if ((seglen == 1 && seg[0] == '.') ||
-			    (seglen == 2 && seg[0] == '.' && seg[1] == '.'))
-				return 0;
-			if (c == '/')
-				nseg++;
-			seg = p + i + 1;
-			seglen = 0;
-			continue;
-		}
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '.' || c == '_' || c == '-'))
-			return 0;
-		seglen++;
-	}
-	return nseg == 3;
 }
 
 /* Resolve a relative path against the configuration file's directory. */
@@ -285,7 +255,7 @@ parse_admin(json_t *o, const char *dir, struct kw_config *c, char *eb, size_t el
 			return KW_ERR_NOMEM;
 		for (k = 0; k < json_array_size(v); k++) {
 			const char *rp = json_string_value(json_array_get(v, k));
-			if (rp == NULL || (strcmp(rp, "*") != 0 && !kw_config_name_valid(rp)))
+			if (rp == NULL || (strcmp(rp, "*") != 0 && !kw_name_valid(rp)))
 				return cfg_err(eb, el, "%s: repositories[%zu] must be a name or \"*\"",
 				    where, k);
 			if ((gr->repos[k] = strdup(rp)) == NULL)
@@ -294,23 +264,6 @@ parse_admin(json_t *o, const char *dir, struct kw_config *c, char *eb, size_t el
 		}
 	}
 	return 0;
-}
-
-int
-kw_config_name_valid(const char *s)
-{
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > 64 || strcmp(s, ".") == 0 ||
-	    strcmp(s, "..") == 0)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    ch == '.' || ch == '_' || ch == '-'))
-			return 0;
-	}
-	return 1;
 }
 
 int

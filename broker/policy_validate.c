@@ -19,6 +19,7 @@
 
 #include <openssl/evp.h>
 
+#include "kw_name.h"
 #include "kw_util.h"
 #include "policy.h"
 #include "policy_int.h"
@@ -105,20 +106,6 @@ check_members(const json_t *o, const char *const *allowed, const struct path *p,
 }
 
 /* Set and reference names, as the admin API allows them. */
-static bool
-valid_set_name(const char *s)
-{
-	size_t n = s != NULL ? strlen(s) : 0;
-
-	if (n == 0 || n > 64 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-'))
-			return false;
-	return true;
-}
-
 bool
 policy_valid_tls_name(const char *s)
 {
@@ -236,7 +223,7 @@ static bool
 ok_set_name(const char *s, size_t unused)
 {
 	(void)unused;
-	return valid_set_name(s);
+	return kw_name_valid(s);
 }
 
 static bool

@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "kw_json.h"
+#include "kw_name.h"
 #include "store.h"
 
 #define KW_STORE_BUSY_MS 5000
@@ -343,19 +344,6 @@ rows_to_array(struct kw_store *st, sqlite3_stmt *s, const struct col *cols, size
 
 /* ---- validation ---- */
 
-int
-kw_store_name_valid(const char *s)
-{
-	size_t n;
-
-	if (s == NULL)
-		return 0;
-	n = strlen(s);
-	if (n < 1 || n > 64 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-		return 0;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
 static int
 one_of(const char *s, const char *const *set)
 {
@@ -375,7 +363,7 @@ static const char *const outcomes[] = {"ok", "denied", "error", NULL};
 static int
 path_valid(const char *repo, const char *type, const char *tag)
 {
-	return kw_store_name_valid(repo) && kw_store_name_valid(type) && kw_store_name_valid(tag);
+	return kw_name_valid(repo) && kw_name_valid(type) && kw_name_valid(tag);
 }
 
 static int
@@ -392,7 +380,7 @@ spec_valid(const struct kw_key_spec *spec)
 	if (spec == NULL || !path_valid(spec->repository, spec->type, spec->tag) ||
 	    spec->algorithm == NULL)
 		return 0;
-	if (spec->policy != NULL && !kw_store_name_valid(spec->policy))
+	if (spec->policy != NULL && !kw_name_valid(spec->policy))
 		return 0;
 	if (strcmp(spec->algorithm, "aes-128") == 0)
 		return spec->length == 16;
@@ -871,7 +859,7 @@ kw_store_key_get(struct kw_store *st, const char *repo, const char *type, const 
 int
 kw_store_key_list(struct kw_store *st, const char *repo, json_t **ret)
 {
-	if (st == NULL || ret == NULL || (repo != NULL && !kw_store_name_valid(repo)))
+	if (st == NULL || ret == NULL || (repo != NULL && !kw_name_valid(repo)))
 		return KW_ERR_INVALID_ARG;
 	return keys_query(st, repo, NULL, NULL, ret);
 }
@@ -942,7 +930,7 @@ kw_store_key_set_policy(struct kw_store *st, const char *repo, const char *type,
 	int r;
 
 	if (st == NULL || !path_valid(repo, type, tag) ||
-	    (policy != NULL && !kw_store_name_valid(policy)))
+	    (policy != NULL && !kw_name_valid(policy)))
 		return KW_ERR_INVALID_ARG;
 	if ((r = tx_begin(st)) != 0)
 		return r;
@@ -1103,7 +1091,7 @@ kw_store_doc_put(struct kw_store *st, const char *kind, const char *repo, const 
 	int r;
 
 	if (st == NULL || ret_version == NULL || !one_of(kind, kinds) ||
-	    !kw_store_name_valid(repo) || !kw_store_name_valid(name) || !json_is_object(doc) ||
+	    !kw_name_valid(repo) || !kw_name_valid(name) || !json_is_object(doc) ||
 	    actor == NULL || *actor == '\0' || !text_valid(actor, 0))
 		return KW_ERR_INVALID_ARG;
 	if ((r = kw_jcs_serialize(doc, &text, &len)) != 0)
@@ -1165,8 +1153,8 @@ kw_store_doc_get(struct kw_store *st, const char *kind, const char *repo, const 
 	json_t *arr = NULL, *d;
 	int r;
 
-	if (st == NULL || ret == NULL || !one_of(kind, kinds) || !kw_store_name_valid(repo) ||
-	    !kw_store_name_valid(name) || version < 0)
+	if (st == NULL || ret == NULL || !one_of(kind, kinds) || !kw_name_valid(repo) ||
+	    !kw_name_valid(name) || version < 0)
 		return KW_ERR_INVALID_ARG;
 	r = q_prepare(st, "SELECT " DOC_COLS " FROM documents WHERE kind = ? AND repository = ?"
 	    " AND name = ? AND (?4 = 0 OR version = ?4) ORDER BY version DESC LIMIT 1", &s,
@@ -1190,8 +1178,8 @@ kw_store_doc_history(struct kw_store *st, const char *kind, const char *repo, co
 	json_t *arr = NULL;
 	int r;
 
-	if (st == NULL || ret == NULL || !one_of(kind, kinds) || !kw_store_name_valid(repo) ||
-	    !kw_store_name_valid(name))
+	if (st == NULL || ret == NULL || !one_of(kind, kinds) || !kw_name_valid(repo) ||
+	    !kw_name_valid(name))
 		return KW_ERR_INVALID_ARG;
 	r = q_prepare(st, "SELECT " DOC_COLS " FROM documents WHERE kind = ? AND repository = ?"
 	    " AND name = ? ORDER BY version", &s, QT(kind), QT(repo), QT(name));
@@ -1212,7 +1200,7 @@ kw_store_doc_list(struct kw_store *st, const char *kind, const char *repo, json_
 	int r;
 
 	if (st == NULL || ret == NULL || !one_of(kind, kinds) ||
-	    (repo != NULL && !kw_store_name_valid(repo)))
+	    (repo != NULL && !kw_name_valid(repo)))
 		return KW_ERR_INVALID_ARG;
 	r = q_prepare(st, "SELECT " DOC_COLS " FROM documents d WHERE kind = ?1"
 	    " AND (?2 IS NULL OR repository = ?2) AND version = (SELECT max(version) FROM documents"
@@ -1235,7 +1223,7 @@ kw_store_change_add(struct kw_store *st, int64_t now, const char *actor, const c
 		repository = NULL;    /* "" = not about one repository */
 	if (st == NULL || actor == NULL || *actor == '\0' || !text_valid(actor, 0) ||
 	    action == NULL || *action == '\0' || !text_valid(action, 0) ||
-	    (repository != NULL && !kw_store_name_valid(repository)) || !text_valid(target, 1) ||
+	    (repository != NULL && !kw_name_valid(repository)) || !text_valid(target, 1) ||
 	    !one_of(outcome, outcomes) || !text_valid(detail, 1))
 		return KW_ERR_INVALID_ARG;
 	if ((r = tx_begin(st)) != 0)
@@ -1258,7 +1246,7 @@ kw_store_changes(struct kw_store *st, const char *repository, int64_t after, siz
 	sqlite3_stmt *s = NULL;
 	int r;
 
-	if (st == NULL || ret == NULL || (repository != NULL && !kw_store_name_valid(repository)))
+	if (st == NULL || ret == NULL || (repository != NULL && !kw_name_valid(repository)))
 		return KW_ERR_INVALID_ARG;
 	if (limit > (uint64_t)INT64_MAX)
 		limit = (size_t)INT64_MAX;

@@ -46,7 +46,7 @@ int kw_store_schema_version(struct kw_store *st, int *ret) KW_WUR;
  * KW_ERR_UNAVAILABLE (default 5000 ms; 0..60000). */
 int kw_store_set_busy_timeout(struct kw_store *st, int ms) KW_WUR;
 
-int kw_store_name_valid(const char *s);
+/* Names: kw_name_valid() (kw_name.h). */
 
 struct kw_key_spec {
 	const char *repository, *type, *tag;

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "kw_err.h"
+#include "kw_name.h"
 #include "kw_secret.h"
 
 /* Exit status (docs/kwctl.md "EXIT STATUS"). */
@@ -39,7 +40,7 @@ enum kwctl_exit {
 #define KWCTL_MAX_RESPONSE (1024 * 1024)  /* any response body */
 #define KWCTL_MAX_PROFILE (64 * 1024)
 #define KWCTL_MAX_DOCUMENT (256 * 1024)   /* policy / reference-value / claims file */
-#define KWCTL_MAX_NAME 64
+#define KWCTL_MAX_NAME KW_NAME_MAX
 #define KWCTL_MAX_SECRET 4096             /* generic secret length (broker: 1..4096) */
 #define KWCTL_MAX_URL 1024
 
@@ -108,8 +109,6 @@ int kwctl_status_exit(long status);
  */
 void kwctl_escape(const char *in, size_t max, char *out, size_t outsz);
 
-/* Name rule of the broker: [A-Za-z0-9._-]{1,64}, not "." or "..". */
-int kwctl_valid_name(const char *s, size_t n);
 
 /* ---- import wrapping (kwctl_wrap.c) ---- */
 

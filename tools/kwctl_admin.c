@@ -127,7 +127,7 @@ split_names(struct cmd *c, const char *s, int n)
 	if (k != n)
 		return -1;
 	for (int i = 0; i < n; i++)
-		if (!kwctl_valid_name(parts[i], strlen(parts[i])))
+		if (!kw_name_valid(parts[i]))
 			return -1;
 	c->r = parts[0];
 	if (n == 3) {
@@ -1245,7 +1245,7 @@ parse(struct cmd *c, int argc, char **argv)
 			usage_sub(stdout, s, c->group);
 			return 0;
 		case OPT_REPO:
-			if (!kwctl_valid_name(optarg, strlen(optarg)))
+			if (!kw_name_valid(optarg))
 				return kwctl_usage_error("%s: --repository must be %s", c->what, NAME_RULE);
 			c->repo = optarg;
 			break;
@@ -1256,7 +1256,7 @@ parse(struct cmd *c, int argc, char **argv)
 				    KWCTL_MAX_SECRET);
 			break;
 		case OPT_POLICY:
-			if (!kwctl_valid_name(optarg, strlen(optarg)))
+			if (!kw_name_valid(optarg))
 				return kwctl_usage_error("%s: --policy must be %s", c->what, NAME_RULE);
 			c->policy = optarg;
 			break;
@@ -1316,7 +1316,7 @@ parse(struct cmd *c, int argc, char **argv)
 		if (s->pos == P_KEY && npos != 1)
 			return kwctl_usage_error("%s: unexpected argument (see --help)", c->what);
 		if (npos == 2) {
-			if (!kwctl_valid_name(pos[1], strlen(pos[1])))
+			if (!kw_name_valid(pos[1]))
 				return kwctl_usage_error("%s: a policy name is %s", c->what, NAME_RULE);
 			c->name = pos[1];
 		}

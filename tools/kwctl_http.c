@@ -17,23 +17,6 @@
 #include "kw_util.h"
 #include "kwctl.h"
 
-int
-kwctl_valid_name(const char *s, size_t n)
-{
-	if (n == 0 || n > KWCTL_MAX_NAME)
-		return 0;
-	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.'))
-			return 0;
-	}
-	return 1;
-}
-
 void
 kwctl_escape(const char *in, size_t max, char *out, size_t outsz)
 {

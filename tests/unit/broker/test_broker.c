@@ -603,20 +603,6 @@ test_config_hsm(void)
 	}
 }
 
-static void
-test_resource_path(void)
-{
-	static const char *good[] = {"a/b/c", "repo-1/key_type/v1.2", "A/B/C"};
-	static const char *bad[] = {"", "a/b", "a/b/c/d", "a//c", "/a/b", "a/b/", "a/../c", "a/./c",
-		"../b/c", "a/b/..", "a/b/c%2e", "a/b/c d", "a/b/\xc3\xa9", "a\\b/c/d"};
-
-	for (size_t i = 0; i < KW_ARRAY_SIZE(good); i++)
-		CU_ASSERT_TRUE(kw_resource_path_valid(good[i]));
-	for (size_t i = 0; i < KW_ARRAY_SIZE(bad); i++)
-		CU_ASSERT_FALSE(kw_resource_path_valid(bad[i]));
-	CU_ASSERT_FALSE(kw_resource_path_valid(NULL));
-}
-
 /* ---- request bodies ---- */
 
 static json_t *
@@ -918,7 +904,6 @@ main(void)
 	CU_add_test(s, "DPoP jti quota per token key", test_dpop_quota);
 	CU_add_test(s, "configuration", test_config);
 	CU_add_test(s, "config_hsm", test_config_hsm);
-	CU_add_test(s, "resource path syntax", test_resource_path);
 	CU_add_test(s, "auth body", test_parse_auth);
 	CU_add_test(s, "attest body", test_parse_attest);
 	CU_add_test(s, "attest body truncations", test_attest_truncations);

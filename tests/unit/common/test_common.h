@@ -12,6 +12,7 @@ int test_json_register(void);
 int test_jcs_register(void);
 int test_jwk_register(void);
 int test_jose_register(void);
+int test_name_register(void);
 
 /* Per-run scratch directory (created on first use, removed at exit). */
 const char *test_tmpdir(void);

@@ -51,7 +51,7 @@ main(void)
 		return 2;
 	if (test_b64url_register() != 0 || test_util_register() != 0 || test_rd_register() != 0 ||
 	    test_json_register() != 0 || test_jcs_register() != 0 || test_jwk_register() != 0 ||
-	    test_jose_register() != 0) {
+	    test_jose_register() != 0 || test_name_register() != 0) {
 		fprintf(stderr, "test registration failed\n");
 		CU_cleanup_registry();
 		return 2;

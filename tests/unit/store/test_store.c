@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "kw_json.h"
+#include "kw_name.h"
 #include "store.h"
 
 #define T0 1800000000LL
@@ -95,22 +96,22 @@ test_names(void)
 	long64[64] = '\0';
 	memset(long65, 'a', 65);
 	long65[65] = '\0';
-	CU_ASSERT(kw_store_name_valid("repo"));
-	CU_ASSERT(kw_store_name_valid("A-z_0.9"));
-	CU_ASSERT(kw_store_name_valid("..."));
-	CU_ASSERT(kw_store_name_valid(".hidden"));
-	CU_ASSERT(kw_store_name_valid(long64));
-	CU_ASSERT(!kw_store_name_valid(long65));
-	CU_ASSERT(!kw_store_name_valid(""));
-	CU_ASSERT(!kw_store_name_valid(NULL));
-	CU_ASSERT(!kw_store_name_valid("."));
-	CU_ASSERT(!kw_store_name_valid(".."));
-	CU_ASSERT(!kw_store_name_valid("%2e"));
-	CU_ASSERT(!kw_store_name_valid("%2e%2e"));
-	CU_ASSERT(!kw_store_name_valid("a/b"));
-	CU_ASSERT(!kw_store_name_valid("a b"));
-	CU_ASSERT(!kw_store_name_valid("a\\b"));
-	CU_ASSERT(!kw_store_name_valid("\xc3\xa9"));
+	CU_ASSERT(kw_name_valid("repo"));
+	CU_ASSERT(kw_name_valid("A-z_0.9"));
+	CU_ASSERT(kw_name_valid("..."));
+	CU_ASSERT(kw_name_valid(".hidden"));
+	CU_ASSERT(kw_name_valid(long64));
+	CU_ASSERT(!kw_name_valid(long65));
+	CU_ASSERT(!kw_name_valid(""));
+	CU_ASSERT(!kw_name_valid(NULL));
+	CU_ASSERT(!kw_name_valid("."));
+	CU_ASSERT(!kw_name_valid(".."));
+	CU_ASSERT(!kw_name_valid("%2e"));
+	CU_ASSERT(!kw_name_valid("%2e%2e"));
+	CU_ASSERT(!kw_name_valid("a/b"));
+	CU_ASSERT(!kw_name_valid("a b"));
+	CU_ASSERT(!kw_name_valid("a\\b"));
+	CU_ASSERT(!kw_name_valid("\xc3\xa9"));
 }
 
 static void
