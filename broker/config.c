@@ -79,20 +79,14 @@ static int
 check_keys(json_t *o, const char *const *allowed, char *eb, size_t el, const char *where)
 {
 	const char *k;
-	json_t *v;
 
 	if (!json_is_object(o))
 		return cfg_err(eb, el, "%s must be an object", where);
-	json_object_foreach(o, k, v) {
-		size_t i;
-		for (i = 0; allowed[i] != NULL; i++)
-			if (strcmp(k, allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL) {
-			char esc[80];
-			kw_log_escape(k, 40, esc, sizeof(esc));
-			return cfg_err(eb, el, "%s: unknown key '%s'", where, esc);
-		}
+	if ((k = kw_json_unknown_key(o, allowed)) != NULL) {
+		char esc[80];
+
+		kw_log_escape(k, 40, esc, sizeof(esc));
+		return cfg_err(eb, el, "%s: unknown key '%s'", where, esc);
 	}
 	return 0;
 }

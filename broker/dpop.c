@@ -7,6 +7,7 @@
 
 #include "dpop.h"
 #include "kw_jose.h"
+#include "kw_json.h"
 #include "kw_jwk.h"
 #include "kw_util.h"
 #include "replay.h"
@@ -125,18 +126,8 @@ kw_dpop_verify(struct kw_dpop *d, const char *proof, const char *htm, const char
 	pl = j->payload;
 	*why = "DPoP proof claims malformed";
 	r = KW_ERR_INVALID_FORMAT;
-	{
-		const char *k;
-		json_t *x;
-		json_object_foreach((json_t *)(uintptr_t)pl, k, x) {
-			size_t i;
-			for (i = 0; claims_allowed[i] != NULL; i++)
-				if (strcmp(k, claims_allowed[i]) == 0)
-					break;
-			if (claims_allowed[i] == NULL)
-				goto out;
-		}
-	}
+	if (kw_json_check_keys(pl, claims_allowed) != 0)
+		goto out;
 	v = json_object_get(pl, "jti");
 	if (!json_is_string(v) || json_string_length(v) < 16 || json_string_length(v) > 256 ||
 	    !json_is_integer(json_object_get(pl, "iat")))

@@ -19,6 +19,7 @@
 
 #include <openssl/evp.h>
 
+#include "kw_json.h"
 #include "kw_name.h"
 #include "kw_util.h"
 #include "policy.h"
@@ -89,18 +90,13 @@ static int
 check_members(const json_t *o, const char *const *allowed, const struct path *p, char *why,
     size_t whylen)
 {
-	const char *k;
-	json_t *m;
-
 	if (!json_is_object(o)) {
 		policy_set_why(why, whylen, "%s: must be an object", p->s);
 		return KW_ERR_INVALID_FORMAT;
 	}
-	json_object_foreach(UNCONST(o), k, m) {
-		if (!in_set(k, allowed)) {
-			policy_set_why(why, whylen, "%s: unknown member", p->s);
-			return KW_ERR_INVALID_FORMAT;
-		}
+	if (kw_json_unknown_key(o, allowed) != NULL) {
+		policy_set_why(why, whylen, "%s: unknown member", p->s);
+		return KW_ERR_INVALID_FORMAT;
 	}
 	return 0;
 }

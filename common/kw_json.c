@@ -167,25 +167,31 @@ kw_json_get_bool(const json_t *obj, const char *key, int *ret)
 	return 0;
 }
 
-int
-kw_json_check_keys(const json_t *obj, const char *const *allowed)
+const char *
+kw_json_unknown_key(const json_t *obj, const char *const *allowed)
 {
 	const char *k;
 	json_t *m;
 
-	if (!json_is_object(obj) || allowed == NULL)
-		return KW_ERR_INVALID_ARG;
+	/* json_object_foreach wants a non-const object but only reads it */
 	json_object_foreach((json_t *)(uintptr_t)obj, k, m) {
 		size_t i;
 
-		for (i = 0; allowed[i] != NULL; i++) {
+		for (i = 0; allowed[i] != NULL; i++)
 			if (strcmp(allowed[i], k) == 0)
 				break;
-		}
 		if (allowed[i] == NULL)
-			return KW_ERR_INVALID_FORMAT;
+			return k;
 	}
-	return 0;
+	return NULL;
+}
+
+int
+kw_json_check_keys(const json_t *obj, const char *const *allowed)
+{
+	if (!json_is_object(obj) || allowed == NULL)
+		return KW_ERR_INVALID_ARG;
+	return kw_json_unknown_key(obj, allowed) != NULL ? KW_ERR_INVALID_FORMAT : 0;
 }
 
 static const char *const redact_keys[] = {

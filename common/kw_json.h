@@ -46,7 +46,14 @@ int kw_jcs_serialize(const json_t *v, char **ret, size_t *ret_len) KW_WUR;
 int kw_json_get_str(const json_t *obj, const char *key, const char **ret, size_t *ret_len) KW_WUR;
 int kw_json_get_int(const json_t *obj, const char *key, int64_t *ret) KW_WUR;
 int kw_json_get_bool(const json_t *obj, const char *key, int *ret) KW_WUR;
-/* Only the listed keys (NULL-terminated array) may appear in obj. */
+/*
+ * The one "only these members" check. kw_json_unknown_key: the first member
+ * of the object obj not in allowed (NULL-terminated), or NULL when there is
+ * none (the pointer is into obj; escape it before logging or echoing).
+ * kw_json_check_keys: 0, KW_ERR_INVALID_FORMAT for an unknown member,
+ * KW_ERR_INVALID_ARG when obj is not an object.
+ */
+const char *kw_json_unknown_key(const json_t *obj, const char *const *allowed);
 int kw_json_check_keys(const json_t *obj, const char *const *allowed) KW_WUR;
 
 /*
