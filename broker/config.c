@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <libgen.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -260,34 +261,290 @@ parse_admin(json_t *o, const char *dir, struct kw_config *c, char *eb, size_t el
 	return 0;
 }
 
+/* ---- the key table ---- */
+
+enum key_kind {
+	K_SECTION,     /* an object of its own keys (section = its name) */
+	K_UINT,        /* unsigned int in [min, max] */
+	K_SIZE,        /* size_t in [min, max] */
+	K_STR,         /* a non-empty string, copied */
+	K_PATH,        /* a non-empty string, resolved against the configuration's directory */
+	K_PATHS,       /* an array of at most 64 paths (off: char **, n_off: size_t count) */
+	K_CUSTOM,      /* parsed by a step of its own below (the table only admits it) */
+};
+
+struct key {
+	const char *section;           /* "" for the top level */
+	const char *name;
+	enum key_kind kind;
+	size_t off, n_off;             /* offsetof(struct kw_config, ...) */
+	unsigned long long min, max, def;
+	int required;
+};
+
+#define F(field) offsetof(struct kw_config, field)
+
+/*
+ * Every key the configuration may hold (docs/configuration.md), with type,
+ * range and default. Unknown keys anywhere are an error: each section's
+ * allowed members are exactly its rows here.
+ */
+static const struct key keys[] = {
+	{"", "listen", K_CUSTOM, 0, 0, 0, 0, 0, 0},
+	{"", "tls", K_SECTION, 0, 0, 0, 0, 0, 1},
+	{"", "hsm", K_SECTION, 0, 0, 0, 0, 0, 1},
+	{"", "snp", K_SECTION, 0, 0, 0, 0, 0, 0},
+	{"", "limits", K_SECTION, 0, 0, 0, 0, 0, 0},
+	{"", "token", K_SECTION, 0, 0, 0, 0, 0, 0},
+	{"", "dpop", K_SECTION, 0, 0, 0, 0, 0, 0},
+	{"", "policy", K_SECTION, 0, 0, 0, 0, 0, 0},
+	{"", "store", K_SECTION, 0, 0, 0, 0, 0, 0},
+	{"", "admin", K_CUSTOM, 0, 0, 0, 0, 0, 0},        /* parse_admin: keys of its own */
+	{"", "nonce_ttl", K_UINT, F(nonce_ttl), 0, 5, 600, 60, 0},
+	{"", "public_url", K_CUSTOM, 0, 0, 0, 0, 0, 0},
+	{"", "workers", K_UINT, F(workers), 0, 1, 64, 2, 0},
+	{"", "log_level", K_CUSTOM, 0, 0, 0, 0, 0, 0},
+	{"", "resources", K_CUSTOM, 0, 0, 0, 0, 0, 0},    /* removed: a clear error */
+	{"tls", "certificate", K_PATH, F(tls_cert), 0, 0, 0, 0, 1},
+	{"tls", "private_key", K_PATH, F(tls_key), 0, 0, 0, 0, 1},
+	{"tls", "min_version", K_CUSTOM, 0, 0, 0, 0, 0, 0},
+	{"hsm", "socket", K_CUSTOM, 0, 0, 0, 0, 0, 0},
+	{"hsm", "call_timeout", K_UINT, F(hsm_call_timeout), 0, 1, 300, 5, 0},
+	{"hsm", "admin_timeout", K_UINT, F(hsm_admin_timeout), 0, 1, 3600, 30, 0},
+	{"hsm", "max_pending", K_UINT, F(hsm_max_pending), 0, 1, 1000000, 1024, 0},
+	{"hsm", "helper", K_PATH, F(hsm_helper), 0, 0, 0, 0, 0},
+	{"hsm", "module", K_CUSTOM, 0, 0, 0, 0, 0, 0},
+	{"hsm", "token", K_CUSTOM, 0, 0, 0, 0, 0, 0},
+	{"hsm", "pin_file", K_PATH, F(hsm_pin_file), 0, 0, 0, 0, 0},
+	{"hsm", "softhsm2_conf", K_PATH, F(hsm_softhsm2_conf), 0, 0, 0, 0, 0},
+	{"hsm", "recycle_after", K_UINT, F(hsm_recycle_after), 0, 0, 100000000, 0, 0},
+	{"snp", "cert_chains", K_PATHS, F(snp_chains), F(n_snp_chains), 0, 0, 0, 0},
+	{"snp", "test_roots", K_PATHS, F(snp_test_roots), F(n_snp_test_roots), 0, 0, 0, 0},
+	{"limits", "max_body", K_SIZE, F(max_body), 0, 1024, 1024 * 1024, 256 * 1024, 0},
+	{"limits", "max_inflight", K_SIZE, F(max_inflight), 0, 1, 100000, 256, 0},
+	{"limits", "max_sessions", K_SIZE, F(max_sessions), 0, 16, 10000000, 100000, 0},
+	{"limits", "dpop_jti_per_key", K_SIZE, F(dpop_jti_per_key), 0, 1, 10000000, 256, 0},
+	/* 0 (absent) = derived from RLIMIT_NOFILE at start (conntab.h) */
+	{"limits", "max_connections", K_SIZE, F(max_connections), 0, KW_MIN_CONNECTIONS, 1000000, 0, 0},
+	{"limits", "max_connections_per_address", K_SIZE, F(max_connections_per_address), 0, 1,
+		1000000, 0, 0},
+	{"limits", "request_timeout", K_UINT, F(request_timeout), 0, 2, 120, 10, 0},
+	{"token", "ttl", K_UINT, F(token_ttl), 0, 10, 300, 300, 0},
+	{"token", "issuer", K_STR, F(token_issuer), 0, 0, 0, 0, 0},
+	{"dpop", "iat_window", K_UINT, F(dpop_iat_window), 0, 5, 300, 60, 0},
+	{"dpop", "nonce_ttl", K_UINT, F(dpop_nonce_ttl), 0, 10, 3600, 300, 0},
+	{"policy", "max_reference_age", K_CUSTOM, 0, 0, 0, 0, 0, 0},
+	{"store", "path", K_PATH, F(store_path), 0, 0, 0, 0, 0},
+};
+
+#define SECTION_KEYS_MAX 16
+
+/* The allowed members of a section ("" = top level), from the table. */
+static void
+section_keys(const char *section, const char *out[static SECTION_KEYS_MAX + 1])
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < KW_ARRAY_SIZE(keys) && n < SECTION_KEYS_MAX; i++)
+		if (strcmp(keys[i].section, section) == 0)
+			out[n++] = keys[i].name;
+	out[n] = NULL;
+}
+
+/* The object holding a key's section: root for "", else root's member (NULL when absent). */
+static json_t *
+section_of(json_t *root, const char *section)
+{
+	return section[0] == '\0' ? root : json_object_get(root, section);
+}
+
+/* Check every section's shape and members, then fill the K_UINT..K_PATHS keys. */
+static int
+apply_table(json_t *root, const char *dir, struct kw_config *c, char *eb, size_t el)
+{
+	const char *allowed[SECTION_KEYS_MAX + 1];
+	unsigned long long u;
+	const char *s;
+	json_t *o;
+	int r;
+
+	section_keys("", allowed);
+	if ((r = check_keys(root, allowed, eb, el, "configuration")) != 0)
+		return r;
+	for (size_t i = 0; i < KW_ARRAY_SIZE(keys); i++) {
+		const struct key *k = &keys[i];
+		char *base = (char *)c;
+
+		if (k->kind == K_SECTION) {
+			if ((o = json_object_get(root, k->name)) == NULL) {
+				if (k->required)
+					return cfg_err(eb, el, "missing \"%s\" section", k->name);
+				continue;
+			}
+			section_keys(k->name, allowed);
+			if ((r = check_keys(o, allowed, eb, el, k->name)) != 0)
+				return r;
+			continue;
+		}
+		if (k->kind == K_CUSTOM)
+			continue;
+		o = section_of(root, k->section);
+		switch (k->kind) {
+		case K_UINT:
+		case K_SIZE:
+			u = k->def;
+			if (o != NULL && (r = get_uint(o, k->name, k->min, k->max, &u, eb, el,
+			    k->section[0] != '\0' ? k->section : "configuration")) != 0)
+				return r;
+			if (k->kind == K_UINT)
+				*(unsigned int *)(void *)(base + k->off) = (unsigned int)u;
+			else
+				*(size_t *)(void *)(base + k->off) = (size_t)u;
+			break;
+		case K_STR:
+		case K_PATH:
+			s = NULL;
+			if (o != NULL && (r = get_str(o, k->name, &s, k->required, eb, el,
+			    k->section)) != 0)
+				return r;
+			if (s == NULL)
+				break;
+			if ((*(char **)(void *)(base + k->off) = k->kind == K_PATH ? cfg_path(dir, s) :
+			    strdup(s)) == NULL)
+				return KW_ERR_NOMEM;
+			break;
+		case K_PATHS:
+			if (o != NULL && (r = path_list(o, k->name, dir, (char ***)(void *)(base + k->off),
+			    (size_t *)(void *)(base + k->n_off), eb, el, k->section)) != 0)
+				return r;
+			break;
+		case K_SECTION:
+		case K_CUSTOM:
+			break;
+		}
+	}
+	return 0;
+}
+
+/* ---- the keys with rules of their own ---- */
+
+static int
+custom_tls(json_t *root, struct kw_config *c, char *eb, size_t el)
+{
+	const char *s = NULL;
+	int r;
+
+	if ((r = get_str(json_object_get(root, "tls"), "min_version", &s, 0, eb, el, "tls")) != 0)
+		return r;
+	if (s != NULL && strcmp(s, "1.3") != 0 && strcmp(s, "1.2") != 0)
+		return cfg_err(eb, el, "tls: \"min_version\" must be \"1.3\" or \"1.2\"");
+	c->tls_allow_12 = s != NULL && strcmp(s, "1.2") == 0;
+	return 0;
+}
+
+/* Spawn mode (the broker starts the helper) or socket mode (a supervisor of its own user). */
+static int
+custom_hsm(json_t *root, const char *dir, struct kw_config *c, char *eb, size_t el)
+{
+	/* with "socket", these belong to keywarden-hsm's own command line */
+	static const char *const spawn_only[] = {"helper", "module", "pin_file",
+		"softhsm2_conf", "recycle_after", NULL};
+	json_t *o = json_object_get(root, "hsm");
+	const char *s = NULL;
+	int r;
+
+	if ((r = get_str(o, "socket", &s, 0, eb, el, "hsm")) != 0)
+		return r;
+	if (s != NULL) {
+		if ((c->hsm_socket = cfg_path(dir, s)) == NULL || strlen(c->hsm_socket) > 107)
+			return cfg_err(eb, el, "hsm: \"socket\" path longer than 107 bytes");
+		for (size_t i = 0; spawn_only[i] != NULL; i++)
+			if (json_object_get(o, spawn_only[i]) != NULL)
+				return cfg_err(eb, el, "hsm: \"%s\" is set on keywarden-hsm's command "
+				    "line when \"socket\" is set (docs/deploy.md)", spawn_only[i]);
+	}
+	if ((r = get_str(o, "module", &s, 0, eb, el, "hsm")) != 0)
+		return r;
+	if (c->hsm_socket == NULL &&
+	    (c->hsm_module = strdup(s != NULL ? s : "/usr/lib/softhsm/libsofthsm2.so")) == NULL)
+		return KW_ERR_NOMEM;
+	if ((r = get_str(o, "token", &s, c->hsm_socket == NULL, eb, el, "hsm")) != 0)
+		return r;
+	if (s != NULL && strlen(s) > 32)
+		return cfg_err(eb, el, "hsm: \"token\" label longer than 32 bytes");
+	if (s != NULL && (c->hsm_token = strdup(s)) == NULL)
+		return KW_ERR_NOMEM;
+	if (c->hsm_socket == NULL && c->hsm_pin_file == NULL)
+		return get_str(o, "pin_file", &s, 1, eb, el, "hsm");    /* the "required" message */
+	return 0;
+}
+
+static int
+custom_top(json_t *root, struct kw_config *c, char *eb, size_t el)
+{
+	const char *s = NULL;
+	enum kw_log_level lv;
+	int r;
+
+	if (json_object_get(root, "resources") != NULL)
+		return cfg_err(eb, el, "\"resources\" moved to the store: register keys and policies "
+		    "with kwctl (docs/admin.md)");
+	if ((r = get_str(root, "listen", &s, 0, eb, el, "configuration")) != 0 ||
+	    (r = parse_listen(s != NULL ? s : "127.0.0.1:8443", c, eb, el)) != 0)
+		return r;
+	if ((r = get_str(root, "public_url", &s, 0, eb, el, "configuration")) != 0)
+		return r;
+	if (s != NULL) {
+		if (strncmp(s, "https://", 8) != 0 || strlen(s) < 9 || s[strlen(s) - 1] == '/' ||
+		    strchr(s + 8, '/') != NULL || strchr(s, '?') != NULL || strchr(s, '#') != NULL)
+			return cfg_err(eb, el, "\"public_url\" must be https://HOST[:PORT] without a path");
+		c->public_url = strdup(s);
+	} else {
+		char tmp[300];
+		int is6 = strchr(c->listen_addr, ':') != NULL;
+
+		snprintf(tmp, sizeof(tmp), "https://%s%s%s:%u", is6 ? "[" : "", c->listen_addr,
+		    is6 ? "]" : "", (unsigned int)c->listen_port);
+		c->public_url = strdup(tmp);
+	}
+	if (c->public_url == NULL)
+		return KW_ERR_NOMEM;
+	if (c->token_issuer == NULL && (c->token_issuer = strdup(c->public_url)) == NULL)
+		return KW_ERR_NOMEM;
+	if ((r = get_str(root, "log_level", &s, 0, eb, el, "configuration")) != 0)
+		return r;
+	if ((c->log_level = strdup(s != NULL ? s : "info")) == NULL)
+		return KW_ERR_NOMEM;
+	if (kw_log_level_parse(c->log_level, &lv) != 0)
+		return cfg_err(eb, el, "\"log_level\" must be error, warn, info or debug");
+	return 0;
+}
+
+static int
+custom_policy_store(json_t *root, const char *dir, struct kw_config *c, char *eb, size_t el)
+{
+	const char *s = NULL;
+	int r;
+
+	c->policy_max_age = 180LL * 86400;
+	if ((r = get_str(json_object_get(root, "policy"), "max_reference_age", &s, 0, eb, el,
+	    "policy")) != 0)
+		return r;
+	if (s != NULL && kw_duration_parse(s, &c->policy_max_age) != 0)
+		return cfg_err(eb, el, "policy: \"max_reference_age\" must be a duration like 180d");
+	if (c->store_path == NULL && (c->store_path = cfg_path(dir, "keywarden.db")) == NULL)
+		return KW_ERR_NOMEM;
+	return 0;
+}
+
 int
 kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 {
-	static const char *const top_keys[] = {"listen", "tls", "hsm", "snp", "limits",
-		"nonce_ttl", "public_url", "token", "dpop", "workers", "log_level", "resources", "store",
-		"admin", "policy", NULL};
-	static const char *const policy_keys[] = {"max_reference_age", NULL};
-	static const char *const store_keys[] = {"path", NULL};
-	static const char *const token_keys[] = {"ttl", "issuer", NULL};
-	static const char *const dpop_keys[] = {"iat_window", "nonce_ttl", NULL};
-	static const char *const tls_keys[] = {"certificate", "private_key", "min_version", NULL};
-	static const char *const hsm_keys[] = {"helper", "module", "token", "pin_file",
-		"softhsm2_conf", "recycle_after", "socket", "call_timeout", "admin_timeout",
-		"max_pending", NULL};
-	/* with "socket", these belong to keywarden-hsm's own command line */
-	static const char *const hsm_spawn_only[] = {"helper", "module", "pin_file",
-		"softhsm2_conf", "recycle_after", NULL};
-	static const char *const snp_keys[] = {"cert_chains", "test_roots", NULL};
-	static const char *const lim_keys[] = {"max_body", "max_inflight", "max_sessions",
-		"dpop_jti_per_key", "max_connections", "max_connections_per_address",
-		"request_timeout", NULL};
 	struct kw_config *c = NULL;
 	uint8_t *buf = NULL;
 	size_t len;
 	json_t *root = NULL, *o;
 	char dirbuf[PATH_MAX], *dir;
-	const char *s = NULL;
-	unsigned long long u;
 	int r;
 
 	snprintf(eb, el, "internal error");
@@ -309,264 +566,18 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 		r = KW_ERR_NOMEM;
 		goto out;
 	}
-	c->nonce_ttl = 60;
-	c->token_ttl = 300;
-	c->dpop_iat_window = 60;
-	c->dpop_nonce_ttl = 300;
-	c->workers = 2;
-	c->max_body = 256 * 1024;
-	c->max_inflight = 256;
-	c->max_sessions = 100000;
-	c->dpop_jti_per_key = 256;
-	c->request_timeout = 10;
 	c->admin_max_connections = 32;
-	if ((r = check_keys(root, top_keys, eb, el, "configuration")) != 0)
+	/* the table first (shapes, unknown keys, typed values, defaults), then the rules
+	 * that tie keys together, in the order their errors are reported */
+	if ((r = apply_table(root, dir, c, eb, el)) != 0 ||
+	    (r = custom_tls(root, c, eb, el)) != 0 ||
+	    (r = custom_hsm(root, dir, c, eb, el)) != 0 ||
+	    (r = custom_top(root, c, eb, el)) != 0 ||
+	    (r = custom_policy_store(root, dir, c, eb, el)) != 0)
 		goto out;
-
-	if ((r = get_str(root, "listen", &s, 0, eb, el, "configuration")) != 0)
-		goto out;
-	if ((r = parse_listen(s != NULL ? s : "127.0.0.1:8443", c, eb, el)) != 0)
-		goto out;
-
-	o = json_object_get(root, "tls");
-	if (o == NULL) {
-		r = cfg_err(eb, el, "missing \"tls\" section");
-		goto out;
-	}
-	if ((r = check_keys(o, tls_keys, eb, el, "tls")) != 0 ||
-	    (r = get_str(o, "certificate", &s, 1, eb, el, "tls")) != 0)
-		goto out;
-	c->tls_cert = cfg_path(dir, s);
-	if ((r = get_str(o, "private_key", &s, 1, eb, el, "tls")) != 0)
-		goto out;
-	c->tls_key = cfg_path(dir, s);
-	if ((r = get_str(o, "min_version", &s, 0, eb, el, "tls")) != 0)
-		goto out;
-	if (s != NULL && strcmp(s, "1.3") != 0 && strcmp(s, "1.2") != 0) {
-		r = cfg_err(eb, el, "tls: \"min_version\" must be \"1.3\" or \"1.2\"");
-		goto out;
-	}
-	c->tls_allow_12 = s != NULL && strcmp(s, "1.2") == 0;
-
-	o = json_object_get(root, "hsm");
-	if (o == NULL) {
-		r = cfg_err(eb, el, "missing \"hsm\" section");
-		goto out;
-	}
-	if ((r = check_keys(o, hsm_keys, eb, el, "hsm")) != 0)
-		goto out;
-	if ((r = get_str(o, "socket", &s, 0, eb, el, "hsm")) != 0)
-		goto out;
-	if (s != NULL) {
-		if ((c->hsm_socket = cfg_path(dir, s)) == NULL || strlen(c->hsm_socket) > 107) {
-			r = cfg_err(eb, el, "hsm: \"socket\" path longer than 107 bytes");
-			goto out;
-		}
-		for (size_t i = 0; hsm_spawn_only[i] != NULL; i++) {
-			if (json_object_get(o, hsm_spawn_only[i]) != NULL) {
-				r = cfg_err(eb, el, "hsm: \"%s\" is set on keywarden-hsm's command line "
-				    "when \"socket\" is set (docs/deploy.md)", hsm_spawn_only[i]);
-				goto out;
-			}
-		}
-	}
-	u = 5;
-	if ((r = get_uint(o, "call_timeout", 1, 300, &u, eb, el, "hsm")) != 0)
-		goto out;
-	c->hsm_call_timeout = (unsigned int)u;
-	u = 30;
-	if ((r = get_uint(o, "admin_timeout", 1, 3600, &u, eb, el, "hsm")) != 0)
-		goto out;
-	c->hsm_admin_timeout = (unsigned int)u;
-	u = 1024;
-	if ((r = get_uint(o, "max_pending", 1, 1000000, &u, eb, el, "hsm")) != 0)
-		goto out;
-	c->hsm_max_pending = (unsigned int)u;
-	if ((r = get_str(o, "helper", &s, 0, eb, el, "hsm")) != 0)
-		goto out;
-	if (s != NULL)
-		c->hsm_helper = cfg_path(dir, s);
-	if ((r = get_str(o, "module", &s, 0, eb, el, "hsm")) != 0)
-		goto out;
-	if (c->hsm_socket == NULL)
-		c->hsm_module = strdup(s != NULL ? s : "/usr/lib/softhsm/libsofthsm2.so");
-	if ((r = get_str(o, "token", &s, c->hsm_socket == NULL, eb, el, "hsm")) != 0)
-		goto out;
-	if (s != NULL && strlen(s) > 32) {
-		r = cfg_err(eb, el, "hsm: \"token\" label longer than 32 bytes");
-		goto out;
-	}
-	if (s != NULL && (c->hsm_token = strdup(s)) == NULL) {
-		r = KW_ERR_NOMEM;
-		goto out;
-	}
-	if ((r = get_str(o, "pin_file", &s, c->hsm_socket == NULL, eb, el, "hsm")) != 0)
-		goto out;
-	if (s != NULL)
-		c->hsm_pin_file = cfg_path(dir, s);
-	if ((r = get_str(o, "softhsm2_conf", &s, 0, eb, el, "hsm")) != 0)
-		goto out;
-	if (s != NULL)
-		c->hsm_softhsm2_conf = cfg_path(dir, s);
-	u = 0;
-	if ((r = get_uint(o, "recycle_after", 0, 100000000, &u, eb, el, "hsm")) != 0)
-		goto out;
-	c->hsm_recycle_after = (unsigned int)u;
-
-	o = json_object_get(root, "snp");
-	if (o != NULL) {
-		if ((r = check_keys(o, snp_keys, eb, el, "snp")) != 0 ||
-		    (r = path_list(o, "cert_chains", dir, &c->snp_chains, &c->n_snp_chains, eb, el,
-		    "snp")) != 0 ||
-		    (r = path_list(o, "test_roots", dir, &c->snp_test_roots, &c->n_snp_test_roots,
-		    eb, el, "snp")) != 0)
-			goto out;
-	}
-
-	o = json_object_get(root, "limits");
-	if (o != NULL) {
-		if ((r = check_keys(o, lim_keys, eb, el, "limits")) != 0)
-			goto out;
-		u = c->max_body;
-		if ((r = get_uint(o, "max_body", 1024, 1024 * 1024, &u, eb, el, "limits")) != 0)
-			goto out;
-		c->max_body = (size_t)u;
-		u = c->max_inflight;
-		if ((r = get_uint(o, "max_inflight", 1, 100000, &u, eb, el, "limits")) != 0)
-			goto out;
-		c->max_inflight = (size_t)u;
-		u = c->max_sessions;
-		if ((r = get_uint(o, "max_sessions", 16, 10000000, &u, eb, el, "limits")) != 0)
-			goto out;
-		c->max_sessions = (size_t)u;
-		u = c->dpop_jti_per_key;
-		if ((r = get_uint(o, "dpop_jti_per_key", 1, 10000000, &u, eb, el, "limits")) != 0)
-			goto out;
-		c->dpop_jti_per_key = (size_t)u;
-		/* 0 (absent) = derived from RLIMIT_NOFILE at start (conntab.h) */
-		u = 0;
-		if ((r = get_uint(o, "max_connections", KW_MIN_CONNECTIONS, 1000000, &u, eb, el,
-		    "limits")) != 0)
-			goto out;
-		c->max_connections = (size_t)u;
-		u = 0;
-		if ((r = get_uint(o, "max_connections_per_address", 1, 1000000, &u, eb, el,
-		    "limits")) != 0)
-			goto out;
-		c->max_connections_per_address = (size_t)u;
-		u = c->request_timeout;
-		if ((r = get_uint(o, "request_timeout", 2, 120, &u, eb, el, "limits")) != 0)
-			goto out;
-		c->request_timeout = (unsigned int)u;
-	}
-	u = c->nonce_ttl;
-	if ((r = get_uint(root, "nonce_ttl", 5, 600, &u, eb, el, "configuration")) != 0)
-		goto out;
-	c->nonce_ttl = (unsigned int)u;
-	if ((r = get_str(root, "public_url", &s, 0, eb, el, "configuration")) != 0)
-		goto out;
-	if (s != NULL) {
-		if (strncmp(s, "https://", 8) != 0 || strlen(s) < 9 || s[strlen(s) - 1] == '/' ||
-		    strchr(s + 8, '/') != NULL || strchr(s, '?') != NULL || strchr(s, '#') != NULL) {
-			r = cfg_err(eb, el, "\"public_url\" must be https://HOST[:PORT] without a path");
-			goto out;
-		}
-		c->public_url = strdup(s);
-	} else {
-		char tmp[300];
-		int is6 = strchr(c->listen_addr, ':') != NULL;
-		snprintf(tmp, sizeof(tmp), "https://%s%s%s:%u", is6 ? "[" : "", c->listen_addr,
-		    is6 ? "]" : "", (unsigned int)c->listen_port);
-		c->public_url = strdup(tmp);
-	}
-	if (c->public_url == NULL) {
-		r = KW_ERR_NOMEM;
-		goto out;
-	}
-	o = json_object_get(root, "token");
-	if (o != NULL) {
-		if ((r = check_keys(o, token_keys, eb, el, "token")) != 0)
-			goto out;
-		u = c->token_ttl;
-		if ((r = get_uint(o, "ttl", 10, 300, &u, eb, el, "token")) != 0)
-			goto out;
-		c->token_ttl = (unsigned int)u;
-		if ((r = get_str(o, "issuer", &s, 0, eb, el, "token")) != 0)
-			goto out;
-		if (s != NULL && (c->token_issuer = strdup(s)) == NULL) {
-			r = KW_ERR_NOMEM;
-			goto out;
-		}
-	}
-	if (c->token_issuer == NULL && (c->token_issuer = strdup(c->public_url)) == NULL) {
-		r = KW_ERR_NOMEM;
-		goto out;
-	}
-	o = json_object_get(root, "dpop");
-	if (o != NULL) {
-		if ((r = check_keys(o, dpop_keys, eb, el, "dpop")) != 0)
-			goto out;
-		u = c->dpop_iat_window;
-		if ((r = get_uint(o, "iat_window", 5, 300, &u, eb, el, "dpop")) != 0)
-			goto out;
-		c->dpop_iat_window = (unsigned int)u;
-		u = c->dpop_nonce_ttl;
-		if ((r = get_uint(o, "nonce_ttl", 10, 3600, &u, eb, el, "dpop")) != 0)
-			goto out;
-		c->dpop_nonce_ttl = (unsigned int)u;
-	}
-	u = c->workers;
-	if ((r = get_uint(root, "workers", 1, 64, &u, eb, el, "configuration")) != 0)
-		goto out;
-	c->workers = (unsigned int)u;
-	if ((r = get_str(root, "log_level", &s, 0, eb, el, "configuration")) != 0)
-		goto out;
-	c->log_level = strdup(s != NULL ? s : "info");
-	{
-		enum kw_log_level lv;
-		if (kw_log_level_parse(c->log_level, &lv) != 0) {
-			r = cfg_err(eb, el, "\"log_level\" must be error, warn, info or debug");
-			goto out;
-		}
-	}
-
-	c->policy_max_age = 180LL * 86400;
-	o = json_object_get(root, "policy");
-	if (o != NULL) {
-		if ((r = check_keys(o, policy_keys, eb, el, "policy")) != 0 ||
-		    (r = get_str(o, "max_reference_age", &s, 0, eb, el, "policy")) != 0)
-			goto out;
-		if (s != NULL && kw_duration_parse(s, &c->policy_max_age) != 0) {
-			r = cfg_err(eb, el, "policy: \"max_reference_age\" must be a duration like 180d");
-			goto out;
-		}
-	}
-	o = json_object_get(root, "store");
-	s = NULL;
-	if (o != NULL) {
-		if ((r = check_keys(o, store_keys, eb, el, "store")) != 0 ||
-		    (r = get_str(o, "path", &s, 0, eb, el, "store")) != 0)
-			goto out;
-	}
-	if ((c->store_path = cfg_path(dir, s != NULL ? s : "keywarden.db")) == NULL) {
-		r = KW_ERR_NOMEM;
-		goto out;
-	}
 	o = json_object_get(root, "admin");
 	if (o != NULL && (r = parse_admin(o, dir, c, eb, el)) != 0)
 		goto out;
-
-	if (json_object_get(root, "resources") != NULL) {
-		r = cfg_err(eb, el, "\"resources\" moved to the store: register keys and policies "
-		    "with kwctl (docs/admin.md)");
-		goto out;
-	}
-	if (c->listen_addr == NULL || c->tls_cert == NULL || c->tls_key == NULL ||
-	    (c->hsm_socket == NULL && (c->hsm_module == NULL || c->hsm_token == NULL ||
-	    c->hsm_pin_file == NULL)) || c->log_level == NULL) {
-		r = KW_ERR_NOMEM;
-		goto out;
-	}
 	*ret = c;
 	c = NULL;    /* transferred */
 	r = 0;
