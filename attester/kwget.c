@@ -23,7 +23,7 @@
 #include <openssl/pem.h>
 
 #include "attester.h"
-#include "kw_config.h"
+#include "kw_build.h"
 #include "kw_json.h"
 #include "kw_name.h"
 #include "kw_log.h"

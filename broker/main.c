@@ -15,7 +15,7 @@
 #include "broker.h"
 #include "hsm_proto.h"
 #include "listener.h"
-#include "kw_config.h"
+#include "kw_build.h"
 #include "kw_json.h"
 #include "kw_log.h"
 #include "kw_secret.h"

@@ -7,7 +7,7 @@
 #include <openssl/x509.h>
 
 #include "kw_b64url.h"
-#include "kw_config.h"
+#include "kw_build.h"
 #include "kw_jose.h"
 #include "kw_json.h"
 #include "kw_jwk.h"

@@ -12,7 +12,7 @@
 
 #include <curl/curl.h>
 
-#include "kw_config.h"
+#include "kw_build.h"
 #include "kw_json.h"
 #include "kw_secret.h"
 #include "kwctl.h"
