@@ -9,6 +9,7 @@
 
 #include "challenge.h"
 #include "kw_b64url.h"
+#include "kw_rd.h"
 #include "kw_secret.h"
 #include "replay.h"
 
@@ -17,9 +18,14 @@ _Static_assert(sizeof(((struct kw_challenge_ticket *)0)->id) == KW_REPLAY_ID_LEN
 
 struct kw_challenges {
 	struct kw_secret *key;
+	EVP_MAC *hmac;             /* fetched once; a context per MAC */
 	unsigned int ttl;
 	struct kw_replay *used;    /* NULL for verify-only instances */
 };
+
+/* The sealed layout (challenge.h): offsets of its fields. */
+#define CH_VERSION 1
+#define CH_BODY_LEN (1 + 8 + KW_CHALLENGE_RAND_LEN)      /* what the MAC covers */
 
 int
 kw_challenges_new(unsigned int ttl, size_t max_used, struct kw_challenges **ret)
@@ -34,7 +40,8 @@ kw_challenges_new(unsigned int ttl, size_t max_used, struct kw_challenges **ret)
 	c->ttl = ttl;
 	if ((r = kw_replay_new(max_used, 0, ttl, &c->used)) != 0 ||
 	    (r = kw_secret_new(32, &c->key)) != 0 ||
-	    RAND_priv_bytes(kw_secret_ptr(c->key), 32) != 1) {
+	    RAND_priv_bytes(kw_secret_ptr(c->key), 32) != 1 ||
+	    (c->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL) {
 		kw_challenges_free(c);
 		return r != 0 ? r : KW_ERR_CRYPTO;
 	}
@@ -48,26 +55,25 @@ kw_challenges_free(struct kw_challenges *c)
 	if (c == NULL)
 		return;
 	kw_secret_free(c->key);
+	EVP_MAC_free(c->hmac);
 	kw_replay_free(c->used);
 	free(c);
 }
 
 static int
 mac(const struct kw_challenges *c, const char *tee, const uint8_t *body, size_t bodylen,
-    uint8_t out[32])
+    uint8_t out[static 32])
 {
 	static const char label[] = "kw-challenge-v1";
 	uint8_t zero = 0;
 	size_t outlen = 32;
-	EVP_MAC *m = NULL;
 	EVP_MAC_CTX *ctx = NULL;
 	OSSL_PARAM params[2];
 	int r = KW_ERR_CRYPTO;
 
 	params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)(uintptr_t)"SHA256", 0);
 	params[1] = OSSL_PARAM_construct_end();
-	if ((m = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
-	    (ctx = EVP_MAC_CTX_new(m)) == NULL ||
+	if ((ctx = EVP_MAC_CTX_new(c->hmac)) == NULL ||
 	    !EVP_MAC_init(ctx, kw_secret_cptr(c->key), kw_secret_len(c->key), params) ||
 	    !EVP_MAC_update(ctx, (const uint8_t *)label, sizeof(label) - 1) ||
 	    !EVP_MAC_update(ctx, (const uint8_t *)tee, strlen(tee)) ||
@@ -78,7 +84,6 @@ mac(const struct kw_challenges *c, const char *tee, const uint8_t *body, size_t 
 	r = 0;
 out:
 	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(m);
 	return r;
 }
 
@@ -91,12 +96,12 @@ kw_challenge_issue(struct kw_challenges *c, const char *tee, int64_t now,
 	char *s = NULL;
 	int r;
 
-	raw[0] = 1;
+	raw[0] = CH_VERSION;
 	for (int i = 0; i < 8; i++)
-		raw[1 + i] = (uint8_t)(exp >> (56 - 8 * i));
+		raw[1 + i] = (uint8_t)(exp >> (56 - 8 * i));    /* big-endian expiry */
 	if (RAND_bytes(raw + 9, KW_CHALLENGE_RAND_LEN) != 1)
 		return KW_ERR_CRYPTO;
-	if ((r = mac(c, tee, raw, 9 + KW_CHALLENGE_RAND_LEN, raw + 9 + KW_CHALLENGE_RAND_LEN)) != 0)
+	if ((r = mac(c, tee, raw, CH_BODY_LEN, raw + CH_BODY_LEN)) != 0)
 		return r;
 	if ((r = kw_b64url_encode(raw, sizeof(raw), &s)) != 0)
 		return r;
@@ -109,27 +114,35 @@ kw_challenge_issue(struct kw_challenges *c, const char *tee, int64_t now,
 	return 0;
 }
 
-/* Check the MAC and expiry of s; on success raw holds the decoded challenge. */
+/*
+ * Decode s through the bounded reader, check its MAC (constant time) and
+ * expiry; on success *ret_rand points into raw at the 32 random bytes.
+ */
 static int
 open_sealed(struct kw_challenges *c, const char *tee, const char *s, int64_t now,
-    uint8_t raw[KW_CHALLENGE_RAW_LEN], int64_t *ret_exp)
+    uint8_t raw[static KW_CHALLENGE_RAW_LEN], const uint8_t **ret_rand, int64_t *ret_exp)
 {
-	uint8_t want[32];
+	const uint8_t *rnd, *tag;
+	uint8_t want[32], ver;
+	uint64_t exp;
+	struct kw_rd rd;
 	size_t len = 0;
-	uint64_t exp = 0;
 	int r;
 
-	if (s == NULL || kw_b64url_decode(s, strlen(s), raw, KW_CHALLENGE_RAW_LEN, &len) != 0 ||
-	    len != KW_CHALLENGE_RAW_LEN || raw[0] != 1)
+	if (s == NULL || kw_b64url_decode(s, strlen(s), raw, KW_CHALLENGE_RAW_LEN, &len) != 0)
 		return KW_ERR_INVALID_FORMAT;
-	if ((r = mac(c, tee, raw, 9 + KW_CHALLENGE_RAND_LEN, want)) != 0)
+	kw_rd_init(&rd, raw, len);
+	if (kw_rd_u8(&rd, &ver) != 0 || ver != CH_VERSION || kw_rd_u64be(&rd, &exp) != 0 ||
+	    kw_rd_bytes(&rd, KW_CHALLENGE_RAND_LEN, &rnd) != 0 || kw_rd_bytes(&rd, 32, &tag) != 0 ||
+	    kw_rd_end(&rd) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if ((r = mac(c, tee, raw, CH_BODY_LEN, want)) != 0)
 		return r;
-	if (CRYPTO_memcmp(want, raw + 9 + KW_CHALLENGE_RAND_LEN, 32) != 0)
+	if (CRYPTO_memcmp(want, tag, sizeof(want)) != 0)
 		return KW_ERR_INVALID_FORMAT;
-	for (int i = 0; i < 8; i++)
-		exp = (exp << 8) | raw[1 + i];
 	if (exp > INT64_MAX || (int64_t)exp < now)
 		return KW_ERR_EXPIRED;
+	*ret_rand = rnd;
 	*ret_exp = (int64_t)exp;
 	return 0;
 }
@@ -138,9 +151,10 @@ int
 kw_challenge_verify(struct kw_challenges *c, const char *tee, const char *s, int64_t now)
 {
 	uint8_t raw[KW_CHALLENGE_RAW_LEN];
+	const uint8_t *rnd;
 	int64_t exp;
 
-	return open_sealed(c, tee, s, now, raw, &exp);
+	return open_sealed(c, tee, s, now, raw, &rnd, &exp);
 }
 
 int
@@ -148,14 +162,15 @@ kw_challenge_check(struct kw_challenges *c, const char *tee, const char *s, int6
     struct kw_challenge_ticket *ret_ticket)
 {
 	uint8_t raw[KW_CHALLENGE_RAW_LEN];
+	const uint8_t *rnd;
 	int64_t exp;
 	int r;
 
-	if ((r = open_sealed(c, tee, s, now, raw, &exp)) != 0)
+	if ((r = open_sealed(c, tee, s, now, raw, &rnd, &exp)) != 0)
 		return r;
-	if ((r = kw_replay_check(c->used, raw + 9, NULL, now)) != 0)
+	if ((r = kw_replay_check(c->used, rnd, NULL, now)) != 0)
 		return r == KW_ERR_INVALID_ARG ? KW_ERR_EXPIRED : r;
-	memcpy(ret_ticket->id, raw + 9, sizeof(ret_ticket->id));
+	memcpy(ret_ticket->id, rnd, sizeof(ret_ticket->id));
 	ret_ticket->expiry = exp;
 	return 0;
 }
