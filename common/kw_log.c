@@ -77,6 +77,42 @@ kw_log_escape(const char *in, size_t max, char *out, size_t outsz)
 	out[o] = '\0';
 }
 
+/*
+ * The one place log lines are made safe: every byte outside printable ASCII
+ * (control characters, DEL, anything non-ASCII) and the backslash become
+ * \xNN, so a value
+ * from a peer can neither end the line nor forge another record, whatever
+ * the caller passed. Cuts at a character boundary when the result does not
+ * fit (the line then ends with "...").
+ */
+static void
+escape_inplace(char *msg, size_t size)
+{
+	char out[1024];    /* the size of kw_log_write's message buffer */
+	size_t o = 0, i;
+
+	for (i = 0; msg[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)msg[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			if (o + 1 >= sizeof(out) - 3)
+				break;
+			out[o++] = (char)c;
+		} else {
+			if (o + 4 >= sizeof(out) - 3)
+				break;
+			snprintf(out + o, 5, "\\x%02x", c);
+			o += 4;
+		}
+	}
+	if (msg[i] != '\0') {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	snprintf(msg, size, "%s", out);
+}
+
 /* Format and write one line; the caller holds log_lock. suffix may be "". */
 static void KW_PRINTF(4, 0)
 vwrite_locked(enum kw_log_level lvl, const char *func, int r, const char *fmt, va_list ap,
@@ -88,6 +124,7 @@ vwrite_locked(enum kw_log_level lvl, const char *func, int r, const char *fmt, v
 	struct tm tm;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	escape_inplace(msg, sizeof(msg));
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);

@@ -9,10 +9,12 @@
 enum kw_log_level { KW_LOG_ERR = 0, KW_LOG_WARN = 1, KW_LOG_INFO = 2, KW_LOG_DEBUG = 3 };
 
 /*
- * Logging. One line per record on stderr (or the file set with
- * kw_log_set_file): "TIME LEVEL PROG[PID] FUNC: MESSAGE". Never pass secrets,
- * tokens, evidence or request bodies; identify keys with kw_fp(). Untrusted
- * strings go through kw_log_escape() first.
+ * Logging. One line per record on stderr: "TIME LEVEL PROG[PID] FUNC:
+ * MESSAGE". Never pass secrets, tokens, evidence or request bodies; identify
+ * keys with kw_fp(). Every byte of the message outside printable ASCII is
+ * written as \xNN here, in one place, so peer-controlled text cannot break a
+ * line; kw_log_escape() is still useful to cut a long value short and to
+ * quote it for messages that do not go through kw_log (errors on stderr).
  */
 void kw_log_init(const char *prog, enum kw_log_level level);
 void kw_log_set_level(enum kw_log_level level);

@@ -435,6 +435,31 @@ test_secret_read_exact(void)
 	unlink(path);
 }
 
+static void
+test_log_escapes_everything(void)
+{
+	char path[] = "/tmp/kw-log-XXXXXX", buf[4096];
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t n;
+
+	CU_ASSERT_FATAL(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	CU_ASSERT_FATAL(dup2(fd, 2) == 2);
+	kw_log_info("peer said '%s'", "x\n2026-01-01T00:00:00Z error forged\x1b[0m\\x41\xc3\xa9");
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	unlink(path);
+	CU_ASSERT_FATAL(n > 0);
+	buf[n] = '\0';
+	/* one line: the only newline is the record's own */
+	CU_ASSERT_PTR_EQUAL(strchr(buf, '\n'), buf + n - 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "peer said 'x\\x0a2026-01-01T00:00:00Z error forged"
+	    "\\x1b[0m\\x5cx41\\xc3\\xa9'\n"));
+}
+
 /* Emit n rate-limited lines from one call site. */
 static void
 rl_lines(int n)
@@ -493,5 +518,5 @@ test_util_register(void)
 	    TEST_ADD(s, test_fp) | TEST_ADD(s, test_file_atomic) | TEST_ADD(s, test_secret) |
 	    TEST_ADD(s, test_log_escape) | TEST_ADD(s, test_log_level) |
 	    TEST_ADD(s, test_log_ratelimit) | TEST_ADD(s, test_fd_read_all) |
-	    TEST_ADD(s, test_secret_read_exact);
+	    TEST_ADD(s, test_secret_read_exact) | TEST_ADD(s, test_log_escapes_everything);
 }
