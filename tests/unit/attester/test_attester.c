@@ -7,7 +7,6 @@
  * use_dpop_nonce challenge and the token's lifetime; the configuration
  * manifest in test_manifest.c.
  */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,43 +31,12 @@
 #include "kw_jwk.h"
 #include "kw_rd.h"
 #include "kw_util.h"
+#include "test_helper.h"
 #include "test_manifest.h"
 
-#define TEST_ADD(suite, fn) (CU_add_test((suite), #fn, (fn)) == NULL ? -1 : 0)
 
-static char tmpdir[64];
 static EVP_PKEY *rsa_key;   /* shared RSA-3072 TEE key for the JWE tests */
 static EVP_PKEY *rsa_other; /* a second, unrelated key */
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-tmpdir_cleanup(void)
-{
-	if (tmpdir[0] != '\0')
-		(void)nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static const char *
-test_tmpdir(void)
-{
-	if (tmpdir[0] == '\0') {
-		snprintf(tmpdir, sizeof(tmpdir), "/tmp/kw-test-attester.XXXXXX");
-		if (mkdtemp(tmpdir) == NULL) {
-			perror("mkdtemp");
-			exit(2);
-		}
-		atexit(tmpdir_cleanup);
-	}
-	return tmpdir;
-}
 
 static void
 hex_to(const char *hex, uint8_t *out, size_t n)
@@ -1202,14 +1170,12 @@ int
 main(void)
 {
 	CU_pSuite s;
-	unsigned int failed;
 	const char *conf;
 
 	/* before OpenSSL is first used: see test_manifest.c (test_tls_defaults) */
 	if ((conf = manifest_tests_env()) == NULL || setenv("OPENSSL_CONF", conf, 1) != 0)
 		return 2;
-	kw_json_init();
-	if (CU_initialize_registry() != CUE_SUCCESS)
+	if (test_begin() != 0)
 		return 2;
 	if ((s = CU_add_suite("attester", suite_init, suite_clean)) == NULL ||
 	    TEST_ADD(s, test_report_data_fixed) || TEST_ADD(s, test_runtime_data_build) ||
@@ -1220,14 +1186,7 @@ main(void)
 	    TEST_ADD(s, test_jwe_good) || TEST_ADD(s, test_jwe_rejects) ||
 	    TEST_ADD(s, test_jwe_truncation_sweep) || TEST_ADD(s, test_jwe_bitflip_sweep) ||
 	    TEST_ADD(s, test_dpop_proof) || TEST_ADD(s, test_dpop_nonce_and_challenge) ||
-	    TEST_ADD(s, test_token_times) || manifest_tests_add() != 0) {
-		fprintf(stderr, "test registration failed\n");
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed == 0 ? 0 : 1;
+	    TEST_ADD(s, test_token_times) || manifest_tests_add() != 0)
+		return test_end(-1);
+	return test_end(0);
 }

@@ -6,7 +6,6 @@
  * TLS expectations are written out by hand.
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,33 +23,17 @@
 #include "attester.h"
 #include "kw_json.h"
 #include "kw_util.h"
+#include "test_helper.h"
 #include "test_manifest.h"
 
 #define NCERT 4
 
-static char mdir[64];
+static char mdir[128];
 static X509 *certs[NCERT];
 static char *cert_pem[NCERT];   /* PEM text of each */
 static char cert_fp[NCERT][65]; /* hex SHA-256 of each DER, computed here */
 static char empty_conf[128];
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-mdir_cleanup(void)
-{
-	if (mdir[0] != '\0')
-		(void)nftw(mdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	if (empty_conf[0] != '\0')
-		(void)unlink(empty_conf);
-}
 
 static const char *
 mpath(const char *name)
@@ -173,10 +156,9 @@ check_store(const json_t *rs, const int *idx, size_t n)
 static int
 suite_manifest_init(void)
 {
-	snprintf(mdir, sizeof(mdir), "/tmp/kw-test-manifest.XXXXXX");
-	if (mkdtemp(mdir) == NULL)
+	snprintf(mdir, sizeof(mdir), "%s/manifest", test_tmpdir());
+	if (mkdir(mdir, 0700) != 0)
 		return -1;
-	atexit(mdir_cleanup);
 	for (int i = 0; i < NCERT; i++) {
 		char cn[32];
 		unsigned char *der = NULL;
@@ -759,9 +741,11 @@ manifest_tests_env(void)
 {
 	int fd;
 
-	/* An empty OpenSSL configuration makes "this process's defaults" the library's. */
-	snprintf(empty_conf, sizeof(empty_conf), "/tmp/kw-test-manifest-openssl.XXXXXX");
-	if ((fd = mkstemp(empty_conf)) < 0 || close(fd) != 0)
+	/* An empty OpenSSL configuration makes "this process's defaults" the library's.
+	 * It lives in the run's scratch directory, removed at exit. */
+	snprintf(empty_conf, sizeof(empty_conf), "%s/openssl-empty.cnf", test_tmpdir());
+	if ((fd = open(empty_conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
+	    close(fd) != 0)
 		return NULL;
 	return empty_conf;
 }

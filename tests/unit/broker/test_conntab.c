@@ -7,7 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <CUnit/Basic.h>
+#include "test_helper.h"
 
 #include "conntab.h"
 
@@ -232,18 +232,13 @@ int
 main(void)
 {
 	CU_pSuite s;
-	unsigned int failed;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
+	if (test_begin() != 0)
+		return 2;
 	s = CU_add_suite("conntab", NULL, NULL);
 	CU_add_test(s, "address keys and /64 folding", test_keys);
 	CU_add_test(s, "per-address caps", test_caps);
 	CU_add_test(s, "table against a model", test_model);
 	CU_add_test(s, "descriptor budget", test_budget);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed != 0;
+	return test_end(0);
 }

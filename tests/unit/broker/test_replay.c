@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include "test_helper.h"
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -444,9 +444,8 @@ int
 main(void)
 {
 	CU_pSuite s;
-	unsigned int fails;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
+	if (test_begin() != 0)
 		return 2;
 	s = CU_add_suite("replay", NULL, NULL);
 	CU_add_test(s, "SipHash-2-4", test_siphash);
@@ -458,9 +457,5 @@ main(void)
 	CU_add_test(s, "time going backwards", test_time_backwards);
 	CU_add_test(s, "against a model", test_against_model);
 	CU_add_test(s, "cost at capacity", test_cost_at_capacity);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return fails == 0 ? 0 : 1;
+	return test_end(0);
 }

@@ -2,7 +2,7 @@
 #ifndef TEST_COMMON_H
 #define TEST_COMMON_H
 
-#include <CUnit/CUnit.h>
+#include "test_helper.h"
 
 /* Each test_<file>.c registers one CUnit suite. */
 int test_b64url_register(void);
@@ -13,10 +13,5 @@ int test_jcs_register(void);
 int test_jwk_register(void);
 int test_jose_register(void);
 int test_name_register(void);
-
-/* Per-run scratch directory (created on first use, removed at exit). */
-const char *test_tmpdir(void);
-
-#define TEST_ADD(suite, fn) (CU_add_test((suite), #fn, (fn)) == NULL ? -1 : 0)
 
 #endif

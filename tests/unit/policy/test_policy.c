@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include "test_helper.h"
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -1467,14 +1467,12 @@ int
 main(void)
 {
 	CU_pSuite s;
-	unsigned int fails;
 
-	kw_json_init();
 	memset(MA, 'a', 96);
 	memset(MB, 'b', 96);
 	memset(MC, 'c', 96);
 	MC[0] = '0';
-	if (CU_initialize_registry() != CUE_SUCCESS)
+	if (test_begin() != 0)
 		return 2;
 	s = CU_add_suite("policy", NULL, NULL);
 	CU_add_test(s, "validate basics", test_validate_basics);
@@ -1504,9 +1502,5 @@ main(void)
 	CU_add_test(s, "hostile claims", test_hostile_claims);
 	CU_add_test(s, "bit-flip and truncation sweeps", test_bitflip_sweep);
 	CU_add_test(s, "docs/policy.md examples", test_docs_examples);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return fails == 0 ? 0 : 1;
+	return test_end(0);
 }

@@ -1,46 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_snp: CUnit runner for verifier-client/snp (meson test --suite unit snp). */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include <CUnit/Basic.h>
-
 #include "test_snp.h"
 
-static char tmpdir[64];
 static const char *vectors;
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-tmpdir_cleanup(void)
-{
-	if (tmpdir[0] != '\0')
-		(void)nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-const char *
-test_tmpdir(void)
-{
-	if (tmpdir[0] == '\0') {
-		snprintf(tmpdir, sizeof(tmpdir), "/tmp/kw-test-snp.XXXXXX");
-		if (mkdtemp(tmpdir) == NULL) {
-			perror("mkdtemp");
-			exit(2);
-		}
-		atexit(tmpdir_cleanup);
-	}
-	return tmpdir;
-}
 
 const char *
 test_vectors_dir(void)
@@ -53,7 +19,6 @@ main(void)
 {
 	char path[4096];
 	struct stat st;
-	unsigned int failed;
 
 	/* The real AMD vectors are the point of this test: a missing directory is a failure. */
 	vectors = getenv("KW_VECTORS");
@@ -66,16 +31,7 @@ main(void)
 		fprintf(stderr, "test_snp: vector directory %s is missing\n", path);
 		return 1;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
+	if (test_begin() != 0)
 		return 2;
-	if (test_snp_vectors_register() != 0 || test_snp_emu_register() != 0) {
-		fprintf(stderr, "test registration failed\n");
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failed == 0 ? 0 : 1;
+	return test_end(test_snp_vectors_register() | test_snp_emu_register());
 }

@@ -6,15 +6,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include <CUnit/CUnit.h>
+#include "test_helper.h"
 
 int test_snp_vectors_register(void);
 int test_snp_emu_register(void);
 
 /* $KW_VECTORS (checked non-empty and present by main). */
 const char *test_vectors_dir(void);
-/* Per-run scratch directory (created on first use, removed at exit). */
-const char *test_tmpdir(void);
 
 /* Assert with a message on stderr naming what failed. */
 #define CHECKF(cond, ...) do { \
@@ -26,6 +24,5 @@ const char *test_tmpdir(void);
 	CU_ASSERT(cond); \
 } while (0)
 
-#define TEST_ADD(suite, fn) (CU_add_test((suite), #fn, (fn)) == NULL ? -1 : 0)
 
 #endif

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
+#include "test_helper.h"
 #include <sqlite3.h>
 
 #include "kw_json.h"
@@ -20,7 +20,6 @@
 
 #define T0 1800000000LL
 
-static char tmpdir[] = "/tmp/kw-store-XXXXXX";
 
 /* A fresh database path per test. */
 static const char *
@@ -28,7 +27,7 @@ db_path(const char *name)
 {
 	static char p[256];
 
-	snprintf(p, sizeof(p), "%s/%s.db", tmpdir, name);
+	snprintf(p, sizeof(p), "%s/%s.db", test_tmpdir(), name);
 	return p;
 }
 
@@ -1030,12 +1029,8 @@ int
 main(void)
 {
 	CU_pSuite s;
-	unsigned int fails;
 
-	kw_json_init();
-	if (mkdtemp(tmpdir) == NULL)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
+	if (test_begin() != 0)
 		return 2;
 	s = CU_add_suite("store", NULL, NULL);
 	CU_add_test(s, "name validation", test_names);
@@ -1054,16 +1049,5 @@ main(void)
 	CU_add_test(s, "read-only open", test_readonly);
 	CU_add_test(s, "busy writer", test_busy);
 	CU_add_test(s, "durability under SIGKILL", test_durability_sigkill);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	{
-		char cmd[96];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", tmpdir);
-	}
-	return fails == 0 ? 0 : 1;
+	return test_end(0);
 }

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <CUnit/Basic.h>
+
+#include "kw_json.h"
+#include "test_helper.h"
+
+static char tmpdir[96];
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void
+test_rmtree(const char *path)
+{
+	if (path != NULL && path[0] != '\0')
+		(void)nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+tmpdir_cleanup(void)
+{
+	test_rmtree(tmpdir);
+}
+
+const char *
+test_tmpdir(void)
+{
+	if (tmpdir[0] == '\0') {
+		snprintf(tmpdir, sizeof(tmpdir), "/tmp/kw-test-%s.XXXXXX",
+		    program_invocation_short_name);
+		if (mkdtemp(tmpdir) == NULL) {
+			perror("mkdtemp");
+			exit(2);
+		}
+		atexit(tmpdir_cleanup);
+	}
+	return tmpdir;
+}
+
+int
+test_begin(void)
+{
+	kw_json_init();
+	return CU_initialize_registry() == CUE_SUCCESS ? 0 : 2;
+}
+
+int
+test_end(int registration)
+{
+	unsigned int failed;
+
+	if (registration != 0 || CU_get_error() != CUE_SUCCESS) {
+		fprintf(stderr, "test registration failed\n");
+		CU_cleanup_registry();
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	if (CU_basic_run_tests() != CUE_SUCCESS) {
+		CU_cleanup_registry();
+		return 2;
+	}
+	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failed == 0 ? 0 : 1;
+}

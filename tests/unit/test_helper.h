@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef TEST_HELPER_H
+#define TEST_HELPER_H
+
+/*
+ * What every CUnit test program shares: a scratch directory and the runner.
+ *
+ *	int main(void) {
+ *		if (test_begin() != 0) return 2;
+ *		... CU_add_suite / TEST_ADD ...
+ *		return test_end();
+ *	}
+ */
+#include <CUnit/CUnit.h>
+
+/* Add fn to suite under its own name: 0, or -1 (then test_end reports it). */
+#define TEST_ADD(suite, fn) (CU_add_test((suite), #fn, (fn)) == NULL ? -1 : 0)
+
+/*
+ * A scratch directory for this run (/tmp/kw-test-<program>.XXXXXX), made on
+ * first use and removed with everything in it at exit. Exits 2 when it
+ * cannot be made.
+ */
+const char *test_tmpdir(void);
+/* Remove path and everything below it (no error when it does not exist). */
+void test_rmtree(const char *path);
+
+/* Install kw_json's allocator and open the CUnit registry: 0, or 2. */
+int test_begin(void);
+/*
+ * Run every registered suite verbosely and close the registry. registration
+ * is the OR of the TEST_ADD/registration results (non-zero: nothing runs).
+ * Returns the process exit status: 0 when every test and assertion passed,
+ * 1 when one failed, 2 when the tests could not be registered or run.
+ */
+int test_end(int registration);
+
+#endif
