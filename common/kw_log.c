@@ -163,16 +163,23 @@ kw_log_write_rl(struct kw_log_ratelimit *rl, unsigned int burst, enum kw_log_lev
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	pthread_mutex_lock(&log_lock);
-	if ((long long)mono.tv_sec != rl->sec) {
-		rl->sec = (long long)mono.tv_sec;
-		rl->n = 0;
+	if (!rl->primed) {
+		rl->primed = 1;
+		rl->tokens = burst;
+		rl->last = (long long)mono.tv_sec;
+	} else if ((long long)mono.tv_sec > rl->last) {
+		long long add = (long long)mono.tv_sec - rl->last;
+
+		rl->tokens = add >= (long long)burst || rl->tokens + add >= burst ? burst :
+		    rl->tokens + (unsigned int)add;
+		rl->last = (long long)mono.tv_sec;
 	}
-	if (rl->n >= burst) {
+	if (rl->tokens == 0) {
 		rl->dropped++;
 		pthread_mutex_unlock(&log_lock);
 		return;
 	}
-	rl->n++;
+	rl->tokens--;
 	if (rl->dropped > 0)
 		snprintf(suffix, sizeof(suffix), " [%lu similar lines suppressed]", rl->dropped);
 	rl->dropped = 0;

@@ -35,15 +35,17 @@ void kw_log_write(enum kw_log_level lvl, const char *func, int r, const char *fm
 
 /*
  * Lines that a peer can cause (rejected requests, refused connections) are
- * rate-limited per call site so that a flood cannot fill the disk: at most
- * `burst` lines per second from one site; the first line written after a
- * suppressed stretch ends with "[N similar lines suppressed]". The state is
- * a static struct kw_log_ratelimit per call site (the _rl macros declare
- * it); thread-safe.
+ * rate-limited per call site so that a flood cannot fill the disk: a token
+ * bucket of `burst` lines refilled at one line per second, so a burst is
+ * seen whole and a sustained flood costs one line a second per site; the
+ * first line written after a suppressed stretch ends with "[N similar lines
+ * suppressed]". The state is a static struct kw_log_ratelimit per call site
+ * (the _rl macros declare it); thread-safe.
  */
 struct kw_log_ratelimit {
-	long long sec;              /* CLOCK_MONOTONIC second of the current window */
-	unsigned int n;             /* lines written in it */
+	long long last;             /* CLOCK_MONOTONIC second of the last refill */
+	unsigned int tokens;        /* lines that may be written now (+ initialized flag) */
+	int primed;
 	unsigned long dropped;      /* lines suppressed since the last one written */
 };
 #define KW_LOG_BURST 10
