@@ -788,40 +788,11 @@ op_whoami(struct admin_req *a)
 
 /* ---- the route table ---- */
 
-static int
-h_whoami(struct admin_req *a)
-{
-	return op_whoami(a);
-}
-
-static int
-h_import_key(struct admin_req *a)
-{
-	return op_import_key(a);
-}
-
-static int
-h_changes(struct admin_req *a)
-{
-	return op_changes(a);
-}
-
-static int
-h_key_list(struct admin_req *a)
-{
-	return op_key_list(a);
-}
-
+/* variant "import": the value comes wrapped in the body */
 static int
 h_key_create(struct admin_req *a)
 {
-	return op_key_create(a, 0);
-}
-
-static int
-h_key_import(struct admin_req *a)
-{
-	return op_key_create(a, 1);
+	return op_key_create(a, a->route->variant != NULL);
 }
 
 static int
@@ -848,16 +819,12 @@ h_key_rotate(struct admin_req *a)
 	return op_key_version(a, a->args.arg[0], a->args.arg[1], a->args.arg[2]);
 }
 
+/* variant: the state the key (or its {version}) goes to */
 static int
-h_key_enable(struct admin_req *a)
+h_key_state(struct admin_req *a)
 {
-	return op_key_state(a, a->args.arg[0], a->args.arg[1], a->args.arg[2], a->args.version, "enabled");
-}
-
-static int
-h_key_disable(struct admin_req *a)
-{
-	return op_key_state(a, a->args.arg[0], a->args.arg[1], a->args.arg[2], a->args.version, "disabled");
+	return op_key_state(a, a->args.arg[0], a->args.arg[1], a->args.arg[2], a->args.version,
+	    a->route->variant);
 }
 
 static int
@@ -866,53 +833,31 @@ h_key_policy(struct admin_req *a)
 	return op_key_policy(a, a->args.arg[0], a->args.arg[1], a->args.arg[2]);
 }
 
+/* variant: the document kind, "policy" or "refval" */
 static int
-h_policy_list(struct admin_req *a)
+h_doc_list(struct admin_req *a)
 {
-	return op_doc_list(a, "policy");
-}
-
-static int
-h_refval_list(struct admin_req *a)
-{
-	return op_doc_list(a, "refval");
+	return op_doc_list(a, a->route->variant);
 }
 
 /* GET shows, PUT writes (op_doc) */
 static int
-h_policy(struct admin_req *a)
+h_doc(struct admin_req *a)
 {
-	return op_doc(a, "policy", a->args.arg[0], a->args.arg[1], 0);
+	return op_doc(a, a->route->variant, a->args.arg[0], a->args.arg[1], 0);
 }
 
 static int
-h_refval(struct admin_req *a)
+h_doc_history(struct admin_req *a)
 {
-	return op_doc(a, "refval", a->args.arg[0], a->args.arg[1], 0);
+	return op_doc(a, a->route->variant, a->args.arg[0], a->args.arg[1], 1);
 }
 
+/* variant "explain": evaluate claims (POST), else lint (GET) */
 static int
-h_policy_history(struct admin_req *a)
+h_policy_check(struct admin_req *a)
 {
-	return op_doc(a, "policy", a->args.arg[0], a->args.arg[1], 1);
-}
-
-static int
-h_refval_history(struct admin_req *a)
-{
-	return op_doc(a, "refval", a->args.arg[0], a->args.arg[1], 1);
-}
-
-static int
-h_policy_lint(struct admin_req *a)
-{
-	return op_policy_check(a, a->args.arg[0], a->args.arg[1], 0);
-}
-
-static int
-h_policy_explain(struct admin_req *a)
-{
-	return op_policy_check(a, a->args.arg[0], a->args.arg[1], 1);
+	return op_policy_check(a, a->args.arg[0], a->args.arg[1], a->route->variant != NULL);
 }
 
 static int
@@ -937,42 +882,47 @@ h_supersede(struct admin_req *a)
 
 /* docs/admin.md "Endpoints"; a pattern matches by segment count and literals. */
 const struct kw_admin_route kw_admin_routes[] = {
-	{GET, "whoami", KW_ADMIN_PUBLIC, 0, NULL, NULL, h_whoami},
-	{GET, "import-key", KW_ADMIN_SOME, KEY, "key-admin role required", NULL, h_import_key},
-	{GET, "changes", KW_ADMIN_QUERY_OR_SOME, AUDIT, "auditor role required", NULL, h_changes},
-	{GET, "keys", KW_ADMIN_QUERY, ANY, NO_ROLE, NULL, h_key_list},
+	{GET, "whoami", KW_ADMIN_PUBLIC, 0, NULL, NULL, op_whoami, NULL},
+	{GET, "import-key", KW_ADMIN_SOME, KEY, "key-admin role required", NULL, op_import_key, NULL},
+	{GET, "changes", KW_ADMIN_QUERY_OR_SOME, AUDIT, "auditor role required", NULL, op_changes,
+		NULL},
+	{GET, "keys", KW_ADMIN_QUERY, ANY, NO_ROLE, NULL, op_key_list, NULL},
 	/* the key's repository is in the body; binding a policy at creation also
 	 * needs policy-admin there (op_key_create) */
-	{POST, "keys", KW_ADMIN_BODY, KEY, KEY_ADMIN, "key.create", h_key_create},
+	{POST, "keys", KW_ADMIN_BODY, KEY, KEY_ADMIN, "key.create", h_key_create, NULL},
 	{PUT | DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD, "keys", KW_ADMIN_PUBLIC, 0, NULL, NULL,
-		h_method_not_allowed},
-	{POST, "keys/import", KW_ADMIN_BODY, KEY, KEY_ADMIN, "key.import", h_key_import},
-	{GET, KEYS, KW_ADMIN_PATH, ANY, NO_ROLE, NULL, h_key_show},
-	{DELETE, KEYS, KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.delete", h_key_delete},
-	{POST, KEYS "/versions", KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.rotate", h_key_rotate},
-	{POST, KEYS "/enable", KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.enable", h_key_enable},
-	{POST, KEYS "/disable", KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.disable", h_key_disable},
+		h_method_not_allowed, NULL},
+	{POST, "keys/import", KW_ADMIN_BODY, KEY, KEY_ADMIN, "key.import", h_key_create, "import"},
+	{GET, KEYS, KW_ADMIN_PATH, ANY, NO_ROLE, NULL, h_key_show, NULL},
+	{DELETE, KEYS, KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.delete", h_key_delete, NULL},
+	{POST, KEYS "/versions", KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.rotate", h_key_rotate, NULL},
+	{POST, KEYS "/enable", KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.enable", h_key_state, "enabled"},
+	{POST, KEYS "/disable", KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.disable", h_key_state,
+		"disabled"},
 	{POST, KEYS "/versions/{version}/enable", KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.enable",
-		h_key_enable},
+		h_key_state, "enabled"},
 	{POST, KEYS "/versions/{version}/disable", KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.disable",
-		h_key_disable},
-	{PUT, KEYS "/policy", KW_ADMIN_PATH, POLICY, POLICY_ADMIN, "key.set-policy", h_key_policy},
-	{GET, "policies", KW_ADMIN_QUERY, ANY, NO_ROLE, NULL, h_policy_list},
-	{GET, "policies/{repo}/{name}", KW_ADMIN_PATH, ANY, NO_ROLE, NULL, h_policy},
-	{PUT, "policies/{repo}/{name}", KW_ADMIN_PATH, POLICY, POLICY_ADMIN, "policy.put", h_policy},
-	{GET, "policies/{repo}/{name}/history", KW_ADMIN_PATH, ANY, NO_ROLE, NULL,
-		h_policy_history},
+		h_key_state, "disabled"},
+	{PUT, KEYS "/policy", KW_ADMIN_PATH, POLICY, POLICY_ADMIN, "key.set-policy", h_key_policy,
+		NULL},
+	{GET, "policies", KW_ADMIN_QUERY, ANY, NO_ROLE, NULL, h_doc_list, "policy"},
+	{GET, "policies/{repo}/{name}", KW_ADMIN_PATH, ANY, NO_ROLE, NULL, h_doc, "policy"},
+	{PUT, "policies/{repo}/{name}", KW_ADMIN_PATH, POLICY, POLICY_ADMIN, "policy.put", h_doc,
+		"policy"},
+	{GET, "policies/{repo}/{name}/history", KW_ADMIN_PATH, ANY, NO_ROLE, NULL, h_doc_history,
+		"policy"},
 	{GET, "policies/{repo}/{name}/lint", KW_ADMIN_PATH, POLICY | AUDIT, POLICY_OR_AUDIT, NULL,
-		h_policy_lint},
+		h_policy_check, NULL},
 	{POST, "policies/{repo}/{name}/explain", KW_ADMIN_PATH, POLICY | AUDIT, POLICY_OR_AUDIT,
-		NULL, h_policy_explain},
-	{GET, "refvals", KW_ADMIN_QUERY, ANY, NO_ROLE, NULL, h_refval_list},
-	{GET, "refvals/{repo}/{name}", KW_ADMIN_PATH, ANY, NO_ROLE, NULL, h_refval},
-	{PUT, "refvals/{repo}/{name}", KW_ADMIN_PATH, POLICY, POLICY_ADMIN, "refval.put", h_refval},
-	{GET, "refvals/{repo}/{name}/history", KW_ADMIN_PATH, ANY, NO_ROLE, NULL,
-		h_refval_history},
+		NULL, h_policy_check, "explain"},
+	{GET, "refvals", KW_ADMIN_QUERY, ANY, NO_ROLE, NULL, h_doc_list, "refval"},
+	{GET, "refvals/{repo}/{name}", KW_ADMIN_PATH, ANY, NO_ROLE, NULL, h_doc, "refval"},
+	{PUT, "refvals/{repo}/{name}", KW_ADMIN_PATH, POLICY, POLICY_ADMIN, "refval.put", h_doc,
+		"refval"},
+	{GET, "refvals/{repo}/{name}/history", KW_ADMIN_PATH, ANY, NO_ROLE, NULL, h_doc_history,
+		"refval"},
 	{POST, "refvals/{repo}/{name}/supersede", KW_ADMIN_PATH, POLICY, POLICY_ADMIN,
-		"refval.supersede", h_supersede},
+		"refval.supersede", h_supersede, NULL},
 };
 const size_t kw_admin_nroutes = KW_ARRAY_SIZE(kw_admin_routes);
 

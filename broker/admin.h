@@ -60,6 +60,8 @@ struct kw_admin_route {
 	const char *denied;           /* the 403's detail */
 	const char *action;           /* change-record action; NULL: not recorded */
 	int (*handler)(struct admin_req *a);
+	const char *variant;          /* for the handler: which of its kinds (document
+	                                 kind, target state, import, explain) */
 };
 
 extern const struct kw_admin_route kw_admin_routes[];

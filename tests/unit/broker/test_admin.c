@@ -19,6 +19,7 @@
 
 #include "admin.h"
 #include "broker.h"
+#include "cu_run.h"
 #include "kw_json.h"
 
 #define LISTENER_METHODS (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | \
@@ -653,36 +654,41 @@ test_bad_requests(void)
 	json_decref(j);
 }
 
+static CU_TestInfo routing_tests[] = {
+	{"the route table", test_route_table},
+	{"request paths", test_path_split},
+	{"route parameters", test_route_args},
+	CU_TEST_INFO_NULL,
+};
+static CU_TestInfo request_tests[] = {
+	{"every route x five subjects", test_matrix},
+	{"listings show only granted repositories", test_listings},
+	{"the change record", test_change_record},
+	{"bad requests", test_bad_requests},
+	CU_TEST_INFO_NULL,
+};
+static CU_SuiteInfo suites[] = {
+	{"admin routing", NULL, NULL, NULL, NULL, routing_tests},
+	{"admin requests in-process", admin_setup, admin_teardown, NULL, NULL, request_tests},
+	CU_SUITE_INFO_NULL,
+};
+
 int
 main(void)
 {
-	CU_pSuite s;
-	unsigned int fails;
+	const char *const files[] = {"kw.db", "kw.db-wal", "kw.db-shm"};
+	char path[128];
+	int r;
 
 	kw_json_init();
 	if (mkdtemp(tmpdir) == NULL)
 		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("admin routing", NULL, NULL);
-	CU_add_test(s, "the route table", test_route_table);
-	CU_add_test(s, "request paths", test_path_split);
-	CU_add_test(s, "route parameters", test_route_args);
-	s = CU_add_suite("admin requests in-process", admin_setup, admin_teardown);
-	CU_add_test(s, "every route x five subjects", test_matrix);
-	CU_add_test(s, "listings show only granted repositories", test_listings);
-	CU_add_test(s, "the change record", test_change_record);
-	CU_add_test(s, "bad requests", test_bad_requests);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-	    CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	{
-		char cmd[96];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", tmpdir);
+	r = cu_run(suites);
+	for (size_t i = 0; i < KW_ARRAY_SIZE(files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, files[i]);
+		(void)unlink(path);
 	}
-	return fails == 0 ? 0 : 1;
+	if (rmdir(tmpdir) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+	return r;
 }

@@ -23,6 +23,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "broker.h"
+#include "cu_run.h"
 #include "kw_json.h"
 
 /* ---- the table ---- */
@@ -296,6 +297,39 @@ problem_of(const struct resp *r, int status, const char *slug)
 	return j;
 }
 
+/* Answers of kw_http_problem_from_err ("/e/") and kw_http_attestation_failed ("/attest/"). */
+static const struct {
+	const char *prefix;
+	int r, status;
+	const char *slug, *detail, *retry;
+} via_err[] = {
+	{"/e/", KW_ERR_NOT_FOUND, 404, "not-found", "ctx", ""},
+	{"/e/", KW_ERR_BUSY, 429, "shed", "ctx", "1"},
+	{"/e/", KW_ERR_TIMEOUT, 503, "unavailable", "the service is temporarily unavailable; retry later",
+		"1"},
+	{"/e/", KW_ERR_HSM, 503, "hsm_unavailable",
+		"the key store is temporarily unavailable; retry later", "1"},
+	{"/e/", KW_ERR_IO, 500, "internal", "internal error", ""},
+	{"/attest/", KW_ERR_SIG_INVALID, 401, "attestation-failed", "attestation failed", ""},
+	{"/attest/", KW_ERR_INVALID_FORMAT, 401, "attestation-failed", "attestation failed", ""},
+	{"/attest/", KW_ERR_NOMEM, 503, "unavailable",
+		"the service is temporarily unavailable; retry later", "1"},
+	{"/attest/", KW_ERR_INTERNAL, 500, "internal", "internal error", ""},
+};
+
+static const struct {
+	const char *path;
+	int status;
+	const char *reason, *ctype;
+	int nosniff;
+	const char *body;
+} successes[] = {
+	{"/json", 200, "OK", "application/json", 1, "{\"a\":1}"},
+	{"/created", 201, "Created", "application/json", 1, "{\"b\":2}"},
+	{"/nocontent", 204, "No Content", "", 0, ""},
+	{"/jose", 200, "OK", "application/jose", 0, "h.k.i.c.t"},
+};
+
 static void
 test_senders(void)
 {
@@ -328,66 +362,29 @@ test_senders(void)
 	j = problem_of(&r, 500, "internal");
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "detail")), "internal error");
 	json_decref(j);
-	/* from_err: the context on a 4xx, the generic detail and Retry-After on a 5xx */
-	fetch_err("/e/", KW_ERR_NOT_FOUND, &r);
-	j = problem_of(&r, 404, "not-found");
-	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "detail")), "ctx");
-	CU_ASSERT_STRING_EQUAL(r.retry, "");
-	json_decref(j);
-	fetch_err("/e/", KW_ERR_BUSY, &r);
-	j = problem_of(&r, 429, "shed");
-	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "detail")), "ctx");
-	CU_ASSERT_STRING_EQUAL(r.retry, "1");
-	json_decref(j);
-	fetch_err("/e/", KW_ERR_TIMEOUT, &r);
-	j = problem_of(&r, 503, "unavailable");
-	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "detail")),
-	    "the service is temporarily unavailable; retry later");
-	CU_ASSERT_STRING_EQUAL(r.retry, "1");
-	json_decref(j);
-	fetch_err("/e/", KW_ERR_HSM, &r);
-	j = problem_of(&r, 503, "hsm_unavailable");
-	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "detail")),
-	    "the key store is temporarily unavailable; retry later");
-	CU_ASSERT_STRING_EQUAL(r.retry, "1");
-	json_decref(j);
-	fetch_err("/e/", KW_ERR_IO, &r);
-	j = problem_of(&r, 500, "internal");
-	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "detail")), "internal error");
-	json_decref(j);
+	/* from_err: the context on a 4xx, the generic detail and Retry-After on a 5xx;
+	 * evidence verdicts: one 401, the broker's own trouble: 503 or 500 */
+	for (size_t i = 0; i < KW_ARRAY_SIZE(via_err); i++) {
+		fetch_err(via_err[i].prefix, via_err[i].r, &r);
+		j = problem_of(&r, via_err[i].status, via_err[i].slug);
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "detail")),
+		    via_err[i].detail);
+		CU_ASSERT_STRING_EQUAL(r.retry, via_err[i].retry);
+		json_decref(j);
+	}
 	fetch("/hsm", &r);
 	json_decref(problem_of(&r, 503, "hsm_unavailable"));
 	CU_ASSERT_STRING_EQUAL(r.retry, "1");
-	/* evidence verdicts: one 401; the broker's own trouble: 503 or 500 */
-	fetch_err("/attest/", KW_ERR_SIG_INVALID, &r);
-	j = problem_of(&r, 401, "attestation-failed");
-	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(j, "detail")), "attestation failed");
-	json_decref(j);
-	fetch_err("/attest/", KW_ERR_INVALID_FORMAT, &r);
-	json_decref(problem_of(&r, 401, "attestation-failed"));
-	fetch_err("/attest/", KW_ERR_NOMEM, &r);
-	json_decref(problem_of(&r, 503, "unavailable"));
-	fetch_err("/attest/", KW_ERR_INTERNAL, &r);
-	json_decref(problem_of(&r, 500, "internal"));
 	/* successes */
-	fetch("/json", &r);
-	CU_ASSERT_EQUAL(r.status, 200);
-	CU_ASSERT_STRING_EQUAL(r.ctype, "application/json");
-	CU_ASSERT_STRING_EQUAL(r.nosniff, "nosniff");
-	CU_ASSERT_STRING_EQUAL(r.body, "{\"a\":1}");
-	fetch("/created", &r);
-	CU_ASSERT_EQUAL(r.status, 201);
-	CU_ASSERT_STRING_EQUAL(r.reason, "Created");
-	CU_ASSERT_STRING_EQUAL(r.body, "{\"b\":2}");
-	fetch("/nocontent", &r);
-	CU_ASSERT_EQUAL(r.status, 204);
-	CU_ASSERT_STRING_EQUAL(r.ctype, "");
-	CU_ASSERT_STRING_EQUAL(r.body, "");
-	fetch("/jose", &r);
-	CU_ASSERT_EQUAL(r.status, 200);
-	CU_ASSERT_STRING_EQUAL(r.ctype, "application/jose");
-	CU_ASSERT_STRING_EQUAL(r.cache, "no-store");
-	CU_ASSERT_STRING_EQUAL(r.body, "h.k.i.c.t");
+	for (size_t i = 0; i < KW_ARRAY_SIZE(successes); i++) {
+		fetch(successes[i].path, &r);
+		CU_ASSERT_EQUAL(r.status, successes[i].status);
+		CU_ASSERT_STRING_EQUAL(r.reason, successes[i].reason);
+		CU_ASSERT_STRING_EQUAL(r.ctype, successes[i].ctype);
+		CU_ASSERT_STRING_EQUAL(r.cache, successes[i].ctype[0] != '\0' ? "no-store" : "");
+		CU_ASSERT_STRING_EQUAL(r.nosniff, successes[i].nosniff ? "nosniff" : "");
+		CU_ASSERT_STRING_EQUAL(r.body, successes[i].body);
+	}
 }
 
 static int
@@ -431,27 +428,27 @@ print_problems(void)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+static CU_TestInfo problem_tests[] = {
+	{"the problem table", test_table},
+	{"kw_err to problem, every code", test_of_err},
+	{"problem documents", test_json},
+	CU_TEST_INFO_NULL,
+};
+static CU_TestInfo sender_tests[] = {
+	{"problems and successes as sent", test_senders},
+	CU_TEST_INFO_NULL,
+};
+static CU_SuiteInfo suites[] = {
+	{"problems", NULL, NULL, NULL, NULL, problem_tests},
+	{"http senders on loopback", setup, teardown, NULL, NULL, sender_tests},
+	CU_SUITE_INFO_NULL,
+};
+
 int
 main(int argc, char **argv)
 {
-	CU_pSuite s;
-	unsigned int fails;
-
 	if (argc == 2 && strcmp(argv[1], "--print-problems") == 0)
 		return print_problems();
 	kw_json_init();
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("problems", NULL, NULL);
-	CU_add_test(s, "the problem table", test_table);
-	CU_add_test(s, "kw_err to problem, every code", test_of_err);
-	CU_add_test(s, "problem documents", test_json);
-	s = CU_add_suite("http senders on loopback", setup, teardown);
-	CU_add_test(s, "problems and successes as sent", test_senders);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-	    CU_get_number_of_suites_failed();
-	CU_cleanup_registry();
-	return fails == 0 ? 0 : 1;
+	return cu_run(suites);
 }
