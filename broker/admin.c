@@ -25,6 +25,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "admin.h"
 #include "broker.h"
 #include "listener.h"
 #include "policy.h"
@@ -32,20 +33,18 @@
 #include "kw_log.h"
 #include "kw_util.h"
 
-#define ROLE_KEY 1u
-#define ROLE_POLICY 2u
-#define ROLE_AUDIT 4u
-#define ROLE_ANY 7u
-#define ADMIN_MAX_SEGS 8
 #define ADMIN_BODY_MAX (256 * 1024)
+#define ANSWER_FROM_ERR (-1)    /* admin_req.problem: kw_problem_of_err(r) */
 
 struct admin_req {
 	struct kw_broker *b;
-	struct evhttp_request *req;
+	struct evhttp_request *req;    /* NULL in kw_admin_call */
 	enum evhttp_cmd_type method;
 	char subject[128];
-	char *segs[ADMIN_MAX_SEGS];
-	size_t nseg;
+	struct kw_admin_path path;
+	const struct kw_admin_route *route;
+	struct kw_admin_args args;    /* the route's parameters */
+	int authorized;         /* kw_admin_authorize succeeded (KW_ADMIN_BODY) */
 	char *q_repository;
 	int q_version;          /* 0 = not given */
 	int64_t q_after;
@@ -53,7 +52,7 @@ struct admin_req {
 	json_t *body;
 	/* result */
 	int r;                  /* 0: success */
-	int forbidden;          /* r != 0: send 403 */
+	int problem;            /* r != 0: enum kw_problem to answer, or ANSWER_FROM_ERR */
 	char detail[200];
 	int status;             /* success status */
 	json_t *resp;           /* success body (NULL for 204) */
@@ -191,11 +190,11 @@ static unsigned int
 role_bit(const char *role)
 {
 	if (strcmp(role, "key-admin") == 0)
-		return ROLE_KEY;
+		return KW_ROLE_KEY;
 	if (strcmp(role, "policy-admin") == 0)
-		return ROLE_POLICY;
+		return KW_ROLE_POLICY;
 	if (strcmp(role, "auditor") == 0)
-		return ROLE_AUDIT;
+		return KW_ROLE_AUDIT;
 	return 0;
 }
 
@@ -217,21 +216,44 @@ permitted(const struct kw_config *c, const char *subject, unsigned int roles, co
 	return 0;
 }
 
+/* Answer problem p with detail (r != 0 for the change record). */
 static int
-deny(struct admin_req *a, const char *why)
+answer(struct admin_req *a, int r, int p, const char *detail)
 {
-	a->r = KW_ERR_DENIED;
-	a->forbidden = 1;
-	snprintf(a->detail, sizeof(a->detail), "%s", why);
+	a->r = r != 0 ? r : KW_ERR_INTERNAL;
+	a->problem = p;
+	snprintf(a->detail, sizeof(a->detail), "%s", detail != NULL ? detail : kw_strerror(a->r));
 	return a->r;
 }
 
+/* 403: outside the caller's roles (recorded as "denied"). */
+static int
+deny(struct admin_req *a, const char *why)
+{
+	return answer(a, KW_ERR_DENIED, KW_PROBLEM_FORBIDDEN, why);
+}
+
+/* The problem of r (kw_problem_of_err). */
 static int
 fail(struct admin_req *a, int r, const char *detail)
 {
-	a->r = r != 0 ? r : KW_ERR_INTERNAL;
-	snprintf(a->detail, sizeof(a->detail), "%s", detail != NULL ? detail : kw_strerror(a->r));
-	return a->r;
+	return answer(a, r, ANSWER_FROM_ERR, detail);
+}
+
+/* Rows of repo are shown to the caller of a listing (KW_ADMIN_QUERY, ..._OR_SOME). */
+static int
+visible(const struct admin_req *a, const char *repo)
+{
+	return permitted(a->b->cfg, a->subject, a->route->roles, repo);
+}
+
+int
+kw_admin_authorize(struct admin_req *a, const char *repo)
+{
+	if (!permitted(a->b->cfg, a->subject, a->route->roles, repo))
+		return deny(a, a->route->denied);
+	a->authorized = 1;
+	return 0;
 }
 
 static int
@@ -380,7 +402,6 @@ op_key_create(struct admin_req *a, int import)
 	char *label = NULL;
 	int r;
 
-	a->action = import ? "key.import" : "key.create";
 	if (body_keys(a, keys) != 0)
 		return a->r;
 	memset(&spec, 0, sizeof(spec));
@@ -390,8 +411,8 @@ op_key_create(struct admin_req *a, int import)
 		return a->r;
 	snprintf(a->repo, sizeof(a->repo), "%s", spec.repository);
 	snprintf(a->target, sizeof(a->target), "%s/%s/%s", spec.repository, spec.type, spec.tag);
-	if (!permitted(a->b->cfg, a->subject, ROLE_KEY, spec.repository))
-		return deny(a, "key-admin role required for this repository");
+	if (kw_admin_authorize(a, spec.repository) != 0)
+		return a->r;
 	alg = json_object_get(a->body, "algorithm");
 	len = json_object_get(a->body, "length");
 	pol = json_object_get(a->body, "policy");
@@ -416,7 +437,7 @@ op_key_create(struct admin_req *a, int import)
 		return fail(a, KW_ERR_INVALID_FORMAT, "a secret needs \"length\" (1..4096)");
 	spec.policy = json_is_string(pol) ? json_string_value(pol) : NULL;
 	/* binding a policy is the policy-admin's decision (docs/admin.md), also at creation */
-	if (spec.policy != NULL && !permitted(a->b->cfg, a->subject, ROLE_POLICY, spec.repository))
+	if (spec.policy != NULL && !permitted(a->b->cfg, a->subject, KW_ROLE_POLICY, spec.repository))
 		return deny(a, "binding a policy requires the policy-admin role for this repository "
 		    "(create the key without \"policy\" and let a policy-admin bind it)");
 	if (import) {
@@ -444,9 +465,6 @@ op_key_version(struct admin_req *a, const char *repo, const char *type, const ch
 	char *label = NULL;
 	int r, version;
 
-	a->action = "key.rotate";
-	if (!permitted(a->b->cfg, a->subject, ROLE_KEY, repo))
-		return deny(a, "key-admin role required for this repository");
 	if (body_keys(a, keys) != 0)
 		return a->r;
 	if (json_object_get(a->body, "wrapped") != NULL && (w = wrapped_of(a)) == NULL)
@@ -476,9 +494,6 @@ op_key_delete(struct admin_req *a, const char *repo, const char *type, const cha
 	size_t i;
 	int r;
 
-	a->action = "key.delete";
-	if (!permitted(a->b->cfg, a->subject, ROLE_KEY, repo))
-		return deny(a, "key-admin role required for this repository");
 	if ((r = kw_store_key_delete_begin(a->b->store, repo, type, tag, &labels)) != 0)
 		return fail(a, r, "no such key");
 	json_array_foreach(labels, i, l) {
@@ -504,9 +519,6 @@ op_key_state(struct admin_req *a, const char *repo, const char *type, const char
 {
 	int r;
 
-	a->action = strcmp(state, "enabled") == 0 ? "key.enable" : "key.disable";
-	if (!permitted(a->b->cfg, a->subject, ROLE_KEY, repo))
-		return deny(a, "key-admin role required for this repository");
 	if (body_keys(a, (const char *const[]){NULL}) != 0)
 		return a->r;
 	r = version > 0 ? kw_store_version_set_state(a->b->store, repo, type, tag, version, state) :
@@ -524,9 +536,6 @@ op_key_policy(struct admin_req *a, const char *repo, const char *type, const cha
 	const json_t *p;
 	int r;
 
-	a->action = "key.set-policy";
-	if (!permitted(a->b->cfg, a->subject, ROLE_POLICY, repo))
-		return deny(a, "policy-admin role required for this repository");
 	if (body_keys(a, keys) != 0)
 		return a->r;
 	p = json_object_get(a->body, "policy");
@@ -545,9 +554,6 @@ op_key_list(struct admin_req *a)
 	size_t i;
 	int r;
 
-	if (a->q_repository != NULL &&
-	    !permitted(a->b->cfg, a->subject, ROLE_ANY, a->q_repository))
-		return deny(a, "no role for this repository");
 	if ((r = kw_store_key_list(a->b->store, a->q_repository, &all)) != 0)
 		return fail(a, r, NULL);
 	if ((out = json_array()) == NULL) {
@@ -555,8 +561,7 @@ op_key_list(struct admin_req *a)
 		return fail(a, KW_ERR_NOMEM, NULL);
 	}
 	json_array_foreach(all, i, k)
-		if (permitted(a->b->cfg, a->subject, ROLE_ANY,
-		    json_string_value(json_object_get(k, "repository"))))
+		if (visible(a, json_string_value(json_object_get(k, "repository"))))
 			json_array_append(out, k);
 	json_decref(all);
 	return ok(a, 200, json_pack("{s:o}", "keys", out));
@@ -574,17 +579,12 @@ op_doc(struct admin_req *a, const char *kind, const char *repo, const char *name
 	int r, version = 0;
 
 	if (a->method == EVHTTP_REQ_GET) {
-		if (!permitted(a->b->cfg, a->subject, ROLE_ANY, repo))
-			return deny(a, "no role for this repository");
 		r = history ? kw_store_doc_history(a->b->store, kind, repo, name, &out) :
 		    kw_store_doc_get(a->b->store, kind, repo, name, a->q_version, &out);
 		if (r != 0)
 			return fail(a, r, "no such document or version");
 		return ok(a, 200, history ? json_pack("{s:o}", "history", out) : out);
 	}
-	a->action = strcmp(kind, "policy") == 0 ? "policy.put" : "refval.put";
-	if (!permitted(a->b->cfg, a->subject, ROLE_POLICY, repo))
-		return deny(a, "policy-admin role required for this repository");
 	if (body_keys(a, keys) != 0)
 		return a->r;
 	doc = json_object_get(a->body, "document");
@@ -631,8 +631,6 @@ op_policy_check(struct admin_req *a, const char *repo, const char *name, int exp
 	json_t *row = NULL, *res = NULL;
 	int r, version = a->q_version;
 
-	if (!permitted(a->b->cfg, a->subject, ROLE_POLICY | ROLE_AUDIT, repo))
-		return deny(a, "policy-admin or auditor role required for this repository");
 	if (explain) {
 		if (body_keys(a, keys) != 0)
 			return a->r;
@@ -686,9 +684,6 @@ op_supersede(struct admin_req *a, const char *repo, const char *name)
 	int64_t secs;
 	int r, version;
 
-	a->action = "refval.supersede";
-	if (!permitted(a->b->cfg, a->subject, ROLE_POLICY, repo))
-		return deny(a, "policy-admin role required for this repository");
 	if (body_keys(a, keys) != 0)
 		return a->r;
 	old = json_string_value(json_object_get(a->body, "old"));
@@ -725,15 +720,11 @@ op_doc_list(struct admin_req *a, const char *kind)
 	size_t i;
 	int r;
 
-	if (a->q_repository != NULL &&
-	    !permitted(a->b->cfg, a->subject, ROLE_ANY, a->q_repository))
-		return deny(a, "no role for this repository");
 	if ((r = kw_store_doc_list(a->b->store, kind, a->q_repository, &all)) != 0)
 		return fail(a, r, NULL);
 	out = json_array();
 	json_array_foreach(all, i, d)
-		if (permitted(a->b->cfg, a->subject, ROLE_ANY,
-		    json_string_value(json_object_get(d, "repository"))))
+		if (visible(a, json_string_value(json_object_get(d, "repository"))))
 			json_array_append(out, d);
 	json_decref(all);
 	return ok(a, 200, json_pack("{s:o}", strcmp(kind, "policy") == 0 ? "policies" :
@@ -747,18 +738,13 @@ op_changes(struct admin_req *a)
 	size_t i;
 	int r;
 
-	if (a->q_repository != NULL ?
-	    !permitted(a->b->cfg, a->subject, ROLE_AUDIT, a->q_repository) :
-	    !permitted(a->b->cfg, a->subject, ROLE_AUDIT, NULL))
-		return deny(a, "auditor role required");
 	if ((r = kw_store_changes(a->b->store, a->q_repository, a->q_after,
 	    a->q_limit != 0 ? a->q_limit : 1000, &all)) != 0)
 		return fail(a, r, NULL);
 	out = json_array();
 	json_array_foreach(all, i, c) {
 		const char *rp = json_string_value(json_object_get(c, "repository"));
-		if (rp != NULL && rp[0] != '\0' &&
-		    !permitted(a->b->cfg, a->subject, ROLE_AUDIT, rp))
+		if (rp != NULL && rp[0] != '\0' && !visible(a, rp))
 			continue;
 		json_array_append(out, c);
 	}
@@ -772,8 +758,6 @@ op_import_key(struct admin_req *a)
 	json_t *req, *rep;
 	int r;
 
-	if (!permitted(a->b->cfg, a->subject, ROLE_KEY, NULL))
-		return deny(a, "key-admin role required");
 	if ((req = json_pack("{s:s}", "op", "import_key")) == NULL)
 		return fail(a, KW_ERR_NOMEM, NULL);
 	if ((rep = hsm_call(a, req, &r)) == NULL)
@@ -802,84 +786,222 @@ op_whoami(struct admin_req *a)
 	return ok(a, 200, json_pack("{s:s, s:o}", "subject", a->subject, "grants", gr));
 }
 
-/* Route /admin/v1/<segs...> by method. Runs on the admin thread. */
+/* ---- the route table ---- */
+
+/* variant "import": the value comes wrapped in the body */
+static int
+h_key_create(struct admin_req *a)
+{
+	return op_key_create(a, a->route->variant != NULL);
+}
+
+static int
+h_method_not_allowed(struct admin_req *a)
+{
+	return answer(a, KW_ERR_UNSUPPORTED, KW_PROBLEM_METHOD_NOT_ALLOWED, "method not allowed");
+}
+
+static int
+h_key_show(struct admin_req *a)
+{
+	return key_meta(a, a->args.arg[0], a->args.arg[1], a->args.arg[2], 200);
+}
+
+static int
+h_key_delete(struct admin_req *a)
+{
+	return op_key_delete(a, a->args.arg[0], a->args.arg[1], a->args.arg[2]);
+}
+
+static int
+h_key_rotate(struct admin_req *a)
+{
+	return op_key_version(a, a->args.arg[0], a->args.arg[1], a->args.arg[2]);
+}
+
+/* variant: the state the key (or its {version}) goes to */
+static int
+h_key_state(struct admin_req *a)
+{
+	return op_key_state(a, a->args.arg[0], a->args.arg[1], a->args.arg[2], a->args.version,
+	    a->route->variant);
+}
+
+static int
+h_key_policy(struct admin_req *a)
+{
+	return op_key_policy(a, a->args.arg[0], a->args.arg[1], a->args.arg[2]);
+}
+
+/* variant: the document kind, "policy" or "refval" */
+static int
+h_doc_list(struct admin_req *a)
+{
+	return op_doc_list(a, a->route->variant);
+}
+
+/* GET shows, PUT writes (op_doc) */
+static int
+h_doc(struct admin_req *a)
+{
+	return op_doc(a, a->route->variant, a->args.arg[0], a->args.arg[1], 0);
+}
+
+static int
+h_doc_history(struct admin_req *a)
+{
+	return op_doc(a, a->route->variant, a->args.arg[0], a->args.arg[1], 1);
+}
+
+/* variant "explain": evaluate claims (POST), else lint (GET) */
+static int
+h_policy_check(struct admin_req *a)
+{
+	return op_policy_check(a, a->args.arg[0], a->args.arg[1], a->route->variant != NULL);
+}
+
+static int
+h_supersede(struct admin_req *a)
+{
+	return op_supersede(a, a->args.arg[0], a->args.arg[1]);
+}
+
+#define GET EVHTTP_REQ_GET
+#define POST EVHTTP_REQ_POST
+#define PUT EVHTTP_REQ_PUT
+#define DELETE EVHTTP_REQ_DELETE
+#define KEY KW_ROLE_KEY
+#define POLICY KW_ROLE_POLICY
+#define AUDIT KW_ROLE_AUDIT
+#define ANY KW_ROLE_ANY
+#define KEYS "keys/{repo}/{name}/{name}"
+#define NO_ROLE "no role for this repository"
+#define KEY_ADMIN "key-admin role required for this repository"
+#define POLICY_ADMIN "policy-admin role required for this repository"
+#define POLICY_OR_AUDIT "policy-admin or auditor role required for this repository"
+
+/* docs/admin.md "Endpoints"; a pattern matches by segment count and literals. */
+const struct kw_admin_route kw_admin_routes[] = {
+	{GET, "whoami", KW_ADMIN_PUBLIC, 0, NULL, NULL, op_whoami, NULL},
+	{GET, "import-key", KW_ADMIN_SOME, KEY, "key-admin role required", NULL, op_import_key, NULL},
+	{GET, "changes", KW_ADMIN_QUERY_OR_SOME, AUDIT, "auditor role required", NULL, op_changes,
+		NULL},
+	{GET, "keys", KW_ADMIN_QUERY, ANY, NO_ROLE, NULL, op_key_list, NULL},
+	/* the key's repository is in the body; binding a policy at creation also
+	 * needs policy-admin there (op_key_create) */
+	{POST, "keys", KW_ADMIN_BODY, KEY, KEY_ADMIN, "key.create", h_key_create, NULL},
+	{PUT | DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD, "keys", KW_ADMIN_PUBLIC, 0, NULL, NULL,
+		h_method_not_allowed, NULL},
+	{POST, "keys/import", KW_ADMIN_BODY, KEY, KEY_ADMIN, "key.import", h_key_create, "import"},
+	{GET, KEYS, KW_ADMIN_PATH, ANY, NO_ROLE, NULL, h_key_show, NULL},
+	{DELETE, KEYS, KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.delete", h_key_delete, NULL},
+	{POST, KEYS "/versions", KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.rotate", h_key_rotate, NULL},
+	{POST, KEYS "/enable", KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.enable", h_key_state, "enabled"},
+	{POST, KEYS "/disable", KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.disable", h_key_state,
+		"disabled"},
+	{POST, KEYS "/versions/{version}/enable", KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.enable",
+		h_key_state, "enabled"},
+	{POST, KEYS "/versions/{version}/disable", KW_ADMIN_PATH, KEY, KEY_ADMIN, "key.disable",
+		h_key_state, "disabled"},
+	{PUT, KEYS "/policy", KW_ADMIN_PATH, POLICY, POLICY_ADMIN, "key.set-policy", h_key_policy,
+		NULL},
+	{GET, "policies", KW_ADMIN_QUERY, ANY, NO_ROLE, NULL, h_doc_list, "policy"},
+	{GET, "policies/{repo}/{name}", KW_ADMIN_PATH, ANY, NO_ROLE, NULL, h_doc, "policy"},
+	{PUT, "policies/{repo}/{name}", KW_ADMIN_PATH, POLICY, POLICY_ADMIN, "policy.put", h_doc,
+		"policy"},
+	{GET, "policies/{repo}/{name}/history", KW_ADMIN_PATH, ANY, NO_ROLE, NULL, h_doc_history,
+		"policy"},
+	{GET, "policies/{repo}/{name}/lint", KW_ADMIN_PATH, POLICY | AUDIT, POLICY_OR_AUDIT, NULL,
+		h_policy_check, NULL},
+	{POST, "policies/{repo}/{name}/explain", KW_ADMIN_PATH, POLICY | AUDIT, POLICY_OR_AUDIT,
+		NULL, h_policy_check, "explain"},
+	{GET, "refvals", KW_ADMIN_QUERY, ANY, NO_ROLE, NULL, h_doc_list, "refval"},
+	{GET, "refvals/{repo}/{name}", KW_ADMIN_PATH, ANY, NO_ROLE, NULL, h_doc, "refval"},
+	{PUT, "refvals/{repo}/{name}", KW_ADMIN_PATH, POLICY, POLICY_ADMIN, "refval.put", h_doc,
+		"refval"},
+	{GET, "refvals/{repo}/{name}/history", KW_ADMIN_PATH, ANY, NO_ROLE, NULL, h_doc_history,
+		"refval"},
+	{POST, "refvals/{repo}/{name}/supersede", KW_ADMIN_PATH, POLICY, POLICY_ADMIN,
+		"refval.supersede", h_supersede, NULL},
+};
+const size_t kw_admin_nroutes = KW_ARRAY_SIZE(kw_admin_routes);
+
+#undef GET
+#undef POST
+#undef PUT
+#undef DELETE
+#undef KEY
+#undef POLICY
+#undef AUDIT
+#undef ANY
+#undef KEYS
+#undef NO_ROLE
+#undef KEY_ADMIN
+#undef POLICY_ADMIN
+#undef POLICY_OR_AUDIT
+
+/* The role check of a->route for its scope, before the handler. */
+static int
+route_permits(struct admin_req *a)
+{
+	const struct kw_admin_route *rt = a->route;
+
+	switch (rt->scope) {
+	case KW_ADMIN_PUBLIC:
+	case KW_ADMIN_BODY:    /* the handler calls kw_admin_authorize */
+		return 1;
+	case KW_ADMIN_PATH:
+		return permitted(a->b->cfg, a->subject, rt->roles, a->args.arg[0]);
+	case KW_ADMIN_SOME:
+		return permitted(a->b->cfg, a->subject, rt->roles, NULL);
+	case KW_ADMIN_QUERY:
+		return a->q_repository == NULL ||
+		    permitted(a->b->cfg, a->subject, rt->roles, a->q_repository);
+	case KW_ADMIN_QUERY_OR_SOME:
+		return permitted(a->b->cfg, a->subject, rt->roles, a->q_repository);
+	}
+	return 0;
+}
+
+/* Route a->path by method, check its roles, run its handler. Admin thread. */
 static void
 dispatch(struct admin_req *a)
 {
-	enum evhttp_cmd_type m = a->method;
-	char **s = a->segs;
-	size_t n = a->nseg;
+	const struct kw_admin_route *rt;
+	struct kw_admin_args args;
 
-#define IS(i, lit) (n > (i) && strcmp(s[i], lit) == 0)
-	if (n == 1 && IS(0, "whoami") && m == EVHTTP_REQ_GET) {
-		op_whoami(a);
-	} else if (n == 1 && IS(0, "import-key") && m == EVHTTP_REQ_GET) {
-		op_import_key(a);
-	} else if (n == 1 && IS(0, "changes") && m == EVHTTP_REQ_GET) {
-		op_changes(a);
-	} else if (n == 1 && IS(0, "keys")) {
-		if (m == EVHTTP_REQ_GET)
-			op_key_list(a);
-		else if (m == EVHTTP_REQ_POST)
-			op_key_create(a, 0);
-		else
-			fail(a, KW_ERR_UNSUPPORTED, "method not allowed");
-	} else if (n == 2 && IS(0, "keys") && IS(1, "import") && m == EVHTTP_REQ_POST) {
-		op_key_create(a, 1);
-	} else if (IS(0, "keys") && n >= 4) {
-		const char *repo = s[1], *type = s[2], *tag = s[3];
-		snprintf(a->repo, sizeof(a->repo), "%s", repo);
-		snprintf(a->target, sizeof(a->target), "%s/%s/%s", repo, type, tag);
-		if (n == 4 && m == EVHTTP_REQ_GET) {
-			if (!permitted(a->b->cfg, a->subject, ROLE_ANY, repo))
-				deny(a, "no role for this repository");
-			else
-				key_meta(a, repo, type, tag, 200);
-		} else if (n == 4 && m == EVHTTP_REQ_DELETE) {
-			op_key_delete(a, repo, type, tag);
-		} else if (n == 5 && IS(4, "versions") && m == EVHTTP_REQ_POST) {
-			op_key_version(a, repo, type, tag);
-		} else if (n == 5 && (IS(4, "enable") || IS(4, "disable")) && m == EVHTTP_REQ_POST) {
-			op_key_state(a, repo, type, tag, 0, IS(4, "enable") ? "enabled" : "disabled");
-		} else if (n == 5 && IS(4, "policy") && m == EVHTTP_REQ_PUT) {
-			op_key_policy(a, repo, type, tag);
-		} else if (n == 7 && IS(4, "versions") && (IS(6, "enable") || IS(6, "disable")) &&
-		    m == EVHTTP_REQ_POST) {
-			char *end;
-			long v = strtol(s[5], &end, 10);
-			if (*end != '\0' || v < 1 || v > 1000000 || s[5][0] == '0')
-				fail(a, KW_ERR_INVALID_FORMAT, "version must be a positive integer");
-			else
-				op_key_state(a, repo, type, tag, (int)v,
-				    IS(6, "enable") ? "enabled" : "disabled");
-		} else {
-			fail(a, KW_ERR_NOT_FOUND, "no such endpoint");
-		}
-	} else if ((IS(0, "policies") || IS(0, "refvals"))) {
-		const char *kind = IS(0, "policies") ? "policy" : "refval";
-		if (n == 1 && m == EVHTTP_REQ_GET)
-			op_doc_list(a, kind);
-		else if (n == 3 && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_PUT)) {
-			snprintf(a->repo, sizeof(a->repo), "%s", s[1]);
-			snprintf(a->target, sizeof(a->target), "%s/%s", s[1], s[2]);
-			op_doc(a, kind, s[1], s[2], 0);
-		} else if (n == 4 && IS(3, "history") && m == EVHTTP_REQ_GET)
-			op_doc(a, kind, s[1], s[2], 1);
-		else if (n == 4 && IS(3, "lint") && m == EVHTTP_REQ_GET && IS(0, "policies"))
-			op_policy_check(a, s[1], s[2], 0);
-		else if (n == 4 && IS(3, "explain") && m == EVHTTP_REQ_POST && IS(0, "policies"))
-			op_policy_check(a, s[1], s[2], 1);
-		else if (n == 4 && IS(3, "supersede") && m == EVHTTP_REQ_POST && IS(0, "refvals")) {
-			snprintf(a->repo, sizeof(a->repo), "%s", s[1]);
-			snprintf(a->target, sizeof(a->target), "%s/%s", s[1], s[2]);
-			op_supersede(a, s[1], s[2]);
-		}
-		else
-			fail(a, KW_ERR_NOT_FOUND, "no such endpoint");
-	} else {
+	rt = kw_admin_route_find(kw_admin_routes, kw_admin_nroutes, a->method, a->path.segs,
+	    a->path.n);
+	if (rt == NULL) {
 		fail(a, KW_ERR_NOT_FOUND, "no such endpoint");
+		return;
 	}
-#undef IS
+	if (kw_admin_route_args(rt->pattern, a->path.segs, a->path.n, &args) != 0) {
+		/* before anything is recorded */
+		fail(a, KW_ERR_INVALID_FORMAT, "version must be a positive integer");
+		return;
+	}
+	a->route = rt;
+	a->args = args;
+	for (size_t i = 0; i < args.n; i++) {
+		size_t len = strlen(a->target);
+		snprintf(a->target + len, sizeof(a->target) - len, "%s%s", i > 0 ? "/" : "",
+		    args.arg[i]);
+	}
+	if (rt->scope == KW_ADMIN_PATH)
+		snprintf(a->repo, sizeof(a->repo), "%s", args.arg[0]);
+	a->action = rt->action;
+	if (!route_permits(a)) {
+		deny(a, rt->denied);
+		return;
+	}
+	rt->handler(a);
+	if (rt->scope == KW_ADMIN_BODY && a->r == 0 && !a->authorized) {
+		kw_log_err("admin route %s answered without its role check", rt->pattern);
+		json_decref(a->resp);
+		a->resp = NULL;
+		fail(a, KW_ERR_INTERNAL, NULL);
+	}
 }
 
 static void
@@ -892,8 +1014,8 @@ admin_run(void *arg)
 	if (a->action == NULL)
 		return;    /* reads are not recorded */
 	r = kw_store_change_add(a->b->store, kw_broker_now(), a->subject, a->action,
-	    a->repo[0] != '\0' ? a->repo : NULL, a->target, a->r == 0 ? "ok" : a->forbidden ? "denied" : "error",
-	    a->r == 0 ? "" : a->detail);
+	    a->repo[0] != '\0' ? a->repo : NULL, a->target, a->r == 0 ? "ok" :
+	    a->problem == KW_PROBLEM_FORBIDDEN ? "denied" : "error", a->r == 0 ? "" : a->detail);
 	if (r != 0) {
 		/* an unrecorded change must not look acknowledged */
 		kw_log_err_r(r, "cannot record admin change %s on %s", a->action, a->target);
@@ -908,35 +1030,50 @@ admin_run(void *arg)
 static void
 admin_req_free(struct admin_req *a)
 {
-	for (size_t i = 0; i < a->nseg; i++)
-		free(a->segs[i]);
+	kw_admin_path_clear(&a->path);
 	free(a->q_repository);
 	json_decref(a->body);
 	json_decref(a->resp);
 	free(a);
 }
 
+/* The problem answering a failed request (a->r != 0) and its detail. */
+static enum kw_problem
+admin_problem(const struct admin_req *a, const char **ret_detail)
+{
+	enum kw_problem p;
+
+	if (a->problem != ANSWER_FROM_ERR) {
+		*ret_detail = a->detail;
+		return (enum kw_problem)a->problem;
+	}
+	p = kw_problem_of_err(a->r);
+	*ret_detail = kw_problem_err_detail(p, a->detail);
+	return p;
+}
+
 static void
 admin_done(void *arg)
 {
 	struct admin_req *a = arg;
+	const char *detail;
+	enum kw_problem p;
 	char esc[80];
 
 	if (a->r == 0) {
 		if (a->status == 204) {
-			evhttp_send_reply(a->req, 204, "No Content", NULL);
+			kw_http_no_content(a->req);
 		} else {
 			kw_http_json_status(a->req, a->status, a->resp);
 			a->resp = NULL;    /* stolen */
 		}
-	} else if (a->forbidden) {
-		kw_log_escape(a->subject, 60, esc, sizeof(esc));
-		kw_log_info("admin '%s' denied: %s (%s)", esc, a->detail, a->target);
-		kw_http_problem(a->req, 403, "forbidden", "Forbidden", a->detail);
-	} else if (a->r == KW_ERR_UNSUPPORTED) {
-		kw_http_problem(a->req, 405, "method-not-allowed", "Method Not Allowed", a->detail);
 	} else {
-		kw_http_problem_from_err(a->req, a->r, a->detail);
+		p = admin_problem(a, &detail);
+		if (p == KW_PROBLEM_FORBIDDEN) {
+			kw_log_escape(a->subject, 60, esc, sizeof(esc));
+			kw_log_info("admin '%s' denied: %s (%s)", esc, a->detail, a->target);
+		}
+		kw_http_problem(a->req, p, detail);
 	}
 	admin_req_free(a);
 }
@@ -984,90 +1121,123 @@ parse_query(struct admin_req *a, const char *q)
 	return r;
 }
 
+/*
+ * Everything of a request the admin thread needs, parsed on the loop: path,
+ * query and body. 0, or the problem to answer right away in *reterr_problem
+ * and *reterr_detail (NULL: the row's default).
+ */
+static int
+admin_prepare(struct admin_req *a, const char *path, const char *query, const uint8_t *body,
+    size_t blen, enum kw_problem *reterr_problem, const char **reterr_detail)
+{
+	if (kw_admin_path_split(path, &a->path, reterr_problem, reterr_detail) != 0)
+		return -1;
+	if (parse_query(a, query) != 0) {
+		*reterr_problem = KW_PROBLEM_MALFORMED;
+		*reterr_detail = "query parameters: repository=NAME, version=N, after=N, limit=1..10000";
+		return -1;
+	}
+	if (blen > 0) {
+		if (blen > ADMIN_BODY_MAX) {
+			*reterr_problem = KW_PROBLEM_TOO_LARGE;
+			*reterr_detail = "request body exceeds 256 KiB";
+			return -1;
+		}
+		if (body == NULL) {
+			*reterr_problem = KW_PROBLEM_UNAVAILABLE;
+			*reterr_detail = NULL;
+			return -1;
+		}
+		if (kw_json_parse(body, blen, ADMIN_BODY_MAX, &a->body) != 0) {
+			*reterr_problem = KW_PROBLEM_MALFORMED;
+			*reterr_detail = "body is not a valid JSON object";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static struct admin_req *
+admin_req_new(struct kw_broker *b, struct evhttp_request *req, enum evhttp_cmd_type method)
+{
+	struct admin_req *a = calloc(1, sizeof(*a));
+
+	if (a == NULL)
+		return NULL;
+	a->b = b;
+	a->req = req;
+	a->method = method;
+	a->problem = ANSWER_FROM_ERR;
+	return a;
+}
+
 static void
 admin_route(struct evhttp_request *req, void *arg)
 {
 	struct kw_broker *b = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t blen = evbuffer_get_length(in);
 	struct admin_req *a;
 	const char *why = NULL;
-	char *p, *save = NULL, *tok, *copy = NULL;
-	size_t blen = evbuffer_get_length(in);
-	int r;
+	enum kw_problem p;
 
-	if ((a = calloc(1, sizeof(*a))) == NULL) {
-		kw_http_problem_from_err(req, KW_ERR_UNAVAILABLE, NULL);
+	if ((a = admin_req_new(b, req, evhttp_request_get_command(req))) == NULL) {
+		kw_http_problem(req, KW_PROBLEM_UNAVAILABLE, NULL);
 		return;
 	}
-	a->b = b;
-	a->req = req;
-	a->method = evhttp_request_get_command(req);
 	if (peer_subject(b->cfg, req, a->subject, sizeof(a->subject), &why) != 0) {
 		kw_log_info_rl("admin request refused: %s", why);
-		kw_http_problem(req, 401, "unauthenticated", "Unauthorized", why);
+		kw_http_problem(req, KW_PROBLEM_UNAUTHENTICATED, why);
 		goto fail;
 	}
-	if (path == NULL || strncmp(path, "/admin/v1/", 10) != 0 || strchr(path, '%') != NULL) {
-		kw_http_problem(req, path != NULL && strchr(path, '%') != NULL ? 400 : 404,
-		    path != NULL && strchr(path, '%') != NULL ? "malformed" : "not-found",
-		    path != NULL && strchr(path, '%') != NULL ? "Bad Request" : "Not Found",
-		    "no such endpoint (names are never percent-decoded)");
+	if (admin_prepare(a, uri != NULL ? evhttp_uri_get_path(uri) : NULL,
+	    uri != NULL ? evhttp_uri_get_query(uri) : NULL,
+	    blen > 0 && blen <= ADMIN_BODY_MAX ? evbuffer_pullup(in, (ev_ssize_t)blen) : NULL,
+	    blen, &p, &why) != 0) {
+		kw_http_problem(req, p, why);
 		goto fail;
 	}
-	/* "/admin/v1//keys", "a//b" and a trailing "/" would vanish in strtok: refuse them */
-	if (path[10] == '\0' || strstr(path + 9, "//") != NULL || path[strlen(path) - 1] == '/') {
-		kw_http_problem(req, 400, "malformed", "Bad Request",
-		    "empty path segment (no \"//\" and no trailing \"/\")");
+	if (kw_workers_submit(b->admin_worker, admin_run, admin_done, a) != 0) {
+		kw_http_problem(req, KW_PROBLEM_SHED, "admin queue full; retry");
 		goto fail;
 	}
-	if ((copy = strdup(path + 10)) == NULL) {
-		kw_http_problem_from_err(req, KW_ERR_UNAVAILABLE, NULL);
-		goto fail;
-	}
-	for (p = copy; (tok = strtok_r(p, "/", &save)) != NULL; p = NULL) {
-		if (a->nseg == ADMIN_MAX_SEGS || !kw_config_name_valid(tok)) {
-			kw_http_problem(req, 400, "malformed", "Bad Request",
-			    "path segments are names of [A-Za-z0-9._-]{1,64} (no . or ..)");
-			goto fail;
-		}
-		if ((a->segs[a->nseg++] = strdup(tok)) == NULL) {
-			kw_http_problem_from_err(req, KW_ERR_UNAVAILABLE, NULL);
-			goto fail;
-		}
-	}
-	if (a->nseg == 0) {
-		kw_http_problem(req, 404, "not-found", "Not Found", "no such endpoint");
-		goto fail;
-	}
-	if ((r = parse_query(a, uri != NULL ? evhttp_uri_get_query(uri) : NULL)) != 0) {
-		kw_http_problem(req, 400, "malformed", "Bad Request",
-		    "query parameters: repository=NAME, version=N, after=N, limit=1..10000");
-		goto fail;
-	}
-	if (blen > 0) {
-		if (blen > ADMIN_BODY_MAX) {
-			kw_http_problem(req, 413, "too-large", "Payload Too Large",
-			    "request body exceeds 256 KiB");
-			goto fail;
-		}
-		if (kw_json_parse(evbuffer_pullup(in, (ev_ssize_t)blen), blen, ADMIN_BODY_MAX,
-		    &a->body) != 0) {
-			kw_http_problem(req, 400, "malformed", "Bad Request",
-			    "body is not a valid JSON object");
-			goto fail;
-		}
-	}
-	if ((r = kw_workers_submit(b->admin_worker, admin_run, admin_done, a)) != 0) {
-		kw_http_problem(req, 429, "shed", "Too Many Requests", "admin queue full; retry");
-		goto fail;
-	}
-	free(copy);
 	return;
 fail:
-	free(copy);
 	admin_req_free(a);
+}
+
+int
+kw_admin_call(struct kw_broker *b, const char *subject, enum evhttp_cmd_type method,
+    const char *path, const char *query, const char *body, int *ret_status, json_t **ret_body)
+{
+	struct admin_req *a;
+	const char *detail = NULL;
+	enum kw_problem p;
+
+	if ((a = admin_req_new(b, NULL, method)) == NULL)
+		return KW_ERR_NOMEM;
+	if (strlen(subject) >= sizeof(a->subject)) {
+		admin_req_free(a);
+		return KW_ERR_INVALID_ARG;
+	}
+	memcpy(a->subject, subject, strlen(subject) + 1);
+	if (admin_prepare(a, path, query, (const uint8_t *)body, body != NULL ? strlen(body) : 0,
+	    &p, &detail) == 0) {
+		admin_run(a);
+		if (a->r == 0) {
+			*ret_status = a->status;
+			*ret_body = a->resp;
+			a->resp = NULL;
+			admin_req_free(a);
+			return 0;
+		}
+		p = admin_problem(a, &detail);
+	}
+	*ret_status = kw_problem_info(p)->status;
+	*ret_body = kw_problem_json(p, detail);
+	admin_req_free(a);
+	return *ret_body != NULL ? 0 : KW_ERR_NOMEM;
 }
 
 static int

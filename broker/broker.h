@@ -17,6 +17,7 @@
 #include "hsm_client.h"
 #include "dpop.h"
 #include "kw_jose.h"
+#include "problem.h"
 #include "snp.h"
 #include "store.h"
 #include "token.h"
@@ -66,14 +67,19 @@ void kw_http_stop(struct kw_broker *b);
 void kw_http_nodelay(evutil_socket_t fd);
 
 /*
- * Send an RFC 7807 problem (application/problem+json) and finish req.
- * detail is shown to the client: never put secrets or echoed input in it.
+ * Send the RFC 7807 problem p of the problem table (problem.h: status, type,
+ * title, Retry-After) as application/problem+json and finish req. detail is
+ * shown to the client (NULL: the row's default): never put secrets or echoed
+ * input in it.
  */
-void kw_http_problem(struct evhttp_request *req, int status, const char *slug,
-    const char *title, const char *detail);
-/* Send a JSON object (reference stolen) with status 200. */
+void kw_http_problem(struct evhttp_request *req, enum kw_problem p, const char *detail);
+/* Send a JSON object (reference stolen) with status 200, or 200/201. */
 void kw_http_json(struct evhttp_request *req, json_t *body);
 void kw_http_json_status(struct evhttp_request *req, int status, json_t *body);
+/* 204 without a body. */
+void kw_http_no_content(struct evhttp_request *req);
+/* 200 with a compact JWE or JWS as application/jose. */
+void kw_http_jose(struct evhttp_request *req, const char *compact);
 /*
  * 503 hsm_unavailable with Retry-After: the HSM helper failed, timed out,
  * or its queue is full. Used for every HSM failure on the workload path.
@@ -87,9 +93,10 @@ void kw_http_hsm_unavailable(struct evhttp_request *req);
  */
 void kw_http_attestation_failed(struct evhttp_request *req, int r);
 /*
- * Map a kw_err from appraisal/HSM to an HTTP problem (the only such mapping).
- * KW_ERR_BUSY -> 429 and KW_ERR_UNAVAILABLE/KW_ERR_TIMEOUT -> 503, both with
- * Retry-After; KW_ERR_HSM -> kw_http_hsm_unavailable().
+ * Answer a kw_err with its problem (kw_problem_of_err, the only such
+ * mapping): KW_ERR_BUSY -> 429 and KW_ERR_UNAVAILABLE/KW_ERR_TIMEOUT -> 503,
+ * both with Retry-After; KW_ERR_HSM -> 503 hsm_unavailable. context is the
+ * detail of a 4xx; a 5xx shows its row's generic detail instead.
  */
 void kw_http_problem_from_err(struct evhttp_request *req, int r, const char *context);
 /* Read the request body as JSON, enforcing cfg->max_body; sends 400/413 itself

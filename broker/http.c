@@ -2,9 +2,12 @@
 /*
  * The HTTPS front: libevent's evhttp over bufferevent_openssl, TLS 1.3 only
  * unless the configuration allows 1.2; connections are bounded by
- * kw_listener (listener.c). This file and rcar.c are the only
- * places that know HTTP; kw_http_problem_from_err is the one mapping from
- * kw_err to HTTP status.
+ * kw_listener (listener.c). Every answer of both listeners leaves through
+ * send_body() here: the problem answers (kw_http_problem with a row of the
+ * problem table, problem.c; kw_http_problem_from_err, the one mapping from
+ * kw_err) and the successes (kw_http_json*, kw_http_no_content,
+ * kw_http_jose). rcar.c (workload endpoints), admin.c (admin plane) and
+ * listener.c (connections) know HTTP too, but name no status.
  */
 #include <string.h>
 
@@ -28,43 +31,72 @@
 #define KW_HTTP_HARD_BODY_CAP (1024 * 1024)
 #define KW_HTTP_MAX_HEADERS (96 * 1024)    /* a token with a 1024-certificate manifest fits */
 
+/*
+ * The one place that sends a response (scripts/checksrc.sh): body of len
+ * bytes as ctype, never cached; no body and no headers when ctype is NULL.
+ */
+static void
+send_body(struct evhttp_request *req, int status, const char *reason, const char *ctype,
+    const char *body, size_t len)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+	if (ctype == NULL) {
+		evhttp_send_reply(req, status, reason, NULL);
+		return;
+	}
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	if (evbuffer_add(out, body, len) != 0) {
+		/* evbuffer_add appends all or nothing: out is empty */
+		const struct kw_problem_info *pi = kw_problem_info(KW_PROBLEM_INTERNAL);
+		evhttp_send_reply(req, pi->status, pi->title, out);
+		return;
+	}
+	evhttp_send_reply(req, status, reason, out);
+}
+
+/* Send body (reference stolen) as JSON. */
 static void
 send_json(struct evhttp_request *req, int status, const char *reason, const char *ctype,
     json_t *body)
 {
-	struct evbuffer *out = evhttp_request_get_output_buffer(req);
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	char *s = kw_json_dumps(body, JSON_COMPACT);
+	char *s = body != NULL ? kw_json_dumps(body, JSON_COMPACT) : NULL;
 
 	json_decref(body);
-	evhttp_add_header(h, "Content-Type", ctype);
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Content-Type-Options",
+	    "nosniff");
 	if (s == NULL) {
-		evbuffer_add_printf(out, "{\"title\":\"Internal Server Error\",\"status\":500}");
-		evhttp_send_reply(req, 500, "Internal Server Error", out);
+		const struct kw_problem_info *pi = kw_problem_info(KW_PROBLEM_INTERNAL);
+		char fallback[96];
+		int n = snprintf(fallback, sizeof(fallback), "{\"title\":\"%s\",\"status\":%d}",
+		    pi->title, pi->status);
+
+		send_body(req, pi->status, pi->title, ctype, fallback,
+		    n > 0 && (size_t)n < sizeof(fallback) ? (size_t)n : 0);
 		return;
 	}
-	evbuffer_add(out, s, strlen(s));
+	send_body(req, status, reason, ctype, s, strlen(s));
 	free(s);
-	evhttp_send_reply(req, status, reason, out);
 }
 
 void
-kw_http_problem(struct evhttp_request *req, int status, const char *slug, const char *title,
-    const char *detail)
+kw_http_problem(struct evhttp_request *req, enum kw_problem p, const char *detail)
 {
-	char type[96];
-	json_t *p;
+	const struct kw_problem_info *pi = kw_problem_info(p);
 
-	snprintf(type, sizeof(type), "urn:keywarden:problem:%s", slug);
-	p = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", title, "status", status,
-	    "detail", detail != NULL ? detail : title);
-	if (p == NULL) {
-		evhttp_send_error(req, 500, NULL);
-		return;
+	if (pi == NULL) {
+		kw_log_err("problem %d is not in the table", (int)p);
+		p = KW_PROBLEM_INTERNAL;
+		pi = kw_problem_info(p);
+		detail = NULL;
 	}
-	send_json(req, status, title, "application/problem+json", p);
+	if (pi->retry_after != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
+		    pi->retry_after);
+	send_json(req, pi->status, pi->title, "application/problem+json",
+	    kw_problem_json(p, detail));
 }
 
 void
@@ -80,59 +112,23 @@ kw_http_json_status(struct evhttp_request *req, int status, json_t *body)
 }
 
 void
+kw_http_no_content(struct evhttp_request *req)
+{
+	send_body(req, 204, "No Content", NULL, NULL, 0);
+}
+
+void
+kw_http_jose(struct evhttp_request *req, const char *compact)
+{
+	send_body(req, 200, "OK", "application/jose", compact, strlen(compact));
+}
+
+void
 kw_http_problem_from_err(struct evhttp_request *req, int r, const char *context)
 {
-	switch (r) {
-	case KW_ERR_INVALID_FORMAT:
-	case KW_ERR_INVALID_ARG:
-	case KW_ERR_TRUNCATED:
-	case KW_ERR_TRAILING:
-		kw_http_problem(req, 400, "malformed", "Bad Request", context);
-		break;
-	case KW_ERR_UNSUPPORTED:
-		kw_http_problem(req, 400, "unsupported", "Bad Request", context);
-		break;
-	case KW_ERR_TOO_LARGE:
-		kw_http_problem(req, 413, "too-large", "Payload Too Large", context);
-		break;
-	case KW_ERR_SIG_INVALID:
-	case KW_ERR_CERT_INVALID:
-	case KW_ERR_CERT_EXPIRED:
-	case KW_ERR_UNTRUSTED_ROOT:
-	case KW_ERR_MISMATCH:
-	case KW_ERR_EXPIRED:
-	case KW_ERR_REPLAY:
-		kw_http_problem(req, 401, "attestation-failed", "Unauthorized", context);
-		break;
-	case KW_ERR_DENIED:
-	case KW_ERR_DEBUG_GUEST:
-		kw_http_problem(req, 403, "denied", "Forbidden", context);
-		break;
-	case KW_ERR_NOT_FOUND:
-		kw_http_problem(req, 404, "not-found", "Not Found", context);
-		break;
-	case KW_ERR_EXISTS:
-		kw_http_problem(req, 409, "conflict", "Conflict", context);
-		break;
-	case KW_ERR_BUSY:
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-		kw_http_problem(req, 429, "shed", "Too Many Requests",
-		    context != NULL ? context : "too many requests; retry later");
-		break;
-	case KW_ERR_UNAVAILABLE:
-	case KW_ERR_TIMEOUT:
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-		kw_http_problem(req, 503, "unavailable", "Service Unavailable",
-		    "the service is temporarily unavailable; retry later");
-		break;
-	case KW_ERR_HSM:
-		kw_http_hsm_unavailable(req);
-		break;
-	default:
-		kw_http_problem(req, 500, "internal", "Internal Server Error",
-		    "internal error");
-		break;
-	}
+	enum kw_problem p = kw_problem_of_err(r);
+
+	kw_http_problem(req, p, kw_problem_err_detail(p, context));
 }
 
 void
@@ -150,7 +146,7 @@ kw_http_attestation_failed(struct evhttp_request *req, int r)
 	default:
 		/* every verifier verdict (malformed, unsupported version, bad signature,
 		 * chain, binding) is one answer: the evidence did not verify */
-		kw_http_problem(req, 401, "attestation-failed", "Unauthorized", "attestation failed");
+		kw_http_problem(req, KW_PROBLEM_ATTESTATION_FAILED, "attestation failed");
 		break;
 	}
 }
@@ -158,9 +154,7 @@ kw_http_attestation_failed(struct evhttp_request *req, int r)
 void
 kw_http_hsm_unavailable(struct evhttp_request *req)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-	kw_http_problem(req, 503, "hsm_unavailable", "Service Unavailable",
-	    "the key store is temporarily unavailable; retry later");
+	kw_http_problem(req, KW_PROBLEM_HSM_UNAVAILABLE, NULL);
 }
 
 int
@@ -171,20 +165,19 @@ kw_http_body_json(struct kw_broker *b, struct evhttp_request *req, json_t **ret)
 	const uint8_t *p;
 
 	if (len > b->cfg->max_body) {
-		kw_http_problem(req, 413, "too-large", "Payload Too Large",
-		    "request body exceeds the configured limit");
+		kw_http_problem(req, KW_PROBLEM_TOO_LARGE, "request body exceeds the configured limit");
 		return -1;
 	}
 	if (len == 0) {
-		kw_http_problem(req, 400, "malformed", "Bad Request", "empty request body");
+		kw_http_problem(req, KW_PROBLEM_MALFORMED, "empty request body");
 		return -1;
 	}
 	if ((p = evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
-		kw_http_problem(req, 503, "unavailable", "Service Unavailable", "out of memory");
+		kw_http_problem(req, KW_PROBLEM_UNAVAILABLE, "out of memory");
 		return -1;
 	}
 	if (kw_json_parse(p, len, b->cfg->max_body, ret) != 0) {
-		kw_http_problem(req, 400, "malformed", "Bad Request",
+		kw_http_problem(req, KW_PROBLEM_MALFORMED,
 		    "body is not a valid JSON object (duplicate keys and deep nesting are rejected)");
 		return -1;
 	}
@@ -195,8 +188,7 @@ static void
 method_not_allowed(struct evhttp_request *req, const char *allow)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
-	kw_http_problem(req, 405, "method-not-allowed", "Method Not Allowed",
-	    "method not allowed on this endpoint");
+	kw_http_problem(req, KW_PROBLEM_METHOD_NOT_ALLOWED, NULL);
 }
 
 #define RESOURCE_PREFIX "/kbs/v0/resource/"
@@ -210,7 +202,7 @@ route(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
 
 	if (path == NULL) {
-		kw_http_problem(req, 400, "malformed", "Bad Request", "invalid request URI");
+		kw_http_problem(req, KW_PROBLEM_MALFORMED, "invalid request URI");
 		return;
 	}
 	if (strcmp(path, "/kbs/v0/auth") == 0) {
@@ -234,7 +226,7 @@ route(struct evhttp_request *req, void *arg)
 			{ method_not_allowed(req, "GET"); return; }
 		kw_http_json(req, json_pack("{s:s}", "status", "ok"));
 	} else {
-		kw_http_problem(req, 404, "not-found", "Not Found", "no such endpoint");
+		kw_http_problem(req, KW_PROBLEM_NOT_FOUND, "no such endpoint");
 	}
 }
 

@@ -410,7 +410,8 @@ conn_request(struct evhttp_request *req, void *arg)
 			report_arm(l);
 		}
 		reset_fd(bev != NULL ? bufferevent_getfd(bev) : -1);
-		evhttp_send_error(req, 400, NULL);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		kw_http_problem(req, KW_PROBLEM_MALFORMED, "no TLS session");
 		return;
 	}
 	event_del(c->ev);    /* the request is the callback's now */

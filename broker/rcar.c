@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 #include <event2/http.h>
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
@@ -207,7 +206,7 @@ attest_done(void *arg)
 		b->n_attest_fail++;
 		kw_log_warn("token of %zu bytes would exceed %d: refused", silen + 1 +
 		    KW_TOKEN_SIG_B64, KW_TOKEN_MAX);
-		kw_http_problem_from_err(j->req, KW_ERR_TOO_LARGE,
+		kw_http_problem(j->req, KW_PROBLEM_TOO_LARGE,
 		    "the token for this runtime-data would be too large");
 		goto out;
 	}
@@ -265,7 +264,7 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 	int r;
 
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
-		kw_http_problem_from_err(req, KW_ERR_UNAVAILABLE, NULL);
+		kw_http_problem(req, KW_PROBLEM_UNAVAILABLE, NULL);
 		return;
 	}
 	j->b = b;
@@ -281,7 +280,7 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 	cfg = json_object_get(j->a.runtime_data, "config");
 	if (cfg != NULL && kw_manifest_size(cfg) > kw_manifest_budget(b->cfg->token_issuer)) {
 		kw_log_info_rl("attest request rejected: manifest too large for a token");
-		kw_http_problem_from_err(req, KW_ERR_TOO_LARGE,
+		kw_http_problem(req, KW_PROBLEM_TOO_LARGE,
 		    "runtime-data.config is larger than a token can carry (docs/reliability.md)");
 		goto fail_sent;
 	}
@@ -306,9 +305,7 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 	}
 	if ((r = kw_workers_submit(b->workers, attest_run, attest_done, j)) != 0) {
 		kw_log_warn_r_rl(r, "appraisal queue full, shedding");
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-		kw_http_problem(req, 429, "shed", "Too Many Requests",
-		    "too many appraisals in progress; retry later");
+		kw_http_problem(req, KW_PROBLEM_SHED, "too many appraisals in progress; retry later");
 		goto fail_sent;
 	}
 	return;
@@ -331,7 +328,6 @@ release_done(int r, json_t *result, void *arg)
 {
 	struct release_job *j = arg;
 	const char *jwe = result != NULL ? json_string_value(json_object_get(result, "jwe")) : NULL;
-	struct evbuffer *out;
 
 	if (r != 0 || jwe == NULL) {
 		if (r == 0)
@@ -349,12 +345,7 @@ release_done(int r, json_t *result, void *arg)
 	}
 	j->b->n_release_ok++;
 	kw_log_info("released '%s' to tee-key=%s (JWE RSA-OAEP/A256CBC-HS512)", j->path, j->kid);
-	out = evhttp_request_get_output_buffer(j->req);
-	evhttp_add_header(evhttp_request_get_output_headers(j->req), "Content-Type",
-	    "application/jose");
-	evhttp_add_header(evhttp_request_get_output_headers(j->req), "Cache-Control", "no-store");
-	evbuffer_add(out, jwe, strlen(jwe));
-	evhttp_send_reply(j->req, 200, "OK", out);
+	kw_http_jose(j->req, jwe);
 out:
 	free(j);
 }
@@ -382,7 +373,7 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 
 	if (s1 == NULL || s2 == NULL || (size_t)(s1 - path) >= sizeof(repo) ||
 	    (size_t)(s2 - s1 - 1) >= sizeof(type) || strlen(s2 + 1) >= sizeof(tag)) {
-		kw_http_problem(req, 400, "malformed", "Bad Request", "invalid resource path");
+		kw_http_problem(req, KW_PROBLEM_MALFORMED, "invalid resource path");
 		return -1;
 	}
 	memcpy(repo, path, (size_t)(s1 - path));
@@ -395,8 +386,7 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 		long lv;
 		if (strncmp(query, "version=", 8) != 0 || (lv = strtol(query + 8, &end, 10)) < 1 ||
 		    lv > 1000000 || *end != '\0' || query[8] == '0') {
-			kw_http_problem(req, 400, "malformed", "Bad Request",
-			    "the only query parameter is version=N");
+			kw_http_problem(req, KW_PROBLEM_MALFORMED, "the only query parameter is version=N");
 			return -1;
 		}
 		version = (int)lv;
@@ -413,7 +403,7 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 	    kw_store_doc_get(b->store_ro, "policy", repo, ret->policy, 0, &pol) != 0) {
 		b->n_release_denied++;
 		kw_log_info_rl("release of '%s' denied: no policy bound or the policy does not exist", path);
-		kw_http_problem_from_err(req, KW_ERR_DENIED, "denied by policy");
+		kw_http_problem(req, KW_PROBLEM_DENIED, "denied by policy");
 		return -1;
 	}
 	ra.st = b->store_ro;
@@ -434,7 +424,7 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 		    detail != NULL ? detail : "", tv->tee_kid);
 		json_decref(explain);
 		json_decref(pol);
-		kw_http_problem_from_err(req, KW_ERR_DENIED, "denied by policy");
+		kw_http_problem(req, KW_PROBLEM_DENIED, "denied by policy");
 		return -1;
 	}
 	json_decref(explain);
@@ -446,7 +436,7 @@ static void
 unauthorized(struct evhttp_request *req, const char *www, const char *detail)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", www);
-	kw_http_problem(req, 401, "unauthenticated", "Unauthorized", detail);
+	kw_http_problem(req, KW_PROBLEM_UNAUTHENTICATED, detail);
 }
 
 /* Exactly one occurrence of header name, or NULL. */
@@ -501,7 +491,7 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	}
 	nn = snprintf(htu, sizeof(htu), "%s/kbs/v0/resource/%s", b->cfg->public_url, path);
 	if (nn < 0 || (size_t)nn >= sizeof(htu)) {
-		kw_http_problem(req, 400, "malformed", "Bad Request", "resource path too long");
+		kw_http_problem(req, KW_PROBLEM_MALFORMED, "resource path too long");
 		goto out;
 	}
 	if ((r = kw_dpop_verify(b->dpop, proof, "GET", htu, token, tv.jkt, now, &jti, &need_nonce,
@@ -522,7 +512,7 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 		goto out;
 	}
 	if (strchr(path, '%') != NULL || !kw_resource_path_valid(path)) {
-		kw_http_problem(req, 400, "malformed", "Bad Request",
+		kw_http_problem(req, KW_PROBLEM_MALFORMED,
 		    "resource path must be REPOSITORY/TYPE/TAG of [A-Za-z0-9._-]");
 		goto out;
 	}
@@ -581,7 +571,7 @@ kw_rcar_jwks(struct kw_broker *b, struct evhttp_request *req)
 	json_t *jwks = kw_token_jwks(b->token_keys, kw_broker_now(), b->cfg->token_ttl);
 
 	if (jwks == NULL) {
-		kw_http_problem_from_err(req, KW_ERR_UNAVAILABLE, NULL);
+		kw_http_problem(req, KW_PROBLEM_UNAVAILABLE, NULL);
 		return;
 	}
 	kw_http_json(req, jwks);

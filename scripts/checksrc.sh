@@ -3,7 +3,8 @@
 # checksrc.sh [SOURCE_ROOT]: curl-style source checks (STYLE.md): no sprintf,
 # strcpy, strcat, atoi or gets anywhere; no one-shot digests and no raw
 # json_dumps; the layering of docs/architecture.md (libevent, PKCS#11,
-# libcurl each in their place); no realloc in hsm/ (buffers there may hold
+# libcurl each in their place); HTTP statuses only in the broker's problem
+# table and its one sender; no realloc in hsm/ (buffers there may hold
 # secrets); an SPDX line at the top of every C file.
 set -eu
 top="${1:-$(cd "$(dirname "$0")/.." && pwd)}"
@@ -55,6 +56,31 @@ for f in $files; do
 	*) if grep -nE '#include <curl/' "$f"; then
 		echo "checksrc: $f: libcurl outside attester/ and tools/" >&2; bad=1; fi ;;
 	esac
+done
+# HTTP answers (docs/architecture.md, "Errors"): every error status, type
+# slug and Retry-After is a row of broker/problem.c, and every response
+# leaves through send_body() in broker/http.c. Elsewhere in broker/: no
+# evhttp_send_reply/evhttp_send_error, no literal status given to
+# kw_http_problem or as an error to kw_http_json_status, no problem type
+# URN and no Retry-After header.
+for f in $(echo "$src" | grep '^broker/.*\.c$'); do
+	hits=$(grep -nE 'evhttp_send_(reply|error)|kw_http_problem(_from_err)?[[:space:]]*\([^,]*,[[:space:]]*[0-9]|kw_http_json_status[[:space:]]*\([^,]*,[[:space:]]*[45][0-9][0-9]|"urn:keywarden:problem:|"Retry-After"' "$f" |
+		grep -vE '^[0-9]+:[[:space:]]*(/?\*|//)' || true)
+	case "$f" in
+	broker/http.c)
+		# sending only in send_body(), Retry-After only in kw_http_problem()
+		# (a function starts at a line "name(")
+		hits=$(awk '/^[a-z_][a-z0-9_]*\(/ { fn = $0; sub(/\(.*/, "", fn) }
+			/evhttp_send_(reply|error)/ && fn != "send_body" { print FNR ":" $0 }
+			/"Retry-After"/ && fn != "kw_http_problem" { print FNR ":" $0 }
+			/"urn:keywarden:problem:/ { print FNR ":" $0 }' "$f") ;;
+	broker/problem.c) hits=$(echo "$hits" | grep -v '"urn:keywarden:problem:' || true) ;;
+	esac
+	if [ -n "$hits" ]; then
+		echo "$hits"
+		echo "checksrc: $f: an HTTP status or response outside the problem table (broker/problem.c) and http.c's send_body" >&2
+		bad=1
+	fi
 done
 for f in $(find hsm -name '*.c'); do
 	if grep -nE '(^|[^a-z_])realloc[[:space:]]*\(' "$f"; then

@@ -16,13 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/ec.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
 
 #include "broker.h"
+#include "fuzz_es256.h"
 #include "kw_jose.h"
 #include "kw_json.h"
 #include "kw_jwk.h"
@@ -36,42 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct kw_token_keys *keys;
 static EVP_PKEY *priv;
 
-/* A P-256 key pair from a fixed private scalar. */
-static EVP_PKEY *
-fixed_key(void)
-{
-	static const unsigned char d[32] = {
-		0x4b, 0x65, 0x79, 0x77, 0x61, 0x72, 0x64, 0x65, 0x6e, 0x20, 0x66, 0x75, 0x7a, 0x7a, 0x20,
-		0x74, 0x6f, 0x6b, 0x65, 0x6e, 0x20, 0x6b, 0x65, 0x79, 0x20, 0x30, 0x30, 0x30, 0x30, 0x30,
-		0x30, 0x31,
-	};
-	EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
-	EC_POINT *q = g != NULL ? EC_POINT_new(g) : NULL;
-	BIGNUM *bn = BN_bin2bn(d, sizeof(d), NULL);
-	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	EVP_PKEY *pk = NULL;
-	unsigned char pub[65];
-
-	if (q == NULL || bn == NULL || bld == NULL ||
-	    !EC_POINT_mul(g, q, bn, NULL, NULL, NULL) ||
-	    EC_POINT_point2oct(g, q, POINT_CONVERSION_UNCOMPRESSED, pub, sizeof(pub), NULL) != 65 ||
-	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, bn) ||
-	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub)) ||
-	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) != 1 || EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_KEYPAIR, params) != 1)
-		abort();
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(bn);
-	EC_POINT_free(q);
-	EC_GROUP_free(g);
-	return pk;
-}
+/* The token key's private scalar. */
+static const unsigned char token_key_d[32] = {
+	0x4b, 0x65, 0x79, 0x77, 0x61, 0x72, 0x64, 0x65, 0x6e, 0x20, 0x66, 0x75, 0x7a, 0x7a, 0x20,
+	0x74, 0x6f, 0x6b, 0x65, 0x6e, 0x20, 0x6b, 0x65, 0x79, 0x20, 0x30, 0x30, 0x30, 0x30, 0x30,
+	0x30, 0x31,
+};
 
 static void
 init(void)
@@ -80,7 +47,7 @@ init(void)
 	char kid[44];
 
 	kw_json_init();
-	priv = fixed_key();
+	priv = fuzz_p256_key(token_key_d);
 	if (kw_jwk_export_public(priv, &jwk) != 0 || kw_jwk_thumbprint(jwk, kid) != 0)
 		abort();
 	reply = json_pack("{s:[{s:s, s:I, s:s, s:o}]}", "keys", "label", "kw-token/1799999000",
@@ -94,20 +61,14 @@ init(void)
 static char *
 sign_payload(const uint8_t *data, size_t size)
 {
-	json_t *hdr = NULL, *pl = NULL;
-	uint8_t sig[KW_ES256_SIG_LEN];
-	char *si = NULL, *tok = NULL;
-	size_t silen;
+	json_t *hdr, *pl = NULL;
+	char *tok;
 
 	if (kw_json_parse(data, size, 65536, &pl) != 0)
 		return NULL;
 	hdr = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ", "JWT", "kid",
 	    kw_token_keys_active(keys)->kid);
-	if (hdr != NULL && kw_jws_signing_input(hdr, pl, &si, &silen) == 0 &&
-	    kw_es256_sign(priv, si, silen, sig) == 0 &&
-	    kw_jws_compact(si, sig, sizeof(sig), &tok) != 0)
-		tok = NULL;
-	free(si);
+	tok = hdr != NULL ? fuzz_es256_compact(priv, hdr, pl) : NULL;
 	json_decref(hdr);
 	json_decref(pl);
 	return tok;
