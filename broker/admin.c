@@ -286,7 +286,7 @@ body_name(struct admin_req *a, const char *key, int required)
 
 	if (v == NULL && !required)
 		return NULL;
-	if (!json_is_string(v) || !kw_config_name_valid(json_string_value(v))) {
+	if (!json_is_string(v) || !kw_name_valid(json_string_value(v))) {
 		snprintf(a->detail, sizeof(a->detail), "\"%s\" must be a name of [A-Za-z0-9._-]{1,64}",
 		    key);
 		a->r = KW_ERR_INVALID_FORMAT;
@@ -1097,7 +1097,7 @@ parse_query(struct admin_req *a, const char *q)
 		long long v;
 
 		if (strcmp(e->key, "repository") == 0 && a->q_repository == NULL &&
-		    kw_config_name_valid(e->value)) {
+		    kw_name_valid(e->value)) {
 			a->q_repository = strdup(e->value);
 			continue;
 		}

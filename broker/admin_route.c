@@ -41,7 +41,7 @@ kw_admin_path_split(const char *path, struct kw_admin_path *ret, enum kw_problem
 		return -1;
 	}
 	for (s = p.buf; (tok = strtok_r(s, "/", &save)) != NULL; s = NULL) {
-		if (p.n == KW_ADMIN_MAX_SEGS || !kw_config_name_valid(tok)) {
+		if (p.n == KW_ADMIN_MAX_SEGS || !kw_name_valid(tok)) {
 			free(p.buf);
 			*reterr_problem = KW_PROBLEM_MALFORMED;
 			*reterr_detail = "path segments are names of [A-Za-z0-9._-]{1,64} (no . or ..)";

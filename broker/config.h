@@ -94,9 +94,7 @@ int kw_config_load(const char *path, struct kw_config **ret, char *errbuf, size_
 void kw_config_free(struct kw_config *c);
 
 
-/* Names and resource paths: kw_name.h (one grammar for the whole tree). Until the admin
- * route table lands, admin.c calls the name check by this older name. */
-#define kw_config_name_valid(s) kw_name_valid(s)
+/* Names and resource paths: kw_name.h (one grammar for the whole tree). */
 
 
 #endif

@@ -70,7 +70,16 @@ test_end(int registration)
 		CU_cleanup_registry();
 		return 2;
 	}
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
+	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures() +
+	    CU_get_number_of_suites_failed();
 	CU_cleanup_registry();
 	return failed == 0 ? 0 : 1;
+}
+
+int
+test_run_suites(CU_SuiteInfo *suites)
+{
+	if (test_begin() != 0)
+		return 2;
+	return test_end(CU_register_suites(suites) == CUE_SUCCESS ? 0 : -1);
 }

@@ -34,5 +34,7 @@ int test_begin(void);
  * 1 when one failed, 2 when the tests could not be registered or run.
  */
 int test_end(int registration);
+/* test_begin, register a CU_SUITE_INFO_NULL-terminated table, test_end. */
+int test_run_suites(CU_SuiteInfo *suites);
 
 #endif

@@ -19,7 +19,7 @@
 
 #include "admin.h"
 #include "broker.h"
-#include "cu_run.h"
+#include "test_helper.h"
 #include "kw_json.h"
 
 #define LISTENER_METHODS (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | \
@@ -27,7 +27,6 @@
 #define M1 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f"
 #define M2 "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
-static char tmpdir[] = "/tmp/kw-test-admin.XXXXXX";
 
 /* ---- the table ---- */
 
@@ -113,7 +112,7 @@ test_route_table(void)
 		/* segments are names or parameters; {repo} first, exactly for KW_ADMIN_PATH */
 		CU_ASSERT(n >= 1 && n <= KW_ADMIN_MAX_SEGS);
 		for (size_t k = 0; k < n; k++) {
-			CU_ASSERT(param(segs[k]) || kw_config_name_valid(segs[k]));
+			CU_ASSERT(param(segs[k]) || kw_name_valid(segs[k]));
 			if (strcmp(segs[k], "{repo}") == 0) {
 				CU_ASSERT_EQUAL(nname, 0);
 				nrepo++;
@@ -301,7 +300,7 @@ admin_setup(void)
 	cfg.hsm_call_timeout = 1;
 	cfg.hsm_admin_timeout = 1;
 	broker.cfg = &cfg;
-	snprintf(path, sizeof(path), "%s/kw.db", tmpdir);
+	snprintf(path, sizeof(path), "%s/kw.db", test_tmpdir());
 	if (kw_store_open(path, &broker.store) != 0 || (broker.base = event_base_new()) == NULL ||
 	    kw_hsm_bridge_new(&broker, &broker.bridge) != 0)
 		return -1;
@@ -676,19 +675,5 @@ static CU_SuiteInfo suites[] = {
 int
 main(void)
 {
-	const char *const files[] = {"kw.db", "kw.db-wal", "kw.db-shm"};
-	char path[128];
-	int r;
-
-	kw_json_init();
-	if (mkdtemp(tmpdir) == NULL)
-		return 2;
-	r = cu_run(suites);
-	for (size_t i = 0; i < KW_ARRAY_SIZE(files); i++) {
-		snprintf(path, sizeof(path), "%s/%s", tmpdir, files[i]);
-		(void)unlink(path);
-	}
-	if (rmdir(tmpdir) != 0)
-		fprintf(stderr, "cannot remove %s\n", tmpdir);
-	return r;
+	return test_run_suites(suites);
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
+#include "test_helper.h"
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -465,7 +465,6 @@ test_dpop_quota(void)
 
 /* ---- configuration ---- */
 
-static char tmpdir[] = "/tmp/kw-test-broker.XXXXXX";
 
 static int
 load_cfg(const char *text, struct kw_config **ret, char *eb, size_t el)
@@ -473,7 +472,7 @@ load_cfg(const char *text, struct kw_config **ret, char *eb, size_t el)
 	char path[128];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/kw.json", tmpdir);
+	snprintf(path, sizeof(path), "%s/kw.json", test_tmpdir());
 	f = fopen(path, "w");
 	if (f == NULL)
 		return -100;
@@ -504,7 +503,7 @@ test_config(void)
 	CU_ASSERT_EQUAL(c->nonce_ttl, 60);
 	CU_ASSERT_EQUAL(c->max_body, 256 * 1024);
 	CU_ASSERT_FALSE(c->tls_allow_12);
-	CU_ASSERT(strncmp(c->tls_cert, tmpdir, strlen(tmpdir)) == 0);   /* relative to the file */
+	CU_ASSERT(strncmp(c->tls_cert, test_tmpdir(), strlen(test_tmpdir())) == 0);   /* relative to the file */
 	CU_ASSERT_STRING_EQUAL(c->tls_key, "/k.pem");
 	CU_ASSERT_STRING_EQUAL(c->hsm_module, "/usr/lib/softhsm/libsofthsm2.so");
 	CU_ASSERT(strstr(c->store_path, "/state.db") != NULL);
@@ -560,7 +559,7 @@ test_config_hsm(void)
 	c = NULL;
 	CU_ASSERT_FATAL(load_cfg("{" TLS "\"hsm\":{\"socket\":\"run/hsm.sock\",\"call_timeout\":2,"
 	    "\"admin_timeout\":60,\"max_pending\":8}}", &c, eb, sizeof(eb)) == 0);
-	CU_ASSERT(strncmp(c->hsm_socket, tmpdir, strlen(tmpdir)) == 0);
+	CU_ASSERT(strncmp(c->hsm_socket, test_tmpdir(), strlen(test_tmpdir())) == 0);
 	CU_ASSERT(strstr(c->hsm_socket, "/run/hsm.sock") != NULL);
 	CU_ASSERT_PTR_NULL(c->hsm_token);       /* optional in socket mode */
 	CU_ASSERT_PTR_NULL(c->hsm_pin_file);
@@ -886,12 +885,8 @@ int
 main(void)
 {
 	CU_pSuite s;
-	unsigned int fails;
 
-	kw_json_init();
-	if (mkdtemp(tmpdir) == NULL)
-		return 2;
-	if (CU_initialize_registry() != CUE_SUCCESS)
+	if (test_begin() != 0)
 		return 2;
 	s = CU_add_suite("broker", NULL, NULL);
 	CU_add_test(s, "challenge round trip", test_challenge_roundtrip);
@@ -910,15 +905,5 @@ main(void)
 	CU_add_test(s, "expected report data", test_expected_report_data);
 	CU_add_test(s, "configuration manifest", test_manifest);
 	CU_add_test(s, "configuration manifest limits", test_manifest_limits);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	{
-		char cmd[96];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", tmpdir);
-	}
-	return fails == 0 ? 0 : 1;
+	return test_end(0);
 }

@@ -23,7 +23,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "broker.h"
-#include "cu_run.h"
+#include "test_helper.h"
 #include "kw_json.h"
 
 /* ---- the table ---- */
@@ -449,6 +449,5 @@ main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "--print-problems") == 0)
 		return print_problems();
-	kw_json_init();
-	return cu_run(suites);
+	return test_run_suites(suites);
 }
