@@ -1058,7 +1058,6 @@ admin_done(void *arg)
 	struct admin_req *a = arg;
 	const char *detail;
 	enum kw_problem p;
-	char esc[80];
 
 	if (a->r == 0) {
 		if (a->status == 204) {
@@ -1070,8 +1069,7 @@ admin_done(void *arg)
 	} else {
 		p = admin_problem(a, &detail);
 		if (p == KW_PROBLEM_FORBIDDEN) {
-			kw_log_escape(a->subject, 60, esc, sizeof(esc));
-			kw_log_info("admin '%s' denied: %s (%s)", esc, a->detail, a->target);
+			kw_log_info("admin '%.60s' denied: %s (%s)", a->subject, a->detail, a->target);
 		}
 		kw_http_problem(a->req, p, detail);
 	}

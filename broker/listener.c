@@ -679,7 +679,6 @@ libevent_log(int severity, const char *msg)
 {
 	struct timespec now;
 	unsigned long dropped = 0;
-	char esc[260];
 	int emit;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -700,19 +699,18 @@ libevent_log(int severity, const char *msg)
 		kw_log_warn("libevent: %lu message(s) suppressed in the previous second", dropped);
 	if (!emit)
 		return;
-	kw_log_escape(msg, 200, esc, sizeof(esc));
 	switch (severity) {
 	case EVENT_LOG_ERR:
-		kw_log_err("libevent: %s", esc);
+		kw_log_err("libevent: %.200s", msg);
 		break;
 	case EVENT_LOG_WARN:
-		kw_log_warn("libevent: %s", esc);
+		kw_log_warn("libevent: %.200s", msg);
 		break;
 	case EVENT_LOG_MSG:
-		kw_log_info("libevent: %s", esc);
+		kw_log_info("libevent: %.200s", msg);
 		break;
 	default:
-		kw_log_debug("libevent: %s", esc);
+		kw_log_debug("libevent: %.200s", msg);
 		break;
 	}
 }

@@ -364,7 +364,7 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-	char repo[72], type[72], tag[72], esc[80];
+	char repo[72], type[72], tag[72];
 	const char *s1 = strchr(path, '/'), *s2 = s1 != NULL ? strchr(s1 + 1, '/') : NULL;
 	json_t *pol = NULL, *explain = NULL;
 	struct kw_refset_arg ra;
@@ -392,8 +392,8 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 		version = (int)lv;
 	}
 	if ((r = kw_store_release_lookup(b->store_ro, repo, type, tag, version, ret)) != 0) {
-		kw_log_escape(path, 60, esc, sizeof(esc));
-		kw_log_info_rl("release denied: no enabled key '%s'%s", esc, r == KW_ERR_NOT_FOUND ? "" :
+		kw_log_info_rl("release denied: no enabled key '%.60s'%s", path,
+		    r == KW_ERR_NOT_FOUND ? "" :
 		    " (store error)");
 		kw_http_problem_from_err(req, r == KW_ERR_NOT_FOUND ? KW_ERR_NOT_FOUND :
 		    KW_ERR_UNAVAILABLE, "no such resource");
