@@ -22,6 +22,7 @@
 #include "hsm_p11_int.h"
 
 CK_BBOOL p11_true = CK_TRUE, p11_false = CK_FALSE;
+static char dl_error[256]; /* hsm_p11_open's detail when dlopen fails */
 
 static const char *
 ckr_name(CK_RV rv)
@@ -70,6 +71,10 @@ p11_ckr_fail(struct hsm_p11 *p, CK_RV rv, const char *what, const char **reterr_
 	case CKR_HOST_MEMORY:
 		return KW_ERR_NOMEM;
 	case CKR_CRYPTOKI_NOT_INITIALIZED:
+		/* finalized behind our back: the next start must C_Initialize again */
+		p->initialized = false;
+		p->ready = false;
+		return KW_ERR_HSM;
 	case CKR_SESSION_HANDLE_INVALID:
 	case CKR_SESSION_CLOSED:
 	case CKR_USER_NOT_LOGGED_IN:
@@ -104,8 +109,9 @@ hsm_p11_open(const char *module_path, const char *token_label, const char *pin_f
 		goto out;
 	r = KW_ERR_HSM;
 	if ((p->dl = dlopen(module_path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		*reterr_detail = "dlopen failed";
-		kw_log_err("dlopen: %s", dlerror());
+		/* dlerror's text outlives p: a static buffer (the helper has one thread) */
+		snprintf(dl_error, sizeof(dl_error), "dlopen failed: %s", dlerror());
+		*reterr_detail = dl_error;
 		goto out;
 	}
 	if ((gfl = (CK_C_GetFunctionList)dlsym(p->dl, "C_GetFunctionList")) == NULL) {
@@ -177,10 +183,17 @@ out:
 	return r;
 }
 
+/*
+ * C_Login with the PIN from the file. A PIN the token refused
+ * (CKR_PIN_INCORRECT) is not offered again: every request would retry the
+ * login, and a real token locks the PIN after a few wrong ones. Only its
+ * SHA-256 is kept; a changed PIN file is tried.
+ */
 static int
 login(struct hsm_p11 *p, const char **reterr_detail)
 {
 	struct kw_secret *pin = NULL;
+	uint8_t fp[32];
 	CK_RV rv;
 	int r;
 
@@ -188,8 +201,22 @@ login(struct hsm_p11 *p, const char **reterr_detail)
 		*reterr_detail = "cannot read PIN file";
 		return r == KW_ERR_NOMEM ? r : KW_ERR_CONFIG;
 	}
+	if ((r = kw_sha256(kw_secret_cptr(pin), kw_secret_len(pin), fp)) != 0) {
+		kw_secret_free(pin);
+		*reterr_detail = "SHA-256";
+		return r;
+	}
+	if (p->pin_refused && CRYPTO_memcmp(fp, p->pin_refused_fp, sizeof(fp)) == 0) {
+		kw_secret_free(pin);
+		kw_wipe(fp, sizeof(fp));
+		*reterr_detail = "CKR_PIN_INCORRECT (the same PIN is not tried again)";
+		return KW_ERR_HSM;
+	}
 	rv = p->f->C_Login(p->sess, CKU_USER, kw_secret_ptr(pin), kw_secret_len(pin));
 	kw_secret_free(pin);    /* wiped right after the login */
+	p->pin_refused = rv == CKR_PIN_INCORRECT;
+	memcpy(p->pin_refused_fp, fp, sizeof(fp));
+	kw_wipe(fp, sizeof(fp));
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
 		return p11_ckr_fail(p, rv, "C_Login", reterr_detail);
 	return 0;
@@ -224,6 +251,11 @@ hsm_p11_start(struct hsm_p11 *p, const char **reterr_detail)
 	}
 	if ((r = find_slot(p, reterr_detail)) != 0)
 		goto fail;
+	if (p->sess != CK_INVALID_HANDLE) {
+		/* a session the module declared lost (p11_ckr_fail): do not leak it */
+		(void)p->f->C_CloseSession(p->sess);
+		p->sess = CK_INVALID_HANDLE;
+	}
 	rv = p->f->C_OpenSession(p->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &p->sess);
 	if (rv != CKR_OK) {
 		r = p11_ckr_fail(p, rv, "C_OpenSession", reterr_detail);

@@ -276,14 +276,16 @@ make_import_key(struct hsm_p11 *p, const char **reterr_detail)
 	    KW_ARRAY_SIZE(t_priv), &pub, &priv);
 	if (rv != CKR_OK)
 		return p11_ckr_fail(p, rv, "C_GenerateKeyPair(import key)", reterr_detail);
-	kw_log_info("import key generated in the token (%s, RSA-%d)", HSM_IMPORT_LABEL,
+	kw_log_debug("import key generated in the token (%s, RSA-%d)", HSM_IMPORT_LABEL,
 	    HSM_IMPORT_RSA_BITS);
 	return 0;
 }
 
 int
-hsm_p11_import_key(struct hsm_p11 *p, struct hsm_import_pub *ret, const char **reterr_detail)
+hsm_p11_import_key(struct hsm_p11 *p, struct hsm_import_pub *ret, bool *ret_generated,
+    const char **reterr_detail)
 {
+	bool generated = false;
 	int r;
 
 	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
@@ -292,11 +294,13 @@ hsm_p11_import_key(struct hsm_p11 *p, struct hsm_import_pub *ret, const char **r
 	if (r == KW_ERR_NOT_FOUND) {
 		if ((r = make_import_key(p, reterr_detail)) != 0)
 			return r;
+		generated = true;
 		r = find_import_key(p, reterr_detail);
 	}
 	if (r != 0)
 		return r;
 	*ret = p->imp_pub;
+	*ret_generated = generated;
 	*reterr_detail = NULL;
 	return 0;
 }

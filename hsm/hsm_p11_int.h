@@ -67,8 +67,13 @@ struct hsm_p11 {
 	CK_SESSION_HANDLE sess;
 	char desc[128];
 	CK_RV last_rv; /* of the last failed call */
+	bool pin_refused;                /* C_Login said CKR_PIN_INCORRECT to ... */
+	uint8_t pin_refused_fp[32];      /* ... the PIN with this SHA-256 */
 	struct cache_ent cache[CACHE_SLOTS];
 	struct tok_cache_ent tok_cache[TOK_CACHE_SLOTS]; /* token label -> private key */
+	size_t tok_skipped;              /* of the last token key listing */
+	char tok_skip_label[HSM_TOKEN_LABEL_MAX + 1];
+	const char *tok_skip_why;
 	bool imp_cached;                 /* imp_priv and imp_pub are valid */
 	CK_OBJECT_HANDLE imp_priv;       /* the import key's private half */
 	struct hsm_import_pub imp_pub;

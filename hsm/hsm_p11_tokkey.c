@@ -215,6 +215,7 @@ list_keys(struct hsm_p11 *p, struct tok_ent *out, size_t max, size_t *ret_n,
 		*reterr_detail = "out of memory";
 		return KW_ERR_NOMEM;
 	}
+	p->tok_skipped = 0;
 	if ((r = p11_find_all(p, tmpl, KW_ARRAY_SIZE(tmpl), hs, TOK_SCAN_MAX, &nh, reterr_detail)) != 0)
 		goto out;
 	for (size_t i = 0; i < nh; i++) {
@@ -236,7 +237,11 @@ list_keys(struct hsm_p11 *p, struct tok_ent *out, size_t max, size_t *ret_n,
 		out[n].k.created = created;
 		out[n].priv = hs[i];
 		if ((r = read_pair(p, &out[n], reterr_detail)) == KW_ERR_NOT_FOUND) {
-			kw_log_warn("token key '%s' skipped: %s", label, *reterr_detail);
+			/* not ours: the helper reports the count (hsm_p11_token_keys_skipped) */
+			kw_log_debug("token key '%s' skipped: %s", label, *reterr_detail);
+			p->tok_skipped++;
+			memcpy(p->tok_skip_label, label, len + 1);
+			p->tok_skip_why = *reterr_detail;
 			continue;
 		}
 		if (r != 0)
@@ -281,6 +286,16 @@ hsm_p11_token_keys(struct hsm_p11 *p, struct hsm_token_key *out, size_t max, siz
 out:
 	free(es);
 	return r;
+}
+
+size_t
+hsm_p11_token_keys_skipped(const struct hsm_p11 *p, const char **ret_label, const char **ret_why)
+{
+	if (p->tok_skipped > 0) {
+		*ret_label = p->tok_skip_label;
+		*ret_why = p->tok_skip_why;
+	}
+	return p->tok_skipped;
 }
 
 /* Whether any token object carries CKA_LABEL = label. */
