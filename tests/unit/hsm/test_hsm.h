@@ -108,6 +108,14 @@ int es256_verify(const json_t *jwk, const uint8_t *msg, size_t msg_len, const ui
 int hsm_sign_msg(struct hsm_client *c, const char *label, const uint8_t *msg, size_t len,
     uint8_t sig[64]);
 
+/*
+ * What kwctl does for an import: a fresh AES-256 KEK, RSA-OAEP (SHA-1) of it
+ * under the import public key jwk, AES-KWP (RFC 5649) of value under the KEK;
+ * both base64url (free()). 0 or -1.
+ */
+int wrap_for_import(const json_t *jwk, const uint8_t *value, size_t len, char **ret_kek,
+    char **ret_val);
+
 /* Direct PKCS#11 in the test process, to read the stored attributes. */
 struct tp11 {
 	void *dl;

@@ -322,12 +322,261 @@ suite_init(void)
 	return hsm_test_token_up();
 }
 
+/* ---- the typed calls (hsm_client_<op>, hsm_client_call_sync) against the real helper ---- */
+
+/* One typed call's outcome: a copy of the result. */
+struct tres {
+	int done, r;
+	struct hsm_result *res;
+};
+
+static void
+tres_cb(int r, const struct hsm_result *res, void *arg)
+{
+	struct tres *t = arg;
+
+	t->done++;
+	t->r = r;
+	if (r == 0 && hsm_result_copy(res, &t->res) != 0)
+		t->r = -9000;
+}
+
+/* Run the loop until t is done (or 60 s); then its r. */
+static int
+twait(struct tres *t, int queued)
+{
+	int64_t until = now_ms() + 60000;
+
+	if (queued != 0)
+		return queued;
+	while (!t->done && now_ms() < until)
+		run_for(5);
+	return t->done == 1 ? t->r : -9001;
+}
+
+static void
+tclear(struct tres *t)
+{
+	hsm_result_free(t->res);
+	memset(t, 0, sizeof(*t));
+}
+
+/* The raw big-endian numbers of a test key. */
+static void
+key_bytes(const struct tkey *k, uint8_t *n, size_t *n_len, uint8_t *e, size_t *e_len)
+{
+	CU_ASSERT_EQUAL_FATAL(kw_b64url_decode(k->n, strlen(k->n), n, 1024, n_len), 0);
+	CU_ASSERT_EQUAL_FATAL(kw_b64url_decode(k->e, strlen(k->e), e, 8, e_len), 0);
+}
+
+static void
+test_typed_calls(void)
+{
+	static const char *const label = "kw-key/t/typed/v1";
+	static uint8_t n[1024], v1[64], v2[64];
+	uint8_t e[8], digest[HSM_SIGN_DIGEST_LEN], sig[HSM_SIGN_SIG_LEN], secret[20];
+	size_t n_len = 0, e_len = 0, l1 = 0, l2 = 0;
+	struct tres t = {0, 0, NULL};
+	struct hsm_result *res = NULL;
+	char tp[44], newest[HSM_TOKEN_LABEL_MAX + 1], *kek = NULL, *val = NULL;
+	bool found = false;
+	unsigned long signs;
+
+	CU_ASSERT_EQUAL_FATAL(twait(&t, hsm_client_probe(cl, tres_cb, &t)), 0);
+	CU_ASSERT_STRING_EQUAL(t.res->u.probe.token, "kwtest");
+	CU_ASSERT_EQUAL(t.res->u.probe.n_profiles, 1);
+	tclear(&t);
+	/* generate: created, then present */
+	CU_ASSERT_EQUAL_FATAL(twait(&t, hsm_client_generate(cl, label, HSM_KIND_AES128, 0, true,
+	    tres_cb, &t)), 0);
+	CU_ASSERT_TRUE(t.res->u.generate.created);
+	CU_ASSERT_EQUAL(t.res->u.generate.kind, HSM_KIND_AES128);
+	CU_ASSERT_EQUAL(t.res->u.generate.length, 16);
+	tclear(&t);
+	CU_ASSERT_EQUAL(twait(&t, hsm_client_generate(cl, label, HSM_KIND_AES128, 0, true,
+	    tres_cb, &t)), 0);
+	CU_ASSERT_FALSE(t.res->u.generate.created);
+	tclear(&t);
+	CU_ASSERT_EQUAL(twait(&t, hsm_client_generate(cl, label, HSM_KIND_AES128, 0, false,
+	    tres_cb, &t)), KW_ERR_EXISTS);
+	CU_ASSERT_PTR_NULL(t.res);
+	tclear(&t);
+	/* release to two keys: the same 16 bytes */
+	key_bytes(&ka, n, &n_len, e, &e_len);
+	CU_ASSERT_EQUAL_FATAL(twait(&t, hsm_client_release(cl, label, PROFILE, n, n_len, e, e_len,
+	    "typed", tres_cb, &t)), 0);
+	CU_ASSERT_EQUAL(strlen(t.res->u.release.jwe), t.res->u.release.jwe_len);
+	CU_ASSERT_EQUAL(test_decrypt(t.res->u.release.jwe, ka.pk, v1, sizeof(v1), &l1), 0);
+	CU_ASSERT_EQUAL(l1, 16);
+	tclear(&t);
+	key_bytes(&kb, n, &n_len, e, &e_len);
+	CU_ASSERT_EQUAL_FATAL(twait(&t, hsm_client_release(cl, label, PROFILE, n, n_len, e, e_len,
+	    "typed", tres_cb, &t)), 0);
+	CU_ASSERT_EQUAL(test_decrypt(t.res->u.release.jwe, kb.pk, v2, sizeof(v2), &l2), 0);
+	CU_ASSERT_TRUE(l2 == 16 && memcmp(v1, v2, 16) == 0);
+	tclear(&t);
+	CU_ASSERT_EQUAL(twait(&t, hsm_client_release(cl, "kw-key/t/typed/none", PROFILE, n, n_len,
+	    e, e_len, "typed", tres_cb, &t)), KW_ERR_NOT_FOUND);
+	tclear(&t);
+	/* random */
+	CU_ASSERT_EQUAL_FATAL(twait(&t, hsm_client_random(cl, 32, tres_cb, &t)), 0);
+	CU_ASSERT_EQUAL(t.res->u.random.len, 32);
+	tclear(&t);
+	/* token keys: each kid is the thumbprint of its jwk; sign with the newest */
+	CU_ASSERT_EQUAL_FATAL(twait(&t, hsm_client_token_keys(cl, tres_cb, &t)), 0);
+	CU_ASSERT_FATAL(t.res->u.token_keys.n >= 1);
+	for (size_t i = 0; i < t.res->u.token_keys.n; i++) {
+		CU_ASSERT_EQUAL(kw_jwk_thumbprint(t.res->u.token_keys.k[i].jwk, tp), 0);
+		CU_ASSERT_STRING_EQUAL(t.res->u.token_keys.k[i].kid, tp);
+	}
+	snprintf(newest, sizeof(newest), "%s", t.res->u.token_keys.k[t.res->u.token_keys.n - 1].label);
+	CU_ASSERT_FATAL(hsm_result_copy(t.res, &res) == 0);
+	tclear(&t);
+	CU_ASSERT_EQUAL(twait(&t, hsm_client_stats(cl, tres_cb, &t)), 0);
+	signs = (unsigned long)t.res->u.stats.signs;
+	CU_ASSERT_TRUE(t.res->u.stats.releases >= 2);
+	tclear(&t);
+	memset(digest, 0x42, sizeof(digest));
+	CU_ASSERT_EQUAL_FATAL(twait(&t, hsm_client_sign(cl, newest, digest, tres_cb, &t)), 0);
+	memcpy(sig, t.res->u.sign.sig, sizeof(sig));
+	tclear(&t);
+	{
+		/* the signature is over the digest as sent: check it with the jwk */
+		EVP_PKEY *pk = NULL;
+		EVP_PKEY_CTX *pc = NULL;
+		ECDSA_SIG *es = ECDSA_SIG_new();
+		uint8_t *der = NULL;
+		int dl = 0;
+
+		CU_ASSERT_EQUAL_FATAL(kw_jwk_import_public(res->u.token_keys.k[res->u.token_keys.n - 1].jwk,
+		    &pk), 0);
+		CU_ASSERT_FATAL(es != NULL && ECDSA_SIG_set0(es, BN_bin2bn(sig, 32, NULL),
+		    BN_bin2bn(sig + 32, 32, NULL)) == 1 && (dl = i2d_ECDSA_SIG(es, &der)) > 0);
+		pc = EVP_PKEY_CTX_new(pk, NULL);
+		CU_ASSERT_FATAL(pc != NULL && EVP_PKEY_verify_init(pc) == 1);
+		CU_ASSERT_EQUAL(EVP_PKEY_verify(pc, der, (size_t)dl, digest, sizeof(digest)), 1);
+		EVP_PKEY_CTX_free(pc);
+		OPENSSL_free(der);
+		ECDSA_SIG_free(es);
+		EVP_PKEY_free(pk);
+	}
+	hsm_result_free(res);
+	res = NULL;
+	CU_ASSERT_EQUAL(twait(&t, hsm_client_stats(cl, tres_cb, &t)), 0);
+	CU_ASSERT_EQUAL(t.res->u.stats.signs, signs + 1);
+	tclear(&t);
+	/* the newest token key cannot be destroyed; a new one at the helper's clock */
+	CU_ASSERT_EQUAL(twait(&t, hsm_client_token_key_destroy(cl, newest, tres_cb, &t)),
+	    KW_ERR_DENIED);
+	tclear(&t);
+	CU_ASSERT_EQUAL_FATAL(twait(&t, hsm_client_token_key_new(cl, -1, tres_cb, &t)), 0);
+	CU_ASSERT_TRUE(t.res->u.token_key_new.created >= now_ms() / 1000 - 100000);
+	CU_ASSERT_EQUAL(kw_jwk_thumbprint(t.res->u.token_key_new.jwk, tp), 0);
+	CU_ASSERT_STRING_EQUAL(t.res->u.token_key_new.kid, tp);
+	tclear(&t);
+	CU_ASSERT_EQUAL(twait(&t, hsm_client_token_key_destroy(cl, newest, tres_cb, &t)), 0);
+	tclear(&t);
+	/* key_list sees the generated key; an import lands next to it */
+	CU_ASSERT_EQUAL_FATAL(twait(&t, hsm_client_key_list(cl, NULL, tres_cb, &t)), 0);
+	CU_ASSERT_FALSE(t.res->u.key_list.more);
+	for (size_t i = 0; i < t.res->u.key_list.n; i++)
+		found |= strcmp(t.res->u.key_list.labels[i], label) == 0;
+	CU_ASSERT_TRUE(found);
+	tclear(&t);
+	CU_ASSERT_EQUAL_FATAL(twait(&t, hsm_client_import_key(cl, tres_cb, &t)), 0);
+	CU_ASSERT_EQUAL(strlen(t.res->u.import_key.kid), HSM_IMPORT_KID_LEN);
+	memset(secret, 0x77, sizeof(secret));
+	{
+		uint8_t padded[32];
+
+		memcpy(padded, secret, 20);
+		memset(padded + 20, 12, 12);
+		CU_ASSERT_EQUAL_FATAL(wrap_for_import(t.res->u.import_key.jwk, padded, sizeof(padded),
+		    &kek, &val), 0);
+	}
+	CU_ASSERT_FATAL(hsm_result_copy(t.res, &res) == 0);
+	tclear(&t);
+	CU_ASSERT_EQUAL_FATAL(twait(&t, hsm_client_import(cl, "kw-key/t/typed/v2", HSM_KIND_SECRET,
+	    20, res->u.import_key.kid, kek, val, tres_cb, &t)), 0);
+	CU_ASSERT_TRUE(t.res->u.import.created);
+	CU_ASSERT_EQUAL(t.res->u.import.kind, HSM_KIND_SECRET);
+	CU_ASSERT_EQUAL(t.res->u.import.length, 20);
+	tclear(&t);
+	CU_ASSERT_EQUAL(release_value(cl, "kw-key/t/typed/v2", &ka, v1, sizeof(v1)), 20);
+	CU_ASSERT_EQUAL(memcmp(v1, secret, 20), 0);
+	hsm_result_free(res);
+	res = NULL;
+	free(kek);
+	free(val);
+	/* destroy: true, then false */
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL_FATAL(twait(&t, hsm_client_destroy(cl, label, tres_cb, &t)), 0);
+		CU_ASSERT_EQUAL(t.res->u.destroy.destroyed, i == 0);
+		tclear(&t);
+	}
+	CU_ASSERT_EQUAL(twait(&t, hsm_client_destroy(cl, "kw-key/t/typed/v2", tres_cb, &t)), 0);
+	tclear(&t);
+	/* the blocking form */
+	{
+		struct hsm_args a = {.op = HSM_OP_KEY_LIST};
+
+		a.u.key_list.after = "kw-key/t/typed/";
+		CU_ASSERT_EQUAL_FATAL(hsm_client_call_sync(cl, &a, &res), 0);
+		CU_ASSERT_EQUAL(res->op, HSM_OP_KEY_LIST);
+		for (size_t i = 0; i < res->u.key_list.n; i++)
+			CU_ASSERT_NOT_EQUAL(strncmp(res->u.key_list.labels[i], "kw-key/t/typed/", 15), 0);
+		hsm_result_free(res);
+		res = NULL;
+		a.u.key_list.after = NULL;
+		a.op = HSM_OP_DESTROY;    /* no label: refused before it is sent */
+		CU_ASSERT_EQUAL(hsm_client_call_sync(cl, &a, &res), KW_ERR_INVALID_ARG);
+		CU_ASSERT_PTR_NULL(res);
+	}
+	/* bad arguments fail at once, and the callback never runs */
+	CU_ASSERT_EQUAL(hsm_client_release(cl, label, PROFILE, NULL, 0, e, e_len, "k", tres_cb, &t),
+	    KW_ERR_INVALID_ARG);
+	CU_ASSERT_EQUAL(hsm_client_generate(cl, label, 0, 0, false, tres_cb, &t), KW_ERR_INVALID_ARG);
+	CU_ASSERT_EQUAL(hsm_client_probe(cl, NULL, NULL), KW_ERR_INVALID_ARG);
+	run_for(50);
+	CU_ASSERT_EQUAL(t.done, 0);
+}
+
+/* An ok reply that does not decode for the op it answers fails that call only. */
+static void
+test_typed_reply_mismatch(void)
+{
+	struct tres t = {0, 0, NULL};
+	pid_t pid = hsm_client_pid(cl);
+
+	/* a probe request, decoded as the reply to a sign */
+	CU_ASSERT_EQUAL(twait(&t, hsm_client_call_json(cl, HSM_OP_SIGN,
+	    json_pack("{s:s}", "op", "probe"), tres_cb, &t)), KW_ERR_HSM);
+	CU_ASSERT_PTR_NULL(t.res);
+	tclear(&t);
+	/* HSM_OP_NONE: not decoded, the raw reply */
+	CU_ASSERT_EQUAL(twait(&t, hsm_client_call_json(cl, HSM_OP_NONE,
+	    json_pack("{s:s}", "op", "probe"), tres_cb, &t)), 0);
+	CU_ASSERT_EQUAL(t.res->op, HSM_OP_NONE);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(t.res->json, "token")), "kwtest");
+	tclear(&t);
+	CU_ASSERT_EQUAL(hsm_client_call_json(cl, HSM_OP__COUNT, json_pack("{s:s}", "op", "probe"),
+	    tres_cb, &t), KW_ERR_INVALID_ARG);
+	/* the helper stays */
+	CU_ASSERT_EQUAL(hsm_client_pid(cl), pid);
+	CU_ASSERT_EQUAL(twait(&t, hsm_client_stats(cl, tres_cb, &t)), 0);
+	tclear(&t);
+}
+
 int
 test_hsm_client_suite(void)
 {
 	CU_pSuite s = CU_add_suite("hsm_client", suite_init, NULL);
 
 	if (s == NULL)
+		return -1;
+	if (CU_add_test(s, "typed_calls", test_typed_calls) == NULL)
+		return -1;
+	if (CU_add_test(s, "typed_reply_mismatch", test_typed_reply_mismatch) == NULL)
 		return -1;
 	if (CU_add_test(s, "pipeline", test_pipeline) == NULL)
 		return -1;

@@ -75,7 +75,7 @@ imp_kid(void)
  * What kwctl does: a fresh AES-256 KEK, RSA-OAEP (SHA-1) of it under the
  * import public key, AES-KWP (RFC 5649) of value under the KEK.
  */
-static int
+int
 wrap_for_import(const json_t *jwk, const uint8_t *value, size_t len, char **ret_kek,
     char **ret_val)
 {

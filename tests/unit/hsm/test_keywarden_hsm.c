@@ -176,6 +176,52 @@ test_recycle_never(void)
 	run_recycle(HSM_CLIENT_RECYCLE_NEVER, 0, 0);
 }
 
+/*
+ * The op table's self-test rule, with a module whose release profile does
+ * not work (fake_p11.c does no cryptography, so the self test's JWE does
+ * not decrypt): the probe lists no profile, a release is refused before
+ * its handler runs (stats count no release), and the ops without the rule
+ * still work.
+ */
+static void
+test_selftest_gate(void)
+{
+	struct hsm_client_config cfg = {0};
+	struct hsm_client *c = NULL;
+	struct res x = {0, 0, NULL};
+	json_t *o = NULL;
+
+	cfg.helper_path = helper_path;
+	cfg.module_path = fake_module;
+	cfg.token_label = "fake";
+	cfg.pin_file = pin_path;
+	cfg.log_level = "error";
+	CU_ASSERT_EQUAL_FATAL(hsm_client_start(base, &cfg, &c), 0);
+	CU_ASSERT_EQUAL(hsm_client_start_probe(c)->u.probe.n_profiles, 0);
+	CU_ASSERT_STRING_EQUAL(hsm_client_start_probe(c)->u.probe.module,
+	    "keywarden fake PKCS#11 0.1");
+	CU_ASSERT_EQUAL(call1(c, gen_req("t/gate", "aes-256", 0, 0), &o), 0);
+	json_decref(o);
+	o = NULL;
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(call1(c, release_req("t/gate", &ka, "k"), &o), KW_ERR_HSM);
+		CU_ASSERT_PTR_NULL(o);
+	}
+	CU_ASSERT_EQUAL(call1(c, json_pack("{s:s,s:i}", "op", "random", "length", 16), &o), 0);
+	json_decref(o);
+	o = NULL;
+	CU_ASSERT_EQUAL_FATAL(call1(c, json_pack("{s:s}", "op", "stats"), &o), 0);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "releases")), 0);
+	json_decref(o);
+	/* the self test is tried again with every gated call, and by the probe */
+	CU_ASSERT_EQUAL_FATAL(call_json(c, json_pack("{s:s}", "op", "probe"), res_cb, &x), 0);
+	CU_ASSERT_EQUAL_FATAL(wait_all(&x, 1), 0);
+	CU_ASSERT_EQUAL(x.r, 0);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(x.o, "profiles")), 0);
+	res_clear(&x, 1);
+	hsm_client_free(c);
+}
+
 static int
 suite_init(void)
 {
@@ -196,6 +242,8 @@ test_keywarden_hsm_suite(void)
 	if (CU_add_test(s, "recycle", test_recycle) == NULL)
 		return -1;
 	if (CU_add_test(s, "recycle_never", test_recycle_never) == NULL)
+		return -1;
+	if (CU_add_test(s, "selftest_gate", test_selftest_gate) == NULL)
 		return -1;
 	return 0;
 }
