@@ -766,12 +766,9 @@ int
 hsm_client_generate(struct hsm_client *c, const char *label, enum hsm_kind kind, size_t length,
     bool if_missing, hsm_client_cb cb, void *arg)
 {
-	struct hsm_args a = {.op = HSM_OP_GENERATE};
+	const struct hsm_args a = {.op = HSM_OP_GENERATE, .u.generate = {.label = label,
+	    .kind = kind, .length = length, .if_missing = if_missing}};
 
-	a.u.generate.label = label;
-	a.u.generate.kind = kind;
-	a.u.generate.length = length;
-	a.u.generate.if_missing = if_missing;
 	return hsm_client_call(c, &a, cb, arg);
 }
 
@@ -780,24 +777,17 @@ hsm_client_release(struct hsm_client *c, const char *label, const char *profile,
     const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len, const char *kid,
     hsm_client_cb cb, void *arg)
 {
-	struct hsm_args a = {.op = HSM_OP_RELEASE};
+	const struct hsm_args a = {.op = HSM_OP_RELEASE, .u.release = {.label = label,
+	    .profile = profile, .n = n, .n_len = n_len, .e = e, .e_len = e_len, .kid = kid}};
 
-	a.u.release.label = label;
-	a.u.release.profile = profile;
-	a.u.release.n = n;
-	a.u.release.n_len = n_len;
-	a.u.release.e = e;
-	a.u.release.e_len = e_len;
-	a.u.release.kid = kid;
 	return hsm_client_call(c, &a, cb, arg);
 }
 
 int
 hsm_client_random(struct hsm_client *c, size_t length, hsm_client_cb cb, void *arg)
 {
-	struct hsm_args a = {.op = HSM_OP_RANDOM};
+	const struct hsm_args a = {.op = HSM_OP_RANDOM, .u.random = {.length = length}};
 
-	a.u.random.length = length;
 	return hsm_client_call(c, &a, cb, arg);
 }
 
@@ -816,10 +806,9 @@ hsm_client_token_keys(struct hsm_client *c, hsm_client_cb cb, void *arg)
 int
 hsm_client_token_key_new(struct hsm_client *c, int64_t now, hsm_client_cb cb, void *arg)
 {
-	struct hsm_args a = {.op = HSM_OP_TOKEN_KEY_NEW};
+	const struct hsm_args a = {.op = HSM_OP_TOKEN_KEY_NEW, .u.token_key_new = {
+	    .now_set = now >= 0, .now = now}};
 
-	a.u.token_key_new.now_set = now >= 0;
-	a.u.token_key_new.now = now;
 	return hsm_client_call(c, &a, cb, arg);
 }
 
@@ -827,10 +816,8 @@ int
 hsm_client_sign(struct hsm_client *c, const char *label,
     const uint8_t digest[static HSM_SIGN_DIGEST_LEN], hsm_client_cb cb, void *arg)
 {
-	struct hsm_args a = {.op = HSM_OP_SIGN};
+	const struct hsm_args a = {.op = HSM_OP_SIGN, .u.sign = {.label = label, .digest = digest}};
 
-	a.u.sign.label = label;
-	a.u.sign.digest = digest;
 	return hsm_client_call(c, &a, cb, arg);
 }
 
@@ -838,27 +825,25 @@ int
 hsm_client_token_key_destroy(struct hsm_client *c, const char *label, hsm_client_cb cb,
     void *arg)
 {
-	struct hsm_args a = {.op = HSM_OP_TOKEN_KEY_DESTROY};
+	const struct hsm_args a = {.op = HSM_OP_TOKEN_KEY_DESTROY, .u.token_key_destroy = {
+	    .label = label}};
 
-	a.u.token_key_destroy.label = label;
 	return hsm_client_call(c, &a, cb, arg);
 }
 
 int
 hsm_client_key_list(struct hsm_client *c, const char *after, hsm_client_cb cb, void *arg)
 {
-	struct hsm_args a = {.op = HSM_OP_KEY_LIST};
+	const struct hsm_args a = {.op = HSM_OP_KEY_LIST, .u.key_list = {.after = after}};
 
-	a.u.key_list.after = after;
 	return hsm_client_call(c, &a, cb, arg);
 }
 
 int
 hsm_client_destroy(struct hsm_client *c, const char *label, hsm_client_cb cb, void *arg)
 {
-	struct hsm_args a = {.op = HSM_OP_DESTROY};
+	const struct hsm_args a = {.op = HSM_OP_DESTROY, .u.destroy = {.label = label}};
 
-	a.u.destroy.label = label;
 	return hsm_client_call(c, &a, cb, arg);
 }
 
@@ -872,14 +857,9 @@ int
 hsm_client_import(struct hsm_client *c, const char *label, enum hsm_kind kind, size_t length,
     const char *kid, const char *kek, const char *value, hsm_client_cb cb, void *arg)
 {
-	struct hsm_args a = {.op = HSM_OP_IMPORT};
+	const struct hsm_args a = {.op = HSM_OP_IMPORT, .u.import = {.label = label, .kind = kind,
+	    .length = length, .kid = kid, .kek = kek, .value = value}};
 
-	a.u.import.label = label;
-	a.u.import.kind = kind;
-	a.u.import.length = length;
-	a.u.import.kid = kid;
-	a.u.import.kek = kek;
-	a.u.import.value = value;
 	return hsm_client_call(c, &a, cb, arg);
 }
 

@@ -171,19 +171,11 @@ get_int(const json_t *o, const char *key, int64_t min, int64_t max, int64_t *ret
 	return 0;
 }
 
-/* A base64url member of exactly want bytes (want 0: 1..max). */
+/* A base64url member (hsm_member_b64); KW_ERR_HSM when it is not what the op promises. */
 static int
 get_b64(const json_t *o, const char *key, uint8_t *out, size_t max, size_t want, size_t *ret_len)
 {
-	const char *s;
-	size_t len, n;
-
-	if (get_str(o, key, &s, &len) != 0 || len > kw_b64url_enclen(max) ||
-	    kw_b64url_decode(s, len, out, max, &n) != 0 || n == 0 || (want != 0 && n != want))
-		return KW_ERR_HSM;
-	if (ret_len != NULL)
-		*ret_len = n;
-	return 0;
+	return hsm_member_b64(o, key, out, max, want, ret_len) == 0 ? 0 : KW_ERR_HSM;
 }
 
 /* An RFC 7638 SHA-256 thumbprint: 43 base64url characters. */

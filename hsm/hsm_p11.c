@@ -355,8 +355,8 @@ find_secret(struct hsm_p11 *p, const char *label, struct secret_info *ret,
 		{CKA_TOKEN, &p11_true, sizeof(p11_true)},
 		{CKA_LABEL, (void *)(uintptr_t)label, strlen(label)},
 	};
-	CK_OBJECT_HANDLE hs[2];
-	CK_ULONG found = 0, vlen = 0;
+	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+	CK_ULONG vlen = 0;
 	CK_KEY_TYPE kt = 0;
 	char id[ID_MAX + 1];
 	CK_ATTRIBUTE attrs[] = {
@@ -367,22 +367,12 @@ find_secret(struct hsm_p11 *p, const char *label, struct secret_info *ret,
 	unsigned long plain;
 	char *end;
 	CK_RV rv;
+	int r;
 
-	if ((rv = p->f->C_FindObjectsInit(p->sess, tmpl, KW_ARRAY_SIZE(tmpl))) != CKR_OK)
-		return p11_ckr_fail(p, rv, "C_FindObjectsInit", reterr_detail);
-	rv = p->f->C_FindObjects(p->sess, hs, KW_ARRAY_SIZE(hs), &found);
-	(void)p->f->C_FindObjectsFinal(p->sess);
-	if (rv != CKR_OK)
-		return p11_ckr_fail(p, rv, "C_FindObjects", reterr_detail);
-	if (found == 0) {
-		*reterr_detail = "no such label";
-		return KW_ERR_NOT_FOUND;
-	}
-	if (found > 1) {
-		*reterr_detail = "label is not unique";
-		return KW_ERR_HSM;
-	}
-	if ((rv = p->f->C_GetAttributeValue(p->sess, hs[0], attrs, KW_ARRAY_SIZE(attrs))) != CKR_OK)
+	if ((r = p11_find_one(p, tmpl, KW_ARRAY_SIZE(tmpl), &h, "no such label",
+	    "label is not unique", reterr_detail)) != 0)
+		return r;
+	if ((rv = p->f->C_GetAttributeValue(p->sess, h, attrs, KW_ARRAY_SIZE(attrs))) != CKR_OK)
 		return p11_ckr_fail(p, rv, "C_GetAttributeValue", reterr_detail);
 	id[attrs[2].ulValueLen <= ID_MAX ? attrs[2].ulValueLen : 0] = '\0';
 	*reterr_detail = "secret object has an unexpected layout";
@@ -415,7 +405,7 @@ find_secret(struct hsm_p11 *p, const char *label, struct secret_info *ret,
 	} else {
 		return KW_ERR_HSM;
 	}
-	ret->h = hs[0];
+	ret->h = h;
 	ret->value_len = vlen;
 	*reterr_detail = NULL;
 	return 0;
@@ -718,35 +708,39 @@ p11_cache_slot(struct hsm_p11 *p, const char *label)
 	return &p->cache[h % CACHE_SLOTS];
 }
 
-int
-hsm_p11_release(struct hsm_p11 *p, const char *label, const uint8_t *n, size_t n_len,
-    const uint8_t *e, size_t e_len, const char *kid, char **ret_jwe, const char **reterr_detail)
+void
+p11_cache_forget(struct cache_ent *ce, const char *label)
 {
-	struct cache_ent *ce;
-	struct secret_info si;
-	bool cached;
-	int r;
+	if (ce->used && strcmp(ce->label, label) == 0)
+		ce->used = false;
+}
 
-	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
-		return r;
-	if (strlen(label) > HSM_LABEL_MAX) {
+int
+p11_cached_call(struct hsm_p11 *p, struct cache_ent *ce, const char *label,
+    int (*lookup)(struct hsm_p11 *, const char *, struct secret_info *, const char **),
+    int (*op)(struct hsm_p11 *, const struct secret_info *, void *, const char **), void *arg,
+    const char **reterr_detail)
+{
+	struct secret_info si;
+	bool cached = ce->used && strcmp(ce->label, label) == 0;
+	int r = KW_ERR_INTERNAL;
+
+	if (strlen(label) >= sizeof(ce->label)) {
 		*reterr_detail = "label too long";
 		return KW_ERR_INVALID_ARG;
 	}
-	ce = p11_cache_slot(p, label);
-	cached = ce->used && strcmp(ce->label, label) == 0;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (cached) {
 			si = ce->si;
 		} else {
-			if ((r = find_secret(p, label, &si, reterr_detail)) != 0)
+			if ((r = lookup(p, label, &si, reterr_detail)) != 0)
 				return r;
 			ce->used = true;
 			memcpy(ce->label, label, strlen(label) + 1);
 			ce->si = si;
 		}
 		p->last_rv = CKR_OK;
-		r = release_secret(p, &si, n, n_len, e, e_len, kid, ret_jwe, reterr_detail);
+		r = op(p, &si, arg, reterr_detail);
 		if (r == 0 || !cached || (p->last_rv != CKR_KEY_HANDLE_INVALID &&
 		    p->last_rv != CKR_OBJECT_HANDLE_INVALID))
 			return r;
@@ -755,6 +749,36 @@ hsm_p11_release(struct hsm_p11 *p, const char *label, const uint8_t *n, size_t n
 		cached = false;
 	}
 	return r;
+}
+
+struct release_args {
+	const uint8_t *n, *e;
+	size_t n_len, e_len;
+	const char *kid;
+	char **ret_jwe;
+};
+
+static int
+release_op(struct hsm_p11 *p, const struct secret_info *si, void *arg,
+    const char **reterr_detail)
+{
+	struct release_args *a = arg;
+
+	return release_secret(p, si, a->n, a->n_len, a->e, a->e_len, a->kid, a->ret_jwe,
+	    reterr_detail);
+}
+
+int
+hsm_p11_release(struct hsm_p11 *p, const char *label, const uint8_t *n, size_t n_len,
+    const uint8_t *e, size_t e_len, const char *kid, char **ret_jwe, const char **reterr_detail)
+{
+	struct release_args a = {n, e, n_len, e_len, kid, ret_jwe};
+	int r;
+
+	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
+		return r;
+	return p11_cached_call(p, p11_cache_slot(p, label), label, find_secret, release_op, &a,
+	    reterr_detail);
 }
 
 /* Self test for one session secret of plain_len bytes (padded like generate does). */

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "hsm_proto.h"
+#include "kw_b64url.h"
+#include "kw_json.h"
 #include "kw_util.h"
 
 /* Indexed by enum hsm_op; the OPS table of hsm_proto.h in data form. */
@@ -72,6 +74,21 @@ size_t
 hsm_kind_length(enum hsm_kind k, size_t length)
 {
 	return k == HSM_KIND_AES128 ? 16 : k == HSM_KIND_AES256 ? 32 : length;
+}
+
+int
+hsm_member_b64(const json_t *o, const char *key, uint8_t *out, size_t max, size_t want,
+    size_t *ret_len)
+{
+	const char *s;
+	size_t len, n;
+
+	if (kw_json_get_str(o, key, &s, &len) != 0 || len > kw_b64url_enclen(max) ||
+	    kw_b64url_decode(s, len, out, max, &n) != 0 || n == 0 || (want != 0 && n != want))
+		return KW_ERR_INVALID_FORMAT;
+	if (ret_len != NULL)
+		*ret_len = n;
+	return 0;
 }
 
 bool

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "kw_err.h"
 
 /*
@@ -204,6 +206,16 @@ const char *hsm_kind_name(enum hsm_kind k);
 int hsm_kind_from_name(const char *name, enum hsm_kind *ret) KW_WUR;
 /* Stored (and released) bytes of a kind: 16/32 for AES, length for a secret. */
 size_t hsm_kind_length(enum hsm_kind k, size_t length);
+
+/*
+ * A strict base64url member (no padding, kw_b64url) of exactly want bytes,
+ * or of 1..max bytes when want is 0: 0 and out[0..*ret_len) (ret_len may be
+ * NULL), else KW_ERR_INVALID_FORMAT (absent, not a string, not base64url,
+ * empty, too long or another length). Both sides read their binary members
+ * with it.
+ */
+int hsm_member_b64(const json_t *o, const char *key, uint8_t *out, size_t max, size_t want,
+    size_t *ret_len) KW_WUR;
 
 /* The resource label rule (LABELS above); s[len] must be its NUL. */
 bool hsm_label_valid(const char *s, size_t len);

@@ -54,14 +54,9 @@ get_label(const json_t *o, struct hsm_req *req)
 static int
 get_bigint(const json_t *o, const char *key, uint8_t *out, size_t max, size_t *ret_len)
 {
-	const char *s;
-	size_t slen, n;
+	size_t n;
 
-	if (kw_json_get_str(o, key, &s, &slen) != 0)
-		return KW_ERR_INVALID_FORMAT;
-	if (slen > kw_b64url_enclen(max))
-		return KW_ERR_INVALID_FORMAT;
-	if (kw_b64url_decode(s, slen, out, max, &n) != 0 || n == 0 || out[0] == 0)
+	if (hsm_member_b64(o, key, out, max, 0, &n) != 0 || out[0] == 0)
 		return KW_ERR_INVALID_FORMAT;
 	*ret_len = n;
 	return 0;
@@ -184,20 +179,6 @@ parse_key_list(const json_t *o, struct hsm_req *req)
 	return 0;
 }
 
-/* Strict base64url member of exactly want bytes (want == 0: 1..max bytes). */
-static int
-get_b64(const json_t *o, const char *key, uint8_t *out, size_t max, size_t want, size_t *ret_len)
-{
-	const char *s;
-	size_t slen, n;
-
-	if (kw_json_get_str(o, key, &s, &slen) != 0 || slen > kw_b64url_enclen(max) ||
-	    kw_b64url_decode(s, slen, out, max, &n) != 0 || n == 0 || (want != 0 && n != want))
-		return KW_ERR_INVALID_FORMAT;
-	*ret_len = n;
-	return 0;
-}
-
 static int
 parse_import(const json_t *o, struct hsm_req *req)
 {
@@ -217,10 +198,10 @@ parse_import(const json_t *o, struct hsm_req *req)
 	    kw_b64url_decode(kid, len, tp, sizeof(tp), &n) != 0 || n != sizeof(tp))
 		return KW_ERR_INVALID_FORMAT;
 	memcpy(req->import_kid, kid, len + 1);
-	if (get_b64(o, "kek", req->kek, sizeof(req->kek), HSM_IMPORT_KEK_LEN, &n) != 0)
+	if (hsm_member_b64(o, "kek", req->kek, sizeof(req->kek), HSM_IMPORT_KEK_LEN, &n) != 0)
 		return KW_ERR_INVALID_FORMAT;
 	/* KWP output of exactly the (padded) value: its 8-byte blocks plus the integrity block */
-	if (get_b64(o, "value", req->value, sizeof(req->value), 0, &req->value_len) != 0 ||
+	if (hsm_member_b64(o, "value", req->value, sizeof(req->value), 0, &req->value_len) != 0 ||
 	    req->value_len != hsm_import_plain_len(req->kind, req->length) + 8)
 		return KW_ERR_INVALID_FORMAT;
 	return 0;
@@ -284,22 +265,14 @@ parse_random(const json_t *o, struct hsm_req *req)
 	return 0;
 }
 
+/* The ops with a label only: token_key_destroy (a token label), destroy (a key label). */
 static int
-parse_token_key_destroy(const json_t *o, struct hsm_req *req)
+parse_label_only(const json_t *o, struct hsm_req *req)
 {
 	static const char *const keys[] = {"id", "op", "label", NULL};
 
-	if (kw_json_check_keys(o, keys) != 0 || get_token_label(o, req) != 0)
-		return KW_ERR_INVALID_FORMAT;
-	return 0;
-}
-
-static int
-parse_destroy(const json_t *o, struct hsm_req *req)
-{
-	static const char *const keys[] = {"id", "op", "label", NULL};
-
-	if (kw_json_check_keys(o, keys) != 0 || get_key_label(o, req) != 0)
+	if (kw_json_check_keys(o, keys) != 0 ||
+	    (req->op == HSM_OP_DESTROY ? get_key_label(o, req) : get_token_label(o, req)) != 0)
 		return KW_ERR_INVALID_FORMAT;
 	return 0;
 }
@@ -317,9 +290,9 @@ static int (*const parsers[HSM_OP__COUNT])(const json_t *, struct hsm_req *) = {
 	[HSM_OP_TOKEN_KEYS] = parse_plain,
 	[HSM_OP_TOKEN_KEY_NEW] = parse_token_key_new,
 	[HSM_OP_SIGN] = parse_sign,
-	[HSM_OP_TOKEN_KEY_DESTROY] = parse_token_key_destroy,
+	[HSM_OP_TOKEN_KEY_DESTROY] = parse_label_only,
 	[HSM_OP_KEY_LIST] = parse_key_list,
-	[HSM_OP_DESTROY] = parse_destroy,
+	[HSM_OP_DESTROY] = parse_label_only,
 	[HSM_OP_IMPORT_KEY] = parse_plain,
 	[HSM_OP_IMPORT] = parse_import,
 };

@@ -13,6 +13,7 @@
  * hsm_client, and decrypt every release with code written here (and once
  * with python3-jwcrypto). test_hsm_util.c holds the helpers below.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -51,6 +52,12 @@ int tkey_gen(unsigned int bits, struct tkey *k);
 /* The test's own JWE decryptor (independent of hsm_jwe.c): 0 and out[0..*ret_len). */
 int test_decrypt(const char *jwe, EVP_PKEY *pk, uint8_t *out, size_t max, size_t *ret_len);
 int write_file(const char *path, const void *buf, size_t len, mode_t mode);
+/*
+ * /usr/bin/python3 script a1 a2 (a cross-check with python3-jwcrypto): its
+ * first output line without the newline in line[0..max). 0 when it ran and
+ * exited 0.
+ */
+int run_python(const char *script, const char *a1, const char *a2, char *line, size_t max);
 /* The RFC 7638 thumbprint computed here from an EC JWK's members. */
 int my_thumbprint(const json_t *jwk, char out[44]);
 
@@ -127,6 +134,17 @@ int tp11_open(struct tp11 *t);
 void tp11_close(struct tp11 *t);
 /* Objects of class cls labelled label: count, and the first handle in *h. */
 size_t tp11_find(struct tp11 *t, CK_OBJECT_CLASS cls, const char *label, CK_OBJECT_HANDLE *h);
+
+/* One test of a suite table (the table ends with {NULL, NULL}). */
+struct hsm_test {
+	const char *name;
+	CU_TestFunc fn;
+};
+/*
+ * Register the suite name with tests; token: its init brings up the token
+ * and the shared client (hsm_test_token_up). 0 or -1.
+ */
+int hsm_test_add_suite(const char *name, bool token, const struct hsm_test *tests);
 
 /* The suites, in the order test_hsm_main.c runs them; each returns 0 or -1. */
 int test_hsm_proto_suite(void);

@@ -316,12 +316,6 @@ test_start_failures(void)
 	hsm_client_free(c);
 }
 
-static int
-suite_init(void)
-{
-	return hsm_test_token_up();
-}
-
 /* ---- the typed calls (hsm_client_<op>, hsm_client_call_sync) against the real helper ---- */
 
 /* One typed call's outcome: a copy of the result. */
@@ -570,27 +564,18 @@ test_typed_reply_mismatch(void)
 int
 test_hsm_client_suite(void)
 {
-	CU_pSuite s = CU_add_suite("hsm_client", suite_init, NULL);
+	static const struct hsm_test tests[] = {
+		{"typed_calls", test_typed_calls},
+		{"typed_reply_mismatch", test_typed_reply_mismatch},
+		{"pipeline", test_pipeline},
+		{"kill_respawn", test_kill_respawn},
+		{"deadline_stopped", test_deadline_stopped},
+		{"deadline_late_reply", test_deadline_late_reply},
+		{"max_pending", test_max_pending},
+		{"respawn_backoff", test_respawn_backoff},
+		{"start_failures", test_start_failures},
+		{NULL, NULL},
+	};
 
-	if (s == NULL)
-		return -1;
-	if (CU_add_test(s, "typed_calls", test_typed_calls) == NULL)
-		return -1;
-	if (CU_add_test(s, "typed_reply_mismatch", test_typed_reply_mismatch) == NULL)
-		return -1;
-	if (CU_add_test(s, "pipeline", test_pipeline) == NULL)
-		return -1;
-	if (CU_add_test(s, "kill_respawn", test_kill_respawn) == NULL)
-		return -1;
-	if (CU_add_test(s, "deadline_stopped", test_deadline_stopped) == NULL)
-		return -1;
-	if (CU_add_test(s, "deadline_late_reply", test_deadline_late_reply) == NULL)
-		return -1;
-	if (CU_add_test(s, "max_pending", test_max_pending) == NULL)
-		return -1;
-	if (CU_add_test(s, "respawn_backoff", test_respawn_backoff) == NULL)
-		return -1;
-	if (CU_add_test(s, "start_failures", test_start_failures) == NULL)
-		return -1;
-	return 0;
+	return hsm_test_add_suite("hsm_client", true, tests);
 }

@@ -107,11 +107,10 @@ test_jwe_compact(void)
 int
 test_hsm_jwe_suite(void)
 {
-	CU_pSuite s = CU_add_suite("hsm_jwe", NULL, NULL);
+	static const struct hsm_test tests[] = {
+		{"jwe_compact", test_jwe_compact},
+		{NULL, NULL},
+	};
 
-	if (s == NULL)
-		return -1;
-	if (CU_add_test(s, "jwe_compact", test_jwe_compact) == NULL)
-		return -1;
-	return 0;
+	return hsm_test_add_suite("hsm_jwe", false, tests);
 }

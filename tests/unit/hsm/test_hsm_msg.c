@@ -61,12 +61,8 @@ test_encode_roundtrip(void)
 		CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
 	}
 	CU_ASSERT_FALSE(req.now_set);
-	memset(&a, 0, sizeof(a));
-	a.op = HSM_OP_GENERATE;
-	a.u.generate.label = "t/x/1";
-	a.u.generate.kind = HSM_KIND_SECRET;
-	a.u.generate.length = 20;
-	a.u.generate.if_missing = true;
+	a = (struct hsm_args){.op = HSM_OP_GENERATE, .u.generate = {.label = "t/x/1",
+	    .kind = HSM_KIND_SECRET, .length = 20, .if_missing = true}};
 	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
 	CU_ASSERT_STRING_EQUAL(req.label, "t/x/1");
 	CU_ASSERT_EQUAL(req.kind, HSM_KIND_SECRET);
@@ -84,15 +80,9 @@ test_encode_roundtrip(void)
 	a.u.generate.length = 32;
 	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
 	CU_ASSERT_EQUAL(req.length, 32);
-	memset(&a, 0, sizeof(a));
-	a.op = HSM_OP_RELEASE;
-	a.u.release.label = "kw-key/r/t/x/v2";
-	a.u.release.profile = PROFILE;
-	a.u.release.n = n;
-	a.u.release.n_len = sizeof(n);
-	a.u.release.e = e;
-	a.u.release.e_len = sizeof(e);
-	a.u.release.kid = "kid \"x\"";
+	a = (struct hsm_args){.op = HSM_OP_RELEASE, .u.release = {.label = "kw-key/r/t/x/v2",
+	    .profile = PROFILE, .n = n, .n_len = sizeof(n), .e = e, .e_len = sizeof(e),
+	    .kid = "kid \"x\""}};
 	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
 	CU_ASSERT_STRING_EQUAL(req.label, "kw-key/r/t/x/v2");
 	CU_ASSERT_EQUAL(req.n_len, sizeof(n));
@@ -100,57 +90,44 @@ test_encode_roundtrip(void)
 	CU_ASSERT_EQUAL(req.e_len, 3);
 	CU_ASSERT_EQUAL(memcmp(req.e, e, 3), 0);
 	CU_ASSERT_STRING_EQUAL(req.kid, "kid \"x\"");
-	memset(&a, 0, sizeof(a));
-	a.op = HSM_OP_RANDOM;
-	a.u.random.length = HSM_RANDOM_MAX;
+	a = (struct hsm_args){.op = HSM_OP_RANDOM, .u.random = {.length = HSM_RANDOM_MAX}};
 	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
 	CU_ASSERT_EQUAL(req.length, HSM_RANDOM_MAX);
-	memset(&a, 0, sizeof(a));
-	a.op = HSM_OP_TOKEN_KEY_NEW;
-	a.u.token_key_new.now_set = true;
-	a.u.token_key_new.now = 1700000000;
+	a = (struct hsm_args){.op = HSM_OP_TOKEN_KEY_NEW, .u.token_key_new = {.now_set = true,
+	    .now = 1700000000}};
 	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
 	CU_ASSERT_TRUE(req.now_set);
 	CU_ASSERT_EQUAL(req.now, 1700000000);
-	memset(&a, 0, sizeof(a));
-	a.op = HSM_OP_SIGN;
-	a.u.sign.label = "kw-token/7";
-	a.u.sign.digest = digest;
+	a = (struct hsm_args){.op = HSM_OP_SIGN, .u.sign = {.label = "kw-token/7",
+	    .digest = digest}};
 	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
 	CU_ASSERT_STRING_EQUAL(req.label, "kw-token/7");
 	CU_ASSERT_EQUAL(memcmp(req.digest, digest, sizeof(digest)), 0);
-	memset(&a, 0, sizeof(a));
-	a.op = HSM_OP_TOKEN_KEY_DESTROY;
-	a.u.token_key_destroy.label = "kw-token/8";
+	a = (struct hsm_args){.op = HSM_OP_TOKEN_KEY_DESTROY, .u.token_key_destroy = {
+	    .label = "kw-token/8"}};
 	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
 	CU_ASSERT_STRING_EQUAL(req.label, "kw-token/8");
-	memset(&a, 0, sizeof(a));
-	a.op = HSM_OP_KEY_LIST;
-	a.u.key_list.after = "";
+	a.op = HSM_OP_DESTROY;    /* the same member */
+	a.u.destroy.label = "kw-key/a/b/c/v1";
+	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
+	CU_ASSERT_STRING_EQUAL(req.label, "kw-key/a/b/c/v1");
+	/* the helper still judges what the broker sends: a bad label is its KW_ERR_INVALID_FORMAT */
+	a.u.destroy.label = "t/aes/one";
+	CU_ASSERT_EQUAL(roundtrip(&a, &req), KW_ERR_INVALID_FORMAT);
+	a = (struct hsm_args){.op = HSM_OP_KEY_LIST, .u.key_list = {.after = ""}};
 	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
 	CU_ASSERT_TRUE(req.after_set);
 	CU_ASSERT_STRING_EQUAL(req.after, "");
 	a.u.key_list.after = "kw-key/m";
 	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
 	CU_ASSERT_STRING_EQUAL(req.after, "kw-key/m");
-	memset(&a, 0, sizeof(a));
-	a.op = HSM_OP_DESTROY;
-	a.u.destroy.label = "kw-key/a/b/c/v1";
-	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
-	CU_ASSERT_STRING_EQUAL(req.label, "kw-key/a/b/c/v1");
 	/* import: kek and value pass through as the importer's base64url */
 	memset(kekb, 0x11, sizeof(kekb));
 	memset(vb, 0x22, sizeof(vb));
 	CU_ASSERT_FATAL(kw_b64url_encode(kekb, sizeof(kekb), &kek) == 0 &&
 	    kw_b64url_encode(vb, sizeof(vb), &value) == 0);
-	memset(&a, 0, sizeof(a));
-	a.op = HSM_OP_IMPORT;
-	a.u.import.label = "kw-key/a/b/c/v2";
-	a.u.import.kind = HSM_KIND_SECRET;
-	a.u.import.length = 20;
-	a.u.import.kid = TP43;
-	a.u.import.kek = kek;
-	a.u.import.value = value;
+	a = (struct hsm_args){.op = HSM_OP_IMPORT, .u.import = {.label = "kw-key/a/b/c/v2",
+	    .kind = HSM_KIND_SECRET, .length = 20, .kid = TP43, .kek = kek, .value = value}};
 	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
 	CU_ASSERT_STRING_EQUAL(req.label, "kw-key/a/b/c/v2");
 	CU_ASSERT_EQUAL(req.kind, HSM_KIND_SECRET);
@@ -161,11 +138,6 @@ test_encode_roundtrip(void)
 	CU_ASSERT_EQUAL(memcmp(req.value, vb, sizeof(vb)), 0);
 	free(kek);
 	free(value);
-	/* the helper still judges what the broker sends: a bad label is its KW_ERR_INVALID_FORMAT */
-	memset(&a, 0, sizeof(a));
-	a.op = HSM_OP_DESTROY;
-	a.u.destroy.label = "t/aes/one";
-	CU_ASSERT_EQUAL(roundtrip(&a, &req), KW_ERR_INVALID_FORMAT);
 }
 
 static void
@@ -185,10 +157,8 @@ test_encode_rejects(void)
 	a.u.generate.label = "t/x";
 	a.u.generate.kind = 0;    /* no such kind */
 	CU_ASSERT_EQUAL(hsm_args_encode(&a, &o), KW_ERR_INVALID_ARG);
-	memset(&a, 0, sizeof(a));
-	a.op = HSM_OP_RELEASE;
-	a.u.release.label = "t/x";
-	a.u.release.profile = PROFILE;
+	a = (struct hsm_args){.op = HSM_OP_RELEASE, .u.release = {.label = "t/x",
+	    .profile = PROFILE}};
 	a.u.release.kid = "k";    /* no n, e */
 	CU_ASSERT_EQUAL(hsm_args_encode(&a, &o), KW_ERR_INVALID_ARG);
 	memset(&a, 0, sizeof(a));
@@ -519,14 +489,15 @@ test_decode_bad(void)
 int
 test_hsm_msg_suite(void)
 {
-	CU_pSuite s = CU_add_suite("hsm_msg", NULL, NULL);
+	static const struct hsm_test tests[] = {
+		{"encode_roundtrip", test_encode_roundtrip},
+		{"encode_rejects", test_encode_rejects},
+		{"reply_parse", test_reply_parse},
+		{"decode_good", test_decode_good},
+		{"decode_missing", test_decode_missing},
+		{"decode_bad", test_decode_bad},
+		{NULL, NULL},
+	};
 
-	if (s == NULL || CU_add_test(s, "encode_roundtrip", test_encode_roundtrip) == NULL ||
-	    CU_add_test(s, "encode_rejects", test_encode_rejects) == NULL ||
-	    CU_add_test(s, "reply_parse", test_reply_parse) == NULL ||
-	    CU_add_test(s, "decode_good", test_decode_good) == NULL ||
-	    CU_add_test(s, "decode_missing", test_decode_missing) == NULL ||
-	    CU_add_test(s, "decode_bad", test_decode_bad) == NULL)
-		return -1;
-	return 0;
+	return hsm_test_add_suite("hsm_msg", false, tests);
 }

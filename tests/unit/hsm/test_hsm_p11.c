@@ -126,13 +126,12 @@ test_generic_secret(void)
 static void
 test_jwcrypto(void)
 {
-	char jwe_path[160], pem_path[160], cmd[640], line[256];
+	char jwe_path[160], pem_path[160], line[256];
 	uint8_t v[64];
 	size_t vl = 0;
 	json_t *o = NULL;
 	const char *jwe;
 	BIO *bio;
-	FILE *f;
 
 	CU_ASSERT_EQUAL_FATAL(call1(cl, release_req("t/secret/20", &ka, "py"), &o), 0);
 	jwe = json_string_value(json_object_get(o, "jwe"));
@@ -145,13 +144,7 @@ test_jwcrypto(void)
 	CU_ASSERT_FATAL(bio != NULL &&
 	    PEM_write_bio_PrivateKey(bio, ka.pk, NULL, NULL, 0, NULL, NULL) == 1);
 	BIO_free(bio);
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s' '%s' '%s'", py_script, jwe_path, pem_path);
-	f = popen(cmd, "r");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	memset(line, 0, sizeof(line));
-	CU_ASSERT_PTR_NOT_NULL(fgets(line, sizeof(line), f));
-	CU_ASSERT_EQUAL(pclose(f), 0);
-	line[strcspn(line, "\n")] = 0;
+	CU_ASSERT_EQUAL(run_python(py_script, jwe_path, pem_path, line, sizeof(line)), 0);
 	{
 		char hex[41];
 
@@ -185,30 +178,18 @@ test_deleted_behind(void)
 	CU_ASSERT_NOT_EQUAL(memcmp(v1, v2, 32), 0);
 }
 
-static int
-suite_init(void)
-{
-	return hsm_test_token_up();
-}
-
 int
 test_hsm_p11_suite(void)
 {
-	CU_pSuite s = CU_add_suite("hsm_p11", suite_init, NULL);
+	static const struct hsm_test tests[] = {
+		{"probe", test_probe},
+		{"generate", test_generate},
+		{"release_same_value", test_release_same_value},
+		{"generic_secret", test_generic_secret},
+		{"jwcrypto", test_jwcrypto},
+		{"deleted_behind", test_deleted_behind},
+		{NULL, NULL},
+	};
 
-	if (s == NULL)
-		return -1;
-	if (CU_add_test(s, "probe", test_probe) == NULL)
-		return -1;
-	if (CU_add_test(s, "generate", test_generate) == NULL)
-		return -1;
-	if (CU_add_test(s, "release_same_value", test_release_same_value) == NULL)
-		return -1;
-	if (CU_add_test(s, "generic_secret", test_generic_secret) == NULL)
-		return -1;
-	if (CU_add_test(s, "jwcrypto", test_jwcrypto) == NULL)
-		return -1;
-	if (CU_add_test(s, "deleted_behind", test_deleted_behind) == NULL)
-		return -1;
-	return 0;
+	return hsm_test_add_suite("hsm_p11", true, tests);
 }

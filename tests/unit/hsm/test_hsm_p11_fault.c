@@ -88,6 +88,16 @@ release(const char *label)
 	return r;
 }
 
+/* Snapshot, release label, and check its result and its lookups and wraps. */
+static void
+check_release(const char *label, int want, unsigned long finds, unsigned long wraps)
+{
+	snapshot();
+	CU_ASSERT_EQUAL(release(label), want);
+	CU_ASSERT_EQUAL(delta(FAKE_FIND_INIT), finds);
+	CU_ASSERT_EQUAL(delta(FAKE_WRAP_KEY), wraps);
+}
+
 static int
 generate(const char *label)
 {
@@ -255,34 +265,23 @@ test_release_stale_handle(void)
 {
 	fresh_started();
 	CU_ASSERT_EQUAL_FATAL(generate("t/a"), 0);
-	snapshot();
-	CU_ASSERT_EQUAL(release("t/a"), 0);
-	CU_ASSERT_EQUAL(delta(FAKE_FIND_INIT), 1);    /* the first release looks it up */
-	snapshot();
-	CU_ASSERT_EQUAL(release("t/a"), 0);
-	CU_ASSERT_EQUAL(delta(FAKE_FIND_INIT), 0);    /* the second is a cache hit */
+	/* the first release looks the label up, the second is a cache hit */
+	check_release("t/a", 0, 1, 2);
+	check_release("t/a", 0, 0, 2);
 	/* destroyed behind our back and made again: a new handle */
 	CU_ASSERT_EQUAL(fake->kill("t/a", CK_UNAVAILABLE_INFORMATION), 1);
 	CU_ASSERT_EQUAL_FATAL(generate("t/a"), 0);
-	snapshot();
-	CU_ASSERT_EQUAL(release("t/a"), 0);
-	CU_ASSERT_EQUAL(delta(FAKE_FIND_INIT), 1);    /* exactly one lookup again */
-	CU_ASSERT_EQUAL(delta(FAKE_WRAP_KEY), 3);     /* stale AES_CBC, AES_CBC, RSA_PKCS_OAEP */
+	/* exactly one lookup again; AES_CBC on the stale handle, then AES_CBC, RSA_PKCS_OAEP */
+	check_release("t/a", 0, 1, 3);
 	CU_ASSERT_EQUAL(delta(FAKE_GENERATE_KEY), 2); /* a base key per attempt */
 	CU_ASSERT_EQUAL(fake->session_objects(), 0);  /* both attempts cleaned up */
 	CU_ASSERT_TRUE(hsm_p11_ready(p));
 	/* destroyed and not made again */
 	CU_ASSERT_EQUAL(fake->kill("t/a", CK_UNAVAILABLE_INFORMATION), 1);
-	snapshot();
-	CU_ASSERT_EQUAL(release("t/a"), KW_ERR_NOT_FOUND);
-	CU_ASSERT_EQUAL(delta(FAKE_FIND_INIT), 1);
-	CU_ASSERT_EQUAL(delta(FAKE_WRAP_KEY), 1);
+	check_release("t/a", KW_ERR_NOT_FOUND, 1, 1);
 	CU_ASSERT_EQUAL(fake->session_objects(), 0);
 	/* the entry is gone: the next release looks up, and does not try a wrap */
-	snapshot();
-	CU_ASSERT_EQUAL(release("t/a"), KW_ERR_NOT_FOUND);
-	CU_ASSERT_EQUAL(delta(FAKE_FIND_INIT), 1);
-	CU_ASSERT_EQUAL(delta(FAKE_WRAP_KEY), 0);
+	check_release("t/a", KW_ERR_NOT_FOUND, 1, 0);
 }
 
 /* Only a stale cached handle is retried, and only once. */
@@ -294,34 +293,23 @@ test_release_no_retry(void)
 	CU_ASSERT_EQUAL(release("t/b"), 0);
 	/* another failure on a cached handle: no lookup */
 	CU_ASSERT_EQUAL(fake->fail(FAKE_WRAP_KEY, 1, CKR_FUNCTION_FAILED, 1), 0);
-	snapshot();
-	CU_ASSERT_EQUAL(release("t/b"), KW_ERR_HSM);
+	check_release("t/b", KW_ERR_HSM, 0, 1);
 	CU_ASSERT_STRING_EQUAL(detail, "CKR_FUNCTION_FAILED");
-	CU_ASSERT_EQUAL(delta(FAKE_FIND_INIT), 0);
-	CU_ASSERT_EQUAL(delta(FAKE_WRAP_KEY), 1);
 	CU_ASSERT_TRUE(hsm_p11_ready(p));
 	CU_ASSERT_EQUAL(fake->session_objects(), 0);
 	/* the handle stays bad after the lookup: one retry, not a loop */
 	CU_ASSERT_EQUAL(fake->fail(FAKE_WRAP_KEY, 1, CKR_KEY_HANDLE_INVALID, 2), 0);
-	snapshot();
-	CU_ASSERT_EQUAL(release("t/b"), KW_ERR_HSM);
+	check_release("t/b", KW_ERR_HSM, 1, 2);
 	CU_ASSERT_STRING_EQUAL(detail, "CKR_KEY_HANDLE_INVALID");
-	CU_ASSERT_EQUAL(delta(FAKE_FIND_INIT), 1);
-	CU_ASSERT_EQUAL(delta(FAKE_WRAP_KEY), 2);
 	CU_ASSERT_EQUAL(fake->session_objects(), 0);
 	CU_ASSERT_EQUAL(release("t/b"), 0);
 	/* a recycle empties the cache (handles die with C_Finalize) */
 	CU_ASSERT_EQUAL(hsm_p11_recycle(p, &detail), 0);
-	snapshot();
-	CU_ASSERT_EQUAL(release("t/b"), 0);
-	CU_ASSERT_EQUAL(delta(FAKE_FIND_INIT), 1);
+	check_release("t/b", 0, 1, 2);
 	/* a handle just looked up is not retried */
 	CU_ASSERT_EQUAL(hsm_p11_recycle(p, &detail), 0);
 	CU_ASSERT_EQUAL(fake->fail(FAKE_WRAP_KEY, 1, CKR_OBJECT_HANDLE_INVALID, 1), 0);
-	snapshot();
-	CU_ASSERT_EQUAL(release("t/b"), KW_ERR_HSM);
-	CU_ASSERT_EQUAL(delta(FAKE_FIND_INIT), 1);
-	CU_ASSERT_EQUAL(delta(FAKE_WRAP_KEY), 1);
+	check_release("t/b", KW_ERR_HSM, 1, 1);
 }
 
 /* The same for a token key's cached private handle (sign). */

@@ -79,6 +79,19 @@ check_entry(const json_t *e)
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "kid")), tp);
 }
 
+/* The n token keys (new reference), the oldest labelled kw-token/5 (made with "now": 5). */
+static json_t *
+keys_oldest_5(size_t n)
+{
+	json_t *keys = token_keys(cl);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(keys);
+	CU_ASSERT_EQUAL_FATAL(json_array_size(keys), n);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(keys, 0), "label")),
+	    "kw-token/5");
+	return keys;
+}
+
 static void
 test_token_keys_empty(void)
 {
@@ -134,11 +147,7 @@ test_token_key_new(void)
 	o = NULL;
 	CU_ASSERT_EQUAL_FATAL(call1(cl, json_pack("{s:s,s:i}", "op", "token_key_new", "now", 5), &o), 0);
 	json_decref(o);
-	keys = token_keys(cl);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(keys);
-	CU_ASSERT_EQUAL_FATAL(json_array_size(keys), 4);
-	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(keys, 0), "label")),
-	    "kw-token/5");
+	keys = keys_oldest_5(4);
 	CU_ASSERT_TRUE(json_equal(json_array_get(keys, 1), tk_a));
 	CU_ASSERT_TRUE(json_equal(json_array_get(keys, 2), tk_b));
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(keys, 3), "created")),
@@ -201,11 +210,10 @@ static void
 test_token_jwcrypto(void)
 {
 	char hdr_json[160], *hdr = NULL, *pl = NULL, *sg = NULL, *jwk = NULL, *input = NULL;
-	char jws_path[160], jwk_path[160], cmd[640], line[64];
+	char jws_path[160], jwk_path[160], line[64];
 	const char *payload = "{\"eat_profile\":\"tag:keywarden\",\"n\":1}";
 	uint8_t sig[64];
 	size_t il;
-	FILE *f;
 
 	snprintf(hdr_json, sizeof(hdr_json), "{\"alg\":\"ES256\",\"kid\":\"%s\"}",
 	    json_string_value(json_object_get(tk_b, "kid")));
@@ -224,13 +232,8 @@ test_token_jwcrypto(void)
 	jwk = json_dumps(json_object_get(tk_b, "jwk"), JSON_COMPACT);
 	CU_ASSERT_FATAL(jwk != NULL && write_file(jws_path, input, strlen(input), 0600) == 0 &&
 	    write_file(jwk_path, jwk, strlen(jwk), 0600) == 0);
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s' '%s' '%s'", jws_script, jws_path, jwk_path);
-	f = popen(cmd, "r");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-	memset(line, 0, sizeof(line));
-	CU_ASSERT_PTR_NOT_NULL(fgets(line, sizeof(line), f));
-	CU_ASSERT_EQUAL(pclose(f), 0);
-	CU_ASSERT_STRING_EQUAL(line, "ok\n");
+	CU_ASSERT_EQUAL(run_python(jws_script, jws_path, jwk_path, line, sizeof(line)), 0);
+	CU_ASSERT_STRING_EQUAL(line, "ok");
 	free(hdr);
 	free(pl);
 	free(sg);
@@ -332,11 +335,7 @@ test_token_key_destroy(void)
 	json_decref(o);
 	o = NULL;
 	json_decref(keys);
-	keys = token_keys(cl);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(keys);
-	CU_ASSERT_EQUAL_FATAL(json_array_size(keys), 3);
-	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(keys, 0), "label")),
-	    "kw-token/5");
+	keys = keys_oldest_5(3);
 	CU_ASSERT_TRUE(json_equal(json_array_get(keys, 1), tk_b));
 	CU_ASSERT_EQUAL(hsm_sign_msg(cl, la, (const uint8_t *)"x", 1, sig), KW_ERR_NOT_FOUND);
 	CU_ASSERT_EQUAL(call1(cl, json_pack("{s:s,s:s}", "op", "token_key_destroy", "label", la), &o),
@@ -418,36 +417,21 @@ test_hsm_p11_tokkey_cleanup(void)
 	tk_a = tk_b = NULL;
 }
 
-static int
-suite_init(void)
-{
-	return hsm_test_token_up();
-}
-
 int
 test_hsm_p11_tokkey_suite(void)
 {
-	CU_pSuite s = CU_add_suite("hsm_p11_tokkey", suite_init, NULL);
+	static const struct hsm_test tests[] = {
+		{"token_keys_empty", test_token_keys_empty},
+		{"token_key_new", test_token_key_new},
+		{"token_sign", test_token_sign},
+		{"token_jwcrypto", test_token_jwcrypto},
+		{"token_sign_errors", test_token_sign_errors},
+		{"token_key_attrs", test_token_key_attrs},
+		{"token_key_destroy", test_token_key_destroy},
+		{"token_foreign", test_token_foreign},
+		{"token_sign_recycle", test_token_sign_recycle},
+		{NULL, NULL},
+	};
 
-	if (s == NULL)
-		return -1;
-	if (CU_add_test(s, "token_keys_empty", test_token_keys_empty) == NULL)
-		return -1;
-	if (CU_add_test(s, "token_key_new", test_token_key_new) == NULL)
-		return -1;
-	if (CU_add_test(s, "token_sign", test_token_sign) == NULL)
-		return -1;
-	if (CU_add_test(s, "token_jwcrypto", test_token_jwcrypto) == NULL)
-		return -1;
-	if (CU_add_test(s, "token_sign_errors", test_token_sign_errors) == NULL)
-		return -1;
-	if (CU_add_test(s, "token_key_attrs", test_token_key_attrs) == NULL)
-		return -1;
-	if (CU_add_test(s, "token_key_destroy", test_token_key_destroy) == NULL)
-		return -1;
-	if (CU_add_test(s, "token_foreign", test_token_foreign) == NULL)
-		return -1;
-	if (CU_add_test(s, "token_sign_recycle", test_token_sign_recycle) == NULL)
-		return -1;
-	return 0;
+	return hsm_test_add_suite("hsm_p11_tokkey", true, tests);
 }

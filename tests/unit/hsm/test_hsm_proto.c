@@ -141,12 +141,13 @@ test_label_rules(void)
 int
 test_hsm_proto_suite(void)
 {
-	CU_pSuite s = CU_add_suite("hsm_proto", NULL, NULL);
+	static const struct hsm_test tests[] = {
+		{"token_label_parse", test_token_label_parse},
+		{"op_table", test_op_table},
+		{"kinds", test_kinds},
+		{"label_rules", test_label_rules},
+		{NULL, NULL},
+	};
 
-	if (s == NULL || CU_add_test(s, "token_label_parse", test_token_label_parse) == NULL ||
-	    CU_add_test(s, "op_table", test_op_table) == NULL ||
-	    CU_add_test(s, "kinds", test_kinds) == NULL ||
-	    CU_add_test(s, "label_rules", test_label_rules) == NULL)
-		return -1;
-	return 0;
+	return hsm_test_add_suite("hsm_proto", false, tests);
 }

@@ -63,6 +63,17 @@ parse_str(const char *s, struct hsm_req *req, uint32_t *id)
 	return hsm_req_parse(s, strlen(s), req, id);
 }
 
+/* Parse s (freed here; NULL fails) into *req; the parser's result. */
+static int
+parse_free(char *s, struct hsm_req *req)
+{
+	uint32_t id;
+	int r = s != NULL ? parse_str(s, req, &id) : -1000;
+
+	free(s);
+	return r;
+}
+
 static void
 test_parse_good(void)
 {
@@ -126,7 +137,7 @@ test_parse_reject(void)
 		"{\"id\":1,\"op\":\"generate\",\"label\":\"\\u00e9\",\"kind\":\"aes-256\",\"if_missing\":true}",
 	};
 	uint32_t id = 99;
-	char label[HSM_LABEL_MAX + 2], *s;
+	char label[HSM_LABEL_MAX + 2];
 
 	for (size_t i = 0; i < KW_ARRAY_SIZE(bad); i++) {
 		int r = parse_str(bad[i], &req, &id);
@@ -147,14 +158,10 @@ test_parse_reject(void)
 	/* label length cap */
 	memset(label, 'a', sizeof(label));
 	label[HSM_LABEL_MAX] = 0;
-	s = release_json(label, key2048.n, key2048.e, "k");
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), 0);
-	free(s);
+	CU_ASSERT_EQUAL(parse_free(release_json(label, key2048.n, key2048.e, "k"), &req), 0);
 	label[HSM_LABEL_MAX] = 'a';
 	label[HSM_LABEL_MAX + 1] = 0;
-	s = release_json(label, key2048.n, key2048.e, "k");
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
-	free(s);
+	CU_ASSERT_EQUAL(parse_free(release_json(label, key2048.n, key2048.e, "k"), &req), KW_ERR_INVALID_FORMAT);
 }
 
 static void
@@ -168,55 +175,33 @@ test_parse_rsa(void)
 	uint32_t id;
 
 	CU_ASSERT_FATAL(tkey_gen(1024, &k1024) == 0);
-	s = release_json("a", k1024.n, k1024.e, "k");
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
-	free(s);
+	CU_ASSERT_EQUAL(parse_free(release_json("a", k1024.n, k1024.e, "k"), &req), KW_ERR_INVALID_FORMAT);
 	/* leading zero byte on a valid modulus */
 	CU_ASSERT_FATAL(kw_b64url_decode(key2048.n, strlen(key2048.n), nb + 1, 1024, &nl) == 0);
 	nb[0] = 0;
 	CU_ASSERT_FATAL(kw_b64url_encode(nb, nl + 1, &nz) == 0);
-	s = release_json("a", nz, key2048.e, "k");
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
-	free(s);
+	CU_ASSERT_EQUAL(parse_free(release_json("a", nz, key2048.e, "k"), &req), KW_ERR_INVALID_FORMAT);
 	/* even modulus */
 	nb[nl] &= 0xfe;
 	CU_ASSERT_FATAL(kw_b64url_encode(nb + 1, nl, &even) == 0);
-	s = release_json("a", even, key2048.e, "k");
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
-	free(s);
+	CU_ASSERT_EQUAL(parse_free(release_json("a", even, key2048.e, "k"), &req), KW_ERR_INVALID_FORMAT);
 	/* 8200 bits */
 	memset(nb, 0xff, 1026);
 	CU_ASSERT_FATAL(kw_b64url_encode(nb, 1026, &big) == 0);
-	s = release_json("a", big, key2048.e, "k");
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
-	free(s);
+	CU_ASSERT_EQUAL(parse_free(release_json("a", big, key2048.e, "k"), &req), KW_ERR_INVALID_FORMAT);
 	/* exponents: even, 1, padded, not base64url */
-	s = release_json("a", key2048.n, "AQAA", "k");
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
-	free(s);
-	s = release_json("a", key2048.n, "AQ", "k");
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
-	free(s);
-	s = release_json("a", key2048.n, "AQAB==", "k");
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
-	free(s);
-	s = release_json("a", key2048.n, "AAEAAQ", "k");
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
-	free(s);
-	s = release_json("a", key2048.n, "Aw", "k");
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), 0);
-	free(s);
+	CU_ASSERT_EQUAL(parse_free(release_json("a", key2048.n, "AQAA", "k"), &req), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(parse_free(release_json("a", key2048.n, "AQ", "k"), &req), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(parse_free(release_json("a", key2048.n, "AQAB==", "k"), &req), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(parse_free(release_json("a", key2048.n, "AAEAAQ", "k"), &req), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(parse_free(release_json("a", key2048.n, "Aw", "k"), &req), 0);
 	/* kid length cap */
 	memset(kid, 'k', sizeof(kid));
 	kid[HSM_KID_MAX] = 0;
-	s = release_json("a", key2048.n, key2048.e, kid);
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), 0);
-	free(s);
+	CU_ASSERT_EQUAL(parse_free(release_json("a", key2048.n, key2048.e, kid), &req), 0);
 	kid[HSM_KID_MAX] = 'k';
 	kid[HSM_KID_MAX + 1] = 0;
-	s = release_json("a", key2048.n, key2048.e, kid);
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
-	free(s);
+	CU_ASSERT_EQUAL(parse_free(release_json("a", key2048.n, key2048.e, kid), &req), KW_ERR_INVALID_FORMAT);
 	/* wrong profile */
 	s = release_json("a", key2048.n, key2048.e, "k");
 	{
@@ -233,42 +218,58 @@ test_parse_rsa(void)
 	tkey_free(&k1024);
 }
 
-static void
-test_parse_sweeps(void)
+/*
+ * The sweeps of one good request s: every proper prefix fails cleanly, and
+ * every single bit flip either fails or gives a request for which check
+ * holds (a flipped JSON delimiter never does). Returns how many flips were
+ * accepted; some are (letter case inside base64url data or a label), most not.
+ */
+static unsigned long
+sweep(const char *s, void (*check)(const struct hsm_req *))
 {
 	static struct hsm_req req;
-	char *s = release_json("repo/key/1", key2048.n, key2048.e, "kid");
 	size_t len = strlen(s);
-	uint32_t id;
 	unsigned long accepted = 0;
 	char *m = malloc(len);
+	uint32_t id;
 
 	CU_ASSERT_FATAL(m != NULL);
 	CU_ASSERT_EQUAL(hsm_req_parse(s, len, &req, &id), 0);
-	/* every proper prefix fails cleanly */
 	for (size_t i = 0; i < len; i++)
 		CU_ASSERT_NOT_EQUAL(hsm_req_parse(s, i, &req, &id), 0);
-	/* single bit flips: never crash; what is accepted still satisfies the invariants */
 	for (size_t i = 0; i < len; i++) {
 		for (int b = 0; b < 8; b++) {
 			memcpy(m, s, len);
 			m[i] = (char)(m[i] ^ (1 << b));
-			if (hsm_req_parse(m, len, &req, &id) == 0) {
-				/* a flipped JSON delimiter can never give a valid request */
-				CU_ASSERT_PTR_NULL(strchr("{}\":,", s[i]));
-				accepted++;
-				CU_ASSERT_TRUE(req.op != HSM_OP_RELEASE ||
-				    (hsm_label_valid(req.label, strlen(req.label)) && req.n[0] != 0 &&
-				    req.n_len >= 256 && (req.e[req.e_len - 1] & 1) == 1));
-			}
+			if (hsm_req_parse(m, len, &req, &id) != 0)
+				continue;
+			accepted++;
+			CU_ASSERT_PTR_NULL(strchr("{}\":,", s[i]));
+			check(&req);
 		}
 	}
-	/* some flips (letter case inside n, label or kid) keep a valid request */
 	CU_ASSERT_TRUE(accepted > 0 && accepted < len * 8);
 	free(m);
-	free(s);
+	return accepted;
 }
 
+static void
+check_release(const struct hsm_req *req)
+{
+	CU_ASSERT_TRUE(req->op != HSM_OP_RELEASE ||
+	    (hsm_label_valid(req->label, strlen(req->label)) && req->n[0] != 0 &&
+	    req->n_len >= 256 && (req->e[req->e_len - 1] & 1) == 1));
+}
+
+static void
+test_parse_sweeps(void)
+{
+	char *s = release_json("repo/key/1", key2048.n, key2048.e, "kid");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	(void)sweep(s, check_release);
+	free(s);
+}
 static char *
 sign_json(const char *label, const char *digest)
 {
@@ -355,20 +356,12 @@ test_parse_token_ops(void)
 			free(s);
 		}
 	}
-	s = sign_json("kw-token/1", d31);
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
-	free(s);
-	s = sign_json("kw-token/1", d33);
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
-	free(s);
+	CU_ASSERT_EQUAL(parse_free(sign_json("kw-token/1", d31), &req), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(parse_free(sign_json("kw-token/1", d33), &req), KW_ERR_INVALID_FORMAT);
 	d32[42] = '=';    /* not base64url */
-	s = sign_json("kw-token/1", d32);
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
-	free(s);
+	CU_ASSERT_EQUAL(parse_free(sign_json("kw-token/1", d32), &req), KW_ERR_INVALID_FORMAT);
 	d32[42] = 'r';    /* nonzero unused low bits in the last symbol */
-	s = sign_json("kw-token/1", d32);
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), KW_ERR_INVALID_FORMAT);
-	free(s);
+	CU_ASSERT_EQUAL(parse_free(sign_json("kw-token/1", d32), &req), KW_ERR_INVALID_FORMAT);
 	d32[42] = 's';
 	s = sign_json("kw-token/1", d32);
 	CU_ASSERT_EQUAL(parse_str(s, &req, &id), 0);
@@ -387,40 +380,24 @@ test_parse_token_ops(void)
 	free(d33);
 }
 
+/* still a sign of a token label, or a flip into the id */
+static void
+check_sign(const struct hsm_req *req)
+{
+	CU_ASSERT_EQUAL(req->op, HSM_OP_SIGN);
+	CU_ASSERT_EQUAL(hsm_token_label_parse(req->label, strlen(req->label), NULL), 0);
+}
+
 static void
 test_parse_sign_sweeps(void)
 {
-	static struct hsm_req req;
 	char *d = b64_of(0x5c, 32), *s = sign_json("kw-token/1700000000", d);
-	size_t len = strlen(s);
-	unsigned long accepted = 0;
-	char *m = malloc(len);
-	uint32_t id;
 
-	CU_ASSERT_FATAL(m != NULL && d != NULL);
-	CU_ASSERT_EQUAL(hsm_req_parse(s, len, &req, &id), 0);
-	for (size_t i = 0; i < len; i++)
-		CU_ASSERT_NOT_EQUAL(hsm_req_parse(s, i, &req, &id), 0);
-	for (size_t i = 0; i < len; i++) {
-		for (int b = 0; b < 8; b++) {
-			memcpy(m, s, len);
-			m[i] = (char)(m[i] ^ (1 << b));
-			if (hsm_req_parse(m, len, &req, &id) != 0)
-				continue;
-			accepted++;
-			CU_ASSERT_PTR_NULL(strchr("{}\":,", s[i]));
-			/* still a sign of a token label, or a flip into the id */
-			CU_ASSERT_EQUAL(req.op, HSM_OP_SIGN);
-			CU_ASSERT_EQUAL(hsm_token_label_parse(req.label, strlen(req.label), NULL), 0);
-		}
-	}
-	/* flips inside the digest and label digits keep a valid request */
-	CU_ASSERT_TRUE(accepted > 0 && accepted < len * 8);
-	free(m);
+	CU_ASSERT_FATAL(s != NULL && d != NULL);
+	(void)sweep(s, check_sign);
 	free(s);
 	free(d);
 }
-
 /* An import request with a kek of kek_len bytes and a value of value_len bytes (filler). */
 static char *
 import_json(const char *label, const char *kind, int length, const char *kid, size_t kek_len,
@@ -515,19 +492,13 @@ test_parse_admin_ops(void)
 	CU_ASSERT_STRING_EQUAL(req.import_kid, KID43);
 	CU_ASSERT_EQUAL(req.kek[383], 0xa5);
 	free(s);
-	s = import_json("kw-key/r/t/g/v1", "aes-128", 16, KID43, 384, 24);
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), 0);
-	free(s);
+	CU_ASSERT_EQUAL(parse_free(import_json("kw-key/r/t/g/v1", "aes-128", 16, KID43, 384, 24), &req), 0);
 	s = import_json("kw-key/r/t/g/v1", "secret", 20, KID43, 384, 40);
 	CU_ASSERT_EQUAL(parse_str(s, &req, &id), 0);
 	CU_ASSERT_EQUAL(req.length, 20);
 	free(s);
-	s = import_json("kw-key/r/t/g/v1", "secret", 4096, KID43, 384, 4104);
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), 0);
-	free(s);
-	s = import_json("kw-key/r/t/g/v1", "secret", 1, KID43, 384, 24);
-	CU_ASSERT_EQUAL(parse_str(s, &req, &id), 0);
-	free(s);
+	CU_ASSERT_EQUAL(parse_free(import_json("kw-key/r/t/g/v1", "secret", 4096, KID43, 384, 4104), &req), 0);
+	CU_ASSERT_EQUAL(parse_free(import_json("kw-key/r/t/g/v1", "secret", 1, KID43, 384, 24), &req), 0);
 	/* import rejects */
 	{
 		static const struct {
@@ -585,74 +556,41 @@ test_parse_admin_ops(void)
 
 /* Truncation and bit-flip sweeps over an import and a destroy request. */
 static void
-test_parse_import_sweeps(void)
+check_key_op(const struct hsm_req *req)
 {
-	static struct hsm_req req;
-	const char *const dj = "{\"id\":4,\"op\":\"destroy\",\"label\":\"kw-key/r/t/g/v1\"}";
-	char *reqs[2] = {import_json("kw-key/r/t/g/v1", "secret", 20, KID43, 384, 40), NULL};
-	unsigned long accepted = 0, total = 0;
-	uint32_t id;
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(reqs[0]);
-	reqs[1] = strdup(dj);
-	for (size_t k = 0; k < 2; k++) {
-		char *s = reqs[k], *m;
-		size_t len = strlen(s);
-
-		CU_ASSERT_EQUAL(hsm_req_parse(s, len, &req, &id), 0);
-		for (size_t i = 0; i < len; i++)
-			CU_ASSERT_NOT_EQUAL(hsm_req_parse(s, i, &req, &id), 0);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(m = malloc(len));
-		for (size_t i = 0; i < len; i++) {
-			for (int b = 0; b < 8; b++) {
-				memcpy(m, s, len);
-				m[i] = (char)(m[i] ^ (1 << b));
-				total++;
-				if (hsm_req_parse(m, len, &req, &id) != 0)
-					continue;
-				accepted++;
-				CU_ASSERT_PTR_NULL(strchr("{}\":,", s[i]));
-				if (req.op == HSM_OP_IMPORT) {
-					CU_ASSERT_TRUE(hsm_key_label_valid(req.label, strlen(req.label)));
-					CU_ASSERT_EQUAL(req.value_len,
-					    hsm_import_plain_len(req.kind, req.length) + 8);
-					CU_ASSERT_EQUAL(strlen(req.import_kid), HSM_IMPORT_KID_LEN);
-				} else {
-					CU_ASSERT_EQUAL(req.op, HSM_OP_DESTROY);
-					CU_ASSERT_TRUE(hsm_key_label_valid(req.label, strlen(req.label)));
-				}
-			}
-		}
-		free(m);
+	CU_ASSERT_TRUE(hsm_key_label_valid(req->label, strlen(req->label)));
+	if (req->op == HSM_OP_IMPORT) {
+		CU_ASSERT_EQUAL(req->value_len, hsm_import_plain_len(req->kind, req->length) + 8);
+		CU_ASSERT_EQUAL(strlen(req->import_kid), HSM_IMPORT_KID_LEN);
+	} else {
+		CU_ASSERT_EQUAL(req->op, HSM_OP_DESTROY);
 	}
-	/* flips inside base64url data and the label keep some requests valid, most are not */
-	CU_ASSERT_TRUE(accepted > 0 && accepted < total);
-	free(reqs[0]);
-	free(reqs[1]);
 }
 
+static void
+test_parse_import_sweeps(void)
+{
+	char *s = import_json("kw-key/r/t/g/v1", "secret", 20, KID43, 384, 40);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	(void)sweep(s, check_key_op);
+	(void)sweep("{\"id\":4,\"op\":\"destroy\",\"label\":\"kw-key/r/t/g/v1\"}", check_key_op);
+	free(s);
+}
 int
 test_hsm_req_suite(void)
 {
-	CU_pSuite s = CU_add_suite("hsm_req", NULL, NULL);
+	static const struct hsm_test tests[] = {
+		{"parse_good", test_parse_good},
+		{"parse_reject", test_parse_reject},
+		{"parse_rsa", test_parse_rsa},
+		{"parse_sweeps", test_parse_sweeps},
+		{"parse_token_ops", test_parse_token_ops},
+		{"parse_sign_sweeps", test_parse_sign_sweeps},
+		{"parse_admin_ops", test_parse_admin_ops},
+		{"parse_import_sweeps", test_parse_import_sweeps},
+		{NULL, NULL},
+	};
 
-	if (s == NULL)
-		return -1;
-	if (CU_add_test(s, "parse_good", test_parse_good) == NULL)
-		return -1;
-	if (CU_add_test(s, "parse_reject", test_parse_reject) == NULL)
-		return -1;
-	if (CU_add_test(s, "parse_rsa", test_parse_rsa) == NULL)
-		return -1;
-	if (CU_add_test(s, "parse_sweeps", test_parse_sweeps) == NULL)
-		return -1;
-	if (CU_add_test(s, "parse_token_ops", test_parse_token_ops) == NULL)
-		return -1;
-	if (CU_add_test(s, "parse_sign_sweeps", test_parse_sign_sweeps) == NULL)
-		return -1;
-	if (CU_add_test(s, "parse_admin_ops", test_parse_admin_ops) == NULL)
-		return -1;
-	if (CU_add_test(s, "parse_import_sweeps", test_parse_import_sweeps) == NULL)
-		return -1;
-	return 0;
+	return hsm_test_add_suite("hsm_req", false, tests);
 }

@@ -93,11 +93,10 @@ test_supervise_parse(void)
 int
 test_hsm_supervise_suite(void)
 {
-	CU_pSuite s = CU_add_suite("hsm_supervise", NULL, NULL);
+	static const struct hsm_test tests[] = {
+		{"supervise_parse", test_supervise_parse},
+		{NULL, NULL},
+	};
 
-	if (s == NULL)
-		return -1;
-	if (CU_add_test(s, "supervise_parse", test_supervise_parse) == NULL)
-		return -1;
-	return 0;
+	return hsm_test_add_suite("hsm_supervise", false, tests);
 }

@@ -173,15 +173,12 @@ test_sig_fixed(void)
 int
 test_hsm_tokkey_suite(void)
 {
-	CU_pSuite s = CU_add_suite("hsm_tokkey", NULL, NULL);
+	static const struct hsm_test tests[] = {
+		{"ec_point", test_ec_point},
+		{"token_key_json", test_token_key_json},
+		{"sig_fixed", test_sig_fixed},
+		{NULL, NULL},
+	};
 
-	if (s == NULL)
-		return -1;
-	if (CU_add_test(s, "ec_point", test_ec_point) == NULL)
-		return -1;
-	if (CU_add_test(s, "token_key_json", test_token_key_json) == NULL)
-		return -1;
-	if (CU_add_test(s, "sig_fixed", test_sig_fixed) == NULL)
-		return -1;
-	return 0;
+	return hsm_test_add_suite("hsm_tokkey", false, tests);
 }

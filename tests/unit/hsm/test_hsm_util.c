@@ -51,6 +51,9 @@ struct tkey key2048, ka, kb;
 CK_BBOOL ck_true_t = CK_TRUE;
 static int token_state; /* 0: not made yet, 1: up, -1: failed */
 
+static struct hsm_client *client_of_token(unsigned int recycle_after, unsigned int call_ms,
+    unsigned int admin_ms, unsigned int max_pending);
+
 void
 tkey_free(struct tkey *k)
 {
@@ -325,7 +328,6 @@ int
 hsm_test_token_up(void)
 {
 	char conf[512], cmd[512];
-	struct hsm_client_config cfg = {0};
 	int n;
 
 	if (token_state != 0)
@@ -352,19 +354,12 @@ hsm_test_token_up(void)
 		return -1;
 	if (tkey_gen(3072, &ka) != 0 || tkey_gen(3072, &kb) != 0)
 		return -1;
-	cfg.helper_path = helper_path;
-	cfg.module_path = MODULE;
-	cfg.token_label = "kwtest";
-	cfg.pin_file = pin_path;
-	cfg.softhsm2_conf = conf_path;
-	cfg.log_level = "warn";
 	/*
 	 * key_list_pages queues 300 generates at once; on a loaded machine the
 	 * last ones waited longer than the default 30 s admin deadline. The
 	 * deadline tests use clients of their own (start_client_dl).
 	 */
-	cfg.admin_timeout_ms = 120000;
-	if (hsm_client_start(base, &cfg, &cl) != 0)
+	if ((cl = client_of_token(0, 0, 120000, 0)) == NULL)
 		return -1;
 	token_state = 1;
 	return 0;
@@ -409,8 +404,10 @@ check_batch(struct res *xs, size_t n, const struct tkey *k, const uint8_t *want,
 	CU_ASSERT_EQUAL(ok, n);
 }
 
-struct hsm_client *
-start_client(unsigned int recycle_after)
+/* A client of the test token; 0 in a deadline or the bound: the default. */
+static struct hsm_client *
+client_of_token(unsigned int recycle_after, unsigned int call_ms, unsigned int admin_ms,
+    unsigned int max_pending)
 {
 	struct hsm_client_config cfg = {0};
 	struct hsm_client *c = NULL;
@@ -422,7 +419,16 @@ start_client(unsigned int recycle_after)
 	cfg.softhsm2_conf = conf_path;
 	cfg.recycle_after = recycle_after;
 	cfg.log_level = "warn";
+	cfg.call_timeout_ms = call_ms;
+	cfg.admin_timeout_ms = admin_ms;
+	cfg.max_pending = max_pending;
 	return hsm_client_start(base, &cfg, &c) == 0 ? c : NULL;
+}
+
+struct hsm_client *
+start_client(unsigned int recycle_after)
+{
+	return client_of_token(recycle_after, 0, 0, 0);
 }
 
 int64_t
@@ -462,19 +468,7 @@ run_until_down(struct hsm_client *c, int ms)
 struct hsm_client *
 start_client_dl(unsigned int call_ms, unsigned int admin_ms, unsigned int max_pending)
 {
-	struct hsm_client_config cfg = {0};
-	struct hsm_client *c = NULL;
-
-	cfg.helper_path = helper_path;
-	cfg.module_path = MODULE;
-	cfg.token_label = "kwtest";
-	cfg.pin_file = pin_path;
-	cfg.softhsm2_conf = conf_path;
-	cfg.log_level = "warn";
-	cfg.call_timeout_ms = call_ms;
-	cfg.admin_timeout_ms = admin_ms;
-	cfg.max_pending = max_pending;
-	return hsm_client_start(base, &cfg, &c) == 0 ? c : NULL;
+	return client_of_token(0, call_ms, admin_ms, max_pending);
 }
 
 json_t *
@@ -590,4 +584,40 @@ tp11_find(struct tp11 *t, CK_OBJECT_CLASS cls, const char *label, CK_OBJECT_HAND
 	if (n > 0 && n < 99)
 		*h = hs[0];
 	return n;
+}
+
+static int
+token_init(void)
+{
+	return hsm_test_token_up();
+}
+
+int
+hsm_test_add_suite(const char *name, bool token, const struct hsm_test *tests)
+{
+	CU_pSuite s = CU_add_suite(name, token ? token_init : NULL, NULL);
+
+	if (s == NULL)
+		return -1;
+	for (const struct hsm_test *t = tests; t->name != NULL; t++) {
+		if (CU_add_test(s, t->name, t->fn) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+int
+run_python(const char *script, const char *a1, const char *a2, char *line, size_t max)
+{
+	char cmd[640];
+	FILE *f;
+	int got;
+
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 '%s' '%s' '%s'", script, a1, a2);
+	if ((f = popen(cmd, "r")) == NULL)
+		return -1;
+	memset(line, 0, max);
+	got = fgets(line, (int)max, f) != NULL;
+	line[strcspn(line, "\n")] = '\0';
+	return pclose(f) == 0 && got ? 0 : -1;
 }

@@ -222,28 +222,17 @@ test_selftest_gate(void)
 	hsm_client_free(c);
 }
 
-static int
-suite_init(void)
-{
-	return hsm_test_token_up();
-}
-
 int
 test_keywarden_hsm_suite(void)
 {
-	CU_pSuite s = CU_add_suite("keywarden_hsm", suite_init, NULL);
+	static const struct hsm_test tests[] = {
+		{"errors", test_errors},
+		{"raw_garbage", test_raw_garbage},
+		{"recycle", test_recycle},
+		{"recycle_never", test_recycle_never},
+		{"selftest_gate", test_selftest_gate},
+		{NULL, NULL},
+	};
 
-	if (s == NULL)
-		return -1;
-	if (CU_add_test(s, "errors", test_errors) == NULL)
-		return -1;
-	if (CU_add_test(s, "raw_garbage", test_raw_garbage) == NULL)
-		return -1;
-	if (CU_add_test(s, "recycle", test_recycle) == NULL)
-		return -1;
-	if (CU_add_test(s, "recycle_never", test_recycle_never) == NULL)
-		return -1;
-	if (CU_add_test(s, "selftest_gate", test_selftest_gate) == NULL)
-		return -1;
-	return 0;
+	return hsm_test_add_suite("keywarden_hsm", true, tests);
 }
