@@ -98,7 +98,7 @@ int hsm_client_call(struct hsm_client *c, const struct hsm_args *a, hsm_client_c
  * hsm_client_call (same returns); the reply arrives as res->u.<op>.
  */
 int hsm_client_probe(struct hsm_client *c, hsm_client_cb cb, void *arg) KW_WUR;
-/* length: bytes of a "secret" (ignored for AES). */
+/* length: bytes of a "secret"; for AES 0, or 16/32 (another value is the helper's error). */
 int hsm_client_generate(struct hsm_client *c, const char *label, enum hsm_kind kind,
     size_t length, bool if_missing, hsm_client_cb cb, void *arg) KW_WUR;
 /* n, e: the big-endian RSA public key the value is released to. */

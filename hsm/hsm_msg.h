@@ -26,7 +26,7 @@ struct hsm_args {
 		struct {
 			const char *label;
 			enum hsm_kind kind;
-			size_t length; /* sent for "secret" only (the helper derives AES lengths) */
+			size_t length; /* bytes; sent when non-zero (required for "secret") */
 			bool if_missing;
 		} generate;
 		struct {
@@ -56,7 +56,7 @@ struct hsm_args {
 		struct {
 			const char *label;
 			enum hsm_kind kind;
-			size_t length;    /* sent for "secret" only */
+			size_t length;    /* as for generate */
 			const char *kid;  /* the import key's */
 			const char *kek;  /* base64url, as the importer sent it (the helper checks it) */
 			const char *value; /* base64url, likewise */
