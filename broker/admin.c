@@ -310,13 +310,20 @@ valid_document(const char *kind, const json_t *doc, char *why, size_t whylen)
 
 /* ---- operations (admin thread) ---- */
 
-static json_t *
-hsm_call(struct admin_req *a, json_t *req, int *r)
+/* One HSM call from the admin thread; *ret (may be NULL): the typed reply. */
+static int
+hsm_call(struct admin_req *a, const struct hsm_args *args, struct hsm_result **ret)
 {
-	json_t *rep = NULL;
+	struct hsm_result *res = NULL;
+	int r;
 
-	*r = kw_hsm_bridge_call(a->b->bridge, req, &rep);
-	return *r == 0 ? rep : NULL;
+	if ((r = kw_hsm_bridge_call(a->b->bridge, args, &res)) != 0)
+		return r;
+	if (ret != NULL)
+		*ret = res;    /* transferred */
+	else
+		hsm_result_free(res);
+	return 0;
 }
 
 static int
@@ -335,24 +342,26 @@ static int
 materialize(struct admin_req *a, const char *label, const char *alg, unsigned int length,
     const json_t *wrapped)
 {
-	json_t *req, *rep;
+	struct hsm_args args = {.op = wrapped == NULL ? HSM_OP_GENERATE : HSM_OP_IMPORT};
+	enum hsm_kind kind = 0;
 	int r;
 
-	if (wrapped == NULL)
-		req = json_pack("{s:s, s:s, s:s, s:i, s:b}", "op", "generate", "label", label, "kind",
-		    alg, "length", (int)length, "if_missing", 0);
-	else
-		req = json_pack("{s:s, s:s, s:s, s:i, s:O, s:O, s:O}", "op", "import", "label", label,
-		    "kind", alg, "length", (int)length, "kid", json_object_get(wrapped, "kid"),
-		    "kek", json_object_get(wrapped, "kek"), "value", json_object_get(wrapped, "value"));
-	if (req == NULL) {
-		if (kw_store_version_abort(a->b->store, label) != 0)
-			kw_log_err("cannot abort pending version %s (reconciled at restart)", label);
-		return fail(a, KW_ERR_NOMEM, NULL);
+	if (hsm_kind_from_name(alg, &kind) != 0)
+		kind = 0;    /* the encoder refuses it (KW_ERR_INVALID_ARG): fails like the HSM */
+	if (wrapped == NULL) {
+		args.u.generate.label = label;
+		args.u.generate.kind = kind;
+		args.u.generate.length = length;
+		args.u.generate.if_missing = false;
+	} else {
+		args.u.import.label = label;
+		args.u.import.kind = kind;
+		args.u.import.length = length;
+		args.u.import.kid = json_string_value(json_object_get(wrapped, "kid"));
+		args.u.import.kek = json_string_value(json_object_get(wrapped, "kek"));
+		args.u.import.value = json_string_value(json_object_get(wrapped, "value"));
 	}
-	rep = hsm_call(a, req, &r);
-	json_decref(rep);
-	if (r != 0) {
+	if ((r = hsm_call(a, &args, NULL)) != 0) {
 		int ar = kw_store_version_abort(a->b->store, label);
 		if (ar != 0)
 			kw_log_err_r(ar, "cannot abort pending version %s (reconciled at restart)", label);
@@ -497,10 +506,10 @@ op_key_delete(struct admin_req *a, const char *repo, const char *type, const cha
 	if ((r = kw_store_key_delete_begin(a->b->store, repo, type, tag, &labels)) != 0)
 		return fail(a, r, "no such key");
 	json_array_foreach(labels, i, l) {
-		json_t *req = json_pack("{s:s, s:s}", "op", "destroy", "label", json_string_value(l));
-		json_t *rep = req != NULL ? hsm_call(a, req, &r) : NULL;
-		json_decref(rep);
-		if (req == NULL || r != 0) {
+		struct hsm_args args = {.op = HSM_OP_DESTROY};
+
+		args.u.destroy.label = json_string_value(l);
+		if ((r = hsm_call(a, &args, NULL)) != 0) {
 			json_decref(labels);
 			return fail(a, KW_ERR_UNAVAILABLE,
 			    "the HSM could not destroy the key; retry the deletion");
@@ -755,16 +764,14 @@ op_changes(struct admin_req *a)
 static int
 op_import_key(struct admin_req *a)
 {
-	json_t *req, *rep;
-	int r;
+	struct hsm_result *res = NULL;
+	json_t *out;
 
-	if ((req = json_pack("{s:s}", "op", "import_key")) == NULL)
-		return fail(a, KW_ERR_NOMEM, NULL);
-	if ((rep = hsm_call(a, req, &r)) == NULL)
+	if (hsm_call(a, &(struct hsm_args){.op = HSM_OP_IMPORT_KEY}, &res) != 0)
 		return fail(a, KW_ERR_UNAVAILABLE, "the HSM has no import key");
-	json_object_del(rep, "id");
-	json_object_del(rep, "ok");
-	return ok(a, 200, rep);
+	out = json_pack("{s:s, s:O}", "kid", res->u.import_key.kid, "jwk", res->u.import_key.jwk);
+	hsm_result_free(res);
+	return out != NULL ? ok(a, 200, out) : fail(a, KW_ERR_NOMEM, NULL);
 }
 
 static int
@@ -1371,12 +1378,18 @@ kw_admin_stop(struct kw_broker *b)
 
 /* ---- crash reconciliation (start-up, before serving) ---- */
 
+/* Destroy the HSM object(s) labelled label (blocking, start-up). */
 static int
-hsm_sync(struct kw_broker *b, json_t *req, json_t **ret)
+hsm_destroy_sync(struct kw_broker *b, const char *label)
 {
-	if (req == NULL)
-		return KW_ERR_NOMEM;
-	return hsm_client_call_sync(b->hsm, req, ret);
+	struct hsm_args args = {.op = HSM_OP_DESTROY};
+	struct hsm_result *res = NULL;
+	int r;
+
+	args.u.destroy.label = label;
+	if ((r = hsm_client_call_sync(b->hsm, &args, &res)) == 0)
+		hsm_result_free(res);
+	return r;
 }
 
 /* Every kw-key/ label in the HSM: *ret = {"labels": [...]} (the helper pages key_list). */
@@ -1394,23 +1407,31 @@ hsm_key_labels(struct kw_broker *b, json_t **ret)
 	}
 	json_object_set_new(out, "labels", labels);
 	for (;;) {
-		json_t *page = NULL, *pl;
-		if ((r = hsm_sync(b, json_pack("{s:s, s:s}", "op", "key_list", "after", after),
-		    &page)) != 0) {
+		struct hsm_args args = {.op = HSM_OP_KEY_LIST};
+		struct hsm_result *page = NULL;
+		bool more;
+
+		args.u.key_list.after = after;
+		if ((r = hsm_client_call_sync(b->hsm, &args, &page)) != 0) {
 			json_decref(out);
 			return r;
 		}
-		pl = json_object_get(page, "labels");
-		json_array_extend(labels, pl);
-		if (!json_is_true(json_object_get(page, "more")) || json_array_size(pl) == 0) {
-			json_decref(page);
-			break;
+		r = 0;
+		for (size_t i = 0; i < page->u.key_list.n && r == 0; i++)
+			if (json_array_append_new(labels, json_string(page->u.key_list.labels[i])) != 0)
+				r = KW_ERR_NOMEM;
+		more = page->u.key_list.more && page->u.key_list.n > 0;
+		hsm_result_free(page);
+		if (r != 0) {
+			json_decref(out);
+			return r;
 		}
-		json_decref(page);
+		if (!more)
+			break;
 		after = json_string_value(json_array_get(labels, json_array_size(labels) - 1));
 		if (after == NULL) {
 			json_decref(out);
-			return KW_ERR_HSM;
+			return KW_ERR_NOMEM;
 		}
 	}
 	*ret = out;
@@ -1433,7 +1454,6 @@ kw_admin_reconcile(struct kw_broker *b)
 		const char *label = json_string_value(json_object_get(v, "label"));
 		const char *state = json_string_value(json_object_get(v, "state"));
 		int present = 0;
-		json_t *dr = NULL;
 
 		if (label == NULL || state == NULL)
 			continue;
@@ -1441,10 +1461,8 @@ kw_admin_reconcile(struct kw_broker *b)
 			if (json_is_string(l) && strcmp(json_string_value(l), label) == 0)
 				present = 1;
 		if (strcmp(state, "pending") == 0 || strcmp(state, "deleting") == 0) {
-			if (present && (r = hsm_sync(b, json_pack("{s:s, s:s}", "op", "destroy",
-			    "label", label), &dr)) != 0)
+			if (present && (r = hsm_destroy_sync(b, label)) != 0)
 				goto out;
-			json_decref(dr);
 			if (strcmp(state, "pending") == 0 &&
 			    (r = kw_store_version_abort(b->store, label)) != 0)
 				goto out;
@@ -1489,7 +1507,6 @@ kw_admin_reconcile(struct kw_broker *b)
 	labels = json_object_get(rep, "labels");
 	json_array_foreach(labels, k, l) {
 		int known = 0;
-		json_t *dr = NULL;
 
 		json_array_foreach(versions, i, v)
 			if (json_is_string(l) && strcmp(json_string_value(json_object_get(v, "label")),
@@ -1497,10 +1514,8 @@ kw_admin_reconcile(struct kw_broker *b)
 				known = 1;
 		if (known || !json_is_string(l))
 			continue;
-		if ((r = hsm_sync(b, json_pack("{s:s, s:s}", "op", "destroy", "label",
-		    json_string_value(l)), &dr)) != 0)
+		if ((r = hsm_destroy_sync(b, json_string_value(l))) != 0)
 			goto out;
-		json_decref(dr);
 		kw_log_warn("reconcile: destroyed orphan HSM object %s (no store row)",
 		    json_string_value(l));
 		fixed++;

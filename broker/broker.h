@@ -110,16 +110,18 @@ void kw_admin_stop(struct kw_broker *b);
 int kw_admin_reconcile(struct kw_broker *b) KW_WUR;
 
 /*
- * hsm_bridge.c: a blocking HSM call for the admin thread. The request (stolen)
- * is handed to the loop, which calls hsm_client_call; the calling thread waits
- * for the reply (*ret: new reference). Never call it on the loop thread.
+ * hsm_bridge.c: a blocking HSM call for the admin thread. The typed request
+ * is encoded on the calling thread and handed to the loop, which calls
+ * hsm_client_call_json; the calling thread waits for the typed reply (*ret:
+ * its own copy, free with hsm_result_free). Never call it on the loop thread.
  */
 struct kw_hsm_bridge;
 int kw_hsm_bridge_new(struct kw_broker *b, struct kw_hsm_bridge **ret) KW_WUR;
 void kw_hsm_bridge_shutdown(struct kw_hsm_bridge *br);   /* fail waiting and future calls */
 /* Free after hsm_client_free (pending calls may still complete into it); NULL-safe. */
 void kw_hsm_bridge_free(struct kw_hsm_bridge *br);
-int kw_hsm_bridge_call(struct kw_hsm_bridge *br, json_t *req, json_t **ret) KW_WUR;
+int kw_hsm_bridge_call(struct kw_hsm_bridge *br, const struct hsm_args *a,
+    struct hsm_result **ret) KW_WUR;
 
 /*
  * Reference-value sets named by a policy, from a store connection of the

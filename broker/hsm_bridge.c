@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Blocking HSM calls for the admin thread. hsm_client lives on the event
- * loop; the admin thread queues a request here, event_active() wakes the
- * loop, which issues the asynchronous call, and the reply is handed back
- * through a condition variable. The loop itself never waits.
+ * loop; the admin thread encodes its typed request (hsm_args_encode) and
+ * queues it here, event_active() wakes the loop, which issues the
+ * asynchronous call, and a copy of the typed reply is handed back through
+ * a condition variable. The loop itself never waits, and the two threads
+ * share no JSON: the request is the loop's once queued, the reply copy the
+ * admin thread's.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,8 +27,9 @@ struct kw_hsm_bridge;
 
 struct bridge_call {
 	struct kw_hsm_bridge *br;
+	enum hsm_op op;
 	json_t *req;
-	json_t *reply;
+	struct hsm_result *reply;
 	int r;
 	int done;
 	struct bridge_call *next;
@@ -41,13 +45,17 @@ struct kw_hsm_bridge {
 };
 
 static void
-call_done(int r, json_t *result, void *arg)
+call_done(int r, const struct hsm_result *res, void *arg)
 {
 	struct bridge_call *c = arg;
 	struct kw_hsm_bridge *br = c->br;
+	struct hsm_result *copy = NULL;
 
+	/* res lives only during this callback: the admin thread gets its own copy */
+	if (r == 0)
+		r = hsm_result_copy(res, &copy);
 	pthread_mutex_lock(&br->lock);
-	c->reply = r == 0 ? json_incref(result) : NULL;
+	c->reply = copy;
 	c->r = r;
 	c->done = 1;
 	pthread_cond_broadcast(&br->cond);
@@ -73,7 +81,7 @@ bridge_cb(evutil_socket_t fd, short what, void *arg)
 		req = c->req;
 		c->req = NULL;    /* stolen by hsm_client_call */
 		/* hsm_client_call never runs the callback inside the call */
-		int r = hsm_client_call(br->b->hsm, req, call_done, c);
+		int r = hsm_client_call_json(br->b->hsm, c->op, req, call_done, c);
 
 		if (r != 0) {
 			pthread_mutex_lock(&br->lock);
@@ -127,17 +135,21 @@ kw_hsm_bridge_free(struct kw_hsm_bridge *br)
 }
 
 int
-kw_hsm_bridge_call(struct kw_hsm_bridge *br, json_t *req, json_t **ret)
+kw_hsm_bridge_call(struct kw_hsm_bridge *br, const struct hsm_args *a, struct hsm_result **ret)
 {
 	struct bridge_call *c;
 	struct timespec deadline;
+	json_t *req = NULL;
 	int r;
 
+	if ((r = hsm_args_encode(a, &req)) != 0)
+		return r;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		json_decref(req);
 		return KW_ERR_NOMEM;
 	}
 	c->br = br;
+	c->op = a->op;
 	c->req = req;
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += (time_t)(br->b->cfg->hsm_admin_timeout > br->b->cfg->hsm_call_timeout ?
@@ -164,9 +176,9 @@ kw_hsm_bridge_call(struct kw_hsm_bridge *br, json_t *req, json_t **ret)
 	r = c->done != 0 ? c->r : KW_ERR_UNAVAILABLE;
 	if (c->done != 0) {
 		if (r == 0)
-			*ret = c->reply;
+			*ret = c->reply;    /* transferred */
 		else
-			json_decref(c->reply);
+			hsm_result_free(c->reply);
 		pthread_mutex_unlock(&br->lock);
 		free(c);
 	} else {

@@ -42,30 +42,37 @@ usage(FILE *f)
 	    "See docs/configuration.md for every configuration key.\n");
 }
 
+/* A new token-signing key in the HSM, created now (blocking); *ret: its entry. */
+static int
+token_key_new_sync(struct kw_broker *b, int64_t now, struct hsm_result **ret)
+{
+	struct hsm_args a = {.op = HSM_OP_TOKEN_KEY_NEW};
+
+	a.u.token_key_new.now_set = true;
+	a.u.token_key_new.now = now;
+	return hsm_client_call_sync(b->hsm, &a, ret);
+}
+
 /* Load the token keys from the HSM (blocking: start-up and rotation only). */
 static int
 load_token_keys_sync(struct kw_broker *b, int create_if_none)
 {
-	json_t *rep = NULL, *req;
+	struct hsm_result *res = NULL;
 	struct kw_token_keys *ks = NULL;
 	int r;
 
-	if ((req = json_pack("{s:s}", "op", "token_keys")) == NULL)
-		return KW_ERR_NOMEM;
-	if ((r = hsm_client_call_sync(b->hsm, req, &rep)) != 0)
+	if ((r = hsm_client_call_sync(b->hsm, &(struct hsm_args){.op = HSM_OP_TOKEN_KEYS},
+	    &res)) != 0)
 		return r;
-	r = kw_token_keys_from_reply(rep, &ks);
-	json_decref(rep);
+	r = kw_token_keys_from_hsm(res->u.token_keys.k, res->u.token_keys.n, &ks);
+	hsm_result_free(res);
 	if (r != 0)
 		return r;
 	if (ks->n == 0 && create_if_none) {
 		kw_token_keys_free(ks);
-		if ((req = json_pack("{s:s, s:I}", "op", "token_key_new", "now",
-		    (json_int_t)kw_broker_now())) == NULL)
-			return KW_ERR_NOMEM;
-		if ((r = hsm_client_call_sync(b->hsm, req, &rep)) != 0)
+		if ((r = token_key_new_sync(b, kw_broker_now(), &res)) != 0)
 			return r;
-		json_decref(rep);
+		hsm_result_free(res);
 		kw_log_info("created the first token-signing key in the HSM");
 		return load_token_keys_sync(b, 0);
 	}
@@ -79,12 +86,14 @@ load_token_keys_sync(struct kw_broker *b, int create_if_none)
 }
 
 static void
-token_keys_reloaded(int r, json_t *result, void *arg)
+token_keys_reloaded(int r, const struct hsm_result *res, void *arg)
 {
 	struct kw_broker *b = arg;
 	struct kw_token_keys *ks = NULL;
 
-	if (r != 0 || (r = kw_token_keys_from_reply(result, &ks)) != 0 || ks->n == 0) {
+	if (r != 0 ||
+	    (r = kw_token_keys_from_hsm(res->u.token_keys.k, res->u.token_keys.n, &ks)) != 0 ||
+	    ks->n == 0) {
 		kw_log_err_r(r != 0 ? r : KW_ERR_NOT_FOUND, "SIGHUP: cannot reload the token keys; "
 		    "keeping the current ones");
 		kw_token_keys_free(ks);
@@ -100,11 +109,10 @@ static void
 on_sighup(evutil_socket_t sig, short what, void *arg)
 {
 	struct kw_broker *b = arg;
-	json_t *req = json_pack("{s:s}", "op", "token_keys");
 
 	(void)sig;
 	(void)what;
-	if (req == NULL || hsm_client_call(b->hsm, req, token_keys_reloaded, b) != 0)
+	if (hsm_client_token_keys(b->hsm, token_keys_reloaded, b) != 0)
 		kw_log_err("SIGHUP: cannot ask the HSM helper for the token keys");
 }
 
@@ -113,18 +121,15 @@ static int
 rotate_token_key(struct kw_broker *b)
 {
 	const int64_t now = kw_broker_now();
-	json_t *req, *rep = NULL;
+	struct hsm_result *res = NULL;
 	int r;
 
 	if ((r = load_token_keys_sync(b, 0)) != 0 && r != KW_ERR_NOT_FOUND)
 		return r;
-	if ((req = json_pack("{s:s, s:I}", "op", "token_key_new", "now", (json_int_t)now)) == NULL)
-		return KW_ERR_NOMEM;
-	if ((r = hsm_client_call_sync(b->hsm, req, &rep)) != 0)
+	if ((r = token_key_new_sync(b, now, &res)) != 0)
 		return r;
-	printf("keywarden: new token-signing key %s\n",
-	    json_string_value(json_object_get(rep, "kid")));
-	json_decref(rep);
+	printf("keywarden: new token-signing key %s\n", res->u.token_key_new.kid);
+	hsm_result_free(res);
 	if ((r = load_token_keys_sync(b, 0)) != 0)
 		return r;
 	for (size_t i = 0; i + 1 < b->token_keys->n; i++) {
@@ -133,13 +138,12 @@ rotate_token_key(struct kw_broker *b)
 			    b->token_keys->k[i].kid);
 			continue;
 		}
-		req = json_pack("{s:s, s:s}", "op", "token_key_destroy", "label",
-		    b->token_keys->k[i].label);
-		if (req == NULL)
-			return KW_ERR_NOMEM;
-		if ((r = hsm_client_call_sync(b->hsm, req, &rep)) != 0)
+		struct hsm_args a = {.op = HSM_OP_TOKEN_KEY_DESTROY};
+
+		a.u.token_key_destroy.label = b->token_keys->k[i].label;
+		if ((r = hsm_client_call_sync(b->hsm, &a, &res)) != 0)
 			return r;
-		json_decref(rep);
+		hsm_result_free(res);
 		printf("keywarden: retired key %s (all its tokens have expired)\n",
 		    b->token_keys->k[i].kid);
 	}
@@ -214,10 +218,9 @@ static int
 start_hsm(struct kw_broker *b)
 {
 	struct hsm_client_config hc;
-	const json_t *probe, *profiles, *p;
+	const struct hsm_result *probe;
 	const char *token;
 	char *helper = NULL;
-	size_t i;
 	int r;
 
 	memset(&hc, 0, sizeof(hc));
@@ -250,18 +253,15 @@ start_hsm(struct kw_broker *b)
 			kw_log_err_r(r, "cannot start the HSM helper");
 		return r;
 	}
-	probe = hsm_client_probe(b->hsm);
-	token = json_string_value(json_object_get(probe, "token"));
-	if (token == NULL ||
-	    (b->cfg->hsm_token != NULL && strcmp(token, b->cfg->hsm_token) != 0)) {
+	probe = hsm_client_start_probe(b->hsm);
+	token = probe->u.probe.token;
+	if (b->cfg->hsm_token != NULL && strcmp(token, b->cfg->hsm_token) != 0) {
 		kw_log_err("the HSM helper serves token '%s', not hsm.token '%s'; refusing to start",
-		    token != NULL ? token : "?", b->cfg->hsm_token != NULL ? b->cfg->hsm_token : "");
+		    token, b->cfg->hsm_token);
 		return KW_ERR_MISMATCH;
 	}
-	profiles = json_object_get(probe, "profiles");
-	json_array_foreach(profiles, i, p) {
-		if (json_is_string(p) &&
-		    strcmp(json_string_value(p), HSM_PROFILE_RSA_OAEP_A256CBC_HS512) == 0)
+	for (size_t i = 0; i < probe->u.probe.n_profiles; i++) {
+		if (strcmp(probe->u.probe.profiles[i], HSM_PROFILE_RSA_OAEP_A256CBC_HS512) == 0)
 			b->release_profile = HSM_PROFILE_RSA_OAEP_A256CBC_HS512;
 	}
 	if (b->release_profile == NULL) {

@@ -127,19 +127,14 @@ struct sign_job {
 };
 
 static void
-sign_done(int r, json_t *result, void *arg)
+sign_done(int r, const struct hsm_result *res, void *arg)
 {
 	struct sign_job *sj = arg;
-	const char *sig_b64 = result != NULL ?
-	    json_string_value(json_object_get(result, "sig")) : NULL;
 	char nonce[KW_CHALLENGE_STR_MAX], *token = NULL;
-	uint8_t sig[KW_ES256_SIG_LEN];
-	size_t siglen = 0;
 
-	if (r != 0 || sig_b64 == NULL ||
-	    kw_b64url_decode(sig_b64, strlen(sig_b64), sig, sizeof(sig), &siglen) != 0 ||
-	    siglen != KW_ES256_SIG_LEN ||
-	    kw_jws_compact(sj->signing_input, sig, siglen, &token) != 0) {
+	/* res->u.sign.sig is the 64-byte ES256 value (hsm_msg.c checked its length) */
+	if (r != 0 || kw_jws_compact(sj->signing_input, res->u.sign.sig, sizeof(res->u.sign.sig),
+	    &token) != 0) {
 		/*
 		 * Deadline missed, helper down or hung: 503 hsm_unavailable. The HSM
 		 * client logs those events once each, so they are debug here.
@@ -168,10 +163,9 @@ attest_done(void *arg)
 	struct attest_job *j = arg;
 	struct kw_broker *b = j->b;
 	const struct kw_token_key *tk = kw_token_keys_active(b->token_keys);
-	json_t *hdr = NULL, *pl = NULL, *call;
+	json_t *hdr = NULL, *pl = NULL;
 	struct sign_job *sj = NULL;
-	uint8_t digest[32];
-	char *dig_b64 = NULL;
+	uint8_t digest[HSM_SIGN_DIGEST_LEN];
 	size_t silen;
 	int r = j->r;
 
@@ -223,15 +217,9 @@ attest_done(void *arg)
 		    "challenge unknown, expired or already used");
 		goto out;
 	}
-	if ((r = kw_sha256(sj->signing_input, silen, digest)) != 0 ||
-	    (r = kw_b64url_encode(digest, sizeof(digest), &dig_b64)) != 0)
+	if ((r = kw_sha256(sj->signing_input, silen, digest)) != 0)
 		goto fail;
-	if ((call = json_pack("{s:s, s:s, s:s}", "op", "sign", "label", tk->label, "digest",
-	    dig_b64)) == NULL) {
-		r = KW_ERR_NOMEM;
-		goto fail;
-	}
-	if ((r = hsm_client_call(b->hsm, call, sign_done, sj)) != 0)
+	if ((r = hsm_client_sign(b->hsm, tk->label, digest, sign_done, sj)) != 0)
 		goto fail;
 	sj = NULL;    /* owned by the callback now */
 	kw_log_info("attested tee=snp measurement=%.32s... debug=%s",
@@ -246,7 +234,6 @@ out:
 		free(sj->signing_input);
 		free(sj);
 	}
-	free(dig_b64);
 	json_decref(hdr);
 	json_decref(pl);
 	json_decref(j->claims);
@@ -324,14 +311,11 @@ struct release_job {
 };
 
 static void
-release_done(int r, json_t *result, void *arg)
+release_done(int r, const struct hsm_result *res, void *arg)
 {
 	struct release_job *j = arg;
-	const char *jwe = result != NULL ? json_string_value(json_object_get(result, "jwe")) : NULL;
 
-	if (r != 0 || jwe == NULL) {
-		if (r == 0)
-			r = KW_ERR_HSM;
+	if (r != 0) {
 		/* the HSM client logs deadline and hung-helper events once each */
 		if (r == KW_ERR_TIMEOUT || r == KW_ERR_UNAVAILABLE)
 			kw_log_debug_r(r, "release of '%s' failed in the HSM helper", j->path);
@@ -345,7 +329,7 @@ release_done(int r, json_t *result, void *arg)
 	}
 	j->b->n_release_ok++;
 	kw_log_info("released '%s' to tee-key=%s (JWE RSA-OAEP/A256CBC-HS512)", j->path, j->kid);
-	kw_http_jose(j->req, jwe);
+	kw_http_jose(j->req, res->u.release.jwe);
 out:
 	free(j);
 }
@@ -466,9 +450,9 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	struct release_job *j;
 	uint8_t *n = NULL, *e = NULL;
 	size_t nlen, elen;
-	char *nb = NULL, *eb = NULL, htu[512], nonce[KW_CHALLENGE_STR_MAX];
+	char htu[512], nonce[KW_CHALLENGE_STR_MAX];
 	const char *why = NULL, *token;
-	json_t *payload = NULL, *call;
+	json_t *payload = NULL;
 	struct kw_dpop_jti jti;
 	int r, need_nonce = 0, nn;
 	int64_t now = kw_broker_now();
@@ -529,9 +513,7 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 			    "invalid DPoP proof");
 		goto out;
 	}
-	if ((r = kw_jwk_rsa_components(tv.tee_pub, &n, &nlen, &e, &elen)) != 0 ||
-	    (r = kw_b64url_encode(n, nlen, &nb)) != 0 ||
-	    (r = kw_b64url_encode(e, elen, &eb)) != 0)
+	if ((r = kw_jwk_rsa_components(tv.tee_pub, &n, &nlen, &e, &elen)) != 0)
 		goto fail;
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		r = KW_ERR_NOMEM;
@@ -541,14 +523,8 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	j->req = req;
 	snprintf(j->path, sizeof(j->path), "%s (v%d)", path, target.version);
 	memcpy(j->kid, tv.tee_kid, sizeof(j->kid));
-	call = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "op", "release", "label", target.label,
-	    "profile", b->release_profile, "n", nb, "e", eb, "kid", tv.tee_kid);
-	if (call == NULL) {
-		free(j);
-		r = KW_ERR_NOMEM;
-		goto fail;
-	}
-	if ((r = hsm_client_call(b->hsm, call, release_done, j)) != 0) {
+	if ((r = hsm_client_release(b->hsm, target.label, b->release_profile, n, nlen, e, elen,
+	    tv.tee_kid, release_done, j)) != 0) {
 		free(j);
 		goto fail;
 	}
@@ -561,8 +537,6 @@ out:
 	json_decref(payload);
 	free(n);
 	free(e);
-	free(nb);
-	free(eb);
 }
 
 void

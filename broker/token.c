@@ -30,47 +30,41 @@ kw_token_keys_free(struct kw_token_keys *ks)
 }
 
 int
-kw_token_keys_from_reply(const json_t *reply, struct kw_token_keys **ret)
+kw_token_keys_from_hsm(const struct hsm_token_key_entry *e, size_t n, struct kw_token_keys **ret)
 {
-	const json_t *keys = json_object_get(reply, "keys"), *e;
 	struct kw_token_keys *ks;
-	size_t i;
 	int r = KW_ERR_INVALID_FORMAT;
 
-	if (!json_is_array(keys) || json_array_size(keys) > 64)
+	if (n > HSM_TOKEN_KEYS_MAX)
 		return KW_ERR_INVALID_FORMAT;
 	if ((ks = calloc(1, sizeof(*ks))) == NULL)
 		return KW_ERR_NOMEM;
-	if (json_array_size(keys) > 0 &&
-	    (ks->k = calloc(json_array_size(keys), sizeof(*ks->k))) == NULL) {
+	if (n > 0 && (ks->k = calloc(n, sizeof(*ks->k))) == NULL) {
 		free(ks);
 		return KW_ERR_NOMEM;
 	}
-	json_array_foreach(keys, i, e) {
+	for (size_t i = 0; i < n; i++) {
 		struct kw_token_key *k = &ks->k[i];
-		const char *label = json_string_value(json_object_get(e, "label"));
-		const char *kid = json_string_value(json_object_get(e, "kid"));
-		const json_t *jwk = json_object_get(e, "jwk"), *created = json_object_get(e, "created");
 		char tp[44];
 
 		ks->n++;
-		if (label == NULL || kid == NULL || !json_is_integer(created) ||
-		    strlen(label) >= sizeof(k->label) ||
-		    strncmp(label, KW_TOKEN_LABEL_PREFIX, strlen(KW_TOKEN_LABEL_PREFIX)) != 0)
+		r = KW_ERR_INVALID_FORMAT;
+		if (strlen(e[i].label) >= sizeof(k->label) || strlen(e[i].kid) >= sizeof(k->kid) ||
+		    strncmp(e[i].label, KW_TOKEN_LABEL_PREFIX, strlen(KW_TOKEN_LABEL_PREFIX)) != 0)
 			goto out;
-		if ((r = kw_jwk_import_public(jwk, &k->pub)) != 0 ||
-		    (r = kw_jwk_thumbprint(jwk, tp)) != 0)
+		if ((r = kw_jwk_import_public(e[i].jwk, &k->pub)) != 0 ||
+		    (r = kw_jwk_thumbprint(e[i].jwk, tp)) != 0)
 			goto out;
 		r = KW_ERR_MISMATCH;
-		if (strcmp(tp, kid) != 0 || EVP_PKEY_get_base_id(k->pub) != EVP_PKEY_EC ||
+		if (strcmp(tp, e[i].kid) != 0 || EVP_PKEY_get_base_id(k->pub) != EVP_PKEY_EC ||
 		    EVP_PKEY_get_bits(k->pub) != 256)
 			goto out;
-		if (i > 0 && json_integer_value(created) < ks->k[i - 1].created)
+		if (i > 0 && e[i].created < e[i - 1].created)
 			goto out;    /* the helper lists oldest first */
-		memcpy(k->label, label, strlen(label) + 1);
-		memcpy(k->kid, kid, sizeof(k->kid));
-		k->created = json_integer_value(created);
-		if ((k->jwk = json_deep_copy(jwk)) == NULL) {
+		memcpy(k->label, e[i].label, strlen(e[i].label) + 1);
+		memcpy(k->kid, e[i].kid, strlen(e[i].kid) + 1);
+		k->created = e[i].created;
+		if ((k->jwk = json_deep_copy(e[i].jwk)) == NULL) {
 			r = KW_ERR_NOMEM;
 			goto out;
 		}
@@ -80,6 +74,19 @@ kw_token_keys_from_reply(const json_t *reply, struct kw_token_keys **ret)
 	r = 0;
 out:
 	kw_token_keys_free(ks);
+	return r;
+}
+
+int
+kw_token_keys_from_reply(const json_t *reply, struct kw_token_keys **ret)
+{
+	struct hsm_result *res = NULL;
+	int r;
+
+	if ((r = hsm_result_decode(HSM_OP_TOKEN_KEYS, (json_t *)(uintptr_t)reply, &res)) != 0)
+		return r == KW_ERR_NOMEM ? r : KW_ERR_INVALID_FORMAT;
+	r = kw_token_keys_from_hsm(res->u.token_keys.k, res->u.token_keys.n, ret);
+	hsm_result_free(res);
 	return r;
 }
 

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "hsm_msg.h"
 #include "kw_err.h"
 
 /*
@@ -38,7 +39,14 @@ struct kw_token_keys {
 	struct kw_token_key *k;
 };
 
-/* From the helper's "token_keys" reply (each kid is recomputed and checked). */
+/*
+ * From the helper's token key entries, oldest first (a decoded "token_keys"
+ * reply, hsm_msg.h): each jwk is imported as a P-256 key and its kid
+ * recomputed and checked.
+ */
+int kw_token_keys_from_hsm(const struct hsm_token_key_entry *k, size_t n,
+    struct kw_token_keys **ret) KW_WUR;
+/* The same from a raw "token_keys" reply object (decoded with hsm_result_decode). */
 int kw_token_keys_from_reply(const json_t *reply, struct kw_token_keys **ret) KW_WUR;
 void kw_token_keys_free(struct kw_token_keys *ks);
 /* The signing key (newest), or NULL when there is none. */

@@ -53,6 +53,7 @@ struct hsm_call {
 	TAILQ_ENTRY(hsm_call) q;  /* c->pending */
 	TAILQ_ENTRY(hsm_call) dq; /* c->by_deadline[cls], while cb != NULL */
 	uint32_t id;
+	enum hsm_op op;           /* decodes the reply; HSM_OP_NONE: raw */
 	int cls;
 	int64_t t_enq, deadline;  /* monotonic milliseconds */
 	hsm_client_cb cb;         /* NULL once completed by its deadline (abandoned) */
@@ -84,7 +85,7 @@ struct hsm_client {
 	int64_t last_spawn;           /* last spawn or connect attempt; INT64_MIN: never */
 	int64_t last_full_log;        /* rate limit for "queue full" lines */
 	uint32_t next_id;
-	json_t *probe;
+	struct hsm_result *probe;
 	uint8_t *rbuf;
 	struct hsm_client_stats st;
 };
@@ -537,24 +538,20 @@ static int
 dispatch(struct hsm_client *c, const uint8_t *buf, size_t len)
 {
 	struct hsm_call *call;
+	struct hsm_result *res = NULL;
 	json_t *o = NULL;
-	int64_t id, err;
-	int ok, r;
+	uint32_t id;
+	int err, r;
 	const char *detail;
 
-	if ((r = kw_json_parse(buf, len, HSM_PROTO_MAX, &o)) != 0)
-		goto out;
-	r = KW_ERR_INVALID_FORMAT;
-	if (kw_json_get_int(o, "id", &id) != 0 || id < 0 || id > UINT32_MAX ||
-	    kw_json_get_bool(o, "ok", &ok) != 0)
-		goto out;
+	if ((r = hsm_reply_parse(buf, len, &id, &err, &o)) != 0)
+		return r;
 	TAILQ_FOREACH(call, &c->pending, q) {
-		if (call->id == (uint32_t)id && call->msg == NULL)
+		if (call->id == id && call->msg == NULL)
 			break;
 	}
 	if (call == NULL) {
-		kw_log_warn("helper reply for unknown request %lld", (long long)id);
-		r = 0;
+		kw_log_warn("helper reply for unknown request %u", id);
 		goto out;
 	}
 	c->last_reply = mono_ms();
@@ -566,26 +563,27 @@ dispatch(struct hsm_client *c, const uint8_t *buf, size_t len)
 		c->st.late_replies++;
 		kw_log_debug("late reply to abandoned request %u dropped", call->id);
 		call_free(call);
-		r = 0;
 		goto out;
 	}
 	TAILQ_REMOVE(&c->by_deadline[call->cls], call, dq);
-	if (!ok) {
-		if (kw_json_get_int(o, "error", &err) != 0 || err >= 0 || err <= KW_ERR__LAST)
-			err = KW_ERR_HSM;
-		if (kw_json_get_str(o, "detail", &detail, NULL) == 0) {
-			char esc[256];
+	if (err != 0 && kw_json_get_str(o, "detail", &detail, NULL) == 0) {
+		char esc[256];
 
-			kw_log_escape(detail, 120, esc, sizeof(esc));
-			kw_log_debug("request %u failed: %s ('%s')", call->id, kw_strerror((int)err), esc);
-		}
+		kw_log_escape(detail, 120, esc, sizeof(esc));
+		kw_log_debug("request %u failed: %s ('%s')", call->id, kw_strerror(err), esc);
 	}
-	call->cb(ok ? 0 : (int)err, ok ? o : NULL, call->arg);
+	if (err == 0 && (err = hsm_result_decode(call->op, o, &res)) != 0) {
+		/* an ok reply without what its op promises: the call fails, the helper stays */
+		kw_log_warn_r_rl(err, "helper reply to '%s' (request %u) does not decode",
+		    hsm_op_info(call->op) != NULL ? hsm_op_info(call->op)->name : "?", call->id);
+		err = err == KW_ERR_NOMEM ? err : KW_ERR_HSM;
+	}
+	call->cb(err, res, call->arg);
 	call_free(call);
-	r = 0;
 out:
+	hsm_result_free(res);
 	json_decref(o);
-	return r;
+	return 0;
 }
 
 /* Read available replies; returns false when the helper was declared down. */
@@ -637,28 +635,24 @@ read_cb(evutil_socket_t fd, short what, void *arg)
 		arm(c);    /* the hung clock restarts with every reply */
 }
 
-/* Admin-only ops get the longer deadline (docs/hsm.md "Deadlines"). */
+/* The deadline class of op (HSM_OPF_ADMIN); HSM_OP_NONE: that of req's "op" member. */
 static int
-op_class(const json_t *req)
+op_class(enum hsm_op op, const json_t *req)
 {
-	static const char *const admin_ops[] = {"generate", "import", "import_key", "key_list",
-		"destroy", "token_key_new", "token_key_destroy", NULL};
-	const char *op = json_string_value(json_object_get(req, "op"));
+	const struct hsm_op_info *info = hsm_op_info(op);
 
-	for (size_t i = 0; op != NULL && admin_ops[i] != NULL; i++) {
-		if (strcmp(op, admin_ops[i]) == 0)
-			return CLS_ADMIN;
-	}
-	return CLS_CALL;
+	if (info == NULL)
+		info = hsm_op_info(hsm_op_from_name(json_string_value(json_object_get(req, "op"))));
+	return info != NULL && (info->flags & HSM_OPF_ADMIN) != 0 ? CLS_ADMIN : CLS_CALL;
 }
 
 /*
- * Queue a request (stolen) with the next id and a deadline of class cls
- * (-1: by its op); spawns or connects the helper if needed.
+ * Queue a request (stolen) to op with the next id and a deadline of class
+ * cls (-1: by its op); spawns or connects the helper if needed.
  */
 static int
-enqueue(struct hsm_client *c, json_t *req, int cls, hsm_client_cb cb, void *arg,
-    uint32_t *ret_id)
+enqueue(struct hsm_client *c, json_t *req, enum hsm_op op, int cls, hsm_client_cb cb,
+    void *arg, uint32_t *ret_id)
 {
 	struct hsm_call *call = NULL;
 	char *msg = NULL;
@@ -670,7 +664,7 @@ enqueue(struct hsm_client *c, json_t *req, int cls, hsm_client_cb cb, void *arg,
 		goto out;
 	}
 	if (cls < 0)
-		cls = op_class(req);
+		cls = op_class(op, req);
 	if (c->n_pending >= c->max_pending) {
 		c->st.rejected++;
 		if (now - c->last_full_log >= 1000) {
@@ -711,6 +705,7 @@ enqueue(struct hsm_client *c, json_t *req, int cls, hsm_client_cb cb, void *arg,
 		goto out;
 	}
 	call->id = c->next_id++;
+	call->op = op;
 	call->cls = cls;
 	call->t_enq = now;
 	call->deadline = now + c->timeout_ms[cls];
@@ -736,42 +731,165 @@ out:
 }
 
 int
-hsm_client_call(struct hsm_client *c, json_t *req, hsm_client_cb cb, void *arg)
+hsm_client_call_json(struct hsm_client *c, enum hsm_op op, json_t *req, hsm_client_cb cb,
+    void *arg)
 {
 	uint32_t id;
 
-	if (cb == NULL) {
+	if (cb == NULL || (op != HSM_OP_NONE && hsm_op_info(op) == NULL)) {
 		json_decref(req);
 		return KW_ERR_INVALID_ARG;
 	}
-	return enqueue(c, req, -1, cb, arg, &id);
+	return enqueue(c, req, op, -1, cb, arg, &id);
+}
+
+int
+hsm_client_call(struct hsm_client *c, const struct hsm_args *a, hsm_client_cb cb, void *arg)
+{
+	json_t *req = NULL;
+	int r;
+
+	if (cb == NULL)
+		return KW_ERR_INVALID_ARG;
+	if ((r = hsm_args_encode(a, &req)) != 0)
+		return r;
+	return hsm_client_call_json(c, a->op, req, cb, arg);
+}
+
+int
+hsm_client_probe(struct hsm_client *c, hsm_client_cb cb, void *arg)
+{
+	return hsm_client_call(c, &(struct hsm_args){.op = HSM_OP_PROBE}, cb, arg);
+}
+
+int
+hsm_client_generate(struct hsm_client *c, const char *label, enum hsm_kind kind, size_t length,
+    bool if_missing, hsm_client_cb cb, void *arg)
+{
+	const struct hsm_args a = {.op = HSM_OP_GENERATE, .u.generate = {.label = label,
+	    .kind = kind, .length = length, .if_missing = if_missing}};
+
+	return hsm_client_call(c, &a, cb, arg);
+}
+
+int
+hsm_client_release(struct hsm_client *c, const char *label, const char *profile,
+    const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len, const char *kid,
+    hsm_client_cb cb, void *arg)
+{
+	const struct hsm_args a = {.op = HSM_OP_RELEASE, .u.release = {.label = label,
+	    .profile = profile, .n = n, .n_len = n_len, .e = e, .e_len = e_len, .kid = kid}};
+
+	return hsm_client_call(c, &a, cb, arg);
+}
+
+int
+hsm_client_random(struct hsm_client *c, size_t length, hsm_client_cb cb, void *arg)
+{
+	const struct hsm_args a = {.op = HSM_OP_RANDOM, .u.random = {.length = length}};
+
+	return hsm_client_call(c, &a, cb, arg);
+}
+
+int
+hsm_client_stats(struct hsm_client *c, hsm_client_cb cb, void *arg)
+{
+	return hsm_client_call(c, &(struct hsm_args){.op = HSM_OP_STATS}, cb, arg);
+}
+
+int
+hsm_client_token_keys(struct hsm_client *c, hsm_client_cb cb, void *arg)
+{
+	return hsm_client_call(c, &(struct hsm_args){.op = HSM_OP_TOKEN_KEYS}, cb, arg);
+}
+
+int
+hsm_client_token_key_new(struct hsm_client *c, int64_t now, hsm_client_cb cb, void *arg)
+{
+	const struct hsm_args a = {.op = HSM_OP_TOKEN_KEY_NEW, .u.token_key_new = {
+	    .now_set = now >= 0, .now = now}};
+
+	return hsm_client_call(c, &a, cb, arg);
+}
+
+int
+hsm_client_sign(struct hsm_client *c, const char *label,
+    const uint8_t digest[static HSM_SIGN_DIGEST_LEN], hsm_client_cb cb, void *arg)
+{
+	const struct hsm_args a = {.op = HSM_OP_SIGN, .u.sign = {.label = label, .digest = digest}};
+
+	return hsm_client_call(c, &a, cb, arg);
+}
+
+int
+hsm_client_token_key_destroy(struct hsm_client *c, const char *label, hsm_client_cb cb,
+    void *arg)
+{
+	const struct hsm_args a = {.op = HSM_OP_TOKEN_KEY_DESTROY, .u.token_key_destroy = {
+	    .label = label}};
+
+	return hsm_client_call(c, &a, cb, arg);
+}
+
+int
+hsm_client_key_list(struct hsm_client *c, const char *after, hsm_client_cb cb, void *arg)
+{
+	const struct hsm_args a = {.op = HSM_OP_KEY_LIST, .u.key_list = {.after = after}};
+
+	return hsm_client_call(c, &a, cb, arg);
+}
+
+int
+hsm_client_destroy(struct hsm_client *c, const char *label, hsm_client_cb cb, void *arg)
+{
+	const struct hsm_args a = {.op = HSM_OP_DESTROY, .u.destroy = {.label = label}};
+
+	return hsm_client_call(c, &a, cb, arg);
+}
+
+int
+hsm_client_import_key(struct hsm_client *c, hsm_client_cb cb, void *arg)
+{
+	return hsm_client_call(c, &(struct hsm_args){.op = HSM_OP_IMPORT_KEY}, cb, arg);
+}
+
+int
+hsm_client_import(struct hsm_client *c, const char *label, enum hsm_kind kind, size_t length,
+    const char *kid, const char *kek, const char *value, hsm_client_cb cb, void *arg)
+{
+	const struct hsm_args a = {.op = HSM_OP_IMPORT, .u.import = {.label = label, .kind = kind,
+	    .length = length, .kid = kid, .kek = kek, .value = value}};
+
+	return hsm_client_call(c, &a, cb, arg);
 }
 
 struct sync_state {
 	bool done;
 	int r;
-	json_t *reply;
+	struct hsm_result *res;
 };
 
 static void
-sync_cb(int r, json_t *result, void *arg)
+sync_cb(int r, const struct hsm_result *res, void *arg)
 {
 	struct sync_state *st = arg;
 
 	st->done = true;
-	st->r = r;
-	st->reply = r == 0 ? json_incref(result) : NULL;
+	st->r = r == 0 ? hsm_result_copy(res, &st->res) : r;
 }
 
 /* The blocking loop of hsm_client_call_sync: poll the socket until st is done. */
 static int
-call_sync(struct hsm_client *c, json_t *req, int cls, json_t **ret)
+call_sync(struct hsm_client *c, const struct hsm_args *a, int cls, struct hsm_result **ret)
 {
 	struct sync_state st = {false, KW_ERR_UNAVAILABLE, NULL};
+	json_t *req = NULL;
 	uint32_t id;
 	int r;
 
-	if ((r = enqueue(c, req, cls, sync_cb, &st, &id)) != 0)
+	if ((r = hsm_args_encode(a, &req)) != 0)
+		return r;
+	if ((r = enqueue(c, req, a->op, cls, sync_cb, &st, &id)) != 0)
 		return r;
 	while (!st.done) {
 		struct pollfd pfd = {c->fd, POLLIN, 0};
@@ -797,14 +915,14 @@ call_sync(struct hsm_client *c, json_t *req, int cls, json_t **ret)
 			arm(c);
 	}
 	if (st.r == 0)
-		*ret = st.reply;    /* transferred */
+		*ret = st.res;    /* transferred */
 	return st.r;
 }
 
 int
-hsm_client_call_sync(struct hsm_client *c, json_t *req, json_t **ret)
+hsm_client_call_sync(struct hsm_client *c, const struct hsm_args *a, struct hsm_result **ret)
 {
-	return call_sync(c, req, -1, ret);
+	return call_sync(c, a, -1, ret);
 }
 
 /* NULL-terminated copy of environ with SOFTHSM2_CONF replaced when conf is set. */
@@ -868,7 +986,7 @@ hsm_client_start(struct event_base *base, const struct hsm_client_config *cfg,
     struct hsm_client **ret)
 {
 	struct hsm_client *c = NULL;
-	json_t *req = NULL, *probe = NULL;
+	struct hsm_result *probe = NULL;
 	int r = KW_ERR_INVALID_ARG;
 
 	if (base == NULL || cfg == NULL)
@@ -906,12 +1024,8 @@ hsm_client_start(struct event_base *base, const struct hsm_client_config *cfg,
 	    (c->envp = build_env(cfg->softhsm2_conf)) == NULL) {
 		goto out;
 	}
-	if ((req = json_pack("{s:s}", "op", "probe")) == NULL)
-		goto out;
 	/* the first probe waits for the helper's start-up (login, self test) */
-	r = call_sync(c, req, CLS_ADMIN, &probe);
-	req = NULL;    /* stolen */
-	if (r != 0) {
+	if ((r = call_sync(c, &(struct hsm_args){.op = HSM_OP_PROBE}, CLS_ADMIN, &probe)) != 0) {
 		kw_log_err_r(r, "HSM helper probe failed");
 		goto out;
 	}
@@ -920,7 +1034,6 @@ hsm_client_start(struct event_base *base, const struct hsm_client_config *cfg,
 	c = NULL;    /* transferred */
 	r = 0;
 out:
-	json_decref(req);
 	hsm_client_free(c);
 	return r;
 }
@@ -944,8 +1057,8 @@ hsm_client_get_stats(const struct hsm_client *c, struct hsm_client_stats *ret)
 	ret->pending = c->n_pending;
 }
 
-const json_t *
-hsm_client_probe(const struct hsm_client *c)
+const struct hsm_result *
+hsm_client_start_probe(const struct hsm_client *c)
 {
 	return c->probe;
 }
@@ -963,7 +1076,7 @@ hsm_client_free(struct hsm_client *c)
 	if (c->ev_reap != NULL)
 		event_free(c->ev_reap);
 	free(c->socket_path);
-	json_decref(c->probe);
+	hsm_result_free(c->probe);
 	strv_free(c->argv);
 	strv_free(c->envp);
 	free(c->rbuf);

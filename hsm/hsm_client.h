@@ -2,16 +2,22 @@
 #ifndef HSM_CLIENT_H
 #define HSM_CLIENT_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <event2/event.h>
 #include <jansson.h>
 #include <sys/types.h>
 
+#include "hsm_msg.h"
 #include "kw_err.h"
 
 /*
  * Broker side of the helper protocol (hsm_proto.h). Runs on the broker's
  * libevent loop and never blocks it: calls are queued, written when the
- * socket is writable, and completed from the read callback.
+ * socket is writable, and completed from the read callback. Requests are
+ * typed (struct hsm_args, or the hsm_client_<op>() stubs below) and every
+ * reply is decoded by its op into a typed result (hsm_msg.h).
  */
 struct hsm_client;
 
@@ -35,10 +41,10 @@ struct hsm_client_config {
 	const char *log_level;      /* "info" etc., passed on */
 
 	/* Deadlines and the queue bound (both modes); 0 = the default. */
-	unsigned int call_timeout_ms;  /* release, sign, random, probe, stats, token_keys */
-	unsigned int admin_timeout_ms; /* generate, import, import_key, key_list, destroy,
-	                                * token_key_new, token_key_destroy; also the first
-	                                * probe at start (it includes the helper's start-up) */
+	unsigned int call_timeout_ms;  /* ops of class "call" (hsm_proto.h OPS) */
+	unsigned int admin_timeout_ms; /* ops of class "admin" (HSM_OPF_ADMIN); also the
+	                                * first probe at start (it includes the helper's
+	                                * start-up) */
 	unsigned int max_pending;      /* calls queued, in flight or abandoned */
 };
 
@@ -50,19 +56,20 @@ struct hsm_client_config {
 #define HSM_CLIENT_RESPAWN_INTERVAL_MS 1000
 
 /*
- * Called exactly once per call, on the loop thread. r is 0 and result the
- * reply object (borrowed: valid only during the callback), or r < 0 and
- * result NULL:
+ * Called exactly once per call, on the loop thread. r is 0 and res the
+ * decoded reply (borrowed: valid only during the callback; hsm_result_copy
+ * keeps it), or r < 0 and res NULL:
  *   KW_ERR_TIMEOUT      the call's deadline passed (the call is abandoned: a
  *                       late reply is matched by its id and dropped);
  *   KW_ERR_UNAVAILABLE  the helper died, broke the protocol or was declared
  *                       hung (it answered nothing for a full deadline while
  *                       calls were pending) and was killed or disconnected;
  *                       the next call starts a new one;
+ *   KW_ERR_HSM          also: an ok reply that does not decode (hsm_msg.h);
  *   anything else       the helper's error code.
+ * A callback may start new calls but must not free the client.
  */
-typedef void (*hsm_client_cb)(int r, json_t *result, void *arg);
-/* A callback may call hsm_client_call() but must not free the client. */
+typedef void (*hsm_client_cb)(int r, const struct hsm_result *res, void *arg);
 
 /*
  * Spawn the helper (fork+exec with a socketpair), or in socket mode connect
@@ -73,28 +80,74 @@ int hsm_client_start(struct event_base *base, const struct hsm_client_config *cf
     struct hsm_client **ret) KW_WUR;
 
 /*
- * Queue a request; req is stolen (its "id" is set here), also on failure.
- * Respawns (reconnects) the helper first if it is gone, at most once per
- * HSM_CLIENT_RESPAWN_INTERVAL_MS. The call gets a deadline (call_timeout_ms
- * or admin_timeout_ms by its "op"). Returns 0 (cb will be called later, from
+ * Queue the request a (encoded here: its pointers need to live only during
+ * this call). Respawns (reconnects) the helper first if it is gone, at most
+ * once per HSM_CLIENT_RESPAWN_INTERVAL_MS. The call gets the deadline of its
+ * op's class (hsm_proto.h OPS). Returns 0 (cb will be called later, from
  * the loop, never from inside this function, at the latest shortly after
  * the deadline) or < 0 and then cb is never called: KW_ERR_TOO_LARGE,
  * KW_ERR_NOMEM, KW_ERR_INVALID_ARG, or KW_ERR_HSM when the HSM cannot take
  * the call now (max_pending calls outstanding, within the respawn interval,
  * or the spawn/connect failed).
  */
-int hsm_client_call(struct hsm_client *c, json_t *req, hsm_client_cb cb, void *arg) KW_WUR;
+int hsm_client_call(struct hsm_client *c, const struct hsm_args *a, hsm_client_cb cb,
+    void *arg) KW_WUR;
+
+/*
+ * The typed stubs: each builds its struct hsm_args and calls
+ * hsm_client_call (same returns); the reply arrives as res->u.<op>.
+ */
+int hsm_client_probe(struct hsm_client *c, hsm_client_cb cb, void *arg) KW_WUR;
+/* length: bytes of a "secret"; for AES 0, or 16/32 (another value is the helper's error). */
+int hsm_client_generate(struct hsm_client *c, const char *label, enum hsm_kind kind,
+    size_t length, bool if_missing, hsm_client_cb cb, void *arg) KW_WUR;
+/* n, e: the big-endian RSA public key the value is released to. */
+int hsm_client_release(struct hsm_client *c, const char *label, const char *profile,
+    const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len, const char *kid,
+    hsm_client_cb cb, void *arg) KW_WUR;
+int hsm_client_random(struct hsm_client *c, size_t length, hsm_client_cb cb, void *arg) KW_WUR;
+int hsm_client_stats(struct hsm_client *c, hsm_client_cb cb, void *arg) KW_WUR;
+int hsm_client_token_keys(struct hsm_client *c, hsm_client_cb cb, void *arg) KW_WUR;
+/* now < 0: the helper's clock. */
+int hsm_client_token_key_new(struct hsm_client *c, int64_t now, hsm_client_cb cb,
+    void *arg) KW_WUR;
+int hsm_client_sign(struct hsm_client *c, const char *label,
+    const uint8_t digest[static HSM_SIGN_DIGEST_LEN], hsm_client_cb cb, void *arg) KW_WUR;
+int hsm_client_token_key_destroy(struct hsm_client *c, const char *label, hsm_client_cb cb,
+    void *arg) KW_WUR;
+/* after NULL: the whole list in one reply (KW_ERR_TOO_LARGE when it does not fit). */
+int hsm_client_key_list(struct hsm_client *c, const char *after, hsm_client_cb cb,
+    void *arg) KW_WUR;
+int hsm_client_destroy(struct hsm_client *c, const char *label, hsm_client_cb cb,
+    void *arg) KW_WUR;
+int hsm_client_import_key(struct hsm_client *c, hsm_client_cb cb, void *arg) KW_WUR;
+/* kek, value: base64url as the importer sent them (the helper checks them). */
+int hsm_client_import(struct hsm_client *c, const char *label, enum hsm_kind kind,
+    size_t length, const char *kid, const char *kek, const char *value, hsm_client_cb cb,
+    void *arg) KW_WUR;
+
+/*
+ * Queue a request object req (stolen, also on failure; its "id" is set
+ * here): one encoded by hsm_args_encode on another thread (the admin
+ * bridge), or a hand-made one (tests of the helper's request checks). op
+ * selects the deadline class and the reply's decoding; HSM_OP_NONE: the
+ * class of req's "op" member, and res carries only the raw reply (res->json).
+ * Returns as hsm_client_call.
+ */
+int hsm_client_call_json(struct hsm_client *c, enum hsm_op op, json_t *req, hsm_client_cb cb,
+    void *arg) KW_WUR;
 
 /*
  * Blocking round trip for start-up only, before the loop runs (probe,
- * generate-if-missing). req is stolen. Returns 0 and *ret (a new reference
- * to the ok reply), or the helper's error code, or an error as for
+ * token keys, reconciliation). Returns 0 and *ret (the caller's: free with
+ * hsm_result_free), or the helper's error code, or an error as for
  * hsm_client_call and its callback (KW_ERR_TIMEOUT after the call's
  * deadline, KW_ERR_UNAVAILABLE when the helper died or was declared hung).
  * Replies to earlier asynchronous calls that arrive meanwhile, and their
  * deadlines, complete their callbacks from inside this call.
  */
-int hsm_client_call_sync(struct hsm_client *c, json_t *req, json_t **ret) KW_WUR;
+int hsm_client_call_sync(struct hsm_client *c, const struct hsm_args *a,
+    struct hsm_result **ret) KW_WUR;
 
 /*
  * The helper's pid, or -1 when none is running (it died and was not yet
@@ -118,8 +171,8 @@ struct hsm_client_stats {
 };
 void hsm_client_get_stats(const struct hsm_client *c, struct hsm_client_stats *ret);
 
-/* The probe reply received at start (borrowed). */
-const json_t *hsm_client_probe(const struct hsm_client *c);
+/* The probe reply received at start (borrowed; op HSM_OP_PROBE, see res->u.probe). */
+const struct hsm_result *hsm_client_start_probe(const struct hsm_client *c);
 
 /*
  * Stop the helper (close its socket, wait up to 2 s, then SIGKILL), fail

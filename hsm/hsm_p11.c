@@ -22,6 +22,7 @@
 #include "hsm_p11_int.h"
 
 CK_BBOOL p11_true = CK_TRUE, p11_false = CK_FALSE;
+static char dl_error[256]; /* hsm_p11_open's detail when dlopen fails */
 
 static const char *
 ckr_name(CK_RV rv)
@@ -70,6 +71,10 @@ p11_ckr_fail(struct hsm_p11 *p, CK_RV rv, const char *what, const char **reterr_
 	case CKR_HOST_MEMORY:
 		return KW_ERR_NOMEM;
 	case CKR_CRYPTOKI_NOT_INITIALIZED:
+		/* finalized behind our back: the next start must C_Initialize again */
+		p->initialized = false;
+		p->ready = false;
+		return KW_ERR_HSM;
 	case CKR_SESSION_HANDLE_INVALID:
 	case CKR_SESSION_CLOSED:
 	case CKR_USER_NOT_LOGGED_IN:
@@ -104,8 +109,9 @@ hsm_p11_open(const char *module_path, const char *token_label, const char *pin_f
 		goto out;
 	r = KW_ERR_HSM;
 	if ((p->dl = dlopen(module_path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		*reterr_detail = "dlopen failed";
-		kw_log_err("dlopen: %s", dlerror());
+		/* dlerror's text outlives p: a static buffer (the helper has one thread) */
+		snprintf(dl_error, sizeof(dl_error), "dlopen failed: %s", dlerror());
+		*reterr_detail = dl_error;
 		goto out;
 	}
 	if ((gfl = (CK_C_GetFunctionList)dlsym(p->dl, "C_GetFunctionList")) == NULL) {
@@ -177,10 +183,17 @@ out:
 	return r;
 }
 
+/*
+ * C_Login with the PIN from the file. A PIN the token refused
+ * (CKR_PIN_INCORRECT) is not offered again: every request would retry the
+ * login, and a real token locks the PIN after a few wrong ones. Only its
+ * SHA-256 is kept; a changed PIN file is tried.
+ */
 static int
 login(struct hsm_p11 *p, const char **reterr_detail)
 {
 	struct kw_secret *pin = NULL;
+	uint8_t fp[32];
 	CK_RV rv;
 	int r;
 
@@ -188,8 +201,22 @@ login(struct hsm_p11 *p, const char **reterr_detail)
 		*reterr_detail = "cannot read PIN file";
 		return r == KW_ERR_NOMEM ? r : KW_ERR_CONFIG;
 	}
+	if ((r = kw_sha256(kw_secret_cptr(pin), kw_secret_len(pin), fp)) != 0) {
+		kw_secret_free(pin);
+		*reterr_detail = "SHA-256";
+		return r;
+	}
+	if (p->pin_refused && CRYPTO_memcmp(fp, p->pin_refused_fp, sizeof(fp)) == 0) {
+		kw_secret_free(pin);
+		kw_wipe(fp, sizeof(fp));
+		*reterr_detail = "CKR_PIN_INCORRECT (the same PIN is not tried again)";
+		return KW_ERR_HSM;
+	}
 	rv = p->f->C_Login(p->sess, CKU_USER, kw_secret_ptr(pin), kw_secret_len(pin));
 	kw_secret_free(pin);    /* wiped right after the login */
+	p->pin_refused = rv == CKR_PIN_INCORRECT;
+	memcpy(p->pin_refused_fp, fp, sizeof(fp));
+	kw_wipe(fp, sizeof(fp));
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
 		return p11_ckr_fail(p, rv, "C_Login", reterr_detail);
 	return 0;
@@ -224,6 +251,11 @@ hsm_p11_start(struct hsm_p11 *p, const char **reterr_detail)
 	}
 	if ((r = find_slot(p, reterr_detail)) != 0)
 		goto fail;
+	if (p->sess != CK_INVALID_HANDLE) {
+		/* a session the module declared lost (p11_ckr_fail): do not leak it */
+		(void)p->f->C_CloseSession(p->sess);
+		p->sess = CK_INVALID_HANDLE;
+	}
 	rv = p->f->C_OpenSession(p->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &p->sess);
 	if (rv != CKR_OK) {
 		r = p11_ckr_fail(p, rv, "C_OpenSession", reterr_detail);
@@ -323,8 +355,8 @@ find_secret(struct hsm_p11 *p, const char *label, struct secret_info *ret,
 		{CKA_TOKEN, &p11_true, sizeof(p11_true)},
 		{CKA_LABEL, (void *)(uintptr_t)label, strlen(label)},
 	};
-	CK_OBJECT_HANDLE hs[2];
-	CK_ULONG found = 0, vlen = 0;
+	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+	CK_ULONG vlen = 0;
 	CK_KEY_TYPE kt = 0;
 	char id[ID_MAX + 1];
 	CK_ATTRIBUTE attrs[] = {
@@ -335,22 +367,12 @@ find_secret(struct hsm_p11 *p, const char *label, struct secret_info *ret,
 	unsigned long plain;
 	char *end;
 	CK_RV rv;
+	int r;
 
-	if ((rv = p->f->C_FindObjectsInit(p->sess, tmpl, KW_ARRAY_SIZE(tmpl))) != CKR_OK)
-		return p11_ckr_fail(p, rv, "C_FindObjectsInit", reterr_detail);
-	rv = p->f->C_FindObjects(p->sess, hs, KW_ARRAY_SIZE(hs), &found);
-	(void)p->f->C_FindObjectsFinal(p->sess);
-	if (rv != CKR_OK)
-		return p11_ckr_fail(p, rv, "C_FindObjects", reterr_detail);
-	if (found == 0) {
-		*reterr_detail = "no such label";
-		return KW_ERR_NOT_FOUND;
-	}
-	if (found > 1) {
-		*reterr_detail = "label is not unique";
-		return KW_ERR_HSM;
-	}
-	if ((rv = p->f->C_GetAttributeValue(p->sess, hs[0], attrs, KW_ARRAY_SIZE(attrs))) != CKR_OK)
+	if ((r = p11_find_one(p, tmpl, KW_ARRAY_SIZE(tmpl), &h, "no such label",
+	    "label is not unique", reterr_detail)) != 0)
+		return r;
+	if ((rv = p->f->C_GetAttributeValue(p->sess, h, attrs, KW_ARRAY_SIZE(attrs))) != CKR_OK)
 		return p11_ckr_fail(p, rv, "C_GetAttributeValue", reterr_detail);
 	id[attrs[2].ulValueLen <= ID_MAX ? attrs[2].ulValueLen : 0] = '\0';
 	*reterr_detail = "secret object has an unexpected layout";
@@ -383,7 +405,7 @@ find_secret(struct hsm_p11 *p, const char *label, struct secret_info *ret,
 	} else {
 		return KW_ERR_HSM;
 	}
-	ret->h = hs[0];
+	ret->h = h;
 	ret->value_len = vlen;
 	*reterr_detail = NULL;
 	return 0;
@@ -686,35 +708,39 @@ p11_cache_slot(struct hsm_p11 *p, const char *label)
 	return &p->cache[h % CACHE_SLOTS];
 }
 
-int
-hsm_p11_release(struct hsm_p11 *p, const char *label, const uint8_t *n, size_t n_len,
-    const uint8_t *e, size_t e_len, const char *kid, char **ret_jwe, const char **reterr_detail)
+void
+p11_cache_forget(struct cache_ent *ce, const char *label)
 {
-	struct cache_ent *ce;
-	struct secret_info si;
-	bool cached;
-	int r;
+	if (ce->used && strcmp(ce->label, label) == 0)
+		ce->used = false;
+}
 
-	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
-		return r;
-	if (strlen(label) > HSM_LABEL_MAX) {
+int
+p11_cached_call(struct hsm_p11 *p, struct cache_ent *ce, const char *label,
+    int (*lookup)(struct hsm_p11 *, const char *, struct secret_info *, const char **),
+    int (*op)(struct hsm_p11 *, const struct secret_info *, void *, const char **), void *arg,
+    const char **reterr_detail)
+{
+	struct secret_info si;
+	bool cached = ce->used && strcmp(ce->label, label) == 0;
+	int r = KW_ERR_INTERNAL;
+
+	if (strlen(label) >= sizeof(ce->label)) {
 		*reterr_detail = "label too long";
 		return KW_ERR_INVALID_ARG;
 	}
-	ce = p11_cache_slot(p, label);
-	cached = ce->used && strcmp(ce->label, label) == 0;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (cached) {
 			si = ce->si;
 		} else {
-			if ((r = find_secret(p, label, &si, reterr_detail)) != 0)
+			if ((r = lookup(p, label, &si, reterr_detail)) != 0)
 				return r;
 			ce->used = true;
 			memcpy(ce->label, label, strlen(label) + 1);
 			ce->si = si;
 		}
 		p->last_rv = CKR_OK;
-		r = release_secret(p, &si, n, n_len, e, e_len, kid, ret_jwe, reterr_detail);
+		r = op(p, &si, arg, reterr_detail);
 		if (r == 0 || !cached || (p->last_rv != CKR_KEY_HANDLE_INVALID &&
 		    p->last_rv != CKR_OBJECT_HANDLE_INVALID))
 			return r;
@@ -723,6 +749,36 @@ hsm_p11_release(struct hsm_p11 *p, const char *label, const uint8_t *n, size_t n
 		cached = false;
 	}
 	return r;
+}
+
+struct release_args {
+	const uint8_t *n, *e;
+	size_t n_len, e_len;
+	const char *kid;
+	char **ret_jwe;
+};
+
+static int
+release_op(struct hsm_p11 *p, const struct secret_info *si, void *arg,
+    const char **reterr_detail)
+{
+	struct release_args *a = arg;
+
+	return release_secret(p, si, a->n, a->n_len, a->e, a->e_len, a->kid, a->ret_jwe,
+	    reterr_detail);
+}
+
+int
+hsm_p11_release(struct hsm_p11 *p, const char *label, const uint8_t *n, size_t n_len,
+    const uint8_t *e, size_t e_len, const char *kid, char **ret_jwe, const char **reterr_detail)
+{
+	struct release_args a = {n, e, n_len, e_len, kid, ret_jwe};
+	int r;
+
+	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
+		return r;
+	return p11_cached_call(p, p11_cache_slot(p, label), label, find_secret, release_op, &a,
+	    reterr_detail);
 }
 
 /* Self test for one session secret of plain_len bytes (padded like generate does). */

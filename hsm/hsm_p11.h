@@ -14,7 +14,9 @@
  * The PKCS#11 side of keywarden-hsm (helper process only). One module,
  * one token selected by label, one R/W session logged in as USER.
  * Every operation that can fail takes reterr_detail: on failure it is set to
- * a static string (a CKR_* name or a short reason, never secret material).
+ * a string that lives until the next call into this layer (a CKR_* name or
+ * a short reason, never secret material). This layer logs at debug only;
+ * the helper's main loop decides what an operator sees.
  */
 struct hsm_p11;
 
@@ -76,6 +78,14 @@ int hsm_p11_release(struct hsm_p11 *p, const char *label, const uint8_t *n, size
  */
 int hsm_p11_token_keys(struct hsm_p11 *p, struct hsm_token_key *out, size_t max, size_t *ret_n,
     const char **reterr_detail) KW_WUR;
+/*
+ * After a listing (token_keys, token_key_new, token_key_destroy): how many
+ * private keys with the token prefix were skipped as not ours (wrong curve,
+ * no public half, ...), with the last one's label and reason in *ret_label
+ * and *ret_why (valid until the next call into this layer) when any.
+ */
+size_t hsm_p11_token_keys_skipped(const struct hsm_p11 *p, const char **ret_label,
+    const char **ret_why);
 /* New P-256 key pair labelled kw-token/<now> (or now+1, ...); *ret: its public half. */
 int hsm_p11_token_key_new(struct hsm_p11 *p, int64_t now, struct hsm_token_key *ret,
     const char **reterr_detail) KW_WUR;
@@ -106,7 +116,8 @@ struct hsm_import_pub {
 	size_t e_len;
 	char kid[HSM_IMPORT_KID_LEN + 1];
 };
-int hsm_p11_import_key(struct hsm_p11 *p, struct hsm_import_pub *ret,
+/* *ret_generated: the key pair was made by this call (the first use). */
+int hsm_p11_import_key(struct hsm_p11 *p, struct hsm_import_pub *ret, bool *ret_generated,
     const char **reterr_detail) KW_WUR;
 
 /*

@@ -110,7 +110,6 @@ hsm_p11_destroy(struct hsm_p11 *p, const char *label, bool *ret_destroyed,
 		{CKA_LABEL, (void *)(uintptr_t)label, strlen(label)},
 	};
 	CK_OBJECT_HANDLE hs[8];
-	struct cache_ent *ce;
 	bool destroyed = false;
 	size_t n = 0;
 	CK_RV rv;
@@ -122,9 +121,7 @@ hsm_p11_destroy(struct hsm_p11 *p, const char *label, bool *ret_destroyed,
 		*reterr_detail = "not a kw-key/ label";
 		return KW_ERR_INVALID_ARG;
 	}
-	ce = p11_cache_slot(p, label);
-	if (ce->used && strcmp(ce->label, label) == 0)
-		ce->used = false;
+	p11_cache_forget(p11_cache_slot(p, label), label);
 	/* normally one object; duplicates (made behind our back) go too, a batch at a time */
 	for (;;) {
 		r = p11_find_all(p, tmpl, KW_ARRAY_SIZE(tmpl), hs, KW_ARRAY_SIZE(hs), &n, reterr_detail);
@@ -169,30 +166,22 @@ find_import_key(struct hsm_p11 *p, const char **reterr_detail)
 	};
 	struct hsm_import_pub pub;
 	uint8_t nbuf[HSM_RSA_MAX_BITS / 8];
-	CK_OBJECT_HANDLE hs[1];
-	size_t n = 0, nl = 0;
+	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+	size_t nl = 0;
 	CK_RV rv;
 	int r;
 
 	if (p->imp_cached)
 		return 0;
 	memset(&pub, 0, sizeof(pub));
-	r = p11_find_all(p, tmpl, KW_ARRAY_SIZE(tmpl), hs, KW_ARRAY_SIZE(hs), &n, reterr_detail);
-	if (r == KW_ERR_TOO_LARGE) {
-		*reterr_detail = "import key label is not unique";
-		return KW_ERR_HSM;
-	}
-	if (r != 0)
+	if ((r = p11_find_one(p, tmpl, KW_ARRAY_SIZE(tmpl), &h, "no import key",
+	    "import key label is not unique", reterr_detail)) != 0)
 		return r;
-	if (n == 0) {
-		*reterr_detail = "no import key";
-		return KW_ERR_NOT_FOUND;
-	}
-	if ((rv = p->f->C_GetAttributeValue(p->sess, hs[0], flags, KW_ARRAY_SIZE(flags))) != CKR_OK)
+	if ((rv = p->f->C_GetAttributeValue(p->sess, h, flags, KW_ARRAY_SIZE(flags))) != CKR_OK)
 		return p11_ckr_fail(p, rv, "C_GetAttributeValue(import key)", reterr_detail);
-	r = p11_get_attr(p, hs[0], CKA_MODULUS, nbuf, sizeof(nbuf), &nl, reterr_detail);
+	r = p11_get_attr(p, h, CKA_MODULUS, nbuf, sizeof(nbuf), &nl, reterr_detail);
 	if (r == 0)
-		r = p11_get_attr(p, hs[0], CKA_PUBLIC_EXPONENT, pub.e, sizeof(pub.e), &pub.e_len,
+		r = p11_get_attr(p, h, CKA_PUBLIC_EXPONENT, pub.e, sizeof(pub.e), &pub.e_len,
 		    reterr_detail);
 	if (r != 0 && r != KW_ERR_NOT_FOUND)
 		return r;
@@ -208,7 +197,7 @@ find_import_key(struct hsm_p11 *p, const char **reterr_detail)
 		*reterr_detail = "import key is not a valid RSA public key";
 		return r == KW_ERR_NOMEM ? r : KW_ERR_HSM;
 	}
-	p->imp_priv = hs[0];
+	p->imp_priv = h;
 	p->imp_pub = pub;
 	p->imp_cached = true;
 	return 0;
@@ -276,14 +265,16 @@ make_import_key(struct hsm_p11 *p, const char **reterr_detail)
 	    KW_ARRAY_SIZE(t_priv), &pub, &priv);
 	if (rv != CKR_OK)
 		return p11_ckr_fail(p, rv, "C_GenerateKeyPair(import key)", reterr_detail);
-	kw_log_info("import key generated in the token (%s, RSA-%d)", HSM_IMPORT_LABEL,
+	kw_log_debug("import key generated in the token (%s, RSA-%d)", HSM_IMPORT_LABEL,
 	    HSM_IMPORT_RSA_BITS);
 	return 0;
 }
 
 int
-hsm_p11_import_key(struct hsm_p11 *p, struct hsm_import_pub *ret, const char **reterr_detail)
+hsm_p11_import_key(struct hsm_p11 *p, struct hsm_import_pub *ret, bool *ret_generated,
+    const char **reterr_detail)
 {
+	bool generated = false;
 	int r;
 
 	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
@@ -292,11 +283,13 @@ hsm_p11_import_key(struct hsm_p11 *p, struct hsm_import_pub *ret, const char **r
 	if (r == KW_ERR_NOT_FOUND) {
 		if ((r = make_import_key(p, reterr_detail)) != 0)
 			return r;
+		generated = true;
 		r = find_import_key(p, reterr_detail);
 	}
 	if (r != 0)
 		return r;
 	*ret = p->imp_pub;
+	*ret_generated = generated;
 	*reterr_detail = NULL;
 	return 0;
 }
@@ -443,7 +436,6 @@ hsm_p11_import(struct hsm_p11 *p, const char *label, enum hsm_kind kind, size_t 
 	CK_MECHANISM m_kwp = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
 	CK_OBJECT_HANDLE kek_h = CK_INVALID_HANDLE, h = CK_INVALID_HANDLE;
 	struct secret_tmpl t;
-	struct cache_ent *ce;
 	size_t plain = hsm_import_plain_len(kind, length);
 	bool taken = true;
 	CK_RV rv;
@@ -494,9 +486,7 @@ hsm_p11_import(struct hsm_p11 *p, const char *label, enum hsm_kind kind, size_t 
 	/* 3: the module must have stored exactly the (padded) length kind/length imply */
 	if ((r = check_len(p, h, plain, reterr_detail)) != 0)
 		goto out;
-	ce = p11_cache_slot(p, label);
-	if (ce->used && strcmp(ce->label, label) == 0)
-		ce->used = false;
+	p11_cache_forget(p11_cache_slot(p, label), label);
 	h = CK_INVALID_HANDLE;    /* kept */
 	*reterr_detail = NULL;
 	r = 0;

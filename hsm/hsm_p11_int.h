@@ -50,12 +50,6 @@ struct cache_ent {
 	struct secret_info si;
 };
 
-/* Token-key label -> private key handle; same life cycle as cache_ent. */
-struct tok_cache_ent {
-	bool used;
-	char label[HSM_TOKEN_LABEL_MAX + 1];
-	CK_OBJECT_HANDLE h;
-};
 
 struct hsm_p11 {
 	void *dl;
@@ -67,8 +61,13 @@ struct hsm_p11 {
 	CK_SESSION_HANDLE sess;
 	char desc[128];
 	CK_RV last_rv; /* of the last failed call */
+	bool pin_refused;                /* C_Login said CKR_PIN_INCORRECT to ... */
+	uint8_t pin_refused_fp[32];      /* ... the PIN with this SHA-256 */
 	struct cache_ent cache[CACHE_SLOTS];
-	struct tok_cache_ent tok_cache[TOK_CACHE_SLOTS]; /* token label -> private key */
+	struct cache_ent tok_cache[TOK_CACHE_SLOTS]; /* token label -> private key (si.h) */
+	size_t tok_skipped;              /* of the last token key listing */
+	char tok_skip_label[HSM_TOKEN_LABEL_MAX + 1];
+	const char *tok_skip_why;
 	bool imp_cached;                 /* imp_priv and imp_pub are valid */
 	CK_OBJECT_HANDLE imp_priv;       /* the import key's private half */
 	struct hsm_import_pub imp_pub;
@@ -103,6 +102,24 @@ void p11_secret_tmpl_init(struct secret_tmpl *t, const char *label, enum hsm_kin
     size_t length);
 /* The direct-mapped label cache slot of label. */
 struct cache_ent *p11_cache_slot(struct hsm_p11 *p, const char *label);
+/* Forget ce when it is label's (its object was destroyed or replaced). */
+void p11_cache_forget(struct cache_ent *ce, const char *label);
+/*
+ * Run op on the object labelled label: from its cache entry ce when that
+ * holds label, else found with lookup (which fills the entry). When a
+ * cached handle fails with CKR_KEY_HANDLE_INVALID or CKR_OBJECT_HANDLE_INVALID
+ * (destroyed elsewhere), the label is looked up again, once. op's result.
+ */
+int p11_cached_call(struct hsm_p11 *p, struct cache_ent *ce, const char *label,
+    int (*lookup)(struct hsm_p11 *, const char *, struct secret_info *, const char **),
+    int (*op)(struct hsm_p11 *, const struct secret_info *, void *, const char **), void *arg,
+    const char **reterr_detail);
+/*
+ * The one object matching tmpl into *ret: KW_ERR_NOT_FOUND with detail
+ * none when there is none, KW_ERR_HSM with detail many when there are more.
+ */
+int p11_find_one(struct hsm_p11 *p, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, CK_OBJECT_HANDLE *ret,
+    const char *none, const char *many, const char **reterr_detail);
 /* Every object matching tmpl, at most max handles; KW_ERR_TOO_LARGE when there are more. */
 int p11_find_all(struct hsm_p11 *p, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, CK_OBJECT_HANDLE *hs,
     size_t max, size_t *ret_n, const char **reterr_detail);

@@ -70,9 +70,32 @@ p11_find_all(struct hsm_p11 *p, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, CK_OBJECT_HA
 	return r;
 }
 
-/* The private token key labelled label (exactly one, else NOT_FOUND / HSM). */
+int
+p11_find_one(struct hsm_p11 *p, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, CK_OBJECT_HANDLE *ret,
+    const char *none, const char *many, const char **reterr_detail)
+{
+	CK_OBJECT_HANDLE hs[1];
+	size_t n = 0;
+	int r;
+
+	r = p11_find_all(p, tmpl, ntmpl, hs, KW_ARRAY_SIZE(hs), &n, reterr_detail);
+	if (r == KW_ERR_TOO_LARGE) {
+		*reterr_detail = many;
+		return KW_ERR_HSM;
+	}
+	if (r != 0)
+		return r;
+	if (n == 0) {
+		*reterr_detail = none;
+		return KW_ERR_NOT_FOUND;
+	}
+	*ret = hs[0];
+	return 0;
+}
+
+/* The private token key labelled label (exactly one, else NOT_FOUND / HSM) into ret->h. */
 static int
-find_token_priv(struct hsm_p11 *p, const char *label, CK_OBJECT_HANDLE *ret,
+find_token_priv(struct hsm_p11 *p, const char *label, struct secret_info *ret,
     const char **reterr_detail)
 {
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
@@ -83,23 +106,10 @@ find_token_priv(struct hsm_p11 *p, const char *label, CK_OBJECT_HANDLE *ret,
 		{CKA_KEY_TYPE, &kt, sizeof(kt)},
 		{CKA_LABEL, (void *)(uintptr_t)label, strlen(label)},
 	};
-	CK_OBJECT_HANDLE hs[1];
-	size_t n = 0;
-	int r;
 
-	r = p11_find_all(p, tmpl, KW_ARRAY_SIZE(tmpl), hs, KW_ARRAY_SIZE(hs), &n, reterr_detail);
-	if (r == KW_ERR_TOO_LARGE) {
-		*reterr_detail = "label is not unique";
-		return KW_ERR_HSM;
-	}
-	if (r != 0)
-		return r;
-	if (n == 0) {
-		*reterr_detail = "no such token key";
-		return KW_ERR_NOT_FOUND;
-	}
-	*ret = hs[0];
-	return 0;
+	memset(ret, 0, sizeof(*ret));
+	return p11_find_one(p, tmpl, KW_ARRAY_SIZE(tmpl), &ret->h, "no such token key",
+	    "label is not unique", reterr_detail);
 }
 
 /*
@@ -190,14 +200,16 @@ tok_cmp(const void *a, const void *b)
 }
 
 /*
- * All token keys, oldest first, at most max (KW_ERR_TOO_LARGE beyond).
- * Objects that are not ours (label outside the rule, wrong curve, no public
- * half) are skipped; the broken pairs with a warning.
+ * All token keys, oldest first, at most max (KW_ERR_TOO_LARGE beyond), into
+ * *ret_out (free()) and *ret_n. Objects that are not ours (label outside the
+ * rule, wrong curve, no public half) are skipped and counted
+ * (hsm_p11_token_keys_skipped).
  */
 static int
-list_keys(struct hsm_p11 *p, struct tok_ent *out, size_t max, size_t *ret_n,
+list_keys(struct hsm_p11 *p, size_t max, struct tok_ent **ret_out, size_t *ret_n,
     const char **reterr_detail)
 {
+	struct tok_ent *out = NULL;
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE kt = CKK_EC;
 	CK_ATTRIBUTE tmpl[] = {
@@ -214,6 +226,12 @@ list_keys(struct hsm_p11 *p, struct tok_ent *out, size_t max, size_t *ret_n,
 	if ((hs = calloc(TOK_SCAN_MAX, sizeof(*hs))) == NULL) {
 		*reterr_detail = "out of memory";
 		return KW_ERR_NOMEM;
+	}
+	p->tok_skipped = 0;
+	if ((out = calloc(max + 1, sizeof(*out))) == NULL) {
+		*reterr_detail = "out of memory";
+		r = KW_ERR_NOMEM;
+		goto out;
 	}
 	if ((r = p11_find_all(p, tmpl, KW_ARRAY_SIZE(tmpl), hs, TOK_SCAN_MAX, &nh, reterr_detail)) != 0)
 		goto out;
@@ -236,7 +254,11 @@ list_keys(struct hsm_p11 *p, struct tok_ent *out, size_t max, size_t *ret_n,
 		out[n].k.created = created;
 		out[n].priv = hs[i];
 		if ((r = read_pair(p, &out[n], reterr_detail)) == KW_ERR_NOT_FOUND) {
-			kw_log_warn("token key '%s' skipped: %s", label, *reterr_detail);
+			/* not ours: the helper reports the count (hsm_p11_token_keys_skipped) */
+			kw_log_debug("token key '%s' skipped: %s", label, *reterr_detail);
+			p->tok_skipped++;
+			memcpy(p->tok_skip_label, label, len + 1);
+			p->tok_skip_why = *reterr_detail;
 			continue;
 		}
 		if (r != 0)
@@ -251,10 +273,13 @@ list_keys(struct hsm_p11 *p, struct tok_ent *out, size_t max, size_t *ret_n,
 			goto out;
 		}
 	}
+	*ret_out = out;
+	out = NULL;    /* transferred */
 	*ret_n = n;
 	*reterr_detail = NULL;
 	r = 0;
 out:
+	free(out);
 	free(hs);
 	return r;
 }
@@ -269,11 +294,7 @@ hsm_p11_token_keys(struct hsm_p11 *p, struct hsm_token_key *out, size_t max, siz
 
 	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
 		return r;
-	if ((es = calloc(max + 1, sizeof(*es))) == NULL) {
-		*reterr_detail = "out of memory";
-		return KW_ERR_NOMEM;
-	}
-	if ((r = list_keys(p, es, max, &n, reterr_detail)) != 0)
+	if ((r = list_keys(p, max, &es, &n, reterr_detail)) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		out[i] = es[i].k;
@@ -281,6 +302,16 @@ hsm_p11_token_keys(struct hsm_p11 *p, struct hsm_token_key *out, size_t max, siz
 out:
 	free(es);
 	return r;
+}
+
+size_t
+hsm_p11_token_keys_skipped(const struct hsm_p11 *p, const char **ret_label, const char **ret_why)
+{
+	if (p->tok_skipped > 0) {
+		*ret_label = p->tok_skip_label;
+		*ret_why = p->tok_skip_why;
+	}
+	return p->tok_skipped;
 }
 
 /* Whether any token object carries CKA_LABEL = label. */
@@ -353,11 +384,7 @@ hsm_p11_token_key_new(struct hsm_p11 *p, int64_t now, struct hsm_token_key *ret,
 	}
 	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
 		return r;
-	if ((es = calloc(HSM_TOKEN_KEYS_MAX + 1, sizeof(*es))) == NULL) {
-		*reterr_detail = "out of memory";
-		return KW_ERR_NOMEM;
-	}
-	if ((r = list_keys(p, es, HSM_TOKEN_KEYS_MAX, &n, reterr_detail)) != 0)
+	if ((r = list_keys(p, HSM_TOKEN_KEYS_MAX, &es, &n, reterr_detail)) != 0)
 		goto out;
 	if (n >= HSM_TOKEN_KEYS_MAX) {
 		*reterr_detail = "too many token keys; destroy retired ones";
@@ -410,7 +437,7 @@ out:
 	return r;
 }
 
-static struct tok_cache_ent *
+static struct cache_ent *
 tok_cache_slot(struct hsm_p11 *p, const char *label)
 {
 	int64_t n = 0;
@@ -420,22 +447,27 @@ tok_cache_slot(struct hsm_p11 *p, const char *label)
 	return &p->tok_cache[(uint64_t)n % TOK_CACHE_SLOTS];
 }
 
-/* C_SignInit + C_Sign; R||S in sig. */
+struct sign_args {
+	const uint8_t *digest;
+	uint8_t *sig;
+};
+
+/* C_SignInit + C_Sign with the private key si->h; R||S in a->sig. */
 static int
-sign_once(struct hsm_p11 *p, CK_OBJECT_HANDLE h, const uint8_t *digest,
-    uint8_t sig[HSM_SIGN_SIG_LEN], const char **reterr_detail)
+sign_op(struct hsm_p11 *p, const struct secret_info *si, void *arg, const char **reterr_detail)
 {
+	struct sign_args *a = arg;
 	CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
 	uint8_t buf[2 * 66];    /* room for any curve: no CKR_BUFFER_TOO_SMALL leaving it active */
 	CK_ULONG len = sizeof(buf);
 	CK_RV rv;
 
-	if ((rv = p->f->C_SignInit(p->sess, &mech, h)) != CKR_OK)
+	if ((rv = p->f->C_SignInit(p->sess, &mech, si->h)) != CKR_OK)
 		return p11_ckr_fail(p, rv, "C_SignInit", reterr_detail);
-	rv = p->f->C_Sign(p->sess, (CK_BYTE_PTR)(uintptr_t)digest, HSM_SIGN_DIGEST_LEN, buf, &len);
+	rv = p->f->C_Sign(p->sess, (CK_BYTE_PTR)(uintptr_t)a->digest, HSM_SIGN_DIGEST_LEN, buf, &len);
 	if (rv != CKR_OK)
 		return p11_ckr_fail(p, rv, "C_Sign", reterr_detail);
-	if (hsm_ecdsa_sig_fixed(buf, len, sig) != 0) {
+	if (hsm_ecdsa_sig_fixed(buf, len, a->sig) != 0) {
 		*reterr_detail = "unexpected ECDSA signature length";
 		return KW_ERR_HSM;
 	}
@@ -446,10 +478,8 @@ int
 hsm_p11_sign(struct hsm_p11 *p, const char *label, const uint8_t digest[HSM_SIGN_DIGEST_LEN],
     uint8_t sig[HSM_SIGN_SIG_LEN], const char **reterr_detail)
 {
-	struct tok_cache_ent *ce;
-	CK_OBJECT_HANDLE h;
-	bool cached;
-	int r = KW_ERR_INTERNAL;
+	struct sign_args a = {digest, sig};
+	int r;
 
 	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
 		return r;
@@ -457,34 +487,13 @@ hsm_p11_sign(struct hsm_p11 *p, const char *label, const uint8_t digest[HSM_SIGN
 		*reterr_detail = "not a token key label";
 		return KW_ERR_INVALID_ARG;
 	}
-	ce = tok_cache_slot(p, label);
-	cached = ce->used && strcmp(ce->label, label) == 0;
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (cached) {
-			h = ce->h;
-		} else {
-			if ((r = find_token_priv(p, label, &h, reterr_detail)) != 0)
-				return r;
-			ce->used = true;
-			memcpy(ce->label, label, strlen(label) + 1);
-			ce->h = h;
-		}
-		p->last_rv = CKR_OK;
-		r = sign_once(p, h, digest, sig, reterr_detail);
-		if (r == 0 || !cached || (p->last_rv != CKR_KEY_HANDLE_INVALID &&
-		    p->last_rv != CKR_OBJECT_HANDLE_INVALID))
-			return r;
-		/* stale cached handle: look the label up again, once */
-		ce->used = false;
-		cached = false;
-	}
-	return r;
+	return p11_cached_call(p, tok_cache_slot(p, label), label, find_token_priv, sign_op, &a,
+	    reterr_detail);
 }
 
 int
 hsm_p11_token_key_destroy(struct hsm_p11 *p, const char *label, const char **reterr_detail)
 {
-	struct tok_cache_ent *ce;
 	struct tok_ent *es = NULL;
 	size_t n = 0, i;
 	CK_RV rv;
@@ -496,11 +505,7 @@ hsm_p11_token_key_destroy(struct hsm_p11 *p, const char *label, const char **ret
 		*reterr_detail = "not a token key label";
 		return KW_ERR_INVALID_ARG;
 	}
-	if ((es = calloc(HSM_TOKEN_KEYS_MAX + 1, sizeof(*es))) == NULL) {
-		*reterr_detail = "out of memory";
-		return KW_ERR_NOMEM;
-	}
-	if ((r = list_keys(p, es, HSM_TOKEN_KEYS_MAX, &n, reterr_detail)) != 0)
+	if ((r = list_keys(p, HSM_TOKEN_KEYS_MAX, &es, &n, reterr_detail)) != 0)
 		goto out;
 	for (i = 0; i < n && strcmp(es[i].k.label, label) != 0; i++)
 		;
@@ -514,9 +519,7 @@ hsm_p11_token_key_destroy(struct hsm_p11 *p, const char *label, const char **ret
 		r = KW_ERR_DENIED;
 		goto out;
 	}
-	ce = tok_cache_slot(p, label);
-	if (ce->used && strcmp(ce->label, label) == 0)
-		ce->used = false;
+	p11_cache_forget(tok_cache_slot(p, label), label);
 	/* private half first: a leftover public half signs nothing */
 	if ((rv = p->f->C_DestroyObject(p->sess, es[i].priv)) != CKR_OK) {
 		r = p11_ckr_fail(p, rv, "C_DestroyObject(private)", reterr_detail);

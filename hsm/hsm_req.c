@@ -7,47 +7,6 @@
 #include "kw_b64url.h"
 #include "kw_json.h"
 
-static const char *const kind_names[] = {
-	[HSM_KIND_AES128] = "aes-128", [HSM_KIND_AES256] = "aes-256", [HSM_KIND_SECRET] = "secret",
-};
-
-const char *
-hsm_kind_name(enum hsm_kind k)
-{
-	if ((size_t)k >= KW_ARRAY_SIZE(kind_names) || kind_names[k] == NULL)
-		return NULL;
-	return kind_names[k];
-}
-
-bool
-hsm_label_valid(const char *s, size_t len)
-{
-	if (len == 0 || len > HSM_LABEL_MAX || strlen(s) != len)
-		return false;
-	/* token keys are reachable through sign/token_key_* only, the import key through import */
-	if (strncmp(s, HSM_TOKEN_LABEL_PREFIX, strlen(HSM_TOKEN_LABEL_PREFIX)) == 0 ||
-	    strncmp(s, HSM_IMPORT_LABEL_PREFIX, strlen(HSM_IMPORT_LABEL_PREFIX)) == 0)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '.' || c == '_' || c == '/' || c == '-'))
-			return false;
-		if (c == '.' && i + 1 < len && s[i + 1] == '.')
-			return false;
-	}
-	return true;
-}
-
-bool
-hsm_key_label_valid(const char *s, size_t len)
-{
-	const size_t plen = strlen(HSM_KEY_LABEL_PREFIX);
-
-	return len > plen && hsm_label_valid(s, len) && memcmp(s, HSM_KEY_LABEL_PREFIX, plen) == 0;
-}
-
 size_t
 hsm_import_plain_len(enum hsm_kind kind, size_t length)
 {
@@ -61,27 +20,6 @@ hsm_import_plain_len(enum hsm_kind kind, size_t length)
 			return 0;
 		return length % 16 == 0 ? length : (length / 16 + 1) * 16;
 	}
-	return 0;
-}
-
-int
-hsm_token_label_parse(const char *s, size_t len, int64_t *ret_n)
-{
-	const size_t plen = strlen(HSM_TOKEN_LABEL_PREFIX);
-	int64_t n = 0;
-
-	if (len <= plen || len > HSM_TOKEN_LABEL_MAX || strnlen(s, len + 1) != len ||
-	    memcmp(s, HSM_TOKEN_LABEL_PREFIX, plen) != 0)
-		return KW_ERR_INVALID_FORMAT;
-	if (s[plen] == '0' && len != plen + 1)
-		return KW_ERR_INVALID_FORMAT;    /* no leading zero */
-	for (size_t i = plen; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return KW_ERR_INVALID_FORMAT;
-		n = n * 10 + (s[i] - '0');    /* at most 12 digits: no overflow */
-	}
-	if (ret_n != NULL)
-		*ret_n = n;
 	return 0;
 }
 
@@ -116,14 +54,9 @@ get_label(const json_t *o, struct hsm_req *req)
 static int
 get_bigint(const json_t *o, const char *key, uint8_t *out, size_t max, size_t *ret_len)
 {
-	const char *s;
-	size_t slen, n;
+	size_t n;
 
-	if (kw_json_get_str(o, key, &s, &slen) != 0)
-		return KW_ERR_INVALID_FORMAT;
-	if (slen > kw_b64url_enclen(max))
-		return KW_ERR_INVALID_FORMAT;
-	if (kw_b64url_decode(s, slen, out, max, &n) != 0 || n == 0 || out[0] == 0)
+	if (hsm_member_b64(o, key, out, max, 0, &n) != 0 || out[0] == 0)
 		return KW_ERR_INVALID_FORMAT;
 	*ret_len = n;
 	return 0;
@@ -186,19 +119,17 @@ get_kind_length(const json_t *o, struct hsm_req *req)
 	r = get_uint(o, "length", 1, HSM_SECRET_MAX, &len);
 	if (r != 0 && r != KW_ERR_NOT_FOUND)
 		return KW_ERR_INVALID_FORMAT;
-	if (strcmp(kind, "aes-128") == 0 || strcmp(kind, "aes-256") == 0) {
-		req->kind = kind[4] == '1' ? HSM_KIND_AES128 : HSM_KIND_AES256;
-		req->length = req->kind == HSM_KIND_AES128 ? 16 : 32;
+	if (hsm_kind_from_name(kind, &req->kind) != 0)
+		return KW_ERR_UNSUPPORTED;
+	if (req->kind == HSM_KIND_SECRET) {
+		if (r != 0)
+			return KW_ERR_INVALID_FORMAT;
+		req->length = (size_t)len;
+	} else {
+		req->length = hsm_kind_length(req->kind, 0);
 		/* "length" is optional for AES; when given it must agree. */
 		if (r == 0 && (size_t)len != req->length)
 			return KW_ERR_INVALID_FORMAT;
-	} else if (strcmp(kind, "secret") == 0) {
-		if (r != 0)
-			return KW_ERR_INVALID_FORMAT;
-		req->kind = HSM_KIND_SECRET;
-		req->length = (size_t)len;
-	} else {
-		return KW_ERR_UNSUPPORTED;
 	}
 	return 0;
 }
@@ -248,20 +179,6 @@ parse_key_list(const json_t *o, struct hsm_req *req)
 	return 0;
 }
 
-/* Strict base64url member of exactly want bytes (want == 0: 1..max bytes). */
-static int
-get_b64(const json_t *o, const char *key, uint8_t *out, size_t max, size_t want, size_t *ret_len)
-{
-	const char *s;
-	size_t slen, n;
-
-	if (kw_json_get_str(o, key, &s, &slen) != 0 || slen > kw_b64url_enclen(max) ||
-	    kw_b64url_decode(s, slen, out, max, &n) != 0 || n == 0 || (want != 0 && n != want))
-		return KW_ERR_INVALID_FORMAT;
-	*ret_len = n;
-	return 0;
-}
-
 static int
 parse_import(const json_t *o, struct hsm_req *req)
 {
@@ -281,10 +198,10 @@ parse_import(const json_t *o, struct hsm_req *req)
 	    kw_b64url_decode(kid, len, tp, sizeof(tp), &n) != 0 || n != sizeof(tp))
 		return KW_ERR_INVALID_FORMAT;
 	memcpy(req->import_kid, kid, len + 1);
-	if (get_b64(o, "kek", req->kek, sizeof(req->kek), HSM_IMPORT_KEK_LEN, &n) != 0)
+	if (hsm_member_b64(o, "kek", req->kek, sizeof(req->kek), HSM_IMPORT_KEK_LEN, &n) != 0)
 		return KW_ERR_INVALID_FORMAT;
 	/* KWP output of exactly the (padded) value: its 8-byte blocks plus the integrity block */
-	if (get_b64(o, "value", req->value, sizeof(req->value), 0, &req->value_len) != 0 ||
+	if (hsm_member_b64(o, "value", req->value, sizeof(req->value), 0, &req->value_len) != 0 ||
 	    req->value_len != hsm_import_plain_len(req->kind, req->length) + 8)
 		return KW_ERR_INVALID_FORMAT;
 	return 0;
@@ -326,15 +243,66 @@ parse_release(const json_t *o, struct hsm_req *req)
 	return 0;
 }
 
+/* Ops without request members: probe, stats, token_keys, import_key. */
+static int
+parse_plain(const json_t *o, struct hsm_req *req)
+{
+	static const char *const keys[] = {"id", "op", NULL};
+
+	(void)req;
+	return kw_json_check_keys(o, keys) != 0 ? KW_ERR_INVALID_FORMAT : 0;
+}
+
+static int
+parse_random(const json_t *o, struct hsm_req *req)
+{
+	static const char *const keys[] = {"id", "op", "length", NULL};
+	int64_t v;
+
+	if (kw_json_check_keys(o, keys) != 0 || get_uint(o, "length", 1, HSM_RANDOM_MAX, &v) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	req->length = (size_t)v;
+	return 0;
+}
+
+/* The ops with a label only: token_key_destroy (a token label), destroy (a key label). */
+static int
+parse_label_only(const json_t *o, struct hsm_req *req)
+{
+	static const char *const keys[] = {"id", "op", "label", NULL};
+
+	if (kw_json_check_keys(o, keys) != 0 ||
+	    (req->op == HSM_OP_DESTROY ? get_key_label(o, req) : get_token_label(o, req)) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	return 0;
+}
+
+/*
+ * The members of each op (hsm_proto.h OPS). A parser returns 0,
+ * KW_ERR_INVALID_FORMAT or KW_ERR_UNSUPPORTED (unknown kind or profile).
+ */
+static int (*const parsers[HSM_OP__COUNT])(const json_t *, struct hsm_req *) = {
+	[HSM_OP_PROBE] = parse_plain,
+	[HSM_OP_GENERATE] = parse_generate,
+	[HSM_OP_RELEASE] = parse_release,
+	[HSM_OP_RANDOM] = parse_random,
+	[HSM_OP_STATS] = parse_plain,
+	[HSM_OP_TOKEN_KEYS] = parse_plain,
+	[HSM_OP_TOKEN_KEY_NEW] = parse_token_key_new,
+	[HSM_OP_SIGN] = parse_sign,
+	[HSM_OP_TOKEN_KEY_DESTROY] = parse_label_only,
+	[HSM_OP_KEY_LIST] = parse_key_list,
+	[HSM_OP_DESTROY] = parse_label_only,
+	[HSM_OP_IMPORT_KEY] = parse_plain,
+	[HSM_OP_IMPORT] = parse_import,
+};
+
 int
 hsm_req_parse(const void *buf, size_t len, struct hsm_req *ret, uint32_t *ret_id)
 {
-	static const char *const keys_plain[] = {"id", "op", NULL};
-	static const char *const keys_random[] = {"id", "op", "length", NULL};
-	static const char *const keys_label[] = {"id", "op", "label", NULL};
 	json_t *o = NULL;
 	const char *op;
-	int64_t id, v;
+	int64_t id;
 	int r;
 
 	*ret_id = 0;
@@ -348,61 +316,11 @@ hsm_req_parse(const void *buf, size_t len, struct hsm_req *ret, uint32_t *ret_id
 	*ret_id = ret->id;
 	if (kw_json_get_str(o, "op", &op, NULL) != 0)
 		goto out;
-	if (strcmp(op, "probe") == 0 || strcmp(op, "stats") == 0) {
-		ret->op = op[0] == 'p' ? HSM_OP_PROBE : HSM_OP_STATS;
-		if (kw_json_check_keys(o, keys_plain) != 0)
-			goto out;
-	} else if (strcmp(op, "random") == 0) {
-		ret->op = HSM_OP_RANDOM;
-		if (kw_json_check_keys(o, keys_random) != 0 ||
-		    get_uint(o, "length", 1, HSM_RANDOM_MAX, &v) != 0)
-			goto out;
-		ret->length = (size_t)v;
-	} else if (strcmp(op, "generate") == 0) {
-		ret->op = HSM_OP_GENERATE;
-		if ((r = parse_generate(o, ret)) != 0)
-			goto out;
-	} else if (strcmp(op, "release") == 0) {
-		ret->op = HSM_OP_RELEASE;
-		if ((r = parse_release(o, ret)) != 0)
-			goto out;
-	} else if (strcmp(op, "token_keys") == 0) {
-		ret->op = HSM_OP_TOKEN_KEYS;
-		if (kw_json_check_keys(o, keys_plain) != 0)
-			goto out;
-	} else if (strcmp(op, "token_key_new") == 0) {
-		ret->op = HSM_OP_TOKEN_KEY_NEW;
-		if (parse_token_key_new(o, ret) != 0)
-			goto out;
-	} else if (strcmp(op, "sign") == 0) {
-		ret->op = HSM_OP_SIGN;
-		if (parse_sign(o, ret) != 0)
-			goto out;
-	} else if (strcmp(op, "token_key_destroy") == 0) {
-		ret->op = HSM_OP_TOKEN_KEY_DESTROY;
-		if (kw_json_check_keys(o, keys_label) != 0 || get_token_label(o, ret) != 0)
-			goto out;
-	} else if (strcmp(op, "key_list") == 0) {
-		ret->op = HSM_OP_KEY_LIST;
-		if (parse_key_list(o, ret) != 0)
-			goto out;
-	} else if (strcmp(op, "destroy") == 0) {
-		ret->op = HSM_OP_DESTROY;
-		if (kw_json_check_keys(o, keys_label) != 0 || get_key_label(o, ret) != 0)
-			goto out;
-	} else if (strcmp(op, "import_key") == 0) {
-		ret->op = HSM_OP_IMPORT_KEY;
-		if (kw_json_check_keys(o, keys_plain) != 0)
-			goto out;
-	} else if (strcmp(op, "import") == 0) {
-		ret->op = HSM_OP_IMPORT;
-		if ((r = parse_import(o, ret)) != 0)
-			goto out;
-	} else {
+	if ((ret->op = hsm_op_from_name(op)) == HSM_OP_NONE || parsers[ret->op] == NULL) {
 		r = KW_ERR_UNSUPPORTED;
 		goto out;
 	}
-	r = 0;
+	r = parsers[ret->op](o, ret);
 out:
 	json_decref(o);
 	return r;

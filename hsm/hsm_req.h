@@ -12,15 +12,9 @@
 /*
  * Strict parser for one helper request datagram (hsm_proto.h). Used by
  * keywarden-hsm only; kept separate from the PKCS#11 code so it can be
- * unit-tested and fuzzed without a token.
+ * unit-tested and fuzzed without a token. The op enum, the kinds and the
+ * label rules are the protocol's (hsm_proto.h).
  */
-enum hsm_op {
-	HSM_OP_PROBE = 1, HSM_OP_GENERATE, HSM_OP_RELEASE, HSM_OP_RANDOM, HSM_OP_STATS,
-	HSM_OP_TOKEN_KEYS, HSM_OP_TOKEN_KEY_NEW, HSM_OP_SIGN, HSM_OP_TOKEN_KEY_DESTROY,
-	HSM_OP_KEY_LIST, HSM_OP_DESTROY, HSM_OP_IMPORT_KEY, HSM_OP_IMPORT,
-};
-enum hsm_kind { HSM_KIND_AES128 = 1, HSM_KIND_AES256, HSM_KIND_SECRET };
-
 #define HSM_RSA_MIN_BITS 2048
 #define HSM_RSA_MAX_BITS 8192
 #define HSM_RSA_E_MAX 8 /* bytes of public exponent accepted */
@@ -58,33 +52,10 @@ struct hsm_req {
 int hsm_req_parse(const void *buf, size_t len, struct hsm_req *ret, uint32_t *ret_id) KW_WUR;
 
 /*
- * Resource label rule (generate, release): 1..HSM_LABEL_MAX bytes of
- * [A-Za-z0-9._/-] without "..", not starting with HSM_TOKEN_LABEL_PREFIX
- * or HSM_IMPORT_LABEL_PREFIX.
- */
-bool hsm_label_valid(const char *s, size_t len);
-
-/*
- * Key label rule (destroy, import): HSM_KEY_LABEL_PREFIX followed by at
- * least one byte, and the resource label rule.
- */
-bool hsm_key_label_valid(const char *s, size_t len);
-
-/*
  * Bytes "import" expects the value to unwrap to: 16/32 for AES, length
  * rounded up to a multiple of 16 for a secret (PKCS#7 padding when not
  * already one). 0 for a bad kind or length.
  */
 size_t hsm_import_plain_len(enum hsm_kind kind, size_t length);
-
-/*
- * Token-key label rule: HSM_TOKEN_LABEL_PREFIX followed by 1..12 decimal
- * digits without a leading zero (or exactly "0"). Returns 0 and the number
- * in *ret_n (may be NULL), else KW_ERR_INVALID_FORMAT.
- */
-int hsm_token_label_parse(const char *s, size_t len, int64_t *ret_n) KW_WUR;
-
-/* Names for kinds ("aes-128", ...); NULL for an unknown value. */
-const char *hsm_kind_name(enum hsm_kind k);
 
 #endif

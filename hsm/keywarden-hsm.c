@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,288 +110,314 @@ reply_err(uint32_t id, int err, const char *detail)
 	    detail != NULL ? detail : kw_strerror(err));
 }
 
-static json_t *
-reply_ok(uint32_t id)
+/*
+ * Op handlers. Each returns 0 and *ret, the reply members of hsm_proto.h's
+ * OPS table (a new object; NULL for none), or an error and *reterr_detail
+ * (static, may stay NULL). handle() adds "id" and "ok".
+ */
+typedef int (*op_handler)(struct helper *h, const struct hsm_req *req, json_t **ret,
+    const char **reterr_detail);
+
+static int
+new_object(json_t **ret, const char *fmt, ...)
 {
-	return json_pack("{s:I,s:b}", "id", (json_int_t)id, "ok", 1);
+	va_list ap;
+
+	va_start(ap, fmt);
+	*ret = json_vpack_ex(NULL, 0, fmt, ap);
+	va_end(ap);
+	return *ret != NULL ? 0 : KW_ERR_NOMEM;
 }
 
-static json_t *
-do_probe(struct helper *h, const struct hsm_req *req)
+/* Whether the release profile works; the self test is tried again until it passes. */
+static bool
+selftest_passed(struct helper *h, const char **reterr_detail)
 {
-	json_t *o = reply_ok(req->id), *profiles = json_array();
-	const char *detail = NULL;
-
-	/* The token may have been unavailable at start: try the self test again. */
-	if (!h->profile_ok && hsm_p11_selftest(h->p11, &detail) == 0)
+	if (!h->profile_ok && hsm_p11_selftest(h->p11, reterr_detail) == 0) {
 		h->profile_ok = true;
-	if (o == NULL || profiles == NULL)
-		goto fail;
-	if (h->profile_ok &&
-	    json_array_append_new(profiles, json_string(HSM_PROFILE_RSA_OAEP_A256CBC_HS512)) != 0)
-		goto fail;
-	if (json_object_set_new(o, "profiles", profiles) != 0) {
-		profiles = NULL;
-		goto fail;
+		kw_log_info("profile %s works (self test passed on retry)",
+		    HSM_PROFILE_RSA_OAEP_A256CBC_HS512);
 	}
-	profiles = NULL;
-	if (json_object_set_new(o, "token", json_string(h->token)) != 0 ||
-	    json_object_set_new(o, "module", json_string(hsm_p11_module_desc(h->p11))) != 0)
-		goto fail;
-	return o;
-fail:
-	json_decref(profiles);
-	json_decref(o);
-	return NULL;
+	return h->profile_ok;
 }
 
-static json_t *
-do_generate(struct helper *h, const struct hsm_req *req)
+static int
+do_probe(struct helper *h, const struct hsm_req *req, json_t **ret, const char **reterr_detail)
 {
 	const char *detail = NULL;
+
+	(void)req;
+	(void)reterr_detail;
+	/* The token may have been unavailable at start: the probe retries the self test. */
+	return new_object(ret, "{s:s,s:s,s:[s*]}", "token", h->token, "module",
+	    hsm_p11_module_desc(h->p11), "profiles",
+	    selftest_passed(h, &detail) ? HSM_PROFILE_RSA_OAEP_A256CBC_HS512 : NULL);
+}
+
+static int
+do_generate(struct helper *h, const struct hsm_req *req, json_t **ret, const char **reterr_detail)
+{
 	enum hsm_kind kind;
 	size_t len;
 	bool created;
 	int r;
 
 	r = hsm_p11_generate(h->p11, req->label, req->kind, req->length, req->if_missing, &created,
-	    &kind, &len, &detail);
+	    &kind, &len, reterr_detail);
 	if (r != 0)
-		return reply_err(req->id, r, detail);
-	return json_pack("{s:I,s:b,s:b,s:s,s:I}", "id", (json_int_t)req->id, "ok", 1, "created",
-	    created, "kind", hsm_kind_name(kind), "length", (json_int_t)len);
+		return r;
+	return new_object(ret, "{s:b,s:s,s:I}", "created", created, "kind", hsm_kind_name(kind),
+	    "length", (json_int_t)len);
 }
 
-static json_t *
-do_release(struct helper *h, const struct hsm_req *req)
+static int
+do_release(struct helper *h, const struct hsm_req *req, json_t **ret, const char **reterr_detail)
 {
-	const char *detail = NULL;
 	char *jwe = NULL;
-	json_t *o;
 	int r;
 
 	h->releases++;
-	h->since_recycle++;
 	r = hsm_p11_release(h->p11, req->label, req->n, req->n_len, req->e, req->e_len, req->kid, &jwe,
-	    &detail);
+	    reterr_detail);
 	if (r != 0)
-		return reply_err(req->id, r, detail);
-	o = json_pack("{s:I,s:b,s:s}", "id", (json_int_t)req->id, "ok", 1, "jwe", jwe);
+		return r;
+	r = new_object(ret, "{s:s}", "jwe", jwe);
 	free(jwe);
-	return o;
+	return r;
 }
 
-static json_t *
-do_random(struct helper *h, const struct hsm_req *req)
+static int
+do_random(struct helper *h, const struct hsm_req *req, json_t **ret, const char **reterr_detail)
 {
 	uint8_t buf[HSM_RANDOM_MAX];
-	const char *detail = NULL;
 	char *b64 = NULL;
-	json_t *o;
 	int r;
 
-	if ((r = hsm_p11_random(h->p11, buf, req->length, &detail)) != 0)
-		return reply_err(req->id, r, detail);
+	if ((r = hsm_p11_random(h->p11, buf, req->length, reterr_detail)) != 0)
+		return r;
 	r = kw_b64url_encode(buf, req->length, &b64);
 	kw_wipe(buf, sizeof(buf));
 	if (r != 0)
-		return reply_err(req->id, r, NULL);
-	o = json_pack("{s:I,s:b,s:s}", "id", (json_int_t)req->id, "ok", 1, "bytes", b64);
+		return r;
+	r = new_object(ret, "{s:s}", "bytes", b64);
 	kw_free_wipe(b64);
-	return o;
+	return r;
 }
 
-static json_t *
-do_stats(struct helper *h, const struct hsm_req *req)
+static int
+do_stats(struct helper *h, const struct hsm_req *req, json_t **ret, const char **reterr_detail)
 {
-	return json_pack("{s:I,s:b,s:I,s:I,s:I,s:I}", "id", (json_int_t)req->id, "ok", 1, "releases",
-	    (json_int_t)h->releases, "recycles", (json_int_t)h->recycles, "rss_kb",
-	    (json_int_t)rss_kb(), "signs", (json_int_t)h->signs);
+	(void)req;
+	(void)reterr_detail;
+	return new_object(ret, "{s:I,s:I,s:I,s:I}", "releases", (json_int_t)h->releases,
+	    "recycles", (json_int_t)h->recycles, "rss_kb", (json_int_t)rss_kb(), "signs",
+	    (json_int_t)h->signs);
 }
 
-static json_t *
-do_token_keys(struct helper *h, const struct hsm_req *req)
+static int
+do_token_keys(struct helper *h, const struct hsm_req *req, json_t **ret,
+    const char **reterr_detail)
 {
 	struct hsm_token_key *ks = NULL;
-	const char *detail = NULL;
-	json_t *o = NULL, *arr = NULL, *e;
-	size_t n = 0;
+	json_t *arr = NULL, *e;
+	const char *label, *why;
+	size_t n = 0, skipped;
 	int r;
 
-	if ((ks = calloc(HSM_TOKEN_KEYS_MAX, sizeof(*ks))) == NULL)
-		return reply_err(req->id, KW_ERR_NOMEM, NULL);
-	if ((r = hsm_p11_token_keys(h->p11, ks, HSM_TOKEN_KEYS_MAX, &n, &detail)) != 0) {
-		o = reply_err(req->id, r, detail);
+	(void)req;
+	if ((ks = calloc(HSM_TOKEN_KEYS_MAX, sizeof(*ks))) == NULL || (arr = json_array()) == NULL) {
+		r = KW_ERR_NOMEM;
 		goto out;
 	}
-	if ((arr = json_array()) == NULL) {
-		o = reply_err(req->id, KW_ERR_NOMEM, NULL);
+	if ((r = hsm_p11_token_keys(h->p11, ks, HSM_TOKEN_KEYS_MAX, &n, reterr_detail)) != 0)
 		goto out;
-	}
+	if ((skipped = hsm_p11_token_keys_skipped(h->p11, &label, &why)) > 0)
+		kw_log_warn("%zu token key(s) skipped as not ours, the last '%s': %s", skipped, label,
+		    why);
 	for (size_t i = 0; i < n; i++) {
 		if ((r = hsm_token_key_json(&ks[i], &e)) != 0) {
-			o = reply_err(req->id, r == KW_ERR_NOMEM ? r : KW_ERR_HSM,
-			    "token key is not a valid P-256 public key");
+			*reterr_detail = "token key is not a valid P-256 public key";
+			r = r == KW_ERR_NOMEM ? r : KW_ERR_HSM;
 			goto out;
 		}
 		if (json_array_append_new(arr, e) != 0) {
-			o = reply_err(req->id, KW_ERR_NOMEM, NULL);
+			r = KW_ERR_NOMEM;
 			goto out;
 		}
 	}
-	o = json_pack("{s:I,s:b,s:O}", "id", (json_int_t)req->id, "ok", 1, "keys", arr);
+	r = new_object(ret, "{s:O}", "keys", arr);
 out:
 	json_decref(arr);
 	free(ks);
-	return o;
+	return r;
 }
 
-static json_t *
-do_token_key_new(struct helper *h, const struct hsm_req *req)
+static int
+do_token_key_new(struct helper *h, const struct hsm_req *req, json_t **ret,
+    const char **reterr_detail)
 {
 	struct hsm_token_key k;
-	const char *detail = NULL;
-	json_t *o = NULL;
 	int r;
 
-	r = hsm_p11_token_key_new(h->p11, req->now_set ? req->now : (int64_t)time(NULL), &k, &detail);
+	r = hsm_p11_token_key_new(h->p11, req->now_set ? req->now : (int64_t)time(NULL), &k,
+	    reterr_detail);
 	if (r != 0)
-		return reply_err(req->id, r, detail);
-	if ((r = hsm_token_key_json(&k, &o)) != 0)
-		return reply_err(req->id, r == KW_ERR_NOMEM ? r : KW_ERR_HSM,
-		    "token key is not a valid P-256 public key");
-	if (json_object_set_new(o, "id", json_integer((json_int_t)req->id)) != 0 ||
-	    json_object_set_new(o, "ok", json_true()) != 0) {
-		json_decref(o);
-		return reply_err(req->id, KW_ERR_NOMEM, NULL);
+		return r;
+	if ((r = hsm_token_key_json(&k, ret)) != 0) {
+		*reterr_detail = "token key is not a valid P-256 public key";
+		return r == KW_ERR_NOMEM ? r : KW_ERR_HSM;
 	}
-	return o;
+	kw_log_info("token key '%s' generated", k.label);
+	return 0;
 }
 
-static json_t *
-do_sign(struct helper *h, const struct hsm_req *req)
+static int
+do_sign(struct helper *h, const struct hsm_req *req, json_t **ret, const char **reterr_detail)
 {
 	uint8_t sig[HSM_SIGN_SIG_LEN];
-	const char *detail = NULL;
 	char *b64 = NULL;
-	json_t *o;
 	int r;
 
 	h->signs++;
-	if ((r = hsm_p11_sign(h->p11, req->label, req->digest, sig, &detail)) != 0)
-		return reply_err(req->id, r, detail);
+	if ((r = hsm_p11_sign(h->p11, req->label, req->digest, sig, reterr_detail)) != 0)
+		return r;
 	if ((r = kw_b64url_encode(sig, sizeof(sig), &b64)) != 0)
-		return reply_err(req->id, r, NULL);
-	o = json_pack("{s:I,s:b,s:s}", "id", (json_int_t)req->id, "ok", 1, "sig", b64);
+		return r;
+	r = new_object(ret, "{s:s}", "sig", b64);
 	free(b64);
-	return o;
+	return r;
 }
 
-static json_t *
-do_token_key_destroy(struct helper *h, const struct hsm_req *req)
+static int
+do_token_key_destroy(struct helper *h, const struct hsm_req *req, json_t **ret,
+    const char **reterr_detail)
 {
-	const char *detail = NULL;
 	int r;
 
-	if ((r = hsm_p11_token_key_destroy(h->p11, req->label, &detail)) != 0)
-		return reply_err(req->id, r, detail);
+	(void)ret;
+	if ((r = hsm_p11_token_key_destroy(h->p11, req->label, reterr_detail)) != 0)
+		return r;
 	kw_log_info("token key '%s' destroyed", req->label);
-	return reply_ok(req->id);
+	return 0;
 }
 
-static json_t *
-do_key_list(struct helper *h, const struct hsm_req *req)
+static int
+do_key_list(struct helper *h, const struct hsm_req *req, json_t **ret,
+    const char **reterr_detail)
 {
 	char (*ls)[HSM_LABEL_MAX + 1] = NULL;
-	const char *detail = NULL;
-	json_t *o = NULL, *arr = NULL;
+	json_t *arr = NULL;
 	size_t n = 0;
 	bool more = false;
 	int r;
 
-	if ((ls = calloc(HSM_KEY_LIST_PAGE, sizeof(*ls))) == NULL)
-		return reply_err(req->id, KW_ERR_NOMEM, NULL);
+	if ((ls = calloc(HSM_KEY_LIST_PAGE, sizeof(*ls))) == NULL || (arr = json_array()) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
 	r = hsm_p11_key_list(h->p11, req->after_set ? req->after : NULL, ls, HSM_KEY_LIST_PAGE, &n,
-	    &more, &detail);
+	    &more, reterr_detail);
 	if (r == 0 && more && !req->after_set) {
 		/* the caller asked for everything and would silently miss the rest */
 		r = KW_ERR_TOO_LARGE;
-		detail = "more labels than fit in one reply: page with \"after\"";
+		*reterr_detail = "more labels than fit in one reply: page with \"after\"";
 	}
-	if (r != 0) {
-		o = reply_err(req->id, r, detail);
+	if (r != 0)
 		goto out;
-	}
-	if ((arr = json_array()) == NULL) {
-		o = reply_err(req->id, KW_ERR_NOMEM, NULL);
-		goto out;
-	}
 	for (size_t i = 0; i < n; i++) {
 		if (json_array_append_new(arr, json_string(ls[i])) != 0) {
-			o = reply_err(req->id, KW_ERR_NOMEM, NULL);
+			r = KW_ERR_NOMEM;
 			goto out;
 		}
 	}
-	o = json_pack("{s:I,s:b,s:O,s:b}", "id", (json_int_t)req->id, "ok", 1, "labels", arr, "more",
-	    more);
+	r = new_object(ret, "{s:O,s:b}", "labels", arr, "more", more);
 out:
 	json_decref(arr);
 	free(ls);
-	return o;
+	return r;
 }
 
-static json_t *
-do_destroy(struct helper *h, const struct hsm_req *req)
+static int
+do_destroy(struct helper *h, const struct hsm_req *req, json_t **ret, const char **reterr_detail)
 {
-	const char *detail = NULL;
 	bool destroyed = false;
 	int r;
 
-	if ((r = hsm_p11_destroy(h->p11, req->label, &destroyed, &detail)) != 0)
-		return reply_err(req->id, r, detail);
+	if ((r = hsm_p11_destroy(h->p11, req->label, &destroyed, reterr_detail)) != 0)
+		return r;
 	if (destroyed)
 		kw_log_info("key '%s' destroyed", req->label);
-	return json_pack("{s:I,s:b,s:b}", "id", (json_int_t)req->id, "ok", 1, "destroyed", destroyed);
+	return new_object(ret, "{s:b}", "destroyed", destroyed);
 }
 
-static json_t *
-do_import_key(struct helper *h, const struct hsm_req *req)
+static int
+do_import_key(struct helper *h, const struct hsm_req *req, json_t **ret,
+    const char **reterr_detail)
 {
 	struct hsm_import_pub pub;
-	const char *detail = NULL;
 	json_t *jwk = NULL;
-	char kid[44];
+	char kid[HSM_JWK_KID_LEN + 1];
+	bool generated = false;
 	int r;
 
-	if ((r = hsm_p11_import_key(h->p11, &pub, &detail)) != 0)
-		return reply_err(req->id, r, detail);
-	if ((r = hsm_rsa_jwk(pub.n, sizeof(pub.n), pub.e, pub.e_len, &jwk, kid)) != 0)
-		return reply_err(req->id, r == KW_ERR_NOMEM ? r : KW_ERR_HSM, "import key JWK");
-	return json_pack("{s:I,s:b,s:s,s:o}", "id", (json_int_t)req->id, "ok", 1, "kid", kid, "jwk",
-	    jwk);
+	(void)req;
+	if ((r = hsm_p11_import_key(h->p11, &pub, &generated, reterr_detail)) != 0)
+		return r;
+	if (generated)
+		kw_log_info("import key generated in the token (%s, RSA-%d)", HSM_IMPORT_LABEL,
+		    HSM_IMPORT_RSA_BITS);
+	if ((r = hsm_rsa_jwk(pub.n, sizeof(pub.n), pub.e, pub.e_len, &jwk, kid)) != 0) {
+		*reterr_detail = "import key JWK";
+		return r == KW_ERR_NOMEM ? r : KW_ERR_HSM;
+	}
+	return new_object(ret, "{s:s,s:o}", "kid", kid, "jwk", jwk);
 }
 
-static json_t *
-do_import(struct helper *h, const struct hsm_req *req)
+static int
+do_import(struct helper *h, const struct hsm_req *req, json_t **ret, const char **reterr_detail)
 {
-	const char *detail = NULL;
 	int r;
 
-	h->since_recycle++;    /* two session objects (PKCS11.md 6.1) */
 	r = hsm_p11_import(h->p11, req->label, req->kind, req->length, req->import_kid, req->kek,
-	    sizeof(req->kek), req->value, req->value_len, &detail);
+	    sizeof(req->kek), req->value, req->value_len, reterr_detail);
 	if (r != 0) {
-		kw_log_info("import of '%s' refused: %s", req->label, detail != NULL ? detail : "");
-		return reply_err(req->id, r, detail);
+		kw_log_info("import of '%s' refused: %s", req->label,
+		    *reterr_detail != NULL ? *reterr_detail : kw_strerror(r));
+		return r;
 	}
 	kw_log_info("key '%s' imported (%s, %zu bytes)", req->label, hsm_kind_name(req->kind),
 	    req->length);
-	return json_pack("{s:I,s:b,s:b}", "id", (json_int_t)req->id, "ok", 1, "created", 1);
+	return new_object(ret, "{s:b,s:s,s:I}", "created", 1, "kind", hsm_kind_name(req->kind),
+	    "length", (json_int_t)req->length);
 }
 
+/*
+ * The dispatch table: the handler of each op. The per-op rules (which ops
+ * need the self test, which count toward recycling; the broker's deadline
+ * class) are the protocol's op table (hsm_proto.c), shared with the broker.
+ */
+static const op_handler handlers[HSM_OP__COUNT] = {
+	[HSM_OP_PROBE] = do_probe,
+	[HSM_OP_GENERATE] = do_generate,
+	[HSM_OP_RELEASE] = do_release,
+	[HSM_OP_RANDOM] = do_random,
+	[HSM_OP_STATS] = do_stats,
+	[HSM_OP_TOKEN_KEYS] = do_token_keys,
+	[HSM_OP_TOKEN_KEY_NEW] = do_token_key_new,
+	[HSM_OP_SIGN] = do_sign,
+	[HSM_OP_TOKEN_KEY_DESTROY] = do_token_key_destroy,
+	[HSM_OP_KEY_LIST] = do_key_list,
+	[HSM_OP_DESTROY] = do_destroy,
+	[HSM_OP_IMPORT_KEY] = do_import_key,
+	[HSM_OP_IMPORT] = do_import,
+};
+
+/* One request datagram to its reply (NULL only when not even an error reply can be built). */
 static json_t *
 handle(struct helper *h, const uint8_t *buf, size_t len)
 {
+	const struct hsm_op_info *info;
+	const char *detail = NULL;
 	struct hsm_req *req;
 	uint32_t id = 0;
 	json_t *o = NULL;
@@ -404,46 +431,26 @@ handle(struct helper *h, const uint8_t *buf, size_t len)
 		o = reply_err(id, r, "malformed request");
 		goto out;
 	}
-	switch (req->op) {
-	case HSM_OP_PROBE:
-		o = do_probe(h, req);
-		break;
-	case HSM_OP_GENERATE:
-		o = do_generate(h, req);
-		break;
-	case HSM_OP_RELEASE:
-		o = do_release(h, req);
-		break;
-	case HSM_OP_RANDOM:
-		o = do_random(h, req);
-		break;
-	case HSM_OP_STATS:
-		o = do_stats(h, req);
-		break;
-	case HSM_OP_TOKEN_KEYS:
-		o = do_token_keys(h, req);
-		break;
-	case HSM_OP_TOKEN_KEY_NEW:
-		o = do_token_key_new(h, req);
-		break;
-	case HSM_OP_SIGN:
-		o = do_sign(h, req);
-		break;
-	case HSM_OP_TOKEN_KEY_DESTROY:
-		o = do_token_key_destroy(h, req);
-		break;
-	case HSM_OP_KEY_LIST:
-		o = do_key_list(h, req);
-		break;
-	case HSM_OP_DESTROY:
-		o = do_destroy(h, req);
-		break;
-	case HSM_OP_IMPORT_KEY:
-		o = do_import_key(h, req);
-		break;
-	case HSM_OP_IMPORT:
-		o = do_import(h, req);
-		break;
+	if ((info = hsm_op_info(req->op)) == NULL || handlers[req->op] == NULL) {
+		o = reply_err(id, KW_ERR_UNSUPPORTED, "no handler");    /* not reached */
+		goto out;
+	}
+	if ((info->flags & HSM_OPF_RECYCLE) != 0)
+		h->since_recycle++;    /* session objects (PKCS11.md 6.1) */
+	if ((info->flags & HSM_OPF_SELFTEST) != 0 && !selftest_passed(h, &detail)) {
+		o = reply_err(id, KW_ERR_HSM, detail != NULL ? detail : "self test has not passed");
+		goto out;
+	}
+	if ((r = handlers[req->op](h, req, &o, &detail)) != 0) {
+		json_decref(o);
+		o = reply_err(id, r, detail);
+		goto out;
+	}
+	if ((o == NULL && (o = json_object()) == NULL) ||
+	    json_object_set_new(o, "id", json_integer((json_int_t)id)) != 0 ||
+	    json_object_set_new(o, "ok", json_true()) != 0) {
+		json_decref(o);
+		o = reply_err(id, KW_ERR_NOMEM, NULL);
 	}
 out:
 	free(req);

@@ -25,7 +25,8 @@
 struct bench {
 	struct event_base *base;
 	struct hsm_client *c;
-	json_t *tmpl; /* release request, copied per call */
+	uint8_t n[1024], e[8]; /* the RSA key every release goes to */
+	size_t n_len, e_len;
 	unsigned long count, inflight, every;
 	unsigned long issued, done, errors, reports_pending;
 	double t_start, t_last;
@@ -45,7 +46,7 @@ now_s(void)
 static void issue(struct bench *b);
 
 static void
-stats_cb(int r, json_t *o, void *arg)
+stats_cb(int r, const struct hsm_result *res, void *arg)
 {
 	struct bench *b = arg;
 	double t = now_s();
@@ -55,10 +56,9 @@ stats_cb(int r, json_t *o, void *arg)
 		fprintf(stderr, "stats failed: %s\n", kw_strerror(r));
 		b->failed = 1;
 	} else {
-		printf("%8lld releases  rss %7lld kB  recycles %4lld  %6.0f releases/s  errors %lu\n",
-		    (long long)json_integer_value(json_object_get(o, "releases")),
-		    (long long)json_integer_value(json_object_get(o, "rss_kb")),
-		    (long long)json_integer_value(json_object_get(o, "recycles")),
+		printf("%8llu releases  rss %7lld kB  recycles %4llu  %6.0f releases/s  errors %lu\n",
+		    (unsigned long long)res->u.stats.releases, (long long)res->u.stats.rss_kb,
+		    (unsigned long long)res->u.stats.recycles,
 		    (double)(b->done - b->done_last) / (t - b->t_last), b->errors);
 		fflush(stdout);
 	}
@@ -72,7 +72,7 @@ static void
 stats(struct bench *b)
 {
 	b->reports_pending++;
-	if (hsm_client_call(b->c, json_pack("{s:s}", "op", "stats"), stats_cb, b) != 0) {
+	if (hsm_client_stats(b->c, stats_cb, b) != 0) {
 		b->reports_pending--;
 		b->failed = 1;
 		event_base_loopbreak(b->base);
@@ -80,11 +80,11 @@ stats(struct bench *b)
 }
 
 static void
-release_cb(int r, json_t *o, void *arg)
+release_cb(int r, const struct hsm_result *res, void *arg)
 {
 	struct bench *b = arg;
 
-	(void)o;
+	(void)res;
 	b->done++;
 	if (r != 0 && b->errors++ == 0)
 		fprintf(stderr, "release failed: %s\n", kw_strerror(r));
@@ -97,7 +97,8 @@ static void
 issue(struct bench *b)
 {
 	while (b->issued < b->count && b->issued - b->done < b->inflight) {
-		if (hsm_client_call(b->c, json_deep_copy(b->tmpl), release_cb, b) != 0) {
+		if (hsm_client_release(b->c, "bench/aes/1", HSM_PROFILE_RSA_OAEP_A256CBC_HS512, b->n,
+		    b->n_len, b->e, b->e_len, "bench", release_cb, b) != 0) {
 			fprintf(stderr, "cannot queue a release\n");
 			b->failed = 1;
 			event_base_loopbreak(b->base);
@@ -107,16 +108,17 @@ issue(struct bench *b)
 	}
 }
 
+/* One RSA public number, big-endian without leading zeros, into buf[0..max). */
 static int
-rsa_b64(EVP_PKEY *pk, const char *name, char **ret)
+rsa_num(EVP_PKEY *pk, const char *name, uint8_t *buf, size_t max, size_t *ret_len)
 {
 	BIGNUM *bn = NULL;
-	unsigned char buf[1024];
-	int n, r = -1;
+	int r = -1;
 
-	if (EVP_PKEY_get_bn_param(pk, name, &bn) == 1 && BN_num_bytes(bn) <= (int)sizeof(buf)) {
-		n = BN_bn2bin(bn, buf);
-		r = kw_b64url_encode(buf, (size_t)n, ret);
+	if (EVP_PKEY_get_bn_param(pk, name, &bn) == 1 && BN_num_bytes(bn) > 0 &&
+	    (size_t)BN_num_bytes(bn) <= max) {
+		*ret_len = (size_t)BN_bn2bin(bn, buf);
+		r = 0;
 	}
 	BN_free(bn);
 	return r;
@@ -142,9 +144,9 @@ main(int argc, char **argv)
 	};
 	struct hsm_client_config cfg = {0};
 	struct bench b = {.count = 100000, .inflight = 64, .every = 10000};
+	struct hsm_args gen = {.op = HSM_OP_GENERATE};
+	struct hsm_result *res = NULL;
 	EVP_PKEY *pk = NULL;
-	char *n = NULL, *e = NULL;
-	json_t *o = NULL;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -179,17 +181,18 @@ main(int argc, char **argv)
 		fprintf(stderr, "hsm_client_start: %s\n", kw_strerror(r));
 		return 1;
 	}
-	if ((r = hsm_client_call_sync(b.c, json_pack("{s:s,s:s,s:s,s:b}", "op", "generate", "label",
-	    "bench/aes/1", "kind", "aes-256", "if_missing", 1), &o)) != 0) {
+	gen.u.generate.label = "bench/aes/1";
+	gen.u.generate.kind = HSM_KIND_AES256;
+	gen.u.generate.if_missing = true;
+	if ((r = hsm_client_call_sync(b.c, &gen, &res)) != 0) {
 		fprintf(stderr, "generate: %s\n", kw_strerror(r));
 		return 1;
 	}
-	json_decref(o);
-	if ((pk = EVP_RSA_gen(3072)) == NULL || rsa_b64(pk, OSSL_PKEY_PARAM_RSA_N, &n) != 0 ||
-	    rsa_b64(pk, OSSL_PKEY_PARAM_RSA_E, &e) != 0)
+	hsm_result_free(res);
+	if ((pk = EVP_RSA_gen(3072)) == NULL ||
+	    rsa_num(pk, OSSL_PKEY_PARAM_RSA_N, b.n, sizeof(b.n), &b.n_len) != 0 ||
+	    rsa_num(pk, OSSL_PKEY_PARAM_RSA_E, b.e, sizeof(b.e), &b.e_len) != 0)
 		return 1;
-	b.tmpl = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "op", "release", "label", "bench/aes/1",
-	    "profile", "RSA-OAEP+A256CBC-HS512", "n", n, "e", e, "kid", "bench");
 	printf("helper pid %ld, %lu releases, %lu in flight, RSA-3072, recycle-after %s\n",
 	    (long)hsm_client_pid(b.c), b.count, b.inflight,
 	    cfg.recycle_after == 0 ? "default (5000)" :
@@ -201,10 +204,7 @@ main(int argc, char **argv)
 	printf("total: %lu releases in %.1f s = %.0f releases/s, %lu errors\n", b.done,
 	    now_s() - b.t_start, (double)b.done / (now_s() - b.t_start), b.errors);
 	hsm_client_free(b.c);
-	json_decref(b.tmpl);
 	EVP_PKEY_free(pk);
-	free(n);
-	free(e);
 	event_base_free(b.base);
 	return b.failed || b.errors != 0 ? 1 : 0;
 }
