@@ -22,7 +22,7 @@ att_dpop_proof(EVP_PKEY *sig, const char *htm, const char *htu, const char *toke
     const char *nonce, int64_t iat, char **ret)
 {
 	uint8_t jti_raw[ATT_DPOP_JTI_BYTES], s[KW_ES256_SIG_LEN];
-	char ath[44], *jti = NULL, *si = NULL, *out = NULL;
+	char ath[KW_B64URL_SHA256_SIZE], *jti = NULL, *si = NULL, *out = NULL;
 	json_t *jwk = NULL, *hdr = NULL, *pl = NULL;
 	size_t silen = 0;
 	int r = KW_ERR_NOMEM;

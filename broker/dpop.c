@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "kw_b64url.h"
 #include "dpop.h"
 #include "kw_jose.h"
 #include "kw_json.h"
@@ -84,7 +85,7 @@ kw_dpop_verify(struct kw_dpop *d, const char *proof, const char *htm, const char
 	struct kw_jws *j = NULL;
 	EVP_PKEY *pk = NULL;
 	const json_t *jwk, *pl, *v;
-	char tp[44], ath[44];
+	char tp[KW_B64URL_SHA256_SIZE], ath[KW_B64URL_SHA256_SIZE];
 	uint8_t md[SHA256_DIGEST_LENGTH];
 	struct kw_dpop_jti t;
 	json_int_t iat;

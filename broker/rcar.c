@@ -122,8 +122,8 @@ struct sign_job {
 	struct kw_broker *b;
 	struct evhttp_request *req;
 	char *signing_input;
-	char kid[44];
-	char jkt[44];
+	char kid[KW_B64URL_SHA256_SIZE];
+	char jkt[KW_B64URL_SHA256_SIZE];
 };
 
 static void
@@ -307,7 +307,7 @@ struct release_job {
 	struct kw_broker *b;
 	struct evhttp_request *req;
 	char path[256];
-	char kid[44];
+	char kid[KW_B64URL_SHA256_SIZE];
 };
 
 static void

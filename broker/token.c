@@ -45,7 +45,7 @@ kw_token_keys_from_hsm(const struct hsm_token_key_entry *e, size_t n, struct kw_
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct kw_token_key *k = &ks->k[i];
-		char tp[44];
+		char tp[KW_B64URL_SHA256_SIZE];
 
 		ks->n++;
 		r = KW_ERR_INVALID_FORMAT;
@@ -184,7 +184,7 @@ kw_ear_build(const json_t *claims, const json_t *tee_pubkey, const json_t *tee_s
     const char *issuer, const char *kid, int64_t now, unsigned int ttl, json_t **ret_header,
     json_t **ret_payload)
 {
-	char jkt[44], *akpub = NULL, *jti = NULL;
+	char jkt[KW_B64URL_SHA256_SIZE], *akpub = NULL, *jti = NULL;
 	uint8_t jti_raw[16];
 	EVP_PKEY *pk = NULL;
 	json_t *tv = NULL, *hdr = NULL, *pl = NULL, *kc = NULL;

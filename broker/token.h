@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "kw_b64url.h"
 #include "hsm_msg.h"
 #include "kw_err.h"
 
@@ -27,7 +28,7 @@
 
 struct kw_token_key {
 	char label[64];
-	char kid[44];
+	char kid[KW_B64URL_SHA256_SIZE];
 	int64_t created;
 	EVP_PKEY *pub;
 	json_t *jwk;
@@ -85,7 +86,7 @@ int kw_token_verify(const struct kw_token_keys *ks, const char *token, size_t le
 struct kw_token_view {
 	const char *jkt;
 	const json_t *claims;       /* kw.claims */
-	char tee_kid[44];           /* RFC 7638 thumbprint of tee-pubkey (the JWE kid) */
+	char tee_kid[KW_B64URL_SHA256_SIZE];           /* RFC 7638 thumbprint of tee-pubkey (the JWE kid) */
 	uint8_t measurement[48];
 	int debug;
 	EVP_PKEY *tee_pub;          /* owned: EVP_PKEY_free */

@@ -7,6 +7,13 @@
 
 #include "kw_err.h"
 
+/*
+ * A SHA-256 digest in base64url: 43 characters, and the NUL. Every RFC 7638
+ * JWK thumbprint (kid, jkt) and every DPoP "ath" has this size.
+ */
+#define KW_B64URL_SHA256_LEN 43
+#define KW_B64URL_SHA256_SIZE (KW_B64URL_SHA256_LEN + 1)
+
 /* Length of the unpadded base64url encoding of n bytes (without NUL). */
 size_t kw_b64url_enclen(size_t n);
 

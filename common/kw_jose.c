@@ -362,7 +362,7 @@ kw_jws_compact(const char *signing_input, const uint8_t *sig, size_t sig_len, ch
 }
 
 int
-kw_jose_ath(const char *token, size_t len, char out[static 44])
+kw_jose_ath(const char *token, size_t len, char out[static KW_B64URL_SHA256_SIZE])
 {
 	uint8_t md[32];
 	unsigned int mdlen = 0;
@@ -376,11 +376,11 @@ kw_jose_ath(const char *token, size_t len, char out[static 44])
 		return KW_ERR_CRYPTO;
 	if ((r = kw_b64url_encode(md, sizeof(md), &enc)) != 0)
 		return r;
-	if (strlen(enc) != 43) {
+	if (strlen(enc) != KW_B64URL_SHA256_LEN) {
 		free(enc);
 		return KW_ERR_INTERNAL;
 	}
-	memcpy(out, enc, 44);
+	memcpy(out, enc, KW_B64URL_SHA256_SIZE);
 	free(enc);
 	return 0;
 }

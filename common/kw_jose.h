@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "kw_b64url.h"
 #include "kw_err.h"
 
 /*
@@ -75,6 +76,6 @@ int kw_ecdsa_raw_to_der(const uint8_t *raw, size_t rawlen, uint8_t **ret_der,
 int kw_ecdsa_der_to_raw(const uint8_t *der, size_t derlen, size_t n, uint8_t *out) KW_WUR;
 
 /* base64url(SHA-256(s)) — the DPoP "ath" of an access token (44 bytes incl. NUL). */
-int kw_jose_ath(const char *token, size_t len, char out[static 44]) KW_WUR;
+int kw_jose_ath(const char *token, size_t len, char out[static KW_B64URL_SHA256_SIZE]) KW_WUR;
 
 #endif

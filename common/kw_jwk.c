@@ -330,7 +330,7 @@ out:
 }
 
 int
-kw_jwk_thumbprint(const json_t *jwk, char out[static 44])
+kw_jwk_thumbprint(const json_t *jwk, char out[static KW_B64URL_SHA256_SIZE])
 {
 	EVP_PKEY *pkey = NULL;
 	const char *kty, *a, *b, *c = NULL;
@@ -373,11 +373,11 @@ kw_jwk_thumbprint(const json_t *jwk, char out[static 44])
 	if ((r = kw_sha256(ser, (size_t)n, md)) != 0 ||
 	    (r = kw_b64url_encode(md, sizeof(md), &tp)) != 0)
 		goto out;
-	if (strlen(tp) != 43) {
+	if (strlen(tp) != KW_B64URL_SHA256_LEN) {
 		r = KW_ERR_INTERNAL;
 		goto out;
 	}
-	memcpy(out, tp, 44);
+	memcpy(out, tp, KW_B64URL_SHA256_SIZE);
 	r = 0;
 out:
 	free(ser);

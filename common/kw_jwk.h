@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "kw_b64url.h"
 #include "kw_err.h"
 
 /*
@@ -24,7 +25,7 @@ int kw_jwk_import_public(const json_t *jwk, EVP_PKEY **ret) KW_WUR;
 int kw_jwk_export_public(const EVP_PKEY *pkey, json_t **ret) KW_WUR;
 
 /* RFC 7638 SHA-256 thumbprint of a public JWK, base64url (43 chars + NUL). */
-int kw_jwk_thumbprint(const json_t *jwk, char out[static 44]) KW_WUR;
+int kw_jwk_thumbprint(const json_t *jwk, char out[static KW_B64URL_SHA256_SIZE]) KW_WUR;
 
 /*
  * RSA public key as big-endian modulus and exponent (views into newly

@@ -566,12 +566,8 @@ dispatch(struct hsm_client *c, const uint8_t *buf, size_t len)
 		goto out;
 	}
 	TAILQ_REMOVE(&c->by_deadline[call->cls], call, dq);
-	if (err != 0 && kw_json_get_str(o, "detail", &detail, NULL) == 0) {
-		char esc[256];
-
-		kw_log_escape(detail, 120, esc, sizeof(esc));
-		kw_log_debug("request %u failed: %s ('%s')", call->id, kw_strerror(err), esc);
-	}
+	if (err != 0 && kw_json_get_str(o, "detail", &detail, NULL) == 0)
+		kw_log_debug("request %u failed: %s ('%.120s')", call->id, kw_strerror(err), detail);
 	if (err == 0 && (err = hsm_result_decode(call->op, o, &res)) != 0) {
 		/* an ok reply without what its op promises: the call fails, the helper stays */
 		kw_log_warn_r_rl(err, "helper reply to '%s' (request %u) does not decode",

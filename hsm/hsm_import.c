@@ -8,9 +8,9 @@
 
 int
 hsm_rsa_jwk(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len, json_t **ret_jwk,
-    char kid[static 44])
+    char kid[static KW_B64URL_SHA256_SIZE])
 {
-	char *bn = NULL, *be = NULL, tp[44];
+	char *bn = NULL, *be = NULL, tp[KW_B64URL_SHA256_SIZE];
 	json_t *jwk = NULL;
 	int r;
 

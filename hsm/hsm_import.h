@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "kw_b64url.h"
 #include "kw_err.h"
 
 /*
@@ -16,6 +17,6 @@
  * ret_jwk may be NULL when only the kid is wanted; else a new reference.
  */
 int hsm_rsa_jwk(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len, json_t **ret_jwk,
-    char kid[static 44]) KW_WUR;
+    char kid[static KW_B64URL_SHA256_SIZE]) KW_WUR;
 
 #endif

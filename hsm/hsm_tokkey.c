@@ -40,7 +40,7 @@ hsm_ec_point_parse(const uint8_t *der, size_t len, uint8_t x[HSM_P256_COORD],
 int
 hsm_token_key_json(const struct hsm_token_key *k, json_t **ret)
 {
-	char *x = NULL, *y = NULL, kid[44];
+	char *x = NULL, *y = NULL, kid[KW_B64URL_SHA256_SIZE];
 	json_t *jwk = NULL, *o = NULL;
 	int r;
 

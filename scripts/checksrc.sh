@@ -82,6 +82,13 @@ for f in $(echo "$src" | grep '^broker/.*\.c$'); do
 		bad=1
 	fi
 done
+# Magic sizes: a base64url SHA-256 (kid, jkt, ath) is KW_B64URL_SHA256_SIZE.
+for f in $src; do
+	if grep -nE '\[(static )?4[34]\]' "$f"; then
+		echo "checksrc: $f: magic size 43/44 (use KW_B64URL_SHA256_LEN/_SIZE)" >&2
+		bad=1
+	fi
+done
 for f in $(find hsm -name '*.c'); do
 	if grep -nE '(^|[^a-z_])realloc[[:space:]]*\(' "$f"; then
 		echo "checksrc: $f: realloc in hsm/" >&2
