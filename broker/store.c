@@ -255,6 +255,28 @@ jstr_or_null(const char *s)
 	return s == NULL ? json_null() : json_string(s);
 }
 
+/*
+ * The one row (id, state) of the prepared statement s, finalized here:
+ * KW_ERR_NOT_FOUND without a row; *ret_id and ret_state only on 0.
+ */
+static int
+id_state_row(struct kw_store *st, sqlite3_stmt *s, int64_t *ret_id, char ret_state[static 16])
+{
+	int r, rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW) {
+		*ret_id = sqlite3_column_int64(s, 0);
+		snprintf(ret_state, 16, "%s", col_text(s, 1) != NULL ? col_text(s, 1) : "");
+		r = 0;
+	} else {
+		r = rc == SQLITE_DONE ? KW_ERR_NOT_FOUND : map_rc(sqlite3_extended_errcode(st->db));
+		if (r == 0)
+			r = KW_ERR_IO;
+	}
+	sqlite3_finalize(s);
+	return r;
+}
+
 /* ---- rows to JSON, driven by a column spec ---- */
 
 enum col_kind {
@@ -604,24 +626,13 @@ key_find(struct kw_store *st, const char *repo, const char *type, const char *ta
     int64_t *ret_id, char ret_state[16])
 {
 	sqlite3_stmt *s = NULL;
-	int r, rc;
+	int r;
 
 	r = q_prepare(st, "SELECT id, state FROM keys WHERE repository = ? AND type = ? AND tag = ?",
 	    &s, QT(repo), QT(type), QT(tag));
 	if (r != 0)
 		return r;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*ret_id = sqlite3_column_int64(s, 0);
-		snprintf(ret_state, 16, "%s", col_text(s, 1) != NULL ? col_text(s, 1) : "");
-		r = 0;
-	} else {
-		r = rc == SQLITE_DONE ? KW_ERR_NOT_FOUND : map_rc(sqlite3_extended_errcode(st->db));
-		if (r == 0)
-			r = KW_ERR_IO;
-	}
-	sqlite3_finalize(s);
-	return r;
+	return id_state_row(st, s, ret_id, ret_state);
 }
 
 int
@@ -697,23 +708,12 @@ static int
 version_state_by_label(struct kw_store *st, const char *label, int64_t *ret_key, char ret_state[16])
 {
 	sqlite3_stmt *s = NULL;
-	int r, rc;
+	int r;
 
 	if ((r = q_prepare(st, "SELECT key_id, state FROM key_versions WHERE label = ?", &s,
 	    QT(label))) != 0)
 		return r;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*ret_key = sqlite3_column_int64(s, 0);
-		snprintf(ret_state, 16, "%s", col_text(s, 1) != NULL ? col_text(s, 1) : "");
-		r = 0;
-	} else {
-		r = rc == SQLITE_DONE ? KW_ERR_NOT_FOUND : map_rc(sqlite3_extended_errcode(st->db));
-		if (r == 0)
-			r = KW_ERR_IO;
-	}
-	sqlite3_finalize(s);
-	return r;
+	return id_state_row(st, s, ret_key, ret_state);
 }
 
 static int
