@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # crash-soak.sh [ROUNDS] [BUILD_DIR]: the long crash-safety run (default 1000
 # rounds of start / random admin writes / kill -9 / restart / verify). The
-# test suite runs the same test with 100 rounds. KW_CRASH_SEED reproduces a run.
+# test suite runs the same test with 60 rounds. KW_CRASH_SEED reproduces a run.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 rounds="${1:-1000}"
