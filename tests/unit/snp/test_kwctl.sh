@@ -72,7 +72,7 @@ expect help 0 '' 'usage: kwctl' -- --help
 expect verify-help 0 '' '--allow-debug' -- evidence verify --help
 expect no-args 2 '' 'usage' --
 expect missing-report 2 '' 'required' -- evidence verify --tee snp --cert "$v/virtee-milan-v2/vcek.der"
-expect bad-tee 2 '' 'unsupported --tee' -- evidence verify --tee tdx --report "$v/virtee-milan-v2/report.bin" --cert "$v/virtee-milan-v2/vcek.der"
+expect bad-tee 2 '' 'unsupported --tee' -- evidence verify --tee tpm --report "$v/virtee-milan-v2/report.bin" --cert "$v/virtee-milan-v2/vcek.der"
 expect bad-time 2 '' 'RFC 3339' -- evidence verify --tee snp --report "$v/virtee-milan-v2/report.bin" --cert "$v/virtee-milan-v2/vcek.der" --at yesterday
 expect bad-option 2 '' 'unknown option' -- evidence verify --frobnicate
 expect missing-file 2 '' 'cannot read report' -- evidence verify --tee snp --report /nonexistent --cert "$v/virtee-milan-v2/vcek.der"
