@@ -55,7 +55,6 @@ tdx_collateral_free(struct tdx_collateral *c)
 		return;
 	X509_CRL_free(c->pck_crl);
 	X509_CRL_free(c->root_crl);
-	X509_free(c->pck_crl_issuer);
 	free(c->adv);
 	free(c);
 }
@@ -551,8 +550,9 @@ tdx_collateral_new(const struct tdx_trust *t, const json_t *collateral, struct t
 		FAIL(KW_ERR_CERT_INVALID, "PCK CRL issuer revoked");
 	(void)crl_revokes(c->pck_crl, ch[2].cert[0]);   /* sort its list now, before sharing */
 
-	c->pck_crl_issuer = ch[2].cert[0];   /* transferred */
-	ch[2].cert[0] = NULL;
+	if (tdx_name_sha256(X509_get_subject_name(ch[2].cert[0]), c->pck_crl_issuer_name_sha256) != 0 ||
+	    tdx_spki_sha256(ch[2].cert[0], c->pck_crl_issuer_spki_sha256) != 0)
+		FAIL(KW_ERR_NOMEM, "out of memory");
 	*ret = c;
 	c = NULL;
 	r = 0;

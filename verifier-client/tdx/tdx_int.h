@@ -17,6 +17,8 @@
 
 #define TDX_MAX_TEST_ROOTS 8
 #define TDX_CHAIN_CACHE_SLOTS 256     /* direct-mapped, by chain digest */
+#define TDX_PCK_CACHE_SLOTS 1024      /* direct-mapped, by the digest of a quote's PEM chain */
+#define TDX_MAX_SERIAL 32             /* certificate serial number bytes */
 #define TDX_MAX_CHAIN_CERTS 3
 #define TDX_MAX_CERT_DER (8 * 1024)   /* one certificate in a chain */
 #define TDX_MAX_CHAIN_PEM (32 * 1024) /* one issuer chain in collateral */
@@ -43,11 +45,45 @@ struct tdx_cache_slot {
 	uint8_t used, is_test;
 };
 
+/* SGX extension (1.2.840.113741.1.13.1) of a PCK leaf certificate. */
+struct tdx_pck {
+	uint8_t sgx_svn[16];   /* SGX TCB component SVNs .2.1 … .2.16 */
+	uint16_t pcesvn;       /* .2.17 */
+	uint8_t cpusvn[16];    /* .2.18 */
+	uint8_t pce_id[2];     /* .3 */
+	uint8_t fmspc[6];      /* .4 */
+	uint8_t sgx_type;      /* .5: 0 standard, 1 scalable, 2 scalable with integrity */
+};
+
+/*
+ * What a quote's verified PCK chain yields for the per-quote checks, so that
+ * a chain seen before costs a digest instead of three certificate decodes
+ * (OpenSSL 3.0 decodes each public key through its provider decoders).
+ */
+struct tdx_pck_chain {
+	EVP_PKEY *leaf_key;                  /* one reference, owned by the holder */
+	struct tdx_pck pck;
+	uint8_t leaf_serial[TDX_MAX_SERIAL], ca_serial[TDX_MAX_SERIAL];   /* positive INTEGER contents */
+	size_t leaf_serial_len, ca_serial_len;
+	uint8_t issuer_name_sha256[32];      /* of the leaf's issuer name (DER) */
+	uint8_t ca_spki_sha256[32];          /* of the PCK CA's SubjectPublicKeyInfo (DER) */
+	uint8_t root_sha256[32];
+	int64_t not_before, not_after;       /* intersection of the three validity periods */
+	int is_test, processor_ca;
+};
+
+struct tdx_pck_slot {
+	uint8_t key[32];                     /* SHA-256 of the PEM text */
+	uint8_t used;
+	struct tdx_pck_chain v;              /* v.leaf_key: the cache's own reference */
+};
+
 /* Verified chains by digest; mutable behind a const trust, hence its own allocation and lock. */
 struct tdx_chain_cache {
 	pthread_mutex_t lock;
 	struct tdx_cache_slot slot[TDX_CHAIN_CACHE_SLOTS];
-	unsigned long hits, misses;
+	struct tdx_pck_slot pck[TDX_PCK_CACHE_SLOTS];
+	unsigned long hits, misses, pck_hits, pck_misses;
 };
 
 struct tdx_trust {
@@ -56,10 +92,13 @@ struct tdx_trust {
 	struct tdx_chain_cache *cache;               /* owned */
 };
 
-/* Cache statistics (tests); 0 on success. */
+/* Cache statistics (tests): chain results by DER digest, PCK chains by PEM digest. */
 void tdx_trust_cache_stats(const struct tdx_trust *t, unsigned long *ret_hits, unsigned long *ret_misses);
+void tdx_trust_pck_cache_stats(const struct tdx_trust *t, unsigned long *ret_hits, unsigned long *ret_misses);
 /* Drop every cached chain result (tests, and whenever trust changes). */
 void tdx_trust_cache_clear(const struct tdx_trust *t);
+/* Free the cache's references and the cache itself (NULL-safe). */
+void tdx_chain_cache_destroy(struct tdx_chain_cache *c);
 
 /* ---- certificate chains (tdx_pck.c) ---- */
 
@@ -103,6 +142,19 @@ void tdx_chain_clear(struct tdx_chain *c);
 
 /* SHA-256 of the DER of x. */
 int tdx_cert_sha256(const X509 *x, uint8_t out[static 32]) KW_WUR;
+/*
+ * A quote's PEM PCK chain, verified (tdx_pem_certs + tdx_chain_verify of
+ * kind PCK + tdx_pck_from_cert), from the trust's cache when this exact
+ * text was verified before. The caller frees ret with tdx_pck_chain_clear.
+ * Errors as those functions, with a reason.
+ */
+int tdx_pck_chain_get(const struct tdx_trust *t, const uint8_t *pem, size_t len, struct tdx_pck_chain *ret,
+    const char **why) KW_WUR;
+void tdx_pck_chain_clear(struct tdx_pck_chain *c);
+/* SHA-256 of a name's / a public key's DER. */
+int tdx_name_sha256(const X509_NAME *n, uint8_t out[static 32]) KW_WUR;
+int tdx_spki_sha256(const X509 *x, uint8_t out[static 32]) KW_WUR;
+
 /* notBefore/notAfter of x in seconds; -1 on a malformed time. */
 int tdx_x509_window(const X509 *x, int64_t *ret_nb, int64_t *ret_na) KW_WUR;
 /* ASN1_TIME → seconds since the epoch. */
@@ -114,16 +166,6 @@ int tdx_ecdsa_verify(EVP_PKEY *key, const uint8_t sig[static 64], const uint8_t 
 int tdx_p256_key(const uint8_t xy[static 64], EVP_PKEY **ret) KW_WUR;
 /* 1 when key is an EC P-256 key. */
 int tdx_is_p256(EVP_PKEY *key);
-
-/* SGX extension (1.2.840.113741.1.13.1) of a PCK leaf certificate. */
-struct tdx_pck {
-	uint8_t sgx_svn[16];   /* SGX TCB component SVNs .2.1 … .2.16 */
-	uint16_t pcesvn;       /* .2.17 */
-	uint8_t cpusvn[16];    /* .2.18 */
-	uint8_t pce_id[2];     /* .3 */
-	uint8_t fmspc[6];      /* .4 */
-	uint8_t sgx_type;      /* .5: 0 standard, 1 scalable, 2 scalable with integrity */
-};
 
 /* Parse the extension's value (DER, through kw_rd). KW_ERR_INVALID_FORMAT. */
 int tdx_pck_ext_parse(const uint8_t *der, size_t len, struct tdx_pck *ret) KW_WUR;
@@ -189,7 +231,8 @@ struct tdx_collateral {
 	uint8_t root_sha256[32];
 	int is_test;
 	X509_CRL *pck_crl, *root_crl;    /* owned; signatures verified */
-	X509 *pck_crl_issuer;            /* owned: the CA that signed the PCK CRL */
+	uint8_t pck_crl_issuer_name_sha256[32];   /* the CA that signed the PCK CRL: its subject */
+	uint8_t pck_crl_issuer_spki_sha256[32];   /* and its public key */
 	int64_t pck_crl_this, pck_crl_next, root_crl_this, root_crl_next;
 	int64_t certs_not_before, certs_not_after;   /* collateral signing chains */
 	uint32_t checks;                 /* TDX_CHECK_* established at load */

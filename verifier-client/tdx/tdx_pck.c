@@ -407,11 +407,39 @@ tdx_trust_cache_stats(const struct tdx_trust *t, unsigned long *ret_hits, unsign
 }
 
 void
+tdx_trust_pck_cache_stats(const struct tdx_trust *t, unsigned long *ret_hits, unsigned long *ret_misses)
+{
+	pthread_mutex_lock(&t->cache->lock);
+	*ret_hits = t->cache->pck_hits;
+	*ret_misses = t->cache->pck_misses;
+	pthread_mutex_unlock(&t->cache->lock);
+}
+
+static void
+pck_slots_clear(struct tdx_chain_cache *c)
+{
+	for (size_t i = 0; i < TDX_PCK_CACHE_SLOTS; i++)
+		EVP_PKEY_free(c->pck[i].v.leaf_key);
+	memset(c->pck, 0, sizeof(c->pck));
+}
+
+void
 tdx_trust_cache_clear(const struct tdx_trust *t)
 {
 	pthread_mutex_lock(&t->cache->lock);
 	memset(t->cache->slot, 0, sizeof(t->cache->slot));
+	pck_slots_clear(t->cache);
 	pthread_mutex_unlock(&t->cache->lock);
+}
+
+void
+tdx_chain_cache_destroy(struct tdx_chain_cache *c)
+{
+	if (c == NULL)
+		return;
+	pck_slots_clear(c);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
 }
 
 void
@@ -582,6 +610,156 @@ tdx_chain_verify(const struct tdx_trust *t, enum tdx_chain_kind kind, X509 **cer
 	}
 	ch.n = n;
 	*ret = ch;
+	return 0;
+}
+
+/* ---- a quote's PCK chain, cached by the digest of its text ---- */
+
+int
+tdx_name_sha256(const X509_NAME *n, uint8_t out[static 32])
+{
+	unsigned char *der = NULL;
+	int len, r;
+
+	if ((len = i2d_X509_NAME(n, &der)) <= 0)
+		return KW_ERR_NOMEM;
+	r = kw_sha256(der, (size_t)len, out);
+	OPENSSL_free(der);
+	return r;
+}
+
+int
+tdx_spki_sha256(const X509 *x, uint8_t out[static 32])
+{
+	unsigned char *der = NULL;
+	int len, r;
+
+	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der)) <= 0)
+		return KW_ERR_NOMEM;
+	r = kw_sha256(der, (size_t)len, out);
+	OPENSSL_free(der);
+	return r;
+}
+
+void
+tdx_pck_chain_clear(struct tdx_pck_chain *c)
+{
+	EVP_PKEY_free(c->leaf_key);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+serial_bytes(const X509 *x, uint8_t out[static TDX_MAX_SERIAL], size_t *ret_len)
+{
+	const ASN1_INTEGER *s = X509_get0_serialNumber(x);
+	int n = ASN1_STRING_length(s);
+
+	if (ASN1_STRING_type(s) != V_ASN1_INTEGER || n <= 0 || n > TDX_MAX_SERIAL)
+		return KW_ERR_CERT_INVALID;   /* negative, empty or oversized serial numbers are not Intel's */
+	memcpy(out, ASN1_STRING_get0_data(s), (size_t)n);
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+static struct tdx_pck_slot *
+pck_slot(struct tdx_chain_cache *c, const uint8_t key[static 32])
+{
+	return &c->pck[(((size_t)key[0] << 8) | key[1]) % TDX_PCK_CACHE_SLOTS];
+}
+
+/* Verify the PEM chain and extract what the per-quote checks need. */
+static int
+pck_chain_build(const struct tdx_trust *t, const uint8_t *pem, size_t len, struct tdx_pck_chain *ret,
+    const char **why)
+{
+	X509 *certs[3] = { NULL, NULL, NULL };
+	struct tdx_chain ch;
+	struct tdx_pck_chain v;
+	char cn[TDX_MAX_CN];
+	int r;
+
+	memset(&ch, 0, sizeof(ch));
+	memset(&v, 0, sizeof(v));
+	if ((r = tdx_pem_certs(pem, len, certs, 3)) != 0) {
+		*why = "PCK certificate chain is not three PEM certificates";
+		goto out;
+	}
+	if ((r = tdx_chain_verify(t, TDX_CHAIN_PCK, certs, 3, &ch, why)) != 0)
+		goto out;
+	if ((r = tdx_pck_from_cert(ch.cert[0], &v.pck)) != 0) {
+		*why = "PCK certificate SGX extension missing or malformed";
+		r = KW_ERR_CERT_INVALID;
+		goto out;
+	}
+	*why = "PCK certificate chain invalid";
+	if ((r = serial_bytes(ch.cert[0], v.leaf_serial, &v.leaf_serial_len)) != 0 ||
+	    (r = serial_bytes(ch.cert[1], v.ca_serial, &v.ca_serial_len)) != 0 ||
+	    (r = tdx_name_sha256(X509_get_issuer_name(ch.cert[0]), v.issuer_name_sha256)) != 0 ||
+	    (r = tdx_spki_sha256(ch.cert[1], v.ca_spki_sha256)) != 0)
+		goto out;
+	if ((v.leaf_key = X509_get_pubkey(ch.cert[0])) == NULL) {
+		r = KW_ERR_CERT_INVALID;
+		goto out;
+	}
+	memcpy(v.root_sha256, ch.root_sha256, 32);
+	v.not_before = ch.not_before;
+	v.not_after = ch.not_after;
+	v.is_test = ch.is_test;
+	v.processor_ca = subject_cn(ch.cert[1], cn) == 0 && strstr(cn, "Processor CA") != NULL;
+	*ret = v;
+	memset(&v, 0, sizeof(v));   /* transferred */
+	r = 0;
+out:
+	for (size_t i = 0; i < 3; i++)
+		X509_free(certs[i]);
+	tdx_chain_clear(&ch);
+	EVP_PKEY_free(v.leaf_key);
+	ERR_clear_error();
+	return r;
+}
+
+int
+tdx_pck_chain_get(const struct tdx_trust *t, const uint8_t *pem, size_t len, struct tdx_pck_chain *ret,
+    const char **why)
+{
+	struct tdx_chain_cache *c = t->cache;
+	struct tdx_pck_slot *s;
+	struct tdx_pck_chain v;
+	uint8_t key[32];
+	int r, hit;
+
+	*why = "internal error";
+	if (len > TDX_MAX_PCK_CHAIN)
+		return KW_ERR_TOO_LARGE;
+	if ((r = kw_sha256(pem, len, key)) != 0)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	s = pck_slot(c, key);
+	hit = s->used && memcmp(s->key, key, 32) == 0;
+	if (hit) {
+		v = s->v;
+		EVP_PKEY_up_ref(v.leaf_key);   /* the caller's own reference */
+		c->pck_hits++;
+	} else {
+		c->pck_misses++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (hit) {
+		*ret = v;
+		return 0;
+	}
+	if ((r = pck_chain_build(t, pem, len, &v, why)) != 0)
+		return r;
+	pthread_mutex_lock(&c->lock);
+	s = pck_slot(c, key);
+	if (EVP_PKEY_up_ref(v.leaf_key) == 1) {   /* the cache's reference; a collision replaces the older entry */
+		EVP_PKEY_free(s->v.leaf_key);
+		memcpy(s->key, key, 32);
+		s->v = v;
+		s->used = 1;
+	}
+	pthread_mutex_unlock(&c->lock);
+	*ret = v;
 	return 0;
 }
 

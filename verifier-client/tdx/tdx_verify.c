@@ -48,8 +48,7 @@ tdx_trust_free(struct tdx_trust *t)
 		return;
 	for (size_t i = 0; i < t->nroots; i++)
 		X509_free(t->roots[i].cert);
-	pthread_mutex_destroy(&t->cache->lock);
-	free(t->cache);
+	tdx_chain_cache_destroy(t->cache);
 	free(t);
 }
 
@@ -178,8 +177,7 @@ le64(const uint8_t b[static 8])
 
 struct verified {
 	struct tdx_quote q;
-	struct tdx_pck pck;
-	struct tdx_chain chain;
+	struct tdx_pck_chain chain;
 	struct tdx_tcb_result tcb;
 	int freshness_checked;
 };
@@ -209,19 +207,13 @@ build_platform_claims(json_t *o, const struct verified *v)
 {
 	const struct tdx_quote *q = &v->q;
 	json_t *comps = json_array(), *qe = json_object();
-	char cn[80];
 	int r = KW_ERR_NOMEM;
 
 	if (comps == NULL || qe == NULL)
 		goto out;
 	for (size_t i = 0; i < 16; i++)
-		if (json_array_append_new(comps, json_integer(v->pck.sgx_svn[i])) != 0)
+		if (json_array_append_new(comps, json_integer(v->chain.pck.sgx_svn[i])) != 0)
 			goto out;
-	if (X509_NAME_get_text_by_NID(X509_get_subject_name(v->chain.cert[1]), NID_commonName, cn,
-	    sizeof(cn)) <= 0) {
-		r = KW_ERR_INTERNAL;
-		goto out;
-	}
 	if ((r = put_hex(qe, "mrenclave", q->qe.mrenclave, 32)) != 0 ||
 	    (r = put_hex(qe, "mrsigner", q->qe.mrsigner, 32)) != 0 ||
 	    (r = put(qe, "isvprodid", json_integer(q->qe.isvprodid))) != 0 ||
@@ -234,11 +226,11 @@ build_platform_claims(json_t *o, const struct verified *v)
 	r = put(o, "qe", qe);
 	qe = NULL;
 	if (r != 0 ||
-	    (r = put(o, "pcesvn", json_integer(v->pck.pcesvn))) != 0 ||
-	    (r = put_hex(o, "cpusvn", v->pck.cpusvn, 16)) != 0 ||
-	    (r = put_hex(o, "pce_id", v->pck.pce_id, 2)) != 0 ||
-	    (r = put(o, "sgx_type", json_integer(v->pck.sgx_type))) != 0 ||
-	    (r = put(o, "pck_ca", json_string(strstr(cn, "Processor") != NULL ? "processor" : "platform"))) != 0 ||
+	    (r = put(o, "pcesvn", json_integer(v->chain.pck.pcesvn))) != 0 ||
+	    (r = put_hex(o, "cpusvn", v->chain.pck.cpusvn, 16)) != 0 ||
+	    (r = put_hex(o, "pce_id", v->chain.pck.pce_id, 2)) != 0 ||
+	    (r = put(o, "sgx_type", json_integer(v->chain.pck.sgx_type))) != 0 ||
+	    (r = put(o, "pck_ca", json_string(v->chain.processor_ca ? "processor" : "platform"))) != 0 ||
 	    (r = put(o, "quote_version", json_integer(q->version))) != 0 ||
 	    (r = put_hex(o, "user_data", q->user_data, 20)) != 0)
 		goto out;
@@ -287,7 +279,7 @@ build_claims(const struct verified *v, const struct tdx_collateral *c)
 	    (r = put_hex(o, "xfam", td->xfam, 8)) != 0 ||
 	    (r = put_hex(o, "tee_tcb_svn", td->tee_tcb_svn, 16)) != 0 ||
 	    (r = put_hex(o, "report_data", td->report_data, 64)) != 0 ||
-	    (r = put_hex(o, "fmspc", v->pck.fmspc, 6)) != 0 ||
+	    (r = put_hex(o, "fmspc", v->chain.pck.fmspc, 6)) != 0 ||
 	    (r = put(o, "tcb_status", json_string(tdx_tcb_status_name(v->tcb.final)))) != 0 ||
 	    (r = put(o, "platform_tcb_status", json_string(tdx_tcb_status_name(v->tcb.platform)))) != 0 ||
 	    (r = put_time(o, "tcb_date", v->tcb.level->date)) != 0 ||
@@ -324,6 +316,23 @@ out:
 
 #define FAIL(code, text) do { r = (code); why = (text); goto out; } while (0)
 
+/* 1 when crl lists the (positive) serial number, 0 when not, KW_ERR_NOMEM. */
+static int
+crl_lists(X509_CRL *crl, const uint8_t *serial, size_t len)
+{
+	ASN1_INTEGER *ai = ASN1_INTEGER_new();
+	X509_REVOKED *rev = NULL;
+	int r;
+
+	if (ai == NULL || ASN1_STRING_set(ai, serial, (int)len) != 1) {   /* len <= TDX_MAX_SERIAL */
+		ASN1_INTEGER_free(ai);
+		return KW_ERR_NOMEM;
+	}
+	r = X509_CRL_get0_by_serial(crl, &rev, ai) == 1 ? 1 : 0;
+	ASN1_INTEGER_free(ai);
+	return r;
+}
+
 static int
 in_window(int64_t at, int64_t from, int64_t until)
 {
@@ -336,7 +345,6 @@ tdx_verify_quote(const struct tdx_trust *t, const uint8_t *quote, size_t len, co
 {
 	struct tdx_trace local, *tr = o != NULL && o->trace != NULL ? o->trace : &local;
 	struct verified v;
-	X509 *certs[3] = { NULL, NULL, NULL };
 	EVP_PKEY *ak = NULL;
 	json_t *claims = NULL;
 	const char *why = "invalid arguments";
@@ -354,18 +362,14 @@ tdx_verify_quote(const struct tdx_trust *t, const uint8_t *quote, size_t len, co
 	tr->passed |= TDX_CHECK_QUOTE_FORMAT;
 
 	/* 2. PCK chain to the pinned root (or a test root), valid at `at`; its SGX extension */
-	if ((r = tdx_pem_certs(v.q.pck_chain, v.q.pck_chain_len, certs, 3)) != 0)
-		FAIL(r, "PCK certificate chain is not three PEM certificates");
-	if ((r = tdx_chain_verify(t, TDX_CHAIN_PCK, certs, 3, &v.chain, &why)) != 0)
+	if ((r = tdx_pck_chain_get(t, v.q.pck_chain, v.q.pck_chain_len, &v.chain, &why)) != 0)
 		goto out;
 	if (!in_window(o->at, v.chain.not_before, v.chain.not_after + 1))
 		FAIL(KW_ERR_CERT_EXPIRED, "PCK certificate chain outside its validity period");
-	if ((r = tdx_pck_from_cert(v.chain.cert[0], &v.pck)) != 0)
-		FAIL(KW_ERR_CERT_INVALID, "PCK certificate SGX extension missing or malformed");
 	tr->passed |= TDX_CHECK_PCK_CHAIN;
 
 	/* 3. QE report signed by the PCK key */
-	if ((r = tdx_ecdsa_verify(X509_get0_pubkey(v.chain.cert[0]), v.q.qe_report_sig, v.q.qe_report_raw,
+	if ((r = tdx_ecdsa_verify(v.chain.leaf_key, v.q.qe_report_sig, v.q.qe_report_raw,
 	    TDX_QE_REPORT_SIZE)) != 0)
 		FAIL(r, "QE report signature invalid");
 	tr->passed |= TDX_CHECK_QE_REPORT_SIG;
@@ -425,23 +429,25 @@ tdx_verify_quote(const struct tdx_trust *t, const uint8_t *quote, size_t len, co
 	}
 
 	/* 9. revocation of the PCK leaf (PCK CRL from its issuer) and of its CA (Root CA CRL) */
-	{
-		X509_REVOKED *rev = NULL;
-
-		if (X509_NAME_cmp(X509_get_issuer_name(v.chain.cert[0]), X509_get_subject_name(c->pck_crl_issuer)) != 0 ||
-		    EVP_PKEY_eq(X509_get0_pubkey(v.chain.cert[1]), X509_get0_pubkey(c->pck_crl_issuer)) != 1)
-			FAIL(KW_ERR_MISMATCH, "PCK CRL is not from the PCK certificate's issuer");
-		if (X509_CRL_get0_by_serial(c->pck_crl, &rev, X509_get0_serialNumber(v.chain.cert[0])) == 1)
+	if (memcmp(v.chain.issuer_name_sha256, c->pck_crl_issuer_name_sha256, 32) != 0 ||
+	    memcmp(v.chain.ca_spki_sha256, c->pck_crl_issuer_spki_sha256, 32) != 0)
+		FAIL(KW_ERR_MISMATCH, "PCK CRL is not from the PCK certificate's issuer");
+	if ((r = crl_lists(c->pck_crl, v.chain.leaf_serial, v.chain.leaf_serial_len)) != 0) {
+		if (r > 0)
 			FAIL(KW_ERR_CERT_INVALID, "PCK certificate revoked");
-		if (X509_CRL_get0_by_serial(c->root_crl, &rev, X509_get0_serialNumber(v.chain.cert[1])) == 1)
+		FAIL(r, "out of memory");
+	}
+	if ((r = crl_lists(c->root_crl, v.chain.ca_serial, v.chain.ca_serial_len)) != 0) {
+		if (r > 0)
 			FAIL(KW_ERR_CERT_INVALID, "PCK CA certificate revoked");
+		FAIL(r, "out of memory");
 	}
 	tr->passed |= TDX_CHECK_NOT_REVOKED;
 
 	/* 10. the collateral is this platform's */
-	if (memcmp(v.pck.fmspc, c->tcb.fmspc, 6) != 0)
+	if (memcmp(v.chain.pck.fmspc, c->tcb.fmspc, 6) != 0)
 		FAIL(KW_ERR_MISMATCH, "FMSPC of the PCK certificate does not match the TCB Info");
-	if (memcmp(v.pck.pce_id, c->tcb.pce_id, 2) != 0)
+	if (memcmp(v.chain.pck.pce_id, c->tcb.pce_id, 2) != 0)
 		FAIL(KW_ERR_MISMATCH, "PCE-ID of the PCK certificate does not match the TCB Info");
 	tr->passed |= TDX_CHECK_FMSPC_PCEID;
 
@@ -452,7 +458,7 @@ tdx_verify_quote(const struct tdx_trust *t, const uint8_t *quote, size_t len, co
 	tr->qe = v.tcb.qe;
 
 	/* 12. TCB level and status convergence */
-	r = tdx_tcb_evaluate(c, &v.pck, &v.q, &v.tcb, &why);
+	r = tdx_tcb_evaluate(c, &v.chain.pck, &v.q, &v.tcb, &why);
 	tr->platform = v.tcb.platform;
 	tr->module = v.tcb.module;
 	tr->final = v.tcb.final;
@@ -474,9 +480,7 @@ tdx_verify_quote(const struct tdx_trust *t, const uint8_t *quote, size_t len, co
 	*ret_claims = claims;   /* transferred */
 	r = 0;
 out:
-	for (size_t i = 0; i < 3; i++)
-		X509_free(certs[i]);
-	tdx_chain_clear(&v.chain);
+	tdx_pck_chain_clear(&v.chain);
 	EVP_PKEY_free(ak);
 	ERR_clear_error();
 	if (r != 0 && reterr_reason != NULL)
