@@ -128,6 +128,35 @@ print_doc(json_t *doc)
 	return 0;
 }
 
+/*
+ * The verdict document for verifier result r: {"verdict","tee","at","claims"} or
+ * {"verdict","tee","at","reason","error"[,"tcb_status"]}. Takes claims (also on
+ * failure). Returns the exit status: KWCTL_OK, or KWCTL_EFAIL (rejected, or output failed).
+ */
+static int
+print_verdict(const char *tee, int64_t at, int r, json_t *claims, const char *why, const char *tcb_status)
+{
+	char when[21];
+	json_t *doc;
+	int ok;
+
+	kw_time_format_rfc3339(at, when);
+	if (r == 0)
+		doc = json_pack("{s:s,s:s,s:s,s:o}", "verdict", "verified", "tee", tee, "at", when, "claims", claims);
+	else
+		doc = json_pack("{s:s,s:s,s:s,s:s,s:s}", "verdict", "rejected", "tee", tee, "at", when,
+		    "reason", why != NULL ? why : "unknown", "error", kw_strerror(r));
+	claims = NULL;   /* stolen by json_pack ("o"), also on failure */
+	if (r != 0 && doc != NULL && tcb_status != NULL &&
+	    json_object_set_new(doc, "tcb_status", json_string(tcb_status)) != 0) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	ok = print_doc(doc) == 0;
+	json_decref(doc);
+	return ok && r == 0 ? KWCTL_OK : KWCTL_EFAIL;
+}
+
 /* --tee tdx: the quote and its collateral; returns the exit status. */
 static int
 verify_tdx(const char *quote_path, const char *coll_path, const char *const *roots, size_t nroots,
@@ -138,9 +167,8 @@ verify_tdx(const char *quote_path, const char *coll_path, const char *const *roo
 	struct tdx_verify_opts vo = { .at = at, .allow_debug = allow_debug, .trace = &tr };
 	uint8_t *quote = NULL, *cbuf = NULL;
 	size_t qlen = 0, clen = 0;
-	json_t *coll = NULL, *claims = NULL, *doc = NULL;
+	json_t *coll = NULL, *claims = NULL;
 	const char *why = NULL;
-	char when[21];
 	int r, rc = KWCTL_EUSAGE;
 
 	if ((r = kw_file_read(quote_path, KWCTL_MAX_FILE, &quote, &qlen)) != 0) {
@@ -163,27 +191,10 @@ verify_tdx(const char *quote_path, const char *coll_path, const char *const *roo
 		}
 	}
 	r = tdx_verify(trust, quote, qlen, coll, &vo, &claims, &why);
-	kw_time_format_rfc3339(at, when);
-	if (r == 0) {
-		doc = json_pack("{s:s,s:s,s:s,s:o}", "verdict", "verified", "tee", "tdx", "at", when, "claims", claims);
-	} else {
-		doc = json_pack("{s:s,s:s,s:s,s:s,s:s}", "verdict", "rejected", "tee", "tdx", "at", when,
-		    "reason", why != NULL ? why : "unknown", "error", kw_strerror(r));
-		/* How far the TCB evaluation got, when it did (e.g. TCB_NOT_SUPPORTED, Revoked). */
-		if (doc != NULL && tr.final != TDX_TCB_UNKNOWN &&
-		    json_object_set_new(doc, "tcb_status", json_string(tdx_tcb_status_name(tr.final))) != 0) {
-			json_decref(doc);
-			doc = NULL;
-		}
-	}
-	claims = NULL;   /* stolen by json_pack ("o"), also on failure */
-	if (print_doc(doc) != 0) {
-		rc = KWCTL_EFAIL;
-		goto out;
-	}
-	rc = r == 0 ? KWCTL_OK : KWCTL_EFAIL;
+	/* A rejection after the TCB evaluation says how far it got (TCB_NOT_SUPPORTED, Revoked). */
+	rc = print_verdict("tdx", at, r, claims, why, tr.final != TDX_TCB_UNKNOWN ? tdx_tcb_status_name(tr.final) : NULL);
+	claims = NULL;   /* taken by print_verdict */
 out:
-	json_decref(doc);
 	json_decref(claims);
 	json_decref(coll);
 	tdx_trust_free(trust);
@@ -217,9 +228,8 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 	struct snp_verify_opts vo = { .at = 0, .allow_debug = 0 };
 	uint8_t *report = NULL;
 	size_t report_len = 0;
-	json_t *claims = NULL, *doc = NULL;
+	json_t *claims = NULL;
 	const char *why = NULL;
-	char when[21];
 	int c, r, rc = KWCTL_EUSAGE;
 
 	optind = 1;
@@ -353,21 +363,9 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 	ev.ncerts = cl.n;
 	r = snp_verify(trust, &ev, &vo, &claims, &why);
 
-	kw_time_format_rfc3339(vo.at, when);
-	if (r == 0)
-		doc = json_pack("{s:s,s:s,s:s,s:o}", "verdict", "verified", "tee", "snp", "at", when,
-		    "claims", claims);
-	else
-		doc = json_pack("{s:s,s:s,s:s,s:s,s:s}", "verdict", "rejected", "tee", "snp", "at", when,
-		    "reason", why != NULL ? why : "unknown", "error", kw_strerror(r));
-	claims = NULL;   /* stolen by json_pack ("o"), also on failure */
-	if (print_doc(doc) != 0) {
-		rc = KWCTL_EFAIL;
-		goto out;
-	}
-	rc = r == 0 ? KWCTL_OK : KWCTL_EFAIL;
+	rc = print_verdict("snp", vo.at, r, claims, why, NULL);
+	claims = NULL;   /* taken by print_verdict */
 out:
-	json_decref(doc);
 	json_decref(claims);
 	snp_trust_free(trust);
 	cert_list_free(&cl);

@@ -19,6 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "kw_util.h"
+#include "kw_x509.h"
 #include "tdx_int.h"
 
 #define TDX_MAX_CN 80
@@ -258,26 +259,10 @@ out:
 
 /* ---- chains ---- */
 
-/* The single subject CN of x; -1 when absent, repeated, too long or with NUL. */
 static int
 subject_cn(const X509 *x, char out[static TDX_MAX_CN])
 {
-	const X509_NAME *nm = X509_get_subject_name(x);
-	const X509_NAME_ENTRY *e;
-	const ASN1_STRING *s;
-	int i, len;
-
-	if (nm == NULL || (i = X509_NAME_get_index_by_NID(nm, NID_commonName, -1)) < 0 ||
-	    X509_NAME_get_index_by_NID(nm, NID_commonName, i) >= 0)
-		return -1;
-	if ((e = X509_NAME_get_entry(nm, i)) == NULL || (s = X509_NAME_ENTRY_get_data(e)) == NULL)
-		return -1;
-	len = ASN1_STRING_length(s);
-	if (len <= 0 || len >= TDX_MAX_CN || memchr(ASN1_STRING_get0_data(s), 0, (size_t)len) != NULL)
-		return -1;
-	memcpy(out, ASN1_STRING_get0_data(s), (size_t)len);
-	out[len] = '\0';
-	return 0;
+	return kw_x509_subject_cn(x, out, TDX_MAX_CN);
 }
 
 /*
@@ -953,22 +938,11 @@ tdx_pck_ext_parse(const uint8_t *der, size_t len, struct tdx_pck *ret)
 int
 tdx_pck_from_cert(const X509 *x, struct tdx_pck *ret)
 {
-	ASN1_OBJECT *obj = NULL;
-	const ASN1_OCTET_STRING *os;
-	int i, r = KW_ERR_INVALID_FORMAT;
+	const uint8_t *v;
+	size_t len;
+	int r;
 
-	if ((obj = OBJ_txt2obj("1.2.840.113741.1.13.1", 1)) == NULL)
-		return KW_ERR_NOMEM;
-	if ((i = X509_get_ext_by_OBJ(x, obj, -1)) < 0) {
-		r = KW_ERR_NOT_FOUND;
-		goto out;
-	}
-	if (X509_get_ext_by_OBJ(x, obj, i) >= 0)
-		goto out;   /* duplicate */
-	if ((os = X509_EXTENSION_get_data(X509_get_ext(x, i))) == NULL || ASN1_STRING_length(os) <= 0)
-		goto out;
-	r = tdx_pck_ext_parse(ASN1_STRING_get0_data(os), (size_t)ASN1_STRING_length(os), ret);
-out:
-	ASN1_OBJECT_free(obj);
-	return r;
+	if ((r = kw_x509_ext_value(x, "1.2.840.113741.1.13.1", &v, &len)) != 0)
+		return r;
+	return tdx_pck_ext_parse(v, len, ret);
 }

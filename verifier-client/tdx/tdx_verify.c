@@ -149,6 +149,16 @@ put(json_t *o, const char *key, json_t *v)
 	return json_object_set_new(o, key, v) == 0 ? 0 : KW_ERR_NOMEM;   /* v stolen, also on failure */
 }
 
+/* put() of *v, which is taken (set to NULL) whatever the outcome. */
+static int
+put_take(json_t *o, const char *key, json_t **v)
+{
+	json_t *x = *v;
+
+	*v = NULL;
+	return put(o, key, x);
+}
+
 static int
 add_advisories(json_t *arr, const struct tdx_collateral *c, const struct tdx_adv_ids *a)
 {
@@ -219,13 +229,7 @@ build_platform_claims(json_t *o, const struct verified *v)
 	    (r = put(qe, "isvprodid", json_integer(q->qe.isvprodid))) != 0 ||
 	    (r = put(qe, "isvsvn", json_integer(q->qe.isvsvn))) != 0)
 		goto out;
-	r = put(o, "sgx_tcb_components", comps);
-	comps = NULL;
-	if (r != 0)
-		goto out;
-	r = put(o, "qe", qe);
-	qe = NULL;
-	if (r != 0 ||
+	if ((r = put_take(o, "sgx_tcb_components", &comps)) != 0 || (r = put_take(o, "qe", &qe)) != 0 ||
 	    (r = put(o, "pcesvn", json_integer(v->chain.pck.pcesvn))) != 0 ||
 	    (r = put_hex(o, "cpusvn", v->chain.pck.cpusvn, 16)) != 0 ||
 	    (r = put_hex(o, "pce_id", v->chain.pck.pce_id, 2)) != 0 ||
@@ -291,16 +295,9 @@ build_claims(const struct verified *v, const struct tdx_collateral *c)
 		goto out;
 	if (v->tcb.module_id != NULL && (r = put(o, "tdx_module_id", json_string(v->tcb.module_id->id))) != 0)
 		goto out;
-	r = put(o, "advisory_ids", adv);
-	adv = NULL;
-	if (r != 0)
+	if ((r = put_take(o, "advisory_ids", &adv)) != 0 || (r = put_take(o, "collateral", &coll)) != 0 ||
+	    (r = put_take(o, "platform", &plat)) != 0)
 		goto out;
-	r = put(o, "collateral", coll);
-	coll = NULL;
-	if (r != 0)
-		goto out;
-	r = put(o, "platform", plat);
-	plat = NULL;
 out:
 	json_decref(adv);
 	json_decref(coll);

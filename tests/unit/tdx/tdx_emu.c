@@ -146,60 +146,44 @@ sgx_entry(struct wbuf *w, const uint8_t *arcs, size_t narcs, const uint8_t *val,
 	der(w, 0x30, tmp, e.len);
 }
 
+/* sgx_entry with a value of one primitive TLV: an unsigned INTEGER/ENUMERATED or bytes. */
+static void
+sgx_prim(struct wbuf *w, uint8_t a0, uint8_t a1, uint8_t tag, unsigned int num, const uint8_t *bytes, size_t n)
+{
+	uint8_t v[64], arcs[2] = { a0, a1 };
+	struct wbuf vb = { v, 0, sizeof(v), 0 };
+
+	if (bytes != NULL)
+		der(&vb, tag, bytes, n);
+	else
+		der_uint(&vb, tag, num);
+	if (vb.err)
+		w->err = 1;
+	sgx_entry(w, arcs, a1 != 0 ? 2 : 1, v, vb.len);
+}
+
 /* The SGX extension value: PPID, TCB (16 SVNs, PCESVN, CPUSVN), PCE-ID, FMSPC, SGX type. */
 static int
 sgx_ext(const struct tdx_emu_opts *o, uint8_t *out, size_t cap, size_t *ret_len)
 {
-	uint8_t tcb[EMU_MAX_DER], all[EMU_MAX_DER], v[64];
-	struct wbuf t = { tcb, 0, sizeof(tcb), 0 }, a = { all, 0, sizeof(all), 0 }, ov = { out, 0, cap, 0 };
-	struct wbuf vb;
-	uint8_t ppid[16], arcs[2];
+	uint8_t tcb[EMU_MAX_DER], seq[EMU_MAX_DER], all[EMU_MAX_DER], ppid[16];
+	struct wbuf t = { tcb, 0, sizeof(tcb), 0 }, s = { seq, 0, sizeof(seq), 0 };
+	struct wbuf a = { all, 0, sizeof(all), 0 }, ov = { out, 0, cap, 0 };
+	uint8_t arcs[1] = { 2 };
 
 	memset(ppid, 0x5a, sizeof(ppid));
-	for (uint8_t i = 1; i <= 16; i++) {
-		vb = (struct wbuf){ v, 0, sizeof(v), 0 };
-		der_uint(&vb, 0x02, o->pck_sgx_svn[i - 1]);
-		arcs[0] = 2;
-		arcs[1] = i;
-		sgx_entry(&t, arcs, 2, v, vb.len);
-	}
-	vb = (struct wbuf){ v, 0, sizeof(v), 0 };
-	der_uint(&vb, 0x02, o->pcesvn);
-	arcs[1] = 17;
-	sgx_entry(&t, arcs, 2, v, vb.len);
-	vb = (struct wbuf){ v, 0, sizeof(v), 0 };
-	der(&vb, 0x04, o->pck_sgx_svn, 16);
-	arcs[1] = 18;
-	sgx_entry(&t, arcs, 2, v, vb.len);
-
-	vb = (struct wbuf){ v, 0, sizeof(v), 0 };
-	der(&vb, 0x04, ppid, 16);
-	arcs[0] = 1;
-	sgx_entry(&a, arcs, 1, v, vb.len);
-	{
-		uint8_t seq[EMU_MAX_DER];
-		struct wbuf s = { seq, 0, sizeof(seq), 0 };
-
-		der(&s, 0x30, tcb, t.len);
-		arcs[0] = 2;
-		sgx_entry(&a, arcs, 1, seq, s.len);
-		if (s.err)
-			a.err = 1;
-	}
-	vb = (struct wbuf){ v, 0, sizeof(v), 0 };
-	der(&vb, 0x04, (const uint8_t *)"\0\0", 2);
-	arcs[0] = 3;
-	sgx_entry(&a, arcs, 1, v, vb.len);
-	vb = (struct wbuf){ v, 0, sizeof(v), 0 };
-	der(&vb, 0x04, o->fmspc, 6);
-	arcs[0] = 4;
-	sgx_entry(&a, arcs, 1, v, vb.len);
-	vb = (struct wbuf){ v, 0, sizeof(v), 0 };
-	der_uint(&vb, 0x0a, 0);
-	arcs[0] = 5;
-	sgx_entry(&a, arcs, 1, v, vb.len);
+	for (uint8_t i = 1; i <= 16; i++)
+		sgx_prim(&t, 2, i, 0x02, o->pck_sgx_svn[i - 1], NULL, 0);
+	sgx_prim(&t, 2, 17, 0x02, o->pcesvn, NULL, 0);
+	sgx_prim(&t, 2, 18, 0x04, 0, o->pck_sgx_svn, 16);
+	der(&s, 0x30, tcb, t.len);
+	sgx_prim(&a, 1, 0, 0x04, 0, ppid, 16);
+	sgx_entry(&a, arcs, 1, seq, s.len);
+	sgx_prim(&a, 3, 0, 0x04, 0, (const uint8_t *)"\0\0", 2);
+	sgx_prim(&a, 4, 0, 0x04, 0, o->fmspc, 6);
+	sgx_prim(&a, 5, 0, 0x0a, 0, NULL, 0);
 	der(&ov, 0x30, all, a.len);
-	if (t.err || a.err || ov.err)
+	if (t.err || s.err || a.err || ov.err)
 		return KW_ERR_INTERNAL;
 	*ret_len = ov.len;
 	return 0;

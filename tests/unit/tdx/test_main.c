@@ -3,19 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "kw_json.h"
 #include "kw_util.h"
 #include "test_tdx.h"
-
-static const char *vectors;
-
-const char *
-test_vectors_dir(void)
-{
-	return vectors;
-}
 
 int
 test_slurp(const char *path, uint8_t **buf, size_t *len)
@@ -52,20 +43,9 @@ test_json_file(const char *path)
 int
 main(void)
 {
-	char path[4096];
-	struct stat st;
-
 	/* The real Intel vectors are the point of this test: a missing directory is a failure. */
-	vectors = getenv("KW_VECTORS");
-	if (vectors == NULL || vectors[0] == '\0') {
-		fprintf(stderr, "test_tdx: KW_VECTORS is not set (run through meson test)\n");
+	if (test_vectors("tdx") == NULL)
 		return 1;
-	}
-	snprintf(path, sizeof(path), "%s/tdx", vectors);
-	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "test_tdx: vector directory %s is missing\n", path);
-		return 1;
-	}
 	if (test_begin() != 0)
 		return 2;
 	return test_end(test_tdx_vectors_register() | test_tdx_emu_register());

@@ -13,23 +13,13 @@
 int test_tdx_vectors_register(void);
 int test_tdx_emu_register(void);
 
-/* $KW_VECTORS (checked non-empty and present by main). */
-const char *test_vectors_dir(void);
+/* $KW_VECTORS/tdx/<fmt ...> */
+#define vpath(buf, n, ...) test_vpath((buf), (n), "tdx", __VA_ARGS__)
 
 /* Read a whole file (≤ 1 MiB); asserts on failure. */
 int test_slurp(const char *path, uint8_t **buf, size_t *len);
 /* Parse a JSON document from a file or a string; asserts on failure. */
 json_t *test_json_file(const char *path);
 json_t *test_json_text(const char *text);
-
-/* Assert with a message on stderr naming what failed. */
-#define CHECKF(cond, ...) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "\n  FAILED %s:%d: ", __FILE__, __LINE__); \
-		fprintf(stderr, __VA_ARGS__); \
-		fprintf(stderr, "\n"); \
-	} \
-	CU_ASSERT(cond); \
-} while (0)
 
 #endif

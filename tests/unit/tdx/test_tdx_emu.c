@@ -186,85 +186,82 @@ out:
 	env_close(&e);
 }
 
+/* o verifies (asserted); its claims (json_decref them) or NULL. */
+static json_t *
+verified(struct env *e, const struct tdx_emu_opts *o, int allow_debug, const char *label)
+{
+	json_t *claims = NULL;
+	const char *why = NULL;
+	int r = run(e, o, NULL, NOW, allow_debug, NULL, &claims, &why);
+
+	CHECKF(r == 0 && claims != NULL, "%s: %s (%s)", label, kw_strerror(r), r != 0 && why ? why : "-");
+	return r == 0 ? claims : NULL;
+}
+
+/* o is rejected with exactly this code and reason; tr (optional) gets the trace. */
+static void
+expect_why(struct env *e, const struct tdx_emu_opts *o, int want, const char *reason, struct tdx_trace *tr)
+{
+	json_t *claims = NULL;
+	const char *why = NULL;
+	int r = run(e, o, NULL, NOW, 0, tr, &claims, &why);
+
+	CHECKF(r == want && claims == NULL && why != NULL && strcmp(why, reason) == 0, "%s: got %s (%s)", reason,
+	    kw_strerror(r), why ? why : "-");
+	json_decref(claims);
+}
+
 static void
 test_emu_versions(void)
 {
 	struct env e;
 	struct tdx_emu_opts o;
-	struct tdx_trace tr;
-	json_t *claims = NULL;
-	const char *why = NULL;
-	int r;
+	json_t *c;
 
 	if (env_open(&e, 0) != 0)
 		goto out;
 	o = e.o;
 	o.version = 5;
 	o.body_type = 3;
-	r = run(&e, &o, NULL, NOW, 0, &tr, &claims, &why);
-	CHECKF(r == 0 && strcmp(json_string_value(json_object_get(claims, "tdx_version")), "1.5") == 0 &&
-	    json_object_get(claims, "mrservicetd") != NULL, "v5 type 3: %s", kw_strerror(r));
-	json_decref(claims);
-	claims = NULL;
+	c = verified(&e, &o, 0, "v5 type 3");
+	CU_ASSERT(c != NULL && strcmp(json_string_value(json_object_get(c, "tdx_version")), "1.5") == 0 &&
+	    json_object_get(c, "mrservicetd") != NULL);
+	json_decref(c);
 	o.body_type = 2;
-	r = run(&e, &o, NULL, NOW, 0, &tr, &claims, &why);
-	CHECKF(r == 0 && strcmp(json_string_value(json_object_get(claims, "tdx_version")), "1.0") == 0 &&
-	    json_object_get(claims, "mrservicetd") == NULL &&
-	    json_integer_value(json_object_get(json_object_get(claims, "platform"), "quote_version")) == 5,
-	    "v5 type 2: %s", kw_strerror(r));
-	json_decref(claims);
+	c = verified(&e, &o, 0, "v5 type 2");
+	CU_ASSERT(c != NULL && strcmp(json_string_value(json_object_get(c, "tdx_version")), "1.0") == 0 &&
+	    json_object_get(c, "mrservicetd") == NULL &&
+	    json_integer_value(json_object_get(json_object_get(c, "platform"), "quote_version")) == 5);
+	json_decref(c);
 out:
 	env_close(&e);
 }
 
+/* A revoked PCK leaf and CA; a debug TD without and with allow_debug. */
 static void
-test_emu_revoked(void)
+test_emu_revoked_and_debug(void)
 {
 	struct env e;
 	struct tdx_emu_opts o;
-	json_t *claims = NULL;
-	const char *why = NULL;
 	struct tdx_trace tr;
-	int r;
+	json_t *c;
 
 	if (env_open(&e, 0) != 0)
 		goto out;
 	o = e.o;
 	o.revoke_leaf = 1;
-	r = run(&e, &o, NULL, NOW, 0, &tr, &claims, &why);
-	CHECKF(r == KW_ERR_CERT_INVALID && strcmp(why, "PCK certificate revoked") == 0 && claims == NULL,
-	    "revoked leaf: %s (%s)", kw_strerror(r), why);
+	expect_why(&e, &o, KW_ERR_CERT_INVALID, "PCK certificate revoked", &tr);
 	CU_ASSERT((tr.passed & TDX_CHECK_PCK_CRL_SIG) != 0 && (tr.passed & TDX_CHECK_NOT_REVOKED) == 0);
 	o = e.o;
 	o.revoke_ca = 1;
-	r = run(&e, &o, NULL, NOW, 0, &tr, &claims, &why);
-	CHECKF(r == KW_ERR_CERT_INVALID && strcmp(why, "PCK CRL issuer revoked") == 0, "revoked CA: %s (%s)",
-	    kw_strerror(r), why);
-out:
-	env_close(&e);
-}
-
-static void
-test_emu_debug(void)
-{
-	struct env e;
-	struct tdx_emu_opts o;
-	json_t *claims = NULL;
-	const char *why = NULL;
-	struct tdx_trace tr;
-	int r;
-
-	if (env_open(&e, 0) != 0)
-		goto out;
+	expect_why(&e, &o, KW_ERR_CERT_INVALID, "PCK CRL issuer revoked", NULL);
 	o = e.o;
 	o.td_attributes[0] |= 1;
-	r = run(&e, &o, NULL, NOW, 0, &tr, &claims, &why);
-	CHECKF(r == KW_ERR_DEBUG_GUEST && strcmp(why, "debug TD not allowed") == 0 && claims == NULL,
-	    "debug TD: %s", kw_strerror(r));
+	expect_why(&e, &o, KW_ERR_DEBUG_GUEST, "debug TD not allowed", &tr);
 	CU_ASSERT((tr.passed & TDX_CHECK_TCB_LEVEL) != 0 && (tr.passed & TDX_CHECK_DEBUG) == 0);
-	r = run(&e, &o, NULL, NOW, 1, &tr, &claims, &why);
-	CHECKF(r == 0 && json_is_true(json_object_get(claims, "debug")), "debug TD allowed: %s", kw_strerror(r));
-	json_decref(claims);
+	c = verified(&e, &o, 1, "debug TD allowed");
+	CU_ASSERT(c != NULL && json_is_true(json_object_get(c, "debug")));
+	json_decref(c);
 out:
 	env_close(&e);
 }
@@ -338,10 +335,10 @@ test_emu_names_and_intel(void)
 	    kw_strerror(r), why ? why : "-");
 
 	/* A real quote with emulated collateral, and an emulated quote with real collateral. */
-	snprintf(p, sizeof(p), "%s/tdx/dcapqvl-near-20a06f-v4-uptodate/quote.bin", test_vectors_dir());
+	vpath(p, sizeof(p), "dcapqvl-near-20a06f-v4-uptodate/quote.bin");
 	if (test_slurp(p, &rq, &rlen) != 0)
 		goto out;
-	snprintf(p, sizeof(p), "%s/tdx/dcapqvl-near-20a06f-v4-uptodate/collateral.json", test_vectors_dir());
+	vpath(p, sizeof(p), "dcapqvl-near-20a06f-v4-uptodate/collateral.json");
 	if ((rc = test_json_file(p)) == NULL)
 		goto out;
 	{
@@ -661,7 +658,7 @@ test_emu_concurrent_cache(void)
 	struct tdx_collateral_info info;
 	pthread_t th[4];
 	struct thr a[4];
-	unsigned long hits = 0, misses = 0;
+	unsigned long hits = 0, misses = 0, pck_misses;
 	const char *why = NULL;
 
 	if (env_open(&e, 0) != 0 || tdx_emu_quote(e.emu, &e.o, &q, &qlen) != 0 ||
@@ -686,8 +683,10 @@ test_emu_concurrent_cache(void)
 	/* Each thread's first quote may miss the PCK cache (they race); every later one hits. */
 	tdx_trust_pck_cache_stats(e.trust, &hits, &misses);
 	CHECKF(hits >= 100 - 4 && hits + misses == 100 && misses >= 1, "PCK cache: %lu hits, %lu misses", hits, misses);
+	pck_misses = misses;
+	/* Only a PCK cache miss verifies the chain (the first one misses the chain cache too). */
 	tdx_trust_cache_stats(e.trust, &hits, &misses);
-	CHECKF(misses == 3 && hits <= 1 + 3, "chain cache: %lu hits, %lu misses", hits, misses);
+	CHECKF(misses >= 3 && hits + misses == 3 + pck_misses, "chain cache: %lu hits, %lu misses", hits, misses);
 out:
 	tdx_collateral_free(c);
 	json_decref(cj);
@@ -732,7 +731,7 @@ test_tdx_emu_register(void)
 	if (s == NULL)
 		return -1;
 	return TEST_ADD(s, test_emu_basic) | TEST_ADD(s, test_emu_not_intel) | TEST_ADD(s, test_emu_versions) |
-	    TEST_ADD(s, test_emu_revoked) | TEST_ADD(s, test_emu_debug) | TEST_ADD(s, test_emu_roots) |
+	    TEST_ADD(s, test_emu_revoked_and_debug) | TEST_ADD(s, test_emu_roots) |
 	    TEST_ADD(s, test_emu_names_and_intel) | TEST_ADD(s, test_emu_freshness) |
 	    TEST_ADD(s, test_emu_convergence) | TEST_ADD(s, test_emu_level_selection) |
 	    TEST_ADD(s, test_emu_relaunch) | TEST_ADD(s, test_emu_advisories) |

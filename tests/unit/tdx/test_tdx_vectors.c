@@ -24,22 +24,6 @@
 #include "tdx_int.h"
 #include "test_tdx.h"
 
-static const char *
-vpath(char *buf, size_t n, const char *fmt, ...) KW_PRINTF(3, 4);
-
-static const char *
-vpath(char *buf, size_t n, const char *fmt, ...)
-{
-	char rel[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(rel, sizeof(rel), fmt, ap);
-	va_end(ap);
-	snprintf(buf, n, "%s/tdx/%s", test_vectors_dir(), rel);
-	return buf;
-}
-
 /* A vector: its quote, its collateral, its expected.json. */
 struct vec {
 	char name[128];
@@ -598,6 +582,50 @@ load_collateral(const struct tdx_trust *t, json_t *j)
 	return c;
 }
 
+/* A vector with its collateral loaded once, for the sweeps. */
+struct fix {
+	struct vec v;
+	struct tdx_trust *t;
+	struct tdx_collateral *c;
+	uint8_t *buf;          /* scratch copy of the quote */
+};
+
+static int
+fix_open(struct fix *f, const char *dir)
+{
+	memset(f, 0, sizeof(*f));
+	f->t = trust();
+	if (vec_load(&f->v, dir) != 0 || (f->c = load_collateral(f->t, f->v.coll)) == NULL ||
+	    (f->buf = malloc(f->v.len)) == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+fix_close(struct fix *f)
+{
+	free(f->buf);
+	tdx_collateral_free(f->c);
+	tdx_trust_free(f->t);
+	vec_free(&f->v);
+}
+
+/* Verify the quote with bit b of byte i flipped; the verdict must carry no claims. */
+static int
+fix_flip(struct fix *f, size_t i, unsigned int b, const char **why)
+{
+	struct tdx_verify_opts o = { .at = f->v.at, .allow_debug = 1 };
+	json_t *claims = NULL;
+	int r;
+
+	memcpy(f->buf, f->v.quote, f->v.len);
+	f->buf[i] ^= (uint8_t)(1u << b);
+	r = tdx_verify_quote(f->t, f->buf, f->v.len, f->c, &o, &claims, why);
+	CHECKF(r != 0 && claims == NULL && *why != NULL, "flip at %zu.%u accepted", i, b);
+	json_decref(claims);
+	return r;
+}
+
 /* The region of a v4 quote (offsets from Intel's layout) a byte belongs to, and the code a flip there gives. */
 static int
 flip_expect(size_t i, size_t chain_len)
@@ -632,25 +660,15 @@ flip_expect(size_t i, size_t chain_len)
 static void
 test_bitflip_every_byte(void)
 {
-	struct tdx_trust *t = trust();
-	struct tdx_collateral *c = NULL;
-	struct vec v;
-	uint8_t *buf = NULL;
+	struct fix f;
 	size_t counts[4] = { 0, 0, 0, 0 };
 
-	if (vec_load(&v, "dcapqvl-b0c06f-v4-uptodate") != 0 || (c = load_collateral(t, v.coll)) == NULL)
+	if (fix_open(&f, "dcapqvl-b0c06f-v4-uptodate") != 0)
 		goto out;
-	buf = malloc(v.len);
-	for (size_t i = 0; i < v.len; i++) {
-		struct tdx_verify_opts o = { .at = v.at, .allow_debug = 1 };
-		json_t *claims = NULL;
+	for (size_t i = 0; i < f.v.len; i++) {
 		const char *why = NULL;
-		int want = flip_expect(i, 3678), r;
+		int want = flip_expect(i, 3678), r = fix_flip(&f, i, (unsigned int)(i % 8), &why);
 
-		memcpy(buf, v.quote, v.len);
-		buf[i] ^= (uint8_t)(1u << (i % 8));
-		r = tdx_verify_quote(t, buf, v.len, c, &o, &claims, &why);
-		CHECKF(r != 0 && claims == NULL && why != NULL, "flip at %zu accepted", i);
 		if (want != 0)
 			CHECKF(r == want, "flip at %zu gave %s (%s), want %s", i, kw_strerror(r), why ? why : "-",
 			    kw_strerror(want));
@@ -658,106 +676,81 @@ test_bitflip_every_byte(void)
 		counts[1] += r == KW_ERR_INVALID_FORMAT;
 		counts[2] += r == KW_ERR_CERT_INVALID || r == KW_ERR_UNTRUSTED_ROOT;
 		counts[3] += r == KW_ERR_TRAILING;
-		json_decref(claims);
 	}
 	fprintf(stderr, "\n  flips: %zu signature, %zu format, %zu chain, %zu padding\n", counts[0], counts[1], counts[2],
 	    counts[3]);
 	CHECKF(counts[0] > 1000 && counts[1] > 500 && counts[2] > 1000 && counts[3] == 70, "flip outcome counts");
 	/* The unflipped quote still verifies against the same loaded collateral. */
 	{
-		struct tdx_verify_opts o = { .at = v.at };
+		struct tdx_verify_opts o = { .at = f.v.at };
 		json_t *claims = NULL;
 
-		CU_ASSERT(tdx_verify_quote(t, v.quote, v.len, c, &o, &claims, NULL) == 0);
+		CU_ASSERT(tdx_verify_quote(f.t, f.v.quote, f.v.len, f.c, &o, &claims, NULL) == 0);
 		json_decref(claims);
 	}
 out:
-	free(buf);
-	tdx_collateral_free(c);
-	tdx_trust_free(t);
-	vec_free(&v);
+	fix_close(&f);
 }
 
 /* Every bit of every byte of the header and of the first QE report bytes. */
 static void
 test_bitflip_all_bits_header(void)
 {
-	struct tdx_trust *t = trust();
-	struct tdx_collateral *c = NULL;
-	struct vec v;
-	uint8_t *buf = NULL;
+	struct fix f;
 
-	if (vec_load(&v, "dcapqvl-near-20a06f-v4-uptodate") != 0 || (c = load_collateral(t, v.coll)) == NULL)
+	if (fix_open(&f, "dcapqvl-near-20a06f-v4-uptodate") != 0)
 		goto out;
-	buf = malloc(v.len);
-	for (size_t i = 0; i < 48 + 16; i++) {
-		for (unsigned int b = 0; b < 8; b++) {
-			struct tdx_verify_opts o = { .at = v.at, .allow_debug = 1 };
-			json_t *claims = NULL;
-			int r;
-
-			memcpy(buf, v.quote, v.len);
-			buf[i] ^= (uint8_t)(1u << b);
-			r = tdx_verify_quote(t, buf, v.len, c, &o, &claims, NULL);
-			CHECKF(r == flip_expect(i, 0), "header flip %zu.%u gave %s", i, b, kw_strerror(r));
-			json_decref(claims);
-		}
-	}
-	for (size_t i = 770; i < 770 + 64; i++) {
-		for (unsigned int b = 0; b < 8; b++) {
-			struct tdx_verify_opts o = { .at = v.at };
+	for (unsigned int b = 0; b < 8; b++) {
+		for (size_t i = 0; i < 48 + 16; i++) {
 			const char *why = NULL;
-			json_t *claims = NULL;
-			int r;
+			int r = fix_flip(&f, i, b, &why);
 
-			memcpy(buf, v.quote, v.len);
-			buf[i] ^= (uint8_t)(1u << b);
-			r = tdx_verify_quote(t, buf, v.len, c, &o, &claims, &why);
+			CHECKF(r == flip_expect(i, 0), "header flip %zu.%u gave %s", i, b, kw_strerror(r));
+		}
+		for (size_t i = 770; i < 770 + 64; i++) {
+			const char *why = NULL;
+			int r = fix_flip(&f, i, b, &why);
+
 			CHECKF(r == KW_ERR_SIG_INVALID && strcmp(why, "QE report signature invalid") == 0,
 			    "QE report flip %zu.%u gave %s", i, b, kw_strerror(r));
 		}
 	}
 out:
-	free(buf);
-	tdx_collateral_free(c);
-	tdx_trust_free(t);
-	vec_free(&v);
+	fix_close(&f);
 }
 
 static void
 truncation_sweep(const char *dir)
 {
-	struct tdx_trust *t = trust();
-	struct tdx_collateral *c = NULL;
+	struct fix f;
 	struct tdx_quote q, sentinel;
-	struct vec v;
 	size_t proper;
 
-	if (vec_load(&v, dir) != 0 || (c = load_collateral(t, v.coll)) == NULL)
+	if (fix_open(&f, dir) != 0)
 		goto out;
-	CU_ASSERT_FATAL(tdx_quote_parse(v.quote, v.len, &q, NULL) == 0);
-	proper = v.len - q.padding;
+	CU_ASSERT_FATAL(tdx_quote_parse(f.v.quote, f.v.len, &q, NULL) == 0);
+	proper = f.v.len - q.padding;
 	memset(&sentinel, 0xa5, sizeof(sentinel));
-	for (size_t n = 0; n <= v.len; n++) {
-		struct tdx_verify_opts o = { .at = v.at, .allow_debug = 1, .skip_freshness = !v.fresh };
+	for (size_t n = 0; n <= f.v.len; n++) {
+		struct tdx_verify_opts o = { .at = f.v.at, .allow_debug = 1, .skip_freshness = !f.v.fresh };
 		json_t *claims = (json_t *)&sentinel;   /* must stay untouched on failure */
 		uint8_t *buf = malloc(n > 0 ? n : 1);   /* exactly n bytes, so ASan sees any over-read */
 		const char *why = NULL;
 		int r;
 
-		memcpy(buf, v.quote, n);
+		memcpy(buf, f.v.quote, n);
 		q = sentinel;
 		r = tdx_quote_parse(buf, n, &q, &why);
 		if (n < proper) {
 			CHECKF(r == KW_ERR_TRUNCATED && memcmp(&q, &sentinel, sizeof(q)) == 0, "%s: prefix %zu parsed: %s",
 			    dir, n, kw_strerror(r));
-			r = tdx_verify_quote(t, buf, n, c, &o, &claims, &why);
+			r = tdx_verify_quote(f.t, buf, n, f.c, &o, &claims, &why);
 			CHECKF(r == KW_ERR_TRUNCATED && claims == (json_t *)&sentinel && why != NULL,
 			    "%s: prefix %zu verify gave %s", dir, n, kw_strerror(r));
 		} else {
 			/* Cutting only padding leaves the whole quote. */
 			CHECKF(r == 0 && q.padding == n - proper, "%s: prefix %zu (padding) gave %s", dir, n, kw_strerror(r));
-			r = tdx_verify_quote(t, buf, n, c, &o, &claims, &why);
+			r = tdx_verify_quote(f.t, buf, n, f.c, &o, &claims, &why);
 			CHECKF(r == 0, "%s: prefix %zu verify gave %s (%s)", dir, n, kw_strerror(r), why ? why : "-");
 			if (r == 0)
 				json_decref(claims);
@@ -765,9 +758,7 @@ truncation_sweep(const char *dir)
 		free(buf);
 	}
 out:
-	tdx_collateral_free(c);
-	tdx_trust_free(t);
-	vec_free(&v);
+	fix_close(&f);
 }
 
 static void
