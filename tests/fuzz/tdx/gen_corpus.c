@@ -2,7 +2,7 @@
 /*
  * tdx_gen_corpus DIR: write the seed corpora DIR/tdx_quote and
  * DIR/tdx_collateral for the fuzz targets from emulated evidence
- * (tests/unit/tdx/tdx_emu.c, a throwaway "NOT INTEL" test root): valid
+ * (attester/att_tdx_emu.c, a throwaway "NOT INTEL" test root): valid
  * quotes and collateral, and variants that stop at each parser check. No
  * vector bytes. Not run by the tests; its output is committed.
  */
@@ -15,7 +15,7 @@
 
 #include "kw_json.h"
 #include "kw_util.h"
-#include "tdx_emu.h"
+#include "att_tdx_emu.h"
 
 #define NOW 1767225600LL
 
@@ -36,12 +36,12 @@ put(const char *sub, const char *name, const void *buf, size_t len)
 }
 
 static void
-quote(struct tdx_emu *e, const struct tdx_emu_opts *o, const char *name, size_t pad, size_t cut)
+quote(struct att_tdx_emu *e, const struct att_tdx_emu_opts *o, const char *name, size_t pad, size_t cut)
 {
 	uint8_t *q = NULL, *buf;
 	size_t len = 0;
 
-	if (tdx_emu_quote(e, o, &q, &len) != 0) {
+	if (att_tdx_emu_quote(e, o, &q, &len) != 0) {
 		failed = 1;
 		return;
 	}
@@ -55,12 +55,12 @@ quote(struct tdx_emu *e, const struct tdx_emu_opts *o, const char *name, size_t 
 
 /* A default v4 quote with bytes at off replaced. */
 static void
-quote_patched(struct tdx_emu *e, const struct tdx_emu_opts *o, const char *name, size_t off, const void *b, size_t n)
+quote_patched(struct att_tdx_emu *e, const struct att_tdx_emu_opts *o, const char *name, size_t off, const void *b, size_t n)
 {
 	uint8_t *q = NULL;
 	size_t len = 0;
 
-	if (tdx_emu_quote(e, o, &q, &len) != 0 || off + n > len) {
+	if (att_tdx_emu_quote(e, o, &q, &len) != 0 || off + n > len) {
 		failed = 1;
 		free(q);
 		return;
@@ -71,11 +71,11 @@ quote_patched(struct tdx_emu *e, const struct tdx_emu_opts *o, const char *name,
 }
 
 static void
-collateral(struct tdx_emu *e, const struct tdx_emu_opts *o, const char *name)
+collateral(struct att_tdx_emu *e, const struct att_tdx_emu_opts *o, const char *name)
 {
 	char *c = NULL;
 
-	if (tdx_emu_collateral(e, o, &c) != 0) {
+	if (att_tdx_emu_collateral(e, o, &c) != 0) {
 		failed = 1;
 		return;
 	}
@@ -85,13 +85,13 @@ collateral(struct tdx_emu *e, const struct tdx_emu_opts *o, const char *name)
 
 /* The default collateral changed by edit(json), serialized again. */
 static void
-collateral_edit(struct tdx_emu *e, const struct tdx_emu_opts *o, const char *name, const char *key, json_t *value,
+collateral_edit(struct att_tdx_emu *e, const struct att_tdx_emu_opts *o, const char *name, const char *key, json_t *value,
     int text_only)
 {
 	char *c = NULL, *s = NULL;
 	json_t *j = NULL;
 
-	if (tdx_emu_collateral(e, o, &c) != 0 || kw_json_parse(c, strlen(c), 1 << 20, &j) != 0) {
+	if (att_tdx_emu_collateral(e, o, &c) != 0 || kw_json_parse(c, strlen(c), 1 << 20, &j) != 0) {
 		failed = 1;
 		goto out;
 	}
@@ -121,8 +121,8 @@ out:
 int
 main(int argc, char **argv)
 {
-	struct tdx_emu_opts o, v;
-	struct tdx_emu *e = NULL;
+	struct att_tdx_emu_opts o, v;
+	struct att_tdx_emu *e = NULL;
 	char p[4096];
 
 	if (argc != 2) {
@@ -135,8 +135,8 @@ main(int argc, char **argv)
 	mkdir(p, 0755);
 	snprintf(p, sizeof(p), "%s/tdx_collateral", outdir);
 	mkdir(p, 0755);
-	tdx_emu_opts_default(&o, NOW);
-	if (tdx_emu_new(&o, 0, &e) != 0)
+	att_tdx_emu_opts_default(&o, NOW);
+	if (att_tdx_emu_new(&o, 0, &e) != 0)
 		return 1;
 
 	/* quotes */
@@ -175,7 +175,7 @@ main(int argc, char **argv)
 		uint8_t *q = NULL, *buf;
 		size_t len = 0;
 
-		if (tdx_emu_quote(e, &o, &q, &len) == 0 && (buf = calloc(1, len + 8)) != NULL) {
+		if (att_tdx_emu_quote(e, &o, &q, &len) == 0 && (buf = calloc(1, len + 8)) != NULL) {
 			memcpy(buf, q, len);
 			buf[len + 3] = 1;
 			put("tdx_quote", "tail-nonzero", buf, len + 8);
@@ -206,11 +206,11 @@ main(int argc, char **argv)
 	v.levels[1].advisories = "INTEL-SA-00001,INTEL-SA-00002";
 	v.levels[2].status = "OutOfDateConfigurationNeeded";
 	v.nqe_levels = 2;
-	v.qe_levels[0] = (struct tdx_emu_isv_level){ 9, "UpToDate", NULL };
-	v.qe_levels[1] = (struct tdx_emu_isv_level){ 0, "Revoked", "INTEL-SA-00003" };
+	v.qe_levels[0] = (struct att_tdx_emu_isv_level){ 9, "UpToDate", NULL };
+	v.qe_levels[1] = (struct att_tdx_emu_isv_level){ 0, "Revoked", "INTEL-SA-00003" };
 	v.nmodules = 2;
-	v.modules[0] = (struct tdx_emu_module){ 1, { { 6, "UpToDate", NULL }, { 0, "OutOfDate", NULL } }, 2 };
-	v.modules[1] = (struct tdx_emu_module){ 3, { { 2, "Revoked", NULL } }, 1 };
+	v.modules[0] = (struct att_tdx_emu_module){ 1, { { 6, "UpToDate", NULL }, { 0, "OutOfDate", NULL } }, 2 };
+	v.modules[1] = (struct att_tdx_emu_module){ 3, { { 2, "Revoked", NULL } }, 1 };
 	collateral(e, &v, "levels");
 	collateral_edit(e, &v, "tcb-info-text", "tcb_info", NULL, 1);
 	collateral_edit(e, &v, "qe-identity-text", "qe_identity", NULL, 1);
@@ -223,6 +223,6 @@ main(int argc, char **argv)
 	collateral_edit(e, &o, "short-signature", "tcb_info_signature", json_string("00"), 0);
 	collateral_edit(e, &o, "sgx-tcb-info", "tcb_info", json_string("{\"id\":\"SGX\",\"version\":3}"), 0);
 	collateral_edit(e, &o, "optional-member", "pck_certificate_chain", json_string(""), 0);
-	tdx_emu_free(e);
+	att_tdx_emu_free(e);
 	return failed;
 }

@@ -16,16 +16,16 @@
 
 #include "kw_json.h"
 #include "kw_util.h"
-#include "tdx_emu.h"
+#include "att_tdx_emu.h"
 #include "tdx_int.h"
 #include "test_tdx.h"
 
 #define NOW 1767225600LL   /* 2026-01-01T00:00:00Z */
 
 struct env {
-	struct tdx_emu *emu;
+	struct att_tdx_emu *emu;
 	struct tdx_trust *trust;
-	struct tdx_emu_opts o;
+	struct att_tdx_emu_opts o;
 };
 
 static int
@@ -35,14 +35,14 @@ env_open(struct env *e, int intel_names)
 	int r;
 
 	memset(e, 0, sizeof(*e));
-	tdx_emu_opts_default(&e->o, NOW);
+	att_tdx_emu_opts_default(&e->o, NOW);
 	CU_ASSERT_FATAL(tdx_trust_new(&e->trust) == 0);
-	r = tdx_emu_new(&e->o, intel_names, &e->emu);
+	r = att_tdx_emu_new(&e->o, intel_names, &e->emu);
 	CHECKF(r == 0, "emulator: %s", kw_strerror(r));
 	if (r != 0)
 		return -1;
 	if (!intel_names) {
-		CU_ASSERT_FATAL(tdx_emu_root_pem(e->emu, &pem) == 0);
+		CU_ASSERT_FATAL(att_tdx_emu_root_pem(e->emu, &pem) == 0);
 		r = tdx_trust_add_test_root_pem(e->trust, pem, strlen(pem));
 		CHECKF(r == 0, "test root: %s", kw_strerror(r));
 		free(pem);
@@ -53,13 +53,13 @@ env_open(struct env *e, int intel_names)
 static void
 env_close(struct env *e)
 {
-	tdx_emu_free(e->emu);
+	att_tdx_emu_free(e->emu);
 	tdx_trust_free(e->trust);
 }
 
 /* Quote and collateral of o from e's emulator, verified by trust t at `at`. */
 static int
-run(struct env *e, const struct tdx_emu_opts *o, const struct tdx_trust *t, int64_t at, int allow_debug,
+run(struct env *e, const struct att_tdx_emu_opts *o, const struct tdx_trust *t, int64_t at, int allow_debug,
     struct tdx_trace *tr, json_t **claims, const char **why)
 {
 	uint8_t *q = NULL;
@@ -69,7 +69,7 @@ run(struct env *e, const struct tdx_emu_opts *o, const struct tdx_trust *t, int6
 	struct tdx_verify_opts vo = { .at = at, .allow_debug = allow_debug, .trace = tr };
 	int r = -1;
 
-	if (tdx_emu_quote(e->emu, o, &q, &qlen) != 0 || tdx_emu_collateral(e->emu, o, &coll) != 0 ||
+	if (att_tdx_emu_quote(e->emu, o, &q, &qlen) != 0 || att_tdx_emu_collateral(e->emu, o, &coll) != 0 ||
 	    (cj = test_json_text(coll)) == NULL) {
 		CU_FAIL("emulation failed");
 		goto out;
@@ -84,7 +84,7 @@ out:
 
 /* Verify o; want r; when verified want this tcb_status. */
 static void
-expect(struct env *e, const struct tdx_emu_opts *o, int want, const char *status, const char *label)
+expect(struct env *e, const struct att_tdx_emu_opts *o, int want, const char *status, const char *label)
 {
 	struct tdx_trace tr;
 	json_t *claims = NULL;
@@ -155,8 +155,8 @@ test_emu_not_intel(void)
 	X509 *c[3] = { NULL, NULL, NULL };
 	static const char *chains[] = { "tcb_info_issuer_chain", "qe_identity_issuer_chain", "pck_crl_issuer_chain" };
 
-	if (env_open(&e, 0) != 0 || tdx_emu_quote(e.emu, &e.o, &q, &qlen) != 0 ||
-	    tdx_emu_collateral(e.emu, &e.o, &coll) != 0 || (cj = test_json_text(coll)) == NULL)
+	if (env_open(&e, 0) != 0 || att_tdx_emu_quote(e.emu, &e.o, &q, &qlen) != 0 ||
+	    att_tdx_emu_collateral(e.emu, &e.o, &coll) != 0 || (cj = test_json_text(coll)) == NULL)
 		goto out;
 	CU_ASSERT_FATAL(tdx_quote_parse(q, qlen, &qq, NULL) == 0);
 	CU_ASSERT_FATAL(tdx_pem_certs(qq.pck_chain, qq.pck_chain_len, c, 3) == 0);
@@ -188,7 +188,7 @@ out:
 
 /* o verifies (asserted); its claims (json_decref them) or NULL. */
 static json_t *
-verified(struct env *e, const struct tdx_emu_opts *o, int allow_debug, const char *label)
+verified(struct env *e, const struct att_tdx_emu_opts *o, int allow_debug, const char *label)
 {
 	json_t *claims = NULL;
 	const char *why = NULL;
@@ -200,7 +200,7 @@ verified(struct env *e, const struct tdx_emu_opts *o, int allow_debug, const cha
 
 /* o is rejected with exactly this code and reason; tr (optional) gets the trace. */
 static void
-expect_why(struct env *e, const struct tdx_emu_opts *o, int want, const char *reason, struct tdx_trace *tr)
+expect_why(struct env *e, const struct att_tdx_emu_opts *o, int want, const char *reason, struct tdx_trace *tr)
 {
 	json_t *claims = NULL;
 	const char *why = NULL;
@@ -215,7 +215,7 @@ static void
 test_emu_versions(void)
 {
 	struct env e;
-	struct tdx_emu_opts o;
+	struct att_tdx_emu_opts o;
 	json_t *c;
 
 	if (env_open(&e, 0) != 0)
@@ -242,7 +242,7 @@ static void
 test_emu_revoked_and_debug(void)
 {
 	struct env e;
-	struct tdx_emu_opts o;
+	struct att_tdx_emu_opts o;
 	struct tdx_trace tr;
 	json_t *c;
 
@@ -281,9 +281,9 @@ test_emu_roots(void)
 	if (env_open(&a, 0) != 0 || env_open(&b, 0) != 0)
 		goto out;
 	/* A's quote, B's collateral; both roots trusted: the roots differ. */
-	CU_ASSERT_FATAL(tdx_emu_root_pem(b.emu, &pem) == 0);
+	CU_ASSERT_FATAL(att_tdx_emu_root_pem(b.emu, &pem) == 0);
 	CU_ASSERT_FATAL(tdx_trust_add_test_root_pem(a.trust, pem, strlen(pem)) == 0);
-	if (tdx_emu_quote(a.emu, &a.o, &q, &qlen) != 0 || tdx_emu_collateral(b.emu, &b.o, &coll) != 0 ||
+	if (att_tdx_emu_quote(a.emu, &a.o, &q, &qlen) != 0 || att_tdx_emu_collateral(b.emu, &b.o, &coll) != 0 ||
 	    (cj = test_json_text(coll)) == NULL)
 		goto out;
 	r = tdx_verify(a.trust, q, qlen, cj, &vo, &claims, &why);
@@ -317,7 +317,7 @@ test_emu_names_and_intel(void)
 	if (env_open(&e, 0) != 0 || env_open(&named, 1) != 0)
 		goto out;
 	/* A root named "Intel SGX Root CA" is not accepted as a test root. */
-	CU_ASSERT_FATAL(tdx_emu_root_pem(named.emu, &pem) == 0);
+	CU_ASSERT_FATAL(att_tdx_emu_root_pem(named.emu, &pem) == 0);
 	CU_ASSERT(tdx_trust_add_test_root_pem(named.trust, pem, strlen(pem)) == KW_ERR_CERT_INVALID);
 	CU_ASSERT(named.trust->nroots == 0);
 	/* Trusted anyway (by a second trust that takes it as if marked): the chain's role names must match its root. */
@@ -342,11 +342,11 @@ test_emu_names_and_intel(void)
 	if ((rc = test_json_file(p)) == NULL)
 		goto out;
 	{
-		struct tdx_emu_opts o = e.o;
+		struct att_tdx_emu_opts o = e.o;
 		struct tdx_verify_opts vo = { .at = 1758800000LL };   /* 2025-09-25, inside the real window */
 
 		o.now = vo.at;
-		if (tdx_emu_quote(e.emu, &o, &q, &qlen) != 0 || tdx_emu_collateral(e.emu, &o, &coll) != 0 ||
+		if (att_tdx_emu_quote(e.emu, &o, &q, &qlen) != 0 || att_tdx_emu_collateral(e.emu, &o, &coll) != 0 ||
 		    (cj = test_json_text(coll)) == NULL)
 			goto out;
 		r = tdx_verify(e.trust, rq, rlen, cj, &vo, &claims, &why);
@@ -375,10 +375,10 @@ test_emu_freshness(void)
 		size_t field;
 		const char *reason;
 	} cases[] = {
-		{ offsetof(struct tdx_emu_opts, tcb_next), "TCB Info not valid" },
-		{ offsetof(struct tdx_emu_opts, qe_next), "QE identity not valid" },
-		{ offsetof(struct tdx_emu_opts, pck_crl_next), "PCK CRL not valid" },
-		{ offsetof(struct tdx_emu_opts, root_crl_next), "Root CA CRL not valid" },
+		{ offsetof(struct att_tdx_emu_opts, tcb_next), "TCB Info not valid" },
+		{ offsetof(struct att_tdx_emu_opts, qe_next), "QE identity not valid" },
+		{ offsetof(struct att_tdx_emu_opts, pck_crl_next), "PCK CRL not valid" },
+		{ offsetof(struct att_tdx_emu_opts, root_crl_next), "Root CA CRL not valid" },
 	};
 	struct env e;
 	struct tdx_trace tr;
@@ -389,7 +389,7 @@ test_emu_freshness(void)
 	if (env_open(&e, 0) != 0)
 		goto out;
 	for (size_t i = 0; i < KW_ARRAY_SIZE(cases); i++) {
-		struct tdx_emu_opts o = e.o;
+		struct att_tdx_emu_opts o = e.o;
 		int64_t next = NOW;   /* expired exactly at the verification time */
 
 		memcpy((uint8_t *)&o + cases[i].field, &next, sizeof(next));
@@ -411,7 +411,7 @@ out:
 }
 
 static void
-set_level(struct tdx_emu_level *l, const struct tdx_emu_opts *o, const char *status)
+set_level(struct att_tdx_emu_level *l, const struct att_tdx_emu_opts *o, const char *status)
 {
 	memset(l, 0, sizeof(*l));
 	memcpy(l->sgx, o->pck_sgx_svn, 16);
@@ -442,7 +442,7 @@ test_emu_convergence(void)
 	if (env_open(&e, 0) != 0)
 		goto out;
 	for (size_t i = 0; i < KW_ARRAY_SIZE(rows); i++) {
-		struct tdx_emu_opts o = e.o;
+		struct att_tdx_emu_opts o = e.o;
 		char label[128];
 
 		o.nlevels = 1;
@@ -452,8 +452,8 @@ test_emu_convergence(void)
 
 		/* QE ISVSVN 8 below the UpToDate level 9 */
 		o.nqe_levels = 2;
-		o.qe_levels[0] = (struct tdx_emu_isv_level){ 9, "UpToDate", NULL };
-		o.qe_levels[1] = (struct tdx_emu_isv_level){ 0, "OutOfDate", NULL };
+		o.qe_levels[0] = (struct att_tdx_emu_isv_level){ 9, "UpToDate", NULL };
+		o.qe_levels[1] = (struct att_tdx_emu_isv_level){ 0, "OutOfDate", NULL };
 		snprintf(label, sizeof(label), "%s + QE OutOfDate", rows[i].level);
 		expect(&e, &o, 0, rows[i].qe_old, label);
 		o.qe_levels[1].status = "Revoked";
@@ -466,7 +466,7 @@ test_emu_convergence(void)
 		/* TDX module TDX_01 minor SVN 5 below the UpToDate level 6 */
 		o.nqe_levels = 0;
 		o.nmodules = 1;
-		o.modules[0] = (struct tdx_emu_module){ 1, { { 6, "UpToDate", NULL }, { 0, "OutOfDate", NULL } }, 2 };
+		o.modules[0] = (struct att_tdx_emu_module){ 1, { { 6, "UpToDate", NULL }, { 0, "OutOfDate", NULL } }, 2 };
 		snprintf(label, sizeof(label), "%s + module OutOfDate", rows[i].level);
 		expect(&e, &o, 0, rows[i].module_old, label);
 		o.modules[0].levels[1].status = "Revoked";
@@ -477,7 +477,7 @@ test_emu_convergence(void)
 		expect(&e, &o, KW_ERR_DENIED, "TCB_NOT_SUPPORTED", label);
 	}
 	{
-		struct tdx_emu_opts o = e.o;
+		struct att_tdx_emu_opts o = e.o;
 
 		o.nlevels = 1;
 		set_level(&o.levels[0], &o, "Revoked");
@@ -491,7 +491,7 @@ static void
 test_emu_level_selection(void)
 {
 	struct env e;
-	struct tdx_emu_opts o;
+	struct att_tdx_emu_opts o;
 
 	if (env_open(&e, 0) != 0)
 		goto out;
@@ -535,10 +535,10 @@ test_emu_level_selection(void)
 	expect(&e, &o, KW_ERR_MISMATCH, NULL, "no module identities");
 	o = e.o;
 	o.nmodules = 1;
-	o.modules[0] = (struct tdx_emu_module){ 2, { { 0, "UpToDate", NULL } }, 1 };
+	o.modules[0] = (struct att_tdx_emu_module){ 2, { { 0, "UpToDate", NULL } }, 1 };
 	expect(&e, &o, KW_ERR_MISMATCH, NULL, "no TDX_01");
 	o.nmodules = 2;
-	o.modules[1] = (struct tdx_emu_module){ 1, { { 0, "UpToDate", NULL } }, 1 };
+	o.modules[1] = (struct att_tdx_emu_module){ 1, { { 0, "UpToDate", NULL } }, 1 };
 	expect(&e, &o, 0, "UpToDate", "TDX_01 second");
 out:
 	env_close(&e);
@@ -548,7 +548,7 @@ static void
 test_emu_relaunch(void)
 {
 	struct env e;
-	struct tdx_emu_opts o;
+	struct att_tdx_emu_opts o;
 
 	if (env_open(&e, 0) != 0)
 		goto out;
@@ -556,7 +556,7 @@ test_emu_relaunch(void)
 	o.version = 5;
 	o.body_type = 3;
 	o.nmodules = 1;
-	o.modules[0] = (struct tdx_emu_module){ 1, { { 6, "UpToDate", NULL }, { 0, "OutOfDate", NULL } }, 2 };
+	o.modules[0] = (struct att_tdx_emu_module){ 1, { { 6, "UpToDate", NULL }, { 0, "OutOfDate", NULL } }, 2 };
 	/* The running module (SVN 5) is out of date; the one loaded for the next launch (SVN2 6) is current. */
 	o.tee_tcb_svn2[0] = 6;
 	o.tee_tcb_svn2[1] = 1;
@@ -581,8 +581,8 @@ test_emu_relaunch(void)
 	expect(&e, &o, 0, "OutOfDateConfigurationNeeded", "1.0 body");
 	o.body_type = 3;
 	o.nqe_levels = 2;
-	o.qe_levels[0] = (struct tdx_emu_isv_level){ 9, "UpToDate", NULL };
-	o.qe_levels[1] = (struct tdx_emu_isv_level){ 0, "OutOfDate", NULL };
+	o.qe_levels[0] = (struct att_tdx_emu_isv_level){ 9, "UpToDate", NULL };
+	o.qe_levels[1] = (struct att_tdx_emu_isv_level){ 0, "OutOfDate", NULL };
 	expect(&e, &o, 0, "OutOfDateConfigurationNeeded", "QE out of date");
 out:
 	env_close(&e);
@@ -592,7 +592,7 @@ static void
 test_emu_advisories(void)
 {
 	struct env e;
-	struct tdx_emu_opts o;
+	struct att_tdx_emu_opts o;
 	json_t *claims = NULL, *want;
 	const char *why = NULL;
 	int r;
@@ -604,9 +604,9 @@ test_emu_advisories(void)
 	set_level(&o.levels[0], &o, "SWHardeningNeeded");
 	o.levels[0].advisories = "INTEL-SA-00001,INTEL-SA-00002";
 	o.nqe_levels = 1;
-	o.qe_levels[0] = (struct tdx_emu_isv_level){ 0, "UpToDate", "INTEL-SA-00002,INTEL-SA-00003" };
+	o.qe_levels[0] = (struct att_tdx_emu_isv_level){ 0, "UpToDate", "INTEL-SA-00002,INTEL-SA-00003" };
 	o.nmodules = 1;
-	o.modules[0] = (struct tdx_emu_module){ 1, { { 0, "UpToDate", "INTEL-SA-00004" } }, 1 };
+	o.modules[0] = (struct att_tdx_emu_module){ 1, { { 0, "UpToDate", "INTEL-SA-00004" } }, 1 };
 	r = run(&e, &o, NULL, NOW, 0, NULL, &claims, &why);
 	want = json_pack("[s,s,s,s]", "INTEL-SA-00001", "INTEL-SA-00002", "INTEL-SA-00003", "INTEL-SA-00004");
 	CHECKF(r == 0 && json_equal(json_object_get(claims, "advisory_ids"), want), "advisories: %s", kw_strerror(r));
@@ -661,8 +661,8 @@ test_emu_concurrent_cache(void)
 	unsigned long hits = 0, misses = 0, pck_misses;
 	const char *why = NULL;
 
-	if (env_open(&e, 0) != 0 || tdx_emu_quote(e.emu, &e.o, &q, &qlen) != 0 ||
-	    tdx_emu_collateral(e.emu, &e.o, &coll) != 0 || (cj = test_json_text(coll)) == NULL)
+	if (env_open(&e, 0) != 0 || att_tdx_emu_quote(e.emu, &e.o, &q, &qlen) != 0 ||
+	    att_tdx_emu_collateral(e.emu, &e.o, &coll) != 0 || (cj = test_json_text(coll)) == NULL)
 		goto out;
 	CU_ASSERT_FATAL(tdx_collateral_new(e.trust, cj, &c, &why) == 0);
 	tdx_collateral_get_info(c, &info);
@@ -708,7 +708,7 @@ test_trust_errors(void)
 	CU_ASSERT(tdx_trust_add_test_root_pem(t, "", 0) == KW_ERR_INVALID_FORMAT);
 	CU_ASSERT(tdx_trust_add_test_root_pem(t, "not pem", 7) == KW_ERR_INVALID_FORMAT);
 	CU_ASSERT(tdx_trust_add_test_root_pem(NULL, "x", 1) == KW_ERR_INVALID_ARG);
-	if (env_open(&e, 0) == 0 && tdx_emu_root_pem(e.emu, &pem) == 0) {
+	if (env_open(&e, 0) == 0 && att_tdx_emu_root_pem(e.emu, &pem) == 0) {
 		n = strlen(pem);
 		two = malloc(2 * n + 1);
 		memcpy(two, pem, n);
@@ -723,6 +723,83 @@ test_trust_errors(void)
 	tdx_trust_free(t);
 }
 
+/* scripts/mk-tdx-emu.sh, loaded by att_tdx_emu_load: the set a workload and a test broker use. */
+static void
+test_emu_script_set(void)
+{
+	const char *src = getenv("KW_SOURCE_ROOT");
+	char cmd[8192], dir[4096], root[4200], mrtd[97];
+	struct att_tdx_emu *emu = NULL;
+	struct att_tdx_emu_opts o;
+	struct tdx_trust *t = NULL;
+	uint8_t *q = NULL;
+	size_t qlen = 0;
+	char *coll = NULL;
+	json_t *cj = NULL, *claims = NULL;
+	const char *why = NULL;
+	int64_t now = kw_time_now();   /* the script's certificates start a day before now */
+	int r;
+
+	CU_ASSERT_FATAL(src != NULL);
+	snprintf(dir, sizeof(dir), "%s/tdx-emu", test_tmpdir());
+	snprintf(cmd, sizeof(cmd), "sh '%s/scripts/mk-tdx-emu.sh' --fmspc 00806f050000 '%s' 2>/dev/null", src, dir);
+	CU_ASSERT_FATAL(system(cmd) == 0);
+	/* Refuses to overwrite without --force. */
+	snprintf(cmd, sizeof(cmd), "sh '%s/scripts/mk-tdx-emu.sh' '%s' 2>/dev/null", src, dir);
+	CU_ASSERT(system(cmd) != 0);
+
+	r = att_tdx_emu_load(dir, now, &emu, &o);
+	CHECKF(r == 0, "load: %s", kw_strerror(r));
+	if (r != 0)
+		goto out;
+	for (size_t i = 0; i < 64; i++)
+		o.report_data[i] = (uint8_t)(0xc0 ^ i);
+	snprintf(root, sizeof(root), "%s/root.pem", dir);
+	CU_ASSERT_FATAL(tdx_trust_new(&t) == 0);
+	CU_ASSERT_FATAL(tdx_trust_add_test_root_file(t, root) == 0);
+	if (att_tdx_emu_quote(emu, &o, &q, &qlen) != 0 || att_tdx_emu_collateral(emu, &o, &coll) != 0 ||
+	    (cj = test_json_text(coll)) == NULL) {
+		CU_FAIL("emulation from the script's set failed");
+		goto out;
+	}
+	{
+		struct tdx_verify_opts vo = { .at = now, .report_data = o.report_data };
+
+		r = tdx_verify(t, q, qlen, cj, &vo, &claims, &why);
+	}
+	CHECKF(r == 0, "script set: %s (%s)", kw_strerror(r), r ? why : "-");
+	if (r == 0) {
+		for (size_t i = 0; i < 48; i++)
+			snprintf(mrtd + 2 * i, 3, "%02x", o.mrtd[i]);
+		CU_ASSERT(strcmp(json_string_value(json_object_get(claims, "root")), "test") == 0);
+		CU_ASSERT(strcmp(json_string_value(json_object_get(claims, "fmspc")), "00806f050000") == 0);
+		CU_ASSERT(strcmp(json_string_value(json_object_get(claims, "mrtd")), mrtd) == 0);
+		CU_ASSERT(strcmp(json_string_value(json_object_get(claims, "tcb_status")), "UpToDate") == 0);
+		CU_ASSERT(json_integer_value(json_object_get(json_object_get(claims, "platform"), "pcesvn")) == 13);
+	}
+	/* A missing set, and a set whose emu.json says something else than its certificate. */
+	att_tdx_emu_free(emu);
+	emu = NULL;
+	CU_ASSERT(att_tdx_emu_load("/nonexistent/tdx-emu", NOW, &emu, &o) == KW_ERR_IO && emu == NULL);
+	{
+		char p[4200];
+		FILE *f;
+
+		snprintf(p, sizeof(p), "%s/emu.json", dir);
+		CU_ASSERT_FATAL((f = fopen(p, "w")) != NULL);
+		fputs("{\"fmspc\":\"00806f050000\",\"extra\":1}", f);
+		fclose(f);
+		CU_ASSERT(att_tdx_emu_load(dir, NOW, &emu, &o) == KW_ERR_INVALID_FORMAT && emu == NULL);
+	}
+out:
+	json_decref(claims);
+	json_decref(cj);
+	free(coll);
+	free(q);
+	tdx_trust_free(t);
+	att_tdx_emu_free(emu);
+}
+
 int
 test_tdx_emu_register(void)
 {
@@ -735,5 +812,6 @@ test_tdx_emu_register(void)
 	    TEST_ADD(s, test_emu_names_and_intel) | TEST_ADD(s, test_emu_freshness) |
 	    TEST_ADD(s, test_emu_convergence) | TEST_ADD(s, test_emu_level_selection) |
 	    TEST_ADD(s, test_emu_relaunch) | TEST_ADD(s, test_emu_advisories) |
-	    TEST_ADD(s, test_emu_concurrent_cache) | TEST_ADD(s, test_trust_errors);
+	    TEST_ADD(s, test_emu_concurrent_cache) | TEST_ADD(s, test_trust_errors) |
+	    TEST_ADD(s, test_emu_script_set);
 }

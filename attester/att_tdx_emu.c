@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Emulated TDX quotes and collateral under a locally generated test root
- * (tdx_emu.h). Layouts as in verifier-client/tdx/tdx_quote.c; every subject
+ * (att_tdx_emu.h). Layouts as in verifier-client/tdx/tdx_quote.c; every subject
  * says "NOT INTEL".
  */
 #include <stdlib.h>
@@ -19,7 +19,7 @@
 
 #include "kw_json.h"
 #include "kw_util.h"
-#include "tdx_emu.h"
+#include "att_tdx_emu.h"
 
 #define EMU_MAX_QUOTE (16 * 1024)
 #define EMU_MAX_DER 1024
@@ -34,7 +34,7 @@ static const uint8_t qe_vendor[16] = {
 	0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9, 0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07,
 };
 
-struct tdx_emu {
+struct att_tdx_emu {
 	EVP_PKEY *root_key, *ca_key, *leaf_key, *signer_key, *attest_key;
 	X509 *root, *ca, *leaf, *signer;
 	int intel_names;
@@ -164,7 +164,7 @@ sgx_prim(struct wbuf *w, uint8_t a0, uint8_t a1, uint8_t tag, unsigned int num, 
 
 /* The SGX extension value: PPID, TCB (16 SVNs, PCESVN, CPUSVN), PCE-ID, FMSPC, SGX type. */
 static int
-sgx_ext(const struct tdx_emu_opts *o, uint8_t *out, size_t cap, size_t *ret_len)
+sgx_ext(const struct att_tdx_emu_opts *o, uint8_t *out, size_t cap, size_t *ret_len)
 {
 	uint8_t tcb[EMU_MAX_DER], seq[EMU_MAX_DER], all[EMU_MAX_DER], ppid[16];
 	struct wbuf t = { tcb, 0, sizeof(tcb), 0 }, s = { seq, 0, sizeof(seq), 0 };
@@ -209,7 +209,7 @@ add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 enum role { ROLE_ROOT, ROLE_CA, ROLE_LEAF, ROLE_SIGNER };
 
 static X509 *
-mk_cert(const struct tdx_emu *e, enum role role, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
+mk_cert(const struct att_tdx_emu *e, enum role role, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
     long serial, int64_t now, const uint8_t *sgx, size_t sgx_len)
 {
 	static const char *const roles[] = { "SGX Root CA", "SGX PCK Platform CA", "SGX PCK Certificate",
@@ -259,7 +259,7 @@ mk_cert(const struct tdx_emu *e, enum role role, EVP_PKEY *key, X509 *issuer, EV
 }
 
 void
-tdx_emu_free(struct tdx_emu *e)
+att_tdx_emu_free(struct att_tdx_emu *e)
 {
 	if (e == NULL)
 		return;
@@ -276,9 +276,9 @@ tdx_emu_free(struct tdx_emu *e)
 }
 
 int
-tdx_emu_new(const struct tdx_emu_opts *o, int intel_names, struct tdx_emu **ret)
+att_tdx_emu_new(const struct att_tdx_emu_opts *o, int intel_names, struct att_tdx_emu **ret)
 {
-	struct tdx_emu *e;
+	struct att_tdx_emu *e;
 	uint8_t ext[EMU_MAX_DER];
 	size_t ext_len = 0;
 
@@ -292,12 +292,125 @@ tdx_emu_new(const struct tdx_emu_opts *o, int intel_names, struct tdx_emu **ret)
 	    (e->ca = mk_cert(e, ROLE_CA, e->ca_key, e->root, e->root_key, 2, o->now, NULL, 0)) == NULL ||
 	    (e->signer = mk_cert(e, ROLE_SIGNER, e->signer_key, e->root, e->root_key, 3, o->now, NULL, 0)) == NULL ||
 	    (e->leaf = mk_cert(e, ROLE_LEAF, e->leaf_key, e->ca, e->ca_key, 4, o->now, ext, ext_len)) == NULL) {
-		tdx_emu_free(e);
+		att_tdx_emu_free(e);
 		ERR_clear_error();
 		return KW_ERR_CRYPTO;
 	}
 	*ret = e;
 	return 0;
+}
+
+/* ---- a set made by scripts/mk-tdx-emu.sh ---- */
+
+#define EMU_MAX_FILE (64 * 1024)
+
+static int
+load_pem(const char *dir, const char *name, X509 **ret_cert, EVP_PKEY **ret_key)
+{
+	char path[4096];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	BIO *bio = NULL;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((r = kw_file_read(path, EMU_MAX_FILE, &buf, &len)) != 0)
+		return r;
+	r = KW_ERR_INVALID_FORMAT;
+	if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL)   /* len <= EMU_MAX_FILE */
+		r = KW_ERR_NOMEM;
+	else if (ret_cert != NULL && (*ret_cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		r = 0;
+	else if (ret_key != NULL && (*ret_key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) != NULL)
+		r = 0;
+	BIO_free(bio);
+	kw_free_wipe(buf);   /* may hold a private key */
+	ERR_clear_error();
+	return r;
+}
+
+/* emu.json: what the platform reports, written by mk-tdx-emu.sh with the PCK certificate. */
+static int
+load_platform(const char *dir, struct att_tdx_emu_opts *o)
+{
+	static const char *const keys[] = { "fmspc", "pcesvn", "sgx_tcb_components", "tee_tcb_svn", "mrtd",
+		"qe_isvsvn", NULL };
+	char path[4096];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	json_t *j = NULL, *comps;
+	const char *s;
+	size_t slen;
+	int64_t v;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/emu.json", dir);
+	if ((r = kw_file_read(path, EMU_MAX_FILE, &buf, &len)) != 0)
+		return r;
+	r = KW_ERR_INVALID_FORMAT;
+	if (kw_json_parse(buf, len, EMU_MAX_FILE, &j) != 0 || kw_json_check_keys(j, keys) != 0)
+		goto out;
+	if (kw_json_get_str(j, "fmspc", &s, &slen) != 0 || kw_hex_decode(s, o->fmspc, 6) != 0 ||
+	    kw_json_get_str(j, "tee_tcb_svn", &s, &slen) != 0 || kw_hex_decode(s, o->tee_tcb_svn, 16) != 0 ||
+	    kw_json_get_str(j, "mrtd", &s, &slen) != 0 || kw_hex_decode(s, o->mrtd, 48) != 0)
+		goto out;
+	if (kw_json_get_int(j, "pcesvn", &v) != 0 || v < 0 || v > 65535)
+		goto out;
+	o->pcesvn = (uint16_t)v;
+	if (kw_json_get_int(j, "qe_isvsvn", &v) != 0 || v < 0 || v > 65535)
+		goto out;
+	o->qe_isvsvn = (uint16_t)v;
+	comps = json_object_get(j, "sgx_tcb_components");
+	if (!json_is_array(comps) || json_array_size(comps) != 16)
+		goto out;
+	for (size_t i = 0; i < 16; i++) {
+		json_t *c = json_array_get(comps, i);
+
+		if (!json_is_integer(c) || json_integer_value(c) < 0 || json_integer_value(c) > 255)
+			goto out;
+		o->pck_sgx_svn[i] = (uint8_t)json_integer_value(c);
+	}
+	r = 0;
+out:
+	json_decref(j);
+	free(buf);
+	return r;
+}
+
+int
+att_tdx_emu_load(const char *dir, int64_t now, struct att_tdx_emu **ret, struct att_tdx_emu_opts *ret_opts)
+{
+	struct att_tdx_emu *e;
+	struct att_tdx_emu_opts o;
+	int r;
+
+	if (dir == NULL || ret == NULL || ret_opts == NULL)
+		return KW_ERR_INVALID_ARG;
+	att_tdx_emu_opts_default(&o, now);
+	if ((r = load_platform(dir, &o)) != 0)
+		return r;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return KW_ERR_NOMEM;
+	if ((r = load_pem(dir, "root.pem", &e->root, NULL)) != 0 ||
+	    (r = load_pem(dir, "root.key", NULL, &e->root_key)) != 0 ||
+	    (r = load_pem(dir, "pck-ca.pem", &e->ca, NULL)) != 0 ||
+	    (r = load_pem(dir, "pck-ca.key", NULL, &e->ca_key)) != 0 ||
+	    (r = load_pem(dir, "pck.pem", &e->leaf, NULL)) != 0 ||
+	    (r = load_pem(dir, "pck.key", NULL, &e->leaf_key)) != 0 ||
+	    (r = load_pem(dir, "tcb-signing.pem", &e->signer, NULL)) != 0 ||
+	    (r = load_pem(dir, "tcb-signing.key", NULL, &e->signer_key)) != 0)
+		goto fail;
+	if ((e->attest_key = EVP_EC_gen("P-256")) == NULL) {
+		r = KW_ERR_CRYPTO;
+		goto fail;
+	}
+	*ret = e;
+	*ret_opts = o;
+	return 0;
+fail:
+	att_tdx_emu_free(e);
+	ERR_clear_error();
+	return r;
 }
 
 static int
@@ -323,7 +436,7 @@ pem_of(X509 *const *xs, size_t n, int nul, char **ret, size_t *ret_len)
 }
 
 int
-tdx_emu_root_pem(const struct tdx_emu *e, char **ret)
+att_tdx_emu_root_pem(const struct att_tdx_emu *e, char **ret)
 {
 	size_t len;
 
@@ -361,7 +474,7 @@ raw_point(EVP_PKEY *key, uint8_t out[64])
 }
 
 int
-tdx_emu_quote(const struct tdx_emu *e, const struct tdx_emu_opts *o, uint8_t **ret, size_t *ret_len)
+att_tdx_emu_quote(const struct att_tdx_emu *e, const struct att_tdx_emu_opts *o, uint8_t **ret, size_t *ret_len)
 {
 	uint8_t *buf = calloc(1, EMU_MAX_QUOTE), qe[384], qe_sig[64], sig[64], ak[64], auth[32], md[32];
 	struct wbuf w = { buf, 0, EMU_MAX_QUOTE, 0 }, q = { qe, 0, sizeof(qe), 0 };
@@ -512,7 +625,7 @@ components(const uint8_t svn[16])
 }
 
 static json_t *
-isv_levels(const struct tdx_emu_isv_level *l, size_t n, int64_t now)
+isv_levels(const struct att_tdx_emu_isv_level *l, size_t n, int64_t now)
 {
 	json_t *a = json_array();
 
@@ -537,11 +650,11 @@ dump(json_t *v)
 }
 
 static char *
-tcb_info_text(const struct tdx_emu_opts *o)
+tcb_info_text(const struct att_tdx_emu_opts *o)
 {
 	static const uint8_t zero48[48];
-	struct tdx_emu_level def;
-	const struct tdx_emu_level *lv = o->levels;
+	struct att_tdx_emu_level def;
+	const struct att_tdx_emu_level *lv = o->levels;
 	size_t nlv = o->nlevels;
 	json_t *ti, *levels = json_array(), *mods;
 
@@ -571,8 +684,8 @@ tcb_info_text(const struct tdx_emu_opts *o)
 	    "tdxModule", "mrsigner", hexstr(zero48, 48, 1), "attributes", "0000000000000000",
 	    "attributesMask", "FFFFFFFFFFFFFFFF");
 	if (ti != NULL && !o->no_module_identities) {
-		struct tdx_emu_module def_mod = { 1, { { 0, "UpToDate", NULL } }, 1 };
-		const struct tdx_emu_module *m = o->nmodules > 0 ? o->modules : &def_mod;
+		struct att_tdx_emu_module def_mod = { 1, { { 0, "UpToDate", NULL } }, 1 };
+		const struct att_tdx_emu_module *m = o->nmodules > 0 ? o->modules : &def_mod;
 		size_t nm = o->nmodules > 0 ? o->nmodules : 1;
 
 		mods = json_array();
@@ -594,9 +707,9 @@ tcb_info_text(const struct tdx_emu_opts *o)
 }
 
 static char *
-qe_identity_text(const struct tdx_emu_opts *o)
+qe_identity_text(const struct att_tdx_emu_opts *o)
 {
-	struct tdx_emu_isv_level def = { 0, "UpToDate", NULL };
+	struct att_tdx_emu_isv_level def = { 0, "UpToDate", NULL };
 
 	return dump(json_pack("{s:s,s:i,s:o,s:o,s:i,s:s,s:s,s:s,s:s,s:o,s:i,s:o}",
 	    "id", "TD_QE", "version", 2,
@@ -655,7 +768,7 @@ crl_hex(X509 *issuer, EVP_PKEY *key, const X509 *revoked, int64_t now, int64_t n
 }
 
 int
-tdx_emu_collateral(const struct tdx_emu *e, const struct tdx_emu_opts *o, char **ret)
+att_tdx_emu_collateral(const struct att_tdx_emu *e, const struct att_tdx_emu_opts *o, char **ret)
 {
 	X509 *signing[2] = { e->signer, e->root }, *crl_chain[2] = { e->ca, e->root };
 	char *tcb = tcb_info_text(o), *qe = qe_identity_text(o), *sch = NULL, *cch = NULL, *out;
@@ -690,7 +803,7 @@ out:
 }
 
 void
-tdx_emu_opts_default(struct tdx_emu_opts *o, int64_t now)
+att_tdx_emu_opts_default(struct att_tdx_emu_opts *o, int64_t now)
 {
 	static const uint8_t fmspc[6] = { 0x00, 0x90, 0x6e, 0xd5, 0x00, 0x00 };
 
