@@ -600,50 +600,72 @@ timestr(int64_t t)
 	return json_string(s);
 }
 
+/* Append / set v (taken); any failure (also v == NULL) sets *bad, so no document loses a member silently. */
+static void
+add(json_t *a, json_t *v, int *bad)
+{
+	if (a == NULL || v == NULL || json_array_append_new(a, v) != 0)
+		*bad = 1;
+	else
+		return;
+	if (a == NULL)
+		json_decref(v);
+}
+
+static void
+set(json_t *o, const char *key, json_t *v, int *bad)
+{
+	if (o == NULL || v == NULL || json_object_set_new(o, key, v) != 0)
+		*bad = 1;
+	else
+		return;
+	if (o == NULL)
+		json_decref(v);
+}
+
 static json_t *
-advisories(const char *list)
+advisories(const char *list, int *bad)
 {
 	json_t *a = json_array();
 	char buf[256], *save = NULL, *tok;
 
-	if (a == NULL || list == NULL)
-		return a;
 	snprintf(buf, sizeof(buf), "%s", list);
 	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save))
-		json_array_append_new(a, json_string(tok));
+		add(a, json_string(tok), bad);
 	return a;
 }
 
 static json_t *
-components(const uint8_t svn[16])
+components(const uint8_t svn[16], int *bad)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; a != NULL && i < 16; i++)
-		json_array_append_new(a, json_pack("{s:i}", "svn", svn[i]));
+	for (size_t i = 0; i < 16; i++)
+		add(a, json_pack("{s:i}", "svn", svn[i]), bad);
 	return a;
 }
 
 static json_t *
-isv_levels(const struct att_tdx_emu_isv_level *l, size_t n, int64_t now)
+isv_levels(const struct att_tdx_emu_isv_level *l, size_t n, int64_t now, int *bad)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; a != NULL && i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		json_t *lv = json_pack("{s:{s:i},s:o,s:s}", "tcb", "isvsvn", l[i].isvsvn, "tcbDate",
 		    timestr(now - 30 * EMU_DAY), "tcbStatus", l[i].status);
 
-		if (lv != NULL && l[i].advisories != NULL)
-			json_object_set_new(lv, "advisoryIDs", advisories(l[i].advisories));
-		json_array_append_new(a, lv);
+		if (l[i].advisories != NULL)
+			set(lv, "advisoryIDs", advisories(l[i].advisories, bad), bad);
+		add(a, lv, bad);
 	}
 	return a;
 }
 
+/* Compact text of v (taken), NULL when v or anything in it failed. */
 static char *
-dump(json_t *v)
+dump(json_t *v, int bad)
 {
-	char *s = v != NULL ? kw_json_dumps(v, JSON_COMPACT) : NULL;
+	char *s = v != NULL && !bad ? kw_json_dumps(v, JSON_COMPACT) : NULL;
 
 	json_decref(v);
 	return s;
@@ -656,7 +678,8 @@ tcb_info_text(const struct att_tdx_emu_opts *o)
 	struct att_tdx_emu_level def;
 	const struct att_tdx_emu_level *lv = o->levels;
 	size_t nlv = o->nlevels;
-	json_t *ti, *levels = json_array(), *mods;
+	json_t *ti, *levels = json_array();
+	int bad = 0;
 
 	if (nlv == 0) {
 		memset(&def, 0, sizeof(def));
@@ -667,14 +690,14 @@ tcb_info_text(const struct att_tdx_emu_opts *o)
 		lv = &def;
 		nlv = 1;
 	}
-	for (size_t i = 0; levels != NULL && i < nlv; i++) {
-		json_t *l = json_pack("{s:{s:o,s:i,s:o},s:o,s:s}", "tcb", "sgxtcbcomponents", components(lv[i].sgx),
-		    "pcesvn", lv[i].pcesvn, "tdxtcbcomponents", components(lv[i].tdx), "tcbDate",
-		    timestr(o->now - 60 * EMU_DAY), "tcbStatus", lv[i].status);
+	for (size_t i = 0; i < nlv; i++) {
+		json_t *l = json_pack("{s:{s:o,s:i,s:o},s:o,s:s}", "tcb", "sgxtcbcomponents",
+		    components(lv[i].sgx, &bad), "pcesvn", lv[i].pcesvn, "tdxtcbcomponents",
+		    components(lv[i].tdx, &bad), "tcbDate", timestr(o->now - 60 * EMU_DAY), "tcbStatus", lv[i].status);
 
-		if (l != NULL && lv[i].advisories != NULL)
-			json_object_set_new(l, "advisoryIDs", advisories(lv[i].advisories));
-		json_array_append_new(levels, l);
+		if (lv[i].advisories != NULL)
+			set(l, "advisoryIDs", advisories(lv[i].advisories, &bad), &bad);
+		add(levels, l, &bad);
 	}
 	ti = json_pack("{s:s,s:i,s:o,s:o,s:o,s:s,s:i,s:i,s:{s:o,s:s,s:s}}",
 	    "id", "TDX", "version", 3,
@@ -683,35 +706,32 @@ tcb_info_text(const struct att_tdx_emu_opts *o)
 	    "fmspc", hexstr(o->fmspc, 6, 1), "pceId", "0000", "tcbType", 0, "tcbEvaluationDataNumber", 17,
 	    "tdxModule", "mrsigner", hexstr(zero48, 48, 1), "attributes", "0000000000000000",
 	    "attributesMask", "FFFFFFFFFFFFFFFF");
-	if (ti != NULL && !o->no_module_identities) {
+	if (!o->no_module_identities) {
 		struct att_tdx_emu_module def_mod = { 1, { { 0, "UpToDate", NULL } }, 1 };
 		const struct att_tdx_emu_module *m = o->nmodules > 0 ? o->modules : &def_mod;
 		size_t nm = o->nmodules > 0 ? o->nmodules : 1;
+		json_t *mods = json_array();
 
-		mods = json_array();
-		for (size_t i = 0; mods != NULL && i < nm; i++) {
+		for (size_t i = 0; i < nm; i++) {
 			char id[8];
 
 			snprintf(id, sizeof(id), "TDX_%02X", m[i].version);
-			json_array_append_new(mods, json_pack("{s:s,s:o,s:s,s:s,s:o}", "id", id, "mrsigner",
-			    hexstr(zero48, 48, 1), "attributes", "0000000000000000", "attributesMask",
-			    "FFFFFFFFFFFFFFFF", "tcbLevels", isv_levels(m[i].levels, m[i].nlevels, o->now)));
+			add(mods, json_pack("{s:s,s:o,s:s,s:s,s:o}", "id", id, "mrsigner", hexstr(zero48, 48, 1),
+			    "attributes", "0000000000000000", "attributesMask", "FFFFFFFFFFFFFFFF",
+			    "tcbLevels", isv_levels(m[i].levels, m[i].nlevels, o->now, &bad)), &bad);
 		}
-		json_object_set_new(ti, "tdxModuleIdentities", mods);
+		set(ti, "tdxModuleIdentities", mods, &bad);
 	}
-	if (ti != NULL)
-		json_object_set_new(ti, "tcbLevels", levels);
-	else
-		json_decref(levels);
-	return dump(ti);
+	set(ti, "tcbLevels", levels, &bad);
+	return dump(ti, bad);
 }
 
 static char *
 qe_identity_text(const struct att_tdx_emu_opts *o)
 {
 	struct att_tdx_emu_isv_level def = { 0, "UpToDate", NULL };
-
-	return dump(json_pack("{s:s,s:i,s:o,s:o,s:i,s:s,s:s,s:s,s:s,s:o,s:i,s:o}",
+	int bad = 0;
+	json_t *qe = json_pack("{s:s,s:i,s:o,s:o,s:i,s:s,s:s,s:s,s:s,s:o,s:i,s:o}",
 	    "id", "TD_QE", "version", 2,
 	    "issueDate", timestr(o->now - 3600),
 	    "nextUpdate", timestr(o->qe_next != 0 ? o->qe_next : o->now + 30 * EMU_DAY),
@@ -719,8 +739,10 @@ qe_identity_text(const struct att_tdx_emu_opts *o)
 	    "attributes", "11000000000000000000000000000000",
 	    "attributesMask", "FBFFFFFFFFFFFFFF0000000000000000",
 	    "mrsigner", hexstr(qe_mrsigner, 32, 1), "isvprodid", 2,
-	    "tcbLevels", o->nqe_levels > 0 ? isv_levels(o->qe_levels, o->nqe_levels, o->now) :
-	        isv_levels(&def, 1, o->now)));
+	    "tcbLevels", o->nqe_levels > 0 ? isv_levels(o->qe_levels, o->nqe_levels, o->now, &bad) :
+	        isv_levels(&def, 1, o->now, &bad));
+
+	return dump(qe, bad);
 }
 
 static json_t *
@@ -788,7 +810,7 @@ att_tdx_emu_collateral(const struct att_tdx_emu *e, const struct att_tdx_emu_opt
 	    "pck_crl", crl_hex(e->ca, e->ca_key, o->revoke_leaf ? e->leaf : NULL, o->now,
 	        o->pck_crl_next != 0 ? o->pck_crl_next : o->now + 30 * EMU_DAY),
 	    "tcb_info_issuer_chain", sch, "tcb_info", tcb, "tcb_info_signature", hexstr(s1, 64, 0),
-	    "qe_identity_issuer_chain", sch, "qe_identity", qe, "qe_identity_signature", hexstr(s2, 64, 0)));
+	    "qe_identity_issuer_chain", sch, "qe_identity", qe, "qe_identity_signature", hexstr(s2, 64, 0)), 0);
 	if (out == NULL)
 		goto out;
 	*ret = out;

@@ -21,7 +21,7 @@
 #                     Signing key) and CRLs (root and CA keys) with them
 #   emu.json          {"fmspc","pcesvn","sgx_tcb_components","tee_tcb_svn","mrtd","qe_isvsvn"}:
 #                     what the emulated platform reports, matching pck.pem
-# Certificates are valid from one day ago for 10 years. An existing DIR is
+# Certificates are valid from now for 10 years. An existing DIR is
 # refused unless --force is given; with --force only the files above are replaced.
 set -eu
 

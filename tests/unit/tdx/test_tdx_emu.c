@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * TDX verifier against emulated evidence (tdx_emu.c: a test root, "NOT
+ * TDX verifier against emulated evidence (attester/att_tdx_emu.c: a test root, "NOT
  * INTEL" chains, locally signed collateral): what real vectors cannot show —
  * revoked PCK leaf and CA, a debug TD, roots that differ, each collateral
  * object stale on its own, every branch of Intel's TCB level selection and
@@ -737,7 +737,7 @@ test_emu_script_set(void)
 	char *coll = NULL;
 	json_t *cj = NULL, *claims = NULL;
 	const char *why = NULL;
-	int64_t now = kw_time_now();   /* the script's certificates start a day before now */
+	int64_t now;
 	int r;
 
 	CU_ASSERT_FATAL(src != NULL);
@@ -748,6 +748,7 @@ test_emu_script_set(void)
 	snprintf(cmd, sizeof(cmd), "sh '%s/scripts/mk-tdx-emu.sh' '%s' 2>/dev/null", src, dir);
 	CU_ASSERT(system(cmd) != 0);
 
+	now = kw_time_now();   /* the script's certificates start when they are made */
 	r = att_tdx_emu_load(dir, now, &emu, &o);
 	CHECKF(r == 0, "load: %s", kw_strerror(r));
 	if (r != 0)
