@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kwctl evidence verify --tee snp --report FILE [--cert FILE ...] ...
- * Offline: runs the broker's SNP verifier on files and prints the claims.
+ * kwctl evidence verify --tee tdx --quote FILE --collateral FILE ...
+ * Offline: runs the broker's verifiers on files and prints the claims.
  * Exit status: 0 verified, 1 rejected, 2 usage or input-file errors.
  */
 #include <getopt.h>
@@ -15,9 +16,11 @@
 #include <openssl/x509.h>
 
 #include "kw_err.h"
+#include "kw_json.h"
 #include "kw_util.h"
 #include "kwctl.h"
 #include "snp.h"
+#include "tdx.h"
 
 #define KWCTL_MAX_FILE (256 * 1024)
 #define KWCTL_MAX_CERTS 4
@@ -28,17 +31,23 @@ kwctl_usage_evidence_verify(FILE *f)
 	fputs("usage: kwctl evidence verify --tee snp --report FILE [--cert FILE ...]\n"
 	    "                             [--chain FILE ...] [--test-root FILE ...]\n"
 	    "                             [--at RFC3339-TIME] [--allow-debug]\n"
+	    "       kwctl evidence verify --tee tdx --quote FILE --collateral FILE\n"
+	    "                             [--test-root FILE ...] [--at RFC3339-TIME] [--allow-debug]\n"
 	    "\n"
-	    "  --tee snp          evidence type (only AMD SEV-SNP for now)\n"
-	    "  --report FILE      the 1184-byte SNP ATTESTATION_REPORT (binary)\n"
+	    "  --tee snp|tdx      evidence type: AMD SEV-SNP or Intel TDX\n"
+	    "  --report FILE      (snp) the 1184-byte SNP ATTESTATION_REPORT (binary)\n"
 	    "  --cert FILE        PEM (one or more certificates) or DER; the first certificate\n"
 	    "                     overall is the VCEK/VLEK, further ones (ASK/ASVK, ARK) are\n"
 	    "                     passed as chain candidates; up to 4 in total\n"
 	    "  --chain FILE       AMD KDS cert_chain bundle (ASK or ASVK, then ARK); its ARK\n"
 	    "                     must be pinned (compiled in) or named with --test-root\n"
-	    "  --test-root FILE   trust this self-signed emulation ARK (testing only)\n"
+	    "  --quote FILE       (tdx) the DCAP quote, v4 or v5 (binary; zero padding allowed)\n"
+	    "  --collateral FILE  (tdx) Intel collateral for the quote's FMSPC, a dcap-qvl\n"
+	    "                     QuoteCollateralV3 JSON object; its time window must hold --at\n"
+	    "  --test-root FILE   trust this self-signed emulation root (testing only): an\n"
+	    "                     ARK for snp, a \"NOT INTEL\" root for tdx\n"
 	    "  --at TIME          verification time, RFC 3339 (default: now)\n"
-	    "  --allow-debug      accept debug guests (claims still show \"debug\": true)\n"
+	    "  --allow-debug      accept debug guests and debug TDs (claims still show \"debug\": true)\n"
 	    "\n"
 	    "Prints one JSON document {\"verdict\", \"reason\", \"claims\"} on stdout.\n"
 	    "Exit status: 0 verified, 1 rejected, 2 usage or unreadable input.\n", f);
@@ -119,12 +128,89 @@ print_doc(json_t *doc)
 	return 0;
 }
 
+/*
+ * The verdict document for verifier result r: {"verdict","tee","at","claims"} or
+ * {"verdict","tee","at","reason","error"[,"tcb_status"]}. Takes claims (also on
+ * failure). Returns the exit status: KWCTL_OK, or KWCTL_EFAIL (rejected, or output failed).
+ */
+static int
+print_verdict(const char *tee, int64_t at, int r, json_t *claims, const char *why, const char *tcb_status)
+{
+	char when[21];
+	json_t *doc;
+	int ok;
+
+	kw_time_format_rfc3339(at, when);
+	if (r == 0)
+		doc = json_pack("{s:s,s:s,s:s,s:o}", "verdict", "verified", "tee", tee, "at", when, "claims", claims);
+	else
+		doc = json_pack("{s:s,s:s,s:s,s:s,s:s}", "verdict", "rejected", "tee", tee, "at", when,
+		    "reason", why != NULL ? why : "unknown", "error", kw_strerror(r));
+	claims = NULL;   /* stolen by json_pack ("o"), also on failure */
+	if (r != 0 && doc != NULL && tcb_status != NULL &&
+	    json_object_set_new(doc, "tcb_status", json_string(tcb_status)) != 0) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	ok = print_doc(doc) == 0;
+	json_decref(doc);
+	return ok && r == 0 ? KWCTL_OK : KWCTL_EFAIL;
+}
+
+/* --tee tdx: the quote and its collateral; returns the exit status. */
+static int
+verify_tdx(const char *quote_path, const char *coll_path, const char *const *roots, size_t nroots,
+    int64_t at, int allow_debug)
+{
+	struct tdx_trust *trust = NULL;
+	struct tdx_trace tr;
+	struct tdx_verify_opts vo = { .at = at, .allow_debug = allow_debug, .trace = &tr };
+	uint8_t *quote = NULL, *cbuf = NULL;
+	size_t qlen = 0, clen = 0;
+	json_t *coll = NULL, *claims = NULL;
+	const char *why = NULL;
+	int r, rc = KWCTL_EUSAGE;
+
+	if ((r = kw_file_read(quote_path, KWCTL_MAX_FILE, &quote, &qlen)) != 0) {
+		rc = kwctl_usage_error("cannot read quote %s: %s", quote_path, kw_strerror(r));
+		goto out;
+	}
+	if ((r = kw_file_read(coll_path, TDX_MAX_COLLATERAL, &cbuf, &clen)) != 0 ||
+	    (r = kw_json_parse(cbuf, clen, TDX_MAX_COLLATERAL, &coll)) != 0) {
+		rc = kwctl_usage_error("cannot read collateral %s: %s", coll_path, kw_strerror(r));
+		goto out;
+	}
+	if (tdx_trust_new(&trust) != 0) {
+		rc = kwctl_usage_error("out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < nroots; i++) {
+		if ((r = tdx_trust_add_test_root_file(trust, roots[i])) != 0) {
+			rc = kwctl_usage_error("cannot use test root %s: %s", roots[i], kw_strerror(r));
+			goto out;
+		}
+	}
+	r = tdx_verify(trust, quote, qlen, coll, &vo, &claims, &why);
+	/* A rejection after the TCB evaluation says how far it got (TCB_NOT_SUPPORTED, Revoked). */
+	rc = print_verdict("tdx", at, r, claims, why, tr.final != TDX_TCB_UNKNOWN ? tdx_tcb_status_name(tr.final) : NULL);
+	claims = NULL;   /* taken by print_verdict */
+out:
+	json_decref(claims);
+	json_decref(coll);
+	tdx_trust_free(trust);
+	free(cbuf);
+	free(quote);
+	return rc;
+}
+
 int
 kwctl_cmd_evidence_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "tee", required_argument, NULL, 't' },
 		{ "report", required_argument, NULL, 'r' },
+		{ "quote", required_argument, NULL, 'q' },
+		{ "collateral", required_argument, NULL, 'L' },
 		{ "cert", required_argument, NULL, 'c' },
 		{ "chain", required_argument, NULL, 'C' },
 		{ "test-root", required_argument, NULL, 'T' },
@@ -133,7 +219,7 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *tee = NULL, *report_path = NULL, *at_str = NULL;
+	const char *tee = NULL, *report_path = NULL, *at_str = NULL, *quote_path = NULL, *coll_path = NULL;
 	const char *chains[16], *roots[16];
 	size_t nchains = 0, nroots = 0;
 	struct cert_list cl = { .n = 0 };
@@ -142,9 +228,8 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 	struct snp_verify_opts vo = { .at = 0, .allow_debug = 0 };
 	uint8_t *report = NULL;
 	size_t report_len = 0;
-	json_t *claims = NULL, *doc = NULL;
+	json_t *claims = NULL;
 	const char *why = NULL;
-	char when[21];
 	int c, r, rc = KWCTL_EUSAGE;
 
 	optind = 1;
@@ -156,6 +241,16 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 			if (report_path != NULL)
 				return kwctl_usage_error("--report given twice");
 			report_path = optarg;
+			break;
+		case 'q':
+			if (quote_path != NULL)
+				return kwctl_usage_error("--quote given twice");
+			quote_path = optarg;
+			break;
+		case 'L':
+			if (coll_path != NULL)
+				return kwctl_usage_error("--collateral given twice");
+			coll_path = optarg;
 			break;
 		case 'c':
 			if ((r = load_cert_file(optarg, &cl)) != 0) {
@@ -195,16 +290,12 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 		rc = kwctl_usage_error("unexpected argument '%s' (see --help)", argv[optind]);
 		goto out;
 	}
-	if (tee == NULL || report_path == NULL) {
-		rc = kwctl_usage_error("--tee and --report are required (see --help)");
+	if (tee == NULL) {
+		rc = kwctl_usage_error("--tee is required (see --help)");
 		goto out;
 	}
-	if (strcmp(tee, "snp") != 0) {
-		rc = kwctl_usage_error("unsupported --tee '%s' (supported: snp)", tee);
-		goto out;
-	}
-	if (cl.n == 0) {
-		rc = kwctl_usage_error("--cert is required for --tee snp (the VCEK or VLEK)");
+	if (strcmp(tee, "snp") != 0 && strcmp(tee, "tdx") != 0) {
+		rc = kwctl_usage_error("unsupported --tee '%s' (supported: snp, tdx)", tee);
 		goto out;
 	}
 	if (at_str != NULL) {
@@ -214,6 +305,30 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 		}
 	} else {
 		vo.at = kw_time_now();
+	}
+	if (strcmp(tee, "tdx") == 0) {
+		if (quote_path == NULL || coll_path == NULL) {
+			rc = kwctl_usage_error("--quote and --collateral are required for --tee tdx (see --help)");
+			goto out;
+		}
+		if (report_path != NULL || cl.n != 0 || nchains != 0) {
+			rc = kwctl_usage_error("--report, --cert and --chain are for --tee snp");
+			goto out;
+		}
+		rc = verify_tdx(quote_path, coll_path, roots, nroots, vo.at, vo.allow_debug);
+		goto out;
+	}
+	if (quote_path != NULL || coll_path != NULL) {
+		rc = kwctl_usage_error("--quote and --collateral are for --tee tdx");
+		goto out;
+	}
+	if (report_path == NULL) {
+		rc = kwctl_usage_error("--tee and --report are required (see --help)");
+		goto out;
+	}
+	if (cl.n == 0) {
+		rc = kwctl_usage_error("--cert is required for --tee snp (the VCEK or VLEK)");
+		goto out;
 	}
 	if ((r = kw_file_read(report_path, KWCTL_MAX_FILE, &report, &report_len)) != 0) {
 		rc = kwctl_usage_error("cannot read report %s: %s", report_path, kw_strerror(r));
@@ -248,21 +363,9 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 	ev.ncerts = cl.n;
 	r = snp_verify(trust, &ev, &vo, &claims, &why);
 
-	kw_time_format_rfc3339(vo.at, when);
-	if (r == 0)
-		doc = json_pack("{s:s,s:s,s:s,s:o}", "verdict", "verified", "tee", "snp", "at", when,
-		    "claims", claims);
-	else
-		doc = json_pack("{s:s,s:s,s:s,s:s,s:s}", "verdict", "rejected", "tee", "snp", "at", when,
-		    "reason", why != NULL ? why : "unknown", "error", kw_strerror(r));
-	claims = NULL;   /* stolen by json_pack ("o"), also on failure */
-	if (print_doc(doc) != 0) {
-		rc = KWCTL_EFAIL;
-		goto out;
-	}
-	rc = r == 0 ? KWCTL_OK : KWCTL_EFAIL;
+	rc = print_verdict("snp", vo.at, r, claims, why, NULL);
+	claims = NULL;   /* taken by print_verdict */
 out:
-	json_decref(doc);
 	json_decref(claims);
 	snp_trust_free(trust);
 	cert_list_free(&cl);

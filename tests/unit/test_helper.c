@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <ftw.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <CUnit/Basic.h>
 
@@ -46,6 +48,38 @@ test_tmpdir(void)
 		atexit(tmpdir_cleanup);
 	}
 	return tmpdir;
+}
+
+const char *
+test_vectors(const char *sub)
+{
+	const char *v = getenv("KW_VECTORS");
+	char path[4096];
+	struct stat st;
+
+	if (v == NULL || v[0] == '\0') {
+		fprintf(stderr, "%s: KW_VECTORS is not set (run through meson test)\n", program_invocation_short_name);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/%s", v, sub);
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "%s: vector directory %s is missing\n", program_invocation_short_name, path);
+		return NULL;
+	}
+	return v;
+}
+
+const char *
+test_vpath(char *buf, size_t n, const char *sub, const char *fmt, ...)
+{
+	char rel[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	snprintf(buf, n, "%s/%s/%s", getenv("KW_VECTORS"), sub, rel);
+	return buf;
 }
 
 int

@@ -11,7 +11,12 @@
  *		return test_end();
  *	}
  */
+#include <stddef.h>
+#include <stdio.h>
+
 #include <CUnit/CUnit.h>
+
+#include "kw_err.h"
 
 /* Add fn to suite under its own name: 0, or -1 (then test_end reports it). */
 #define TEST_ADD(suite, fn) (CU_add_test((suite), #fn, (fn)) == NULL ? -1 : 0)
@@ -24,6 +29,25 @@
 const char *test_tmpdir(void);
 /* Remove path and everything below it (no error when it does not exist). */
 void test_rmtree(const char *path);
+
+/* Assert with a message on stderr naming what failed. */
+#define CHECKF(cond, ...) do { \
+	if (!(cond)) { \
+		fprintf(stderr, "\n  FAILED %s:%d: ", __FILE__, __LINE__); \
+		fprintf(stderr, __VA_ARGS__); \
+		fprintf(stderr, "\n"); \
+	} \
+	CU_ASSERT(cond); \
+} while (0)
+
+/*
+ * The test vectors: $KW_VECTORS, once $KW_VECTORS/<sub> is shown to be a
+ * directory; NULL (with the reason on stderr) when it is not set or missing,
+ * which the caller turns into a failure — the real vectors are the point.
+ */
+const char *test_vectors(const char *sub);
+/* "$KW_VECTORS/<sub>/<fmt ...>" into buf; returns buf. */
+const char *test_vpath(char *buf, size_t n, const char *sub, const char *fmt, ...) KW_PRINTF(4, 5);
 
 /* Install kw_json's allocator and open the CUnit registry: 0, or 2. */
 int test_begin(void);

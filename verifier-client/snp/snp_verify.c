@@ -22,6 +22,7 @@
 
 #include "kw_rd.h"
 #include "kw_util.h"
+#include "kw_x509.h"
 #include "snp.h"
 
 #define SNP_MAX_ROOTS 16
@@ -81,26 +82,10 @@ product_from(const char *s, size_t n)
 	return SNP_PRODUCT_UNKNOWN;
 }
 
-/* The single subject CN of x as a C string; -1 when absent, repeated, too long or with NUL. */
 static int
 subject_cn(const X509 *x, char out[static SNP_MAX_CN])
 {
-	const X509_NAME *nm = X509_get_subject_name(x);
-	const X509_NAME_ENTRY *e;
-	const ASN1_STRING *s;
-	int i, len;
-
-	if (nm == NULL || (i = X509_NAME_get_index_by_NID(nm, NID_commonName, -1)) < 0 ||
-	    X509_NAME_get_index_by_NID(nm, NID_commonName, i) >= 0)
-		return -1;
-	if ((e = X509_NAME_get_entry(nm, i)) == NULL || (s = X509_NAME_ENTRY_get_data(e)) == NULL)
-		return -1;
-	len = ASN1_STRING_length(s);
-	if (len <= 0 || len >= SNP_MAX_CN || memchr(ASN1_STRING_get0_data(s), 0, (size_t)len) != NULL)
-		return -1;
-	memcpy(out, ASN1_STRING_get0_data(s), (size_t)len);
-	out[len] = '\0';
-	return 0;
+	return kw_x509_subject_cn(x, out, SNP_MAX_CN);
 }
 
 /* "ARK-<product>" → product, else UNKNOWN. */
@@ -390,32 +375,6 @@ snp_trust_add_test_root_file(struct snp_trust *t, const char *pem_path)
 
 /* ---- AMD certificate extensions ---- */
 
-/* The value bytes of the single extension with this OID; KW_ERR_NOT_FOUND when absent. */
-static int
-ext_value(const X509 *x, const char *oid, const uint8_t **ret, size_t *ret_len)
-{
-	ASN1_OBJECT *obj = NULL;
-	const ASN1_OCTET_STRING *os;
-	int i, r = KW_ERR_INVALID_FORMAT;
-
-	if ((obj = OBJ_txt2obj(oid, 1)) == NULL)
-		return KW_ERR_NOMEM;
-	if ((i = X509_get_ext_by_OBJ(x, obj, -1)) < 0) {
-		r = KW_ERR_NOT_FOUND;
-		goto out;
-	}
-	if (X509_get_ext_by_OBJ(x, obj, i) >= 0)
-		goto out;   /* duplicate */
-	if ((os = X509_EXTENSION_get_data(X509_get_ext(x, i))) == NULL || ASN1_STRING_length(os) <= 0)
-		goto out;
-	*ret = ASN1_STRING_get0_data(os);
-	*ret_len = (size_t)ASN1_STRING_length(os);
-	r = 0;
-out:
-	ASN1_OBJECT_free(obj);
-	return r;
-}
-
 /* A TCB SPL extension: DER INTEGER 0..255. */
 static int
 ext_spl(const X509 *x, const char *oid, uint8_t *ret)
@@ -426,7 +385,7 @@ ext_spl(const X509 *x, const char *oid, uint8_t *ret)
 	int64_t val;
 	int r;
 
-	if ((r = ext_value(x, oid, &v, &len)) != 0)
+	if ((r = kw_x509_ext_value(x, oid, &v, &len)) != 0)
 		return r;
 	r = KW_ERR_INVALID_FORMAT;
 	p = v;
@@ -451,7 +410,7 @@ ext_product(const X509 *x, enum snp_product *ret)
 	const char *str;
 	int r;
 
-	if ((r = ext_value(x, AMD_OID_PRODUCT_NAME, &v, &len)) != 0) {
+	if ((r = kw_x509_ext_value(x, AMD_OID_PRODUCT_NAME, &v, &len)) != 0) {
 		if (r != KW_ERR_NOT_FOUND)
 			return r;
 		*ret = SNP_PRODUCT_UNKNOWN;
@@ -481,7 +440,7 @@ ext_hwid(const X509 *x, size_t want, uint8_t out[static 64])
 	ASN1_OCTET_STRING *os = NULL;
 	int r;
 
-	if ((r = ext_value(x, AMD_OID_HWID, &v, &len)) != 0)
+	if ((r = kw_x509_ext_value(x, AMD_OID_HWID, &v, &len)) != 0)
 		return r;
 	if (len == want) {
 		memcpy(out, v, want);

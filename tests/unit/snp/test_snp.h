@@ -11,18 +11,7 @@
 int test_snp_vectors_register(void);
 int test_snp_emu_register(void);
 
-/* $KW_VECTORS (checked non-empty and present by main). */
-const char *test_vectors_dir(void);
-
-/* Assert with a message on stderr naming what failed. */
-#define CHECKF(cond, ...) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "\n  FAILED %s:%d: ", __FILE__, __LINE__); \
-		fprintf(stderr, __VA_ARGS__); \
-		fprintf(stderr, "\n"); \
-	} \
-	CU_ASSERT(cond); \
-} while (0)
-
+/* $KW_VECTORS/sev-snp/<fmt ...> */
+#define vpath(buf, n, ...) test_vpath((buf), (n), "sev-snp", __VA_ARGS__)
 
 #endif

@@ -35,22 +35,6 @@ certs_free(struct certs *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* $KW_VECTORS/sev-snp/<fmt...> */
-static const char *vpath(char *buf, size_t n, const char *fmt, ...) KW_PRINTF(3, 4);
-
-static const char *
-vpath(char *buf, size_t n, const char *fmt, ...)
-{
-	char rel[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(rel, sizeof(rel), fmt, ap);
-	va_end(ap);
-	snprintf(buf, n, "%s/sev-snp/%s", test_vectors_dir(), rel);
-	return buf;
-}
-
 static int
 slurp(const char *path, uint8_t **buf, size_t *len)
 {

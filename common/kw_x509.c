@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
+
+#include "kw_x509.h"
+
+int
+kw_x509_subject_cn(const X509 *x, char *out, size_t n)
+{
+	const X509_NAME *nm = X509_get_subject_name(x);
+	const X509_NAME_ENTRY *e;
+	const ASN1_STRING *s;
+	int i, len;
+
+	if (nm == NULL || (i = X509_NAME_get_index_by_NID(nm, NID_commonName, -1)) < 0 ||
+	    X509_NAME_get_index_by_NID(nm, NID_commonName, i) >= 0)
+		return -1;
+	if ((e = X509_NAME_get_entry(nm, i)) == NULL || (s = X509_NAME_ENTRY_get_data(e)) == NULL)
+		return -1;
+	len = ASN1_STRING_length(s);
+	if (len <= 0 || (size_t)len >= n || memchr(ASN1_STRING_get0_data(s), 0, (size_t)len) != NULL)
+		return -1;
+	memcpy(out, ASN1_STRING_get0_data(s), (size_t)len);
+	out[len] = '\0';
+	return 0;
+}
+
+int
+kw_x509_ext_value(const X509 *x, const char *oid, const uint8_t **ret, size_t *ret_len)
+{
+	ASN1_OBJECT *obj = NULL;
+	const ASN1_OCTET_STRING *os;
+	int i, r = KW_ERR_INVALID_FORMAT;
+
+	if ((obj = OBJ_txt2obj(oid, 1)) == NULL)
+		return KW_ERR_NOMEM;
+	if ((i = X509_get_ext_by_OBJ(x, obj, -1)) < 0) {
+		r = KW_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (X509_get_ext_by_OBJ(x, obj, i) >= 0)
+		goto out;   /* duplicate */
+	if ((os = X509_EXTENSION_get_data(X509_get_ext(x, i))) == NULL || ASN1_STRING_length(os) <= 0)
+		goto out;
+	*ret = ASN1_STRING_get0_data(os);
+	*ret_len = (size_t)ASN1_STRING_length(os);
+	r = 0;
+out:
+	ASN1_OBJECT_free(obj);
+	return r;
+}
