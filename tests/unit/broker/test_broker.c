@@ -644,6 +644,10 @@ test_parse_auth(void)
 	CU_ASSERT_EQUAL(kw_parse_auth(j, &a, &why), 0);
 	json_decref(j);
 	j = json_pack("{s:s, s:s}", "version", "0.1.0", "tee", "tdx");
+	CU_ASSERT_EQUAL(kw_parse_auth(j, &a, &why), 0);
+	CU_ASSERT_STRING_EQUAL(a.tee, "tdx");
+	json_decref(j);
+	j = json_pack("{s:s, s:s}", "version", "0.1.0", "tee", "tpm");
 	CU_ASSERT_EQUAL(kw_parse_auth(j, &a, &why), KW_ERR_UNSUPPORTED);
 	json_decref(j);
 	j = json_pack("{s:s, s:s, s:i}", "version", "0.1.0", "tee", "snp", "extra", 1);
@@ -667,11 +671,29 @@ test_parse_attest(void)
 
 	CU_ASSERT_FATAL(kw_parse_attest(b, &a, &why) == 0);
 	CU_ASSERT_STRING_EQUAL(a.nonce, "abc");
-	CU_ASSERT_EQUAL(a.report_len, 3);
-	CU_ASSERT_EQUAL(a.ncerts, 2);
-	CU_ASSERT_EQUAL(a.cert_lens[0], 3);
-	CU_ASSERT_EQUAL(a.certs[1][2], 6);
+	/* the evidence is SNP's by its shape; the bytes are decoded by the verifier */
+	CU_ASSERT_PTR_EQUAL(a.verifier, &kw_verifier_snp);
+	CU_ASSERT_PTR_EQUAL(a.evidence, json_object_get(b, "tee-evidence"));
 	kw_attest_req_clear(&a);
+	/* a TDX quote's shape picks the TDX member; cc_eventlog is accepted (and not used) */
+	c = json_deep_copy(b);
+	json_object_set_new(c, "tee-evidence", json_pack("{s:s, s:s}", "quote", "AQID", "cc_eventlog", "x"));
+	CU_ASSERT_EQUAL(kw_parse_attest(c, &a, &why), 0);
+	CU_ASSERT_PTR_EQUAL(a.verifier, &kw_verifier_tdx);
+	json_object_set_new(json_object_get(c, "tee-evidence"), "cc_eventlog", json_integer(1));
+	CU_ASSERT_EQUAL(kw_parse_attest(c, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_object_del(json_object_get(c, "tee-evidence"), "cc_eventlog");
+	json_object_set_new(json_object_get(c, "tee-evidence"), "quote", json_string("AQ=="));
+	CU_ASSERT_EQUAL(kw_parse_attest(c, &a, &why), KW_ERR_INVALID_FORMAT);
+	/* members of two evidence types, or of none */
+	json_object_set_new(c, "tee-evidence", json_pack("{s:s, s:s, s:s}", "quote", "AQID", "report", "AQID",
+	    "vcek", "AQID"));
+	CU_ASSERT_EQUAL(kw_parse_attest(c, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_object_set_new(c, "tee-evidence", json_pack("{s:s}", "vcek", "AQID"));
+	CU_ASSERT_EQUAL(kw_parse_attest(c, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_object_set_new(c, "tee-evidence", json_object());
+	CU_ASSERT_EQUAL(kw_parse_attest(c, &a, &why), KW_ERR_INVALID_FORMAT);
+	json_decref(c);
 
 	/* each mutation is rejected */
 	c = json_deep_copy(b);
