@@ -186,20 +186,44 @@ find_helper(const struct kw_config *c)
 }
 
 static int
+add_snp_test_root(void *t, const char *path)
+{
+	return snp_trust_add_test_root_file(t, path);
+}
+
+static int
+add_tdx_test_root(void *t, const char *path)
+{
+	return tdx_trust_add_test_root_file(t, path);
+}
+
+/* The configuration's test roots of one TEE (tee: "snp", "tdx"), each with a warning. */
+static int
+load_test_roots(const char *tee, char *const *files, size_t n, int (*add)(void *, const char *),
+    void *trust)
+{
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((r = add(trust, files[i])) != 0) {
+			kw_log_err_r(r, "%s.test_roots: cannot load %s", tee, files[i]);
+			return r;
+		}
+		kw_log_warn("trusting %s TEST root %s: emulated evidence will be accepted",
+		    strcmp(tee, "snp") == 0 ? "SNP" : "TDX", files[i]);
+	}
+	return 0;
+}
+
+static int
 load_snp_trust(struct kw_broker *b)
 {
 	int r;
 
-	if ((r = snp_trust_new(&b->trust.snp)) != 0)
+	if ((r = snp_trust_new(&b->trust.snp)) != 0 ||
+	    (r = load_test_roots("snp", b->cfg->snp_test_roots, b->cfg->n_snp_test_roots,
+	    add_snp_test_root, b->trust.snp)) != 0)
 		return r;
-	for (size_t i = 0; i < b->cfg->n_snp_test_roots; i++) {
-		if ((r = snp_trust_add_test_root_file(b->trust.snp, b->cfg->snp_test_roots[i])) != 0) {
-			kw_log_err_r(r, "snp.test_roots: cannot load %s", b->cfg->snp_test_roots[i]);
-			return r;
-		}
-		kw_log_warn("trusting SNP TEST root %s: emulated evidence will be accepted",
-		    b->cfg->snp_test_roots[i]);
-	}
 	for (size_t i = 0; i < b->cfg->n_snp_chains; i++) {
 		if ((r = snp_trust_add_chain_file(b->trust.snp, b->cfg->snp_chains[i])) != 0) {
 			kw_log_err_r(r, "snp.cert_chains: cannot load %s", b->cfg->snp_chains[i]);
@@ -244,16 +268,10 @@ load_tdx_trust(struct kw_broker *b)
 
 	if (!b->cfg->tdx_enabled)
 		return 0;
-	if ((r = tdx_trust_new(&b->trust.tdx)) != 0)
+	if ((r = tdx_trust_new(&b->trust.tdx)) != 0 ||
+	    (r = load_test_roots("tdx", b->cfg->tdx_test_roots, b->cfg->n_tdx_test_roots,
+	    add_tdx_test_root, b->trust.tdx)) != 0)
 		return r;
-	for (size_t i = 0; i < b->cfg->n_tdx_test_roots; i++) {
-		if ((r = tdx_trust_add_test_root_file(b->trust.tdx, b->cfg->tdx_test_roots[i])) != 0) {
-			kw_log_err_r(r, "tdx.test_roots: cannot load %s", b->cfg->tdx_test_roots[i]);
-			return r;
-		}
-		kw_log_warn("trusting TDX TEST root %s: emulated evidence will be accepted",
-		    b->cfg->tdx_test_roots[i]);
-	}
 	if ((r = kw_tdx_offline_new(b->trust.tdx, b->cfg->tdx_collateral_dir, log_tdx_collateral, &l,
 	    &b->tdx_collateral, why, sizeof(why))) != 0) {
 		kw_log_err_r(r, "tdx.collateral: %s", why);

@@ -331,27 +331,46 @@ validate_rule(const json_t *rule, unsigned int depth, struct path *p, struct vru
 
 /* ---- validation: reference values ---- */
 
+typedef int (*member_fn)(const json_t *v, struct path *p, char *why, size_t whylen);
+
+/*
+ * An object of only the allowed members, at least one (what names them in
+ * the reason), each checked by fn at its own path.
+ */
 static int
-validate_floors(const json_t *f, struct path *p, char *why, size_t whylen)
+validate_each_member(const json_t *o, const char *const *allowed, const char *what, member_fn fn,
+    struct path *p, char *why, size_t whylen)
 {
 	const char *k;
 	json_t *v;
 	int r;
 
-	if ((r = check_members(f, policy_tcb_components, p, why, whylen)) != 0)
+	if ((r = check_members(o, allowed, p, why, whylen)) != 0)
 		return r;
-	if (json_object_size(f) == 0) {
-		policy_set_why(why, whylen, "%s: must name at least one component", p->s);
+	if (json_object_size(o) == 0) {
+		policy_set_why(why, whylen, "%s: must name at least one %s", p->s, what);
 		return KW_ERR_INVALID_FORMAT;
 	}
-	json_object_foreach(UNCONST(f), k, v) {
+	json_object_foreach(UNCONST(o), k, v) {
 		size_t old = policy_path_push(p, ".%s", k);
 
-		if ((r = check_int(v, 0, MAX_FLOOR, p, why, whylen)) != 0)
+		if ((r = fn(v, p, why, whylen)) != 0)
 			return r;
 		policy_path_pop(p, old);
 	}
 	return 0;
+}
+
+static int
+floor_value(const json_t *v, struct path *p, char *why, size_t whylen)
+{
+	return check_int(v, 0, MAX_FLOOR, p, why, whylen);
+}
+
+static int
+validate_floors(const json_t *f, struct path *p, char *why, size_t whylen)
+{
+	return validate_each_member(f, policy_tcb_components, "component", floor_value, p, why, whylen);
 }
 
 int
@@ -442,24 +461,8 @@ validate_tdx_list(const json_t *a, struct path *p, char *why, size_t whylen)
 static int
 validate_rtmr(const json_t *o, struct path *p, char *why, size_t whylen)
 {
-	const char *k;
-	json_t *v;
-	int r;
-
-	if ((r = check_members(o, policy_rtmr_indexes, p, why, whylen)) != 0)
-		return r;
-	if (json_object_size(o) == 0) {
-		policy_set_why(why, whylen, "%s: must name at least one register (\"0\" to \"3\")", p->s);
-		return KW_ERR_INVALID_FORMAT;
-	}
-	json_object_foreach(UNCONST(o), k, v) {
-		size_t old = policy_path_push(p, ".%s", k);
-
-		if ((r = validate_tdx_list(v, p, why, whylen)) != 0)
-			return r;
-		policy_path_pop(p, old);
-	}
-	return 0;
+	return validate_each_member(o, policy_rtmr_indexes, "register (\"0\" to \"3\")", validate_tdx_list, p,
+	    why, whylen);
 }
 
 static int

@@ -22,6 +22,7 @@
 
 #define T0 1800000000LL   /* 2027-01-15T08:00:00Z */
 #define DAY 86400LL
+#define MRTD_A "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
 
 static char MA[97], MB[97], MC[97];   /* three measurements */
 
@@ -1562,56 +1563,49 @@ test_tdx_eval(void)
 static void
 test_tdx_lint(void)
 {
+	/* policy (' for "), then how many tdx-tcb-status and tcb-floor-missing warnings */
+	static const struct { const char *policy; size_t tdx, floors; } cases[] = {
+		/* TDX with a tcb_status rule: neither; without: the TDX one only (SNP cannot match mrtd) */
+		{"{'version':1,'rules':{'allOf':[{'claim':'tee','op':'equals','value':'tdx'},"
+		    "{'claim':'tcb_status','op':'in','value':['UpToDate']}]},"
+		    "'reference_values':{'mrtd':[{'value':'" MRTD_A "'}]}}", 0, 0},
+		{"{'version':1,'reference_values':{'mrtd':[{'value':'" MRTD_A "'}]}}", 1, 0},
+		/* a tcb_status rule only inside anyOf does not bound the status */
+		{"{'version':1,'rules':{'anyOf':[{'claim':'tcb_status','op':'in','value':['UpToDate']},"
+		    "{'claim':'debug','op':'equals','value':false}]},"
+		    "'reference_values':{'rtmr':{'1':[{'value':'" MRTD_A "'}]}}}", 1, 0},
+		/* SNP measurements, or tee snp: no TDX evidence can pass */
+		{"{'version':1,'reference_values':{'measurements':[{'value':'" MRTD_A "'}]}}", 0, 4},
+		{"{'version':1,'rules':{'claim':'tee','op':'in','value':['snp']}}", 0, 4},
+		/* any TEE: both */
+		{"{'version':1,'rules':{'claim':'tee','op':'notEquals','value':'tpm'}}", 1, 4},
+		/* TDX excluded by notEquals, SNP by equals */
+		{"{'version':1,'rules':{'allOf':[{'claim':'tee','op':'notEquals','value':'tdx'}]}}", 0, 4},
+		{"{'version':1,'rules':{'claim':'tee','op':'equals','value':'tdx'}}", 1, 0},
+	};
 	json_t *p, *w;
 
-	/* a TDX policy with tcb_status: no tcb-status warning, no SNP floor warnings */
+	for (size_t i = 0; i < KW_ARRAY_SIZE(cases); i++) {
+		p = jf("%s", cases[i].policy);
+		w = lint(p, 0, NULL, NULL);
+		CHECKF(count_code(w, "tdx-tcb-status") == cases[i].tdx, "case %zu", i);
+		CHECKF(count_code(w, "tcb-floor-missing") == cases[i].floors, "case %zu", i);
+		json_decref(w);
+		json_decref(p);
+	}
+	/* the TDX lists are linted like measurements; a clean TDX policy has no warnings */
+	p = jf("{'version':1,'reference_values':{'mrtd':[{'value':'%s'}]}}", MA);
+	w = lint(p, 90 * DAY, NULL, NULL);
+	CU_ASSERT_EQUAL(count_code(w, "no-not-before"), 1);
+	CU_ASSERT_EQUAL(count_code(w, "no-not-after"), 1);
+	json_decref(w);
+	json_decref(p);
 	p = jf("{'version':1,'rules':{'allOf':[{'claim':'tee','op':'equals','value':'tdx'},"
 	    "{'claim':'tcb_status','op':'in','value':['UpToDate']}]},"
 	    "'reference_values':{'mrtd':[{'value':'%s','not-before':'%s','not-after':'%s'}]}}",
 	    MA, ts(T0 - DAY), ts(T0 + DAY));
 	w = lint(p, 90 * DAY, NULL, NULL);
 	CU_ASSERT_EQUAL(json_array_size(w), 0);
-	json_decref(w);
-	json_decref(p);
-	/* without it */
-	p = jf("{'version':1,'reference_values':{'mrtd':[{'value':'%s'}]}}", MA);
-	w = lint(p, 90 * DAY, NULL, NULL);
-	CU_ASSERT_EQUAL(count_code(w, "tdx-tcb-status"), 1);
-	CU_ASSERT_EQUAL(count_code(w, "tcb-floor-missing"), 0);
-	CU_ASSERT_EQUAL(count_code(w, "no-not-before"), 1);    /* the mrtd entry is linted too */
-	CU_ASSERT_EQUAL(count_code(w, "no-not-after"), 1);
-	json_decref(w);
-	json_decref(p);
-	/* a tcb_status rule only inside anyOf does not bound the status */
-	p = jf("{'version':1,'rules':{'anyOf':[{'claim':'tcb_status','op':'in','value':['UpToDate']},"
-	    "{'claim':'debug','op':'equals','value':false}]},'reference_values':{'rtmr':{'1':[{'value':'%s'}]}}}", MA);
-	w = lint(p, 0, NULL, NULL);
-	CU_ASSERT_EQUAL(count_code(w, "tdx-tcb-status"), 1);
-	json_decref(w);
-	json_decref(p);
-	/* an SNP policy (measurements, or tee snp) admits no TDX evidence: no such warning */
-	p = jf("{'version':1,'reference_values':{'measurements':[{'value':'%s'}]}}", MA);
-	w = lint(p, 0, NULL, NULL);
-	CU_ASSERT_EQUAL(count_code(w, "tdx-tcb-status"), 0);
-	CU_ASSERT_EQUAL(count_code(w, "tcb-floor-missing"), 4);
-	json_decref(w);
-	json_decref(p);
-	p = jf("{'version':1,'rules':{'claim':'tee','op':'in','value':['snp']}}");
-	w = lint(p, 0, NULL, NULL);
-	CU_ASSERT_EQUAL(count_code(w, "tdx-tcb-status"), 0);
-	json_decref(w);
-	json_decref(p);
-	/* a policy for any TEE: both kinds of warning */
-	p = jf("{'version':1,'rules':{'claim':'tee','op':'notEquals','value':'tpm'}}");
-	w = lint(p, 0, NULL, NULL);
-	CU_ASSERT_EQUAL(count_code(w, "tdx-tcb-status"), 1);
-	CU_ASSERT_EQUAL(count_code(w, "tcb-floor-missing"), 4);
-	json_decref(w);
-	json_decref(p);
-	/* excluding TDX by notEquals */
-	p = jf("{'version':1,'rules':{'allOf':[{'claim':'tee','op':'notEquals','value':'tdx'}]}}");
-	w = lint(p, 0, NULL, NULL);
-	CU_ASSERT_EQUAL(count_code(w, "tdx-tcb-status"), 0);
 	json_decref(w);
 	json_decref(p);
 }
