@@ -1494,8 +1494,11 @@ test_tdx_eval(void)
 		};
 
 		for (size_t i = 0; i < KW_ARRAY_SIZE(no); i++) {
+			int r;
+
 			c = tdx_claims(no[i].mrtd == NULL ? MB : MA, no[i].status, no[i].adv, no[i].num);
-			CHECKF(eval_at(p, c, T0, NULL, NULL, &ex) == KW_ERR_DENIED, "case %zu", i);
+			r = eval_at(p, c, T0, NULL, NULL, &ex);
+			CHECKF(r == KW_ERR_DENIED, "case %zu", i);
 			CHECKF(strcmp(explain_str(ex, "reason"), no[i].reason) == 0, "case %zu: reason %s", i,
 			    explain_str(ex, "reason"));
 			CHECKF(strstr(explain_str(ex, "detail"), no[i].detail) != NULL, "case %zu: detail %s", i,

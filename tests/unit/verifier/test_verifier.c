@@ -109,9 +109,11 @@ test_check_shapes(void)
 	for (size_t i = 0; i < KW_ARRAY_SIZE(cases); i++) {
 		json_t *j = NULL;
 		const char *why = NULL;
+		int r;
 
 		CU_ASSERT_FATAL(kw_json_parse(cases[i].json, strlen(cases[i].json), 4096, &j) == 0);
-		CHECKF(cases[i].v->check(j, &why) == cases[i].want, "case %zu", i);
+		r = cases[i].v->check(j, &why);
+		CHECKF(r == cases[i].want, "case %zu", i);
 		CHECKF(cases[i].want == 0 || why != NULL, "case %zu: no reason", i);
 		json_decref(j);
 	}
