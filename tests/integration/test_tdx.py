@@ -266,6 +266,17 @@ def t_logs_hold_no_secrets(b):
             assert form not in log
 
 
+def t_tdx_not_configured(b):
+    """A broker without a tdx section refuses TDX at /auth and /attest (400 unsupported)."""
+    st, ct, r = b.request("POST", "/kbs/v0/auth", {"version": "0.1.0", "tee": "tdx"})
+    assert_problem(st, ct, r, 400, "unsupported")
+    a = Attester(b, tee="tdx")
+    st, ct, r = b.request("POST", "/kbs/v0/attest", a.attest_body(nonce=a.nonce(tee="snp")))
+    assert_problem(st, ct, r, 400, "unsupported")
+    st, _, r = Attester(b).attest()     # SNP as ever
+    assert st == 200, r
+
+
 TESTS = [t_kwget_release_matches_jwcrypto, t_python_attester_same_key, t_wrong_report_data,
          t_replayed_challenge, t_challenge_of_another_tee, t_mrtd_not_allowed, t_rtmr_mismatch,
          t_tcb_status_not_allowed, t_evaluation_number_floor, t_test_root_denied, t_debug_td,
@@ -301,7 +312,11 @@ def main():
             out_of_date, {"claim": "collateral.tcb_evaluation_data_number", "op": "gte", "value": 19}]}))
         b.provision("tdx/key/production", policy="prod", document=tdx_policy(b, allow_test_roots=False))
         b.provision("demo/key/disk")
-    return kwtest.run_tests(b, TESTS, setup=setup)
+    rc = kwtest.run_tests(b, TESTS, setup=setup)
+
+    def no_tdx(cfg):
+        del cfg["tdx"]
+    return kwtest.run_tests(Broker(config_edit=no_tdx), [t_tdx_not_configured]) or rc
 
 
 if __name__ == "__main__":
