@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SEV-SNP evidence: the tee-evidence JSON, the configfs-tsm provider (real
- * guests) and the emulation provider (testing only, explicit opt-in).
+ * SEV-SNP evidence: the tee-evidence JSON, the configfs-tsm provider
+ * "sev_guest" (real guests, through att_tsm.c) and the emulation provider
+ * (testing only, explicit opt-in).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +25,6 @@
 
 #define EMU_MAX_JSON 4096
 #define EMU_MAX_PEM (64 * 1024)
-#define TSM_MAX_SMALL 64
 
 void
 att_evidence_free(struct att_evidence *ev)
@@ -130,85 +130,7 @@ out:
 	return r;
 }
 
-/* ---- configfs-tsm ---- */
-
-int
-att_tsm_available(const char *dir)
-{
-	struct stat st;
-
-	if (dir == NULL)
-		dir = ATT_TSM_REPORT_DIR;
-	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Read a configfs attribute fully (configfs sizes are not meaningful). */
-static int
-tsm_read(const char *entry, const char *attr, size_t max, uint8_t **ret, size_t *ret_len)
-{
-	char path[4096];
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int fd = -1, r = KW_ERR_IO;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", entry, attr) >= sizeof(path))
-		return KW_ERR_INVALID_ARG;
-	if ((buf = malloc(max + 1)) == NULL)
-		return KW_ERR_NOMEM;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		goto out;
-	if ((r = kw_fd_read_all(fd, buf, max, &len)) != 0)
-		goto out;
-	buf[len] = 0;
-	*ret = buf;
-	*ret_len = len;
-	buf = NULL; /* transferred */
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return r;
-}
-
-static int
-tsm_write(const char *entry, const char *attr, const void *p, size_t n)
-{
-	char path[4096];
-	ssize_t w;
-	int fd, r = KW_ERR_IO;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", entry, attr) >= sizeof(path))
-		return KW_ERR_INVALID_ARG;
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return KW_ERR_IO;
-	do
-		w = write(fd, p, n);
-	while (w < 0 && errno == EINTR);
-	if (w == (ssize_t)n)
-		r = 0;
-	if (close(fd) != 0)
-		r = KW_ERR_IO;
-	return r;
-}
-
-/* A small text attribute without its trailing newline. */
-static int
-tsm_read_str(const char *entry, const char *attr, char out[static TSM_MAX_SMALL + 1])
-{
-	uint8_t *b = NULL;
-	size_t n = 0;
-	int r;
-
-	if ((r = tsm_read(entry, attr, TSM_MAX_SMALL, &b, &n)) != 0)
-		return r;
-	while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == '\0'))
-		n--;
-	memcpy(out, b, n);
-	out[n] = '\0';
-	free(b);
-	return memchr(out, '\0', n) != NULL ? KW_ERR_INVALID_FORMAT : 0;
-}
+/* ---- configfs-tsm (att_tsm.c) ---- */
 
 static int
 certs_from_table(const uint8_t *aux, size_t auxlen, struct att_evidence *ev)
@@ -243,71 +165,36 @@ att_tsm_snp_evidence(const char *dir, const uint8_t report_data[static ATT_REPOR
     struct att_evidence **ret)
 {
 	struct att_evidence *ev = NULL;
-	char entry[4096], provider[TSM_MAX_SMALL + 1], gen1[TSM_MAX_SMALL + 1], gen2[TSM_MAX_SMALL + 1];
-	uint8_t rnd[8], *report = NULL, *aux = NULL;
-	size_t report_len = 0, aux_len = 0;
-	int made = 0, r;
+	struct att_tsm_report rep;
+	int r;
 
 	if (ret == NULL)
 		return KW_ERR_INVALID_ARG;
-	if (dir == NULL)
-		dir = ATT_TSM_REPORT_DIR;
-	if (!att_tsm_available(dir))
-		return KW_ERR_UNAVAILABLE;
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return KW_ERR_CRYPTO;
-	if ((size_t)snprintf(entry, sizeof(entry), "%s/kwget-%ld-%02x%02x%02x%02x%02x%02x%02x%02x",
-	    dir, (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6],
-	    rnd[7]) >= sizeof(entry))
-		return KW_ERR_INVALID_ARG;
-	if (mkdir(entry, 0700) != 0)
-		return KW_ERR_IO;
-	made = 1;
+	memset(&rep, 0, sizeof(rep));
+	if ((r = att_tsm_report(dir, "sev_guest", report_data, 2 * ATT_SNP_REPORT_LEN, ATT_MAX_AUXBLOB,
+	    &rep)) != 0)
+		return r;
 	if ((ev = calloc(1, sizeof(*ev))) == NULL) {
 		r = KW_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = tsm_read_str(entry, "provider", provider)) != 0)
-		goto out;
-	if (strcmp(provider, "sev_guest") != 0) {
-		r = KW_ERR_UNSUPPORTED;
-		goto out;
-	}
-	if ((r = tsm_write(entry, "inblob", report_data, ATT_REPORT_DATA_LEN)) != 0)
-		goto out;
-	if ((r = tsm_read_str(entry, "generation", gen1)) != 0)
-		goto out;
-	if ((r = tsm_read(entry, "outblob", 2 * ATT_SNP_REPORT_LEN, &report, &report_len)) != 0)
-		goto out;
-	if ((r = tsm_read(entry, "auxblob", ATT_MAX_AUXBLOB, &aux, &aux_len)) != 0)
-		goto out;
-	if ((r = tsm_read_str(entry, "generation", gen2)) != 0)
-		goto out;
-	/* Someone else wrote to our entry between inblob and the reads. */
-	if (strcmp(gen1, gen2) != 0) {
-		r = KW_ERR_MISMATCH;
-		goto out;
-	}
-	if (report_len != ATT_SNP_REPORT_LEN) {
+	if (rep.out_len != ATT_SNP_REPORT_LEN) {
 		r = KW_ERR_INVALID_FORMAT;
 		goto out;
 	}
-	memcpy(ev->report, report, ATT_SNP_REPORT_LEN);
+	memcpy(ev->report, rep.out, ATT_SNP_REPORT_LEN);
 	/* The report must carry exactly our binding. */
 	if (memcmp(ev->report + 0x50, report_data, ATT_REPORT_DATA_LEN) != 0) {
 		r = KW_ERR_MISMATCH;
 		goto out;
 	}
-	if ((r = certs_from_table(aux, aux_len, ev)) != 0)
+	if ((r = certs_from_table(rep.aux, rep.aux_len, ev)) != 0)
 		goto out;
 	*ret = ev;
 	ev = NULL; /* transferred */
 	r = 0;
 out:
-	if (made)
-		(void)rmdir(entry);
-	free(report);
-	free(aux);
+	att_tsm_report_clear(&rep);
 	att_evidence_free(ev);
 	return r;
 }

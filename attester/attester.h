@@ -4,7 +4,8 @@
 
 /*
  * Workload-side attester library (libkwattester): TEE keys, runtime-data and
- * report-data binding, SEV-SNP evidence (configfs-tsm or explicit emulation),
+ * report-data binding, SEV-SNP and Intel TDX evidence (configfs-tsm or
+ * explicit emulation, att_tdx_emu.h for TDX),
  * and decryption of the JWE a broker releases (RSA-OAEP + A256CBC-HS512).
  * All functions return 0 or a negative enum kw_err; ret_* are written only
  * on success.
@@ -121,11 +122,6 @@ int att_snp_certtable_parse(const uint8_t *buf, size_t len, struct att_snp_certs
 /* The 16 wire bytes of the GUID of a known kind. */
 const uint8_t *att_snp_cert_guid(enum att_cert_kind kind);
 
-#define ATT_TSM_REPORT_DIR "/sys/kernel/config/tsm/report"
-
-/* 1 when the configfs-tsm report directory exists under dir (NULL = default). */
-int att_tsm_available(const char *dir);
-
 /*
  * Real SEV-SNP evidence through configfs-tsm: create a fresh entry under dir
  * (NULL = ATT_TSM_REPORT_DIR), write inblob, check provider "sev_guest",
@@ -137,6 +133,65 @@ int att_tsm_available(const char *dir);
  */
 int att_tsm_snp_evidence(const char *dir, const uint8_t report_data[static ATT_REPORT_DATA_LEN],
     struct att_evidence **ret) KW_WUR;
+
+/* ---- configfs-tsm (att_tsm.c): the kernel's report interface ---- */
+
+#define ATT_TSM_REPORT_DIR "/sys/kernel/config/tsm/report"
+#define ATT_TSM_MAX_PROVIDER 32
+
+/* 1 when the configfs-tsm report directory exists under dir (NULL = default). */
+int att_tsm_available(const char *dir);
+
+/*
+ * The provider of this guest's reports ("sev_guest", "tdx_guest"), read from
+ * a fresh entry under dir (NULL = ATT_TSM_REPORT_DIR) that is removed again.
+ * KW_ERR_UNAVAILABLE when the interface is missing, KW_ERR_IO,
+ * KW_ERR_INVALID_FORMAT (a name longer than ATT_TSM_MAX_PROVIDER).
+ */
+int att_tsm_provider(const char *dir, char ret[static ATT_TSM_MAX_PROVIDER + 1]) KW_WUR;
+
+struct att_tsm_report {
+	uint8_t *out;        /* outblob (free()) */
+	size_t out_len;
+	uint8_t *aux;        /* auxblob, NULL when not asked for (free()) */
+	size_t aux_len;
+};
+
+/*
+ * One report: a fresh entry under dir (NULL = default), its provider must be
+ * provider (else KW_ERR_UNSUPPORTED), inblob written, outblob (at most
+ * max_out bytes) and, when max_aux > 0, auxblob read, the generation
+ * unchanged in between (else KW_ERR_MISMATCH: someone else wrote to the
+ * entry), the entry removed. KW_ERR_UNAVAILABLE when the interface is
+ * missing, KW_ERR_IO, KW_ERR_TOO_LARGE. *ret (att_tsm_report_clear) is
+ * written only on success.
+ */
+int att_tsm_report(const char *dir, const char *provider, const uint8_t inblob[static ATT_REPORT_DATA_LEN],
+    size_t max_out, size_t max_aux, struct att_tsm_report *ret) KW_WUR;
+void att_tsm_report_clear(struct att_tsm_report *rep);
+
+/* ---- Intel TDX evidence (att_tdx.c) ---- */
+
+#define ATT_TDX_MAX_QUOTE (64 * 1024)   /* the broker's cap (TDX_MAX_QUOTE) */
+
+/*
+ * A view of the 64-byte REPORT_DATA of a DCAP quote (v4, or v5 with a TD
+ * report body), read through the bounded reader: TEE type TDX (0x81), the
+ * version's body offset. KW_ERR_TRUNCATED, KW_ERR_UNSUPPORTED (not a TDX
+ * quote v4/v5). Checks no signature: the broker does.
+ */
+int att_tdx_quote_report_data(const uint8_t *quote, size_t len, const uint8_t **ret) KW_WUR;
+
+/*
+ * A TD quote through configfs-tsm (provider "tdx_guest"; the kernel has the
+ * quoting enclave sign it) whose REPORT_DATA is report_data (checked:
+ * KW_ERR_MISMATCH otherwise). *ret (free()) written only on success.
+ */
+int att_tsm_tdx_quote(const char *dir, const uint8_t report_data[static ATT_REPORT_DATA_LEN],
+    uint8_t **ret, size_t *ret_len) KW_WUR;
+
+/* tee-evidence JSON for TDX: {"quote": b64url}. *ret is a new reference. */
+int att_tdx_evidence_to_json(const uint8_t *quote, size_t len, json_t **ret) KW_WUR;
 
 /* ---- SEV-SNP emulation (testing only) ---- */
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kwget: fetch a key from a keywarden broker with fresh SEV-SNP evidence.
+ * kwget: fetch a key from a keywarden broker with fresh SEV-SNP or Intel TDX
+ * evidence.
  * auth (nonce) -> attest (runtime-data + evidence -> TEE-bound token) ->
  * resource (token + DPoP proof signed with tee-sigkey -> JWE encrypted to
  * the TEE key) -> decrypt -> write. See docs/kwget.md.
@@ -23,6 +24,7 @@
 #include <openssl/pem.h>
 
 #include "attester.h"
+#include "att_tdx_emu.h"
 #include "kw_build.h"
 #include "kw_json.h"
 #include "kw_name.h"
@@ -52,8 +54,9 @@ struct opts {
 	const char *cacert;
 	const char *out;
 	int to_stdout;
-	const char *emulate;
+	const char *emulate;           /* "snp" or "tdx" */
 	const char *emu_dir;
+	const char *emu_collateral_out;   /* write the emulated platform's TDX collateral, exit */
 	int emu_debug;
 	int have_meas, have_rd;
 	uint8_t emu_meas[ATT_MEASUREMENT_LEN];
@@ -102,15 +105,16 @@ usage(FILE *f)
 {
 	fputs("usage: kwget --url URL --resource REPO/TYPE/TAG (--out FILE | --stdout)\n"
 	      "             [--cacert FILE] [--quiet]\n"
-	      "             [--emulate snp --emu-dir DIR [--emu-measurement HEX] [--emu-debug]\n"
+	      "             [--emulate snp|tdx --emu-dir DIR [--emu-measurement HEX] [--emu-debug]\n"
 	      "              [--emu-report-data HEX]]\n"
 	      "             [--save-attest-request FILE] [--jwe-out FILE] [--tee-key-out FILE]\n"
 	      "             [--token-out FILE]\n"
 	      "             [--root-store PATH] [--tls-config FILE [--tls-config-section NAME]]\n"
 	      "             [--crypto-config FILE] | [--no-manifest]\n"
+	      "       kwget --emulate tdx --emu-dir DIR --emu-collateral-out FILE\n"
 	      "       kwget --help | --version\n"
 	      "\n"
-	      "Proves this guest with fresh SEV-SNP evidence (configfs-tsm) to the keywarden\n"
+	      "Proves this guest with fresh SEV-SNP or TDX evidence (configfs-tsm) to the keywarden\n"
 	      "broker at URL (https only, TLS 1.3) and writes the released key to FILE\n"
 	      "(created new, mode 0600) or raw to standard output.\n"
 	      "\n"
@@ -119,11 +123,17 @@ usage(FILE *f)
 	      "  --cacert FILE          CA certificate(s) to verify the broker (default: system store)\n"
 	      "  --out FILE             write the key here (must not exist)\n"
 	      "  --stdout               write the raw key bytes to standard output\n"
-	      "  --emulate snp          TESTING ONLY: emulated SEV-SNP report signed by a test chain\n"
-	      "  --emu-dir DIR          the test chain from scripts/mk-emu-chain.sh\n"
-	      "  --emu-measurement HEX  emulated MEASUREMENT (48 bytes)\n"
-	      "  --emu-debug            emulated report with POLICY.DEBUG set\n"
+	      "  --emulate snp|tdx      TESTING ONLY: emulated SEV-SNP report or TDX quote signed by\n"
+	      "                         a test chain (every certificate says it is not AMD's/Intel's)\n"
+	      "  --emu-dir DIR          the test chain: scripts/mk-emu-chain.sh (snp),\n"
+	      "                         scripts/mk-tdx-emu.sh (tdx)\n"
+	      "  --emu-measurement HEX  emulated MEASUREMENT (snp) or MRTD (tdx), 48 bytes\n"
+	      "  --emu-debug            emulated guest with debugging on (POLICY.DEBUG, TD_ATTRIBUTES.DEBUG)\n"
 	      "  --emu-report-data HEX  emulated REPORT_DATA (64 bytes), breaking the binding\n"
+	      "  --emu-collateral-out FILE\n"
+	      "                         write Intel-format collateral (QuoteCollateralV3) matching\n"
+	      "                         the emulated TDX platform, valid 30 days, for a broker's\n"
+	      "                         offline tdx.collateral directory, and exit\n"
 	      "  --save-attest-request F  write the exact attest request body to F\n"
 	      "  --jwe-out FILE         write the compact JWE received to FILE\n"
 	      "  --tee-key-out FILE     write the TEE RSA private key (PEM, 0600) to FILE\n"
@@ -422,7 +432,7 @@ enum {
 	OPT_URL = 256, OPT_RESOURCE, OPT_CACERT, OPT_OUT, OPT_STDOUT, OPT_EMULATE, OPT_EMU_DIR,
 	OPT_EMU_MEAS, OPT_EMU_DEBUG, OPT_EMU_RD, OPT_SAVE_ATTEST, OPT_JWE_OUT, OPT_TEE_KEY_OUT,
 	OPT_TOKEN_OUT, OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_ROOT_STORE, OPT_TLS_CONFIG,
-	OPT_TLS_SECTION, OPT_CRYPTO_CONFIG, OPT_NO_MANIFEST,
+	OPT_TLS_SECTION, OPT_CRYPTO_CONFIG, OPT_NO_MANIFEST, OPT_EMU_COLLATERAL_OUT,
 };
 
 static const struct option longopts[] = {
@@ -436,6 +446,7 @@ static const struct option longopts[] = {
 	{"emu-measurement", required_argument, NULL, OPT_EMU_MEAS},
 	{"emu-debug", no_argument, NULL, OPT_EMU_DEBUG},
 	{"emu-report-data", required_argument, NULL, OPT_EMU_RD},
+	{"emu-collateral-out", required_argument, NULL, OPT_EMU_COLLATERAL_OUT},
 	{"save-attest-request", required_argument, NULL, OPT_SAVE_ATTEST},
 	{"jwe-out", required_argument, NULL, OPT_JWE_OUT},
 	{"tee-key-out", required_argument, NULL, OPT_TEE_KEY_OUT},
@@ -469,6 +480,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case OPT_EMULATE: o->emulate = optarg; break;
 		case OPT_EMU_DIR: o->emu_dir = optarg; break;
 		case OPT_EMU_DEBUG: o->emu_debug = 1; break;
+		case OPT_EMU_COLLATERAL_OUT: o->emu_collateral_out = optarg; break;
 		case OPT_EMU_MEAS:
 			if (kw_hex_decode(optarg, o->emu_meas, sizeof(o->emu_meas)) != 0)
 				return fail(EXIT_USAGE, "--emu-measurement needs 96 hex digits (48 bytes)");
@@ -497,6 +509,14 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (optind != argc)
 		return fail(EXIT_USAGE, "unexpected argument (see kwget --help)");
+	if (o->emu_collateral_out != NULL) {
+		if (o->emulate == NULL || strcmp(o->emulate, "tdx") != 0 || o->emu_dir == NULL)
+			return fail(EXIT_USAGE, "--emu-collateral-out needs --emulate tdx --emu-dir DIR");
+		if (o->url != NULL || o->resource != NULL || o->out != NULL || o->to_stdout ||
+		    o->have_meas || o->have_rd || o->emu_debug)
+			return fail(EXIT_USAGE, "--emu-collateral-out takes only --emulate tdx and --emu-dir");
+		return 0;
+	}
 	if (o->url == NULL)
 		return fail(EXIT_USAGE, "missing --url (see kwget --help)");
 	if (strncmp(o->url, "https://", 8) != 0 || strlen(o->url) > MAX_URL - 256)
@@ -518,12 +538,12 @@ parse_args(int argc, char **argv, struct opts *o)
 	if (o->man.tls_section != NULL && o->man.tls_config == NULL)
 		return fail(EXIT_USAGE, "--tls-config-section needs --tls-config FILE");
 	if (o->emulate != NULL) {
-		if (strcmp(o->emulate, "snp") != 0)
-			return fail(EXIT_USAGE, "--emulate supports only 'snp'");
+		if (strcmp(o->emulate, "snp") != 0 && strcmp(o->emulate, "tdx") != 0)
+			return fail(EXIT_USAGE, "--emulate supports 'snp' and 'tdx'");
 		if (o->emu_dir == NULL)
-			return fail(EXIT_USAGE, "--emulate snp needs --emu-dir DIR");
+			return fail(EXIT_USAGE, "--emulate %s needs --emu-dir DIR", o->emulate);
 	} else if (o->emu_dir != NULL || o->have_meas || o->have_rd || o->emu_debug) {
-		return fail(EXIT_USAGE, "--emu-* options need --emulate snp");
+		return fail(EXIT_USAGE, "--emu-* options need --emulate snp or --emulate tdx");
 	}
 	return 0;
 }
@@ -548,10 +568,10 @@ exists(const char *path)
 }
 
 static int
-get_nonce(const struct opts *o, const char *base, char **ret)
+get_nonce(const struct opts *o, const char *base, const char *tee, char **ret)
 {
 	static const char *const keys[] = {"nonce", "extra-params", NULL};
-	char url[MAX_URL];
+	char url[MAX_URL], body[128];
 	struct resp rs;
 	struct hdrs hd;
 	json_t *j = NULL;
@@ -561,8 +581,10 @@ get_nonce(const struct opts *o, const char *base, char **ret)
 
 	if ((code = make_url(url, base, "/kbs/v0/auth", NULL)) != 0)
 		return code;
-	if ((code = http_do(o, "auth", url, "{\"version\":\"0.1.0\",\"tee\":\"snp\",\"extra-params\":{}}",
-	    NULL, "application/json", MAX_AUTH_RESP, &rs, &hd, 0)) != 0)
+	/* tee is "snp" or "tdx" (phase_prepare) */
+	snprintf(body, sizeof(body), "{\"version\":\"0.1.0\",\"tee\":\"%s\",\"extra-params\":{}}", tee);
+	if ((code = http_do(o, "auth", url, body, NULL, "application/json", MAX_AUTH_RESP, &rs, &hd,
+	    0)) != 0)
 		return code;
 	if (kw_json_parse(rs.buf, rs.len, MAX_AUTH_RESP, &j) != 0 || kw_json_check_keys(j, keys) != 0 ||
 	    kw_json_get_str(j, "nonce", &nonce, &n) != 0 || n == 0 || n > MAX_NONCE) {
@@ -785,8 +807,11 @@ struct flow {
 	json_t *cfg;                       /* configuration manifest, or NULL */
 	struct att_keys *keys;             /* TEE keys made in this process */
 	char *nonce;                       /* the broker's challenge */
+	const char *tee;                   /* "snp" or "tdx" */
 	json_t *rd;                        /* runtime-data */
-	struct att_evidence *ev;
+	struct att_evidence *ev;           /* SNP */
+	uint8_t *quote;                    /* TDX */
+	size_t quote_len;
 	char *body;                        /* the /attest request (wiped) */
 	char *token;                       /* the TEE-bound token (wiped) */
 	int64_t lifetime;
@@ -810,6 +835,7 @@ flow_free(struct flow *f)
 	json_decref(f->cfg);
 	json_decref(f->rd);
 	att_evidence_free(f->ev);
+	free(f->quote);
 	att_keys_free(f->keys);
 }
 
@@ -822,9 +848,24 @@ phase_prepare(struct flow *f)
 	size_t blen;
 	int r;
 
-	if (o->emulate == NULL && !att_tsm_available(NULL))
-		return fail(EXIT_LOCAL, "no SEV-SNP guest interface found (configfs-tsm); "
-		    "use --emulate snp for testing");
+	if (o->emulate != NULL) {
+		f->tee = o->emulate;
+	} else {
+		char provider[ATT_TSM_MAX_PROVIDER + 1];
+
+		if (!att_tsm_available(NULL))
+			return fail(EXIT_LOCAL, "no confidential guest interface found (configfs-tsm); "
+			    "use --emulate snp or --emulate tdx for testing");
+		if ((r = att_tsm_provider(NULL, provider)) != 0)
+			return fail(EXIT_LOCAL, "evidence failed: configfs-tsm: %s", kw_strerror(r));
+		if (strcmp(provider, "sev_guest") == 0)
+			f->tee = "snp";
+		else if (strcmp(provider, "tdx_guest") == 0)
+			f->tee = "tdx";
+		else
+			return fail(EXIT_LOCAL, "evidence failed: configfs-tsm provider is neither "
+			    "sev_guest nor tdx_guest");
+	}
 	if (exists(o->out))
 		return fail(EXIT_LOCAL, "output failed: %s exists; refusing to overwrite", o->out);
 	if (exists(o->token_out))
@@ -864,6 +905,114 @@ phase_keys(struct flow *f)
 	return 0;
 }
 
+/* SNP evidence (emulated or configfs-tsm) as tee-evidence JSON in *ret. */
+static int
+evidence_snp(struct flow *f, const uint8_t report_data[static ATT_REPORT_DATA_LEN], json_t **ret)
+{
+	const struct opts *o = f->o;
+	int r;
+
+	if (o->emulate != NULL) {
+		struct att_emu_opts eo = {
+			.dir = o->emu_dir,
+			.measurement = o->have_meas ? o->emu_meas : NULL,
+			.report_data = o->have_rd ? o->emu_rd : NULL,
+			.debug = o->emu_debug,
+		};
+
+		if ((r = att_emu_snp_evidence(&eo, report_data, &f->ev)) != 0)
+			return fail(EXIT_LOCAL, "evidence failed: emulation chain in %s: %s", o->emu_dir,
+			    kw_strerror(r));
+		say("evidence: EMULATED SEV-SNP report signed by the test chain in %s "
+		    "(not a TEE; testing only)%s%s", o->emu_dir, o->emu_debug ? ", DEBUG policy" : "",
+		    o->have_rd ? ", REPORT_DATA overridden" : "");
+	} else {
+		if ((r = att_tsm_snp_evidence(NULL, report_data, &f->ev)) != 0)
+			return fail(EXIT_LOCAL, "evidence failed: configfs-tsm: %s%s", kw_strerror(r),
+			    r == KW_ERR_NOT_FOUND ? " (the host supplied no VCEK/VLEK certificate)" : "");
+		say("evidence: SEV-SNP report from configfs-tsm with the host's %s certificate%s",
+		    f->ev->ek_is_vlek ? "VLEK" : "VCEK", f->ev->nchain ? " and chain" : "");
+	}
+	if ((r = att_evidence_to_json(f->ev, ret)) != 0)
+		return fail(EXIT_LOCAL, "evidence failed: %s", kw_strerror(r));
+	return 0;
+}
+
+/* The emulated TD's quote: the set in --emu-dir, the platform it describes, our overrides. */
+static int
+emulated_tdx_quote(const struct opts *o, const uint8_t report_data[static ATT_REPORT_DATA_LEN],
+    uint8_t **ret, size_t *ret_len)
+{
+	struct att_tdx_emu *e = NULL;
+	struct att_tdx_emu_opts eo;
+	int r;
+
+	if ((r = att_tdx_emu_load(o->emu_dir, kw_time_now(), &e, &eo)) != 0)
+		return r;
+	memcpy(eo.report_data, o->have_rd ? o->emu_rd : report_data, ATT_REPORT_DATA_LEN);
+	if (o->have_meas)
+		memcpy(eo.mrtd, o->emu_meas, sizeof(eo.mrtd));
+	if (o->emu_debug)
+		eo.td_attributes[0] |= 1;    /* TD_ATTRIBUTES.DEBUG */
+	r = att_tdx_emu_quote(e, &eo, ret, ret_len);
+	att_tdx_emu_free(e);
+	return r;
+}
+
+/* TDX evidence (emulated or configfs-tsm) as tee-evidence JSON in *ret. */
+static int
+evidence_tdx(struct flow *f, const uint8_t report_data[static ATT_REPORT_DATA_LEN], json_t **ret)
+{
+	const struct opts *o = f->o;
+	int r;
+
+	if (o->emulate != NULL) {
+		if ((r = emulated_tdx_quote(o, report_data, &f->quote, &f->quote_len)) != 0)
+			return fail(EXIT_LOCAL, "evidence failed: TDX emulation set in %s: %s", o->emu_dir,
+			    kw_strerror(r));
+		say("evidence: EMULATED TDX quote (v4) signed by the NOT INTEL test chain in %s "
+		    "(not a TEE; testing only)%s%s", o->emu_dir, o->emu_debug ? ", DEBUG TD" : "",
+		    o->have_rd ? ", REPORT_DATA overridden" : "");
+	} else {
+		if ((r = att_tsm_tdx_quote(NULL, report_data, &f->quote, &f->quote_len)) != 0)
+			return fail(EXIT_LOCAL, "evidence failed: configfs-tsm: %s", kw_strerror(r));
+		say("evidence: TD quote from configfs-tsm (%zu bytes)", f->quote_len);
+	}
+	if ((r = att_tdx_evidence_to_json(f->quote, f->quote_len, ret)) != 0)
+		return fail(EXIT_LOCAL, "evidence failed: %s", kw_strerror(r));
+	return 0;
+}
+
+/*
+ * --emu-collateral-out: the collateral a broker needs for the emulated
+ * platform (the set's FMSPC, TCB, QE), signed by the set's NOT INTEL TCB
+ * Signing key and CAs, written as a new file.
+ */
+static int
+write_emu_collateral(const struct opts *o)
+{
+	struct att_tdx_emu *e = NULL;
+	struct att_tdx_emu_opts eo;
+	char *coll = NULL;
+	int r;
+
+	if ((r = att_tdx_emu_load(o->emu_dir, kw_time_now(), &e, &eo)) != 0)
+		return fail(EXIT_LOCAL, "collateral failed: TDX emulation set in %s: %s", o->emu_dir,
+		    kw_strerror(r));
+	r = att_tdx_emu_collateral(e, &eo, &coll);
+	att_tdx_emu_free(e);
+	if (r != 0)
+		return fail(EXIT_LOCAL, "collateral failed: %s", kw_strerror(r));
+	r = write_new_file(o->emu_collateral_out, coll, strlen(coll));
+	free(coll);
+	if (r != 0)
+		return fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->emu_collateral_out,
+		    r == KW_ERR_EXISTS ? "file exists" : kw_strerror(r));
+	say("wrote EMULATED (NOT INTEL) TDX collateral for the platform in %s to %s", o->emu_dir,
+	    o->emu_collateral_out);
+	return 0;
+}
+
 /* Phase 3: the challenge, runtime-data and evidence bound to it; the /attest body. */
 static int
 phase_evidence(struct flow *f)
@@ -873,7 +1022,7 @@ phase_evidence(struct flow *f)
 	json_t *evj = NULL, *req = NULL;
 	int code, r;
 
-	if ((code = get_nonce(o, f->base, &f->nonce)) != 0)
+	if ((code = get_nonce(o, f->base, f->tee, &f->nonce)) != 0)
 		return code;
 	say("received a nonce from the broker (%zu characters)", strlen(f->nonce));
 	code = EXIT_LOCAL;
@@ -882,35 +1031,13 @@ phase_evidence(struct flow *f)
 		code = fail(EXIT_LOCAL, "evidence failed: runtime-data: %s", kw_strerror(r));
 		goto out;
 	}
-	if (o->emulate != NULL) {
-		struct att_emu_opts eo = {
-			.dir = o->emu_dir,
-			.measurement = o->have_meas ? o->emu_meas : NULL,
-			.report_data = o->have_rd ? o->emu_rd : NULL,
-			.debug = o->emu_debug,
-		};
-
-		if ((r = att_emu_snp_evidence(&eo, report_data, &f->ev)) != 0) {
-			code = fail(EXIT_LOCAL, "evidence failed: emulation chain in %s: %s", o->emu_dir,
-			    kw_strerror(r));
-			goto out;
-		}
-		say("evidence: EMULATED SEV-SNP report signed by the test chain in %s "
-		    "(not a TEE; testing only)%s%s", o->emu_dir, o->emu_debug ? ", DEBUG policy" : "",
-		    o->have_rd ? ", REPORT_DATA overridden" : "");
-	} else {
-		if ((r = att_tsm_snp_evidence(NULL, report_data, &f->ev)) != 0) {
-			code = fail(EXIT_LOCAL, "evidence failed: configfs-tsm: %s%s", kw_strerror(r),
-			    r == KW_ERR_NOT_FOUND ? " (the host supplied no VCEK/VLEK certificate)" : "");
-			goto out;
-		}
-		say("evidence: SEV-SNP report from configfs-tsm with the host's %s certificate%s",
-		    f->ev->ek_is_vlek ? "VLEK" : "VCEK", f->ev->nchain ? " and chain" : "");
-	}
-	if ((r = att_evidence_to_json(f->ev, &evj)) != 0) {
-		code = fail(EXIT_LOCAL, "evidence failed: %s", kw_strerror(r));
+	if (strcmp(f->tee, "tdx") == 0)
+		code = evidence_tdx(f, report_data, &evj);
+	else
+		code = evidence_snp(f, report_data, &evj);
+	if (code != 0)
 		goto out;
-	}
+	code = EXIT_LOCAL;
 	if ((req = json_object()) == NULL || json_object_set(req, "runtime-data", f->rd) != 0 ||
 	    json_object_set(req, "tee-evidence", evj) != 0 ||
 	    (f->body = kw_json_dumps(req, JSON_COMPACT)) == NULL) {
@@ -1003,6 +1130,8 @@ main(int argc, char **argv)
 	quiet = o.quiet;
 	kw_secret_harden_process();
 	kw_json_init();
+	if (o.emu_collateral_out != NULL)
+		return write_emu_collateral(&o);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return fail(EXIT_LOCAL, "cannot initialise libcurl");
 	code = run(&o);

@@ -18,9 +18,9 @@
 #include "dpop.h"
 #include "kw_jose.h"
 #include "problem.h"
-#include "snp.h"
 #include "store.h"
 #include "token.h"
+#include "verifier.h"
 #include "workers.h"
 
 /*
@@ -35,7 +35,9 @@ struct kw_broker {
 	struct evhttp *http;           /* the listener's, borrowed */
 	SSL_CTX *ssl_ctx;
 	struct hsm_client *hsm;
-	struct snp_trust *snp;
+	/* the verifiers' trust (verifier.h): its members are owned here, read-only once built */
+	struct kw_trust trust;
+	struct kw_tdx_collateral_source *tdx_collateral;   /* trust.tdx_collateral */
 	struct kw_challenges *challenges;
 	struct kw_dpop *dpop;
 	struct kw_token_keys *token_keys;   /* from the HSM; newest signs */
@@ -143,12 +145,14 @@ void kw_rcar_jwks(struct kw_broker *b, struct evhttp_request *req);
 /*
  * rcar_parse.c: strict parsers of the request bodies (pure functions, also
  * used by the fuzz targets). Return 0, or KW_ERR_INVALID_FORMAT (or
- * KW_ERR_TOO_LARGE for a manifest a token cannot carry) with a static
- * client-safe reason in *reterr_reason.
+ * KW_ERR_TOO_LARGE for a manifest a token cannot carry; KW_ERR_UNSUPPORTED
+ * for a "tee" the verifier table does not have) with a static client-safe
+ * reason in *reterr_reason. /attest's evidence type is the table member
+ * whose identifying member tee-evidence holds (kw_verifier_for_evidence),
+ * and that member's check() decides its shape.
  */
-#define KW_EVIDENCE_MAX_CERTS 4
 struct kw_auth_req {
-	const char *tee;    /* borrowed from the JSON */
+	const char *tee;    /* borrowed from the JSON; a tee of the verifier table */
 };
 int kw_parse_auth(const json_t *body, struct kw_auth_req *ret, const char **reterr_reason) KW_WUR;
 
@@ -157,11 +161,8 @@ struct kw_attest_req {
 	const char *nonce;                 /* borrowed */
 	const json_t *tee_pubkey;          /* borrowed */
 	const json_t *tee_sigkey;          /* borrowed */
-	uint8_t *report;                   /* owned: free() */
-	size_t report_len;
-	uint8_t *certs[KW_EVIDENCE_MAX_CERTS];   /* owned: free() */
-	size_t cert_lens[KW_EVIDENCE_MAX_CERTS];
-	size_t ncerts;
+	const json_t *evidence;            /* borrowed: tee-evidence, its shape checked */
+	const struct kw_verifier *verifier;   /* the evidence type whose shape it has */
 };
 int kw_parse_attest(const json_t *body, struct kw_attest_req *ret, const char **reterr_reason) KW_WUR;
 void kw_attest_req_clear(struct kw_attest_req *a);

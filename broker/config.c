@@ -294,6 +294,7 @@ static const struct key keys[] = {
 	{"", "tls", K_SECTION, 0, 0, 0, 0, 0, 1},
 	{"", "hsm", K_SECTION, 0, 0, 0, 0, 0, 1},
 	{"", "snp", K_SECTION, 0, 0, 0, 0, 0, 0},
+	{"", "tdx", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "limits", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "token", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "dpop", K_SECTION, 0, 0, 0, 0, 0, 0},
@@ -320,6 +321,8 @@ static const struct key keys[] = {
 	{"hsm", "recycle_after", K_UINT, F(hsm_recycle_after), 0, 0, 100000000, 0, 0},
 	{"snp", "cert_chains", K_PATHS, F(snp_chains), F(n_snp_chains), 0, 0, 0, 0},
 	{"snp", "test_roots", K_PATHS, F(snp_test_roots), F(n_snp_test_roots), 0, 0, 0, 0},
+	{"tdx", "test_roots", K_PATHS, F(tdx_test_roots), F(n_tdx_test_roots), 0, 0, 0, 0},
+	{"tdx", "collateral", K_CUSTOM, 0, 0, 0, 0, 0, 0},   /* custom_tdx */
 	{"limits", "max_body", K_SIZE, F(max_body), 0, 1024, 1024 * 1024, 256 * 1024, 0},
 	{"limits", "max_inflight", K_SIZE, F(max_inflight), 0, 1, 100000, 256, 0},
 	{"limits", "max_sessions", K_SIZE, F(max_sessions), 0, 16, 10000000, 100000, 0},
@@ -520,6 +523,41 @@ custom_top(json_t *root, struct kw_config *c, char *eb, size_t el)
 	return 0;
 }
 
+/*
+ * tdx.collateral = {"mode": "offline", "dir": PATH}: where Intel's collateral
+ * comes from (docs/configuration.md). Required with a "tdx" section: TDX
+ * quotes cannot be appraised without it. "pcs" and "pccs" are coming.
+ */
+static int
+custom_tdx(json_t *root, const char *dir, struct kw_config *c, char *eb, size_t el)
+{
+	static const char *const coll_keys[] = {"mode", "dir", NULL};
+	json_t *o = json_object_get(root, "tdx"), *coll;
+	const char *mode = NULL, *d = NULL;
+	int r;
+
+	if (o == NULL)
+		return 0;
+	c->tdx_enabled = 1;
+	if ((coll = json_object_get(o, "collateral")) == NULL)
+		return cfg_err(eb, el, "tdx: \"collateral\" is required: TDX quotes are appraised "
+		    "with Intel's collateral (docs/configuration.md)");
+	if ((r = check_keys(coll, coll_keys, eb, el, "tdx.collateral")) != 0 ||
+	    (r = get_str(coll, "mode", &mode, 1, eb, el, "tdx.collateral")) != 0)
+		return r;
+	if (strcmp(mode, "pcs") == 0 || strcmp(mode, "pccs") == 0)
+		return cfg_err(eb, el, "tdx.collateral: mode \"%s\" is not available yet; use "
+		    "\"offline\" (docs/verifier-tdx.md)", mode);
+	if (strcmp(mode, "offline") != 0)
+		return cfg_err(eb, el, "tdx.collateral: \"mode\" must be \"offline\"");
+	if ((r = get_str(coll, "dir", &d, 1, eb, el, "tdx.collateral")) != 0)
+		return r;
+	if ((c->tdx_collateral_mode = strdup(mode)) == NULL ||
+	    (c->tdx_collateral_dir = cfg_path(dir, d)) == NULL)
+		return KW_ERR_NOMEM;
+	return 0;
+}
+
 static int
 custom_policy_store(json_t *root, const char *dir, struct kw_config *c, char *eb, size_t el)
 {
@@ -573,6 +611,7 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 	    (r = custom_tls(root, c, eb, el)) != 0 ||
 	    (r = custom_hsm(root, dir, c, eb, el)) != 0 ||
 	    (r = custom_top(root, c, eb, el)) != 0 ||
+	    (r = custom_tdx(root, dir, c, eb, el)) != 0 ||
 	    (r = custom_policy_store(root, dir, c, eb, el)) != 0)
 		goto out;
 	o = json_object_get(root, "admin");
@@ -612,6 +651,9 @@ kw_config_free(struct kw_config *c)
 	free(c->hsm_socket);
 	free_list(c->snp_chains, c->n_snp_chains);
 	free_list(c->snp_test_roots, c->n_snp_test_roots);
+	free_list(c->tdx_test_roots, c->n_tdx_test_roots);
+	free(c->tdx_collateral_mode);
+	free(c->tdx_collateral_dir);
 	free(c->log_level);
 	free(c->public_url);
 	free(c->token_issuer);

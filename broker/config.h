@@ -41,6 +41,12 @@ struct kw_config {
 	size_t n_snp_test_roots;
 	char **snp_test_roots;        /* emulation ARKs: trusted only when listed */
 
+	int tdx_enabled;              /* a "tdx" section is present */
+	size_t n_tdx_test_roots;
+	char **tdx_test_roots;        /* "NOT INTEL" emulation roots: trusted only when listed */
+	char *tdx_collateral_mode;    /* "offline" (later "pcs", "pccs") */
+	char *tdx_collateral_dir;     /* offline: directory of QuoteCollateralV3 files */
+
 	char *public_url;             /* "https://host:port" workloads use (DPoP htu) */
 	unsigned int nonce_ttl;       /* seconds, default 60 */
 	unsigned int token_ttl;       /* seconds, default 300, at most 300 */

@@ -19,6 +19,7 @@
 #include "kw_json.h"
 #include "kw_log.h"
 #include "kw_secret.h"
+#include "kw_util.h"
 
 static void
 usage(FILE *f)
@@ -185,26 +186,105 @@ find_helper(const struct kw_config *c)
 }
 
 static int
+add_snp_test_root(void *t, const char *path)
+{
+	return snp_trust_add_test_root_file(t, path);
+}
+
+static int
+add_tdx_test_root(void *t, const char *path)
+{
+	return tdx_trust_add_test_root_file(t, path);
+}
+
+/* The configuration's test roots of one TEE (tee: "snp", "tdx"), each with a warning. */
+static int
+load_test_roots(const char *tee, char *const *files, size_t n, int (*add)(void *, const char *),
+    void *trust)
+{
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((r = add(trust, files[i])) != 0) {
+			kw_log_err_r(r, "%s.test_roots: cannot load %s", tee, files[i]);
+			return r;
+		}
+		kw_log_warn("trusting %s TEST root %s: emulated evidence will be accepted",
+		    strcmp(tee, "snp") == 0 ? "SNP" : "TDX", files[i]);
+	}
+	return 0;
+}
+
+static int
 load_snp_trust(struct kw_broker *b)
 {
 	int r;
 
-	if ((r = snp_trust_new(&b->snp)) != 0)
+	if ((r = snp_trust_new(&b->trust.snp)) != 0 ||
+	    (r = load_test_roots("snp", b->cfg->snp_test_roots, b->cfg->n_snp_test_roots,
+	    add_snp_test_root, b->trust.snp)) != 0)
 		return r;
-	for (size_t i = 0; i < b->cfg->n_snp_test_roots; i++) {
-		if ((r = snp_trust_add_test_root_file(b->snp, b->cfg->snp_test_roots[i])) != 0) {
-			kw_log_err_r(r, "snp.test_roots: cannot load %s", b->cfg->snp_test_roots[i]);
-			return r;
-		}
-		kw_log_warn("trusting SNP TEST root %s: emulated evidence will be accepted",
-		    b->cfg->snp_test_roots[i]);
-	}
 	for (size_t i = 0; i < b->cfg->n_snp_chains; i++) {
-		if ((r = snp_trust_add_chain_file(b->snp, b->cfg->snp_chains[i])) != 0) {
+		if ((r = snp_trust_add_chain_file(b->trust.snp, b->cfg->snp_chains[i])) != 0) {
 			kw_log_err_r(r, "snp.cert_chains: cannot load %s", b->cfg->snp_chains[i]);
 			return r;
 		}
 	}
+	return 0;
+}
+
+struct tdx_load_log {
+	int64_t now;
+	size_t n, valid;
+};
+
+/* One line per collateral file the offline source loaded. */
+static void
+log_tdx_collateral(void *arg, const char *file, const struct tdx_collateral_info *info, enum kw_pck_ca ca)
+{
+	struct tdx_load_log *l = arg;
+	char fmspc[13], from[21], until[21];
+	int valid = info->not_before <= l->now && l->now < info->not_after;
+
+	for (size_t i = 0; i < sizeof(info->fmspc); i++)
+		snprintf(fmspc + 2 * i, 3, "%02x", info->fmspc[i]);
+	kw_time_format_rfc3339(info->not_before, from);
+	kw_time_format_rfc3339(info->not_after, until);
+	kw_log_info("tdx.collateral: %s: FMSPC %s (PCK %s CA), TCB evaluation data number %lld, "
+	    "valid %s to %s%s%s", file, fmspc, ca == KW_PCK_CA_PROCESSOR ? "Processor" : "Platform",
+	    (long long)info->tcb_evaluation_data_number, from, until, valid ? "" : " (not valid now)",
+	    info->is_test_root ? ", TEST root" : "");
+	l->n++;
+	l->valid += (size_t)valid;
+}
+
+/* TDX: the pinned Intel root, configured test roots, the collateral source. */
+static int
+load_tdx_trust(struct kw_broker *b)
+{
+	struct tdx_load_log l = { kw_broker_now(), 0, 0 };
+	char why[512];
+	int r;
+
+	if (!b->cfg->tdx_enabled)
+		return 0;
+	if ((r = tdx_trust_new(&b->trust.tdx)) != 0 ||
+	    (r = load_test_roots("tdx", b->cfg->tdx_test_roots, b->cfg->n_tdx_test_roots,
+	    add_tdx_test_root, b->trust.tdx)) != 0)
+		return r;
+	if ((r = kw_tdx_offline_new(b->trust.tdx, b->cfg->tdx_collateral_dir, log_tdx_collateral, &l,
+	    &b->tdx_collateral, why, sizeof(why))) != 0) {
+		kw_log_err_r(r, "tdx.collateral: %s", why);
+		return r;
+	}
+	b->trust.tdx_collateral = b->tdx_collateral;
+	if (l.valid == 0)
+		kw_log_warn("tdx.collateral: none of the %zu file(s) in %s is valid now: TDX "
+		    "attestations are answered 503 collateral_unavailable", l.n,
+		    b->cfg->tdx_collateral_dir);
+	else
+		kw_log_info("tdx.collateral: offline, %zu file(s) from %s, %zu valid now", l.n,
+		    b->cfg->tdx_collateral_dir, l.valid);
 	return 0;
 }
 
@@ -384,7 +464,7 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	if (load_snp_trust(&b) != 0 ||
+	if (load_snp_trust(&b) != 0 || load_tdx_trust(&b) != 0 ||
 	    kw_challenges_new(b.cfg->nonce_ttl, b.cfg->max_sessions, &b.challenges) != 0 ||
 	    kw_dpop_new(b.cfg->dpop_nonce_ttl, b.cfg->dpop_iat_window, b.cfg->token_ttl,
 	    b.cfg->max_sessions, b.cfg->dpop_jti_per_key, &b.dpop) != 0)
@@ -446,7 +526,9 @@ out:
 	kw_store_close(b.store_ro);
 	kw_store_close(b.store);
 	kw_challenges_free(b.challenges);
-	snp_trust_free(b.snp);
+	kw_tdx_source_free(b.tdx_collateral);
+	tdx_trust_free(b.trust.tdx);
+	snp_trust_free(b.trust.snp);
 	if (b.base != NULL)
 		event_base_free(b.base);
 	kw_config_free(b.cfg);

@@ -172,6 +172,12 @@ eval_leaf(struct ev *ev, const json_t *rule, const char *path, struct rwhy *w)
 		res = false;
 		for (size_t i = 0; i < json_array_size(want) && !res; i++)
 			res = json_equal(v, json_array_get(want, i));
+	} else if (strcmp(op, "containsNone") == 0) {
+		/* the claim is an array holding none of the listed values (advisory IDs) */
+		res = json_is_array(v);
+		for (size_t i = 0; i < json_array_size(v) && res; i++)
+			for (size_t k = 0; k < json_array_size(want) && res; k++)
+				res = !json_equal(json_array_get(v, i), json_array_get(want, k));
 	} else if (!json_is_integer(v)) {
 		res = false;
 	} else if (strcmp(op, "gte") == 0) {
@@ -306,36 +312,69 @@ policy_window(const json_t *e, int64_t now, char *why, size_t whylen)
 	return 0;
 }
 
-/* Look for meas in one measurements list; 1 matched in window, 0 not. */
+/*
+ * Look for the claim's value in one list of reference entries; 1 matched in
+ * window, 0 not. claim names the claim in details ("measurement", "mrtd",
+ * "rtmr0", ...); the first match of an evaluation is recorded for "matched"
+ * (with "claim" unless it is the measurement).
+ */
 static int
-match_list(struct ev *ev, const json_t *list, const char *where, const char *set, const char *meas,
-    bool *seen, struct decision *outside)
+match_list(struct ev *ev, const json_t *list, const char *where, const char *set, const char *claim,
+    const char *value, bool *seen, struct decision *outside)
 {
 	for (size_t i = 0; i < json_array_size(list); i++) {
 		const json_t *e = json_array_get(list, i);
 		char why[128];
 
-		if (strcmp(json_string_value(json_object_get(e, "value")), meas) != 0)
+		if (strcmp(json_string_value(json_object_get(e, "value")), value) != 0)
 			continue;
 		if (policy_window(e, ev->ctx->now, why, sizeof(why)) == 0) {
 			const json_t *name = json_object_get(e, "name");
 
-			ev->matched = json_pack("{s:s, s:s*, s:I, s:O*}", "source",
-			    set != NULL ? "set" : "policy", "set", set, "index", (json_int_t)i,
-			    "name", name);
-			if (ev->matched == NULL)
-				ev->err = KW_ERR_NOMEM;
-			check(ev, "measurement", where, true, "measurement matched %s[%zu]", where,
-			    i);
+			if (ev->matched == NULL) {
+				ev->matched = json_pack("{s:s, s:s*, s:I, s:O*}", "source",
+				    set != NULL ? "set" : "policy", "set", set, "index", (json_int_t)i,
+				    "name", name);
+				if (ev->matched == NULL ||
+				    (strcmp(claim, "measurement") != 0 &&
+				    json_object_set_new(ev->matched, "claim", json_string(claim)) != 0))
+					ev->err = KW_ERR_NOMEM;
+			}
+			check(ev, strcmp(claim, "measurement") == 0 ? "measurement" :
+			    strncmp(claim, "rtmr", 4) == 0 ? "rtmr" : claim, where, true,
+			    "%s matched %s[%zu]", claim, where, i);
 			return 1;
 		}
 		if (!*seen) {
 			*seen = true;
 			snprintf(outside->path, sizeof(outside->path), "%s[%zu]", where, i);
-			snprintf(outside->detail, sizeof(outside->detail), "measurement %s", why);
+			snprintf(outside->detail, sizeof(outside->detail), "%s %s", claim, why);
 		}
 	}
 	return 0;
+}
+
+/*
+ * A TDX register list (reference_values.mrtd, .rtmr.<i>): the claim must be
+ * the value of an entry whose window holds now. Category: the claim's kind
+ * ("mrtd", "rtmr"), or "window".
+ */
+static void
+eval_tdx_list(struct ev *ev, const json_t *list, const char *where, const char *claim)
+{
+	const char *v = json_string_value(json_object_get(ev->claims, claim));
+	const char *category = strncmp(claim, "rtmr", 4) == 0 ? "rtmr" : claim;
+	struct decision outside;
+	bool seen = false;
+
+	if (v == NULL)
+		check(ev, category, where, false, "claim %s missing", claim);
+	else if (match_list(ev, list, where, NULL, claim, v, &seen, &outside) == 1)
+		return;
+	else if (seen)
+		check(ev, "window", outside.path, false, "%s", outside.detail);
+	else
+		check(ev, category, where, false, "%s is not a reference value", claim);
 }
 
 static void
@@ -381,11 +420,13 @@ eval_refvals(struct ev *ev, const json_t *rv)
 			goto out;
 		}
 	}
-	if (meas == NULL) {
+	if (json_object_get(rv, "measurements") == NULL && json_object_get(rv, "sets") == NULL) {
+		/* no measurement list: a TDX policy (mrtd, rtmr below) */
+	} else if (meas == NULL) {
 		check(ev, "measurement", "reference_values", false, "claim measurement missing");
 	} else {
 		matched = match_list(ev, json_object_get(rv, "measurements"),
-		    "reference_values.measurements", NULL, meas, &seen, &outside) == 1;
+		    "reference_values.measurements", NULL, "measurement", meas, &seen, &outside) == 1;
 		for (size_t i = 0; i < s.n && !matched; i++) {
 			char where[PATH_LEN];
 
@@ -393,7 +434,7 @@ eval_refvals(struct ev *ev, const json_t *rv)
 				continue;
 			snprintf(where, sizeof(where), "set:%s.measurements", s.name[i]);
 			matched = match_list(ev, json_object_get(s.doc[i], "measurements"), where,
-			    s.name[i], meas, &seen, &outside) == 1;
+			    s.name[i], "measurement", meas, &seen, &outside) == 1;
 		}
 		if (!matched && seen)
 			check(ev, "window", outside.path, false, "%s", outside.detail);
@@ -403,6 +444,18 @@ eval_refvals(struct ev *ev, const json_t *rv)
 		else if (!matched)
 			check(ev, "measurement", "reference_values", false,
 			    "measurement is not a reference value of the sets that exist");
+	}
+	if (json_object_get(rv, "mrtd") != NULL)
+		eval_tdx_list(ev, json_object_get(rv, "mrtd"), "reference_values.mrtd", "mrtd");
+	for (size_t i = 0; policy_rtmr_indexes[i] != NULL; i++) {
+		const json_t *l = json_object_get(json_object_get(rv, "rtmr"), policy_rtmr_indexes[i]);
+		char where[PATH_LEN], claim[8];
+
+		if (l == NULL)
+			continue;
+		snprintf(where, sizeof(where), "reference_values.rtmr.%s", policy_rtmr_indexes[i]);
+		snprintf(claim, sizeof(claim), "rtmr%s", policy_rtmr_indexes[i]);
+		eval_tdx_list(ev, l, where, claim);
 	}
 	if (json_object_get(rv, "tcb_floors") != NULL)
 		eval_floors(ev, json_object_get(rv, "tcb_floors"), "reference_values.tcb_floors");

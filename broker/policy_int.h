@@ -30,6 +30,7 @@
 
 extern const char *const policy_tcb_components[];   /* NULL-terminated; fmc last */
 extern const char *const policy_tls_lists[];
+extern const char *const policy_rtmr_indexes[];    /* "0".."3": reference_values.rtmr members */
 
 /* A path being built while walking a document: push returns the old length. */
 struct path {

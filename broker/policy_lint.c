@@ -86,6 +86,99 @@ lint_floors(json_t *w, const json_t *floors, const char *where, bool seen[static
 	return 0;
 }
 
+/* Does the JSON string array a hold s? */
+static bool
+array_has_string(const json_t *a, const char *s)
+{
+	for (size_t i = 0; i < json_array_size(a); i++)
+		if (json_is_string(json_array_get(a, i)) &&
+		    strcmp(json_string_value(json_array_get(a, i)), s) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * What a policy can admit, judged from the rules that must hold (the
+ * comparisons reachable from "rules" through allOf alone) and the reference
+ * values: a required rule on "tee" narrows the TEEs; SNP measurements
+ * (measurements, sets) cannot match TDX claims and mrtd/rtmr cannot match
+ * SNP claims; a required rule on "tcb_status" (equals, in) bounds the TDX
+ * TCB status.
+ */
+struct admits {
+	bool snp, tdx, tcb_status;
+};
+
+static void
+admits_rule(const json_t *rule, struct admits *a)
+{
+	const json_t *all = json_object_get(rule, "allOf"), *v = json_object_get(rule, "value");
+	const char *claim = json_string_value(json_object_get(rule, "claim"));
+	const char *op = json_string_value(json_object_get(rule, "op"));
+
+	if (all != NULL) {
+		for (size_t i = 0; i < json_array_size(all); i++)
+			admits_rule(json_array_get(all, i), a);
+		return;
+	}
+	if (claim == NULL || op == NULL)
+		return;    /* anyOf: no single alternative must hold */
+	if (strcmp(claim, "tee") == 0) {
+		const char *tees[] = {"snp", "tdx"};
+		bool *flag[] = {&a->snp, &a->tdx};
+
+		for (size_t i = 0; i < KW_ARRAY_SIZE(tees); i++) {
+			if (strcmp(op, "equals") == 0)
+				*flag[i] = *flag[i] && json_is_string(v) &&
+				    strcmp(json_string_value(v), tees[i]) == 0;
+			else if (strcmp(op, "in") == 0)
+				*flag[i] = *flag[i] && array_has_string(v, tees[i]);
+			else if (strcmp(op, "notEquals") == 0)
+				*flag[i] = *flag[i] && !(json_is_string(v) &&
+				    strcmp(json_string_value(v), tees[i]) == 0);
+		}
+	} else if (strcmp(claim, "tcb_status") == 0 &&
+	    (strcmp(op, "equals") == 0 || strcmp(op, "in") == 0)) {
+		a->tcb_status = true;
+	}
+}
+
+static struct admits
+policy_admits(const json_t *policy)
+{
+	const json_t *rv = json_object_get(policy, "reference_values");
+	struct admits a = { true, true, false };
+
+	if (json_object_get(policy, "rules") != NULL)
+		admits_rule(json_object_get(policy, "rules"), &a);
+	if (json_object_get(rv, "measurements") != NULL || json_object_get(rv, "sets") != NULL)
+		a.tdx = false;
+	if (json_object_get(rv, "mrtd") != NULL || json_object_get(rv, "rtmr") != NULL)
+		a.snp = false;
+	return a;
+}
+
+/* Lint the entries of the TDX reference lists (mrtd, rtmr.<i>). */
+static int
+lint_tdx_lists(json_t *w, const json_t *rv, int64_t now, int64_t max_age)
+{
+	int r;
+
+	if (json_object_get(rv, "mrtd") != NULL &&
+	    (r = lint_entries(w, json_object_get(rv, "mrtd"), "reference_values.mrtd", now,
+	    max_age)) != 0)
+		return r;
+	for (size_t i = 0; policy_rtmr_indexes[i] != NULL; i++) {
+		const json_t *l = json_object_get(json_object_get(rv, "rtmr"), policy_rtmr_indexes[i]);
+		char where[40];
+
+		snprintf(where, sizeof(where), "reference_values.rtmr.%s", policy_rtmr_indexes[i]);
+		if (l != NULL && (r = lint_entries(w, l, where, now, max_age)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 int
 kw_policy_lint(const json_t *policy, const struct kw_policy_ctx *ctx, int64_t max_age_seconds,
     json_t **ret_warnings)
@@ -93,6 +186,7 @@ kw_policy_lint(const json_t *policy, const struct kw_policy_ctx *ctx, int64_t ma
 	const json_t *rv;
 	json_t *w = NULL;
 	struct sets s = { 0 };
+	struct admits adm;
 	bool seen[5] = { false };
 	int r;
 
@@ -100,6 +194,7 @@ kw_policy_lint(const json_t *policy, const struct kw_policy_ctx *ctx, int64_t ma
 		return KW_ERR_INVALID_ARG;
 	if ((r = kw_policy_validate(policy, NULL, 0)) != 0)
 		return r;
+	adm = policy_admits(policy);
 	kw_json_oom_reset();
 	if ((w = json_array()) == NULL)
 		return KW_ERR_NOMEM;
@@ -124,6 +219,8 @@ kw_policy_lint(const json_t *policy, const struct kw_policy_ctx *ctx, int64_t ma
 			goto out;
 		if ((r = lint_entries(w, json_object_get(rv, "measurements"),
 		    "reference_values.measurements", ctx->now, max_age_seconds)) != 0)
+			goto out;
+		if ((r = lint_tdx_lists(w, rv, ctx->now, max_age_seconds)) != 0)
 			goto out;
 		if (json_object_get(rv, "tcb_floors") != NULL &&
 		    (r = lint_floors(w, json_object_get(rv, "tcb_floors"),
@@ -154,11 +251,17 @@ kw_policy_lint(const json_t *policy, const struct kw_policy_ctx *ctx, int64_t ma
 				goto out;
 		}
 	}
-	/* fmc exists on some processors only: its floor is never required */
-	for (size_t i = 0; i < 4; i++)
+	/* SNP: fmc exists on some processors only: its floor is never required */
+	for (size_t i = 0; adm.snp && i < 4; i++)
 		if (!seen[i] && (r = warn(w, "tcb-floor-missing: no TCB floor for %s",
 		    policy_tcb_components[i])) != 0)
 			goto out;
+	/* TDX: authentic evidence verifies whatever its TCB status; the policy must decide */
+	if (adm.tdx && !adm.tcb_status &&
+	    (r = warn(w, "tdx-tcb-status: TDX evidence is released whatever its TCB status "
+	    "(OutOfDate, ConfigurationNeeded, ...): require {\"claim\": \"tcb_status\", \"op\": "
+	    "\"in\", \"value\": [\"UpToDate\"]} in rules, or narrow tee")) != 0)
+		goto out;
 	if (kw_json_oom()) {
 		r = KW_ERR_NOMEM;    /* a warning may be missing or cut */
 		goto out;

@@ -27,6 +27,7 @@
 
 const char *const policy_tcb_components[] = {"bl", "tee", "snp", "ucode", "fmc", NULL};
 const char *const policy_tls_lists[] = {"cipher_suites", "groups", "signature_algorithms", NULL};
+const char *const policy_rtmr_indexes[] = {"0", "1", "2", "3", NULL};
 
 /* ---- small helpers ---- */
 
@@ -244,7 +245,8 @@ check_int(const json_t *v, json_int_t lo, json_int_t hi, const struct path *p, c
 
 /* ---- validation: rules ---- */
 
-static const char *const ops[] = {"equals", "notEquals", "in", "gte", "lte", "exists", NULL};
+static const char *const ops[] = {"equals", "notEquals", "in", "gte", "lte", "exists", "containsNone",
+	NULL};
 
 struct vrules {
 	unsigned int count;
@@ -304,7 +306,7 @@ validate_rule(const json_t *rule, unsigned int depth, struct path *p, struct vru
 	op = json_string_value(json_object_get(rule, "op"));
 	if (op == NULL || !in_set(op, ops)) {
 		policy_set_why(vr->why, vr->whylen, "%s.op: required, one of equals, notEquals, in, gte, "
-		    "lte, exists", p->s);
+		    "lte, exists, containsNone", p->s);
 		return KW_ERR_INVALID_FORMAT;
 	}
 	a = json_object_get(rule, "value");
@@ -316,8 +318,9 @@ validate_rule(const json_t *rule, unsigned int depth, struct path *p, struct vru
 	} else if (a == NULL) {
 		policy_set_why(vr->why, vr->whylen, "%s.value: required for %s", p->s, op);
 		return KW_ERR_INVALID_FORMAT;
-	} else if (strcmp(op, "in") == 0 && (!json_is_array(a) || json_array_size(a) == 0)) {
-		policy_set_why(vr->why, vr->whylen, "%s.value: must be a non-empty array for in", p->s);
+	} else if ((strcmp(op, "in") == 0 || strcmp(op, "containsNone") == 0) &&
+	    (!json_is_array(a) || json_array_size(a) == 0)) {
+		policy_set_why(vr->why, vr->whylen, "%s.value: must be a non-empty array for %s", p->s, op);
 		return KW_ERR_INVALID_FORMAT;
 	} else if ((strcmp(op, "gte") == 0 || strcmp(op, "lte") == 0) && !json_is_integer(a)) {
 		policy_set_why(vr->why, vr->whylen, "%s.value: must be an integer for %s", p->s, op);
@@ -328,27 +331,46 @@ validate_rule(const json_t *rule, unsigned int depth, struct path *p, struct vru
 
 /* ---- validation: reference values ---- */
 
+typedef int (*member_fn)(const json_t *v, struct path *p, char *why, size_t whylen);
+
+/*
+ * An object of only the allowed members, at least one (what names them in
+ * the reason), each checked by fn at its own path.
+ */
 static int
-validate_floors(const json_t *f, struct path *p, char *why, size_t whylen)
+validate_each_member(const json_t *o, const char *const *allowed, const char *what, member_fn fn,
+    struct path *p, char *why, size_t whylen)
 {
 	const char *k;
 	json_t *v;
 	int r;
 
-	if ((r = check_members(f, policy_tcb_components, p, why, whylen)) != 0)
+	if ((r = check_members(o, allowed, p, why, whylen)) != 0)
 		return r;
-	if (json_object_size(f) == 0) {
-		policy_set_why(why, whylen, "%s: must name at least one component", p->s);
+	if (json_object_size(o) == 0) {
+		policy_set_why(why, whylen, "%s: must name at least one %s", p->s, what);
 		return KW_ERR_INVALID_FORMAT;
 	}
-	json_object_foreach(UNCONST(f), k, v) {
+	json_object_foreach(UNCONST(o), k, v) {
 		size_t old = policy_path_push(p, ".%s", k);
 
-		if ((r = check_int(v, 0, MAX_FLOOR, p, why, whylen)) != 0)
+		if ((r = fn(v, p, why, whylen)) != 0)
 			return r;
 		policy_path_pop(p, old);
 	}
 	return 0;
+}
+
+static int
+floor_value(const json_t *v, struct path *p, char *why, size_t whylen)
+{
+	return check_int(v, 0, MAX_FLOOR, p, why, whylen);
+}
+
+static int
+validate_floors(const json_t *f, struct path *p, char *why, size_t whylen)
+{
+	return validate_each_member(f, policy_tcb_components, "component", floor_value, p, why, whylen);
 }
 
 int
@@ -419,11 +441,36 @@ validate_measurements(const json_t *a, struct path *p, char *why, size_t whylen)
 	return 0;
 }
 
+/* A TDX reference list (mrtd, rtmr.<i>): entries as measurements, at least one. */
+static int
+validate_tdx_list(const json_t *a, struct path *p, char *why, size_t whylen)
+{
+	int r;
+
+	if ((r = validate_measurements(a, p, why, whylen)) != 0)
+		return r;
+	if (json_array_size(a) == 0) {
+		policy_set_why(why, whylen, "%s: must hold at least one entry (an empty list denies "
+		    "every TD; leave it out instead)", p->s);
+		return KW_ERR_INVALID_FORMAT;
+	}
+	return 0;
+}
+
+/* reference_values.rtmr: {"0".."3": [entries]}, at least one register. */
+static int
+validate_rtmr(const json_t *o, struct path *p, char *why, size_t whylen)
+{
+	return validate_each_member(o, policy_rtmr_indexes, "register (\"0\" to \"3\")", validate_tdx_list, p,
+	    why, whylen);
+}
+
 static int
 validate_refvals(const json_t *rv, struct path *p, char *why, size_t whylen)
 {
-	static const char *const members[] = {"measurements", "sets", "tcb_floors", NULL};
+	static const char *const members[] = {"measurements", "sets", "tcb_floors", "mrtd", "rtmr", NULL};
 	const json_t *m = json_object_get(rv, "measurements"), *s = json_object_get(rv, "sets");
+	const json_t *mrtd = json_object_get(rv, "mrtd"), *rtmr = json_object_get(rv, "rtmr");
 	size_t old;
 	int r;
 
@@ -442,8 +489,21 @@ validate_refvals(const json_t *rv, struct path *p, char *why, size_t whylen)
 			return r;
 		policy_path_pop(p, old);
 	}
-	if (json_array_size(m) == 0 && json_array_size(s) == 0) {
-		policy_set_why(why, whylen, "%s: needs at least one measurement or set", p->s);
+	if (mrtd != NULL) {
+		old = policy_path_push(p, ".mrtd");
+		if ((r = validate_tdx_list(mrtd, p, why, whylen)) != 0)
+			return r;
+		policy_path_pop(p, old);
+	}
+	if (rtmr != NULL) {
+		old = policy_path_push(p, ".rtmr");
+		if ((r = validate_rtmr(rtmr, p, why, whylen)) != 0)
+			return r;
+		policy_path_pop(p, old);
+	}
+	if (json_array_size(m) == 0 && json_array_size(s) == 0 && mrtd == NULL && rtmr == NULL) {
+		policy_set_why(why, whylen, "%s: needs at least one measurement, set, mrtd or rtmr "
+		    "entry", p->s);
 		return KW_ERR_INVALID_FORMAT;
 	}
 	if (json_object_get(rv, "tcb_floors") != NULL) {

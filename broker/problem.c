@@ -31,9 +31,13 @@ static const struct kw_problem_info problems[KW_PROBLEM__COUNT] = {
 		W | A},
 	[KW_PROBLEM_UNAVAILABLE] = {503, "unavailable", "Service Unavailable",
 		"the service is temporarily unavailable; retry later", "1", W | A},
-	/* the one slug with an underscore: clients have matched it since the start */
+	/* slugs with an underscore: clients have matched hsm_unavailable since the start */
 	[KW_PROBLEM_HSM_UNAVAILABLE] = {503, "hsm_unavailable", "Service Unavailable",
 		"the key store is temporarily unavailable; retry later", "1", W},
+	/* no valid vendor collateral (TDX: Intel's TCB Info, QE identity, CRLs) for the
+	 * platform: refreshing it takes minutes, not seconds */
+	[KW_PROBLEM_COLLATERAL_UNAVAILABLE] = {503, "collateral_unavailable", "Service Unavailable",
+		"the verification collateral for this platform is not available; retry later", "60", W},
 };
 
 #undef W

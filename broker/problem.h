@@ -29,6 +29,7 @@ enum kw_problem {
 	KW_PROBLEM_INTERNAL,            /* 500 internal */
 	KW_PROBLEM_UNAVAILABLE,         /* 503 unavailable */
 	KW_PROBLEM_HSM_UNAVAILABLE,     /* 503 hsm_unavailable */
+	KW_PROBLEM_COLLATERAL_UNAVAILABLE,  /* 503 collateral_unavailable */
 	KW_PROBLEM__COUNT
 };
 

@@ -41,6 +41,11 @@ kw_rcar_auth(struct kw_broker *b, struct evhttp_request *req)
 		kw_http_problem_from_err(req, r, why);
 		goto out;
 	}
+	if (!kw_verifier_find(a.tee)->enabled(&b->trust)) {
+		kw_http_problem(req, KW_PROBLEM_UNSUPPORTED,
+		    "this \"tee\" is not configured on this broker");
+		goto out;
+	}
 	if ((r = kw_challenge_issue(b->challenges, a.tee, kw_broker_now(), nonce)) != 0) {
 		kw_log_err_r(r, "cannot issue a challenge");
 		kw_http_problem_from_err(req, r, NULL);
@@ -60,6 +65,7 @@ struct attest_job {
 	struct kw_attest_req a;
 	uint8_t expected_rd[64];
 	struct kw_challenge_ticket ticket;   /* checked on arrival, spent in attest_done */
+	json_t *diag;                 /* the verifier's diagnostics (verifier.h), for the log */
 	/* results */
 	int r;
 	const char *reason;
@@ -70,40 +76,21 @@ static void
 attest_run(void *arg)
 {
 	struct attest_job *j = arg;
-	struct snp_evidence ev;
-	struct snp_verify_opts o;
+	struct kw_appraisal in;
 	json_t *claims = NULL;
 	const json_t *cfg;
-	const char *rd_hex;
-	uint8_t rd[64];
 
-	memset(&ev, 0, sizeof(ev));
-	ev.report = j->a.report;
-	ev.report_len = j->a.report_len;
-	for (size_t i = 0; i < j->a.ncerts; i++) {
-		ev.certs[i] = j->a.certs[i];
-		ev.cert_lens[i] = j->a.cert_lens[i];
-	}
-	ev.ncerts = j->a.ncerts;
-	o.at = kw_broker_now();
-	o.allow_debug = 1;    /* debug is a claim; each key's rule decides (rcar_resource) */
+	memset(&in, 0, sizeof(in));
+	in.evidence = j->a.evidence;
+	in.binding = j->expected_rd;     /* SHA-384(JCS(runtime-data)) zero-padded */
+	in.binding_len = sizeof(j->expected_rd);
+	in.at = kw_broker_now();
+	in.trust = &j->b->trust;
+	in.allow_debug = 1;    /* debug is a claim; each key's rule decides (rcar_resource) */
+	in.diag = j->diag;
 	j->reason = "evidence did not verify";
-	if ((j->r = snp_verify(j->b->snp, &ev, &o, &claims, &j->reason)) != 0)
+	if ((j->r = j->a.verifier->appraise(&in, &claims, &j->reason)) != 0)
 		return;
-	/* bind: report data must be SHA-384(JCS(runtime-data)) zero-padded */
-	rd_hex = json_string_value(json_object_get(claims, "report_data"));
-	if (rd_hex == NULL || kw_hex_decode(rd_hex, rd, sizeof(rd)) != 0) {
-		j->r = KW_ERR_INTERNAL;
-		j->reason = "verifier returned no report_data";
-		json_decref(claims);
-		return;
-	}
-	if (CRYPTO_memcmp(rd, j->expected_rd, sizeof(rd)) != 0) {
-		j->r = KW_ERR_MISMATCH;
-		j->reason = "report data does not match SHA-384(JCS(runtime-data))";
-		json_decref(claims);
-		return;
-	}
 	/* the configuration manifest is bound by the report data: it becomes claims
 	 * ({} when the attester sent none) */
 	cfg = json_object_get(j->a.runtime_data, "config");
@@ -169,6 +156,16 @@ attest_done(void *arg)
 	size_t silen;
 	int r = j->r;
 
+	if (r == KW_ERR_UNAVAILABLE) {
+		/* the verifier lacks outside input (TDX collateral): fail closed, spend nothing */
+		const char *fmspc = json_string_value(json_object_get(j->diag, "fmspc"));
+
+		b->n_attest_fail++;
+		kw_log_warn_rl("attestation refused (tee=%s): %s%s%s", j->a.verifier->tee, j->reason,
+		    fmspc != NULL ? ": FMSPC " : "", fmspc != NULL ? fmspc : "");
+		kw_http_problem(j->req, KW_PROBLEM_COLLATERAL_UNAVAILABLE, NULL);
+		goto out;
+	}
 	if (r != 0) {
 		/* the challenge was not spent: evidence that does not verify costs nobody else */
 		b->n_attest_fail++;
@@ -222,8 +219,8 @@ attest_done(void *arg)
 	if ((r = hsm_client_sign(b->hsm, tk->label, digest, sign_done, sj)) != 0)
 		goto fail;
 	sj = NULL;    /* owned by the callback now */
-	kw_log_info("attested tee=snp measurement=%.32s... debug=%s",
-	    json_string_value(json_object_get(j->claims, "measurement")),
+	kw_log_info("attested tee=%s %s=%.32s... debug=%s", j->a.verifier->tee, j->a.verifier->log_claim,
+	    json_string_value(json_object_get(j->claims, j->a.verifier->log_claim)),
 	    json_is_true(json_object_get(j->claims, "debug")) ? "yes" : "no");
 	goto out;
 fail:
@@ -237,6 +234,7 @@ out:
 	json_decref(hdr);
 	json_decref(pl);
 	json_decref(j->claims);
+	json_decref(j->diag);
 	kw_attest_req_clear(&j->a);
 	json_decref(j->body);
 	free(j);
@@ -263,6 +261,12 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 		kw_http_problem_from_err(req, r, why);
 		goto fail_sent;
 	}
+	if (!j->a.verifier->enabled(&b->trust)) {
+		kw_log_info_rl("attest request rejected: tee=%s is not configured", j->a.verifier->tee);
+		kw_http_problem(req, KW_PROBLEM_UNSUPPORTED,
+		    "this evidence type is not configured on this broker");
+		goto fail_sent;
+	}
 	/* what the token can carry also depends on the configured issuer's length */
 	cfg = json_object_get(j->a.runtime_data, "config");
 	if (cfg != NULL && kw_manifest_size(cfg) > kw_manifest_budget(b->cfg->token_issuer)) {
@@ -280,7 +284,8 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 	 * the MAC, the expiry, "not used yet" and room in the set are checked,
 	 * nothing is recorded; attest_done records it after the appraisal.
 	 */
-	if ((r = kw_challenge_check(b->challenges, "snp", j->a.nonce, kw_broker_now(),
+	/* the challenge was sealed for one tee: the one whose evidence this is */
+	if ((r = kw_challenge_check(b->challenges, j->a.verifier->tee, j->a.nonce, kw_broker_now(),
 	    &j->ticket)) != 0) {
 		b->n_attest_fail++;
 		kw_log_info_r_rl(r, "attestation rejected: challenge not accepted");
@@ -288,6 +293,10 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 			r = KW_ERR_MISMATCH;    /* a forged or foreign nonce is an auth failure */
 		kw_http_problem_from_err(req, r,
 		    r == KW_ERR_UNAVAILABLE ? NULL : "challenge unknown, expired or already used");
+		goto fail_sent;
+	}
+	if ((j->diag = json_object()) == NULL) {
+		kw_http_problem(req, KW_PROBLEM_UNAVAILABLE, NULL);
 		goto fail_sent;
 	}
 	if ((r = kw_workers_submit(b->workers, attest_run, attest_done, j)) != 0) {
@@ -298,6 +307,7 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 	return;
 fail_sent:
 	kw_attest_req_clear(&j->a);
+	json_decref(j->diag);
 	json_decref(j->body);
 	free(j);
 }

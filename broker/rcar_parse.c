@@ -11,9 +11,6 @@
 #include "kw_json.h"
 #include "kw_jwk.h"
 
-#define KW_MAX_REPORT 4096      /* an SNP report is 1184 bytes; room for other TEEs later */
-#define KW_MAX_CERT 16384       /* one DER certificate */
-
 static int
 hex_string(const json_t *v, size_t n)
 {
@@ -172,8 +169,8 @@ kw_parse_auth(const json_t *body, struct kw_auth_req *ret, const char **why)
 		*why = "\"tee\" must be a string";
 		return KW_ERR_INVALID_FORMAT;
 	}
-	if (strcmp(json_string_value(v), "snp") != 0) {
-		*why = "unsupported \"tee\" (supported: snp)";
+	if (kw_verifier_find(json_string_value(v)) == NULL) {
+		*why = "unsupported \"tee\" (supported: snp, tdx)";
 		return KW_ERR_UNSUPPORTED;
 	}
 	v = json_object_get(body, "extra-params");
@@ -192,19 +189,7 @@ kw_parse_auth(const json_t *body, struct kw_auth_req *ret, const char **why)
 void
 kw_attest_req_clear(struct kw_attest_req *a)
 {
-	free(a->report);
-	for (size_t i = 0; i < a->ncerts; i++)
-		free(a->certs[i]);
-	memset(a, 0, sizeof(*a));
-}
-
-static int
-b64_field(const json_t *v, size_t max, uint8_t **ret, size_t *ret_len)
-{
-	if (!json_is_string(v) || json_string_length(v) == 0)
-		return KW_ERR_INVALID_FORMAT;
-	return kw_b64url_decode_alloc(json_string_value(v), json_string_length(v), max, ret,
-	    ret_len);
+	memset(a, 0, sizeof(*a));    /* everything in it is borrowed from the body */
 }
 
 static int
@@ -235,10 +220,8 @@ kw_parse_attest(const json_t *body, struct kw_attest_req *ret, const char **why)
 {
 	static const char *const top[] = {"runtime-data", "tee-evidence", NULL};
 	static const char *const rd_keys[] = {"nonce", "tee-pubkey", "tee-sigkey", "config", NULL};
-	static const char *const ev_keys[] = {"report", "vcek", "chain", NULL};
 	struct kw_attest_req a;
-	const json_t *rd, *ev, *v, *c;
-	size_t i;
+	const json_t *rd, *ev, *v;
 	int r;
 
 	memset(&a, 0, sizeof(a));
@@ -278,42 +261,14 @@ kw_parse_attest(const json_t *body, struct kw_attest_req *ret, const char **why)
 		return r == KW_ERR_TOO_LARGE || r == KW_ERR_NOMEM ? r : KW_ERR_INVALID_FORMAT;
 	a.runtime_data = rd;
 
-	if (kw_json_check_keys(ev, ev_keys) != 0) {
-		*why = "unknown member in tee-evidence";
+	/* the evidence type is the table member whose shape tee-evidence has */
+	if ((a.verifier = kw_verifier_for_evidence(ev, why)) == NULL)
 		return KW_ERR_INVALID_FORMAT;
-	}
-	if ((r = b64_field(json_object_get(ev, "report"), KW_MAX_REPORT, &a.report,
-	    &a.report_len)) != 0) {
-		*why = "tee-evidence.report must be base64url (at most 4 KiB)";
-		goto fail;
-	}
-	if ((r = b64_field(json_object_get(ev, "vcek"), KW_MAX_CERT, &a.certs[0],
-	    &a.cert_lens[0])) != 0) {
-		*why = "tee-evidence.vcek must be a base64url DER certificate";
-		goto fail;
-	}
-	a.ncerts = 1;
-	c = json_object_get(ev, "chain");
-	if (c != NULL) {
-		if (!json_is_array(c) || json_array_size(c) > KW_EVIDENCE_MAX_CERTS - 1) {
-			r = KW_ERR_INVALID_FORMAT;
-			*why = "tee-evidence.chain must be an array of at most 3 certificates";
-			goto fail;
-		}
-		json_array_foreach(c, i, v) {
-			if ((r = b64_field(v, KW_MAX_CERT, &a.certs[a.ncerts],
-			    &a.cert_lens[a.ncerts])) != 0) {
-				*why = "tee-evidence.chain entries must be base64url DER certificates";
-				goto fail;
-			}
-			a.ncerts++;
-		}
-	}
+	if ((r = a.verifier->check(ev, why)) != 0)
+		return r == KW_ERR_NOMEM ? r : KW_ERR_INVALID_FORMAT;
+	a.evidence = ev;
 	*ret = a;
 	return 0;
-fail:
-	kw_attest_req_clear(&a);
-	return r == KW_ERR_NOMEM ? r : KW_ERR_INVALID_FORMAT;
 }
 
 int

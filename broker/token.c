@@ -13,6 +13,7 @@
 #include "kw_jwk.h"
 #include "kw_util.h"
 #include "token.h"
+#include "verifier.h"
 
 #define KW_TOKEN_SKEW 60
 
@@ -147,23 +148,52 @@ ear_status(const json_t *tv)
 	    worst == 1 ? "affirming" : "none";
 }
 
+/*
+ * The claims the token carries: what the verifier's table entry lists
+ * (docs/claims.md, "in token") and the configuration manifest the broker
+ * added ("config"). Raw evidence (report data, certificates) stays out.
+ */
 static json_t *
-pick_claims(const json_t *claims)
+pick_claims(const struct kw_verifier *v, const json_t *claims)
 {
-	static const char *const keep[] = {"tee", "product", "signing_key", "root", "measurement",
-		"host_data", "debug", "vmpl", "guest_svn", "policy", "tcb", "config", NULL};
-	json_t *o = json_object(), *v;
+	json_t *o = json_object(), *x;
 
 	if (o == NULL)
 		return NULL;
-	for (size_t i = 0; keep[i] != NULL; i++) {
-		if ((v = json_object_get(claims, keep[i])) != NULL &&
-		    json_object_set_new(o, keep[i], json_deep_copy(v)) != 0) {
+	for (size_t i = 0; v->token_claims[i] != NULL; i++) {
+		if ((x = json_object_get(claims, v->token_claims[i])) != NULL &&
+		    json_object_set_new(o, v->token_claims[i], json_deep_copy(x)) != 0) {
 			json_decref(o);
 			return NULL;
 		}
 	}
+	if ((x = json_object_get(claims, "config")) != NULL &&
+	    json_object_set_new(o, "config", json_deep_copy(x)) != 0) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
+}
+
+/*
+ * AR4SI "hardware": 2 (genuine) for evidence that chains to the vendor
+ * root; 96 (contraindicated: not genuine hardware) for an emulation root
+ * the configuration trusts; 32 (warning: genuine, with known
+ * vulnerabilities or configuration needed) when the verifier reports a TCB
+ * status other than UpToDate (TDX).
+ */
+static int
+hardware_tier(const struct kw_verifier *v, const json_t *claims)
+{
+	const char *root = json_string_value(json_object_get(claims, "root"));
+	const char *status = json_string_value(json_object_get(claims, "tcb_status"));
+
+	if (root == NULL || strcmp(root, v->vendor_root) != 0)
+		return 96;
+	if (json_object_get(claims, "tcb_status") != NULL &&
+	    (status == NULL || strcmp(status, "UpToDate") != 0))
+		return 32;
+	return 2;
 }
 
 static int
@@ -188,10 +218,10 @@ kw_ear_build(const json_t *claims, const json_t *tee_pubkey, const json_t *tee_s
 	uint8_t jti_raw[16];
 	EVP_PKEY *pk = NULL;
 	json_t *tv = NULL, *hdr = NULL, *pl = NULL, *kc = NULL;
-	const char *root = json_string_value(json_object_get(claims, "root"));
+	const struct kw_verifier *v = kw_verifier_find(json_string_value(json_object_get(claims, "tee")));
 	int r;
 
-	if (ttl == 0 || ttl > KW_TOKEN_TTL_MAX)
+	if (ttl == 0 || ttl > KW_TOKEN_TTL_MAX || v == NULL)
 		return KW_ERR_INVALID_ARG;
 	if ((r = kw_jwk_thumbprint(tee_sigkey, jkt)) != 0 ||
 	    (r = kw_jwk_import_public(tee_pubkey, &pk)) != 0 ||
@@ -204,13 +234,13 @@ kw_ear_build(const json_t *claims, const json_t *tee_pubkey, const json_t *tee_s
 	if ((r = kw_b64url_encode(jti_raw, sizeof(jti_raw), &jti)) != 0)
 		goto out;
 	r = KW_ERR_NOMEM;
-	/* instance identity: the report verified under a VCEK/VLEK; hardware:
-	 * genuine AMD root (2) or an emulation root named by the configuration
-	 * (96: not genuine hardware); configuration: a debug guest is unsafe (32) */
+	/* instance identity: the evidence verified under a key that chains to a
+	 * trusted root (SNP: VCEK/VLEK; TDX: attestation key certified by the
+	 * PCK); hardware: hardware_tier; configuration: a debug guest is unsafe (32) */
 	tv = json_pack("{s:i, s:i, s:i}", "instance-identity", 2, "hardware",
-	    root != NULL && strcmp(root, "amd") == 0 ? 2 : 96, "configuration",
+	    hardware_tier(v, claims), "configuration",
 	    json_is_true(json_object_get(claims, "debug")) ? 32 : 0);
-	if (tv == NULL || (kc = pick_claims(claims)) == NULL)
+	if (tv == NULL || (kc = pick_claims(v, claims)) == NULL)
 		goto out;
 	hdr = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ", "JWT", "kid", kid);
 	pl = json_pack("{s:s, s:s, s:I, s:I, s:s, s:{s:s, s:s}, s:{s:s}, s:{s:{s:s, s:O, s:s, s:{s:s}, s:O}}}",
@@ -219,7 +249,7 @@ kw_ear_build(const json_t *claims, const json_t *tee_pubkey, const json_t *tee_s
 	    "ear.verifier-id", "developer", "keywarden", "build", "keywarden " KW_VERSION,
 	    "cnf", "jkt", jkt,
 	    "submods", "cpu0", "ear.status", ear_status(tv), "ear.trustworthiness-vector", tv,
-	    "ear.appraisal-policy-id", KW_EAR_POLICY_ID, "ear.veraison.key-attestation", "akpub",
+	    "ear.appraisal-policy-id", v->appraisal_policy_id, "ear.veraison.key-attestation", "akpub",
 	    akpub, "kw.claims", kc);
 	if (hdr == NULL || pl == NULL)
 		goto out;
@@ -322,8 +352,9 @@ kw_token_view(const json_t *payload, struct kw_token_view *ret)
 	memset(&v, 0, sizeof(v));
 	v.jkt = json_string_value(json_object_get(json_object_get(payload, "cnf"), "jkt"));
 	v.claims = kc;
-	if (v.jkt == NULL || !json_is_object(kc) || akpub == NULL || m == NULL ||
-	    kw_hex_decode(m, v.measurement, sizeof(v.measurement)) != 0)
+	/* measurement: SNP's; other TEEs name theirs differently (TDX: mrtd) */
+	if (v.jkt == NULL || !json_is_object(kc) || akpub == NULL ||
+	    (m != NULL && kw_hex_decode(m, v.measurement, sizeof(v.measurement)) != 0))
 		return KW_ERR_INVALID_FORMAT;
 	v.debug = json_is_true(json_object_get(kc, "debug"));
 	if ((r = kw_b64url_decode_alloc(akpub, strlen(akpub), 16384, &der, &derlen)) != 0)

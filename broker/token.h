@@ -22,7 +22,6 @@
  */
 
 #define KW_EAR_PROFILE "tag:github.com,2023:veraison/ear"
-#define KW_EAR_POLICY_ID "urn:keywarden:appraisal:snp-evidence:v1"
 #define KW_TOKEN_TTL_MAX 300
 #define KW_TOKEN_LABEL_PREFIX "kw-token/"
 
@@ -62,8 +61,11 @@ json_t *kw_token_jwks(const struct kw_token_keys *ks, int64_t now, unsigned int 
 
 /*
  * Build the protected header and the claims of an EAR token for one
- * successful appraisal. claims are the verifier's normalized claims; tee_pubkey
- * and tee_sigkey the runtime-data JWKs. New references in *ret_*.
+ * successful appraisal. claims are the verifier's normalized claims (with
+ * the broker's "config"); their "tee" names the verifier table entry
+ * (verifier.h) whose token claims, vendor root and appraisal policy id are
+ * used (KW_ERR_INVALID_ARG for an unknown tee); tee_pubkey and tee_sigkey
+ * the runtime-data JWKs. New references in *ret_*.
  */
 int kw_ear_build(const json_t *claims, const json_t *tee_pubkey, const json_t *tee_sigkey,
     const char *issuer, const char *kid, int64_t now, unsigned int ttl, json_t **ret_header,
@@ -87,7 +89,7 @@ struct kw_token_view {
 	const char *jkt;
 	const json_t *claims;       /* kw.claims */
 	char tee_kid[KW_B64URL_SHA256_SIZE];           /* RFC 7638 thumbprint of tee-pubkey (the JWE kid) */
-	uint8_t measurement[48];
+	uint8_t measurement[48];    /* the "measurement" claim (SNP), zero when absent */
 	int debug;
 	EVP_PKEY *tee_pub;          /* owned: EVP_PKEY_free */
 };

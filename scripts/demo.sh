@@ -2,16 +2,24 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # demo.sh [start|stop|status]: README command one. Installs what is missing,
-# builds, sets up a project-local SoftHSM2 token, TLS and an emulation SNP
-# chain in ./run, starts keywarden (which starts keywarden-hsm), and runs kwget
-# as an emulated SNP workload that attests and receives the demo key.
+# builds, sets up a project-local SoftHSM2 token, TLS and the emulation sets
+# (SNP chain, TDX NOT INTEL set and its collateral) in ./run, starts keywarden
+# (which starts keywarden-hsm), and runs kwget as an emulated workload that
+# attests and receives the demo key: SEV-SNP by default, Intel TDX with
+# KW_TEE=tdx.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 run="$top/run"
 build="$top/build"
 port="${KW_PORT:-8443}"
+tee="${KW_TEE:-snp}"
 cmd="${1:-start}"
+case "$tee" in
+snp) tee_name="SEV-SNP"; policy=demo-policy; resource=demo/key/disk; emu="$run/emu" ;;
+tdx) tee_name="Intel TDX"; policy=demo-policy-tdx; resource=demo/key/tdx-disk; emu="$run/tdx-emu" ;;
+*) echo "demo.sh: KW_TEE must be snp or tdx" >&2; exit 1 ;;
+esac
 
 stop() {
 	if [ -f "$run/keywarden.pid" ] && kill -0 "$(cat "$run/keywarden.pid")" 2>/dev/null; then
@@ -41,8 +49,18 @@ sh scripts/install-deps.sh
 echo "==> 2/5 build (meson + ninja) in $build"
 [ -f "$build/build.ninja" ] || meson setup "$build" --buildtype=debugoptimized -Dtests=true >/dev/null
 ninja -C "$build" >/dev/null
-echo "==> 3/5 SoftHSM2 token, TLS certificates, emulation SNP chain in $run"
+echo "==> 3/5 SoftHSM2 token, TLS certificates, emulation SNP chain and TDX set in $run"
 sh scripts/setup-local.sh "$run" "$port"
+if ! grep -q '"tdx"' "$run/keywarden.json"; then
+	echo "demo.sh: $run/keywarden.json predates TDX; remove it (scripts/demo.sh stop && rm $run/keywarden.json) and run again" >&2
+	exit 1
+fi
+# the emulated TD's collateral (NOT INTEL), valid 30 days: renewed when older than 20
+if [ -z "$(find "$run/tdx-collateral" -name emu.json -mtime -20 2>/dev/null)" ]; then
+	rm -f "$run/tdx-collateral/emu.json"
+	"$build/attester/kwget" --quiet --emulate tdx --emu-dir "$run/tdx-emu" \
+		--emu-collateral-out "$run/tdx-collateral/emu.json"
+fi
 
 echo "==> 4/5 starting keywarden on https://127.0.0.1:$port (admin: https://127.0.0.1:$((port + 1)))"
 [ -f "$run/keywarden.pid" ] && stop >/dev/null
@@ -62,18 +80,18 @@ grep -E "release profile|admin listener" "$run/keywarden.log" | tail -n 2 | sed 
 
 echo "==> admin (kwctl, mutual TLS as demo-admin): a policy and a key generated inside the HSM"
 export KWCTL_PROFILE="$run/kwctl.json"
-"$build/tools/kwctl" policy put demo/demo-policy --file "$run/demo-policy.json" >/dev/null
-if "$build/tools/kwctl" key show demo/key/disk >/dev/null 2>&1; then
-	echo "    key demo/key/disk exists already"
+"$build/tools/kwctl" policy put "demo/$policy" --file "$run/$policy.json" >/dev/null
+if "$build/tools/kwctl" key show "$resource" >/dev/null 2>&1; then
+	echo "    key $resource exists already"
 else
-	"$build/tools/kwctl" key create demo/key/disk --algorithm aes-256 --policy demo-policy |
+	"$build/tools/kwctl" key create "$resource" --algorithm aes-256 --policy "$policy" |
 		sed 's/^/    /'
 fi
 
-echo "==> 5/5 kwget: an emulated SEV-SNP workload attests and asks for demo/key/disk"
+echo "==> 5/5 kwget: an emulated $tee_name workload attests and asks for $resource"
 rm -f "$run/demo-disk.key"
 "$build/attester/kwget" --url "https://127.0.0.1:$port" --cacert "$run/tls/ca.pem" \
-	--emulate snp --emu-dir "$run/emu" --resource demo/key/disk --out "$run/demo-disk.key"
+	--emulate "$tee" --emu-dir "$emu" --resource "$resource" --out "$run/demo-disk.key"
 echo
 echo "The workload received the key: $run/demo-disk.key ($(wc -c < "$run/demo-disk.key") bytes, mode $(stat -c %a "$run/demo-disk.key"))."
 echo "It travelled as a JWE encrypted to the workload's own RSA key; the broker never held it in the clear."

@@ -8,13 +8,21 @@
 #   hsm.pin                  the user PIN (0600), read only by keywarden-hsm
 #   tls/                     loopback CA + server certificate (scripts/mk-tls.sh)
 #   emu/                     emulation ARK/ASK/VCEK chain (scripts/mk-emu-chain.sh)
+#   tdx-emu/                 TDX emulation set, NOT INTEL (scripts/mk-tdx-emu.sh)
+#   tdx-collateral/          the broker's offline TDX collateral directory (empty here:
+#                            `kwget --emulate tdx --emu-dir tdx-emu --emu-collateral-out
+#                            tdx-collateral/emu.json` writes the emulated platform's;
+#                            scripts/demo.sh does)
 #   tls/admin-ca.pem, tls/demo-admin.{pem,key}
 #                            the admin CA and a client certificate CN=demo-admin
 #                            (all roles on every repository)
-#   keywarden.json           broker configuration trusting the emulation root, with
+#   keywarden.json           broker configuration trusting the emulation roots, with
 #                            the workload listener on PORT and the admin listener on
 #                            PORT+1, state in keywarden.db
 #   kwctl.json               a kwctl profile for demo-admin
+#   demo-policy.json, demo-policy-tdx.json
+#                            the demo policies: the emulated SNP guest's measurement; the
+#                            emulated TD's MRTD with TCB status UpToDate
 set -eu
 [ $# -ge 1 ] || { echo "usage: setup-local.sh RUNDIR [PORT]" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
@@ -48,6 +56,10 @@ admin_port=$((port + 1))
 [ -f "$run/emu/emu.json" ] || sh "$here/mk-emu-chain.sh" "$run/emu" >/dev/null
 measurement=$(sed -n 's/.*"measurement"[ ]*:[ ]*"\([0-9a-f]*\)".*/\1/p' "$run/emu/emu.json")
 [ -n "$measurement" ] || { echo "setup-local.sh: no measurement in emu.json" >&2; exit 1; }
+[ -f "$run/tdx-emu/emu.json" ] || sh "$here/mk-tdx-emu.sh" --force "$run/tdx-emu" 2>/dev/null
+mrtd=$(sed -n 's/.*"mrtd"[ ]*:[ ]*"\([0-9a-f]*\)".*/\1/p' "$run/tdx-emu/emu.json")
+[ -n "$mrtd" ] || { echo "setup-local.sh: no mrtd in tdx-emu/emu.json" >&2; exit 1; }
+mkdir -p "$run/tdx-collateral"
 if [ ! -f "$run/keywarden.json" ]; then
 	cat > "$run/keywarden.json" <<CONF
 {
@@ -62,6 +74,10 @@ if [ ! -f "$run/keywarden.json" ]; then
   "snp": {
     "test_roots": ["emu/ark.pem"],
     "cert_chains": ["emu/cert_chain.pem"]
+  },
+  "tdx": {
+    "test_roots": ["tdx-emu/root.pem"],
+    "collateral": {"mode": "offline", "dir": "tdx-collateral"}
   },
   "nonce_ttl": 60,
   "token": {"ttl": 300},
@@ -94,4 +110,8 @@ fi
 if [ ! -f "$run/demo-policy.json" ]; then
 	printf '{"version": 1, "allow_test_roots": true, "reference_values": {"measurements": [{"value": "%s", "name": "emulated demo guest"}]}}\n' "$measurement" \
 		> "$run/demo-policy.json"
+fi
+if [ ! -f "$run/demo-policy-tdx.json" ]; then
+	printf '{"version": 1, "allow_test_roots": true,\n "rules": {"allOf": [{"claim": "tee", "op": "equals", "value": "tdx"},\n                    {"claim": "tcb_status", "op": "in", "value": ["UpToDate"]}]},\n "reference_values": {"mrtd": [{"value": "%s", "name": "emulated demo TD"}]}}\n' "$mrtd" \
+		> "$run/demo-policy-tdx.json"
 fi

@@ -2,7 +2,8 @@
 /*
  * kwctl evidence verify --tee snp --report FILE [--cert FILE ...] ...
  * kwctl evidence verify --tee tdx --quote FILE --collateral FILE ...
- * Offline: runs the broker's verifiers on files and prints the claims.
+ * Offline: runs the broker's verifiers on files, through the same verifier
+ * table (verifier-client/verifier.h) the broker uses, and prints the claims.
  * Exit status: 0 verified, 1 rejected, 2 usage or input-file errors.
  */
 #include <getopt.h>
@@ -19,8 +20,8 @@
 #include "kw_json.h"
 #include "kw_util.h"
 #include "kwctl.h"
-#include "snp.h"
-#include "tdx.h"
+#include "kw_b64url.h"
+#include "verifier.h"
 
 #define KWCTL_MAX_FILE (256 * 1024)
 #define KWCTL_MAX_CERTS 4
@@ -157,18 +158,62 @@ print_verdict(const char *tee, int64_t at, int r, json_t *claims, const char *wh
 	return ok && r == 0 ? KWCTL_OK : KWCTL_EFAIL;
 }
 
+/* Set member key of o to base64url(p[0..n)); 0 or a kw_err. */
+static int
+put_b64(json_t *o, const char *key, const uint8_t *p, size_t n)
+{
+	char *e = NULL;
+	int r;
+
+	if ((r = kw_b64url_encode(p, n, &e)) != 0)
+		return r;
+	r = json_is_array(o) ? json_array_append_new(o, json_string(e)) : json_object_set_new(o, key,
+	    json_string(e));
+	free(e);
+	return r == 0 ? 0 : KW_ERR_NOMEM;
+}
+
+/*
+ * The broker's path: the verifier table entry for tee appraises the
+ * tee-evidence object built from the files (no binding: kwctl prints the
+ * report data instead). Returns the exit status.
+ */
+static int
+appraise(const char *tee, const struct kw_trust *trust, const json_t *evidence, int64_t at, int allow_debug)
+{
+	const struct kw_verifier *v = kw_verifier_find(tee);
+	struct kw_appraisal in;
+	json_t *claims = NULL, *diag = json_object();
+	const char *why = NULL;
+	int r, rc;
+
+	if (v == NULL || diag == NULL) {
+		json_decref(diag);
+		return kwctl_usage_error("out of memory");
+	}
+	memset(&in, 0, sizeof(in));
+	in.evidence = evidence;
+	in.at = at;
+	in.trust = trust;
+	in.allow_debug = allow_debug;
+	in.diag = diag;
+	r = v->appraise(&in, &claims, &why);
+	/* A TDX rejection after the TCB evaluation says how far it got (TCB_NOT_SUPPORTED, Revoked). */
+	rc = print_verdict(tee, at, r, claims, why, json_string_value(json_object_get(diag, "tcb_status")));
+	json_decref(diag);
+	return rc;
+}
+
 /* --tee tdx: the quote and its collateral; returns the exit status. */
 static int
 verify_tdx(const char *quote_path, const char *coll_path, const char *const *roots, size_t nroots,
     int64_t at, int allow_debug)
 {
-	struct tdx_trust *trust = NULL;
-	struct tdx_trace tr;
-	struct tdx_verify_opts vo = { .at = at, .allow_debug = allow_debug, .trace = &tr };
+	struct kw_trust trust = { NULL, NULL, NULL };
+	struct kw_tdx_collateral_source *src = NULL;
 	uint8_t *quote = NULL, *cbuf = NULL;
 	size_t qlen = 0, clen = 0;
-	json_t *coll = NULL, *claims = NULL;
-	const char *why = NULL;
+	json_t *coll = NULL, *ev = NULL;
 	int r, rc = KWCTL_EUSAGE;
 
 	if ((r = kw_file_read(quote_path, KWCTL_MAX_FILE, &quote, &qlen)) != 0) {
@@ -180,27 +225,56 @@ verify_tdx(const char *quote_path, const char *coll_path, const char *const *roo
 		rc = kwctl_usage_error("cannot read collateral %s: %s", coll_path, kw_strerror(r));
 		goto out;
 	}
-	if (tdx_trust_new(&trust) != 0) {
+	if (tdx_trust_new(&trust.tdx) != 0) {
 		rc = kwctl_usage_error("out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < nroots; i++) {
-		if ((r = tdx_trust_add_test_root_file(trust, roots[i])) != 0) {
+		if ((r = tdx_trust_add_test_root_file(trust.tdx, roots[i])) != 0) {
 			rc = kwctl_usage_error("cannot use test root %s: %s", roots[i], kw_strerror(r));
 			goto out;
 		}
 	}
-	r = tdx_verify(trust, quote, qlen, coll, &vo, &claims, &why);
-	/* A rejection after the TCB evaluation says how far it got (TCB_NOT_SUPPORTED, Revoked). */
-	rc = print_verdict("tdx", at, r, claims, why, tr.final != TDX_TCB_UNKNOWN ? tdx_tcb_status_name(tr.final) : NULL);
-	claims = NULL;   /* taken by print_verdict */
+	/* the one collateral file, whatever the quote's FMSPC: the verifier says when it does not fit */
+	if (kw_tdx_fixed_new(trust.tdx, coll, &src) != 0 || (ev = json_object()) == NULL ||
+	    put_b64(ev, "quote", quote, qlen) != 0) {
+		rc = kwctl_usage_error("out of memory");
+		goto out;
+	}
+	trust.tdx_collateral = src;
+	rc = appraise("tdx", &trust, ev, at, allow_debug);
 out:
-	json_decref(claims);
+	json_decref(ev);
 	json_decref(coll);
-	tdx_trust_free(trust);
+	kw_tdx_source_free(src);
+	tdx_trust_free(trust.tdx);
 	free(cbuf);
 	free(quote);
 	return rc;
+}
+
+/* --tee snp: report and certificates as tee-evidence {"report","vcek","chain"}. */
+static json_t *
+snp_evidence(const uint8_t *report, size_t report_len, const struct cert_list *cl)
+{
+	json_t *ev = json_object(), *chain = NULL;
+
+	if (ev == NULL || put_b64(ev, "report", report, report_len) != 0 ||
+	    put_b64(ev, "vcek", cl->der[0], cl->len[0]) != 0)
+		goto fail;
+	if (cl->n > 1) {
+		if ((chain = json_array()) == NULL || json_object_set(ev, "chain", chain) != 0)
+			goto fail;
+		for (size_t i = 1; i < cl->n; i++)
+			if (put_b64(chain, NULL, cl->der[i], cl->len[i]) != 0)
+				goto fail;
+	}
+	json_decref(chain);
+	return ev;
+fail:
+	json_decref(chain);
+	json_decref(ev);
+	return NULL;
 }
 
 int
@@ -223,13 +297,11 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 	const char *chains[16], *roots[16];
 	size_t nchains = 0, nroots = 0;
 	struct cert_list cl = { .n = 0 };
-	struct snp_trust *trust = NULL;
-	struct snp_evidence ev;
+	struct kw_trust trust = { NULL, NULL, NULL };
 	struct snp_verify_opts vo = { .at = 0, .allow_debug = 0 };
 	uint8_t *report = NULL;
 	size_t report_len = 0;
-	json_t *claims = NULL;
-	const char *why = NULL;
+	json_t *ev = NULL;
 	int c, r, rc = KWCTL_EUSAGE;
 
 	optind = 1;
@@ -336,38 +408,30 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 	}
 
 	/* Trust: test roots first, so chain bundles ending in them can load. */
-	if (snp_trust_new(&trust) != 0) {
+	if (snp_trust_new(&trust.snp) != 0) {
 		rc = kwctl_usage_error("out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < nroots; i++) {
-		if ((r = snp_trust_add_test_root_file(trust, roots[i])) != 0) {
+		if ((r = snp_trust_add_test_root_file(trust.snp, roots[i])) != 0) {
 			rc = kwctl_usage_error("cannot use test root %s: %s", roots[i], kw_strerror(r));
 			goto out;
 		}
 	}
 	for (size_t i = 0; i < nchains; i++) {
-		if ((r = snp_trust_add_chain_file(trust, chains[i])) != 0) {
+		if ((r = snp_trust_add_chain_file(trust.snp, chains[i])) != 0) {
 			rc = kwctl_usage_error("cannot use chain %s: %s", chains[i], kw_strerror(r));
 			goto out;
 		}
 	}
-
-	memset(&ev, 0, sizeof(ev));
-	ev.report = report;
-	ev.report_len = report_len;
-	for (size_t i = 0; i < cl.n; i++) {
-		ev.certs[i] = cl.der[i];
-		ev.cert_lens[i] = cl.len[i];
+	if ((ev = snp_evidence(report, report_len, &cl)) == NULL) {
+		rc = kwctl_usage_error("out of memory");
+		goto out;
 	}
-	ev.ncerts = cl.n;
-	r = snp_verify(trust, &ev, &vo, &claims, &why);
-
-	rc = print_verdict("snp", vo.at, r, claims, why, NULL);
-	claims = NULL;   /* taken by print_verdict */
+	rc = appraise("snp", &trust, ev, vo.at, vo.allow_debug);
 out:
-	json_decref(claims);
-	snp_trust_free(trust);
+	json_decref(ev);
+	snp_trust_free(trust.snp);
 	cert_list_free(&cl);
 	free(report);
 	return rc;

@@ -227,20 +227,150 @@ class Broker:
         assert st == 201, (st, body)
         return body
 
-    def kwget(self, *args, check=False):
-        cmd = [KWGET, "--url", self.url, "--cacert", self.ca, "--emulate", "snp",
-               "--emu-dir", os.path.join(self.dir, "emu")] + list(args)
+    def kwget(self, *args, check=False, tee="snp"):
+        emu = os.path.join(self.dir, "emu" if tee == "snp" else "tdx-emu")
+        cmd = [KWGET, "--url", self.url, "--cacert", self.ca, "--emulate", tee, "--emu-dir", emu] + list(args)
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if check and p.returncode != 0:
             raise AssertionError("kwget failed (%d): %s" % (p.returncode, p.stderr.decode()))
         return p
 
 
-class Attester:
-    """Independent client: TEE keys, runtime-data, emulated SNP report."""
+def _rs_raw(der_sig):
+    r, s = decode_dss_signature(der_sig)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
-    def __init__(self, broker, send_config=True):
+
+class TdxPlatform:
+    """Emulated Intel TDX, written here independently of attester/att_tdx_emu.c
+    from the NOT INTEL set scripts/mk-tdx-emu.sh made (setup-local.sh:
+    DIR/tdx-emu): DCAP v4 quotes (TD report, QE report signed by the PCK key,
+    attestation key) and the matching collateral in dcap-qvl's
+    QuoteCollateralV3 layout (TCB Info v3 and TD_QE identity signed by the
+    TCB Signing key, PCK CRL and Root CA CRL), for the broker's offline
+    collateral directory."""
+
+    QE_VENDOR = bytes.fromhex("939a7233f79c4ca9940a0db3957f0607")
+    QE_MRSIGNER = bytes.fromhex("dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5")
+    QE_ATTRIBUTES = bytes.fromhex("1100000000000000e700000000000000")
+
+    def __init__(self, emu_dir):
+        from cryptography import x509
+        self.dir = emu_dir
+        with open(os.path.join(emu_dir, "emu.json")) as f:
+            self.emu = json.load(f)
+
+        def pem(name):
+            with open(os.path.join(emu_dir, name), "rb") as f:
+                return f.read()
+
+        def key(name):
+            return serialization.load_pem_private_key(pem(name), None)
+        self.pem = {n: pem(n + ".pem") for n in ("root", "pck-ca", "pck", "tcb-signing")}
+        self.key = {n: key(n + ".key") for n in ("root", "pck-ca", "pck", "tcb-signing")}
+        self.cert = {n: x509.load_pem_x509_certificate(v) for n, v in self.pem.items()}
+        self.tee_tcb_svn = bytes.fromhex(self.emu["tee_tcb_svn"])
+        self.mrtd = bytes.fromhex(self.emu["mrtd"])
+        self.rtmr = [bytes([16 * k + i for i in range(48)]) for k in range(4)]
+
+    # ---- quotes ----
+
+    def quote(self, report_data, mrtd=None, rtmr=None, tee_tcb_svn=None, td_attributes=None):
+        ak = ec.generate_private_key(ec.SECP256R1())
+        n = ak.public_key().public_numbers()
+        ak_raw = n.x.to_bytes(32, "big") + n.y.to_bytes(32, "big")
+        rtmr = rtmr or self.rtmr
+        hdr = struct.pack("<HHII", 4, 2, 0x81, 0) + self.QE_VENDOR + bytes(20)
+        body = (tee_tcb_svn or self.tee_tcb_svn) + bytes(range(0x50, 0x80)) + bytes(48) + bytes(8)
+        body += (td_attributes or bytes.fromhex("0000001000000000")) + bytes.fromhex("e702060000000000")
+        body += (mrtd or self.mrtd) + bytes(48 * 3) + b"".join(rtmr) + report_data
+        assert len(body) == 584
+        sig = _rs_raw(ak.sign(hdr + body, ec.ECDSA(hashes.SHA256())))
+        auth = bytes(range(32))
+        qe_rd = hashlib.sha256(ak_raw + auth).digest() + bytes(32)
+        cpusvn = bytes(self.emu["sgx_tcb_components"])
+        qe = cpusvn + bytes(4 + 28) + self.QE_ATTRIBUTES + hashlib.sha256(b"qe").digest() + bytes(32)
+        qe += self.QE_MRSIGNER + bytes(96) + struct.pack("<HH", 2, self.emu["qe_isvsvn"]) + bytes(60) + qe_rd
+        assert len(qe) == 384
+        qe_sig = _rs_raw(self.key["pck"].sign(qe, ec.ECDSA(hashes.SHA256())))
+        chain = self.pem["pck"] + self.pem["pck-ca"] + self.pem["root"] + b"\0"
+        inner = qe + qe_sig + struct.pack("<H", len(auth)) + auth + struct.pack("<HI", 5, len(chain)) + chain
+        sigdata = sig + ak_raw + struct.pack("<HI", 6, len(inner)) + inner
+        return hdr + body + struct.pack("<I", len(sigdata)) + sigdata
+
+    # ---- collateral ----
+
+    @staticmethod
+    def _time(t):
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+    def _crl(self, issuer, now, next_update):
+        import datetime
+        from cryptography import x509
+        utc = datetime.timezone.utc
+        rev = x509.RevokedCertificateBuilder().serial_number(9999).revocation_date(
+            datetime.datetime.fromtimestamp(now - 3600, utc)).build()
+        b = (x509.CertificateRevocationListBuilder().issuer_name(self.cert[issuer].subject)
+             .last_update(datetime.datetime.fromtimestamp(now - 3600, utc))
+             .next_update(datetime.datetime.fromtimestamp(next_update, utc)).add_revoked_certificate(rev))
+        return b.sign(self.key[issuer], hashes.SHA256()).public_bytes(serialization.Encoding.DER).hex()
+
+    def collateral(self, now, levels=None, eval_number=18, days=30):
+        """QuoteCollateralV3 JSON text. levels: [(tdx components, status, [advisories])],
+        highest first; default one UpToDate level that the emulated TD meets."""
+        sgx = [{"svn": v} for v in self.emu["sgx_tcb_components"]]
+        if levels is None:
+            levels = [(list(self.tee_tcb_svn), "UpToDate", [])]
+        tcb_levels = []
+        for comps, status, adv in levels:
+            lv = {"tcb": {"sgxtcbcomponents": sgx, "pcesvn": self.emu["pcesvn"],
+                          "tdxtcbcomponents": [{"svn": c} for c in comps]},
+                  "tcbDate": self._time(now - 60 * 86400), "tcbStatus": status}
+            if adv:
+                lv["advisoryIDs"] = adv
+            tcb_levels.append(lv)
+        z48 = "00" * 48
+        tcb_info = {"id": "TDX", "version": 3, "issueDate": self._time(now - 3600),
+                    "nextUpdate": self._time(now + days * 86400), "fmspc": self.emu["fmspc"].upper(),
+                    "pceId": "0000", "tcbType": 0, "tcbEvaluationDataNumber": eval_number,
+                    "tdxModule": {"mrsigner": z48, "attributes": "0000000000000000",
+                                  "attributesMask": "FFFFFFFFFFFFFFFF"},
+                    "tdxModuleIdentities": [{"id": "TDX_01", "mrsigner": z48, "attributes": "0000000000000000",
+                                             "attributesMask": "FFFFFFFFFFFFFFFF",
+                                             "tcbLevels": [{"tcb": {"isvsvn": 3},
+                                                            "tcbDate": self._time(now - 60 * 86400),
+                                                            "tcbStatus": "UpToDate"}]}],
+                    "tcbLevels": tcb_levels}
+        qe_identity = {"id": "TD_QE", "version": 2, "issueDate": self._time(now - 3600),
+                       "nextUpdate": self._time(now + days * 86400), "tcbEvaluationDataNumber": eval_number,
+                       "miscselect": "00000000", "miscselectMask": "FFFFFFFF",
+                       "attributes": "11000000000000000000000000000000",
+                       "attributesMask": "FBFFFFFFFFFFFFFF0000000000000000",
+                       "mrsigner": self.QE_MRSIGNER.hex().upper(), "isvprodid": 2,
+                       "tcbLevels": [{"tcb": {"isvsvn": 8}, "tcbDate": self._time(now - 60 * 86400),
+                                      "tcbStatus": "UpToDate"}]}
+        # the signed texts, exactly as signed (never re-serialized by the broker)
+        ti = json.dumps(tcb_info, separators=(",", ":"))
+        qi = json.dumps(qe_identity, separators=(",", ":"))
+        signer = self.key["tcb-signing"]
+        signing_chain = (self.pem["tcb-signing"] + self.pem["root"]).decode()
+        doc = {"pck_crl_issuer_chain": (self.pem["pck-ca"] + self.pem["root"]).decode(),
+               "root_ca_crl": self._crl("root", now, now + 365 * 86400),
+               "pck_crl": self._crl("pck-ca", now, now + days * 86400),
+               "tcb_info_issuer_chain": signing_chain, "tcb_info": ti,
+               "tcb_info_signature": _rs_raw(signer.sign(ti.encode(), ec.ECDSA(hashes.SHA256()))).hex(),
+               "qe_identity_issuer_chain": signing_chain, "qe_identity": qi,
+               "qe_identity_signature": _rs_raw(signer.sign(qi.encode(), ec.ECDSA(hashes.SHA256()))).hex()}
+        return json.dumps(doc)
+
+
+class Attester:
+    """Independent client: TEE keys, runtime-data, emulated SNP report or (tee="tdx")
+    emulated TDX quote (TdxPlatform)."""
+
+    def __init__(self, broker, send_config=True, tee="snp"):
         self.b = broker
+        self.tee = tee
         self.send_config = send_config    # False: runtime-data without "config"
         self.enc = rsa.generate_private_key(public_exponent=65537, key_size=3072)
         self.sig = ec.generate_private_key(ec.SECP256R1())
@@ -249,6 +379,8 @@ class Attester:
         with open(os.path.join(broker.dir, "emu", "vcek.pem"), "rb") as f:
             from cryptography import x509
             self.vcek_der = x509.load_pem_x509_certificate(f.read()).public_bytes(serialization.Encoding.DER)
+        if tee == "tdx":
+            self.tdx = TdxPlatform(os.path.join(broker.dir, "tdx-emu"))
 
     def jwk_enc(self):
         n = self.enc.public_key().public_numbers()
@@ -289,14 +421,18 @@ class Attester:
         r[0x2E8:0x2E8 + 72] = ss.to_bytes(72, "little")
         return bytes(r)
 
-    def nonce(self):
-        st, _, body = self.b.request("POST", "/kbs/v0/auth", {"version": "0.1.0", "tee": "snp", "extra-params": {}})
+    def nonce(self, tee=None):
+        st, _, body = self.b.request("POST", "/kbs/v0/auth",
+                                     {"version": "0.1.0", "tee": tee or self.tee, "extra-params": {}})
         assert st == 200, (st, body)
         return body["nonce"]
 
     def attest_body(self, nonce=None, report_data=None, **kw):
         rd = self.runtime_data(nonce if nonce is not None else self.nonce())
         digest = hashlib.sha384(jcs(rd)).digest() + bytes(16)
+        if self.tee == "tdx":
+            q = self.tdx.quote(report_data if report_data is not None else digest, **kw)
+            return {"runtime-data": rd, "tee-evidence": {"quote": b64u(q)}}
         rep = self.report(report_data if report_data is not None else digest, **kw)
         return {"runtime-data": rd, "tee-evidence": {"report": b64u(rep), "vcek": b64u(self.vcek_der)}}
 

@@ -196,7 +196,7 @@ def t_malformed_json(b):
         for body in (b"{bad", b"[]", b"", b'{"a":1,"a":2}', b"{" * 40 + b"}" * 40):
             st, ct, r = b.request("POST", path, body, headers={"Content-Type": "application/json"})
             assert_problem(st, ct, r, 400)
-    st, ct, r = b.request("POST", "/kbs/v0/auth", {"version": "0.1.0", "tee": "tdx"})
+    st, ct, r = b.request("POST", "/kbs/v0/auth", {"version": "0.1.0", "tee": "tpm"})
     assert_problem(st, ct, r, 400)
     st, ct, r = b.request("POST", "/kbs/v0/auth", {"version": "0.1.0", "tee": "snp", "x": 1})
     assert_problem(st, ct, r, 400)

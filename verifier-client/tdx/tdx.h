@@ -249,6 +249,23 @@ int tdx_verify_quote(const struct tdx_trust *t, const uint8_t *quote, size_t len
     const struct tdx_collateral *c, const struct tdx_verify_opts *o, json_t **ret_claims,
     const char **reterr_reason) KW_WUR;
 
+/*
+ * What a collateral source needs to find a quote's collateral: the FMSPC
+ * and PCE-ID from the SGX extension of its PCK certificate and the CA that
+ * issued it (processor_ca 1: PCK Processor CA, 0: PCK Platform CA). The
+ * quote is parsed and its PCK chain verified to a trusted root (no time
+ * check; the result is cached in t, so the tdx_verify_quote that follows
+ * pays a digest for it), so the FMSPC that selects collateral is the one
+ * the root certified. Errors and reasons as tdx_verify_quote's steps 1-2;
+ * *ret is written only on success.
+ */
+struct tdx_quote_platform {
+	uint8_t fmspc[6], pce_id[2];
+	int processor_ca;
+};
+int tdx_quote_platform(const struct tdx_trust *t, const uint8_t *quote, size_t len,
+    struct tdx_quote_platform *ret, const char **reterr_reason) KW_WUR;
+
 /* The same with a QuoteCollateralV3 JSON object (tdx_collateral_new + tdx_verify_quote). */
 int tdx_verify(const struct tdx_trust *t, const uint8_t *quote, size_t len, const json_t *collateral,
     const struct tdx_verify_opts *o, json_t **ret_claims, const char **reterr_reason) KW_WUR;

@@ -518,3 +518,30 @@ out:
 		*reterr_reason = why;
 	return r;
 }
+
+int
+tdx_quote_platform(const struct tdx_trust *t, const uint8_t *quote, size_t len,
+    struct tdx_quote_platform *ret, const char **reterr_reason)
+{
+	struct tdx_quote q;
+	struct tdx_pck_chain ch;
+	const char *why = "invalid arguments";
+	int r = KW_ERR_INVALID_ARG;
+
+	memset(&ch, 0, sizeof(ch));
+	if (t == NULL || quote == NULL || ret == NULL)
+		goto out;
+	if ((r = tdx_quote_parse(quote, len, &q, &why)) != 0 ||
+	    (r = tdx_pck_chain_get(t, q.pck_chain, q.pck_chain_len, &ch, &why)) != 0)
+		goto out;
+	memcpy(ret->fmspc, ch.pck.fmspc, 6);
+	memcpy(ret->pce_id, ch.pck.pce_id, 2);
+	ret->processor_ca = ch.processor_ca;
+	r = 0;
+out:
+	tdx_pck_chain_clear(&ch);
+	ERR_clear_error();
+	if (r != 0 && reterr_reason != NULL)
+		*reterr_reason = why;
+	return r;
+}

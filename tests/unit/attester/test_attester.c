@@ -25,6 +25,7 @@
 #include <openssl/x509.h>
 
 #include "attester.h"
+#include "att_tdx_emu.h"
 #include "kw_b64url.h"
 #include "kw_jose.h"
 #include "kw_json.h"
@@ -664,7 +665,65 @@ test_tsm_absent(void)
 	CU_ASSERT_FATAL(mkdir(path, 0700) == 0);
 	CU_ASSERT(att_tsm_available(path) == 1);
 	CU_ASSERT(att_tsm_snp_evidence(path, rd, &ev) == KW_ERR_IO && ev == NULL);
-	CU_ASSERT(rmdir(path) == 0); /* and the entry it made was removed again */
+	/* the same for TDX quotes and the provider */
+	{
+		char prov[ATT_TSM_MAX_PROVIDER + 1] = "unchanged";
+		uint8_t *q = NULL;
+		size_t qlen = 0;
+
+		CU_ASSERT(att_tsm_tdx_quote(path, rd, &q, &qlen) == KW_ERR_IO && q == NULL);
+		CU_ASSERT(att_tsm_provider(path, prov) == KW_ERR_IO);
+		CU_ASSERT_STRING_EQUAL(prov, "unchanged");
+		CU_ASSERT(att_tsm_tdx_quote("/nonexistent/tsm/report", rd, &q, &qlen) == KW_ERR_UNAVAILABLE);
+		CU_ASSERT(att_tsm_provider("/nonexistent/tsm/report", prov) == KW_ERR_UNAVAILABLE);
+	}
+	CU_ASSERT(rmdir(path) == 0); /* and the entries it made were removed again */
+}
+
+/* The REPORT_DATA of emulated quotes v4 and v5 (both body types), and every truncation. */
+static void
+test_tdx_quote_report_data(void)
+{
+	static const struct { int version, body_type; } kinds[] = { {4, 2}, {5, 2}, {5, 3} };
+	struct att_tdx_emu_opts o;
+	struct att_tdx_emu *e = NULL;
+
+	att_tdx_emu_opts_default(&o, 1796600000);
+	CU_ASSERT_FATAL(att_tdx_emu_new(&o, 0, &e) == 0);
+	for (size_t i = 0; i < 64; i++)
+		o.report_data[i] = (uint8_t)(0x40 + i);
+	for (size_t k = 0; k < KW_ARRAY_SIZE(kinds); k++) {
+		uint8_t *q = NULL;
+		size_t qlen = 0;
+		const uint8_t *rd = NULL;
+		json_t *ev = NULL;
+
+		o.version = kinds[k].version;
+		o.body_type = kinds[k].body_type;
+		CU_ASSERT_FATAL(att_tdx_emu_quote(e, &o, &q, &qlen) == 0);
+		CU_ASSERT_EQUAL(att_tdx_quote_report_data(q, qlen, &rd), 0);
+		CU_ASSERT(rd != NULL && memcmp(rd, o.report_data, 64) == 0);
+		/* every prefix that cuts into the report data fails cleanly */
+		for (size_t n = 0; n < (kinds[k].version == 5 ? 54u : 48u) + 584u; n++) {
+			const uint8_t *x = NULL;
+			int r = att_tdx_quote_report_data(q, n, &x);
+
+			CHECKF(r == KW_ERR_TRUNCATED && x == NULL, "kind %zu prefix %zu", k, n);
+		}
+		CU_ASSERT_EQUAL(att_tdx_evidence_to_json(q, qlen, &ev), 0);
+		CU_ASSERT_EQUAL(json_object_size(ev), 1);
+		CU_ASSERT_EQUAL(json_string_length(json_object_get(ev, "quote")), kw_b64url_enclen(qlen));
+		json_decref(ev);
+		/* an SGX quote (TEE type 0) and an unknown version are refused */
+		q[4] = 0;
+		CU_ASSERT_EQUAL(att_tdx_quote_report_data(q, qlen, &rd), KW_ERR_UNSUPPORTED);
+		q[4] = 0x81;
+		q[0] = 3;
+		CU_ASSERT_EQUAL(att_tdx_quote_report_data(q, qlen, &rd), KW_ERR_UNSUPPORTED);
+		free(q);
+	}
+	CU_ASSERT_EQUAL(att_tdx_evidence_to_json(NULL, 0, NULL), KW_ERR_INVALID_ARG);
+	att_tdx_emu_free(e);
 }
 
 /* ------------------------------------------------------------------- JWE */
@@ -1183,6 +1242,7 @@ main(void)
 	    TEST_ADD(s, test_mk_emu_chain_refuses) || TEST_ADD(s, test_certtable_guids) ||
 	    TEST_ADD(s, test_certtable_good) || TEST_ADD(s, test_certtable_bad) ||
 	    TEST_ADD(s, test_certtable_bitflips) || TEST_ADD(s, test_tsm_absent) ||
+	    TEST_ADD(s, test_tdx_quote_report_data) ||
 	    TEST_ADD(s, test_jwe_good) || TEST_ADD(s, test_jwe_rejects) ||
 	    TEST_ADD(s, test_jwe_truncation_sweep) || TEST_ADD(s, test_jwe_bitflip_sweep) ||
 	    TEST_ADD(s, test_dpop_proof) || TEST_ADD(s, test_dpop_nonce_and_challenge) ||

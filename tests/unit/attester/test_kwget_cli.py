@@ -36,7 +36,8 @@ KWGET = os.path.abspath(sys.argv[1])
 SRC = os.environ.get("KW_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 TMP = tempfile.mkdtemp(prefix="kw-kwget-cli.")
 SECRET = bytes(range(100, 132))
-NO_TSM = "kwget: no SEV-SNP guest interface found (configfs-tsm); use --emulate snp for testing\n"
+NO_TSM = ("kwget: no confidential guest interface found (configfs-tsm); use --emulate snp or "
+          "--emulate tdx for testing\n")
 
 
 def b64u(b):
@@ -294,7 +295,13 @@ def t_usage_errors():
         (["--url", "https://x", "--resource", "a/b/c"], "exactly one of"),
         (base + ["--stdout"], "exactly one of"),
         (base + ["--emu-dir", TMP], "need --emulate snp"),
-        (base + ["--emulate", "tdx", "--emu-dir", TMP], "only 'snp'"),
+        (base + ["--emulate", "tpm", "--emu-dir", TMP], "supports 'snp' and 'tdx'"),
+        (base + ["--emulate", "tdx"], "--emulate tdx needs --emu-dir"),
+        (["--emu-collateral-out", os.path.join(TMP, "c.json")], "needs --emulate tdx --emu-dir"),
+        (["--emulate", "snp", "--emu-dir", TMP, "--emu-collateral-out", os.path.join(TMP, "c.json")],
+         "needs --emulate tdx --emu-dir"),
+        (base + ["--emulate", "tdx", "--emu-dir", TMP, "--emu-collateral-out", os.path.join(TMP, "c.json")],
+         "takes only --emulate tdx and --emu-dir"),
         (base + ["--emulate", "snp"], "needs --emu-dir"),
         (base + ["--emulate", "snp", "--emu-dir", TMP, "--emu-measurement", "abc"], "96 hex"),
         (base + ["--emulate", "snp", "--emu-dir", TMP, "--emu-report-data", "00" * 63], "128 hex"),
@@ -319,6 +326,31 @@ def t_no_configfs_tsm():
     p = run("--url", "https://127.0.0.1:1", "--resource", "a/b/c", "--out", os.path.join(TMP, "x"))
     assert p.returncode == 6 and p.stderr.decode() == NO_TSM, p
     assert not os.path.exists(os.path.join(TMP, "x"))
+
+
+def t_emu_collateral_out():
+    """--emu-collateral-out: the emulated TDX platform's collateral, a new 0600 file, nothing else."""
+    d = tempfile.mkdtemp(dir=TMP)
+    emu = os.path.join(d, "tdx-emu")
+    subprocess.run(["sh", os.path.join(SRC, "scripts", "mk-tdx-emu.sh"), emu], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = os.path.join(d, "coll.json")
+    p = run("--emulate", "tdx", "--emu-dir", emu, "--emu-collateral-out", out)
+    assert p.returncode == 0, p
+    assert (os.stat(out).st_mode & 0o777) == 0o600
+    doc = json.load(open(out))
+    assert set(doc) == {"pck_crl_issuer_chain", "root_ca_crl", "pck_crl", "tcb_info_issuer_chain", "tcb_info",
+                        "tcb_info_signature", "qe_identity_issuer_chain", "qe_identity",
+                        "qe_identity_signature"}, sorted(doc)
+    tcb = json.loads(doc["tcb_info"])
+    assert tcb["fmspc"].lower() == json.load(open(os.path.join(emu, "emu.json")))["fmspc"], tcb["fmspc"]
+    signer = x509.load_pem_x509_certificate(doc["tcb_info_issuer_chain"].encode())
+    assert "NOT INTEL" in signer.subject.rfc4514_string(), signer.subject
+    p = run("--emulate", "tdx", "--emu-dir", emu, "--emu-collateral-out", out)
+    assert p.returncode == 6 and "exists" in one_line(p), p
+    p = run("--emulate", "tdx", "--emu-dir", os.path.join(d, "nothing"), "--emu-collateral-out",
+            os.path.join(d, "c2.json"))
+    assert p.returncode == 6 and not os.path.exists(os.path.join(d, "c2.json")), p
 
 
 def kw(b, *args, env=None):
@@ -636,7 +668,7 @@ def main():
             emu = json.load(f)
         b = Broker(emu)
         b12 = Broker(emu, tls_max=ssl.TLSVersion.TLSv1_2)
-        tests = [t_help_version, t_usage_errors, t_no_configfs_tsm, lambda: t_release(b),
+        tests = [t_help_version, t_usage_errors, t_no_configfs_tsm, t_emu_collateral_out, lambda: t_release(b),
                  lambda: t_refuses_existing_output(b), lambda: t_errors(b), lambda: t_dpop_nonce(b),
                  lambda: t_tls(b, b12), lambda: t_manifest(b)]
         names = ["help_version", "usage_errors", "no_configfs_tsm", "release", "refuses_existing_output",

@@ -36,22 +36,23 @@ static const struct {
 	enum kw_problem p;
 	int status;
 	const char *slug, *title;
-	int retry;
+	const char *retry;      /* Retry-After, NULL: none */
 } pinned[] = {
-	{KW_PROBLEM_MALFORMED, 400, "malformed", "Bad Request", 0},
-	{KW_PROBLEM_UNSUPPORTED, 400, "unsupported", "Bad Request", 0},
-	{KW_PROBLEM_UNAUTHENTICATED, 401, "unauthenticated", "Unauthorized", 0},
-	{KW_PROBLEM_ATTESTATION_FAILED, 401, "attestation-failed", "Unauthorized", 0},
-	{KW_PROBLEM_DENIED, 403, "denied", "Forbidden", 0},
-	{KW_PROBLEM_FORBIDDEN, 403, "forbidden", "Forbidden", 0},
-	{KW_PROBLEM_NOT_FOUND, 404, "not-found", "Not Found", 0},
-	{KW_PROBLEM_METHOD_NOT_ALLOWED, 405, "method-not-allowed", "Method Not Allowed", 0},
-	{KW_PROBLEM_CONFLICT, 409, "conflict", "Conflict", 0},
-	{KW_PROBLEM_TOO_LARGE, 413, "too-large", "Payload Too Large", 0},
-	{KW_PROBLEM_SHED, 429, "shed", "Too Many Requests", 1},
-	{KW_PROBLEM_INTERNAL, 500, "internal", "Internal Server Error", 0},
-	{KW_PROBLEM_UNAVAILABLE, 503, "unavailable", "Service Unavailable", 1},
-	{KW_PROBLEM_HSM_UNAVAILABLE, 503, "hsm_unavailable", "Service Unavailable", 1},
+	{KW_PROBLEM_MALFORMED, 400, "malformed", "Bad Request", NULL},
+	{KW_PROBLEM_UNSUPPORTED, 400, "unsupported", "Bad Request", NULL},
+	{KW_PROBLEM_UNAUTHENTICATED, 401, "unauthenticated", "Unauthorized", NULL},
+	{KW_PROBLEM_ATTESTATION_FAILED, 401, "attestation-failed", "Unauthorized", NULL},
+	{KW_PROBLEM_DENIED, 403, "denied", "Forbidden", NULL},
+	{KW_PROBLEM_FORBIDDEN, 403, "forbidden", "Forbidden", NULL},
+	{KW_PROBLEM_NOT_FOUND, 404, "not-found", "Not Found", NULL},
+	{KW_PROBLEM_METHOD_NOT_ALLOWED, 405, "method-not-allowed", "Method Not Allowed", NULL},
+	{KW_PROBLEM_CONFLICT, 409, "conflict", "Conflict", NULL},
+	{KW_PROBLEM_TOO_LARGE, 413, "too-large", "Payload Too Large", NULL},
+	{KW_PROBLEM_SHED, 429, "shed", "Too Many Requests", "1"},
+	{KW_PROBLEM_INTERNAL, 500, "internal", "Internal Server Error", NULL},
+	{KW_PROBLEM_UNAVAILABLE, 503, "unavailable", "Service Unavailable", "1"},
+	{KW_PROBLEM_HSM_UNAVAILABLE, 503, "hsm_unavailable", "Service Unavailable", "1"},
+	{KW_PROBLEM_COLLATERAL_UNAVAILABLE, 503, "collateral_unavailable", "Service Unavailable", "60"},
 };
 
 static void
@@ -68,9 +69,9 @@ test_table(void)
 		CU_ASSERT_EQUAL(pi->status, pinned[i].status);
 		CU_ASSERT_STRING_EQUAL(pi->slug, pinned[i].slug);
 		CU_ASSERT_STRING_EQUAL(pi->title, pinned[i].title);
-		CU_ASSERT_EQUAL(pi->retry_after != NULL, pinned[i].retry);
-		if (pi->retry_after != NULL)
-			CU_ASSERT_STRING_EQUAL(pi->retry_after, "1");
+		CU_ASSERT_EQUAL(pi->retry_after != NULL, pinned[i].retry != NULL);
+		if (pi->retry_after != NULL && pinned[i].retry != NULL)
+			CU_ASSERT_STRING_EQUAL(pi->retry_after, pinned[i].retry);
 		CU_ASSERT(pi->planes != 0 && (pi->planes & ~(KW_PLANE_WORKLOAD | KW_PLANE_ADMIN)) == 0);
 		/* every 5xx has a generic detail of its own: kw_problem_err_detail hides the context */
 		if (pi->status >= 500)

@@ -22,6 +22,7 @@
 
 #define T0 1800000000LL   /* 2027-01-15T08:00:00Z */
 #define DAY 86400LL
+#define MRTD_A "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
 
 static char MA[97], MB[97], MC[97];   /* three measurements */
 
@@ -1410,6 +1411,208 @@ test_bitflip_sweep(void)
 	json_decref(c);
 }
 
+/* ---- TDX: mrtd, rtmr, tcb_status, advisories, evaluation data number ---- */
+
+/* Claims as the TDX verifier emits them (the parts policies look at). */
+static json_t *
+tdx_claims(const char *mrtd, const char *status, const char *advisory, int eval_num)
+{
+	json_t *c = jf("{'tee':'tdx','root':'intel','debug':false,'mrtd':'%s','rtmr0':'%s','rtmr1':'%s',"
+	    "'rtmr2':'%s','rtmr3':'%s','tcb_status':'%s','advisory_ids':[],"
+	    "'collateral':{'tcb_evaluation_data_number':%d}}", mrtd, MB, MB, MC, MB, status, eval_num);
+
+	if (advisory != NULL)
+		json_array_append_new(json_object_get(c, "advisory_ids"), json_string(advisory));
+	return c;
+}
+
+static void
+test_tdx_validation(void)
+{
+	json_t *p;
+
+	p = jf("{'version':1,'reference_values':{'mrtd':[{'value':'%s','not-before':'%s'}],"
+	    "'rtmr':{'0':[{'value':'%s'}],'3':[{'value':'%s'},{'value':'%s'}]}}}", MA, ts(T0), MB, MB, MC);
+	CU_ASSERT(valid(p));
+	json_decref(p);
+	p = jf("{'version':1,'reference_values':{'rtmr':{'2':[{'value':'%s'}]}}}", MC);
+	CU_ASSERT(valid(p));
+	json_decref(p);
+	assert_invalid(jf("{'version':1,'reference_values':{'mrtd':[]}}"), "reference_values.mrtd");
+	assert_invalid(jf("{'version':1,'reference_values':{'rtmr':{}}}"), "reference_values.rtmr");
+	assert_invalid(jf("{'version':1,'reference_values':{'rtmr':{'4':[{'value':'%s'}]}}}", MA),
+	    "reference_values.rtmr: unknown member");
+	assert_invalid(jf("{'version':1,'reference_values':{'rtmr':{'0':[]}}}"), "reference_values.rtmr.0");
+	assert_invalid(jf("{'version':1,'reference_values':{'rtmr':[{'value':'%s'}]}}", MA),
+	    "reference_values.rtmr");
+	assert_invalid(jf("{'version':1,'reference_values':{'mrtd':[{'value':'%s'},{'value':'%s'}]}}", MA, MA),
+	    "duplicate");
+	assert_invalid(jf("{'version':1,'reference_values':{'mrtd':[{'value':'AB'}]}}"), "mrtd[0].value");
+	assert_invalid(jf("{'version':1,'reference_values':{'mrtd':[{'value':'%s','not-before':'%s',"
+	    "'not-after':'%s'}]}}", MA, ts(T0), ts(T0 - 1)), "not-after before not-before");
+	assert_invalid(jf("{'version':1,'reference_values':{'mrtds':[{'value':'%s'}]}}", MA),
+	    "reference_values: unknown member");
+	/* containsNone takes a non-empty array */
+	p = jf("{'version':1,'rules':{'claim':'advisory_ids','op':'containsNone','value':['INTEL-SA-00837']}}");
+	CU_ASSERT(valid(p));
+	json_decref(p);
+	assert_invalid(jf("{'version':1,'rules':{'claim':'advisory_ids','op':'containsNone','value':[]}}"),
+	    "non-empty array for containsNone");
+	assert_invalid(jf("{'version':1,'rules':{'claim':'advisory_ids','op':'containsNone','value':'x'}}"),
+	    "rules.value");
+	assert_invalid(jf("{'version':1,'rules':{'claim':'advisory_ids','op':'containsNone'}}"),
+	    "required for containsNone");
+}
+
+static void
+test_tdx_eval(void)
+{
+	json_t *p, *c, *ex = NULL;
+
+	/* mrtd and one RTMR pinned, UpToDate required, one advisory refused, evaluation number >= 17 */
+	p = jf("{'version':1,'rules':{'allOf':[{'claim':'tee','op':'equals','value':'tdx'},"
+	    "{'claim':'tcb_status','op':'in','value':['UpToDate']},"
+	    "{'claim':'advisory_ids','op':'containsNone','value':['INTEL-SA-00837','INTEL-SA-00960']},"
+	    "{'claim':'collateral.tcb_evaluation_data_number','op':'gte','value':17}]},"
+	    "'reference_values':{'mrtd':[{'value':'%s','not-before':'%s','not-after':'%s','name':'td 1'}],"
+	    "'rtmr':{'2':[{'value':'%s'}]}}}", MA, ts(T0 - DAY), ts(T0 + DAY), MC);
+	c = tdx_claims(MA, "UpToDate", NULL, 17);
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, NULL, NULL, &ex), 0);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "decision"), "allow");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(ex, "matched"), "claim")), "mrtd");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(ex, "matched"), "name")), "td 1");
+	json_decref(ex);
+	ex = NULL;
+	json_decref(c);
+	/* each requirement on its own */
+	{
+		static const struct { const char *mrtd, *status, *adv; int num; const char *reason, *detail; } no[] = {
+			{NULL, "UpToDate", NULL, 17, "mrtd", "mrtd is not a reference value"},
+			{"", "OutOfDate", NULL, 17, "rules", "tcb_status in"},
+			{"", "UpToDate", "INTEL-SA-00960", 17, "rules", "advisory_ids containsNone"},
+			{"", "UpToDate", NULL, 16, "rules", "collateral.tcb_evaluation_data_number gte 17"},
+		};
+
+		for (size_t i = 0; i < KW_ARRAY_SIZE(no); i++) {
+			int r;
+
+			c = tdx_claims(no[i].mrtd == NULL ? MB : MA, no[i].status, no[i].adv, no[i].num);
+			r = eval_at(p, c, T0, NULL, NULL, &ex);
+			CHECKF(r == KW_ERR_DENIED, "case %zu", i);
+			CHECKF(strcmp(explain_str(ex, "reason"), no[i].reason) == 0, "case %zu: reason %s", i,
+			    explain_str(ex, "reason"));
+			CHECKF(strstr(explain_str(ex, "detail"), no[i].detail) != NULL, "case %zu: detail %s", i,
+			    explain_str(ex, "detail"));
+			json_decref(ex);
+			ex = NULL;
+			json_decref(c);
+		}
+	}
+	/* an advisory the policy does not name is fine */
+	c = tdx_claims(MA, "UpToDate", "INTEL-SA-01234", 17);
+	CU_ASSERT_EQUAL(eval(p, c), 0);
+	json_object_set_new(c, "advisory_ids", json_string("INTEL-SA-01234"));   /* not an array */
+	CU_ASSERT_EQUAL(eval(p, c), KW_ERR_DENIED);
+	json_object_del(c, "advisory_ids");                                      /* missing */
+	CU_ASSERT_EQUAL(eval(p, c), KW_ERR_DENIED);
+	json_decref(c);
+	/* RTMR 2 differs */
+	c = tdx_claims(MA, "UpToDate", NULL, 17);
+	json_object_set_new(c, "rtmr2", json_string(MB));
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, NULL, NULL, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "reason"), "rtmr");
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "path"), "reference_values.rtmr.2");
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "detail"), "rtmr2 is not a reference value");
+	json_decref(ex);
+	ex = NULL;
+	json_object_del(c, "rtmr2");
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, NULL, NULL, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "detail"), "claim rtmr2 missing");
+	json_decref(ex);
+	ex = NULL;
+	json_decref(c);
+	/* the MRTD's window: not yet, and no longer */
+	c = tdx_claims(MA, "UpToDate", NULL, 17);
+	CU_ASSERT_EQUAL(eval_at(p, c, T0 + DAY, NULL, NULL, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "reason"), "window");
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "path"), "reference_values.mrtd[0]");
+	CU_ASSERT(strncmp(explain_str(ex, "detail"), "mrtd not valid since", 20) == 0);
+	json_decref(ex);
+	ex = NULL;
+	CU_ASSERT_EQUAL(eval_at(p, c, T0 - DAY - 1, NULL, NULL, NULL), KW_ERR_DENIED);
+	CU_ASSERT_EQUAL(eval_at(p, c, T0 + DAY - 1, NULL, NULL, NULL), 0);
+	/* SNP claims under a TDX policy, and the TDX claims under an SNP one */
+	{
+		json_t *snp = base_claims(), *snp_pol = jf("{'version':1,'reference_values':{'measurements':"
+		    "[{'value':'%s'}]}}", MA);
+
+		CU_ASSERT_EQUAL(eval(p, snp), KW_ERR_DENIED);
+		CU_ASSERT_EQUAL(eval(snp_pol, c), KW_ERR_DENIED);
+		CU_ASSERT_EQUAL(eval(snp_pol, snp), 0);
+		json_decref(snp_pol);
+		json_decref(snp);
+	}
+	/* emulated (test-root) TDX evidence needs allow_test_roots */
+	json_object_set_new(c, "root", json_string("test"));
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, NULL, NULL, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "reason"), "root");
+	json_decref(ex);
+	json_object_set_new(p, "allow_test_roots", json_true());
+	CU_ASSERT_EQUAL(eval(p, c), 0);
+	json_decref(c);
+	json_decref(p);
+}
+
+static void
+test_tdx_lint(void)
+{
+	/* policy (' for "), then how many tdx-tcb-status and tcb-floor-missing warnings */
+	static const struct { const char *policy; size_t tdx, floors; } cases[] = {
+		/* TDX with a tcb_status rule: neither; without: the TDX one only (SNP cannot match mrtd) */
+		{"{'version':1,'rules':{'allOf':[{'claim':'tee','op':'equals','value':'tdx'},"
+		    "{'claim':'tcb_status','op':'in','value':['UpToDate']}]},"
+		    "'reference_values':{'mrtd':[{'value':'" MRTD_A "'}]}}", 0, 0},
+		{"{'version':1,'reference_values':{'mrtd':[{'value':'" MRTD_A "'}]}}", 1, 0},
+		/* a tcb_status rule only inside anyOf does not bound the status */
+		{"{'version':1,'rules':{'anyOf':[{'claim':'tcb_status','op':'in','value':['UpToDate']},"
+		    "{'claim':'debug','op':'equals','value':false}]},"
+		    "'reference_values':{'rtmr':{'1':[{'value':'" MRTD_A "'}]}}}", 1, 0},
+		/* SNP measurements, or tee snp: no TDX evidence can pass */
+		{"{'version':1,'reference_values':{'measurements':[{'value':'" MRTD_A "'}]}}", 0, 4},
+		{"{'version':1,'rules':{'claim':'tee','op':'in','value':['snp']}}", 0, 4},
+		/* any TEE: both */
+		{"{'version':1,'rules':{'claim':'tee','op':'notEquals','value':'tpm'}}", 1, 4},
+		/* TDX excluded by notEquals, SNP by equals */
+		{"{'version':1,'rules':{'allOf':[{'claim':'tee','op':'notEquals','value':'tdx'}]}}", 0, 4},
+		{"{'version':1,'rules':{'claim':'tee','op':'equals','value':'tdx'}}", 1, 0},
+	};
+	json_t *p, *w;
+
+	for (size_t i = 0; i < KW_ARRAY_SIZE(cases); i++) {
+		p = jf("%s", cases[i].policy);
+		w = lint(p, 0, NULL, NULL);
+		CHECKF(count_code(w, "tdx-tcb-status") == cases[i].tdx, "case %zu", i);
+		CHECKF(count_code(w, "tcb-floor-missing") == cases[i].floors, "case %zu", i);
+		json_decref(w);
+		json_decref(p);
+	}
+	/* the TDX lists are linted like measurements; a clean TDX policy has no warnings */
+	p = jf("{'version':1,'reference_values':{'mrtd':[{'value':'%s'}]}}", MA);
+	w = lint(p, 90 * DAY, NULL, NULL);
+	CU_ASSERT_EQUAL(count_code(w, "no-not-before"), 1);
+	CU_ASSERT_EQUAL(count_code(w, "no-not-after"), 1);
+	json_decref(w);
+	json_decref(p);
+	p = jf("{'version':1,'rules':{'allOf':[{'claim':'tee','op':'equals','value':'tdx'},"
+	    "{'claim':'tcb_status','op':'in','value':['UpToDate']}]},"
+	    "'reference_values':{'mrtd':[{'value':'%s','not-before':'%s','not-after':'%s'}]}}",
+	    MA, ts(T0 - DAY), ts(T0 + DAY));
+	w = lint(p, 90 * DAY, NULL, NULL);
+	CU_ASSERT_EQUAL(json_array_size(w), 0);
+	json_decref(w);
+	json_decref(p);
+}
+
 /* ---- docs/policy.md examples ---- */
 
 static void
@@ -1501,6 +1704,9 @@ main(void)
 	CU_add_test(s, "explain", test_explain);
 	CU_add_test(s, "hostile claims", test_hostile_claims);
 	CU_add_test(s, "bit-flip and truncation sweeps", test_bitflip_sweep);
+	CU_add_test(s, "TDX reference values and operators: validation", test_tdx_validation);
+	CU_add_test(s, "TDX evaluation", test_tdx_eval);
+	CU_add_test(s, "TDX lint", test_tdx_lint);
 	CU_add_test(s, "docs/policy.md examples", test_docs_examples);
 	return test_end(0);
 }

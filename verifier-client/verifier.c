@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The verifier seam (verifier.h): the table of evidence types, how a
+ * tee-evidence object finds its member, the helpers members share, and the
+ * collateral source wrapper.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "kw_b64url.h"
+#include "kw_util.h"
+#include "verifier.h"
+
+const struct kw_verifier *const kw_verifiers[] = {
+	&kw_verifier_snp,
+	&kw_verifier_tdx,
+	NULL,
+};
+
+const struct kw_verifier *
+kw_verifier_find(const char *tee)
+{
+	if (tee == NULL)
+		return NULL;
+	for (size_t i = 0; kw_verifiers[i] != NULL; i++)
+		if (strcmp(kw_verifiers[i]->tee, tee) == 0)
+			return kw_verifiers[i];
+	return NULL;
+}
+
+const struct kw_verifier *
+kw_verifier_for_evidence(const json_t *evidence, const char **why)
+{
+	const struct kw_verifier *found = NULL;
+
+	if (!json_is_object(evidence)) {
+		*why = "\"tee-evidence\" must be an object";
+		return NULL;
+	}
+	for (size_t i = 0; kw_verifiers[i] != NULL; i++) {
+		if (json_object_get(evidence, kw_verifiers[i]->members[0]) == NULL)
+			continue;
+		if (found != NULL) {
+			*why = "tee-evidence holds members of more than one evidence type";
+			return NULL;
+		}
+		found = kw_verifiers[i];
+	}
+	if (found == NULL)
+		*why = "tee-evidence is no supported evidence (snp: report, vcek, chain; "
+		    "tdx: quote, cc_eventlog)";
+	return found;
+}
+
+const char *
+kw_verifier_names(void)
+{
+	return "snp, tdx";
+}
+
+int
+kw_evidence_b64(const json_t *evidence, const char *name, size_t max, uint8_t **ret, size_t *ret_len)
+{
+	const json_t *v = json_object_get(evidence, name);
+
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return KW_ERR_INVALID_FORMAT;
+	return kw_b64url_decode_alloc(json_string_value(v), json_string_length(v), max, ret, ret_len);
+}
+
+int
+kw_binding_check(const json_t *claims, const uint8_t *binding, size_t binding_len, const char **why)
+{
+	const char *hex = json_string_value(json_object_get(claims, "report_data"));
+	uint8_t rd[KW_BINDING_LEN];
+
+	if (binding == NULL)
+		return 0;
+	if (binding_len != KW_BINDING_LEN) {
+		*why = "invalid arguments";
+		return KW_ERR_INVALID_ARG;
+	}
+	if (hex == NULL || kw_hex_decode(hex, rd, sizeof(rd)) != 0) {
+		*why = "verifier returned no report_data";
+		return KW_ERR_INTERNAL;
+	}
+	if (CRYPTO_memcmp(rd, binding, sizeof(rd)) != 0) {
+		*why = "report data does not match SHA-384(JCS(runtime-data))";
+		return KW_ERR_MISMATCH;
+	}
+	return 0;
+}
+
+/* ---- collateral sources ---- */
+
+struct kw_tdx_collateral_source {
+	const struct kw_tdx_collateral_ops *ops;
+	void *ctx;
+};
+
+int
+kw_tdx_source_new(const struct kw_tdx_collateral_ops *ops, void *ctx, struct kw_tdx_collateral_source **ret)
+{
+	struct kw_tdx_collateral_source *s;
+
+	if (ops == NULL || ops->get == NULL || ret == NULL) {
+		if (ops != NULL && ops->free != NULL)
+			ops->free(ctx);
+		return KW_ERR_INVALID_ARG;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		if (ops->free != NULL)
+			ops->free(ctx);
+		return KW_ERR_NOMEM;
+	}
+	s->ops = ops;
+	s->ctx = ctx;   /* taken */
+	*ret = s;
+	return 0;
+}
+
+void
+kw_tdx_source_free(struct kw_tdx_collateral_source *s)
+{
+	if (s == NULL)
+		return;
+	if (s->ops->free != NULL)
+		s->ops->free(s->ctx);
+	free(s);
+}
+
+const char *
+kw_tdx_source_mode(const struct kw_tdx_collateral_source *s)
+{
+	return s != NULL && s->ops->mode != NULL ? s->ops->mode : "none";
+}
+
+int
+kw_tdx_source_get(const struct kw_tdx_collateral_source *s, const uint8_t fmspc[static 6], enum kw_pck_ca ca,
+    int64_t now, struct tdx_collateral **ret, const char **why)
+{
+	if (s == NULL || ret == NULL) {
+		*why = "no TDX collateral source configured";
+		return KW_ERR_INVALID_ARG;
+	}
+	return s->ops->get(s->ctx, fmspc, ca, now, ret, why);
+}

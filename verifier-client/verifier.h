@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_VERIFIER_H
+#define KW_VERIFIER_H
+
+/*
+ * The TEE-neutral verifier seam (docs/architecture.md, "The verifier seam").
+ * One table, kw_verifiers[], names every evidence type the broker and
+ * `kwctl evidence verify` accept. Each member turns its own "tee-evidence"
+ * JSON plus the expected binding (REPORT_DATA), the verification time and
+ * the trust configuration into one normalized claim set (docs/claims.md) or
+ * a reason. A member parses strictly, authenticates, checks the binding and
+ * builds claims; it never sees HTTP, policy or the HSM, and logs nothing
+ * above debug. Adding a TEE is a member here, a table entry, its trust in
+ * struct kw_trust and its configuration section.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "kw_err.h"
+#include "snp.h"
+#include "tdx.h"
+
+#define KW_BINDING_LEN 64   /* REPORT_DATA: SHA-384(JCS(runtime-data)) ‖ 16 zero bytes */
+
+/* ---- TDX collateral sources ---- */
+
+/* The CA that issued a PCK certificate, and so which PCK CRL its collateral carries. */
+enum kw_pck_ca {
+	KW_PCK_CA_PLATFORM = 0,
+	KW_PCK_CA_PROCESSOR = 1,
+};
+
+/*
+ * Where Intel's collateral for a platform comes from. A source is shared by
+ * the appraisal threads: get() must be safe to call concurrently. Modes:
+ * "offline" (a directory of QuoteCollateralV3 files, kw_tdx_offline_new),
+ * "fixed" (one collateral for any quote: kwctl), later "pcs" and "pccs"
+ * (fetched and cached: verifier-client/tdx/tdx_pcs).
+ */
+struct kw_tdx_collateral_source;
+
+struct kw_tdx_collateral_ops {
+	const char *mode;
+	/*
+	 * The collateral to appraise a quote of this FMSPC and PCK CA with at
+	 * time now: 0 and a new reference in *ret (tdx_collateral_free), or
+	 * KW_ERR_UNAVAILABLE when none is valid at now (the appraisal fails
+	 * closed: 503 collateral_unavailable), or another code with a static
+	 * reason (collateral that does not verify). Never blocks on the network
+	 * when a valid copy is at hand.
+	 */
+	int (*get)(void *ctx, const uint8_t fmspc[static 6], enum kw_pck_ca ca, int64_t now,
+	    struct tdx_collateral **ret, const char **reterr_reason);
+	void (*free)(void *ctx);     /* NULL-safe on ctx */
+};
+
+/* Wrap ctx (taken: freed with ops->free by kw_tdx_source_free) in a source. */
+int kw_tdx_source_new(const struct kw_tdx_collateral_ops *ops, void *ctx,
+    struct kw_tdx_collateral_source **ret) KW_WUR;
+/* NULL-safe. */
+void kw_tdx_source_free(struct kw_tdx_collateral_source *s);
+/* "offline", "fixed", ... */
+const char *kw_tdx_source_mode(const struct kw_tdx_collateral_source *s);
+/* Dispatch to the source's get(); KW_ERR_INVALID_ARG without a source. */
+int kw_tdx_source_get(const struct kw_tdx_collateral_source *s, const uint8_t fmspc[static 6],
+    enum kw_pck_ca ca, int64_t now, struct tdx_collateral **ret, const char **reterr_reason) KW_WUR;
+
+#define KW_TDX_OFFLINE_MAX_FILES 256
+
+/* Called once per file kw_tdx_offline_new loaded (for the broker's log). */
+typedef void (*kw_tdx_offline_fn)(void *arg, const char *file, const struct tdx_collateral_info *info,
+    enum kw_pck_ca ca);
+
+/*
+ * The offline source: every regular file named *.json in dir (at most
+ * KW_TDX_OFFLINE_MAX_FILES, each at most TDX_MAX_COLLATERAL bytes) must be
+ * a dcap-qvl QuoteCollateralV3 object that tdx_collateral_new verifies
+ * under t (signatures, chains to a trusted root); other files are ignored.
+ * They are indexed by FMSPC and PCK CA (the CA of the PCK CRL issuer chain)
+ * with the validity window of tdx_collateral_get_info. get() returns, of the
+ * files for the quote's FMSPC and CA valid at now (not_before <= now <
+ * not_after), the one with the highest TCB evaluation data number, then the
+ * latest not_before; none: KW_ERR_UNAVAILABLE. An empty directory is not an
+ * error (every TDX appraisal is then unavailable). Loaded once: the source
+ * is read-only afterwards. On failure nothing is returned and why (when
+ * whylen > 0) names the file and the reason: KW_ERR_IO (the directory or a
+ * file), KW_ERR_TOO_LARGE (too many files), or the code of
+ * kw_json_parse / tdx_collateral_new.
+ */
+int kw_tdx_offline_new(const struct tdx_trust *t, const char *dir, kw_tdx_offline_fn each, void *arg,
+    struct kw_tdx_collateral_source **ret, char *why, size_t whylen) KW_WUR;
+
+/*
+ * The fixed source (kwctl --collateral FILE): the one QuoteCollateralV3
+ * object (a reference is taken) is verified by tdx_collateral_new at every
+ * get() and returned whatever the FMSPC, CA and time: the verifier's own
+ * FMSPC and freshness checks then say why it does not fit.
+ */
+int kw_tdx_fixed_new(const struct tdx_trust *t, json_t *collateral,
+    struct kw_tdx_collateral_source **ret) KW_WUR;
+
+/* ---- the seam ---- */
+
+/*
+ * Every verifier's trust, owned by the caller and read-only once built
+ * (appraisals run concurrently with it). A NULL member disables its TEE.
+ */
+struct kw_trust {
+	struct snp_trust *snp;                           /* pinned AMD ARKs, chains, test roots */
+	struct tdx_trust *tdx;                           /* pinned Intel SGX Root CA, test roots, caches */
+	const struct kw_tdx_collateral_source *tdx_collateral;   /* TDX needs it too */
+};
+
+/* One appraisal's input, owned by the caller. */
+struct kw_appraisal {
+	const json_t *evidence;        /* the "tee-evidence" object (the request body is size-capped) */
+	const uint8_t *binding;        /* expected REPORT_DATA, or NULL: not checked (kwctl) */
+	size_t binding_len;            /* KW_BINDING_LEN when binding is given */
+	int64_t at;                    /* verification time, seconds since the epoch (> 0) */
+	const struct kw_trust *trust;
+	int allow_debug;               /* 1: debug guests verify (the claim says so; policy decides) */
+	/*
+	 * Optional: an object the member adds diagnostics to, also on
+	 * rejection, for logs and kwctl: "tcb_status" (TDX, how far the TCB
+	 * evaluation got), "fmspc" (TDX, the platform whose collateral was
+	 * looked up). Never secrets; hex and Intel's strings only.
+	 */
+	json_t *diag;
+};
+
+struct kw_verifier {
+	const char *tee;               /* "tee" of /auth and of the claims: "snp", "tdx" */
+	const char *vendor_root;       /* the "root" claim of genuine evidence: "amd", "intel" */
+	const char *appraisal_policy_id;   /* EAR ear.appraisal-policy-id */
+	const char *log_claim;         /* the claim the broker names in its "attested" log line */
+	/* tee-evidence members; the first is required and identifies this evidence type */
+	const char *const *members;
+	/* the claims copied into the attestation token (docs/claims.md, "in token") */
+	const char *const *token_claims;
+	/* 1 when trust holds what this member needs */
+	int (*enabled)(const struct kw_trust *trust);
+	/*
+	 * The shape of tee-evidence only: members, types, base64url and sizes
+	 * (cheap, no cryptography: the broker runs it on its loop thread to
+	 * answer 400). 0, or KW_ERR_INVALID_FORMAT / KW_ERR_TOO_LARGE with a
+	 * static client-safe reason.
+	 */
+	int (*check)(const json_t *evidence, const char **reterr_reason);
+	/*
+	 * Parse, authenticate, check the binding and normalize: 0 and a new
+	 * claims object in *ret_claims (with "tee" and "root"), or a negative
+	 * code and a static reason (*ret_claims untouched). KW_ERR_UNAVAILABLE
+	 * only when input from outside the evidence (collateral) is not
+	 * available; KW_ERR_NOMEM when memory is short; any other code is the
+	 * evidence's fault. Thread-safe.
+	 */
+	int (*appraise)(const struct kw_appraisal *in, json_t **ret_claims, const char **reterr_reason);
+};
+
+/* The table, NULL-terminated: SNP first, TDX second. */
+extern const struct kw_verifier *const kw_verifiers[];
+
+extern const struct kw_verifier kw_verifier_snp;
+extern const struct kw_verifier kw_verifier_tdx;
+
+/* The member for tee, or NULL. */
+const struct kw_verifier *kw_verifier_find(const char *tee);
+
+/*
+ * The member whose identifying member (members[0]) tee-evidence holds:
+ * exactly one must match. NULL (with a static reason) when evidence is not
+ * an object, matches no member or more than one.
+ */
+const struct kw_verifier *kw_verifier_for_evidence(const json_t *evidence, const char **reterr_reason);
+
+/* "snp, tdx": the tees of the table, for messages (static). */
+const char *kw_verifier_names(void);
+
+/* ---- helpers for members ---- */
+
+/*
+ * Decode the base64url string member `name` of evidence (1..max bytes) into
+ * a new buffer. KW_ERR_INVALID_FORMAT (missing, not a string, not strict
+ * base64url), KW_ERR_TOO_LARGE, KW_ERR_NOMEM.
+ */
+int kw_evidence_b64(const json_t *evidence, const char *name, size_t max, uint8_t **ret,
+    size_t *ret_len) KW_WUR;
+
+/*
+ * The binding check shared by the members: claims' "report_data" (lower-case
+ * hex) equals binding (constant time). 0; KW_ERR_MISMATCH with the reason
+ * "report data does not match SHA-384(JCS(runtime-data))"; KW_ERR_INTERNAL
+ * when the claim is missing. binding NULL: 0.
+ */
+int kw_binding_check(const json_t *claims, const uint8_t *binding, size_t binding_len,
+    const char **reterr_reason) KW_WUR;
+
+#endif
