@@ -974,7 +974,7 @@ fetch_install(struct tdx_pcs *p, struct pcs_entry *e, int64_t at, int background
 	json_t *doc = NULL;
 	const char *w = NULL, *refused = NULL;
 	int64_t now;
-	int r, installed = 0;
+	int r, wr = 0, installed = 0;
 
 	/* e->fmspc and e->ca do not change while e is busy. */
 	r = fetch(p, e->fmspc, e->ca, &doc, &c, detail, &w);
@@ -1009,12 +1009,25 @@ fetch_install(struct tdx_pcs *p, struct pcs_entry *e, int64_t at, int background
 		e->last_why = w;
 		e->next_refresh = now + p->retry_s;
 	}
+	if (r == 0 && !valid_at(&e->info, at)) {
+		/* Installed, yet nothing valid at `at`: asking again at once would not help. */
+		e->last_fail = now;
+		e->last_r = KW_ERR_CERT_EXPIRED;
+		e->last_why = "the service has no collateral valid at the verification time";
+		e->next_refresh = now + p->retry_s;
+	}
 	e->gen++;
 	pthread_cond_broadcast(&p->done);
 	pthread_mutex_unlock(&p->lock);
 	tdx_collateral_free(old);
 	tdx_collateral_free(c);
 
+	/* The file first, so that a "fetched" report means stored as well. */
+	if (installed && p->cache_dir != NULL && (wr = cache_write(p, e->fmspc, e->ca, doc)) != 0) {
+		pthread_mutex_lock(&p->lock);
+		p->st.disk_write_failures++;
+		pthread_mutex_unlock(&p->lock);
+	}
 	event_init(&ev, installed ? TDX_PCS_EV_FETCHED : refused != NULL ? TDX_PCS_EV_REFUSED :
 	    TDX_PCS_EV_FETCH_FAILED, e->fmspc, e->ca, background);
 	ev.r = r;
@@ -1023,13 +1036,9 @@ fetch_install(struct tdx_pcs *p, struct pcs_entry *e, int64_t at, int background
 	ev.not_after = info.not_after;
 	kw_log_debug("tdx collateral %s: %s", tdx_pcs_ca_name(e->ca), ev.why);
 	emit(p, &ev);
-
-	if (installed && p->cache_dir != NULL && (r = cache_write(p, e->fmspc, e->ca, doc)) != 0) {
-		pthread_mutex_lock(&p->lock);
-		p->st.disk_write_failures++;
-		pthread_mutex_unlock(&p->lock);
+	if (wr != 0) {
 		event_init(&ev, TDX_PCS_EV_CACHE_WRITE_FAILED, e->fmspc, e->ca, background);
-		ev.r = r;
+		ev.r = wr;
 		ev.why = "cannot write the collateral cache file";
 		ev.not_after = info.not_after;
 		emit(p, &ev);
@@ -1299,8 +1308,8 @@ cache_load_one(struct tdx_pcs *p, int dfd, const char *name, const uint8_t fmspc
 	e->c = c;
 	c = NULL;    /* transferred */
 	e->info = info;
-	e->fetched_at = mtime;
-	e->next_refresh = schedule(p, &info, mtime, now);
+	e->fetched_at = mtime < now ? mtime : now;    /* a file from the future counts as fetched now */
+	e->next_refresh = schedule(p, &info, e->fetched_at, now);
 	p->st.disk_loaded++;
 	pthread_mutex_unlock(&p->lock);
 	r = 0;
