@@ -68,16 +68,13 @@ ctype_is(const char *ct, const char *want)
 	return *ct == '\0' || *ct == ';';
 }
 
+/* One byte from two hex digits (either case): 0 or -1. */
 static int
-hexdigit(int c)
+hex_byte(const char *two, uint8_t *ret)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	char buf[3] = { two[0], two[1], '\0' };
+
+	return kw_hex_decode(buf, ret, 1) == 0 ? 0 : -1;
 }
 
 int
@@ -93,12 +90,13 @@ tdx_pcs_url_decode(const char *in, size_t len, char **ret, size_t *ret_len)
 	if ((out = malloc((len < TDX_MAX_CHAIN_PEM ? len : TDX_MAX_CHAIN_PEM) + 1)) == NULL)
 		return KW_ERR_NOMEM;
 	for (size_t i = 0; i < len; i++) {
-		int c = (unsigned char)in[i], hi, lo;
+		int c = (unsigned char)in[i];
+		uint8_t b;
 
 		if (c == '%') {
-			if (len - i < 3 || (hi = hexdigit(in[i + 1])) < 0 || (lo = hexdigit(in[i + 2])) < 0)
+			if (len - i < 3 || hex_byte(in + i + 1, &b) != 0)
 				goto bad;
-			c = hi << 4 | lo;
+			c = b;
 			i += 2;
 		} else if (c < 0x21 || c > 0x7e) {
 			goto bad;      /* raw space, control or non-ASCII: not as PCS encodes */
@@ -268,6 +266,7 @@ tdx_pcs_cut_signed(const char *body, size_t len, const char *member, const char 
 	json_t *doc = NULL, *again = NULL;
 	const json_t *val, *sig;
 	const char *w = "invalid arguments", *sigs;
+	uint8_t rs[64];
 	size_t off, vlen;
 	int r = KW_ERR_INVALID_ARG;
 
@@ -282,11 +281,8 @@ tdx_pcs_cut_signed(const char *body, size_t len, const char *member, const char 
 	if (json_object_size(doc) != 2 || !json_is_object(val) || !json_is_string(sig))
 		FAIL(KW_ERR_INVALID_FORMAT, "PCS response body is not {signed object, \"signature\"}");
 	sigs = json_string_value(sig);
-	if (json_string_length(sig) != 128)
+	if (kw_hex_decode(sigs, rs, sizeof(rs)) != 0)    /* r ‖ s: 64 bytes */
 		FAIL(KW_ERR_INVALID_FORMAT, "PCS response signature is not 128 hex digits");
-	for (size_t i = 0; i < 128; i++)
-		if (hexdigit(sigs[i]) < 0)
-			FAIL(KW_ERR_INVALID_FORMAT, "PCS response signature is not 128 hex digits");
 	/* The exact bytes: located by the scanner, proven to be that member by reparsing. */
 	if (find_member(body, len, member, &off, &vlen) != 0)
 		FAIL(KW_ERR_INVALID_FORMAT, "PCS response signed object cannot be located in the body");
@@ -379,6 +375,7 @@ static int
 set_root_crl(json_t *o, const struct tdx_pcs_resp *rs, const char **why)
 {
 	uint8_t *der = NULL;
+	char *hex = NULL;
 	size_t len = rs->len, n;
 	int r;
 
@@ -403,22 +400,33 @@ set_root_crl(json_t *o, const struct tdx_pcs_resp *rs, const char **why)
 	n = len / 2;
 	if (n > TDX_MAX_CRL_DER)
 		return KW_ERR_TOO_LARGE;
-	if ((der = malloc(n)) == NULL)
-		return KW_ERR_NOMEM;
-	r = KW_ERR_INVALID_FORMAT;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexdigit(rs->body[2 * i]), lo = hexdigit(rs->body[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			goto out;
-		der[i] = (uint8_t)(hi << 4 | lo);
+	if ((hex = malloc(len + 1)) == NULL || (der = malloc(n)) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
 	}
+	memcpy(hex, rs->body, len);    /* the body is not NUL-terminated */
+	hex[len] = '\0';
+	if ((r = kw_hex_decode(hex, der, n)) != 0)
+		goto out;
 	if ((r = crl_der_ok(der, n)) == 0)
 		r = set_hex(o, "root_ca_crl", der, n);
 out:
+	free(hex);
 	free(der);
 	return r;
 }
+
+/* The two signed documents: TCB Info, then QE identity. */
+static const struct signed_doc {
+	const char *member, *text_key, *sig_key, *chain_key, *ctype_why, *chain_why;
+} signed_docs[] = {
+	{ "tcbInfo", "tcb_info", "tcb_info_signature", "tcb_info_issuer_chain",
+	  "TCB Info response is not application/json",
+	  "TCB Info response has no valid TCB-Info-Issuer-Chain header" },
+	{ "enclaveIdentity", "qe_identity", "qe_identity_signature", "qe_identity_issuer_chain",
+	  "QE identity response is not application/json",
+	  "QE identity response has no valid SGX-Enclave-Identity-Issuer-Chain header" },
+};
 
 int
 tdx_pcs_assemble(const struct tdx_pcs_resp *tcb, const struct tdx_pcs_resp *qe,
@@ -434,19 +442,17 @@ tdx_pcs_assemble(const struct tdx_pcs_resp *tcb, const struct tdx_pcs_resp *qe,
 	if ((o = json_object()) == NULL)
 		FAIL(KW_ERR_NOMEM, "out of memory");
 
-	if (!ctype_is(tcb->content_type, "application/json"))
-		FAIL(KW_ERR_INVALID_FORMAT, "TCB Info response is not application/json");
-	if ((r = set_signed(o, tcb, "tcbInfo", "tcb_info", "tcb_info_signature", &w)) != 0)
-		goto out;
-	if ((r = set_chain(o, "tcb_info_issuer_chain", tcb)) != 0)
-		FAIL(r, "TCB Info response has no valid TCB-Info-Issuer-Chain header");
+	for (size_t i = 0; i < KW_ARRAY_SIZE(signed_docs); i++) {
+		const struct signed_doc *sd = &signed_docs[i];
+		const struct tdx_pcs_resp *rs = i == 0 ? tcb : qe;
 
-	if (!ctype_is(qe->content_type, "application/json"))
-		FAIL(KW_ERR_INVALID_FORMAT, "QE identity response is not application/json");
-	if ((r = set_signed(o, qe, "enclaveIdentity", "qe_identity", "qe_identity_signature", &w)) != 0)
-		goto out;
-	if ((r = set_chain(o, "qe_identity_issuer_chain", qe)) != 0)
-		FAIL(r, "QE identity response has no valid SGX-Enclave-Identity-Issuer-Chain header");
+		if (!ctype_is(rs->content_type, "application/json"))
+			FAIL(KW_ERR_INVALID_FORMAT, sd->ctype_why);
+		if ((r = set_signed(o, rs, sd->member, sd->text_key, sd->sig_key, &w)) != 0)
+			goto out;
+		if ((r = set_chain(o, sd->chain_key, rs)) != 0)
+			FAIL(r, sd->chain_why);
+	}
 
 	if (!ctype_is(pck_crl->content_type, "application/pkix-crl"))
 		FAIL(KW_ERR_INVALID_FORMAT, "PCK CRL response is not application/pkix-crl");
@@ -594,30 +600,38 @@ http_resp_reset(struct http_resp *rs, const char *want, size_t max)
 	rs->max = max;
 }
 
+/* Room for n more body bytes within max: 0, or -1 (too large, or no memory). */
+static int
+body_room(struct http_resp *rs, size_t n)
+{
+	size_t want = rs->len + n, cap = rs->cap != 0 ? rs->cap : PCS_BODY_START;
+	uint8_t *b;
+
+	if (n > rs->max || want > rs->max) {
+		rs->too_large = 1;
+		return -1;
+	}
+	if (want <= rs->cap)
+		return 0;
+	while (cap < want)
+		cap = cap > rs->max / 2 ? rs->max : 2 * cap;
+	if ((b = realloc(rs->body, cap)) == NULL)
+		return -1;
+	rs->body = b;
+	rs->cap = cap;
+	return 0;
+}
+
 static size_t
 on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 {
 	struct http_resp *rs = arg;
-	size_t n = size * nmemb;
 
-	if (n > rs->max - rs->len) {
-		rs->too_large = 1;
+	if (body_room(rs, nmemb) != 0)
 		return 0;            /* aborts the transfer */
-	}
-	if (rs->len + n > rs->cap) {
-		size_t cap = rs->cap == 0 ? PCS_BODY_START : rs->cap;
-		uint8_t *b;
-
-		while (cap < rs->len + n)
-			cap = cap > rs->max / 2 ? rs->max : cap * 2;
-		if ((b = realloc(rs->body, cap)) == NULL)
-			return 0;
-		rs->body = b;
-		rs->cap = cap;
-	}
-	memcpy(rs->body + rs->len, ptr, n);
-	rs->len += n;
-	return n;
+	memcpy(rs->body + rs->len, ptr, nmemb);    /* size is 1 (libcurl's contract) */
+	rs->len += nmemb;
+	return size * nmemb;
 }
 
 static size_t
@@ -1034,7 +1048,13 @@ fetch_install(struct tdx_pcs *p, struct pcs_entry *e, int64_t at, int background
 	ev.why = installed ? "collateral fetched and verified" : w;
 	ev.detail = detail[0] != '\0' ? detail : NULL;
 	ev.not_after = info.not_after;
-	kw_log_debug("tdx collateral %s: %s", tdx_pcs_ca_name(e->ca), ev.why);
+	{
+		char hex[13];
+
+		fmspc_hex(e->fmspc, 0, hex);
+		kw_log_debug("tdx collateral %s/%s: %s%s%s", hex, tdx_pcs_ca_name(e->ca), ev.why,
+		    ev.detail != NULL ? ": " : "", ev.detail != NULL ? ev.detail : "");
+	}
 	emit(p, &ev);
 	if (wr != 0) {
 		event_init(&ev, TDX_PCS_EV_CACHE_WRITE_FAILED, e->fmspc, e->ca, background);
@@ -1214,14 +1234,12 @@ cache_name_parse(const char *name, uint8_t fmspc[static 6], enum tdx_pcs_ca *ret
 
 	if (n < 4 + 12 + 1 + 5 || strncmp(name, "tdx-", 4) != 0 || name[16] != '-')
 		return -1;
-	for (size_t i = 0; i < 6; i++) {
-		int hi = hexdigit(name[4 + 2 * i]), lo = hexdigit(name[5 + 2 * i]);
-
-		if (hi < 0 || lo < 0 || isupper((unsigned char)name[4 + 2 * i]) ||
-		    isupper((unsigned char)name[5 + 2 * i]))
+	for (size_t i = 4; i < 16; i++)
+		if (isupper((unsigned char)name[i]))
+			return -1;    /* the names this module writes: lower case */
+	for (size_t i = 0; i < 6; i++)
+		if (hex_byte(name + 4 + 2 * i, &fmspc[i]) != 0)
 			return -1;
-		fmspc[i] = (uint8_t)(hi << 4 | lo);
-	}
 	for (int ca = 0; ca < 2; ca++) {
 		size_t l = strlen(ca_names[ca]);
 
@@ -1234,42 +1252,31 @@ cache_name_parse(const char *name, uint8_t fmspc[static 6], enum tdx_pcs_ca *ret
 	return -1;
 }
 
+/*
+ * A cache file: a regular file (not a link) that group and others cannot
+ * write, at most TDX_PCS_MAX_FILE bytes. Its contents are verified by the
+ * caller; the mode check keeps other users out of the cache's reach.
+ */
 static int
-cache_read(int dfd, const char *name, uint8_t **ret, size_t *ret_len, int64_t *ret_mtime, const char **why)
+cache_read(const struct tdx_pcs *p, int dfd, const char *name, uint8_t **ret, size_t *ret_len,
+    int64_t *ret_mtime, const char **why)
 {
+	char path[PATH_MAX];
 	struct stat st;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int fd, r = KW_ERR_IO;
+	int r;
 
 	*why = "cannot read the collateral cache file";
-	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) < 0)
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return KW_ERR_IO;
-	if (fstat(fd, &st) != 0)
-		goto out;
 	if (!S_ISREG(st.st_mode) || (st.st_mode & 022) != 0) {
 		*why = "collateral cache file is not a regular file or is writable by group or others";
-		goto out;
+		return KW_ERR_IO;
 	}
-	if (st.st_size <= 0 || (uint64_t)st.st_size > TDX_PCS_MAX_FILE) {
-		r = KW_ERR_TOO_LARGE;
-		*why = "collateral cache file is empty or too large";
-		goto out;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		r = KW_ERR_NOMEM;
-		goto out;
-	}
-	if ((r = kw_fd_read_all(fd, buf, (size_t)st.st_size, &len)) != 0)
-		goto out;
-	*ret = buf;
-	buf = NULL;    /* transferred */
-	*ret_len = len;
-	*ret_mtime = (int64_t)st.st_mtime;
-	r = 0;
-out:
-	free(buf);
-	close(fd);
+	snprintf(path, sizeof(path), "%s/%s", p->cache_dir, name);
+	if ((r = kw_file_read(path, TDX_PCS_MAX_FILE, ret, ret_len)) == KW_ERR_TOO_LARGE)
+		*why = "collateral cache file too large";
+	if (r == 0)
+		*ret_mtime = (int64_t)st.st_mtime;
 	return r;
 }
 
@@ -1291,7 +1298,7 @@ cache_load_one(struct tdx_pcs *p, int dfd, const char *name, const uint8_t fmspc
 	int r;
 
 	memset(&info, 0, sizeof(info));
-	if ((r = cache_read(dfd, name, &buf, &len, &mtime, &w)) != 0)
+	if ((r = cache_read(p, dfd, name, &buf, &len, &mtime, &w)) != 0)
 		goto out;
 	if ((r = kw_json_parse(buf, len, TDX_PCS_MAX_FILE, &j)) != 0)
 		FAIL(r, "collateral cache file is not JSON");

@@ -6,6 +6,7 @@
  * as PCS and PCCS send them, and variants that stop at each check. No vector
  * bytes. Not run by the tests; its output is committed.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,14 +137,13 @@ main(int argc, char **argv)
 	char p[4096];
 	json_t *j = NULL;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: tdx_pcs_gen_corpus DIR   (normally tests/fuzz/corpus)\n");
+	outdir = argc == 2 ? argv[1] : NULL;
+	if (outdir == NULL || snprintf(p, sizeof(p), "%s/tdx_pcs", outdir) >= (int)sizeof(p) ||
+	    (mkdir(p, 0755) != 0 && errno != EEXIST)) {
+		fprintf(stderr, "usage: tdx_pcs_gen_corpus DIR   (normally tests/fuzz/corpus; writes DIR/tdx_pcs)\n");
 		return 2;
 	}
-	outdir = argv[1];
 	kw_json_init();
-	snprintf(p, sizeof(p), "%s/tdx_pcs", outdir);
-	mkdir(p, 0755);
 	att_tdx_emu_opts_default(&o, NOW);
 	if (att_tdx_emu_new(&o, 0, &e) != 0 || att_tdx_emu_collateral(e, &o, &coll) != 0 ||
 	    kw_json_parse(coll, strlen(coll), 1 << 20, &j) != 0)

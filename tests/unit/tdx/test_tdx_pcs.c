@@ -402,29 +402,36 @@ serve_2025(void)
 	}
 }
 
+/* The stub's URL (with path, may be ""), its CA, the test's clock and event recorder. */
+static void
+cfg_stub(struct tdx_pcs_config *cfg, const char *path, char url[static 128], char ca[static PATH_MAX])
+{
+	snprintf(url, 128, "https://127.0.0.1:%d%s", g_port, path);
+	path_in(ca, PATH_MAX, g_tls, "ca.pem");
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->url = url;
+	cfg->ca_file = ca;
+	cfg->clock = test_clock;
+	cfg->on_event = on_event;
+}
+
 static struct tdx_pcs *
 pcs_open(const struct tdx_trust *t, const char *cache_dir, unsigned int timeout_s, unsigned int margin_s,
     size_t max_response)
 {
-	char url[64], ca[PATH_MAX];
+	char url[128], ca[PATH_MAX];
 	struct tdx_pcs_config cfg;
 	struct tdx_pcs *p = NULL;
 	const char *why = NULL;
 	int r;
 
-	snprintf(url, sizeof(url), "https://127.0.0.1:%d", g_port);
-	path_in(ca, sizeof(ca), g_tls, "ca.pem");
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.url = url;
-	cfg.ca_file = ca;
+	cfg_stub(&cfg, "", url, ca);
 	cfg.cache_dir = cache_dir;
 	cfg.timeout_s = timeout_s;
 	cfg.refresh_interval_s = 86400;
 	cfg.refresh_margin_s = margin_s;
 	cfg.retry_s = 5;
 	cfg.max_response = max_response;
-	cfg.clock = test_clock;
-	cfg.on_event = on_event;
 	r = tdx_pcs_new(t, &cfg, &p, &why);
 	CHECKF(r == 0, "tdx_pcs_new: %s (%s)", kw_strerror(r), r != 0 ? why : "");
 	return p;
@@ -713,6 +720,22 @@ test_pcs_assemble(void)
 
 /* ---- recorded Intel responses over HTTPS ---- */
 
+/* The stub serving a recorded set, the clock at `at`, a source with a new cache directory. */
+static struct tdx_pcs *
+vector_source(void (*serve)(void), int64_t at, const char *cache, char dir[static PATH_MAX],
+    struct tdx_trust **ret_trust)
+{
+	struct tdx_pcs *pcs;
+
+	serve();
+	stub_fault(NULL);
+	atomic_store(&g_clock, at);
+	scratch(dir, PATH_MAX, cache);
+	CU_ASSERT_FATAL(tdx_trust_new(ret_trust) == 0);
+	CU_ASSERT_FATAL((pcs = pcs_open(*ret_trust, dir, 5, 3600, 0)) != NULL);
+	return pcs;
+}
+
 static void
 test_pcs_cold_and_hit_2023(void)
 {
@@ -735,12 +758,7 @@ test_pcs_cold_and_hit_2023(void)
 	json_t *d, *want, *claims = NULL;
 	int r;
 
-	serve_2023();
-	stub_fault(NULL);
-	atomic_store(&g_clock, T2023);
-	scratch(dir, sizeof(dir), "cache-2023");
-	CU_ASSERT_FATAL(tdx_trust_new(&t) == 0);
-	CU_ASSERT_FATAL((pcs = pcs_open(t, dir, 5, 3600, 0)) != NULL);
+	pcs = vector_source(serve_2023, T2023, "cache-2023", dir, &t);
 
 	n0 = stub_requests(NULL, 0);
 	r = tdx_pcs_get(pcs, fmspc_50806f, TDX_PCS_CA_PLATFORM, T2023, &c, &why);
@@ -846,12 +864,7 @@ test_pcs_vectors_2025_and_rollback(void)
 	json_t *claims = NULL, *exp;
 	int r;
 
-	serve_2025();
-	stub_fault(NULL);
-	atomic_store(&g_clock, T2025);
-	scratch(dir, sizeof(dir), "cache-2025");
-	CU_ASSERT_FATAL(tdx_trust_new(&t) == 0);
-	CU_ASSERT_FATAL((pcs = pcs_open(t, dir, 5, 3600, 0)) != NULL);
+	pcs = vector_source(serve_2025, T2025, "cache-2025", dir, &t);
 	for (size_t i = 0; i < KW_ARRAY_SIZE(fmspcs_2025); i++) {
 		json_t *d, *want;
 
@@ -1391,15 +1404,9 @@ test_pcs_config(void)
 	CU_ASSERT(p == NULL);
 
 	/* a PCCS-style URL with the API prefix, the root CRL at Intel's path (DER) */
-	snprintf(url, sizeof(url), "https://127.0.0.1:%d/sgx/certification/v4/", g_port);
+	cfg_stub(&cfg, "/sgx/certification/v4/", url, ca);
 	snprintf(root, sizeof(root), "https://127.0.0.1:%d/IntelSGXRootCA.der", g_port);
-	path_in(ca, sizeof(ca), g_tls, "ca.pem");
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.url = url;
 	cfg.root_crl_url = root;
-	cfg.ca_file = ca;
-	cfg.clock = test_clock;
-	cfg.on_event = on_event;
 	CU_ASSERT_FATAL(tdx_pcs_new(E.trust, &cfg, &p, &why) == 0);
 	/* a proxy in the environment is not used */
 	setenv("https_proxy", "http://127.0.0.1:9", 1);
