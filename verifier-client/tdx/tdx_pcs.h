@@ -98,7 +98,11 @@ struct tdx_pcs_config {
 	/* The refresher's clock (seconds since the epoch); NULL: the wall clock. Tests move it. */
 	int64_t (*clock)(void *arg);
 	void *clock_arg;
-	/* Called outside every lock of this module, from any thread; NULL: nothing reported. */
+	/*
+	 * Called outside every lock of this module, from any thread; NULL:
+	 * nothing reported. It must return promptly and must not call
+	 * tdx_pcs_get or tdx_pcs_free (the fetch it reports is still under way).
+	 */
 	void (*on_event)(void *arg, const struct tdx_pcs_event *ev);
 	void *event_arg;
 };
