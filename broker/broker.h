@@ -27,6 +27,8 @@
  * Everything the daemon holds; one per process, used on the loop thread
  * except where noted (threading model: docs/architecture.md).
  */
+struct tdx_pcs;
+
 struct kw_broker {
 	struct kw_config *cfg;
 	struct kw_conn_limits limits;  /* effective connection limits (main.c, read-only) */
@@ -38,6 +40,7 @@ struct kw_broker {
 	/* the verifiers' trust (verifier.h): its members are owned here, read-only once built */
 	struct kw_trust trust;
 	struct kw_tdx_collateral_source *tdx_collateral;   /* trust.tdx_collateral */
+	struct tdx_pcs *tdx_pcs;      /* owned by tdx_collateral: modes pcs, pccs */
 	struct kw_challenges *challenges;
 	struct kw_dpop *dpop;
 	struct kw_token_keys *token_keys;   /* from the HSM; newest signs */

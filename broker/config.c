@@ -14,6 +14,7 @@
 #include "kw_log.h"
 #include "kw_name.h"
 #include "kw_util.h"
+#include "tdx_pcs.h"
 
 static int KW_PRINTF(3, 4)
 cfg_err(char *errbuf, size_t errlen, const char *fmt, ...)
@@ -523,18 +524,66 @@ custom_top(json_t *root, struct kw_config *c, char *eb, size_t el)
 	return 0;
 }
 
+/* The fetched modes' keys: tdx.collateral = {"mode": "pcs" | "pccs", ...}. */
+static int
+tdx_collateral_fetched(json_t *coll, const char *mode, const char *dir, struct kw_config *c,
+    char *eb, size_t el)
+{
+	static const struct {
+		const char *key;
+		unsigned long long min, max, def;
+		size_t off;
+	} secs[] = {
+		{"timeout", 1, 120, 10, offsetof(struct kw_config, tdx_pcs_timeout)},
+		{"refresh_interval", 1, 30 * 86400, 86400, offsetof(struct kw_config, tdx_pcs_refresh_interval)},
+		{"refresh_margin", 0, 30 * 86400, 7 * 86400, offsetof(struct kw_config, tdx_pcs_refresh_margin)},
+		{"retry", 1, 86400, 300, offsetof(struct kw_config, tdx_pcs_retry)},
+	};
+	const char *url = NULL, *crl = NULL, *ca = NULL, *proxy = NULL, *cache = NULL;
+	int pccs = strcmp(mode, "pccs") == 0, r;
+
+	if ((r = get_str(coll, "url", &url, pccs, eb, el, "tdx.collateral")) != 0 ||
+	    (r = get_str(coll, "root_crl_url", &crl, 0, eb, el, "tdx.collateral")) != 0 ||
+	    (r = get_str(coll, "ca_file", &ca, 0, eb, el, "tdx.collateral")) != 0 ||
+	    (r = get_str(coll, "proxy", &proxy, 0, eb, el, "tdx.collateral")) != 0 ||
+	    (r = get_str(coll, "cache_dir", &cache, 0, eb, el, "tdx.collateral")) != 0)
+		return r;
+	if (url == NULL)
+		url = TDX_PCS_INTEL_URL;
+	if (strncmp(url, "https://", 8) != 0 || (crl != NULL && strncmp(crl, "https://", 8) != 0))
+		return cfg_err(eb, el, "tdx.collateral: \"url\" and \"root_crl_url\" must be https URLs");
+	for (size_t i = 0; i < sizeof(secs) / sizeof(secs[0]); i++) {
+		unsigned long long v = secs[i].def;
+
+		if ((r = get_uint(coll, secs[i].key, secs[i].min, secs[i].max, &v, eb, el,
+		    "tdx.collateral")) != 0)
+			return r;
+		*(unsigned int *)(void *)((char *)c + secs[i].off) = (unsigned int)v;
+	}
+	if ((c->tdx_pcs_url = strdup(url)) == NULL ||
+	    (crl != NULL && (c->tdx_pcs_root_crl_url = strdup(crl)) == NULL) ||
+	    (ca != NULL && (c->tdx_pcs_ca_file = cfg_path(dir, ca)) == NULL) ||
+	    (proxy != NULL && (c->tdx_pcs_proxy = strdup(proxy)) == NULL) ||
+	    (c->tdx_collateral_dir = cfg_path(dir, cache != NULL ? cache : "tdx-collateral-cache")) == NULL)
+		return KW_ERR_NOMEM;
+	return 0;
+}
+
 /*
- * tdx.collateral = {"mode": "offline", "dir": PATH}: where Intel's collateral
- * comes from (docs/configuration.md). Required with a "tdx" section: TDX
- * quotes cannot be appraised without it. "pcs" and "pccs" are coming.
+ * tdx.collateral: where Intel's collateral comes from (docs/configuration.md).
+ * {"mode": "offline", "dir": PATH}, or {"mode": "pcs" | "pccs", "url", ...}
+ * fetched and cached (tdx_collateral_fetched). Required with a "tdx"
+ * section: TDX quotes cannot be appraised without it.
  */
 static int
 custom_tdx(json_t *root, const char *dir, struct kw_config *c, char *eb, size_t el)
 {
-	static const char *const coll_keys[] = {"mode", "dir", NULL};
+	static const char *const offline_keys[] = {"mode", "dir", NULL};
+	static const char *const fetched_keys[] = {"mode", "url", "root_crl_url", "ca_file", "proxy",
+	    "cache_dir", "timeout", "refresh_interval", "refresh_margin", "retry", NULL};
 	json_t *o = json_object_get(root, "tdx"), *coll;
 	const char *mode = NULL, *d = NULL;
-	int r;
+	int r, fetched;
 
 	if (o == NULL)
 		return 0;
@@ -542,18 +591,22 @@ custom_tdx(json_t *root, const char *dir, struct kw_config *c, char *eb, size_t 
 	if ((coll = json_object_get(o, "collateral")) == NULL)
 		return cfg_err(eb, el, "tdx: \"collateral\" is required: TDX quotes are appraised "
 		    "with Intel's collateral (docs/configuration.md)");
-	if ((r = check_keys(coll, coll_keys, eb, el, "tdx.collateral")) != 0 ||
-	    (r = get_str(coll, "mode", &mode, 1, eb, el, "tdx.collateral")) != 0)
+	if (!json_is_object(coll))
+		return cfg_err(eb, el, "tdx.collateral must be an object");
+	if ((r = get_str(coll, "mode", &mode, 1, eb, el, "tdx.collateral")) != 0)
 		return r;
-	if (strcmp(mode, "pcs") == 0 || strcmp(mode, "pccs") == 0)
-		return cfg_err(eb, el, "tdx.collateral: mode \"%s\" is not available yet; use "
-		    "\"offline\" (docs/verifier-tdx.md)", mode);
-	if (strcmp(mode, "offline") != 0)
-		return cfg_err(eb, el, "tdx.collateral: \"mode\" must be \"offline\"");
+	fetched = strcmp(mode, "pcs") == 0 || strcmp(mode, "pccs") == 0;
+	if (!fetched && strcmp(mode, "offline") != 0)
+		return cfg_err(eb, el, "tdx.collateral: \"mode\" must be \"offline\", \"pcs\" or \"pccs\"");
+	if ((r = check_keys(coll, fetched ? fetched_keys : offline_keys, eb, el, "tdx.collateral")) != 0)
+		return r;
+	if ((c->tdx_collateral_mode = strdup(mode)) == NULL)
+		return KW_ERR_NOMEM;
+	if (fetched)
+		return tdx_collateral_fetched(coll, mode, dir, c, eb, el);
 	if ((r = get_str(coll, "dir", &d, 1, eb, el, "tdx.collateral")) != 0)
 		return r;
-	if ((c->tdx_collateral_mode = strdup(mode)) == NULL ||
-	    (c->tdx_collateral_dir = cfg_path(dir, d)) == NULL)
+	if ((c->tdx_collateral_dir = cfg_path(dir, d)) == NULL)
 		return KW_ERR_NOMEM;
 	return 0;
 }
@@ -654,6 +707,10 @@ kw_config_free(struct kw_config *c)
 	free_list(c->tdx_test_roots, c->n_tdx_test_roots);
 	free(c->tdx_collateral_mode);
 	free(c->tdx_collateral_dir);
+	free(c->tdx_pcs_url);
+	free(c->tdx_pcs_root_crl_url);
+	free(c->tdx_pcs_ca_file);
+	free(c->tdx_pcs_proxy);
 	free(c->log_level);
 	free(c->public_url);
 	free(c->token_issuer);

@@ -44,8 +44,14 @@ struct kw_config {
 	int tdx_enabled;              /* a "tdx" section is present */
 	size_t n_tdx_test_roots;
 	char **tdx_test_roots;        /* "NOT INTEL" emulation roots: trusted only when listed */
-	char *tdx_collateral_mode;    /* "offline" (later "pcs", "pccs") */
-	char *tdx_collateral_dir;     /* offline: directory of QuoteCollateralV3 files */
+	char *tdx_collateral_mode;    /* "offline", "pcs" or "pccs" */
+	char *tdx_collateral_dir;     /* offline: directory of QuoteCollateralV3 files;
+	                               * pcs/pccs: the cache directory */
+	char *tdx_pcs_url;            /* pcs/pccs: service root (https) */
+	char *tdx_pcs_root_crl_url;   /* NULL: the service's default */
+	char *tdx_pcs_ca_file;        /* NULL: the system store */
+	char *tdx_pcs_proxy;          /* NULL: none */
+	unsigned int tdx_pcs_timeout, tdx_pcs_refresh_interval, tdx_pcs_refresh_margin, tdx_pcs_retry;
 
 	char *public_url;             /* "https://host:port" workloads use (DPoP htu) */
 	unsigned int nonce_ttl;       /* seconds, default 60 */

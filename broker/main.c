@@ -20,6 +20,7 @@
 #include "kw_log.h"
 #include "kw_secret.h"
 #include "kw_util.h"
+#include "verifier_pcs.h"
 
 static void
 usage(FILE *f)
@@ -233,6 +234,14 @@ load_snp_trust(struct kw_broker *b)
 	return 0;
 }
 
+/* An FMSPC as 12 lower-case hex digits. */
+static void
+fmspc_hex(const uint8_t fmspc[6], char out[13])
+{
+	for (size_t i = 0; i < 6; i++)
+		snprintf(out + 2 * i, 3, "%02x", fmspc[i]);
+}
+
 struct tdx_load_log {
 	int64_t now;
 	size_t n, valid;
@@ -246,8 +255,7 @@ log_tdx_collateral(void *arg, const char *file, const struct tdx_collateral_info
 	char fmspc[13], from[21], until[21];
 	int valid = info->not_before <= l->now && l->now < info->not_after;
 
-	for (size_t i = 0; i < sizeof(info->fmspc); i++)
-		snprintf(fmspc + 2 * i, 3, "%02x", info->fmspc[i]);
+	fmspc_hex(info->fmspc, fmspc);
 	kw_time_format_rfc3339(info->not_before, from);
 	kw_time_format_rfc3339(info->not_after, until);
 	kw_log_info("tdx.collateral: %s: FMSPC %s (PCK %s CA), TCB evaluation data number %lld, "
@@ -256,6 +264,95 @@ log_tdx_collateral(void *arg, const char *file, const struct tdx_collateral_info
 	    info->is_test_root ? ", TEST root" : "");
 	l->n++;
 	l->valid += (size_t)valid;
+}
+
+/*
+ * What the PCS/PCCS source did (any thread, outside its locks). detail may
+ * hold text a peer chose: kw_log escapes it.
+ */
+static void
+log_tdx_pcs_event(void *arg, const struct tdx_pcs_event *ev)
+{
+	char fmspc[13], until[21] = "-";
+	const char *ca = tdx_pcs_ca_name(ev->ca), *d = ev->detail != NULL ? ev->detail : "";
+	const char *sep = ev->detail != NULL ? ": " : "";
+
+	(void)arg;
+	fmspc_hex(ev->fmspc, fmspc);
+	if (ev->not_after > 0)
+		kw_time_format_rfc3339(ev->not_after, until);
+	switch (ev->kind) {
+	case TDX_PCS_EV_FETCHED:
+		kw_log_info("tdx.collateral: fetched FMSPC %s (PCK %s CA)%s, valid until %s", fmspc, ca,
+		    ev->background ? " (refresh)" : "", until);
+		break;
+	case TDX_PCS_EV_CACHE_LOADED:
+		kw_log_info("tdx.collateral: cache file for FMSPC %s (PCK %s CA) verified, valid until %s",
+		    fmspc, ca, until);
+		break;
+	case TDX_PCS_EV_FETCH_FAILED:
+		kw_log_warn_r_rl(ev->r, "tdx.collateral: fetch for FMSPC %s (PCK %s CA) failed: %s%s%.200s",
+		    fmspc, ca, ev->why, sep, d);
+		break;
+	case TDX_PCS_EV_REFUSED:
+		kw_log_warn_rl("tdx.collateral: fetched collateral for FMSPC %s (PCK %s CA) not taken: %s",
+		    fmspc, ca, ev->why);
+		break;
+	case TDX_PCS_EV_CACHE_REFUSED:
+		kw_log_warn("tdx.collateral: cache file for FMSPC %s (PCK %s CA) ignored: %s%s%.200s",
+		    fmspc, ca, ev->why, sep, d);
+		break;
+	case TDX_PCS_EV_CACHE_WRITE_FAILED:
+		kw_log_warn_rl("tdx.collateral: cache file for FMSPC %s (PCK %s CA) not written: %s%s%.200s",
+		    fmspc, ca, ev->why, sep, d);
+		break;
+	}
+}
+
+static int64_t
+pcs_clock(void *arg)
+{
+	(void)arg;
+	return kw_broker_now();
+}
+
+/* tdx.collateral mode "pcs" or "pccs": fetched, cached on disk, refreshed by a thread. */
+static int
+load_tdx_pcs(struct kw_broker *b)
+{
+	const struct kw_config *c = b->cfg;
+	struct tdx_pcs_config pc = {
+		.url = c->tdx_pcs_url,
+		.root_crl_url = c->tdx_pcs_root_crl_url,
+		.ca_file = c->tdx_pcs_ca_file,
+		.proxy = c->tdx_pcs_proxy,
+		.cache_dir = c->tdx_collateral_dir,
+		.timeout_s = c->tdx_pcs_timeout,
+		.refresh_interval_s = c->tdx_pcs_refresh_interval,
+		.refresh_margin_s = c->tdx_pcs_refresh_margin,
+		.retry_s = c->tdx_pcs_retry,
+		.clock = pcs_clock,
+		.on_event = log_tdx_pcs_event,
+	};
+	struct tdx_pcs_stats st;
+	const char *why = "";
+	int r;
+
+	if ((r = kw_tdx_pcs_source_new(b->trust.tdx, &pc, strcmp(c->tdx_collateral_mode, "pccs") == 0,
+	    &b->tdx_collateral, &b->tdx_pcs, &why)) != 0) {
+		kw_log_err_r(r, "tdx.collateral: %s", why);
+		return r;
+	}
+	if ((r = tdx_pcs_start(b->tdx_pcs)) != 0) {
+		kw_log_err_r(r, "tdx.collateral: cannot start the refresher");
+		return r;
+	}
+	tdx_pcs_stats(b->tdx_pcs, &st);
+	kw_log_info("tdx.collateral: %s %s, cache %s (%lu file(s) loaded, %lu ignored); refresh "
+	    "every %u s or %u s before expiry", c->tdx_collateral_mode, c->tdx_pcs_url,
+	    c->tdx_collateral_dir, st.disk_loaded, st.disk_refused, c->tdx_pcs_refresh_interval,
+	    c->tdx_pcs_refresh_margin);
+	return 0;
 }
 
 /* TDX: the pinned Intel root, configured test roots, the collateral source. */
@@ -272,6 +369,12 @@ load_tdx_trust(struct kw_broker *b)
 	    (r = load_test_roots("tdx", b->cfg->tdx_test_roots, b->cfg->n_tdx_test_roots,
 	    add_tdx_test_root, b->trust.tdx)) != 0)
 		return r;
+	if (strcmp(b->cfg->tdx_collateral_mode, "offline") != 0) {
+		if ((r = load_tdx_pcs(b)) != 0)
+			return r;
+		b->trust.tdx_collateral = b->tdx_collateral;
+		return 0;
+	}
 	if ((r = kw_tdx_offline_new(b->trust.tdx, b->cfg->tdx_collateral_dir, log_tdx_collateral, &l,
 	    &b->tdx_collateral, why, sizeof(why))) != 0) {
 		kw_log_err_r(r, "tdx.collateral: %s", why);

@@ -37,7 +37,7 @@ enum kw_pck_ca {
  * Where Intel's collateral for a platform comes from. A source is shared by
  * the appraisal threads: get() must be safe to call concurrently. Modes:
  * "offline" (a directory of QuoteCollateralV3 files, kw_tdx_offline_new),
- * "fixed" (one collateral for any quote: kwctl), later "pcs" and "pccs"
+ * "fixed" (one collateral for any quote: kwctl), "pcs" and "pccs"
  * (fetched and cached: verifier-client/tdx/tdx_pcs).
  */
 struct kw_tdx_collateral_source;

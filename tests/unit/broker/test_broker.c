@@ -603,9 +603,12 @@ test_config(void)
 		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"public_url\":\"http://x\"}", "public_url"},
 		{"{\"a\":1,\"a\":2}", "not a valid JSON"},
 		{"[1]", "not a valid JSON"},
-		/* tdx: collateral required; offline only for now; strict members */
+		/* tdx: collateral required; strict members per mode */
 		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"tdx\":{\"test_roots\":[\"r.pem\"]}}", "\"collateral\" is required"},
-		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"tdx\":{\"collateral\":{\"mode\":\"pcs\"}}}", "not available yet"},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"tdx\":{\"collateral\":{\"mode\":\"pccs\"}}}", "missing \"url\""},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"tdx\":{\"collateral\":{\"mode\":\"pcs\",\"url\":\"http://x\"}}}", "must be https URLs"},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"tdx\":{\"collateral\":{\"mode\":\"pcs\",\"retry\":0}}}", "\"retry\" must be an integer in 1..86400"},
+		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"tdx\":{\"collateral\":{\"mode\":\"pcs\",\"dir\":\"d\"}}}", "unknown key 'dir'"},
 		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"tdx\":{\"collateral\":{\"mode\":\"web\",\"dir\":\"d\"}}}", "\"mode\" must be"},
 		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"tdx\":{\"collateral\":{\"mode\":\"offline\"}}}", "missing \"dir\""},
 		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"tdx\":{\"collateral\":{\"mode\":\"offline\",\"dir\":\"d\",\"url\":\"x\"}}}", "unknown key 'url'"},
@@ -621,6 +624,43 @@ test_config(void)
 			fprintf(stderr, "config case %zu: message '%s' lacks '%s'\n", i, eb, bad[i].msg);
 		CU_ASSERT_PTR_NOT_NULL(strstr(eb, bad[i].msg));
 	}
+}
+
+/* tdx.collateral pcs/pccs: defaults and values */
+static void
+test_config_tdx_pcs(void)
+{
+	struct kw_config *c = NULL;
+	char eb[256];
+#define TLS "\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},"
+
+	CU_ASSERT_FATAL(load_cfg("{" TLS "\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},"
+	    "\"tdx\":{\"collateral\":{\"mode\":\"pcs\"}}}", &c, eb, sizeof(eb)) == 0);
+	CU_ASSERT_STRING_EQUAL(c->tdx_collateral_mode, "pcs");
+	CU_ASSERT_STRING_EQUAL(c->tdx_pcs_url, "https://api.trustedservices.intel.com");
+	CU_ASSERT_PTR_NULL(c->tdx_pcs_root_crl_url);
+	CU_ASSERT_PTR_NULL(c->tdx_pcs_ca_file);
+	CU_ASSERT_EQUAL(c->tdx_pcs_timeout, 10);
+	CU_ASSERT_EQUAL(c->tdx_pcs_refresh_interval, 86400);
+	CU_ASSERT_EQUAL(c->tdx_pcs_refresh_margin, 7 * 86400);
+	CU_ASSERT_EQUAL(c->tdx_pcs_retry, 300);
+	CU_ASSERT_PTR_NOT_NULL(strstr(c->tdx_collateral_dir, "/tdx-collateral-cache"));
+	kw_config_free(c);
+	c = NULL;
+	CU_ASSERT_FATAL(load_cfg("{" TLS "\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},"
+	    "\"tdx\":{\"collateral\":{\"mode\":\"pccs\",\"url\":\"https://pccs.example:8081\","
+	    "\"ca_file\":\"/etc/pccs-ca.pem\",\"cache_dir\":\"/var/cache/kw\",\"timeout\":3,"
+	    "\"refresh_interval\":600,\"refresh_margin\":0,\"retry\":30}}}", &c, eb, sizeof(eb)) == 0);
+	CU_ASSERT_STRING_EQUAL(c->tdx_collateral_mode, "pccs");
+	CU_ASSERT_STRING_EQUAL(c->tdx_pcs_url, "https://pccs.example:8081");
+	CU_ASSERT_STRING_EQUAL(c->tdx_pcs_ca_file, "/etc/pccs-ca.pem");
+	CU_ASSERT_STRING_EQUAL(c->tdx_collateral_dir, "/var/cache/kw");
+	CU_ASSERT_EQUAL(c->tdx_pcs_timeout, 3);
+	CU_ASSERT_EQUAL(c->tdx_pcs_refresh_interval, 600);
+	CU_ASSERT_EQUAL(c->tdx_pcs_refresh_margin, 0);
+	CU_ASSERT_EQUAL(c->tdx_pcs_retry, 30);
+	kw_config_free(c);
+#undef TLS
 }
 
 /* hsm: deadlines, queue bound, socket mode (spawn-only keys refused there) */
@@ -1004,6 +1044,7 @@ main(void)
 	CU_add_test(s, "DPoP jti quota per token key", test_dpop_quota);
 	CU_add_test(s, "configuration", test_config);
 	CU_add_test(s, "config_hsm", test_config_hsm);
+	CU_add_test(s, "config_tdx_pcs", test_config_tdx_pcs);
 	CU_add_test(s, "auth body", test_parse_auth);
 	CU_add_test(s, "attest body", test_parse_attest);
 	CU_add_test(s, "attest body truncations", test_attest_truncations);
