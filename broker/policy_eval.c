@@ -142,6 +142,27 @@ eval_root(struct ev *ev, const json_t *policy)
 		    "claim root missing or not a string (treated as a test root)");
 }
 
+/*
+ * A TCB Intel revoked (claim tcb_status "Revoked", TDX) is authentic evidence
+ * from a platform whose keys must not be trusted: denied whatever the rules
+ * say, unless the policy sets allow_revoked_tcb (for forensics, never for
+ * production keys). Recorded only when the claim says Revoked.
+ */
+static void
+eval_revoked(struct ev *ev, const json_t *policy)
+{
+	const json_t *st = json_object_get(ev->claims, "tcb_status");
+
+	if (!json_is_string(st) || strcmp(json_string_value(st), "Revoked") != 0)
+		return;
+	if (json_is_true(json_object_get(policy, "allow_revoked_tcb")))
+		check(ev, "tcb_status", "allow_revoked_tcb", true,
+		    "TCB status Revoked allowed by allow_revoked_tcb");
+	else
+		check(ev, "tcb_status", "allow_revoked_tcb", false,
+		    "TCB status Revoked and allow_revoked_tcb is not true");
+}
+
 /* The deciding location of a false rule. */
 struct rwhy {
 	char path[PATH_LEN];
@@ -720,6 +741,7 @@ kw_policy_eval(const json_t *policy, const json_t *claims, const struct kw_polic
 		return KW_ERR_NOMEM;
 	eval_debug(&ev, policy);
 	eval_root(&ev, policy);
+	eval_revoked(&ev, policy);
 	if ((v = json_object_get(policy, "rules")) != NULL)
 		eval_rules(&ev, v);
 	if ((v = json_object_get(policy, "reference_values")) != NULL &&

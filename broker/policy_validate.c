@@ -619,8 +619,8 @@ validate_config(const json_t *c, struct path *p, char *why, size_t whylen)
 int
 kw_policy_validate(const json_t *doc, char *why, size_t whylen)
 {
-	static const char *const members[] = {"version", "allow_debug", "allow_test_roots", "rules",
-		"reference_values", "config", NULL};
+	static const char *const members[] = {"version", "allow_debug", "allow_test_roots",
+		"allow_revoked_tcb", "rules", "reference_values", "config", NULL};
 	struct path p = { "", 0 };
 	struct vrules vr = { 0, why, whylen };
 	const json_t *v;
@@ -651,6 +651,10 @@ kw_policy_validate(const json_t *doc, char *why, size_t whylen)
 	}
 	if ((v = json_object_get(doc, "allow_test_roots")) != NULL && !json_is_boolean(v)) {
 		policy_set_why(why, whylen, "allow_test_roots: must be a boolean");
+		return KW_ERR_INVALID_FORMAT;
+	}
+	if ((v = json_object_get(doc, "allow_revoked_tcb")) != NULL && !json_is_boolean(v)) {
+		policy_set_why(why, whylen, "allow_revoked_tcb: must be a boolean");
 		return KW_ERR_INVALID_FORMAT;
 	}
 	if ((v = json_object_get(doc, "rules")) != NULL) {

@@ -180,7 +180,8 @@ pick_claims(const struct kw_verifier *v, const json_t *claims)
  * root; 96 (contraindicated: not genuine hardware) for an emulation root
  * the configuration trusts; 32 (warning: genuine, with known
  * vulnerabilities or configuration needed) when the verifier reports a TCB
- * status other than UpToDate (TDX).
+ * status other than UpToDate (TDX); 96 again for the TCB status Revoked
+ * (Intel revoked that TCB: its keys are not to be trusted).
  */
 static int
 hardware_tier(const struct kw_verifier *v, const json_t *claims)
@@ -189,6 +190,8 @@ hardware_tier(const struct kw_verifier *v, const json_t *claims)
 	const char *status = json_string_value(json_object_get(claims, "tcb_status"));
 
 	if (root == NULL || strcmp(root, v->vendor_root) != 0)
+		return 96;
+	if (status != NULL && strcmp(status, "Revoked") == 0)
 		return 96;
 	if (json_object_get(claims, "tcb_status") != NULL &&
 	    (status == NULL || strcmp(status, "UpToDate") != 0))

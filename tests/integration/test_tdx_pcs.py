@@ -189,7 +189,13 @@ def t_restart_pccs_down(b):
         assert c["collateral"]["tcb_evaluation_data_number"] == 18
         assert "tdx.collateral: cache file for FMSPC %s (PCK platform CA) verified" % \
             b.tdx_emu["fmspc"].lower() in b.log()
+        # the cached copy expired and the PCCS still down: 503, nothing released
+        b.set_clock(31 * 86400)
+        a = Attester(b, tee="tdx")
+        st, ct, r = a.attest()
+        assert st == 503 and r["type"] == "urn:keywarden:problem:collateral_unavailable", (st, r)
     finally:
+        b.set_clock(0)
         b.pccs.mode = "ok"
 
 
@@ -225,7 +231,16 @@ def t_refresh(b):
         wait_for(lambda: "not taken" in b.log(), "an older copy refused")
         c = released(b)
         assert c["collateral"]["tcb_evaluation_data_number"] == 19, c["collateral"]
+        # garbage in a refresh: the failure is logged, the held copy and the file stay
+        b.pccs.mode = "garbage"
+        fails = b.log().count("tdx.collateral: fetch for FMSPC")
+        wait_for(lambda: b.log().count("tdx.collateral: fetch for FMSPC") > fails, "a failed refresh")
+        c = released(b)
+        assert c["collateral"]["tcb_evaluation_data_number"] == 19, c["collateral"]
+        with open(cache_file(b)) as f:
+            assert json.loads(json.load(f)["tcb_info"])["tcbEvaluationDataNumber"] == 19
     finally:
+        b.pccs.mode = "ok"
         b.pccs.eval_number = 18
         restart(b, refresh_interval=3600, retry=300)
 

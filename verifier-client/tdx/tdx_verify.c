@@ -463,8 +463,7 @@ tdx_verify_quote(const struct tdx_trust *t, const uint8_t *quote, size_t len, co
 		goto out;
 	if (v.tcb.final == TDX_TCB_NOT_SUPPORTED)
 		FAIL(KW_ERR_DENIED, "no TCB level matches the platform (TCB_NOT_SUPPORTED)");
-	if (v.tcb.final == TDX_TCB_REVOKED)
-		FAIL(KW_ERR_DENIED, "TCB status Revoked");
+	/* Revoked is verified and reported (the claim); policies deny it unless allow_revoked_tcb. */
 	tr->passed |= TDX_CHECK_TCB_LEVEL;
 
 	/* 13. debug TDs */

@@ -203,6 +203,7 @@ test_token_tdx(void)
 		{"intel", "UpToDate", 2, "affirming"},
 		{"intel", "OutOfDate", 32, "warning"},
 		{"intel", "SWHardeningNeeded", 32, "warning"},
+		{"intel", "Revoked", 96, "contraindicated"},
 		{"test", "UpToDate", 96, "contraindicated"},
 		{"amd", "UpToDate", 96, "contraindicated"},     /* another TEE's vendor is not genuine here */
 	};

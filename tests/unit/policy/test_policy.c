@@ -1563,6 +1563,37 @@ test_tdx_eval(void)
 	json_decref(p);
 }
 
+/* TCB status Revoked (TDX): verified evidence, denied unless allow_revoked_tcb, whatever the rules */
+static void
+test_tdx_revoked(void)
+{
+	json_t *c = tdx_claims(MA, "Revoked", NULL, 17), *ex = NULL;
+	json_t *p = jf("{'version':1,'rules':{'claim':'tee','op':'equals','value':'tdx'},"
+	    "'reference_values':{'mrtd':[{'value':'%s'}]}}", MA);
+	json_t *loose = jf("{'version':1,'rules':{'claim':'tcb_status','op':'in','value':['UpToDate','Revoked']},"
+	    "'reference_values':{'mrtd':[{'value':'%s'}]}}", MA);
+	char why[160];
+
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, NULL, NULL, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "reason"), "tcb_status");
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "path"), "allow_revoked_tcb");
+	json_decref(ex);
+	ex = NULL;
+	/* a rule that names Revoked does not lift it either */
+	CU_ASSERT_EQUAL(eval(loose, c), KW_ERR_DENIED);
+	json_object_set_new(loose, "allow_revoked_tcb", json_true());
+	CU_ASSERT_EQUAL(eval(loose, c), 0);
+	/* other statuses are not affected by the member */
+	json_object_set_new(c, "tcb_status", json_string("OutOfDate"));
+	CU_ASSERT_EQUAL(eval(p, c), 0);
+	json_object_set_new(p, "allow_revoked_tcb", json_string("yes"));
+	CU_ASSERT_EQUAL(kw_policy_validate(p, why, sizeof(why)), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "allow_revoked_tcb"));
+	json_decref(loose);
+	json_decref(p);
+	json_decref(c);
+}
+
 static void
 test_tdx_lint(void)
 {
@@ -1707,6 +1738,7 @@ main(void)
 	CU_add_test(s, "TDX reference values and operators: validation", test_tdx_validation);
 	CU_add_test(s, "TDX evaluation", test_tdx_eval);
 	CU_add_test(s, "TDX lint", test_tdx_lint);
+	CU_add_test(s, "TDX TCB status Revoked", test_tdx_revoked);
 	CU_add_test(s, "docs/policy.md examples", test_docs_examples);
 	return test_end(0);
 }
