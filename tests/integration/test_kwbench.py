@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Integration: kwbench smoke run (docs/performance.md). 200 emulated SNP
+workloads against the real broker, keywarden-hsm and SoftHSM2 over TLS on
+loopback, every JWE opened with its workload's TEE key. Asserts what must
+hold on any machine — every workload got its key, no errors, one TLS
+connection per workload, the counters add up — and prints the CPU per flow
+and the ratio to the floor so a regression is visible in the log; the
+performance targets themselves are measured by scripts/perf.sh, not
+asserted here (machines are noisy)."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kwtest  # noqa: E402
+from kwtest import Broker  # noqa: E402
+
+KWBENCH = os.path.join(kwtest.BUILD, "tools", "kwbench")
+N = 200
+
+
+def bench(b, *args):
+    cmd = [KWBENCH, "--url", b.url, "--cacert", b.ca, "--emu-dir", os.path.join(b.dir, "emu"),
+           "--resource", "demo/key/disk", "--broker-pid", str(b.proc.pid), "--quiet"] + list(args)
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+
+
+def t_smoke(b):
+    p = bench(b, "--workloads", str(N), "--concurrency", "8", "--key-pool", "8", "--json")
+    assert p.returncode == 0, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
+    r = json.loads(p.stdout)
+    print("kwbench smoke: %.1f flows/s, broker CPU %.3f ms/flow (keywarden %.3f, helper %.3f), "
+          "floor %.3f ms, ratio %.2f, attest p99 %.1f ms" % (
+              r["flows_per_s"], r["cpu_ms_per_flow"]["broker_total"], r["cpu_ms_per_flow"]["keywarden"],
+              r["cpu_ms_per_flow"]["keywarden_hsm"], r["floor_ms"]["total"], r["ratio"],
+              r["latency"]["attest"]["p99_ms"]))
+    assert r["flows_ok"] == N and r["flows_failed"] == 0, r
+    assert r["network_errors"] == 0 and r["local_errors"] == 0 and r["http_errors"] == {}, r
+    for ep in ("auth", "attest", "resource"):
+        assert r["latency"][ep]["n"] >= N, r["latency"]
+    assert r["cpu_ms_per_flow"]["keywarden"] > 0 and r["cpu_ms_per_flow"]["keywarden_hsm"] > 0, r
+    assert 0 < r["floor_ms"]["total"] < r["cpu_ms_per_flow"]["broker_total"] * 10, r
+    assert r["rss_kb"]["keywarden_after"] > 0 and r["rss_kb"]["keywarden_hsm_after"] > 0, r
+    log = b.log()
+    assert log.count("released 'demo/key/disk (v1)'") >= N, log[-2000:]
+    # one TLS connection per workload: its three requests share it
+    conns = 0
+    b.stop()
+    m = re.search(r"workload listener: (\d+) connections accepted", b.log())
+    assert m, b.log()[-2000:]
+    conns = int(m.group(1))
+    assert conns <= N + 5, conns
+    b.start()
+
+
+def t_usage(b):
+    p = subprocess.run([KWBENCH, "--workloads", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.returncode == 2 and b"--workloads must be" in p.stderr, p.stderr
+    p = subprocess.run([KWBENCH, "--url", "http://x", "--emu-dir", "d", "--resource", "r",
+                        "--broker-pid", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.returncode == 2 and b"https" in p.stderr, p.stderr
+    p = subprocess.run([KWBENCH, "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.returncode == 0 and b"--concurrency" in p.stdout
+    # a resource the workload may not have: every flow fails, exit 1, statuses counted
+    p = bench(b, "--workloads", "4", "--concurrency", "2", "--key-pool", "2", "--json",
+              "--resource", "demo/key/none")
+    r = json.loads(p.stdout)
+    assert p.returncode == 1 and r["flows_failed"] == 4 and r["http_errors"] == {"404": 4}, (p.returncode, r)
+
+
+def main():
+    b = Broker()
+
+    def setup(b):
+        b.provision("demo/key/disk")
+    return kwtest.run_tests(b, [t_smoke, t_usage], setup=setup)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
