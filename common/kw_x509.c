@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <string.h>
+#include <time.h>
 
+#include <openssl/asn1.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
@@ -50,4 +52,31 @@ kw_x509_ext_value(const X509 *x, const char *oid, const uint8_t **ret, size_t *r
 out:
 	ASN1_OBJECT_free(obj);
 	return r;
+}
+
+int
+kw_asn1_time(const ASN1_TIME *t, int64_t *ret)
+{
+	struct tm tm;
+	time_t v;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return KW_ERR_INVALID_FORMAT;
+	if ((v = timegm(&tm)) == (time_t)-1)
+		return KW_ERR_INVALID_FORMAT;
+	*ret = (int64_t)v;
+	return 0;
+}
+
+int
+kw_x509_window(const X509 *x, int64_t *ret_nb, int64_t *ret_na)
+{
+	int64_t nb, na;
+
+	if (kw_asn1_time(X509_get0_notBefore(x), &nb) != 0 || kw_asn1_time(X509_get0_notAfter(x), &na) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	*ret_nb = nb;
+	*ret_na = na;
+	return 0;
 }

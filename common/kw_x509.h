@@ -25,4 +25,10 @@ int kw_x509_subject_cn(const X509 *x, char *out, size_t n) KW_WUR;
  */
 int kw_x509_ext_value(const X509 *x, const char *oid, const uint8_t **ret, size_t *ret_len) KW_WUR;
 
+/* An ASN1_TIME as seconds since the epoch: 0, or KW_ERR_INVALID_FORMAT (*ret not written). */
+int kw_asn1_time(const ASN1_TIME *t, int64_t *ret) KW_WUR;
+
+/* x's notBefore and notAfter as seconds since the epoch: 0 or KW_ERR_INVALID_FORMAT. */
+int kw_x509_window(const X509 *x, int64_t *ret_nb, int64_t *ret_na) KW_WUR;
+
 #endif

@@ -125,6 +125,24 @@ int snp_trust_add_test_root_pem(struct snp_trust *t, const void *pem, size_t len
 /* NULL-safe. */
 void snp_trust_free(struct snp_trust *t);
 
+/*
+ * The chain cache. A VCEK/VLEK chain that verified is remembered, keyed by
+ * SHA-256 of the evidence's certificate bytes as sent, with the window in
+ * which every certificate of its path is valid: a later report with the same
+ * certificates, verified at a time inside that window, skips certificate
+ * parsing and chain verification (the report signature, hwID, TCB and
+ * policy checks run every time). Failed chains are never entered; a time
+ * outside the window is a miss and verifies again. Direct-mapped: a new
+ * chain replaces the one in its slot. Thread-safe.
+ */
+#define SNP_CHAIN_CACHE_DEFAULT 1024   /* slots */
+#define SNP_CHAIN_CACHE_MAX 65536
+
+/* Resize (n slots, 0 disables) and empty the cache. 0, KW_ERR_INVALID_ARG, KW_ERR_NOMEM. */
+int snp_trust_set_cache_slots(struct snp_trust *t, size_t n) KW_WUR;
+/* Look-ups answered from the cache, and those that were not, since snp_trust_new. */
+void snp_trust_cache_stats(const struct snp_trust *t, unsigned long *ret_hits, unsigned long *ret_misses);
+
 /* certs[0] = VCEK or VLEK (DER); further certs (ASK/ASVK, ARK) optional, DER. */
 struct snp_evidence {
 	const uint8_t *report;

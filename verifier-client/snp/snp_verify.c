@@ -6,6 +6,7 @@
  * documented in docs/verifier-snp.md.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +45,42 @@ struct snp_root {
 	int is_test;
 };
 
+/*
+ * The key certificate verified once: what the per-report checks need from
+ * it, for the window in which its whole chain is valid. Keyed by SHA-256 of
+ * the evidence's certificate DER bytes as sent (and VCEK/VLEK), so a hit
+ * parses no certificate. Only chains that verified are entered.
+ */
+struct leaf_info {
+	EVP_PKEY *key;                 /* the VCEK/VLEK public key (a reference) */
+	enum snp_product product;      /* of the issuing ARK */
+	int is_test;
+	int64_t not_before, not_after; /* the intersection of the chain's validity periods */
+	int hwid_r;                    /* ext_hwid's result (VCEK only) */
+	uint8_t hwid[64];
+	int tcb_r;                     /* the TCB extensions' result */
+	struct snp_tcb tcb;
+};
+
+struct chain_slot {
+	uint8_t key[32];
+	int used;
+	struct leaf_info v;
+};
+
+struct chain_cache {
+	pthread_mutex_t lock;
+	size_t nslots;                 /* 0: no cache */
+	struct chain_slot *slot;
+	unsigned long hits, misses;
+};
+
 struct snp_trust {
 	struct snp_root roots[SNP_MAX_ROOTS];
 	size_t nroots;
 	X509 *inters[SNP_MAX_INTERS];   /* owned; ASK / ASVK verified against a root at load */
 	size_t ninters;
+	struct chain_cache *cache;      /* mutable under its lock: the trust is shared read-only */
 };
 
 /* SHA-256 of the DER of the AMD root keys (ARK), from AMD KDS cert_chain. */
@@ -224,8 +256,54 @@ snp_trust_new(struct snp_trust **ret)
 		return KW_ERR_INVALID_ARG;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return KW_ERR_NOMEM;
+	if ((t->cache = calloc(1, sizeof(*t->cache))) == NULL ||
+	    (t->cache->slot = calloc(SNP_CHAIN_CACHE_DEFAULT, sizeof(*t->cache->slot))) == NULL) {
+		if (t->cache != NULL)
+			free(t->cache);
+		free(t);
+		return KW_ERR_NOMEM;
+	}
+	t->cache->nslots = SNP_CHAIN_CACHE_DEFAULT;
+	pthread_mutex_init(&t->cache->lock, NULL);
 	*ret = t;
 	return 0;
+}
+
+static void
+cache_slots_clear(struct chain_cache *c)
+{
+	for (size_t i = 0; i < c->nslots; i++)
+		if (c->slot[i].used)
+			EVP_PKEY_free(c->slot[i].v.key);
+	if (c->nslots > 0)
+		memset(c->slot, 0, c->nslots * sizeof(*c->slot));
+}
+
+int
+snp_trust_set_cache_slots(struct snp_trust *t, size_t n)
+{
+	struct chain_slot *s = NULL;
+
+	if (t == NULL || n > SNP_CHAIN_CACHE_MAX)
+		return KW_ERR_INVALID_ARG;
+	if (n > 0 && (s = calloc(n, sizeof(*s))) == NULL)
+		return KW_ERR_NOMEM;
+	pthread_mutex_lock(&t->cache->lock);
+	cache_slots_clear(t->cache);
+	free(t->cache->slot);
+	t->cache->slot = s;
+	t->cache->nslots = n;
+	pthread_mutex_unlock(&t->cache->lock);
+	return 0;
+}
+
+void
+snp_trust_cache_stats(const struct snp_trust *t, unsigned long *ret_hits, unsigned long *ret_misses)
+{
+	pthread_mutex_lock(&t->cache->lock);
+	*ret_hits = t->cache->hits;
+	*ret_misses = t->cache->misses;
+	pthread_mutex_unlock(&t->cache->lock);
 }
 
 void
@@ -237,6 +315,12 @@ snp_trust_free(struct snp_trust *t)
 		X509_free(t->roots[i].cert);
 	for (size_t i = 0; i < t->ninters; i++)
 		X509_free(t->inters[i]);
+	if (t->cache != NULL) {
+		cache_slots_clear(t->cache);
+		free(t->cache->slot);
+		pthread_mutex_destroy(&t->cache->lock);
+		free(t->cache);
+	}
 	free(t);
 }
 
@@ -463,6 +547,7 @@ out:
 struct chain_result {
 	enum snp_product product;
 	int is_test;
+	int64_t not_before, not_after;   /* where every certificate of the path is valid */
 };
 
 static int
@@ -567,6 +652,16 @@ verify_chain(const struct snp_trust *t, X509 *leaf, X509 *const *extra, size_t n
 	}
 	if (pin != SNP_PRODUCT_UNKNOWN && pin != p)
 		goto out;
+	ret->not_before = INT64_MIN;
+	ret->not_after = INT64_MAX;
+	for (int i = 0; i < 3; i++) {
+		int64_t nb, na;
+
+		if (kw_x509_window(sk_X509_value(chain, i), &nb, &na) != 0)
+			goto out;
+		ret->not_before = nb > ret->not_before ? nb : ret->not_before;
+		ret->not_after = na < ret->not_after ? na : ret->not_after;
+	}
 	ret->product = p;
 	ret->is_test = pin == SNP_PRODUCT_UNKNOWN;
 	r = 0;
@@ -614,23 +709,35 @@ out:
 	return r;
 }
 
-static int
-check_tcb(const X509 *leaf, const struct snp_report *rep, enum snp_product p, const char **why)
+/* The key certificate's binding extensions, read once per chain (leaf_info). */
+static void
+leaf_extensions(const X509 *leaf, int vlek, struct leaf_info *li)
 {
-	struct snp_tcb want, got;
-	int r;
+	enum snp_product p = li->product;
 
-	memset(&got, 0, sizeof(got));
-	snp_tcb_decode(rep->reported_tcb, p, &want);
-	*why = "certificate TCB extension missing or malformed";
-	if ((r = ext_spl(leaf, AMD_OID_BL_SPL, &got.bl)) != 0 ||
-	    (r = ext_spl(leaf, AMD_OID_TEE_SPL, &got.tee)) != 0 ||
-	    (r = ext_spl(leaf, AMD_OID_SNP_SPL, &got.snp)) != 0 ||
-	    (r = ext_spl(leaf, AMD_OID_UCODE_SPL, &got.ucode)) != 0 ||
-	    (p == SNP_PRODUCT_TURIN && (r = ext_spl(leaf, AMD_OID_FMC_SPL, &got.fmc)) != 0))
-		return r == KW_ERR_NOT_FOUND ? KW_ERR_CERT_INVALID : r;
-	if (got.bl != want.bl || got.tee != want.tee || got.snp != want.snp || got.ucode != want.ucode ||
-	    got.fmc != want.fmc) {
+	memset(&li->tcb, 0, sizeof(li->tcb));
+	if ((li->tcb_r = ext_spl(leaf, AMD_OID_BL_SPL, &li->tcb.bl)) == 0 &&
+	    (li->tcb_r = ext_spl(leaf, AMD_OID_TEE_SPL, &li->tcb.tee)) == 0 &&
+	    (li->tcb_r = ext_spl(leaf, AMD_OID_SNP_SPL, &li->tcb.snp)) == 0 &&
+	    (li->tcb_r = ext_spl(leaf, AMD_OID_UCODE_SPL, &li->tcb.ucode)) == 0 && p == SNP_PRODUCT_TURIN)
+		li->tcb_r = ext_spl(leaf, AMD_OID_FMC_SPL, &li->tcb.fmc);
+	/* Turin: 8 significant bytes */
+	li->hwid_r = vlek ? 0 : ext_hwid(leaf, p == SNP_PRODUCT_TURIN ? 8 : 64, li->hwid);
+}
+
+static int
+check_tcb(const struct leaf_info *li, const struct snp_report *rep, const char **why)
+{
+	struct snp_tcb want;
+	const struct snp_tcb *got = &li->tcb;
+
+	snp_tcb_decode(rep->reported_tcb, li->product, &want);
+	if (li->tcb_r != 0) {
+		*why = "certificate TCB extension missing or malformed";
+		return li->tcb_r == KW_ERR_NOT_FOUND ? KW_ERR_CERT_INVALID : li->tcb_r;
+	}
+	if (got->bl != want.bl || got->tee != want.tee || got->snp != want.snp || got->ucode != want.ucode ||
+	    got->fmc != want.fmc) {
 		*why = "certificate TCB does not match REPORTED_TCB";
 		return KW_ERR_MISMATCH;
 	}
@@ -638,21 +745,152 @@ check_tcb(const X509 *leaf, const struct snp_report *rep, enum snp_product p, co
 }
 
 static int
-check_hwid(const X509 *leaf, const struct snp_report *rep, enum snp_product p, const char **why)
+check_hwid(const struct leaf_info *li, const struct snp_report *rep, const char **why)
 {
-	uint8_t hwid[64];
-	size_t n = p == SNP_PRODUCT_TURIN ? 8 : 64;   /* Turin: 8 significant bytes */
-	int r;
+	size_t n = li->product == SNP_PRODUCT_TURIN ? 8 : 64;
 
-	if ((r = ext_hwid(leaf, n, hwid)) != 0) {
+	if (li->hwid_r != 0) {
 		*why = "VCEK hwID extension missing or malformed";
-		return r == KW_ERR_NOT_FOUND ? KW_ERR_CERT_INVALID : r;
+		return li->hwid_r == KW_ERR_NOT_FOUND ? KW_ERR_CERT_INVALID : li->hwid_r;
 	}
-	if (memcmp(hwid, rep->chip_id, n) != 0) {
+	if (memcmp(li->hwid, rep->chip_id, n) != 0) {
 		*why = "hwID does not match CHIP_ID";
 		return KW_ERR_MISMATCH;
 	}
 	return 0;
+}
+
+/* ---- the chain cache ---- */
+
+/* SHA-256 over the VCEK/VLEK flag and each certificate's length and DER bytes as sent. */
+static int
+evidence_key(const struct snp_evidence *ev, int vlek, uint8_t out[static 32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t k = (uint8_t)vlek;
+	unsigned int olen = 0;
+	int ok;
+
+	if (md == NULL)
+		return KW_ERR_NOMEM;
+	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(md, &k, 1) == 1;
+	for (size_t i = 0; ok && i < ev->ncerts; i++) {
+		uint8_t len[4] = { (uint8_t)(ev->cert_lens[i] >> 24), (uint8_t)(ev->cert_lens[i] >> 16),
+		    (uint8_t)(ev->cert_lens[i] >> 8), (uint8_t)ev->cert_lens[i] };
+
+		ok = EVP_DigestUpdate(md, len, 4) == 1 &&
+		    EVP_DigestUpdate(md, ev->certs[i], ev->cert_lens[i]) == 1;
+	}
+	ok = ok && EVP_DigestFinal_ex(md, out, &olen) == 1 && olen == 32;
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : KW_ERR_CRYPTO;
+}
+
+static struct chain_slot *
+cache_slot(struct chain_cache *c, const uint8_t key[static 32])
+{
+	return &c->slot[(((size_t)key[0] << 16) | ((size_t)key[1] << 8) | key[2]) % c->nslots];
+}
+
+/* A hit valid at `at` copies the entry into *ret with a new key reference. */
+static int
+cache_get(const struct snp_trust *t, const uint8_t key[static 32], int64_t at, struct leaf_info *ret)
+{
+	struct chain_cache *c = t->cache;
+	struct chain_slot *s;
+	int hit = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->nslots > 0) {
+		s = cache_slot(c, key);
+		hit = s->used && memcmp(s->key, key, 32) == 0 && s->v.not_before <= at &&
+		    at <= s->v.not_after && EVP_PKEY_up_ref(s->v.key) == 1;
+		if (hit)
+			*ret = s->v;
+	}
+	if (hit)
+		c->hits++;
+	else
+		c->misses++;
+	pthread_mutex_unlock(&c->lock);
+	return hit;
+}
+
+/* Enter a verified chain; a slot in use is replaced (direct-mapped). */
+static void
+cache_put(const struct snp_trust *t, const uint8_t key[static 32], const struct leaf_info *v)
+{
+	struct chain_cache *c = t->cache;
+	struct chain_slot *s;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->nslots > 0 && EVP_PKEY_up_ref(v->key) == 1) {
+		s = cache_slot(c, key);
+		if (s->used)
+			EVP_PKEY_free(s->v.key);
+		memcpy(s->key, key, 32);
+		s->v = *v;
+		s->used = 1;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * A cache miss: parse the certificates (DER, exact length, the leaf an EC
+ * P-384 VCEK/VLEK), verify the chain to a pinned or configured test ARK at
+ * `at`, check the productName; then read the binding extensions and enter
+ * the result. *ret holds a key reference on success.
+ */
+static int
+verify_certs(const struct snp_trust *t, const struct snp_evidence *ev, int vlek, int64_t at,
+    const uint8_t key[static 32], struct leaf_info *ret, const char **why)
+{
+	X509 *certs[4] = { NULL, NULL, NULL, NULL };
+	struct chain_result cr;
+	struct leaf_info li;
+	enum snp_product named;
+	int r = KW_ERR_INVALID_FORMAT;
+
+	memset(&li, 0, sizeof(li));
+	for (size_t i = 0; i < ev->ncerts; i++) {
+		const unsigned char *p = ev->certs[i];
+
+		*why = i == 0 ? "VCEK/VLEK certificate malformed" : "chain certificate malformed";
+		if (ev->cert_lens[i] > SNP_MAX_CERT_LEN ||
+		    (certs[i] = d2i_X509(NULL, &p, (long)ev->cert_lens[i])) == NULL ||
+		    p != ev->certs[i] + ev->cert_lens[i])
+			goto out;
+	}
+	if ((r = check_leaf(certs[0], vlek, why)) != 0)
+		goto out;
+	if ((r = verify_chain(t, certs[0], certs + 1, ev->ncerts - 1, at, vlek, &cr, why)) != 0)
+		goto out;
+	if ((r = ext_product(certs[0], &named)) != 0) {
+		*why = "productName extension malformed";
+		goto out;
+	}
+	if (named != SNP_PRODUCT_UNKNOWN && named != cr.product) {
+		*why = "productName does not match the issuing ASK";
+		r = KW_ERR_MISMATCH;
+		goto out;
+	}
+	r = KW_ERR_NOMEM;
+	if ((li.key = X509_get0_pubkey(certs[0])) == NULL || EVP_PKEY_up_ref(li.key) != 1) {
+		li.key = NULL;
+		goto out;
+	}
+	li.product = cr.product;
+	li.is_test = cr.is_test;
+	li.not_before = cr.not_before;
+	li.not_after = cr.not_after;
+	leaf_extensions(certs[0], vlek, &li);
+	cache_put(t, key, &li);
+	*ret = li;    /* the reference moves to the caller */
+	r = 0;
+out:
+	for (size_t i = 0; i < KW_ARRAY_SIZE(certs); i++)
+		X509_free(certs[i]);
+	return r;
 }
 
 /* ---- claims ---- */
@@ -755,15 +993,16 @@ snp_verify(const struct snp_trust *t, const struct snp_evidence *ev, const struc
 {
 	const char *why = "invalid arguments";
 	struct snp_report rep;
-	struct chain_result cr = { SNP_PRODUCT_UNKNOWN, 0 };
+	struct chain_result cr = { SNP_PRODUCT_UNKNOWN, 0, 0, 0 };
+	struct leaf_info li;
 	struct kw_rd rd;
 	const uint8_t *signed_part;
-	X509 *certs[4] = { NULL, NULL, NULL, NULL };
-	enum snp_product named;
+	uint8_t ckey[32];
 	json_t *claims = NULL;
 	unsigned int key;
 	int vlek, r = KW_ERR_INVALID_ARG;
 
+	memset(&li, 0, sizeof(li));
 	if (t == NULL || ev == NULL || o == NULL || ret_claims == NULL || ev->report == NULL ||
 	    ev->ncerts < 1 || ev->ncerts > KW_ARRAY_SIZE(ev->certs) || o->at <= 0)
 		goto out;
@@ -787,43 +1026,26 @@ snp_verify(const struct snp_trust *t, const struct snp_evidence *ev, const struc
 	}
 	vlek = key == SNP_SIGNING_KEY_VLEK;
 
-	/* 2. certificates: DER, exact length, leaf is an EC P-384 VCEK/VLEK */
-	for (size_t i = 0; i < ev->ncerts; i++) {
-		const unsigned char *p = ev->certs[i];
-
-		why = i == 0 ? "VCEK/VLEK certificate malformed" : "chain certificate malformed";
-		r = KW_ERR_INVALID_FORMAT;
-		if (ev->cert_lens[i] > SNP_MAX_CERT_LEN ||
-		    (certs[i] = d2i_X509(NULL, &p, (long)ev->cert_lens[i])) == NULL ||
-		    p != ev->certs[i] + ev->cert_lens[i])
-			goto out;
-	}
-	if ((r = check_leaf(certs[0], vlek, &why)) != 0)
-		goto out;
-
-	/* 3. chain to a pinned or configured test ARK at o->at */
-	if ((r = verify_chain(t, certs[0], certs + 1, ev->ncerts - 1, o->at, vlek, &cr, &why)) != 0)
-		goto out;
-	if ((r = ext_product(certs[0], &named)) != 0) {
-		why = "productName extension malformed";
+	/* 2.-3. the key certificate and its chain: verified, or verified before for this time */
+	if ((r = evidence_key(ev, vlek, ckey)) != 0) {
+		why = "internal error";
 		goto out;
 	}
-	if (named != SNP_PRODUCT_UNKNOWN && named != cr.product) {
-		why = "productName does not match the issuing ASK";
-		r = KW_ERR_MISMATCH;
+	if (!cache_get(t, ckey, o->at, &li) && (r = verify_certs(t, ev, vlek, o->at, ckey, &li, &why)) != 0)
 		goto out;
-	}
+	cr.product = li.product;
+	cr.is_test = li.is_test;
 
 	/* 4. report signature */
-	if ((r = verify_report_sig(X509_get0_pubkey(certs[0]), signed_part, &rep)) != 0) {
+	if ((r = verify_report_sig(li.key, signed_part, &rep)) != 0) {
 		why = "report signature invalid";
 		goto out;
 	}
 
 	/* 5. binding of the key certificate to this chip and TCB */
-	if (!vlek && (r = check_hwid(certs[0], &rep, cr.product, &why)) != 0)
+	if (!vlek && (r = check_hwid(&li, &rep, &why)) != 0)
 		goto out;
-	if ((r = check_tcb(certs[0], &rep, cr.product, &why)) != 0)
+	if ((r = check_tcb(&li, &rep, &why)) != 0)
 		goto out;
 
 	/* 6. guest policy */
@@ -841,8 +1063,7 @@ snp_verify(const struct snp_trust *t, const struct snp_evidence *ev, const struc
 	*ret_claims = claims;   /* transferred */
 	r = 0;
 out:
-	for (size_t i = 0; i < KW_ARRAY_SIZE(certs); i++)
-		X509_free(certs[i]);
+	EVP_PKEY_free(li.key);
 	if (r != 0) {
 		ERR_clear_error();
 		if (reterr_reason != NULL)

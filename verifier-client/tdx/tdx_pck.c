@@ -161,28 +161,13 @@ out:
 int
 tdx_asn1_time(const ASN1_TIME *t, int64_t *ret)
 {
-	struct tm tm;
-	time_t v;
-
-	memset(&tm, 0, sizeof(tm));
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return KW_ERR_INVALID_FORMAT;
-	if ((v = timegm(&tm)) == (time_t)-1)
-		return KW_ERR_INVALID_FORMAT;
-	*ret = (int64_t)v;
-	return 0;
+	return kw_asn1_time(t, ret);
 }
 
 int
 tdx_x509_window(const X509 *x, int64_t *ret_nb, int64_t *ret_na)
 {
-	int64_t nb, na;
-
-	if (tdx_asn1_time(X509_get0_notBefore(x), &nb) != 0 || tdx_asn1_time(X509_get0_notAfter(x), &na) != 0)
-		return KW_ERR_INVALID_FORMAT;
-	*ret_nb = nb;
-	*ret_na = na;
-	return 0;
+	return kw_x509_window(x, ret_nb, ret_na);
 }
 
 int

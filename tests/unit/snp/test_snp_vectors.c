@@ -852,6 +852,98 @@ out:
 	snp_trust_free(t);
 }
 
+/* The chain cache: hits, the validity window, failed chains never entered, eviction, disabled. */
+static void
+test_chain_cache(void)
+{
+	struct snp_trust *t = trust_with("cert_chain_milan_vcek.pem", NULL);
+	struct vec v, w;
+	struct certs bad;
+	json_t *c1 = NULL, *c2 = NULL;
+	const char *why = NULL;
+	unsigned long h, m;
+	int r;
+
+	memset(&bad, 0, sizeof(bad));
+	if (vec_load(&v, "trustee-milan-v2/report.bin", "trustee-milan-v2/vcek.der") != 0)
+		goto out0;
+	if (vec_load(&w, "gcp-milan-v5/report_zero_report_data.bin", "gcp-milan-v5/vcek.pem") != 0)
+		goto out1;
+	snp_trust_cache_stats(t, &h, &m);
+	CU_ASSERT(h == 0 && m == 0);
+	CU_ASSERT_EQUAL(verify(t, v.report, v.report_len, &v.c, T_2026_11_28, 1, &c1, &why), 0);
+	CU_ASSERT_EQUAL(verify(t, v.report, v.report_len, &v.c, T_2026_11_28, 1, &c2, &why), 0);
+	snp_trust_cache_stats(t, &h, &m);
+	CHECKF(h == 1 && m == 1, "hits %lu misses %lu", h, m);
+	CU_ASSERT(c1 != NULL && c2 != NULL && json_equal(c1, c2));   /* the same claims from a hit */
+	json_decref(c1);
+	json_decref(c2);
+	c1 = c2 = NULL;
+
+	/* outside the chain's window: not a hit, and verified (and refused) again */
+	r = verify(t, v.report, v.report_len, &v.c, 4102444800LL, 1, &c1, &why);   /* 2100 */
+	CHECKF(r == KW_ERR_CERT_EXPIRED, "in 2100: %s", kw_strerror(r));
+	r = verify(t, v.report, v.report_len, &v.c, 946684800LL, 1, &c1, &why);     /* 2000 */
+	CHECKF(r == KW_ERR_CERT_EXPIRED, "in 2000: %s", kw_strerror(r));
+	snp_trust_cache_stats(t, &h, &m);
+	CHECKF(h == 1 && m == 3, "hits %lu misses %lu", h, m);
+
+	/* a VCEK with a broken signature fails and is never entered: a miss each time */
+	bad.der[0] = malloc(v.c.len[0]);
+	CU_ASSERT_FATAL(bad.der[0] != NULL);
+	memcpy(bad.der[0], v.c.der[0], v.c.len[0]);
+	bad.der[0][v.c.len[0] - 1] ^= 1;
+	bad.len[0] = v.c.len[0];
+	bad.n = 1;
+	for (int i = 0; i < 2; i++) {
+		r = verify(t, v.report, v.report_len, &bad, T_2026_11_28, 1, &c1, &why);
+		CHECKF(r == KW_ERR_CERT_INVALID || r == KW_ERR_INVALID_FORMAT, "broken VCEK: %s", kw_strerror(r));
+		CU_ASSERT(c1 == NULL);
+	}
+	snp_trust_cache_stats(t, &h, &m);
+	CHECKF(h == 1 && m == 5, "hits %lu misses %lu", h, m);
+	/* the good chain is still a hit */
+	CU_ASSERT_EQUAL(verify(t, v.report, v.report_len, &v.c, T_2026_11_28, 1, &c1, &why), 0);
+	json_decref(c1);
+	c1 = NULL;
+	snp_trust_cache_stats(t, &h, &m);
+	CHECKF(h == 2 && m == 5, "hits %lu misses %lu", h, m);
+
+	/* a cached chain does not vouch for another report: the wrong chip's report still fails */
+	r = verify(t, w.report, w.report_len, &v.c, T_2026_11_28, 1, &c1, &why);
+	CHECKF(r == KW_ERR_SIG_INVALID, "another chip's report with a cached VCEK: %s", kw_strerror(r));
+
+	/* (that look-up was a hit: the chain was fine, the report not) */
+	/* one slot: two platforms evict each other */
+	CU_ASSERT_EQUAL(snp_trust_set_cache_slots(t, 1), 0);
+	for (int i = 0; i < 4; i++) {
+		const struct vec *x = i % 2 ? &w : &v;
+
+		r = verify(t, x->report, x->report_len, &x->c, T_2026_11_28, 1, &c1, &why);
+		CHECKF(r == 0, "round %d: %s (%s)", i, kw_strerror(r), why ? why : "-");
+		json_decref(c1);
+		c1 = NULL;
+	}
+	snp_trust_cache_stats(t, &h, &m);
+	CHECKF(h == 3 && m == 9, "hits %lu misses %lu", h, m);
+	/* disabled: every look-up misses, verification unchanged */
+	CU_ASSERT_EQUAL(snp_trust_set_cache_slots(t, 0), 0);
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(verify(t, v.report, v.report_len, &v.c, T_2026_11_28, 1, &c1, &why), 0);
+		json_decref(c1);
+		c1 = NULL;
+	}
+	snp_trust_cache_stats(t, &h, &m);
+	CHECKF(h == 3 && m == 11, "hits %lu misses %lu", h, m);
+	CU_ASSERT_EQUAL(snp_trust_set_cache_slots(t, SNP_CHAIN_CACHE_MAX + 1), KW_ERR_INVALID_ARG);
+	certs_free(&bad);
+	vec_free(&w);
+out1:
+	vec_free(&v);
+out0:
+	snp_trust_free(t);
+}
+
 int
 test_snp_vectors_register(void)
 {
@@ -863,5 +955,5 @@ test_snp_vectors_register(void)
 	    TEST_ADD(s, test_pinned_ark_in_evidence) | TEST_ADD(s, test_trust_load_errors) |
 	    TEST_ADD(s, test_truncation) | TEST_ADD(s, test_bitflip) |
 	    TEST_ADD(s, test_versions_and_reserved) | TEST_ADD(s, test_bad_args) |
-	    TEST_ADD(s, test_concurrent);
+	    TEST_ADD(s, test_concurrent) | TEST_ADD(s, test_chain_cache);
 }
