@@ -24,7 +24,12 @@ int kw_jwk_import_public(const json_t *jwk, EVP_PKEY **ret) KW_WUR;
 /* Export the public half of pkey as a new JWK object (members as RFC 7638 needs, plus none else). */
 int kw_jwk_export_public(const EVP_PKEY *pkey, json_t **ret) KW_WUR;
 
-/* RFC 7638 SHA-256 thumbprint of a public JWK, base64url (43 chars + NUL). */
+/*
+ * RFC 7638 SHA-256 thumbprint of a public JWK, base64url (43 chars + NUL).
+ * The members are checked as kw_jwk_import_public checks them (strict
+ * base64url, sizes, RSA modulus and exponent rules, an EC point on its
+ * curve) without building a key.
+ */
 int kw_jwk_thumbprint(const json_t *jwk, char out[static KW_B64URL_SHA256_SIZE]) KW_WUR;
 
 /*
