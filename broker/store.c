@@ -21,9 +21,24 @@
 #define KW_STORE_BUSY_MS 5000
 #define KW_STORE_TEXT_MAX 1024     /* actor, action, target, detail */
 
+/*
+ * Prepared statements kept for reuse, by the address of their SQL text (a
+ * string literal at each call site): preparing costs more than running the
+ * short look-ups of a release. A statement in use is not handed out twice.
+ */
+#define STORE_STMT_CACHE 24
+
+struct stmt_slot {
+	const char *sql;
+	sqlite3_stmt *s;
+	int busy;
+};
+
 struct kw_store {
 	sqlite3 *db;
 	int readonly;
+	size_t nstmt;
+	struct stmt_slot stmt[STORE_STMT_CACHE];
 };
 
 /*
@@ -133,15 +148,52 @@ QI(int64_t v)
 #define Q_PARAMS(...) (const struct q_param[]){ __VA_ARGS__ }, \
 	sizeof((const struct q_param[]){ __VA_ARGS__ }) / sizeof(struct q_param)
 
+/* Done with a statement of q_prepare: a kept one is reset for reuse, others finalized. */
+static void
+q_finalize(struct kw_store *st, sqlite3_stmt *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < st->nstmt; i++)
+		if (st->stmt[i].s == s) {
+			(void)sqlite3_reset(s);
+			(void)sqlite3_clear_bindings(s);
+			st->stmt[i].busy = 0;
+			return;
+		}
+	sqlite3_finalize(s);
+}
+
+/* A kept statement for sql, or a new one (kept while there is room). */
+static int
+q_stmt(struct kw_store *st, const char *sql, sqlite3_stmt **ret)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	for (size_t i = 0; i < st->nstmt; i++)
+		if (st->stmt[i].sql == sql && !st->stmt[i].busy) {
+			st->stmt[i].busy = 1;
+			*ret = st->stmt[i].s;
+			return 0;
+		}
+	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK)
+		return map_rc(rc);
+	if (st->nstmt < STORE_STMT_CACHE)
+		st->stmt[st->nstmt++] = (struct stmt_slot){ sql, s, 1 };
+	*ret = s;
+	return 0;
+}
+
 static int
 q_prepare_v(struct kw_store *st, const char *sql, sqlite3_stmt **ret, const struct q_param *p,
     size_t n)
 {
 	sqlite3_stmt *s = NULL;
-	int rc = SQLITE_OK, col = 1;
+	int rc = SQLITE_OK, col = 1, r;
 
-	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK)
-		return map_rc(rc);
+	if ((r = q_stmt(st, sql, &s)) != 0)
+		return r;
 	for (size_t k = 0; k < n; k++) {
 		switch (p[k].type) {
 		case Q_NONE:
@@ -156,7 +208,7 @@ q_prepare_v(struct kw_store *st, const char *sql, sqlite3_stmt **ret, const stru
 		}
 		col++;
 		if (rc != SQLITE_OK) {
-			sqlite3_finalize(s);
+			q_finalize(st, s);
 			return map_rc(rc);
 		}
 	}
@@ -181,7 +233,7 @@ q_exec_v(struct kw_store *st, int *ret_changes, const char *sql, const struct q_
 	r = rc == SQLITE_DONE ? 0 : map_rc(sqlite3_extended_errcode(st->db));
 	if (r == 0 && rc != SQLITE_DONE)
 		r = KW_ERR_IO;
-	sqlite3_finalize(s);
+	q_finalize(st, s);
 	if (r == 0 && ret_changes != NULL)
 		*ret_changes = sqlite3_changes(st->db);
 	return r;
@@ -209,7 +261,7 @@ q_int_v(struct kw_store *st, int64_t *ret, const char *sql, const struct q_param
 		if (r == 0)
 			r = KW_ERR_IO;
 	}
-	sqlite3_finalize(s);
+	q_finalize(st, s);
 	return r;
 }
 #define q_int(st, ret, sql, ...) q_int_v((st), (ret), (sql), Q_PARAMS(__VA_ARGS__))
@@ -273,7 +325,7 @@ id_state_row(struct kw_store *st, sqlite3_stmt *s, int64_t *ret_id, char ret_sta
 		if (r == 0)
 			r = KW_ERR_IO;
 	}
-	sqlite3_finalize(s);
+	q_finalize(st, s);
 	return r;
 }
 
@@ -355,7 +407,7 @@ rows_to_array(struct kw_store *st, sqlite3_stmt *s, const struct col *cols, size
 	}
 	if (r == 0)
 		r = step_end(st, rc);
-	sqlite3_finalize(s);
+	q_finalize(st, s);
 	if (r != 0) {
 		json_decref(arr);
 		return r;
@@ -504,7 +556,7 @@ pragma_text(struct kw_store *st, const char *sql, const char *want)
 		r = KW_ERR_IO;    /* the setting did not take */
 	else
 		r = map_rc(sqlite3_extended_errcode(st->db)) ?: KW_ERR_IO;
-	sqlite3_finalize(s);
+	q_finalize(st, s);
 	return r;
 }
 
@@ -589,7 +641,9 @@ kw_store_close(struct kw_store *st)
 {
 	if (st == NULL)
 		return;
-	/* sqlite3_close_v2 finalizes lazily; every statement here is finalized already */
+	for (size_t i = 0; i < st->nstmt; i++)
+		sqlite3_finalize(st->stmt[i].s);
+	/* sqlite3_close_v2 finalizes lazily; every other statement is finalized already */
 	(void)sqlite3_close_v2(st->db);
 	free(st);
 }
@@ -831,7 +885,7 @@ keys_query(struct kw_store *st, const char *repo, const char *type, const char *
 	arr = NULL;
 	r = 0;
 out:
-	sqlite3_finalize(s);
+	q_finalize(st, s);
 	json_decref(arr);
 	return r;
 }
@@ -913,7 +967,7 @@ kw_store_version_set_state(struct kw_store *st, const char *repo, const char *ty
 		/* pending versions are enabled by commit only; deleting ones are gone */
 		else if (!one_of(col_text(s, 0), settable_states))
 			r = KW_ERR_DENIED;
-		sqlite3_finalize(s);
+		q_finalize(st, s);
 	}
 	if (r == 0)
 		r = q_exec(st, NULL, "UPDATE key_versions SET state = ? WHERE key_id = ? AND"
@@ -976,7 +1030,7 @@ kw_store_key_delete_begin(struct kw_store *st, const char *repo, const char *typ
 		}
 		if (r == 0 && rc != SQLITE_DONE)
 			r = map_rc(sqlite3_extended_errcode(st->db)) ?: KW_ERR_IO;
-		sqlite3_finalize(s);
+		q_finalize(st, s);
 	}
 	if ((r = tx_end(st, r)) != 0)
 		goto out;
@@ -1054,7 +1108,7 @@ kw_store_release_lookup(struct kw_store *st, const char *repo, const char *type,
 	*ret = t;
 	r = 0;
 out:
-	sqlite3_finalize(s);
+	q_finalize(st, s);
 	return r;
 }
 
