@@ -458,8 +458,6 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	struct kw_release_target target;
 	struct kw_token_view tv;
 	struct release_job *j;
-	uint8_t *n = NULL, *e = NULL;
-	size_t nlen, elen;
 	char htu[512], nonce[KW_CHALLENGE_STR_MAX];
 	const char *why = NULL, *token;
 	json_t *payload = NULL;
@@ -523,8 +521,6 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 			    "invalid DPoP proof");
 		goto out;
 	}
-	if ((r = kw_jwk_rsa_components(tv.tee_pub, &n, &nlen, &e, &elen)) != 0)
-		goto fail;
 	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		r = KW_ERR_NOMEM;
 		goto fail;
@@ -533,8 +529,8 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	j->req = req;
 	snprintf(j->path, sizeof(j->path), "%s (v%d)", path, target.version);
 	memcpy(j->kid, tv.tee_kid, sizeof(j->kid));
-	if ((r = hsm_client_release(b->hsm, target.label, b->release_profile, n, nlen, e, elen,
-	    tv.tee_kid, release_done, j)) != 0) {
+	if ((r = hsm_client_release(b->hsm, target.label, b->release_profile, tv.tee_n, tv.tee_nlen,
+	    tv.tee_e, tv.tee_elen, tv.tee_kid, release_done, j)) != 0) {
 		free(j);
 		goto fail;
 	}
@@ -543,10 +539,8 @@ fail:
 	kw_log_err_r_rl(r, "release could not be started");
 	kw_http_problem_from_err(req, r == KW_ERR_NOMEM ? KW_ERR_UNAVAILABLE : r, NULL);
 out:
-	EVP_PKEY_free(tv.tee_pub);
+	kw_token_view_clear(&tv);
 	json_decref(payload);
-	free(n);
-	free(e);
 }
 
 void

@@ -11,6 +11,7 @@
 #include "kw_jose.h"
 #include "kw_json.h"
 #include "kw_jwk.h"
+#include "kw_spki.h"
 #include "kw_util.h"
 #include "token.h"
 #include "verifier.h"
@@ -199,16 +200,20 @@ hardware_tier(const struct kw_verifier *v, const json_t *claims)
 	return 2;
 }
 
+/* The TEE's RSA JWK as base64url SubjectPublicKeyInfo (EAR "akpub"), without building a key. */
 static int
-spki_b64(EVP_PKEY *pk, char **ret)
+akpub_b64(const json_t *tee_pubkey, char **ret)
 {
-	unsigned char *der = NULL;
-	int len = i2d_PUBKEY(pk, &der), r;
+	uint8_t *n = NULL, *e = NULL, *der = NULL;
+	size_t nlen = 0, elen = 0, dlen = 0;
+	int r;
 
-	if (len <= 0)
-		return KW_ERR_CRYPTO;
-	r = kw_b64url_encode(der, (size_t)len, ret);
-	OPENSSL_free(der);
+	if ((r = kw_jwk_rsa_members(tee_pubkey, &n, &nlen, &e, &elen)) == 0 &&
+	    (r = kw_rsa_spki_encode(n, nlen, e, elen, &der, &dlen)) == 0)
+		r = kw_b64url_encode(der, dlen, ret);
+	free(n);
+	free(e);
+	free(der);
 	return r;
 }
 
@@ -219,16 +224,13 @@ kw_ear_build(const json_t *claims, const json_t *tee_pubkey, const json_t *tee_s
 {
 	char jkt[KW_B64URL_SHA256_SIZE], *akpub = NULL, *jti = NULL;
 	uint8_t jti_raw[16];
-	EVP_PKEY *pk = NULL;
 	json_t *tv = NULL, *hdr = NULL, *pl = NULL, *kc = NULL;
 	const struct kw_verifier *v = kw_verifier_find(json_string_value(json_object_get(claims, "tee")));
 	int r;
 
 	if (ttl == 0 || ttl > KW_TOKEN_TTL_MAX || v == NULL)
 		return KW_ERR_INVALID_ARG;
-	if ((r = kw_jwk_thumbprint(tee_sigkey, jkt)) != 0 ||
-	    (r = kw_jwk_import_public(tee_pubkey, &pk)) != 0 ||
-	    (r = spki_b64(pk, &akpub)) != 0)
+	if ((r = kw_jwk_thumbprint(tee_sigkey, jkt)) != 0 || (r = akpub_b64(tee_pubkey, &akpub)) != 0)
 		goto out;
 	if (RAND_bytes(jti_raw, sizeof(jti_raw)) != 1) {
 		r = KW_ERR_CRYPTO;
@@ -265,7 +267,6 @@ out:
 	json_decref(pl);
 	json_decref(tv);
 	json_decref(kc);
-	EVP_PKEY_free(pk);
 	free(akpub);
 	free(jti);
 	return r;
@@ -347,9 +348,7 @@ kw_token_view(const json_t *payload, struct kw_token_view *ret)
 	const char *m = json_string_value(json_object_get(kc, "measurement"));
 	struct kw_token_view v;
 	uint8_t *der = NULL;
-	const uint8_t *p;
 	size_t derlen;
-	json_t *jwk = NULL;
 	int r;
 
 	memset(&v, 0, sizeof(v));
@@ -362,21 +361,24 @@ kw_token_view(const json_t *payload, struct kw_token_view *ret)
 	v.debug = json_is_true(json_object_get(kc, "debug"));
 	if ((r = kw_b64url_decode_alloc(akpub, strlen(akpub), 16384, &der, &derlen)) != 0)
 		return KW_ERR_INVALID_FORMAT;
-	p = der;
-	v.tee_pub = d2i_PUBKEY(NULL, &p, (long)derlen);
-	r = KW_ERR_INVALID_FORMAT;
-	if (v.tee_pub == NULL || p != der + derlen || EVP_PKEY_get_base_id(v.tee_pub) != EVP_PKEY_RSA)
-		goto fail;
-	if ((r = kw_jwk_export_public(v.tee_pub, &jwk)) != 0 ||
-	    (r = kw_jwk_thumbprint(jwk, v.tee_kid)) != 0)
-		goto fail;
-	json_decref(jwk);
+	/* the TEE's RSA key: its n and e for the HSM, its thumbprint for the JWE kid */
+	r = kw_rsa_spki_decode(der, derlen, &v.tee_n, &v.tee_nlen, &v.tee_e, &v.tee_elen);
 	free(der);
+	if (r != 0 || (r = kw_jwk_rsa_thumbprint(v.tee_n, v.tee_nlen, v.tee_e, v.tee_elen, v.tee_kid)) != 0) {
+		kw_token_view_clear(&v);
+		return r == KW_ERR_NOMEM ? r : KW_ERR_INVALID_FORMAT;
+	}
 	*ret = v;
 	return 0;
-fail:
-	json_decref(jwk);
-	EVP_PKEY_free(v.tee_pub);
-	free(der);
-	return r;
+}
+
+void
+kw_token_view_clear(struct kw_token_view *v)
+{
+	if (v == NULL)
+		return;
+	free(v->tee_n);
+	free(v->tee_e);
+	v->tee_n = v->tee_e = NULL;
+	v->tee_nlen = v->tee_elen = 0;
 }

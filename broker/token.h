@@ -91,8 +91,11 @@ struct kw_token_view {
 	char tee_kid[KW_B64URL_SHA256_SIZE];           /* RFC 7638 thumbprint of tee-pubkey (the JWE kid) */
 	uint8_t measurement[48];    /* the "measurement" claim (SNP), zero when absent */
 	int debug;
-	EVP_PKEY *tee_pub;          /* owned: EVP_PKEY_free */
+	uint8_t *tee_n, *tee_e;     /* the TEE's RSA modulus and exponent, owned: kw_token_view_clear */
+	size_t tee_nlen, tee_elen;
 };
 int kw_token_view(const json_t *payload, struct kw_token_view *ret) KW_WUR;
+/* Free what a view owns. NULL-safe. */
+void kw_token_view_clear(struct kw_token_view *v);
 
 #endif

@@ -132,7 +132,8 @@ out:
  * exponent 3..2^32. With ret (import), the key is built from them.
  */
 static int
-import_rsa(const json_t *jwk, EVP_PKEY **ret)
+import_rsa(const json_t *jwk, EVP_PKEY **ret, uint8_t **ret_n, size_t *ret_nlen, uint8_t **ret_e,
+    size_t *ret_elen)
 {
 	uint8_t *n = NULL, *e = NULL;
 	size_t nlen = 0, elen = 0, bits;
@@ -161,6 +162,13 @@ import_rsa(const json_t *jwk, EVP_PKEY **ret)
 		ev = (ev << 8) | e[i];
 	if (ev < 3 || ev > ((uint64_t)1 << 32) || (ev & 1) == 0)
 		goto out;
+	if (ret_n != NULL) {
+		*ret_n = n;
+		*ret_nlen = nlen;
+		*ret_e = e;
+		*ret_elen = elen;
+		n = e = NULL;    /* transferred */
+	}
 	if (ret == NULL) {
 		r = 0;
 		goto out;
@@ -268,7 +276,7 @@ import_public(const json_t *jwk, EVP_PKEY **ret)
 	if ((r = kw_json_get_str(jwk, "kty", &kty, NULL)) != 0)
 		return KW_ERR_INVALID_FORMAT;
 	if (strcmp(kty, "RSA") == 0)
-		return import_rsa(jwk, ret);
+		return import_rsa(jwk, ret, NULL, NULL, NULL, NULL);
 	if (strcmp(kty, "EC") == 0)
 		return import_ec(jwk, ret);
 	return KW_ERR_UNSUPPORTED;
@@ -390,39 +398,19 @@ out:
 	return r;
 }
 
-int
-kw_jwk_thumbprint(const json_t *jwk, char out[static KW_B64URL_SHA256_SIZE])
+/* RFC 7638 3.2: the required members in lexicographic order, no whitespace; hashed. */
+static int
+thumb_of(const char *kty, const char *a, const char *b, const char *c, char out[static KW_B64URL_SHA256_SIZE])
 {
-	const char *kty, *a, *b, *c = NULL;
 	char *ser = NULL, *tp = NULL;
 	uint8_t md[SHA256_DIGEST_LENGTH];
-	size_t sz;
+	size_t sz = strlen(a) + strlen(b) + (c != NULL ? strlen(c) : 0) + 64;
 	int r, n;
 
-	/* Check the members first: strict decoding makes the member strings canonical. */
-	if (jwk == NULL)
-		return KW_ERR_INVALID_ARG;
-	if ((r = import_public(jwk, NULL)) != 0)
-		return r;
-	if ((r = kw_json_get_str(jwk, "kty", &kty, NULL)) != 0)
-		return r;
-	if (strcmp(kty, "RSA") == 0) {
-		if ((r = kw_json_get_str(jwk, "e", &a, NULL)) != 0 ||
-		    (r = kw_json_get_str(jwk, "n", &b, NULL)) != 0)
-			return r;
-		sz = strlen(a) + strlen(b) + 64;
-	} else {
-		if ((r = kw_json_get_str(jwk, "crv", &a, NULL)) != 0 ||
-		    (r = kw_json_get_str(jwk, "x", &b, NULL)) != 0 ||
-		    (r = kw_json_get_str(jwk, "y", &c, NULL)) != 0)
-			return r;
-		sz = strlen(a) + strlen(b) + strlen(c) + 64;
-	}
 	if ((ser = malloc(sz)) == NULL)
 		return KW_ERR_NOMEM;
-	/* RFC 7638 3.2: required members, lexicographic order, no whitespace;
-	 * the values are base64url or fixed names, so nothing needs escaping. */
-	if (c == NULL)
+	/* the values are base64url or fixed names, so nothing needs escaping */
+	if (strcmp(kty, "RSA") == 0)
 		n = snprintf(ser, sz, "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", a, b);
 	else
 		n = snprintf(ser, sz, "{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", a,
@@ -444,6 +432,66 @@ out:
 	free(ser);
 	free(tp);
 	return r;
+}
+
+int
+kw_jwk_thumbprint(const json_t *jwk, char out[static KW_B64URL_SHA256_SIZE])
+{
+	const char *kty, *a, *b, *c = NULL;
+	int r;
+
+	/* Check the members first: strict decoding makes the member strings canonical. */
+	if (jwk == NULL)
+		return KW_ERR_INVALID_ARG;
+	if ((r = import_public(jwk, NULL)) != 0)
+		return r;
+	if ((r = kw_json_get_str(jwk, "kty", &kty, NULL)) != 0)
+		return r;
+	if (strcmp(kty, "RSA") == 0) {
+		if ((r = kw_json_get_str(jwk, "e", &a, NULL)) != 0 ||
+		    (r = kw_json_get_str(jwk, "n", &b, NULL)) != 0)
+			return r;
+	} else {
+		if ((r = kw_json_get_str(jwk, "crv", &a, NULL)) != 0 ||
+		    (r = kw_json_get_str(jwk, "x", &b, NULL)) != 0 ||
+		    (r = kw_json_get_str(jwk, "y", &c, NULL)) != 0)
+			return r;
+	}
+	return thumb_of(kty, a, b, c, out);
+}
+
+int
+kw_jwk_rsa_thumbprint(const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen,
+    char out[static KW_B64URL_SHA256_SIZE])
+{
+	char *bn = NULL, *be = NULL;
+	int r;
+
+	if (n == NULL || e == NULL || nlen == 0 || elen == 0 || n[0] == 0 || e[0] == 0)
+		return KW_ERR_INVALID_ARG;
+	if ((r = kw_b64url_encode(n, nlen, &bn)) == 0 && (r = kw_b64url_encode(e, elen, &be)) == 0)
+		r = thumb_of("RSA", be, bn, NULL, out);
+	free(bn);
+	free(be);
+	return r;
+}
+
+int
+kw_jwk_rsa_members(const json_t *jwk, uint8_t **ret_n, size_t *ret_nlen, uint8_t **ret_e,
+    size_t *ret_elen)
+{
+	const char *kty;
+
+	if (jwk == NULL || ret_n == NULL || ret_nlen == NULL || ret_e == NULL || ret_elen == NULL)
+		return KW_ERR_INVALID_ARG;
+	if (!json_is_object(jwk) || kw_json_get_str(jwk, "kty", &kty, NULL) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if (strcmp(kty, "RSA") != 0)
+		return KW_ERR_UNSUPPORTED;
+	for (size_t i = 0; i < KW_ARRAY_SIZE(jwk_private_members); i++)
+		if (json_object_get(jwk, jwk_private_members[i]) != NULL)
+			return KW_ERR_INVALID_FORMAT;
+	return import_rsa(jwk, NULL, ret_n, ret_nlen, ret_e, ret_elen);
 }
 
 int

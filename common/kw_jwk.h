@@ -32,6 +32,18 @@ int kw_jwk_export_public(const EVP_PKEY *pkey, json_t **ret) KW_WUR;
  */
 int kw_jwk_thumbprint(const json_t *jwk, char out[static KW_B64URL_SHA256_SIZE]) KW_WUR;
 
+/* The RFC 7638 thumbprint of the RSA key (n, e: minimal unsigned big-endian). */
+int kw_jwk_rsa_thumbprint(const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen,
+    char out[static KW_B64URL_SHA256_SIZE]) KW_WUR;
+
+/*
+ * An RSA public JWK's n and e as new buffers (free()), checked as
+ * kw_jwk_import_public checks them, without building a key.
+ * KW_ERR_UNSUPPORTED for another kty; the import's errors otherwise.
+ */
+int kw_jwk_rsa_members(const json_t *jwk, uint8_t **ret_n, size_t *ret_nlen, uint8_t **ret_e,
+    size_t *ret_elen) KW_WUR;
+
 /*
  * RSA public key as big-endian modulus and exponent (views into newly
  * allocated buffers the caller frees). For the HSM release.

@@ -104,7 +104,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (kw_token_view(payload, &tv) == 0) {
 			if (tv.jkt == NULL || tv.claims == NULL || strlen(tv.tee_kid) != 43)
 				__builtin_trap();
-			EVP_PKEY_free(tv.tee_pub);
+			if (tv.tee_n == NULL || tv.tee_nlen == 0 || tv.tee_e == NULL || tv.tee_elen == 0)
+				__builtin_trap();
+			kw_token_view_clear(&tv);
 		}
 		json_decref(payload);
 	}

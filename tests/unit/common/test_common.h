@@ -13,5 +13,6 @@ int test_jcs_register(void);
 int test_jwk_register(void);
 int test_jose_register(void);
 int test_name_register(void);
+int test_spki_register(void);
 
 #endif

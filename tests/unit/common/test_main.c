@@ -9,5 +9,5 @@ main(void)
 		return 2;
 	return test_end(test_b64url_register() | test_util_register() | test_rd_register() |
 	    test_json_register() | test_jcs_register() | test_jwk_register() |
-	    test_jose_register() | test_name_register());
+	    test_jose_register() | test_name_register() | test_spki_register());
 }
