@@ -122,6 +122,18 @@ class EventLog:
         self.event(8, 0x0000000D, text.encode(), b"kernel_cmdline: " + text.encode() + b"\0")
 
 
+def sample_boot_log():
+    """A boot as the tests use it: firmware, Secure Boot on, shim, grub, a kernel, grub's command line."""
+    log = EventLog()
+    log.event(0, 0x00000008, b"firmware 1.0", b"firmware 1.0")
+    log.secure_boot(True)
+    log.boot_app(b"shim 15.8")
+    log.boot_app(b"grub 2.12")
+    log.boot_app(b"vmlinuz 6.1")
+    log.grub_cmdline("root=/dev/vda1 ro quiet")
+    return log
+
+
 def bank_values(log, bank, upto=24):
     """All PCRs 0..upto-1 of bank: the log's replay, zeros elsewhere."""
     return {i: log.pcrs[bank].get(i, b"\0" * SIZE[bank]) for i in range(upto)}

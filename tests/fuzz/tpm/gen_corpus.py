@@ -49,13 +49,7 @@ def main():
         with open(os.path.join(qdir, name), "wb") as f:
             f.write(data)
 
-    log = tpm_emu.EventLog()
-    log.event(0, 0x00000008, b"v1", b"v1")
-    log.secure_boot(True)
-    log.boot_app(b"shim")
-    log.boot_app(b"grub")
-    log.boot_app(b"vmlinuz")
-    log.grub_cmdline("root=/dev/vda ro quiet")
+    log = tpm_emu.sample_boot_log()
     opts = "console=ttyS0".encode("utf-16-le") + b"\0\0"
     log.event(12, 0x0000000D, opts, opts)
     tagged = struct.pack("<II", 0x8F3B22ED, len(opts)) + opts
