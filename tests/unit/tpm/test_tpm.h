@@ -14,6 +14,12 @@ int test_tpm_quote_register(void);
 int test_tpm_eventlog_register(void);
 int test_tpm_seam_register(void);
 
+/* CHECKF on the result of expr, evaluated once (CHECKF evaluates its condition twice). */
+#define CHECK_RC(expr, want, ...) do { \
+	int rc_ = (expr); \
+	CHECKF(rc_ == (want), __VA_ARGS__); \
+} while (0)
+
 /* $KW_VECTORS/tpm/<fmt ...> */
 #define vpath(buf, n, ...) test_vpath((buf), (n), "tpm", __VA_ARGS__)
 

@@ -65,7 +65,7 @@ test_gce_replay(void)
 	unsigned int equal = 0;
 
 	gce_load(&g);
-	CHECKF(tpm_eventlog_parse(g.log, g.len, &log, &why) == 0, "%s", why);
+	CHECK_RC(tpm_eventlog_parse(g.log, g.len, &log, &why), 0, "%s", why);
 	CU_ASSERT_FATAL(log != NULL);
 	CU_ASSERT(tpm_eventlog_count(log) == GCE_EVENTS);
 	tpm_eventlog_replay(log, &rp, touched);
@@ -106,7 +106,7 @@ test_gce_appraise(void)
 	    &pcrs) == 0);
 	CU_ASSERT_FATAL(tpm_quote_verify(msg, msg_len, sig, sig_len, ak.pkey, &pcrs, nonce, 2, &qc, &info, &why) == 0);
 	CU_ASSERT_FATAL(tpm_eventlog_parse(g.log, g.len, &log, &why) == 0);
-	CHECKF(tpm_eventlog_appraise(log, &pcrs, info.selected, &claims, &why) == 0, "%s", why);
+	CHECK_RC(tpm_eventlog_appraise(log, &pcrs, info.selected, &claims, &why), 0, "%s", why);
 	CU_ASSERT_FATAL(claims != NULL);
 	CU_ASSERT(json_integer_value(json_object_get(claims, "events")) == GCE_EVENTS);
 	CU_ASSERT(json_is_true(json_object_get(claims, "secure_boot")));

@@ -99,7 +99,7 @@ test_seam_gce(void)
 	CU_ASSERT(tpm_ca_count(ca) == 2);
 	CU_ASSERT(kw_verifier_tpm_akcert.check(ev, &why) == 0);
 	CU_ASSERT_PTR_EQUAL(kw_verifier_for_evidence(ev, &why), &kw_verifier_tpm_akcert);
-	CHECKF(appraise(ev, ca, GCE_AT, &claims, &why) == 0, "%s", why);
+	CHECK_RC(appraise(ev, ca, GCE_AT, &claims, &why), 0, "%s", why);
 	CU_ASSERT_FATAL(claims != NULL);
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(claims, "tee")), "tpm-akcert");
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(claims, "root")), "ak-ca");
@@ -186,7 +186,7 @@ test_seam_shapes(void)
 	for (size_t i = 0; i < KW_ARRAY_SIZE(drop); i++) {
 		ev = json_deep_copy(good);
 		json_object_del(ev, drop[i]);
-		CHECKF(kw_verifier_tpm_akcert.check(ev, &why) == KW_ERR_INVALID_FORMAT, "without %s", drop[i]);
+		CHECK_RC(kw_verifier_tpm_akcert.check(ev, &why), KW_ERR_INVALID_FORMAT, "without %s", drop[i]);
 		json_decref(ev);
 	}
 	ev = json_deep_copy(good);
