@@ -53,6 +53,9 @@ struct kw_config {
 	char *tdx_pcs_proxy;          /* NULL: none */
 	unsigned int tdx_pcs_timeout, tdx_pcs_refresh_interval, tdx_pcs_refresh_margin, tdx_pcs_retry;
 
+	size_t n_tpm_akcert_roots;
+	char **tpm_akcert_roots;      /* AK CA certificate files (PEM or DER): tpm-akcert; none disables it */
+
 	char *public_url;             /* "https://host:port" workloads use (DPoP htu) */
 	unsigned int nonce_ttl;       /* seconds, default 60 */
 	unsigned int token_ttl;       /* seconds, default 300, at most 300 */
