@@ -923,6 +923,39 @@ test_checkpoint(void)
 	audit_vkey_free(parsed);
 }
 
+/*
+ * Interoperability: a checkpoint signed by python3-cryptography (the fuzz
+ * corpus seed, made when the fixed key below was generated; its private half
+ * was not kept) verifies here, with its time extension.
+ */
+static void
+test_checkpoint_foreign(void)
+{
+	static const char vtext[] = "keywarden.fuzz/audit+127c3921+AjBZMBMGByqGSM49AgEGCCqGSM49AwEH"
+	    "A0IABGu/Rtm5qimT6NCd0sxlB0ez+7uqthV4q6eQr801S+tLV8QZx5NVnZGVTCmMdpu1ZyWzrRcr0BCNo0991uJJNnk=";
+	const char *src = getenv("KW_SOURCE_ROOT");
+	struct audit_vkey *vk = NULL;
+	struct audit_checkpoint cp;
+	char path[512];
+	uint8_t *note = NULL;
+	size_t len = 0;
+
+	CU_ASSERT_FATAL(src != NULL);
+	CU_ASSERT_FATAL(audit_vkey_parse(vtext, strlen(vtext), &vk) == 0);
+	CU_ASSERT(audit_vkey_id(vk) == 0x127c3921);
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/audit_checkpoint/signed", src);
+	CU_ASSERT_FATAL(kw_file_read(path, AUDIT_NOTE_MAX, &note, &len) == 0);
+	CU_ASSERT(audit_checkpoint_verify((const char *)note, len, vk, &cp) == 0);
+	CU_ASSERT(cp.size == 7 && cp.time == 1800000000);
+	CU_ASSERT_STRING_EQUAL(cp.origin, "keywarden.fuzz/audit");
+	free(note);
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/audit_checkpoint/two-signers", src);
+	CU_ASSERT_FATAL(kw_file_read(path, AUDIT_NOTE_MAX, &note, &len) == 0);
+	CU_ASSERT(audit_checkpoint_verify((const char *)note, len, vk, &cp) == 0);
+	free(note);
+	audit_vkey_free(vk);
+}
+
 /* ---- offline verification of tampered exports ---- */
 
 struct exported {
@@ -1143,6 +1176,7 @@ main(void)
 	reg |= TEST_ADD(s, test_invalid_appends);
 	reg |= TEST_ADD(s, test_disk_full);
 	reg |= TEST_ADD(s, test_checkpoint);
+	reg |= TEST_ADD(s, test_checkpoint_foreign);
 	reg |= TEST_ADD(s, test_verify_tamper);
 	reg |= TEST_ADD(s, test_verify_sqlite_edit);
 	return test_end(reg);
