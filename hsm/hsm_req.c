@@ -92,6 +92,23 @@ parse_sign(const json_t *o, struct hsm_req *req)
 }
 
 static int
+parse_audit_sign(const json_t *o, struct hsm_req *req)
+{
+	static const char *const keys[] = {"id", "op", "digest", NULL};
+	const char *s;
+	size_t len, n;
+
+	if (kw_json_check_keys(o, keys) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	if (kw_json_get_str(o, "digest", &s, &len) != 0 ||
+	    len != kw_b64url_enclen(HSM_SIGN_DIGEST_LEN) ||
+	    kw_b64url_decode(s, len, req->digest, sizeof(req->digest), &n) != 0 ||
+	    n != HSM_SIGN_DIGEST_LEN)
+		return KW_ERR_INVALID_FORMAT;
+	return 0;
+}
+
+static int
 parse_token_key_new(const json_t *o, struct hsm_req *req)
 {
 	static const char *const keys[] = {"id", "op", "now", NULL};
@@ -243,7 +260,7 @@ parse_release(const json_t *o, struct hsm_req *req)
 	return 0;
 }
 
-/* Ops without request members: probe, stats, token_keys, import_key. */
+/* Ops without request members: probe, stats, token_keys, import_key, audit_key. */
 static int
 parse_plain(const json_t *o, struct hsm_req *req)
 {
@@ -295,6 +312,8 @@ static int (*const parsers[HSM_OP__COUNT])(const json_t *, struct hsm_req *) = {
 	[HSM_OP_DESTROY] = parse_label_only,
 	[HSM_OP_IMPORT_KEY] = parse_plain,
 	[HSM_OP_IMPORT] = parse_import,
+	[HSM_OP_AUDIT_KEY] = parse_plain,
+	[HSM_OP_AUDIT_SIGN] = parse_audit_sign,
 };
 
 int
