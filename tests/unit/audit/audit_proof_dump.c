@@ -6,6 +6,11 @@
  * proof (index < size <= n) and every consistency proof (1 <= first <=
  * second <= n) the C code makes, with the checkpoint and its key, for the
  * independent verifier verify_proofs.py.
+ *
+ * audit_proof_dump --make DB N CHECKPOINT VKEY: write a log of N records into
+ * the database DB (kept), store a checkpoint over it there too, and write
+ * the checkpoint and its verifier key to the files CHECKPOINT and VKEY (for
+ * the kwctl audit tests).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +73,65 @@ data_for(int i, enum audit_kind *kind)
 	}
 }
 
+static int
+write_str(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "w");
+	int ok;
+
+	if (f == NULL)
+		return -1;
+	ok = fputs(s, f) >= 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static int
+make(const char *path, int n, const char *cp_path, const char *vk_path)
+{
+	struct audit_writer *w = NULL;
+	struct audit_db *db = NULL;
+	struct audit_vkey *vk = NULL;
+	struct audit_checkpoint cp = { .time = 1800000000 };
+	EVP_PKEY *key = NULL;
+	char *note = NULL, *vtext = NULL;
+	size_t len = 0;
+	int rc = 1;
+
+	if (n < 0 || n > 100000 || audit_writer_open(path, NULL, &w) != 0)
+		return 1;
+	for (int i = 0; i < n; i++) {
+		enum audit_kind kind;
+		json_t *d = data_for(i, &kind);
+		int r = audit_writer_append_wait(w, kind, 1800000000 + i, d, NULL);
+
+		json_decref(d);
+		if (r != 0)
+			goto out;
+	}
+	audit_writer_close(w);
+	w = NULL;
+	if (audit_db_open(path, false, &db) != 0 || (key = audit_soft_key()) == NULL ||
+	    audit_vkey_from_pkey("keywarden.test/audit", key, &vk) != 0 ||
+	    audit_vkey_format(vk, &vtext) != 0)
+		goto out;
+	snprintf(cp.origin, sizeof(cp.origin), "keywarden.test/audit");
+	cp.size = (uint64_t)n;
+	if (audit_db_root(db, cp.size, cp.root) != 0 ||
+	    audit_checkpoint_sign(&cp, vk, audit_soft_sign, key, &note, &len) != 0 ||
+	    audit_db_checkpoint_add(db, cp.size, cp.time, note) != 0 ||
+	    write_str(cp_path, note) != 0 || write_str(vk_path, vtext) != 0)
+		goto out;
+	rc = 0;
+out:
+	audit_writer_close(w);
+	audit_db_close(db);
+	audit_vkey_free(vk);
+	EVP_PKEY_free(key);
+	free(note);
+	free(vtext);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -83,6 +147,8 @@ main(int argc, char **argv)
 	int n = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 40, rc = 1;
 
 	kw_json_init();
+	if (argc == 6 && strcmp(argv[1], "--make") == 0)
+		return make(argv[2], (int)strtol(argv[3], NULL, 10), argv[4], argv[5]);
 	if (n < 1 || n > 200 || mkdtemp(dir) == NULL)
 		return 2;
 	snprintf(path, sizeof(path), "%s/audit.db", dir);
