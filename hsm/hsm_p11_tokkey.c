@@ -577,32 +577,20 @@ int
 hsm_p11_audit_key(struct hsm_p11 *p, struct hsm_token_key *ret, bool *ret_generated,
     const char **reterr_detail)
 {
-	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-	CK_KEY_TYPE kt = CKK_EC;
-	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_TOKEN, &p11_true, sizeof(p11_true)},
-		{CKA_KEY_TYPE, &kt, sizeof(kt)},
-		{CKA_LABEL, (void *)(uintptr_t)HSM_AUDIT_LABEL, strlen(HSM_AUDIT_LABEL)},
-	};
-	CK_OBJECT_HANDLE hs[1];
+	struct secret_info si;
 	struct tok_ent e;
 	bool sensitive = false, extractable = true, taken = false;
-	size_t n = 0;
 	int r;
 
 	memset(&e, 0, sizeof(e));
 	snprintf(e.k.label, sizeof(e.k.label), "%s", HSM_AUDIT_LABEL);
 	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
 		return r;
-	r = p11_find_all(p, tmpl, KW_ARRAY_SIZE(tmpl), hs, KW_ARRAY_SIZE(hs), &n, reterr_detail);
-	if (r == KW_ERR_TOO_LARGE) {
-		*reterr_detail = "audit key label is not unique";
-		return KW_ERR_HSM;
-	}
-	if (r != 0)
+	/* exactly one private EC key with the label, or none (KW_ERR_HSM: two) */
+	r = find_token_priv(p, HSM_AUDIT_LABEL, &si, reterr_detail);
+	if (r != 0 && r != KW_ERR_NOT_FOUND)
 		return r;
-	if (n == 0) {
+	if (r == KW_ERR_NOT_FOUND) {
 		/* a stray object with the label (a public half alone) would make two */
 		if ((r = p11_label_taken(p, HSM_AUDIT_LABEL, &taken, reterr_detail)) != 0)
 			return r;
@@ -617,7 +605,7 @@ hsm_p11_audit_key(struct hsm_p11 *p, struct hsm_token_key *ret, bool *ret_genera
 		*reterr_detail = NULL;
 		return 0;
 	}
-	e.priv = hs[0];
+	e.priv = si.h;
 	if ((r = read_pair(p, &e, reterr_detail)) != 0)
 		return r == KW_ERR_NOT_FOUND ? KW_ERR_HSM : r;
 	if ((r = get_bool_attr(p, e.priv, CKA_SENSITIVE, &sensitive, reterr_detail)) != 0 ||

@@ -74,15 +74,13 @@ get_token_label(const json_t *o, struct hsm_req *req)
 	return 0;
 }
 
+/* "digest": base64url of exactly HSM_SIGN_DIGEST_LEN bytes (sign, audit_sign). */
 static int
-parse_sign(const json_t *o, struct hsm_req *req)
+get_digest(const json_t *o, struct hsm_req *req)
 {
-	static const char *const keys[] = {"id", "op", "label", "digest", NULL};
 	const char *s;
 	size_t len, n;
 
-	if (kw_json_check_keys(o, keys) != 0 || get_token_label(o, req) != 0)
-		return KW_ERR_INVALID_FORMAT;
 	if (kw_json_get_str(o, "digest", &s, &len) != 0 ||
 	    len != kw_b64url_enclen(HSM_SIGN_DIGEST_LEN) ||
 	    kw_b64url_decode(s, len, req->digest, sizeof(req->digest), &n) != 0 ||
@@ -92,20 +90,23 @@ parse_sign(const json_t *o, struct hsm_req *req)
 }
 
 static int
+parse_sign(const json_t *o, struct hsm_req *req)
+{
+	static const char *const keys[] = {"id", "op", "label", "digest", NULL};
+
+	if (kw_json_check_keys(o, keys) != 0 || get_token_label(o, req) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	return get_digest(o, req);
+}
+
+static int
 parse_audit_sign(const json_t *o, struct hsm_req *req)
 {
 	static const char *const keys[] = {"id", "op", "digest", NULL};
-	const char *s;
-	size_t len, n;
 
 	if (kw_json_check_keys(o, keys) != 0)
 		return KW_ERR_INVALID_FORMAT;
-	if (kw_json_get_str(o, "digest", &s, &len) != 0 ||
-	    len != kw_b64url_enclen(HSM_SIGN_DIGEST_LEN) ||
-	    kw_b64url_decode(s, len, req->digest, sizeof(req->digest), &n) != 0 ||
-	    n != HSM_SIGN_DIGEST_LEN)
-		return KW_ERR_INVALID_FORMAT;
-	return 0;
+	return get_digest(o, req);
 }
 
 static int

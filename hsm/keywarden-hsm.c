@@ -271,21 +271,30 @@ do_token_key_new(struct helper *h, const struct hsm_req *req, json_t **ret,
 	return 0;
 }
 
+/* The reply {"sig"} of sign and audit_sign. */
+static int
+sig_reply(const uint8_t sig[HSM_SIGN_SIG_LEN], json_t **ret)
+{
+	char *b64 = NULL;
+	int r;
+
+	if ((r = kw_b64url_encode(sig, HSM_SIGN_SIG_LEN, &b64)) != 0)
+		return r;
+	r = new_object(ret, "{s:s}", "sig", b64);
+	free(b64);
+	return r;
+}
+
 static int
 do_sign(struct helper *h, const struct hsm_req *req, json_t **ret, const char **reterr_detail)
 {
 	uint8_t sig[HSM_SIGN_SIG_LEN];
-	char *b64 = NULL;
 	int r;
 
 	h->signs++;
 	if ((r = hsm_p11_sign(h->p11, req->label, req->digest, sig, reterr_detail)) != 0)
 		return r;
-	if ((r = kw_b64url_encode(sig, sizeof(sig), &b64)) != 0)
-		return r;
-	r = new_object(ret, "{s:s}", "sig", b64);
-	free(b64);
-	return r;
+	return sig_reply(sig, ret);
 }
 
 static int
@@ -318,17 +327,12 @@ do_audit_sign(struct helper *h, const struct hsm_req *req, json_t **ret,
     const char **reterr_detail)
 {
 	uint8_t sig[HSM_SIGN_SIG_LEN];
-	char *b64 = NULL;
 	int r;
 
 	h->signs++;
 	if ((r = hsm_p11_audit_sign(h->p11, req->digest, sig, reterr_detail)) != 0)
 		return r;
-	if ((r = kw_b64url_encode(sig, sizeof(sig), &b64)) != 0)
-		return r;
-	r = new_object(ret, "{s:s}", "sig", b64);
-	free(b64);
-	return r;
+	return sig_reply(sig, ret);
 }
 
 static int

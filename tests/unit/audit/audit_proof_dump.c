@@ -85,106 +85,102 @@ write_str(const char *path, const char *s)
 	return fclose(f) == 0 && ok ? 0 : -1;
 }
 
+/* n records through the group-commit writer into the database at path. */
+static int
+write_log(const char *path, int n)
+{
+	struct audit_writer *w = NULL;
+	int r = 0;
+
+	if (audit_writer_open(path, NULL, &w) != 0)
+		return -1;
+	for (int i = 0; i < n && r == 0; i++) {
+		enum audit_kind kind;
+		json_t *d = data_for(i, &kind);
+
+		r = audit_writer_append_wait(w, kind, 1800000000 + i, d, NULL);
+		json_decref(d);
+	}
+	audit_writer_close(w);
+	return r == 0 ? 0 : -1;
+}
+
+/* A new software key, its verifier key text, and a checkpoint over size records of db. */
+struct signed_head {
+	EVP_PKEY *key;
+	struct audit_vkey *vk;
+	char *vtext, *note;
+	size_t len;
+	struct audit_checkpoint cp;
+};
+
+static int
+sign_head(struct audit_db *db, uint64_t size, struct signed_head *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->cp.time = 1800000000;
+	h->cp.size = size;
+	snprintf(h->cp.origin, sizeof(h->cp.origin), "keywarden.test/audit");
+	if ((h->key = audit_soft_key()) == NULL ||
+	    audit_vkey_from_pkey(h->cp.origin, h->key, &h->vk) != 0 ||
+	    audit_vkey_format(h->vk, &h->vtext) != 0 ||
+	    audit_db_root(db, size, h->cp.root) != 0 ||
+	    audit_checkpoint_sign(&h->cp, h->vk, audit_soft_sign, h->key, &h->note, &h->len) != 0)
+		return -1;
+	return 0;
+}
+
+static void
+signed_head_clear(struct signed_head *h)
+{
+	audit_vkey_free(h->vk);
+	EVP_PKEY_free(h->key);
+	free(h->note);
+	free(h->vtext);
+	memset(h, 0, sizeof(*h));
+}
+
 static int
 make(const char *path, int n, const char *cp_path, const char *vk_path)
 {
-	struct audit_writer *w = NULL;
 	struct audit_db *db = NULL;
-	struct audit_vkey *vk = NULL;
-	struct audit_checkpoint cp = { .time = 1800000000 };
-	EVP_PKEY *key = NULL;
-	char *note = NULL, *vtext = NULL;
-	size_t len = 0;
+	struct signed_head h = { .key = NULL };
 	int rc = 1;
 
-	if (n < 0 || n > 100000 || audit_writer_open(path, NULL, &w) != 0)
+	if (n < 0 || n > 100000 || write_log(path, n) != 0)
 		return 1;
-	for (int i = 0; i < n; i++) {
-		enum audit_kind kind;
-		json_t *d = data_for(i, &kind);
-		int r = audit_writer_append_wait(w, kind, 1800000000 + i, d, NULL);
-
-		json_decref(d);
-		if (r != 0)
-			goto out;
-	}
-	audit_writer_close(w);
-	w = NULL;
-	if (audit_db_open(path, false, &db) != 0 || (key = audit_soft_key()) == NULL ||
-	    audit_vkey_from_pkey("keywarden.test/audit", key, &vk) != 0 ||
-	    audit_vkey_format(vk, &vtext) != 0)
-		goto out;
-	snprintf(cp.origin, sizeof(cp.origin), "keywarden.test/audit");
-	cp.size = (uint64_t)n;
-	if (audit_db_root(db, cp.size, cp.root) != 0 ||
-	    audit_checkpoint_sign(&cp, vk, audit_soft_sign, key, &note, &len) != 0 ||
-	    audit_db_checkpoint_add(db, cp.size, cp.time, note) != 0 ||
-	    write_str(cp_path, note) != 0 || write_str(vk_path, vtext) != 0)
+	if (audit_db_open(path, false, &db) != 0 || sign_head(db, (uint64_t)n, &h) != 0 ||
+	    audit_db_checkpoint_add(db, h.cp.size, h.cp.time, h.note) != 0 ||
+	    write_str(cp_path, h.note) != 0 || write_str(vk_path, h.vtext) != 0)
 		goto out;
 	rc = 0;
 out:
-	audit_writer_close(w);
 	audit_db_close(db);
-	audit_vkey_free(vk);
-	EVP_PKEY_free(key);
-	free(note);
-	free(vtext);
+	signed_head_clear(&h);
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+/* Every root and proof of the tree in db as members of o. */
+static int
+dump_proofs(struct audit_db *db, int n, json_t *o)
 {
-	char dir[] = "/tmp/kw-audit-dump.XXXXXX", path[128], *note = NULL, *vtext = NULL, *out;
-	struct audit_writer *w = NULL;
-	struct audit_db *db = NULL;
 	struct audit_nodes src;
-	struct audit_vkey *vk = NULL;
-	struct audit_checkpoint cp = { .time = 1800000000 };
-	EVP_PKEY *key = NULL;
-	json_t *o = NULL, *recs, *roots, *inc, *con;
-	size_t len = 0;
-	int n = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 40, rc = 1;
+	json_t *recs = json_array(), *roots = json_object(), *inc = json_array(),
+	    *con = json_array();
 
-	kw_json_init();
-	if (argc == 6 && strcmp(argv[1], "--make") == 0)
-		return make(argv[2], (int)strtol(argv[3], NULL, 10), argv[4], argv[5]);
-	if (n < 1 || n > 200 || mkdtemp(dir) == NULL)
-		return 2;
-	snprintf(path, sizeof(path), "%s/audit.db", dir);
-	if (audit_writer_open(path, NULL, &w) != 0)
-		goto out;
-	for (int i = 0; i < n; i++) {
-		enum audit_kind kind;
-		json_t *d = data_for(i, &kind);
-		int r = audit_writer_append_wait(w, kind, 1800000000 + i, d, NULL);
-
-		json_decref(d);
-		if (r != 0)
-			goto out;
-	}
-	audit_writer_close(w);
-	w = NULL;
-	if (audit_db_open(path, true, &db) != 0)
-		goto out;
-	audit_db_nodes(db, &src);
-	o = json_object();
-	recs = json_array();
-	roots = json_object();
-	inc = json_array();
-	con = json_array();
-	if (o == NULL || recs == NULL || roots == NULL || inc == NULL || con == NULL)
-		goto out;
 	json_object_set_new(o, "records", recs);
 	json_object_set_new(o, "roots", roots);
 	json_object_set_new(o, "inclusion", inc);
 	json_object_set_new(o, "consistency", con);
+	if (recs == NULL || roots == NULL || inc == NULL || con == NULL)
+		return -1;
+	audit_db_nodes(db, &src);
 	for (int i = 0; i < n; i++) {
 		char *rec = NULL;
 		size_t rl = 0;
 
 		if (audit_db_record(db, (uint64_t)i, &rec, &rl) != 0)
-			goto out;
+			return -1;
 		json_array_append_new(recs, json_stringn(rec, rl));
 		free(rec);
 	}
@@ -193,14 +189,14 @@ main(int argc, char **argv)
 		char k[24];
 
 		if (audit_db_root(db, size, root) != 0)
-			goto out;
+			return -1;
 		snprintf(k, sizeof(k), "%llu", (unsigned long long)size);
 		json_object_set_new(roots, k, hexs(root));
 		for (uint64_t i = 0; i < size; i++) {
 			struct audit_proof p;
 
 			if (audit_proof_inclusion(&src, i, size, &p) != 0)
-				goto out;
+				return -1;
 			json_array_append_new(inc, json_pack("{s:I, s:I, s:o}", "index",
 			    (json_int_t)i, "size", (json_int_t)size, "path", proof_json(&p)));
 		}
@@ -208,35 +204,43 @@ main(int argc, char **argv)
 			struct audit_proof p;
 
 			if (audit_proof_consistency(&src, first, size, &p) != 0)
-				goto out;
+				return -1;
 			json_array_append_new(con, json_pack("{s:I, s:I, s:o}", "first",
 			    (json_int_t)first, "second", (json_int_t)size, "path", proof_json(&p)));
 		}
 	}
-	/* a checkpoint over the whole log */
-	if ((key = audit_soft_key()) == NULL ||
-	    audit_vkey_from_pkey("keywarden.test/audit", key, &vk) != 0 ||
-	    audit_vkey_format(vk, &vtext) != 0)
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	char dir[] = "/tmp/kw-audit-dump.XXXXXX", path[128], *out;
+	struct audit_db *db = NULL;
+	struct signed_head h = { .key = NULL };
+	json_t *o = NULL;
+	int n = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 40, rc = 1;
+
+	kw_json_init();
+	if (argc == 6 && strcmp(argv[1], "--make") == 0)
+		return make(argv[2], (int)strtol(argv[3], NULL, 10), argv[4], argv[5]);
+	if (n < 1 || n > 200 || mkdtemp(dir) == NULL)
+		return 2;
+	snprintf(path, sizeof(path), "%s/audit.db", dir);
+	if (write_log(path, n) != 0 || audit_db_open(path, true, &db) != 0 ||
+	    (o = json_object()) == NULL || dump_proofs(db, n, o) != 0 ||
+	    sign_head(db, (uint64_t)n, &h) != 0)
 		goto out;
-	snprintf(cp.origin, sizeof(cp.origin), "keywarden.test/audit");
-	cp.size = (uint64_t)n;
-	if (audit_db_root(db, cp.size, cp.root) != 0 ||
-	    audit_checkpoint_sign(&cp, vk, audit_soft_sign, key, &note, &len) != 0)
-		goto out;
-	json_object_set_new(o, "checkpoint", json_stringn(note, len));
-	json_object_set_new(o, "vkey", json_string(vtext));
+	json_object_set_new(o, "checkpoint", json_stringn(h.note, h.len));
+	json_object_set_new(o, "vkey", json_string(h.vtext));
 	if ((out = json_dumps(o, JSON_COMPACT)) == NULL)
 		goto out;
 	puts(out);
 	free(out);
 	rc = 0;
 out:
-	audit_writer_close(w);
 	audit_db_close(db);
-	audit_vkey_free(vk);
-	EVP_PKEY_free(key);
-	free(note);
-	free(vtext);
+	signed_head_clear(&h);
 	json_decref(o);
 	snprintf(path, sizeof(path), "%s/audit.db", dir);
 	unlink(path);
