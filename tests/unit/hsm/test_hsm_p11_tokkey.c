@@ -446,7 +446,7 @@ static void
 test_audit_key(void)
 {
 	static const char msg[] = "keywarden.test/audit\n7\nAAAA\n";
-	uint8_t md[32], sig[64];
+	uint8_t md[33], sig[64];    /* md: one byte more for the too-long request */
 	json_t *o = NULL, *o2 = NULL, *keys;
 	const json_t *jwk;
 	char tp[44];
@@ -460,6 +460,7 @@ test_audit_key(void)
 	struct tp11 t;
 
 	SHA256((const uint8_t *)msg, strlen(msg), md);
+	md[32] = 0x11;
 	/* no key yet: nothing signs */
 	CU_ASSERT_EQUAL(call1(cl, audit_sign_req(md, 32), &o), KW_ERR_NOT_FOUND);
 	CU_ASSERT_EQUAL_FATAL(call1(cl, json_pack("{s:s}", "op", "audit_key"), &o), 0);
