@@ -152,8 +152,8 @@ class CustodyBroker(Broker):
         os.chown(self.run, self.hu.pw_uid, self.bu.pw_gid)
         os.chmod(self.run, 0o2750)
         self.sock = os.path.join(self.run, "hsm.sock")
-        # broker side: its TLS key, the emulation chain, its state
-        for sub in ("tls", "emu"):
+        # broker side: its TLS key, the SNP and TDX emulation sets and collateral, its state
+        for sub in ("tls", "emu", "tdx-emu", "tdx-collateral"):
             for root, dirs, files in os.walk(os.path.join(d, sub)):
                 for n in [root] + [os.path.join(root, x) for x in files]:
                     os.chown(n, self.bu.pw_uid, self.bu.pw_gid)
