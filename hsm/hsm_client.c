@@ -850,6 +850,21 @@ hsm_client_import_key(struct hsm_client *c, hsm_client_cb cb, void *arg)
 }
 
 int
+hsm_client_audit_key(struct hsm_client *c, hsm_client_cb cb, void *arg)
+{
+	return hsm_client_call(c, &(struct hsm_args){.op = HSM_OP_AUDIT_KEY}, cb, arg);
+}
+
+int
+hsm_client_audit_sign(struct hsm_client *c, const uint8_t digest[static HSM_SIGN_DIGEST_LEN],
+    hsm_client_cb cb, void *arg)
+{
+	const struct hsm_args a = {.op = HSM_OP_AUDIT_SIGN, .u.audit_sign = {.digest = digest}};
+
+	return hsm_client_call(c, &a, cb, arg);
+}
+
+int
 hsm_client_import(struct hsm_client *c, const char *label, enum hsm_kind kind, size_t length,
     const char *kid, const char *kek, const char *value, hsm_client_cb cb, void *arg)
 {

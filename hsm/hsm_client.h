@@ -121,6 +121,10 @@ int hsm_client_key_list(struct hsm_client *c, const char *after, hsm_client_cb c
 int hsm_client_destroy(struct hsm_client *c, const char *label, hsm_client_cb cb,
     void *arg) KW_WUR;
 int hsm_client_import_key(struct hsm_client *c, hsm_client_cb cb, void *arg) KW_WUR;
+/* The audit checkpoint key (created on first use) and a signature with it (docs/audit.md). */
+int hsm_client_audit_key(struct hsm_client *c, hsm_client_cb cb, void *arg) KW_WUR;
+int hsm_client_audit_sign(struct hsm_client *c, const uint8_t digest[static HSM_SIGN_DIGEST_LEN],
+    hsm_client_cb cb, void *arg) KW_WUR;
 /* kek, value: base64url as the importer sent them (the helper checks them). */
 int hsm_client_import(struct hsm_client *c, const char *label, enum hsm_kind kind,
     size_t length, const char *kid, const char *kek, const char *value, hsm_client_cb cb,

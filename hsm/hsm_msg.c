@@ -110,6 +110,12 @@ enc_sign(const struct hsm_args *a, json_t *o)
 }
 
 static int
+enc_audit_sign(const struct hsm_args *a, json_t *o)
+{
+	return put_b64(o, "digest", a->u.audit_sign.digest, HSM_SIGN_DIGEST_LEN);
+}
+
+static int
 enc_token_key_destroy(const struct hsm_args *a, json_t *o)
 {
 	return put_str(o, "label", a->u.token_key_destroy.label);
@@ -361,6 +367,13 @@ dec_sign(json_t *o, struct hsm_result *res)
 }
 
 static int
+dec_audit_sign(json_t *o, struct hsm_result *res)
+{
+	return get_b64(o, "sig", res->u.audit_sign.sig, sizeof(res->u.audit_sign.sig),
+	    HSM_SIGN_SIG_LEN, NULL);
+}
+
+static int
 dec_key_list(json_t *o, struct hsm_result *res)
 {
 	const json_t *ls = json_object_get(o, "labels"), *l;
@@ -401,6 +414,20 @@ dec_import_key(json_t *o, struct hsm_result *res)
 }
 
 static int
+dec_audit_key(json_t *o, struct hsm_result *res)
+{
+	const json_t *jwk = json_object_get(o, "jwk");
+	const char *label;
+	size_t len;
+
+	if (get_str(o, "label", &label, &len) != 0 || strcmp(label, HSM_AUDIT_LABEL) != 0 ||
+	    get_kid(o, res->u.audit_key.kid) != 0 || !json_is_object(jwk))
+		return KW_ERR_HSM;
+	res->u.audit_key.jwk = jwk;
+	return 0;
+}
+
+static int
 dec_import(json_t *o, struct hsm_result *res)
 {
 	if (get_bool(o, "created", &res->u.import.created) != 0)
@@ -430,6 +457,8 @@ static const struct {
 	[HSM_OP_DESTROY] = {enc_destroy, dec_destroy},
 	[HSM_OP_IMPORT_KEY] = {enc_none, dec_import_key},
 	[HSM_OP_IMPORT] = {enc_import, dec_import},
+	[HSM_OP_AUDIT_KEY] = {enc_none, dec_audit_key},
+	[HSM_OP_AUDIT_SIGN] = {enc_audit_sign, dec_audit_sign},
 };
 
 int

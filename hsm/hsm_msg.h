@@ -48,6 +48,9 @@ struct hsm_args {
 			const uint8_t *digest; /* HSM_SIGN_DIGEST_LEN bytes */
 		} sign;
 		struct {
+			const uint8_t *digest; /* HSM_SIGN_DIGEST_LEN bytes */
+		} audit_sign;
+		struct {
 			const char *label;
 		} token_key_destroy, destroy;
 		struct {
@@ -112,7 +115,7 @@ struct hsm_result {
 		struct hsm_token_key_entry token_key_new;
 		struct {
 			uint8_t sig[HSM_SIGN_SIG_LEN];
-		} sign;
+		} sign, audit_sign;
 		struct {
 			size_t n;
 			const char *labels[HSM_KEY_LIST_PAGE]; /* sorted, distinct key labels */
@@ -123,8 +126,8 @@ struct hsm_result {
 		} destroy;
 		struct {
 			char kid[HSM_JWK_KID_LEN + 1];
-			const json_t *jwk; /* {"kty":"RSA","n","e"} */
-		} import_key;
+			const json_t *jwk; /* import_key: {"kty":"RSA","n","e"}; audit_key: EC P-256 */
+		} import_key, audit_key;
 	} u;
 };
 

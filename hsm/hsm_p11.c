@@ -282,6 +282,7 @@ hsm_p11_stop(struct hsm_p11 *p)
 	p->ready = false;
 	memset(p->cache, 0, sizeof(p->cache));
 	memset(p->tok_cache, 0, sizeof(p->tok_cache));
+	memset(&p->audit_cache, 0, sizeof(p->audit_cache));
 	p->imp_cached = false;
 	p->sess = CK_INVALID_HANDLE;
 }

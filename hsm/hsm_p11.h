@@ -94,6 +94,17 @@ int hsm_p11_sign(struct hsm_p11 *p, const char *label, const uint8_t digest[HSM_
     uint8_t sig[HSM_SIGN_SIG_LEN], const char **reterr_detail) KW_WUR;
 /* Destroy both halves; KW_ERR_DENIED for the newest key, KW_ERR_NOT_FOUND if unknown. */
 int hsm_p11_token_key_destroy(struct hsm_p11 *p, const char *label, const char **reterr_detail) KW_WUR;
+/*
+ * The audit checkpoint key (hsm_proto.h "audit_key"): its public half in
+ * *ret (label HSM_AUDIT_LABEL, created 0), generated on first use
+ * (*ret_generated). An existing object with the label that is not a P-256
+ * pair, or whose private half is extractable or not sensitive, is KW_ERR_HSM.
+ */
+int hsm_p11_audit_key(struct hsm_p11 *p, struct hsm_token_key *ret, bool *ret_generated,
+    const char **reterr_detail) KW_WUR;
+/* CKM_ECDSA over digest with the audit key; sig: R||S. KW_ERR_NOT_FOUND before audit_key. */
+int hsm_p11_audit_sign(struct hsm_p11 *p, const uint8_t digest[HSM_SIGN_DIGEST_LEN],
+    uint8_t sig[HSM_SIGN_SIG_LEN], const char **reterr_detail) KW_WUR;
 
 /*
  * Admin-plane key lifecycle (hsm_proto.h "key_list" ...).

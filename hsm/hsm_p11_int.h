@@ -65,6 +65,7 @@ struct hsm_p11 {
 	uint8_t pin_refused_fp[32];      /* ... the PIN with this SHA-256 */
 	struct cache_ent cache[CACHE_SLOTS];
 	struct cache_ent tok_cache[TOK_CACHE_SLOTS]; /* token label -> private key (si.h) */
+	struct cache_ent audit_cache;                /* the audit key's private half */
 	size_t tok_skipped;              /* of the last token key listing */
 	char tok_skip_label[HSM_TOKEN_LABEL_MAX + 1];
 	const char *tok_skip_why;

@@ -335,17 +335,19 @@ p11_label_taken(struct hsm_p11 *p, const char *label, bool *ret, const char **re
 	return 0;
 }
 
-int
-hsm_p11_token_key_new(struct hsm_p11 *p, int64_t now, struct hsm_token_key *ret,
-    const char **reterr_detail)
+/*
+ * Generate an EC P-256 pair in the token labelled e->k.label (private half
+ * sensitive, not extractable, sign only; a random CKA_ID shared by both
+ * halves) and read its public point into e. Nothing is left behind on failure.
+ */
+static int
+gen_pair(struct hsm_p11 *p, struct tok_ent *e, const char **reterr_detail)
 {
 	CK_OBJECT_CLASS c_pub = CKO_PUBLIC_KEY, c_priv = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE kt = CKK_EC;
 	CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
-	struct tok_ent *es = NULL, e;
 	uint8_t id[TOK_ID_LEN], point[80];
-	size_t n = 0, len = 0;
-	bool taken = true;
+	size_t len = 0;
 	CK_ATTRIBUTE t_pub[] = {
 		{CKA_CLASS, &c_pub, sizeof(c_pub)},
 		{CKA_KEY_TYPE, &kt, sizeof(kt)},
@@ -356,7 +358,7 @@ hsm_p11_token_key_new(struct hsm_p11 *p, int64_t now, struct hsm_token_key *ret,
 		{CKA_WRAP, &p11_false, sizeof(p11_false)},
 		{CKA_DERIVE, &p11_false, sizeof(p11_false)},
 		{CKA_EC_PARAMS, (void *)(uintptr_t)hsm_p256_params, sizeof(hsm_p256_params)},
-		{CKA_LABEL, e.k.label, 0},
+		{CKA_LABEL, e->k.label, strlen(e->k.label)},
 		{CKA_ID, id, sizeof(id)},
 	};
 	CK_ATTRIBUTE t_priv[] = {
@@ -370,10 +372,45 @@ hsm_p11_token_key_new(struct hsm_p11 *p, int64_t now, struct hsm_token_key *ret,
 		{CKA_DECRYPT, &p11_false, sizeof(p11_false)},
 		{CKA_UNWRAP, &p11_false, sizeof(p11_false)},
 		{CKA_DERIVE, &p11_false, sizeof(p11_false)},
-		{CKA_LABEL, e.k.label, 0},
+		{CKA_LABEL, e->k.label, strlen(e->k.label)},
 		{CKA_ID, id, sizeof(id)},
 	};
 	CK_RV rv;
+	int r;
+
+	e->priv = e->pub = CK_INVALID_HANDLE;
+	if ((rv = p->f->C_GenerateRandom(p->sess, id, sizeof(id))) != CKR_OK)
+		return p11_ckr_fail(p, rv, "C_GenerateRandom", reterr_detail);
+	rv = p->f->C_GenerateKeyPair(p->sess, &mech, t_pub, KW_ARRAY_SIZE(t_pub), t_priv,
+	    KW_ARRAY_SIZE(t_priv), &e->pub, &e->priv);
+	if (rv != CKR_OK) {
+		e->pub = e->priv = CK_INVALID_HANDLE;
+		return p11_ckr_fail(p, rv, "C_GenerateKeyPair", reterr_detail);
+	}
+	if ((r = p11_get_attr(p, e->pub, CKA_EC_POINT, point, sizeof(point), &len, reterr_detail)) != 0)
+		goto out;
+	if (hsm_ec_point_parse(point, len, e->k.x, e->k.y) != 0) {
+		*reterr_detail = "malformed CKA_EC_POINT";
+		r = KW_ERR_HSM;
+		goto out;
+	}
+	r = 0;
+out:
+	if (r != 0) {
+		/* never leave half a key behind */
+		p11_destroy(p, &e->priv);
+		p11_destroy(p, &e->pub);
+	}
+	return r;
+}
+
+int
+hsm_p11_token_key_new(struct hsm_p11 *p, int64_t now, struct hsm_token_key *ret,
+    const char **reterr_detail)
+{
+	struct tok_ent *es = NULL, e;
+	size_t n = 0;
+	bool taken = true;
 	int r;
 
 	memset(&e, 0, sizeof(e));
@@ -405,34 +442,12 @@ hsm_p11_token_key_new(struct hsm_p11 *p, int64_t now, struct hsm_token_key *ret,
 		r = KW_ERR_EXISTS;
 		goto out;
 	}
-	t_pub[9].ulValueLen = t_priv[10].ulValueLen = strlen(e.k.label);
-	if ((rv = p->f->C_GenerateRandom(p->sess, id, sizeof(id))) != CKR_OK) {
-		r = p11_ckr_fail(p, rv, "C_GenerateRandom", reterr_detail);
+	if ((r = gen_pair(p, &e, reterr_detail)) != 0)
 		goto out;
-	}
-	rv = p->f->C_GenerateKeyPair(p->sess, &mech, t_pub, KW_ARRAY_SIZE(t_pub), t_priv,
-	    KW_ARRAY_SIZE(t_priv), &e.pub, &e.priv);
-	if (rv != CKR_OK) {
-		e.pub = e.priv = CK_INVALID_HANDLE;
-		r = p11_ckr_fail(p, rv, "C_GenerateKeyPair", reterr_detail);
-		goto out;
-	}
-	if ((r = p11_get_attr(p, e.pub, CKA_EC_POINT, point, sizeof(point), &len, reterr_detail)) != 0)
-		goto out;
-	if (hsm_ec_point_parse(point, len, e.k.x, e.k.y) != 0) {
-		*reterr_detail = "malformed CKA_EC_POINT";
-		r = KW_ERR_HSM;
-		goto out;
-	}
 	*ret = e.k;
 	*reterr_detail = NULL;
 	r = 0;
 out:
-	if (r != 0) {
-		/* never leave half a key behind */
-		p11_destroy(p, &e.priv);
-		p11_destroy(p, &e.pub);
-	}
 	free(es);
 	return r;
 }
@@ -536,3 +551,85 @@ out:
 	return r;
 }
 
+
+/* ---- the audit checkpoint key (hsm_proto.h "audit_key", "audit_sign") ---- */
+
+/* A CK_BBOOL attribute of h: 0 and *ret, or an error. */
+static int
+get_bool_attr(struct hsm_p11 *p, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, bool *ret,
+    const char **reterr_detail)
+{
+	CK_BBOOL v = CK_FALSE;
+	size_t len = 0;
+	int r;
+
+	if ((r = p11_get_attr(p, h, type, &v, sizeof(v), &len, reterr_detail)) != 0)
+		return r;
+	if (len != sizeof(v)) {
+		*reterr_detail = "malformed boolean attribute";
+		return KW_ERR_HSM;
+	}
+	*ret = v == CK_TRUE;
+	return 0;
+}
+
+int
+hsm_p11_audit_key(struct hsm_p11 *p, struct hsm_token_key *ret, bool *ret_generated,
+    const char **reterr_detail)
+{
+	struct secret_info si;
+	struct tok_ent e;
+	bool sensitive = false, extractable = true, taken = false;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	snprintf(e.k.label, sizeof(e.k.label), "%s", HSM_AUDIT_LABEL);
+	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
+		return r;
+	/* exactly one private EC key with the label, or none (KW_ERR_HSM: two) */
+	r = find_token_priv(p, HSM_AUDIT_LABEL, &si, reterr_detail);
+	if (r != 0 && r != KW_ERR_NOT_FOUND)
+		return r;
+	if (r == KW_ERR_NOT_FOUND) {
+		/* a stray object with the label (a public half alone) would make two */
+		if ((r = p11_label_taken(p, HSM_AUDIT_LABEL, &taken, reterr_detail)) != 0)
+			return r;
+		if (taken) {
+			*reterr_detail = "an object other than the audit key holds its label";
+			return KW_ERR_HSM;
+		}
+		if ((r = gen_pair(p, &e, reterr_detail)) != 0)
+			return r;
+		*ret = e.k;
+		*ret_generated = true;
+		*reterr_detail = NULL;
+		return 0;
+	}
+	e.priv = si.h;
+	if ((r = read_pair(p, &e, reterr_detail)) != 0)
+		return r == KW_ERR_NOT_FOUND ? KW_ERR_HSM : r;
+	if ((r = get_bool_attr(p, e.priv, CKA_SENSITIVE, &sensitive, reterr_detail)) != 0 ||
+	    (r = get_bool_attr(p, e.priv, CKA_EXTRACTABLE, &extractable, reterr_detail)) != 0)
+		return r == KW_ERR_NOT_FOUND ? KW_ERR_HSM : r;
+	if (!sensitive || extractable) {
+		*reterr_detail = "the audit key is extractable or not sensitive";
+		return KW_ERR_HSM;
+	}
+	*ret = e.k;
+	*ret_generated = false;
+	*reterr_detail = NULL;
+	return 0;
+}
+
+int
+hsm_p11_audit_sign(struct hsm_p11 *p, const uint8_t digest[HSM_SIGN_DIGEST_LEN],
+    uint8_t sig[HSM_SIGN_SIG_LEN], const char **reterr_detail)
+{
+	struct sign_args a = {digest, sig};
+	int r;
+
+	if ((r = hsm_p11_start(p, reterr_detail)) != 0)
+		return r;
+	return p11_cached_call(p, &p->audit_cache, HSM_AUDIT_LABEL, find_token_priv, sign_op, &a,
+	    reterr_detail);
+}

@@ -45,7 +45,8 @@
  *
  * LABELS AND KINDS (checked by hsm_label_valid & co. below)
  *   resource label  1..HSM_LABEL_MAX bytes of [A-Za-z0-9._/-], no "..", not
- *                   starting with a reserved prefix: "kw-token/", "kw-import/".
+ *                   starting with a reserved prefix: "kw-token/", "kw-import/",
+ *                   "kw-audit/".
  *                   New keys are "kw-key/<repo>/<type>/<tag>/v<N>" (the broker
  *                   builds them); older "<repo>/<type>/<tag>" labels still work.
  *   key label       "kw-key/" + at least one byte, and a resource label.
@@ -139,6 +140,19 @@
  *              object has the label), INVALID_FORMAT (an unwrap fails, "detail":
  *              the CKR name, or the unwrapped length is not what kind/length
  *              imply); nothing is left behind, the session KEK is destroyed
+ *   audit_key          admin
+ *     request  -
+ *     reply    kid: RFC 7638 thumbprint of jwk, jwk: {"kty":"EC","crv":"P-256",
+ *              "x","y"}: the audit checkpoint key (an EC P-256 pair labelled
+ *              HSM_AUDIT_LABEL, private half sensitive, not extractable, sign
+ *              only), generated in the token on first use (docs/audit.md)
+ *   audit_sign         call
+ *     request  digest: b64url of exactly HSM_SIGN_DIGEST_LEN bytes (SHA-256 of
+ *              a checkpoint's note text)
+ *     reply    sig: b64url of exactly HSM_SIGN_SIG_LEN bytes R||S (CKM_ECDSA)
+ *              by the audit key; the token keys never sign checkpoints and
+ *              the audit key never signs tokens (sign takes token labels only)
+ *     errors   NOT_FOUND (no audit key yet: audit_key creates it)
  *
  *   Any op may also fail with HSM (the module failed: "detail" is the CKR
  *   name), NOMEM, INVALID_FORMAT, UNSUPPORTED or TOO_LARGE (malformed
@@ -163,6 +177,8 @@
 #define HSM_JWK_KID_LEN 43 /* base64url of a SHA-256 thumbprint */
 
 #define HSM_KEY_LABEL_PREFIX "kw-key/"
+#define HSM_AUDIT_LABEL_PREFIX "kw-audit/"
+#define HSM_AUDIT_LABEL "kw-audit/1"
 #define HSM_IMPORT_LABEL_PREFIX "kw-import/"
 #define HSM_IMPORT_LABEL "kw-import/1"
 #define HSM_IMPORT_RSA_BITS 3072
@@ -179,6 +195,7 @@ enum hsm_op {
 	HSM_OP_PROBE, HSM_OP_GENERATE, HSM_OP_RELEASE, HSM_OP_RANDOM, HSM_OP_STATS,
 	HSM_OP_TOKEN_KEYS, HSM_OP_TOKEN_KEY_NEW, HSM_OP_SIGN, HSM_OP_TOKEN_KEY_DESTROY,
 	HSM_OP_KEY_LIST, HSM_OP_DESTROY, HSM_OP_IMPORT_KEY, HSM_OP_IMPORT,
+	HSM_OP_AUDIT_KEY, HSM_OP_AUDIT_SIGN,
 	HSM_OP__COUNT
 };
 

@@ -74,21 +74,39 @@ get_token_label(const json_t *o, struct hsm_req *req)
 	return 0;
 }
 
+/* "digest": base64url of exactly HSM_SIGN_DIGEST_LEN bytes (sign, audit_sign). */
 static int
-parse_sign(const json_t *o, struct hsm_req *req)
+get_digest(const json_t *o, struct hsm_req *req)
 {
-	static const char *const keys[] = {"id", "op", "label", "digest", NULL};
 	const char *s;
 	size_t len, n;
 
-	if (kw_json_check_keys(o, keys) != 0 || get_token_label(o, req) != 0)
-		return KW_ERR_INVALID_FORMAT;
 	if (kw_json_get_str(o, "digest", &s, &len) != 0 ||
 	    len != kw_b64url_enclen(HSM_SIGN_DIGEST_LEN) ||
 	    kw_b64url_decode(s, len, req->digest, sizeof(req->digest), &n) != 0 ||
 	    n != HSM_SIGN_DIGEST_LEN)
 		return KW_ERR_INVALID_FORMAT;
 	return 0;
+}
+
+static int
+parse_sign(const json_t *o, struct hsm_req *req)
+{
+	static const char *const keys[] = {"id", "op", "label", "digest", NULL};
+
+	if (kw_json_check_keys(o, keys) != 0 || get_token_label(o, req) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	return get_digest(o, req);
+}
+
+static int
+parse_audit_sign(const json_t *o, struct hsm_req *req)
+{
+	static const char *const keys[] = {"id", "op", "digest", NULL};
+
+	if (kw_json_check_keys(o, keys) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	return get_digest(o, req);
 }
 
 static int
@@ -243,7 +261,7 @@ parse_release(const json_t *o, struct hsm_req *req)
 	return 0;
 }
 
-/* Ops without request members: probe, stats, token_keys, import_key. */
+/* Ops without request members: probe, stats, token_keys, import_key, audit_key. */
 static int
 parse_plain(const json_t *o, struct hsm_req *req)
 {
@@ -295,6 +313,8 @@ static int (*const parsers[HSM_OP__COUNT])(const json_t *, struct hsm_req *) = {
 	[HSM_OP_DESTROY] = parse_label_only,
 	[HSM_OP_IMPORT_KEY] = parse_plain,
 	[HSM_OP_IMPORT] = parse_import,
+	[HSM_OP_AUDIT_KEY] = parse_plain,
+	[HSM_OP_AUDIT_SIGN] = parse_audit_sign,
 };
 
 int

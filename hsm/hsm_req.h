@@ -34,7 +34,7 @@ struct hsm_req {
 	char kid[HSM_KID_MAX + 1];        /* release: any UTF-8 without NUL */
 	bool now_set;                     /* token_key_new: "now" was given */
 	int64_t now;                      /* token_key_new: 0..HSM_TOKEN_TIME_MAX */
-	uint8_t digest[HSM_SIGN_DIGEST_LEN]; /* sign */
+	uint8_t digest[HSM_SIGN_DIGEST_LEN]; /* sign, audit_sign */
 	bool after_set;                   /* key_list: "after" was given */
 	char after[HSM_LABEL_MAX + 1];    /* key_list: any string without NUL */
 	char import_kid[HSM_IMPORT_KID_LEN + 1]; /* import: base64url of 32 bytes */

@@ -271,21 +271,68 @@ do_token_key_new(struct helper *h, const struct hsm_req *req, json_t **ret,
 	return 0;
 }
 
+/* The reply {"sig"} of sign and audit_sign. */
+static int
+sig_reply(const uint8_t sig[HSM_SIGN_SIG_LEN], json_t **ret)
+{
+	char *b64 = NULL;
+	int r;
+
+	if ((r = kw_b64url_encode(sig, HSM_SIGN_SIG_LEN, &b64)) != 0)
+		return r;
+	r = new_object(ret, "{s:s}", "sig", b64);
+	free(b64);
+	return r;
+}
+
 static int
 do_sign(struct helper *h, const struct hsm_req *req, json_t **ret, const char **reterr_detail)
 {
 	uint8_t sig[HSM_SIGN_SIG_LEN];
-	char *b64 = NULL;
 	int r;
 
 	h->signs++;
 	if ((r = hsm_p11_sign(h->p11, req->label, req->digest, sig, reterr_detail)) != 0)
 		return r;
-	if ((r = kw_b64url_encode(sig, sizeof(sig), &b64)) != 0)
+	return sig_reply(sig, ret);
+}
+
+static int
+do_audit_key(struct helper *h, const struct hsm_req *req, json_t **ret,
+    const char **reterr_detail)
+{
+	struct hsm_token_key k;
+	bool generated = false;
+	json_t *e = NULL;
+	int r;
+
+	(void)req;
+	if ((r = hsm_p11_audit_key(h->p11, &k, &generated, reterr_detail)) != 0)
 		return r;
-	r = new_object(ret, "{s:s}", "sig", b64);
-	free(b64);
+	if ((r = hsm_token_key_json(&k, &e)) != 0) {
+		*reterr_detail = "audit key is not a valid P-256 public key";
+		return r == KW_ERR_NOMEM ? r : KW_ERR_HSM;
+	}
+	/* the entry without "created": there is one audit key, its label fixed */
+	r = new_object(ret, "{s:O, s:O, s:O}", "label", json_object_get(e, "label"), "kid",
+	    json_object_get(e, "kid"), "jwk", json_object_get(e, "jwk"));
+	json_decref(e);
+	if (r == 0 && generated)
+		kw_log_info("audit key '%s' generated", k.label);
 	return r;
+}
+
+static int
+do_audit_sign(struct helper *h, const struct hsm_req *req, json_t **ret,
+    const char **reterr_detail)
+{
+	uint8_t sig[HSM_SIGN_SIG_LEN];
+	int r;
+
+	h->signs++;
+	if ((r = hsm_p11_audit_sign(h->p11, req->digest, sig, reterr_detail)) != 0)
+		return r;
+	return sig_reply(sig, ret);
 }
 
 static int
@@ -410,6 +457,8 @@ static const op_handler handlers[HSM_OP__COUNT] = {
 	[HSM_OP_DESTROY] = do_destroy,
 	[HSM_OP_IMPORT_KEY] = do_import_key,
 	[HSM_OP_IMPORT] = do_import,
+	[HSM_OP_AUDIT_KEY] = do_audit_key,
+	[HSM_OP_AUDIT_SIGN] = do_audit_sign,
 };
 
 /* One request datagram to its reply (NULL only when not even an error reply can be built). */

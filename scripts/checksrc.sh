@@ -9,7 +9,7 @@
 set -eu
 top="${1:-$(cd "$(dirname "$0")/.." && pwd)}"
 cd "$top"
-files=$(find common hsm broker attester tools verifier-client tests -name '*.[ch]' | sort)
+files=$(find common hsm audit broker attester tools verifier-client tests -name '*.[ch]' | sort)
 bad=0
 for f in $files; do
 	if grep -nE '(^|[^a-z_])(sprintf|strcpy|strcat|atoi|gets)[[:space:]]*\(' "$f" |

@@ -33,6 +33,7 @@ usage_main(FILE *f)
 	    "\n"
 	    "offline commands:\n"
 	    "  evidence verify                verify attestation evidence and print claims\n"
+	    "  audit verify|export            verify an exported audit log; export one\n"
 	    "\n"
 	    "connection options of every admin command (they override the profile):\n"
 	    "  --profile FILE --url URL --cacert FILE --cert FILE --key FILE --json\n"
@@ -120,6 +121,8 @@ main(int argc, char **argv)
 		}
 		return kwctl_usage_error("unknown evidence command (try 'kwctl evidence verify --help')");
 	}
+	if (strcmp(c, "audit") == 0)
+		return kwctl_cmd_audit(argc - 2, argv + 2);
 	if (strcmp(c, "whoami") == 0)
 		return run_admin(kwctl_cmd_whoami, argc - 1, argv + 1);
 	if (strcmp(c, "key") == 0)

@@ -6,6 +6,7 @@
  * kwctl internals shared by its source files:
  *   kwctl.c           main, command dispatch, messages
  *   kwctl_evidence.c  evidence verify (offline)
+ *   kwctl_audit.c     audit verify, audit export (offline)
  *   kwctl_http.c      profile, connection options, one HTTPS request with mutual TLS
  *   kwctl_wrap.c      import wrapping (RSA-OAEP KEK, AES key wrap with padding)
  *   kwctl_admin.c     admin subcommands and their human output
@@ -52,6 +53,10 @@ int kwctl_fail(int code, const char *fmt, ...) KW_PRINTF(2, 3);
 /* Offline evidence verification (kwctl_evidence.c). argv[0] is "verify". */
 int kwctl_cmd_evidence_verify(int argc, char **argv);
 void kwctl_usage_evidence_verify(FILE *f);
+
+/* Offline audit log commands (kwctl_audit.c). argv[0] is "verify" or "export". */
+int kwctl_cmd_audit(int argc, char **argv);
+void kwctl_usage_audit(FILE *f);
 
 /* ---- connection (kwctl_http.c) ---- */
 

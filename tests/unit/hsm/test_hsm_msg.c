@@ -54,7 +54,8 @@ test_encode_roundtrip(void)
 	/* the ops without members */
 	for (int op = HSM_OP_NONE + 1; op < HSM_OP__COUNT; op++) {
 		if (op != HSM_OP_PROBE && op != HSM_OP_STATS && op != HSM_OP_TOKEN_KEYS &&
-		    op != HSM_OP_IMPORT_KEY && op != HSM_OP_TOKEN_KEY_NEW && op != HSM_OP_KEY_LIST)
+		    op != HSM_OP_IMPORT_KEY && op != HSM_OP_TOKEN_KEY_NEW && op != HSM_OP_KEY_LIST &&
+		    op != HSM_OP_AUDIT_KEY)
 			continue;
 		memset(&a, 0, sizeof(a));
 		a.op = (enum hsm_op)op;
@@ -103,6 +104,12 @@ test_encode_roundtrip(void)
 	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
 	CU_ASSERT_STRING_EQUAL(req.label, "kw-token/7");
 	CU_ASSERT_EQUAL(memcmp(req.digest, digest, sizeof(digest)), 0);
+	memset(&req, 0, sizeof(req));
+	a = (struct hsm_args){.op = HSM_OP_AUDIT_SIGN, .u.audit_sign = {.digest = digest}};
+	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
+	CU_ASSERT_EQUAL(req.op, HSM_OP_AUDIT_SIGN);
+	CU_ASSERT_EQUAL(memcmp(req.digest, digest, sizeof(digest)), 0);
+	CU_ASSERT_STRING_EQUAL(req.label, "");    /* no label: the one audit key */
 	a = (struct hsm_args){.op = HSM_OP_TOKEN_KEY_DESTROY, .u.token_key_destroy = {
 	    .label = "kw-token/8"}};
 	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
@@ -245,6 +252,10 @@ static const struct good_reply goods[] = {
 	{HSM_OP_IMPORT_KEY, "{\"kid\":\"" TP43 "\",\"jwk\":{\"kty\":\"RSA\",\"n\":\"AQ\",\"e\":\"AQAB\"}}",
 	    {NULL}},
 	{HSM_OP_IMPORT, "{\"created\":true,\"kind\":\"aes-128\",\"length\":16}", {"kind", "length"}},
+	{HSM_OP_AUDIT_KEY, "{\"label\":\"kw-audit/1\",\"kid\":\"" TP43 "\",\"jwk\":" JWK_EC "}",
+	    {NULL}},
+	{HSM_OP_AUDIT_SIGN, "{\"sig\":\"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAA\"}", {NULL}},
 };
 
 static int
@@ -330,6 +341,16 @@ test_decode_good(void)
 			CU_ASSERT_STRING_EQUAL(res->u.import_key.kid, TP43);
 			CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(res->u.import_key.jwk,
 			    "kty")), "RSA");
+			break;
+		case HSM_OP_AUDIT_KEY:
+			CU_ASSERT_STRING_EQUAL(res->u.audit_key.kid, TP43);
+			CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(res->u.audit_key.jwk,
+			    "crv")), "P-256");
+			break;
+		case HSM_OP_AUDIT_SIGN:
+			CU_ASSERT_EQUAL(res->u.audit_sign.sig[0], 1);
+			for (size_t k = 1; k < HSM_SIGN_SIG_LEN; k++)
+				CU_ASSERT_EQUAL(res->u.audit_sign.sig[k], 0);
 			break;
 		case HSM_OP_IMPORT:
 			CU_ASSERT_TRUE(res->u.import.created);

@@ -31,6 +31,7 @@
 #include <openssl/sha.h>
 #include <p11-kit/pkcs11.h>
 
+#include "audit.h"
 #include "hsm_client.h"
 #include "hsm_import.h"
 #include "hsm_jwe.h"
@@ -409,6 +410,128 @@ test_token_sign_recycle(void)
 	hsm_client_free(c);
 }
 
+/* audit_sign's request: {"op":"audit_sign","digest"} of len bytes */
+static json_t *
+audit_sign_req(const uint8_t *digest, size_t len)
+{
+	char *d = NULL;
+	json_t *o;
+
+	if (kw_b64url_encode(digest, len, &d) != 0)
+		return NULL;
+	o = json_pack("{s:s,s:s}", "op", "audit_sign", "digest", d);
+	free(d);
+	return o;
+}
+
+/* The audit checkpoint signer of docs/audit.md through the real helper. */
+static int
+hsm_audit_signer(void *arg, const uint8_t digest[static 32], uint8_t ret_sig[static 64])
+{
+	json_t *o = NULL;
+	int r = call1(arg, audit_sign_req(digest, 32), &o);
+
+	if (r == 0 && hsm_member_b64(o, "sig", ret_sig, 64, 64, NULL) != 0)
+		r = KW_ERR_HSM;
+	json_decref(o);
+	return r;
+}
+
+/*
+ * The audit checkpoint key: made on first use, then the same; sensitive, not
+ * extractable, sign only; not a token key and not a resource; its signatures
+ * verify, and a C2SP checkpoint signed through it verifies with audit/.
+ */
+static void
+test_audit_key(void)
+{
+	static const char msg[] = "keywarden.test/audit\n7\nAAAA\n";
+	uint8_t md[33], sig[64];    /* md: one byte more for the too-long request */
+	json_t *o = NULL, *o2 = NULL, *keys;
+	const json_t *jwk;
+	char tp[44];
+	CK_BBOOL b[8];
+	CK_OBJECT_HANDLE hpriv = 0, hpub = 0;
+	CK_ATTRIBUTE pa[] = {
+		{CKA_SENSITIVE, &b[0], 1}, {CKA_EXTRACTABLE, &b[1], 1}, {CKA_SIGN, &b[2], 1},
+		{CKA_DECRYPT, &b[3], 1}, {CKA_UNWRAP, &b[4], 1}, {CKA_DERIVE, &b[5], 1},
+		{CKA_NEVER_EXTRACTABLE, &b[6], 1}, {CKA_TOKEN, &b[7], 1},
+	};
+	struct tp11 t;
+
+	SHA256((const uint8_t *)msg, strlen(msg), md);
+	md[32] = 0x11;
+	/* no key yet: nothing signs */
+	CU_ASSERT_EQUAL(call1(cl, audit_sign_req(md, 32), &o), KW_ERR_NOT_FOUND);
+	CU_ASSERT_EQUAL_FATAL(call1(cl, json_pack("{s:s}", "op", "audit_key"), &o), 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "label")), HSM_AUDIT_LABEL);
+	jwk = json_object_get(o, "jwk");
+	CU_ASSERT_EQUAL_FATAL(my_thumbprint(jwk, tp), 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "kid")), tp);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(jwk, "crv")), "P-256");
+	/* asked again: the same key, not a new one */
+	CU_ASSERT_EQUAL_FATAL(call1(cl, json_pack("{s:s}", "op", "audit_key"), &o2), 0);
+	CU_ASSERT_TRUE(json_equal(json_object_get(o, "kid"), json_object_get(o2, "kid")));
+	CU_ASSERT_TRUE(json_equal(json_object_get(o, "jwk"), json_object_get(o2, "jwk")));
+	json_decref(o2);
+	/* its signatures verify with its public key, not with a token key */
+	CU_ASSERT_EQUAL_FATAL(call1(cl, audit_sign_req(md, 32), &o2), 0);
+	CU_ASSERT_EQUAL_FATAL(hsm_member_b64(o2, "sig", sig, 64, 64, NULL), 0);
+	json_decref(o2);
+	CU_ASSERT_EQUAL(es256_verify(jwk, (const uint8_t *)msg, strlen(msg), sig), 1);
+	CU_ASSERT_EQUAL(es256_verify(json_object_get(tk_b, "jwk"), (const uint8_t *)msg,
+	    strlen(msg), sig), 0);
+	/* the stored attributes */
+	CU_ASSERT_EQUAL_FATAL(tp11_open(&t), 0);
+	CU_ASSERT_EQUAL_FATAL(tp11_find(&t, CKO_PRIVATE_KEY, HSM_AUDIT_LABEL, &hpriv), 1);
+	CU_ASSERT_EQUAL_FATAL(tp11_find(&t, CKO_PUBLIC_KEY, HSM_AUDIT_LABEL, &hpub), 1);
+	CU_ASSERT_EQUAL(t.f->C_GetAttributeValue(t.s, hpriv, pa, KW_ARRAY_SIZE(pa)), CKR_OK);
+	CU_ASSERT_TRUE(b[0] && !b[1] && b[2] && !b[3] && !b[4] && !b[5] && b[6] && b[7]);
+	tp11_close(&t);
+	/* the token ops and the resource ops do not reach it; it is not a token key */
+	CU_ASSERT_EQUAL(call1(cl, sign_req(HSM_AUDIT_LABEL, md, 32), &o2), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(call1(cl, gen_req(HSM_AUDIT_LABEL, "aes-256", 0, 1), &o2),
+	    KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(call1(cl, json_pack("{s:s,s:s}", "op", "destroy", "label", HSM_AUDIT_LABEL),
+	    &o2), KW_ERR_INVALID_FORMAT);
+	keys = token_keys(cl);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(keys);
+	for (size_t i = 0; i < json_array_size(keys); i++)
+		CU_ASSERT_STRING_NOT_EQUAL(json_string_value(json_object_get(json_array_get(keys, i),
+		    "label")), HSM_AUDIT_LABEL);
+	json_decref(keys);
+	/* malformed requests */
+	CU_ASSERT_EQUAL(call1(cl, audit_sign_req(md, 31), &o2), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(call1(cl, audit_sign_req(md, 33), &o2), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(call1(cl, json_pack("{s:s,s:s,s:s}", "op", "audit_sign", "digest",
+	    "AAAA", "label", "kw-token/1"), &o2), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(call1(cl, json_pack("{s:s,s:b}", "op", "audit_key", "create", 1), &o2),
+	    KW_ERR_INVALID_FORMAT);
+	/* a C2SP checkpoint signed in the HSM verifies with audit/ and the key's SPKI */
+	{
+		struct audit_checkpoint cp = { .size = 7, .time = 1800000000 }, got;
+		struct audit_vkey *vk = NULL;
+		EVP_PKEY *pk = NULL;
+		char *note = NULL;
+		size_t len = 0;
+
+		snprintf(cp.origin, sizeof(cp.origin), "keywarden.test/audit");
+		memset(cp.root, 0x5a, sizeof(cp.root));
+		CU_ASSERT_EQUAL_FATAL(kw_jwk_import_public(jwk, &pk), 0);
+		CU_ASSERT_EQUAL_FATAL(audit_vkey_from_pkey(cp.origin, pk, &vk), 0);
+		CU_ASSERT_EQUAL_FATAL(audit_checkpoint_sign(&cp, vk, hsm_audit_signer, cl, &note,
+		    &len), 0);
+		CU_ASSERT_EQUAL(audit_checkpoint_verify(note, len, vk, &got), 0);
+		CU_ASSERT(got.size == 7 && memcmp(got.root, cp.root, 32) == 0);
+		note[strlen(cp.origin) + 1] = '8';    /* the size */
+		CU_ASSERT_EQUAL(audit_checkpoint_verify(note, len, vk, &got), KW_ERR_SIG_INVALID);
+		free(note);
+		audit_vkey_free(vk);
+		EVP_PKEY_free(pk);
+	}
+	json_decref(o);
+}
+
 void
 test_hsm_p11_tokkey_cleanup(void)
 {
@@ -430,6 +553,7 @@ test_hsm_p11_tokkey_suite(void)
 		{"token_key_destroy", test_token_key_destroy},
 		{"token_foreign", test_token_foreign},
 		{"token_sign_recycle", test_token_sign_recycle},
+		{"audit_key", test_audit_key},
 		{NULL, NULL},
 	};
 
