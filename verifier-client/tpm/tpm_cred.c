@@ -1,0 +1,539 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Credential activation, the verifier's half (tpm_cred.h): EK certificates
+ * to the manufacturer CAs, the AK's public area and name, and
+ * TPM2_MakeCredential in software (TPM 2.0 Part 1 §24, Part 2 TPMS_ID_OBJECT).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_tpm2_types.h>
+
+#include "kw_util.h"
+#include "tpm_cred.h"
+
+#define TPM_CRED_MAX_PEM_CERTS 64
+#define TPM_CRED_EK_BITS 2048
+#define TPM_CRED_SEED_LEN 32         /* the digest size of the EK's nameAlg (SHA-256) */
+#define TPM_CRED_SYM_LEN 16          /* AES-128 (EK template L-1) */
+
+struct tpm_ek_trust {
+	X509_STORE *store;
+};
+
+void
+tpm_ek_trust_free(struct tpm_ek_trust *t)
+{
+	if (t == NULL)
+		return;
+	X509_STORE_free(t->store);
+	free(t);
+}
+
+static int
+ek_trust_load_file(X509_STORE *store, const char *path, char *why, size_t whylen)
+{
+	int r = KW_ERR_INTERNAL;
+	uint8_t *pem = NULL;
+	size_t pem_len = 0, ncerts = 0;
+	BIO *bio = NULL;
+	X509 *x = NULL;
+
+	if ((r = kw_file_read(path, 1024 * 1024, &pem, &pem_len)) != 0) {
+		snprintf(why, whylen, "%s: cannot read (at most 1 MiB)", path);
+		goto out;
+	}
+	if (pem_len > INT32_MAX || (bio = BIO_new_mem_buf(pem, (int)pem_len)) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
+	for (;;) {
+		if ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
+			break;
+		if (++ncerts > TPM_CRED_MAX_PEM_CERTS) {
+			snprintf(why, whylen, "%s: more than %d certificates", path, TPM_CRED_MAX_PEM_CERTS);
+			r = KW_ERR_TOO_LARGE;
+			goto out;
+		}
+		if (X509_STORE_add_cert(store, x) != 1) {
+			snprintf(why, whylen, "%s: certificate %zu cannot be added", path, ncerts);
+			r = KW_ERR_CRYPTO;
+			goto out;
+		}
+		X509_free(x);
+		x = NULL;
+	}
+	ERR_clear_error();   /* the end of the PEM stream */
+	if (ncerts == 0) {
+		snprintf(why, whylen, "%s: no PEM certificate", path);
+		r = KW_ERR_INVALID_FORMAT;
+		goto out;
+	}
+	r = 0;
+out:
+	X509_free(x);
+	BIO_free(bio);
+	free(pem);
+	return r;
+}
+
+int
+tpm_ek_trust_new(const char *const *pem_files, size_t n, struct tpm_ek_trust **ret, char *why, size_t whylen)
+{
+	int r = KW_ERR_INTERNAL;
+	struct tpm_ek_trust *t = NULL;
+
+	if (whylen > 0)
+		why[0] = '\0';
+	if (ret == NULL || (n > 0 && pem_files == NULL))
+		return KW_ERR_INVALID_ARG;
+	if (n == 0 || n > TPM_CRED_MAX_ROOTS) {
+		snprintf(why, whylen, "1..%d PEM files", TPM_CRED_MAX_ROOTS);
+		return n == 0 ? KW_ERR_INVALID_ARG : KW_ERR_TOO_LARGE;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL || (t->store = X509_STORE_new()) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((r = ek_trust_load_file(t->store, pem_files[i], why, whylen)) != 0)
+			goto out;
+	*ret = t;
+	t = NULL;   /* transferred */
+	r = 0;
+out:
+	tpm_ek_trust_free(t);
+	return r;
+}
+
+static X509 *
+der_to_x509(const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509 *x;
+
+	if (len == 0 || len > TPM_CRED_MAX_EK_CERT)
+		return NULL;
+	x = d2i_X509(NULL, &p, (long)len);
+	if (x != NULL && p != der + len) {   /* trailing bytes */
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+static int
+ek_claims(X509 *x, EVP_PKEY *pk, json_t **ret)
+{
+	int r = KW_ERR_NOMEM;
+	uint8_t d[32];
+	unsigned char *spki = NULL;
+	int spki_len;
+	char cn[256], *hex_spki = NULL, *hex_cert = NULL;
+	unsigned int dl = 0;
+	json_t *o = NULL;
+
+	{
+		/* the issuer's CN, when there is exactly one usable (kw_x509_subject_cn reads subjects) */
+		X509_NAME *iss = X509_get_issuer_name(x);
+		int idx = X509_NAME_get_index_by_NID(iss, NID_commonName, -1);
+		const ASN1_STRING *s = idx >= 0 ? X509_NAME_ENTRY_get_data(X509_NAME_get_entry(iss, idx)) : NULL;
+		int sl = s != NULL ? ASN1_STRING_length(s) : 0;
+
+		cn[0] = '\0';
+		if (sl > 0 && (size_t)sl < sizeof(cn) && memchr(ASN1_STRING_get0_data(s), 0, (size_t)sl) == NULL) {
+			memcpy(cn, ASN1_STRING_get0_data(s), (size_t)sl);
+			cn[sl] = '\0';
+		}
+	}
+	if ((spki_len = i2d_PUBKEY(pk, &spki)) <= 0) {
+		r = KW_ERR_CRYPTO;
+		goto out;
+	}
+	if ((r = kw_sha256(spki, (size_t)spki_len, d)) != 0 || (r = kw_hex_encode(d, sizeof(d), &hex_spki)) != 0)
+		goto out;
+	if (X509_digest(x, EVP_sha256(), d, &dl) != 1 || dl != sizeof(d)) {
+		r = KW_ERR_CRYPTO;
+		goto out;
+	}
+	if ((r = kw_hex_encode(d, sizeof(d), &hex_cert)) != 0)
+		goto out;
+	r = KW_ERR_NOMEM;
+	if ((o = json_pack("{s:s, s:s, s:s}", "issuer", cn, "spki_sha256", hex_spki, "cert_sha256",
+	    hex_cert)) == NULL)
+		goto out;
+	*ret = o;
+	o = NULL;   /* transferred */
+	r = 0;
+out:
+	json_decref(o);
+	OPENSSL_free(spki);
+	free(hex_spki);
+	free(hex_cert);
+	return r;
+}
+
+int
+tpm_ek_cert_verify(const struct tpm_ek_trust *t, const uint8_t *der, size_t len, const uint8_t *const *chain,
+    const size_t *chain_lens, size_t nchain, int64_t at, EVP_PKEY **ret_ek, json_t **ret_claims,
+    const char **why)
+{
+	int r = KW_ERR_INTERNAL;
+	X509 *ek = NULL, *x = NULL;
+	STACK_OF(X509) *untrusted = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	X509_VERIFY_PARAM *vp;
+	EVP_PKEY *pk = NULL;
+	json_t *claims = NULL;
+	int err;
+	uint32_t ku;
+
+	if (t == NULL || der == NULL || ret_ek == NULL || (nchain > 0 && (chain == NULL || chain_lens == NULL))) {
+		*why = "invalid arguments";
+		return KW_ERR_INVALID_ARG;
+	}
+	if (nchain > TPM_CRED_MAX_EK_CHAIN) {
+		*why = "too many EK chain certificates";
+		return KW_ERR_TOO_LARGE;
+	}
+	if ((ek = der_to_x509(der, len)) == NULL) {
+		*why = "the EK certificate is not a DER X.509 certificate";
+		r = KW_ERR_INVALID_FORMAT;
+		goto out;
+	}
+	if ((untrusted = sk_X509_new_null()) == NULL) {
+		r = KW_ERR_NOMEM;
+		*why = "out of memory";
+		goto out;
+	}
+	for (size_t i = 0; i < nchain; i++) {
+		if ((x = der_to_x509(chain[i], chain_lens[i])) == NULL) {
+			*why = "an EK chain certificate is not a DER X.509 certificate";
+			r = KW_ERR_INVALID_FORMAT;
+			goto out;
+		}
+		if (sk_X509_push(untrusted, x) <= 0) {
+			r = KW_ERR_NOMEM;
+			*why = "out of memory";
+			goto out;
+		}
+		x = NULL;   /* owned by the stack */
+	}
+	if ((ctx = X509_STORE_CTX_new()) == NULL || X509_STORE_CTX_init(ctx, t->store, ek, untrusted) != 1) {
+		r = KW_ERR_NOMEM;
+		*why = "out of memory";
+		goto out;
+	}
+	vp = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_time(vp, (time_t)at);
+	if (X509_verify_cert(ctx) != 1) {
+		err = X509_STORE_CTX_get_error(ctx);
+		switch (err) {
+		case X509_V_ERR_CERT_HAS_EXPIRED:
+		case X509_V_ERR_CERT_NOT_YET_VALID:
+			r = KW_ERR_CERT_EXPIRED;
+			*why = "the EK certificate chain is not valid at this time";
+			break;
+		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+		case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+			r = KW_ERR_UNTRUSTED_ROOT;
+			*why = "the EK certificate does not chain to a configured manufacturer CA (tpm.ek_roots)";
+			break;
+		default:
+			r = KW_ERR_CERT_INVALID;
+			*why = "the EK certificate chain does not verify";
+			break;
+		}
+		ERR_clear_error();
+		goto out;
+	}
+	if ((pk = X509_get_pubkey(ek)) == NULL) {
+		r = KW_ERR_INVALID_FORMAT;
+		*why = "the EK certificate's key cannot be read";
+		goto out;
+	}
+	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA || EVP_PKEY_get_bits(pk) != TPM_CRED_EK_BITS) {
+		r = KW_ERR_UNSUPPORTED;
+		*why = "the EK must be RSA-2048 (EK template L-1)";
+		goto out;
+	}
+	ku = X509_get_key_usage(ek);
+	if (ku != UINT32_MAX && (ku & KU_KEY_ENCIPHERMENT) == 0) {
+		r = KW_ERR_CERT_INVALID;
+		*why = "the EK certificate's key usage does not allow keyEncipherment";
+		goto out;
+	}
+	if (ret_claims != NULL && (r = ek_claims(ek, pk, &claims)) != 0) {
+		*why = "out of memory";
+		goto out;
+	}
+	*ret_ek = pk;
+	pk = NULL;   /* transferred */
+	if (ret_claims != NULL) {
+		*ret_claims = claims;
+		claims = NULL;   /* transferred */
+	}
+	r = 0;
+out:
+	json_decref(claims);
+	EVP_PKEY_free(pk);
+	X509_STORE_CTX_free(ctx);
+	sk_X509_pop_free(untrusted, X509_free);
+	X509_free(x);
+	X509_free(ek);
+	return r;
+}
+
+static const EVP_MD *
+tpm_md(TPMI_ALG_HASH alg)
+{
+	switch (alg) {
+	case TPM2_ALG_SHA256:
+		return EVP_sha256();
+	case TPM2_ALG_SHA384:
+		return EVP_sha384();
+	default:
+		return NULL;
+	}
+}
+
+int
+tpm_cred_ak_name(const uint8_t *pub, size_t len, uint8_t name[static TPM_CRED_MAX_NAME], size_t *ret_name_len,
+    const char **why)
+{
+	TPM2B_PUBLIC p;
+	uint8_t area[sizeof(TPMT_PUBLIC)], out[TPM_CRED_MAX_NAME];
+	size_t off = 0, area_len = 0, name_off = 0;
+	const TPMA_OBJECT need = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_RESTRICTED |
+	    TPMA_OBJECT_SIGN_ENCRYPT;
+	const EVP_MD *md;
+	unsigned int dl = 0;
+
+	memset(&p, 0, sizeof(p));
+	if (pub == NULL || len == 0 || len > TPM_CRED_MAX_PUBLIC ||
+	    Tss2_MU_TPM2B_PUBLIC_Unmarshal(pub, len, &off, &p) != TSS2_RC_SUCCESS) {
+		*why = "ak_public is not a TPM2B_PUBLIC";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	if (off != len) {
+		*why = "ak_public has trailing bytes";
+		return KW_ERR_TRAILING;
+	}
+	if (p.publicArea.type != TPM2_ALG_RSA && p.publicArea.type != TPM2_ALG_ECC) {
+		*why = "the AK must be an RSA or ECC key";
+		return KW_ERR_UNSUPPORTED;
+	}
+	if ((md = tpm_md(p.publicArea.nameAlg)) == NULL) {
+		*why = "the AK's nameAlg must be SHA-256 or SHA-384";
+		return KW_ERR_UNSUPPORTED;
+	}
+	if ((p.publicArea.objectAttributes & need) != need ||
+	    (p.publicArea.objectAttributes & TPMA_OBJECT_DECRYPT) != 0) {
+		*why = "the AK must be fixedTPM, fixedParent, restricted, sign and not decrypt";
+		return KW_ERR_DENIED;
+	}
+	/* The name hashes the TPMT_PUBLIC exactly as marshalled (the TPM2B's contents). */
+	if (Tss2_MU_TPMT_PUBLIC_Marshal(&p.publicArea, area, sizeof(area), &area_len) != TSS2_RC_SUCCESS ||
+	    Tss2_MU_TPMI_ALG_HASH_Marshal(p.publicArea.nameAlg, out, sizeof(out), &name_off) !=
+	    TSS2_RC_SUCCESS) {
+		*why = "the AK's public area cannot be marshalled";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	if (area_len != (size_t)p.size) {
+		*why = "ak_public's size field does not match its public area";
+		return KW_ERR_INVALID_FORMAT;
+	}
+	if ((size_t)EVP_MD_get_size(md) > sizeof(out) - name_off ||
+	    EVP_Digest(area, area_len, out + name_off, &dl, md, NULL) != 1) {
+		*why = "cannot hash the AK's public area";
+		return KW_ERR_CRYPTO;
+	}
+	memcpy(name, out, name_off + dl);
+	*ret_name_len = name_off + dl;
+	return 0;
+}
+
+/*
+ * KDFa (Part 1 §11.4.10.2): SP 800-108 counter mode with HMAC: for each block
+ * HMAC(key, [i]32 ‖ label ‖ 0x00 ‖ contextU ‖ contextV ‖ [bits]32), which is
+ * OpenSSL's KBKDF in counter mode with the label as "salt" and the contexts
+ * as "info".
+ */
+static int
+kdfa(const char *mdname, const uint8_t *key, size_t key_len, const char *label, const uint8_t *ctx_u,
+    size_t ctx_u_len, uint8_t *out, size_t out_len)
+{
+	EVP_KDF *kdf = NULL;
+	EVP_KDF_CTX *kctx = NULL;
+	OSSL_PARAM params[7], *p = params;
+	int r = KW_ERR_CRYPTO;
+
+	if ((kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_KBKDF, NULL)) == NULL ||
+	    (kctx = EVP_KDF_CTX_new(kdf)) == NULL)
+		goto out;
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MODE, (char *)(uintptr_t)"counter", 0);
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MAC, (char *)(uintptr_t)"HMAC", 0);
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)(uintptr_t)mdname, 0);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)key, key_len);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)(uintptr_t)label,
+	    strlen(label));
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)(uintptr_t)ctx_u, ctx_u_len);
+	*p = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(kctx, out, out_len, params) != 1)
+		goto out;
+	r = 0;
+out:
+	ERR_clear_error();
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	return r;
+}
+
+/* RSA-OAEP(SHA-256, label "IDENTITY\0") of the seed to the EK (Part 1 §B.10.3). */
+static int
+seal_seed(EVP_PKEY *ek, const uint8_t *seed, size_t seed_len, TPM2B_ENCRYPTED_SECRET *ret)
+{
+	static const char label[] = "IDENTITY";   /* the label includes its NUL */
+	EVP_PKEY_CTX *pctx = NULL;
+	unsigned char *l = NULL;
+	size_t outlen = sizeof(ret->secret);
+	int r = KW_ERR_CRYPTO;
+
+	if ((pctx = EVP_PKEY_CTX_new_from_pkey(NULL, ek, NULL)) == NULL ||
+	    EVP_PKEY_encrypt_init(pctx) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(pctx, EVP_sha256()) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1)
+		goto out;
+	if ((l = OPENSSL_memdup(label, sizeof(label))) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
+	if (EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, l, (int)sizeof(label)) != 1)
+		goto out;
+	l = NULL;   /* owned by pctx */
+	if (EVP_PKEY_encrypt(pctx, ret->secret, &outlen, seed, seed_len) != 1 || outlen > UINT16_MAX)
+		goto out;
+	ret->size = (UINT16)outlen;
+	r = 0;
+out:
+	ERR_clear_error();
+	OPENSSL_free(l);
+	EVP_PKEY_CTX_free(pctx);
+	return r;
+}
+
+int
+tpm_cred_make(EVP_PKEY *ek, const uint8_t *name, size_t name_len, const uint8_t *cred, size_t cred_len,
+    uint8_t **ret_blob, size_t *ret_blob_len, uint8_t **ret_secret, size_t *ret_secret_len)
+{
+	int r = KW_ERR_INTERNAL;
+	uint8_t seed[TPM_CRED_SEED_LEN], sym[TPM_CRED_SYM_LEN], hkey[TPM_CRED_SEED_LEN];
+	uint8_t iv[16], plain[sizeof(TPM2B_DIGEST)], enc[sizeof(TPM2B_DIGEST)], mac_in[sizeof(TPM2B_DIGEST) +
+	    TPM_CRED_MAX_NAME];
+	uint8_t blob_buf[sizeof(TPM2B_ID_OBJECT)], sec_buf[sizeof(TPM2B_ENCRYPTED_SECRET)];
+	uint8_t *blob = NULL, *sec = NULL;
+	size_t plain_len = 0, blob_len = 0, sec_len = 0, id_len = 0;
+	unsigned int hl = 0;
+	TPM2B_DIGEST c, hmac;
+	TPM2B_ENCRYPTED_SECRET es;
+	TPM2B_ID_OBJECT id;
+	EVP_CIPHER_CTX *cctx = NULL;
+	int outl = 0, finl = 0;
+
+	memset(&c, 0, sizeof(c));
+	memset(&hmac, 0, sizeof(hmac));
+	memset(&es, 0, sizeof(es));
+	memset(&id, 0, sizeof(id));
+	if (ek == NULL || name == NULL || name_len == 0 || name_len > TPM_CRED_MAX_NAME || cred == NULL ||
+	    cred_len == 0 || cred_len > TPM_CRED_SECRET_LEN || ret_blob == NULL || ret_blob_len == NULL ||
+	    ret_secret == NULL || ret_secret_len == NULL)
+		return KW_ERR_INVALID_ARG;
+	if (EVP_PKEY_get_base_id(ek) != EVP_PKEY_RSA || EVP_PKEY_get_bits(ek) != TPM_CRED_EK_BITS)
+		return KW_ERR_UNSUPPORTED;
+
+	if (RAND_priv_bytes(seed, sizeof(seed)) != 1) {
+		r = KW_ERR_CRYPTO;
+		goto out;
+	}
+	if ((r = seal_seed(ek, seed, sizeof(seed), &es)) != 0)
+		goto out;
+	/* symKey = KDFa(nameAlg, seed, "STORAGE", name, NULL, 128); HMACkey = KDFa(.., "INTEGRITY", NULL, NULL, 256) */
+	if ((r = kdfa("SHA256", seed, sizeof(seed), "STORAGE", name, name_len, sym, sizeof(sym))) != 0 ||
+	    (r = kdfa("SHA256", seed, sizeof(seed), "INTEGRITY", NULL, 0, hkey, sizeof(hkey))) != 0)
+		goto out;
+
+	/* encIdentity: the marshalled TPM2B_DIGEST credential (size included), AES-128-CFB, IV 0 */
+	c.size = (UINT16)cred_len;
+	memcpy(c.buffer, cred, cred_len);
+	if (Tss2_MU_TPM2B_DIGEST_Marshal(&c, plain, sizeof(plain), &plain_len) != TSS2_RC_SUCCESS) {
+		r = KW_ERR_INTERNAL;
+		goto out;
+	}
+	memset(iv, 0, sizeof(iv));
+	r = KW_ERR_CRYPTO;
+	if ((cctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_EncryptInit_ex(cctx, EVP_aes_128_cfb128(), NULL, sym, iv) != 1 ||
+	    EVP_EncryptUpdate(cctx, enc, &outl, plain, (int)plain_len) != 1 ||
+	    EVP_EncryptFinal_ex(cctx, enc + outl, &finl) != 1 || (size_t)outl + (size_t)finl != plain_len)
+		goto out;
+
+	/* outerHMAC = HMAC(nameAlg, HMACkey, encIdentity ‖ name) */
+	memcpy(mac_in, enc, plain_len);
+	memcpy(mac_in + plain_len, name, name_len);
+	if (HMAC(EVP_sha256(), hkey, (int)sizeof(hkey), mac_in, plain_len + name_len, hmac.buffer, &hl) == NULL ||
+	    hl != TPM_CRED_SEED_LEN)
+		goto out;
+	hmac.size = (UINT16)hl;
+
+	/* TPM2B_ID_OBJECT: TPM2B_DIGEST integrityHMAC ‖ encIdentity (its size is inside the encryption) */
+	r = KW_ERR_INTERNAL;
+	if (Tss2_MU_TPM2B_DIGEST_Marshal(&hmac, id.credential, sizeof(id.credential), &id_len) !=
+	    TSS2_RC_SUCCESS || plain_len > sizeof(id.credential) - id_len)
+		goto out;
+	memcpy(id.credential + id_len, enc, plain_len);
+	id.size = (UINT16)(id_len + plain_len);
+	if (Tss2_MU_TPM2B_ID_OBJECT_Marshal(&id, blob_buf, sizeof(blob_buf), &blob_len) != TSS2_RC_SUCCESS ||
+	    Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal(&es, sec_buf, sizeof(sec_buf), &sec_len) != TSS2_RC_SUCCESS ||
+	    blob_len > TPM_CRED_MAX_BLOB || sec_len > TPM_CRED_MAX_BLOB)
+		goto out;
+	r = KW_ERR_NOMEM;
+	if ((blob = malloc(blob_len)) == NULL || (sec = malloc(sec_len)) == NULL)
+		goto out;
+	memcpy(blob, blob_buf, blob_len);
+	memcpy(sec, sec_buf, sec_len);
+	*ret_blob = blob;
+	*ret_blob_len = blob_len;
+	*ret_secret = sec;
+	*ret_secret_len = sec_len;
+	blob = NULL;   /* transferred */
+	sec = NULL;    /* transferred */
+	r = 0;
+out:
+	ERR_clear_error();
+	EVP_CIPHER_CTX_free(cctx);
+	OPENSSL_cleanse(seed, sizeof(seed));
+	OPENSSL_cleanse(sym, sizeof(sym));
+	OPENSSL_cleanse(hkey, sizeof(hkey));
+	OPENSSL_cleanse(plain, sizeof(plain));
+	OPENSSL_cleanse(&c, sizeof(c));
+	OPENSSL_cleanse(enc, sizeof(enc));
+	OPENSSL_cleanse(mac_in, sizeof(mac_in));
+	free(blob);
+	free(sec);
+	return r;
+}

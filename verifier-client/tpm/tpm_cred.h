@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KW_TPM_CRED_H
+#define KW_TPM_CRED_H
+
+/*
+ * Credential activation for the `tpm` evidence type (docs/verifier-tpm.md,
+ * "tpm (credential activation)"): the EK certificate and its manufacturer
+ * CAs, the AK's public area, and TPM2_MakeCredential run in software
+ * (TPM 2.0 Part 1 §24 "Credential Protection") with OpenSSL. TPM structures
+ * are (un)marshalled with tss2-mu only. No logging, no state: thread-safe.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <jansson.h>
+
+#include "kw_err.h"
+
+#define TPM_CRED_SECRET_LEN 32       /* the credential: the size of a SHA-256 digest (EK nameAlg) */
+#define TPM_CRED_MAX_EK_CERT 8192    /* DER EK certificate */
+#define TPM_CRED_MAX_EK_CHAIN 4      /* intermediates a client may send with its EK certificate */
+#define TPM_CRED_MAX_PUBLIC 1024     /* a marshalled TPM2B_PUBLIC (sizeof(TPM2B_PUBLIC) is less) */
+#define TPM_CRED_MAX_NAME 66         /* nameAlg (2) ‖ a SHA-512 digest at most */
+#define TPM_CRED_MAX_ROOTS 32        /* PEM files in tpm.ek_roots */
+#define TPM_CRED_MAX_BLOB 512        /* a marshalled TPM2B_ID_OBJECT or TPM2B_ENCRYPTED_SECRET */
+
+/* The manufacturer CAs EK certificates must chain to (tpm.ek_roots). Read-only once built. */
+struct tpm_ek_trust;
+
+/*
+ * Load every certificate of each PEM file (at most TPM_CRED_MAX_ROOTS files,
+ * each 1..64 certificates) as a trust anchor. 0 and a new trust in *ret;
+ * KW_ERR_IO / KW_ERR_INVALID_FORMAT / KW_ERR_TOO_LARGE / KW_ERR_NOMEM with
+ * the file and the reason in why (when whylen > 0).
+ */
+int tpm_ek_trust_new(const char *const *pem_files, size_t n, struct tpm_ek_trust **ret, char *why,
+    size_t whylen) KW_WUR;
+/* NULL-safe. */
+void tpm_ek_trust_free(struct tpm_ek_trust *t);
+
+/*
+ * Verify an EK certificate (DER) with optional intermediates (DER, at most
+ * TPM_CRED_MAX_EK_CHAIN) to a trust anchor of t at time at (seconds). The
+ * EK must be RSA-2048 (the TCG default EK template L-1: nameAlg SHA-256,
+ * AES-128-CFB; ECC EKs are not supported) and, when the certificate has a
+ * key usage, allow keyEncipherment. 0, a new reference to the EK's public
+ * key in *ret_ek (EVP_PKEY_free) and, when ret_claims is not NULL, a new
+ * object {"issuer": CN or "", "spki_sha256": hex, "cert_sha256": hex} in
+ * *ret_claims; or KW_ERR_INVALID_FORMAT (not DER), KW_ERR_CERT_INVALID,
+ * KW_ERR_CERT_EXPIRED, KW_ERR_UNTRUSTED_ROOT, KW_ERR_UNSUPPORTED (key type
+ * or size), KW_ERR_NOMEM, with a static reason. Nothing is written on error.
+ */
+int tpm_ek_cert_verify(const struct tpm_ek_trust *t, const uint8_t *der, size_t len,
+    const uint8_t *const *chain, const size_t *chain_lens, size_t nchain, int64_t at,
+    EVP_PKEY **ret_ek, json_t **ret_claims, const char **reterr_reason) KW_WUR;
+
+/*
+ * The AK's public area: a marshalled TPM2B_PUBLIC (tss2-mu, no trailing
+ * bytes). It must be an RSA or ECC key with nameAlg SHA-256 or SHA-384 and
+ * the attributes fixedTPM, fixedParent, restricted and sign set and decrypt
+ * clear: a key that cannot leave its TPM and that signs only what the TPM
+ * itself produced (quotes). 0 and its TPM name (nameAlg ‖ H(TPMT_PUBLIC)) in
+ * ret_name (*ret_name_len bytes); KW_ERR_INVALID_FORMAT / KW_ERR_TRAILING /
+ * KW_ERR_UNSUPPORTED / KW_ERR_DENIED (attributes) with a static reason.
+ */
+int tpm_cred_ak_name(const uint8_t *pub, size_t len, uint8_t ret_name[static TPM_CRED_MAX_NAME],
+    size_t *ret_name_len, const char **reterr_reason) KW_WUR;
+
+/*
+ * TPM2_MakeCredential in software: seal cred (1..32 bytes) to the EK ek
+ * (RSA-2048, EK template L-1) and the object named name. A fresh random
+ * seed is encrypted with RSA-OAEP (SHA-256, label "IDENTITY\0"); from it
+ * KDFa(SHA-256, seed, "STORAGE", name) gives the AES-128-CFB key that
+ * encrypts the TPM2B_DIGEST credential, and KDFa(SHA-256, seed, "INTEGRITY")
+ * the HMAC key of the outer HMAC over encIdentity ‖ name. On 0: the
+ * marshalled TPM2B_ID_OBJECT in ret_blob and TPM2B_ENCRYPTED_SECRET in
+ * ret_secret (malloc, *_len bytes, each at most TPM_CRED_MAX_BLOB), exactly
+ * what TPM2_ActivateCredential takes. KW_ERR_INVALID_ARG, KW_ERR_UNSUPPORTED
+ * (not an RSA-2048 key), KW_ERR_CRYPTO, KW_ERR_NOMEM; nothing is written on
+ * error. Intermediate keys are wiped.
+ */
+int tpm_cred_make(EVP_PKEY *ek, const uint8_t *name, size_t name_len, const uint8_t *cred,
+    size_t cred_len, uint8_t **ret_blob, size_t *ret_blob_len, uint8_t **ret_secret,
+    size_t *ret_secret_len) KW_WUR;
+
+#endif
