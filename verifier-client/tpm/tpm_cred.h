@@ -21,8 +21,7 @@
 #define TPM_CRED_SECRET_LEN 32       /* the credential: the size of a SHA-256 digest (EK nameAlg) */
 #define TPM_CRED_MAX_EK_CERT 8192    /* DER EK certificate */
 #define TPM_CRED_MAX_EK_CHAIN 4      /* intermediates a client may send with its EK certificate */
-#define TPM_CRED_MAX_PUBLIC 1024     /* a marshalled TPM2B_PUBLIC (sizeof(TPM2B_PUBLIC) is less) */
-#define TPM_CRED_MAX_NAME 66         /* nameAlg (2) ‖ a SHA-512 digest at most */
+#define TPM_CRED_MAX_NAME 66         /* nameAlg (2) ‖ a SHA-512 digest at most (TPM_NAME_MAX) */
 #define TPM_CRED_MAX_ROOTS 32        /* PEM files in tpm.ek_roots */
 #define TPM_CRED_MAX_BLOB 512        /* a marshalled TPM2B_ID_OBJECT or TPM2B_ENCRYPTED_SECRET */
 
@@ -57,16 +56,10 @@ int tpm_ek_cert_verify(const struct tpm_ek_trust *t, const uint8_t *der, size_t 
     EVP_PKEY **ret_ek, json_t **ret_claims, const char **reterr_reason) KW_WUR;
 
 /*
- * The AK's public area: a marshalled TPM2B_PUBLIC (tss2-mu, no trailing
- * bytes). It must be an RSA or ECC key with nameAlg SHA-256 or SHA-384 and
- * the attributes fixedTPM, fixedParent, restricted and sign set and decrypt
- * clear: a key that cannot leave its TPM and that signs only what the TPM
- * itself produced (quotes). 0 and its TPM name (nameAlg ‖ H(TPMT_PUBLIC)) in
- * ret_name (*ret_name_len bytes); KW_ERR_INVALID_FORMAT / KW_ERR_TRAILING /
- * KW_ERR_UNSUPPORTED / KW_ERR_DENIED (attributes) with a static reason.
+ * The AK's public area and name come from tpm_quote.h: tpm_public_parse
+ * (TPM2B_PUBLIC) and tpm_public_check_ak (fixedTPM, fixedParent,
+ * sensitiveDataOrigin, restricted, sign, not decrypt).
  */
-int tpm_cred_ak_name(const uint8_t *pub, size_t len, uint8_t ret_name[static TPM_CRED_MAX_NAME],
-    size_t *ret_name_len, const char **reterr_reason) KW_WUR;
 
 /*
  * TPM2_MakeCredential in software: seal cred (1..32 bytes) to the EK ek
