@@ -18,6 +18,8 @@
 #include <tss2/tss2_tctildr.h>
 
 #include "att_tpm.h"
+#include "kw_b64url.h"
+#include "kw_json.h"
 #include "kw_util.h"
 
 #define ATT_TPM_NV_CHUNK 512u        /* below every TPM's TPM_PT_NV_BUFFER_MAX we know of */
@@ -555,5 +557,124 @@ out:
 	free(sigout);
 	Esys_Free(quoted);
 	Esys_Free(sig);
+	return r;
+}
+
+/* o[name] = base64url(p[0..len)) */
+static int
+set_b64(json_t *o, const char *name, const uint8_t *p, size_t len)
+{
+	char *s = NULL;
+	int r;
+
+	if ((r = kw_b64url_encode(p, len, &s)) != 0)
+		return r;
+	r = json_object_set_new(o, name, json_string(s)) == 0 ? 0 : KW_ERR_NOMEM;
+	kw_free_wipe(s);
+	return r;
+}
+
+/* The EK certificate and the AK's public area, as both /auth and /attest carry them. */
+static int
+ids_json(struct att_tpm *t, json_t **ret, char *why, size_t whylen)
+{
+	uint8_t *cert = NULL, *pub = NULL;
+	size_t cert_len = 0, pub_len = 0;
+	json_t *o = NULL;
+	int r;
+
+	if ((r = att_tpm_ek_cert(t, &cert, &cert_len, why, whylen)) != 0)
+		goto out;
+	if ((r = att_tpm_ak_public(t, &pub, &pub_len)) != 0) {
+		set_why(why, whylen, "cannot marshal the AK's public area");
+		goto out;
+	}
+	r = KW_ERR_NOMEM;
+	if ((o = json_object()) == NULL)
+		goto out;
+	if ((r = set_b64(o, "ek_cert", cert, cert_len)) != 0 || (r = set_b64(o, "ak_public", pub, pub_len)) != 0)
+		goto out;
+	*ret = o;
+	o = NULL;   /* transferred */
+	r = 0;
+out:
+	json_decref(o);
+	free(cert);
+	free(pub);
+	return r;
+}
+
+int
+att_tpm_auth_params(struct att_tpm *t, json_t **ret, char *why, size_t whylen)
+{
+	return ids_json(t, ret, why, whylen);
+}
+
+/* A strict base64url member of the broker's answer, 1..max bytes. */
+static int
+answer_b64(const json_t *o, const char *name, size_t max, uint8_t **ret, size_t *ret_len)
+{
+	const char *s;
+	size_t n;
+
+	if (kw_json_get_str(o, name, &s, &n) != 0 || n == 0)
+		return KW_ERR_INVALID_FORMAT;
+	return kw_b64url_decode_alloc(s, n, max, ret, ret_len);
+}
+
+int
+att_tpm_evidence(struct att_tpm *t, const json_t *auth_extra, const uint8_t binding[static 48],
+    const char *event_log, json_t **ret, char *why, size_t whylen)
+{
+	static const char *const keys[] = {"credential_blob", "encrypted_secret", NULL};
+	uint8_t *blob = NULL, *sec = NULL, *attest = NULL, *sig = NULL, *log = NULL;
+	size_t blob_len = 0, sec_len = 0, attest_len = 0, sig_len = 0, log_len = 0;
+	struct kw_secret *cred = NULL;
+	json_t *ev = NULL, *pcrs = NULL;
+	int r;
+
+	if (!json_is_object(auth_extra) || kw_json_check_keys(auth_extra, keys) != 0 ||
+	    answer_b64(auth_extra, "credential_blob", sizeof(TPM2B_ID_OBJECT), &blob, &blob_len) != 0 ||
+	    answer_b64(auth_extra, "encrypted_secret", sizeof(TPM2B_ENCRYPTED_SECRET), &sec, &sec_len) != 0) {
+		set_why(why, whylen, "the broker's /auth answer holds no credential "
+		    "(extra-params: credential_blob, encrypted_secret)");
+		r = KW_ERR_INVALID_FORMAT;
+		goto out;
+	}
+	if ((r = att_tpm_activate(t, blob, blob_len, sec, sec_len, &cred, why, whylen)) != 0)
+		goto out;
+	if ((r = att_tpm_quote(t, binding, 48, &attest, &attest_len, &sig, &sig_len, &pcrs, why, whylen)) != 0)
+		goto out;
+	if (event_log != NULL && (r = kw_file_read(event_log, ATT_TPM_MAX_EVENTLOG, &log, &log_len)) != 0) {
+		set_why(why, whylen, "cannot read the event log %s (at most 1 MiB)", event_log);
+		goto out;
+	}
+	if (log != NULL && log_len == 0) {
+		set_why(why, whylen, "the event log %s is empty", event_log);
+		r = KW_ERR_INVALID_FORMAT;
+		goto out;
+	}
+	if ((r = ids_json(t, &ev, why, whylen)) != 0)
+		goto out;
+	if ((r = set_b64(ev, "credential", kw_secret_cptr(cred), kw_secret_len(cred))) != 0 ||
+	    (r = set_b64(ev, "quote", attest, attest_len)) != 0 ||
+	    (r = set_b64(ev, "signature", sig, sig_len)) != 0 ||
+	    (log != NULL && (r = set_b64(ev, "event_log", log, log_len)) != 0))
+		goto out;
+	r = KW_ERR_NOMEM;
+	if (json_object_set(ev, "pcrs", pcrs) != 0)
+		goto out;
+	*ret = ev;
+	ev = NULL;   /* transferred */
+	r = 0;
+out:
+	json_decref(ev);
+	json_decref(pcrs);
+	kw_secret_free(cred);
+	free(blob);
+	free(sec);
+	free(attest);
+	free(sig);
+	free(log);
 	return r;
 }

@@ -84,4 +84,25 @@ int att_tpm_quote(struct att_tpm *t, const uint8_t *qualifying, size_t qualifyin
     size_t *ret_attest_len, uint8_t **ret_sig, size_t *ret_sig_len, json_t **ret_pcrs, char *why,
     size_t whylen) KW_WUR;
 
+/* ---- the `tpm` protocol (docs/protocol.md) ---- */
+
+/*
+ * The /auth "extra-params" for tee tpm: {"ek_cert": b64url DER, "ak_public":
+ * b64url TPM2B_PUBLIC} (a new reference).
+ */
+int att_tpm_auth_params(struct att_tpm *t, json_t **ret, char *why, size_t whylen) KW_WUR;
+
+/*
+ * The tee-evidence for /attest from the /auth answer's "extra-params"
+ * ({"credential_blob", "encrypted_secret"}, strictly): activate the
+ * credential, quote PCRs 0..23 (sha256) with qualifyingData = binding (the
+ * 48 bytes SHA-384(JCS(runtime-data))), and build {"credential",
+ * "ek_cert", "ak_public", "quote", "signature", "pcrs", "event_log"?} —
+ * event_log: the file event_log (NULL: none; at most ATT_TPM_MAX_EVENTLOG
+ * bytes) base64url. A new reference in *ret; the credential is wiped from
+ * everything but *ret (whose strings kw_json's allocator wipes on free).
+ */
+int att_tpm_evidence(struct att_tpm *t, const json_t *auth_extra, const uint8_t binding[static 48],
+    const char *event_log, json_t **ret, char *why, size_t whylen) KW_WUR;
+
 #endif

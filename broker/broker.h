@@ -38,6 +38,7 @@ struct kw_broker {
 	/* the verifiers' trust (verifier.h): its members are owned here, read-only once built */
 	struct kw_trust trust;
 	struct kw_tdx_collateral_source *tdx_collateral;   /* trust.tdx_collateral */
+	struct tpm_ek_trust *tpm_ek;                       /* trust.tpm_ek (tpm.ek_roots) */
 	struct kw_challenges *challenges;
 	struct kw_dpop *dpop;
 	struct kw_token_keys *token_keys;   /* from the HSM; newest signs */
@@ -153,6 +154,7 @@ void kw_rcar_jwks(struct kw_broker *b, struct evhttp_request *req);
  */
 struct kw_auth_req {
 	const char *tee;    /* borrowed from the JSON; a tee of the verifier table */
+	const json_t *extra_params;   /* borrowed: the "extra-params" object, or NULL */
 };
 int kw_parse_auth(const json_t *body, struct kw_auth_req *ret, const char **reterr_reason) KW_WUR;
 

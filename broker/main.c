@@ -20,6 +20,7 @@
 #include "kw_log.h"
 #include "kw_secret.h"
 #include "kw_util.h"
+#include "tpm_cred.h"
 
 static void
 usage(FILE *f)
@@ -212,6 +213,25 @@ load_test_roots(const char *tee, char *const *files, size_t n, int (*add)(void *
 		kw_log_warn("trusting %s TEST root %s: emulated evidence will be accepted",
 		    strcmp(tee, "snp") == 0 ? "SNP" : "TDX", files[i]);
 	}
+	return 0;
+}
+
+/* tpm.ek_roots: the manufacturer CAs of the `tpm` evidence type (none: it stays disabled). */
+static int
+load_tpm_ek_trust(struct kw_broker *b)
+{
+	char why[512];
+	int r;
+
+	if (b->cfg->n_tpm_ek_roots == 0)
+		return 0;
+	if ((r = tpm_ek_trust_new((const char *const *)b->cfg->tpm_ek_roots, b->cfg->n_tpm_ek_roots,
+	    &b->tpm_ek, why, sizeof(why))) != 0) {
+		kw_log_err_r(r, "tpm.ek_roots: %s", why);
+		return r;
+	}
+	b->trust.tpm_ek = b->tpm_ek;
+	kw_log_info("tpm: EK certificates chain to %zu CA file(s) (tpm.ek_roots)", b->cfg->n_tpm_ek_roots);
 	return 0;
 }
 
@@ -464,7 +484,7 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	if (load_snp_trust(&b) != 0 || load_tdx_trust(&b) != 0 ||
+	if (load_snp_trust(&b) != 0 || load_tdx_trust(&b) != 0 || load_tpm_ek_trust(&b) != 0 ||
 	    kw_challenges_new(b.cfg->nonce_ttl, b.cfg->max_sessions, &b.challenges) != 0 ||
 	    kw_dpop_new(b.cfg->dpop_nonce_ttl, b.cfg->dpop_iat_window, b.cfg->token_ttl,
 	    b.cfg->max_sessions, b.cfg->dpop_jti_per_key, &b.dpop) != 0)
@@ -528,6 +548,7 @@ out:
 	kw_challenges_free(b.challenges);
 	kw_tdx_source_free(b.tdx_collateral);
 	tdx_trust_free(b.trust.tdx);
+	tpm_ek_trust_free(b.tpm_ek);
 	snp_trust_free(b.trust.snp);
 	if (b.base != NULL)
 		event_base_free(b.base);

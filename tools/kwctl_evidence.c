@@ -209,7 +209,7 @@ static int
 verify_tdx(const char *quote_path, const char *coll_path, const char *const *roots, size_t nroots,
     int64_t at, int allow_debug)
 {
-	struct kw_trust trust = { NULL, NULL, NULL };
+	struct kw_trust trust = { .snp = NULL };
 	struct kw_tdx_collateral_source *src = NULL;
 	uint8_t *quote = NULL, *cbuf = NULL;
 	size_t qlen = 0, clen = 0;
@@ -297,7 +297,7 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 	const char *chains[16], *roots[16];
 	size_t nchains = 0, nroots = 0;
 	struct cert_list cl = { .n = 0 };
-	struct kw_trust trust = { NULL, NULL, NULL };
+	struct kw_trust trust = { .snp = NULL };
 	struct snp_verify_opts vo = { .at = 0, .allow_debug = 0 };
 	uint8_t *report = NULL;
 	size_t report_len = 0;

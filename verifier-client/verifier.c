@@ -16,6 +16,7 @@
 const struct kw_verifier *const kw_verifiers[] = {
 	&kw_verifier_snp,
 	&kw_verifier_tdx,
+	&kw_verifier_tpm,
 	NULL,
 };
 
@@ -30,10 +31,28 @@ kw_verifier_find(const char *tee)
 	return NULL;
 }
 
+/* 1 when every member of evidence is one of v's. */
+static int
+allows_all(const struct kw_verifier *v, const json_t *evidence)
+{
+	const char *k;
+	const json_t *val;
+	size_t i;
+
+	json_object_foreach((json_t *)(uintptr_t)evidence, k, val) {
+		for (i = 0; v->members[i] != NULL && strcmp(v->members[i], k) != 0; i++)
+			;
+		if (v->members[i] == NULL)
+			return 0;
+	}
+	return 1;
+}
+
 const struct kw_verifier *
 kw_verifier_for_evidence(const json_t *evidence, const char **why)
 {
-	const struct kw_verifier *found = NULL;
+	const struct kw_verifier *found = NULL, *fitting = NULL;
+	size_t nfound = 0, nfitting = 0;
 
 	if (!json_is_object(evidence)) {
 		*why = "\"tee-evidence\" must be an object";
@@ -42,22 +61,30 @@ kw_verifier_for_evidence(const json_t *evidence, const char **why)
 	for (size_t i = 0; kw_verifiers[i] != NULL; i++) {
 		if (json_object_get(evidence, kw_verifiers[i]->members[0]) == NULL)
 			continue;
-		if (found != NULL) {
+		found = kw_verifiers[i];
+		nfound++;
+		if (allows_all(kw_verifiers[i], evidence)) {
+			fitting = kw_verifiers[i];
+			nfitting++;
+		}
+	}
+	if (nfound > 1) {
+		if (nfitting != 1) {
 			*why = "tee-evidence holds members of more than one evidence type";
 			return NULL;
 		}
-		found = kw_verifiers[i];
+		found = fitting;
 	}
 	if (found == NULL)
 		*why = "tee-evidence is no supported evidence (snp: report, vcek, chain; "
-		    "tdx: quote, cc_eventlog)";
+		    "tdx: quote, cc_eventlog; tpm: credential, ek_cert, ak_public, quote, signature, pcrs)";
 	return found;
 }
 
 const char *
 kw_verifier_names(void)
 {
-	return "snp, tdx";
+	return "snp, tdx, tpm";
 }
 
 int

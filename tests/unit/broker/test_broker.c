@@ -238,7 +238,7 @@ test_token_tdx(void)
 	}
 	/* a tee the verifier table does not have gets no token */
 	{
-		json_t *claims = json_pack("{s:s, s:s}", "tee", "tpm", "root", "test"), *hdr = NULL, *pl = NULL;
+		json_t *claims = json_pack("{s:s, s:s}", "tee", "sgx", "root", "test"), *hdr = NULL, *pl = NULL;
 
 		CU_ASSERT_EQUAL(kw_ear_build(claims, pub, sig, "https://kw", "kid", T0, 300, &hdr, &pl),
 		    KW_ERR_INVALID_ARG);
@@ -729,7 +729,7 @@ test_parse_auth(void)
 	CU_ASSERT_EQUAL(kw_parse_auth(j, &a, &why), 0);
 	CU_ASSERT_STRING_EQUAL(a.tee, "tdx");
 	json_decref(j);
-	j = json_pack("{s:s, s:s}", "version", "0.1.0", "tee", "tpm");
+	j = json_pack("{s:s, s:s}", "version", "0.1.0", "tee", "sgx");
 	CU_ASSERT_EQUAL(kw_parse_auth(j, &a, &why), KW_ERR_UNSUPPORTED);
 	json_decref(j);
 	j = json_pack("{s:s, s:s, s:i}", "version", "0.1.0", "tee", "snp", "extra", 1);
