@@ -646,7 +646,7 @@ att_tpm_evidence(struct att_tpm *t, const json_t *auth_extra, const uint8_t bind
 	if ((r = att_tpm_quote(t, binding, 48, &attest, &attest_len, &sig, &sig_len, &pcrs, why, whylen)) != 0)
 		goto out;
 	if (event_log != NULL && (r = kw_file_read(event_log, ATT_TPM_MAX_EVENTLOG, &log, &log_len)) != 0) {
-		set_why(why, whylen, "cannot read the event log %s (at most 1 MiB)", event_log);
+		set_why(why, whylen, "cannot read the event log %s (at most 512 KiB)", event_log);
 		goto out;
 	}
 	if (log != NULL && log_len == 0) {

@@ -25,7 +25,7 @@
 #define ATT_TPM_DEFAULT_TCTI "device:/dev/tpmrm0"
 #define ATT_TPM_EK_CERT_NV 0x01c00002u      /* RSA-2048 EK certificate (TCG EK Credential Profile) */
 #define ATT_TPM_MAX_EK_CERT 8192
-#define ATT_TPM_MAX_EVENTLOG (1024 * 1024)  /* the broker accepts at most limits.max_body */
+#define ATT_TPM_MAX_EVENTLOG (512 * 1024)   /* the broker's cap (TPM_EVIDENCE_MAX_EVENTLOG) */
 #define ATT_TPM_EVENTLOG_PATH "/sys/kernel/security/tpm0/binary_bios_measurements"
 
 struct att_tpm;

@@ -324,6 +324,7 @@ static const struct key keys[] = {
 	{"snp", "test_roots", K_PATHS, F(snp_test_roots), F(n_snp_test_roots), 0, 0, 0, 0},
 	{"tdx", "test_roots", K_PATHS, F(tdx_test_roots), F(n_tdx_test_roots), 0, 0, 0, 0},
 	{"tdx", "collateral", K_CUSTOM, 0, 0, 0, 0, 0, 0},   /* custom_tdx */
+	{"tpm", "akcert_roots", K_PATHS, F(tpm_akcert_roots), F(n_tpm_akcert_roots), 0, 0, 0, 0},
 	{"tpm", "ek_roots", K_PATHS, F(tpm_ek_roots), F(n_tpm_ek_roots), 0, 0, 0, 0},
 	{"limits", "max_body", K_SIZE, F(max_body), 0, 1024, 1024 * 1024, 256 * 1024, 0},
 	{"limits", "max_inflight", K_SIZE, F(max_inflight), 0, 1, 100000, 256, 0},
@@ -656,6 +657,7 @@ kw_config_free(struct kw_config *c)
 	free_list(c->tdx_test_roots, c->n_tdx_test_roots);
 	free(c->tdx_collateral_mode);
 	free(c->tdx_collateral_dir);
+	free_list(c->tpm_akcert_roots, c->n_tpm_akcert_roots);
 	free_list(c->tpm_ek_roots, c->n_tpm_ek_roots);
 	free(c->log_level);
 	free(c->public_url);

@@ -49,6 +49,8 @@ struct kw_config {
 
 	size_t n_tpm_ek_roots;
 	char **tpm_ek_roots;          /* `tpm`: EK manufacturer CA PEM files; none: tpm disabled */
+	size_t n_tpm_akcert_roots;
+	char **tpm_akcert_roots;      /* AK CA certificate files (PEM or DER): tpm-akcert; none disables it */
 
 	char *public_url;             /* "https://host:port" workloads use (DPoP htu) */
 	unsigned int nonce_ttl;       /* seconds, default 60 */

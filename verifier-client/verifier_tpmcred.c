@@ -31,10 +31,9 @@
 #include "kw_secret.h"
 #include "kw_util.h"
 #include "tpm_cred.h"
+#include "tpm_evidence.h"
 #include "tpm_quote.h"
 #include "verifier.h"
-
-#define TPMCRED_BINDING_LEN 48       /* qualifyingData = SHA-384(JCS(runtime-data)); the rest of the 64 is zero */
 
 static const char *const tpm_members[] = {"credential", "ek_cert", "ek_chain", "ak_public", "quote",
 	"signature", "pcrs", "event_log", NULL};
@@ -252,60 +251,54 @@ out:
 	return r;
 }
 
+/* Our own members' shape (the shared ones: tpm_evidence_parse). */
 static int
-tpm_check(const json_t *ev, const char **why)
+tpm_own_shape(const json_t *ev, const char **why)
 {
-	const json_t *v;
+	static const char *const strings[] = {"credential", "ek_cert", "ak_public", NULL};
+	const json_t *c;
 
-	if (!json_is_object(ev) || kw_json_check_keys(ev, tpm_members) != 0) {
-		*why = "unknown member in tee-evidence";
-		return KW_ERR_INVALID_FORMAT;
-	}
-	for (size_t i = 0; tpm_members[i] != NULL; i++) {
-		const char *m = tpm_members[i];
+	for (size_t i = 0; strings[i] != NULL; i++) {
+		const json_t *v = json_object_get(ev, strings[i]);
 
-		v = json_object_get(ev, m);
-		if (strcmp(m, "ek_chain") == 0 || strcmp(m, "event_log") == 0) {
-			if (v == NULL)
-				continue;
-			if (strcmp(m, "ek_chain") == 0) {
-				if (!json_is_array(v) || json_array_size(v) > TPM_CRED_MAX_EK_CHAIN) {
-					*why = "tee-evidence.ek_chain must be an array of at most 4 certificates";
-					return KW_ERR_INVALID_FORMAT;
-				}
-				continue;
-			}
-		}
-		if (strcmp(m, "pcrs") == 0) {
-			if (!json_is_object(v)) {
-				*why = "tee-evidence.pcrs must be an object of PCR banks";
-				return KW_ERR_INVALID_FORMAT;
-			}
-			continue;
-		}
 		if (!json_is_string(v) || json_string_length(v) == 0) {
-			*why = "tee-evidence for tpm needs credential, ek_cert, ak_public, quote, signature "
-			    "(base64url strings) and pcrs";
+			*why = "tee-evidence for tpm needs credential, ek_cert and ak_public (base64url)";
 			return KW_ERR_INVALID_FORMAT;
 		}
 	}
+	c = json_object_get(ev, "ek_chain");
+	if (c != NULL && (!json_is_array(c) || json_array_size(c) > TPM_CRED_MAX_EK_CHAIN)) {
+		*why = "tee-evidence.ek_chain must be an array of at most 4 certificates";
+		return KW_ERR_INVALID_FORMAT;
+	}
 	return 0;
+}
+
+static int
+tpm_check(const json_t *ev, const char **why)
+{
+	int r;
+
+	if ((r = tpm_evidence_parse(ev, tpm_members, NULL, why)) != 0)
+		return r;
+	return tpm_own_shape(ev, why);
 }
 
 static int
 tpm_appraise(const struct kw_appraisal *in, json_t **ret_claims, const char **why)
 {
 	struct tpm_ids d;
-	struct tpm_pcrs pcrs;
-	struct tpm_quote_info qi;
+	struct tpm_evidence e;
 	struct kw_secret *want = NULL;
-	uint8_t *cred = NULL, *quote = NULL, *sig = NULL, *log = NULL;
-	size_t cred_len = 0, quote_len = 0, sig_len = 0, log_len = 0;
-	json_t *claims = NULL, *qclaims = NULL, *elclaims = NULL;
+	uint8_t *cred = NULL;
+	size_t cred_len = 0, exp_len = 0;
+	const uint8_t *exp = NULL;
+	json_t *claims = NULL, *qclaims = NULL;
 	char *hex = NULL;
 	int r;
 
 	memset(&d, 0, sizeof(d));
+	memset(&e, 0, sizeof(e));
 	if (in == NULL || in->evidence == NULL || !tpm_enabled(in->trust)) {
 		*why = "invalid arguments";
 		return KW_ERR_INVALID_ARG;
@@ -314,25 +307,16 @@ tpm_appraise(const struct kw_appraisal *in, json_t **ret_claims, const char **wh
 		*why = "tpm evidence is bound to a broker challenge: it cannot be verified offline";
 		return KW_ERR_UNSUPPORTED;
 	}
-	if (in->binding == NULL || in->binding_len != KW_BINDING_LEN) {
-		*why = "invalid arguments";
-		return KW_ERR_INVALID_ARG;
-	}
-	if ((r = tpm_check(in->evidence, why)) != 0 || (r = tpm_ids_decode(in->evidence, &d, why)) != 0)
+	/* the quote's extraData: the 48 bytes of SHA-384(JCS(runtime-data)), the rest of REPORT_DATA is zero */
+	if ((r = tpm_evidence_expected(in->binding, in->binding_len, NULL, 0, 0, &exp, &exp_len, why)) != 0)
+		return r;
+	if ((r = tpm_evidence_parse(in->evidence, tpm_members, &e, why)) != 0 ||
+	    (r = tpm_own_shape(in->evidence, why)) != 0 || (r = tpm_ids_decode(in->evidence, &d, why)) != 0)
 		goto out;
-	if ((r = kw_evidence_b64(in->evidence, "credential", TPM_CRED_SECRET_LEN, &cred, &cred_len)) != 0 ||
-	    (r = kw_evidence_b64(in->evidence, "quote", TPM_MAX_ATTEST, &quote, &quote_len)) != 0 ||
-	    (r = kw_evidence_b64(in->evidence, "signature", TPM_MAX_SIGNATURE, &sig, &sig_len)) != 0) {
-		*why = "tee-evidence.credential, quote and signature must be base64url (credential: 32 bytes)";
+	if ((r = kw_evidence_b64(in->evidence, "credential", TPM_CRED_SECRET_LEN, &cred, &cred_len)) != 0) {
+		*why = "tee-evidence.credential must be base64url (32 bytes)";
 		goto out;
 	}
-	if (json_object_get(in->evidence, "event_log") != NULL &&
-	    (r = kw_evidence_b64(in->evidence, "event_log", 1024 * 1024, &log, &log_len)) != 0) {
-		*why = "tee-evidence.event_log must be base64url (at most 1 MiB)";
-		goto out;
-	}
-	if ((r = tpm_pcrs_from_json(json_object_get(in->evidence, "pcrs"), &pcrs, why)) != 0)
-		goto out;
 	/* 1. the EK to its manufacturer CA, the AK's public area */
 	if ((r = tpm_ids_verify(in->trust, &d, in->at, why)) != 0)
 		goto out;
@@ -347,25 +331,17 @@ tpm_appraise(const struct kw_appraisal *in, json_t **ret_claims, const char **wh
 		*why = "the credential was not activated by the TPM holding this EK and AK";
 		goto out;
 	}
-	/* 3. the quote by that AK, bound to SHA-384(JCS(runtime-data)) (the 48 bytes; the rest is padding) */
-	if ((r = tpm_quote_verify(quote, quote_len, sig, sig_len, d.ak.pkey, &pcrs, in->binding,
-	    TPMCRED_BINDING_LEN, &qclaims, &qi, why)) != 0)
+	/* 3. the quote by that same AK with the binding, and the event log against it */
+	if ((r = tpm_evidence_verify(&e, d.ak.pkey, exp, exp_len, &qclaims, NULL, why)) != 0)
 		goto out;
-	/* 4. the event log, when sent: it must replay to the quoted PCRs */
-	if (log != NULL) {   /* XXX: replayed once tpm_eventlog (helper tpm) is merged */
-		r = KW_ERR_UNSUPPORTED;
-		*why = "event_log is not appraised by this broker yet";
+	if ((r = kw_hex_encode(d.ak.name, d.ak.name_len, &hex)) != 0) {
+		*why = "out of memory";
 		goto out;
 	}
+	r = KW_ERR_NOMEM;
 	*why = "out of memory";
-	r = KW_ERR_NOMEM;
-	if ((r = kw_hex_encode(d.ak.name, d.ak.name_len, &hex)) != 0)
-		goto out;
-	r = KW_ERR_NOMEM;
 	if ((claims = json_pack("{s:s, s:s, s:b, s:O, s:s}", "tee", "tpm", "root", "ek-ca", "debug", 0, "ek",
-	    d.ek_claims, "ak_name", hex)) == NULL ||
-	    json_object_update(claims, qclaims) != 0 ||
-	    (elclaims != NULL && json_object_set(claims, "eventlog", elclaims) != 0))
+	    d.ek_claims, "ak_name", hex)) == NULL || json_object_update(claims, qclaims) != 0)
 		goto out;
 	*ret_claims = claims;
 	claims = NULL;   /* transferred */
@@ -373,14 +349,11 @@ tpm_appraise(const struct kw_appraisal *in, json_t **ret_claims, const char **wh
 out:
 	json_decref(claims);
 	json_decref(qclaims);
-	json_decref(elclaims);
 	free(hex);
 	kw_secret_free(want);
 	if (cred != NULL)
 		OPENSSL_clear_free(cred, cred_len);
-	free(quote);
-	free(sig);
-	free(log);
+	tpm_evidence_clear(&e);
 	tpm_ids_clear(&d);
 	return r;
 }

@@ -65,5 +65,6 @@ main(void)
 		return 1;
 	if (test_begin() != 0)
 		return 2;
-	return test_end(test_tpm_quote_register());
+	return test_end(test_tpm_quote_register() | test_tpm_eventlog_register() |
+	    test_tpm_seam_register());
 }

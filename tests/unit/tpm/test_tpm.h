@@ -11,6 +11,8 @@
 #include "tpm_quote.h"
 
 int test_tpm_quote_register(void);
+int test_tpm_eventlog_register(void);
+int test_tpm_seam_register(void);
 
 /* $KW_VECTORS/tpm/<fmt ...> */
 #define vpath(buf, n, ...) test_vpath((buf), (n), "tpm", __VA_ARGS__)
