@@ -77,6 +77,12 @@ class ToolsTpm:
         self.ek_cert = open(self.p("ek.der"), "rb").read()
         self.ak_public = open(self.p("ak.pub"), "rb").read()
 
+    @staticmethod
+    def ek_cert_of(tpm):
+        path = os.path.join(tpm.dir, "ek-cert.der")
+        tpm.tools("tpm2_nvread", "0x01c00002", "-o", path)
+        return open(path, "rb").read()
+
     def run(self, *args):
         """One tpm2-tools command; without a resource manager the tools leave their
         transient objects loaded, and swtpm has room for three: flush them."""
@@ -151,9 +157,10 @@ def setup(b):
 
 def test_kwget_release(b):
     d = tempfile.mkdtemp(dir=WORK)
-    out, jwe, key, body = (os.path.join(d, f) for f in ("key", "jwe", "tee.pem", "attest.json"))
+    out, jwe, key, body, token = (os.path.join(d, f) for f in ("key", "jwe", "tee.pem", "attest.json", "token"))
     p = kwget(b, TPM_A, "--resource", "tpm/key/good", "--out", out, "--jwe-out", jwe, "--tee-key-out", key,
-              "--save-attest-request", body, "--tpm-event-log", os.path.join(WORK, "event.log"))
+              "--save-attest-request", body, "--token-out", token,
+              "--tpm-event-log", os.path.join(WORK, "event.log"))
     assert p.returncode == 0, p.stderr.decode()
     from jwcrypto import jwe as jwe_mod, jwk
     tok = jwe_mod.JWE()
@@ -164,6 +171,14 @@ def test_kwget_release(b):
     assert set(ev) == {"credential", "ek_cert", "ak_public", "quote", "signature", "pcrs", "event_log"}, set(ev)
     assert ev["pcrs"]["sha256"]["8"] == EXPECTED[8] and ev["pcrs"]["sha256"]["9"] == EXPECTED[9]
     assert len(b64u_dec(ev["credential"])) == 32
+    # the token's claims: the EK's CA, the AK, the quoted PCRs and the replayed event log
+    claims = json.loads(b64u_dec(open(token).read().split(".")[1]))["submods"]["cpu0"]["kw.claims"]
+    assert claims["tee"] == "tpm" and claims["root"] == "ek-ca" and claims["debug"] is False, claims
+    assert claims["ek"]["issuer"] == "keywarden test EK CA", claims["ek"]
+    assert claims["ek"]["cert_sha256"] == hashlib.sha256(ToolsTpm.ek_cert_of(TPM_A)).hexdigest()
+    assert claims["pcrs"]["sha256"]["8"] == EXPECTED[8] and len(claims["pcrs"]["sha256"]) == 24
+    assert claims["eventlog"]["kernel_cmdline"] == CMDLINE.decode(), claims["eventlog"]
+    assert claims["ak_name"].startswith("000b") and len(claims["ak_name"]) == 68
     log = b.log()
     assert "attested tee=tpm" in log and ev["credential"] not in log
     # the same /attest again: the challenge was spent
