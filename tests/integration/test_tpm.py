@@ -94,8 +94,9 @@ class ToolsTpm:
     def auth_params(self):
         return {"ek_cert": b64u(self.ek_cert), "ak_public": b64u(self.ak_public)}
 
-    def activate(self, extra):
-        """ActivateCredential of the broker's answer; the secret, or None when the TPM refuses."""
+    def activate(self, extra, ak_ctx=None):
+        """ActivateCredential of the broker's answer with our AK (or the object of ak_ctx);
+        the secret, or None when the TPM refuses."""
         blob, sec = b64u_dec(extra["credential_blob"]), b64u_dec(extra["encrypted_secret"])
         with open(self.p("cred.in"), "wb") as f:
             f.write(struct.pack(">II", 0xBADCC0DE, 1) + blob + sec)   # tpm2-tools' credential file
@@ -106,7 +107,7 @@ class ToolsTpm:
         try:
             self.run("tpm2_policysecret", "-S", self.p("s.ctx"), "-c", "e")
             try:
-                self.run("tpm2_activatecredential", "-c", self.p("ak.ctx"), "-C", self.p("ek.ctx"),
+                self.run("tpm2_activatecredential", "-c", ak_ctx or self.p("ak.ctx"), "-C", self.p("ek.ctx"),
                                "-i", self.p("cred.in"), "-o", out, "-P", "session:" + self.p("s.ctx"))
             except RuntimeError:
                 return None
@@ -229,6 +230,13 @@ def test_credential_from_another_tpm(b):
         st, _, resp = b.request("POST", "/kbs/v0/attest", body)
         assert st == 401, (st, resp)
     assert "the credential was not activated by the TPM holding this EK and AK" in b.log()
+    # B's AK public area loaded into TPM A without its private part (the name matches, the
+    # attributes say fixedTPM and restricted): the TPM will not activate with it
+    st, _, ans = auth(b, dict(ta.auth_params(), ak_public=tb.auth_params()["ak_public"]))
+    assert st == 200, (st, ans)
+    ext = ta.p("ext.ctx")
+    ta.run("tpm2_loadexternal", "-C", "n", "-u", tb.p("ak.pub"), "-c", ext)
+    assert ta.activate(ans["extra-params"], ak_ctx=ext) is None
     # A's own credential still works for A's challenge (nothing was spent by the failures)
     cred_a = ta.activate(ans_a["extra-params"])
     st, _, resp = b.request("POST", "/kbs/v0/attest", {"runtime-data": rd, "tee-evidence": ta.evidence(rd, cred_a)})
