@@ -27,7 +27,6 @@
 #define KW_BINDING_LEN 64   /* REPORT_DATA: SHA-384(JCS(runtime-data)) ‖ 16 zero bytes */
 #define KW_CHALLENGE_KEY_LEN 32   /* the per-challenge secret of members with an /auth step */
 
-struct tpm_ek_trust;   /* tpm/tpm_cred.h */
 
 /* ---- TDX collateral sources ---- */
 
@@ -116,7 +115,7 @@ struct kw_trust {
 	struct snp_trust *snp;                           /* pinned AMD ARKs, chains, test roots */
 	struct tdx_trust *tdx;                           /* pinned Intel SGX Root CA, test roots, caches */
 	const struct kw_tdx_collateral_source *tdx_collateral;   /* TDX needs it too */
-	const struct tpm_ek_trust *tpm_ek;               /* `tpm`: EK manufacturer CAs (tpm.ek_roots) */
+	const struct tpm_ca *tpm_ek;                     /* EK manufacturer CAs (tpm.ek_roots): tpm */
 	const struct tpm_ca *tpm_akcert;                 /* AK CAs (tpm.akcert_roots): tpm-akcert */
 };
 

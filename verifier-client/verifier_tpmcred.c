@@ -24,7 +24,6 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include "kw_b64url.h"
 #include "kw_json.h"
@@ -110,21 +109,16 @@ tpm_ids_decode(const json_t *o, struct tpm_ids *d, const char **why)
 static int
 tpm_ids_verify(const struct kw_trust *trust, struct tpm_ids *d, int64_t at, const char **why)
 {
-	unsigned char *spki = NULL;
-	int spki_len, r;
+	const char *spki;
+	int r;
 
 	if ((r = tpm_ek_cert_verify(trust->tpm_ek, d->ek_cert, d->ek_cert_len,
 	    (const uint8_t *const *)d->chain, d->chain_lens, d->nchain, at, &d->ek, &d->ek_claims, why)) != 0)
 		return r;
-	if ((spki_len = i2d_PUBKEY(d->ek, &spki)) <= 0) {
-		*why = "cannot encode the EK";
-		return KW_ERR_CRYPTO;
-	}
-	r = kw_sha256(spki, (size_t)spki_len, d->ek_id);
-	OPENSSL_free(spki);
-	if (r != 0) {
-		*why = "cannot hash the EK";
-		return r;
+	spki = json_string_value(json_object_get(d->ek_claims, "spki_sha256"));
+	if (spki == NULL || kw_hex_decode(spki, d->ek_id, sizeof(d->ek_id)) != 0) {
+		*why = "internal error";
+		return KW_ERR_INTERNAL;
 	}
 	if ((r = tpm_public_parse(d->ak_pub, d->ak_pub_len, 1, &d->ak, why)) != 0)
 		return r;

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Credential activation, the verifier's half (tpm_cred.h): EK certificates
- * to the manufacturer CAs, the AK's public area and name, and
- * TPM2_MakeCredential in software (TPM 2.0 Part 1 §24, Part 2 TPMS_ID_OBJECT).
+ * to the manufacturer CAs (through tpm_ca) and TPM2_MakeCredential in software (TPM 2.0 Part 1 §24, Part 2 TPMS_ID_OBJECT).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,288 +12,65 @@
 #include <openssl/err.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_tpm2_types.h>
 
 #include "kw_util.h"
 #include "tpm_cred.h"
 
-#define TPM_CRED_MAX_PEM_CERTS 64
 #define TPM_CRED_EK_BITS 2048
 #define TPM_CRED_SEED_LEN 32         /* the digest size of the EK's nameAlg (SHA-256) */
 #define TPM_CRED_SYM_LEN 16          /* AES-128 (EK template L-1) */
 
-struct tpm_ek_trust {
-	X509_STORE *store;
-};
-
-void
-tpm_ek_trust_free(struct tpm_ek_trust *t)
-{
-	if (t == NULL)
-		return;
-	X509_STORE_free(t->store);
-	free(t);
-}
-
-static int
-ek_trust_load_file(X509_STORE *store, const char *path, char *why, size_t whylen)
-{
-	int r = KW_ERR_INTERNAL;
-	uint8_t *pem = NULL;
-	size_t pem_len = 0, ncerts = 0;
-	BIO *bio = NULL;
-	X509 *x = NULL;
-
-	if ((r = kw_file_read(path, 1024 * 1024, &pem, &pem_len)) != 0) {
-		snprintf(why, whylen, "%s: cannot read (at most 1 MiB)", path);
-		goto out;
-	}
-	if (pem_len > INT32_MAX || (bio = BIO_new_mem_buf(pem, (int)pem_len)) == NULL) {
-		r = KW_ERR_NOMEM;
-		goto out;
-	}
-	for (;;) {
-		if ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
-			break;
-		if (++ncerts > TPM_CRED_MAX_PEM_CERTS) {
-			snprintf(why, whylen, "%s: more than %d certificates", path, TPM_CRED_MAX_PEM_CERTS);
-			r = KW_ERR_TOO_LARGE;
-			goto out;
-		}
-		if (X509_STORE_add_cert(store, x) != 1) {
-			snprintf(why, whylen, "%s: certificate %zu cannot be added", path, ncerts);
-			r = KW_ERR_CRYPTO;
-			goto out;
-		}
-		X509_free(x);
-		x = NULL;
-	}
-	ERR_clear_error();   /* the end of the PEM stream */
-	if (ncerts == 0) {
-		snprintf(why, whylen, "%s: no PEM certificate", path);
-		r = KW_ERR_INVALID_FORMAT;
-		goto out;
-	}
-	r = 0;
-out:
-	X509_free(x);
-	BIO_free(bio);
-	free(pem);
-	return r;
-}
-
 int
-tpm_ek_trust_new(const char *const *pem_files, size_t n, struct tpm_ek_trust **ret, char *why, size_t whylen)
-{
-	int r = KW_ERR_INTERNAL;
-	struct tpm_ek_trust *t = NULL;
-
-	if (whylen > 0)
-		why[0] = '\0';
-	if (ret == NULL || (n > 0 && pem_files == NULL))
-		return KW_ERR_INVALID_ARG;
-	if (n == 0 || n > TPM_CRED_MAX_ROOTS) {
-		snprintf(why, whylen, "1..%d PEM files", TPM_CRED_MAX_ROOTS);
-		return n == 0 ? KW_ERR_INVALID_ARG : KW_ERR_TOO_LARGE;
-	}
-	if ((t = calloc(1, sizeof(*t))) == NULL || (t->store = X509_STORE_new()) == NULL) {
-		r = KW_ERR_NOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		if ((r = ek_trust_load_file(t->store, pem_files[i], why, whylen)) != 0)
-			goto out;
-	*ret = t;
-	t = NULL;   /* transferred */
-	r = 0;
-out:
-	tpm_ek_trust_free(t);
-	return r;
-}
-
-static X509 *
-der_to_x509(const uint8_t *der, size_t len)
-{
-	const unsigned char *p = der;
-	X509 *x;
-
-	if (len == 0 || len > TPM_CRED_MAX_EK_CERT)
-		return NULL;
-	x = d2i_X509(NULL, &p, (long)len);
-	if (x != NULL && p != der + len) {   /* trailing bytes */
-		X509_free(x);
-		return NULL;
-	}
-	return x;
-}
-
-static int
-ek_claims(X509 *x, EVP_PKEY *pk, json_t **ret)
-{
-	int r = KW_ERR_NOMEM;
-	uint8_t d[32];
-	unsigned char *spki = NULL;
-	int spki_len;
-	char cn[256], *hex_spki = NULL, *hex_cert = NULL;
-	unsigned int dl = 0;
-	json_t *o = NULL;
-
-	{
-		/* the issuer's CN, when there is exactly one usable (kw_x509_subject_cn reads subjects) */
-		X509_NAME *iss = X509_get_issuer_name(x);
-		int idx = X509_NAME_get_index_by_NID(iss, NID_commonName, -1);
-		const ASN1_STRING *s = idx >= 0 ? X509_NAME_ENTRY_get_data(X509_NAME_get_entry(iss, idx)) : NULL;
-		int sl = s != NULL ? ASN1_STRING_length(s) : 0;
-
-		cn[0] = '\0';
-		if (sl > 0 && (size_t)sl < sizeof(cn) && memchr(ASN1_STRING_get0_data(s), 0, (size_t)sl) == NULL) {
-			memcpy(cn, ASN1_STRING_get0_data(s), (size_t)sl);
-			cn[sl] = '\0';
-		}
-	}
-	if ((spki_len = i2d_PUBKEY(pk, &spki)) <= 0) {
-		r = KW_ERR_CRYPTO;
-		goto out;
-	}
-	if ((r = kw_sha256(spki, (size_t)spki_len, d)) != 0 || (r = kw_hex_encode(d, sizeof(d), &hex_spki)) != 0)
-		goto out;
-	if (X509_digest(x, EVP_sha256(), d, &dl) != 1 || dl != sizeof(d)) {
-		r = KW_ERR_CRYPTO;
-		goto out;
-	}
-	if ((r = kw_hex_encode(d, sizeof(d), &hex_cert)) != 0)
-		goto out;
-	r = KW_ERR_NOMEM;
-	if ((o = json_pack("{s:s, s:s, s:s}", "issuer", cn, "spki_sha256", hex_spki, "cert_sha256",
-	    hex_cert)) == NULL)
-		goto out;
-	*ret = o;
-	o = NULL;   /* transferred */
-	r = 0;
-out:
-	json_decref(o);
-	OPENSSL_free(spki);
-	free(hex_spki);
-	free(hex_cert);
-	return r;
-}
-
-int
-tpm_ek_cert_verify(const struct tpm_ek_trust *t, const uint8_t *der, size_t len, const uint8_t *const *chain,
+tpm_ek_cert_verify(const struct tpm_ca *ca, const uint8_t *der, size_t len, const uint8_t *const *chain,
     const size_t *chain_lens, size_t nchain, int64_t at, EVP_PKEY **ret_ek, json_t **ret_claims,
     const char **why)
 {
-	int r = KW_ERR_INTERNAL;
-	X509 *ek = NULL, *x = NULL;
-	STACK_OF(X509) *untrusted = NULL;
-	X509_STORE_CTX *ctx = NULL;
-	X509_VERIFY_PARAM *vp;
+	int r;
 	EVP_PKEY *pk = NULL;
-	json_t *claims = NULL;
-	int err;
-	uint32_t ku;
+	json_t *info = NULL;
+	unsigned char *spki = NULL;
+	int spki_len;
+	uint8_t d[32];
+	char *hex = NULL;
 
-	if (t == NULL || der == NULL || ret_ek == NULL || (nchain > 0 && (chain == NULL || chain_lens == NULL))) {
+	if (ret_ek == NULL) {
 		*why = "invalid arguments";
 		return KW_ERR_INVALID_ARG;
 	}
-	if (nchain > TPM_CRED_MAX_EK_CHAIN) {
-		*why = "too many EK chain certificates";
-		return KW_ERR_TOO_LARGE;
-	}
-	if ((ek = der_to_x509(der, len)) == NULL) {
-		*why = "the EK certificate is not a DER X.509 certificate";
-		r = KW_ERR_INVALID_FORMAT;
-		goto out;
-	}
-	if ((untrusted = sk_X509_new_null()) == NULL) {
-		r = KW_ERR_NOMEM;
-		*why = "out of memory";
-		goto out;
-	}
-	for (size_t i = 0; i < nchain; i++) {
-		if ((x = der_to_x509(chain[i], chain_lens[i])) == NULL) {
-			*why = "an EK chain certificate is not a DER X.509 certificate";
-			r = KW_ERR_INVALID_FORMAT;
-			goto out;
-		}
-		if (sk_X509_push(untrusted, x) <= 0) {
-			r = KW_ERR_NOMEM;
-			*why = "out of memory";
-			goto out;
-		}
-		x = NULL;   /* owned by the stack */
-	}
-	if ((ctx = X509_STORE_CTX_new()) == NULL || X509_STORE_CTX_init(ctx, t->store, ek, untrusted) != 1) {
-		r = KW_ERR_NOMEM;
-		*why = "out of memory";
-		goto out;
-	}
-	vp = X509_STORE_CTX_get0_param(ctx);
-	X509_VERIFY_PARAM_set_time(vp, (time_t)at);
-	if (X509_verify_cert(ctx) != 1) {
-		err = X509_STORE_CTX_get_error(ctx);
-		switch (err) {
-		case X509_V_ERR_CERT_HAS_EXPIRED:
-		case X509_V_ERR_CERT_NOT_YET_VALID:
-			r = KW_ERR_CERT_EXPIRED;
-			*why = "the EK certificate chain is not valid at this time";
-			break;
-		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-		case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-		case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-			r = KW_ERR_UNTRUSTED_ROOT;
-			*why = "the EK certificate does not chain to a configured manufacturer CA (tpm.ek_roots)";
-			break;
-		default:
-			r = KW_ERR_CERT_INVALID;
-			*why = "the EK certificate chain does not verify";
-			break;
-		}
-		ERR_clear_error();
-		goto out;
-	}
-	if ((pk = X509_get_pubkey(ek)) == NULL) {
-		r = KW_ERR_INVALID_FORMAT;
-		*why = "the EK certificate's key cannot be read";
-		goto out;
-	}
+	if ((r = tpm_ca_verify_chain(ca, TPM_CA_EK, der, len, chain, chain_lens, nchain, at, &pk,
+	    ret_claims != NULL ? &info : NULL, why)) != 0)
+		return r;
 	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA || EVP_PKEY_get_bits(pk) != TPM_CRED_EK_BITS) {
 		r = KW_ERR_UNSUPPORTED;
 		*why = "the EK must be RSA-2048 (EK template L-1)";
 		goto out;
 	}
-	ku = X509_get_key_usage(ek);
-	if (ku != UINT32_MAX && (ku & KU_KEY_ENCIPHERMENT) == 0) {
-		r = KW_ERR_CERT_INVALID;
-		*why = "the EK certificate's key usage does not allow keyEncipherment";
-		goto out;
-	}
-	if (ret_claims != NULL && (r = ek_claims(ek, pk, &claims)) != 0) {
+	if (info != NULL) {
+		/* the TPM's identity: SHA-256 of the EK's SubjectPublicKeyInfo */
 		*why = "out of memory";
-		goto out;
+		r = KW_ERR_CRYPTO;
+		if ((spki_len = i2d_PUBKEY(pk, &spki)) <= 0 || (r = kw_sha256(spki, (size_t)spki_len, d)) != 0 ||
+		    (r = kw_hex_encode(d, sizeof(d), &hex)) != 0)
+			goto out;
+		r = KW_ERR_NOMEM;
+		if (json_object_set_new(info, "spki_sha256", json_string(hex)) != 0)
+			goto out;
+		*ret_claims = info;
+		info = NULL;   /* transferred */
 	}
 	*ret_ek = pk;
 	pk = NULL;   /* transferred */
-	if (ret_claims != NULL) {
-		*ret_claims = claims;
-		claims = NULL;   /* transferred */
-	}
 	r = 0;
 out:
-	json_decref(claims);
+	OPENSSL_free(spki);
+	free(hex);
+	json_decref(info);
 	EVP_PKEY_free(pk);
-	X509_STORE_CTX_free(ctx);
-	sk_X509_pop_free(untrusted, X509_free);
-	X509_free(x);
-	X509_free(ek);
 	return r;
 }
 

@@ -4,8 +4,8 @@
 
 /*
  * Credential activation for the `tpm` evidence type (docs/verifier-tpm.md,
- * "tpm (credential activation)"): the EK certificate and its manufacturer
- * CAs, the AK's public area, and TPM2_MakeCredential run in software
+ * "tpm (credential activation)"): the EK certificate to its manufacturer
+ * CAs, and TPM2_MakeCredential run in software
  * (TPM 2.0 Part 1 §24 "Credential Protection") with OpenSSL. TPM structures
  * are (un)marshalled with tss2-mu only. No logging, no state: thread-safe.
  */
@@ -17,41 +17,28 @@
 #include <jansson.h>
 
 #include "kw_err.h"
+#include "tpm_ca.h"
 
 #define TPM_CRED_SECRET_LEN 32       /* the credential: the size of a SHA-256 digest (EK nameAlg) */
-#define TPM_CRED_MAX_EK_CERT 8192    /* DER EK certificate */
-#define TPM_CRED_MAX_EK_CHAIN 4      /* intermediates a client may send with its EK certificate */
+#define TPM_CRED_MAX_EK_CERT TPM_CA_MAX_CERT     /* DER EK certificate */
+#define TPM_CRED_MAX_EK_CHAIN TPM_CA_MAX_CHAIN   /* intermediates a client may send with its EK certificate */
 #define TPM_CRED_MAX_NAME 66         /* nameAlg (2) ‖ a SHA-512 digest at most (TPM_NAME_MAX) */
-#define TPM_CRED_MAX_ROOTS 32        /* PEM files in tpm.ek_roots */
 #define TPM_CRED_MAX_BLOB 512        /* a marshalled TPM2B_ID_OBJECT or TPM2B_ENCRYPTED_SECRET */
-
-/* The manufacturer CAs EK certificates must chain to (tpm.ek_roots). Read-only once built. */
-struct tpm_ek_trust;
-
-/*
- * Load every certificate of each PEM file (at most TPM_CRED_MAX_ROOTS files,
- * each 1..64 certificates) as a trust anchor. 0 and a new trust in *ret;
- * KW_ERR_IO / KW_ERR_INVALID_FORMAT / KW_ERR_TOO_LARGE / KW_ERR_NOMEM with
- * the file and the reason in why (when whylen > 0).
- */
-int tpm_ek_trust_new(const char *const *pem_files, size_t n, struct tpm_ek_trust **ret, char *why,
-    size_t whylen) KW_WUR;
-/* NULL-safe. */
-void tpm_ek_trust_free(struct tpm_ek_trust *t);
 
 /*
  * Verify an EK certificate (DER) with optional intermediates (DER, at most
- * TPM_CRED_MAX_EK_CHAIN) to a trust anchor of t at time at (seconds). The
- * EK must be RSA-2048 (the TCG default EK template L-1: nameAlg SHA-256,
- * AES-128-CFB; ECC EKs are not supported) and, when the certificate has a
- * key usage, allow keyEncipherment. 0, a new reference to the EK's public
- * key in *ret_ek (EVP_PKEY_free) and, when ret_claims is not NULL, a new
- * object {"issuer": CN or "", "spki_sha256": hex, "cert_sha256": hex} in
- * *ret_claims; or KW_ERR_INVALID_FORMAT (not DER), KW_ERR_CERT_INVALID,
- * KW_ERR_CERT_EXPIRED, KW_ERR_UNTRUSTED_ROOT, KW_ERR_UNSUPPORTED (key type
- * or size), KW_ERR_NOMEM, with a static reason. Nothing is written on error.
+ * TPM_CRED_MAX_EK_CHAIN) to the manufacturer CAs ca (tpm.ek_roots; every
+ * certificate there is an anchor: tpm_ca_verify_chain, TPM_CA_EK) at time
+ * at (seconds). The EK must be RSA-2048 (the TCG default EK template L-1:
+ * nameAlg SHA-256, AES-128-CFB; ECC EKs are not supported). 0, a new
+ * reference to the EK's public key in *ret_ek (EVP_PKEY_free) and, when
+ * ret_claims is not NULL, a new object {"issuer": RFC 2253, "serial": hex,
+ * "sha256": hex of the certificate, "spki_sha256": hex of the EK's
+ * SubjectPublicKeyInfo} in *ret_claims; or the codes of tpm_ca_verify_chain,
+ * KW_ERR_UNSUPPORTED (key type or size), KW_ERR_NOMEM, with a static
+ * reason. Nothing is written on error.
  */
-int tpm_ek_cert_verify(const struct tpm_ek_trust *t, const uint8_t *der, size_t len,
+int tpm_ek_cert_verify(const struct tpm_ca *ca, const uint8_t *der, size_t len,
     const uint8_t *const *chain, const size_t *chain_lens, size_t nchain, int64_t at,
     EVP_PKEY **ret_ek, json_t **ret_claims, const char **reterr_reason) KW_WUR;
 
