@@ -4,7 +4,6 @@
  * AK, credential activation and the quote through tss2-esys. Every TPM
  * structure is (un)marshalled by tss2-mu.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,22 +33,10 @@ struct att_tpm {
 	TPM2B_PUBLIC *ek_pub, *ak_pub;   /* Esys_Free */
 };
 
-static void KW_PRINTF(3, 4)
-set_why(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || whylen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-}
-
 static int
 tpm_fail(char *why, size_t whylen, const char *what, TSS2_RC rc)
 {
-	set_why(why, whylen, "%s: %s", what, Tss2_RC_Decode(rc));
+	snprintf(why, whylen, "%s: %s", what, Tss2_RC_Decode(rc));
 	return KW_ERR_IO;
 }
 
@@ -154,7 +141,7 @@ load_persistent(struct att_tpm *t, uint32_t handle, ESYS_TR *ret, TPM2B_PUBLIC *
 	TSS2_RC rc;
 
 	if ((handle & 0xff000000u) != 0x81000000u) {
-		set_why(why, whylen, "%s: 0x%08x is not a persistent handle (0x81xxxxxx)", what, handle);
+		snprintf(why, whylen, "%s: 0x%08x is not a persistent handle (0x81xxxxxx)", what, handle);
 		return KW_ERR_INVALID_ARG;
 	}
 	if ((rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &h)) !=
@@ -184,7 +171,7 @@ att_tpm_open(const struct att_tpm_opts *o, struct att_tpm **ret, char *why, size
 		return KW_ERR_NOMEM;
 	t->ek = t->ak = ESYS_TR_NONE;
 	if ((rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti)) != TSS2_RC_SUCCESS) {
-		set_why(why, whylen, "no TPM at TCTI '%s': %s", tcti, Tss2_RC_Decode(rc));
+		snprintf(why, whylen, "no TPM at TCTI '%s': %s", tcti, Tss2_RC_Decode(rc));
 		r = KW_ERR_UNAVAILABLE;
 		goto out;
 	}
@@ -213,14 +200,14 @@ att_tpm_open(const struct att_tpm_opts *o, struct att_tpm **ret, char *why, size
 	a = t->ek_pub->publicArea.objectAttributes;
 	if (t->ek_pub->publicArea.type != TPM2_ALG_RSA || (a & TPMA_OBJECT_DECRYPT) == 0 ||
 	    (a & TPMA_OBJECT_RESTRICTED) == 0) {
-		set_why(why, whylen, "the EK is not a restricted RSA decryption key");
+		snprintf(why, whylen, "the EK is not a restricted RSA decryption key");
 		r = KW_ERR_UNSUPPORTED;
 		goto out;
 	}
 	a = t->ak_pub->publicArea.objectAttributes;
 	if ((a & TPMA_OBJECT_SIGN_ENCRYPT) == 0 || (a & TPMA_OBJECT_RESTRICTED) == 0 ||
 	    (a & TPMA_OBJECT_DECRYPT) != 0) {
-		set_why(why, whylen, "the AK is not a restricted signing key");
+		snprintf(why, whylen, "the AK is not a restricted signing key");
 		r = KW_ERR_UNSUPPORTED;
 		goto out;
 	}
@@ -282,7 +269,7 @@ att_tpm_ek_cert(struct att_tpm *t, uint8_t **ret, size_t *ret_len, char *why, si
 	}
 	size = nvpub->nvPublic.dataSize;
 	if (size == 0 || size > ATT_TPM_MAX_EK_CERT) {
-		set_why(why, whylen, "NV 0x01c00002 holds %zu bytes (1..%d)", size, ATT_TPM_MAX_EK_CERT);
+		snprintf(why, whylen, "NV 0x01c00002 holds %zu bytes (1..%d)", size, ATT_TPM_MAX_EK_CERT);
 		r = KW_ERR_TOO_LARGE;
 		goto out;
 	}
@@ -299,7 +286,7 @@ att_tpm_ek_cert(struct att_tpm *t, uint8_t **ret, size_t *ret_len, char *why, si
 			goto out;
 		}
 		if (chunk->size != n) {
-			set_why(why, whylen, "NV 0x01c00002: short read");
+			snprintf(why, whylen, "NV 0x01c00002: short read");
 			r = KW_ERR_IO;
 			goto out;
 		}
@@ -311,12 +298,12 @@ att_tpm_ek_cert(struct att_tpm *t, uint8_t **ret, size_t *ret_len, char *why, si
 	/* TPMs may pad the index: the certificate is the DER object at its start. */
 	p = buf;
 	if ((x = d2i_X509(NULL, &p, (long)size)) == NULL) {
-		set_why(why, whylen, "NV 0x01c00002 does not hold a DER certificate");
+		snprintf(why, whylen, "NV 0x01c00002 does not hold a DER certificate");
 		r = KW_ERR_INVALID_FORMAT;
 		goto out;
 	}
 	if (!cert_matches_ek(x, t->ek_pub)) {
-		set_why(why, whylen, "the EK certificate in NV 0x01c00002 does not certify the EK in use");
+		snprintf(why, whylen, "the EK certificate in NV 0x01c00002 does not certify the EK in use");
 		r = KW_ERR_MISMATCH;
 		goto out;
 	}
@@ -370,13 +357,13 @@ att_tpm_activate(struct att_tpm *t, const uint8_t *blob, size_t blob_len, const 
 	memset(&id, 0, sizeof(id));
 	memset(&es, 0, sizeof(es));
 	if (Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(blob, blob_len, &off, &id) != TSS2_RC_SUCCESS || off != blob_len) {
-		set_why(why, whylen, "credential_blob is not a TPM2B_ID_OBJECT");
+		snprintf(why, whylen, "credential_blob is not a TPM2B_ID_OBJECT");
 		return KW_ERR_INVALID_FORMAT;
 	}
 	off = 0;
 	if (Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(secret, secret_len, &off, &es) != TSS2_RC_SUCCESS ||
 	    off != secret_len) {
-		set_why(why, whylen, "encrypted_secret is not a TPM2B_ENCRYPTED_SECRET");
+		snprintf(why, whylen, "encrypted_secret is not a TPM2B_ENCRYPTED_SECRET");
 		return KW_ERR_INVALID_FORMAT;
 	}
 	/* The EK's authPolicy is PolicySecret(TPM_RH_ENDORSEMENT): satisfy it in a policy session. */
@@ -401,7 +388,7 @@ att_tpm_activate(struct att_tpm *t, const uint8_t *blob, size_t blob_len, const 
 		 * its EK. Errors from the TSS or the TCTI layers stay I/O errors.
 		 */
 		if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER) {
-			set_why(why, whylen, "the TPM refuses the credential (%s): it was made for another TPM "
+			snprintf(why, whylen, "the TPM refuses the credential (%s): it was made for another TPM "
 			    "or another AK", Tss2_RC_Decode(rc));
 			r = KW_ERR_DENIED;
 		} else {
@@ -457,7 +444,7 @@ read_pcrs(struct att_tpm *t, uint8_t vals[ATT_TPM_PCRS][32], char *why, size_t w
 			if ((got & (1u << n)) == 0)
 				continue;
 			if (k >= digests->count || digests->digests[k].size != 32) {
-				set_why(why, whylen, "TPM2_PCR_Read: unexpected answer");
+				snprintf(why, whylen, "TPM2_PCR_Read: unexpected answer");
 				goto out;
 			}
 			memcpy(vals[n], digests->digests[k].buffer, 32);
@@ -468,7 +455,7 @@ read_pcrs(struct att_tpm *t, uint8_t vals[ATT_TPM_PCRS][32], char *why, size_t w
 		out_sel = NULL;
 		digests = NULL;
 		if (got == 0) {
-			set_why(why, whylen, "the TPM has no sha256 PCR bank (PCRs 0..23)");
+			snprintf(why, whylen, "the TPM has no sha256 PCR bank (PCRs 0..23)");
 			return KW_ERR_UNSUPPORTED;
 		}
 		want &= ~got;
@@ -586,7 +573,7 @@ ids_json(struct att_tpm *t, json_t **ret, char *why, size_t whylen)
 	if ((r = att_tpm_ek_cert(t, &cert, &cert_len, why, whylen)) != 0)
 		goto out;
 	if ((r = att_tpm_ak_public(t, &pub, &pub_len)) != 0) {
-		set_why(why, whylen, "cannot marshal the AK's public area");
+		snprintf(why, whylen, "cannot marshal the AK's public area");
 		goto out;
 	}
 	r = KW_ERR_NOMEM;
@@ -636,7 +623,7 @@ att_tpm_evidence(struct att_tpm *t, const json_t *auth_extra, const uint8_t bind
 	if (!json_is_object(auth_extra) || kw_json_check_keys(auth_extra, keys) != 0 ||
 	    answer_b64(auth_extra, "credential_blob", sizeof(TPM2B_ID_OBJECT), &blob, &blob_len) != 0 ||
 	    answer_b64(auth_extra, "encrypted_secret", sizeof(TPM2B_ENCRYPTED_SECRET), &sec, &sec_len) != 0) {
-		set_why(why, whylen, "the broker's /auth answer holds no credential "
+		snprintf(why, whylen, "the broker's /auth answer holds no credential "
 		    "(extra-params: credential_blob, encrypted_secret)");
 		r = KW_ERR_INVALID_FORMAT;
 		goto out;
@@ -646,11 +633,11 @@ att_tpm_evidence(struct att_tpm *t, const json_t *auth_extra, const uint8_t bind
 	if ((r = att_tpm_quote(t, binding, 48, &attest, &attest_len, &sig, &sig_len, &pcrs, why, whylen)) != 0)
 		goto out;
 	if (event_log != NULL && (r = kw_file_read(event_log, ATT_TPM_MAX_EVENTLOG, &log, &log_len)) != 0) {
-		set_why(why, whylen, "cannot read the event log %s (at most 512 KiB)", event_log);
+		snprintf(why, whylen, "cannot read the event log %s (at most 512 KiB)", event_log);
 		goto out;
 	}
 	if (log != NULL && log_len == 0) {
-		set_why(why, whylen, "the event log %s is empty", event_log);
+		snprintf(why, whylen, "the event log %s is empty", event_log);
 		r = KW_ERR_INVALID_FORMAT;
 		goto out;
 	}

@@ -11,7 +11,8 @@
  * endorsement hierarchy, or a persistent handle), TPM2_ActivateCredential
  * with the EK's policy (PolicySecret on TPM_RH_ENDORSEMENT), and a quote of
  * PCRs 0..23 (sha256). Functions return 0 or a negative enum kw_err; ret_*
- * are written only on success; why (when given) says what failed.
+ * are written only on success; why (whylen bytes; NULL with whylen 0) says
+ * what failed.
  */
 
 #include <stddef.h>
