@@ -133,6 +133,16 @@ class ToolsTpm:
         return ev
 
 
+_TOOLS = {}
+
+
+def tools(tpm):
+    """The tpm2-tools client of tpm, made once (each makes an EK and an AK: RSA key generation)."""
+    if tpm.dir not in _TOOLS:
+        _TOOLS[tpm.dir] = ToolsTpm(tpm, os.path.basename(tpm.dir))
+    return _TOOLS[tpm.dir]
+
+
 def auth(b, params, tee="tpm"):
     return b.request("POST", "/kbs/v0/auth", {"version": "0.1.0", "tee": tee, "extra-params": params})
 
@@ -198,7 +208,7 @@ def test_pcr_policy_mismatch(b):
 
 def test_independent_client(b):
     """tpm2-tools on TPM B through the whole protocol: the positive control for the negatives below."""
-    tb = ToolsTpm(TPM_B, "b-ok")
+    tb = tools(TPM_B)
     att = Attester(b, tee="tpm")
     st, _, ans = auth(b, tb.auth_params())
     assert st == 200 and set(ans["extra-params"]) == {"credential_blob", "encrypted_secret"}, (st, ans)
@@ -213,7 +223,7 @@ def test_independent_client(b):
 
 
 def test_credential_from_another_tpm(b):
-    ta, tb = ToolsTpm(TPM_A, "a"), ToolsTpm(TPM_B, "b")
+    ta, tb = tools(TPM_A), tools(TPM_B)
     att = Attester(b, tee="tpm")
     st, _, ans_a = auth(b, ta.auth_params())
     assert st == 200, (st, ans_a)
@@ -253,11 +263,11 @@ def test_credential_from_another_tpm(b):
 
 
 def test_auth_refusals(b):
-    tc = ToolsTpm(TPM_C, "c")
+    tc = tools(TPM_C)
     st, _, resp = auth(b, tc.auth_params())        # EK certificate from another CA
     assert st == 401 and resp["type"].endswith("attestation-failed"), (st, resp)
     assert "EK certificate does not chain to a configured manufacturer CA" in b.log()
-    ta = ToolsTpm(TPM_A, "a2")
+    ta = tools(TPM_A)
     p = ta.auth_params()
     st, _, resp = auth(b, dict(p, ak_public=b64u(open(ta.p("ek.pub"), "rb").read())))   # the EK as "AK"
     assert st == 401, (st, resp)
