@@ -80,7 +80,7 @@ tpm_ids_decode(const json_t *o, struct tpm_ids *d, const char **why)
 	int r;
 
 	if ((r = kw_evidence_b64(o, "ek_cert", TPM_CRED_MAX_EK_CERT, &d->ek_cert, &d->ek_cert_len)) != 0) {
-		*why = "ek_cert must be a base64url DER certificate (at most 8 KiB)";
+		*why = "ek_cert must be a base64url DER certificate (at most 16 KiB)";
 		return r;
 	}
 	if ((r = kw_evidence_b64(o, "ak_public", TPM_MAX_PUBLIC, &d->ak_pub, &d->ak_pub_len)) != 0) {
