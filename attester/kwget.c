@@ -25,6 +25,7 @@
 
 #include "attester.h"
 #include "att_tdx_emu.h"
+#include "att_tpm.h"
 #include "kw_build.h"
 #include "kw_json.h"
 #include "kw_name.h"
@@ -68,6 +69,10 @@ struct opts {
 	int quiet;
 	struct att_manifest_opts man;
 	int no_manifest;
+	const char *tee;               /* --tee: "tpm" (otherwise from configfs-tsm or --emulate) */
+	uint32_t tpm_ek_handle, tpm_ak_handle;   /* persistent handles, 0: create */
+	const char *tpm_event_log;     /* --tpm-event-log FILE */
+	int tpm_no_event_log;
 };
 
 static int quiet;
@@ -111,6 +116,8 @@ usage(FILE *f)
 	      "             [--token-out FILE]\n"
 	      "             [--root-store PATH] [--tls-config FILE [--tls-config-section NAME]]\n"
 	      "             [--crypto-config FILE] | [--no-manifest]\n"
+	      "             [--tee tpm [--tpm-ek-handle HEX] [--tpm-ak-handle HEX]\n"
+	      "              [--tpm-event-log FILE | --tpm-no-event-log]]\n"
 	      "       kwget --emulate tdx --emu-dir DIR --emu-collateral-out FILE\n"
 	      "       kwget --help | --version\n"
 	      "\n"
@@ -145,6 +152,15 @@ usage(FILE *f)
 	      "                         the ssl_conf entry to read (default: system_default)\n"
 	      "  --crypto-config FILE   the workload's declared key lengths (JSON)\n"
 	      "  --no-manifest          send an empty configuration manifest (\"config\": {})\n"
+	      "  --tee tpm              attest with this machine's TPM 2.0 (credential activation;\n"
+	      "                         TCTI from $TPM2TOOLS_TCTI, else $TCTI, else device:/dev/tpmrm0)\n"
+	      "  --tpm-ek-handle HEX    use the persistent EK at HEX (default: create it from the\n"
+	      "                         TCG default RSA-2048 template)\n"
+	      "  --tpm-ak-handle HEX    use the persistent AK at HEX (default: create a primary\n"
+	      "                         restricted RSA-2048 RSASSA/SHA-256 signing key)\n"
+	      "  --tpm-event-log FILE   send this TCG event log (default: the kernel's\n"
+	      "                         binary_bios_measurements when readable)\n"
+	      "  --tpm-no-event-log     send no event log\n"
 	      "  --quiet                print errors only\n"
 	      "\n"
 	      "Exit: 0 ok, 1 usage, 2 network/TLS, 3 attestation denied (401/403), 4 not found,\n"
@@ -433,6 +449,7 @@ enum {
 	OPT_EMU_MEAS, OPT_EMU_DEBUG, OPT_EMU_RD, OPT_SAVE_ATTEST, OPT_JWE_OUT, OPT_TEE_KEY_OUT,
 	OPT_TOKEN_OUT, OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_ROOT_STORE, OPT_TLS_CONFIG,
 	OPT_TLS_SECTION, OPT_CRYPTO_CONFIG, OPT_NO_MANIFEST, OPT_EMU_COLLATERAL_OUT,
+	OPT_TEE, OPT_TPM_EK_HANDLE, OPT_TPM_AK_HANDLE, OPT_TPM_EVENT_LOG, OPT_TPM_NO_EVENT_LOG,
 };
 
 static const struct option longopts[] = {
@@ -457,10 +474,30 @@ static const struct option longopts[] = {
 	{"tls-config-section", required_argument, NULL, OPT_TLS_SECTION},
 	{"crypto-config", required_argument, NULL, OPT_CRYPTO_CONFIG},
 	{"no-manifest", no_argument, NULL, OPT_NO_MANIFEST},
+	{"tee", required_argument, NULL, OPT_TEE},
+	{"tpm-ek-handle", required_argument, NULL, OPT_TPM_EK_HANDLE},
+	{"tpm-ak-handle", required_argument, NULL, OPT_TPM_AK_HANDLE},
+	{"tpm-event-log", required_argument, NULL, OPT_TPM_EVENT_LOG},
+	{"tpm-no-event-log", no_argument, NULL, OPT_TPM_NO_EVENT_LOG},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
+
+/* A persistent handle: 0x81000000..0x81ffffff in hex. */
+static int
+parse_handle(const char *s, uint32_t *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 16);
+	if (errno != 0 || end == s || *end != '\0' || v < 0x81000000ul || v > 0x81fffffful)
+		return -1;
+	*ret = (uint32_t)v;
+	return 0;
+}
 
 /* 0 to run, -1 to exit 0 (help/version), or an exit code. */
 static int
@@ -501,6 +538,15 @@ parse_args(int argc, char **argv, struct opts *o)
 		case OPT_TLS_SECTION: o->man.tls_section = optarg; break;
 		case OPT_CRYPTO_CONFIG: o->man.crypto_config = optarg; break;
 		case OPT_NO_MANIFEST: o->no_manifest = 1; break;
+		case OPT_TEE: o->tee = optarg; break;
+		case OPT_TPM_EK_HANDLE:
+		case OPT_TPM_AK_HANDLE:
+			if (parse_handle(optarg, c == OPT_TPM_EK_HANDLE ? &o->tpm_ek_handle : &o->tpm_ak_handle) != 0)
+				return fail(EXIT_USAGE, "--tpm-ek-handle/--tpm-ak-handle need a persistent "
+				    "handle 0x81000000..0x81ffffff");
+			break;
+		case OPT_TPM_EVENT_LOG: o->tpm_event_log = optarg; break;
+		case OPT_TPM_NO_EVENT_LOG: o->tpm_no_event_log = 1; break;
 		case OPT_HELP: usage(stdout); return -1;
 		case OPT_VERSION: printf("kwget %s\n", KW_VERSION); return -1;
 		default:
@@ -537,6 +583,15 @@ parse_args(int argc, char **argv, struct opts *o)
 		    "--tls-config-section and --crypto-config");
 	if (o->man.tls_section != NULL && o->man.tls_config == NULL)
 		return fail(EXIT_USAGE, "--tls-config-section needs --tls-config FILE");
+	if (o->tee != NULL && strcmp(o->tee, "tpm") != 0)
+		return fail(EXIT_USAGE, "--tee supports 'tpm' (SNP and TDX are found through configfs-tsm)");
+	if (o->tee != NULL && o->emulate != NULL)
+		return fail(EXIT_USAGE, "--tee tpm excludes --emulate");
+	if (o->tee == NULL && (o->tpm_ek_handle != 0 || o->tpm_ak_handle != 0 || o->tpm_event_log != NULL ||
+	    o->tpm_no_event_log))
+		return fail(EXIT_USAGE, "--tpm-* options need --tee tpm");
+	if (o->tpm_event_log != NULL && o->tpm_no_event_log)
+		return fail(EXIT_USAGE, "give at most one of --tpm-event-log FILE and --tpm-no-event-log");
 	if (o->emulate != NULL) {
 		if (strcmp(o->emulate, "snp") != 0 && strcmp(o->emulate, "tdx") != 0)
 			return fail(EXIT_USAGE, "--emulate supports 'snp' and 'tdx'");
@@ -567,11 +622,16 @@ exists(const char *path)
 	return path != NULL && lstat(path, &st) == 0;
 }
 
+/*
+ * POST /auth for tee with extra (NULL: {}): the challenge in *ret and, when
+ * ret_extra is not NULL, the answer's "extra-params" in *ret_extra.
+ */
 static int
-get_nonce(const struct opts *o, const char *base, const char *tee, char **ret)
+get_nonce(const struct opts *o, const char *base, const char *tee, const json_t *extra, char **ret,
+    json_t **ret_extra)
 {
 	static const char *const keys[] = {"nonce", "extra-params", NULL};
-	char url[MAX_URL], body[128];
+	char url[MAX_URL], *body = NULL;
 	struct resp rs;
 	struct hdrs hd;
 	json_t *j = NULL;
@@ -581,10 +641,17 @@ get_nonce(const struct opts *o, const char *base, const char *tee, char **ret)
 
 	if ((code = make_url(url, base, "/kbs/v0/auth", NULL)) != 0)
 		return code;
-	/* tee is "snp" or "tdx" (phase_prepare) */
-	snprintf(body, sizeof(body), "{\"version\":\"0.1.0\",\"tee\":\"%s\",\"extra-params\":{}}", tee);
-	if ((code = http_do(o, "auth", url, body, NULL, "application/json", MAX_AUTH_RESP, &rs, &hd,
-	    0)) != 0)
+	/* tee is "snp", "tdx" or "tpm" (phase_prepare) */
+	if ((j = json_pack("{s:s, s:s, s:o}", "version", "0.1.0", "tee", tee, "extra-params",
+	    extra != NULL ? json_incref((json_t *)(uintptr_t)extra) : json_object())) == NULL || (body = kw_json_dumps(j, JSON_COMPACT)) == NULL) {
+		json_decref(j);
+		return fail(EXIT_LOCAL, "auth failed: out of memory");
+	}
+	json_decref(j);
+	j = NULL;
+	code = http_do(o, "auth", url, body, NULL, "application/json", MAX_AUTH_RESP, &rs, &hd, 0);
+	free(body);
+	if (code != 0)
 		return code;
 	if (kw_json_parse(rs.buf, rs.len, MAX_AUTH_RESP, &j) != 0 || kw_json_check_keys(j, keys) != 0 ||
 	    kw_json_get_str(j, "nonce", &nonce, &n) != 0 || n == 0 || n > MAX_NONCE) {
@@ -595,6 +662,8 @@ get_nonce(const struct opts *o, const char *base, const char *tee, char **ret)
 		code = fail(EXIT_LOCAL, "auth failed: out of memory");
 		goto out;
 	}
+	if (ret_extra != NULL)
+		*ret_extra = json_incref(json_object_get(j, "extra-params"));
 	code = 0;
 out:
 	json_decref(j);
@@ -807,7 +876,9 @@ struct flow {
 	json_t *cfg;                       /* configuration manifest, or NULL */
 	struct att_keys *keys;             /* TEE keys made in this process */
 	char *nonce;                       /* the broker's challenge */
-	const char *tee;                   /* "snp" or "tdx" */
+	const char *tee;                   /* "snp", "tdx" or "tpm" */
+	struct att_tpm *tpm;               /* --tee tpm */
+	const char *event_log;             /* tpm: the event log file to send, or NULL */
 	json_t *rd;                        /* runtime-data */
 	struct att_evidence *ev;           /* SNP */
 	uint8_t *quote;                    /* TDX */
@@ -837,6 +908,31 @@ flow_free(struct flow *f)
 	att_evidence_free(f->ev);
 	free(f->quote);
 	att_keys_free(f->keys);
+	att_tpm_free(f->tpm);
+}
+
+/* --tee tpm: open the TPM (EK and AK ready) and pick the event log. */
+static int
+prepare_tpm(struct flow *f)
+{
+	const struct opts *o = f->o;
+	struct att_tpm_opts to = {
+		.tcti = NULL, .ek_handle = o->tpm_ek_handle, .ak_handle = o->tpm_ak_handle,
+	};
+	char why[512];
+	int r;
+
+	f->tee = "tpm";
+	if ((r = att_tpm_open(&to, &f->tpm, why, sizeof(why))) != 0)
+		return fail(EXIT_LOCAL, "evidence failed: TPM: %s", why);
+	say("TPM at '%s': EK %s, AK %s", att_tpm_tcti_from_env(),
+	    o->tpm_ek_handle != 0 ? "persistent" : "created from the default RSA-2048 template",
+	    o->tpm_ak_handle != 0 ? "persistent" : "created (restricted RSA-2048 RSASSA/SHA-256)");
+	if (o->tpm_event_log != NULL)
+		f->event_log = o->tpm_event_log;
+	else if (!o->tpm_no_event_log && access(ATT_TPM_EVENTLOG_PATH, R_OK) == 0)
+		f->event_log = ATT_TPM_EVENTLOG_PATH;
+	return 0;
 }
 
 /* Phase 1, before any network traffic: evidence source, outputs, URL, manifest. */
@@ -846,9 +942,12 @@ phase_prepare(struct flow *f)
 	const struct opts *o = f->o;
 	const char *what = NULL;
 	size_t blen;
-	int r;
+	int r, code_tpm;
 
-	if (o->emulate != NULL) {
+	if (o->tee != NULL) {
+		if ((code_tpm = prepare_tpm(f)) != 0)
+			return code_tpm;
+	} else if (o->emulate != NULL) {
 		f->tee = o->emulate;
 	} else {
 		char provider[ATT_TSM_MAX_PROVIDER + 1];
@@ -1013,16 +1112,82 @@ write_emu_collateral(const struct opts *o)
 	return 0;
 }
 
+/* The /attest body of runtime-data and evj into f->body (and --save-attest-request). */
+static int
+attest_body(struct flow *f, json_t *evj)
+{
+	json_t *req = NULL;
+	int code = EXIT_LOCAL, r;
+
+	if ((req = json_object()) == NULL || json_object_set(req, "runtime-data", f->rd) != 0 ||
+	    json_object_set(req, "tee-evidence", evj) != 0 ||
+	    (f->body = kw_json_dumps(req, JSON_COMPACT)) == NULL) {
+		code = fail(EXIT_LOCAL, "evidence failed: out of memory");
+		goto out;
+	}
+	if (f->o->save_attest != NULL &&
+	    (r = write_new_file(f->o->save_attest, f->body, strlen(f->body))) != 0) {
+		code = fail(EXIT_LOCAL, "output failed: cannot create %s: %s", f->o->save_attest,
+		    kw_strerror(r));
+		goto out;
+	}
+	code = 0;
+out:
+	json_decref(req);
+	return code;
+}
+
+/*
+ * Phase 3 with a TPM: /auth carries the EK certificate and the AK, its
+ * answer the credential; the TPM activates it and quotes with the binding.
+ */
+static int
+phase_evidence_tpm(struct flow *f)
+{
+	uint8_t report_data[ATT_REPORT_DATA_LEN];
+	json_t *params = NULL, *answer = NULL, *evj = NULL;
+	char why[512];
+	int code, r;
+
+	if ((r = att_tpm_auth_params(f->tpm, &params, why, sizeof(why))) != 0)
+		return fail(EXIT_LOCAL, "evidence failed: TPM: %s", why);
+	code = get_nonce(f->o, f->base, f->tee, params, &f->nonce, &answer);
+	json_decref(params);
+	if (code != 0)
+		return code;
+	say("received a nonce and a credential for this TPM's EK and AK from the broker");
+	code = EXIT_LOCAL;
+	if ((r = att_runtime_data_build(f->nonce, f->keys, f->cfg, &f->rd)) != 0 ||
+	    (r = att_report_data(f->rd, report_data)) != 0) {
+		code = fail(EXIT_LOCAL, "evidence failed: runtime-data: %s", kw_strerror(r));
+		goto out;
+	}
+	/* qualifyingData: the 48 bytes of SHA-384(JCS(runtime-data)) (REPORT_DATA without its padding) */
+	if ((r = att_tpm_evidence(f->tpm, answer, report_data, f->event_log, &evj, why, sizeof(why))) != 0) {
+		code = fail(EXIT_LOCAL, "evidence failed: TPM: %s", why);
+		goto out;
+	}
+	say("evidence: credential activated, PCRs 0-23 (sha256) quoted%s%s",
+	    f->event_log != NULL ? ", event log " : "", f->event_log != NULL ? f->event_log : "");
+	code = attest_body(f, evj);
+out:
+	json_decref(evj);
+	json_decref(answer);
+	return code;
+}
+
 /* Phase 3: the challenge, runtime-data and evidence bound to it; the /attest body. */
 static int
 phase_evidence(struct flow *f)
 {
 	const struct opts *o = f->o;
 	uint8_t report_data[ATT_REPORT_DATA_LEN];
-	json_t *evj = NULL, *req = NULL;
+	json_t *evj = NULL;
 	int code, r;
 
-	if ((code = get_nonce(o, f->base, f->tee, &f->nonce)) != 0)
+	if (f->tpm != NULL)
+		return phase_evidence_tpm(f);
+	if ((code = get_nonce(o, f->base, f->tee, NULL, &f->nonce, NULL)) != 0)
 		return code;
 	say("received a nonce from the broker (%zu characters)", strlen(f->nonce));
 	code = EXIT_LOCAL;
@@ -1037,22 +1202,8 @@ phase_evidence(struct flow *f)
 		code = evidence_snp(f, report_data, &evj);
 	if (code != 0)
 		goto out;
-	code = EXIT_LOCAL;
-	if ((req = json_object()) == NULL || json_object_set(req, "runtime-data", f->rd) != 0 ||
-	    json_object_set(req, "tee-evidence", evj) != 0 ||
-	    (f->body = kw_json_dumps(req, JSON_COMPACT)) == NULL) {
-		code = fail(EXIT_LOCAL, "evidence failed: out of memory");
-		goto out;
-	}
-	if (o->save_attest != NULL &&
-	    (r = write_new_file(o->save_attest, f->body, strlen(f->body))) != 0) {
-		code = fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->save_attest,
-		    kw_strerror(r));
-		goto out;
-	}
-	code = 0;
+	code = attest_body(f, evj);
 out:
-	json_decref(req);
 	json_decref(evj);
 	return code;
 }

@@ -41,6 +41,7 @@ struct kw_broker {
 	struct kw_trust trust;
 	struct kw_tdx_collateral_source *tdx_collateral;   /* trust.tdx_collateral */
 	struct tdx_pcs *tdx_pcs;      /* owned by tdx_collateral: modes pcs, pccs */
+	struct tpm_ca *tpm_ek;                             /* trust.tpm_ek (tpm.ek_roots) */
 	struct tpm_ca *tpm_akcert;                         /* trust.tpm_akcert */
 	struct kw_challenges *challenges;
 	struct kw_dpop *dpop;
@@ -157,6 +158,7 @@ void kw_rcar_jwks(struct kw_broker *b, struct evhttp_request *req);
  */
 struct kw_auth_req {
 	const char *tee;    /* borrowed from the JSON; a tee of the verifier table */
+	const json_t *extra_params;   /* borrowed: the "extra-params" object, or NULL */
 };
 int kw_parse_auth(const json_t *body, struct kw_auth_req *ret, const char **reterr_reason) KW_WUR;
 

@@ -18,6 +18,7 @@ _Static_assert(sizeof(((struct kw_challenge_ticket *)0)->id) == KW_REPLAY_ID_LEN
 
 struct kw_challenges {
 	struct kw_secret *key;
+	struct kw_secret *state_key;   /* kw_challenge_key's K2 */
 	EVP_MAC *hmac;             /* fetched once; a context per MAC */
 	unsigned int ttl;
 	struct kw_replay *used;    /* NULL for verify-only instances */
@@ -41,6 +42,8 @@ kw_challenges_new(unsigned int ttl, size_t max_used, struct kw_challenges **ret)
 	if ((r = kw_replay_new(max_used, 0, ttl, &c->used)) != 0 ||
 	    (r = kw_secret_new(32, &c->key)) != 0 ||
 	    RAND_priv_bytes(kw_secret_ptr(c->key), 32) != 1 ||
+	    (r = kw_secret_new(32, &c->state_key)) != 0 ||
+	    RAND_priv_bytes(kw_secret_ptr(c->state_key), 32) != 1 ||
 	    (c->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL) {
 		kw_challenges_free(c);
 		return r != 0 ? r : KW_ERR_CRYPTO;
@@ -55,16 +58,16 @@ kw_challenges_free(struct kw_challenges *c)
 	if (c == NULL)
 		return;
 	kw_secret_free(c->key);
+	kw_secret_free(c->state_key);
 	EVP_MAC_free(c->hmac);
 	kw_replay_free(c->used);
 	free(c);
 }
 
 static int
-mac(const struct kw_challenges *c, const char *tee, const uint8_t *body, size_t bodylen,
-    uint8_t out[static 32])
+mac_keyed(const struct kw_challenges *c, const struct kw_secret *key, const char *label, const char *tee,
+    const uint8_t *body, size_t bodylen, uint8_t out[static 32])
 {
-	static const char label[] = "kw-challenge-v1";
 	uint8_t zero = 0;
 	size_t outlen = 32;
 	EVP_MAC_CTX *ctx = NULL;
@@ -74,8 +77,8 @@ mac(const struct kw_challenges *c, const char *tee, const uint8_t *body, size_t 
 	params[0] = OSSL_PARAM_construct_utf8_string("digest", (char *)(uintptr_t)"SHA256", 0);
 	params[1] = OSSL_PARAM_construct_end();
 	if ((ctx = EVP_MAC_CTX_new(c->hmac)) == NULL ||
-	    !EVP_MAC_init(ctx, kw_secret_cptr(c->key), kw_secret_len(c->key), params) ||
-	    !EVP_MAC_update(ctx, (const uint8_t *)label, sizeof(label) - 1) ||
+	    !EVP_MAC_init(ctx, kw_secret_cptr(key), kw_secret_len(key), params) ||
+	    !EVP_MAC_update(ctx, (const uint8_t *)label, strlen(label)) ||
 	    !EVP_MAC_update(ctx, (const uint8_t *)tee, strlen(tee)) ||
 	    !EVP_MAC_update(ctx, &zero, 1) ||
 	    !EVP_MAC_update(ctx, body, bodylen) ||
@@ -85,6 +88,13 @@ mac(const struct kw_challenges *c, const char *tee, const uint8_t *body, size_t 
 out:
 	EVP_MAC_CTX_free(ctx);
 	return r;
+}
+
+static int
+mac(const struct kw_challenges *c, const char *tee, const uint8_t *body, size_t bodylen,
+    uint8_t out[static 32])
+{
+	return mac_keyed(c, c->key, "kw-challenge-v1", tee, body, bodylen, out);
 }
 
 int
@@ -155,6 +165,25 @@ kw_challenge_verify(struct kw_challenges *c, const char *tee, const char *s, int
 	int64_t exp;
 
 	return open_sealed(c, tee, s, now, raw, &rnd, &exp);
+}
+
+int
+kw_challenge_key(struct kw_challenges *c, const char *tee, const char *s, int64_t now,
+    uint8_t ret_key[static KW_CHALLENGE_KEY_SIZE])
+{
+	uint8_t raw[KW_CHALLENGE_RAW_LEN], k[32];
+	const uint8_t *rnd;
+	int64_t exp;
+	int r;
+
+	if ((r = open_sealed(c, tee, s, now, raw, &rnd, &exp)) != 0)
+		return r;
+	/* distinct label, distinct key: neither MAC tells anything about the other */
+	if ((r = mac_keyed(c, c->state_key, "kw-challenge-key-v1", tee, raw, CH_BODY_LEN, k)) != 0)
+		return r;
+	memcpy(ret_key, k, sizeof(k));
+	OPENSSL_cleanse(k, sizeof(k));
+	return 0;
 }
 
 int

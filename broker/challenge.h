@@ -57,6 +57,21 @@ int kw_challenge_record(struct kw_challenges *c, const struct kw_challenge_ticke
 /* check + record in one step (0 means fresh and now used up). */
 int kw_challenge_consume(struct kw_challenges *c, const char *tee, const char *s, int64_t now) KW_WUR;
 
+#define KW_CHALLENGE_KEY_SIZE 32
+
+/*
+ * The challenge's secret for verifier members with an /auth step
+ * (verifier.h, struct kw_auth_step): HMAC-SHA-256(K2, "kw-challenge-key-v1"
+ * ‖ tee ‖ 0x00 ‖ ver ‖ expiry ‖ rand), K2 a second random key per broker
+ * start that never leaves this module. s must open under tee (MAC, expiry:
+ * as kw_challenge_verify); nothing is recorded, so /auth stays stateless
+ * and the secret is only as good as its challenge: unusable once the
+ * challenge is spent, expired, or the broker restarted. 0 and the key in
+ * ret_key, or the codes of kw_challenge_verify. Never log the key.
+ */
+int kw_challenge_key(struct kw_challenges *c, const char *tee, const char *s, int64_t now,
+    uint8_t ret_key[static KW_CHALLENGE_KEY_SIZE]) KW_WUR;
+
 /* Check MAC, TEE label and expiry without consuming (multi-use nonces: DPoP). */
 int kw_challenge_verify(struct kw_challenges *c, const char *tee, const char *s, int64_t now) KW_WUR;
 

@@ -326,6 +326,7 @@ static const struct key keys[] = {
 	{"tdx", "test_roots", K_PATHS, F(tdx_test_roots), F(n_tdx_test_roots), 0, 0, 0, 0},
 	{"tdx", "collateral", K_CUSTOM, 0, 0, 0, 0, 0, 0},   /* custom_tdx */
 	{"tpm", "akcert_roots", K_PATHS, F(tpm_akcert_roots), F(n_tpm_akcert_roots), 0, 0, 0, 0},
+	{"tpm", "ek_roots", K_PATHS, F(tpm_ek_roots), F(n_tpm_ek_roots), 0, 0, 0, 0},
 	{"limits", "max_body", K_SIZE, F(max_body), 0, 1024, 1024 * 1024, 256 * 1024, 0},
 	{"limits", "max_inflight", K_SIZE, F(max_inflight), 0, 1, 100000, 256, 0},
 	{"limits", "max_sessions", K_SIZE, F(max_sessions), 0, 16, 10000000, 100000, 0},
@@ -343,7 +344,7 @@ static const struct key keys[] = {
 	{"store", "path", K_PATH, F(store_path), 0, 0, 0, 0, 0},
 };
 
-#define SECTION_KEYS_MAX 24
+#define SECTION_KEYS_MAX 32   /* the top level holds 17; section_keys drops any beyond: keep headroom */
 
 /* The allowed members of a section ("" = top level), from the table. */
 static void
@@ -714,6 +715,7 @@ kw_config_free(struct kw_config *c)
 	free(c->tdx_pcs_ca_file);
 	free(c->tdx_pcs_proxy);
 	free_list(c->tpm_akcert_roots, c->n_tpm_akcert_roots);
+	free_list(c->tpm_ek_roots, c->n_tpm_ek_roots);
 	free(c->log_level);
 	free(c->public_url);
 	free(c->token_issuer);

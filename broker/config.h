@@ -53,6 +53,8 @@ struct kw_config {
 	char *tdx_pcs_proxy;          /* NULL: none */
 	unsigned int tdx_pcs_timeout, tdx_pcs_refresh_interval, tdx_pcs_refresh_margin, tdx_pcs_retry;
 
+	size_t n_tpm_ek_roots;
+	char **tpm_ek_roots;          /* `tpm`: EK manufacturer CA PEM files; none: tpm disabled */
 	size_t n_tpm_akcert_roots;
 	char **tpm_akcert_roots;      /* AK CA certificate files (PEM or DER): tpm-akcert; none disables it */
 

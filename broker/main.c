@@ -392,27 +392,45 @@ load_tdx_trust(struct kw_broker *b)
 }
 
 /* tpm-akcert: the AK CAs of tpm.akcert_roots; none: the type stays disabled. */
+/*
+ * One tpm section's CA files (tpm.akcert_roots: AK CAs; tpm.ek_roots: EK
+ * manufacturer CAs) into a new set in *ret; none listed: *ret stays NULL and
+ * the evidence type that needs it is disabled.
+ */
 static int
-load_tpm_akcert_trust(struct kw_broker *b)
+load_tpm_ca(const char *key, const char *what, char *const *files, size_t nfiles, struct tpm_ca **ret)
 {
 	size_t n = 0;
 	int r;
 
-	if (b->cfg->n_tpm_akcert_roots == 0)
+	if (nfiles == 0)
 		return 0;
-	if ((r = tpm_ca_new(&b->tpm_akcert)) != 0) {
-		kw_log_err_r(r, "tpm.akcert_roots");
+	if ((r = tpm_ca_new(ret)) != 0) {
+		kw_log_err_r(r, "%s", key);
 		return r;
 	}
-	for (size_t i = 0; i < b->cfg->n_tpm_akcert_roots; i++) {
-		if ((r = tpm_ca_add_file(b->tpm_akcert, b->cfg->tpm_akcert_roots[i], &n)) != 0) {
-			kw_log_err_r(r, "tpm.akcert_roots: cannot load %s (PEM or DER CA certificates)",
-			    b->cfg->tpm_akcert_roots[i]);
+	for (size_t i = 0; i < nfiles; i++) {
+		if ((r = tpm_ca_add_file(*ret, files[i], &n)) != 0) {
+			kw_log_err_r(r, "%s: cannot load %s (PEM or DER CA certificates)", key, files[i]);
 			return r;
 		}
-		kw_log_info("tpm.akcert_roots: %zu AK CA certificate(s) from %s", n, b->cfg->tpm_akcert_roots[i]);
+		kw_log_info("%s: %zu %s certificate(s) from %s", key, n, what, files[i]);
 	}
+	return 0;
+}
+
+static int
+load_tpm_trust(struct kw_broker *b)
+{
+	int r;
+
+	if ((r = load_tpm_ca("tpm.akcert_roots", "AK CA", b->cfg->tpm_akcert_roots, b->cfg->n_tpm_akcert_roots,
+	    &b->tpm_akcert)) != 0 ||
+	    (r = load_tpm_ca("tpm.ek_roots", "EK CA", b->cfg->tpm_ek_roots, b->cfg->n_tpm_ek_roots,
+	    &b->tpm_ek)) != 0)
+		return r;
 	b->trust.tpm_akcert = b->tpm_akcert;
+	b->trust.tpm_ek = b->tpm_ek;
 	return 0;
 }
 
@@ -592,7 +610,7 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	if (load_snp_trust(&b) != 0 || load_tdx_trust(&b) != 0 || load_tpm_akcert_trust(&b) != 0 ||
+	if (load_snp_trust(&b) != 0 || load_tdx_trust(&b) != 0 || load_tpm_trust(&b) != 0 ||
 	    kw_challenges_new(b.cfg->nonce_ttl, b.cfg->max_sessions, &b.challenges) != 0 ||
 	    kw_dpop_new(b.cfg->dpop_nonce_ttl, b.cfg->dpop_iat_window, b.cfg->token_ttl,
 	    b.cfg->max_sessions, b.cfg->dpop_jti_per_key, &b.dpop) != 0)
@@ -656,6 +674,7 @@ out:
 	kw_challenges_free(b.challenges);
 	kw_tdx_source_free(b.tdx_collateral);
 	tdx_trust_free(b.trust.tdx);
+	tpm_ca_free(b.tpm_ek);
 	snp_trust_free(b.trust.snp);
 	tpm_ca_free(b.tpm_akcert);
 	if (b.base != NULL)

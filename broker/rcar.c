@@ -26,6 +26,118 @@
 #include "kw_log.h"
 #include "kw_util.h"
 
+/*
+ * The /auth step of an evidence type that has one (verifier.h, kw_verifier.auth:
+ * the `tpm` credential), run on a worker: the challenge is issued first, its
+ * key derived (challenge.h, kw_challenge_key) and wiped once the member used it.
+ */
+struct auth_job {
+	struct kw_broker *b;
+	struct evhttp_request *req;
+	json_t *body;                  /* keeps a.extra_params alive */
+	struct kw_auth_req a;
+	const struct kw_verifier *verifier;
+	char nonce[KW_CHALLENGE_STR_MAX];
+	uint8_t key[KW_CHALLENGE_KEY_SIZE];
+	int64_t at;
+	/* results */
+	int r;
+	const char *reason;
+	json_t *extra;
+};
+
+_Static_assert(KW_CHALLENGE_KEY_SIZE == KW_CHALLENGE_KEY_LEN, "the seam's challenge key is challenge.h's");
+
+static void
+auth_job_free(struct auth_job *j)
+{
+	OPENSSL_cleanse(j->key, sizeof(j->key));
+	OPENSSL_cleanse(j->nonce, sizeof(j->nonce));
+	json_decref(j->extra);
+	json_decref(j->body);
+	free(j);
+}
+
+static void
+auth_run(void *arg)
+{
+	struct auth_job *j = arg;
+	struct kw_auth_step in;
+
+	in.params = j->a.extra_params;
+	in.challenge_key = j->key;
+	in.at = j->at;
+	in.trust = &j->b->trust;
+	j->reason = "the /auth parameters did not verify";
+	j->r = j->verifier->auth(&in, &j->extra, &j->reason);
+	OPENSSL_cleanse(j->key, sizeof(j->key));   /* the member is done with it */
+}
+
+static void
+auth_done(void *arg)
+{
+	struct auth_job *j = arg;
+
+	switch (j->r) {
+	case 0:
+		kw_http_json(j->req, json_pack("{s:s, s:O}", "nonce", j->nonce, "extra-params", j->extra));
+		break;
+	case KW_ERR_INVALID_FORMAT:
+	case KW_ERR_TOO_LARGE:
+	case KW_ERR_TRUNCATED:
+	case KW_ERR_TRAILING:
+		kw_log_info_rl("auth request rejected (tee=%s): %s", j->verifier->tee, j->reason);
+		kw_http_problem_from_err(j->req, KW_ERR_INVALID_FORMAT, j->reason);
+		break;
+	default:
+		/* the EK certificate, the AK: the reason goes to the log, the client learns "failed" */
+		j->b->n_attest_fail++;
+		kw_log_info_r_rl(j->r, "auth refused (tee=%s): %s", j->verifier->tee, j->reason);
+		kw_http_attestation_failed(j->req, j->r);
+		break;
+	}
+	auth_job_free(j);
+}
+
+/* Issue the challenge, then hand the member's /auth step to a worker. */
+static void
+auth_with_step(struct kw_broker *b, struct evhttp_request *req, json_t *body, const struct kw_auth_req *a,
+    const struct kw_verifier *v)
+{
+	struct auth_job *j;
+	int r;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		json_decref(body);
+		kw_http_problem(req, KW_PROBLEM_UNAVAILABLE, NULL);
+		return;
+	}
+	j->b = b;
+	j->req = req;
+	j->body = body;   /* taken */
+	j->a = *a;
+	j->verifier = v;
+	j->at = kw_broker_now();
+	if (a->extra_params == NULL) {
+		kw_http_problem(req, KW_PROBLEM_MALFORMED, "this \"tee\" needs \"extra-params\" (docs/protocol.md)");
+		goto fail;
+	}
+	if ((r = kw_challenge_issue(b->challenges, v->tee, j->at, j->nonce)) != 0 ||
+	    (r = kw_challenge_key(b->challenges, v->tee, j->nonce, j->at, j->key)) != 0) {
+		kw_log_err_r(r, "cannot issue a challenge");
+		kw_http_problem_from_err(req, r, NULL);
+		goto fail;
+	}
+	if ((r = kw_workers_submit(b->workers, auth_run, auth_done, j)) != 0) {
+		kw_log_warn_r_rl(r, "appraisal queue full, shedding an auth step");
+		kw_http_problem(req, KW_PROBLEM_SHED, "too many appraisals in progress; retry later");
+		goto fail;
+	}
+	return;
+fail:
+	auth_job_free(j);
+}
+
 void
 kw_rcar_auth(struct kw_broker *b, struct evhttp_request *req)
 {
@@ -46,6 +158,10 @@ kw_rcar_auth(struct kw_broker *b, struct evhttp_request *req)
 		    "this \"tee\" is not configured on this broker");
 		goto out;
 	}
+	if (kw_verifier_find(a.tee)->auth != NULL) {
+		auth_with_step(b, req, body, &a, kw_verifier_find(a.tee));
+		return;   /* body taken */
+	}
 	if ((r = kw_challenge_issue(b->challenges, a.tee, kw_broker_now(), nonce)) != 0) {
 		kw_log_err_r(r, "cannot issue a challenge");
 		kw_http_problem_from_err(req, r, NULL);
@@ -65,6 +181,8 @@ struct attest_job {
 	struct kw_attest_req a;
 	uint8_t expected_rd[64];
 	struct kw_challenge_ticket ticket;   /* checked on arrival, spent in attest_done */
+	uint8_t challenge_key[KW_CHALLENGE_KEY_SIZE];   /* for members with an /auth step; wiped */
+	int has_key;
 	json_t *diag;                 /* the verifier's diagnostics (verifier.h), for the log */
 	/* results */
 	int r;
@@ -88,8 +206,11 @@ attest_run(void *arg)
 	in.trust = &j->b->trust;
 	in.allow_debug = 1;    /* debug is a claim; each key's rule decides (rcar_resource) */
 	in.diag = j->diag;
+	in.challenge_key = j->has_key ? j->challenge_key : NULL;
 	j->reason = "evidence did not verify";
-	if ((j->r = j->a.verifier->appraise(&in, &claims, &j->reason)) != 0)
+	j->r = j->a.verifier->appraise(&in, &claims, &j->reason);
+	OPENSSL_cleanse(j->challenge_key, sizeof(j->challenge_key));
+	if (j->r != 0)
 		return;
 	/* the configuration manifest is bound by the report data: it becomes claims
 	 * ({} when the attester sent none) */
@@ -237,6 +358,7 @@ out:
 	json_decref(j->diag);
 	kw_attest_req_clear(&j->a);
 	json_decref(j->body);
+	OPENSSL_cleanse(j->challenge_key, sizeof(j->challenge_key));
 	free(j);
 }
 
@@ -295,6 +417,15 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 		    r == KW_ERR_UNAVAILABLE ? NULL : "challenge unknown, expired or already used");
 		goto fail_sent;
 	}
+	if (j->a.verifier->auth != NULL) {
+		/* the secret of the member's /auth step for this challenge (checked just above) */
+		if ((r = kw_challenge_key(b->challenges, j->a.verifier->tee, j->a.nonce, kw_broker_now(),
+		    j->challenge_key)) != 0) {
+			kw_http_problem_from_err(req, r == KW_ERR_EXPIRED ? r : KW_ERR_INTERNAL, NULL);
+			goto fail_sent;
+		}
+		j->has_key = 1;
+	}
 	if ((j->diag = json_object()) == NULL) {
 		kw_http_problem(req, KW_PROBLEM_UNAVAILABLE, NULL);
 		goto fail_sent;
@@ -309,6 +440,7 @@ fail_sent:
 	kw_attest_req_clear(&j->a);
 	json_decref(j->diag);
 	json_decref(j->body);
+	OPENSSL_cleanse(j->challenge_key, sizeof(j->challenge_key));
 	free(j);
 }
 

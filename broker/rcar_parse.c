@@ -183,6 +183,7 @@ kw_parse_auth(const json_t *body, struct kw_auth_req *ret, const char **why)
 		return KW_ERR_INVALID_FORMAT;
 	}
 	ret->tee = json_string_value(json_object_get(body, "tee"));
+	ret->extra_params = json_is_object(v) ? v : NULL;
 	return 0;
 }
 

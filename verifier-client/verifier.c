@@ -20,6 +20,7 @@ const struct kw_verifier *const kw_verifiers[] = {
 	&kw_verifier_snp,
 	&kw_verifier_tdx,
 	&kw_verifier_tpm_akcert,
+	&kw_verifier_tpm,
 	NULL,
 };
 
@@ -69,7 +70,8 @@ kw_verifier_for_evidence(const json_t *evidence, const char **why)
 		*why = "tee-evidence holds members of more than one evidence type";
 	else
 		*why = "tee-evidence is no supported evidence (snp: report, vcek, chain; "
-		    "tdx: quote, cc_eventlog; tpm-akcert: quote, signature, pcrs, ak_cert, event_log)";
+		    "tdx: quote, cc_eventlog; tpm-akcert: quote, signature, pcrs, ak_cert, event_log; "
+		    "tpm: credential, ek_cert, ak_public, quote, signature, pcrs, event_log)";
 	return NULL;
 }
 

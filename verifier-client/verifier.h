@@ -25,6 +25,8 @@
 #include "tpm_ca.h"
 
 #define KW_BINDING_LEN 64   /* REPORT_DATA: SHA-384(JCS(runtime-data)) ‖ 16 zero bytes */
+#define KW_CHALLENGE_KEY_LEN 32   /* the per-challenge secret of members with an /auth step */
+
 
 /* ---- TDX collateral sources ---- */
 
@@ -113,6 +115,7 @@ struct kw_trust {
 	struct snp_trust *snp;                           /* pinned AMD ARKs, chains, test roots */
 	struct tdx_trust *tdx;                           /* pinned Intel SGX Root CA, test roots, caches */
 	const struct kw_tdx_collateral_source *tdx_collateral;   /* TDX needs it too */
+	const struct tpm_ca *tpm_ek;                     /* EK manufacturer CAs (tpm.ek_roots): tpm */
 	const struct tpm_ca *tpm_akcert;                 /* AK CAs (tpm.akcert_roots): tpm-akcert */
 };
 
@@ -141,6 +144,29 @@ struct kw_appraisal {
 	const uint8_t *nonce;
 	size_t nonce_len;
 	int nonce_set;
+	/*
+	 * The challenge's secret (KW_CHALLENGE_KEY_LEN bytes, see struct
+	 * kw_auth_step), or NULL (kwctl): members with an auth step need it
+	 * and refuse without.
+	 */
+	const uint8_t *challenge_key;
+};
+
+/*
+ * The /auth step of an evidence type that needs one round trip more (the
+ * `tpm` member's credential activation). Instead of storing state per
+ * challenge, the broker gives the member a secret only it can recompute
+ * for this one challenge (challenge.h, kw_challenge_key): the same bytes
+ * reach appraise() through kw_appraisal.challenge_key when the workload
+ * attests with that challenge. So whatever a member derives from it lives
+ * and dies with its challenge (single use, expiry, broker restart), and
+ * /auth still stores nothing. Owned by the caller.
+ */
+struct kw_auth_step {
+	const json_t *params;          /* the /auth request's "extra-params" object (NULL: none) */
+	const uint8_t *challenge_key;  /* KW_CHALLENGE_KEY_LEN secret bytes: never log or send them */
+	int64_t at;                    /* seconds since the epoch */
+	const struct kw_trust *trust;
 };
 
 struct kw_verifier {
@@ -170,6 +196,15 @@ struct kw_verifier {
 	 * evidence's fault. Thread-safe.
 	 */
 	int (*appraise)(const struct kw_appraisal *in, json_t **ret_claims, const char **reterr_reason);
+	/*
+	 * Optional (NULL: /auth takes no parameters for this tee): the /auth
+	 * step. 0 and a new object for the response's "extra-params" in
+	 * *ret_extra, or a negative code and a static client-safe reason
+	 * (KW_ERR_INVALID_FORMAT / KW_ERR_TOO_LARGE: 400; KW_ERR_NOMEM; any
+	 * other: the parameters do not verify, 401). Runs on a worker thread:
+	 * may do public-key cryptography. Thread-safe.
+	 */
+	int (*auth)(const struct kw_auth_step *in, json_t **ret_extra, const char **reterr_reason);
 };
 
 /* The table, NULL-terminated: SNP first, TDX second, then the TPM types. */
@@ -178,6 +213,7 @@ extern const struct kw_verifier *const kw_verifiers[];
 extern const struct kw_verifier kw_verifier_snp;
 extern const struct kw_verifier kw_verifier_tdx;
 extern const struct kw_verifier kw_verifier_tpm_akcert;
+extern const struct kw_verifier kw_verifier_tpm;      /* credential activation (verifier_tpmcred.c) */
 
 /* The member for tee, or NULL. */
 const struct kw_verifier *kw_verifier_find(const char *tee);

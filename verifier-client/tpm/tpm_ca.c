@@ -133,29 +133,83 @@ out:
 	return o;
 }
 
+/* The reasons of tpm_ca_verify_chain, per kind of certificate. */
+static const struct {
+	const char *not_der, *is_ca, *expired, *untrusted, *invalid, *no_key, *bad_chain;
+} reasons[] = {
+	[TPM_CA_AK] = {"AK certificate is not one DER certificate", "AK certificate is a CA certificate",
+		"AK certificate chain is not valid at the verification time",
+		"AK certificate does not chain to a configured AK CA", "AK certificate chain does not verify",
+		"AK certificate holds no usable public key", "AK certificate chain entries must be DER certificates"},
+	[TPM_CA_EK] = {"EK certificate is not one DER certificate", "EK certificate is a CA certificate",
+		"EK certificate chain is not valid at the verification time",
+		"EK certificate does not chain to a configured manufacturer CA (tpm.ek_roots)",
+		"EK certificate chain does not verify", "EK certificate holds no usable public key",
+		"EK certificate chain entries must be DER certificates"},
+};
+
+static X509 *
+one_der(const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509 *x;
+
+	if (der == NULL || len == 0 || len > TPM_CA_MAX_CERT || (x = d2i_X509(NULL, &p, (long)len)) == NULL)
+		return NULL;
+	if (p != der + len) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
 int
 tpm_ca_verify(const struct tpm_ca *ca, const uint8_t *der, size_t len, int64_t at, EVP_PKEY **ret_key,
     json_t **ret_info, const char **why)
 {
-	X509 *x = NULL;
+	return tpm_ca_verify_chain(ca, TPM_CA_AK, der, len, NULL, NULL, 0, at, ret_key, ret_info, why);
+}
+
+int
+tpm_ca_verify_chain(const struct tpm_ca *ca, enum tpm_ca_kind kind, const uint8_t *der, size_t len,
+    const uint8_t *const *chain, const size_t *chain_lens, size_t nchain, int64_t at, EVP_PKEY **ret_key,
+    json_t **ret_info, const char **why)
+{
+	X509 *x = NULL, *c = NULL;
+	STACK_OF(X509) *untrusted = NULL;
 	X509_STORE_CTX *ctx = NULL;
 	EVP_PKEY *key = NULL;
 	json_t *info = NULL;
-	const unsigned char *p = der;
 	int r = KW_ERR_INVALID_FORMAT, err;
 
-	*why = "AK certificate is not one DER certificate";
-	if (ca == NULL || der == NULL || len == 0 || len > TPM_CA_MAX_CERT ||
-	    (x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len)
+	if ((unsigned int)kind > TPM_CA_EK) {
+		*why = "invalid arguments";
+		return KW_ERR_INVALID_ARG;
+	}
+	*why = reasons[kind].not_der;
+	if (ca == NULL || nchain > TPM_CA_MAX_CHAIN || (nchain > 0 && (chain == NULL || chain_lens == NULL)) ||
+	    (x = one_der(der, len)) == NULL)
 		goto out;
 	if (X509_check_ca(x) != 0) {
-		*why = "AK certificate is a CA certificate";
+		*why = reasons[kind].is_ca;
 		r = KW_ERR_CERT_INVALID;
 		goto out;
 	}
 	r = KW_ERR_NOMEM;
 	*why = "out of memory";
-	if ((ctx = X509_STORE_CTX_new()) == NULL || X509_STORE_CTX_init(ctx, ca->store, x, NULL) != 1)
+	if (nchain > 0 && (untrusted = sk_X509_new_null()) == NULL)
+		goto out;
+	for (size_t i = 0; i < nchain; i++) {
+		if ((c = one_der(chain[i], chain_lens[i])) == NULL) {
+			*why = reasons[kind].bad_chain;
+			r = KW_ERR_INVALID_FORMAT;
+			goto out;
+		}
+		if (sk_X509_push(untrusted, c) <= 0)
+			goto out;
+		c = NULL;   /* owned by the stack */
+	}
+	if ((ctx = X509_STORE_CTX_new()) == NULL || X509_STORE_CTX_init(ctx, ca->store, x, untrusted) != 1)
 		goto out;
 	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN);
 	X509_STORE_CTX_set_time(ctx, 0, (time_t)at);
@@ -164,7 +218,7 @@ tpm_ca_verify(const struct tpm_ca *ca, const uint8_t *der, size_t len, int64_t a
 		switch (err) {
 		case X509_V_ERR_CERT_HAS_EXPIRED:
 		case X509_V_ERR_CERT_NOT_YET_VALID:
-			*why = "AK certificate chain is not valid at the verification time";
+			*why = reasons[kind].expired;
 			r = KW_ERR_CERT_EXPIRED;
 			break;
 		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
@@ -172,18 +226,18 @@ tpm_ca_verify(const struct tpm_ca *ca, const uint8_t *der, size_t len, int64_t a
 		case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
 		case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 		case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-			*why = "AK certificate does not chain to a configured AK CA";
+			*why = reasons[kind].untrusted;
 			r = KW_ERR_UNTRUSTED_ROOT;
 			break;
 		default:
-			*why = "AK certificate chain does not verify";
+			*why = reasons[kind].invalid;
 			r = KW_ERR_CERT_INVALID;
 			break;
 		}
 		goto out;
 	}
 	if ((key = X509_get_pubkey(x)) == NULL) {
-		*why = "AK certificate holds no usable public key";
+		*why = reasons[kind].no_key;
 		r = KW_ERR_UNSUPPORTED;
 		goto out;
 	}
@@ -204,6 +258,8 @@ out:
 	json_decref(info);
 	EVP_PKEY_free(key);
 	X509_STORE_CTX_free(ctx);
+	sk_X509_pop_free(untrusted, X509_free);
+	X509_free(c);
 	X509_free(x);
 	return r;
 }

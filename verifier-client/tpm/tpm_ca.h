@@ -22,6 +22,13 @@
 
 #define TPM_CA_MAX_FILE (256 * 1024)    /* bytes of one CA file */
 #define TPM_CA_MAX_CERT (16 * 1024)     /* bytes of one DER certificate from evidence */
+#define TPM_CA_MAX_CHAIN 4              /* intermediates evidence may bring (tpm_ca_verify_chain) */
+
+/* What a certificate certifies: only the reasons differ. */
+enum tpm_ca_kind {
+	TPM_CA_AK = 0,    /* an AK certificate (tpm-akcert, tpm.akcert_roots) */
+	TPM_CA_EK = 1,    /* an EK certificate (tpm, tpm.ek_roots) */
+};
 
 struct tpm_ca;
 
@@ -55,6 +62,17 @@ size_t tpm_ca_count(const struct tpm_ca *ca);
  * errors), KW_ERR_NOMEM, with a static reason.
  */
 int tpm_ca_verify(const struct tpm_ca *ca, const uint8_t *der, size_t len, int64_t at, EVP_PKEY **ret_key,
+    json_t **ret_info, const char **reterr_reason) KW_WUR;
+
+/*
+ * tpm_ca_verify for a kind of certificate (its reasons name it) with up to
+ * TPM_CA_MAX_CHAIN untrusted intermediates (DER, each as der) that may
+ * complete the path to an anchor. tpm_ca_verify is the TPM_CA_AK case
+ * without intermediates. Same results; an intermediate that is not one DER
+ * certificate is KW_ERR_INVALID_FORMAT.
+ */
+int tpm_ca_verify_chain(const struct tpm_ca *ca, enum tpm_ca_kind kind, const uint8_t *der, size_t len,
+    const uint8_t *const *chain, const size_t *chain_lens, size_t nchain, int64_t at, EVP_PKEY **ret_key,
     json_t **ret_info, const char **reterr_reason) KW_WUR;
 
 #endif

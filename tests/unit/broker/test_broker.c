@@ -79,6 +79,44 @@ test_challenge_tamper(void)
 	kw_challenges_free(other);
 }
 
+/* kw_challenge_key: one secret per challenge, only for a challenge that opens, not the challenge's MAC */
+static void
+test_challenge_key(void)
+{
+	struct kw_challenges *c, *other;
+	char n[KW_CHALLENGE_STR_MAX], n2[KW_CHALLENGE_STR_MAX], t[KW_CHALLENGE_STR_MAX];
+	uint8_t k1[KW_CHALLENGE_KEY_SIZE], k2[KW_CHALLENGE_KEY_SIZE], k3[KW_CHALLENGE_KEY_SIZE], raw[KW_CHALLENGE_RAW_LEN];
+	size_t rawlen = 0;
+
+	CU_ASSERT_FATAL(kw_challenges_new(60, 100, &c) == 0);
+	CU_ASSERT_FATAL(kw_challenges_new(60, 100, &other) == 0);
+	CU_ASSERT_FATAL(kw_challenge_issue(c, "tpm", T0, n) == 0);
+	CU_ASSERT_FATAL(kw_challenge_issue(c, "tpm", T0, n2) == 0);
+	/* the same key at /auth and at /attest, until the challenge expires */
+	CU_ASSERT_EQUAL(kw_challenge_key(c, "tpm", n, T0, k1), 0);
+	CU_ASSERT_EQUAL(kw_challenge_key(c, "tpm", n, T0 + 60, k2), 0);
+	CU_ASSERT(memcmp(k1, k2, sizeof(k1)) == 0);
+	memset(k3, 0x5a, sizeof(k3));
+	CU_ASSERT_EQUAL(kw_challenge_key(c, "tpm", n, T0 + 61, k3), KW_ERR_EXPIRED);
+	CU_ASSERT(k3[0] == 0x5a && k3[31] == 0x5a);    /* untouched on failure */
+	/* another challenge, another tee, another broker: no key or another one */
+	CU_ASSERT_EQUAL(kw_challenge_key(c, "tpm", n2, T0, k2), 0);
+	CU_ASSERT(memcmp(k1, k2, sizeof(k1)) != 0);
+	CU_ASSERT_EQUAL(kw_challenge_key(c, "snp", n, T0, k3), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(kw_challenge_key(other, "tpm", n, T0, k3), KW_ERR_INVALID_FORMAT);
+	memcpy(t, n, strlen(n) + 1);
+	t[5] = t[5] == 'A' ? 'B' : 'A';
+	CU_ASSERT_NOT_EQUAL(kw_challenge_key(c, "tpm", t, T0, k3), 0);
+	/* the key is neither the challenge's MAC nor any part of the challenge */
+	CU_ASSERT_FATAL(kw_b64url_decode(n, strlen(n), raw, sizeof(raw), &rawlen) == 0 && rawlen == sizeof(raw));
+	for (size_t i = 0; i + sizeof(k1) <= rawlen; i++)
+		CU_ASSERT(memcmp(raw + i, k1, sizeof(k1)) != 0);
+	/* deriving spends nothing: the challenge still opens once */
+	CU_ASSERT_EQUAL(kw_challenge_consume(c, "tpm", n, T0), 0);
+	kw_challenges_free(c);
+	kw_challenges_free(other);
+}
+
 static void
 test_challenge_capacity(void)
 {
@@ -239,7 +277,7 @@ test_token_tdx(void)
 	}
 	/* a tee the verifier table does not have gets no token */
 	{
-		json_t *claims = json_pack("{s:s, s:s}", "tee", "tpm", "root", "test"), *hdr = NULL, *pl = NULL;
+		json_t *claims = json_pack("{s:s, s:s}", "tee", "sgx", "root", "test"), *hdr = NULL, *pl = NULL;
 
 		CU_ASSERT_EQUAL(kw_ear_build(claims, pub, sig, "https://kw", "kid", T0, 300, &hdr, &pl),
 		    KW_ERR_INVALID_ARG);
@@ -783,7 +821,7 @@ test_parse_auth(void)
 	CU_ASSERT_EQUAL(kw_parse_auth(j, &a, &why), 0);
 	CU_ASSERT_STRING_EQUAL(a.tee, "tdx");
 	json_decref(j);
-	j = json_pack("{s:s, s:s}", "version", "0.1.0", "tee", "tpm");
+	j = json_pack("{s:s, s:s}", "version", "0.1.0", "tee", "sgx");
 	CU_ASSERT_EQUAL(kw_parse_auth(j, &a, &why), KW_ERR_UNSUPPORTED);
 	json_decref(j);
 	j = json_pack("{s:s, s:s, s:i}", "version", "0.1.0", "tee", "snp", "extra", 1);
@@ -1050,6 +1088,7 @@ main(void)
 	CU_add_test(s, "challenge round trip", test_challenge_roundtrip);
 	CU_add_test(s, "challenge tamper and truncation", test_challenge_tamper);
 	CU_add_test(s, "challenge replay set capacity", test_challenge_capacity);
+	CU_add_test(s, "challenge key", test_challenge_key);
 	CU_add_test(s, "challenge check, then record", test_challenge_check_record);
 	CU_add_test(s, "EAR token build, sign, verify", test_token_roundtrip);
 	CU_add_test(s, "EAR token of TDX claims", test_token_tdx);

@@ -73,12 +73,14 @@ test_table(void)
 			CU_ASSERT(!(in_k && k_in_v));
 		}
 	}
-	CU_ASSERT_EQUAL(n, 3);
-	CU_ASSERT_STRING_EQUAL(kw_verifier_names(), "snp, tdx, tpm-akcert");
+	CU_ASSERT_EQUAL(n, 4);
+	CU_ASSERT_STRING_EQUAL(kw_verifier_names(), "snp, tdx, tpm-akcert, tpm");
 	CU_ASSERT_STRING_EQUAL(kw_verifier_unsupported_reason(),
-	    "unsupported \"tee\" (supported: snp, tdx, tpm-akcert)");
+	    "unsupported \"tee\" (supported: snp, tdx, tpm-akcert, tpm)");
 	CU_ASSERT_PTR_EQUAL(kw_verifiers[2], &kw_verifier_tpm_akcert);
-	CU_ASSERT_PTR_NULL(kw_verifier_find("tpm"));
+	CU_ASSERT_PTR_EQUAL(kw_verifiers[3], &kw_verifier_tpm);
+	CU_ASSERT_PTR_EQUAL(kw_verifier_find("tpm"), &kw_verifier_tpm);
+	CU_ASSERT_PTR_NULL(kw_verifier_find("tpm2"));
 	CU_ASSERT_PTR_NULL(kw_verifier_find("SNP"));
 	CU_ASSERT_PTR_NULL(kw_verifier_find(NULL));
 
@@ -100,6 +102,16 @@ test_table(void)
 	json_object_set_new(ev, "cc_eventlog", json_string("AA"));
 	CU_ASSERT_PTR_NULL(kw_verifier_for_evidence(ev, &why));
 	CU_ASSERT(strstr(why, "more than one") != NULL);
+	json_decref(ev);
+	/* TPM evidence has a "quote" too: the type that allows every member wins */
+	ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{}}", "credential", "AA", "ek_cert", "AA", "ak_public", "AA",
+	    "quote", "AA", "signature", "AA", "pcrs");
+	CU_ASSERT_PTR_EQUAL(kw_verifier_for_evidence(ev, &why), &kw_verifier_tpm);
+	json_object_set_new(ev, "cc_eventlog", json_string("x"));   /* now neither allows all */
+	CU_ASSERT_PTR_NULL(kw_verifier_for_evidence(ev, &why));
+	json_decref(ev);
+	ev = json_pack("{s:s, s:s}", "quote", "AA", "cc_eventlog", "x");
+	CU_ASSERT_PTR_EQUAL(kw_verifier_for_evidence(ev, &why), &kw_verifier_tdx);
 	json_decref(ev);
 	ev = json_pack("{s:s}", "vcek", "AA");    /* SNP's, but not its identifying member */
 	CU_ASSERT_PTR_NULL(kw_verifier_for_evidence(ev, &why));
