@@ -52,6 +52,17 @@ int kwctl_fail(int code, const char *fmt, ...) KW_PRINTF(2, 3);
 /* Offline evidence verification (kwctl_evidence.c). argv[0] is "verify". */
 int kwctl_cmd_evidence_verify(int argc, char **argv);
 void kwctl_usage_evidence_verify(FILE *f);
+struct kw_trust;
+/*
+ * Appraise tee-evidence with the table member for tee (binding NULL: not
+ * checked) and print the verdict document; returns the exit status.
+ */
+int kwctl_evidence_appraise(const char *tee, const struct kw_trust *trust, const json_t *evidence,
+    const uint8_t *binding, size_t binding_len, int64_t at, int allow_debug);
+/* kwctl_azure.c: 1 when argv asks for --tee az-snp-vtpm or az-tdx-vtpm. */
+int kwctl_azure_wanted(int argc, char **argv);
+/* evidence verify for the Azure vTPM types; returns the exit status. */
+int kwctl_evidence_verify_azure(int argc, char **argv);
 
 /* ---- connection (kwctl_http.c) ---- */
 

@@ -50,6 +50,13 @@ kwctl_usage_evidence_verify(FILE *f)
 	    "  --at TIME          verification time, RFC 3339 (default: now)\n"
 	    "  --allow-debug      accept debug guests and debug TDs (claims still show \"debug\": true)\n"
 	    "\n"
+	    "       kwctl evidence verify --tee az-snp-vtpm|az-tdx-vtpm --evidence FILE --nonce HEX\n"
+	    "                             [--collateral FILE] [--chain FILE] [--test-root FILE ...]\n"
+	    "                             [--at RFC3339-TIME] [--allow-debug]\n"
+	    "  --evidence FILE    (az-*) recorded Azure vTPM evidence JSON (docs/verifier-tpm.md)\n"
+	    "  --nonce HEX        (az-*) the TPM quote's expected extraData, 1..63 bytes, or 64\n"
+	    "                     (the broker's binding: SHA-384 digest, 16 zero bytes)\n"
+	    "\n"
 	    "Prints one JSON document {\"verdict\", \"reason\", \"claims\"} on stdout.\n"
 	    "Exit status: 0 verified, 1 rejected, 2 usage or unreadable input.\n", f);
 }
@@ -175,11 +182,12 @@ put_b64(json_t *o, const char *key, const uint8_t *p, size_t n)
 
 /*
  * The broker's path: the verifier table entry for tee appraises the
- * tee-evidence object built from the files (no binding: kwctl prints the
- * report data instead). Returns the exit status.
+ * tee-evidence object built from the files (binding NULL: not checked, kwctl
+ * prints the report data instead). Returns the exit status.
  */
-static int
-appraise(const char *tee, const struct kw_trust *trust, const json_t *evidence, int64_t at, int allow_debug)
+int
+kwctl_evidence_appraise(const char *tee, const struct kw_trust *trust, const json_t *evidence,
+    const uint8_t *binding, size_t binding_len, int64_t at, int allow_debug)
 {
 	const struct kw_verifier *v = kw_verifier_find(tee);
 	struct kw_appraisal in;
@@ -193,6 +201,8 @@ appraise(const char *tee, const struct kw_trust *trust, const json_t *evidence, 
 	}
 	memset(&in, 0, sizeof(in));
 	in.evidence = evidence;
+	in.binding = binding;
+	in.binding_len = binding_len;
 	in.at = at;
 	in.trust = trust;
 	in.allow_debug = allow_debug;
@@ -242,7 +252,7 @@ verify_tdx(const char *quote_path, const char *coll_path, const char *const *roo
 		goto out;
 	}
 	trust.tdx_collateral = src;
-	rc = appraise("tdx", &trust, ev, at, allow_debug);
+	rc = kwctl_evidence_appraise("tdx", &trust, ev, NULL, 0, at, allow_debug);
 out:
 	json_decref(ev);
 	json_decref(coll);
@@ -304,6 +314,9 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 	json_t *ev = NULL;
 	int c, r, rc = KWCTL_EUSAGE;
 
+	/* the Azure vTPM types have their own options (kwctl_azure.c) */
+	if (kwctl_azure_wanted(argc, argv))
+		return kwctl_evidence_verify_azure(argc, argv);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -367,7 +380,8 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(tee, "snp") != 0 && strcmp(tee, "tdx") != 0) {
-		rc = kwctl_usage_error("unsupported --tee '%s' (supported: snp, tdx)", tee);
+		rc = kwctl_usage_error("unsupported --tee '%s' (supported: snp, tdx, az-snp-vtpm, az-tdx-vtpm)",
+		    tee);
 		goto out;
 	}
 	if (at_str != NULL) {
@@ -428,7 +442,7 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 		rc = kwctl_usage_error("out of memory");
 		goto out;
 	}
-	rc = appraise("snp", &trust, ev, vo.at, vo.allow_debug);
+	rc = kwctl_evidence_appraise("snp", &trust, ev, NULL, 0, vo.at, vo.allow_debug);
 out:
 	json_decref(ev);
 	snp_trust_free(trust.snp);

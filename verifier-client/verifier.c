@@ -16,6 +16,8 @@
 const struct kw_verifier *const kw_verifiers[] = {
 	&kw_verifier_snp,
 	&kw_verifier_tdx,
+	&kw_verifier_az_snp_vtpm,
+	&kw_verifier_az_tdx_vtpm,
 	NULL,
 };
 
@@ -50,14 +52,15 @@ kw_verifier_for_evidence(const json_t *evidence, const char **why)
 	}
 	if (found == NULL)
 		*why = "tee-evidence is no supported evidence (snp: report, vcek, chain; "
-		    "tdx: quote, cc_eventlog)";
+		    "tdx: quote, cc_eventlog; az-snp-vtpm: snp_hcl_report, ...; "
+		    "az-tdx-vtpm: tdx_hcl_report, ...)";
 	return found;
 }
 
 const char *
 kw_verifier_names(void)
 {
-	return "snp, tdx";
+	return "snp, tdx, az-snp-vtpm, az-tdx-vtpm";
 }
 
 int

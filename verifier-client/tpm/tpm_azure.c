@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <tss2/tss2_mu.h>
 
 #include "kw_b64url.h"
 #include "kw_json.h"
@@ -285,6 +286,30 @@ put_b64(json_t *o, const char *key, const uint8_t *p, size_t n)
 	return r;
 }
 
+/*
+ * The recorded formats carry the bare RSASSA-PKCS1-v1_5 signature (Azure's
+ * vTPM AK signs with SHA-256); the broker's tee-evidence carries the
+ * TPMT_SIGNATURE the TPM returned. Marshalled by tss2-mu.
+ */
+static int
+put_tpmt_signature(json_t *o, const char *key, const uint8_t *sig, size_t len)
+{
+	TPMT_SIGNATURE ts;
+	uint8_t buf[sizeof(TPMT_SIGNATURE)];
+	size_t off = 0;
+
+	if (len == 0 || len > sizeof(ts.signature.rsassa.sig.buffer))
+		return KW_ERR_INVALID_ARG;
+	memset(&ts, 0, sizeof(ts));
+	ts.sigAlg = TPM2_ALG_RSASSA;
+	ts.signature.rsassa.hash = TPM2_ALG_SHA256;
+	ts.signature.rsassa.sig.size = (UINT16)len;
+	memcpy(ts.signature.rsassa.sig.buffer, sig, len);
+	if (Tss2_MU_TPMT_SIGNATURE_Marshal(&ts, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS)
+		return KW_ERR_INTERNAL;
+	return put_b64(o, key, buf, off);
+}
+
 int
 tpm_azure_tee_evidence(const struct tpm_azure_evidence *e, int tdx, json_t **ret)
 {
@@ -306,7 +331,7 @@ tpm_azure_tee_evidence(const struct tpm_azure_evidence *e, int tdx, json_t **ret
 	if (json_object_set(pcrs, "sha256", bank) != 0 ||
 	    (r = put_b64(o, tdx ? "tdx_hcl_report" : "snp_hcl_report", e->hcl, e->hcl_len)) != 0 ||
 	    (r = put_b64(o, "vtpm_quote", e->quote, e->quote_len)) != 0 ||
-	    (r = put_b64(o, "vtpm_signature", e->sig, e->sig_len)) != 0)
+	    (r = put_tpmt_signature(o, "vtpm_signature", e->sig, e->sig_len)) != 0)
 		goto out;
 	r = KW_ERR_NOMEM;
 	if (json_object_set(o, "pcrs", pcrs) != 0)

@@ -19,6 +19,8 @@
  *      "hcl_report": base64url, "vcek": base64url DER | PEM   (SNP)
  *                               | "td_quote": base64url}       (TDX)
  *
+ * The signature is the bare RSASSA-PKCS1-v1_5/SHA-256 signature of the AK
+ * (the tee-evidence carries it as a TPMT_SIGNATURE, marshalled by tss2-mu).
  * base64url here may carry '=' padding (Azure's tools write it). The PCRs
  * are the sha256 bank, PCR 0..23 in order. No other members are accepted.
  * Nothing is authenticated here; the seam member does that.
@@ -65,7 +67,8 @@ void tpm_azure_evidence_clear(struct tpm_azure_evidence *e);
  *   TDX: {"tdx_hcl_report": ..., "vtpm_quote", "vtpm_signature", "pcrs",
  *         "td_quote": b64url}
  * tdx says which (the HCL report's own type decides at appraisal). 0 and a
- * new object in *ret, or KW_ERR_NOMEM.
+ * new object in *ret, or KW_ERR_NOMEM / KW_ERR_INVALID_ARG (a signature
+ * longer than a TPM RSA signature, or the member tdx asks for is missing).
  */
 int tpm_azure_tee_evidence(const struct tpm_azure_evidence *e, int tdx, json_t **ret) KW_WUR;
 

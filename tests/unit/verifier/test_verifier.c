@@ -59,8 +59,8 @@ test_table(void)
 			for (size_t i = 0; k != n && kw_verifiers[k]->members[i] != NULL; i++)
 				CU_ASSERT(strcmp(kw_verifiers[k]->members[i], v->members[0]) != 0);
 	}
-	CU_ASSERT_EQUAL(n, 2);
-	CU_ASSERT_STRING_EQUAL(kw_verifier_names(), "snp, tdx");
+	CU_ASSERT_EQUAL(n, 4);
+	CU_ASSERT_STRING_EQUAL(kw_verifier_names(), "snp, tdx, az-snp-vtpm, az-tdx-vtpm");
 	CU_ASSERT_PTR_NULL(kw_verifier_find("tpm"));
 	CU_ASSERT_PTR_NULL(kw_verifier_find("SNP"));
 	CU_ASSERT_PTR_NULL(kw_verifier_find(NULL));
