@@ -25,6 +25,7 @@
 
 #include "attester.h"
 #include "att_tdx_emu.h"
+#include "att_azure.h"
 #include "kw_build.h"
 #include "kw_json.h"
 #include "kw_name.h"
@@ -68,6 +69,7 @@ struct opts {
 	int quiet;
 	struct att_manifest_opts man;
 	int no_manifest;
+	const char *tee;               /* --tee: "az-snp-vtpm", "az-tdx-vtpm" (otherwise configfs-tsm or --emulate) */
 };
 
 static int quiet;
@@ -111,6 +113,7 @@ usage(FILE *f)
 	      "             [--token-out FILE]\n"
 	      "             [--root-store PATH] [--tls-config FILE [--tls-config-section NAME]]\n"
 	      "             [--crypto-config FILE] | [--no-manifest]\n"
+	      "             [--tee az-snp-vtpm|az-tdx-vtpm]\n"
 	      "       kwget --emulate tdx --emu-dir DIR --emu-collateral-out FILE\n"
 	      "       kwget --help | --version\n"
 	      "\n"
@@ -145,6 +148,12 @@ usage(FILE *f)
 	      "                         the ssl_conf entry to read (default: system_default)\n"
 	      "  --crypto-config FILE   the workload's declared key lengths (JSON)\n"
 	      "  --no-manifest          send an empty configuration manifest (\"config\": {})\n"
+	      "  --tee az-snp-vtpm|az-tdx-vtpm\n"
+	      "                         attest through an Azure confidential VM's vTPM: the HCL\n"
+	      "                         report (NV 0x01400001), a quote by the AK at 0x81000003\n"
+	      "                         (TCTI from $KWGET_TCTI, else $TPM2TOOLS_TCTI, else\n"
+	      "                         device:/dev/tpmrm0), and from Azure IMDS the VCEK (SNP)\n"
+	      "                         or the TD quote (TDX)\n"
 	      "  --quiet                print errors only\n"
 	      "\n"
 	      "Exit: 0 ok, 1 usage, 2 network/TLS, 3 attestation denied (401/403), 4 not found,\n"
@@ -433,6 +442,7 @@ enum {
 	OPT_EMU_MEAS, OPT_EMU_DEBUG, OPT_EMU_RD, OPT_SAVE_ATTEST, OPT_JWE_OUT, OPT_TEE_KEY_OUT,
 	OPT_TOKEN_OUT, OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_ROOT_STORE, OPT_TLS_CONFIG,
 	OPT_TLS_SECTION, OPT_CRYPTO_CONFIG, OPT_NO_MANIFEST, OPT_EMU_COLLATERAL_OUT,
+	OPT_TEE,
 };
 
 static const struct option longopts[] = {
@@ -457,6 +467,7 @@ static const struct option longopts[] = {
 	{"tls-config-section", required_argument, NULL, OPT_TLS_SECTION},
 	{"crypto-config", required_argument, NULL, OPT_CRYPTO_CONFIG},
 	{"no-manifest", no_argument, NULL, OPT_NO_MANIFEST},
+	{"tee", required_argument, NULL, OPT_TEE},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -501,6 +512,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case OPT_TLS_SECTION: o->man.tls_section = optarg; break;
 		case OPT_CRYPTO_CONFIG: o->man.crypto_config = optarg; break;
 		case OPT_NO_MANIFEST: o->no_manifest = 1; break;
+		case OPT_TEE: o->tee = optarg; break;
 		case OPT_HELP: usage(stdout); return -1;
 		case OPT_VERSION: printf("kwget %s\n", KW_VERSION); return -1;
 		default:
@@ -537,6 +549,12 @@ parse_args(int argc, char **argv, struct opts *o)
 		    "--tls-config-section and --crypto-config");
 	if (o->man.tls_section != NULL && o->man.tls_config == NULL)
 		return fail(EXIT_USAGE, "--tls-config-section needs --tls-config FILE");
+	if (o->tee != NULL) {
+		if (strcmp(o->tee, "az-snp-vtpm") != 0 && strcmp(o->tee, "az-tdx-vtpm") != 0)
+			return fail(EXIT_USAGE, "--tee supports 'az-snp-vtpm' and 'az-tdx-vtpm'");
+		if (o->emulate != NULL || o->emu_dir != NULL || o->have_meas || o->have_rd || o->emu_debug)
+			return fail(EXIT_USAGE, "--tee %s excludes --emulate and the --emu-* options", o->tee);
+	}
 	if (o->emulate != NULL) {
 		if (strcmp(o->emulate, "snp") != 0 && strcmp(o->emulate, "tdx") != 0)
 			return fail(EXIT_USAGE, "--emulate supports 'snp' and 'tdx'");
@@ -581,7 +599,7 @@ get_nonce(const struct opts *o, const char *base, const char *tee, char **ret)
 
 	if ((code = make_url(url, base, "/kbs/v0/auth", NULL)) != 0)
 		return code;
-	/* tee is "snp" or "tdx" (phase_prepare) */
+	/* tee is "snp", "tdx" or an az-*-vtpm name (phase_prepare): no escaping needed */
 	snprintf(body, sizeof(body), "{\"version\":\"0.1.0\",\"tee\":\"%s\",\"extra-params\":{}}", tee);
 	if ((code = http_do(o, "auth", url, body, NULL, "application/json", MAX_AUTH_RESP, &rs, &hd,
 	    0)) != 0)
@@ -810,8 +828,10 @@ struct flow {
 	const char *tee;                   /* "snp" or "tdx" */
 	json_t *rd;                        /* runtime-data */
 	struct att_evidence *ev;           /* SNP */
-	uint8_t *quote;                    /* TDX */
+	uint8_t *quote;                    /* TDX; az-tdx-vtpm: the TD quote from IMDS */
 	size_t quote_len;
+	struct att_az_tpm az;              /* az-*-vtpm: HCL report, quote, PCRs */
+	char *vcek_pem;                    /* az-snp-vtpm: VCEK and chain from IMDS */
 	char *body;                        /* the /attest request (wiped) */
 	char *token;                       /* the TEE-bound token (wiped) */
 	int64_t lifetime;
@@ -836,6 +856,8 @@ flow_free(struct flow *f)
 	json_decref(f->rd);
 	att_evidence_free(f->ev);
 	free(f->quote);
+	att_az_tpm_clear(&f->az);
+	free(f->vcek_pem);
 	att_keys_free(f->keys);
 }
 
@@ -848,7 +870,9 @@ phase_prepare(struct flow *f)
 	size_t blen;
 	int r;
 
-	if (o->emulate != NULL) {
+	if (o->tee != NULL) {
+		f->tee = o->tee;
+	} else if (o->emulate != NULL) {
 		f->tee = o->emulate;
 	} else {
 		char provider[ATT_TSM_MAX_PROVIDER + 1];
@@ -984,6 +1008,43 @@ evidence_tdx(struct flow *f, const uint8_t report_data[static ATT_REPORT_DATA_LE
 }
 
 /*
+ * Azure vTPM evidence as tee-evidence JSON in *ret: the quote's qualifyingData
+ * is the 48-byte SHA-384(JCS(runtime-data)) (report_data without its zero
+ * tail), the hardware's part comes from Azure's IMDS.
+ */
+static int
+evidence_azure(struct flow *f, const uint8_t report_data[static ATT_REPORT_DATA_LEN], json_t **ret)
+{
+	int tdx = strcmp(f->tee, "az-tdx-vtpm") == 0, r;
+	const uint8_t *tdreport = NULL;
+	const char *why = NULL, *base = att_az_imds_base();
+
+	if ((r = att_az_tpm_collect(NULL, report_data, 48, &f->az, &why)) != 0)
+		return fail(EXIT_LOCAL, "evidence failed: vTPM: %s (%s)", why, kw_strerror(r));
+	if (f->az.tdx != tdx)
+		return fail(EXIT_LOCAL, "evidence failed: the HCL report is %s, not %s", f->az.tdx ?
+		    "TDX (use --tee az-tdx-vtpm)" : "SNP (use --tee az-snp-vtpm)", f->tee);
+	say("evidence: HCL report (%zu bytes) from vTPM NV 0x01400001, quote of PCR 0-23 (sha256) "
+	    "by the AK at 0x81000003", f->az.hcl_len);
+	if (tdx) {
+		if ((r = att_az_hcl_kind(f->az.hcl, f->az.hcl_len, &tdx, &tdreport)) != 0 ||
+		    (r = att_az_imds_td_quote(base, tdreport, ATT_AZ_TDREPORT_LEN, &f->quote,
+		    &f->quote_len)) != 0)
+			return fail(EXIT_LOCAL, "evidence failed: TD quote from IMDS %s%s: %s", base,
+			    ATT_AZ_TDQUOTE_PATH, kw_strerror(r));
+		say("evidence: TD quote from IMDS (%zu bytes)", f->quote_len);
+	} else {
+		if ((r = att_az_imds_vcek(base, &f->vcek_pem)) != 0)
+			return fail(EXIT_LOCAL, "evidence failed: VCEK from IMDS %s%s: %s", base,
+			    ATT_AZ_THIM_PATH, kw_strerror(r));
+		say("evidence: VCEK and chain from IMDS (THIM)");
+	}
+	if ((r = att_az_evidence_to_json(&f->az, f->vcek_pem, f->quote, f->quote_len, ret)) != 0)
+		return fail(EXIT_LOCAL, "evidence failed: %s", kw_strerror(r));
+	return 0;
+}
+
+/*
  * --emu-collateral-out: the collateral a broker needs for the emulated
  * platform (the set's FMSPC, TCB, QE), signed by the set's NOT INTEL TCB
  * Signing key and CAs, written as a new file.
@@ -1033,6 +1094,8 @@ phase_evidence(struct flow *f)
 	}
 	if (strcmp(f->tee, "tdx") == 0)
 		code = evidence_tdx(f, report_data, &evj);
+	else if (strncmp(f->tee, "az-", 3) == 0)
+		code = evidence_azure(f, report_data, &evj);
 	else
 		code = evidence_snp(f, report_data, &evj);
 	if (code != 0)
