@@ -14,7 +14,11 @@ made here: a swtpm (software TPM, not Azure's paravisor) holding
     HCLEkPub key);
 
 and a loopback stub of Azure's IMDS THIM endpoint serving the emulation
-VCEK and its chain. kwget reads the HCL report and quotes PCR 0..23 through
+VCEK and its chain. For az-tdx-vtpm a second swtpm holds an HCL report whose
+slot is a TDREPORT made here, and the IMDS stub's /acc/tdquote answers the
+posted TDREPORT with an EMULATED (NOT INTEL) TD quote of the same
+REPORT_DATA (kwtest.TdxPlatform), whose collateral the broker loads from
+its offline directory. kwget reads the HCL report and quotes PCR 0..23 through
 tss2-esys (swtpm TCTI) exactly as on Azure; only the hardware and the IMDS
 are stand-ins. An independent client (tpm2_quote from tpm2-tools, Python)
 makes the same evidence without kwget. Negatives: var_data changed after
@@ -40,6 +44,8 @@ import kwtest  # noqa: E402
 from kwtest import Attester, Broker, b64u  # noqa: E402
 
 RES = "azure/key/disk"
+RES_TDX = "azure/key/tdx"
+TDQUOTE = "/acc/tdquote"
 NV = "0x01400001"
 AK = "0x81000003"
 PCR8_EVENT = hashlib.sha256(b"keywarden az-snp-vtpm test kernel").digest()
@@ -105,10 +111,12 @@ class Swtpm:
 class Imds(http.server.ThreadingHTTPServer):
     """Azure IMDS THIM on loopback: GET /metadata/THIM/amd/certification with Metadata: true."""
 
-    def __init__(self, vcek_pem, chain_pem):
+    def __init__(self, vcek_pem, chain_pem, td_quote=None):
         self.answer = json.dumps({"vcekCert": vcek_pem, "certificateChain": chain_pem,
                                   "tcbm": "DB18000000000004", "cacheControl": "86400"}).encode()
+        self.td_quote = td_quote      # f(tdreport) -> quote bytes
         self.requests = []
+        self.tdreports = []
         self.status = 200
         super().__init__(("127.0.0.1", 0), ImdsHandler)
         self.url = "http://127.0.0.1:%d" % self.server_address[1]
@@ -129,6 +137,25 @@ class ImdsHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(srv.answer)
 
+    def do_POST(self):  # noqa: N802
+        srv = self.server
+        srv.requests.append((self.command, self.path, self.headers.get("Metadata")))
+        n = int(self.headers.get("Content-Length", "0"))
+        body = json.loads(self.rfile.read(n)) if 0 < n < 65536 else {}
+        if (self.path != TDQUOTE or self.headers.get("Content-Type") != "application/json" or
+                set(body) != {"report"} or srv.td_quote is None or srv.status != 200):
+            self.send_response(srv.status if srv.status != 200 else 400)
+            self.end_headers()
+            return
+        rep = kwtest.b64u_dec(body["report"])
+        srv.tdreports.append(rep)
+        out = json.dumps({"quote": base64.urlsafe_b64encode(srv.td_quote(rep)).decode()}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
     def log_message(self, *a):
         pass
 
@@ -141,18 +168,29 @@ def ak_jwk(pem):
             "n": b64u(n.n.to_bytes((n.n.bit_length() + 7) // 8, "big"))}
 
 
-def hcl_report(snp_report, var):
-    """The HCL report layout (docs/verifier-tpm.md): header, SNP slot, runtime header, var_data."""
-    h = struct.pack("<4sIIII12s", b"HCLA", 1, 0x4D4 + len(var), 2, 0, bytes(12))
-    rt = struct.pack("<IIIII", 20 + len(var), 1, 2, 1, len(var))
-    return h + snp_report + rt + var
+def hcl_report(hw_report, var, tdx=False):
+    """The HCL report layout (docs/verifier-tpm.md): header, hardware slot, runtime header, var_data."""
+    h = struct.pack("<4sIIII12s", b"HCLA", 2 if tdx else 1, 0x4D4 + len(var), 2, 0, bytes(12))
+    rt = struct.pack("<IIIII", 20 + len(var), 1, 4 if tdx else 2, 1, len(var))
+    return h + hw_report + bytes(1184 - len(hw_report)) + rt + var
+
+
+def tdreport(report_data, mrtd):
+    """A TDREPORT as the TDX module lays it out: REPORTMACSTRUCT (type 0x81, REPORT_DATA at 128),
+    TEE_TCB_INFO, TDINFO (MRTD at 512 + 16). Not MACed: nothing outside the TD can check that MAC."""
+    r = bytearray(1024)
+    r[0] = 0x81
+    r[128:192] = report_data
+    r[528:576] = mrtd
+    return bytes(r)
 
 
 class Azure:
     """The stand-in VM: swtpm with AK and HCL report, the IMDS stub."""
 
-    def __init__(self, b):
+    def __init__(self, b, tdx=False):
         self.b = b
+        self.tdx = tdx
         self.tpm = Swtpm(b.dir)
         self.tpm.run("tpm2_createek", "-c", "ek.ctx", "-G", "rsa", "-u", "ek.pub")
         self.tpm.run("tpm2_createak", "-C", "ek.ctx", "-c", "ak.ctx", "-G", "rsa", "-g", "sha256",
@@ -165,16 +203,25 @@ class Azure:
                                                     "tpm-enabled": True, "vmUniqueId": "KW-TEST-VM"},
                                "user-data": "00" * 64}, separators=(",", ":")).encode()
         self.attester = Attester(b)
-        rep = self.attester.report(hashlib.sha256(self.var).digest() + bytes(32))
-        self.hcl = hcl_report(rep, self.var)
+        bound = hashlib.sha256(self.var).digest() + bytes(32)
+        if tdx:
+            self.plat = kwtest.TdxPlatform(os.path.join(b.dir, "tdx-emu"))
+            self.hcl = hcl_report(tdreport(bound, self.plat.mrtd), self.var, tdx=True)
+        else:
+            self.hcl = hcl_report(self.attester.report(bound), self.var)
         assert len(self.hcl) <= 2048, len(self.hcl)
         self.tpm.run("tpm2_nvdefine", NV, "-C", "o", "-s", str(len(self.hcl)), "-a", "ownerread|ownerwrite")
         self.write_hcl(self.hcl)
         self.tpm.run("tpm2_pcrextend", "8:sha256=" + PCR8_EVENT.hex())
         self.pcr8 = hashlib.sha256(bytes(32) + PCR8_EVENT).hexdigest()
         emu = os.path.join(b.dir, "emu")
+        self.quote_rd = None      # set: the TD quote's REPORT_DATA differs from the TDREPORT's
         self.imds = Imds(open(os.path.join(emu, "vcek.pem")).read(),
-                         open(os.path.join(emu, "cert_chain.pem")).read())
+                         open(os.path.join(emu, "cert_chain.pem")).read(),
+                         td_quote=self.td_quote if tdx else None)
+
+    def td_quote(self, report):
+        return self.plat.quote(self.quote_rd or report[128:192])
 
     def write_hcl(self, data):
         p = os.path.join(self.tpm.dir, "hcl.bin")
@@ -331,6 +378,49 @@ def t_no_hcl_report(b):
     assert p.returncode == 6 and b"0x01400001" in p.stderr, (p.returncode, p.stderr)
 
 
+def t_tdx_kwget_release(b):
+    """kwget --tee az-tdx-vtpm: the TDREPORT of the HCL report posted to IMDS, the TD quote back."""
+    az = b.aztdx
+    out, jwe_p, pem, tok_p = outdir(b)
+    p = az.kwget("--resource", RES_TDX, "--out", out, "--jwe-out", jwe_p, "--tee-key-out", pem,
+                 "--token-out", tok_p, tee="az-tdx-vtpm")
+    assert p.returncode == 0, p.stderr.decode()
+    assert b"TD quote from IMDS" in p.stderr, p.stderr
+    assert az.imds.requests[-1] == ("POST", TDQUOTE, "true"), az.imds.requests
+    assert az.imds.tdreports[-1] == az.hcl[0x20:0x20 + 1024]
+    key = open(out, "rb").read()
+    from jwcrypto import jwe, jwk
+    t = jwe.JWE()
+    t.deserialize(open(jwe_p).read().strip(), key=jwk.JWK.from_pem(open(pem, "rb").read()))
+    assert t.payload == key and len(key) == 32
+    sub = token_claims(open(tok_p).read())
+    c = sub["kw.claims"]
+    assert c["tee"] == "az-tdx-vtpm" and c["root"] == "test" and c["tcb_status"] == "UpToDate", c
+    assert c["mrtd"] == az.plat.mrtd.hex() and c["pcrs"]["sha256"]["8"] == az.pcr8, c
+    assert c["azure"]["hcl_version"] == 2, c["azure"]
+    assert sub["ear.appraisal-policy-id"] == "urn:keywarden:appraisal:az-tdx-vtpm-evidence:v1", sub
+    secrets_seen.append(key)
+
+
+def t_tdx_quote_of_another_report(b):
+    """IMDS answers with a TD quote of other REPORT_DATA than the TDREPORT's: refused."""
+    az = b.aztdx
+    az.quote_rd = hashlib.sha512(b"another TDREPORT").digest()
+    try:
+        out, *_ = outdir(b)
+        p = az.kwget("--resource", RES_TDX, "--out", out, tee="az-tdx-vtpm")
+        assert p.returncode == 3 and not os.path.exists(out), (p.returncode, p.stderr)
+        assert "TD quote REPORT_DATA does not match the HCL report's TDREPORT" in b.log(), b.log()[-2000:]
+    finally:
+        az.quote_rd = None
+
+
+def t_tdx_evidence_for_snp_policy(b):
+    """The TDX VM's token does not open the SNP VM's key (policy: tee az-snp-vtpm)."""
+    p = b.aztdx.kwget("--resource", RES, "--out", outdir(b)[0], tee="az-tdx-vtpm")
+    assert p.returncode == 3, (p.returncode, p.stderr)
+
+
 def t_logs_hold_no_secrets(b):
     log = b.log().encode()
     for s in secrets_seen:
@@ -338,8 +428,8 @@ def t_logs_hold_no_secrets(b):
 
 
 TESTS = [t_kwget_release_matches_jwcrypto, t_python_attester_same_key, t_challenge_of_another_tee,
-         t_var_data_changed, t_imds_down, t_wrong_tee, t_pcr_outside_policy, t_no_hcl_report,
-         t_logs_hold_no_secrets]
+         t_var_data_changed, t_imds_down, t_wrong_tee, t_tdx_kwget_release, t_tdx_quote_of_another_report,
+         t_tdx_evidence_for_snp_policy, t_pcr_outside_policy, t_no_hcl_report, t_logs_hold_no_secrets]
 
 
 def main():
@@ -348,9 +438,20 @@ def main():
             print("FAIL: %s not installed (scripts/install-deps.sh installs swtpm and tpm2-tools)" % tool)
             return 1
     b = Broker()
+    # the emulated TD platform's collateral, loaded by the broker at start
+    plat = kwtest.TdxPlatform(os.path.join(b.dir, "tdx-emu"))
+    with open(os.path.join(b.dir, "tdx-collateral", "python.json"), "w") as f:
+        f.write(plat.collateral(int(time.time())))
 
     def setup(b):
         b.az = Azure(b)
+        b.aztdx = Azure(b, tdx=True)
+        b.provision(RES_TDX, policy="aztdx", document={
+            "version": 1, "allow_test_roots": True,
+            "rules": {"allOf": [{"claim": "tee", "op": "equals", "value": "az-tdx-vtpm"},
+                                {"claim": "tcb_status", "op": "in", "value": ["UpToDate"]},
+                                {"claim": "pcrs.sha256.8", "op": "equals", "value": b.aztdx.pcr8}]},
+            "reference_values": {"mrtd": [{"value": plat.mrtd.hex(), "name": "emulated TD"}]}})
         doc = kwtest.policy_for(b.emu["measurement"], rules={"allOf": [
             {"claim": "tee", "op": "equals", "value": "az-snp-vtpm"},
             {"claim": "pcrs.sha256.8", "op": "equals", "value": b.az.pcr8},
@@ -360,8 +461,9 @@ def main():
     try:
         return kwtest.run_tests(b, TESTS, setup=setup)
     finally:
-        if hasattr(b, "az"):
-            b.az.stop()
+        for vm in ("az", "aztdx"):
+            if hasattr(b, vm):
+                getattr(b, vm).stop()
 
 
 if __name__ == "__main__":
