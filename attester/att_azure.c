@@ -382,7 +382,8 @@ att_az_tdquote_parse(const char *body, size_t len, uint8_t **ret, size_t *ret_le
 	if (kw_json_get_str(j, "quote", &q, &ql) == 0 && q != NULL) {
 		while (ql > 0 && q[ql - 1] == '=')
 			ql--;
-		r = kw_b64url_decode_alloc(q, ql, ATT_AZ_MAX_TDQUOTE, ret, ret_len);
+		r = ql == 0 ? KW_ERR_INVALID_FORMAT : kw_b64url_decode_alloc(q, ql, ATT_AZ_MAX_TDQUOTE, ret,
+		    ret_len);
 		if (r != 0 && r != KW_ERR_NOMEM && r != KW_ERR_TOO_LARGE)
 			r = KW_ERR_INVALID_FORMAT;
 	}
