@@ -106,7 +106,8 @@ array_has_string(const json_t *a, const char *s)
  * TCB status.
  */
 struct admits {
-	bool snp, tdx, tcb_status;
+	unsigned int snp, tdx;    /* the members of each family still admitted (0: none) */
+	bool tcb_status;
 };
 
 static void
@@ -124,18 +125,19 @@ admits_rule(const json_t *rule, struct admits *a)
 	if (claim == NULL || op == NULL)
 		return;    /* anyOf: no single alternative must hold */
 	if (strcmp(claim, "tee") == 0) {
-		const char *tees[] = {"snp", "tdx"};
-		bool *flag[] = {&a->snp, &a->tdx};
+		/* each family: the TEE and the Azure vTPM type that carries its claims (bit 0, 1) */
+		static const char *const tees[][2] = {{"snp", "az-snp-vtpm"}, {"tdx", "az-tdx-vtpm"}};
+		unsigned int *mask[] = {&a->snp, &a->tdx};
 
 		for (size_t i = 0; i < KW_ARRAY_SIZE(tees); i++) {
-			if (strcmp(op, "equals") == 0)
-				*flag[i] = *flag[i] && json_is_string(v) &&
-				    strcmp(json_string_value(v), tees[i]) == 0;
-			else if (strcmp(op, "in") == 0)
-				*flag[i] = *flag[i] && array_has_string(v, tees[i]);
-			else if (strcmp(op, "notEquals") == 0)
-				*flag[i] = *flag[i] && !(json_is_string(v) &&
-				    strcmp(json_string_value(v), tees[i]) == 0);
+			for (unsigned int k = 0; k < 2; k++) {
+				bool eq = json_is_string(v) && strcmp(json_string_value(v), tees[i][k]) == 0;
+
+				if ((strcmp(op, "equals") == 0 && !eq) ||
+				    (strcmp(op, "in") == 0 && !array_has_string(v, tees[i][k])) ||
+				    (strcmp(op, "notEquals") == 0 && eq))
+					*mask[i] &= ~(1u << k);
+			}
 		}
 	} else if (strcmp(claim, "tcb_status") == 0 &&
 	    (strcmp(op, "equals") == 0 || strcmp(op, "in") == 0)) {
@@ -147,14 +149,14 @@ static struct admits
 policy_admits(const json_t *policy)
 {
 	const json_t *rv = json_object_get(policy, "reference_values");
-	struct admits a = { true, true, false };
+	struct admits a = { 3, 3, false };
 
 	if (json_object_get(policy, "rules") != NULL)
 		admits_rule(json_object_get(policy, "rules"), &a);
 	if (json_object_get(rv, "measurements") != NULL || json_object_get(rv, "sets") != NULL)
-		a.tdx = false;
+		a.tdx = 0;
 	if (json_object_get(rv, "mrtd") != NULL || json_object_get(rv, "rtmr") != NULL)
-		a.snp = false;
+		a.snp = 0;
 	return a;
 }
 

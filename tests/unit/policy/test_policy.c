@@ -1582,9 +1582,16 @@ test_tdx_lint(void)
 		{"{'version':1,'rules':{'claim':'tee','op':'in','value':['snp']}}", 0, 4},
 		/* any TEE: both */
 		{"{'version':1,'rules':{'claim':'tee','op':'notEquals','value':'tpm'}}", 1, 4},
-		/* TDX excluded by notEquals, SNP by equals */
-		{"{'version':1,'rules':{'allOf':[{'claim':'tee','op':'notEquals','value':'tdx'}]}}", 0, 4},
+		/* TDX excluded by notEquals (tdx and az-tdx-vtpm, which carries TDX claims), SNP by equals */
+		{"{'version':1,'rules':{'allOf':[{'claim':'tee','op':'notEquals','value':'tdx'},"
+		    "{'claim':'tee','op':'notEquals','value':'az-tdx-vtpm'}]}}", 0, 4},
+		{"{'version':1,'rules':{'claim':'tee','op':'notEquals','value':'tdx'}}", 1, 4},
 		{"{'version':1,'rules':{'claim':'tee','op':'equals','value':'tdx'}}", 1, 0},
+		/* the Azure vTPM types are linted as the hardware they carry */
+		{"{'version':1,'rules':{'claim':'tee','op':'equals','value':'az-tdx-vtpm'}}", 1, 0},
+		{"{'version':1,'rules':{'claim':'tee','op':'in','value':['az-snp-vtpm']},"
+		    "'reference_values':{'measurements':[{'value':'" MRTD_A "'}]}}", 0, 4},
+		{"{'version':1,'rules':{'claim':'tee','op':'equals','value':'tpm'}}", 0, 0},
 	};
 	json_t *p, *w;
 
