@@ -46,7 +46,9 @@ test_thim_parse(void)
 	free(pem);
 	for (size_t i = 0; i < KW_ARRAY_SIZE(bad); i++) {
 		pem = sentinel;   /* untouched on failure */
-		CHECKF(att_az_thim_parse(bad[i], strlen(bad[i]), &pem) == KW_ERR_INVALID_FORMAT, "case %zu", i);
+		int r = att_az_thim_parse(bad[i], strlen(bad[i]), &pem);
+
+		CHECKF(r == KW_ERR_INVALID_FORMAT, "case %zu", i);
 		CU_ASSERT_PTR_EQUAL(pem, sentinel);
 	}
 }

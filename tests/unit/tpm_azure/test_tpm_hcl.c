@@ -27,7 +27,9 @@ load(const char *name, size_t *len)
 	uint8_t *b = NULL;
 
 	test_vpath(path, sizeof(path), AZ, "%s", name);
-	CHECKF(kw_file_read(path, 1024 * 1024, &b, len) == 0, "cannot read %s", path);
+	int r = kw_file_read(path, 1024 * 1024, &b, len);
+
+	CHECKF(r == 0, "cannot read %s", path);
 	return b;
 }
 
@@ -38,8 +40,11 @@ load_json(const char *name)
 	uint8_t *b = load(name, &len);
 	json_t *j = NULL;
 
-	if (b != NULL)
-		CHECKF(kw_json_parse(b, len, TPM_AZURE_MAX_DOC, &j) == 0, "%s is not JSON", name);
+	if (b != NULL) {
+		int r = kw_json_parse(b, len, TPM_AZURE_MAX_DOC, &j);
+
+		CHECKF(r == 0, "%s is not JSON", name);
+	}
 	free(b);
 	return j;
 }
@@ -336,15 +341,18 @@ test_recorded(void)
 		struct tpm_hcl *h = NULL;
 		const char *why = NULL;
 		char want[129];
+		int r;
 
 		CU_ASSERT_FATAL(doc != NULL);
-		CHECKF(tpm_azure_evidence_parse(doc, &e, &why) == 0, "%s: %s", recorded[i].file, why);
+		r = tpm_azure_evidence_parse(doc, &e, &why);
+		CHECKF(r == 0, "%s: %s", recorded[i].file, why);
 		CU_ASSERT_EQUAL(e.version, recorded[i].version);
 		CU_ASSERT(e.vcek_pem != NULL && strncmp(e.vcek_pem, "-----BEGIN CERTIFICATE-----", 27) == 0);
 		CU_ASSERT_PTR_NULL(e.td_quote);
 		CU_ASSERT(e.sig_len == 256 && e.quote_len > 100 && e.hcl_len == 2600);
 		CU_ASSERT(e.quote[0] == 0xff && e.quote[1] == 'T' && e.quote[2] == 'C' && e.quote[3] == 'G');
-		CHECKF(tpm_hcl_parse(e.hcl, e.hcl_len, &h, &why) == 0, "%s: %s", recorded[i].file, why);
+		r = tpm_hcl_parse(e.hcl, e.hcl_len, &h, &why);
+		CHECKF(r == 0, "%s: %s", recorded[i].file, why);
 		if (h != NULL) {
 			(void)snprintf(want, sizeof(want), "%s%064d", recorded[i].report_data, 0);
 			CU_ASSERT(rd_is(h, want));
@@ -399,12 +407,14 @@ test_recorded_bad(void)
 		json_t *j = NULL;
 		struct tpm_azure_evidence e;
 		const char *why = NULL;
+		int r;
 
 		CU_ASSERT_FATAL(kw_json_parse(bad[i], strlen(bad[i]), 4096, &j) == 0 || i == 0);
 		if (j == NULL)
 			j = json_array();
 		memset(&e, 0x5a, sizeof(e));
-		CHECKF(tpm_azure_evidence_parse(j, &e, &why) != 0, "case %zu parsed", i);
+		r = tpm_azure_evidence_parse(j, &e, &why);
+		CHECKF(r != 0, "case %zu parsed", i);
 		CU_ASSERT(why != NULL);
 		CU_ASSERT(e.version == 0x5a5a5a5a);   /* untouched */
 		json_decref(j);

@@ -87,6 +87,7 @@ test_snp_vectors(void)
 		const char *why = NULL;
 		char path[512];
 		int64_t at = 0;
+		int r;
 
 		CU_ASSERT_FATAL(tpm_azure_evidence_parse(doc, &e, &why) == 0);
 		CU_ASSERT_FATAL(tpm_azure_tee_evidence(&e, 0, &ev) == 0);
@@ -105,7 +106,8 @@ test_snp_vectors(void)
 		in.binding_len = sizeof(binding);
 		in.at = at;
 		in.trust = &trust;
-		CHECKF(kw_verifier_az_snp_vtpm.appraise(&in, &claims, &why) == 0, "%s: %s", cases[i].file, why);
+		r = kw_verifier_az_snp_vtpm.appraise(&in, &claims, &why);
+		CHECKF(r == 0, "%s: %s", cases[i].file, why);
 		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(claims, "tee")), "az-snp-vtpm");
 		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(claims, "root")), "amd");
 		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(claims, "product")), cases[i].product);
