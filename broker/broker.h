@@ -38,6 +38,7 @@ struct kw_broker {
 	/* the verifiers' trust (verifier.h): its members are owned here, read-only once built */
 	struct kw_trust trust;
 	struct kw_tdx_collateral_source *tdx_collateral;   /* trust.tdx_collateral */
+	struct tpm_ca *tpm_akcert;                         /* trust.tpm_akcert */
 	struct kw_challenges *challenges;
 	struct kw_dpop *dpop;
 	struct kw_token_keys *token_keys;   /* from the HSM; newest signs */

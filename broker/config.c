@@ -295,6 +295,7 @@ static const struct key keys[] = {
 	{"", "hsm", K_SECTION, 0, 0, 0, 0, 0, 1},
 	{"", "snp", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "tdx", K_SECTION, 0, 0, 0, 0, 0, 0},
+	{"", "tpm", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "limits", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "token", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "dpop", K_SECTION, 0, 0, 0, 0, 0, 0},
@@ -323,6 +324,7 @@ static const struct key keys[] = {
 	{"snp", "test_roots", K_PATHS, F(snp_test_roots), F(n_snp_test_roots), 0, 0, 0, 0},
 	{"tdx", "test_roots", K_PATHS, F(tdx_test_roots), F(n_tdx_test_roots), 0, 0, 0, 0},
 	{"tdx", "collateral", K_CUSTOM, 0, 0, 0, 0, 0, 0},   /* custom_tdx */
+	{"tpm", "akcert_roots", K_PATHS, F(tpm_akcert_roots), F(n_tpm_akcert_roots), 0, 0, 0, 0},
 	{"limits", "max_body", K_SIZE, F(max_body), 0, 1024, 1024 * 1024, 256 * 1024, 0},
 	{"limits", "max_inflight", K_SIZE, F(max_inflight), 0, 1, 100000, 256, 0},
 	{"limits", "max_sessions", K_SIZE, F(max_sessions), 0, 16, 10000000, 100000, 0},
@@ -340,7 +342,7 @@ static const struct key keys[] = {
 	{"store", "path", K_PATH, F(store_path), 0, 0, 0, 0, 0},
 };
 
-#define SECTION_KEYS_MAX 16
+#define SECTION_KEYS_MAX 24
 
 /* The allowed members of a section ("" = top level), from the table. */
 static void
@@ -654,6 +656,7 @@ kw_config_free(struct kw_config *c)
 	free_list(c->tdx_test_roots, c->n_tdx_test_roots);
 	free(c->tdx_collateral_mode);
 	free(c->tdx_collateral_dir);
+	free_list(c->tpm_akcert_roots, c->n_tpm_akcert_roots);
 	free(c->log_level);
 	free(c->public_url);
 	free(c->token_issuer);

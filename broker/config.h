@@ -47,6 +47,9 @@ struct kw_config {
 	char *tdx_collateral_mode;    /* "offline" (later "pcs", "pccs") */
 	char *tdx_collateral_dir;     /* offline: directory of QuoteCollateralV3 files */
 
+	size_t n_tpm_akcert_roots;
+	char **tpm_akcert_roots;      /* AK CA certificate files (PEM or DER): tpm-akcert; none disables it */
+
 	char *public_url;             /* "https://host:port" workloads use (DPoP htu) */
 	unsigned int nonce_ttl;       /* seconds, default 60 */
 	unsigned int token_ttl;       /* seconds, default 300, at most 300 */

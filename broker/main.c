@@ -288,6 +288,31 @@ load_tdx_trust(struct kw_broker *b)
 	return 0;
 }
 
+/* tpm-akcert: the AK CAs of tpm.akcert_roots; none: the type stays disabled. */
+static int
+load_tpm_akcert_trust(struct kw_broker *b)
+{
+	size_t n = 0;
+	int r;
+
+	if (b->cfg->n_tpm_akcert_roots == 0)
+		return 0;
+	if ((r = tpm_ca_new(&b->tpm_akcert)) != 0) {
+		kw_log_err_r(r, "tpm.akcert_roots");
+		return r;
+	}
+	for (size_t i = 0; i < b->cfg->n_tpm_akcert_roots; i++) {
+		if ((r = tpm_ca_add_file(b->tpm_akcert, b->cfg->tpm_akcert_roots[i], &n)) != 0) {
+			kw_log_err_r(r, "tpm.akcert_roots: cannot load %s (PEM or DER CA certificates)",
+			    b->cfg->tpm_akcert_roots[i]);
+			return r;
+		}
+		kw_log_info("tpm.akcert_roots: %zu AK CA certificate(s) from %s", n, b->cfg->tpm_akcert_roots[i]);
+	}
+	b->trust.tpm_akcert = b->tpm_akcert;
+	return 0;
+}
+
 /*
  * Start the HSM client. Socket mode (hsm.socket): connect to keywarden-hsm's
  * supervisor, which runs as its own user (the custody boundary,
@@ -464,7 +489,7 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	if (load_snp_trust(&b) != 0 || load_tdx_trust(&b) != 0 ||
+	if (load_snp_trust(&b) != 0 || load_tdx_trust(&b) != 0 || load_tpm_akcert_trust(&b) != 0 ||
 	    kw_challenges_new(b.cfg->nonce_ttl, b.cfg->max_sessions, &b.challenges) != 0 ||
 	    kw_dpop_new(b.cfg->dpop_nonce_ttl, b.cfg->dpop_iat_window, b.cfg->token_ttl,
 	    b.cfg->max_sessions, b.cfg->dpop_jti_per_key, &b.dpop) != 0)
@@ -529,6 +554,7 @@ out:
 	kw_tdx_source_free(b.tdx_collateral);
 	tdx_trust_free(b.trust.tdx);
 	snp_trust_free(b.trust.snp);
+	tpm_ca_free(b.tpm_akcert);
 	if (b.base != NULL)
 		event_base_free(b.base);
 	kw_config_free(b.cfg);

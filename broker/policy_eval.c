@@ -341,7 +341,8 @@ match_list(struct ev *ev, const json_t *list, const char *where, const char *set
 					ev->err = KW_ERR_NOMEM;
 			}
 			check(ev, strcmp(claim, "measurement") == 0 ? "measurement" :
-			    strncmp(claim, "rtmr", 4) == 0 ? "rtmr" : claim, where, true,
+			    strncmp(claim, "rtmr", 4) == 0 ? "rtmr" : strncmp(claim, "pcrs.", 5) == 0 ? "pcr" :
+			    strncmp(claim, "eventlog.", 9) == 0 ? "eventlog" : claim, where, true,
 			    "%s matched %s[%zu]", claim, where, i);
 			return 1;
 		}
@@ -355,15 +356,15 @@ match_list(struct ev *ev, const json_t *list, const char *where, const char *set
 }
 
 /*
- * A TDX register list (reference_values.mrtd, .rtmr.<i>): the claim must be
- * the value of an entry whose window holds now. Category: the claim's kind
- * ("mrtd", "rtmr"), or "window".
+ * A reference list (TDX: reference_values.mrtd, .rtmr.<i>; TPM:
+ * .pcrs.<bank>.<n>, .eventlog.kernel_sha256): the claim at the dotted path
+ * claim must be the value of an entry whose window holds now. Category:
+ * category ("mrtd", "rtmr", "pcr", "eventlog"), or "window".
  */
 static void
-eval_tdx_list(struct ev *ev, const json_t *list, const char *where, const char *claim)
+eval_ref_list(struct ev *ev, const json_t *list, const char *where, const char *claim, const char *category)
 {
-	const char *v = json_string_value(json_object_get(ev->claims, claim));
-	const char *category = strncmp(claim, "rtmr", 4) == 0 ? "rtmr" : claim;
+	const char *v = json_string_value(policy_claim_get(ev->claims, claim));
 	struct decision outside;
 	bool seen = false;
 
@@ -375,6 +376,69 @@ eval_tdx_list(struct ev *ev, const json_t *list, const char *where, const char *
 		check(ev, "window", outside.path, false, "%s", outside.detail);
 	else
 		check(ev, category, where, false, "%s is not a reference value", claim);
+}
+
+static void
+eval_tdx_list(struct ev *ev, const json_t *list, const char *where, const char *claim)
+{
+	eval_ref_list(ev, list, where, claim, strncmp(claim, "rtmr", 4) == 0 ? "rtmr" : claim);
+}
+
+/*
+ * An array claim whose every element must be the value of an entry in
+ * window (reference_values.eventlog.boot_loader_sha256): a missing, empty
+ * or non-array claim fails (category "eventlog"), an element outside every
+ * window fails with "window".
+ */
+static void
+eval_ref_array(struct ev *ev, const json_t *list, const char *where, const char *claim)
+{
+	const json_t *a = policy_claim_get(ev->claims, claim);
+	bool all = true;
+
+	if (!json_is_array(a) || json_array_size(a) == 0) {
+		check(ev, "eventlog", where, false, "claim %s missing or empty", claim);
+		return;
+	}
+	for (size_t i = 0; i < json_array_size(a) && all; i++) {
+		const char *v = json_string_value(json_array_get(a, i));
+		struct decision outside;
+		bool seen = false;
+
+		if (v != NULL && match_list(ev, list, where, NULL, claim, v, &seen, &outside) == 1)
+			continue;
+		all = false;
+		if (seen)
+			check(ev, "window", outside.path, false, "%s[%zu] %s", claim, i, outside.detail);
+		else
+			check(ev, "eventlog", where, false, "%s[%zu] is not a reference value", claim, i);
+	}
+}
+
+/* reference_values.pcrs and .eventlog (TPM evidence types). */
+static void
+eval_tpm_lists(struct ev *ev, const json_t *rv)
+{
+	const json_t *pcrs = json_object_get(rv, "pcrs"), *el = json_object_get(rv, "eventlog"), *l;
+	char where[PATH_LEN], claim[64];
+
+	for (size_t b = 0; pcrs != NULL && policy_pcr_banks[b] != NULL; b++) {
+		const json_t *bank = json_object_get(pcrs, policy_pcr_banks[b]);
+
+		for (size_t i = 0; bank != NULL && policy_pcr_indexes[i] != NULL; i++) {
+			if ((l = json_object_get(bank, policy_pcr_indexes[i])) == NULL)
+				continue;
+			snprintf(where, sizeof(where), "reference_values.pcrs.%s.%s", policy_pcr_banks[b],
+			    policy_pcr_indexes[i]);
+			snprintf(claim, sizeof(claim), "pcrs.%s.%s", policy_pcr_banks[b], policy_pcr_indexes[i]);
+			eval_ref_list(ev, l, where, claim, "pcr");
+		}
+	}
+	if ((l = json_object_get(el, "kernel_sha256")) != NULL)
+		eval_ref_list(ev, l, "reference_values.eventlog.kernel_sha256", "eventlog.kernel_sha256",
+		    "eventlog");
+	if ((l = json_object_get(el, "boot_loader_sha256")) != NULL)
+		eval_ref_array(ev, l, "reference_values.eventlog.boot_loader_sha256", "eventlog.boot_loader_sha256");
 }
 
 static void
@@ -421,7 +485,7 @@ eval_refvals(struct ev *ev, const json_t *rv)
 		}
 	}
 	if (json_object_get(rv, "measurements") == NULL && json_object_get(rv, "sets") == NULL) {
-		/* no measurement list: a TDX policy (mrtd, rtmr below) */
+		/* no measurement list: a TDX policy (mrtd, rtmr below) or a TPM one (pcrs, eventlog) */
 	} else if (meas == NULL) {
 		check(ev, "measurement", "reference_values", false, "claim measurement missing");
 	} else {
@@ -457,6 +521,7 @@ eval_refvals(struct ev *ev, const json_t *rv)
 		snprintf(claim, sizeof(claim), "rtmr%s", policy_rtmr_indexes[i]);
 		eval_tdx_list(ev, l, where, claim);
 	}
+	eval_tpm_lists(ev, rv);
 	if (json_object_get(rv, "tcb_floors") != NULL)
 		eval_floors(ev, json_object_get(rv, "tcb_floors"), "reference_values.tcb_floors");
 	for (size_t i = 0; i < s.n; i++) {

@@ -103,11 +103,16 @@ array_has_string(const json_t *a, const char *s)
  * values: a required rule on "tee" narrows the TEEs; SNP measurements
  * (measurements, sets) cannot match TDX claims and mrtd/rtmr cannot match
  * SNP claims; a required rule on "tcb_status" (equals, in) bounds the TDX
- * TCB status.
+ * TCB status. The TPM types with a TPM-only trust anchor (tpm-akcert, tpm)
+ * have no measurement, mrtd or rtmr claims; PCR and event-log reference
+ * values (or a required equals/in rule on a pcrs.* or eventlog.* claim) pin
+ * what they booted, and admit neither SNP nor TDX evidence. The Azure vTPM
+ * types (az-snp-vtpm, az-tdx-vtpm) carry their hardware's claims and PCRs:
+ * each is linted with its hardware's family.
  */
 struct admits {
-	unsigned int snp, tdx;    /* the members of each family still admitted (0: none) */
-	bool tcb_status;
+	unsigned int snp, tdx;    /* the family members still admitted: bit 0 snp/tdx, bit 1 az-*-vtpm */
+	bool tpm_akcert, tpm, tcb_status, tpm_pinned;
 };
 
 static void
@@ -126,22 +131,37 @@ admits_rule(const json_t *rule, struct admits *a)
 		return;    /* anyOf: no single alternative must hold */
 	if (strcmp(claim, "tee") == 0) {
 		/* each family: the TEE and the Azure vTPM type that carries its claims (bit 0, 1) */
-		static const char *const tees[][2] = {{"snp", "az-snp-vtpm"}, {"tdx", "az-tdx-vtpm"}};
+		static const char *const fam[][2] = {{"snp", "az-snp-vtpm"}, {"tdx", "az-tdx-vtpm"}};
 		unsigned int *mask[] = {&a->snp, &a->tdx};
+		const char *tees[] = {"tpm-akcert", "tpm"};
+		bool *flag[] = {&a->tpm_akcert, &a->tpm};
 
-		for (size_t i = 0; i < KW_ARRAY_SIZE(tees); i++) {
+		for (size_t i = 0; i < KW_ARRAY_SIZE(fam); i++) {
 			for (unsigned int k = 0; k < 2; k++) {
-				bool eq = json_is_string(v) && strcmp(json_string_value(v), tees[i][k]) == 0;
+				bool eq = json_is_string(v) && strcmp(json_string_value(v), fam[i][k]) == 0;
 
 				if ((strcmp(op, "equals") == 0 && !eq) ||
-				    (strcmp(op, "in") == 0 && !array_has_string(v, tees[i][k])) ||
+				    (strcmp(op, "in") == 0 && !array_has_string(v, fam[i][k])) ||
 				    (strcmp(op, "notEquals") == 0 && eq))
 					*mask[i] &= ~(1u << k);
 			}
 		}
+		for (size_t i = 0; i < KW_ARRAY_SIZE(tees); i++) {
+			if (strcmp(op, "equals") == 0)
+				*flag[i] = *flag[i] && json_is_string(v) &&
+				    strcmp(json_string_value(v), tees[i]) == 0;
+			else if (strcmp(op, "in") == 0)
+				*flag[i] = *flag[i] && array_has_string(v, tees[i]);
+			else if (strcmp(op, "notEquals") == 0)
+				*flag[i] = *flag[i] && !(json_is_string(v) &&
+				    strcmp(json_string_value(v), tees[i]) == 0);
+		}
 	} else if (strcmp(claim, "tcb_status") == 0 &&
 	    (strcmp(op, "equals") == 0 || strcmp(op, "in") == 0)) {
 		a->tcb_status = true;
+	} else if ((strncmp(claim, "pcrs.", 5) == 0 || strncmp(claim, "eventlog.", 9) == 0) &&
+	    (strcmp(op, "equals") == 0 || strcmp(op, "in") == 0)) {
+		a->tpm_pinned = true;
 	}
 }
 
@@ -149,15 +169,50 @@ static struct admits
 policy_admits(const json_t *policy)
 {
 	const json_t *rv = json_object_get(policy, "reference_values");
-	struct admits a = { 3, 3, false };
+	struct admits a = { 3, 3, true, true, false, false };
 
 	if (json_object_get(policy, "rules") != NULL)
 		admits_rule(json_object_get(policy, "rules"), &a);
-	if (json_object_get(rv, "measurements") != NULL || json_object_get(rv, "sets") != NULL)
+	if (json_object_get(rv, "measurements") != NULL || json_object_get(rv, "sets") != NULL) {
 		a.tdx = 0;
-	if (json_object_get(rv, "mrtd") != NULL || json_object_get(rv, "rtmr") != NULL)
+		a.tpm_akcert = a.tpm = false;
+	}
+	if (json_object_get(rv, "mrtd") != NULL || json_object_get(rv, "rtmr") != NULL) {
 		a.snp = 0;
+		a.tpm_akcert = a.tpm = false;
+	}
+	if (json_object_get(rv, "pcrs") != NULL || json_object_get(rv, "eventlog") != NULL) {
+		a.snp &= ~1u;    /* the Azure vTPM types have PCRs as well as their hardware's claims */
+		a.tdx &= ~1u;
+		a.tpm_pinned = true;
+	}
 	return a;
+}
+
+/* Lint the entries of the TPM reference lists (pcrs.<bank>.<n>, eventlog.<claim>). */
+static int
+lint_tpm_lists(json_t *w, const json_t *rv, int64_t now, int64_t max_age)
+{
+	const json_t *pcrs = json_object_get(rv, "pcrs"), *el = json_object_get(rv, "eventlog"), *l;
+	char where[64];
+	int r;
+
+	for (size_t b = 0; pcrs != NULL && policy_pcr_banks[b] != NULL; b++) {
+		for (size_t i = 0; policy_pcr_indexes[i] != NULL; i++) {
+			l = json_object_get(json_object_get(pcrs, policy_pcr_banks[b]), policy_pcr_indexes[i]);
+			snprintf(where, sizeof(where), "reference_values.pcrs.%s.%s", policy_pcr_banks[b],
+			    policy_pcr_indexes[i]);
+			if (l != NULL && (r = lint_entries(w, l, where, now, max_age)) != 0)
+				return r;
+		}
+	}
+	for (size_t i = 0; el != NULL && policy_eventlog_lists[i] != NULL; i++) {
+		l = json_object_get(el, policy_eventlog_lists[i]);
+		snprintf(where, sizeof(where), "reference_values.eventlog.%s", policy_eventlog_lists[i]);
+		if (l != NULL && (r = lint_entries(w, l, where, now, max_age)) != 0)
+			return r;
+	}
+	return 0;
 }
 
 /* Lint the entries of the TDX reference lists (mrtd, rtmr.<i>). */
@@ -222,7 +277,8 @@ kw_policy_lint(const json_t *policy, const struct kw_policy_ctx *ctx, int64_t ma
 		if ((r = lint_entries(w, json_object_get(rv, "measurements"),
 		    "reference_values.measurements", ctx->now, max_age_seconds)) != 0)
 			goto out;
-		if ((r = lint_tdx_lists(w, rv, ctx->now, max_age_seconds)) != 0)
+		if ((r = lint_tdx_lists(w, rv, ctx->now, max_age_seconds)) != 0 ||
+		    (r = lint_tpm_lists(w, rv, ctx->now, max_age_seconds)) != 0)
 			goto out;
 		if (json_object_get(rv, "tcb_floors") != NULL &&
 		    (r = lint_floors(w, json_object_get(rv, "tcb_floors"),
@@ -263,6 +319,12 @@ kw_policy_lint(const json_t *policy, const struct kw_policy_ctx *ctx, int64_t ma
 	    (r = warn(w, "tdx-tcb-status: TDX evidence is released whatever its TCB status "
 	    "(OutOfDate, ConfigurationNeeded, ...): require {\"claim\": \"tcb_status\", \"op\": "
 	    "\"in\", \"value\": [\"UpToDate\"]} in rules, or narrow tee")) != 0)
+		goto out;
+	/* TPM: a genuine TPM proves what it measured, not that it is what the policy wants */
+	if ((adm.tpm_akcert || adm.tpm) && !adm.tpm_pinned &&
+	    (r = warn(w, "tpm-no-pcrs: TPM evidence (%s) is released whatever the machine booted: "
+	    "pin PCRs (reference_values.pcrs) or event-log values (reference_values.eventlog), or "
+	    "narrow tee", adm.tpm_akcert && adm.tpm ? "tpm-akcert, tpm" : adm.tpm ? "tpm" : "tpm-akcert")) != 0)
 		goto out;
 	if (kw_json_oom()) {
 		r = KW_ERR_NOMEM;    /* a warning may be missing or cut */

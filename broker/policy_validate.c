@@ -28,6 +28,10 @@
 const char *const policy_tcb_components[] = {"bl", "tee", "snp", "ucode", "fmc", NULL};
 const char *const policy_tls_lists[] = {"cipher_suites", "groups", "signature_algorithms", NULL};
 const char *const policy_rtmr_indexes[] = {"0", "1", "2", "3", NULL};
+const char *const policy_pcr_banks[] = {"sha1", "sha256", "sha384", NULL};
+const char *const policy_pcr_indexes[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12",
+	"13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", NULL};
+const char *const policy_eventlog_lists[] = {"kernel_sha256", "boot_loader_sha256", NULL};
 
 /* ---- small helpers ---- */
 
@@ -386,8 +390,9 @@ policy_entry_time(const json_t *e, const char *member, int64_t *ret, bool *prese
 	return kw_time_parse_rfc3339(json_string_value(v), ret);
 }
 
+/* Reference entries whose value is hexlen lower-case hex digits (measurements: 96). */
 static int
-validate_measurements(const json_t *a, struct path *p, char *why, size_t whylen)
+validate_entries(const json_t *a, size_t hexlen, struct path *p, char *why, size_t whylen)
 {
 	static const char *const entry[] = {"value", "not-before", "not-after", "name", NULL};
 	size_t n = json_array_size(a);
@@ -408,8 +413,8 @@ validate_measurements(const json_t *a, struct path *p, char *why, size_t whylen)
 		if ((r = check_members(e, entry, p, why, whylen)) != 0)
 			return r;
 		v = json_string_value(json_object_get(e, "value"));
-		if (!policy_is_hex_lower(v, 96)) {
-			policy_set_why(why, whylen, "%s.value: required, 96 lower-case hex digits", p->s);
+		if (!policy_is_hex_lower(v, hexlen)) {
+			policy_set_why(why, whylen, "%s.value: required, %zu lower-case hex digits", p->s, hexlen);
 			return KW_ERR_INVALID_FORMAT;
 		}
 		for (size_t j = 0; j < i; j++)
@@ -441,20 +446,90 @@ validate_measurements(const json_t *a, struct path *p, char *why, size_t whylen)
 	return 0;
 }
 
+static int
+validate_measurements(const json_t *a, struct path *p, char *why, size_t whylen)
+{
+	return validate_entries(a, 96, p, why, whylen);
+}
+
+/* A reference list that must hold at least one entry of hexlen hex digits. */
+static int
+validate_ref_list(const json_t *a, size_t hexlen, struct path *p, char *why, size_t whylen)
+{
+	int r;
+
+	if ((r = validate_entries(a, hexlen, p, why, whylen)) != 0)
+		return r;
+	if (json_array_size(a) == 0) {
+		policy_set_why(why, whylen, "%s: must hold at least one entry (an empty list denies "
+		    "everything; leave it out instead)", p->s);
+		return KW_ERR_INVALID_FORMAT;
+	}
+	return 0;
+}
+
 /* A TDX reference list (mrtd, rtmr.<i>): entries as measurements, at least one. */
 static int
 validate_tdx_list(const json_t *a, struct path *p, char *why, size_t whylen)
 {
+	return validate_ref_list(a, 96, p, why, whylen);
+}
+
+static int
+pcr_list_sha1(const json_t *a, struct path *p, char *why, size_t whylen)
+{
+	return validate_ref_list(a, 40, p, why, whylen);
+}
+
+static int
+pcr_list_sha256(const json_t *a, struct path *p, char *why, size_t whylen)
+{
+	return validate_ref_list(a, 64, p, why, whylen);
+}
+
+static int
+pcr_list_sha384(const json_t *a, struct path *p, char *why, size_t whylen)
+{
+	return validate_ref_list(a, 96, p, why, whylen);
+}
+
+/*
+ * reference_values.pcrs: {"sha1"|"sha256"|"sha384": {"0".."23": [entries]}},
+ * at least one bank and one PCR each; values of the bank's digest size.
+ */
+static int
+validate_pcrs(const json_t *o, struct path *p, char *why, size_t whylen)
+{
+	static const member_fn lists[] = {pcr_list_sha1, pcr_list_sha256, pcr_list_sha384};
 	int r;
 
-	if ((r = validate_measurements(a, p, why, whylen)) != 0)
+	if ((r = check_members(o, policy_pcr_banks, p, why, whylen)) != 0)
 		return r;
-	if (json_array_size(a) == 0) {
-		policy_set_why(why, whylen, "%s: must hold at least one entry (an empty list denies "
-		    "every TD; leave it out instead)", p->s);
+	if (json_object_size(o) == 0) {
+		policy_set_why(why, whylen, "%s: must name at least one bank (sha1, sha256, sha384)", p->s);
 		return KW_ERR_INVALID_FORMAT;
 	}
+	for (size_t b = 0; policy_pcr_banks[b] != NULL; b++) {
+		const json_t *bank = json_object_get(o, policy_pcr_banks[b]);
+		size_t old;
+
+		if (bank == NULL)
+			continue;
+		old = policy_path_push(p, ".%s", policy_pcr_banks[b]);
+		if ((r = validate_each_member(bank, policy_pcr_indexes, "PCR (\"0\" to \"23\")", lists[b], p, why,
+		    whylen)) != 0)
+			return r;
+		policy_path_pop(p, old);
+	}
 	return 0;
+}
+
+/* reference_values.eventlog: {"kernel_sha256"|"boot_loader_sha256": [entries of 64 hex]}. */
+static int
+validate_eventlog(const json_t *o, struct path *p, char *why, size_t whylen)
+{
+	return validate_each_member(o, policy_eventlog_lists, "event-log claim (kernel_sha256, boot_loader_sha256)",
+	    pcr_list_sha256, p, why, whylen);
 }
 
 /* reference_values.rtmr: {"0".."3": [entries]}, at least one register. */
@@ -468,9 +543,11 @@ validate_rtmr(const json_t *o, struct path *p, char *why, size_t whylen)
 static int
 validate_refvals(const json_t *rv, struct path *p, char *why, size_t whylen)
 {
-	static const char *const members[] = {"measurements", "sets", "tcb_floors", "mrtd", "rtmr", NULL};
+	static const char *const members[] = {"measurements", "sets", "tcb_floors", "mrtd", "rtmr", "pcrs",
+		"eventlog", NULL};
 	const json_t *m = json_object_get(rv, "measurements"), *s = json_object_get(rv, "sets");
 	const json_t *mrtd = json_object_get(rv, "mrtd"), *rtmr = json_object_get(rv, "rtmr");
+	const json_t *pcrs = json_object_get(rv, "pcrs"), *el = json_object_get(rv, "eventlog");
 	size_t old;
 	int r;
 
@@ -501,9 +578,22 @@ validate_refvals(const json_t *rv, struct path *p, char *why, size_t whylen)
 			return r;
 		policy_path_pop(p, old);
 	}
-	if (json_array_size(m) == 0 && json_array_size(s) == 0 && mrtd == NULL && rtmr == NULL) {
-		policy_set_why(why, whylen, "%s: needs at least one measurement, set, mrtd or rtmr "
-		    "entry", p->s);
+	if (pcrs != NULL) {
+		old = policy_path_push(p, ".pcrs");
+		if ((r = validate_pcrs(pcrs, p, why, whylen)) != 0)
+			return r;
+		policy_path_pop(p, old);
+	}
+	if (el != NULL) {
+		old = policy_path_push(p, ".eventlog");
+		if ((r = validate_eventlog(el, p, why, whylen)) != 0)
+			return r;
+		policy_path_pop(p, old);
+	}
+	if (json_array_size(m) == 0 && json_array_size(s) == 0 && mrtd == NULL && rtmr == NULL && pcrs == NULL &&
+	    el == NULL) {
+		policy_set_why(why, whylen, "%s: needs at least one measurement, set, mrtd, rtmr, pcrs or "
+		    "eventlog entry", p->s);
 		return KW_ERR_INVALID_FORMAT;
 	}
 	if (json_object_get(rv, "tcb_floors") != NULL) {

@@ -170,7 +170,7 @@ kw_parse_auth(const json_t *body, struct kw_auth_req *ret, const char **why)
 		return KW_ERR_INVALID_FORMAT;
 	}
 	if (kw_verifier_find(json_string_value(v)) == NULL) {
-		*why = "unsupported \"tee\" (supported: snp, tdx, az-snp-vtpm, az-tdx-vtpm)";
+		*why = kw_verifier_unsupported_reason();
 		return KW_ERR_UNSUPPORTED;
 	}
 	v = json_object_get(body, "extra-params");

@@ -54,11 +54,12 @@ int kwctl_cmd_evidence_verify(int argc, char **argv);
 void kwctl_usage_evidence_verify(FILE *f);
 struct kw_trust;
 /*
- * Appraise tee-evidence with the table member for tee (binding NULL: not
- * checked) and print the verdict document; returns the exit status.
+ * Appraise tee-evidence with the table member for tee (no binding; for the
+ * TPM types nonce_set 1 and the quote's expected extraData in nonce) and
+ * print the verdict document; returns the exit status.
  */
 int kwctl_evidence_appraise(const char *tee, const struct kw_trust *trust, const json_t *evidence,
-    const uint8_t *binding, size_t binding_len, int64_t at, int allow_debug);
+    int64_t at, int allow_debug, const uint8_t *nonce, size_t nonce_len, int nonce_set);
 /* kwctl_azure.c: 1 when argv asks for --tee az-snp-vtpm or az-tdx-vtpm. */
 int kwctl_azure_wanted(int argc, char **argv);
 /* evidence verify for the Azure vTPM types; returns the exit status. */

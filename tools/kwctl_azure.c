@@ -161,7 +161,7 @@ int
 kwctl_evidence_verify_azure(int argc, char **argv)
 {
 	struct az_opts o;
-	struct kw_trust trust = { NULL, NULL, NULL };
+	struct kw_trust trust;
 	struct kw_tdx_collateral_source *src = NULL;
 	struct tpm_azure_evidence e;
 	uint8_t nonce[AZ_MAX_NONCE], *buf = NULL;
@@ -173,13 +173,14 @@ kwctl_evidence_verify_azure(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	memset(&e, 0, sizeof(e));
+	memset(&trust, 0, sizeof(trust));
 	if ((rc = az_getopt(argc, argv, &o)) != 0)
 		return rc < 0 ? KWCTL_OK : rc;
 	tdx = strcmp(o.tee, "az-tdx-vtpm") == 0;
 	nlen = strlen(o.nonce) / 2;
 	if (strlen(o.nonce) % 2 != 0 || nlen == 0 || nlen > AZ_MAX_NONCE ||
 	    kw_hex_decode(o.nonce, nonce, nlen) != 0)
-		return kwctl_usage_error("--nonce needs 1..64 bytes of hex");
+		return kwctl_usage_error("--nonce needs 1..64 bytes of hex (the quote's extraData)");
 	if (o.at != NULL) {
 		if (kw_time_parse_rfc3339(o.at, &at) != 0 || at <= 0)
 			return kwctl_usage_error("--at needs an RFC 3339 time such as 2026-11-28T00:00:00Z");
@@ -206,7 +207,7 @@ kwctl_evidence_verify_azure(int argc, char **argv)
 		rc = kwctl_usage_error("out of memory");
 		goto out;
 	}
-	rc = kwctl_evidence_appraise(o.tee, &trust, ev, nonce, nlen, at, o.allow_debug);
+	rc = kwctl_evidence_appraise(o.tee, &trust, ev, at, o.allow_debug, nonce, nlen, 1);
 out:
 	json_decref(ev);
 	json_decref(doc);

@@ -2,6 +2,8 @@
 /*
  * kwctl evidence verify --tee snp --report FILE [--cert FILE ...] ...
  * kwctl evidence verify --tee tdx --quote FILE --collateral FILE ...
+ * kwctl evidence verify --tee tpm-akcert --quote FILE --sig FILE --pcrs FILE --ak-cert FILE
+ *                       --ca FILE [--event-log FILE] --nonce HEX
  * Offline: runs the broker's verifiers on files, through the same verifier
  * table (verifier-client/verifier.h) the broker uses, and prints the claims.
  * Exit status: 0 verified, 1 rejected, 2 usage or input-file errors.
@@ -21,6 +23,7 @@
 #include "kw_util.h"
 #include "kwctl.h"
 #include "kw_b64url.h"
+#include "tpm_evidence.h"
 #include "verifier.h"
 
 #define KWCTL_MAX_FILE (256 * 1024)
@@ -34,8 +37,12 @@ kwctl_usage_evidence_verify(FILE *f)
 	    "                             [--at RFC3339-TIME] [--allow-debug]\n"
 	    "       kwctl evidence verify --tee tdx --quote FILE --collateral FILE\n"
 	    "                             [--test-root FILE ...] [--at RFC3339-TIME] [--allow-debug]\n"
+	    "       kwctl evidence verify --tee tpm-akcert --quote FILE --sig FILE --pcrs FILE ...\n"
+	    "                             --ak-cert FILE --ca FILE ... [--event-log FILE]\n"
+	    "                             --nonce HEX [--at RFC3339-TIME]\n"
 	    "\n"
-	    "  --tee snp|tdx      evidence type: AMD SEV-SNP or Intel TDX\n"
+	    "  --tee snp|tdx|tpm-akcert  evidence type: AMD SEV-SNP, Intel TDX, or a TPM 2.0\n"
+	    "                     quote whose attestation key has a certificate from a CA\n"
 	    "  --report FILE      (snp) the 1184-byte SNP ATTESTATION_REPORT (binary)\n"
 	    "  --cert FILE        PEM (one or more certificates) or DER; the first certificate\n"
 	    "                     overall is the VCEK/VLEK, further ones (ASK/ASVK, ARK) are\n"
@@ -45,6 +52,16 @@ kwctl_usage_evidence_verify(FILE *f)
 	    "  --quote FILE       (tdx) the DCAP quote, v4 or v5 (binary; zero padding allowed)\n"
 	    "  --collateral FILE  (tdx) Intel collateral for the quote's FMSPC, a dcap-qvl\n"
 	    "                     QuoteCollateralV3 JSON object; its time window must hold --at\n"
+	    "  --quote FILE       (tpm-akcert) the TPMS_ATTEST of the quote (binary)\n"
+	    "  --sig FILE         (tpm-akcert) its TPMT_SIGNATURE (binary)\n"
+	    "  --pcrs FILE        (tpm-akcert) PCR values, lines '<index> <hex>' of one bank (the\n"
+	    "                     bank follows from the digest length: sha1, sha256, sha384);\n"
+	    "                     once per bank\n"
+	    "  --ak-cert FILE     (tpm-akcert) the AK certificate (DER)\n"
+	    "  --ca FILE          (tpm-akcert) an AK CA: PEM (one or more) or DER; every listed\n"
+	    "                     certificate is a trust anchor; repeatable\n"
+	    "  --event-log FILE   (tpm-akcert) the TCG crypto-agile event log (binary)\n"
+	    "  --nonce HEX        (tpm-akcert) the quote's expected extraData (may be empty: '')\n"
 	    "  --test-root FILE   trust this self-signed emulation root (testing only): an\n"
 	    "                     ARK for snp, a \"NOT INTEL\" root for tdx\n"
 	    "  --at TIME          verification time, RFC 3339 (default: now)\n"
@@ -54,8 +71,7 @@ kwctl_usage_evidence_verify(FILE *f)
 	    "                             [--collateral FILE] [--chain FILE] [--test-root FILE ...]\n"
 	    "                             [--at RFC3339-TIME] [--allow-debug]\n"
 	    "  --evidence FILE    (az-*) recorded Azure vTPM evidence JSON (docs/verifier-tpm.md)\n"
-	    "  --nonce HEX        (az-*) the TPM quote's expected extraData, 1..63 bytes, or 64\n"
-	    "                     (the broker's binding: SHA-384 digest, 16 zero bytes)\n"
+	    "  --nonce HEX        (az-*) the TPM quote's expected extraData, 1..64 bytes\n"
 	    "\n"
 	    "Prints one JSON document {\"verdict\", \"reason\", \"claims\"} on stdout.\n"
 	    "Exit status: 0 verified, 1 rejected, 2 usage or unreadable input.\n", f);
@@ -186,8 +202,8 @@ put_b64(json_t *o, const char *key, const uint8_t *p, size_t n)
  * prints the report data instead). Returns the exit status.
  */
 int
-kwctl_evidence_appraise(const char *tee, const struct kw_trust *trust, const json_t *evidence,
-    const uint8_t *binding, size_t binding_len, int64_t at, int allow_debug)
+kwctl_evidence_appraise(const char *tee, const struct kw_trust *trust, const json_t *evidence, int64_t at,
+    int allow_debug, const uint8_t *nonce, size_t nonce_len, int nonce_set)
 {
 	const struct kw_verifier *v = kw_verifier_find(tee);
 	struct kw_appraisal in;
@@ -201,12 +217,13 @@ kwctl_evidence_appraise(const char *tee, const struct kw_trust *trust, const jso
 	}
 	memset(&in, 0, sizeof(in));
 	in.evidence = evidence;
-	in.binding = binding;
-	in.binding_len = binding_len;
 	in.at = at;
 	in.trust = trust;
 	in.allow_debug = allow_debug;
 	in.diag = diag;
+	in.nonce = nonce;
+	in.nonce_len = nonce_len;
+	in.nonce_set = nonce_set;
 	r = v->appraise(&in, &claims, &why);
 	/* A TDX rejection after the TCB evaluation says how far it got (TCB_NOT_SUPPORTED, Revoked). */
 	rc = print_verdict(tee, at, r, claims, why, json_string_value(json_object_get(diag, "tcb_status")));
@@ -219,7 +236,7 @@ static int
 verify_tdx(const char *quote_path, const char *coll_path, const char *const *roots, size_t nroots,
     int64_t at, int allow_debug)
 {
-	struct kw_trust trust = { NULL, NULL, NULL };
+	struct kw_trust trust = { .snp = NULL };
 	struct kw_tdx_collateral_source *src = NULL;
 	uint8_t *quote = NULL, *cbuf = NULL;
 	size_t qlen = 0, clen = 0;
@@ -252,7 +269,7 @@ verify_tdx(const char *quote_path, const char *coll_path, const char *const *roo
 		goto out;
 	}
 	trust.tdx_collateral = src;
-	rc = kwctl_evidence_appraise("tdx", &trust, ev, NULL, 0, at, allow_debug);
+	rc = kwctl_evidence_appraise("tdx", &trust, ev, at, allow_debug, NULL, 0, 0);
 out:
 	json_decref(ev);
 	json_decref(coll);
@@ -260,6 +277,110 @@ out:
 	tdx_trust_free(trust.tdx);
 	free(cbuf);
 	free(quote);
+	return rc;
+}
+
+/* The files of --tee tpm-akcert. */
+struct tpm_files {
+	const char *quote, *sig, *ak_cert, *event_log, *nonce;
+	const char *pcrs[TPM_BANK_COUNT];
+	size_t npcrs;
+	const char *cas[16];
+	size_t ncas;
+};
+
+/* Add one --pcrs file (one bank, told by the digest length) to *p. */
+static int
+read_pcrs(const char *path, struct tpm_pcrs *p)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, hexlen;
+	const char *sp, *nl, *why = NULL;
+	enum tpm_bank b;
+	int r;
+
+	if ((r = kw_file_read(path, KWCTL_MAX_FILE, &buf, &len)) != 0)
+		return kwctl_usage_error("cannot read --pcrs %s: %s", path, kw_strerror(r));
+	sp = memchr(buf, ' ', len);
+	nl = sp != NULL ? memchr(sp, '\n', len - (size_t)(sp - (const char *)buf)) : NULL;
+	hexlen = sp == NULL ? 0 : (nl != NULL ? (size_t)(nl - sp) : len - (size_t)(sp - (const char *)buf)) - 1;
+	if (hexlen > 0 && sp[hexlen] == '\r')
+		hexlen--;
+	b = hexlen == 40 ? TPM_BANK_SHA1 : hexlen == 96 ? TPM_BANK_SHA384 : TPM_BANK_SHA256;
+	if (hexlen != 40 && hexlen != 64 && hexlen != 96) {
+		r = kwctl_usage_error("--pcrs %s: lines must be '<index> <hex>' of 40, 64 or 96 hex digits", path);
+	} else if (p->present[b] != 0) {
+		r = kwctl_usage_error("--pcrs %s: bank %s given twice", path, tpm_bank_name(b));
+	} else if ((r = tpm_pcrs_from_text((const char *)buf, len, b, p, &why)) != 0) {
+		r = kwctl_usage_error("--pcrs %s: %s", path, why);
+	}
+	free(buf);
+	return r;
+}
+
+/* Set member key of ev to base64url of the file at path. */
+static int
+put_file(json_t *ev, const char *key, const char *path, size_t max)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if ((r = kw_file_read(path, max, &buf, &len)) != 0)
+		return kwctl_usage_error("cannot read %s: %s", path, kw_strerror(r));
+	if (len == 0)
+		r = kwctl_usage_error("%s is empty", path);
+	else if (put_b64(ev, key, buf, len) != 0)
+		r = kwctl_usage_error("out of memory");
+	free(buf);
+	return r;
+}
+
+/* --tee tpm-akcert: the files as tee-evidence, the CAs as trust; returns the exit status. */
+static int
+verify_tpm_akcert(const struct tpm_files *f, int64_t at)
+{
+	struct kw_trust trust = { .snp = NULL };
+	struct tpm_ca *ca = NULL;
+	struct tpm_pcrs *pcrs = NULL;
+	uint8_t nonce[64];
+	size_t nlen = strlen(f->nonce);
+	json_t *ev = NULL, *pj = NULL;
+	int r, rc = KWCTL_EUSAGE;
+
+	if (nlen % 2 != 0 || nlen / 2 > sizeof(nonce) || kw_hex_decode(f->nonce, nonce, nlen / 2) != 0)
+		return kwctl_usage_error("--nonce needs 0 to 64 bytes of hex");
+	if ((pcrs = calloc(1, sizeof(*pcrs))) == NULL || (ev = json_object()) == NULL ||
+	    tpm_ca_new(&ca) != 0) {
+		rc = kwctl_usage_error("out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < f->ncas; i++) {
+		if ((r = tpm_ca_add_file(ca, f->cas[i], NULL)) != 0) {
+			rc = kwctl_usage_error("cannot use --ca %s: %s (PEM or DER CA certificates)", f->cas[i],
+			    kw_strerror(r));
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < f->npcrs; i++)
+		if (read_pcrs(f->pcrs[i], pcrs) != 0)
+			goto out;
+	if (put_file(ev, "quote", f->quote, TPM_MAX_ATTEST) != 0 ||
+	    put_file(ev, "signature", f->sig, TPM_MAX_SIGNATURE) != 0 ||
+	    put_file(ev, "ak_cert", f->ak_cert, TPM_CA_MAX_CERT) != 0 ||
+	    (f->event_log != NULL && put_file(ev, "event_log", f->event_log, TPM_EVIDENCE_MAX_EVENTLOG) != 0))
+		goto out;
+	if ((pj = tpm_pcrs_claims(pcrs, pcrs->present)) == NULL || json_object_set(ev, "pcrs", pj) != 0) {
+		rc = kwctl_usage_error("out of memory");
+		goto out;
+	}
+	trust.tpm_akcert = ca;
+	rc = kwctl_evidence_appraise("tpm-akcert", &trust, ev, at, 0, nonce, nlen / 2, 1);
+out:
+	json_decref(pj);
+	json_decref(ev);
+	tpm_ca_free(ca);
+	free(pcrs);
 	return rc;
 }
 
@@ -300,6 +421,12 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 		{ "test-root", required_argument, NULL, 'T' },
 		{ "at", required_argument, NULL, 'a' },
 		{ "allow-debug", no_argument, NULL, 'd' },
+		{ "sig", required_argument, NULL, 'S' },
+		{ "pcrs", required_argument, NULL, 'P' },
+		{ "ak-cert", required_argument, NULL, 'K' },
+		{ "ca", required_argument, NULL, 'A' },
+		{ "event-log", required_argument, NULL, 'E' },
+		{ "nonce", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -307,8 +434,9 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 	const char *chains[16], *roots[16];
 	size_t nchains = 0, nroots = 0;
 	struct cert_list cl = { .n = 0 };
-	struct kw_trust trust = { NULL, NULL, NULL };
+	struct kw_trust trust = { .snp = NULL };
 	struct snp_verify_opts vo = { .at = 0, .allow_debug = 0 };
+	struct tpm_files tf;
 	uint8_t *report = NULL;
 	size_t report_len = 0;
 	json_t *ev = NULL;
@@ -317,6 +445,7 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 	/* the Azure vTPM types have their own options (kwctl_azure.c) */
 	if (kwctl_azure_wanted(argc, argv))
 		return kwctl_evidence_verify_azure(argc, argv);
+	memset(&tf, 0, sizeof(tf));
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -359,6 +488,33 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 			break;
 		case 'a': at_str = optarg; break;
 		case 'd': vo.allow_debug = 1; break;
+		case 'S':
+		case 'K':
+		case 'E':
+		case 'N': {
+			const char **slot = c == 'S' ? &tf.sig : c == 'K' ? &tf.ak_cert : c == 'E' ? &tf.event_log : &tf.nonce;
+
+			if (*slot != NULL) {
+				rc = kwctl_usage_error("%s given twice", argv[optind - 1]);
+				goto out;
+			}
+			*slot = optarg;
+			break;
+		}
+		case 'P':
+			if (tf.npcrs == KW_ARRAY_SIZE(tf.pcrs)) {
+				rc = kwctl_usage_error("--pcrs at most once per bank (sha1, sha256, sha384)");
+				goto out;
+			}
+			tf.pcrs[tf.npcrs++] = optarg;
+			break;
+		case 'A':
+			if (tf.ncas == KW_ARRAY_SIZE(tf.cas)) {
+				rc = kwctl_usage_error("too many --ca files");
+				goto out;
+			}
+			tf.cas[tf.ncas++] = optarg;
+			break;
 		case 'h':
 			kwctl_usage_evidence_verify(stdout);
 			rc = KWCTL_OK;
@@ -379,9 +535,14 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 		rc = kwctl_usage_error("--tee is required (see --help)");
 		goto out;
 	}
-	if (strcmp(tee, "snp") != 0 && strcmp(tee, "tdx") != 0) {
-		rc = kwctl_usage_error("unsupported --tee '%s' (supported: snp, tdx, az-snp-vtpm, az-tdx-vtpm)",
-		    tee);
+	if (strcmp(tee, "snp") != 0 && strcmp(tee, "tdx") != 0 && strcmp(tee, "tpm-akcert") != 0) {
+		rc = kwctl_usage_error("unsupported --tee '%s' (supported: snp, tdx, tpm-akcert, az-snp-vtpm, "
+		    "az-tdx-vtpm)", tee);
+		goto out;
+	}
+	if (strcmp(tee, "tpm-akcert") != 0 && (tf.sig != NULL || tf.ak_cert != NULL || tf.event_log != NULL ||
+	    tf.nonce != NULL || tf.npcrs != 0 || tf.ncas != 0)) {
+		rc = kwctl_usage_error("--sig, --pcrs, --ak-cert, --ca, --event-log and --nonce are for --tee tpm-akcert");
 		goto out;
 	}
 	if (at_str != NULL) {
@@ -391,6 +552,23 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 		}
 	} else {
 		vo.at = kw_time_now();
+	}
+	if (strcmp(tee, "tpm-akcert") == 0) {
+		if (quote_path == NULL || tf.sig == NULL || tf.npcrs == 0 || tf.ak_cert == NULL || tf.ncas == 0 ||
+		    tf.nonce == NULL) {
+			rc = kwctl_usage_error("--quote, --sig, --pcrs, --ak-cert, --ca and --nonce are required "
+			    "for --tee tpm-akcert (see --help)");
+			goto out;
+		}
+		if (report_path != NULL || cl.n != 0 || nchains != 0 || coll_path != NULL || nroots != 0 ||
+		    vo.allow_debug) {
+			rc = kwctl_usage_error("--report, --cert, --chain, --collateral, --test-root and "
+			    "--allow-debug are not for --tee tpm-akcert");
+			goto out;
+		}
+		tf.quote = quote_path;
+		rc = verify_tpm_akcert(&tf, vo.at);
+		goto out;
 	}
 	if (strcmp(tee, "tdx") == 0) {
 		if (quote_path == NULL || coll_path == NULL) {
@@ -442,7 +620,7 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 		rc = kwctl_usage_error("out of memory");
 		goto out;
 	}
-	rc = kwctl_evidence_appraise("snp", &trust, ev, NULL, 0, vo.at, vo.allow_debug);
+	rc = kwctl_evidence_appraise("snp", &trust, ev, vo.at, vo.allow_debug, NULL, 0, 0);
 out:
 	json_decref(ev);
 	snp_trust_free(trust.snp);

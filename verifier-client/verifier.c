@@ -4,18 +4,22 @@
  * tee-evidence object finds its member, the helpers members share, and the
  * collateral source wrapper.
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
 #include "kw_b64url.h"
+#include "kw_json.h"
 #include "kw_util.h"
 #include "verifier.h"
 
 const struct kw_verifier *const kw_verifiers[] = {
 	&kw_verifier_snp,
 	&kw_verifier_tdx,
+	&kw_verifier_tpm_akcert,
 	&kw_verifier_az_snp_vtpm,
 	&kw_verifier_az_tdx_vtpm,
 	NULL,
@@ -32,10 +36,18 @@ kw_verifier_find(const char *tee)
 	return NULL;
 }
 
+/* 1 when every member of evidence is one of v's members. */
+static int
+covers(const struct kw_verifier *v, const json_t *evidence)
+{
+	return kw_json_check_keys(evidence, v->members) == 0;
+}
+
 const struct kw_verifier *
 kw_verifier_for_evidence(const json_t *evidence, const char **why)
 {
-	const struct kw_verifier *found = NULL;
+	const struct kw_verifier *found = NULL, *covering = NULL;
+	size_t n = 0, ncovering = 0;
 
 	if (!json_is_object(evidence)) {
 		*why = "\"tee-evidence\" must be an object";
@@ -44,23 +56,58 @@ kw_verifier_for_evidence(const json_t *evidence, const char **why)
 	for (size_t i = 0; kw_verifiers[i] != NULL; i++) {
 		if (json_object_get(evidence, kw_verifiers[i]->members[0]) == NULL)
 			continue;
-		if (found != NULL) {
-			*why = "tee-evidence holds members of more than one evidence type";
-			return NULL;
-		}
 		found = kw_verifiers[i];
+		n++;
+		if (covers(kw_verifiers[i], evidence)) {
+			covering = kw_verifiers[i];
+			ncovering++;
+		}
 	}
-	if (found == NULL)
+	if (n == 1)
+		return found;
+	if (n > 1 && ncovering == 1)
+		return covering;
+	if (n > 1)
+		*why = "tee-evidence holds members of more than one evidence type";
+	else
 		*why = "tee-evidence is no supported evidence (snp: report, vcek, chain; "
-		    "tdx: quote, cc_eventlog; az-snp-vtpm: snp_hcl_report, ...; "
-		    "az-tdx-vtpm: tdx_hcl_report, ...)";
-	return found;
+		    "tdx: quote, cc_eventlog; tpm-akcert: quote, signature, pcrs, ak_cert, event_log; "
+		    "az-snp-vtpm: snp_hcl_report, ...; az-tdx-vtpm: tdx_hcl_report, ...)";
+	return NULL;
+}
+
+static char names_buf[256];
+static char unsupported_buf[320];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void
+names_build(void)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; kw_verifiers[i] != NULL && o < sizeof(names_buf); i++) {
+		int n = snprintf(names_buf + o, sizeof(names_buf) - o, "%s%s", i > 0 ? ", " : "",
+		    kw_verifiers[i]->tee);
+
+		if (n < 0)
+			break;
+		o += (size_t)n;
+	}
+	snprintf(unsupported_buf, sizeof(unsupported_buf), "unsupported \"tee\" (supported: %s)", names_buf);
 }
 
 const char *
 kw_verifier_names(void)
 {
-	return "snp, tdx, az-snp-vtpm, az-tdx-vtpm";
+	(void)pthread_once(&names_once, names_build);
+	return names_buf;
+}
+
+const char *
+kw_verifier_unsupported_reason(void)
+{
+	(void)pthread_once(&names_once, names_build);
+	return unsupported_buf;
 }
 
 int

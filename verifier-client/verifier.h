@@ -22,6 +22,7 @@
 #include "kw_err.h"
 #include "snp.h"
 #include "tdx.h"
+#include "tpm_ca.h"
 
 #define KW_BINDING_LEN 64   /* REPORT_DATA: SHA-384(JCS(runtime-data)) ‖ 16 zero bytes */
 
@@ -112,6 +113,7 @@ struct kw_trust {
 	struct snp_trust *snp;                           /* pinned AMD ARKs, chains, test roots */
 	struct tdx_trust *tdx;                           /* pinned Intel SGX Root CA, test roots, caches */
 	const struct kw_tdx_collateral_source *tdx_collateral;   /* TDX needs it too */
+	const struct tpm_ca *tpm_akcert;                 /* AK CAs (tpm.akcert_roots): tpm-akcert */
 };
 
 /* One appraisal's input, owned by the caller. */
@@ -129,6 +131,16 @@ struct kw_appraisal {
 	 * looked up). Never secrets; hex and Intel's strings only.
 	 */
 	json_t *diag;
+	/*
+	 * Optional, TPM evidence types only, for kwctl --nonce: without a
+	 * binding, the exact bytes the quote's extraData must hold
+	 * (nonce_set 1; 0..64 bytes). The TPM members compare the first 48
+	 * bytes of binding (SHA-384(JCS(runtime-data))) when it is given,
+	 * and refuse when neither is given.
+	 */
+	const uint8_t *nonce;
+	size_t nonce_len;
+	int nonce_set;
 };
 
 struct kw_verifier {
@@ -160,11 +172,12 @@ struct kw_verifier {
 	int (*appraise)(const struct kw_appraisal *in, json_t **ret_claims, const char **reterr_reason);
 };
 
-/* The table, NULL-terminated: SNP first, TDX second. */
+/* The table, NULL-terminated: SNP first, TDX second, then the TPM types. */
 extern const struct kw_verifier *const kw_verifiers[];
 
 extern const struct kw_verifier kw_verifier_snp;
 extern const struct kw_verifier kw_verifier_tdx;
+extern const struct kw_verifier kw_verifier_tpm_akcert;
 extern const struct kw_verifier kw_verifier_az_snp_vtpm;   /* verifier_azure.c */
 extern const struct kw_verifier kw_verifier_az_tdx_vtpm;
 
@@ -173,13 +186,17 @@ const struct kw_verifier *kw_verifier_find(const char *tee);
 
 /*
  * The member whose identifying member (members[0]) tee-evidence holds:
- * exactly one must match. NULL (with a static reason) when evidence is not
- * an object, matches no member or more than one.
+ * exactly one must match. When several do (TDX's "quote" is a member of
+ * the TPM types too), the one whose members list holds every member of
+ * tee-evidence is taken, if exactly one does. NULL (with a static reason)
+ * when evidence is not an object, matches no member or more than one.
  */
 const struct kw_verifier *kw_verifier_for_evidence(const json_t *evidence, const char **reterr_reason);
 
-/* "snp, tdx": the tees of the table, for messages (static). */
+/* "snp, tdx, ...": the tees of the table, for messages (static, built once). */
 const char *kw_verifier_names(void);
+/* "unsupported \"tee\" (supported: snp, tdx, ...)" (static, built once). */
+const char *kw_verifier_unsupported_reason(void);
 
 /* ---- helpers for members ---- */
 

@@ -19,11 +19,11 @@
  * with that AK (tpm_quote_verify) with extraData equal to the binding and the
  * PCR values supplied.
  *
- * The binding: the broker gives KW_BINDING_LEN (64) bytes, SHA-384(JCS(
- * runtime-data)) and 16 zero bytes; the TPM quote's extraData is the
- * 48-byte digest only (a TPM nonce holds at most 64 bytes, and the zero
- * tail says nothing). Any other binding_len (kwctl --nonce) is compared
- * as given.
+ * The binding (tpm_evidence_expected, shared with the other TPM members):
+ * the broker gives KW_BINDING_LEN (64) bytes, SHA-384(JCS(runtime-data))
+ * and 16 zero bytes; the TPM quote's extraData is the 48-byte digest only
+ * (the zero tail must be zero and is not in the quote). kwctl --nonce gives
+ * the exact extraData instead (in->nonce).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,11 +37,11 @@
 #include "kw_b64url.h"
 #include "kw_json.h"
 #include "kw_util.h"
+#include "tpm_evidence.h"
 #include "tpm_hcl.h"
 #include "tpm_quote.h"
 #include "verifier.h"
 
-#define AZ_BINDING_DIGEST 48          /* SHA-384 */
 #define AZ_MAX_CERTS 4                /* VCEK, ASK, ARK (and one spare) */
 #define AZ_MAX_PEM (4 * 4 * SNP_MAX_CERT_LEN)
 
@@ -260,41 +260,6 @@ out:
 	return r;
 }
 
-/* The extraData the quote must carry (see the top of this file). */
-static int
-az_expected(const struct kw_appraisal *in, const struct az_ev *e, struct tpm_quote_info *scratch,
-    const uint8_t **ret, size_t *ret_len, const char **why)
-{
-	int r;
-
-	if (in->binding == NULL) {
-		/* not checked (kwctl without a nonce): the quote's own extraData */
-		if ((r = tpm_quote_parse(e->quote, e->quote_len, scratch, why)) != 0)
-			return r;
-		*ret = scratch->extra;
-		*ret_len = scratch->extra_len;
-		return 0;
-	}
-	if (in->binding_len == KW_BINDING_LEN) {
-		static const uint8_t zero[KW_BINDING_LEN - AZ_BINDING_DIGEST];
-
-		if (CRYPTO_memcmp(in->binding + AZ_BINDING_DIGEST, zero, sizeof(zero)) != 0) {
-			*why = "invalid arguments";
-			return KW_ERR_INVALID_ARG;
-		}
-		*ret = in->binding;
-		*ret_len = AZ_BINDING_DIGEST;
-		return 0;
-	}
-	if (in->binding_len == 0 || in->binding_len > sizeof(scratch->extra)) {
-		*why = "invalid arguments";
-		return KW_ERR_INVALID_ARG;
-	}
-	*ret = in->binding;
-	*ret_len = in->binding_len;
-	return 0;
-}
-
 /* Move every member of src into dst (src is emptied); 0 or KW_ERR_NOMEM. */
 static int
 merge_into(json_t *dst, json_t *src)
@@ -306,7 +271,6 @@ static int
 az_appraise(const struct kw_appraisal *in, int tdx, json_t **ret_claims, const char **why)
 {
 	const struct kw_verifier *self = tdx ? &kw_verifier_az_tdx_vtpm : &kw_verifier_az_snp_vtpm;
-	struct tpm_quote_info scratch;
 	struct tpm_hcl *hcl = NULL;
 	struct az_ev e;
 	json_t *claims = NULL, *tpm = NULL, *azure = NULL;
@@ -330,7 +294,8 @@ az_appraise(const struct kw_appraisal *in, int tdx, json_t **ret_claims, const c
 	if ((r = az_hardware(in, &e, hcl, &claims, why)) != 0)
 		goto out;
 	/* 2. the quote, signed by that AK, over the PCRs, bound to the challenge */
-	if ((r = az_expected(in, &e, &scratch, &expected, &expected_len, why)) != 0)
+	if ((r = tpm_evidence_expected(in->binding, in->binding_len, in->nonce, in->nonce_len, in->nonce_set,
+	    &expected, &expected_len, why)) != 0)
 		goto out;
 	if ((r = tpm_quote_verify(e.quote, e.quote_len, e.sig, e.sig_len, hcl->ak, &e.pcrs, expected,
 	    expected_len, &tpm, NULL, why)) != 0)

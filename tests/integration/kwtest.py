@@ -507,6 +507,22 @@ class Attester:
                                       serialization.NoEncryption())
 
 
+def assert_single_use(b, body):
+    """body (an /attest request) is accepted once, then refused: its challenge is spent."""
+    st, _, r = b.request("POST", "/kbs/v0/attest", body)
+    assert st == 200, r
+    st, _, r = b.request("POST", "/kbs/v0/attest", body)
+    assert st == 401 and r["type"] == "urn:keywarden:problem:attestation-failed", (st, r)
+
+
+def assert_no_secrets(log, secrets):
+    """None of the released keys (at least one) appears in the log, in hex or base64url."""
+    assert secrets
+    for k in secrets:
+        for form in (k.hex(), b64u(k)):
+            assert form not in log
+
+
 def run_tests(b, tests, setup=None, log_tail=5000):
     """Start b, run setup(b) and each test, stop and clean up; print
     "ok"/"FAIL" per test and the closing "N passed, N failed" line.

@@ -5,8 +5,9 @@
 # (the document's tee is $tee; verified claims carry a 96-hex "$measurement", rejections a
 # reason and no claims; WANT-SUBSTRING must occur in the document) or, with an empty
 # WANT-VERDICT, that WANT-SUBSTRING occurs in stdout or stderr. finish reports and exits.
-# The caller sets kwctl, tee, measurement.
+# The caller sets kwctl, tee, measurement (and measurement_len when the claim is not 96 hex digits).
 fails=0
+measurement_len=${measurement_len:-96}
 out=$(mktemp "${TMPDIR:-/tmp}/kwctl-test.XXXXXX")
 trap 'rm -f "$out" "$out.err"' EXIT INT TERM
 
@@ -18,7 +19,7 @@ expect() {
 	ok=1
 	[ "$rc" -eq "$want" ] || ok=0
 	if [ -n "$verdict" ]; then
-		/usr/bin/python3 - "$out" "$verdict" "$substr" "$tee" "$measurement" 2>&1 <<'PY' || ok=0
+		/usr/bin/python3 - "$out" "$verdict" "$substr" "$tee" "$measurement" "$measurement_len" 2>&1 <<'PY' || ok=0
 import json, sys
 doc = json.load(open(sys.argv[1]))
 assert doc["verdict"] == sys.argv[2], doc["verdict"]
@@ -26,7 +27,7 @@ assert doc["tee"] == sys.argv[4], doc["tee"]
 if sys.argv[3]:
     assert sys.argv[3] in json.dumps(doc), sys.argv[3]
 if doc["verdict"] == "verified":
-    assert doc["claims"]["tee"] == sys.argv[4] and len(doc["claims"][sys.argv[5]]) == 96
+    assert doc["claims"]["tee"] == sys.argv[4] and len(doc["claims"][sys.argv[5]]) == int(sys.argv[6])
 else:
     assert "claims" not in doc and doc["reason"]
 PY

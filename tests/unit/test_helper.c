@@ -4,11 +4,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include <CUnit/Basic.h>
 
 #include "kw_json.h"
+#include "kw_util.h"
 #include "test_helper.h"
 
 static char tmpdir[96];
@@ -116,4 +118,47 @@ test_run_suites(CU_SuiteInfo *suites)
 	if (test_begin() != 0)
 		return 2;
 	return test_end(CU_register_suites(suites) == CUE_SUCCESS ? 0 : -1);
+}
+
+int
+test_slurp(const char *path, uint8_t **buf, size_t *len)
+{
+	int r = kw_file_read(path, 1024 * 1024, buf, len);
+
+	CHECKF(r == 0, "cannot read %s: %s", path, kw_strerror(r));
+	return r;
+}
+
+json_t *
+test_json_text(const char *text)
+{
+	json_t *j = NULL;
+	int r = kw_json_parse(text, strlen(text), 4 * 1024 * 1024, &j);
+
+	CHECKF(r == 0, "JSON does not parse: %s", kw_strerror(r));
+	return j;
+}
+
+json_t *
+test_json_file(const char *path)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	json_t *j = NULL;
+
+	if (test_slurp(path, &buf, &len) == 0)
+		j = test_json_text((const char *)buf);   /* kw_file_read NUL-terminates */
+	free(buf);
+	return j;
+}
+
+json_t *
+test_jget(json_t *o, const char *path)
+{
+	char buf[256], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (tok = strtok_r(buf, ".", &save); tok != NULL && o != NULL; tok = strtok_r(NULL, ".", &save))
+		o = json_object_get(o, tok);
+	return o;
 }

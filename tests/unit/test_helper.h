@@ -12,7 +12,10 @@
  *	}
  */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+
+#include <jansson.h>
 
 #include <CUnit/CUnit.h>
 
@@ -48,6 +51,14 @@ void test_rmtree(const char *path);
 const char *test_vectors(const char *sub);
 /* "$KW_VECTORS/<sub>/<fmt ...>" into buf; returns buf. */
 const char *test_vpath(char *buf, size_t n, const char *sub, const char *fmt, ...) KW_PRINTF(4, 5);
+
+/* Read a whole file (at most 1 MiB, NUL-terminated, free()); asserts (and says which) on failure. */
+int test_slurp(const char *path, uint8_t **buf, size_t *len);
+/* Parse a JSON document from a file or a string (at most 4 MiB); asserts on failure, NULL then. */
+json_t *test_json_file(const char *path);
+json_t *test_json_text(const char *text);
+/* The member of o at a dotted path ("a.b.c"), or NULL. */
+json_t *test_jget(json_t *o, const char *path);
 
 /* Install kw_json's allocator and open the CUnit registry: 0, or 2. */
 int test_begin(void);

@@ -79,8 +79,8 @@ int tpm_pcrs_from_json(const json_t *o, struct tpm_pcrs *ret, const char **reter
  * The text form of the vectors (pcrs_sha256.txt) for bank b: lines
  * "<index> <hex>" (index 0..23 decimal, one space, hex of the bank's size),
  * blank lines ignored, each index at most once, at least one line. 0 and
- * the values added to *ret (other banks untouched), or KW_ERR_INVALID_FORMAT
- * with a static reason (*ret untouched).
+ * bank b of *ret replaced by these values (other banks untouched), or
+ * KW_ERR_INVALID_FORMAT with a static reason (*ret untouched).
  */
 int tpm_pcrs_from_text(const char *text, size_t len, enum tpm_bank b, struct tpm_pcrs *ret,
     const char **reterr_reason) KW_WUR;

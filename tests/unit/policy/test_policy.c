@@ -120,6 +120,20 @@ explain_str(const json_t *ex, const char *k)
 	return s != NULL ? s : "";
 }
 
+/* Evaluation at T0 denies with this reason and a detail that contains detail (case i in messages). */
+static void
+assert_denied(const json_t *p, const json_t *c, size_t i, const char *reason, const char *detail)
+{
+	json_t *ex = NULL;
+	int r = eval_at(p, c, T0, NULL, NULL, &ex);
+
+	CHECKF(r == KW_ERR_DENIED, "case %zu", i);
+	CHECKF(strcmp(explain_str(ex, "reason"), reason) == 0, "case %zu: reason %s", i, explain_str(ex, "reason"));
+	CHECKF(strstr(explain_str(ex, "detail"), detail) != NULL, "case %zu: detail %s", i,
+	    explain_str(ex, "detail"));
+	json_decref(ex);
+}
+
 /* ---- validation ---- */
 
 static void
@@ -1494,17 +1508,8 @@ test_tdx_eval(void)
 		};
 
 		for (size_t i = 0; i < KW_ARRAY_SIZE(no); i++) {
-			int r;
-
 			c = tdx_claims(no[i].mrtd == NULL ? MB : MA, no[i].status, no[i].adv, no[i].num);
-			r = eval_at(p, c, T0, NULL, NULL, &ex);
-			CHECKF(r == KW_ERR_DENIED, "case %zu", i);
-			CHECKF(strcmp(explain_str(ex, "reason"), no[i].reason) == 0, "case %zu: reason %s", i,
-			    explain_str(ex, "reason"));
-			CHECKF(strstr(explain_str(ex, "detail"), no[i].detail) != NULL, "case %zu: detail %s", i,
-			    explain_str(ex, "detail"));
-			json_decref(ex);
-			ex = NULL;
+			assert_denied(p, c, i, no[i].reason, no[i].detail);
 			json_decref(c);
 		}
 	}
@@ -1620,6 +1625,209 @@ test_tdx_lint(void)
 	json_decref(p);
 }
 
+/* ---- TPM: PCR and event-log reference values ---- */
+
+#define P7 "d5723af14b55e07b4b0114568c65038079565e12db1f8ac31d372053d4695693"
+#define P8 "7e46f5e6fc76a7f92130df8bdb08cad8530fc5429f7958a7b61ec3e9231407a0"
+#define S1 "c032c3b51dbb6f96b047421512fd4b4dfde496f3"
+#define K1 "6f6afb3caed004e727200a0c310731bd8ab4cd391b2d95cedf67d08e1e8e5e7e"
+#define L1 "dba8d69ffb244496ac8ab2950695d3da539d6ac5ec660fc6b4bdde245284cf23"
+#define L2 "f7bad83f87940312e4642530a9a6242e88529dc37a497d7d4e7c1c070566d542"
+
+/* Claims as the tpm-akcert member emits them. */
+static json_t *
+tpm_claims(void)
+{
+	return jf("{'tee':'tpm-akcert','root':'ak-ca','debug':false,'ak_cert_issuer':'CN=ca',"
+	    "'ak_cert_sha256':'00','pcrs':{'sha256':{'7':'%s','8':'%s'},'sha1':{'0':'%s'}},"
+	    "'tpm':{'clock':1,'reset_count':2,'restart_count':0,'safe':true,'firmware_version':'00',"
+	    "'qualified_signer':'00'},'eventlog':{'events':45,'secure_boot':true,"
+	    "'boot_loader_sha256':['%s','%s'],'kernel_sha256':'%s','kernel_cmdline':'ro quiet'}}",
+	    P7, P8, S1, L1, L2, K1);
+}
+
+static void
+test_tpm_validation(void)
+{
+	json_t *p;
+
+	p = jf("{'version':1,'reference_values':{'pcrs':{'sha256':{'7':[{'value':'%s','not-before':'%s'}],"
+	    "'23':[{'value':'%s'},{'value':'%s'}]},'sha1':{'0':[{'value':'%s'}]},'sha384':{'10':[{'value':'%s'}]}},"
+	    "'eventlog':{'kernel_sha256':[{'value':'%s'}],'boot_loader_sha256':[{'value':'%s'},{'value':'%s'}]}}}",
+	    P7, ts(T0), P7, P8, S1, MA, K1, L1, L2);
+	CU_ASSERT(valid(p));
+	json_decref(p);
+	p = jf("{'version':1,'reference_values':{'eventlog':{'kernel_sha256':[{'value':'%s'}]}}}", K1);
+	CU_ASSERT(valid(p));
+	json_decref(p);
+	{
+		/* reference_values (' for "), then what the reason names */
+		static const struct { const char *rv, *why; } bad[] = {
+			{"{'pcrs':{}}", "reference_values.pcrs: must name"},
+			{"{'pcrs':{'sha512':{'0':[{'value':'" P7 "'}]}}}", "reference_values.pcrs: unknown member"},
+			{"{'pcrs':{'sha256':{}}}", "reference_values.pcrs.sha256: must name at least one PCR"},
+			{"{'pcrs':{'sha256':{'24':[{'value':'" P7 "'}]}}}", "reference_values.pcrs.sha256: unknown member"},
+			{"{'pcrs':{'sha256':{'07':[{'value':'" P7 "'}]}}}", "unknown member"},
+			{"{'pcrs':{'sha256':{'7':[]}}}", "reference_values.pcrs.sha256.7: must hold at least one entry"},
+			/* a value of another bank's size */
+			{"{'pcrs':{'sha1':{'0':[{'value':'" P7 "'}]}}}",
+			    "reference_values.pcrs.sha1.0[0].value: required, 40 lower-case hex digits"},
+			{"{'pcrs':{'sha256':{'7':[{'value':'" S1 "'}]}}}", "64 lower-case hex digits"},
+			{"{'pcrs':{'sha256':{'7':[{'value':'" P7 "'},{'value':'" P7 "'}]}}}", "duplicate"},
+		};
+
+		for (size_t i = 0; i < KW_ARRAY_SIZE(bad); i++)
+			assert_invalid(jf("{'version':1,'reference_values':%s}", bad[i].rv), bad[i].why);
+	}
+	assert_invalid(jf("{'version':1,'reference_values':{'pcrs':{'sha256':{'7':[{'value':'%s','not-before':'%s',"
+	    "'not-after':'%s'}]}}}}", P7, ts(T0), ts(T0 - 1)), "not-after before not-before");
+	assert_invalid(jf("{'version':1,'reference_values':{'eventlog':{}}}"), "reference_values.eventlog");
+	assert_invalid(jf("{'version':1,'reference_values':{'eventlog':{'kernel_cmdline':[{'value':'%s'}]}}}", K1),
+	    "reference_values.eventlog: unknown member");
+	assert_invalid(jf("{'version':1,'reference_values':{'eventlog':{'kernel_sha256':[{'value':'%s'}]}}}", MA),
+	    "reference_values.eventlog.kernel_sha256[0].value");
+	assert_invalid(jf("{'version':1,'reference_values':{'pcrs':{'sha256':{'7':{'value':'%s'}}}}}", P7),
+	    "reference_values.pcrs.sha256.7");
+}
+
+static void
+test_tpm_eval(void)
+{
+	json_t *p, *c = tpm_claims(), *ex = NULL;
+
+	/* PCR 7 and 8 pinned (8 in a window), the kernel and boot loaders, Secure Boot by a rule */
+	p = jf("{'version':1,'rules':{'allOf':[{'claim':'tee','op':'equals','value':'tpm-akcert'},"
+	    "{'claim':'eventlog.secure_boot','op':'equals','value':true},"
+	    "{'claim':'eventlog.kernel_cmdline','op':'equals','value':'ro quiet'}]},"
+	    "'reference_values':{'pcrs':{'sha256':{'7':[{'value':'%s','name':'sb on'}],"
+	    "'8':[{'value':'%s','not-before':'%s','not-after':'%s'}]}},"
+	    "'eventlog':{'kernel_sha256':[{'value':'%s'}],'boot_loader_sha256':[{'value':'%s'},{'value':'%s'}]}}}",
+	    P7, P8, ts(T0 - DAY), ts(T0 + DAY), K1, L2, L1);
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, NULL, NULL, &ex), 0);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "decision"), "allow");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(ex, "matched"), "claim")),
+	    "pcrs.sha256.7");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(ex, "matched"), "name")), "sb on");
+	json_decref(ex);
+	ex = NULL;
+	/* PCR 8's window has ended */
+	CU_ASSERT_EQUAL(eval_at(p, c, T0 + DAY, NULL, NULL, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "reason"), "window");
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "path"), "reference_values.pcrs.sha256.8[0]");
+	json_decref(ex);
+	ex = NULL;
+	/* PCR 7 differs; PCR 7 not quoted */
+	json_object_set_new(json_object_get(json_object_get(c, "pcrs"), "sha256"), "7", json_string(P8));
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, NULL, NULL, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "reason"), "pcr");
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "path"), "reference_values.pcrs.sha256.7");
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "detail"), "pcrs.sha256.7 is not a reference value");
+	json_decref(ex);
+	ex = NULL;
+	json_object_del(json_object_get(json_object_get(c, "pcrs"), "sha256"), "7");
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, NULL, NULL, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "detail"), "claim pcrs.sha256.7 missing");
+	json_decref(ex);
+	ex = NULL;
+	json_decref(c);
+	/* the event-log reference values on their own */
+	{
+		static const struct { const char *path, *set, *reason, *detail; } no[] = {
+			{"eventlog.kernel_sha256", L1, "eventlog", "eventlog.kernel_sha256 is not a reference value"},
+			{"eventlog.kernel_sha256", NULL, "eventlog", "claim eventlog.kernel_sha256 missing"},
+			{"eventlog.boot_loader_sha256", "[]", "eventlog", "missing or empty"},
+			{"eventlog.boot_loader_sha256", "['" L1 "','" K1 "']", "eventlog",
+			    "eventlog.boot_loader_sha256[1] is not a reference value"},
+			{"eventlog.boot_loader_sha256", NULL, "eventlog", "missing or empty"},
+			{"eventlog.secure_boot", "false", "rules", "eventlog.secure_boot equals"},
+			{"eventlog", NULL, "rules", "missing"},
+		};
+
+		for (size_t i = 0; i < KW_ARRAY_SIZE(no); i++) {
+			const char *dot = strrchr(no[i].path, '.');
+			json_t *parent;
+
+			c = tpm_claims();
+			json_object_set_new(json_object_get(json_object_get(c, "pcrs"), "sha256"), "7", json_string(P7));
+			parent = dot != NULL ? json_object_get(c, "eventlog") : c;
+			if (no[i].set == NULL)
+				json_object_del(parent, dot != NULL ? dot + 1 : no[i].path);
+			else if (strcmp(no[i].set, "false") == 0)
+				json_object_set_new(parent, dot + 1, json_false());
+			else if (no[i].set[0] == '[')
+				json_object_set_new(parent, dot + 1, jf("%s", no[i].set));
+			else
+				json_object_set_new(parent, dot + 1, json_string(no[i].set));
+			assert_denied(p, c, i, no[i].reason, no[i].detail);
+			json_decref(c);
+		}
+	}
+	/* a PCR policy admits no SNP evidence; a TPM claim set passes the root check (ak-ca) */
+	c = base_claims();
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, NULL, NULL, &ex), KW_ERR_DENIED);
+	json_decref(ex);
+	ex = NULL;
+	json_decref(c);
+	json_decref(p);
+	p = jf("{'version':1,'reference_values':{'pcrs':{'sha1':{'0':[{'value':'%s'}]}}}}", S1);
+	c = tpm_claims();
+	CU_ASSERT_EQUAL(eval(p, c), 0);
+	json_object_set_new(c, "root", json_string("test"));
+	CU_ASSERT_EQUAL(eval(p, c), KW_ERR_DENIED);
+	json_decref(c);
+	json_decref(p);
+}
+
+static void
+test_tpm_lint(void)
+{
+	/* policy (' for "), then how many tpm-no-pcrs, tcb-floor-missing and tdx-tcb-status warnings */
+	static const struct { const char *policy; size_t tpm, floors, tdx; } cases[] = {
+		/* PCRs alone also admit the Azure vTPM types, which carry SNP/TDX TCB claims */
+		{"{'version':1,'reference_values':{'pcrs':{'sha256':{'7':[{'value':'" P7 "'}]}}}}", 0, 4, 1},
+		{"{'version':1,'reference_values':{'eventlog':{'kernel_sha256':[{'value':'" K1 "'}]}}}", 0, 4, 1},
+		{"{'version':1,'rules':{'claim':'tee','op':'in','value':['tpm-akcert','tpm']},"
+		    "'reference_values':{'pcrs':{'sha256':{'7':[{'value':'" P7 "'}]}}}}", 0, 0, 0},
+		/* a required rule on a PCR pins it too; one inside anyOf does not */
+		{"{'version':1,'rules':{'allOf':[{'claim':'tee','op':'equals','value':'tpm-akcert'},"
+		    "{'claim':'pcrs.sha256.7','op':'equals','value':'" P7 "'}]}}", 0, 0, 0},
+		{"{'version':1,'rules':{'anyOf':[{'claim':'pcrs.sha256.7','op':'equals','value':'" P7 "'},"
+		    "{'claim':'debug','op':'equals','value':false}]}}", 1, 4, 1},
+		{"{'version':1,'rules':{'claim':'tee','op':'equals','value':'tpm-akcert'}}", 1, 0, 0},
+		{"{'version':1,'rules':{'claim':'tee','op':'in','value':['snp','tdx']}}", 0, 4, 1},
+		/* SNP measurements or TDX registers: no TPM-only evidence can match */
+		{"{'version':1,'reference_values':{'measurements':[{'value':'" MRTD_A "'}]}}", 0, 4, 0},
+		{"{'version':1,'reference_values':{'mrtd':[{'value':'" MRTD_A "'}]}}", 0, 0, 1},
+		{"{'version':1}", 1, 4, 1},
+	};
+	json_t *p, *w;
+
+	for (size_t i = 0; i < KW_ARRAY_SIZE(cases); i++) {
+		p = jf("%s", cases[i].policy);
+		w = lint(p, 0, NULL, NULL);
+		CHECKF(count_code(w, "tpm-no-pcrs") == cases[i].tpm, "case %zu", i);
+		CHECKF(count_code(w, "tcb-floor-missing") == cases[i].floors, "case %zu", i);
+		CHECKF(count_code(w, "tdx-tcb-status") == cases[i].tdx, "case %zu", i);
+		json_decref(w);
+		json_decref(p);
+	}
+	/* the TPM lists are linted like measurements; a clean TPM policy has no warnings */
+	p = jf("{'version':1,'reference_values':{'pcrs':{'sha256':{'7':[{'value':'%s'}]}},"
+	    "'eventlog':{'boot_loader_sha256':[{'value':'%s'}]}}}", P7, L1);
+	w = lint(p, 90 * DAY, NULL, NULL);
+	CU_ASSERT_EQUAL(count_code(w, "no-not-before"), 2);
+	CU_ASSERT_EQUAL(count_code(w, "no-not-after"), 2);
+	json_decref(w);
+	json_decref(p);
+	p = jf("{'version':1,'rules':{'claim':'tee','op':'equals','value':'tpm-akcert'},"
+	    "'reference_values':{'pcrs':{'sha256':{'7':[{'value':'%s','not-before':'%s',"
+	    "'not-after':'%s'}]}}}}", P7, ts(T0 - DAY), ts(T0 + DAY));
+	w = lint(p, 90 * DAY, NULL, NULL);
+	CU_ASSERT_EQUAL(json_array_size(w), 0);
+	json_decref(w);
+	json_decref(p);
+}
+
 /* ---- docs/policy.md examples ---- */
 
 static void
@@ -1714,6 +1922,9 @@ main(void)
 	CU_add_test(s, "TDX reference values and operators: validation", test_tdx_validation);
 	CU_add_test(s, "TDX evaluation", test_tdx_eval);
 	CU_add_test(s, "TDX lint", test_tdx_lint);
+	CU_add_test(s, "TPM PCR and event-log reference values: validation", test_tpm_validation);
+	CU_add_test(s, "TPM evaluation", test_tpm_eval);
+	CU_add_test(s, "TPM lint", test_tpm_lint);
 	CU_add_test(s, "docs/policy.md examples", test_docs_examples);
 	return test_end(0);
 }

@@ -221,22 +221,10 @@ compare_fields(const char *name, json_t *fields, const struct snp_report *rep)
 	CHECKF(checked >= 23 && checked == json_object_size(fields), "%s: only %zu fields compared", name, checked);
 }
 
-/* Member by dotted path, or NULL. */
-static json_t *
-jget(json_t *o, const char *path)
-{
-	char buf[128], *save = NULL, *tok;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (tok = strtok_r(buf, ".", &save); tok != NULL && o != NULL; tok = strtok_r(NULL, ".", &save))
-		o = json_object_get(o, tok);
-	return o;
-}
-
 static void
 claim_eq(const char *name, json_t *claims, const char *cpath, json_t *want)
 {
-	json_t *got = jget(claims, cpath);
+	json_t *got = test_jget(claims, cpath);
 
 	CHECKF(got != NULL && want != NULL && json_equal(got, want), "%s: claim %s differs from expected.json",
 	    name, cpath);
@@ -268,20 +256,20 @@ compare_claims(const char *name, json_t *claims, json_t *fields, json_t *ver, in
 	for (size_t i = 0; i < KW_ARRAY_SIZE(same); i++)
 		claim_eq(name, claims, same[i][0], json_object_get(fields, same[i][1]));
 	for (size_t i = 0; i < KW_ARRAY_SIZE(tcb); i++)
-		claim_eq(name, claims, tcb[i][0], jget(ver, tcb[i][1]));
-	CHECKF(jget(claims, "tcb.current.ucode") && jget(claims, "tcb.committed.snp") &&
-	    jget(claims, "tcb.launch.bl") && jget(claims, "tcb.reported.fmc") == NULL, "%s: tcb shape", name);
+		claim_eq(name, claims, tcb[i][0], test_jget(ver, tcb[i][1]));
+	CHECKF(test_jget(claims, "tcb.current.ucode") && test_jget(claims, "tcb.committed.snp") &&
+	    test_jget(claims, "tcb.launch.bl") && test_jget(claims, "tcb.reported.fmc") == NULL, "%s: tcb shape", name);
 	CHECKF(prod != NULL && pname != NULL && strncmp(pname, prod, strlen(prod)) == 0,
 	    "%s: product %s vs productName %s", name, prod ? prod : "-", pname ? pname : "-");
 	CHECKF(json_is_boolean(json_object_get(claims, "debug")) &&
 	    json_boolean_value(json_object_get(claims, "debug")) == debug &&
-	    json_boolean_value(jget(claims, "policy.debug")) == debug, "%s: debug claim", name);
+	    json_boolean_value(test_jget(claims, "policy.debug")) == debug, "%s: debug claim", name);
 	CHECKF(si != NULL && strcmp(json_string_value(json_object_get(claims, "signing_key")),
 	    strcmp(si, "0x4") == 0 ? "vlek" : "vcek") == 0, "%s: signing_key", name);
 	CHECKF(strcmp(json_string_value(json_object_get(claims, "root")), "amd") == 0, "%s: root", name);
-	CHECKF(json_is_boolean(jget(claims, "policy.smt")) && json_is_boolean(jget(claims, "policy.migrate_ma")) &&
-	    json_is_boolean(jget(claims, "policy.single_socket")) && json_is_integer(jget(claims, "policy.abi_major")) &&
-	    json_is_integer(jget(claims, "policy.abi_minor")), "%s: policy claims", name);
+	CHECKF(json_is_boolean(test_jget(claims, "policy.smt")) && json_is_boolean(test_jget(claims, "policy.migrate_ma")) &&
+	    json_is_boolean(test_jget(claims, "policy.single_socket")) && json_is_integer(test_jget(claims, "policy.abi_major")) &&
+	    json_is_integer(test_jget(claims, "policy.abi_minor")), "%s: policy claims", name);
 }
 
 /* notBefore from expected.json ("2024-12-10 22:14:21+00:00") in seconds. */

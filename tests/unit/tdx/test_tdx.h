@@ -16,10 +16,6 @@ int test_tdx_emu_register(void);
 /* $KW_VECTORS/tdx/<fmt ...> */
 #define vpath(buf, n, ...) test_vpath((buf), (n), "tdx", __VA_ARGS__)
 
-/* Read a whole file (≤ 1 MiB); asserts on failure. */
-int test_slurp(const char *path, uint8_t **buf, size_t *len);
-/* Parse a JSON document from a file or a string; asserts on failure. */
-json_t *test_json_file(const char *path);
-json_t *test_json_text(const char *text);
+/* test_slurp, test_json_file, test_json_text, test_jget: test_helper.h */
 
 #endif

@@ -44,21 +44,10 @@ vec_free(struct vec *v)
 	memset(v, 0, sizeof(*v));
 }
 
-static json_t *
-jget(json_t *o, const char *path)
-{
-	char buf[128], *save = NULL, *tok;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (tok = strtok_r(buf, ".", &save); tok != NULL && o != NULL; tok = strtok_r(NULL, ".", &save))
-		o = json_object_get(o, tok);
-	return o;
-}
-
 static const char *
 jstr(json_t *o, const char *path)
 {
-	return json_string_value(jget(o, path));
+	return json_string_value(test_jget(o, path));
 }
 
 /* "2025-06-19 10:00:35+00:00" or "2025-06-19T10:16:03Z" → seconds. */
@@ -80,13 +69,13 @@ jtime(json_t *v)
 static void
 vec_window(struct vec *v)
 {
-	json_t *c = jget(v->exp, "verify.collateral");
+	json_t *c = test_jget(v->exp, "verify.collateral");
 	int64_t from[4], to[4];
 
-	from[0] = jtime(jget(c, "tcb_info.issueDate"));
-	to[0] = jtime(jget(c, "tcb_info.nextUpdate"));
-	from[1] = jtime(jget(c, "qe_identity.issueDate"));
-	to[1] = jtime(jget(c, "qe_identity.nextUpdate"));
+	from[0] = jtime(test_jget(c, "tcb_info.issueDate"));
+	to[0] = jtime(test_jget(c, "tcb_info.nextUpdate"));
+	from[1] = jtime(test_jget(c, "qe_identity.issueDate"));
+	to[1] = jtime(test_jget(c, "qe_identity.nextUpdate"));
 	from[2] = jtime(json_array_get(json_object_get(c, "pck_crl_this_next"), 0));
 	to[2] = jtime(json_array_get(json_object_get(c, "pck_crl_this_next"), 1));
 	from[3] = jtime(json_array_get(json_object_get(c, "root_crl_this_next"), 0));
@@ -118,7 +107,7 @@ vec_load(struct vec *v, const char *dir)
 	    (v->coll = test_json_file(vpath(p, sizeof(p), "%s/%s", dir, cf))) == NULL)
 		return -1;
 	CHECKF((json_int_t)v->len == json_integer_value(json_object_get(v->exp, "size")), "%s: size", dir);
-	trailing = json_integer_value(jget(v->exp, "parsed.trailing_bytes"));
+	trailing = json_integer_value(test_jget(v->exp, "parsed.trailing_bytes"));
 	v->proper = v->len;
 	for (size_t i = v->len - (size_t)trailing; i < v->len; i++)
 		if (v->quote[i] != 0)
@@ -161,7 +150,7 @@ field_hex(const char *name, json_t *o, const char *key, const uint8_t *b, size_t
 static void
 field_int(const char *name, json_t *o, const char *key, long long got)
 {
-	json_t *w = jget(o, key);
+	json_t *w = test_jget(o, key);
 
 	CHECKF(json_is_integer(w) && json_integer_value(w) == got, "%s: %s: want %lld got %lld", name, key,
 	    w ? (long long)json_integer_value(w) : -1LL, got);
@@ -183,7 +172,7 @@ compare_parsed(const struct vec *v, const struct tdx_quote *q)
 {
 	json_t *p = json_object_get(v->exp, "parsed");
 	json_t *h = json_object_get(p, "header"), *td = json_object_get(p, "td_report");
-	json_t *sig = json_object_get(p, "sig"), *qe = jget(p, "sig.qe_report");
+	json_t *sig = json_object_get(p, "sig"), *qe = test_jget(p, "sig.qe_report");
 	static const char *rtmr[4] = { "rtmr0", "rtmr1", "rtmr2", "rtmr3" };
 	char buf[32];
 
@@ -252,7 +241,7 @@ subject_str(const X509 *x, char *out, size_t n)
 static void
 compare_pck(const struct vec *v, const struct tdx_quote *q)
 {
-	json_t *subj = jget(v->exp, "verify.pck_chain_subjects"), *pck = jget(v->exp, "verify.pck");
+	json_t *subj = test_jget(v->exp, "verify.pck_chain_subjects"), *pck = test_jget(v->exp, "verify.pck");
 	X509 *c[3] = { NULL, NULL, NULL };
 	struct tdx_pck p;
 	char s[512];
@@ -313,7 +302,7 @@ compare_checks(const struct vec *v, const struct tdx_trace *tr, int freshness)
 		    v->name, ok[i].path, s ? s : "-");
 	}
 	for (size_t i = 0; i < KW_ARRAY_SIZE(flags); i++) {
-		json_t *b = jget(ve, flags[i].path);
+		json_t *b = test_jget(ve, flags[i].path);
 
 		CHECKF(json_is_boolean(b) && json_boolean_value(b) == flags[i].want && (tr->passed & flags[i].bit) != 0,
 		    "%s: %s", v->name, flags[i].path);
@@ -327,8 +316,8 @@ compare_checks(const struct vec *v, const struct tdx_trace *tr, int freshness)
 			CHECKF(strcmp(json_string_value(s), "OK") == 0 && (tr->passed & abits[k]) != 0, "%s: chain sig %zu",
 			    v->name, i);
 	}
-	if (jget(c, "tdx_module_identity.mrsigner_match") != NULL)
-		CHECKF(json_is_true(jget(c, "tdx_module_identity.mrsigner_match")) &&
+	if (test_jget(c, "tdx_module_identity.mrsigner_match") != NULL)
+		CHECKF(json_is_true(test_jget(c, "tdx_module_identity.mrsigner_match")) &&
 		    (tr->passed & TDX_CHECK_TDX_MODULE) != 0, "%s: module identity", v->name);
 	CHECKF(((tr->passed & TDX_CHECK_FRESHNESS) != 0) == freshness, "%s: freshness bit", v->name);
 	CHECKF((tr->passed & (TDX_CHECK_QUOTE_FORMAT | TDX_CHECK_SAME_ROOT)) ==
@@ -357,7 +346,7 @@ claim_time(const char *name, json_t *claims, const char *path, json_t *want)
 static void
 compare_claims(const struct vec *v, json_t *claims, int freshness)
 {
-	json_t *td = jget(v->exp, "parsed.td_report"), *c = jget(v->exp, "verify.collateral");
+	json_t *td = test_jget(v->exp, "parsed.td_report"), *c = test_jget(v->exp, "verify.collateral");
 	json_t *plat = json_object_get(c, "platform_tcb_level"), *qel = json_object_get(c, "qe_tcb_level");
 	json_t *adv = json_object_get(claims, "advisory_ids"), *want_adv = json_array();
 	static const char *same[] = { "mrtd", "rtmr0", "rtmr1", "rtmr2", "rtmr3", "mrconfigid", "mrowner",
@@ -371,18 +360,18 @@ compare_claims(const struct vec *v, json_t *claims, int freshness)
 		claim_str(v->name, claims, same[i], jstr(td, same[i]));
 	claim_str(v->name, claims, "tee", "tdx");
 	claim_str(v->name, claims, "root", "intel");
-	claim_str(v->name, claims, "tdx_version", json_integer_value(jget(v->exp, "parsed.body_type")) == 3 ? "1.5" : "1.0");
+	claim_str(v->name, claims, "tdx_version", json_integer_value(test_jget(v->exp, "parsed.body_type")) == 3 ? "1.5" : "1.0");
 	CHECKF(json_is_boolean(json_object_get(claims, "debug")) &&
 	    json_boolean_value(json_object_get(claims, "debug")) == (tda != NULL && tda[1] == '1'), "%s: debug", v->name);
 	claim_str(v->name, claims, "fmspc", jstr(v->exp, "verify.pck.fmspc"));
 	claim_str(v->name, claims, "platform.pce_id", jstr(v->exp, "verify.pck.pceid"));
 	claim_str(v->name, claims, "platform.cpusvn", jstr(v->exp, "verify.pck.cpusvn"));
-	CHECKF(json_equal(jget(claims, "platform.sgx_tcb_components"), jget(v->exp, "verify.pck.sgx_tcb_comp_svn")),
+	CHECKF(json_equal(test_jget(claims, "platform.sgx_tcb_components"), test_jget(v->exp, "verify.pck.sgx_tcb_comp_svn")),
 	    "%s: sgx_tcb_components", v->name);
-	CHECKF(json_equal(jget(claims, "platform.pcesvn"), jget(v->exp, "verify.pck.pcesvn")), "%s: pcesvn", v->name);
+	CHECKF(json_equal(test_jget(claims, "platform.pcesvn"), test_jget(v->exp, "verify.pck.pcesvn")), "%s: pcesvn", v->name);
 	claim_str(v->name, claims, "platform.qe.mrsigner", jstr(v->exp, "parsed.sig.qe_report.mrsigner"));
 	claim_str(v->name, claims, "platform.qe.mrenclave", jstr(v->exp, "parsed.sig.qe_report.mrenclave"));
-	CHECKF(json_equal(jget(claims, "platform.qe.isvsvn"), jget(v->exp, "parsed.sig.qe_report.isvsvn")),
+	CHECKF(json_equal(test_jget(claims, "platform.qe.isvsvn"), test_jget(v->exp, "parsed.sig.qe_report.isvsvn")),
 	    "%s: qe isvsvn", v->name);
 
 	/* TCB: the converged status, the platform level, QE and module levels, advisories */
@@ -405,18 +394,18 @@ compare_claims(const struct vec *v, json_t *claims, int freshness)
 	json_decref(want_adv);
 
 	/* Collateral dates and evaluation number */
-	claim_time(v->name, claims, "collateral.tcb_info_issue_date", jget(c, "tcb_info.issueDate"));
-	claim_time(v->name, claims, "collateral.tcb_info_next_update", jget(c, "tcb_info.nextUpdate"));
-	claim_time(v->name, claims, "collateral.qe_identity_issue_date", jget(c, "qe_identity.issueDate"));
-	claim_time(v->name, claims, "collateral.qe_identity_next_update", jget(c, "qe_identity.nextUpdate"));
+	claim_time(v->name, claims, "collateral.tcb_info_issue_date", test_jget(c, "tcb_info.issueDate"));
+	claim_time(v->name, claims, "collateral.tcb_info_next_update", test_jget(c, "tcb_info.nextUpdate"));
+	claim_time(v->name, claims, "collateral.qe_identity_issue_date", test_jget(c, "qe_identity.issueDate"));
+	claim_time(v->name, claims, "collateral.qe_identity_next_update", test_jget(c, "qe_identity.nextUpdate"));
 	claim_time(v->name, claims, "collateral.pck_crl_this_update", json_array_get(json_object_get(c, "pck_crl_this_next"), 0));
 	claim_time(v->name, claims, "collateral.pck_crl_next_update", json_array_get(json_object_get(c, "pck_crl_this_next"), 1));
 	claim_time(v->name, claims, "collateral.root_ca_crl_this_update", json_array_get(json_object_get(c, "root_crl_this_next"), 0));
 	claim_time(v->name, claims, "collateral.root_ca_crl_next_update", json_array_get(json_object_get(c, "root_crl_this_next"), 1));
-	CHECKF(json_equal(jget(claims, "collateral.tcb_evaluation_data_number"), jget(c, "tcb_info.tcbEvaluationDataNumber")),
+	CHECKF(json_equal(test_jget(claims, "collateral.tcb_evaluation_data_number"), test_jget(c, "tcb_info.tcbEvaluationDataNumber")),
 	    "%s: tcb evaluation data number", v->name);
-	CHECKF(json_is_boolean(jget(claims, "collateral.freshness_checked")) &&
-	    json_boolean_value(jget(claims, "collateral.freshness_checked")) == freshness, "%s: freshness claim", v->name);
+	CHECKF(json_is_boolean(test_jget(claims, "collateral.freshness_checked")) &&
+	    json_boolean_value(test_jget(claims, "collateral.freshness_checked")) == freshness, "%s: freshness claim", v->name);
 }
 
 static int n_tdx, n_sgx, n_verified, n_rejected, n_stale;
@@ -467,7 +456,7 @@ run_vector(struct vec *v)
 	if (final != NULL && strcmp(final, "TCB_NOT_SUPPORTED") == 0) {
 		CHECKF(r == KW_ERR_DENIED && claims == NULL && why != NULL && strstr(why, "TCB_NOT_SUPPORTED") != NULL,
 		    "%s: no level must be rejected, got %s (%s)", v->name, kw_strerror(r), why ? why : "-");
-		CHECKF(json_is_null(jget(v->exp, "verify.collateral.platform_tcb_level")), "%s: expected level", v->name);
+		CHECKF(json_is_null(test_jget(v->exp, "verify.collateral.platform_tcb_level")), "%s: expected level", v->name);
 		CHECKF((tr.passed & TDX_CHECK_TCB_LEVEL) == 0, "%s: level bit", v->name);
 		n_rejected++;
 		goto out;

@@ -11,16 +11,19 @@
 #include "tpm_quote.h"
 
 int test_tpm_quote_register(void);
+int test_tpm_eventlog_register(void);
+int test_tpm_seam_register(void);
+
+/* CHECKF on the result of expr, evaluated once (CHECKF evaluates its condition twice). */
+#define CHECK_RC(expr, want, ...) do { \
+	int rc_ = (expr); \
+	CHECKF(rc_ == (want), __VA_ARGS__); \
+} while (0)
 
 /* $KW_VECTORS/tpm/<fmt ...> */
 #define vpath(buf, n, ...) test_vpath((buf), (n), "tpm", __VA_ARGS__)
 
-/* Read a whole file (≤ 1 MiB, NUL-terminated); asserts on failure. */
-int test_slurp(const char *path, uint8_t **buf, size_t *len);
-/* Parse a JSON file; asserts on failure. */
-json_t *test_json_file(const char *path);
-/* The object at a dotted path of o, or NULL. */
-json_t *test_jget(json_t *o, const char *path);
+/* test_slurp, test_json_file, test_jget: test_helper.h */
 /* PCRs of bank b from a vector's "index hex" text file into *p; asserts. */
 int test_pcrs_file(const char *path, enum tpm_bank b, struct tpm_pcrs *p);
 

@@ -65,7 +65,7 @@ load_swtpm(struct qv *q)
 	CU_ASSERT_FATAL(test_slurp(vpath(p, sizeof(p), "swtpm-local/quote.msg"), &q->msg, &q->msg_len) == 0);
 	CU_ASSERT_FATAL(test_slurp(vpath(p, sizeof(p), "swtpm-local/quote.sig"), &q->sig, &q->sig_len) == 0);
 	CU_ASSERT_FATAL(test_slurp(vpath(p, sizeof(p), "swtpm-local/ak.tpm2b_public"), &buf, &len) == 0);
-	CHECKF(tpm_public_parse(buf, len, 1, &q->ak, &why) == 0, "%s", why);
+	CHECK_RC(tpm_public_parse(buf, len, 1, &q->ak, &why), 0, "%s", why);
 	free(buf);
 	CU_ASSERT_FATAL(q->ak.pkey != NULL);
 	CU_ASSERT_FATAL(test_pcrs_file(vpath(p, sizeof(p), "swtpm-local/pcrs_sha256.txt"), TPM_BANK_SHA256,
@@ -99,7 +99,7 @@ test_swtpm_ak(void)
 	CU_ASSERT(q.ak.name_len == name_len && memcmp(q.ak.name, name, name_len) == 0);
 	CU_ASSERT(q.ak.name_alg == 0x000b);
 	CU_ASSERT(q.ak.type == 0x0001);
-	CHECKF(tpm_public_check_ak(&q.ak, &why) == 0, "%s", why);
+	CHECK_RC(tpm_public_check_ak(&q.ak, &why), 0, "%s", why);
 	CU_ASSERT_FATAL((bio = BIO_new_file(vpath(p, sizeof(p), "swtpm-local/ak_pub.pem"), "r")) != NULL);
 	CU_ASSERT_FATAL((pem = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) != NULL);
 	CU_ASSERT(EVP_PKEY_eq(pem, q.ak.pkey) == 1);
@@ -127,8 +127,8 @@ test_swtpm_quote(void)
 	CU_ASSERT_STRING_EQUAL(json_string_value(test_jget(exp, "quote.sig")), "OK");
 	CU_ASSERT(json_is_true(test_jget(exp, "quote.nonce_matches")));
 	memset(&info, 0, sizeof(info));
-	CHECKF(tpm_quote_verify(q.msg, q.msg_len, q.sig, q.sig_len, q.ak.pkey, &q.pcrs, q.nonce, q.nonce_len,
-	    &claims, &info, &why) == 0, "%s", why);
+	CHECK_RC(tpm_quote_verify(q.msg, q.msg_len, q.sig, q.sig_len, q.ak.pkey, &q.pcrs, q.nonce, q.nonce_len,
+	    &claims, &info, &why), 0, "%s", why);
 	CU_ASSERT_FATAL(claims != NULL);
 	CU_ASSERT(json_integer_value(test_jget(claims, "tpm.clock")) ==
 	    json_integer_value(json_object_get(a, "clock")));
@@ -286,9 +286,9 @@ test_gce(void)
 
 		CU_ASSERT_FATAL(test_slurp(vpath(p, sizeof(p), "gce-vtpm/%s/ak_pub.tpmt_public", tags[t]), &buf,
 		    &len) == 0);
-		CHECKF(tpm_public_parse(buf, len, 0, &ak, &why) == 0, "%s", why);
+		CHECK_RC(tpm_public_parse(buf, len, 0, &ak, &why), 0, "%s", why);
 		free(buf);
-		CHECKF(tpm_public_check_ak(&ak, &why) == 0, "%s", why);
+		CHECK_RC(tpm_public_check_ak(&ak, &why), 0, "%s", why);
 		for (unsigned int b = 0; b < TPM_BANK_COUNT; b++) {
 			const char *bn = tpm_bank_name((enum tpm_bank)b);
 			struct tpm_pcrs pcrs;
@@ -396,8 +396,8 @@ test_trustee(void)
 	CU_ASSERT(pcrs.present[TPM_BANK_SHA256] == 0xffffff);
 	extra_len = hex_to(json_string_value(json_object_get(a, "extraData")), extra, sizeof(extra));
 	CU_ASSERT(extra_len == 64);
-	CHECKF(tpm_quote_verify(msg, msg_len, sig, sig_len, ak, &pcrs, extra, extra_len, &claims, NULL,
-	    &why) == 0, "%s", why);
+	CHECK_RC(tpm_quote_verify(msg, msg_len, sig, sig_len, ak, &pcrs, extra, extra_len, &claims, NULL,
+	    &why), 0, "%s", why);
 	CU_ASSERT_STRING_EQUAL(json_string_value(test_jget(claims, "pcrs.sha256.17")),
 	    "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
 	CU_ASSERT(json_integer_value(test_jget(claims, "tpm.clock")) == json_integer_value(json_object_get(a,
@@ -444,7 +444,7 @@ test_pcrs_json(void)
 	for (size_t i = 0; i < KW_ARRAY_SIZE(bad); i++) {
 		memset(&p, 0xa5, sizeof(p));
 		CU_ASSERT_FATAL((j = jt(bad[i])) != NULL);
-		CHECKF(tpm_pcrs_from_json(j, &p, &why) == KW_ERR_INVALID_FORMAT, "accepted %s", bad[i]);
+		CHECK_RC(tpm_pcrs_from_json(j, &p, &why), KW_ERR_INVALID_FORMAT, "accepted %s", bad[i]);
 		CU_ASSERT(p.present[0] == 0xa5a5a5a5u);   /* untouched */
 		json_decref(j);
 	}
@@ -452,7 +452,7 @@ test_pcrs_json(void)
 	    "\"sha384\": {\"0\": \"" "0102030405060708091011121314151617181920212223242526272829303132"
 	    "33343536373839404142434445464748\", \"10\": \"" "00000000000000000000000000000000000000000000"
 	    "0000000000000000000000000000000000000000000000000000\"}}")) != NULL);
-	CHECKF(tpm_pcrs_from_json(j, &p, &why) == 0, "%s", why);
+	CHECK_RC(tpm_pcrs_from_json(j, &p, &why), 0, "%s", why);
 	CU_ASSERT(p.present[TPM_BANK_SHA1] == UINT32_C(1) << 23);
 	CU_ASSERT(p.present[TPM_BANK_SHA256] == 0);
 	CU_ASSERT(p.present[TPM_BANK_SHA384] == ((UINT32_C(1) << 10) | 1));
@@ -475,14 +475,14 @@ test_pcrs_text(void)
 
 	for (size_t i = 0; i < KW_ARRAY_SIZE(bad); i++) {
 		memset(&p, 0, sizeof(p));
-		CHECKF(tpm_pcrs_from_text(bad[i], strlen(bad[i]), TPM_BANK_SHA1, &p, &why) == KW_ERR_INVALID_FORMAT,
+		CHECK_RC(tpm_pcrs_from_text(bad[i], strlen(bad[i]), TPM_BANK_SHA1, &p, &why), KW_ERR_INVALID_FORMAT,
 		    "accepted '%s'", bad[i]);
 		CU_ASSERT(p.present[TPM_BANK_SHA1] == 0);
 	}
 	const char *good = "3 00000000000000000000000000000000000000AA\r\n\n7 0000000000000000000000000000000000000001";
 
 	memset(&p, 0, sizeof(p));
-	CHECKF(tpm_pcrs_from_text(good, strlen(good), TPM_BANK_SHA1, &p, &why) == 0, "%s", why);
+	CHECK_RC(tpm_pcrs_from_text(good, strlen(good), TPM_BANK_SHA1, &p, &why), 0, "%s", why);
 	CU_ASSERT(p.present[TPM_BANK_SHA1] == 0x88);
 	CU_ASSERT(p.val[TPM_BANK_SHA1][3][19] == 0xaa && p.val[TPM_BANK_SHA1][7][19] == 1);
 }

@@ -81,7 +81,7 @@ test_snp_vectors(void)
 	for (size_t i = 0; i < KW_ARRAY_SIZE(cases); i++) {
 		json_t *doc = load_json(cases[i].file), *ev = NULL, *claims = NULL;
 		struct tpm_azure_evidence e;
-		struct kw_trust trust = { NULL, NULL, NULL };
+		struct kw_trust trust = { .snp = NULL };
 		struct kw_appraisal in;
 		uint8_t binding[KW_BINDING_LEN];
 		const char *why = NULL;
@@ -485,7 +485,7 @@ test_type_mismatch(void)
 {
 	struct aztdx t;
 	struct build how;
-	struct kw_trust trust = { NULL, NULL, NULL };
+	struct kw_trust trust = { .snp = NULL };
 	struct kw_appraisal in;
 	json_t *ev, *snp, *claims = NULL;
 	const char *why = NULL;

@@ -54,13 +54,32 @@ test_table(void)
 		}
 		CU_ASSERT(has_tee && has_root && has_debug);
 		CU_ASSERT(v->enabled(NULL) == 0);
-		/* each identifying member belongs to no other member */
-		for (size_t k = 0; kw_verifiers[k] != NULL; k++)
-			for (size_t i = 0; k != n && kw_verifiers[k]->members[i] != NULL; i++)
-				CU_ASSERT(strcmp(kw_verifiers[k]->members[i], v->members[0]) != 0);
+		/*
+		 * no two share an identifying member; when v's identifying member
+		 * is another's member (TDX's "quote" in the TPM types), the
+		 * other's identifying member is not v's, so that evidence holding
+		 * both is told apart by the members v does not have
+		 */
+		for (size_t k = 0; kw_verifiers[k] != NULL; k++) {
+			int in_k = 0, k_in_v = 0;
+
+			if (k == n)
+				continue;
+			CU_ASSERT(strcmp(kw_verifiers[k]->members[0], v->members[0]) != 0);
+			for (size_t i = 0; kw_verifiers[k]->members[i] != NULL; i++)
+				in_k |= strcmp(kw_verifiers[k]->members[i], v->members[0]) == 0;
+			for (size_t i = 0; v->members[i] != NULL; i++)
+				k_in_v |= strcmp(v->members[i], kw_verifiers[k]->members[0]) == 0;
+			CU_ASSERT(!(in_k && k_in_v));
+		}
 	}
-	CU_ASSERT_EQUAL(n, 4);
-	CU_ASSERT_STRING_EQUAL(kw_verifier_names(), "snp, tdx, az-snp-vtpm, az-tdx-vtpm");
+	CU_ASSERT_EQUAL(n, 5);
+	CU_ASSERT_STRING_EQUAL(kw_verifier_names(), "snp, tdx, tpm-akcert, az-snp-vtpm, az-tdx-vtpm");
+	CU_ASSERT_STRING_EQUAL(kw_verifier_unsupported_reason(),
+	    "unsupported \"tee\" (supported: snp, tdx, tpm-akcert, az-snp-vtpm, az-tdx-vtpm)");
+	CU_ASSERT_PTR_EQUAL(kw_verifiers[2], &kw_verifier_tpm_akcert);
+	CU_ASSERT_PTR_EQUAL(kw_verifiers[3], &kw_verifier_az_snp_vtpm);
+	CU_ASSERT_PTR_EQUAL(kw_verifiers[4], &kw_verifier_az_tdx_vtpm);
 	CU_ASSERT_PTR_NULL(kw_verifier_find("tpm"));
 	CU_ASSERT_PTR_NULL(kw_verifier_find("SNP"));
 	CU_ASSERT_PTR_NULL(kw_verifier_find(NULL));
@@ -74,6 +93,15 @@ test_table(void)
 	json_object_del(ev, "report");
 	json_object_del(ev, "vcek");
 	CU_ASSERT_PTR_EQUAL(kw_verifier_for_evidence(ev, &why), &kw_verifier_tdx);
+	/* TDX's identifying "quote" with the TPM members: tpm-akcert, whose list covers them all */
+	json_object_set_new(ev, "signature", json_string("AA"));
+	json_object_set_new(ev, "pcrs", json_object());
+	json_object_set_new(ev, "ak_cert", json_string("AA"));
+	CU_ASSERT_PTR_EQUAL(kw_verifier_for_evidence(ev, &why), &kw_verifier_tpm_akcert);
+	/* ... but not when a member of neither is there too */
+	json_object_set_new(ev, "cc_eventlog", json_string("AA"));
+	CU_ASSERT_PTR_NULL(kw_verifier_for_evidence(ev, &why));
+	CU_ASSERT(strstr(why, "more than one") != NULL);
 	json_decref(ev);
 	ev = json_pack("{s:s}", "vcek", "AA");    /* SNP's, but not its identifying member */
 	CU_ASSERT_PTR_NULL(kw_verifier_for_evidence(ev, &why));
@@ -162,7 +190,7 @@ test_snp_seam(void)
 	char p1[1024], p2[1024], p3[1024];
 	uint8_t *rep = NULL, *vcek = NULL, other[KW_BINDING_LEN];
 	size_t rlen = 0, vlen = 0;
-	struct kw_trust trust = { NULL, NULL, NULL };
+	struct kw_trust trust = { .snp = NULL };
 	struct kw_appraisal in;
 	json_t *ev = json_object(), *claims = NULL;
 	const char *why = NULL;
@@ -209,7 +237,7 @@ test_snp_seam(void)
 	CU_ASSERT_EQUAL(kw_verifier_snp.appraise(&in, &claims, &why), KW_ERR_SIG_INVALID);
 	CU_ASSERT_PTR_NULL(claims);
 	/* without its trust the member is off */
-	in.trust = &(struct kw_trust){ NULL, NULL, NULL };
+	in.trust = &(struct kw_trust){ .snp = NULL };
 	CU_ASSERT_EQUAL(kw_verifier_snp.appraise(&in, &claims, &why), KW_ERR_INVALID_ARG);
 	json_decref(ev);
 	snp_trust_free(trust.snp);
