@@ -510,19 +510,6 @@ att_az_imds_td_quote(const char *base, const uint8_t *tdreport, size_t len, uint
 
 /* ---- tee-evidence ---- */
 
-static int
-put_b64(json_t *o, const char *key, const uint8_t *p, size_t n)
-{
-	char *s = NULL;
-	int r;
-
-	if ((r = kw_b64url_encode(p, n, &s)) != 0)
-		return r;
-	r = json_object_set_new(o, key, json_string(s)) == 0 ? 0 : KW_ERR_NOMEM;
-	free(s);
-	return r;
-}
-
 int
 att_az_evidence_to_json(const struct att_az_tpm *t, const char *vcek_pem, const uint8_t *td_quote,
     size_t td_quote_len, json_t **ret)
@@ -544,15 +531,16 @@ att_az_evidence_to_json(const struct att_az_tpm *t, const char *vcek_pem, const 
 		free(hex);
 		hex = NULL;
 	}
-	if ((r = put_b64(o, t->tdx ? "tdx_hcl_report" : "snp_hcl_report", t->hcl, t->hcl_len)) != 0 ||
-	    (r = put_b64(o, "vtpm_quote", t->attest, t->attest_len)) != 0 ||
-	    (r = put_b64(o, "vtpm_signature", t->sig, t->sig_len)) != 0)
+	if ((r = kw_json_set_b64url(o, t->tdx ? "tdx_hcl_report" : "snp_hcl_report", t->hcl,
+	    t->hcl_len)) != 0 ||
+	    (r = kw_json_set_b64url(o, "vtpm_quote", t->attest, t->attest_len)) != 0 ||
+	    (r = kw_json_set_b64url(o, "vtpm_signature", t->sig, t->sig_len)) != 0)
 		goto out;
 	r = KW_ERR_NOMEM;
 	if (json_object_set_new(o, "pcrs", json_pack("{s:O}", "sha256", bank)) != 0)
 		goto out;
 	if (t->tdx)
-		r = put_b64(o, "td_quote", td_quote, td_quote_len);
+		r = kw_json_set_b64url(o, "td_quote", td_quote, td_quote_len);
 	else
 		r = json_object_set_new(o, "vcek", json_string(vcek_pem)) == 0 ? 0 : KW_ERR_NOMEM;
 	if (r != 0)

@@ -273,19 +273,6 @@ fail:
 	return r == KW_ERR_NOMEM || r == KW_ERR_TOO_LARGE ? r : KW_ERR_INVALID_FORMAT;
 }
 
-static int
-put_b64(json_t *o, const char *key, const uint8_t *p, size_t n)
-{
-	char *s = NULL;
-	int r;
-
-	if ((r = kw_b64url_encode(p, n, &s)) != 0)
-		return r;
-	r = json_object_set_new(o, key, json_string(s)) == 0 ? 0 : KW_ERR_NOMEM;
-	free(s);
-	return r;
-}
-
 /*
  * The recorded formats carry the bare RSASSA-PKCS1-v1_5 signature (Azure's
  * vTPM AK signs with SHA-256); the broker's tee-evidence carries the
@@ -307,7 +294,7 @@ put_tpmt_signature(json_t *o, const char *key, const uint8_t *sig, size_t len)
 	memcpy(ts.signature.rsassa.sig.buffer, sig, len);
 	if (Tss2_MU_TPMT_SIGNATURE_Marshal(&ts, buf, sizeof(buf), &off) != TSS2_RC_SUCCESS)
 		return KW_ERR_INTERNAL;
-	return put_b64(o, key, buf, off);
+	return kw_json_set_b64url(o, key, buf, off);
 }
 
 int
@@ -329,8 +316,8 @@ tpm_azure_tee_evidence(const struct tpm_azure_evidence *e, int tdx, json_t **ret
 		hex = NULL;
 	}
 	if (json_object_set(pcrs, "sha256", bank) != 0 ||
-	    (r = put_b64(o, tdx ? "tdx_hcl_report" : "snp_hcl_report", e->hcl, e->hcl_len)) != 0 ||
-	    (r = put_b64(o, "vtpm_quote", e->quote, e->quote_len)) != 0 ||
+	    (r = kw_json_set_b64url(o, tdx ? "tdx_hcl_report" : "snp_hcl_report", e->hcl, e->hcl_len)) != 0 ||
+	    (r = kw_json_set_b64url(o, "vtpm_quote", e->quote, e->quote_len)) != 0 ||
 	    (r = put_tpmt_signature(o, "vtpm_signature", e->sig, e->sig_len)) != 0)
 		goto out;
 	r = KW_ERR_NOMEM;
@@ -341,7 +328,7 @@ tpm_azure_tee_evidence(const struct tpm_azure_evidence *e, int tdx, json_t **ret
 			r = KW_ERR_INVALID_ARG;
 			goto out;
 		}
-		if ((r = put_b64(o, "td_quote", e->td_quote, e->td_quote_len)) != 0)
+		if ((r = kw_json_set_b64url(o, "td_quote", e->td_quote, e->td_quote_len)) != 0)
 			goto out;
 	} else {
 		if (e->vcek_pem == NULL) {
