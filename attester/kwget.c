@@ -26,6 +26,7 @@
 #include "attester.h"
 #include "att_tdx_emu.h"
 #include "att_tpm.h"
+#include "att_azure.h"
 #include "kw_build.h"
 #include "kw_json.h"
 #include "kw_name.h"
@@ -69,7 +70,7 @@ struct opts {
 	int quiet;
 	struct att_manifest_opts man;
 	int no_manifest;
-	const char *tee;               /* --tee: "tpm" (otherwise from configfs-tsm or --emulate) */
+	const char *tee;               /* --tee: "tpm", "az-snp-vtpm", "az-tdx-vtpm" (otherwise configfs-tsm or --emulate) */
 	uint32_t tpm_ek_handle, tpm_ak_handle;   /* persistent handles, 0: create */
 	const char *tpm_event_log;     /* --tpm-event-log FILE */
 	int tpm_no_event_log;
@@ -118,6 +119,7 @@ usage(FILE *f)
 	      "             [--crypto-config FILE] | [--no-manifest]\n"
 	      "             [--tee tpm [--tpm-ek-handle HEX] [--tpm-ak-handle HEX]\n"
 	      "              [--tpm-event-log FILE | --tpm-no-event-log]]\n"
+	      "             [--tee az-snp-vtpm|az-tdx-vtpm]\n"
 	      "       kwget --emulate tdx --emu-dir DIR --emu-collateral-out FILE\n"
 	      "       kwget --help | --version\n"
 	      "\n"
@@ -161,6 +163,12 @@ usage(FILE *f)
 	      "  --tpm-event-log FILE   send this TCG event log (default: the kernel's\n"
 	      "                         binary_bios_measurements when readable)\n"
 	      "  --tpm-no-event-log     send no event log\n"
+	      "  --tee az-snp-vtpm|az-tdx-vtpm\n"
+	      "                         attest through an Azure confidential VM's vTPM: the HCL\n"
+	      "                         report (NV 0x01400001), a quote by the AK at 0x81000003\n"
+	      "                         (TCTI from $KWGET_TCTI, else $TPM2TOOLS_TCTI, else\n"
+	      "                         device:/dev/tpmrm0), and from Azure IMDS the VCEK (SNP)\n"
+	      "                         or the TD quote (TDX)\n"
 	      "  --quiet                print errors only\n"
 	      "\n"
 	      "Exit: 0 ok, 1 usage, 2 network/TLS, 3 attestation denied (401/403), 4 not found,\n"
@@ -583,12 +591,15 @@ parse_args(int argc, char **argv, struct opts *o)
 		    "--tls-config-section and --crypto-config");
 	if (o->man.tls_section != NULL && o->man.tls_config == NULL)
 		return fail(EXIT_USAGE, "--tls-config-section needs --tls-config FILE");
-	if (o->tee != NULL && strcmp(o->tee, "tpm") != 0)
-		return fail(EXIT_USAGE, "--tee supports 'tpm' (SNP and TDX are found through configfs-tsm)");
-	if (o->tee != NULL && o->emulate != NULL)
-		return fail(EXIT_USAGE, "--tee tpm excludes --emulate");
-	if (o->tee == NULL && (o->tpm_ek_handle != 0 || o->tpm_ak_handle != 0 || o->tpm_event_log != NULL ||
-	    o->tpm_no_event_log))
+	if (o->tee != NULL && strcmp(o->tee, "tpm") != 0 && strcmp(o->tee, "az-snp-vtpm") != 0 &&
+	    strcmp(o->tee, "az-tdx-vtpm") != 0)
+		return fail(EXIT_USAGE, "--tee supports 'tpm', 'az-snp-vtpm' and 'az-tdx-vtpm' (SNP and TDX "
+		    "guests are found through configfs-tsm)");
+	if (o->tee != NULL && (o->emulate != NULL || o->emu_dir != NULL || o->have_meas || o->have_rd ||
+	    o->emu_debug))
+		return fail(EXIT_USAGE, "--tee %s excludes --emulate and the --emu-* options", o->tee);
+	if ((o->tee == NULL || strcmp(o->tee, "tpm") != 0) && (o->tpm_ek_handle != 0 ||
+	    o->tpm_ak_handle != 0 || o->tpm_event_log != NULL || o->tpm_no_event_log))
 		return fail(EXIT_USAGE, "--tpm-* options need --tee tpm");
 	if (o->tpm_event_log != NULL && o->tpm_no_event_log)
 		return fail(EXIT_USAGE, "give at most one of --tpm-event-log FILE and --tpm-no-event-log");
@@ -641,7 +652,7 @@ get_nonce(const struct opts *o, const char *base, const char *tee, const json_t 
 
 	if ((code = make_url(url, base, "/kbs/v0/auth", NULL)) != 0)
 		return code;
-	/* tee is "snp", "tdx" or "tpm" (phase_prepare) */
+	/* tee is "snp", "tdx", "tpm" or an az-*-vtpm name (phase_prepare) */
 	if ((j = json_pack("{s:s, s:s, s:o}", "version", "0.1.0", "tee", tee, "extra-params",
 	    extra != NULL ? json_incref((json_t *)(uintptr_t)extra) : json_object())) == NULL || (body = kw_json_dumps(j, JSON_COMPACT)) == NULL) {
 		json_decref(j);
@@ -881,8 +892,10 @@ struct flow {
 	const char *event_log;             /* tpm: the event log file to send, or NULL */
 	json_t *rd;                        /* runtime-data */
 	struct att_evidence *ev;           /* SNP */
-	uint8_t *quote;                    /* TDX */
+	uint8_t *quote;                    /* TDX; az-tdx-vtpm: the TD quote from IMDS */
 	size_t quote_len;
+	struct att_az_tpm az;              /* az-*-vtpm: HCL report, quote, PCRs */
+	char *vcek_pem;                    /* az-snp-vtpm: VCEK and chain from IMDS */
 	char *body;                        /* the /attest request (wiped) */
 	char *token;                       /* the TEE-bound token (wiped) */
 	int64_t lifetime;
@@ -907,6 +920,8 @@ flow_free(struct flow *f)
 	json_decref(f->rd);
 	att_evidence_free(f->ev);
 	free(f->quote);
+	att_az_tpm_clear(&f->az);
+	free(f->vcek_pem);
 	att_keys_free(f->keys);
 	att_tpm_free(f->tpm);
 }
@@ -945,8 +960,12 @@ phase_prepare(struct flow *f)
 	int r, code_tpm;
 
 	if (o->tee != NULL) {
-		if ((code_tpm = prepare_tpm(f)) != 0)
-			return code_tpm;
+		if (strcmp(o->tee, "tpm") == 0) {
+			if ((code_tpm = prepare_tpm(f)) != 0)
+				return code_tpm;
+		} else {
+			f->tee = o->tee;
+		}
 	} else if (o->emulate != NULL) {
 		f->tee = o->emulate;
 	} else {
@@ -1083,6 +1102,43 @@ evidence_tdx(struct flow *f, const uint8_t report_data[static ATT_REPORT_DATA_LE
 }
 
 /*
+ * Azure vTPM evidence as tee-evidence JSON in *ret: the quote's qualifyingData
+ * is the 48-byte SHA-384(JCS(runtime-data)) (report_data without its zero
+ * tail), the hardware's part comes from Azure's IMDS.
+ */
+static int
+evidence_azure(struct flow *f, const uint8_t report_data[static ATT_REPORT_DATA_LEN], json_t **ret)
+{
+	int tdx = strcmp(f->tee, "az-tdx-vtpm") == 0, r;
+	const uint8_t *tdreport = NULL;
+	const char *why = NULL, *base = att_az_imds_base();
+
+	if ((r = att_az_tpm_collect(NULL, report_data, 48, &f->az, &why)) != 0)
+		return fail(EXIT_LOCAL, "evidence failed: vTPM: %s (%s)", why, kw_strerror(r));
+	if (f->az.tdx != tdx)
+		return fail(EXIT_LOCAL, "evidence failed: the HCL report is %s, not %s", f->az.tdx ?
+		    "TDX (use --tee az-tdx-vtpm)" : "SNP (use --tee az-snp-vtpm)", f->tee);
+	say("evidence: HCL report (%zu bytes) from vTPM NV 0x01400001, quote of PCR 0-23 (sha256) "
+	    "by the AK at 0x81000003", f->az.hcl_len);
+	if (tdx) {
+		if ((r = att_az_hcl_kind(f->az.hcl, f->az.hcl_len, &tdx, &tdreport)) != 0 ||
+		    (r = att_az_imds_td_quote(base, tdreport, ATT_AZ_TDREPORT_LEN, &f->quote,
+		    &f->quote_len)) != 0)
+			return fail(EXIT_LOCAL, "evidence failed: TD quote from IMDS %s%s: %s", base,
+			    ATT_AZ_TDQUOTE_PATH, kw_strerror(r));
+		say("evidence: TD quote from IMDS (%zu bytes)", f->quote_len);
+	} else {
+		if ((r = att_az_imds_vcek(base, &f->vcek_pem)) != 0)
+			return fail(EXIT_LOCAL, "evidence failed: VCEK from IMDS %s%s: %s", base,
+			    ATT_AZ_THIM_PATH, kw_strerror(r));
+		say("evidence: VCEK and chain from IMDS (THIM)");
+	}
+	if ((r = att_az_evidence_to_json(&f->az, f->vcek_pem, f->quote, f->quote_len, ret)) != 0)
+		return fail(EXIT_LOCAL, "evidence failed: %s", kw_strerror(r));
+	return 0;
+}
+
+/*
  * --emu-collateral-out: the collateral a broker needs for the emulated
  * platform (the set's FMSPC, TCB, QE), signed by the set's NOT INTEL TCB
  * Signing key and CAs, written as a new file.
@@ -1198,6 +1254,8 @@ phase_evidence(struct flow *f)
 	}
 	if (strcmp(f->tee, "tdx") == 0)
 		code = evidence_tdx(f, report_data, &evj);
+	else if (strncmp(f->tee, "az-", 3) == 0)
+		code = evidence_azure(f, report_data, &evj);
 	else
 		code = evidence_snp(f, report_data, &evj);
 	if (code != 0)

@@ -106,10 +106,13 @@ array_has_string(const json_t *a, const char *s)
  * TCB status. The TPM types with a TPM-only trust anchor (tpm-akcert, tpm)
  * have no measurement, mrtd or rtmr claims; PCR and event-log reference
  * values (or a required equals/in rule on a pcrs.* or eventlog.* claim) pin
- * what they booted, and admit neither SNP nor TDX evidence.
+ * what they booted, and admit neither SNP nor TDX evidence. The Azure vTPM
+ * types (az-snp-vtpm, az-tdx-vtpm) carry their hardware's claims and PCRs:
+ * each is linted with its hardware's family.
  */
 struct admits {
-	bool snp, tdx, tpm_akcert, tpm, tcb_status, tpm_pinned;
+	unsigned int snp, tdx;    /* the family members still admitted: bit 0 snp/tdx, bit 1 az-*-vtpm */
+	bool tpm_akcert, tpm, tcb_status, tpm_pinned;
 };
 
 static void
@@ -127,9 +130,22 @@ admits_rule(const json_t *rule, struct admits *a)
 	if (claim == NULL || op == NULL)
 		return;    /* anyOf: no single alternative must hold */
 	if (strcmp(claim, "tee") == 0) {
-		const char *tees[] = {"snp", "tdx", "tpm-akcert", "tpm"};
-		bool *flag[] = {&a->snp, &a->tdx, &a->tpm_akcert, &a->tpm};
+		/* each family: the TEE and the Azure vTPM type that carries its claims (bit 0, 1) */
+		static const char *const fam[][2] = {{"snp", "az-snp-vtpm"}, {"tdx", "az-tdx-vtpm"}};
+		unsigned int *mask[] = {&a->snp, &a->tdx};
+		const char *tees[] = {"tpm-akcert", "tpm"};
+		bool *flag[] = {&a->tpm_akcert, &a->tpm};
 
+		for (size_t i = 0; i < KW_ARRAY_SIZE(fam); i++) {
+			for (unsigned int k = 0; k < 2; k++) {
+				bool eq = json_is_string(v) && strcmp(json_string_value(v), fam[i][k]) == 0;
+
+				if ((strcmp(op, "equals") == 0 && !eq) ||
+				    (strcmp(op, "in") == 0 && !array_has_string(v, fam[i][k])) ||
+				    (strcmp(op, "notEquals") == 0 && eq))
+					*mask[i] &= ~(1u << k);
+			}
+		}
 		for (size_t i = 0; i < KW_ARRAY_SIZE(tees); i++) {
 			if (strcmp(op, "equals") == 0)
 				*flag[i] = *flag[i] && json_is_string(v) &&
@@ -153,16 +169,21 @@ static struct admits
 policy_admits(const json_t *policy)
 {
 	const json_t *rv = json_object_get(policy, "reference_values");
-	struct admits a = { true, true, true, true, false, false };
+	struct admits a = { 3, 3, true, true, false, false };
 
 	if (json_object_get(policy, "rules") != NULL)
 		admits_rule(json_object_get(policy, "rules"), &a);
-	if (json_object_get(rv, "measurements") != NULL || json_object_get(rv, "sets") != NULL)
-		a.tdx = a.tpm_akcert = a.tpm = false;
-	if (json_object_get(rv, "mrtd") != NULL || json_object_get(rv, "rtmr") != NULL)
-		a.snp = a.tpm_akcert = a.tpm = false;
+	if (json_object_get(rv, "measurements") != NULL || json_object_get(rv, "sets") != NULL) {
+		a.tdx = 0;
+		a.tpm_akcert = a.tpm = false;
+	}
+	if (json_object_get(rv, "mrtd") != NULL || json_object_get(rv, "rtmr") != NULL) {
+		a.snp = 0;
+		a.tpm_akcert = a.tpm = false;
+	}
 	if (json_object_get(rv, "pcrs") != NULL || json_object_get(rv, "eventlog") != NULL) {
-		a.snp = a.tdx = false;
+		a.snp &= ~1u;    /* the Azure vTPM types have PCRs as well as their hardware's claims */
+		a.tdx &= ~1u;
 		a.tpm_pinned = true;
 	}
 	return a;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kw_b64url.h"
 #include "kw_json.h"
 #include "kw_util.h"
 
@@ -249,4 +250,17 @@ kw_json_dump_redacted(const json_t *v)
 		s = kw_json_dumps(c, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(c);
 	return s;
+}
+
+int
+kw_json_set_b64url(json_t *obj, const char *key, const void *p, size_t n)
+{
+	char *s = NULL;
+	int r;
+
+	if ((r = kw_b64url_encode(p, n, &s)) != 0)
+		return r;
+	r = json_object_set_new(obj, key, json_string(s)) == 0 ? 0 : KW_ERR_NOMEM;
+	free(s);
+	return r;
 }

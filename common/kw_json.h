@@ -33,6 +33,9 @@ bool kw_json_oom(void);
 /* json_dumps, but NULL when any allocation failed while dumping (free with free()). */
 char *kw_json_dumps(const json_t *v, size_t flags);
 
+/* Set member key of obj to the base64url (unpadded) of p[0..n): 0, or KW_ERR_NOMEM. */
+int kw_json_set_b64url(json_t *obj, const char *key, const void *p, size_t n) KW_WUR;
+
 /*
  * RFC 8785 (JCS) canonical serialization of v into a new NUL-terminated
  * string (free()). Object members sorted by UTF-16 code units, strings

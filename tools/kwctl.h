@@ -53,6 +53,18 @@ int kwctl_fail(int code, const char *fmt, ...) KW_PRINTF(2, 3);
 /* Offline evidence verification (kwctl_evidence.c). argv[0] is "verify". */
 int kwctl_cmd_evidence_verify(int argc, char **argv);
 void kwctl_usage_evidence_verify(FILE *f);
+struct kw_trust;
+/*
+ * Appraise tee-evidence with the table member for tee (no binding; for the
+ * TPM types nonce_set 1 and the quote's expected extraData in nonce) and
+ * print the verdict document; returns the exit status.
+ */
+int kwctl_evidence_appraise(const char *tee, const struct kw_trust *trust, const json_t *evidence,
+    int64_t at, int allow_debug, const uint8_t *nonce, size_t nonce_len, int nonce_set);
+/* kwctl_azure.c: 1 when argv asks for --tee az-snp-vtpm or az-tdx-vtpm. */
+int kwctl_azure_wanted(int argc, char **argv);
+/* evidence verify for the Azure vTPM types; returns the exit status. */
+int kwctl_evidence_verify_azure(int argc, char **argv);
 
 /* Offline audit log commands (kwctl_audit.c). argv[0] is "verify" or "export". */
 int kwctl_cmd_audit(int argc, char **argv);

@@ -67,6 +67,12 @@ kwctl_usage_evidence_verify(FILE *f)
 	    "  --at TIME          verification time, RFC 3339 (default: now)\n"
 	    "  --allow-debug      accept debug guests and debug TDs (claims still show \"debug\": true)\n"
 	    "\n"
+	    "       kwctl evidence verify --tee az-snp-vtpm|az-tdx-vtpm --evidence FILE --nonce HEX\n"
+	    "                             [--collateral FILE] [--chain FILE] [--test-root FILE ...]\n"
+	    "                             [--at RFC3339-TIME] [--allow-debug]\n"
+	    "  --evidence FILE    (az-*) recorded Azure vTPM evidence JSON (docs/verifier-tpm.md)\n"
+	    "  --nonce HEX        (az-*) the TPM quote's expected extraData, 1..64 bytes\n"
+	    "\n"
 	    "Prints one JSON document {\"verdict\", \"reason\", \"claims\"} on stdout.\n"
 	    "Exit status: 0 verified, 1 rejected, 2 usage or unreadable input.\n", f);
 }
@@ -192,12 +198,12 @@ put_b64(json_t *o, const char *key, const uint8_t *p, size_t n)
 
 /*
  * The broker's path: the verifier table entry for tee appraises the
- * tee-evidence object built from the files (no binding: kwctl prints the
- * report data instead). Returns the exit status.
+ * tee-evidence object built from the files (binding NULL: not checked, kwctl
+ * prints the report data instead). Returns the exit status.
  */
-static int
-appraise(const char *tee, const struct kw_trust *trust, const json_t *evidence, int64_t at, int allow_debug,
-    const uint8_t *nonce, size_t nonce_len, int nonce_set)
+int
+kwctl_evidence_appraise(const char *tee, const struct kw_trust *trust, const json_t *evidence, int64_t at,
+    int allow_debug, const uint8_t *nonce, size_t nonce_len, int nonce_set)
 {
 	const struct kw_verifier *v = kw_verifier_find(tee);
 	struct kw_appraisal in;
@@ -263,7 +269,7 @@ verify_tdx(const char *quote_path, const char *coll_path, const char *const *roo
 		goto out;
 	}
 	trust.tdx_collateral = src;
-	rc = appraise("tdx", &trust, ev, at, allow_debug, NULL, 0, 0);
+	rc = kwctl_evidence_appraise("tdx", &trust, ev, at, allow_debug, NULL, 0, 0);
 out:
 	json_decref(ev);
 	json_decref(coll);
@@ -369,7 +375,7 @@ verify_tpm_akcert(const struct tpm_files *f, int64_t at)
 		goto out;
 	}
 	trust.tpm_akcert = ca;
-	rc = appraise("tpm-akcert", &trust, ev, at, 0, nonce, nlen / 2, 1);
+	rc = kwctl_evidence_appraise("tpm-akcert", &trust, ev, at, 0, nonce, nlen / 2, 1);
 out:
 	json_decref(pj);
 	json_decref(ev);
@@ -436,6 +442,9 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 	json_t *ev = NULL;
 	int c, r, rc = KWCTL_EUSAGE;
 
+	/* the Azure vTPM types have their own options (kwctl_azure.c) */
+	if (kwctl_azure_wanted(argc, argv))
+		return kwctl_evidence_verify_azure(argc, argv);
 	memset(&tf, 0, sizeof(tf));
 	optind = 1;
 	opterr = 0;
@@ -527,7 +536,8 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(tee, "snp") != 0 && strcmp(tee, "tdx") != 0 && strcmp(tee, "tpm-akcert") != 0) {
-		rc = kwctl_usage_error("unsupported --tee '%s' (supported: snp, tdx, tpm-akcert)", tee);
+		rc = kwctl_usage_error("unsupported --tee '%s' (supported: snp, tdx, tpm-akcert, az-snp-vtpm, "
+		    "az-tdx-vtpm)", tee);
 		goto out;
 	}
 	if (strcmp(tee, "tpm-akcert") != 0 && (tf.sig != NULL || tf.ak_cert != NULL || tf.event_log != NULL ||
@@ -610,7 +620,7 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 		rc = kwctl_usage_error("out of memory");
 		goto out;
 	}
-	rc = appraise("snp", &trust, ev, vo.at, vo.allow_debug, NULL, 0, 0);
+	rc = kwctl_evidence_appraise("snp", &trust, ev, vo.at, vo.allow_debug, NULL, 0, 0);
 out:
 	json_decref(ev);
 	snp_trust_free(trust.snp);

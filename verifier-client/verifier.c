@@ -21,6 +21,8 @@ const struct kw_verifier *const kw_verifiers[] = {
 	&kw_verifier_tdx,
 	&kw_verifier_tpm_akcert,
 	&kw_verifier_tpm,
+	&kw_verifier_az_snp_vtpm,
+	&kw_verifier_az_tdx_vtpm,
 	NULL,
 };
 
@@ -71,7 +73,8 @@ kw_verifier_for_evidence(const json_t *evidence, const char **why)
 	else
 		*why = "tee-evidence is no supported evidence (snp: report, vcek, chain; "
 		    "tdx: quote, cc_eventlog; tpm-akcert: quote, signature, pcrs, ak_cert, event_log; "
-		    "tpm: credential, ek_cert, ak_public, quote, signature, pcrs, event_log)";
+		    "tpm: credential, ek_cert, ak_public, quote, signature, pcrs, event_log; "
+		    "az-snp-vtpm: snp_hcl_report, ...; az-tdx-vtpm: tdx_hcl_report, ...)";
 	return NULL;
 }
 

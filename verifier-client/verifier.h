@@ -214,6 +214,8 @@ extern const struct kw_verifier kw_verifier_snp;
 extern const struct kw_verifier kw_verifier_tdx;
 extern const struct kw_verifier kw_verifier_tpm_akcert;
 extern const struct kw_verifier kw_verifier_tpm;      /* credential activation (verifier_tpmcred.c) */
+extern const struct kw_verifier kw_verifier_az_snp_vtpm;   /* verifier_azure.c */
+extern const struct kw_verifier kw_verifier_az_tdx_vtpm;
 
 /* The member for tee, or NULL. */
 const struct kw_verifier *kw_verifier_find(const char *tee);
@@ -250,5 +252,16 @@ int kw_evidence_b64(const json_t *evidence, const char *name, size_t max, uint8_
  */
 int kw_binding_check(const json_t *claims, const uint8_t *binding, size_t binding_len,
     const char **reterr_reason) KW_WUR;
+
+/*
+ * The TDX member's appraisal of one DCAP quote without the binding: the
+ * collateral for its FMSPC from in->trust->tdx_collateral, tdx_verify_quote
+ * at in->at, diagnostics "fmspc" and "tcb_status" in in->diag. For members
+ * whose evidence carries a TD quote bound otherwise (az-tdx-vtpm). 0 and
+ * new claims (the "tdx" member's), or a code and a static reason as for
+ * appraise().
+ */
+int kw_tdx_appraise_quote(const struct kw_appraisal *in, const uint8_t *quote, size_t qlen,
+    json_t **ret_claims, const char **reterr_reason) KW_WUR;
 
 #endif

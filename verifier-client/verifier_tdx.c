@@ -78,24 +78,21 @@ diag_set(json_t *diag, const char *key, json_t *v)
 	(void)json_object_set_new(diag, key, v);   /* steals v, also on failure */
 }
 
-static int
-tdx_appraise(const struct kw_appraisal *in, json_t **ret_claims, const char **why)
+int
+kw_tdx_appraise_quote(const struct kw_appraisal *in, const uint8_t *quote, size_t qlen, json_t **ret_claims,
+    const char **why)
 {
 	struct tdx_quote_platform plat;
 	struct tdx_collateral *c = NULL;
 	struct tdx_trace tr;
 	struct tdx_verify_opts o;
-	uint8_t *quote = NULL;
-	size_t qlen = 0;
 	json_t *claims = NULL;
 	char *fmspc = NULL;
 	int r;
 
 	*why = "invalid arguments";
-	if (in == NULL || ret_claims == NULL || !tdx_enabled(in->trust))
+	if (in == NULL || quote == NULL || ret_claims == NULL || !tdx_enabled(in->trust))
 		return KW_ERR_INVALID_ARG;
-	if ((r = tdx_parse(in->evidence, &quote, &qlen, why)) != 0)
-		return r;
 	/* the platform the PCK chain certifies selects the collateral */
 	if ((r = tdx_quote_platform(in->trust->tdx, quote, qlen, &plat, why)) != 0)
 		goto out;
@@ -113,6 +110,30 @@ tdx_appraise(const struct kw_appraisal *in, json_t **ret_claims, const char **wh
 		diag_set(in->diag, "tcb_status", json_string(tdx_tcb_status_name(tr.final)));
 	if (r != 0)
 		goto out;
+	*ret_claims = claims;
+	claims = NULL;   /* transferred */
+out:
+	json_decref(claims);
+	tdx_collateral_free(c);
+	free(fmspc);
+	return r;
+}
+
+static int
+tdx_appraise(const struct kw_appraisal *in, json_t **ret_claims, const char **why)
+{
+	uint8_t *quote = NULL;
+	size_t qlen = 0;
+	json_t *claims = NULL;
+	int r;
+
+	*why = "invalid arguments";
+	if (in == NULL || ret_claims == NULL || !tdx_enabled(in->trust))
+		return KW_ERR_INVALID_ARG;
+	if ((r = tdx_parse(in->evidence, &quote, &qlen, why)) != 0)
+		return r;
+	if ((r = kw_tdx_appraise_quote(in, quote, qlen, &claims, why)) != 0)
+		goto out;
 	/* bind: REPORT_DATA must be SHA-384(JCS(runtime-data)) zero-padded, as for SNP */
 	if ((r = kw_binding_check(claims, in->binding, in->binding_len, why)) != 0)
 		goto out;
@@ -120,8 +141,6 @@ tdx_appraise(const struct kw_appraisal *in, json_t **ret_claims, const char **wh
 	claims = NULL;   /* transferred */
 out:
 	json_decref(claims);
-	tdx_collateral_free(c);
-	free(fmspc);
 	free(quote);
 	return r;
 }

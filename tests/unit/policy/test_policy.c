@@ -1618,9 +1618,16 @@ test_tdx_lint(void)
 		{"{'version':1,'rules':{'claim':'tee','op':'in','value':['snp']}}", 0, 4},
 		/* any TEE: both */
 		{"{'version':1,'rules':{'claim':'tee','op':'notEquals','value':'tpm'}}", 1, 4},
-		/* TDX excluded by notEquals, SNP by equals */
-		{"{'version':1,'rules':{'allOf':[{'claim':'tee','op':'notEquals','value':'tdx'}]}}", 0, 4},
+		/* TDX excluded by notEquals (tdx and az-tdx-vtpm, which carries TDX claims), SNP by equals */
+		{"{'version':1,'rules':{'allOf':[{'claim':'tee','op':'notEquals','value':'tdx'},"
+		    "{'claim':'tee','op':'notEquals','value':'az-tdx-vtpm'}]}}", 0, 4},
+		{"{'version':1,'rules':{'claim':'tee','op':'notEquals','value':'tdx'}}", 1, 4},
 		{"{'version':1,'rules':{'claim':'tee','op':'equals','value':'tdx'}}", 1, 0},
+		/* the Azure vTPM types are linted as the hardware they carry */
+		{"{'version':1,'rules':{'claim':'tee','op':'equals','value':'az-tdx-vtpm'}}", 1, 0},
+		{"{'version':1,'rules':{'claim':'tee','op':'in','value':['az-snp-vtpm']},"
+		    "'reference_values':{'measurements':[{'value':'" MRTD_A "'}]}}", 0, 4},
+		{"{'version':1,'rules':{'claim':'tee','op':'equals','value':'tpm'}}", 0, 0},
 	};
 	json_t *p, *w;
 
@@ -1807,8 +1814,11 @@ test_tpm_lint(void)
 {
 	/* policy (' for "), then how many tpm-no-pcrs, tcb-floor-missing and tdx-tcb-status warnings */
 	static const struct { const char *policy; size_t tpm, floors, tdx; } cases[] = {
-		{"{'version':1,'reference_values':{'pcrs':{'sha256':{'7':[{'value':'" P7 "'}]}}}}", 0, 0, 0},
-		{"{'version':1,'reference_values':{'eventlog':{'kernel_sha256':[{'value':'" K1 "'}]}}}", 0, 0, 0},
+		/* PCRs alone also admit the Azure vTPM types, which carry SNP/TDX TCB claims */
+		{"{'version':1,'reference_values':{'pcrs':{'sha256':{'7':[{'value':'" P7 "'}]}}}}", 0, 4, 1},
+		{"{'version':1,'reference_values':{'eventlog':{'kernel_sha256':[{'value':'" K1 "'}]}}}", 0, 4, 1},
+		{"{'version':1,'rules':{'claim':'tee','op':'in','value':['tpm-akcert','tpm']},"
+		    "'reference_values':{'pcrs':{'sha256':{'7':[{'value':'" P7 "'}]}}}}", 0, 0, 0},
 		/* a required rule on a PCR pins it too; one inside anyOf does not */
 		{"{'version':1,'rules':{'allOf':[{'claim':'tee','op':'equals','value':'tpm-akcert'},"
 		    "{'claim':'pcrs.sha256.7','op':'equals','value':'" P7 "'}]}}", 0, 0, 0},
@@ -1840,7 +1850,8 @@ test_tpm_lint(void)
 	CU_ASSERT_EQUAL(count_code(w, "no-not-after"), 2);
 	json_decref(w);
 	json_decref(p);
-	p = jf("{'version':1,'reference_values':{'pcrs':{'sha256':{'7':[{'value':'%s','not-before':'%s',"
+	p = jf("{'version':1,'rules':{'claim':'tee','op':'equals','value':'tpm-akcert'},"
+	    "'reference_values':{'pcrs':{'sha256':{'7':[{'value':'%s','not-before':'%s',"
 	    "'not-after':'%s'}]}}}}", P7, ts(T0 - DAY), ts(T0 + DAY));
 	w = lint(p, 90 * DAY, NULL, NULL);
 	CU_ASSERT_EQUAL(json_array_size(w), 0);

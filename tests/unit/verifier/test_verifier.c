@@ -73,12 +73,14 @@ test_table(void)
 			CU_ASSERT(!(in_k && k_in_v));
 		}
 	}
-	CU_ASSERT_EQUAL(n, 4);
-	CU_ASSERT_STRING_EQUAL(kw_verifier_names(), "snp, tdx, tpm-akcert, tpm");
+	CU_ASSERT_EQUAL(n, 6);
+	CU_ASSERT_STRING_EQUAL(kw_verifier_names(), "snp, tdx, tpm-akcert, tpm, az-snp-vtpm, az-tdx-vtpm");
 	CU_ASSERT_STRING_EQUAL(kw_verifier_unsupported_reason(),
-	    "unsupported \"tee\" (supported: snp, tdx, tpm-akcert, tpm)");
+	    "unsupported \"tee\" (supported: snp, tdx, tpm-akcert, tpm, az-snp-vtpm, az-tdx-vtpm)");
 	CU_ASSERT_PTR_EQUAL(kw_verifiers[2], &kw_verifier_tpm_akcert);
 	CU_ASSERT_PTR_EQUAL(kw_verifiers[3], &kw_verifier_tpm);
+	CU_ASSERT_PTR_EQUAL(kw_verifiers[4], &kw_verifier_az_snp_vtpm);
+	CU_ASSERT_PTR_EQUAL(kw_verifiers[5], &kw_verifier_az_tdx_vtpm);
 	CU_ASSERT_PTR_EQUAL(kw_verifier_find("tpm"), &kw_verifier_tpm);
 	CU_ASSERT_PTR_NULL(kw_verifier_find("tpm2"));
 	CU_ASSERT_PTR_NULL(kw_verifier_find("SNP"));
