@@ -283,6 +283,14 @@ import_public(const json_t *jwk, EVP_PKEY **ret)
 }
 
 int
+kw_jwk_check_public(const json_t *jwk)
+{
+	if (jwk == NULL)
+		return KW_ERR_INVALID_ARG;
+	return import_public(jwk, NULL);
+}
+
+int
 kw_jwk_import_public(const json_t *jwk, EVP_PKEY **ret)
 {
 	if (jwk == NULL || ret == NULL)

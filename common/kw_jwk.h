@@ -21,6 +21,13 @@
 /* Import a public JWK; *ret is a new EVP_PKEY (EVP_PKEY_free). */
 int kw_jwk_import_public(const json_t *jwk, EVP_PKEY **ret) KW_WUR;
 
+/*
+ * Check a public JWK as kw_jwk_import_public does (members, strict
+ * base64url, sizes, RSA modulus and exponent rules, an EC point on its
+ * curve and not at infinity) without building a key: 0 or its error codes.
+ */
+int kw_jwk_check_public(const json_t *jwk) KW_WUR;
+
 /* Export the public half of pkey as a new JWK object (members as RFC 7638 needs, plus none else). */
 int kw_jwk_export_public(const EVP_PKEY *pkey, json_t **ret) KW_WUR;
 

@@ -223,8 +223,10 @@ test_jwk_ec_point_checks(void)
 		mutate_b64(j, bit % 2 == 0 ? "x" : "y", bit, 0);
 		CU_ASSERT_EQUAL(import_rc(j), KW_ERR_INVALID_FORMAT);
 		CU_ASSERT_EQUAL(kw_jwk_thumbprint(j, tp), KW_ERR_INVALID_FORMAT);
+		CU_ASSERT_EQUAL(kw_jwk_check_public(j), KW_ERR_INVALID_FORMAT);
 		json_decref(j);
 	}
+	CU_ASSERT_EQUAL(kw_jwk_check_public(base), 0);
 	CU_ASSERT_STRING_EQUAL(tp, "unchanged");
 	/* coordinates must be exactly 32 bytes: no extra leading zero, no stripping */
 	j = json_deep_copy(base);
