@@ -65,11 +65,32 @@ def es256_raw(jwk_key, data):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A loopback port p with p + 1 free as well (the broker's admin listener
+    takes port + 1), chosen below the kernel's ephemeral range so that the
+    client side of other tests' (and kwbench's) connections cannot take it
+    between this check and the broker's bind."""
+    import random
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    low = max(low, 12000)
+    for _ in range(200):
+        p = random.randrange(10000, low - 2)
+        socks = []
+        try:
+            for q in (p, p + 1):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", q))
+            return p
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free pair of loopback ports")
 
 
 class Broker:
