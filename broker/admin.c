@@ -1015,14 +1015,22 @@ static void
 admin_run(void *arg)
 {
 	struct admin_req *a = arg;
+	const char *outcome;
 	int r;
 
 	dispatch(a);
 	if (a->action == NULL)
 		return;    /* reads are not recorded */
+	outcome = a->r == 0 ? "ok" : a->problem == KW_PROBLEM_FORBIDDEN ? "denied" : "error";
 	r = kw_store_change_add(a->b->store, kw_broker_now(), a->subject, a->action,
-	    a->repo[0] != '\0' ? a->repo : NULL, a->target, a->r == 0 ? "ok" :
-	    a->problem == KW_PROBLEM_FORBIDDEN ? "denied" : "error", a->r == 0 ? "" : a->detail);
+	    a->repo[0] != '\0' ? a->repo : NULL, a->target, outcome, a->r == 0 ? "" : a->detail);
+	/* the same change in the audit log (admin_changes stays, docs/audit.md), durable first */
+	if (r == 0)
+		r = kw_audit_write_wait(a->b, AUDIT_KIND_ADMIN_CHANGE, json_pack("{s:s, s:s, s:s, s:s*, "
+		    "s:s*, s:s*}", "actor", a->subject, "action", a->action, "outcome", outcome,
+		    "repository", a->repo[0] != '\0' ? a->repo : NULL, "target",
+		    a->target[0] != '\0' ? a->target : NULL, "detail",
+		    a->r != 0 && a->detail[0] != '\0' ? a->detail : NULL));
 	if (r != 0) {
 		/* an unrecorded change must not look acknowledged */
 		kw_log_err_r(r, "cannot record admin change %s on %s", a->action, a->target);
