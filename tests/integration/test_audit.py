@@ -1,0 +1,334 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Integration: the broker's audit stream (docs/audit.md).
+
+A full flow and each denial class add exactly one record each with the
+expected fields (read from the SQLite file, and the hash chain checked here
+from RFC 6962's leaf hash); a release record names the reference value that
+matched; an audit log on a full file system refuses releases with 503 and
+releases nothing, and recovers when space returns; kill -9 during a burst of
+releases: every acknowledged release has its record afterwards.
+"""
+import base64
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kwtest  # noqa: E402
+from kwtest import Attester, Broker, jcs  # noqa: E402
+
+RES = "demo/key/disk"
+DENY = "demo/key/other"          # bound to a policy admitting another measurement
+OTHER_M = "ab" * 48
+
+
+def records(b):
+    """Every record of the audit log, decoded, in index order; the chain checked."""
+    con = sqlite3.connect("file:%s?mode=ro" % b.audit_db, uri=True, timeout=10)
+    try:
+        rows = con.execute("SELECT idx, record, leaf_hash FROM audit_records ORDER BY idx").fetchall()
+    finally:
+        con.close()
+    out, prev = [], bytes(32)
+    for i, (idx, rec, leaf) in enumerate(rows):
+        raw = rec if isinstance(rec, bytes) else rec.encode()
+        assert idx == i, (idx, i)
+        r = json.loads(raw)
+        assert r["index"] == i and r["v"] == 1, r
+        assert bytes.fromhex(r["prev"]) == prev, "record %d: prev is not the leaf hash of %d" % (i, i - 1)
+        prev = hashlib.sha256(b"\x00" + raw).digest()
+        assert bytes(leaf) == prev, "record %d: stored leaf hash" % i
+        out.append(r)
+    return out
+
+
+def settle(b):
+    """Wait until no record arrives for 0.2 s (notes are written after the answer)."""
+    n, t = len(records(b)), time.time()
+    while time.time() - t < 0.2:
+        time.sleep(0.05)
+        m = len(records(b))
+        if m != n:
+            n, t = m, time.time()
+
+
+class Since:
+    """The records added since creation (after the earlier ones settled)."""
+
+    def __init__(self, b):
+        self.b = b
+        settle(b)
+        self.n = len(records(b))
+
+    def new(self, wait_for=1, timeout=5.0):
+        # appraisal and denial records are written after the answer: wait a moment for them
+        deadline = time.time() + timeout
+        while True:
+            rs = records(self.b)[self.n:]
+            if len(rs) >= wait_for or time.time() > deadline:
+                return rs
+            time.sleep(0.02)
+
+
+def one(rs, kind):
+    got = [r for r in rs if r["kind"] == kind]
+    assert len(got) == 1, "expected one %s record, got %r" % (kind, rs)
+    return got[0]["data"]
+
+
+def token_payload(tok):
+    p = tok.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+
+
+def t_start_record(b):
+    rs = records(b)
+    assert rs[0]["kind"] == "start", rs[0]
+    with open(b.cfg_path, "rb") as f:
+        cfg = json.load(f)
+    assert rs[0]["data"]["config_digest"] == hashlib.sha256(jcs(cfg)).hexdigest(), rs[0]
+    assert rs[0]["data"]["version"]
+
+
+def t_admin_changes_recorded(b):
+    s = Since(b)
+    st, _, _ = b.admin("PUT", "/admin/v1/policies/demo/audit-extra", {"document": kwtest.policy_for(OTHER_M)})
+    assert st == 201, st
+    st, _, _ = b.admin("PUT", "/admin/v1/policies/demo/audit-bad", {"document": {"version": 99}})
+    assert st == 400, st
+    rs = s.new(wait_for=2)
+    assert [r["kind"] for r in rs] == ["admin_change", "admin_change"], rs
+    ok, bad = rs[0]["data"], rs[1]["data"]
+    assert ok["outcome"] == "ok" and ok["actor"] == "demo-admin" and ok["repository"] == "demo", ok
+    assert "audit-extra" in ok["target"] and "detail" not in ok, ok
+    assert bad["outcome"] == "error" and "audit-bad" in bad["target"] and bad["detail"], bad
+
+
+def t_full_flow(b):
+    a = Attester(b)
+    s = Since(b)
+    tok = a.token()
+    ap = one(s.new(), "appraisal")
+    pl = token_payload(tok)
+    assert ap["tee"] == "snp" and ap["measurement"] == b.emu["measurement"], ap
+    assert ap["jti"] == pl["jti"] and ap["jkt"] == pl["cnf"]["jkt"], (ap, pl)
+    assert ap["result"] == pl["submods"]["cpu0"]["ear.status"] and ap["root"] == "test", ap
+    assert len(ap["claims_digest"]) == 64 and ap["client"] == "127.0.0.1", ap
+    s = Since(b)
+    st, _, body = a.resource(tok, RES)
+    assert st == 200, (st, body)
+    rs = s.new()
+    assert len(rs) == 1, rs
+    rel = one(rs, "release")
+    assert rel["repository"] == "demo" and rel["resource"] == RES and rel["version"] == 1, rel
+    assert rel["policy"] == "demo" and rel["policy_version"] >= 1, rel
+    assert rel["refval"] == {"set": "policy", "entry": "measurement[0]"}, rel
+    assert rel["jti"] == pl["jti"] and rel["jkt"] == pl["cnf"]["jkt"], rel
+    assert rel["tee"] == "snp" and rel["measurement"] == b.emu["measurement"], rel
+    assert rel["wrap_jkt"] and rel["client"] == "127.0.0.1", rel
+    # nothing secret: the record holds neither the token nor the key
+    key = a.decrypt(body)
+    text = json.dumps(rs)
+    assert tok not in text and key.hex() not in text and base64.b64encode(key).decode() not in text
+
+
+def t_refval_from_set(b):
+    """A policy naming a reference-value set: the record names the set, the entry and its window."""
+    nb = "2020-01-01T00:00:00Z"
+    st, _, body = b.admin("PUT", "/admin/v1/refvals/demo/builds", {"document": {
+        "measurements": [{"value": OTHER_M},
+                                       {"value": b.emu["measurement"], "name": "build-7", "not-before": nb}]}})
+    assert st == 201, (st, body)
+    b.provision("demo/key/set", policy="by-set", document={
+        "version": 1, "allow_test_roots": True, "reference_values": {"sets": ["builds"]}})
+    a = Attester(b)
+    tok = a.token()
+    s = Since(b)
+    st, _, body = a.resource(tok, "demo/key/set")
+    assert st == 200, (st, body)
+    rel = one(s.new(), "release")
+    assert rel["refval"] == {"set": "builds", "entry": "measurement[1]", "name": "build-7",
+                             "not_before": 1577836800}, rel
+
+
+def denial(b, fn, check, status, n=1):
+    s = Since(b)
+    st = fn()
+    assert st == status, (st, status)
+    rs = s.new(wait_for=n)
+    time.sleep(0.1)
+    rs = records(b)[s.n:]
+    assert len(rs) == n, rs
+    d = one(rs, "denial")
+    assert d["check"] == check and d["client"] == "127.0.0.1", d
+    return d
+
+
+def t_denials(b):
+    a = Attester(b)
+    tok = a.token()
+    d = denial(b, lambda: a.resource(None, RES)[0], "token", 401)
+    assert d["resource"] == RES and d["repository"] == "demo", d
+    denial(b, lambda: a.resource(tok[:-4] + "AAAA", RES)[0], "token", 401)
+    d = denial(b, lambda: a.resource(tok, RES, proof=a.proof(tok, b.url + "/kbs/v0/resource/other"))[0],
+               "dpop", 401)
+    assert d["jkt"] == token_payload(tok)["cnf"]["jkt"], d
+    d = denial(b, lambda: a.resource(tok, "demo/key/nothing-here")[0], "resource", 404)
+    assert d["reason"] == "no such enabled key", d
+    d = denial(b, lambda: a.resource(tok, DENY)[0], "policy", 403)
+    assert d["policy"] == "other" and d["version"] == 1 and d["policy_version"] >= 1, d
+    assert "measurement" in d["reason"], d
+    # a replayed proof: the first use releases (one release record), the second is denied
+    proof = a.proof(tok, b.url + "/kbs/v0/resource/" + RES)
+    s = Since(b)
+    assert a.resource(tok, RES, proof=proof)[0] == 200
+    one(s.new(), "release")
+    denial(b, lambda: a.resource(tok, RES, proof=proof)[0], "dpop", 401)
+
+
+def t_refused_appraisal(b):
+    a = Attester(b)
+    s = Since(b)
+    st, _, _ = a.attest(report_data=bytes(64))      # binds nothing: refused
+    assert st == 401, st
+    ap = one(s.new(), "appraisal")
+    assert ap["result"] == "denied" and ap["tee"] == "snp" and len(ap["evidence_digest"]) == 64, ap
+    assert "claims_digest" not in ap and ap["reason"], ap
+
+
+def setup(b):
+    b.audit_db = os.path.join(b.dir, b.cfg.get("store", {}).get("path", "keywarden.db"))
+    b.provision(RES)
+    b.provision(DENY, policy="other", document=kwtest.policy_for(OTHER_M))
+
+
+def t_kill9_burst(b):
+    """kill -9 during 16 concurrent release loops: every acknowledged release has its record."""
+    attesters = [Attester(b) for _ in range(16)]
+    toks = [a.token() for a in attesters]
+    acked = {token_payload(t)["jti"]: 0 for t in toks}
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def loop(a, tok):
+        jti = token_payload(tok)["jti"]
+        while not stop.is_set():
+            try:
+                st, _, _ = a.resource(tok, RES)
+            except OSError:
+                return
+            if st == 200:
+                with lock:
+                    acked[jti] += 1
+            elif st != 401:        # a stale DPoP nonce retries; anything else ends the loop
+                return
+
+    threads = [threading.Thread(target=loop, args=(a, t)) for a, t in zip(attesters, toks)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    b.proc.send_signal(signal.SIGKILL)
+    b.proc.wait()
+    stop.set()
+    for t in threads:
+        t.join(30)
+    total = sum(acked.values())
+    assert total > 16, acked
+    b.logf.close()
+    b.start()
+    got = {}
+    for r in records(b):
+        if r["kind"] == "release" and r["data"].get("jti") in acked:
+            got[r["data"]["jti"]] = got.get(r["data"]["jti"], 0) + 1
+    for jti, n in acked.items():
+        assert got.get(jti, 0) >= n, "jti %s: %d acknowledged, %d recorded" % (jti, n, got.get(jti, 0))
+    print("     kill -9: %d releases acknowledged, %d recorded" % (total, sum(got.values())))
+    assert records(b)[-1]["kind"] == "start"
+
+
+def t_stop_record(b):
+    b.stop()
+    rs = records(b)
+    assert rs[-1]["kind"] == "stop" and rs[-1]["data"] == {"reason": "shutdown"}, rs[-1]
+    b.start()
+
+
+# ---- disk full: the audit log on a small tmpfs ----
+
+def disk_full():
+    mnt = None
+    b = None
+    try:
+        import tempfile
+        mnt = tempfile.mkdtemp(prefix="kwit-auditfs-")
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mnt],
+                          stderr=subprocess.DEVNULL).returncode != 0:
+            os.rmdir(mnt)
+            print("SKIP disk_full: cannot mount a tmpfs here (not counted as passed)")
+            return 0
+        b = Broker(config_edit=lambda c: c.setdefault("audit", {}).update({"path": mnt + "/audit.db"}))
+        b.audit_db = mnt + "/audit.db"
+        b.start()
+        b.provision(RES)
+        a = Attester(b)
+        tok = a.token()
+        assert a.resource(tok, RES)[0] == 200
+        n_before = len(records(b))
+        released_before = b.log().count("released '")
+        # fill the file system
+        f = open(mnt + "/filler", "wb", buffering=0)
+        try:
+            while True:
+                f.write(bytes(4096))
+        except OSError:
+            pass
+        finally:
+            f.close()
+        for _ in range(5):
+            st, ct, body = a.resource(tok, RES)
+            assert st == 503 and ct.startswith("application/problem+json"), (st, body)
+            assert json.loads(body)["detail"] == "the audit log cannot be written", body
+        assert b.log().count("released '") == released_before, "a release left the HSM"
+        # space returns: the same broker records and releases again
+        os.unlink(mnt + "/filler")
+        st, _, body = a.resource(tok, RES)
+        assert st == 200, (st, body)
+        rs = records(b)[n_before:]
+        assert [r["kind"] for r in rs if r["kind"] in ("release", "denial")] == ["release"], rs
+        rc = b.stop()
+        assert rc == 0, rc
+        print("ok   disk_full")
+        return 0
+    except Exception:
+        import traceback
+        traceback.print_exc()
+        if b is not None:
+            print("--- broker log (tail) ---\n" + b.log()[-4000:])
+        print("FAIL disk_full")
+        return 1
+    finally:
+        if b is not None:
+            b.cleanup()
+        if mnt is not None and os.path.ismount(mnt):
+            subprocess.run(["umount", mnt])
+            os.rmdir(mnt)
+
+
+TESTS = [t_start_record, t_admin_changes_recorded, t_full_flow, t_refval_from_set, t_denials,
+         t_refused_appraisal, t_stop_record, t_kill9_burst]
+
+
+def main():
+    rc = kwtest.run_tests(Broker(), TESTS, setup=setup)
+    return rc | disk_full()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
