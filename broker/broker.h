@@ -85,6 +85,8 @@ void kw_http_problem(struct evhttp_request *req, enum kw_problem p, const char *
 /* Send a JSON object (reference stolen) with status 200, or 200/201. */
 void kw_http_json(struct evhttp_request *req, json_t *body);
 void kw_http_json_status(struct evhttp_request *req, int status, json_t *body);
+/* 200 with a text/plain body (UTF-8). */
+void kw_http_text(struct evhttp_request *req, const char *text);
 /* 204 without a body. */
 void kw_http_no_content(struct evhttp_request *req);
 /* 200 with a compact JWE or JWS as application/jose. */
@@ -164,6 +166,10 @@ void kw_audit_note(struct kw_broker *b, enum audit_kind kind, json_t *data);
 int kw_audit_write_wait(struct kw_broker *b, enum audit_kind kind, json_t *data) KW_WUR;
 int kw_audit_write(struct kw_broker *b, enum audit_kind kind, json_t *data, kw_audit_cb cb,
     void *arg) KW_WUR;
+/* After the HSM client and the workers started: the HSM's checkpoint key, the timer. */
+int kw_audit_start_checkpoints(struct kw_broker *b) KW_WUR;
+/* GET /.well-known/keywarden-checkpoint (key: ...-checkpoint-key), text/plain or 404. */
+void kw_audit_http_checkpoint(struct kw_broker *b, struct evhttp_request *req, int key);
 /* The peer address of a request, for "client" ("unknown" when not known). */
 void kw_audit_client(struct evhttp_request *req, char *out, size_t outlen);
 void kw_audit_hex32(const uint8_t in[static 32], char out[static 65]);

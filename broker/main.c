@@ -669,6 +669,8 @@ main(int argc, char **argv)
 		kw_log_err("cannot start the appraisal workers");
 		goto out;
 	}
+	if (kw_audit_start_checkpoints(&b) != 0)
+		goto out;
 	if (kw_http_start(&b) != 0 || kw_admin_start(&b) != 0)
 		goto out;
 	b.sig_int = evsignal_new(b.base, SIGINT, on_signal, &b);
@@ -690,8 +692,8 @@ out:
 	 * client (its failed callbacks still answer live HTTP requests), then
 	 * the listeners, and only then the bridge calls may have completed into */
 	kw_admin_stop(&b);
-	kw_workers_free(b.workers);
 	kw_audit_begin_close(&b);   /* releases whose record completes now are refused (503) */
+	kw_workers_free(b.workers);
 	hsm_client_free(b.hsm);
 	kw_audit_close(&b, rc == 0 ? "shutdown" : "start-up failed");   /* the "stop" record */
 	kw_http_stop(&b);

@@ -88,6 +88,113 @@ def token_payload(tok):
     return json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
 
 
+# ---- checkpoints: C2SP signed notes, checked here from the specifications ----
+
+KWCTL = os.path.join(kwtest.BUILD, "tools", "kwctl")
+
+
+def mth(leaves):
+    """RFC 6962 section 2.1 Merkle tree hash of a list of leaf byte strings."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return hashlib.sha256(b"\x00" + leaves[0]).digest()
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return hashlib.sha256(b"\x01" + mth(leaves[:k]) + mth(leaves[k:])).digest()
+
+
+def verify_checkpoint(note, vkey):
+    """c2sp.org/signed-note with an ECDSA (type 0x02) key and c2sp.org/tlog-checkpoint:
+    (origin, size, root, time) or an AssertionError."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    name, keyid_hex, key_b64 = vkey.strip().split("+", 2)
+    key = base64.b64decode(key_b64)
+    assert key[0] == 0x02, "not an ECDSA verifier key"
+    spki = key[1:]
+    assert hashlib.sha256(spki).digest()[:4] == bytes.fromhex(keyid_hex), "key ID"
+    pub = serialization.load_der_public_key(spki)
+    text, sep, sigs = note.partition("\n\n")
+    assert sep and text, note
+    text += "\n"
+    ok = False
+    for line in sigs.rstrip("\n").split("\n"):
+        assert line.startswith("\u2014 "), line
+        sname, sig_b64 = line[2:].split(" ")
+        sig = base64.b64decode(sig_b64)
+        if sname != name or sig[:4] != bytes.fromhex(keyid_hex):
+            continue
+        pub.verify(sig[4:], text.encode(), ec.ECDSA(hashes.SHA256()))   # raises when bad
+        ok = True
+    assert ok, "no signature by the log's key"
+    lines = text.rstrip("\n").split("\n")
+    assert lines[0] == name, (lines[0], name)
+    assert lines[3].startswith("time "), lines
+    return lines[0], int(lines[1]), base64.b64decode(lines[2]), int(lines[3][5:])
+
+
+def checkpoint(b, at_least, timeout=10.0):
+    """The published checkpoint once it covers at_least records."""
+    deadline = time.time() + timeout
+    while True:
+        st, ct, body = b.request("GET", "/.well-known/keywarden-checkpoint", raw=True)
+        if st == 200:
+            assert ct.startswith("text/plain"), ct
+            note = body.decode()
+            if int(note.split("\n")[1]) >= at_least:
+                return note
+        assert time.time() < deadline, (st, body)
+        time.sleep(0.2)
+
+
+def vkey_of(b):
+    st, ct, body = b.request("GET", "/.well-known/keywarden-checkpoint-key", raw=True)
+    assert st == 200 and ct.startswith("text/plain"), (st, body)
+    return body.decode()
+
+
+def kwctl_verify(b, tmp):
+    """kwctl audit export of the database, then kwctl audit verify against the published checkpoint."""
+    log, cpf, keyf = (os.path.join(tmp, n) for n in ("log.jsonl", "cp.txt", "key.txt"))
+    p = subprocess.run([KWCTL, "audit", "export", "--db", b.audit_db, "--out", log],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    with open(cpf, "w") as f:
+        f.write(checkpoint(b, 1))
+    with open(keyf, "w") as f:
+        f.write(vkey_of(b))
+    return subprocess.run([KWCTL, "audit", "verify", "--log", log, "--checkpoint", cpf, "--key", keyf],
+                          capture_output=True, text=True)
+
+
+def t_checkpoint(b):
+    settle(b)
+    n = len(records(b))
+    note = checkpoint(b, n)
+    origin, size, root, at = verify_checkpoint(note, vkey_of(b))
+    assert origin == "127.0.0.1:%d/audit" % b.port, origin
+    assert size >= n and abs(at - b.now()) < 30, (size, at)
+    con = sqlite3.connect("file:%s?mode=ro" % b.audit_db, uri=True)
+    leaves = [bytes(r[0]) if isinstance(r[0], bytes) else r[0].encode() for r in
+              con.execute("SELECT record FROM audit_records WHERE idx < ? ORDER BY idx", (size,))]
+    con.close()
+    assert len(leaves) == size and mth(leaves) == root, "the checkpoint's root is not the log's"
+    # a changed byte of the note does not verify
+    bad = note.replace("\n%d\n" % size, "\n%d\n" % (size + 1), 1)
+    try:
+        verify_checkpoint(bad, vkey_of(b))
+    except Exception:
+        pass
+    else:
+        raise AssertionError("an edited checkpoint verified")
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        p = kwctl_verify(b, tmp)
+        assert p.returncode == 0 and "ok" in p.stdout, (p.stdout, p.stderr)
+
+
 def t_start_record(b):
     rs = records(b)
     assert rs[0]["kind"] == "start", rs[0]
@@ -251,6 +358,10 @@ def t_kill9_burst(b):
         assert got.get(jti, 0) >= n, "jti %s: %d acknowledged, %d recorded" % (jti, n, got.get(jti, 0))
     print("     kill -9: %d releases acknowledged, %d recorded" % (total, sum(got.values())))
     assert records(b)[-1]["kind"] == "start"
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        p = kwctl_verify(b, tmp)
+        assert p.returncode == 0 and "ok" in p.stdout, (p.stdout, p.stderr)
 
 
 def t_stop_record(b):
@@ -276,6 +387,9 @@ def disk_full():
         b = Broker(config_edit=lambda c: c.setdefault("audit", {}).update({"path": mnt + "/audit.db"}))
         b.audit_db = mnt + "/audit.db"
         b.start()
+        st, ct, body = b.request("GET", "/.well-known/keywarden-checkpoint")
+        assert st == 404 and ct.startswith("application/problem+json"), (st, body)
+        assert body["detail"] == "no checkpoint yet", body
         b.provision(RES)
         a = Attester(b)
         tok = a.token()
@@ -322,11 +436,12 @@ def disk_full():
 
 
 TESTS = [t_start_record, t_admin_changes_recorded, t_full_flow, t_refval_from_set, t_denials,
-         t_refused_appraisal, t_stop_record, t_kill9_burst]
+         t_refused_appraisal, t_checkpoint, t_stop_record, t_kill9_burst]
 
 
 def main():
-    rc = kwtest.run_tests(Broker(), TESTS, setup=setup)
+    rc = kwtest.run_tests(Broker(config_edit=lambda c: c.setdefault("audit", {}).update(
+        {"checkpoint_interval": 1})), TESTS, setup=setup)
     return rc | disk_full()
 
 
