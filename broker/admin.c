@@ -49,6 +49,9 @@ struct admin_req {
 	int q_version;          /* 0 = not given */
 	int64_t q_after;
 	size_t q_limit;
+	/* GET audit, audit/proof, audit/consistency (-1: not given) */
+	int64_t q_since, q_until, q_cursor, q_index, q_size, q_from, q_to;
+	char *q_resource, *q_kind, *q_decision;
 	json_t *body;
 	/* result */
 	int r;                  /* 0: success */
@@ -761,6 +764,145 @@ op_changes(struct admin_req *a)
 	return ok(a, 200, json_pack("{s:o}", "changes", out));
 }
 
+/* ---- the audit log (auditor role; docs/admin.md "Audit") ---- */
+
+static int
+audit_open_ro(struct admin_req *a, struct audit_db **ret)
+{
+	int r;
+
+	if (a->b->audit == NULL)
+		return fail(a, KW_ERR_NOT_FOUND, "the audit log is disabled on this broker");
+	if ((r = audit_db_open(a->b->cfg->audit_path, true, ret)) != 0)
+		return fail(a, KW_ERR_UNAVAILABLE, NULL);
+	return 0;
+}
+
+static json_t *
+hex_array(const struct audit_proof *p)
+{
+	json_t *arr = json_array();
+	char hex[2 * AUDIT_HASH_LEN + 1];
+
+	for (size_t i = 0; arr != NULL && i < p->n; i++) {
+		kw_audit_hex32(p->hash[i], hex);
+		if (json_array_append_new(arr, json_string(hex)) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+/* GET /admin/v1/audit: filters, a page of at most limit (default 100) records, next_cursor. */
+static int
+op_audit_list(struct admin_req *a)
+{
+	struct audit_filter f = { a->q_since, a->q_until, a->q_repository, a->q_resource, a->q_kind,
+		a->q_decision };
+	struct audit_db *db = NULL;
+	json_t *all = NULL, *out = NULL, *rec;
+	uint64_t next = 0;
+	size_t i;
+	int r;
+
+	if (audit_open_ro(a, &db) != 0)
+		return -1;
+	r = audit_db_list(db, &f, a->q_cursor >= 0 ? (uint64_t)a->q_cursor : 0,
+	    a->q_limit != 0 ? a->q_limit : 100, &all, &next);
+	audit_db_close(db);
+	if (r != 0)
+		return fail(a, r == KW_ERR_INVALID_ARG ? KW_ERR_INVALID_FORMAT : KW_ERR_UNAVAILABLE, NULL);
+	if ((out = json_array()) == NULL) {
+		json_decref(all);
+		return fail(a, KW_ERR_NOMEM, NULL);
+	}
+	/* an auditor sees the records of the repositories it audits, and those of none */
+	json_array_foreach(all, i, rec) {
+		const char *rp = json_string_value(json_object_get(json_object_get(rec, "data"),
+		    "repository"));
+		if (rp != NULL && !visible(a, rp))
+			continue;
+		json_array_append(out, rec);
+	}
+	json_decref(all);
+	return ok(a, 200, next != 0 ? json_pack("{s:o, s:I}", "records", out, "next_cursor",
+	    (json_int_t)next) : json_pack("{s:o}", "records", out));
+}
+
+/* GET /admin/v1/audit/proof?index=N[&size=M]: RFC 9162 inclusion proof (size: the log's now). */
+static int
+op_audit_proof(struct admin_req *a)
+{
+	struct audit_db *db = NULL;
+	struct audit_nodes src;
+	struct audit_proof p;
+	uint8_t root[AUDIT_HASH_LEN], leaf[AUDIT_HASH_LEN];
+	char rh[2 * AUDIT_HASH_LEN + 1], lh[2 * AUDIT_HASH_LEN + 1];
+	uint64_t size = 0;
+	int r;
+
+	if (a->q_index < 0)
+		return fail(a, KW_ERR_INVALID_FORMAT, "index=N is required");
+	if (audit_open_ro(a, &db) != 0)
+		return -1;
+	audit_db_nodes(db, &src);
+	if ((r = audit_db_size(db, &size)) == 0) {
+		if (a->q_size >= 0 && (uint64_t)a->q_size > size)
+			r = KW_ERR_NOT_FOUND;
+		else if (a->q_size >= 0)
+			size = (uint64_t)a->q_size;
+	}
+	if (r == 0 && (uint64_t)a->q_index >= size)
+		r = KW_ERR_NOT_FOUND;
+	if (r == 0 && (r = audit_proof_inclusion(&src, (uint64_t)a->q_index, size, &p)) == 0 &&
+	    (r = src.get(src.arg, 0, (uint64_t)a->q_index, leaf)) == 0)
+		r = audit_db_root(db, size, root);
+	audit_db_close(db);
+	if (r == KW_ERR_NOT_FOUND)
+		return fail(a, KW_ERR_NOT_FOUND, "no such index or size in the log");
+	if (r != 0)
+		return fail(a, KW_ERR_UNAVAILABLE, NULL);
+	kw_audit_hex32(root, rh);
+	kw_audit_hex32(leaf, lh);
+	return ok(a, 200, json_pack("{s:I, s:I, s:s, s:s, s:o*}", "index", (json_int_t)a->q_index,
+	    "size", (json_int_t)size, "leaf_hash", lh, "root", rh, "proof", hex_array(&p)));
+}
+
+/* GET /admin/v1/audit/consistency?from=M&to=N: RFC 9162 consistency proof. */
+static int
+op_audit_consistency(struct admin_req *a)
+{
+	struct audit_db *db = NULL;
+	struct audit_nodes src;
+	struct audit_proof p;
+	uint8_t r1[AUDIT_HASH_LEN], r2[AUDIT_HASH_LEN];
+	char h1[2 * AUDIT_HASH_LEN + 1], h2[2 * AUDIT_HASH_LEN + 1];
+	uint64_t size = 0, to;
+	int r;
+
+	if (a->q_from < 1 || a->q_to < a->q_from)
+		return fail(a, KW_ERR_INVALID_FORMAT, "from=M&to=N with 0 < M <= N are required");
+	if (audit_open_ro(a, &db) != 0)
+		return -1;
+	audit_db_nodes(db, &src);
+	to = (uint64_t)a->q_to;
+	if ((r = audit_db_size(db, &size)) == 0 && to > size)
+		r = KW_ERR_NOT_FOUND;
+	if (r == 0 && (r = audit_proof_consistency(&src, (uint64_t)a->q_from, to, &p)) == 0 &&
+	    (r = audit_db_root(db, (uint64_t)a->q_from, r1)) == 0)
+		r = audit_db_root(db, to, r2);
+	audit_db_close(db);
+	if (r == KW_ERR_NOT_FOUND)
+		return fail(a, KW_ERR_NOT_FOUND, "the log is not that large");
+	if (r != 0)
+		return fail(a, KW_ERR_UNAVAILABLE, NULL);
+	kw_audit_hex32(r1, h1);
+	kw_audit_hex32(r2, h2);
+	return ok(a, 200, json_pack("{s:I, s:I, s:s, s:s, s:o*}", "from", (json_int_t)a->q_from,
+	    "to", (json_int_t)to, "from_root", h1, "to_root", h2, "proof", hex_array(&p)));
+}
+
 static int
 op_import_key(struct admin_req *a)
 {
@@ -893,6 +1035,11 @@ const struct kw_admin_route kw_admin_routes[] = {
 	{GET, "import-key", KW_ADMIN_SOME, KEY, "key-admin role required", NULL, op_import_key, NULL},
 	{GET, "changes", KW_ADMIN_QUERY_OR_SOME, AUDIT, "auditor role required", NULL, op_changes,
 		NULL},
+	{GET, "audit", KW_ADMIN_QUERY_OR_SOME, AUDIT, "auditor role required", NULL, op_audit_list,
+		NULL},
+	{GET, "audit/proof", KW_ADMIN_SOME, AUDIT, "auditor role required", NULL, op_audit_proof, NULL},
+	{GET, "audit/consistency", KW_ADMIN_SOME, AUDIT, "auditor role required", NULL,
+		op_audit_consistency, NULL},
 	{GET, "keys", KW_ADMIN_QUERY, ANY, NO_ROLE, NULL, op_key_list, NULL},
 	/* the key's repository is in the body; binding a policy at creation also
 	 * needs policy-admin there (op_key_create) */
@@ -1047,6 +1194,9 @@ admin_req_free(struct admin_req *a)
 {
 	kw_admin_path_clear(&a->path);
 	free(a->q_repository);
+	free(a->q_resource);
+	free(a->q_kind);
+	free(a->q_decision);
 	json_decref(a->body);
 	json_decref(a->resp);
 	free(a);
@@ -1114,6 +1264,20 @@ parse_query(struct admin_req *a, const char *q)
 			a->q_repository = strdup(e->value);
 			continue;
 		}
+		if (strcmp(e->key, "resource") == 0 && a->q_resource == NULL &&
+		    kw_resource_path_valid(e->value)) {
+			a->q_resource = strdup(e->value);
+			continue;
+		}
+		if (strcmp(e->key, "kind") == 0 && a->q_kind == NULL &&
+		    audit_kind_from_name(e->value, &(enum audit_kind){0}) == 0) {
+			a->q_kind = strdup(e->value);
+			continue;
+		}
+		if (strcmp(e->key, "decision") == 0 && a->q_decision == NULL && kw_name_valid(e->value)) {
+			a->q_decision = strdup(e->value);
+			continue;
+		}
 		v = strtoll(e->value, &end, 10);
 		if (*end != '\0' || e->value[0] == '\0' || v < 0 || v > 1000000000000LL) {
 			r = KW_ERR_INVALID_FORMAT;
@@ -1125,6 +1289,20 @@ parse_query(struct admin_req *a, const char *q)
 			a->q_after = v;
 		else if (strcmp(e->key, "limit") == 0 && v >= 1 && v <= 10000)
 			a->q_limit = (size_t)v;
+		else if (strcmp(e->key, "since") == 0)
+			a->q_since = v;
+		else if (strcmp(e->key, "until") == 0)
+			a->q_until = v;
+		else if (strcmp(e->key, "cursor") == 0)
+			a->q_cursor = v;
+		else if (strcmp(e->key, "index") == 0)
+			a->q_index = v;
+		else if (strcmp(e->key, "size") == 0)
+			a->q_size = v;
+		else if (strcmp(e->key, "from") == 0)
+			a->q_from = v;
+		else if (strcmp(e->key, "to") == 0)
+			a->q_to = v;
 		else {
 			r = KW_ERR_INVALID_FORMAT;
 			break;
@@ -1178,6 +1356,7 @@ admin_req_new(struct kw_broker *b, struct evhttp_request *req, enum evhttp_cmd_t
 	if (a == NULL)
 		return NULL;
 	a->b = b;
+	a->q_since = a->q_until = a->q_cursor = a->q_index = a->q_size = a->q_from = a->q_to = -1;
 	a->req = req;
 	a->method = method;
 	a->problem = ANSWER_FROM_ERR;

@@ -195,6 +195,111 @@ def t_checkpoint(b):
         assert p.returncode == 0 and "ok" in p.stdout, (p.stdout, p.stderr)
 
 
+def verify_inclusion(index, size, leaf, proof, root):
+    """RFC 9162 section 2.1.3.2."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = hashlib.sha256(b"\x01" + p + r).digest()
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = hashlib.sha256(b"\x01" + r + p).digest()
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(first, second, first_root, second_root, proof):
+    """RFC 9162 section 2.1.4.2."""
+    if first == second:
+        return not proof and first_root == second_root
+    if not proof:
+        return False
+    if first & (first - 1) == 0:          # a power of two: first_root is the first node
+        proof = [first_root] + list(proof)
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = hashlib.sha256(b"\x01" + c + fr).digest()
+            sr = hashlib.sha256(b"\x01" + c + sr).digest()
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = hashlib.sha256(b"\x01" + sr + c).digest()
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == first_root and sr == second_root
+
+
+def t_admin_audit(b):
+    """GET /admin/v1/audit (filters, pages), .../proof and .../consistency, checked in Python."""
+    settle(b)
+    allrecs = records(b)
+    st, _, body = b.admin("GET", "/admin/v1/audit?kind=release&resource=" + RES)
+    assert st == 200, (st, body)
+    want = [r for r in allrecs if r["kind"] == "release" and r["data"]["resource"] == RES]
+    assert body["records"] == want and want, (body, want)
+    st, _, body = b.admin("GET", "/admin/v1/audit?decision=deny&limit=2")
+    assert st == 200 and len(body["records"]) == 2 and "next_cursor" in body, body
+    seen = list(body["records"])
+    while "next_cursor" in body:
+        st, _, body = b.admin("GET", "/admin/v1/audit?decision=deny&limit=2&cursor=%d" % body["next_cursor"])
+        assert st == 200, body
+        seen += body["records"]
+    assert seen == [r for r in allrecs if r["kind"] == "denial"], seen
+    since = allrecs[-1]["at"]
+    st, _, body = b.admin("GET", "/admin/v1/audit?since=%d&repository=demo" % since)
+    assert st == 200 and all(r["at"] >= since and r["data"]["repository"] == "demo"
+                             for r in body["records"]), body
+    # an unknown kind is a malformed query
+    st, _, body = b.admin("GET", "/admin/v1/audit?kind=bogus")
+    assert st == 400, (st, body)
+    leaves = [jcs_bytes(r) for r in allrecs]
+    n = len(leaves)
+    for i in (0, n // 2, n - 1):
+        st, _, p = b.admin("GET", "/admin/v1/audit/proof?index=%d&size=%d" % (i, n))
+        assert st == 200, (st, p)
+        root = bytes.fromhex(p["root"])
+        assert root == mth(leaves), "root"
+        leaf = hashlib.sha256(b"\x00" + leaves[i]).digest()
+        assert bytes.fromhex(p["leaf_hash"]) == leaf
+        proof = [bytes.fromhex(h) for h in p["proof"]]
+        assert verify_inclusion(i, n, leaf, proof, root), (i, n)
+        assert not verify_inclusion(i, n, leaf, proof[:-1], root) or not proof
+    for m in (1, 3, n // 2, n - 1):
+        st, _, c = b.admin("GET", "/admin/v1/audit/consistency?from=%d&to=%d" % (m, n))
+        assert st == 200, (st, c)
+        r1, r2 = bytes.fromhex(c["from_root"]), bytes.fromhex(c["to_root"])
+        assert r1 == mth(leaves[:m]) and r2 == mth(leaves), m
+        proof = [bytes.fromhex(h) for h in c["proof"]]
+        assert verify_consistency(m, n, r1, r2, proof), (m, n)
+        assert not verify_consistency(m, n, r1, hashlib.sha256(r2).digest(), proof)
+    st, _, body = b.admin("GET", "/admin/v1/audit/proof?index=%d" % (n + 1000))
+    assert st == 404, (st, body)
+    st, _, body = b.admin("GET", "/admin/v1/audit/consistency?from=0&to=3")
+    assert st == 400, (st, body)
+
+
+def jcs_bytes(r):
+    """The stored record bytes of a decoded record (its canonical form: ASCII here)."""
+    return json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def t_start_record(b):
     rs = records(b)
     assert rs[0]["kind"] == "start", rs[0]
@@ -436,7 +541,7 @@ def disk_full():
 
 
 TESTS = [t_start_record, t_admin_changes_recorded, t_full_flow, t_refval_from_set, t_denials,
-         t_refused_appraisal, t_checkpoint, t_stop_record, t_kill9_burst]
+         t_refused_appraisal, t_checkpoint, t_admin_audit, t_stop_record, t_kill9_burst]
 
 
 def main():
