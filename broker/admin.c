@@ -50,7 +50,7 @@ struct admin_req {
 	int64_t q_after;
 	size_t q_limit;
 	/* GET audit, audit/proof, audit/consistency (-1: not given) */
-	int64_t q_since, q_until, q_cursor, q_index, q_size, q_from, q_to;
+	int64_t q_since, q_until, q_cursor, q_index, q_size, q_from, q_to, q_last;
 	char *q_resource, *q_kind, *q_decision;
 	json_t *body;
 	/* result */
@@ -806,10 +806,19 @@ op_audit_list(struct admin_req *a)
 	size_t i;
 	int r;
 
+	uint64_t size = 0, start = a->q_cursor >= 0 ? (uint64_t)a->q_cursor : 0;
+	size_t limit = a->q_limit != 0 ? a->q_limit : 100;
+
 	if (audit_open_ro(a, &db) != 0)
 		return -1;
-	r = audit_db_list(db, &f, a->q_cursor >= 0 ? (uint64_t)a->q_cursor : 0,
-	    a->q_limit != 0 ? a->q_limit : 100, &all, &next);
+	r = audit_db_size(db, &size);
+	if (r == 0 && a->q_last > 0) {
+		/* the newest last records (filters apply to them) */
+		start = size > (uint64_t)a->q_last ? size - (uint64_t)a->q_last : 0;
+		limit = (size_t)a->q_last;
+	}
+	if (r == 0)
+		r = audit_db_list(db, &f, start, limit, &all, &next);
 	audit_db_close(db);
 	if (r != 0)
 		return fail(a, r == KW_ERR_INVALID_ARG ? KW_ERR_INVALID_FORMAT : KW_ERR_UNAVAILABLE, NULL);
@@ -826,8 +835,9 @@ op_audit_list(struct admin_req *a)
 		json_array_append(out, rec);
 	}
 	json_decref(all);
-	return ok(a, 200, next != 0 ? json_pack("{s:o, s:I}", "records", out, "next_cursor",
-	    (json_int_t)next) : json_pack("{s:o}", "records", out));
+	return ok(a, 200, next != 0 ? json_pack("{s:o, s:I, s:I}", "records", out, "size",
+	    (json_int_t)size, "next_cursor", (json_int_t)next) : json_pack("{s:o, s:I}", "records", out,
+	    "size", (json_int_t)size));
 }
 
 /* GET /admin/v1/audit/proof?index=N[&size=M]: RFC 9162 inclusion proof (size: the log's now). */
@@ -1303,6 +1313,8 @@ parse_query(struct admin_req *a, const char *q)
 			a->q_from = v;
 		else if (strcmp(e->key, "to") == 0)
 			a->q_to = v;
+		else if (strcmp(e->key, "last") == 0 && v >= 1 && v <= 10000)
+			a->q_last = v;
 		else {
 			r = KW_ERR_INVALID_FORMAT;
 			break;
@@ -1356,7 +1368,7 @@ admin_req_new(struct kw_broker *b, struct evhttp_request *req, enum evhttp_cmd_t
 	if (a == NULL)
 		return NULL;
 	a->b = b;
-	a->q_since = a->q_until = a->q_cursor = a->q_index = a->q_size = a->q_from = a->q_to = -1;
+	a->q_since = a->q_until = a->q_cursor = a->q_index = a->q_size = a->q_from = a->q_to = a->q_last = -1;
 	a->req = req;
 	a->method = method;
 	a->problem = ANSWER_FROM_ERR;

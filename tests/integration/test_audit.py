@@ -295,6 +295,30 @@ def t_admin_audit(b):
     assert st == 400, (st, body)
 
 
+def t_kwctl_audit(b):
+    """kwctl audit tail|show|proof|consistency against the live broker."""
+    env = dict(os.environ, KWCTL_PROFILE=os.path.join(b.dir, "kwctl.json"))
+
+    def kwctl(*args):
+        p = subprocess.run([KWCTL, "audit"] + list(args), env=env, capture_output=True, text=True)
+        assert p.returncode == 0, (args, p.returncode, p.stderr)
+        return p.stdout
+    settle(b)
+    recs = records(b)
+    n = len(recs)
+    lines = kwctl("tail", "--limit", "3").splitlines()
+    assert [int(line.split()[0]) for line in lines] == [n - 3, n - 2, n - 1], lines
+    assert lines[-1].split()[2] == recs[-1]["kind"], lines
+    assert json.loads(kwctl("show", "2", "--json"))["records"][0] == recs[2]
+    out = kwctl("proof", "1", str(n))
+    assert "inclusion of record 1 in the tree of size %d" % n in out, out
+    assert hashlib.sha256(b"\x00" + jcs_bytes(recs[1])).hexdigest() in out, out
+    out = kwctl("consistency", "2", str(n))
+    assert mth([jcs_bytes(r) for r in recs]).hex() in out, out
+    p = subprocess.run([KWCTL, "audit", "show", str(n + 100)], env=env, capture_output=True, text=True)
+    assert p.returncode == 1 and "no record" in p.stderr, (p.returncode, p.stderr)
+
+
 def jcs_bytes(r):
     """The stored record bytes of a decoded record (its canonical form: ASCII here)."""
     return json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -541,7 +565,7 @@ def disk_full():
 
 
 TESTS = [t_start_record, t_admin_changes_recorded, t_full_flow, t_refval_from_set, t_denials,
-         t_refused_appraisal, t_checkpoint, t_admin_audit, t_stop_record, t_kill9_burst]
+         t_refused_appraisal, t_checkpoint, t_admin_audit, t_kwctl_audit, t_stop_record, t_kill9_burst]
 
 
 def main():
