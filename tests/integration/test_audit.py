@@ -23,6 +23,14 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kwtest  # noqa: E402
 from kwtest import Attester, Broker, jcs  # noqa: E402
+# MTH and the RFC 9162 verifications, written from the RFCs in Python (the audit unit test's)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit", "audit"))
+from verify_proofs import leaf_hash, mth, verify_consistency, verify_inclusion  # noqa: E402
+
+
+def mth_of(leaves):
+    """RFC 6962 MTH of a list of leaf byte strings."""
+    return mth([leaf_hash(x) for x in leaves])
 
 RES = "demo/key/disk"
 DENY = "demo/key/other"          # bound to a policy admitting another measurement
@@ -91,18 +99,6 @@ def token_payload(tok):
 # ---- checkpoints: C2SP signed notes, checked here from the specifications ----
 
 KWCTL = os.path.join(kwtest.BUILD, "tools", "kwctl")
-
-
-def mth(leaves):
-    """RFC 6962 section 2.1 Merkle tree hash of a list of leaf byte strings."""
-    if not leaves:
-        return hashlib.sha256(b"").digest()
-    if len(leaves) == 1:
-        return hashlib.sha256(b"\x00" + leaves[0]).digest()
-    k = 1
-    while k * 2 < len(leaves):
-        k *= 2
-    return hashlib.sha256(b"\x01" + mth(leaves[:k]) + mth(leaves[k:])).digest()
 
 
 def verify_checkpoint(note, vkey):
@@ -180,7 +176,7 @@ def t_checkpoint(b):
     leaves = [bytes(r[0]) if isinstance(r[0], bytes) else r[0].encode() for r in
               con.execute("SELECT record FROM audit_records WHERE idx < ? ORDER BY idx", (size,))]
     con.close()
-    assert len(leaves) == size and mth(leaves) == root, "the checkpoint's root is not the log's"
+    assert len(leaves) == size and mth_of(leaves) == root, "the checkpoint's root is not the log's"
     # a changed byte of the note does not verify
     bad = note.replace("\n%d\n" % size, "\n%d\n" % (size + 1), 1)
     try:
@@ -193,57 +189,6 @@ def t_checkpoint(b):
     with tempfile.TemporaryDirectory() as tmp:
         p = kwctl_verify(b, tmp)
         assert p.returncode == 0 and "ok" in p.stdout, (p.stdout, p.stderr)
-
-
-def verify_inclusion(index, size, leaf, proof, root):
-    """RFC 9162 section 2.1.3.2."""
-    if index >= size:
-        return False
-    fn, sn, r = index, size - 1, leaf
-    for p in proof:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = hashlib.sha256(b"\x01" + p + r).digest()
-            if not fn & 1:
-                while fn & 1 == 0 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = hashlib.sha256(b"\x01" + r + p).digest()
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
-
-
-def verify_consistency(first, second, first_root, second_root, proof):
-    """RFC 9162 section 2.1.4.2."""
-    if first == second:
-        return not proof and first_root == second_root
-    if not proof:
-        return False
-    if first & (first - 1) == 0:          # a power of two: first_root is the first node
-        proof = [first_root] + list(proof)
-    fn, sn = first - 1, second - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = proof[0]
-    for c in proof[1:]:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            fr = hashlib.sha256(b"\x01" + c + fr).digest()
-            sr = hashlib.sha256(b"\x01" + c + sr).digest()
-            if not fn & 1:
-                while fn & 1 == 0 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            sr = hashlib.sha256(b"\x01" + sr + c).digest()
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and fr == first_root and sr == second_root
 
 
 def t_admin_audit(b):
@@ -275,7 +220,7 @@ def t_admin_audit(b):
         st, _, p = b.admin("GET", "/admin/v1/audit/proof?index=%d&size=%d" % (i, n))
         assert st == 200, (st, p)
         root = bytes.fromhex(p["root"])
-        assert root == mth(leaves), "root"
+        assert root == mth_of(leaves), "root"
         leaf = hashlib.sha256(b"\x00" + leaves[i]).digest()
         assert bytes.fromhex(p["leaf_hash"]) == leaf
         proof = [bytes.fromhex(h) for h in p["proof"]]
@@ -285,7 +230,7 @@ def t_admin_audit(b):
         st, _, c = b.admin("GET", "/admin/v1/audit/consistency?from=%d&to=%d" % (m, n))
         assert st == 200, (st, c)
         r1, r2 = bytes.fromhex(c["from_root"]), bytes.fromhex(c["to_root"])
-        assert r1 == mth(leaves[:m]) and r2 == mth(leaves), m
+        assert r1 == mth_of(leaves[:m]) and r2 == mth_of(leaves), m
         proof = [bytes.fromhex(h) for h in c["proof"]]
         assert verify_consistency(m, n, r1, r2, proof), (m, n)
         assert not verify_consistency(m, n, r1, hashlib.sha256(r2).digest(), proof)
@@ -314,7 +259,7 @@ def t_kwctl_audit(b):
     assert "inclusion of record 1 in the tree of size %d" % n in out, out
     assert hashlib.sha256(b"\x00" + jcs_bytes(recs[1])).hexdigest() in out, out
     out = kwctl("consistency", "2", str(n))
-    assert mth([jcs_bytes(r) for r in recs]).hex() in out, out
+    assert mth_of([jcs_bytes(r) for r in recs]).hex() in out, out
     p = subprocess.run([KWCTL, "audit", "show", str(n + 100)], env=env, capture_output=True, text=True)
     assert p.returncode == 1 and "no record" in p.stderr, (p.returncode, p.stderr)
 
