@@ -278,6 +278,29 @@ def t_start_record(b):
     assert rs[0]["data"]["version"]
 
 
+def jwks_kids(b):
+    st, _, body = b.request("GET", "/.well-known/jwks.json")
+    assert st == 200, (st, body)
+    return [k["kid"] for k in body["keys"]]
+
+
+def t_token_key_rotation(b):
+    """The first key (created at the first start) and a rotation (seen at SIGHUP): one record each."""
+    first = [r["data"] for r in records(b) if r["kind"] == "token_key_rotation"]
+    assert len(first) == 1 and first[0]["action"] == "new" and [first[0]["kid"]] == jwks_kids(b), first
+    s = Since(b)
+    env = dict(os.environ, KEYWARDEN_TEST_CLOCK_FILE=b.clock_file)
+    p = subprocess.run([kwtest.KEYWARDEN, "--config", b.cfg_path, "--rotate-token-key"],
+                       capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert records(b)[s.n:] == [], "the rotating process wrote the log"
+    b.proc.send_signal(signal.SIGHUP)
+    rs = s.new()
+    new = [k for k in jwks_kids(b) if k != first[0]["kid"]]
+    assert len(rs) == 1 and rs[0]["kind"] == "token_key_rotation", rs
+    assert rs[0]["data"]["action"] == "new" and [rs[0]["data"]["kid"]] == new, (rs, new)
+
+
 def t_admin_changes_recorded(b):
     s = Since(b)
     st, _, _ = b.admin("PUT", "/admin/v1/policies/demo/audit-extra", {"document": kwtest.policy_for(OTHER_M)})
@@ -509,7 +532,7 @@ def disk_full():
             os.rmdir(mnt)
 
 
-TESTS = [t_start_record, t_admin_changes_recorded, t_full_flow, t_refval_from_set, t_denials,
+TESTS = [t_start_record, t_token_key_rotation, t_admin_changes_recorded, t_full_flow, t_refval_from_set, t_denials,
          t_refused_appraisal, t_checkpoint, t_admin_audit, t_kwctl_audit, t_stop_record, t_kill9_burst]
 
 
