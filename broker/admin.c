@@ -840,6 +840,27 @@ op_audit_list(struct admin_req *a)
 	    "size", (json_int_t)size));
 }
 
+/*
+ * The answer of a proof request: r from building it (KW_ERR_NOT_FOUND: missing
+ * says what), else {k1: v1, k2: v2, hk1: hex h1, hk2: hex h2, "proof": [hex]}.
+ */
+static int
+proof_reply(struct admin_req *a, int r, const char *missing, const char *k1, uint64_t v1,
+    const char *k2, uint64_t v2, const char *hk1, const uint8_t h1[static AUDIT_HASH_LEN],
+    const char *hk2, const uint8_t h2[static AUDIT_HASH_LEN], const struct audit_proof *p)
+{
+	char x1[2 * AUDIT_HASH_LEN + 1], x2[2 * AUDIT_HASH_LEN + 1];
+
+	if (r == KW_ERR_NOT_FOUND)
+		return fail(a, KW_ERR_NOT_FOUND, missing);
+	if (r != 0)
+		return fail(a, KW_ERR_UNAVAILABLE, NULL);
+	kw_audit_hex32(h1, x1);
+	kw_audit_hex32(h2, x2);
+	return ok(a, 200, json_pack("{s:I, s:I, s:s, s:s, s:o*}", k1, (json_int_t)v1, k2,
+	    (json_int_t)v2, hk1, x1, hk2, x2, "proof", hex_array(p)));
+}
+
 /* GET /admin/v1/audit/proof?index=N[&size=M]: RFC 9162 inclusion proof (size: the log's now). */
 static int
 op_audit_proof(struct admin_req *a)
@@ -848,7 +869,6 @@ op_audit_proof(struct admin_req *a)
 	struct audit_nodes src;
 	struct audit_proof p;
 	uint8_t root[AUDIT_HASH_LEN], leaf[AUDIT_HASH_LEN];
-	char rh[2 * AUDIT_HASH_LEN + 1], lh[2 * AUDIT_HASH_LEN + 1];
 	uint64_t size = 0;
 	int r;
 
@@ -869,14 +889,8 @@ op_audit_proof(struct admin_req *a)
 	    (r = src.get(src.arg, 0, (uint64_t)a->q_index, leaf)) == 0)
 		r = audit_db_root(db, size, root);
 	audit_db_close(db);
-	if (r == KW_ERR_NOT_FOUND)
-		return fail(a, KW_ERR_NOT_FOUND, "no such index or size in the log");
-	if (r != 0)
-		return fail(a, KW_ERR_UNAVAILABLE, NULL);
-	kw_audit_hex32(root, rh);
-	kw_audit_hex32(leaf, lh);
-	return ok(a, 200, json_pack("{s:I, s:I, s:s, s:s, s:o*}", "index", (json_int_t)a->q_index,
-	    "size", (json_int_t)size, "leaf_hash", lh, "root", rh, "proof", hex_array(&p)));
+	return proof_reply(a, r, "no such index or size in the log", "index", a->q_index, "size", size,
+	    "leaf_hash", leaf, "root", root, &p);
 }
 
 /* GET /admin/v1/audit/consistency?from=M&to=N: RFC 9162 consistency proof. */
@@ -887,7 +901,6 @@ op_audit_consistency(struct admin_req *a)
 	struct audit_nodes src;
 	struct audit_proof p;
 	uint8_t r1[AUDIT_HASH_LEN], r2[AUDIT_HASH_LEN];
-	char h1[2 * AUDIT_HASH_LEN + 1], h2[2 * AUDIT_HASH_LEN + 1];
 	uint64_t size = 0, to;
 	int r;
 
@@ -903,14 +916,8 @@ op_audit_consistency(struct admin_req *a)
 	    (r = audit_db_root(db, (uint64_t)a->q_from, r1)) == 0)
 		r = audit_db_root(db, to, r2);
 	audit_db_close(db);
-	if (r == KW_ERR_NOT_FOUND)
-		return fail(a, KW_ERR_NOT_FOUND, "the log is not that large");
-	if (r != 0)
-		return fail(a, KW_ERR_UNAVAILABLE, NULL);
-	kw_audit_hex32(r1, h1);
-	kw_audit_hex32(r2, h2);
-	return ok(a, 200, json_pack("{s:I, s:I, s:s, s:s, s:o*}", "from", (json_int_t)a->q_from,
-	    "to", (json_int_t)to, "from_root", h1, "to_root", h2, "proof", hex_array(&p)));
+	return proof_reply(a, r, "the log is not that large", "from", (uint64_t)a->q_from, "to", to,
+	    "from_root", r1, "to_root", r2, &p);
 }
 
 static int
@@ -1253,6 +1260,29 @@ admin_done(void *arg)
 
 /* ---- loop side ---- */
 
+/* The field of an integer parameter of the audit routes, or NULL. */
+static int64_t *
+audit_param(struct admin_req *a, const char *key)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} params[] = {
+		{ "since", offsetof(struct admin_req, q_since) },
+		{ "until", offsetof(struct admin_req, q_until) },
+		{ "cursor", offsetof(struct admin_req, q_cursor) },
+		{ "index", offsetof(struct admin_req, q_index) },
+		{ "size", offsetof(struct admin_req, q_size) },
+		{ "from", offsetof(struct admin_req, q_from) },
+		{ "to", offsetof(struct admin_req, q_to) },
+	};
+
+	for (size_t i = 0; i < KW_ARRAY_SIZE(params); i++)
+		if (strcmp(key, params[i].name) == 0)
+			return (int64_t *)(void *)((char *)a + params[i].off);
+	return NULL;
+}
+
 static int
 parse_query(struct admin_req *a, const char *q)
 {
@@ -1266,6 +1296,7 @@ parse_query(struct admin_req *a, const char *q)
 	if (evhttp_parse_query_str(q, &kv) != 0)
 		return KW_ERR_INVALID_FORMAT;
 	TAILQ_FOREACH(e, &kv, next) {
+		int64_t *p;
 		char *end;
 		long long v;
 
@@ -1299,22 +1330,10 @@ parse_query(struct admin_req *a, const char *q)
 			a->q_after = v;
 		else if (strcmp(e->key, "limit") == 0 && v >= 1 && v <= 10000)
 			a->q_limit = (size_t)v;
-		else if (strcmp(e->key, "since") == 0)
-			a->q_since = v;
-		else if (strcmp(e->key, "until") == 0)
-			a->q_until = v;
-		else if (strcmp(e->key, "cursor") == 0)
-			a->q_cursor = v;
-		else if (strcmp(e->key, "index") == 0)
-			a->q_index = v;
-		else if (strcmp(e->key, "size") == 0)
-			a->q_size = v;
-		else if (strcmp(e->key, "from") == 0)
-			a->q_from = v;
-		else if (strcmp(e->key, "to") == 0)
-			a->q_to = v;
 		else if (strcmp(e->key, "last") == 0 && v >= 1 && v <= 10000)
 			a->q_last = v;
+		else if ((p = audit_param(a, e->key)) != NULL)
+			*p = v;
 		else {
 			r = KW_ERR_INVALID_FORMAT;
 			break;

@@ -373,15 +373,22 @@ out_docs(const json_t *j, struct cmd *c)
 		print_doc(d, c->group, 1);
 }
 
+/* print(e) for every element of the array j[member]. */
+static void
+print_each(const json_t *j, const char *member, void (*print)(const json_t *))
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, member), i, e)
+		print(e);
+}
+
 static void
 out_changes(const json_t *j, struct cmd *c)
 {
-	const json_t *ch;
-	size_t i;
-
 	(void)c;
-	json_array_foreach(json_object_get(j, "changes"), i, ch)
-		print_change(ch);
+	print_each(j, "changes", print_change);
 }
 
 /* One audit record on one line: index, time, kind, its data (compact JSON, escaped). */
@@ -401,12 +408,8 @@ print_audit_record(const json_t *rec)
 static void
 out_audit(const json_t *j, struct cmd *c)
 {
-	const json_t *rec;
-	size_t i;
-
 	(void)c;
-	json_array_foreach(json_object_get(j, "records"), i, rec)
-		print_audit_record(rec);
+	print_each(j, "records", print_audit_record);
 }
 
 /* show: the record whose index was asked for (the page starts there). */
