@@ -262,6 +262,19 @@ int audit_db_checkpoint_add(struct audit_db *db, uint64_t size, int64_t at, cons
 /* The newest stored checkpoint note (malloc'd); KW_ERR_NOT_FOUND when none. */
 int audit_db_checkpoint_latest(struct audit_db *db, char **ret) KW_WUR;
 /*
+ * The admin listing: records with index >= start matching every given filter
+ * (at in [since, until), -1: unbounded; the strings: NULL for any; decision
+ * is the decision column), at most limit (1..10000), in index order, each a
+ * decoded JSON object in the array *ret. *ret_next is the index to start
+ * the next page at when the page is full, else 0.
+ */
+struct audit_filter {
+	int64_t since, until;
+	const char *repository, *resource, *kind, *decision;
+};
+int audit_db_list(struct audit_db *db, const struct audit_filter *f, uint64_t start, size_t limit,
+    json_t **ret, uint64_t *ret_next) KW_WUR;
+/*
  * Write records [from, to) to f, one canonical record per line (JSON Lines:
  * JCS output holds no newline). The export format of audit_verify_log.
  */

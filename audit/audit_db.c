@@ -549,3 +549,71 @@ out:
 	sqlite3_finalize(s);
 	return r;
 }
+
+int
+audit_db_list(struct audit_db *db, const struct audit_filter *f, uint64_t start, size_t limit,
+    json_t **ret, uint64_t *ret_next)
+{
+	static const char sql[] =
+	    "SELECT idx, record FROM audit_records WHERE idx >= ?1"
+	    " AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR at < ?3)"
+	    " AND (?4 IS NULL OR repository = ?4) AND (?5 IS NULL OR resource = ?5)"
+	    " AND (?6 IS NULL OR kind = ?6) AND (?7 IS NULL OR decision = ?7)"
+	    " ORDER BY idx LIMIT ?8";
+	const char *texts[4] = { f->repository, f->resource, f->kind, f->decision };
+	sqlite3_stmt *s = NULL;
+	sqlite3_int64 st;
+	json_t *out = NULL;
+	uint64_t next = 0;
+	size_t n = 0;
+	int r, rc;
+
+	if (db == NULL || f == NULL || ret == NULL || ret_next == NULL || limit == 0 ||
+	    limit > 10000 || int64_of(start, &st) != 0)
+		return KW_ERR_INVALID_ARG;
+	if (sqlite3_prepare_v2(db->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return db_err(db);
+	rc = sqlite3_bind_int64(s, 1, st);
+	if (rc == SQLITE_OK && f->since >= 0)
+		rc = sqlite3_bind_int64(s, 2, f->since);
+	if (rc == SQLITE_OK && f->until >= 0)
+		rc = sqlite3_bind_int64(s, 3, f->until);
+	for (int i = 0; i < 4 && rc == SQLITE_OK; i++)
+		if (texts[i] != NULL)
+			rc = sqlite3_bind_text(s, 4 + i, texts[i], -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s, 8, (sqlite3_int64)limit);
+	if (rc != SQLITE_OK || (out = json_array()) == NULL) {
+		r = rc != SQLITE_OK ? db_err(db) : KW_ERR_NOMEM;
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(s, 1);
+		int len = sqlite3_column_bytes(s, 1);
+		json_t *rec = NULL;
+
+		if (t == NULL || len < 0 || (size_t)len > AUDIT_RECORD_MAX ||
+		    (rec = json_loadb(t, (size_t)len, JSON_REJECT_DUPLICATES, NULL)) == NULL) {
+			r = KW_ERR_INVALID_FORMAT;
+			goto out;
+		}
+		if (json_array_append_new(out, rec) != 0) {
+			r = KW_ERR_NOMEM;
+			goto out;
+		}
+		next = (uint64_t)sqlite3_column_int64(s, 0) + 1;
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_err(db);
+		goto out;
+	}
+	*ret = out;
+	*ret_next = n == limit ? next : 0;
+	out = NULL;
+	r = 0;
+out:
+	json_decref(out);
+	sqlite3_finalize(s);
+	return r;
+}

@@ -26,7 +26,8 @@ struct field {
 #define OPT(n, t) { n, t, false }
 
 static const struct field f_appraisal[] = {
-	REQ("tee", F_STR), REQ("result", F_STR), REQ("claims_digest", F_HEX32),
+	REQ("tee", F_STR), REQ("result", F_STR), OPT("claims_digest", F_HEX32),
+	OPT("evidence_digest", F_HEX32),
 	OPT("measurement", F_STR), OPT("tcb_status", F_STR), OPT("signer", F_STR),
 	OPT("root", F_STR), OPT("jkt", F_STR), OPT("jti", F_STR), OPT("reason", F_STR),
 	OPT("client", F_STR), { NULL, 0, false },
@@ -60,7 +61,8 @@ static const struct field f_rotation[] = {
 	{ NULL, 0, false },
 };
 static const struct field f_refval[] = {
-	REQ("set", F_STR), REQ("entry", F_STR), OPT("not_before", F_INT), OPT("not_after", F_INT),
+	REQ("set", F_STR), REQ("entry", F_STR), OPT("name", F_STR), OPT("not_before", F_INT),
+	OPT("not_after", F_INT),
 	{ NULL, 0, false },
 };
 

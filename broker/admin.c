@@ -49,6 +49,9 @@ struct admin_req {
 	int q_version;          /* 0 = not given */
 	int64_t q_after;
 	size_t q_limit;
+	/* GET audit, audit/proof, audit/consistency (-1: not given) */
+	int64_t q_since, q_until, q_cursor, q_index, q_size, q_from, q_to, q_last;
+	char *q_resource, *q_kind, *q_decision;
 	json_t *body;
 	/* result */
 	int r;                  /* 0: success */
@@ -761,6 +764,162 @@ op_changes(struct admin_req *a)
 	return ok(a, 200, json_pack("{s:o}", "changes", out));
 }
 
+/* ---- the audit log (auditor role; docs/admin.md "Audit") ---- */
+
+static int
+audit_open_ro(struct admin_req *a, struct audit_db **ret)
+{
+	int r;
+
+	if (a->b->audit == NULL)
+		return fail(a, KW_ERR_NOT_FOUND, "the audit log is disabled on this broker");
+	if ((r = audit_db_open(a->b->cfg->audit_path, true, ret)) != 0)
+		return fail(a, KW_ERR_UNAVAILABLE, NULL);
+	return 0;
+}
+
+static json_t *
+hex_array(const struct audit_proof *p)
+{
+	json_t *arr = json_array();
+	char hex[2 * AUDIT_HASH_LEN + 1];
+
+	for (size_t i = 0; arr != NULL && i < p->n; i++) {
+		kw_audit_hex32(p->hash[i], hex);
+		if (json_array_append_new(arr, json_string(hex)) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+/* GET /admin/v1/audit: filters, a page of at most limit (default 100) records, next_cursor. */
+static int
+op_audit_list(struct admin_req *a)
+{
+	struct audit_filter f = { a->q_since, a->q_until, a->q_repository, a->q_resource, a->q_kind,
+		a->q_decision };
+	struct audit_db *db = NULL;
+	json_t *all = NULL, *out = NULL, *rec;
+	uint64_t next = 0;
+	size_t i;
+	int r;
+
+	uint64_t size = 0, start = a->q_cursor >= 0 ? (uint64_t)a->q_cursor : 0;
+	size_t limit = a->q_limit != 0 ? a->q_limit : 100;
+
+	if (audit_open_ro(a, &db) != 0)
+		return -1;
+	r = audit_db_size(db, &size);
+	if (r == 0 && a->q_last > 0) {
+		/* the newest last records (filters apply to them) */
+		start = size > (uint64_t)a->q_last ? size - (uint64_t)a->q_last : 0;
+		limit = (size_t)a->q_last;
+	}
+	if (r == 0)
+		r = audit_db_list(db, &f, start, limit, &all, &next);
+	audit_db_close(db);
+	if (r != 0)
+		return fail(a, r == KW_ERR_INVALID_ARG ? KW_ERR_INVALID_FORMAT : KW_ERR_UNAVAILABLE, NULL);
+	if ((out = json_array()) == NULL) {
+		json_decref(all);
+		return fail(a, KW_ERR_NOMEM, NULL);
+	}
+	/* an auditor sees the records of the repositories it audits, and those of none */
+	json_array_foreach(all, i, rec) {
+		const char *rp = json_string_value(json_object_get(json_object_get(rec, "data"),
+		    "repository"));
+		if (rp != NULL && !visible(a, rp))
+			continue;
+		json_array_append(out, rec);
+	}
+	json_decref(all);
+	return ok(a, 200, next != 0 ? json_pack("{s:o, s:I, s:I}", "records", out, "size",
+	    (json_int_t)size, "next_cursor", (json_int_t)next) : json_pack("{s:o, s:I}", "records", out,
+	    "size", (json_int_t)size));
+}
+
+/*
+ * The answer of a proof request: r from building it (KW_ERR_NOT_FOUND: missing
+ * says what), else {k1: v1, k2: v2, hk1: hex h1, hk2: hex h2, "proof": [hex]}.
+ */
+static int
+proof_reply(struct admin_req *a, int r, const char *missing, const char *k1, uint64_t v1,
+    const char *k2, uint64_t v2, const char *hk1, const uint8_t h1[static AUDIT_HASH_LEN],
+    const char *hk2, const uint8_t h2[static AUDIT_HASH_LEN], const struct audit_proof *p)
+{
+	char x1[2 * AUDIT_HASH_LEN + 1], x2[2 * AUDIT_HASH_LEN + 1];
+
+	if (r == KW_ERR_NOT_FOUND)
+		return fail(a, KW_ERR_NOT_FOUND, missing);
+	if (r != 0)
+		return fail(a, KW_ERR_UNAVAILABLE, NULL);
+	kw_audit_hex32(h1, x1);
+	kw_audit_hex32(h2, x2);
+	return ok(a, 200, json_pack("{s:I, s:I, s:s, s:s, s:o*}", k1, (json_int_t)v1, k2,
+	    (json_int_t)v2, hk1, x1, hk2, x2, "proof", hex_array(p)));
+}
+
+/* GET /admin/v1/audit/proof?index=N[&size=M]: RFC 9162 inclusion proof (size: the log's now). */
+static int
+op_audit_proof(struct admin_req *a)
+{
+	struct audit_db *db = NULL;
+	struct audit_nodes src;
+	struct audit_proof p;
+	uint8_t root[AUDIT_HASH_LEN], leaf[AUDIT_HASH_LEN];
+	uint64_t size = 0;
+	int r;
+
+	if (a->q_index < 0)
+		return fail(a, KW_ERR_INVALID_FORMAT, "index=N is required");
+	if (audit_open_ro(a, &db) != 0)
+		return -1;
+	audit_db_nodes(db, &src);
+	if ((r = audit_db_size(db, &size)) == 0) {
+		if (a->q_size >= 0 && (uint64_t)a->q_size > size)
+			r = KW_ERR_NOT_FOUND;
+		else if (a->q_size >= 0)
+			size = (uint64_t)a->q_size;
+	}
+	if (r == 0 && (uint64_t)a->q_index >= size)
+		r = KW_ERR_NOT_FOUND;
+	if (r == 0 && (r = audit_proof_inclusion(&src, (uint64_t)a->q_index, size, &p)) == 0 &&
+	    (r = src.get(src.arg, 0, (uint64_t)a->q_index, leaf)) == 0)
+		r = audit_db_root(db, size, root);
+	audit_db_close(db);
+	return proof_reply(a, r, "no such index or size in the log", "index", a->q_index, "size", size,
+	    "leaf_hash", leaf, "root", root, &p);
+}
+
+/* GET /admin/v1/audit/consistency?from=M&to=N: RFC 9162 consistency proof. */
+static int
+op_audit_consistency(struct admin_req *a)
+{
+	struct audit_db *db = NULL;
+	struct audit_nodes src;
+	struct audit_proof p;
+	uint8_t r1[AUDIT_HASH_LEN], r2[AUDIT_HASH_LEN];
+	uint64_t size = 0, to;
+	int r;
+
+	if (a->q_from < 1 || a->q_to < a->q_from)
+		return fail(a, KW_ERR_INVALID_FORMAT, "from=M&to=N with 0 < M <= N are required");
+	if (audit_open_ro(a, &db) != 0)
+		return -1;
+	audit_db_nodes(db, &src);
+	to = (uint64_t)a->q_to;
+	if ((r = audit_db_size(db, &size)) == 0 && to > size)
+		r = KW_ERR_NOT_FOUND;
+	if (r == 0 && (r = audit_proof_consistency(&src, (uint64_t)a->q_from, to, &p)) == 0 &&
+	    (r = audit_db_root(db, (uint64_t)a->q_from, r1)) == 0)
+		r = audit_db_root(db, to, r2);
+	audit_db_close(db);
+	return proof_reply(a, r, "the log is not that large", "from", (uint64_t)a->q_from, "to", to,
+	    "from_root", r1, "to_root", r2, &p);
+}
+
 static int
 op_import_key(struct admin_req *a)
 {
@@ -893,6 +1052,11 @@ const struct kw_admin_route kw_admin_routes[] = {
 	{GET, "import-key", KW_ADMIN_SOME, KEY, "key-admin role required", NULL, op_import_key, NULL},
 	{GET, "changes", KW_ADMIN_QUERY_OR_SOME, AUDIT, "auditor role required", NULL, op_changes,
 		NULL},
+	{GET, "audit", KW_ADMIN_QUERY_OR_SOME, AUDIT, "auditor role required", NULL, op_audit_list,
+		NULL},
+	{GET, "audit/proof", KW_ADMIN_SOME, AUDIT, "auditor role required", NULL, op_audit_proof, NULL},
+	{GET, "audit/consistency", KW_ADMIN_SOME, AUDIT, "auditor role required", NULL,
+		op_audit_consistency, NULL},
 	{GET, "keys", KW_ADMIN_QUERY, ANY, NO_ROLE, NULL, op_key_list, NULL},
 	/* the key's repository is in the body; binding a policy at creation also
 	 * needs policy-admin there (op_key_create) */
@@ -1015,14 +1179,22 @@ static void
 admin_run(void *arg)
 {
 	struct admin_req *a = arg;
+	const char *outcome;
 	int r;
 
 	dispatch(a);
 	if (a->action == NULL)
 		return;    /* reads are not recorded */
+	outcome = a->r == 0 ? "ok" : a->problem == KW_PROBLEM_FORBIDDEN ? "denied" : "error";
 	r = kw_store_change_add(a->b->store, kw_broker_now(), a->subject, a->action,
-	    a->repo[0] != '\0' ? a->repo : NULL, a->target, a->r == 0 ? "ok" :
-	    a->problem == KW_PROBLEM_FORBIDDEN ? "denied" : "error", a->r == 0 ? "" : a->detail);
+	    a->repo[0] != '\0' ? a->repo : NULL, a->target, outcome, a->r == 0 ? "" : a->detail);
+	/* the same change in the audit log (admin_changes stays, docs/audit.md), durable first */
+	if (r == 0)
+		r = kw_audit_write_wait(a->b, AUDIT_KIND_ADMIN_CHANGE, json_pack("{s:s, s:s, s:s, s:s*, "
+		    "s:s*, s:s*}", "actor", a->subject, "action", a->action, "outcome", outcome,
+		    "repository", a->repo[0] != '\0' ? a->repo : NULL, "target",
+		    a->target[0] != '\0' ? a->target : NULL, "detail",
+		    a->r != 0 && a->detail[0] != '\0' ? a->detail : NULL));
 	if (r != 0) {
 		/* an unrecorded change must not look acknowledged */
 		kw_log_err_r(r, "cannot record admin change %s on %s", a->action, a->target);
@@ -1039,6 +1211,9 @@ admin_req_free(struct admin_req *a)
 {
 	kw_admin_path_clear(&a->path);
 	free(a->q_repository);
+	free(a->q_resource);
+	free(a->q_kind);
+	free(a->q_decision);
 	json_decref(a->body);
 	json_decref(a->resp);
 	free(a);
@@ -1085,6 +1260,29 @@ admin_done(void *arg)
 
 /* ---- loop side ---- */
 
+/* The field of an integer parameter of the audit routes, or NULL. */
+static int64_t *
+audit_param(struct admin_req *a, const char *key)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} params[] = {
+		{ "since", offsetof(struct admin_req, q_since) },
+		{ "until", offsetof(struct admin_req, q_until) },
+		{ "cursor", offsetof(struct admin_req, q_cursor) },
+		{ "index", offsetof(struct admin_req, q_index) },
+		{ "size", offsetof(struct admin_req, q_size) },
+		{ "from", offsetof(struct admin_req, q_from) },
+		{ "to", offsetof(struct admin_req, q_to) },
+	};
+
+	for (size_t i = 0; i < KW_ARRAY_SIZE(params); i++)
+		if (strcmp(key, params[i].name) == 0)
+			return (int64_t *)(void *)((char *)a + params[i].off);
+	return NULL;
+}
+
 static int
 parse_query(struct admin_req *a, const char *q)
 {
@@ -1098,12 +1296,27 @@ parse_query(struct admin_req *a, const char *q)
 	if (evhttp_parse_query_str(q, &kv) != 0)
 		return KW_ERR_INVALID_FORMAT;
 	TAILQ_FOREACH(e, &kv, next) {
+		int64_t *p;
 		char *end;
 		long long v;
 
 		if (strcmp(e->key, "repository") == 0 && a->q_repository == NULL &&
 		    kw_name_valid(e->value)) {
 			a->q_repository = strdup(e->value);
+			continue;
+		}
+		if (strcmp(e->key, "resource") == 0 && a->q_resource == NULL &&
+		    kw_resource_path_valid(e->value)) {
+			a->q_resource = strdup(e->value);
+			continue;
+		}
+		if (strcmp(e->key, "kind") == 0 && a->q_kind == NULL &&
+		    audit_kind_from_name(e->value, &(enum audit_kind){0}) == 0) {
+			a->q_kind = strdup(e->value);
+			continue;
+		}
+		if (strcmp(e->key, "decision") == 0 && a->q_decision == NULL && kw_name_valid(e->value)) {
+			a->q_decision = strdup(e->value);
 			continue;
 		}
 		v = strtoll(e->value, &end, 10);
@@ -1117,6 +1330,10 @@ parse_query(struct admin_req *a, const char *q)
 			a->q_after = v;
 		else if (strcmp(e->key, "limit") == 0 && v >= 1 && v <= 10000)
 			a->q_limit = (size_t)v;
+		else if (strcmp(e->key, "last") == 0 && v >= 1 && v <= 10000)
+			a->q_last = v;
+		else if ((p = audit_param(a, e->key)) != NULL)
+			*p = v;
 		else {
 			r = KW_ERR_INVALID_FORMAT;
 			break;
@@ -1170,6 +1387,7 @@ admin_req_new(struct kw_broker *b, struct evhttp_request *req, enum evhttp_cmd_t
 	if (a == NULL)
 		return NULL;
 	a->b = b;
+	a->q_since = a->q_until = a->q_cursor = a->q_index = a->q_size = a->q_from = a->q_to = a->q_last = -1;
 	a->req = req;
 	a->method = method;
 	a->problem = ANSWER_FROM_ERR;

@@ -21,6 +21,7 @@
 #include "store.h"
 #include "token.h"
 #include "verifier.h"
+#include "audit.h"
 #include "workers.h"
 
 /*
@@ -62,6 +63,7 @@ struct kw_broker {
 	struct kw_hsm_bridge *bridge;
 	const char *release_profile;   /* chosen from the HSM probe */
 	struct event *sig_int, *sig_term, *sig_hup;
+	struct kw_audit *audit;        /* audit_log.c; NULL when audit.enabled is false */
 	/* counters, loop thread only */
 	unsigned long n_attest_ok, n_attest_fail, n_release_ok, n_release_denied;
 };
@@ -83,6 +85,8 @@ void kw_http_problem(struct evhttp_request *req, enum kw_problem p, const char *
 /* Send a JSON object (reference stolen) with status 200, or 200/201. */
 void kw_http_json(struct evhttp_request *req, json_t *body);
 void kw_http_json_status(struct evhttp_request *req, int status, json_t *body);
+/* 200 with a text/plain body (UTF-8). */
+void kw_http_text(struct evhttp_request *req, const char *text);
 /* 204 without a body. */
 void kw_http_no_content(struct evhttp_request *req);
 /* 200 with a compact JWE or JWS as application/jose. */
@@ -140,6 +144,35 @@ struct kw_refset_arg {
 	const char *repo;
 };
 int kw_refset_from_store(void *arg, const char *name, json_t **ret) KW_WUR;
+
+/*
+ * audit_log.c: the broker's audit stream (docs/audit.md). One writer per
+ * broker; all of these are no-ops (0) when audit.enabled is false.
+ * kw_audit_note: any thread, fire and forget, data stolen (NULL: lost, logged).
+ * kw_audit_write_wait: blocking (never on the loop), data stolen, 0 once durable.
+ * kw_audit_write: loop thread; data stolen; 0 and cb(arg, r) later on the
+ * loop once the record is durable (r == 0) or failed (r < 0: KW_ERR_IO,
+ * KW_ERR_UNAVAILABLE, ...), or an error now and cb is never called
+ * (KW_ERR_UNAVAILABLE also when audit is off or the broker is stopping).
+ */
+struct kw_audit;
+typedef void (*kw_audit_cb)(void *arg, int r);
+int kw_audit_open(struct kw_broker *b) KW_WUR;   /* writes "start" */
+/* After the loop stopped: run the kw_audit_write completions still due. */
+void kw_audit_begin_close(struct kw_broker *b);
+void kw_audit_close(struct kw_broker *b, const char *reason);   /* writes "stop" */
+int kw_audit_closing(const struct kw_broker *b);
+void kw_audit_note(struct kw_broker *b, enum audit_kind kind, json_t *data);
+int kw_audit_write_wait(struct kw_broker *b, enum audit_kind kind, json_t *data) KW_WUR;
+int kw_audit_write(struct kw_broker *b, enum audit_kind kind, json_t *data, kw_audit_cb cb,
+    void *arg) KW_WUR;
+/* After the HSM client and the workers started: the HSM's checkpoint key, the timer. */
+int kw_audit_start_checkpoints(struct kw_broker *b) KW_WUR;
+/* GET /.well-known/keywarden-checkpoint (key: ...-checkpoint-key), text/plain or 404. */
+void kw_audit_http_checkpoint(struct kw_broker *b, struct evhttp_request *req, int key);
+/* The peer address of a request, for "client" ("unknown" when not known). */
+void kw_audit_client(struct evhttp_request *req, char *out, size_t outlen);
+void kw_audit_hex32(const uint8_t in[static 32], char out[static 65]);
 
 /* rcar.c: the workload endpoints. */
 void kw_rcar_auth(struct kw_broker *b, struct evhttp_request *req);

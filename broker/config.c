@@ -302,6 +302,7 @@ static const struct key keys[] = {
 	{"", "dpop", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "policy", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "store", K_SECTION, 0, 0, 0, 0, 0, 0},
+	{"", "audit", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "admin", K_CUSTOM, 0, 0, 0, 0, 0, 0},        /* parse_admin: keys of its own */
 	{"", "nonce_ttl", K_UINT, F(nonce_ttl), 0, 5, 600, 60, 0},
 	{"", "public_url", K_CUSTOM, 0, 0, 0, 0, 0, 0},
@@ -342,9 +343,14 @@ static const struct key keys[] = {
 	{"dpop", "nonce_ttl", K_UINT, F(dpop_nonce_ttl), 0, 10, 3600, 300, 0},
 	{"policy", "max_reference_age", K_CUSTOM, 0, 0, 0, 0, 0, 0},
 	{"store", "path", K_PATH, F(store_path), 0, 0, 0, 0, 0},
+	{"audit", "enabled", K_CUSTOM, 0, 0, 0, 0, 0, 0},    /* custom_audit */
+	{"audit", "path", K_PATH, F(audit_path), 0, 0, 0, 0, 0},
+	{"audit", "checkpoint_every", K_UINT, F(audit_checkpoint_every), 0, 1, 1000000, 1000, 0},
+	{"audit", "checkpoint_interval", K_UINT, F(audit_checkpoint_interval), 0, 1, 86400, 60, 0},
+	{"audit", "origin", K_CUSTOM, 0, 0, 0, 0, 0, 0},     /* custom_audit */
 };
 
-#define SECTION_KEYS_MAX 32   /* the top level holds 17; section_keys drops any beyond: keep headroom */
+#define SECTION_KEYS_MAX 32   /* the top level holds 18; section_keys drops any beyond: keep headroom */
 
 /* The allowed members of a section ("" = top level), from the table. */
 static void
@@ -631,6 +637,57 @@ custom_policy_store(json_t *root, const char *dir, struct kw_config *c, char *eb
 	return 0;
 }
 
+/* audit.enabled (boolean), audit.origin (a checkpoint origin), audit.path's default. */
+static int
+custom_audit(json_t *root, struct kw_config *c, char *eb, size_t el)
+{
+	json_t *o = json_object_get(root, "audit"), *v = json_object_get(o, "enabled");
+	const char *s = NULL, *host;
+	char buf[AUDIT_ORIGIN_CFG_MAX + 16];
+	size_t n;
+	int r;
+
+	if (v != NULL && !json_is_boolean(v))
+		return cfg_err(eb, el, "audit: \"enabled\" must be true or false");
+	c->audit_enabled = v == NULL || json_is_true(v);
+	if ((r = get_str(o, "origin", &s, 0, eb, el, "audit")) != 0)
+		return r;
+	if (s == NULL) {
+		/* "https://host:port" -> "host:port/audit" */
+		host = strstr(c->public_url, "://");
+		host = host != NULL ? host + 3 : c->public_url;
+		snprintf(buf, sizeof(buf), "%.*s/audit", AUDIT_ORIGIN_CFG_MAX - 6, host);
+		s = buf;
+	}
+	n = strlen(s);
+	if (n == 0 || n > AUDIT_ORIGIN_CFG_MAX)
+		return cfg_err(eb, el, "audit: \"origin\" must be 1..%d bytes", AUDIT_ORIGIN_CFG_MAX);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == '+' || (unsigned char)s[i] >= 0x7f)
+			return cfg_err(eb, el, "audit: \"origin\" must be printable ASCII without "
+			    "spaces or '+'");
+	if ((c->audit_origin = strdup(s)) == NULL)
+		return KW_ERR_NOMEM;
+	if (c->audit_path == NULL && (c->audit_path = strdup(c->store_path)) == NULL)
+		return KW_ERR_NOMEM;
+	return 0;
+}
+
+/* SHA-256 of the configuration's canonical form (RFC 8785). */
+static int
+config_digest(const json_t *root, struct kw_config *c)
+{
+	char *jcs = NULL;
+	size_t len;
+	int r;
+
+	if ((r = kw_jcs_serialize(root, &jcs, &len)) != 0)
+		return r;
+	r = kw_sha256(jcs, len, c->config_digest);
+	free(jcs);
+	return r;
+}
+
 int
 kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 {
@@ -668,7 +725,9 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 	    (r = custom_hsm(root, dir, c, eb, el)) != 0 ||
 	    (r = custom_top(root, c, eb, el)) != 0 ||
 	    (r = custom_tdx(root, dir, c, eb, el)) != 0 ||
-	    (r = custom_policy_store(root, dir, c, eb, el)) != 0)
+	    (r = custom_policy_store(root, dir, c, eb, el)) != 0 ||
+	    (r = custom_audit(root, c, eb, el)) != 0 ||
+	    (r = config_digest(root, c)) != 0)
 		goto out;
 	o = json_object_get(root, "admin");
 	if (o != NULL && (r = parse_admin(o, dir, c, eb, el)) != 0)
@@ -719,6 +778,8 @@ kw_config_free(struct kw_config *c)
 	free(c->log_level);
 	free(c->public_url);
 	free(c->token_issuer);
+	free(c->audit_path);
+	free(c->audit_origin);
 	free(c->store_path);
 	free(c->admin_listen_addr);
 	free(c->admin_cert);

@@ -16,6 +16,8 @@
 
 #define KW_CONFIG_MAX (256 * 1024)
 
+#define AUDIT_ORIGIN_CFG_MAX 200   /* audit.origin (audit.h allows 256) */
+
 struct kw_config {
 	char *listen_addr;            /* "127.0.0.1" */
 	uint16_t listen_port;         /* 8443 */
@@ -77,6 +79,14 @@ struct kw_config {
 
 	int64_t policy_max_age;       /* lint: reference values older than this warn (seconds) */
 	char *store_path;             /* SQLite database, default "keywarden.db" beside the config */
+
+	/* the audit log (docs/audit.md); origin: at most AUDIT_ORIGIN_CFG_MAX bytes */
+	int audit_enabled;            /* default 1 */
+	char *audit_path;             /* default: store_path */
+	unsigned int audit_checkpoint_every;    /* records, default 1000 */
+	unsigned int audit_checkpoint_interval; /* seconds, default 60 */
+	char *audit_origin;           /* checkpoint origin, default "<public_url host>/audit" */
+	uint8_t config_digest[32];    /* SHA-256 of the configuration's JCS (audit "start") */
 
 	/* admin listener (mutual TLS); disabled when admin_listen_addr is NULL */
 	char *admin_listen_addr;

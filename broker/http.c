@@ -124,6 +124,12 @@ kw_http_jose(struct evhttp_request *req, const char *compact)
 }
 
 void
+kw_http_text(struct evhttp_request *req, const char *text)
+{
+	send_body(req, 200, "OK", "text/plain; charset=utf-8", text, strlen(text));
+}
+
+void
 kw_http_problem_from_err(struct evhttp_request *req, int r, const char *context)
 {
 	enum kw_problem p = kw_problem_of_err(r);
@@ -221,6 +227,11 @@ route(struct evhttp_request *req, void *arg)
 		if (m != EVHTTP_REQ_GET)
 			{ method_not_allowed(req, "GET"); return; }
 		kw_rcar_jwks(b, req);
+	} else if (strcmp(path, "/.well-known/keywarden-checkpoint") == 0 ||
+	    strcmp(path, "/.well-known/keywarden-checkpoint-key") == 0) {
+		if (m != EVHTTP_REQ_GET)
+			{ method_not_allowed(req, "GET"); return; }
+		kw_audit_http_checkpoint(b, req, path[strlen("/.well-known/keywarden-checkpoint")] != '\0');
 	} else if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
 		if (m != EVHTTP_REQ_GET)
 			{ method_not_allowed(req, "GET"); return; }

@@ -55,6 +55,35 @@ token_key_new_sync(struct kw_broker *b, int64_t now, struct hsm_result **ret)
 	return hsm_client_call_sync(b->hsm, &a, ret);
 }
 
+/* kid is in the set ks (NULL: an empty set). */
+static int
+token_key_in(const struct kw_token_keys *ks, const char *kid)
+{
+	for (size_t i = 0; ks != NULL && i < ks->n; i++)
+		if (strcmp(ks->k[i].kid, kid) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A "token_key_rotation" audit record for every key of now that old lacks
+ * ("new") and every key of old that now lacks ("destroy"): the running
+ * broker records what `keywarden --rotate-token-key` did when it reloads.
+ */
+static void
+audit_token_keys(struct kw_broker *b, const struct kw_token_keys *old, const struct kw_token_keys *now)
+{
+	for (size_t i = 0; now != NULL && i < now->n; i++)
+		if (!token_key_in(old, now->k[i].kid))
+			kw_audit_note(b, AUDIT_KIND_TOKEN_KEY_ROTATION, json_pack("{s:s, s:s, s:s, s:I}",
+			    "kid", now->k[i].kid, "action", "new", "label", now->k[i].label, "created",
+			    (json_int_t)now->k[i].created));
+	for (size_t i = 0; old != NULL && i < old->n; i++)
+		if (!token_key_in(now, old->k[i].kid))
+			kw_audit_note(b, AUDIT_KIND_TOKEN_KEY_ROTATION, json_pack("{s:s, s:s, s:s}",
+			    "kid", old->k[i].kid, "action", "destroy", "label", old->k[i].label));
+}
+
 /* Load the token keys from the HSM (blocking: start-up and rotation only). */
 static int
 load_token_keys_sync(struct kw_broker *b, int create_if_none)
@@ -74,6 +103,9 @@ load_token_keys_sync(struct kw_broker *b, int create_if_none)
 		kw_token_keys_free(ks);
 		if ((r = token_key_new_sync(b, kw_broker_now(), &res)) != 0)
 			return r;
+		kw_audit_note(b, AUDIT_KIND_TOKEN_KEY_ROTATION, json_pack("{s:s, s:s, s:s, s:I}",
+		    "kid", res->u.token_key_new.kid, "action", "new", "label", res->u.token_key_new.label,
+		    "created", (json_int_t)res->u.token_key_new.created));
 		hsm_result_free(res);
 		kw_log_info("created the first token-signing key in the HSM");
 		return load_token_keys_sync(b, 0);
@@ -101,6 +133,7 @@ token_keys_reloaded(int r, const struct hsm_result *res, void *arg)
 		kw_token_keys_free(ks);
 		return;
 	}
+	audit_token_keys(b, b->token_keys, ks);
 	kw_token_keys_free(b->token_keys);
 	b->token_keys = ks;
 	kw_log_info("SIGHUP: token-signing key is now %s (%zu key(s))",
@@ -620,6 +653,8 @@ main(int argc, char **argv)
 		kw_log_err_r(r, "cannot open the store %s", b.cfg->store_path);
 		goto out;
 	}
+	if (kw_audit_open(&b) != 0)
+		goto out;
 	if (start_hsm(&b) != 0)
 		goto out;
 	if ((r = kw_admin_reconcile(&b)) != 0) {
@@ -634,6 +669,8 @@ main(int argc, char **argv)
 		kw_log_err("cannot start the appraisal workers");
 		goto out;
 	}
+	if (kw_audit_start_checkpoints(&b) != 0)
+		goto out;
 	if (kw_http_start(&b) != 0 || kw_admin_start(&b) != 0)
 		goto out;
 	b.sig_int = evsignal_new(b.base, SIGINT, on_signal, &b);
@@ -655,8 +692,10 @@ out:
 	 * client (its failed callbacks still answer live HTTP requests), then
 	 * the listeners, and only then the bridge calls may have completed into */
 	kw_admin_stop(&b);
+	kw_audit_begin_close(&b);   /* releases whose record completes now are refused (503) */
 	kw_workers_free(b.workers);
 	hsm_client_free(b.hsm);
+	kw_audit_close(&b, rc == 0 ? "shutdown" : "start-up failed");   /* the "stop" record */
 	kw_http_stop(&b);
 	kw_hsm_bridge_free(b.bridge);
 	if (b.sig_int != NULL)

@@ -333,6 +333,22 @@ policy_window(const json_t *e, int64_t now, char *why, size_t whylen)
 	return 0;
 }
 
+/* The entry's validity window into matched as "not_before"/"not_after" (seconds). */
+static int
+matched_window(json_t *matched, const json_t *e)
+{
+	int64_t nb = 0, na = 0;
+	bool has_nb = false, has_na = false;
+
+	if (policy_entry_time(e, "not-before", &nb, &has_nb) != 0 ||
+	    policy_entry_time(e, "not-after", &na, &has_na) != 0)
+		return 0;   /* validated documents: the times parse */
+	if ((has_nb && json_object_set_new(matched, "not_before", json_integer((json_int_t)nb)) != 0) ||
+	    (has_na && json_object_set_new(matched, "not_after", json_integer((json_int_t)na)) != 0))
+		return KW_ERR_NOMEM;
+	return 0;
+}
+
 /*
  * Look for the claim's value in one list of reference entries; 1 matched in
  * window, 0 not. claim names the claim in details ("measurement", "mrtd",
@@ -358,7 +374,8 @@ match_list(struct ev *ev, const json_t *list, const char *where, const char *set
 				    "name", name);
 				if (ev->matched == NULL ||
 				    (strcmp(claim, "measurement") != 0 &&
-				    json_object_set_new(ev->matched, "claim", json_string(claim)) != 0))
+				    json_object_set_new(ev->matched, "claim", json_string(claim)) != 0) ||
+				    matched_window(ev->matched, e) != 0)
 					ev->err = KW_ERR_NOMEM;
 			}
 			check(ev, strcmp(claim, "measurement") == 0 ? "measurement" :

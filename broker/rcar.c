@@ -22,6 +22,7 @@
 #include "policy.h"
 #include "kw_b64url.h"
 #include "kw_jose.h"
+#include "kw_json.h"
 #include "kw_jwk.h"
 #include "kw_log.h"
 #include "kw_util.h"
@@ -173,6 +174,66 @@ out:
 	json_decref(body);
 }
 
+/* SHA-256 of the JCS of v as hex into out; 0 or an error. */
+static int
+jcs_digest_hex(const json_t *v, char out[static 2 * AUDIT_HASH_LEN + 1])
+{
+	uint8_t d[AUDIT_HASH_LEN];
+	char *jcs = NULL;
+	size_t len;
+	int r;
+
+	if ((r = kw_jcs_serialize(v, &jcs, &len)) == 0 && (r = kw_sha256(jcs, len, d)) == 0)
+		kw_audit_hex32(d, out);
+	free(jcs);
+	return r;
+}
+
+/* A claim's string value when it fits an audit record's text member, else NULL. */
+static const char *
+audit_str(const json_t *o, const char *name)
+{
+	const char *s = json_string_value(json_object_get(o, name));
+
+	return s != NULL && s[0] != '\0' && strlen(s) <= AUDIT_TEXT_MAX ? s : NULL;
+}
+
+/*
+ * The "appraisal" record of /attest (docs/audit.md): accepted (claims and the
+ * token's payload pl: its jti, cnf.jkt and EAR status) or refused (claims
+ * NULL: the evidence's digest and the reason). No evidence, nonce or token.
+ */
+static void
+audit_appraisal(struct kw_broker *b, struct evhttp_request *req, const struct kw_verifier *v,
+    const json_t *evidence, const json_t *claims, const json_t *pl, const char *reason)
+{
+	char client[64], cd[2 * AUDIT_HASH_LEN + 1], ed[2 * AUDIT_HASH_LEN + 1];
+	const json_t *cpu0 = json_object_get(json_object_get(pl, "submods"), "cpu0");
+	json_t *data;
+
+	if (b->audit == NULL)
+		return;
+	kw_audit_client(req, client, sizeof(client));
+	if (claims != NULL) {
+		if (jcs_digest_hex(claims, cd) != 0) {
+			kw_audit_note(b, AUDIT_KIND_APPRAISAL, NULL);
+			return;
+		}
+		data = json_pack("{s:s, s:s, s:s, s:s*, s:s*, s:s*, s:s*, s:s*, s:s*, s:s}", "tee", v->tee,
+		    "result", audit_str(cpu0, "ear.status") != NULL ? audit_str(cpu0, "ear.status") :
+		    "affirming", "claims_digest", cd, "measurement", audit_str(claims, v->log_claim),
+		    "tcb_status", audit_str(claims, "tcb_status"), "signer",
+		    audit_str(claims, "signing_key"), "root", audit_str(claims, "root"), "jkt",
+		    audit_str(json_object_get(pl, "cnf"), "jkt"), "jti", audit_str(pl, "jti"),
+		    "client", client);
+	} else {
+		data = json_pack("{s:s, s:s, s:s*, s:s, s:s}", "tee", v->tee, "result", "denied",
+		    "evidence_digest", evidence != NULL && jcs_digest_hex(evidence, ed) == 0 ? ed : NULL,
+		    "reason", reason != NULL && reason[0] != '\0' ? reason : "refused", "client", client);
+	}
+	kw_audit_note(b, AUDIT_KIND_APPRAISAL, data);
+}
+
 /* One appraisal, handed from the loop to a worker and back. */
 struct attest_job {
 	struct kw_broker *b;
@@ -284,6 +345,8 @@ attest_done(void *arg)
 		b->n_attest_fail++;
 		kw_log_warn_rl("attestation refused (tee=%s): %s%s%s", j->a.verifier->tee, j->reason,
 		    fmspc != NULL ? ": FMSPC " : "", fmspc != NULL ? fmspc : "");
+		audit_appraisal(b, j->req, j->a.verifier, j->a.evidence, NULL, NULL,
+		    "collateral unavailable");
 		kw_http_problem(j->req, KW_PROBLEM_COLLATERAL_UNAVAILABLE, NULL);
 		goto out;
 	}
@@ -291,6 +354,7 @@ attest_done(void *arg)
 		/* the challenge was not spent: evidence that does not verify costs nobody else */
 		b->n_attest_fail++;
 		kw_log_info_r_rl(r, "attestation rejected: %s", j->reason);
+		audit_appraisal(b, j->req, j->a.verifier, j->a.evidence, NULL, NULL, j->reason);
 		kw_http_attestation_failed(j->req, r);
 		goto out;
 	}
@@ -331,6 +395,9 @@ attest_done(void *arg)
 		b->n_attest_fail++;
 		kw_log_info_r_rl(r, "attestation rejected: challenge %s",
 		    r == KW_ERR_UNAVAILABLE ? "replay set full" : "spent or expired meanwhile");
+		audit_appraisal(b, j->req, j->a.verifier, j->a.evidence, NULL, NULL,
+		    r == KW_ERR_UNAVAILABLE ? "challenge replay set full" :
+		    "challenge spent or expired meanwhile");
 		kw_http_problem_from_err(j->req, r, r == KW_ERR_UNAVAILABLE ? NULL :
 		    "challenge unknown, expired or already used");
 		goto out;
@@ -340,6 +407,7 @@ attest_done(void *arg)
 	if ((r = hsm_client_sign(b->hsm, tk->label, digest, sign_done, sj)) != 0)
 		goto fail;
 	sj = NULL;    /* owned by the callback now */
+	audit_appraisal(b, j->req, j->a.verifier, j->a.evidence, j->claims, pl, NULL);
 	kw_log_info("attested tee=%s %s=%.32s... debug=%s", j->a.verifier->tee, j->a.verifier->log_claim,
 	    json_string_value(json_object_get(j->claims, j->a.verifier->log_claim)),
 	    json_is_true(json_object_get(j->claims, "debug")) ? "yes" : "no");
@@ -411,6 +479,8 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 	    &j->ticket)) != 0) {
 		b->n_attest_fail++;
 		kw_log_info_r_rl(r, "attestation rejected: challenge not accepted");
+		audit_appraisal(b, req, j->a.verifier, j->a.evidence, NULL, NULL,
+		    "challenge unknown, expired or already used");
 		if (r == KW_ERR_INVALID_FORMAT)
 			r = KW_ERR_MISMATCH;    /* a forged or foreign nonce is an auth failure */
 		kw_http_problem_from_err(req, r,
@@ -444,13 +514,48 @@ fail_sent:
 	free(j);
 }
 
-/* One release, waiting for keywarden-hsm. */
+/*
+ * One release: its "release" record is written first (kw_audit_write); only
+ * once it is durable is the HSM asked (release_audited), and the answer
+ * waits for the HSM (release_done). A failed HSM call adds a "denial" record
+ * with check "release_failed". Without an audit log the HSM is asked at once.
+ */
 struct release_job {
 	struct kw_broker *b;
 	struct evhttp_request *req;
 	char path[256];
 	char kid[KW_B64URL_SHA256_SIZE];
+	char label[KW_STORE_LABEL_MAX];
+	uint8_t *tee_n, *tee_e;        /* copies of the token view's */
+	size_t tee_nlen, tee_elen;
+	json_t *rec;                   /* the release record's data */
 };
+
+static void
+release_job_free(struct release_job *j)
+{
+	free(j->tee_n);
+	free(j->tee_e);
+	json_decref(j->rec);
+	free(j);
+}
+
+/* The "denial" record of a granted release that did not happen. */
+static void
+audit_release_failed(struct release_job *j, const char *reason)
+{
+	json_t *d;
+
+	if (j->b->audit == NULL)
+		return;
+	d = json_deep_copy(j->rec);
+	if (d != NULL && (json_object_set_new(d, "check", json_string("release_failed")) != 0 ||
+	    json_object_set_new(d, "reason", json_string(reason)) != 0)) {
+		json_decref(d);
+		d = NULL;
+	}
+	kw_audit_note(j->b, AUDIT_KIND_DENIAL, d);
+}
 
 static void
 release_done(int r, const struct hsm_result *res, void *arg)
@@ -463,6 +568,8 @@ release_done(int r, const struct hsm_result *res, void *arg)
 			kw_log_debug_r(r, "release of '%s' failed in the HSM helper", j->path);
 		else
 			kw_log_err_r_rl(r, "release of '%s' failed in the HSM helper", j->path);
+		audit_release_failed(j, r == KW_ERR_NOT_FOUND ? "the key is gone from the HSM" :
+		    "the HSM did not release");
 		if (r == KW_ERR_NOT_FOUND)
 			kw_http_problem_from_err(j->req, KW_ERR_NOT_FOUND, "no such resource");
 		else    /* KW_ERR_TIMEOUT, KW_ERR_UNAVAILABLE (down or hung), KW_ERR_HSM, ... */
@@ -473,7 +580,127 @@ release_done(int r, const struct hsm_result *res, void *arg)
 	kw_log_info("released '%s' to tee-key=%s (JWE RSA-OAEP/A256CBC-HS512)", j->path, j->kid);
 	kw_http_jose(j->req, res->u.release.jwe);
 out:
-	free(j);
+	release_job_free(j);
+}
+
+/* Ask the HSM (the record, if any, is durable). */
+static void
+release_start(struct release_job *j)
+{
+	struct kw_broker *b = j->b;
+	int r;
+
+	if ((r = hsm_client_release(b->hsm, j->label, b->release_profile, j->tee_n, j->tee_nlen,
+	    j->tee_e, j->tee_elen, j->kid, release_done, j)) != 0) {
+		kw_log_err_r_rl(r, "release could not be started");
+		audit_release_failed(j, "the HSM call could not be started");
+		kw_http_problem_from_err(j->req, r == KW_ERR_NOMEM ? KW_ERR_UNAVAILABLE : r, NULL);
+		release_job_free(j);
+	}
+}
+
+/* The release record's completion, on the loop. */
+static void
+release_audited(void *arg, int r)
+{
+	struct release_job *j = arg;
+
+	if (r != 0) {
+		/* disk full, read-only store, I/O error: nothing leaves the HSM */
+		kw_log_err_r_rl(r, "release of '%s' refused: its audit record cannot be written", j->path);
+		kw_http_problem(j->req, KW_PROBLEM_UNAVAILABLE, "the audit log cannot be written");
+		release_job_free(j);
+		return;
+	}
+	if (kw_audit_closing(j->b)) {
+		audit_release_failed(j, "the broker is stopping");
+		kw_http_problem(j->req, KW_PROBLEM_UNAVAILABLE, NULL);
+		release_job_free(j);
+		return;
+	}
+	release_start(j);
+}
+
+/* What the release rule decided on, for the audit records. */
+struct release_info {
+	char repo[72];
+	json_int_t policy_version;
+	json_t *refval;                /* the matched reference value (audit "refval"), or NULL */
+};
+
+/*
+ * A "denial" record of /resource: check names the failed check (docs/audit.md).
+ * path is valid (kw_resource_path_valid); tv may be NULL (no valid token).
+ */
+static void
+audit_denial(struct kw_broker *b, struct evhttp_request *req, const char *path,
+    const struct kw_token_view *tv, const char *check, const char *reason,
+    const struct kw_release_target *t, const struct release_info *ri)
+{
+	char client[64], repo[72];
+	const char *slash = strchr(path, '/');
+	json_t *d;
+
+	if (b->audit == NULL || slash == NULL || (size_t)(slash - path) >= sizeof(repo))
+		return;
+	memcpy(repo, path, (size_t)(slash - path));
+	repo[slash - path] = '\0';
+	kw_audit_client(req, client, sizeof(client));
+	d = json_pack("{s:s, s:s, s:s, s:s, s:s*}", "repository", repo, "resource", path, "check",
+	    check, "client", client, "reason", reason);
+	if (d != NULL && tv != NULL && tv->jkt != NULL) {
+		const json_t *tee = json_object_get(tv->claims, "tee");
+		const struct kw_verifier *v = kw_verifier_find(json_string_value(tee));
+
+		if (json_object_set_new(d, "jkt", json_string(tv->jkt)) != 0 ||
+		    json_object_set_new(d, "wrap_jkt", json_string(tv->tee_kid)) != 0 ||
+		    (audit_str(tv->claims, "tee") != NULL &&
+		    json_object_set_new(d, "tee", json_string(audit_str(tv->claims, "tee"))) != 0) ||
+		    (v != NULL && audit_str(tv->claims, v->log_claim) != NULL &&
+		    json_object_set_new(d, "measurement",
+		    json_string(audit_str(tv->claims, v->log_claim))) != 0)) {
+			json_decref(d);
+			d = NULL;
+		}
+	}
+	if (d != NULL && t != NULL && t->policy[0] != '\0' &&
+	    (json_object_set_new(d, "version", json_integer(t->version)) != 0 ||
+	    json_object_set_new(d, "policy", json_string(t->policy)) != 0 ||
+	    (ri != NULL && ri->policy_version > 0 &&
+	    json_object_set_new(d, "policy_version", json_integer(ri->policy_version)) != 0))) {
+		json_decref(d);
+		d = NULL;
+	}
+	kw_audit_note(b, AUDIT_KIND_DENIAL, d);
+}
+
+/*
+ * The audit "refval" of kw_policy_eval's explain "matched" (docs/policy.md):
+ * set (or "policy" for a list inline in the policy), entry "<claim>[<index>]",
+ * the entry's name and window. NULL when nothing matched.
+ */
+static json_t *
+refval_of(const json_t *matched)
+{
+	const char *claim = audit_str(matched, "claim"), *set = audit_str(matched, "set");
+	const json_t *nb = json_object_get(matched, "not_before"), *na = json_object_get(matched, "not_after");
+	char entry[160];
+	json_t *rv;
+
+	if (matched == NULL)
+		return NULL;
+	snprintf(entry, sizeof(entry), "%.120s[%lld]", claim != NULL ? claim : "measurement",
+	    (long long)json_integer_value(json_object_get(matched, "index")));
+	rv = json_pack("{s:s, s:s, s:s*}", "set", set != NULL ? set : "policy", "entry", entry, "name",
+	    audit_str(matched, "name"));
+	if (rv != NULL && ((nb != NULL && json_object_set_new(rv, "not_before",
+	    json_integer(json_integer_value(nb))) != 0) ||
+	    (na != NULL && json_object_set_new(rv, "not_after",
+	    json_integer(json_integer_value(na))) != 0))) {
+		json_decref(rv);
+		rv = NULL;
+	}
+	return rv;
 }
 
 /*
@@ -482,11 +709,12 @@ out:
  * deny by default) against the token's claims, which include the attested
  * configuration manifest. Reads the store on the loop through the read-only
  * connection (WAL: readers never wait for the admin writer). Answers the
- * request itself and returns non-zero when the release is denied.
+ * request itself (and writes the denial record) and returns non-zero when
+ * the release is denied; on 0, ri says what matched.
  */
 static int
 release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
-    const struct kw_token_view *tv, struct kw_release_target *ret)
+    const struct kw_token_view *tv, struct kw_release_target *ret, struct release_info *ri)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
@@ -507,6 +735,7 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 	memcpy(type, s1 + 1, (size_t)(s2 - s1 - 1));
 	type[s2 - s1 - 1] = '\0';
 	memcpy(tag, s2 + 1, strlen(s2 + 1) + 1);
+	snprintf(ri->repo, sizeof(ri->repo), "%s", repo);
 	if (query != NULL) {
 		char *end;
 		long lv;
@@ -521,6 +750,9 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 		kw_log_info_rl("release denied: no enabled key '%.60s'%s", path,
 		    r == KW_ERR_NOT_FOUND ? "" :
 		    " (store error)");
+		if (r == KW_ERR_NOT_FOUND)
+			audit_denial(b, req, path, tv, "resource", version != 0 ?
+			    "no such enabled key version" : "no such enabled key", NULL, NULL);
 		kw_http_problem_from_err(req, r == KW_ERR_NOT_FOUND ? KW_ERR_NOT_FOUND :
 		    KW_ERR_UNAVAILABLE, "no such resource");
 		return -1;
@@ -529,9 +761,12 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 	    kw_store_doc_get(b->store_ro, "policy", repo, ret->policy, 0, &pol) != 0) {
 		b->n_release_denied++;
 		kw_log_info_rl("release of '%s' denied: no policy bound or the policy does not exist", path);
+		audit_denial(b, req, path, tv, "policy", ret->policy[0] == '\0' ? "no policy bound" :
+		    "the bound policy does not exist", ret, NULL);
 		kw_http_problem(req, KW_PROBLEM_DENIED, "denied by policy");
 		return -1;
 	}
+	ri->policy_version = json_integer_value(json_object_get(pol, "version"));
 	ra.st = b->store_ro;
 	ra.repo = repo;
 	ctx.now = kw_broker_now();
@@ -541,18 +776,23 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 	if (r != 0) {
 		const char *reason = json_string_value(json_object_get(explain, "reason"));
 		const char *detail = json_string_value(json_object_get(explain, "detail"));
+		char why[300];
 
 		b->n_release_denied++;
 		/* the reason goes to the log and to admins' explain; the workload learns "denied" */
 		kw_log_info_rl("release of '%s' denied by policy '%s' v%lld: %s%s%s (tee-key=%s)", path,
-		    ret->policy, (long long)json_integer_value(json_object_get(pol, "version")),
+		    ret->policy, (long long)ri->policy_version,
 		    reason != NULL ? reason : "could not evaluate", detail != NULL ? ": " : "",
 		    detail != NULL ? detail : "", tv->tee_kid);
+		snprintf(why, sizeof(why), "%s%s%.200s", reason != NULL ? reason : "could not evaluate",
+		    detail != NULL ? ": " : "", detail != NULL ? detail : "");
+		audit_denial(b, req, path, tv, "policy", why, ret, ri);
 		json_decref(explain);
 		json_decref(pol);
 		kw_http_problem(req, KW_PROBLEM_DENIED, "denied by policy");
 		return -1;
 	}
+	ri->refval = refval_of(json_object_get(explain, "matched"));
 	json_decref(explain);
 	json_decref(pol);
 	return 0;
@@ -582,23 +822,67 @@ single_header(struct evkeyvalq *h, const char *name)
 	return n == 1 ? found : NULL;
 }
 
+/* The release record's data (docs/audit.md): what, under which policy and reference value, to whom. */
+static json_t *
+release_record(struct evhttp_request *req, const char *path, const struct kw_token_view *tv,
+    const json_t *payload, const struct kw_release_target *t, const struct release_info *ri)
+{
+	const struct kw_verifier *v = kw_verifier_find(json_string_value(json_object_get(tv->claims,
+	    "tee")));
+	char client[64];
+	json_t *d;
+
+	kw_audit_client(req, client, sizeof(client));
+	d = json_pack("{s:s, s:s, s:i, s:s, s:I, s:s, s:s, s:s*, s:s*, s:s*, s:s*}", "repository",
+	    ri->repo, "resource", path, "version", t->version, "policy", t->policy, "policy_version",
+	    ri->policy_version, "wrap_jkt", tv->tee_kid, "client", client, "jti",
+	    audit_str(payload, "jti"), "jkt", tv->jkt, "tee", audit_str(tv->claims, "tee"),
+	    "measurement", v != NULL ? audit_str(tv->claims, v->log_claim) : NULL);
+	if (d != NULL && ri->refval != NULL && json_object_set(d, "refval", ri->refval) != 0) {
+		json_decref(d);
+		d = NULL;
+	}
+	return d;
+}
+
+/* A copy of n bytes (n > 0). */
+static uint8_t *
+dup_bytes(const uint8_t *p, size_t n)
+{
+	uint8_t *q = malloc(n);
+
+	if (q != NULL)
+		memcpy(q, p, n);
+	return q;
+}
+
 void
 kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *path)
 {
 	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
 	const char *auth = single_header(h, "Authorization"), *proof = single_header(h, "DPoP");
 	struct kw_release_target target;
+	struct release_info ri;
 	struct kw_token_view tv;
-	struct release_job *j;
+	struct release_job *j = NULL;
 	char htu[512], nonce[KW_CHALLENGE_STR_MAX];
 	const char *why = NULL, *token;
 	json_t *payload = NULL;
 	struct kw_dpop_jti jti;
 	int r, need_nonce = 0, nn;
+	/* denials are recorded for well-formed resource paths only */
+	int path_ok = strchr(path, '%') == NULL && kw_resource_path_valid(path);
 	int64_t now = kw_broker_now();
 
 	memset(&tv, 0, sizeof(tv));
+	memset(&ri, 0, sizeof(ri));
+	if (kw_audit_closing(b)) {
+		kw_http_problem(req, KW_PROBLEM_UNAVAILABLE, NULL);
+		return;
+	}
 	if (auth == NULL || strncmp(auth, "DPoP ", 5) != 0) {
+		if (path_ok)
+			audit_denial(b, req, path, NULL, "token", "no DPoP token", NULL, NULL);
 		unauthorized(req, "DPoP algs=\"ES256\"",
 		    "attest first (POST /kbs/v0/attest), then present the token with "
 		    "Authorization: DPoP and a DPoP proof");
@@ -609,6 +893,8 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	    b->cfg->token_ttl, &payload, &why)) != 0 ||
 	    (r = kw_token_view(payload, &tv)) != 0) {
 		kw_log_info_r_rl(r, "resource request rejected: %s", why != NULL ? why : "token view");
+		if (path_ok)
+			audit_denial(b, req, path, NULL, "token", "invalid or expired token", NULL, NULL);
 		unauthorized(req, "DPoP error=\"invalid_token\", algs=\"ES256\"",
 		    "invalid or expired token");
 		goto out;
@@ -626,51 +912,73 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 			kw_http_problem_from_err(req, r, r == KW_ERR_BUSY ?
 			    "too many DPoP proofs for this token key; retry later" : NULL);
 		} else if (need_nonce && kw_dpop_nonce(b->dpop, now, nonce) == 0) {
+			/* the protocol's nonce round trip, not a denial */
 			evhttp_add_header(evhttp_request_get_output_headers(req), "DPoP-Nonce", nonce);
 			unauthorized(req, "DPoP error=\"use_dpop_nonce\", algs=\"ES256\"",
 			    "use the DPoP-Nonce from this response in a new proof");
 		} else {
+			if (path_ok)
+				audit_denial(b, req, path, &tv, "dpop", why != NULL ? why : "invalid DPoP proof",
+				    NULL, NULL);
 			unauthorized(req, "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"",
 			    "invalid DPoP proof");
 		}
 		goto out;
 	}
-	if (strchr(path, '%') != NULL || !kw_resource_path_valid(path)) {
+	if (!path_ok) {
 		kw_http_problem(req, KW_PROBLEM_MALFORMED,
 		    "resource path must be REPOSITORY/TYPE/TAG of [A-Za-z0-9._-]");
 		goto out;
 	}
-	if ((r = release_rule(b, req, path, &tv, &target)) != 0)
-		goto out;    /* answered */
+	if ((r = release_rule(b, req, path, &tv, &target, &ri)) != 0)
+		goto out;    /* answered and recorded */
 	/* only now, with path, token key and policy valid, is the proof's jti spent */
 	if ((r = kw_dpop_record(b->dpop, &jti, now)) != 0) {
 		kw_log_info_r_rl(r, "resource request rejected: DPoP jti not recorded");
-		if (r == KW_ERR_BUSY || r == KW_ERR_UNAVAILABLE)
+		if (r == KW_ERR_BUSY || r == KW_ERR_UNAVAILABLE) {
 			kw_http_problem_from_err(req, r, r == KW_ERR_BUSY ?
 			    "too many DPoP proofs for this token key; retry later" : NULL);
-		else
+		} else {
+			audit_denial(b, req, path, &tv, "dpop", "DPoP proof replayed", &target, &ri);
 			unauthorized(req, "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"",
 			    "invalid DPoP proof");
+		}
 		goto out;
 	}
-	if ((j = calloc(1, sizeof(*j))) == NULL) {
-		r = KW_ERR_NOMEM;
+	r = KW_ERR_NOMEM;
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->tee_n = dup_bytes(tv.tee_n, tv.tee_nlen)) == NULL ||
+	    (j->tee_e = dup_bytes(tv.tee_e, tv.tee_elen)) == NULL)
 		goto fail;
-	}
 	j->b = b;
 	j->req = req;
+	j->tee_nlen = tv.tee_nlen;
+	j->tee_elen = tv.tee_elen;
 	snprintf(j->path, sizeof(j->path), "%s (v%d)", path, target.version);
 	memcpy(j->kid, tv.tee_kid, sizeof(j->kid));
-	if ((r = hsm_client_release(b->hsm, target.label, b->release_profile, tv.tee_n, tv.tee_nlen,
-	    tv.tee_e, tv.tee_elen, tv.tee_kid, release_done, j)) != 0) {
-		free(j);
-		goto fail;
+	memcpy(j->label, target.label, sizeof(j->label));
+	if (b->audit == NULL) {
+		release_start(j);    /* answers */
+		j = NULL;
+		goto out;
 	}
+	if ((j->rec = release_record(req, path, &tv, payload, &target, &ri)) == NULL)
+		goto fail;
+	/* audit before release: the HSM is asked once the record is durable */
+	if ((r = kw_audit_write(b, AUDIT_KIND_RELEASE, json_incref(j->rec), release_audited, j)) != 0) {
+		kw_log_err_r_rl(r, "release of '%s' refused: its audit record cannot be queued", path);
+		kw_http_problem(req, KW_PROBLEM_UNAVAILABLE, "the audit log cannot be written");
+		goto out;
+	}
+	j = NULL;    /* release_audited's */
 	goto out;
 fail:
 	kw_log_err_r_rl(r, "release could not be started");
 	kw_http_problem_from_err(req, r == KW_ERR_NOMEM ? KW_ERR_UNAVAILABLE : r, NULL);
 out:
+	if (j != NULL)
+		release_job_free(j);
+	json_decref(ri.refval);
 	kw_token_view_clear(&tv);
 	json_decref(payload);
 }

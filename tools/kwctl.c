@@ -30,10 +30,13 @@ usage_main(FILE *f)
 	    "  refval put|show|history|list   reference-value sets\n"
 	    "  refval supersede               phase out a measurement for a new one\n"
 	    "  changes                        the admin change record\n"
+	    "  audit tail|show|proof|consistency\n"
+	    "                                 the broker's audit log (auditor role)\n"
 	    "\n"
 	    "offline commands:\n"
 	    "  evidence verify                verify attestation evidence and print claims\n"
 	    "  audit verify|export            verify an exported audit log; export one\n"
+
 	    "\n"
 	    "connection options of every admin command (they override the profile):\n"
 	    "  --profile FILE --url URL --cacert FILE --cert FILE --key FILE --json\n"
@@ -121,6 +124,10 @@ main(int argc, char **argv)
 		}
 		return kwctl_usage_error("unknown evidence command (try 'kwctl evidence verify --help')");
 	}
+	if (strcmp(c, "audit") == 0 && argc >= 3 && (strcmp(argv[2], "tail") == 0 ||
+	    strcmp(argv[2], "show") == 0 || strcmp(argv[2], "proof") == 0 ||
+	    strcmp(argv[2], "consistency") == 0))
+		return run_admin(kwctl_cmd_audit_admin, argc - 1, argv + 1);
 	if (strcmp(c, "audit") == 0)
 		return kwctl_cmd_audit(argc - 2, argv + 2);
 	if (strcmp(c, "whoami") == 0)

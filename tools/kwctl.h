@@ -147,5 +147,7 @@ int kwctl_cmd_whoami(int argc, char **argv);
 int kwctl_cmd_key(int argc, char **argv);
 int kwctl_cmd_policy(int argc, char **argv);   /* argv[0]: "policy" or "refval" */
 int kwctl_cmd_changes(int argc, char **argv);
+/* kwctl audit tail|show|proof|consistency: argv[0] is "audit". */
+int kwctl_cmd_audit_admin(int argc, char **argv);
 
 #endif

@@ -29,7 +29,7 @@ enum {
 };
 
 /* Positional argument kinds (P_DOC_ARG: R/NAME and one more word). */
-enum { P_NONE, P_KEY, P_DOC, P_KEY_NAME, P_DOC_ARG };
+enum { P_NONE, P_KEY, P_DOC, P_KEY_NAME, P_DOC_ARG, P_NUM1, P_NUM2, P_NUM12 };
 
 #define KWCTL_HEX96 96   /* a measurement: SHA-384 in hex */
 
@@ -55,6 +55,7 @@ struct cmd {
 	int json, yes, none, immutable;
 	const char *repo, *alg, *policy, *value_file, *file, *claims, *at, *by, *grace;
 	int64_t length, version, after, limit;   /* -1: not given */
+	int64_t n1, n2;                          /* P_NUM*: the numbers, -1: not given */
 	struct kw_secret *value_hex;             /* --value-hex, parsed */
 	/* positional names, validated */
 	const char *r, *t, *g, *name, *arg;
@@ -372,15 +373,79 @@ out_docs(const json_t *j, struct cmd *c)
 		print_doc(d, c->group, 1);
 }
 
+/* print(e) for every element of the array j[member]. */
+static void
+print_each(const json_t *j, const char *member, void (*print)(const json_t *))
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, member), i, e)
+		print(e);
+}
+
 static void
 out_changes(const json_t *j, struct cmd *c)
 {
-	const json_t *ch;
+	(void)c;
+	print_each(j, "changes", print_change);
+}
+
+/* One audit record on one line: index, time, kind, its data (compact JSON, escaped). */
+static void
+print_audit_record(const json_t *rec)
+{
+	char idx[24], t[21], kind[40], *d = kw_json_dumps(json_object_get(rec, "data"), JSON_COMPACT |
+	    JSON_SORT_KEYS);
+	char esc[4096];
+
+	kwctl_escape(d != NULL ? d : "-", 1000, esc, sizeof(esc));
+	printf("%s  %s  %s  %s\n", int_of(rec, "index", idx, sizeof(idx)), time_of(rec, "at", t),
+	    str_of(rec, "kind", kind, sizeof(kind)), esc);
+	free(d);
+}
+
+static void
+out_audit(const json_t *j, struct cmd *c)
+{
+	(void)c;
+	print_each(j, "records", print_audit_record);
+}
+
+/* show: the record whose index was asked for (the page starts there). */
+static int
+post_audit_show(const json_t *j, struct cmd *c)
+{
+	const json_t *rec = json_array_get(json_object_get(j, "records"), 0);
+	int64_t idx = -1;
+
+	if (rec == NULL || kw_json_get_int(rec, "index", &idx) != 0 || idx != c->n1)
+		return kwctl_fail(KWCTL_EFAIL, "%s: no record %" PRId64 " (the log holds %" PRId64
+		    ")", c->what, c->n1, (int64_t)json_integer_value(json_object_get(j, "size")));
+	return KWCTL_OK;
+}
+
+static void
+out_audit_proof(const json_t *j, struct cmd *c)
+{
+	const json_t *h;
+	char a[4][200];
 	size_t i;
 
 	(void)c;
-	json_array_foreach(json_object_get(j, "changes"), i, ch)
-		print_change(ch);
+	if (json_object_get(j, "index") != NULL)
+		printf("inclusion of record %s in the tree of size %s\nleaf hash %s\nroot      %s\n",
+		    int_of(j, "index", a[0], sizeof(a[0])), int_of(j, "size", a[1], sizeof(a[1])),
+		    str_of(j, "leaf_hash", a[2], sizeof(a[2])), str_of(j, "root", a[3], sizeof(a[3])));
+	else
+		printf("consistency of size %s with size %s\nroot %s  %s\nroot %s  %s\n",
+		    int_of(j, "from", a[0], sizeof(a[0])), int_of(j, "to", a[1], sizeof(a[1])),
+		    a[0], str_of(j, "from_root", a[2], sizeof(a[2])), a[1],
+		    str_of(j, "to_root", a[3], sizeof(a[3])));
+	json_array_foreach(json_object_get(j, "proof"), i, h) {
+		kwctl_escape(json_is_string(h) ? json_string_value(h) : "-", 100, a[2], sizeof(a[2]));
+		printf("proof[%zu] %s\n", i, a[2]);
+	}
 }
 
 /* Serialize a request body (compact); NULL on failure. */
@@ -422,6 +487,49 @@ run_changes(struct cmd *c)
 	if (c->limit >= 0)
 		snprintf(path + n, sizeof(path) - (size_t)n, "%climit=%" PRId64, sep, c->limit);
 	return exchange(c, "GET", path, NULL, out_changes, NULL);
+}
+
+static int
+run_audit_tail(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH];
+	int n = snprintf(path, sizeof(path), "/admin/v1/audit?last=%" PRId64,
+	    c->limit >= 0 ? (c->limit > 10000 ? 10000 : c->limit) : 20);
+
+	if (c->repo != NULL)
+		snprintf(path + n, sizeof(path) - (size_t)n, "&repository=%s", c->repo);
+	return exchange(c, "GET", path, NULL, out_audit, NULL);
+}
+
+static int
+run_audit_show(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH];
+
+	snprintf(path, sizeof(path), "/admin/v1/audit?cursor=%" PRId64 "&limit=1", c->n1);
+	c->post = post_audit_show;
+	return exchange(c, "GET", path, NULL, out_audit, NULL);
+}
+
+static int
+run_audit_proof(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH];
+	int n = snprintf(path, sizeof(path), "/admin/v1/audit/proof?index=%" PRId64, c->n1);
+
+	if (c->n2 >= 0)
+		snprintf(path + n, sizeof(path) - (size_t)n, "&size=%" PRId64, c->n2);
+	return exchange(c, "GET", path, NULL, out_audit_proof, NULL);
+}
+
+static int
+run_audit_consistency(struct cmd *c)
+{
+	char path[KWCTL_MAX_PATH];
+
+	snprintf(path, sizeof(path), "/admin/v1/audit/consistency?from=%" PRId64 "&to=%" PRId64,
+	    c->n1, c->n2);
+	return exchange(c, "GET", path, NULL, out_audit_proof, NULL);
 }
 
 static int
@@ -1046,6 +1154,19 @@ static const struct sub subs[] = {
 	{ "changes", NULL, "kwctl changes [--repository R] [--after SEQ] [--limit N]",
 	  "The admin change record (auditor role), oldest first; --after SEQ pages on.\n",
 	  O_REPO | O_AFTER | O_LIMIT, P_NONE, run_changes, NULL },
+	{ "audit", "tail", "kwctl audit tail [--limit N] [--repository R]",
+	  "The newest N (default 20) audit records (auditor role), one per line: index, time,\n"
+	  "kind and the record's data.\n", O_REPO | O_LIMIT, P_NONE, run_audit_tail, NULL },
+	{ "audit", "show", "kwctl audit show INDEX",
+	  "One audit record (auditor role); with --json the record exactly.\n", 0, P_NUM1,
+	  run_audit_show, NULL },
+	{ "audit", "proof", "kwctl audit proof INDEX [SIZE]",
+	  "The RFC 9162 inclusion proof of record INDEX in the tree of SIZE records\n"
+	  "(default: the whole log), with the leaf hash and the root.\n", 0, P_NUM12,
+	  run_audit_proof, NULL },
+	{ "audit", "consistency", "kwctl audit consistency FROM TO",
+	  "The RFC 9162 consistency proof between the trees of FROM and TO records.\n", 0, P_NUM2,
+	  run_audit_consistency, NULL },
 	{ "key", "list", "kwctl key list [--repository R]",
 	  "Metadata of the keys the caller may read (never values).\n", O_REPO, P_NONE,
 	  run_key_list, NULL },
@@ -1321,6 +1442,16 @@ parse(struct cmd *c, int argc, char **argv)
 			c->name = pos[1];
 		}
 		break;
+	case P_NUM1:
+	case P_NUM2:
+	case P_NUM12:
+		if (npos < 1 || (s->pos == P_NUM1 && npos != 1) || (s->pos == P_NUM2 && npos != 2))
+			return kwctl_usage_error("%s: want %s (see --help)", c->what,
+			    s->pos == P_NUM2 ? "two record counts" : "a record index");
+		if (parse_num(pos[0], 0, KWCTL_NUM_MAX, &c->n1) != 0 ||
+		    (npos == 2 && parse_num(pos[1], 0, KWCTL_NUM_MAX, &c->n2) != 0))
+			return kwctl_usage_error("%s: indexes and sizes are integers >= 0", c->what);
+		break;
 	case P_DOC:
 	case P_DOC_ARG:
 		if (npos < 1 || split_names(c, pos[0], 2) != 0)
@@ -1344,7 +1475,7 @@ dispatch(const char *group, const char *name, int argc, char **argv)
 	int rc;
 
 	memset(&c, 0, sizeof(c));
-	c.length = c.version = c.after = c.limit = -1;
+	c.length = c.version = c.after = c.limit = c.n1 = c.n2 = -1;
 	c.group = group;
 	for (size_t i = 0; i < KW_ARRAY_SIZE(subs) && c.sub == NULL; i++)
 		if (strcmp(subs[i].group, g) == 0 &&
@@ -1396,6 +1527,12 @@ int
 kwctl_cmd_changes(int argc, char **argv)
 {
 	return dispatch("changes", NULL, argc, argv);
+}
+
+int
+kwctl_cmd_audit_admin(int argc, char **argv)
+{
+	return group_cmd(argc, argv);
 }
 
 int

@@ -242,4 +242,5 @@ def main():
     sys.exit(1 if failures else 0)
 
 
-main()
+if __name__ == "__main__":   # also imported by tests/integration/test_audit.py
+    main()
