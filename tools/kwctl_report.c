@@ -129,12 +129,94 @@ checkpoint_status(const json_t *cpdoc, const char *keyfile)
 		o = json_pack("{s:b, s:s, s:s}", "present", 1, "signature", "bad", "detail",
 		    kw_strerror(r));
 	else
-		o = json_pack("{s:b, s:s, s:s, s:I, s:I, s:s}", "present", 1, "signature",
+		o = json_pack("{s:b, s:s, s:s, s:I, s:I, s:s, s:s}", "present", 1, "signature",
 		    "verified", "detail", "signature verified with the given key", "size",
-		    (json_int_t)cp.size, "time", (json_int_t)cp.time, "origin", cp.origin);
+		    (json_int_t)cp.size, "time", (json_int_t)cp.time, "origin", cp.origin,
+		    "note", note);
 	audit_vkey_free(key);
 	free(vtext);
 	return o;
+}
+
+/* 32 bytes from 64 hex in member k of o; -1 when absent or malformed. */
+static int
+hash_of(const json_t *o, const char *k, uint8_t out[static AUDIT_HASH_LEN])
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	if (s == NULL || strlen(s) != 2 * AUDIT_HASH_LEN ||
+	    kw_hex_decode(s, out, AUDIT_HASH_LEN) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * With a verified checkpoint of size m and the log now at n >= m records: the
+ * consistency proof between them (GET /admin/v1/audit/consistency), checked
+ * against the checkpoint's signed root (RFC 9162 section 2.1.4.2). Sets
+ * "consistency" ("verified", "bad" or "unchecked") and "log_size" in cp.
+ * Returns 0, or the exit status of a failed request.
+ */
+static int
+consistency(const struct kwctl_conn *conn, json_t *cp)
+{
+	int64_t n = -1;
+	const char *note = NULL;
+	struct audit_checkpoint c;
+	struct audit_proof p;
+	uint8_t from_root[AUDIT_HASH_LEN], to_root[AUDIT_HASH_LEN];
+	char path[128];
+	json_t *j = NULL, *h;
+	const char *what = "unchecked";
+	size_t i;
+	int rc;
+
+	json_object_set_new(cp, "consistency", json_string(what));
+	if (strcmp(json_string_value(json_object_get(cp, "signature")), "verified") != 0)
+		return 0;
+	/* the log's size now (after the checkpoint was read: never below its size) */
+	if ((rc = get_json(conn, "report: audit", "/admin/v1/audit?last=1", &j)) != 0)
+		return rc;
+	if (json_is_integer(json_object_get(j, "size")))
+		n = json_integer_value(json_object_get(j, "size"));
+	json_decref(j);
+	j = NULL;
+	if (n < 1)
+		goto out;
+	json_object_set_new(cp, "log_size", json_integer(n));
+	note = json_string_value(json_object_get(cp, "note"));
+	if (note == NULL || audit_checkpoint_parse(note, strlen(note), &c) != 0 || c.size < 1 ||
+	    c.size > (uint64_t)n) {
+		json_object_set_new(cp, "consistency", json_string("bad"));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/admin/v1/audit/consistency?from=%llu&to=%lld",
+	    (unsigned long long)c.size, (long long)n);
+	if ((rc = get_json(conn, "report: consistency", path, &j)) != 0)
+		return rc;
+	what = "bad";
+	memset(&p, 0, sizeof(p));
+	h = json_object_get(j, "proof");
+	if (hash_of(j, "from_root", from_root) != 0 || hash_of(j, "to_root", to_root) != 0 ||
+	    !json_is_array(h) || json_array_size(h) > AUDIT_PROOF_MAX)
+		goto done;
+	for (i = 0; i < json_array_size(h); i++) {
+		json_t *e = json_array_get(h, i);
+		const char *s = json_string_value(e);
+
+		if (s == NULL || strlen(s) != 2 * AUDIT_HASH_LEN ||
+		    kw_hex_decode(s, p.hash[i], AUDIT_HASH_LEN) != 0)
+			goto done;
+	}
+	p.n = i;
+	if (memcmp(from_root, c.root, AUDIT_HASH_LEN) == 0 &&
+	    audit_verify_consistency(c.size, (uint64_t)n, c.root, to_root, &p) == 0)
+		what = "verified";
+done:
+	json_object_set_new(cp, "consistency", json_string(what));
+	json_decref(j);
+out:
+	return 0;
 }
 
 int
@@ -160,7 +242,6 @@ kwctl_cmd_report(int argc, char **argv)
 	long days = 30;
 	json_t *report = NULL, *cpdoc = NULL;
 	char *text = NULL;
-	FILE *f = NULL;
 	int c, rc = KWCTL_EFAIL, conn_ok = 0;
 
 	optind = 1;
@@ -205,7 +286,6 @@ kwctl_cmd_report(int argc, char **argv)
 		goto out;
 	{
 		struct kwctl_resp resp;
-		long st;
 
 		rc = kwctl_http(&conn, "report: checkpoint", "GET", "/admin/v1/audit/checkpoint", NULL,
 		    &resp);
@@ -214,8 +294,6 @@ kwctl_cmd_report(int argc, char **argv)
 		} else if (rc != 0) {
 			goto out;
 		} else {
-			st = resp.status;
-			(void)st;
 			cpdoc = json_loadb(resp.body, resp.len, 0, NULL);
 			kwctl_resp_free(&resp);
 		}
@@ -225,6 +303,11 @@ kwctl_cmd_report(int argc, char **argv)
 		}
 	}
 	in.checkpoint = checkpoint_status(cpdoc, keyfile);
+	in.checkpoint_first_at = json_is_integer(json_object_get(cpdoc, "first_at")) ?
+	    json_integer_value(json_object_get(cpdoc, "first_at")) : -1;
+	if (in.checkpoint != NULL && (rc = consistency(&conn, in.checkpoint)) != 0)
+		goto out;
+	json_object_del(in.checkpoint, "note");
 	if ((report = kwctl_report_build(&in)) == NULL) {
 		rc = kwctl_fail(KWCTL_EFAIL, "report: cannot build the report");
 		goto out;
@@ -246,7 +329,6 @@ kwctl_cmd_report(int argc, char **argv)
 	}
 	rc = KWCTL_OK;
 out:
-	(void)f;
 	free(text);
 	json_decref(report);
 	json_decref(cpdoc);

@@ -19,6 +19,7 @@ struct kwctl_report_in {
 	json_t *records;      /* audit records in the window (array) */
 	json_t *rotations;    /* every token_key_rotation record (array) */
 	json_t *checkpoint;   /* the checkpoint status object (kwctl_report.c) */
+	int64_t checkpoint_first_at;   /* the first checkpoint's time, -1: none */
 };
 
 void kwctl_report_in_clear(struct kwctl_report_in *in);

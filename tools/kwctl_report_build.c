@@ -267,9 +267,13 @@ kwctl_report_build(const struct kwctl_report_in *in)
 	json_object_foreach(tkeys, k, x) {
 		json_int_t at = json_integer_value(x);
 
-		json_array_append_new(tk, json_pack("{s:s, s:I, s:I}", "kid", k, "seen_at", at,
-		    "age_days", (json_int_t)((in->now - at) / 86400)));
+		json_array_append_new(tk, json_pack("{s:s, s:s, s:I, s:I}", "use", "token", "kid", k,
+		    "seen_at", at, "age_days", (json_int_t)((in->now - at) / 86400)));
 	}
+	if (in->checkpoint_first_at >= 0)
+		json_array_append_new(tk, json_pack("{s:s, s:s, s:I, s:I}", "use", "checkpoint", "kid",
+		    "kw-audit/1", "seen_at", (json_int_t)in->checkpoint_first_at, "age_days",
+		    (json_int_t)((in->now - in->checkpoint_first_at) / 86400)));
 	kw_time_format_rfc3339(in->now, when);
 	rep = json_pack("{s:i, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:o, s:o, s:O, s:o, s:o, s:o,"
 	    " s:o, s:o, s:o, s:O}",
@@ -281,7 +285,7 @@ kwctl_report_build(const struct kwctl_report_in *in)
 	    "policies", json_object_get(in->policies, "policies") != NULL ?
 	    json_object_get(in->policies, "policies") : json_array(),
 	    "reference_values", refvals, "measurements", meas, "releases", releases,
-	    "denials", denials, "emulation_releases", emu, "token_keys", tk,
+	    "denials", denials, "emulation_releases", emu, "signing_keys", tk,
 	    "checkpoint", in->checkpoint);
 	emu = NULL;
 	json_decref(rel_by_entry);
@@ -313,9 +317,9 @@ static const struct section sections[] = {
 	 NULL}},
 	{"Denials by reason", "denials", {"check", "reason", "count", NULL}},
 	{"Releases to emulation roots", "emulation_releases", {"resource", "root", "count", NULL}},
-	{"Token and checkpoint keys", "token_keys", {"kid", "seen_at", "age_days", NULL}},
+	{"Token and checkpoint keys", "signing_keys", {"use", "kid", "seen_at", "age_days", NULL}},
 	{"Checkpoint verification", "checkpoint", {"present", "signature", "detail", "size", "time",
-	 "origin", NULL}},
+	 "origin", "consistency", "log_size", NULL}},
 };
 
 /* The text of a cell (malloc'd). */

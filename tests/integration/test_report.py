@@ -71,6 +71,13 @@ def main():
             {"value": NEVER_M, "name": "build-8", "not-before": "2020-01-01T00:00:00Z",
              "not-after": "2099-01-01T00:00:00Z"}]}})
         assert st == 201, (st, body)
+        # a build phased out with a grace period: superseded (still valid), its successor open-ended
+        st, _, body = b.admin("PUT", "/admin/v1/refvals/demo/phase", {"document": {"measurements": [
+            {"value": "ee" * 48, "name": "old"}]}})
+        assert st == 201, (st, body)
+        st, _, body = b.admin("POST", "/admin/v1/refvals/demo/phase/supersede",
+                              {"old": "ee" * 48, "new": "ff" * 48, "grace": "7d"})
+        assert st == 201, (st, body)
         b.provision("demo/key/set", policy="by-set", document={
             "version": 1, "allow_test_roots": True, "reference_values": {"sets": ["builds"]}})
         b.provision("demo/key/other", policy="other", document=kwtest.policy_for(OLD_M))
@@ -116,15 +123,21 @@ def main():
         assert rv["build-7"]["status"] == "open-ended" and rv["build-7"]["releases"] == 2, rv
         assert not rv["build-7"]["never_matched"], rv
         assert rv["build-8"]["status"] == "active" and rv["build-8"]["never_matched"], rv
+        ph = {r["value"]: r for r in rep["reference_values"] if r["set"] == "phase"}
+        assert ph["ee" * 48]["status"] == "superseded" and ph["ff" * 48]["status"] == "open-ended", ph
+        assert 6 * 86400 < ph["ee" * 48]["not_after"] - time.time() <= 7 * 86400, ph
         meas = {x["value"]: x for x in rep["measurements"]}
         assert meas[m]["allowed"] and meas[m]["releases"] == 3 and meas[m]["appraisals"] >= 1, meas
         emu = sum(x["count"] for x in rep["emulation_releases"] if x["root"] == "test")
         assert emu == 3, rep["emulation_releases"]
         keys = {k["resource"]: k["policy"] for k in rep["keys"]}
         assert keys == {"demo/key/disk": "demo", "demo/key/set": "by-set", "demo/key/other": "other"}, keys
-        assert len(rep["token_keys"]) >= 1 and all(k["age_days"] == 0 for k in rep["token_keys"]), rep
+        uses = sorted(k["use"] for k in rep["signing_keys"])
+        assert uses == ["checkpoint", "token"], rep["signing_keys"]
+        assert all(k["age_days"] == 0 and abs(k["seen_at"] - t0) < 60 for k in rep["signing_keys"]), rep
         cp = rep["checkpoint"]
         assert cp["present"] and cp["signature"] == "verified" and cp["size"] >= 1, cp
+        assert cp["consistency"] == "verified" and cp["log_size"] >= cp["size"], cp
         assert [o["evidence"] for o in rep["objectives"]] and \
             set(o["evidence"] for o in rep["objectives"]) <= set(SECTIONS), rep["objectives"]
         # a wrong key: the signature is reported bad, not verified
@@ -133,7 +146,7 @@ def main():
         with open(bad, "w") as f:
             f.write("%s+%s+%s\n" % (name, "00000000", k64))
         cp = json.loads(kwctl(b, "--format", "json", "--checkpoint-key", bad).stdout)["checkpoint"]
-        assert cp["signature"] != "verified", cp
+        assert cp["signature"] != "verified" and cp["consistency"] == "unchecked", cp
         cp = json.loads(kwctl(b, "--format", "json").stdout)["checkpoint"]
         assert cp["signature"] == "unchecked", cp
 

@@ -62,6 +62,7 @@ fill(struct kwctl_report_in *in)
 	    "{\"kind\":\"token_key_rotation\",\"at\":1799000000,\"data\":{\"kid\":\"k1\",\"action\":\"new\"}},"
 	    "{\"kind\":\"token_key_rotation\",\"at\":1799500000,\"data\":{\"kid\":\"k2\",\"action\":\"new\"}},"
 	    "{\"kind\":\"token_key_rotation\",\"at\":1799600000,\"data\":{\"kid\":\"k1\",\"action\":\"destroy\"}}]");
+	in->checkpoint_first_at = 1799900000;
 	in->checkpoint = test_json_text("{\"present\":true,\"signature\":\"unchecked\",\"detail\":\"d\"}");
 }
 
@@ -137,11 +138,13 @@ t_aggregate(void)
 	CU_ASSERT(json_array_size(x) == 1);
 	x = find(x, "resource", "r/key/a", "root", "test");
 	CU_ASSERT(x != NULL && ival(x, "count") == 2);
-	/* token keys: k1 destroyed, k2 about 5 days old */
-	x = json_object_get(rep, "token_keys");
-	CU_ASSERT(json_array_size(x) == 1);
-	x = find(x, "kid", "k2", NULL, NULL);
+	/* token keys: k1 destroyed, k2 about 5 days old; the checkpoint key 1 day */
+	x = json_object_get(rep, "signing_keys");
+	CU_ASSERT(json_array_size(x) == 2);
+	x = find(json_object_get(rep, "signing_keys"), "use", "token", "kid", "k2");
 	CU_ASSERT(x != NULL && ival(x, "age_days") == 5 && ival(x, "seen_at") == 1799500000);
+	x = find(json_object_get(rep, "signing_keys"), "use", "checkpoint", NULL, NULL);
+	CU_ASSERT(x != NULL && ival(x, "age_days") == 1 && ival(x, "seen_at") == 1799900000);
 	/* keys: one without a policy */
 	x = find(json_object_get(rep, "keys"), "resource", "r/key/b", NULL, NULL);
 	CU_ASSERT(x != NULL && json_is_null(json_object_get(x, "policy")));
