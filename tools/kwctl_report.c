@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "kw_json.h"
 #include "kw_util.h"
 #include "kwctl.h"
 #include "kwctl_report.h"
@@ -308,12 +309,14 @@ kwctl_cmd_report(int argc, char **argv)
 	if (in.checkpoint != NULL && (rc = consistency(&conn, in.checkpoint)) != 0)
 		goto out;
 	json_object_del(in.checkpoint, "note");
-	if ((report = kwctl_report_build(&in)) == NULL) {
+	kw_json_oom_reset();
+	report = kwctl_report_build(&in);
+	if (report == NULL || kw_json_oom()) {
 		rc = kwctl_fail(KWCTL_EFAIL, "report: cannot build the report");
 		goto out;
 	}
 	if (strcmp(format, "json") == 0)
-		text = json_dumps(report, JSON_INDENT(2) | JSON_SORT_KEYS);
+		text = kw_json_dumps(report, JSON_INDENT(2) | JSON_SORT_KEYS);
 	else if (strcmp(format, "md") == 0)
 		text = kwctl_report_md(report);
 	else
