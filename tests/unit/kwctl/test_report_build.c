@@ -192,20 +192,19 @@ t_escape(void)
 	free(e);
 }
 
+static CU_TestInfo tests[] = {
+	{"aggregation, windows, joins", t_aggregate},
+	{"Markdown and HTML renderings", t_render},
+	{"HTML escaping", t_escape},
+	CU_TEST_INFO_NULL,
+};
+static CU_SuiteInfo suites[] = {
+	{"kwctl report", NULL, NULL, NULL, NULL, tests},
+	CU_SUITE_INFO_NULL,
+};
+
 int
 main(void)
 {
-	CU_pSuite s;
-	int reg = 0;
-
-	if (test_begin() != 0)
-		return 2;
-	s = CU_add_suite("kwctl-report", NULL, NULL);
-	reg |= s == NULL ? -1 : 0;
-	if (s != NULL) {
-		reg |= TEST_ADD(s, t_aggregate);
-		reg |= TEST_ADD(s, t_render);
-		reg |= TEST_ADD(s, t_escape);
-	}
-	return test_end(reg);
+	return test_run_suites(suites);
 }
