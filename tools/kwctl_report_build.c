@@ -82,57 +82,76 @@ entry_claim(const char *member)
 	return strcmp(member, "measurements") == 0 ? "measurement" : member;
 }
 
+/* The entries of one document's lists (doc: a set's document or a policy's reference_values). */
+static void
+add_entries(const struct kwctl_report_in *in, const char *repo, const char *set,
+    json_int_t version, json_t *doc, const json_t *rel_by_entry, json_t *allowed, json_t *out)
+{
+	const char *member;
+	json_t *list;
+
+	json_object_foreach(doc, member, list) {
+		json_t *e;
+		size_t j, n = json_array_size(list);
+
+		if (!json_is_array(list))
+			continue;
+		json_array_foreach(list, j, e) {
+			char entry[160], key[400];
+			int64_t nb = rfc3339_or(e, "not-before", -1);
+			int64_t na = rfc3339_or(e, "not-after", -1);
+			const char *status;
+			json_int_t rel;
+
+			if (!json_is_object(e) || !json_is_string(json_object_get(e, "value")))
+				continue;
+			snprintf(entry, sizeof(entry), "%s[%zu]", entry_claim(member), j);
+			snprintf(key, sizeof(key), "%s/%s %s", repo, set, entry);
+			rel = json_integer_value(json_object_get(rel_by_entry, key));
+			if (na >= 0 && na <= in->now)
+				status = "expired";
+			else if (nb > in->now)
+				status = "not-yet-valid";
+			else if (na >= 0 && j + 1 < n)
+				status = "superseded";
+			else if (na < 0)
+				status = "open-ended";
+			else
+				status = "active";
+			json_object_set_new(allowed, str(e, "value"), json_true());
+			json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s,"
+			    " s:o, s:o, s:s, s:I, s:b}",
+			    "repository", repo, "set", set, "set_version", version,
+			    "entry", entry, "value", str(e, "value"), "name", str(e, "name"),
+			    "not_before", nb >= 0 ? json_integer(nb) : json_null(),
+			    "not_after", na >= 0 ? json_integer(na) : json_null(),
+			    "status", status, "releases", rel, "never_matched", rel == 0));
+		}
+	}
+}
+
+/*
+ * Every entry of every reference-value set, and of the lists inline in
+ * policies (set "policy:<name>"), with its window status and releases.
+ */
 static json_t *
 build_refvals(const struct kwctl_report_in *in, const json_t *rel_by_entry, json_t *allowed)
 {
-	json_t *out = json_array(), *sets = json_object_get(in->refvals, "refvals"), *set;
+	json_t *out = json_array(), *x;
 	size_t i;
 
-	json_array_foreach(sets, i, set) {
-		json_t *doc = json_object_get(set, "document");
-		const char *member;
-		json_t *list;
+	json_array_foreach(json_object_get(in->refvals, "refvals"), i, x)
+		add_entries(in, str(x, "repository"), str(x, "name"),
+		    json_integer_value(json_object_get(x, "version")),
+		    json_object_get(x, "document"), rel_by_entry, allowed, out);
+	json_array_foreach(json_object_get(in->policies, "policies"), i, x) {
+		char set[100];
 
-		json_object_foreach(doc, member, list) {
-			json_t *e;
-			size_t j, n = json_array_size(list);
-
-			if (!json_is_array(list))
-				continue;
-			json_array_foreach(list, j, e) {
-				char entry[160], key[320];
-				int64_t nb = rfc3339_or(e, "not-before", -1);
-				int64_t na = rfc3339_or(e, "not-after", -1);
-				const char *status;
-				json_int_t rel;
-
-				if (!json_is_object(e))
-					continue;
-				snprintf(entry, sizeof(entry), "%s[%zu]", entry_claim(member), j);
-				snprintf(key, sizeof(key), "%s/%s %s", str(set, "repository"),
-				    str(set, "name"), entry);
-				rel = json_integer_value(json_object_get(rel_by_entry, key));
-				if (na >= 0 && na <= in->now)
-					status = "expired";
-				else if (nb > in->now)
-					status = "not-yet-valid";
-				else if (na >= 0 && j + 1 < n)
-					status = "superseded";
-				else if (na < 0)
-					status = "open-ended";
-				else
-					status = "active";
-				json_object_set_new(allowed, str(e, "value"), json_true());
-				json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s,"
-				    " s:o, s:o, s:s, s:I, s:b}",
-				    "repository", str(set, "repository"), "set", str(set, "name"),
-				    "set_version", json_integer_value(json_object_get(set, "version")),
-				    "entry", entry, "value", str(e, "value"), "name", str(e, "name"),
-				    "not_before", nb >= 0 ? json_integer(nb) : json_null(),
-				    "not_after", na >= 0 ? json_integer(na) : json_null(),
-				    "status", status, "releases", rel, "never_matched", rel == 0));
-			}
-		}
+		snprintf(set, sizeof(set), "policy:%s", str(x, "name"));
+		add_entries(in, str(x, "repository"), set,
+		    json_integer_value(json_object_get(x, "version")),
+		    json_object_get(json_object_get(x, "document"), "reference_values"),
+		    rel_by_entry, allowed, out);
 	}
 	return out;
 }
@@ -193,9 +212,13 @@ kwctl_report_build(const struct kwctl_report_in *in)
 			json_t *m = json_object_get(seen, str(d, "measurement"));
 
 			nrel++;
+			/* a list inline in the policy is "policy"; its entries are "policy:<name>" */
 			if (rv != NULL) {
-				snprintf(ent, sizeof(ent), "%s/%s %s", str(d, "repository"),
-				    str(rv, "set"), str(rv, "entry"));
+				int inl = strcmp(str(rv, "set"), "policy") == 0;
+
+				snprintf(ent, sizeof(ent), "%s/%s%s%s %s", str(d, "repository"),
+				    str(rv, "set"), inl ? ":" : "", inl ? str(d, "policy") : "",
+				    str(rv, "entry"));
 				bump(rel_by_entry, ent);
 			}
 			snprintf(row, sizeof(row), "%s\t%s\t%s", str(d, "resource"),

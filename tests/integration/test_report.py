@@ -123,6 +123,8 @@ def main():
         assert rv["build-7"]["status"] == "open-ended" and rv["build-7"]["releases"] == 2, rv
         assert not rv["build-7"]["never_matched"], rv
         assert rv["build-8"]["status"] == "active" and rv["build-8"]["never_matched"], rv
+        inline = [r for r in rep["reference_values"] if r["set"] == "policy:demo"]
+        assert len(inline) == 1 and inline[0]["value"] == m and inline[0]["releases"] == 1, inline
         ph = {r["value"]: r for r in rep["reference_values"] if r["set"] == "phase"}
         assert ph["ee" * 48]["status"] == "superseded" and ph["ff" * 48]["status"] == "open-ended", ph
         assert 6 * 86400 < ph["ee" * 48]["not_after"] - time.time() <= 7 * 86400, ph

@@ -14,6 +14,7 @@
 #define M1 "111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111"
 #define M2 "222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222"
 #define M3 "333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333333"
+#define M4 "444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444444"
 #define M9 "999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999"
 
 /* kw_json_parse takes objects only: the record arrays are parsed here. */
@@ -35,7 +36,9 @@ fill(struct kwctl_report_in *in)
 	in->keys = test_json_text("{\"keys\":[{\"repository\":\"r\",\"type\":\"key\",\"tag\":\"a\","
 	    "\"policy\":\"p\",\"state\":\"enabled\"},{\"repository\":\"r\",\"type\":\"key\",\"tag\":\"b\","
 	    "\"state\":\"enabled\"}]}");
-	in->policies = test_json_text("{\"policies\":[]}");
+	in->policies = test_json_text("{\"policies\":[{\"repository\":\"r\",\"name\":\"p\","
+	    "\"version\":2,\"document\":{\"reference_values\":{\"sets\":[\"s\"],"
+	    "\"measurements\":[{\"value\":\"" M4 "\"}]}}}]}");
 	/* entry 0 expired, 1 superseded (has not-after, a later entry follows), 2 open-ended,
 	 * 3 not yet valid */
 	in->refvals = test_json_text("{\"refvals\":[{\"repository\":\"r\",\"name\":\"s\",\"version\":3,"
@@ -53,7 +56,7 @@ fill(struct kwctl_report_in *in)
 	    "\"jti\":\"t1\",\"measurement\":\"" M2 "\",\"refval\":{\"set\":\"s\",\"entry\":\"measurement[1]\"}}},"
 	    "{\"kind\":\"release\",\"at\":3,\"data\":{\"repository\":\"r\",\"resource\":\"r/key/a\","
 	    "\"jti\":\"t1\",\"measurement\":\"" M2 "\",\"refval\":{\"set\":\"s\",\"entry\":\"measurement[1]\"}}},"
-	    "{\"kind\":\"release\",\"at\":3,\"data\":{\"repository\":\"r\",\"resource\":\"r/key/b\","
+	    "{\"kind\":\"release\",\"at\":3,\"data\":{\"repository\":\"r\",\"resource\":\"r/key/b\",\"policy\":\"p\","
 	    "\"jti\":\"t2\",\"measurement\":\"" M9 "\",\"refval\":{\"set\":\"policy\",\"entry\":\"measurement[0]\"}}},"
 	    "{\"kind\":\"denial\",\"at\":4,\"data\":{\"check\":\"token\",\"reason\":\"x|<y>\"}},"
 	    "{\"kind\":\"denial\",\"at\":4,\"data\":{\"check\":\"token\",\"reason\":\"x|<y>\"}},"
@@ -128,6 +131,12 @@ t_aggregate(void)
 	x = find(json_object_get(rep, "reference_values"), "value", M9, NULL, NULL);
 	CU_ASSERT(x != NULL && strcmp(json_string_value(json_object_get(x, "status")),
 	    "not-yet-valid") == 0);
+	/* a list inline in policy p: its entry names the policy */
+	x = find(json_object_get(rep, "reference_values"), "value", M4, NULL, NULL);
+	CU_ASSERT(x != NULL && strcmp(json_string_value(json_object_get(x, "set")), "policy:p") == 0);
+	CU_ASSERT(x != NULL && ival(x, "releases") == 1 && ival(x, "set_version") == 2);
+	CU_ASSERT(x != NULL && strcmp(json_string_value(json_object_get(x, "status")), "open-ended") == 0);
+	CU_ASSERT(json_array_size(json_object_get(rep, "reference_values")) == 5);
 	/* measurements seen versus allowed */
 	x = find(json_object_get(rep, "measurements"), "value", M2, NULL, NULL);
 	CU_ASSERT(x != NULL && json_is_true(json_object_get(x, "allowed")) && ival(x, "releases") == 2 &&
