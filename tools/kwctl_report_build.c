@@ -426,7 +426,7 @@ render(const json_t *rep, int html)
 		    "body{font-family:sans-serif;margin:2em;color:#222}"
 		    "table{border-collapse:collapse;margin-bottom:1.5em}"
 		    "th,td{border:1px solid #999;padding:.25em .5em;text-align:left;"
-		    "font-size:.9em;word-break:break-all}th{background:#eee}"
+		    "font-size:.9em;overflow-wrap:anywhere}th{background:#eee}"
 		    "</style></head><body>\n<h1>keywarden governance report</h1>\n", f);
 	else
 		fputs("# keywarden governance report\n\n", f);
