@@ -261,6 +261,8 @@ int audit_db_root(struct audit_db *db, uint64_t size, uint8_t out[static AUDIT_H
 int audit_db_checkpoint_add(struct audit_db *db, uint64_t size, int64_t at, const char *note) KW_WUR;
 /* The newest stored checkpoint note (malloc'd); KW_ERR_NOT_FOUND when none. */
 int audit_db_checkpoint_latest(struct audit_db *db, char **ret) KW_WUR;
+/* The time of the oldest stored checkpoint (about the checkpoint key's first use); KW_ERR_NOT_FOUND when none. */
+int audit_db_checkpoint_first_at(struct audit_db *db, int64_t *ret) KW_WUR;
 /*
  * The admin listing: records with index >= start matching every given filter
  * (at in [since, until), -1: unbounded; the strings: NULL for any; decision

@@ -514,6 +514,28 @@ audit_db_checkpoint_latest(struct audit_db *db, char **ret)
 }
 
 int
+audit_db_checkpoint_first_at(struct audit_db *db, int64_t *ret)
+{
+	sqlite3_stmt *s = NULL;
+	int r, rc;
+
+	if (db == NULL || ret == NULL)
+		return KW_ERR_INVALID_ARG;
+	if (sqlite3_prepare_v2(db->db, "SELECT MIN(at) FROM audit_checkpoints", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return db_err(db);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_INTEGER) {
+		*ret = sqlite3_column_int64(s, 0);
+		r = 0;
+	} else {
+		r = rc == SQLITE_ROW || rc == SQLITE_DONE ? KW_ERR_NOT_FOUND : db_err(db);
+	}
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
 audit_db_export(struct audit_db *db, uint64_t from, uint64_t to, FILE *f)
 {
 	sqlite3_stmt *s = NULL;

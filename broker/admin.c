@@ -861,6 +861,33 @@ proof_reply(struct admin_req *a, int r, const char *missing, const char *k1, uin
 	    (json_int_t)v2, hk1, x1, hk2, x2, "proof", hex_array(p)));
 }
 
+/*
+ * GET /admin/v1/audit/checkpoint: the newest stored signed checkpoint and the
+ * time of the first one (the checkpoint key is made on first use), for kwctl report.
+ */
+static int
+op_audit_checkpoint(struct admin_req *a)
+{
+	struct audit_db *db = NULL;
+	char *note = NULL;
+	int64_t first = 0;
+	int r;
+
+	if (audit_open_ro(a, &db) != 0)
+		return -1;
+	r = audit_db_checkpoint_latest(db, &note);
+	if (r == 0)
+		r = audit_db_checkpoint_first_at(db, &first);
+	audit_db_close(db);
+	if (r == KW_ERR_NOT_FOUND)
+		return fail(a, KW_ERR_NOT_FOUND, "no checkpoint has been signed yet");
+	if (r != 0)
+		return fail(a, KW_ERR_UNAVAILABLE, NULL);
+	r = ok(a, 200, json_pack("{s:s, s:I}", "note", note, "first_at", (json_int_t)first));
+	free(note);
+	return r;
+}
+
 /* GET /admin/v1/audit/proof?index=N[&size=M]: RFC 9162 inclusion proof (size: the log's now). */
 static int
 op_audit_proof(struct admin_req *a)
@@ -1054,6 +1081,8 @@ const struct kw_admin_route kw_admin_routes[] = {
 		NULL},
 	{GET, "audit", KW_ADMIN_QUERY_OR_SOME, AUDIT, "auditor role required", NULL, op_audit_list,
 		NULL},
+	{GET, "audit/checkpoint", KW_ADMIN_SOME, AUDIT, "auditor role required", NULL,
+		op_audit_checkpoint, NULL},
 	{GET, "audit/proof", KW_ADMIN_SOME, AUDIT, "auditor role required", NULL, op_audit_proof, NULL},
 	{GET, "audit/consistency", KW_ADMIN_SOME, AUDIT, "auditor role required", NULL,
 		op_audit_consistency, NULL},

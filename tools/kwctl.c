@@ -30,6 +30,7 @@ usage_main(FILE *f)
 	    "  refval put|show|history|list   reference-value sets\n"
 	    "  refval supersede               phase out a measurement for a new one\n"
 	    "  changes                        the admin change record\n"
+	    "  report                         the governance report (auditor role)\n"
 	    "  audit tail|show|proof|consistency\n"
 	    "                                 the broker's audit log (auditor role)\n"
 	    "\n"
@@ -136,6 +137,8 @@ main(int argc, char **argv)
 		return run_admin(kwctl_cmd_key, argc - 1, argv + 1);
 	if (strcmp(c, "policy") == 0 || strcmp(c, "refval") == 0)
 		return run_admin(kwctl_cmd_policy, argc - 1, argv + 1);
+	if (strcmp(c, "report") == 0)
+		return run_admin(kwctl_cmd_report, argc - 1, argv + 1);
 	if (strcmp(c, "changes") == 0)
 		return run_admin(kwctl_cmd_changes, argc - 1, argv + 1);
 	return kwctl_usage_error("unknown command '%s' (try 'kwctl --help')", c);

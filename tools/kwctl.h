@@ -149,5 +149,7 @@ int kwctl_cmd_policy(int argc, char **argv);   /* argv[0]: "policy" or "refval" 
 int kwctl_cmd_changes(int argc, char **argv);
 /* kwctl audit tail|show|proof|consistency: argv[0] is "audit". */
 int kwctl_cmd_audit_admin(int argc, char **argv);
+/* kwctl report (kwctl_report.c): argv[0] is "report". */
+int kwctl_cmd_report(int argc, char **argv);
 
 #endif

@@ -397,6 +397,7 @@ static const struct matrix_case {
 	{EVHTTP_REQ_GET, "audit", "kind=release&limit=5", NULL, AUD, 404},
 	{EVHTTP_REQ_GET, "audit/proof", "index=0", NULL, AUD, 404},
 	{EVHTTP_REQ_GET, "audit/consistency", "from=1&to=2", NULL, AUD, 404},
+	{EVHTTP_REQ_GET, "audit/checkpoint", NULL, NULL, AUD, 404},
 	{EVHTTP_REQ_GET, "keys", "repository=demo", NULL, KA | PA | AUD, 200},
 	{EVHTTP_REQ_GET, "keys", "repository=other", NULL, KO | AUD, 200},
 	{EVHTTP_REQ_GET, "keys", NULL, NULL, ALL, 200},
