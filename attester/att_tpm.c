@@ -547,20 +547,6 @@ out:
 	return r;
 }
 
-/* o[name] = base64url(p[0..len)) */
-static int
-set_b64(json_t *o, const char *name, const uint8_t *p, size_t len)
-{
-	char *s = NULL;
-	int r;
-
-	if ((r = kw_b64url_encode(p, len, &s)) != 0)
-		return r;
-	r = json_object_set_new(o, name, json_string(s)) == 0 ? 0 : KW_ERR_NOMEM;
-	kw_free_wipe(s);
-	return r;
-}
-
 /* The EK certificate and the AK's public area, as both /auth and /attest carry them. */
 static int
 ids_json(struct att_tpm *t, json_t **ret, char *why, size_t whylen)
@@ -579,7 +565,8 @@ ids_json(struct att_tpm *t, json_t **ret, char *why, size_t whylen)
 	r = KW_ERR_NOMEM;
 	if ((o = json_object()) == NULL)
 		goto out;
-	if ((r = set_b64(o, "ek_cert", cert, cert_len)) != 0 || (r = set_b64(o, "ak_public", pub, pub_len)) != 0)
+	if ((r = kw_json_set_b64url(o, "ek_cert", cert, cert_len)) != 0 ||
+	    (r = kw_json_set_b64url(o, "ak_public", pub, pub_len)) != 0)
 		goto out;
 	*ret = o;
 	o = NULL;   /* transferred */
@@ -643,10 +630,10 @@ att_tpm_evidence(struct att_tpm *t, const json_t *auth_extra, const uint8_t bind
 	}
 	if ((r = ids_json(t, &ev, why, whylen)) != 0)
 		goto out;
-	if ((r = set_b64(ev, "credential", kw_secret_cptr(cred), kw_secret_len(cred))) != 0 ||
-	    (r = set_b64(ev, "quote", attest, attest_len)) != 0 ||
-	    (r = set_b64(ev, "signature", sig, sig_len)) != 0 ||
-	    (log != NULL && (r = set_b64(ev, "event_log", log, log_len)) != 0))
+	if ((r = kw_json_set_b64url(ev, "credential", kw_secret_cptr(cred), kw_secret_len(cred))) != 0 ||
+	    (r = kw_json_set_b64url(ev, "quote", attest, attest_len)) != 0 ||
+	    (r = kw_json_set_b64url(ev, "signature", sig, sig_len)) != 0 ||
+	    (log != NULL && (r = kw_json_set_b64url(ev, "event_log", log, log_len)) != 0))
 		goto out;
 	r = KW_ERR_NOMEM;
 	if (json_object_set(ev, "pcrs", pcrs) != 0)

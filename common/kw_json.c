@@ -261,6 +261,6 @@ kw_json_set_b64url(json_t *obj, const char *key, const void *p, size_t n)
 	if ((r = kw_b64url_encode(p, n, &s)) != 0)
 		return r;
 	r = json_object_set_new(obj, key, json_string(s)) == 0 ? 0 : KW_ERR_NOMEM;
-	free(s);
+	kw_free_wipe(s);    /* the value may be secret (kwget's activated credential) */
 	return r;
 }

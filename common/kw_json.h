@@ -33,7 +33,11 @@ bool kw_json_oom(void);
 /* json_dumps, but NULL when any allocation failed while dumping (free with free()). */
 char *kw_json_dumps(const json_t *v, size_t flags);
 
-/* Set member key of obj to the base64url (unpadded) of p[0..n): 0, or KW_ERR_NOMEM. */
+/*
+ * Set member key of obj to the base64url (unpadded) of p[0..n): 0, or
+ * KW_ERR_NOMEM. The temporary text is wiped (the JSON string is the
+ * caller's to wipe: the kw_json allocator does when it frees).
+ */
 int kw_json_set_b64url(json_t *obj, const char *key, const void *p, size_t n) KW_WUR;
 
 /*

@@ -298,20 +298,6 @@ kw_jwk_import_public(const json_t *jwk, EVP_PKEY **ret)
 	return import_public(jwk, ret);
 }
 
-/* Set member name of obj to the base64url of b[0..n). */
-static int
-set_b64(json_t *obj, const char *name, const uint8_t *b, size_t n)
-{
-	char *s = NULL;
-	int r;
-
-	if ((r = kw_b64url_encode(b, n, &s)) != 0)
-		return r;
-	r = json_object_set_new(obj, name, json_string(s)) == 0 ? 0 : KW_ERR_NOMEM;
-	free(s);
-	return r;
-}
-
 /* Big-endian bytes of BIGNUM parameter name, left-padded to pad (0: minimal). */
 static int
 get_bn_bytes(const EVP_PKEY *pkey, const char *name, size_t pad, uint8_t **ret, size_t *ret_len)
@@ -367,7 +353,8 @@ kw_jwk_export_public(const EVP_PKEY *pkey, json_t **ret)
 			r = KW_ERR_NOMEM;
 			goto out;
 		}
-		if ((r = set_b64(o, "n", a, alen)) != 0 || (r = set_b64(o, "e", b, blen)) != 0)
+		if ((r = kw_json_set_b64url(o, "n", a, alen)) != 0 ||
+		    (r = kw_json_set_b64url(o, "e", b, blen)) != 0)
 			goto out;
 	} else if (EVP_PKEY_is_a(pkey, "EC")) {
 		const struct jwk_curve *cv;
@@ -390,7 +377,8 @@ kw_jwk_export_public(const EVP_PKEY *pkey, json_t **ret)
 			r = KW_ERR_NOMEM;
 			goto out;
 		}
-		if ((r = set_b64(o, "x", a, alen)) != 0 || (r = set_b64(o, "y", b, blen)) != 0)
+		if ((r = kw_json_set_b64url(o, "x", a, alen)) != 0 ||
+		    (r = kw_json_set_b64url(o, "y", b, blen)) != 0)
 			goto out;
 	} else {
 		r = KW_ERR_UNSUPPORTED;
