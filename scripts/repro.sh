@@ -102,15 +102,15 @@ for f in $diffs; do
 	cmp -l "$a" "$b" 2>/dev/null | wc -l | sed 's/^/   bytes differing: /'
 	if readelf -hW "$a" >/dev/null 2>&1; then
 		# which sections differ: dump each one from both files and compare
-		readelf -SW "$a" | sed -n 's/^ *\[ *[0-9]*\] \([^ ]*\) .*/\1/p' | grep -v '^NULL$' |
+		readelf -SW "$a" | sed -n 's/^ *\[ *[0-9]*\] //p' | awk '$2 != "NOBITS" && $2 != "NULL" {print $1}' |
 			while read -r sec; do
-				objcopy -O binary --only-section="$sec" "$a" "$work/sa" 2>/dev/null || continue
-				objcopy -O binary --only-section="$sec" "$b" "$work/sb" 2>/dev/null || continue
+				rm -f "$work/sa" "$work/sb"
+				objcopy --dump-section "$sec=$work/sa" "$a" "$work/junk" 2>/dev/null || continue
+				objcopy --dump-section "$sec=$work/sb" "$b" "$work/junk" 2>/dev/null || continue
 				cmp -s "$work/sa" "$work/sb" || echo "   section $sec differs"
 			done
-		# the usual culprits, as text
-		strings -a "$a" | grep -E "$work|/tmp/|[0-9]{2}:[0-9]{2}:[0-9]{2}" | sort -u | head -n 5 |
-			sed 's/^/   string in a: /' || :
+		# the usual culprit: a build path in the bytes
+		strings -a "$a" | grep -F "$work" | sort -u | head -n 5 | sed 's/^/   path in a: /' || :
 	fi
 	if command -v diffoscope >/dev/null 2>&1; then
 		diffoscope --text - "$a" "$b" 2>/dev/null | head -n 60 || :
