@@ -12,12 +12,14 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 sh scripts/install-deps.sh
-# npm jose for the independent JOSE checks (tests/integration/js, pinned by package-lock.json)
+# npm jose for the independent JOSE checks and the CycloneDX schemas for the SBOM test
+# (tests/integration/js, pinned by package-lock.json)
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	echo "test.sh: installing nodejs and npm"
 	apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
-if [ ! -d tests/integration/js/node_modules/jose ]; then
+if [ ! -d tests/integration/js/node_modules/jose ] ||
+	[ ! -d tests/integration/js/node_modules/@cyclonedx/cyclonedx-library ]; then
 	(cd tests/integration/js && npm ci --no-audit --no-fund --silent)
 fi
 
