@@ -102,7 +102,7 @@ for f in $diffs; do
 	cmp -l "$a" "$b" 2>/dev/null | wc -l | sed 's/^/   bytes differing: /'
 	if readelf -hW "$a" >/dev/null 2>&1; then
 		# which sections differ: dump each one from both files and compare
-		readelf -SW "$a" | sed -n 's/^ *\[ *[0-9]*\] //p' | awk '$2 != "NOBITS" && $2 != "NULL" {print $1}' |
+		readelf -SW "$a" | sed -n 's/^ *\[ *[0-9]*\] //p' | awk '$1 != "NULL" && $2 != "NOBITS" {print $1}' |
 			while read -r sec; do
 				rm -f "$work/sa" "$work/sb"
 				objcopy --dump-section "$sec=$work/sa" "$a" "$work/junk" 2>/dev/null || continue

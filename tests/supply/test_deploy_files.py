@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import re
+import functools
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,13 @@ import yaml
 
 top, bdir = sys.argv[1], sys.argv[2]
 failures = []
+
+
+@functools.lru_cache(maxsize=None)
+def dpkg_s(path):
+    """The package owning path (dpkg -S reads its whole database: once per path)."""
+    r = subprocess.run(['dpkg', '-S', path], capture_output=True, text=True, timeout=60)
+    return r.stdout.split(':')[0] if r.returncode == 0 else None
 
 
 def check(cond, msg):
@@ -179,9 +187,8 @@ for s, files in ships.items():
             real = os.path.realpath(paths[lib])
             owner = None
             for cand in (paths[lib], real, real.replace('/usr/lib/', '/lib/', 1), '/usr' + paths[lib]):
-                r = subprocess.run(['dpkg', '-S', cand], capture_output=True, text=True)
-                if r.returncode == 0:
-                    owner = r.stdout.split(':')[0]
+                owner = dpkg_s(cand)
+                if owner:
                     break
             check(owner is not None, f'{lib}: no package')
             if owner and owner != 'libc6':       # libc6 is in every Debian image

@@ -10,6 +10,7 @@ import copy
 import hashlib
 import json
 import os
+import functools
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,13 @@ top, bdir = sys.argv[1], sys.argv[2]
 SCHEMA_DIR = os.path.join(top, 'tests', 'integration', 'js', 'node_modules', '@cyclonedx',
                           'cyclonedx-library', 'res', 'schema')
 failures = []
+
+
+@functools.lru_cache(maxsize=None)
+def dpkg_s(path):
+    """The package owning path (dpkg -S reads its whole database: once per path)."""
+    r = subprocess.run(['dpkg', '-S', path], capture_output=True, text=True, timeout=60)
+    return r.stdout.split(':')[0] if r.returncode == 0 else None
 
 
 def check(cond, msg):
@@ -139,11 +147,8 @@ for name, rel in files.items():
     for lib in ('libc.so.6', 'libcrypto.so.3', 'libjansson.so.4'):
         path = next(l.split('=>')[1].split('(')[0].strip() for l in ldd.splitlines() if lib in l)
         real = os.path.realpath(path)
-        q = subprocess.run(['dpkg', '-S', real if os.path.exists(real) else path], capture_output=True, text=True)
-        if q.returncode != 0:
-            q = subprocess.run(['dpkg', '-S', real.replace('/usr/lib/', '/lib/', 1)], capture_output=True,
-                               text=True, check=True)
-        pkg = q.stdout.split(':')[0]
+        pkg = dpkg_s(real) or dpkg_s(real.replace('/usr/lib/', '/lib/', 1)) or dpkg_s(path)
+        check(pkg is not None, f'{path}: dpkg -S knows no owner')
         ver = subprocess.run(['dpkg-query', '-W', '-f=${Version}', pkg], capture_output=True, text=True,
                              check=True).stdout
         want.add((pkg, ver))
