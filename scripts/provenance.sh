@@ -18,7 +18,7 @@
 #                           SHA-256 from apt's lists when apt knows it)
 #   runDetails              builder id (--builder-id, default
 #                           urn:keywarden:builder:local), invocation id, startedOn
-#                           (--started, default build.ninja's mtime), finishedOn
+#                           (--started; left out without it), finishedOn
 #                           (--finished, default the newest subject's mtime)
 # The statement is NOT signed: no signing key exists here. Wrap it in a DSSE
 # envelope and sign it where the key is (docs/build.md). With --build-dir and
@@ -31,7 +31,6 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -48,27 +47,9 @@ ap.add_argument('--started')
 ap.add_argument('--finished')
 ap.add_argument('subjects', nargs='*')
 a = ap.parse_args(sys.argv[2:])
-BINARIES = ['broker/keywarden', 'hsm/keywarden-hsm', 'tools/kwctl', 'attester/kwget', 'tools/kwbench']
-
-
-def die(msg):
-    print('provenance.sh: ' + msg, file=sys.stderr)
-    sys.exit(1)
-
-
-def run(args, check=True):
-    p = subprocess.run(args, capture_output=True, text=True, timeout=120)
-    if check and p.returncode != 0:
-        die(f"{' '.join(args)}: {p.stderr.strip()}")
-    return p
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 16), b''):
-            h.update(chunk)
-    return h.hexdigest()
+sys.argv[0] = 'provenance.sh'
+sys.path.insert(0, os.path.join(top, 'scripts'))
+from kw_supply import build_files, die, run, sha256, source_state  # noqa: E402
 
 
 def rfc3339(t):
@@ -87,12 +68,7 @@ subjects = list(a.subjects)
 if not subjects:
     if not a.build_dir:
         die('no SUBJECT and no --build-dir')
-    subjects = [os.path.join(a.build_dir, rel) for rel in BINARIES]
-    adir = os.path.join(a.build_dir, 'attester')
-    for n in sorted(os.listdir(adir)) if os.path.isdir(adir) else []:
-        p = os.path.join(adir, n)
-        if n.startswith('libkwattester.so') and os.path.isfile(p) and not os.path.islink(p):
-            subjects.append(p)
+    subjects = build_files(a.build_dir)
 for s in subjects:
     if not os.path.isfile(s):
         die(f'{s}: missing')
@@ -100,9 +76,7 @@ names = [os.path.basename(s) for s in subjects]
 if len(set(names)) != len(names):
     die('two subjects have the same file name')
 
-commit = run(['git', '-C', top, 'rev-parse', 'HEAD']).stdout.strip()
-dirty = run(['git', '-C', top, 'status', '--porcelain', '--untracked-files=no'], check=False).stdout.strip() != ''
-sde = os.environ.get('SOURCE_DATE_EPOCH') or run(['git', '-C', top, 'log', '-1', '--format=%ct']).stdout.strip()
+commit, dirty, sde = source_state(top)
 origin = run(['git', '-C', top, 'remote', 'get-url', 'origin'], check=False).stdout.strip()
 src_uri = (('git+' + origin) if origin and '://' in origin else f'git+file://{top}') + f'@{commit}'
 
@@ -157,9 +131,7 @@ for c in debs:
     resolved.append(d)
 
 cc = run([os.environ.get('CC', 'cc'), '--version'], check=False).stdout.splitlines()
-started = check_time(a.started, '--started') if a.started else rfc3339(int(os.path.getmtime(
-    os.path.join(a.build_dir, 'build.ninja')))) if a.build_dir and os.path.exists(
-    os.path.join(a.build_dir, 'build.ninja')) else None
+started = check_time(a.started, '--started') if a.started else None   # unknown: left out
 finished = check_time(a.finished, '--finished') if a.finished else rfc3339(
     int(max(os.path.getmtime(s) for s in subjects)))
 if started is not None and started > finished:

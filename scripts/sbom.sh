@@ -35,35 +35,16 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 import urllib.parse
 import uuid
 from datetime import datetime, timezone
 
 top, bdir, out = sys.argv[1], sys.argv[2], sys.argv[3]
-BINARIES = ['broker/keywarden', 'hsm/keywarden-hsm', 'tools/kwctl', 'attester/kwget', 'tools/kwbench']
+sys.argv[0] = 'sbom.sh'
+sys.path.insert(0, os.path.join(top, 'scripts'))
+from kw_supply import build_files, die, run, sha256, source_state  # noqa: E402
 NPM_LOCK = os.path.join(top, 'tests', 'integration', 'js', 'package-lock.json')
-
-
-def die(msg):
-    print('sbom.sh: ' + msg, file=sys.stderr)
-    sys.exit(1)
-
-
-def run(args, check=True):
-    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    if check and p.returncode != 0:
-        die(f"{' '.join(args)}: {p.stderr.strip()}")
-    return p
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 16), b''):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def os_release():
@@ -77,7 +58,7 @@ def os_release():
 
 def ldd(path):
     """Absolute paths of the shared objects the dynamic loader maps for path."""
-    p = run(['ldd', path], check=False)
+    p = run(['ldd', path], check=False, timeout=60)
     if p.returncode != 0:
         die(f'ldd {path}: {p.stderr.strip() or p.stdout.strip()}')
     objs = []
@@ -134,24 +115,12 @@ def purl_npm(name, version):
     return f'pkg:npm/{path}@{urllib.parse.quote(version, safe="")}'
 
 
-files = []
-for rel in BINARIES:
-    p = os.path.join(bdir, rel)
-    if not os.path.isfile(p):
-        die(f'{p}: missing (build first)')
-    files.append(p)
-adir = os.path.join(bdir, 'attester')
-for n in sorted(os.listdir(adir)) if os.path.isdir(adir) else []:
-    p = os.path.join(adir, n)
-    if n.startswith('libkwattester.so') and os.path.isfile(p) and not os.path.islink(p):
-        files.append(p)
+files = build_files(bdir)
 
 # keywarden itself
 proj = json.loads(run(['meson', 'introspect', '--projectinfo', bdir]).stdout)
 kw_version = proj['version']
-commit = run(['git', '-C', top, 'rev-parse', 'HEAD']).stdout.strip()
-dirty = run(['git', '-C', top, 'status', '--porcelain', '--untracked-files=no'], check=False).stdout.strip() != ''
-sde = os.environ.get('SOURCE_DATE_EPOCH') or run(['git', '-C', top, 'log', '-1', '--format=%ct']).stdout.strip()
+commit, dirty, sde = source_state(top)
 stamp = datetime.fromtimestamp(int(sde), tz=timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 os_id, os_ver = os_release()
 distro = f'{os_id}-{os_ver}' if os_ver else os_id

@@ -12,28 +12,17 @@ import glob
 import json
 import os
 import re
-import functools
 import subprocess
 import sys
 import tempfile
 
 import yaml
 
+from supplytest import check, dpkg_s, finish
+
 top, bdir = sys.argv[1], sys.argv[2]
-failures = []
 
 
-@functools.lru_cache(maxsize=None)
-def dpkg_s(path):
-    """The package owning path (dpkg -S reads its whole database: once per path)."""
-    r = subprocess.run(['dpkg', '-S', path], capture_output=True, text=True, timeout=60)
-    return r.stdout.split(':')[0] if r.returncode == 0 else None
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print('FAIL:', msg)
 
 
 docs = {}
@@ -194,7 +183,4 @@ for s, files in ships.items():
             if owner and owner != 'libc6':       # libc6 is in every Debian image
                 check(owner in have, f'{s} image: {rel} needs {lib} from {owner}, not installed')
 
-if failures:
-    print(f'{len(failures)} failure(s)')
-    sys.exit(1)
-print(f'ok: {len(docs)} Kubernetes objects, {len(stages)} Containerfile stages checked')
+finish(f'{len(docs)} Kubernetes objects, {len(stages)} Containerfile stages checked')

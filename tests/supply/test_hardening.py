@@ -11,6 +11,8 @@ import subprocess
 import sys
 import tempfile
 
+from supplytest import check, finish
+
 SCRIPT = sys.argv[1]
 CC = sys.argv[2:]
 
@@ -54,13 +56,7 @@ VARIANTS = {
     'nocet': (['-fcf-protection=none'], 'CET'),
 }
 
-failures = []
 
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print('FAIL:', msg)
 
 
 def build(d, name, extra, shared=False):
@@ -139,7 +135,4 @@ with tempfile.TemporaryDirectory(prefix='kwharden.') as d:
     p = run('--cet', 'maybe', good)
     check(p.returncode == 2, 'bad --cet value accepted')
 
-if failures:
-    print(f'{len(failures)} failure(s)')
-    sys.exit(1)
-print('ok: hardening.sh passes the hardened program and refuses each weakened variant')
+finish('hardening.sh passes the hardened program and refuses each weakened variant')

@@ -16,15 +16,11 @@ import tempfile
 
 import jsonschema
 
+from supplytest import check, finish
+
 top, bdir = sys.argv[1], sys.argv[2]
 SCRIPT = os.path.join(top, 'scripts', 'provenance.sh')
-failures = []
 
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print('FAIL:', msg)
 
 
 TIME = r'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$'
@@ -169,8 +165,5 @@ for what, mutate in (
     mutate(bad)
     check(list(validator.iter_errors(bad)), f'schema accepted a statement with {what}')
 
-if failures:
-    print(f'{len(failures)} failure(s)')
-    sys.exit(1)
-print(f'ok: {len(st["subject"])} subjects, {len(st["predicate"]["buildDefinition"]["resolvedDependencies"])} '
+finish(f'{len(st["subject"])} subjects, {len(st["predicate"]["buildDefinition"]["resolvedDependencies"])} '
       'resolved dependencies; in-toto Statement v1 / SLSA Provenance v1 shape')

@@ -10,30 +10,19 @@ import copy
 import hashlib
 import json
 import os
-import functools
 import subprocess
 import sys
 import tempfile
 
 import jsonschema
 
+from supplytest import check, dpkg_s, finish
+
 top, bdir = sys.argv[1], sys.argv[2]
 SCHEMA_DIR = os.path.join(top, 'tests', 'integration', 'js', 'node_modules', '@cyclonedx',
                           'cyclonedx-library', 'res', 'schema')
-failures = []
 
 
-@functools.lru_cache(maxsize=None)
-def dpkg_s(path):
-    """The package owning path (dpkg -S reads its whole database: once per path)."""
-    r = subprocess.run(['dpkg', '-S', path], capture_output=True, text=True, timeout=60)
-    return r.stdout.split(':')[0] if r.returncode == 0 else None
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print('FAIL:', msg)
 
 
 def load(name):
@@ -180,8 +169,5 @@ for key, m in lock['packages'].items():
     check(c is not None and c.get('hashes') and c['hashes'][0]['alg'] == 'SHA-512', f'{purl}: no SHA-512')
 check('pkg:npm/jose@5.10.0' in comps, 'jose missing')
 
-if failures:
-    print(f'{len(failures)} failure(s)')
-    sys.exit(1)
-print(f'ok: {len(bom["components"])} components, {len(debs)} Debian packages, {len(npm)} npm packages; '
+finish(f'{len(bom["components"])} components, {len(debs)} Debian packages, {len(npm)} npm packages; '
       'valid CycloneDX 1.5')
