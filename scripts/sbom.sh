@@ -14,7 +14,8 @@
 #                       pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=debian-12
 #   one component per package in tests/integration/js/package-lock.json
 #                       (the test tools: scope "excluded", purl pkg:npm/...)
-#   dependencies        keywarden -> its binaries -> the packages each loads;
+#   dependencies        keywarden -> its binaries -> the packages each loads
+#                       (and libkwattester.so when a binary loads it from the build);
 #                       npm packages -> their lockfile dependencies
 # The timestamp is SOURCE_DATE_EPOCH when set (else the commit's time) and the
 # serial number is derived from the content, so one build gives one SBOM.
@@ -131,14 +132,26 @@ dependencies = []
 packages = {}          # package (with :arch) -> component
 bin_refs = []
 loaded = {p: ldd(p) for p in files}
-owners = dpkg_owners(sorted({o for objs in loaded.values() for o in objs}))
+# our own shared library (libkwattester.so*, loaded from the build tree) is a
+# component of its own, not a Debian package
+own = {os.path.realpath(p): f'keywarden-file:{os.path.basename(p)}' for p in files}
+broot = os.path.realpath(bdir) + '/'
+for p, objs in loaded.items():
+    for o in objs:
+        if os.path.realpath(o).startswith(broot) and os.path.realpath(o) not in own:
+            die(f'{p} loads {o} from the build tree, which is none of the files this SBOM lists')
+owners = dpkg_owners(sorted({o for objs in loaded.values() for o in objs if os.path.realpath(o) not in own}))
 for p in files:
     name = os.path.basename(p)
     ref = f'keywarden-file:{name}'
     bin_refs.append(ref)
     pkgs = {}
+    internal = []
     for obj in loaded[p]:
-        pkgs.setdefault(owners[obj], []).append(obj)
+        if os.path.realpath(obj) in own:
+            internal.append(own[os.path.realpath(obj)])
+        else:
+            pkgs.setdefault(owners[obj], []).append(obj)
     needed = [l.split('[', 1)[1].rstrip(']') for l in run(['readelf', '-dW', p]).stdout.splitlines()
               if '(NEEDED)' in l]
     components.append({
@@ -150,7 +163,7 @@ for p in files:
         'properties': [{'name': 'keywarden:build-path', 'value': os.path.relpath(p, bdir)}] +
                       [{'name': 'keywarden:needed', 'value': n} for n in needed],
     })
-    deps = []
+    deps = list(internal)
     for pkg, objs in sorted(pkgs.items()):
         if pkg not in packages:
             q = run(['dpkg-query', '-W', '-f=${Package}\t${Version}\t${Architecture}\t${source:Package}\t'
