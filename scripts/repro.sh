@@ -101,12 +101,11 @@ for f in $diffs; do
 	cmp "$a" "$b" 2>&1 | head -n 1 || :
 	cmp -l "$a" "$b" 2>/dev/null | wc -l | sed 's/^/   bytes differing: /'
 	if readelf -hW "$a" >/dev/null 2>&1; then
-		# which sections differ: dump each one from both files and compare
+		# which sections differ: dump each one from both files (readelf -x) and compare
 		readelf -SW "$a" | sed -n 's/^ *\[ *[0-9]*\] //p' | awk '$1 != "NULL" && $2 != "NOBITS" {print $1}' |
 			while read -r sec; do
-				rm -f "$work/sa" "$work/sb"
-				objcopy --dump-section "$sec=$work/sa" "$a" "$work/junk" 2>/dev/null || continue
-				objcopy --dump-section "$sec=$work/sb" "$b" "$work/junk" 2>/dev/null || continue
+				readelf -W -x "$sec" "$a" >"$work/sa" 2>/dev/null || continue
+				readelf -W -x "$sec" "$b" >"$work/sb" 2>/dev/null || continue
 				cmp -s "$work/sa" "$work/sb" || echo "   section $sec differs"
 			done
 		# the usual culprit: a build path in the bytes
