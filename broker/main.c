@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -20,7 +22,7 @@
 #include "kw_log.h"
 #include "kw_secret.h"
 #include "kw_util.h"
-#include "verifier_pcs.h"
+#include "verifier_pcs_module.h"
 
 static void
 usage(FILE *f)
@@ -303,11 +305,70 @@ log_tdx_collateral(void *arg, const char *file, const struct tdx_collateral_info
  * What the PCS/PCCS source did (any thread, outside its locks). detail may
  * hold text a peer chose: kw_log escapes it.
  */
+/* keywarden-pcs.so, once loaded (never unloaded: its sources and thread live until exit). */
+static const struct kw_pcs_module *pcs_mod;
+
+/*
+ * Where keywarden-pcs.so may come from: next to us or in ../verifier-client
+ * (the build tree), else KW_PCS_MODULE_DIR. A regular file owned by root or
+ * by us and writable by no one else, or we do not load it.
+ */
+static int
+load_pcs_module(char *why, size_t whylen)
+{
+	char self[PATH_MAX], cand[3][PATH_MAX + 64], *dir;
+	const struct kw_pcs_module *(*entry)(void);
+	const struct kw_pcs_module *m;
+	const char *path = NULL;
+	struct stat st;
+	size_t i, n_cand = 0;
+	ssize_t n;
+	void *h;
+
+	if (pcs_mod != NULL)
+		return 0;
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+		self[n] = '\0';
+		dir = dirname(self);
+		snprintf(cand[n_cand++], sizeof(cand[0]), "%s/%s", dir, KW_PCS_MODULE_FILE);
+		snprintf(cand[n_cand++], sizeof(cand[0]), "%s/../verifier-client/%s", dir, KW_PCS_MODULE_FILE);
+	}
+	snprintf(cand[n_cand++], sizeof(cand[0]), "%s/%s", KW_PCS_MODULE_DIR, KW_PCS_MODULE_FILE);
+	for (i = 0; i < n_cand && path == NULL; i++)
+		if (stat(cand[i], &st) == 0)
+			path = cand[i];
+	if (path == NULL) {
+		snprintf(why, whylen, "%s not found in %s", KW_PCS_MODULE_FILE, KW_PCS_MODULE_DIR);
+		return KW_ERR_NOT_FOUND;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(why, whylen, "%.1024s is not a regular file owned by root (or us) and writable by "
+		    "its owner only: not loaded", path);
+		return KW_ERR_CONFIG;
+	}
+	if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(why, whylen, "cannot load %.1024s: %.1024s", path, dlerror());
+		return KW_ERR_IO;
+	}
+	*(void **)&entry = dlsym(h, KW_PCS_MODULE_ENTRY);
+	if (entry == NULL || (m = entry()) == NULL || m->abi != KW_PCS_MODULE_ABI ||
+	    m->version == NULL || strcmp(m->version, KW_VERSION) != 0) {
+		snprintf(why, whylen, "%.1024s is not a keywarden %s PCS module of interface %u", path,
+		    KW_VERSION, KW_PCS_MODULE_ABI);
+		dlclose(h);
+		return KW_ERR_UNSUPPORTED;
+	}
+	pcs_mod = m;
+	kw_log_info("tdx.collateral: loaded %s", path);
+	return 0;
+}
+
 static void
 log_tdx_pcs_event(void *arg, const struct tdx_pcs_event *ev)
 {
 	char fmspc[13], until[21] = "-";
-	const char *ca = tdx_pcs_ca_name(ev->ca), *d = ev->detail != NULL ? ev->detail : "";
+	const char *ca = pcs_mod->ca_name(ev->ca), *d = ev->detail != NULL ? ev->detail : "";
 	const char *sep = ev->detail != NULL ? ": " : "";
 
 	(void)arg;
@@ -369,18 +430,24 @@ load_tdx_pcs(struct kw_broker *b)
 	};
 	struct tdx_pcs_stats st;
 	const char *why = "";
+	char mwhy[2400];
 	int r;
 
-	if ((r = kw_tdx_pcs_source_new(b->trust.tdx, &pc, strcmp(c->tdx_collateral_mode, "pccs") == 0,
+	if ((r = load_pcs_module(mwhy, sizeof(mwhy))) != 0) {
+		kw_log_err_r(r, "tdx.collateral: mode %s needs %s: %s", c->tdx_collateral_mode,
+		    KW_PCS_MODULE_FILE, mwhy);
+		return r;
+	}
+	if ((r = pcs_mod->source_new(b->trust.tdx, &pc, strcmp(c->tdx_collateral_mode, "pccs") == 0,
 	    &b->tdx_collateral, &b->tdx_pcs, &why)) != 0) {
 		kw_log_err_r(r, "tdx.collateral: %s", why);
 		return r;
 	}
-	if ((r = tdx_pcs_start(b->tdx_pcs)) != 0) {
+	if ((r = pcs_mod->start(b->tdx_pcs)) != 0) {
 		kw_log_err_r(r, "tdx.collateral: cannot start the refresher");
 		return r;
 	}
-	tdx_pcs_stats(b->tdx_pcs, &st);
+	pcs_mod->stats(b->tdx_pcs, &st);
 	kw_log_info("tdx.collateral: %s %s, cache %s (%lu file(s) loaded, %lu ignored); refresh "
 	    "every %u s or %u s before expiry", c->tdx_collateral_mode, c->tdx_pcs_url,
 	    c->tdx_collateral_dir, st.disk_loaded, st.disk_refused, c->tdx_pcs_refresh_interval,

@@ -40,6 +40,10 @@ def main():
     ap.add_argument("--storm", type=int, default=10000)
     ap.add_argument("--ramp", type=float, default=10.0)
     ap.add_argument("--long", type=int, default=0)
+    ap.add_argument("--chunk", type=int, default=10000,
+                    help="--long runs in chunks of this many flows, RSS sampled after each")
+    ap.add_argument("--only-long", action="store_true",
+                    help="skip the load curve and the storm; run --long only (no plots)")
     ap.add_argument("--no-plots", action="store_true")
     a = ap.parse_args()
     os.environ["KW_BUILD_ROOT"] = os.path.abspath(a.build)
@@ -71,22 +75,42 @@ def main():
                                              r["flows_failed"], r["retries"]), flush=True)
             return r
 
-        closed = bench("closed-8", "--workloads", a.flows, "--concurrency", 8)
-        peak = closed["flows_per_s"]
-        for frac in (0.25, 0.5, 0.75, 1.0, 1.25):
-            rate = max(1.0, peak * frac)
-            n = max(100, int(rate * 15))
-            bench("open-%d%%" % int(frac * 100), "--workloads", n, "--concurrency", 256, "--rate",
-                  "%.2f" % rate)
-        bench("storm", "--workloads", a.storm, "--ramp", a.ramp, "--concurrency", 256)
+        if not a.only_long:
+            closed = bench("closed-8", "--workloads", a.flows, "--concurrency", 8)
+            peak = closed["flows_per_s"]
+            for frac in (0.25, 0.5, 0.75, 1.0, 1.25):
+                rate = max(1.0, peak * frac)
+                n = max(100, int(rate * 15))
+                bench("open-%d%%" % int(frac * 100), "--workloads", n, "--concurrency", 256, "--rate",
+                      "%.2f" % rate)
+            bench("storm", "--workloads", a.storm, "--ramp", a.ramp, "--concurrency", 256)
         if a.long:
-            bench("long", "--workloads", a.long, "--concurrency", 8)
+            # RSS after every chunk of closed-loop flows: flat means no growth after the
+            # first chunk (warm-up: caches, malloc arenas, SQLite's page cache).
+            series = [{"flows": 0, "rss_kb": idle_rss(b.proc.pid)}]
+            done = 0
+            while done < a.long:
+                n = min(a.chunk, a.long - done)
+                bench("long-%d" % (done + n), "--workloads", n, "--concurrency", 8)
+                done += n
+                series.append({"flows": done, "rss_kb": idle_rss(b.proc.pid)})
+                print("after %d flows: RSS (kB) %s" % (done, series[-1]["rss_kb"]), flush=True)
+            results["long_rss"] = series
+            if len(series) > 2:
+                for proc in series[1]["rss_kb"]:
+                    base = series[1]["rss_kb"][proc]
+                    vals = [s["rss_kb"][proc] for s in series[1:]]
+                    dev = max(abs(v - base) for v in vals) * 100.0 / base
+                    results.setdefault("long_rss_max_dev_pct", {})[proc] = round(dev, 2)
+                print("RSS deviation after the first chunk (%%): %s" % results["long_rss_max_dev_pct"])
         results["idle_rss_after_kb"] = idle_rss(b.proc.pid)
     finally:
         b.stop()
         b.cleanup()
     os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "perf.json"), "w") as f:
+    if a.only_long:
+        a.no_plots = True
+    with open(os.path.join(a.out, "perf-long.json" if a.only_long else "perf.json"), "w") as f:
         json.dump(results, f, indent=2, sort_keys=True)
     print("idle RSS (kB): before %s, after %s" % (results["idle_rss_kb"], results["idle_rss_after_kb"]))
     if not a.no_plots:

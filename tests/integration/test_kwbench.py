@@ -56,6 +56,18 @@ def t_smoke(b):
     b.start()
 
 
+def mapped(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        return {os.path.basename(l.split()[-1]) for l in f if "/" in l}
+
+
+def t_no_libcurl_by_default(b):
+    """Without tdx.collateral pcs/pccs the broker maps neither keywarden-pcs.so nor libcurl."""
+    libs = mapped(b.proc.pid)
+    assert any(n.startswith("libcrypto.so") for n in libs), libs
+    assert not any(n.startswith(("libcurl", "keywarden-pcs")) for n in libs), sorted(libs)
+
+
 def t_usage(b):
     p = subprocess.run([KWBENCH, "--workloads", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert p.returncode == 2 and b"--workloads must be" in p.stderr, p.stderr
@@ -76,7 +88,7 @@ def main():
 
     def setup(b):
         b.provision("demo/key/disk")
-    return kwtest.run_tests(b, [t_smoke, t_usage], setup=setup)
+    return kwtest.run_tests(b, [t_smoke, t_no_libcurl_by_default, t_usage], setup=setup)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ real ones; the workload is kwtest.Attester's emulated TDX quote.
 """
 import http.server
 import json
+import shutil
 import os
 import socketserver
 import ssl
@@ -270,6 +271,32 @@ def t_cold_failures(b):
     assert os.path.exists(cache_file(b, "pcs-cache-2"))
 
 
+def t_module(b):
+    """pccs mode loads keywarden-pcs.so (and with it libcurl); a module others may write is refused."""
+    with open("/proc/%d/maps" % b.proc.pid) as f:
+        libs = {os.path.basename(l.split()[-1]) for l in f if "/" in l}
+    assert "keywarden-pcs.so" in libs and any(n.startswith("libcurl") for n in libs), sorted(libs)
+    assert "tdx.collateral: loaded " in b.log()
+    b.stop()
+    d = os.path.join(b.dir, "modtest")
+    os.makedirs(d, exist_ok=True)
+    exe = os.path.join(d, "keywarden")
+    shutil.copy(kwtest.KEYWARDEN, exe)
+    mod = os.path.join(d, "keywarden-pcs.so")
+    shutil.copy(os.path.join(kwtest.BUILD, "verifier-client", "keywarden-pcs.so"), mod)
+    os.chmod(mod, 0o666)
+    cfg = json.loads(json.dumps(b.cfg))
+    cfg.setdefault("hsm", {})["helper"] = os.path.join(kwtest.BUILD, "hsm", "keywarden-hsm")
+    cpath = os.path.join(b.dir, "modtest-config.json")   # relative paths as in b.cfg_path
+    with open(cpath, "w") as f:
+        json.dump(cfg, f)
+    p = kwtest.subprocess.run([exe, "--config", cpath], stdout=kwtest.subprocess.PIPE,
+                              stderr=kwtest.subprocess.PIPE, timeout=30)
+    assert p.returncode != 0 and b"writable by its owner only: not loaded" in p.stderr, \
+        (p.returncode, p.stderr[-1500:])
+    b.start()
+
+
 def t_config_refused(b):
     """pccs without url, http URLs and unknown keys stop the start with a clear line."""
     b.stop()
@@ -292,7 +319,7 @@ def t_config_refused(b):
 
 
 TESTS = [t_cold_fetch, t_cache_hit, t_restart_pccs_down, t_tampered_cache_file_ignored, t_refresh,
-         t_cold_failures, t_config_refused]
+         t_cold_failures, t_module, t_config_refused]
 
 
 def main():
