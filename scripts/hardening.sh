@@ -16,7 +16,7 @@
 #            lack that note: ld ANDs the note over every object it links, so
 #            then no program can carry it (Debian 12's glibc 2.36: "crt")
 #   NXSTACK  a PT_GNU_STACK segment without the X flag
-# With BUILD_DIR: keywarden, keywarden-hsm, kwctl, kwget and kwbench must all
+# With BUILD_DIR: keywarden, keywarden-hsm, kwctl, kwget, kwbench and keywarden-pcs.so must all
 # be there, and libkwattester.so* is checked when the build has one. CET is
 # expected when the build's compile_commands.json uses -fcf-protection (auto),
 # for FILEs when the file is x86-64. Prints one table row per file; exits 1
@@ -41,7 +41,8 @@ fail=0
 files=""
 if [ $# -eq 1 ] && [ -d "$1" ]; then
 	b=$1
-	for rel in broker/keywarden hsm/keywarden-hsm tools/kwctl attester/kwget tools/kwbench; do
+	for rel in broker/keywarden hsm/keywarden-hsm tools/kwctl attester/kwget tools/kwbench \
+	    verifier-client/keywarden-pcs.so; do
 		if [ -f "$b/$rel" ]; then
 			files="$files $b/$rel"
 		else

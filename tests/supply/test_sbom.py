@@ -120,7 +120,8 @@ for ref, on in deps.items():
 
 # every binary: the right digest, and the packages of what it loads
 files = {'keywarden': 'broker/keywarden', 'keywarden-hsm': 'hsm/keywarden-hsm', 'kwctl': 'tools/kwctl',
-         'kwget': 'attester/kwget', 'kwbench': 'tools/kwbench'}
+         'kwget': 'attester/kwget', 'kwbench': 'tools/kwbench',
+         'keywarden-pcs.so': 'verifier-client/keywarden-pcs.so'}
 check(sorted(deps[meta['bom-ref']]) == sorted(f'keywarden-file:{n}' for n in files),
       f'keywarden depends on {deps[meta["bom-ref"]]}')
 for name, rel in files.items():
