@@ -311,7 +311,7 @@ att_az_hcl_probe(const char *tcti, int *ret_tdx, const char **why)
 {
 	TSS2_TCTI_CONTEXT *tc = NULL;
 	ESYS_CONTEXT *ctx = NULL;
-	TPM2B_DIGEST *rnd = NULL;
+	TPMS_CAPABILITY_DATA *cap = NULL;
 	uint8_t *hcl = NULL;
 	size_t len = 0;
 	int tdx = 0, r = KW_ERR_UNAVAILABLE;
@@ -321,9 +321,18 @@ att_az_hcl_probe(const char *tcti, int *ret_tdx, const char **why)
 		return KW_ERR_UNAVAILABLE;
 	if (Esys_Initialize(&ctx, tc, NULL) != TSS2_RC_SUCCESS)
 		goto out;
-	/* one command that any TPM answers: is one there at all? */
-	if (Esys_GetRandom(ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, 8, &rnd) != TSS2_RC_SUCCESS) {
+	/*
+	 * Is a TPM there, and does it have the NV index? (Asking for the index's
+	 * handle, unlike reading a missing index, makes tss2 log nothing.)
+	 */
+	if (Esys_GetCapability(ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
+	    ATT_AZ_HCL_NV_INDEX, 1, NULL, &cap) != TSS2_RC_SUCCESS) {
 		*why = "no TPM answered at the TCTI";
+		goto out;
+	}
+	if (cap->data.handles.count == 0 || cap->data.handles.handle[0] != ATT_AZ_HCL_NV_INDEX) {
+		*why = "no HCL report in vTPM NV index 0x01400001 (not an Azure confidential VM?)";
+		r = KW_ERR_NOT_FOUND;
 		goto out;
 	}
 	if ((r = read_hcl(ctx, &hcl, &len, why)) != 0)
@@ -335,7 +344,7 @@ att_az_hcl_probe(const char *tcti, int *ret_tdx, const char **why)
 	r = 0;
 out:
 	free(hcl);
-	Esys_Free(rnd);
+	Esys_Free(cap);
 	Esys_Finalize(&ctx);
 	Tss2_TctiLdr_Finalize(&tc);
 	return r;
