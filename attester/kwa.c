@@ -144,7 +144,7 @@ sleep_ms(int64_t ms)
 		;
 }
 
-/* ---- files (testing outputs) ---- */
+/* ---- files (testing outputs, and kwget's --out) ---- */
 
 static int
 write_all(int fd, const void *p, size_t n)
@@ -164,9 +164,14 @@ write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-/* New file, never an existing one or a symlink, mode 0600. */
-static int
-write_new_file(const char *path, const void *p, size_t n)
+int
+kwa_write_fd(int fd, const void *p, size_t n)
+{
+	return write_all(fd, p, n);
+}
+
+int
+kwa_write_new_file(const char *path, const void *p, size_t n)
 {
 	int fd, r;
 
@@ -195,7 +200,7 @@ write_tee_key(const char *path, EVP_PKEY *k)
 	if (PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) != 1 ||
 	    BIO_get_mem_ptr(b, &m) != 1 || m == NULL)
 		goto out;
-	r = write_new_file(path, m->data, m->length);
+	r = kwa_write_new_file(path, m->data, m->length);
 	OPENSSL_cleanse(m->data, m->length);
 out:
 	BIO_free(b);
@@ -1147,7 +1152,7 @@ attest_body(struct flow *f, json_t *evj)
 		goto out;
 	}
 	if (ctx->save_attest != NULL &&
-	    (r = write_new_file(ctx->save_attest, f->body, strlen(f->body))) != 0) {
+	    (r = kwa_write_new_file(ctx->save_attest, f->body, strlen(f->body))) != 0) {
 		code = fail(ctx, KWA_ERR_LOCAL, "output failed: cannot create %s: %s", ctx->save_attest,
 		    kw_strerror(r));
 		goto out;
@@ -1244,7 +1249,7 @@ phase_attest(struct flow *f)
 		return code;
 	say(ctx, "attested: received a TEE-bound token valid for %lld s", (long long)f->lifetime);
 	if (ctx->token_out != NULL) {
-		if ((r = write_new_file(ctx->token_out, f->token, strlen(f->token))) != 0)
+		if ((r = kwa_write_new_file(ctx->token_out, f->token, strlen(f->token))) != 0)
 			return fail(ctx, KWA_ERR_LOCAL, "output failed: cannot create %s: %s",
 			    ctx->token_out, r == KW_ERR_EXISTS ? "file exists" : kw_strerror(r));
 		warn(ctx, "TESTING: wrote the token to %s", ctx->token_out);
@@ -1264,7 +1269,7 @@ phase_release(struct flow *f)
 		return code;
 	if ((code = get_resource(ctx, url, f->keys->sig, f->token, f->dpop_nonce, &f->rs)) != 0)
 		return code;
-	if (ctx->jwe_out != NULL && (r = write_new_file(ctx->jwe_out, f->rs.buf, f->rs.len)) != 0)
+	if (ctx->jwe_out != NULL && (r = kwa_write_new_file(ctx->jwe_out, f->rs.buf, f->rs.len)) != 0)
 		return fail(ctx, KWA_ERR_LOCAL, "output failed: cannot create %s: %s", ctx->jwe_out,
 		    kw_strerror(r));
 	if ((r = att_jwe_decrypt((const char *)f->rs.buf, f->rs.len, f->keys->enc, &f->key,

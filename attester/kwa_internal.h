@@ -32,4 +32,12 @@ int kwa_test_set_emu(struct kwa_ctx *ctx, const uint8_t *measurement, const uint
 int kwa_test_set_outputs(struct kwa_ctx *ctx, const char *save_attest, const char *jwe_out,
     const char *tee_key_out, const char *token_out);
 
+/*
+ * Write p[0..n) to a new file (O_CREAT|O_EXCL|O_NOFOLLOW, 0600), fsync it;
+ * a partly written file is removed. 0, KW_ERR_EXISTS or KW_ERR_IO.
+ */
+int kwa_write_new_file(const char *path, const void *p, size_t n);
+/* All of p[0..n) to fd, across short writes and EINTR. 0 or KW_ERR_IO. */
+int kwa_write_fd(int fd, const void *p, size_t n);
+
 #endif

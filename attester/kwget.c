@@ -211,43 +211,6 @@ usage(FILE *f)
 /* ---- outputs ---- */
 
 static int
-write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return KW_ERR_IO;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* New file, never an existing one or a symlink, mode 0600. */
-static int
-write_new_file(const char *path, const void *p, size_t n)
-{
-	int fd, r;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return errno == EEXIST ? KW_ERR_EXISTS : KW_ERR_IO;
-	r = write_all(fd, p, n);
-	if (r == 0 && fsync(fd) != 0)
-		r = KW_ERR_IO;
-	if (close(fd) != 0 && r == 0)
-		r = KW_ERR_IO;
-	if (r != 0)
-		(void)unlink(path);
-	return r;
-}
-
-static int
 exists(const char *path)
 {
 	struct stat st;
@@ -419,13 +382,13 @@ emit_key(const struct opts *o, const uint8_t *k, size_t n)
 	if ((r = encode_key(o->format, k, n, &enc)) != 0)
 		return fail(EXIT_LOCAL, "output failed: %s", kw_strerror(r));
 	if (o->to_stdout) {
-		if (write_all(STDOUT_FILENO, kw_secret_cptr(enc), kw_secret_len(enc)) != 0)
+		if (kwa_write_fd(STDOUT_FILENO, kw_secret_cptr(enc), kw_secret_len(enc)) != 0)
 			code = fail(EXIT_LOCAL, "output failed: cannot write to standard output");
 	} else {
 		if (on_memory_fs(o->out, &fstype) == 0)
 			say("warning: %s is not on tmpfs or ramfs (file system type 0x%lx): the key "
 			    "stays on persistent storage until it is deleted", o->out, fstype);
-		if ((r = write_new_file(o->out, kw_secret_cptr(enc), kw_secret_len(enc))) != 0)
+		if ((r = kwa_write_new_file(o->out, kw_secret_cptr(enc), kw_secret_len(enc))) != 0)
 			code = fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->out,
 			    r == KW_ERR_EXISTS ? "file exists" : kw_strerror(r));
 	}
@@ -733,7 +696,7 @@ write_emu_collateral(const struct opts *o)
 	att_tdx_emu_free(e);
 	if (r != 0)
 		return fail(EXIT_LOCAL, "collateral failed: %s", kw_strerror(r));
-	r = write_new_file(o->emu_collateral_out, coll, strlen(coll));
+	r = kwa_write_new_file(o->emu_collateral_out, coll, strlen(coll));
 	free(coll);
 	if (r != 0)
 		return fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->emu_collateral_out,
