@@ -321,10 +321,21 @@ keyring_target(const char *spec, key_serial_t *ret, const char **ret_what)
 	}
 	/* a keyring of that name reachable from the user keyring, else a new one linked there */
 	found = keyctl_search(KEY_SPEC_USER_KEYRING, "keyring", spec + 1, 0);
-	if (found >= 0 && found <= INT32_MAX)
+	if (found >= 0 && found <= INT32_MAX) {
 		k = (key_serial_t)found;
-	else
+	} else {
+		/*
+		 * New: searchable by its uid, or a later run without possession of
+		 * the user keyring (a systemd service's private session keyring) would
+		 * not find it and displace it with a new one.
+		 */
 		k = add_key("keyring", spec + 1, NULL, 0, KEY_SPEC_USER_KEYRING);
+		if (k >= 0 && keyctl_setperm(k, KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_READ |
+		    KEY_USR_SEARCH) != 0) {
+			(void)keyctl_invalidate(k);
+			k = -1;
+		}
+	}
 	if (k < 0)
 		return fail(EXIT_LOCAL, "output failed: cannot find or create keyring '%s' under the "
 		    "user keyring: %s", spec + 1, strerror(errno));
@@ -410,9 +421,16 @@ check_outputs(const struct opts *o)
 		return fail(EXIT_LOCAL, "output failed: %s exists; refusing to overwrite", o->out);
 	if (exists(o->token_out))
 		return fail(EXIT_LOCAL, "output failed: %s exists; refusing to overwrite", o->token_out);
-	if (o->out != NULL && o->require_tmpfs && on_memory_fs(o->out, &fstype) != 1)
-		return fail(EXIT_LOCAL, "output failed: %s is not on tmpfs or ramfs (--require-tmpfs)",
-		    o->out);
+	if (o->out != NULL && o->require_tmpfs) {
+		int mem = on_memory_fs(o->out, &fstype);
+
+		if (mem < 0)
+			return fail(EXIT_LOCAL, "output failed: cannot tell the file system of %s's "
+			    "directory (--require-tmpfs)", o->out);
+		if (mem == 0)
+			return fail(EXIT_LOCAL, "output failed: %s is not on tmpfs or ramfs "
+			    "(--require-tmpfs)", o->out);
+	}
 	if (o->to_stdout && !o->force_tty && isatty(STDOUT_FILENO))
 		return fail(EXIT_USAGE, "refusing to write the key to a terminal: pipe standard output, "
 		    "use --out or --keyring, or give --force-tty");
