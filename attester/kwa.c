@@ -245,18 +245,13 @@ struct hdrs {
 	int64_t retry_after;                /* Retry-After in seconds from now, -1 when absent */
 };
 
-/*
- * Retry-After (RFC 9110 10.2.3): delay-seconds or an HTTP-date (IMF-fixdate).
- * Seconds from now (0 for a date in the past, at most MAX_RETRY_AFTER), or -1
- * when v is neither.
- */
-static int64_t
-parse_retry_after(const char *v, size_t vl)
+int64_t
+kwa_retry_after_parse(const char *v, size_t vl, int64_t now)
 {
 	char s[64];
 	struct tm tm;
 	const char *end;
-	int64_t secs = 0, now;
+	int64_t secs = 0;
 	time_t t;
 
 	if (vl == 0 || vl >= sizeof(s))
@@ -277,7 +272,6 @@ parse_retry_after(const char *v, size_t vl)
 		return -1;
 	if ((t = timegm(&tm)) == (time_t)-1)
 		return -1;
-	now = kw_time_now();
 	if ((int64_t)t <= now)
 		return 0;
 	return (int64_t)t - now < MAX_RETRY_AFTER ? (int64_t)t - now : MAX_RETRY_AFTER;
@@ -319,7 +313,7 @@ on_header(char *p, size_t size, size_t nitems, void *arg)
 		if (att_www_auth_use_dpop_nonce(v, vl))
 			hd->use_dpop_nonce = 1;
 	} else if (nl == 11 && strncasecmp(p, "Retry-After", nl) == 0) {
-		hd->retry_after = parse_retry_after(v, vl);
+		hd->retry_after = kwa_retry_after_parse(v, vl, kw_time_now());
 	}
 	return n;
 }

@@ -40,4 +40,11 @@ int kwa_write_new_file(const char *path, const void *p, size_t n);
 /* All of p[0..n) to fd, across short writes and EINTR. 0 or KW_ERR_IO. */
 int kwa_write_fd(int fd, const void *p, size_t n);
 
+/*
+ * Retry-After (RFC 9110 10.2.3): delay-seconds or an HTTP-date (IMF-fixdate)
+ * in v[0..vl), now in seconds since the epoch. Seconds to wait (0 for a date
+ * in the past, at most one day), or -1 when v is neither.
+ */
+int64_t kwa_retry_after_parse(const char *v, size_t vl, int64_t now);
+
 #endif

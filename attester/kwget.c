@@ -42,8 +42,6 @@ enum {
 #define MAX_KEY_DESC 256
 #define DETECT_REPORT_MAX 2048
 
-enum key_format { FMT_RAW, FMT_HEX, FMT_BASE64 };
-
 struct opts {
 	const char *url;
 	const char *resource;
@@ -52,7 +50,7 @@ struct opts {
 	int to_stdout, force_tty, require_tmpfs;
 	const char *keyring;           /* "user", "session" or "@NAME" */
 	const char *key_desc;          /* --key-description */
-	enum key_format format;
+	enum att_key_format format;
 	int format_set;
 	const char *emulate;           /* "snp" or "tdx" */
 	const char *emu_dir;
@@ -244,64 +242,6 @@ on_memory_fs(const char *file, long *ret_type)
 	return sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC;
 }
 
-/* Constant-time hex digit (lower case) of a nibble: no table, no branch on the value. */
-static char
-hex_digit(unsigned int v)
-{
-	/* v < 10: '0' + v; else 'a' + v - 10; the mask is all ones when v > 9 */
-	unsigned int gt9 = (9u - v) >> 8 & 0xffu;
-
-	return (char)('0' + v + (gt9 & 39u));
-}
-
-/* Constant-time base64 (RFC 4648 alphabet) character of a 6-bit value. */
-static char
-b64_char(unsigned int v)
-{
-	unsigned int c = v + 'A';
-
-	c += ((25u - v) >> 8) & 6u;           /* v >= 26: 'a' - 'A' - 26 = 6 */
-	c -= ((51u - v) >> 8) & 75u;          /* v >= 52: '0' - 'a' - 26 = -75 */
-	c -= ((61u - v) >> 8) & 15u;          /* v == 62: '+' - '0' - 10 = -15 */
-	c += ((62u - v) >> 8) & 3u;           /* v == 63: '/' - '+' - 1 = 3 */
-	return (char)c;
-}
-
-/* The key in the chosen encoding, in a new secret (no trailing newline). */
-static int
-encode_key(enum key_format fmt, const uint8_t *k, size_t n, struct kw_secret **ret)
-{
-	struct kw_secret *s = NULL;
-	uint8_t *o;
-	size_t len, j = 0;
-	int r;
-
-	if (fmt == FMT_RAW)
-		return kw_secret_from(k, n, ret);
-	len = fmt == FMT_HEX ? 2 * n : 4 * ((n + 2) / 3);
-	if ((r = kw_secret_new(len, &s)) != 0)
-		return r;
-	o = kw_secret_ptr(s);
-	if (fmt == FMT_HEX) {
-		for (size_t i = 0; i < n; i++) {
-			o[j++] = (uint8_t)hex_digit(k[i] >> 4);
-			o[j++] = (uint8_t)hex_digit(k[i] & 0xfu);
-		}
-	} else {
-		for (size_t i = 0; i < n; i += 3) {
-			unsigned int b0 = k[i], b1 = i + 1 < n ? k[i + 1] : 0, b2 = i + 2 < n ? k[i + 2] : 0;
-			unsigned int w = b0 << 16 | b1 << 8 | b2;
-
-			o[j++] = (uint8_t)b64_char(w >> 18 & 63u);
-			o[j++] = (uint8_t)b64_char(w >> 12 & 63u);
-			o[j++] = i + 1 < n ? (uint8_t)b64_char(w >> 6 & 63u) : '=';
-			o[j++] = i + 2 < n ? (uint8_t)b64_char(w & 63u) : '=';
-		}
-	}
-	*ret = s;   /* transferred */
-	return 0;
-}
-
 /* The keyring to add to: user, session, or NAME found or created under the user keyring. */
 static int
 keyring_target(const char *spec, key_serial_t *ret, const char **ret_what)
@@ -390,7 +330,7 @@ emit_key(const struct opts *o, const uint8_t *k, size_t n)
 	kw_fp(k, n, fp);
 	if (o->keyring != NULL)
 		return emit_keyring(o, k, n, fp);
-	if ((r = encode_key(o->format, k, n, &enc)) != 0)
+	if ((r = att_key_encode(o->format, k, n, &enc)) != 0)
 		return fail(EXIT_LOCAL, "output failed: %s", kw_strerror(r));
 	if (o->to_stdout) {
 		if (kwa_write_fd(STDOUT_FILENO, kw_secret_cptr(enc), kw_secret_len(enc)) != 0)
@@ -406,8 +346,8 @@ emit_key(const struct opts *o, const uint8_t *k, size_t n)
 	kw_secret_free(enc);
 	if (code == 0)
 		say("released: key '%s' (%zu bytes, fingerprint %s) written to %s%s", o->resource, n,
-		    fp, o->to_stdout ? "standard output" : o->out, o->format == FMT_HEX ? " (hex)" :
-		    o->format == FMT_BASE64 ? " (base64)" : "");
+		    fp, o->to_stdout ? "standard output" : o->out, o->format == ATT_KEY_HEX ? " (hex)" :
+		    o->format == ATT_KEY_BASE64 ? " (base64)" : "");
 	return code;
 }
 
@@ -663,11 +603,11 @@ parse_args(int argc, char **argv, struct opts *o)
 		case OPT_KEY_DESC: o->key_desc = optarg; break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "raw") == 0)
-				o->format = FMT_RAW;
+				o->format = ATT_KEY_RAW;
 			else if (strcmp(optarg, "hex") == 0)
-				o->format = FMT_HEX;
+				o->format = ATT_KEY_HEX;
 			else if (strcmp(optarg, "base64") == 0)
-				o->format = FMT_BASE64;
+				o->format = ATT_KEY_BASE64;
 			else
 				return fail(EXIT_USAGE, "--format takes raw, hex or base64");
 			o->format_set = 1;
