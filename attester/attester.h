@@ -376,4 +376,16 @@ struct att_manifest_opts {
 int att_manifest_build(const struct att_manifest_opts *o, json_t **ret,
     const char **reterr_what) KW_WUR;
 
+/* ---- output encodings (att_encode.c) ---- */
+
+enum att_key_format { ATT_KEY_RAW, ATT_KEY_HEX, ATT_KEY_BASE64 };
+
+/*
+ * k[0..n) (1 <= n <= ATT_MAX_PLAINTEXT) as raw bytes, lower-case hex, or
+ * base64 (RFC 4648, with padding), no trailing newline, in a new secret
+ * (*ret, kw_secret_free). Constant time in the key's bytes. 0,
+ * KW_ERR_INVALID_ARG or KW_ERR_NOMEM.
+ */
+int att_key_encode(enum att_key_format fmt, const uint8_t *k, size_t n, struct kw_secret **ret) KW_WUR;
+
 #endif

@@ -279,6 +279,26 @@ def t_kwget_release_matches_jwcrypto(b):
     b.kwget_key = key
 
 
+def t_auto_detect(b):
+    """No --tee: kwget finds the vTPM's HCL report (SNP) and releases the same key; --detect says so."""
+    az = b.az
+    env = dict(os.environ, KWGET_TCTI=az.tpm.tcti, KWGET_IMDS_URL=az.imds.url,
+               KWA_TEST_TSM_DIR="/nonexistent/tsm/report")   # this machine's configfs-tsm does not count
+    env.pop("TPM2TOOLS_TCTI", None)
+    p = subprocess.run([kwtest.KWGET, "--detect"], env=env, capture_output=True, timeout=60)
+    assert p.returncode == 0 and p.stderr == b"", p
+    assert p.stdout.decode().splitlines() == [
+        "configfs-tsm: absent (/nonexistent/tsm/report)", "tpm: present (%s)" % az.tpm.tcti,
+        "azure-vtpm: snp (HCL report in NV 0x01400001)", "tee: az-snp-vtpm"], p.stdout
+    out = outdir(b)[0]
+    p = subprocess.run([kwtest.KWGET, "--url", b.url, "--cacert", b.ca, "--resource", RES, "--out", out],
+                       env=env, capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()
+    assert ("detected: az-snp-vtpm (TPM at '%s' with an Azure HCL report (SEV-SNP) in NV 0x01400001)"
+            % az.tpm.tcti) in p.stderr.decode(), p.stderr
+    assert open(out, "rb").read() == b.kwget_key
+
+
 def python_evidence(b, nonce_tee="az-snp-vtpm", hcl=None):
     """The same evidence without kwget: tpm2_quote (tpm2-tools) over the runtime-data digest."""
     az = b.az
@@ -427,7 +447,7 @@ def t_logs_hold_no_secrets(b):
         assert s not in log and s.hex().encode() not in log and base64.b64encode(s) not in log
 
 
-TESTS = [t_kwget_release_matches_jwcrypto, t_python_attester_same_key, t_challenge_of_another_tee,
+TESTS = [t_kwget_release_matches_jwcrypto, t_auto_detect, t_python_attester_same_key, t_challenge_of_another_tee,
          t_var_data_changed, t_imds_down, t_wrong_tee, t_tdx_kwget_release, t_tdx_quote_of_another_report,
          t_tdx_evidence_for_snp_policy, t_pcr_outside_policy, t_no_hcl_report, t_logs_hold_no_secrets]
 

@@ -32,6 +32,7 @@ OTHER_CA = EkCA(WORK, "keywarden other CA")
 TPM_A = Swtpm(WORK, CA, "tpm-a")
 TPM_B = Swtpm(WORK, CA, "tpm-b")
 TPM_C = Swtpm(WORK, OTHER_CA, "tpm-c")
+KEYS = {}     # resource -> the key kwget got
 
 EV_IPL = 0x0000000D
 EV_NO_ACTION = 0x00000003
@@ -178,6 +179,7 @@ def test_kwget_release(b):
     tok.deserialize(open(jwe).read(), key=jwk.JWK.from_pem(open(key, "rb").read()))
     got = open(out, "rb").read()
     assert len(got) == 32 and tok.payload == got
+    KEYS["tpm/key/good"] = got
     ev = json.load(open(body))["tee-evidence"]
     assert set(ev) == {"credential", "ek_cert", "ak_public", "quote", "signature", "pcrs", "event_log"}, set(ev)
     assert ev["pcrs"]["sha256"]["8"] == EXPECTED[8] and ev["pcrs"]["sha256"]["9"] == EXPECTED[9]
@@ -195,6 +197,28 @@ def test_kwget_release(b):
     # the same /attest again: the challenge was spent
     st, _, resp = b.request("POST", "/kbs/v0/attest", json.load(open(body)))
     assert st == 401 and resp["type"].endswith("attestation-failed"), (st, resp)
+
+
+def test_auto_detect(b):
+    """No --tee: kwget finds the TPM (swtpm through TPM2TOOLS_TCTI) and releases the key; --detect says so."""
+    env = TPM_A.env()
+    env.pop("KWGET_TCTI", None)
+    env["KWA_TEST_TSM_DIR"] = "/nonexistent/tsm/report"   # this machine's configfs-tsm does not count
+    p = subprocess.run([KWGET, "--detect"], env=env, capture_output=True, timeout=60)
+    assert p.returncode == 0 and p.stderr == b"", p
+    assert p.stdout.decode().splitlines() == [
+        "configfs-tsm: absent (/nonexistent/tsm/report)", "tpm: present (%s)" % TPM_A.tcti,
+        "azure-vtpm: absent (no HCL report in NV 0x01400001)", "tee: tpm"], p.stdout
+    out = os.path.join(tempfile.mkdtemp(dir=WORK), "key")
+    p = subprocess.run([KWGET, "--url", b.url, "--cacert", b.ca, "--resource", "tpm/key/good", "--out", out],
+                       env=env, capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr.decode()
+    assert "detected: tpm (TPM at '%s')" % TPM_A.tcti in p.stderr.decode(), p.stderr
+    assert open(out, "rb").read() == KEYS["tpm/key/good"]
+    # an explicit --tee overrides detection: snp without configfs-tsm is evidence unavailable (7)
+    p = subprocess.run([KWGET, "--url", b.url, "--cacert", b.ca, "--resource", "tpm/key/good", "--out",
+                        out + ".2", "--tee", "snp"], env=env, capture_output=True, timeout=120)
+    assert p.returncode == 7 and b"configfs-tsm" in p.stderr and not os.path.exists(out + ".2"), p
 
 
 def test_pcr_policy_mismatch(b):
@@ -286,7 +310,7 @@ def main():
         t.start()
     b = Broker(config_edit=lambda c: c.update({"tpm": {"ek_roots": [CA.pem]}}))
     try:
-        return run_tests(b, [test_kwget_release, test_pcr_policy_mismatch, test_independent_client,
+        return run_tests(b, [test_kwget_release, test_auto_detect, test_pcr_policy_mismatch, test_independent_client,
                              test_credential_from_another_tpm, test_auth_refusals], setup=setup)
     finally:
         for t in (TPM_A, TPM_B, TPM_C):

@@ -4,8 +4,8 @@
  * test 'attester'): binding, emulated SNP reports, the SNP certificate table
  * parser, configfs-tsm absence, JWE decryption (the encrypt side is
  * written here, independently of the library), DPoP proofs, the
- * use_dpop_nonce challenge and the token's lifetime; the configuration
- * manifest in test_manifest.c.
+ * use_dpop_nonce challenge and the token's lifetime, kwget's key encodings
+ * and Retry-After; the configuration manifest in test_manifest.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +32,7 @@
 #include "kw_jwk.h"
 #include "kw_rd.h"
 #include "kw_util.h"
+#include "kwa_internal.h"
 #include "test_helper.h"
 #include "test_manifest.h"
 
@@ -1225,6 +1226,83 @@ test_token_times(void)
 	EVP_PKEY_free(k);
 }
 
+/* ------------------------------------------------------ outputs, retries */
+
+/* att_key_encode against OpenSSL's base64 and a plain hex loop, for every length 1..70. */
+static void
+test_key_encode(void)
+{
+	uint8_t k[256];
+	char want[520];   /* 512 hex digits and the NUL snprintf writes */
+	struct kw_secret *s = NULL;
+
+	for (size_t i = 0; i < sizeof(k); i++)
+		k[i] = (uint8_t)i;           /* every byte value: every hex digit, every base64 sextet */
+	CU_ASSERT_EQUAL_FATAL(att_key_encode(ATT_KEY_HEX, k, sizeof(k), &s), 0);
+	for (size_t i = 0; i < sizeof(k); i++)
+		snprintf(want + 2 * i, 3, "%02x", k[i]);
+	CU_ASSERT_EQUAL(kw_secret_len(s), 512);
+	CU_ASSERT(memcmp(kw_secret_cptr(s), want, 512) == 0);
+	kw_secret_free(s);
+	s = NULL;
+	CU_ASSERT_EQUAL_FATAL(att_key_encode(ATT_KEY_BASE64, k, 192, &s), 0);
+	CU_ASSERT_EQUAL(EVP_EncodeBlock((unsigned char *)want, k, 192), 256);
+	CU_ASSERT_EQUAL(kw_secret_len(s), 256);
+	CU_ASSERT(memcmp(kw_secret_cptr(s), want, 256) == 0);
+	kw_secret_free(s);
+	for (size_t n = 1; n <= 70; n++) {
+		uint8_t r[70];
+		int wl;
+
+		CU_ASSERT_EQUAL_FATAL(RAND_bytes(r, (int)n), 1);
+		s = NULL;
+		CU_ASSERT_EQUAL_FATAL(att_key_encode(ATT_KEY_BASE64, r, n, &s), 0);
+		wl = EVP_EncodeBlock((unsigned char *)want, r, (int)n);
+		CU_ASSERT_EQUAL(kw_secret_len(s), (size_t)wl);
+		CU_ASSERT(memcmp(kw_secret_cptr(s), want, (size_t)wl) == 0);
+		kw_secret_free(s);
+		s = NULL;
+		CU_ASSERT_EQUAL_FATAL(att_key_encode(ATT_KEY_RAW, r, n, &s), 0);
+		CU_ASSERT(kw_secret_len(s) == n && memcmp(kw_secret_cptr(s), r, n) == 0);
+		kw_secret_free(s);
+	}
+	s = NULL;
+	CU_ASSERT_EQUAL(att_key_encode(ATT_KEY_HEX, k, 0, &s), KW_ERR_INVALID_ARG);
+	CU_ASSERT_EQUAL(att_key_encode(ATT_KEY_HEX, NULL, 1, &s), KW_ERR_INVALID_ARG);
+	CU_ASSERT_EQUAL(att_key_encode(ATT_KEY_RAW, k, ATT_MAX_PLAINTEXT + 1, &s), KW_ERR_INVALID_ARG);
+	CU_ASSERT_PTR_NULL(s);
+}
+
+static void
+test_retry_after(void)
+{
+	static const struct {
+		const char *v;
+		int64_t want;
+	} cases[] = {
+		{"0", 0}, {"1", 1}, {"120", 120}, {"0007", 7}, {"86400", 86400}, {"86401", 86400},
+		{"99999999999999999999999", 86400},
+		/* 1767225600 is Thu, 01 Jan 2026 00:00:00 GMT */
+		{"Thu, 01 Jan 2026 00:00:10 GMT", 10}, {"Thu, 01 Jan 2026 00:00:00 GMT", 0},
+		{"Wed, 31 Dec 2025 23:00:00 GMT", 0}, {"Sat, 03 Jan 2026 00:00:00 GMT", 86400},
+		{"", -1}, {"1.5", -1}, {"-1", -1}, {"1 ", -1}, {"+1", -1}, {"soon", -1},
+		{"Thu, 01 Jan 2026 00:00:10", -1}, {"Thu, 01 Jan 2026 00:00:10 GMT x", -1},
+		{"Thu, 32 Jan 2026 00:00:10 GMT", -1}, {"2026-01-01T00:00:10Z", -1},
+	};
+
+	for (size_t i = 0; i < KW_ARRAY_SIZE(cases); i++) {
+		int64_t got = kwa_retry_after_parse(cases[i].v, strlen(cases[i].v), 1767225600);
+
+		if (got != cases[i].want)
+			fprintf(stderr, "Retry-After '%s': %lld, want %lld\n", cases[i].v, (long long)got,
+			    (long long)cases[i].want);
+		CU_ASSERT_EQUAL(got, cases[i].want);
+	}
+	/* a value longer than any valid one */
+	CU_ASSERT_EQUAL(kwa_retry_after_parse("1111111111111111111111111111111111111111111111111111111111111111111", 67,
+	    1767225600), -1);
+}
+
 int
 main(void)
 {
@@ -1246,7 +1324,8 @@ main(void)
 	    TEST_ADD(s, test_jwe_good) || TEST_ADD(s, test_jwe_rejects) ||
 	    TEST_ADD(s, test_jwe_truncation_sweep) || TEST_ADD(s, test_jwe_bitflip_sweep) ||
 	    TEST_ADD(s, test_dpop_proof) || TEST_ADD(s, test_dpop_nonce_and_challenge) ||
-	    TEST_ADD(s, test_token_times) || manifest_tests_add() != 0)
+	    TEST_ADD(s, test_token_times) || TEST_ADD(s, test_key_encode) ||
+	    TEST_ADD(s, test_retry_after) || manifest_tests_add() != 0)
 		return test_end(-1);
 	return test_end(0);
 }
