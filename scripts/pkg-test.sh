@@ -1,0 +1,163 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# pkg-test.sh [DEBDIR]: the package test (docs/packaging.md), run by .ci/run
+# after scripts/test.sh. As root:
+#   1. builds the packages (scripts/build-deb.sh), unless DEBDIR holds them;
+#   2. makes a fresh container-like root: an overlay whose lower layer is this
+#      machine's / (read-only) and whose upper layer is a temporary directory,
+#      with /proc, /dev, /sys and /tmp bound in; every command in it runs
+#      chrooted in a network namespace of its own (loopback only);
+#   3. installs the packages there with dpkg -i (their dependencies are this
+#      machine's Debian packages), runs systemd-sysusers and systemd-tmpfiles
+#      for the package's files and checks the users and directories, checks
+#      the installed units with systemd-analyze verify, runs keywarden-setup
+#      twice (idempotent: the second run changes nothing);
+#   4. starts keywarden-hsm and keywarden with the installed units' socket,
+#      ExecStartPre= and ExecStart= lines as their User= (scripts/pkg-test-inner.py),
+#      registers a key with the installed kwctl, fetches it with the installed
+#      kwget (--emulate snp) and compares it with the registered bytes.
+# The only change to the installed files: the test trusts an emulation SNP
+# chain (snp.test_roots in /etc/keywarden/keywarden.json of the test root).
+# Mounts and processes are cleaned up on every exit path; the whole test is
+# bounded by KW_PKG_TEST_TIMEOUT seconds (default 900). Last line:
+# "pkg-test: PASS" or "pkg-test: FAIL (...)".
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+limit="${KW_PKG_TEST_TIMEOUT:-900}"
+if [ -z "${KW_PKG_TEST_BOUNDED:-}" ]; then
+	KW_PKG_TEST_BOUNDED=1 timeout --kill-after=30 "$limit" sh "$0" "$@" && exit 0
+	rc=$?
+	[ "$rc" -eq 124 ] && echo "pkg-test: FAIL (timed out after $limit s)"
+	exit "$rc"
+fi
+[ "$(id -u)" -eq 0 ] || { echo "pkg-test: FAIL (needs root: overlay mount, chroot)"; exit 1; }
+
+start=$(date +%s)
+work=$(mktemp -d /tmp/kwpkg.XXXXXX)
+M="$work/root"
+mounted=""
+result="FAIL (unexpected exit)"
+
+cleanup() {
+	rc=$?
+	trap - EXIT INT TERM
+	# processes whose root is the test root were started by this test
+	for p in /proc/[0-9]*; do
+		if [ "$(readlink "$p/root" 2>/dev/null)" = "$M" ]; then
+			kill -KILL "${p#/proc/}" 2>/dev/null || true
+		fi
+	done
+	for m in $mounted; do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "pkg-test: cannot unmount $m" >&2
+	done
+	if [ -n "${KW_PKG_TEST_KEEP:-}" ]; then
+		echo "pkg-test: kept $work"
+	else
+		rm -rf "$work"
+	fi
+	[ "$rc" -eq 0 ] || echo "pkg-test: logs were in $work (see above)"
+	echo "pkg-test: $result ($(( $(date +%s) - start )) s)"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'result="FAIL (interrupted)"; exit 130' INT TERM
+
+fail() { result="FAIL ($*)"; exit 1; }
+in_root() { unshare --net chroot "$M" "$@"; }
+
+# --- 1. packages
+debs="${1:-}"
+if [ -z "$debs" ]; then
+	debs="$work/debs"
+	echo "pkg-test: building the packages"
+	t0=$(date +%s)
+	sh "$top/scripts/build-deb.sh" "$debs" >/dev/null || fail "package build"
+	echo "pkg-test: packages built in $(( $(date +%s) - t0 )) s"
+fi
+set -- "$debs"/keywarden_*.deb "$debs"/keywarden-tools_*.deb "$debs"/kwget_*.deb \
+	"$debs"/libkwattester0_*.deb "$debs"/libkwattester-dev_*.deb
+for d; do [ -f "$d" ] || fail "missing package $d"; done
+mkdir -p "$work/pkgs"
+cp "$@" "$work/pkgs/"
+
+# --- 2. the test root
+mkdir -p "$work/upper" "$work/overlay-work" "$M"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$work/upper,workdir=$work/overlay-work" "$M" ||
+	fail "overlay mount"
+mounted="$M"
+for d in proc dev sys tmp; do
+	mount --bind "/$d" "$M/$d" || fail "bind /$d"
+	mounted="$M/$d $mounted"
+done
+# a fresh root: none of what the packages bring may be there already
+for f in /usr/bin/keywarden /usr/bin/kwctl /usr/bin/kwget /etc/keywarden /var/lib/keywarden; do
+	[ ! -e "$M$f" ] || fail "$f exists on this machine: the test root would not be fresh"
+done
+for f in passwd group shadow gshadow; do
+	[ -f "$M/etc/$f" ] && sed -i '/^keywarden\(-hsm\)\{0,1\}:/d' "$M/etc/$f"
+done
+# no service starts from maintainer scripts in here
+printf '#!/bin/sh\nexit 101\n' > "$M/usr/sbin/policy-rc.d"
+chmod 755 "$M/usr/sbin/policy-rc.d"
+
+# --- 3. install, users, directories, units, setup
+echo "pkg-test: dpkg -i $(cd "$work/pkgs" && echo *.deb)"
+in_root dpkg -i "$work"/pkgs/*.deb > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg -i"; }
+for p in keywarden keywarden-tools kwget libkwattester0 libkwattester-dev; do
+	[ "$(in_root dpkg-query -W -f='${Status}' "$p")" = "install ok installed" ] || fail "$p not installed"
+done
+in_root systemd-sysusers /usr/lib/sysusers.d/keywarden.conf || fail "systemd-sysusers"
+in_root systemd-tmpfiles --create /usr/lib/tmpfiles.d/keywarden.conf || fail "systemd-tmpfiles"
+check_path() { # PATH MODE OWNER:GROUP
+	got=$(in_root stat -c '%a %U:%G' "$1") || fail "$1 missing"
+	[ "$got" = "$2 $3" ] || fail "$1 is $got, expected $2 $3"
+}
+for u in keywarden keywarden-hsm; do
+	in_root getent passwd "$u" >/dev/null || fail "user $u missing after systemd-sysusers"
+done
+in_root id -nG keywarden | grep -qw keywarden-hsm && fail "keywarden is in group keywarden-hsm"
+check_path /var/lib/keywarden 700 keywarden:keywarden
+check_path /var/lib/keywarden-hsm/tokens 700 keywarden-hsm:keywarden-hsm
+check_path /etc/keywarden 750 root:keywarden
+check_path /etc/keywarden/keywarden.json 640 root:keywarden
+check_path /etc/keywarden-hsm 750 root:keywarden-hsm
+echo "pkg-test: users keywarden, keywarden-hsm and their directories as documented"
+in_root systemd-analyze verify /lib/systemd/system/keywarden-hsm.socket \
+	/lib/systemd/system/keywarden-hsm.service /lib/systemd/system/keywarden.service \
+	> "$work/verify.log" 2>&1 || { cat "$work/verify.log"; fail "systemd-analyze verify"; }
+echo "pkg-test: systemd-analyze verify: the installed units are clean"
+
+in_root keywarden-setup --help | grep -q '^usage: keywarden-setup' || fail "keywarden-setup --help"
+in_root keywarden-setup > "$work/setup.log" 2>&1 || { cat "$work/setup.log"; fail "keywarden-setup"; }
+check_path /etc/keywarden-hsm/hsm.pin 400 keywarden-hsm:keywarden-hsm
+check_path /etc/keywarden/tls/server.key 640 root:keywarden
+check_path /etc/keywarden/admin/keywarden-admin.key 600 root:root
+check_path /etc/keywarden/kwctl.json 600 root:root
+snap() { (cd "$M" && sha256sum etc/keywarden-hsm/hsm.pin etc/keywarden/tls/* etc/keywarden/admin/* \
+	etc/keywarden/kwctl.json && find var/lib/keywarden-hsm/tokens -type f | sort); }
+before=$(snap)
+in_root keywarden-setup --quiet > "$work/setup2.log" 2>&1 || { cat "$work/setup2.log"; fail "keywarden-setup, second run"; }
+[ "$before" = "$(snap)" ] || fail "a second keywarden-setup changed the material"
+[ -s "$work/setup2.log" ] && { cat "$work/setup2.log"; fail "keywarden-setup --quiet printed something"; }
+echo "pkg-test: keywarden-setup made the token, TLS and admin material; a second run kept them"
+
+# --- 4. the test's one change: trust an emulation SNP chain, then the flow
+sh "$top/scripts/mk-emu-chain.sh" "$M/etc/keywarden/emu" >/dev/null || fail "mk-emu-chain.sh"
+chmod -R go+rX "$M/etc/keywarden/emu"
+/usr/bin/python3 - "$M/etc/keywarden/keywarden.json" <<'PY' || fail "test configuration"
+import json, sys
+p = sys.argv[1]
+cfg = json.load(open(p))
+cfg["snp"] = {"test_roots": ["/etc/keywarden/emu/ark.pem"], "cert_chains": ["/etc/keywarden/emu/cert_chain.pem"]}
+json.dump(cfg, open(p, "w"), indent=2)
+PY
+mkdir -p "$work/flow"
+cp "$top/scripts/pkg-test-inner.py" "$top/scripts/kw_unitfile.py" "$work/flow/"
+in_root /usr/bin/python3 "$work/flow/pkg-test-inner.py" /lib/systemd/system "$work/flow" /etc/keywarden/emu ||
+	{ echo "--- keywarden-hsm log"; tail -n 30 "$work/flow/keywarden-hsm.log" 2>/dev/null
+	  echo "--- keywarden log"; tail -n 30 "$work/flow/keywarden.log" 2>/dev/null
+	  fail "broker from the units and the kwget flow"; }
+grep -q "listening on the socket passed by systemd" "$work/flow/keywarden-hsm.log" ||
+	fail "keywarden-hsm did not take the socket from LISTEN_FDS"
+result="PASS"
