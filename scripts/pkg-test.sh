@@ -142,6 +142,37 @@ in_root keywarden-setup --quiet > "$work/setup2.log" 2>&1 || { cat "$work/setup2
 [ -s "$work/setup2.log" ] && { cat "$work/setup2.log"; fail "keywarden-setup --quiet printed something"; }
 echo "pkg-test: keywarden-setup made the token, TLS and admin material; a second run kept them"
 
+# --- the initramfs hook of the installed kwget (initramfs-tools-core's hook-functions)
+[ -f "$M/usr/share/initramfs-tools/hook-functions" ] ||
+	fail "initramfs-tools-core is not installed (scripts/install-deps.sh)"
+run_hook() { # DESTDIR
+	in_root env DESTDIR="$1" verbose=n version="$(uname -r)" MODULESDIR="/lib/modules/$(uname -r)" \
+		CONFDIR=/etc/initramfs-tools sh /usr/share/initramfs-tools/hooks/kwget >> "$work/hook.log" 2>&1
+}
+run_hook /var/tmp/initramfs-none || fail "initramfs hook without configuration"
+[ -z "$(ls -A "$M/var/tmp/initramfs-none" 2>/dev/null)" ] ||
+	fail "the initramfs hook added files without a KWGET_INITRAMFS=yes configuration"
+printf '%s\n' "KWGET_URL=https://192.0.2.1:8443" "KWGET_CACERT=/etc/keywarden/tls/ca.pem" \
+	"KWGET_RESOURCE=disks/key/root" "KWGET_OPTS=" "KWGET_INITRAMFS=yes" > "$M/etc/keywarden/kwget/root_crypt.conf"
+run_hook /var/tmp/initramfs || { cat "$work/hook.log"; fail "initramfs hook"; }
+ird="$M/var/tmp/initramfs"
+[ -x "$ird/usr/bin/kwget" ] || fail "the initramfs hook did not copy kwget"
+[ "$(stat -c %a "$ird/etc/keywarden/kwget/root_crypt.conf" 2>/dev/null)" = 600 ] ||
+	fail "the initramfs hook did not copy root_crypt.conf (0600)"
+[ ! -e "$ird/etc/keywarden/kwget/example.conf" ] || fail "the initramfs hook copied example.conf"
+cmp -s "$ird/etc/keywarden/tls/ca.pem" "$M/etc/keywarden/tls/ca.pem" || fail "the initramfs hook did not copy the CA"
+# every shared object kwget needs is in the initramfs (copy_exec follows ldd)
+for lib in $(in_root ldd /usr/bin/kwget | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p'); do
+	real=$(in_root readlink -f "$lib")
+	[ -e "$ird$lib" ] || [ -e "$ird$real" ] || [ -e "$ird/usr$lib" ] || [ -e "$ird/usr$real" ] ||
+		fail "the initramfs lacks $lib for kwget"
+done
+# mkinitramfs makes the merged-/usr links of the tree itself; the hook runs without them
+for d in bin lib lib64 sbin; do [ -e "$ird/$d" ] || ln -s "usr/$d" "$ird/$d"; done
+in_root chroot /var/tmp/initramfs /usr/bin/kwget --help > "$work/kwget-initramfs.log" 2>&1 ||
+	{ cat "$work/kwget-initramfs.log"; fail "kwget does not run inside the initramfs tree"; }
+echo "pkg-test: initramfs hook: kwget, its libraries, root_crypt.conf and the CA copied; kwget --help runs in the tree"
+
 # --- 4. the test's one change: trust an emulation SNP chain, then the flow
 sh "$top/scripts/mk-emu-chain.sh" "$M/etc/keywarden/emu" >/dev/null || fail "mk-emu-chain.sh"
 chmod -R go+rX "$M/etc/keywarden/emu"
