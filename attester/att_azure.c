@@ -306,6 +306,41 @@ out:
 	return r;
 }
 
+int
+att_az_hcl_probe(const char *tcti, int *ret_tdx, const char **why)
+{
+	TSS2_TCTI_CONTEXT *tc = NULL;
+	ESYS_CONTEXT *ctx = NULL;
+	TPM2B_DIGEST *rnd = NULL;
+	uint8_t *hcl = NULL;
+	size_t len = 0;
+	int tdx = 0, r = KW_ERR_UNAVAILABLE;
+
+	*why = "no TPM (the TCTI did not load or connect)";
+	if (Tss2_TctiLdr_Initialize(tcti_conf(tcti), &tc) != TSS2_RC_SUCCESS)
+		return KW_ERR_UNAVAILABLE;
+	if (Esys_Initialize(&ctx, tc, NULL) != TSS2_RC_SUCCESS)
+		goto out;
+	/* one command that any TPM answers: is one there at all? */
+	if (Esys_GetRandom(ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, 8, &rnd) != TSS2_RC_SUCCESS) {
+		*why = "no TPM answered at the TCTI";
+		goto out;
+	}
+	if ((r = read_hcl(ctx, &hcl, &len, why)) != 0)
+		goto out;
+	*why = "NV index 0x01400001 does not hold an HCL report";
+	if ((r = att_az_hcl_kind(hcl, len, &tdx, NULL)) != 0)
+		goto out;
+	*ret_tdx = tdx;
+	r = 0;
+out:
+	free(hcl);
+	Esys_Free(rnd);
+	Esys_Finalize(&ctx);
+	Tss2_TctiLdr_Finalize(&tc);
+	return r;
+}
+
 /* ---- IMDS ---- */
 
 const char *

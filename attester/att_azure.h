@@ -57,6 +57,15 @@ struct att_az_tpm {
 int att_az_tpm_collect(const char *tcti, const uint8_t *qualifying, size_t qlen, struct att_az_tpm *ret,
     const char **reterr_reason) KW_WUR;
 
+/*
+ * Detection: is there a TPM at tcti (as for att_az_tpm_collect) and does its
+ * NV index ATT_AZ_HCL_NV_INDEX hold an HCL report? 0 with *ret_tdx (the
+ * report's kind), KW_ERR_UNAVAILABLE (no TPM), KW_ERR_NOT_FOUND (a TPM, no
+ * HCL report), or another code (a TPM whose index does not read as an HCL
+ * report), with a static reason. Reads only.
+ */
+int att_az_hcl_probe(const char *tcti, int *ret_tdx, const char **reterr_reason) KW_WUR;
+
 /* Free and zero. NULL-safe. */
 void att_az_tpm_clear(struct att_az_tpm *t);
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kwget: fetch a key from a keywarden broker with fresh SEV-SNP or Intel TDX
- * evidence.
- * auth (nonce) -> attest (runtime-data + evidence -> TEE-bound token) ->
- * resource (token + DPoP proof signed with tee-sigkey -> JWE encrypted to
- * the TEE key) -> decrypt -> write. See docs/kwget.md.
+ * kwget: fetch a key from a keywarden broker with fresh TEE evidence; a thin
+ * command line over libkwattester (kwattester.h). The flow, retries and
+ * evidence are the library's; this file parses options, checks outputs
+ * before any network traffic and writes the key (file, standard output or
+ * the kernel keyring). See docs/kwget.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,48 +14,46 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-#include <openssl/bio.h>
-#include <openssl/crypto.h>
-#include <openssl/pem.h>
+#include <keyutils.h>
+#include <linux/magic.h>
 
 #include "attester.h"
 #include "att_tdx_emu.h"
-#include "att_tpm.h"
-#include "att_azure.h"
 #include "kw_build.h"
 #include "kw_json.h"
 #include "kw_name.h"
-#include "kw_log.h"
 #include "kw_secret.h"
 #include "kw_util.h"
+#include "kwa_internal.h"
+#include "kwattester.h"
 
+/* Exit codes: enum kwa_status (kwattester.h), 0 and 1..8. */
 enum {
-	EXIT_USAGE = 1,
-	EXIT_NET = 2,
-	EXIT_DENIED = 3,
-	EXIT_NOTFOUND = 4,
-	EXIT_SERVER = 5,
-	EXIT_LOCAL = 6,
+	EXIT_USAGE = KWA_ERR_USAGE,
+	EXIT_LOCAL = KWA_ERR_LOCAL,
+	EXIT_NO_TEE = KWA_ERR_NO_TEE,
 };
 
-#define MAX_AUTH_RESP 4096
-#define MAX_ATTEST_RESP (ATT_MAX_TOKEN + 1024)   /* {"token": ...} */
-#define MAX_RESOURCE_RESP ATT_MAX_JWE
-#define MAX_NONCE 1024
-#define MAX_URL 2048
-#define HTTP_RETRY_NONCE 100 /* http_do: 401 use_dpop_nonce with a DPoP-Nonce; not an exit code */
+#define MAX_DEADLINE_S 86400
+#define MAX_KEY_DESC 256
+#define DETECT_REPORT_MAX 2048
+
+enum key_format { FMT_RAW, FMT_HEX, FMT_BASE64 };
 
 struct opts {
 	const char *url;
 	const char *resource;
 	const char *cacert;
 	const char *out;
-	int to_stdout;
+	int to_stdout, force_tty, require_tmpfs;
+	const char *keyring;           /* "user", "session" or "@NAME" */
+	const char *key_desc;          /* --key-description */
+	enum key_format format;
+	int format_set;
 	const char *emulate;           /* "snp" or "tdx" */
 	const char *emu_dir;
 	const char *emu_collateral_out;   /* write the emulated platform's TDX collateral, exit */
@@ -70,10 +68,13 @@ struct opts {
 	int quiet;
 	struct att_manifest_opts man;
 	int no_manifest;
-	const char *tee;               /* --tee: "tpm", "az-snp-vtpm", "az-tdx-vtpm" (otherwise configfs-tsm or --emulate) */
+	const char *tee;               /* --tee NAME, or NULL (auto) */
 	uint32_t tpm_ek_handle, tpm_ak_handle;   /* persistent handles, 0: create */
 	const char *tpm_event_log;     /* --tpm-event-log FILE */
 	int tpm_no_event_log;
+	int detect;
+	long retries;                  /* -1: the library's default */
+	long deadline_s, connect_s, request_s;   /* 0: the library's default */
 };
 
 static int quiet;
@@ -106,32 +107,76 @@ fail(int code, const char *fmt, ...)
 	return code;
 }
 
+/* The library's progress lines, as kwget's own. */
+static void
+on_log(void *arg, int level, const char *line)
+{
+	(void)arg;
+	(void)level;
+	say("%s", line);
+}
+
 static void
 usage(FILE *f)
 {
-	fputs("usage: kwget --url URL --resource REPO/TYPE/TAG (--out FILE | --stdout)\n"
-	      "             [--cacert FILE] [--quiet]\n"
+	fputs("usage: kwget --url URL --resource REPO/TYPE/TAG\n"
+	      "             (--out FILE | --stdout | --keyring user|session|@NAME)\n"
+	      "             [--format raw|hex|base64] [--require-tmpfs] [--force-tty]\n"
+	      "             [--key-description DESC] [--cacert FILE] [--quiet]\n"
+	      "             [--retries N] [--deadline SECONDS] [--connect-timeout SECONDS]\n"
+	      "             [--request-timeout SECONDS]\n"
+	      "             [--tee auto|snp|tdx|tpm|az-snp-vtpm|az-tdx-vtpm]\n"
+	      "             [--tpm-ek-handle HEX] [--tpm-ak-handle HEX]\n"
+	      "             [--tpm-event-log FILE | --tpm-no-event-log]\n"
 	      "             [--emulate snp|tdx --emu-dir DIR [--emu-measurement HEX] [--emu-debug]\n"
 	      "              [--emu-report-data HEX]]\n"
 	      "             [--save-attest-request FILE] [--jwe-out FILE] [--tee-key-out FILE]\n"
 	      "             [--token-out FILE]\n"
 	      "             [--root-store PATH] [--tls-config FILE [--tls-config-section NAME]]\n"
 	      "             [--crypto-config FILE] | [--no-manifest]\n"
-	      "             [--tee tpm [--tpm-ek-handle HEX] [--tpm-ak-handle HEX]\n"
-	      "              [--tpm-event-log FILE | --tpm-no-event-log]]\n"
-	      "             [--tee az-snp-vtpm|az-tdx-vtpm]\n"
+	      "       kwget --detect\n"
 	      "       kwget --emulate tdx --emu-dir DIR --emu-collateral-out FILE\n"
 	      "       kwget --help | --version\n"
 	      "\n"
-	      "Proves this guest with fresh SEV-SNP or TDX evidence (configfs-tsm) to the keywarden\n"
-	      "broker at URL (https only, TLS 1.3) and writes the released key to FILE\n"
-	      "(created new, mode 0600) or raw to standard output.\n"
+	      "Proves this machine with fresh TEE evidence (SEV-SNP or TDX through configfs-tsm,\n"
+	      "a TPM 2.0, an Azure vTPM) to the keywarden broker at URL (https only, TLS 1.3) and\n"
+	      "writes the released key to FILE (created new, mode 0600), to standard output or\n"
+	      "into a kernel keyring.\n"
 	      "\n"
 	      "  --url URL              broker base URL, https://host[:port][/prefix]\n"
 	      "  --resource R/T/G       key to fetch: repository/type/tag\n"
 	      "  --cacert FILE          CA certificate(s) to verify the broker (default: system store)\n"
-	      "  --out FILE             write the key here (must not exist)\n"
-	      "  --stdout               write the raw key bytes to standard output\n"
+	      "  --out FILE             write the key here (must not exist; warns unless on tmpfs)\n"
+	      "  --require-tmpfs        refuse an --out FILE that is not on tmpfs or ramfs\n"
+	      "  --stdout               write the key to standard output (not to a terminal)\n"
+	      "  --force-tty            allow --stdout on a terminal\n"
+	      "  --keyring user|session|@NAME\n"
+	      "                         add the key (type user) to the user or session keyring,\n"
+	      "                         or to the keyring NAME under the user keyring (found or\n"
+	      "                         created); prints the key's serial number\n"
+	      "  --key-description DESC the key's description (default keywarden:REPO/TYPE/TAG)\n"
+	      "  --format raw|hex|base64\n"
+	      "                         encoding for --out and --stdout (default raw)\n"
+	      "  --retries N            retries of a transient failure per request (default 5;\n"
+	      "                         0: none)\n"
+	      "  --deadline SECONDS     give up after this long in all (default 60)\n"
+	      "  --connect-timeout SECONDS, --request-timeout SECONDS\n"
+	      "                         per attempt (default 10 and 60)\n"
+	      "  --tee NAME             the evidence source; default auto (see --detect)\n"
+	      "                         snp, tdx: configfs-tsm; tpm: this machine's TPM 2.0\n"
+	      "                         (TCTI from $TPM2TOOLS_TCTI, else $TCTI, else\n"
+	      "                         device:/dev/tpmrm0); az-snp-vtpm, az-tdx-vtpm: an Azure\n"
+	      "                         confidential VM's vTPM (HCL report in NV 0x01400001, AK at\n"
+	      "                         0x81000003, TCTI from $KWGET_TCTI, else $TPM2TOOLS_TCTI,\n"
+	      "                         else device:/dev/tpmrm0) and Azure IMDS\n"
+	      "  --detect               print what TEE this machine offers and exit\n"
+	      "  --tpm-ek-handle HEX    use the persistent EK at HEX (default: create it from the\n"
+	      "                         TCG default RSA-2048 template)\n"
+	      "  --tpm-ak-handle HEX    use the persistent AK at HEX (default: create a primary\n"
+	      "                         restricted RSA-2048 RSASSA/SHA-256 signing key)\n"
+	      "  --tpm-event-log FILE   send this TCG event log (default: the kernel's\n"
+	      "                         binary_bios_measurements when readable)\n"
+	      "  --tpm-no-event-log     send no event log\n"
 	      "  --emulate snp|tdx      TESTING ONLY: emulated SEV-SNP report or TDX quote signed by\n"
 	      "                         a test chain (every certificate says it is not AMD's/Intel's)\n"
 	      "  --emu-dir DIR          the test chain: scripts/mk-emu-chain.sh (snp),\n"
@@ -154,29 +199,16 @@ usage(FILE *f)
 	      "                         the ssl_conf entry to read (default: system_default)\n"
 	      "  --crypto-config FILE   the workload's declared key lengths (JSON)\n"
 	      "  --no-manifest          send an empty configuration manifest (\"config\": {})\n"
-	      "  --tee tpm              attest with this machine's TPM 2.0 (credential activation;\n"
-	      "                         TCTI from $TPM2TOOLS_TCTI, else $TCTI, else device:/dev/tpmrm0)\n"
-	      "  --tpm-ek-handle HEX    use the persistent EK at HEX (default: create it from the\n"
-	      "                         TCG default RSA-2048 template)\n"
-	      "  --tpm-ak-handle HEX    use the persistent AK at HEX (default: create a primary\n"
-	      "                         restricted RSA-2048 RSASSA/SHA-256 signing key)\n"
-	      "  --tpm-event-log FILE   send this TCG event log (default: the kernel's\n"
-	      "                         binary_bios_measurements when readable)\n"
-	      "  --tpm-no-event-log     send no event log\n"
-	      "  --tee az-snp-vtpm|az-tdx-vtpm\n"
-	      "                         attest through an Azure confidential VM's vTPM: the HCL\n"
-	      "                         report (NV 0x01400001), a quote by the AK at 0x81000003\n"
-	      "                         (TCTI from $KWGET_TCTI, else $TPM2TOOLS_TCTI, else\n"
-	      "                         device:/dev/tpmrm0), and from Azure IMDS the VCEK (SNP)\n"
-	      "                         or the TD quote (TDX)\n"
 	      "  --quiet                print errors only\n"
 	      "\n"
-	      "Exit: 0 ok, 1 usage, 2 network/TLS, 3 attestation denied (401/403), 4 not found,\n"
-	      "      5 other server error, 6 local evidence/crypto/output error.\n",
+	      "Exit: 0 ok, 1 usage or configuration, 2 broker unreachable (network/TLS),\n"
+	      "      3 attestation denied (401/403), 4 not found, 5 other server error (also\n"
+	      "      429/502/503/504 once retries or the deadline ran out), 6 local error,\n"
+	      "      7 evidence unavailable (no TEE found), 8 key larger than kwget's buffer.\n",
 	    f);
 }
 
-/* ---- files ---- */
+/* ---- outputs ---- */
 
 static int
 write_all(int fd, const void *p, size_t n)
@@ -216,238 +248,212 @@ write_new_file(const char *path, const void *p, size_t n)
 }
 
 static int
-write_tee_key(const char *path, EVP_PKEY *k)
+exists(const char *path)
 {
-	BIO *b = NULL;
-	BUF_MEM *m = NULL;
-	int r = KW_ERR_CRYPTO;
+	struct stat st;
 
-	if ((b = BIO_new(BIO_s_mem())) == NULL)
-		return KW_ERR_NOMEM;
-	if (PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) != 1 ||
-	    BIO_get_mem_ptr(b, &m) != 1 || m == NULL)
-		goto out;
-	r = write_new_file(path, m->data, m->length);
-	OPENSSL_cleanse(m->data, m->length);
-out:
-	BIO_free(b);
-	return r;
-}
-
-/* ---- HTTP ---- */
-
-struct resp {
-	uint8_t *buf;
-	size_t len, max;
-	int too_large;
-};
-
-static size_t
-on_data(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct resp *rs = arg;
-	size_t n = size * nmemb;
-
-	if (n > rs->max - rs->len) {
-		rs->too_large = 1;
-		return 0; /* aborts the transfer */
-	}
-	memcpy(rs->buf + rs->len, p, n);
-	rs->len += n;
-	return n;
-}
-
-/* Response headers kwget acts on (of the final response; 1xx ones are dropped). */
-struct hdrs {
-	char nonce[ATT_MAX_DPOP_NONCE + 1]; /* DPoP-Nonce, "" when absent or not a valid nonce */
-	int use_dpop_nonce;                 /* WWW-Authenticate: DPoP error="use_dpop_nonce" */
-};
-
-static size_t
-on_header(char *p, size_t size, size_t nitems, void *arg)
-{
-	struct hdrs *hd = arg;
-	size_t n = size * nitems, l = n, nl, vl;
-	const char *colon, *v;
-
-	while (l > 0 && (p[l - 1] == '\r' || p[l - 1] == '\n'))
-		l--;
-	if (l >= 5 && strncmp(p, "HTTP/", 5) == 0) {
-		memset(hd, 0, sizeof(*hd)); /* the status line of a new response */
-		return n;
-	}
-	if ((colon = memchr(p, ':', l)) == NULL)
-		return n;
-	nl = (size_t)(colon - p);
-	v = colon + 1;
-	vl = l - nl - 1;
-	while (vl > 0 && (*v == ' ' || *v == '\t')) {
-		v++;
-		vl--;
-	}
-	while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
-		vl--;
-	if (nl == 10 && strncasecmp(p, "DPoP-Nonce", nl) == 0) {
-		if (att_dpop_nonce_valid(v, vl)) {
-			memcpy(hd->nonce, v, vl);
-			hd->nonce[vl] = '\0';
-		} else {
-			hd->nonce[0] = '\0';
-		}
-	} else if (nl == 16 && strncasecmp(p, "WWW-Authenticate", nl) == 0) {
-		if (att_www_auth_use_dpop_nonce(v, vl))
-			hd->use_dpop_nonce = 1;
-	}
-	return n;
-}
-
-static void
-resp_free(struct resp *rs)
-{
-	if (rs->buf != NULL) {
-		kw_wipe(rs->buf, rs->max + 1);
-		free(rs->buf);
-	}
-	rs->buf = NULL;
-}
-
-/* Print the RFC 7807 problem (or the bare status) and map the status to an exit code. */
-static int
-http_error(const char *step, long status, const struct resp *rs)
-{
-	char title[160], detail[320];
-	const char *t = NULL, *d = NULL;
-	size_t l;
-	json_t *j = NULL;
-	int code;
-
-	if (kw_json_parse(rs->buf, rs->len, rs->max, &j) == 0) {
-		if (kw_json_get_str(j, "title", &t, &l) != 0)
-			t = NULL;
-		if (kw_json_get_str(j, "detail", &d, &l) != 0)
-			d = NULL;
-	}
-	/* Never echo untrusted bytes raw. */
-	kw_log_escape(t != NULL ? t : "(no title)", 100, title, sizeof(title));
-	kw_log_escape(d != NULL ? d : "(no detail)", 200, detail, sizeof(detail));
-	json_decref(j);
-	if (status == 401 || status == 403)
-		code = EXIT_DENIED;
-	else if (status == 404)
-		code = EXIT_NOTFOUND;
-	else
-		code = EXIT_SERVER;
-	return fail(code, "%s failed: HTTP %ld %s: %s", step, status, title, detail);
+	return path != NULL && lstat(path, &st) == 0;
 }
 
 /*
- * One request. body == NULL means GET; extra holds more header lines
- * (NULL-terminated, may be NULL). On success (HTTP 200 with the expected
- * content type) *rs holds the body; otherwise the error is printed and the
- * exit code returned, except that with nonce_retry a 401 that asks for a
- * DPoP nonce and carries one returns HTTP_RETRY_NONCE silently. *hd receives
- * the response headers kwget acts on.
+ * The file system FILE would be created on (its directory's): 1 when it is
+ * tmpfs or ramfs (memory only), 0 otherwise, -1 when it cannot be told.
+ * *ret_type gets statfs's f_type.
  */
 static int
-http_do(const struct opts *o, const char *step, const char *url, const char *body,
-    const char *const *extra, const char *want_ctype, size_t max, struct resp *rs,
-    struct hdrs *hd, int nonce_retry)
+on_memory_fs(const char *file, long *ret_type)
 {
-	char errbuf[CURL_ERROR_SIZE], ebuf[CURL_ERROR_SIZE + 16];
-	struct curl_slist *hdr = NULL, *h;
-	CURL *c = NULL;
-	CURLcode cr;
-	long status = 0;
-	char *ctype = NULL;
-	int code = EXIT_NET;
+	char dir[PATH_MAX];
+	const char *slash = strrchr(file, '/');
+	struct statfs sf;
 
-	memset(rs, 0, sizeof(*rs));
-	memset(hd, 0, sizeof(*hd));
-	rs->max = max;
-	if ((rs->buf = malloc(max + 1)) == NULL)
-		return fail(EXIT_LOCAL, "%s failed: out of memory", step);
-	errbuf[0] = '\0';
-	if ((c = curl_easy_init()) == NULL) {
-		code = fail(EXIT_LOCAL, "%s failed: cannot initialise libcurl", step);
-		goto out;
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == file)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - file) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file), file);
+	else
+		return -1;
+	if (statfs(dir, &sf) != 0)
+		return -1;
+	*ret_type = (long)sf.f_type;
+	return sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC;
+}
+
+/* Constant-time hex digit (lower case) of a nibble: no table, no branch on the value. */
+static char
+hex_digit(unsigned int v)
+{
+	/* v < 10: '0' + v; else 'a' + v - 10; the mask is all ones when v > 9 */
+	unsigned int gt9 = (9u - v) >> 8 & 0xffu;
+
+	return (char)('0' + v + (gt9 & 39u));
+}
+
+/* Constant-time base64 (RFC 4648 alphabet) character of a 6-bit value. */
+static char
+b64_char(unsigned int v)
+{
+	unsigned int c = v + 'A';
+
+	c += ((25u - v) >> 8) & 6u;           /* v >= 26: 'a' - 'A' - 26 = 6 */
+	c -= ((51u - v) >> 8) & 75u;          /* v >= 52: '0' - 'a' - 26 = -75 */
+	c -= ((61u - v) >> 8) & 15u;          /* v == 62: '+' - '0' - 10 = -15 */
+	c += ((62u - v) >> 8) & 3u;           /* v == 63: '/' - '+' - 1 = 3 */
+	return (char)c;
+}
+
+/* The key in the chosen encoding, in a new secret (no trailing newline). */
+static int
+encode_key(enum key_format fmt, const uint8_t *k, size_t n, struct kw_secret **ret)
+{
+	struct kw_secret *s = NULL;
+	uint8_t *o;
+	size_t len, j = 0;
+	int r;
+
+	if (fmt == FMT_RAW)
+		return kw_secret_from(k, n, ret);
+	len = fmt == FMT_HEX ? 2 * n : 4 * ((n + 2) / 3);
+	if ((r = kw_secret_new(len, &s)) != 0)
+		return r;
+	o = kw_secret_ptr(s);
+	if (fmt == FMT_HEX) {
+		for (size_t i = 0; i < n; i++) {
+			o[j++] = (uint8_t)hex_digit(k[i] >> 4);
+			o[j++] = (uint8_t)hex_digit(k[i] & 0xfu);
+		}
+	} else {
+		for (size_t i = 0; i < n; i += 3) {
+			unsigned int b0 = k[i], b1 = i + 1 < n ? k[i + 1] : 0, b2 = i + 2 < n ? k[i + 2] : 0;
+			unsigned int w = b0 << 16 | b1 << 8 | b2;
+
+			o[j++] = (uint8_t)b64_char(w >> 18 & 63u);
+			o[j++] = (uint8_t)b64_char(w >> 12 & 63u);
+			o[j++] = i + 1 < n ? (uint8_t)b64_char(w >> 6 & 63u) : '=';
+			o[j++] = i + 2 < n ? (uint8_t)b64_char(w & 63u) : '=';
+		}
 	}
-	if ((h = curl_slist_append(hdr, "Accept: application/json, application/jose, "
-	    "application/problem+json")) == NULL)
-		goto nomem;
-	hdr = h;
-	if (body != NULL) {
-		if ((h = curl_slist_append(hdr, "Content-Type: application/json")) == NULL)
-			goto nomem;
-		hdr = h;
+	*ret = s;   /* transferred */
+	return 0;
+}
+
+/* The keyring to add to: user, session, or NAME found or created under the user keyring. */
+static int
+keyring_target(const char *spec, key_serial_t *ret, const char **ret_what)
+{
+	key_serial_t k;
+	long found;
+
+	if (strcmp(spec, "user") == 0) {
+		*ret = KEY_SPEC_USER_KEYRING;
+		*ret_what = "the user keyring";
+		return 0;
 	}
-	for (; extra != NULL && *extra != NULL; extra++) {
-		if ((h = curl_slist_append(hdr, *extra)) == NULL)
-			goto nomem;
-		hdr = h;
+	if (strcmp(spec, "session") == 0) {
+		*ret = KEY_SPEC_SESSION_KEYRING;
+		*ret_what = "the session keyring";
+		return 0;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
-	if (o->cacert != NULL)
-		curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "kwget/" KW_VERSION);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, rs);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, hd);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	if (body != NULL) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	/* a keyring of that name reachable from the user keyring, else a new one linked there */
+	found = keyctl_search(KEY_SPEC_USER_KEYRING, "keyring", spec + 1, 0);
+	if (found >= 0 && found <= INT32_MAX)
+		k = (key_serial_t)found;
+	else
+		k = add_key("keyring", spec + 1, NULL, 0, KEY_SPEC_USER_KEYRING);
+	if (k < 0)
+		return fail(EXIT_LOCAL, "output failed: cannot find or create keyring '%s' under the "
+		    "user keyring: %s", spec + 1, strerror(errno));
+	*ret = k;
+	*ret_what = "the keyring";
+	return 0;
+}
+
+/*
+ * add_key(2) "user" key: possessor all, and the same uid may view, read and
+ * search it (cryptsetup and other services of this user read it without
+ * possessing it). The serial goes to standard output.
+ */
+static int
+emit_keyring(const struct opts *o, const uint8_t *k, size_t n, const char *fp)
+{
+	char desc[MAX_KEY_DESC + 1];
+	key_serial_t ring, key;
+	const char *what = NULL;
+	int code;
+
+	if (o->key_desc != NULL)
+		snprintf(desc, sizeof(desc), "%s", o->key_desc);
+	else
+		snprintf(desc, sizeof(desc), "keywarden:%s", o->resource);
+	if ((code = keyring_target(o->keyring, &ring, &what)) != 0)
+		return code;
+	if ((key = add_key("user", desc, k, n, ring)) < 0)
+		return fail(EXIT_LOCAL, "output failed: add_key to %s: %s", o->keyring, strerror(errno));
+	if (keyctl_setperm(key, KEY_POS_ALL | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH) != 0) {
+		(void)keyctl_invalidate(key);
+		return fail(EXIT_LOCAL, "output failed: cannot set the key's permissions: %s",
+		    strerror(errno));
 	}
-	cr = curl_easy_perform(c);
-	if (rs->too_large || cr == CURLE_FILESIZE_EXCEEDED) {
-		code = fail(EXIT_SERVER, "%s failed: response larger than %zu bytes", step, max);
-		goto out;
+	printf("%ld\n", (long)key);
+	if (fflush(stdout) != 0)
+		return fail(EXIT_LOCAL, "output failed: cannot write the key's serial to standard output");
+	say("released: key '%s' (%zu bytes, fingerprint %s) added to %s%s%s as key %ld, "
+	    "description '%s'", o->resource, n, fp, what, o->keyring[0] == '@' ? " " : "",
+	    o->keyring[0] == '@' ? o->keyring + 1 : "", (long)key, desc);
+	return 0;
+}
+
+static int
+emit_key(const struct opts *o, const uint8_t *k, size_t n)
+{
+	struct kw_secret *enc = NULL;
+	char fp[17];
+	long fstype = 0;
+	int r, code = 0;
+
+	kw_fp(k, n, fp);
+	if (o->keyring != NULL)
+		return emit_keyring(o, k, n, fp);
+	if ((r = encode_key(o->format, k, n, &enc)) != 0)
+		return fail(EXIT_LOCAL, "output failed: %s", kw_strerror(r));
+	if (o->to_stdout) {
+		if (write_all(STDOUT_FILENO, kw_secret_cptr(enc), kw_secret_len(enc)) != 0)
+			code = fail(EXIT_LOCAL, "output failed: cannot write to standard output");
+	} else {
+		if (on_memory_fs(o->out, &fstype) == 0)
+			say("warning: %s is not on tmpfs or ramfs (file system type 0x%lx): the key "
+			    "stays on persistent storage until it is deleted", o->out, fstype);
+		if ((r = write_new_file(o->out, kw_secret_cptr(enc), kw_secret_len(enc))) != 0)
+			code = fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->out,
+			    r == KW_ERR_EXISTS ? "file exists" : kw_strerror(r));
 	}
-	if (cr != CURLE_OK) {
-		kw_log_escape(errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cr), CURL_ERROR_SIZE,
-		    ebuf, sizeof(ebuf));
-		code = fail(EXIT_NET, "%s failed: %s", step, ebuf);
-		goto out;
-	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (status == 401 && nonce_retry && hd->use_dpop_nonce && hd->nonce[0] != '\0') {
-		code = HTTP_RETRY_NONCE;
-		goto out;
-	}
-	if (status != 200) {
-		code = http_error(step, status, rs);
-		goto out;
-	}
-	curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
-	if (ctype == NULL || strncasecmp(ctype, want_ctype, strlen(want_ctype)) != 0 ||
-	    (ctype[strlen(want_ctype)] != '\0' && ctype[strlen(want_ctype)] != ';')) {
-		code = fail(EXIT_SERVER, "%s failed: HTTP 200 with content type other than %s", step,
-		    want_ctype);
-		goto out;
-	}
-	rs->buf[rs->len] = '\0';
-	code = 0;
-	goto out;
-nomem:
-	code = fail(EXIT_LOCAL, "%s failed: out of memory", step);
-out:
-	curl_slist_free_all(hdr);
-	if (c != NULL)
-		curl_easy_cleanup(c);
-	if (code != 0)
-		resp_free(rs);
+	kw_secret_free(enc);
+	if (code == 0)
+		say("released: key '%s' (%zu bytes, fingerprint %s) written to %s%s", o->resource, n,
+		    fp, o->to_stdout ? "standard output" : o->out, o->format == FMT_HEX ? " (hex)" :
+		    o->format == FMT_BASE64 ? " (base64)" : "");
 	return code;
+}
+
+/* Before any network traffic: the outputs can be made. */
+static int
+check_outputs(const struct opts *o)
+{
+	long fstype = 0;
+
+	if (exists(o->out))
+		return fail(EXIT_LOCAL, "output failed: %s exists; refusing to overwrite", o->out);
+	if (exists(o->token_out))
+		return fail(EXIT_LOCAL, "output failed: %s exists; refusing to overwrite", o->token_out);
+	if (o->out != NULL && o->require_tmpfs && on_memory_fs(o->out, &fstype) != 1)
+		return fail(EXIT_LOCAL, "output failed: %s is not on tmpfs or ramfs (--require-tmpfs)",
+		    o->out);
+	if (o->to_stdout && !o->force_tty && isatty(STDOUT_FILENO))
+		return fail(EXIT_USAGE, "refusing to write the key to a terminal: pipe standard output, "
+		    "use --out or --keyring, or give --force-tty");
+	return 0;
 }
 
 /* ---- arguments ---- */
@@ -458,6 +464,8 @@ enum {
 	OPT_TOKEN_OUT, OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_ROOT_STORE, OPT_TLS_CONFIG,
 	OPT_TLS_SECTION, OPT_CRYPTO_CONFIG, OPT_NO_MANIFEST, OPT_EMU_COLLATERAL_OUT,
 	OPT_TEE, OPT_TPM_EK_HANDLE, OPT_TPM_AK_HANDLE, OPT_TPM_EVENT_LOG, OPT_TPM_NO_EVENT_LOG,
+	OPT_DETECT, OPT_RETRIES, OPT_DEADLINE, OPT_CONNECT_TIMEOUT, OPT_REQUEST_TIMEOUT,
+	OPT_KEYRING, OPT_KEY_DESC, OPT_FORMAT, OPT_FORCE_TTY, OPT_REQUIRE_TMPFS,
 };
 
 static const struct option longopts[] = {
@@ -487,6 +495,16 @@ static const struct option longopts[] = {
 	{"tpm-ak-handle", required_argument, NULL, OPT_TPM_AK_HANDLE},
 	{"tpm-event-log", required_argument, NULL, OPT_TPM_EVENT_LOG},
 	{"tpm-no-event-log", no_argument, NULL, OPT_TPM_NO_EVENT_LOG},
+	{"detect", no_argument, NULL, OPT_DETECT},
+	{"retries", required_argument, NULL, OPT_RETRIES},
+	{"deadline", required_argument, NULL, OPT_DEADLINE},
+	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+	{"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+	{"keyring", required_argument, NULL, OPT_KEYRING},
+	{"key-description", required_argument, NULL, OPT_KEY_DESC},
+	{"format", required_argument, NULL, OPT_FORMAT},
+	{"force-tty", no_argument, NULL, OPT_FORCE_TTY},
+	{"require-tmpfs", no_argument, NULL, OPT_REQUIRE_TMPFS},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -507,6 +525,97 @@ parse_handle(const char *s, uint32_t *ret)
 	return 0;
 }
 
+/* A decimal integer in [min, max]. */
+static int
+parse_long(const char *s, long min, long max, long *ret)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*ret = v;
+	return 0;
+}
+
+/* --keyring: user, session or @NAME (NAME 1..255 visible characters). */
+static int
+keyring_spec_valid(const char *s)
+{
+	size_t n;
+
+	if (strcmp(s, "user") == 0 || strcmp(s, "session") == 0)
+		return 1;
+	if (s[0] != '@' || (n = strlen(s + 1)) == 0 || n > 255)
+		return 0;
+	for (size_t i = 1; s[i] != '\0'; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* The checks the options need among themselves; 0 or EXIT_USAGE (printed). */
+static int
+check_args(struct opts *o)
+{
+	int nout;
+
+	if (o->detect) {
+		if (o->url != NULL || o->resource != NULL || o->out != NULL || o->to_stdout ||
+		    o->keyring != NULL || o->emulate != NULL || o->tee != NULL)
+			return fail(EXIT_USAGE, "--detect takes no other options but --quiet");
+		return 0;
+	}
+	if (o->url == NULL)
+		return fail(EXIT_USAGE, "missing --url (see kwget --help)");
+	if (strncmp(o->url, "https://", 8) != 0)
+		return fail(EXIT_USAGE, "--url must be an https:// URL");
+	if (o->resource == NULL)
+		return fail(EXIT_USAGE, "missing --resource REPO/TYPE/TAG (see kwget --help)");
+	if (!kw_resource_path_valid(o->resource))
+		return fail(EXIT_USAGE, "--resource must be REPO/TYPE/TAG of [A-Za-z0-9._-], "
+		    "at most %d characters each", KW_NAME_MAX);
+	nout = (o->out != NULL) + (o->to_stdout != 0) + (o->keyring != NULL);
+	if (nout != 1)
+		return fail(EXIT_USAGE, "give exactly one of --out FILE, --stdout or --keyring");
+	if (o->keyring != NULL && !keyring_spec_valid(o->keyring))
+		return fail(EXIT_USAGE, "--keyring takes user, session or @NAME");
+	if (o->key_desc != NULL && (o->keyring == NULL || o->key_desc[0] == '\0' ||
+	    strlen(o->key_desc) > MAX_KEY_DESC))
+		return fail(EXIT_USAGE, "--key-description needs --keyring and 1 to %d characters",
+		    MAX_KEY_DESC);
+	if (o->format_set && o->keyring != NULL)
+		return fail(EXIT_USAGE, "--format applies to --out and --stdout (the keyring gets the "
+		    "raw key)");
+	if (o->force_tty && !o->to_stdout)
+		return fail(EXIT_USAGE, "--force-tty needs --stdout");
+	if (o->require_tmpfs && o->out == NULL)
+		return fail(EXIT_USAGE, "--require-tmpfs needs --out FILE");
+	if (o->no_manifest && (o->man.root_store != NULL || o->man.tls_config != NULL ||
+	    o->man.tls_section != NULL || o->man.crypto_config != NULL))
+		return fail(EXIT_USAGE, "--no-manifest excludes --root-store, --tls-config, "
+		    "--tls-config-section and --crypto-config");
+	if (o->tee != NULL && (o->emulate != NULL || o->emu_dir != NULL || o->have_meas ||
+	    o->have_rd || o->emu_debug))
+		return fail(EXIT_USAGE, "--tee %s excludes --emulate and the --emu-* options", o->tee);
+	if ((o->tee == NULL || strcmp(o->tee, "tpm") != 0) && (o->tpm_ek_handle != 0 ||
+	    o->tpm_ak_handle != 0 || o->tpm_event_log != NULL || o->tpm_no_event_log))
+		return fail(EXIT_USAGE, "--tpm-* options need --tee tpm");
+	if (o->emulate != NULL) {
+		if (strcmp(o->emulate, "snp") != 0 && strcmp(o->emulate, "tdx") != 0)
+			return fail(EXIT_USAGE, "--emulate supports 'snp' and 'tdx'");
+		if (o->emu_dir == NULL)
+			return fail(EXIT_USAGE, "--emulate %s needs --emu-dir DIR", o->emulate);
+	} else if (o->emu_dir != NULL || o->have_meas || o->have_rd || o->emu_debug) {
+		return fail(EXIT_USAGE, "--emu-* options need --emulate snp or --emulate tdx");
+	}
+	return 0;
+}
+
 /* 0 to run, -1 to exit 0 (help/version), or an exit code. */
 static int
 parse_args(int argc, char **argv, struct opts *o)
@@ -514,6 +623,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	o->retries = -1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -555,8 +665,37 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_TPM_EVENT_LOG: o->tpm_event_log = optarg; break;
 		case OPT_TPM_NO_EVENT_LOG: o->tpm_no_event_log = 1; break;
+		case OPT_DETECT: o->detect = 1; break;
+		case OPT_RETRIES:
+			if (parse_long(optarg, 0, 1000, &o->retries) != 0)
+				return fail(EXIT_USAGE, "--retries needs a number from 0 to 1000");
+			break;
+		case OPT_DEADLINE:
+		case OPT_CONNECT_TIMEOUT:
+		case OPT_REQUEST_TIMEOUT:
+			if (parse_long(optarg, 1, MAX_DEADLINE_S, c == OPT_DEADLINE ? &o->deadline_s :
+			    c == OPT_CONNECT_TIMEOUT ? &o->connect_s : &o->request_s) != 0)
+				return fail(EXIT_USAGE, "--deadline, --connect-timeout and --request-timeout "
+				    "need seconds from 1 to %d", MAX_DEADLINE_S);
+			break;
+		case OPT_KEYRING: o->keyring = optarg; break;
+		case OPT_KEY_DESC: o->key_desc = optarg; break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "raw") == 0)
+				o->format = FMT_RAW;
+			else if (strcmp(optarg, "hex") == 0)
+				o->format = FMT_HEX;
+			else if (strcmp(optarg, "base64") == 0)
+				o->format = FMT_BASE64;
+			else
+				return fail(EXIT_USAGE, "--format takes raw, hex or base64");
+			o->format_set = 1;
+			break;
+		case OPT_FORCE_TTY: o->force_tty = 1; break;
+		case OPT_REQUIRE_TMPFS: o->require_tmpfs = 1; break;
 		case OPT_HELP: usage(stdout); return -1;
-		case OPT_VERSION: printf("kwget %s\n", KW_VERSION); return -1;
+		case OPT_VERSION: printf("kwget %s (libkwattester %s)\n", KW_VERSION, kwa_version_string());
+			return -1;
 		default:
 			return fail(EXIT_USAGE, "unknown or incomplete option (see kwget --help)");
 		}
@@ -571,571 +710,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			return fail(EXIT_USAGE, "--emu-collateral-out takes only --emulate tdx and --emu-dir");
 		return 0;
 	}
-	if (o->url == NULL)
-		return fail(EXIT_USAGE, "missing --url (see kwget --help)");
-	if (strncmp(o->url, "https://", 8) != 0 || strlen(o->url) > MAX_URL - 256)
-		return fail(EXIT_USAGE, "--url must be an https:// URL");
-	/* The DPoP proof names the exact URL requested, which has no query or fragment. */
-	if (strpbrk(o->url, "?# \t\r\n") != NULL)
-		return fail(EXIT_USAGE, "--url must not contain a query, a fragment or white space");
-	if (o->resource == NULL)
-		return fail(EXIT_USAGE, "missing --resource REPO/TYPE/TAG (see kwget --help)");
-	if (!kw_resource_path_valid(o->resource))
-		return fail(EXIT_USAGE, "--resource must be REPO/TYPE/TAG of [A-Za-z0-9._-], "
-		    "at most %d characters each", KW_NAME_MAX);
-	if ((o->out != NULL) == (o->to_stdout != 0))
-		return fail(EXIT_USAGE, "give exactly one of --out FILE or --stdout");
-	if (o->no_manifest && (o->man.root_store != NULL || o->man.tls_config != NULL ||
-	    o->man.tls_section != NULL || o->man.crypto_config != NULL))
-		return fail(EXIT_USAGE, "--no-manifest excludes --root-store, --tls-config, "
-		    "--tls-config-section and --crypto-config");
-	if (o->man.tls_section != NULL && o->man.tls_config == NULL)
-		return fail(EXIT_USAGE, "--tls-config-section needs --tls-config FILE");
-	if (o->tee != NULL && strcmp(o->tee, "tpm") != 0 && strcmp(o->tee, "az-snp-vtpm") != 0 &&
-	    strcmp(o->tee, "az-tdx-vtpm") != 0)
-		return fail(EXIT_USAGE, "--tee supports 'tpm', 'az-snp-vtpm' and 'az-tdx-vtpm' (SNP and TDX "
-		    "guests are found through configfs-tsm)");
-	if (o->tee != NULL && (o->emulate != NULL || o->emu_dir != NULL || o->have_meas || o->have_rd ||
-	    o->emu_debug))
-		return fail(EXIT_USAGE, "--tee %s excludes --emulate and the --emu-* options", o->tee);
-	if ((o->tee == NULL || strcmp(o->tee, "tpm") != 0) && (o->tpm_ek_handle != 0 ||
-	    o->tpm_ak_handle != 0 || o->tpm_event_log != NULL || o->tpm_no_event_log))
-		return fail(EXIT_USAGE, "--tpm-* options need --tee tpm");
-	if (o->tpm_event_log != NULL && o->tpm_no_event_log)
-		return fail(EXIT_USAGE, "give at most one of --tpm-event-log FILE and --tpm-no-event-log");
-	if (o->emulate != NULL) {
-		if (strcmp(o->emulate, "snp") != 0 && strcmp(o->emulate, "tdx") != 0)
-			return fail(EXIT_USAGE, "--emulate supports 'snp' and 'tdx'");
-		if (o->emu_dir == NULL)
-			return fail(EXIT_USAGE, "--emulate %s needs --emu-dir DIR", o->emulate);
-	} else if (o->emu_dir != NULL || o->have_meas || o->have_rd || o->emu_debug) {
-		return fail(EXIT_USAGE, "--emu-* options need --emulate snp or --emulate tdx");
-	}
-	return 0;
-}
-
-/* ---- the flow ---- */
-
-/* base + path (+ resource); the lengths were capped in parse_args. */
-static int
-make_url(char out[static MAX_URL], const char *base, const char *path, const char *res)
-{
-	int n = snprintf(out, MAX_URL, "%s%s%s", base, path, res != NULL ? res : "");
-
-	return n > 0 && n < MAX_URL ? 0 : fail(EXIT_USAGE, "URL too long");
-}
-
-static int
-exists(const char *path)
-{
-	struct stat st;
-
-	return path != NULL && lstat(path, &st) == 0;
-}
-
-/*
- * POST /auth for tee with extra (NULL: {}): the challenge in *ret and, when
- * ret_extra is not NULL, the answer's "extra-params" in *ret_extra.
- */
-static int
-get_nonce(const struct opts *o, const char *base, const char *tee, const json_t *extra, char **ret,
-    json_t **ret_extra)
-{
-	static const char *const keys[] = {"nonce", "extra-params", NULL};
-	char url[MAX_URL], *body = NULL;
-	struct resp rs;
-	struct hdrs hd;
-	json_t *j = NULL;
-	const char *nonce;
-	size_t n;
-	int code;
-
-	if ((code = make_url(url, base, "/kbs/v0/auth", NULL)) != 0)
-		return code;
-	/* tee is "snp", "tdx", "tpm" or an az-*-vtpm name (phase_prepare) */
-	if ((j = json_pack("{s:s, s:s, s:o}", "version", "0.1.0", "tee", tee, "extra-params",
-	    extra != NULL ? json_incref((json_t *)(uintptr_t)extra) : json_object())) == NULL || (body = kw_json_dumps(j, JSON_COMPACT)) == NULL) {
-		json_decref(j);
-		return fail(EXIT_LOCAL, "auth failed: out of memory");
-	}
-	json_decref(j);
-	j = NULL;
-	code = http_do(o, "auth", url, body, NULL, "application/json", MAX_AUTH_RESP, &rs, &hd, 0);
-	free(body);
-	if (code != 0)
-		return code;
-	if (kw_json_parse(rs.buf, rs.len, MAX_AUTH_RESP, &j) != 0 || kw_json_check_keys(j, keys) != 0 ||
-	    kw_json_get_str(j, "nonce", &nonce, &n) != 0 || n == 0 || n > MAX_NONCE) {
-		code = fail(EXIT_SERVER, "auth failed: malformed response from the broker");
-		goto out;
-	}
-	if ((*ret = strdup(nonce)) == NULL) {
-		code = fail(EXIT_LOCAL, "auth failed: out of memory");
-		goto out;
-	}
-	if (ret_extra != NULL)
-		*ret_extra = json_incref(json_object_get(j, "extra-params"));
-	code = 0;
-out:
-	json_decref(j);
-	resp_free(&rs);
-	return code;
-}
-
-/* The token goes into a header: visible ASCII only. */
-static int
-valid_token(const char *s, size_t n)
-{
-	if (n == 0 || n > ATT_MAX_TOKEN)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < 0x21 || s[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
-/*
- * POST /attest -> {"token": EAR JWT}. *ret_token is a copy (kw_free_wipe),
- * *ret_lifetime its exp - iat (read, not verified: only the broker can and
- * does verify it), ret_nonce a DPoP-Nonce the broker sent along ("" if none).
- */
-static int
-attest(const struct opts *o, const char *base, const char *body, char **ret_token,
-    int64_t *ret_lifetime, char ret_nonce[static ATT_MAX_DPOP_NONCE + 1])
-{
-	static const char *const keys[] = {"token", NULL};
-	char url[MAX_URL], *tok = NULL;
-	struct resp rs;
-	struct hdrs hd;
-	json_t *j = NULL;
-	const char *t;
-	size_t n;
-	int64_t iat, exp;
-	int code;
-
-	if ((code = make_url(url, base, "/kbs/v0/attest", NULL)) != 0)
-		return code;
-	if ((code = http_do(o, "attest", url, body, NULL, "application/json", MAX_ATTEST_RESP, &rs,
-	    &hd, 0)) != 0)
-		return code;
-	if (kw_json_parse(rs.buf, rs.len, MAX_ATTEST_RESP, &j) != 0 || kw_json_check_keys(j, keys) != 0 ||
-	    kw_json_get_str(j, "token", &t, &n) != 0 || !valid_token(t, n) ||
-	    att_token_times(t, n, &iat, &exp) != 0) {
-		code = fail(EXIT_SERVER, "attest failed: malformed response from the broker");
-		goto out;
-	}
-	if ((tok = strdup(t)) == NULL) {
-		code = fail(EXIT_LOCAL, "attest failed: out of memory");
-		goto out;
-	}
-	*ret_token = tok;    /* transferred */
-	*ret_lifetime = exp - iat;
-	memcpy(ret_nonce, hd.nonce, sizeof(hd.nonce));
-	code = 0;
-out:
-	json_decref(j); /* the kw_json allocator wipes the token string */
-	resp_free(&rs);
-	return code;
-}
-
-/* "<prefix><value>" as a new string for a header line (kw_free_wipe). */
-static char *
-header_line(const char *prefix, const char *value)
-{
-	size_t a = strlen(prefix), b = strlen(value);
-	char *s = malloc(a + b + 1);
-
-	if (s != NULL) {
-		memcpy(s, prefix, a);
-		memcpy(s + a, value, b + 1);
-	}
-	return s;
-}
-
-/*
- * GET the resource with "Authorization: DPoP <token>" and a fresh DPoP
- * proof. When the broker answers 401 use_dpop_nonce with a DPoP-Nonce, one
- * more attempt is made with a new proof (new jti and iat) carrying that
- * nonce; any other 401, or a second one, is final.
- */
-static int
-get_resource(const struct opts *o, const char *url, EVP_PKEY *sigkey, const char *token,
-    const char *first_nonce, struct resp *rs)
-{
-	char nonce[ATT_MAX_DPOP_NONCE + 1], *proof = NULL;
-	const char *extra[3] = {NULL, NULL, NULL};
-	struct hdrs hd;
-	int code = EXIT_LOCAL, r;
-
-	snprintf(nonce, sizeof(nonce), "%s", first_nonce);
-	if ((extra[0] = header_line("Authorization: DPoP ", token)) == NULL)
-		return fail(EXIT_LOCAL, "resource failed: out of memory");
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if ((r = att_dpop_proof(sigkey, "GET", url, token, nonce[0] != '\0' ? nonce : NULL,
-		    kw_time_now(), &proof)) != 0) {
-			code = fail(EXIT_LOCAL, "resource failed: cannot make the DPoP proof: %s",
-			    kw_strerror(r));
-			break;
-		}
-		if ((extra[1] = header_line("DPoP: ", proof)) == NULL) {
-			code = fail(EXIT_LOCAL, "resource failed: out of memory");
-			break;
-		}
-		code = http_do(o, "resource", url, NULL, extra, "application/jose", MAX_RESOURCE_RESP, rs,
-		    &hd, attempt == 0);
-		kw_free_wipe((char *)(uintptr_t)extra[1]);
-		extra[1] = NULL;
-		free(proof);
-		proof = NULL;
-		if (code != HTTP_RETRY_NONCE)
-			break;
-		memcpy(nonce, hd.nonce, sizeof(nonce));
-		say("the broker asked for a DPoP proof with its nonce; retrying once with a fresh proof");
-	}
-	free(proof);
-	kw_free_wipe((char *)(uintptr_t)extra[1]);
-	kw_free_wipe((char *)(uintptr_t)extra[0]);
-	return code;
-}
-
-static int
-emit_key(const struct opts *o, const struct kw_secret *key)
-{
-	int r;
-
-	if (o->to_stdout) {
-		if (write_all(STDOUT_FILENO, kw_secret_cptr(key), kw_secret_len(key)) != 0)
-			return fail(EXIT_LOCAL, "output failed: cannot write to standard output");
-		return 0;
-	}
-	if ((r = write_new_file(o->out, kw_secret_cptr(key), kw_secret_len(key))) != 0)
-		return fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->out,
-		    r == KW_ERR_EXISTS ? "file exists" : kw_strerror(r));
-	return 0;
-}
-
-static const char *
-plural(size_t n)
-{
-	return n == 1 ? "" : "s";
-}
-
-/* One line in plain words: what the manifest says (never the whole of it). */
-static void
-say_manifest(const struct opts *o, const json_t *cfg)
-{
-	const json_t *rs, *tls, *cr, *v;
-	const char *dg = NULL, *minv;
-	char root[160], tl[PATH_MAX + 160], cry[128];
-	size_t n;
-
-	if (o->no_manifest) {
-		say("manifest: none sent (--no-manifest; \"config\" is {})");
-		return;
-	}
-	rs = json_object_get(cfg, "root-store");
-	tls = json_object_get(cfg, "tls");
-	cr = json_object_get(cfg, "crypto");
-	if (rs != NULL) {
-		n = json_array_size(json_object_get(rs, "fingerprints"));
-		dg = json_string_value(json_object_get(rs, "digest"));
-		snprintf(root, sizeof(root), "root store %zu certificate%s, digest %.16s...", n,
-		    plural(n), dg != NULL ? dg : "?");
-	} else {
-		snprintf(root, sizeof(root), "root store not measured");
-	}
-	n = json_array_size(json_object_get(tls, "cipher_suites"));
-	if ((minv = json_string_value(json_object_get(tls, "min_version"))) == NULL)
-		minv = "?";
-	snprintf(tl, sizeof(tl), "TLS (%s) min %s, %zu cipher suite%s", o->man.tls_config != NULL ?
-	    o->man.tls_config : "this process's OpenSSL defaults", minv, n, plural(n));
-	if ((v = json_object_get(tls, "groups")) != NULL) {
-		size_t l = strlen(tl);
-
-		snprintf(tl + l, sizeof(tl) - l, ", %zu group%s", json_array_size(v),
-		    plural(json_array_size(v)));
-	}
-	if ((v = json_object_get(tls, "signature_algorithms")) != NULL) {
-		size_t l = strlen(tl);
-
-		snprintf(tl + l, sizeof(tl) - l, ", %zu signature algorithm%s", json_array_size(v),
-		    plural(json_array_size(v)));
-	}
-	if (cr != NULL) {
-		static const char *const k[][2] = {{"rsa_bits", "RSA"}, {"ec_bits", "EC"},
-		    {"symmetric_bits", "symmetric"}};
-		size_t l = 0;
-
-		cry[0] = '\0';
-		for (size_t i = 0; i < KW_ARRAY_SIZE(k); i++) {
-			if ((v = json_object_get(cr, k[i][0])) == NULL)
-				continue;
-			snprintf(cry + l, sizeof(cry) - l, "%s%s %lld bits", l > 0 ? ", " : "", k[i][1],
-			    (long long)json_integer_value(v));
-			l = strlen(cry);
-		}
-	} else {
-		snprintf(cry, sizeof(cry), "none declared");
-	}
-	say("manifest: %s; %s; crypto: %s", root, tl, cry);
-}
-
-/* The state of one run, built up phase by phase and freed by flow_free(). */
-struct flow {
-	const struct opts *o;
-	char base[MAX_URL];                /* --url without trailing slashes */
-	json_t *cfg;                       /* configuration manifest, or NULL */
-	struct att_keys *keys;             /* TEE keys made in this process */
-	char *nonce;                       /* the broker's challenge */
-	const char *tee;                   /* "snp", "tdx" or "tpm" */
-	struct att_tpm *tpm;               /* --tee tpm */
-	const char *event_log;             /* tpm: the event log file to send, or NULL */
-	json_t *rd;                        /* runtime-data */
-	struct att_evidence *ev;           /* SNP */
-	uint8_t *quote;                    /* TDX; az-tdx-vtpm: the TD quote from IMDS */
-	size_t quote_len;
-	struct att_az_tpm az;              /* az-*-vtpm: HCL report, quote, PCRs */
-	char *vcek_pem;                    /* az-snp-vtpm: VCEK and chain from IMDS */
-	char *body;                        /* the /attest request (wiped) */
-	char *token;                       /* the TEE-bound token (wiped) */
-	int64_t lifetime;
-	char dpop_nonce[ATT_MAX_DPOP_NONCE + 1];
-	struct resp rs;                    /* the released JWE */
-	struct kw_secret *key;
-	char *kid;
-};
-
-static void
-flow_free(struct flow *f)
-{
-	kw_secret_free(f->key);
-	if (f->token != NULL)
-		kw_free_wipe(f->token);
-	resp_free(&f->rs);
-	free(f->kid);
-	free(f->nonce);
-	if (f->body != NULL)
-		kw_free_wipe(f->body);
-	json_decref(f->cfg);
-	json_decref(f->rd);
-	att_evidence_free(f->ev);
-	free(f->quote);
-	att_az_tpm_clear(&f->az);
-	free(f->vcek_pem);
-	att_keys_free(f->keys);
-	att_tpm_free(f->tpm);
-}
-
-/* --tee tpm: open the TPM (EK and AK ready) and pick the event log. */
-static int
-prepare_tpm(struct flow *f)
-{
-	const struct opts *o = f->o;
-	struct att_tpm_opts to = {
-		.tcti = NULL, .ek_handle = o->tpm_ek_handle, .ak_handle = o->tpm_ak_handle,
-	};
-	char why[512];
-	int r;
-
-	f->tee = "tpm";
-	if ((r = att_tpm_open(&to, &f->tpm, why, sizeof(why))) != 0)
-		return fail(EXIT_LOCAL, "evidence failed: TPM: %s", why);
-	say("TPM at '%s': EK %s, AK %s", att_tpm_tcti_from_env(),
-	    o->tpm_ek_handle != 0 ? "persistent" : "created from the default RSA-2048 template",
-	    o->tpm_ak_handle != 0 ? "persistent" : "created (restricted RSA-2048 RSASSA/SHA-256)");
-	if (o->tpm_event_log != NULL)
-		f->event_log = o->tpm_event_log;
-	else if (!o->tpm_no_event_log && access(ATT_TPM_EVENTLOG_PATH, R_OK) == 0)
-		f->event_log = ATT_TPM_EVENTLOG_PATH;
-	return 0;
-}
-
-/* Phase 1, before any network traffic: evidence source, outputs, URL, manifest. */
-static int
-phase_prepare(struct flow *f)
-{
-	const struct opts *o = f->o;
-	const char *what = NULL;
-	size_t blen;
-	int r, code_tpm;
-
-	if (o->tee != NULL) {
-		if (strcmp(o->tee, "tpm") == 0) {
-			if ((code_tpm = prepare_tpm(f)) != 0)
-				return code_tpm;
-		} else {
-			f->tee = o->tee;
-		}
-	} else if (o->emulate != NULL) {
-		f->tee = o->emulate;
-	} else {
-		char provider[ATT_TSM_MAX_PROVIDER + 1];
-
-		if (!att_tsm_available(NULL))
-			return fail(EXIT_LOCAL, "no confidential guest interface found (configfs-tsm); "
-			    "use --emulate snp or --emulate tdx for testing");
-		if ((r = att_tsm_provider(NULL, provider)) != 0)
-			return fail(EXIT_LOCAL, "evidence failed: configfs-tsm: %s", kw_strerror(r));
-		if (strcmp(provider, "sev_guest") == 0)
-			f->tee = "snp";
-		else if (strcmp(provider, "tdx_guest") == 0)
-			f->tee = "tdx";
-		else
-			return fail(EXIT_LOCAL, "evidence failed: configfs-tsm provider is neither "
-			    "sev_guest nor tdx_guest");
-	}
-	if (exists(o->out))
-		return fail(EXIT_LOCAL, "output failed: %s exists; refusing to overwrite", o->out);
-	if (exists(o->token_out))
-		return fail(EXIT_LOCAL, "output failed: %s exists; refusing to overwrite", o->token_out);
-	blen = strlen(o->url);
-	while (blen > 0 && o->url[blen - 1] == '/')
-		blen--;
-	snprintf(f->base, sizeof(f->base), "%.*s", (int)blen, o->url);
-	if (!o->no_manifest && (r = att_manifest_build(&o->man, &f->cfg, &what)) != 0) {
-		const char *path = strcmp(what, "root-store") == 0 ? o->man.root_store :
-		    strcmp(what, "crypto") == 0 ? o->man.crypto_config : o->man.tls_config;
-
-		return fail(EXIT_LOCAL, "manifest failed: %s%s%s: %s", what, path != NULL ? " " : "",
-		    path != NULL ? path : "", kw_strerror(r));
-	}
-	say_manifest(o, f->cfg);
-	return 0;
-}
-
-/* Phase 2: the TEE keys, from the platform RNG, in this process. */
-static int
-phase_keys(struct flow *f)
-{
-	int r;
-
-	if ((r = att_rng_check()) != 0)
-		return fail(EXIT_LOCAL, "keys failed: platform RNG unavailable: %s", kw_strerror(r));
-	if ((r = att_keys_generate(&f->keys)) != 0)
-		return fail(EXIT_LOCAL, "keys failed: %s", kw_strerror(r));
-	say("generated TEE keys in this process: RSA-3072 (tee-pubkey), EC P-256 (tee-sigkey)");
-	if (f->o->tee_key_out != NULL) {
-		if ((r = write_tee_key(f->o->tee_key_out, f->keys->enc)) != 0)
-			return fail(EXIT_LOCAL, "output failed: cannot create %s: %s",
-			    f->o->tee_key_out, kw_strerror(r));
-		say("TESTING: wrote the TEE private key to %s", f->o->tee_key_out);
-	}
-	return 0;
-}
-
-/* SNP evidence (emulated or configfs-tsm) as tee-evidence JSON in *ret. */
-static int
-evidence_snp(struct flow *f, const uint8_t report_data[static ATT_REPORT_DATA_LEN], json_t **ret)
-{
-	const struct opts *o = f->o;
-	int r;
-
-	if (o->emulate != NULL) {
-		struct att_emu_opts eo = {
-			.dir = o->emu_dir,
-			.measurement = o->have_meas ? o->emu_meas : NULL,
-			.report_data = o->have_rd ? o->emu_rd : NULL,
-			.debug = o->emu_debug,
-		};
-
-		if ((r = att_emu_snp_evidence(&eo, report_data, &f->ev)) != 0)
-			return fail(EXIT_LOCAL, "evidence failed: emulation chain in %s: %s", o->emu_dir,
-			    kw_strerror(r));
-		say("evidence: EMULATED SEV-SNP report signed by the test chain in %s "
-		    "(not a TEE; testing only)%s%s", o->emu_dir, o->emu_debug ? ", DEBUG policy" : "",
-		    o->have_rd ? ", REPORT_DATA overridden" : "");
-	} else {
-		if ((r = att_tsm_snp_evidence(NULL, report_data, &f->ev)) != 0)
-			return fail(EXIT_LOCAL, "evidence failed: configfs-tsm: %s%s", kw_strerror(r),
-			    r == KW_ERR_NOT_FOUND ? " (the host supplied no VCEK/VLEK certificate)" : "");
-		say("evidence: SEV-SNP report from configfs-tsm with the host's %s certificate%s",
-		    f->ev->ek_is_vlek ? "VLEK" : "VCEK", f->ev->nchain ? " and chain" : "");
-	}
-	if ((r = att_evidence_to_json(f->ev, ret)) != 0)
-		return fail(EXIT_LOCAL, "evidence failed: %s", kw_strerror(r));
-	return 0;
-}
-
-/* The emulated TD's quote: the set in --emu-dir, the platform it describes, our overrides. */
-static int
-emulated_tdx_quote(const struct opts *o, const uint8_t report_data[static ATT_REPORT_DATA_LEN],
-    uint8_t **ret, size_t *ret_len)
-{
-	struct att_tdx_emu *e = NULL;
-	struct att_tdx_emu_opts eo;
-	int r;
-
-	if ((r = att_tdx_emu_load(o->emu_dir, kw_time_now(), &e, &eo)) != 0)
-		return r;
-	memcpy(eo.report_data, o->have_rd ? o->emu_rd : report_data, ATT_REPORT_DATA_LEN);
-	if (o->have_meas)
-		memcpy(eo.mrtd, o->emu_meas, sizeof(eo.mrtd));
-	if (o->emu_debug)
-		eo.td_attributes[0] |= 1;    /* TD_ATTRIBUTES.DEBUG */
-	r = att_tdx_emu_quote(e, &eo, ret, ret_len);
-	att_tdx_emu_free(e);
-	return r;
-}
-
-/* TDX evidence (emulated or configfs-tsm) as tee-evidence JSON in *ret. */
-static int
-evidence_tdx(struct flow *f, const uint8_t report_data[static ATT_REPORT_DATA_LEN], json_t **ret)
-{
-	const struct opts *o = f->o;
-	int r;
-
-	if (o->emulate != NULL) {
-		if ((r = emulated_tdx_quote(o, report_data, &f->quote, &f->quote_len)) != 0)
-			return fail(EXIT_LOCAL, "evidence failed: TDX emulation set in %s: %s", o->emu_dir,
-			    kw_strerror(r));
-		say("evidence: EMULATED TDX quote (v4) signed by the NOT INTEL test chain in %s "
-		    "(not a TEE; testing only)%s%s", o->emu_dir, o->emu_debug ? ", DEBUG TD" : "",
-		    o->have_rd ? ", REPORT_DATA overridden" : "");
-	} else {
-		if ((r = att_tsm_tdx_quote(NULL, report_data, &f->quote, &f->quote_len)) != 0)
-			return fail(EXIT_LOCAL, "evidence failed: configfs-tsm: %s", kw_strerror(r));
-		say("evidence: TD quote from configfs-tsm (%zu bytes)", f->quote_len);
-	}
-	if ((r = att_tdx_evidence_to_json(f->quote, f->quote_len, ret)) != 0)
-		return fail(EXIT_LOCAL, "evidence failed: %s", kw_strerror(r));
-	return 0;
-}
-
-/*
- * Azure vTPM evidence as tee-evidence JSON in *ret: the quote's qualifyingData
- * is the 48-byte SHA-384(JCS(runtime-data)) (report_data without its zero
- * tail), the hardware's part comes from Azure's IMDS.
- */
-static int
-evidence_azure(struct flow *f, const uint8_t report_data[static ATT_REPORT_DATA_LEN], json_t **ret)
-{
-	int tdx = strcmp(f->tee, "az-tdx-vtpm") == 0, r;
-	const uint8_t *tdreport = NULL;
-	const char *why = NULL, *base = att_az_imds_base();
-
-	if ((r = att_az_tpm_collect(NULL, report_data, 48, &f->az, &why)) != 0)
-		return fail(EXIT_LOCAL, "evidence failed: vTPM: %s (%s)", why, kw_strerror(r));
-	if (f->az.tdx != tdx)
-		return fail(EXIT_LOCAL, "evidence failed: the HCL report is %s, not %s", f->az.tdx ?
-		    "TDX (use --tee az-tdx-vtpm)" : "SNP (use --tee az-snp-vtpm)", f->tee);
-	say("evidence: HCL report (%zu bytes) from vTPM NV 0x01400001, quote of PCR 0-23 (sha256) "
-	    "by the AK at 0x81000003", f->az.hcl_len);
-	if (tdx) {
-		if ((r = att_az_hcl_kind(f->az.hcl, f->az.hcl_len, &tdx, &tdreport)) != 0 ||
-		    (r = att_az_imds_td_quote(base, tdreport, ATT_AZ_TDREPORT_LEN, &f->quote,
-		    &f->quote_len)) != 0)
-			return fail(EXIT_LOCAL, "evidence failed: TD quote from IMDS %s%s: %s", base,
-			    ATT_AZ_TDQUOTE_PATH, kw_strerror(r));
-		say("evidence: TD quote from IMDS (%zu bytes)", f->quote_len);
-	} else {
-		if ((r = att_az_imds_vcek(base, &f->vcek_pem)) != 0)
-			return fail(EXIT_LOCAL, "evidence failed: VCEK from IMDS %s%s: %s", base,
-			    ATT_AZ_THIM_PATH, kw_strerror(r));
-		say("evidence: VCEK and chain from IMDS (THIM)");
-	}
-	if ((r = att_az_evidence_to_json(&f->az, f->vcek_pem, f->quote, f->quote_len, ret)) != 0)
-		return fail(EXIT_LOCAL, "evidence failed: %s", kw_strerror(r));
-	return 0;
+	return check_args(o);
 }
 
 /*
@@ -1168,163 +743,78 @@ write_emu_collateral(const struct opts *o)
 	return 0;
 }
 
-/* The /attest body of runtime-data and evj into f->body (and --save-attest-request). */
+/* --detect: the report on standard output; 0 when a TEE was found, else EXIT_NO_TEE. */
 static int
-attest_body(struct flow *f, json_t *evj)
+detect(void)
 {
-	json_t *req = NULL;
-	int code = EXIT_LOCAL, r;
+	char report[DETECT_REPORT_MAX];
+	const char *tee = NULL;
+	int st = kwa_detect(&tee, report, sizeof(report));
 
-	if ((req = json_object()) == NULL || json_object_set(req, "runtime-data", f->rd) != 0 ||
-	    json_object_set(req, "tee-evidence", evj) != 0 ||
-	    (f->body = kw_json_dumps(req, JSON_COMPACT)) == NULL) {
-		code = fail(EXIT_LOCAL, "evidence failed: out of memory");
-		goto out;
-	}
-	if (f->o->save_attest != NULL &&
-	    (r = write_new_file(f->o->save_attest, f->body, strlen(f->body))) != 0) {
-		code = fail(EXIT_LOCAL, "output failed: cannot create %s: %s", f->o->save_attest,
-		    kw_strerror(r));
-		goto out;
-	}
-	code = 0;
-out:
-	json_decref(req);
-	return code;
+	fputs(report, stdout);
+	if (fflush(stdout) != 0)
+		return fail(EXIT_LOCAL, "cannot write to standard output");
+	return st == KWA_OK ? 0 : EXIT_NO_TEE;
 }
 
-/*
- * Phase 3 with a TPM: /auth carries the EK certificate and the AK, its
- * answer the credential; the TPM activates it and quotes with the binding.
- */
+/* The options into the library's context. 0 or an exit code (printed). */
 static int
-phase_evidence_tpm(struct flow *f)
+configure(struct kwa_ctx *c, const struct opts *o)
 {
-	uint8_t report_data[ATT_REPORT_DATA_LEN];
-	json_t *params = NULL, *answer = NULL, *evj = NULL;
-	char why[512];
-	int code, r;
+	int st;
 
-	if ((r = att_tpm_auth_params(f->tpm, &params, why, sizeof(why))) != 0)
-		return fail(EXIT_LOCAL, "evidence failed: TPM: %s", why);
-	code = get_nonce(f->o, f->base, f->tee, params, &f->nonce, &answer);
-	json_decref(params);
-	if (code != 0)
-		return code;
-	say("received a nonce and a credential for this TPM's EK and AK from the broker");
-	code = EXIT_LOCAL;
-	if ((r = att_runtime_data_build(f->nonce, f->keys, f->cfg, &f->rd)) != 0 ||
-	    (r = att_report_data(f->rd, report_data)) != 0) {
-		code = fail(EXIT_LOCAL, "evidence failed: runtime-data: %s", kw_strerror(r));
-		goto out;
+	kwa_set_log(c, on_log, NULL);
+	if ((st = kwa_set_url(c, o->url)) != KWA_OK || (st = kwa_set_resource(c, o->resource)) != KWA_OK ||
+	    (st = kwa_set_cacert(c, o->cacert)) != KWA_OK ||
+	    (o->tee != NULL && (st = kwa_set_tee(c, o->tee)) != KWA_OK) ||
+	    (st = kwa_set_tpm(c, o->tpm_ek_handle, o->tpm_ak_handle, o->tpm_event_log,
+	    o->tpm_no_event_log)) != KWA_OK ||
+	    (o->emulate != NULL && (st = kwa_set_emulation(c, o->emulate, o->emu_dir)) != KWA_OK) ||
+	    (st = kwa_test_set_emu(c, o->have_meas ? o->emu_meas : NULL, o->have_rd ? o->emu_rd : NULL,
+	    o->emu_debug)) != KWA_OK ||
+	    (st = kwa_test_set_outputs(c, o->save_attest, o->jwe_out, o->tee_key_out,
+	    o->token_out)) != KWA_OK ||
+	    (st = kwa_set_manifest(c, o->man.root_store, o->man.tls_config, o->man.tls_section,
+	    o->man.crypto_config)) != KWA_OK ||
+	    (st = kwa_set_manifest_enabled(c, !o->no_manifest)) != KWA_OK)
+		return fail(st, "%s", kwa_errmsg(c));
+	if (o->retries >= 0 || o->deadline_s > 0) {
+		if ((st = kwa_set_retries(c, o->retries >= 0 ? (unsigned int)o->retries : 5,
+		    o->deadline_s > 0 ? (unsigned int)o->deadline_s * 1000 : 60000)) != KWA_OK)
+			return fail(st, "%s", kwa_errmsg(c));
 	}
-	/* qualifyingData: the 48 bytes of SHA-384(JCS(runtime-data)) (REPORT_DATA without its padding) */
-	if ((r = att_tpm_evidence(f->tpm, answer, report_data, f->event_log, &evj, why, sizeof(why))) != 0) {
-		code = fail(EXIT_LOCAL, "evidence failed: TPM: %s", why);
-		goto out;
+	if (o->connect_s > 0 || o->request_s > 0) {
+		if ((st = kwa_set_timeouts(c, o->connect_s > 0 ? (unsigned int)o->connect_s * 1000 : 10000,
+		    o->request_s > 0 ? (unsigned int)o->request_s * 1000 : 60000)) != KWA_OK)
+			return fail(st, "%s", kwa_errmsg(c));
 	}
-	say("evidence: credential activated, PCRs 0-23 (sha256) quoted%s%s",
-	    f->event_log != NULL ? ", event log " : "", f->event_log != NULL ? f->event_log : "");
-	code = attest_body(f, evj);
-out:
-	json_decref(evj);
-	json_decref(answer);
-	return code;
-}
-
-/* Phase 3: the challenge, runtime-data and evidence bound to it; the /attest body. */
-static int
-phase_evidence(struct flow *f)
-{
-	const struct opts *o = f->o;
-	uint8_t report_data[ATT_REPORT_DATA_LEN];
-	json_t *evj = NULL;
-	int code, r;
-
-	if (f->tpm != NULL)
-		return phase_evidence_tpm(f);
-	if ((code = get_nonce(o, f->base, f->tee, NULL, &f->nonce, NULL)) != 0)
-		return code;
-	say("received a nonce from the broker (%zu characters)", strlen(f->nonce));
-	code = EXIT_LOCAL;
-	if ((r = att_runtime_data_build(f->nonce, f->keys, f->cfg, &f->rd)) != 0 ||
-	    (r = att_report_data(f->rd, report_data)) != 0) {
-		code = fail(EXIT_LOCAL, "evidence failed: runtime-data: %s", kw_strerror(r));
-		goto out;
-	}
-	if (strcmp(f->tee, "tdx") == 0)
-		code = evidence_tdx(f, report_data, &evj);
-	else if (strncmp(f->tee, "az-", 3) == 0)
-		code = evidence_azure(f, report_data, &evj);
-	else
-		code = evidence_snp(f, report_data, &evj);
-	if (code != 0)
-		goto out;
-	code = attest_body(f, evj);
-out:
-	json_decref(evj);
-	return code;
-}
-
-/* Phase 4: /attest, the token. */
-static int
-phase_attest(struct flow *f)
-{
-	int code, r;
-
-	if ((code = attest(f->o, f->base, f->body, &f->token, &f->lifetime, f->dpop_nonce)) != 0)
-		return code;
-	say("attested: received a TEE-bound token valid for %lld s", (long long)f->lifetime);
-	if (f->o->token_out != NULL) {
-		if ((r = write_new_file(f->o->token_out, f->token, strlen(f->token))) != 0)
-			return fail(EXIT_LOCAL, "output failed: cannot create %s: %s", f->o->token_out,
-			    r == KW_ERR_EXISTS ? "file exists" : kw_strerror(r));
-		say("TESTING: wrote the token to %s", f->o->token_out);
-	}
-	return 0;
-}
-
-/* Phase 5: the resource with a DPoP proof, the JWE opened with the TEE key, the key out. */
-static int
-phase_release(struct flow *f)
-{
-	const struct opts *o = f->o;
-	char url[MAX_URL], fp[17];
-	int code, r;
-
-	if ((code = make_url(url, f->base, "/kbs/v0/resource/", o->resource)) != 0)
-		return code;
-	if ((code = get_resource(o, url, f->keys->sig, f->token, f->dpop_nonce, &f->rs)) != 0)
-		return code;
-	if (o->jwe_out != NULL && (r = write_new_file(o->jwe_out, f->rs.buf, f->rs.len)) != 0)
-		return fail(EXIT_LOCAL, "output failed: cannot create %s: %s", o->jwe_out,
-		    kw_strerror(r));
-	if ((r = att_jwe_decrypt((const char *)f->rs.buf, f->rs.len, f->keys->enc, &f->key,
-	    &f->kid)) != 0)
-		return fail(EXIT_LOCAL, "decrypt failed: the released JWE did not decrypt: %s",
-		    kw_strerror(r));
-	if ((code = emit_key(o, f->key)) != 0)
-		return code;
-	kw_fp(kw_secret_cptr(f->key), kw_secret_len(f->key), fp);
-	say("released: key '%s' (%zu bytes, fingerprint %s) written to %s", o->resource,
-	    kw_secret_len(f->key), fp, o->to_stdout ? "standard output" : o->out);
 	return 0;
 }
 
 static int
 run(const struct opts *o)
 {
-	static int (*const phases[])(struct flow *) = {
-		phase_prepare, phase_keys, phase_evidence, phase_attest, phase_release,
-	};
-	struct flow f;
-	int code = 0;
+	struct kwa_ctx *c = NULL;
+	struct kw_secret *key = NULL;
+	size_t n = 0;
+	int code, r;
 
-	memset(&f, 0, sizeof(f));
-	f.o = o;
-	for (size_t i = 0; code == 0 && i < KW_ARRAY_SIZE(phases); i++)
-		code = phases[i](&f);
-	flow_free(&f);
+	if (kwa_new(&c) != KWA_OK)
+		return fail(EXIT_LOCAL, "cannot initialise libkwattester");
+	if ((code = configure(c, o)) != 0 || (code = check_outputs(o)) != 0)
+		goto out;
+	if ((r = kw_secret_new(KWA_MAX_KEY, &key)) != 0) {
+		code = fail(EXIT_LOCAL, "out of memory: %s", kw_strerror(r));
+		goto out;
+	}
+	if ((code = kwa_fetch(c, kw_secret_ptr(key), kw_secret_len(key), &n)) != KWA_OK) {
+		code = fail(code, "%s", kwa_errmsg(c));
+		goto out;
+	}
+	code = emit_key(o, kw_secret_cptr(key), n);
+out:
+	kw_secret_free(key);
+	kwa_free(c);
 	return code;
 }
 
@@ -1341,9 +831,7 @@ main(int argc, char **argv)
 	kw_json_init();
 	if (o.emu_collateral_out != NULL)
 		return write_emu_collateral(&o);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return fail(EXIT_LOCAL, "cannot initialise libcurl");
-	code = run(&o);
-	curl_global_cleanup();
-	return code;
+	if (o.detect)
+		return detect();
+	return run(&o);
 }

@@ -36,8 +36,12 @@ KWGET = os.path.abspath(sys.argv[1])
 SRC = os.environ.get("KW_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 TMP = tempfile.mkdtemp(prefix="kw-kwget-cli.")
 SECRET = bytes(range(100, 132))
-NO_TSM = ("kwget: no confidential guest interface found (configfs-tsm); use --emulate snp or "
+NO_TSM = ("kwget: no TEE found: no configfs-tsm and no TPM (kwget --detect); use --emulate snp or "
           "--emulate tdx for testing\n")
+# auto-detection looks here instead of /sys/kernel/config/tsm/report and /dev/tpmrm0 (test-only
+# variables), with no TCTI in the environment: this machine's own TEE cannot change the outcome
+NO_TEE_ENV = dict((k, v) for k, v in os.environ.items() if k not in ("KWGET_TCTI", "TPM2TOOLS_TCTI", "TCTI"))
+NO_TEE_ENV.update(KWA_TEST_TSM_DIR="/nonexistent/tsm/report", KWA_TEST_TPM_DEVICE="/nonexistent/tpmrm0")
 
 
 def b64u(b):
@@ -320,12 +324,17 @@ def t_usage_errors():
 
 
 def t_no_configfs_tsm():
-    if os.path.isdir("/sys/kernel/config/tsm/report"):
-        print("  (skipped: this machine has configfs-tsm)")
-        return
-    p = run("--url", "https://127.0.0.1:1", "--resource", "a/b/c", "--out", os.path.join(TMP, "x"))
-    assert p.returncode == 6 and p.stderr.decode() == NO_TSM, p
+    """No TEE at all (auto-detection): exit 7, one line, nothing written, no network."""
+    p = run("--url", "https://127.0.0.1:1", "--resource", "a/b/c", "--out", os.path.join(TMP, "x"),
+            env=NO_TEE_ENV)
+    assert p.returncode == 7 and p.stderr.decode() == NO_TSM, p
     assert not os.path.exists(os.path.join(TMP, "x"))
+    # --detect says so in its documented format, exit 7
+    p = run("--detect", env=NO_TEE_ENV)
+    assert p.returncode == 7 and p.stderr == b"", p
+    assert p.stdout.decode().splitlines() == [
+        "configfs-tsm: absent (/nonexistent/tsm/report)", "tpm: absent (no /nonexistent/tpmrm0)",
+        "azure-vtpm: not-checked", "tee: none"], p.stdout
 
 
 def t_emu_collateral_out():
@@ -648,9 +657,10 @@ def t_tls(b, b12):
     # a broker that cannot speak TLS 1.3
     p = kw(b12, "--resource", "demo/key/one", "--stdout", "--quiet")
     assert p.returncode == 2 and "auth failed" in one_line(p), p
-    # nothing listening
+    # nothing listening (no retries: those are tested in tests/integration/test_kwget_retry.py)
     p = run("--url", "https://127.0.0.1:1", "--cacert", os.path.join(TMP, "ca.pem"), "--emulate",
-            "snp", "--emu-dir", os.path.join(TMP, "emu"), "--resource", "a/b/c", "--stdout", "--quiet")
+            "snp", "--emu-dir", os.path.join(TMP, "emu"), "--resource", "a/b/c", "--stdout", "--quiet",
+            "--retries", "0")
     assert p.returncode == 2 and "auth failed" in one_line(p), p
     # a broken emulation directory is a local error, after the nonce
     p = run("--url", b.url, "--cacert", os.path.join(TMP, "ca.pem"), "--emulate", "snp",
