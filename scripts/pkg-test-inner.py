@@ -221,6 +221,16 @@ def main():
         assert got == want, "kwget received %d bytes that differ from the registered key" % len(got)
         assert (os.stat(out).st_mode & 0o777) == 0o600
         log("kwget received pkg/key/disk: the registered 32 bytes")
+        example = os.path.join(WORK, "kwattester-example")
+        if os.path.exists(example):
+            p = subprocess.run([example, url, CA, "pkg/key/disk", "snp", EMU],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            assert p.returncode == 0, "kwattester-example: exit %d: %s" % (
+                p.returncode, p.stderr.decode())
+            assert ("key %s" % want.hex()) in p.stdout.decode().splitlines(), \
+                "kwattester-example (libkwattester0) printed another key"
+            log("kwattester-example, built against the installed libkwattester-dev, "
+                "received the same key through libkwattester.so.0")
         p = kwget(url, "pkg/key/other", os.path.join(WORK, "other.key"))
         assert p.returncode == 3 and not os.path.exists(os.path.join(WORK, "other.key")), \
             "kwget for a key whose policy the guest does not meet: exit %d: %s" % (

@@ -185,6 +185,15 @@ json.dump(cfg, open(p, "w"), indent=2)
 PY
 mkdir -p "$work/flow"
 cp "$top/scripts/pkg-test-inner.py" "$top/scripts/kw_unitfile.py" "$work/flow/"
+# libkwattester-dev and libkwattester0: the example program built against the
+# installed header, pkg-config file and library (pkg-test-inner.py runs it)
+cp "$top/attester/examples/kwattester-example.c" "$work/flow/"
+in_root sh -c "cc -o '$work/flow/kwattester-example' '$work/flow/kwattester-example.c' \
+	\$(pkg-config --cflags --libs kwattester)" > "$work/cc.log" 2>&1 ||
+	{ cat "$work/cc.log"; fail "building against libkwattester-dev"; }
+so=$(in_root ldd "$work/flow/kwattester-example" | sed -n 's/.*libkwattester\.so\.0 => \([^ ]*\) .*/\1/p')
+[ -n "$so" ] && in_root dpkg -S "$(in_root readlink -f "$so")" | grep -q '^libkwattester0:' ||
+	fail "kwattester-example does not use the installed libkwattester.so.0 (ldd: '$so')"
 in_root /usr/bin/python3 "$work/flow/pkg-test-inner.py" /lib/systemd/system "$work/flow" /etc/keywarden/emu ||
 	{ echo "--- keywarden-hsm log"; tail -n 30 "$work/flow/keywarden-hsm.log" 2>/dev/null
 	  echo "--- keywarden log"; tail -n 30 "$work/flow/keywarden.log" 2>/dev/null

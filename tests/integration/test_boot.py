@@ -14,7 +14,8 @@ for that, and this machine has none, so the mapping itself is not tested).
   configuration written from deploy/etc/keywarden/kwget/example.conf (paths
   moved into a temporary directory, the build's kwget);
 * kwget --stdout piped into cryptsetup, as a keyscript does;
-* a wrong key and another resource's key are refused by cryptsetup.
+* a wrong key and another resource's key are refused by cryptsetup;
+* kwget --keyring user and a LUKS2 keyring token: no key file at all.
 """
 import os
 import shutil
@@ -175,13 +176,39 @@ def t_other_key_refused(b):
     assert cryptsetup_accepts(state["container"], p.stdout) == 2
 
 
+def t_keyring_token_unlocks(b):
+    """kwget --keyring user puts the key into root's user keyring only; a LUKS2
+    keyring token naming its description opens the volume (--token-only)."""
+    d = tempfile.mkdtemp(dir=state["dir"])
+    container = os.path.join(d, "volume.luks")
+    shutil.copyfile(state["container"], container)
+    desc = "kwtest-boot:%d:%s" % (os.getpid(), os.urandom(4).hex())
+    p = subprocess.run([CRYPTSETUP, "token", "add", "--key-description", desc, container],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert p.returncode == 0, p.stderr.decode()
+
+    def token_only():
+        return subprocess.run([CRYPTSETUP, "open", "--test-passphrase", "--token-only", container],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60).returncode
+    assert token_only() != 0, "the token opened the volume before kwget ran"
+    p = b.kwget("--resource", RES, "--keyring", "user", "--key-description", desc, check=True)
+    serial = p.stdout.decode().strip()
+    assert serial.isdigit(), p.stdout
+    try:
+        assert token_only() == 0
+    finally:
+        subprocess.run(["keyctl", "unlink", serial, "@u"], stdout=subprocess.DEVNULL, timeout=10)
+    assert token_only() != 0, "the volume still opens after the key was unlinked"
+    assert not any(f.endswith(".key") for f in os.listdir(d))
+
+
 def main():
     if not os.path.exists(CRYPTSETUP):
         print("cryptsetup is not installed (scripts/install-deps.sh installs cryptsetup-bin)")
         return 1
     b = Broker()
     tests = [lambda b: t_container_checks_keys(), t_unit_verifies, t_unit_command_lines_unlock,
-             t_kwget_stdout_pipe_unlocks, t_other_key_refused]
+             t_kwget_stdout_pipe_unlocks, t_other_key_refused, t_keyring_token_unlocks]
     tests[0].__name__ = "t_container_checks_keys"
     return kwtest.run_tests(b, tests, setup=setup)
 
