@@ -72,12 +72,12 @@ def t_container_checks_keys():
     assert cryptsetup_accepts(state["container"], wrong) == 2
 
 
-def unit_copy(d):
-    """deploy/kwget@.service with the paths moved under d and the build's kwget,
-    saved as kwget@data.service; returns (path, unit)."""
+def unit_copy(d, run=None):
+    """deploy/kwget@.service with the paths moved under d (/run/keywarden to run)
+    and the build's kwget, saved as kwget@data.service; returns (path, unit)."""
     with open(os.path.join(kwtest.SRC, "deploy", "kwget@.service")) as f:
         text = f.read()
-    for a, b in (("/usr/bin/kwget", kwtest.KWGET), ("/run/keywarden", os.path.join(d, "run")),
+    for a, b in (("/usr/bin/kwget", kwtest.KWGET), ("/run/keywarden", run or os.path.join(d, "run")),
                  ("/etc/keywarden/kwget", os.path.join(d, "etc"))):
         assert a in text, a
         text = text.replace(a, b)
@@ -105,9 +105,18 @@ def t_unit_verifies(b):
 
 def t_unit_command_lines_unlock(b):
     """ExecStartPre/ExecStart/ExecStop of kwget@data with data.conf made from
-    example.conf: the key lands in RUN/data.key (0600) and opens the container."""
+    example.conf: the key lands in RUN/data.key (0600, tmpfs) and opens the container."""
     d = tempfile.mkdtemp(dir=state["dir"])
-    _, unit = unit_copy(d)
+    # the unit says --require-tmpfs: its run directory is on tmpfs here too
+    run = tempfile.mkdtemp(prefix="kwtest-boot-", dir="/dev/shm")
+    try:
+        unit_command_lines(b, d, run)
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def unit_command_lines(b, d, run):
+    _, unit = unit_copy(d, run)
     svc = unit["Service"]
     os.makedirs(os.path.join(d, "etc"))
     with open(os.path.join(kwtest.SRC, "deploy", "etc", "keywarden", "kwget", "example.conf")) as f:
@@ -124,8 +133,7 @@ def t_unit_command_lines_unlock(b):
         f.write("\n".join(lines) + "\n")
     assert [v.replace("%i", "data") for v in svc["EnvironmentFile"]] == [conf_path]
     env = kw_unitfile.read_env(conf_path)
-    run = os.path.join(d, "run")
-    os.makedirs(run, mode=0o700)
+    assert "--require-tmpfs" in svc["ExecStart"][0]
     assert svc["UMask"] == ["0077"]
     old = os.umask(0o077)
     try:
