@@ -153,11 +153,15 @@ def unit_command_lines(b, d, run):
                             state["container"]], stdin=f, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=60)
     assert p.returncode == 0, p.stderr.decode()
-    # a restart starts afresh (ExecStartPre removes the old key; --out is O_EXCL)
-    for key in ("ExecStartPre", "ExecStart"):
-        argv = kw_unitfile.command(svc[key][0], "data", env)
-        assert subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              timeout=60).returncode == 0, key
+    # a restart starts afresh: kwget --out refuses an existing file (O_EXCL), and
+    # ExecStartPre removes it first
+    argv = kw_unitfile.command(svc["ExecStart"][0], "data", env)
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert p.returncode != 0 and open(keyfile, "rb").read() == got, "kwget overwrote a key file"
+    argv = kw_unitfile.command(svc["ExecStartPre"][0], "data", env)
+    assert subprocess.run(argv, timeout=10).returncode == 0
+    assert not os.path.exists(keyfile)
+    open(keyfile, "wb").close()
     argv = kw_unitfile.command(svc["ExecStop"][0], "data", env)
     assert subprocess.run(argv, timeout=10).returncode == 0
     assert not os.path.exists(keyfile)
