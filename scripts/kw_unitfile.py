@@ -51,6 +51,31 @@ def read_env(path):
     return env
 
 
+def service_env(unit, instance=None):
+    """The [Service] environment: Environment= assignments, then the
+    EnvironmentFile= files (which override them; a leading - makes a file
+    optional)."""
+    env = {}
+    for value in unit.get("Service", {}).get("Environment", []):
+        if instance is not None:
+            value = value.replace("%i", instance).replace("%I", instance)
+        for word in shlex.split(value):
+            k, sep, v = word.partition("=")
+            if sep:
+                env[k] = v
+    for value in unit.get("Service", {}).get("EnvironmentFile", []):
+        if instance is not None:
+            value = value.replace("%i", instance).replace("%I", instance)
+        optional = value.startswith("-")
+        path = value[1:] if optional else value
+        try:
+            env.update(read_env(path))
+        except FileNotFoundError:
+            if not optional:
+                raise
+    return env
+
+
 def command(value, instance=None, env=None):
     """An Exec*= value as argv."""
     if value[:1] in "-@+!:":

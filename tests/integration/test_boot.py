@@ -15,7 +15,8 @@ for that, and this machine has none, so the mapping itself is not tested).
   moved into a temporary directory, the build's kwget);
 * kwget --stdout piped into cryptsetup, as a keyscript does;
 * a wrong key and another resource's key are refused by cryptsetup;
-* kwget --keyring user and a LUKS2 keyring token: no key file at all.
+* KWGET_OUTPUT=--keyring user ... in the instance configuration and a LUKS2
+  keyring token: no key file at all.
 """
 import os
 import shutil
@@ -132,8 +133,8 @@ def unit_command_lines(b, d, run):
     with open(conf_path, "w") as f:
         f.write("\n".join(lines) + "\n")
     assert [v.replace("%i", "data") for v in svc["EnvironmentFile"]] == [conf_path]
-    env = kw_unitfile.read_env(conf_path)
-    assert "--require-tmpfs" in svc["ExecStart"][0]
+    env = kw_unitfile.service_env(unit, "data")
+    assert env["KWGET_OUTPUT"] == "--out %s/data.key --require-tmpfs" % run, env
     assert svc["UMask"] == ["0077"]
     old = os.umask(0o077)
     try:
@@ -188,13 +189,21 @@ def t_other_key_refused(b):
     assert cryptsetup_accepts(state["container"], p.stdout) == 2
 
 
-def t_keyring_token_unlocks(b):
-    """kwget --keyring user puts the key into root's user keyring only; a LUKS2
-    keyring token naming its description opens the volume (--token-only)."""
+def t_unit_keyring_output(b):
+    """KWGET_OUTPUT=--keyring user ... in NAME.conf replaces the unit's key file:
+    kwget@data's ExecStart puts the key into root's user keyring only, and a
+    LUKS2 keyring token naming it opens the volume (--token-only)."""
     d = tempfile.mkdtemp(dir=state["dir"])
+    _, unit = unit_copy(d)
+    os.makedirs(os.path.join(d, "etc"))
     container = os.path.join(d, "volume.luks")
     shutil.copyfile(state["container"], container)
     desc = "kwtest-boot:%d:%s" % (os.getpid(), os.urandom(4).hex())
+    conf = ["KWGET_URL=" + b.url, "KWGET_CACERT=" + b.ca, "KWGET_RESOURCE=" + RES,
+            "KWGET_OUTPUT=--keyring user --key-description " + desc,
+            "KWGET_OPTS=--emulate snp --emu-dir " + os.path.join(b.dir, "emu")]
+    with open(os.path.join(d, "etc", "data.conf"), "w") as f:
+        f.write("\n".join(conf) + "\n")
     p = subprocess.run([CRYPTSETUP, "token", "add", "--key-description", desc, container],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     assert p.returncode == 0, p.stderr.decode()
@@ -203,7 +212,11 @@ def t_keyring_token_unlocks(b):
         return subprocess.run([CRYPTSETUP, "open", "--test-passphrase", "--token-only", container],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60).returncode
     assert token_only() != 0, "the token opened the volume before kwget ran"
-    p = b.kwget("--resource", RES, "--keyring", "user", "--key-description", desc, check=True)
+    argv = kw_unitfile.command(unit["Service"]["ExecStart"][0], "data",
+                               kw_unitfile.service_env(unit, "data"))
+    assert "--out" not in argv, argv
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert p.returncode == 0, p.stderr.decode()
     serial = p.stdout.decode().strip()
     assert serial.isdigit(), p.stdout
     try:
@@ -211,7 +224,7 @@ def t_keyring_token_unlocks(b):
     finally:
         subprocess.run(["keyctl", "unlink", serial, "@u"], stdout=subprocess.DEVNULL, timeout=10)
     assert token_only() != 0, "the volume still opens after the key was unlinked"
-    assert not any(f.endswith(".key") for f in os.listdir(d))
+    assert not os.path.exists(os.path.join(d, "run")), "a key file was written"
 
 
 def main():
@@ -220,7 +233,7 @@ def main():
         return 1
     b = Broker()
     tests = [lambda b: t_container_checks_keys(), t_unit_verifies, t_unit_command_lines_unlock,
-             t_kwget_stdout_pipe_unlocks, t_other_key_refused, t_keyring_token_unlocks]
+             t_kwget_stdout_pipe_unlocks, t_other_key_refused, t_unit_keyring_output]
     tests[0].__name__ = "t_container_checks_keys"
     return kwtest.run_tests(b, tests, setup=setup)
 
