@@ -148,6 +148,58 @@ def kwget(url, resource_name, out):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
+FUNCTIONS_STUB = """# initramfs-tools' /scripts/functions, the parts local-top/kwget uses:
+# this test root has only loopback, which is up already
+configure_networking() { :; }
+log_begin_msg() { echo "begin: $*"; }
+log_end_msg() { echo "end: $*"; }
+log_failure_msg() { echo "failure: $*"; }
+"""
+
+
+def initramfs_scripts(url, want):
+    """The installed local-top script fetches the key of each configuration into
+    /run/keywarden/NAME.key, the keyscript prints it for cryptroot, local-bottom
+    removes it. Run here in the test root (with a stub of /scripts/functions),
+    not in an initramfs: there is no busybox on this machine."""
+    os.makedirs("/scripts", exist_ok=True)
+    with open("/scripts/functions", "w") as f:
+        f.write(FUNCTIONS_STUB)
+    confdir = "/etc/keywarden/kwget"
+    for name in os.listdir(confdir):
+        if name.endswith(".conf"):
+            os.unlink(os.path.join(confdir, name))
+    with open(os.path.join(confdir, "root_crypt.conf"), "w") as f:
+        f.write("KWGET_URL=%s\nKWGET_CACERT=%s\nKWGET_RESOURCE=pkg/key/disk\n"
+                "KWGET_OPTS=--emulate snp --emu-dir %s\nKWGET_INITRAMFS=yes\n" % (url, CA, EMU))
+    # and one whose key this guest may not have (policy "other")
+    with open(os.path.join(confdir, "data_crypt.conf"), "w") as f:
+        f.write("KWGET_URL=%s\nKWGET_CACERT=%s\nKWGET_RESOURCE=pkg/key/other\n"
+                "KWGET_OPTS=--emulate snp --emu-dir %s\nKWGET_INITRAMFS=yes\n" % (url, CA, EMU))
+    share = "/usr/share/initramfs-tools/scripts"
+    p = subprocess.run(["sh", share + "/local-top/kwget"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    out = p.stdout.decode()
+    assert p.returncode == 0 and "end: 0" in out, "local-top/kwget: %d: %s" % (p.returncode, out)
+    assert "failure: kwget: no key for data_crypt" in out, out
+    assert not os.path.exists("/run/keywarden/data_crypt.key")
+    env = dict(os.environ, CRYPTTAB_NAME="data_crypt", CRYPTTAB_TRIED="0")
+    p = subprocess.run(["/usr/lib/kwget/keyscript", "/run/keywarden/data_crypt.key"], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert p.returncode != 0 and p.stdout == b"", "keyscript printed something without a key"
+    key = "/run/keywarden/root_crypt.key"
+    st = os.stat(key)
+    assert st.st_mode & 0o777 == 0o600 and os.stat("/run/keywarden").st_mode & 0o777 == 0o700
+    env = dict(os.environ, CRYPTTAB_NAME="root_crypt", CRYPTTAB_TRIED="0")
+    p = subprocess.run(["/usr/lib/kwget/keyscript", key], env=env, stdout=subprocess.PIPE)
+    assert p.returncode == 0 and p.stdout == want, "keyscript did not print the registered key"
+    p = subprocess.run(["sh", share + "/local-bottom/kwget"])
+    assert p.returncode == 0 and not os.path.exists(key), "local-bottom/kwget left the key"
+    log("initramfs scripts: local-top fetched root_crypt.key (0600, tmpfs) and none for "
+        "data_crypt (policy not met), the keyscript printed the registered key (and nothing "
+        "for data_crypt: no askpass here), local-bottom removed it")
+
+
 def main():
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     sock_unit = parse_unit(os.path.join(UNITDIR, "keywarden-hsm.socket"))
@@ -231,6 +283,7 @@ def main():
                 "kwattester-example (libkwattester0) printed another key"
             log("kwattester-example, built against the installed libkwattester-dev, "
                 "received the same key through libkwattester.so.0")
+        initramfs_scripts(url, want)
         p = kwget(url, "pkg/key/other", os.path.join(WORK, "other.key"))
         assert p.returncode == 3 and not os.path.exists(os.path.join(WORK, "other.key")), \
             "kwget for a key whose policy the guest does not meet: exit %d: %s" % (

@@ -90,6 +90,9 @@ for d in proc dev sys tmp; do
 	mount --bind "/$d" "$M/$d" || fail "bind /$d"
 	mounted="$M/$d $mounted"
 done
+# /run is a tmpfs of its own, as on a booted system (kwget --require-tmpfs)
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$M/run" || fail "tmpfs on /run"
+mounted="$M/run $mounted"
 # a fresh root: none of what the packages bring may be there already
 for f in /usr/bin/keywarden /usr/bin/kwctl /usr/bin/kwget /etc/keywarden /var/lib/keywarden; do
 	[ ! -e "$M$f" ] || fail "$f exists on this machine: the test root would not be fresh"
