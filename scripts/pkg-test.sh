@@ -12,11 +12,13 @@
 #      machine's Debian packages), runs systemd-sysusers and systemd-tmpfiles
 #      for the package's files and checks the users and directories, checks
 #      the installed units with systemd-analyze verify, runs keywarden-setup
-#      twice (idempotent: the second run changes nothing);
+#      twice (idempotent: the second run changes nothing), runs the installed
+#      initramfs hook, builds attester/examples against libkwattester-dev;
 #   4. starts keywarden-hsm and keywarden with the installed units' socket,
 #      ExecStartPre= and ExecStart= lines as their User= (scripts/pkg-test-inner.py),
 #      registers a key with the installed kwctl, fetches it with the installed
-#      kwget (--emulate snp) and compares it with the registered bytes.
+#      kwget (--emulate snp), the example (libkwattester.so.0) and the installed
+#      initramfs scripts, and compares each with the registered bytes.
 # The only change to the installed files: the test trusts an emulation SNP
 # chain (snp.test_roots in /etc/keywarden/keywarden.json of the test root).
 # Mounts and processes are cleaned up on every exit path; the whole test is
