@@ -137,11 +137,12 @@ struct kw_appraisal {
 	 */
 	json_t *diag;
 	/*
-	 * Optional, TPM evidence types only, for kwctl --nonce: without a
+	 * Optional, TPM evidence types and cca, for kwctl --nonce: without a
 	 * binding, the exact bytes the quote's extraData must hold
 	 * (nonce_set 1; 0..64 bytes). The TPM members compare the first 48
 	 * bytes of binding (SHA-384(JCS(runtime-data))) when it is given,
-	 * and refuse when neither is given.
+	 * and refuse when neither is given. cca: the realm challenge must be
+	 * exactly nonce (64 bytes); neither given: not checked.
 	 */
 	const uint8_t *nonce;
 	size_t nonce_len;

@@ -8,8 +8,11 @@
  */
 #include <stdlib.h>
 
+#include <openssl/crypto.h>
+
 #include "cca.h"
 #include "kw_json.h"
+#include "kw_util.h"
 #include "verifier.h"
 
 static const char *const cca_members[] = {"token", NULL};
@@ -80,6 +83,18 @@ cca_appraise(const struct kw_appraisal *in, json_t **ret_claims, const char **wh
 	/* bind: the realm challenge must be SHA-384(JCS(runtime-data)) zero-padded, as for SNP */
 	if ((r = kw_binding_check(claims, in->binding, in->binding_len, why)) != 0)
 		goto out;
+	/* kwctl --nonce: without a binding, the exact challenge expected */
+	if (in->binding == NULL && in->nonce_set) {
+		uint8_t chal[CCA_CHALLENGE_LEN];
+		const char *hex = json_string_value(json_object_get(claims, "report_data"));
+
+		*why = "realm challenge does not match the expected nonce (64 bytes)";
+		r = KW_ERR_MISMATCH;
+		if (in->nonce == NULL || in->nonce_len != sizeof(chal) || hex == NULL ||
+		    kw_hex_decode(hex, chal, sizeof(chal)) != 0 || CRYPTO_memcmp(chal, in->nonce, sizeof(chal)) != 0)
+			goto out;
+		r = 0;
+	}
 	*ret_claims = claims;
 	claims = NULL;   /* transferred */
 out:
