@@ -57,9 +57,10 @@ size_t cca_trust_count(const struct cca_trust *t);
 /*
  * Verify a CCA token (the tag 399 collection, len <= CCA_MAX_TOKEN) in this
  * order: CBOR shape (pre-scan, collection, both COSE_Sign1 with protected
- * header {1: -35}), platform signature by a configured CPAK, realm claims,
- * realm signature by the RAK of claim 44237, platform challenge == hash of
- * the RAK (algorithm of claim 44240), platform claims. 0 and new claims
+ * header {1: -35}), realm and platform claims (parsed, not yet trusted),
+ * platform signature by a configured CPAK, realm signature by the RAK of
+ * claim 44237, platform challenge == hash of the RAK (algorithm of claim
+ * 44240). 0 and new claims
  * (docs/claims.md, "cca"; "report_data" is the realm challenge in hex), or:
  * KW_ERR_TOO_LARGE, KW_ERR_TRUNCATED, KW_ERR_TRAILING, KW_ERR_INVALID_FORMAT
  * (CBOR that is not a token: wrong types, sizes, duplicate or missing
@@ -71,6 +72,13 @@ size_t cca_trust_count(const struct cca_trust *t);
  */
 int cca_verify(const struct cca_trust *t, const uint8_t *token, size_t len, json_t **ret_claims,
     const char **reterr_reason) KW_WUR;
+
+/*
+ * Everything cca_verify checks before the first signature: the CBOR shape,
+ * both tokens' claims, the RAK a point on P-384 (for the fuzz target and
+ * cheap shape checks). 0 or cca_verify's parse codes, with a static reason.
+ */
+int cca_token_check(const uint8_t *token, size_t len, const char **reterr_reason) KW_WUR;
 
 /*
  * The bounded pre-scan alone (for the fuzz target and cca_verify): buf must

@@ -644,40 +644,106 @@ collection_parse(const cbor_item_t *root, const uint8_t **ret_plat, size_t *ret_
 	return r;
 }
 
-int
-cca_verify(const struct cca_trust *t, const uint8_t *token, size_t len, json_t **ret_claims, const char **why)
-{
+/* A token parsed in full, nothing authenticated yet. */
+struct parsed {
+	cbor_item_t *root;                  /* the collection (owned) */
 	struct cose1 plat, realm;
-	struct realm rl;
-	cbor_item_t *root = NULL;
-	const struct cca_cpak *cpak = NULL;
-	const uint8_t *pbuf = NULL, *rbuf = NULL, *pchal = NULL;
-	size_t plen = 0, rlen = 0, pchal_len = 0, dlen = 0;
-	uint8_t digest[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	EVP_PKEY *rak = NULL;
-	json_t *claims = NULL;
+	struct realm rl;                    /* views into realm */
+	EVP_PKEY *rak;
+	const uint8_t *pchal;               /* the platform challenge: a view into plat */
+	size_t pchal_len;
+	json_t *claims;                     /* both tokens' claims (owned) */
+};
+
+static void
+parsed_clear(struct parsed *p)
+{
+	json_decref(p->claims);
+	EVP_PKEY_free(p->rak);
+	cose1_clear(&p->plat);
+	cose1_clear(&p->realm);
+	if (p->root != NULL)
+		cbor_decref(&p->root);
+	memset(p, 0, sizeof(*p));
+}
+
+/*
+ * Shape and claims of both tokens (STYLE.md: parse into a plain structure,
+ * then verify the signatures over the exact signed bytes, then appraise).
+ */
+static int
+token_parse(const uint8_t *token, size_t len, struct parsed *ret, const char **why)
+{
+	struct parsed p;
+	const uint8_t *pbuf = NULL, *rbuf = NULL;
+	size_t plen = 0, rlen = 0;
 	int r;
 
-	memset(&plat, 0, sizeof(plat));
-	memset(&realm, 0, sizeof(realm));
-	*why = "invalid arguments";
-	if (t == NULL || token == NULL || ret_claims == NULL)
-		return KW_ERR_INVALID_ARG;
+	memset(&p, 0, sizeof(p));
 	*why = "CCA token is larger than 16 KiB";
 	if (len > CCA_MAX_TOKEN)
 		return KW_ERR_TOO_LARGE;
-	/* 1. shape: the collection and both COSE_Sign1 */
 	*why = "CCA token is not well-formed definite-length CBOR";
-	if ((r = cca_cbor_load(token, len, &root)) != 0)
+	if ((r = cca_cbor_load(token, len, &p.root)) != 0)
 		goto out;
-	if ((r = collection_parse(root, &pbuf, &plen, &rbuf, &rlen, why)) != 0 ||
-	    (r = cose1_parse(pbuf, plen, 16, &plat, why)) != 0 ||
-	    (r = cose1_parse(rbuf, rlen, 16, &realm, why)) != 0)
+	if ((r = collection_parse(p.root, &pbuf, &plen, &rbuf, &rlen, why)) != 0 ||
+	    (r = cose1_parse(pbuf, plen, 16, &p.plat, why)) != 0 ||
+	    (r = cose1_parse(rbuf, rlen, 16, &p.realm, why)) != 0)
 		goto out;
+	if ((p.claims = json_object()) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = realm_claims(p.realm.claims, p.claims, &p.rl, why)) != 0)
+		goto out;
+	*why = "realm public key (44237) must be an uncompressed P-384 point";
+	if ((r = rak_key(p.rl.rak, p.rl.rak_len, &p.rak)) != 0)
+		goto out;
+	*why = "platform challenge (10) must be a byte string of 32 to 64 bytes";
+	if ((r = cca_bstr(cca_map_get(p.plat.claims, P_CHALLENGE), 32, 64, &p.pchal, &p.pchal_len)) != 0)
+		goto out;
+	if ((r = platform_claims(p.plat.claims, p.claims, why)) != 0)
+		goto out;
+	*ret = p;
+	memset(&p, 0, sizeof(p));   /* transferred */
+out:
+	parsed_clear(&p);
+	return r;
+}
+
+int
+cca_token_check(const uint8_t *token, size_t len, const char **why)
+{
+	struct parsed p;
+	int r;
+
+	*why = "invalid arguments";
+	if (token == NULL)
+		return KW_ERR_INVALID_ARG;
+	if ((r = token_parse(token, len, &p, why)) == 0)
+		parsed_clear(&p);
+	return r;
+}
+
+int
+cca_verify(const struct cca_trust *t, const uint8_t *token, size_t len, json_t **ret_claims, const char **why)
+{
+	struct parsed p;
+	const struct cca_cpak *cpak = NULL;
+	uint8_t digest[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	size_t dlen = 0;
+	int r;
+
+	*why = "invalid arguments";
+	if (t == NULL || token == NULL || ret_claims == NULL)
+		return KW_ERR_INVALID_ARG;
+	/* 1. shape and claims of the collection and both COSE_Sign1 */
+	if ((r = token_parse(token, len, &p, why)) != 0)
+		return r;
 	/* 2. the platform token is signed by a configured CPAK */
 	for (size_t i = 0; i < t->n && cpak == NULL; i++) {
-		r = cose1_verify(&plat, t->cpaks[i].pk);
+		r = cose1_verify(&p.plat, t->cpaks[i].pk);
 		if (r == 0)
 			cpak = &t->cpaks[i];
 		else if (r != KW_ERR_SIG_INVALID)
@@ -688,44 +754,28 @@ cca_verify(const struct cca_trust *t, const uint8_t *token, size_t len, json_t *
 		r = KW_ERR_UNTRUSTED_ROOT;
 		goto out;
 	}
-	if ((claims = json_pack("{s:s, s:s, s:s}", "tee", "cca", "root", cpak->is_test ? "test" : "cpak",
-	    "cpak", cpak->jkt)) == NULL) {
-		r = KW_ERR_NOMEM;
-		goto out;
-	}
-	/* 3. realm claims, 4. the realm token is signed by its RAK */
-	if ((r = realm_claims(realm.claims, claims, &rl, why)) != 0)
-		goto out;
-	*why = "realm public key (44237) must be an uncompressed P-384 point";
-	if ((r = rak_key(rl.rak, rl.rak_len, &rak)) != 0)
-		goto out;
+	/* 3. the realm token is signed by its RAK */
 	*why = "realm token signature does not verify with its RAK";
-	if ((r = cose1_verify(&realm, rak)) != 0)
+	if ((r = cose1_verify(&p.realm, p.rak)) != 0)
 		goto out;
-	/* 5. the platform vouches for this RAK: its challenge is the RAK's hash */
-	*why = "platform challenge (10) must be a byte string";
-	if ((r = cca_bstr(cca_map_get(plat.claims, P_CHALLENGE), 1, 64, &pchal, &pchal_len)) != 0)
-		goto out;
+	/* 4. the platform vouches for this RAK: its challenge is the RAK's hash */
 	r = KW_ERR_CRYPTO;
-	if (EVP_Digest(rl.rak, rl.rak_len, digest, &mdlen, hash_md(rl.rak_hash_alg, &dlen), NULL) != 1)
+	if (EVP_Digest(p.rl.rak, p.rl.rak_len, digest, &mdlen, hash_md(p.rl.rak_hash_alg, &dlen), NULL) != 1)
 		goto out;
 	*why = "platform challenge is not the hash of the realm's RAK";
-	if (pchal_len != mdlen || CRYPTO_memcmp(pchal, digest, mdlen) != 0) {
+	if (p.pchal_len != mdlen || CRYPTO_memcmp(p.pchal, digest, mdlen) != 0) {
 		r = KW_ERR_MISMATCH;
 		goto out;
 	}
-	/* 6. platform claims */
-	if ((r = platform_claims(plat.claims, claims, why)) != 0)
+	r = KW_ERR_NOMEM;
+	if (json_object_set_new(p.claims, "tee", json_string("cca")) != 0 ||
+	    json_object_set_new(p.claims, "root", json_string(cpak->is_test ? "test" : "cpak")) != 0 ||
+	    json_object_set_new(p.claims, "cpak", json_string(cpak->jkt)) != 0)
 		goto out;
-	*ret_claims = claims;
-	claims = NULL;   /* transferred */
+	*ret_claims = p.claims;
+	p.claims = NULL;   /* transferred */
 	r = 0;
 out:
-	json_decref(claims);
-	EVP_PKEY_free(rak);
-	cose1_clear(&plat);
-	cose1_clear(&realm);
-	if (root != NULL)
-		cbor_decref(&root);
+	parsed_clear(&p);
 	return r;
 }
