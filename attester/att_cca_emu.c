@@ -420,3 +420,44 @@ out:
 	ERR_clear_error();
 	return r;
 }
+
+int
+att_cca_emu_evidence(const char *dir, const uint8_t challenge[static 64], const uint8_t *rim48, int debug,
+    json_t **ret)
+{
+	struct att_cca_emu_opts o;
+	EVP_PKEY *cpak = NULL, *rak = NULL;
+	uint8_t *tok = NULL;
+	size_t len = 0;
+	json_t *ev = NULL;
+	int r;
+
+	if (dir == NULL || ret == NULL)
+		return KW_ERR_INVALID_ARG;
+	att_cca_emu_opts_default(&o);
+	memcpy(o.challenge, challenge, sizeof(o.challenge));
+	if (rim48 != NULL)
+		memcpy(o.rim, rim48, 48);
+	if (debug)
+		o.lifecycle = 0x4000;   /* non-cca-platform-rot-debug */
+	if ((r = att_cca_emu_cpak(dir, &cpak)) != 0)
+		goto out;
+	r = KW_ERR_CRYPTO;
+	if ((rak = EVP_EC_gen("P-384")) == NULL)
+		goto out;
+	if ((r = att_cca_emu_token(cpak, rak, &o, &tok, &len)) != 0)
+		goto out;
+	r = KW_ERR_NOMEM;
+	if ((ev = json_object()) == NULL || kw_json_set_b64url(ev, "token", tok, len) != 0)
+		goto out;
+	*ret = ev;
+	ev = NULL;   /* transferred */
+	r = 0;
+out:
+	json_decref(ev);
+	free(tok);
+	EVP_PKEY_free(rak);
+	EVP_PKEY_free(cpak);
+	ERR_clear_error();
+	return r;
+}

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #include "kw_err.h"
@@ -51,5 +52,16 @@ int att_cca_emu_cpak(const char *dir, EVP_PKEY **ret) KW_WUR;
  */
 int att_cca_emu_token(EVP_PKEY *cpak, EVP_PKEY *rak, const struct att_cca_emu_opts *o, uint8_t **ret,
     size_t *ret_len) KW_WUR;
+
+/*
+ * kwget --emulate cca: tee-evidence {"token": base64url} for challenge (the
+ * 64-byte binding), the platform token signed by the CPAK of dir
+ * (att_cca_emu_cpak), the realm token by a fresh RAK. rim48 (or NULL)
+ * replaces the first 48 bytes of the default RIM; debug puts the platform
+ * in the non-cca-platform-rot-debug lifecycle state. 0 and a new object, or
+ * the codes above.
+ */
+int att_cca_emu_evidence(const char *dir, const uint8_t challenge[static 64], const uint8_t *rim48, int debug,
+    json_t **ret) KW_WUR;
 
 #endif

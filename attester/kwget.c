@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 
 #include "attester.h"
+#include "att_cca_emu.h"
 #include "att_tdx_emu.h"
 #include "att_tpm.h"
 #include "att_azure.h"
@@ -111,7 +112,7 @@ usage(FILE *f)
 {
 	fputs("usage: kwget --url URL --resource REPO/TYPE/TAG (--out FILE | --stdout)\n"
 	      "             [--cacert FILE] [--quiet]\n"
-	      "             [--emulate snp|tdx --emu-dir DIR [--emu-measurement HEX] [--emu-debug]\n"
+	      "             [--emulate snp|tdx|cca --emu-dir DIR [--emu-measurement HEX] [--emu-debug]\n"
 	      "              [--emu-report-data HEX]]\n"
 	      "             [--save-attest-request FILE] [--jwe-out FILE] [--tee-key-out FILE]\n"
 	      "             [--token-out FILE]\n"
@@ -132,12 +133,16 @@ usage(FILE *f)
 	      "  --cacert FILE          CA certificate(s) to verify the broker (default: system store)\n"
 	      "  --out FILE             write the key here (must not exist)\n"
 	      "  --stdout               write the raw key bytes to standard output\n"
-	      "  --emulate snp|tdx      TESTING ONLY: emulated SEV-SNP report or TDX quote signed by\n"
-	      "                         a test chain (every certificate says it is not AMD's/Intel's)\n"
+	      "  --emulate snp|tdx|cca  TESTING ONLY: emulated SEV-SNP report or TDX quote signed by\n"
+	      "                         a test chain (every certificate says it is not AMD's/Intel's),\n"
+	      "                         or an Arm CCA token signed by a test CPAK (\"NOT ARM\")\n"
 	      "  --emu-dir DIR          the test chain: scripts/mk-emu-chain.sh (snp),\n"
-	      "                         scripts/mk-tdx-emu.sh (tdx)\n"
-	      "  --emu-measurement HEX  emulated MEASUREMENT (snp) or MRTD (tdx), 48 bytes\n"
-	      "  --emu-debug            emulated guest with debugging on (POLICY.DEBUG, TD_ATTRIBUTES.DEBUG)\n"
+	      "                         scripts/mk-tdx-emu.sh (tdx); cca: DIR/cpak.key, made with\n"
+	      "                         DIR/cpak-pub.json (for cca.test_cpaks) when missing\n"
+	      "  --emu-measurement HEX  emulated MEASUREMENT (snp), MRTD (tdx) or the first 48 bytes of\n"
+	      "                         the RIM (cca), 48 bytes\n"
+	      "  --emu-debug            emulated guest with debugging on (POLICY.DEBUG, TD_ATTRIBUTES.DEBUG,\n"
+	      "                         CCA lifecycle non-cca-platform-rot-debug)\n"
 	      "  --emu-report-data HEX  emulated REPORT_DATA (64 bytes), breaking the binding\n"
 	      "  --emu-collateral-out FILE\n"
 	      "                         write Intel-format collateral (QuoteCollateralV3) matching\n"
@@ -604,8 +609,9 @@ parse_args(int argc, char **argv, struct opts *o)
 	if (o->tpm_event_log != NULL && o->tpm_no_event_log)
 		return fail(EXIT_USAGE, "give at most one of --tpm-event-log FILE and --tpm-no-event-log");
 	if (o->emulate != NULL) {
-		if (strcmp(o->emulate, "snp") != 0 && strcmp(o->emulate, "tdx") != 0)
-			return fail(EXIT_USAGE, "--emulate supports 'snp' and 'tdx'");
+		if (strcmp(o->emulate, "snp") != 0 && strcmp(o->emulate, "tdx") != 0 &&
+		    strcmp(o->emulate, "cca") != 0)
+			return fail(EXIT_USAGE, "--emulate supports 'snp', 'tdx' and 'cca'");
 		if (o->emu_dir == NULL)
 			return fail(EXIT_USAGE, "--emulate %s needs --emu-dir DIR", o->emulate);
 	} else if (o->emu_dir != NULL || o->have_meas || o->have_rd || o->emu_debug) {
@@ -1101,6 +1107,22 @@ evidence_tdx(struct flow *f, const uint8_t report_data[static ATT_REPORT_DATA_LE
 	return 0;
 }
 
+/* Emulated Arm CCA evidence (testing only): tee-evidence {"token"} in *ret (att_cca_emu.h). */
+static int
+evidence_cca(struct flow *f, const uint8_t report_data[static ATT_REPORT_DATA_LEN], json_t **ret)
+{
+	const struct opts *o = f->o;
+	int r;
+
+	if ((r = att_cca_emu_evidence(o->emu_dir, o->have_rd ? o->emu_rd : report_data,
+	    o->have_meas ? o->emu_meas : NULL, o->emu_debug, ret)) != 0)
+		return fail(EXIT_LOCAL, "evidence failed: CCA emulation in %s: %s", o->emu_dir, kw_strerror(r));
+	say("evidence: EMULATED Arm CCA token, platform token signed by the test CPAK in %s, realm token "
+	    "by a fresh RAK (not a TEE; testing only)%s%s", o->emu_dir, o->emu_debug ? ", DEBUG lifecycle" : "",
+	    o->have_rd ? ", challenge overridden" : "");
+	return 0;
+}
+
 /*
  * Azure vTPM evidence as tee-evidence JSON in *ret: the quote's qualifyingData
  * is the 48-byte SHA-384(JCS(runtime-data)) (report_data without its zero
@@ -1254,6 +1276,8 @@ phase_evidence(struct flow *f)
 	}
 	if (strcmp(f->tee, "tdx") == 0)
 		code = evidence_tdx(f, report_data, &evj);
+	else if (strcmp(f->tee, "cca") == 0)
+		code = evidence_cca(f, report_data, &evj);
 	else if (strncmp(f->tee, "az-", 3) == 0)
 		code = evidence_azure(f, report_data, &evj);
 	else
