@@ -25,15 +25,9 @@
 int
 kwctl_cca_wanted(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			return 0;
-		if (strcmp(argv[i], "--tee") == 0 && i + 1 < argc)
-			return strcmp(argv[i + 1], "cca") == 0;
-		if (strncmp(argv[i], "--tee=", 6) == 0)
-			return strcmp(argv[i] + 6, "cca") == 0;
-	}
-	return 0;
+	const char *tee = kwctl_tee_arg(argc, argv);
+
+	return tee != NULL && strcmp(tee, "cca") == 0;
 }
 
 struct cca_opts {

@@ -85,6 +85,20 @@ kwctl_usage_evidence_verify(FILE *f)
 	    "Exit status: 0 verified, 1 rejected, 2 usage or unreadable input.\n", f);
 }
 
+const char *
+kwctl_tee_arg(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return NULL;
+		if (strcmp(argv[i], "--tee") == 0 && i + 1 < argc)
+			return argv[i + 1];
+		if (strncmp(argv[i], "--tee=", 6) == 0)
+			return argv[i] + 6;
+	}
+	return NULL;
+}
+
 struct cert_list {
 	uint8_t *der[KWCTL_MAX_CERTS];
 	size_t len[KWCTL_MAX_CERTS];

@@ -21,6 +21,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kwtest  # noqa: E402
 from kwtest import Attester, Broker, b64u, jcs  # noqa: E402
+from test_tdx import assert_problem, released, secrets_seen, token_claims  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature  # noqa: E402
@@ -29,7 +30,6 @@ RES = "cca/key/realm"
 # att_cca_emu_opts_default's RIM: 0xc0 + (i & 15) for 64 bytes
 KWGET_RIM = bytes(0xC0 + (i & 15) for i in range(64)).hex()
 PY_RIM = hashlib.sha512(b"python realm").hexdigest()
-secrets_seen = []
 
 
 class Tag:
@@ -109,33 +109,6 @@ def attester(b, cpak=None):
     a = b.cca_attester
     a.cpak, a.rim, a.lifecycle = cpak or b.cpak, bytes.fromhex(PY_RIM), 0x3000
     return a
-
-
-def assert_problem(st, ctype, body, status, slug=None):
-    assert st == status, "expected %d, got %d: %r" % (status, st, body)
-    assert ctype.startswith("application/problem+json"), ctype
-    if isinstance(body, (bytes, bytearray)):
-        body = json.loads(body)
-    assert body["status"] == status and body["type"].startswith("urn:keywarden:problem:"), body
-    if slug is not None:
-        assert body["type"] == "urn:keywarden:problem:" + slug, body
-    return body
-
-
-def token_claims(token):
-    return json.loads(kwtest.b64u_dec(token.split(".")[1]))["submods"]["cpu0"]
-
-
-def released(a, path, status=200):
-    tok = a.token()
-    st, ct, body = a.resource(tok, path)
-    if status != 200:
-        assert_problem(st, ct, body, status)
-        return tok, None
-    assert st == 200 and ct == "application/jose", (st, body)
-    key = a.decrypt(body)
-    secrets_seen.append(key)
-    return tok, key
 
 
 def kwget(b, emu_dir, *args):
