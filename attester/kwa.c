@@ -28,6 +28,7 @@
 #include "attester.h"
 #include "att_azure.h"
 #include "att_detect.h"
+#include "att_cca_emu.h"
 #include "att_tdx_emu.h"
 #include "att_tpm.h"
 #include "kw_build.h"
@@ -923,7 +924,8 @@ choose_tee(struct flow *f)
 	int code;
 
 	if (ctx->emulate != NULL) {
-		f->tee = strcmp(ctx->emulate, "tdx") == 0 ? "tdx" : "snp";
+		f->tee = strcmp(ctx->emulate, "tdx") == 0 ? "tdx" :
+		    strcmp(ctx->emulate, "cca") == 0 ? "cca" : "snp";
 		return 0;
 	}
 	if (strcmp(ctx->tee, "snp") == 0 || strcmp(ctx->tee, "tdx") == 0) {
@@ -1064,6 +1066,23 @@ emulated_tdx_quote(const struct kwa_ctx *ctx, const uint8_t report_data[static A
 	r = att_tdx_emu_quote(e, &eo, ret, ret_len);
 	att_tdx_emu_free(e);
 	return r;
+}
+
+/* Emulated Arm CCA evidence (testing only): tee-evidence {"token"} in *ret (att_cca_emu.h). */
+static int
+evidence_cca(struct flow *f, const uint8_t report_data[static ATT_REPORT_DATA_LEN], json_t **ret)
+{
+	struct kwa_ctx *ctx = f->ctx;
+	int r;
+
+	if ((r = att_cca_emu_evidence(ctx->emu_dir, ctx->have_rd ? ctx->emu_rd : report_data,
+	    ctx->have_meas ? ctx->emu_meas : NULL, ctx->emu_debug, ret)) != 0)
+		return fail(ctx, KWA_ERR_LOCAL, "evidence failed: CCA emulation in %s: %s", ctx->emu_dir,
+		    kw_strerror(r));
+	warn(ctx, "evidence: EMULATED Arm CCA token, platform token signed by the test CPAK in %s, "
+	    "realm token by a fresh RAK (not a TEE; testing only)%s%s", ctx->emu_dir,
+	    ctx->emu_debug ? ", DEBUG lifecycle" : "", ctx->have_rd ? ", challenge overridden" : "");
+	return 0;
 }
 
 /* TDX evidence (emulated or configfs-tsm) as tee-evidence JSON in *ret. */
@@ -1220,6 +1239,8 @@ phase_evidence(struct flow *f)
 	}
 	if (strcmp(f->tee, "tdx") == 0)
 		code = evidence_tdx(f, report_data, &evj);
+	else if (strcmp(f->tee, "cca") == 0)
+		code = evidence_cca(f, report_data, &evj);
 	else if (strncmp(f->tee, "az-", 3) == 0)
 		code = evidence_azure(f, report_data, &evj);
 	else
@@ -1477,8 +1498,8 @@ kwa_set_emulation(struct kwa_ctx *ctx, const char *tee, const char *dir)
 		free_str(&ctx->emu_dir);
 		return KWA_OK;
 	}
-	if (strcmp(tee, "snp") != 0 && strcmp(tee, "tdx") != 0)
-		return fail(ctx, KWA_ERR_USAGE, "--emulate supports 'snp' and 'tdx'");
+	if (strcmp(tee, "snp") != 0 && strcmp(tee, "tdx") != 0 && strcmp(tee, "cca") != 0)
+		return fail(ctx, KWA_ERR_USAGE, "--emulate supports 'snp', 'tdx' and 'cca'");
 	if (dir == NULL)
 		return fail(ctx, KWA_ERR_USAGE, "--emulate %s needs --emu-dir DIR", tee);
 	if ((t = strdup(tee)) == NULL || set_str(ctx, &ctx->emu_dir, dir) != KWA_OK) {

@@ -126,7 +126,7 @@ usage(FILE *f)
 	      "             [--tee auto|snp|tdx|tpm|az-snp-vtpm|az-tdx-vtpm]\n"
 	      "             [--tpm-ek-handle HEX] [--tpm-ak-handle HEX]\n"
 	      "             [--tpm-event-log FILE | --tpm-no-event-log]\n"
-	      "             [--emulate snp|tdx --emu-dir DIR [--emu-measurement HEX] [--emu-debug]\n"
+	      "             [--emulate snp|tdx|cca --emu-dir DIR [--emu-measurement HEX] [--emu-debug]\n"
 	      "              [--emu-report-data HEX]]\n"
 	      "             [--save-attest-request FILE] [--jwe-out FILE] [--tee-key-out FILE]\n"
 	      "             [--token-out FILE]\n"
@@ -175,12 +175,16 @@ usage(FILE *f)
 	      "  --tpm-event-log FILE   send this TCG event log (default: the kernel's\n"
 	      "                         binary_bios_measurements when readable)\n"
 	      "  --tpm-no-event-log     send no event log\n"
-	      "  --emulate snp|tdx      TESTING ONLY: emulated SEV-SNP report or TDX quote signed by\n"
-	      "                         a test chain (every certificate says it is not AMD's/Intel's)\n"
+	      "  --emulate snp|tdx|cca  TESTING ONLY: emulated SEV-SNP report or TDX quote signed by\n"
+	      "                         a test chain (every certificate says it is not AMD's/Intel's),\n"
+	      "                         or an Arm CCA token signed by a test CPAK (\"NOT ARM\")\n"
 	      "  --emu-dir DIR          the test chain: scripts/mk-emu-chain.sh (snp),\n"
-	      "                         scripts/mk-tdx-emu.sh (tdx)\n"
-	      "  --emu-measurement HEX  emulated MEASUREMENT (snp) or MRTD (tdx), 48 bytes\n"
-	      "  --emu-debug            emulated guest with debugging on (POLICY.DEBUG, TD_ATTRIBUTES.DEBUG)\n"
+	      "                         scripts/mk-tdx-emu.sh (tdx); cca: DIR/cpak.key, made with\n"
+	      "                         DIR/cpak-pub.json (for cca.test_cpaks) when missing\n"
+	      "  --emu-measurement HEX  emulated MEASUREMENT (snp), MRTD (tdx) or the first 48 bytes of\n"
+	      "                         the RIM (cca), 48 bytes\n"
+	      "  --emu-debug            emulated guest with debugging on (POLICY.DEBUG, TD_ATTRIBUTES.DEBUG,\n"
+	      "                         CCA lifecycle non-cca-platform-rot-debug)\n"
 	      "  --emu-report-data HEX  emulated REPORT_DATA (64 bytes), breaking the binding\n"
 	      "  --emu-collateral-out FILE\n"
 	      "                         write Intel-format collateral (QuoteCollateralV3) matching\n"
@@ -527,8 +531,9 @@ check_args(struct opts *o)
 	    o->tpm_ak_handle != 0 || o->tpm_event_log != NULL || o->tpm_no_event_log))
 		return fail(EXIT_USAGE, "--tpm-* options need --tee tpm");
 	if (o->emulate != NULL) {
-		if (strcmp(o->emulate, "snp") != 0 && strcmp(o->emulate, "tdx") != 0)
-			return fail(EXIT_USAGE, "--emulate supports 'snp' and 'tdx'");
+		if (strcmp(o->emulate, "snp") != 0 && strcmp(o->emulate, "tdx") != 0 &&
+		    strcmp(o->emulate, "cca") != 0)
+			return fail(EXIT_USAGE, "--emulate supports 'snp', 'tdx' and 'cca'");
 		if (o->emu_dir == NULL)
 			return fail(EXIT_USAGE, "--emulate %s needs --emu-dir DIR", o->emulate);
 	} else if (o->emu_dir != NULL || o->have_meas || o->have_rd || o->emu_debug) {

@@ -44,6 +44,7 @@ struct kw_broker {
 	struct tdx_pcs *tdx_pcs;      /* owned by tdx_collateral: modes pcs, pccs */
 	struct tpm_ca *tpm_ek;                             /* trust.tpm_ek (tpm.ek_roots) */
 	struct tpm_ca *tpm_akcert;                         /* trust.tpm_akcert */
+	struct cca_trust *cca;                             /* trust.cca (cca.cpaks, cca.test_cpaks) */
 	struct kw_challenges *challenges;
 	struct kw_dpop *dpop;
 	struct kw_token_keys *token_keys;   /* from the HSM; newest signs */

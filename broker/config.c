@@ -297,6 +297,7 @@ static const struct key keys[] = {
 	{"", "snp", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "tdx", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "tpm", K_SECTION, 0, 0, 0, 0, 0, 0},
+	{"", "cca", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "limits", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "token", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "dpop", K_SECTION, 0, 0, 0, 0, 0, 0},
@@ -328,6 +329,8 @@ static const struct key keys[] = {
 	{"tdx", "collateral", K_CUSTOM, 0, 0, 0, 0, 0, 0},   /* custom_tdx */
 	{"tpm", "akcert_roots", K_PATHS, F(tpm_akcert_roots), F(n_tpm_akcert_roots), 0, 0, 0, 0},
 	{"tpm", "ek_roots", K_PATHS, F(tpm_ek_roots), F(n_tpm_ek_roots), 0, 0, 0, 0},
+	{"cca", "cpaks", K_PATHS, F(cca_cpaks), F(n_cca_cpaks), 0, 0, 0, 0},
+	{"cca", "test_cpaks", K_PATHS, F(cca_test_cpaks), F(n_cca_test_cpaks), 0, 0, 0, 0},
 	{"limits", "max_body", K_SIZE, F(max_body), 0, 1024, 1024 * 1024, 256 * 1024, 0},
 	{"limits", "max_inflight", K_SIZE, F(max_inflight), 0, 1, 100000, 256, 0},
 	{"limits", "max_sessions", K_SIZE, F(max_sessions), 0, 16, 10000000, 100000, 0},
@@ -767,6 +770,8 @@ kw_config_free(struct kw_config *c)
 	free_list(c->snp_chains, c->n_snp_chains);
 	free_list(c->snp_test_roots, c->n_snp_test_roots);
 	free_list(c->tdx_test_roots, c->n_tdx_test_roots);
+	free_list(c->cca_cpaks, c->n_cca_cpaks);
+	free_list(c->cca_test_cpaks, c->n_cca_test_cpaks);
 	free(c->tdx_collateral_mode);
 	free(c->tdx_collateral_dir);
 	free(c->tdx_pcs_url);

@@ -60,6 +60,11 @@ struct kw_config {
 	size_t n_tpm_akcert_roots;
 	char **tpm_akcert_roots;      /* AK CA certificate files (PEM or DER): tpm-akcert; none disables it */
 
+	size_t n_cca_cpaks;
+	char **cca_cpaks;             /* Arm CCA platform attestation keys (P-384 JWK files) */
+	size_t n_cca_test_cpaks;
+	char **cca_test_cpaks;        /* emulation CPAKs: trusted only when listed; none of both: cca disabled */
+
 	char *public_url;             /* "https://host:port" workloads use (DPoP htu) */
 	unsigned int nonce_ttl;       /* seconds, default 60 */
 	unsigned int token_ttl;       /* seconds, default 300, at most 300 */

@@ -493,6 +493,38 @@ load_tdx_trust(struct kw_broker *b)
 
 /* tpm-akcert: the AK CAs of tpm.akcert_roots; none: the type stays disabled. */
 /*
+ * Arm CCA: the CPAKs of cca.cpaks and cca.test_cpaks (P-384 JWK files, each
+ * with a line in the log; test anchors with a warning); none: cca disabled.
+ */
+static int
+load_cca_trust(struct kw_broker *b)
+{
+	const struct kw_config *c = b->cfg;
+	int r;
+
+	if (c->n_cca_cpaks + c->n_cca_test_cpaks == 0)
+		return 0;
+	if ((r = cca_trust_new(&b->cca)) != 0)
+		return r;
+	for (size_t i = 0; i < c->n_cca_cpaks + c->n_cca_test_cpaks; i++) {
+		int test = i >= c->n_cca_cpaks;
+		const char *f = test ? c->cca_test_cpaks[i - c->n_cca_cpaks] : c->cca_cpaks[i];
+
+		if ((r = cca_trust_add_cpak_file(b->cca, f, test)) != 0) {
+			kw_log_err_r(r, "cca.%s: cannot load %s (a P-384 public JWK)", test ? "test_cpaks" : "cpaks",
+			    f);
+			return r;
+		}
+		if (test)
+			kw_log_warn("trusting CCA TEST CPAK %s: emulated tokens will be accepted", f);
+		else
+			kw_log_info("cca.cpaks: trusting the CPAK in %s", f);
+	}
+	b->trust.cca = b->cca;
+	return 0;
+}
+
+/*
  * One tpm section's CA files (tpm.akcert_roots: AK CAs; tpm.ek_roots: EK
  * manufacturer CAs) into a new set in *ret; none listed: *ret stays NULL and
  * the evidence type that needs it is disabled.
@@ -711,6 +743,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (load_snp_trust(&b) != 0 || load_tdx_trust(&b) != 0 || load_tpm_trust(&b) != 0 ||
+	    load_cca_trust(&b) != 0 ||
 	    kw_challenges_new(b.cfg->nonce_ttl, b.cfg->max_sessions, &b.challenges) != 0 ||
 	    kw_dpop_new(b.cfg->dpop_nonce_ttl, b.cfg->dpop_iat_window, b.cfg->token_ttl,
 	    b.cfg->max_sessions, b.cfg->dpop_jti_per_key, &b.dpop) != 0)
@@ -781,6 +814,7 @@ out:
 	kw_tdx_source_free(b.tdx_collateral);
 	tdx_trust_free(b.trust.tdx);
 	tpm_ca_free(b.tpm_ek);
+	cca_trust_free(b.cca);
 	snp_trust_free(b.trust.snp);
 	tpm_ca_free(b.tpm_akcert);
 	if (b.base != NULL)

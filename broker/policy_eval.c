@@ -379,7 +379,8 @@ match_list(struct ev *ev, const json_t *list, const char *where, const char *set
 					ev->err = KW_ERR_NOMEM;
 			}
 			check(ev, strcmp(claim, "measurement") == 0 ? "measurement" :
-			    strncmp(claim, "rtmr", 4) == 0 ? "rtmr" : strncmp(claim, "pcrs.", 5) == 0 ? "pcr" :
+			    strncmp(claim, "rtmr", 4) == 0 ? "rtmr" : strncmp(claim, "rem", 3) == 0 ? "rem" :
+			    strncmp(claim, "pcrs.", 5) == 0 ? "pcr" :
 			    strncmp(claim, "eventlog.", 9) == 0 ? "eventlog" : claim, where, true,
 			    "%s matched %s[%zu]", claim, where, i);
 			return 1;
@@ -479,6 +480,24 @@ eval_tpm_lists(struct ev *ev, const json_t *rv)
 		eval_ref_array(ev, l, "reference_values.eventlog.boot_loader_sha256", "eventlog.boot_loader_sha256");
 }
 
+/* reference_values.rim and .rem.<i> (Arm CCA): claims rim, rem0..rem3; categories "rim", "rem". */
+static void
+eval_cca_lists(struct ev *ev, const json_t *rv)
+{
+	if (json_object_get(rv, "rim") != NULL)
+		eval_ref_list(ev, json_object_get(rv, "rim"), "reference_values.rim", "rim", "rim");
+	for (size_t i = 0; policy_rtmr_indexes[i] != NULL; i++) {
+		const json_t *l = json_object_get(json_object_get(rv, "rem"), policy_rtmr_indexes[i]);
+		char where[PATH_LEN], claim[8];
+
+		if (l == NULL)
+			continue;
+		snprintf(where, sizeof(where), "reference_values.rem.%s", policy_rtmr_indexes[i]);
+		snprintf(claim, sizeof(claim), "rem%s", policy_rtmr_indexes[i]);
+		eval_ref_list(ev, l, where, claim, "rem");
+	}
+}
+
 static void
 eval_floors(struct ev *ev, const json_t *floors, const char *where)
 {
@@ -523,7 +542,7 @@ eval_refvals(struct ev *ev, const json_t *rv)
 		}
 	}
 	if (json_object_get(rv, "measurements") == NULL && json_object_get(rv, "sets") == NULL) {
-		/* no measurement list: a TDX policy (mrtd, rtmr below) or a TPM one (pcrs, eventlog) */
+		/* no measurement list: a TDX policy (mrtd, rtmr below), a TPM one (pcrs, eventlog) or a CCA one */
 	} else if (meas == NULL) {
 		check(ev, "measurement", "reference_values", false, "claim measurement missing");
 	} else {
@@ -560,6 +579,7 @@ eval_refvals(struct ev *ev, const json_t *rv)
 		eval_tdx_list(ev, l, where, claim);
 	}
 	eval_tpm_lists(ev, rv);
+	eval_cca_lists(ev, rv);
 	if (json_object_get(rv, "tcb_floors") != NULL)
 		eval_floors(ev, json_object_get(rv, "tcb_floors"), "reference_values.tcb_floors");
 	for (size_t i = 0; i < s.n; i++) {

@@ -30,7 +30,7 @@
 
 extern const char *const policy_tcb_components[];   /* NULL-terminated; fmc last */
 extern const char *const policy_tls_lists[];
-extern const char *const policy_rtmr_indexes[];    /* "0".."3": reference_values.rtmr members */
+extern const char *const policy_rtmr_indexes[];    /* "0".."3": reference_values.rtmr and .rem members */
 extern const char *const policy_pcr_banks[];       /* "sha1", "sha256", "sha384": reference_values.pcrs */
 extern const char *const policy_pcr_indexes[];     /* "0".."23": reference_values.pcrs.<bank> members */
 extern const char *const policy_eventlog_lists[];  /* reference_values.eventlog members */

@@ -181,6 +181,10 @@ policy_admits(const json_t *policy)
 		a.snp = 0;
 		a.tpm_akcert = a.tpm = false;
 	}
+	if (json_object_get(rv, "rim") != NULL || json_object_get(rv, "rem") != NULL) {
+		a.snp = a.tdx = 0;   /* Arm CCA realm measurements only */
+		a.tpm_akcert = a.tpm = false;
+	}
 	if (json_object_get(rv, "pcrs") != NULL || json_object_get(rv, "eventlog") != NULL) {
 		a.snp &= ~1u;    /* the Azure vTPM types have PCRs as well as their hardware's claims */
 		a.tdx &= ~1u;
@@ -209,6 +213,26 @@ lint_tpm_lists(json_t *w, const json_t *rv, int64_t now, int64_t max_age)
 	for (size_t i = 0; el != NULL && policy_eventlog_lists[i] != NULL; i++) {
 		l = json_object_get(el, policy_eventlog_lists[i]);
 		snprintf(where, sizeof(where), "reference_values.eventlog.%s", policy_eventlog_lists[i]);
+		if (l != NULL && (r = lint_entries(w, l, where, now, max_age)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Lint the entries of the Arm CCA reference lists (rim, rem.<i>). */
+static int
+lint_cca_lists(json_t *w, const json_t *rv, int64_t now, int64_t max_age)
+{
+	int r;
+
+	if (json_object_get(rv, "rim") != NULL &&
+	    (r = lint_entries(w, json_object_get(rv, "rim"), "reference_values.rim", now, max_age)) != 0)
+		return r;
+	for (size_t i = 0; policy_rtmr_indexes[i] != NULL; i++) {
+		const json_t *l = json_object_get(json_object_get(rv, "rem"), policy_rtmr_indexes[i]);
+		char where[40];
+
+		snprintf(where, sizeof(where), "reference_values.rem.%s", policy_rtmr_indexes[i]);
 		if (l != NULL && (r = lint_entries(w, l, where, now, max_age)) != 0)
 			return r;
 	}
@@ -278,7 +302,8 @@ kw_policy_lint(const json_t *policy, const struct kw_policy_ctx *ctx, int64_t ma
 		    "reference_values.measurements", ctx->now, max_age_seconds)) != 0)
 			goto out;
 		if ((r = lint_tdx_lists(w, rv, ctx->now, max_age_seconds)) != 0 ||
-		    (r = lint_tpm_lists(w, rv, ctx->now, max_age_seconds)) != 0)
+		    (r = lint_tpm_lists(w, rv, ctx->now, max_age_seconds)) != 0 ||
+		    (r = lint_cca_lists(w, rv, ctx->now, max_age_seconds)) != 0)
 			goto out;
 		if (json_object_get(rv, "tcb_floors") != NULL &&
 		    (r = lint_floors(w, json_object_get(rv, "tcb_floors"),

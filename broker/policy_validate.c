@@ -390,7 +390,7 @@ policy_entry_time(const json_t *e, const char *member, int64_t *ret, bool *prese
 	return kw_time_parse_rfc3339(json_string_value(v), ret);
 }
 
-/* Reference entries whose value is hexlen lower-case hex digits (measurements: 96). */
+/* Reference entries whose value is hexlen lower-case hex digits (measurements: 96; 0: 64, 96 or 128). */
 static int
 validate_entries(const json_t *a, size_t hexlen, struct path *p, char *why, size_t whylen)
 {
@@ -413,7 +413,12 @@ validate_entries(const json_t *a, size_t hexlen, struct path *p, char *why, size
 		if ((r = check_members(e, entry, p, why, whylen)) != 0)
 			return r;
 		v = json_string_value(json_object_get(e, "value"));
-		if (!policy_is_hex_lower(v, hexlen)) {
+		if (hexlen == 0 && !policy_is_hex_lower(v, 64) && !policy_is_hex_lower(v, 96) &&
+		    !policy_is_hex_lower(v, 128)) {
+			policy_set_why(why, whylen, "%s.value: required, 64, 96 or 128 lower-case hex digits", p->s);
+			return KW_ERR_INVALID_FORMAT;
+		}
+		if (hexlen != 0 && !policy_is_hex_lower(v, hexlen)) {
 			policy_set_why(why, whylen, "%s.value: required, %zu lower-case hex digits", p->s, hexlen);
 			return KW_ERR_INVALID_FORMAT;
 		}
@@ -532,6 +537,21 @@ validate_eventlog(const json_t *o, struct path *p, char *why, size_t whylen)
 	    pcr_list_sha256, p, why, whylen);
 }
 
+/* An Arm CCA reference list (rim, rem.<i>): SHA-256, SHA-384 or SHA-512 digests, at least one. */
+static int
+validate_cca_list(const json_t *a, struct path *p, char *why, size_t whylen)
+{
+	return validate_ref_list(a, 0, p, why, whylen);
+}
+
+/* reference_values.rem: {"0".."3": [entries]}, at least one register. */
+static int
+validate_rem(const json_t *o, struct path *p, char *why, size_t whylen)
+{
+	return validate_each_member(o, policy_rtmr_indexes, "realm extensible measurement (\"0\" to \"3\")",
+	    validate_cca_list, p, why, whylen);
+}
+
 /* reference_values.rtmr: {"0".."3": [entries]}, at least one register. */
 static int
 validate_rtmr(const json_t *o, struct path *p, char *why, size_t whylen)
@@ -544,7 +564,8 @@ static int
 validate_refvals(const json_t *rv, struct path *p, char *why, size_t whylen)
 {
 	static const char *const members[] = {"measurements", "sets", "tcb_floors", "mrtd", "rtmr", "pcrs",
-		"eventlog", NULL};
+		"eventlog", "rim", "rem", NULL};
+	const json_t *rim = json_object_get(rv, "rim"), *rem = json_object_get(rv, "rem");
 	const json_t *m = json_object_get(rv, "measurements"), *s = json_object_get(rv, "sets");
 	const json_t *mrtd = json_object_get(rv, "mrtd"), *rtmr = json_object_get(rv, "rtmr");
 	const json_t *pcrs = json_object_get(rv, "pcrs"), *el = json_object_get(rv, "eventlog");
@@ -590,10 +611,22 @@ validate_refvals(const json_t *rv, struct path *p, char *why, size_t whylen)
 			return r;
 		policy_path_pop(p, old);
 	}
+	if (rim != NULL) {
+		old = policy_path_push(p, ".rim");
+		if ((r = validate_cca_list(rim, p, why, whylen)) != 0)
+			return r;
+		policy_path_pop(p, old);
+	}
+	if (rem != NULL) {
+		old = policy_path_push(p, ".rem");
+		if ((r = validate_rem(rem, p, why, whylen)) != 0)
+			return r;
+		policy_path_pop(p, old);
+	}
 	if (json_array_size(m) == 0 && json_array_size(s) == 0 && mrtd == NULL && rtmr == NULL && pcrs == NULL &&
-	    el == NULL) {
-		policy_set_why(why, whylen, "%s: needs at least one measurement, set, mrtd, rtmr, pcrs or "
-		    "eventlog entry", p->s);
+	    el == NULL && rim == NULL && rem == NULL) {
+		policy_set_why(why, whylen, "%s: needs at least one measurement, set, mrtd, rtmr, pcrs, "
+		    "eventlog, rim or rem entry", p->s);
 		return KW_ERR_INVALID_FORMAT;
 	}
 	if (json_object_get(rv, "tcb_floors") != NULL) {

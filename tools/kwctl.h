@@ -61,10 +61,15 @@ struct kw_trust;
  */
 int kwctl_evidence_appraise(const char *tee, const struct kw_trust *trust, const json_t *evidence,
     int64_t at, int allow_debug, const uint8_t *nonce, size_t nonce_len, int nonce_set);
+/* The value of evidence verify's first --tee (before "--"), or NULL (kwctl_evidence.c). */
+const char *kwctl_tee_arg(int argc, char **argv);
 /* kwctl_azure.c: 1 when argv asks for --tee az-snp-vtpm or az-tdx-vtpm. */
 int kwctl_azure_wanted(int argc, char **argv);
 /* evidence verify for the Azure vTPM types; returns the exit status. */
 int kwctl_evidence_verify_azure(int argc, char **argv);
+/* kwctl_cca.c: 1 when argv asks for --tee cca; its evidence verify (exit status). */
+int kwctl_cca_wanted(int argc, char **argv);
+int kwctl_evidence_verify_cca(int argc, char **argv);
 
 /* Offline audit log commands (kwctl_audit.c). argv[0] is "verify" or "export". */
 int kwctl_cmd_audit(int argc, char **argv);

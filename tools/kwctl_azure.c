@@ -33,15 +33,7 @@ is_azure(const char *tee)
 int
 kwctl_azure_wanted(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			return 0;
-		if (strcmp(argv[i], "--tee") == 0 && i + 1 < argc)
-			return is_azure(argv[i + 1]);
-		if (strncmp(argv[i], "--tee=", 6) == 0)
-			return is_azure(argv[i] + 6);
-	}
-	return 0;
+	return is_azure(kwctl_tee_arg(argc, argv));
 }
 
 struct az_opts {

@@ -73,8 +73,30 @@ kwctl_usage_evidence_verify(FILE *f)
 	    "  --evidence FILE    (az-*) recorded Azure vTPM evidence JSON (docs/verifier-tpm.md)\n"
 	    "  --nonce HEX        (az-*) the TPM quote's expected extraData, 1..64 bytes\n"
 	    "\n"
+	    "       kwctl evidence verify --tee cca (--token FILE | --evidence FILE)\n"
+	    "                             (--cpak FILE | --test-cpak FILE)... [--nonce HEX] [--allow-debug]\n"
+	    "  --token FILE       (cca) the CCA attestation token (CBOR tag 399, binary)\n"
+	    "  --evidence FILE    (cca) tee-evidence JSON {\"token\": base64url}\n"
+	    "  --cpak FILE        (cca) a CPAK (P-384 public JWK) to trust; repeatable\n"
+	    "  --test-cpak FILE   (cca) the same for a test CPAK (claims say \"root\": \"test\")\n"
+	    "  --nonce HEX        (cca) the expected realm challenge, 64 bytes\n"
+	    "\n"
 	    "Prints one JSON document {\"verdict\", \"reason\", \"claims\"} on stdout.\n"
 	    "Exit status: 0 verified, 1 rejected, 2 usage or unreadable input.\n", f);
+}
+
+const char *
+kwctl_tee_arg(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return NULL;
+		if (strcmp(argv[i], "--tee") == 0 && i + 1 < argc)
+			return argv[i + 1];
+		if (strncmp(argv[i], "--tee=", 6) == 0)
+			return argv[i] + 6;
+	}
+	return NULL;
 }
 
 struct cert_list {
@@ -445,6 +467,8 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 	/* the Azure vTPM types have their own options (kwctl_azure.c) */
 	if (kwctl_azure_wanted(argc, argv))
 		return kwctl_evidence_verify_azure(argc, argv);
+	if (kwctl_cca_wanted(argc, argv))
+		return kwctl_evidence_verify_cca(argc, argv);
 	memset(&tf, 0, sizeof(tf));
 	optind = 1;
 	opterr = 0;

@@ -23,6 +23,7 @@ const struct kw_verifier *const kw_verifiers[] = {
 	&kw_verifier_tpm,
 	&kw_verifier_az_snp_vtpm,
 	&kw_verifier_az_tdx_vtpm,
+	&kw_verifier_cca,
 	NULL,
 };
 
@@ -74,7 +75,7 @@ kw_verifier_for_evidence(const json_t *evidence, const char **why)
 		*why = "tee-evidence is no supported evidence (snp: report, vcek, chain; "
 		    "tdx: quote, cc_eventlog; tpm-akcert: quote, signature, pcrs, ak_cert, event_log; "
 		    "tpm: credential, ek_cert, ak_public, quote, signature, pcrs, event_log; "
-		    "az-snp-vtpm: snp_hcl_report, ...; az-tdx-vtpm: tdx_hcl_report, ...)";
+		    "az-snp-vtpm: snp_hcl_report, ...; az-tdx-vtpm: tdx_hcl_report, ...; cca: token)";
 	return NULL;
 }
 

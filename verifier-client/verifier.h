@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "cca.h"
 #include "kw_err.h"
 #include "snp.h"
 #include "tdx.h"
@@ -117,6 +118,7 @@ struct kw_trust {
 	const struct kw_tdx_collateral_source *tdx_collateral;   /* TDX needs it too */
 	const struct tpm_ca *tpm_ek;                     /* EK manufacturer CAs (tpm.ek_roots): tpm */
 	const struct tpm_ca *tpm_akcert;                 /* AK CAs (tpm.akcert_roots): tpm-akcert */
+	const struct cca_trust *cca;                     /* configured CPAKs (cca.cpaks, cca.test_cpaks) */
 };
 
 /* One appraisal's input, owned by the caller. */
@@ -135,11 +137,12 @@ struct kw_appraisal {
 	 */
 	json_t *diag;
 	/*
-	 * Optional, TPM evidence types only, for kwctl --nonce: without a
+	 * Optional, TPM evidence types and cca, for kwctl --nonce: without a
 	 * binding, the exact bytes the quote's extraData must hold
 	 * (nonce_set 1; 0..64 bytes). The TPM members compare the first 48
 	 * bytes of binding (SHA-384(JCS(runtime-data))) when it is given,
-	 * and refuse when neither is given.
+	 * and refuse when neither is given. cca: the realm challenge must be
+	 * exactly nonce (64 bytes); neither given: not checked.
 	 */
 	const uint8_t *nonce;
 	size_t nonce_len;
@@ -207,7 +210,7 @@ struct kw_verifier {
 	int (*auth)(const struct kw_auth_step *in, json_t **ret_extra, const char **reterr_reason);
 };
 
-/* The table, NULL-terminated: SNP first, TDX second, then the TPM types. */
+/* The table, NULL-terminated: SNP first, TDX second, then the TPM types, then CCA. */
 extern const struct kw_verifier *const kw_verifiers[];
 
 extern const struct kw_verifier kw_verifier_snp;
@@ -216,6 +219,7 @@ extern const struct kw_verifier kw_verifier_tpm_akcert;
 extern const struct kw_verifier kw_verifier_tpm;      /* credential activation (verifier_tpmcred.c) */
 extern const struct kw_verifier kw_verifier_az_snp_vtpm;   /* verifier_azure.c */
 extern const struct kw_verifier kw_verifier_az_tdx_vtpm;
+extern const struct kw_verifier kw_verifier_cca;       /* verifier_cca.c */
 
 /* The member for tee, or NULL. */
 const struct kw_verifier *kw_verifier_find(const char *tee);

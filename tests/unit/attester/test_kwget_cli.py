@@ -299,7 +299,7 @@ def t_usage_errors():
         (["--url", "https://x", "--resource", "a/b/c"], "exactly one of"),
         (base + ["--stdout"], "exactly one of"),
         (base + ["--emu-dir", TMP], "need --emulate snp"),
-        (base + ["--emulate", "tpm", "--emu-dir", TMP], "supports 'snp' and 'tdx'"),
+        (base + ["--emulate", "tpm", "--emu-dir", TMP], "supports 'snp', 'tdx' and 'cca'"),
         (base + ["--emulate", "tdx"], "--emulate tdx needs --emu-dir"),
         (["--emu-collateral-out", os.path.join(TMP, "c.json")], "needs --emulate tdx --emu-dir"),
         (["--emulate", "snp", "--emu-dir", TMP, "--emu-collateral-out", os.path.join(TMP, "c.json")],

@@ -1568,6 +1568,117 @@ test_tdx_eval(void)
 	json_decref(p);
 }
 
+/* ---- Arm CCA: rim, rem, lifecycle rules ---- */
+
+#define RIM_A "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfc0c1c2c3c4c5c6c7c8c9cacbcccdcecf" \
+	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfc0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
+#define RIM_B "abababababababababababababababababababababababababababababababab" \
+	"abababababababababababababababababababababababababababababababab"
+#define REM_0 "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+
+/* Claims as the CCA verifier emits them (the parts policies look at). */
+static json_t *
+cca_claims(const char *rim, const char *lifecycle_state)
+{
+	return jf("{'tee':'cca','root':'cpak','debug':false,'rim':'%s','rem0':'%s','rem1':'%s','rem2':'%s',"
+	    "'rem3':'%s','lifecycle':12288,'lifecycle_state':'%s','realm_hash_alg':'sha-512'}", rim, REM_0, RIM_B,
+	    REM_0, REM_0, lifecycle_state);
+}
+
+static void
+test_cca_validation(void)
+{
+	json_t *p;
+
+	p = jf("{'version':1,'reference_values':{'rim':[{'value':'%s','not-before':'%s'},{'value':'%s'},"
+	    "{'value':'%s'}],'rem':{'1':[{'value':'%s'}]}}}", RIM_A, ts(T0), MA, MRTD_A, RIM_B);
+	CU_ASSERT(valid(p));
+	json_decref(p);
+	p = jf("{'version':1,'reference_values':{'rem':{'3':[{'value':'%s'}]}}}", REM_0);
+	CU_ASSERT(valid(p));
+	json_decref(p);
+	assert_invalid(jf("{'version':1,'reference_values':{'rim':[]}}"), "reference_values.rim");
+	assert_invalid(jf("{'version':1,'reference_values':{'rim':[{'value':'abcd'}]}}"),
+	    "rim[0].value: required, 64, 96 or 128 lower-case hex digits");
+	assert_invalid(jf("{'version':1,'reference_values':{'rim':[{'value':'%s'},{'value':'%s'}]}}", RIM_A,
+	    RIM_A), "duplicate");
+	assert_invalid(jf("{'version':1,'reference_values':{'rem':{}}}"), "reference_values.rem");
+	assert_invalid(jf("{'version':1,'reference_values':{'rem':{'4':[{'value':'%s'}]}}}", RIM_A),
+	    "reference_values.rem: unknown member");
+	assert_invalid(jf("{'version':1,'reference_values':{'rem':{'0':[]}}}"), "reference_values.rem.0");
+}
+
+static void
+test_cca_eval(void)
+{
+	json_t *p, *c, *ex = NULL, *w;
+
+	/* RIM in a window, REM 1 pinned, the platform lifecycle secured */
+	p = jf("{'version':1,'rules':{'allOf':[{'claim':'tee','op':'equals','value':'cca'},"
+	    "{'claim':'lifecycle_state','op':'equals','value':'secured'}]},"
+	    "'reference_values':{'rim':[{'value':'%s','not-before':'%s','not-after':'%s','name':'realm 1'}],"
+	    "'rem':{'1':[{'value':'%s'}]}}}", RIM_A, ts(T0 - DAY), ts(T0 + DAY), RIM_B);
+	c = cca_claims(RIM_A, "secured");
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, NULL, NULL, &ex), 0);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "decision"), "allow");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(ex, "matched"), "claim")), "rim");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(ex, "matched"), "name")), "realm 1");
+	json_decref(ex);
+	ex = NULL;
+	json_decref(c);
+	/* another RIM */
+	c = cca_claims(RIM_B, "secured");
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, NULL, NULL, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "reason"), "rim");
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "path"), "reference_values.rim");
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "detail"), "rim is not a reference value");
+	json_decref(ex);
+	ex = NULL;
+	json_decref(c);
+	/* the RIM's window: no longer */
+	c = cca_claims(RIM_A, "secured");
+	CU_ASSERT_EQUAL(eval_at(p, c, T0 + DAY, NULL, NULL, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "reason"), "window");
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "path"), "reference_values.rim[0]");
+	json_decref(ex);
+	ex = NULL;
+	CU_ASSERT_EQUAL(eval_at(p, c, T0 + DAY - 1, NULL, NULL, NULL), 0);
+	/* REM 1 differs, then is missing */
+	json_object_set_new(c, "rem1", json_string(REM_0));
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, NULL, NULL, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "reason"), "rem");
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "path"), "reference_values.rem.1");
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "detail"), "rem1 is not a reference value");
+	json_decref(ex);
+	ex = NULL;
+	json_object_del(c, "rem1");
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, NULL, NULL, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "detail"), "claim rem1 missing");
+	json_decref(ex);
+	ex = NULL;
+	json_decref(c);
+	/* a platform outside the secured lifecycle */
+	c = cca_claims(RIM_A, "decommissioned");
+	assert_denied(p, c, 0, "rules", "lifecycle_state equals");
+	json_decref(c);
+	/* CCA claims under a TDX policy */
+	{
+		json_t *tdx_pol = jf("{'version':1,'reference_values':{'mrtd':[{'value':'%s'}]}}", MA);
+
+		c = cca_claims(RIM_A, "secured");
+		CU_ASSERT_EQUAL(eval(tdx_pol, c), KW_ERR_DENIED);
+		json_decref(tdx_pol);
+		json_decref(c);
+	}
+	/* lint: a RIM-pinned policy admits neither SNP nor TDX nor TPM evidence */
+	w = lint(p, 90 * DAY, NULL, NULL);
+	CU_ASSERT_EQUAL(count_code(w, "tcb-floor-missing"), 0);
+	CU_ASSERT_EQUAL(count_code(w, "tdx-tcb-status"), 0);
+	CU_ASSERT_EQUAL(count_code(w, "tpm-no-pcrs"), 0);
+	json_decref(w);
+	json_decref(p);
+}
+
 /* TCB status Revoked (TDX): verified evidence, denied unless allow_revoked_tcb, whatever the rules */
 static void
 test_tdx_revoked(void)
@@ -1954,6 +2065,8 @@ main(void)
 	CU_add_test(s, "TDX evaluation", test_tdx_eval);
 	CU_add_test(s, "TDX lint", test_tdx_lint);
 	CU_add_test(s, "TDX TCB status Revoked", test_tdx_revoked);
+	CU_add_test(s, "CCA reference values: validation", test_cca_validation);
+	CU_add_test(s, "CCA evaluation and lint", test_cca_eval);
 	CU_add_test(s, "TPM PCR and event-log reference values: validation", test_tpm_validation);
 	CU_add_test(s, "TPM evaluation", test_tpm_eval);
 	CU_add_test(s, "TPM lint", test_tpm_lint);

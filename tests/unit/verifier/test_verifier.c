@@ -73,10 +73,11 @@ test_table(void)
 			CU_ASSERT(!(in_k && k_in_v));
 		}
 	}
-	CU_ASSERT_EQUAL(n, 6);
-	CU_ASSERT_STRING_EQUAL(kw_verifier_names(), "snp, tdx, tpm-akcert, tpm, az-snp-vtpm, az-tdx-vtpm");
+	CU_ASSERT_EQUAL(n, 7);
+	CU_ASSERT_STRING_EQUAL(kw_verifier_names(), "snp, tdx, tpm-akcert, tpm, az-snp-vtpm, az-tdx-vtpm, cca");
 	CU_ASSERT_STRING_EQUAL(kw_verifier_unsupported_reason(),
-	    "unsupported \"tee\" (supported: snp, tdx, tpm-akcert, tpm, az-snp-vtpm, az-tdx-vtpm)");
+	    "unsupported \"tee\" (supported: snp, tdx, tpm-akcert, tpm, az-snp-vtpm, az-tdx-vtpm, cca)");
+	CU_ASSERT_PTR_EQUAL(kw_verifiers[6], &kw_verifier_cca);
 	CU_ASSERT_PTR_EQUAL(kw_verifiers[2], &kw_verifier_tpm_akcert);
 	CU_ASSERT_PTR_EQUAL(kw_verifiers[3], &kw_verifier_tpm);
 	CU_ASSERT_PTR_EQUAL(kw_verifiers[4], &kw_verifier_az_snp_vtpm);
