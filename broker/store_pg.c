@@ -9,9 +9,13 @@
  * A kw_pgstore is a pool of connections, safe to use from several threads:
  * each call takes a connection for its duration (waiting at most wait_ms
  * for one), (re)connects it when needed, and gives it back. Every write is
- * one SERIALIZABLE transaction that also takes the rows it changes FOR
- * UPDATE; a serialization failure or deadlock is retried (PG_ATTEMPTS in
- * all) and, if it persists, reported as KW_ERR_EXISTS (409 conflict). A
+ * one transaction: key writes SERIALIZABLE, taking the rows they change FOR
+ * UPDATE; document puts and change records READ COMMITTED under an advisory
+ * lock per document name (resp. one for the change record) taken first, so
+ * that each statement after it sees every earlier writer's commit (under
+ * SERIALIZABLE the snapshot would predate the lock). A serialization failure
+ * or deadlock is retried (PG_ATTEMPTS in all) and, if it persists, reported
+ * as KW_ERR_EXISTS (409 conflict). A
  * call that finds its connection dead before COMMIT is retried once on a
  * new one (the database restarted); one lost during COMMIT is not (it may
  * have committed): KW_ERR_UNAVAILABLE.
@@ -303,6 +307,13 @@ exec_const(struct pg_conn *pc, const char *sql)
 	return r;
 }
 
+static void
+notice_ignore(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
 static int
 conn_open(struct kw_pgstore *pg, struct pg_conn *pc)
 {
@@ -319,6 +330,8 @@ conn_open(struct kw_pgstore *pg, struct pg_conn *pc)
 		conn_drop(pc);
 		return KW_ERR_UNAVAILABLE;
 	}
+	/* the server's notices ("already exists, skipping") are not the broker's log */
+	(void)PQsetNoticeProcessor(pc->c, notice_ignore, NULL);
 	if (exec_const(pc, pg_session_sql) != 0) {
 		conn_drop(pc);
 		return KW_ERR_UNAVAILABLE;
@@ -559,6 +572,8 @@ rows_to_array(const PGresult *res, const struct col *cols, size_t n, json_t **re
 
 typedef int (*pg_fn)(struct pg_conn *pc, void *arg);
 
+enum pg_tx { TX_NONE, TX_SERIALIZABLE, TX_LOCKED };
+
 /*
  * Run fn on a pooled connection; write: inside one SERIALIZABLE transaction,
  * retried on serialization failures. A connection found dead before COMMIT
@@ -566,7 +581,7 @@ typedef int (*pg_fn)(struct pg_conn *pc, void *arg);
  * retried once.
  */
 static int
-pg_call(struct kw_pgstore *pg, int write, pg_fn fn, void *arg)
+pg_call(struct kw_pgstore *pg, enum pg_tx write, pg_fn fn, void *arg)
 {
 	int r = KW_ERR_INTERNAL, reconnected = 0;
 
@@ -578,14 +593,15 @@ pg_call(struct kw_pgstore *pg, int write, pg_fn fn, void *arg)
 			return r;
 		fresh = pc->fresh;
 		r = 0;
-		if (write)
-			r = exec_const(pc, "BEGIN ISOLATION LEVEL SERIALIZABLE");
+		if (write != TX_NONE)
+			r = exec_const(pc, write == TX_SERIALIZABLE ? "BEGIN ISOLATION LEVEL SERIALIZABLE" :
+			    "BEGIN ISOLATION LEVEL READ COMMITTED");
 		if (r == 0)
 			r = fn(pc, arg);
-		if (write && r == 0) {
+		if (write != TX_NONE && r == 0) {
 			committing = 1;
 			r = exec_const(pc, "COMMIT");
-		} else if (write && conn_ok(pc)) {
+		} else if (write != TX_NONE && conn_ok(pc)) {
 			(void)exec_const(pc, "ROLLBACK");
 		}
 		if (r == KW_ERR_UNAVAILABLE && !conn_ok(pc) && !fresh && !committing && !reconnected) {
@@ -689,7 +705,7 @@ kw_pg_open(const char *conninfo, unsigned int pool, struct kw_pgstore **ret)
 		r = KW_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = pg_call(pg, 1, migrate_fn, NULL)) != 0)
+	if ((r = pg_call(pg, TX_LOCKED, migrate_fn, NULL)) != 0)
 		goto out;
 	*ret = pg;    /* transferred */
 	pg = NULL;
@@ -718,7 +734,7 @@ kw_pg_schema_version(struct kw_pgstore *pg, int *ret)
 	int64_t v = 0;
 	int r;
 
-	if ((r = pg_call(pg, 0, schema_fn, &v)) != 0)
+	if ((r = pg_call(pg, TX_NONE, schema_fn, &v)) != 0)
 		return r;
 	*ret = (int)v;
 	return 0;
@@ -768,7 +784,7 @@ kw_pg_key_create(struct kw_pgstore *pg, const struct kw_key_spec *spec, const ch
 {
 	struct key_arg a = { .spec = spec, .origin = origin, .now = now, .label = label };
 
-	return pg_call(pg, 1, key_create_fn, &a);
+	return pg_call(pg, TX_SERIALIZABLE, key_create_fn, &a);
 }
 
 static int
@@ -804,7 +820,7 @@ kw_pg_version_add(struct kw_pgstore *pg, const char *repo, const char *type, con
 	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .origin = origin, .now = now };
 	int r;
 
-	if ((r = pg_call(pg, 1, version_add_fn, &a)) != 0) {
+	if ((r = pg_call(pg, TX_SERIALIZABLE, version_add_fn, &a)) != 0) {
 		free(a.ret_label);
 		return r;
 	}
@@ -834,7 +850,7 @@ kw_pg_version_commit(struct kw_pgstore *pg, const char *label)
 {
 	struct key_arg a = { .label = label };
 
-	return pg_call(pg, 1, version_commit_fn, &a);
+	return pg_call(pg, TX_SERIALIZABLE, version_commit_fn, &a);
 }
 
 static int
@@ -862,7 +878,7 @@ kw_pg_version_abort(struct kw_pgstore *pg, const char *label)
 {
 	struct key_arg a = { .label = label };
 
-	return pg_call(pg, 1, version_abort_fn, &a);
+	return pg_call(pg, TX_SERIALIZABLE, version_abort_fn, &a);
 }
 
 static int
@@ -928,7 +944,7 @@ kw_pg_keys_query(struct kw_pgstore *pg, const char *repo, const char *type, cons
 	struct key_arg a = { .repo = repo, .type = type, .tag = tag };
 	int r;
 
-	if ((r = pg_call(pg, 0, keys_query_fn, &a)) != 0)
+	if ((r = pg_call(pg, TX_NONE, keys_query_fn, &a)) != 0)
 		return r;
 	*ret = a.rows;
 	return 0;
@@ -956,7 +972,7 @@ kw_pg_key_set_state(struct kw_pgstore *pg, const char *repo, const char *type, c
 {
 	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .state = state };
 
-	return pg_call(pg, 1, key_set_state_fn, &a);
+	return pg_call(pg, TX_SERIALIZABLE, key_set_state_fn, &a);
 }
 
 static const char *const settable[] = { "enabled", "disabled" };
@@ -994,7 +1010,7 @@ kw_pg_version_set_state(struct kw_pgstore *pg, const char *repo, const char *typ
 	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .version = version,
 	    .state = state };
 
-	return pg_call(pg, 1, version_set_state_fn, &a);
+	return pg_call(pg, TX_SERIALIZABLE, version_set_state_fn, &a);
 }
 
 static int
@@ -1019,7 +1035,7 @@ kw_pg_key_set_policy(struct kw_pgstore *pg, const char *repo, const char *type, 
 {
 	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .policy = policy };
 
-	return pg_call(pg, 1, key_set_policy_fn, &a);
+	return pg_call(pg, TX_SERIALIZABLE, key_set_policy_fn, &a);
 }
 
 static int
@@ -1053,7 +1069,7 @@ kw_pg_key_delete_begin(struct kw_pgstore *pg, const char *repo, const char *type
 {
 	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .labels = labels };
 
-	return pg_call(pg, 1, delete_begin_fn, &a);
+	return pg_call(pg, TX_SERIALIZABLE, delete_begin_fn, &a);
 }
 
 static int
@@ -1078,7 +1094,7 @@ kw_pg_key_delete_finish(struct kw_pgstore *pg, const char *repo, const char *typ
 {
 	struct key_arg a = { .repo = repo, .type = type, .tag = tag };
 
-	return pg_call(pg, 1, delete_finish_fn, &a);
+	return pg_call(pg, TX_SERIALIZABLE, delete_finish_fn, &a);
 }
 
 static int
@@ -1130,7 +1146,7 @@ kw_pg_release_lookup(struct kw_pgstore *pg, const char *repo, const char *type, 
 	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .version = version,
 	    .target = ret };
 
-	return pg_call(pg, 0, release_lookup_fn, &a);
+	return pg_call(pg, TX_NONE, release_lookup_fn, &a);
 }
 
 static int
@@ -1158,7 +1174,7 @@ kw_pg_all_versions(struct kw_pgstore *pg, json_t **ret)
 	struct key_arg a = { 0 };
 	int r;
 
-	if ((r = pg_call(pg, 0, all_versions_fn, &a)) != 0)
+	if ((r = pg_call(pg, TX_NONE, all_versions_fn, &a)) != 0)
 		return r;
 	*ret = a.rows;
 	return 0;
@@ -1211,7 +1227,7 @@ kw_pg_doc_put(struct kw_pgstore *pg, const char *kind, const char *repo, const c
 	    .immutable = immutable, .actor = actor, .now = now, .base = base };
 	int r;
 
-	if ((r = pg_call(pg, 1, doc_put_fn, &a)) != 0)
+	if ((r = pg_call(pg, TX_LOCKED, doc_put_fn, &a)) != 0)
 		return r;
 	*ret_version = a.version;
 	return 0;
@@ -1254,7 +1270,7 @@ kw_pg_docs(struct kw_pgstore *pg, enum kw_pg_docq q, const char *kind, const cha
 	struct doc_arg a = { .q = q, .kind = kind, .repo = repo, .name = name, .version = version };
 	int r;
 
-	if ((r = pg_call(pg, 0, docs_fn, &a)) != 0)
+	if ((r = pg_call(pg, TX_NONE, docs_fn, &a)) != 0)
 		return r;
 	*ret = a.rows;
 	return 0;
@@ -1287,7 +1303,7 @@ kw_pg_change_add(struct kw_pgstore *pg, int64_t now, const char *actor, const ch
 	struct change_arg a = { .now = now, .actor = actor, .action = action,
 	    .repository = repository, .target = target, .outcome = outcome, .detail = detail };
 
-	return pg_call(pg, 1, change_add_fn, &a);
+	return pg_call(pg, TX_LOCKED, change_add_fn, &a);
 }
 
 static int
@@ -1316,7 +1332,7 @@ kw_pg_changes(struct kw_pgstore *pg, const char *repository, int64_t after, int6
 	struct change_arg a = { .after = after, .limit = limit, .repository = repository };
 	int r;
 
-	if ((r = pg_call(pg, 0, changes_fn, &a)) != 0)
+	if ((r = pg_call(pg, TX_NONE, changes_fn, &a)) != 0)
 		return r;
 	*ret = a.rows;
 	return 0;
