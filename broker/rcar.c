@@ -819,7 +819,7 @@ release_judge(struct kw_broker *b, struct evhttp_request *req, const char *path,
 			audit_denial(b, req, path, tv, "resource", w->version != 0 ?
 			    "no such enabled key version" : "no such enabled key", NULL, NULL);
 		kw_http_problem_from_err(req, d->r_lookup == KW_ERR_NOT_FOUND ? KW_ERR_NOT_FOUND :
-		    KW_ERR_UNAVAILABLE, "no such resource");
+		    KW_ERR_UNAVAILABLE, d->r_lookup == KW_ERR_NOT_FOUND ? "no such resource" : NULL);
 		goto out;
 	}
 	if (d->r_policy != 0 && d->r_policy != KW_ERR_NOT_FOUND && store_down(d->r_policy)) {

@@ -1252,11 +1252,11 @@ kw_store_doc_put(struct kw_store *st, const char *kind, const char *repo, const 
 
 int
 kw_store_doc_put_based(struct kw_store *st, const char *kind, const char *repo, const char *name,
-    const json_t *doc, const char *actor, int64_t now, int base, int *ret_version)
+    const json_t *doc, int immutable, const char *actor, int64_t now, int base, int *ret_version)
 {
 	if (base < 1)
 		return KW_ERR_INVALID_ARG;
-	return doc_put(st, kind, repo, name, doc, 0, actor, now, base, ret_version);
+	return doc_put(st, kind, repo, name, doc, immutable, actor, now, base, ret_version);
 }
 
 #define DOC_COLS "repository, name, version, immutable, created, created_by, document"

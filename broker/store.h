@@ -143,7 +143,7 @@ int kw_store_doc_put(struct kw_store *st, const char *kind, const char *repo, co
  * broker, wrote in between: a read-modify-write would lose their change).
  */
 int kw_store_doc_put_based(struct kw_store *st, const char *kind, const char *repo,
-    const char *name, const json_t *doc, const char *actor, int64_t now, int base,
+    const char *name, const json_t *doc, int immutable, const char *actor, int64_t now, int base,
     int *ret_version) KW_WUR;
 int kw_store_doc_get(struct kw_store *st, const char *kind, const char *repo, const char *name,
     int version, json_t **ret) KW_WUR;

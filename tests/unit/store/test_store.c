@@ -1146,13 +1146,13 @@ test_doc_put_based(void)
 
 	CU_ASSERT_FATAL(kw_store_doc_put(st, "refval", "r", "s", d1, 0, "a", T0, &v) == 0);
 	CU_ASSERT_EQUAL(v, 1);
-	CU_ASSERT_EQUAL(kw_store_doc_put_based(st, "refval", "r", "s", d2, "a", T0, 0, &v),
+	CU_ASSERT_EQUAL(kw_store_doc_put_based(st, "refval", "r", "s", d2, 0, "a", T0, 0, &v),
 	    KW_ERR_INVALID_ARG);
-	CU_ASSERT_FATAL(kw_store_doc_put_based(st, "refval", "r", "s", d2, "b", T0, 1, &v) == 0);
+	CU_ASSERT_FATAL(kw_store_doc_put_based(st, "refval", "r", "s", d2, 0, "b", T0, 1, &v) == 0);
 	CU_ASSERT_EQUAL(v, 2);
 	/* a second writer that also read version 1 loses, and nothing is written */
 	v = -7;
-	CU_ASSERT_EQUAL(kw_store_doc_put_based(st, "refval", "r", "s", d1, "c", T0, 1, &v),
+	CU_ASSERT_EQUAL(kw_store_doc_put_based(st, "refval", "r", "s", d1, 0, "c", T0, 1, &v),
 	    KW_ERR_MISMATCH);
 	CU_ASSERT_EQUAL(v, -7);
 	CU_ASSERT_FATAL(kw_store_doc_get(st, "refval", "r", "s", 0, &g) == 0);
@@ -1160,7 +1160,7 @@ test_doc_put_based(void)
 	CU_ASSERT(json_equal(json_object_get(g, "document"), d2));
 	json_decref(g);
 	/* based on a version of a document that does not exist */
-	CU_ASSERT_EQUAL(kw_store_doc_put_based(st, "refval", "r", "none", d1, "c", T0, 1, &v),
+	CU_ASSERT_EQUAL(kw_store_doc_put_based(st, "refval", "r", "none", d1, 0, "c", T0, 1, &v),
 	    KW_ERR_MISMATCH);
 	json_decref(d1);
 	json_decref(d2);
@@ -1260,7 +1260,7 @@ race_thread(void *arg)
 	x->r_key = kw_store_key_create(x->st, &s, "generated", T0, &label);
 	free(label);
 	pthread_barrier_wait(x->go);
-	x->r_based = kw_store_doc_put_based(x->st, "refval", "race", "set", d, "w", T0, 1, &v);
+	x->r_based = kw_store_doc_put_based(x->st, "refval", "race", "set", d, 0, "w", T0, 1, &v);
 	pthread_barrier_wait(x->go);
 	for (int i = 0; i < 10; i++)
 		x->r_put[i] = kw_store_doc_put(x->st, "policy", "race", "p", d, 0, "w", T0,
