@@ -247,6 +247,7 @@ struct attest_job {
 	json_t *diag;                 /* the verifier's diagnostics (verifier.h), for the log */
 	/* results */
 	int r;
+	int r_once;                   /* the shared used-challenge set (PostgreSQL), 0 otherwise */
 	const char *reason;
 	json_t *claims;
 };
@@ -284,6 +285,10 @@ attest_run(void *arg)
 	}
 	j->claims = claims;
 	j->r = 0;
+	/* brokers sharing a PostgreSQL store spend the challenge there too: once, at any broker */
+	if (kw_store_is_shared(j->b->store_ro))
+		j->r_once = kw_store_once(j->b->store_ro, KW_STORE_ONCE_CHALLENGE, j->ticket.id,
+		    sizeof(j->ticket.id), j->ticket.expiry, kw_broker_now());
 }
 
 /* The token for one appraisal, waiting for the HSM's signature. */
@@ -391,7 +396,10 @@ attest_done(void *arg)
 	 * runtime-data. The loop is single-threaded: of two appraisals of one
 	 * challenge, only the first to get here wins.
 	 */
-	if ((r = kw_challenge_record(b->challenges, &j->ticket, kw_broker_now())) != 0) {
+	if ((r = j->r_once) != 0 ||
+	    (r = kw_challenge_record(b->challenges, &j->ticket, kw_broker_now())) != 0) {
+		if (r == KW_ERR_TIMEOUT)
+			r = KW_ERR_UNAVAILABLE;    /* the shared set did not answer */
 		b->n_attest_fail++;
 		kw_log_info_r_rl(r, "attestation rejected: challenge %s",
 		    r == KW_ERR_UNAVAILABLE ? "replay set full" : "spent or expired meanwhile");
@@ -1001,6 +1009,7 @@ struct decide_job {
 	struct kw_token_view tv;
 	struct kw_dpop_jti jti;
 	struct release_decision dec;
+	int r_once;                    /* the shared jti set (spent only when granted) */
 };
 
 static void
@@ -1017,7 +1026,16 @@ decide_run(void *arg)
 {
 	struct decide_job *j = arg;
 
+	uint8_t id[sizeof(j->jti.id) + sizeof(j->jti.part)];
+
 	release_decide(j->b->store_ro, &j->where, j->tv.claims, j->now, &j->dec);
+	if (j->dec.r_lookup != 0 || j->dec.r_policy != 0 || j->dec.r_eval != 0)
+		return;
+	/* granted: spend the proof's jti in the set every broker shares (per token key) */
+	memcpy(id, j->jti.id, sizeof(j->jti.id));
+	memcpy(id + sizeof(j->jti.id), j->jti.part, sizeof(j->jti.part));
+	j->r_once = kw_store_once(j->b->store_ro, KW_STORE_ONCE_JTI, id, sizeof(id), j->jti.expiry,
+	    j->now);
 }
 
 static void
@@ -1030,9 +1048,22 @@ decide_done(void *arg)
 	memset(&ri, 0, sizeof(ri));
 	if (kw_audit_closing(j->b))
 		kw_http_problem(j->req, KW_PROBLEM_UNAVAILABLE, NULL);
-	else if (release_judge(j->b, j->req, j->path, &j->tv, &j->where, &j->dec, &target, &ri) == 0)
+	else if (release_judge(j->b, j->req, j->path, &j->tv, &j->where, &j->dec, &target,
+	    &ri) != 0)
+		;    /* answered and recorded */
+	else if (j->r_once == KW_ERR_REPLAY || j->r_once == KW_ERR_EXPIRED) {
+		kw_log_info_rl("resource request rejected: DPoP proof replayed (shared jti set)");
+		audit_denial(j->b, j->req, j->path, &j->tv, "dpop", "DPoP proof replayed", &target, &ri);
+		unauthorized(j->req, "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"",
+		    "invalid DPoP proof");
+	} else if (j->r_once != 0) {
+		kw_log_info_r_rl(j->r_once, "release of '%s': the shared jti set did not answer",
+		    j->path);
+		kw_http_problem(j->req, KW_PROBLEM_UNAVAILABLE, NULL);
+	} else {
 		release_granted(j->b, j->req, j->path, &j->tv, j->payload, &j->jti, j->now, &target,
 		    &ri);
+	}
 	json_decref(ri.refval);
 	decide_job_free(j);
 }

@@ -1399,3 +1399,19 @@ kw_store_changes(struct kw_store *st, const char *repository, int64_t after, siz
 		return r;
 	return rows_to_array(st, s, cols, KW_ARRAY_SIZE(cols), ret);
 }
+
+/* ---- shared single-use sets (PostgreSQL) ---- */
+
+int
+kw_store_once(struct kw_store *st, enum kw_store_once_set set, const uint8_t *id, size_t id_len,
+    int64_t expiry, int64_t now)
+{
+	if (st == NULL || id == NULL || id_len < 1 || id_len > 32 ||
+	    (set != KW_STORE_ONCE_CHALLENGE && set != KW_STORE_ONCE_JTI))
+		return KW_ERR_INVALID_ARG;
+	if (st->pg == NULL)
+		return KW_ERR_UNSUPPORTED;
+	if (expiry < now)
+		return KW_ERR_EXPIRED;
+	return kw_pg_once(st->pg, (int)set, id, id_len, expiry, now, NULL);
+}

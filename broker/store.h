@@ -166,4 +166,17 @@ int kw_store_change_add(struct kw_store *st, int64_t now, const char *actor, con
 int kw_store_changes(struct kw_store *st, const char *repository, int64_t after, size_t limit,
     json_t **ret) KW_WUR;
 
+/*
+ * The single-use sets shared by every broker on one PostgreSQL store (docs/ha.md):
+ * spend id (1..32 bytes) of set until expiry. 0 (spent now), KW_ERR_REPLAY
+ * (spent before and still live, here or at another broker), KW_ERR_EXPIRED
+ * (expiry < now), KW_ERR_UNAVAILABLE / KW_ERR_TIMEOUT (the database),
+ * KW_ERR_UNSUPPORTED (a SQLite store: the broker's in-memory sets are all
+ * there is). Expired entries are swept in batches as spends go by. Waits on
+ * the network: never on the event loop.
+ */
+enum kw_store_once_set { KW_STORE_ONCE_CHALLENGE = 1, KW_STORE_ONCE_JTI = 2 };
+int kw_store_once(struct kw_store *st, enum kw_store_once_set set, const uint8_t *id,
+    size_t id_len, int64_t expiry, int64_t now) KW_WUR;
+
 #endif

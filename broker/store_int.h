@@ -80,5 +80,8 @@ int kw_pg_change_add(struct kw_pgstore *pg, int64_t now, const char *actor, cons
     const char *repository, const char *target, const char *outcome, const char *detail) KW_WUR;
 int kw_pg_changes(struct kw_pgstore *pg, const char *repository, int64_t after, int64_t limit,
     json_t **ret) KW_WUR;
+/* id: 1..32 bytes (checked); *ret_swept (may be NULL): expired rows this call swept. */
+int kw_pg_once(struct kw_pgstore *pg, int kind, const uint8_t *id, size_t id_len, int64_t expiry,
+    int64_t now, int64_t *ret_swept) KW_WUR;
 
 #endif

@@ -39,6 +39,8 @@
 #define PG_SERIAL 1                   /* internal: serialization failure, retry */
 #define PG_PARAMS_MAX 8
 #define PG_LOCK_CLASS "27511"         /* advisory lock class of keywarden ("kw") */
+#define PG_SWEEP_EVERY 64             /* spends per sweep of the single-use sets */
+#define PG_SWEEP_BATCH 1000           /* expired rows deleted per sweep, at most */
 
 /* Session settings of every connection: constant text, no values. */
 static const char pg_session_sql[] =
@@ -95,6 +97,17 @@ static const char *const pg_migrations[] = {
 	" FOR EACH ROW EXECUTE FUNCTION kw_refuse('admin_changes is append-only');"
 	"CREATE TRIGGER admin_changes_no_truncate BEFORE TRUNCATE ON admin_changes"
 	" FOR EACH STATEMENT EXECUTE FUNCTION kw_refuse('admin_changes is append-only');",
+	/*
+	 * 2: the single-use sets every broker shares (used challenges, DPoP jti):
+	 * UNLOGGED (not WAL-logged, emptied by a database crash: see docs/ha.md),
+	 * one row per spent value until its expiry, swept in batches
+	 */
+	"CREATE UNLOGGED TABLE used_once ("
+	" kind SMALLINT NOT NULL CHECK (kind IN (1, 2)),"
+	" id BYTEA NOT NULL CHECK (octet_length(id) BETWEEN 1 AND 32),"
+	" expiry BIGINT NOT NULL,"
+	" PRIMARY KEY (kind, id));"
+	"CREATE INDEX used_once_expiry ON used_once (expiry);",
 };
 
 #define PG_SCHEMA_VERSION ((int64_t)KW_ARRAY_SIZE(pg_migrations))
@@ -132,6 +145,8 @@ enum pg_stmt {
 	S_CHANGE_LOCK,
 	S_CHANGE_INSERT,
 	S_CHANGES,
+	S_ONCE_SPEND,
+	S_ONCE_SWEEP,
 	S__COUNT
 };
 
@@ -207,6 +222,12 @@ static const char *const pg_sql[S__COUNT] = {
 	[S_CHANGES] = "SELECT seq, at, actor, action, repository, target, outcome, detail"
 	    " FROM admin_changes WHERE seq > $1::bigint AND ($2::text IS NULL OR"
 	    " repository = $2::text) ORDER BY seq LIMIT $3::bigint",
+	/* a row only when the value was new (or its old entry had expired) */
+	[S_ONCE_SPEND] = "INSERT INTO used_once AS u (kind, id, expiry) VALUES ($1::smallint,"
+	    " decode($2::text, 'hex'), $3::bigint) ON CONFLICT (kind, id) DO UPDATE"
+	    " SET expiry = EXCLUDED.expiry WHERE u.expiry < $4::bigint RETURNING 1",
+	[S_ONCE_SWEEP] = "DELETE FROM used_once WHERE ctid = ANY (ARRAY(SELECT ctid FROM used_once"
+	    " WHERE expiry < $1::bigint LIMIT $2::integer))",
 };
 
 struct pg_conn {
@@ -223,6 +244,7 @@ struct kw_pgstore {
 	size_t n;
 	struct pg_conn *conn;
 	char *conninfo;                /* may hold a password: wiped at close */
+	unsigned int once_calls;       /* under mu: every PG_SWEEP_EVERY-th spend sweeps */
 };
 
 /* ---- parameters ---- */
@@ -1336,4 +1358,58 @@ kw_pg_changes(struct kw_pgstore *pg, const char *repository, int64_t after, int6
 		return r;
 	*ret = a.rows;
 	return 0;
+}
+
+/* ---- the shared single-use sets ---- */
+
+struct once_arg {
+	int kind;
+	char hex[2 * 32 + 1];
+	int64_t expiry, now;
+	int sweep;
+	int64_t swept;
+};
+
+static int
+once_fn(struct pg_conn *pc, void *arg)
+{
+	struct once_arg *a = arg;
+	PGresult *res = NULL;
+	int r;
+
+	r = q_run(pc, S_ONCE_SPEND, P(QI(a->kind), QT(a->hex), QI(a->expiry), QI(a->now)), &res);
+	if (r != 0)
+		return r;
+	r = PQntuples(res) == 1 ? 0 : KW_ERR_REPLAY;
+	PQclear(res);
+	if (a->sweep) {
+		/* best effort: a failed sweep is retried by a later spend */
+		if (q_run(pc, S_ONCE_SWEEP, P(QI(a->now), QI(PG_SWEEP_BATCH)), &res) == 0) {
+			(void)parse_i64(PQcmdTuples(res), &a->swept);
+			PQclear(res);
+		}
+	}
+	return r;
+}
+
+int
+kw_pg_once(struct kw_pgstore *pg, int kind, const uint8_t *id, size_t id_len, int64_t expiry,
+    int64_t now, int64_t *ret_swept)
+{
+	static const char hexd[] = "0123456789abcdef";
+	struct once_arg a = { .kind = kind, .expiry = expiry, .now = now };
+	int r;
+
+	for (size_t i = 0; i < id_len; i++) {
+		a.hex[2 * i] = hexd[id[i] >> 4];
+		a.hex[2 * i + 1] = hexd[id[i] & 15];
+	}
+	a.hex[2 * id_len] = '\0';
+	pthread_mutex_lock(&pg->mu);
+	a.sweep = ++pg->once_calls % PG_SWEEP_EVERY == 0;
+	pthread_mutex_unlock(&pg->mu);
+	r = pg_call(pg, TX_NONE, once_fn, &a);
+	if (ret_swept != NULL)
+		*ret_swept = a.swept;
+	return r;
 }
