@@ -224,6 +224,48 @@ def t_conflicting_admin_writes(p):
     print("     supersede rounds: %d acknowledged, %d conflicts (409)" % (len(acked), conflicts))
 
 
+def t_shared_single_use_sets(p):
+    """Spent challenges and DPoP jti go to the shared set; B refuses what is in it.
+
+    A challenge or a proof made for A cannot reach B until the sealing keys
+    are shared (docs/ha.md), so "spent at A" is written into the table here,
+    exactly as A's worker writes it, and B must refuse it."""
+    import hashlib
+    counts = dict(tuple(map(int, r.split("|"))) for r in
+                  p.pg.sql("SELECT kind, count(*) FROM used_once GROUP BY kind", p.db).splitlines())
+    assert counts.get(1, 0) >= 2 and counts.get(2, 0) >= 3, counts    # attests, releases so far
+    ab, tb = p.att(p.b)
+    p.a.provision("ha/key/once")
+    path = "ha/key/once"
+    htu = p.b.url + "/kbs/v0/resource/" + path
+    jkt = ab.dpop_jwk().thumbprint()
+    jti = kwtest.b64u(os.urandom(16))
+    ident = hashlib.sha256(jti.encode()).digest()[:16] + hashlib.sha256(jkt.encode()).digest()[:16]
+    p.pg.sql("INSERT INTO used_once VALUES (2, '\\x%s', %d)" % (ident.hex(), int(time.time()) + 600),
+             p.db)
+    st, ct, body = ab.resource(tb, path, proof=ab.proof(tb, htu, jti=jti))
+    problem(st, ct, body, 401)
+    assert "invalid_dpop_proof" in p.b.last_headers.get("www-authenticate", ""), p.b.last_headers
+    st, _, _ = ab.resource(tb, path, proof=ab.proof(tb, htu))
+    assert st == 200, st
+    # the challenge: its id is the first 16 bytes of its random part
+    nonce = ab.nonce()
+    raw = kwtest.b64u_dec(nonce)
+    p.pg.sql("INSERT INTO used_once VALUES (1, '\\x%s', %d)" % (raw[9:25].hex(), int(time.time()) + 600),
+             p.db)
+    st, ct, body = ab.attest(nonce=nonce)
+    problem(st, ct, body, 401)
+    st, _, body = ab.attest()
+    assert st == 200, (st, body)
+    # and what B spends is there for A to see
+    n = ab.nonce()
+    st, _, body = ab.attest(nonce=n)
+    assert st == 200, (st, body)
+    rid = kwtest.b64u_dec(n)[9:25].hex()
+    assert p.pg.sql("SELECT count(*) FROM used_once WHERE kind = 1 AND id = '\\x%s'" % rid,
+                    p.db) == "1"
+
+
 def wait_for(cond, what, timeout=90):
     deadline = time.time() + timeout
     while not cond():
@@ -359,7 +401,8 @@ def t_kill9_under_admin_load(p):
 def main():
     p = Pair()
     tests = [t_tls_and_schema, t_generated_at_a_released_at_b, t_release_reads_off_the_loop,
-             t_conflicting_admin_writes, t_database_restart_under_load, t_kill9_under_admin_load]
+             t_conflicting_admin_writes, t_shared_single_use_sets, t_database_restart_under_load,
+             t_kill9_under_admin_load]
     passed = failed = 0
     import traceback
     try:
