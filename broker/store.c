@@ -121,34 +121,7 @@ map_rc(int rc)
 	}
 }
 
-/*
- * Typed statement parameters (no varargs: a bare int where a vararg reader
- * expects int64_t is undefined behaviour). QT(text) binds text, or NULL for
- * a NULL pointer; QI(integer) binds a 64-bit integer. Parameters are
- * numbered from 1 in the order given.
- */
-enum q_type { Q_NONE, Q_TEXT, Q_INT };
-struct q_param {
-	enum q_type type;
-	const char *text;
-	int64_t i;
-};
-
-static inline struct q_param
-QT(const char *v)
-{
-	return (struct q_param){ .type = Q_TEXT, .text = v };
-}
-
-static inline struct q_param
-QI(int64_t v)
-{
-	return (struct q_param){ .type = Q_INT, .i = v };
-}
-
-#define QNONE ((struct q_param){ .type = Q_NONE })
-#define Q_PARAMS(...) (const struct q_param[]){ __VA_ARGS__ }, \
-	sizeof((const struct q_param[]){ __VA_ARGS__ }) / sizeof(struct q_param)
+/* Statement parameters: struct q_param, QT, QI, QNONE, Q_PARAMS (store_int.h). */
 
 /* Done with a statement of q_prepare: a kept one is reset for reuse, others finalized. */
 static void

@@ -16,6 +16,35 @@
 #include "kw_err.h"
 #include "store.h"
 
+/*
+ * Typed statement parameters (no varargs: a bare int where a vararg reader
+ * expects int64_t is undefined behaviour). QT(text) binds text, or NULL for
+ * a NULL pointer; QI(integer) binds a 64-bit integer. Parameters are
+ * numbered from 1 in the order given. QNONE: SQLite's "no parameters".
+ */
+enum q_type { Q_NONE, Q_TEXT, Q_INT };
+struct q_param {
+	enum q_type type;
+	const char *text;
+	int64_t i;
+};
+
+static inline struct q_param
+QT(const char *v)
+{
+	return (struct q_param){ .type = Q_TEXT, .text = v };
+}
+
+static inline struct q_param
+QI(int64_t v)
+{
+	return (struct q_param){ .type = Q_INT, .i = v };
+}
+
+#define QNONE ((struct q_param){ .type = Q_NONE })
+#define Q_PARAMS(...) (const struct q_param[]){ __VA_ARGS__ }, \
+	sizeof((const struct q_param[]){ __VA_ARGS__ }) / sizeof(struct q_param)
+
 /* Rows to JSON, driven by a column spec (both backends). */
 enum col_kind {
 	C_TEXT,        /* string */

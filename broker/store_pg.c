@@ -31,6 +31,7 @@
 #include <openssl/crypto.h>
 
 #include "kw_json.h"
+#include "kw_util.h"
 #include "store_int.h"
 
 #define PG_ATTEMPTS 6
@@ -247,29 +248,9 @@ struct kw_pgstore {
 	unsigned int once_calls;       /* under mu: every PG_SWEEP_EVERY-th spend sweeps */
 };
 
-/* ---- parameters ---- */
+/* ---- parameters (struct q_param, QT, QI: store_int.h) ---- */
 
-enum q_type { Q_TEXT, Q_INT };
-struct q_param {
-	enum q_type type;
-	const char *text;              /* NULL = SQL NULL */
-	int64_t i;
-};
-
-static inline struct q_param
-QT(const char *v)
-{
-	return (struct q_param){ .type = Q_TEXT, .text = v };
-}
-
-static inline struct q_param
-QI(int64_t v)
-{
-	return (struct q_param){ .type = Q_INT, .i = v };
-}
-
-#define P(...) (const struct q_param[]){ __VA_ARGS__ }, \
-	sizeof((const struct q_param[]){ __VA_ARGS__ }) / sizeof(struct q_param)
+#define P(...) Q_PARAMS(__VA_ARGS__)
 #define P0 NULL, 0
 
 /* ---- errors ---- */
@@ -452,7 +433,9 @@ q_run(struct pg_conn *pc, enum pg_stmt id, const struct q_param *p, size_t n, PG
 		pc->prepared[id] = 1;
 	}
 	for (size_t k = 0; k < n; k++) {
-		if (p[k].type == Q_TEXT) {
+		if (p[k].type == Q_NONE) {
+			return KW_ERR_INTERNAL;    /* SQLite's "no parameters" marker: P0 here */
+		} else if (p[k].type == Q_TEXT) {
 			vals[k] = p[k].text;
 		} else {
 			snprintf(ibuf[k], sizeof(ibuf[k]), "%lld", (long long)p[k].i);
@@ -767,7 +750,9 @@ kw_pg_schema_version(struct kw_pgstore *pg, int *ret)
 struct key_arg {
 	const char *repo, *type, *tag;
 	const struct kw_key_spec *spec;
-	const char *origin, *label, *state, *policy;
+	const char *origin, *label;
+	enum pg_stmt stmt;             /* key_update_fn */
+	const char *value;             /* the new state or policy (NULL: unbind) */
 	int64_t now;
 	int version;
 	json_t *labels;
@@ -782,6 +767,22 @@ static int
 key_find(struct pg_conn *pc, const struct key_arg *a, int64_t *ret_id, char ret_state[static 16])
 {
 	return q_id_state(pc, ret_id, ret_state, S_KEY_FIND, P(QT(a->repo), QT(a->type), QT(a->tag)));
+}
+
+/* The id of the key, locked, unless it is being deleted (KW_ERR_DENIED). */
+static int
+key_live(struct pg_conn *pc, const struct key_arg *a, int64_t *ret_id)
+{
+	char cur[16];
+	int64_t id = 0;
+	int r;
+
+	if ((r = key_find(pc, a, &id, cur)) != 0)
+		return r;
+	if (strcmp(cur, "deleting") == 0)
+		return KW_ERR_DENIED;
+	*ret_id = id;
+	return 0;
 }
 
 static int
@@ -813,15 +814,12 @@ static int
 version_add_fn(struct pg_conn *pc, void *arg)
 {
 	struct key_arg *a = arg;
-	char state[16];
 	int64_t id = 0, v = 0;
 	int r;
 
 	free(a->ret_label);    /* from an attempt that was retried */
 	a->ret_label = NULL;
-	r = key_find(pc, a, &id, state);
-	if (r == 0 && strcmp(state, "deleting") == 0)
-		r = KW_ERR_DENIED;
+	r = key_live(pc, a, &id);
 	if (r == 0)
 		r = q_int(pc, &v, S_VERSION_NEXT, P(QI(id)));
 	if (r == 0 && v > 1000000)
@@ -972,29 +970,27 @@ kw_pg_keys_query(struct kw_pgstore *pg, const char *repo, const char *type, cons
 	return 0;
 }
 
+/* One column of a live key: a->stmt (S_KEY_SET_STATE, S_KEY_SET_POLICY) with a->value. */
 static int
-key_set_state_fn(struct pg_conn *pc, void *arg)
+key_update_fn(struct pg_conn *pc, void *arg)
 {
 	struct key_arg *a = arg;
-	char cur[16];
 	int64_t id = 0;
 	int r;
 
-	r = key_find(pc, a, &id, cur);
-	if (r == 0 && strcmp(cur, "deleting") == 0)
-		r = KW_ERR_DENIED;
-	if (r == 0)
-		r = q_exec(pc, S_KEY_SET_STATE, P(QT(a->state), QI(id)));
-	return r;
+	if ((r = key_live(pc, a, &id)) != 0)
+		return r;
+	return q_exec(pc, a->stmt, P(QT(a->value), QI(id)));
 }
 
 int
 kw_pg_key_set_state(struct kw_pgstore *pg, const char *repo, const char *type, const char *tag,
     const char *state)
 {
-	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .state = state };
+	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .stmt = S_KEY_SET_STATE,
+	    .value = state };
 
-	return pg_call(pg, TX_SERIALIZABLE, key_set_state_fn, &a);
+	return pg_call(pg, TX_SERIALIZABLE, key_update_fn, &a);
 }
 
 static const char *const settable[] = { "enabled", "disabled" };
@@ -1004,13 +1000,10 @@ version_set_state_fn(struct pg_conn *pc, void *arg)
 {
 	struct key_arg *a = arg;
 	PGresult *res = NULL;
-	char cur[16];
 	int64_t id = 0;
 	int r;
 
-	r = key_find(pc, a, &id, cur);
-	if (r == 0 && strcmp(cur, "deleting") == 0)
-		r = KW_ERR_DENIED;
+	r = key_live(pc, a, &id);
 	if (r == 0 && (r = q_run(pc, S_VERSION_STATE, P(QI(id), QI(a->version)), &res)) == 0) {
 		if (PQntuples(res) < 1)
 			r = KW_ERR_NOT_FOUND;
@@ -1021,7 +1014,7 @@ version_set_state_fn(struct pg_conn *pc, void *arg)
 		PQclear(res);
 	}
 	if (r == 0)
-		r = q_exec(pc, S_VERSION_SET_STATE, P(QT(a->state), QI(id), QI(a->version)));
+		r = q_exec(pc, S_VERSION_SET_STATE, P(QT(a->value), QI(id), QI(a->version)));
 	return r;
 }
 
@@ -1030,34 +1023,19 @@ kw_pg_version_set_state(struct kw_pgstore *pg, const char *repo, const char *typ
     const char *tag, int version, const char *state)
 {
 	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .version = version,
-	    .state = state };
+	    .value = state };
 
 	return pg_call(pg, TX_SERIALIZABLE, version_set_state_fn, &a);
-}
-
-static int
-key_set_policy_fn(struct pg_conn *pc, void *arg)
-{
-	struct key_arg *a = arg;
-	char cur[16];
-	int64_t id = 0;
-	int r;
-
-	r = key_find(pc, a, &id, cur);
-	if (r == 0 && strcmp(cur, "deleting") == 0)
-		r = KW_ERR_DENIED;
-	if (r == 0)
-		r = q_exec(pc, S_KEY_SET_POLICY, P(QT(a->policy), QI(id)));
-	return r;
 }
 
 int
 kw_pg_key_set_policy(struct kw_pgstore *pg, const char *repo, const char *type, const char *tag,
     const char *policy)
 {
-	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .policy = policy };
+	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .stmt = S_KEY_SET_POLICY,
+	    .value = policy };
 
-	return pg_call(pg, TX_SERIALIZABLE, key_set_policy_fn, &a);
+	return pg_call(pg, TX_SERIALIZABLE, key_update_fn, &a);
 }
 
 static int
@@ -1364,7 +1342,7 @@ kw_pg_changes(struct kw_pgstore *pg, const char *repository, int64_t after, int6
 
 struct once_arg {
 	int kind;
-	char hex[2 * 32 + 1];
+	char *hex;
 	int64_t expiry, now;
 	int sweep;
 	int64_t swept;
@@ -1396,19 +1374,18 @@ int
 kw_pg_once(struct kw_pgstore *pg, int kind, const uint8_t *id, size_t id_len, int64_t expiry,
     int64_t now, int64_t *ret_swept)
 {
-	static const char hexd[] = "0123456789abcdef";
 	struct once_arg a = { .kind = kind, .expiry = expiry, .now = now };
 	int r;
 
-	for (size_t i = 0; i < id_len; i++) {
-		a.hex[2 * i] = hexd[id[i] >> 4];
-		a.hex[2 * i + 1] = hexd[id[i] & 15];
-	}
-	a.hex[2 * id_len] = '\0';
+	if (id_len < 1 || id_len > 32)
+		return KW_ERR_INVALID_ARG;
+	if ((r = kw_hex_encode(id, id_len, &a.hex)) != 0)
+		return r;
 	pthread_mutex_lock(&pg->mu);
 	a.sweep = ++pg->once_calls % PG_SWEEP_EVERY == 0;
 	pthread_mutex_unlock(&pg->mu);
 	r = pg_call(pg, TX_NONE, once_fn, &a);
+	free(a.hex);
 	if (ret_swept != NULL)
 		*ret_swept = a.swept;
 	return r;
