@@ -1083,6 +1083,28 @@ kw_store_key_delete_finish(struct kw_store *st, const char *repo, const char *ty
 }
 
 int
+kw_store_target_fill(const char *label, int64_t version, const char *algorithm, int64_t length,
+    const char *policy, struct kw_release_target *ret)
+{
+	struct kw_release_target t;
+
+	memset(&t, 0, sizeof(t));
+	if (label == NULL || algorithm == NULL || strlen(label) >= sizeof(t.label) ||
+	    strlen(algorithm) >= sizeof(t.algorithm) ||
+	    (policy != NULL && strlen(policy) >= sizeof(t.policy)) ||
+	    version < 1 || version > INT32_MAX || length < 1 || length > 4096)
+		return KW_ERR_INTERNAL;    /* rows violate what the writers guarantee */
+	memcpy(t.label, label, strlen(label) + 1);
+	memcpy(t.algorithm, algorithm, strlen(algorithm) + 1);
+	if (policy != NULL)
+		memcpy(t.policy, policy, strlen(policy) + 1);
+	t.version = (int)version;
+	t.length = (unsigned int)length;
+	*ret = t;
+	return 0;
+}
+
+int
 kw_store_release_lookup(struct kw_store *st, const char *repo, const char *type,
     const char *tag, int version, struct kw_release_target *ret)
 {
@@ -1110,26 +1132,10 @@ kw_store_release_lookup(struct kw_store *st, const char *repo, const char *type,
 		r = map_rc(sqlite3_extended_errcode(st->db)) ?: KW_ERR_IO;
 		goto out;
 	}
-	memset(&t, 0, sizeof(t));
-	{
-		const char *label = col_text(s, 0), *alg = col_text(s, 2), *pol = col_text(s, 4);
-		int64_t v = sqlite3_column_int64(s, 1), len = sqlite3_column_int64(s, 3);
-
-		if (label == NULL || alg == NULL || strlen(label) >= sizeof(t.label) ||
-		    strlen(alg) >= sizeof(t.algorithm) || (pol != NULL && strlen(pol) >= sizeof(t.policy)) ||
-		    v < 1 || v > INT32_MAX || len < 1 || len > 4096) {
-			r = KW_ERR_INTERNAL;    /* rows violate what the writers guarantee */
-			goto out;
-		}
-		memcpy(t.label, label, strlen(label) + 1);
-		memcpy(t.algorithm, alg, strlen(alg) + 1);
-		if (pol != NULL)
-			memcpy(t.policy, pol, strlen(pol) + 1);
-		t.version = (int)v;
-		t.length = (unsigned int)len;
-	}
+	if ((r = kw_store_target_fill(col_text(s, 0), sqlite3_column_int64(s, 1), col_text(s, 2),
+	    sqlite3_column_int64(s, 3), col_text(s, 4), &t)) != 0)
+		goto out;
 	*ret = t;
-	r = 0;
 out:
 	q_finalize(st, s);
 	return r;

@@ -1101,9 +1101,7 @@ static int
 release_lookup_fn(struct pg_conn *pc, void *arg)
 {
 	struct key_arg *a = arg;
-	struct kw_release_target t;
 	PGresult *res = NULL;
-	const char *label, *alg, *pol;
 	int64_t v = 0, len = 0;
 	int r;
 
@@ -1111,30 +1109,12 @@ release_lookup_fn(struct pg_conn *pc, void *arg)
 	    &res);
 	if (r != 0)
 		return r;
-	if (PQntuples(res) < 1) {
+	if (PQntuples(res) < 1)
 		r = KW_ERR_NOT_FOUND;
-		goto out;
-	}
-	memset(&t, 0, sizeof(t));
-	label = PQgetvalue(res, 0, 0);
-	alg = PQgetvalue(res, 0, 2);
-	pol = PQgetisnull(res, 0, 4) ? NULL : PQgetvalue(res, 0, 4);
-	if (parse_i64(PQgetvalue(res, 0, 1), &v) != 0 || parse_i64(PQgetvalue(res, 0, 3), &len) != 0 ||
-	    strlen(label) >= sizeof(t.label) || strlen(alg) >= sizeof(t.algorithm) ||
-	    (pol != NULL && strlen(pol) >= sizeof(t.policy)) || v < 1 || v > INT32_MAX ||
-	    len < 1 || len > 4096) {
-		r = KW_ERR_INTERNAL;    /* rows violate what the writers guarantee */
-		goto out;
-	}
-	memcpy(t.label, label, strlen(label) + 1);
-	memcpy(t.algorithm, alg, strlen(alg) + 1);
-	if (pol != NULL)
-		memcpy(t.policy, pol, strlen(pol) + 1);
-	t.version = (int)v;
-	t.length = (unsigned int)len;
-	*a->target = t;
-	r = 0;
-out:
+	else if ((r = parse_i64(PQgetvalue(res, 0, 1), &v)) == 0 &&
+	    (r = parse_i64(PQgetvalue(res, 0, 3), &len)) == 0)
+		r = kw_store_target_fill(PQgetvalue(res, 0, 0), v, PQgetvalue(res, 0, 2), len,
+		    PQgetisnull(res, 0, 4) ? NULL : PQgetvalue(res, 0, 4), a->target);
 	PQclear(res);
 	return r;
 }
