@@ -1760,12 +1760,17 @@ kw_admin_reconcile(struct kw_broker *b)
 		}
 		json_decref(keys);
 	}
-	/* HSM objects without a row: created before a crash, never acknowledged */
-	if ((r = kw_store_all_versions(b->store, &versions)) != 0)
-		goto out;
+	/*
+	 * HSM objects without a row: created before a crash, never acknowledged.
+	 * The objects are listed before the rows are read: a row is always
+	 * written before its object, so an object another broker on a shared
+	 * store creates meanwhile already has its row here.
+	 */
 	json_decref(rep);
 	rep = NULL;
 	if ((r = hsm_key_labels(b, &rep)) != 0)    /* again: the passes above destroyed some */
+		goto out;
+	if ((r = kw_store_all_versions(b->store, &versions)) != 0)
 		goto out;
 	labels = json_object_get(rep, "labels");
 	json_array_foreach(labels, k, l) {
