@@ -584,9 +584,9 @@ static void add_lint(struct admin_req *a, const char *repo, const json_t *doc, j
 static int
 op_doc(struct admin_req *a, const char *kind, const char *repo, const char *name, int history)
 {
-	static const char *const keys[] = {"document", "immutable", NULL};
+	static const char *const keys[] = {"document", "immutable", "base_version", NULL};
 	json_t *out = NULL;
-	const json_t *doc, *imm;
+	const json_t *doc, *imm, *base;
 	char why[200];
 	int r, version = 0;
 
@@ -601,12 +601,23 @@ op_doc(struct admin_req *a, const char *kind, const char *repo, const char *name
 		return a->r;
 	doc = json_object_get(a->body, "document");
 	imm = json_object_get(a->body, "immutable");
+	base = json_object_get(a->body, "base_version");
 	if (imm != NULL && !json_is_boolean(imm))
 		return fail(a, KW_ERR_INVALID_FORMAT, "\"immutable\" must be true or false");
+	if (base != NULL && (!json_is_integer(base) || json_integer_value(base) < 1 ||
+	    json_integer_value(base) > 1000000000))
+		return fail(a, KW_ERR_INVALID_FORMAT, "\"base_version\" must be a version number");
 	if (!valid_document(kind, doc, why, sizeof(why)))
 		return fail(a, KW_ERR_INVALID_FORMAT, why);
-	if ((r = kw_store_doc_put(a->b->store, kind, repo, name, doc, json_is_true(imm),
-	    a->subject, kw_broker_now(), &version)) != 0)
+	/* base_version: written only if the latest version is still that one (409 otherwise) */
+	r = base != NULL ? kw_store_doc_put_based(a->b->store, kind, repo, name, doc,
+	    json_is_true(imm), a->subject, kw_broker_now(), (int)json_integer_value(base), &version) :
+	    kw_store_doc_put(a->b->store, kind, repo, name, doc, json_is_true(imm), a->subject,
+	    kw_broker_now(), &version);
+	if (r == KW_ERR_MISMATCH)
+		return fail(a, KW_ERR_EXISTS, "the document changed since base_version; read it and "
+		    "retry");
+	if (r != 0)
 		return fail(a, r, r == KW_ERR_EXISTS ? "the document is immutable" : NULL);
 	if ((r = kw_store_doc_get(a->b->store, kind, repo, name, version, &out)) != 0)
 		return fail(a, r, NULL);
@@ -694,7 +705,7 @@ op_supersede(struct admin_req *a, const char *repo, const char *name)
 	const char *old, *nw, *grace;
 	json_t *row = NULL, *nd = NULL, *out = NULL;
 	int64_t secs;
-	int r, version;
+	int r, version, base;
 
 	if (body_keys(a, keys) != 0)
 		return a->r;
@@ -706,6 +717,7 @@ op_supersede(struct admin_req *a, const char *repo, const char *name)
 		    "{\"old\": hex, \"new\": hex, \"grace\": \"7d\"|\"12h\"|\"30m\"|\"45s\"}");
 	if ((r = kw_store_doc_get(a->b->store, "refval", repo, name, 0, &row)) != 0)
 		return fail(a, r, "no such reference-value set");
+	base = (int)json_integer_value(json_object_get(row, "version"));
 	r = kw_refval_supersede(json_object_get(row, "document"), old, nw, kw_broker_now(), secs,
 	    &nd);
 	json_decref(row);
@@ -713,9 +725,13 @@ op_supersede(struct admin_req *a, const char *repo, const char *name)
 		return fail(a, r == KW_ERR_NOT_FOUND ? KW_ERR_NOT_FOUND : KW_ERR_INVALID_FORMAT,
 		    r == KW_ERR_NOT_FOUND ? "the old measurement is not in the set" :
 		    "invalid measurements or grace");
-	r = kw_store_doc_put(a->b->store, "refval", repo, name, nd, 0, a->subject, kw_broker_now(),
-	    &version);
+	/* written only if nobody (another broker's admin) wrote the set since we read it */
+	r = kw_store_doc_put_based(a->b->store, "refval", repo, name, nd, 0, a->subject,
+	    kw_broker_now(), base, &version);
 	json_decref(nd);
+	if (r == KW_ERR_MISMATCH)
+		return fail(a, KW_ERR_EXISTS, "the set changed while this request ran; read it and "
+		    "retry");
 	if (r != 0)
 		return fail(a, r, r == KW_ERR_EXISTS ? "the set is immutable" : NULL);
 	if ((r = kw_store_doc_get(a->b->store, "refval", repo, name, version, &out)) != 0)
@@ -1744,12 +1760,17 @@ kw_admin_reconcile(struct kw_broker *b)
 		}
 		json_decref(keys);
 	}
-	/* HSM objects without a row: created before a crash, never acknowledged */
-	if ((r = kw_store_all_versions(b->store, &versions)) != 0)
-		goto out;
+	/*
+	 * HSM objects without a row: created before a crash, never acknowledged.
+	 * The objects are listed before the rows are read: a row is always
+	 * written before its object, so an object another broker on a shared
+	 * store creates meanwhile already has its row here.
+	 */
 	json_decref(rep);
 	rep = NULL;
 	if ((r = hsm_key_labels(b, &rep)) != 0)    /* again: the passes above destroyed some */
+		goto out;
+	if ((r = kw_store_all_versions(b->store, &versions)) != 0)
 		goto out;
 	labels = json_object_get(rep, "labels");
 	json_array_foreach(labels, k, l) {

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "config.h"
 #include "conntab.h"
 #include "policy.h"
@@ -346,6 +348,9 @@ static const struct key keys[] = {
 	{"dpop", "nonce_ttl", K_UINT, F(dpop_nonce_ttl), 0, 10, 3600, 300, 0},
 	{"policy", "max_reference_age", K_CUSTOM, 0, 0, 0, 0, 0, 0},
 	{"store", "path", K_PATH, F(store_path), 0, 0, 0, 0, 0},
+	{"store", "kind", K_CUSTOM, 0, 0, 0, 0, 0, 0},       /* custom_policy_store */
+	{"store", "conninfo", K_STR, F(store_conninfo), 0, 0, 0, 0, 0},
+	{"store", "pool", K_UINT, F(store_pool), 0, 1, 64, 4, 0},
 	{"audit", "enabled", K_CUSTOM, 0, 0, 0, 0, 0, 0},    /* custom_audit */
 	{"audit", "path", K_PATH, F(audit_path), 0, 0, 0, 0, 0},
 	{"audit", "checkpoint_every", K_UINT, F(audit_checkpoint_every), 0, 1, 1000000, 1000, 0},
@@ -637,6 +642,20 @@ custom_policy_store(json_t *root, const char *dir, struct kw_config *c, char *eb
 		return cfg_err(eb, el, "policy: \"max_reference_age\" must be a duration like 180d");
 	if (c->store_path == NULL && (c->store_path = cfg_path(dir, "keywarden.db")) == NULL)
 		return KW_ERR_NOMEM;
+	s = NULL;
+	if ((r = get_str(json_object_get(root, "store"), "kind", &s, 0, eb, el, "store")) != 0)
+		return r;
+	if (s == NULL || strcmp(s, "sqlite") == 0)
+		c->store_kind = KW_STORE_SQLITE;
+	else if (strcmp(s, "postgresql") == 0)
+		c->store_kind = KW_STORE_POSTGRESQL;
+	else
+		return cfg_err(eb, el, "store: \"kind\" must be \"sqlite\" or \"postgresql\"");
+	if (c->store_kind == KW_STORE_POSTGRESQL && c->store_conninfo == NULL)
+		return cfg_err(eb, el, "store: \"kind\": \"postgresql\" needs \"conninfo\" "
+		    "(a libpq connection string)");
+	if (c->store_kind == KW_STORE_SQLITE && c->store_conninfo != NULL)
+		return cfg_err(eb, el, "store: \"conninfo\" is for \"kind\": \"postgresql\"");
 	return 0;
 }
 
@@ -786,6 +805,9 @@ kw_config_free(struct kw_config *c)
 	free(c->audit_path);
 	free(c->audit_origin);
 	free(c->store_path);
+	if (c->store_conninfo != NULL)
+		OPENSSL_cleanse(c->store_conninfo, strlen(c->store_conninfo));
+	free(c->store_conninfo);
 	free(c->admin_listen_addr);
 	free(c->admin_cert);
 	free(c->admin_key);

@@ -84,6 +84,12 @@ struct kw_config {
 
 	int64_t policy_max_age;       /* lint: reference values older than this warn (seconds) */
 	char *store_path;             /* SQLite database, default "keywarden.db" beside the config */
+	enum kw_store_kind {
+		KW_STORE_SQLITE = 0,      /* store.kind "sqlite" (default): store_path */
+		KW_STORE_POSTGRESQL,      /* store.kind "postgresql": store_conninfo (docs/store.md) */
+	} store_kind;
+	char *store_conninfo;         /* libpq connection string; may hold a password: never logged */
+	unsigned int store_pool;      /* PostgreSQL connections, default 4 */
 
 	/* the audit log (docs/audit.md); origin: at most AUDIT_ORIGIN_CFG_MAX bytes */
 	int audit_enabled;            /* default 1 */

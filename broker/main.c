@@ -748,7 +748,14 @@ main(int argc, char **argv)
 	    kw_dpop_new(b.cfg->dpop_nonce_ttl, b.cfg->dpop_iat_window, b.cfg->token_ttl,
 	    b.cfg->max_sessions, b.cfg->dpop_jti_per_key, &b.dpop) != 0)
 		goto out;
-	if ((r = kw_store_open(b.cfg->store_path, &b.store)) != 0 ||
+	if (b.cfg->store_kind == KW_STORE_POSTGRESQL) {
+		/* one pool for the admin thread and the release reads (on the workers) */
+		if ((r = kw_store_open_pg(b.cfg->store_conninfo, b.cfg->store_pool, &b.store)) != 0) {
+			kw_log_err_r(r, "cannot open the PostgreSQL store (store.conninfo)");
+			goto out;
+		}
+		b.store_ro = b.store;
+	} else if ((r = kw_store_open(b.cfg->store_path, &b.store)) != 0 ||
 	    (r = kw_store_open_readonly(b.cfg->store_path, &b.store_ro)) != 0) {
 		kw_log_err_r(r, "cannot open the store %s", b.cfg->store_path);
 		goto out;
@@ -781,7 +788,8 @@ main(int argc, char **argv)
 	    event_add(b.sig_hup, NULL) != 0)
 		goto out;
 	kw_log_info("keywarden %s ready (%u appraisal workers, store %s)", KW_VERSION,
-	    b.cfg->workers, b.cfg->store_path);
+	    b.cfg->workers, b.cfg->store_kind == KW_STORE_POSTGRESQL ? "postgresql" :
+	    b.cfg->store_path);
 	event_base_dispatch(b.base);
 	kw_log_info("stopped: %lu tokens issued, %lu attestations rejected, %lu released, "
 	    "%lu releases denied", b.n_attest_ok, b.n_attest_fail, b.n_release_ok,
@@ -808,7 +816,8 @@ out:
 	kw_listener_drain(b.base);
 	kw_dpop_free(b.dpop);
 	kw_token_keys_free(b.token_keys);
-	kw_store_close(b.store_ro);
+	if (b.store_ro != b.store)
+		kw_store_close(b.store_ro);
 	kw_store_close(b.store);
 	kw_challenges_free(b.challenges);
 	kw_tdx_source_free(b.tdx_collateral);

@@ -247,6 +247,7 @@ struct attest_job {
 	json_t *diag;                 /* the verifier's diagnostics (verifier.h), for the log */
 	/* results */
 	int r;
+	int r_once;                   /* the shared used-challenge set (PostgreSQL), 0 otherwise */
 	const char *reason;
 	json_t *claims;
 };
@@ -284,6 +285,10 @@ attest_run(void *arg)
 	}
 	j->claims = claims;
 	j->r = 0;
+	/* brokers sharing a PostgreSQL store spend the challenge there too: once, at any broker */
+	if (kw_store_is_shared(j->b->store_ro))
+		j->r_once = kw_store_once(j->b->store_ro, KW_STORE_ONCE_CHALLENGE, j->ticket.id,
+		    sizeof(j->ticket.id), j->ticket.expiry, kw_broker_now());
 }
 
 /* The token for one appraisal, waiting for the HSM's signature. */
@@ -391,7 +396,10 @@ attest_done(void *arg)
 	 * runtime-data. The loop is single-threaded: of two appraisals of one
 	 * challenge, only the first to get here wins.
 	 */
-	if ((r = kw_challenge_record(b->challenges, &j->ticket, kw_broker_now())) != 0) {
+	if ((r = j->r_once) != 0 ||
+	    (r = kw_challenge_record(b->challenges, &j->ticket, kw_broker_now())) != 0) {
+		if (r == KW_ERR_TIMEOUT)
+			r = KW_ERR_UNAVAILABLE;    /* the shared set did not answer */
 		b->n_attest_fail++;
 		kw_log_info_r_rl(r, "attestation rejected: challenge %s",
 		    r == KW_ERR_UNAVAILABLE ? "replay set full" : "spent or expired meanwhile");
@@ -707,35 +715,39 @@ refval_of(const json_t *matched)
  * The release rule: the key's newest enabled version (or ?version=N) and the
  * policy bound to the key, evaluated by the policy language (broker/policy.c,
  * deny by default) against the token's claims, which include the attested
- * configuration manifest. Reads the store on the loop through the read-only
- * connection (WAL: readers never wait for the admin writer). Answers the
- * request itself (and writes the denial record) and returns non-zero when
- * the release is denied; on 0, ri says what matched.
+ * configuration manifest.
+ *
+ * In three steps: release_where parses the path (on the loop);
+ * release_decide reads the store and evaluates the policy, touching neither
+ * libevent nor broker state; release_judge answers a denial (and writes its
+ * record) on the loop. With SQLite, release_decide runs on the loop through
+ * the read-only connection (WAL: readers never wait for the admin writer, and
+ * a local read is short). With PostgreSQL (kw_store_is_shared) a read waits
+ * on the network, so release_decide runs on an appraisal worker with a
+ * connection of the pool, and the loop goes on serving meanwhile.
  */
+struct release_where {
+	char repo[72], type[72], tag[72];
+	int version;
+};
+
+/* The key path and ?version=N of a request; answers and returns -1 when malformed. */
 static int
-release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
-    const struct kw_token_view *tv, struct kw_release_target *ret, struct release_info *ri)
+release_where(struct evhttp_request *req, const char *path, struct release_where *w)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-	char repo[72], type[72], tag[72];
 	const char *s1 = strchr(path, '/'), *s2 = s1 != NULL ? strchr(s1 + 1, '/') : NULL;
-	json_t *pol = NULL, *explain = NULL;
-	struct kw_refset_arg ra;
-	struct kw_policy_ctx ctx;
-	int version = 0, r;
 
-	if (s1 == NULL || s2 == NULL || (size_t)(s1 - path) >= sizeof(repo) ||
-	    (size_t)(s2 - s1 - 1) >= sizeof(type) || strlen(s2 + 1) >= sizeof(tag)) {
+	memset(w, 0, sizeof(*w));
+	if (s1 == NULL || s2 == NULL || (size_t)(s1 - path) >= sizeof(w->repo) ||
+	    (size_t)(s2 - s1 - 1) >= sizeof(w->type) || strlen(s2 + 1) >= sizeof(w->tag)) {
 		kw_http_problem(req, KW_PROBLEM_MALFORMED, "invalid resource path");
 		return -1;
 	}
-	memcpy(repo, path, (size_t)(s1 - path));
-	repo[s1 - path] = '\0';
-	memcpy(type, s1 + 1, (size_t)(s2 - s1 - 1));
-	type[s2 - s1 - 1] = '\0';
-	memcpy(tag, s2 + 1, strlen(s2 + 1) + 1);
-	snprintf(ri->repo, sizeof(ri->repo), "%s", repo);
+	memcpy(w->repo, path, (size_t)(s1 - path));
+	memcpy(w->type, s1 + 1, (size_t)(s2 - s1 - 1));
+	memcpy(w->tag, s2 + 1, strlen(s2 + 1) + 1);
 	if (query != NULL) {
 		char *end;
 		long lv;
@@ -744,38 +756,103 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 			kw_http_problem(req, KW_PROBLEM_MALFORMED, "the only query parameter is version=N");
 			return -1;
 		}
-		version = (int)lv;
+		w->version = (int)lv;
 	}
-	if ((r = kw_store_release_lookup(b->store_ro, repo, type, tag, version, ret)) != 0) {
+	return 0;
+}
+
+/* What the store and the policy said (release_decide). */
+struct release_decision {
+	int r_lookup;                  /* kw_store_release_lookup */
+	struct kw_release_target target;
+	int r_policy;                  /* kw_store_doc_get of the bound policy; NOT_FOUND when unbound */
+	json_t *pol;
+	int r_eval;                    /* kw_policy_eval */
+	json_t *explain;
+};
+
+static void
+release_decision_clear(struct release_decision *d)
+{
+	json_decref(d->pol);
+	json_decref(d->explain);
+	d->pol = d->explain = NULL;
+}
+
+/* Thread-safe given a store usable from this thread; st: the release reads' store. */
+static void
+release_decide(struct kw_store *st, const struct release_where *w, const json_t *claims,
+    int64_t now, struct release_decision *d)
+{
+	struct kw_refset_arg ra = { st, w->repo };
+	struct kw_policy_ctx ctx = { now, kw_refset_from_store, &ra };
+
+	memset(d, 0, sizeof(*d));
+	if ((d->r_lookup = kw_store_release_lookup(st, w->repo, w->type, w->tag, w->version,
+	    &d->target)) != 0)
+		return;
+	d->r_policy = d->target.policy[0] == '\0' ? KW_ERR_NOT_FOUND :
+	    kw_store_doc_get(st, "policy", w->repo, d->target.policy, 0, &d->pol);
+	if (d->r_policy != 0)
+		return;
+	d->r_eval = kw_policy_eval(json_object_get(d->pol, "document"), claims, &ctx, &d->explain);
+}
+
+/* A store that did not answer: 503, no denial record (nothing was decided). */
+static int
+store_down(int r)
+{
+	return r == KW_ERR_UNAVAILABLE || r == KW_ERR_TIMEOUT || r == KW_ERR_IO ||
+	    r == KW_ERR_NOMEM || r == KW_ERR_INTERNAL;
+}
+
+/*
+ * Answer a denial (and write its record) and return non-zero, or return 0
+ * with ret and ri saying what matched. Takes d's references.
+ */
+static int
+release_judge(struct kw_broker *b, struct evhttp_request *req, const char *path,
+    const struct kw_token_view *tv, const struct release_where *w, struct release_decision *d,
+    struct kw_release_target *ret, struct release_info *ri)
+{
+	int r = -1;
+
+	snprintf(ri->repo, sizeof(ri->repo), "%s", w->repo);
+	*ret = d->target;
+	if (d->r_lookup != 0) {
 		kw_log_info_rl("release denied: no enabled key '%.60s'%s", path,
-		    r == KW_ERR_NOT_FOUND ? "" :
+		    d->r_lookup == KW_ERR_NOT_FOUND ? "" :
 		    " (store error)");
-		if (r == KW_ERR_NOT_FOUND)
-			audit_denial(b, req, path, tv, "resource", version != 0 ?
+		if (d->r_lookup == KW_ERR_NOT_FOUND)
+			audit_denial(b, req, path, tv, "resource", w->version != 0 ?
 			    "no such enabled key version" : "no such enabled key", NULL, NULL);
-		kw_http_problem_from_err(req, r == KW_ERR_NOT_FOUND ? KW_ERR_NOT_FOUND :
-		    KW_ERR_UNAVAILABLE, "no such resource");
-		return -1;
+		kw_http_problem_from_err(req, d->r_lookup == KW_ERR_NOT_FOUND ? KW_ERR_NOT_FOUND :
+		    KW_ERR_UNAVAILABLE, d->r_lookup == KW_ERR_NOT_FOUND ? "no such resource" : NULL);
+		goto out;
 	}
-	if (ret->policy[0] == '\0' ||
-	    kw_store_doc_get(b->store_ro, "policy", repo, ret->policy, 0, &pol) != 0) {
+	if (d->r_policy != 0 && d->r_policy != KW_ERR_NOT_FOUND && store_down(d->r_policy)) {
+		kw_log_info_r_rl(d->r_policy, "release of '%s': the store did not answer", path);
+		kw_http_problem(req, KW_PROBLEM_UNAVAILABLE, NULL);
+		goto out;
+	}
+	if (d->r_policy != 0) {
 		b->n_release_denied++;
 		kw_log_info_rl("release of '%s' denied: no policy bound or the policy does not exist", path);
 		audit_denial(b, req, path, tv, "policy", ret->policy[0] == '\0' ? "no policy bound" :
 		    "the bound policy does not exist", ret, NULL);
 		kw_http_problem(req, KW_PROBLEM_DENIED, "denied by policy");
-		return -1;
+		goto out;
 	}
-	ri->policy_version = json_integer_value(json_object_get(pol, "version"));
-	ra.st = b->store_ro;
-	ra.repo = repo;
-	ctx.now = kw_broker_now();
-	ctx.refset = kw_refset_from_store;
-	ctx.arg = &ra;
-	r = kw_policy_eval(json_object_get(pol, "document"), tv->claims, &ctx, &explain);
-	if (r != 0) {
-		const char *reason = json_string_value(json_object_get(explain, "reason"));
-		const char *detail = json_string_value(json_object_get(explain, "detail"));
+	ri->policy_version = json_integer_value(json_object_get(d->pol, "version"));
+	if (d->r_eval == KW_ERR_UNAVAILABLE || d->r_eval == KW_ERR_TIMEOUT) {
+		/* a reference-value set could not be read: not a decision */
+		kw_log_info_r_rl(d->r_eval, "release of '%s': the store did not answer", path);
+		kw_http_problem(req, KW_PROBLEM_UNAVAILABLE, NULL);
+		goto out;
+	}
+	if (d->r_eval != 0) {
+		const char *reason = json_string_value(json_object_get(d->explain, "reason"));
+		const char *detail = json_string_value(json_object_get(d->explain, "detail"));
 		char why[300];
 
 		b->n_release_denied++;
@@ -787,15 +864,14 @@ release_rule(struct kw_broker *b, struct evhttp_request *req, const char *path,
 		snprintf(why, sizeof(why), "%s%s%.200s", reason != NULL ? reason : "could not evaluate",
 		    detail != NULL ? ": " : "", detail != NULL ? detail : "");
 		audit_denial(b, req, path, tv, "policy", why, ret, ri);
-		json_decref(explain);
-		json_decref(pol);
 		kw_http_problem(req, KW_PROBLEM_DENIED, "denied by policy");
-		return -1;
+		goto out;
 	}
-	ri->refval = refval_of(json_object_get(explain, "matched"));
-	json_decref(explain);
-	json_decref(pol);
-	return 0;
+	ri->refval = refval_of(json_object_get(d->explain, "matched"));
+	r = 0;
+out:
+	release_decision_clear(d);
+	return r;
 }
 
 static void
@@ -856,6 +932,173 @@ dup_bytes(const uint8_t *p, size_t n)
 	return q;
 }
 
+/*
+ * The rest of a release the rule granted: spend the proof's jti, then the
+ * audit record, then the HSM. Answers.
+ */
+static void
+release_granted(struct kw_broker *b, struct evhttp_request *req, const char *path,
+    const struct kw_token_view *tv, const json_t *payload, const struct kw_dpop_jti *jti,
+    int64_t now, const struct kw_release_target *tp, const struct release_info *rip)
+{
+	struct kw_release_target target = *tp;
+	struct release_info ri = *rip;
+	struct release_job *j = NULL;
+	int r;
+
+	/* only now, with path, token key and policy valid, is the proof's jti spent */
+	if ((r = kw_dpop_record(b->dpop, jti, now)) != 0) {
+		kw_log_info_r_rl(r, "resource request rejected: DPoP jti not recorded");
+		if (r == KW_ERR_BUSY || r == KW_ERR_UNAVAILABLE) {
+			kw_http_problem_from_err(req, r, r == KW_ERR_BUSY ?
+			    "too many DPoP proofs for this token key; retry later" : NULL);
+		} else {
+			audit_denial(b, req, path, tv, "dpop", "DPoP proof replayed", &target, &ri);
+			unauthorized(req, "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"",
+			    "invalid DPoP proof");
+		}
+		goto out;
+	}
+	r = KW_ERR_NOMEM;
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->tee_n = dup_bytes(tv->tee_n, tv->tee_nlen)) == NULL ||
+	    (j->tee_e = dup_bytes(tv->tee_e, tv->tee_elen)) == NULL)
+		goto fail;
+	j->b = b;
+	j->req = req;
+	j->tee_nlen = tv->tee_nlen;
+	j->tee_elen = tv->tee_elen;
+	snprintf(j->path, sizeof(j->path), "%s (v%d)", path, target.version);
+	memcpy(j->kid, tv->tee_kid, sizeof(j->kid));
+	memcpy(j->label, target.label, sizeof(j->label));
+	if (b->audit == NULL) {
+		release_start(j);    /* answers */
+		j = NULL;
+		goto out;
+	}
+	if ((j->rec = release_record(req, path, tv, payload, &target, &ri)) == NULL)
+		goto fail;
+	/* audit before release: the HSM is asked once the record is durable */
+	if ((r = kw_audit_write(b, AUDIT_KIND_RELEASE, json_incref(j->rec), release_audited, j)) != 0) {
+		kw_log_err_r_rl(r, "release of '%s' refused: its audit record cannot be queued", path);
+		kw_http_problem(req, KW_PROBLEM_UNAVAILABLE, "the audit log cannot be written");
+		goto out;
+	}
+	j = NULL;    /* release_audited's */
+	goto out;
+fail:
+	kw_log_err_r_rl(r, "release could not be started");
+	kw_http_problem_from_err(req, r == KW_ERR_NOMEM ? KW_ERR_UNAVAILABLE : r, NULL);
+out:
+	if (j != NULL)
+		release_job_free(j);
+}
+
+/*
+ * release_decide on an appraisal worker (a PostgreSQL store): the job owns
+ * the token payload (the view points into it) until release_decided, back
+ * on the loop, judges and goes on like the inline path.
+ */
+struct decide_job {
+	struct kw_broker *b;
+	struct evhttp_request *req;
+	char path[256];
+	struct release_where where;
+	int64_t now;
+	json_t *payload;
+	struct kw_token_view tv;
+	struct kw_dpop_jti jti;
+	struct release_decision dec;
+	int r_once;                    /* the shared jti set (spent only when granted) */
+};
+
+static void
+decide_job_free(struct decide_job *j)
+{
+	release_decision_clear(&j->dec);
+	kw_token_view_clear(&j->tv);
+	json_decref(j->payload);
+	free(j);
+}
+
+static void
+decide_run(void *arg)
+{
+	struct decide_job *j = arg;
+
+	uint8_t id[sizeof(j->jti.id) + sizeof(j->jti.part)];
+
+	release_decide(j->b->store_ro, &j->where, j->tv.claims, j->now, &j->dec);
+	if (j->dec.r_lookup != 0 || j->dec.r_policy != 0 || j->dec.r_eval != 0)
+		return;
+	/* granted: spend the proof's jti in the set every broker shares (per token key) */
+	memcpy(id, j->jti.id, sizeof(j->jti.id));
+	memcpy(id + sizeof(j->jti.id), j->jti.part, sizeof(j->jti.part));
+	j->r_once = kw_store_once(j->b->store_ro, KW_STORE_ONCE_JTI, id, sizeof(id), j->jti.expiry,
+	    j->now);
+}
+
+static void
+decide_done(void *arg)
+{
+	struct decide_job *j = arg;
+	struct kw_release_target target;
+	struct release_info ri;
+
+	memset(&ri, 0, sizeof(ri));
+	if (kw_audit_closing(j->b))
+		kw_http_problem(j->req, KW_PROBLEM_UNAVAILABLE, NULL);
+	else if (release_judge(j->b, j->req, j->path, &j->tv, &j->where, &j->dec, &target,
+	    &ri) != 0)
+		;    /* answered and recorded */
+	else if (j->r_once == KW_ERR_REPLAY || j->r_once == KW_ERR_EXPIRED) {
+		kw_log_info_rl("resource request rejected: DPoP proof replayed (shared jti set)");
+		audit_denial(j->b, j->req, j->path, &j->tv, "dpop", "DPoP proof replayed", &target, &ri);
+		unauthorized(j->req, "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"",
+		    "invalid DPoP proof");
+	} else if (j->r_once != 0) {
+		kw_log_info_r_rl(j->r_once, "release of '%s': the shared jti set did not answer",
+		    j->path);
+		kw_http_problem(j->req, KW_PROBLEM_UNAVAILABLE, NULL);
+	} else {
+		release_granted(j->b, j->req, j->path, &j->tv, j->payload, &j->jti, j->now, &target,
+		    &ri);
+	}
+	json_decref(ri.refval);
+	decide_job_free(j);
+}
+
+/* Takes *payload and *tv (left empty here) on success and on failure; answers either way. */
+static void
+release_decide_async(struct kw_broker *b, struct evhttp_request *req, const char *path,
+    const struct release_where *w, struct kw_token_view *tv, json_t **payload,
+    const struct kw_dpop_jti *jti, int64_t now)
+{
+	struct decide_job *j = calloc(1, sizeof(*j));
+	int r;
+
+	if (j == NULL || strlen(path) >= sizeof(j->path)) {
+		free(j);
+		kw_http_problem(req, KW_PROBLEM_UNAVAILABLE, NULL);
+		return;
+	}
+	j->b = b;
+	j->req = req;
+	memcpy(j->path, path, strlen(path) + 1);
+	j->where = *w;
+	j->now = now;
+	j->jti = *jti;
+	j->payload = *payload;    /* transferred, with the view that points into it */
+	*payload = NULL;
+	j->tv = *tv;
+	memset(tv, 0, sizeof(*tv));
+	if ((r = kw_workers_submit(b->workers, decide_run, decide_done, j)) != 0) {
+		kw_log_warn_r_rl(r, "appraisal queue full, shedding a release");
+		kw_http_problem(req, KW_PROBLEM_SHED, "too many requests in progress; retry later");
+		decide_job_free(j);
+	}
+}
+
 void
 kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *path)
 {
@@ -863,8 +1106,9 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 	const char *auth = single_header(h, "Authorization"), *proof = single_header(h, "DPoP");
 	struct kw_release_target target;
 	struct release_info ri;
+	struct release_where where;
+	struct release_decision dec;
 	struct kw_token_view tv;
-	struct release_job *j = NULL;
 	char htu[512], nonce[KW_CHALLENGE_STR_MAX];
 	const char *why = NULL, *token;
 	json_t *payload = NULL;
@@ -930,54 +1174,17 @@ kw_rcar_resource(struct kw_broker *b, struct evhttp_request *req, const char *pa
 		    "resource path must be REPOSITORY/TYPE/TAG of [A-Za-z0-9._-]");
 		goto out;
 	}
-	if ((r = release_rule(b, req, path, &tv, &target, &ri)) != 0)
+	if (release_where(req, path, &where) != 0)
+		goto out;
+	if (kw_store_is_shared(b->store_ro)) {
+		release_decide_async(b, req, path, &where, &tv, &payload, &jti, now);   /* answers */
+		goto out;
+	}
+	release_decide(b->store_ro, &where, tv.claims, now, &dec);
+	if (release_judge(b, req, path, &tv, &where, &dec, &target, &ri) != 0)
 		goto out;    /* answered and recorded */
-	/* only now, with path, token key and policy valid, is the proof's jti spent */
-	if ((r = kw_dpop_record(b->dpop, &jti, now)) != 0) {
-		kw_log_info_r_rl(r, "resource request rejected: DPoP jti not recorded");
-		if (r == KW_ERR_BUSY || r == KW_ERR_UNAVAILABLE) {
-			kw_http_problem_from_err(req, r, r == KW_ERR_BUSY ?
-			    "too many DPoP proofs for this token key; retry later" : NULL);
-		} else {
-			audit_denial(b, req, path, &tv, "dpop", "DPoP proof replayed", &target, &ri);
-			unauthorized(req, "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"",
-			    "invalid DPoP proof");
-		}
-		goto out;
-	}
-	r = KW_ERR_NOMEM;
-	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (j->tee_n = dup_bytes(tv.tee_n, tv.tee_nlen)) == NULL ||
-	    (j->tee_e = dup_bytes(tv.tee_e, tv.tee_elen)) == NULL)
-		goto fail;
-	j->b = b;
-	j->req = req;
-	j->tee_nlen = tv.tee_nlen;
-	j->tee_elen = tv.tee_elen;
-	snprintf(j->path, sizeof(j->path), "%s (v%d)", path, target.version);
-	memcpy(j->kid, tv.tee_kid, sizeof(j->kid));
-	memcpy(j->label, target.label, sizeof(j->label));
-	if (b->audit == NULL) {
-		release_start(j);    /* answers */
-		j = NULL;
-		goto out;
-	}
-	if ((j->rec = release_record(req, path, &tv, payload, &target, &ri)) == NULL)
-		goto fail;
-	/* audit before release: the HSM is asked once the record is durable */
-	if ((r = kw_audit_write(b, AUDIT_KIND_RELEASE, json_incref(j->rec), release_audited, j)) != 0) {
-		kw_log_err_r_rl(r, "release of '%s' refused: its audit record cannot be queued", path);
-		kw_http_problem(req, KW_PROBLEM_UNAVAILABLE, "the audit log cannot be written");
-		goto out;
-	}
-	j = NULL;    /* release_audited's */
-	goto out;
-fail:
-	kw_log_err_r_rl(r, "release could not be started");
-	kw_http_problem_from_err(req, r == KW_ERR_NOMEM ? KW_ERR_UNAVAILABLE : r, NULL);
+	release_granted(b, req, path, &tv, payload, &jti, now, &target, &ri);
 out:
-	if (j != NULL)
-		release_job_free(j);
 	json_decref(ri.refval);
 	kw_token_view_clear(&tv);
 	json_decref(payload);

@@ -17,6 +17,7 @@
 #include "kw_json.h"
 #include "kw_name.h"
 #include "store.h"
+#include "store_int.h"
 
 #define KW_STORE_BUSY_MS 5000
 #define KW_STORE_TEXT_MAX 1024     /* actor, action, target, detail */
@@ -35,6 +36,7 @@ struct stmt_slot {
 };
 
 struct kw_store {
+	struct kw_pgstore *pg;         /* PostgreSQL (store_pg.c): every call goes there */
 	sqlite3 *db;
 	int readonly;
 	size_t nstmt;
@@ -119,34 +121,7 @@ map_rc(int rc)
 	}
 }
 
-/*
- * Typed statement parameters (no varargs: a bare int where a vararg reader
- * expects int64_t is undefined behaviour). QT(text) binds text, or NULL for
- * a NULL pointer; QI(integer) binds a 64-bit integer. Parameters are
- * numbered from 1 in the order given.
- */
-enum q_type { Q_NONE, Q_TEXT, Q_INT };
-struct q_param {
-	enum q_type type;
-	const char *text;
-	int64_t i;
-};
-
-static inline struct q_param
-QT(const char *v)
-{
-	return (struct q_param){ .type = Q_TEXT, .text = v };
-}
-
-static inline struct q_param
-QI(int64_t v)
-{
-	return (struct q_param){ .type = Q_INT, .i = v };
-}
-
-#define QNONE ((struct q_param){ .type = Q_NONE })
-#define Q_PARAMS(...) (const struct q_param[]){ __VA_ARGS__ }, \
-	sizeof((const struct q_param[]){ __VA_ARGS__ }) / sizeof(struct q_param)
+/* Statement parameters: struct q_param, QT, QI, QNONE, Q_PARAMS (store_int.h). */
 
 /* Done with a statement of q_prepare: a kept one is reset for reuse, others finalized. */
 static void
@@ -295,8 +270,8 @@ col_text(sqlite3_stmt *s, int i)
 }
 
 /* jansson helpers: set a member, stealing v; any failure -> KW_ERR_NOMEM. */
-static int
-jset(json_t *o, const char *k, json_t *v)
+int
+kw_store_jset(json_t *o, const char *k, json_t *v)
 {
 	return v != NULL && json_object_set_new(o, k, v) == 0 ? 0 : KW_ERR_NOMEM;
 }
@@ -329,20 +304,7 @@ id_state_row(struct kw_store *st, sqlite3_stmt *s, int64_t *ret_id, char ret_sta
 	return r;
 }
 
-/* ---- rows to JSON, driven by a column spec ---- */
-
-enum col_kind {
-	C_TEXT,        /* string */
-	C_TEXT_NULL,   /* string or null */
-	C_INT,         /* integer */
-	C_BOOL,        /* integer column as true/false */
-	C_JSON,        /* a stored JSON document (capped strict parse) */
-};
-struct col {
-	const char *member;
-	enum col_kind kind;
-	int index;     /* result column */
-};
+/* ---- rows to JSON, driven by a column spec (store_int.h) ---- */
 
 /* Set the members of o from the current row of s. */
 static int
@@ -375,7 +337,7 @@ row_to_json(sqlite3_stmt *s, const struct col *cols, size_t n, json_t *o)
 				return r == KW_ERR_NOMEM ? r : KW_ERR_INTERNAL;
 			break;
 		}
-		if ((r = jset(o, cols[i].member, v)) != 0)
+		if ((r = kw_store_jset(o, cols[i].member, v)) != 0)
 			return r;
 	}
 	return 0;
@@ -465,8 +427,8 @@ spec_valid(const struct kw_key_spec *spec)
 	return 0;
 }
 
-static int
-make_label(const char *repo, const char *type, const char *tag, int64_t version, char **ret)
+int
+kw_store_make_label(const char *repo, const char *type, const char *tag, int64_t version, char **ret)
 {
 	char buf[KW_STORE_LABEL_MAX], *l;
 	int n;
@@ -636,11 +598,36 @@ kw_store_open_readonly(const char *path, struct kw_store **ret)
 	return store_open(path, 1, ret);
 }
 
+int
+kw_store_open_pg(const char *conninfo, unsigned int pool, struct kw_store **ret)
+{
+	struct kw_store *st;
+	int r;
+
+	if (conninfo == NULL || *conninfo == '\0' || ret == NULL || pool < 1 || pool > 64)
+		return KW_ERR_INVALID_ARG;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return KW_ERR_NOMEM;
+	if ((r = kw_pg_open(conninfo, pool, &st->pg)) != 0) {
+		free(st);
+		return r;
+	}
+	*ret = st;    /* transferred */
+	return 0;
+}
+
+int
+kw_store_is_shared(const struct kw_store *st)
+{
+	return st != NULL && st->pg != NULL;
+}
+
 void
 kw_store_close(struct kw_store *st)
 {
 	if (st == NULL)
 		return;
+	kw_pg_close(st->pg);
 	for (size_t i = 0; i < st->nstmt; i++)
 		sqlite3_finalize(st->stmt[i].s);
 	/* sqlite3_close_v2 finalizes lazily; every other statement is finalized already */
@@ -656,6 +643,8 @@ kw_store_schema_version(struct kw_store *st, int *ret)
 
 	if (st == NULL || ret == NULL)
 		return KW_ERR_INVALID_ARG;
+	if (st->pg != NULL)
+		return kw_pg_schema_version(st->pg, ret);
 	if ((r = schema_version_raw(st, &v)) != 0)
 		return r;
 	*ret = (int)v;
@@ -667,6 +656,10 @@ kw_store_set_busy_timeout(struct kw_store *st, int ms)
 {
 	if (st == NULL || ms < 0 || ms > 60000)
 		return KW_ERR_INVALID_ARG;
+	if (st->pg != NULL) {
+		kw_pg_set_wait(st->pg, ms);
+		return 0;
+	}
 	return map_rc(sqlite3_busy_timeout(st->db, ms));
 }
 
@@ -699,8 +692,13 @@ kw_store_key_create(struct kw_store *st, const struct kw_key_spec *spec, const c
 
 	if (st == NULL || ret_label == NULL || !spec_valid(spec) || !one_of(origin, origins))
 		return KW_ERR_INVALID_ARG;
-	if ((r = make_label(spec->repository, spec->type, spec->tag, 1, &label)) != 0)
+	if ((r = kw_store_make_label(spec->repository, spec->type, spec->tag, 1, &label)) != 0)
 		return r;
+	if (st->pg != NULL) {
+		if ((r = kw_pg_key_create(st->pg, spec, origin, now, label)) != 0)
+			goto out;
+		goto done;
+	}
 	if ((r = tx_begin(st)) != 0)
 		goto out;
 	r = q_exec(st, NULL, "INSERT INTO keys (repository, type, tag, algorithm, length, policy,"
@@ -714,6 +712,7 @@ kw_store_key_create(struct kw_store *st, const struct kw_key_spec *spec, const c
 		    " created) VALUES (?, 1, ?, 'pending', ?, ?)", QI(id), QT(label), QT(origin), QI(now));
 	if ((r = tx_end(st, r)) != 0)
 		goto out;
+done:
 	*ret_label = label;    /* transferred */
 	label = NULL;
 out:
@@ -732,6 +731,8 @@ kw_store_version_add(struct kw_store *st, const char *repo, const char *type, co
 	if (st == NULL || ret_version == NULL || ret_label == NULL ||
 	    !path_valid(repo, type, tag) || !one_of(origin, origins))
 		return KW_ERR_INVALID_ARG;
+	if (st->pg != NULL)
+		return kw_pg_version_add(st->pg, repo, type, tag, origin, now, ret_version, ret_label);
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = key_find(st, repo, type, tag, &id, state);
@@ -743,7 +744,7 @@ kw_store_version_add(struct kw_store *st, const char *repo, const char *type, co
 	if (r == 0 && v > 1000000)
 		r = KW_ERR_TOO_LARGE;
 	if (r == 0)
-		r = make_label(repo, type, tag, v, &label);
+		r = kw_store_make_label(repo, type, tag, v, &label);
 	if (r == 0)
 		r = q_exec(st, NULL, "INSERT INTO key_versions (key_id, version, label, state, origin,"
 		    " created) VALUES (?, ?, ?, 'pending', ?, ?)", QI(id), QI(v), QT(label), QT(origin), QI(now));
@@ -786,6 +787,8 @@ kw_store_version_commit(struct kw_store *st, const char *label)
 
 	if (st == NULL || !label_valid(label))
 		return KW_ERR_INVALID_ARG;
+	if (st->pg != NULL)
+		return kw_pg_version_commit(st->pg, label);
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = version_state_by_label(st, label, &key, state);
@@ -806,6 +809,8 @@ kw_store_version_abort(struct kw_store *st, const char *label)
 
 	if (st == NULL || !label_valid(label))
 		return KW_ERR_INVALID_ARG;
+	if (st->pg != NULL)
+		return kw_pg_version_abort(st->pg, label);
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = version_state_by_label(st, label, &key, state);
@@ -842,6 +847,8 @@ keys_query(struct kw_store *st, const char *repo, const char *type, const char *
 	int64_t cur_id = -1;
 	int r, rc;
 
+	if (st->pg != NULL)
+		return kw_pg_keys_query(st->pg, repo, type, tag, ret);
 	r = q_prepare(st, "SELECT k.id, k.repository, k.type, k.tag, k.algorithm, k.length,"
 	    " k.policy, k.state, k.created, v.version, v.state, v.origin, v.created"
 	    " FROM keys k LEFT JOIN key_versions v ON v.key_id = k.id"
@@ -866,7 +873,7 @@ keys_query(struct kw_store *st, const char *repo, const char *type, const char *
 				goto out;
 			}
 			if ((r = row_to_json(s, key_cols, KW_ARRAY_SIZE(key_cols), cur)) != 0 ||
-			    (r = jset(cur, "versions", json_array())) != 0)
+			    (r = kw_store_jset(cur, "versions", json_array())) != 0)
 				goto out;
 		}
 		if (sqlite3_column_type(s, 9) == SQLITE_NULL)
@@ -928,6 +935,8 @@ kw_store_key_set_state(struct kw_store *st, const char *repo, const char *type, 
 
 	if (st == NULL || !path_valid(repo, type, tag) || !one_of(state, settable_states))
 		return KW_ERR_INVALID_ARG;
+	if (st->pg != NULL)
+		return kw_pg_key_set_state(st->pg, repo, type, tag, state);
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = key_find(st, repo, type, tag, &id, cur);
@@ -950,6 +959,8 @@ kw_store_version_set_state(struct kw_store *st, const char *repo, const char *ty
 	if (st == NULL || !path_valid(repo, type, tag) || version < 1 ||
 	    !one_of(state, settable_states))
 		return KW_ERR_INVALID_ARG;
+	if (st->pg != NULL)
+		return kw_pg_version_set_state(st->pg, repo, type, tag, version, state);
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = key_find(st, repo, type, tag, &id, cur);
@@ -986,6 +997,8 @@ kw_store_key_set_policy(struct kw_store *st, const char *repo, const char *type,
 	if (st == NULL || !path_valid(repo, type, tag) ||
 	    (policy != NULL && !kw_name_valid(policy)))
 		return KW_ERR_INVALID_ARG;
+	if (st->pg != NULL)
+		return kw_pg_key_set_policy(st->pg, repo, type, tag, policy);
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = key_find(st, repo, type, tag, &id, cur);
@@ -1010,6 +1023,11 @@ kw_store_key_delete_begin(struct kw_store *st, const char *repo, const char *typ
 		return KW_ERR_INVALID_ARG;
 	if ((labels = json_array()) == NULL)
 		return KW_ERR_NOMEM;
+	if (st->pg != NULL) {
+		if ((r = kw_pg_key_delete_begin(st->pg, repo, type, tag, labels)) != 0)
+			goto out;
+		goto done;
+	}
 	if ((r = tx_begin(st)) != 0)
 		goto out;
 	/* repeating it on a key already "deleting" returns the labels again (crash retry) */
@@ -1034,6 +1052,7 @@ kw_store_key_delete_begin(struct kw_store *st, const char *repo, const char *typ
 	}
 	if ((r = tx_end(st, r)) != 0)
 		goto out;
+done:
 	*ret_labels = labels;    /* transferred */
 	labels = NULL;
 out:
@@ -1051,6 +1070,8 @@ kw_store_key_delete_finish(struct kw_store *st, const char *repo, const char *ty
 
 	if (st == NULL || !path_valid(repo, type, tag))
 		return KW_ERR_INVALID_ARG;
+	if (st->pg != NULL)
+		return kw_pg_key_delete_finish(st->pg, repo, type, tag);
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = key_find(st, repo, type, tag, &id, cur);
@@ -1059,6 +1080,28 @@ kw_store_key_delete_finish(struct kw_store *st, const char *repo, const char *ty
 	if (r == 0)    /* versions go by ON DELETE CASCADE */
 		r = q_exec(st, NULL, "DELETE FROM keys WHERE id = ?", QI(id));
 	return tx_end(st, r);
+}
+
+int
+kw_store_target_fill(const char *label, int64_t version, const char *algorithm, int64_t length,
+    const char *policy, struct kw_release_target *ret)
+{
+	struct kw_release_target t;
+
+	memset(&t, 0, sizeof(t));
+	if (label == NULL || algorithm == NULL || strlen(label) >= sizeof(t.label) ||
+	    strlen(algorithm) >= sizeof(t.algorithm) ||
+	    (policy != NULL && strlen(policy) >= sizeof(t.policy)) ||
+	    version < 1 || version > INT32_MAX || length < 1 || length > 4096)
+		return KW_ERR_INTERNAL;    /* rows violate what the writers guarantee */
+	memcpy(t.label, label, strlen(label) + 1);
+	memcpy(t.algorithm, algorithm, strlen(algorithm) + 1);
+	if (policy != NULL)
+		memcpy(t.policy, policy, strlen(policy) + 1);
+	t.version = (int)version;
+	t.length = (unsigned int)length;
+	*ret = t;
+	return 0;
 }
 
 int
@@ -1071,6 +1114,8 @@ kw_store_release_lookup(struct kw_store *st, const char *repo, const char *type,
 
 	if (st == NULL || ret == NULL || !path_valid(repo, type, tag) || version < 0)
 		return KW_ERR_INVALID_ARG;
+	if (st->pg != NULL)
+		return kw_pg_release_lookup(st->pg, repo, type, tag, version, ret);
 	r = q_prepare(st, "SELECT v.label, v.version, k.algorithm, k.length, k.policy"
 	    " FROM keys k JOIN key_versions v ON v.key_id = k.id"
 	    " WHERE k.repository = ? AND k.type = ? AND k.tag = ? AND k.state = 'enabled'"
@@ -1087,26 +1132,10 @@ kw_store_release_lookup(struct kw_store *st, const char *repo, const char *type,
 		r = map_rc(sqlite3_extended_errcode(st->db)) ?: KW_ERR_IO;
 		goto out;
 	}
-	memset(&t, 0, sizeof(t));
-	{
-		const char *label = col_text(s, 0), *alg = col_text(s, 2), *pol = col_text(s, 4);
-		int64_t v = sqlite3_column_int64(s, 1), len = sqlite3_column_int64(s, 3);
-
-		if (label == NULL || alg == NULL || strlen(label) >= sizeof(t.label) ||
-		    strlen(alg) >= sizeof(t.algorithm) || (pol != NULL && strlen(pol) >= sizeof(t.policy)) ||
-		    v < 1 || v > INT32_MAX || len < 1 || len > 4096) {
-			r = KW_ERR_INTERNAL;    /* rows violate what the writers guarantee */
-			goto out;
-		}
-		memcpy(t.label, label, strlen(label) + 1);
-		memcpy(t.algorithm, alg, strlen(alg) + 1);
-		if (pol != NULL)
-			memcpy(t.policy, pol, strlen(pol) + 1);
-		t.version = (int)v;
-		t.length = (unsigned int)len;
-	}
+	if ((r = kw_store_target_fill(col_text(s, 0), sqlite3_column_int64(s, 1), col_text(s, 2),
+	    sqlite3_column_int64(s, 3), col_text(s, 4), &t)) != 0)
+		goto out;
 	*ret = t;
-	r = 0;
 out:
 	q_finalize(st, s);
 	return r;
@@ -1125,6 +1154,8 @@ kw_store_all_versions(struct kw_store *st, json_t **ret)
 
 	if (st == NULL || ret == NULL)
 		return KW_ERR_INVALID_ARG;
+	if (st->pg != NULL)
+		return kw_pg_all_versions(st->pg, ret);
 	r = q_prepare(st, "SELECT v.label, v.state, k.state, k.repository, k.type, k.tag, v.version"
 	    " FROM keys k JOIN key_versions v ON v.key_id = k.id ORDER BY v.label", &s, QNONE);
 	if (r != 0)
@@ -1134,9 +1165,9 @@ kw_store_all_versions(struct kw_store *st, json_t **ret)
 
 /* ---- documents ---- */
 
-int
-kw_store_doc_put(struct kw_store *st, const char *kind, const char *repo, const char *name,
-    const json_t *doc, int immutable, const char *actor, int64_t now, int *ret_version)
+static int
+doc_put(struct kw_store *st, const char *kind, const char *repo, const char *name,
+    const json_t *doc, int immutable, const char *actor, int64_t now, int base, int *ret_version)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -1157,6 +1188,11 @@ kw_store_doc_put(struct kw_store *st, const char *kind, const char *repo, const 
 	/* what is stored must read back: same parser and limits as get */
 	if ((r = kw_json_parse(text, len, KW_STORE_DOC_MAX, &check)) != 0)
 		goto out;
+	if (st->pg != NULL) {
+		r = kw_pg_doc_put(st->pg, kind, repo, name, text, immutable, actor, now, base,
+		    ret_version);
+		goto out;
+	}
 	if ((r = tx_begin(st)) != 0)
 		goto out;
 	r = q_int(st, &imm, "SELECT max(immutable) FROM documents WHERE kind = ? AND"
@@ -1168,6 +1204,8 @@ kw_store_doc_put(struct kw_store *st, const char *kind, const char *repo, const 
 	if (r == 0)
 		r = q_int(st, &v, "SELECT coalesce(max(version), 0) + 1 FROM documents WHERE kind = ?"
 		    " AND repository = ? AND name = ?", QT(kind), QT(repo), QT(name));
+	if (r == 0 && base > 0 && v - 1 != base)
+		r = KW_ERR_MISMATCH;    /* changed since the caller read version base */
 	if (r == 0 && v > INT32_MAX)
 		r = KW_ERR_TOO_LARGE;
 	if (r == 0)
@@ -1182,6 +1220,22 @@ out:
 	json_decref(check);
 	free(text);
 	return r;
+}
+
+int
+kw_store_doc_put(struct kw_store *st, const char *kind, const char *repo, const char *name,
+    const json_t *doc, int immutable, const char *actor, int64_t now, int *ret_version)
+{
+	return doc_put(st, kind, repo, name, doc, immutable, actor, now, 0, ret_version);
+}
+
+int
+kw_store_doc_put_based(struct kw_store *st, const char *kind, const char *repo, const char *name,
+    const json_t *doc, int immutable, const char *actor, int64_t now, int base, int *ret_version)
+{
+	if (base < 1)
+		return KW_ERR_INVALID_ARG;
+	return doc_put(st, kind, repo, name, doc, immutable, actor, now, base, ret_version);
 }
 
 #define DOC_COLS "repository, name, version, immutable, created, created_by, document"
@@ -1210,10 +1264,13 @@ kw_store_doc_get(struct kw_store *st, const char *kind, const char *repo, const 
 	if (st == NULL || ret == NULL || !one_of(kind, kinds) || !kw_name_valid(repo) ||
 	    !kw_name_valid(name) || version < 0)
 		return KW_ERR_INVALID_ARG;
-	r = q_prepare(st, "SELECT " DOC_COLS " FROM documents WHERE kind = ? AND repository = ?"
-	    " AND name = ? AND (?4 = 0 OR version = ?4) ORDER BY version DESC LIMIT 1", &s,
-	    QT(kind), QT(repo), QT(name), QI(version));
-	if (r != 0 || (r = docs_run(st, s, &arr)) != 0)
+	if (st->pg != NULL)
+		r = kw_pg_docs(st->pg, KW_PG_DOC_GET, kind, repo, name, version, &arr);
+	else if ((r = q_prepare(st, "SELECT " DOC_COLS " FROM documents WHERE kind = ? AND"
+	    " repository = ? AND name = ? AND (?4 = 0 OR version = ?4) ORDER BY version DESC"
+	    " LIMIT 1", &s, QT(kind), QT(repo), QT(name), QI(version))) == 0)
+		r = docs_run(st, s, &arr);
+	if (r != 0)
 		return r;
 	if ((d = json_array_get(arr, 0)) == NULL) {
 		json_decref(arr);
@@ -1235,9 +1292,12 @@ kw_store_doc_history(struct kw_store *st, const char *kind, const char *repo, co
 	if (st == NULL || ret == NULL || !one_of(kind, kinds) || !kw_name_valid(repo) ||
 	    !kw_name_valid(name))
 		return KW_ERR_INVALID_ARG;
-	r = q_prepare(st, "SELECT " DOC_COLS " FROM documents WHERE kind = ? AND repository = ?"
-	    " AND name = ? ORDER BY version", &s, QT(kind), QT(repo), QT(name));
-	if (r != 0 || (r = docs_run(st, s, &arr)) != 0)
+	if (st->pg != NULL)
+		r = kw_pg_docs(st->pg, KW_PG_DOC_HISTORY, kind, repo, name, 0, &arr);
+	else if ((r = q_prepare(st, "SELECT " DOC_COLS " FROM documents WHERE kind = ? AND"
+	    " repository = ? AND name = ? ORDER BY version", &s, QT(kind), QT(repo), QT(name))) == 0)
+		r = docs_run(st, s, &arr);
+	if (r != 0)
 		return r;
 	if (json_array_size(arr) == 0) {
 		json_decref(arr);
@@ -1256,6 +1316,8 @@ kw_store_doc_list(struct kw_store *st, const char *kind, const char *repo, json_
 	if (st == NULL || ret == NULL || !one_of(kind, kinds) ||
 	    (repo != NULL && !kw_name_valid(repo)))
 		return KW_ERR_INVALID_ARG;
+	if (st->pg != NULL)
+		return kw_pg_docs(st->pg, KW_PG_DOC_LIST, kind, repo, NULL, 0, ret);
 	r = q_prepare(st, "SELECT " DOC_COLS " FROM documents d WHERE kind = ?1"
 	    " AND (?2 IS NULL OR repository = ?2) AND version = (SELECT max(version) FROM documents"
 	    " WHERE kind = d.kind AND repository = d.repository AND name = d.name)"
@@ -1280,6 +1342,9 @@ kw_store_change_add(struct kw_store *st, int64_t now, const char *actor, const c
 	    (repository != NULL && !kw_name_valid(repository)) || !text_valid(target, 1) ||
 	    !one_of(outcome, outcomes) || !text_valid(detail, 1))
 		return KW_ERR_INVALID_ARG;
+	if (st->pg != NULL)
+		return kw_pg_change_add(st->pg, now, actor, action, repository, target, outcome,
+		    detail);
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = q_exec(st, NULL, "INSERT INTO admin_changes (at, actor, action, repository, target,"
@@ -1304,10 +1369,28 @@ kw_store_changes(struct kw_store *st, const char *repository, int64_t after, siz
 		return KW_ERR_INVALID_ARG;
 	if (limit > (uint64_t)INT64_MAX)
 		limit = (size_t)INT64_MAX;
+	if (st->pg != NULL)
+		return kw_pg_changes(st->pg, repository, after, (int64_t)limit, ret);
 	r = q_prepare(st, "SELECT seq, at, actor, action, repository, target, outcome, detail"
 	    " FROM admin_changes WHERE seq > ?1 AND (?2 IS NULL OR repository = ?2)"
 	    " ORDER BY seq LIMIT ?3", &s, QI(after), QT(repository), QI((int64_t)limit));
 	if (r != 0)
 		return r;
 	return rows_to_array(st, s, cols, KW_ARRAY_SIZE(cols), ret);
+}
+
+/* ---- shared single-use sets (PostgreSQL) ---- */
+
+int
+kw_store_once(struct kw_store *st, enum kw_store_once_set set, const uint8_t *id, size_t id_len,
+    int64_t expiry, int64_t now)
+{
+	if (st == NULL || id == NULL || id_len < 1 || id_len > 32 ||
+	    (set != KW_STORE_ONCE_CHALLENGE && set != KW_STORE_ONCE_JTI))
+		return KW_ERR_INVALID_ARG;
+	if (st->pg == NULL)
+		return KW_ERR_UNSUPPORTED;
+	if (expiry < now)
+		return KW_ERR_EXPIRED;
+	return kw_pg_once(st->pg, (int)set, id, id_len, expiry, now, NULL);
 }

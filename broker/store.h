@@ -19,9 +19,11 @@
  * returns only after it is durable. The interface speaks in rows and JSON
  * documents, not SQL, so that a PostgreSQL backend can implement it later.
  *
- * Threading: a kw_store is one connection; use it from one thread at a time.
- * The broker opens one for the admin thread (writes) and one for the event
- * loop (reads only: release lookups).
+ * Threading: a SQLite kw_store is one connection; use it from one thread at a
+ * time. The broker opens one for the admin thread (writes) and one for the
+ * event loop (reads only: release lookups). A PostgreSQL kw_store is a pool
+ * shared by the admin thread and the appraisal workers (which then do the
+ * release reads: kw_store_is_shared).
  *
  * Names: repository, type, tag and document names are [A-Za-z0-9._-]{1,64},
  * not "." or ".." (checked here too: KW_ERR_INVALID_ARG).
@@ -40,6 +42,19 @@ struct kw_store;
 int kw_store_open(const char *path, struct kw_store **ret) KW_WUR;
 /* As kw_store_open but never writes (no migrations; fails if the schema is older). */
 int kw_store_open_readonly(const char *path, struct kw_store **ret) KW_WUR;
+/*
+ * PostgreSQL (docs/store.md): conninfo is a libpq connection string (TLS via
+ * its sslmode/sslrootcert/...), pool the number of connections (1..64,
+ * opened as needed). Applies the migrations under an advisory lock. The
+ * store is then safe to use from several threads at once; a call waits for
+ * a free connection (kw_store_set_busy_timeout) and reconnects a dead one.
+ * A malformed conninfo: KW_ERR_CONFIG; the database unreachable:
+ * KW_ERR_UNAVAILABLE. Admin writes that keep losing to concurrent writers
+ * on other brokers: KW_ERR_EXISTS (409 conflict).
+ */
+int kw_store_open_pg(const char *conninfo, unsigned int pool, struct kw_store **ret) KW_WUR;
+/* 1 for a PostgreSQL store: thread-safe, and its calls wait on the network (never on the loop). */
+int kw_store_is_shared(const struct kw_store *st);
 void kw_store_close(struct kw_store *st);
 int kw_store_schema_version(struct kw_store *st, int *ret) KW_WUR;
 /* How long a write waits for another connection's write lock before
@@ -122,6 +137,14 @@ int kw_store_all_versions(struct kw_store *st, json_t **ret) KW_WUR;
  */
 int kw_store_doc_put(struct kw_store *st, const char *kind, const char *repo, const char *name,
     const json_t *doc, int immutable, const char *actor, int64_t now, int *ret_version) KW_WUR;
+/*
+ * A put that is based on version base (>= 1) of the document: KW_ERR_MISMATCH
+ * when the latest version is no longer base (another admin, maybe on another
+ * broker, wrote in between: a read-modify-write would lose their change).
+ */
+int kw_store_doc_put_based(struct kw_store *st, const char *kind, const char *repo,
+    const char *name, const json_t *doc, int immutable, const char *actor, int64_t now, int base,
+    int *ret_version) KW_WUR;
 int kw_store_doc_get(struct kw_store *st, const char *kind, const char *repo, const char *name,
     int version, json_t **ret) KW_WUR;
 int kw_store_doc_history(struct kw_store *st, const char *kind, const char *repo,
@@ -142,5 +165,18 @@ int kw_store_change_add(struct kw_store *st, int64_t now, const char *actor, con
  */
 int kw_store_changes(struct kw_store *st, const char *repository, int64_t after, size_t limit,
     json_t **ret) KW_WUR;
+
+/*
+ * The single-use sets shared by every broker on one PostgreSQL store (docs/ha.md):
+ * spend id (1..32 bytes) of set until expiry. 0 (spent now), KW_ERR_REPLAY
+ * (spent before and still live, here or at another broker), KW_ERR_EXPIRED
+ * (expiry < now), KW_ERR_UNAVAILABLE / KW_ERR_TIMEOUT (the database),
+ * KW_ERR_UNSUPPORTED (a SQLite store: the broker's in-memory sets are all
+ * there is). Expired entries are swept in batches as spends go by. Waits on
+ * the network: never on the event loop.
+ */
+enum kw_store_once_set { KW_STORE_ONCE_CHALLENGE = 1, KW_STORE_ONCE_JTI = 2 };
+int kw_store_once(struct kw_store *st, enum kw_store_once_set set, const uint8_t *id,
+    size_t id_len, int64_t expiry, int64_t now) KW_WUR;
 
 #endif

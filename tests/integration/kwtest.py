@@ -93,10 +93,28 @@ def free_port():
     raise RuntimeError("no free pair of loopback ports")
 
 
-class Broker:
-    """A real keywarden on loopback, set up with scripts/setup-local.sh."""
+_pg_cluster = None
 
-    def __init__(self, config_edit=None):
+
+def pg_cluster():
+    """The process's throwaway PostgreSQL cluster (kwpg.py), started on first use."""
+    global _pg_cluster
+    if _pg_cluster is None:
+        import kwpg
+        _pg_cluster = kwpg.Cluster()
+    return _pg_cluster
+
+
+class Broker:
+    """A real keywarden on loopback, set up with scripts/setup-local.sh.
+
+    store: "sqlite" (the default, or $KW_TEST_STORE) or "postgresql" (a fresh
+    database in pg_cluster()); pg_conninfo: use this PostgreSQL database
+    instead (several brokers, one database). share_with: another Broker whose
+    SoftHSM token (softhsm2.conf, PIN) and SNP emulation roots this one uses,
+    so that the same attester and the same HSM keys work at both."""
+
+    def __init__(self, config_edit=None, store=None, pg_conninfo=None, share_with=None):
         self.dir = tempfile.mkdtemp(prefix="kwit-")
         self.port = free_port()
         subprocess.run(["sh", os.path.join(SRC, "scripts", "setup-local.sh"), self.dir, str(self.port)],
@@ -106,6 +124,20 @@ class Broker:
             self.cfg = json.load(f)
         with open(os.path.join(self.dir, "emu", "emu.json")) as f:
             self.emu = json.load(f)
+        store = store or os.environ.get("KW_TEST_STORE") or "sqlite"
+        if pg_conninfo is None and store == "postgresql":
+            pg = pg_cluster()
+            pg_conninfo = pg.conninfo(pg.createdb())
+        self.pg_conninfo = pg_conninfo
+        if pg_conninfo is not None:
+            self.cfg.setdefault("store", {}).update(kind="postgresql", conninfo=pg_conninfo)
+        if share_with is not None:
+            o = share_with
+            self.cfg["hsm"]["softhsm2_conf"] = os.path.join(o.dir, "softhsm2.conf")
+            self.cfg["hsm"]["pin_file"] = os.path.join(o.dir, "hsm.pin")
+            shutil.rmtree(os.path.join(self.dir, "emu"))
+            shutil.copytree(os.path.join(o.dir, "emu"), os.path.join(self.dir, "emu"))
+            self.emu = o.emu
         if config_edit:
             config_edit(self.cfg)
         with open(self.cfg_path, "w") as f:

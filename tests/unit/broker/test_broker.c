@@ -593,6 +593,28 @@ load_cfg(const char *text, struct kw_config **ret, char *eb, size_t el)
 	return kw_config_load(path, ret, eb, el);
 }
 
+/* Each text is refused with KW_ERR_CONFIG and a message containing msg. */
+struct bad_config {
+	const char *text, *msg;
+};
+
+static void
+expect_config_errors(const struct bad_config *bad, size_t n)
+{
+	struct kw_config *c;
+	char eb[256];
+
+	for (size_t i = 0; i < n; i++) {
+		c = NULL;
+		eb[0] = '\0';
+		CU_ASSERT_EQUAL(load_cfg(bad[i].text, &c, eb, sizeof(eb)), KW_ERR_CONFIG);
+		CU_ASSERT_PTR_NULL(c);
+		if (strstr(eb, bad[i].msg) == NULL)
+			fprintf(stderr, "config case %zu: message '%s' lacks '%s'\n", i, eb, bad[i].msg);
+		CU_ASSERT_PTR_NOT_NULL(strstr(eb, bad[i].msg));
+	}
+}
+
 #define M48 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f"
 
 static void
@@ -641,7 +663,7 @@ test_config(void)
 		kw_config_free(c);
 	}
 
-	static const struct { const char *text, *msg; } bad[] = {
+	static const struct bad_config bad[] = {
 		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"wrokers\":2}", "unknown key 'wrokers'"},
 		{"{\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"}}", "missing \"tls\""},
 		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\"}}", "pin_file"},
@@ -667,15 +689,7 @@ test_config(void)
 		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"tdx\":{\"collateral\":\"d\"}}", "tdx.collateral must be an object"},
 		{"{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},\"tdx\":{\"roots\":[]}}", "unknown key 'roots'"},
 	};
-	for (size_t i = 0; i < KW_ARRAY_SIZE(bad); i++) {
-		c = NULL;
-		eb[0] = '\0';
-		CU_ASSERT_EQUAL(load_cfg(bad[i].text, &c, eb, sizeof(eb)), KW_ERR_CONFIG);
-		CU_ASSERT_PTR_NULL(c);
-		if (strstr(eb, bad[i].msg) == NULL)
-			fprintf(stderr, "config case %zu: message '%s' lacks '%s'\n", i, eb, bad[i].msg);
-		CU_ASSERT_PTR_NOT_NULL(strstr(eb, bad[i].msg));
-	}
+	expect_config_errors(bad, KW_ARRAY_SIZE(bad));
 }
 
 /* tdx.collateral pcs/pccs: defaults and values */
@@ -715,6 +729,39 @@ test_config_tdx_pcs(void)
 #undef TLS
 }
 
+/* store: kind, conninfo, pool */
+static void
+test_config_store(void)
+{
+	struct kw_config *c = NULL;
+	char eb[256];
+#define BASE "\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"},"
+	static const struct bad_config bad[] = {
+		{"{" BASE "\"store\":{\"kind\":\"mysql\"}}", "\"kind\" must be"},
+		{"{" BASE "\"store\":{\"kind\":\"postgresql\"}}", "needs \"conninfo\""},
+		{"{" BASE "\"store\":{\"conninfo\":\"host=x\"}}", "is for \"kind\": \"postgresql\""},
+		{"{" BASE "\"store\":{\"kind\":\"postgresql\",\"conninfo\":\"host=x\",\"pool\":0}}", "pool"},
+		{"{" BASE "\"store\":{\"kind\":\"postgresql\",\"conninfo\":\"host=x\",\"pool\":65}}", "pool"},
+		{"{" BASE "\"store\":{\"kind\":\"postgresql\",\"conninfo\":\"\"}}", "conninfo"},
+	};
+
+	CU_ASSERT_FATAL(load_cfg("{" BASE "\"store\":{}}", &c, eb, sizeof(eb)) == 0);
+	CU_ASSERT_EQUAL(c->store_kind, KW_STORE_SQLITE);
+	CU_ASSERT_PTR_NULL(c->store_conninfo);
+	CU_ASSERT_EQUAL(c->store_pool, 4);
+	kw_config_free(c);
+	c = NULL;
+	CU_ASSERT_FATAL(load_cfg("{" BASE "\"store\":{\"kind\":\"postgresql\",\"conninfo\":"
+	    "\"host=db port=5432 sslmode=verify-full\",\"pool\":9}}", &c, eb, sizeof(eb)) == 0);
+	CU_ASSERT_EQUAL(c->store_kind, KW_STORE_POSTGRESQL);
+	CU_ASSERT_STRING_EQUAL(c->store_conninfo, "host=db port=5432 sslmode=verify-full");
+	CU_ASSERT_EQUAL(c->store_pool, 9);
+	CU_ASSERT_PTR_NOT_NULL(c->audit_path);    /* the audit log stays a SQLite file */
+	kw_config_free(c);
+	expect_config_errors(bad, KW_ARRAY_SIZE(bad));
+#undef BASE
+}
+
 /* hsm: deadlines, queue bound, socket mode (spawn-only keys refused there) */
 static void
 test_config_hsm(void)
@@ -749,7 +796,7 @@ test_config_hsm(void)
 	CU_ASSERT_STRING_EQUAL(c->hsm_token, "kw");
 	kw_config_free(c);
 
-	static const struct { const char *text, *msg; } bad[] = {
+	static const struct bad_config bad[] = {
 		{"{" TLS "\"hsm\":{\"socket\":\"/s\",\"pin_file\":\"p\"}}", "\"pin_file\" is set on keywarden-hsm"},
 		{"{" TLS "\"hsm\":{\"socket\":\"/s\",\"module\":\"m\"}}", "\"module\" is set on keywarden-hsm"},
 		{"{" TLS "\"hsm\":{\"socket\":\"/s\",\"softhsm2_conf\":\"c\"}}", "\"softhsm2_conf\""},
@@ -1098,6 +1145,8 @@ main(void)
 	CU_add_test(s, "configuration", test_config);
 	CU_add_test(s, "config_hsm", test_config_hsm);
 	CU_add_test(s, "config_tdx_pcs", test_config_tdx_pcs);
+
+	CU_add_test(s, "config_store", test_config_store);
 	CU_add_test(s, "auth body", test_parse_auth);
 	CU_add_test(s, "attest body", test_parse_attest);
 	CU_add_test(s, "attest body truncations", test_attest_truncations);

@@ -1,0 +1,1372 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * PostgreSQL backend of store.h (docs/store.md). Every statement that takes
+ * a value is a named prepared statement (PQprepare once per connection, then
+ * PQexecPrepared): values never become SQL text. The only texts run with
+ * PQexec are constants without values: the migrations, BEGIN, COMMIT,
+ * ROLLBACK and the session settings.
+ *
+ * A kw_pgstore is a pool of connections, safe to use from several threads:
+ * each call takes a connection for its duration (waiting at most wait_ms
+ * for one), (re)connects it when needed, and gives it back. Every write is
+ * one transaction: key writes SERIALIZABLE, taking the rows they change FOR
+ * UPDATE; document puts and change records READ COMMITTED under an advisory
+ * lock per document name (resp. one for the change record) taken first, so
+ * that each statement after it sees every earlier writer's commit (under
+ * SERIALIZABLE the snapshot would predate the lock). A serialization failure
+ * or deadlock is retried (PG_ATTEMPTS in all) and, if it persists, reported
+ * as KW_ERR_EXISTS (409 conflict). A
+ * call that finds its connection dead before COMMIT is retried once on a
+ * new one (the database restarted); one lost during COMMIT is not (it may
+ * have committed): KW_ERR_UNAVAILABLE.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+
+#include "kw_json.h"
+#include "kw_util.h"
+#include "store_int.h"
+
+#define PG_ATTEMPTS 6
+#define PG_WAIT_MS 5000               /* for a free connection (kw_store_set_busy_timeout) */
+#define PG_POOL_MAX 64
+#define PG_SERIAL 1                   /* internal: serialization failure, retry */
+#define PG_PARAMS_MAX 8
+#define PG_LOCK_CLASS "27511"         /* advisory lock class of keywarden ("kw") */
+#define PG_SWEEP_EVERY 64             /* spends per sweep of the single-use sets */
+#define PG_SWEEP_BATCH 1000           /* expired rows deleted per sweep, at most */
+
+/* Session settings of every connection: constant text, no values. */
+static const char pg_session_sql[] =
+    "SET statement_timeout = '10s'; SET lock_timeout = '5s';"
+    " SET idle_in_transaction_session_timeout = '30s'";
+
+/*
+ * Numbered migrations, as in store.c: entry i takes the schema from i to
+ * i + 1, in one transaction with its schema_migrations row, under the
+ * advisory lock (PG_LOCK_CLASS, 1) so that brokers starting together apply
+ * each once. Never edit a released entry; append.
+ */
+static const char *const pg_migrations[] = {
+	/* 1: keys, versions, documents, admin change record (store.c's schema 1) */
+	"CREATE FUNCTION kw_refuse() RETURNS trigger LANGUAGE plpgsql AS"
+	" $$ BEGIN RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'P0001'; END $$;"
+	"CREATE TABLE keys ("
+	" id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	" repository TEXT NOT NULL, type TEXT NOT NULL, tag TEXT NOT NULL,"
+	" algorithm TEXT NOT NULL CHECK (algorithm IN ('aes-128', 'aes-256', 'secret')),"
+	" length INTEGER NOT NULL CHECK (length BETWEEN 1 AND 4096),"
+	" policy TEXT,"
+	" state TEXT NOT NULL CHECK (state IN ('enabled', 'disabled', 'deleting')),"
+	" created BIGINT NOT NULL,"
+	" UNIQUE (repository, type, tag));"
+	"CREATE TABLE key_versions ("
+	" key_id BIGINT NOT NULL REFERENCES keys (id) ON DELETE CASCADE,"
+	" version INTEGER NOT NULL CHECK (version >= 1),"
+	" label TEXT NOT NULL UNIQUE,"
+	" state TEXT NOT NULL CHECK (state IN ('pending', 'enabled', 'disabled', 'deleting')),"
+	" origin TEXT NOT NULL CHECK (origin IN ('generated', 'imported')),"
+	" created BIGINT NOT NULL,"
+	" PRIMARY KEY (key_id, version));"
+	"CREATE TABLE documents ("
+	" kind TEXT NOT NULL CHECK (kind IN ('policy', 'refval')),"
+	" repository TEXT NOT NULL, name TEXT NOT NULL,"
+	" version INTEGER NOT NULL CHECK (version >= 1),"
+	" document TEXT NOT NULL,"
+	" immutable SMALLINT NOT NULL CHECK (immutable IN (0, 1)),"
+	" created BIGINT NOT NULL,"
+	" created_by TEXT NOT NULL,"
+	" PRIMARY KEY (kind, repository, name, version));"
+	"CREATE TRIGGER documents_no_update BEFORE UPDATE ON documents FOR EACH ROW"
+	" EXECUTE FUNCTION kw_refuse('documents are versioned, not updated');"
+	"CREATE TABLE admin_changes ("
+	" seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	" at BIGINT NOT NULL,"
+	" actor TEXT NOT NULL, action TEXT NOT NULL,"
+	" repository TEXT, target TEXT,"
+	" outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'error', 'denied')),"
+	" detail TEXT);"
+	"CREATE INDEX admin_changes_repository ON admin_changes (repository, seq);"
+	"CREATE TRIGGER admin_changes_no_update BEFORE UPDATE OR DELETE ON admin_changes"
+	" FOR EACH ROW EXECUTE FUNCTION kw_refuse('admin_changes is append-only');"
+	"CREATE TRIGGER admin_changes_no_truncate BEFORE TRUNCATE ON admin_changes"
+	" FOR EACH STATEMENT EXECUTE FUNCTION kw_refuse('admin_changes is append-only');",
+	/*
+	 * 2: the single-use sets every broker shares (used challenges, DPoP jti):
+	 * UNLOGGED (not WAL-logged, emptied by a database crash: see docs/ha.md),
+	 * one row per spent value until its expiry, swept in batches
+	 */
+	"CREATE UNLOGGED TABLE used_once ("
+	" kind SMALLINT NOT NULL CHECK (kind IN (1, 2)),"
+	" id BYTEA NOT NULL CHECK (octet_length(id) BETWEEN 1 AND 32),"
+	" expiry BIGINT NOT NULL,"
+	" PRIMARY KEY (kind, id));"
+	"CREATE INDEX used_once_expiry ON used_once (expiry);",
+};
+
+#define PG_SCHEMA_VERSION ((int64_t)KW_ARRAY_SIZE(pg_migrations))
+
+/* The prepared statements, by id; the name is "kw<id>". */
+enum pg_stmt {
+	S_MIGRATION_LOCK,
+	S_SCHEMA_VERSION,
+	S_MIGRATION_ROW,
+	S_KEY_INSERT,
+	S_VERSION_INSERT,
+	S_KEY_FIND,
+	S_VERSION_NEXT,
+	S_VERSION_BY_LABEL,
+	S_VERSION_ENABLE,
+	S_VERSION_DELETE,
+	S_VERSION_COUNT,
+	S_KEY_DELETE,
+	S_KEYS_QUERY,
+	S_KEY_SET_STATE,
+	S_VERSION_STATE,
+	S_VERSION_SET_STATE,
+	S_KEY_SET_POLICY,
+	S_KEY_MARK_DELETING,
+	S_VERSIONS_MARK_DELETING,
+	S_VERSION_LABELS,
+	S_RELEASE_LOOKUP,
+	S_ALL_VERSIONS,
+	S_DOC_LOCK,
+	S_DOC_HEAD,
+	S_DOC_INSERT,
+	S_DOC_GET,
+	S_DOC_HISTORY,
+	S_DOC_LIST,
+	S_CHANGE_LOCK,
+	S_CHANGE_INSERT,
+	S_CHANGES,
+	S_ONCE_SPEND,
+	S_ONCE_SWEEP,
+	S__COUNT
+};
+
+#define DOC_COLS "repository, name, version, immutable, created, created_by, document"
+
+static const char *const pg_sql[S__COUNT] = {
+	[S_MIGRATION_LOCK] = "SELECT pg_advisory_xact_lock(" PG_LOCK_CLASS ", 1)",
+	[S_SCHEMA_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
+	[S_MIGRATION_ROW] = "INSERT INTO schema_migrations (version, applied_at)"
+	    " VALUES ($1::integer, $2::bigint)",
+	[S_KEY_INSERT] = "INSERT INTO keys (repository, type, tag, algorithm, length, policy, state,"
+	    " created) VALUES ($1::text, $2::text, $3::text, $4::text, $5::integer, $6::text,"
+	    " 'enabled', $7::bigint) RETURNING id",
+	[S_VERSION_INSERT] = "INSERT INTO key_versions (key_id, version, label, state, origin, created)"
+	    " VALUES ($1::bigint, $2::integer, $3::text, 'pending', $4::text, $5::bigint)",
+	[S_KEY_FIND] = "SELECT id, state FROM keys WHERE repository = $1::text AND type = $2::text"
+	    " AND tag = $3::text FOR UPDATE",
+	[S_VERSION_NEXT] = "SELECT coalesce(max(version), 0) + 1 FROM key_versions"
+	    " WHERE key_id = $1::bigint",
+	[S_VERSION_BY_LABEL] = "SELECT key_id, state FROM key_versions WHERE label = $1::text"
+	    " FOR UPDATE",
+	[S_VERSION_ENABLE] = "UPDATE key_versions SET state = 'enabled' WHERE label = $1::text",
+	[S_VERSION_DELETE] = "DELETE FROM key_versions WHERE label = $1::text",
+	[S_VERSION_COUNT] = "SELECT count(*) FROM key_versions WHERE key_id = $1::bigint",
+	[S_KEY_DELETE] = "DELETE FROM keys WHERE id = $1::bigint",
+	[S_KEYS_QUERY] = "SELECT k.id, k.repository, k.type, k.tag, k.algorithm, k.length,"
+	    " k.policy, k.state, k.created, v.version, v.state, v.origin, v.created"
+	    " FROM keys k LEFT JOIN key_versions v ON v.key_id = k.id"
+	    " WHERE ($1::text IS NULL OR k.repository = $1::text)"
+	    " AND ($2::text IS NULL OR k.type = $2::text) AND ($3::text IS NULL OR k.tag = $3::text)"
+	    " ORDER BY (k.repository || '/' || k.type || '/' || k.tag) COLLATE \"C\", k.id, v.version",
+	[S_KEY_SET_STATE] = "UPDATE keys SET state = $1::text WHERE id = $2::bigint",
+	[S_VERSION_STATE] = "SELECT state FROM key_versions WHERE key_id = $1::bigint AND"
+	    " version = $2::integer FOR UPDATE",
+	[S_VERSION_SET_STATE] = "UPDATE key_versions SET state = $1::text WHERE key_id = $2::bigint"
+	    " AND version = $3::integer",
+	[S_KEY_SET_POLICY] = "UPDATE keys SET policy = $1::text WHERE id = $2::bigint",
+	[S_KEY_MARK_DELETING] = "UPDATE keys SET state = 'deleting' WHERE id = $1::bigint",
+	[S_VERSIONS_MARK_DELETING] = "UPDATE key_versions SET state = 'deleting'"
+	    " WHERE key_id = $1::bigint",
+	[S_VERSION_LABELS] = "SELECT label FROM key_versions WHERE key_id = $1::bigint"
+	    " ORDER BY version",
+	[S_RELEASE_LOOKUP] = "SELECT v.label, v.version, k.algorithm, k.length, k.policy"
+	    " FROM keys k JOIN key_versions v ON v.key_id = k.id"
+	    " WHERE k.repository = $1::text AND k.type = $2::text AND k.tag = $3::text"
+	    " AND k.state = 'enabled' AND v.state = 'enabled'"
+	    " AND ($4::integer = 0 OR v.version = $4::integer)"
+	    " ORDER BY v.version DESC LIMIT 1",
+	[S_ALL_VERSIONS] = "SELECT v.label, v.state, k.state, k.repository, k.type, k.tag, v.version"
+	    " FROM keys k JOIN key_versions v ON v.key_id = k.id ORDER BY v.label COLLATE \"C\"",
+	/* one writer per document name at a time: versions are numbered without gaps */
+	[S_DOC_LOCK] = "SELECT pg_advisory_xact_lock(" PG_LOCK_CLASS ","
+	    " hashtext($1::text || '/' || $2::text || '/' || $3::text))",
+	[S_DOC_HEAD] = "SELECT coalesce(max(immutable), 0), coalesce(max(version), 0)"
+	    " FROM documents WHERE kind = $1::text AND repository = $2::text AND name = $3::text",
+	[S_DOC_INSERT] = "INSERT INTO documents (kind, repository, name, version, document,"
+	    " immutable, created, created_by) VALUES ($1::text, $2::text, $3::text, $4::integer,"
+	    " $5::text, $6::smallint, $7::bigint, $8::text)",
+	[S_DOC_GET] = "SELECT " DOC_COLS " FROM documents WHERE kind = $1::text AND"
+	    " repository = $2::text AND name = $3::text AND ($4::integer = 0 OR version = $4::integer)"
+	    " ORDER BY version DESC LIMIT 1",
+	[S_DOC_HISTORY] = "SELECT " DOC_COLS " FROM documents WHERE kind = $1::text AND"
+	    " repository = $2::text AND name = $3::text ORDER BY version",
+	[S_DOC_LIST] = "SELECT " DOC_COLS " FROM documents d WHERE kind = $1::text"
+	    " AND ($2::text IS NULL OR repository = $2::text) AND version = (SELECT max(version)"
+	    " FROM documents WHERE kind = d.kind AND repository = d.repository AND name = d.name)"
+	    " ORDER BY (repository || '/' || name) COLLATE \"C\"",
+	/* held to COMMIT: seq values become visible in their order (GET changes?after=) */
+	[S_CHANGE_LOCK] = "SELECT pg_advisory_xact_lock(" PG_LOCK_CLASS ", 2)",
+	[S_CHANGE_INSERT] = "INSERT INTO admin_changes (at, actor, action, repository, target,"
+	    " outcome, detail) VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text,"
+	    " $7::text)",
+	[S_CHANGES] = "SELECT seq, at, actor, action, repository, target, outcome, detail"
+	    " FROM admin_changes WHERE seq > $1::bigint AND ($2::text IS NULL OR"
+	    " repository = $2::text) ORDER BY seq LIMIT $3::bigint",
+	/* a row only when the value was new (or its old entry had expired) */
+	[S_ONCE_SPEND] = "INSERT INTO used_once AS u (kind, id, expiry) VALUES ($1::smallint,"
+	    " decode($2::text, 'hex'), $3::bigint) ON CONFLICT (kind, id) DO UPDATE"
+	    " SET expiry = EXCLUDED.expiry WHERE u.expiry < $4::bigint RETURNING 1",
+	[S_ONCE_SWEEP] = "DELETE FROM used_once WHERE ctid = ANY (ARRAY(SELECT ctid FROM used_once"
+	    " WHERE expiry < $1::bigint LIMIT $2::integer))",
+};
+
+struct pg_conn {
+	PGconn *c;
+	unsigned char prepared[S__COUNT];
+	int busy;
+	int fresh;                     /* connected by the current acquire */
+};
+
+struct kw_pgstore {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int wait_ms;
+	size_t n;
+	struct pg_conn *conn;
+	char *conninfo;                /* may hold a password: wiped at close */
+	unsigned int once_calls;       /* under mu: every PG_SWEEP_EVERY-th spend sweeps */
+};
+
+/* ---- parameters (struct q_param, QT, QI: store_int.h) ---- */
+
+#define P(...) Q_PARAMS(__VA_ARGS__)
+#define P0 NULL, 0
+
+/* ---- errors ---- */
+
+static int
+conn_ok(const struct pg_conn *pc)
+{
+	return pc->c != NULL && PQstatus(pc->c) == CONNECTION_OK;
+}
+
+/* The kw_err (or PG_SERIAL) of a failed result. */
+static int
+map_result(struct pg_conn *pc, const PGresult *res)
+{
+	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (!conn_ok(pc))
+		return KW_ERR_UNAVAILABLE;
+	if (res == NULL)
+		return KW_ERR_NOMEM;
+	if (state == NULL)
+		return KW_ERR_IO;
+	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+		return PG_SERIAL;
+	if (strcmp(state, "23505") == 0)
+		return KW_ERR_EXISTS;
+	if (strcmp(state, "P0001") == 0)
+		return KW_ERR_DENIED;        /* kw_refuse: an append-only table */
+	if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0)
+		return KW_ERR_TIMEOUT;       /* statement_timeout, lock_timeout */
+	if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
+	    strncmp(state, "57P", 3) == 0)
+		return KW_ERR_UNAVAILABLE;   /* connection, resources, shutting down */
+	if (strncmp(state, "22", 2) == 0)
+		return KW_ERR_INVALID_ARG;   /* data exception (e.g. text the encoding refuses) */
+	return KW_ERR_IO;
+}
+
+/* ---- connections ---- */
+
+static void
+conn_drop(struct pg_conn *pc)
+{
+	if (pc->c != NULL)
+		PQfinish(pc->c);
+	pc->c = NULL;
+	memset(pc->prepared, 0, sizeof(pc->prepared));
+}
+
+static int
+exec_const(struct pg_conn *pc, const char *sql)
+{
+	PGresult *res = PQexec(pc->c, sql);
+	int r = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : map_result(pc, res);
+
+	PQclear(res);
+	return r;
+}
+
+static void
+notice_ignore(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+static int
+conn_open(struct kw_pgstore *pg, struct pg_conn *pc)
+{
+	/* later entries win: the connection string's own settings override these defaults */
+	static const char *const kw[] = { "connect_timeout", "application_name",
+	    "client_encoding", "dbname", NULL };
+	const char *val[] = { "5", "keywarden", "UTF8", pg->conninfo, NULL };
+
+	conn_drop(pc);
+	pc->c = PQconnectdbParams(kw, val, 1);
+	if (pc->c == NULL)
+		return KW_ERR_NOMEM;
+	if (PQstatus(pc->c) != CONNECTION_OK) {
+		conn_drop(pc);
+		return KW_ERR_UNAVAILABLE;
+	}
+	/* the server's notices ("already exists, skipping") are not the broker's log */
+	(void)PQsetNoticeProcessor(pc->c, notice_ignore, NULL);
+	if (exec_const(pc, pg_session_sql) != 0) {
+		conn_drop(pc);
+		return KW_ERR_UNAVAILABLE;
+	}
+	pc->fresh = 1;
+	return 0;
+}
+
+static void
+deadline_in(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* A connection of the pool, connected; KW_ERR_UNAVAILABLE when none frees up or none connects. */
+static int
+conn_get(struct kw_pgstore *pg, struct pg_conn **ret)
+{
+	struct pg_conn *pc = NULL;
+	struct timespec dl;
+	int r = 0;
+
+	deadline_in(&dl, pg->wait_ms);
+	pthread_mutex_lock(&pg->mu);
+	for (;;) {
+		/* prefer a connected idle one */
+		for (size_t i = 0; i < pg->n && pc == NULL; i++)
+			if (!pg->conn[i].busy && pg->conn[i].c != NULL)
+				pc = &pg->conn[i];
+		for (size_t i = 0; i < pg->n && pc == NULL; i++)
+			if (!pg->conn[i].busy)
+				pc = &pg->conn[i];
+		if (pc != NULL || r == ETIMEDOUT)
+			break;
+		r = pthread_cond_timedwait(&pg->cv, &pg->mu, &dl);
+	}
+	if (pc != NULL)
+		pc->busy = 1;
+	pthread_mutex_unlock(&pg->mu);
+	if (pc == NULL)
+		return KW_ERR_UNAVAILABLE;
+	pc->fresh = 0;
+	if (!conn_ok(pc) && (r = conn_open(pg, pc)) != 0) {
+		pthread_mutex_lock(&pg->mu);
+		pc->busy = 0;
+		pthread_cond_signal(&pg->cv);
+		pthread_mutex_unlock(&pg->mu);
+		return r;
+	}
+	*ret = pc;
+	return 0;
+}
+
+static void
+conn_put(struct kw_pgstore *pg, struct pg_conn *pc)
+{
+	if (!conn_ok(pc))
+		conn_drop(pc);
+	pthread_mutex_lock(&pg->mu);
+	pc->busy = 0;
+	pthread_cond_signal(&pg->cv);
+	pthread_mutex_unlock(&pg->mu);
+}
+
+/* ---- statements ---- */
+
+/*
+ * Run prepared statement id with its parameters (all sent as text, typed by
+ * the casts in the SQL). *ret: the result (PQclear it) when the statement
+ * succeeded; else the error.
+ */
+static int
+q_run(struct pg_conn *pc, enum pg_stmt id, const struct q_param *p, size_t n, PGresult **ret)
+{
+	char name[16], ibuf[PG_PARAMS_MAX][24];
+	const char *vals[PG_PARAMS_MAX];
+	PGresult *res;
+	ExecStatusType st;
+	int r;
+
+	if (n > PG_PARAMS_MAX)
+		return KW_ERR_INTERNAL;
+	snprintf(name, sizeof(name), "kw%d", (int)id);
+	if (!pc->prepared[id]) {
+		res = PQprepare(pc->c, name, pg_sql[id], 0, NULL);
+		r = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : map_result(pc, res);
+		PQclear(res);
+		if (r != 0)
+			return r;
+		pc->prepared[id] = 1;
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (p[k].type == Q_NONE) {
+			return KW_ERR_INTERNAL;    /* SQLite's "no parameters" marker: P0 here */
+		} else if (p[k].type == Q_TEXT) {
+			vals[k] = p[k].text;
+		} else {
+			snprintf(ibuf[k], sizeof(ibuf[k]), "%lld", (long long)p[k].i);
+			vals[k] = ibuf[k];
+		}
+	}
+	res = PQexecPrepared(pc->c, name, (int)n, n > 0 ? vals : NULL, NULL, NULL, 0);
+	st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		r = map_result(pc, res);
+		PQclear(res);
+		return r;
+	}
+	*ret = res;
+	return 0;
+}
+
+static int
+q_exec(struct pg_conn *pc, enum pg_stmt id, const struct q_param *p, size_t n)
+{
+	PGresult *res = NULL;
+	int r = q_run(pc, id, p, n, &res);
+
+	PQclear(res);
+	return r;
+}
+
+static int
+parse_i64(const char *s, int64_t *ret)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0')
+		return KW_ERR_INTERNAL;
+	*ret = v;
+	return 0;
+}
+
+/* Column 0 of the one row as int64; KW_ERR_NOT_FOUND without a row or on NULL. */
+static int
+q_int(struct pg_conn *pc, int64_t *ret, enum pg_stmt id, const struct q_param *p, size_t n)
+{
+	PGresult *res = NULL;
+	int r;
+
+	if ((r = q_run(pc, id, p, n, &res)) != 0)
+		return r;
+	if (PQntuples(res) < 1 || PQnfields(res) < 1 || PQgetisnull(res, 0, 0))
+		r = KW_ERR_NOT_FOUND;
+	else
+		r = parse_i64(PQgetvalue(res, 0, 0), ret);
+	PQclear(res);
+	return r;
+}
+
+/* (id, state) of the one row; KW_ERR_NOT_FOUND without one. */
+static int
+q_id_state(struct pg_conn *pc, int64_t *ret_id, char ret_state[static 16], enum pg_stmt id,
+    const struct q_param *p, size_t n)
+{
+	PGresult *res = NULL;
+	int64_t v = 0;
+	int r;
+
+	if ((r = q_run(pc, id, p, n, &res)) != 0)
+		return r;
+	if (PQntuples(res) < 1)
+		r = KW_ERR_NOT_FOUND;
+	else if ((r = parse_i64(PQgetvalue(res, 0, 0), &v)) == 0) {
+		*ret_id = v;
+		snprintf(ret_state, 16, "%s", PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	return r;
+}
+
+/* ---- rows to JSON ---- */
+
+static int
+row_to_json(const PGresult *res, int row, const struct col *cols, size_t n, json_t *o)
+{
+	for (size_t i = 0; i < n; i++) {
+		int null = PQgetisnull(res, row, cols[i].index);
+		const char *text = null ? NULL : PQgetvalue(res, row, cols[i].index);
+		int64_t v = 0;
+		json_t *j = NULL;
+		int r;
+
+		if (text == NULL && cols[i].kind != C_TEXT_NULL)
+			return KW_ERR_INTERNAL;    /* NOT NULL in the schema */
+		switch (cols[i].kind) {
+		case C_TEXT:
+		case C_TEXT_NULL:
+			j = text == NULL ? json_null() : json_string(text);
+			break;
+		case C_INT:
+		case C_BOOL:
+			if ((r = parse_i64(text, &v)) != 0)
+				return r;
+			j = cols[i].kind == C_INT ? json_integer(v) : json_boolean(v != 0);
+			break;
+		case C_JSON:
+			if ((r = kw_json_parse(text, strlen(text), KW_STORE_DOC_MAX, &j)) != 0)
+				return r == KW_ERR_NOMEM ? r : KW_ERR_INTERNAL;
+			break;
+		}
+		if ((r = kw_store_jset(o, cols[i].member, j)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+rows_to_array(const PGresult *res, const struct col *cols, size_t n, json_t **ret)
+{
+	json_t *arr = json_array();
+	int r = arr == NULL ? KW_ERR_NOMEM : 0;
+
+	for (int i = 0; r == 0 && i < PQntuples(res); i++) {
+		json_t *o = json_object();
+
+		if (o == NULL || json_array_append_new(arr, o) != 0)
+			r = KW_ERR_NOMEM;
+		else
+			r = row_to_json(res, i, cols, n, o);
+	}
+	if (r != 0) {
+		json_decref(arr);
+		return r;
+	}
+	*ret = arr;    /* transferred */
+	return 0;
+}
+
+/* ---- running a call ---- */
+
+typedef int (*pg_fn)(struct pg_conn *pc, void *arg);
+
+enum pg_tx { TX_NONE, TX_SERIALIZABLE, TX_LOCKED };
+
+/*
+ * Run fn on a pooled connection; write: inside one SERIALIZABLE transaction,
+ * retried on serialization failures. A connection found dead before COMMIT
+ * (the database restarted since it was opened) is replaced and the call
+ * retried once.
+ */
+static int
+pg_call(struct kw_pgstore *pg, enum pg_tx write, pg_fn fn, void *arg)
+{
+	int r = KW_ERR_INTERNAL, reconnected = 0;
+
+	for (int attempt = 0; attempt < PG_ATTEMPTS; attempt++) {
+		struct pg_conn *pc = NULL;
+		int committing = 0, fresh;
+
+		if ((r = conn_get(pg, &pc)) != 0)
+			return r;
+		fresh = pc->fresh;
+		r = 0;
+		if (write != TX_NONE)
+			r = exec_const(pc, write == TX_SERIALIZABLE ? "BEGIN ISOLATION LEVEL SERIALIZABLE" :
+			    "BEGIN ISOLATION LEVEL READ COMMITTED");
+		if (r == 0)
+			r = fn(pc, arg);
+		if (write != TX_NONE && r == 0) {
+			committing = 1;
+			r = exec_const(pc, "COMMIT");
+		} else if (write != TX_NONE && conn_ok(pc)) {
+			(void)exec_const(pc, "ROLLBACK");
+		}
+		if (r == KW_ERR_UNAVAILABLE && !conn_ok(pc) && !fresh && !committing && !reconnected) {
+			conn_put(pg, pc);
+			reconnected = 1;
+			attempt--;
+			continue;
+		}
+		conn_put(pg, pc);
+		if (r != PG_SERIAL)
+			return r;
+		/* a concurrent writer won: back off a little, then run again on a new snapshot */
+		{
+			struct timespec ts = { 0, (long)(1 + (attempt * 7) % 13) * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	return r == PG_SERIAL ? KW_ERR_EXISTS : r;
+}
+
+/* ---- open, migrate, close ---- */
+
+static int
+migrate_fn(struct pg_conn *pc, void *arg)
+{
+	int64_t cur = 0;
+	int r;
+
+	(void)arg;
+	if ((r = q_exec(pc, S_MIGRATION_LOCK, P0)) != 0)
+		return r;
+	if ((r = exec_const(pc, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	    " version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)")) != 0)
+		return r;
+	if ((r = q_int(pc, &cur, S_SCHEMA_VERSION, P0)) != 0)
+		return r;
+	if (cur > PG_SCHEMA_VERSION)
+		return KW_ERR_UNSUPPORTED;
+	for (; cur < PG_SCHEMA_VERSION; cur++) {
+		/* constant SQL text of the next migration, no values */
+		if ((r = exec_const(pc, pg_migrations[cur])) != 0)
+			return r;
+		if ((r = q_exec(pc, S_MIGRATION_ROW, P(QI(cur + 1), QI((int64_t)time(NULL))))) != 0)
+			return r;
+	}
+	return 0;
+}
+
+void
+kw_pg_close(struct kw_pgstore *pg)
+{
+	if (pg == NULL)
+		return;
+	for (size_t i = 0; i < pg->n; i++)
+		conn_drop(&pg->conn[i]);
+	free(pg->conn);
+	if (pg->conninfo != NULL) {
+		OPENSSL_cleanse(pg->conninfo, strlen(pg->conninfo));
+		free(pg->conninfo);
+	}
+	pthread_cond_destroy(&pg->cv);
+	pthread_mutex_destroy(&pg->mu);
+	free(pg);
+}
+
+int
+kw_pg_open(const char *conninfo, unsigned int pool, struct kw_pgstore **ret)
+{
+	struct kw_pgstore *pg = NULL;
+	pthread_condattr_t ca;
+	char *err = NULL;
+	PQconninfoOption *opts;
+	int r;
+
+	if (conninfo == NULL || pool < 1 || pool > PG_POOL_MAX)
+		return KW_ERR_INVALID_ARG;
+	/* a malformed connection string is a configuration error, not an outage */
+	if ((opts = PQconninfoParse(conninfo, &err)) == NULL) {
+		PQfreemem(err);
+		return KW_ERR_CONFIG;
+	}
+	PQconninfoFree(opts);
+	if ((pg = calloc(1, sizeof(*pg))) == NULL)
+		return KW_ERR_NOMEM;
+	if (pthread_condattr_init(&ca) != 0) {
+		free(pg);
+		return KW_ERR_NOMEM;
+	}
+	(void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (pthread_mutex_init(&pg->mu, NULL) != 0 || pthread_cond_init(&pg->cv, &ca) != 0) {
+		pthread_condattr_destroy(&ca);
+		free(pg);
+		return KW_ERR_NOMEM;
+	}
+	pthread_condattr_destroy(&ca);
+	pg->wait_ms = PG_WAIT_MS;
+	pg->n = pool;
+	if ((pg->conn = calloc(pool, sizeof(*pg->conn))) == NULL ||
+	    (pg->conninfo = strdup(conninfo)) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = pg_call(pg, TX_LOCKED, migrate_fn, NULL)) != 0)
+		goto out;
+	*ret = pg;    /* transferred */
+	pg = NULL;
+out:
+	kw_pg_close(pg);
+	return r;
+}
+
+void
+kw_pg_set_wait(struct kw_pgstore *pg, int ms)
+{
+	pthread_mutex_lock(&pg->mu);
+	pg->wait_ms = ms;
+	pthread_mutex_unlock(&pg->mu);
+}
+
+static int
+schema_fn(struct pg_conn *pc, void *arg)
+{
+	return q_int(pc, arg, S_SCHEMA_VERSION, P0);
+}
+
+int
+kw_pg_schema_version(struct kw_pgstore *pg, int *ret)
+{
+	int64_t v = 0;
+	int r;
+
+	if ((r = pg_call(pg, TX_NONE, schema_fn, &v)) != 0)
+		return r;
+	*ret = (int)v;
+	return 0;
+}
+
+/* ---- keys ---- */
+
+struct key_arg {
+	const char *repo, *type, *tag;
+	const struct kw_key_spec *spec;
+	const char *origin, *label;
+	enum pg_stmt stmt;             /* key_update_fn */
+	const char *value;             /* the new state or policy (NULL: unbind) */
+	int64_t now;
+	int version;
+	json_t *labels;
+	/* out */
+	int ret_version;
+	char *ret_label;
+	struct kw_release_target *target;
+	json_t *rows;
+};
+
+static int
+key_find(struct pg_conn *pc, const struct key_arg *a, int64_t *ret_id, char ret_state[static 16])
+{
+	return q_id_state(pc, ret_id, ret_state, S_KEY_FIND, P(QT(a->repo), QT(a->type), QT(a->tag)));
+}
+
+/* The id of the key, locked, unless it is being deleted (KW_ERR_DENIED). */
+static int
+key_live(struct pg_conn *pc, const struct key_arg *a, int64_t *ret_id)
+{
+	char cur[16];
+	int64_t id = 0;
+	int r;
+
+	if ((r = key_find(pc, a, &id, cur)) != 0)
+		return r;
+	if (strcmp(cur, "deleting") == 0)
+		return KW_ERR_DENIED;
+	*ret_id = id;
+	return 0;
+}
+
+static int
+key_create_fn(struct pg_conn *pc, void *arg)
+{
+	struct key_arg *a = arg;
+	const struct kw_key_spec *s = a->spec;
+	int64_t id = 0;
+	int r;
+
+	r = q_int(pc, &id, S_KEY_INSERT, P(QT(s->repository), QT(s->type), QT(s->tag),
+	    QT(s->algorithm), QI((int64_t)s->length), QT(s->policy), QI(a->now)));
+	if (r == 0)
+		r = q_exec(pc, S_VERSION_INSERT, P(QI(id), QI(1), QT(a->label), QT(a->origin),
+		    QI(a->now)));
+	return r;
+}
+
+int
+kw_pg_key_create(struct kw_pgstore *pg, const struct kw_key_spec *spec, const char *origin,
+    int64_t now, const char *label)
+{
+	struct key_arg a = { .spec = spec, .origin = origin, .now = now, .label = label };
+
+	return pg_call(pg, TX_SERIALIZABLE, key_create_fn, &a);
+}
+
+static int
+version_add_fn(struct pg_conn *pc, void *arg)
+{
+	struct key_arg *a = arg;
+	int64_t id = 0, v = 0;
+	int r;
+
+	free(a->ret_label);    /* from an attempt that was retried */
+	a->ret_label = NULL;
+	r = key_live(pc, a, &id);
+	if (r == 0)
+		r = q_int(pc, &v, S_VERSION_NEXT, P(QI(id)));
+	if (r == 0 && v > 1000000)
+		r = KW_ERR_TOO_LARGE;
+	if (r == 0)
+		r = kw_store_make_label(a->repo, a->type, a->tag, v, &a->ret_label);
+	if (r == 0)
+		r = q_exec(pc, S_VERSION_INSERT, P(QI(id), QI(v), QT(a->ret_label), QT(a->origin),
+		    QI(a->now)));
+	a->ret_version = (int)v;
+	return r;
+}
+
+int
+kw_pg_version_add(struct kw_pgstore *pg, const char *repo, const char *type, const char *tag,
+    const char *origin, int64_t now, int *ret_version, char **ret_label)
+{
+	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .origin = origin, .now = now };
+	int r;
+
+	if ((r = pg_call(pg, TX_SERIALIZABLE, version_add_fn, &a)) != 0) {
+		free(a.ret_label);
+		return r;
+	}
+	*ret_version = a.ret_version;
+	*ret_label = a.ret_label;    /* transferred */
+	return 0;
+}
+
+static int
+version_commit_fn(struct pg_conn *pc, void *arg)
+{
+	struct key_arg *a = arg;
+	char state[16];
+	int64_t key = 0;
+	int r;
+
+	r = q_id_state(pc, &key, state, S_VERSION_BY_LABEL, P(QT(a->label)));
+	if (r == 0 && strcmp(state, "pending") != 0)
+		r = KW_ERR_DENIED;
+	if (r == 0)
+		r = q_exec(pc, S_VERSION_ENABLE, P(QT(a->label)));
+	return r;
+}
+
+int
+kw_pg_version_commit(struct kw_pgstore *pg, const char *label)
+{
+	struct key_arg a = { .label = label };
+
+	return pg_call(pg, TX_SERIALIZABLE, version_commit_fn, &a);
+}
+
+static int
+version_abort_fn(struct pg_conn *pc, void *arg)
+{
+	struct key_arg *a = arg;
+	char state[16];
+	int64_t key = 0, left = 0;
+	int r;
+
+	r = q_id_state(pc, &key, state, S_VERSION_BY_LABEL, P(QT(a->label)));
+	if (r == 0 && strcmp(state, "pending") != 0)
+		r = KW_ERR_DENIED;
+	if (r == 0)
+		r = q_exec(pc, S_VERSION_DELETE, P(QT(a->label)));
+	if (r == 0)
+		r = q_int(pc, &left, S_VERSION_COUNT, P(QI(key)));
+	if (r == 0 && left == 0)
+		r = q_exec(pc, S_KEY_DELETE, P(QI(key)));
+	return r;
+}
+
+int
+kw_pg_version_abort(struct kw_pgstore *pg, const char *label)
+{
+	struct key_arg a = { .label = label };
+
+	return pg_call(pg, TX_SERIALIZABLE, version_abort_fn, &a);
+}
+
+static int
+keys_query_fn(struct pg_conn *pc, void *arg)
+{
+	static const struct col key_cols[] = {
+		{"repository", C_TEXT, 1}, {"type", C_TEXT, 2}, {"tag", C_TEXT, 3},
+		{"algorithm", C_TEXT, 4}, {"length", C_INT, 5}, {"policy", C_TEXT_NULL, 6},
+		{"state", C_TEXT, 7}, {"created", C_INT, 8},
+	};
+	static const struct col version_cols[] = {
+		{"version", C_INT, 9}, {"state", C_TEXT, 10}, {"origin", C_TEXT, 11},
+		{"created", C_INT, 12},
+	};
+	struct key_arg *a = arg;
+	PGresult *res = NULL;
+	json_t *arr = NULL, *cur = NULL;
+	const char *cur_id = NULL;
+	int r;
+
+	if ((r = q_run(pc, S_KEYS_QUERY, P(QT(a->repo), QT(a->type), QT(a->tag)), &res)) != 0)
+		return r;
+	if ((arr = json_array()) == NULL) {
+		r = KW_ERR_NOMEM;
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_t *ver;
+
+		if (cur_id == NULL || strcmp(cur_id, PQgetvalue(res, i, 0)) != 0) {
+			cur_id = PQgetvalue(res, i, 0);
+			if ((cur = json_object()) == NULL || json_array_append_new(arr, cur) != 0) {
+				r = KW_ERR_NOMEM;
+				goto out;
+			}
+			if ((r = row_to_json(res, i, key_cols, KW_ARRAY_SIZE(key_cols), cur)) != 0 ||
+			    (r = kw_store_jset(cur, "versions", json_array())) != 0)
+				goto out;
+		}
+		if (PQgetisnull(res, i, 9))
+			continue;    /* a key without versions (not left by this code) */
+		if ((ver = json_object()) == NULL ||
+		    json_array_append_new(json_object_get(cur, "versions"), ver) != 0) {
+			r = KW_ERR_NOMEM;
+			goto out;
+		}
+		if ((r = row_to_json(res, i, version_cols, KW_ARRAY_SIZE(version_cols), ver)) != 0)
+			goto out;
+	}
+	a->rows = arr;    /* transferred */
+	arr = NULL;
+	r = 0;
+out:
+	PQclear(res);
+	json_decref(arr);
+	return r;
+}
+
+int
+kw_pg_keys_query(struct kw_pgstore *pg, const char *repo, const char *type, const char *tag,
+    json_t **ret)
+{
+	struct key_arg a = { .repo = repo, .type = type, .tag = tag };
+	int r;
+
+	if ((r = pg_call(pg, TX_NONE, keys_query_fn, &a)) != 0)
+		return r;
+	*ret = a.rows;
+	return 0;
+}
+
+/* One column of a live key: a->stmt (S_KEY_SET_STATE, S_KEY_SET_POLICY) with a->value. */
+static int
+key_update_fn(struct pg_conn *pc, void *arg)
+{
+	struct key_arg *a = arg;
+	int64_t id = 0;
+	int r;
+
+	if ((r = key_live(pc, a, &id)) != 0)
+		return r;
+	return q_exec(pc, a->stmt, P(QT(a->value), QI(id)));
+}
+
+int
+kw_pg_key_set_state(struct kw_pgstore *pg, const char *repo, const char *type, const char *tag,
+    const char *state)
+{
+	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .stmt = S_KEY_SET_STATE,
+	    .value = state };
+
+	return pg_call(pg, TX_SERIALIZABLE, key_update_fn, &a);
+}
+
+static const char *const settable[] = { "enabled", "disabled" };
+
+static int
+version_set_state_fn(struct pg_conn *pc, void *arg)
+{
+	struct key_arg *a = arg;
+	PGresult *res = NULL;
+	int64_t id = 0;
+	int r;
+
+	r = key_live(pc, a, &id);
+	if (r == 0 && (r = q_run(pc, S_VERSION_STATE, P(QI(id), QI(a->version)), &res)) == 0) {
+		if (PQntuples(res) < 1)
+			r = KW_ERR_NOT_FOUND;
+		/* pending versions are enabled by commit only; deleting ones are gone */
+		else if (strcmp(PQgetvalue(res, 0, 0), settable[0]) != 0 &&
+		    strcmp(PQgetvalue(res, 0, 0), settable[1]) != 0)
+			r = KW_ERR_DENIED;
+		PQclear(res);
+	}
+	if (r == 0)
+		r = q_exec(pc, S_VERSION_SET_STATE, P(QT(a->value), QI(id), QI(a->version)));
+	return r;
+}
+
+int
+kw_pg_version_set_state(struct kw_pgstore *pg, const char *repo, const char *type,
+    const char *tag, int version, const char *state)
+{
+	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .version = version,
+	    .value = state };
+
+	return pg_call(pg, TX_SERIALIZABLE, version_set_state_fn, &a);
+}
+
+int
+kw_pg_key_set_policy(struct kw_pgstore *pg, const char *repo, const char *type, const char *tag,
+    const char *policy)
+{
+	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .stmt = S_KEY_SET_POLICY,
+	    .value = policy };
+
+	return pg_call(pg, TX_SERIALIZABLE, key_update_fn, &a);
+}
+
+static int
+delete_begin_fn(struct pg_conn *pc, void *arg)
+{
+	struct key_arg *a = arg;
+	PGresult *res = NULL;
+	char cur[16];
+	int64_t id = 0;
+	int r;
+
+	json_array_clear(a->labels);    /* from an attempt that was retried */
+	/* repeating it on a key already "deleting" returns the labels again (crash retry) */
+	r = key_find(pc, a, &id, cur);
+	if (r == 0)
+		r = q_exec(pc, S_KEY_MARK_DELETING, P(QI(id)));
+	if (r == 0)
+		r = q_exec(pc, S_VERSIONS_MARK_DELETING, P(QI(id)));
+	if (r == 0 && (r = q_run(pc, S_VERSION_LABELS, P(QI(id)), &res)) == 0) {
+		for (int i = 0; r == 0 && i < PQntuples(res); i++)
+			if (json_array_append_new(a->labels, json_string(PQgetvalue(res, i, 0))) != 0)
+				r = KW_ERR_NOMEM;
+		PQclear(res);
+	}
+	return r;
+}
+
+int
+kw_pg_key_delete_begin(struct kw_pgstore *pg, const char *repo, const char *type,
+    const char *tag, json_t *labels)
+{
+	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .labels = labels };
+
+	return pg_call(pg, TX_SERIALIZABLE, delete_begin_fn, &a);
+}
+
+static int
+delete_finish_fn(struct pg_conn *pc, void *arg)
+{
+	struct key_arg *a = arg;
+	char cur[16];
+	int64_t id = 0;
+	int r;
+
+	r = key_find(pc, a, &id, cur);
+	if (r == 0 && strcmp(cur, "deleting") != 0)
+		r = KW_ERR_DENIED;
+	if (r == 0)    /* versions go by ON DELETE CASCADE */
+		r = q_exec(pc, S_KEY_DELETE, P(QI(id)));
+	return r;
+}
+
+int
+kw_pg_key_delete_finish(struct kw_pgstore *pg, const char *repo, const char *type,
+    const char *tag)
+{
+	struct key_arg a = { .repo = repo, .type = type, .tag = tag };
+
+	return pg_call(pg, TX_SERIALIZABLE, delete_finish_fn, &a);
+}
+
+static int
+release_lookup_fn(struct pg_conn *pc, void *arg)
+{
+	struct key_arg *a = arg;
+	PGresult *res = NULL;
+	int64_t v = 0, len = 0;
+	int r;
+
+	r = q_run(pc, S_RELEASE_LOOKUP, P(QT(a->repo), QT(a->type), QT(a->tag), QI(a->version)),
+	    &res);
+	if (r != 0)
+		return r;
+	if (PQntuples(res) < 1)
+		r = KW_ERR_NOT_FOUND;
+	else if ((r = parse_i64(PQgetvalue(res, 0, 1), &v)) == 0 &&
+	    (r = parse_i64(PQgetvalue(res, 0, 3), &len)) == 0)
+		r = kw_store_target_fill(PQgetvalue(res, 0, 0), v, PQgetvalue(res, 0, 2), len,
+		    PQgetisnull(res, 0, 4) ? NULL : PQgetvalue(res, 0, 4), a->target);
+	PQclear(res);
+	return r;
+}
+
+int
+kw_pg_release_lookup(struct kw_pgstore *pg, const char *repo, const char *type, const char *tag,
+    int version, struct kw_release_target *ret)
+{
+	struct key_arg a = { .repo = repo, .type = type, .tag = tag, .version = version,
+	    .target = ret };
+
+	return pg_call(pg, TX_NONE, release_lookup_fn, &a);
+}
+
+static int
+all_versions_fn(struct pg_conn *pc, void *arg)
+{
+	static const struct col cols[] = {
+		{"label", C_TEXT, 0}, {"state", C_TEXT, 1}, {"key_state", C_TEXT, 2},
+		{"repository", C_TEXT, 3}, {"type", C_TEXT, 4}, {"tag", C_TEXT, 5},
+		{"version", C_INT, 6},
+	};
+	struct key_arg *a = arg;
+	PGresult *res = NULL;
+	int r;
+
+	if ((r = q_run(pc, S_ALL_VERSIONS, P0, &res)) != 0)
+		return r;
+	r = rows_to_array(res, cols, KW_ARRAY_SIZE(cols), &a->rows);
+	PQclear(res);
+	return r;
+}
+
+int
+kw_pg_all_versions(struct kw_pgstore *pg, json_t **ret)
+{
+	struct key_arg a = { 0 };
+	int r;
+
+	if ((r = pg_call(pg, TX_NONE, all_versions_fn, &a)) != 0)
+		return r;
+	*ret = a.rows;
+	return 0;
+}
+
+/* ---- documents ---- */
+
+struct doc_arg {
+	enum kw_pg_docq q;
+	const char *kind, *repo, *name, *text, *actor;
+	int immutable, version, base;
+	int64_t now;
+	json_t *rows;
+};
+
+static int
+doc_put_fn(struct pg_conn *pc, void *arg)
+{
+	struct doc_arg *a = arg;
+	PGresult *res = NULL;
+	int64_t imm = 0, v = 0;
+	int r;
+
+	if ((r = q_exec(pc, S_DOC_LOCK, P(QT(a->kind), QT(a->repo), QT(a->name)))) != 0)
+		return r;
+	if ((r = q_run(pc, S_DOC_HEAD, P(QT(a->kind), QT(a->repo), QT(a->name)), &res)) != 0)
+		return r;
+	if (PQntuples(res) != 1 || parse_i64(PQgetvalue(res, 0, 0), &imm) != 0 ||
+	    parse_i64(PQgetvalue(res, 0, 1), &v) != 0)
+		r = KW_ERR_INTERNAL;
+	PQclear(res);
+	if (r != 0)
+		return r;
+	if (imm != 0)
+		return KW_ERR_EXISTS;
+	if (a->base > 0 && v != a->base)
+		return KW_ERR_MISMATCH;      /* changed since the caller read version base */
+	if (++v > INT32_MAX)
+		return KW_ERR_TOO_LARGE;
+	a->version = (int)v;
+	return q_exec(pc, S_DOC_INSERT, P(QT(a->kind), QT(a->repo), QT(a->name), QI(v),
+	    QT(a->text), QI((int64_t)(a->immutable != 0)), QI(a->now), QT(a->actor)));
+}
+
+int
+kw_pg_doc_put(struct kw_pgstore *pg, const char *kind, const char *repo, const char *name,
+    const char *text, int immutable, const char *actor, int64_t now, int base, int *ret_version)
+{
+	struct doc_arg a = { .kind = kind, .repo = repo, .name = name, .text = text,
+	    .immutable = immutable, .actor = actor, .now = now, .base = base };
+	int r;
+
+	if ((r = pg_call(pg, TX_LOCKED, doc_put_fn, &a)) != 0)
+		return r;
+	*ret_version = a.version;
+	return 0;
+}
+
+static int
+docs_fn(struct pg_conn *pc, void *arg)
+{
+	static const struct col cols[] = {
+		{"document", C_JSON, 6}, {"repository", C_TEXT, 0}, {"name", C_TEXT, 1},
+		{"version", C_INT, 2}, {"immutable", C_BOOL, 3}, {"created", C_INT, 4},
+		{"created_by", C_TEXT, 5},
+	};
+	struct doc_arg *a = arg;
+	PGresult *res = NULL;
+	int r;
+
+	switch (a->q) {
+	case KW_PG_DOC_GET:
+		r = q_run(pc, S_DOC_GET, P(QT(a->kind), QT(a->repo), QT(a->name), QI(a->version)), &res);
+		break;
+	case KW_PG_DOC_HISTORY:
+		r = q_run(pc, S_DOC_HISTORY, P(QT(a->kind), QT(a->repo), QT(a->name)), &res);
+		break;
+	default:
+		r = q_run(pc, S_DOC_LIST, P(QT(a->kind), QT(a->repo)), &res);
+		break;
+	}
+	if (r != 0)
+		return r;
+	r = rows_to_array(res, cols, KW_ARRAY_SIZE(cols), &a->rows);
+	PQclear(res);
+	return r;
+}
+
+int
+kw_pg_docs(struct kw_pgstore *pg, enum kw_pg_docq q, const char *kind, const char *repo,
+    const char *name, int version, json_t **ret)
+{
+	struct doc_arg a = { .q = q, .kind = kind, .repo = repo, .name = name, .version = version };
+	int r;
+
+	if ((r = pg_call(pg, TX_NONE, docs_fn, &a)) != 0)
+		return r;
+	*ret = a.rows;
+	return 0;
+}
+
+/* ---- admin change record ---- */
+
+struct change_arg {
+	int64_t now, after, limit;
+	const char *actor, *action, *repository, *target, *outcome, *detail;
+	json_t *rows;
+};
+
+static int
+change_add_fn(struct pg_conn *pc, void *arg)
+{
+	struct change_arg *a = arg;
+	int r;
+
+	if ((r = q_exec(pc, S_CHANGE_LOCK, P0)) != 0)
+		return r;
+	return q_exec(pc, S_CHANGE_INSERT, P(QI(a->now), QT(a->actor), QT(a->action),
+	    QT(a->repository), QT(a->target), QT(a->outcome), QT(a->detail)));
+}
+
+int
+kw_pg_change_add(struct kw_pgstore *pg, int64_t now, const char *actor, const char *action,
+    const char *repository, const char *target, const char *outcome, const char *detail)
+{
+	struct change_arg a = { .now = now, .actor = actor, .action = action,
+	    .repository = repository, .target = target, .outcome = outcome, .detail = detail };
+
+	return pg_call(pg, TX_LOCKED, change_add_fn, &a);
+}
+
+static int
+changes_fn(struct pg_conn *pc, void *arg)
+{
+	static const struct col cols[] = {
+		{"seq", C_INT, 0}, {"at", C_INT, 1}, {"actor", C_TEXT, 2}, {"action", C_TEXT, 3},
+		{"repository", C_TEXT_NULL, 4}, {"target", C_TEXT_NULL, 5}, {"outcome", C_TEXT, 6},
+		{"detail", C_TEXT_NULL, 7},
+	};
+	struct change_arg *a = arg;
+	PGresult *res = NULL;
+	int r;
+
+	if ((r = q_run(pc, S_CHANGES, P(QI(a->after), QT(a->repository), QI(a->limit)), &res)) != 0)
+		return r;
+	r = rows_to_array(res, cols, KW_ARRAY_SIZE(cols), &a->rows);
+	PQclear(res);
+	return r;
+}
+
+int
+kw_pg_changes(struct kw_pgstore *pg, const char *repository, int64_t after, int64_t limit,
+    json_t **ret)
+{
+	struct change_arg a = { .after = after, .limit = limit, .repository = repository };
+	int r;
+
+	if ((r = pg_call(pg, TX_NONE, changes_fn, &a)) != 0)
+		return r;
+	*ret = a.rows;
+	return 0;
+}
+
+/* ---- the shared single-use sets ---- */
+
+struct once_arg {
+	int kind;
+	char *hex;
+	int64_t expiry, now;
+	int sweep;
+	int64_t swept;
+};
+
+static int
+once_fn(struct pg_conn *pc, void *arg)
+{
+	struct once_arg *a = arg;
+	PGresult *res = NULL;
+	int r;
+
+	r = q_run(pc, S_ONCE_SPEND, P(QI(a->kind), QT(a->hex), QI(a->expiry), QI(a->now)), &res);
+	if (r != 0)
+		return r;
+	r = PQntuples(res) == 1 ? 0 : KW_ERR_REPLAY;
+	PQclear(res);
+	if (a->sweep) {
+		/* best effort: a failed sweep is retried by a later spend */
+		if (q_run(pc, S_ONCE_SWEEP, P(QI(a->now), QI(PG_SWEEP_BATCH)), &res) == 0) {
+			(void)parse_i64(PQcmdTuples(res), &a->swept);
+			PQclear(res);
+		}
+	}
+	return r;
+}
+
+int
+kw_pg_once(struct kw_pgstore *pg, int kind, const uint8_t *id, size_t id_len, int64_t expiry,
+    int64_t now, int64_t *ret_swept)
+{
+	struct once_arg a = { .kind = kind, .expiry = expiry, .now = now };
+	int r;
+
+	if (id_len < 1 || id_len > 32)
+		return KW_ERR_INVALID_ARG;
+	if ((r = kw_hex_encode(id, id_len, &a.hex)) != 0)
+		return r;
+	pthread_mutex_lock(&pg->mu);
+	a.sweep = ++pg->once_calls % PG_SWEEP_EVERY == 0;
+	pthread_mutex_unlock(&pg->mu);
+	r = pg_call(pg, TX_NONE, once_fn, &a);
+	free(a.hex);
+	if (ret_swept != NULL)
+		*ret_swept = a.swept;
+	return r;
+}
