@@ -43,6 +43,20 @@ def run(args, timeout=60):
     return p.returncode, p.stdout, p.stderr
 
 
+def tampered_copy(db, copy, sql):
+    """A copy of the database with its triggers dropped (as an attacker with the file would) and sql run"""
+    shutil.copy(db, copy)
+    for ext in ("-wal", "-shm"):
+        if os.path.exists(db + ext):
+            shutil.copy(db + ext, copy + ext)
+    c = sqlite3.connect(copy)
+    c.executescript("DROP TRIGGER IF EXISTS audit_records_no_update;"
+                    "DROP TRIGGER IF EXISTS audit_records_no_delete;" + sql)
+    c.commit()
+    c.close()
+    return copy
+
+
 def main():
     kwctl, dump = sys.argv[1], sys.argv[2]
     tmp = tempfile.mkdtemp(prefix="kw-kwctl-audit.")
@@ -80,16 +94,7 @@ def main():
         check(part == lines[3:5], "export --from 3 --to 5")
 
         def tampered(name, sql, want):
-            copy = os.path.join(tmp, name + ".db")
-            shutil.copy(db, copy)
-            for ext in ("-wal", "-shm"):
-                if os.path.exists(db + ext):
-                    shutil.copy(db + ext, copy + ext)
-            c = sqlite3.connect(copy)
-            c.executescript("DROP TRIGGER IF EXISTS audit_records_no_update;"
-                            "DROP TRIGGER IF EXISTS audit_records_no_delete;" + sql)
-            c.commit()
-            c.close()
+            copy = tampered_copy(db, os.path.join(tmp, name + ".db"), sql)
             rc, out, err = verify(export(name + ".jsonl", copy))
             m = re.match(r"bad: first bad record (\d+): ", out)
             check(rc == 1 and m is not None and int(m.group(1)) == want,
@@ -192,16 +197,7 @@ def segments(kwctl, dump, tmp, db, vk, lines):
 
     # tampered in the database before the export (triggers dropped)
     def tampered(name, sql, want, frm=5, to=14):
-        copy = os.path.join(tmp, "seg-" + name + ".db")
-        shutil.copy(db, copy)
-        for ext in ("-wal", "-shm"):
-            if os.path.exists(db + ext):
-                shutil.copy(db + ext, copy + ext)
-        c = sqlite3.connect(copy)
-        c.executescript("DROP TRIGGER IF EXISTS audit_records_no_update;"
-                        "DROP TRIGGER IF EXISTS audit_records_no_delete;" + sql)
-        c.commit()
-        c.close()
+        copy = tampered_copy(db, os.path.join(tmp, "seg-" + name + ".db"), sql)
         want_bad("db-" + name, seg_export("seg-" + name + ".jsonl", frm, to, copy), want)
 
     tampered("edit", "UPDATE audit_records SET record = replace(record, 'k9', 'k8')"
