@@ -137,6 +137,12 @@ struct audit_proof {
 int audit_tree_root(const struct audit_nodes *src, uint64_t size,
     uint8_t out[static AUDIT_HASH_LEN]) KW_WUR;
 /*
+ * The compact range of D[0:size] (what audit_frontier_append would have
+ * built): popcount(size) lookups. KW_ERR_INVALID_ARG for size >= 2^62.
+ */
+int audit_tree_compact_range(const struct audit_nodes *src, uint64_t size,
+    struct audit_frontier *ret) KW_WUR;
+/*
  * RFC 9162 §2.1.3.1 inclusion proof of leaf index in the tree of size leaves
  * (index < size, else KW_ERR_INVALID_ARG).
  */
@@ -261,6 +267,8 @@ int audit_db_root(struct audit_db *db, uint64_t size, uint8_t out[static AUDIT_H
 int audit_db_checkpoint_add(struct audit_db *db, uint64_t size, int64_t at, const char *note) KW_WUR;
 /* The newest stored checkpoint note (malloc'd); KW_ERR_NOT_FOUND when none. */
 int audit_db_checkpoint_latest(struct audit_db *db, char **ret) KW_WUR;
+/* The stored checkpoint of the smallest size >= size (malloc'd); KW_ERR_NOT_FOUND when none. */
+int audit_db_checkpoint_covering(struct audit_db *db, uint64_t size, char **ret) KW_WUR;
 /* The time of the oldest stored checkpoint (about the checkpoint key's first use); KW_ERR_NOT_FOUND when none. */
 int audit_db_checkpoint_first_at(struct audit_db *db, int64_t *ret) KW_WUR;
 /*
@@ -350,5 +358,59 @@ int audit_verify_log(const char *const *recs, const size_t *lens, uint64_t n,
 /* The same for an export file (JSON Lines as audit_db_export writes it). */
 int audit_verify_file(const char *path, const char *note, size_t note_len,
     const struct audit_vkey *key, struct audit_verify_result *ret) KW_WUR;
+
+/* ---- segments: a range verifiable on its own, for retention (audit_segment.c) ---- */
+
+/*
+ * A segment export (docs/audit.md "Retention") is JSON Lines: one header
+ * line, the RFC 8785 form of
+ *   {"checkpoint":<signed note of size N >= to>,
+ *    "consistency":[<hex>...],   RFC 9162 proof from to to N ([] when to == N)
+ *    "format":"keywarden-audit-segment","from":F,
+ *    "latest":{"checkpoint":<newer note>,"consistency":[<hex>...]},   optional
+ *    "left":[<hex>...],          compact range of D[0:from], largest first
+ *    "to":T,"v":1}
+ * then records from..to-1, one per line, exactly as audit_db_export writes.
+ */
+#define AUDIT_SEGMENT_FORMAT "keywarden-audit-segment"
+
+struct audit_segment_info {
+	uint64_t from, to;          /* the range [from, to) */
+	uint64_t size;              /* the tree size of the segment's checkpoint */
+	uint64_t latest_size;       /* the newer checkpoint's size; 0 when none */
+	char origin[AUDIT_ORIGIN_MAX + 1];
+	uint8_t first_prev[AUDIT_HASH_LEN];   /* verify: the first record's prev */
+	uint8_t last_leaf[AUDIT_HASH_LEN];    /* verify: the last record's leaf hash */
+};
+
+/*
+ * Write records [from, to) of db as a segment to f, with the stored
+ * checkpoint of the smallest size >= to, and the newest stored checkpoint
+ * when it is larger. The checkpoints are checked against the tables' tree
+ * (KW_ERR_MISMATCH when one is not). Returns 0 and *ret_info (may be NULL;
+ * first_prev and last_leaf unset), KW_ERR_INVALID_ARG (from >= to, to past
+ * the log), KW_ERR_NOT_FOUND (no checkpoint covers to), KW_ERR_IO or a
+ * database error.
+ */
+int audit_segment_export(struct audit_db *db, uint64_t from, uint64_t to, FILE *f,
+    struct audit_segment_info *ret_info) KW_WUR;
+/*
+ * Verify a segment (buf, len: the whole export) with the log's key: the
+ * header is well formed (else KW_ERR_INVALID_FORMAT), its checkpoint
+ * verifies with key and names the key's log as origin (else the error of
+ * audit_checkpoint_verify, or KW_ERR_NOT_FOUND for another origin), the
+ * newer checkpoint, when present, likewise and consistent with it
+ * (KW_ERR_MISMATCH: the log forked). Then the verdict in *ret, as
+ * audit_verify_log gives it: every record decodes canonically and holds its
+ * index from, from + 1, ..., each names its predecessor's leaf hash in
+ * prev, the segment holds exactly to - from records, and they are the
+ * leaves from..to-1 of the checkpoint's tree. ret->first_bad is a log
+ * index. *ret_info (may be NULL) says what the segment is.
+ */
+int audit_verify_segment(const char *buf, size_t len, const struct audit_vkey *key,
+    struct audit_verify_result *ret, struct audit_segment_info *ret_info) KW_WUR;
+/* The same for a segment file (up to 1 GiB; KW_ERR_IO, KW_ERR_TOO_LARGE). */
+int audit_verify_segment_file(const char *path, const struct audit_vkey *key,
+    struct audit_verify_result *ret, struct audit_segment_info *ret_info) KW_WUR;
 
 #endif

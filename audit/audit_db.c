@@ -488,17 +488,19 @@ audit_db_checkpoint_add(struct audit_db *db, uint64_t size, int64_t at, const ch
 	return r;
 }
 
-int
-audit_db_checkpoint_latest(struct audit_db *db, char **ret)
+/* The note of the first row sql gives (its ?1 bound to min when min >= 0). */
+static int
+checkpoint_note(struct audit_db *db, const char *sql, sqlite3_int64 min, char **ret)
 {
 	sqlite3_stmt *s = NULL;
 	int r, rc;
 
-	if (db == NULL || ret == NULL)
-		return KW_ERR_INVALID_ARG;
-	if (sqlite3_prepare_v2(db->db, "SELECT note FROM audit_checkpoints ORDER BY size DESC"
-	    " LIMIT 1", -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return db_err(db);
+	if (min >= 0 && sqlite3_bind_int64(s, 1, min) != SQLITE_OK) {
+		r = db_err(db);
+		goto out;
+	}
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL) {
 		char *c = strdup((const char *)sqlite3_column_text(s, 0));
@@ -509,8 +511,29 @@ audit_db_checkpoint_latest(struct audit_db *db, char **ret)
 	} else {
 		r = rc == SQLITE_DONE || rc == SQLITE_ROW ? KW_ERR_NOT_FOUND : db_err(db);
 	}
+out:
 	sqlite3_finalize(s);
 	return r;
+}
+
+int
+audit_db_checkpoint_latest(struct audit_db *db, char **ret)
+{
+	if (db == NULL || ret == NULL)
+		return KW_ERR_INVALID_ARG;
+	return checkpoint_note(db, "SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+	    -1, ret);
+}
+
+int
+audit_db_checkpoint_covering(struct audit_db *db, uint64_t size, char **ret)
+{
+	sqlite3_int64 sz;
+
+	if (db == NULL || ret == NULL || int64_of(size, &sz) != 0)
+		return KW_ERR_INVALID_ARG;
+	return checkpoint_note(db, "SELECT note FROM audit_checkpoints WHERE size >= ?1"
+	    " ORDER BY size LIMIT 1", sz, ret);
 }
 
 int

@@ -110,6 +110,29 @@ audit_frontier_root(const struct audit_frontier *f, uint8_t out[static AUDIT_HAS
 	return 0;
 }
 
+int
+audit_tree_compact_range(const struct audit_nodes *src, uint64_t size, struct audit_frontier *ret)
+{
+	struct audit_frontier f;
+	uint64_t off = 0;
+	int r;
+
+	if (src == NULL || src->get == NULL || ret == NULL || size >= (UINT64_C(1) << 62))
+		return KW_ERR_INVALID_ARG;
+	audit_frontier_init(&f);
+	for (int level = 61; level >= 0; level--) {
+		if (!((size >> level) & 1))
+			continue;
+		if ((r = src->get(src->arg, (unsigned int)level, off >> level, f.hash[f.n])) != 0)
+			return r;
+		f.n++;
+		off += UINT64_C(1) << level;
+	}
+	f.size = size;
+	*ret = f;
+	return 0;
+}
+
 /* ---- proofs from perfect subtree roots ---- */
 
 /* The largest power of two smaller than n (n >= 2). */

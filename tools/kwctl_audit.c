@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * kwctl audit verify --log FILE --checkpoint FILE --key FILE
+ * kwctl audit verify --segment FILE --key FILE
  * kwctl audit export --db FILE [--from N] [--to N] [--out FILE] [--checkpoint-out FILE]
+ *                    [--segment]
  * Offline: verify an exported audit log against a signed checkpoint and the
- * log's public key (audit/audit_verify.c), and export records (and the
- * newest stored checkpoint) from a database file read-only. docs/audit.md.
+ * log's public key (audit/audit_verify.c), or a segment export on its own
+ * (audit/audit_segment.c), and export records (and the newest stored
+ * checkpoint), or a segment, from a database file read-only. docs/audit.md.
  * Exit status: 0 verified / exported, 1 the log or checkpoint does not
  * verify or the export failed, 2 usage or unreadable input.
  */
@@ -25,16 +28,22 @@ void
 kwctl_usage_audit(FILE *f)
 {
 	fputs("usage: kwctl audit verify --log FILE --checkpoint FILE --key FILE\n"
+	    "       kwctl audit verify --segment FILE --key FILE\n"
 	    "       kwctl audit export --db FILE [--from N] [--to N] [--out FILE]\n"
-	    "                          [--checkpoint-out FILE]\n"
+	    "                          [--checkpoint-out FILE] [--segment]\n"
 	    "\n"
 	    "  verify: check an exported log (JSON Lines, one record per line, from record 0)\n"
 	    "          against a signed checkpoint (C2SP signed note) and the log's verifier key\n"
 	    "          (<name>+<key id>+<base64 key>, one line); prints \"ok\" or the first bad\n"
-	    "          record's index and why\n"
+	    "          record's index and why. --segment: check a segment export (below),\n"
+	    "          which carries its own checkpoint and proofs, with the key alone\n"
 	    "  export: write records [from, to) of the audit tables in a database file (read\n"
 	    "          only; default: all) to --out (default: standard output), and the newest\n"
-	    "          stored checkpoint to --checkpoint-out\n"
+	    "          stored checkpoint to --checkpoint-out. --segment: write a segment: a\n"
+	    "          header line with the stored checkpoint covering the range, the tree\n"
+	    "          hashes left of --from and the consistency proof to the checkpoint (and\n"
+	    "          the newest checkpoint with its proof), then the records; --to defaults\n"
+	    "          to the newest checkpoint's size\n"
 	    "\n"
 	    "Exit status: 0 verified or exported, 1 not verified or failed, 2 usage or\n"
 	    "unreadable input.\n", f);
@@ -61,6 +70,59 @@ read_text(const char *path, size_t max, bool strip, char **ret, size_t *ret_len)
 	return 0;
 }
 
+static void
+print_hex(const char *label, const uint8_t h[static AUDIT_HASH_LEN])
+{
+	printf("%s ", label);
+	for (size_t i = 0; i < AUDIT_HASH_LEN; i++)
+		printf("%02x", h[i]);
+	putchar('\n');
+}
+
+/* kwctl audit verify --segment FILE --key FILE, the key already parsed. */
+static int
+verify_segment(const char *path, const struct audit_vkey *key)
+{
+	struct audit_verify_result res;
+	struct audit_segment_info info;
+	int r;
+
+	if ((r = audit_verify_segment_file(path, key, &res, &info)) != 0) {
+		switch (r) {
+		case KW_ERR_IO:
+		case KW_ERR_TOO_LARGE:
+			return kwctl_usage_error("audit verify: cannot read the segment file");
+		case KW_ERR_INVALID_FORMAT:
+			return kwctl_fail(KWCTL_EFAIL, "audit verify: not a segment export (its"
+			    " header line is missing or malformed)");
+		case KW_ERR_NOT_FOUND:
+			return kwctl_fail(KWCTL_EFAIL, "audit verify: the segment's checkpoint does"
+			    " not verify with the key: another log's, or not signed by this key");
+		case KW_ERR_MISMATCH:
+			return kwctl_fail(KWCTL_EFAIL, "audit verify: the segment's newer checkpoint"
+			    " is not consistent with its checkpoint: the log forked");
+		default:
+			return kwctl_fail(KWCTL_EFAIL, "audit verify: the segment's checkpoint does"
+			    " not verify with the key: %s", kw_strerror(r));
+		}
+	}
+	if (!res.ok) {
+		printf("bad: first bad record %llu: %s\n", (unsigned long long)res.first_bad,
+		    res.reason);
+		return KWCTL_EFAIL;
+	}
+	printf("ok: records [%llu, %llu) of '%s' are leaves of the tree of size %llu its"
+	    " checkpoint signs", (unsigned long long)info.from, (unsigned long long)info.to,
+	    info.origin, (unsigned long long)info.size);
+	if (info.latest_size > 0)
+		printf("; the newer checkpoint of size %llu extends it",
+		    (unsigned long long)info.latest_size);
+	putchar('\n');
+	print_hex("first-prev", info.first_prev);
+	print_hex("last-leaf", info.last_leaf);
+	return KWCTL_OK;
+}
+
 static int
 cmd_verify(int argc, char **argv)
 {
@@ -68,10 +130,11 @@ cmd_verify(int argc, char **argv)
 		{"log", required_argument, NULL, 'l'},
 		{"checkpoint", required_argument, NULL, 'c'},
 		{"key", required_argument, NULL, 'k'},
+		{"segment", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *log = NULL, *cpath = NULL, *kpath = NULL;
+	const char *log = NULL, *cpath = NULL, *kpath = NULL, *spath = NULL;
 	struct audit_verify_result res;
 	struct audit_checkpoint cp;
 	struct audit_vkey *key = NULL;
@@ -85,12 +148,17 @@ cmd_verify(int argc, char **argv)
 		case 'l': log = optarg; break;
 		case 'c': cpath = optarg; break;
 		case 'k': kpath = optarg; break;
+		case 's': spath = optarg; break;
 		case 'h': kwctl_usage_audit(stdout); return KWCTL_OK;
 		default: return kwctl_usage_error("audit verify: unknown option (try --help)");
 		}
 	}
-	if (optind != argc || log == NULL || cpath == NULL || kpath == NULL)
-		return kwctl_usage_error("audit verify: --log, --checkpoint and --key are required");
+	if (optind == argc && spath != NULL && (log != NULL || cpath != NULL))
+		return kwctl_usage_error("audit verify: a segment carries its checkpoint: --segment"
+		    " goes with --key alone");
+	if (optind != argc || kpath == NULL || (spath == NULL && (log == NULL || cpath == NULL)))
+		return kwctl_usage_error("audit verify: --log, --checkpoint and --key (or --segment"
+		    " and --key) are required");
 	if (read_text(kpath, KWCTL_MAX_VKEY, true, &vtext, &vlen) != 0) {
 		rc = kwctl_usage_error("audit verify: cannot read the key file");
 		goto out;
@@ -98,6 +166,10 @@ cmd_verify(int argc, char **argv)
 	if ((r = audit_vkey_parse(vtext, vlen, &key)) != 0) {
 		rc = kwctl_usage_error("audit verify: the key is not an ECDSA P-256 verifier key"
 		    " (%s)", kw_strerror(r));
+		goto out;
+	}
+	if (spath != NULL) {
+		rc = verify_segment(spath, key);
 		goto out;
 	}
 	if (read_text(cpath, AUDIT_NOTE_MAX, false, &note, &note_len) != 0) {
@@ -147,6 +219,23 @@ parse_u64(const char *s, uint64_t *ret)
 	return 0;
 }
 
+/* The size of the newest stored checkpoint. */
+static int
+latest_size(struct audit_db *db, uint64_t *ret)
+{
+	struct audit_checkpoint cp;
+	char *note = NULL;
+	int r;
+
+	if ((r = audit_db_checkpoint_latest(db, &note)) != 0)
+		return r;
+	r = audit_checkpoint_parse(note, strlen(note), &cp);
+	free(note);
+	if (r == 0)
+		*ret = cp.size;
+	return r;
+}
+
 static int
 cmd_export(int argc, char **argv)
 {
@@ -156,11 +245,13 @@ cmd_export(int argc, char **argv)
 		{"to", required_argument, NULL, 't'},
 		{"out", required_argument, NULL, 'o'},
 		{"checkpoint-out", required_argument, NULL, 'c'},
+		{"segment", no_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *db_path = NULL, *out = NULL, *cp_out = NULL;
 	uint64_t from = 0, to = UINT64_MAX, size = 0;
+	bool segment = false;
 	struct audit_db *db = NULL;
 	char *note = NULL;
 	FILE *f = NULL;
@@ -172,6 +263,7 @@ cmd_export(int argc, char **argv)
 		case 'd': db_path = optarg; break;
 		case 'o': out = optarg; break;
 		case 'c': cp_out = optarg; break;
+		case 's': segment = true; break;
 		case 'f':
 			if (parse_u64(optarg, &from) != 0)
 				return kwctl_usage_error("audit export: --from wants a record index");
@@ -193,8 +285,18 @@ cmd_export(int argc, char **argv)
 		rc = kwctl_fail(KWCTL_EFAIL, "audit export: %s", kw_strerror(r));
 		goto out;
 	}
+	if (segment && to == UINT64_MAX && (r = latest_size(db, &to)) != 0) {
+		rc = kwctl_fail(KWCTL_EFAIL, "audit export: no stored checkpoint: %s",
+		    kw_strerror(r));
+		goto out;
+	}
 	if (to > size)
 		to = size;
+	if (segment && from >= to) {
+		rc = kwctl_usage_error("audit export: a segment needs --from below --to (and the"
+		    " end of the log)");
+		goto out;
+	}
 	if (from > to) {
 		rc = kwctl_usage_error("audit export: --from is past the end of the log");
 		goto out;
@@ -204,7 +306,17 @@ cmd_export(int argc, char **argv)
 		    " exist)");
 		goto out;
 	}
-	if ((r = audit_db_export(db, from, to, f != NULL ? f : stdout)) != 0) {
+	if (segment)
+		r = audit_segment_export(db, from, to, f != NULL ? f : stdout, NULL);
+	else
+		r = audit_db_export(db, from, to, f != NULL ? f : stdout);
+	if (r == KW_ERR_NOT_FOUND && segment) {
+		rc = kwctl_fail(KWCTL_EFAIL, "audit export: no stored checkpoint covers record"
+		    " %llu yet: export a shorter range (--to) or wait for the next checkpoint",
+		    (unsigned long long)(to - 1));
+		goto out;
+	}
+	if (r != 0) {
 		rc = kwctl_fail(KWCTL_EFAIL, "audit export: %s", kw_strerror(r));
 		goto out;
 	}

@@ -30,6 +30,9 @@ static const char *const objectives[][4] = {
 	 "Denials by reason"},
 	{"11", "Trusted roots curated: no release to emulation roots in production",
 	 "policy allow_test_roots (default false)", "Releases to emulation roots"},
+	{"11/12", "Trusted root store and cipher configuration curated and attested",
+	 "policy config clauses (root_store, tls, crypto) checked against the workload's"
+	 " attested configuration manifest", "Configuration requirements"},
 	{"1", "Keys securely generated and rotated", "token keys in the HSM; keywarden --rotate-token-key",
 	 "Token and checkpoint keys"},
 	{"E9/E14/E15", "Evidence of secure practice; the record is tamper-evident",
@@ -82,52 +85,180 @@ entry_claim(const char *member)
 	return strcmp(member, "measurements") == 0 ? "measurement" : member;
 }
 
-/* The entries of one document's lists (doc: a set's document or a policy's reference_values). */
+/* One list of entries, named "<claim>[i]" as release records name them. */
+static void
+add_list(const struct kwctl_report_in *in, const char *repo, const char *set,
+    json_int_t version, const char *claim, const json_t *list, const json_t *rel_by_entry,
+    json_t *allowed, json_t *out)
+{
+	size_t j, n = json_array_size(list);
+	json_t *e;
+
+	json_array_foreach(list, j, e) {
+		char entry[160], key[400];
+		int64_t nb = rfc3339_or(e, "not-before", -1);
+		int64_t na = rfc3339_or(e, "not-after", -1);
+		const char *status;
+		json_int_t rel;
+
+		if (!json_is_object(e) || !json_is_string(json_object_get(e, "value")))
+			continue;
+		snprintf(entry, sizeof(entry), "%s[%zu]", claim, j);
+		snprintf(key, sizeof(key), "%s/%s %s", repo, set, entry);
+		rel = json_integer_value(json_object_get(rel_by_entry, key));
+		if (na >= 0 && na <= in->now)
+			status = "expired";
+		else if (nb > in->now)
+			status = "not-yet-valid";
+		else if (na >= 0 && j + 1 < n)
+			status = "superseded";
+		else if (na < 0)
+			status = "open-ended";
+		else
+			status = "active";
+		/* appraisal records name the SNP measurement or the TDX mrtd as "measurement" */
+		if (strcmp(claim, "measurement") == 0 || strcmp(claim, "mrtd") == 0)
+			json_object_set_new(allowed, str(e, "value"), json_true());
+		json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s,"
+		    " s:o, s:o, s:s, s:I, s:b}",
+		    "repository", repo, "set", set, "set_version", version,
+		    "entry", entry, "value", str(e, "value"), "name", str(e, "name"),
+		    "not_before", nb >= 0 ? json_integer(nb) : json_null(),
+		    "not_after", na >= 0 ? json_integer(na) : json_null(),
+		    "status", status, "releases", rel, "never_matched", rel == 0));
+	}
+}
+
+/*
+ * The entries of one document's lists (doc: a set's document or a policy's
+ * reference_values): the arrays ("measurements", "mrtd"), and the lists
+ * under "rtmr" ("rtmr<i>"), "pcrs" ("pcrs.<bank>.<n>") and "eventlog"
+ * ("eventlog.<claim>"), each named by the claim it pins (docs/policy.md).
+ */
 static void
 add_entries(const struct kwctl_report_in *in, const char *repo, const char *set,
     json_int_t version, json_t *doc, const json_t *rel_by_entry, json_t *allowed, json_t *out)
 {
-	const char *member;
-	json_t *list;
+	const char *member, *k, *k2;
+	json_t *v, *l, *l2;
+	char claim[100];
 
-	json_object_foreach(doc, member, list) {
-		json_t *e;
-		size_t j, n = json_array_size(list);
-
-		if (!json_is_array(list))
-			continue;
-		json_array_foreach(list, j, e) {
-			char entry[160], key[400];
-			int64_t nb = rfc3339_or(e, "not-before", -1);
-			int64_t na = rfc3339_or(e, "not-after", -1);
-			const char *status;
-			json_int_t rel;
-
-			if (!json_is_object(e) || !json_is_string(json_object_get(e, "value")))
-				continue;
-			snprintf(entry, sizeof(entry), "%s[%zu]", entry_claim(member), j);
-			snprintf(key, sizeof(key), "%s/%s %s", repo, set, entry);
-			rel = json_integer_value(json_object_get(rel_by_entry, key));
-			if (na >= 0 && na <= in->now)
-				status = "expired";
-			else if (nb > in->now)
-				status = "not-yet-valid";
-			else if (na >= 0 && j + 1 < n)
-				status = "superseded";
-			else if (na < 0)
-				status = "open-ended";
-			else
-				status = "active";
-			json_object_set_new(allowed, str(e, "value"), json_true());
-			json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s,"
-			    " s:o, s:o, s:s, s:I, s:b}",
-			    "repository", repo, "set", set, "set_version", version,
-			    "entry", entry, "value", str(e, "value"), "name", str(e, "name"),
-			    "not_before", nb >= 0 ? json_integer(nb) : json_null(),
-			    "not_after", na >= 0 ? json_integer(na) : json_null(),
-			    "status", status, "releases", rel, "never_matched", rel == 0));
+	json_object_foreach(doc, member, v) {
+		if (json_is_array(v)) {
+			add_list(in, repo, set, version, entry_claim(member), v, rel_by_entry, allowed,
+			    out);
+		} else if (strcmp(member, "rtmr") == 0 || strcmp(member, "eventlog") == 0) {
+			json_object_foreach(v, k, l) {
+				snprintf(claim, sizeof(claim), "%s%s%.64s", member,
+				    member[0] == 'r' ? "" : ".", k);
+				add_list(in, repo, set, version, claim, l, rel_by_entry, allowed, out);
+			}
+		} else if (strcmp(member, "pcrs") == 0) {
+			json_object_foreach(v, k, l) {
+				json_object_foreach(l, k2, l2) {
+					snprintf(claim, sizeof(claim), "pcrs.%.16s.%.16s", k, k2);
+					add_list(in, repo, set, version, claim, l2, rel_by_entry, allowed,
+					    out);
+				}
+			}
 		}
 	}
+}
+
+/* A list of strings as one "a, b, c" cell (malloc'd; NULL when out of memory). */
+static char *
+joined(const json_t *a)
+{
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&buf, &len);
+	json_t *x;
+
+	if (f == NULL)
+		return NULL;
+	json_array_foreach(a, i, x)
+		fprintf(f, "%s%s", i > 0 ? ", " : "", json_is_string(x) ? json_string_value(x) : "?");
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static void
+add_requirement(json_t *out, const json_t *pol, const char *clause, const char *text)
+{
+	json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:s, s:s}", "repository",
+	    str(pol, "repository"), "policy", str(pol, "name"), "version",
+	    json_integer_value(json_object_get(pol, "version")), "clause", clause, "requirement",
+	    text != NULL ? text : "?"));
+}
+
+/*
+ * What each policy requires of the workload's configuration manifest
+ * (docs/policy.md "config"): the trusted root store, the TLS configuration
+ * and the key-length floors, one row per clause; a policy without any gets
+ * one row saying they are not checked.
+ */
+static json_t *
+build_config(const struct kwctl_report_in *in)
+{
+	static const char *const lists[] = { "cipher_suites", "groups", "signature_algorithms", NULL };
+	static const char *const floors[] = { "min_rsa_bits", "min_ec_bits", "min_symmetric_bits",
+		NULL };
+	json_t *out = json_array(), *pol;
+	size_t i;
+
+	json_array_foreach(json_object_get(in->policies, "policies"), i, pol) {
+		const json_t *cfg = json_object_get(json_object_get(pol, "document"), "config");
+		const json_t *rs = json_object_get(cfg, "root_store"), *tls = json_object_get(cfg, "tls");
+		const json_t *cr = json_object_get(cfg, "crypto");
+		size_t before = json_array_size(out);
+		char clause[64], text[200], *t;
+
+		if (json_is_array(json_object_get(rs, "digests"))) {
+			t = joined(json_object_get(rs, "digests"));
+			add_requirement(out, pol, "root_store.digests", t);
+			free(t);
+		}
+		if (json_is_array(json_object_get(rs, "fingerprints"))) {
+			const json_t *ex = json_object_get(rs, "exact");
+			char *all = joined(json_object_get(rs, "fingerprints"));
+
+			t = NULL;
+			if (all != NULL && asprintf(&t, "%s (%s)", all, json_is_false(ex) ?
+			    "at most these certificates" : "exactly these certificates") < 0)
+				t = NULL;
+			add_requirement(out, pol, "root_store.fingerprints", t);
+			free(t);
+			free(all);
+		}
+		if (json_is_string(json_object_get(tls, "min_version"))) {
+			snprintf(text, sizeof(text), "TLS %s or later",
+			    json_string_value(json_object_get(tls, "min_version")));
+			add_requirement(out, pol, "tls.min_version", text);
+		}
+		for (size_t k = 0; lists[k] != NULL; k++) {
+			if (!json_is_array(json_object_get(tls, lists[k])))
+				continue;
+			snprintf(clause, sizeof(clause), "tls.%s", lists[k]);
+			t = joined(json_object_get(tls, lists[k]));
+			add_requirement(out, pol, clause, t);
+			free(t);
+		}
+		for (size_t k = 0; floors[k] != NULL; k++) {
+			if (!json_is_integer(json_object_get(cr, floors[k])))
+				continue;
+			snprintf(clause, sizeof(clause), "crypto.%s", floors[k]);
+			snprintf(text, sizeof(text), "at least %lld bits",
+			    (long long)json_integer_value(json_object_get(cr, floors[k])));
+			add_requirement(out, pol, clause, text);
+		}
+		if (json_array_size(out) == before)
+			add_requirement(out, pol, "none", "the root store and the TLS configuration are"
+			    " not checked");
+	}
+	return out;
 }
 
 /*
@@ -163,7 +294,7 @@ kwctl_report_build(const struct kwctl_report_in *in)
 	json_t *rel_by_entry = json_object(), *rel_rows = json_object(), *den = json_object();
 	json_t *seen = json_object(), *allowed = json_object(), *root_of = json_object();
 	json_t *emu = json_object(), *tkeys = json_object(), *refvals = NULL, *meas = json_array();
-	json_t *releases = json_array(), *denials = json_array(), *tk = json_array();
+	json_t *releases = json_array(), *denials = json_array(), *tk = json_array(), *cfgreq;
 	const char *k;
 	size_t i;
 	json_int_t nrel = 0, nden = 0, napp = 0;
@@ -238,6 +369,7 @@ kwctl_report_build(const struct kwctl_report_in *in)
 		}
 	}
 	refvals = build_refvals(in, rel_by_entry, allowed);
+	cfgreq = build_config(in);
 	json_object_foreach(seen, k, x)
 		json_array_append_new(meas, json_pack("{s:s, s:O, s:O, s:b}", "value", k,
 		    "appraisals", json_object_get(x, "appraisals"), "releases",
@@ -299,7 +431,7 @@ kwctl_report_build(const struct kwctl_report_in *in)
 		    (json_int_t)((in->now - in->checkpoint_first_at) / 86400)));
 	kw_time_format_rfc3339(in->now, when);
 	rep = json_pack("{s:i, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:o, s:o, s:O, s:o, s:o, s:o,"
-	    " s:o, s:o, s:o, s:O}",
+	    " s:o, s:o, s:o, s:o, s:O}",
 	    "report_version", 1, "generated_at", when, "now", (json_int_t)in->now,
 	    "window_days", (json_int_t)in->days,
 	    "totals", "records", (json_int_t)json_array_size(in->records), "appraisals", napp,
@@ -308,7 +440,8 @@ kwctl_report_build(const struct kwctl_report_in *in)
 	    "policies", json_object_get(in->policies, "policies") != NULL ?
 	    json_object_get(in->policies, "policies") : json_array(),
 	    "reference_values", refvals, "measurements", meas, "releases", releases,
-	    "denials", denials, "emulation_releases", emu, "signing_keys", tk,
+	    "denials", denials, "emulation_releases", emu, "config_requirements", cfgreq,
+	    "signing_keys", tk,
 	    "checkpoint", in->checkpoint);
 	emu = NULL;
 	json_decref(rel_by_entry);
@@ -340,6 +473,8 @@ static const struct section sections[] = {
 	 NULL}},
 	{"Denials by reason", "denials", {"check", "reason", "count", NULL}},
 	{"Releases to emulation roots", "emulation_releases", {"resource", "root", "count", NULL}},
+	{"Configuration requirements", "config_requirements", {"repository", "policy", "version",
+	 "clause", "requirement", NULL}},
 	{"Token and checkpoint keys", "signing_keys", {"use", "kid", "seen_at", "age_days", NULL}},
 	{"Checkpoint verification", "checkpoint", {"present", "signature", "detail", "size", "time",
 	 "origin", "consistency", "log_size", NULL}},

@@ -7,7 +7,10 @@ expected fields (read from the SQLite file, and the hash chain checked here
 from RFC 6962's leaf hash); a release record names the reference value that
 matched; an audit log on a full file system refuses releases with 503 and
 releases nothing, and recovers when space returns; kill -9 during a burst of
-releases: every acknowledged release has its record afterwards.
+releases: every acknowledged release has its record afterwards. Every audit
+route refuses admins without the auditor role (403 problem JSON) and serves
+auditors; a segment export of a middle range of the live log verifies on its
+own with the published checkpoint key (kwctl and the Python checks).
 """
 import base64
 import hashlib
@@ -25,6 +28,7 @@ import kwtest  # noqa: E402
 from kwtest import Attester, Broker, jcs  # noqa: E402
 # MTH and the RFC 9162 verifications, written from the RFCs in Python (the audit unit test's)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit", "audit"))
+import verify_proofs  # noqa: E402
 from verify_proofs import leaf_hash, mth, verify_consistency, verify_inclusion  # noqa: E402
 
 
@@ -532,13 +536,107 @@ def disk_full():
             os.rmdir(mnt)
 
 
+# admins of the role test (t_audit_roles): subject -> [(role, repositories)]
+ROLE_GRANTS = {
+    "ops-admin": [("key-admin", ["*"]), ("policy-admin", ["*"])],
+    "aud-demo": [("auditor", ["demo"])],
+    "aud-other": [("auditor", ["other"])],
+}
+
+
+def config(c):
+    c.setdefault("audit", {}).update({"checkpoint_interval": 1})
+    for subj, grants in ROLE_GRANTS.items():
+        for role, repos in grants:
+            c["admin"]["grants"].append({"subject": subj, "role": role, "repositories": repos})
+
+
+def t_audit_roles(b):
+    """Every audit route: 403 problem JSON without the auditor role, 200 with it."""
+    for subj in list(ROLE_GRANTS) + ["no-grant"]:
+        subprocess.run(["sh", os.path.join(kwtest.SRC, "scripts", "mk-admin-cert.sh"), b.tls_dir, subj],
+                       check=True, stdout=subprocess.DEVNULL)
+    settle(b)
+    n = len(records(b))
+    assert n > 10 and any(r["kind"] == "release" for r in records(b)), n
+    checkpoint(b, 1)
+    routes = ["/admin/v1/audit", "/admin/v1/audit?repository=demo", "/admin/v1/audit?last=5",
+              "/admin/v1/audit?kind=release", "/admin/v1/audit/proof?index=0",
+              "/admin/v1/audit/proof?index=1&size=%d" % n, "/admin/v1/audit/consistency?from=1&to=%d" % n,
+              "/admin/v1/audit/checkpoint"]
+    for path in routes:
+        for who in ("ops-admin", "no-grant"):
+            st, ct, body = b.admin("GET", path, who=who)
+            assert st == 403 and ct.startswith("application/problem+json"), (path, who, st, ct, body)
+            assert body["status"] == 403 and "auditor" in body.get("detail", ""), (path, who, body)
+            for leak in ("records", "proof", "root", "note", "leaf_hash"):
+                assert leak not in body, (path, who, body)
+        for who in ("demo-admin", "aud-demo"):
+            st, ct, body = b.admin("GET", path, who=who)
+            assert st == 200, (path, who, st, body)
+    # the listing as auditors scoped to one repository: only theirs, and records of none
+    for who, repo in (("aud-demo", "demo"), ("aud-other", "other")):
+        st, _, body = b.admin("GET", "/admin/v1/audit?limit=10000", who=who)
+        assert st == 200, (who, st, body)
+        repos = {r["data"].get("repository") for r in body["records"]}
+        assert repos <= {repo, None}, (who, repos)
+        assert any(r["kind"] == "start" for r in body["records"]), who
+    st, _, body = b.admin("GET", "/admin/v1/audit?limit=10000", who="aud-demo")
+    assert any(r["kind"] == "release" for r in body["records"]), "aud-demo sees no release of demo"
+    st, ct, body = b.admin("GET", "/admin/v1/audit?repository=demo", who="aud-other")
+    assert st == 403 and ct.startswith("application/problem+json"), (st, body)
+
+
+def t_segment_export(b):
+    """kwctl audit export --segment of a middle range of the live log, verified with the published key."""
+    import tempfile
+    settle(b)
+    n = len(records(b))
+    note = checkpoint(b, n)
+    size = int(note.split("\n")[1])
+    frm, to = size // 3, 2 * size // 3
+    assert 0 < frm < to < size, (frm, to, size)
+    vkey = vkey_of(b)
+    with tempfile.TemporaryDirectory() as tmp:
+        seg, keyf = os.path.join(tmp, "seg.jsonl"), os.path.join(tmp, "key.txt")
+        with open(keyf, "w") as f:
+            f.write(vkey)
+        p = subprocess.run([KWCTL, "audit", "export", "--db", b.audit_db, "--segment", "--from", str(frm),
+                            "--to", str(to), "--out", seg], capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        p = subprocess.run([KWCTL, "audit", "verify", "--segment", seg, "--key", keyf],
+                           capture_output=True, text=True)
+        assert p.returncode == 0 and p.stdout.startswith("ok: records [%d, %d) of '127.0.0.1:%d/audit'"
+                                                         % (frm, to, b.port)), (p.stdout, p.stderr)
+        text = open(seg, encoding="utf-8", newline="").read()
+        before = len(verify_proofs.failures)
+        got = verify_proofs.check_segment(text, vkey)
+        assert got is not None and got[:2] == (frm, to) and got[2] >= to, got
+        assert verify_proofs.failures[before:] == [], verify_proofs.failures[before:]
+        # the records are the live log's, and the segment's checkpoints reach the published one
+        lines = text.split("\n")
+        assert [json.loads(x) for x in lines[1:-1]] == records(b)[frm:to]
+        hdr = json.loads(lines[0])
+        newest = hdr["latest"]["checkpoint"] if "latest" in hdr else hdr["checkpoint"]
+        assert int(newest.split("\n")[1]) >= size, (newest, size)
+        # an edited record of the archive is named
+        k = frm + (to - frm) // 2
+        i = k - frm + 1
+        lines[i] = lines[i].replace('"at":', '"at":1', 1)
+        with open(seg, "w", encoding="utf-8", newline="") as f:
+            f.write("\n".join(lines))
+        p = subprocess.run([KWCTL, "audit", "verify", "--segment", seg, "--key", keyf],
+                           capture_output=True, text=True)
+        assert p.returncode == 1 and p.stdout.startswith("bad: first bad record %d: " % k), (p.stdout, p.stderr)
+
+
 TESTS = [t_start_record, t_token_key_rotation, t_admin_changes_recorded, t_full_flow, t_refval_from_set, t_denials,
-         t_refused_appraisal, t_checkpoint, t_admin_audit, t_kwctl_audit, t_stop_record, t_kill9_burst]
+         t_refused_appraisal, t_checkpoint, t_admin_audit, t_kwctl_audit, t_audit_roles, t_segment_export,
+         t_stop_record, t_kill9_burst]
 
 
 def main():
-    rc = kwtest.run_tests(Broker(config_edit=lambda c: c.setdefault("audit", {}).update(
-        {"checkpoint_interval": 1})), TESTS, setup=setup)
+    rc = kwtest.run_tests(Broker(config_edit=config), TESTS, setup=setup)
     return rc | disk_full()
 
 

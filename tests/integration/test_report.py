@@ -24,7 +24,20 @@ OLD_M = "ab" * 48        # expired window
 NEVER_M = "cd" * 48      # valid, never matched
 SECTIONS = ["Control objectives", "Keys and policies", "Reference values", "Measurements seen versus allowed",
             "Releases per key and reference value", "Denials by reason", "Releases to emulation roots",
-            "Token and checkpoint keys", "Checkpoint verification"]
+            "Configuration requirements", "Token and checkpoint keys", "Checkpoint verification"]
+# policies with reference values nested under pcrs, eventlog and rtmr, and configuration clauses
+PCR_A, PCR_B, KERNEL = "a1" * 32, "b2" * 32, "c3" * 32
+ROOTS = "d4" * 48
+TPM_POLICY = {"version": 1, "reference_values": {
+    "pcrs": {"sha256": {"7": [{"value": PCR_A, "not-after": "2099-01-01T00:00:00Z"}, {"value": PCR_B}]}},
+    "eventlog": {"kernel_sha256": [{"value": KERNEL, "name": "kernel 6.1"}]}},
+    "config": {"root_store": {"digests": [ROOTS]},
+               "tls": {"min_version": "1.3", "cipher_suites": ["TLS_AES_256_GCM_SHA384"]},
+               "crypto": {"min_ec_bits": 256}}}
+MRTD, RTMR0 = "e5" * 48, "f6" * 48
+TDX_POLICY = {"version": 1, "reference_values": {
+    "mrtd": [{"value": MRTD, "name": "td fw"}],
+    "rtmr": {"0": [{"value": RTMR0, "not-after": "2021-01-01T00:00:00Z"}]}}}
 
 
 def audit(b, kind):
@@ -81,6 +94,9 @@ def main():
         b.provision("demo/key/set", policy="by-set", document={
             "version": 1, "allow_test_roots": True, "reference_values": {"sets": ["builds"]}})
         b.provision("demo/key/other", policy="other", document=kwtest.policy_for(OLD_M))
+        for name, doc in (("tpm-pol", TPM_POLICY), ("tdx-pol", TDX_POLICY)):
+            st, _, body = b.admin("PUT", "/admin/v1/policies/demo/" + name, {"document": doc})
+            assert st == 201, (name, st, body)
         a = Attester(b)
         tok = a.token()
         for res, n in (("demo/key/disk", 1), ("demo/key/set", 2)):
@@ -128,6 +144,29 @@ def main():
         ph = {r["value"]: r for r in rep["reference_values"] if r["set"] == "phase"}
         assert ph["ee" * 48]["status"] == "superseded" and ph["ff" * 48]["status"] == "open-ended", ph
         assert 6 * 86400 < ph["ee" * 48]["not_after"] - time.time() <= 7 * 86400, ph
+        # lists nested under pcrs, eventlog, rtmr, and mrtd, with their windows
+        nest = {(r["set"], r["entry"]): r for r in rep["reference_values"] if r["set"] in
+                ("policy:tpm-pol", "policy:tdx-pol")}
+        assert sorted(nest) == [("policy:tdx-pol", "mrtd[0]"), ("policy:tdx-pol", "rtmr0[0]"),
+                                ("policy:tpm-pol", "eventlog.kernel_sha256[0]"),
+                                ("policy:tpm-pol", "pcrs.sha256.7[0]"), ("policy:tpm-pol", "pcrs.sha256.7[1]")], nest
+        assert nest[("policy:tpm-pol", "pcrs.sha256.7[0]")]["status"] == "superseded", nest
+        assert nest[("policy:tpm-pol", "pcrs.sha256.7[0]")]["value"] == PCR_A, nest
+        assert nest[("policy:tpm-pol", "pcrs.sha256.7[1]")]["status"] == "open-ended", nest
+        assert nest[("policy:tpm-pol", "eventlog.kernel_sha256[0]")]["name"] == "kernel 6.1", nest
+        assert nest[("policy:tdx-pol", "rtmr0[0]")]["status"] == "expired", nest
+        assert nest[("policy:tdx-pol", "rtmr0[0]")]["not_after"] == 1609459200, nest
+        assert nest[("policy:tdx-pol", "mrtd[0]")]["value"] == MRTD and \
+            all(r["never_matched"] for r in nest.values()), nest
+        # what each policy requires of the workload's root store and TLS configuration
+        req = {(r["policy"], r["clause"]): r["requirement"] for r in rep["config_requirements"]}
+        assert req[("tpm-pol", "root_store.digests")] == ROOTS, req
+        assert req[("tpm-pol", "tls.min_version")] == "TLS 1.3 or later", req
+        assert req[("tpm-pol", "tls.cipher_suites")] == "TLS_AES_256_GCM_SHA384", req
+        assert req[("tpm-pol", "crypto.min_ec_bits")] == "at least 256 bits", req
+        assert len([k for k in req if k[0] == "tpm-pol"]) == 4, req
+        for pol in ("demo", "by-set", "other", "tdx-pol"):
+            assert "not checked" in req[(pol, "none")], (pol, req)
         meas = {x["value"]: x for x in rep["measurements"]}
         assert meas[m]["allowed"] and meas[m]["releases"] == 3 and meas[m]["appraisals"] >= 1, meas
         emu = sum(x["count"] for x in rep["emulation_releases"] if x["root"] == "test")
@@ -158,6 +197,8 @@ def main():
             assert "\n## %s\n" % s in md, s
         assert "| demo/key/set | builds | measurement[1] | 2 |" in md, md
         assert "| expired |" in md and "| verified |" in md, md
+        assert "| demo | tpm-pol | 1 | tls.min_version | TLS 1.3 or later |" in md, md
+        assert "| policy:tpm-pol | pcrs.sha256.7[0] |" in md, md
 
         # HTML: --out, then the DOM of a real headless browser
         page = os.path.join(tmp, "report.html")

@@ -7,10 +7,11 @@
  * second <= n) the C code makes, with the checkpoint and its key, for the
  * independent verifier verify_proofs.py.
  *
- * audit_proof_dump --make DB N CHECKPOINT VKEY: write a log of N records into
- * the database DB (kept), store a checkpoint over it there too, and write
- * the checkpoint and its verifier key to the files CHECKPOINT and VKEY (for
- * the kwctl audit tests).
+ * audit_proof_dump --make DB N CHECKPOINT VKEY [SIZE...]: write a log of N
+ * records into the database DB (kept), store a checkpoint over it there too
+ * (and ones of the given smaller sizes, same key), and write the checkpoint
+ * of size N and its verifier key to the files CHECKPOINT and VKEY (for the
+ * kwctl audit tests).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,8 +141,26 @@ signed_head_clear(struct signed_head *h)
 	memset(h, 0, sizeof(*h));
 }
 
+/* A checkpoint of size over db with h's key, stored. */
 static int
-make(const char *path, int n, const char *cp_path, const char *vk_path)
+store_head(struct audit_db *db, const struct signed_head *h, uint64_t size)
+{
+	struct audit_checkpoint cp = h->cp;
+	char *note = NULL;
+	size_t len = 0;
+	int r;
+
+	cp.size = size;
+	if (audit_db_root(db, size, cp.root) != 0 ||
+	    audit_checkpoint_sign(&cp, h->vk, audit_soft_sign, h->key, &note, &len) != 0)
+		return -1;
+	r = audit_db_checkpoint_add(db, size, cp.time, note);
+	free(note);
+	return r == 0 ? 0 : -1;
+}
+
+static int
+make(const char *path, int n, const char *cp_path, const char *vk_path, char **sizes, int nsizes)
 {
 	struct audit_db *db = NULL;
 	struct signed_head h = { .key = NULL };
@@ -149,8 +168,15 @@ make(const char *path, int n, const char *cp_path, const char *vk_path)
 
 	if (n < 0 || n > 100000 || write_log(path, n) != 0)
 		return 1;
-	if (audit_db_open(path, false, &db) != 0 || sign_head(db, (uint64_t)n, &h) != 0 ||
-	    audit_db_checkpoint_add(db, h.cp.size, h.cp.time, h.note) != 0 ||
+	if (audit_db_open(path, false, &db) != 0 || sign_head(db, (uint64_t)n, &h) != 0)
+		goto out;
+	for (int i = 0; i < nsizes; i++) {
+		long sz = strtol(sizes[i], NULL, 10);
+
+		if (sz < 1 || sz >= n || store_head(db, &h, (uint64_t)sz) != 0)
+			goto out;
+	}
+	if (audit_db_checkpoint_add(db, h.cp.size, h.cp.time, h.note) != 0 ||
 	    write_str(cp_path, h.note) != 0 || write_str(vk_path, h.vtext) != 0)
 		goto out;
 	rc = 0;
@@ -222,8 +248,9 @@ main(int argc, char **argv)
 	int n = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 40, rc = 1;
 
 	kw_json_init();
-	if (argc == 6 && strcmp(argv[1], "--make") == 0)
-		return make(argv[2], (int)strtol(argv[3], NULL, 10), argv[4], argv[5]);
+	if (argc >= 6 && strcmp(argv[1], "--make") == 0)
+		return make(argv[2], (int)strtol(argv[3], NULL, 10), argv[4], argv[5], argv + 6,
+		    argc - 6);
 	if (n < 1 || n > 200 || mkdtemp(dir) == NULL)
 		return 2;
 	snprintf(path, sizeof(path), "%s/audit.db", dir);

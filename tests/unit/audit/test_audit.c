@@ -1277,6 +1277,132 @@ suite_clean(void)
 	return 0;
 }
 
+/* ---- segment exports (retention) ---- */
+
+/* Segment [from, to) of db in memory (malloc'd, *ret_len bytes). */
+static char *
+segment_of(struct audit_db *db, uint64_t from, uint64_t to, size_t *ret_len)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	CU_ASSERT_FATAL(f != NULL);
+	CU_ASSERT(audit_segment_export(db, from, to, f, NULL) == 0);
+	CU_ASSERT_FATAL(fclose(f) == 0);
+	*ret_len = len;
+	return buf;
+}
+
+/* The start of line l (0: the header) of a segment. */
+static char *
+seg_line(char *buf, size_t len, uint64_t l)
+{
+	char *p = buf;
+
+	for (uint64_t i = 0; i < l; i++) {
+		p = memchr(p, '\n', len - (size_t)(p - buf));
+		CU_ASSERT_FATAL(p != NULL);
+		p++;
+	}
+	return p;
+}
+
+static void
+test_segments(void)
+{
+	struct audit_vkey *vk = NULL, *vk2 = NULL, *vk_other = NULL;
+	struct audit_verify_result res;
+	struct audit_segment_info info;
+	struct audit_db *db = NULL;
+	char exp[300], *note;
+	const uint64_t n = 20, sizes[] = { 7, 13 };
+
+	CU_ASSERT_FATAL(audit_vkey_from_pkey("kw.test/log", key1, &vk) == 0);
+	CU_ASSERT_FATAL(audit_vkey_from_pkey("kw.test/log", key2, &vk2) == 0);
+	/* the same key under another log's name */
+	CU_ASSERT_FATAL(audit_vkey_from_pkey("kw.test/other", key1, &vk_other) == 0);
+	note = make_signed_log("segments", (int)n, vk, exp, sizeof(exp));
+	CU_ASSERT_FATAL(audit_db_open(db_path("segments"), false, &db) == 0);
+	for (size_t i = 0; i < 2; i++) {
+		struct audit_checkpoint cp = { .time = T0, .size = sizes[i] };
+		char *cn;
+		size_t cl = 0;
+
+		snprintf(cp.origin, sizeof(cp.origin), "%s", audit_vkey_name(vk));
+		CU_ASSERT_FATAL(audit_db_root(db, cp.size, cp.root) == 0);
+		cn = sign_cp(&cp, vk, key1, &cl);
+		CU_ASSERT(audit_db_checkpoint_add(db, cp.size, T0, cn) == 0);
+		free(cn);
+	}
+	{
+		FILE *f = fopen("/dev/null", "w");
+
+		CU_ASSERT_FATAL(f != NULL);
+		CU_ASSERT(audit_segment_export(db, 3, 3, f, NULL) == KW_ERR_INVALID_ARG);
+		CU_ASSERT(audit_segment_export(db, 3, n + 1, f, NULL) == KW_ERR_INVALID_ARG);
+		CU_ASSERT(audit_segment_export(db, 0, n, f, &info) == 0);
+		CU_ASSERT(info.size == n && info.latest_size == 0);
+		fclose(f);
+	}
+	for (uint64_t from = 0; from < n; from++) {
+		for (uint64_t to = from + 1; to <= n; to++) {
+			uint64_t want_size = to <= 7 ? 7 : to <= 13 ? 13 : n;
+			size_t len = 0;
+			char *seg = segment_of(db, from, to, &len);
+
+			CU_ASSERT_FATAL(audit_verify_segment(seg, len, vk, &res, &info) == 0);
+			CHECKF(res.ok && res.records == to - from && info.from == from &&
+			    info.to == to && info.size == want_size &&
+			    info.latest_size == (want_size < n ? n : 0),
+			    "segment [%llu, %llu): %s", (unsigned long long)from,
+			    (unsigned long long)to, res.reason);
+			/* another key, or the same key naming another log: refused */
+			CU_ASSERT(audit_verify_segment(seg, len, vk2, &res, NULL) == KW_ERR_NOT_FOUND);
+			CU_ASSERT(audit_verify_segment(seg, len, vk_other, &res, NULL) ==
+			    KW_ERR_NOT_FOUND);
+			/* edit each record: named */
+			for (uint64_t k = from; k < to; k++) {
+				char *p = strstr(seg_line(seg, len, k - from + 1), "keys/k"), save;
+
+				CU_ASSERT_FATAL(p != NULL);
+				save = p[6];
+				p[6] = save == '9' ? '8' : '9';
+				CU_ASSERT_FATAL(audit_verify_segment(seg, len, vk, &res, NULL) == 0);
+				CHECKF(!res.ok && res.first_bad == k, "segment [%llu, %llu), edit %llu:"
+				    " first bad %llu (%s)", (unsigned long long)from,
+				    (unsigned long long)to, (unsigned long long)k,
+				    (unsigned long long)res.first_bad, res.reason);
+				p[6] = save;
+			}
+			/* truncate after each record: the first missing one is named */
+			for (uint64_t m = from; m < to; m++) {
+				size_t cut = (size_t)(seg_line(seg, len, m - from + 1) - seg);
+
+				CU_ASSERT_FATAL(audit_verify_segment(seg, cut, vk, &res, NULL) == 0);
+				CHECKF(!res.ok && res.first_bad == m, "segment [%llu, %llu) cut at"
+				    " %llu: first bad %llu", (unsigned long long)from,
+				    (unsigned long long)to, (unsigned long long)m,
+				    (unsigned long long)res.first_bad);
+			}
+			/* every prefix of the header is not a segment */
+			if (from == 5 && to == 9) {
+				size_t hl = (size_t)(seg_line(seg, len, 1) - seg) - 1;
+
+				for (size_t c = 0; c < hl; c++)
+					CU_ASSERT(audit_verify_segment(seg, c, vk, &res, NULL) ==
+					    KW_ERR_INVALID_FORMAT);
+			}
+			free(seg);
+		}
+	}
+	audit_db_close(db);
+	free(note);
+	audit_vkey_free(vk);
+	audit_vkey_free(vk2);
+	audit_vkey_free(vk_other);
+}
+
 int
 main(void)
 {
@@ -1303,5 +1429,6 @@ main(void)
 	reg |= TEST_ADD(s, test_checkpoint_foreign);
 	reg |= TEST_ADD(s, test_verify_tamper);
 	reg |= TEST_ADD(s, test_verify_sqlite_edit);
+	reg |= TEST_ADD(s, test_segments);
 	return test_end(reg);
 }

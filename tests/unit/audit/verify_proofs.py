@@ -12,6 +12,8 @@ the RFCs, not by calling the C code:
     RFC 9162 §2.1.4.2; a changed proof is refused;
   - the checkpoint: C2SP signed-note syntax, key ID SHA-256(SPKI)[:4], ECDSA
     P-256 SHA-256 DER signature (python3-cryptography), size and root.
+check_segment() checks a segment export (docs/audit.md "Retention") the same
+way; test_kwctl_audit.py and tests/integration/test_audit.py import it.
 Exit 0 when all hold, 1 with the failures listed otherwise.
 """
 import base64
@@ -187,6 +189,82 @@ def check_checkpoint(note, vkey, size, root):
             pass
     if ok != 1:
         fail("%d verified signatures by the log key, want 1" % ok)
+
+
+def segment_root(frm, to, left, leaves):
+    """MTH(D[0:to]) from the compact range of D[0:frm] (the roots of the perfect
+    subtrees left of frm, largest first) and the leaf hashes frm..to-1: RFC
+    6962's recursion, with the ranges left of frm looked up, never computed"""
+    known, off = {}, 0
+    for level in range(62, -1, -1):
+        if frm >> level & 1:
+            if not left:
+                raise ValueError("fewer left hashes than bits set in from")
+            known[(off, off + (1 << level))] = left.pop(0)
+            off += 1 << level
+    if left:
+        raise ValueError("more left hashes than bits set in from")
+
+    def h(a, b):
+        if (a, b) in known:
+            return known[(a, b)]
+        if b - a == 1:
+            if a < frm:
+                raise ValueError("the recursion needs a hash left of from that is not given")
+            return leaves[a - frm]
+        k = k_of(b - a)
+        return node_hash(h(a, a + k), h(a + k, b))
+    return h(0, to)
+
+
+def note_size_root(note):
+    lines = note.split("\n")
+    return int(lines[1]), base64.b64decode(lines[2], validate=True)
+
+
+def check_segment(text, vkey):
+    """Check a segment export (str) with the verifier key text: the header's
+    checkpoint signature, the records' indexes and chain, the root of
+    D[0:to] from the left hashes and the leaves, the consistency proof from
+    to to the checkpoint's size, and the newer checkpoint with its proof.
+    Failures go to fail(); returns (from, to, size) or None."""
+    lines = text.split("\n")
+    if len(lines) < 2 or lines[-1] != "":
+        fail("segment: no header or no final newline")
+        return None
+    hdr, recs = json.loads(lines[0]), [r.encode("utf-8") for r in lines[1:-1]]
+    if hdr.get("format") != "keywarden-audit-segment" or hdr.get("v") != 1:
+        fail("segment: header %r" % sorted(hdr))
+        return None
+    frm, to = hdr["from"], hdr["to"]
+    size, root = note_size_root(hdr["checkpoint"])
+    check_checkpoint(hdr["checkpoint"], vkey, size, root)
+    if not 0 <= frm < to <= size or len(recs) != to - frm:
+        fail("segment: range [%d, %d), %d records, checkpoint size %d" % (frm, to, len(recs), size))
+        return None
+    leaves = [leaf_hash(r) for r in recs]
+    for i, r in enumerate(recs):
+        rec = json.loads(r)
+        if rec["index"] != frm + i or (i > 0 and bytes.fromhex(rec["prev"]) != leaves[i - 1]):
+            fail("segment: record %d: index %r prev %s" % (frm + i, rec["index"], rec["prev"]))
+    try:
+        top = segment_root(frm, to, [bytes.fromhex(x) for x in hdr["left"]], leaves)
+    except ValueError as e:
+        fail("segment: %s" % e)
+        return None
+    proof = [bytes.fromhex(x) for x in hdr["consistency"]]
+    if to == size:
+        if proof or top != root:
+            fail("segment: the records do not make the checkpoint's root")
+    elif not verify_consistency(to, size, top, root, proof):
+        fail("segment: the consistency proof %d -> %d does not verify" % (to, size))
+    if "latest" in hdr:
+        lsize, lroot = note_size_root(hdr["latest"]["checkpoint"])
+        check_checkpoint(hdr["latest"]["checkpoint"], vkey, lsize, lroot)
+        lproof = [bytes.fromhex(x) for x in hdr["latest"]["consistency"]]
+        if lsize <= size or not verify_consistency(size, lsize, root, lroot, lproof):
+            fail("segment: the newer checkpoint %d does not extend %d" % (lsize, size))
+    return frm, to, size
 
 
 def main():

@@ -163,6 +163,125 @@ t_aggregate(void)
 	kwctl_report_in_clear(&in);
 }
 
+#define H64A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define H64B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define H64C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define H64D "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+
+/* Reference values nested under rtmr, pcrs and eventlog, TDX mrtd, and config clauses. */
+static void
+t_nested_and_config(void)
+{
+	struct kwctl_report_in in;
+	json_t *rep, *x, *rv, *cr;
+	size_t i;
+
+	fill(&in);
+	json_decref(in.policies);
+	in.policies = test_json_text("{\"policies\":["
+	    "{\"repository\":\"r\",\"name\":\"tdx\",\"version\":1,\"document\":{"
+	    "\"reference_values\":{\"mrtd\":[{\"value\":\"" M1 "\",\"name\":\"fw 1\"}],"
+	    "\"rtmr\":{\"1\":[{\"value\":\"" M2 "\",\"not-after\":\"2020-01-01T00:00:00Z\"},"
+	    "{\"value\":\"" M3 "\"}]}},"
+	    "\"config\":{\"root_store\":{\"fingerprints\":[\"" H64A "\",\"" H64B "\"],\"exact\":false},"
+	    "\"tls\":{\"min_version\":\"1.3\",\"cipher_suites\":[\"TLS_AES_256_GCM_SHA384\","
+	    "\"TLS_CHACHA20_POLY1305_SHA256\"]},\"crypto\":{\"min_rsa_bits\":3072}}}},"
+	    "{\"repository\":\"r\",\"name\":\"tpm\",\"version\":4,\"document\":{"
+	    "\"reference_values\":{\"pcrs\":{\"sha256\":{\"7\":[{\"value\":\"" H64A "\","
+	    "\"not-after\":\"2030-01-01T00:00:00Z\"},{\"value\":\"" H64B "\"}],"
+	    "\"11\":[{\"value\":\"" H64C "\"}]}},"
+	    "\"eventlog\":{\"kernel_sha256\":[{\"value\":\"" H64D "\",\"name\":\"cos-85\"}],"
+	    "\"boot_loader_sha256\":[{\"value\":\"" H64C "\",\"not-before\":\"2030-01-01T00:00:00Z\"}]}},"
+	    "\"config\":{\"root_store\":{\"digests\":[\"" M9 "\"]},\"tls\":{\"groups\":[\"X25519\"],"
+	    "\"signature_algorithms\":[\"ed25519\"]}}}},"
+	    "{\"repository\":\"r\",\"name\":\"p\",\"version\":2,\"document\":{"
+	    "\"reference_values\":{\"sets\":[\"s\"]}}}]}");
+	json_decref(in.records);
+	in.records = arr("["
+	    "{\"kind\":\"appraisal\",\"at\":1,\"data\":{\"tee\":\"tdx\",\"result\":\"affirming\","
+	    "\"jti\":\"t1\",\"root\":\"intel\",\"measurement\":\"" M1 "\"}},"
+	    "{\"kind\":\"release\",\"at\":2,\"data\":{\"repository\":\"r\",\"resource\":\"r/key/a\","
+	    "\"policy\":\"tdx\",\"jti\":\"t1\",\"measurement\":\"" M1 "\","
+	    "\"refval\":{\"set\":\"policy\",\"entry\":\"mrtd[0]\"}}},"
+	    "{\"kind\":\"release\",\"at\":2,\"data\":{\"repository\":\"r\",\"resource\":\"r/key/a\","
+	    "\"policy\":\"tdx\",\"refval\":{\"set\":\"policy\",\"entry\":\"rtmr1[1]\"}}},"
+	    "{\"kind\":\"release\",\"at\":3,\"data\":{\"repository\":\"r\",\"resource\":\"r/key/b\","
+	    "\"policy\":\"tpm\",\"refval\":{\"set\":\"policy\",\"entry\":\"pcrs.sha256.7[1]\"}}},"
+	    "{\"kind\":\"release\",\"at\":3,\"data\":{\"repository\":\"r\",\"resource\":\"r/key/b\","
+	    "\"policy\":\"tpm\",\"refval\":{\"set\":\"policy\",\"entry\":\"pcrs.sha256.7[1]\"}}}]");
+	rep = kwctl_report_build(&in);
+	CU_ASSERT_FATAL(rep != NULL);
+	rv = json_object_get(rep, "reference_values");
+	/* 4 of set s, mrtd 1, rtmr1 2, pcrs.sha256.7 2, pcrs.sha256.11 1, eventlog 2 */
+	CHECKF(json_array_size(rv) == 12, "%zu reference-value rows", json_array_size(rv));
+	x = find(rv, "set", "policy:tdx", "entry", "mrtd[0]");
+	CU_ASSERT(x != NULL && ival(x, "releases") == 1 && strcmp(json_string_value(
+	    json_object_get(x, "status")), "open-ended") == 0 && strcmp(json_string_value(
+	    json_object_get(x, "name")), "fw 1") == 0);
+	x = find(rv, "set", "policy:tdx", "entry", "rtmr1[0]");
+	CU_ASSERT(x != NULL && strcmp(json_string_value(json_object_get(x, "status")), "expired") == 0 &&
+	    json_is_true(json_object_get(x, "never_matched")) && ival(x, "not_after") == 1577836800);
+	x = find(rv, "set", "policy:tdx", "entry", "rtmr1[1]");
+	CU_ASSERT(x != NULL && ival(x, "releases") == 1 && strcmp(json_string_value(
+	    json_object_get(x, "value")), M3) == 0);
+	x = find(rv, "set", "policy:tpm", "entry", "pcrs.sha256.7[0]");
+	CU_ASSERT(x != NULL && strcmp(json_string_value(json_object_get(x, "status")),
+	    "superseded") == 0 && ival(x, "releases") == 0 && ival(x, "set_version") == 4);
+	x = find(rv, "set", "policy:tpm", "entry", "pcrs.sha256.7[1]");
+	CU_ASSERT(x != NULL && ival(x, "releases") == 2 && strcmp(json_string_value(
+	    json_object_get(x, "value")), H64B) == 0);
+	x = find(rv, "set", "policy:tpm", "entry", "pcrs.sha256.11[0]");
+	CU_ASSERT(x != NULL && json_is_true(json_object_get(x, "never_matched")));
+	x = find(rv, "set", "policy:tpm", "entry", "eventlog.kernel_sha256[0]");
+	CU_ASSERT(x != NULL && strcmp(json_string_value(json_object_get(x, "name")), "cos-85") == 0);
+	x = find(rv, "set", "policy:tpm", "entry", "eventlog.boot_loader_sha256[0]");
+	CU_ASSERT(x != NULL && strcmp(json_string_value(json_object_get(x, "status")),
+	    "not-yet-valid") == 0);
+	/* the TDX appraisal's measurement is its mrtd: allowed */
+	x = find(json_object_get(rep, "measurements"), "value", M1, NULL, NULL);
+	CU_ASSERT(x != NULL && json_is_true(json_object_get(x, "allowed")) && ival(x, "releases") == 1);
+	/* PCR values are not measurements: a PCR value seen as a measurement is not "allowed" */
+	CU_ASSERT(find(json_object_get(rep, "measurements"), "value", H64B, NULL, NULL) == NULL);
+	/* configuration requirements: one row per clause, "none" for policy p */
+	cr = json_object_get(rep, "config_requirements");
+	CHECKF(json_array_size(cr) == 8, "%zu config rows", json_array_size(cr));
+	x = find(cr, "policy", "tdx", "clause", "root_store.fingerprints");
+	CU_ASSERT(x != NULL && strcmp(json_string_value(json_object_get(x, "requirement")),
+	    H64A ", " H64B " (at most these certificates)") == 0);
+	x = find(cr, "policy", "tdx", "clause", "tls.min_version");
+	CU_ASSERT(x != NULL && strcmp(json_string_value(json_object_get(x, "requirement")),
+	    "TLS 1.3 or later") == 0);
+	x = find(cr, "policy", "tdx", "clause", "tls.cipher_suites");
+	CU_ASSERT(x != NULL && strcmp(json_string_value(json_object_get(x, "requirement")),
+	    "TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256") == 0);
+	x = find(cr, "policy", "tdx", "clause", "crypto.min_rsa_bits");
+	CU_ASSERT(x != NULL && strcmp(json_string_value(json_object_get(x, "requirement")),
+	    "at least 3072 bits") == 0);
+	x = find(cr, "policy", "tpm", "clause", "root_store.digests");
+	CU_ASSERT(x != NULL && strcmp(json_string_value(json_object_get(x, "requirement")), M9) == 0 &&
+	    ival(x, "version") == 4);
+	CU_ASSERT(find(cr, "policy", "tpm", "clause", "tls.groups") != NULL);
+	CU_ASSERT(find(cr, "policy", "tpm", "clause", "tls.signature_algorithms") != NULL);
+	x = find(cr, "policy", "p", "clause", "none");
+	CU_ASSERT(x != NULL && strstr(json_string_value(json_object_get(x, "requirement")),
+	    "not checked") != NULL);
+	json_array_foreach(cr, i, x)
+		CU_ASSERT(strcmp(json_string_value(json_object_get(x, "repository")), "r") == 0);
+	/* the objective row names the section, and the section renders */
+	CU_ASSERT(find(json_object_get(rep, "objectives"), "evidence", "Configuration requirements",
+	    NULL, NULL) != NULL);
+	{
+		char *md = kwctl_report_md(rep);
+
+		CU_ASSERT_FATAL(md != NULL);
+		CHECKF(strstr(md, "\n## Configuration requirements\n") != NULL &&
+		    strstr(md, "| r | tdx | 1 | tls.min_version | TLS 1.3 or later |") != NULL, "%s", md);
+		free(md);
+	}
+	json_decref(rep);
+	kwctl_report_in_clear(&in);
+}
+
 static void
 t_render(void)
 {
@@ -203,6 +322,8 @@ t_escape(void)
 
 static CU_TestInfo tests[] = {
 	{"aggregation, windows, joins", t_aggregate},
+	{"reference values under rtmr, pcrs, eventlog; configuration requirements",
+	    t_nested_and_config},
 	{"Markdown and HTML renderings", t_render},
 	{"HTML escaping", t_escape},
 	CU_TEST_INFO_NULL,
