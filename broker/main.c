@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -8,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -20,6 +18,7 @@
 #include "kw_build.h"
 #include "kw_json.h"
 #include "kw_log.h"
+#include "kw_module.h"
 #include "kw_secret.h"
 #include "kw_util.h"
 #include "verifier_pcs_module.h"
@@ -308,55 +307,24 @@ log_tdx_collateral(void *arg, const char *file, const struct tdx_collateral_info
 /* keywarden-pcs.so, once loaded (never unloaded: its sources and thread live until exit). */
 static const struct kw_pcs_module *pcs_mod;
 
-/*
- * Where keywarden-pcs.so may come from: next to us or in ../verifier-client
- * (the build tree), else KW_PCS_MODULE_DIR. A regular file owned by root or
- * by us and writable by no one else, or we do not load it.
- */
+/* keywarden-pcs.so (kw_module.h): built from the same version with the same interface. */
 static int
 load_pcs_module(char *why, size_t whylen)
 {
-	char self[PATH_MAX], cand[3][PATH_MAX + 64], *dir;
-	const struct kw_pcs_module *(*entry)(void);
 	const struct kw_pcs_module *m;
-	const char *path = NULL;
-	struct stat st;
-	size_t i, n_cand = 0;
-	ssize_t n;
-	void *h;
+	const void *p;
+	char path[PATH_MAX];
+	int r;
 
 	if (pcs_mod != NULL)
 		return 0;
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
-		self[n] = '\0';
-		dir = dirname(self);
-		snprintf(cand[n_cand++], sizeof(cand[0]), "%s/%s", dir, KW_PCS_MODULE_FILE);
-		snprintf(cand[n_cand++], sizeof(cand[0]), "%s/../verifier-client/%s", dir, KW_PCS_MODULE_FILE);
-	}
-	snprintf(cand[n_cand++], sizeof(cand[0]), "%s/%s", KW_PCS_MODULE_DIR, KW_PCS_MODULE_FILE);
-	for (i = 0; i < n_cand && path == NULL; i++)
-		if (stat(cand[i], &st) == 0)
-			path = cand[i];
-	if (path == NULL) {
-		snprintf(why, whylen, "%s not found in %s", KW_PCS_MODULE_FILE, KW_PCS_MODULE_DIR);
-		return KW_ERR_NOT_FOUND;
-	}
-	if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		snprintf(why, whylen, "%.1024s is not a regular file owned by root (or us) and writable by "
-		    "its owner only: not loaded", path);
-		return KW_ERR_CONFIG;
-	}
-	if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		snprintf(why, whylen, "cannot load %.1024s: %.1024s", path, dlerror());
-		return KW_ERR_IO;
-	}
-	*(void **)&entry = dlsym(h, KW_PCS_MODULE_ENTRY);
-	if (entry == NULL || (m = entry()) == NULL || m->abi != KW_PCS_MODULE_ABI ||
-	    m->version == NULL || strcmp(m->version, KW_VERSION) != 0) {
+	if ((r = kw_module_load(KW_PCS_MODULE_FILE, NULL, "verifier-client", KW_MODULE_DIR,
+	    KW_PCS_MODULE_ENTRY, &p, path, sizeof(path), why, whylen)) != 0)
+		return r;
+	m = p;
+	if (m->abi != KW_PCS_MODULE_ABI || m->version == NULL || strcmp(m->version, KW_VERSION) != 0) {
 		snprintf(why, whylen, "%.1024s is not a keywarden %s PCS module of interface %u", path,
 		    KW_VERSION, KW_PCS_MODULE_ABI);
-		dlclose(h);
 		return KW_ERR_UNSUPPORTED;
 	}
 	pcs_mod = m;

@@ -5,6 +5,8 @@
  * ... COMMIT and returns after COMMIT, which synchronous=FULL makes durable.
  */
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +16,10 @@
 
 #include <sqlite3.h>
 
+#include "kw_build.h"
 #include "kw_json.h"
+#include "kw_log.h"
+#include "kw_module.h"
 #include "kw_name.h"
 #include "store.h"
 #include "store_int.h"
@@ -598,6 +603,43 @@ kw_store_open_readonly(const char *path, struct kw_store **ret)
 	return store_open(path, 1, ret);
 }
 
+/* keywarden-pg.so's table, loaded by the first kw_store_open_pg (never unloaded). */
+static const struct kw_pg_ops *pg_ops;
+static pthread_mutex_t pg_ops_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+load_pg_module(void)
+{
+	char why[2400], path[PATH_MAX];
+	const char *test_dir = NULL;
+	const struct kw_pg_ops *m;
+	const void *p;
+	int r = 0;
+
+#ifdef KW_TEST_HOOKS
+	test_dir = getenv("KEYWARDEN_TEST_MODULE_DIR");
+#endif
+	pthread_mutex_lock(&pg_ops_lock);
+	if (pg_ops != NULL)
+		goto out;
+	if ((r = kw_module_load(KW_PG_MODULE_FILE, test_dir, "broker", KW_MODULE_DIR,
+	    KW_PG_MODULE_ENTRY, &p, path, sizeof(path), why, sizeof(why))) != 0) {
+		kw_log_err_r(r, "store: kind postgresql needs %s: %s", KW_PG_MODULE_FILE, why);
+		goto out;
+	}
+	m = p;
+	if (m->abi != KW_PG_MODULE_ABI || m->version == NULL || strcmp(m->version, KW_VERSION) != 0) {
+		kw_log_err("store: %s is not a keywarden %s PostgreSQL module of interface %u", path,
+		    KW_VERSION, KW_PG_MODULE_ABI);
+		r = KW_ERR_UNSUPPORTED;
+		goto out;
+	}
+	pg_ops = m;
+out:
+	pthread_mutex_unlock(&pg_ops_lock);
+	return r;
+}
+
 int
 kw_store_open_pg(const char *conninfo, unsigned int pool, struct kw_store **ret)
 {
@@ -606,9 +648,11 @@ kw_store_open_pg(const char *conninfo, unsigned int pool, struct kw_store **ret)
 
 	if (conninfo == NULL || *conninfo == '\0' || ret == NULL || pool < 1 || pool > 64)
 		return KW_ERR_INVALID_ARG;
+	if ((r = load_pg_module()) != 0)
+		return r;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return KW_ERR_NOMEM;
-	if ((r = kw_pg_open(conninfo, pool, &st->pg)) != 0) {
+	if ((r = pg_ops->open(conninfo, pool, &st->pg)) != 0) {
 		free(st);
 		return r;
 	}
@@ -627,7 +671,8 @@ kw_store_close(struct kw_store *st)
 {
 	if (st == NULL)
 		return;
-	kw_pg_close(st->pg);
+	if (st->pg != NULL)
+		pg_ops->close(st->pg);
 	for (size_t i = 0; i < st->nstmt; i++)
 		sqlite3_finalize(st->stmt[i].s);
 	/* sqlite3_close_v2 finalizes lazily; every other statement is finalized already */
@@ -644,7 +689,7 @@ kw_store_schema_version(struct kw_store *st, int *ret)
 	if (st == NULL || ret == NULL)
 		return KW_ERR_INVALID_ARG;
 	if (st->pg != NULL)
-		return kw_pg_schema_version(st->pg, ret);
+		return pg_ops->schema_version(st->pg, ret);
 	if ((r = schema_version_raw(st, &v)) != 0)
 		return r;
 	*ret = (int)v;
@@ -657,7 +702,7 @@ kw_store_set_busy_timeout(struct kw_store *st, int ms)
 	if (st == NULL || ms < 0 || ms > 60000)
 		return KW_ERR_INVALID_ARG;
 	if (st->pg != NULL) {
-		kw_pg_set_wait(st->pg, ms);
+		pg_ops->set_wait(st->pg, ms);
 		return 0;
 	}
 	return map_rc(sqlite3_busy_timeout(st->db, ms));
@@ -695,7 +740,7 @@ kw_store_key_create(struct kw_store *st, const struct kw_key_spec *spec, const c
 	if ((r = kw_store_make_label(spec->repository, spec->type, spec->tag, 1, &label)) != 0)
 		return r;
 	if (st->pg != NULL) {
-		if ((r = kw_pg_key_create(st->pg, spec, origin, now, label)) != 0)
+		if ((r = pg_ops->key_create(st->pg, spec, origin, now, label)) != 0)
 			goto out;
 		goto done;
 	}
@@ -732,7 +777,7 @@ kw_store_version_add(struct kw_store *st, const char *repo, const char *type, co
 	    !path_valid(repo, type, tag) || !one_of(origin, origins))
 		return KW_ERR_INVALID_ARG;
 	if (st->pg != NULL)
-		return kw_pg_version_add(st->pg, repo, type, tag, origin, now, ret_version, ret_label);
+		return pg_ops->version_add(st->pg, repo, type, tag, origin, now, ret_version, ret_label);
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = key_find(st, repo, type, tag, &id, state);
@@ -788,7 +833,7 @@ kw_store_version_commit(struct kw_store *st, const char *label)
 	if (st == NULL || !label_valid(label))
 		return KW_ERR_INVALID_ARG;
 	if (st->pg != NULL)
-		return kw_pg_version_commit(st->pg, label);
+		return pg_ops->version_commit(st->pg, label);
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = version_state_by_label(st, label, &key, state);
@@ -810,7 +855,7 @@ kw_store_version_abort(struct kw_store *st, const char *label)
 	if (st == NULL || !label_valid(label))
 		return KW_ERR_INVALID_ARG;
 	if (st->pg != NULL)
-		return kw_pg_version_abort(st->pg, label);
+		return pg_ops->version_abort(st->pg, label);
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = version_state_by_label(st, label, &key, state);
@@ -848,7 +893,7 @@ keys_query(struct kw_store *st, const char *repo, const char *type, const char *
 	int r, rc;
 
 	if (st->pg != NULL)
-		return kw_pg_keys_query(st->pg, repo, type, tag, ret);
+		return pg_ops->keys_query(st->pg, repo, type, tag, ret);
 	r = q_prepare(st, "SELECT k.id, k.repository, k.type, k.tag, k.algorithm, k.length,"
 	    " k.policy, k.state, k.created, v.version, v.state, v.origin, v.created"
 	    " FROM keys k LEFT JOIN key_versions v ON v.key_id = k.id"
@@ -936,7 +981,7 @@ kw_store_key_set_state(struct kw_store *st, const char *repo, const char *type, 
 	if (st == NULL || !path_valid(repo, type, tag) || !one_of(state, settable_states))
 		return KW_ERR_INVALID_ARG;
 	if (st->pg != NULL)
-		return kw_pg_key_set_state(st->pg, repo, type, tag, state);
+		return pg_ops->key_set_state(st->pg, repo, type, tag, state);
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = key_find(st, repo, type, tag, &id, cur);
@@ -960,7 +1005,7 @@ kw_store_version_set_state(struct kw_store *st, const char *repo, const char *ty
 	    !one_of(state, settable_states))
 		return KW_ERR_INVALID_ARG;
 	if (st->pg != NULL)
-		return kw_pg_version_set_state(st->pg, repo, type, tag, version, state);
+		return pg_ops->version_set_state(st->pg, repo, type, tag, version, state);
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = key_find(st, repo, type, tag, &id, cur);
@@ -998,7 +1043,7 @@ kw_store_key_set_policy(struct kw_store *st, const char *repo, const char *type,
 	    (policy != NULL && !kw_name_valid(policy)))
 		return KW_ERR_INVALID_ARG;
 	if (st->pg != NULL)
-		return kw_pg_key_set_policy(st->pg, repo, type, tag, policy);
+		return pg_ops->key_set_policy(st->pg, repo, type, tag, policy);
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = key_find(st, repo, type, tag, &id, cur);
@@ -1024,7 +1069,7 @@ kw_store_key_delete_begin(struct kw_store *st, const char *repo, const char *typ
 	if ((labels = json_array()) == NULL)
 		return KW_ERR_NOMEM;
 	if (st->pg != NULL) {
-		if ((r = kw_pg_key_delete_begin(st->pg, repo, type, tag, labels)) != 0)
+		if ((r = pg_ops->key_delete_begin(st->pg, repo, type, tag, labels)) != 0)
 			goto out;
 		goto done;
 	}
@@ -1071,7 +1116,7 @@ kw_store_key_delete_finish(struct kw_store *st, const char *repo, const char *ty
 	if (st == NULL || !path_valid(repo, type, tag))
 		return KW_ERR_INVALID_ARG;
 	if (st->pg != NULL)
-		return kw_pg_key_delete_finish(st->pg, repo, type, tag);
+		return pg_ops->key_delete_finish(st->pg, repo, type, tag);
 	if ((r = tx_begin(st)) != 0)
 		return r;
 	r = key_find(st, repo, type, tag, &id, cur);
@@ -1115,7 +1160,7 @@ kw_store_release_lookup(struct kw_store *st, const char *repo, const char *type,
 	if (st == NULL || ret == NULL || !path_valid(repo, type, tag) || version < 0)
 		return KW_ERR_INVALID_ARG;
 	if (st->pg != NULL)
-		return kw_pg_release_lookup(st->pg, repo, type, tag, version, ret);
+		return pg_ops->release_lookup(st->pg, repo, type, tag, version, ret);
 	r = q_prepare(st, "SELECT v.label, v.version, k.algorithm, k.length, k.policy"
 	    " FROM keys k JOIN key_versions v ON v.key_id = k.id"
 	    " WHERE k.repository = ? AND k.type = ? AND k.tag = ? AND k.state = 'enabled'"
@@ -1155,7 +1200,7 @@ kw_store_all_versions(struct kw_store *st, json_t **ret)
 	if (st == NULL || ret == NULL)
 		return KW_ERR_INVALID_ARG;
 	if (st->pg != NULL)
-		return kw_pg_all_versions(st->pg, ret);
+		return pg_ops->all_versions(st->pg, ret);
 	r = q_prepare(st, "SELECT v.label, v.state, k.state, k.repository, k.type, k.tag, v.version"
 	    " FROM keys k JOIN key_versions v ON v.key_id = k.id ORDER BY v.label", &s, QNONE);
 	if (r != 0)
@@ -1189,7 +1234,7 @@ doc_put(struct kw_store *st, const char *kind, const char *repo, const char *nam
 	if ((r = kw_json_parse(text, len, KW_STORE_DOC_MAX, &check)) != 0)
 		goto out;
 	if (st->pg != NULL) {
-		r = kw_pg_doc_put(st->pg, kind, repo, name, text, immutable, actor, now, base,
+		r = pg_ops->doc_put(st->pg, kind, repo, name, text, immutable, actor, now, base,
 		    ret_version);
 		goto out;
 	}
@@ -1265,7 +1310,7 @@ kw_store_doc_get(struct kw_store *st, const char *kind, const char *repo, const 
 	    !kw_name_valid(name) || version < 0)
 		return KW_ERR_INVALID_ARG;
 	if (st->pg != NULL)
-		r = kw_pg_docs(st->pg, KW_PG_DOC_GET, kind, repo, name, version, &arr);
+		r = pg_ops->docs(st->pg, KW_PG_DOC_GET, kind, repo, name, version, &arr);
 	else if ((r = q_prepare(st, "SELECT " DOC_COLS " FROM documents WHERE kind = ? AND"
 	    " repository = ? AND name = ? AND (?4 = 0 OR version = ?4) ORDER BY version DESC"
 	    " LIMIT 1", &s, QT(kind), QT(repo), QT(name), QI(version))) == 0)
@@ -1293,7 +1338,7 @@ kw_store_doc_history(struct kw_store *st, const char *kind, const char *repo, co
 	    !kw_name_valid(name))
 		return KW_ERR_INVALID_ARG;
 	if (st->pg != NULL)
-		r = kw_pg_docs(st->pg, KW_PG_DOC_HISTORY, kind, repo, name, 0, &arr);
+		r = pg_ops->docs(st->pg, KW_PG_DOC_HISTORY, kind, repo, name, 0, &arr);
 	else if ((r = q_prepare(st, "SELECT " DOC_COLS " FROM documents WHERE kind = ? AND"
 	    " repository = ? AND name = ? ORDER BY version", &s, QT(kind), QT(repo), QT(name))) == 0)
 		r = docs_run(st, s, &arr);
@@ -1317,7 +1362,7 @@ kw_store_doc_list(struct kw_store *st, const char *kind, const char *repo, json_
 	    (repo != NULL && !kw_name_valid(repo)))
 		return KW_ERR_INVALID_ARG;
 	if (st->pg != NULL)
-		return kw_pg_docs(st->pg, KW_PG_DOC_LIST, kind, repo, NULL, 0, ret);
+		return pg_ops->docs(st->pg, KW_PG_DOC_LIST, kind, repo, NULL, 0, ret);
 	r = q_prepare(st, "SELECT " DOC_COLS " FROM documents d WHERE kind = ?1"
 	    " AND (?2 IS NULL OR repository = ?2) AND version = (SELECT max(version) FROM documents"
 	    " WHERE kind = d.kind AND repository = d.repository AND name = d.name)"
@@ -1343,7 +1388,7 @@ kw_store_change_add(struct kw_store *st, int64_t now, const char *actor, const c
 	    !one_of(outcome, outcomes) || !text_valid(detail, 1))
 		return KW_ERR_INVALID_ARG;
 	if (st->pg != NULL)
-		return kw_pg_change_add(st->pg, now, actor, action, repository, target, outcome,
+		return pg_ops->change_add(st->pg, now, actor, action, repository, target, outcome,
 		    detail);
 	if ((r = tx_begin(st)) != 0)
 		return r;
@@ -1370,7 +1415,7 @@ kw_store_changes(struct kw_store *st, const char *repository, int64_t after, siz
 	if (limit > (uint64_t)INT64_MAX)
 		limit = (size_t)INT64_MAX;
 	if (st->pg != NULL)
-		return kw_pg_changes(st->pg, repository, after, (int64_t)limit, ret);
+		return pg_ops->changes(st->pg, repository, after, (int64_t)limit, ret);
 	r = q_prepare(st, "SELECT seq, at, actor, action, repository, target, outcome, detail"
 	    " FROM admin_changes WHERE seq > ?1 AND (?2 IS NULL OR repository = ?2)"
 	    " ORDER BY seq LIMIT ?3", &s, QI(after), QT(repository), QI((int64_t)limit));
@@ -1392,5 +1437,5 @@ kw_store_once(struct kw_store *st, enum kw_store_once_set set, const uint8_t *id
 		return KW_ERR_UNSUPPORTED;
 	if (expiry < now)
 		return KW_ERR_EXPIRED;
-	return kw_pg_once(st->pg, (int)set, id, id_len, expiry, now, NULL);
+	return pg_ops->once(st->pg, (int)set, id, id_len, expiry, now, NULL);
 }

@@ -116,4 +116,43 @@ int kw_pg_changes(struct kw_pgstore *pg, const char *repository, int64_t after, 
 int kw_pg_once(struct kw_pgstore *pg, int kind, const uint8_t *id, size_t id_len, int64_t expiry,
     int64_t now, int64_t *ret_swept) KW_WUR;
 
+
+/*
+ * The PostgreSQL backend is the module keywarden-pg.so (libpq and what it pulls
+ * in — GnuTLS, Kerberos, LDAP — are mapped only when store.kind is
+ * "postgresql"; common/kw_module.h). store.c calls it through this table,
+ * which the module's one exported function returns.
+ */
+#define KW_PG_MODULE_FILE "keywarden-pg.so"
+#define KW_PG_MODULE_ENTRY "kw_pg_module_v1"
+#define KW_PG_MODULE_ABI 1u
+
+struct kw_pg_ops {
+	unsigned int abi;       /* KW_PG_MODULE_ABI */
+	const char *version;    /* KW_VERSION of the module's build */
+	int (*open)(const char *conninfo, unsigned int pool, struct kw_pgstore **ret);
+	void (*close)(struct kw_pgstore *pg);
+	int (*schema_version)(struct kw_pgstore *pg, int *ret);
+	void (*set_wait)(struct kw_pgstore *pg, int ms);
+	int (*key_create)(struct kw_pgstore *pg, const struct kw_key_spec *spec, const char *origin, int64_t now, const char *label);
+	int (*version_add)(struct kw_pgstore *pg, const char *repo, const char *type, const char *tag, const char *origin, int64_t now, int *ret_version, char **ret_label);
+	int (*version_commit)(struct kw_pgstore *pg, const char *label);
+	int (*version_abort)(struct kw_pgstore *pg, const char *label);
+	int (*keys_query)(struct kw_pgstore *pg, const char *repo, const char *type, const char *tag, json_t **ret);
+	int (*key_set_state)(struct kw_pgstore *pg, const char *repo, const char *type, const char *tag, const char *state);
+	int (*version_set_state)(struct kw_pgstore *pg, const char *repo, const char *type, const char *tag, int version, const char *state);
+	int (*key_set_policy)(struct kw_pgstore *pg, const char *repo, const char *type, const char *tag, const char *policy);
+	int (*key_delete_begin)(struct kw_pgstore *pg, const char *repo, const char *type, const char *tag, json_t *labels);
+	int (*key_delete_finish)(struct kw_pgstore *pg, const char *repo, const char *type, const char *tag);
+	int (*release_lookup)(struct kw_pgstore *pg, const char *repo, const char *type, const char *tag, int version, struct kw_release_target *ret);
+	int (*all_versions)(struct kw_pgstore *pg, json_t **ret);
+	int (*doc_put)(struct kw_pgstore *pg, const char *kind, const char *repo, const char *name, const char *text, int immutable, const char *actor, int64_t now, int base, int *ret_version);
+	int (*docs)(struct kw_pgstore *pg, enum kw_pg_docq q, const char *kind, const char *repo, const char *name, int version, json_t **ret);
+	int (*change_add)(struct kw_pgstore *pg, int64_t now, const char *actor, const char *action, const char *repository, const char *target, const char *outcome, const char *detail);
+	int (*changes)(struct kw_pgstore *pg, const char *repository, int64_t after, int64_t limit, json_t **ret);
+	int (*once)(struct kw_pgstore *pg, int kind, const uint8_t *id, size_t id_len, int64_t expiry, int64_t now, int64_t *ret_swept);
+};
+
+const struct kw_pg_ops *kw_pg_module_v1(void);
+
 #endif

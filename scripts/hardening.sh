@@ -42,7 +42,7 @@ files=""
 if [ $# -eq 1 ] && [ -d "$1" ]; then
 	b=$1
 	for rel in broker/keywarden hsm/keywarden-hsm tools/kwctl attester/kwget tools/kwbench \
-	    verifier-client/keywarden-pcs.so; do
+	    verifier-client/keywarden-pcs.so broker/keywarden-pg.so; do
 		if [ -f "$b/$rel" ]; then
 			files="$files $b/$rel"
 		else

@@ -8,7 +8,7 @@ import sys
 
 # the ELF files keywarden builds (scripts/hardening.sh checks the same list)
 BINARIES = ['broker/keywarden', 'hsm/keywarden-hsm', 'tools/kwctl', 'attester/kwget', 'tools/kwbench',
-            'verifier-client/keywarden-pcs.so']
+            'verifier-client/keywarden-pcs.so', 'broker/keywarden-pg.so']
 PROG = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] not in ('', '-') else 'keywarden'
 
 

@@ -15,7 +15,7 @@
  * only of what the executable lacks.
  *
  * The module is found next to the executable (the build tree) or in
- * KW_PCS_MODULE_DIR (installed). It is refused unless it is a regular file
+ * KW_MODULE_DIR (installed; common/kw_module.h). It is refused unless it is a regular file
  * owned by root or by the broker's user and writable by no one else, and
  * unless it was built from the same version with the same interface.
  */
