@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 
 #include "attester.h"
+#include "att_nvgpu_emu.h"
 #include "att_tdx_emu.h"
 #include "att_tpm.h"
 #include "att_azure.h"
@@ -74,6 +75,8 @@ struct opts {
 	uint32_t tpm_ek_handle, tpm_ak_handle;   /* persistent handles, 0: create */
 	const char *tpm_event_log;     /* --tpm-event-log FILE */
 	int tpm_no_event_log;
+	unsigned int emu_gpus;         /* --emu-gpus N: emulated GPUs beside the CPU evidence */
+	const char *emu_gpu_dir;       /* --emu-gpu-dir DIR: scripts/mk-nvgpu-emu.sh */
 };
 
 static int quiet;
@@ -143,6 +146,10 @@ usage(FILE *f)
 	      "                         write Intel-format collateral (QuoteCollateralV3) matching\n"
 	      "                         the emulated TDX platform, valid 30 days, for a broker's\n"
 	      "                         offline tdx.collateral directory, and exit\n"
+	      "  --emu-gpus N           TESTING ONLY: add N (1..8) emulated NVIDIA GPU reports\n"
+	      "                         (composite evidence, \"gpus\") signed by the NOT NVIDIA\n"
+	      "                         chain in --emu-gpu-dir (scripts/mk-nvgpu-emu.sh)\n"
+	      "  --emu-gpu-dir DIR      the GPU emulation chain for --emu-gpus\n"
 	      "  --save-attest-request F  write the exact attest request body to F\n"
 	      "  --jwe-out FILE         write the compact JWE received to FILE\n"
 	      "  --tee-key-out FILE     write the TEE RSA private key (PEM, 0600) to FILE\n"
@@ -458,6 +465,7 @@ enum {
 	OPT_TOKEN_OUT, OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_ROOT_STORE, OPT_TLS_CONFIG,
 	OPT_TLS_SECTION, OPT_CRYPTO_CONFIG, OPT_NO_MANIFEST, OPT_EMU_COLLATERAL_OUT,
 	OPT_TEE, OPT_TPM_EK_HANDLE, OPT_TPM_AK_HANDLE, OPT_TPM_EVENT_LOG, OPT_TPM_NO_EVENT_LOG,
+	OPT_EMU_GPUS, OPT_EMU_GPU_DIR,
 };
 
 static const struct option longopts[] = {
@@ -487,6 +495,8 @@ static const struct option longopts[] = {
 	{"tpm-ak-handle", required_argument, NULL, OPT_TPM_AK_HANDLE},
 	{"tpm-event-log", required_argument, NULL, OPT_TPM_EVENT_LOG},
 	{"tpm-no-event-log", no_argument, NULL, OPT_TPM_NO_EVENT_LOG},
+	{"emu-gpus", required_argument, NULL, OPT_EMU_GPUS},
+	{"emu-gpu-dir", required_argument, NULL, OPT_EMU_GPU_DIR},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -555,6 +565,12 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_TPM_EVENT_LOG: o->tpm_event_log = optarg; break;
 		case OPT_TPM_NO_EVENT_LOG: o->tpm_no_event_log = 1; break;
+		case OPT_EMU_GPUS:
+			if (strlen(optarg) != 1 || optarg[0] < '1' || optarg[0] > '0' + ATT_NVGPU_EMU_MAX)
+				return fail(EXIT_USAGE, "--emu-gpus needs a number 1..%d", ATT_NVGPU_EMU_MAX);
+			o->emu_gpus = (unsigned int)(optarg[0] - '0');
+			break;
+		case OPT_EMU_GPU_DIR: o->emu_gpu_dir = optarg; break;
 		case OPT_HELP: usage(stdout); return -1;
 		case OPT_VERSION: printf("kwget %s\n", KW_VERSION); return -1;
 		default:
@@ -563,6 +579,8 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (optind != argc)
 		return fail(EXIT_USAGE, "unexpected argument (see kwget --help)");
+	if ((o->emu_gpus != 0) != (o->emu_gpu_dir != NULL))
+		return fail(EXIT_USAGE, "--emu-gpus N and --emu-gpu-dir DIR go together");
 	if (o->emu_collateral_out != NULL) {
 		if (o->emulate == NULL || strcmp(o->emulate, "tdx") != 0 || o->emu_dir == NULL)
 			return fail(EXIT_USAGE, "--emu-collateral-out needs --emulate tdx --emu-dir DIR");
@@ -1176,8 +1194,23 @@ attest_body(struct flow *f, json_t *evj)
 	int code = EXIT_LOCAL, r;
 
 	if ((req = json_object()) == NULL || json_object_set(req, "runtime-data", f->rd) != 0 ||
-	    json_object_set(req, "tee-evidence", evj) != 0 ||
-	    (f->body = kw_json_dumps(req, JSON_COMPACT)) == NULL) {
+	    json_object_set(req, "tee-evidence", evj) != 0) {
+		code = fail(EXIT_LOCAL, "evidence failed: out of memory");
+		goto out;
+	}
+	if (f->o->emu_gpus > 0) {
+		/* composite evidence: emulated GPUs bound to the same runtime-data */
+		json_t *gpus = NULL;
+
+		if ((r = att_nvgpu_emu_gpus(f->o->emu_gpu_dir, f->o->emu_gpus, f->rd, &gpus)) != 0 ||
+		    json_object_set_new(req, "gpus", gpus) != 0) {
+			code = fail(EXIT_LOCAL, "evidence failed: emulated GPUs from %s: %s", f->o->emu_gpu_dir,
+			    kw_strerror(r != 0 ? r : KW_ERR_NOMEM));
+			goto out;
+		}
+		say("added %u EMULATED (NOT NVIDIA) GPU report%s", f->o->emu_gpus, f->o->emu_gpus > 1 ? "s" : "");
+	}
+	if ((f->body = kw_json_dumps(req, JSON_COMPACT)) == NULL) {
 		code = fail(EXIT_LOCAL, "evidence failed: out of memory");
 		goto out;
 	}
