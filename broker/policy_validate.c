@@ -401,6 +401,34 @@ policy_entry_time(const json_t *e, const char *member, int64_t *ret, bool *prese
 	return kw_time_parse_rfc3339(json_string_value(v), ret);
 }
 
+/* An entry's optional window (RFC 3339, not-after not before not-before) and name. */
+static int
+validate_window_name(const json_t *e, const struct path *p, char *why, size_t whylen)
+{
+	const json_t *name;
+	int64_t nb = 0, na = 0;
+	bool has_nb, has_na;
+
+	if (policy_entry_time(e, "not-before", &nb, &has_nb) != 0) {
+		policy_set_why(why, whylen, "%s.not-before: must be an RFC 3339 time", p->s);
+		return KW_ERR_INVALID_FORMAT;
+	}
+	if (policy_entry_time(e, "not-after", &na, &has_na) != 0) {
+		policy_set_why(why, whylen, "%s.not-after: must be an RFC 3339 time", p->s);
+		return KW_ERR_INVALID_FORMAT;
+	}
+	if (has_nb && has_na && na < nb) {
+		policy_set_why(why, whylen, "%s: not-after before not-before", p->s);
+		return KW_ERR_INVALID_FORMAT;
+	}
+	if ((name = json_object_get(e, "name")) != NULL && !valid_label(json_string_value(name))) {
+		policy_set_why(why, whylen, "%s.name: 1 to %d characters, no control characters",
+		    p->s, MAX_NAME_LEN);
+		return KW_ERR_INVALID_FORMAT;
+	}
+	return 0;
+}
+
 /* A firmware version as a reference value: 1..32 of [0-9A-Za-z._-] ("550.90.07", "96.00.9f.00.01"). */
 static bool
 valid_version(const char *s)
@@ -433,10 +461,8 @@ validate_entries(const json_t *a, size_t hexlen, struct path *p, char *why, size
 		return KW_ERR_INVALID_FORMAT;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const json_t *e = json_array_get(a, i), *name;
+		const json_t *e = json_array_get(a, i);
 		size_t old = policy_path_push(p, "[%zu]", i);
-		int64_t nb = 0, na = 0;
-		bool has_nb, has_na;
 		const char *v;
 
 		if ((r = check_members(e, entry, p, why, whylen)) != 0)
@@ -457,24 +483,8 @@ validate_entries(const json_t *a, size_t hexlen, struct path *p, char *why, size
 				policy_set_why(why, whylen, "%s.value: duplicate measurement", p->s);
 				return KW_ERR_INVALID_FORMAT;
 			}
-		if (policy_entry_time(e, "not-before", &nb, &has_nb) != 0) {
-			policy_set_why(why, whylen, "%s.not-before: must be an RFC 3339 time", p->s);
-			return KW_ERR_INVALID_FORMAT;
-		}
-		if (policy_entry_time(e, "not-after", &na, &has_na) != 0) {
-			policy_set_why(why, whylen, "%s.not-after: must be an RFC 3339 time", p->s);
-			return KW_ERR_INVALID_FORMAT;
-		}
-		if (has_nb && has_na && na < nb) {
-			policy_set_why(why, whylen, "%s: not-after before not-before", p->s);
-			return KW_ERR_INVALID_FORMAT;
-		}
-		if ((name = json_object_get(e, "name")) != NULL &&
-		    !valid_label(json_string_value(name))) {
-			policy_set_why(why, whylen, "%s.name: 1 to %d characters, no control characters",
-			    p->s, MAX_NAME_LEN);
-			return KW_ERR_INVALID_FORMAT;
-		}
+		if ((r = validate_window_name(e, p, why, whylen)) != 0)
+			return r;
 		policy_path_pop(p, old);
 	}
 	return 0;
@@ -636,11 +646,9 @@ validate_gpu_measurements(const json_t *a, struct path *p, char *why, size_t why
 		return KW_ERR_INVALID_FORMAT;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const json_t *e = json_array_get(a, i), *ix = json_object_get(e, "index"), *name;
+		const json_t *e = json_array_get(a, i), *ix = json_object_get(e, "index");
 		const char *v = json_string_value(json_object_get(e, "value"));
 		size_t old = policy_path_push(p, "[%zu]", i);
-		int64_t nb = 0, na = 0;
-		bool has_nb, has_na;
 
 		if ((r = check_members(e, entry, p, why, whylen)) != 0)
 			return r;
@@ -661,20 +669,8 @@ validate_gpu_measurements(const json_t *a, struct path *p, char *why, size_t why
 				return KW_ERR_INVALID_FORMAT;
 			}
 		}
-		if (policy_entry_time(e, "not-before", &nb, &has_nb) != 0 ||
-		    policy_entry_time(e, "not-after", &na, &has_na) != 0) {
-			policy_set_why(why, whylen, "%s: not-before and not-after must be RFC 3339 times", p->s);
-			return KW_ERR_INVALID_FORMAT;
-		}
-		if (has_nb && has_na && na < nb) {
-			policy_set_why(why, whylen, "%s: not-after before not-before", p->s);
-			return KW_ERR_INVALID_FORMAT;
-		}
-		if ((name = json_object_get(e, "name")) != NULL && !valid_label(json_string_value(name))) {
-			policy_set_why(why, whylen, "%s.name: 1 to %d characters, no control characters",
-			    p->s, MAX_NAME_LEN);
-			return KW_ERR_INVALID_FORMAT;
-		}
+		if ((r = validate_window_name(e, p, why, whylen)) != 0)
+			return r;
 		policy_path_pop(p, old);
 	}
 	return 0;

@@ -127,8 +127,10 @@ kw_gpus_appraise(const json_t *gpus, const struct kw_trust *trust, int64_t at,
 	*why = "invalid arguments";
 	if (trust == NULL || trust->nvgpu == NULL || ret == NULL || reterr_index == NULL)
 		return KW_ERR_INVALID_ARG;
-	if ((r = kw_gpus_check(gpus, why)) != 0)
-		return r;
+	if (!json_is_array(gpus) || json_array_size(gpus) == 0 || json_array_size(gpus) > KW_GPUS_MAX) {
+		*why = "\"gpus\" must be an array of 1 to 8 GPU evidence objects";
+		return KW_ERR_INVALID_FORMAT;
+	}
 	if ((all = json_array()) == NULL)
 		return KW_ERR_NOMEM;
 	json_array_foreach(gpus, i, g) {

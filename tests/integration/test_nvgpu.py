@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kwtest  # noqa: E402
-from kwtest import Attester, Broker, b64u, jcs  # noqa: E402
+from kwtest import Attester, Broker, assert_problem, b64u, jcs  # noqa: E402
 
 RES = "gpu/key/model"           # SNP guest + exactly two GPUs, firmware and measurements registered
 DRIVER, VBIOS = "550.90.07", "96.00.9f.00.01"
@@ -95,17 +95,6 @@ def composite_body(b, a, gpus=None, n=2, **kw):
     body = a.attest_body()
     rd = body["runtime-data"]
     body["gpus"] = gpus(rd) if gpus else [b.gpu.evidence(gpu_nonce(rd), leaf=i, **kw) for i in range(n)]
-    return body
-
-
-def assert_problem(st, ctype, body, status, slug=None):
-    assert st == status, "expected %d, got %d: %r" % (status, st, body)
-    assert ctype.startswith("application/problem+json"), ctype
-    if isinstance(body, (bytes, bytearray)):
-        body = json.loads(body)
-    assert body["status"] == status and body["type"].startswith("urn:keywarden:problem:"), body
-    if slug is not None:
-        assert body["type"] == "urn:keywarden:problem:" + slug, body
     return body
 
 

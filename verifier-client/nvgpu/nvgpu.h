@@ -130,10 +130,10 @@ void nvgpu_trust_free(struct nvgpu_trust *t);   /* NULL-safe */
 /*
  * Verify one GPU's evidence at time at (seconds since the epoch): parse the
  * transcript; the chain certs[0..n-1] (DER, leaf first, root last, 2 ..
- * NVGPU_MAX_CHAIN certificates) must verify as exactly that path to the
- * pinned NVIDIA root or a test root, every certificate valid at at; the
- * leaf's P-384 key must verify the signature over SHA-384 of the signed
- * bytes; when nonce is not NULL the request's nonce must equal it
+ * NVGPU_MAX_CHAIN certificates) must end at the pinned NVIDIA root or a
+ * test root; the leaf's P-384 key must verify the signature over SHA-384 of
+ * the signed bytes; the chain must verify as exactly that path, every
+ * certificate valid at at; when nonce is not NULL the request's nonce must equal it
  * (constant time). 0 and new claims (nvgpu_report_claims plus "root":
  * "nvidia" or "test"), or a code and a static reason (*ret_claims
  * untouched): KW_ERR_SIG_INVALID, KW_ERR_CERT_INVALID, KW_ERR_CERT_EXPIRED,

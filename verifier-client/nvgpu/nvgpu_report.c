@@ -133,11 +133,8 @@ nvgpu_report_parse(const uint8_t *p, size_t len, struct nvgpu_report *ret)
 	if ((e = kw_rd_bytes(&rd, NVGPU_SIG_LEN, &r.sig)) != 0)
 		return e;
 	/* real reports may carry a zero byte after the signature: not signed, not used */
-	if (rd.len > NVGPU_MAX_TRAILING)
+	if (rd.len > NVGPU_MAX_TRAILING || !kw_all_zero(rd.p, rd.len))
 		return KW_ERR_TRAILING;
-	for (size_t i = 0; i < rd.len; i++)
-		if (rd.p[i] != 0)
-			return KW_ERR_TRAILING;
 	r.trailing = rd.len;
 	*ret = r;
 	return 0;
@@ -288,16 +285,6 @@ opaque_claims(const struct nvgpu_report *r, json_t *o)
 	return 0;
 }
 
-static int
-all_zero(const uint8_t *p, size_t n)
-{
-	uint8_t acc = 0;
-
-	for (size_t i = 0; i < n; i++)
-		acc |= p[i];
-	return acc == 0;
-}
-
 int
 nvgpu_report_claims(const struct nvgpu_report *r, json_t **ret)
 {
@@ -315,7 +302,7 @@ nvgpu_report_claims(const struct nvgpu_report *r, json_t **ret)
 	for (size_t i = 0; i < r->nblocks; i++) {
 		const struct nvgpu_block *b = &r->blocks[i];
 
-		if (all_zero(b->value, b->value_len))
+		if (kw_all_zero(b->value, b->value_len))
 			continue;
 		snprintf(k, sizeof(k), "%u", (unsigned int)b->index);
 		if ((e = set_hex(m, k, b->value, b->value_len)) != 0)

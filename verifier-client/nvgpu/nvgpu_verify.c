@@ -14,9 +14,9 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
 
 #include "kw_util.h"
+#include "kw_x509.h"
 #include "nvgpu.h"
 
 /* SHA-256 of the DER of "O=NVIDIA, CN=NVIDIA Device Identity CA" (verifier_device_root.pem). */
@@ -118,57 +118,6 @@ nvgpu_trust_add_test_root_file(struct nvgpu_trust *t, const char *path)
 	return r;
 }
 
-/*
- * X509_verify_cert with c[n-1] as the only anchor, at time at: the built
- * path must be exactly c[0..n-1].
- */
-static int
-chain_verify(X509 *const *c, size_t n, int64_t at, const char **why)
-{
-	X509_STORE *store = NULL;
-	X509_STORE_CTX *ctx = NULL;
-	STACK_OF(X509) *untrusted = NULL, *built;
-	X509_VERIFY_PARAM *vp;
-	int r = KW_ERR_NOMEM, err;
-
-	if ((store = X509_STORE_new()) == NULL || (untrusted = sk_X509_new_null()) == NULL ||
-	    (ctx = X509_STORE_CTX_new()) == NULL)
-		goto out;
-	if (X509_STORE_add_cert(store, c[n - 1]) != 1)
-		goto out;
-	for (size_t i = 1; i + 1 < n; i++)
-		if (sk_X509_push(untrusted, c[i]) <= 0)   /* borrowed */
-			goto out;
-	r = KW_ERR_INTERNAL;
-	if (X509_STORE_CTX_init(ctx, store, c[0], untrusted) != 1)
-		goto out;
-	vp = X509_STORE_CTX_get0_param(ctx);
-	X509_VERIFY_PARAM_set_time(vp, (time_t)at);
-	X509_VERIFY_PARAM_set_depth(vp, (int)n - 2);
-	r = KW_ERR_CERT_INVALID;
-	*why = "GPU certificate chain does not verify to its root";
-	if (X509_verify_cert(ctx) != 1) {
-		err = X509_STORE_CTX_get_error(ctx);
-		if (err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID) {
-			r = KW_ERR_CERT_EXPIRED;
-			*why = "a GPU certificate is not valid at the verification time";
-		}
-		goto out;
-	}
-	if ((built = X509_STORE_CTX_get0_chain(ctx)) == NULL || (size_t)sk_X509_num(built) != n)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (X509_cmp(sk_X509_value(built, (int)i), c[i]) != 0)
-			goto out;
-	r = 0;
-out:
-	X509_STORE_CTX_free(ctx);
-	sk_X509_free(untrusted);
-	X509_STORE_free(store);
-	ERR_clear_error();
-	return r;
-}
-
 /* ECDSA P-384 r‖s (big-endian) over SHA-384(msg) with the leaf's key. */
 static int
 sig_verify(X509 *leaf, const uint8_t *msg, size_t len, const uint8_t sig[static NVGPU_SIG_LEN])
@@ -260,11 +209,15 @@ nvgpu_verify(const struct nvgpu_trust *t, const uint8_t *report, size_t report_l
 		}
 		is_test = 1;
 	}
-	if ((r = chain_verify(c, ncerts, at, why)) != 0)
-		goto out;
+	/* the transcript's signature first: one verification rejects most bad input cheaply */
 	if ((r = sig_verify(c[0], rep->signed_bytes, rep->signed_len, rep->sig)) != 0) {
 		*why = r == KW_ERR_NOMEM ? "out of memory" :
 		    "GPU report signature does not verify with the chain's leaf key";
+		goto out;
+	}
+	if ((r = kw_x509_verify_path(c, ncerts, at, 0)) != 0) {
+		*why = r == KW_ERR_CERT_EXPIRED ? "a GPU certificate is not valid at the verification time" :
+		    r == KW_ERR_NOMEM ? "out of memory" : "GPU certificate chain does not verify to its root";
 		goto out;
 	}
 	if (nonce != NULL && CRYPTO_memcmp(nonce, rep->nonce, NVGPU_NONCE_LEN) != 0) {

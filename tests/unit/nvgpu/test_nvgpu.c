@@ -92,6 +92,23 @@ load_report(const char *path, uint8_t **ret, size_t *ret_len)
 	return 0;
 }
 
+/* A vector directory's report, and with c its chain, and with t a new trust: 0 or -1 (asserted). */
+static int
+load_vector(const char *dir, uint8_t **rep, size_t *len, struct chain *c, struct nvgpu_trust **t)
+{
+	char path[512];
+
+	if (c != NULL)
+		memset(c, 0, sizeof(*c));
+	if (load_report(test_vpath(path, sizeof(path), "nvidia", "%s/report.hex", dir), rep, len) != 0)
+		return -1;
+	if (c != NULL && load_chain(test_vpath(path, sizeof(path), "nvidia", "%s/cert_chain.pem", dir), c) != 0)
+		return -1;
+	if (t != NULL && nvgpu_trust_new(t) != 0)
+		return -1;
+	return 0;
+}
+
 static int
 hexeq(const uint8_t *p, size_t n, const char *hex)
 {
@@ -269,10 +286,7 @@ test_claims_hopper(void)
 
 	memset(&c, 0, sizeof(c));
 	want = test_json_file(test_vpath(path, sizeof(path), "nvidia", "hopper-550.90.07/claims.json"));
-	if (want == NULL || load_report(test_vpath(path, sizeof(path), "nvidia", "hopper-550.90.07/report.hex"),
-	    &rep, &len) != 0 ||
-	    load_chain(test_vpath(path, sizeof(path), "nvidia", "hopper-550.90.07/cert_chain.pem"), &c) != 0 ||
-	    nvgpu_trust_new(&t) != 0)
+	if (want == NULL || load_vector("hopper-550.90.07", &rep, &len, &c, &t) != 0)
 		goto out;
 	CHECKF(verify(t, rep, len, &c, T_2026_12_07, NULL, &claims, &why) == 0, "verify: %s", why);
 	for (size_t i = 0; same[i] != NULL; i++) {
@@ -316,13 +330,12 @@ out:
 static void
 test_claims_coco(void)
 {
-	char path[512];
 	uint8_t *rep = NULL;
 	size_t len = 0;
 	struct nvgpu_report *r = calloc(1, sizeof(*r));
 	json_t *claims = NULL;
 
-	if (load_report(test_vpath(path, sizeof(path), "nvidia", "hopper-coco-1/report.hex"), &rep, &len) != 0)
+	if (load_vector("hopper-coco-1", &rep, &len, NULL, NULL) != 0)
 		goto out;
 	CHECKF(nvgpu_report_parse(rep, len, r) == 0, "parse");
 	CHECKF(nvgpu_report_claims(r, &claims) == 0, "claims");
@@ -388,7 +401,6 @@ out:
 static void
 test_trailing(void)
 {
-	char path[512];
 	uint8_t *rep = NULL, *big = NULL;
 	size_t len = 0;
 	struct nvgpu_report *r = calloc(1, sizeof(*r));
@@ -399,9 +411,7 @@ test_trailing(void)
 	int rc;
 
 	memset(&c, 0, sizeof(c));
-	if (load_report(test_vpath(path, sizeof(path), "nvidia", "hopper-550.90.07/report.hex"), &rep, &len) != 0 ||
-	    load_chain(test_vpath(path, sizeof(path), "nvidia", "hopper-550.90.07/cert_chain.pem"), &c) != 0 ||
-	    nvgpu_trust_new(&t) != 0)
+	if (load_vector("hopper-550.90.07", &rep, &len, &c, &t) != 0)
 		goto out;
 	big = calloc(1, len + NVGPU_MAX_TRAILING + 1);
 	memcpy(big, rep, len);
@@ -426,12 +436,11 @@ out:
 static void
 test_truncation(void)
 {
-	char path[512];
 	uint8_t *rep = NULL;
 	size_t len = 0;
 	struct nvgpu_report *r = calloc(1, sizeof(*r));
 
-	if (load_report(test_vpath(path, sizeof(path), "nvidia", "hopper-coco-1/report.hex"), &rep, &len) != 0)
+	if (load_vector("hopper-coco-1", &rep, &len, NULL, NULL) != 0)
 		goto out;
 	CHECKF(nvgpu_report_parse(rep, len, r) == 0, "full report");
 	for (size_t n = 0; n < r->signed_len + NVGPU_SIG_LEN; n++) {
@@ -455,7 +464,6 @@ out:
 static void
 test_bitflip(void)
 {
-	char path[512];
 	uint8_t *rep = NULL;
 	size_t len = 0;
 	struct nvgpu_trust *t = NULL;
@@ -463,9 +471,7 @@ test_bitflip(void)
 	size_t accepted = 0, sig = 0;
 
 	memset(&c, 0, sizeof(c));
-	if (load_report(test_vpath(path, sizeof(path), "nvidia", "hopper-550.90.07/report.hex"), &rep, &len) != 0 ||
-	    load_chain(test_vpath(path, sizeof(path), "nvidia", "hopper-550.90.07/cert_chain.pem"), &c) != 0 ||
-	    nvgpu_trust_new(&t) != 0)
+	if (load_vector("hopper-550.90.07", &rep, &len, &c, &t) != 0)
 		goto out;
 	for (size_t i = 0; i < len; i++) {
 		json_t *claims = NULL;
