@@ -401,6 +401,17 @@ policy_entry_time(const json_t *e, const char *member, int64_t *ret, bool *prese
 	return kw_time_parse_rfc3339(json_string_value(v), ret);
 }
 
+/* A list of reference entries: an array of at most KW_POLICY_MAX_MEASUREMENTS. */
+static bool
+entry_array(const json_t *a, const struct path *p, char *why, size_t whylen)
+{
+	if (json_is_array(a) && json_array_size(a) <= KW_POLICY_MAX_MEASUREMENTS)
+		return true;
+	policy_set_why(why, whylen, "%s: must be an array of at most %d entries", p->s,
+	    KW_POLICY_MAX_MEASUREMENTS);
+	return false;
+}
+
 /* An entry's optional window (RFC 3339, not-after not before not-before) and name. */
 static int
 validate_window_name(const json_t *e, const struct path *p, char *why, size_t whylen)
@@ -455,11 +466,8 @@ validate_entries(const json_t *a, size_t hexlen, struct path *p, char *why, size
 	size_t n = json_array_size(a);
 	int r;
 
-	if (!json_is_array(a) || n > KW_POLICY_MAX_MEASUREMENTS) {
-		policy_set_why(why, whylen, "%s: must be an array of at most %d entries", p->s,
-		    KW_POLICY_MAX_MEASUREMENTS);
+	if (!entry_array(a, p, why, whylen))
 		return KW_ERR_INVALID_FORMAT;
-	}
 	for (size_t i = 0; i < n; i++) {
 		const json_t *e = json_array_get(a, i);
 		size_t old = policy_path_push(p, "[%zu]", i);
@@ -640,11 +648,8 @@ validate_gpu_measurements(const json_t *a, struct path *p, char *why, size_t why
 	size_t n = json_array_size(a);
 	int r;
 
-	if (!json_is_array(a) || n > KW_POLICY_MAX_MEASUREMENTS) {
-		policy_set_why(why, whylen, "%s: must be an array of at most %d entries", p->s,
-		    KW_POLICY_MAX_MEASUREMENTS);
+	if (!entry_array(a, p, why, whylen))
 		return KW_ERR_INVALID_FORMAT;
-	}
 	for (size_t i = 0; i < n; i++) {
 		const json_t *e = json_array_get(a, i), *ix = json_object_get(e, "index");
 		const char *v = json_string_value(json_object_get(e, "value"));

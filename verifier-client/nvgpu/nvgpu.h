@@ -29,6 +29,7 @@
 #define NVGPU_MAX_CHAIN 8             /* certificates of one device chain */
 #define NVGPU_MAX_CERT 4096           /* DER bytes of one certificate */
 #define NVGPU_MAX_TEST_ROOTS 8
+#define NVGPU_CHAIN_CACHE_SLOTS 256   /* direct-mapped, by the chain's digest */
 
 /* Opaque TLV type ids (NVIDIA nvtrust). */
 enum nvgpu_tlv_type {
@@ -113,7 +114,15 @@ int nvgpu_report_claims(const struct nvgpu_report *r, json_t **ret) KW_WUR;
 /* SHA-256 of the DER of the NVIDIA Device Identity CA (NVIDIA's verifier_device_root.pem). */
 extern const uint8_t nvgpu_nvidia_root_sha256[32];
 
-/* Roots: the pinned NVIDIA root, plus emulation roots the configuration names. Read-only once built. */
+/*
+ * Roots: the pinned NVIDIA root, plus emulation roots the configuration
+ * names (add them before sharing the trust). The trust also holds the chain
+ * cache: a chain that verified is remembered by the SHA-256 of its
+ * certificates as sent, with the window in which all of them are valid; a
+ * later report with the same certificates verified at a time inside that
+ * window skips the chain (the root pin, the transcript signature and the
+ * nonce are checked every time). Failed chains are never entered. Thread-safe.
+ */
 struct nvgpu_trust;
 
 int nvgpu_trust_new(struct nvgpu_trust **ret) KW_WUR;
@@ -126,6 +135,8 @@ int nvgpu_trust_new(struct nvgpu_trust **ret) KW_WUR;
 int nvgpu_trust_add_test_root_pem(struct nvgpu_trust *t, const void *pem, size_t len) KW_WUR;
 int nvgpu_trust_add_test_root_file(struct nvgpu_trust *t, const char *path) KW_WUR;
 void nvgpu_trust_free(struct nvgpu_trust *t);   /* NULL-safe */
+/* Chain look-ups answered from the cache, and those that were not. */
+void nvgpu_trust_cache_stats(struct nvgpu_trust *t, unsigned long *ret_hits, unsigned long *ret_misses);
 
 /*
  * Verify one GPU's evidence at time at (seconds since the epoch): parse the
@@ -140,7 +151,7 @@ void nvgpu_trust_free(struct nvgpu_trust *t);   /* NULL-safe */
  * KW_ERR_UNTRUSTED_ROOT, KW_ERR_MISMATCH (nonce), parse codes,
  * KW_ERR_NOMEM. Thread-safe.
  */
-int nvgpu_verify(const struct nvgpu_trust *t, const uint8_t *report, size_t report_len,
+int nvgpu_verify(struct nvgpu_trust *t, const uint8_t *report, size_t report_len,
     const uint8_t *const *certs, const size_t *cert_lens, size_t ncerts, int64_t at,
     const uint8_t *nonce, json_t **ret_claims, const char **reterr_reason) KW_WUR;
 

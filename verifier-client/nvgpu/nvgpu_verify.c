@@ -4,6 +4,8 @@
  * NVIDIA Device Identity CA (or a configured emulation root), the leaf's
  * ECDSA P-384 signature over the SPDM transcript, the nonce, the claims.
  */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,9 +27,19 @@ const uint8_t nvgpu_nvidia_root_sha256[32] = {
 	0x4e, 0xb2, 0x6b, 0x1d, 0xf6, 0xa7, 0x69, 0xac, 0x72, 0x0b, 0x9a, 0x69, 0x0b, 0x16, 0x7b, 0x48,
 };
 
+/* A chain that verified: the digest of its certificates and the window in which all are valid. */
+struct chain_slot {
+	uint8_t key[32];               /* SHA-256 over (u32 length ‖ DER) of each certificate */
+	int64_t not_before, not_after;
+	int used;
+};
+
 struct nvgpu_trust {
 	size_t nroots;
 	uint8_t roots[NVGPU_MAX_TEST_ROOTS][32];   /* SHA-256 of the emulation roots' DER */
+	pthread_mutex_t lock;          /* the cache: the only part that changes after start */
+	struct chain_slot cache[NVGPU_CHAIN_CACHE_SLOTS];
+	unsigned long hits, misses;
 };
 
 int
@@ -39,6 +51,10 @@ nvgpu_trust_new(struct nvgpu_trust **ret)
 		return KW_ERR_INVALID_ARG;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return KW_ERR_NOMEM;
+	if (pthread_mutex_init(&t->lock, NULL) != 0) {
+		free(t);
+		return KW_ERR_NOMEM;
+	}
 	*ret = t;
 	return 0;
 }
@@ -46,7 +62,85 @@ nvgpu_trust_new(struct nvgpu_trust **ret)
 void
 nvgpu_trust_free(struct nvgpu_trust *t)
 {
+	if (t == NULL)
+		return;
+	pthread_mutex_destroy(&t->lock);
 	free(t);
+}
+
+void
+nvgpu_trust_cache_stats(struct nvgpu_trust *t, unsigned long *ret_hits, unsigned long *ret_misses)
+{
+	pthread_mutex_lock(&t->lock);
+	*ret_hits = t->hits;
+	*ret_misses = t->misses;
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* The cache key of a chain as sent: each certificate's length and bytes. */
+static int
+chain_key(const uint8_t *const *certs, const size_t *lens, size_t n, uint8_t out[static 32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned int olen = 0;
+	int r = KW_ERR_CRYPTO;
+
+	if (md == NULL)
+		return KW_ERR_NOMEM;
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t l[4] = { (uint8_t)(lens[i] >> 24), (uint8_t)(lens[i] >> 16), (uint8_t)(lens[i] >> 8),
+			(uint8_t)lens[i] };
+
+		if (EVP_DigestUpdate(md, l, 4) != 1 || EVP_DigestUpdate(md, certs[i], lens[i]) != 1)
+			goto out;
+	}
+	if (EVP_DigestFinal_ex(md, out, &olen) == 1 && olen == 32)
+		r = 0;
+out:
+	EVP_MD_CTX_free(md);
+	return r;
+}
+
+/* 1 when the chain with this key verified before and at lies in its window. */
+static int
+cache_hit(struct nvgpu_trust *t, const uint8_t key[static 32], int64_t at)
+{
+	struct chain_slot *s = &t->cache[key[0] % NVGPU_CHAIN_CACHE_SLOTS];
+	int hit;
+
+	pthread_mutex_lock(&t->lock);
+	hit = s->used && memcmp(s->key, key, 32) == 0 && at >= s->not_before && at < s->not_after;
+	if (hit)
+		t->hits++;
+	else
+		t->misses++;
+	pthread_mutex_unlock(&t->lock);
+	return hit;
+}
+
+/* Remember a chain that verified, with the window where every certificate of it is valid. */
+static void
+cache_put(struct nvgpu_trust *t, const uint8_t key[static 32], X509 *const *c, size_t n)
+{
+	int64_t nb = INT64_MIN, na = INT64_MAX;
+	struct chain_slot *s = &t->cache[key[0] % NVGPU_CHAIN_CACHE_SLOTS];
+
+	for (size_t i = 0; i < n; i++) {
+		int64_t b, a;
+
+		if (kw_x509_window(c[i], &b, &a) != 0)
+			return;   /* not cached: verified again next time */
+		nb = b > nb ? b : nb;
+		na = a < na ? a : na;
+	}
+	pthread_mutex_lock(&t->lock);
+	memcpy(s->key, key, 32);
+	s->not_before = nb;
+	s->not_after = na;
+	s->used = 1;
+	pthread_mutex_unlock(&t->lock);
 }
 
 static int
@@ -159,14 +253,14 @@ out:
 }
 
 int
-nvgpu_verify(const struct nvgpu_trust *t, const uint8_t *report, size_t report_len,
+nvgpu_verify(struct nvgpu_trust *t, const uint8_t *report, size_t report_len,
     const uint8_t *const *certs, const size_t *cert_lens, size_t ncerts, int64_t at,
     const uint8_t *nonce, json_t **ret_claims, const char **why)
 {
 	struct nvgpu_report *rep = NULL;
 	X509 *c[NVGPU_MAX_CHAIN] = { NULL };
 	json_t *claims = NULL;
-	uint8_t rd[32];
+	uint8_t rd[32], key[32];
 	int r, is_test = 0;
 
 	*why = "invalid arguments";
@@ -215,10 +309,18 @@ nvgpu_verify(const struct nvgpu_trust *t, const uint8_t *report, size_t report_l
 		    "GPU report signature does not verify with the chain's leaf key";
 		goto out;
 	}
-	if ((r = kw_x509_verify_path(c, ncerts, at, 0)) != 0) {
-		*why = r == KW_ERR_CERT_EXPIRED ? "a GPU certificate is not valid at the verification time" :
-		    r == KW_ERR_NOMEM ? "out of memory" : "GPU certificate chain does not verify to its root";
+	/* the chain: from the cache when these exact certificates verified and at is in their window */
+	if ((r = chain_key(certs, cert_lens, ncerts, key)) != 0) {
+		*why = "out of memory";
 		goto out;
+	}
+	if (!cache_hit(t, key, at)) {
+		if ((r = kw_x509_verify_path(c, ncerts, at, 0)) != 0) {
+			*why = r == KW_ERR_CERT_EXPIRED ? "a GPU certificate is not valid at the verification time" :
+			    r == KW_ERR_NOMEM ? "out of memory" : "GPU certificate chain does not verify to its root";
+			goto out;
+		}
+		cache_put(t, key, c, ncerts);
 	}
 	if (nonce != NULL && CRYPTO_memcmp(nonce, rep->nonce, NVGPU_NONCE_LEN) != 0) {
 		r = KW_ERR_MISMATCH;

@@ -149,7 +149,7 @@ jlong(json_t *o, const char *path)
 }
 
 static int
-verify(const struct nvgpu_trust *t, const uint8_t *rep, size_t len, const struct chain *c, int64_t at,
+verify(struct nvgpu_trust *t, const uint8_t *rep, size_t len, const struct chain *c, int64_t at,
     const uint8_t *nonce, json_t **claims, const char **why)
 {
 	return nvgpu_verify(t, rep, len, (const uint8_t *const *)c->der, c->len, c->n, at, nonce, claims, why);
@@ -496,6 +496,54 @@ out:
 	free(rep);
 }
 
+/* The chain cache: a verified chain is reused inside its window; failures and other times are not. */
+static void
+test_chain_cache(void)
+{
+	char path[512];
+	uint8_t *rep = NULL;
+	size_t len = 0;
+	struct nvgpu_trust *t = NULL;
+	struct chain c, bad;
+	json_t *claims = NULL;
+	const char *why = NULL;
+	unsigned long hits = 0, misses = 0;
+	int rc;
+
+	memset(&bad, 0, sizeof(bad));
+	if (load_vector("hopper-550.90.07", &rep, &len, &c, &t) != 0 ||
+	    load_chain(test_vpath(path, sizeof(path), "nvidia", "hopper-550.90.07/negative/chain_missing_provisioner_ica.pem"),
+	    &bad) != 0)
+		goto out;
+	for (int i = 0; i < 3; i++) {
+		rc = verify(t, rep, len, &c, T_2026_12_07 + i, NULL, &claims, &why);
+		CHECKF(rc == 0, "round %d: %s", i, kw_strerror(rc));
+		json_decref(claims);
+		claims = NULL;
+	}
+	nvgpu_trust_cache_stats(t, &hits, &misses);
+	CHECKF(hits == 2 && misses == 1, "%lu hits, %lu misses", hits, misses);
+	/* outside the window: verified again, and refused */
+	rc = verify(t, rep, len, &c, 86400, NULL, &claims, &why);
+	CHECKF(rc == KW_ERR_CERT_EXPIRED && claims == NULL, "1970 after a cached success: %s", kw_strerror(rc));
+	/* a chain that failed is never entered */
+	for (int i = 0; i < 2; i++) {
+		rc = verify(t, rep, len, &bad, T_2026_12_07, NULL, &claims, &why);
+		CHECKF(rc == KW_ERR_CERT_INVALID && claims == NULL, "broken chain, round %d: %s", i, kw_strerror(rc));
+	}
+	/* a cached chain still needs the transcript's own signature */
+	rep[60] ^= 1;   /* inside measurement block 1's value */
+	rc = verify(t, rep, len, &c, T_2026_12_07, NULL, &claims, &why);
+	CHECKF(rc == KW_ERR_SIG_INVALID && claims == NULL, "flipped report with a cached chain: %s", kw_strerror(rc));
+	nvgpu_trust_cache_stats(t, &hits, &misses);
+	CHECKF(hits == 2 && misses == 4, "%lu hits, %lu misses", hits, misses);
+out:
+	nvgpu_trust_free(t);
+	chain_free(&c);
+	chain_free(&bad);
+	free(rep);
+}
+
 /* Emulation roots: only PEM of one self-signed certificate. */
 static void
 test_trust(void)
@@ -534,5 +582,5 @@ main(void)
 	return test_end(s == NULL || (TEST_ADD(s, test_vector_hopper) | TEST_ADD(s, test_vector_coco) |
 	    TEST_ADD(s, test_claims_hopper) | TEST_ADD(s, test_claims_coco) | TEST_ADD(s, test_negative_chains) |
 	    TEST_ADD(s, test_trailing) | TEST_ADD(s, test_truncation) | TEST_ADD(s, test_bitflip) |
-	    TEST_ADD(s, test_trust)) != 0);
+	    TEST_ADD(s, test_chain_cache) | TEST_ADD(s, test_trust)) != 0);
 }
