@@ -29,6 +29,7 @@
 #include "att_azure.h"
 #include "att_detect.h"
 #include "att_cca_emu.h"
+#include "att_nvgpu_emu.h"
 #include "att_tdx_emu.h"
 #include "att_tpm.h"
 #include "kw_build.h"
@@ -71,6 +72,8 @@ struct kwa_ctx {
 	char err[MAX_ERRMSG];
 	/* testing (kwa_internal.h) */
 	int have_meas, have_rd, emu_debug;
+	unsigned int emu_gpus;             /* kwa_test_set_gpus: emulated GPUs, 0: none */
+	char *emu_gpu_dir;
 	uint8_t emu_meas[ATT_MEASUREMENT_LEN];
 	uint8_t emu_rd[ATT_REPORT_DATA_LEN];
 	char *save_attest, *jwe_out, *tee_key_out, *token_out;
@@ -1159,8 +1162,24 @@ attest_body(struct flow *f, json_t *evj)
 	int code = KWA_ERR_LOCAL, r;
 
 	if ((req = json_object()) == NULL || json_object_set(req, "runtime-data", f->rd) != 0 ||
-	    json_object_set(req, "tee-evidence", evj) != 0 ||
-	    (f->body = kw_json_dumps(req, JSON_COMPACT)) == NULL) {
+	    json_object_set(req, "tee-evidence", evj) != 0) {
+		code = fail(ctx, KWA_ERR_LOCAL, "evidence failed: out of memory");
+		goto out;
+	}
+	if (ctx->emu_gpus > 0) {
+		/* composite evidence: emulated GPUs bound to the same runtime-data */
+		json_t *gpus = NULL;
+
+		if ((r = att_nvgpu_emu_gpus(ctx->emu_gpu_dir, ctx->emu_gpus, f->rd, &gpus)) != 0 ||
+		    json_object_set_new(req, "gpus", gpus) != 0) {
+			code = fail(ctx, KWA_ERR_LOCAL, "evidence failed: emulated GPUs from %s: %s",
+			    ctx->emu_gpu_dir, kw_strerror(r != 0 ? r : KW_ERR_NOMEM));
+			goto out;
+		}
+		warn(ctx, "added %u EMULATED (NOT NVIDIA) GPU report%s", ctx->emu_gpus,
+		    ctx->emu_gpus > 1 ? "s" : "");
+	}
+	if ((f->body = kw_json_dumps(req, JSON_COMPACT)) == NULL) {
 		code = fail(ctx, KWA_ERR_LOCAL, "evidence failed: out of memory");
 		goto out;
 	}
@@ -1381,6 +1400,7 @@ kwa_free(struct kwa_ctx *ctx)
 	free_str(&ctx->cacert);
 	free_str(&ctx->tee);
 	free_str(&ctx->emulate);
+	free_str(&ctx->emu_gpu_dir);
 	free_str(&ctx->emu_dir);
 	free_str(&ctx->tpm_event_log);
 	free_str(&ctx->root_store);
@@ -1585,6 +1605,23 @@ kwa_test_set_emu(struct kwa_ctx *ctx, const uint8_t *measurement, const uint8_t 
 	if (report_data != NULL)
 		memcpy(ctx->emu_rd, report_data, sizeof(ctx->emu_rd));
 	ctx->emu_debug = debug != 0;
+	return KWA_OK;
+}
+
+int
+kwa_test_set_gpus(struct kwa_ctx *ctx, unsigned int n, const char *dir)
+{
+	if (n == 0) {
+		ctx->emu_gpus = 0;
+		free_str(&ctx->emu_gpu_dir);
+		return KWA_OK;
+	}
+	if (n > ATT_NVGPU_EMU_MAX || dir == NULL)
+		return fail(ctx, KWA_ERR_USAGE, "--emu-gpus needs 1..%d and --emu-gpu-dir DIR",
+		    ATT_NVGPU_EMU_MAX);
+	if (set_str(ctx, &ctx->emu_gpu_dir, dir) != KWA_OK)
+		return fail(ctx, KWA_ERR_LOCAL, "out of memory");
+	ctx->emu_gpus = n;
 	return KWA_OK;
 }
 

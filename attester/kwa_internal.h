@@ -25,6 +25,14 @@ int kwa_test_set_emu(struct kwa_ctx *ctx, const uint8_t *measurement, const uint
     int debug);
 
 /*
+ * Emulated NVIDIA GPUs (testing only): n (1..ATT_NVGPU_EMU_MAX; 0: none)
+ * reports signed by the NOT NVIDIA chain in dir (scripts/mk-nvgpu-emu.sh),
+ * sent as the /attest member "gpus" beside the CPU evidence.
+ * KWA_ERR_USAGE (n out of range, dir missing), KWA_ERR_LOCAL (out of memory).
+ */
+int kwa_test_set_gpus(struct kwa_ctx *ctx, unsigned int n, const char *dir);
+
+/*
  * Files written during kwa_fetch (new, 0600, NULL: none): the /attest body,
  * the compact JWE received, the TEE RSA private key (PEM), the token.
  * KWA_ERR_LOCAL (out of memory).

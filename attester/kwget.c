@@ -22,6 +22,7 @@
 #include <linux/magic.h>
 
 #include "attester.h"
+#include "att_nvgpu_emu.h"
 #include "att_tdx_emu.h"
 #include "kw_build.h"
 #include "kw_json.h"
@@ -73,6 +74,8 @@ struct opts {
 	int detect;
 	long retries;                  /* -1: the library's default */
 	long deadline_s, connect_s, request_s;   /* 0: the library's default */
+	unsigned int emu_gpus;         /* --emu-gpus N: emulated GPUs beside the CPU evidence */
+	const char *emu_gpu_dir;       /* --emu-gpu-dir DIR: scripts/mk-nvgpu-emu.sh */
 };
 
 static int quiet;
@@ -190,6 +193,10 @@ usage(FILE *f)
 	      "                         write Intel-format collateral (QuoteCollateralV3) matching\n"
 	      "                         the emulated TDX platform, valid 30 days, for a broker's\n"
 	      "                         offline tdx.collateral directory, and exit\n"
+	      "  --emu-gpus N           TESTING ONLY: add N (1..8) emulated NVIDIA GPU reports\n"
+	      "                         (composite evidence, \"gpus\") signed by the NOT NVIDIA\n"
+	      "                         chain in --emu-gpu-dir (scripts/mk-nvgpu-emu.sh)\n"
+	      "  --emu-gpu-dir DIR      the GPU emulation chain for --emu-gpus\n"
 	      "  --save-attest-request F  write the exact attest request body to F\n"
 	      "  --jwe-out FILE         write the compact JWE received to FILE\n"
 	      "  --tee-key-out FILE     write the TEE RSA private key (PEM, 0600) to FILE\n"
@@ -391,6 +398,7 @@ enum {
 	OPT_TEE, OPT_TPM_EK_HANDLE, OPT_TPM_AK_HANDLE, OPT_TPM_EVENT_LOG, OPT_TPM_NO_EVENT_LOG,
 	OPT_DETECT, OPT_RETRIES, OPT_DEADLINE, OPT_CONNECT_TIMEOUT, OPT_REQUEST_TIMEOUT,
 	OPT_KEYRING, OPT_KEY_DESC, OPT_FORMAT, OPT_FORCE_TTY, OPT_REQUIRE_TMPFS,
+	OPT_EMU_GPUS, OPT_EMU_GPU_DIR,
 };
 
 static const struct option longopts[] = {
@@ -430,6 +438,8 @@ static const struct option longopts[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"force-tty", no_argument, NULL, OPT_FORCE_TTY},
 	{"require-tmpfs", no_argument, NULL, OPT_REQUIRE_TMPFS},
+	{"emu-gpus", required_argument, NULL, OPT_EMU_GPUS},
+	{"emu-gpu-dir", required_argument, NULL, OPT_EMU_GPU_DIR},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
@@ -619,6 +629,12 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_FORCE_TTY: o->force_tty = 1; break;
 		case OPT_REQUIRE_TMPFS: o->require_tmpfs = 1; break;
+		case OPT_EMU_GPUS:
+			if (strlen(optarg) != 1 || optarg[0] < '1' || optarg[0] > '0' + ATT_NVGPU_EMU_MAX)
+				return fail(EXIT_USAGE, "--emu-gpus needs a number 1..%d", ATT_NVGPU_EMU_MAX);
+			o->emu_gpus = (unsigned int)(optarg[0] - '0');
+			break;
+		case OPT_EMU_GPU_DIR: o->emu_gpu_dir = optarg; break;
 		case OPT_HELP: usage(stdout); return -1;
 		case OPT_VERSION: printf("kwget %s (libkwattester %s)\n", KW_VERSION, kwa_version_string());
 			return -1;
@@ -628,6 +644,8 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (optind != argc)
 		return fail(EXIT_USAGE, "unexpected argument (see kwget --help)");
+	if ((o->emu_gpus != 0) != (o->emu_gpu_dir != NULL))
+		return fail(EXIT_USAGE, "--emu-gpus N and --emu-gpu-dir DIR go together");
 	if (o->emu_collateral_out != NULL) {
 		if (o->emulate == NULL || strcmp(o->emulate, "tdx") != 0 || o->emu_dir == NULL)
 			return fail(EXIT_USAGE, "--emu-collateral-out needs --emulate tdx --emu-dir DIR");
@@ -698,6 +716,7 @@ configure(struct kwa_ctx *c, const struct opts *o)
 	    (o->emulate != NULL && (st = kwa_set_emulation(c, o->emulate, o->emu_dir)) != KWA_OK) ||
 	    (st = kwa_test_set_emu(c, o->have_meas ? o->emu_meas : NULL, o->have_rd ? o->emu_rd : NULL,
 	    o->emu_debug)) != KWA_OK ||
+	    (st = kwa_test_set_gpus(c, o->emu_gpus, o->emu_gpu_dir)) != KWA_OK ||
 	    (st = kwa_test_set_outputs(c, o->save_attest, o->jwe_out, o->tee_key_out,
 	    o->token_out)) != KWA_OK ||
 	    (st = kwa_set_manifest(c, o->man.root_store, o->man.tls_config, o->man.tls_section,

@@ -203,6 +203,7 @@ struct kw_attest_req {
 	const json_t *tee_sigkey;          /* borrowed */
 	const json_t *evidence;            /* borrowed: tee-evidence, its shape checked */
 	const struct kw_verifier *verifier;   /* the evidence type whose shape it has */
+	const json_t *gpus;                /* borrowed: "gpus" (composite evidence) or NULL */
 };
 int kw_parse_attest(const json_t *body, struct kw_attest_req *ret, const char **reterr_reason) KW_WUR;
 void kw_attest_req_clear(struct kw_attest_req *a);

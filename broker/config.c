@@ -298,6 +298,7 @@ static const struct key keys[] = {
 	{"", "hsm", K_SECTION, 0, 0, 0, 0, 0, 1},
 	{"", "snp", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "tdx", K_SECTION, 0, 0, 0, 0, 0, 0},
+	{"", "nvgpu", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "tpm", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "cca", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "limits", K_SECTION, 0, 0, 0, 0, 0, 0},
@@ -329,6 +330,7 @@ static const struct key keys[] = {
 	{"snp", "test_roots", K_PATHS, F(snp_test_roots), F(n_snp_test_roots), 0, 0, 0, 0},
 	{"tdx", "test_roots", K_PATHS, F(tdx_test_roots), F(n_tdx_test_roots), 0, 0, 0, 0},
 	{"tdx", "collateral", K_CUSTOM, 0, 0, 0, 0, 0, 0},   /* custom_tdx */
+	{"nvgpu", "test_roots", K_PATHS, F(nvgpu_test_roots), F(n_nvgpu_test_roots), 0, 0, 0, 0},
 	{"tpm", "akcert_roots", K_PATHS, F(tpm_akcert_roots), F(n_tpm_akcert_roots), 0, 0, 0, 0},
 	{"tpm", "ek_roots", K_PATHS, F(tpm_ek_roots), F(n_tpm_ek_roots), 0, 0, 0, 0},
 	{"cca", "cpaks", K_PATHS, F(cca_cpaks), F(n_cca_cpaks), 0, 0, 0, 0},
@@ -791,6 +793,7 @@ kw_config_free(struct kw_config *c)
 	free_list(c->tdx_test_roots, c->n_tdx_test_roots);
 	free_list(c->cca_cpaks, c->n_cca_cpaks);
 	free_list(c->cca_test_cpaks, c->n_cca_test_cpaks);
+	free_list(c->nvgpu_test_roots, c->n_nvgpu_test_roots);
 	free(c->tdx_collateral_mode);
 	free(c->tdx_collateral_dir);
 	free(c->tdx_pcs_url);

@@ -46,6 +46,8 @@ struct kw_config {
 	int tdx_enabled;              /* a "tdx" section is present */
 	size_t n_tdx_test_roots;
 	char **tdx_test_roots;        /* "NOT INTEL" emulation roots: trusted only when listed */
+	size_t n_nvgpu_test_roots;
+	char **nvgpu_test_roots;      /* "NOT NVIDIA" GPU emulation roots: trusted only when listed */
 	char *tdx_collateral_mode;    /* "offline", "pcs" or "pccs" */
 	char *tdx_collateral_dir;     /* offline: directory of QuoteCollateralV3 files;
 	                               * pcs/pccs: the cache directory */

@@ -232,7 +232,13 @@ add_tdx_test_root(void *t, const char *path)
 	return tdx_trust_add_test_root_file(t, path);
 }
 
-/* The configuration's test roots of one TEE (tee: "snp", "tdx"), each with a warning. */
+static int
+add_nvgpu_test_root(void *t, const char *path)
+{
+	return nvgpu_trust_add_test_root_file(t, path);
+}
+
+/* The configuration's test roots of one TEE (tee: "snp", "tdx", "nvgpu"), each with a warning. */
 static int
 load_test_roots(const char *tee, char *const *files, size_t n, int (*add)(void *, const char *),
     void *trust)
@@ -245,7 +251,8 @@ load_test_roots(const char *tee, char *const *files, size_t n, int (*add)(void *
 			return r;
 		}
 		kw_log_warn("trusting %s TEST root %s: emulated evidence will be accepted",
-		    strcmp(tee, "snp") == 0 ? "SNP" : "TDX", files[i]);
+		    strcmp(tee, "snp") == 0 ? "SNP" : strcmp(tee, "nvgpu") == 0 ? "NVIDIA GPU" : "TDX",
+		    files[i]);
 	}
 	return 0;
 }
@@ -266,6 +273,18 @@ load_snp_trust(struct kw_broker *b)
 		}
 	}
 	return 0;
+}
+
+/* GPUs ("gpus" of /attest): the pinned NVIDIA root is compiled in; test roots by configuration. */
+static int
+load_nvgpu_trust(struct kw_broker *b)
+{
+	int r;
+
+	if ((r = nvgpu_trust_new(&b->trust.nvgpu)) != 0)
+		return r;
+	return load_test_roots("nvgpu", b->cfg->nvgpu_test_roots, b->cfg->n_nvgpu_test_roots,
+	    add_nvgpu_test_root, b->trust.nvgpu);
 }
 
 /* An FMSPC as 12 lower-case hex digits. */
@@ -712,6 +731,7 @@ main(int argc, char **argv)
 	}
 	if (load_snp_trust(&b) != 0 || load_tdx_trust(&b) != 0 || load_tpm_trust(&b) != 0 ||
 	    load_cca_trust(&b) != 0 ||
+	    load_nvgpu_trust(&b) != 0 ||
 	    kw_challenges_new(b.cfg->nonce_ttl, b.cfg->max_sessions, &b.challenges) != 0 ||
 	    kw_dpop_new(b.cfg->dpop_nonce_ttl, b.cfg->dpop_iat_window, b.cfg->token_ttl,
 	    b.cfg->max_sessions, b.cfg->dpop_jti_per_key, &b.dpop) != 0)
@@ -793,6 +813,7 @@ out:
 	tpm_ca_free(b.tpm_ek);
 	cca_trust_free(b.cca);
 	snp_trust_free(b.trust.snp);
+	nvgpu_trust_free(b.trust.nvgpu);
 	tpm_ca_free(b.tpm_akcert);
 	if (b.base != NULL)
 		event_base_free(b.base);

@@ -119,6 +119,31 @@ eval_debug(struct ev *ev, const json_t *policy)
 }
 
 /*
+ * GPUs (composite evidence): each GPU's chain must end at NVIDIA's root too,
+ * unless allow_test_roots. Recorded only when the claims hold GPUs.
+ */
+static void
+eval_gpu_roots(struct ev *ev, bool allow)
+{
+	const json_t *g;
+	size_t i;
+
+	json_array_foreach(json_object_get(ev->claims, "gpus"), i, g) {
+		const char *root = json_string_value(json_object_get(g, "root"));
+		char path[PATH_LEN];
+
+		snprintf(path, sizeof(path), "allow_test_roots (gpus[%zu])", i);
+		if (root != NULL && strcmp(root, "test") != 0)
+			check(ev, "root", path, true, "GPU %zu chains to a vendor root", i);
+		else if (allow)
+			check(ev, "root", path, true, "GPU %zu: test roots allowed by allow_test_roots", i);
+		else
+			check(ev, "root", path, false, "GPU %zu chains to a test (emulation) root and "
+			    "allow_test_roots is not true", i);
+	}
+}
+
+/*
  * Evidence that chains to an emulation root (claim root = "test", accepted by
  * the verifier only because the configuration names that root) is not
  * hardware evidence: it is released keys only when the policy says so.
@@ -140,6 +165,7 @@ eval_root(struct ev *ev, const json_t *policy)
 	else
 		check(ev, "root", "allow_test_roots", false,
 		    "claim root missing or not a string (treated as a test root)");
+	eval_gpu_roots(ev, allow);
 }
 
 /*
@@ -517,6 +543,161 @@ eval_floors(struct ev *ev, const json_t *floors, const char *where)
 	}
 }
 
+/*
+ * One GPU's version claim (driver_version, vbios_version) against a list of
+ * version entries: in window, or "window" when only outside, or "gpu".
+ */
+static void
+eval_gpu_version(struct ev *ev, const json_t *list, size_t gi, const char *claim, const char *v)
+{
+	char where[PATH_LEN], why[128], first[PATH_LEN + 160] = "";
+
+	snprintf(where, sizeof(where), "reference_values.gpu.%s", claim);
+	if (v == NULL) {
+		check(ev, "gpu", where, false, "gpus[%zu].%s missing", gi, claim);
+		return;
+	}
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		const json_t *e = json_array_get(list, i);
+
+		if (strcmp(json_string_value(json_object_get(e, "value")), v) != 0)
+			continue;
+		if (policy_window(e, ev->ctx->now, why, sizeof(why)) == 0) {
+			check(ev, "gpu", where, true, "gpus[%zu].%s matched %s[%zu]", gi, claim, where, i);
+			return;
+		}
+		if (first[0] == '\0')
+			snprintf(first, sizeof(first), "%s[%zu]", where, i);
+	}
+	if (first[0] != '\0')
+		check(ev, "window", first, false, "gpus[%zu].%s %s", gi, claim, why);
+	else
+		check(ev, "gpu", where, false, "gpus[%zu].%s is not a reference value", gi, claim);
+}
+
+/* 1 when (index, value) is an entry of a resolved set's gpu_measurements in window; -1 only outside. */
+static int
+gpu_block_match(const struct sets *s, int64_t now, json_int_t index, const char *value)
+{
+	int outside = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const json_t *l = json_object_get(s->doc[i], "gpu_measurements"), *e;
+		size_t j;
+
+		json_array_foreach(l, j, e) {
+			char why[128];
+
+			if (json_integer_value(json_object_get(e, "index")) != index ||
+			    strcmp(json_string_value(json_object_get(e, "value")), value) != 0)
+				continue;
+			if (policy_window(e, now, why, sizeof(why)) == 0)
+				return 1;
+			outside = 1;
+		}
+	}
+	return outside ? -1 : 0;
+}
+
+/*
+ * Every measurement block of one GPU (claim gpus[i].measurements, the
+ * non-zero blocks) must be an entry (index and value) of a named set, in
+ * window; and every index the sets register must be measured (a block that
+ * went to zero, or is gone, fails).
+ */
+static void
+eval_gpu_blocks(struct ev *ev, const struct sets *s, size_t gi, const json_t *m)
+{
+	const char *k;
+	json_t *v;
+	bool ok = true;
+
+	if (!json_is_object(m)) {
+		check(ev, "gpu", "reference_values.gpu.sets", false, "gpus[%zu].measurements missing", gi);
+		return;
+	}
+	json_object_foreach(UNCONST(m), k, v) {
+		json_int_t index = strtoll(k, NULL, 10);
+		int r = json_is_string(v) ? gpu_block_match(s, ev->ctx->now, index, json_string_value(v)) : 0;
+
+		if (r == 1)
+			continue;
+		ok = false;
+		if (r == -1)
+			check(ev, "window", "reference_values.gpu.sets", false,
+			    "gpus[%zu] measurement block %s is outside its window", gi, k);
+		else
+			check(ev, "gpu", "reference_values.gpu.sets", false,
+			    "gpus[%zu] measurement block %s is not a reference value", gi, k);
+		break;   /* one failing block per GPU is enough to explain */
+	}
+	for (size_t i = 0; i < s->n && ok; i++) {
+		const json_t *e;
+		size_t j;
+
+		json_array_foreach(json_object_get(s->doc[i], "gpu_measurements"), j, e) {
+			char key[8];
+
+			snprintf(key, sizeof(key), "%" JSON_INTEGER_FORMAT,
+			    json_integer_value(json_object_get(e, "index")));
+			if (json_object_get(m, key) == NULL) {
+				check(ev, "gpu", "reference_values.gpu.sets", false,
+				    "gpus[%zu] measurement block %s is registered but not measured", gi, key);
+				ok = false;
+				break;
+			}
+		}
+	}
+	if (ok)
+		check(ev, "gpu", "reference_values.gpu.sets", true,
+		    "every measurement block of gpus[%zu] is a reference value", gi);
+}
+
+/* reference_values.gpu: every GPU of the claims; none at all fails. */
+static int
+eval_gpu(struct ev *ev, const json_t *gpu)
+{
+	const json_t *gpus = json_object_get(ev->claims, "gpus"), *g;
+	struct sets s;
+	size_t i;
+	int r;
+
+	memset(&s, 0, sizeof(s));
+	if (!json_is_array(gpus) || json_array_size(gpus) == 0) {
+		check(ev, "gpu", "reference_values.gpu", false, "no GPU evidence (claim gpus missing)");
+		return 0;
+	}
+	if (json_object_get(gpu, "sets") != NULL) {
+		if ((r = policy_sets_resolve(gpu, ev->ctx, true, &s)) != 0)
+			goto out;
+		for (i = 0; i < s.n; i++) {
+			char path[PATH_LEN];
+
+			snprintf(path, sizeof(path), "reference_values.gpu.sets[%zu]", i);
+			if (s.doc[i] == NULL) {
+				check(ev, "set", path, false, "reference-value set '%s' does not exist", s.name[i]);
+			} else if (kw_refval_validate(s.doc[i], NULL, 0) != 0) {
+				r = KW_ERR_INVALID_FORMAT;   /* a stored set that is invalid: cannot evaluate */
+				goto out;
+			}
+		}
+	}
+	json_array_foreach(gpus, i, g) {
+		if (json_object_get(gpu, "driver_version") != NULL)
+			eval_gpu_version(ev, json_object_get(gpu, "driver_version"), i, "driver_version",
+			    json_string_value(json_object_get(g, "driver_version")));
+		if (json_object_get(gpu, "vbios_version") != NULL)
+			eval_gpu_version(ev, json_object_get(gpu, "vbios_version"), i, "vbios_version",
+			    json_string_value(json_object_get(g, "vbios_version")));
+		if (json_object_get(gpu, "sets") != NULL)
+			eval_gpu_blocks(ev, &s, i, json_object_get(g, "measurements"));
+	}
+	r = 0;
+out:
+	policy_sets_free(&s);
+	return r;
+}
+
 static int
 eval_refvals(struct ev *ev, const json_t *rv)
 {
@@ -580,6 +761,8 @@ eval_refvals(struct ev *ev, const json_t *rv)
 	}
 	eval_tpm_lists(ev, rv);
 	eval_cca_lists(ev, rv);
+	if (json_object_get(rv, "gpu") != NULL && (r = eval_gpu(ev, json_object_get(rv, "gpu"))) != 0)
+		goto out;
 	if (json_object_get(rv, "tcb_floors") != NULL)
 		eval_floors(ev, json_object_get(rv, "tcb_floors"), "reference_values.tcb_floors");
 	for (size_t i = 0; i < s.n; i++) {

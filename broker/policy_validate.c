@@ -169,11 +169,22 @@ policy_claim_get(const json_t *claims, const char *path)
 	while (v != NULL) {
 		size_t n = strcspn(path, ".");
 
-		if (!json_is_object(v) || n >= sizeof(seg))
+		if ((!json_is_object(v) && !json_is_array(v)) || n >= sizeof(seg))
 			return NULL;
 		memcpy(seg, path, n);
 		seg[n] = '\0';
-		v = json_object_get(v, seg);
+		if (json_is_array(v)) {
+			/* into an array by a decimal index ("gpus.0.cc_mode") */
+			size_t idx = 0;
+
+			if (n == 0 || n > 4 || strspn(seg, "0123456789") != n || (n > 1 && seg[0] == '0'))
+				return NULL;
+			for (size_t i = 0; i < n; i++)
+				idx = idx * 10 + (size_t)(seg[i] - '0');
+			v = json_array_get(v, idx);
+		} else {
+			v = json_object_get(v, seg);
+		}
 		if (path[n] == '\0')
 			return v;
 		path += n + 1;
@@ -390,7 +401,68 @@ policy_entry_time(const json_t *e, const char *member, int64_t *ret, bool *prese
 	return kw_time_parse_rfc3339(json_string_value(v), ret);
 }
 
-/* Reference entries whose value is hexlen lower-case hex digits (measurements: 96; 0: 64, 96 or 128). */
+/* A list of reference entries: an array of at most KW_POLICY_MAX_MEASUREMENTS. */
+static bool
+entry_array(const json_t *a, const struct path *p, char *why, size_t whylen)
+{
+	if (json_is_array(a) && json_array_size(a) <= KW_POLICY_MAX_MEASUREMENTS)
+		return true;
+	policy_set_why(why, whylen, "%s: must be an array of at most %d entries", p->s,
+	    KW_POLICY_MAX_MEASUREMENTS);
+	return false;
+}
+
+/* An entry's optional window (RFC 3339, not-after not before not-before) and name. */
+static int
+validate_window_name(const json_t *e, const struct path *p, char *why, size_t whylen)
+{
+	const json_t *name;
+	int64_t nb = 0, na = 0;
+	bool has_nb, has_na;
+
+	if (policy_entry_time(e, "not-before", &nb, &has_nb) != 0) {
+		policy_set_why(why, whylen, "%s.not-before: must be an RFC 3339 time", p->s);
+		return KW_ERR_INVALID_FORMAT;
+	}
+	if (policy_entry_time(e, "not-after", &na, &has_na) != 0) {
+		policy_set_why(why, whylen, "%s.not-after: must be an RFC 3339 time", p->s);
+		return KW_ERR_INVALID_FORMAT;
+	}
+	if (has_nb && has_na && na < nb) {
+		policy_set_why(why, whylen, "%s: not-after before not-before", p->s);
+		return KW_ERR_INVALID_FORMAT;
+	}
+	if ((name = json_object_get(e, "name")) != NULL && !valid_label(json_string_value(name))) {
+		policy_set_why(why, whylen, "%s.name: 1 to %d characters, no control characters",
+		    p->s, MAX_NAME_LEN);
+		return KW_ERR_INVALID_FORMAT;
+	}
+	return 0;
+}
+
+/* A firmware version as a reference value: 1..32 of [0-9A-Za-z._-] ("550.90.07", "96.00.9f.00.01"). */
+static bool
+valid_version(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	if (n == 0 || n > 32)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || strchr("._-", s[i]) != NULL))
+			return false;
+	return true;
+}
+
+/* validate_entries' hexlen for values that are not one fixed hex length */
+#define ENTRY_HEX_CCA ((size_t)0)        /* 64, 96 or 128 hex digits (CCA rim, rem) */
+#define ENTRY_VERSION ((size_t)-1)       /* a firmware version (valid_version) */
+
+/*
+ * Reference entries whose value is hexlen lower-case hex digits
+ * (measurements: 96), ENTRY_HEX_CCA or ENTRY_VERSION.
+ */
 static int
 validate_entries(const json_t *a, size_t hexlen, struct path *p, char *why, size_t whylen)
 {
@@ -398,27 +470,27 @@ validate_entries(const json_t *a, size_t hexlen, struct path *p, char *why, size
 	size_t n = json_array_size(a);
 	int r;
 
-	if (!json_is_array(a) || n > KW_POLICY_MAX_MEASUREMENTS) {
-		policy_set_why(why, whylen, "%s: must be an array of at most %d entries", p->s,
-		    KW_POLICY_MAX_MEASUREMENTS);
+	if (!entry_array(a, p, why, whylen))
 		return KW_ERR_INVALID_FORMAT;
-	}
 	for (size_t i = 0; i < n; i++) {
-		const json_t *e = json_array_get(a, i), *name;
+		const json_t *e = json_array_get(a, i);
 		size_t old = policy_path_push(p, "[%zu]", i);
-		int64_t nb = 0, na = 0;
-		bool has_nb, has_na;
 		const char *v;
 
 		if ((r = check_members(e, entry, p, why, whylen)) != 0)
 			return r;
 		v = json_string_value(json_object_get(e, "value"));
-		if (hexlen == 0 && !policy_is_hex_lower(v, 64) && !policy_is_hex_lower(v, 96) &&
+		if (hexlen == ENTRY_HEX_CCA && !policy_is_hex_lower(v, 64) && !policy_is_hex_lower(v, 96) &&
 		    !policy_is_hex_lower(v, 128)) {
 			policy_set_why(why, whylen, "%s.value: required, 64, 96 or 128 lower-case hex digits", p->s);
 			return KW_ERR_INVALID_FORMAT;
 		}
-		if (hexlen != 0 && !policy_is_hex_lower(v, hexlen)) {
+		if (hexlen == ENTRY_VERSION && !valid_version(v)) {
+			policy_set_why(why, whylen, "%s.value: required, a version of 1 to 32 characters "
+			    "[0-9A-Za-z._-]", p->s);
+			return KW_ERR_INVALID_FORMAT;
+		}
+		if (hexlen != ENTRY_HEX_CCA && hexlen != ENTRY_VERSION && !policy_is_hex_lower(v, hexlen)) {
 			policy_set_why(why, whylen, "%s.value: required, %zu lower-case hex digits", p->s, hexlen);
 			return KW_ERR_INVALID_FORMAT;
 		}
@@ -428,24 +500,8 @@ validate_entries(const json_t *a, size_t hexlen, struct path *p, char *why, size
 				policy_set_why(why, whylen, "%s.value: duplicate measurement", p->s);
 				return KW_ERR_INVALID_FORMAT;
 			}
-		if (policy_entry_time(e, "not-before", &nb, &has_nb) != 0) {
-			policy_set_why(why, whylen, "%s.not-before: must be an RFC 3339 time", p->s);
-			return KW_ERR_INVALID_FORMAT;
-		}
-		if (policy_entry_time(e, "not-after", &na, &has_na) != 0) {
-			policy_set_why(why, whylen, "%s.not-after: must be an RFC 3339 time", p->s);
-			return KW_ERR_INVALID_FORMAT;
-		}
-		if (has_nb && has_na && na < nb) {
-			policy_set_why(why, whylen, "%s: not-after before not-before", p->s);
-			return KW_ERR_INVALID_FORMAT;
-		}
-		if ((name = json_object_get(e, "name")) != NULL &&
-		    !valid_label(json_string_value(name))) {
-			policy_set_why(why, whylen, "%s.name: 1 to %d characters, no control characters",
-			    p->s, MAX_NAME_LEN);
-			return KW_ERR_INVALID_FORMAT;
-		}
+		if ((r = validate_window_name(e, p, why, whylen)) != 0)
+			return r;
 		policy_path_pop(p, old);
 	}
 	return 0;
@@ -541,7 +597,7 @@ validate_eventlog(const json_t *o, struct path *p, char *why, size_t whylen)
 static int
 validate_cca_list(const json_t *a, struct path *p, char *why, size_t whylen)
 {
-	return validate_ref_list(a, 0, p, why, whylen);
+	return validate_ref_list(a, ENTRY_HEX_CCA, p, why, whylen);
 }
 
 /* reference_values.rem: {"0".."3": [entries]}, at least one register. */
@@ -561,10 +617,99 @@ validate_rtmr(const json_t *o, struct path *p, char *why, size_t whylen)
 }
 
 static int
+version_list(const json_t *a, struct path *p, char *why, size_t whylen)
+{
+	return validate_ref_list(a, ENTRY_VERSION, p, why, whylen);
+}
+
+/*
+ * reference_values.gpu: {"driver_version"?, "vbios_version"?: [version
+ * entries, at least one], "sets"?: [names of sets with gpu_measurements]},
+ * at least one member.
+ */
+static int
+validate_gpu(const json_t *o, struct path *p, char *why, size_t whylen)
+{
+	static const char *const members[] = {"driver_version", "vbios_version", "sets", NULL};
+	size_t old;
+	int r;
+
+	if ((r = check_members(o, members, p, why, whylen)) != 0)
+		return r;
+	if (json_object_size(o) == 0) {
+		policy_set_why(why, whylen, "%s: must state driver_version, vbios_version or sets", p->s);
+		return KW_ERR_INVALID_FORMAT;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		const json_t *l = json_object_get(o, members[i]);
+
+		if (l == NULL)
+			continue;
+		old = policy_path_push(p, ".%s", members[i]);
+		if ((r = version_list(l, p, why, whylen)) != 0)
+			return r;
+		policy_path_pop(p, old);
+	}
+	if (json_object_get(o, "sets") != NULL) {
+		old = policy_path_push(p, ".sets");
+		if ((r = check_string_list(json_object_get(o, "sets"), KW_POLICY_MAX_SETS, ok_set_name, 0, p,
+		    why, whylen)) != 0)
+			return r;
+		policy_path_pop(p, old);
+	}
+	return 0;
+}
+
+/*
+ * A set's gpu_measurements: [{"index": 1..255, "value": 96 hex, window,
+ * name}], at most KW_POLICY_MAX_MEASUREMENTS, no (index, value) twice (the
+ * same value at several indexes is common: unused blocks).
+ */
+static int
+validate_gpu_measurements(const json_t *a, struct path *p, char *why, size_t whylen)
+{
+	static const char *const entry[] = {"index", "value", "not-before", "not-after", "name", NULL};
+	size_t n = json_array_size(a);
+	int r;
+
+	if (!entry_array(a, p, why, whylen))
+		return KW_ERR_INVALID_FORMAT;
+	for (size_t i = 0; i < n; i++) {
+		const json_t *e = json_array_get(a, i), *ix = json_object_get(e, "index");
+		const char *v = json_string_value(json_object_get(e, "value"));
+		size_t old = policy_path_push(p, "[%zu]", i);
+
+		if ((r = check_members(e, entry, p, why, whylen)) != 0)
+			return r;
+		if (!json_is_integer(ix) || json_integer_value(ix) < 1 || json_integer_value(ix) > 255) {
+			policy_set_why(why, whylen, "%s.index: required, an integer 1..255", p->s);
+			return KW_ERR_INVALID_FORMAT;
+		}
+		if (!policy_is_hex_lower(v, 96)) {
+			policy_set_why(why, whylen, "%s.value: required, 96 lower-case hex digits", p->s);
+			return KW_ERR_INVALID_FORMAT;
+		}
+		for (size_t j = 0; j < i; j++) {
+			const json_t *f = json_array_get(a, j);
+
+			if (json_integer_value(json_object_get(f, "index")) == json_integer_value(ix) &&
+			    strcmp(json_string_value(json_object_get(f, "value")), v) == 0) {
+				policy_set_why(why, whylen, "%s: duplicate index and value", p->s);
+				return KW_ERR_INVALID_FORMAT;
+			}
+		}
+		if ((r = validate_window_name(e, p, why, whylen)) != 0)
+			return r;
+		policy_path_pop(p, old);
+	}
+	return 0;
+}
+
+static int
 validate_refvals(const json_t *rv, struct path *p, char *why, size_t whylen)
 {
 	static const char *const members[] = {"measurements", "sets", "tcb_floors", "mrtd", "rtmr", "pcrs",
-		"eventlog", "rim", "rem", NULL};
+		"eventlog", "rim", "rem", "gpu", NULL};
 	const json_t *rim = json_object_get(rv, "rim"), *rem = json_object_get(rv, "rem");
 	const json_t *m = json_object_get(rv, "measurements"), *s = json_object_get(rv, "sets");
 	const json_t *mrtd = json_object_get(rv, "mrtd"), *rtmr = json_object_get(rv, "rtmr");
@@ -623,10 +768,16 @@ validate_refvals(const json_t *rv, struct path *p, char *why, size_t whylen)
 			return r;
 		policy_path_pop(p, old);
 	}
+	if (json_object_get(rv, "gpu") != NULL) {
+		old = policy_path_push(p, ".gpu");
+		if ((r = validate_gpu(json_object_get(rv, "gpu"), p, why, whylen)) != 0)
+			return r;
+		policy_path_pop(p, old);
+	}
 	if (json_array_size(m) == 0 && json_array_size(s) == 0 && mrtd == NULL && rtmr == NULL && pcrs == NULL &&
-	    el == NULL && rim == NULL && rem == NULL) {
+	    el == NULL && rim == NULL && rem == NULL && json_object_get(rv, "gpu") == NULL) {
 		policy_set_why(why, whylen, "%s: needs at least one measurement, set, mrtd, rtmr, pcrs, "
-		    "eventlog, rim or rem entry", p->s);
+		    "eventlog, rim, rem or gpu entry", p->s);
 		return KW_ERR_INVALID_FORMAT;
 	}
 	if (json_object_get(rv, "tcb_floors") != NULL) {
@@ -805,7 +956,7 @@ kw_policy_validate(const json_t *doc, char *why, size_t whylen)
 int
 kw_refval_validate(const json_t *doc, char *why, size_t whylen)
 {
-	static const char *const members[] = {"measurements", "tcb_floors", NULL};
+	static const char *const members[] = {"measurements", "tcb_floors", "gpu_measurements", NULL};
 	struct path p = { "", 0 };
 	size_t old;
 	int r;
@@ -834,6 +985,13 @@ kw_refval_validate(const json_t *doc, char *why, size_t whylen)
 	if (json_object_get(doc, "tcb_floors") != NULL) {
 		old = policy_path_push(&p, "tcb_floors");
 		if ((r = validate_floors(json_object_get(doc, "tcb_floors"), &p, why, whylen)) != 0)
+			return r;
+		policy_path_pop(&p, old);
+	}
+	if (json_object_get(doc, "gpu_measurements") != NULL) {
+		old = policy_path_push(&p, "gpu_measurements");
+		if ((r = validate_gpu_measurements(json_object_get(doc, "gpu_measurements"), &p, why,
+		    whylen)) != 0)
 			return r;
 		policy_path_pop(&p, old);
 	}

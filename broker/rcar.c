@@ -241,6 +241,7 @@ struct attest_job {
 	json_t *body;                 /* keeps the borrowed pointers of a alive */
 	struct kw_attest_req a;
 	uint8_t expected_rd[64];
+	uint8_t gpu_nonce[NVGPU_NONCE_LEN];   /* with a.gpus: SHA-256(JCS(runtime-data))[0:32] */
 	struct kw_challenge_ticket ticket;   /* checked on arrival, spent in attest_done */
 	uint8_t challenge_key[KW_CHALLENGE_KEY_SIZE];   /* for members with an /auth step; wiped */
 	int has_key;
@@ -282,6 +283,24 @@ attest_run(void *arg)
 		j->r = KW_ERR_NOMEM;
 		json_decref(claims);
 		return;
+	}
+	if (j->a.gpus != NULL) {
+		json_t *gpus = NULL;
+		size_t bad = 0;
+
+		/* composite evidence: every GPU bound to the same runtime-data, or no token */
+		j->r = kw_gpus_appraise(j->a.gpus, in.trust, in.at, j->gpu_nonce, &gpus, &bad, &j->reason);
+		if (j->r != 0) {
+			(void)json_object_set_new(j->diag, "gpu", json_integer((json_int_t)bad));
+			json_decref(claims);
+			return;
+		}
+		if (json_object_set_new(claims, "gpu_count", json_integer((json_int_t)json_array_size(gpus))) != 0 ||
+		    json_object_set_new(claims, "gpus", gpus) != 0) {
+			j->r = KW_ERR_NOMEM;
+			json_decref(claims);
+			return;
+		}
 	}
 	j->claims = claims;
 	j->r = 0;
@@ -357,8 +376,14 @@ attest_done(void *arg)
 	}
 	if (r != 0) {
 		/* the challenge was not spent: evidence that does not verify costs nobody else */
+		const json_t *gpu = json_object_get(j->diag, "gpu");
+
 		b->n_attest_fail++;
-		kw_log_info_r_rl(r, "attestation rejected: %s", j->reason);
+		if (gpu != NULL)
+			kw_log_info_r_rl(r, "attestation rejected: gpus[%lld]: %s",
+			    (long long)json_integer_value(gpu), j->reason);
+		else
+			kw_log_info_r_rl(r, "attestation rejected: %s", j->reason);
 		audit_appraisal(b, j->req, j->a.verifier, j->a.evidence, NULL, NULL, j->reason);
 		kw_http_attestation_failed(j->req, r);
 		goto out;
@@ -473,7 +498,8 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 		    "runtime-data.config is larger than a token can carry (docs/reliability.md)");
 		goto fail_sent;
 	}
-	if ((r = kw_expected_report_data(j->a.runtime_data, j->expected_rd)) != 0) {
+	if ((r = kw_expected_report_data(j->a.runtime_data, j->expected_rd)) != 0 ||
+	    (j->a.gpus != NULL && (r = kw_gpu_binding(j->a.runtime_data, j->gpu_nonce)) != 0)) {
 		kw_http_problem_from_err(req, r, "runtime-data cannot be canonicalized (RFC 8785)");
 		goto fail_sent;
 	}

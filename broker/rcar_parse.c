@@ -228,7 +228,7 @@ check_jwk(const json_t *jwk, int want_rsa)
 int
 kw_parse_attest(const json_t *body, struct kw_attest_req *ret, const char **why)
 {
-	static const char *const top[] = {"runtime-data", "tee-evidence", NULL};
+	static const char *const top[] = {"runtime-data", "tee-evidence", "gpus", NULL};
 	static const char *const rd_keys[] = {"nonce", "tee-pubkey", "tee-sigkey", "config", NULL};
 	struct kw_attest_req a;
 	const json_t *rd, *ev, *v;
@@ -277,6 +277,12 @@ kw_parse_attest(const json_t *body, struct kw_attest_req *ret, const char **why)
 	if ((r = a.verifier->check(ev, why)) != 0)
 		return r == KW_ERR_NOMEM ? r : KW_ERR_INVALID_FORMAT;
 	a.evidence = ev;
+	/* composite evidence: GPUs bound to the same runtime-data (docs/verifier-nvgpu.md) */
+	if ((v = json_object_get(body, "gpus")) != NULL) {
+		if ((r = kw_gpus_check(v, why)) != 0)
+			return r == KW_ERR_NOMEM ? r : KW_ERR_INVALID_FORMAT;
+		a.gpus = v;
+	}
 	*ret = a;
 	return 0;
 }

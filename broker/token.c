@@ -150,6 +150,39 @@ ear_status(const json_t *tv)
 }
 
 /*
+ * The GPU claims a token carries (docs/claims.md, "GPUs"): what policies
+ * test; the raw fields (fwid, board_id, ...) stay in the appraisal record.
+ */
+static const char *const gpu_token_claims[] = {"root", "driver_version", "vbios_version", "chip_sku",
+	"project", "project_sku", "cc_mode", "protected_pcie", "measurements", NULL};
+
+/* "gpu_count" and "gpus" (composite evidence) into o; nothing without GPUs. */
+static int
+pick_gpu_claims(const json_t *claims, json_t *o)
+{
+	const json_t *gpus = json_object_get(claims, "gpus"), *g, *x;
+	json_t *a;
+	size_t i;
+
+	if (gpus == NULL)
+		return 0;
+	if ((a = json_array()) == NULL || json_object_set_new(o, "gpus", a) != 0 ||
+	    json_object_set(o, "gpu_count", json_object_get(claims, "gpu_count")) != 0)
+		return -1;
+	json_array_foreach(gpus, i, g) {
+		json_t *one = json_object();
+
+		if (one == NULL || json_array_append_new(a, one) != 0)
+			return -1;
+		for (size_t k = 0; gpu_token_claims[k] != NULL; k++)
+			if ((x = json_object_get(g, gpu_token_claims[k])) != NULL &&
+			    json_object_set_new(one, gpu_token_claims[k], json_deep_copy(x)) != 0)
+				return -1;
+	}
+	return 0;
+}
+
+/*
  * The claims the token carries: what the verifier's table entry lists
  * (docs/claims.md, "in token") and the configuration manifest the broker
  * added ("config"). Raw evidence (report data, certificates) stays out.
@@ -168,8 +201,8 @@ pick_claims(const struct kw_verifier *v, const json_t *claims)
 			return NULL;
 		}
 	}
-	if ((x = json_object_get(claims, "config")) != NULL &&
-	    json_object_set_new(o, "config", json_deep_copy(x)) != 0) {
+	if (((x = json_object_get(claims, "config")) != NULL &&
+	    json_object_set_new(o, "config", json_deep_copy(x)) != 0) || pick_gpu_claims(claims, o) != 0) {
 		json_decref(o);
 		return NULL;
 	}
@@ -182,16 +215,25 @@ pick_claims(const struct kw_verifier *v, const json_t *claims)
  * the configuration trusts; 32 (warning: genuine, with known
  * vulnerabilities or configuration needed) when the verifier reports a TCB
  * status other than UpToDate (TDX); 96 again for the TCB status Revoked
- * (Intel revoked that TCB: its keys are not to be trusted).
+ * (Intel revoked that TCB: its keys are not to be trusted). With GPUs, one
+ * GPU whose chain ends at an emulation root makes the whole 96.
  */
 static int
 hardware_tier(const struct kw_verifier *v, const json_t *claims)
 {
 	const char *root = json_string_value(json_object_get(claims, "root"));
 	const char *status = json_string_value(json_object_get(claims, "tcb_status"));
+	const json_t *g;
+	size_t i;
 
 	if (root == NULL || strcmp(root, v->vendor_root) != 0)
 		return 96;
+	json_array_foreach(json_object_get(claims, "gpus"), i, g) {
+		const char *gr = json_string_value(json_object_get(g, "root"));
+
+		if (gr == NULL || strcmp(gr, "nvidia") != 0)
+			return 96;
+	}
 	if (status != NULL && strcmp(status, "Revoked") == 0)
 		return 96;
 	if (json_object_get(claims, "tcb_status") != NULL &&

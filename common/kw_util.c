@@ -327,6 +327,16 @@ kw_sha384(const void *in, size_t n, uint8_t out[static 48])
 	return digest("SHA384", in, n, out, 48);
 }
 
+int
+kw_all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
 void
 kw_fp(const void *in, size_t n, char out[static 17])
 {

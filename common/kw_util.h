@@ -73,4 +73,7 @@ void kw_fp(const void *in, size_t n, char out[static 17]);
 int kw_sha256(const void *in, size_t n, uint8_t out[static 32]) KW_WUR;
 int kw_sha384(const void *in, size_t n, uint8_t out[static 48]) KW_WUR;
 
+/* 1 when all n bytes of p are zero (n 0: 1). Not constant time. */
+int kw_all_zero(const uint8_t *p, size_t n);
+
 #endif

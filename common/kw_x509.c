@@ -4,6 +4,8 @@
 
 #include <openssl/asn1.h>
 #include <openssl/objects.h>
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
 #include "kw_x509.h"
@@ -79,4 +81,54 @@ kw_x509_window(const X509 *x, int64_t *ret_nb, int64_t *ret_na)
 	*ret_nb = nb;
 	*ret_na = na;
 	return 0;
+}
+
+int
+kw_x509_verify_path(X509 *const *c, size_t n, int64_t at, unsigned long flags)
+{
+	X509_STORE *store = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	STACK_OF(X509) *untrusted = NULL, *built;
+	X509_VERIFY_PARAM *vp;
+	int r = KW_ERR_NOMEM, err;
+
+	if (c == NULL || n < 2 || n > 64)
+		return KW_ERR_INVALID_ARG;
+	if ((store = X509_STORE_new()) == NULL || (untrusted = sk_X509_new_null()) == NULL ||
+	    (ctx = X509_STORE_CTX_new()) == NULL)
+		goto out;
+	if (X509_STORE_add_cert(store, c[n - 1]) != 1)
+		goto out;
+	for (size_t i = 1; i + 1 < n; i++)
+		if (sk_X509_push(untrusted, c[i]) <= 0)   /* borrowed */
+			goto out;
+	r = KW_ERR_INTERNAL;
+	if (X509_STORE_CTX_init(ctx, store, c[0], untrusted) != 1)
+		goto out;
+	vp = X509_STORE_CTX_get0_param(ctx);
+	if (at >= 0)
+		X509_VERIFY_PARAM_set_time(vp, (time_t)at);
+	else
+		flags |= X509_V_FLAG_NO_CHECK_TIME;
+	X509_VERIFY_PARAM_set_flags(vp, flags);
+	X509_VERIFY_PARAM_set_depth(vp, (int)n - 2);
+	r = KW_ERR_CERT_INVALID;
+	if (X509_verify_cert(ctx) != 1) {
+		err = X509_STORE_CTX_get_error(ctx);
+		if (err == X509_V_ERR_CERT_HAS_EXPIRED || err == X509_V_ERR_CERT_NOT_YET_VALID)
+			r = KW_ERR_CERT_EXPIRED;
+		goto out;
+	}
+	if ((built = X509_STORE_CTX_get0_chain(ctx)) == NULL || (size_t)sk_X509_num(built) != n)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (X509_cmp(sk_X509_value(built, (int)i), c[i]) != 0)
+			goto out;
+	r = 0;
+out:
+	X509_STORE_CTX_free(ctx);
+	sk_X509_free(untrusted);
+	X509_STORE_free(store);
+	ERR_clear_error();
+	return r;
 }

@@ -31,4 +31,15 @@ int kw_asn1_time(const ASN1_TIME *t, int64_t *ret) KW_WUR;
 /* x's notBefore and notAfter as seconds since the epoch: 0 or KW_ERR_INVALID_FORMAT. */
 int kw_x509_window(const X509 *x, int64_t *ret_nb, int64_t *ret_na) KW_WUR;
 
+/*
+ * X509_verify_cert over exactly the path c[0] (leaf) .. c[n-1] (the only
+ * anchor), n >= 2: the path OpenSSL builds must be these certificates, in
+ * this order. at >= 0: every certificate must be valid at that time (seconds
+ * since the epoch); at < 0: no time check. flags: extra
+ * X509_VERIFY_PARAM flags (e.g. X509_V_FLAG_X509_STRICT). 0,
+ * KW_ERR_CERT_EXPIRED (a certificate outside its validity at at),
+ * KW_ERR_CERT_INVALID, KW_ERR_NOMEM, KW_ERR_INTERNAL. Clears OpenSSL's error queue.
+ */
+int kw_x509_verify_path(X509 *const *c, size_t n, int64_t at, unsigned long flags) KW_WUR;
+
 #endif

@@ -7,7 +7,7 @@ set -eu
 top="$1"; build="$2"; cc="${3:-cc}"
 cd "$top"
 incs=""
-for d in common hsm audit verifier-client verifier-client/snp verifier-client/tdx verifier-client/tpm verifier-client/cca broker attester tools; do incs="$incs -I$top/$d"; done
+for d in common hsm audit verifier-client verifier-client/snp verifier-client/tdx verifier-client/tpm verifier-client/cca verifier-client/nvgpu broker attester tools; do incs="$incs -I$top/$d"; done
 flags="$(pkg-config --cflags jansson libcrypto libssl libevent p11-kit-1 libcurl sqlite3 tss2-mu 2>/dev/null || true)"
 bad=0; n=0
 for h in $(find common hsm audit verifier-client broker attester tools -name '*.h' | sort); do

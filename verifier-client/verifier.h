@@ -21,6 +21,7 @@
 
 #include "cca.h"
 #include "kw_err.h"
+#include "nvgpu.h"
 #include "snp.h"
 #include "tdx.h"
 #include "tpm_ca.h"
@@ -119,6 +120,7 @@ struct kw_trust {
 	const struct tpm_ca *tpm_ek;                     /* EK manufacturer CAs (tpm.ek_roots): tpm */
 	const struct tpm_ca *tpm_akcert;                 /* AK CAs (tpm.akcert_roots): tpm-akcert */
 	const struct cca_trust *cca;                     /* configured CPAKs (cca.cpaks, cca.test_cpaks) */
+	struct nvgpu_trust *nvgpu;                       /* pinned NVIDIA root, test roots: "gpus" */
 };
 
 /* One appraisal's input, owned by the caller. */
@@ -267,5 +269,35 @@ int kw_binding_check(const json_t *claims, const uint8_t *binding, size_t bindin
  */
 int kw_tdx_appraise_quote(const struct kw_appraisal *in, const uint8_t *quote, size_t qlen,
     json_t **ret_claims, const char **reterr_reason) KW_WUR;
+
+/* ---- GPUs: composite evidence (verifier_nvgpu.c, docs/verifier-nvgpu.md) ---- */
+
+#define KW_GPUS_MAX 8   /* elements of the /attest member "gpus" */
+
+/*
+ * The shape of the /attest member "gpus" only: an array of 1..KW_GPUS_MAX
+ * objects {"report": base64url (at most NVGPU_MAX_REPORT bytes), "chain":
+ * [2..NVGPU_MAX_CHAIN base64url DER certificates]}, nothing else. Cheap (the
+ * loop thread runs it). 0, or KW_ERR_INVALID_FORMAT / KW_ERR_NOMEM with a
+ * static client-safe reason.
+ */
+int kw_gpus_check(const json_t *gpus, const char **reterr_reason) KW_WUR;
+
+/*
+ * The GPUs' binding: the first 32 bytes of SHA-256(JCS(runtime-data)), the
+ * nonce every GPU's GET_MEASUREMENTS request must carry. 0, or the code of
+ * kw_jcs_serialize / kw_sha256 (out not written).
+ */
+int kw_gpu_binding(const json_t *runtime_data, uint8_t out[static NVGPU_NONCE_LEN]) KW_WUR;
+
+/*
+ * Verify every GPU of gpus (nvgpu_verify at at, with trust->nvgpu and
+ * nonce): 0 and a new array of their claims in order, or the first
+ * failure's code and static reason with its index in *reterr_index (*ret
+ * untouched). Thread-safe.
+ */
+int kw_gpus_appraise(const json_t *gpus, const struct kw_trust *trust, int64_t at,
+    const uint8_t nonce[static NVGPU_NONCE_LEN], json_t **ret, size_t *reterr_index,
+    const char **reterr_reason) KW_WUR;
 
 #endif

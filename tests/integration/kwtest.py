@@ -560,6 +560,18 @@ class Attester:
                                       serialization.NoEncryption())
 
 
+def assert_problem(st, ctype, body, status, slug=None):
+    """An RFC 7807 problem answer of this status (and type urn:keywarden:problem:<slug>)."""
+    assert st == status, "expected %d, got %d: %r" % (status, st, body)
+    assert ctype.startswith("application/problem+json"), ctype
+    if isinstance(body, (bytes, bytearray)):
+        body = json.loads(body)
+    assert body["status"] == status and body["type"].startswith("urn:keywarden:problem:"), body
+    if slug is not None:
+        assert body["type"] == "urn:keywarden:problem:" + slug, body
+    return body
+
+
 def assert_single_use(b, body):
     """body (an /attest request) is accepted once, then refused: its challenge is spent."""
     st, _, r = b.request("POST", "/kbs/v0/attest", body)

@@ -21,22 +21,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kwtest  # noqa: E402
-from kwtest import Attester, Broker, b64u  # noqa: E402
+from kwtest import Attester, Broker, assert_problem, b64u  # noqa: E402
 
 RES = "tdx/key/disk"          # MRTD of the emulated TD, UpToDate only
 ADV = "INTEL-SA-00837"
 secrets_seen = []
-
-
-def assert_problem(st, ctype, body, status, slug=None):
-    assert st == status, "expected %d, got %d: %r" % (status, st, body)
-    assert ctype.startswith("application/problem+json"), ctype
-    if isinstance(body, (bytes, bytearray)):
-        body = json.loads(body)
-    assert body["status"] == status and body["type"].startswith("urn:keywarden:problem:"), body
-    if slug is not None:
-        assert body["type"] == "urn:keywarden:problem:" + slug, body
-    return body
 
 
 def tdx_policy(b, rules=None, allow_test_roots=True, **refvals):

@@ -479,49 +479,6 @@ invalid_reason(enum tdx_chain_kind kind)
 	return "certificate chain invalid";
 }
 
-/* X509_verify_cert with the root as the only anchor and no time check. */
-static int
-x509_verify(X509 *const *c, size_t n)
-{
-	X509_STORE *store = NULL;
-	X509_STORE_CTX *ctx = NULL;
-	STACK_OF(X509) *untrusted = NULL;
-	STACK_OF(X509) *built;
-	X509_VERIFY_PARAM *vp;
-	int r = KW_ERR_NOMEM;
-
-	if ((store = X509_STORE_new()) == NULL || (untrusted = sk_X509_new_null()) == NULL ||
-	    (ctx = X509_STORE_CTX_new()) == NULL)
-		goto out;
-	if (X509_STORE_add_cert(store, c[n - 1]) != 1)
-		goto out;
-	for (size_t i = 1; i + 1 < n; i++)
-		if (sk_X509_push(untrusted, c[i]) <= 0)   /* borrowed */
-			goto out;
-	r = KW_ERR_INTERNAL;
-	if (X509_STORE_CTX_init(ctx, store, c[0], untrusted) != 1)
-		goto out;
-	vp = X509_STORE_CTX_get0_param(ctx);
-	X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_X509_STRICT);
-	X509_VERIFY_PARAM_set_depth(vp, (int)n - 2);
-	r = KW_ERR_CERT_INVALID;
-	if (X509_verify_cert(ctx) != 1)
-		goto out;
-	/* The path must be exactly the certificates given, in order. */
-	if ((built = X509_STORE_CTX_get0_chain(ctx)) == NULL || (size_t)sk_X509_num(built) != n)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (X509_cmp(sk_X509_value(built, (int)i), c[i]) != 0)
-			goto out;
-	r = 0;
-out:
-	X509_STORE_CTX_free(ctx);
-	sk_X509_free(untrusted);
-	X509_STORE_free(store);
-	ERR_clear_error();
-	return r;
-}
-
 int
 tdx_chain_verify(const struct tdx_trust *t, enum tdx_chain_kind kind, X509 **certs, size_t n,
     struct tdx_chain *ret, const char **why)
@@ -556,7 +513,8 @@ tdx_chain_verify(const struct tdx_trust *t, enum tdx_chain_kind kind, X509 **cer
 		}
 		if ((r = check_roles(kind, certs, ch.is_test, why)) != 0)
 			return r;
-		if ((r = x509_verify(certs, n)) != 0) {
+		/* no time check here: the chain's window is cached and checked per use */
+		if ((r = kw_x509_verify_path(certs, n, -1, X509_V_FLAG_X509_STRICT)) != 0) {
 			*why = invalid_reason(kind);
 			return r;
 		}

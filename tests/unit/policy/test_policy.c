@@ -2023,6 +2023,161 @@ test_docs_examples(void)
 	free(md);
 }
 
+/* ---- GPUs (composite evidence, docs/policy.md "NVIDIA GPUs") ---- */
+
+/* SNP claims plus two GPUs whose blocks 1 and 2 hold MB and MC. */
+static json_t *
+gpu_claims(void)
+{
+	json_t *c = base_claims();
+
+	json_object_set_new(c, "gpu_count", json_integer(2));
+	json_object_set_new(c, "gpus", jf("[{'root':'nvidia','driver_version':'550.90.07','vbios_version':"
+	    "'96.00.9f.00.01','cc_mode':'legacy','measurements':{'1':'%s','2':'%s'}},"
+	    "{'root':'nvidia','driver_version':'550.90.07','vbios_version':'96.00.9f.00.01','cc_mode':'spt',"
+	    "'measurements':{'1':'%s','2':'%s'}}]", MB, MC, MB, MC));
+	return c;
+}
+
+static void
+test_gpu_validation(void)
+{
+	json_t *p;
+	char why[256];
+
+	p = jf("{'version':1,'reference_values':{'gpu':{'driver_version':[{'value':'550.90.07',"
+	    "'not-after':'2027-06-01T00:00:00Z','name':'R550'}],'vbios_version':[{'value':'96.00.9f.00.01'}],"
+	    "'sets':['h100']}}}");
+	CHECKF(kw_policy_validate(p, why, sizeof(why)) == 0, "%s", why);
+	json_decref(p);
+	assert_invalid(jf("{'version':1,'reference_values':{'gpu':{}}}"), "reference_values.gpu: must state");
+	assert_invalid(jf("{'version':1,'reference_values':{'gpu':{'firmware':[]}}}"),
+	    "reference_values.gpu: unknown member");
+	assert_invalid(jf("{'version':1,'reference_values':{'gpu':{'driver_version':[]}}}"),
+	    "reference_values.gpu.driver_version: must hold at least one entry");
+	assert_invalid(jf("{'version':1,'reference_values':{'gpu':{'vbios_version':[{'value':'96 00'}]}}}"),
+	    "reference_values.gpu.vbios_version[0].value");
+	assert_invalid(jf("{'version':1,'reference_values':{'gpu':{'driver_version':[{'value':'%s'}]}}}",
+	    "123456789012345678901234567890123"), "driver_version[0].value");
+	assert_invalid(jf("{'version':1,'reference_values':{'gpu':{'sets':[]}}}"), "reference_values.gpu.sets");
+	/* sets of GPU measurements: (index, value) unique, the same value at two indexes is fine */
+	p = jf("{'measurements':[],'gpu_measurements':[{'index':1,'value':'%s'},{'index':2,'value':'%s',"
+	    "'not-before':'2026-01-01T00:00:00Z','name':'vbios'}]}", MA, MA);
+	CHECKF(kw_refval_validate(p, why, sizeof(why)) == 0, "%s", why);
+	json_decref(p);
+	p = jf("{'measurements':[],'gpu_measurements':[{'index':1,'value':'%s'},{'index':1,'value':'%s'}]}", MA, MA);
+	CHECKF(kw_refval_validate(p, why, sizeof(why)) == KW_ERR_INVALID_FORMAT && strstr(why, "duplicate") != NULL,
+	    "%s", why);
+	json_decref(p);
+	p = jf("{'measurements':[],'gpu_measurements':[{'index':0,'value':'%s'}]}", MA);
+	CHECKF(kw_refval_validate(p, why, sizeof(why)) == KW_ERR_INVALID_FORMAT &&
+	    strstr(why, "gpu_measurements[0].index") != NULL, "%s", why);
+	json_decref(p);
+	p = jf("{'measurements':[],'gpu_measurements':[{'index':256,'value':'%s'}]}", MA);
+	CU_ASSERT_EQUAL(kw_refval_validate(p, why, sizeof(why)), KW_ERR_INVALID_FORMAT);
+	json_decref(p);
+	p = jf("{'measurements':[],'gpu_measurements':[{'index':3,'value':'ab'}]}");
+	CHECKF(kw_refval_validate(p, why, sizeof(why)) == KW_ERR_INVALID_FORMAT &&
+	    strstr(why, "gpu_measurements[0].value") != NULL, "%s", why);
+	json_decref(p);
+	p = jf("{'measurements':[],'gpu_measurements':[{'index':3,'value':'%s','not-before':'2027-01-01T00:00:00Z',"
+	    "'not-after':'2026-01-01T00:00:00Z'}]}", MA);
+	CU_ASSERT_EQUAL(kw_refval_validate(p, why, sizeof(why)), KW_ERR_INVALID_FORMAT);
+	json_decref(p);
+}
+
+static void
+test_gpu_eval(void)
+{
+	json_t *c = gpu_claims(), *ex = NULL, *p;
+	json_t *sets = jf("{'h100':{'measurements':[],'gpu_measurements':[{'index':1,'value':'%s'},"
+	    "{'index':2,'value':'%s','not-after':'%s'}]},'more':{'measurements':[],'gpu_measurements':"
+	    "[{'index':3,'value':'%s'}]},'snp':{'measurements':[{'value':'%s'}]}}", MB, MC, ts(T0 + DAY), MA, MA);
+	json_t *no_gpus = base_claims();
+
+	/* claim paths reach into arrays by index */
+	p = jf("{'version':1,'rules':{'allOf':[{'claim':'gpu_count','op':'equals','value':2},"
+	    "{'claim':'gpus.1.cc_mode','op':'equals','value':'spt'},"
+	    "{'claim':'gpus.0.measurements.2','op':'equals','value':'%s'}]}}", MC);
+	CU_ASSERT_EQUAL(eval(p, c), 0);
+	json_decref(p);
+	p = jf("{'version':1,'rules':{'anyOf':[{'claim':'gpus.2.cc_mode','op':'exists'},"
+	    "{'claim':'gpus.01.cc_mode','op':'exists'},{'claim':'gpus.x.cc_mode','op':'exists'}]}}");
+	assert_denied(p, c, 0, "rules", "");
+	json_decref(p);
+	/* firmware versions: every GPU, windows */
+	p = jf("{'version':1,'reference_values':{'gpu':{'driver_version':[{'value':'550.90.07'}],"
+	    "'vbios_version':[{'value':'96.00.9f.00.01','not-before':'%s'}]}}}", ts(T0));
+	CU_ASSERT_EQUAL(eval(p, c), 0);
+	CU_ASSERT_EQUAL(eval_at(p, c, T0 - 1, NULL, NULL, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "reason"), "window");
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "path"), "reference_values.gpu.vbios_version[0]");
+	json_decref(ex);
+	ex = NULL;
+	json_object_set_new(json_array_get(json_object_get(c, "gpus"), 1), "driver_version", json_string("535.1"));
+	assert_denied(p, c, 1, "gpu", "gpus[1].driver_version is not a reference value");
+	json_object_del(json_array_get(json_object_get(c, "gpus"), 1), "driver_version");
+	assert_denied(p, c, 2, "gpu", "gpus[1].driver_version missing");
+	assert_denied(p, no_gpus, 3, "gpu", "no GPU evidence");
+	json_decref(p);
+	json_decref(c);
+	c = gpu_claims();
+	/* measurement blocks against sets */
+	p = jf("{'version':1,'reference_values':{'gpu':{'sets':['h100']}}}");
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, resolver, sets, NULL), 0);
+	CU_ASSERT_EQUAL(eval_at(p, c, T0 + DAY, resolver, sets, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "reason"), "window");
+	CHECKF(strstr(explain_str(ex, "detail"), "gpus[0] measurement block 2 is outside its window") != NULL, "%s",
+	    explain_str(ex, "detail"));
+	json_decref(ex);
+	ex = NULL;
+	/* a block no set registers */
+	json_object_set_new(json_object_get(json_array_get(json_object_get(c, "gpus"), 1), "measurements"), "7",
+	    json_string(MA));
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, resolver, sets, &ex), KW_ERR_DENIED);
+	CHECKF(strstr(explain_str(ex, "detail"), "gpus[1] measurement block 7 is not a reference value") != NULL,
+	    "%s", explain_str(ex, "detail"));
+	json_decref(ex);
+	ex = NULL;
+	json_decref(p);
+	json_decref(c);
+	c = gpu_claims();
+	/* a registered block that is not measured */
+	p = jf("{'version':1,'reference_values':{'gpu':{'sets':['h100','more']}}}");
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, resolver, sets, &ex), KW_ERR_DENIED);
+	CHECKF(strstr(explain_str(ex, "detail"), "gpus[0] measurement block 3 is registered but not measured") !=
+	    NULL, "%s", explain_str(ex, "detail"));
+	json_decref(ex);
+	ex = NULL;
+	json_decref(p);
+	/* a missing set denies; a resolver failure cannot evaluate */
+	p = jf("{'version':1,'reference_values':{'gpu':{'sets':['h100','nope']}}}");
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, resolver, sets, &ex), KW_ERR_DENIED);
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "reason"), "set");
+	CU_ASSERT_STRING_EQUAL(explain_str(ex, "path"), "reference_values.gpu.sets[1]");
+	json_decref(ex);
+	ex = NULL;
+	json_decref(p);
+	p = jf("{'version':1,'reference_values':{'gpu':{'sets':['boom']}}}");
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, resolver, sets, NULL), KW_ERR_UNAVAILABLE);
+	json_decref(p);
+	/* GPU roots: a test root needs allow_test_roots, whatever the CPU's root */
+	json_object_set_new(json_array_get(json_object_get(c, "gpus"), 1), "root", json_string("test"));
+	p = jf("{'version':1}");
+	assert_denied(p, c, 4, "root", "GPU 1 chains to a test (emulation) root");
+	json_decref(p);
+	p = jf("{'version':1,'allow_test_roots':true}");
+	CU_ASSERT_EQUAL(eval(p, c), 0);
+	json_decref(p);
+	json_object_del(json_array_get(json_object_get(c, "gpus"), 0), "root");
+	p = jf("{'version':1,'allow_test_roots':false}");
+	assert_denied(p, c, 5, "root", "GPU 0 chains to a test (emulation) root");
+	json_decref(p);
+	json_decref(no_gpus);
+	json_decref(sets);
+	json_decref(c);
+}
+
 int
 main(void)
 {
@@ -2070,6 +2225,8 @@ main(void)
 	CU_add_test(s, "TPM PCR and event-log reference values: validation", test_tpm_validation);
 	CU_add_test(s, "TPM evaluation", test_tpm_eval);
 	CU_add_test(s, "TPM lint", test_tpm_lint);
+	CU_add_test(s, "GPU reference values: validation", test_gpu_validation);
+	CU_add_test(s, "GPU evaluation", test_gpu_eval);
 	CU_add_test(s, "docs/policy.md examples", test_docs_examples);
 	return test_end(0);
 }
