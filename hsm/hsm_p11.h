@@ -42,6 +42,26 @@ int hsm_p11_recycle(struct hsm_p11 *p, const char **reterr_detail) KW_WUR;
 void hsm_p11_close(struct hsm_p11 *p);
 bool hsm_p11_ready(const struct hsm_p11 *p);
 
+/*
+ * Release assembly (docs/hsm.md "Release through a network HSM"): false
+ * (the default) builds the JWE inside the token (PKCS11.md 3.2); true wraps
+ * the secret to a transport key of the helper and builds the same JWE in
+ * helper memory, for modules that cannot forward CKM_AES_CBC and
+ * CKM_AES_ECB_ENCRYPT_DATA (p11-kit's remote module 0.24).
+ */
+void hsm_p11_set_helper_assembly(struct hsm_p11 *p, bool on);
+bool hsm_p11_helper_assembly(const struct hsm_p11 *p);
+
+/*
+ * Reconnect back-off: after a start that failed because the token could
+ * not be reached (no slot with the token, CKR_DEVICE_ERROR,
+ * CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT), further starts fail at once
+ * with KW_ERR_HSM until HSM_P11_BACKOFF_MIN_MS have passed, doubling up to
+ * HSM_P11_BACKOFF_MAX_MS; a successful start resets it.
+ */
+#define HSM_P11_BACKOFF_MIN_MS 100U
+#define HSM_P11_BACKOFF_MAX_MS 1000U
+
 /* "<manufacturer> <library description> <major>.<minor>" (static until close). */
 const char *hsm_p11_module_desc(const struct hsm_p11 *p);
 
