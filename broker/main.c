@@ -501,6 +501,7 @@ start_hsm(struct kw_broker *b)
 		hc.softhsm2_conf = b->cfg->hsm_softhsm2_conf;
 		hc.recycle_after = b->cfg->hsm_recycle_after;
 		hc.log_level = b->cfg->log_level;
+		hc.release_assembly = b->cfg->hsm_release_assembly;
 	}
 	r = hsm_client_start(b->base, &hc, &b->hsm);
 	free(helper);

@@ -56,7 +56,15 @@ install_term_handler(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
 	sigemptyset(&sa.sa_mask);
-	return sigaction(SIGTERM, &sa, NULL) == 0 && sigaction(SIGINT, &sa, NULL) == 0 ? 0 : -1;
+	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+		return -1;
+	/*
+	 * A remote module (p11-kit-client) writes to its server's socket: a
+	 * server that went away must be a CKR_DEVICE_ERROR (EPIPE), not the end
+	 * of the helper. Our own socket's EPIPE ends the helper as its EOF does.
+	 */
+	sa.sa_handler = SIG_IGN;
+	return sigaction(SIGPIPE, &sa, NULL) == 0 ? 0 : -1;
 }
 
 struct helper {
