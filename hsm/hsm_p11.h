@@ -161,6 +161,26 @@ int hsm_p11_import(struct hsm_p11 *p, const char *label, enum hsm_kind kind, siz
     const char *kid, const uint8_t *kek, size_t kek_len, const uint8_t *value, size_t value_len,
     const char **reterr_detail) KW_WUR;
 
+/* A seal key's version and its derived value (hsm_proto.h "seal_keys"). */
+struct hsm_seal_key {
+	int64_t version;
+	uint8_t key[HSM_SEAL_KEY_LEN];
+};
+/*
+ * The newest HSM_SEAL_KEYS_MAX seal keys, oldest first, into out (that many
+ * entries); when the token has none, kw-seal/<now> is generated first
+ * (*ret_created). Wipe out after use.
+ */
+int hsm_p11_seal_keys(struct hsm_p11 *p, int64_t now, struct hsm_seal_key *out, size_t *ret_n,
+    bool *ret_created, const char **reterr_detail) KW_WUR;
+/*
+ * A new seal key kw-seal/<v>, v = now or one more than the newest version;
+ * versions older than the newest HSM_SEAL_KEYS_MAX are destroyed
+ * (*ret_destroyed objects).
+ */
+int hsm_p11_seal_key_new(struct hsm_p11 *p, int64_t now, int64_t *ret_version,
+    size_t *ret_destroyed, const char **reterr_detail) KW_WUR;
+
 /* C_GenerateRandom into out[0..len). */
 int hsm_p11_random(struct hsm_p11 *p, uint8_t *out, size_t len, const char **reterr_detail) KW_WUR;
 

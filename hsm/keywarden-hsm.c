@@ -350,6 +350,59 @@ do_audit_sign(struct helper *h, const struct hsm_req *req, json_t **ret,
 }
 
 static int
+do_seal_keys(struct helper *h, const struct hsm_req *req, json_t **ret,
+    const char **reterr_detail)
+{
+	struct hsm_seal_key k[HSM_SEAL_KEYS_MAX];
+	json_t *arr = NULL, *e = NULL;
+	size_t n = 0;
+	bool created = false;
+	int r;
+
+	(void)req;
+	if ((r = hsm_p11_seal_keys(h->p11, (int64_t)time(NULL), k, &n, &created,
+	    reterr_detail)) != 0)
+		return r;
+	r = KW_ERR_NOMEM;
+	if ((arr = json_array()) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		e = json_object();
+		if (e == NULL || json_object_set_new(e, "version", json_integer(k[i].version)) != 0 ||
+		    kw_json_set_b64url(e, "key", k[i].key, sizeof(k[i].key)) != 0 ||
+		    json_array_append_new(arr, e) != 0) {
+			json_decref(e);
+			goto out;
+		}
+	}
+	if ((r = new_object(ret, "{s:O}", "keys", arr)) != 0)
+		goto out;
+	if (created)
+		kw_log_info("seal key version %lld generated", (long long)k[n - 1].version);
+	r = 0;
+out:
+	json_decref(arr);    /* wiped by the JSON allocator when freed */
+	kw_wipe(k, sizeof(k));
+	return r;
+}
+
+static int
+do_seal_key_new(struct helper *h, const struct hsm_req *req, json_t **ret,
+    const char **reterr_detail)
+{
+	int64_t v = 0;
+	size_t destroyed = 0;
+	int r;
+
+	if ((r = hsm_p11_seal_key_new(h->p11, req->now_set ? req->now : (int64_t)time(NULL), &v,
+	    &destroyed, reterr_detail)) != 0)
+		return r;
+	kw_log_info("seal key version %lld generated; %zu old seal key object(s) destroyed",
+	    (long long)v, destroyed);
+	return new_object(ret, "{s:I}", "version", (json_int_t)v);
+}
+
+static int
 do_token_key_destroy(struct helper *h, const struct hsm_req *req, json_t **ret,
     const char **reterr_detail)
 {
@@ -473,6 +526,8 @@ static const op_handler handlers[HSM_OP__COUNT] = {
 	[HSM_OP_IMPORT] = do_import,
 	[HSM_OP_AUDIT_KEY] = do_audit_key,
 	[HSM_OP_AUDIT_SIGN] = do_audit_sign,
+	[HSM_OP_SEAL_KEYS] = do_seal_keys,
+	[HSM_OP_SEAL_KEY_NEW] = do_seal_key_new,
 };
 
 /* One request datagram to its reply (NULL only when not even an error reply can be built). */
