@@ -117,22 +117,9 @@ parse_token_key_new(const json_t *o, struct hsm_req *req)
 
 	if (kw_json_check_keys(o, keys) != 0)
 		return KW_ERR_INVALID_FORMAT;
-	r = get_uint(o, "now", 0, HSM_TOKEN_TIME_MAX, &req->now);
-	if (r != 0 && r != KW_ERR_NOT_FOUND)
-		return KW_ERR_INVALID_FORMAT;
-	req->now_set = r == 0;
-	return 0;
-}
-
-static int
-parse_seal_key_new(const json_t *o, struct hsm_req *req)
-{
-	static const char *const keys[] = {"id", "op", "now", NULL};
-	int r;
-
-	if (kw_json_check_keys(o, keys) != 0)
-		return KW_ERR_INVALID_FORMAT;
-	r = get_uint(o, "now", 1, HSM_SEAL_VERSION_MAX, &req->now);
+	/* token keys: 0..HSM_TOKEN_TIME_MAX; seal keys: a be32 version, 1.. */
+	r = req->op == HSM_OP_SEAL_KEY_NEW ? get_uint(o, "now", 1, HSM_SEAL_VERSION_MAX, &req->now) :
+	    get_uint(o, "now", 0, HSM_TOKEN_TIME_MAX, &req->now);
 	if (r != 0 && r != KW_ERR_NOT_FOUND)
 		return KW_ERR_INVALID_FORMAT;
 	req->now_set = r == 0;
@@ -331,7 +318,7 @@ static int (*const parsers[HSM_OP__COUNT])(const json_t *, struct hsm_req *) = {
 	[HSM_OP_AUDIT_KEY] = parse_plain,
 	[HSM_OP_AUDIT_SIGN] = parse_audit_sign,
 	[HSM_OP_SEAL_KEYS] = parse_plain,
-	[HSM_OP_SEAL_KEY_NEW] = parse_seal_key_new,
+	[HSM_OP_SEAL_KEY_NEW] = parse_token_key_new,
 };
 
 int

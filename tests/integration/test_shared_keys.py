@@ -50,9 +50,21 @@ def jwks_kids(b):
     return sorted(k["kid"] for k in body["keys"]), body
 
 
+def attester(b):
+    """One workload per broker (an RSA-3072 key is slow to make on a loaded machine)."""
+    if not hasattr(b, "att"):
+        b.att = Attester(b)
+    return b.att
+
+
+def nonce_of(b):
+    """A fresh challenge from b."""
+    return attester(b).nonce()
+
+
 def attest_at(b, nonce):
     """Evidence for nonce (from any broker) attested at b: (status, body, attester)."""
-    a = Attester(b)
+    a = attester(b)
     st, ct, body = a.attest(nonce=nonce)
     return st, body, a
 
@@ -68,8 +80,8 @@ def wait_for(what, cond, within):
 
 
 def t_challenge_from_a_attested_at_b(a, b):
-    n = Attester(a).nonce()
-    assert seal_version(n) == seal_version(Attester(b).nonce())
+    n = nonce_of(a)
+    assert seal_version(n) == seal_version(nonce_of(b))
     st, body, _ = attest_at(b, n)
     assert st == 200 and set(body) == {"token"}, (st, body)
     # the single-use set is per broker here: B spent it, B refuses it again
@@ -78,7 +90,7 @@ def t_challenge_from_a_attested_at_b(a, b):
 
 
 def t_forged_seals_refused(a, b):
-    n = Attester(a).nonce()
+    n = nonce_of(a)
     raw = bytearray(b64u_dec(n))
     # a held version, the MAC of a random key
     forged = bytes(raw[:45]) + os.urandom(32)
@@ -93,11 +105,11 @@ def t_forged_seals_refused(a, b):
 def t_dpop_nonce_and_token_across(a, b):
     b.provision(RES)
     # a token from B, used at B with the DPoP nonce A handed out
-    at_a = Attester(a)
+    at_a = attester(a)
     at_a.token()
     nonce_a = at_a.dpop_nonce
     assert nonce_a, "A sent no DPoP-Nonce"
-    at_b = Attester(b)
+    at_b = attester(b)
     tok_b = at_b.token()
     st, ct, body = at_b.resource(tok_b, RES, nonce=nonce_a)
     assert st == 200, (st, body)
@@ -108,10 +120,12 @@ def t_dpop_nonce_and_token_across(a, b):
     # a token issued by A, used at B (same signing key, same issuer)
     tok_a = at_a.token()
     at_a.b = b
-    st, ct, body = at_a.resource(tok_a, RES, nonce=nonce_a)
+    try:
+        st, ct, body = at_a.resource(tok_a, RES, nonce=nonce_a)
+    finally:
+        at_a.b = a
     assert st == 200, (st, body)
     assert at_a.decrypt(body) == at_b.decrypt(at_b.resource(tok_b, RES, nonce=nonce_a)[2])
-    at_a.b = a
 
 
 def t_jwks_equal(a, b):
@@ -135,22 +149,25 @@ def t_token_key_rotation_reaches_b(a, b):
     wait_for("A publishes it", lambda: new_kid in jwks_kids(a)[0], 10)
     # a token A signs now carries the new kid and is accepted at B
     def a_signs_new():
-        tok = Attester(a).token()
+        tok = attester(a).token()
         hdr = json.loads(b64u_dec(tok.split(".")[0]))
         return hdr["kid"] == new_kid
     wait_for("A signs with the new key", a_signs_new, 10)
-    at = Attester(a)
+    at = attester(a)
     tok = at.token()
     assert json.loads(b64u_dec(tok.split(".")[0]))["kid"] == new_kid
     nonce = at.dpop_nonce
     at.b = b
-    st, ct, body = at.resource(tok, RES, nonce=nonce)
+    try:
+        st, ct, body = at.resource(tok, RES, nonce=nonce)
+    finally:
+        at.b = a
     assert st == 200, (st, body)
     assert jwks_kids(a)[1] == jwks_kids(b)[1]
 
 
 def t_seal_rotation(a, b):
-    old = Attester(a).nonce()
+    old = nonce_of(a)
     v_old = seal_version(old)
     p = subprocess.run([kwtest.KEYWARDEN, "--config", a.cfg_path, "--rotate-seal-key"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
@@ -161,55 +178,44 @@ def t_seal_rotation(a, b):
     # not yet active: both still seal with the old version, and accept the new one
     t0 = time.monotonic()
     took_a, _ = wait_for("A seals with the new version",
-                         lambda: seal_version(Attester(a).nonce()) == v_new, ACTIVATE + POLL + 5)
+                         lambda: seal_version(nonce_of(a)) == v_new, ACTIVATE + POLL + 5)
     took_b, _ = wait_for("B seals with the new version",
-                         lambda: seal_version(Attester(b).nonce()) == v_new, ACTIVATE + POLL + 5)
+                         lambda: seal_version(nonce_of(b)) == v_new, ACTIVATE + POLL + 5)
     print("  seal key rotated: A sealed with version %d after %.1f s, B after %.1f s (activation %d s)"
           % (v_new, took_a, time.monotonic() - t0, ACTIVATE))
     # a challenge from before the rotation still opens at B
     st, body, _ = attest_at(b, old)
     assert st == 200, (st, body)
     # and a new one from A, at B
-    st, body, _ = attest_at(b, Attester(a).nonce())
+    st, body, _ = attest_at(b, nonce_of(a))
     assert st == 200, (st, body)
 
 
 def main():
     a = Broker(config_edit=lambda cfg: edit(cfg, None))
     b = Broker(config_edit=lambda cfg: edit(cfg, a))
-    tests = [t_challenge_from_a_attested_at_b, t_forged_seals_refused, t_dpop_nonce_and_token_across,
-             t_jwks_equal, t_token_key_rotation_reaches_b, t_seal_rotation]
-    passed = failed = 0
-    try:
-        a.start()
-        b.start()
-        for t in tests:
+
+    def on_both(t):
+        """t(a, b) as a test of run_tests (which starts and stops A)."""
+        def run(_):
             try:
                 t(a, b)
-                passed += 1
-                print("ok   %s" % t.__name__)
             except Exception:
-                import traceback
-                failed += 1
-                print("FAIL %s" % t.__name__)
-                traceback.print_exc()
-        for x in (a, b):
-            rc = x.stop()
-            if rc != 0:
-                failed += 1
-                print("FAIL broker exit status %r" % rc)
-    except Exception:
-        import traceback
-        failed += 1
-        traceback.print_exc()
+                print("--- broker B log (tail) ---\n" + b.log()[-3000:])
+                raise
+        run.__name__ = t.__name__
+        return run
+
+    def stop_b(_):
+        rc = b.stop()
+        assert rc == 0, "broker B exit status %r" % rc
+
+    tests = [t_challenge_from_a_attested_at_b, t_forged_seals_refused, t_dpop_nonce_and_token_across,
+             t_jwks_equal, t_token_key_rotation_reaches_b, t_seal_rotation]
+    try:
+        return kwtest.run_tests(a, [on_both(t) for t in tests] + [stop_b], setup=lambda _: b.start())
     finally:
-        if failed:
-            print("--- broker A log (tail) ---\n" + a.log()[-4000:])
-            print("--- broker B log (tail) ---\n" + b.log()[-4000:])
-        a.cleanup()
         b.cleanup()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
 
 
 def edit(cfg, share_with):
