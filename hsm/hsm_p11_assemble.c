@@ -37,6 +37,8 @@
 
 #define XPORT_BITS 2048
 #define XPORT_LEN (XPORT_BITS / 8)
+/* RSA-OAEP with SHA-1 carries at most k - 2 * 20 - 2 bytes: 214, so stored values up to 208 */
+#define XPORT_VALUE_MAX (XPORT_LEN - 2 * 20 - 2)
 
 void
 hsm_p11_set_helper_assembly(struct hsm_p11 *p, bool on)
@@ -198,6 +200,10 @@ p11_release_assembled(struct hsm_p11 *p, const struct secret_info *si, const uin
 	CK_RV rv;
 	int r;
 
+	if (si->value_len > XPORT_VALUE_MAX) {
+		*reterr_detail = "stored value longer than helper assembly carries (208 bytes)";
+		return KW_ERR_UNSUPPORTED;
+	}
 	if ((r = transport_key(p, reterr_detail)) != 0)
 		return r;
 	r = KW_ERR_NOMEM;

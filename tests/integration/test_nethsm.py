@@ -100,6 +100,21 @@ def test_release_through_p11_kit(b):
     assert b.value.hex() not in b.log()
 
 
+def test_secret_sizes(b):
+    """Helper assembly carries one RSA-2048 OAEP block: secrets up to 208 bytes."""
+    for tag, length, ok in (("s208", 208, True), ("s209", 209, False)):
+        st, _, body = b.admin("POST", "/admin/v1/keys", {"repository": "demo", "type": "key", "tag": tag,
+                                                         "algorithm": "secret", "length": length,
+                                                         "policy": "demo"})
+        assert st == 201, (st, body)
+        st, ct, body = b.c.a.resource(b.c.tok, "demo/key/" + tag)
+        if ok:
+            assert st == 200, (tag, st, body)
+            assert len(b.c.a.decrypt(body)) == length
+        else:
+            expect_503(st, ct, body, tag)
+
+
 def test_server_killed_then_restarted(b):
     helpers = helper_pids(b)
     assert len(helpers) == 1, helpers
@@ -148,7 +163,7 @@ def main():
     server.start()
     b.env["P11_KIT_SERVER_ADDRESS"] = server.address
     try:
-        return run_tests(b, [test_release_through_p11_kit, test_server_killed_then_restarted,
+        return run_tests(b, [test_release_through_p11_kit, test_secret_sizes, test_server_killed_then_restarted,
                              test_server_stopped_then_continued], setup=setup)
     finally:
         server.cleanup()
