@@ -139,6 +139,11 @@ token_keys_reloaded(int r, const struct hsm_result *res, void *arg)
 	}
 	if (token_keys_same(rl->b->token_keys, ks)) {
 		kw_token_keys_free(ks);
+		ks = rl->b->token_keys;
+		/* the poll may have been first: SIGHUP still says which key signs */
+		if (strcmp(rl->why, "SIGHUP") == 0)
+			kw_log_info("%s: token-signing key is now %s (%zu key(s))", rl->why,
+			    kw_token_keys_active(ks)->kid, ks->n);
 		return;
 	}
 	kw_keysync_set_token_keys(rl->b, ks);

@@ -2,6 +2,7 @@
 #ifndef KW_KEYSYNC_H
 #define KW_KEYSYNC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kw_err.h"
