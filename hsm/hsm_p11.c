@@ -232,12 +232,17 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The failure of a start says the token is out of reach (a network HSM down). */
+/*
+ * The failure of a start says the token is out of reach (a network HSM
+ * down): no slot with a token at all (p11-kit's client without its server),
+ * or a device error. Not "token label not found": SoftHSM reports that for
+ * a moment while another process rewrites token.object, and the next
+ * request must try again at once.
+ */
 static bool
 unreachable(const struct hsm_p11 *p, const char *detail)
 {
-	if (detail != NULL && (strcmp(detail, "no token") == 0 ||
-	    strcmp(detail, "token label not found") == 0))
+	if (detail != NULL && strcmp(detail, "no token") == 0)
 		return true;
 	return p->last_rv == CKR_DEVICE_ERROR || p->last_rv == CKR_DEVICE_REMOVED ||
 	    p->last_rv == CKR_TOKEN_NOT_PRESENT;

@@ -54,7 +54,7 @@ bool hsm_p11_helper_assembly(const struct hsm_p11 *p);
 
 /*
  * Reconnect back-off: after a start that failed because the token could
- * not be reached (no slot with the token, CKR_DEVICE_ERROR,
+ * not be reached (no slot with a token at all, CKR_DEVICE_ERROR,
  * CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT), further starts fail at once
  * with KW_ERR_HSM until HSM_P11_BACKOFF_MIN_MS have passed, doubling up to
  * HSM_P11_BACKOFF_MAX_MS; a successful start resets it.
