@@ -56,15 +56,7 @@ install_term_handler(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
-		return -1;
-	/*
-	 * A remote module (p11-kit-client) writes to its server's socket: a
-	 * server that went away must be a CKR_DEVICE_ERROR (EPIPE), not the end
-	 * of the helper. Our own socket's EPIPE ends the helper as its EOF does.
-	 */
-	sa.sa_handler = SIG_IGN;
-	return sigaction(SIGPIPE, &sa, NULL) == 0 ? 0 : -1;
+	return sigaction(SIGTERM, &sa, NULL) == 0 && sigaction(SIGINT, &sa, NULL) == 0 ? 0 : -1;
 }
 
 struct helper {
@@ -810,6 +802,18 @@ main(int argc, char **argv)
 		return 1;
 	}
 	hsm_p11_set_helper_assembly(h.p11, assembly != NULL && strcmp(assembly, "helper") == 0);
+	/*
+	 * Helper assembly is for remote modules (p11-kit-client), which write to
+	 * their server's socket: a server that went away must be a
+	 * CKR_DEVICE_ERROR (EPIPE), not the end of the helper. XXX: only there,
+	 * because with SIGPIPE ignored a retired helper (SIGTERM while stopped)
+	 * was measured to end later, and its successor missed a 1 s deadline in
+	 * tests/unit/hsm (hsm_client deadline_stopped); the cause is not found yet.
+	 */
+	if (hsm_p11_helper_assembly(h.p11) && signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		hsm_p11_close(h.p11);
+		return 1;
+	}
 	if (stop_requested) {
 		/* retired during start-up: the login (and its token write) is done */
 		hsm_p11_close(h.p11);
