@@ -64,6 +64,7 @@ struct kw_broker {
 	struct kw_hsm_bridge *bridge;
 	const char *release_profile;   /* chosen from the HSM probe */
 	struct event *sig_int, *sig_term, *sig_hup;
+	struct event *key_poll;        /* keysync.c: hsm.key_poll_interval */
 	struct kw_audit *audit;        /* audit_log.c; NULL when audit.enabled is false */
 	/* counters, loop thread only */
 	unsigned long n_attest_ok, n_attest_fail, n_release_ok, n_release_denied;

@@ -326,6 +326,8 @@ static const struct key keys[] = {
 	{"hsm", "pin_file", K_PATH, F(hsm_pin_file), 0, 0, 0, 0, 0},
 	{"hsm", "softhsm2_conf", K_PATH, F(hsm_softhsm2_conf), 0, 0, 0, 0, 0},
 	{"hsm", "recycle_after", K_UINT, F(hsm_recycle_after), 0, 0, 100000000, 0, 0},
+	{"hsm", "release_assembly", K_CUSTOM, 0, 0, 0, 0, 0, 0},
+	{"hsm", "key_poll_interval", K_UINT, F(hsm_key_poll_interval), 0, 0, 240, 30, 0},
 	{"snp", "cert_chains", K_PATHS, F(snp_chains), F(n_snp_chains), 0, 0, 0, 0},
 	{"snp", "test_roots", K_PATHS, F(snp_test_roots), F(n_snp_test_roots), 0, 0, 0, 0},
 	{"tdx", "test_roots", K_PATHS, F(tdx_test_roots), F(n_tdx_test_roots), 0, 0, 0, 0},
@@ -471,7 +473,7 @@ custom_hsm(json_t *root, const char *dir, struct kw_config *c, char *eb, size_t 
 {
 	/* with "socket", these belong to keywarden-hsm's own command line */
 	static const char *const spawn_only[] = {"helper", "module", "pin_file",
-		"softhsm2_conf", "recycle_after", NULL};
+		"softhsm2_conf", "recycle_after", "release_assembly", NULL};
 	json_t *o = json_object_get(root, "hsm");
 	const char *s = NULL;
 	int r;
@@ -496,6 +498,12 @@ custom_hsm(json_t *root, const char *dir, struct kw_config *c, char *eb, size_t 
 	if (s != NULL && strlen(s) > 32)
 		return cfg_err(eb, el, "hsm: \"token\" label longer than 32 bytes");
 	if (s != NULL && (c->hsm_token = strdup(s)) == NULL)
+		return KW_ERR_NOMEM;
+	if ((r = get_str(o, "release_assembly", &s, 0, eb, el, "hsm")) != 0)
+		return r;
+	if (s != NULL && strcmp(s, "hsm") != 0 && strcmp(s, "helper") != 0)
+		return cfg_err(eb, el, "hsm: \"release_assembly\" must be \"hsm\" or \"helper\"");
+	if (s != NULL && (c->hsm_release_assembly = strdup(s)) == NULL)
 		return KW_ERR_NOMEM;
 	if (c->hsm_socket == NULL && c->hsm_pin_file == NULL)
 		return get_str(o, "pin_file", &s, 1, eb, el, "hsm");    /* the "required" message */
@@ -788,6 +796,7 @@ kw_config_free(struct kw_config *c)
 	free(c->hsm_pin_file);
 	free(c->hsm_softhsm2_conf);
 	free(c->hsm_socket);
+	free(c->hsm_release_assembly);
 	free_list(c->snp_chains, c->n_snp_chains);
 	free_list(c->snp_test_roots, c->n_snp_test_roots);
 	free_list(c->tdx_test_roots, c->n_tdx_test_roots);

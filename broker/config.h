@@ -37,6 +37,9 @@ struct kw_config {
 	unsigned int hsm_call_timeout;  /* seconds, default 5: release, sign, ... */
 	unsigned int hsm_admin_timeout; /* seconds, default 30: generate, import, key_list, ... */
 	unsigned int hsm_max_pending;   /* HSM calls outstanding, default 1024 */
+	char *hsm_release_assembly;     /* "hsm", "helper" or NULL (the helper's default) */
+	unsigned int hsm_key_poll_interval; /* seconds, default 30 (0 = off): token and
+	                                     * seal keys re-read from the HSM (docs/ha.md) */
 
 	size_t n_snp_chains;
 	char **snp_chains;            /* AMD cert_chain bundles */

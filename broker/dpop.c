@@ -55,6 +55,12 @@ kw_dpop_free(struct kw_dpop *d)
 }
 
 int
+kw_dpop_set_seal_keys(struct kw_dpop *d, const struct kw_seal_master *keys, size_t n, size_t issue)
+{
+	return kw_challenges_set_keys(d->nonces, "dpop", keys, n, issue);
+}
+
+int
 kw_dpop_nonce(struct kw_dpop *d, int64_t now, char out[static KW_CHALLENGE_STR_MAX])
 {
 	return kw_challenge_issue(d->nonces, "dpop", now, out);

@@ -38,6 +38,9 @@ void kw_dpop_free(struct kw_dpop *d);
 
 /* A fresh server nonce for the DPoP-Nonce header. */
 int kw_dpop_nonce(struct kw_dpop *d, int64_t now, char out[static KW_CHALLENGE_STR_MAX]) KW_WUR;
+/* The nonces' sealing keys from the HSM's seal keys (kw_challenges_set_keys, purpose "dpop"). */
+int kw_dpop_set_seal_keys(struct kw_dpop *d, const struct kw_seal_master *keys, size_t n,
+    size_t issue) KW_WUR;
 
 /*
  * Verify proof for a request (htm, htu) presenting token whose cnf.jkt is jkt:

@@ -13,6 +13,7 @@
 #include <event2/thread.h>
 
 #include "broker.h"
+#include "keysync.h"
 #include "hsm_proto.h"
 #include "listener.h"
 #include "kw_build.h"
@@ -39,6 +40,11 @@ usage(FILE *f)
 	    "                      generate a new token-signing key in the HSM, retire keys\n"
 	    "                      whose tokens have all expired, and exit; then send SIGHUP\n"
 	    "                      to the running broker so it signs with the new key\n"
+	    "                      (brokers also pick it up within hsm.key_poll_interval)\n"
+	    "      --rotate-seal-key\n"
+	    "                      generate a new seal key version in the HSM (challenges and\n"
+	    "                      DPoP nonces) and exit; brokers seal with it after\n"
+	    "                      hsm.key_poll_interval + 5 s and accept the 3 newest versions\n"
 	    "  -h, --help          show this help\n"
 	    "  -V, --version       show the version\n"
 	    "\n"
@@ -54,35 +60,6 @@ token_key_new_sync(struct kw_broker *b, int64_t now, struct hsm_result **ret)
 	a.u.token_key_new.now_set = true;
 	a.u.token_key_new.now = now;
 	return hsm_client_call_sync(b->hsm, &a, ret);
-}
-
-/* kid is in the set ks (NULL: an empty set). */
-static int
-token_key_in(const struct kw_token_keys *ks, const char *kid)
-{
-	for (size_t i = 0; ks != NULL && i < ks->n; i++)
-		if (strcmp(ks->k[i].kid, kid) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * A "token_key_rotation" audit record for every key of now that old lacks
- * ("new") and every key of old that now lacks ("destroy"): the running
- * broker records what `keywarden --rotate-token-key` did when it reloads.
- */
-static void
-audit_token_keys(struct kw_broker *b, const struct kw_token_keys *old, const struct kw_token_keys *now)
-{
-	for (size_t i = 0; now != NULL && i < now->n; i++)
-		if (!token_key_in(old, now->k[i].kid))
-			kw_audit_note(b, AUDIT_KIND_TOKEN_KEY_ROTATION, json_pack("{s:s, s:s, s:s, s:I}",
-			    "kid", now->k[i].kid, "action", "new", "label", now->k[i].label, "created",
-			    (json_int_t)now->k[i].created));
-	for (size_t i = 0; old != NULL && i < old->n; i++)
-		if (!token_key_in(now, old->k[i].kid))
-			kw_audit_note(b, AUDIT_KIND_TOKEN_KEY_ROTATION, json_pack("{s:s, s:s, s:s}",
-			    "kid", old->k[i].kid, "action", "destroy", "label", old->k[i].label));
 }
 
 /* Load the token keys from the HSM (blocking: start-up and rotation only). */
@@ -121,35 +98,13 @@ load_token_keys_sync(struct kw_broker *b, int create_if_none)
 }
 
 static void
-token_keys_reloaded(int r, const struct hsm_result *res, void *arg)
-{
-	struct kw_broker *b = arg;
-	struct kw_token_keys *ks = NULL;
-
-	if (r != 0 ||
-	    (r = kw_token_keys_from_hsm(res->u.token_keys.k, res->u.token_keys.n, &ks)) != 0 ||
-	    ks->n == 0) {
-		kw_log_err_r(r != 0 ? r : KW_ERR_NOT_FOUND, "SIGHUP: cannot reload the token keys; "
-		    "keeping the current ones");
-		kw_token_keys_free(ks);
-		return;
-	}
-	audit_token_keys(b, b->token_keys, ks);
-	kw_token_keys_free(b->token_keys);
-	b->token_keys = ks;
-	kw_log_info("SIGHUP: token-signing key is now %s (%zu key(s))",
-	    kw_token_keys_active(ks)->kid, ks->n);
-}
-
-static void
 on_sighup(evutil_socket_t sig, short what, void *arg)
 {
 	struct kw_broker *b = arg;
 
 	(void)sig;
 	(void)what;
-	if (hsm_client_token_keys(b->hsm, token_keys_reloaded, b) != 0)
-		kw_log_err("SIGHUP: cannot ask the HSM helper for the token keys");
+	kw_keysync_reload(b, "SIGHUP");
 }
 
 /* --rotate-token-key: a new signing key; retire keys no longer published. */
@@ -587,6 +542,7 @@ start_hsm(struct kw_broker *b)
 		hc.softhsm2_conf = b->cfg->hsm_softhsm2_conf;
 		hc.recycle_after = b->cfg->hsm_recycle_after;
 		hc.log_level = b->cfg->log_level;
+		hc.release_assembly = b->cfg->hsm_release_assembly;
 	}
 	r = hsm_client_start(b->base, &hc, &b->hsm);
 	free(helper);
@@ -661,6 +617,7 @@ main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, 'k'},
 		{"rotate-token-key", no_argument, NULL, 'R'},
+		{"rotate-seal-key", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -677,6 +634,7 @@ main(int argc, char **argv)
 		case 'c': cfgpath = optarg; break;
 		case 'k': check = 1; break;
 		case 'R': rotate = 1; break;
+		case 'S': rotate = 2; break;
 		case 'h': usage(stdout); return 0;
 		case 'V':
 			printf("keywarden %s%s\n", KW_VERSION,
@@ -722,8 +680,8 @@ main(int argc, char **argv)
 	if (rotate) {
 		if (start_hsm(&b) != 0)
 			goto out;
-		if ((r = rotate_token_key(&b)) != 0) {
-			kw_log_err_r(r, "token key rotation failed");
+		if ((r = rotate == 2 ? kw_keysync_rotate_seal(&b) : rotate_token_key(&b)) != 0) {
+			kw_log_err_r(r, "%s key rotation failed", rotate == 2 ? "seal" : "token");
 			goto out;
 		}
 		rc = 0;
@@ -760,6 +718,10 @@ main(int argc, char **argv)
 		kw_log_err_r(r, "no token-signing key in the HSM");
 		goto out;
 	}
+	if ((r = kw_keysync_load_seal(&b)) != 0 || (r = kw_keysync_start(&b)) != 0) {
+		kw_log_err_r(r, "no seal key from the HSM");
+		goto out;
+	}
 	if (kw_workers_new(b.base, b.cfg->workers, b.cfg->max_inflight, &b.workers) != 0) {
 		kw_log_err("cannot start the appraisal workers");
 		goto out;
@@ -787,6 +749,7 @@ out:
 	/* order: stop the admin thread and the appraisal threads, then the HSM
 	 * client (its failed callbacks still answer live HTTP requests), then
 	 * the listeners, and only then the bridge calls may have completed into */
+	kw_keysync_stop(&b);
 	kw_admin_stop(&b);
 	kw_audit_begin_close(&b);   /* releases whose record completes now are refused (503) */
 	kw_workers_free(b.workers);

@@ -970,7 +970,7 @@ build_argv(const struct hsm_client_config *cfg)
 	size_t o = 0;
 	char num[16];
 
-	if ((v = calloc(12, sizeof(*v))) == NULL)
+	if ((v = calloc(14, sizeof(*v))) == NULL)
 		return NULL;
 	if ((v[o++] = strdup(cfg->helper_path)) == NULL || (v[o++] = strdup("--module")) == NULL ||
 	    (v[o++] = strdup(cfg->module_path)) == NULL || (v[o++] = strdup("--token")) == NULL ||
@@ -985,6 +985,9 @@ build_argv(const struct hsm_client_config *cfg)
 	}
 	if (cfg->log_level != NULL &&
 	    ((v[o++] = strdup("--log-level")) == NULL || (v[o++] = strdup(cfg->log_level)) == NULL))
+		goto fail;
+	if (cfg->release_assembly != NULL && ((v[o++] = strdup("--release-assembly")) == NULL ||
+	    (v[o++] = strdup(cfg->release_assembly)) == NULL))
 		goto fail;
 	return v;
 fail:

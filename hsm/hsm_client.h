@@ -39,6 +39,7 @@ struct hsm_client_config {
 	unsigned int recycle_after; /* releases between C_Finalize/C_Initialize; 0 = default
 	                             * (the helper's 5000), HSM_CLIENT_RECYCLE_NEVER = never */
 	const char *log_level;      /* "info" etc., passed on */
+	const char *release_assembly; /* "hsm", "helper" or NULL (the helper's default, "hsm") */
 
 	/* Deadlines and the queue bound (both modes); 0 = the default. */
 	unsigned int call_timeout_ms;  /* ops of class "call" (hsm_proto.h OPS) */

@@ -100,6 +100,13 @@ enc_token_key_new(const struct hsm_args *a, json_t *o)
 }
 
 static int
+enc_seal_key_new(const struct hsm_args *a, json_t *o)
+{
+	return a->u.seal_key_new.now_set ?
+	    put(o, "now", json_integer((json_int_t)a->u.seal_key_new.now)) : 0;
+}
+
+static int
 enc_sign(const struct hsm_args *a, json_t *o)
 {
 	int r;
@@ -438,6 +445,35 @@ dec_import(json_t *o, struct hsm_result *res)
 	return get_kind(o, &res->u.import.kind, &res->u.import.length);
 }
 
+static int
+dec_seal_keys(json_t *o, struct hsm_result *res)
+{
+	const json_t *keys = json_object_get(o, "keys"), *e;
+	size_t i;
+
+	if (!json_is_array(keys) || json_array_size(keys) == 0 ||
+	    json_array_size(keys) > HSM_SEAL_KEYS_MAX)
+		return KW_ERR_HSM;
+	json_array_foreach(keys, i, e) {
+		if (!json_is_object(e) || get_int(e, "version", 1, HSM_SEAL_VERSION_MAX,
+		    &res->u.seal_keys.k[i].version) != 0 ||
+		    get_b64(e, "key", res->u.seal_keys.k[i].key, HSM_SEAL_KEY_LEN, HSM_SEAL_KEY_LEN,
+		    NULL) != 0)
+			return KW_ERR_HSM;
+		/* oldest first, versions distinct */
+		if (i > 0 && res->u.seal_keys.k[i].version <= res->u.seal_keys.k[i - 1].version)
+			return KW_ERR_HSM;
+	}
+	res->u.seal_keys.n = json_array_size(keys);
+	return 0;
+}
+
+static int
+dec_seal_key_new(json_t *o, struct hsm_result *res)
+{
+	return get_int(o, "version", 1, HSM_SEAL_VERSION_MAX, &res->u.seal_key_new.version);
+}
+
 /* One encoder and one decoder per op (hsm_proto.h OPS). */
 static const struct {
 	int (*encode)(const struct hsm_args *a, json_t *o);
@@ -459,6 +495,8 @@ static const struct {
 	[HSM_OP_IMPORT] = {enc_import, dec_import},
 	[HSM_OP_AUDIT_KEY] = {enc_none, dec_audit_key},
 	[HSM_OP_AUDIT_SIGN] = {enc_audit_sign, dec_audit_sign},
+	[HSM_OP_SEAL_KEYS] = {enc_none, dec_seal_keys},
+	[HSM_OP_SEAL_KEY_NEW] = {enc_seal_key_new, dec_seal_key_new},
 };
 
 int
@@ -543,5 +581,7 @@ hsm_result_free(struct hsm_result *res)
 	json_decref(res->json);
 	if (res->op == HSM_OP_RANDOM)
 		kw_wipe(res->u.random.bytes, sizeof(res->u.random.bytes));
+	if (res->op == HSM_OP_SEAL_KEYS)
+		kw_wipe(&res->u.seal_keys, sizeof(res->u.seal_keys));
 	free(res);
 }

@@ -42,7 +42,7 @@ struct hsm_args {
 		struct {
 			bool now_set; /* else the helper's clock */
 			int64_t now;
-		} token_key_new;
+		} token_key_new, seal_key_new;
 		struct {
 			const char *label;
 			const uint8_t *digest; /* HSM_SIGN_DIGEST_LEN bytes */
@@ -128,6 +128,16 @@ struct hsm_result {
 			char kid[HSM_JWK_KID_LEN + 1];
 			const json_t *jwk; /* import_key: {"kty":"RSA","n","e"}; audit_key: EC P-256 */
 		} import_key, audit_key;
+		struct {
+			size_t n;
+			struct {
+				int64_t version;                /* 1..HSM_SEAL_VERSION_MAX */
+				uint8_t key[HSM_SEAL_KEY_LEN];  /* wiped with the result */
+			} k[HSM_SEAL_KEYS_MAX];             /* oldest first */
+		} seal_keys;
+		struct {
+			int64_t version;
+		} seal_key_new;
 	} u;
 };
 

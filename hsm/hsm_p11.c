@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -222,16 +223,40 @@ login(struct hsm_p11 *p, const char **reterr_detail)
 	return 0;
 }
 
-int
-hsm_p11_start(struct hsm_p11 *p, const char **reterr_detail)
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The failure of a start says the token is out of reach (a network HSM
+ * down): no slot with a token at all (p11-kit's client without its server),
+ * or a device error. Not "token label not found": SoftHSM reports that for
+ * a moment while another process rewrites token.object, and the next
+ * request must try again at once.
+ */
+static bool
+unreachable(const struct hsm_p11 *p, const char *detail)
+{
+	if (detail != NULL && strcmp(detail, "no token") == 0)
+		return true;
+	return p->last_rv == CKR_DEVICE_ERROR || p->last_rv == CKR_DEVICE_REMOVED ||
+	    p->last_rv == CKR_TOKEN_NOT_PRESENT;
+}
+
+/* One attempt: C_Initialize when needed, the slot, a new session, the login. */
+static int
+start_once(struct hsm_p11 *p, const char **reterr_detail)
 {
 	CK_C_INITIALIZE_ARGS args;
 	CK_INFO info;
 	CK_RV rv;
 	int r;
 
-	if (p->ready)
-		return 0;
 	if (!p->initialized) {
 		memset(&args, 0, sizeof(args));
 		args.flags = CKF_OS_LOCKING_OK;
@@ -250,22 +275,59 @@ hsm_p11_start(struct hsm_p11 *p, const char **reterr_detail)
 		}
 	}
 	if ((r = find_slot(p, reterr_detail)) != 0)
-		goto fail;
+		return r;
 	if (p->sess != CK_INVALID_HANDLE) {
 		/* a session the module declared lost (p11_ckr_fail): do not leak it */
 		(void)p->f->C_CloseSession(p->sess);
 		p->sess = CK_INVALID_HANDLE;
 	}
+	p->xport_h = CK_INVALID_HANDLE;    /* session objects die with their session */
 	rv = p->f->C_OpenSession(p->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &p->sess);
-	if (rv != CKR_OK) {
-		r = p11_ckr_fail(p, rv, "C_OpenSession", reterr_detail);
-		goto fail;
-	}
+	if (rv != CKR_OK)
+		return p11_ckr_fail(p, rv, "C_OpenSession", reterr_detail);
 	if ((r = login(p, reterr_detail)) != 0)
-		goto fail;
+		return r;
 	p->ready = true;
 	return 0;
-fail:
+}
+
+int
+hsm_p11_start(struct hsm_p11 *p, const char **reterr_detail)
+{
+	bool reopen;
+	int r;
+
+	if (p->ready)
+		return 0;
+	if (p->retry_at_ms != 0 && mono_ms() < p->retry_at_ms) {
+		*reterr_detail = "token unreachable (waiting before the next attempt)";
+		return KW_ERR_HSM;
+	}
+	/*
+	 * A session the module declared lost is first reopened without
+	 * C_Initialize. When that fails too (a remote module whose connection
+	 * broke: p11-kit's client reconnects only in C_Initialize), start again
+	 * from C_Initialize in the same request.
+	 */
+	reopen = p->initialized;
+	p->last_rv = CKR_OK;
+	r = start_once(p, reterr_detail);
+	if (r != 0 && reopen && r != KW_ERR_CONFIG && !p->pin_refused) {
+		hsm_p11_stop(p);
+		p->last_rv = CKR_OK;
+		r = start_once(p, reterr_detail);
+	}
+	if (r == 0) {
+		p->retry_at_ms = 0;
+		p->backoff_ms = 0;
+		return 0;
+	}
+	if (unreachable(p, *reterr_detail)) {
+		p->backoff_ms = p->backoff_ms == 0 ? HSM_P11_BACKOFF_MIN_MS :
+		    p->backoff_ms * 2 > HSM_P11_BACKOFF_MAX_MS ? HSM_P11_BACKOFF_MAX_MS :
+		    p->backoff_ms * 2;
+		p->retry_at_ms = mono_ms() + p->backoff_ms;
+	}
 	/* Start from scratch next time: C_Finalize drops sessions and login. */
 	hsm_p11_stop(p);
 	return r;
@@ -285,6 +347,7 @@ hsm_p11_stop(struct hsm_p11 *p)
 	memset(&p->audit_cache, 0, sizeof(p->audit_cache));
 	p->imp_cached = false;
 	p->sess = CK_INVALID_HANDLE;
+	p->xport_h = CK_INVALID_HANDLE;
 }
 
 int
@@ -300,6 +363,7 @@ hsm_p11_close(struct hsm_p11 *p)
 	if (p == NULL)
 		return;
 	hsm_p11_stop(p);
+	p11_assemble_free(p);
 	if (p->dl != NULL)
 		dlclose(p->dl);
 	free(p->module_path);
@@ -608,6 +672,8 @@ release_secret(struct hsm_p11 *p, const struct secret_info *si, const uint8_t *n
 	CK_RV rv;
 	int r;
 
+	if (p->helper_assembly)
+		return p11_release_assembled(p, si, n, n_len, e, e_len, kid, ret_jwe, reterr_detail);
 	if ((ct = malloc(ct_cap)) == NULL) {
 		*reterr_detail = "out of memory";
 		return KW_ERR_NOMEM;

@@ -42,6 +42,26 @@ int hsm_p11_recycle(struct hsm_p11 *p, const char **reterr_detail) KW_WUR;
 void hsm_p11_close(struct hsm_p11 *p);
 bool hsm_p11_ready(const struct hsm_p11 *p);
 
+/*
+ * Release assembly (docs/hsm.md "Release through a network HSM"): false
+ * (the default) builds the JWE inside the token (PKCS11.md 3.2); true wraps
+ * the secret to a transport key of the helper and builds the same JWE in
+ * helper memory, for modules that cannot forward CKM_AES_CBC and
+ * CKM_AES_ECB_ENCRYPT_DATA (p11-kit's remote module 0.24).
+ */
+void hsm_p11_set_helper_assembly(struct hsm_p11 *p, bool on);
+bool hsm_p11_helper_assembly(const struct hsm_p11 *p);
+
+/*
+ * Reconnect back-off: after a start that failed because the token could
+ * not be reached (no slot with a token at all, CKR_DEVICE_ERROR,
+ * CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT), further starts fail at once
+ * with KW_ERR_HSM until HSM_P11_BACKOFF_MIN_MS have passed, doubling up to
+ * HSM_P11_BACKOFF_MAX_MS; a successful start resets it.
+ */
+#define HSM_P11_BACKOFF_MIN_MS 100U
+#define HSM_P11_BACKOFF_MAX_MS 1000U
+
 /* "<manufacturer> <library description> <major>.<minor>" (static until close). */
 const char *hsm_p11_module_desc(const struct hsm_p11 *p);
 
@@ -140,6 +160,26 @@ int hsm_p11_import_key(struct hsm_p11 *p, struct hsm_import_pub *ret, bool *ret_
 int hsm_p11_import(struct hsm_p11 *p, const char *label, enum hsm_kind kind, size_t length,
     const char *kid, const uint8_t *kek, size_t kek_len, const uint8_t *value, size_t value_len,
     const char **reterr_detail) KW_WUR;
+
+/* A seal key's version and its derived value (hsm_proto.h "seal_keys"). */
+struct hsm_seal_key {
+	int64_t version;
+	uint8_t key[HSM_SEAL_KEY_LEN];
+};
+/*
+ * The newest HSM_SEAL_KEYS_MAX seal keys, oldest first, into out (that many
+ * entries); when the token has none, kw-seal/<now> is generated first
+ * (*ret_created). Wipe out after use.
+ */
+int hsm_p11_seal_keys(struct hsm_p11 *p, int64_t now, struct hsm_seal_key *out, size_t *ret_n,
+    bool *ret_created, const char **reterr_detail) KW_WUR;
+/*
+ * A new seal key kw-seal/<v>, v = now or one more than the newest version;
+ * versions older than the newest HSM_SEAL_KEYS_MAX are destroyed
+ * (*ret_destroyed objects).
+ */
+int hsm_p11_seal_key_new(struct hsm_p11 *p, int64_t now, int64_t *ret_version,
+    size_t *ret_destroyed, const char **reterr_detail) KW_WUR;
 
 /* C_GenerateRandom into out[0..len). */
 int hsm_p11_random(struct hsm_p11 *p, uint8_t *out, size_t len, const char **reterr_detail) KW_WUR;

@@ -11,6 +11,7 @@
  */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <p11-kit/pkcs11.h>
 
@@ -69,6 +70,11 @@ struct hsm_p11 {
 	size_t tok_skipped;              /* of the last token key listing */
 	char tok_skip_label[HSM_TOKEN_LABEL_MAX + 1];
 	const char *tok_skip_why;
+	bool helper_assembly;            /* --release-assembly helper (hsm_p11_assemble.c) */
+	struct evp_pkey_st *xport;       /* its transport key pair (helper memory) */
+	CK_OBJECT_HANDLE xport_h;        /* its public half in the current session */
+	int64_t retry_at_ms;             /* unreachable: no new start before (monotonic) */
+	unsigned int backoff_ms;         /* the next wait after another unreachable start */
 	bool imp_cached;                 /* imp_priv and imp_pub are valid */
 	CK_OBJECT_HANDLE imp_priv;       /* the import key's private half */
 	struct hsm_import_pub imp_pub;
@@ -127,6 +133,15 @@ int p11_find_all(struct hsm_p11 *p, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, CK_OBJEC
 /* One attribute into buf[0..max); KW_ERR_NOT_FOUND when absent or longer than max. */
 int p11_get_attr(struct hsm_p11 *p, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, void *buf,
     size_t max, size_t *ret_len, const char **reterr_detail);
+/*
+ * The release of si built in helper memory (hsm_p11_assemble.c): the secret
+ * wrapped to the helper's transport key, the JWE assembled with OpenSSL.
+ */
+int p11_release_assembled(struct hsm_p11 *p, const struct secret_info *si, const uint8_t *n,
+    size_t n_len, const uint8_t *e, size_t e_len, const char *kid, char **ret_jwe,
+    const char **reterr_detail);
+/* Free the transport key pair (close). */
+void p11_assemble_free(struct hsm_p11 *p);
 /* Whether any token object carries CKA_LABEL = label. */
 int p11_label_taken(struct hsm_p11 *p, const char *label, bool *ret, const char **reterr_detail);
 

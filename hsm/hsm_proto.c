@@ -28,6 +28,8 @@ static const struct hsm_op_info ops[HSM_OP__COUNT] = {
 	[HSM_OP_IMPORT] = {HSM_OP_IMPORT, "import", HSM_OPF_ADMIN | HSM_OPF_RECYCLE},
 	[HSM_OP_AUDIT_KEY] = {HSM_OP_AUDIT_KEY, "audit_key", HSM_OPF_ADMIN},
 	[HSM_OP_AUDIT_SIGN] = {HSM_OP_AUDIT_SIGN, "audit_sign", 0},
+	[HSM_OP_SEAL_KEYS] = {HSM_OP_SEAL_KEYS, "seal_keys", 0},
+	[HSM_OP_SEAL_KEY_NEW] = {HSM_OP_SEAL_KEY_NEW, "seal_key_new", HSM_OPF_ADMIN},
 };
 
 const struct hsm_op_info *
@@ -99,10 +101,11 @@ hsm_label_valid(const char *s, size_t len)
 	if (len == 0 || len > HSM_LABEL_MAX || strlen(s) != len)
 		return false;
 	/* token keys are reachable through sign/token_key_* only, the import key through
-	 * import, the audit key through audit_* */
+	 * import, the audit key through audit_*, the seal keys through seal_* */
 	if (strncmp(s, HSM_TOKEN_LABEL_PREFIX, strlen(HSM_TOKEN_LABEL_PREFIX)) == 0 ||
 	    strncmp(s, HSM_IMPORT_LABEL_PREFIX, strlen(HSM_IMPORT_LABEL_PREFIX)) == 0 ||
-	    strncmp(s, HSM_AUDIT_LABEL_PREFIX, strlen(HSM_AUDIT_LABEL_PREFIX)) == 0)
+	    strncmp(s, HSM_AUDIT_LABEL_PREFIX, strlen(HSM_AUDIT_LABEL_PREFIX)) == 0 ||
+	    strncmp(s, HSM_SEAL_LABEL_PREFIX, strlen(HSM_SEAL_LABEL_PREFIX)) == 0)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];

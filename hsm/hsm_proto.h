@@ -46,7 +46,7 @@
  * LABELS AND KINDS (checked by hsm_label_valid & co. below)
  *   resource label  1..HSM_LABEL_MAX bytes of [A-Za-z0-9._/-], no "..", not
  *                   starting with a reserved prefix: "kw-token/", "kw-import/",
- *                   "kw-audit/".
+ *                   "kw-audit/", "kw-seal/".
  *                   New keys are "kw-key/<repo>/<type>/<tag>/v<N>" (the broker
  *                   builds them); older "<repo>/<type>/<tag>" labels still work.
  *   key label       "kw-key/" + at least one byte, and a resource label.
@@ -153,6 +153,26 @@
  *              by the audit key; the token keys never sign checkpoints and
  *              the audit key never signs tokens (sign takes token labels only)
  *     errors   NOT_FOUND (no audit key yet: audit_key creates it)
+ *   seal_keys          call
+ *     request  -
+ *     reply    keys: [{"version": n, "key": b64url of exactly HSM_SEAL_KEY_LEN
+ *              bytes}] oldest first, the newest HSM_SEAL_KEYS_MAX versions.
+ *              A seal key is a token generic secret labelled "kw-seal/<n>"
+ *              (n: unix seconds of its creation, 1..HSM_SEAL_VERSION_MAX),
+ *              sensitive, never extractable, CKA_SIGN only; "key" is
+ *              HMAC-SHA-256 computed inside the token (CKM_SHA256_HMAC) over
+ *              HSM_SEAL_DERIVE_LABEL, so every helper on the same token
+ *              returns the same bytes and the seal key itself never leaves
+ *              it. When the token has none, "kw-seal/<now>" is generated
+ *              first. Two objects with one label (two replicas creating the
+ *              first key at once): the bytewise smaller derived value wins,
+ *              on every replica alike. The broker seals challenges and DPoP
+ *              nonces with keys derived from these (docs/ha.md "Shared keys").
+ *   seal_key_new       admin
+ *     request  now?: 1..HSM_SEAL_VERSION_MAX (default: the helper's clock)
+ *     reply    version: the new key's n ("kw-seal/<now>", or now+1, ... when
+ *              taken); seal keys older than the newest HSM_SEAL_KEYS_MAX are
+ *              destroyed
  *
  *   Any op may also fail with HSM (the module failed: "detail" is the CKR
  *   name), NOMEM, INVALID_FORMAT, UNSUPPORTED or TOO_LARGE (malformed
@@ -186,6 +206,11 @@
 #define HSM_IMPORT_KID_LEN HSM_JWK_KID_LEN
 /* KWP of the largest padded secret: HSM_SECRET_MAX (a multiple of 16) + 8 */
 #define HSM_IMPORT_VALUE_MAX (HSM_SECRET_MAX + 8)
+#define HSM_SEAL_LABEL_PREFIX "kw-seal/"
+#define HSM_SEAL_VERSION_MAX 4294967295LL /* the broker's sealed blobs carry it as be32 */
+#define HSM_SEAL_KEYS_MAX 3
+#define HSM_SEAL_KEY_LEN 32
+#define HSM_SEAL_DERIVE_LABEL "keywarden seal key v1"
 #define HSM_KEY_LIST_MAX 100000
 #define HSM_KEY_LIST_PAGE 256 /* 256 * (HSM_LABEL_MAX + 3) fits in HSM_PROTO_MAX */
 
@@ -195,7 +220,7 @@ enum hsm_op {
 	HSM_OP_PROBE, HSM_OP_GENERATE, HSM_OP_RELEASE, HSM_OP_RANDOM, HSM_OP_STATS,
 	HSM_OP_TOKEN_KEYS, HSM_OP_TOKEN_KEY_NEW, HSM_OP_SIGN, HSM_OP_TOKEN_KEY_DESTROY,
 	HSM_OP_KEY_LIST, HSM_OP_DESTROY, HSM_OP_IMPORT_KEY, HSM_OP_IMPORT,
-	HSM_OP_AUDIT_KEY, HSM_OP_AUDIT_SIGN,
+	HSM_OP_AUDIT_KEY, HSM_OP_AUDIT_SIGN, HSM_OP_SEAL_KEYS, HSM_OP_SEAL_KEY_NEW,
 	HSM_OP__COUNT
 };
 

@@ -117,7 +117,9 @@ parse_token_key_new(const json_t *o, struct hsm_req *req)
 
 	if (kw_json_check_keys(o, keys) != 0)
 		return KW_ERR_INVALID_FORMAT;
-	r = get_uint(o, "now", 0, HSM_TOKEN_TIME_MAX, &req->now);
+	/* token keys: 0..HSM_TOKEN_TIME_MAX; seal keys: a be32 version, 1.. */
+	r = req->op == HSM_OP_SEAL_KEY_NEW ? get_uint(o, "now", 1, HSM_SEAL_VERSION_MAX, &req->now) :
+	    get_uint(o, "now", 0, HSM_TOKEN_TIME_MAX, &req->now);
 	if (r != 0 && r != KW_ERR_NOT_FOUND)
 		return KW_ERR_INVALID_FORMAT;
 	req->now_set = r == 0;
@@ -315,6 +317,8 @@ static int (*const parsers[HSM_OP__COUNT])(const json_t *, struct hsm_req *) = {
 	[HSM_OP_IMPORT] = parse_import,
 	[HSM_OP_AUDIT_KEY] = parse_plain,
 	[HSM_OP_AUDIT_SIGN] = parse_audit_sign,
+	[HSM_OP_SEAL_KEYS] = parse_plain,
+	[HSM_OP_SEAL_KEY_NEW] = parse_token_key_new,
 };
 
 int

@@ -32,8 +32,9 @@ struct hsm_req {
 	uint8_t e[HSM_RSA_E_MAX];         /* release: big-endian exponent, odd, >= 3 */
 	size_t e_len;
 	char kid[HSM_KID_MAX + 1];        /* release: any UTF-8 without NUL */
-	bool now_set;                     /* token_key_new: "now" was given */
-	int64_t now;                      /* token_key_new: 0..HSM_TOKEN_TIME_MAX */
+	bool now_set;                     /* token_key_new, seal_key_new: "now" was given */
+	int64_t now;                      /* token_key_new: 0..HSM_TOKEN_TIME_MAX;
+	                                   * seal_key_new: 1..HSM_SEAL_VERSION_MAX */
 	uint8_t digest[HSM_SIGN_DIGEST_LEN]; /* sign, audit_sign */
 	bool after_set;                   /* key_list: "after" was given */
 	char after[HSM_LABEL_MAX + 1];    /* key_list: any string without NUL */

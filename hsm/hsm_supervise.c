@@ -299,6 +299,10 @@ build_argv(struct sv *s)
 		a[o++] = "--log-level";
 		a[o++] = c->log_level;
 	}
+	if (c->release_assembly != NULL) {
+		a[o++] = "--release-assembly";
+		a[o++] = c->release_assembly;
+	}
 	a[o++] = "--allow-uid";
 	for (size_t i = 0; i < o; i++) {
 		if ((s->argv[i] = strdup(a[i])) == NULL)

@@ -73,10 +73,12 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: keywarden-hsm --module PATH --token LABEL --pin-file PATH\n"
 	    "                     [--recycle-after N] [--log-level error|warn|info|debug]\n"
-	    "                     [--softhsm2-conf PATH] [--allow-user NAME|--allow-uid N]...\n"
+	    "                     [--softhsm2-conf PATH] [--release-assembly hsm|helper]\n"
+	    "                     [--allow-user NAME|--allow-uid N]...\n"
 	    "       keywarden-hsm --listen PATH (--allow-user NAME|--allow-uid N)...\n"
 	    "                     --module PATH --token LABEL --pin-file PATH [--socket-mode MODE]\n"
 	    "                     [--softhsm2-conf PATH] [--recycle-after N] [--log-level L]\n"
+	    "                     [--release-assembly hsm|helper]\n"
 	    "Without --listen: speaks the keywarden HSM protocol on fd %d (started by keywarden,\n"
 	    "or by the supervisor); the peer's uid must be allowed (default: our own uid).\n"
 	    "With --listen: the supervisor. It accepts broker connections on PATH (or on the\n"
@@ -84,7 +86,10 @@ usage(FILE *f)
 	    "starts a fresh serving helper for each session; it never loads the module.\n"
 	    "  --recycle-after N  C_Finalize/C_Initialize after every N releases\n"
 	    "                     (default %d; 0 = never)\n"
-	    "  --socket-mode MODE mode of the socket the supervisor creates (octal, default 0660)\n",
+	    "  --socket-mode MODE mode of the socket the supervisor creates (octal, default 0660)\n"
+	    "  --release-assembly hsm (default): the JWE is built inside the token;\n"
+	    "                     helper: the secret is wrapped to the helper, which builds the\n"
+	    "                     JWE (modules without CKM_AES_CBC, e.g. p11-kit-client 0.24)\n",
 	    HSM_PROTO_FD, RECYCLE_DEFAULT);
 }
 
@@ -149,9 +154,10 @@ do_probe(struct helper *h, const struct hsm_req *req, json_t **ret, const char *
 	(void)req;
 	(void)reterr_detail;
 	/* The token may have been unavailable at start: the probe retries the self test. */
-	return new_object(ret, "{s:s,s:s,s:[s*]}", "token", h->token, "module",
+	return new_object(ret, "{s:s,s:s,s:[s*],s:s}", "token", h->token, "module",
 	    hsm_p11_module_desc(h->p11), "profiles",
-	    selftest_passed(h, &detail) ? HSM_PROFILE_RSA_OAEP_A256CBC_HS512 : NULL);
+	    selftest_passed(h, &detail) ? HSM_PROFILE_RSA_OAEP_A256CBC_HS512 : NULL, "assembly",
+	    hsm_p11_helper_assembly(h->p11) ? "helper" : "hsm");
 }
 
 static int
@@ -336,6 +342,59 @@ do_audit_sign(struct helper *h, const struct hsm_req *req, json_t **ret,
 }
 
 static int
+do_seal_keys(struct helper *h, const struct hsm_req *req, json_t **ret,
+    const char **reterr_detail)
+{
+	struct hsm_seal_key k[HSM_SEAL_KEYS_MAX];
+	json_t *arr = NULL, *e = NULL;
+	size_t n = 0;
+	bool created = false;
+	int r;
+
+	(void)req;
+	if ((r = hsm_p11_seal_keys(h->p11, (int64_t)time(NULL), k, &n, &created,
+	    reterr_detail)) != 0)
+		return r;
+	r = KW_ERR_NOMEM;
+	if ((arr = json_array()) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		e = json_object();
+		if (e == NULL || json_object_set_new(e, "version", json_integer(k[i].version)) != 0 ||
+		    kw_json_set_b64url(e, "key", k[i].key, sizeof(k[i].key)) != 0 ||
+		    json_array_append_new(arr, e) != 0) {
+			json_decref(e);
+			goto out;
+		}
+	}
+	if ((r = new_object(ret, "{s:O}", "keys", arr)) != 0)
+		goto out;
+	if (created)
+		kw_log_info("seal key version %lld generated", (long long)k[n - 1].version);
+	r = 0;
+out:
+	json_decref(arr);    /* wiped by the JSON allocator when freed */
+	kw_wipe(k, sizeof(k));
+	return r;
+}
+
+static int
+do_seal_key_new(struct helper *h, const struct hsm_req *req, json_t **ret,
+    const char **reterr_detail)
+{
+	int64_t v = 0;
+	size_t destroyed = 0;
+	int r;
+
+	if ((r = hsm_p11_seal_key_new(h->p11, req->now_set ? req->now : (int64_t)time(NULL), &v,
+	    &destroyed, reterr_detail)) != 0)
+		return r;
+	kw_log_info("seal key version %lld generated; %zu old seal key object(s) destroyed",
+	    (long long)v, destroyed);
+	return new_object(ret, "{s:I}", "version", (json_int_t)v);
+}
+
+static int
 do_token_key_destroy(struct helper *h, const struct hsm_req *req, json_t **ret,
     const char **reterr_detail)
 {
@@ -459,6 +518,8 @@ static const op_handler handlers[HSM_OP__COUNT] = {
 	[HSM_OP_IMPORT] = do_import,
 	[HSM_OP_AUDIT_KEY] = do_audit_key,
 	[HSM_OP_AUDIT_SIGN] = do_audit_sign,
+	[HSM_OP_SEAL_KEYS] = do_seal_keys,
+	[HSM_OP_SEAL_KEY_NEW] = do_seal_key_new,
 };
 
 /* One request datagram to its reply (NULL only when not even an error reply can be built). */
@@ -612,13 +673,14 @@ main(int argc, char **argv)
 		{"allow-uid", required_argument, NULL, 'u'},
 		{"socket-mode", required_argument, NULL, 'M'},
 		{"softhsm2-conf", required_argument, NULL, 'S'},
+		{"release-assembly", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct helper h = {.recycle_after = RECYCLE_DEFAULT};
 	struct hsm_supervise_config sv = {.socket_mode = 0660};
 	const char *module = NULL, *pin_file = NULL, *detail = NULL, *recycle = NULL;
-	const char *level = NULL, *conf = NULL;
+	const char *level = NULL, *conf = NULL, *assembly = NULL;
 	enum kw_log_level lvl = KW_LOG_INFO;
 	char *end, self[PATH_MAX];
 	unsigned long m;
@@ -685,6 +747,13 @@ main(int argc, char **argv)
 		case 'S':
 			conf = optarg;
 			break;
+		case 'A':
+			if (strcmp(optarg, "hsm") != 0 && strcmp(optarg, "helper") != 0) {
+				usage(stderr);
+				return 2;
+			}
+			assembly = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -710,6 +779,7 @@ main(int argc, char **argv)
 		sv.softhsm2_conf = conf;
 		sv.recycle_after = recycle;
 		sv.log_level = level;
+		sv.release_assembly = assembly;
 		if (sv.allow.n == 0) {
 			kw_log_err("--listen needs --allow-user or --allow-uid (the broker's user)");
 			return 2;
@@ -731,6 +801,19 @@ main(int argc, char **argv)
 		kw_log_err_r(r, "cannot load module '%s' (%s)", module, detail);
 		return 1;
 	}
+	hsm_p11_set_helper_assembly(h.p11, assembly != NULL && strcmp(assembly, "helper") == 0);
+	/*
+	 * Helper assembly is for remote modules (p11-kit-client), which write to
+	 * their server's socket: a server that went away must be a
+	 * CKR_DEVICE_ERROR (EPIPE), not the end of the helper. XXX: only there,
+	 * because with SIGPIPE ignored a retired helper (SIGTERM while stopped)
+	 * was measured to end later, and its successor missed a 1 s deadline in
+	 * tests/unit/hsm (hsm_client deadline_stopped); the cause is not found yet.
+	 */
+	if (hsm_p11_helper_assembly(h.p11) && signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		hsm_p11_close(h.p11);
+		return 1;
+	}
 	if (stop_requested) {
 		/* retired during start-up: the login (and its token write) is done */
 		hsm_p11_close(h.p11);
@@ -741,9 +824,10 @@ main(int argc, char **argv)
 		    detail);
 	} else {
 		h.profile_ok = true;
-		kw_log_info("token '%s' on %s: profile %s works (self test passed); recycle after %lu",
-		    h.token, hsm_p11_module_desc(h.p11), HSM_PROFILE_RSA_OAEP_A256CBC_HS512,
-		    h.recycle_after);
+		kw_log_info("token '%s' on %s: profile %s works (self test passed, assembled in "
+		    "the %s); recycle after %lu", h.token, hsm_p11_module_desc(h.p11),
+		    HSM_PROFILE_RSA_OAEP_A256CBC_HS512,
+		    hsm_p11_helper_assembly(h.p11) ? "helper" : "token", h.recycle_after);
 	}
 	r = stop_requested ? 0 : serve(&h);
 	hsm_p11_close(h.p11);

@@ -129,6 +129,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: kwhsm-bench --helper PATH --module PATH --token LABEL --pin-file PATH\n"
 	    "  [--conf SOFTHSM2_CONF] [--recycle-after N (0 = never)] [--count N] [--inflight N]\n"
+	    "  [--release-assembly hsm|helper]\n"
 	    "  [--every N]\n");
 }
 
@@ -140,7 +141,8 @@ main(int argc, char **argv)
 		{"token", required_argument, NULL, 't'}, {"pin-file", required_argument, NULL, 'p'},
 		{"conf", required_argument, NULL, 'c'}, {"recycle-after", required_argument, NULL, 'r'},
 		{"count", required_argument, NULL, 'n'}, {"inflight", required_argument, NULL, 'i'},
-		{"every", required_argument, NULL, 'e'}, {NULL, 0, NULL, 0},
+		{"every", required_argument, NULL, 'e'},
+		{"release-assembly", required_argument, NULL, 'A'}, {NULL, 0, NULL, 0},
 	};
 	struct hsm_client_config cfg = {0};
 	struct bench b = {.count = 100000, .inflight = 64, .every = 10000};
@@ -156,6 +158,7 @@ main(int argc, char **argv)
 		case 't': cfg.token_label = optarg; break;
 		case 'p': cfg.pin_file = optarg; break;
 		case 'c': cfg.softhsm2_conf = optarg; break;
+		case 'A': cfg.release_assembly = optarg; break;
 		case 'r':
 			cfg.recycle_after = (unsigned int)strtoul(optarg, NULL, 10);
 			if (cfg.recycle_after == 0)

@@ -152,6 +152,7 @@ class Broker:
         self.set_clock(0)
         self._tl = threading.local()    # response headers per client thread
         self.preexec_fn = None          # run in the broker's process before exec (e.g. setrlimit)
+        self.env = {}                   # extra environment (the helper inherits it)
 
     @property
     def last_headers(self):
@@ -173,6 +174,7 @@ class Broker:
     def start(self):
         self.logf = open(self.log_path, "ab")
         env = dict(os.environ, KEYWARDEN_TEST_CLOCK_FILE=self.clock_file)
+        env.update(self.env)
         self.proc = subprocess.Popen([KEYWARDEN, "--config", self.cfg_path],
                                      stdout=self.logf, stderr=subprocess.STDOUT, env=env,
                                      preexec_fn=self.preexec_fn)

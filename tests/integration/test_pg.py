@@ -248,10 +248,11 @@ def t_shared_single_use_sets(p):
     assert "invalid_dpop_proof" in p.b.last_headers.get("www-authenticate", ""), p.b.last_headers
     st, _, _ = ab.resource(tb, path, proof=ab.proof(tb, htu))
     assert st == 200, st
-    # the challenge: its id is the first 16 bytes of its random part
+    # the challenge (ver 1, key version 4, expiry 8 bytes, then rand): its id is the first
+    # 16 bytes of rand (broker/challenge.h)
     nonce = ab.nonce()
     raw = kwtest.b64u_dec(nonce)
-    p.pg.sql("INSERT INTO used_once VALUES (1, '\\x%s', %d)" % (raw[9:25].hex(), int(time.time()) + 600),
+    p.pg.sql("INSERT INTO used_once VALUES (1, '\\x%s', %d)" % (raw[13:29].hex(), int(time.time()) + 600),
              p.db)
     st, ct, body = ab.attest(nonce=nonce)
     problem(st, ct, body, 401)
@@ -261,7 +262,7 @@ def t_shared_single_use_sets(p):
     n = ab.nonce()
     st, _, body = ab.attest(nonce=n)
     assert st == 200, (st, body)
-    rid = kwtest.b64u_dec(n)[9:25].hex()
+    rid = kwtest.b64u_dec(n)[13:29].hex()
     assert p.pg.sql("SELECT count(*) FROM used_once WHERE kind = 1 AND id = '\\x%s'" % rid,
                     p.db) == "1"
 

@@ -10,6 +10,7 @@
 #include <openssl/sha.h>
 
 #include "broker.h"
+#include "keysync.h"
 #include "kw_b64url.h"
 #include "kw_jose.h"
 #include "kw_json.h"
@@ -115,6 +116,99 @@ test_challenge_key(void)
 	CU_ASSERT_EQUAL(kw_challenge_consume(c, "tpm", n, T0), 0);
 	kw_challenges_free(c);
 	kw_challenges_free(other);
+}
+
+/*
+ * Shared seal keys (kw_challenges_set_keys): two instances with the same
+ * masters open each other's challenges and derive the same /auth secret;
+ * the version travels in the challenge; a rotation keeps the older
+ * versions; an unknown version or another master is refused; purposes
+ * separate the keys.
+ */
+static void
+test_challenge_seal_keys(void)
+{
+	struct kw_challenges *a, *b, *other;
+	struct kw_seal_master m[3];
+	char n[KW_CHALLENGE_STR_MAX], n2[KW_CHALLENGE_STR_MAX];
+	uint8_t ka[KW_CHALLENGE_KEY_SIZE], kb[KW_CHALLENGE_KEY_SIZE], raw[KW_CHALLENGE_RAW_LEN];
+	size_t rawlen = 0;
+	int64_t vers[3] = {100, 200, 300};
+
+	for (size_t i = 0; i < 3; i++) {
+		m[i].version = (uint32_t)vers[i];
+		memset(m[i].key, (int)(0x11 * (i + 1)), sizeof(m[i].key));
+	}
+	CU_ASSERT_FATAL(kw_challenges_new(60, 100, &a) == 0);
+	CU_ASSERT_FATAL(kw_challenges_new(60, 100, &b) == 0);
+	CU_ASSERT_FATAL(kw_challenges_new(60, 100, &other) == 0);
+	CU_ASSERT_EQUAL(kw_challenges_version(a), 0);
+	/* bad arguments leave the keys as they were */
+	CU_ASSERT_EQUAL(kw_challenges_set_keys(a, "challenge", m, 0, 0), KW_ERR_INVALID_ARG);
+	CU_ASSERT_EQUAL(kw_challenges_set_keys(a, "challenge", m, 2, 2), KW_ERR_INVALID_ARG);
+	CU_ASSERT_EQUAL(kw_challenges_set_keys(a, "challenge", m, 4, 0), KW_ERR_INVALID_ARG);
+	m[1].version = 100;
+	CU_ASSERT_EQUAL(kw_challenges_set_keys(a, "challenge", m, 2, 0), KW_ERR_INVALID_ARG);
+	m[1].version = 200;
+	CU_ASSERT_EQUAL(kw_challenges_version(a), 0);
+	/* A and B share version 100 */
+	CU_ASSERT_FATAL(kw_challenges_set_keys(a, "challenge", m, 1, 0) == 0);
+	CU_ASSERT_FATAL(kw_challenges_set_keys(b, "challenge", m, 1, 0) == 0);
+	CU_ASSERT_FATAL(kw_challenges_set_keys(other, "dpop", m, 1, 0) == 0);
+	CU_ASSERT_EQUAL(kw_challenges_version(a), 100);
+	CU_ASSERT_FATAL(kw_challenge_issue(a, "tpm", T0, n) == 0);
+	CU_ASSERT_FATAL(kw_b64url_decode(n, strlen(n), raw, sizeof(raw), &rawlen) == 0);
+	CU_ASSERT_EQUAL(rawlen, KW_CHALLENGE_RAW_LEN);
+	CU_ASSERT(raw[0] == 2 && raw[1] == 0 && raw[2] == 0 && raw[3] == 0 && raw[4] == 100);
+	CU_ASSERT_EQUAL(kw_challenge_verify(b, "tpm", n, T0), 0);
+	CU_ASSERT_EQUAL(kw_challenge_key(a, "tpm", n, T0, ka), 0);
+	CU_ASSERT_EQUAL(kw_challenge_key(b, "tpm", n, T0, kb), 0);
+	CU_ASSERT(memcmp(ka, kb, sizeof(ka)) == 0);
+	/* another purpose of the same master is another key */
+	CU_ASSERT_EQUAL(kw_challenge_verify(other, "tpm", n, T0), KW_ERR_INVALID_FORMAT);
+	/* rotation at A: 100 and 200 held, 200 seals; B still on 100 only refuses 200 */
+	CU_ASSERT_FATAL(kw_challenges_set_keys(a, "challenge", m, 2, 1) == 0);
+	CU_ASSERT_EQUAL(kw_challenges_version(a), 200);
+	CU_ASSERT_FATAL(kw_challenge_issue(a, "tpm", T0, n2) == 0);
+	CU_ASSERT_EQUAL(kw_challenge_verify(a, "tpm", n, T0), 0);     /* issued before */
+	CU_ASSERT_EQUAL(kw_challenge_verify(a, "tpm", n2, T0), 0);
+	CU_ASSERT_EQUAL(kw_challenge_verify(b, "tpm", n2, T0), KW_ERR_INVALID_FORMAT);
+	/* B catches up, still sealing with 100 (not active yet): both open */
+	CU_ASSERT_FATAL(kw_challenges_set_keys(b, "challenge", m, 2, 0) == 0);
+	CU_ASSERT_EQUAL(kw_challenges_version(b), 100);
+	CU_ASSERT_EQUAL(kw_challenge_verify(b, "tpm", n2, T0), 0);
+	CU_ASSERT_EQUAL(kw_challenge_key(b, "tpm", n2, T0, kb), 0);
+	CU_ASSERT_EQUAL(kw_challenge_key(a, "tpm", n2, T0, ka), 0);
+	CU_ASSERT(memcmp(ka, kb, sizeof(ka)) == 0);
+	/* 200 and 300 only: the challenge of version 100 is no longer accepted */
+	CU_ASSERT_FATAL(kw_challenges_set_keys(b, "challenge", m + 1, 2, 1) == 0);
+	CU_ASSERT_EQUAL(kw_challenge_verify(b, "tpm", n, T0), KW_ERR_INVALID_FORMAT);
+	CU_ASSERT_EQUAL(kw_challenge_verify(b, "tpm", n2, T0), 0);
+	/* the version byte is covered by the MAC: relabelled as 300, refused */
+	CU_ASSERT_FATAL(kw_b64url_decode(n2, strlen(n2), raw, sizeof(raw), &rawlen) == 0);
+	raw[3] = 1;
+	raw[4] = 44;    /* 300 = 0x012c */
+	{
+		char *t = NULL;
+
+		CU_ASSERT_FATAL(kw_b64url_encode(raw, rawlen, &t) == 0);
+		CU_ASSERT_EQUAL(kw_challenge_verify(b, "tpm", t, T0), KW_ERR_INVALID_FORMAT);
+		free(t);
+	}
+	/* spending is per instance (the global set is the store's) */
+	CU_ASSERT_EQUAL(kw_challenge_consume(a, "tpm", n2, T0), 0);
+	CU_ASSERT_EQUAL(kw_challenge_consume(a, "tpm", n2, T0), KW_ERR_REPLAY);
+	CU_ASSERT_EQUAL(kw_challenge_consume(b, "tpm", n2, T0), 0);
+	kw_challenges_free(a);
+	kw_challenges_free(b);
+	kw_challenges_free(other);
+	/* which version seals: the newest at least delay seconds old, else the oldest */
+	CU_ASSERT_EQUAL(kw_keysync_seal_issue(vers, 3, 400, 50), 2);
+	CU_ASSERT_EQUAL(kw_keysync_seal_issue(vers, 3, 300, 50), 1);
+	CU_ASSERT_EQUAL(kw_keysync_seal_issue(vers, 3, 249, 50), 0);
+	CU_ASSERT_EQUAL(kw_keysync_seal_issue(vers, 3, 120, 50), 0);
+	CU_ASSERT_EQUAL(kw_keysync_seal_issue(vers, 1, 100, 50), 0);
+	CU_ASSERT_EQUAL(kw_keysync_seal_issue(vers, 3, 300, 0), 2);
 }
 
 static void
@@ -1136,6 +1230,7 @@ main(void)
 	CU_add_test(s, "challenge tamper and truncation", test_challenge_tamper);
 	CU_add_test(s, "challenge replay set capacity", test_challenge_capacity);
 	CU_add_test(s, "challenge key", test_challenge_key);
+	CU_add_test(s, "challenge seal keys", test_challenge_seal_keys);
 	CU_add_test(s, "challenge check, then record", test_challenge_check_record);
 	CU_add_test(s, "EAR token build, sign, verify", test_token_roundtrip);
 	CU_add_test(s, "EAR token of TDX claims", test_token_tdx);

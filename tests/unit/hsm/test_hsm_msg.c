@@ -256,6 +256,10 @@ static const struct good_reply goods[] = {
 	    {NULL}},
 	{HSM_OP_AUDIT_SIGN, "{\"sig\":\"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 	    "AAAAAAAAAAAAAAAA\"}", {NULL}},
+	{HSM_OP_SEAL_KEYS, "{\"keys\":[{\"version\":7,\"key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAA\"},{\"version\":9,\"key\":\"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}]}",
+	    {NULL}},
+	{HSM_OP_SEAL_KEY_NEW, "{\"version\":9}", {NULL}},
 };
 
 static int

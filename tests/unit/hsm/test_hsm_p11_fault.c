@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
@@ -254,6 +255,91 @@ test_session_lost(void)
 	CU_ASSERT_EQUAL(delta(FAKE_OPEN_SESSION), 1);
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * One attempt while the token is unreachable (every attempt is one failing
+ * C_GetSlotList): made when the back-off has passed, else refused at once.
+ */
+static void
+attempt_after(int64_t since, unsigned int backoff_ms, unsigned long *slot_lists)
+{
+	int64_t t = mono_ms();
+
+	CU_ASSERT_EQUAL(random8(), KW_ERR_HSM);
+	if (t - since < backoff_ms) {
+		CU_ASSERT_PTR_NOT_NULL(strstr(detail, "unreachable"));
+	} else {
+		(*slot_lists)++;
+		CU_ASSERT_STRING_EQUAL(detail, "CKR_DEVICE_REMOVED");
+	}
+	CU_ASSERT_EQUAL(delta(FAKE_GET_SLOT_LIST), *slot_lists);
+}
+
+/*
+ * A remote module whose connection broke (p11-kit's client reconnects only
+ * in C_Initialize): when reopening the session fails as well, the same
+ * request finalizes and starts from C_Initialize. While the token stays
+ * unreachable, attempts are 100 ms, 200 ms, 400 ms ... apart and requests
+ * in between fail at once without a module call; success resets it.
+ */
+static void
+test_reconnect_backoff(void)
+{
+	unsigned long sl = 2;
+	int64_t t;
+
+	fresh_started();
+	CU_ASSERT_EQUAL(fake->fail(FAKE_GENERATE_RANDOM, 1, CKR_DEVICE_ERROR, 1), 0);
+	CU_ASSERT_EQUAL(random8(), KW_ERR_HSM);
+	CU_ASSERT_FALSE(hsm_p11_ready(p));
+	CU_ASSERT_EQUAL(fake->fail(FAKE_GET_SLOT_LIST, 1, CKR_DEVICE_ERROR, 1), 0);
+	snapshot();
+	CU_ASSERT_EQUAL(random8(), 0);
+	CU_ASSERT_EQUAL(delta(FAKE_FINALIZE), 1);
+	CU_ASSERT_EQUAL(delta(FAKE_INITIALIZE), 1);
+	CU_ASSERT_EQUAL(delta(FAKE_LOGIN), 1);
+	CU_ASSERT_TRUE(hsm_p11_ready(p));
+	/* unreachable for four attempts: the reopen and the start of one request, then two more */
+	CU_ASSERT_EQUAL(fake->fail(FAKE_GENERATE_RANDOM, 1, CKR_DEVICE_REMOVED, 1), 0);
+	CU_ASSERT_EQUAL(random8(), KW_ERR_HSM);
+	CU_ASSERT_EQUAL(fake->fail(FAKE_GET_SLOT_LIST, 1, CKR_DEVICE_REMOVED, 4), 0);
+	snapshot();
+	CU_ASSERT_EQUAL(random8(), KW_ERR_HSM);
+	t = mono_ms();
+	CU_ASSERT_EQUAL(delta(FAKE_GET_SLOT_LIST), 2);
+	/* the reopen failed, so finalize, initialize, fail again, finalize */
+	CU_ASSERT_EQUAL(delta(FAKE_INITIALIZE), 1);
+	CU_ASSERT_EQUAL(delta(FAKE_FINALIZE), 2);
+	attempt_after(t, HSM_P11_BACKOFF_MIN_MS, &sl);
+	usleep(150 * 1000);
+	attempt_after(t, HSM_P11_BACKOFF_MIN_MS, &sl);    /* the third attempt */
+	CU_ASSERT_EQUAL_FATAL(sl, 3);
+	t = mono_ms();
+	attempt_after(t, 2 * HSM_P11_BACKOFF_MIN_MS, &sl);
+	usleep(250 * 1000);
+	attempt_after(t, 2 * HSM_P11_BACKOFF_MIN_MS, &sl);    /* the fourth */
+	CU_ASSERT_EQUAL_FATAL(sl, 4);
+	/* reachable again: after the wait (400 ms) the start succeeds */
+	usleep(450 * 1000);
+	CU_ASSERT_EQUAL(random8(), 0);
+	CU_ASSERT_TRUE(hsm_p11_ready(p));
+	/* and the back-off starts again from 100 ms */
+	CU_ASSERT_EQUAL(fake->fail(FAKE_GENERATE_RANDOM, 1, CKR_DEVICE_REMOVED, 1), 0);
+	CU_ASSERT_EQUAL(random8(), KW_ERR_HSM);
+	CU_ASSERT_EQUAL(fake->fail(FAKE_GET_SLOT_LIST, 1, CKR_DEVICE_REMOVED, 2), 0);
+	CU_ASSERT_EQUAL(random8(), KW_ERR_HSM);
+	usleep(150 * 1000);
+	CU_ASSERT_EQUAL(random8(), 0);
+}
+
 /*
  * A release from a cached handle whose object was destroyed elsewhere:
  * the module says CKR_KEY_HANDLE_INVALID, the label is looked up exactly
@@ -473,6 +559,7 @@ main(int argc, char **argv)
 	    CU_add_test(s, "pin_incorrect", test_pin_incorrect) == NULL ||
 	    CU_add_test(s, "host_memory", test_host_memory) == NULL ||
 	    CU_add_test(s, "session_lost", test_session_lost) == NULL ||
+	    CU_add_test(s, "reconnect_backoff", test_reconnect_backoff) == NULL ||
 	    CU_add_test(s, "release_stale_handle", test_release_stale_handle) == NULL ||
 	    CU_add_test(s, "release_no_retry", test_release_no_retry) == NULL ||
 	    CU_add_test(s, "sign_stale_handle", test_sign_stale_handle) == NULL ||

@@ -532,6 +532,89 @@ test_audit_key(void)
 	json_decref(o);
 }
 
+/* seal_keys as (version, key bytes) pairs; the number of keys, or -1 */
+static int
+seal_keys(struct hsm_client *c, int64_t *vers, uint8_t (*keys)[HSM_SEAL_KEY_LEN], size_t max)
+{
+	json_t *o = NULL, *arr, *e;
+	size_t i, n;
+
+	if (call1(c, json_pack("{s:s}", "op", "seal_keys"), &o) != 0)
+		return -1;
+	arr = json_object_get(o, "keys");
+	if (!json_is_array(arr) || json_array_size(arr) > max) {
+		json_decref(o);
+		return -1;
+	}
+	json_array_foreach(arr, i, e) {
+		vers[i] = json_integer_value(json_object_get(e, "version"));
+		if (hsm_member_b64(e, "key", keys[i], HSM_SEAL_KEY_LEN, HSM_SEAL_KEY_LEN, &n) != 0) {
+			json_decref(o);
+			return -1;
+		}
+	}
+	n = json_array_size(arr);
+	json_decref(o);
+	return (int)n;
+}
+
+/*
+ * Seal keys: created on first use, the same derived bytes from another
+ * helper process, rotation keeps the older versions' bytes and only the
+ * newest HSM_SEAL_KEYS_MAX versions, and the prefix is reserved.
+ */
+static void
+test_seal_keys(void)
+{
+	int64_t v[HSM_SEAL_KEYS_MAX], v2[HSM_SEAL_KEYS_MAX];
+	uint8_t k[HSM_SEAL_KEYS_MAX][HSM_SEAL_KEY_LEN], k2[HSM_SEAL_KEYS_MAX][HSM_SEAL_KEY_LEN];
+	struct hsm_client *other;
+	json_t *o = NULL;
+	int64_t t0 = (int64_t)time(NULL);
+
+	CU_ASSERT_EQUAL_FATAL(seal_keys(cl, v, k, HSM_SEAL_KEYS_MAX), 1);
+	CU_ASSERT(v[0] >= t0 - 1 && v[0] <= t0 + 5);
+	/* again, and from another helper process: the same bytes (derived in the token) */
+	CU_ASSERT_EQUAL_FATAL(seal_keys(cl, v2, k2, HSM_SEAL_KEYS_MAX), 1);
+	CU_ASSERT_EQUAL(v2[0], v[0]);
+	CU_ASSERT(memcmp(k2[0], k[0], HSM_SEAL_KEY_LEN) == 0);
+	other = start_client(0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+	memset(k2, 0, sizeof(k2));
+	CU_ASSERT_EQUAL(seal_keys(other, v2, k2, HSM_SEAL_KEYS_MAX), 1);
+	CU_ASSERT(memcmp(k2[0], k[0], HSM_SEAL_KEY_LEN) == 0);
+	hsm_client_free(other);
+	/* a rotation with an older clock still makes a newer version */
+	CU_ASSERT_EQUAL_FATAL(call1(cl, json_pack("{s:s,s:I}", "op", "seal_key_new", "now",
+	    (json_int_t)(v[0] - 100)), &o), 0);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "version")), v[0] + 1);
+	json_decref(o);
+	CU_ASSERT_EQUAL_FATAL(seal_keys(cl, v2, k2, HSM_SEAL_KEYS_MAX), 2);
+	CU_ASSERT(v2[0] == v[0] && v2[1] == v[0] + 1);
+	CU_ASSERT(memcmp(k2[0], k[0], HSM_SEAL_KEY_LEN) == 0);
+	CU_ASSERT(memcmp(k2[1], k[0], HSM_SEAL_KEY_LEN) != 0);
+	memcpy(k[1], k2[1], HSM_SEAL_KEY_LEN);
+	/* two more: the first version is destroyed, the others keep their bytes */
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL_FATAL(call1(cl, json_pack("{s:s}", "op", "seal_key_new"), &o), 0);
+		json_decref(o);
+	}
+	CU_ASSERT_EQUAL_FATAL(seal_keys(cl, v2, k2, HSM_SEAL_KEYS_MAX), 3);
+	CU_ASSERT_EQUAL(v2[0], v[0] + 1);
+	CU_ASSERT(v2[1] > v2[0] && v2[2] > v2[1]);
+	CU_ASSERT(memcmp(k2[0], k[1], HSM_SEAL_KEY_LEN) == 0);
+	/* out of range, and the prefix is not a resource label */
+	o = NULL;
+	CU_ASSERT_EQUAL(call1(cl, json_pack("{s:s,s:i}", "op", "seal_key_new", "now", 0), &o),
+	    KW_ERR_INVALID_FORMAT);
+	json_decref(o);
+	o = NULL;
+	CU_ASSERT_EQUAL(call1(cl, gen_req("kw-seal/1", "aes-256", 0, 1), &o), KW_ERR_INVALID_FORMAT);
+	json_decref(o);
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(k2, sizeof(k2));
+}
+
 void
 test_hsm_p11_tokkey_cleanup(void)
 {
@@ -554,6 +637,7 @@ test_hsm_p11_tokkey_suite(void)
 		{"token_foreign", test_token_foreign},
 		{"token_sign_recycle", test_token_sign_recycle},
 		{"audit_key", test_audit_key},
+		{"seal_keys", test_seal_keys},
 		{NULL, NULL},
 	};
 

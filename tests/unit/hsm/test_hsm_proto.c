@@ -41,6 +41,8 @@ test_token_label_parse(void)
 	/* the audit key's prefix is reserved like the token keys' */
 	CU_ASSERT_FALSE(hsm_label_valid("kw-audit/1", 10));
 	CU_ASSERT_FALSE(hsm_key_label_valid("kw-audit/1", 10));
+	CU_ASSERT_FALSE(hsm_label_valid("kw-seal/1", 9));
+	CU_ASSERT_FALSE(hsm_key_label_valid("kw-seal/1", 9));
 	CU_ASSERT_TRUE(hsm_label_valid("kw-audits", 9));
 	CU_ASSERT_TRUE(hsm_label_valid("kw-tokens/1", 11));
 	CU_ASSERT_TRUE(hsm_label_valid("a/kw-token/1", 12));
@@ -51,7 +53,7 @@ static void
 test_op_table(void)
 {
 	static const char *const admin[] = {"generate", "import", "import_key", "key_list",
-		"destroy", "token_key_new", "token_key_destroy", "audit_key"};
+		"destroy", "token_key_new", "token_key_destroy", "audit_key", "seal_key_new"};
 	size_t n_admin = 0, n_selftest = 0, n_recycle = 0;
 
 	CU_ASSERT_PTR_NULL(hsm_op_info(HSM_OP_NONE));
