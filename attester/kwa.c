@@ -1157,6 +1157,21 @@ out:
 	return code;
 }
 
+/* SHA-384(JCS(cfg)): what kwget extends into PCR 23 and the broker recomputes. */
+static int
+manifest_sha384(const json_t *cfg, uint8_t out[static 48])
+{
+	char *jcs = NULL;
+	size_t len = 0;
+	int r;
+
+	if ((r = kw_jcs_serialize(cfg, &jcs, &len)) != 0)
+		return r;
+	r = kw_sha384(jcs, len, out);
+	free(jcs);
+	return r;
+}
+
 /*
  * Phase 3 with a TPM: /auth carries the EK certificate and the AK, its
  * answer the credential; the TPM activates it and quotes with the binding.
@@ -1165,7 +1180,7 @@ static int
 phase_evidence_tpm(struct flow *f)
 {
 	struct kwa_ctx *ctx = f->ctx;
-	uint8_t report_data[ATT_REPORT_DATA_LEN];
+	uint8_t report_data[ATT_REPORT_DATA_LEN], cfg_digest[48];
 	json_t *params = NULL, *answer = NULL, *evj = NULL;
 	char why[512];
 	int code, r;
@@ -1183,14 +1198,19 @@ phase_evidence_tpm(struct flow *f)
 		code = fail(ctx, KWA_ERR_LOCAL, "evidence failed: runtime-data: %s", kw_strerror(r));
 		goto out;
 	}
+	/* the manifest also into PCR 23 (docs/kwget.md, "Measurement registers") */
+	if (f->cfg != NULL && (r = manifest_sha384(f->cfg, cfg_digest)) != 0) {
+		code = fail(ctx, KWA_ERR_LOCAL, "evidence failed: manifest: %s", kw_strerror(r));
+		goto out;
+	}
 	/* qualifyingData: the 48 bytes of SHA-384(JCS(runtime-data)) (REPORT_DATA without its padding) */
-	if ((r = att_tpm_evidence(f->tpm, answer, report_data, f->event_log, &evj, why,
-	    sizeof(why))) != 0) {
+	if ((r = att_tpm_evidence(f->tpm, answer, report_data, f->cfg != NULL ? cfg_digest : NULL, f->event_log,
+	    &evj, why, sizeof(why))) != 0) {
 		code = fail(ctx, KWA_ERR_LOCAL, "evidence failed: TPM: %s", why);
 		goto out;
 	}
-	say(ctx, "evidence: credential activated, PCRs 0-23 (sha256) quoted%s%s",
-	    f->event_log != NULL ? ", event log " : "", f->event_log != NULL ? f->event_log : "");
+	say(ctx, "evidence: credential activated,%s PCRs 0-23 (sha256) quoted%s%s",
+	    f->cfg != NULL ? " manifest digest extended into PCR 23," : "", f->event_log != NULL ? ", event log " : "", f->event_log != NULL ? f->event_log : "");
 	code = attest_body(f, evj);
 out:
 	json_decref(evj);

@@ -248,8 +248,45 @@ struct attest_job {
 	/* results */
 	int r;
 	const char *reason;
+	int reason_public;            /* reason is the problem's detail (static, client-safe) */
 	json_t *claims;
 };
+
+/*
+ * A manifest digest the verifier read from a measurement register
+ * (tpm.config_sha384: kwget's TPM2_PCR_Event(23), replayed against the
+ * quote) must be SHA-384(JCS(runtime-data.config)); without the claim the
+ * report data alone binds the manifest (docs/kwget.md, "Measurement
+ * registers"). 0, or KW_ERR_MISMATCH / KW_ERR_NOMEM and a static reason.
+ */
+static int
+manifest_register_check(const json_t *claims, const json_t *cfg, const char **why)
+{
+	const char *want = json_string_value(json_object_get(json_object_get(claims, "tpm"), "config_sha384"));
+	uint8_t md[48];
+	char *jcs = NULL, *hex = NULL;
+	size_t len = 0;
+	int r;
+
+	if (want == NULL)
+		return 0;
+	*why = "tpm.config_sha384 (PCR 23) is set but runtime-data has no config";
+	if (cfg == NULL)
+		return KW_ERR_MISMATCH;
+	*why = "out of memory";
+	if ((r = kw_jcs_serialize(cfg, &jcs, &len)) != 0 || (r = kw_sha384(jcs, len, md)) != 0 ||
+	    (r = kw_hex_encode(md, sizeof(md), &hex)) != 0)
+		goto out;
+	r = 0;
+	if (strcmp(hex, want) != 0) {
+		*why = "tpm.config_sha384 (PCR 23) is not SHA-384(JCS(runtime-data.config))";
+		r = KW_ERR_MISMATCH;
+	}
+out:
+	free(jcs);
+	free(hex);
+	return r;
+}
 
 static void
 attest_run(void *arg)
@@ -276,6 +313,11 @@ attest_run(void *arg)
 	/* the configuration manifest is bound by the report data: it becomes claims
 	 * ({} when the attester sent none) */
 	cfg = json_object_get(j->a.runtime_data, "config");
+	if ((j->r = manifest_register_check(claims, cfg, &j->reason)) != 0) {
+		j->reason_public = 1;
+		json_decref(claims);
+		return;
+	}
 	if (json_object_set_new(claims, "config", cfg != NULL ? json_deep_copy(cfg) :
 	    json_object()) != 0) {
 		j->r = KW_ERR_NOMEM;
@@ -355,7 +397,10 @@ attest_done(void *arg)
 		b->n_attest_fail++;
 		kw_log_info_r_rl(r, "attestation rejected: %s", j->reason);
 		audit_appraisal(b, j->req, j->a.verifier, j->a.evidence, NULL, NULL, j->reason);
-		kw_http_attestation_failed(j->req, r);
+		if (j->reason_public && r == KW_ERR_MISMATCH)
+			kw_http_problem(j->req, KW_PROBLEM_ATTESTATION_FAILED, j->reason);
+		else
+			kw_http_attestation_failed(j->req, r);
 		goto out;
 	}
 	if (tk == NULL) {
