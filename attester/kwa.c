@@ -1157,21 +1157,6 @@ out:
 	return code;
 }
 
-/* SHA-384(JCS(cfg)): what kwget extends into PCR 23 and the broker recomputes. */
-static int
-manifest_sha384(const json_t *cfg, uint8_t out[static 48])
-{
-	char *jcs = NULL;
-	size_t len = 0;
-	int r;
-
-	if ((r = kw_jcs_serialize(cfg, &jcs, &len)) != 0)
-		return r;
-	r = kw_sha384(jcs, len, out);
-	free(jcs);
-	return r;
-}
-
 /*
  * Phase 3 with a TPM: /auth carries the EK certificate and the AK, its
  * answer the credential; the TPM activates it and quotes with the binding.
@@ -1180,7 +1165,7 @@ static int
 phase_evidence_tpm(struct flow *f)
 {
 	struct kwa_ctx *ctx = f->ctx;
-	uint8_t report_data[ATT_REPORT_DATA_LEN], cfg_digest[48];
+	uint8_t report_data[ATT_REPORT_DATA_LEN], cfg_digest[ATT_REPORT_DATA_LEN];
 	json_t *params = NULL, *answer = NULL, *evj = NULL;
 	char why[512];
 	int code, r;
@@ -1198,8 +1183,9 @@ phase_evidence_tpm(struct flow *f)
 		code = fail(ctx, KWA_ERR_LOCAL, "evidence failed: runtime-data: %s", kw_strerror(r));
 		goto out;
 	}
-	/* the manifest also into PCR 23 (docs/kwget.md, "Measurement registers") */
-	if (f->cfg != NULL && (r = manifest_sha384(f->cfg, cfg_digest)) != 0) {
+	/* the manifest also into PCR 23 (docs/kwget.md, "Measurement registers"):
+	 * SHA-384(JCS(config)), the first 48 bytes of att_report_data's output */
+	if (f->cfg != NULL && (r = att_report_data(f->cfg, cfg_digest)) != 0) {
 		code = fail(ctx, KWA_ERR_LOCAL, "evidence failed: manifest: %s", kw_strerror(r));
 		goto out;
 	}

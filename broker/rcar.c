@@ -263,9 +263,8 @@ static int
 manifest_register_check(const json_t *claims, const json_t *cfg, const char **why)
 {
 	const char *want = json_string_value(json_object_get(json_object_get(claims, "tpm"), "config_sha384"));
-	uint8_t md[48];
-	char *jcs = NULL, *hex = NULL;
-	size_t len = 0;
+	uint8_t md[64];
+	char *hex = NULL;
 	int r;
 
 	if (want == NULL)
@@ -274,16 +273,14 @@ manifest_register_check(const json_t *claims, const json_t *cfg, const char **wh
 	if (cfg == NULL)
 		return KW_ERR_MISMATCH;
 	*why = "out of memory";
-	if ((r = kw_jcs_serialize(cfg, &jcs, &len)) != 0 || (r = kw_sha384(jcs, len, md)) != 0 ||
-	    (r = kw_hex_encode(md, sizeof(md), &hex)) != 0)
-		goto out;
+	/* the report data's RFC 8785 + SHA-384, over the manifest: its first 48 bytes */
+	if ((r = kw_expected_report_data(cfg, md)) != 0 || (r = kw_hex_encode(md, 48, &hex)) != 0)
+		return r;
 	r = 0;
 	if (strcmp(hex, want) != 0) {
 		*why = "tpm.config_sha384 (PCR 23) is not SHA-384(JCS(runtime-data.config))";
 		r = KW_ERR_MISMATCH;
 	}
-out:
-	free(jcs);
 	free(hex);
 	return r;
 }
