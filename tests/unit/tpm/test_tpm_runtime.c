@@ -82,8 +82,8 @@ test_parse(void)
 
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)(0xa0 ^ i);
-	CHECKF(kw_b64url_encode(data, sizeof(data), &b64) == 0 && kw_b64url_encode(data, 47, &b64short) == 0,
-	    "b64");
+	CHECK_RC(kw_b64url_encode(data, sizeof(data), &b64), 0, "b64");
+	CHECK_RC(kw_b64url_encode(data, 47, &b64short), 0, "b64");
 	j = json_pack("[{s:i, s:s}]", "pcr", 23, "data", b64);
 	memset(got, 0, sizeof(got));
 	CHECK_RC(tpm_runtime_parse(j, got, &why), 0, "parse: %s", why);
