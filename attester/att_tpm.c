@@ -547,6 +547,53 @@ out:
 	return r;
 }
 
+/*
+ * PCR 23 := H(0 ‖ H(data)) in every active bank: TPM2_PCR_Reset(23) (the PC
+ * Client application PCR, resettable at locality 0) and TPM2_PCR_Event(23,
+ * data). Whatever another program kept in PCR 23 is gone.
+ */
+static int
+extend_pcr23(struct att_tpm *t, const uint8_t *data, size_t len, char *why, size_t whylen)
+{
+	TPM2B_EVENT ev;
+	TPML_DIGEST_VALUES *digests = NULL;
+	TSS2_RC rc;
+
+	if (len == 0 || len > sizeof(ev.buffer))
+		return KW_ERR_INVALID_ARG;
+	memset(&ev, 0, sizeof(ev));
+	ev.size = (UINT16)len;
+	memcpy(ev.buffer, data, len);
+	if ((rc = Esys_PCR_Reset(t->esys, ESYS_TR_PCR23, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE)) !=
+	    TSS2_RC_SUCCESS)
+		return tpm_fail(why, whylen, "TPM2_PCR_Reset(23)", rc);
+	if ((rc = Esys_PCR_Event(t->esys, ESYS_TR_PCR23, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &ev,
+	    &digests)) != TSS2_RC_SUCCESS)
+		return tpm_fail(why, whylen, "TPM2_PCR_Event(23)", rc);
+	Esys_Free(digests);
+	return 0;
+}
+
+/* "runtime_events": [{"pcr": 23, "data": b64url}] into ev. */
+static int
+set_runtime_events(json_t *ev, const uint8_t *data, size_t len)
+{
+	json_t *e = NULL, *a = NULL;
+	int r = KW_ERR_NOMEM;
+
+	if ((e = json_pack("{s:i}", "pcr", 23)) == NULL || (r = kw_json_set_b64url(e, "data", data, len)) != 0)
+		goto out;
+	r = KW_ERR_NOMEM;
+	if ((a = json_array()) == NULL || json_array_append(a, e) != 0 ||
+	    json_object_set(ev, "runtime_events", a) != 0)
+		goto out;
+	r = 0;
+out:
+	json_decref(e);
+	json_decref(a);
+	return r;
+}
+
 /* The EK certificate and the AK's public area, as both /auth and /attest carry them. */
 static int
 ids_json(struct att_tpm *t, json_t **ret, char *why, size_t whylen)
@@ -598,7 +645,7 @@ answer_b64(const json_t *o, const char *name, size_t max, uint8_t **ret, size_t 
 
 int
 att_tpm_evidence(struct att_tpm *t, const json_t *auth_extra, const uint8_t binding[static 48],
-    const char *event_log, json_t **ret, char *why, size_t whylen)
+    const uint8_t *config_sha384, const char *event_log, json_t **ret, char *why, size_t whylen)
 {
 	static const char *const keys[] = {"credential_blob", "encrypted_secret", NULL};
 	uint8_t *blob = NULL, *sec = NULL, *attest = NULL, *sig = NULL, *log = NULL;
@@ -617,6 +664,8 @@ att_tpm_evidence(struct att_tpm *t, const json_t *auth_extra, const uint8_t bind
 	}
 	if ((r = att_tpm_activate(t, blob, blob_len, sec, sec_len, &cred, why, whylen)) != 0)
 		goto out;
+	if (config_sha384 != NULL && (r = extend_pcr23(t, config_sha384, 48, why, whylen)) != 0)
+		goto out;
 	if ((r = att_tpm_quote(t, binding, 48, &attest, &attest_len, &sig, &sig_len, &pcrs, why, whylen)) != 0)
 		goto out;
 	if (event_log != NULL && (r = kw_file_read(event_log, ATT_TPM_MAX_EVENTLOG, &log, &log_len)) != 0) {
@@ -633,7 +682,8 @@ att_tpm_evidence(struct att_tpm *t, const json_t *auth_extra, const uint8_t bind
 	if ((r = kw_json_set_b64url(ev, "credential", kw_secret_cptr(cred), kw_secret_len(cred))) != 0 ||
 	    (r = kw_json_set_b64url(ev, "quote", attest, attest_len)) != 0 ||
 	    (r = kw_json_set_b64url(ev, "signature", sig, sig_len)) != 0 ||
-	    (log != NULL && (r = kw_json_set_b64url(ev, "event_log", log, log_len)) != 0))
+	    (log != NULL && (r = kw_json_set_b64url(ev, "event_log", log, log_len)) != 0) ||
+	    (config_sha384 != NULL && (r = set_runtime_events(ev, config_sha384, 48)) != 0))
 		goto out;
 	r = KW_ERR_NOMEM;
 	if (json_object_set(ev, "pcrs", pcrs) != 0)

@@ -100,10 +100,14 @@ int att_tpm_auth_params(struct att_tpm *t, json_t **ret, char *why, size_t whyle
  * 48 bytes SHA-384(JCS(runtime-data))), and build {"credential",
  * "ek_cert", "ak_public", "quote", "signature", "pcrs", "event_log"?} —
  * event_log: the file event_log (NULL: none; at most ATT_TPM_MAX_EVENTLOG
- * bytes) base64url. A new reference in *ret; the credential is wiped from
- * everything but *ret (whose strings kw_json's allocator wipes on free).
+ * bytes) base64url. With config_sha384 (SHA-384(JCS(config)), NULL: no
+ * manifest), before the quote PCR 23 is reset (TPM2_PCR_Reset) and extended
+ * with TPM2_PCR_Event(23, the 48 bytes) in every active bank, and the
+ * evidence carries "runtime_events": [{"pcr": 23, "data": b64url}]. A new
+ * reference in *ret; the credential is wiped from everything but *ret (whose
+ * strings kw_json's allocator wipes on free).
  */
 int att_tpm_evidence(struct att_tpm *t, const json_t *auth_extra, const uint8_t binding[static 48],
-    const char *event_log, json_t **ret, char *why, size_t whylen) KW_WUR;
+    const uint8_t *config_sha384, const char *event_log, json_t **ret, char *why, size_t whylen) KW_WUR;
 
 #endif

@@ -1203,7 +1203,7 @@ static int
 phase_evidence_tpm(struct flow *f)
 {
 	struct kwa_ctx *ctx = f->ctx;
-	uint8_t report_data[ATT_REPORT_DATA_LEN];
+	uint8_t report_data[ATT_REPORT_DATA_LEN], cfg_digest[ATT_REPORT_DATA_LEN];
 	json_t *params = NULL, *answer = NULL, *evj = NULL;
 	char why[512];
 	int code, r;
@@ -1221,14 +1221,20 @@ phase_evidence_tpm(struct flow *f)
 		code = fail(ctx, KWA_ERR_LOCAL, "evidence failed: runtime-data: %s", kw_strerror(r));
 		goto out;
 	}
+	/* the manifest also into PCR 23 (docs/kwget.md, "Measurement registers"):
+	 * SHA-384(JCS(config)), the first 48 bytes of att_report_data's output */
+	if (f->cfg != NULL && (r = att_report_data(f->cfg, cfg_digest)) != 0) {
+		code = fail(ctx, KWA_ERR_LOCAL, "evidence failed: manifest: %s", kw_strerror(r));
+		goto out;
+	}
 	/* qualifyingData: the 48 bytes of SHA-384(JCS(runtime-data)) (REPORT_DATA without its padding) */
-	if ((r = att_tpm_evidence(f->tpm, answer, report_data, f->event_log, &evj, why,
-	    sizeof(why))) != 0) {
+	if ((r = att_tpm_evidence(f->tpm, answer, report_data, f->cfg != NULL ? cfg_digest : NULL, f->event_log,
+	    &evj, why, sizeof(why))) != 0) {
 		code = fail(ctx, KWA_ERR_LOCAL, "evidence failed: TPM: %s", why);
 		goto out;
 	}
-	say(ctx, "evidence: credential activated, PCRs 0-23 (sha256) quoted%s%s",
-	    f->event_log != NULL ? ", event log " : "", f->event_log != NULL ? f->event_log : "");
+	say(ctx, "evidence: credential activated,%s PCRs 0-23 (sha256) quoted%s%s",
+	    f->cfg != NULL ? " manifest digest extended into PCR 23," : "", f->event_log != NULL ? ", event log " : "", f->event_log != NULL ? f->event_log : "");
 	code = attest_body(f, evj);
 out:
 	json_decref(evj);

@@ -250,8 +250,42 @@ struct attest_job {
 	int r;
 	int r_once;                   /* the shared used-challenge set (PostgreSQL), 0 otherwise */
 	const char *reason;
+	int reason_public;            /* reason is the problem's detail (static, client-safe) */
 	json_t *claims;
 };
+
+/*
+ * A manifest digest the verifier read from a measurement register
+ * (tpm.config_sha384: kwget's TPM2_PCR_Event(23), replayed against the
+ * quote) must be SHA-384(JCS(runtime-data.config)); without the claim the
+ * report data alone binds the manifest (docs/kwget.md, "Measurement
+ * registers"). 0, or KW_ERR_MISMATCH / KW_ERR_NOMEM and a static reason.
+ */
+static int
+manifest_register_check(const json_t *claims, const json_t *cfg, const char **why)
+{
+	const char *want = json_string_value(json_object_get(json_object_get(claims, "tpm"), "config_sha384"));
+	uint8_t md[64];
+	char *hex = NULL;
+	int r;
+
+	if (want == NULL)
+		return 0;
+	*why = "tpm.config_sha384 (PCR 23) is set but runtime-data has no config";
+	if (cfg == NULL)
+		return KW_ERR_MISMATCH;
+	*why = "out of memory";
+	/* the report data's RFC 8785 + SHA-384, over the manifest: its first 48 bytes */
+	if ((r = kw_expected_report_data(cfg, md)) != 0 || (r = kw_hex_encode(md, 48, &hex)) != 0)
+		return r;
+	r = 0;
+	if (strcmp(hex, want) != 0) {
+		*why = "tpm.config_sha384 (PCR 23) is not SHA-384(JCS(runtime-data.config))";
+		r = KW_ERR_MISMATCH;
+	}
+	free(hex);
+	return r;
+}
 
 static void
 attest_run(void *arg)
@@ -278,6 +312,11 @@ attest_run(void *arg)
 	/* the configuration manifest is bound by the report data: it becomes claims
 	 * ({} when the attester sent none) */
 	cfg = json_object_get(j->a.runtime_data, "config");
+	if ((j->r = manifest_register_check(claims, cfg, &j->reason)) != 0) {
+		j->reason_public = 1;
+		json_decref(claims);
+		return;
+	}
 	if (json_object_set_new(claims, "config", cfg != NULL ? json_deep_copy(cfg) :
 	    json_object()) != 0) {
 		j->r = KW_ERR_NOMEM;
@@ -385,7 +424,10 @@ attest_done(void *arg)
 		else
 			kw_log_info_r_rl(r, "attestation rejected: %s", j->reason);
 		audit_appraisal(b, j->req, j->a.verifier, j->a.evidence, NULL, NULL, j->reason);
-		kw_http_attestation_failed(j->req, r);
+		if (j->reason_public && r == KW_ERR_MISMATCH)
+			kw_http_problem(j->req, KW_PROBLEM_ATTESTATION_FAILED, j->reason);
+		else
+			kw_http_attestation_failed(j->req, r);
 		goto out;
 	}
 	if (tk == NULL) {

@@ -17,6 +17,8 @@
  * the AK, the activated credential equal (constant time) to the secret the
  * broker derives for this challenge, AK and EK, then the quote signed by
  * that AK over the PCRs with qualifyingData = SHA-384(JCS(runtime-data)).
+ * With "runtime_events" (tpm_runtime.h), the manifest digest kwget extended
+ * into PCR 23 is replayed against the quote and becomes tpm.config_sha384.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +34,11 @@
 #include "tpm_cred.h"
 #include "tpm_evidence.h"
 #include "tpm_quote.h"
+#include "tpm_runtime.h"
 #include "verifier.h"
 
 static const char *const tpm_members[] = {"credential", "ek_cert", "ek_chain", "ak_public", "quote",
-	"signature", "pcrs", "event_log", NULL};
+	"signature", "pcrs", "event_log", "runtime_events", NULL};
 
 static const char *const tpm_auth_members[] = {"ek_cert", "ek_chain", "ak_public", NULL};
 
@@ -250,6 +253,7 @@ static int
 tpm_own_shape(const json_t *ev, const char **why)
 {
 	static const char *const strings[] = {"credential", "ek_cert", "ak_public", NULL};
+	uint8_t data[TPM_RUNTIME_DATA_LEN];
 	const json_t *c;
 
 	for (size_t i = 0; strings[i] != NULL; i++) {
@@ -265,6 +269,9 @@ tpm_own_shape(const json_t *ev, const char **why)
 		*why = "tee-evidence.ek_chain must be an array of at most 4 certificates";
 		return KW_ERR_INVALID_FORMAT;
 	}
+	c = json_object_get(ev, "runtime_events");
+	if (c != NULL)
+		return tpm_runtime_parse(c, data, why);
 	return 0;
 }
 
@@ -287,8 +294,11 @@ tpm_appraise(const struct kw_appraisal *in, json_t **ret_claims, const char **wh
 	uint8_t *cred = NULL;
 	size_t cred_len = 0, exp_len = 0;
 	const uint8_t *exp = NULL;
+	const json_t *rev;
+	struct tpm_quote_info info;
+	uint8_t cfg[TPM_RUNTIME_DATA_LEN];
 	json_t *claims = NULL, *qclaims = NULL;
-	char *hex = NULL;
+	char *hex = NULL, *cfghex = NULL;
 	int r;
 
 	memset(&d, 0, sizeof(d));
@@ -326,8 +336,20 @@ tpm_appraise(const struct kw_appraisal *in, json_t **ret_claims, const char **wh
 		goto out;
 	}
 	/* 3. the quote by that same AK with the binding, and the event log against it */
-	if ((r = tpm_evidence_verify(&e, d.ak.pkey, exp, exp_len, &qclaims, NULL, why)) != 0)
+	if ((r = tpm_evidence_verify(&e, d.ak.pkey, exp, exp_len, &qclaims, &info, why)) != 0)
 		goto out;
+	/* 4. the manifest digest kwget extended into PCR 23, replayed against the quote */
+	if ((rev = json_object_get(in->evidence, "runtime_events")) != NULL) {
+		if ((r = tpm_runtime_parse(rev, cfg, why)) != 0 ||
+		    (r = tpm_runtime_replay(cfg, sizeof(cfg), &e.pcrs, info.selected, why)) != 0)
+			goto out;
+		if ((r = kw_hex_encode(cfg, sizeof(cfg), &cfghex)) != 0 ||
+		    json_object_set_new(json_object_get(qclaims, "tpm"), "config_sha384", json_string(cfghex)) != 0) {
+			r = KW_ERR_NOMEM;
+			*why = "out of memory";
+			goto out;
+		}
+	}
 	if ((r = kw_hex_encode(d.ak.name, d.ak.name_len, &hex)) != 0) {
 		*why = "out of memory";
 		goto out;
@@ -344,6 +366,7 @@ out:
 	json_decref(claims);
 	json_decref(qclaims);
 	free(hex);
+	free(cfghex);
 	kw_secret_free(want);
 	if (cred != NULL)
 		OPENSSL_clear_free(cred, cred_len);

@@ -11,6 +11,10 @@ that a credential activated by TPM B does not pass for A's challenge, that
 TPM B cannot activate A's credential, that a replayed /attest is refused,
 that an EK from another CA and an AK that is not a restricted signing key
 are refused at /auth, and that a PCR policy mismatch denies the release.
+The configuration manifest in PCR 23: kwget's TPM2_PCR_Event(23,
+SHA-384(JCS(config))) is in the quoted PCR 23 and becomes tpm.config_sha384;
+a tampered event, a PCR 23 extended after it, and an event whose digest is
+not that of runtime-data.config are refused (tpm2-tools as the client).
 """
 import hashlib
 import json
@@ -180,8 +184,15 @@ def test_kwget_release(b):
     got = open(out, "rb").read()
     assert len(got) == 32 and tok.payload == got
     KEYS["tpm/key/good"] = got
-    ev = json.load(open(body))["tee-evidence"]
-    assert set(ev) == {"credential", "ek_cert", "ak_public", "quote", "signature", "pcrs", "event_log"}, set(ev)
+    req = json.load(open(body))
+    ev = req["tee-evidence"]
+    assert set(ev) == {"credential", "ek_cert", "ak_public", "quote", "signature", "pcrs", "event_log",
+                       "runtime_events"}, set(ev)
+    # the manifest's digest went into PCR 23 (reset, then TPM2_PCR_Event) and the quote holds it
+    cfg_md = hashlib.sha384(jcs(req["runtime-data"]["config"])).digest()
+    assert req["runtime-data"]["config"] != {} and ev["runtime_events"] == [{"pcr": 23, "data": b64u(cfg_md)}]
+    assert ev["pcrs"]["sha256"]["23"] == pcr23_after(cfg_md), ev["pcrs"]["sha256"]["23"]
+    assert pcr23_now(TPM_A) == pcr23_after(cfg_md)
     assert ev["pcrs"]["sha256"]["8"] == EXPECTED[8] and ev["pcrs"]["sha256"]["9"] == EXPECTED[9]
     assert len(b64u_dec(ev["credential"])) == 32
     # the token's claims: the EK's CA, the AK, the quoted PCRs and the replayed event log
@@ -192,11 +203,95 @@ def test_kwget_release(b):
     assert claims["pcrs"]["sha256"]["8"] == EXPECTED[8] and len(claims["pcrs"]["sha256"]) == 24
     assert claims["eventlog"]["kernel_cmdline"] == CMDLINE.decode(), claims["eventlog"]
     assert claims["ak_name"].startswith("000b") and len(claims["ak_name"]) == 68
+    assert claims["tpm"]["config_sha384"] == cfg_md.hex(), claims["tpm"]
+    assert claims["config"] == req["runtime-data"]["config"]
     log = b.log()
     assert "attested tee=tpm" in log and ev["credential"] not in log
     # the same /attest again: the challenge was spent
     st, _, resp = b.request("POST", "/kbs/v0/attest", json.load(open(body)))
     assert st == 401 and resp["type"].endswith("attestation-failed"), (st, resp)
+
+
+def pcr23_after(data):
+    """PCR 23 (sha256) after TPM2_PCR_Reset(23) and TPM2_PCR_Event(23, data)."""
+    return hashlib.sha256(bytes(32) + hashlib.sha256(data).digest()).hexdigest()
+
+
+def pcr23_now(tpm):
+    text = tpm.tools("tpm2_pcrread", "sha256:23").decode()
+    return re.search(r"23\s*:\s*0x([0-9A-Fa-f]{64})", text).group(1).lower()
+
+
+def test_kwget_no_manifest(b):
+    """--no-manifest: no runtime event, PCR 23 untouched, no claim; the key as before."""
+    TPM_A.tools("tpm2_pcrreset", "23")
+    TPM_A.tools("tpm2_pcrextend", "23:sha256=" + "ab" * 32)
+    before = pcr23_now(TPM_A)
+    d = tempfile.mkdtemp(dir=WORK)
+    out, body, token = (os.path.join(d, f) for f in ("key", "attest.json", "token"))
+    p = kwget(b, TPM_A, "--resource", "tpm/key/good", "--out", out, "--no-manifest", "--tpm-no-event-log",
+              "--save-attest-request", body, "--token-out", token)
+    assert p.returncode == 0, p.stderr.decode()
+    assert open(out, "rb").read() == KEYS["tpm/key/good"]
+    assert "runtime_events" not in json.load(open(body))["tee-evidence"]
+    assert pcr23_now(TPM_A) == before
+    claims = json.loads(b64u_dec(open(token).read().split(".")[1]))["submods"]["cpu0"]["kw.claims"]
+    assert "config_sha384" not in claims["tpm"] and claims["config"] == {}, claims
+
+
+def test_pcr23_replay(b):
+    """tpm2-tools on TPM B: PCR 23 = reset + TPM2_PCR_Event(23, digest), sent as runtime_events."""
+    tb = tools(TPM_B)
+    att = Attester(b, tee="tpm")
+    st, _, ans = auth(b, tb.auth_params())
+    assert st == 200, (st, ans)
+    cred = tb.activate(ans["extra-params"])
+    rd = att.runtime_data(ans["nonce"])
+    rd["config"] = {"crypto": {"rsa_bits": 3072, "ec_bits": 384, "symmetric_bits": 256}}
+    good = hashlib.sha384(jcs(rd["config"])).digest()
+    other = hashlib.sha384(jcs({"crypto": {"rsa_bits": 2048}})).digest()
+
+    def event(data):
+        path = tb.p("event.bin")
+        with open(path, "wb") as f:
+            f.write(data)
+        tb.run("tpm2_pcrreset", "23")
+        tb.run("tpm2_pcrevent", "23", path)
+        assert pcr23_now(TPM_B) == pcr23_after(data)
+
+    def attest(data):
+        ev = tb.evidence(rd, cred)
+        ev["runtime_events"] = [{"pcr": 23, "data": b64u(data)}]
+        return b.request("POST", "/kbs/v0/attest", {"runtime-data": rd, "tee-evidence": ev})
+
+    # PCR 23 and the event agree, but the digest is not that of runtime-data.config: the broker refuses
+    event(other)
+    st, _, resp = attest(other)
+    assert st == 401 and "tpm.config_sha384 (PCR 23) is not SHA-384(JCS(runtime-data.config))" in \
+        resp.get("detail", ""), (st, resp)
+    # the event's data tampered with (PCR 23 holds other): the replay fails
+    st, _, resp = attest(good)
+    assert st == 401, (st, resp)
+    assert "PCR 23 does not replay to the runtime event" in b.log()
+    # kwget's event, then PCR 23 extended by something else
+    event(good)
+    tb.run("tpm2_pcrextend", "23:sha256=" + hashlib.sha256(b"later").hexdigest())
+    st, _, resp = attest(good)
+    assert st == 401, (st, resp)
+    # the positive control with the same challenge (nothing was spent by the refusals)
+    event(good)
+    st, _, resp = attest(good)
+    assert st == 200 and "token" in resp, (st, resp)
+    claims = json.loads(b64u_dec(resp["token"].split(".")[1]))["submods"]["cpu0"]["kw.claims"]
+    assert claims["tpm"]["config_sha384"] == good.hex() and claims["pcrs"]["sha256"]["23"] == pcr23_after(good)
+    # a malformed runtime event is refused before any cryptography
+    st, _, ans = auth(b, tb.auth_params())
+    cred = tb.activate(ans["extra-params"])
+    rd = att.runtime_data(ans["nonce"])
+    ev = tb.evidence(rd, cred)
+    ev["runtime_events"] = [{"pcr": 22, "data": b64u(good)}]
+    st, _, resp = b.request("POST", "/kbs/v0/attest", {"runtime-data": rd, "tee-evidence": ev})
+    assert st == 400 and resp["type"].endswith("malformed"), (st, resp)
 
 
 def test_auto_detect(b):
@@ -310,7 +405,8 @@ def main():
         t.start()
     b = Broker(config_edit=lambda c: c.update({"tpm": {"ek_roots": [CA.pem]}}))
     try:
-        return run_tests(b, [test_kwget_release, test_auto_detect, test_pcr_policy_mismatch, test_independent_client,
+        return run_tests(b, [test_kwget_release, test_kwget_no_manifest, test_auto_detect, test_pcr_policy_mismatch,
+                             test_independent_client, test_pcr23_replay,
                              test_credential_from_another_tpm, test_auth_refusals], setup=setup)
     finally:
         for t in (TPM_A, TPM_B, TPM_C):

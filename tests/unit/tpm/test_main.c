@@ -33,5 +33,5 @@ main(void)
 	if (test_begin() != 0)
 		return 2;
 	return test_end(test_tpm_quote_register() | test_tpm_eventlog_register() |
-	    test_tpm_seam_register());
+	    test_tpm_seam_register() | test_tpm_runtime_register());
 }

@@ -13,6 +13,7 @@
 int test_tpm_quote_register(void);
 int test_tpm_eventlog_register(void);
 int test_tpm_seam_register(void);
+int test_tpm_runtime_register(void);
 
 /* CHECKF on the result of expr, evaluated once (CHECKF evaluates its condition twice). */
 #define CHECK_RC(expr, want, ...) do { \
