@@ -227,9 +227,10 @@ def t_conflicting_admin_writes(p):
 def t_shared_single_use_sets(p):
     """Spent challenges and DPoP jti go to the shared set; B refuses what is in it.
 
-    A challenge or a proof made for A cannot reach B until the sealing keys
-    are shared (docs/ha.md), so "spent at A" is written into the table here,
-    exactly as A's worker writes it, and B must refuse it."""
+    Here "spent at A" is written into the table exactly as A's worker writes
+    it, and B must refuse it; t_cross_broker_challenge does it with a real
+    challenge (a DPoP proof names its broker's URL, so only the row tests
+    the jti set with two URLs)."""
     import hashlib
     counts = dict(tuple(map(int, r.split("|"))) for r in
                   p.pg.sql("SELECT kind, count(*) FROM used_once GROUP BY kind", p.db).splitlines())
@@ -399,10 +400,32 @@ def t_kill9_under_admin_load(p):
         problem(st, ct, body, 403)      # no policy bound: denied, but the key exists (not 404)
 
 
+def t_cross_broker_challenge(p):
+    """Both brokers derive the sealing key from the shared HSM token (docs/ha.md, "Shared
+    keys") and spend challenges in the shared set: a challenge A issued is attested at B
+    once, and the same attestation is then refused at A and at B."""
+    aa, _ = p.att(p.a)
+    body = aa.attest_body(nonce=aa.nonce())          # the challenge comes from A
+    st, _, b1 = p.b.request("POST", "/kbs/v0/attest", body)
+    assert st == 200 and set(b1) == {"token"}, (st, b1)
+    st, ct, b2 = p.a.request("POST", "/kbs/v0/attest", body)
+    problem(st, ct, b2, 401)
+    st, ct, b3 = p.b.request("POST", "/kbs/v0/attest", body)
+    problem(st, ct, b3, 401)
+    # a fresh challenge from B, spent at A: refused at B afterwards
+    ab, _ = p.att(p.b)
+    body = ab.attest_body(nonce=ab.nonce())
+    st, _, b4 = p.a.request("POST", "/kbs/v0/attest", body)
+    assert st == 200, (st, b4)
+    st, ct, b5 = p.b.request("POST", "/kbs/v0/attest", body)
+    problem(st, ct, b5, 401)
+
+
 def main():
     p = Pair()
     tests = [t_tls_and_schema, t_generated_at_a_released_at_b, t_release_reads_off_the_loop,
-             t_conflicting_admin_writes, t_shared_single_use_sets, t_database_restart_under_load,
+             t_conflicting_admin_writes, t_shared_single_use_sets, t_cross_broker_challenge,
+             t_database_restart_under_load,
              t_kill9_under_admin_load]
     passed = failed = 0
     import traceback
