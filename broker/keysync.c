@@ -139,14 +139,14 @@ token_keys_reloaded(int r, const struct hsm_result *res, void *arg)
 	}
 	if (token_keys_same(rl->b->token_keys, ks)) {
 		kw_token_keys_free(ks);
+		/* unchanged: only SIGHUP says again which key signs (the poll may have been first) */
+		if (strcmp(rl->why, "SIGHUP") != 0)
+			return;
 		ks = rl->b->token_keys;
-		/* the poll may have been first: SIGHUP still says which key signs */
-		if (strcmp(rl->why, "SIGHUP") == 0)
-			kw_log_info("%s: token-signing key is now %s (%zu key(s))", rl->why,
-			    kw_token_keys_active(ks)->kid, ks->n);
-		return;
+	} else {
+		kw_keysync_set_token_keys(rl->b, ks);
 	}
-	kw_keysync_set_token_keys(rl->b, ks);
+	/* the kid is the key's RFC 7638 thumbprint: public */
 	kw_log_info("%s: token-signing key is now %s (%zu key(s))", rl->why,
 	    kw_token_keys_active(ks)->kid, ks->n);
 }
