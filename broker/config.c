@@ -311,7 +311,8 @@ static const struct key keys[] = {
 	{"", "nonce_ttl", K_UINT, F(nonce_ttl), 0, 5, 600, 60, 0},
 	{"", "public_url", K_CUSTOM, 0, 0, 0, 0, 0, 0},
 	{"", "workers", K_UINT, F(workers), 0, 1, 64, 2, 0},
-	{"", "log_level", K_CUSTOM, 0, 0, 0, 0, 0, 0},
+	{"", "log_level", K_CUSTOM, 0, 0, 0, 0, 0, 0},     /* the older spelling of log.level */
+	{"", "log", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "resources", K_CUSTOM, 0, 0, 0, 0, 0, 0},    /* removed: a clear error */
 	{"tls", "certificate", K_PATH, F(tls_cert), 0, 0, 0, 0, 1},
 	{"tls", "private_key", K_PATH, F(tls_key), 0, 0, 0, 0, 1},
@@ -360,6 +361,8 @@ static const struct key keys[] = {
 	{"audit", "checkpoint_every", K_UINT, F(audit_checkpoint_every), 0, 1, 1000000, 1000, 0},
 	{"audit", "checkpoint_interval", K_UINT, F(audit_checkpoint_interval), 0, 1, 86400, 60, 0},
 	{"audit", "origin", K_CUSTOM, 0, 0, 0, 0, 0, 0},     /* custom_audit */
+	{"log", "level", K_CUSTOM, 0, 0, 0, 0, 0, 0},        /* custom_log */
+	{"log", "format", K_CUSTOM, 0, 0, 0, 0, 0, 0},       /* custom_log */
 };
 
 #define SECTION_KEYS_MAX 32   /* the top level holds 18; section_keys drops any beyond: keep headroom */
@@ -510,11 +513,40 @@ custom_hsm(json_t *root, const char *dir, struct kw_config *c, char *eb, size_t 
 	return 0;
 }
 
+/* log.level (or the older top-level log_level, not both) and log.format (docs/configuration.md). */
+static int
+custom_log(json_t *root, struct kw_config *c, char *eb, size_t el)
+{
+	json_t *o = json_object_get(root, "log");
+	const char *s = NULL, *lvl = NULL;
+	enum kw_log_level lv;
+	int r;
+
+	if ((r = get_str(root, "log_level", &s, 0, eb, el, "configuration")) != 0 ||
+	    (r = get_str(o, "level", &lvl, 0, eb, el, "log")) != 0)
+		return r;
+	if (s != NULL && lvl != NULL)
+		return cfg_err(eb, el, "\"log_level\" and \"log\".\"level\" are both set: keep log.level");
+	if (lvl == NULL)
+		lvl = s;
+	if ((c->log_level = strdup(lvl != NULL ? lvl : "info")) == NULL)
+		return KW_ERR_NOMEM;
+	if (kw_log_level_parse(c->log_level, &lv) != 0)
+		return cfg_err(eb, el, "log: \"level\" must be error, warn, info or debug");
+	if ((r = get_str(o, "format", &s, 0, eb, el, "log")) != 0)
+		return r;
+	if (s != NULL && strcmp(s, "text") != 0 && strcmp(s, "json") != 0 &&
+	    strcmp(s, "journal") != 0 && strcmp(s, "auto") != 0)
+		return cfg_err(eb, el, "log: \"format\" must be text, json, journal or auto");
+	if ((c->log_format = strdup(s != NULL ? s : "auto")) == NULL)
+		return KW_ERR_NOMEM;
+	return 0;
+}
+
 static int
 custom_top(json_t *root, struct kw_config *c, char *eb, size_t el)
 {
 	const char *s = NULL;
-	enum kw_log_level lv;
 	int r;
 
 	if (json_object_get(root, "resources") != NULL)
@@ -542,13 +574,7 @@ custom_top(json_t *root, struct kw_config *c, char *eb, size_t el)
 		return KW_ERR_NOMEM;
 	if (c->token_issuer == NULL && (c->token_issuer = strdup(c->public_url)) == NULL)
 		return KW_ERR_NOMEM;
-	if ((r = get_str(root, "log_level", &s, 0, eb, el, "configuration")) != 0)
-		return r;
-	if ((c->log_level = strdup(s != NULL ? s : "info")) == NULL)
-		return KW_ERR_NOMEM;
-	if (kw_log_level_parse(c->log_level, &lv) != 0)
-		return cfg_err(eb, el, "\"log_level\" must be error, warn, info or debug");
-	return 0;
+	return custom_log(root, c, eb, el);
 }
 
 /* The fetched modes' keys: tdx.collateral = {"mode": "pcs" | "pccs", ...}. */
@@ -812,6 +838,7 @@ kw_config_free(struct kw_config *c)
 	free_list(c->tpm_akcert_roots, c->n_tpm_akcert_roots);
 	free_list(c->tpm_ek_roots, c->n_tpm_ek_roots);
 	free(c->log_level);
+	free(c->log_format);
 	free(c->public_url);
 	free(c->token_issuer);
 	free(c->audit_path);

@@ -84,7 +84,8 @@ struct kw_config {
 	size_t max_connections;       /* workload listener; 0 = derived from RLIMIT_NOFILE */
 	size_t max_connections_per_address;   /* 0 = derived (IPv6 counted per /64) */
 	unsigned int request_timeout; /* seconds for a request head and body, default 10 */
-	char *log_level;
+	char *log_level;              /* log.level (or log_level): error, warn, info (default), debug */
+	char *log_format;             /* log.format: text, json, journal, auto (default) */
 
 
 	int64_t policy_max_age;       /* lint: reference values older than this warn (seconds) */

@@ -121,7 +121,18 @@ kw_keysync_load_seal(struct kw_broker *b)
 struct reload {
 	struct kw_broker *b;
 	const char *why;   /* a string literal */
+	unsigned int pending;             /* HSM replies still to come */
+	void (*done)(void *arg);          /* called when pending drops to 0 (NULL: none) */
+	void *done_arg;
 };
+
+/* One of a reload's replies has been handled. */
+static void
+reload_step(struct reload *rl)
+{
+	if (rl->pending > 0 && --rl->pending == 0 && rl->done != NULL)
+		rl->done(rl->done_arg);
+}
 
 static void
 token_keys_reloaded(int r, const struct hsm_result *res, void *arg)
@@ -135,13 +146,16 @@ token_keys_reloaded(int r, const struct hsm_result *res, void *arg)
 		kw_log_err_r(r != 0 ? r : KW_ERR_NOT_FOUND, "%s: cannot reload the token keys; "
 		    "keeping the current ones", rl->why);
 		kw_token_keys_free(ks);
+		reload_step(rl);
 		return;
 	}
 	if (token_keys_same(rl->b->token_keys, ks)) {
 		kw_token_keys_free(ks);
 		/* unchanged: only SIGHUP says again which key signs (the poll may have been first) */
-		if (strcmp(rl->why, "SIGHUP") != 0)
+		if (strcmp(rl->why, "SIGHUP") != 0) {
+			reload_step(rl);
 			return;
+		}
 		ks = rl->b->token_keys;
 	} else {
 		kw_keysync_set_token_keys(rl->b, ks);
@@ -149,6 +163,7 @@ token_keys_reloaded(int r, const struct hsm_result *res, void *arg)
 	/* the kid is the key's RFC 7638 thumbprint: public */
 	kw_log_info("%s: token-signing key is now %s (%zu key(s))", rl->why,
 	    kw_token_keys_active(ks)->kid, ks->n);
+	reload_step(rl);
 }
 
 static void
@@ -160,10 +175,11 @@ seal_keys_reloaded(int r, const struct hsm_result *res, void *arg)
 		r = apply_seal(rl->b, res, rl->why);
 	if (r != 0)
 		kw_log_err_r(r, "%s: cannot reload the seal keys; keeping the current ones", rl->why);
+	reload_step(rl);
 }
 
 void
-kw_keysync_reload(struct kw_broker *b, const char *why)
+kw_keysync_reload_then(struct kw_broker *b, const char *why, void (*done)(void *arg), void *arg)
 {
 	/* one per reason (the callbacks only read it): SIGHUP or the poll */
 	static struct reload hup, poll;
@@ -171,11 +187,25 @@ kw_keysync_reload(struct kw_broker *b, const char *why)
 
 	rl->b = b;
 	rl->why = why;
-	if (hsm_client_token_keys(b->hsm, token_keys_reloaded, rl) != 0)
+	rl->done = done;         /* a reload still running finishes into the newest one's */
+	rl->done_arg = arg;
+	rl->pending += 3;        /* two replies, and this function's own step below */
+	if (hsm_client_token_keys(b->hsm, token_keys_reloaded, rl) != 0) {
 		kw_log_err("%s: cannot ask the HSM helper for the token keys", why);
+		rl->pending--;
+	}
 	if (hsm_client_call(b->hsm, &(struct hsm_args){.op = HSM_OP_SEAL_KEYS}, seal_keys_reloaded,
-	    rl) != 0)
+	    rl) != 0) {
 		kw_log_err("%s: cannot ask the HSM helper for the seal keys", why);
+		rl->pending--;
+	}
+	reload_step(rl);
+}
+
+void
+kw_keysync_reload(struct kw_broker *b, const char *why)
+{
+	kw_keysync_reload_then(b, why, NULL, NULL);
 }
 
 static void

@@ -37,6 +37,13 @@ int kw_keysync_load_seal(struct kw_broker *b) KW_WUR;
 size_t kw_keysync_seal_issue(const int64_t *versions, size_t n, int64_t now, unsigned int delay);
 /* Ask the HSM for the token keys and the seal keys now (async); why: for the log. */
 void kw_keysync_reload(struct kw_broker *b, const char *why);
+/*
+ * The same, then done(arg) on the loop once both replies are handled
+ * (whatever their outcome; at once when neither call could be made). SIGHUP
+ * uses it to tell systemd READY=1 after RELOADING=1.
+ */
+void kw_keysync_reload_then(struct kw_broker *b, const char *why, void (*done)(void *arg),
+    void *arg);
 /* The poll timer (hsm.key_poll_interval; 0: none). */
 int kw_keysync_start(struct kw_broker *b) KW_WUR;
 void kw_keysync_stop(struct kw_broker *b);

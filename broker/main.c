@@ -16,6 +16,7 @@
 #include "keysync.h"
 #include "hsm_proto.h"
 #include "listener.h"
+#include "sdnotify.h"
 #include "kw_build.h"
 #include "kw_json.h"
 #include "kw_log.h"
@@ -28,7 +29,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: keywarden [--config FILE] [--check-config] [--help] [--version]\n"
+	    "usage: keywarden [--config FILE] [--log-format FORMAT] [--check-config] [--help]\n"
+	    "                 [--version]\n"
 	    "\n"
 	    "keywarden is a key broker for confidential computing: workloads in a TEE\n"
 	    "attest with fresh hardware evidence and receive keys held in an HSM,\n"
@@ -36,6 +38,11 @@ usage(FILE *f)
 	    "\n"
 	    "  -c, --config FILE   configuration file (default /etc/keywarden/keywarden.json)\n"
 	    "      --check-config  validate the configuration and exit\n"
+	    "      --log-format FORMAT\n"
+	    "                      text, json (one JSON object per line), journal\n"
+	    "                      (journald's native protocol with KW_* fields and\n"
+	    "                      MESSAGE_ID) or auto: journal when stderr is the journal\n"
+	    "                      ($JOURNAL_STREAM), else text; overrides log.format\n"
 	    "      --rotate-token-key\n"
 	    "                      generate a new token-signing key in the HSM, retire keys\n"
 	    "                      whose tokens have all expired, and exit; then send SIGHUP\n"
@@ -48,7 +55,13 @@ usage(FILE *f)
 	    "  -h, --help          show this help\n"
 	    "  -V, --version       show the version\n"
 	    "\n"
-	    "See docs/configuration.md for every configuration key.\n");
+	    "Signals: SIGHUP re-reads log.level and log.format and the token and seal keys\n"
+	    "(systemd: RELOADING=1, then READY=1); SIGTERM and SIGINT stop (STOPPING=1).\n"
+	    "Under systemd (Type=notify) READY=1 follows the bound listeners and the HSM\n"
+	    "helper's self test; WATCHDOG=1 comes from the event loop at half WatchdogSec.\n"
+	    "\n"
+	    "See docs/configuration.md for every configuration key and\n"
+	    "docs/operations-logging.md for log formats, fields and signals.\n");
 }
 
 /* A new token-signing key in the HSM, created now (blocking); *ret: its entry. */
@@ -97,6 +110,104 @@ load_token_keys_sync(struct kw_broker *b, int create_if_none)
 	return 0;
 }
 
+/*
+ * systemd notification (sdnotify.h) and what SIGHUP re-reads; loop thread.
+ * The watchdog timer runs on the event loop, so a loop that is stuck (or
+ * busy for longer than WatchdogSec) sends no WATCHDOG=1 and systemd
+ * restarts the service.
+ */
+static struct {
+	struct kw_sdnotify *n;
+	struct event *watchdog, *health;
+	const char *cfgpath;
+	int format_from_cli;      /* --log-format given: SIGHUP keeps it */
+	int degraded;             /* the last STATUS= said the HSM helper is down */
+	int stopping;
+} sd;
+
+static void
+sd_ready_status(const struct kw_broker *b, char *buf, size_t n)
+{
+	snprintf(buf, n, "ready: %u workers", b->cfg->workers);
+}
+
+/* Every WATCHDOG_USEC/2 on the loop. */
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	(void)kw_sdnotify_watchdog(sd.n);
+}
+
+/* Every 2 s: STATUS= says when the HSM helper goes down and comes back. */
+static void
+on_health(evutil_socket_t fd, short what, void *arg)
+{
+	struct kw_broker *b = arg;
+	int down = !hsm_client_connected(b->hsm);
+	char st[80];
+
+	(void)fd;
+	(void)what;
+	if (down == sd.degraded || sd.stopping)
+		return;
+	sd.degraded = down;
+	if (down)
+		snprintf(st, sizeof(st), "degraded: the HSM helper is down");
+	else
+		sd_ready_status(b, st, sizeof(st));
+	(void)kw_sdnotify_status(sd.n, st);
+}
+
+/* Apply log.level and log.format (unless --log-format) of c. */
+static void
+apply_log_config(const struct kw_config *c)
+{
+	enum kw_log_level lv;
+	enum kw_log_format f;
+
+	if (kw_log_level_parse(c->log_level, &lv) == 0)
+		kw_log_set_level(lv);
+	if (!sd.format_from_cli && kw_log_format_parse(c->log_format, &f) == 0)
+		kw_log_set_format(f);
+}
+
+/* SIGHUP: re-read the configuration's log keys (the rest needs a restart). */
+static void
+reload_log_config(void)
+{
+	struct kw_config *c = NULL;
+	static const char *const fmts[] = {"text", "json", "journal"};
+	static const char *const lvls[] = {"error", "warn", "info", "debug"};
+	char eb[512];
+	int r;
+
+	if ((r = kw_config_load(sd.cfgpath, &c, eb, sizeof(eb))) != 0) {
+		kw_log_err_ev(KW_LOG_CTX(KW_EV_RELOAD, NULL, NULL), "SIGHUP: the configuration is not "
+		    "valid, logging unchanged: %s", eb);
+		return;
+	}
+	apply_log_config(c);
+	kw_config_free(c);
+	kw_log_info_ev(KW_LOG_CTX(KW_EV_RELOAD, NULL, NULL), "SIGHUP: log level %s, format %s%s; "
+	    "other keys take effect at restart", lvls[kw_log_get_level()], fmts[kw_log_get_format()],
+	    sd.format_from_cli ? " (--log-format)" : "");
+}
+
+static void
+reload_done(void *arg)
+{
+	struct kw_broker *b = arg;
+	char st[80];
+
+	if (sd.stopping)
+		return;
+	sd_ready_status(b, st, sizeof(st));
+	(void)kw_sdnotify_ready(sd.n, st);
+}
+
 static void
 on_sighup(evutil_socket_t sig, short what, void *arg)
 {
@@ -104,7 +215,9 @@ on_sighup(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig;
 	(void)what;
-	kw_keysync_reload(b, "SIGHUP");
+	(void)kw_sdnotify_reloading(sd.n, "reloading");
+	reload_log_config();
+	kw_keysync_reload_then(b, "SIGHUP", reload_done, b);
 }
 
 /* --rotate-token-key: a new signing key; retire keys no longer published. */
@@ -148,7 +261,10 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	struct kw_broker *b = arg;
 
 	(void)what;
-	kw_log_info("signal %d: shutting down", (int)sig);
+	if (!sd.stopping)
+		(void)kw_sdnotify_stopping(sd.n, "stopping");
+	sd.stopping = 1;
+	kw_log_info_ev(KW_LOG_CTX(KW_EV_STOP, NULL, NULL), "signal %d: shutting down", (int)sig);
 	event_base_loopexit(b->base, NULL);
 }
 
@@ -616,15 +732,16 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, 'k'},
+		{"log-format", required_argument, NULL, 'L'},
 		{"rotate-token-key", no_argument, NULL, 'R'},
 		{"rotate-seal-key", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *cfgpath = "/etc/keywarden/keywarden.json";
+	const char *cfgpath = "/etc/keywarden/keywarden.json", *logfmt = NULL;
+	enum kw_log_format lf;
 	struct kw_broker b;
-	enum kw_log_level lv = KW_LOG_INFO;
 	char errbuf[512];
 	int ch, check = 0, rotate = 0, r, rc = 1;
 
@@ -633,6 +750,7 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'c': cfgpath = optarg; break;
 		case 'k': check = 1; break;
+		case 'L': logfmt = optarg; break;
 		case 'R': rotate = 1; break;
 		case 'S': rotate = 2; break;
 		case 'h': usage(stdout); return 0;
@@ -655,8 +773,22 @@ main(int argc, char **argv)
 		fprintf(stderr, "keywarden: %s\n", errbuf);
 		return 2;
 	}
-	if (kw_log_level_parse(b.cfg->log_level, &lv) == 0)
-		kw_log_set_level(lv);
+	if (logfmt != NULL && kw_log_format_parse(logfmt, &lf) != 0) {
+		fprintf(stderr, "keywarden: --log-format must be text, json, journal or auto\n");
+		kw_config_free(b.cfg);
+		return 2;
+	}
+	sd.cfgpath = cfgpath;
+	sd.format_from_cli = logfmt != NULL;
+	if (kw_broker_test_hooks() && getenv("KEYWARDEN_TEST_JOURNAL_SOCKET") != NULL &&
+	    kw_log_set_journal_socket(getenv("KEYWARDEN_TEST_JOURNAL_SOCKET")) != 0) {
+		fprintf(stderr, "keywarden: KEYWARDEN_TEST_JOURNAL_SOCKET is too long\n");
+		kw_config_free(b.cfg);
+		return 2;
+	}
+	apply_log_config(b.cfg);
+	if (logfmt != NULL)
+		kw_log_set_format(lf);
 	if (conn_limits(&b) != 0) {
 		kw_config_free(b.cfg);
 		return 2;
@@ -687,6 +819,10 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
+	/* before the HSM helper starts (it must not inherit NOTIFY_SOCKET) and before any thread */
+	if ((r = kw_sdnotify_open(&sd.n)) != 0)
+		kw_log_warn_r(r, "NOTIFY_SOCKET is not usable: no readiness notification to systemd");
+	(void)kw_sdnotify_status(sd.n, "starting: loading trust anchors and the store");
 	if (load_snp_trust(&b) != 0 || load_tdx_trust(&b) != 0 || load_tpm_trust(&b) != 0 ||
 	    load_cca_trust(&b) != 0 ||
 	    load_nvgpu_trust(&b) != 0 ||
@@ -708,6 +844,7 @@ main(int argc, char **argv)
 	}
 	if (kw_audit_open(&b) != 0)
 		goto out;
+	(void)kw_sdnotify_status(sd.n, "starting: HSM helper self test");
 	if (start_hsm(&b) != 0)
 		goto out;
 	if ((r = kw_admin_reconcile(&b)) != 0) {
@@ -737,18 +874,46 @@ main(int argc, char **argv)
 	    event_add(b.sig_int, NULL) != 0 || event_add(b.sig_term, NULL) != 0 ||
 	    event_add(b.sig_hup, NULL) != 0)
 		goto out;
-	kw_log_info("keywarden %s ready (%u appraisal workers, store %s)", KW_VERSION,
-	    b.cfg->workers, b.cfg->store_kind == KW_STORE_POSTGRESQL ? "postgresql" :
-	    b.cfg->store_path);
+	if (sd.n != NULL) {
+		/* the listeners are bound and the helper passed its probe (start_hsm): ready */
+		uint64_t wd = kw_sdnotify_watchdog_usec(sd.n);
+		struct timeval wtv = {.tv_sec = (time_t)(wd / 2 / 1000000U),
+			.tv_usec = (suseconds_t)(wd / 2 % 1000000U)};
+		struct timeval htv = {.tv_sec = 2};
+		char st[80];
+
+		if ((sd.health = event_new(b.base, -1, EV_PERSIST, on_health, &b)) == NULL ||
+		    event_add(sd.health, &htv) != 0)
+			goto out;
+		if (wd != 0 && ((sd.watchdog = event_new(b.base, -1, EV_PERSIST, on_watchdog, NULL)) ==
+		    NULL || event_add(sd.watchdog, &wtv) != 0))
+			goto out;
+		sd_ready_status(&b, st, sizeof(st));
+		(void)kw_sdnotify_ready(sd.n, st);
+		if (wd != 0)
+			kw_log_info("systemd watchdog: WATCHDOG=1 every %llu ms from the event loop",
+			    (unsigned long long)(wd / 2000U));
+	}
+	kw_log_info_ev(KW_LOG_CTX(KW_EV_START, NULL, NULL), "keywarden %s ready (%u appraisal "
+	    "workers, store %s)", KW_VERSION, b.cfg->workers,
+	    b.cfg->store_kind == KW_STORE_POSTGRESQL ? "postgresql" : b.cfg->store_path);
 	event_base_dispatch(b.base);
-	kw_log_info("stopped: %lu tokens issued, %lu attestations rejected, %lu released, "
-	    "%lu releases denied", b.n_attest_ok, b.n_attest_fail, b.n_release_ok,
-	    b.n_release_denied);
+	if (!sd.stopping)
+		(void)kw_sdnotify_stopping(sd.n, "stopping");
+	sd.stopping = 1;
+	kw_log_info_ev(KW_LOG_CTX(KW_EV_STOP, NULL, NULL), "stopped: %lu tokens issued, %lu "
+	    "attestations rejected, %lu released, %lu releases denied", b.n_attest_ok,
+	    b.n_attest_fail, b.n_release_ok, b.n_release_denied);
 	rc = 0;
 out:
 	/* order: stop the admin thread and the appraisal threads, then the HSM
 	 * client (its failed callbacks still answer live HTTP requests), then
 	 * the listeners, and only then the bridge calls may have completed into */
+	sd.stopping = 1;
+	if (sd.watchdog != NULL)
+		event_free(sd.watchdog);
+	if (sd.health != NULL)
+		event_free(sd.health);
 	kw_keysync_stop(&b);
 	kw_admin_stop(&b);
 	kw_audit_begin_close(&b);   /* releases whose record completes now are refused (503) */
@@ -781,5 +946,6 @@ out:
 	if (b.base != NULL)
 		event_base_free(b.base);
 	kw_config_free(b.cfg);
+	kw_sdnotify_free(sd.n);
 	return rc;
 }

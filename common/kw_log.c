@@ -1,34 +1,147 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 
 #include "kw_log.h"
 
 static char log_prog[32] = "keywarden";
-static enum kw_log_level log_level = KW_LOG_INFO;
+/* read by every thread without the lock (the level test comes first): atomics */
+static int log_level = KW_LOG_INFO;
+static int log_format = KW_LOG_FMT_TEXT;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+/* the journal's native socket; under log_lock */
+static char journal_path[108] = "/run/systemd/journal/socket";
+static int journal_fd = -1;
+
+/*
+ * KW_EVENT names and MESSAGE_IDs: stable forever (operators filter on them
+ * with journalctl MESSAGE_ID=...); a new event gets a new random id
+ * (cat /proc/sys/kernel/random/uuid), never a reused one. The table in
+ * docs/operations-logging.md lists them.
+ */
+static const struct { const char *name, *id; } log_events[KW_EV_COUNT_] = {
+	[KW_EV_START] = {"start", "da4739b396e64acd913c250efa573e0f"},
+	[KW_EV_STOP] = {"stop", "31356b8a3c154aac99bbd59a8c51e275"},
+	[KW_EV_RELOAD] = {"reload", "d61b9beeb9cf4a3bacd21111e7df37db"},
+	[KW_EV_ATTEST] = {"attest", "f609df25d45348059dac57b09219350c"},
+	[KW_EV_ATTEST_REJECT] = {"attest_reject", "ecaaddfae9354f5b980dd9583fec6f24"},
+	[KW_EV_TOKEN] = {"token", "2e331f6a4257465eaec6bfdce802cdc5"},
+	[KW_EV_RELEASE] = {"release", "fe04767cee394f30940db2cea142093f"},
+	[KW_EV_DENIAL] = {"denial", "9d0cd4fc6c8a45bf81a64a741c98f452"},
+	[KW_EV_ADMIN] = {"admin", "4d35c270402945599a69b8012a82569e"},
+	[KW_EV_ADMIN_DENIED] = {"admin_denied", "8547b541978d41e28224c9a11bf3bf51"},
+	[KW_EV_HSM] = {"hsm", "017c416476184113888bab1b68a137c1"},
+};
+
+const char *
+kw_log_event_name(enum kw_log_event ev)
+{
+	return (unsigned)ev < KW_EV_COUNT_ ? log_events[ev].name : NULL;
+}
+
+const char *
+kw_log_event_message_id(enum kw_log_event ev)
+{
+	return (unsigned)ev < KW_EV_COUNT_ ? log_events[ev].id : NULL;
+}
+
+static enum kw_log_level
+level_now(void)
+{
+	return (enum kw_log_level)__atomic_load_n(&log_level, __ATOMIC_RELAXED);
+}
 
 void
 kw_log_init(const char *prog, enum kw_log_level level)
 {
 	snprintf(log_prog, sizeof(log_prog), "%s", prog != NULL ? prog : "keywarden");
-	log_level = level;
+	kw_log_set_level(level);
 }
 
 void
 kw_log_set_level(enum kw_log_level level)
 {
-	log_level = level;
+	__atomic_store_n(&log_level, (int)level, __ATOMIC_RELAXED);
 }
 
 enum kw_log_level
 kw_log_get_level(void)
 {
-	return log_level;
+	return level_now();
+}
+
+int
+kw_log_stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char *end;
+
+	if (e == NULL || fstat(STDERR_FILENO, &st) != 0)
+		return 0;
+	errno = 0;
+	dev = strtoull(e, &end, 10);
+	if (errno != 0 || end == e || *end != ':')
+		return 0;
+	e = end + 1;
+	ino = strtoull(e, &end, 10);
+	if (errno != 0 || end == e || *end != '\0')
+		return 0;
+	return dev == (unsigned long long)st.st_dev && ino == (unsigned long long)st.st_ino;
+}
+
+int
+kw_log_format_parse(const char *s, enum kw_log_format *ret)
+{
+	if (s == NULL)
+		return KW_ERR_INVALID_ARG;
+	if (strcmp(s, "text") == 0)
+		*ret = KW_LOG_FMT_TEXT;
+	else if (strcmp(s, "json") == 0)
+		*ret = KW_LOG_FMT_JSON;
+	else if (strcmp(s, "journal") == 0)
+		*ret = KW_LOG_FMT_JOURNAL;
+	else if (strcmp(s, "auto") == 0)
+		*ret = kw_log_stderr_is_journal() ? KW_LOG_FMT_JOURNAL : KW_LOG_FMT_TEXT;
+	else
+		return KW_ERR_INVALID_ARG;
+	return 0;
+}
+
+void
+kw_log_set_format(enum kw_log_format f)
+{
+	__atomic_store_n(&log_format, (int)f, __ATOMIC_RELAXED);
+}
+
+enum kw_log_format
+kw_log_get_format(void)
+{
+	return (enum kw_log_format)__atomic_load_n(&log_format, __ATOMIC_RELAXED);
+}
+
+int
+kw_log_set_journal_socket(const char *path)
+{
+	if (path == NULL || path[0] == '\0' || strlen(path) >= sizeof(journal_path))
+		return KW_ERR_INVALID_ARG;
+	pthread_mutex_lock(&log_lock);
+	snprintf(journal_path, sizeof(journal_path), "%s", path);
+	pthread_mutex_unlock(&log_lock);
+	return 0;
 }
 
 int
@@ -113,27 +226,141 @@ escape_inplace(char *msg, size_t size)
 	snprintf(msg, size, "%s", out);
 }
 
-/* Format and write one line; the caller holds log_lock. suffix may be "". */
-static void KW_PRINTF(4, 0)
-vwrite_locked(enum kw_log_level lvl, const char *func, int r, const char *fmt, va_list ap,
-    const char *suffix)
+/* JSON-quote s (already escaped: printable ASCII only) into f. */
+static void
+json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", (unsigned char)*s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* One journal field; an escaped value never holds '\n', so the simple KEY=VALUE form suffices. */
+static int
+jfield(char *out, size_t outsz, size_t *o, const char *key, const char *val)
+{
+	int n = snprintf(out + *o, outsz - *o, "%s=%s\n", key, val);
+
+	if (n < 0 || (size_t)n >= outsz - *o)
+		return -1;
+	*o += (size_t)n;
+	return 0;
+}
+
+/* One datagram to the journal's native socket; the caller holds log_lock. 0 or -1. */
+static int
+journal_send_locked(const char *buf, size_t len)
+{
+	struct sockaddr_un sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, journal_path, strlen(journal_path) + 1);
+	if (journal_fd < 0 &&
+	    (journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	/* a blocking send: the journal applies back-pressure rather than losing records */
+	if (sendto(journal_fd, buf, len, MSG_NOSIGNAL, (const struct sockaddr *)&sa,
+	    (socklen_t)sizeof(sa)) < 0)
+		return -1;
+	return 0;
+}
+
+/* An untrusted field value (repository, jkt): escaped and cut like kw_log_escape. */
+static void
+field_escape(const char *in, char out[static 200])
+{
+	kw_log_escape(in, 128, out, 200);
+}
+
+/* Format and write one record; the caller holds log_lock. suffix may be "". ctx may be NULL. */
+static void KW_PRINTF(5, 0)
+vwrite_locked(enum kw_log_level lvl, const char *func, int r, const struct kw_log_ctx *ctx,
+    const char *fmt, va_list ap, const char *suffix)
 {
 	static const char *names[] = {"error", "warn", "info", "debug"};
-	char msg[1024], ts[32];
+	static const char prio[] = {'3', '4', '6', '7'};   /* syslog: err, warning, info, debug */
+	char msg[1024], ts[32], repo[200] = "", jkt[200] = "";
+	const char *ev = NULL, *mid = NULL;
+	enum kw_log_format fmtk = kw_log_get_format();
 	struct timespec now;
 	struct tm tm;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	escape_inplace(msg, sizeof(msg));
+	if (ctx != NULL) {
+		ev = kw_log_event_name(ctx->event);
+		mid = kw_log_event_message_id(ctx->event);
+		if (ctx->repository != NULL)
+			field_escape(ctx->repository, repo);
+		if (ctx->jkt != NULL)
+			field_escape(ctx->jkt, jkt);
+	}
+	if (fmtk == KW_LOG_FMT_JOURNAL) {
+		char d[2048], m[1400], pid[24];
+		size_t o = 0;
+
+		snprintf(m, sizeof(m), "%s%s%s%s", msg, r != 0 ? ": " : "", r != 0 ? kw_strerror(r) : "",
+		    suffix);
+		snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+		if (jfield(d, sizeof(d), &o, "MESSAGE", m) == 0 &&
+		    jfield(d, sizeof(d), &o, "PRIORITY", (char[]){prio[lvl], '\0'}) == 0 &&
+		    jfield(d, sizeof(d), &o, "SYSLOG_IDENTIFIER", log_prog) == 0 &&
+		    jfield(d, sizeof(d), &o, "SYSLOG_PID", pid) == 0 &&
+		    jfield(d, sizeof(d), &o, "CODE_FUNC", func) == 0 &&
+		    (r == 0 || jfield(d, sizeof(d), &o, "KW_ERROR", kw_strerror(r)) == 0) &&
+		    (ev == NULL || jfield(d, sizeof(d), &o, "KW_EVENT", ev) == 0) &&
+		    (mid == NULL || jfield(d, sizeof(d), &o, "MESSAGE_ID", mid) == 0) &&
+		    (repo[0] == '\0' || jfield(d, sizeof(d), &o, "KW_REPOSITORY", repo) == 0) &&
+		    (jkt[0] == '\0' || jfield(d, sizeof(d), &o, "KW_JKT", jkt) == 0) &&
+		    journal_send_locked(d, o) == 0)
+			return;
+		/* no journal: the record still goes to stderr, as a text line */
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (r != 0)
+	if (fmtk == KW_LOG_FMT_JSON) {
+		fprintf(stderr, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"prog\":", ts,
+		    now.tv_nsec / 1000000, names[lvl]);
+		json_str(stderr, log_prog);
+		fprintf(stderr, ",\"pid\":%ld,\"func\":", (long)getpid());
+		json_str(stderr, func);
+		fputs(",\"msg\":", stderr);
+		json_str(stderr, msg);
+		if (r != 0) {
+			fputs(",\"error\":", stderr);
+			json_str(stderr, kw_strerror(r));
+		}
+		if (ev != NULL)
+			fprintf(stderr, ",\"event\":\"%s\",\"message_id\":\"%s\"", ev, mid);
+		if (repo[0] != '\0') {
+			fputs(",\"repository\":", stderr);
+			json_str(stderr, repo);
+		}
+		if (jkt[0] != '\0') {
+			fputs(",\"jkt\":", stderr);
+			json_str(stderr, jkt);
+		}
+		if (suffix[0] != '\0') {
+			fputs(",\"suppressed\":", stderr);
+			json_str(stderr, suffix + 1);
+		}
+		fputs("}\n", stderr);
+	} else if (r != 0) {
 		fprintf(stderr, "%s.%03ldZ %s %s[%ld] %s: %s: %s%s\n", ts, now.tv_nsec / 1000000,
 		    names[lvl], log_prog, (long)getpid(), func, msg, kw_strerror(r), suffix);
-	else
+	} else {
 		fprintf(stderr, "%s.%03ldZ %s %s[%ld] %s: %s%s\n", ts, now.tv_nsec / 1000000,
 		    names[lvl], log_prog, (long)getpid(), func, msg, suffix);
+	}
 	fflush(stderr);
 }
 
@@ -142,27 +369,37 @@ kw_log_write(enum kw_log_level lvl, const char *func, int r, const char *fmt, ..
 {
 	va_list ap;
 
-	if (lvl > log_level)
+	if (lvl > level_now())
 		return;
 	va_start(ap, fmt);
 	pthread_mutex_lock(&log_lock);
-	vwrite_locked(lvl, func, r, fmt, ap, "");
+	vwrite_locked(lvl, func, r, NULL, fmt, ap, "");
 	pthread_mutex_unlock(&log_lock);
 	va_end(ap);
 }
 
 void
-kw_log_write_rl(struct kw_log_ratelimit *rl, unsigned int burst, enum kw_log_level lvl,
-    const char *func, int r, const char *fmt, ...)
+kw_log_write_ctx(enum kw_log_level lvl, const char *func, int r, const struct kw_log_ctx *ctx,
+    const char *fmt, ...)
 {
-	char suffix[64] = "";
-	struct timespec mono;
 	va_list ap;
 
-	if (lvl > log_level)
+	if (lvl > level_now())
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &mono);
+	va_start(ap, fmt);
 	pthread_mutex_lock(&log_lock);
+	vwrite_locked(lvl, func, r, ctx, fmt, ap, "");
+	pthread_mutex_unlock(&log_lock);
+	va_end(ap);
+}
+
+/* The token bucket of kw_log_write_rl; the caller holds log_lock. 1: write, with *suffix set. */
+static int
+ratelimit_take_locked(struct kw_log_ratelimit *rl, unsigned int burst, char *suffix, size_t n)
+{
+	struct timespec mono;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
 	if (!rl->primed) {
 		rl->primed = 1;
 		rl->tokens = burst;
@@ -176,15 +413,47 @@ kw_log_write_rl(struct kw_log_ratelimit *rl, unsigned int burst, enum kw_log_lev
 	}
 	if (rl->tokens == 0) {
 		rl->dropped++;
-		pthread_mutex_unlock(&log_lock);
-		return;
+		return 0;
 	}
 	rl->tokens--;
 	if (rl->dropped > 0)
-		snprintf(suffix, sizeof(suffix), " [%lu similar lines suppressed]", rl->dropped);
+		snprintf(suffix, n, " [%lu similar lines suppressed]", rl->dropped);
 	rl->dropped = 0;
-	va_start(ap, fmt);
-	vwrite_locked(lvl, func, r, fmt, ap, suffix);
-	va_end(ap);
+	return 1;
+}
+
+void
+kw_log_write_rl(struct kw_log_ratelimit *rl, unsigned int burst, enum kw_log_level lvl,
+    const char *func, int r, const char *fmt, ...)
+{
+	char suffix[64] = "";
+	va_list ap;
+
+	if (lvl > level_now())
+		return;
+	pthread_mutex_lock(&log_lock);
+	if (ratelimit_take_locked(rl, burst, suffix, sizeof(suffix))) {
+		va_start(ap, fmt);
+		vwrite_locked(lvl, func, r, NULL, fmt, ap, suffix);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&log_lock);
+}
+
+void
+kw_log_write_rl_ctx(struct kw_log_ratelimit *rl, unsigned int burst, enum kw_log_level lvl,
+    const char *func, int r, const struct kw_log_ctx *ctx, const char *fmt, ...)
+{
+	char suffix[64] = "";
+	va_list ap;
+
+	if (lvl > level_now())
+		return;
+	pthread_mutex_lock(&log_lock);
+	if (ratelimit_take_locked(rl, burst, suffix, sizeof(suffix))) {
+		va_start(ap, fmt);
+		vwrite_locked(lvl, func, r, ctx, fmt, ap, suffix);
+		va_end(ap);
+	}
 	pthread_mutex_unlock(&log_lock);
 }
