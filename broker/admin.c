@@ -378,7 +378,8 @@ materialize(struct admin_req *a, const char *label, const char *alg, unsigned in
 		kw_log_err_r(r, "cannot commit version %s (reconciled at restart)", label);
 		return fail(a, KW_ERR_UNAVAILABLE, "the store could not commit the key");
 	}
-	kw_log_info("admin %s: %s %s in the HSM", a->subject, wrapped != NULL ? "imported" :
+	kw_log_info_ev(KW_LOG_CTX(KW_EV_ADMIN, a->repo[0] != '\0' ? a->repo : NULL, NULL),
+	    "admin %s: %s %s in the HSM", a->subject, wrapped != NULL ? "imported" :
 	    "generated", label);
 	return 0;
 }
@@ -517,7 +518,8 @@ op_key_delete(struct admin_req *a, const char *repo, const char *type, const cha
 			return fail(a, KW_ERR_UNAVAILABLE,
 			    "the HSM could not destroy the key; retry the deletion");
 		}
-		kw_log_info("admin %s: destroyed %s in the HSM", a->subject, json_string_value(l));
+		kw_log_info_ev(KW_LOG_CTX(KW_EV_ADMIN, repo, NULL), "admin %s: destroyed %s in the HSM",
+		    a->subject, json_string_value(l));
 	}
 	json_decref(labels);
 	if ((r = kw_store_key_delete_finish(a->b->store, repo, type, tag)) != 0)
@@ -736,7 +738,8 @@ op_supersede(struct admin_req *a, const char *repo, const char *name)
 		return fail(a, r, r == KW_ERR_EXISTS ? "the set is immutable" : NULL);
 	if ((r = kw_store_doc_get(a->b->store, "refval", repo, name, version, &out)) != 0)
 		return fail(a, r, NULL);
-	kw_log_info("admin %s: %s/%s: superseded a measurement (grace %s), version %d", a->subject,
+	kw_log_info_ev(KW_LOG_CTX(KW_EV_ADMIN, repo, NULL),
+	    "admin %s: %s/%s: superseded a measurement (grace %s), version %d", a->subject,
 	    repo, name, grace, version);
 	return ok(a, 201, out);
 }
@@ -1296,7 +1299,8 @@ admin_done(void *arg)
 	} else {
 		p = admin_problem(a, &detail);
 		if (p == KW_PROBLEM_FORBIDDEN) {
-			kw_log_info("admin '%.60s' denied: %s (%s)", a->subject, a->detail, a->target);
+			kw_log_info_ev(KW_LOG_CTX(KW_EV_ADMIN_DENIED, a->repo[0] != '\0' ? a->repo : NULL,
+			    NULL), "admin '%.60s' denied: %s (%s)", a->subject, a->detail, a->target);
 		}
 		kw_http_problem(a->req, p, detail);
 	}

@@ -27,6 +27,20 @@
 #include "kw_log.h"
 #include "kw_util.h"
 
+/* The repository of a key path "repo/type/tag..." for the log's KW_REPOSITORY (buf: 72 bytes). */
+static const char *
+log_repo(const char *path, char buf[static 72])
+{
+	const char *slash = strchr(path, '/');
+	size_t n = slash != NULL ? (size_t)(slash - path) : 0;
+
+	if (n == 0 || n >= 72)
+		return NULL;
+	memcpy(buf, path, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 /*
  * The /auth step of an evidence type that has one (verifier.h, kw_verifier.auth:
  * the `tpm` credential), run on a worker: the challenge is issued first, its
@@ -87,13 +101,15 @@ auth_done(void *arg)
 	case KW_ERR_TOO_LARGE:
 	case KW_ERR_TRUNCATED:
 	case KW_ERR_TRAILING:
-		kw_log_info_rl("auth request rejected (tee=%s): %s", j->verifier->tee, j->reason);
+		kw_log_info_ev_rl(KW_LOG_CTX(KW_EV_ATTEST_REJECT, NULL, NULL),
+		    "auth request rejected (tee=%s): %s", j->verifier->tee, j->reason);
 		kw_http_problem_from_err(j->req, KW_ERR_INVALID_FORMAT, j->reason);
 		break;
 	default:
 		/* the EK certificate, the AK: the reason goes to the log, the client learns "failed" */
 		j->b->n_attest_fail++;
-		kw_log_info_r_rl(j->r, "auth refused (tee=%s): %s", j->verifier->tee, j->reason);
+		kw_log_info_r_ev_rl(j->r, KW_LOG_CTX(KW_EV_ATTEST_REJECT, NULL, NULL),
+		    "auth refused (tee=%s): %s", j->verifier->tee, j->reason);
 		kw_http_attestation_failed(j->req, j->r);
 		break;
 	}
@@ -381,7 +397,8 @@ sign_done(int r, const struct hsm_result *res, void *arg)
 	sj->b->n_attest_ok++;
 	if (kw_dpop_nonce(sj->b->dpop, kw_broker_now(), nonce) == 0)
 		evhttp_add_header(evhttp_request_get_output_headers(sj->req), "DPoP-Nonce", nonce);
-	kw_log_info("issued token (kid %s) bound to tee-sigkey %s", sj->kid, sj->jkt);
+	kw_log_info_ev(KW_LOG_CTX(KW_EV_TOKEN, NULL, sj->jkt),
+	    "issued token (kid %s) bound to tee-sigkey %s", sj->kid, sj->jkt);
 	kw_http_json(sj->req, json_pack("{s:s}", "token", token));
 out:
 	free(token);
@@ -406,7 +423,8 @@ attest_done(void *arg)
 		const char *fmspc = json_string_value(json_object_get(j->diag, "fmspc"));
 
 		b->n_attest_fail++;
-		kw_log_warn_rl("attestation refused (tee=%s): %s%s%s", j->a.verifier->tee, j->reason,
+		kw_log_warn_ev_rl(KW_LOG_CTX(KW_EV_ATTEST_REJECT, NULL, NULL),
+		    "attestation refused (tee=%s): %s%s%s", j->a.verifier->tee, j->reason,
 		    fmspc != NULL ? ": FMSPC " : "", fmspc != NULL ? fmspc : "");
 		audit_appraisal(b, j->req, j->a.verifier, j->a.evidence, NULL, NULL,
 		    "collateral unavailable");
@@ -419,10 +437,12 @@ attest_done(void *arg)
 
 		b->n_attest_fail++;
 		if (gpu != NULL)
-			kw_log_info_r_rl(r, "attestation rejected: gpus[%lld]: %s",
+			kw_log_info_r_ev_rl(r, KW_LOG_CTX(KW_EV_ATTEST_REJECT, NULL, NULL),
+			    "attestation rejected: gpus[%lld]: %s",
 			    (long long)json_integer_value(gpu), j->reason);
 		else
-			kw_log_info_r_rl(r, "attestation rejected: %s", j->reason);
+			kw_log_info_r_ev_rl(r, KW_LOG_CTX(KW_EV_ATTEST_REJECT, NULL, NULL),
+			    "attestation rejected: %s", j->reason);
 		audit_appraisal(b, j->req, j->a.verifier, j->a.evidence, NULL, NULL, j->reason);
 		if (j->reason_public && r == KW_ERR_MISMATCH)
 			kw_http_problem(j->req, KW_PROBLEM_ATTESTATION_FAILED, j->reason);
@@ -483,7 +503,8 @@ attest_done(void *arg)
 		goto fail;
 	sj = NULL;    /* owned by the callback now */
 	audit_appraisal(b, j->req, j->a.verifier, j->a.evidence, j->claims, pl, NULL);
-	kw_log_info("attested tee=%s %s=%.32s... debug=%s", j->a.verifier->tee, j->a.verifier->log_claim,
+	kw_log_info_ev(KW_LOG_CTX(KW_EV_ATTEST, NULL, NULL), "attested tee=%s %s=%.32s... debug=%s",
+	    j->a.verifier->tee, j->a.verifier->log_claim,
 	    json_string_value(json_object_get(j->claims, j->a.verifier->log_claim)),
 	    json_is_true(json_object_get(j->claims, "debug")) ? "yes" : "no");
 	goto out;
@@ -601,6 +622,7 @@ struct release_job {
 	struct evhttp_request *req;
 	char path[256];
 	char kid[KW_B64URL_SHA256_SIZE];
+	char jkt[KW_B64URL_SHA256_SIZE];   /* the token's cnf.jkt (public), for the log */
 	char label[KW_STORE_LABEL_MAX];
 	uint8_t *tee_n, *tee_e;        /* copies of the token view's */
 	size_t tee_nlen, tee_elen;
@@ -637,6 +659,7 @@ static void
 release_done(int r, const struct hsm_result *res, void *arg)
 {
 	struct release_job *j = arg;
+	char repo[72];
 
 	if (r != 0) {
 		/* the HSM client logs deadline and hung-helper events once each */
@@ -653,7 +676,9 @@ release_done(int r, const struct hsm_result *res, void *arg)
 		goto out;
 	}
 	j->b->n_release_ok++;
-	kw_log_info("released '%s' to tee-key=%s (JWE RSA-OAEP/A256CBC-HS512)", j->path, j->kid);
+	kw_log_info_ev(KW_LOG_CTX(KW_EV_RELEASE, log_repo(j->path, repo),
+	    j->jkt[0] != '\0' ? j->jkt : NULL),
+	    "released '%s' to tee-key=%s (JWE RSA-OAEP/A256CBC-HS512)", j->path, j->kid);
 	kw_http_jose(j->req, res->u.release.jwe);
 out:
 	release_job_free(j);
@@ -888,7 +913,8 @@ release_judge(struct kw_broker *b, struct evhttp_request *req, const char *path,
 	snprintf(ri->repo, sizeof(ri->repo), "%s", w->repo);
 	*ret = d->target;
 	if (d->r_lookup != 0) {
-		kw_log_info_rl("release denied: no enabled key '%.60s'%s", path,
+		kw_log_info_ev_rl(KW_LOG_CTX(KW_EV_DENIAL, w->repo, tv->jkt),
+		    "release denied: no enabled key '%.60s'%s", path,
 		    d->r_lookup == KW_ERR_NOT_FOUND ? "" :
 		    " (store error)");
 		if (d->r_lookup == KW_ERR_NOT_FOUND)
@@ -905,7 +931,8 @@ release_judge(struct kw_broker *b, struct evhttp_request *req, const char *path,
 	}
 	if (d->r_policy != 0) {
 		b->n_release_denied++;
-		kw_log_info_rl("release of '%s' denied: no policy bound or the policy does not exist", path);
+		kw_log_info_ev_rl(KW_LOG_CTX(KW_EV_DENIAL, w->repo, tv->jkt),
+		    "release of '%s' denied: no policy bound or the policy does not exist", path);
 		audit_denial(b, req, path, tv, "policy", ret->policy[0] == '\0' ? "no policy bound" :
 		    "the bound policy does not exist", ret, NULL);
 		kw_http_problem(req, KW_PROBLEM_DENIED, "denied by policy");
@@ -925,7 +952,8 @@ release_judge(struct kw_broker *b, struct evhttp_request *req, const char *path,
 
 		b->n_release_denied++;
 		/* the reason goes to the log and to admins' explain; the workload learns "denied" */
-		kw_log_info_rl("release of '%s' denied by policy '%s' v%lld: %s%s%s (tee-key=%s)", path,
+		kw_log_info_ev_rl(KW_LOG_CTX(KW_EV_DENIAL, w->repo, tv->jkt),
+		    "release of '%s' denied by policy '%s' v%lld: %s%s%s (tee-key=%s)", path,
 		    ret->policy, (long long)ri->policy_version,
 		    reason != NULL ? reason : "could not evaluate", detail != NULL ? ": " : "",
 		    detail != NULL ? detail : "", tv->tee_kid);
@@ -1038,6 +1066,7 @@ release_granted(struct kw_broker *b, struct evhttp_request *req, const char *pat
 	j->tee_elen = tv->tee_elen;
 	snprintf(j->path, sizeof(j->path), "%s (v%d)", path, target.version);
 	memcpy(j->kid, tv->tee_kid, sizeof(j->kid));
+	snprintf(j->jkt, sizeof(j->jkt), "%s", tv->jkt != NULL ? tv->jkt : "");
 	memcpy(j->label, target.label, sizeof(j->label));
 	if (b->audit == NULL) {
 		release_start(j);    /* answers */

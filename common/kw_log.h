@@ -88,6 +88,7 @@ void kw_log_write_ctx(enum kw_log_level lvl, const char *func, int r, const stru
 #define kw_log_warn_ev(ctx, ...) kw_log_write_ctx(KW_LOG_WARN, __func__, 0, (ctx), __VA_ARGS__)
 #define kw_log_info_ev(ctx, ...) kw_log_write_ctx(KW_LOG_INFO, __func__, 0, (ctx), __VA_ARGS__)
 #define kw_log_info_r_ev(r, ctx, ...) kw_log_write_ctx(KW_LOG_INFO, __func__, (r), (ctx), __VA_ARGS__)
+#define kw_log_err_r_ev(r, ctx, ...) kw_log_write_ctx(KW_LOG_ERR, __func__, (r), (ctx), __VA_ARGS__)
 /* A compound literal for the ctx argument: KW_LOG_CTX(KW_EV_RELEASE, repo, jkt). */
 #define KW_LOG_CTX(ev, repo, jkt) (&(const struct kw_log_ctx){(ev), (repo), (jkt)})
 

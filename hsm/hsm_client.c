@@ -20,6 +20,9 @@
 #include "kw_log.h"
 #include "kw_util.h"
 
+/* The broker's log records about the helper carry KW_EVENT=hsm (kw_log.h). */
+#define HSM_EV KW_LOG_CTX(KW_EV_HSM, NULL, NULL)
+
 #define STOP_GRACE_MS 2000
 #define KILL_GRACE_MS 3000 /* SIGTERM -> SIGKILL */
 #define REAP_POLL_MS 20
@@ -362,7 +365,7 @@ check_deadlines(struct hsm_client *c, int64_t now)
 		}
 	}
 	if (expired > 0)
-		kw_log_warn("%lu HSM call(s) missed their deadline (%zu outstanding)", expired,
+		kw_log_warn_ev(HSM_EV, "%lu HSM call(s) missed their deadline (%zu outstanding)", expired,
 		    c->n_pending);
 	head = TAILQ_FIRST(&c->pending);
 	if (head != NULL && c->fd >= 0) {
@@ -371,11 +374,11 @@ check_deadlines(struct hsm_client *c, int64_t now)
 		if (now - started >= hung_after(c, head)) {
 			c->st.hung++;
 			if (c->socket_path != NULL)
-				kw_log_err("HSM helper at '%s' answered nothing for %lld ms with %zu "
+				kw_log_err_ev(HSM_EV, "HSM helper at '%s' answered nothing for %lld ms with %zu "
 				    "call(s) outstanding: declaring it hung and reconnecting on the next "
 				    "call", c->socket_path, (long long)(now - started), c->n_pending);
 			else
-				kw_log_err("HSM helper %ld answered nothing for %lld ms with %zu call(s) "
+				kw_log_err_ev(HSM_EV, "HSM helper %ld answered nothing for %lld ms with %zu call(s) "
 				    "outstanding: declaring it hung and ending it (SIGTERM, SIGKILL after "
 				    "%d s); the next call starts a new one", (long)c->pid,
 				    (long long)(now - started), c->n_pending, KILL_GRACE_MS / 1000);
@@ -428,7 +431,7 @@ connect_helper(struct hsm_client *c)
 		return KW_ERR_HSM;
 	}
 	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		kw_log_warn("cannot connect to the HSM helper at '%s': %s", c->socket_path,
+		kw_log_warn_ev(HSM_EV, "cannot connect to the HSM helper at '%s': %s", c->socket_path,
 		    strerror(errno));
 		close(fd);
 		return KW_ERR_HSM;
@@ -596,13 +599,13 @@ read_some(struct hsm_client *c)
 			return true;
 		if (n <= 0 || (size_t)n > HSM_PROTO_MAX) {
 			if (n > 0)
-				kw_log_err("helper reply too large; restarting it");
+				kw_log_err_ev(HSM_EV, "helper reply too large; restarting it");
 			else if (c->socket_path != NULL)
-				kw_log_warn("HSM helper at '%s' closed the connection (%s; a refused "
+				kw_log_warn_ev(HSM_EV, "HSM helper at '%s' closed the connection (%s; a refused "
 				    "peer is logged by keywarden-hsm)", c->socket_path,
 				    n == 0 ? "EOF" : strerror(errno));
 			else
-				kw_log_warn("helper %ld went away (%s)", (long)c->pid,
+				kw_log_warn_ev(HSM_EV, "helper %ld went away (%s)", (long)c->pid,
 				    n == 0 ? "EOF" : strerror(errno));
 			helper_down(c, 0);
 			return false;
@@ -610,7 +613,7 @@ read_some(struct hsm_client *c)
 		r = dispatch(c, c->rbuf, (size_t)n);
 		kw_wipe(c->rbuf, (size_t)n);    /* replies may carry random bytes */
 		if (r != 0) {
-			kw_log_err_r(r, "malformed helper reply; restarting it");
+			kw_log_err_r_ev(r, HSM_EV, "malformed helper reply; restarting it");
 			helper_down(c, 0);
 			return false;
 		}
@@ -665,7 +668,7 @@ enqueue(struct hsm_client *c, json_t *req, enum hsm_op op, int cls, hsm_client_c
 		c->st.rejected++;
 		if (now - c->last_full_log >= 1000) {
 			c->last_full_log = now;
-			kw_log_warn("HSM queue full (%zu calls outstanding): failing calls at once",
+			kw_log_warn_ev(HSM_EV, "HSM queue full (%zu calls outstanding): failing calls at once",
 			    c->n_pending);
 		}
 		r = KW_ERR_HSM;
@@ -1040,7 +1043,7 @@ hsm_client_start(struct event_base *base, const struct hsm_client_config *cfg,
 	}
 	/* the first probe waits for the helper's start-up (login, self test) */
 	if ((r = call_sync(c, &(struct hsm_args){.op = HSM_OP_PROBE}, CLS_ADMIN, &probe)) != 0) {
-		kw_log_err_r(r, "HSM helper probe failed");
+		kw_log_err_r_ev(r, HSM_EV, "HSM helper probe failed");
 		goto out;
 	}
 	c->probe = probe;

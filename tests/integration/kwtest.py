@@ -153,6 +153,7 @@ class Broker:
         self._tl = threading.local()    # response headers per client thread
         self.preexec_fn = None          # run in the broker's process before exec (e.g. setrlimit)
         self.env = {}                   # extra environment (the helper inherits it)
+        self.args = []                  # extra command-line arguments (e.g. --log-format json)
 
     @property
     def last_headers(self):
@@ -175,7 +176,7 @@ class Broker:
         self.logf = open(self.log_path, "ab")
         env = dict(os.environ, KEYWARDEN_TEST_CLOCK_FILE=self.clock_file)
         env.update(self.env)
-        self.proc = subprocess.Popen([KEYWARDEN, "--config", self.cfg_path],
+        self.proc = subprocess.Popen([KEYWARDEN, "--config", self.cfg_path] + self.args,
                                      stdout=self.logf, stderr=subprocess.STDOUT, env=env,
                                      preexec_fn=self.preexec_fn)
         deadline = time.time() + 30
