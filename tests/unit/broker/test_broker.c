@@ -856,6 +856,39 @@ test_config_store(void)
 #undef BASE
 }
 
+/* log: level and format, the older log_level */
+static void
+test_config_log(void)
+{
+#define BASE "{\"tls\":{\"certificate\":\"a\",\"private_key\":\"b\"},\"hsm\":{\"token\":\"t\",\"pin_file\":\"p\"}"
+	static const struct bad_config bad[] = {
+		{BASE ",\"log_level\":\"info\",\"log\":{\"level\":\"debug\"}}", "both set"},
+		{BASE ",\"log\":{\"level\":\"verbose\"}}", "log: \"level\" must be error, warn, info or debug"},
+		{BASE ",\"log_level\":\"loud\"}", "log: \"level\" must be"},
+		{BASE ",\"log\":{\"format\":\"yaml\"}}", "log: \"format\" must be text, json, journal or auto"},
+		{BASE ",\"log\":{\"format\":\"\"}}", "log: \"format\" must be a non-empty string"},
+		{BASE ",\"log\":{\"levels\":{}}}", "log: unknown key 'levels'"},
+		{BASE ",\"log\":[]}", "log must be an object"},
+	};
+	struct kw_config *c = NULL;
+	char eb[256];
+
+	CU_ASSERT_FATAL(load_cfg(BASE "}", &c, eb, sizeof(eb)) == 0);
+	CU_ASSERT_STRING_EQUAL(c->log_level, "info");
+	CU_ASSERT_STRING_EQUAL(c->log_format, "auto");
+	kw_config_free(c);
+	CU_ASSERT_FATAL(load_cfg(BASE ",\"log_level\":\"warn\"}", &c, eb, sizeof(eb)) == 0);
+	CU_ASSERT_STRING_EQUAL(c->log_level, "warn");
+	kw_config_free(c);
+	CU_ASSERT_FATAL(load_cfg(BASE ",\"log\":{\"level\":\"debug\",\"format\":\"json\"}}", &c, eb,
+	    sizeof(eb)) == 0);
+	CU_ASSERT_STRING_EQUAL(c->log_level, "debug");
+	CU_ASSERT_STRING_EQUAL(c->log_format, "json");
+	kw_config_free(c);
+	expect_config_errors(bad, KW_ARRAY_SIZE(bad));
+#undef BASE
+}
+
 /* hsm: deadlines, queue bound, socket mode (spawn-only keys refused there) */
 static void
 test_config_hsm(void)
@@ -1239,6 +1272,7 @@ main(void)
 	CU_add_test(s, "DPoP jti quota per token key", test_dpop_quota);
 	CU_add_test(s, "configuration", test_config);
 	CU_add_test(s, "config_hsm", test_config_hsm);
+	CU_add_test(s, "config_log", test_config_log);
 	CU_add_test(s, "config_tdx_pcs", test_config_tdx_pcs);
 
 	CU_add_test(s, "config_store", test_config_store);
