@@ -122,7 +122,10 @@ kw_sdnotify_send(struct kw_sdnotify *n, const char *assignments)
 	return 0;
 }
 
-/* Send "<head>STATUS=<status>" (head: "" or assignments ending in '\n'); status: escaped, one line. */
+/*
+ * Send "<head>STATUS=<status>" (head: "" or assignments ending in '\n');
+ * status is escaped to one line.
+ */
 static int
 send_status(struct kw_sdnotify *n, const char *head, const char *status)
 {

@@ -43,7 +43,10 @@ int kw_sdnotify_send(struct kw_sdnotify *n, const char *assignments) KW_WUR;
 int kw_sdnotify_ready(struct kw_sdnotify *n, const char *status);       /* READY=1\nSTATUS= */
 int kw_sdnotify_status(struct kw_sdnotify *n, const char *status);      /* STATUS= */
 int kw_sdnotify_watchdog(struct kw_sdnotify *n);                        /* WATCHDOG=1 */
-/* RELOADING=1\nMONOTONIC_USEC=<CLOCK_MONOTONIC now>\nSTATUS=<status> (systemd >= 253 wants the time) */
+/*
+ * RELOADING=1\nMONOTONIC_USEC=<CLOCK_MONOTONIC now>\nSTATUS=<status>
+ * (systemd >= 253 wants the time)
+ */
 int kw_sdnotify_reloading(struct kw_sdnotify *n, const char *status);
 int kw_sdnotify_stopping(struct kw_sdnotify *n, const char *status);    /* STOPPING=1\nSTATUS= */
 

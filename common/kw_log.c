@@ -364,35 +364,6 @@ vwrite_locked(enum kw_log_level lvl, const char *func, int r, const struct kw_lo
 	fflush(stderr);
 }
 
-void
-kw_log_write(enum kw_log_level lvl, const char *func, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (lvl > level_now())
-		return;
-	va_start(ap, fmt);
-	pthread_mutex_lock(&log_lock);
-	vwrite_locked(lvl, func, r, NULL, fmt, ap, "");
-	pthread_mutex_unlock(&log_lock);
-	va_end(ap);
-}
-
-void
-kw_log_write_ctx(enum kw_log_level lvl, const char *func, int r, const struct kw_log_ctx *ctx,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	if (lvl > level_now())
-		return;
-	va_start(ap, fmt);
-	pthread_mutex_lock(&log_lock);
-	vwrite_locked(lvl, func, r, ctx, fmt, ap, "");
-	pthread_mutex_unlock(&log_lock);
-	va_end(ap);
-}
-
 /* The token bucket of kw_log_write_rl; the caller holds log_lock. 1: write, with *suffix set. */
 static int
 ratelimit_take_locked(struct kw_log_ratelimit *rl, unsigned int burst, char *suffix, size_t n)
@@ -422,38 +393,60 @@ ratelimit_take_locked(struct kw_log_ratelimit *rl, unsigned int burst, char *suf
 	return 1;
 }
 
-void
-kw_log_write_rl(struct kw_log_ratelimit *rl, unsigned int burst, enum kw_log_level lvl,
-    const char *func, int r, const char *fmt, ...)
+/* Every entry point ends here: level, rate limit (rl may be NULL), one record under the lock. */
+static void KW_PRINTF(7, 0)
+vlog(struct kw_log_ratelimit *rl, unsigned int burst, enum kw_log_level lvl, const char *func,
+    int r, const struct kw_log_ctx *ctx, const char *fmt, va_list ap)
 {
 	char suffix[64] = "";
-	va_list ap;
 
 	if (lvl > level_now())
 		return;
 	pthread_mutex_lock(&log_lock);
-	if (ratelimit_take_locked(rl, burst, suffix, sizeof(suffix))) {
-		va_start(ap, fmt);
-		vwrite_locked(lvl, func, r, NULL, fmt, ap, suffix);
-		va_end(ap);
-	}
+	if (rl == NULL || ratelimit_take_locked(rl, burst, suffix, sizeof(suffix)))
+		vwrite_locked(lvl, func, r, ctx, fmt, ap, suffix);
 	pthread_mutex_unlock(&log_lock);
+}
+
+void
+kw_log_write(enum kw_log_level lvl, const char *func, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(NULL, 0, lvl, func, r, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+kw_log_write_ctx(enum kw_log_level lvl, const char *func, int r, const struct kw_log_ctx *ctx,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(NULL, 0, lvl, func, r, ctx, fmt, ap);
+	va_end(ap);
+}
+
+void
+kw_log_write_rl(struct kw_log_ratelimit *rl, unsigned int burst, enum kw_log_level lvl,
+    const char *func, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(rl, burst, lvl, func, r, NULL, fmt, ap);
+	va_end(ap);
 }
 
 void
 kw_log_write_rl_ctx(struct kw_log_ratelimit *rl, unsigned int burst, enum kw_log_level lvl,
     const char *func, int r, const struct kw_log_ctx *ctx, const char *fmt, ...)
 {
-	char suffix[64] = "";
 	va_list ap;
 
-	if (lvl > level_now())
-		return;
-	pthread_mutex_lock(&log_lock);
-	if (ratelimit_take_locked(rl, burst, suffix, sizeof(suffix))) {
-		va_start(ap, fmt);
-		vwrite_locked(lvl, func, r, ctx, fmt, ap, suffix);
-		va_end(ap);
-	}
-	pthread_mutex_unlock(&log_lock);
+	va_start(ap, fmt);
+	vlog(rl, burst, lvl, func, r, ctx, fmt, ap);
+	va_end(ap);
 }

@@ -79,7 +79,10 @@ struct kw_log_ctx {
 	const char *repository;   /* NULL: none */
 	const char *jkt;          /* NULL: none */
 };
-/* The event's KW_EVENT name and MESSAGE_ID (32 lower-case hex digits); NULL for NONE or out of range. */
+/*
+ * The event's KW_EVENT name and MESSAGE_ID (32 lower-case hex digits); NULL
+ * for KW_EV_NONE or out of range.
+ */
 const char *kw_log_event_name(enum kw_log_event ev);
 const char *kw_log_event_message_id(enum kw_log_event ev);
 void kw_log_write_ctx(enum kw_log_level lvl, const char *func, int r, const struct kw_log_ctx *ctx,
@@ -87,8 +90,10 @@ void kw_log_write_ctx(enum kw_log_level lvl, const char *func, int r, const stru
 #define kw_log_err_ev(ctx, ...) kw_log_write_ctx(KW_LOG_ERR, __func__, 0, (ctx), __VA_ARGS__)
 #define kw_log_warn_ev(ctx, ...) kw_log_write_ctx(KW_LOG_WARN, __func__, 0, (ctx), __VA_ARGS__)
 #define kw_log_info_ev(ctx, ...) kw_log_write_ctx(KW_LOG_INFO, __func__, 0, (ctx), __VA_ARGS__)
-#define kw_log_info_r_ev(r, ctx, ...) kw_log_write_ctx(KW_LOG_INFO, __func__, (r), (ctx), __VA_ARGS__)
-#define kw_log_err_r_ev(r, ctx, ...) kw_log_write_ctx(KW_LOG_ERR, __func__, (r), (ctx), __VA_ARGS__)
+#define kw_log_info_r_ev(r, ctx, ...) \
+	kw_log_write_ctx(KW_LOG_INFO, __func__, (r), (ctx), __VA_ARGS__)
+#define kw_log_err_r_ev(r, ctx, ...) \
+	kw_log_write_ctx(KW_LOG_ERR, __func__, (r), (ctx), __VA_ARGS__)
 /* A compound literal for the ctx argument: KW_LOG_CTX(KW_EV_RELEASE, repo, jkt). */
 #define KW_LOG_CTX(ev, repo, jkt) (&(const struct kw_log_ctx){(ev), (repo), (jkt)})
 

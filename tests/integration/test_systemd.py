@@ -27,6 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kwtest  # noqa: E402
 from kwtest import Attester, Broker, b64u, policy_for  # noqa: E402
+from test_hsm_faults import helper_pid  # noqa: E402
 
 RES = "demo/key/disk"
 DENIED = "demo/key/other"
@@ -215,21 +216,6 @@ def t_journal_fields(b):
     assert "released '" not in b.log() and "issued token" not in b.log(), b.log()[-2000:]
 
 
-def helper_pid(b):
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    st = f.read()
-            except OSError:
-                continue
-            rp = st.rindex(")")
-            fields = st[rp + 2:].split()
-            if int(fields[1]) == b.proc.pid and "keywarden-hsm" in st[:rp] and fields[0] != "Z":
-                return int(d)
-    raise AssertionError("no helper child")
-
-
 def t_helper_down_degraded(b):
     pid = helper_pid(b)
     with open("/proc/%d/environ" % pid, "rb") as f:
@@ -396,21 +382,8 @@ TESTS = [t_ready_after_listeners, t_watchdog_pings, t_journal_fields, t_helper_d
          t_sigterm_stopping]
 
 
-def timed(t):
-    def run(b):
-        t0 = time.monotonic()
-        try:
-            t(b)
-        finally:
-            print("     %s: %.1f s" % (t.__name__, time.monotonic() - t0))
-    run.__name__ = t.__name__
-    return run
-
-
 def main():
-    t0 = time.monotonic()
     b = Broker()
-    print("     setup-local.sh: %.1f s" % (time.monotonic() - t0))
     nsock = os.path.join(b.dir, "notify.sock")
     jsock = os.path.join(b.dir, "journal.sock")
 
@@ -432,7 +405,7 @@ def main():
              "KEYWARDEN_TEST_JOURNAL_SOCKET": jsock,
              "JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)}
     try:
-        return kwtest.run_tests(b, [timed(t) for t in TESTS], setup=setup)
+        return kwtest.run_tests(b, TESTS, setup=setup)
     finally:
         S.notify.close()
         S.journal.close()
