@@ -24,6 +24,15 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 /* the journal's native socket; under log_lock */
 static char journal_path[108] = "/run/systemd/journal/socket";
 static int journal_fd = -1;
+static long long journal_retry_at;   /* CLOCK_MONOTONIC second before which stderr is used */
+
+/*
+ * A send blocks like sd_journal_send's, so that a busy journal slows us down
+ * rather than losing records, but at most this long; then the record and
+ * those of the next JOURNAL_BACKOFF_S seconds go to stderr as text lines.
+ */
+#define JOURNAL_SEND_TIMEOUT_MS 1000
+#define JOURNAL_BACKOFF_S 10
 
 /*
  * KW_EVENT names and MESSAGE_IDs: stable forever (operators filter on them
@@ -140,6 +149,7 @@ kw_log_set_journal_socket(const char *path)
 		return KW_ERR_INVALID_ARG;
 	pthread_mutex_lock(&log_lock);
 	snprintf(journal_path, sizeof(journal_path), "%s", path);
+	journal_retry_at = 0;    /* a new socket is tried at once */
 	pthread_mutex_unlock(&log_lock);
 	return 0;
 }
@@ -258,19 +268,28 @@ jfield(char *out, size_t outsz, size_t *o, const char *key, const char *val)
 static int
 journal_send_locked(const char *buf, size_t len)
 {
+	const struct timeval tmo = {.tv_sec = JOURNAL_SEND_TIMEOUT_MS / 1000,
+		.tv_usec = (JOURNAL_SEND_TIMEOUT_MS % 1000) * 1000};
 	struct sockaddr_un sa;
+	struct timespec now;
 
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if ((long long)now.tv_sec < journal_retry_at)
+		return -1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, journal_path, strlen(journal_path) + 1);
-	if (journal_fd < 0 &&
-	    (journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	/* a blocking send: the journal applies back-pressure rather than losing records */
+	if (journal_fd < 0) {
+		if ((journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+			goto fail;
+		(void)setsockopt(journal_fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
+	}
 	if (sendto(journal_fd, buf, len, MSG_NOSIGNAL, (const struct sockaddr *)&sa,
-	    (socklen_t)sizeof(sa)) < 0)
-		return -1;
-	return 0;
+	    (socklen_t)sizeof(sa)) >= 0)
+		return 0;
+fail:
+	journal_retry_at = (long long)now.tv_sec + JOURNAL_BACKOFF_S;
+	return -1;
 }
 
 /* An untrusted field value (repository, jkt): escaped and cut like kw_log_escape. */

@@ -331,6 +331,53 @@ test_journal_native(void)
 	kw_log_set_format(KW_LOG_FMT_TEXT);
 }
 
+/* A journal that takes nothing more: one send waits its bounded time, then stderr for a while. */
+static void
+test_journal_stalled(void)
+{
+	char path[256], errpath[256];
+	struct stat st;
+	uint64_t t0, t1 = 0, t2;
+	int fd, saved, n;
+
+	snprintf(path, sizeof(path), "%s/stalled.sock", test_tmpdir());
+	snprintf(errpath, sizeof(errpath), "%s/stderr-stalled", test_tmpdir());
+	fd = bind_dgram(path);    /* never read */
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(kw_log_set_journal_socket(path), 0);
+	kw_log_init("kwtest", KW_LOG_INFO);
+	kw_log_set_format(KW_LOG_FMT_JOURNAL);
+	stderr_to(errpath, &saved);
+	t0 = mono_usec();
+	/* the queue fills (net.unix.max_dgram_qlen datagrams, or the buffer); then one send times out */
+	for (n = 0; n < 5000; n++) {
+		kw_log_info("record %d", n);
+		if (stat(errpath, &st) == 0 && st.st_size > 0)
+			break;
+	}
+	t1 = mono_usec();
+	/* the next record goes to stderr at once (no second wait) */
+	kw_log_info("after the stall");
+	t2 = mono_usec();
+	restore_stderr(saved);
+	kw_log_set_format(KW_LOG_FMT_TEXT);
+	CHECKF(n < 5000, "no record reached stderr after %d records", n);
+	CHECKF(t1 - t0 >= 900000 && t1 - t0 < 10000000, "the stalled send took %llu us",
+	    (unsigned long long)(t1 - t0));
+	CHECKF(t2 - t1 < 500000, "a record during the backoff took %llu us",
+	    (unsigned long long)(t2 - t1));
+	CU_ASSERT_EQUAL(stat(errpath, &st), 0);
+	{
+		uint8_t *text = NULL;
+		size_t tlen = 0;
+
+		CU_ASSERT_EQUAL_FATAL(test_slurp(errpath, &text, &tlen), 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr((char *)text, "test_journal_stalled: after the stall\n"));
+		free(text);
+	}
+	close(fd);
+}
+
 static void
 test_json_lines(void)
 {
@@ -436,6 +483,7 @@ main(void)
 	TEST_ADD(s, test_abstract_socket);
 	TEST_ADD(s, test_watchdog_env_and_bad_addresses);
 	TEST_ADD(s, test_journal_native);
+	TEST_ADD(s, test_journal_stalled);
 	TEST_ADD(s, test_json_lines);
 	TEST_ADD(s, test_journal_stream_match);
 	return test_end(0);
