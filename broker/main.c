@@ -877,8 +877,10 @@ main(int argc, char **argv)
 	if (sd.n != NULL) {
 		/* the listeners are bound and the helper passed its probe (start_hsm): ready */
 		uint64_t wd = kw_sdnotify_watchdog_usec(sd.n);
-		struct timeval wtv = {.tv_sec = (time_t)(wd / 2 / 1000000U),
-			.tv_usec = (suseconds_t)(wd / 2 % 1000000U)};
+		/* half the interval, as sd_watchdog_enabled(3) advises; never a busy timer */
+		uint64_t half = wd / 2 < 10000U ? 10000U : wd / 2;
+		struct timeval wtv = {.tv_sec = (time_t)(half / 1000000U),
+			.tv_usec = (suseconds_t)(half % 1000000U)};
 		struct timeval htv = {.tv_sec = 2};
 		char st[80];
 
@@ -892,7 +894,7 @@ main(int argc, char **argv)
 		(void)kw_sdnotify_ready(sd.n, st);
 		if (wd != 0)
 			kw_log_info("systemd watchdog: WATCHDOG=1 every %llu ms from the event loop",
-			    (unsigned long long)(wd / 2000U));
+			    (unsigned long long)(half / 1000U));
 	}
 	kw_log_info_ev(KW_LOG_CTX(KW_EV_START, NULL, NULL), "keywarden %s ready (%u appraisal "
 	    "workers, store %s)", KW_VERSION, b.cfg->workers,
