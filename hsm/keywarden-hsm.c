@@ -25,6 +25,7 @@
 #include "hsm_proto.h"
 #include "hsm_req.h"
 #include "hsm_supervise.h"
+#include "hsm_uri.h"
 #include "kw_b64url.h"
 #include "kw_json.h"
 #include "kw_log.h"
@@ -67,16 +68,19 @@ struct helper {
 	unsigned long releases, recycles, since_recycle, signs;
 };
 
+/* --token, parsed (hsm_uri.h); static: it lives until the process exits */
+static struct hsm_token_cfg tc;
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: keywarden-hsm --module PATH --token LABEL --pin-file PATH\n"
+	    "usage: keywarden-hsm --module PATH --token LABEL|URI --pin-file PATH\n"
 	    "                     [--recycle-after N] [--log-level error|warn|info|debug]\n"
 	    "                     [--softhsm2-conf PATH] [--release-assembly hsm|helper]\n"
 	    "                     [--allow-user NAME|--allow-uid N]...\n"
 	    "       keywarden-hsm --listen PATH (--allow-user NAME|--allow-uid N)...\n"
-	    "                     --module PATH --token LABEL --pin-file PATH [--socket-mode MODE]\n"
+	    "                     --module PATH --token LABEL|URI --pin-file PATH [--socket-mode MODE]\n"
 	    "                     [--softhsm2-conf PATH] [--recycle-after N] [--log-level L]\n"
 	    "                     [--release-assembly hsm|helper]\n"
 	    "Without --listen: speaks the keywarden HSM protocol on fd %d (started by keywarden,\n"
@@ -84,6 +88,9 @@ usage(FILE *f)
 	    "With --listen: the supervisor. It accepts broker connections on PATH (or on the\n"
 	    "socket systemd passes, LISTEN_FDS), refuses peers whose uid is not allowed, and\n"
 	    "starts a fresh serving helper for each session; it never loads the module.\n"
+	    "  --token            the token's label, or a PKCS#11 URI (RFC 7512) such as\n"
+	    "                     pkcs11:token=kw;serial=...?module-path=/lib.so&pin-source=file:/pin\n"
+	    "                     (module-path and pin-source then replace --module and --pin-file)\n"
 	    "  --recycle-after N  C_Finalize/C_Initialize after every N releases\n"
 	    "                     (default %d; 0 = never)\n"
 	    "  --socket-mode MODE mode of the socket the supervisor creates (octal, default 0660)\n"
@@ -154,10 +161,11 @@ do_probe(struct helper *h, const struct hsm_req *req, json_t **ret, const char *
 	(void)req;
 	(void)reterr_detail;
 	/* The token may have been unavailable at start: the probe retries the self test. */
-	return new_object(ret, "{s:s,s:s,s:[s*],s:s}", "token", h->token, "module",
+	return new_object(ret, "{s:s,s:s,s:[s*],s:s,s:s*}", "token", h->token, "module",
 	    hsm_p11_module_desc(h->p11), "profiles",
 	    selftest_passed(h, &detail) ? HSM_PROFILE_RSA_OAEP_A256CBC_HS512 : NULL, "assembly",
-	    hsm_p11_helper_assembly(h->p11) ? "helper" : "hsm");
+	    hsm_p11_helper_assembly(h->p11) ? "helper" : "hsm", "token_uri",
+	    hsm_p11_token_uri(h->p11));
 }
 
 static int
@@ -682,7 +690,7 @@ main(int argc, char **argv)
 	const char *module = NULL, *pin_file = NULL, *detail = NULL, *recycle = NULL;
 	const char *level = NULL, *conf = NULL, *assembly = NULL;
 	enum kw_log_level lvl = KW_LOG_INFO;
-	char *end, self[PATH_MAX];
+	char *end, self[PATH_MAX], eb[300];
 	unsigned long m;
 	ssize_t sl;
 	int c, r, type;
@@ -762,7 +770,28 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || module == NULL || h.token == NULL || pin_file == NULL) {
+	if (optind != argc || h.token == NULL) {
+		usage(stderr);
+		return 2;
+	}
+	/* a URI's module-path and pin-source stand for --module and --pin-file, never both */
+	if ((r = hsm_token_cfg_parse(h.token, NULL, &tc, eb, sizeof(eb))) != 0) {
+		kw_log_err("--token: %s", r == KW_ERR_NOMEM ? "out of memory" : eb);
+		return 2;
+	}
+	if ((tc.module_path != NULL && module != NULL) || (tc.pin_file != NULL && pin_file != NULL)) {
+		kw_log_err("--token's %s and %s both name the %s; give one",
+		    tc.module_path != NULL && module != NULL ? "module-path" : "pin-source",
+		    tc.module_path != NULL && module != NULL ? "--module" : "--pin-file",
+		    tc.module_path != NULL && module != NULL ? "module" : "PIN file");
+		return 2;
+	}
+	h.token = tc.token;
+	if (module == NULL)
+		module = tc.module_path;
+	if (pin_file == NULL)
+		pin_file = tc.pin_file;
+	if (module == NULL || pin_file == NULL) {
 		usage(stderr);
 		return 2;
 	}
