@@ -92,12 +92,15 @@ check_names(const char *s, size_t len, char sep, const char *const *names, size_
 	return 0;
 }
 
-/* A fixed-size, space-padded token-info field without control bytes. */
+/*
+ * A fixed-size token-info field without control bytes: space-padded when
+ * the URI set it, all zero (match anything) when not; %00 was refused.
+ */
 static bool
 field_clean(const unsigned char *f, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (f[i] < 0x20 || f[i] == 0x7f)
+		if ((f[i] != 0 && f[i] < 0x20) || f[i] == 0x7f)
 			return false;
 	return true;
 }
