@@ -69,6 +69,7 @@ load_token_keys_sync(struct kw_broker *b, int create_if_none)
 {
 	struct hsm_result *res = NULL;
 	struct kw_token_keys *ks = NULL;
+	char *uri;
 	int r;
 
 	if ((r = hsm_client_call_sync(b->hsm, &(struct hsm_args){.op = HSM_OP_TOKEN_KEYS},
@@ -93,8 +94,14 @@ load_token_keys_sync(struct kw_broker *b, int create_if_none)
 	b->token_keys = ks;
 	if (kw_token_keys_active(ks) == NULL)
 		return KW_ERR_NOT_FOUND;
-	kw_log_info("token-signing key %s (%zu key(s) in the HSM)", kw_token_keys_active(ks)->kid,
-	    ks->n);
+	/* the HSM object by its PKCS#11 URI (the private half; docs/hsm.md), when known */
+	uri = NULL;
+	if (b->hsm_token_uri != NULL)
+		(void)hsm_uri_object(b->hsm_token_uri, kw_token_keys_active(ks)->label, NULL, 0,
+		    HSM_URI_PRIVATE, &uri);
+	kw_log_info("token-signing key %s (%zu key(s) in the HSM)%s%s", kw_token_keys_active(ks)->kid,
+	    ks->n, uri != NULL ? ", HSM object " : "", uri != NULL ? uri : "");
+	free(uri);
 	return 0;
 }
 

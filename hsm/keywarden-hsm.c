@@ -141,6 +141,43 @@ new_object(json_t **ret, const char *fmt, ...)
 	return *ret != NULL ? 0 : KW_ERR_NOMEM;
 }
 
+/*
+ * The PKCS#11 URI (RFC 7512) of an object on our token, for log lines:
+ * the label and type on the token the helper found (plen > 0: a stored
+ * secret's CKA_ID too). Only the label when there is no token URI yet or
+ * no memory. Valid until the next call.
+ */
+static const char *
+obj_uri(const struct helper *h, const char *label, enum hsm_uri_type type, size_t plen)
+{
+	static char buf[1024];
+	const char *tok = hsm_p11_token_uri(h->p11);
+	char *u = NULL;
+	int r;
+
+	if (tok == NULL)
+		return label;
+	r = plen > 0 ? hsm_uri_secret(tok, label, plen, &u) :
+	    hsm_uri_object(tok, label, NULL, 0, type, &u);
+	if (r != 0 || strlen(u) >= sizeof(buf)) {
+		free(u);
+		return label;
+	}
+	snprintf(buf, sizeof(buf), "%s", u);
+	free(u);
+	return buf;
+}
+
+/* obj_uri of seal key version v (kw-seal/<v>, a secret key). */
+static const char *
+seal_uri(const struct helper *h, int64_t v)
+{
+	static char label[48]; /* obj_uri may return it */
+
+	snprintf(label, sizeof(label), HSM_SEAL_LABEL_PREFIX "%lld", (long long)v);
+	return obj_uri(h, label, HSM_URI_SECRET_KEY, 0);
+}
+
 /* Whether the release profile works; the self test is tried again until it passes. */
 static bool
 selftest_passed(struct helper *h, const char **reterr_detail)
@@ -281,7 +318,7 @@ do_token_key_new(struct helper *h, const struct hsm_req *req, json_t **ret,
 		*reterr_detail = "token key is not a valid P-256 public key";
 		return r == KW_ERR_NOMEM ? r : KW_ERR_HSM;
 	}
-	kw_log_info("token key '%s' generated", k.label);
+	kw_log_info("token key %s generated", obj_uri(h, k.label, HSM_URI_PRIVATE, 0));
 	return 0;
 }
 
@@ -332,7 +369,7 @@ do_audit_key(struct helper *h, const struct hsm_req *req, json_t **ret,
 	    json_object_get(e, "kid"), "jwk", json_object_get(e, "jwk"));
 	json_decref(e);
 	if (r == 0 && generated)
-		kw_log_info("audit key '%s' generated", k.label);
+		kw_log_info("audit key %s generated", obj_uri(h, k.label, HSM_URI_PRIVATE, 0));
 	return r;
 }
 
@@ -378,7 +415,8 @@ do_seal_keys(struct helper *h, const struct hsm_req *req, json_t **ret,
 	if ((r = new_object(ret, "{s:O}", "keys", arr)) != 0)
 		goto out;
 	if (created)
-		kw_log_info("seal key version %lld generated", (long long)k[n - 1].version);
+		kw_log_info("seal key version %lld generated (%s)", (long long)k[n - 1].version,
+		    seal_uri(h, k[n - 1].version));
 	r = 0;
 out:
 	json_decref(arr);    /* wiped by the JSON allocator when freed */
@@ -397,8 +435,8 @@ do_seal_key_new(struct helper *h, const struct hsm_req *req, json_t **ret,
 	if ((r = hsm_p11_seal_key_new(h->p11, req->now_set ? req->now : (int64_t)time(NULL), &v,
 	    &destroyed, reterr_detail)) != 0)
 		return r;
-	kw_log_info("seal key version %lld generated; %zu old seal key object(s) destroyed",
-	    (long long)v, destroyed);
+	kw_log_info("seal key version %lld generated (%s); %zu old seal key object(s) destroyed",
+	    (long long)v, seal_uri(h, v), destroyed);
 	return new_object(ret, "{s:I}", "version", (json_int_t)v);
 }
 
@@ -411,7 +449,7 @@ do_token_key_destroy(struct helper *h, const struct hsm_req *req, json_t **ret,
 	(void)ret;
 	if ((r = hsm_p11_token_key_destroy(h->p11, req->label, reterr_detail)) != 0)
 		return r;
-	kw_log_info("token key '%s' destroyed", req->label);
+	kw_log_info("token key %s destroyed", obj_uri(h, req->label, HSM_URI_PRIVATE, 0));
 	return 0;
 }
 
@@ -460,7 +498,7 @@ do_destroy(struct helper *h, const struct hsm_req *req, json_t **ret, const char
 	if ((r = hsm_p11_destroy(h->p11, req->label, &destroyed, reterr_detail)) != 0)
 		return r;
 	if (destroyed)
-		kw_log_info("key '%s' destroyed", req->label);
+		kw_log_info("key %s destroyed", obj_uri(h, req->label, HSM_URI_SECRET_KEY, 0));
 	return new_object(ret, "{s:b}", "destroyed", destroyed);
 }
 
@@ -499,7 +537,8 @@ do_import(struct helper *h, const struct hsm_req *req, json_t **ret, const char 
 		    *reterr_detail != NULL ? *reterr_detail : kw_strerror(r));
 		return r;
 	}
-	kw_log_info("key '%s' imported (%s, %zu bytes)", req->label, hsm_kind_name(req->kind),
+	kw_log_info("key %s imported (%s, %zu bytes)",
+	    obj_uri(h, req->label, HSM_URI_SECRET_KEY, req->length), hsm_kind_name(req->kind),
 	    req->length);
 	return new_object(ret, "{s:b,s:s,s:I}", "created", 1, "kind", hsm_kind_name(req->kind),
 	    "length", (json_int_t)req->length);

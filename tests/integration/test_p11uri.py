@@ -8,7 +8,8 @@ hsm.pin_file are gone. It must start and release a key. Then:
 
 * `kwctl key show` prints one object URI per version, and p11tool (GnuTLS,
   an independent PKCS#11 consumer) finds exactly that object with the same
-  module, by the URI alone;
+  module, by the URI alone; so do the token-signing key's URI in the
+  broker's log and the seal key's in the helper's;
 * configurations that must not start, each checked with a one-line error:
   a URI whose token does not exist (a real start: the helper runs, finds no
   token, and the broker refuses), pin-value, a URI and hsm.module /
@@ -20,6 +21,7 @@ The old separate keys are what every other integration test uses
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -111,6 +113,19 @@ def t_key_show_uris_found_by_p11tool(b):
     assert len(p11tool_objects(b, TOKEN)) > 2
 
 
+def t_logged_uris_found_by_p11tool(b):
+    """The token-signing key (broker log) and the seal key (helper log) named by URI."""
+    log = b.log()
+    tok = re.search(r"token-signing key \S+ \(1 key\(s\) in the HSM\), HSM object (pkcs11:\S+)", log)
+    seal = re.search(r"seal key version (\d+) generated \((pkcs11:\S+)\)", log)
+    assert tok and seal, log[-3000:]
+    assert "type=private" in tok.group(1) and "type=secret-key" in seal.group(2)
+    objs = p11tool_objects(b, tok.group(1))
+    assert len(objs) == 1 and objs[0].get("Label", "").startswith("kw-token/"), objs
+    objs = p11tool_objects(b, seal.group(2))
+    assert len(objs) == 1 and objs[0].get("Label") == "kw-seal/" + seal.group(1), objs
+
+
 def refused_at_check(b, cfg, name, want):
     path = write_config(b, cfg, name)
     p = subprocess.run([kwtest.KEYWARDEN, "--config", path, "--check-config"],
@@ -183,7 +198,8 @@ def main():
     write_config(b, cfg, "keywarden.json")
     assert "module" not in cfg["hsm"] and "pin_file" not in cfg["hsm"]
     rc = kwtest.run_tests(b, [t_starts_by_uri_and_releases, t_key_show_uris_found_by_p11tool,
-                              t_bad_configs_refused, t_no_matching_token])
+                              t_logged_uris_found_by_p11tool, t_bad_configs_refused,
+                              t_no_matching_token])
     if "nomatch_s" in state:
         print("no-match start refused after %.2f s" % state["nomatch_s"])
     return rc
