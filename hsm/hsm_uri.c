@@ -18,14 +18,17 @@
 #define SCHEME_LEN 7
 #define NAME_SHOWN 40 /* bytes of an attribute name quoted in an error */
 
+/* KW_ERR_CONFIG, with the reason in eb unless the caller wants none (eb NULL or el 0). */
 static int KW_PRINTF(3, 4)
 uri_err(char *eb, size_t el, const char *fmt, ...)
 {
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(eb, el, fmt, ap);
-	va_end(ap);
+	if (eb != NULL && el > 0) {
+		va_start(ap, fmt);
+		(void)vsnprintf(eb, el, fmt, ap);
+		va_end(ap);
+	}
 	return KW_ERR_CONFIG;
 }
 

@@ -38,7 +38,8 @@ struct hsm_token_cfg {
  * Parse s, a token label (1..32 bytes) or a token URI. A relative path in
  * pin-source is resolved against dir (NULL: refused). 0 and *ret filled
  * (hsm_token_cfg_clear frees it), or KW_ERR_CONFIG with a one-line reason in
- * eb (it never quotes more than 40 bytes of s), or KW_ERR_NOMEM. Refused:
+ * eb (it never quotes more than 40 bytes of s; eb may be NULL, el 0: no
+ * reason wanted), or KW_ERR_NOMEM. Refused:
  * an empty or over-long URI, spaces or control characters (percent-encode
  * them), %00, bad percent-encoding, unknown, vendor (x-...) or repeated
  * attributes, object attributes (object, id, type), pin-value,

@@ -290,6 +290,26 @@ has_profile(const struct hsm_result *p)
 	return false;
 }
 
+/*
+ * Whether a helper started with --token uri finds a token: its probe has a
+ * token_uri and the profile (login and self test passed). Without one the
+ * helper keeps running and its probe says so (neither).
+ */
+static bool
+uri_finds(const char *uri)
+{
+	struct hsm_client *c = uri_client(uri);
+	const struct hsm_result *p;
+	bool found;
+
+	CU_ASSERT_FATAL(c != NULL);
+	p = hsm_client_start_probe(c);
+	found = p->u.probe.token_uri != NULL;
+	CU_ASSERT_EQUAL(found, has_profile(p));
+	hsm_client_free(c);
+	return found;
+}
+
 static void
 test_helper_by_uri(void)
 {
@@ -314,26 +334,11 @@ test_helper_by_uri(void)
 	    0);
 	hsm_client_free(c);
 
-	/* library and slot attributes are matched as well */
-	c = uri_client("pkcs11:library-manufacturer=SoftHSM;library-description=Implementation%20of"
-	    "%20PKCS11;token=kwtest");
-	CU_ASSERT_FATAL(c != NULL);
-	CU_ASSERT_TRUE(has_profile(hsm_client_start_probe(c)));
-	hsm_client_free(c);
-	c = uri_client("pkcs11:library-manufacturer=Other;token=kwtest");
-	CU_ASSERT_FATAL(c != NULL);
-	p = hsm_client_start_probe(c);
-	CU_ASSERT_FALSE(has_profile(p));
-	CU_ASSERT_PTR_NULL(p->u.probe.token_uri);
-	hsm_client_free(c);
-
-	/* no such token: the helper runs, has no token, and says so in its probe */
-	c = uri_client("pkcs11:token=kwtest;serial=0000000000000000");
-	CU_ASSERT_FATAL(c != NULL);
-	p = hsm_client_start_probe(c);
-	CU_ASSERT_FALSE(has_profile(p));
-	CU_ASSERT_PTR_NULL(p->u.probe.token_uri);
-	hsm_client_free(c);
+	/* library attributes are matched as well; a URI no token fits finds none */
+	CU_ASSERT_TRUE(uri_finds("pkcs11:library-manufacturer=SoftHSM;library-description="
+	    "Implementation%20of%20PKCS11;token=kwtest"));
+	CU_ASSERT_FALSE(uri_finds("pkcs11:library-manufacturer=Other;token=kwtest"));
+	CU_ASSERT_FALSE(uri_finds("pkcs11:token=kwtest;serial=0000000000000000"));
 }
 
 int
