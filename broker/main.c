@@ -518,8 +518,9 @@ load_tpm_trust(struct kw_broker *b)
 
 /*
  * hsm.token against the helper's probe: a label must be the helper's
- * --token; a URI must fit the token the helper found (its token_uri, which
- * it reports only once it has found one). One line on failure.
+ * --token or the label of the token it found; a URI must fit the token the
+ * helper found (its token_uri, which it reports only once it has found
+ * one). One line on failure.
  */
 static int
 check_token(const char *want, const struct hsm_result *probe)
@@ -529,7 +530,8 @@ check_token(const char *want, const struct hsm_result *probe)
 	int r;
 
 	if (!hsm_uri_is_uri(want)) {
-		if (strcmp(probe->u.probe.token, want) == 0)
+		/* the helper's --token, or the label of the token its --token URI found */
+		if (strcmp(probe->u.probe.token, want) == 0 || hsm_uri_token_label_is(have, want))
 			return 0;
 		kw_log_err("the HSM helper serves token '%s', not hsm.token '%s'; refusing to start",
 		    probe->u.probe.token, want);

@@ -397,6 +397,24 @@ out:
 	return r;
 }
 
+bool
+hsm_uri_token_label_is(const char *have, const char *label)
+{
+	P11KitUri *h;
+	CK_UTF8CHAR want[sizeof(((CK_TOKEN_INFO *)NULL)->label)];
+	size_t ll = label != NULL ? strlen(label) : 0;
+	bool r = false;
+
+	if (have == NULL || ll == 0 || ll > sizeof(want) || (h = p11_kit_uri_new()) == NULL)
+		return false;
+	memset(want, ' ', sizeof(want));
+	memcpy(want, label, ll);
+	if (p11_kit_uri_parse(have, P11_KIT_URI_FOR_TOKEN, h) == P11_KIT_URI_OK)
+		r = memcmp(p11_kit_uri_get_token_info(h)->label, want, sizeof(want)) == 0;
+	p11_kit_uri_free(h);
+	return r;
+}
+
 int
 hsm_uri_object(const char *token_uri, const char *label, const void *id, size_t idlen,
     enum hsm_uri_type type, char **ret)

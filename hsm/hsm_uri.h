@@ -68,6 +68,9 @@ void hsm_uri_free(struct hsm_uri *u);
  */
 int hsm_uri_token_fits(const char *want, const char *have, char *eb, size_t el);
 
+/* Whether the token URI have (a probe's token_uri) names a token labelled label. */
+bool hsm_uri_token_label_is(const char *have, const char *label);
+
 /* The object classes keywarden names in URIs (RFC 7512 "type"). */
 enum hsm_uri_type {
 	HSM_URI_SECRET_KEY,

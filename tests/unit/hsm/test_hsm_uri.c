@@ -262,6 +262,14 @@ test_token_fits(void)
 	    KW_ERR_CONFIG);
 	CU_ASSERT_EQUAL(hsm_uri_token_fits("pkcs11:token=keywarden", "garbage", eb, sizeof(eb)),
 	    KW_ERR_HSM);
+	/* a label against the helper's token URI */
+	CU_ASSERT_TRUE(hsm_uri_token_label_is(have, "keywarden"));
+	CU_ASSERT_FALSE(hsm_uri_token_label_is(have, "keywarde"));
+	CU_ASSERT_FALSE(hsm_uri_token_label_is(have, "keywardenx"));
+	CU_ASSERT_FALSE(hsm_uri_token_label_is(have, ""));
+	CU_ASSERT_FALSE(hsm_uri_token_label_is(NULL, "keywarden"));
+	CU_ASSERT_FALSE(hsm_uri_token_label_is("garbage", "keywarden"));
+	CU_ASSERT_FALSE(hsm_uri_token_label_is(have, "123456789012345678901234567890123"));
 }
 
 /* A helper started with --token URI; its probe. NULL when it did not start. */
