@@ -4,6 +4,8 @@
  * hostile form giving a clear error), object URIs read back with p11-kit,
  * the broker's probe check, and the helper selecting its token by URI.
  */
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -349,6 +351,58 @@ test_helper_by_uri(void)
 	CU_ASSERT_FALSE(uri_finds("pkcs11:token=kwtest;serial=0000000000000000"));
 }
 
+/* The one entry of dir tokens/ not named skip (or "" when there is none); out: its name. */
+static void
+other_token_dir(const char *skip, char *out, size_t n)
+{
+	char path[160];
+	struct dirent *e;
+	DIR *d;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "%s/tokens", tmpdir);
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && strcmp(e->d_name, skip) != 0)
+			snprintf(out, n, "%s", e->d_name);
+	closedir(d);
+}
+
+/*
+ * Two tokens labelled kwtest: the label URI fits both and is refused (no
+ * guess); adding the first token's serial picks it. The second token is
+ * removed again (its directory), so nothing after this test sees it.
+ */
+static void
+test_ambiguous_uri(void)
+{
+	const struct hsm_result *p = hsm_client_start_probe(cl);
+	P11KitUri *u = p11_kit_uri_new();
+	char first[256], second[256], uri[200], cmd[600], serial[17];
+
+	CU_ASSERT_FATAL(u != NULL && p != NULL && p->u.probe.token_uri != NULL);
+	CU_ASSERT_FATAL(p11_kit_uri_parse(p->u.probe.token_uri, P11_KIT_URI_FOR_TOKEN, u) ==
+	    P11_KIT_URI_OK);
+	memcpy(serial, p11_kit_uri_get_token_info(u)->serialNumber, 16);
+	serial[16] = '\0';
+	p11_kit_uri_free(u);
+	other_token_dir("", first, sizeof(first));
+	CU_ASSERT_FATAL(first[0] != '\0');
+	CU_ASSERT_FATAL(system("softhsm2-util --init-token --free --label kwtest --so-pin 1234 "
+	    "--pin 5678 >/dev/null") == 0);
+	other_token_dir(first, second, sizeof(second));
+	CU_ASSERT_FATAL(second[0] != '\0');
+
+	CU_ASSERT_FALSE(uri_finds("pkcs11:token=kwtest"));
+	CU_ASSERT_FALSE(uri_finds("pkcs11:token=kwtest;manufacturer=" SOFTHSM_MAN));
+	snprintf(uri, sizeof(uri), "pkcs11:token=kwtest;serial=%s", serial);
+	CU_ASSERT_TRUE(uri_finds(uri));
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/tokens/%s'", tmpdir, second);
+	CU_ASSERT(system(cmd) == 0);
+}
+
 int
 test_hsm_uri_suite(void)
 {
@@ -361,6 +415,7 @@ test_hsm_uri_suite(void)
 		{"object URIs read back by p11-kit", test_object_uri},
 		{"hsm.token against the probe's token_uri", test_token_fits},
 		{"the helper selects its token by URI", test_helper_by_uri},
+		{"a URI that fits two tokens is refused", test_ambiguous_uri},
 		{NULL, NULL},
 	};
 
