@@ -27,6 +27,7 @@
 
 #include "admin.h"
 #include "broker.h"
+#include "hsm_uri.h"
 #include "listener.h"
 #include "policy.h"
 #include "kw_json.h"
@@ -329,6 +330,46 @@ hsm_call(struct admin_req *a, const struct hsm_args *args, struct hsm_result **r
 	return 0;
 }
 
+/*
+ * Each version's "uri": the PKCS#11 URI (RFC 7512) of its HSM object, on
+ * the token the helper reported (docs/hsm.md "PKCS#11 URIs"). Built from
+ * the label and CKA_ID the helper gives a secret (hsm_uri_secret); none
+ * for a pending version (its object may not exist yet) or when the helper
+ * reported no token URI.
+ */
+static int
+key_uris(const struct kw_broker *b, json_t *m)
+{
+	const char *repo = json_string_value(json_object_get(m, "repository"));
+	const char *type = json_string_value(json_object_get(m, "type"));
+	const char *tag = json_string_value(json_object_get(m, "tag"));
+	json_int_t len = json_integer_value(json_object_get(m, "length"));
+	json_t *v;
+	size_t i;
+	int r;
+
+	if (b->hsm_token_uri == NULL || repo == NULL || type == NULL || tag == NULL || len < 1)
+		return 0;
+	json_array_foreach(json_object_get(m, "versions"), i, v) {
+		json_int_t ver = json_integer_value(json_object_get(v, "version"));
+		const char *st = json_string_value(json_object_get(v, "state"));
+		char *label = NULL, *uri = NULL;
+
+		if (ver < 1 || st == NULL || strcmp(st, "pending") == 0)
+			continue;
+		if ((r = kw_store_make_label(repo, type, tag, ver, &label)) != 0 ||
+		    (r = hsm_uri_secret(b->hsm_token_uri, label, (size_t)len, &uri)) != 0 ||
+		    (r = json_object_set_new(v, "uri", json_string(uri)) != 0 ? KW_ERR_NOMEM : 0) != 0) {
+			free(label);
+			free(uri);
+			return r;
+		}
+		free(label);
+		free(uri);
+	}
+	return 0;
+}
+
 static int
 key_meta(struct admin_req *a, const char *repo, const char *type, const char *tag, int status)
 {
@@ -337,6 +378,10 @@ key_meta(struct admin_req *a, const char *repo, const char *type, const char *ta
 
 	if ((r = kw_store_key_get(a->b->store, repo, type, tag, &m)) != 0)
 		return fail(a, r, "no such key");
+	if ((r = key_uris(a->b, m)) != 0) {
+		json_decref(m);
+		return fail(a, r, NULL);
+	}
 	return ok(a, status, m);
 }
 

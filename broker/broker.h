@@ -63,6 +63,8 @@ struct kw_broker {
 	struct kw_workers *admin_worker;
 	struct kw_hsm_bridge *bridge;
 	const char *release_profile;   /* chosen from the HSM probe */
+	char *hsm_token_uri;           /* the HSM token's PKCS#11 URI (probe), or NULL: object
+	                                * URIs in the admin API (docs/hsm.md "PKCS#11 URIs") */
 	struct event *sig_int, *sig_term, *sig_hup;
 	struct event *key_poll;        /* keysync.c: hsm.key_poll_interval */
 	struct kw_audit *audit;        /* audit_log.c; NULL when audit.enabled is false */

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "conntab.h"
+#include "hsm_uri.h"
 #include "policy.h"
 #include "kw_json.h"
 #include "kw_log.h"
@@ -470,6 +471,59 @@ custom_tls(json_t *root, struct kw_config *c, char *eb, size_t el)
 	return 0;
 }
 
+/*
+ * hsm.token: a label, or a PKCS#11 URI (RFC 7512, hsm/hsm_uri.h) whose
+ * module-path and pin-source stand for hsm.module and hsm.pin_file. The
+ * broker only checks it and passes the parts on (--module, --token with
+ * the URI's token part, --pin-file): the helper loads the module and reads
+ * the PIN, and matches the URI against the module's tokens.
+ */
+static int
+custom_hsm_token(json_t *o, const char *dir, struct kw_config *c, char *eb, size_t el)
+{
+	struct hsm_token_cfg t = {0};
+	const char *s = NULL;
+	char why[300];
+	int r;
+
+	if ((r = get_str(o, "token", &s, c->hsm_socket == NULL, eb, el, "hsm")) != 0 || s == NULL)
+		return r;
+	if ((r = hsm_token_cfg_parse(s, dir, &t, why, sizeof(why))) != 0)
+		return r == KW_ERR_NOMEM ? r : cfg_err(eb, el, "hsm: \"token\": %s", why);
+	r = KW_ERR_CONFIG;
+	if (c->hsm_socket != NULL && (t.module_path != NULL || t.pin_file != NULL)) {
+		cfg_err(eb, el, "hsm: the \"%s\" attribute of \"token\" is set on keywarden-hsm's "
+		    "command line when \"socket\" is set (docs/deploy.md)",
+		    t.module_path != NULL ? "module-path" : "pin-source");
+		goto out;
+	}
+	if (t.module_path != NULL && json_object_get(o, "module") != NULL) {
+		cfg_err(eb, el, "hsm: \"module\" and the \"module-path\" attribute of \"token\" "
+		    "both name the PKCS#11 module; keep one");
+		goto out;
+	}
+	if (t.pin_file != NULL && json_object_get(o, "pin_file") != NULL) {
+		cfg_err(eb, el, "hsm: \"pin_file\" and the \"pin-source\" attribute of \"token\" "
+		    "both name the PIN file; keep one");
+		goto out;
+	}
+	c->hsm_token = t.token;    /* transferred, like the two below */
+	t.token = NULL;
+	if (t.module_path != NULL) {
+		c->hsm_module = t.module_path;
+		t.module_path = NULL;
+	}
+	if (t.pin_file != NULL) {
+		free(c->hsm_pin_file);
+		c->hsm_pin_file = t.pin_file;
+		t.pin_file = NULL;
+	}
+	r = 0;
+out:
+	hsm_token_cfg_clear(&t);
+	return r;
+}
+
 /* Spawn mode (the broker starts the helper) or socket mode (a supervisor of its own user). */
 static int
 custom_hsm(json_t *root, const char *dir, struct kw_config *c, char *eb, size_t el)
@@ -491,16 +545,12 @@ custom_hsm(json_t *root, const char *dir, struct kw_config *c, char *eb, size_t 
 				return cfg_err(eb, el, "hsm: \"%s\" is set on keywarden-hsm's command "
 				    "line when \"socket\" is set (docs/deploy.md)", spawn_only[i]);
 	}
+	if ((r = custom_hsm_token(o, dir, c, eb, el)) != 0)
+		return r;
 	if ((r = get_str(o, "module", &s, 0, eb, el, "hsm")) != 0)
 		return r;
-	if (c->hsm_socket == NULL &&
+	if (c->hsm_socket == NULL && c->hsm_module == NULL &&
 	    (c->hsm_module = strdup(s != NULL ? s : "/usr/lib/softhsm/libsofthsm2.so")) == NULL)
-		return KW_ERR_NOMEM;
-	if ((r = get_str(o, "token", &s, c->hsm_socket == NULL, eb, el, "hsm")) != 0)
-		return r;
-	if (s != NULL && strlen(s) > 32)
-		return cfg_err(eb, el, "hsm: \"token\" label longer than 32 bytes");
-	if (s != NULL && (c->hsm_token = strdup(s)) == NULL)
 		return KW_ERR_NOMEM;
 	if ((r = get_str(o, "release_assembly", &s, 0, eb, el, "hsm")) != 0)
 		return r;

@@ -15,6 +15,7 @@
 #include "broker.h"
 #include "keysync.h"
 #include "hsm_proto.h"
+#include "hsm_uri.h"
 #include "listener.h"
 #include "sdnotify.h"
 #include "kw_build.h"
@@ -81,6 +82,7 @@ load_token_keys_sync(struct kw_broker *b, int create_if_none)
 {
 	struct hsm_result *res = NULL;
 	struct kw_token_keys *ks = NULL;
+	char *uri;
 	int r;
 
 	if ((r = hsm_client_call_sync(b->hsm, &(struct hsm_args){.op = HSM_OP_TOKEN_KEYS},
@@ -105,8 +107,14 @@ load_token_keys_sync(struct kw_broker *b, int create_if_none)
 	b->token_keys = ks;
 	if (kw_token_keys_active(ks) == NULL)
 		return KW_ERR_NOT_FOUND;
-	kw_log_info("token-signing key %s (%zu key(s) in the HSM)", kw_token_keys_active(ks)->kid,
-	    ks->n);
+	/* the HSM object by its PKCS#11 URI (the private half; docs/hsm.md), when known */
+	uri = NULL;
+	if (b->hsm_token_uri != NULL)
+		(void)hsm_uri_object(b->hsm_token_uri, kw_token_keys_active(ks)->label, NULL, 0,
+		    HSM_URI_PRIVATE, &uri);
+	kw_log_info("token-signing key %s (%zu key(s) in the HSM)%s%s", kw_token_keys_active(ks)->kid,
+	    ks->n, uri != NULL ? ", HSM object " : "", uri != NULL ? uri : "");
+	free(uri);
 	return 0;
 }
 
@@ -625,6 +633,43 @@ load_tpm_trust(struct kw_broker *b)
 }
 
 /*
+ * hsm.token against the helper's probe: a label must be the helper's
+ * --token or the label of the token it found; a URI must fit the token the
+ * helper found (its token_uri, which it reports only once it has found
+ * one). One line on failure.
+ */
+static int
+check_token(const char *want, const struct hsm_result *probe)
+{
+	const char *have = probe->u.probe.token_uri;
+	char why[300];
+	int r;
+
+	if (!hsm_uri_is_uri(want)) {
+		/* the helper's --token, or the label of the token its --token URI found */
+		if (strcmp(probe->u.probe.token, want) == 0 || hsm_uri_token_label_is(have, want))
+			return 0;
+		kw_log_err("the HSM helper serves token '%s', not hsm.token '%s'; refusing to start",
+		    probe->u.probe.token, want);
+		return KW_ERR_MISMATCH;
+	}
+	if (have == NULL) {
+		kw_log_err("no token matching hsm.token %s is available through the HSM helper "
+		    "(p11tool --list-tokens shows the module's tokens; docs/hsm.md); refusing to start",
+		    want);
+		return KW_ERR_MISMATCH;
+	}
+	if ((r = hsm_uri_token_fits(want, have, why, sizeof(why))) == 0)
+		return 0;
+	if (r == KW_ERR_MISMATCH)
+		kw_log_err("the HSM helper serves token %s, which does not match hsm.token %s; "
+		    "refusing to start", have, want);
+	else
+		kw_log_err_r(r, "hsm.token %s: %s", want, why);
+	return r;
+}
+
+/*
  * Start the HSM client. Socket mode (hsm.socket): connect to keywarden-hsm's
  * supervisor, which runs as its own user (the custody boundary,
  * docs/deploy.md). Spawn mode: fork+exec the helper as our own user, for
@@ -672,11 +717,11 @@ start_hsm(struct kw_broker *b)
 	}
 	probe = hsm_client_start_probe(b->hsm);
 	token = probe->u.probe.token;
-	if (b->cfg->hsm_token != NULL && strcmp(token, b->cfg->hsm_token) != 0) {
-		kw_log_err("the HSM helper serves token '%s', not hsm.token '%s'; refusing to start",
-		    token, b->cfg->hsm_token);
-		return KW_ERR_MISMATCH;
-	}
+	if (b->cfg->hsm_token != NULL && (r = check_token(b->cfg->hsm_token, probe)) != 0)
+		return r;
+	if (probe->u.probe.token_uri != NULL &&
+	    (b->hsm_token_uri = strdup(probe->u.probe.token_uri)) == NULL)
+		return KW_ERR_NOMEM;
 	for (size_t i = 0; i < probe->u.probe.n_profiles; i++) {
 		if (strcmp(probe->u.probe.profiles[i], HSM_PROFILE_RSA_OAEP_A256CBC_HS512) == 0)
 			b->release_profile = HSM_PROFILE_RSA_OAEP_A256CBC_HS512;
@@ -921,6 +966,7 @@ out:
 	kw_audit_begin_close(&b);   /* releases whose record completes now are refused (503) */
 	kw_workers_free(b.workers);
 	hsm_client_free(b.hsm);
+	free(b.hsm_token_uri);
 	kw_audit_close(&b, rc == 0 ? "shutdown" : "start-up failed");   /* the "stop" record */
 	kw_http_stop(&b);
 	kw_hsm_bridge_free(b.bridge);

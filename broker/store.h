@@ -70,6 +70,9 @@ struct kw_key_spec {
 	const char *policy;         /* policy name in the same repository, or NULL (denies all) */
 };
 
+/* "kw-key/<repo>/<type>/<tag>/v<version>", malloc'd in *ret. */
+int kw_store_make_label(const char *repo, const char *type, const char *tag, int64_t version,
+    char **ret) KW_WUR;
 /*
  * Create a key with version 1 in state "pending" (origin "generated" or
  * "imported"). KW_ERR_EXISTS when the key exists (in any state).

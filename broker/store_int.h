@@ -59,9 +59,6 @@ struct col {
 	int index;     /* result column */
 };
 
-/* "kw-key/<repo>/<type>/<tag>/v<version>", malloc'd in *ret. */
-int kw_store_make_label(const char *repo, const char *type, const char *tag, int64_t version,
-    char **ret) KW_WUR;
 /* A release target from a row's columns (policy NULL: unbound); KW_ERR_INTERNAL when out of range. */
 int kw_store_target_fill(const char *label, int64_t version, const char *algorithm, int64_t length,
     const char *policy, struct kw_release_target *ret) KW_WUR;

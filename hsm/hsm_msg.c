@@ -234,10 +234,13 @@ static int
 dec_probe(json_t *o, struct hsm_result *res)
 {
 	const json_t *ps = json_object_get(o, "profiles"), *p;
+	const json_t *tu = json_object_get(o, "token_uri"); /* optional: an older helper */
 	size_t i;
 
 	if (get_str(o, "token", &res->u.probe.token, NULL) != 0 ||
 	    get_str(o, "module", &res->u.probe.module, NULL) != 0 || !json_is_array(ps) ||
+	    (tu != NULL && !json_is_null(tu) && get_str(o, "token_uri", &res->u.probe.token_uri,
+	    NULL) != 0) ||
 	    json_array_size(ps) > HSM_PROBE_PROFILES_MAX)
 		return KW_ERR_HSM;
 	json_array_foreach(ps, i, p) {

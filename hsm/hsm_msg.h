@@ -88,6 +88,8 @@ struct hsm_result {
 	union {
 		struct {
 			const char *token, *module;
+			const char *token_uri; /* the token found (RFC 7512), or NULL: none yet,
+			                        * or an older helper */
 			size_t n_profiles;
 			const char *profiles[HSM_PROBE_PROFILES_MAX];
 		} probe;

@@ -99,12 +99,24 @@ hsm_p11_open(const char *module_path, const char *token_label, const char *pin_f
 	int r = KW_ERR_NOMEM;
 
 	*reterr_detail = "out of memory";
-	if (strlen(token_label) == 0 || strlen(token_label) > TOKEN_LABEL_LEN) {
+	if (!hsm_uri_is_uri(token_label) &&
+	    (strlen(token_label) == 0 || strlen(token_label) > TOKEN_LABEL_LEN)) {
 		*reterr_detail = "token label must be 1..32 bytes";
 		return KW_ERR_INVALID_ARG;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		goto out;
+	if (hsm_uri_is_uri(token_label)) {
+		char eb[200];
+
+		if ((r = hsm_uri_token_new(token_label, &p->token_uri, eb, sizeof(eb))) != 0) {
+			*reterr_detail = r == KW_ERR_NOMEM ? "out of memory" :
+			    "the token URI is not valid (keywarden-hsm checks it at start)";
+			r = r == KW_ERR_NOMEM ? r : KW_ERR_INVALID_ARG;
+			goto out;
+		}
+		r = KW_ERR_NOMEM;
+	}
 	if ((p->module_path = strdup(module_path)) == NULL ||
 	    (p->token_label = strdup(token_label)) == NULL || (p->pin_file = strdup(pin_file)) == NULL)
 		goto out;
@@ -144,19 +156,42 @@ padded_copy(char *out, size_t outsz, const CK_UTF8CHAR *in, size_t inlen)
 	out[inlen] = '\0';
 }
 
+/* The token of slot, when it fits --token (a label, or a URI). */
+static bool
+slot_fits(struct hsm_p11 *p, CK_SLOT_ID slot, const CK_INFO *mi, bool have_mi,
+    CK_TOKEN_INFO *ret_ti)
+{
+	CK_UTF8CHAR want[TOKEN_LABEL_LEN];
+	CK_SLOT_INFO si;
+
+	if (p->f->C_GetTokenInfo(slot, ret_ti) != CKR_OK)
+		return false;
+	if (p->token_uri == NULL) {
+		memset(want, ' ', sizeof(want));
+		memcpy(want, p->token_label, strlen(p->token_label));
+		return memcmp(ret_ti->label, want, sizeof(want)) == 0;
+	}
+	if (!have_mi || p->f->C_GetSlotInfo(slot, &si) != CKR_OK)
+		return false;
+	return hsm_uri_match(p->token_uri, mi, slot, &si, ret_ti);
+}
+
+/*
+ * The slot whose token fits --token. A label picks the first such token (as
+ * always); a URI must fit exactly one, so a URI that says too little is an
+ * error rather than a guess.
+ */
 static int
 find_slot(struct hsm_p11 *p, const char **reterr_detail)
 {
-	CK_SLOT_ID *slots = NULL;
-	CK_ULONG count = 0;
-	CK_TOKEN_INFO ti;
-	CK_UTF8CHAR want[TOKEN_LABEL_LEN];
-	size_t ll = strlen(p->token_label);
+	CK_SLOT_ID *slots = NULL, found = 0;
+	CK_ULONG count = 0, n_found = 0;
+	CK_TOKEN_INFO ti, found_ti;
+	CK_INFO mi;
+	bool have_mi;
 	CK_RV rv;
 	int r = KW_ERR_HSM;
 
-	memset(want, ' ', sizeof(want));
-	memcpy(want, p->token_label, ll);
 	if ((rv = p->f->C_GetSlotList(CK_TRUE, NULL, &count)) != CKR_OK) {
 		r = p11_ckr_fail(p, rv, "C_GetSlotList", reterr_detail);
 		goto out;
@@ -169,16 +204,34 @@ find_slot(struct hsm_p11 *p, const char **reterr_detail)
 		r = p11_ckr_fail(p, rv, "C_GetSlotList", reterr_detail);
 		goto out;
 	}
+	have_mi = p->token_uri != NULL && p->f->C_GetInfo(&mi) == CKR_OK;
 	for (CK_ULONG i = 0; i < count; i++) {
-		if (p->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+		if (!slot_fits(p, slots[i], &mi, have_mi, &ti))
 			continue;
-		if (memcmp(ti.label, want, sizeof(want)) == 0) {
-			p->slot = slots[i];
-			r = 0;
-			goto out;
+		if (n_found++ == 0) {
+			found = slots[i];
+			found_ti = ti;
 		}
+		if (p->token_uri == NULL)
+			break;
 	}
-	*reterr_detail = "token label not found";
+	if (n_found == 0) {
+		*reterr_detail = p->token_uri != NULL ? "no token matches the token URI" :
+		    "token label not found";
+		goto out;
+	}
+	if (n_found > 1) {
+		*reterr_detail = "the token URI matches more than one token (add serial=...)";
+		goto out;
+	}
+	free(p->found_uri);
+	p->found_uri = NULL;
+	if ((r = hsm_uri_format_token(&found_ti, &p->found_uri)) != 0) {
+		*reterr_detail = "out of memory";
+		goto out;
+	}
+	p->slot = found;
+	r = 0;
 out:
 	free(slots);
 	return r;
@@ -369,7 +422,15 @@ hsm_p11_close(struct hsm_p11 *p)
 	free(p->module_path);
 	free(p->token_label);
 	free(p->pin_file);
+	hsm_uri_free(p->token_uri);
+	free(p->found_uri);
 	free(p);
+}
+
+const char *
+hsm_p11_token_uri(const struct hsm_p11 *p)
+{
+	return p->found_uri;
 }
 
 bool

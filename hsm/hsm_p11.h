@@ -23,7 +23,9 @@ struct hsm_p11;
 /*
  * dlopen the module and C_GetFunctionList; nothing is initialised yet (every
  * operation calls hsm_p11_start() first). The PIN file path is kept (the PIN
- * itself is not) so that a recycle can log in again.
+ * itself is not) so that a recycle can log in again. token_label is a label
+ * (the first token with it is used) or a token URI without module-path and
+ * pin-source (hsm_token_cfg's token; it must fit exactly one token).
  */
 int hsm_p11_open(const char *module_path, const char *token_label, const char *pin_file,
     struct hsm_p11 **ret, const char **reterr_detail) KW_WUR;
@@ -61,6 +63,13 @@ bool hsm_p11_helper_assembly(const struct hsm_p11 *p);
  */
 #define HSM_P11_BACKOFF_MIN_MS 100U
 #define HSM_P11_BACKOFF_MAX_MS 1000U
+
+/*
+ * The PKCS#11 URI of the token found by the last start (token, manufacturer,
+ * model, serial; hsm_uri_format_token), or NULL before one was found. Valid
+ * until the next start or close.
+ */
+const char *hsm_p11_token_uri(const struct hsm_p11 *p);
 
 /* "<manufacturer> <library description> <major>.<minor>" (static until close). */
 const char *hsm_p11_module_desc(const struct hsm_p11 *p);

@@ -17,10 +17,11 @@
 
 #include "hsm_import.h"
 #include "hsm_p11.h"
+#include "hsm_uri_p11.h"
 
 #define PIN_MAX 256
 #define TOKEN_LABEL_LEN 32
-#define ID_PREFIX "kw1:len="
+#define ID_PREFIX HSM_SECRET_ID_PREFIX /* hsm_uri.h: object URIs name it too */
 #define ID_MAX 32
 #define CACHE_SLOTS 256
 #define TOK_CACHE_SLOTS 16
@@ -56,6 +57,8 @@ struct hsm_p11 {
 	void *dl;
 	CK_FUNCTION_LIST_PTR f;
 	char *module_path, *token_label, *pin_file;
+	struct hsm_uri *token_uri;       /* --token was a URI: match it (token_label unused) */
+	char *found_uri;                 /* the URI of the token found last (hsm_uri_format_token) */
 	bool initialized; /* C_Initialize succeeded */
 	bool ready;       /* session open and logged in */
 	CK_SLOT_ID slot;

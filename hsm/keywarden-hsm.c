@@ -25,6 +25,7 @@
 #include "hsm_proto.h"
 #include "hsm_req.h"
 #include "hsm_supervise.h"
+#include "hsm_uri.h"
 #include "kw_b64url.h"
 #include "kw_json.h"
 #include "kw_log.h"
@@ -67,16 +68,19 @@ struct helper {
 	unsigned long releases, recycles, since_recycle, signs;
 };
 
+/* --token, parsed (hsm_uri.h); static: it lives until the process exits */
+static struct hsm_token_cfg tc;
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: keywarden-hsm --module PATH --token LABEL --pin-file PATH\n"
+	    "usage: keywarden-hsm --module PATH --token LABEL|URI --pin-file PATH\n"
 	    "                     [--recycle-after N] [--log-level error|warn|info|debug]\n"
 	    "                     [--softhsm2-conf PATH] [--release-assembly hsm|helper]\n"
 	    "                     [--allow-user NAME|--allow-uid N]...\n"
 	    "       keywarden-hsm --listen PATH (--allow-user NAME|--allow-uid N)...\n"
-	    "                     --module PATH --token LABEL --pin-file PATH [--socket-mode MODE]\n"
+	    "                     --module PATH --token LABEL|URI --pin-file PATH [--socket-mode MODE]\n"
 	    "                     [--softhsm2-conf PATH] [--recycle-after N] [--log-level L]\n"
 	    "                     [--release-assembly hsm|helper]\n"
 	    "Without --listen: speaks the keywarden HSM protocol on fd %d (started by keywarden,\n"
@@ -84,6 +88,9 @@ usage(FILE *f)
 	    "With --listen: the supervisor. It accepts broker connections on PATH (or on the\n"
 	    "socket systemd passes, LISTEN_FDS), refuses peers whose uid is not allowed, and\n"
 	    "starts a fresh serving helper for each session; it never loads the module.\n"
+	    "  --token            the token's label, or a PKCS#11 URI (RFC 7512) such as\n"
+	    "                     pkcs11:token=kw;serial=...?module-path=/lib.so&pin-source=file:/pin\n"
+	    "                     (module-path and pin-source then replace --module and --pin-file)\n"
 	    "  --recycle-after N  C_Finalize/C_Initialize after every N releases\n"
 	    "                     (default %d; 0 = never)\n"
 	    "  --socket-mode MODE mode of the socket the supervisor creates (octal, default 0660)\n"
@@ -134,6 +141,43 @@ new_object(json_t **ret, const char *fmt, ...)
 	return *ret != NULL ? 0 : KW_ERR_NOMEM;
 }
 
+/*
+ * The PKCS#11 URI (RFC 7512) of an object on our token, for log lines:
+ * the label and type on the token the helper found (plen > 0: a stored
+ * secret's CKA_ID too). Only the label when there is no token URI yet or
+ * no memory. Valid until the next call.
+ */
+static const char *
+obj_uri(const struct helper *h, const char *label, enum hsm_uri_type type, size_t plen)
+{
+	static char buf[1024];
+	const char *tok = hsm_p11_token_uri(h->p11);
+	char *u = NULL;
+	int r;
+
+	if (tok == NULL)
+		return label;
+	r = plen > 0 ? hsm_uri_secret(tok, label, plen, &u) :
+	    hsm_uri_object(tok, label, NULL, 0, type, &u);
+	if (r != 0 || strlen(u) >= sizeof(buf)) {
+		free(u);
+		return label;
+	}
+	snprintf(buf, sizeof(buf), "%s", u);
+	free(u);
+	return buf;
+}
+
+/* obj_uri of seal key version v (kw-seal/<v>, a secret key). */
+static const char *
+seal_uri(const struct helper *h, int64_t v)
+{
+	static char label[48]; /* obj_uri may return it */
+
+	snprintf(label, sizeof(label), HSM_SEAL_LABEL_PREFIX "%lld", (long long)v);
+	return obj_uri(h, label, HSM_URI_SECRET_KEY, 0);
+}
+
 /* Whether the release profile works; the self test is tried again until it passes. */
 static bool
 selftest_passed(struct helper *h, const char **reterr_detail)
@@ -154,10 +198,11 @@ do_probe(struct helper *h, const struct hsm_req *req, json_t **ret, const char *
 	(void)req;
 	(void)reterr_detail;
 	/* The token may have been unavailable at start: the probe retries the self test. */
-	return new_object(ret, "{s:s,s:s,s:[s*],s:s}", "token", h->token, "module",
+	return new_object(ret, "{s:s,s:s,s:[s*],s:s,s:s*}", "token", h->token, "module",
 	    hsm_p11_module_desc(h->p11), "profiles",
 	    selftest_passed(h, &detail) ? HSM_PROFILE_RSA_OAEP_A256CBC_HS512 : NULL, "assembly",
-	    hsm_p11_helper_assembly(h->p11) ? "helper" : "hsm");
+	    hsm_p11_helper_assembly(h->p11) ? "helper" : "hsm", "token_uri",
+	    hsm_p11_token_uri(h->p11));
 }
 
 static int
@@ -273,7 +318,7 @@ do_token_key_new(struct helper *h, const struct hsm_req *req, json_t **ret,
 		*reterr_detail = "token key is not a valid P-256 public key";
 		return r == KW_ERR_NOMEM ? r : KW_ERR_HSM;
 	}
-	kw_log_info("token key '%s' generated", k.label);
+	kw_log_info("token key %s generated", obj_uri(h, k.label, HSM_URI_PRIVATE, 0));
 	return 0;
 }
 
@@ -324,7 +369,7 @@ do_audit_key(struct helper *h, const struct hsm_req *req, json_t **ret,
 	    json_object_get(e, "kid"), "jwk", json_object_get(e, "jwk"));
 	json_decref(e);
 	if (r == 0 && generated)
-		kw_log_info("audit key '%s' generated", k.label);
+		kw_log_info("audit key %s generated", obj_uri(h, k.label, HSM_URI_PRIVATE, 0));
 	return r;
 }
 
@@ -370,7 +415,8 @@ do_seal_keys(struct helper *h, const struct hsm_req *req, json_t **ret,
 	if ((r = new_object(ret, "{s:O}", "keys", arr)) != 0)
 		goto out;
 	if (created)
-		kw_log_info("seal key version %lld generated", (long long)k[n - 1].version);
+		kw_log_info("seal key version %lld generated (%s)", (long long)k[n - 1].version,
+		    seal_uri(h, k[n - 1].version));
 	r = 0;
 out:
 	json_decref(arr);    /* wiped by the JSON allocator when freed */
@@ -389,8 +435,8 @@ do_seal_key_new(struct helper *h, const struct hsm_req *req, json_t **ret,
 	if ((r = hsm_p11_seal_key_new(h->p11, req->now_set ? req->now : (int64_t)time(NULL), &v,
 	    &destroyed, reterr_detail)) != 0)
 		return r;
-	kw_log_info("seal key version %lld generated; %zu old seal key object(s) destroyed",
-	    (long long)v, destroyed);
+	kw_log_info("seal key version %lld generated (%s); %zu old seal key object(s) destroyed",
+	    (long long)v, seal_uri(h, v), destroyed);
 	return new_object(ret, "{s:I}", "version", (json_int_t)v);
 }
 
@@ -403,7 +449,7 @@ do_token_key_destroy(struct helper *h, const struct hsm_req *req, json_t **ret,
 	(void)ret;
 	if ((r = hsm_p11_token_key_destroy(h->p11, req->label, reterr_detail)) != 0)
 		return r;
-	kw_log_info("token key '%s' destroyed", req->label);
+	kw_log_info("token key %s destroyed", obj_uri(h, req->label, HSM_URI_PRIVATE, 0));
 	return 0;
 }
 
@@ -452,7 +498,7 @@ do_destroy(struct helper *h, const struct hsm_req *req, json_t **ret, const char
 	if ((r = hsm_p11_destroy(h->p11, req->label, &destroyed, reterr_detail)) != 0)
 		return r;
 	if (destroyed)
-		kw_log_info("key '%s' destroyed", req->label);
+		kw_log_info("key %s destroyed", obj_uri(h, req->label, HSM_URI_SECRET_KEY, 0));
 	return new_object(ret, "{s:b}", "destroyed", destroyed);
 }
 
@@ -491,7 +537,8 @@ do_import(struct helper *h, const struct hsm_req *req, json_t **ret, const char 
 		    *reterr_detail != NULL ? *reterr_detail : kw_strerror(r));
 		return r;
 	}
-	kw_log_info("key '%s' imported (%s, %zu bytes)", req->label, hsm_kind_name(req->kind),
+	kw_log_info("key %s imported (%s, %zu bytes)",
+	    obj_uri(h, req->label, HSM_URI_SECRET_KEY, req->length), hsm_kind_name(req->kind),
 	    req->length);
 	return new_object(ret, "{s:b,s:s,s:I}", "created", 1, "kind", hsm_kind_name(req->kind),
 	    "length", (json_int_t)req->length);
@@ -682,7 +729,7 @@ main(int argc, char **argv)
 	const char *module = NULL, *pin_file = NULL, *detail = NULL, *recycle = NULL;
 	const char *level = NULL, *conf = NULL, *assembly = NULL;
 	enum kw_log_level lvl = KW_LOG_INFO;
-	char *end, self[PATH_MAX];
+	char *end, self[PATH_MAX], eb[300];
 	unsigned long m;
 	ssize_t sl;
 	int c, r, type;
@@ -762,7 +809,28 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || module == NULL || h.token == NULL || pin_file == NULL) {
+	if (optind != argc || h.token == NULL) {
+		usage(stderr);
+		return 2;
+	}
+	/* a URI's module-path and pin-source stand for --module and --pin-file, never both */
+	if ((r = hsm_token_cfg_parse(h.token, NULL, &tc, eb, sizeof(eb))) != 0) {
+		kw_log_err("--token: %s", r == KW_ERR_NOMEM ? "out of memory" : eb);
+		return 2;
+	}
+	if ((tc.module_path != NULL && module != NULL) || (tc.pin_file != NULL && pin_file != NULL)) {
+		kw_log_err("--token's %s and %s both name the %s; give one",
+		    tc.module_path != NULL && module != NULL ? "module-path" : "pin-source",
+		    tc.module_path != NULL && module != NULL ? "--module" : "--pin-file",
+		    tc.module_path != NULL && module != NULL ? "module" : "PIN file");
+		return 2;
+	}
+	h.token = tc.token;
+	if (module == NULL)
+		module = tc.module_path;
+	if (pin_file == NULL)
+		pin_file = tc.pin_file;
+	if (module == NULL || pin_file == NULL) {
 		usage(stderr);
 		return 2;
 	}

@@ -202,7 +202,7 @@ time_of(const json_t *o, const char *k, char *buf)
 static void
 print_key(const json_t *k, int brief)
 {
-	char a[3][200], n[24], t[21], pol[200];
+	char a[3][200], n[24], t[21], pol[200], ubuf[8192];
 	const json_t *vs = json_object_get(k, "versions"), *v;
 	size_t i;
 
@@ -224,9 +224,17 @@ print_key(const json_t *k, int brief)
 	printf("  policy     %s\n", pol);
 	printf("  created    %s\n", time_of(k, "created", t));
 	json_array_foreach(vs, i, v) {
+		const char *uri;
+		size_t ul;
+
 		printf("  version %-4s %-9s %-10s %s\n", int_of(v, "version", n, sizeof(n)),
 		    str_of(v, "state", a[0], sizeof(a[0])), str_of(v, "origin", a[1], sizeof(a[1])),
 		    time_of(v, "created", t));
+		/* the HSM object (RFC 7512): p11tool --list-all '<uri>' finds it (docs/hsm.md) */
+		if (kw_json_get_str(v, "uri", &uri, &ul) == 0) {
+			kwctl_escape(uri, sizeof(ubuf) / 4 - 4, ubuf, sizeof(ubuf));
+			printf("    uri %s\n", ubuf);
+		}
 	}
 }
 

@@ -922,8 +922,49 @@ test_config_hsm(void)
 	CU_ASSERT_STRING_EQUAL(c->hsm_socket, "/run/k/hsm.sock");
 	CU_ASSERT_STRING_EQUAL(c->hsm_token, "kw");
 	kw_config_free(c);
+	/* a PKCS#11 URI: module-path and pin-source (relative: the config's directory) */
+	c = NULL;
+	CU_ASSERT_FATAL(load_cfg("{" TLS "\"hsm\":{\"token\":\"pkcs11:token=kw;manufacturer="
+	    "SoftHSM%20project?module-path=/usr/lib/m.so&pin-source=file:pin\"}}", &c, eb,
+	    sizeof(eb)) == KW_ERR_CONFIG);    /* file: needs an absolute path */
+	CU_ASSERT_FATAL(load_cfg("{" TLS "\"hsm\":{\"token\":\"pkcs11:token=kw;manufacturer="
+	    "SoftHSM%20project?module-path=/usr/lib/m.so&pin-source=pins/p\"}}", &c, eb,
+	    sizeof(eb)) == 0);
+	CU_ASSERT_STRING_EQUAL(c->hsm_token, "pkcs11:manufacturer=SoftHSM%20project;token=kw");
+	CU_ASSERT_STRING_EQUAL(c->hsm_module, "/usr/lib/m.so");
+	CU_ASSERT(strncmp(c->hsm_pin_file, test_tmpdir(), strlen(test_tmpdir())) == 0);
+	CU_ASSERT(strstr(c->hsm_pin_file, "/pins/p") != NULL);
+	kw_config_free(c);
+	/* the URI names the token only; the keys keep their meaning */
+	c = NULL;
+	CU_ASSERT_FATAL(load_cfg("{" TLS "\"hsm\":{\"token\":\"pkcs11:token=kw\",\"pin_file\":"
+	    "\"/p\",\"module\":\"/m.so\"}}", &c, eb, sizeof(eb)) == 0);
+	CU_ASSERT_STRING_EQUAL(c->hsm_token, "pkcs11:token=kw");
+	CU_ASSERT_STRING_EQUAL(c->hsm_module, "/m.so");
+	CU_ASSERT_STRING_EQUAL(c->hsm_pin_file, "/p");
+	kw_config_free(c);
+	c = NULL;
+	CU_ASSERT_FATAL(load_cfg("{" TLS "\"hsm\":{\"socket\":\"/s\",\"token\":\"pkcs11:token=kw;"
+	    "serial=0123\"}}", &c, eb, sizeof(eb)) == 0);
+	CU_ASSERT_STRING_EQUAL(c->hsm_token, "pkcs11:serial=0123;token=kw");
+	kw_config_free(c);
 
 	static const struct bad_config bad[] = {
+		{"{" TLS "\"hsm\":{\"token\":\"pkcs11:token=kw?module-path=/m.so&pin-source=/p\","
+		    "\"module\":\"/m.so\"}}", "\"module\" and the \"module-path\" attribute"},
+		{"{" TLS "\"hsm\":{\"token\":\"pkcs11:token=kw?pin-source=/p\",\"pin_file\":\"p\"}}",
+		    "\"pin_file\" and the \"pin-source\" attribute"},
+		{"{" TLS "\"hsm\":{\"token\":\"pkcs11:token=kw?pin-value=1234\",\"pin_file\":\"p\"}}",
+		    "pin-value would put the PIN"},
+		{"{" TLS "\"hsm\":{\"socket\":\"/s\",\"token\":\"pkcs11:token=kw?pin-source=/p\"}}",
+		    "\"pin-source\" attribute of \"token\" is set on keywarden-hsm"},
+		{"{" TLS "\"hsm\":{\"socket\":\"/s\",\"token\":\"pkcs11:token=kw?module-path=/m\"}}",
+		    "\"module-path\" attribute of \"token\" is set on keywarden-hsm"},
+		{"{" TLS "\"hsm\":{\"token\":\"pkcs11:token=kw\"}}", "pin_file"},
+		{"{" TLS "\"hsm\":{\"token\":\"pkcs11:tokn=kw\",\"pin_file\":\"p\"}}",
+		    "hsm: \"token\": unknown path attribute 'tokn'"},
+		{"{" TLS "\"hsm\":{\"token\":\"0123456789012345678901234567890123\",\"pin_file\":\"p\"}}",
+		    "longer than 32"},
 		{"{" TLS "\"hsm\":{\"socket\":\"/s\",\"pin_file\":\"p\"}}", "\"pin_file\" is set on keywarden-hsm"},
 		{"{" TLS "\"hsm\":{\"socket\":\"/s\",\"module\":\"m\"}}", "\"module\" is set on keywarden-hsm"},
 		{"{" TLS "\"hsm\":{\"socket\":\"/s\",\"softhsm2_conf\":\"c\"}}", "\"softhsm2_conf\""},

@@ -158,6 +158,7 @@ int test_hsm_p11_tokkey_suite(void);
 int test_hsm_p11_admin_suite(void);
 int test_keywarden_hsm_suite(void);
 int test_hsm_client_suite(void);
+int test_hsm_uri_suite(void);
 /* Freed at the end of main. */
 void test_hsm_p11_tokkey_cleanup(void);
 void test_hsm_p11_admin_cleanup(void);

@@ -19,7 +19,7 @@ main(int argc, char **argv)
 		test_hsm_proto_suite, test_hsm_req_suite, test_hsm_jwe_suite, test_hsm_tokkey_suite,
 		test_hsm_supervise_suite, test_hsm_msg_suite, test_hsm_p11_suite,
 		test_hsm_p11_tokkey_suite, test_hsm_p11_admin_suite, test_keywarden_hsm_suite,
-		test_hsm_client_suite,
+		test_hsm_client_suite, test_hsm_uri_suite,
 	};
 	unsigned int fails;
 
