@@ -84,20 +84,27 @@ store_writable(const struct kw_config *c, const char **why)
 	return 1;
 }
 
+int
+kw_health_collateral_ok(int tdx_enabled, const char *mode, int fresh, uint64_t failures_since)
+{
+	if (!tdx_enabled)
+		return 1;
+	/* offline: something valid was loaded; pcs/pccs: fetched on demand, so only a
+	 * source whose fetches failed since it last held a copy counts as not ready */
+	if (mode == NULL || strcmp(mode, "offline") == 0)
+		return fresh;
+	return failures_since == 0;
+}
+
 static int
 collateral_ok(const struct kw_broker *b)
 {
 	int fresh;
 	uint64_t failures;
 
-	if (!b->cfg->tdx_enabled)
-		return 1;
 	kw_metrics_collateral_state(&fresh, &failures);
-	/* offline: something valid was loaded; pcs/pccs: fetched on demand, so only a
-	 * source that failed and holds nothing counts as not ready */
-	if (strcmp(b->cfg->tdx_collateral_mode, "offline") == 0)
-		return fresh;
-	return fresh || failures == 0;
+	return kw_health_collateral_ok(b->cfg->tdx_enabled, b->cfg->tdx_collateral_mode, fresh,
+	    failures);
 }
 
 /* Answer one /readyz request from the state now. */

@@ -4,6 +4,8 @@
 
 #include <event2/http.h>
 
+#include <stdint.h>
+
 #include "kw_err.h"
 #include "metrics.h"
 
@@ -29,6 +31,14 @@ int kw_health_start(struct kw_broker *b) KW_WUR;
 void kw_health_stop(struct kw_broker *b);
 /* After hsm_client_free (a probe's callback may still run until then); NULL-safe. */
 void kw_health_free(struct kw_broker *b);
+
+/*
+ * The readiness rule for TDX collateral (pure): ready when TDX is not
+ * configured; mode "offline": when valid collateral was loaded (fresh);
+ * "pcs"/"pccs" (fetched on demand): unless fetches failed since the last
+ * copy was fetched or loaded (failures_since > 0).
+ */
+int kw_health_collateral_ok(int tdx_enabled, const char *mode, int fresh, uint64_t failures_since);
 
 /* "/healthz", "/readyz", "/metrics" or KW_MET_EP_OTHER. */
 enum kw_met_endpoint kw_health_endpoint(const char *path);

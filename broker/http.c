@@ -85,19 +85,7 @@ send_json(struct evhttp_request *req, int status, const char *reason, const char
 void
 kw_http_problem(struct evhttp_request *req, enum kw_problem p, const char *detail)
 {
-	const struct kw_problem_info *pi = kw_problem_info(p);
-
-	if (pi == NULL) {
-		kw_log_err("problem %d is not in the table", (int)p);
-		p = KW_PROBLEM_INTERNAL;
-		pi = kw_problem_info(p);
-		detail = NULL;
-	}
-	if (pi->retry_after != NULL)
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
-		    pi->retry_after);
-	send_json(req, pi->status, pi->title, "application/problem+json",
-	    kw_problem_json(p, detail));
+	kw_http_problem_ext(req, p, detail, NULL);
 }
 
 void
@@ -105,13 +93,19 @@ kw_http_problem_ext(struct evhttp_request *req, enum kw_problem p, const char *d
     json_t *ext)
 {
 	const struct kw_problem_info *pi = kw_problem_info(p);
-	json_t *doc = pi != NULL ? kw_problem_json(p, detail) : NULL;
+	json_t *doc;
 
-	if (doc == NULL || ext == NULL || json_object_update_missing(doc, ext) != 0) {
+	if (pi == NULL) {
+		kw_log_err("problem %d is not in the table", (int)p);
+		p = KW_PROBLEM_INTERNAL;
+		pi = kw_problem_info(p);
+		detail = NULL;
+	}
+	doc = kw_problem_json(p, detail);
+	/* extension members (RFC 7807 3.2) never replace the standard ones */
+	if (doc != NULL && ext != NULL && json_object_update_missing(doc, ext) != 0) {
 		json_decref(doc);
-		json_decref(ext);
-		kw_http_problem(req, pi != NULL ? p : KW_PROBLEM_INTERNAL, detail);
-		return;
+		doc = NULL;    /* send_json answers 500 */
 	}
 	json_decref(ext);
 	if (pi->retry_after != NULL)

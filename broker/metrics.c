@@ -130,14 +130,19 @@ value_u64(struct kw_prom_out *out, uint64_t v)
 		kw_prom_put(out, buf, (size_t)n);
 }
 
-/* Microseconds as exact decimal seconds. */
+/* Microseconds as exact decimal seconds, without trailing zeros ("0.0025", "1"). */
 static void
 us_seconds(char *buf, size_t len, uint64_t us)
 {
-	if (us % 1000000 == 0)
+	int n;
+
+	if (us % 1000000 == 0) {
 		snprintf(buf, len, "%" PRIu64, us / 1000000);
-	else
-		snprintf(buf, len, "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
+		return;
+	}
+	n = snprintf(buf, len, "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
+	while (n > 0 && (size_t)n < len && buf[n - 1] == '0')
+		buf[--n] = '\0';
 }
 
 void
