@@ -32,6 +32,7 @@
 #include "health.h"
 #include "listener.h"
 #include "kw_log.h"
+#include "kw_util.h"
 #include "metrics.h"
 
 #define KW_READY_HSM_DEADLINE_MS 1000
@@ -57,10 +58,7 @@ struct kw_health {
 static int64_t
 mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return kw_mono_us() / 1000;
 }
 
 /* The store's file and directory can be written, on a file system mounted writable with room. */

@@ -73,6 +73,7 @@
 #include "conntab.h"
 #include "kw_log.h"
 #include "listener.h"
+#include "kw_util.h"
 #include "metrics.h"
 
 #define BACKOFF_MIN_MS 100
@@ -386,15 +387,6 @@ refuse:
 	return refuser(base);
 }
 
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void
 kw_listener_tag(struct evhttp_request *req, enum kw_met_endpoint ep)
 {
@@ -411,7 +403,7 @@ conn_complete(struct evhttp_request *req, void *arg)
 	struct kw_conn *c = arg;
 
 	kw_metrics_request(c->tag, evhttp_request_get_response_code(req),
-	    (uint64_t)(mono_us() - c->t_request));
+	    (uint64_t)(kw_mono_us() - c->t_request));
 	if (c->state == CONN_ADMITTED && event_add(c->ev, &c->l->timeout) != 0)
 		conn_close(c);
 }
@@ -440,7 +432,7 @@ conn_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	event_del(c->ev);    /* the request is the callback's now */
-	c->t_request = mono_us();
+	c->t_request = kw_mono_us();
 	c->tag = l->met == KW_MET_L_ADMIN ? KW_MET_EP_ADMIN : KW_MET_EP_OTHER;
 	evhttp_request_set_on_complete_cb(req, conn_complete, c);
 	l->cb(req, l->cbarg);

@@ -614,25 +614,36 @@ fmt_hsm(struct kw_prom_out *out)
 	    LOAD(M.hsm_restarts));
 }
 
+/* Seconds since t at now; nothing while t is 0 (not known yet). */
+static void
+age_gauge(struct kw_prom_out *out, const char *name, const char *help, int64_t t, int64_t now)
+{
+	if (t == 0)
+		return;
+	kw_prom_header(out, name, "gauge", help);
+	kw_prom_sample_i64(out, name, NULL, 0, now > t ? now - t : 0);
+}
+
+/* A gauge with one series per single-use set. */
+static void
+set_gauge(struct kw_prom_out *out, const char *name, const char *help,
+    atomic_uint_fast64_t v[static KW_MET_SET__COUNT])
+{
+	kw_prom_header(out, name, "gauge", help);
+	for (size_t s = 0; s < KW_MET_SET__COUNT; s++) {
+		struct kw_prom_label l = { "set", sets[s] };
+
+		kw_prom_sample_u64(out, name, &l, 1, LOAD(v[s]));
+	}
+}
+
 static void
 fmt_state(struct kw_prom_out *out, int64_t now)
 {
-	int64_t t;
-
-	kw_prom_header(out, "keywarden_single_use_entries", "gauge",
-	    "Live entries of a single-use set (challenges, DPoP jti values).");
-	for (size_t s = 0; s < KW_MET_SET__COUNT; s++) {
-		struct kw_prom_label l = { "set", sets[s] };
-
-		kw_prom_sample_u64(out, "keywarden_single_use_entries", &l, 1, LOAD(M.set_live[s]));
-	}
-	kw_prom_header(out, "keywarden_single_use_capacity", "gauge",
-	    "Capacity of a single-use set (limits.max_sessions).");
-	for (size_t s = 0; s < KW_MET_SET__COUNT; s++) {
-		struct kw_prom_label l = { "set", sets[s] };
-
-		kw_prom_sample_u64(out, "keywarden_single_use_capacity", &l, 1, LOAD(M.set_cap[s]));
-	}
+	set_gauge(out, "keywarden_single_use_entries",
+	    "Live entries of a single-use set (challenges, DPoP jti values).", M.set_live);
+	set_gauge(out, "keywarden_single_use_capacity",
+	    "Capacity of a single-use set (limits.max_sessions).", M.set_cap);
 	kw_prom_header(out, "keywarden_open_connections", "gauge",
 	    "Open connections (descriptors held), by listener.");
 	for (size_t i = 0; i < KW_MET_L__COUNT; i++) {
@@ -640,22 +651,15 @@ fmt_state(struct kw_prom_out *out, int64_t now)
 
 		kw_prom_sample_i64(out, "keywarden_open_connections", &l, 1, LOAD(M.conns[i]));
 	}
-	if ((t = LOAD(M.token_key_created)) != 0) {
-		kw_prom_header(out, "keywarden_token_key_age_seconds", "gauge",
-		    "Age of the token-signing key in use.");
-		kw_prom_sample_i64(out, "keywarden_token_key_age_seconds", NULL, 0,
-		    now > t ? now - t : 0);
-	}
+	age_gauge(out, "keywarden_token_key_age_seconds", "Age of the token-signing key in use.",
+	    LOAD(M.token_key_created), now);
 	kw_prom_header(out, "keywarden_collateral_fetch_failures_total", "counter",
 	    "TDX collateral fetches from PCS or PCCS that failed.");
 	kw_prom_sample_u64(out, "keywarden_collateral_fetch_failures_total", NULL, 0,
 	    LOAD(M.collateral_failures));
-	if ((t = LOAD(M.collateral_fresh)) != 0) {
-		kw_prom_header(out, "keywarden_collateral_age_seconds", "gauge",
-		    "Seconds since TDX collateral was last fetched, or loaded at start.");
-		kw_prom_sample_i64(out, "keywarden_collateral_age_seconds", NULL, 0,
-		    now > t ? now - t : 0);
-	}
+	age_gauge(out, "keywarden_collateral_age_seconds",
+	    "Seconds since TDX collateral was last fetched, or loaded at start.",
+	    LOAD(M.collateral_fresh), now);
 	kw_prom_header(out, "keywarden_store_errors_total", "counter",
 	    "Errors of the SQLite store, by class (busy, nomem, io, constraint).");
 	for (size_t e = 0; e < KW_MET_SE__COUNT; e++) {

@@ -103,21 +103,12 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Tell the observer how call ended (before its callback runs). */
 static void
 observe(const struct hsm_client *c, const struct hsm_call *call, int r)
 {
 	if (c->obs_done != NULL)
-		c->obs_done(c->obs_arg, (int)call->op, r, (uint64_t)(mono_us() - call->t_enq_us));
+		c->obs_done(c->obs_arg, (int)call->op, r, (uint64_t)(kw_mono_us() - call->t_enq_us));
 }
 
 static void read_cb(evutil_socket_t fd, short what, void *arg);
@@ -731,7 +722,7 @@ enqueue(struct hsm_client *c, json_t *req, enum hsm_op op, int cls, hsm_client_c
 	call->op = op;
 	call->cls = cls;
 	call->t_enq = now;
-	call->t_enq_us = mono_us();
+	call->t_enq_us = kw_mono_us();
 	call->deadline = now + c->timeout_ms[cls];
 	call->cb = cb;
 	call->arg = arg;
