@@ -377,12 +377,14 @@ kw_health_stop(struct kw_broker *b)
 
 	if (h == NULL)
 		return;
-	kw_listener_free(h->listener);
-	h->listener = NULL;
-	/* held /readyz requests: answer them now (the loop is stopping) */
+	/* held /readyz requests first: freeing a listener frees its connections'
+	 * requests, held ones included */
 	h->hsm_ok = 0;
 	h->hsm_why = "stopping";
+	h->hsm_checked = mono_ms();
 	answer_waiters(h);
+	kw_listener_free(h->listener);
+	h->listener = NULL;
 }
 
 void
