@@ -28,6 +28,7 @@
 #include "admin.h"
 #include "broker.h"
 #include "hsm_uri.h"
+#include "health.h"
 #include "listener.h"
 #include "policy.h"
 #include "kw_json.h"
@@ -1508,6 +1509,15 @@ admin_route(struct evhttp_request *req, void *arg)
 		kw_http_problem(req, KW_PROBLEM_UNAUTHENTICATED, why);
 		goto fail;
 	}
+	if (b->cfg->metrics_on_admin && uri != NULL && evhttp_uri_get_path(uri) != NULL &&
+	    strcmp(evhttp_uri_get_path(uri), "/metrics") == 0 &&
+	    evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+		/* metrics.on_admin: any admin identity may scrape (no role: the
+		 * exposition holds no key material, docs/operations.md) */
+		kw_listener_tag(req, KW_MET_EP_METRICS);
+		kw_health_admin_metrics(req);
+		goto fail;    /* answered; a is not needed */
+	}
 	if (admin_prepare(a, uri != NULL ? evhttp_uri_get_path(uri) : NULL,
 	    uri != NULL ? evhttp_uri_get_query(uri) : NULL,
 	    blen > 0 && blen <= ADMIN_BODY_MAX ? evbuffer_pullup(in, (ev_ssize_t)blen) : NULL,
@@ -1631,6 +1641,7 @@ kw_admin_start(struct kw_broker *b)
 		return KW_ERR_NOMEM;
 	if ((r = kw_workers_new(b->admin_base, 1, 64, &b->admin_worker)) != 0)
 		return r;
+	kw_workers_set_metrics(b->admin_worker, KW_MET_POOL_ADMIN);
 	memset(&o, 0, sizeof(o));
 	o.name = "admin";
 	o.addr = c->admin_listen_addr;

@@ -29,6 +29,7 @@
  * except where noted (threading model: docs/architecture.md).
  */
 struct tdx_pcs;
+struct kw_health;
 
 struct kw_broker {
 	struct kw_config *cfg;
@@ -68,6 +69,7 @@ struct kw_broker {
 	struct event *sig_int, *sig_term, *sig_hup;
 	struct event *key_poll;        /* keysync.c: hsm.key_poll_interval */
 	struct kw_audit *audit;        /* audit_log.c; NULL when audit.enabled is false */
+		struct kw_health *health;      /* health.c: /readyz state, the metrics listener */
 	/* counters, loop thread only */
 	unsigned long n_attest_ok, n_attest_fail, n_release_ok, n_release_denied;
 };
@@ -76,6 +78,8 @@ struct kw_broker {
 /* http.c: TLS listener and routing. */
 int kw_http_start(struct kw_broker *b) KW_WUR;
 void kw_http_stop(struct kw_broker *b);
+/* The workload listener's TLS context (tls.*); also the metrics listener's. */
+int kw_http_tls_ctx(const struct kw_config *c, SSL_CTX **ret) KW_WUR;
 /* Set TCP_NODELAY on a listening socket (accepted sockets inherit it). */
 void kw_http_nodelay(evutil_socket_t fd);
 
@@ -86,6 +90,11 @@ void kw_http_nodelay(evutil_socket_t fd);
  * input in it.
  */
 void kw_http_problem(struct evhttp_request *req, enum kw_problem p, const char *detail);
+/* As kw_http_problem, with the members of ext (stolen; extension members, RFC 7807 3.2) added. */
+void kw_http_problem_ext(struct evhttp_request *req, enum kw_problem p, const char *detail,
+    json_t *ext);
+/* 200 with a Prometheus text exposition (text/plain; version=0.0.4). */
+void kw_http_metrics(struct evhttp_request *req, const char *text, size_t len);
 /* Send a JSON object (reference stolen) with status 200, or 200/201. */
 void kw_http_json(struct evhttp_request *req, json_t *body);
 void kw_http_json_status(struct evhttp_request *req, int status, json_t *body);

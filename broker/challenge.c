@@ -60,6 +60,12 @@ kw_challenges_new(unsigned int ttl, size_t max_used, struct kw_challenges **ret)
 }
 
 void
+kw_challenges_set_metrics(struct kw_challenges *c, int set)
+{
+	kw_replay_set_metrics(c->used, set);
+}
+
+void
 kw_challenges_free(struct kw_challenges *c)
 {
 	if (c == NULL)

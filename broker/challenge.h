@@ -44,6 +44,8 @@ struct kw_challenge_ticket {
 	uint8_t id[16];        /* the first KW_REPLAY_ID_LEN bytes of rand */
 	int64_t expiry;
 };
+/* Publish the used-challenge set as a single-use gauge (kw_replay_set_metrics). */
+void kw_challenges_set_metrics(struct kw_challenges *c, int set);
 void kw_challenges_free(struct kw_challenges *c);
 
 /* Issue a challenge for tee (e.g. "snp") at time now into out (NUL-terminated). */

@@ -309,6 +309,7 @@ static const struct key keys[] = {
 	{"", "store", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "audit", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "admin", K_CUSTOM, 0, 0, 0, 0, 0, 0},        /* parse_admin: keys of its own */
+	{"", "metrics", K_SECTION, 0, 0, 0, 0, 0, 0},
 	{"", "nonce_ttl", K_UINT, F(nonce_ttl), 0, 5, 600, 60, 0},
 	{"", "public_url", K_CUSTOM, 0, 0, 0, 0, 0, 0},
 	{"", "workers", K_UINT, F(workers), 0, 1, 64, 2, 0},
@@ -364,6 +365,9 @@ static const struct key keys[] = {
 	{"audit", "origin", K_CUSTOM, 0, 0, 0, 0, 0, 0},     /* custom_audit */
 	{"log", "level", K_CUSTOM, 0, 0, 0, 0, 0, 0},        /* custom_log */
 	{"log", "format", K_CUSTOM, 0, 0, 0, 0, 0, 0},       /* custom_log */
+	{"metrics", "listen", K_CUSTOM, 0, 0, 0, 0, 0, 0},   /* custom_metrics */
+	{"metrics", "on_admin", K_CUSTOM, 0, 0, 0, 0, 0, 0},
+	{"metrics", "key_labels", K_CUSTOM, 0, 0, 0, 0, 0, 0},
 };
 
 #define SECTION_KEYS_MAX 32   /* the top level holds 18; section_keys drops any beyond: keep headroom */
@@ -781,6 +785,37 @@ custom_audit(json_t *root, struct kw_config *c, char *eb, size_t el)
 	return 0;
 }
 
+/* metrics.listen (ADDRESS:PORT), metrics.on_admin and metrics.key_labels (booleans). */
+static int
+custom_metrics(json_t *root, struct kw_config *c, char *eb, size_t el)
+{
+	json_t *o = json_object_get(root, "metrics");
+	json_t *on_admin = json_object_get(o, "on_admin"), *kl = json_object_get(o, "key_labels");
+	struct kw_config tmp;
+	const char *s = NULL;
+	int r;
+
+	if ((on_admin != NULL && !json_is_boolean(on_admin)) || (kl != NULL && !json_is_boolean(kl)))
+		return cfg_err(eb, el, "metrics: \"on_admin\" and \"key_labels\" must be true or false");
+	c->metrics_on_admin = json_is_true(on_admin);
+	c->metrics_key_labels = json_is_true(kl);
+	if (c->metrics_on_admin && json_object_get(root, "admin") == NULL)
+		return cfg_err(eb, el, "metrics: \"on_admin\" needs the \"admin\" listener");
+	if ((r = get_str(o, "listen", &s, 0, eb, el, "metrics")) != 0)
+		return r;
+	if (s == NULL)
+		return 0;
+	memset(&tmp, 0, sizeof(tmp));
+	if ((r = parse_listen(s, &tmp, eb, el)) != 0)
+		return r;
+	c->metrics_listen_addr = tmp.listen_addr;
+	c->metrics_listen_port = tmp.listen_port;
+	if (strcmp(c->metrics_listen_addr, c->listen_addr) == 0 &&
+	    c->metrics_listen_port == c->listen_port)
+		return cfg_err(eb, el, "metrics: \"listen\" must not be the workload listener");
+	return 0;
+}
+
 /* SHA-256 of the configuration's canonical form (RFC 8785). */
 static int
 config_digest(const json_t *root, struct kw_config *c)
@@ -835,6 +870,7 @@ kw_config_load(const char *path, struct kw_config **ret, char *eb, size_t el)
 	    (r = custom_tdx(root, dir, c, eb, el)) != 0 ||
 	    (r = custom_policy_store(root, dir, c, eb, el)) != 0 ||
 	    (r = custom_audit(root, c, eb, el)) != 0 ||
+	    (r = custom_metrics(root, c, eb, el)) != 0 ||
 	    (r = config_digest(root, c)) != 0)
 		goto out;
 	o = json_object_get(root, "admin");
@@ -897,6 +933,7 @@ kw_config_free(struct kw_config *c)
 	if (c->store_conninfo != NULL)
 		OPENSSL_cleanse(c->store_conninfo, strlen(c->store_conninfo));
 	free(c->store_conninfo);
+	free(c->metrics_listen_addr);
 	free(c->admin_listen_addr);
 	free(c->admin_cert);
 	free(c->admin_key);

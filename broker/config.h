@@ -105,6 +105,12 @@ struct kw_config {
 	char *audit_origin;           /* checkpoint origin, default "<public_url host>/audit" */
 	uint8_t config_digest[32];    /* SHA-256 of the configuration's JCS (audit "start") */
 
+	/* metrics (docs/operations.md): a listener of its own and/or the admin listener */
+	char *metrics_listen_addr;    /* NULL: no metrics listener */
+	uint16_t metrics_listen_port;
+	int metrics_on_admin;         /* GET /metrics on the admin listener */
+	int metrics_key_labels;       /* releases and denials labelled by key, not repository */
+
 	/* admin listener (mutual TLS); disabled when admin_listen_addr is NULL */
 	char *admin_listen_addr;
 	uint16_t admin_listen_port;

@@ -11,6 +11,7 @@
 #include "kw_json.h"
 #include "kw_jwk.h"
 #include "kw_util.h"
+#include "metrics.h"
 #include "replay.h"
 
 struct kw_dpop {
@@ -40,6 +41,7 @@ kw_dpop_new(unsigned int nonce_ttl, unsigned int iat_window, unsigned int jti_tt
 		kw_dpop_free(d);
 		return r;
 	}
+	kw_replay_set_metrics(d->jtis, KW_MET_SET_DPOP_JTI);
 	*ret = d;
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include <openssl/ssl.h>
 
 #include "broker.h"
+#include "health.h"
 #include "listener.h"
 #include "kw_json.h"
 #include "kw_log.h"
@@ -84,7 +85,15 @@ send_json(struct evhttp_request *req, int status, const char *reason, const char
 void
 kw_http_problem(struct evhttp_request *req, enum kw_problem p, const char *detail)
 {
+	kw_http_problem_ext(req, p, detail, NULL);
+}
+
+void
+kw_http_problem_ext(struct evhttp_request *req, enum kw_problem p, const char *detail,
+    json_t *ext)
+{
 	const struct kw_problem_info *pi = kw_problem_info(p);
+	json_t *doc;
 
 	if (pi == NULL) {
 		kw_log_err("problem %d is not in the table", (int)p);
@@ -92,11 +101,23 @@ kw_http_problem(struct evhttp_request *req, enum kw_problem p, const char *detai
 		pi = kw_problem_info(p);
 		detail = NULL;
 	}
+	doc = kw_problem_json(p, detail);
+	/* extension members (RFC 7807 3.2) never replace the standard ones */
+	if (doc != NULL && ext != NULL && json_object_update_missing(doc, ext) != 0) {
+		json_decref(doc);
+		doc = NULL;    /* send_json answers 500 */
+	}
+	json_decref(ext);
 	if (pi->retry_after != NULL)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
 		    pi->retry_after);
-	send_json(req, pi->status, pi->title, "application/problem+json",
-	    kw_problem_json(p, detail));
+	send_json(req, pi->status, pi->title, "application/problem+json", doc);
+}
+
+void
+kw_http_metrics(struct evhttp_request *req, const char *text, size_t len)
+{
+	send_body(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", text, len);
 }
 
 void
@@ -212,37 +233,49 @@ route(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (strcmp(path, "/kbs/v0/auth") == 0) {
+		kw_listener_tag(req, KW_MET_EP_AUTH);
 		if (m != EVHTTP_REQ_POST)
 			{ method_not_allowed(req, "POST"); return; }
 		kw_rcar_auth(b, req);
 	} else if (strcmp(path, "/kbs/v0/attest") == 0) {
+		kw_listener_tag(req, KW_MET_EP_ATTEST);
 		if (m != EVHTTP_REQ_POST)
 			{ method_not_allowed(req, "POST"); return; }
 		kw_rcar_attest(b, req);
 	} else if (strncmp(path, RESOURCE_PREFIX, strlen(RESOURCE_PREFIX)) == 0) {
+		kw_listener_tag(req, KW_MET_EP_RESOURCE);
 		if (m != EVHTTP_REQ_GET)
 			{ method_not_allowed(req, "GET"); return; }
 		kw_rcar_resource(b, req, path + strlen(RESOURCE_PREFIX));
 	} else if (strcmp(path, "/.well-known/jwks.json") == 0) {
+		kw_listener_tag(req, KW_MET_EP_JWKS);
 		if (m != EVHTTP_REQ_GET)
 			{ method_not_allowed(req, "GET"); return; }
 		kw_rcar_jwks(b, req);
 	} else if (strcmp(path, "/.well-known/keywarden-checkpoint") == 0 ||
 	    strcmp(path, "/.well-known/keywarden-checkpoint-key") == 0) {
+		int key = path[strlen("/.well-known/keywarden-checkpoint")] != '\0';
+
+		kw_listener_tag(req, key ? KW_MET_EP_CHECKPOINT_KEY : KW_MET_EP_CHECKPOINT);
 		if (m != EVHTTP_REQ_GET)
 			{ method_not_allowed(req, "GET"); return; }
-		kw_audit_http_checkpoint(b, req, path[strlen("/.well-known/keywarden-checkpoint")] != '\0');
+		kw_audit_http_checkpoint(b, req, key);
 	} else if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
+		/* load balancers probe the workload port: both live here (and on the
+		 * metrics listener); /metrics never does (docs/operations.md) */
+		enum kw_met_endpoint ep = kw_health_endpoint(path);
+
+		kw_listener_tag(req, ep);
 		if (m != EVHTTP_REQ_GET)
 			{ method_not_allowed(req, "GET"); return; }
-		kw_http_json(req, json_pack("{s:s}", "status", "ok"));
+		kw_health_route(b, req, ep);
 	} else {
 		kw_http_problem(req, KW_PROBLEM_NOT_FOUND, "no such endpoint");
 	}
 }
 
-static int
-tls_ctx_new(const struct kw_config *c, SSL_CTX **ret)
+int
+kw_http_tls_ctx(const struct kw_config *c, SSL_CTX **ret)
 {
 	SSL_CTX *ctx;
 
@@ -293,7 +326,7 @@ kw_http_start(struct kw_broker *b)
 	struct kw_listener_opts o;
 	int r;
 
-	if ((r = tls_ctx_new(b->cfg, &b->ssl_ctx)) != 0)
+	if ((r = kw_http_tls_ctx(b->cfg, &b->ssl_ctx)) != 0)
 		return r;
 	memset(&o, 0, sizeof(o));
 	o.name = "workload";

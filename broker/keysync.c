@@ -13,6 +13,7 @@
 
 #include "broker.h"
 #include "keysync.h"
+#include "metrics.h"
 #include "kw_log.h"
 #include "kw_util.h"
 
@@ -55,6 +56,7 @@ kw_keysync_set_token_keys(struct kw_broker *b, struct kw_token_keys *ks)
 			    "kid", old->k[i].kid, "action", "destroy", "label", old->k[i].label));
 	kw_token_keys_free(b->token_keys);
 	b->token_keys = ks;    /* stolen */
+	kw_metrics_token_key(kw_token_keys_active(ks) != NULL ? kw_token_keys_active(ks)->created : 0);
 }
 
 size_t

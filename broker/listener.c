@@ -73,6 +73,8 @@
 #include "conntab.h"
 #include "kw_log.h"
 #include "listener.h"
+#include "kw_util.h"
+#include "metrics.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 1000
@@ -89,10 +91,13 @@ struct kw_conn {
 	struct kw_conn_key key;
 	enum conn_state state;
 	int admitted;             /* counted in the caps */
+	int64_t t_request;        /* monotonic us: the request head was read (metrics) */
+	enum kw_met_endpoint tag; /* the request's endpoint (kw_listener_tag) */
 };
 
 struct kw_listener {
 	char name[16];
+	enum kw_met_listener met;      /* its keywarden_open_connections series */
 	struct event_base *base;
 	struct evhttp *http;
 	struct evconnlistener *lev;    /* evhttp's */
@@ -214,6 +219,7 @@ conn_release(struct kw_conn *c)
 		l->n_admitted--;
 	}
 	l->n_open--;
+	kw_metrics_conn(l->met, -1);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -360,6 +366,7 @@ conn_bevcb(struct event_base *base, void *arg)
 		c->next->prev = c;
 	l->conns = c;
 	l->n_open++;
+	kw_metrics_conn(l->met, 1);
 	event_active(c->ev, EV_TIMEOUT, 0);
 	if (l->n_open >= l->max_conn + l->slack && !l->paused_full) {
 		/* descriptors for this listener are used up: stop accepting until
@@ -380,13 +387,23 @@ refuse:
 	return refuser(base);
 }
 
-/* on_complete: the response is written; keep-alive idle + next request. */
+void
+kw_listener_tag(struct evhttp_request *req, enum kw_met_endpoint ep)
+{
+	struct kw_conn *c = conn_of_req(req);
+
+	if (c != NULL)
+		c->tag = ep;
+}
+
+/* on_complete: the response is written (counted); keep-alive idle + next request. */
 static void
 conn_complete(struct evhttp_request *req, void *arg)
 {
 	struct kw_conn *c = arg;
 
-	(void)req;
+	kw_metrics_request(c->tag, evhttp_request_get_response_code(req),
+	    (uint64_t)(kw_mono_us() - c->t_request));
 	if (c->state == CONN_ADMITTED && event_add(c->ev, &c->l->timeout) != 0)
 		conn_close(c);
 }
@@ -415,6 +432,8 @@ conn_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	event_del(c->ev);    /* the request is the callback's now */
+	c->t_request = kw_mono_us();
+	c->tag = l->met == KW_MET_L_ADMIN ? KW_MET_EP_ADMIN : KW_MET_EP_OTHER;
 	evhttp_request_set_on_complete_cb(req, conn_complete, c);
 	l->cb(req, l->cbarg);
 }
@@ -525,6 +544,8 @@ kw_listener_new(struct event_base *base, const struct kw_listener_opts *o,
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return KW_ERR_NOMEM;
 	snprintf(l->name, sizeof(l->name), "%s", o->name);
+	l->met = strcmp(o->name, "admin") == 0 ? KW_MET_L_ADMIN :
+	    strcmp(o->name, "metrics") == 0 ? KW_MET_L_METRICS : KW_MET_L_WORKLOAD;
 	l->base = base;
 	l->ctx = o->ssl_ctx;
 	l->max_conn = o->max_connections;
@@ -618,6 +639,7 @@ kw_listener_free(struct kw_listener *l)
 		struct kw_conn *c = l->conns;
 
 		l->conns = c->next;
+		kw_metrics_conn(l->met, -1);    /* orphaned: conn_release will not run */
 		event_free(c->ev);
 		c->ev = NULL;
 		c->l = NULL;

@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 
 #include "kw_err.h"
+#include "metrics.h"
 
 /*
  * kw_listener: one HTTPS listener (evhttp over bufferevent_openssl) with
@@ -55,6 +56,14 @@ struct kw_listener_opts {
 /* Bind and start accepting on base. Nothing in *ret on failure (logged). */
 int kw_listener_new(struct event_base *base, const struct kw_listener_opts *o,
     struct kw_listener **ret) KW_WUR;
+/*
+ * Name the endpoint req is counted under in keywarden_requests_total and
+ * keywarden_request_duration_seconds (metrics.h) when its answer is written;
+ * untagged requests count as "other" (on the admin listener: "/admin/v1/..." ).
+ * Call it from the request callback, on the listener's thread.
+ */
+void kw_listener_tag(struct evhttp_request *req, enum kw_met_endpoint ep);
+
 /* The evhttp (owned by the listener) for further settings. */
 struct evhttp *kw_listener_evhttp(struct kw_listener *l);
 /*

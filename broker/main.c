@@ -13,6 +13,7 @@
 #include <event2/thread.h>
 
 #include "broker.h"
+#include "health.h"
 #include "keysync.h"
 #include "hsm_proto.h"
 #include "hsm_uri.h"
@@ -443,14 +444,17 @@ log_tdx_pcs_event(void *arg, const struct tdx_pcs_event *ev)
 		kw_time_format_rfc3339(ev->not_after, until);
 	switch (ev->kind) {
 	case TDX_PCS_EV_FETCHED:
+		kw_metrics_collateral_fresh(kw_broker_now());
 		kw_log_info("tdx.collateral: fetched FMSPC %s (PCK %s CA)%s, valid until %s", fmspc, ca,
 		    ev->background ? " (refresh)" : "", until);
 		break;
 	case TDX_PCS_EV_CACHE_LOADED:
+		kw_metrics_collateral_fresh(kw_broker_now());
 		kw_log_info("tdx.collateral: cache file for FMSPC %s (PCK %s CA) verified, valid until %s",
 		    fmspc, ca, until);
 		break;
 	case TDX_PCS_EV_FETCH_FAILED:
+		kw_metrics_collateral_failure();
 		kw_log_warn_r_rl(ev->r, "tdx.collateral: fetch for FMSPC %s (PCK %s CA) failed: %s%s%.200s",
 		    fmspc, ca, ev->why, sep, d);
 		break;
@@ -554,6 +558,8 @@ load_tdx_trust(struct kw_broker *b)
 	else
 		kw_log_info("tdx.collateral: offline, %zu file(s) from %s, %zu valid now", l.n,
 		    b->cfg->tdx_collateral_dir, l.valid);
+	if (l.valid > 0)
+		kw_metrics_collateral_fresh(kw_broker_now());
 	return 0;
 }
 
@@ -844,6 +850,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	kw_listener_libevent_log();
+	kw_metrics_init(b.cfg->metrics_key_labels);    /* before any thread starts */
 	if (evthread_use_pthreads() != 0 || (b.base = event_base_new()) == NULL) {
 		kw_log_err("cannot initialize libevent");
 		goto out;
@@ -910,7 +917,9 @@ main(int argc, char **argv)
 	}
 	if (kw_audit_start_checkpoints(&b) != 0)
 		goto out;
-	if (kw_http_start(&b) != 0 || kw_admin_start(&b) != 0)
+	kw_challenges_set_metrics(b.challenges, KW_MET_SET_CHALLENGE);
+	kw_workers_set_metrics(b.workers, KW_MET_POOL_APPRAISAL);
+	if (kw_http_start(&b) != 0 || kw_admin_start(&b) != 0 || kw_health_start(&b) != 0)
 		goto out;
 	b.sig_int = evsignal_new(b.base, SIGINT, on_signal, &b);
 	b.sig_term = evsignal_new(b.base, SIGTERM, on_signal, &b);
@@ -961,12 +970,14 @@ out:
 		event_free(sd.watchdog);
 	if (sd.health != NULL)
 		event_free(sd.health);
+	kw_health_stop(&b);
 	kw_keysync_stop(&b);
 	kw_admin_stop(&b);
 	kw_audit_begin_close(&b);   /* releases whose record completes now are refused (503) */
 	kw_workers_free(b.workers);
 	hsm_client_free(b.hsm);
 	free(b.hsm_token_uri);
+	kw_health_free(&b);        /* after the HSM client: a probe's callback may run until then */
 	kw_audit_close(&b, rc == 0 ? "shutdown" : "start-up failed");   /* the "stop" record */
 	kw_http_stop(&b);
 	kw_hsm_bridge_free(b.bridge);

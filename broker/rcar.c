@@ -26,6 +26,7 @@
 #include "kw_jwk.h"
 #include "kw_log.h"
 #include "kw_util.h"
+#include "metrics.h"
 
 /* The repository of a key path "repo/type/tag..." for the log's KW_REPOSITORY (buf: 72 bytes). */
 static const char *
@@ -418,6 +419,10 @@ attest_done(void *arg)
 	size_t silen;
 	int r = j->r;
 
+	kw_metrics_appraisal_inflight(-1);
+	kw_metrics_appraisal(j->a.verifier->tee, r == 0 ? KW_MET_V_VERIFIED :
+	    r == KW_ERR_UNAVAILABLE || r == KW_ERR_NOMEM || r == KW_ERR_INTERNAL ?
+	    KW_MET_V_UNAVAILABLE : KW_MET_V_REJECTED);
 	if (r == KW_ERR_UNAVAILABLE) {
 		/* the verifier lacks outside input (TDX collateral): fail closed, spend nothing */
 		const char *fmspc = json_string_value(json_object_get(j->diag, "fmspc"));
@@ -602,6 +607,7 @@ kw_rcar_attest(struct kw_broker *b, struct evhttp_request *req)
 		kw_http_problem(req, KW_PROBLEM_SHED, "too many appraisals in progress; retry later");
 		goto fail_sent;
 	}
+	kw_metrics_appraisal_inflight(1);
 	return;
 fail_sent:
 	kw_attest_req_clear(&j->a);
@@ -676,6 +682,7 @@ release_done(int r, const struct hsm_result *res, void *arg)
 		goto out;
 	}
 	j->b->n_release_ok++;
+	kw_metrics_release(j->path);
 	kw_log_info_ev(KW_LOG_CTX(KW_EV_RELEASE, log_repo(j->path, repo),
 	    j->jkt[0] != '\0' ? j->jkt : NULL),
 	    "released '%s' to tee-key=%s (JWE RSA-OAEP/A256CBC-HS512)", j->path, j->kid);
@@ -742,6 +749,7 @@ audit_denial(struct kw_broker *b, struct evhttp_request *req, const char *path,
 	const char *slash = strchr(path, '/');
 	json_t *d;
 
+	kw_metrics_denial(path, kw_metrics_denial_class(check));
 	if (b->audit == NULL || slash == NULL || (size_t)(slash - path) >= sizeof(repo))
 		return;
 	memcpy(repo, path, (size_t)(slash - path));

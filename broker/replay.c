@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "metrics.h"
 #include "replay.h"
 
 #define NIL 0u                          /* index 0 is never used: calloc'd heads are empty */
@@ -44,6 +45,7 @@ struct kw_replay {
 	struct part *p;                 /* [1 + cap] (quota > 0) */
 	uint32_t pfree, punused;
 	size_t live, nparts;
+	int met;                        /* enum kw_met_set published to, or -1 */
 	int64_t cur;                    /* the next wheel second to sweep */
 	uint64_t work;
 	uint8_t key[16], pkey[16];      /* SipHash keys: entries, partitions */
@@ -121,6 +123,7 @@ kw_replay_new(size_t cap, size_t quota, unsigned int max_ttl, struct kw_replay *
 	r->nwheel = w;
 	r->hmask = (uint32_t)(nb - 1);
 	r->eunused = r->punused = 1;
+	r->met = -1;
 	/* calloc: pages of the pool stay untouched (not resident) until used */
 	if ((r->heads = calloc(nb, sizeof(*r->heads))) == NULL ||
 	    (r->e = calloc(cap + w + 2, sizeof(*r->e))) == NULL ||
@@ -137,6 +140,14 @@ kw_replay_new(size_t cap, size_t quota, unsigned int max_ttl, struct kw_replay *
 	}
 	*ret = r;
 	return 0;
+}
+
+void
+kw_replay_set_metrics(struct kw_replay *r, int set)
+{
+	r->met = set;
+	if (set >= 0)
+		kw_metrics_single_use((enum kw_met_set)set, r->live, r->cap);
 }
 
 void
@@ -275,6 +286,8 @@ release(struct kw_replay *r, uint32_t i)
 	r->e[i].hnext = r->efree;
 	r->efree = i;
 	r->live--;
+	if (r->met >= 0)
+		kw_metrics_single_use((enum kw_met_set)r->met, r->live, r->cap);
 }
 
 static int
@@ -425,6 +438,8 @@ kw_replay_add(struct kw_replay *r, const uint8_t id[static KW_REPLAY_ID_LEN],
 	r->heads[h] = i;
 	wheel_put(r, i);
 	r->live++;
+	if (r->met >= 0)
+		kw_metrics_single_use((enum kw_met_set)r->met, r->live, r->cap);
 	return 0;
 }
 

@@ -70,6 +70,12 @@ int kw_replay_check(struct kw_replay *r, const uint8_t id[static KW_REPLAY_ID_LE
 int kw_replay_add(struct kw_replay *r, const uint8_t id[static KW_REPLAY_ID_LEN],
     const uint8_t *part, int64_t expiry, int64_t now) KW_WUR;
 
+/*
+ * Publish this set's live entries and capacity as the single-use gauges of
+ * set (enum kw_met_set, metrics.h) whenever they change; -1: not published.
+ */
+void kw_replay_set_metrics(struct kw_replay *r, int set);
+
 /* Counters for tests, benchmarks and logs. */
 struct kw_replay_stats {
 	size_t cap, quota, live, partitions, wheel;

@@ -21,6 +21,7 @@
 #include "kw_log.h"
 #include "kw_module.h"
 #include "kw_name.h"
+#include "metrics.h"
 #include "store.h"
 #include "store_int.h"
 
@@ -112,16 +113,21 @@ map_rc(int rc)
 		return 0;
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
+		kw_metrics_store_error(KW_MET_SE_BUSY);
 		return KW_ERR_UNAVAILABLE;
 	case SQLITE_NOMEM:
+		kw_metrics_store_error(KW_MET_SE_NOMEM);
 		return KW_ERR_NOMEM;
 	case SQLITE_CONSTRAINT:
+		/* unique keys and the append-only triggers are answers, not errors */
 		if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
 			return KW_ERR_EXISTS;
 		if (rc == SQLITE_CONSTRAINT_TRIGGER)
 			return KW_ERR_DENIED;
+		kw_metrics_store_error(KW_MET_SE_CONSTRAINT);
 		return KW_ERR_IO;
 	default:
+		kw_metrics_store_error(KW_MET_SE_IO);
 		return KW_ERR_IO;
 	}
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "kw_log.h"
+#include "metrics.h"
 #include "workers.h"
 
 struct job {
@@ -17,6 +18,8 @@ struct kw_workers {
 	struct job *queue_head, *queue_tail;   /* waiting for a thread */
 	struct job *done_head, *done_tail;   /* waiting for the loop */
 	size_t inflight, max;
+	size_t queued;                  /* waiting for a thread */
+	int met;                        /* enum kw_met_pool published to, or -1 */
 	int stopping;
 	unsigned int nthreads;
 	pthread_t *threads;
@@ -42,6 +45,9 @@ worker_main(void *arg)
 		w->queue_head = j->next;
 		if (w->queue_head == NULL)
 			w->queue_tail = NULL;
+		w->queued--;
+		if (w->met >= 0)
+			kw_metrics_queue_depth((enum kw_met_pool)w->met, w->queued);
 		pthread_mutex_unlock(&w->lock);
 
 		j->run(j->arg);
@@ -95,6 +101,7 @@ kw_workers_new(struct event_base *base, unsigned int nthreads, size_t max_queued
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	w->max = max_queued;
+	w->met = -1;
 	if ((w->threads = calloc(nthreads, sizeof(pthread_t))) == NULL ||
 	    (w->done_ev = event_new(base, -1, 0, done_cb, w)) == NULL) {
 		kw_workers_free(w);
@@ -134,9 +141,20 @@ kw_workers_submit(struct kw_workers *w, kw_work_fn run, kw_work_fn done, void *a
 		w->queue_head = j;
 	w->queue_tail = j;
 	w->inflight++;
+	w->queued++;
+	if (w->met >= 0)
+		kw_metrics_queue_depth((enum kw_met_pool)w->met, w->queued);
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 	return 0;
+}
+
+void
+kw_workers_set_metrics(struct kw_workers *w, int pool)
+{
+	pthread_mutex_lock(&w->lock);
+	w->met = pool;
+	pthread_mutex_unlock(&w->lock);
 }
 
 void

@@ -300,6 +300,15 @@ kw_time_now(void)
 	return (int64_t)ts.tv_sec;
 }
 
+int64_t
+kw_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int
 digest(const char *alg, const void *in, size_t n, uint8_t *out, unsigned int want)
 {

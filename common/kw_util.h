@@ -51,6 +51,8 @@ int kw_time_parse_rfc3339(const char *s, int64_t *ret) KW_WUR;
 void kw_time_format_rfc3339(int64_t t, char out[static 21]);
 /* Seconds since the epoch from the wall clock. */
 int64_t kw_time_now(void);
+/* CLOCK_MONOTONIC in microseconds (durations, deadlines). */
+int64_t kw_mono_us(void);
 
 #define KW_DURATION_MAX (3650LL * 86400)     /* kw_duration_parse upper bound (10 years) */
 /*

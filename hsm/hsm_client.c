@@ -59,6 +59,7 @@ struct hsm_call {
 	enum hsm_op op;           /* decodes the reply; HSM_OP_NONE: raw */
 	int cls;
 	int64_t t_enq, deadline;  /* monotonic milliseconds */
+	int64_t t_enq_us;         /* monotonic microseconds, for the observer */
 	hsm_client_cb cb;         /* NULL once completed by its deadline (abandoned) */
 	void *arg;
 	char *msg; /* serialized request until sent, then NULL */
@@ -91,6 +92,9 @@ struct hsm_client {
 	struct hsm_result *probe;
 	uint8_t *rbuf;
 	struct hsm_client_stats st;
+	hsm_client_observe_fn obs_done;   /* hsm_client_set_observer; NULL: none */
+	void (*obs_spawned)(void *arg);
+	void *obs_arg;
 };
 
 static int64_t
@@ -100,6 +104,14 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Tell the observer how call ended (before its callback runs). */
+static void
+observe(const struct hsm_client *c, const struct hsm_call *call, int r)
+{
+	if (c->obs_done != NULL)
+		c->obs_done(c->obs_arg, (int)call->op, r, (uint64_t)(kw_mono_us() - call->t_enq_us));
 }
 
 static void read_cb(evutil_socket_t fd, short what, void *arg);
@@ -271,8 +283,10 @@ helper_down(struct hsm_client *c, int grace_ms)
 		(void)evtimer_del(c->ev_timer);
 	while ((call = TAILQ_FIRST(&failed)) != NULL) {
 		TAILQ_REMOVE(&failed, call, q);
-		if (call->cb != NULL)
+		if (call->cb != NULL) {
+			observe(c, call, KW_ERR_UNAVAILABLE);
 			call->cb(KW_ERR_UNAVAILABLE, NULL, call->arg);
+		}
 		call_free(call);
 	}
 }
@@ -349,6 +363,7 @@ check_deadlines(struct hsm_client *c, int64_t now)
 			void *arg = call->arg;
 
 			TAILQ_REMOVE(&c->by_deadline[k], call, dq);
+			observe(c, call, KW_ERR_TIMEOUT);
 			call->cb = NULL;    /* abandoned: a late reply is dropped */
 			call->arg = NULL;
 			if (call->msg != NULL) {
@@ -411,6 +426,8 @@ attach(struct hsm_client *c)
 	c->last_reply = mono_ms();
 	c->answered = false;
 	c->st.spawns++;
+	if (c->obs_spawned != NULL)
+		c->obs_spawned(c->obs_arg);
 	return 0;
 }
 
@@ -577,6 +594,7 @@ dispatch(struct hsm_client *c, const uint8_t *buf, size_t len)
 		    hsm_op_info(call->op) != NULL ? hsm_op_info(call->op)->name : "?", call->id);
 		err = err == KW_ERR_NOMEM ? err : KW_ERR_HSM;
 	}
+	observe(c, call, err);
 	call->cb(err, res, call->arg);
 	call_free(call);
 out:
@@ -707,6 +725,7 @@ enqueue(struct hsm_client *c, json_t *req, enum hsm_op op, int cls, hsm_client_c
 	call->op = op;
 	call->cls = cls;
 	call->t_enq = now;
+	call->t_enq_us = kw_mono_us();
 	call->deadline = now + c->timeout_ms[cls];
 	call->cb = cb;
 	call->arg = arg;
@@ -1098,4 +1117,13 @@ hsm_client_free(struct hsm_client *c)
 	strv_free(c->envp);
 	free(c->rbuf);
 	free(c);
+}
+
+void
+hsm_client_set_observer(struct hsm_client *c, hsm_client_observe_fn done,
+    void (*spawned)(void *arg), void *arg)
+{
+	c->obs_done = done;
+	c->obs_spawned = spawned;
+	c->obs_arg = arg;
 }

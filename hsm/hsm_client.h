@@ -176,6 +176,16 @@ struct hsm_client_stats {
 };
 void hsm_client_get_stats(const struct hsm_client *c, struct hsm_client_stats *ret);
 
+/*
+ * Observe the client (the broker's metrics): done(arg, op, r, us) once per
+ * call that completes (a reply, its deadline, or the helper going down; r
+ * as the callback's, us since it was queued), just before the call's
+ * callback; spawned(arg) each time a helper is started or connected after
+ * this call. Loop thread; either may be NULL.
+ */
+typedef void (*hsm_client_observe_fn)(void *arg, int op, int r, uint64_t us);
+void hsm_client_set_observer(struct hsm_client *c, hsm_client_observe_fn done,
+    void (*spawned)(void *arg), void *arg);
 /* The probe reply received at start (borrowed; op HSM_OP_PROBE, see res->u.probe). */
 const struct hsm_result *hsm_client_start_probe(const struct hsm_client *c);
 

@@ -72,11 +72,11 @@ for f in $(echo "$src" | grep '^broker/.*\.c$'); do
 		grep -vE '^[0-9]+:[[:space:]]*(/?\*|//)' || true)
 	case "$f" in
 	broker/http.c)
-		# sending only in send_body(), Retry-After only in kw_http_problem()
+		# sending only in send_body(), Retry-After only in kw_http_problem_ext()
 		# (a function starts at a line "name(")
 		hits=$(awk '/^[a-z_][a-z0-9_]*\(/ { fn = $0; sub(/\(.*/, "", fn) }
 			/evhttp_send_(reply|error)/ && fn != "send_body" { print FNR ":" $0 }
-			/"Retry-After"/ && fn != "kw_http_problem" { print FNR ":" $0 }
+			/"Retry-After"/ && fn != "kw_http_problem_ext" { print FNR ":" $0 }
 			/"urn:keywarden:problem:/ { print FNR ":" $0 }' "$f") ;;
 	broker/problem.c) hits=$(echo "$hits" | grep -v '"urn:keywarden:problem:' || true) ;;
 	esac
