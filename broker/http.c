@@ -197,7 +197,119 @@ method_not_allowed(struct evhttp_request *req, const char *allow)
 	kw_http_problem(req, KW_PROBLEM_METHOD_NOT_ALLOWED, NULL);
 }
 
-#define RESOURCE_PREFIX "/kbs/v0/resource/"
+/* Handlers of the workload routes: rest is what the row's "{" stands for. */
+static void
+h_auth(struct kw_broker *b, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	kw_rcar_auth(b, req);
+}
+
+static void
+h_attest(struct kw_broker *b, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	kw_rcar_attest(b, req);
+}
+
+static void
+h_resource(struct kw_broker *b, struct evhttp_request *req, const char *rest)
+{
+	kw_rcar_resource(b, req, rest);
+}
+
+static void
+h_jwks(struct kw_broker *b, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	kw_rcar_jwks(b, req);
+}
+
+static void
+h_checkpoint(struct kw_broker *b, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	kw_audit_http_checkpoint(b, req, 0);
+}
+
+static void
+h_checkpoint_key(struct kw_broker *b, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	kw_audit_http_checkpoint(b, req, 1);
+}
+
+static void
+h_health(struct kw_broker *b, struct evhttp_request *req, const char *rest)
+{
+	(void)b;
+	(void)rest;
+	kw_http_json(req, json_pack("{s:s}", "status", "ok"));
+}
+
+/*
+ * The workload listener's routes, one row per path and method, in the order
+ * they are tried. A path matches exactly, or, when it has a "{", by the
+ * prefix before it (the handler gets the rest, not decoded). A path that
+ * matches with another method is 405 with Allow: the row's method; no match
+ * is 404. docs/openapi/workload.yaml documents every row (keywarden
+ * --list-routes prints them; tests/openapi_check.py compares).
+ */
+static const struct kw_http_route routes[] = {
+	{"/kbs/v0/auth", EVHTTP_REQ_POST, h_auth},
+	{"/kbs/v0/attest", EVHTTP_REQ_POST, h_attest},
+	{"/kbs/v0/resource/{repository}/{type}/{tag}", EVHTTP_REQ_GET, h_resource},
+	{"/.well-known/jwks.json", EVHTTP_REQ_GET, h_jwks},
+	{"/.well-known/keywarden-checkpoint", EVHTTP_REQ_GET, h_checkpoint},
+	{"/.well-known/keywarden-checkpoint-key", EVHTTP_REQ_GET, h_checkpoint_key},
+	{"/healthz", EVHTTP_REQ_GET, h_health},
+	{"/readyz", EVHTTP_REQ_GET, h_health},
+};
+
+/* Does path match row's path? *ret_rest: the part a "{" stands for. */
+static int
+route_match(const struct kw_http_route *row, const char *path, const char **ret_rest)
+{
+	const char *brace = strchr(row->path, '{');
+
+	if (brace == NULL) {
+		if (strcmp(row->path, path) != 0)
+			return 0;
+		*ret_rest = "";
+		return 1;
+	}
+	if (strncmp(row->path, path, (size_t)(brace - row->path)) != 0)
+		return 0;
+	*ret_rest = path + (brace - row->path);
+	return 1;
+}
+
+static const char *
+method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	default: return "OTHER";
+	}
+}
+
+void
+kw_http_routes_print(FILE *f, const char *listener, const struct kw_http_route *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s %s %s\n", listener, method_name(rows[i].method), rows[i].path);
+}
+
+void
+kw_http_routes_list(FILE *f)
+{
+	kw_http_routes_print(f, "workload", routes, KW_ARRAY_SIZE(routes));
+}
 
 static void
 route(struct evhttp_request *req, void *arg)
@@ -206,39 +318,27 @@ route(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	const struct kw_http_route *allow = NULL;
+	const char *rest;
 
 	if (path == NULL) {
 		kw_http_problem(req, KW_PROBLEM_MALFORMED, "invalid request URI");
 		return;
 	}
-	if (strcmp(path, "/kbs/v0/auth") == 0) {
-		if (m != EVHTTP_REQ_POST)
-			{ method_not_allowed(req, "POST"); return; }
-		kw_rcar_auth(b, req);
-	} else if (strcmp(path, "/kbs/v0/attest") == 0) {
-		if (m != EVHTTP_REQ_POST)
-			{ method_not_allowed(req, "POST"); return; }
-		kw_rcar_attest(b, req);
-	} else if (strncmp(path, RESOURCE_PREFIX, strlen(RESOURCE_PREFIX)) == 0) {
-		if (m != EVHTTP_REQ_GET)
-			{ method_not_allowed(req, "GET"); return; }
-		kw_rcar_resource(b, req, path + strlen(RESOURCE_PREFIX));
-	} else if (strcmp(path, "/.well-known/jwks.json") == 0) {
-		if (m != EVHTTP_REQ_GET)
-			{ method_not_allowed(req, "GET"); return; }
-		kw_rcar_jwks(b, req);
-	} else if (strcmp(path, "/.well-known/keywarden-checkpoint") == 0 ||
-	    strcmp(path, "/.well-known/keywarden-checkpoint-key") == 0) {
-		if (m != EVHTTP_REQ_GET)
-			{ method_not_allowed(req, "GET"); return; }
-		kw_audit_http_checkpoint(b, req, path[strlen("/.well-known/keywarden-checkpoint")] != '\0');
-	} else if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
-		if (m != EVHTTP_REQ_GET)
-			{ method_not_allowed(req, "GET"); return; }
-		kw_http_json(req, json_pack("{s:s}", "status", "ok"));
-	} else {
-		kw_http_problem(req, KW_PROBLEM_NOT_FOUND, "no such endpoint");
+	for (size_t i = 0; i < KW_ARRAY_SIZE(routes); i++) {
+		if (!route_match(&routes[i], path, &rest))
+			continue;
+		if (routes[i].method == m) {
+			routes[i].handler(b, req, rest);
+			return;
+		}
+		if (allow == NULL)
+			allow = &routes[i];
 	}
+	if (allow != NULL)
+		method_not_allowed(req, method_name(allow->method));
+	else
+		kw_http_problem(req, KW_PROBLEM_NOT_FOUND, "no such endpoint");
 }
 
 static int

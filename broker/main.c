@@ -17,6 +17,7 @@
 #include "hsm_proto.h"
 #include "listener.h"
 #include "kw_build.h"
+#include "admin.h"
 #include "kw_json.h"
 #include "kw_log.h"
 #include "kw_module.h"
@@ -28,7 +29,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: keywarden [--config FILE] [--check-config] [--help] [--version]\n"
+	    "usage: keywarden [--config FILE] [--check-config] [--rotate-token-key]\n"
+	    "                 [--rotate-seal-key] [--list-routes] [--help] [--version]\n"
 	    "\n"
 	    "keywarden is a key broker for confidential computing: workloads in a TEE\n"
 	    "attest with fresh hardware evidence and receive keys held in an HSM,\n"
@@ -45,6 +47,7 @@ usage(FILE *f)
 	    "                      generate a new seal key version in the HSM (challenges and\n"
 	    "                      DPoP nonces) and exit; brokers seal with it after\n"
 	    "                      hsm.key_poll_interval + 5 s and accept the 3 newest versions\n"
+	    "      --list-routes   print every HTTP route of both listeners and exit\n"
 	    "  -h, --help          show this help\n"
 	    "  -V, --version       show the version\n"
 	    "\n"
@@ -618,6 +621,7 @@ main(int argc, char **argv)
 		{"check-config", no_argument, NULL, 'k'},
 		{"rotate-token-key", no_argument, NULL, 'R'},
 		{"rotate-seal-key", no_argument, NULL, 'S'},
+		{"list-routes", no_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -635,6 +639,10 @@ main(int argc, char **argv)
 		case 'k': check = 1; break;
 		case 'R': rotate = 1; break;
 		case 'S': rotate = 2; break;
+		case 'L':
+			kw_http_routes_list(stdout);
+			kw_admin_routes_list(stdout);
+			return fflush(stdout) == 0 ? 0 : 1;
 		case 'h': usage(stdout); return 0;
 		case 'V':
 			printf("keywarden %s%s\n", KW_VERSION,
