@@ -129,6 +129,8 @@ kw_complete_end(struct kw_complete *c)
 
 	if (c->r != 0)
 		return c->r;
+	/* ${a[k]-}: sourced under "set -u" too; a word that is not a subcommand
+	 * where one is due ends the completion */
 	fprintf(c->f,
 	    "_%s()\n"
 	    "{\n"
@@ -136,10 +138,11 @@ kw_complete_end(struct kw_complete *c)
 	    "\t((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}\n"
 	    "\tfor ((i = 1; i < COMP_CWORD; i++)); do\n"
 	    "\t\tw=${COMP_WORDS[i]}\n"
-	    "\t\t[[ \" ${_%s_children[$path]} \" == *\" $w \"* ]] || break\n"
+	    "\t\t[[ \" ${_%s_children[$path]-} \" == *\" $w \"* ]] || break\n"
 	    "\t\tpath=\"$path $w\"\n"
 	    "\tdone\n"
 	    "\tCOMPREPLY=()\n"
+	    "\t((i < COMP_CWORD)) && [[ -n ${_%s_children[$path]-} ]] && return 0\n"
 	    "\tif [[ $prev == --* && -n ${_%s_args[\"$path|$prev\"]+set} ]]; then\n"
 	    "\t\tv=${_%s_args[\"$path|$prev\"]}\n"
 	    "\t\tcase $v in\n"
@@ -150,13 +153,13 @@ kw_complete_end(struct kw_complete *c)
 	    "\t\tesac\n"
 	    "\t\treturn 0\n"
 	    "\tfi\n"
-	    "\tif [[ $cur == -* || -z ${_%s_children[$path]} ]]; then\n"
-	    "\t\tCOMPREPLY=($(compgen -W \"${_%s_flags[$path]}\" -- \"$cur\"))\n"
+	    "\tif [[ $cur == -* || -z ${_%s_children[$path]-} ]]; then\n"
+	    "\t\tCOMPREPLY=($(compgen -W \"${_%s_flags[$path]-}\" -- \"$cur\"))\n"
 	    "\telse\n"
-	    "\t\tCOMPREPLY=($(compgen -W \"${_%s_children[$path]}\" -- \"$cur\"))\n"
+	    "\t\tCOMPREPLY=($(compgen -W \"${_%s_children[$path]-}\" -- \"$cur\"))\n"
 	    "\tfi\n"
 	    "\treturn 0\n"
 	    "}\n"
-	    "complete -F _%s %s\n", p, p, p, p, p, p, p, p, p, p);
+	    "complete -F _%s %s\n", p, p, p, p, p, p, p, p, p, p, p);
 	return ferror(c->f) ? KW_ERR_IO : 0;
 }
