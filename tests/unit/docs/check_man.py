@@ -17,7 +17,8 @@ warning and say what the programs do.
   hidden --completion is allowed; in examples, only the program's own
   command lines count: not those of systemctl or cryptsetup);
 - keywarden.json(5) names every configuration key broker/config.c accepts
-  (as SECTION.KEY, or KEY at the top level).
+  (as SECTION.KEY, or KEY at the top level), and its example configuration
+  passes keywarden --check-config.
 Exit 1 with the differences."""
 import os
 import re
@@ -102,6 +103,22 @@ def config_keys(top):
     return keys | {("admin", k) for k in re.findall(r'"(\w+)"', m.group(1))}
 
 
+def check_example_config(src, keywarden):
+    """The page's example configuration passes keywarden --check-config."""
+    m = re.search(r"^```\n(\{\n.*?\n\})\n```", src, re.M | re.S)
+    if m is None:
+        fail("keywarden.json.5 has no example configuration")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "keywarden.json")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(m.group(1))
+        p = subprocess.run([keywarden, "--config", path, "--check-config"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True, timeout=30)
+        if p.returncode != 0:
+            fail("keywarden.json.5: the example configuration is refused: %s" % p.stderr.strip())
+
+
 def main():
     if len(sys.argv) != 7:
         sys.exit(__doc__)
@@ -129,6 +146,7 @@ def main():
                 fail("%s has no %s section" % (page, s))
         plain = src.replace("*", "").replace("\\", "")
         if prog is None:
+            check_example_config(src, keywarden)
             for sec, k in sorted(config_keys(top)):
                 name = k if sec == "top" else "%s.%s" % (sec, k)
                 if not re.search(r"(?<![\w.])%s(?![\w])" % re.escape(name), plain):
