@@ -251,9 +251,9 @@ h_health(struct kw_broker *b, struct evhttp_request *req, const char *rest)
  * The workload listener's routes, one row per path and method, in the order
  * they are tried. A path matches exactly, or, when it has a "{", by the
  * prefix before it (the handler gets the rest, not decoded). A path that
- * matches with another method is 405 with Allow: the row's method; no match
+ * matches only with other methods is 405 with Allow: those methods; no match
  * is 404. docs/openapi/workload.yaml documents every row (keywarden
- * --list-routes prints them; tests/openapi_check.py compares).
+ * --list-routes prints them; tests/unit/docs/check_openapi.py compares).
  */
 static const struct kw_http_route routes[] = {
 	{"/kbs/v0/auth", EVHTTP_REQ_POST, h_auth},
@@ -318,7 +318,7 @@ route(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
-	const struct kw_http_route *allow = NULL;
+	char allow[64] = "";
 	const char *rest;
 
 	if (path == NULL) {
@@ -326,17 +326,19 @@ route(struct evhttp_request *req, void *arg)
 		return;
 	}
 	for (size_t i = 0; i < KW_ARRAY_SIZE(routes); i++) {
+		size_t n = strlen(allow);
+
 		if (!route_match(&routes[i], path, &rest))
 			continue;
 		if (routes[i].method == m) {
 			routes[i].handler(b, req, rest);
 			return;
 		}
-		if (allow == NULL)
-			allow = &routes[i];
+		snprintf(allow + n, sizeof(allow) - n, "%s%s", n > 0 ? ", " : "",
+		    method_name(routes[i].method));
 	}
-	if (allow != NULL)
-		method_not_allowed(req, method_name(allow->method));
+	if (allow[0] != '\0')
+		method_not_allowed(req, allow);
 	else
 		kw_http_problem(req, KW_PROBLEM_NOT_FOUND, "no such endpoint");
 }
