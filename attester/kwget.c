@@ -25,6 +25,7 @@
 #include "att_nvgpu_emu.h"
 #include "att_tdx_emu.h"
 #include "kw_build.h"
+#include "kw_complete.h"
 #include "kw_json.h"
 #include "kw_name.h"
 #include "kw_secret.h"
@@ -117,105 +118,7 @@ on_log(void *arg, int level, const char *line)
 	say("%s", line);
 }
 
-static void
-usage(FILE *f)
-{
-	fputs("usage: kwget --url URL --resource REPO/TYPE/TAG\n"
-	      "             (--out FILE | --stdout | --keyring user|session|@NAME)\n"
-	      "             [--format raw|hex|base64] [--require-tmpfs] [--force-tty]\n"
-	      "             [--key-description DESC] [--cacert FILE] [--quiet]\n"
-	      "             [--retries N] [--deadline SECONDS] [--connect-timeout SECONDS]\n"
-	      "             [--request-timeout SECONDS]\n"
-	      "             [--tee auto|snp|tdx|tpm|az-snp-vtpm|az-tdx-vtpm]\n"
-	      "             [--tpm-ek-handle HEX] [--tpm-ak-handle HEX]\n"
-	      "             [--tpm-event-log FILE | --tpm-no-event-log]\n"
-	      "             [--emulate snp|tdx|cca --emu-dir DIR [--emu-measurement HEX] [--emu-debug]\n"
-	      "              [--emu-report-data HEX]]\n"
-	      "             [--save-attest-request FILE] [--jwe-out FILE] [--tee-key-out FILE]\n"
-	      "             [--token-out FILE]\n"
-	      "             [--root-store PATH] [--tls-config FILE [--tls-config-section NAME]]\n"
-	      "             [--crypto-config FILE] | [--no-manifest]\n"
-	      "       kwget --detect\n"
-	      "       kwget --emulate tdx --emu-dir DIR --emu-collateral-out FILE\n"
-	      "       kwget --help | --version\n"
-	      "\n"
-	      "Proves this machine with fresh TEE evidence (SEV-SNP or TDX through configfs-tsm,\n"
-	      "a TPM 2.0, an Azure vTPM) to the keywarden broker at URL (https only, TLS 1.3) and\n"
-	      "writes the released key to FILE (created new, mode 0600), to standard output or\n"
-	      "into a kernel keyring.\n"
-	      "\n"
-	      "  --url URL              broker base URL, https://host[:port][/prefix]\n"
-	      "  --resource R/T/G       key to fetch: repository/type/tag\n"
-	      "  --cacert FILE          CA certificate(s) to verify the broker (default: system store)\n"
-	      "  --out FILE             write the key here (must not exist; warns unless on tmpfs)\n"
-	      "  --require-tmpfs        refuse an --out FILE that is not on tmpfs or ramfs\n"
-	      "  --stdout               write the key to standard output (not to a terminal)\n"
-	      "  --force-tty            allow --stdout on a terminal\n"
-	      "  --keyring user|session|@NAME\n"
-	      "                         add the key (type user) to the user or session keyring,\n"
-	      "                         or to the keyring NAME under the user keyring (found or\n"
-	      "                         created); prints the key's serial number\n"
-	      "  --key-description DESC the key's description (default keywarden:REPO/TYPE/TAG)\n"
-	      "  --format raw|hex|base64\n"
-	      "                         encoding for --out and --stdout (default raw)\n"
-	      "  --retries N            retries of a transient failure per request (default 5;\n"
-	      "                         0: none)\n"
-	      "  --deadline SECONDS     give up after this long in all (default 60)\n"
-	      "  --connect-timeout SECONDS, --request-timeout SECONDS\n"
-	      "                         per attempt (default 10 and 60)\n"
-	      "  --tee NAME             the evidence source; default auto (see --detect)\n"
-	      "                         snp, tdx: configfs-tsm; tpm: this machine's TPM 2.0\n"
-	      "                         (TCTI from $TPM2TOOLS_TCTI, else $TCTI, else\n"
-	      "                         device:/dev/tpmrm0); az-snp-vtpm, az-tdx-vtpm: an Azure\n"
-	      "                         confidential VM's vTPM (HCL report in NV 0x01400001, AK at\n"
-	      "                         0x81000003, TCTI from $KWGET_TCTI, else $TPM2TOOLS_TCTI,\n"
-	      "                         else device:/dev/tpmrm0) and Azure IMDS\n"
-	      "  --detect               print what TEE this machine offers and exit\n"
-	      "  --tpm-ek-handle HEX    use the persistent EK at HEX (default: create it from the\n"
-	      "                         TCG default RSA-2048 template)\n"
-	      "  --tpm-ak-handle HEX    use the persistent AK at HEX (default: create a primary\n"
-	      "                         restricted RSA-2048 RSASSA/SHA-256 signing key)\n"
-	      "  --tpm-event-log FILE   send this TCG event log (default: the kernel's\n"
-	      "                         binary_bios_measurements when readable)\n"
-	      "  --tpm-no-event-log     send no event log\n"
-	      "  --emulate snp|tdx|cca  TESTING ONLY: emulated SEV-SNP report or TDX quote signed by\n"
-	      "                         a test chain (every certificate says it is not AMD's/Intel's),\n"
-	      "                         or an Arm CCA token signed by a test CPAK (\"NOT ARM\")\n"
-	      "  --emu-dir DIR          the test chain: scripts/mk-emu-chain.sh (snp),\n"
-	      "                         scripts/mk-tdx-emu.sh (tdx); cca: DIR/cpak.key, made with\n"
-	      "                         DIR/cpak-pub.json (for cca.test_cpaks) when missing\n"
-	      "  --emu-measurement HEX  emulated MEASUREMENT (snp), MRTD (tdx) or the first 48 bytes of\n"
-	      "                         the RIM (cca), 48 bytes\n"
-	      "  --emu-debug            emulated guest with debugging on (POLICY.DEBUG, TD_ATTRIBUTES.DEBUG,\n"
-	      "                         CCA lifecycle non-cca-platform-rot-debug)\n"
-	      "  --emu-report-data HEX  emulated REPORT_DATA (64 bytes), breaking the binding\n"
-	      "  --emu-collateral-out FILE\n"
-	      "                         write Intel-format collateral (QuoteCollateralV3) matching\n"
-	      "                         the emulated TDX platform, valid 30 days, for a broker's\n"
-	      "                         offline tdx.collateral directory, and exit\n"
-	      "  --emu-gpus N           TESTING ONLY: add N (1..8) emulated NVIDIA GPU reports\n"
-	      "                         (composite evidence, \"gpus\") signed by the NOT NVIDIA\n"
-	      "                         chain in --emu-gpu-dir (scripts/mk-nvgpu-emu.sh)\n"
-	      "  --emu-gpu-dir DIR      the GPU emulation chain for --emu-gpus\n"
-	      "  --save-attest-request F  write the exact attest request body to F\n"
-	      "  --jwe-out FILE         write the compact JWE received to FILE\n"
-	      "  --tee-key-out FILE     write the TEE RSA private key (PEM, 0600) to FILE\n"
-	      "  --token-out FILE       write the TEE-bound token from attest (0600) to FILE\n"
-	      "  --root-store PATH      measure this trust store (PEM bundle or CApath directory)\n"
-	      "  --tls-config FILE      measure the TLS settings of this OpenSSL configuration\n"
-	      "                         (default: this process's OpenSSL TLS defaults)\n"
-	      "  --tls-config-section NAME\n"
-	      "                         the ssl_conf entry to read (default: system_default)\n"
-	      "  --crypto-config FILE   the workload's declared key lengths (JSON)\n"
-	      "  --no-manifest          send an empty configuration manifest (\"config\": {})\n"
-	      "  --quiet                print errors only\n"
-	      "\n"
-	      "Exit: 0 ok, 1 usage or configuration, 2 broker unreachable (network/TLS),\n"
-	      "      3 attestation denied (401/403), 4 not found, 5 other server error (also\n"
-	      "      429/502/503/504 once retries or the deadline ran out), 6 local error,\n"
-	      "      7 evidence unavailable (no TEE found), 8 key larger than kwget's buffer.\n",
-	    f);
-}
+static void usage(FILE *f);
 
 /* ---- outputs ---- */
 
@@ -398,52 +301,204 @@ enum {
 	OPT_TEE, OPT_TPM_EK_HANDLE, OPT_TPM_AK_HANDLE, OPT_TPM_EVENT_LOG, OPT_TPM_NO_EVENT_LOG,
 	OPT_DETECT, OPT_RETRIES, OPT_DEADLINE, OPT_CONNECT_TIMEOUT, OPT_REQUEST_TIMEOUT,
 	OPT_KEYRING, OPT_KEY_DESC, OPT_FORMAT, OPT_FORCE_TTY, OPT_REQUIRE_TMPFS,
-	OPT_EMU_GPUS, OPT_EMU_GPU_DIR,
+	OPT_EMU_GPUS, OPT_EMU_GPU_DIR, OPT_COMPLETION,
 };
 
-static const struct option longopts[] = {
-	{"url", required_argument, NULL, OPT_URL},
-	{"resource", required_argument, NULL, OPT_RESOURCE},
-	{"cacert", required_argument, NULL, OPT_CACERT},
-	{"out", required_argument, NULL, OPT_OUT},
-	{"stdout", no_argument, NULL, OPT_STDOUT},
-	{"emulate", required_argument, NULL, OPT_EMULATE},
-	{"emu-dir", required_argument, NULL, OPT_EMU_DIR},
-	{"emu-measurement", required_argument, NULL, OPT_EMU_MEAS},
-	{"emu-debug", no_argument, NULL, OPT_EMU_DEBUG},
-	{"emu-report-data", required_argument, NULL, OPT_EMU_RD},
-	{"emu-collateral-out", required_argument, NULL, OPT_EMU_COLLATERAL_OUT},
-	{"save-attest-request", required_argument, NULL, OPT_SAVE_ATTEST},
-	{"jwe-out", required_argument, NULL, OPT_JWE_OUT},
-	{"tee-key-out", required_argument, NULL, OPT_TEE_KEY_OUT},
-	{"token-out", required_argument, NULL, OPT_TOKEN_OUT},
-	{"quiet", no_argument, NULL, OPT_QUIET},
-	{"root-store", required_argument, NULL, OPT_ROOT_STORE},
-	{"tls-config", required_argument, NULL, OPT_TLS_CONFIG},
-	{"tls-config-section", required_argument, NULL, OPT_TLS_SECTION},
-	{"crypto-config", required_argument, NULL, OPT_CRYPTO_CONFIG},
-	{"no-manifest", no_argument, NULL, OPT_NO_MANIFEST},
-	{"tee", required_argument, NULL, OPT_TEE},
-	{"tpm-ek-handle", required_argument, NULL, OPT_TPM_EK_HANDLE},
-	{"tpm-ak-handle", required_argument, NULL, OPT_TPM_AK_HANDLE},
-	{"tpm-event-log", required_argument, NULL, OPT_TPM_EVENT_LOG},
-	{"tpm-no-event-log", no_argument, NULL, OPT_TPM_NO_EVENT_LOG},
-	{"detect", no_argument, NULL, OPT_DETECT},
-	{"retries", required_argument, NULL, OPT_RETRIES},
-	{"deadline", required_argument, NULL, OPT_DEADLINE},
-	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
-	{"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
-	{"keyring", required_argument, NULL, OPT_KEYRING},
-	{"key-description", required_argument, NULL, OPT_KEY_DESC},
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"force-tty", no_argument, NULL, OPT_FORCE_TTY},
-	{"require-tmpfs", no_argument, NULL, OPT_REQUIRE_TMPFS},
-	{"emu-gpus", required_argument, NULL, OPT_EMU_GPUS},
-	{"emu-gpu-dir", required_argument, NULL, OPT_EMU_GPU_DIR},
-	{"help", no_argument, NULL, OPT_HELP},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{NULL, 0, NULL, 0},
+/*
+ * Every option, in --help's order: its name, whether it takes a value, the
+ * value's name and the help text (lines joined by "\n"). The same rows are
+ * getopt_long's table (longopts, filled from them) and the completion
+ * script's (kwget --completion bash); help NULL: not listed (hidden).
+ */
+struct kwget_opt {
+	const char *name;
+	int has_arg;
+	int val;
+	const char *arg;
+	const char *help;
 };
+
+static const struct kwget_opt opts[] = {
+	{"url", required_argument, OPT_URL, "URL", "broker base URL, https://host[:port][/prefix]"},
+	{"resource", required_argument, OPT_RESOURCE, "R/T/G", "key to fetch: repository/type/tag"},
+	{"cacert", required_argument, OPT_CACERT, "FILE",
+	 "CA certificate(s) to verify the broker (default: system store)"},
+	{"out", required_argument, OPT_OUT, "FILE",
+	 "write the key here (must not exist; warns unless on tmpfs)"},
+	{"require-tmpfs", no_argument, OPT_REQUIRE_TMPFS, NULL,
+	 "refuse an --out FILE that is not on tmpfs or ramfs"},
+	{"stdout", no_argument, OPT_STDOUT, NULL, "write the key to standard output (not to a terminal)"},
+	{"force-tty", no_argument, OPT_FORCE_TTY, NULL, "allow --stdout on a terminal"},
+	{"keyring", required_argument, OPT_KEYRING, "user|session|@NAME",
+	 "add the key (type user) to the user or session keyring,\n"
+	 "or to the keyring NAME under the user keyring (found or\n"
+	 "created); prints the key's serial number"},
+	{"key-description", required_argument, OPT_KEY_DESC, "DESC",
+	 "the key's description (default keywarden:REPO/TYPE/TAG)"},
+	{"format", required_argument, OPT_FORMAT, "raw|hex|base64",
+	 "encoding for --out and --stdout (default raw)"},
+	{"retries", required_argument, OPT_RETRIES, "N",
+	 "retries of a transient failure per request (default 5;\n0: none)"},
+	{"deadline", required_argument, OPT_DEADLINE, "SECONDS", "give up after this long in all (default 60)"},
+	{"connect-timeout", required_argument, OPT_CONNECT_TIMEOUT, "SECONDS",
+	 "connection timeout per attempt (default 10)"},
+	{"request-timeout", required_argument, OPT_REQUEST_TIMEOUT, "SECONDS",
+	 "request timeout per attempt (default 60)"},
+	{"tee", required_argument, OPT_TEE, "auto|snp|tdx|tpm|az-snp-vtpm|az-tdx-vtpm",
+	 "the evidence source; default auto (see --detect)\n"
+	 "snp, tdx: configfs-tsm; tpm: this machine's TPM 2.0\n"
+	 "(TCTI from $TPM2TOOLS_TCTI, else $TCTI, else\n"
+	 "device:/dev/tpmrm0); az-snp-vtpm, az-tdx-vtpm: an Azure\n"
+	 "confidential VM's vTPM (HCL report in NV 0x01400001, AK at\n"
+	 "0x81000003, TCTI from $KWGET_TCTI, else $TPM2TOOLS_TCTI,\n"
+	 "else device:/dev/tpmrm0) and Azure IMDS"},
+	{"detect", no_argument, OPT_DETECT, NULL, "print what TEE this machine offers and exit"},
+	{"tpm-ek-handle", required_argument, OPT_TPM_EK_HANDLE, "HEX",
+	 "use the persistent EK at HEX (default: create it from the\n"
+	 "TCG default RSA-2048 template)"},
+	{"tpm-ak-handle", required_argument, OPT_TPM_AK_HANDLE, "HEX",
+	 "use the persistent AK at HEX (default: create a primary\n"
+	 "restricted RSA-2048 RSASSA/SHA-256 signing key)"},
+	{"tpm-event-log", required_argument, OPT_TPM_EVENT_LOG, "FILE",
+	 "send this TCG event log (default: the kernel's\n"
+	 "binary_bios_measurements when readable)"},
+	{"tpm-no-event-log", no_argument, OPT_TPM_NO_EVENT_LOG, NULL, "send no event log"},
+	{"emulate", required_argument, OPT_EMULATE, "snp|tdx|cca",
+	 "TESTING ONLY: emulated SEV-SNP report or TDX quote signed by\n"
+	 "a test chain (every certificate says it is not AMD's/Intel's),\n"
+	 "or an Arm CCA token signed by a test CPAK (\"NOT ARM\")"},
+	{"emu-dir", required_argument, OPT_EMU_DIR, "DIR",
+	 "the test chain: scripts/mk-emu-chain.sh (snp),\n"
+	 "scripts/mk-tdx-emu.sh (tdx); cca: DIR/cpak.key, made with\n"
+	 "DIR/cpak-pub.json (for cca.test_cpaks) when missing"},
+	{"emu-measurement", required_argument, OPT_EMU_MEAS, "HEX",
+	 "emulated MEASUREMENT (snp), MRTD (tdx) or the first 48 bytes of\n"
+	 "the RIM (cca), 48 bytes"},
+	{"emu-debug", no_argument, OPT_EMU_DEBUG, NULL,
+	 "emulated guest with debugging on (POLICY.DEBUG, TD_ATTRIBUTES.DEBUG,\n"
+	 "CCA lifecycle non-cca-platform-rot-debug)"},
+	{"emu-report-data", required_argument, OPT_EMU_RD, "HEX",
+	 "emulated REPORT_DATA (64 bytes), breaking the binding"},
+	{"emu-collateral-out", required_argument, OPT_EMU_COLLATERAL_OUT, "FILE",
+	 "write Intel-format collateral (QuoteCollateralV3) matching\n"
+	 "the emulated TDX platform, valid 30 days, for a broker's\n"
+	 "offline tdx.collateral directory, and exit"},
+	{"emu-gpus", required_argument, OPT_EMU_GPUS, "N",
+	 "TESTING ONLY: add N (1..8) emulated NVIDIA GPU reports\n"
+	 "(composite evidence, \"gpus\") signed by the NOT NVIDIA\n"
+	 "chain in --emu-gpu-dir (scripts/mk-nvgpu-emu.sh)"},
+	{"emu-gpu-dir", required_argument, OPT_EMU_GPU_DIR, "DIR", "the GPU emulation chain for --emu-gpus"},
+	{"save-attest-request", required_argument, OPT_SAVE_ATTEST, "FILE",
+	 "write the exact attest request body to FILE"},
+	{"jwe-out", required_argument, OPT_JWE_OUT, "FILE", "write the compact JWE received to FILE"},
+	{"tee-key-out", required_argument, OPT_TEE_KEY_OUT, "FILE",
+	 "write the TEE RSA private key (PEM, 0600) to FILE"},
+	{"token-out", required_argument, OPT_TOKEN_OUT, "FILE",
+	 "write the TEE-bound token from attest (0600) to FILE"},
+	{"root-store", required_argument, OPT_ROOT_STORE, "PATH",
+	 "measure this trust store (PEM bundle or CApath directory)"},
+	{"tls-config", required_argument, OPT_TLS_CONFIG, "FILE",
+	 "measure the TLS settings of this OpenSSL configuration\n"
+	 "(default: this process's OpenSSL TLS defaults)"},
+	{"tls-config-section", required_argument, OPT_TLS_SECTION, "NAME",
+	 "the ssl_conf entry to read (default: system_default)"},
+	{"crypto-config", required_argument, OPT_CRYPTO_CONFIG, "FILE",
+	 "the workload's declared key lengths (JSON)"},
+	{"no-manifest", no_argument, OPT_NO_MANIFEST, NULL,
+	 "send an empty configuration manifest (\"config\": {})"},
+	{"quiet", no_argument, OPT_QUIET, NULL, "print errors only"},
+	{"help", no_argument, OPT_HELP, NULL, "show this help and exit"},
+	{"version", no_argument, OPT_VERSION, NULL, "show the version and exit"},
+	{"completion", required_argument, OPT_COMPLETION, "bash", NULL},
+};
+
+/* getopt_long's table: opts[] and the zero row (longopts_fill). */
+static struct option longopts[KW_ARRAY_SIZE(opts) + 1];
+
+static void
+longopts_fill(void)
+{
+	for (size_t i = 0; i < KW_ARRAY_SIZE(opts); i++)
+		longopts[i] = (struct option){opts[i].name, opts[i].has_arg, NULL, opts[i].val};
+}
+
+#define HELP_COL 25    /* the column of the help text */
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: kwget --url URL --resource REPO/TYPE/TAG\n"
+	      "             (--out FILE | --stdout | --keyring user|session|@NAME)\n"
+	      "             [--format raw|hex|base64] [--require-tmpfs] [--force-tty]\n"
+	      "             [--key-description DESC] [--cacert FILE] [--quiet]\n"
+	      "             [--retries N] [--deadline SECONDS] [--connect-timeout SECONDS]\n"
+	      "             [--request-timeout SECONDS]\n"
+	      "             [--tee auto|snp|tdx|tpm|az-snp-vtpm|az-tdx-vtpm]\n"
+	      "             [--tpm-ek-handle HEX] [--tpm-ak-handle HEX]\n"
+	      "             [--tpm-event-log FILE | --tpm-no-event-log]\n"
+	      "             [--emulate snp|tdx|cca --emu-dir DIR [--emu-measurement HEX] [--emu-debug]\n"
+	      "              [--emu-report-data HEX]] [--emu-gpus N --emu-gpu-dir DIR]\n"
+	      "             [--save-attest-request FILE] [--jwe-out FILE] [--tee-key-out FILE]\n"
+	      "             [--token-out FILE]\n"
+	      "             [--root-store PATH] [--tls-config FILE [--tls-config-section NAME]]\n"
+	      "             [--crypto-config FILE] | [--no-manifest]\n"
+	      "       kwget --detect\n"
+	      "       kwget --emulate tdx --emu-dir DIR --emu-collateral-out FILE\n"
+	      "       kwget --help | --version\n"
+	      "\n"
+	      "Proves this machine with fresh TEE evidence (SEV-SNP or TDX through configfs-tsm,\n"
+	      "a TPM 2.0, an Azure vTPM) to the keywarden broker at URL (https only, TLS 1.3) and\n"
+	      "writes the released key to FILE (created new, mode 0600), to standard output or\n"
+	      "into a kernel keyring.\n"
+	      "\n", f);
+	for (size_t i = 0; i < KW_ARRAY_SIZE(opts); i++) {
+		const char *h = opts[i].help;
+		int n;
+
+		if (h == NULL)
+			continue;
+		n = fprintf(f, "  --%s%s%s", opts[i].name, opts[i].arg != NULL ? " " : "",
+		    opts[i].arg != NULL ? opts[i].arg : "");
+		if (n < 0 || n >= HELP_COL)
+			n = fprintf(f, "\n%*s", HELP_COL, "") - 1;
+		fprintf(f, "%*s", HELP_COL - n, "");
+		for (const char *e; (e = strchr(h, '\n')) != NULL; h = e + 1)
+			fprintf(f, "%.*s\n%*s", (int)(e - h), h, HELP_COL, "");
+		fprintf(f, "%s\n", h);
+	}
+	fputs("\n"
+	      "Exit: 0 ok, 1 usage or configuration, 2 broker unreachable (network/TLS),\n"
+	      "      3 attestation denied (401/403), 4 not found, 5 other server error (also\n"
+	      "      429/502/503/504 once retries or the deadline ran out), 6 local error,\n"
+	      "      7 evidence unavailable (no TEE found), 8 key larger than kwget's buffer.\n", f);
+}
+
+/* kwget --completion bash: the script, from opts[] (hidden rows left out). */
+static int
+completion(const char *shell)
+{
+	struct kw_complete c;
+	char flag[48];
+	int r;
+
+	if (strcmp(shell, "bash") != 0)
+		return fail(EXIT_USAGE, "--completion: only bash is supported");
+	if ((r = kw_complete_begin(&c, stdout, "kwget")) != 0)
+		goto out;
+	for (size_t i = 0; i < KW_ARRAY_SIZE(opts); i++) {
+		if (opts[i].help == NULL)
+			continue;
+		snprintf(flag, sizeof(flag), "--%s", opts[i].name);
+		if ((r = kw_complete_flag(&c, "kwget", flag,
+		    opts[i].has_arg != no_argument ? opts[i].arg : NULL)) != 0)
+			goto out;
+	}
+	r = kw_complete_end(&c);
+out:
+	if (r != 0 || fflush(stdout) != 0)
+		return fail(EXIT_LOCAL, "--completion: cannot write the script");
+	return -1;
+}
 
 /* A persistent handle: 0x81000000..0x81ffffff in hex. */
 static int
@@ -561,6 +616,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->retries = -1;
 	opterr = 0;
+	longopts_fill();
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_URL: o->url = optarg; break;
@@ -636,6 +692,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_EMU_GPU_DIR: o->emu_gpu_dir = optarg; break;
 		case OPT_HELP: usage(stdout); return -1;
+		case OPT_COMPLETION: return completion(optarg);    /* hidden: meson writes the script */
 		case OPT_VERSION: printf("kwget %s (libkwattester %s)\n", KW_VERSION, kwa_version_string());
 			return -1;
 		default:

@@ -1191,6 +1191,27 @@ const struct kw_admin_route kw_admin_routes[] = {
 };
 const size_t kw_admin_nroutes = KW_ARRAY_SIZE(kw_admin_routes);
 
+void
+kw_admin_routes_list(FILE *f)
+{
+	static const struct {
+		unsigned int bit;
+		const char *name;
+	} methods[] = {
+		{EVHTTP_REQ_GET, "GET"}, {EVHTTP_REQ_POST, "POST"}, {EVHTTP_REQ_PUT, "PUT"},
+		{EVHTTP_REQ_DELETE, "DELETE"}, {EVHTTP_REQ_PATCH, "PATCH"}, {EVHTTP_REQ_HEAD, "HEAD"},
+	};
+
+	for (size_t i = 0; i < kw_admin_nroutes; i++) {
+		if (kw_admin_routes[i].handler == h_method_not_allowed)
+			continue;
+		for (size_t k = 0; k < KW_ARRAY_SIZE(methods); k++)
+			if ((kw_admin_routes[i].methods & methods[k].bit) != 0)
+				fprintf(f, "admin %s %s%s\n", methods[k].name, KW_ADMIN_PREFIX,
+				    kw_admin_routes[i].pattern);
+	}
+}
+
 #undef GET
 #undef POST
 #undef PUT

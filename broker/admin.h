@@ -3,6 +3,7 @@
 #define KW_ADMIN_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <event2/http.h>
 #include <jansson.h>
@@ -66,6 +67,9 @@ struct kw_admin_route {
 
 extern const struct kw_admin_route kw_admin_routes[];
 extern const size_t kw_admin_nroutes;
+/* "admin <METHOD> /admin/v1/<pattern>" per endpoint (keywarden --list-routes);
+ * the rows that only answer 405 are not endpoints and are left out. */
+void kw_admin_routes_list(FILE *f);
 
 /* The segments of a request path below /admin/v1/ (kw_admin_path_split). */
 struct kw_admin_path {

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -17,6 +18,7 @@
 #include "hsm_client.h"
 #include "dpop.h"
 #include "kw_jose.h"
+#include "metrics.h"
 #include "problem.h"
 #include "store.h"
 #include "token.h"
@@ -82,6 +84,22 @@ void kw_http_stop(struct kw_broker *b);
 int kw_http_tls_ctx(const struct kw_config *c, SSL_CTX **ret) KW_WUR;
 /* Set TCP_NODELAY on a listening socket (accepted sockets inherit it). */
 void kw_http_nodelay(evutil_socket_t fd);
+/*
+ * A route of a listener's table (http.c): path, exact or, up to its first
+ * "{", a prefix; method (one EVHTTP_REQ_* bit); the handler gets the part of
+ * the path the "{" stands for ("" for an exact path).
+ */
+struct kw_http_route {
+	const char *path;
+	enum evhttp_cmd_type method;
+	void (*handler)(struct kw_broker *b, struct evhttp_request *req, const char *rest);
+	enum kw_met_endpoint ep;    /* the metrics label of requests to this path */
+};
+/* Print "<listener> <METHOD> <path>" per row of rows (keywarden --list-routes). */
+void kw_http_routes_print(FILE *f, const char *listener, const struct kw_http_route *rows,
+    size_t n);
+/* The workload listener's routes, one per line (keywarden --list-routes). */
+void kw_http_routes_list(FILE *f);
 
 /*
  * Send the RFC 7807 problem p of the problem table (problem.h: status, type,

@@ -277,6 +277,19 @@ kw_health_admin_metrics(struct evhttp_request *req)
 	kw_prom_out_free(&out);
 }
 
+/* The metrics listener's routes, for keywarden --list-routes (metrics_route serves them). */
+static const struct kw_http_route metrics_routes[] = {
+	{"/metrics", EVHTTP_REQ_GET, NULL, KW_MET_EP_METRICS},
+	{"/healthz", EVHTTP_REQ_GET, NULL, KW_MET_EP_HEALTHZ},
+	{"/readyz", EVHTTP_REQ_GET, NULL, KW_MET_EP_READYZ},
+};
+
+void
+kw_health_routes_list(FILE *f)
+{
+	kw_http_routes_print(f, "metrics", metrics_routes, KW_ARRAY_SIZE(metrics_routes));
+}
+
 /* The metrics listener's routes: /metrics, /healthz, /readyz. */
 static void
 metrics_route(struct evhttp_request *req, void *arg)

@@ -47,4 +47,7 @@ void kw_health_route(struct kw_broker *b, struct evhttp_request *req, enum kw_me
 /* Answer GET /metrics on the admin listener (metrics.on_admin), on the admin thread. */
 void kw_health_admin_metrics(struct evhttp_request *req);
 
+/* The metrics listener's routes, one per line (keywarden --list-routes). */
+void kw_health_routes_list(FILE *f);
+
 #endif

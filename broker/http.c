@@ -218,7 +218,129 @@ method_not_allowed(struct evhttp_request *req, const char *allow)
 	kw_http_problem(req, KW_PROBLEM_METHOD_NOT_ALLOWED, NULL);
 }
 
-#define RESOURCE_PREFIX "/kbs/v0/resource/"
+/* Handlers of the workload routes: rest is what the row's "{" stands for. */
+static void
+h_auth(struct kw_broker *b, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	kw_rcar_auth(b, req);
+}
+
+static void
+h_attest(struct kw_broker *b, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	kw_rcar_attest(b, req);
+}
+
+static void
+h_resource(struct kw_broker *b, struct evhttp_request *req, const char *rest)
+{
+	kw_rcar_resource(b, req, rest);
+}
+
+static void
+h_jwks(struct kw_broker *b, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	kw_rcar_jwks(b, req);
+}
+
+static void
+h_checkpoint(struct kw_broker *b, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	kw_audit_http_checkpoint(b, req, 0);
+}
+
+static void
+h_checkpoint_key(struct kw_broker *b, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	kw_audit_http_checkpoint(b, req, 1);
+}
+
+/* load balancers probe the workload port: both live here (and on the metrics
+ * listener); /metrics never does (docs/operations.md) */
+static void
+h_healthz(struct kw_broker *b, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	kw_health_route(b, req, KW_MET_EP_HEALTHZ);
+}
+
+static void
+h_readyz(struct kw_broker *b, struct evhttp_request *req, const char *rest)
+{
+	(void)rest;
+	kw_health_route(b, req, KW_MET_EP_READYZ);
+}
+
+/*
+ * The workload listener's routes, one row per path and method, in the order
+ * they are tried. A path matches exactly, or, when it has a "{", by the
+ * prefix before it (the handler gets the rest, not decoded). A path that
+ * matches only with other methods is 405 with Allow: those methods; no match
+ * is 404. docs/openapi/workload.yaml documents every row (keywarden
+ * --list-routes prints them; tests/unit/docs/check_openapi.py compares).
+ */
+static const struct kw_http_route routes[] = {
+	{"/kbs/v0/auth", EVHTTP_REQ_POST, h_auth, KW_MET_EP_AUTH},
+	{"/kbs/v0/attest", EVHTTP_REQ_POST, h_attest, KW_MET_EP_ATTEST},
+	{"/kbs/v0/resource/{repository}/{type}/{tag}", EVHTTP_REQ_GET, h_resource,
+	    KW_MET_EP_RESOURCE},
+	{"/.well-known/jwks.json", EVHTTP_REQ_GET, h_jwks, KW_MET_EP_JWKS},
+	{"/.well-known/keywarden-checkpoint", EVHTTP_REQ_GET, h_checkpoint, KW_MET_EP_CHECKPOINT},
+	{"/.well-known/keywarden-checkpoint-key", EVHTTP_REQ_GET, h_checkpoint_key,
+	    KW_MET_EP_CHECKPOINT_KEY},
+	{"/healthz", EVHTTP_REQ_GET, h_healthz, KW_MET_EP_HEALTHZ},
+	{"/readyz", EVHTTP_REQ_GET, h_readyz, KW_MET_EP_READYZ},
+};
+
+/* Does path match row's path? *ret_rest: the part a "{" stands for. */
+static int
+route_match(const struct kw_http_route *row, const char *path, const char **ret_rest)
+{
+	const char *brace = strchr(row->path, '{');
+
+	if (brace == NULL) {
+		if (strcmp(row->path, path) != 0)
+			return 0;
+		*ret_rest = "";
+		return 1;
+	}
+	if (strncmp(row->path, path, (size_t)(brace - row->path)) != 0)
+		return 0;
+	*ret_rest = path + (brace - row->path);
+	return 1;
+}
+
+static const char *
+method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	default: return "OTHER";
+	}
+}
+
+void
+kw_http_routes_print(FILE *f, const char *listener, const struct kw_http_route *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s %s %s\n", listener, method_name(rows[i].method), rows[i].path);
+}
+
+void
+kw_http_routes_list(FILE *f)
+{
+	kw_http_routes_print(f, "workload", routes, KW_ARRAY_SIZE(routes));
+}
 
 static void
 route(struct evhttp_request *req, void *arg)
@@ -227,51 +349,31 @@ route(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	char allow[64] = "";
+	const char *rest;
 
 	if (path == NULL) {
 		kw_http_problem(req, KW_PROBLEM_MALFORMED, "invalid request URI");
 		return;
 	}
-	if (strcmp(path, "/kbs/v0/auth") == 0) {
-		kw_listener_tag(req, KW_MET_EP_AUTH);
-		if (m != EVHTTP_REQ_POST)
-			{ method_not_allowed(req, "POST"); return; }
-		kw_rcar_auth(b, req);
-	} else if (strcmp(path, "/kbs/v0/attest") == 0) {
-		kw_listener_tag(req, KW_MET_EP_ATTEST);
-		if (m != EVHTTP_REQ_POST)
-			{ method_not_allowed(req, "POST"); return; }
-		kw_rcar_attest(b, req);
-	} else if (strncmp(path, RESOURCE_PREFIX, strlen(RESOURCE_PREFIX)) == 0) {
-		kw_listener_tag(req, KW_MET_EP_RESOURCE);
-		if (m != EVHTTP_REQ_GET)
-			{ method_not_allowed(req, "GET"); return; }
-		kw_rcar_resource(b, req, path + strlen(RESOURCE_PREFIX));
-	} else if (strcmp(path, "/.well-known/jwks.json") == 0) {
-		kw_listener_tag(req, KW_MET_EP_JWKS);
-		if (m != EVHTTP_REQ_GET)
-			{ method_not_allowed(req, "GET"); return; }
-		kw_rcar_jwks(b, req);
-	} else if (strcmp(path, "/.well-known/keywarden-checkpoint") == 0 ||
-	    strcmp(path, "/.well-known/keywarden-checkpoint-key") == 0) {
-		int key = path[strlen("/.well-known/keywarden-checkpoint")] != '\0';
+	for (size_t i = 0; i < KW_ARRAY_SIZE(routes); i++) {
+		size_t n = strlen(allow);
 
-		kw_listener_tag(req, key ? KW_MET_EP_CHECKPOINT_KEY : KW_MET_EP_CHECKPOINT);
-		if (m != EVHTTP_REQ_GET)
-			{ method_not_allowed(req, "GET"); return; }
-		kw_audit_http_checkpoint(b, req, key);
-	} else if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
-		/* load balancers probe the workload port: both live here (and on the
-		 * metrics listener); /metrics never does (docs/operations.md) */
-		enum kw_met_endpoint ep = kw_health_endpoint(path);
-
-		kw_listener_tag(req, ep);
-		if (m != EVHTTP_REQ_GET)
-			{ method_not_allowed(req, "GET"); return; }
-		kw_health_route(b, req, ep);
-	} else {
-		kw_http_problem(req, KW_PROBLEM_NOT_FOUND, "no such endpoint");
+		if (!route_match(&routes[i], path, &rest))
+			continue;
+		if (n == 0)    /* the first row of this path labels the request */
+			kw_listener_tag(req, routes[i].ep);
+		if (routes[i].method == m) {
+			routes[i].handler(b, req, rest);
+			return;
+		}
+		snprintf(allow + n, sizeof(allow) - n, "%s%s", n > 0 ? ", " : "",
+		    method_name(routes[i].method));
 	}
+	if (allow[0] != '\0')
+		method_not_allowed(req, allow);
+	else
+		kw_http_problem(req, KW_PROBLEM_NOT_FOUND, "no such endpoint");
 }
 
 int

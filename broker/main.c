@@ -20,6 +20,7 @@
 #include "listener.h"
 #include "sdnotify.h"
 #include "kw_build.h"
+#include "admin.h"
 #include "kw_json.h"
 #include "kw_log.h"
 #include "kw_module.h"
@@ -31,8 +32,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: keywarden [--config FILE] [--log-format FORMAT] [--check-config] [--help]\n"
-	    "                 [--version]\n"
+	    "usage: keywarden [--config FILE] [--log-format FORMAT] [--check-config]\n"
+	    "                 [--rotate-token-key] [--rotate-seal-key] [--list-routes]\n"
+	    "                 [--help] [--version]\n"
 	    "\n"
 	    "keywarden is a key broker for confidential computing: workloads in a TEE\n"
 	    "attest with fresh hardware evidence and receive keys held in an HSM,\n"
@@ -54,6 +56,7 @@ usage(FILE *f)
 	    "                      generate a new seal key version in the HSM (challenges and\n"
 	    "                      DPoP nonces) and exit; brokers seal with it after\n"
 	    "                      hsm.key_poll_interval + 5 s and accept the 3 newest versions\n"
+	    "      --list-routes   print every HTTP route of both listeners and exit\n"
 	    "  -h, --help          show this help\n"
 	    "  -V, --version       show the version\n"
 	    "\n"
@@ -786,6 +789,7 @@ main(int argc, char **argv)
 		{"log-format", required_argument, NULL, 'L'},
 		{"rotate-token-key", no_argument, NULL, 'R'},
 		{"rotate-seal-key", no_argument, NULL, 'S'},
+		{"list-routes", no_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -804,6 +808,11 @@ main(int argc, char **argv)
 		case 'L': logfmt = optarg; break;
 		case 'R': rotate = 1; break;
 		case 'S': rotate = 2; break;
+		case 'P':
+			kw_http_routes_list(stdout);
+			kw_admin_routes_list(stdout);
+			kw_health_routes_list(stdout);
+			return fflush(stdout) == 0 ? 0 : 1;
 		case 'h': usage(stdout); return 0;
 		case 'V':
 			printf("keywarden %s%s\n", KW_VERSION,

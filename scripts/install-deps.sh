@@ -8,6 +8,7 @@ libjansson-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev postgresql libcunit
 opensc gnutls-bin python3 python3-jwcrypto python3-jsonschema python3-prometheus-client python3-yaml curl clang libclang-rt-14-dev
 libcbor-dev libtss2-dev swtpm swtpm-tools tpm2-tools chromium
 cryptsetup-bin debhelper initramfs-tools-core
+groff-base man-db scdoc
 keyutils libkeyutils-dev"
 missing=""
 for p in $pkgs; do

@@ -112,6 +112,13 @@ in_root dpkg -i "$work"/pkgs/*.deb > "$work/dpkg.log" 2>&1 || { cat "$work/dpkg.
 for p in keywarden keywarden-tools kwget libkwattester0 libkwattester-dev; do
 	[ "$(in_root dpkg-query -W -f='${Status}' "$p")" = "install ok installed" ] || fail "$p not installed"
 done
+# the man pages render from their packages, the completion scripts are where bash looks
+for m in man8/keywarden.8 man8/keywarden-hsm.8 man5/keywarden.json.5 man1/kwctl.1 man1/kwget.1; do
+	in_root man -l "/usr/share/man/$m.gz" 2>&1 | grep -q "^NAME" || fail "man page $m"
+done
+for c in kwctl kwget; do
+	[ -s "$M/usr/share/bash-completion/completions/$c" ] || fail "bash completion for $c missing"
+done
 in_root systemd-sysusers /usr/lib/sysusers.d/keywarden.conf || fail "systemd-sysusers"
 in_root systemd-tmpfiles --create /usr/lib/tmpfiles.d/keywarden.conf || fail "systemd-tmpfiles"
 check_path() { # PATH MODE OWNER:GROUP

@@ -19,6 +19,7 @@
 #include <getopt.h>
 #include <jansson.h>
 
+#include "kw_complete.h"
 #include "kw_err.h"
 #include "kw_name.h"
 #include "kw_secret.h"
@@ -50,6 +51,33 @@ int kwctl_usage_error(const char *fmt, ...) KW_PRINTF(1, 2);
 /* "kwctl: <fmt>\n" on stderr; returns code. */
 int kwctl_fail(int code, const char *fmt, ...) KW_PRINTF(2, 3);
 
+/* ---- completion (kwctl --completion bash): from the tables that parse ---- */
+
+/* The value name of a long option (the help's, e.g. "FILE", "a|b|c"). */
+struct kwctl_optarg {
+	const char *name;
+	const char *arg;
+};
+/*
+ * The flags of node path (kw_complete.h): every option of the NULL-ended
+ * sets (each a getopt_long table ending in a zero row; a name given in two
+ * sets once), with the value name from args for each that takes a value
+ * (KW_ERR_INVALID_ARG when args lacks one).
+ */
+int kwctl_complete_opts(struct kw_complete *c, const char *path, const struct option *const *sets,
+    const struct kwctl_optarg *args) KW_WUR;
+/* The admin commands' nodes and flags, from their table (kwctl_admin.c). */
+int kwctl_admin_complete(struct kw_complete *c) KW_WUR;
+/* The subcommand words of admin group ("key", "policy", "refval", "audit") joined by sep. */
+void kwctl_admin_subs(const char *group, const char *sep, char *buf, size_t len);
+/* The option tables of the offline commands and of report. */
+extern const struct option kwctl_evidence_opts[], kwctl_azure_opts[], kwctl_cca_opts[];
+extern const struct kwctl_optarg kwctl_evidence_args[];
+extern const struct option kwctl_audit_verify_opts[], kwctl_audit_export_opts[];
+extern const struct kwctl_optarg kwctl_audit_args[];
+extern const struct option kwctl_report_opts[];
+extern const struct kwctl_optarg kwctl_report_args[];
+
 /* Offline evidence verification (kwctl_evidence.c). argv[0] is "verify". */
 int kwctl_cmd_evidence_verify(int argc, char **argv);
 void kwctl_usage_evidence_verify(FILE *f);
@@ -73,7 +101,8 @@ int kwctl_evidence_verify_cca(int argc, char **argv);
 
 /* Offline audit log commands (kwctl_audit.c). argv[0] is "verify" or "export". */
 int kwctl_cmd_audit(int argc, char **argv);
-void kwctl_usage_audit(FILE *f);
+/* The usage of audit sub ("verify", "export"; NULL: both). */
+void kwctl_usage_audit(FILE *f, const char *sub);
 
 /* ---- connection (kwctl_http.c) ---- */
 

@@ -1237,6 +1237,15 @@ static const struct sub subs[] = {
 	  O_BY | O_GRACE, P_DOC_ARG, run_refval_supersede, "refval" },
 };
 
+/* Does row s belong under group as typed (refval shares the policy rows)? */
+static int
+sub_in(const struct sub *s, const char *group)
+{
+	const char *g = strcmp(group, "refval") == 0 ? "policy" : group;
+
+	return strcmp(s->group, g) == 0 && (s->only == NULL || strcmp(s->only, group) == 0);
+}
+
 /* A synopsis with its "%s" replaced by the group as typed (policy or refval). */
 static void
 print_synopsis(FILE *f, const char *syn, const char *group)
@@ -1261,12 +1270,9 @@ usage_sub(FILE *f, const struct sub *s, const char *group)
 static void
 usage_group(FILE *f, const char *group)
 {
-	const char *g = strcmp(group, "refval") == 0 ? "policy" : group;
-
 	fprintf(f, "usage: kwctl %s <command> [<args>]\n\ncommands:\n", group);
 	for (size_t i = 0; i < KW_ARRAY_SIZE(subs); i++) {
-		if (strcmp(subs[i].group, g) != 0 ||
-		    (subs[i].only != NULL && strcmp(subs[i].only, group) != 0))
+		if (!sub_in(&subs[i], group))
 			continue;
 		fputs("  ", f);
 		print_synopsis(f, subs[i].synopsis, group);
@@ -1333,6 +1339,95 @@ opt_bit(int o)
 	case OPT_GRACE: return O_GRACE;
 	default: return 0;
 	}
+}
+
+/* "kwctl GROUP[ NAME]" in buf. */
+static const char *
+path_of(char *buf, size_t len, const char *group, const char *name)
+{
+	snprintf(buf, len, "kwctl %s%s%s", group, name != NULL ? " " : "", name != NULL ? name : "");
+	return buf;
+}
+
+/* The value name of option o (help and completion); NULL: none known. */
+static const char *
+opt_arg(int o)
+{
+	switch (o) {
+	case OPT_PROFILE: case OPT_CACERT: case OPT_CERT: case OPT_KEY: case OPT_VFILE:
+	case OPT_FILE: case OPT_CLAIMS:
+		return "FILE";
+	case OPT_URL: return "URL";
+	case OPT_REPO: case OPT_POLICY: return "NAME";
+	case OPT_ALG: return "aes-128|aes-256|secret";
+	case OPT_LEN: case OPT_VERSION: case OPT_LIMIT: return "N";
+	case OPT_VHEX: case OPT_BY: return "HEX";
+	case OPT_AFTER: return "SEQ";
+	case OPT_AT: return "TIME";
+	case OPT_GRACE: return "DURATION";
+	default: return NULL;
+	}
+}
+
+void
+kwctl_admin_subs(const char *group, const char *sep, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (len > 0)
+		buf[0] = '\0';
+	for (size_t i = 0; i < KW_ARRAY_SIZE(subs); i++) {
+		int w;
+
+		if (subs[i].name == NULL || !sub_in(&subs[i], group) || n >= len)
+			continue;
+		w = snprintf(buf + n, len - n, "%s%s", n > 0 ? sep : "", subs[i].name);
+		n = w > 0 ? n + (size_t)w : len;
+	}
+}
+
+/* The flags of row s at node path: the connection options and the row's own. */
+static int
+complete_sub(struct kw_complete *c, const char *path, const struct sub *s)
+{
+	char flag[40];
+	int r;
+
+	for (size_t i = 0; longopts[i].name != NULL; i++) {
+		unsigned int bit = opt_bit(longopts[i].val);
+		const char *arg = longopts[i].has_arg == no_argument ? NULL : opt_arg(longopts[i].val);
+
+		if (bit != 0 && (bit & s->opts) == 0)
+			continue;
+		if (longopts[i].has_arg != no_argument && arg == NULL)
+			return KW_ERR_INVALID_ARG;    /* every value needs a name */
+		snprintf(flag, sizeof(flag), "--%s", longopts[i].name);
+		if ((r = kw_complete_flag(c, path, flag, arg)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+kwctl_admin_complete(struct kw_complete *c)
+{
+	static const char *const groups[] = {"whoami", "changes", "key", "policy", "refval", "audit"};
+	char path[64], words[256];
+	int r;
+
+	for (size_t g = 0; g < KW_ARRAY_SIZE(groups); g++) {
+		kwctl_admin_subs(groups[g], " ", words, sizeof(words));
+		/* audit's words also name offline commands: kwctl.c lists them */
+		if (words[0] != '\0' && strcmp(groups[g], "audit") != 0 &&
+		    (r = kw_complete_children(c, path_of(path, sizeof(path), groups[g], NULL),
+		    words)) != 0)
+			return r;
+		for (size_t i = 0; i < KW_ARRAY_SIZE(subs); i++)
+			if (sub_in(&subs[i], groups[g]) && (r = complete_sub(c,
+			    path_of(path, sizeof(path), groups[g], subs[i].name), &subs[i])) != 0)
+				return r;
+	}
+	return 0;
 }
 
 static const char NAME_RULE[] = "[A-Za-z0-9._-]{1,64}, not . or ..";

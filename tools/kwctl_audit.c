@@ -25,29 +25,64 @@
 #define KWCTL_MAX_VKEY 1024
 
 void
-kwctl_usage_audit(FILE *f)
+kwctl_usage_audit(FILE *f, const char *sub)
 {
-	fputs("usage: kwctl audit verify --log FILE --checkpoint FILE --key FILE\n"
-	    "       kwctl audit verify --segment FILE --key FILE\n"
-	    "       kwctl audit export --db FILE [--from N] [--to N] [--out FILE]\n"
-	    "                          [--checkpoint-out FILE] [--segment]\n"
-	    "\n"
-	    "  verify: check an exported log (JSON Lines, one record per line, from record 0)\n"
-	    "          against a signed checkpoint (C2SP signed note) and the log's verifier key\n"
-	    "          (<name>+<key id>+<base64 key>, one line); prints \"ok\" or the first bad\n"
-	    "          record's index and why. --segment: check a segment export (below),\n"
-	    "          which carries its own checkpoint and proofs, with the key alone\n"
-	    "  export: write records [from, to) of the audit tables in a database file (read\n"
-	    "          only; default: all) to --out (default: standard output), and the newest\n"
-	    "          stored checkpoint to --checkpoint-out. --segment: write a segment: a\n"
-	    "          header line with the stored checkpoint covering the range, the tree\n"
-	    "          hashes left of --from and the consistency proof to the checkpoint (and\n"
-	    "          the newest checkpoint with its proof), then the records; --to defaults\n"
-	    "          to the newest checkpoint's size\n"
-	    "\n"
+	const int verify = sub == NULL || strcmp(sub, "verify") == 0;
+	const int export = sub == NULL || strcmp(sub, "export") == 0;
+
+	if (verify)
+		fputs("usage: kwctl audit verify --log FILE --checkpoint FILE --key FILE\n"
+		    "       kwctl audit verify --segment FILE --key FILE\n", f);
+	if (export)
+		fprintf(f, "%s kwctl audit export --db FILE [--from N] [--to N] [--out FILE]\n"
+		    "                          [--checkpoint-out FILE] [--segment]\n",
+		    verify ? "      " : "usage:");
+	fputc('\n', f);
+	if (verify)
+		fputs("  verify: check an exported log (JSON Lines, one record per line, from record 0)\n"
+		    "          against a signed checkpoint (C2SP signed note) and the log's verifier key\n"
+		    "          (<name>+<key id>+<base64 key>, one line); prints \"ok\" or the first bad\n"
+		    "          record's index and why. --segment: check a segment export (below),\n"
+		    "          which carries its own checkpoint and proofs, with the key alone\n", f);
+	if (export)
+		fputs("  export: write records [from, to) of the audit tables in a database file (read\n"
+		    "          only; default: all) to --out (default: standard output), and the newest\n"
+		    "          stored checkpoint to --checkpoint-out. --segment: write a segment: a\n"
+		    "          header line with the stored checkpoint covering the range, the tree\n"
+		    "          hashes left of --from and the consistency proof to the checkpoint (and\n"
+		    "          the newest checkpoint with its proof), then the records; --to defaults\n"
+		    "          to the newest checkpoint's size\n", f);
+	fputs("\n"
 	    "Exit status: 0 verified or exported, 1 not verified or failed, 2 usage or\n"
 	    "unreadable input.\n", f);
 }
+
+const struct option kwctl_audit_verify_opts[] = {
+	{"log", required_argument, NULL, 'l'},
+	{"checkpoint", required_argument, NULL, 'c'},
+	{"key", required_argument, NULL, 'k'},
+	{"segment", required_argument, NULL, 's'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+const struct option kwctl_audit_export_opts[] = {
+	{"db", required_argument, NULL, 'd'},
+	{"from", required_argument, NULL, 'f'},
+	{"to", required_argument, NULL, 't'},
+	{"out", required_argument, NULL, 'o'},
+	{"checkpoint-out", required_argument, NULL, 'c'},
+	{"segment", no_argument, NULL, 's'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Value names of both (completion); --segment takes a FILE in verify only. */
+const struct kwctl_optarg kwctl_audit_args[] = {
+	{"log", "FILE"}, {"checkpoint", "FILE"}, {"key", "FILE"}, {"segment", "FILE"},
+	{"db", "FILE"}, {"from", "N"}, {"to", "N"}, {"out", "FILE"}, {"checkpoint-out", "FILE"},
+	{NULL, NULL},
+};
 
 /* A small text file without its trailing newline (malloc'd, NUL-terminated). */
 static int
@@ -126,14 +161,6 @@ verify_segment(const char *path, const struct audit_vkey *key)
 static int
 cmd_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"log", required_argument, NULL, 'l'},
-		{"checkpoint", required_argument, NULL, 'c'},
-		{"key", required_argument, NULL, 'k'},
-		{"segment", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	const char *log = NULL, *cpath = NULL, *kpath = NULL, *spath = NULL;
 	struct audit_verify_result res;
 	struct audit_checkpoint cp;
@@ -143,13 +170,13 @@ cmd_verify(int argc, char **argv)
 	int c, r, rc = KWCTL_EFAIL;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", kwctl_audit_verify_opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': log = optarg; break;
 		case 'c': cpath = optarg; break;
 		case 'k': kpath = optarg; break;
 		case 's': spath = optarg; break;
-		case 'h': kwctl_usage_audit(stdout); return KWCTL_OK;
+		case 'h': kwctl_usage_audit(stdout, "verify"); return KWCTL_OK;
 		default: return kwctl_usage_error("audit verify: unknown option (try --help)");
 		}
 	}
@@ -239,16 +266,6 @@ latest_size(struct audit_db *db, uint64_t *ret)
 static int
 cmd_export(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"from", required_argument, NULL, 'f'},
-		{"to", required_argument, NULL, 't'},
-		{"out", required_argument, NULL, 'o'},
-		{"checkpoint-out", required_argument, NULL, 'c'},
-		{"segment", no_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	const char *db_path = NULL, *out = NULL, *cp_out = NULL;
 	uint64_t from = 0, to = UINT64_MAX, size = 0;
 	bool segment = false;
@@ -258,7 +275,7 @@ cmd_export(int argc, char **argv)
 	int c, r, rc = KWCTL_EFAIL;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", kwctl_audit_export_opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': db_path = optarg; break;
 		case 'o': out = optarg; break;
@@ -272,7 +289,7 @@ cmd_export(int argc, char **argv)
 			if (parse_u64(optarg, &to) != 0)
 				return kwctl_usage_error("audit export: --to wants a record index");
 			break;
-		case 'h': kwctl_usage_audit(stdout); return KWCTL_OK;
+		case 'h': kwctl_usage_audit(stdout, "export"); return KWCTL_OK;
 		default: return kwctl_usage_error("audit export: unknown option (try --help)");
 		}
 	}
@@ -351,7 +368,7 @@ kwctl_cmd_audit(int argc, char **argv)
 		return cmd_export(argc, argv);
 	if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0 ||
 	    strcmp(argv[0], "help") == 0)) {
-		kwctl_usage_audit(stdout);
+		kwctl_usage_audit(stdout, NULL);
 		return KWCTL_OK;
 	}
 	return kwctl_usage_error("unknown audit command (try 'kwctl audit --help')");

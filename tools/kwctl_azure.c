@@ -43,27 +43,28 @@ struct az_opts {
 	int allow_debug;
 };
 
+const struct option kwctl_azure_opts[] = {
+	{ "tee", required_argument, NULL, 't' },
+	{ "evidence", required_argument, NULL, 'e' },
+	{ "nonce", required_argument, NULL, 'n' },
+	{ "collateral", required_argument, NULL, 'L' },
+	{ "chain", required_argument, NULL, 'C' },
+	{ "test-root", required_argument, NULL, 'T' },
+	{ "at", required_argument, NULL, 'a' },
+	{ "allow-debug", no_argument, NULL, 'd' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int
 az_getopt(int argc, char **argv, struct az_opts *o)
 {
-	static const struct option opts[] = {
-		{ "tee", required_argument, NULL, 't' },
-		{ "evidence", required_argument, NULL, 'e' },
-		{ "nonce", required_argument, NULL, 'n' },
-		{ "collateral", required_argument, NULL, 'L' },
-		{ "chain", required_argument, NULL, 'C' },
-		{ "test-root", required_argument, NULL, 'T' },
-		{ "at", required_argument, NULL, 'a' },
-		{ "allow-debug", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char **one = NULL;
 	int c;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", kwctl_azure_opts, NULL)) != -1) {
 		switch (c) {
 		case 't': one = &o->tee; break;
 		case 'e': one = &o->evidence; break;

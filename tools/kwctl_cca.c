@@ -38,26 +38,27 @@ struct cca_opts {
 	int allow_debug;
 };
 
+const struct option kwctl_cca_opts[] = {
+	{ "tee", required_argument, NULL, 't' },
+	{ "token", required_argument, NULL, 'k' },
+	{ "evidence", required_argument, NULL, 'e' },
+	{ "nonce", required_argument, NULL, 'n' },
+	{ "cpak", required_argument, NULL, 'c' },
+	{ "test-cpak", required_argument, NULL, 'T' },
+	{ "allow-debug", no_argument, NULL, 'd' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int
 cca_getopt(int argc, char **argv, struct cca_opts *o)
 {
-	static const struct option opts[] = {
-		{ "tee", required_argument, NULL, 't' },
-		{ "token", required_argument, NULL, 'k' },
-		{ "evidence", required_argument, NULL, 'e' },
-		{ "nonce", required_argument, NULL, 'n' },
-		{ "cpak", required_argument, NULL, 'c' },
-		{ "test-cpak", required_argument, NULL, 'T' },
-		{ "allow-debug", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char **one = NULL, *tee = NULL;
 	int c;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", kwctl_cca_opts, NULL)) != -1) {
 		switch (c) {
 		case 't': one = &tee; break;
 		case 'k': one = &o->token; break;

@@ -430,28 +430,41 @@ fail:
 	return NULL;
 }
 
+/* The options of --tee snp, tdx and tpm-akcert (kwctl_azure.c, kwctl_cca.c: the others). */
+const struct option kwctl_evidence_opts[] = {
+	{ "tee", required_argument, NULL, 't' },
+	{ "report", required_argument, NULL, 'r' },
+	{ "quote", required_argument, NULL, 'q' },
+	{ "collateral", required_argument, NULL, 'L' },
+	{ "cert", required_argument, NULL, 'c' },
+	{ "chain", required_argument, NULL, 'C' },
+	{ "test-root", required_argument, NULL, 'T' },
+	{ "at", required_argument, NULL, 'a' },
+	{ "allow-debug", no_argument, NULL, 'd' },
+	{ "sig", required_argument, NULL, 'S' },
+	{ "pcrs", required_argument, NULL, 'P' },
+	{ "ak-cert", required_argument, NULL, 'K' },
+	{ "ca", required_argument, NULL, 'A' },
+	{ "event-log", required_argument, NULL, 'E' },
+	{ "nonce", required_argument, NULL, 'N' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Value names of the evidence verify options (all --tee kinds; completion). */
+const struct kwctl_optarg kwctl_evidence_args[] = {
+	{"tee", "snp|tdx|tpm-akcert|az-snp-vtpm|az-tdx-vtpm|cca"},
+	{"report", "FILE"}, {"quote", "FILE"}, {"collateral", "FILE"}, {"cert", "FILE"},
+	{"chain", "FILE"}, {"test-root", "FILE"}, {"at", "TIME"}, {"sig", "FILE"},
+	{"pcrs", "FILE"}, {"ak-cert", "FILE"}, {"ca", "FILE"}, {"event-log", "FILE"},
+	{"nonce", "HEX"}, {"evidence", "FILE"}, {"token", "FILE"}, {"cpak", "FILE"},
+	{"test-cpak", "FILE"},
+	{NULL, NULL},
+};
+
 int
 kwctl_cmd_evidence_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "tee", required_argument, NULL, 't' },
-		{ "report", required_argument, NULL, 'r' },
-		{ "quote", required_argument, NULL, 'q' },
-		{ "collateral", required_argument, NULL, 'L' },
-		{ "cert", required_argument, NULL, 'c' },
-		{ "chain", required_argument, NULL, 'C' },
-		{ "test-root", required_argument, NULL, 'T' },
-		{ "at", required_argument, NULL, 'a' },
-		{ "allow-debug", no_argument, NULL, 'd' },
-		{ "sig", required_argument, NULL, 'S' },
-		{ "pcrs", required_argument, NULL, 'P' },
-		{ "ak-cert", required_argument, NULL, 'K' },
-		{ "ca", required_argument, NULL, 'A' },
-		{ "event-log", required_argument, NULL, 'E' },
-		{ "nonce", required_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *tee = NULL, *report_path = NULL, *at_str = NULL, *quote_path = NULL, *coll_path = NULL;
 	const char *chains[16], *roots[16];
 	size_t nchains = 0, nroots = 0;
@@ -472,7 +485,7 @@ kwctl_cmd_evidence_verify(int argc, char **argv)
 	memset(&tf, 0, sizeof(tf));
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", kwctl_evidence_opts, NULL)) != -1) {
 		switch (c) {
 		case 't': tee = optarg; break;
 		case 'r':

@@ -25,7 +25,8 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: kwctl report [--format md|json|html] [--out FILE] [--days N]\n"
-	    "                    [--checkpoint-key FILE] [connection options]\n"
+	    "                    [--checkpoint-key FILE] [--profile FILE] [--url URL]\n"
+	    "                    [--cacert FILE] [--cert FILE] [--key FILE]\n"
 	    "\n"
 	    "  the governance report (docs/governance.md) from live state and the audit\n"
 	    "  records of the last N days (default 30); auditor role\n"
@@ -220,22 +221,29 @@ out:
 	return 0;
 }
 
+const struct option kwctl_report_opts[] = {
+	{"format", required_argument, NULL, 'f'},
+	{"out", required_argument, NULL, 'o'},
+	{"days", required_argument, NULL, 'd'},
+	{"checkpoint-key", required_argument, NULL, 'k'},
+	{"profile", required_argument, NULL, 'P'},
+	{"url", required_argument, NULL, 'U'},
+	{"cacert", required_argument, NULL, 'C'},
+	{"cert", required_argument, NULL, 'E'},
+	{"key", required_argument, NULL, 'K'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+const struct kwctl_optarg kwctl_report_args[] = {
+	{"format", "md|json|html"}, {"out", "FILE"}, {"days", "N"}, {"checkpoint-key", "FILE"},
+	{"profile", "FILE"}, {"url", "URL"}, {"cacert", "FILE"}, {"cert", "FILE"}, {"key", "FILE"},
+	{NULL, NULL},
+};
+
 int
 kwctl_cmd_report(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"format", required_argument, NULL, 'f'},
-		{"out", required_argument, NULL, 'o'},
-		{"days", required_argument, NULL, 'd'},
-		{"checkpoint-key", required_argument, NULL, 'k'},
-		{"profile", required_argument, NULL, 'P'},
-		{"url", required_argument, NULL, 'U'},
-		{"cacert", required_argument, NULL, 'C'},
-		{"cert", required_argument, NULL, 'E'},
-		{"key", required_argument, NULL, 'K'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct kwctl_conn_flags cf = {0};
 	struct kwctl_conn conn = {0};
 	struct kwctl_report_in in = {0};
@@ -246,7 +254,7 @@ kwctl_cmd_report(int argc, char **argv)
 	int c, rc = KWCTL_EFAIL, conn_ok = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", kwctl_report_opts, NULL)) != -1) {
 		char *end = NULL;
 
 		switch (c) {
