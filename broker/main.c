@@ -66,7 +66,7 @@ usage(FILE *f)
 	    "helper's self test; WATCHDOG=1 comes from the event loop at half WatchdogSec.\n"
 	    "\n"
 	    "See docs/configuration.md for every configuration key and\n"
-	    "docs/operations-logging.md for log formats, fields and signals.\n");
+	    "docs/operations.md for log formats, fields and signals.\n");
 }
 
 /* A new token-signing key in the HSM, created now (blocking); *ret: its entry. */

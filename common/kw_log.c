@@ -38,7 +38,7 @@ static long long journal_retry_at;   /* CLOCK_MONOTONIC second before which stde
  * KW_EVENT names and MESSAGE_IDs: stable forever (operators filter on them
  * with journalctl MESSAGE_ID=...); a new event gets a new random id
  * (cat /proc/sys/kernel/random/uuid), never a reused one. The table in
- * docs/operations-logging.md lists them.
+ * docs/operations.md lists them.
  */
 static const struct { const char *name, *id; } log_events[KW_EV_COUNT_] = {
 	[KW_EV_START] = {"start", "da4739b396e64acd913c250efa573e0f"},

