@@ -29,6 +29,7 @@ usage_main(FILE *f)
 	    "  policy lint|explain            hygiene warnings; dry run against claims\n"
 	    "  refval put|show|history|list   reference-value sets\n"
 	    "  refval supersede               phase out a measurement for a new one\n"
+	    "  refval import-rim              verify an NVIDIA RIM, store its measurements\n"
 	    "  changes                        the admin change record\n"
 	    "  report                         the governance report (auditor role)\n"
 	    "  audit tail|show|proof|consistency\n"
@@ -37,6 +38,7 @@ usage_main(FILE *f)
 	    "offline commands:\n"
 	    "  evidence verify                verify attestation evidence and print claims\n"
 	    "  audit verify|export            verify an exported audit log; export one\n"
+	    "  rim verify                     verify an NVIDIA RIM and print its measurements\n"
 
 	    "\n"
 	    "connection options of every admin command (they override the profile):\n"
@@ -124,6 +126,13 @@ main(int argc, char **argv)
 			return 0;
 		}
 		return kwctl_usage_error("unknown evidence command (try 'kwctl evidence verify --help')");
+	}
+	if (strcmp(c, "rim") == 0) {
+		if (argc >= 3 && is_help(argv[2])) {
+			kwctl_usage_rim(stdout);
+			return 0;
+		}
+		return kwctl_cmd_rim(argc - 2, argv + 2);
 	}
 	if (strcmp(c, "audit") == 0 && argc >= 3 && (strcmp(argv[2], "tail") == 0 ||
 	    strcmp(argv[2], "show") == 0 || strcmp(argv[2], "proof") == 0 ||
