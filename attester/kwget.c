@@ -75,6 +75,7 @@ struct opts {
 	long retries;                  /* -1: the library's default */
 	long deadline_s, connect_s, request_s;   /* 0: the library's default */
 	unsigned int emu_gpus;         /* --emu-gpus N: emulated GPUs beside the CPU evidence */
+	int gpus;                      /* --gpus: enum kwa_gpus, default auto */
 	const char *emu_gpu_dir;       /* --emu-gpu-dir DIR: scripts/mk-nvgpu-emu.sh */
 };
 
@@ -193,6 +194,9 @@ usage(FILE *f)
 	      "                         write Intel-format collateral (QuoteCollateralV3) matching\n"
 	      "                         the emulated TDX platform, valid 30 days, for a broker's\n"
 	      "                         offline tdx.collateral directory, and exit\n"
+	      "  --gpus MODE            NVIDIA GPUs through NVML (libnvidia-ml.so.1, loaded at run\n"
+	      "                         time): auto (default: every GPU NVML reports; none found:\n"
+	      "                         CPU evidence alone), none, or required (no GPU: exit 7)\n"
 	      "  --emu-gpus N           TESTING ONLY: add N (1..8) emulated NVIDIA GPU reports\n"
 	      "                         (composite evidence, \"gpus\") signed by the NOT NVIDIA\n"
 	      "                         chain in --emu-gpu-dir (scripts/mk-nvgpu-emu.sh)\n"
@@ -398,7 +402,7 @@ enum {
 	OPT_TEE, OPT_TPM_EK_HANDLE, OPT_TPM_AK_HANDLE, OPT_TPM_EVENT_LOG, OPT_TPM_NO_EVENT_LOG,
 	OPT_DETECT, OPT_RETRIES, OPT_DEADLINE, OPT_CONNECT_TIMEOUT, OPT_REQUEST_TIMEOUT,
 	OPT_KEYRING, OPT_KEY_DESC, OPT_FORMAT, OPT_FORCE_TTY, OPT_REQUIRE_TMPFS,
-	OPT_EMU_GPUS, OPT_EMU_GPU_DIR,
+	OPT_EMU_GPUS, OPT_EMU_GPU_DIR, OPT_GPUS,
 };
 
 static const struct option longopts[] = {
@@ -439,6 +443,7 @@ static const struct option longopts[] = {
 	{"force-tty", no_argument, NULL, OPT_FORCE_TTY},
 	{"require-tmpfs", no_argument, NULL, OPT_REQUIRE_TMPFS},
 	{"emu-gpus", required_argument, NULL, OPT_EMU_GPUS},
+	{"gpus", required_argument, NULL, OPT_GPUS},
 	{"emu-gpu-dir", required_argument, NULL, OPT_EMU_GPU_DIR},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -560,6 +565,7 @@ parse_args(int argc, char **argv, struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->retries = -1;
+	o->gpus = KWA_GPUS_AUTO;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -635,6 +641,16 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->emu_gpus = (unsigned int)(optarg[0] - '0');
 			break;
 		case OPT_EMU_GPU_DIR: o->emu_gpu_dir = optarg; break;
+		case OPT_GPUS:
+			if (strcmp(optarg, "auto") == 0)
+				o->gpus = KWA_GPUS_AUTO;
+			else if (strcmp(optarg, "none") == 0)
+				o->gpus = KWA_GPUS_NONE;
+			else if (strcmp(optarg, "required") == 0)
+				o->gpus = KWA_GPUS_REQUIRED;
+			else
+				return fail(EXIT_USAGE, "--gpus takes auto, none or required");
+			break;
 		case OPT_HELP: usage(stdout); return -1;
 		case OPT_VERSION: printf("kwget %s (libkwattester %s)\n", KW_VERSION, kwa_version_string());
 			return -1;
@@ -717,6 +733,7 @@ configure(struct kwa_ctx *c, const struct opts *o)
 	    (st = kwa_test_set_emu(c, o->have_meas ? o->emu_meas : NULL, o->have_rd ? o->emu_rd : NULL,
 	    o->emu_debug)) != KWA_OK ||
 	    (st = kwa_test_set_gpus(c, o->emu_gpus, o->emu_gpu_dir)) != KWA_OK ||
+	    (st = kwa_set_gpus(c, o->gpus)) != KWA_OK ||
 	    (st = kwa_test_set_outputs(c, o->save_attest, o->jwe_out, o->tee_key_out,
 	    o->token_out)) != KWA_OK ||
 	    (st = kwa_set_manifest(c, o->man.root_store, o->man.tls_config, o->man.tls_section,

@@ -313,6 +313,58 @@ def t_test_root_gpus_need_allow(b):
     assert st == 200 and ex["decision"] == "allow", (st, ex)
 
 
+# ---- kwget --gpus: NVML loaded at run time (here a fake libnvidia-ml.so.1; no real GPU) ----
+
+FAKE_NVML = os.path.join(kwtest.BUILD, "tests", "integration", "fake_nvml")
+
+
+def t_kwget_nvml(b):
+    """kwget collects GPU evidence through a dlopen()ed libnvidia-ml.so.1: our fake
+    (tests/integration/fake_nvml), which serves emulated GPUs through the NVML entry points and
+    structures as kwget declares them. The composite flow releases the same key as before;
+    without the library --gpus auto (the default) runs CPU-only as before and --gpus required
+    exits 7; a GPU that does not give its report fails the fetch."""
+    d = tempfile.mkdtemp(dir=b.dir)
+    base = dict(os.environ)
+    # meson test puts the directories of a test's shared-library dependencies on LD_LIBRARY_PATH
+    base["LD_LIBRARY_PATH"] = ":".join(x for x in base.get("LD_LIBRARY_PATH", "").split(":")
+                                       if x and os.path.realpath(x) != os.path.realpath(FAKE_NVML))
+    env = dict(base, LD_LIBRARY_PATH=FAKE_NVML + ":" + base.get("LD_LIBRARY_PATH", ""),
+               FAKE_NVML_DIR=b.gpu_dir, FAKE_NVML_GPUS="2")
+    out, tok_p, req_p = (os.path.join(d, n) for n in ("key", "token", "req"))
+    p = b.kwget("--resource", RES, "--out", out, "--token-out", tok_p, "--save-attest-request", req_p,
+                "--gpus", "required", env=env)
+    assert p.returncode == 0, p.stderr.decode()
+    assert b"2 GPUs through NVML" in p.stderr and b"EMULATED (NOT NVIDIA) GPU" not in p.stderr, p.stderr
+    assert open(out, "rb").read() == b.kwget_key
+    body = json.load(open(req_p))
+    assert len(body["gpus"]) == 2, body.get("gpus")
+    for i, g in enumerate(body["gpus"]):
+        assert g["chain"] == [b64u(b.gpu.leaves[i]), b64u(b.gpu.ica), b64u(b.gpu.root)], i
+        rep = kwtest.b64u_dec(g["report"])
+        assert rep[4:36] == gpu_nonce(body["runtime-data"]), i   # our nonce went in through the struct
+    c = claims_of(open(tok_p).read())["kw.claims"]
+    assert c["gpu_count"] == 2 and all(g["measurements"] == {str(i): block_value(i).hex() for i in range(1, 9)}
+                                       for g in c["gpus"]), c
+    # no library: auto (the default) is CPU-only as before; required refuses
+    p = b.kwget("--resource", "demo/key/disk", "--out", os.path.join(d, "k2"), "--save-attest-request",
+                os.path.join(d, "r2"), env=base)
+    assert p.returncode == 0 and "gpus" not in json.load(open(os.path.join(d, "r2"))), p.stderr
+    assert b"NVML" not in p.stderr, p.stderr
+    p = b.kwget("--resource", RES, "--out", os.path.join(d, "k3"), "--gpus", "required", env=base)
+    assert p.returncode == 7 and b"no NVML (libnvidia-ml.so.1 not found)" in p.stderr, (p.returncode, p.stderr)
+    # present but failing: a fetch error, not a silent CPU-only fetch
+    env["FAKE_NVML_FAIL"] = "report"
+    p = b.kwget("--resource", RES, "--out", os.path.join(d, "k4"), env=env)
+    assert p.returncode == 6 and b"nvmlDeviceGetConfComputeGpuAttestationReport failed" in p.stderr, \
+        (p.returncode, p.stderr)
+    # no GPU at all: auto is CPU-only
+    env.pop("FAKE_NVML_FAIL")
+    env["FAKE_NVML_GPUS"] = "0"
+    p = b.kwget("--resource", "demo/key/disk", "--out", os.path.join(d, "k5"), env=env)
+    assert p.returncode == 0, p.stderr
+
+
 # ---- NVIDIA RIMs: kwctl rim verify (offline), kwctl refval import-rim (admin API) ----
 
 KWCTL = os.path.join(kwtest.BUILD, "tools", "kwctl")
@@ -447,7 +499,7 @@ def t_no_secrets_in_log(b):
 TESTS = [t_kwget_two_gpus_release_matches_jwcrypto, t_python_two_gpus_same_key, t_no_gpus_unchanged,
          t_gpu_nonce_mismatch, t_gpu_from_another_chain, t_one_gpu_of_two_fails, t_malformed_gpus,
          t_cc_mode_off, t_firmware_not_allowed, t_gpu_count, t_test_root_gpus_need_allow,
-         t_rim_verify_good_and_tampered, t_rim_import_and_release, t_no_secrets_in_log]
+         t_kwget_nvml, t_rim_verify_good_and_tampered, t_rim_import_and_release, t_no_secrets_in_log]
 
 
 def main():
