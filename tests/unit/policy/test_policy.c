@@ -2088,6 +2088,25 @@ test_gpu_validation(void)
 	json_decref(p);
 }
 
+/* Measurement block idx of GPU g in the claims c := value. */
+static void
+set_gpu_block(json_t *c, size_t g, const char *idx, const char *value)
+{
+	json_object_set_new(json_object_get(json_array_get(json_object_get(c, "gpus"), g), "measurements"), idx,
+	    json_string(value));
+}
+
+/* p denies c at T0 with sets, and the deciding check's detail holds text. */
+static void
+assert_gpu_denied(json_t *p, json_t *c, json_t *sets, const char *text)
+{
+	json_t *ex = NULL;
+
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, resolver, sets, &ex), KW_ERR_DENIED);
+	CHECKF(strstr(explain_str(ex, "detail"), text) != NULL, "%s", explain_str(ex, "detail"));
+	json_decref(ex);
+}
+
 static void
 test_gpu_eval(void)
 {
@@ -2134,13 +2153,8 @@ test_gpu_eval(void)
 	json_decref(ex);
 	ex = NULL;
 	/* a block no set registers */
-	json_object_set_new(json_object_get(json_array_get(json_object_get(c, "gpus"), 1), "measurements"), "7",
-	    json_string(MA));
-	CU_ASSERT_EQUAL(eval_at(p, c, T0, resolver, sets, &ex), KW_ERR_DENIED);
-	CHECKF(strstr(explain_str(ex, "detail"), "gpus[1] measurement block 7 is not a reference value") != NULL,
-	    "%s", explain_str(ex, "detail"));
-	json_decref(ex);
-	ex = NULL;
+	set_gpu_block(c, 1, "7", MA);
+	assert_gpu_denied(p, c, sets, "gpus[1] measurement block 7 is not a reference value");
 	json_decref(p);
 	json_decref(c);
 	c = gpu_claims();
@@ -2157,17 +2171,11 @@ test_gpu_eval(void)
 	    "{'index':3,'value':'%s'}]}", MZ, MA));
 	p = jf("{'version':1,'reference_values':{'gpu':{'sets':['h100','opt']}}}");
 	CU_ASSERT_EQUAL(eval_at(p, c, T0, resolver, sets, NULL), 0);
-	for (size_t g = 0; g < 2; g++)
-		json_object_set_new(json_object_get(json_array_get(json_object_get(c, "gpus"), g), "measurements"),
-		    "3", json_string(MA));
+	set_gpu_block(c, 0, "3", MA);
+	set_gpu_block(c, 1, "3", MA);
 	CU_ASSERT_EQUAL(eval_at(p, c, T0, resolver, sets, NULL), 0);
-	json_object_set_new(json_object_get(json_array_get(json_object_get(c, "gpus"), 1), "measurements"), "3",
-	    json_string(MB));
-	CU_ASSERT_EQUAL(eval_at(p, c, T0, resolver, sets, &ex), KW_ERR_DENIED);
-	CHECKF(strstr(explain_str(ex, "detail"), "gpus[1] measurement block 3 is not a reference value") != NULL,
-	    "%s", explain_str(ex, "detail"));
-	json_decref(ex);
-	ex = NULL;
+	set_gpu_block(c, 1, "3", MB);
+	assert_gpu_denied(p, c, sets, "gpus[1] measurement block 3 is not a reference value");
 	json_decref(p);
 	json_decref(c);
 	c = gpu_claims();
