@@ -30,6 +30,7 @@
 #include "att_detect.h"
 #include "att_cca_emu.h"
 #include "att_nvgpu_emu.h"
+#include "att_nvml.h"
 #include "att_tdx_emu.h"
 #include "att_tpm.h"
 #include "kw_build.h"
@@ -73,6 +74,7 @@ struct kwa_ctx {
 	/* testing (kwa_internal.h) */
 	int have_meas, have_rd, emu_debug;
 	unsigned int emu_gpus;             /* kwa_test_set_gpus: emulated GPUs, 0: none */
+	int gpus_mode;                     /* kwa_set_gpus (enum kwa_gpus): real GPUs through NVML */
 	char *emu_gpu_dir;
 	uint8_t emu_meas[ATT_MEASUREMENT_LEN];
 	uint8_t emu_rd[ATT_REPORT_DATA_LEN];
@@ -1178,6 +1180,24 @@ attest_body(struct flow *f, json_t *evj)
 		}
 		warn(ctx, "added %u EMULATED (NOT NVIDIA) GPU report%s", ctx->emu_gpus,
 		    ctx->emu_gpus > 1 ? "s" : "");
+	} else if (ctx->gpus_mode != KWA_GPUS_NONE) {
+		/* composite evidence from the GPUs NVML reports (att_nvml.h) */
+		json_t *gpus = NULL;
+		char why[256];
+
+		r = att_nvml_gpus(f->rd, &gpus, why, sizeof(why));
+		if (r == KW_ERR_NOT_FOUND && ctx->gpus_mode == KWA_GPUS_AUTO) {
+			/* no NVML or no GPU: CPU evidence alone, and the output as before */
+		} else if (r != 0) {
+			code = fail(ctx, r == KW_ERR_NOT_FOUND ? KWA_ERR_NO_TEE : KWA_ERR_LOCAL,
+			    "evidence failed: GPUs through NVML: %s", why);
+			goto out;
+		} else if (json_object_set_new(req, "gpus", gpus) != 0) {
+			code = fail(ctx, KWA_ERR_LOCAL, "evidence failed: out of memory");
+			goto out;
+		} else {
+			say(ctx, "evidence: %s through NVML (composite evidence)", why);
+		}
 	}
 	if ((f->body = kw_json_dumps(req, JSON_COMPACT)) == NULL) {
 		code = fail(ctx, KWA_ERR_LOCAL, "evidence failed: out of memory");
@@ -1628,6 +1648,15 @@ kwa_test_set_gpus(struct kwa_ctx *ctx, unsigned int n, const char *dir)
 	if (set_str(ctx, &ctx->emu_gpu_dir, dir) != KWA_OK)
 		return fail(ctx, KWA_ERR_LOCAL, "out of memory");
 	ctx->emu_gpus = n;
+	return KWA_OK;
+}
+
+int
+kwa_set_gpus(struct kwa_ctx *ctx, int mode)
+{
+	if (mode != KWA_GPUS_NONE && mode != KWA_GPUS_AUTO && mode != KWA_GPUS_REQUIRED)
+		return fail(ctx, KWA_ERR_USAGE, "--gpus takes auto, none or required");
+	ctx->gpus_mode = mode;
 	return KWA_OK;
 }
 

@@ -33,6 +33,18 @@ int kwa_test_set_emu(struct kwa_ctx *ctx, const uint8_t *measurement, const uint
 int kwa_test_set_gpus(struct kwa_ctx *ctx, unsigned int n, const char *dir);
 
 /*
+ * Real NVIDIA GPUs through NVML (att_nvml.h; kwget --gpus): KWA_GPUS_NONE
+ * (the default of a context: never), KWA_GPUS_AUTO (every GPU NVML reports;
+ * no library or no GPU: CPU evidence alone), KWA_GPUS_REQUIRED (no library
+ * or no GPU fails with KWA_ERR_NO_TEE). A GPU that is present but does not
+ * give its evidence fails the fetch (KWA_ERR_LOCAL) in both. Not part of
+ * libkwattester.so's interface yet (kwattester.map). KWA_ERR_USAGE for
+ * another mode.
+ */
+enum kwa_gpus { KWA_GPUS_NONE = 0, KWA_GPUS_AUTO = 1, KWA_GPUS_REQUIRED = 2 };
+int kwa_set_gpus(struct kwa_ctx *ctx, int mode);
+
+/*
  * Files written during kwa_fetch (new, 0600, NULL: none): the /attest body,
  * the compact JWE received, the TEE RSA private key (PEM), the token.
  * KWA_ERR_LOCAL (out of memory).

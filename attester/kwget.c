@@ -76,6 +76,7 @@ struct opts {
 	long retries;                  /* -1: the library's default */
 	long deadline_s, connect_s, request_s;   /* 0: the library's default */
 	unsigned int emu_gpus;         /* --emu-gpus N: emulated GPUs beside the CPU evidence */
+	int gpus;                      /* --gpus: enum kwa_gpus, default auto */
 	const char *emu_gpu_dir;       /* --emu-gpu-dir DIR: scripts/mk-nvgpu-emu.sh */
 };
 
@@ -301,7 +302,7 @@ enum {
 	OPT_TEE, OPT_TPM_EK_HANDLE, OPT_TPM_AK_HANDLE, OPT_TPM_EVENT_LOG, OPT_TPM_NO_EVENT_LOG,
 	OPT_DETECT, OPT_RETRIES, OPT_DEADLINE, OPT_CONNECT_TIMEOUT, OPT_REQUEST_TIMEOUT,
 	OPT_KEYRING, OPT_KEY_DESC, OPT_FORMAT, OPT_FORCE_TTY, OPT_REQUIRE_TMPFS,
-	OPT_EMU_GPUS, OPT_EMU_GPU_DIR, OPT_COMPLETION,
+	OPT_EMU_GPUS, OPT_EMU_GPU_DIR, OPT_GPUS, OPT_COMPLETION,
 };
 
 /*
@@ -383,6 +384,10 @@ static const struct kwget_opt opts[] = {
 	 "write Intel-format collateral (QuoteCollateralV3) matching\n"
 	 "the emulated TDX platform, valid 30 days, for a broker's\n"
 	 "offline tdx.collateral directory, and exit"},
+	{"gpus", required_argument, OPT_GPUS, "auto|none|required",
+	    "NVIDIA GPUs through NVML (libnvidia-ml.so.1, loaded at run\n"
+	    "time): auto (default: every GPU NVML reports; none found:\n"
+	    "CPU evidence alone), none, or required (no GPU: exit 7)"},
 	{"emu-gpus", required_argument, OPT_EMU_GPUS, "N",
 	 "TESTING ONLY: add N (1..8) emulated NVIDIA GPU reports\n"
 	 "(composite evidence, \"gpus\") signed by the NOT NVIDIA\n"
@@ -438,6 +443,7 @@ usage(FILE *f)
 	      "             [--tpm-event-log FILE | --tpm-no-event-log]\n"
 	      "             [--emulate snp|tdx|cca --emu-dir DIR [--emu-measurement HEX] [--emu-debug]\n"
 	      "              [--emu-report-data HEX]] [--emu-gpus N --emu-gpu-dir DIR]\n"
+	      "             [--gpus auto|none|required]\n"
 	      "             [--save-attest-request FILE] [--jwe-out FILE] [--tee-key-out FILE]\n"
 	      "             [--token-out FILE]\n"
 	      "             [--root-store PATH] [--tls-config FILE [--tls-config-section NAME]]\n"
@@ -615,6 +621,7 @@ parse_args(int argc, char **argv, struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->retries = -1;
+	o->gpus = KWA_GPUS_AUTO;
 	opterr = 0;
 	longopts_fill();
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -691,6 +698,16 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->emu_gpus = (unsigned int)(optarg[0] - '0');
 			break;
 		case OPT_EMU_GPU_DIR: o->emu_gpu_dir = optarg; break;
+		case OPT_GPUS:
+			if (strcmp(optarg, "auto") == 0)
+				o->gpus = KWA_GPUS_AUTO;
+			else if (strcmp(optarg, "none") == 0)
+				o->gpus = KWA_GPUS_NONE;
+			else if (strcmp(optarg, "required") == 0)
+				o->gpus = KWA_GPUS_REQUIRED;
+			else
+				return fail(EXIT_USAGE, "--gpus takes auto, none or required");
+			break;
 		case OPT_HELP: usage(stdout); return -1;
 		case OPT_COMPLETION: return completion(optarg);    /* hidden: meson writes the script */
 		case OPT_VERSION: printf("kwget %s (libkwattester %s)\n", KW_VERSION, kwa_version_string());
@@ -774,6 +791,7 @@ configure(struct kwa_ctx *c, const struct opts *o)
 	    (st = kwa_test_set_emu(c, o->have_meas ? o->emu_meas : NULL, o->have_rd ? o->emu_rd : NULL,
 	    o->emu_debug)) != KWA_OK ||
 	    (st = kwa_test_set_gpus(c, o->emu_gpus, o->emu_gpu_dir)) != KWA_OK ||
+	    (st = kwa_set_gpus(c, o->gpus)) != KWA_OK ||
 	    (st = kwa_test_set_outputs(c, o->save_attest, o->jwe_out, o->tee_key_out,
 	    o->token_out)) != KWA_OK ||
 	    (st = kwa_set_manifest(c, o->man.root_store, o->man.tls_config, o->man.tls_section,

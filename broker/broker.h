@@ -48,6 +48,8 @@ struct kw_broker {
 	struct tpm_ca *tpm_ek;                             /* trust.tpm_ek (tpm.ek_roots) */
 	struct tpm_ca *tpm_akcert;                         /* trust.tpm_akcert */
 	struct cca_trust *cca;                             /* trust.cca (cca.cpaks, cca.test_cpaks) */
+	struct kw_ocsp *gpu_ocsp;                          /* nvgpu.ocsp_url (keywarden-pcs.so) */
+	struct kw_cert_status gpu_status;                  /* trust.gpu_status over gpu_ocsp */
 	struct kw_challenges *challenges;
 	struct kw_dpop *dpop;
 	struct kw_token_keys *token_keys;   /* from the HSM; newest signs */

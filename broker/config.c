@@ -336,6 +336,9 @@ static const struct key keys[] = {
 	{"tdx", "test_roots", K_PATHS, F(tdx_test_roots), F(n_tdx_test_roots), 0, 0, 0, 0},
 	{"tdx", "collateral", K_CUSTOM, 0, 0, 0, 0, 0, 0},   /* custom_tdx */
 	{"nvgpu", "test_roots", K_PATHS, F(nvgpu_test_roots), F(n_nvgpu_test_roots), 0, 0, 0, 0},
+	{"nvgpu", "ocsp_url", K_STR, F(nvgpu_ocsp_url), 0, 0, 0, 0, 0},
+	{"nvgpu", "ocsp_timeout", K_UINT, F(nvgpu_ocsp_timeout), 0, 1, 60, 5, 0},
+	{"nvgpu", "ocsp_fail_open", K_UINT, F(nvgpu_ocsp_fail_open), 0, 0, 1, 0, 0},
 	{"tpm", "akcert_roots", K_PATHS, F(tpm_akcert_roots), F(n_tpm_akcert_roots), 0, 0, 0, 0},
 	{"tpm", "ek_roots", K_PATHS, F(tpm_ek_roots), F(n_tpm_ek_roots), 0, 0, 0, 0},
 	{"cca", "cpaks", K_PATHS, F(cca_cpaks), F(n_cca_cpaks), 0, 0, 0, 0},
@@ -915,6 +918,7 @@ kw_config_free(struct kw_config *c)
 	free_list(c->cca_cpaks, c->n_cca_cpaks);
 	free_list(c->cca_test_cpaks, c->n_cca_test_cpaks);
 	free_list(c->nvgpu_test_roots, c->n_nvgpu_test_roots);
+	free(c->nvgpu_ocsp_url);
 	free(c->tdx_collateral_mode);
 	free(c->tdx_collateral_dir);
 	free(c->tdx_pcs_url);

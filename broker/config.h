@@ -51,6 +51,9 @@ struct kw_config {
 	char **tdx_test_roots;        /* "NOT INTEL" emulation roots: trusted only when listed */
 	size_t n_nvgpu_test_roots;
 	char **nvgpu_test_roots;      /* "NOT NVIDIA" GPU emulation roots: trusted only when listed */
+	char *nvgpu_ocsp_url;         /* OCSP responder for GPU chains; NULL: no status check */
+	unsigned int nvgpu_ocsp_timeout;     /* seconds per certificate */
+	unsigned int nvgpu_ocsp_fail_open;   /* 1: an unanswered check passes with claim ocsp "unavailable" */
 	char *tdx_collateral_mode;    /* "offline", "pcs" or "pccs" */
 	char *tdx_collateral_dir;     /* offline: directory of QuoteCollateralV3 files;
 	                               * pcs/pccs: the cache directory */

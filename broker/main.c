@@ -528,6 +528,41 @@ load_tdx_pcs(struct kw_broker *b)
 	return 0;
 }
 
+/*
+ * nvgpu.ocsp_url: the GPU chains' certificate status through OCSP, by the
+ * client in keywarden-pcs.so (libcurl stays out of brokers that fetch
+ * nothing). The check runs on the appraisal workers, never on the loop.
+ */
+static int
+load_gpu_ocsp(struct kw_broker *b)
+{
+	const struct kw_config *c = b->cfg;
+	const char *why = "";
+	char mwhy[2400];
+	int r;
+
+	if (c->nvgpu_ocsp_url == NULL)
+		return 0;
+	if ((r = load_pcs_module(mwhy, sizeof(mwhy))) != 0) {
+		kw_log_err_r(r, "nvgpu.ocsp_url needs %s: %s", KW_PCS_MODULE_FILE, mwhy);
+		return r;
+	}
+	if ((r = pcs_mod->ocsp_new(c->nvgpu_ocsp_url, c->nvgpu_ocsp_timeout, &b->gpu_ocsp, &why)) != 0) {
+		kw_log_err_r(r, "nvgpu.ocsp_url: %s", why);
+		return r;
+	}
+	b->gpu_status.check = pcs_mod->ocsp_check;
+	b->gpu_status.ctx = b->gpu_ocsp;
+	b->gpu_status.fail_open = c->nvgpu_ocsp_fail_open != 0;
+	b->trust.gpu_status = &b->gpu_status;
+	if (b->gpu_status.fail_open)
+		kw_log_warn("nvgpu.ocsp_fail_open: GPUs whose certificate status cannot be fetched are "
+		    "admitted (claim gpus[].ocsp \"unavailable\")");
+	kw_log_info("nvgpu: certificate status through OCSP at %s (fail %s, %u s per certificate)",
+	    c->nvgpu_ocsp_url, b->gpu_status.fail_open ? "open" : "closed", c->nvgpu_ocsp_timeout);
+	return 0;
+}
+
 /* TDX: the pinned Intel root, configured test roots, the collateral source. */
 static int
 load_tdx_trust(struct kw_broker *b)
@@ -886,7 +921,7 @@ main(int argc, char **argv)
 	(void)kw_sdnotify_status(sd.n, "starting: loading trust anchors and the store");
 	if (load_snp_trust(&b) != 0 || load_tdx_trust(&b) != 0 || load_tpm_trust(&b) != 0 ||
 	    load_cca_trust(&b) != 0 ||
-	    load_nvgpu_trust(&b) != 0 ||
+	    load_nvgpu_trust(&b) != 0 || load_gpu_ocsp(&b) != 0 ||
 	    kw_challenges_new(b.cfg->nonce_ttl, b.cfg->max_sessions, &b.challenges) != 0 ||
 	    kw_dpop_new(b.cfg->dpop_nonce_ttl, b.cfg->dpop_iat_window, b.cfg->token_ttl,
 	    b.cfg->max_sessions, b.cfg->dpop_jti_per_key, &b.dpop) != 0)
@@ -1010,6 +1045,8 @@ out:
 	cca_trust_free(b.cca);
 	snp_trust_free(b.trust.snp);
 	nvgpu_trust_free(b.trust.nvgpu);
+	if (b.gpu_ocsp != NULL)
+		pcs_mod->ocsp_free(b.gpu_ocsp);
 	tpm_ca_free(b.tpm_akcert);
 	if (b.base != NULL)
 		event_base_free(b.base);

@@ -575,6 +575,10 @@ eval_gpu_version(struct ev *ev, const json_t *list, size_t gi, const char *claim
 		check(ev, "gpu", where, false, "gpus[%zu].%s is not a reference value", gi, claim);
 }
 
+/* A 48-byte measurement block that holds nothing: the claims leave such blocks out. */
+static const char GPU_ZERO_BLOCK[] =
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000";
+
 /* 1 when (index, value) is an entry of a resolved set's gpu_measurements in window; -1 only outside. */
 static int
 gpu_block_match(const struct sets *s, int64_t now, json_int_t index, const char *value)
@@ -636,11 +640,13 @@ eval_gpu_blocks(struct ev *ev, const struct sets *s, size_t gi, const json_t *m)
 		size_t j;
 
 		json_array_foreach(json_object_get(s->doc[i], "gpu_measurements"), j, e) {
+			json_int_t index = json_integer_value(json_object_get(e, "index"));
 			char key[8];
 
-			snprintf(key, sizeof(key), "%" JSON_INTEGER_FORMAT,
-			    json_integer_value(json_object_get(e, "index")));
-			if (json_object_get(m, key) == NULL) {
+			snprintf(key, sizeof(key), "%" JSON_INTEGER_FORMAT, index);
+			/* An all-zero entry in window registers "nothing measured" (RIM alternatives). */
+			if (json_object_get(m, key) == NULL &&
+			    gpu_block_match(s, ev->ctx->now, index, GPU_ZERO_BLOCK) != 1) {
 				check(ev, "gpu", "reference_values.gpu.sets", false,
 				    "gpus[%zu] measurement block %s is registered but not measured", gi, key);
 				ok = false;

@@ -426,10 +426,14 @@ attest_done(void *arg)
 	if (r == KW_ERR_UNAVAILABLE) {
 		/* the verifier lacks outside input (TDX collateral): fail closed, spend nothing */
 		const char *fmspc = json_string_value(json_object_get(j->diag, "fmspc"));
+		const json_t *gpu = json_object_get(j->diag, "gpu");   /* a GPU chain's OCSP status */
+		char gi[32] = "";
 
 		b->n_attest_fail++;
+		if (gpu != NULL)
+			snprintf(gi, sizeof(gi), "gpus[%lld]: ", (long long)json_integer_value(gpu));
 		kw_log_warn_ev_rl(KW_LOG_CTX(KW_EV_ATTEST_REJECT, NULL, NULL),
-		    "attestation refused (tee=%s): %s%s%s", j->a.verifier->tee, j->reason,
+		    "attestation refused (tee=%s): %s%s%s%s", j->a.verifier->tee, gi, j->reason,
 		    fmspc != NULL ? ": FMSPC " : "", fmspc != NULL ? fmspc : "");
 		audit_appraisal(b, j->req, j->a.verifier, j->a.evidence, NULL, NULL,
 		    "collateral unavailable");

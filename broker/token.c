@@ -154,7 +154,7 @@ ear_status(const json_t *tv)
  * test; the raw fields (fwid, board_id, ...) stay in the appraisal record.
  */
 static const char *const gpu_token_claims[] = {"root", "driver_version", "vbios_version", "chip_sku",
-	"project", "project_sku", "cc_mode", "protected_pcie", "measurements", NULL};
+	"project", "project_sku", "cc_mode", "protected_pcie", "measurements", "ocsp", NULL};
 
 /* "gpu_count" and "gpus" (composite evidence) into o; nothing without GPUs. */
 static int

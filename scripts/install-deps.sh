@@ -6,7 +6,7 @@ set -eu
 pkgs="build-essential meson ninja-build pkg-config openssl libssl-dev libevent-dev
 libjansson-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev postgresql libcunit1-dev libp11-kit-dev p11-kit p11-kit-modules softhsm2 libsofthsm2
 opensc gnutls-bin python3 python3-jwcrypto python3-jsonschema python3-prometheus-client python3-yaml curl clang libclang-rt-14-dev
-libcbor-dev libtss2-dev swtpm swtpm-tools tpm2-tools chromium
+libcbor-dev libtss2-dev libxmlsec1-dev swtpm swtpm-tools tpm2-tools chromium
 cryptsetup-bin debhelper initramfs-tools-core
 groff-base man-db scdoc
 keyutils libkeyutils-dev"

@@ -40,6 +40,7 @@ static const struct top tops[] = {
 	{"audit", 1, NULL, "the broker's audit log (auditor role)"},
 	{"evidence", 0, "verify", "verify attestation evidence and print claims"},
 	{"audit", 0, "verify export", "verify an exported audit log; export one"},
+	{"rim", 0, "verify", "verify an NVIDIA RIM and print its measurements"},
 };
 
 /* "name w1|w2|..." of row t. */
@@ -130,6 +131,7 @@ completion(const char *shell)
 	static const struct option *const verify[] = {kwctl_audit_verify_opts, NULL};
 	static const struct option *const export[] = {kwctl_audit_export_opts, NULL};
 	static const struct option *const report[] = {kwctl_report_opts, NULL};
+	static const struct option *const rim[] = {kwctl_rim_opts, NULL};
 	struct kw_complete c;
 	char words[512], audit[256], path[64];
 	size_t n = 0;
@@ -168,7 +170,8 @@ completion(const char *shell)
 	    kwctl_evidence_args)) != 0 ||
 	    (r = kwctl_complete_opts(&c, "kwctl audit verify", verify, kwctl_audit_args)) != 0 ||
 	    (r = kwctl_complete_opts(&c, "kwctl audit export", export, kwctl_audit_args)) != 0 ||
-	    (r = kwctl_complete_opts(&c, "kwctl report", report, kwctl_report_args)) != 0)
+	    (r = kwctl_complete_opts(&c, "kwctl report", report, kwctl_report_args)) != 0 ||
+	    (r = kwctl_complete_opts(&c, "kwctl rim verify", rim, kwctl_rim_args)) != 0)
 		goto out;
 	r = kw_complete_end(&c);
 out:
@@ -257,6 +260,13 @@ main(int argc, char **argv)
 			return 0;
 		}
 		return kwctl_usage_error("unknown evidence command (try 'kwctl evidence verify --help')");
+	}
+	if (strcmp(c, "rim") == 0) {
+		if (argc >= 3 && is_help(argv[2])) {
+			kwctl_usage_rim(stdout);
+			return 0;
+		}
+		return kwctl_cmd_rim(argc - 2, argv + 2);
 	}
 	if (strcmp(c, "audit") == 0 && argc >= 3 && (strcmp(argv[2], "tail") == 0 ||
 	    strcmp(argv[2], "show") == 0 || strcmp(argv[2], "proof") == 0 ||

@@ -10,6 +10,7 @@
  *   kwctl_http.c      profile, connection options, one HTTPS request with mutual TLS
  *   kwctl_wrap.c      import wrapping (RSA-OAEP KEK, AES key wrap with padding)
  *   kwctl_admin.c     admin subcommands and their human output
+ *   kwctl_rim.c       NVIDIA RIMs: rim verify, the verification of refval import-rim
  * See docs/kwctl.md.
  */
 #include <stddef.h>
@@ -98,6 +99,20 @@ int kwctl_evidence_verify_azure(int argc, char **argv);
 /* kwctl_cca.c: 1 when argv asks for --tee cca; its evidence verify (exit status). */
 int kwctl_cca_wanted(int argc, char **argv);
 int kwctl_evidence_verify_cca(int argc, char **argv);
+
+/*
+ * kwctl_rim.c: read the RIM file and the root PEM, verify the RIM at at
+ * (RFC 3339, NULL: now) and build its reference-value set document (*ret,
+ * new). On failure prints one line "kwctl: <what>: <file>: refused: <why>"
+ * (or the usage error) and returns the exit status; *ret untouched.
+ */
+int kwctl_rim_refval(const char *what, const char *file, const char *root, const char *at,
+    json_t **ret);
+/* kwctl rim verify (offline); argv[0] is "verify". */
+int kwctl_cmd_rim(int argc, char **argv);
+void kwctl_usage_rim(FILE *f);
+extern const struct option kwctl_rim_opts[];
+extern const struct kwctl_optarg kwctl_rim_args[];
 
 /* Offline audit log commands (kwctl_audit.c). argv[0] is "verify" or "export". */
 int kwctl_cmd_audit(int argc, char **argv);

@@ -25,7 +25,7 @@ enum {
 	O_REPO = 1 << 0, O_ALG = 1 << 1, O_LEN = 1 << 2, O_POLICY = 1 << 3, O_VALUE = 1 << 4,
 	O_VERSION = 1 << 5, O_YES = 1 << 6, O_NONE = 1 << 7, O_FILE = 1 << 8,
 	O_IMMUTABLE = 1 << 9, O_AFTER = 1 << 10, O_LIMIT = 1 << 11, O_CLAIMS = 1 << 12,
-	O_AT = 1 << 13, O_BY = 1 << 14, O_GRACE = 1 << 15,
+	O_AT = 1 << 13, O_BY = 1 << 14, O_GRACE = 1 << 15, O_ROOT = 1 << 16,
 };
 
 /* Positional argument kinds (P_DOC_ARG: R/NAME and one more word). */
@@ -53,7 +53,7 @@ struct cmd {
 	struct kwctl_conn_flags cf;
 	struct kwctl_conn conn;
 	int json, yes, none, immutable;
-	const char *repo, *alg, *policy, *value_file, *file, *claims, *at, *by, *grace;
+	const char *repo, *alg, *policy, *value_file, *file, *claims, *at, *by, *grace, *root;
 	int64_t length, version, after, limit;   /* -1: not given */
 	int64_t n1, n2;                          /* P_NUM*: the numbers, -1: not given */
 	struct kw_secret *value_hex;             /* --value-hex, parsed */
@@ -795,23 +795,14 @@ doc_base(const struct cmd *c)
 	return strcmp(c->group, "policy") == 0 ? "/admin/v1/policies" : "/admin/v1/refvals";
 }
 
+/* PUT doc (borrowed) as the next version of c's policy or reference-value set. */
 static int
-run_doc_put(struct cmd *c)
+put_doc(struct cmd *c, json_t *doc)
 {
 	char path[KWCTL_MAX_PATH], *body = NULL;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	json_t *doc = NULL, *j = NULL;
-	int r, rc;
+	json_t *j = NULL;
+	int rc;
 
-	if (c->file == NULL)
-		return kwctl_usage_error("%s: --file FILE (the JSON document) is required", c->what);
-	if ((r = kw_file_read(c->file, KWCTL_MAX_DOCUMENT, &buf, &len)) != 0 ||
-	    (r = kw_json_parse(buf, len, KWCTL_MAX_DOCUMENT, &doc)) != 0) {
-		rc = kwctl_usage_error("%s: %s: %s (want one JSON object)", c->what, c->file,
-		    kw_strerror(r));
-		goto out;
-	}
 	if ((j = json_pack("{s:O}", "document", doc)) == NULL ||
 	    (c->immutable && json_object_set_new(j, "immutable", json_true()) != 0) ||
 	    (body = body_of(j)) == NULL) {
@@ -824,8 +815,45 @@ run_doc_put(struct cmd *c)
 out:
 	free(body);
 	json_decref(j);
+	return rc;
+}
+
+static int
+run_doc_put(struct cmd *c)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	json_t *doc = NULL;
+	int r, rc;
+
+	if (c->file == NULL)
+		return kwctl_usage_error("%s: --file FILE (the JSON document) is required", c->what);
+	if ((r = kw_file_read(c->file, KWCTL_MAX_DOCUMENT, &buf, &len)) != 0 ||
+	    (r = kw_json_parse(buf, len, KWCTL_MAX_DOCUMENT, &doc)) != 0) {
+		rc = kwctl_usage_error("%s: %s: %s (want one JSON object)", c->what, c->file,
+		    kw_strerror(r));
+		goto out;
+	}
+	rc = put_doc(c, doc);
+out:
 	json_decref(doc);
 	free(buf);
+	return rc;
+}
+
+/* refval import-rim: verify the RIM offline (kwctl_rim.c), store its measurements as the set. */
+static int
+run_refval_import_rim(struct cmd *c)
+{
+	json_t *doc = NULL;
+	int rc;
+
+	if (c->file == NULL || c->root == NULL)
+		return kwctl_usage_error("%s: --file RIM and --root PEM are required", c->what);
+	if ((rc = kwctl_rim_refval(c->what, c->file, c->root, c->at, &doc)) != 0)
+		return rc;
+	rc = put_doc(c, doc);
+	json_decref(doc);
 	return rc;
 }
 
@@ -1235,6 +1263,16 @@ static const struct sub subs[] = {
 	  "30m, 45s; at most 3650d) at most, and NEW is added, valid from now. OLD and NEW\n"
 	  "are 96 hex digits. Prints the new version and both entries' windows.\n",
 	  O_BY | O_GRACE, P_DOC_ARG, run_refval_supersede, "refval" },
+	{ "policy", "import-rim",
+	  "kwctl refval import-rim R/NAME --file RIM --root PEM [--at TIME] [--immutable]",
+	  "Verify an NVIDIA RIM (signed SWID tag XML) here, offline: its XML signature and\n"
+	  "the certificate chain in it to the RIM root PEM (the only trust anchor; every\n"
+	  "certificate valid at --at, an RFC 3339 time, default now). Then store its active\n"
+	  "measurements as the set's gpu_measurements (RIM index i is GPU measurement block\n"
+	  "i + 1; every alternative is an entry; an all-zero value registers \"nothing\n"
+	  "measured\"). The broker receives only the extracted values. 'kwctl rim verify'\n"
+	  "shows them without storing anything (docs/verifier-nvgpu.md, RIM import).\n",
+	  O_FILE | O_ROOT | O_AT | O_IMMUTABLE, P_DOC, run_refval_import_rim, "refval" },
 };
 
 /* Does row s belong under group as typed (refval shares the policy rows)? */
@@ -1285,7 +1323,7 @@ enum {
 	OPT_PROFILE = 1000, OPT_URL, OPT_CACERT, OPT_CERT, OPT_KEY, OPT_JSON, OPT_HELP,
 	OPT_REPO, OPT_ALG, OPT_LEN, OPT_POLICY, OPT_VFILE, OPT_VHEX, OPT_VERSION, OPT_YES,
 	OPT_NONE, OPT_FILE, OPT_IMMUTABLE, OPT_AFTER, OPT_LIMIT, OPT_CLAIMS, OPT_AT, OPT_BY,
-	OPT_GRACE,
+	OPT_GRACE, OPT_ROOT,
 };
 
 static const struct option longopts[] = {
@@ -1313,6 +1351,7 @@ static const struct option longopts[] = {
 	{ "at", required_argument, NULL, OPT_AT },
 	{ "by", required_argument, NULL, OPT_BY },
 	{ "grace", required_argument, NULL, OPT_GRACE },
+	{ "root", required_argument, NULL, OPT_ROOT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -1337,6 +1376,7 @@ opt_bit(int o)
 	case OPT_AT: return O_AT;
 	case OPT_BY: return O_BY;
 	case OPT_GRACE: return O_GRACE;
+	case OPT_ROOT: return O_ROOT;
 	default: return 0;
 	}
 }
@@ -1355,7 +1395,7 @@ opt_arg(int o)
 {
 	switch (o) {
 	case OPT_PROFILE: case OPT_CACERT: case OPT_CERT: case OPT_KEY: case OPT_VFILE:
-	case OPT_FILE: case OPT_CLAIMS:
+	case OPT_FILE: case OPT_CLAIMS: case OPT_ROOT:
 		return "FILE";
 	case OPT_URL: return "URL";
 	case OPT_REPO: case OPT_POLICY: return "NAME";
@@ -1518,6 +1558,7 @@ parse(struct cmd *c, int argc, char **argv)
 		case OPT_AT: c->at = optarg; break;
 		case OPT_BY: c->by = optarg; break;
 		case OPT_GRACE: c->grace = optarg; break;
+		case OPT_ROOT: c->root = optarg; break;
 		default:
 			return kwctl_usage_error("%s: internal option error", c->what);
 		}

@@ -110,6 +110,21 @@ int kw_tdx_fixed_new(const struct tdx_trust *t, json_t *collateral,
 /* ---- the seam ---- */
 
 /*
+ * A certificate-status check (OCSP, verifier-client/kw_ocsp.h, in
+ * keywarden-pcs.so) for verified chains: check() returns 0 (every
+ * certificate of certs[first .. n - 2] good), KW_ERR_CERT_INVALID (one
+ * revoked or unknown) or another code (the responder did not answer
+ * usably), with a static *why. fail_open: an unanswered check lets the
+ * evidence through with a warning claim instead of refusing it.
+ */
+struct kw_cert_status {
+	int (*check)(void *ctx, const uint8_t *const *certs, const size_t *lens, size_t n, size_t first,
+	    int64_t at, const char **why);
+	void *ctx;
+	int fail_open;
+};
+
+/*
  * Every verifier's trust, owned by the caller and read-only once built
  * (appraisals run concurrently with it). A NULL member disables its TEE.
  */
@@ -121,6 +136,7 @@ struct kw_trust {
 	const struct tpm_ca *tpm_akcert;                 /* AK CAs (tpm.akcert_roots): tpm-akcert */
 	const struct cca_trust *cca;                     /* configured CPAKs (cca.cpaks, cca.test_cpaks) */
 	struct nvgpu_trust *nvgpu;                       /* pinned NVIDIA root, test roots: "gpus" */
+	const struct kw_cert_status *gpu_status;         /* nvgpu.ocsp_url: GPU chains' OCSP, or NULL */
 };
 
 /* One appraisal's input, owned by the caller. */
@@ -292,9 +308,12 @@ int kw_gpu_binding(const json_t *runtime_data, uint8_t out[static NVGPU_NONCE_LE
 
 /*
  * Verify every GPU of gpus (nvgpu_verify at at, with trust->nvgpu and
- * nonce): 0 and a new array of their claims in order, or the first
- * failure's code and static reason with its index in *reterr_index (*ret
- * untouched). Thread-safe.
+ * nonce; then, with trust->gpu_status, the chain's certificate status
+ * without the device leaf and the root: claim "ocsp" "good", or
+ * "unavailable" when the responder did not answer and fail_open is set):
+ * 0 and a new array of their claims in order, or the first failure's code
+ * and static reason with its index in *reterr_index (*ret untouched).
+ * Thread-safe; the status check may block for its timeout (worker threads).
  */
 int kw_gpus_appraise(const json_t *gpus, const struct kw_trust *trust, int64_t at,
     const uint8_t nonce[static NVGPU_NONCE_LEN], json_t **ret, size_t *reterr_index,

@@ -113,6 +113,27 @@ kw_gpu_binding(const json_t *runtime_data, uint8_t out[static NVGPU_NONCE_LEN])
 	return 0;
 }
 
+/*
+ * The certificate status of a verified GPU chain (NVIDIA's device leaf is
+ * made by the GPU and unknown to the responder: from index 1). Revoked or
+ * unknown always fails; an unanswered check fails unless fail_open, which
+ * marks the claims instead.
+ */
+static int
+gpu_status(const struct kw_cert_status *cs, const struct gpu_ev *e, int64_t at, json_t *claims,
+    const char **why)
+{
+	int r = cs->check(cs->ctx, (const uint8_t *const *)e->certs, e->cert_lens, e->ncerts, 1, at, why);
+
+	if (r == 0)
+		return json_object_set_new(claims, "ocsp", json_string("good")) == 0 ? 0 : KW_ERR_NOMEM;
+	if (r == KW_ERR_CERT_INVALID || r == KW_ERR_NOMEM)
+		return r;
+	if (!cs->fail_open)
+		return KW_ERR_UNAVAILABLE;   /* outside input missing: 503, like TDX collateral */
+	return json_object_set_new(claims, "ocsp", json_string("unavailable")) == 0 ? 0 : KW_ERR_NOMEM;
+}
+
 int
 kw_gpus_appraise(const json_t *gpus, const struct kw_trust *trust, int64_t at,
     const uint8_t nonce[static NVGPU_NONCE_LEN], json_t **ret, size_t *reterr_index, const char **why)
@@ -138,9 +159,14 @@ kw_gpus_appraise(const json_t *gpus, const struct kw_trust *trust, int64_t at,
 			goto fail;
 		r = nvgpu_verify(trust->nvgpu, e.report, e.report_len, (const uint8_t *const *)e.certs,
 		    e.cert_lens, e.ncerts, at, nonce, &claims, why);
+		if (r == 0 && trust->gpu_status != NULL)
+			r = gpu_status(trust->gpu_status, &e, at, claims, why);
 		gpu_ev_clear(&e);
-		if (r != 0)
+		if (r != 0) {
+			json_decref(claims);
+			claims = NULL;
 			goto fail;
+		}
 		if (json_array_append_new(all, claims) != 0) {
 			r = KW_ERR_NOMEM;
 			goto fail;

@@ -4,6 +4,13 @@
 #include "verifier_pcs.h"
 #include "verifier_pcs_module.h"
 
+static int
+ocsp_check(void *ctx, const uint8_t *const *certs, const size_t *lens, size_t n, size_t first, int64_t at,
+    const char **why)
+{
+	return kw_ocsp_check(ctx, certs, lens, n, first, at, why);
+}
+
 __attribute__((visibility("default"))) const struct kw_pcs_module *
 kw_pcs_module_v1(void)
 {
@@ -14,6 +21,10 @@ kw_pcs_module_v1(void)
 		.start = tdx_pcs_start,
 		.stats = tdx_pcs_stats,
 		.ca_name = tdx_pcs_ca_name,
+		.ocsp_new = kw_ocsp_new,
+		.ocsp_check = ocsp_check,
+		.ocsp_stats = kw_ocsp_stats,
+		.ocsp_free = kw_ocsp_free,
 	};
 
 	return &m;

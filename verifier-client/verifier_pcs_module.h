@@ -20,12 +20,13 @@
  * unless it was built from the same version with the same interface.
  */
 
+#include "kw_ocsp.h"
 #include "tdx_pcs.h"
 #include "verifier.h"
 
 #define KW_PCS_MODULE_FILE "keywarden-pcs.so"
 #define KW_PCS_MODULE_ENTRY "kw_pcs_module_v1"
-#define KW_PCS_MODULE_ABI 1u
+#define KW_PCS_MODULE_ABI 2u   /* 2: the OCSP client (kw_ocsp.h) for nvgpu.ocsp_url */
 
 /* What the broker calls; the members are verifier_pcs.h's and tdx_pcs.h's functions. */
 struct kw_pcs_module {
@@ -36,6 +37,12 @@ struct kw_pcs_module {
 	int (*start)(struct tdx_pcs *p);
 	void (*stats)(struct tdx_pcs *p, struct tdx_pcs_stats *ret);
 	const char *(*ca_name)(enum tdx_pcs_ca ca);
+	/* kw_ocsp.h; ocsp_check has kw_cert_status's check() signature (ctx: the kw_ocsp) */
+	int (*ocsp_new)(const char *url, unsigned int timeout_s, struct kw_ocsp **ret, const char **why);
+	int (*ocsp_check)(void *ctx, const uint8_t *const *certs, const size_t *lens, size_t n, size_t first,
+	    int64_t at, const char **why);
+	void (*ocsp_stats)(struct kw_ocsp *o, unsigned long *ret_fetches, unsigned long *ret_hits);
+	void (*ocsp_free)(struct kw_ocsp *o);
 };
 
 /* The module's one exported symbol. */

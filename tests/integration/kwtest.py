@@ -283,10 +283,10 @@ class Broker:
         assert st == 201, (st, body)
         return body
 
-    def kwget(self, *args, check=False, tee="snp"):
+    def kwget(self, *args, check=False, tee="snp", env=None):
         emu = os.path.join(self.dir, "emu" if tee == "snp" else "tdx-emu")
         cmd = [KWGET, "--url", self.url, "--cacert", self.ca, "--emulate", tee, "--emu-dir", emu] + list(args)
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         if check and p.returncode != 0:
             raise AssertionError("kwget failed (%d): %s" % (p.returncode, p.stderr.decode()))
         return p

@@ -313,6 +313,185 @@ def t_test_root_gpus_need_allow(b):
     assert st == 200 and ex["decision"] == "allow", (st, ex)
 
 
+# ---- kwget --gpus: NVML loaded at run time (here a fake libnvidia-ml.so.1; no real GPU) ----
+
+FAKE_NVML = os.path.join(kwtest.BUILD, "tests", "integration", "fake_nvml")
+
+
+def t_kwget_nvml(b):
+    """kwget collects GPU evidence through a dlopen()ed libnvidia-ml.so.1: our fake
+    (tests/integration/fake_nvml), which serves emulated GPUs through the NVML entry points and
+    structures as kwget declares them. The composite flow releases the same key as before;
+    without the library --gpus auto (the default) runs CPU-only as before and --gpus required
+    exits 7; a GPU that does not give its report fails the fetch."""
+    d = tempfile.mkdtemp(dir=b.dir)
+    base = dict(os.environ)
+    # meson test puts the directories of a test's shared-library dependencies on LD_LIBRARY_PATH
+    base["LD_LIBRARY_PATH"] = ":".join(x for x in base.get("LD_LIBRARY_PATH", "").split(":")
+                                       if x and os.path.realpath(x) != os.path.realpath(FAKE_NVML))
+    env = dict(base, LD_LIBRARY_PATH=FAKE_NVML + ":" + base.get("LD_LIBRARY_PATH", ""),
+               FAKE_NVML_DIR=b.gpu_dir, FAKE_NVML_GPUS="2")
+    out, tok_p, req_p = (os.path.join(d, n) for n in ("key", "token", "req"))
+    p = b.kwget("--resource", RES, "--out", out, "--token-out", tok_p, "--save-attest-request", req_p,
+                "--gpus", "required", env=env)
+    assert p.returncode == 0, p.stderr.decode()
+    assert b"2 GPUs through NVML" in p.stderr and b"EMULATED (NOT NVIDIA) GPU" not in p.stderr, p.stderr
+    assert open(out, "rb").read() == b.kwget_key
+    body = json.load(open(req_p))
+    assert len(body["gpus"]) == 2, body.get("gpus")
+    for i, g in enumerate(body["gpus"]):
+        assert g["chain"] == [b64u(b.gpu.leaves[i]), b64u(b.gpu.ica), b64u(b.gpu.root)], i
+        rep = kwtest.b64u_dec(g["report"])
+        assert rep[4:36] == gpu_nonce(body["runtime-data"]), i   # our nonce went in through the struct
+    c = claims_of(open(tok_p).read())["kw.claims"]
+    assert c["gpu_count"] == 2 and all(g["measurements"] == {str(i): block_value(i).hex() for i in range(1, 9)}
+                                       for g in c["gpus"]), c
+    # no library: auto (the default) is CPU-only as before; required refuses
+    p = b.kwget("--resource", "demo/key/disk", "--out", os.path.join(d, "k2"), "--save-attest-request",
+                os.path.join(d, "r2"), env=base)
+    assert p.returncode == 0 and "gpus" not in json.load(open(os.path.join(d, "r2"))), p.stderr
+    assert b"NVML" not in p.stderr, p.stderr
+    p = b.kwget("--resource", RES, "--out", os.path.join(d, "k3"), "--gpus", "required", env=base)
+    assert p.returncode == 7 and b"no NVML (libnvidia-ml.so.1 not found)" in p.stderr, (p.returncode, p.stderr)
+    # present but failing: a fetch error, not a silent CPU-only fetch
+    env["FAKE_NVML_FAIL"] = "report"
+    p = b.kwget("--resource", RES, "--out", os.path.join(d, "k4"), env=env)
+    assert p.returncode == 6 and b"nvmlDeviceGetConfComputeGpuAttestationReport failed" in p.stderr, \
+        (p.returncode, p.stderr)
+    # no GPU at all: auto is CPU-only
+    env.pop("FAKE_NVML_FAIL")
+    env["FAKE_NVML_GPUS"] = "0"
+    p = b.kwget("--resource", "demo/key/disk", "--out", os.path.join(d, "k5"), env=env)
+    assert p.returncode == 0, p.stderr
+
+
+# ---- NVIDIA RIMs: kwctl rim verify (offline), kwctl refval import-rim (admin API) ----
+
+KWCTL = os.path.join(kwtest.BUILD, "tools", "kwctl")
+RIM = os.path.join(os.environ.get("KW_VECTORS", ""), "nvidia", "rim-samples", "1010_0200_882_96005E0001_PROD.swidtag")
+RIM_ROOT = os.path.join(os.environ.get("KW_VECTORS", ""), "nvidia", "certs", "nvidia_rim_root.pem")
+RIM_AT = "2024-06-01T00:00:00Z"     # the sample's signing certificate expired on 2025-06-22
+SWID = "{http://standards.iso.org/iso/19770/-2/2015/schema.xsd}"
+HASH = "{http://www.w3.org/2001/04/xmlenc#sha384}Hash%d"
+
+
+def rim_expected():
+    """The RIM's measurements read here with xml.etree (independently of libxml2/xmlsec):
+    (version, [(SPDM index, [alternatives])] of the active ones, gpu_measurements entries)."""
+    import xml.etree.ElementTree as ET
+    root = ET.parse(RIM).getroot()
+    version = root.find(SWID + "Meta").get("colloquialVersion")
+    active, entries = [], []
+    for r in root.find(SWID + "Payload").findall(SWID + "Resource"):
+        if r.get("active") != "True":
+            continue
+        alts = [r.get(HASH % k).lower() for k in range(int(r.get("alternatives")))]
+        active.append((int(r.get("index")) + 1, alts))
+        for v in alts:
+            entries.append({"index": int(r.get("index")) + 1, "value": v})
+    return version, active, entries
+
+
+def kwctl(b, *args):
+    env = dict(os.environ, KWCTL_PROFILE=os.path.join(b.dir, "kwctl.json"))
+    return subprocess.run([KWCTL] + list(args), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=60)
+
+
+def rim_refused(b, data, why, root=RIM_ROOT, at=RIM_AT):
+    """kwctl rim verify on data: exit 1 and exactly one line naming why."""
+    path = os.path.join(b.dir, "rim-tampered.xml")
+    with open(path, "wb") as f:
+        f.write(data)
+    p = kwctl(b, "rim", "verify", "--file", path, "--root", root, "--at", at)
+    err = p.stderr.decode()
+    assert p.returncode == 1 and p.stdout == b"", (p.returncode, err)
+    assert err.count("\n") == 1 and err.startswith("kwctl: rim verify: ") and ("refused: " + why) in err, err
+
+
+def t_rim_verify_good_and_tampered(b):
+    """The real RIM verifies to NVIDIA's RIM root and yields exactly its active measurements;
+    a changed value, a changed signature, a swapped certificate, another root, an expired chain
+    and a DTD are refused with a one-line reason."""
+    version, active, entries = rim_expected()
+    assert version == "96.00.5E.00.01" and len(active) == 12, (version, active)
+    # two values checked by eye against the file: block 2 (RIM index 1) and block 13's four alternatives
+    assert (2, ["c3f65ef79a19c029868cd7ce54b10e44f192444edb3506dde29cef2aac4e916c90a4f438e55aa7581a9e384c74d82db6"]) \
+        in active
+    assert [len(a) for i, a in active if i == 13] == [4], active
+    p = kwctl(b, "rim", "verify", "--file", RIM, "--root", RIM_ROOT, "--at", RIM_AT)
+    assert p.returncode == 0, p.stderr.decode()
+    out = json.loads(p.stdout)
+    assert out["rim"]["version"] == version and out["rim"]["product"] == "GH100", out["rim"]
+    assert out["rim"]["signer"] == "HCC RIM L4 Signer", out["rim"]["signer"]
+    assert len(out["rim"]["measurements"]) == 64, len(out["rim"]["measurements"])
+    got = [{"index": e["index"], "value": e["value"]} for e in out["refval"]["gpu_measurements"]]
+    assert got == entries, (got, entries)
+    assert out["refval"]["measurements"] == [], out["refval"]
+
+    data = open(RIM, "rb").read()
+    v = b"c3f65ef79a19c029868cd7ce54b10e44f192444edb3506dde29cef2aac4e916c90a4f438e55aa7581a9e384c74d82db6"
+    assert data.count(v) == 1
+    rim_refused(b, data.replace(v, b"d" + v[1:]), "the signed content was changed")
+    import base64
+    import re
+    m = re.search(rb"<ds:SignatureValue>([^<]+)</ds:SignatureValue>", data)
+    sig = bytearray(base64.b64decode(m.group(1)))
+    sig[20] ^= 0x01
+    rim_refused(b, data[:m.start(1)] + base64.b64encode(bytes(sig)) + data[m.end(1):],
+                "the signature value does not verify")
+    # the signing certificate swapped for one of the same name and key type, not issued by NVIDIA
+    m = re.search(rb"<ds:X509Certificate>([^<]+)</ds:X509Certificate>", data)
+    leaf = x509.load_der_x509_certificate(base64.b64decode(m.group(1)))
+    k = ec.generate_private_key(ec.SECP384R1())
+    import datetime
+    fake = (x509.CertificateBuilder().subject_name(leaf.subject).issuer_name(leaf.issuer)
+            .public_key(k.public_key()).serial_number(leaf.serial_number)
+            .not_valid_before(datetime.datetime(2023, 1, 1)).not_valid_after(datetime.datetime(2030, 1, 1))
+            .sign(k, hashes.SHA384()))
+    swapped = data[:m.start(1)] + base64.b64encode(fake.public_bytes(serialization.Encoding.DER)) + data[m.end(1):]
+    rim_refused(b, swapped, "the RIM's signing certificate does not chain to the RIM root")
+    rim_refused(b, data, "the RIM's signing certificate does not chain to the RIM root",
+                root=os.path.join(b.gpu_dir, "root.pem"))
+    rim_refused(b, data, "a certificate of the RIM's chain is not valid at the verification time",
+                at="2026-01-01T00:00:00Z")
+    dtd = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+    rim_refused(b, dtd + data, "the RIM carries a DOCTYPE")
+    rim_refused(b, data[:len(data) // 2], "the RIM is not well-formed XML")
+
+
+def t_rim_import_and_release(b):
+    """kwctl refval import-rim stores the RIM's values; a GPU measuring exactly those gets the key,
+    one measuring another value in one block does not."""
+    version, active, entries = rim_expected()
+    p = kwctl(b, "refval", "import-rim", "gpu/rim-vbios", "--file", RIM, "--root", RIM_ROOT, "--at", RIM_AT)
+    assert p.returncode == 0, p.stderr.decode()
+    p = kwctl(b, "refval", "import-rim", "gpu/rim-bad", "--file", RIM, "--root", RIM_ROOT)
+    assert p.returncode == 1 and b"not valid at the verification time" in p.stderr, p.stderr
+    st, _, r = b.admin("GET", "/admin/v1/refvals/gpu/rim-bad")
+    assert st == 404, (st, r)
+    st, _, r = b.admin("GET", "/admin/v1/refvals/gpu/rim-vbios")
+    assert st == 200, (st, r)
+    gm = r["document"]["gpu_measurements"]
+    assert [{"index": e["index"], "value": e["value"]} for e in gm] == entries, gm
+    assert all(version in e["name"] for e in gm), gm
+    # a GPU whose blocks are the RIM's (first non-zero alternative; every other block unmeasured)
+    blocks = {i: bytes(48) for i in range(1, 65)}
+    for i, alts in active:
+        nz = [a for a in alts if int(a, 16) != 0]
+        if nz:
+            blocks[i] = bytes.fromhex(nz[0])
+    b.provision("gpu/key/rim", policy="rim", document=gpu_policy(
+        b, rules={"claim": "gpu_count", "op": "equals", "value": 1}, gpu={"sets": ["rim-vbios"]}))
+    a = b.a
+    tok = token_of(a, composite_body(b, a, gpus=lambda rd: [b.gpu.evidence(gpu_nonce(rd), blocks=blocks)]))
+    assert len(release(a, tok, "gpu/key/rim")) == 32
+    blocks[2] = block_value(2)
+    tok = token_of(a, composite_body(b, a, gpus=lambda rd: [b.gpu.evidence(gpu_nonce(rd), blocks=blocks)]))
+    release(a, tok, "gpu/key/rim", status=403)
+    log_has(b, "gpus[0] measurement block 2 is not a reference value")
+
+
 def t_no_secrets_in_log(b):
     kwtest.assert_no_secrets(b.log(), secrets_seen)
 
@@ -320,7 +499,7 @@ def t_no_secrets_in_log(b):
 TESTS = [t_kwget_two_gpus_release_matches_jwcrypto, t_python_two_gpus_same_key, t_no_gpus_unchanged,
          t_gpu_nonce_mismatch, t_gpu_from_another_chain, t_one_gpu_of_two_fails, t_malformed_gpus,
          t_cc_mode_off, t_firmware_not_allowed, t_gpu_count, t_test_root_gpus_need_allow,
-         t_no_secrets_in_log]
+         t_kwget_nvml, t_rim_verify_good_and_tampered, t_rim_import_and_release, t_no_secrets_in_log]
 
 
 def main():

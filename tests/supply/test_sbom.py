@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 
 import jsonschema
 
@@ -155,7 +156,7 @@ names = {c['name'] for c in debs}
 check({'libc6', 'libssl3', 'libjansson4', 'libevent-2.1-7', 'libsqlite3-0', 'libcurl4'} <= names,
       f'Debian packages: {sorted(names)}')
 for c in debs:
-    check(c['purl'].startswith(f'pkg:deb/debian/{c["name"]}@') and '&distro=debian-12' in c['purl'] and
+    check(c['purl'].startswith(f'pkg:deb/debian/{urllib.parse.quote(c["name"], safe="")}@') and '&distro=debian-12' in c['purl'] and
           ('?arch=amd64' in c['purl'] or '?arch=all' in c['purl']), f'purl {c["purl"]}')
     check(':' not in c['purl'].split('@', 1)[1].split('?')[0], f'purl version not encoded: {c["purl"]}')
 libc = next(c for c in debs if c['name'] == 'libc6')

@@ -134,7 +134,7 @@ def main():
         expect("kwctl key cr<TAB>", c[3], ["create"])
         expect("kwctl key create --al<TAB>", c[4], ["--algorithm"])
         expect("kwctl key create --algorithm <TAB>", c[5], ["aes-128", "aes-256", "secret"])
-        expect("kwctl refval <TAB>", c[6], ["put", "show", "history", "list", "supersede"])
+        expect("kwctl refval <TAB>", c[6], ["put", "show", "history", "list", "supersede", "import-rim"])
         expect("kwctl policy explain ... --claims DIR/cl<TAB>", c[7],
                [os.path.join(tmp, "claims.json"), os.path.join(tmp, "claims-old.json")])
         expect("kwctl evidence verify --tee <TAB>", c[8], has=["snp", "tdx", "tpm-akcert", "cca"])

@@ -25,6 +25,8 @@
 #define MRTD_A "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebfc0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
 
 static char MA[97], MB[97], MC[97];   /* three measurements */
+static const char MZ[] =   /* an all-zero measurement block */
+    "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000";
 
 /* Parse JSON written with ' for " (none of the test strings needs a quote). */
 static json_t * KW_PRINTF(1, 2)
@@ -2086,6 +2088,25 @@ test_gpu_validation(void)
 	json_decref(p);
 }
 
+/* Measurement block idx of GPU g in the claims c := value. */
+static void
+set_gpu_block(json_t *c, size_t g, const char *idx, const char *value)
+{
+	json_object_set_new(json_object_get(json_array_get(json_object_get(c, "gpus"), g), "measurements"), idx,
+	    json_string(value));
+}
+
+/* p denies c at T0 with sets, and the deciding check's detail holds text. */
+static void
+assert_gpu_denied(json_t *p, json_t *c, json_t *sets, const char *text)
+{
+	json_t *ex = NULL;
+
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, resolver, sets, &ex), KW_ERR_DENIED);
+	CHECKF(strstr(explain_str(ex, "detail"), text) != NULL, "%s", explain_str(ex, "detail"));
+	json_decref(ex);
+}
+
 static void
 test_gpu_eval(void)
 {
@@ -2132,13 +2153,8 @@ test_gpu_eval(void)
 	json_decref(ex);
 	ex = NULL;
 	/* a block no set registers */
-	json_object_set_new(json_object_get(json_array_get(json_object_get(c, "gpus"), 1), "measurements"), "7",
-	    json_string(MA));
-	CU_ASSERT_EQUAL(eval_at(p, c, T0, resolver, sets, &ex), KW_ERR_DENIED);
-	CHECKF(strstr(explain_str(ex, "detail"), "gpus[1] measurement block 7 is not a reference value") != NULL,
-	    "%s", explain_str(ex, "detail"));
-	json_decref(ex);
-	ex = NULL;
+	set_gpu_block(c, 1, "7", MA);
+	assert_gpu_denied(p, c, sets, "gpus[1] measurement block 7 is not a reference value");
 	json_decref(p);
 	json_decref(c);
 	c = gpu_claims();
@@ -2150,6 +2166,19 @@ test_gpu_eval(void)
 	json_decref(ex);
 	ex = NULL;
 	json_decref(p);
+	/* an all-zero entry registers "nothing measured": absent, or one of the alternatives */
+	json_object_set_new(sets, "opt", jf("{'measurements':[],'gpu_measurements':[{'index':3,'value':'%s'},"
+	    "{'index':3,'value':'%s'}]}", MZ, MA));
+	p = jf("{'version':1,'reference_values':{'gpu':{'sets':['h100','opt']}}}");
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, resolver, sets, NULL), 0);
+	set_gpu_block(c, 0, "3", MA);
+	set_gpu_block(c, 1, "3", MA);
+	CU_ASSERT_EQUAL(eval_at(p, c, T0, resolver, sets, NULL), 0);
+	set_gpu_block(c, 1, "3", MB);
+	assert_gpu_denied(p, c, sets, "gpus[1] measurement block 3 is not a reference value");
+	json_decref(p);
+	json_decref(c);
+	c = gpu_claims();
 	/* a missing set denies; a resolver failure cannot evaluate */
 	p = jf("{'version':1,'reference_values':{'gpu':{'sets':['h100','nope']}}}");
 	CU_ASSERT_EQUAL(eval_at(p, c, T0, resolver, sets, &ex), KW_ERR_DENIED);
