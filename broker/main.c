@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <sqlite3.h>
 
 #include "broker.h"
 #include "keysync.h"
@@ -650,6 +652,12 @@ main(int argc, char **argv)
 	kw_secret_harden_process();
 	kw_json_init();
 	kw_log_init("keywarden", KW_LOG_INFO);
+	/*
+	 * Before any connection opens (the store, the audit log): no bulk page
+	 * cache of 20 pages per SQLite connection; pages are allocated as the
+	 * connection uses them (idle RSS, docs/performance.md).
+	 */
+	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = kw_config_load(cfgpath, &b.cfg, errbuf, sizeof(errbuf))) != 0) {
 		fprintf(stderr, "keywarden: %s\n", errbuf);
@@ -737,6 +745,8 @@ main(int argc, char **argv)
 	    event_add(b.sig_int, NULL) != 0 || event_add(b.sig_term, NULL) != 0 ||
 	    event_add(b.sig_hup, NULL) != 0)
 		goto out;
+	/* what start-up allocated and freed goes back to the kernel (idle RSS) */
+	(void)malloc_trim(0);
 	kw_log_info("keywarden %s ready (%u appraisal workers, store %s)", KW_VERSION,
 	    b.cfg->workers, b.cfg->store_kind == KW_STORE_POSTGRESQL ? "postgresql" :
 	    b.cfg->store_path);
