@@ -231,6 +231,48 @@ wait_all(struct res *xs, size_t n)
 	return timed_out ? -1 : 0;
 }
 
+struct by_ref {
+	struct res *xs;
+	size_t n;
+	int fired, all_done;
+};
+
+static void
+by_ref_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct by_ref *b = arg;
+	size_t done = 0;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < b->n; i++)
+		done += b->xs[i].done != 0;
+	b->all_done = done == b->n;
+	b->fired = 1;
+}
+
+int
+wait_all_by(struct res *xs, size_t n, int ms)
+{
+	struct by_ref b = {xs, n, 0, 0};
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct event *t = evtimer_new(base, by_ref_cb, &b);
+
+	if (t == NULL || evtimer_add(t, &tv) != 0) {
+		event_free(t);
+		return -1;
+	}
+	if (wait_all(xs, n) != 0) {
+		event_free(t);
+		return -1;
+	}
+	/* all done; if the reference timer has not run yet, they were done before it */
+	if (!b.fired)
+		b.all_done = 1;
+	event_free(t);
+	return b.all_done;
+}
+
 /* Run the loop until pid no longer exists (reaped), at most ms; true when gone. */
 int
 wait_gone(pid_t pid, int ms)
@@ -469,6 +511,43 @@ struct hsm_client *
 start_client_dl(unsigned int call_ms, unsigned int admin_ms, unsigned int max_pending)
 {
 	return client_of_token(0, call_ms, admin_ms, max_pending);
+}
+
+struct hsm_client *
+start_client_respawn(unsigned int call_ms, unsigned int admin_ms, const char *module,
+    unsigned int respawn_ms)
+{
+	struct hsm_client_config cfg = {0};
+	struct hsm_client *c = NULL;
+
+	cfg.helper_path = helper_path;
+	cfg.module_path = module;
+	cfg.token_label = "kwtest";
+	cfg.pin_file = pin_path;
+	cfg.softhsm2_conf = conf_path;
+	cfg.log_level = "warn";
+	cfg.call_timeout_ms = call_ms;
+	cfg.admin_timeout_ms = admin_ms;
+	cfg.respawn_interval_ms = respawn_ms;
+	return hsm_client_start(base, &cfg, &c) == 0 ? c : NULL;
+}
+
+int
+release_fresh(struct hsm_client *c, const char *label, const struct tkey *k, uint8_t *out,
+    size_t max)
+{
+	int64_t until = now_ms() + 60000;
+	pid_t pid = hsm_client_pid(c);
+	int r;
+
+	while ((r = release_value(c, label, k, out, max)) == KW_ERR_TIMEOUT && now_ms() < until) {
+		/* a slow start is not a hang: the same helper must answer the next call */
+		if (pid == -1)
+			pid = hsm_client_pid(c);
+		if (hsm_client_pid(c) != pid)
+			return -3000;
+	}
+	return r;
 }
 
 json_t *
