@@ -631,6 +631,14 @@ main(int argc, char **argv)
 	int ch, check = 0, rotate = 0, r, rc = 1;
 
 	memset(&b, 0, sizeof(b));
+	/*
+	 * One malloc arena for all threads (workers, admin, audit writer)
+	 * instead of one per thread: 0.3 MB less idle RSS, and no measurable
+	 * CPU per flow on 2 cores (docs/performance.md). MALLOC_ARENA_MAX in
+	 * the environment (or GLIBC_TUNABLES) still decides, e.g. on many cores.
+	 */
+	if (getenv("MALLOC_ARENA_MAX") == NULL && getenv("GLIBC_TUNABLES") == NULL)
+		(void)mallopt(M_ARENA_MAX, 1);
 	while ((ch = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': cfgpath = optarg; break;
