@@ -52,7 +52,7 @@ CK_BBOOL ck_true_t = CK_TRUE;
 static int token_state; /* 0: not made yet, 1: up, -1: failed */
 
 static struct hsm_client *client_of_token(unsigned int recycle_after, unsigned int call_ms,
-    unsigned int admin_ms, unsigned int max_pending);
+    unsigned int admin_ms, unsigned int max_pending, const char *module, unsigned int respawn_ms);
 
 void
 tkey_free(struct tkey *k)
@@ -401,7 +401,7 @@ hsm_test_token_up(void)
 	 * last ones waited longer than the default 30 s admin deadline. The
 	 * deadline tests use clients of their own (start_client_dl).
 	 */
-	if ((cl = client_of_token(0, 0, 120000, 0)) == NULL)
+	if ((cl = client_of_token(0, 0, 120000, 0, MODULE, 0)) == NULL)
 		return -1;
 	token_state = 1;
 	return 0;
@@ -446,16 +446,16 @@ check_batch(struct res *xs, size_t n, const struct tkey *k, const uint8_t *want,
 	CU_ASSERT_EQUAL(ok, n);
 }
 
-/* A client of the test token; 0 in a deadline or the bound: the default. */
+/* A client of the test token; 0 in a deadline, the bound or the interval: the default. */
 static struct hsm_client *
 client_of_token(unsigned int recycle_after, unsigned int call_ms, unsigned int admin_ms,
-    unsigned int max_pending)
+    unsigned int max_pending, const char *module, unsigned int respawn_ms)
 {
 	struct hsm_client_config cfg = {0};
 	struct hsm_client *c = NULL;
 
 	cfg.helper_path = helper_path;
-	cfg.module_path = MODULE;
+	cfg.module_path = module;
 	cfg.token_label = "kwtest";
 	cfg.pin_file = pin_path;
 	cfg.softhsm2_conf = conf_path;
@@ -464,13 +464,14 @@ client_of_token(unsigned int recycle_after, unsigned int call_ms, unsigned int a
 	cfg.call_timeout_ms = call_ms;
 	cfg.admin_timeout_ms = admin_ms;
 	cfg.max_pending = max_pending;
+	cfg.respawn_interval_ms = respawn_ms;
 	return hsm_client_start(base, &cfg, &c) == 0 ? c : NULL;
 }
 
 struct hsm_client *
 start_client(unsigned int recycle_after)
 {
-	return client_of_token(recycle_after, 0, 0, 0);
+	return client_of_token(recycle_after, 0, 0, 0, MODULE, 0);
 }
 
 int64_t
@@ -510,26 +511,14 @@ run_until_down(struct hsm_client *c, int ms)
 struct hsm_client *
 start_client_dl(unsigned int call_ms, unsigned int admin_ms, unsigned int max_pending)
 {
-	return client_of_token(0, call_ms, admin_ms, max_pending);
+	return client_of_token(0, call_ms, admin_ms, max_pending, MODULE, 0);
 }
 
 struct hsm_client *
 start_client_respawn(unsigned int call_ms, unsigned int admin_ms, const char *module,
     unsigned int respawn_ms)
 {
-	struct hsm_client_config cfg = {0};
-	struct hsm_client *c = NULL;
-
-	cfg.helper_path = helper_path;
-	cfg.module_path = module;
-	cfg.token_label = "kwtest";
-	cfg.pin_file = pin_path;
-	cfg.softhsm2_conf = conf_path;
-	cfg.log_level = "warn";
-	cfg.call_timeout_ms = call_ms;
-	cfg.admin_timeout_ms = admin_ms;
-	cfg.respawn_interval_ms = respawn_ms;
-	return hsm_client_start(base, &cfg, &c) == 0 ? c : NULL;
+	return client_of_token(0, call_ms, admin_ms, 0, module, respawn_ms);
 }
 
 int
