@@ -121,8 +121,82 @@ kw_b64url_decode(const char *in, size_t inlen, uint8_t *out, size_t max, size_t 
 	return 0;
 }
 
+/*
+ * Symbol values for public input: 0..63, or 0xff outside the alphabet.
+ * Indexed by the symbol, so the time depends on the data (not for secrets).
+ */
+#define X 0xff
+static const uint8_t pub_val[256] = {
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, 62, X, X,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, X, X, X,
+	X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X, X, X, X, 63,
+	X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+};
+#undef X
+
 int
-kw_b64url_decode_alloc(const char *in, size_t inlen, size_t max, uint8_t **ret, size_t *ret_len)
+kw_b64url_decode_public(const char *in, size_t inlen, uint8_t *out, size_t max, size_t *ret_len)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t outlen, o = 0, i = 0, rest;
+	uint32_t v;
+
+	if (inlen % 4 == 1)
+		return KW_ERR_INVALID_FORMAT;
+	outlen = (inlen / 4) * 3 + ((inlen % 4) == 0 ? 0 : (inlen % 4) - 1);
+	if (outlen > max)
+		return KW_ERR_TOO_LARGE;
+	/* whole quanta: four symbols, three bytes; a bad symbol sets bit 6+ of the OR */
+	for (; i + 4 <= inlen; i += 4) {
+		uint32_t a = pub_val[p[i]], b = pub_val[p[i + 1]], c = pub_val[p[i + 2]],
+		    d = pub_val[p[i + 3]];
+
+		if (((a | b | c | d) & 0xc0U) != 0)
+			goto bad;
+		v = (a << 18) | (b << 12) | (c << 6) | d;
+		out[o++] = (uint8_t)(v >> 16);
+		out[o++] = (uint8_t)(v >> 8);
+		out[o++] = (uint8_t)v;
+	}
+	rest = inlen - i;
+	if (rest >= 2) {
+		uint32_t a = pub_val[p[i]], b = pub_val[p[i + 1]];
+		uint32_t c = rest == 3 ? pub_val[p[i + 2]] : 0;
+
+		if (((a | b | c) & 0xc0U) != 0)
+			goto bad;
+		v = (a << 18) | (b << 12) | (c << 6);
+		/* the unused low bits of the last symbol must be zero (canonical) */
+		if ((rest == 2 && (v & 0xffffU) != 0) || (rest == 3 && (v & 0xffU) != 0))
+			goto bad;
+		out[o++] = (uint8_t)(v >> 16);
+		if (rest == 3)
+			out[o++] = (uint8_t)(v >> 8);
+	}
+	*ret_len = o;
+	return 0;
+bad:
+	memset(out, 0, o);
+	return KW_ERR_INVALID_FORMAT;
+}
+
+typedef int (*decode_fn)(const char *, size_t, uint8_t *, size_t, size_t *);
+
+static int
+decode_alloc(decode_fn fn, const char *in, size_t inlen, size_t max, uint8_t **ret,
+    size_t *ret_len)
 {
 	uint8_t *buf;
 	size_t cap, len;
@@ -133,11 +207,24 @@ kw_b64url_decode_alloc(const char *in, size_t inlen, size_t max, uint8_t **ret, 
 		cap = max;
 	if ((buf = malloc(cap == 0 ? 1 : cap)) == NULL)
 		return KW_ERR_NOMEM;
-	if ((r = kw_b64url_decode(in, inlen, buf, cap, &len)) != 0) {
+	if ((r = fn(in, inlen, buf, cap, &len)) != 0) {
 		free(buf);
 		return r;
 	}
 	*ret = buf;
 	*ret_len = len;
 	return 0;
+}
+
+int
+kw_b64url_decode_alloc(const char *in, size_t inlen, size_t max, uint8_t **ret, size_t *ret_len)
+{
+	return decode_alloc(kw_b64url_decode, in, inlen, max, ret, ret_len);
+}
+
+int
+kw_b64url_decode_public_alloc(const char *in, size_t inlen, size_t max, uint8_t **ret,
+    size_t *ret_len)
+{
+	return decode_alloc(kw_b64url_decode_public, in, inlen, max, ret, ret_len);
 }

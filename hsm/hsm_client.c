@@ -87,6 +87,7 @@ struct hsm_client {
 	int64_t last_reply;           /* last reply received, or the spawn */
 	bool answered;                /* the current helper has replied at least once */
 	int64_t last_spawn;           /* last spawn or connect attempt; INT64_MIN: never */
+	int64_t respawn_ms;           /* at most one spawn or connect per this */
 	int64_t last_full_log;        /* rate limit for "queue full" lines */
 	uint32_t next_id;
 	struct hsm_result *probe;
@@ -704,10 +705,10 @@ enqueue(struct hsm_client *c, json_t *req, enum hsm_op op, int cls, hsm_client_c
 	}
 	if (c->fd < 0) {
 		/* respawn backoff: a helper that dies at start is not forked in a loop */
-		if (c->last_spawn != INT64_MIN && now - c->last_spawn < HSM_CLIENT_RESPAWN_INTERVAL_MS) {
+		if (c->last_spawn != INT64_MIN && now - c->last_spawn < c->respawn_ms) {
 			c->st.rejected++;
 			kw_log_debug("HSM helper down; next start in %lld ms",
-			    (long long)(HSM_CLIENT_RESPAWN_INTERVAL_MS - (now - c->last_spawn)));
+			    (long long)(c->respawn_ms - (now - c->last_spawn)));
 			r = KW_ERR_HSM;
 			goto out;
 		}
@@ -1046,6 +1047,9 @@ hsm_client_start(struct event_base *base, const struct hsm_client_config *cfg,
 	c->timeout_ms[CLS_ADMIN] = cfg->admin_timeout_ms != 0 ? cfg->admin_timeout_ms :
 	    HSM_CLIENT_ADMIN_TIMEOUT_DEFAULT_MS;
 	c->max_pending = cfg->max_pending != 0 ? cfg->max_pending : HSM_CLIENT_MAX_PENDING_DEFAULT;
+	/* never shorter than the default: retire() counts on one spawn per second at most */
+	c->respawn_ms = cfg->respawn_interval_ms > HSM_CLIENT_RESPAWN_INTERVAL_MS ?
+	    cfg->respawn_interval_ms : HSM_CLIENT_RESPAWN_INTERVAL_MS;
 	TAILQ_INIT(&c->pending);
 	for (int k = 0; k < CLS_N; k++)
 		TAILQ_INIT(&c->by_deadline[k]);

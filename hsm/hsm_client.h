@@ -47,13 +47,15 @@ struct hsm_client_config {
 	                                * first probe at start (it includes the helper's
 	                                * start-up) */
 	unsigned int max_pending;      /* calls queued, in flight or abandoned */
+	unsigned int respawn_interval_ms; /* at most one spawn/connect per this; less than
+	                                   * HSM_CLIENT_RESPAWN_INTERVAL_MS (0): that */
 };
 
 #define HSM_CLIENT_RECYCLE_NEVER 0xffffffffU
 #define HSM_CLIENT_CALL_TIMEOUT_DEFAULT_MS 5000U
 #define HSM_CLIENT_ADMIN_TIMEOUT_DEFAULT_MS 30000U
 #define HSM_CLIENT_MAX_PENDING_DEFAULT 1024U
-/* At most one spawn (or connect) per this interval; calls meanwhile fail fast. */
+/* At most one spawn (or connect) per this interval; calls meanwhile fail fast (the default). */
 #define HSM_CLIENT_RESPAWN_INTERVAL_MS 1000
 
 /*
@@ -83,7 +85,7 @@ int hsm_client_start(struct event_base *base, const struct hsm_client_config *cf
 /*
  * Queue the request a (encoded here: its pointers need to live only during
  * this call). Respawns (reconnects) the helper first if it is gone, at most
- * once per HSM_CLIENT_RESPAWN_INTERVAL_MS. The call gets the deadline of its
+ * once per respawn interval (HSM_CLIENT_RESPAWN_INTERVAL_MS by default). The call gets the deadline of its
  * op's class (hsm_proto.h OPS). Returns 0 (cb will be called later, from
  * the loop, never from inside this function, at the latest shortly after
  * the deadline) or < 0 and then cb is never called: KW_ERR_TOO_LARGE,

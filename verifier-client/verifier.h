@@ -261,7 +261,8 @@ const char *kw_verifier_unsupported_reason(void);
 /*
  * Decode the base64url string member `name` of evidence (1..max bytes) into
  * a new buffer. KW_ERR_INVALID_FORMAT (missing, not a string, not strict
- * base64url), KW_ERR_TOO_LARGE, KW_ERR_NOMEM.
+ * base64url), KW_ERR_TOO_LARGE, KW_ERR_NOMEM. Evidence is public: decoded
+ * with kw_b64url_decode_public (not constant-time).
  */
 int kw_evidence_b64(const json_t *evidence, const char *name, size_t max, uint8_t **ret,
     size_t *ret_len) KW_WUR;

@@ -69,8 +69,9 @@ snp_parse(const json_t *ev, struct snp_seam_ev *ret, const char **why)
 			if (!json_is_string(v) || json_string_length(v) == 0) {
 				r = KW_ERR_INVALID_FORMAT;
 			} else {
-				r = kw_b64url_decode_alloc(json_string_value(v), json_string_length(v),
-				    SNP_MAX_CERT_LEN, &e.certs[e.ncerts], &e.cert_lens[e.ncerts]);
+				r = kw_b64url_decode_public_alloc(json_string_value(v),
+				    json_string_length(v), SNP_MAX_CERT_LEN, &e.certs[e.ncerts],
+				    &e.cert_lens[e.ncerts]);
 			}
 			if (r != 0) {
 				*why = "tee-evidence.chain entries must be base64url DER certificates";

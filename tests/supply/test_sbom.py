@@ -153,7 +153,8 @@ for name, rel in files.items():
     check(want <= have, f'{name}: {sorted(want - have)} missing from its dependencies')
 debs = [c for c in bom['components'] if c.get('purl', '').startswith('pkg:deb/')]
 names = {c['name'] for c in debs}
-check({'libc6', 'libssl3', 'libjansson4', 'libevent-2.1-7', 'libsqlite3-0', 'libcurl4'} <= names,
+check({'libc6', 'libssl3', 'libjansson4', 'libevent-core-2.1-7', 'libevent-extra-2.1-7', 'libsqlite3-0',
+       'libcurl4'} <= names,
       f'Debian packages: {sorted(names)}')
 for c in debs:
     check(c['purl'].startswith(f'pkg:deb/debian/{urllib.parse.quote(c["name"], safe="")}@') and '&distro=debian-12' in c['purl'] and

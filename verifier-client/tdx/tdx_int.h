@@ -84,6 +84,7 @@ struct tdx_chain_cache {
 	struct tdx_cache_slot slot[TDX_CHAIN_CACHE_SLOTS];
 	struct tdx_pck_slot pck[TDX_PCK_CACHE_SLOTS];
 	unsigned long hits, misses, pck_hits, pck_misses;
+	uint8_t written;           /* a slot or pck entry was stored since the last clear */
 };
 
 struct tdx_trust {

@@ -364,6 +364,7 @@ cache_put(const struct tdx_trust *t, const uint8_t key[static 32], const struct 
 	s->not_after = v->not_after;
 	s->is_test = (uint8_t)v->is_test;
 	s->used = 1;
+	c->written = 1;
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -397,8 +398,16 @@ void
 tdx_trust_cache_clear(const struct tdx_trust *t)
 {
 	pthread_mutex_lock(&t->cache->lock);
-	memset(t->cache->slot, 0, sizeof(t->cache->slot));
-	pck_slots_clear(t->cache);
+	/*
+	 * Nothing stored since the last clear (as at start, when the roots are
+	 * added): leave the ~320 KB of slots untouched, so their pages never
+	 * become resident in a broker that sees no TDX quote.
+	 */
+	if (t->cache->written) {
+		memset(t->cache->slot, 0, sizeof(t->cache->slot));
+		pck_slots_clear(t->cache);
+		t->cache->written = 0;
+	}
 	pthread_mutex_unlock(&t->cache->lock);
 }
 
@@ -685,6 +694,7 @@ tdx_pck_chain_get(const struct tdx_trust *t, const uint8_t *pem, size_t len, str
 		memcpy(s->key, key, 32);
 		s->v = v;
 		s->used = 1;
+		c->written = 1;
 	}
 	pthread_mutex_unlock(&c->lock);
 	*ret = v;

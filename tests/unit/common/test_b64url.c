@@ -156,6 +156,86 @@ test_b64url_roundtrip(void)
 	}
 }
 
+/* One input through both decoders: same result, same length, same bytes (or both fail alike). */
+static int
+same_decode(const char *in, size_t n, size_t max)
+{
+	uint8_t a[64], b[64];
+	size_t la = 9999, lb = 9999;
+	int ra, rb;
+
+	memset(a, 0xa5, sizeof(a));
+	memset(b, 0xa5, sizeof(b));
+	ra = kw_b64url_decode(in, n, a, max, &la);
+	rb = kw_b64url_decode_public(in, n, b, max, &lb);
+	if (ra != rb || la != lb)
+		return 0;
+	return ra != 0 || memcmp(a, b, la) == 0;
+}
+
+/*
+ * The public (table-driven) decoder accepts exactly what the constant-time
+ * one accepts: every 1..3-symbol tail over all 256 byte values in each
+ * position behind a valid quantum (so every length class, every trailing
+ * bit pattern and every non-alphabet byte), every cap, and random strings.
+ */
+static void
+test_b64url_public_same(void)
+{
+	char in[48];
+	unsigned long bad = 0, ok = 0;
+	uint32_t x = 12345;
+
+	memcpy(in, "Zm9v", 4);
+	for (unsigned int c0 = 0; c0 < 256; c0++) {
+		for (unsigned int c1 = 0; c1 < 256; c1++) {
+			in[4] = (char)c0;
+			in[5] = (char)c1;
+			bad += !same_decode(in, 5, 16) + !same_decode(in, 6, 16) +
+			    !same_decode(in, 6, 3) + !same_decode(in, 6, 4);
+			in[6] = 'A';
+			bad += !same_decode(in, 7, 16);
+			in[6] = 'B';
+			bad += !same_decode(in, 7, 16);
+			in[6] = (char)(c0 ^ c1);
+			bad += !same_decode(in, 7, 16) + !same_decode(in, 7, 5);
+			in[7] = (char)c1;
+			in[4] = 'Q';
+			bad += !same_decode(in, 8, 16) + !same_decode(in, 8, 6);
+			ok += kw_b64url_decode_public(in, 6, (uint8_t[16]){0}, 16,
+			    &(size_t){0}) == 0;
+		}
+	}
+	CHECKF(bad == 0, "%lu inputs decoded differently", bad);
+	CU_ASSERT(ok > 0);    /* some of them were valid */
+	for (int round = 0; round < 20000; round++) {
+		size_t n;
+
+		x = x * 1103515245U + 12345U;
+		n = (x >> 16) % sizeof(in);
+		for (size_t i = 0; i < n; i++) {
+			x = x * 1103515245U + 12345U;
+			/* mostly alphabet, sometimes anything */
+			in[i] = (x >> 24) % 16 == 0 ? (char)(x >> 16) :
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[(x >> 16) % 64];
+		}
+		bad += !same_decode(in, n, sizeof(in)) + !same_decode(in, n, n / 2);
+	}
+	CHECKF(bad == 0, "%lu random inputs decoded differently", bad);
+	{
+		uint8_t *p = NULL;
+		size_t len = 0;
+
+		CU_ASSERT_EQUAL_FATAL(kw_b64url_decode_public_alloc("Zm9vYmE", 7, 8, &p, &len), 0);
+		CU_ASSERT(len == 5 && memcmp(p, "fooba", 5) == 0);
+		free(p);
+		CU_ASSERT_EQUAL(kw_b64url_decode_public_alloc("Zm9vYmF", 7, 8, &p, &len),
+		    KW_ERR_INVALID_FORMAT);
+		CU_ASSERT_EQUAL(kw_b64url_decode_public_alloc("Zm9vYmE", 7, 4, &p, &len),
+		    KW_ERR_TOO_LARGE);
+	}
+}
+
 int
 test_b64url_register(void)
 {
@@ -165,5 +245,6 @@ test_b64url_register(void)
 		return -1;
 	return TEST_ADD(s, test_b64url_vectors) | TEST_ADD(s, test_b64url_url_alphabet) |
 	    TEST_ADD(s, test_b64url_rejects) | TEST_ADD(s, test_b64url_every_symbol) |
-	    TEST_ADD(s, test_b64url_max) | TEST_ADD(s, test_b64url_roundtrip);
+	    TEST_ADD(s, test_b64url_max) | TEST_ADD(s, test_b64url_roundtrip) |
+	    TEST_ADD(s, test_b64url_public_same);
 }

@@ -78,6 +78,13 @@ void res_cb(int r, const struct hsm_result *res, void *arg);
 void timeout_cb(evutil_socket_t fd, short what, void *arg);
 /* Run the loop until all n results are done (or 120 s); -1 on timeout. */
 int wait_all(struct res *xs, size_t n);
+/*
+ * wait_all, and whether all n were done when a timer of ms (armed now, on
+ * the same loop) ran: 1 yes, 0 no, -1 wait_all timed out. Expired timers
+ * run in deadline order however late the loop runs, so this bounds "how
+ * long after its deadline" without a wall-clock bound.
+ */
+int wait_all_by(struct res *xs, size_t n, int ms);
 /* Run the loop until pid no longer exists (reaped), at most ms; true when gone. */
 int wait_gone(pid_t pid, int ms);
 void res_clear(struct res *xs, size_t n);
@@ -101,6 +108,19 @@ void check_batch(struct res *xs, size_t n, const struct tkey *k, const uint8_t *
 struct hsm_client *start_client(unsigned int recycle_after);
 struct hsm_client *start_client_dl(unsigned int call_ms, unsigned int admin_ms,
     unsigned int max_pending);
+/* A client of the token through module (a path or symlink) with a respawn interval. */
+struct hsm_client *start_client_respawn(unsigned int call_ms, unsigned int admin_ms,
+    const char *module, unsigned int respawn_ms);
+/*
+ * release_value as the first call to a helper that is starting (or about to
+ * be spawned): its start (module load, C_Login, an RSA-2048 self test) can
+ * outlast the call deadline on a loaded machine, and then the call rightly
+ * times out. Repeats while that happens (up to 60 s) as long as the helper
+ * that answers is the same one (a timeout must not replace it): -3000 if it
+ * was replaced, else release_value's result.
+ */
+int release_fresh(struct hsm_client *c, const char *label, const struct tkey *k, uint8_t *out,
+    size_t max);
 int64_t now_ms(void);
 /* Run the loop for ms milliseconds. */
 void run_for(int ms);

@@ -52,7 +52,7 @@ CK_BBOOL ck_true_t = CK_TRUE;
 static int token_state; /* 0: not made yet, 1: up, -1: failed */
 
 static struct hsm_client *client_of_token(unsigned int recycle_after, unsigned int call_ms,
-    unsigned int admin_ms, unsigned int max_pending);
+    unsigned int admin_ms, unsigned int max_pending, const char *module, unsigned int respawn_ms);
 
 void
 tkey_free(struct tkey *k)
@@ -231,6 +231,48 @@ wait_all(struct res *xs, size_t n)
 	return timed_out ? -1 : 0;
 }
 
+struct by_ref {
+	struct res *xs;
+	size_t n;
+	int fired, all_done;
+};
+
+static void
+by_ref_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct by_ref *b = arg;
+	size_t done = 0;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < b->n; i++)
+		done += b->xs[i].done != 0;
+	b->all_done = done == b->n;
+	b->fired = 1;
+}
+
+int
+wait_all_by(struct res *xs, size_t n, int ms)
+{
+	struct by_ref b = {xs, n, 0, 0};
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct event *t = evtimer_new(base, by_ref_cb, &b);
+
+	if (t == NULL || evtimer_add(t, &tv) != 0) {
+		event_free(t);
+		return -1;
+	}
+	if (wait_all(xs, n) != 0) {
+		event_free(t);
+		return -1;
+	}
+	/* all done; if the reference timer has not run yet, they were done before it */
+	if (!b.fired)
+		b.all_done = 1;
+	event_free(t);
+	return b.all_done;
+}
+
 /* Run the loop until pid no longer exists (reaped), at most ms; true when gone. */
 int
 wait_gone(pid_t pid, int ms)
@@ -359,7 +401,7 @@ hsm_test_token_up(void)
 	 * last ones waited longer than the default 30 s admin deadline. The
 	 * deadline tests use clients of their own (start_client_dl).
 	 */
-	if ((cl = client_of_token(0, 0, 120000, 0)) == NULL)
+	if ((cl = client_of_token(0, 0, 120000, 0, MODULE, 0)) == NULL)
 		return -1;
 	token_state = 1;
 	return 0;
@@ -404,16 +446,16 @@ check_batch(struct res *xs, size_t n, const struct tkey *k, const uint8_t *want,
 	CU_ASSERT_EQUAL(ok, n);
 }
 
-/* A client of the test token; 0 in a deadline or the bound: the default. */
+/* A client of the test token; 0 in a deadline, the bound or the interval: the default. */
 static struct hsm_client *
 client_of_token(unsigned int recycle_after, unsigned int call_ms, unsigned int admin_ms,
-    unsigned int max_pending)
+    unsigned int max_pending, const char *module, unsigned int respawn_ms)
 {
 	struct hsm_client_config cfg = {0};
 	struct hsm_client *c = NULL;
 
 	cfg.helper_path = helper_path;
-	cfg.module_path = MODULE;
+	cfg.module_path = module;
 	cfg.token_label = "kwtest";
 	cfg.pin_file = pin_path;
 	cfg.softhsm2_conf = conf_path;
@@ -422,13 +464,14 @@ client_of_token(unsigned int recycle_after, unsigned int call_ms, unsigned int a
 	cfg.call_timeout_ms = call_ms;
 	cfg.admin_timeout_ms = admin_ms;
 	cfg.max_pending = max_pending;
+	cfg.respawn_interval_ms = respawn_ms;
 	return hsm_client_start(base, &cfg, &c) == 0 ? c : NULL;
 }
 
 struct hsm_client *
 start_client(unsigned int recycle_after)
 {
-	return client_of_token(recycle_after, 0, 0, 0);
+	return client_of_token(recycle_after, 0, 0, 0, MODULE, 0);
 }
 
 int64_t
@@ -468,7 +511,32 @@ run_until_down(struct hsm_client *c, int ms)
 struct hsm_client *
 start_client_dl(unsigned int call_ms, unsigned int admin_ms, unsigned int max_pending)
 {
-	return client_of_token(0, call_ms, admin_ms, max_pending);
+	return client_of_token(0, call_ms, admin_ms, max_pending, MODULE, 0);
+}
+
+struct hsm_client *
+start_client_respawn(unsigned int call_ms, unsigned int admin_ms, const char *module,
+    unsigned int respawn_ms)
+{
+	return client_of_token(0, call_ms, admin_ms, 0, module, respawn_ms);
+}
+
+int
+release_fresh(struct hsm_client *c, const char *label, const struct tkey *k, uint8_t *out,
+    size_t max)
+{
+	int64_t until = now_ms() + 60000;
+	pid_t pid = hsm_client_pid(c);
+	int r;
+
+	while ((r = release_value(c, label, k, out, max)) == KW_ERR_TIMEOUT && now_ms() < until) {
+		/* a slow start is not a hang: the same helper must answer the next call */
+		if (pid == -1)
+			pid = hsm_client_pid(c);
+		if (hsm_client_pid(c) != pid)
+			return -3000;
+	}
+	return r;
 }
 
 json_t *

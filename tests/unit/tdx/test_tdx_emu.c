@@ -687,6 +687,29 @@ test_emu_concurrent_cache(void)
 	/* Only a PCK cache miss verifies the chain (the first one misses the chain cache too). */
 	tdx_trust_cache_stats(e.trust, &hits, &misses);
 	CHECKF(misses >= 3 && hits + misses == 3 + pck_misses, "chain cache: %lu hits, %lu misses", hits, misses);
+	/*
+	 * A clear (a trust change) forgets what was stored: the next quote misses
+	 * both caches again, also after a clear of a cache that held nothing
+	 * (the clear skips untouched slots, not stored ones).
+	 */
+	for (int round = 0; round < 2; round++) {
+		unsigned long h0, m0, ph0, pm0, h1, m1, ph1, pm1;
+		json_t *claims = NULL;
+		struct tdx_verify_opts o = { .at = NOW };
+
+		tdx_trust_cache_clear(e.trust);
+		if (round == 1)
+			tdx_trust_cache_clear(e.trust);
+		tdx_trust_cache_stats(e.trust, &h0, &m0);
+		tdx_trust_pck_cache_stats(e.trust, &ph0, &pm0);
+		CU_ASSERT_EQUAL(tdx_verify_quote(e.trust, q, qlen, c, &o, &claims, NULL), 0);
+		json_decref(claims);
+		tdx_trust_cache_stats(e.trust, &h1, &m1);
+		tdx_trust_pck_cache_stats(e.trust, &ph1, &pm1);
+		CHECKF(pm1 == pm0 + 1 && ph1 == ph0 && m1 == m0 + 1 && h1 == h0,
+		    "after clear %d: PCK %lu/%lu -> %lu/%lu, chain %lu/%lu -> %lu/%lu", round, ph0, pm0,
+		    ph1, pm1, h0, m0, h1, m1);
+	}
 out:
 	tdx_collateral_free(c);
 	json_decref(cj);
