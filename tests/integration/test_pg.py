@@ -92,7 +92,7 @@ def t_tls_and_schema(p):
     assert p.pg.sql("SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)"
                     " WHERE a.application_name = 'keywarden' AND NOT s.ssl", p.db) == "0"
     assert p.pg.sql("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations",
-                    p.db) == "1,2"
+                    p.db) == "1,2,3"
 
 
 def t_generated_at_a_released_at_b(p):
