@@ -449,6 +449,15 @@ cp_adopt(struct kw_audit *a, char *note)
 
 	if (note != NULL && audit_checkpoint_parse(note, strlen(note), &cp) == 0 &&
 	    (a->latest == NULL || cp.size > a->cp_size)) {
+		/* another broker's: it must verify with this broker's key and origin */
+		if (a->shared && audit_checkpoint_verify(note, strlen(note), a->vkey, &cp) != 0) {
+			kw_log_err_rl("the audit checkpoint of size %llu in the database does not verify "
+			    "with this broker's checkpoint key and origin %s: give every broker the same "
+			    "audit.origin and one kw-audit/1 key (docs/ha.md); not published",
+			    (unsigned long long)cp.size, a->b->cfg->audit_origin);
+			free(note);
+			return;
+		}
 		free(a->latest);
 		a->latest = note;
 		a->cp_size = cp.size;
