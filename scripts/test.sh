@@ -48,7 +48,9 @@ run_suite() {
 	fi
 	ninja -C "$dir" >"$dir.build.log" 2>&1 || { tail -n 60 "$dir.build.log"; exit 1; }
 	echo "==> [$name] meson test"
+	# KW_TEST_SETUP=pg: also the PostgreSQL variants (suite integration-pg)
 	if meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 2 \
+		--setup "${KW_TEST_SETUP:-default}" \
 		--timeout-multiplier "${KW_TIMEOUT_MULTIPLIER:-1}"; then :; else status=1; fi
 	counts=$(/usr/bin/python3 - "$dir/meson-logs/testlog.json" <<'PY'
 import json, sys
@@ -68,11 +70,12 @@ PY
 	total_fail=$((total_fail + $2))
 }
 
-run_suite "gcc hardened -Werror" "$top/build-test" --buildtype=release -Dwerror=true \
+# the integration tests against PostgreSQL too, in this build only (not under ASan: time)
+KW_TEST_SETUP=pg run_suite "gcc hardened -Werror" "$top/build-test" --buildtype=release -Dwerror=true \
 	-Dintegration=enabled
 if [ "${KW_SKIP_SANITIZERS:-0}" != 1 ]; then
 	# the crash test runs 60 rounds in the gcc build (scripts/crash-soak.sh runs 1000); 25 under ASan
-	KW_CRASH_ROUNDS="${KW_CRASH_ROUNDS:-25}" CC=clang run_suite "clang ASan+UBSan" "$top/build-asan" --buildtype=debug \
+	KW_TEST_SETUP=default KW_CRASH_ROUNDS="${KW_CRASH_ROUNDS:-25}" CC=clang run_suite "clang ASan+UBSan" "$top/build-asan" --buildtype=debug \
 		-Db_sanitize=address,undefined -Db_lundef=false -Dintegration=enabled
 fi
 echo "tests: $total_pass passed, $total_fail failed"
