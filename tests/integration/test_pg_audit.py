@@ -257,40 +257,9 @@ def t_kill9_lease_holder(p):
 
 def main():
     p = Pair()
-    tests = [t_one_log_two_brokers, t_kill9_lease_holder]
-    passed = failed = 0
-    import traceback
-    try:
-        p.start()
-        for t in tests:
-            t0 = time.time()
-            try:
-                t(p)
-                passed += 1
-                print("ok   %s (%.1f s)" % (t.__name__, time.time() - t0))
-            except Exception:
-                failed += 1
-                print("FAIL %s" % t.__name__)
-                traceback.print_exc()
-                break
-        for x in (p.a, p.b):
-            rc = x.stop() if x is not None and x.proc is not None else None
-            if rc not in (0, None) and not (x is p.killed and rc == -9):
-                failed += 1
-                print("FAIL broker exit status %r" % rc)
-    except Exception:
-        failed += 1
-        traceback.print_exc()
-    finally:
-        if failed:
-            for n, x in (("A", p.a), ("B", p.b)):
-                if x is not None:
-                    print("--- broker %s log (tail) ---\n%s" % (n, x.log()[-4000:]))
-        for x in (p.a, p.b):
-            if x is not None:
-                x.cleanup()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return kwtest.run_group(p, [t_one_log_two_brokers, t_kill9_lease_holder],
+                            lambda: (("A", p.a), ("B", p.b)), p.start,
+                            killed=lambda x: x is p.killed)
 
 
 if __name__ == "__main__":
