@@ -290,6 +290,69 @@ int audit_db_list(struct audit_db *db, const struct audit_filter *f, uint64_t st
  */
 int audit_db_export(struct audit_db *db, uint64_t from, uint64_t to, FILE *f) KW_WUR;
 
+/*
+ * Another backend than SQLite: the broker's PostgreSQL store keeps one log
+ * for every replica (docs/ha.md "Audit across replicas"). The backend's
+ * calls take and return what the SQLite functions above do; audit_db_*
+ * dispatch to them, and a writer opened on a backend hands it whole batches.
+ */
+struct audit_batch_row {
+	uint64_t index;
+	int64_t at;
+	const char *kind, *repository, *resource, *decision;   /* the filter columns (may be NULL) */
+	char *record;                                          /* the canonical bytes, NUL terminated */
+	size_t len;
+	uint8_t leaf[AUDIT_HASH_LEN];
+};
+struct audit_batch_node {
+	unsigned int level;
+	uint64_t idx;
+	uint8_t hash[AUDIT_HASH_LEN];
+};
+/*
+ * A batch of queued records. The backend's append takes its lock on the
+ * log's head, reads the head into head/last, calls build (which encodes the
+ * records after that head: rows, the subtree roots they complete, and
+ * head/last after them; 0 or KW_ERR_NOMEM, KW_ERR_TOO_LARGE, an encoding
+ * error), writes all of it with the new head, and commits. It may call build
+ * again on a retry. (A function pointer: the backend may be a module.)
+ */
+struct audit_batch {
+	struct audit_frontier head;       /* in: the committed head; out: after the batch */
+	uint8_t last[AUDIT_HASH_LEN];     /* the leaf hash of record head.size - 1 (zeros: none) */
+	struct audit_batch_row *rows;
+	size_t nrows;
+	struct audit_batch_node *nodes;
+	size_t nnodes;
+	int (*build)(struct audit_batch *b);
+	void *items;                      /* the writer's */
+	size_t n;
+};
+
+/* Called per record, in index order; a non-zero return stops and is returned. */
+typedef int (*audit_record_fn)(void *ctx, uint64_t index, const char *rec, size_t len);
+enum audit_cp_query { AUDIT_CP_LATEST, AUDIT_CP_COVERING, AUDIT_CP_FIRST_AT };
+
+struct audit_backend {
+	void *arg;
+	/* committed records */
+	int (*size)(void *arg, uint64_t *ret);
+	/* records [from, to), at most 1000 per call */
+	int (*records)(void *arg, uint64_t from, uint64_t to, audit_record_fn each, void *ctx);
+	/* level 0: the leaf hash; KW_ERR_NOT_FOUND when absent */
+	int (*node)(void *arg, unsigned int level, uint64_t idx, uint8_t out[static AUDIT_HASH_LEN]);
+	int (*checkpoint_add)(void *arg, uint64_t size, int64_t at, const char *note);
+	/* LATEST / COVERING (size >= the given one): *ret_note; FIRST_AT: *ret_at */
+	int (*checkpoint)(void *arg, enum audit_cp_query q, uint64_t size, char **ret_note,
+	    int64_t *ret_at);
+	int (*list)(void *arg, const struct audit_filter *f, uint64_t start, size_t limit,
+	    json_t **ret, uint64_t *ret_next);
+	/* the whole batch in one transaction (above): 0 once committed */
+	int (*append)(void *arg, struct audit_batch *b);
+};
+/* An audit_db over be (copied; be->arg must outlive it). */
+int audit_db_open_backend(const struct audit_backend *be, struct audit_db **ret) KW_WUR;
+
 /* ---- the group-commit writer (audit_writer.c) ---- */
 
 struct audit_writer;
@@ -305,6 +368,9 @@ struct audit_writer_config {
  * durable when its COMMIT returns.
  */
 int audit_writer_open(const char *path, const struct audit_writer_config *cfg,
+    struct audit_writer **ret) KW_WUR;
+/* The same on a backend (audit_db_open_backend): each batch is be->append's transaction. */
+int audit_writer_open_backend(const struct audit_backend *be, const struct audit_writer_config *cfg,
     struct audit_writer **ret) KW_WUR;
 /*
  * Called exactly once per accepted append, on the writer thread, after the

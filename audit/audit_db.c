@@ -20,6 +20,8 @@ struct audit_db {
 	sqlite3 *db;
 	bool readonly;
 	sqlite3_stmt *ins_record, *ins_node, *get_leaf, *get_node;
+	bool has_be;                   /* a backend (audit_db_open_backend), not SQLite */
+	struct audit_backend be;
 };
 
 /*
@@ -208,11 +210,38 @@ out:
 	return r;
 }
 
+int
+audit_db_open_backend(const struct audit_backend *be, struct audit_db **ret)
+{
+	struct audit_db *db;
+
+	if (be == NULL || ret == NULL || be->size == NULL || be->records == NULL ||
+	    be->node == NULL || be->checkpoint_add == NULL || be->checkpoint == NULL ||
+	    be->list == NULL || be->append == NULL)
+		return KW_ERR_INVALID_ARG;
+	if ((db = calloc(1, sizeof(*db))) == NULL)
+		return KW_ERR_NOMEM;
+	db->has_be = true;
+	db->be = *be;
+	*ret = db;
+	return 0;
+}
+
+const struct audit_backend *
+audit_db_backend(const struct audit_db *db)
+{
+	return db != NULL && db->has_be ? &db->be : NULL;
+}
+
 void
 audit_db_close(struct audit_db *db)
 {
 	if (db == NULL)
 		return;
+	if (db->has_be) {
+		free(db);
+		return;
+	}
 	sqlite3_finalize(db->ins_record);
 	sqlite3_finalize(db->ins_node);
 	sqlite3_finalize(db->get_leaf);
@@ -333,6 +362,8 @@ node_get(void *arg, unsigned int level, uint64_t idx, uint8_t out[static AUDIT_H
 
 	if (level > 63 || int64_of(idx, &i) != 0)
 		return KW_ERR_NOT_FOUND;
+	if (db->has_be)
+		return db->be.node(db->be.arg, level, idx, out);
 	if (level == 0) {
 		if (sqlite3_bind_int64(s, 1, i) != SQLITE_OK)
 			return db_err(db);
@@ -359,6 +390,8 @@ audit_db_size(struct audit_db *db, uint64_t *ret)
 
 	if (db == NULL || ret == NULL)
 		return KW_ERR_INVALID_ARG;
+	if (db->has_be)
+		return db->be.size(db->be.arg, ret);
 	if (sqlite3_prepare_v2(db->db, "SELECT coalesce(max(idx), -1) + 1 FROM audit_records", -1,
 	    &s, NULL) != SQLITE_OK)
 		return db_err(db);
@@ -418,6 +451,29 @@ audit_db_root(struct audit_db *db, uint64_t size, uint8_t out[static AUDIT_HASH_
 	return audit_tree_root(&src, size, out);
 }
 
+struct one_record {
+	bool found;
+	char *rec;
+	size_t len;
+};
+
+static int
+one_record_fn(void *ctx, uint64_t index, const char *rec, size_t len)
+{
+	struct one_record *o = ctx;
+
+	(void)index;
+	if (o->found || len > AUDIT_RECORD_MAX)
+		return KW_ERR_INVALID_FORMAT;
+	if ((o->rec = malloc(len + 1)) == NULL)
+		return KW_ERR_NOMEM;
+	memcpy(o->rec, rec, len);
+	o->rec[len] = '\0';
+	o->len = len;
+	o->found = true;
+	return 0;
+}
+
 int
 audit_db_record(struct audit_db *db, uint64_t index, char **ret, size_t *ret_len)
 {
@@ -427,6 +483,19 @@ audit_db_record(struct audit_db *db, uint64_t index, char **ret, size_t *ret_len
 
 	if (db == NULL || ret == NULL || ret_len == NULL || int64_of(index, &i) != 0)
 		return KW_ERR_INVALID_ARG;
+	if (db->has_be) {
+		struct one_record one = { .found = false };
+
+		if ((r = db->be.records(db->be.arg, index, index + 1, one_record_fn, &one)) != 0) {
+			free(one.rec);
+			return r;
+		}
+		if (!one.found)
+			return KW_ERR_NOT_FOUND;
+		*ret = one.rec;    /* transferred */
+		*ret_len = one.len;
+		return 0;
+	}
 	if (sqlite3_prepare_v2(db->db, "SELECT record FROM audit_records WHERE idx = ?", -1, &s,
 	    NULL) != SQLITE_OK)
 		return db_err(db);
@@ -476,6 +545,8 @@ audit_db_checkpoint_add(struct audit_db *db, uint64_t size, int64_t at, const ch
 		return r;
 	if (size > n)
 		return KW_ERR_INVALID_ARG;
+	if (db->has_be)
+		return db->be.checkpoint_add(db->be.arg, size, at, note);
 	if (sqlite3_prepare_v2(db->db, "INSERT INTO audit_checkpoints (size, at, note)"
 	    " VALUES (?, ?, ?)", -1, &s, NULL) != SQLITE_OK)
 		return db_err(db);
@@ -521,6 +592,8 @@ audit_db_checkpoint_latest(struct audit_db *db, char **ret)
 {
 	if (db == NULL || ret == NULL)
 		return KW_ERR_INVALID_ARG;
+	if (db->has_be)
+		return db->be.checkpoint(db->be.arg, AUDIT_CP_LATEST, 0, ret, NULL);
 	return checkpoint_note(db, "SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
 	    -1, ret);
 }
@@ -532,6 +605,8 @@ audit_db_checkpoint_covering(struct audit_db *db, uint64_t size, char **ret)
 
 	if (db == NULL || ret == NULL || int64_of(size, &sz) != 0)
 		return KW_ERR_INVALID_ARG;
+	if (db->has_be)
+		return db->be.checkpoint(db->be.arg, AUDIT_CP_COVERING, size, ret, NULL);
 	return checkpoint_note(db, "SELECT note FROM audit_checkpoints WHERE size >= ?1"
 	    " ORDER BY size LIMIT 1", sz, ret);
 }
@@ -544,6 +619,8 @@ audit_db_checkpoint_first_at(struct audit_db *db, int64_t *ret)
 
 	if (db == NULL || ret == NULL)
 		return KW_ERR_INVALID_ARG;
+	if (db->has_be)
+		return db->be.checkpoint(db->be.arg, AUDIT_CP_FIRST_AT, 0, NULL, ret);
 	if (sqlite3_prepare_v2(db->db, "SELECT MIN(at) FROM audit_checkpoints", -1, &s, NULL) !=
 	    SQLITE_OK)
 		return db_err(db);
@@ -558,6 +635,24 @@ audit_db_checkpoint_first_at(struct audit_db *db, int64_t *ret)
 	return r;
 }
 
+struct export_ctx {
+	FILE *f;
+	uint64_t next;
+};
+
+static int
+export_fn(void *ctx, uint64_t index, const char *rec, size_t len)
+{
+	struct export_ctx *x = ctx;
+
+	if (index != x->next || memchr(rec, '\n', len) != NULL)
+		return KW_ERR_INVALID_FORMAT;
+	if (fwrite(rec, 1, len, x->f) != len || fputc('\n', x->f) == EOF)
+		return KW_ERR_IO;
+	x->next++;
+	return 0;
+}
+
 int
 audit_db_export(struct audit_db *db, uint64_t from, uint64_t to, FILE *f)
 {
@@ -568,6 +663,20 @@ audit_db_export(struct audit_db *db, uint64_t from, uint64_t to, FILE *f)
 	if (db == NULL || f == NULL || from > to || int64_of(from, &a) != 0 ||
 	    int64_of(to, &b) != 0)
 		return KW_ERR_INVALID_ARG;
+	if (db->has_be) {
+		struct export_ctx x = { .f = f, .next = from };
+
+		/* in chunks (the backend returns at most 1000 per call) */
+		while (x.next < to) {
+			uint64_t start = x.next;
+
+			if ((r = db->be.records(db->be.arg, start, to, export_fn, &x)) != 0)
+				return r;
+			if (x.next == start)
+				break;    /* past the end of the log: as SQLite, what exists */
+		}
+		return 0;
+	}
 	if (sqlite3_prepare_v2(db->db, "SELECT record FROM audit_records WHERE idx >= ? AND idx < ?"
 	    " ORDER BY idx", -1, &s, NULL) != SQLITE_OK)
 		return db_err(db);
@@ -616,6 +725,8 @@ audit_db_list(struct audit_db *db, const struct audit_filter *f, uint64_t start,
 	if (db == NULL || f == NULL || ret == NULL || ret_next == NULL || limit == 0 ||
 	    limit > 10000 || int64_of(start, &st) != 0)
 		return KW_ERR_INVALID_ARG;
+	if (db->has_be)
+		return db->be.list(db->be.arg, f, start, limit, ret, ret_next);
 	if (sqlite3_prepare_v2(db->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return db_err(db);
 	rc = sqlite3_bind_int64(s, 1, st);

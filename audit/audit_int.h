@@ -20,6 +20,9 @@ int audit_db_insert_node(struct audit_db *db, unsigned int level, uint64_t idx,
 int audit_db_load_head(struct audit_db *db, struct audit_frontier *ret_f,
     uint8_t ret_last[static AUDIT_HASH_LEN]) KW_WUR;
 
+/* The backend of db (audit_db_open_backend), NULL for SQLite. */
+const struct audit_backend *audit_db_backend(const struct audit_db *db);
+
 /* Mark res bad at index i for the static reason why. */
 void audit_verify_bad(struct audit_verify_result *res, uint64_t i, const char *why);
 /*

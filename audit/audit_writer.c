@@ -86,6 +86,95 @@ on_node(void *arg, unsigned int level, uint64_t idx, const uint8_t hash[static A
 	return audit_db_insert_node(arg, level, idx, hash);
 }
 
+static void
+batch_clear(struct audit_batch *b)
+{
+	for (size_t i = 0; i < b->nrows; i++)
+		free(b->rows[i].record);
+	free(b->rows);
+	free(b->nodes);
+	b->rows = NULL;
+	b->nodes = NULL;
+	b->nrows = 0;
+	b->nnodes = 0;
+}
+
+static int
+batch_node(void *arg, unsigned int level, uint64_t idx, const uint8_t hash[static AUDIT_HASH_LEN])
+{
+	struct audit_batch *b = arg;
+	struct audit_batch_node *nd;
+
+	if (b->nnodes >= b->n + AUDIT_TREE_MAX_LEVELS)
+		return KW_ERR_INTERNAL;    /* cannot happen: n leaves complete < n + 64 roots */
+	nd = &b->nodes[b->nnodes++];
+	nd->level = level;
+	nd->idx = idx;
+	memcpy(nd->hash, hash, AUDIT_HASH_LEN);
+	return 0;
+}
+
+/* struct audit_batch's build. */
+static int
+batch_build(struct audit_batch *b)
+{
+	struct audit_frontier f = b->head;
+	uint8_t last[AUDIT_HASH_LEN];
+	struct item *it = b->items;
+	int r = 0;
+
+	batch_clear(b);
+	memcpy(last, b->last, sizeof(last));
+	if ((b->rows = calloc(b->n, sizeof(*b->rows))) == NULL ||
+	    (b->nodes = calloc(b->n + AUDIT_TREE_MAX_LEVELS, sizeof(*b->nodes))) == NULL) {
+		batch_clear(b);
+		return KW_ERR_NOMEM;
+	}
+	for (size_t k = 0; k < b->n && r == 0; k++, it = it->next) {
+		struct audit_batch_row *row = &b->rows[k];
+
+		row->index = f.size;
+		row->at = it->at;
+		row->kind = audit_kind_name(it->kind);
+		columns(it->kind, it->data, &row->repository, &row->resource, &row->decision);
+		if ((r = audit_record_encode(f.size, it->at, it->kind, last, it->data, &row->record,
+		    &row->len)) != 0)
+			break;
+		b->nrows = k + 1;
+		if ((r = audit_leaf_hash(row->record, row->len, row->leaf)) == 0 &&
+		    (r = audit_frontier_append(&f, row->leaf, batch_node, b)) == 0)
+			memcpy(last, row->leaf, sizeof(last));
+	}
+	if (r != 0) {
+		batch_clear(b);
+		return r;
+	}
+	b->head = f;
+	memcpy(b->last, last, sizeof(last));
+	return 0;
+}
+
+/* A batch on a backend: its append is the transaction (it reads the head under its lock). */
+static int
+batch_write_backend(struct audit_writer *w, const struct audit_backend *be, struct item *items,
+    size_t n, uint64_t *ret_first)
+{
+	struct audit_batch b = { .build = batch_build, .items = items, .n = n };
+	int r;
+
+	if ((r = be->append(be->arg, &b)) == 0) {
+		if (b.nrows != n) {
+			r = KW_ERR_INTERNAL;
+		} else {
+			*ret_first = b.rows[0].index;
+			w->f = b.head;    /* the log's head after this batch (other replicas append too) */
+			memcpy(w->last, b.last, sizeof(w->last));
+		}
+	}
+	batch_clear(&b);
+	return r;
+}
+
 /* Write items (n of them) as one transaction: 0, or an error with nothing written. */
 static int
 batch_write(struct audit_writer *w, struct item *items, size_t n)
@@ -159,7 +248,10 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 
 		first = w->f.size;
-		r = batch_write(w, batch, n);
+		if (audit_db_backend(w->db) != NULL)
+			r = batch_write_backend(w, audit_db_backend(w->db), batch, n, &first);
+		else
+			r = batch_write(w, batch, n);
 
 		pthread_mutex_lock(&w->mu);
 		if (r == 0) {
@@ -181,14 +273,14 @@ writer_main(void *arg)
 	return NULL;
 }
 
-int
-audit_writer_open(const char *path, const struct audit_writer_config *cfg,
+static int
+writer_open(const char *path, const struct audit_backend *be, const struct audit_writer_config *cfg,
     struct audit_writer **ret)
 {
 	struct audit_writer *w = NULL;
 	int r;
 
-	if (path == NULL || ret == NULL)
+	if ((path == NULL && be == NULL) || ret == NULL)
 		return KW_ERR_INVALID_ARG;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return KW_ERR_NOMEM;
@@ -206,8 +298,10 @@ audit_writer_open(const char *path, const struct audit_writer_config *cfg,
 		free(w);
 		return KW_ERR_NOMEM;
 	}
-	if ((r = audit_db_open(path, false, &w->db)) != 0)
+	if ((r = be != NULL ? audit_db_open_backend(be, &w->db) :
+	    audit_db_open(path, false, &w->db)) != 0)
 		goto fail;
+	/* on a backend the head is read again under its lock by every batch */
 	if ((r = audit_db_load_head(w->db, &w->f, w->last)) != 0)
 		goto fail;
 	w->stats.size = w->f.size;
@@ -221,6 +315,20 @@ audit_writer_open(const char *path, const struct audit_writer_config *cfg,
 fail:
 	audit_writer_close(w);
 	return r;
+}
+
+int
+audit_writer_open(const char *path, const struct audit_writer_config *cfg,
+    struct audit_writer **ret)
+{
+	return path == NULL ? KW_ERR_INVALID_ARG : writer_open(path, NULL, cfg, ret);
+}
+
+int
+audit_writer_open_backend(const struct audit_backend *be, const struct audit_writer_config *cfg,
+    struct audit_writer **ret)
+{
+	return be == NULL ? KW_ERR_INVALID_ARG : writer_open(NULL, be, cfg, ret);
 }
 
 int

@@ -838,7 +838,7 @@ audit_open_ro(struct admin_req *a, struct audit_db **ret)
 
 	if (a->b->audit == NULL)
 		return fail(a, KW_ERR_NOT_FOUND, "the audit log is disabled on this broker");
-	if ((r = audit_db_open(a->b->cfg->audit_path, true, ret)) != 0)
+	if ((r = kw_audit_db_open(a->b, ret)) != 0)
 		return fail(a, KW_ERR_UNAVAILABLE, NULL);
 	return 0;
 }

@@ -11,11 +11,13 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "broker.h"
 #include "kw_build.h"
@@ -26,6 +28,19 @@
 struct kw_audit {
 	struct kw_broker *b;
 	struct audit_writer *w;
+	/*
+	 * audit.shared (store.kind postgresql, no audit.path): the log is in the
+	 * database, one for every replica; checkpoints are signed by the replica
+	 * that holds the lease (docs/ha.md "Audit across replicas")
+	 */
+	int shared;
+	struct audit_backend be;
+	char holder[96];              /* this broker's lease holder name */
+	int lease_held;               /* loop thread, from the last poll */
+	int poll_busy;                /* a poll job runs (fields below are its) */
+	int poll_r, poll_held;
+	uint64_t poll_size;
+	char *poll_note;
 	unsigned long pending;        /* kw_audit_write completions not yet run (loop thread) */
 	int closing;                  /* loop thread: the broker is stopping */
 
@@ -88,8 +103,27 @@ kw_audit_open(struct kw_broker *b)
 	}
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return KW_ERR_NOMEM;
-	if ((r = audit_writer_open(b->cfg->audit_path, &wc, &a->w)) != 0) {
-		kw_log_err_r(r, "cannot open the audit log in %s", b->cfg->audit_path);
+	a->shared = b->cfg->audit_shared;
+	if (a->shared) {
+		uint8_t rnd[6];
+		char host[64] = "";
+
+		if ((r = kw_store_audit_backend(b->store, &a->be)) != 0 ||
+		    RAND_bytes(rnd, sizeof(rnd)) != 1) {
+			free(a);
+			return r != 0 ? r : KW_ERR_CRYPTO;
+		}
+		(void)gethostname(host, sizeof(host) - 1);
+		snprintf(a->holder, sizeof(a->holder), "%s/%ld/%02x%02x%02x%02x%02x%02x",
+		    host[0] != '\0' ? host : "broker", (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3],
+		    rnd[4], rnd[5]);
+		r = audit_writer_open_backend(&a->be, &wc, &a->w);
+	} else {
+		r = audit_writer_open(b->cfg->audit_path, &wc, &a->w);
+	}
+	if (r != 0) {
+		kw_log_err_r(r, "cannot open the audit log in %s", a->shared ? "the database" :
+		    b->cfg->audit_path);
 		free(a);
 		return r;
 	}
@@ -102,7 +136,11 @@ kw_audit_open(struct kw_broker *b)
 		kw_log_err_r(r, "cannot write the start record to the audit log %s", b->cfg->audit_path);
 		return r;
 	}
-	kw_log_info("audit log %s (configuration digest %s)", b->cfg->audit_path, hex);
+	if (a->shared)
+		kw_log_info("audit log in the database, shared by every broker on it (configuration "
+		    "digest %s)", hex);
+	else
+		kw_log_info("audit log %s (configuration digest %s)", b->cfg->audit_path, hex);
 	return 0;
 }
 
@@ -135,7 +173,11 @@ kw_audit_close(struct kw_broker *b, const char *reason)
 	    kw_audit_write_wait(b, AUDIT_KIND_STOP, data) != 0)
 		kw_log_err("cannot write the stop record to the audit log");
 	audit_writer_close(a->w);
+	/* a clean stop hands the lease on at once (a kill leaves it to expire) */
+	if (a->shared && a->lease_held && kw_store_audit_lease(b->store, a->holder, 0, NULL) != 0)
+		kw_log_warn("cannot give up the audit checkpoint lease: it expires by itself");
 	audit_db_close(a->cpdb);
+	free(a->poll_note);
 	audit_vkey_free(a->vkey);
 	free(a->vkey_text);
 	free(a->latest);
@@ -314,6 +356,13 @@ cp_stored(void *arg)
 {
 	struct kw_audit *a = arg;
 
+	if (a->cp_r == KW_ERR_EXISTS && a->shared) {
+		/* another replica stored this size first: publish its note (the next poll) */
+		free(a->note);
+		a->note = NULL;
+		a->cp_busy = 0;
+		return;
+	}
 	if (a->cp_r != 0) {
 		cp_fail(a, a->cp_r, "cannot store it");
 		return;
@@ -370,30 +419,123 @@ cp_prepared(void *arg)
 		cp_fail(a, r, "the HSM call could not be started");
 }
 
+/* Loop: make a checkpoint of size when one is due (and none is being made). */
 static void
-cp_tick(evutil_socket_t fd, short what, void *arg)
+cp_maybe(struct kw_audit *a, uint64_t size)
 {
-	struct kw_audit *a = arg;
 	const struct kw_config *c = a->b->cfg;
-	struct audit_writer_stats st;
 	int64_t now = now_s();
 	int r;
 
-	(void)fd;
-	(void)what;
 	if (a->cp_busy || a->closing || a->vkey == NULL)
 		return;
-	audit_writer_stats(a->w, &st);
-	if (st.size <= a->cp_size || (st.size - a->cp_size < c->audit_checkpoint_every &&
+	if (size <= a->cp_size || (size - a->cp_size < c->audit_checkpoint_every &&
 	    now - a->cp_time < (int64_t)c->audit_checkpoint_interval))
 		return;
 	memset(&a->cp, 0, sizeof(a->cp));
 	snprintf(a->cp.origin, sizeof(a->cp.origin), "%s", c->audit_origin);
-	a->cp.size = st.size;
+	a->cp.size = size;
 	a->cp.time = now;
 	a->cp_busy = 1;
 	if ((r = kw_workers_submit(a->b->workers, cp_prepare, cp_prepared, a)) != 0)
 		cp_fail(a, r, "no worker");
+}
+
+/* Publish note (taken) when it is newer than the published one; its time restarts the interval. */
+static void
+cp_adopt(struct kw_audit *a, char *note)
+{
+	struct audit_checkpoint cp;
+
+	if (note != NULL && audit_checkpoint_parse(note, strlen(note), &cp) == 0 &&
+	    (a->latest == NULL || cp.size > a->cp_size)) {
+		/* another broker's: it must verify with this broker's key and origin */
+		if (a->shared && audit_checkpoint_verify(note, strlen(note), a->vkey, &cp) != 0) {
+			kw_log_err_rl("the audit checkpoint of size %llu in the database does not verify "
+			    "with this broker's checkpoint key and origin %s: give every broker the same "
+			    "audit.origin and one kw-audit/1 key (docs/ha.md); not published",
+			    (unsigned long long)cp.size, a->b->cfg->audit_origin);
+			free(note);
+			return;
+		}
+		free(a->latest);
+		a->latest = note;
+		a->cp_size = cp.size;
+		if (cp.time >= 0)
+			a->cp_time = cp.time;
+		return;
+	}
+	free(note);
+}
+
+/* Worker (shared log): renew or take the lease, read the log's size and its newest checkpoint. */
+static void
+cp_poll(void *arg)
+{
+	struct kw_audit *a = arg;
+
+	free(a->poll_note);
+	a->poll_note = NULL;
+	a->poll_held = 0;
+	a->poll_r = kw_store_audit_lease(a->b->store, a->holder, (int)a->b->cfg->audit_lease,
+	    &a->poll_held);
+	if (a->poll_r == 0)
+		a->poll_r = audit_db_size(a->cpdb, &a->poll_size);
+	if (a->poll_r == 0) {
+		a->poll_r = audit_db_checkpoint_latest(a->cpdb, &a->poll_note);
+		if (a->poll_r == KW_ERR_NOT_FOUND)
+			a->poll_r = 0;
+	}
+}
+
+/* Loop: the poll's answer. */
+static void
+cp_polled(void *arg)
+{
+	struct kw_audit *a = arg;
+	char *note = a->poll_note;
+
+	a->poll_busy = 0;
+	a->poll_note = NULL;
+	if (a->poll_r != 0) {
+		free(note);
+		if (a->lease_held)
+			kw_log_warn_r_rl(a->poll_r, "the audit checkpoint lease cannot be renewed");
+		a->lease_held = 0;
+		return;
+	}
+	if (a->poll_held != a->lease_held)
+		kw_log_info("audit checkpoint lease %s", a->poll_held ? "taken: this broker signs the "
+		    "checkpoints" : "lost: another broker signs the checkpoints");
+	a->lease_held = a->poll_held;
+	cp_adopt(a, note);
+	if (a->lease_held)
+		cp_maybe(a, a->poll_size);
+}
+
+static void
+cp_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct kw_audit *a = arg;
+	struct audit_writer_stats st;
+	int r;
+
+	(void)fd;
+	(void)what;
+	if (a->closing || a->vkey == NULL)
+		return;
+	if (a->shared) {
+		if (a->poll_busy)
+			return;
+		a->poll_busy = 1;
+		if ((r = kw_workers_submit(a->b->workers, cp_poll, cp_polled, a)) != 0) {
+			a->poll_busy = 0;
+			kw_log_err_r_rl(r, "audit checkpoint poll not started: no worker");
+		}
+		return;
+	}
+	audit_writer_stats(a->w, &st);
+	cp_maybe(a, st.size);
 }
 
 int
@@ -422,7 +564,8 @@ kw_audit_start_checkpoints(struct kw_broker *b)
 		return r;
 	}
 	EVP_PKEY_free(pk);
-	if ((r = audit_db_open(b->cfg->audit_path, false, &a->cpdb)) != 0) {
+	if ((r = a->shared ? audit_db_open_backend(&a->be, &a->cpdb) :
+	    audit_db_open(b->cfg->audit_path, false, &a->cpdb)) != 0) {
 		kw_log_err_r(r, "cannot open the audit log %s for checkpoints", b->cfg->audit_path);
 		return r;
 	}
@@ -431,6 +574,8 @@ kw_audit_start_checkpoints(struct kw_broker *b)
 	    audit_checkpoint_parse(note, strlen(note), &cp) == 0) {
 		a->latest = note;
 		a->cp_size = cp.size;
+		if (a->shared && cp.time >= 0)
+			a->cp_time = cp.time;    /* the interval runs from the log's newest checkpoint */
 		note = NULL;
 	} else if (r != 0 && r != KW_ERR_NOT_FOUND) {
 		kw_log_err_r(r, "cannot read the audit checkpoints");
@@ -443,6 +588,16 @@ kw_audit_start_checkpoints(struct kw_broker *b)
 	kw_log_info("audit checkpoints every %u records or %u s, key %s", b->cfg->audit_checkpoint_every,
 	    b->cfg->audit_checkpoint_interval, a->vkey_text);
 	return 0;
+}
+
+int
+kw_audit_db_open(struct kw_broker *b, struct audit_db **ret)
+{
+	if (b->audit == NULL)
+		return KW_ERR_NOT_FOUND;
+	if (b->audit->shared)
+		return audit_db_open_backend(&b->audit->be, ret);
+	return audit_db_open(b->cfg->audit_path, true, ret);
 }
 
 void

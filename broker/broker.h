@@ -201,6 +201,8 @@ int kw_audit_write(struct kw_broker *b, enum audit_kind kind, json_t *data, kw_a
     void *arg) KW_WUR;
 /* After the HSM client and the workers started: the HSM's checkpoint key, the timer. */
 int kw_audit_start_checkpoints(struct kw_broker *b) KW_WUR;
+/* A read-only view of the log (any thread): the audit tables' file, or the shared database. */
+int kw_audit_db_open(struct kw_broker *b, struct audit_db **ret) KW_WUR;
 /* GET /.well-known/keywarden-checkpoint (key: ...-checkpoint-key), text/plain or 404. */
 void kw_audit_http_checkpoint(struct kw_broker *b, struct evhttp_request *req, int key);
 /* The peer address of a request, for "client" ("unknown" when not known). */

@@ -371,6 +371,7 @@ static const struct key keys[] = {
 	{"metrics", "listen", K_CUSTOM, 0, 0, 0, 0, 0, 0},   /* custom_metrics */
 	{"metrics", "on_admin", K_CUSTOM, 0, 0, 0, 0, 0, 0},
 	{"metrics", "key_labels", K_CUSTOM, 0, 0, 0, 0, 0, 0},
+	{"audit", "lease", K_UINT, F(audit_lease), 0, 2, 300, 10, 0},
 };
 
 #define SECTION_KEYS_MAX 32   /* the top level holds 18; section_keys drops any beyond: keep headroom */
@@ -783,6 +784,8 @@ custom_audit(json_t *root, struct kw_config *c, char *eb, size_t el)
 			    "spaces or '+'");
 	if ((c->audit_origin = strdup(s)) == NULL)
 		return KW_ERR_NOMEM;
+	/* PostgreSQL without audit.path: one log in the database for every replica (docs/ha.md) */
+	c->audit_shared = c->audit_path == NULL && c->store_kind == KW_STORE_POSTGRESQL;
 	if (c->audit_path == NULL && (c->audit_path = strdup(c->store_path)) == NULL)
 		return KW_ERR_NOMEM;
 	return 0;

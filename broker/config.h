@@ -106,6 +106,8 @@ struct kw_config {
 	unsigned int audit_checkpoint_every;    /* records, default 1000 */
 	unsigned int audit_checkpoint_interval; /* seconds, default 60 */
 	char *audit_origin;           /* checkpoint origin, default "<public_url host>/audit" */
+	int audit_shared;             /* store.kind postgresql and no audit.path: the log is in the database */
+	unsigned int audit_lease;     /* seconds, default 10: the checkpoint lease (audit_shared) */
 	uint8_t config_digest[32];    /* SHA-256 of the configuration's JCS (audit "start") */
 
 	/* metrics (docs/operations.md): a listener of its own and/or the admin listener */

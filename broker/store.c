@@ -672,6 +672,32 @@ kw_store_is_shared(const struct kw_store *st)
 	return st != NULL && st->pg != NULL;
 }
 
+int
+kw_store_audit_backend(struct kw_store *st, struct audit_backend *ret)
+{
+	if (st == NULL || st->pg == NULL || ret == NULL)
+		return KW_ERR_INVALID_ARG;
+	*ret = (struct audit_backend){
+		.arg = st->pg,
+		.size = pg_ops->audit_size,
+		.records = pg_ops->audit_records,
+		.node = pg_ops->audit_node,
+		.checkpoint_add = pg_ops->audit_checkpoint_add,
+		.checkpoint = pg_ops->audit_checkpoint,
+		.list = pg_ops->audit_list,
+		.append = pg_ops->audit_append,
+	};
+	return 0;
+}
+
+int
+kw_store_audit_lease(struct kw_store *st, const char *holder, int seconds, int *ret_held)
+{
+	if (st == NULL || st->pg == NULL || holder == NULL || seconds < 0)
+		return KW_ERR_INVALID_ARG;
+	return pg_ops->audit_lease(st->pg, holder, seconds, ret_held);
+}
+
 void
 kw_store_close(struct kw_store *st)
 {

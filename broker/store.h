@@ -170,6 +170,21 @@ int kw_store_changes(struct kw_store *st, const char *repository, int64_t after,
     json_t **ret) KW_WUR;
 
 /*
+ * The audit log in the shared store (PostgreSQL only; docs/ha.md "Audit
+ * across replicas"): *ret is an audit backend on the store's pool, valid
+ * while st is open. KW_ERR_INVALID_ARG for a SQLite store.
+ */
+struct audit_backend;
+int kw_store_audit_backend(struct kw_store *st, struct audit_backend *ret) KW_WUR;
+/*
+ * The checkpoint lease: take it, or renew it when holder has it, for seconds
+ * (the database's clock); *ret_held (may be NULL) 1 when holder has it now.
+ * seconds 0: give it up when holder has it.
+ */
+int kw_store_audit_lease(struct kw_store *st, const char *holder, int seconds,
+    int *ret_held) KW_WUR;
+
+/*
  * The single-use sets shared by every broker on one PostgreSQL store (docs/ha.md):
  * spend id (1..32 bytes) of set until expiry. 0 (spent now), KW_ERR_REPLAY
  * (spent before and still live, here or at another broker), KW_ERR_EXPIRED

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "audit.h"
 #include "kw_err.h"
 #include "store.h"
 
@@ -113,6 +114,20 @@ int kw_pg_changes(struct kw_pgstore *pg, const char *repository, int64_t after, 
 int kw_pg_once(struct kw_pgstore *pg, int kind, const uint8_t *id, size_t id_len, int64_t expiry,
     int64_t now, int64_t *ret_swept) KW_WUR;
 
+/* The audit log of every replica: struct audit_backend's calls, arg = the kw_pgstore. */
+int kw_pg_audit_append(void *arg, struct audit_batch *b) KW_WUR;
+int kw_pg_audit_size(void *arg, uint64_t *ret) KW_WUR;
+int kw_pg_audit_records(void *arg, uint64_t from, uint64_t to, audit_record_fn each,
+    void *ctx) KW_WUR;
+int kw_pg_audit_node(void *arg, unsigned int level, uint64_t idx,
+    uint8_t out[static AUDIT_HASH_LEN]) KW_WUR;
+int kw_pg_audit_checkpoint_add(void *arg, uint64_t size, int64_t at, const char *note) KW_WUR;
+int kw_pg_audit_checkpoint(void *arg, enum audit_cp_query which, uint64_t size, char **ret_note,
+    int64_t *ret_at) KW_WUR;
+int kw_pg_audit_list(void *arg, const struct audit_filter *f, uint64_t start, size_t limit,
+    json_t **ret, uint64_t *ret_next) KW_WUR;
+/* Take or renew the checkpoint lease for seconds (the database's clock); seconds 0: give it up. */
+int kw_pg_audit_lease(struct kw_pgstore *pg, const char *holder, int seconds, int *ret_held) KW_WUR;
 
 /*
  * The PostgreSQL backend is the module keywarden-pg.so (libpq and what it pulls
@@ -122,7 +137,7 @@ int kw_pg_once(struct kw_pgstore *pg, int kind, const uint8_t *id, size_t id_len
  */
 #define KW_PG_MODULE_FILE "keywarden-pg.so"
 #define KW_PG_MODULE_ENTRY "kw_pg_module_v1"
-#define KW_PG_MODULE_ABI 1u
+#define KW_PG_MODULE_ABI 2u
 
 struct kw_pg_ops {
 	unsigned int abi;       /* KW_PG_MODULE_ABI */
@@ -148,6 +163,15 @@ struct kw_pg_ops {
 	int (*change_add)(struct kw_pgstore *pg, int64_t now, const char *actor, const char *action, const char *repository, const char *target, const char *outcome, const char *detail);
 	int (*changes)(struct kw_pgstore *pg, const char *repository, int64_t after, int64_t limit, json_t **ret);
 	int (*once)(struct kw_pgstore *pg, int kind, const uint8_t *id, size_t id_len, int64_t expiry, int64_t now, int64_t *ret_swept);
+	/* ABI 2: the audit log */
+	int (*audit_append)(void *arg, struct audit_batch *b);
+	int (*audit_size)(void *arg, uint64_t *ret);
+	int (*audit_records)(void *arg, uint64_t from, uint64_t to, audit_record_fn each, void *ctx);
+	int (*audit_node)(void *arg, unsigned int level, uint64_t idx, uint8_t out[static AUDIT_HASH_LEN]);
+	int (*audit_checkpoint_add)(void *arg, uint64_t size, int64_t at, const char *note);
+	int (*audit_checkpoint)(void *arg, enum audit_cp_query which, uint64_t size, char **ret_note, int64_t *ret_at);
+	int (*audit_list)(void *arg, const struct audit_filter *f, uint64_t start, size_t limit, json_t **ret, uint64_t *ret_next);
+	int (*audit_lease)(struct kw_pgstore *pg, const char *holder, int seconds, int *ret_held);
 };
 
 const struct kw_pg_ops *kw_pg_module_v1(void);

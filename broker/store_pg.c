@@ -109,6 +109,62 @@ static const char *const pg_migrations[] = {
 	" expiry BIGINT NOT NULL,"
 	" PRIMARY KEY (kind, id));"
 	"CREATE INDEX used_once_expiry ON used_once (expiry);",
+	/*
+	 * 3: the audit log of every replica (docs/ha.md "Audit across replicas"):
+	 * audit/audit_db.c's tables, append-only and dense, plus the head row
+	 * every append locks (the one order) and the checkpoint lease
+	 */
+	"CREATE TABLE audit_records ("
+	" idx BIGINT PRIMARY KEY CHECK (idx >= 0),"
+	" at BIGINT NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" repository TEXT, resource TEXT, decision TEXT,"
+	" record TEXT NOT NULL,"
+	" leaf_hash BYTEA NOT NULL CHECK (octet_length(leaf_hash) = 32));"
+	"CREATE INDEX audit_records_at ON audit_records (at);"
+	"CREATE INDEX audit_records_kind ON audit_records (kind, idx);"
+	"CREATE INDEX audit_records_repository ON audit_records (repository, idx);"
+	"CREATE FUNCTION kw_audit_dense() RETURNS trigger LANGUAGE plpgsql AS"
+	" $$ BEGIN IF NEW.idx <> (SELECT coalesce(max(idx), -1) + 1 FROM audit_records) THEN"
+	" RAISE EXCEPTION 'audit_records: not the next index' USING ERRCODE = 'P0001';"
+	" END IF; RETURN NEW; END $$;"
+	"CREATE TRIGGER audit_records_dense BEFORE INSERT ON audit_records FOR EACH ROW"
+	" EXECUTE FUNCTION kw_audit_dense();"
+	"CREATE TRIGGER audit_records_no_update BEFORE UPDATE OR DELETE ON audit_records"
+	" FOR EACH ROW EXECUTE FUNCTION kw_refuse('audit_records is append-only');"
+	"CREATE TRIGGER audit_records_no_truncate BEFORE TRUNCATE ON audit_records"
+	" FOR EACH STATEMENT EXECUTE FUNCTION kw_refuse('audit_records is append-only');"
+	"CREATE TABLE audit_nodes ("
+	" level SMALLINT NOT NULL CHECK (level BETWEEN 1 AND 63),"
+	" idx BIGINT NOT NULL CHECK (idx >= 0),"
+	" hash BYTEA NOT NULL CHECK (octet_length(hash) = 32),"
+	" PRIMARY KEY (level, idx));"
+	"CREATE TRIGGER audit_nodes_no_update BEFORE UPDATE OR DELETE ON audit_nodes"
+	" FOR EACH ROW EXECUTE FUNCTION kw_refuse('audit_nodes is append-only');"
+	"CREATE TRIGGER audit_nodes_no_truncate BEFORE TRUNCATE ON audit_nodes"
+	" FOR EACH STATEMENT EXECUTE FUNCTION kw_refuse('audit_nodes is append-only');"
+	"CREATE TABLE audit_checkpoints ("
+	" size BIGINT PRIMARY KEY CHECK (size >= 0),"
+	" at BIGINT NOT NULL,"
+	" note TEXT NOT NULL);"
+	"CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE OR DELETE ON audit_checkpoints"
+	" FOR EACH ROW EXECUTE FUNCTION kw_refuse('audit_checkpoints is append-only');"
+	"CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints"
+	" FOR EACH STATEMENT EXECUTE FUNCTION kw_refuse('audit_checkpoints is append-only');"
+	/* size, the last leaf hash and the compact range (popcount(size) roots of 32 bytes) */
+	"CREATE TABLE audit_head ("
+	" id SMALLINT PRIMARY KEY CHECK (id = 1),"
+	" size BIGINT NOT NULL CHECK (size >= 0),"
+	" last BYTEA NOT NULL CHECK (octet_length(last) = 32),"
+	" frontier BYTEA NOT NULL CHECK (octet_length(frontier) % 32 = 0));"
+	"INSERT INTO audit_head VALUES (1, 0, decode(repeat('00', 32), 'hex'), ''::bytea);"
+	"CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head"
+	" FOR EACH ROW EXECUTE FUNCTION kw_refuse('audit_head is kept');"
+	"CREATE TABLE audit_lease ("
+	" id SMALLINT PRIMARY KEY CHECK (id = 1),"
+	" holder TEXT NOT NULL,"
+	" expiry TIMESTAMPTZ NOT NULL);"
+	"INSERT INTO audit_lease VALUES (1, '', '-infinity');",
 };
 
 #define PG_SCHEMA_VERSION ((int64_t)KW_ARRAY_SIZE(pg_migrations))
@@ -148,6 +204,21 @@ enum pg_stmt {
 	S_CHANGES,
 	S_ONCE_SPEND,
 	S_ONCE_SWEEP,
+	S_AUDIT_HEAD_LOCK,
+	S_AUDIT_INSERT,
+	S_AUDIT_NODE_INSERT,
+	S_AUDIT_HEAD_SET,
+	S_AUDIT_SIZE,
+	S_AUDIT_RECORDS,
+	S_AUDIT_LEAF,
+	S_AUDIT_NODE,
+	S_AUDIT_CP_ADD,
+	S_AUDIT_CP_LATEST,
+	S_AUDIT_CP_COVERING,
+	S_AUDIT_CP_FIRST,
+	S_AUDIT_LIST,
+	S_AUDIT_LEASE,
+	S_AUDIT_LEASE_DROP,
 	S__COUNT
 };
 
@@ -229,6 +300,39 @@ static const char *const pg_sql[S__COUNT] = {
 	    " SET expiry = EXCLUDED.expiry WHERE u.expiry < $4::bigint RETURNING 1",
 	[S_ONCE_SWEEP] = "DELETE FROM used_once WHERE ctid = ANY (ARRAY(SELECT ctid FROM used_once"
 	    " WHERE expiry < $1::bigint LIMIT $2::integer))",
+	/* every append takes this row lock first: one order across replicas */
+	[S_AUDIT_HEAD_LOCK] = "SELECT size, encode(last, 'hex'), encode(frontier, 'hex')"
+	    " FROM audit_head WHERE id = 1 FOR UPDATE",
+	[S_AUDIT_INSERT] = "INSERT INTO audit_records (idx, at, kind, repository, resource, decision,"
+	    " record, leaf_hash) VALUES ($1::bigint, $2::bigint, $3::text, $4::text, $5::text,"
+	    " $6::text, $7::text, decode($8::text, 'hex'))",
+	[S_AUDIT_NODE_INSERT] = "INSERT INTO audit_nodes (level, idx, hash) VALUES ($1::smallint,"
+	    " $2::bigint, decode($3::text, 'hex'))",
+	[S_AUDIT_HEAD_SET] = "UPDATE audit_head SET size = $1::bigint, last = decode($2::text, 'hex'),"
+	    " frontier = decode($3::text, 'hex') WHERE id = 1",
+	[S_AUDIT_SIZE] = "SELECT size FROM audit_head WHERE id = 1",
+	[S_AUDIT_RECORDS] = "SELECT idx, record FROM audit_records WHERE idx >= $1::bigint"
+	    " AND idx < $2::bigint ORDER BY idx LIMIT 1000",
+	[S_AUDIT_LEAF] = "SELECT encode(leaf_hash, 'hex') FROM audit_records WHERE idx = $1::bigint",
+	[S_AUDIT_NODE] = "SELECT encode(hash, 'hex') FROM audit_nodes WHERE level = $1::smallint"
+	    " AND idx = $2::bigint",
+	[S_AUDIT_CP_ADD] = "INSERT INTO audit_checkpoints (size, at, note) SELECT $1::bigint,"
+	    " $2::bigint, $3::text FROM audit_head WHERE id = 1 AND size >= $1::bigint",
+	[S_AUDIT_CP_LATEST] = "SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1",
+	[S_AUDIT_CP_COVERING] = "SELECT note FROM audit_checkpoints WHERE size >= $1::bigint"
+	    " ORDER BY size LIMIT 1",
+	[S_AUDIT_CP_FIRST] = "SELECT min(at) FROM audit_checkpoints",
+	[S_AUDIT_LIST] = "SELECT idx, record FROM audit_records WHERE idx >= $1::bigint"
+	    " AND ($2::bigint IS NULL OR at >= $2::bigint) AND ($3::bigint IS NULL OR at < $3::bigint)"
+	    " AND ($4::text IS NULL OR repository = $4::text) AND ($5::text IS NULL OR"
+	    " resource = $5::text) AND ($6::text IS NULL OR kind = $6::text)"
+	    " AND ($7::text IS NULL OR decision = $7::text) ORDER BY idx LIMIT $8::bigint",
+	/* the database's clock decides: the replicas' clocks may differ */
+	[S_AUDIT_LEASE] = "UPDATE audit_lease SET holder = $1::text, expiry = clock_timestamp() +"
+	    " make_interval(secs => $2::integer) WHERE id = 1 AND (holder = $1::text OR"
+	    " expiry < clock_timestamp()) RETURNING 1",
+	[S_AUDIT_LEASE_DROP] = "UPDATE audit_lease SET expiry = '-infinity' WHERE id = 1"
+	    " AND holder = $1::text",
 };
 
 struct pg_conn {
@@ -1369,4 +1473,374 @@ kw_pg_once(struct kw_pgstore *pg, int kind, const uint8_t *id, size_t id_len, in
 	if (ret_swept != NULL)
 		*ret_swept = a.swept;
 	return r;
+}
+
+/* ---- the audit log of every replica (audit.h's struct audit_backend) ---- */
+
+/* 32 bytes from the hex text column col of row 0; KW_ERR_NOT_FOUND without a row. */
+static int
+hash_col(const PGresult *res, int col, uint8_t out[static AUDIT_HASH_LEN])
+{
+	if (PQntuples(res) < 1 || PQgetisnull(res, 0, col))
+		return KW_ERR_NOT_FOUND;
+	return kw_hex_decode(PQgetvalue(res, 0, col), out, AUDIT_HASH_LEN) == 0 ? 0 :
+	    KW_ERR_INVALID_FORMAT;
+}
+
+static int
+hex_param(const uint8_t *in, size_t n, char **ret)
+{
+	if (n == 0)
+		return (*ret = strdup("")) == NULL ? KW_ERR_NOMEM : 0;
+	return kw_hex_encode(in, n, ret);
+}
+
+/* The head under the row lock: size, the last leaf hash and the compact range. */
+static int
+audit_head_lock(struct pg_conn *pc, struct audit_frontier *f, uint8_t last[static AUDIT_HASH_LEN])
+{
+	PGresult *res = NULL;
+	const char *fr;
+	int64_t size = 0;
+	size_t n;
+	int r;
+
+	if ((r = q_run(pc, S_AUDIT_HEAD_LOCK, P0, &res)) != 0)
+		return r;
+	if (PQntuples(res) != 1 || parse_i64(PQgetvalue(res, 0, 0), &size) != 0 || size < 0 ||
+	    (r = hash_col(res, 1, last)) != 0) {
+		r = r != 0 ? r : KW_ERR_INVALID_FORMAT;
+		goto out;
+	}
+	memset(f, 0, sizeof(*f));
+	f->size = (uint64_t)size;
+	fr = PQgetvalue(res, 0, 2);
+	n = strlen(fr) / (2 * AUDIT_HASH_LEN);
+	if (strlen(fr) != n * 2 * AUDIT_HASH_LEN || n != (size_t)__builtin_popcountll(f->size)) {
+		r = KW_ERR_INVALID_FORMAT;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char h[2 * AUDIT_HASH_LEN + 1];
+
+		memcpy(h, fr + i * 2 * AUDIT_HASH_LEN, 2 * AUDIT_HASH_LEN);
+		h[2 * AUDIT_HASH_LEN] = '\0';
+		if (kw_hex_decode(h, f->hash[i], AUDIT_HASH_LEN) != 0) {
+			r = KW_ERR_INVALID_FORMAT;
+			goto out;
+		}
+	}
+	f->n = (unsigned int)n;
+	r = 0;
+out:
+	PQclear(res);
+	return r;
+}
+
+static int
+audit_append_fn(struct pg_conn *pc, void *arg)
+{
+	struct audit_batch *b = arg;
+	char *hex = NULL, *fr = NULL;
+	int r;
+
+	if ((r = audit_head_lock(pc, &b->head, b->last)) != 0 || (r = b->build(b)) != 0)
+		return r;
+	for (size_t i = 0; i < b->nrows && r == 0; i++) {
+		const struct audit_batch_row *row = &b->rows[i];
+
+		if ((r = hex_param(row->leaf, AUDIT_HASH_LEN, &hex)) != 0)
+			break;
+		r = q_exec(pc, S_AUDIT_INSERT, P(QI((int64_t)row->index), QI(row->at), QT(row->kind),
+		    QT(row->repository), QT(row->resource), QT(row->decision), QT(row->record),
+		    QT(hex)));
+		free(hex);
+		hex = NULL;
+	}
+	for (size_t i = 0; i < b->nnodes && r == 0; i++) {
+		const struct audit_batch_node *nd = &b->nodes[i];
+
+		if ((r = hex_param(nd->hash, AUDIT_HASH_LEN, &hex)) != 0)
+			break;
+		r = q_exec(pc, S_AUDIT_NODE_INSERT, P(QI(nd->level), QI((int64_t)nd->idx), QT(hex)));
+		free(hex);
+		hex = NULL;
+	}
+	if (r == 0 && (r = hex_param(b->last, AUDIT_HASH_LEN, &hex)) == 0 &&
+	    (r = hex_param(&b->head.hash[0][0], (size_t)b->head.n * AUDIT_HASH_LEN, &fr)) == 0)
+		r = q_exec(pc, S_AUDIT_HEAD_SET, P(QI((int64_t)b->head.size), QT(hex), QT(fr)));
+	free(hex);
+	free(fr);
+	return r;
+}
+
+int
+kw_pg_audit_append(void *arg, struct audit_batch *b)
+{
+	/* READ COMMITTED: after waiting for the head's row lock, FOR UPDATE reads its newest version */
+	return pg_call(arg, TX_LOCKED, audit_append_fn, b);
+}
+
+static int
+audit_size_fn(struct pg_conn *pc, void *arg)
+{
+	return q_int(pc, arg, S_AUDIT_SIZE, P0);
+}
+
+int
+kw_pg_audit_size(void *arg, uint64_t *ret)
+{
+	int64_t v = 0;
+	int r;
+
+	if ((r = pg_call(arg, TX_NONE, audit_size_fn, &v)) != 0)
+		return r;
+	if (v < 0)
+		return KW_ERR_INVALID_FORMAT;
+	*ret = (uint64_t)v;
+	return 0;
+}
+
+struct audit_q {
+	uint64_t from, to;
+	unsigned int level;
+	audit_record_fn each;
+	void *ctx;
+	uint8_t *out;
+	const struct audit_filter *f;
+	size_t limit;
+	int64_t size, at;
+	const char *note;
+	enum audit_cp_query q;
+	json_t *arr;
+	uint64_t next;
+	char *ret_note;
+};
+
+static int
+i64_of(uint64_t v, int64_t *ret)
+{
+	if (v > (uint64_t)INT64_MAX)
+		return KW_ERR_INVALID_ARG;
+	*ret = (int64_t)v;
+	return 0;
+}
+
+static int
+audit_records_fn(struct pg_conn *pc, void *arg)
+{
+	struct audit_q *q = arg;
+	PGresult *res = NULL;
+	int64_t from, to;
+	int r;
+
+	if (i64_of(q->from, &from) != 0 || i64_of(q->to, &to) != 0)
+		return KW_ERR_INVALID_ARG;
+	if ((r = q_run(pc, S_AUDIT_RECORDS, P(QI(from), QI(to)), &res)) != 0)
+		return r;
+	for (int i = 0; r == 0 && i < PQntuples(res); i++) {
+		int64_t idx = 0;
+
+		if ((r = parse_i64(PQgetvalue(res, i, 0), &idx)) != 0 || idx < 0)
+			r = KW_ERR_INVALID_FORMAT;
+		else
+			r = q->each(q->ctx, (uint64_t)idx, PQgetvalue(res, i, 1),
+			    (size_t)PQgetlength(res, i, 1));
+	}
+	PQclear(res);
+	return r;
+}
+
+int
+kw_pg_audit_records(void *arg, uint64_t from, uint64_t to, audit_record_fn each, void *ctx)
+{
+	struct audit_q q = { .from = from, .to = to, .each = each, .ctx = ctx };
+
+	return pg_call(arg, TX_NONE, audit_records_fn, &q);
+}
+
+static int
+audit_node_fn(struct pg_conn *pc, void *arg)
+{
+	struct audit_q *q = arg;
+	PGresult *res = NULL;
+	int64_t idx;
+	int r;
+
+	if (i64_of(q->from, &idx) != 0)
+		return KW_ERR_NOT_FOUND;
+	r = q->level == 0 ? q_run(pc, S_AUDIT_LEAF, P(QI(idx)), &res) :
+	    q_run(pc, S_AUDIT_NODE, P(QI(q->level), QI(idx)), &res);
+	if (r != 0)
+		return r;
+	r = hash_col(res, 0, q->out);
+	PQclear(res);
+	return r;
+}
+
+int
+kw_pg_audit_node(void *arg, unsigned int level, uint64_t idx, uint8_t out[static AUDIT_HASH_LEN])
+{
+	struct audit_q q = { .from = idx, .level = level, .out = out };
+
+	return pg_call(arg, TX_NONE, audit_node_fn, &q);
+}
+
+static int
+audit_cp_add_fn(struct pg_conn *pc, void *arg)
+{
+	struct audit_q *q = arg;
+	PGresult *res = NULL;
+	int r;
+
+	if ((r = q_run(pc, S_AUDIT_CP_ADD, P(QI(q->size), QI(q->at), QT(q->note)), &res)) != 0)
+		return r;
+	r = strcmp(PQcmdTuples(res), "1") == 0 ? 0 : KW_ERR_INVALID_ARG;    /* past the head */
+	PQclear(res);
+	return r;
+}
+
+int
+kw_pg_audit_checkpoint_add(void *arg, uint64_t size, int64_t at, const char *note)
+{
+	struct audit_q q = { .at = at, .note = note };
+
+	if (i64_of(size, &q.size) != 0)
+		return KW_ERR_INVALID_ARG;
+	return pg_call(arg, TX_NONE, audit_cp_add_fn, &q);
+}
+
+static int
+audit_cp_fn(struct pg_conn *pc, void *arg)
+{
+	struct audit_q *q = arg;
+	PGresult *res = NULL;
+	int r;
+
+	if (q->q == AUDIT_CP_FIRST_AT)
+		return q_int(pc, &q->at, S_AUDIT_CP_FIRST, P0);
+	r = q->q == AUDIT_CP_LATEST ? q_run(pc, S_AUDIT_CP_LATEST, P0, &res) :
+	    q_run(pc, S_AUDIT_CP_COVERING, P(QI(q->size)), &res);
+	if (r != 0)
+		return r;
+	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
+		r = KW_ERR_NOT_FOUND;
+	else if ((q->ret_note = strdup(PQgetvalue(res, 0, 0))) == NULL)
+		r = KW_ERR_NOMEM;
+	PQclear(res);
+	return r;
+}
+
+int
+kw_pg_audit_checkpoint(void *arg, enum audit_cp_query which, uint64_t size, char **ret_note,
+    int64_t *ret_at)
+{
+	struct audit_q q = { .q = which };
+	int r;
+
+	if (i64_of(size, &q.size) != 0 || (which == AUDIT_CP_FIRST_AT ? ret_at == NULL :
+	    ret_note == NULL))
+		return KW_ERR_INVALID_ARG;
+	if ((r = pg_call(arg, TX_NONE, audit_cp_fn, &q)) != 0) {
+		free(q.ret_note);
+		return r;
+	}
+	if (which == AUDIT_CP_FIRST_AT)
+		*ret_at = q.at;
+	else
+		*ret_note = q.ret_note;    /* transferred */
+	return 0;
+}
+
+static int
+audit_list_fn(struct pg_conn *pc, void *arg)
+{
+	struct audit_q *q = arg;
+	const struct audit_filter *f = q->f;
+	char since[24], until[24];
+	PGresult *res = NULL;
+	int64_t start;
+	int r;
+
+	if (i64_of(q->from, &start) != 0)
+		return KW_ERR_INVALID_ARG;
+	snprintf(since, sizeof(since), "%lld", (long long)f->since);
+	snprintf(until, sizeof(until), "%lld", (long long)f->until);
+	if ((r = q_run(pc, S_AUDIT_LIST, P(QI(start), QT(f->since >= 0 ? since : NULL),
+	    QT(f->until >= 0 ? until : NULL), QT(f->repository), QT(f->resource), QT(f->kind),
+	    QT(f->decision), QI((int64_t)q->limit)), &res)) != 0)
+		return r;
+	json_decref(q->arr);    /* a retried call starts over */
+	q->next = 0;
+	if ((q->arr = json_array()) == NULL)
+		r = KW_ERR_NOMEM;
+	for (int i = 0; r == 0 && i < PQntuples(res); i++) {
+		int64_t idx = 0;
+		json_t *rec;
+
+		if (parse_i64(PQgetvalue(res, i, 0), &idx) != 0 || idx < 0 ||
+		    PQgetlength(res, i, 1) > AUDIT_RECORD_MAX ||
+		    (rec = json_loadb(PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1),
+		    JSON_REJECT_DUPLICATES, NULL)) == NULL)
+			r = KW_ERR_INVALID_FORMAT;
+		else if (json_array_append_new(q->arr, rec) != 0)
+			r = KW_ERR_NOMEM;
+		else
+			q->next = (uint64_t)idx + 1;
+	}
+	PQclear(res);
+	return r;
+}
+
+int
+kw_pg_audit_list(void *arg, const struct audit_filter *f, uint64_t start, size_t limit,
+    json_t **ret, uint64_t *ret_next)
+{
+	struct audit_q q = { .f = f, .from = start, .limit = limit };
+	int r;
+
+	if ((r = pg_call(arg, TX_NONE, audit_list_fn, &q)) != 0) {
+		json_decref(q.arr);
+		return r;
+	}
+	*ret_next = json_array_size(q.arr) == limit ? q.next : 0;
+	*ret = q.arr;    /* transferred */
+	return 0;
+}
+
+struct lease_arg {
+	const char *holder;
+	int seconds;
+	int held;
+};
+
+static int
+audit_lease_fn(struct pg_conn *pc, void *arg)
+{
+	struct lease_arg *a = arg;
+	PGresult *res = NULL;
+	int r;
+
+	if (a->seconds <= 0)
+		return q_exec(pc, S_AUDIT_LEASE_DROP, P(QT(a->holder)));
+	if ((r = q_run(pc, S_AUDIT_LEASE, P(QT(a->holder), QI(a->seconds)), &res)) != 0)
+		return r;
+	a->held = PQntuples(res) == 1;
+	PQclear(res);
+	return 0;
+}
+
+int
+kw_pg_audit_lease(struct kw_pgstore *pg, const char *holder, int seconds, int *ret_held)
+{
+	struct lease_arg a = { .holder = holder, .seconds = seconds };
+	int r;
+
+	if (holder == NULL || *holder == '\0' || seconds > 3600)
+		return KW_ERR_INVALID_ARG;
+	if ((r = pg_call(pg, TX_NONE, audit_lease_fn, &a)) != 0)
+		return r;
+	if (ret_held != NULL)
+		*ret_held = a.held;
+	return 0;
 }

@@ -30,6 +30,14 @@ kw_pg_module_v1(void)
 		.change_add = kw_pg_change_add,
 		.changes = kw_pg_changes,
 		.once = kw_pg_once,
+		.audit_append = kw_pg_audit_append,
+		.audit_size = kw_pg_audit_size,
+		.audit_records = kw_pg_audit_records,
+		.audit_node = kw_pg_audit_node,
+		.audit_checkpoint_add = kw_pg_audit_checkpoint_add,
+		.audit_checkpoint = kw_pg_audit_checkpoint,
+		.audit_list = kw_pg_audit_list,
+		.audit_lease = kw_pg_audit_lease,
 	};
 
 	return &ops;

@@ -49,9 +49,17 @@ run_suite() {
 	fi
 	ninja -C "$dir" >"$dir.build.log" 2>&1 || { tail -n 60 "$dir.build.log"; exit 1; }
 	echo "==> [$name] meson test"
-	if meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 2 \
+	# KW_TEST_SETUP=pg: also the PostgreSQL variants (suite integration-pg;
+	# scripts/test-pg.sh runs them on their own, .ci/run does after this script)
+	# (meson names the log after a --setup given)
+	set -- --setup default; log="$dir/meson-logs/testlog-default.json"
+	if [ -n "${KW_TEST_SETUP:-}" ]; then
+		set -- --setup "$KW_TEST_SETUP"; log="$dir/meson-logs/testlog-$KW_TEST_SETUP.json"
+	fi
+	rm -f "$log"
+	if meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 2 "$@" \
 		--timeout-multiplier "${KW_TIMEOUT_MULTIPLIER:-1}"; then :; else status=1; fi
-	counts=$(/usr/bin/python3 - "$dir/meson-logs/testlog.json" <<'PY'
+	counts=$(/usr/bin/python3 - "$log" <<'PY'
 import json, sys
 p = f = 0
 for line in open(sys.argv[1]):
@@ -69,6 +77,8 @@ PY
 	total_fail=$((total_fail + $2))
 }
 
+# the integration tests against PostgreSQL are not in the default run (time):
+# scripts/test-pg.sh runs them in this build (KW_TEST_SETUP=pg here adds them)
 run_suite "gcc hardened -Werror" "$top/build-test" --buildtype=release -Dwerror=true \
 	-Dintegration=enabled
 if [ "${KW_SKIP_SANITIZERS:-0}" != 1 ]; then

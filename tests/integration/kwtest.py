@@ -623,3 +623,44 @@ def run_tests(b, tests, setup=None, log_tail=5000):
         b.cleanup()
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
+
+
+def run_group(ctx, tests, brokers, start, extra_log=None, killed=lambda x: False):
+    """run_tests for several brokers: start(), then test(ctx) for each test with its time,
+    then stop every broker of brokers() ((name, Broker or None) pairs) and clean up. A broker
+    exit other than 0 fails, unless killed(broker) (a kill -9 the test made). extra_log():
+    more to print after the brokers' logs when something failed."""
+    import traceback
+    passed = failed = 0
+    try:
+        start()
+        for t in tests:
+            t0 = time.time()
+            try:
+                t(ctx)
+                passed += 1
+                print("ok   %s (%.1f s)" % (t.__name__, time.time() - t0))
+            except Exception:
+                failed += 1
+                print("FAIL %s" % t.__name__)
+                traceback.print_exc()
+        for _, x in brokers():
+            rc = x.stop() if x is not None else None
+            if rc not in (0, None) and not (rc == -9 and killed(x)):
+                failed += 1
+                print("FAIL broker exit status %r" % rc)
+    except Exception:
+        failed += 1
+        traceback.print_exc()
+    finally:
+        if failed:
+            for n, x in brokers():
+                if x is not None:
+                    print("--- broker %s log (tail) ---\n%s" % (n, x.log()[-4000:]))
+            if extra_log is not None:
+                print(extra_log())
+        for _, x in brokers():
+            if x is not None:
+                x.cleanup()
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0

@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "audit.h"
 #include "kw_json.h"
 #include "kw_name.h"
 #include "store.h"
@@ -1217,9 +1218,9 @@ test_pg_migrations(void)
 	}
 	/* PostgreSQL's schema 2 adds the shared single-use sets */
 	CU_ASSERT_STRING_EQUAL(raw_text_of("migrate", "SELECT string_agg(version::text, ',' ORDER BY"
-	    " version) FROM schema_migrations"), "1,2");
+	    " version) FROM schema_migrations"), "1,2,3");
 	CU_ASSERT_EQUAL(kw_store_schema_version(o[0].st, &v), 0);
-	CU_ASSERT_EQUAL(v, 2);
+	CU_ASSERT_EQUAL(v, 3);
 	CU_ASSERT_STRING_EQUAL(raw_text_of("migrate", "SELECT relpersistence FROM pg_class"
 	    " WHERE relname = 'used_once'"), "u");
 	make_key(o[1].st, "r", "t", "g");
@@ -1428,6 +1429,181 @@ test_pg_once(void)
 	kw_store_close(a);
 }
 
+/* ---- the audit log of every replica (docs/ha.md "Audit across replicas") ---- */
+
+#define AW_WRITERS 2          /* brokers: each its own pool and writer */
+#define AW_PRODUCERS 4        /* per writer */
+
+struct aw_producer {
+	struct audit_writer *w;
+	int writer, id, n, r;
+};
+
+static void *
+aw_thread(void *arg)
+{
+	struct aw_producer *x = arg;
+
+	for (int i = 0; i < x->n && x->r == 0; i++) {
+		json_t *d = json_pack("{s:s, s:s, s:s}", "actor", x->writer ? "b" : "a", "action",
+		    "t", "outcome", "ok");
+
+		x->r = audit_writer_append_wait(x->w, AUDIT_KIND_ADMIN_CHANGE, T0 + i, d, NULL);
+		json_decref(d);
+	}
+	return NULL;
+}
+
+static double
+aw_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Append with writers writers x AW_PRODUCERS producers, n records each: records per second. */
+static double
+aw_run(struct audit_writer **w, int writers, int n)
+{
+	struct aw_producer x[AW_WRITERS * AW_PRODUCERS];
+	pthread_t t[AW_WRITERS * AW_PRODUCERS];
+	int k = writers * AW_PRODUCERS;
+	double t0 = aw_now();
+
+	for (int i = 0; i < k; i++) {
+		x[i] = (struct aw_producer){ .w = w[i % writers], .writer = i % writers, .id = i, .n = n };
+		CU_ASSERT_FATAL(pthread_create(&t[i], NULL, aw_thread, &x[i]) == 0);
+	}
+	for (int i = 0; i < k; i++) {
+		pthread_join(t[i], NULL);
+		CU_ASSERT_EQUAL(x[i].r, 0);
+	}
+	return (double)(k * n) / (aw_now() - t0);
+}
+
+struct aw_lines {
+	char *buf;
+	size_t len;
+};
+
+/*
+ * Two writers on separate pools (two brokers) append at once: one dense log,
+ * each record chained to its predecessor whichever writer wrote it, the
+ * subtree roots both wrote give the tree of the records; measured against
+ * one writer. The tables refuse edits; the lease goes to one holder at a time.
+ */
+static void
+test_pg_audit_two_writers(void)
+{
+	struct kw_store *st[AW_WRITERS] = { open_fresh("audit"), NULL };
+	struct audit_writer *w[AW_WRITERS] = { NULL };
+	struct audit_backend be[AW_WRITERS];
+	struct audit_db *db = NULL;
+	struct audit_nodes src;
+	uint8_t (*leaves)[AUDIT_HASH_LEN] = NULL, root_db[AUDIT_HASH_LEN], root_mem[AUDIT_HASH_LEN];
+	uint8_t prev[AUDIT_HASH_LEN] = { 0 };
+	struct aw_lines ex = { NULL, 0 };
+	uint64_t size = 0, n_a = 0, n_b = 0;
+	double one, two;
+	int held = -1, per = 100, total;
+	FILE *f;
+	char err[256];
+
+	CU_ASSERT_FATAL(kw_store_open_pg(pg_info("audit"), 4, &st[1]) == 0);
+	CU_ASSERT_EQUAL(kw_store_audit_backend(NULL, &be[0]), KW_ERR_INVALID_ARG);
+	for (int i = 0; i < AW_WRITERS; i++) {
+		CU_ASSERT_FATAL(kw_store_audit_backend(st[i], &be[i]) == 0);
+		CU_ASSERT_FATAL(audit_writer_open_backend(&be[i], NULL, &w[i]) == 0);
+	}
+	one = aw_run(w, 1, per);
+	two = aw_run(w, AW_WRITERS, per);
+	total = (1 + AW_WRITERS) * AW_PRODUCERS * per;
+	printf("\n    audit appends on PostgreSQL (Unix socket), %d producers per writer, each waiting"
+	    " for its commit: one writer %.0f/s, %d writers at once %.0f/s ", AW_PRODUCERS, one,
+	    AW_WRITERS, two);
+	for (int i = 0; i < AW_WRITERS; i++)
+		audit_writer_close(w[i]);
+	CU_ASSERT_FATAL(audit_db_open_backend(&be[1], &db) == 0);
+	CU_ASSERT_EQUAL(audit_db_size(db, &size), 0);
+	CU_ASSERT_EQUAL_FATAL(size, (uint64_t)total);
+	CU_ASSERT_FATAL((f = open_memstream(&ex.buf, &ex.len)) != NULL);
+	CU_ASSERT_EQUAL(audit_db_export(db, 0, size, f), 0);
+	fclose(f);
+	CU_ASSERT_FATAL((leaves = calloc(size, sizeof(*leaves))) != NULL);
+	{
+		char *line = ex.buf, *nl;
+		uint64_t i = 0;
+
+		for (; i < size && (nl = memchr(line, '\n', ex.len - (size_t)(line - ex.buf))) != NULL;
+		    i++, line = nl + 1) {
+			struct audit_record rec;
+
+			CU_ASSERT_FATAL(audit_record_decode(line, (size_t)(nl - line), &rec) == 0);
+			CU_ASSERT_EQUAL(rec.index, i);
+			CU_ASSERT(memcmp(rec.prev, prev, AUDIT_HASH_LEN) == 0);
+			if (strcmp(json_string_value(json_object_get(rec.data, "actor")), "a") == 0)
+				n_a++;
+			else
+				n_b++;
+			audit_record_clear(&rec);
+			CU_ASSERT_FATAL(audit_leaf_hash(line, (size_t)(nl - line), leaves[i]) == 0);
+			memcpy(prev, leaves[i], AUDIT_HASH_LEN);
+		}
+		CU_ASSERT_EQUAL(i, size);
+	}
+	CU_ASSERT_EQUAL(n_a, (uint64_t)(2 * AW_PRODUCERS * per));
+	CU_ASSERT_EQUAL(n_b, (uint64_t)(AW_PRODUCERS * per));
+	audit_nodes_from_mem(&(struct audit_mem_nodes){ .leaves = (const uint8_t (*)[AUDIT_HASH_LEN])leaves,
+	    .n = size }, &src);
+	CU_ASSERT_EQUAL(audit_tree_root(&src, size, root_mem), 0);
+	CU_ASSERT_EQUAL(audit_db_root(db, size, root_db), 0);
+	CU_ASSERT(memcmp(root_mem, root_db, AUDIT_HASH_LEN) == 0);
+	CU_ASSERT_EQUAL(audit_db_root(db, 777, root_db), 0);
+	CU_ASSERT_EQUAL(audit_tree_root(&src, 777, root_mem), 0);
+	CU_ASSERT(memcmp(root_mem, root_db, AUDIT_HASH_LEN) == 0);
+	/* checkpoints: stored once per size, never past the head */
+	CU_ASSERT_EQUAL(audit_db_checkpoint_add(db, 10, T0, "note 10\n"), 0);
+	CU_ASSERT_EQUAL(audit_db_checkpoint_add(db, 10, T0, "other\n"), KW_ERR_EXISTS);
+	CU_ASSERT_EQUAL(audit_db_checkpoint_add(db, size + 1, T0, "x\n"), KW_ERR_INVALID_ARG);
+	{
+		char *note = NULL;
+
+		CU_ASSERT_EQUAL(audit_db_checkpoint_covering(db, 3, &note), 0);
+		CU_ASSERT_STRING_EQUAL(note != NULL ? note : "", "note 10\n");
+		free(note);
+	}
+	audit_db_close(db);
+	/* append-only, whoever asks */
+	CU_ASSERT_EQUAL(raw_exec_of("audit", "UPDATE audit_records SET at = 0 WHERE idx = 1", err,
+	    sizeof(err)), 1);
+	CU_ASSERT_EQUAL(raw_exec_of("audit", "DELETE FROM audit_nodes", err, sizeof(err)), 1);
+	CU_ASSERT_EQUAL(raw_exec_of("audit", "INSERT INTO audit_records VALUES (999999, 0, 'x',"
+	    " NULL, NULL, NULL, 'x', decode(repeat('00', 32), 'hex'))", err, sizeof(err)), 1);
+	/* the lease: one holder until it expires or gives it up */
+	CU_ASSERT_EQUAL(kw_store_audit_lease(st[0], "a", 30, &held), 0);
+	CU_ASSERT_EQUAL(held, 1);
+	CU_ASSERT_EQUAL(kw_store_audit_lease(st[1], "b", 30, &held), 0);
+	CU_ASSERT_EQUAL(held, 0);
+	CU_ASSERT_EQUAL(kw_store_audit_lease(st[0], "a", 30, &held), 0);
+	CU_ASSERT_EQUAL(held, 1);
+	CU_ASSERT_EQUAL(kw_store_audit_lease(st[1], "b", 0, NULL), 0);    /* not b's to give */
+	CU_ASSERT_EQUAL(kw_store_audit_lease(st[1], "b", 30, &held), 0);
+	CU_ASSERT_EQUAL(held, 0);
+	CU_ASSERT_EQUAL(kw_store_audit_lease(st[0], "a", 0, NULL), 0);
+	CU_ASSERT_EQUAL(kw_store_audit_lease(st[1], "b", 30, &held), 0);
+	CU_ASSERT_EQUAL(held, 1);
+	CU_ASSERT_EQUAL(raw_exec_of("audit", "UPDATE audit_lease SET expiry = clock_timestamp() -"
+	    " interval '1 second'", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(kw_store_audit_lease(st[0], "a", 30, &held), 0);
+	CU_ASSERT_EQUAL(held, 1);    /* expired: taken over */
+	free(leaves);
+	free(ex.buf);
+	for (int i = 0; i < AW_WRITERS; i++)
+		kw_store_close(st[i]);
+}
+
 int
 main(void)
 {
@@ -1460,6 +1636,7 @@ main(void)
 		CU_add_test(s, "concurrent writers on separate pools", test_pg_concurrent_writers);
 		CU_add_test(s, "reconnect after the server dropped connections", test_pg_reconnect);
 		CU_add_test(s, "shared single-use sets", test_pg_once);
+		CU_add_test(s, "one audit log from two writers", test_pg_audit_two_writers);
 		return test_end(0);
 	}
 	CU_add_test(s, "migrations idempotent, file mode", test_migrations);
