@@ -5,6 +5,7 @@
 #include <event2/http.h>
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "kw_err.h"
 #include "metrics.h"
