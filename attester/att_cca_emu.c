@@ -269,10 +269,61 @@ emu_point(EVP_PKEY *k, uint8_t out[static EMU_POINT_LEN])
 	return 0;
 }
 
-static int
-emu_realm_claims(EVP_PKEY *rak, const struct att_cca_emu_opts *o, size_t dlen, cbor_item_t **ret)
+/* -1 - v for a small negative v (COSE labels and values). */
+static cbor_item_t *
+emu_neg(int v)
 {
-	uint8_t point[EMU_POINT_LEN];
+	return cbor_build_negint8((uint8_t)(-1 - v));
+}
+
+/*
+ * The RAK as a COSE_Key (RFC 9052 §7, RFC 9053 §7.1.1), the encoding of the
+ * realm#1.0.0 profile: {1: 2 (EC2), 3: -35 (ES384), -1: 2 (P-384), -2: x, -3: y}.
+ */
+static int
+emu_cose_key(const uint8_t point[static EMU_POINT_LEN], uint8_t **ret, size_t *ret_len)
+{
+	cbor_item_t *k = cbor_new_definite_map(5);
+	int r;
+
+	if ((r = emu_put(k, emu_uint(1), emu_uint(2))) != 0 || (r = emu_put(k, emu_uint(3), emu_neg(-35))) != 0 ||
+	    (r = emu_put(k, emu_neg(-1), emu_uint(2))) != 0 ||
+	    (r = emu_put(k, emu_neg(-2), cbor_build_bytestring(point + 1, 48))) != 0 ||
+	    (r = emu_put(k, emu_neg(-3), cbor_build_bytestring(point + 1 + 48, 48))) != 0) {
+		if (k != NULL)
+			cbor_decref(&k);
+		return r;
+	}
+	return emu_encode(k, ret, ret_len);
+}
+
+/* Claim 44237's bytes for o: a COSE_Key, the raw point, or o->rak_claim (free()). */
+static int
+emu_rak_claim(const uint8_t point[static EMU_POINT_LEN], const struct att_cca_emu_opts *o, uint8_t **ret,
+    size_t *ret_len)
+{
+	const uint8_t *p = point;
+	size_t n = EMU_POINT_LEN;
+	uint8_t *buf;
+
+	if (o->rak_claim == NULL && !o->rak_raw_point)
+		return emu_cose_key(point, ret, ret_len);
+	if (o->rak_claim != NULL) {
+		p = o->rak_claim;
+		n = o->rak_claim_len;
+	}
+	if (n == 0 || (buf = malloc(n)) == NULL)
+		return n == 0 ? KW_ERR_INVALID_ARG : KW_ERR_NOMEM;
+	memcpy(buf, p, n);
+	*ret = buf;
+	*ret_len = n;
+	return 0;
+}
+
+static int
+emu_realm_claims(const uint8_t *rak_claim, size_t rak_claim_len, const struct att_cca_emu_opts *o, size_t dlen,
+    cbor_item_t **ret)
+{
 	cbor_item_t *m = cbor_new_definite_map(8), *rems = cbor_new_definite_array(4);
 	int r = KW_ERR_NOMEM, ok = m != NULL && rems != NULL;
 
@@ -285,13 +336,11 @@ emu_realm_claims(EVP_PKEY *rak, const struct att_cca_emu_opts *o, size_t dlen, c
 	}
 	if (!ok)
 		goto out;
-	if ((r = emu_point(rak, point)) != 0)
-		goto out;
 	if ((r = emu_put_text(m, 265, "tag:arm.com,2023:realm#1.0.0")) != 0 ||
 	    (r = emu_put_bytes(m, 10, o->challenge, sizeof(o->challenge))) != 0 ||
 	    (r = emu_put_bytes(m, 44235, o->personalization, sizeof(o->personalization))) != 0 ||
 	    (r = emu_put_text(m, 44236, o->realm_hash_alg)) != 0 ||
-	    (r = emu_put_bytes(m, 44237, point, sizeof(point))) != 0 ||
+	    (r = emu_put_bytes(m, 44237, rak_claim, rak_claim_len)) != 0 ||
 	    (r = emu_put_bytes(m, 44238, o->rim, dlen)) != 0)
 		goto out;
 	r = emu_put(m, emu_uint(44239), rems);
@@ -369,8 +418,8 @@ int
 att_cca_emu_token(EVP_PKEY *cpak, EVP_PKEY *rak, const struct att_cca_emu_opts *o, uint8_t **ret, size_t *ret_len)
 {
 	uint8_t point[EMU_POINT_LEN], chal[EVP_MAX_MD_SIZE];
-	uint8_t *rclaims = NULL, *pclaims = NULL, *rtok = NULL, *ptok = NULL;
-	size_t rclaims_len = 0, pclaims_len = 0, rtok_len = 0, ptok_len = 0, dlen = 0, rlen = 0;
+	uint8_t *rclaims = NULL, *pclaims = NULL, *rtok = NULL, *ptok = NULL, *rakc = NULL;
+	size_t rakc_len = 0, rclaims_len = 0, pclaims_len = 0, rtok_len = 0, ptok_len = 0, dlen = 0, rlen = 0;
 	unsigned int chal_len = 0;
 	cbor_item_t *m = NULL, *coll = NULL;
 	const EVP_MD *rak_md;
@@ -379,16 +428,18 @@ att_cca_emu_token(EVP_PKEY *cpak, EVP_PKEY *rak, const struct att_cca_emu_opts *
 	if (cpak == NULL || rak == NULL || o == NULL || ret == NULL || o->lifecycle < 0 ||
 	    emu_md(o->realm_hash_alg, &dlen) == NULL || (rak_md = emu_md(o->rak_hash_alg, &rlen)) == NULL)
 		return KW_ERR_INVALID_ARG;
-	if ((r = emu_realm_claims(rak, o, dlen, &m)) != 0)
+	if ((r = emu_point(rak, point)) != 0 || (r = emu_rak_claim(point, o, &rakc, &rakc_len)) != 0 ||
+	    (r = emu_realm_claims(rakc, rakc_len, o, dlen, &m)) != 0)
 		goto out;
 	r = emu_encode(m, &rclaims, &rclaims_len);
 	m = NULL;   /* consumed */
 	if (r != 0 || (r = emu_sign1(o->realm_signer != NULL ? o->realm_signer : rak, rclaims, rclaims_len, &rtok,
 	    &rtok_len)) != 0)
 		goto out;
-	/* the platform vouches for the RAK: its challenge is the RAK's hash */
+	/* the platform vouches for the RAK: its challenge is the hash of claim 44237's bytes */
 	r = KW_ERR_CRYPTO;
-	if (emu_point(rak, point) != 0 || EVP_Digest(point, sizeof(point), chal, &chal_len, rak_md, NULL) != 1)
+	if ((o->hash_point ? EVP_Digest(point, sizeof(point), chal, &chal_len, rak_md, NULL) :
+	    EVP_Digest(rakc, rakc_len, chal, &chal_len, rak_md, NULL)) != 1)
 		goto out;
 	if (o->break_rak_hash)
 		chal[0] ^= 0x01;
@@ -413,6 +464,7 @@ out:
 		cbor_decref(&m);
 	if (coll != NULL)
 		cbor_decref(&coll);
+	free(rakc);
 	free(rclaims);
 	free(pclaims);
 	free(rtok);

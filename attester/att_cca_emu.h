@@ -30,9 +30,14 @@ struct att_cca_emu_opts {
 	int64_t lifecycle;               /* PSA security lifecycle (default 0x3000, secured) */
 	const char *realm_hash_alg;      /* "sha-256" or "sha-512" (default) */
 	const char *rak_hash_alg;        /* "sha-256" (default), "sha-384" or "sha-512" */
+	int rak_raw_point;               /* claim 44237 is the uncompressed point (the example token's
+	                                    form), not a COSE_Key (the default, the realm#1.0.0 form) */
 	/* negative tests */
 	int break_rak_hash;              /* the platform challenge is not the RAK's hash */
 	EVP_PKEY *realm_signer;          /* sign the realm token with this key, not the RAK */
+	const uint8_t *rak_claim;        /* claim 44237 carries these bytes (the challenge hashes them) */
+	size_t rak_claim_len;
+	int hash_point;                  /* the platform challenge hashes the raw point, not claim 44237 */
 };
 
 /* Defaults: secured, sha-512 realm, sha-256 RAK hash, a fixed RIM, zero REMs, challenge zero. */

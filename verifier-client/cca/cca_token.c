@@ -28,6 +28,22 @@
 #define COSE_ALG_ES384 (-35)
 #define ES384_SIG_LEN 96
 #define P384_POINT_LEN 97              /* 0x04 ‖ x ‖ y */
+#define P384_COORD_LEN 48
+#define P384_RAK_MAX 256               /* claim 44237's bytes, either encoding */
+#define CBOR_TYPE_MAP_MAJOR 5           /* a map's first byte: major type 5 */
+/* COSE_Key labels and values (RFC 9052 §7.1, RFC 9053 §7.1.1 and §7.2) */
+#define COSE_KEY_KTY 1
+#define COSE_KEY_KID 2
+#define COSE_KEY_ALG 3
+#define COSE_KEY_OPS 4
+#define COSE_KEY_OP_VERIFY 2
+#define COSE_EC2_CRV (-1)
+#define COSE_EC2_X (-2)
+#define COSE_EC2_Y (-3)
+#define COSE_EC2_D (-4)
+#define COSE_KTY_EC2 2
+#define COSE_CRV_P384 2
+#define MAX_COSE_KEY_LABELS 8
 #define MAX_PROTECTED 64
 #define MAX_UNPROTECTED 8
 #define MAX_TEXT 256
@@ -341,9 +357,9 @@ out:
 	return r;
 }
 
-/* The RAK: an uncompressed P-384 point on the curve. */
+/* A P-384 public key from an uncompressed point: KW_ERR_INVALID_FORMAT when not on the curve. */
 static int
-rak_key(const uint8_t *p, size_t len, EVP_PKEY **ret)
+p384_point_key(const uint8_t *p, size_t len, EVP_PKEY **ret)
 {
 	OSSL_PARAM_BLD *b = NULL;
 	OSSL_PARAM *params = NULL;
@@ -351,8 +367,6 @@ rak_key(const uint8_t *p, size_t len, EVP_PKEY **ret)
 	EVP_PKEY *pk = NULL;
 	int r = KW_ERR_CRYPTO;
 
-	if (len != P384_POINT_LEN || p[0] != 0x04)
-		return KW_ERR_UNSUPPORTED;
 	if ((b = OSSL_PARAM_BLD_new()) == NULL ||
 	    OSSL_PARAM_BLD_push_utf8_string(b, OSSL_PKEY_PARAM_GROUP_NAME, "P-384", 0) != 1 ||
 	    OSSL_PARAM_BLD_push_octet_string(b, OSSL_PKEY_PARAM_PUB_KEY, p, len) != 1 ||
@@ -373,6 +387,121 @@ out:
 	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(b);
 	return r;
+}
+
+/*
+ * The RAK as a COSE_Key (RFC 9052 §7, RFC 9053 §7.1.1): the claim's bytes
+ * are one CBOR map {1: 2 (EC2), -1: 2 (P-384), -2: x, -3: y} with x and y
+ * 48-byte byte strings; kid (2, a byte string), alg (3, -35 ES384 when
+ * present) and key_ops (4, an array holding verify, 2) may be there too;
+ * anything else (a private d, -4; a compressed y; labels this verifier does
+ * not know) is refused. Into the 97-byte uncompressed point.
+ */
+static int
+rak_cose_key(const uint8_t *p, size_t len, uint8_t point[static P384_POINT_LEN], const char **why)
+{
+	static const int64_t known[] = {COSE_KEY_KTY, COSE_KEY_KID, COSE_KEY_ALG, COSE_KEY_OPS, COSE_EC2_CRV,
+		COSE_EC2_X, COSE_EC2_Y};
+	cbor_item_t *k = NULL;
+	const cbor_item_t *v;
+	const uint8_t *x, *y, *kid;
+	size_t xn, yn, kidn;
+	int64_t n = 0;
+	int r;
+
+	*why = "realm public key (44237) COSE_Key is not one well-formed CBOR item";
+	if ((r = cca_cbor_load(p, len, &k)) != 0)
+		goto out;
+	*why = "realm public key (44237) COSE_Key must be a map with unique integer labels";
+	if ((r = cca_map_check(k, MAX_COSE_KEY_LABELS)) != 0) {
+		r = KW_ERR_INVALID_FORMAT;
+		goto out;
+	}
+	r = KW_ERR_INVALID_FORMAT;
+	*why = "realm public key (44237) COSE_Key must not carry a private key (-4)";
+	if (cca_map_get(k, COSE_EC2_D) != NULL)
+		goto out;
+	*why = "realm public key (44237) COSE_Key has a label other than 1, 2, 3, 4, -1, -2, -3";
+	if (cca_map_only(k, known, sizeof(known) / sizeof(known[0])) != 0)
+		goto out;
+	*why = "realm public key (44237) COSE_Key kty (1) must be 2 (EC2)";
+	if (cca_int(cca_map_get(k, COSE_KEY_KTY), &n) != 0)
+		goto out;
+	if (n != COSE_KTY_EC2) {
+		r = KW_ERR_UNSUPPORTED;
+		goto out;
+	}
+	*why = "realm public key (44237) COSE_Key crv (-1) must be 2 (P-384)";
+	if (cca_int(cca_map_get(k, COSE_EC2_CRV), &n) != 0)
+		goto out;
+	if (n != COSE_CRV_P384) {
+		r = KW_ERR_UNSUPPORTED;
+		goto out;
+	}
+	if ((v = cca_map_get(k, COSE_KEY_ALG)) != NULL) {
+		*why = "realm public key (44237) COSE_Key alg (3) must be -35 (ES384) when present";
+		if (cca_int(v, &n) != 0)
+			goto out;
+		if (n != COSE_ALG_ES384) {
+			r = KW_ERR_UNSUPPORTED;
+			goto out;
+		}
+	}
+	*why = "realm public key (44237) COSE_Key kid (2) must be a byte string";
+	if ((v = cca_map_get(k, COSE_KEY_KID)) != NULL && cca_bstr(v, 0, P384_RAK_MAX, &kid, &kidn) != 0)
+		goto out;
+	if ((v = cca_map_get(k, COSE_KEY_OPS)) != NULL) {
+		int verify = 0;
+
+		*why = "realm public key (44237) COSE_Key key_ops (4) must be an array of integers with verify (2)";
+		if (!cbor_isa_array(v) || !cbor_array_is_definite(v) || cbor_array_size(v) > MAX_COSE_KEY_LABELS)
+			goto out;
+		for (size_t i = 0; i < cbor_array_size(v); i++) {
+			if (cca_int(cbor_array_handle(v)[i], &n) != 0)
+				goto out;
+			verify |= n == COSE_KEY_OP_VERIFY;
+		}
+		if (!verify)
+			goto out;
+	}
+	*why = "realm public key (44237) COSE_Key x (-2) and y (-3) must be 48-byte byte strings";
+	if (cca_bstr(cca_map_get(k, COSE_EC2_X), P384_COORD_LEN, P384_COORD_LEN, &x, &xn) != 0 ||
+	    cca_bstr(cca_map_get(k, COSE_EC2_Y), P384_COORD_LEN, P384_COORD_LEN, &y, &yn) != 0)
+		goto out;
+	point[0] = 0x04;
+	memcpy(point + 1, x, P384_COORD_LEN);
+	memcpy(point + 1 + P384_COORD_LEN, y, P384_COORD_LEN);
+	r = 0;
+out:
+	if (k != NULL)
+		cbor_decref(&k);
+	return r;
+}
+
+/*
+ * The RAK of claim 44237 in either encoding: the uncompressed P-384 point
+ * (97 bytes starting 0x04, the example token's) or a CBOR-encoded COSE_Key
+ * (a map: its first byte is 0xa0..0xbf, never 0x04, so the two cannot be
+ * confused). The key must be on P-384.
+ */
+static int
+rak_key(const uint8_t *p, size_t len, EVP_PKEY **ret, const char **why)
+{
+	uint8_t point[P384_POINT_LEN];
+	int r;
+
+	if (len == P384_POINT_LEN && p[0] == 0x04) {
+		*why = "realm public key (44237) is not a point on P-384";
+		return p384_point_key(p, len, ret);
+	}
+	if (len == 0 || (p[0] >> 5) != CBOR_TYPE_MAP_MAJOR) {
+		*why = "realm public key (44237) must be an uncompressed P-384 point or a COSE_Key";
+		return KW_ERR_UNSUPPORTED;
+	}
+	if ((r = rak_cose_key(p, len, point, why)) != 0)
+		return r;
+	*why = "realm public key (44237) COSE_Key is not a point on P-384";
+	return p384_point_key(point, sizeof(point), ret);
 }
 
 /* ---- claims ---- */
@@ -457,7 +586,7 @@ realm_claims(const cbor_item_t *m, json_t *claims, struct realm *ret, const char
 	if (cca_bstr(cca_map_get(m, R_CHALLENGE), CCA_CHALLENGE_LEN, CCA_CHALLENGE_LEN, &rl.challenge, &n) != 0)
 		return KW_ERR_INVALID_FORMAT;
 	*why = "realm public key (44237) must be a byte string";
-	if (cca_bstr(cca_map_get(m, R_RAK), 1, 256, &rl.rak, &rl.rak_len) != 0)
+	if (cca_bstr(cca_map_get(m, R_RAK), 1, P384_RAK_MAX, &rl.rak, &rl.rak_len) != 0)
 		return KW_ERR_INVALID_FORMAT;
 	*why = "realm personalization value (44235) must be 64 bytes";
 	if (cca_bstr(cca_map_get(m, R_PERSONALIZATION), 64, 64, &p, &n) != 0)
@@ -696,8 +825,7 @@ token_parse(const uint8_t *token, size_t len, struct parsed *ret, const char **w
 	}
 	if ((r = realm_claims(p.realm.claims, p.claims, &p.rl, why)) != 0)
 		goto out;
-	*why = "realm public key (44237) must be an uncompressed P-384 point";
-	if ((r = rak_key(p.rl.rak, p.rl.rak_len, &p.rak)) != 0)
+	if ((r = rak_key(p.rl.rak, p.rl.rak_len, &p.rak, why)) != 0)
 		goto out;
 	*why = "platform challenge (10) must be a byte string of 32 to 64 bytes";
 	if ((r = cca_bstr(cca_map_get(p.plat.claims, P_CHALLENGE), 32, 64, &p.pchal, &p.pchal_len)) != 0)

@@ -5,7 +5,8 @@
  * bit-flip sweeps; CBOR shapes the pre-scan refuses (indefinite lengths, huge counts, deep
  * nesting, duplicate keys); emulated tokens (attester/att_cca_emu.c) for what the vector
  * cannot show: another CPAK, a realm token not signed by its RAK, a platform challenge that
- * is not the RAK's hash, the lifecycle, and the seam member "cca" with the binding.
+ * is not the RAK's hash, the lifecycle, the RAK as a COSE_Key (good and refused forms), and
+ * the seam member "cca" with the binding.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -343,6 +344,8 @@ emu_close(struct emu *e)
 	cca_trust_free(e->t);
 }
 
+static const char *emu_why;   /* the reason of the last emu_verify */
+
 /* cca_verify of a token made from e (claims into *ret when not NULL). */
 static int
 emu_verify(struct emu *e, json_t **ret)
@@ -358,6 +361,7 @@ emu_verify(struct emu *e, json_t **ret)
 	if (r != 0)
 		return 99;
 	r = cca_verify(e->t, tok, len, &c, &why);
+	emu_why = why != NULL ? why : "(none)";
 	if (ret != NULL)
 		*ret = c;
 	else
@@ -448,6 +452,238 @@ test_emu_refused(void)
 	emu_close(&e);
 }
 
+/* ---- the RAK as a COSE_Key ---- */
+
+/* What cose_key_make changes from a good COSE_Key of the RAK. */
+struct ck {
+	int64_t kty, crv, alg;             /* alg 0: absent */
+	size_t xlen, ylen;                 /* 48 */
+	int flip_y;                        /* y's last byte changed: off the curve */
+	int kid, key_ops;                  /* add kid (2); key_ops (4): 1 [2] (verify), 2 [1] (sign only) */
+	int64_t extra;                     /* add this label (0: none) */
+	int text_label;                    /* add a text label */
+	int dup;                           /* crv twice */
+};
+
+static cbor_item_t *
+cint(int64_t v)
+{
+	return v >= 0 ? cbor_build_uint64((uint64_t)v) : cbor_build_negint64((uint64_t)(-1 - v));
+}
+
+static void
+cput(cbor_item_t *m, cbor_item_t *k, cbor_item_t *v)
+{
+	CU_ASSERT_FATAL(k != NULL && v != NULL && cbor_map_add(m, (struct cbor_pair){.key = k, .value = v}));
+	cbor_decref(&k);
+	cbor_decref(&v);
+}
+
+/* The COSE_Key of k's public point, built by the test (labels in another order than the emulator's). */
+static void
+cose_key_make(EVP_PKEY *k, const struct ck *c, uint8_t **ret, size_t *ret_len)
+{
+	uint8_t point[97], xy[2][64];
+	size_t n = 0, bufsize = 0;
+	unsigned char *buf = NULL;
+	cbor_item_t *m = cbor_new_definite_map(12);
+
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_FATAL(EVP_PKEY_get_octet_string_param(k, "encoded-pub-key", point, sizeof(point), &n) == 1 &&
+	    n == 97);
+	memset(xy, 0x42, sizeof(xy));
+	memcpy(xy[0], point + 1, 48);
+	memcpy(xy[1], point + 49, 48);
+	if (c->flip_y)
+		xy[1][47] ^= 0x01;
+	cput(m, cint(-2), cbor_build_bytestring(xy[0], c->xlen));
+	cput(m, cint(-3), cbor_build_bytestring(xy[1], c->ylen));
+	cput(m, cint(-1), cint(c->crv));
+	if (c->dup)
+		cput(m, cint(-1), cint(c->crv));
+	cput(m, cint(1), cint(c->kty));
+	if (c->alg != 0)
+		cput(m, cint(3), cint(c->alg));
+	if (c->kid)
+		cput(m, cint(2), cbor_build_bytestring((const uint8_t *)"rak-1", 5));
+	if (c->key_ops) {
+		cbor_item_t *a = cbor_new_definite_array(1);
+
+		CU_ASSERT_FATAL(a != NULL && cbor_array_push(a, cbor_move(cint(c->key_ops == 1 ? 2 : 1))));
+		cput(m, cint(4), a);
+	}
+	if (c->extra != 0)
+		cput(m, cint(c->extra), cbor_build_bytestring((const uint8_t *)"z", 1));
+	if (c->text_label)
+		cput(m, cbor_build_string("x"), cbor_build_bytestring(xy[0], 48));
+	CU_ASSERT_FATAL((n = cbor_serialize_alloc(m, &buf, &bufsize)) > 0);
+	cbor_decref(&m);
+	*ret = buf;
+	*ret_len = n;
+}
+
+static void
+ck_default(struct ck *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->kty = 2;
+	c->crv = 2;
+	c->xlen = 48;
+	c->ylen = 48;
+}
+
+/* A token whose claim 44237 is the COSE_Key c (the challenge hashes it): cca_verify's code. */
+static int
+ck_verify(struct emu *e, const struct ck *c, json_t **ret, uint8_t **ret_key, size_t *ret_key_len)
+{
+	uint8_t *key = NULL;
+	size_t n = 0;
+	int r;
+
+	cose_key_make(e->rak, c, &key, &n);
+	e->o.rak_claim = key;
+	e->o.rak_claim_len = n;
+	r = emu_verify(e, ret);
+	e->o.rak_claim = NULL;
+	e->o.rak_claim_len = 0;
+	if (ret_key != NULL) {
+		*ret_key = key;
+		*ret_key_len = n;
+	} else {
+		free(key);
+	}
+	return r;
+}
+
+#define CK_REFUSED(e, c, code, reason) do { \
+		int r_ = ck_verify((e), (c), NULL, NULL, NULL); \
+		CHECKF(r_ == (code) && strstr(emu_why, (reason)) != NULL, "%s: got %s (%s)", (reason), \
+		    kw_strerror(r_), emu_why); \
+	} while (0)
+
+static void
+test_rak_cose_key(void)
+{
+	struct emu e;
+	struct ck c;
+	json_t *cl = NULL;
+	uint8_t *key = NULL, point[97];
+	size_t n = 0;
+	char *hex = NULL;
+	int r;
+
+	emu_open(&e);
+	/* the emulator's default: a COSE_Key; claim rak is the hex of the claim's bytes */
+	r = emu_verify(&e, &cl);
+	CHECKF(r == 0, "COSE_Key RAK (emulator): %s (%s)", kw_strerror(r), emu_why);
+	CU_ASSERT(strncmp(jstr(cl, "rak"), "a5", 2) == 0);   /* a map of 5 pairs, not 04 ‖ x ‖ y */
+	json_decref(cl);
+	cl = NULL;
+	/* the raw point still works; rak is then the point */
+	e.o.rak_raw_point = 1;
+	r = emu_verify(&e, &cl);
+	CHECKF(r == 0, "raw point RAK: %s (%s)", kw_strerror(r), emu_why);
+	CU_ASSERT_FATAL(EVP_PKEY_get_octet_string_param(e.rak, "encoded-pub-key", point, sizeof(point), &n) == 1);
+	CU_ASSERT_FATAL(kw_hex_encode(point, sizeof(point), &hex) == 0);
+	CU_ASSERT(strcmp(jstr(cl, "rak"), hex) == 0);
+	free(hex);
+	json_decref(cl);
+	cl = NULL;
+	e.o.rak_raw_point = 0;
+	/* the test's own COSE_Key (other label order, kid, key_ops [verify], alg): accepted, hashed as carried */
+	ck_default(&c);
+	c.alg = -35;
+	c.kid = 1;
+	c.key_ops = 1;
+	r = ck_verify(&e, &c, &cl, &key, &n);
+	CHECKF(r == 0, "test COSE_Key: %s (%s)", kw_strerror(r), emu_why);
+	CU_ASSERT_FATAL(kw_hex_encode(key, n, &hex) == 0);
+	CU_ASSERT(strcmp(jstr(cl, "rak"), hex) == 0);
+	free(hex);
+	free(key);
+	json_decref(cl);
+	/* alg is optional */
+	ck_default(&c);
+	CU_ASSERT((r = ck_verify(&e, &c, NULL, NULL, NULL)) == 0);
+	/* the platform challenge over the point while the claim carries a COSE_Key: not vouched for */
+	e.o.hash_point = 1;
+	r = emu_verify(&e, NULL);
+	CHECKF(r == KW_ERR_MISMATCH && strstr(emu_why, "platform challenge") != NULL, "hash over the point: %s",
+	    kw_strerror(r));
+	e.o.hash_point = 0;
+	/* refusals, each with its reason */
+	ck_default(&c);
+	c.crv = 1;   /* P-256 */
+	CK_REFUSED(&e, &c, KW_ERR_UNSUPPORTED, "crv (-1) must be 2 (P-384)");
+	ck_default(&c);
+	c.kty = 1;   /* OKP */
+	CK_REFUSED(&e, &c, KW_ERR_UNSUPPORTED, "kty (1) must be 2 (EC2)");
+	ck_default(&c);
+	c.alg = -7;   /* ES256 */
+	CK_REFUSED(&e, &c, KW_ERR_UNSUPPORTED, "alg (3) must be -35");
+	ck_default(&c);
+	c.xlen = 47;
+	CK_REFUSED(&e, &c, KW_ERR_INVALID_FORMAT, "x (-2) and y (-3) must be 48-byte");
+	ck_default(&c);
+	c.ylen = 49;
+	CK_REFUSED(&e, &c, KW_ERR_INVALID_FORMAT, "x (-2) and y (-3) must be 48-byte");
+	ck_default(&c);
+	c.flip_y = 1;
+	CK_REFUSED(&e, &c, KW_ERR_INVALID_FORMAT, "not a point on P-384");
+	ck_default(&c);
+	c.dup = 1;
+	CK_REFUSED(&e, &c, KW_ERR_INVALID_FORMAT, "unique integer labels");
+	ck_default(&c);
+	c.extra = -4;   /* d: a private key */
+	CK_REFUSED(&e, &c, KW_ERR_INVALID_FORMAT, "private key (-4)");
+	ck_default(&c);
+	c.extra = -5;   /* a label this verifier does not know */
+	CK_REFUSED(&e, &c, KW_ERR_INVALID_FORMAT, "label other than");
+	ck_default(&c);
+	c.extra = 5;    /* Base IV: no meaning for a signature key */
+	CK_REFUSED(&e, &c, KW_ERR_INVALID_FORMAT, "label other than");
+	ck_default(&c);
+	c.text_label = 1;
+	CK_REFUSED(&e, &c, KW_ERR_INVALID_FORMAT, "label other than");
+	ck_default(&c);
+	c.key_ops = 2;   /* sign only */
+	CK_REFUSED(&e, &c, KW_ERR_INVALID_FORMAT, "key_ops (4)");
+	/* trailing bytes after the map; not a map; an empty map */
+	{
+		static const uint8_t arr[] = {0x82, 0x01, 0x02}, empty[] = {0xa0};
+		uint8_t *k2 = NULL;
+
+		ck_default(&c);
+		cose_key_make(e.rak, &c, &key, &n);
+		CU_ASSERT_FATAL((k2 = malloc(n + 1)) != NULL);
+		memcpy(k2, key, n);
+		k2[n] = 0x00;
+		e.o.rak_claim = k2;
+		e.o.rak_claim_len = n + 1;
+		r = emu_verify(&e, NULL);
+		CHECKF(r == KW_ERR_TRAILING && strstr(emu_why, "one well-formed CBOR item") != NULL,
+		    "trailing byte: %s (%s)", kw_strerror(r), emu_why);
+		e.o.rak_claim_len = n - 1;   /* and one byte short */
+		r = emu_verify(&e, NULL);
+		CHECKF(r == KW_ERR_TRUNCATED, "cut COSE_Key: %s (%s)", kw_strerror(r), emu_why);
+		e.o.rak_claim = arr;
+		e.o.rak_claim_len = sizeof(arr);
+		r = emu_verify(&e, NULL);
+		CHECKF(r == KW_ERR_UNSUPPORTED && strstr(emu_why, "uncompressed P-384 point or a COSE_Key") != NULL,
+		    "array: %s (%s)", kw_strerror(r), emu_why);
+		e.o.rak_claim = empty;
+		e.o.rak_claim_len = sizeof(empty);
+		r = emu_verify(&e, NULL);
+		CHECKF(r == KW_ERR_INVALID_FORMAT && strstr(emu_why, "kty (1)") != NULL, "empty map: %s (%s)",
+		    kw_strerror(r), emu_why);
+		e.o.rak_claim = NULL;
+		e.o.rak_claim_len = 0;
+		free(k2);
+		free(key);
+	}
+	emu_close(&e);
+}
+
 /* The seam member: shape, binding (the realm challenge), debug, the table's pick by shape. */
 static void
 test_seam(void)
@@ -535,6 +771,7 @@ main(void)
 	reg |= TEST_ADD(s, test_collection_shapes);
 	reg |= TEST_ADD(s, test_emu_good);
 	reg |= TEST_ADD(s, test_emu_refused);
+	reg |= TEST_ADD(s, test_rak_cose_key);
 	reg |= TEST_ADD(s, test_seam);
 	r = test_end(reg);
 	free(vec);
