@@ -2,7 +2,8 @@
 /*
  * cca_gen_corpus DIR: writes files under DIR/cca_token — emulated CCA tokens
  * (attester/att_cca_emu.c, freshly generated keys; no vector bytes) and
- * variants: sha-256 realm, debug lifecycle, broken RAK hash, and cuts.
+ * variants: sha-256 realm, debug lifecycle, broken RAK hash, the RAK as the raw
+ * point instead of a COSE_Key, and cuts.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,13 +44,15 @@ main(int argc, char **argv)
 	if ((cpak = EVP_EC_gen("P-384")) == NULL || (rak = EVP_EC_gen("P-384")) == NULL)
 		return 1;
 	att_cca_emu_opts_default(&o);
-	for (int v = 0; v < 4; v++) {
-		static const char *const names[] = {"emulated", "sha256-realm", "debug-lifecycle", "bad-rak-hash"};
+	for (int v = 0; v < 5; v++) {
+		static const char *const names[] = {"emulated", "sha256-realm", "debug-lifecycle", "bad-rak-hash",
+			"raw-point-rak"};
 
 		att_cca_emu_opts_default(&o);
 		o.realm_hash_alg = v == 1 ? "sha-256" : "sha-512";
 		o.lifecycle = v == 2 ? 0x5000 : 0x3000;
 		o.break_rak_hash = v == 3;
+		o.rak_raw_point = v == 4;
 		if (att_cca_emu_token(cpak, rak, &o, &tok, &len) != 0)
 			return 1;
 		bad |= put(argv[1], names[v], tok, len);
