@@ -82,13 +82,18 @@ class CcaAttester(Attester):
         self.rim = bytes.fromhex(PY_RIM)
         self.lifecycle = 0x3000
 
-    def token_bytes(self, challenge, rak_hash=None, realm_key=None):
+    def token_bytes(self, challenge, rak_hash=None, realm_key=None, cose_key=False, hash_point=False):
+        """cose_key: claim 44237 is the RAK as a COSE_Key (RFC 9053 EC2) and the platform challenge its
+        bytes' hash (hash_point: the raw point's hash instead)."""
         rak = ec.generate_private_key(ec.SECP384R1())
+        pt = point(rak)
+        rak_claim = cbor({-1: 2, 1: 2, -2: pt[1:49], -3: pt[49:], 3: -35}) if cose_key else pt
+        vouched = pt if hash_point else rak_claim
         realm = sign1(realm_key or rak, {
-            10: challenge, 44235: bytes(64), 44236: "sha-512", 44237: point(rak), 44238: self.rim,
+            10: challenge, 44235: bytes(64), 44236: "sha-512", 44237: rak_claim, 44238: self.rim,
             44239: [bytes(64), hashlib.sha512(b"rem1").digest(), bytes(64), bytes(64)], 44240: "sha-256"})
         plat = sign1(self.cpak, {
-            265: "http://arm.com/CCA-SSD/1.0.0", 10: rak_hash or hashlib.sha256(point(rak)).digest(),
+            265: "http://arm.com/CCA-SSD/1.0.0", 10: rak_hash or hashlib.sha256(vouched).digest(),
             2396: b"NOT ARM: kwtest CcaAttester".ljust(32, b"\0"),
             256: b"\x01" + hashlib.sha256(point(self.cpak)).digest(), 2401: b"\xcf\xcf", 2395: self.lifecycle,
             2399: [{1: "RMM", 2: hashlib.sha256(b"rmm").digest(), 4: "1.0", 5: bytes(32)}],
@@ -164,6 +169,21 @@ def t_python_attester_same_key(b):
     assert c["rem1"] == hashlib.sha512(b"rem1").hexdigest() and c["implementation_id"].startswith(
         b"NOT ARM".hex()), c
     assert key == b.kwget_key
+
+
+def t_python_cose_key_rak(b):
+    """The Python token with the RAK as a COSE_Key: released (the same key); the platform challenge over
+    the raw point while the claim carries the COSE_Key: 401."""
+    a = attester(b)
+    tok = a.token(cose_key=True)
+    st, ct, body = a.resource(tok, RES)
+    assert st == 200 and ct == "application/jose", (st, body)
+    key = a.decrypt(body)
+    secrets_seen.append(key)
+    assert key == b.kwget_key
+    st, ct, r = a.attest(cose_key=True, hash_point=True)
+    assert_problem(st, ct, r, 401, "attestation-failed")
+    assert "platform challenge is not the hash of the realm's RAK" in b.log()
 
 
 def t_rim_mismatch(b):
@@ -293,8 +313,8 @@ def t_cca_not_configured(b):
     assert st == 200, r
 
 
-TESTS = [t_kwget_release_matches_jwcrypto, t_python_attester_same_key, t_rim_mismatch, t_replayed_challenge,
-         t_wrong_challenge, t_rak_not_vouched, t_other_cpak, t_lifecycle, t_test_anchor_denied,
+TESTS = [t_kwget_release_matches_jwcrypto, t_python_attester_same_key, t_python_cose_key_rak, t_rim_mismatch,
+         t_replayed_challenge, t_wrong_challenge, t_rak_not_vouched, t_other_cpak, t_lifecycle, t_test_anchor_denied,
          t_malformed_evidence, t_logs_hold_no_secrets, t_cca_not_configured]
 
 
