@@ -277,7 +277,7 @@ kw_health_admin_metrics(struct evhttp_request *req)
 	kw_prom_out_free(&out);
 }
 
-/* The metrics listener's routes, for keywarden --list-routes (metrics_route serves them). */
+/* The metrics listener's routes: metrics_route serves them, --list-routes prints them. */
 static const struct kw_http_route metrics_routes[] = {
 	{"/metrics", EVHTTP_REQ_GET, NULL, KW_MET_EP_METRICS},
 	{"/healthz", EVHTTP_REQ_GET, NULL, KW_MET_EP_HEALTHZ},
@@ -290,40 +290,29 @@ kw_health_routes_list(FILE *f)
 	kw_http_routes_print(f, "metrics", metrics_routes, KW_ARRAY_SIZE(metrics_routes));
 }
 
-/* The metrics listener's routes: /metrics, /healthz, /readyz. */
 static void
 metrics_route(struct evhttp_request *req, void *arg)
 {
 	struct kw_broker *b = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-	enum kw_met_endpoint ep = kw_health_endpoint(path);
 
-	kw_listener_tag(req, ep);
-	if (ep != KW_MET_EP_METRICS && ep != KW_MET_EP_HEALTHZ && ep != KW_MET_EP_READYZ) {
-		kw_http_problem(req, KW_PROBLEM_NOT_FOUND, "no such endpoint");
+	for (size_t i = 0; path != NULL && i < KW_ARRAY_SIZE(metrics_routes); i++) {
+		const struct kw_http_route *row = &metrics_routes[i];
+
+		if (strcmp(row->path, path) != 0)
+			continue;
+		kw_listener_tag(req, row->ep);
+		if (evhttp_request_get_command(req) != row->method) {
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+			kw_http_problem(req, KW_PROBLEM_METHOD_NOT_ALLOWED, NULL);
+			return;
+		}
+		kw_health_route(b, req, row->ep);
 		return;
 	}
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
-		kw_http_problem(req, KW_PROBLEM_METHOD_NOT_ALLOWED, NULL);
-		return;
-	}
-	kw_health_route(b, req, ep);
-}
-
-enum kw_met_endpoint
-kw_health_endpoint(const char *path)
-{
-	if (path == NULL)
-		return KW_MET_EP_OTHER;
-	if (strcmp(path, "/healthz") == 0)
-		return KW_MET_EP_HEALTHZ;
-	if (strcmp(path, "/readyz") == 0)
-		return KW_MET_EP_READYZ;
-	if (strcmp(path, "/metrics") == 0)
-		return KW_MET_EP_METRICS;
-	return KW_MET_EP_OTHER;
+	kw_listener_tag(req, KW_MET_EP_OTHER);
+	kw_http_problem(req, KW_PROBLEM_NOT_FOUND, "no such endpoint");
 }
 
 static void

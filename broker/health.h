@@ -41,8 +41,6 @@ void kw_health_free(struct kw_broker *b);
  */
 int kw_health_collateral_ok(int tdx_enabled, const char *mode, int fresh, uint64_t failures_since);
 
-/* "/healthz", "/readyz", "/metrics" or KW_MET_EP_OTHER. */
-enum kw_met_endpoint kw_health_endpoint(const char *path);
 /* Answer a GET of /healthz, /readyz or /metrics (ep) on the loop. */
 void kw_health_route(struct kw_broker *b, struct evhttp_request *req, enum kw_met_endpoint ep);
 /* Answer GET /metrics on the admin listener (metrics.on_admin), on the admin thread. */
