@@ -54,6 +54,18 @@ kw_ocsp_new(const char *url, unsigned int timeout_s, struct kw_ocsp **ret, const
 		free(o);
 		return KW_ERR_INTERNAL;
 	}
+	/*
+	 * Here, at start and before the appraisal workers ask: curl_easy_init
+	 * would otherwise initialise libcurl lazily from whichever worker comes
+	 * first (libcurl counts the calls; kw_ocsp_free pairs it).
+	 */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		pthread_mutex_destroy(&o->mu);
+		free(o->url);
+		free(o);
+		*why = "libcurl cannot be initialised";
+		return KW_ERR_INTERNAL;
+	}
 	*ret = o;
 	return 0;
 }
@@ -66,6 +78,7 @@ kw_ocsp_free(struct kw_ocsp *o)
 	pthread_mutex_destroy(&o->mu);
 	free(o->url);
 	free(o);
+	curl_global_cleanup();
 }
 
 void
