@@ -78,6 +78,13 @@ def main():
         if not a.only_long:
             closed = bench("closed-8", "--workloads", a.flows, "--concurrency", 8)
             peak = closed["flows_per_s"]
+            # the transport part of a flow: the same connections and requests, no attestation
+            tr = bench("transport-8", "--workloads", a.flows, "--concurrency", 8, "--transport-only")
+            results["transport_ms_per_flow"] = tr["cpu_ms_per_flow"]["broker_total"]
+            print("crypto floor + transport %.3f ms; closed loop / (floor + transport) = %.2f" % (
+                closed["floor_ms"]["total"] + tr["cpu_ms_per_flow"]["broker_total"],
+                closed["cpu_ms_per_flow"]["broker_total"] /
+                (closed["floor_ms"]["total"] + tr["cpu_ms_per_flow"]["broker_total"])), flush=True)
             for frac in (0.25, 0.5, 0.75, 1.0, 1.25):
                 rate = max(1.0, peak * frac)
                 n = max(100, int(rate * 15))
@@ -181,7 +188,7 @@ def plots(results, out):
     fig.savefig(os.path.join(out, "load.png"), dpi=100)
     plt.close(fig)
 
-    runs = [r for r in results["runs"] if not r["label"].startswith("storm")]
+    runs = [r for r in results["runs"] if not r["label"].startswith(("storm", "transport"))]
     fig, ax = plt.subplots(figsize=(7, 4))
     labels = [r["label"] for r in runs]
     kw = [r["cpu_ms_per_flow"]["keywarden"] for r in runs]
@@ -190,6 +197,10 @@ def plots(results, out):
     ax.bar(labels, hsm, bottom=kw, label="keywarden-hsm")
     ax.plot(labels, [r["floor_ms"]["total"] for r in runs], "k_", markersize=30, label="cryptographic floor")
     ax.plot(labels, [1.3 * r["floor_ms"]["total"] for r in runs], "r_", markersize=30, label="1.3 x floor")
+    if "transport_ms_per_flow" in results:
+        t = results["transport_ms_per_flow"]
+        ax.plot(labels, [r["floor_ms"]["total"] + t for r in runs], "b_", markersize=30,
+                label="floor + transport (TLS, HTTP: %.2f ms)" % t)
     ax.set_ylabel("CPU ms per full flow")
     ax.legend(fontsize=8)
     ax.set_title("keywarden: broker CPU per flow against the floor")

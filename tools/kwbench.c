@@ -47,14 +47,15 @@
 #define MAX_TRIES 20                  /* per request, 429/503 retries included */
 #define FLOOR_ROUNDS 300
 
-enum ep { EP_AUTH, EP_ATTEST, EP_RESOURCE, EP__N };
-static const char *const ep_name[EP__N] = {"auth", "attest", "resource"};
+enum ep { EP_AUTH, EP_ATTEST, EP_RESOURCE, EP_HEALTHZ, EP__N };
+static const char *const ep_name[EP__N] = {"auth", "attest", "resource", "healthz"};
+#define TRANSPORT_REQUESTS 3          /* --transport-only: as many requests as a full flow */
 
 struct opts {
 	const char *url, *cacert, *emu_dir, *resource;
 	unsigned long workloads, concurrency, key_pool;
 	double rate, ramp;
-	int json, no_decrypt, quiet;
+	int json, no_decrypt, quiet, transport_only;
 	long broker_pid, helper_pid;
 };
 
@@ -449,6 +450,65 @@ make_evidence(struct bench *b, const uint8_t rd[static ATT_REPORT_DATA_LEN], jso
 	return att_evidence_to_json(&ev, ret) == 0 ? 0 : -1;
 }
 
+/*
+ * --transport-only: what a workload costs the broker without attestation —
+ * one new TLS connection and three GET /healthz on it, as many requests as a
+ * full flow makes. The broker's CPU per such flow is the transport part of a
+ * full flow (TLS handshake and records, HTTP, the loop, the kernel's TCP).
+ */
+static int
+transport_flow(struct bench *b)
+{
+	char url[MAX_URL + 32];
+	struct resp rs;
+	long st = 0;
+	int ok = 0;
+	CURL *c;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.max = MAX_RESP;
+	if ((rs.buf = malloc(MAX_RESP + 1)) == NULL || (c = curl_easy_init()) == NULL) {
+		free(rs.buf);
+		return -1;
+	}
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
+	if (b->o->cacert != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, b->o->cacert);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "kwbench/" KW_VERSION);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &rs);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &rs);
+	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
+	snprintf(url, sizeof(url), "%s/healthz", b->base);
+	for (int k = 0; k < TRANSPORT_REQUESTS; k++)
+		if ((st = request(b, c, EP_HEALTHZ, url, NULL, NULL, &rs)) != 200)
+			break;
+	if (st == 200) {
+		ok = 1;
+	} else if (st > 0) {
+		pthread_mutex_lock(&b->lock);
+		if (st < 600)
+			b->status[st]++;
+		note_error(b, "healthz: HTTP %ld", st);
+		pthread_mutex_unlock(&b->lock);
+	}
+	curl_easy_cleanup(c);
+	free(rs.buf);
+	pthread_mutex_lock(&b->lock);
+	if (ok)
+		b->flows_ok++;
+	else
+		b->flows_failed++;
+	b->last_done = now_s();
+	pthread_mutex_unlock(&b->lock);
+	return ok ? 0 : -1;
+}
+
 static int
 flow(struct bench *b, unsigned long i)
 {
@@ -607,7 +667,7 @@ worker(void *arg)
 	while ((i = atomic_fetch_add(&b->next, 1)) < b->o->workloads) {
 		if (rate > 0)
 			sleep_s(b->t0 + (double)i / rate - now_s());
-		(void)flow(b, i);
+		(void)(b->o->transport_only ? transport_flow(b) : flow(b, i));
 	}
 	return NULL;
 }
@@ -645,7 +705,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: kwbench --url URL --cacert FILE --emu-dir DIR --resource PATH --broker-pid PID\n"
 	    "               [--helper-pid PID] [--workloads N] [--concurrency N] [--rate R | --ramp S]\n"
-	    "               [--key-pool N] [--no-decrypt] [--json] [--quiet]\n"
+	    "               [--key-pool N] [--no-decrypt] [--transport-only] [--json] [--quiet]\n"
 	    "\n"
 	    "Load generator for keywarden (docs/performance.md): N emulated SEV-SNP workloads,\n"
 	    "each doing /auth, /attest and /resource on one kept-alive TLS connection, the\n"
@@ -664,6 +724,8 @@ usage(FILE *f)
 	    "  --key-pool N       TEE key pairs generated before the clock starts, used round\n"
 	    "                     robin (default min(workloads, 32))\n"
 	    "  --no-decrypt       do not open the JWEs (saves client CPU; the status is still checked)\n"
+	    "  --transport-only   no attestation: each workload makes three GET /healthz on one new\n"
+	    "                     TLS connection (the broker's transport cost per flow)\n"
 	    "  --json             one JSON object on standard output instead of text\n"
 	    "  --quiet            no progress on standard error\n"
 	    "\n"
@@ -688,7 +750,7 @@ static int
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_URL = 256, O_CA, O_EMU, O_RES, O_BPID, O_HPID, O_N, O_C, O_RATE, O_RAMP, O_POOL,
-	    O_NODEC, O_JSON, O_QUIET, O_HELP };
+	    O_NODEC, O_TRANSPORT, O_JSON, O_QUIET, O_HELP };
 	static const struct option lo[] = {
 		{"url", required_argument, NULL, O_URL}, {"cacert", required_argument, NULL, O_CA},
 		{"emu-dir", required_argument, NULL, O_EMU}, {"resource", required_argument, NULL, O_RES},
@@ -696,6 +758,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{"workloads", required_argument, NULL, O_N}, {"concurrency", required_argument, NULL, O_C},
 		{"rate", required_argument, NULL, O_RATE}, {"ramp", required_argument, NULL, O_RAMP},
 		{"key-pool", required_argument, NULL, O_POOL}, {"no-decrypt", no_argument, NULL, O_NODEC},
+		{"transport-only", no_argument, NULL, O_TRANSPORT},
 		{"json", no_argument, NULL, O_JSON}, {"quiet", no_argument, NULL, O_QUIET},
 		{"help", no_argument, NULL, O_HELP}, {NULL, 0, NULL, 0},
 	};
@@ -749,6 +812,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			}
 			break;
 		case O_NODEC: o->no_decrypt = 1; break;
+		case O_TRANSPORT: o->transport_only = 1; break;
 		case O_JSON: o->json = 1; break;
 		case O_QUIET: o->quiet = 1; break;
 		case O_HELP: usage(stdout); return -1;
@@ -832,7 +896,7 @@ print_text(const struct bench *b, const struct results *r)
 		printf(" at %.1f/s", o->rate);
 	if (o->ramp > 0)
 		printf(" within %.1f s", o->ramp);
-	printf("\n");
+	printf("%s\n", o->transport_only ? "; transport only (3 x GET /healthz per flow)" : "");
 	printf("completed: %lu ok, %lu failed in %.2f s = %.1f flows/s; time to the last key %.2f s\n",
 	    b->flows_ok, b->flows_failed, r->wall, r->flows_per_s, b->last_done - b->t0);
 	printf("retries: %lu after 429/503, %lu DPoP nonce; errors: %lu network, %lu local",
@@ -850,9 +914,10 @@ print_text(const struct bench *b, const struct results *r)
 	    r->fl.p256_sign, r->fl.rsa_oaep_enc);
 	printf("ratio to the floor: %.2f\n", r->ratio);
 	for (int e = 0; e < EP__N; e++)
-		printf("%-9s n=%-7zu p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  max %7.2f ms\n", ep_name[e],
-		    b->lat[e].n, pct(&b->lat[e], 50), pct(&b->lat[e], 95), pct(&b->lat[e], 99),
-		    pct(&b->lat[e], 100));
+		if (b->lat[e].n > 0)
+			printf("%-9s n=%-7zu p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  max %7.2f ms\n",
+			    ep_name[e], b->lat[e].n, pct(&b->lat[e], 50), pct(&b->lat[e], 95),
+			    pct(&b->lat[e], 99), pct(&b->lat[e], 100));
 	printf("RSS keywarden: %ld kB before, %ld kB max sampled, %ld kB after; keywarden-hsm: %ld / %ld / %ld kB\n",
 	    r->b0.rss_kb, r->bmax.rss_kb, r->b1.rss_kb, r->h0.rss_kb, r->hmax.rss_kb, r->h1.rss_kb);
 }
@@ -878,7 +943,7 @@ print_json(const struct bench *b, const struct results *r)
 		}
 	o = json_pack("{s:s, s:I, s:I, s:s, s:f, s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:o, "
 	    "s:{s:f, s:f, s:f, s:f}, s:{s:f, s:f, s:f, s:f, s:f}, s:f, s:o, "
-	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:s?}",
+	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:s?, s:s}",
 	    "version", KW_VERSION, "workloads", (json_int_t)b->o->workloads,
 	    "concurrency", (json_int_t)b->o->concurrency,
 	    "mode", b->o->rate > 0 || b->o->ramp > 0 ? "open" : "closed",
@@ -896,7 +961,8 @@ print_json(const struct bench *b, const struct results *r)
 	    "rss_kb", "keywarden_before", (json_int_t)r->b0.rss_kb, "keywarden_max", (json_int_t)r->bmax.rss_kb,
 	    "keywarden_after", (json_int_t)r->b1.rss_kb, "keywarden_hsm_before", (json_int_t)r->h0.rss_kb,
 	    "keywarden_hsm_max", (json_int_t)r->hmax.rss_kb, "keywarden_hsm_after", (json_int_t)r->h1.rss_kb,
-	    "first_error", b->first_error[0] ? b->first_error : NULL);
+	    "first_error", b->first_error[0] ? b->first_error : NULL,
+	    "flow", b->o->transport_only ? "transport" : "full");
 	if (o == NULL || (s = kw_json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
 		json_decref(o);
 		return -1;

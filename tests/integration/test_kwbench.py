@@ -37,7 +37,7 @@ def t_smoke(b):
               r["flows_per_s"], r["cpu_ms_per_flow"]["broker_total"], r["cpu_ms_per_flow"]["keywarden"],
               r["cpu_ms_per_flow"]["keywarden_hsm"], r["floor_ms"]["total"], r["ratio"],
               r["latency"]["attest"]["p99_ms"]))
-    assert r["flows_ok"] == N and r["flows_failed"] == 0, r
+    assert r["flows_ok"] == N and r["flows_failed"] == 0 and r["flow"] == "full", r
     assert r["network_errors"] == 0 and r["local_errors"] == 0 and r["http_errors"] == {}, r
     for ep in ("auth", "attest", "resource"):
         assert r["latency"][ep]["n"] >= N, r["latency"]
@@ -54,6 +54,24 @@ def t_smoke(b):
     conns = int(m.group(1))
     assert conns <= N + 5, conns
     b.start()
+
+
+def t_transport_only(b):
+    """--transport-only: three GET /healthz per workload on one new TLS connection (the
+    transport part of a flow); printed next to the full flow's figure."""
+    n = 60
+    p = bench(b, "--workloads", str(n), "--concurrency", "4", "--key-pool", "2", "--json",
+              "--transport-only")
+    assert p.returncode == 0, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
+    r = json.loads(p.stdout)
+    print("kwbench transport only: broker CPU %.3f ms/flow (keywarden %.3f, helper %.3f)" % (
+        r["cpu_ms_per_flow"]["broker_total"], r["cpu_ms_per_flow"]["keywarden"],
+        r["cpu_ms_per_flow"]["keywarden_hsm"]))
+    assert r["flow"] == "transport" and r["flows_ok"] == n and r["flows_failed"] == 0, r
+    assert r["latency"]["healthz"]["n"] == 3 * n, r["latency"]
+    assert all(r["latency"][ep]["n"] == 0 for ep in ("auth", "attest", "resource")), r["latency"]
+    assert r["http_errors"] == {} and r["network_errors"] == 0, r
+    assert r["cpu_ms_per_flow"]["keywarden"] > 0, r
 
 
 def mapped(pid):
@@ -88,7 +106,7 @@ def main():
 
     def setup(b):
         b.provision("demo/key/disk")
-    return kwtest.run_tests(b, [t_smoke, t_no_libcurl_by_default, t_usage], setup=setup)
+    return kwtest.run_tests(b, [t_smoke, t_transport_only, t_no_libcurl_by_default, t_usage], setup=setup)
 
 
 if __name__ == "__main__":
