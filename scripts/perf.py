@@ -51,7 +51,12 @@ def main():
     import kwtest
 
     kwbench = os.path.join(a.build, "tools", "kwbench")
-    b = kwtest.Broker()
+    mport = kwtest.free_port()
+
+    def edit(cfg):
+        # the metrics listener: kwbench samples the queue depths of the boot storm from it
+        cfg["metrics"] = {"listen": "127.0.0.1:%d" % mport}
+    b = kwtest.Broker(config_edit=edit)
     results = {"machine": machine(), "runs": []}
     b.start()
     try:
@@ -90,7 +95,10 @@ def main():
                 n = max(100, int(rate * 15))
                 bench("open-%d%%" % int(frac * 100), "--workloads", n, "--concurrency", 256, "--rate",
                       "%.2f" % rate)
-            bench("storm", "--workloads", a.storm, "--ramp", a.ramp, "--concurrency", 256)
+            storm = bench("storm", "--workloads", a.storm, "--ramp", a.ramp, "--concurrency", 256,
+                          "--metrics-url", "https://127.0.0.1:%d" % mport)
+            print("boot storm: last key after %.1f s; queue maxima %s" % (
+                storm["time_to_last_key_s"], storm["queue_max"]), flush=True)
         if a.long:
             # RSS after every chunk of closed-loop flows: flat means no growth after the
             # first chunk (warm-up: caches, malloc arenas, SQLite's page cache).

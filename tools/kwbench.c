@@ -52,7 +52,7 @@ static const char *const ep_name[EP__N] = {"auth", "attest", "resource", "health
 #define TRANSPORT_REQUESTS 3          /* --transport-only: as many requests as a full flow */
 
 struct opts {
-	const char *url, *cacert, *emu_dir, *resource;
+	const char *url, *cacert, *emu_dir, *resource, *metrics_url;
 	unsigned long workloads, concurrency, key_pool;
 	double rate, ramp;
 	int json, no_decrypt, quiet, transport_only;
@@ -705,7 +705,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: kwbench --url URL --cacert FILE --emu-dir DIR --resource PATH --broker-pid PID\n"
 	    "               [--helper-pid PID] [--workloads N] [--concurrency N] [--rate R | --ramp S]\n"
-	    "               [--key-pool N] [--no-decrypt] [--transport-only] [--json] [--quiet]\n"
+	    "               [--key-pool N] [--no-decrypt] [--transport-only] [--metrics-url URL]\n"
+	    "               [--json] [--quiet]\n"
 	    "\n"
 	    "Load generator for keywarden (docs/performance.md): N emulated SEV-SNP workloads,\n"
 	    "each doing /auth, /attest and /resource on one kept-alive TLS connection, the\n"
@@ -726,6 +727,8 @@ usage(FILE *f)
 	    "  --no-decrypt       do not open the JWEs (saves client CPU; the status is still checked)\n"
 	    "  --transport-only   no attestation: each workload makes three GET /healthz on one new\n"
 	    "                     TLS connection (the broker's transport cost per flow)\n"
+	    "  --metrics-url URL  the broker's metrics listener (https://HOST:PORT, --cacert): its\n"
+	    "                     queue depths are sampled every 0.2 s and their maxima reported\n"
 	    "  --json             one JSON object on standard output instead of text\n"
 	    "  --quiet            no progress on standard error\n"
 	    "\n"
@@ -750,7 +753,7 @@ static int
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_URL = 256, O_CA, O_EMU, O_RES, O_BPID, O_HPID, O_N, O_C, O_RATE, O_RAMP, O_POOL,
-	    O_NODEC, O_TRANSPORT, O_JSON, O_QUIET, O_HELP };
+	    O_NODEC, O_TRANSPORT, O_METRICS, O_JSON, O_QUIET, O_HELP };
 	static const struct option lo[] = {
 		{"url", required_argument, NULL, O_URL}, {"cacert", required_argument, NULL, O_CA},
 		{"emu-dir", required_argument, NULL, O_EMU}, {"resource", required_argument, NULL, O_RES},
@@ -759,6 +762,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{"rate", required_argument, NULL, O_RATE}, {"ramp", required_argument, NULL, O_RAMP},
 		{"key-pool", required_argument, NULL, O_POOL}, {"no-decrypt", no_argument, NULL, O_NODEC},
 		{"transport-only", no_argument, NULL, O_TRANSPORT},
+		{"metrics-url", required_argument, NULL, O_METRICS},
 		{"json", no_argument, NULL, O_JSON}, {"quiet", no_argument, NULL, O_QUIET},
 		{"help", no_argument, NULL, O_HELP}, {NULL, 0, NULL, 0},
 	};
@@ -813,6 +817,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_NODEC: o->no_decrypt = 1; break;
 		case O_TRANSPORT: o->transport_only = 1; break;
+		case O_METRICS: o->metrics_url = optarg; break;
 		case O_JSON: o->json = 1; break;
 		case O_QUIET: o->quiet = 1; break;
 		case O_HELP: usage(stdout); return -1;
@@ -827,6 +832,11 @@ parse_args(int argc, char **argv, struct opts *o)
 	if (strncmp(o->url, "https://", 8) != 0 || strlen(o->url) > MAX_URL - 64 ||
 	    strlen(o->resource) > 512) {
 		fprintf(stderr, "kwbench: --url must be an https URL; --resource at most 512 characters\n");
+		return 2;
+	}
+	if (o->metrics_url != NULL &&
+	    (strncmp(o->metrics_url, "https://", 8) != 0 || strlen(o->metrics_url) > MAX_URL - 16)) {
+		fprintf(stderr, "kwbench: --metrics-url must be an https URL (the metrics listener)\n");
 		return 2;
 	}
 	if (o->rate > 0 && o->ramp > 0) {
@@ -879,8 +889,113 @@ setup(struct bench *b)
 	return 0;
 }
 
+/*
+ * --metrics-url: the broker's queues, sampled from its Prometheus endpoint
+ * while the workloads run (every SAMPLE_INTERVAL; a peak between two samples
+ * is not seen). The maxima of the gauges below.
+ */
+enum qgauge { QG_APPRAISAL, QG_ADMIN, QG_INFLIGHT, QG_CONNS, QG__N };
+static const struct {
+	const char *json, *sample;      /* the sample's name and labels, as the broker writes them */
+} qgauges[QG__N] = {
+	{"appraisal_queue", "keywarden_worker_queue_depth{pool=\"appraisal\"} "},
+	{"admin_queue", "keywarden_worker_queue_depth{pool=\"admin\"} "},
+	{"appraisals_in_flight", "keywarden_appraisals_in_flight "},
+	{"workload_connections", "keywarden_open_connections{listener=\"workload\"} "},
+};
+#define SAMPLE_INTERVAL 0.2
+
+struct qmax {
+	CURL *c;
+	struct resp rs;
+	char url[MAX_URL + 16];
+	long max[QG__N];
+	unsigned long samples, failed;
+};
+
+static int
+qmax_init(struct qmax *q, const struct opts *o)
+{
+	size_t n = strlen(o->metrics_url);
+
+	memset(q, 0, sizeof(*q));
+	for (int g = 0; g < QG__N; g++)
+		q->max[g] = -1;
+	while (n > 0 && o->metrics_url[n - 1] == '/')
+		n--;
+	/* a bare https://host:port gets /metrics */
+	if (n > 8 && strchr(o->metrics_url + 8, '/') == NULL)
+		snprintf(q->url, sizeof(q->url), "%.*s/metrics", (int)n, o->metrics_url);
+	else
+		snprintf(q->url, sizeof(q->url), "%.*s", (int)n, o->metrics_url);
+	q->rs.max = MAX_RESP;
+	if ((q->rs.buf = malloc(MAX_RESP + 1)) == NULL || (q->c = curl_easy_init()) == NULL)
+		return -1;
+	curl_easy_setopt(q->c, CURLOPT_URL, q->url);
+	curl_easy_setopt(q->c, CURLOPT_PROTOCOLS_STR, "https");
+	if (o->cacert != NULL)
+		curl_easy_setopt(q->c, CURLOPT_CAINFO, o->cacert);
+	curl_easy_setopt(q->c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(q->c, CURLOPT_TIMEOUT, 5L);
+	curl_easy_setopt(q->c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(q->c, CURLOPT_WRITEDATA, &q->rs);
+	return 0;
+}
+
+/* One scrape: the gauges' values raise their maxima. 0, or -1 (nothing learnt). */
+static int
+qmax_sample(struct qmax *q)
+{
+	long status = 0;
+	int seen = 0;
+
+	q->rs.len = 0;
+	q->rs.too_large = 0;
+	if (curl_easy_perform(q->c) != CURLE_OK ||
+	    curl_easy_getinfo(q->c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200) {
+		q->failed++;
+		return -1;
+	}
+	q->rs.buf[q->rs.len] = '\0';
+	for (const char *line = q->rs.buf; line != NULL && *line != '\0';) {
+		const char *nl = strchr(line, '\n');
+
+		for (int g = 0; g < QG__N; g++) {
+			size_t k = strlen(qgauges[g].sample);
+			char *end;
+			long v;
+
+			if (strncmp(line, qgauges[g].sample, k) != 0)
+				continue;
+			errno = 0;
+			v = strtol(line + k, &end, 10);
+			if (errno == 0 && end != line + k && (*end == '\n' || *end == '\0') && v >= 0) {
+				if (v > q->max[g])
+					q->max[g] = v;
+				seen = 1;
+			}
+		}
+		line = nl != NULL ? nl + 1 : NULL;
+	}
+	if (!seen) {
+		q->failed++;
+		return -1;
+	}
+	q->samples++;
+	return 0;
+}
+
+static void
+qmax_free(struct qmax *q)
+{
+	if (q->c != NULL)
+		curl_easy_cleanup(q->c);
+	free(q->rs.buf);
+}
+
 struct results {
 	double wall, flows_per_s, broker_ms, helper_ms, client_ms, ratio;
+	struct qmax q;
 	struct proc_sample b0, b1, h0, h1, bmax, hmax;
 	struct floor fl;
 };
@@ -918,6 +1033,12 @@ print_text(const struct bench *b, const struct results *r)
 			printf("%-9s n=%-7zu p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  max %7.2f ms\n",
 			    ep_name[e], b->lat[e].n, pct(&b->lat[e], 50), pct(&b->lat[e], 95),
 			    pct(&b->lat[e], 99), pct(&b->lat[e], 100));
+	if (o->metrics_url != NULL) {
+		printf("queue maxima (%lu samples, %lu failed):", r->q.samples, r->q.failed);
+		for (int g = 0; g < QG__N; g++)
+			printf(" %s %ld", qgauges[g].json, r->q.max[g]);
+		printf("\n");
+	}
 	printf("RSS keywarden: %ld kB before, %ld kB max sampled, %ld kB after; keywarden-hsm: %ld / %ld / %ld kB\n",
 	    r->b0.rss_kb, r->bmax.rss_kb, r->b1.rss_kb, r->h0.rss_kb, r->hmax.rss_kb, r->h1.rss_kb);
 }
@@ -925,11 +1046,19 @@ print_text(const struct bench *b, const struct results *r)
 static int
 print_json(const struct bench *b, const struct results *r)
 {
-	json_t *lat = json_object(), *st = json_object(), *o;
+	json_t *lat = json_object(), *st = json_object(), *q = json_null(), *o;
 	char *s;
 
 	if (lat == NULL || st == NULL)
 		return -1;
+	if (b->o->metrics_url != NULL) {
+		if ((q = json_pack("{s:I, s:I}", "samples", (json_int_t)r->q.samples, "failed",
+		    (json_int_t)r->q.failed)) == NULL)
+			return -1;
+		for (int g = 0; g < QG__N; g++)
+			json_object_set_new(q, qgauges[g].json,
+			    r->q.max[g] >= 0 ? json_integer(r->q.max[g]) : json_null());
+	}
 	for (int e = 0; e < EP__N; e++)
 		json_object_set_new(lat, ep_name[e], json_pack("{s:I, s:f, s:f, s:f, s:f}",
 		    "n", (json_int_t)b->lat[e].n, "p50_ms", pct(&b->lat[e], 50), "p95_ms",
@@ -943,7 +1072,7 @@ print_json(const struct bench *b, const struct results *r)
 		}
 	o = json_pack("{s:s, s:I, s:I, s:s, s:f, s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:o, "
 	    "s:{s:f, s:f, s:f, s:f}, s:{s:f, s:f, s:f, s:f, s:f}, s:f, s:o, "
-	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:s?, s:s}",
+	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:s?, s:s, s:o}",
 	    "version", KW_VERSION, "workloads", (json_int_t)b->o->workloads,
 	    "concurrency", (json_int_t)b->o->concurrency,
 	    "mode", b->o->rate > 0 || b->o->ramp > 0 ? "open" : "closed",
@@ -962,7 +1091,7 @@ print_json(const struct bench *b, const struct results *r)
 	    "keywarden_after", (json_int_t)r->b1.rss_kb, "keywarden_hsm_before", (json_int_t)r->h0.rss_kb,
 	    "keywarden_hsm_max", (json_int_t)r->hmax.rss_kb, "keywarden_hsm_after", (json_int_t)r->h1.rss_kb,
 	    "first_error", b->first_error[0] ? b->first_error : NULL,
-	    "flow", b->o->transport_only ? "transport" : "full");
+	    "flow", b->o->transport_only ? "transport" : "full", "queue_max", q);
 	if (o == NULL || (s = kw_json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
 		json_decref(o);
 		return -1;
@@ -1005,6 +1134,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "kwbench: cannot measure the cryptographic floor\n");
 		return 2;
 	}
+	if (o.metrics_url != NULL && (qmax_init(&r.q, &o) != 0 || qmax_sample(&r.q) != 0)) {
+		fprintf(stderr, "kwbench: cannot read the broker's queue depths from %s\n", r.q.url);
+		return 2;
+	}
 	(void)proc_sample(o.helper_pid, &r.h0);
 	r.bmax = r.b0;
 	r.hmax = r.h0;
@@ -1038,7 +1171,9 @@ main(int argc, char **argv)
 		pthread_mutex_unlock(&b.lock);
 		if (done >= o.workloads)
 			break;
-		sleep_s(0.2);
+		sleep_s(SAMPLE_INTERVAL);
+		if (o.metrics_url != NULL)
+			(void)qmax_sample(&r.q);
 		if (proc_sample(o.broker_pid, &s) == 0 && s.rss_kb > r.bmax.rss_kb)
 			r.bmax.rss_kb = s.rss_kb;
 		if (proc_sample(o.helper_pid, &s) == 0 && s.rss_kb > r.hmax.rss_kb)
@@ -1076,6 +1211,7 @@ main(int argc, char **argv)
 		free(b.lat[e].v);
 	EVP_PKEY_free(b.vcek_key);
 	att_evidence_free(b.tmpl);
+	qmax_free(&r.q);
 	free(th);
 	curl_global_cleanup();
 	return b.flows_failed == 0 && b.flows_ok == o.workloads ? 0 : 1;

@@ -59,7 +59,7 @@ def t_smoke(b):
 def t_transport_only(b):
     """--transport-only: three GET /healthz per workload on one new TLS connection (the
     transport part of a flow); printed next to the full flow's figure."""
-    n = 60
+    n = 40
     p = bench(b, "--workloads", str(n), "--concurrency", "4", "--key-pool", "2", "--json",
               "--transport-only")
     assert p.returncode == 0, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
@@ -72,6 +72,29 @@ def t_transport_only(b):
     assert all(r["latency"][ep]["n"] == 0 for ep in ("auth", "attest", "resource")), r["latency"]
     assert r["http_errors"] == {} and r["network_errors"] == 0, r
     assert r["cpu_ms_per_flow"]["keywarden"] > 0, r
+
+
+def t_queue_maxima(b):
+    """--metrics-url: the broker's queue gauges sampled during the run, maxima reported."""
+    murl = "https://127.0.0.1:%d" % b.metrics_port
+    p = bench(b, "--workloads", "40", "--concurrency", "8", "--key-pool", "4", "--json",
+              "--metrics-url", murl)
+    assert p.returncode == 0, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
+    q = json.loads(p.stdout)["queue_max"]
+    print("kwbench queue maxima:", q)
+    assert q["samples"] >= 1 and q["failed"] == 0, q
+    for g in ("appraisal_queue", "admin_queue", "appraisals_in_flight"):
+        assert isinstance(q[g], int) and q[g] >= 0, q
+    # kwbench's 8 open ones, plus closed ones the broker has not yet reaped
+    assert 1 <= q["workload_connections"] <= 32, q
+    # without --metrics-url there is nothing to report
+    p = bench(b, "--workloads", "2", "--concurrency", "1", "--key-pool", "1", "--json")
+    assert p.returncode == 0 and json.loads(p.stdout)["queue_max"] is None, p.stdout[-500:]
+    # a URL that serves no metrics (the workload listener answers 404): refused before the run
+    p = bench(b, "--workloads", "2", "--metrics-url", b.url)
+    assert p.returncode == 2 and b"cannot read the broker's queue depths" in p.stderr, p.stderr
+    p = bench(b, "--workloads", "2", "--metrics-url", "http://127.0.0.1:%d" % b.metrics_port)
+    assert p.returncode == 2 and b"--metrics-url must be an https URL" in p.stderr, p.stderr
 
 
 def mapped(pid):
@@ -102,11 +125,16 @@ def t_usage(b):
 
 
 def main():
-    b = Broker()
+    mport = kwtest.free_port()
+
+    def edit(cfg):
+        cfg["metrics"] = {"listen": "127.0.0.1:%d" % mport}
+    b = Broker(config_edit=edit)
+    b.metrics_port = mport
 
     def setup(b):
         b.provision("demo/key/disk")
-    return kwtest.run_tests(b, [t_smoke, t_transport_only, t_no_libcurl_by_default, t_usage], setup=setup)
+    return kwtest.run_tests(b, [t_smoke, t_transport_only, t_queue_maxima, t_no_libcurl_by_default, t_usage], setup=setup)
 
 
 if __name__ == "__main__":
