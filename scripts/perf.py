@@ -57,10 +57,22 @@ def main():
         # the metrics listener: kwbench samples the queue depths of the boot storm from it
         cfg["metrics"] = {"listen": "127.0.0.1:%d" % mport}
     b = kwtest.Broker(config_edit=edit)
+    # the emulated TDX platform's collateral (kwget's) for the TDX closed loop
+    p = subprocess.run([kwtest.KWGET, "--emulate", "tdx", "--emu-dir", os.path.join(b.dir, "tdx-emu"),
+                        "--emu-collateral-out", os.path.join(b.dir, "tdx-collateral", "emu.json")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        raise RuntimeError("kwget --emu-collateral-out: %s" % p.stderr.decode())
     results = {"machine": machine(), "runs": []}
     b.start()
     try:
         b.provision("demo/key/disk")
+        with open(os.path.join(b.dir, "tdx-emu", "emu.json")) as f:
+            mrtd = json.load(f)["mrtd"]
+        b.provision("tdx/key/disk", policy="tdx", document={
+            "version": 1, "allow_test_roots": True,
+            "rules": {"allOf": [{"claim": "tee", "op": "equals", "value": "tdx"}]},
+            "reference_values": {"mrtd": [{"value": mrtd, "name": "emulated TD"}]}})
         time.sleep(1)
         results["idle_rss_kb"] = idle_rss(b.proc.pid)
 
@@ -83,6 +95,8 @@ def main():
         if not a.only_long:
             closed = bench("closed-8", "--workloads", a.flows, "--concurrency", 8)
             peak = closed["flows_per_s"]
+            bench("tdx-closed-8", "--workloads", a.flows, "--concurrency", 8, "--tee", "tdx",
+                  "--emu-dir", os.path.join(b.dir, "tdx-emu"), "--resource", "tdx/key/disk")
             # the transport part of a flow: the same connections and requests, no attestation
             tr = bench("transport-8", "--workloads", a.flows, "--concurrency", 8, "--transport-only")
             results["transport_ms_per_flow"] = tr["cpu_ms_per_flow"]["broker_total"]

@@ -33,6 +33,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "att_tdx_emu.h"
 #include "attester.h"
 #include "kw_build.h"
 #include "kw_json.h"
@@ -53,6 +54,7 @@ static const char *const ep_name[EP__N] = {"auth", "attest", "resource", "health
 
 struct opts {
 	const char *url, *cacert, *emu_dir, *resource, *metrics_url;
+	const char *tee;                   /* "snp" (default) or "tdx" */
 	unsigned long workloads, concurrency, key_pool;
 	double rate, ramp;
 	int json, no_decrypt, quiet, transport_only;
@@ -80,6 +82,8 @@ struct bench {
 	struct att_keys **keys;
 	EVP_PKEY *vcek_key;
 	struct att_evidence *tmpl;         /* the emulated platform: certificates, measurement */
+	struct att_tdx_emu *tdx;           /* --tee tdx: the emulated platform and its attestation key */
+	struct att_tdx_emu_opts tdx_opts;  /* its TD, as emu.json describes it */
 	double t0;
 	atomic_ulong next;
 	pthread_mutex_t lock;
@@ -189,6 +193,7 @@ find_helper(long broker)
 
 struct floor {
 	double p384_verify, p256_verify, p256_sign, rsa_oaep_enc, total;  /* ms */
+	double evidence;   /* SNP: one P-384 verification; TDX: two P-256 (QE report, quote) */
 };
 
 static double
@@ -260,27 +265,33 @@ time_oaep(EVP_PKEY *rsa)
 }
 
 /*
- * One flow needs: the report's ECDSA P-384 verification (SHA-384 over the
- * 0x2A0 signed bytes); two ECDSA P-256 verifications (the token and the DPoP
- * proof at /resource); one ECDSA P-256 signature (the token, in the HSM);
- * the release's RSA-OAEP encryption of the content key to the TEE's
- * RSA-3072 key (in the HSM). The VCEK chain is the same for every workload
- * of a platform and is not counted. Measured with OpenSSL in this process.
+ * One flow needs: the evidence's signatures — SNP: the report's ECDSA P-384
+ * verification (SHA-384 over the 0x2A0 signed bytes); TDX: two ECDSA P-256
+ * verifications (the QE report by the PCK key, the quote by the attestation
+ * key, SHA-256 over 384 and 632 bytes); two ECDSA P-256 verifications (the
+ * token and the DPoP proof at /resource); one ECDSA P-256 signature (the
+ * token, in the HSM); the release's RSA-OAEP encryption of the content key
+ * to the TEE's RSA-3072 key (in the HSM). Certificate chains and collateral
+ * are the same for every workload of a platform and are not counted.
+ * Measured with OpenSSL in this process.
  */
 static int
-measure_floor(const struct att_keys *k, struct floor *ret)
+measure_floor(const struct att_keys *k, int tdx, struct floor *ret)
 {
 	EVP_PKEY *p384 = EVP_EC_gen("P-384");
 	int r = -1;
 
 	if (p384 == NULL)
 		return -1;
-	ret->p384_verify = time_sign_verify(p384, EVP_sha384(), 0x2A0, 1);
+	ret->p384_verify = tdx ? 0 : time_sign_verify(p384, EVP_sha384(), 0x2A0, 1);
 	ret->p256_verify = time_sign_verify(k->sig, EVP_sha256(), 600, 1);
 	ret->p256_sign = time_sign_verify(k->sig, EVP_sha256(), 600, 0);
 	ret->rsa_oaep_enc = time_oaep(k->enc);
-	if (ret->p384_verify > 0 && ret->p256_verify > 0 && ret->p256_sign > 0 && ret->rsa_oaep_enc > 0) {
-		ret->total = ret->p384_verify + 2 * ret->p256_verify + ret->p256_sign + ret->rsa_oaep_enc;
+	ret->evidence = tdx ? time_sign_verify(k->sig, EVP_sha256(), 384, 1) +
+	    time_sign_verify(k->sig, EVP_sha256(), 632, 1) : ret->p384_verify;
+	if ((tdx || ret->p384_verify > 0) && ret->evidence > 0 && ret->p256_verify > 0 &&
+	    ret->p256_sign > 0 && ret->rsa_oaep_enc > 0) {
+		ret->total = ret->evidence + 2 * ret->p256_verify + ret->p256_sign + ret->rsa_oaep_enc;
 		r = 0;
 	}
 	EVP_PKEY_free(p384);
@@ -431,9 +442,23 @@ make_evidence(struct bench *b, const uint8_t rd[static ATT_REPORT_DATA_LEN], jso
 {
 	struct att_emu_report_params p;
 	struct att_evidence ev;
-	const uint8_t *t = b->tmpl->report;
+	const uint8_t *t;
 	uint64_t pol = 0, tcb = 0;
 
+	if (b->tdx != NULL) {
+		struct att_tdx_emu_opts eo = b->tdx_opts;
+		uint8_t *q = NULL;
+		size_t ql = 0;
+		int r;
+
+		memcpy(eo.report_data, rd, ATT_REPORT_DATA_LEN);
+		if (att_tdx_emu_quote(b->tdx, &eo, &q, &ql) != 0)
+			return -1;
+		r = att_tdx_evidence_to_json(q, ql, ret);
+		free(q);
+		return r == 0 ? 0 : -1;
+	}
+	t = b->tmpl->report;
 	memset(&p, 0, sizeof(p));
 	memcpy(p.report_data, rd, ATT_REPORT_DATA_LEN);
 	memcpy(p.measurement, t + 0x90, ATT_MEASUREMENT_LEN);
@@ -550,8 +575,9 @@ flow(struct bench *b, unsigned long i)
 		goto out;
 
 	snprintf(url, sizeof(url), "%s/kbs/v0/auth", b->base);
-	st = request(b, c, EP_AUTH, url, "{\"version\":\"0.1.0\",\"tee\":\"snp\",\"extra-params\":{}}",
-	    hjson, &rs);
+	st = request(b, c, EP_AUTH, url, b->tdx != NULL ?
+	    "{\"version\":\"0.1.0\",\"tee\":\"tdx\",\"extra-params\":{}}" :
+	    "{\"version\":\"0.1.0\",\"tee\":\"snp\",\"extra-params\":{}}", hjson, &rs);
 	if (st != 200)
 		goto http_fail;
 	rs.buf[rs.len] = '\0';
@@ -704,17 +730,20 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: kwbench --url URL --cacert FILE --emu-dir DIR --resource PATH --broker-pid PID\n"
-	    "               [--helper-pid PID] [--workloads N] [--concurrency N] [--rate R | --ramp S]\n"
+	    "               [--tee snp|tdx] [--helper-pid PID] [--workloads N] [--concurrency N] [--rate R | --ramp S]\n"
 	    "               [--key-pool N] [--no-decrypt] [--transport-only] [--metrics-url URL]\n"
 	    "               [--json] [--quiet]\n"
 	    "\n"
-	    "Load generator for keywarden (docs/performance.md): N emulated SEV-SNP workloads,\n"
-	    "each doing /auth, /attest and /resource on one kept-alive TLS connection, the\n"
-	    "released JWE opened with its own TEE key.\n"
+	    "Load generator for keywarden (docs/performance.md): N emulated SEV-SNP (or TDX)\n"
+	    "workloads, each doing /auth, /attest and /resource on one kept-alive TLS\n"
+	    "connection, the released JWE opened with its own TEE key.\n"
 	    "\n"
 	    "  --url URL          the broker's workload URL (https://...)\n"
 	    "  --cacert FILE      CA for the broker's TLS certificate\n"
-	    "  --emu-dir DIR      the SNP emulation chain (scripts/mk-emu-chain.sh) the broker trusts\n"
+	    "  --emu-dir DIR      the SNP emulation chain (scripts/mk-emu-chain.sh) the broker trusts;\n"
+	    "                     with --tee tdx the TDX set (scripts/mk-tdx-emu.sh)\n"
+	    "  --tee snp|tdx      the emulated TEE (default snp); tdx needs the broker to hold the\n"
+	    "                     emulated platform's collateral (kwget --emu-collateral-out)\n"
 	    "  --resource PATH    a key the emulated workload is allowed (e.g. demo/key/disk)\n"
 	    "  --broker-pid PID   keywarden's pid: its CPU time and RSS are read from /proc\n"
 	    "  --helper-pid PID   keywarden-hsm's pid (default: the broker's keywarden-hsm child)\n"
@@ -753,7 +782,7 @@ static int
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_URL = 256, O_CA, O_EMU, O_RES, O_BPID, O_HPID, O_N, O_C, O_RATE, O_RAMP, O_POOL,
-	    O_NODEC, O_TRANSPORT, O_METRICS, O_JSON, O_QUIET, O_HELP };
+	    O_NODEC, O_TRANSPORT, O_METRICS, O_TEE, O_JSON, O_QUIET, O_HELP };
 	static const struct option lo[] = {
 		{"url", required_argument, NULL, O_URL}, {"cacert", required_argument, NULL, O_CA},
 		{"emu-dir", required_argument, NULL, O_EMU}, {"resource", required_argument, NULL, O_RES},
@@ -763,6 +792,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{"key-pool", required_argument, NULL, O_POOL}, {"no-decrypt", no_argument, NULL, O_NODEC},
 		{"transport-only", no_argument, NULL, O_TRANSPORT},
 		{"metrics-url", required_argument, NULL, O_METRICS},
+		{"tee", required_argument, NULL, O_TEE},
 		{"json", no_argument, NULL, O_JSON}, {"quiet", no_argument, NULL, O_QUIET},
 		{"help", no_argument, NULL, O_HELP}, {NULL, 0, NULL, 0},
 	};
@@ -772,6 +802,7 @@ parse_args(int argc, char **argv, struct opts *o)
 
 	o->workloads = 1000;
 	o->concurrency = 16;
+	o->tee = "snp";
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
 		case O_URL: o->url = optarg; break;
@@ -818,6 +849,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_NODEC: o->no_decrypt = 1; break;
 		case O_TRANSPORT: o->transport_only = 1; break;
 		case O_METRICS: o->metrics_url = optarg; break;
+		case O_TEE: o->tee = optarg; break;
 		case O_JSON: o->json = 1; break;
 		case O_QUIET: o->quiet = 1; break;
 		case O_HELP: usage(stdout); return -1;
@@ -837,6 +869,10 @@ parse_args(int argc, char **argv, struct opts *o)
 	if (o->metrics_url != NULL &&
 	    (strncmp(o->metrics_url, "https://", 8) != 0 || strlen(o->metrics_url) > MAX_URL - 16)) {
 		fprintf(stderr, "kwbench: --metrics-url must be an https URL (the metrics listener)\n");
+		return 2;
+	}
+	if (strcmp(o->tee, "snp") != 0 && strcmp(o->tee, "tdx") != 0) {
+		fprintf(stderr, "kwbench: --tee must be snp or tdx\n");
 		return 2;
 	}
 	if (o->rate > 0 && o->ramp > 0) {
@@ -864,19 +900,28 @@ setup(struct bench *b)
 		blen--;
 	snprintf(b->base, sizeof(b->base), "%.*s", (int)blen, o->url);
 	snprintf(b->res_url, sizeof(b->res_url), "%s/kbs/v0/resource/%s", b->base, o->resource);
-	if (att_emu_snp_evidence(&eo, rd, &b->tmpl) != 0) {
-		fprintf(stderr, "kwbench: cannot load the SNP emulation chain in %s\n", o->emu_dir);
-		return -1;
+	if (strcmp(o->tee, "tdx") == 0) {
+		/* one platform: one attestation key (and QE report) for every workload's quote */
+		if (att_tdx_emu_load(o->emu_dir, kw_time_now(), &b->tdx, &b->tdx_opts) != 0) {
+			fprintf(stderr, "kwbench: cannot load the TDX emulation set in %s "
+			    "(scripts/mk-tdx-emu.sh)\n", o->emu_dir);
+			return -1;
+		}
+	} else {
+		if (att_emu_snp_evidence(&eo, rd, &b->tmpl) != 0) {
+			fprintf(stderr, "kwbench: cannot load the SNP emulation chain in %s\n", o->emu_dir);
+			return -1;
+		}
+		snprintf(path, sizeof(path), "%s/vcek.key", o->emu_dir);
+		if ((f = fopen(path, "r")) == NULL ||
+		    (b->vcek_key = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL) {
+			if (f != NULL)
+				fclose(f);
+			fprintf(stderr, "kwbench: cannot read %s\n", path);
+			return -1;
+		}
+		fclose(f);
 	}
-	snprintf(path, sizeof(path), "%s/vcek.key", o->emu_dir);
-	if ((f = fopen(path, "r")) == NULL ||
-	    (b->vcek_key = PEM_read_PrivateKey(f, NULL, NULL, NULL)) == NULL) {
-		if (f != NULL)
-			fclose(f);
-		fprintf(stderr, "kwbench: cannot read %s\n", path);
-		return -1;
-	}
-	fclose(f);
 	if ((b->keys = calloc(o->key_pool, sizeof(*b->keys))) == NULL)
 		return -1;
 	if (!o->quiet)
@@ -1005,7 +1050,8 @@ print_text(const struct bench *b, const struct results *r)
 {
 	const struct opts *o = b->o;
 
-	printf("kwbench %s: %lu workloads, %lu in flight, %s", KW_VERSION, o->workloads, o->concurrency,
+	printf("kwbench %s: %lu %s workloads, %lu in flight, %s", KW_VERSION, o->workloads, o->tee,
+	    o->concurrency,
 	    o->rate > 0 ? "open loop" : o->ramp > 0 ? "open loop (ramp)" : "closed loop");
 	if (o->rate > 0)
 		printf(" at %.1f/s", o->rate);
@@ -1024,9 +1070,10 @@ print_text(const struct bench *b, const struct results *r)
 		printf("first error: %s\n", b->first_error);
 	printf("broker CPU per flow: %.3f ms (keywarden %.3f + keywarden-hsm %.3f); client %.3f ms\n",
 	    r->broker_ms + r->helper_ms, r->broker_ms, r->helper_ms, r->client_ms);
-	printf("floor per flow: %.3f ms (P-384 verify %.3f, 2 x P-256 verify %.3f, P-256 sign %.3f, "
-	    "RSA-3072 OAEP encrypt %.3f)\n", r->fl.total, r->fl.p384_verify, 2 * r->fl.p256_verify,
-	    r->fl.p256_sign, r->fl.rsa_oaep_enc);
+	printf("floor per flow: %.3f ms (evidence %s %.3f, 2 x P-256 verify %.3f, P-256 sign %.3f, "
+	    "RSA-3072 OAEP encrypt %.3f)\n", r->fl.total,
+	    b->tdx != NULL ? "2 x P-256 verify" : "P-384 verify", r->fl.evidence,
+	    2 * r->fl.p256_verify, r->fl.p256_sign, r->fl.rsa_oaep_enc);
 	printf("ratio to the floor: %.2f\n", r->ratio);
 	for (int e = 0; e < EP__N; e++)
 		if (b->lat[e].n > 0)
@@ -1071,8 +1118,8 @@ print_json(const struct bench *b, const struct results *r)
 			json_object_set_new(st, k, json_integer((json_int_t)b->status[i]));
 		}
 	o = json_pack("{s:s, s:I, s:I, s:s, s:f, s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:o, "
-	    "s:{s:f, s:f, s:f, s:f}, s:{s:f, s:f, s:f, s:f, s:f}, s:f, s:o, "
-	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:s?, s:s, s:o}",
+	    "s:{s:f, s:f, s:f, s:f}, s:{s:f, s:f, s:f, s:f, s:f, s:f}, s:f, s:o, "
+	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:s?, s:s, s:o, s:s}",
 	    "version", KW_VERSION, "workloads", (json_int_t)b->o->workloads,
 	    "concurrency", (json_int_t)b->o->concurrency,
 	    "mode", b->o->rate > 0 || b->o->ramp > 0 ? "open" : "closed",
@@ -1086,12 +1133,13 @@ print_json(const struct bench *b, const struct results *r)
 	    "broker_total", r->broker_ms + r->helper_ms, "client", r->client_ms,
 	    "floor_ms", "p384_verify", r->fl.p384_verify, "p256_verify", r->fl.p256_verify,
 	    "p256_sign", r->fl.p256_sign, "rsa_oaep_encrypt", r->fl.rsa_oaep_enc, "total", r->fl.total,
+	    "evidence", r->fl.evidence,
 	    "ratio", r->ratio, "latency", lat,
 	    "rss_kb", "keywarden_before", (json_int_t)r->b0.rss_kb, "keywarden_max", (json_int_t)r->bmax.rss_kb,
 	    "keywarden_after", (json_int_t)r->b1.rss_kb, "keywarden_hsm_before", (json_int_t)r->h0.rss_kb,
 	    "keywarden_hsm_max", (json_int_t)r->hmax.rss_kb, "keywarden_hsm_after", (json_int_t)r->h1.rss_kb,
 	    "first_error", b->first_error[0] ? b->first_error : NULL,
-	    "flow", b->o->transport_only ? "transport" : "full", "queue_max", q);
+	    "flow", b->o->transport_only ? "transport" : "full", "queue_max", q, "tee", b->o->tee);
 	if (o == NULL || (s = kw_json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
 		json_decref(o);
 		return -1;
@@ -1130,7 +1178,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "kwbench: cannot read /proc/%ld: is the broker running?\n", o.broker_pid);
 		return 2;
 	}
-	if (measure_floor(b.keys[0], &r.fl) != 0) {
+	if (measure_floor(b.keys[0], b.tdx != NULL, &r.fl) != 0) {
 		fprintf(stderr, "kwbench: cannot measure the cryptographic floor\n");
 		return 2;
 	}
@@ -1211,6 +1259,7 @@ main(int argc, char **argv)
 		free(b.lat[e].v);
 	EVP_PKEY_free(b.vcek_key);
 	att_evidence_free(b.tmpl);
+	att_tdx_emu_free(b.tdx);
 	qmax_free(&r.q);
 	free(th);
 	curl_global_cleanup();
