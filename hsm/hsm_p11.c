@@ -683,8 +683,8 @@ derive(struct hsm_p11 *p, CK_OBJECT_HANDLE base, uint8_t *data, CK_ULONG len,
  * PKCS11.md 3.2 steps 1-13 for the secret si (token or session object).
  * Step 9 (the extra PKCS#7 block) is skipped for a stored padded value.
  */
-static int
-release_secret(struct hsm_p11 *p, const struct secret_info *si, const uint8_t *n, size_t n_len,
+int
+p11_release_secret(struct hsm_p11 *p, const struct secret_info *si, const uint8_t *n, size_t n_len,
     const uint8_t *e, size_t e_len, const char *kid, char **ret_jwe, const char **reterr_detail)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -892,7 +892,7 @@ release_op(struct hsm_p11 *p, const struct secret_info *si, void *arg,
 {
 	struct release_args *a = arg;
 
-	return release_secret(p, si, a->n, a->n_len, a->e, a->e_len, a->kid, a->ret_jwe,
+	return p11_release_secret(p, si, a->n, a->n_len, a->e, a->e_len, a->kid, a->ret_jwe,
 	    reterr_detail);
 }
 
@@ -944,7 +944,7 @@ selftest_one(struct hsm_p11 *p, EVP_PKEY *pk, const uint8_t *n, size_t n_len, co
 		r = p11_ckr_fail(p, rv, "C_CreateObject(test secret)", reterr_detail);
 		goto out;
 	}
-	if ((r = release_secret(p, &si, n, n_len, e, e_len, "selftest", &jwe, reterr_detail)) != 0)
+	if ((r = p11_release_secret(p, &si, n, n_len, e, e_len, "selftest", &jwe, reterr_detail)) != 0)
 		goto out;
 	if ((r = hsm_jwe_decrypt(jwe, pk, kw_secret_ptr(got), kw_secret_len(got), &got_len)) != 0) {
 		*reterr_detail = "self-test JWE does not decrypt";

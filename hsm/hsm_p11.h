@@ -193,4 +193,17 @@ int hsm_p11_seal_key_new(struct hsm_p11 *p, int64_t now, int64_t *ret_version,
 /* C_GenerateRandom into out[0..len). */
 int hsm_p11_random(struct hsm_p11 *p, uint8_t *out, size_t len, const char **reterr_detail) KW_WUR;
 
+/*
+ * The HSM part of the cryptographic floor (docs/performance.md, kwhsm-bench
+ * --floor): CPU milliseconds per contained release (the helper's own
+ * PKCS11.md 3.2 sequence, a 32-byte AES key to an RSA-3072 key) and per ECDSA
+ * P-256 signature (C_SignInit + C_Sign of a SHA-256 digest), rounds of each
+ * in this process. Session objects only: nothing stays on the token.
+ */
+struct hsm_floor {
+	double release_ms, sign_ms;
+};
+int hsm_p11_floor(struct hsm_p11 *p, unsigned int rounds, struct hsm_floor *ret,
+    const char **reterr_detail) KW_WUR;
+
 #endif

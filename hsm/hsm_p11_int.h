@@ -140,6 +140,10 @@ int p11_get_attr(struct hsm_p11 *p, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, 
  * The release of si built in helper memory (hsm_p11_assemble.c): the secret
  * wrapped to the helper's transport key, the JWE assembled with OpenSSL.
  */
+/* PKCS11.md 3.2 steps 1-13 for the secret si (token or session object), hsm_p11.c. */
+int p11_release_secret(struct hsm_p11 *p, const struct secret_info *si, const uint8_t *n,
+    size_t n_len, const uint8_t *e, size_t e_len, const char *kid, char **ret_jwe,
+    const char **reterr_detail);
 int p11_release_assembled(struct hsm_p11 *p, const struct secret_info *si, const uint8_t *n,
     size_t n_len, const uint8_t *e, size_t e_len, const char *kid, char **ret_jwe,
     const char **reterr_detail);

@@ -18,6 +18,7 @@
 #include <openssl/rsa.h>
 
 #include "hsm_client.h"
+#include "hsm_p11.h"
 #include "kw_b64url.h"
 #include "kw_json.h"
 #include "kw_log.h"
@@ -130,7 +131,40 @@ usage(void)
 	fprintf(stderr, "usage: kwhsm-bench --helper PATH --module PATH --token LABEL --pin-file PATH\n"
 	    "  [--conf SOFTHSM2_CONF] [--recycle-after N (0 = never)] [--count N] [--inflight N]\n"
 	    "  [--release-assembly hsm|helper]\n"
-	    "  [--every N]\n");
+	    "  [--every N]\n"
+	    "       kwhsm-bench --floor N --module PATH --token LABEL|URI --pin-file PATH\n"
+	    "  [--conf SOFTHSM2_CONF]\n"
+	    "--floor: no helper; N contained releases and N P-256 signatures in this process with\n"
+	    "session objects, CPU ms of each printed as JSON {\"rounds\", \"release_ms\", \"sign_ms\"}\n"
+	    "(the HSM part of kwbench's floor, docs/performance.md).\n");
+}
+
+/* --floor N: the HSM part of the cryptographic floor, in this process (hsm_p11_floor). */
+static int
+floor_main(const struct hsm_client_config *cfg, unsigned long rounds)
+{
+	struct hsm_p11 *p = NULL;
+	struct hsm_floor f;
+	const char *detail = "";
+	int r;
+
+	if (rounds == 0 || rounds > 100000 || cfg->module_path == NULL || cfg->token_label == NULL ||
+	    cfg->pin_file == NULL) {
+		usage();
+		return 2;
+	}
+	if (cfg->softhsm2_conf != NULL && setenv("SOFTHSM2_CONF", cfg->softhsm2_conf, 1) != 0)
+		return 1;
+	if ((r = hsm_p11_open(cfg->module_path, cfg->token_label, cfg->pin_file, &p, &detail)) != 0 ||
+	    (r = hsm_p11_floor(p, (unsigned int)rounds, &f, &detail)) != 0) {
+		fprintf(stderr, "kwhsm-bench: floor: %s (%s)\n", kw_strerror(r), detail);
+		hsm_p11_close(p);
+		return 1;
+	}
+	printf("{\"rounds\": %lu, \"release_ms\": %.6f, \"sign_ms\": %.6f}\n", rounds, f.release_ms,
+	    f.sign_ms);
+	hsm_p11_close(p);
+	return 0;
 }
 
 int
@@ -142,13 +176,15 @@ main(int argc, char **argv)
 		{"conf", required_argument, NULL, 'c'}, {"recycle-after", required_argument, NULL, 'r'},
 		{"count", required_argument, NULL, 'n'}, {"inflight", required_argument, NULL, 'i'},
 		{"every", required_argument, NULL, 'e'},
-		{"release-assembly", required_argument, NULL, 'A'}, {NULL, 0, NULL, 0},
+		{"release-assembly", required_argument, NULL, 'A'}, {"floor", required_argument, NULL, 'F'},
+		{NULL, 0, NULL, 0},
 	};
 	struct hsm_client_config cfg = {0};
 	struct bench b = {.count = 100000, .inflight = 64, .every = 10000};
 	struct hsm_args gen = {.op = HSM_OP_GENERATE};
 	struct hsm_result *res = NULL;
 	EVP_PKEY *pk = NULL;
+	unsigned long floor_rounds = 0;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -167,8 +203,19 @@ main(int argc, char **argv)
 		case 'n': b.count = strtoul(optarg, NULL, 10); break;
 		case 'i': b.inflight = strtoul(optarg, NULL, 10); break;
 		case 'e': b.every = strtoul(optarg, NULL, 10); break;
+		case 'F':
+			floor_rounds = strtoul(optarg, NULL, 10);
+			if (floor_rounds == 0) {
+				usage();
+				return 2;
+			}
+			break;
 		default: usage(); return 2;
 		}
+	}
+	if (floor_rounds > 0) {
+		kw_log_init("kwhsm-bench", KW_LOG_WARN);
+		return floor_main(&cfg, floor_rounds);
 	}
 	if (cfg.helper_path == NULL || cfg.module_path == NULL || cfg.token_label == NULL ||
 	    cfg.pin_file == NULL || b.count == 0 || b.inflight == 0 || b.every == 0) {

@@ -79,7 +79,7 @@ def main():
         def bench(label, *args):
             cmd = [kwbench, "--url", b.url, "--cacert", b.ca, "--emu-dir", os.path.join(b.dir, "emu"),
                    "--resource", "demo/key/disk", "--broker-pid", str(b.proc.pid), "--json", "--quiet",
-                   "--key-pool", "32"] + [str(x) for x in args]
+                   "--key-pool", "32", "--broker-config", b.cfg_path] + [str(x) for x in args]
             p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=7200)
             if p.returncode == 2:
                 raise RuntimeError("kwbench: %s" % p.stderr.decode())

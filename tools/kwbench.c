@@ -22,7 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <libgen.h>
+#include <spawn.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -55,6 +58,7 @@ static const char *const ep_name[EP__N] = {"auth", "attest", "resource", "health
 struct opts {
 	const char *url, *cacert, *emu_dir, *resource, *metrics_url;
 	const char *tee;                   /* "snp" (default) or "tdx" */
+	const char *broker_config, *kwhsm_bench;   /* the HSM part of the floor */
 	unsigned long workloads, concurrency, key_pool;
 	double rate, ramp;
 	int json, no_decrypt, quiet, transport_only;
@@ -194,6 +198,8 @@ find_helper(long broker)
 struct floor {
 	double p384_verify, p256_verify, p256_sign, rsa_oaep_enc, total;  /* ms */
 	double evidence;   /* SNP: one P-384 verification; TDX: two P-256 (QE report, quote) */
+	double hsm_sign, hsm_release;   /* --broker-config: kwhsm-bench --floor on the broker's token */
+	int hsm;
 };
 
 static double
@@ -291,10 +297,121 @@ measure_floor(const struct att_keys *k, int tdx, struct floor *ret)
 	    time_sign_verify(k->sig, EVP_sha256(), 632, 1) : ret->p384_verify;
 	if ((tdx || ret->p384_verify > 0) && ret->evidence > 0 && ret->p256_verify > 0 &&
 	    ret->p256_sign > 0 && ret->rsa_oaep_enc > 0) {
-		ret->total = ret->evidence + 2 * ret->p256_verify + ret->p256_sign + ret->rsa_oaep_enc;
+		ret->total = ret->evidence + 2 * ret->p256_verify + (ret->hsm ?
+		    ret->hsm_sign + ret->hsm_release : ret->p256_sign + ret->rsa_oaep_enc);
 		r = 0;
 	}
 	EVP_PKEY_free(p384);
+	return r;
+}
+
+/*
+ * --broker-config: the token operations measured on the broker's own token
+ * (module, token, PIN file and SoftHSM configuration from its configuration
+ * file, relative paths from the file's directory) by kwhsm-bench --floor: one
+ * contained release and one P-256 signature done the way keywarden-hsm does
+ * them, without its protocol. They replace the OpenSSL sign and RSA-OAEP
+ * figures in the floor.
+ */
+#define HSM_FLOOR_ROUNDS "200"
+#define HSM_FLOOR_OUT 4096
+
+static int
+cfg_path(const json_t *hsm, const char *key, const char *dir, char *out, size_t outsz)
+{
+	const char *v = json_string_value(json_object_get(hsm, key));
+
+	if (v == NULL)
+		return -1;
+	if (v[0] == '/' || strncmp(v, "pkcs11:", 7) == 0 || strcmp(key, "token") == 0)
+		return snprintf(out, outsz, "%s", v) < (int)outsz ? 0 : -1;
+	return snprintf(out, outsz, "%s/%s", dir, v) < (int)outsz ? 0 : -1;
+}
+
+static int
+measure_hsm_floor(const struct opts *o, struct floor *ret)
+{
+	char dirbuf[4096], dir[4096], module[4096], token[1024], pin[4096], conf[4096] = "";
+	char self[4096], tool[4096], out[HSM_FLOOR_OUT + 1];
+	const char *argv[12];
+	json_t *cfg = NULL, *hsm, *res = NULL;
+	json_error_t jerr;
+	posix_spawn_file_actions_t fa;
+	size_t n = 0, k = 0;
+	int pfd[2], st = 0, r = -1;
+	pid_t pid;
+	ssize_t got;
+
+	snprintf(dirbuf, sizeof(dirbuf), "%s", o->broker_config);
+	snprintf(dir, sizeof(dir), "%s", dirname(dirbuf));
+	if ((cfg = json_load_file(o->broker_config, 0, &jerr)) == NULL ||
+	    (hsm = json_object_get(cfg, "hsm")) == NULL ||
+	    cfg_path(hsm, "module", dir, module, sizeof(module)) != 0 ||
+	    cfg_path(hsm, "token", dir, token, sizeof(token)) != 0 ||
+	    cfg_path(hsm, "pin_file", dir, pin, sizeof(pin)) != 0) {
+		fprintf(stderr, "kwbench: %s: no hsm.module, hsm.token and hsm.pin_file\n", o->broker_config);
+		goto out;
+	}
+	(void)cfg_path(hsm, "softhsm2_conf", dir, conf, sizeof(conf));
+	if (o->kwhsm_bench != NULL) {
+		snprintf(tool, sizeof(tool), "%s", o->kwhsm_bench);
+	} else {
+		/* the build tree: tools/kwbench next to hsm/kwhsm-bench */
+		ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		if (sl <= 0)
+			goto out;
+		self[sl] = '\0';
+		snprintf(tool, sizeof(tool), "%s/../hsm/kwhsm-bench", dirname(self));
+	}
+	argv[k++] = tool;
+	argv[k++] = "--floor";
+	argv[k++] = HSM_FLOOR_ROUNDS;
+	argv[k++] = "--module";
+	argv[k++] = module;
+	argv[k++] = "--token";
+	argv[k++] = token;
+	argv[k++] = "--pin-file";
+	argv[k++] = pin;
+	if (conf[0] != '\0') {
+		argv[k++] = "--conf";
+		argv[k++] = conf;
+	}
+	argv[k] = NULL;
+	if (pipe(pfd) != 0)
+		goto out;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addclose(&fa, pfd[0]);
+	if (posix_spawn(&pid, tool, &fa, NULL, (char *const *)(uintptr_t)argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		close(pfd[0]);
+		close(pfd[1]);
+		fprintf(stderr, "kwbench: cannot run %s (--kwhsm-bench)\n", tool);
+		goto out;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	while (n < HSM_FLOOR_OUT && (got = read(pfd[0], out + n, HSM_FLOOR_OUT - n)) > 0)
+		n += (size_t)got;
+	close(pfd[0]);
+	out[n] = '\0';
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0 ||
+	    (res = json_loads(out, 0, &jerr)) == NULL ||
+	    !json_is_number(json_object_get(res, "release_ms")) ||
+	    !json_is_number(json_object_get(res, "sign_ms"))) {
+		fprintf(stderr, "kwbench: %s --floor failed\n", tool);
+		goto out;
+	}
+	ret->hsm_release = json_number_value(json_object_get(res, "release_ms"));
+	ret->hsm_sign = json_number_value(json_object_get(res, "sign_ms"));
+	if (!(ret->hsm_release > 0) || !(ret->hsm_sign > 0))
+		goto out;
+	ret->hsm = 1;
+	r = 0;
+out:
+	json_decref(cfg);
+	json_decref(res);
 	return r;
 }
 
@@ -732,7 +849,7 @@ usage(FILE *f)
 	    "usage: kwbench --url URL --cacert FILE --emu-dir DIR --resource PATH --broker-pid PID\n"
 	    "               [--tee snp|tdx] [--helper-pid PID] [--workloads N] [--concurrency N] [--rate R | --ramp S]\n"
 	    "               [--key-pool N] [--no-decrypt] [--transport-only] [--metrics-url URL]\n"
-	    "               [--json] [--quiet]\n"
+	    "               [--broker-config FILE [--kwhsm-bench PATH]] [--json] [--quiet]\n"
 	    "\n"
 	    "Load generator for keywarden (docs/performance.md): N emulated SEV-SNP (or TDX)\n"
 	    "workloads, each doing /auth, /attest and /resource on one kept-alive TLS\n"
@@ -756,6 +873,10 @@ usage(FILE *f)
 	    "  --no-decrypt       do not open the JWEs (saves client CPU; the status is still checked)\n"
 	    "  --transport-only   no attestation: each workload makes three GET /healthz on one new\n"
 	    "                     TLS connection (the broker's transport cost per flow)\n"
+	    "  --broker-config FILE  the broker's configuration: the floor's token operations (one\n"
+	    "                     contained release, one P-256 signature) are measured on its token\n"
+	    "                     with kwhsm-bench --floor instead of OpenSSL (reads the PIN file)\n"
+	    "  --kwhsm-bench PATH kwhsm-bench (default: ../hsm/kwhsm-bench from kwbench's directory)\n"
 	    "  --metrics-url URL  the broker's metrics listener (https://HOST:PORT, --cacert): its\n"
 	    "                     queue depths are sampled every 0.2 s and their maxima reported\n"
 	    "  --json             one JSON object on standard output instead of text\n"
@@ -782,7 +903,7 @@ static int
 parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_URL = 256, O_CA, O_EMU, O_RES, O_BPID, O_HPID, O_N, O_C, O_RATE, O_RAMP, O_POOL,
-	    O_NODEC, O_TRANSPORT, O_METRICS, O_TEE, O_JSON, O_QUIET, O_HELP };
+	    O_NODEC, O_TRANSPORT, O_METRICS, O_TEE, O_BCONF, O_HSMB, O_JSON, O_QUIET, O_HELP };
 	static const struct option lo[] = {
 		{"url", required_argument, NULL, O_URL}, {"cacert", required_argument, NULL, O_CA},
 		{"emu-dir", required_argument, NULL, O_EMU}, {"resource", required_argument, NULL, O_RES},
@@ -793,6 +914,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{"transport-only", no_argument, NULL, O_TRANSPORT},
 		{"metrics-url", required_argument, NULL, O_METRICS},
 		{"tee", required_argument, NULL, O_TEE},
+		{"broker-config", required_argument, NULL, O_BCONF},
+		{"kwhsm-bench", required_argument, NULL, O_HSMB},
 		{"json", no_argument, NULL, O_JSON}, {"quiet", no_argument, NULL, O_QUIET},
 		{"help", no_argument, NULL, O_HELP}, {NULL, 0, NULL, 0},
 	};
@@ -850,6 +973,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case O_TRANSPORT: o->transport_only = 1; break;
 		case O_METRICS: o->metrics_url = optarg; break;
 		case O_TEE: o->tee = optarg; break;
+		case O_BCONF: o->broker_config = optarg; break;
+		case O_HSMB: o->kwhsm_bench = optarg; break;
 		case O_JSON: o->json = 1; break;
 		case O_QUIET: o->quiet = 1; break;
 		case O_HELP: usage(stdout); return -1;
@@ -1070,10 +1195,16 @@ print_text(const struct bench *b, const struct results *r)
 		printf("first error: %s\n", b->first_error);
 	printf("broker CPU per flow: %.3f ms (keywarden %.3f + keywarden-hsm %.3f); client %.3f ms\n",
 	    r->broker_ms + r->helper_ms, r->broker_ms, r->helper_ms, r->client_ms);
-	printf("floor per flow: %.3f ms (evidence %s %.3f, 2 x P-256 verify %.3f, P-256 sign %.3f, "
-	    "RSA-3072 OAEP encrypt %.3f)\n", r->fl.total,
-	    b->tdx != NULL ? "2 x P-256 verify" : "P-384 verify", r->fl.evidence,
-	    2 * r->fl.p256_verify, r->fl.p256_sign, r->fl.rsa_oaep_enc);
+	if (r->fl.hsm)
+		printf("floor per flow: %.3f ms (evidence %s %.3f, 2 x P-256 verify %.3f; on the token: "
+		    "P-256 sign %.3f, contained release %.3f)\n", r->fl.total,
+		    b->tdx != NULL ? "2 x P-256 verify" : "P-384 verify", r->fl.evidence,
+		    2 * r->fl.p256_verify, r->fl.hsm_sign, r->fl.hsm_release);
+	else
+		printf("floor per flow: %.3f ms (evidence %s %.3f, 2 x P-256 verify %.3f, P-256 sign %.3f, "
+		    "RSA-3072 OAEP encrypt %.3f)\n", r->fl.total,
+		    b->tdx != NULL ? "2 x P-256 verify" : "P-384 verify", r->fl.evidence,
+		    2 * r->fl.p256_verify, r->fl.p256_sign, r->fl.rsa_oaep_enc);
 	printf("ratio to the floor: %.2f\n", r->ratio);
 	for (int e = 0; e < EP__N; e++)
 		if (b->lat[e].n > 0)
@@ -1118,7 +1249,7 @@ print_json(const struct bench *b, const struct results *r)
 			json_object_set_new(st, k, json_integer((json_int_t)b->status[i]));
 		}
 	o = json_pack("{s:s, s:I, s:I, s:s, s:f, s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:o, "
-	    "s:{s:f, s:f, s:f, s:f}, s:{s:f, s:f, s:f, s:f, s:f, s:f}, s:f, s:o, "
+	    "s:{s:f, s:f, s:f, s:f}, s:{s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:o, s:s}, s:f, s:o, "
 	    "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:s?, s:s, s:o, s:s}",
 	    "version", KW_VERSION, "workloads", (json_int_t)b->o->workloads,
 	    "concurrency", (json_int_t)b->o->concurrency,
@@ -1134,6 +1265,9 @@ print_json(const struct bench *b, const struct results *r)
 	    "floor_ms", "p384_verify", r->fl.p384_verify, "p256_verify", r->fl.p256_verify,
 	    "p256_sign", r->fl.p256_sign, "rsa_oaep_encrypt", r->fl.rsa_oaep_enc, "total", r->fl.total,
 	    "evidence", r->fl.evidence,
+	    "hsm_sign", r->fl.hsm ? json_real(r->fl.hsm_sign) : json_null(),
+	    "hsm_release", r->fl.hsm ? json_real(r->fl.hsm_release) : json_null(),
+	    "token_ops", r->fl.hsm ? "hsm" : "openssl",
 	    "ratio", r->ratio, "latency", lat,
 	    "rss_kb", "keywarden_before", (json_int_t)r->b0.rss_kb, "keywarden_max", (json_int_t)r->bmax.rss_kb,
 	    "keywarden_after", (json_int_t)r->b1.rss_kb, "keywarden_hsm_before", (json_int_t)r->h0.rss_kb,
@@ -1178,6 +1312,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "kwbench: cannot read /proc/%ld: is the broker running?\n", o.broker_pid);
 		return 2;
 	}
+	if (o.broker_config != NULL && measure_hsm_floor(&o, &r.fl) != 0)
+		return 2;
 	if (measure_floor(b.keys[0], b.tdx != NULL, &r.fl) != 0) {
 		fprintf(stderr, "kwbench: cannot measure the cryptographic floor\n");
 		return 2;

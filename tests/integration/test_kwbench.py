@@ -30,7 +30,8 @@ def bench(b, *args):
 
 
 def t_smoke(b):
-    p = bench(b, "--workloads", str(N), "--concurrency", "8", "--key-pool", "8", "--json")
+    p = bench(b, "--workloads", str(N), "--concurrency", "8", "--key-pool", "8", "--json",
+              "--broker-config", b.cfg_path)
     assert p.returncode == 0, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
     r = json.loads(p.stdout)
     print("kwbench smoke: %.1f flows/s, broker CPU %.3f ms/flow (keywarden %.3f, helper %.3f), "
@@ -44,6 +45,11 @@ def t_smoke(b):
         assert r["latency"][ep]["n"] >= N, r["latency"]
     assert r["cpu_ms_per_flow"]["keywarden"] > 0 and r["cpu_ms_per_flow"]["keywarden_hsm"] > 0, r
     assert 0 < r["floor_ms"]["total"] < r["cpu_ms_per_flow"]["broker_total"] * 10, r
+    # the token's part of the floor measured on the broker's own token (kwhsm-bench --floor)
+    fl = r["floor_ms"]
+    assert fl["token_ops"] == "hsm" and fl["hsm_release"] > 0 and fl["hsm_sign"] > 0, fl
+    assert abs(fl["total"] - (fl["evidence"] + 2 * fl["p256_verify"] + fl["hsm_sign"] +
+                              fl["hsm_release"])) < 1e-6, fl
     assert r["rss_kb"]["keywarden_after"] > 0 and r["rss_kb"]["keywarden_hsm_after"] > 0, r
     log = b.log()
     assert log.count("released 'demo/key/disk (v1)'") >= N, log[-2000:]
@@ -60,7 +66,7 @@ def t_smoke(b):
 def t_transport_only(b):
     """--transport-only: three GET /healthz per workload on one new TLS connection (the
     transport part of a flow); printed next to the full flow's figure."""
-    n = 40
+    n = 30
     p = bench(b, "--workloads", str(n), "--concurrency", "4", "--key-pool", "2", "--json",
               "--transport-only")
     assert p.returncode == 0, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
@@ -78,7 +84,7 @@ def t_transport_only(b):
 def t_queue_maxima(b):
     """--metrics-url: the broker's queue gauges sampled during the run, maxima reported."""
     murl = "https://127.0.0.1:%d" % b.metrics_port
-    p = bench(b, "--workloads", "40", "--concurrency", "8", "--key-pool", "4", "--json",
+    p = bench(b, "--workloads", "30", "--concurrency", "8", "--key-pool", "4", "--json",
               "--metrics-url", murl)
     assert p.returncode == 0, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
     q = json.loads(p.stdout)["queue_max"]
@@ -102,7 +108,7 @@ def t_tdx(b):
     """--tee tdx: emulated TD quotes (one platform, one attestation key) against the
     broker's offline collateral for that platform; the floor's evidence part is two
     P-256 verifications."""
-    n = 40
+    n = 30
     p = bench(b, "--workloads", str(n), "--concurrency", "4", "--key-pool", "4", "--json", "--tee", "tdx",
               "--emu-dir", os.path.join(b.dir, "tdx-emu"), "--resource", TDX_RES)
     assert p.returncode == 0, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
@@ -145,6 +151,29 @@ def t_usage(b):
     p = subprocess.run([KWBENCH, "--url", "http://x", "--emu-dir", "d", "--resource", "r",
                         "--broker-pid", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert p.returncode == 2 and b"https" in p.stderr, p.stderr
+    # kwhsm-bench --floor: a token that is not there is a one-line error, N = 0 a usage error
+    hb = os.path.join(kwtest.BUILD, "hsm", "kwhsm-bench")
+    hsm = b.cfg["hsm"]
+    args = ["--module", hsm["module"], "--pin-file", os.path.join(b.dir, hsm["pin_file"]),
+            "--conf", os.path.join(b.dir, hsm["softhsm2_conf"])]
+    p = subprocess.run([hb, "--floor", "5", "--token", "no-such-token"] + args,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.returncode == 1 and b"token label not found" in p.stderr and p.stdout == b"", p.stderr
+    p = subprocess.run([hb, "--floor", "0", "--token", hsm["token"]] + args,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.returncode == 2 and b"usage" in p.stderr, p.stderr
+    pin = open(os.path.join(b.dir, hsm["pin_file"])).read().strip()
+    p = subprocess.run([hb, "--floor", "3", "--token", hsm["token"]] + args,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    f = json.loads(p.stdout)
+    assert p.returncode == 0 and f["rounds"] == 3 and f["release_ms"] > 0 and f["sign_ms"] > 0, p
+    assert pin.encode() not in p.stdout + p.stderr
+    # kwbench --broker-config without an hsm section: refused before the run
+    bad = os.path.join(b.dir, "nohsm.json")
+    with open(bad, "w") as fh:
+        json.dump({"listen": "127.0.0.1:1"}, fh)
+    p = bench(b, "--workloads", "2", "--broker-config", bad)
+    assert p.returncode == 2 and b"no hsm.module, hsm.token and hsm.pin_file" in p.stderr, p.stderr
     p = subprocess.run([KWBENCH, "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert p.returncode == 0 and b"--concurrency" in p.stdout
     # a resource the workload may not have: every flow fails, exit 1, statuses counted
