@@ -593,6 +593,55 @@ make_evidence(struct bench *b, const uint8_t rd[static ATT_REPORT_DATA_LEN], jso
 }
 
 /*
+ * One workload's libcurl handle and response buffer (rs, freed by the
+ * caller): TLS 1.3 to the broker, one connection kept alive for all its
+ * requests. NULL when out of memory.
+ */
+static CURL *
+workload_handle(struct bench *b, struct resp *rs)
+{
+	CURL *c;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->max = MAX_RESP;
+	if ((rs->buf = malloc(MAX_RESP + 1)) == NULL || (c = curl_easy_init()) == NULL) {
+		free(rs->buf);
+		rs->buf = NULL;
+		return NULL;
+	}
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
+	if (b->o->cacert != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, b->o->cacert);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "kwbench/" KW_VERSION);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, rs);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, rs);
+	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
+	return c;
+}
+
+/* The end of a workload: its handle and buffer freed, its outcome counted. */
+static int
+workload_done(struct bench *b, CURL *c, struct resp *rs, int ok)
+{
+	curl_easy_cleanup(c);
+	free(rs->buf);
+	pthread_mutex_lock(&b->lock);
+	if (ok)
+		b->flows_ok++;
+	else
+		b->flows_failed++;
+	b->last_done = now_s();
+	pthread_mutex_unlock(&b->lock);
+	return ok ? 0 : -1;
+}
+
+/*
  * --transport-only: what a workload costs the broker without attestation —
  * one new TLS connection and three GET /healthz on it, as many requests as a
  * full flow makes. The broker's CPU per such flow is the transport part of a
@@ -607,25 +656,8 @@ transport_flow(struct bench *b)
 	int ok = 0;
 	CURL *c;
 
-	memset(&rs, 0, sizeof(rs));
-	rs.max = MAX_RESP;
-	if ((rs.buf = malloc(MAX_RESP + 1)) == NULL || (c = curl_easy_init()) == NULL) {
-		free(rs.buf);
+	if ((c = workload_handle(b, &rs)) == NULL)
 		return -1;
-	}
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
-	if (b->o->cacert != NULL)
-		curl_easy_setopt(c, CURLOPT_CAINFO, b->o->cacert);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "kwbench/" KW_VERSION);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &rs);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &rs);
-	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
 	snprintf(url, sizeof(url), "%s/healthz", b->base);
 	for (int k = 0; k < TRANSPORT_REQUESTS; k++)
 		if ((st = request(b, c, EP_HEALTHZ, url, NULL, NULL, &rs)) != 200)
@@ -639,16 +671,7 @@ transport_flow(struct bench *b)
 		note_error(b, "healthz: HTTP %ld", st);
 		pthread_mutex_unlock(&b->lock);
 	}
-	curl_easy_cleanup(c);
-	free(rs.buf);
-	pthread_mutex_lock(&b->lock);
-	if (ok)
-		b->flows_ok++;
-	else
-		b->flows_failed++;
-	b->last_done = now_s();
-	pthread_mutex_unlock(&b->lock);
-	return ok ? 0 : -1;
+	return workload_done(b, c, &rs, ok);
 }
 
 static int
@@ -668,26 +691,8 @@ flow(struct bench *b, unsigned long i)
 	int ok = 0;
 	CURL *c;
 
-	memset(&rs, 0, sizeof(rs));
-	rs.max = MAX_RESP;
-	if ((rs.buf = malloc(MAX_RESP + 1)) == NULL || (c = curl_easy_init()) == NULL) {
-		free(rs.buf);
+	if ((c = workload_handle(b, &rs)) == NULL)
 		return -1;
-	}
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
-	if (o->cacert != NULL)
-		curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "kwbench/" KW_VERSION);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &rs);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &rs);
-	/* one connection per workload, kept alive for its three requests */
-	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
 	if ((hjson = curl_slist_append(NULL, "Content-Type: application/json")) == NULL)
 		goto out;
 
@@ -788,16 +793,7 @@ out:
 	json_decref(rd);
 	json_decref(evj);
 	json_decref(req);
-	curl_easy_cleanup(c);
-	free(rs.buf);
-	pthread_mutex_lock(&b->lock);
-	if (ok)
-		b->flows_ok++;
-	else
-		b->flows_failed++;
-	b->last_done = now_s();
-	pthread_mutex_unlock(&b->lock);
-	return ok ? 0 : -1;
+	return workload_done(b, c, &rs, ok);
 }
 
 static void *
