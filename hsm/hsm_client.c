@@ -1053,6 +1053,16 @@ argv_set(char **v, const char *opt, const char *val)
 	return 0;
 }
 
+static void
+log_done(int r, const struct hsm_result *res, void *arg)
+{
+	(void)res;
+	(void)arg;
+	if (r != 0)
+		kw_log_warn_r(r, "the HSM helper did not take the new log settings (it gets them "
+		    "when it is started again)");
+}
+
 int
 hsm_client_set_log(struct hsm_client *c, const char *level, const char *format)
 {
@@ -1064,7 +1074,11 @@ hsm_client_set_log(struct hsm_client *c, const char *level, const char *format)
 		return r;
 	if (format != NULL && (r = argv_set(c->argv, "--log-format", format)) != 0)
 		return r;
-	return 0;
+	/* the running helper: told now (a new one reads its argv) */
+	if (c->fd < 0 || level == NULL || format == NULL)
+		return 0;
+	return hsm_client_call(c, &(struct hsm_args){.op = HSM_OP_LOG,
+	    .u.log = {.level = level, .format = format}}, log_done, NULL);
 }
 
 int

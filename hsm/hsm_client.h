@@ -167,9 +167,11 @@ pid_t hsm_client_pid(const struct hsm_client *c);
 
 /*
  * Spawn mode: the log level and format (as in hsm_client_config; NULL:
- * unchanged) of the helpers spawned from now on (the broker's SIGHUP). 0,
- * or KW_ERR_NOMEM (the format may then be unchanged). Socket mode: 0, nothing to do (the
- * supervisor's options decide).
+ * unchanged) of the helpers spawned from now on (the broker's SIGHUP), and,
+ * when both are given and a helper runs, a "log" call that tells it (a
+ * failure of that call is logged). 0, or KW_ERR_NOMEM (the format may then
+ * be unchanged), or an error of hsm_client_call. Socket mode: 0, nothing
+ * to do (the supervisor's options decide).
  */
 int hsm_client_set_log(struct hsm_client *c, const char *level, const char *format) KW_WUR;
 

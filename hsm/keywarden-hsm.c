@@ -273,6 +273,23 @@ do_stats(struct helper *h, const struct hsm_req *req, json_t **ret, const char *
 	    (json_int_t)h->signs);
 }
 
+/* The broker's log level and format after its SIGHUP (we share its stderr). */
+static int
+do_log(struct helper *h, const struct hsm_req *req, json_t **ret, const char **reterr_detail)
+{
+	static const char *const lvls[] = {"error", "warn", "info", "debug"};
+	static const char *const fmts[] = {"text", "json", "journal"};
+
+	(void)h;
+	(void)ret;
+	(void)reterr_detail;
+	kw_log_set_level(req->log_level);
+	kw_log_set_format(req->log_format);
+	kw_log_info("log level %s, format %s (from the broker)", lvls[req->log_level],
+	    fmts[req->log_format]);
+	return 0;
+}
+
 static int
 do_token_keys(struct helper *h, const struct hsm_req *req, json_t **ret,
     const char **reterr_detail)
@@ -575,6 +592,7 @@ static const op_handler handlers[HSM_OP__COUNT] = {
 	[HSM_OP_AUDIT_SIGN] = do_audit_sign,
 	[HSM_OP_SEAL_KEYS] = do_seal_keys,
 	[HSM_OP_SEAL_KEY_NEW] = do_seal_key_new,
+	[HSM_OP_LOG] = do_log,
 };
 
 /* One request datagram to its reply (NULL only when not even an error reply can be built). */

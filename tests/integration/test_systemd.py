@@ -284,18 +284,26 @@ def t_sighup_json_lines(b):
     ids = doc_message_ids()
     set_log(b, format="json", level="info")
     off = len(b.log())
+    hp = helper_pid(b)
     sighup(b)
     jkt = flow(b)
     deadline = time.time() + 10
     while True:
         new = b.log()[off:]
         recs = json_records(new)
-        if any(r.get("event") == "denial" for r in recs):
+        if (any(r.get("event") == "denial" for r in recs) and
+                any(r["prog"] == "keywarden-hsm" for r in recs)):
             break
         assert time.time() < deadline, new[-2000:]
         time.sleep(0.05)
-    # every line written since the switch is a JSON object (no text line)
+    # every line written since the switch is a JSON object (no text line), the running
+    # helper's too: the broker told it (the "log" call), and it says so
     assert all(line.startswith("{") for line in new.splitlines()), new[-2000:]
+    hsm = [r for r in recs if r["prog"] == "keywarden-hsm"]
+    assert len(hsm) == 1 and hsm[0]["pid"] == hp and hsm[0]["level"] == "info", hsm
+    assert hsm[0]["msg"] == "log level info, format json (from the broker)", hsm
+    assert helper_pid(b) == hp, "the helper was restarted"
+    recs = [r for r in recs if r["prog"] != "keywarden-hsm"]
     required = {"time", "level", "prog", "pid", "func", "msg"}
     allowed = required | {"error", "event", "message_id", "repository", "jkt", "suppressed"}
     for r in recs:
@@ -313,6 +321,7 @@ def t_sighup_json_lines(b):
 
 
 def t_sighup_level_and_text(b):
+    off0 = len(b.log())
     set_log(b, format="text", level="warn")
     sighup(b)
     off = len(b.log())
@@ -332,6 +341,10 @@ def t_sighup_level_and_text(b):
     new = b.log()[off:]
     assert re.search(r"^\S+Z info keywarden\[%d\] release_done: released 'demo/key/disk" % b.proc.pid,
                      new, re.M), new
+    # the helper took level warn, then info, in text
+    hsm = re.findall(r"^\S+Z (\w+) keywarden-hsm\[%d\] do_log: (.*)$" % helper_pid(b),
+                     b.log()[off0:], re.M)
+    assert hsm == [("info", "log level info, format text (from the broker)")], hsm
     assert S.journal.count() == nj, "journal records after the switch to text"
 
 
