@@ -210,7 +210,7 @@ reload_log_config(struct kw_broker *b)
 	/* a spawned helper shares our stderr: it takes the same level and format */
 	if (b->hsm != NULL && (r = hsm_client_set_log(b->hsm, lvls[kw_log_get_level()],
 	    fmts[kw_log_get_format()])) != 0)
-		kw_log_err_r(r, "SIGHUP: the HSM helper keeps its log settings");
+		kw_log_warn_r(r, "SIGHUP: the running HSM helper keeps its log settings");
 	kw_log_info_ev(KW_LOG_CTX(KW_EV_RELOAD, NULL, NULL), "SIGHUP: log level %s, format %s%s; "
 	    "other keys take effect at restart", lvls[kw_log_get_level()], fmts[kw_log_get_format()],
 	    sd.format_from_cli ? " (--log-format)" : "");

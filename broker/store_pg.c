@@ -854,15 +854,10 @@ ms_until(const struct timespec *dl)
 	return ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
 }
 
-/* "SELECT 1" on pc, its answer awaited until dl: 0, KW_ERR_TIMEOUT or KW_ERR_UNAVAILABLE. */
+/* Read from pc until a result can be taken without blocking, at most until dl. */
 static int
-ping_conn(struct pg_conn *pc, const struct timespec *dl)
+await_result(struct pg_conn *pc, const struct timespec *dl)
 {
-	PGresult *res;
-	int r = 0;
-
-	if (PQsendQuery(pc->c, "SELECT 1") != 1)
-		return KW_ERR_UNAVAILABLE;
 	for (;;) {
 		struct pollfd pfd = { .fd = PQsocket(pc->c), .events = POLLIN };
 		int n, flush = PQflush(pc->c);
@@ -872,7 +867,7 @@ ping_conn(struct pg_conn *pc, const struct timespec *dl)
 		if (flush > 0)
 			pfd.events |= POLLOUT;
 		else if (!PQisBusy(pc->c))
-			break;
+			return 0;
 		n = poll(&pfd, 1, ms_until(dl));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -881,12 +876,24 @@ ping_conn(struct pg_conn *pc, const struct timespec *dl)
 		if ((pfd.revents & (POLLIN | POLLERR | POLLHUP)) != 0 && PQconsumeInput(pc->c) != 1)
 			return KW_ERR_UNAVAILABLE;
 	}
-	while ((res = PQgetResult(pc->c)) != NULL) {
+}
+
+/* "SELECT 1" on pc, its answer awaited until dl: 0, KW_ERR_TIMEOUT or KW_ERR_UNAVAILABLE. */
+static int
+ping_conn(struct pg_conn *pc, const struct timespec *dl)
+{
+	PGresult *res;
+	int r = 0, e;
+
+	if (PQsendQuery(pc->c, "SELECT 1") != 1)
+		return KW_ERR_UNAVAILABLE;
+	/* every result up to the end of the query (NULL), each awaited without blocking */
+	while ((e = await_result(pc, dl)) == 0 && (res = PQgetResult(pc->c)) != NULL) {
 		if (PQresultStatus(res) != PGRES_TUPLES_OK && r == 0)
 			r = map_result(pc, res) == KW_ERR_TIMEOUT ? KW_ERR_TIMEOUT : KW_ERR_UNAVAILABLE;
 		PQclear(res);
 	}
-	return r;
+	return e != 0 ? e : r;
 }
 
 int
