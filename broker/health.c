@@ -8,7 +8,10 @@
  * a probe (through the helper protocol, with a deadline of
  * KW_READY_HSM_DEADLINE_MS, the result reused for KW_READY_CACHE_MS so that
  * probes cannot flood the helper), the store is writable (its file and
- * directory, without writing: a check must stay cheap), a token-signing key
+ * directory, without writing: a check must stay cheap; PostgreSQL: a
+ * "SELECT 1" through the pool on an appraisal worker, at most one out, its
+ * result reused for KW_READY_CACHE_MS and never waited for: a probe out for
+ * longer than KW_READY_STORE_DEADLINE_MS counts as a failure), a token-signing key
  * is loaded, and TDX collateral is held where TDX is configured. Requests
  * that arrive while the probe is out wait for it (at most
  * KW_READY_WAITERS_MAX of them; more are answered from what is known).
@@ -38,6 +41,7 @@
 #define KW_READY_HSM_DEADLINE_MS 1000
 #define KW_READY_CACHE_MS 1000
 #define KW_READY_WAITERS_MAX 64
+#define KW_READY_STORE_DEADLINE_MS 1000
 
 struct kw_health {
 	struct kw_broker *b;
@@ -49,6 +53,12 @@ struct kw_health {
 	const char *hsm_why;           /* static */
 	struct evhttp_request *waiters[KW_READY_WAITERS_MAX];
 	size_t n_waiters;
+	/* PostgreSQL: the store probe (loop thread, but ping_r: the worker's until its done) */
+	int store_probe_out;
+	int64_t store_started, store_checked;   /* monotonic ms; checked 0: the open at start */
+	int store_ok;
+	const char *store_why;         /* static */
+	int ping_r;
 	/* the metrics listener (metrics.listen) */
 	SSL_CTX *ssl_ctx;
 	struct kw_listener *listener;
@@ -68,8 +78,6 @@ store_writable(const struct kw_config *c, const char **why)
 	char dir[PATH_MAX];
 	struct statvfs sv;
 
-	if (c->store_kind != KW_STORE_SQLITE)
-		return 1;    /* PostgreSQL: the pool reports its own errors (keywarden_store_errors_total) */
 	snprintf(dir, sizeof(dir), "%s", c->store_path);
 	if (access(c->store_path, R_OK | W_OK) != 0 || access(dirname(dir), W_OK | X_OK) != 0) {
 		*why = "the store file or its directory is not writable";
@@ -80,6 +88,54 @@ store_writable(const struct kw_config *c, const char **why)
 		return 0;
 	}
 	return 1;
+}
+
+static void
+store_ping_run(void *arg)
+{
+	struct kw_health *h = arg;
+
+	h->ping_r = kw_store_ping(h->b->store, KW_READY_STORE_DEADLINE_MS);
+}
+
+static void
+store_ping_done(void *arg)
+{
+	struct kw_health *h = arg;
+
+	h->store_probe_out = 0;
+	h->store_ok = h->ping_r == 0;
+	h->store_why = h->ping_r == 0 ? NULL : h->ping_r == KW_ERR_TIMEOUT ?
+	    "the database did not answer within 1 s" : "the database is unreachable or failed";
+	h->store_checked = mono_ms();
+}
+
+/*
+ * PostgreSQL: the last probe's result (the open at start counts as the
+ * first); a new probe when it is KW_READY_CACHE_MS old. Never waits.
+ */
+static int
+store_reachable(struct kw_health *h, const char **why)
+{
+	int64_t now = mono_ms();
+
+	if (h->store_probe_out) {
+		if (now - h->store_started >= KW_READY_STORE_DEADLINE_MS) {
+			*why = "no answer from the database within 1 s";
+			return 0;
+		}
+	} else if (now - h->store_checked >= KW_READY_CACHE_MS) {
+		if (kw_workers_submit(h->b->workers, store_ping_run, store_ping_done, h) == 0) {
+			h->store_probe_out = 1;
+			h->store_started = now;
+		} else {
+			h->store_ok = 0;
+			h->store_why = "the appraisal queue is full (not checked)";
+			h->store_checked = now;
+		}
+	}
+	*why = h->store_why;
+	return h->store_ok;
 }
 
 int
@@ -111,7 +167,8 @@ ready_answer(struct kw_health *h, struct evhttp_request *req)
 {
 	struct kw_broker *b = h->b;
 	const char *store_why = NULL;
-	int hsm = h->hsm_ok, store = store_writable(b->cfg, &store_why);
+	int hsm = h->hsm_ok, store = b->cfg->store_kind == KW_STORE_SQLITE ?
+	    store_writable(b->cfg, &store_why) : store_reachable(h, &store_why);
 	int tok = kw_token_keys_active(b->token_keys) != NULL, coll = collateral_ok(b);
 	json_t *checks = json_pack("{s:s, s:s, s:s, s:s}", "hsm", hsm ? "ok" : "fail",
 	    "store", store ? "ok" : "fail", "token_key", tok ? "ok" : "fail",
@@ -340,6 +397,8 @@ kw_health_start(struct kw_broker *b)
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return KW_ERR_NOMEM;
 	h->b = b;
+	h->store_ok = 1;    /* the store was opened (and migrated) just now */
+	h->store_checked = mono_ms();
 	if ((h->deadline_ev = evtimer_new(b->base, deadline_cb, h)) == NULL) {
 		free(h);
 		return KW_ERR_NOMEM;

@@ -188,13 +188,15 @@ apply_log_config(const struct kw_config *c)
 		kw_log_set_format(f);
 }
 
+static const char *const log_fmt_names[] = {"text", "json", "journal"};
+static const char *const log_lvl_names[] = {"error", "warn", "info", "debug"};
+
 /* SIGHUP: re-read the configuration's log keys (the rest needs a restart). */
 static void
-reload_log_config(void)
+reload_log_config(struct kw_broker *b)
 {
 	struct kw_config *c = NULL;
-	static const char *const fmts[] = {"text", "json", "journal"};
-	static const char *const lvls[] = {"error", "warn", "info", "debug"};
+	const char *const *fmts = log_fmt_names, *const *lvls = log_lvl_names;
 	char eb[512];
 	int r;
 
@@ -205,6 +207,10 @@ reload_log_config(void)
 	}
 	apply_log_config(c);
 	kw_config_free(c);
+	/* a spawned helper shares our stderr: it takes the same level and format */
+	if (b->hsm != NULL && (r = hsm_client_set_log(b->hsm, lvls[kw_log_get_level()],
+	    fmts[kw_log_get_format()])) != 0)
+		kw_log_warn_r(r, "SIGHUP: the running HSM helper keeps its log settings");
 	kw_log_info_ev(KW_LOG_CTX(KW_EV_RELOAD, NULL, NULL), "SIGHUP: log level %s, format %s%s; "
 	    "other keys take effect at restart", lvls[kw_log_get_level()], fmts[kw_log_get_format()],
 	    sd.format_from_cli ? " (--log-format)" : "");
@@ -230,7 +236,7 @@ on_sighup(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	(void)kw_sdnotify_reloading(sd.n, "reloading");
-	reload_log_config();
+	reload_log_config(b);
 	kw_keysync_reload_then(b, "SIGHUP", reload_done, b);
 }
 
@@ -748,7 +754,10 @@ start_hsm(struct kw_broker *b)
 		hc.pin_file = b->cfg->hsm_pin_file;
 		hc.softhsm2_conf = b->cfg->hsm_softhsm2_conf;
 		hc.recycle_after = b->cfg->hsm_recycle_after;
-		hc.log_level = b->cfg->log_level;
+		hc.log_level = log_lvl_names[kw_log_get_level()];
+		hc.log_format = log_fmt_names[kw_log_get_format()];    /* "auto" resolved */
+		if (kw_broker_test_hooks())
+			hc.journal_socket = getenv("KEYWARDEN_TEST_JOURNAL_SOCKET");
 		hc.release_assembly = b->cfg->hsm_release_assembly;
 	}
 	r = hsm_client_start(b->base, &hc, &b->hsm);

@@ -713,6 +713,14 @@ kw_store_close(struct kw_store *st)
 }
 
 int
+kw_store_ping(struct kw_store *st, int deadline_ms)
+{
+	if (st == NULL || deadline_ms < 1 || deadline_ms > 60000)
+		return KW_ERR_INVALID_ARG;
+	return st->pg != NULL ? pg_ops->ping(st->pg, deadline_ms) : 0;
+}
+
+int
 kw_store_schema_version(struct kw_store *st, int *ret)
 {
 	int64_t v = 0;

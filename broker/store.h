@@ -56,6 +56,16 @@ int kw_store_open_pg(const char *conninfo, unsigned int pool, struct kw_store **
 /* 1 for a PostgreSQL store: thread-safe, and its calls wait on the network (never on the loop). */
 int kw_store_is_shared(const struct kw_store *st);
 void kw_store_close(struct kw_store *st);
+/*
+ * PostgreSQL: one "SELECT 1" through the pool (a free connection, connected
+ * or reconnected as needed; one more try on a new connection when a pooled
+ * one turns out dead), its answer awaited at most deadline_ms (1..60000).
+ * Blocks: call it on a worker thread. 0, KW_ERR_TIMEOUT (no answer in time;
+ * the query left out is dropped with its connection) or KW_ERR_UNAVAILABLE
+ * (no free connection in time, no connection, an error). Connecting itself is bounded by the connection's
+ * connect_timeout (5 s unless conninfo sets it). SQLite: 0 at once.
+ */
+int kw_store_ping(struct kw_store *st, int deadline_ms) KW_WUR;
 int kw_store_schema_version(struct kw_store *st, int *ret) KW_WUR;
 /* How long a write waits for another connection's write lock before
  * KW_ERR_UNAVAILABLE (default 5000 ms; 0..60000). */

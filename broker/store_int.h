@@ -74,6 +74,8 @@ int kw_pg_open(const char *conninfo, unsigned int pool, struct kw_pgstore **ret)
 void kw_pg_close(struct kw_pgstore *pg);
 int kw_pg_schema_version(struct kw_pgstore *pg, int *ret) KW_WUR;
 void kw_pg_set_wait(struct kw_pgstore *pg, int ms);
+/* kw_store_ping (store.h). */
+int kw_pg_ping(struct kw_pgstore *pg, int deadline_ms) KW_WUR;
 
 int kw_pg_key_create(struct kw_pgstore *pg, const struct kw_key_spec *spec, const char *origin,
     int64_t now, const char *label) KW_WUR;
@@ -137,7 +139,7 @@ int kw_pg_audit_lease(struct kw_pgstore *pg, const char *holder, int seconds, in
  */
 #define KW_PG_MODULE_FILE "keywarden-pg.so"
 #define KW_PG_MODULE_ENTRY "kw_pg_module_v1"
-#define KW_PG_MODULE_ABI 2u
+#define KW_PG_MODULE_ABI 3u
 
 struct kw_pg_ops {
 	unsigned int abi;       /* KW_PG_MODULE_ABI */
@@ -172,6 +174,8 @@ struct kw_pg_ops {
 	int (*audit_checkpoint)(void *arg, enum audit_cp_query which, uint64_t size, char **ret_note, int64_t *ret_at);
 	int (*audit_list)(void *arg, const struct audit_filter *f, uint64_t start, size_t limit, json_t **ret, uint64_t *ret_next);
 	int (*audit_lease)(struct kw_pgstore *pg, const char *holder, int seconds, int *ret_held);
+	/* ABI 3: readiness (/readyz) */
+	int (*ping)(struct kw_pgstore *pg, int deadline_ms);
 };
 
 const struct kw_pg_ops *kw_pg_module_v1(void);

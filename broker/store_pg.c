@@ -21,6 +21,7 @@
  * have committed): KW_ERR_UNAVAILABLE.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,15 +460,18 @@ deadline_in(struct timespec *ts, int ms)
 	}
 }
 
-/* A connection of the pool, connected; KW_ERR_UNAVAILABLE when none frees up or none connects. */
+/*
+ * A connection of the pool, connected, waiting at most wait_ms for a free
+ * one; KW_ERR_UNAVAILABLE when none frees up or none connects.
+ */
 static int
-conn_get(struct kw_pgstore *pg, struct pg_conn **ret)
+conn_get_wait(struct kw_pgstore *pg, int wait_ms, struct pg_conn **ret)
 {
 	struct pg_conn *pc = NULL;
 	struct timespec dl;
 	int r = 0;
 
-	deadline_in(&dl, pg->wait_ms);
+	deadline_in(&dl, wait_ms);
 	pthread_mutex_lock(&pg->mu);
 	for (;;) {
 		/* prefer a connected idle one */
@@ -496,6 +500,12 @@ conn_get(struct kw_pgstore *pg, struct pg_conn **ret)
 	}
 	*ret = pc;
 	return 0;
+}
+
+static int
+conn_get(struct kw_pgstore *pg, struct pg_conn **ret)
+{
+	return conn_get_wait(pg, pg->wait_ms, ret);
 }
 
 static void
@@ -829,6 +839,88 @@ kw_pg_set_wait(struct kw_pgstore *pg, int ms)
 	pthread_mutex_lock(&pg->mu);
 	pg->wait_ms = ms;
 	pthread_mutex_unlock(&pg->mu);
+}
+
+/* Milliseconds from now to dl (CLOCK_MONOTONIC), at least 0. */
+static int
+ms_until(const struct timespec *dl)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = ((long long)dl->tv_sec - (long long)now.tv_sec) * 1000 +
+	    (dl->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
+}
+
+/* Read from pc until a result can be taken without blocking, at most until dl. */
+static int
+await_result(struct pg_conn *pc, const struct timespec *dl)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = PQsocket(pc->c), .events = POLLIN };
+		int n, flush = PQflush(pc->c);
+
+		if (flush < 0)
+			return KW_ERR_UNAVAILABLE;
+		if (flush > 0)
+			pfd.events |= POLLOUT;
+		else if (!PQisBusy(pc->c))
+			return 0;
+		n = poll(&pfd, 1, ms_until(dl));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? KW_ERR_TIMEOUT : KW_ERR_UNAVAILABLE;
+		if ((pfd.revents & (POLLIN | POLLERR | POLLHUP)) != 0 && PQconsumeInput(pc->c) != 1)
+			return KW_ERR_UNAVAILABLE;
+	}
+}
+
+/* "SELECT 1" on pc, its answer awaited until dl: 0, KW_ERR_TIMEOUT or KW_ERR_UNAVAILABLE. */
+static int
+ping_conn(struct pg_conn *pc, const struct timespec *dl)
+{
+	PGresult *res;
+	int r = 0, e;
+
+	if (PQsendQuery(pc->c, "SELECT 1") != 1)
+		return KW_ERR_UNAVAILABLE;
+	/* every result up to the end of the query (NULL), each awaited without blocking */
+	while ((e = await_result(pc, dl)) == 0 && (res = PQgetResult(pc->c)) != NULL) {
+		if (PQresultStatus(res) != PGRES_TUPLES_OK && r == 0)
+			r = map_result(pc, res) == KW_ERR_TIMEOUT ? KW_ERR_TIMEOUT : KW_ERR_UNAVAILABLE;
+		PQclear(res);
+	}
+	return e != 0 ? e : r;
+}
+
+int
+kw_pg_ping(struct kw_pgstore *pg, int deadline_ms)
+{
+	struct timespec dl;
+	int r = KW_ERR_UNAVAILABLE;
+
+	if (pg == NULL || deadline_ms < 1)
+		return KW_ERR_INVALID_ARG;
+	deadline_in(&dl, deadline_ms);
+	/* a pooled connection may have died with a restarted server: one more on a new one */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct pg_conn *pc = NULL;
+		int fresh;
+
+		if ((r = conn_get_wait(pg, ms_until(&dl), &pc)) != 0)
+			return r;
+		fresh = pc->fresh;
+		r = ping_conn(pc, &dl);
+		if (r != 0)
+			conn_drop(pc);    /* a query may still be out on it */
+		conn_put(pg, pc);
+		if (r == 0 || fresh || ms_until(&dl) == 0)
+			break;
+	}
+	return r;
 }
 
 static int

@@ -38,6 +38,7 @@ kw_pg_module_v1(void)
 		.audit_checkpoint = kw_pg_audit_checkpoint,
 		.audit_list = kw_pg_audit_list,
 		.audit_lease = kw_pg_audit_lease,
+		.ping = kw_pg_ping,
 	};
 
 	return &ops;

@@ -236,20 +236,71 @@ escape_inplace(char *msg, size_t size)
 	snprintf(msg, size, "%s", out);
 }
 
-/* JSON-quote s (already escaped: printable ASCII only) into f. */
-static void
-json_str(FILE *f, const char *s)
+/*
+ * One JSON record, built whole and written with one write(2): keywarden-hsm
+ * shares the broker's stderr, and records written piecemeal would interleave
+ * byte by byte. Big enough for the largest record: a message of 1023
+ * escaped bytes (no backslash left; each '"' doubles), repository and jkt of
+ * 199 (doubled at most), the error text, function and program names and the
+ * fixed keys stay far below.
+ */
+struct jline {
+	char b[6144];
+	size_t n;
+};
+
+static void KW_PRINTF(2, 3)
+jput(struct jline *l, const char *fmt, ...)
 {
-	fputc('"', f);
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(l->b + l->n, sizeof(l->b) - l->n, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		l->n = (size_t)k < sizeof(l->b) - l->n ? l->n + (size_t)k : sizeof(l->b) - 1;
+}
+
+static void
+jchar(struct jline *l, char c)
+{
+	if (l->n < sizeof(l->b) - 1)
+		l->b[l->n++] = c;
+}
+
+/* JSON-quote s (already escaped: printable ASCII only) into l. */
+static void
+json_str(struct jline *l, const char *s)
+{
+	jchar(l, '"');
 	for (; *s != '\0'; s++) {
 		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
+			jchar(l, '\\');
 		if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", (unsigned char)*s);
+			jput(l, "\\u%04x", (unsigned char)*s);
 		else
-			fputc(*s, f);
+			jchar(l, *s);
 	}
-	fputc('"', f);
+	jchar(l, '"');
+}
+
+/* l's bytes to stderr in one write (retried only for what a signal or a short write left). */
+static void
+jwrite(const struct jline *l)
+{
+	size_t o = 0;
+
+	fflush(stderr);
+	while (o < l->n) {
+		ssize_t w = write(STDERR_FILENO, l->b + o, l->n - o);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		o += (size_t)w;
+	}
 }
 
 /* One journal field; an escaped value never holds '\n', so the simple KEY=VALUE form suffices. */
@@ -347,33 +398,39 @@ vwrite_locked(enum kw_log_level lvl, const char *func, int r, const struct kw_lo
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	if (fmtk == KW_LOG_FMT_JSON) {
-		fprintf(stderr, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"prog\":", ts,
+		struct jline l;
+
+		l.n = 0;
+		jput(&l, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"prog\":", ts,
 		    now.tv_nsec / 1000000, names[lvl]);
-		json_str(stderr, log_prog);
-		fprintf(stderr, ",\"pid\":%ld,\"func\":", (long)getpid());
-		json_str(stderr, func);
-		fputs(",\"msg\":", stderr);
-		json_str(stderr, msg);
+		json_str(&l, log_prog);
+		jput(&l, ",\"pid\":%ld,\"func\":", (long)getpid());
+		json_str(&l, func);
+		jput(&l, ",\"msg\":");
+		json_str(&l, msg);
 		if (r != 0) {
-			fputs(",\"error\":", stderr);
-			json_str(stderr, kw_strerror(r));
+			jput(&l, ",\"error\":");
+			json_str(&l, kw_strerror(r));
 		}
 		if (ev != NULL)
-			fprintf(stderr, ",\"event\":\"%s\",\"message_id\":\"%s\"", ev, mid);
+			jput(&l, ",\"event\":\"%s\",\"message_id\":\"%s\"", ev, mid);
 		if (repo[0] != '\0') {
-			fputs(",\"repository\":", stderr);
-			json_str(stderr, repo);
+			jput(&l, ",\"repository\":");
+			json_str(&l, repo);
 		}
 		if (jkt[0] != '\0') {
-			fputs(",\"jkt\":", stderr);
-			json_str(stderr, jkt);
+			jput(&l, ",\"jkt\":");
+			json_str(&l, jkt);
 		}
 		if (suffix[0] != '\0') {
-			fputs(",\"suppressed\":", stderr);
-			json_str(stderr, suffix + 1);
+			jput(&l, ",\"suppressed\":");
+			json_str(&l, suffix + 1);
 		}
-		fputs("}\n", stderr);
-	} else if (r != 0) {
+		jput(&l, "}\n");
+		jwrite(&l);
+		return;
+	}
+	if (r != 0) {
 		fprintf(stderr, "%s.%03ldZ %s %s[%ld] %s: %s: %s%s\n", ts, now.tv_nsec / 1000000,
 		    names[lvl], log_prog, (long)getpid(), func, msg, kw_strerror(r), suffix);
 	} else {

@@ -28,6 +28,7 @@
 #define REAP_POLL_MS 20
 #define DYING_MAX 8
 #define READ_BATCH 64 /* replies per read callback, for fairness */
+#define ARGV_MAX 20   /* the helper's argv (build_argv), with its NULL */
 
 /* Deadline classes: workload-path calls and slow admin-only calls. */
 enum { CLS_CALL = 0, CLS_ADMIN = 1, CLS_N = 2 };
@@ -993,7 +994,7 @@ build_argv(const struct hsm_client_config *cfg)
 	size_t o = 0;
 	char num[16];
 
-	if ((v = calloc(14, sizeof(*v))) == NULL)
+	if ((v = calloc(ARGV_MAX, sizeof(*v))) == NULL)
 		return NULL;
 	if ((v[o++] = strdup(cfg->helper_path)) == NULL || (v[o++] = strdup("--module")) == NULL ||
 	    (v[o++] = strdup(cfg->module_path)) == NULL || (v[o++] = strdup("--token")) == NULL ||
@@ -1009,6 +1010,12 @@ build_argv(const struct hsm_client_config *cfg)
 	if (cfg->log_level != NULL &&
 	    ((v[o++] = strdup("--log-level")) == NULL || (v[o++] = strdup(cfg->log_level)) == NULL))
 		goto fail;
+	if (cfg->log_format != NULL &&
+	    ((v[o++] = strdup("--log-format")) == NULL || (v[o++] = strdup(cfg->log_format)) == NULL))
+		goto fail;
+	if (cfg->journal_socket != NULL && ((v[o++] = strdup("--journal-socket")) == NULL ||
+	    (v[o++] = strdup(cfg->journal_socket)) == NULL))
+		goto fail;
 	if (cfg->release_assembly != NULL && ((v[o++] = strdup("--release-assembly")) == NULL ||
 	    (v[o++] = strdup(cfg->release_assembly)) == NULL))
 		goto fail;
@@ -1016,6 +1023,62 @@ build_argv(const struct hsm_client_config *cfg)
 fail:
 	strv_free(v);
 	return NULL;
+}
+
+/* Set (or add) the value of argv's option opt; 0 or KW_ERR_NOMEM (nothing changed). */
+static int
+argv_set(char **v, const char *opt, const char *val)
+{
+	size_t i;
+	char *d;
+
+	for (i = 0; v[i] != NULL && strcmp(v[i], opt) != 0; i++)
+		;
+	if (v[i] != NULL && v[i + 1] != NULL) {
+		if ((d = strdup(val)) == NULL)
+			return KW_ERR_NOMEM;
+		free(v[i + 1]);
+		v[i + 1] = d;
+		return 0;
+	}
+	if (i + 2 >= ARGV_MAX)    /* not reached: build_argv leaves room for both options */
+		return KW_ERR_NOMEM;
+	if ((v[i] = strdup(opt)) == NULL)
+		return KW_ERR_NOMEM;
+	if ((v[i + 1] = strdup(val)) == NULL) {
+		free(v[i]);
+		v[i] = NULL;
+		return KW_ERR_NOMEM;
+	}
+	return 0;
+}
+
+static void
+log_done(int r, const struct hsm_result *res, void *arg)
+{
+	(void)res;
+	(void)arg;
+	if (r != 0)
+		kw_log_warn_r(r, "the HSM helper did not take the new log settings (it gets them "
+		    "when it is started again)");
+}
+
+int
+hsm_client_set_log(struct hsm_client *c, const char *level, const char *format)
+{
+	int r;
+
+	if (c == NULL || c->argv == NULL)
+		return 0;
+	if (level != NULL && (r = argv_set(c->argv, "--log-level", level)) != 0)
+		return r;
+	if (format != NULL && (r = argv_set(c->argv, "--log-format", format)) != 0)
+		return r;
+	/* the running helper: told now (a new one reads its argv) */
+	if (c->fd < 0 || level == NULL || format == NULL)
+		return 0;
+	return hsm_client_call(c, &(struct hsm_args){.op = HSM_OP_LOG,
+	    .u.log = {.level = level, .format = format}}, log_done, NULL);
 }
 
 int

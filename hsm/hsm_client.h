@@ -39,6 +39,8 @@ struct hsm_client_config {
 	unsigned int recycle_after; /* releases between C_Finalize/C_Initialize; 0 = default
 	                             * (the helper's 5000), HSM_CLIENT_RECYCLE_NEVER = never */
 	const char *log_level;      /* "info" etc., passed on */
+	const char *log_format;     /* "text", "json" or "journal" (resolved), passed on */
+	const char *journal_socket; /* the journal's native socket, passed on; NULL: default */
 	const char *release_assembly; /* "hsm", "helper" or NULL (the helper's default, "hsm") */
 
 	/* Deadlines and the queue bound (both modes); 0 = the default. */
@@ -162,6 +164,16 @@ int hsm_client_call_sync(struct hsm_client *c, const struct hsm_args *a,
  * and diagnostics.
  */
 pid_t hsm_client_pid(const struct hsm_client *c);
+
+/*
+ * Spawn mode: the log level and format (as in hsm_client_config; NULL:
+ * unchanged) of the helpers spawned from now on (the broker's SIGHUP), and,
+ * when both are given and a helper runs, a "log" call that tells it (a
+ * failure of that call is logged). 0, or KW_ERR_NOMEM (the format may then
+ * be unchanged), or an error of hsm_client_call. Socket mode: 0, nothing
+ * to do (the supervisor's options decide).
+ */
+int hsm_client_set_log(struct hsm_client *c, const char *level, const char *format) KW_WUR;
 
 /* Whether a helper (or a connection to one) is up now. */
 int hsm_client_connected(const struct hsm_client *c);

@@ -477,6 +477,16 @@ dec_seal_key_new(json_t *o, struct hsm_result *res)
 	return get_int(o, "version", 1, HSM_SEAL_VERSION_MAX, &res->u.seal_key_new.version);
 }
 
+static int
+enc_log(const struct hsm_args *a, json_t *o)
+{
+	int r;
+
+	if ((r = put_str(o, "level", a->u.log.level)) != 0)
+		return r;
+	return put_str(o, "format", a->u.log.format);
+}
+
 /* One encoder and one decoder per op (hsm_proto.h OPS). */
 static const struct {
 	int (*encode)(const struct hsm_args *a, json_t *o);
@@ -500,6 +510,7 @@ static const struct {
 	[HSM_OP_AUDIT_SIGN] = {enc_audit_sign, dec_audit_sign},
 	[HSM_OP_SEAL_KEYS] = {enc_none, dec_seal_keys},
 	[HSM_OP_SEAL_KEY_NEW] = {enc_seal_key_new, dec_seal_key_new},
+	[HSM_OP_LOG] = {enc_log, dec_none},
 };
 
 int

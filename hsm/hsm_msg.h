@@ -51,6 +51,9 @@ struct hsm_args {
 			const uint8_t *digest; /* HSM_SIGN_DIGEST_LEN bytes */
 		} audit_sign;
 		struct {
+			const char *level, *format; /* "info", "json", ... */
+		} log;
+		struct {
 			const char *label;
 		} token_key_destroy, destroy;
 		struct {

@@ -30,6 +30,7 @@ static const struct hsm_op_info ops[HSM_OP__COUNT] = {
 	[HSM_OP_AUDIT_SIGN] = {HSM_OP_AUDIT_SIGN, "audit_sign", 0},
 	[HSM_OP_SEAL_KEYS] = {HSM_OP_SEAL_KEYS, "seal_keys", 0},
 	[HSM_OP_SEAL_KEY_NEW] = {HSM_OP_SEAL_KEY_NEW, "seal_key_new", HSM_OPF_ADMIN},
+	[HSM_OP_LOG] = {HSM_OP_LOG, "log", 0},
 };
 
 const struct hsm_op_info *

@@ -173,6 +173,12 @@
  *     reply    version: the new key's n ("kw-seal/<now>", or now+1, ... when
  *              taken); seal keys older than the newest HSM_SEAL_KEYS_MAX are
  *              destroyed
+ *   log                call
+ *     request  level: "error"|"warn"|"info"|"debug", format: "text"|"json"|
+ *              "journal" (the broker's, after its SIGHUP: a spawned helper
+ *              shares its stderr)
+ *     reply    -   (the helper logs with them from now on; it does not touch
+ *              the token)
  *
  *   Any op may also fail with HSM (the module failed: "detail" is the CKR
  *   name), NOMEM, INVALID_FORMAT, UNSUPPORTED or TOO_LARGE (malformed
@@ -221,6 +227,7 @@ enum hsm_op {
 	HSM_OP_TOKEN_KEYS, HSM_OP_TOKEN_KEY_NEW, HSM_OP_SIGN, HSM_OP_TOKEN_KEY_DESTROY,
 	HSM_OP_KEY_LIST, HSM_OP_DESTROY, HSM_OP_IMPORT_KEY, HSM_OP_IMPORT,
 	HSM_OP_AUDIT_KEY, HSM_OP_AUDIT_SIGN, HSM_OP_SEAL_KEYS, HSM_OP_SEAL_KEY_NEW,
+	HSM_OP_LOG,
 	HSM_OP__COUNT
 };
 

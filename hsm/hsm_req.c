@@ -285,6 +285,21 @@ parse_random(const json_t *o, struct hsm_req *req)
 	return 0;
 }
 
+static int
+parse_log(const json_t *o, struct hsm_req *req)
+{
+	static const char *const keys[] = {"id", "op", "level", "format", NULL};
+	const char *lvl, *fmt;
+	size_t n;
+
+	if (kw_json_check_keys(o, keys) != 0 || kw_json_get_str(o, "level", &lvl, &n) != 0 ||
+	    kw_json_get_str(o, "format", &fmt, &n) != 0 || strcmp(fmt, "auto") == 0 ||
+	    kw_log_level_parse(lvl, &req->log_level) != 0 ||
+	    kw_log_format_parse(fmt, &req->log_format) != 0)
+		return KW_ERR_INVALID_FORMAT;
+	return 0;
+}
+
 /* The ops with a label only: token_key_destroy (a token label), destroy (a key label). */
 static int
 parse_label_only(const json_t *o, struct hsm_req *req)
@@ -319,6 +334,7 @@ static int (*const parsers[HSM_OP__COUNT])(const json_t *, struct hsm_req *) = {
 	[HSM_OP_AUDIT_SIGN] = parse_audit_sign,
 	[HSM_OP_SEAL_KEYS] = parse_plain,
 	[HSM_OP_SEAL_KEY_NEW] = parse_token_key_new,
+	[HSM_OP_LOG] = parse_log,
 };
 
 int

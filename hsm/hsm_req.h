@@ -8,6 +8,7 @@
 
 #include "hsm_proto.h"
 #include "kw_err.h"
+#include "kw_log.h"
 
 /*
  * Strict parser for one helper request datagram (hsm_proto.h). Used by
@@ -42,6 +43,8 @@ struct hsm_req {
 	uint8_t kek[HSM_IMPORT_KEK_LEN];  /* import: exactly this long */
 	uint8_t value[HSM_IMPORT_VALUE_MAX]; /* import: KWP output, hsm_import_plain_len() + 8 bytes */
 	size_t value_len;
+	enum kw_log_level log_level;      /* log */
+	enum kw_log_format log_format;    /* log: text, json or journal (never auto) */
 };
 
 /*

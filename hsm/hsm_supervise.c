@@ -30,7 +30,7 @@
 #define STOP_GRACE_MS 2000
 #define KILL_GRACE_MS 3000
 #define SV_BACKLOG 16
-#define SV_ARGV_MAX 16
+#define SV_ARGV_MAX 20
 
 extern char **environ;
 
@@ -298,6 +298,14 @@ build_argv(struct sv *s)
 	if (c->log_level != NULL) {
 		a[o++] = "--log-level";
 		a[o++] = c->log_level;
+	}
+	if (c->log_format != NULL) {
+		a[o++] = "--log-format";
+		a[o++] = c->log_format;
+	}
+	if (c->journal_socket != NULL) {
+		a[o++] = "--journal-socket";
+		a[o++] = c->journal_socket;
 	}
 	if (c->release_assembly != NULL) {
 		a[o++] = "--release-assembly";

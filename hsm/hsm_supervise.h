@@ -63,6 +63,8 @@ struct hsm_supervise_config {
 	const char *module, *token, *pin_file, *softhsm2_conf;
 	const char *recycle_after; /* decimal, or NULL for the helper's default */
 	const char *log_level;     /* or NULL */
+	const char *log_format;    /* or NULL */
+	const char *journal_socket; /* or NULL */
 	const char *release_assembly; /* "hsm", "helper" or NULL (the helper's default) */
 	struct hsm_allow allow;    /* at least one uid */
 };

@@ -77,11 +77,13 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: keywarden-hsm --module PATH --token LABEL|URI --pin-file PATH\n"
 	    "                     [--recycle-after N] [--log-level error|warn|info|debug]\n"
+	    "                     [--log-format text|json|journal|auto] [--journal-socket PATH]\n"
 	    "                     [--softhsm2-conf PATH] [--release-assembly hsm|helper]\n"
 	    "                     [--allow-user NAME|--allow-uid N]...\n"
 	    "       keywarden-hsm --listen PATH (--allow-user NAME|--allow-uid N)...\n"
 	    "                     --module PATH --token LABEL|URI --pin-file PATH [--socket-mode MODE]\n"
 	    "                     [--softhsm2-conf PATH] [--recycle-after N] [--log-level L]\n"
+	    "                     [--log-format F] [--journal-socket PATH]\n"
 	    "                     [--release-assembly hsm|helper]\n"
 	    "Without --listen: speaks the keywarden HSM protocol on fd %d (started by keywarden,\n"
 	    "or by the supervisor); the peer's uid must be allowed (default: our own uid).\n"
@@ -93,6 +95,12 @@ usage(FILE *f)
 	    "                     (module-path and pin-source then replace --module and --pin-file)\n"
 	    "  --recycle-after N  C_Finalize/C_Initialize after every N releases\n"
 	    "                     (default %d; 0 = never)\n"
+	    "  --log-format       text (default), json (one JSON object per line), journal\n"
+	    "                     (journald's native protocol; text on stderr when it cannot\n"
+	    "                     be sent) or auto (journal when stderr is the journal);\n"
+	    "                     the broker (and the supervisor) pass the one they use\n"
+	    "  --journal-socket   the journal's native socket (default\n"
+	    "                     /run/systemd/journal/socket)\n"
 	    "  --socket-mode MODE mode of the socket the supervisor creates (octal, default 0660)\n"
 	    "  --release-assembly hsm (default): the JWE is built inside the token;\n"
 	    "                     helper: the secret is wrapped to the helper, which builds the\n"
@@ -263,6 +271,23 @@ do_stats(struct helper *h, const struct hsm_req *req, json_t **ret, const char *
 	return new_object(ret, "{s:I,s:I,s:I,s:I}", "releases", (json_int_t)h->releases,
 	    "recycles", (json_int_t)h->recycles, "rss_kb", (json_int_t)rss_kb(), "signs",
 	    (json_int_t)h->signs);
+}
+
+/* The broker's log level and format after its SIGHUP (we share its stderr). */
+static int
+do_log(struct helper *h, const struct hsm_req *req, json_t **ret, const char **reterr_detail)
+{
+	static const char *const lvls[] = {"error", "warn", "info", "debug"};
+	static const char *const fmts[] = {"text", "json", "journal"};
+
+	(void)h;
+	(void)ret;
+	(void)reterr_detail;
+	kw_log_set_level(req->log_level);
+	kw_log_set_format(req->log_format);
+	kw_log_info("log level %s, format %s (from the broker)", lvls[req->log_level],
+	    fmts[req->log_format]);
+	return 0;
 }
 
 static int
@@ -567,6 +592,7 @@ static const op_handler handlers[HSM_OP__COUNT] = {
 	[HSM_OP_AUDIT_SIGN] = do_audit_sign,
 	[HSM_OP_SEAL_KEYS] = do_seal_keys,
 	[HSM_OP_SEAL_KEY_NEW] = do_seal_key_new,
+	[HSM_OP_LOG] = do_log,
 };
 
 /* One request datagram to its reply (NULL only when not even an error reply can be built). */
@@ -715,6 +741,8 @@ main(int argc, char **argv)
 		{"pin-file", required_argument, NULL, 'p'},
 		{"recycle-after", required_argument, NULL, 'r'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"log-format", required_argument, NULL, 'F'},
+		{"journal-socket", required_argument, NULL, 'J'},
 		{"listen", required_argument, NULL, 'L'},
 		{"allow-user", required_argument, NULL, 'U'},
 		{"allow-uid", required_argument, NULL, 'u'},
@@ -727,8 +755,9 @@ main(int argc, char **argv)
 	struct helper h = {.recycle_after = RECYCLE_DEFAULT};
 	struct hsm_supervise_config sv = {.socket_mode = 0660};
 	const char *module = NULL, *pin_file = NULL, *detail = NULL, *recycle = NULL;
-	const char *level = NULL, *conf = NULL, *assembly = NULL;
+	const char *level = NULL, *conf = NULL, *assembly = NULL, *format = NULL, *jsock = NULL;
 	enum kw_log_level lvl = KW_LOG_INFO;
+	enum kw_log_format lf;
 	char *end, self[PATH_MAX], eb[300];
 	unsigned long m;
 	ssize_t sl;
@@ -765,6 +794,21 @@ main(int argc, char **argv)
 			}
 			kw_log_set_level(lvl);
 			level = optarg;
+			break;
+		case 'F':
+			if (kw_log_format_parse(optarg, &lf) != 0) {
+				usage(stderr);
+				return 2;
+			}
+			kw_log_set_format(lf);
+			format = optarg;
+			break;
+		case 'J':
+			if (kw_log_set_journal_socket(optarg) != 0) {
+				usage(stderr);
+				return 2;
+			}
+			jsock = optarg;
 			break;
 		case 'L':
 			sv.listen_path = optarg;
@@ -847,6 +891,8 @@ main(int argc, char **argv)
 		sv.softhsm2_conf = conf;
 		sv.recycle_after = recycle;
 		sv.log_level = level;
+		sv.log_format = format;
+		sv.journal_socket = jsock;
 		sv.release_assembly = assembly;
 		if (sv.allow.n == 0) {
 			kw_log_err("--listen needs --allow-user or --allow-uid (the broker's user)");

@@ -9,7 +9,9 @@ released by B; the release reads run off B's event loop (a locked table
 delays a release, not /healthz); concurrent conflicting admin writes through
 A and B: one wins, the other gets 409 conflict, nothing is lost; the database
 restarted under load: 503 while it is down, then service again without a
-broker restart; kill -9 of A under admin load: B keeps serving and every
+broker restart; /readyz: store "fail" (503) within a bounded time of the
+database stopping and 200 again once it is back, /healthz and the other
+endpoints answering throughout; kill -9 of A under admin load: B keeps serving and every
 write A acknowledged reads back at B.
 """
 import json
@@ -64,7 +66,9 @@ class Pair:
         self.pg = kwtest.pg_cluster()
         self.db = self.pg.createdb()
         self.conninfo = self.pg.conninfo(self.db, tls=True)
-        self.a = Broker(pg_conninfo=self.conninfo)
+        # SNP only: setup-local's offline TDX collateral directory is empty, which would
+        # keep /readyz at 503 (t_readyz_database_down needs it at 200)
+        self.a = Broker(pg_conninfo=self.conninfo, config_edit=lambda c: c.pop("tdx", None))
         self.b = None
         self._att = {}
 
@@ -331,6 +335,58 @@ def t_database_restart_under_load(p):
     assert st == 200
 
 
+def t_readyz_database_down(p):
+    """/readyz follows the database (a probe through the pool); the loop never waits for it."""
+    x = p.a
+
+    def poll():
+        t = time.time()
+        st, ct, body = x.request("GET", "/readyz")
+        hst, _, hb = x.request("GET", "/healthz")
+        jst, _, _ = x.request("GET", "/.well-known/jwks.json")
+        dt = time.time() - t
+        assert hst == 200 and hb == {"status": "alive"}, (hst, hb)
+        assert jst == 200, jst
+        # three requests; a loop blocked on the database would stall them (connect_timeout 5 s)
+        assert dt < 2.0, "requests took %.1f s" % dt
+        return st, ct, body
+
+    def until(want, what, timeout):
+        t0 = time.time()
+        while True:
+            st, ct, body = poll()
+            if st == want:
+                return time.time() - t0, ct, body
+            assert time.time() - t0 < timeout, "%s: /readyz stayed %d after %d s: %r" % (
+                what, st, timeout, body)
+            time.sleep(0.1)
+
+    st, _, body = poll()
+    assert st == 200 and body["checks"]["store"] == "ok", body
+    p.pg.stop("fast")
+    try:
+        # a result is reused for 1 s and a probe out for 1 s counts as failed: ~2 s at most
+        dt, ct, body = until(503, "database stopped", 6)
+        problem(503, ct, body, 503, "unavailable")
+        assert body["checks"] == {"hsm": "ok", "store": "fail", "token_key": "ok",
+                                  "collateral": "not configured"}, body
+        assert "store (" in body["detail"] and "database" in body["detail"], body
+        t_fail = dt
+        # and it stays so while the database is down
+        t_end = time.time() + 2
+        while time.time() < t_end:
+            st, _, body = poll()
+            assert st == 503 and body["checks"]["store"] == "fail", (st, body)
+            time.sleep(0.2)
+    finally:
+        p.pg.start()
+    dt, _, body = until(200, "database back", 10)
+    assert body == {"status": "ready", "checks": {"hsm": "ok", "store": "ok", "token_key": "ok",
+                                                  "collateral": "not configured"}}, body
+    print("     /readyz 503 %.1f s after the database stopped, 200 %.1f s after it started"
+          % (t_fail, dt))
+
+
 def t_kill9_under_admin_load(p):
     """kill -9 A while it acknowledges admin writes; B serves on and has them all."""
     p.b.provision("ha/key/steady")
@@ -425,7 +481,7 @@ def main():
     p = Pair()
     tests = [t_tls_and_schema, t_generated_at_a_released_at_b, t_release_reads_off_the_loop,
              t_conflicting_admin_writes, t_shared_single_use_sets, t_cross_broker_challenge,
-             t_database_restart_under_load,
+             t_readyz_database_down, t_database_restart_under_load,
              t_kill9_under_admin_load]
     return kwtest.run_group(p, tests, lambda: (("A", p.a), ("B", p.b)), p.start,
                             extra_log=lambda: "--- postgres log ---\n" + p.pg.log())

@@ -214,6 +214,12 @@ def t_journal_fields(b):
     assert all(("MESSAGE_ID" in f) == ("KW_EVENT" in f) for f in fields)
     # nothing of it went to stderr as a text line
     assert "released '" not in b.log() and "issued token" not in b.log(), b.log()[-2000:]
+    # the helper's start-up record went to the journal too, under its own name and pid
+    hp = helper_pid(b)
+    hsm = [f for f in fields if f["SYSLOG_IDENTIFIER"] == "keywarden-hsm"]
+    assert any(f["SYSLOG_PID"] == str(hp) and "self test passed" in f["MESSAGE"] and
+               f["PRIORITY"] == "6" for f in hsm), hsm
+    assert " keywarden-hsm[" not in b.log(), b.log()[-2000:]
 
 
 def t_helper_down_degraded(b):
@@ -264,10 +270,6 @@ def sighup(b):
     assert d == b"READY=1\nSTATUS=ready: 2 workers", d
 
 
-def broker_lines(text):
-    """The lines of the broker's stderr that the broker wrote (keywarden-hsm shares it, in text)."""
-    return [line for line in text.splitlines()
-            if line and not re.match(r"\S+Z \w+ keywarden-hsm\[\d+\] ", line)]
 
 
 def json_records(text):
@@ -282,18 +284,26 @@ def t_sighup_json_lines(b):
     ids = doc_message_ids()
     set_log(b, format="json", level="info")
     off = len(b.log())
+    hp = helper_pid(b)
     sighup(b)
     jkt = flow(b)
     deadline = time.time() + 10
     while True:
         new = b.log()[off:]
         recs = json_records(new)
-        if any(r.get("event") == "denial" for r in recs):
+        if (any(r.get("event") == "denial" for r in recs) and
+                any(r["prog"] == "keywarden-hsm" for r in recs)):
             break
         assert time.time() < deadline, new[-2000:]
         time.sleep(0.05)
-    # every line written since the switch is a JSON object (no text line)
-    assert all(line.startswith("{") for line in broker_lines(new)), new[-2000:]
+    # every line written since the switch is a JSON object (no text line), the running
+    # helper's too: the broker told it (the "log" call), and it says so
+    assert all(line.startswith("{") for line in new.splitlines()), new[-2000:]
+    hsm = [r for r in recs if r["prog"] == "keywarden-hsm"]
+    assert len(hsm) == 1 and hsm[0]["pid"] == hp and hsm[0]["level"] == "info", hsm
+    assert hsm[0]["msg"] == "log level info, format json (from the broker)", hsm
+    assert helper_pid(b) == hp, "the helper was restarted"
+    recs = [r for r in recs if r["prog"] != "keywarden-hsm"]
     required = {"time", "level", "prog", "pid", "func", "msg"}
     allowed = required | {"error", "event", "message_id", "repository", "jkt", "suppressed"}
     for r in recs:
@@ -311,6 +321,7 @@ def t_sighup_json_lines(b):
 
 
 def t_sighup_level_and_text(b):
+    off0 = len(b.log())
     set_log(b, format="text", level="warn")
     sighup(b)
     off = len(b.log())
@@ -330,6 +341,10 @@ def t_sighup_level_and_text(b):
     new = b.log()[off:]
     assert re.search(r"^\S+Z info keywarden\[%d\] release_done: released 'demo/key/disk" % b.proc.pid,
                      new, re.M), new
+    # the helper took level warn, then info, in text
+    hsm = re.findall(r"^\S+Z (\w+) keywarden-hsm\[%d\] do_log: (.*)$" % helper_pid(b),
+                     b.log()[off0:], re.M)
+    assert hsm == [("info", "log level info, format text (from the broker)")], hsm
     assert S.journal.count() == nj, "journal records after the switch to text"
 
 
@@ -361,8 +376,12 @@ def t_log_format_flag(b):
         assert time.time() < deadline, b.log()[-2000:]
         time.sleep(0.05)
     new = b.log()[off:]
-    assert all(line.startswith("{") for line in broker_lines(new)), new[-2000:]
-    recs = json_records(new)
+    # every line, the helper's included (spawned with the broker's format), is JSON
+    recs = [json.loads(line) for line in new.splitlines()]
+    hp = helper_pid(b)
+    assert any(r["prog"] == "keywarden-hsm" and r["pid"] == hp and r["level"] == "info" and
+               "self test passed" in r["msg"] for r in recs), recs
+    assert {r["prog"] for r in recs} == {"keywarden", "keywarden-hsm"}, recs
     assert any(r.get("event") == "release" for r in recs)
     assert any("(--log-format)" in r["msg"] for r in recs if r.get("event") == "reload"), recs
 

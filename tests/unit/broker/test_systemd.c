@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include "kw_log.h"
 #include "sdnotify.h"
@@ -415,6 +416,61 @@ test_json_lines(void)
 	free(text);
 }
 
+/*
+ * keywarden-hsm shares the broker's stderr: two processes logging JSON at
+ * once must leave whole lines (each record is one write).
+ */
+static void
+test_json_lines_two_processes(void)
+{
+	enum { N = 300 };
+	char path[256], big[900];
+	uint8_t *text = NULL;
+	size_t tlen = 0, lines = 0, mine = 0;
+	int saved, st = -1;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/json-two", test_tmpdir());
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	kw_log_init("kwtest", KW_LOG_INFO);
+	kw_log_set_format(KW_LOG_FMT_JSON);
+	stderr_to(path, &saved);
+	pid = fork();
+	if (pid == 0) {
+		kw_log_init("kwtest-child", KW_LOG_INFO);
+		for (int i = 0; i < N; i++)
+			kw_log_info("child %d \"%s\"", i, big);
+		_exit(0);
+	}
+	for (int i = 0; i < N && pid > 0; i++)
+		kw_log_info("parent %d \"%s\"", i, big);
+	if (pid > 0)
+		(void)waitpid(pid, &st, 0);
+	restore_stderr(saved);
+	kw_log_set_format(KW_LOG_FMT_TEXT);
+	CU_ASSERT_FATAL(pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CU_ASSERT_EQUAL_FATAL(test_slurp(path, &text, &tlen), 0);
+	for (char *p = (char *)text, *nl; p < (char *)text + tlen; p = nl + 1) {
+		const char *pr;
+		json_t *o;
+
+		nl = memchr(p, '\n', tlen - (size_t)(p - (char *)text));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(nl);
+		*nl = '\0';
+		o = test_json_text(p);
+		CU_ASSERT_PTR_NOT_NULL(o);
+		pr = o != NULL ? json_string_value(json_object_get(o, "prog")) : NULL;
+		CU_ASSERT(pr != NULL && (strcmp(pr, "kwtest") == 0 || strcmp(pr, "kwtest-child") == 0));
+		mine += pr != NULL && strcmp(pr, "kwtest") == 0;
+		json_decref(o);
+		lines++;
+	}
+	CU_ASSERT_EQUAL(lines, 2 * N);
+	CU_ASSERT_EQUAL(mine, N);
+	free(text);
+}
+
 static void
 test_journal_stream_match(void)
 {
@@ -485,6 +541,7 @@ main(void)
 	TEST_ADD(s, test_journal_native);
 	TEST_ADD(s, test_journal_stalled);
 	TEST_ADD(s, test_json_lines);
+	TEST_ADD(s, test_json_lines_two_processes);
 	TEST_ADD(s, test_journal_stream_match);
 	return test_end(0);
 }

@@ -62,6 +62,10 @@ test_encode_roundtrip(void)
 		CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
 	}
 	CU_ASSERT_FALSE(req.now_set);
+	a = (struct hsm_args){.op = HSM_OP_LOG, .u.log = {.level = "error", .format = "journal"}};
+	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
+	CU_ASSERT_EQUAL(req.log_level, KW_LOG_ERR);
+	CU_ASSERT_EQUAL(req.log_format, KW_LOG_FMT_JOURNAL);
 	a = (struct hsm_args){.op = HSM_OP_GENERATE, .u.generate = {.label = "t/x/1",
 	    .kind = HSM_KIND_SECRET, .length = 20, .if_missing = true}};
 	CU_ASSERT_EQUAL(roundtrip(&a, &req), 0);
@@ -260,6 +264,7 @@ static const struct good_reply goods[] = {
 	    "AAAAAAA\"},{\"version\":9,\"key\":\"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}]}",
 	    {NULL}},
 	{HSM_OP_SEAL_KEY_NEW, "{\"version\":9}", {NULL}},
+	{HSM_OP_LOG, "{}", {NULL}},
 };
 
 static int

@@ -109,6 +109,15 @@ test_parse_good(void)
 	CU_ASSERT_STRING_EQUAL(req.kid, "kid-\"q\"");
 	CU_ASSERT_EQUAL(id, 7);
 	free(s);
+	CU_ASSERT_EQUAL(parse_str("{\"id\":8,\"op\":\"log\",\"level\":\"warn\",\"format\":\"json\"}",
+	    &req, &id), 0);
+	CU_ASSERT_EQUAL(req.op, HSM_OP_LOG);
+	CU_ASSERT_EQUAL(req.log_level, KW_LOG_WARN);
+	CU_ASSERT_EQUAL(req.log_format, KW_LOG_FMT_JSON);
+	CU_ASSERT_EQUAL(parse_str("{\"id\":8,\"op\":\"log\",\"level\":\"debug\","
+	    "\"format\":\"journal\"}", &req, &id), 0);
+	CU_ASSERT_EQUAL(req.log_level, KW_LOG_DEBUG);
+	CU_ASSERT_EQUAL(req.log_format, KW_LOG_FMT_JOURNAL);
 }
 
 static void
@@ -135,6 +144,13 @@ test_parse_reject(void)
 		"{\"id\":1,\"op\":\"generate\",\"label\":\"\",\"kind\":\"aes-256\",\"if_missing\":true}",
 		"{\"id\":1,\"op\":\"generate\",\"label\":\"a\\u0000b\",\"kind\":\"aes-256\",\"if_missing\":true}",
 		"{\"id\":1,\"op\":\"generate\",\"label\":\"\\u00e9\",\"kind\":\"aes-256\",\"if_missing\":true}",
+		"{\"id\":1,\"op\":\"log\",\"level\":\"info\"}",
+		"{\"id\":1,\"op\":\"log\",\"format\":\"json\"}",
+		"{\"id\":1,\"op\":\"log\",\"level\":\"info\",\"format\":\"auto\"}",
+		"{\"id\":1,\"op\":\"log\",\"level\":\"verbose\",\"format\":\"text\"}",
+		"{\"id\":1,\"op\":\"log\",\"level\":\"info\",\"format\":\"yaml\"}",
+		"{\"id\":1,\"op\":\"log\",\"level\":2,\"format\":\"text\"}",
+		"{\"id\":1,\"op\":\"log\",\"level\":\"info\",\"format\":\"text\",\"x\":1}",
 	};
 	uint32_t id = 99;
 	char label[HSM_LABEL_MAX + 2];
