@@ -263,7 +263,8 @@ tok_path_attr(struct tok *t, const char *name, size_t nl, const char *v, size_t 
 		break;
 	}
 	case A_SLOT_ID:
-		if (!parse_num(buf, n, ULONG_MAX, &t->slot_id))
+		/* (CK_SLOT_ID)-1 is p11-kit's "no slot-id": refused rather than read as none */
+		if (!parse_num(buf, n, ULONG_MAX - 1, &t->slot_id))
 			return MSG_SYNTAX;
 		break;
 	case A_TYPE: {
