@@ -10,6 +10,7 @@
 #include "hsm_uri.h"
 #include "kw_err.h"
 #include "kw_log.h"
+#include "kw_util.h"
 
 #define SCHEME "pkcs11:"
 #define SCHEME_LEN 7
@@ -165,18 +166,6 @@ tok_clear(struct tok *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decode v (n bytes) into out (room for cap bytes; more decoded
  * bytes are counted in *ret_len but not stored). False on bad encoding.
@@ -194,7 +183,7 @@ pct_decode(const char *v, size_t n, unsigned char *out, size_t cap, size_t *ret_
 
 			if (i + 2 >= n)
 				return false;
-			if ((hi = hexval(v[i + 1])) < 0 || (lo = hexval(v[i + 2])) < 0)
+			if ((hi = kw_hex_digit(v[i + 1])) < 0 || (lo = kw_hex_digit(v[i + 2])) < 0)
 				return false;
 			c = hi * 16 + lo;
 			i += 2;
@@ -255,8 +244,9 @@ tok_path_attr(struct tok *t, const char *name, size_t nl, const char *v, size_t 
 		const unsigned char *dot = memchr(buf, '.', n);
 		unsigned long ma, mi = 0;
 
-		if (!parse_num(buf, dot != NULL ? (size_t)(dot - buf) : n, 255, &ma) ||
-		    (dot != NULL && !parse_num(dot + 1, n - (size_t)(dot + 1 - buf), 255, &mi)))
+		/* each part at most 254: p11-kit reads 255 ((CK_BYTE)-1) as "not given" */
+		if (!parse_num(buf, dot != NULL ? (size_t)(dot - buf) : n, 254, &ma) ||
+		    (dot != NULL && !parse_num(dot + 1, n - (size_t)(dot + 1 - buf), 254, &mi)))
 			return MSG_VERSION;
 		t->ver_major = (unsigned int)ma;
 		t->ver_minor = (unsigned int)mi;

@@ -445,6 +445,8 @@ test_same_as_p11kit(void)
 		    "slot-description=sd;slot-manufacturer=sm;slot-id=5",
 		"pkcs11:token=kw;library-version=2.40",
 		"pkcs11:token=kw;library-version=01.02",
+		"pkcs11:token=kw;library-version=254.254",
+		"pkcs11:token=kw;library-version=1.50",
 		"pkcs11:token=kw;slot-id=007",
 		"pkcs11:token=kw;slot-id=18446744073709551614",
 		"pkcs11:token=kw;slot-description=1234567890123456789012345678901234567890123456789012"
@@ -460,6 +462,7 @@ test_same_as_p11kit(void)
 		"pkcs11:token=a;library-version=1.x", "pkcs11:token=a;library-version=1.2.3",
 		"pkcs11:token=a;library-version=", "pkcs11:token=a;library-version=300",
 		"pkcs11:token=a;library-version=.1", "pkcs11:token=a;library-version=1.",
+		"pkcs11:token=a;library-version=255", "pkcs11:token=a;library-version=0.255",
 		"pkcs11:token=a;model=12345678901234567", "pkcs11:token=a;type=x",
 		"pkcs11:token=a?=x", "pkcs11:token=a?pin-source",
 		"pkcs11:token=a?pin-source=/x&&module-path=/m",
