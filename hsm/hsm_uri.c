@@ -101,7 +101,6 @@ str_clean(const char *s)
 	return true;
 }
 
-
 /*
  * The token URI itself, parsed here without p11-kit so that the broker does
  * not load libp11-kit (and libffi) for it (docs/performance.md "Idle RSS").
@@ -153,7 +152,6 @@ struct tok {
 	unsigned int ver_major, ver_minor;
 	unsigned long slot_id;
 	bool unrecognized; /* a value longer than its field, or an unknown type */
-	bool query_bad;    /* pin-value or module-name given */
 	bool pin_value, module_name;
 	char *module_path, *pin_source; /* decoded query values (free()) */
 };
@@ -215,7 +213,7 @@ parse_num(const unsigned char *s, size_t n, unsigned long max, unsigned long *re
 	return true;
 }
 
-/* One path attribute (name nl bytes, value v, vl bytes) into t; 0 or an error text. */
+/* One path attribute (name nl bytes, value v, vl bytes) into t; NULL or an error text. */
 static const char *
 tok_path_attr(struct tok *t, const char *name, size_t nl, const char *v, size_t vl)
 {
@@ -303,7 +301,7 @@ tok_query_attr(struct tok *t, const char *name, size_t nl, const char *v, size_t
 	if ((*dst = malloc(n + 1)) == NULL)
 		return KW_ERR_NOMEM;
 	(void)pct_decode(v, vl, (unsigned char *)*dst, n, &n);
-	(*dst)[n] = '\0';    /* %00 was refused before: no NUL inside */
+	(*dst)[n] = '\0';    /* parse_checked refused %00; in a helper's URI these go unused */
 	return 0;
 }
 
@@ -399,14 +397,18 @@ parse_checked(const char *s, struct tok *t, char *eb, size_t el)
 		goto out;
 	r = KW_ERR_CONFIG;
 	if (t->unrecognized) {
-		uri_err(eb, el, "a value does not fit its attribute (token, manufacturer, model, "
-		    "slot-manufacturer: at most 32 bytes; serial: 16; the descriptions: 64; "
-		    "library-version: M or M.N; slot-id: a number)");
+		uri_err(eb, el, "a value does not fit its attribute (token, manufacturer, "
+		    "slot-manufacturer, library-*: at most 32 bytes; model, serial: 16; "
+		    "slot-description: 64; type: cert, data, private, public or secret-key)");
 		goto out;
 	}
-	if (t->set[10] || t->set[11] || t->set[12]) {
-		uri_err(eb, el, "the URI names an object (object, id or type); name the token only");
-		goto out;
+	for (size_t i = 0; i < N_ATTRS; i++) {
+		if (t->set[i] && (attrs[i].kind == A_ID || attrs[i].kind == A_OBJECT ||
+		    attrs[i].kind == A_TYPE)) {
+			uri_err(eb, el, "the URI names an object (object, id or type); name the "
+			    "token only");
+			goto out;
+		}
 	}
 	if (t->pin_value) {
 		uri_err(eb, el, "pin-value would put the PIN in the configuration; use pin-source "
