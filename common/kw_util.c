@@ -35,8 +35,8 @@ kw_hex_encode(const void *in, size_t n, char **ret)
 	return 0;
 }
 
-static int
-hexval(char c)
+int
+kw_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -53,7 +53,7 @@ kw_hex_decode(const char *in, uint8_t *out, size_t outlen)
 	if (in == NULL || strlen(in) != 2 * outlen)
 		return KW_ERR_INVALID_FORMAT;
 	for (size_t i = 0; i < outlen; i++) {
-		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+		int hi = kw_hex_digit(in[2 * i]), lo = kw_hex_digit(in[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return KW_ERR_INVALID_FORMAT;

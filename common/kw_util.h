@@ -12,6 +12,8 @@
 int kw_hex_encode(const void *in, size_t n, char **ret) KW_WUR;
 /* Strict hex decode (either case, even length, exactly outlen bytes). */
 int kw_hex_decode(const char *in, uint8_t *out, size_t outlen) KW_WUR;
+/* The value of hex digit c (either case), or -1. */
+int kw_hex_digit(char c);
 
 /*
  * Read a whole regular file of at most max bytes into a new buffer (one

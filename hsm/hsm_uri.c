@@ -7,12 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include <p11-kit/pkcs11.h>
-#include <p11-kit/uri.h>
-
-#include "hsm_uri_p11.h"
+#include "hsm_uri.h"
 #include "kw_err.h"
 #include "kw_log.h"
+#include "kw_util.h"
 
 #define SCHEME "pkcs11:"
 #define SCHEME_LEN 7
@@ -39,11 +37,10 @@ hsm_uri_is_uri(const char *s)
 }
 
 /*
- * The attribute names of RFC 7512 that p11-kit 0.24 knows, path and query.
- * p11-kit keeps the last of a repeated attribute and files an unknown query
- * attribute as a vendor one without a word, so the names are checked here
- * (the values are p11-kit's business): every name must be known, and none
- * may come twice.
+ * The attribute names of RFC 7512 (those p11-kit 0.24 knows), path and
+ * query: every name must be known, and none may come twice. path_names is
+ * in p11-kit's formatting order (p11_kit_uri_format), which hsm_uri_p11.c
+ * relies on too: the helper hands the formatted token URI to p11-kit.
  */
 static const char *const path_names[] = {
 	"token", "manufacturer", "serial", "model", "library-manufacturer",
@@ -95,19 +92,6 @@ check_names(const char *s, size_t len, char sep, const char *const *names, size_
 	return 0;
 }
 
-/*
- * A fixed-size token-info field without control bytes: space-padded when
- * the URI set it, all zero (match anything) when not; %00 was refused.
- */
-static bool
-field_clean(const unsigned char *f, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if ((f[i] != 0 && f[i] < 0x20) || f[i] == 0x7f)
-			return false;
-	return true;
-}
-
 static bool
 str_clean(const char *s)
 {
@@ -118,18 +102,274 @@ str_clean(const char *s)
 }
 
 /*
- * p11_kit_uri_parse with keywarden's rules (hsm_token_cfg_parse's
- * contract, less the query attributes' meaning). *ret owned by the caller.
+ * The token URI itself, parsed here without p11-kit so that the broker does
+ * not load libp11-kit (and libffi) for it (docs/performance.md "Idle RSS").
+ * The rules and the formatting follow p11-kit 0.24's (p11_kit_uri_parse,
+ * p11_kit_uri_format), which the helper still uses to match tokens
+ * (hsm_uri_p11.c), and tests/unit/hsm/test_hsm_uri.c checks both against
+ * each other: values are percent-decoded into the fixed-size, space-padded
+ * fields of CK_INFO, CK_SLOT_INFO and CK_TOKEN_INFO (all zero: not given),
+ * and formatted with every byte outside ALPHA / DIGIT / "-" / "." / "_"
+ * percent-encoded (RFC 7512 section 2.3), trailing spaces dropped.
+ */
+enum attr_kind { A_STR, A_VERSION, A_SLOT_ID, A_ID, A_OBJECT, A_TYPE };
+
+/* Path attributes in p11_kit_uri_format's order; len: the field's size. */
+static const struct attr {
+	const char *name;
+	enum attr_kind kind;
+	size_t len;
+	bool token;        /* part of an object URI on a token (FOR_OBJECT_ON_TOKEN) */
+} attrs[] = {
+	{"library-description", A_STR, 32, false},
+	{"library-manufacturer", A_STR, 32, false},
+	{"library-version", A_VERSION, 0, false},
+	{"slot-description", A_STR, 64, false},
+	{"slot-manufacturer", A_STR, 32, false},
+	{"slot-id", A_SLOT_ID, 0, false},
+	{"model", A_STR, 16, true},
+	{"manufacturer", A_STR, 32, true},
+	{"serial", A_STR, 16, true},
+	{"token", A_STR, 32, true},
+	{"id", A_ID, 0, true},
+	{"object", A_OBJECT, 0, true},
+	{"type", A_TYPE, 0, true},
+};
+#define N_ATTRS (sizeof(attrs) / sizeof(attrs[0]))
+#define FIELD_MAX 64
+#define A_TOKEN 9 /* attrs[] index of "token" */
+
+static const char *const types[] = {"cert", "data", "private", "public", "secret-key"};
+
+/* p11_kit_uri_message's texts, so that errors read as they did */
+#define MSG_ENCODING "URI encoding invalid or corrupted"
+#define MSG_SYNTAX "URI syntax is invalid"
+#define MSG_VERSION "URI version component is invalid"
+
+struct tok {
+	unsigned char f[N_ATTRS][FIELD_MAX]; /* A_STR fields: space-padded, all zero: unset */
+	bool set[N_ATTRS];
+	unsigned int ver_major, ver_minor;
+	unsigned long slot_id;
+	bool unrecognized; /* a value longer than its field, or an unknown type */
+	bool pin_value, module_name;
+	char *module_path, *pin_source; /* decoded query values (free()) */
+};
+
+static void
+tok_clear(struct tok *t)
+{
+	free(t->module_path);
+	free(t->pin_source);
+	memset(t, 0, sizeof(*t));
+}
+
+/*
+ * Percent-decode v (n bytes) into out (room for cap bytes; more decoded
+ * bytes are counted in *ret_len but not stored). False on bad encoding.
+ */
+static bool
+pct_decode(const char *v, size_t n, unsigned char *out, size_t cap, size_t *ret_len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)v[i];
+
+		if (v[i] == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n)
+				return false;
+			if ((hi = kw_hex_digit(v[i + 1])) < 0 || (lo = kw_hex_digit(v[i + 2])) < 0)
+				return false;
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		if (o < cap)
+			out[o] = (unsigned char)c;
+		o++;
+	}
+	*ret_len = o;
+	return true;
+}
+
+/* A decimal number of at most max, digits only (no sign, no spaces). */
+static bool
+parse_num(const unsigned char *s, size_t n, unsigned long max, unsigned long *ret)
+{
+	unsigned long v = 0;
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		if (v > (max - (unsigned long)(s[i] - '0')) / 10)
+			return false;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	*ret = v;
+	return true;
+}
+
+/* One path attribute (name nl bytes, value v, vl bytes) into t; NULL or an error text. */
+static const char *
+tok_path_attr(struct tok *t, const char *name, size_t nl, const char *v, size_t vl)
+{
+	unsigned char buf[HSM_URI_MAX];
+	size_t i, n;
+
+	if (!pct_decode(v, vl, buf, sizeof(buf), &n))
+		return MSG_ENCODING;
+	for (i = 0; i < N_ATTRS; i++)
+		if (strlen(attrs[i].name) == nl && memcmp(attrs[i].name, name, nl) == 0)
+			break;
+	if (i == N_ATTRS) {
+		t->unrecognized = true;    /* an unknown name: check_names says which */
+		return NULL;
+	}
+	switch (attrs[i].kind) {
+	case A_STR:
+		if (n > attrs[i].len) {
+			t->unrecognized = true;
+			return NULL;
+		}
+		memset(t->f[i], ' ', attrs[i].len);
+		memcpy(t->f[i], buf, n);
+		break;
+	case A_VERSION: {
+		const unsigned char *dot = memchr(buf, '.', n);
+		unsigned long ma, mi = 0;
+
+		/* each part at most 254: p11-kit reads 255 ((CK_BYTE)-1) as "not given" */
+		if (!parse_num(buf, dot != NULL ? (size_t)(dot - buf) : n, 254, &ma) ||
+		    (dot != NULL && !parse_num(dot + 1, n - (size_t)(dot + 1 - buf), 254, &mi)))
+			return MSG_VERSION;
+		t->ver_major = (unsigned int)ma;
+		t->ver_minor = (unsigned int)mi;
+		break;
+	}
+	case A_SLOT_ID:
+		/* (CK_SLOT_ID)-1 is p11-kit's "no slot-id": refused rather than read as none */
+		if (!parse_num(buf, n, ULONG_MAX - 1, &t->slot_id))
+			return MSG_SYNTAX;
+		break;
+	case A_TYPE: {
+		size_t k;
+
+		for (k = 0; k < sizeof(types) / sizeof(types[0]); k++)
+			if (strlen(types[k]) == n && memcmp(types[k], buf, n) == 0)
+				break;
+		if (k == sizeof(types) / sizeof(types[0])) {
+			t->unrecognized = true;
+			return NULL;
+		}
+		break;
+	}
+	case A_ID:
+	case A_OBJECT:
+		break;
+	}
+	t->set[i] = true;
+	return NULL;
+}
+
+/* One query attribute into t; 0, KW_ERR_NOMEM, or KW_ERR_CONFIG with *why. */
+static int
+tok_query_attr(struct tok *t, const char *name, size_t nl, const char *v, size_t vl,
+    const char **why)
+{
+	char **dst = NULL;
+	size_t n;
+
+	if (!pct_decode(v, vl, NULL, 0, &n)) {
+		*why = MSG_ENCODING;
+		return KW_ERR_CONFIG;
+	}
+	if (nl == 10 && memcmp(name, "pin-source", nl) == 0)
+		dst = &t->pin_source;
+	else if (nl == 11 && memcmp(name, "module-path", nl) == 0)
+		dst = &t->module_path;
+	else if (nl == 9 && memcmp(name, "pin-value", nl) == 0)
+		t->pin_value = true;    /* never decoded: it is refused without a word on it */
+	else if (nl == 11 && memcmp(name, "module-name", nl) == 0)
+		t->module_name = true;
+	if (dst == NULL)
+		return 0;
+	free(*dst);
+	if ((*dst = malloc(n + 1)) == NULL)
+		return KW_ERR_NOMEM;
+	(void)pct_decode(v, vl, (unsigned char *)*dst, n, &n);
+	(*dst)[n] = '\0';    /* parse_checked refused %00; in a helper's URI these go unused */
+	return 0;
+}
+
+/*
+ * Split [p, end) at sep and hand each name=value to the path or query
+ * handler. A separator may end the part; an empty segment elsewhere, one
+ * without '=' or one with an empty name is a syntax error.
  */
 static int
-parse_checked(const char *s, P11KitUri **ret, char *eb, size_t el)
+tok_segments(struct tok *t, const char *p, const char *end, char sep, bool query,
+    const char **why)
 {
-	P11KitUri *u = NULL;
-	CK_TOKEN_INFO *ti;
-	CK_ULONG n_attrs = 0;
-	const char *q;
+	while (p < end) {
+		const char *seg_end = memchr(p, sep, (size_t)(end - p));
+		const char *eq, *w;
+		int r;
+
+		if (seg_end == NULL)
+			seg_end = end;
+		if ((eq = memchr(p, '=', (size_t)(seg_end - p))) == NULL || eq == p) {
+			*why = MSG_SYNTAX;
+			return KW_ERR_CONFIG;
+		}
+		if (query) {
+			if ((r = tok_query_attr(t, p, (size_t)(eq - p), eq + 1,
+			    (size_t)(seg_end - eq - 1), why)) != 0)
+				return r;
+		} else if ((w = tok_path_attr(t, p, (size_t)(eq - p), eq + 1,
+		    (size_t)(seg_end - eq - 1))) != NULL) {
+			*why = w;
+			return KW_ERR_CONFIG;
+		}
+		p = seg_end + 1;
+	}
+	return 0;
+}
+
+/*
+ * The syntax of a PKCS#11 URI (s starts with the scheme): path and query
+ * attributes decoded into *t. 0, KW_ERR_NOMEM, or KW_ERR_CONFIG with *why
+ * (one of p11-kit's messages). *t is filled on failure too (tok_clear it).
+ */
+static int
+tok_parse(const char *s, struct tok *t, const char **why)
+{
+	const char *p = s + SCHEME_LEN, *end = s + strlen(s), *q = strchr(p, '?');
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	if (q != NULL && strchr(q + 1, '?') != NULL) {
+		*why = MSG_SYNTAX;
+		return KW_ERR_CONFIG;
+	}
+	if ((r = tok_segments(t, p, q != NULL ? q : end, ';', false, why)) != 0)
+		return r;
+	return q != NULL ? tok_segments(t, q + 1, end, '&', true, why) : 0;
+}
+
+/*
+ * Parse s with keywarden's rules (hsm_token_cfg_parse's contract, less the
+ * query attributes' meaning): 0 and *t (tok_clear it), or the error.
+ */
+static int
+parse_checked(const char *s, struct tok *t, char *eb, size_t el)
+{
+	const char *q, *why = NULL;
 	size_t len = strlen(s);
-	int r = KW_ERR_CONFIG, pr;
+	int r;
 
 	if (!hsm_uri_is_uri(s))
 		return uri_err(eb, el, "a PKCS#11 URI starts with \"pkcs11:\"");
@@ -144,15 +384,11 @@ parse_checked(const char *s, P11KitUri **ret, char *eb, size_t el)
 		if (c == '%' && i + 2 < len && s[i + 1] == '0' && s[i + 2] == '0')
 			return uri_err(eb, el, "the URI has %%00 at offset %zu", i);
 	}
-	if ((u = p11_kit_uri_new()) == NULL)
-		return KW_ERR_NOMEM;
-	if ((pr = p11_kit_uri_parse(s, P11_KIT_URI_FOR_ANY, u)) != P11_KIT_URI_OK) {
-		if (pr == P11_KIT_URI_NO_MEMORY)
-			r = KW_ERR_NOMEM;
-		else
-			uri_err(eb, el, "not a valid PKCS#11 URI: %s", p11_kit_uri_message(pr));
-		goto out;
+	if ((r = tok_parse(s, t, &why)) != 0) {
+		tok_clear(t);
+		return r == KW_ERR_NOMEM ? r : uri_err(eb, el, "not a valid PKCS#11 URI: %s", why);
 	}
+	r = KW_ERR_CONFIG;
 	q = strchr(s, '?');
 	if ((r = check_names(s + SCHEME_LEN, (size_t)((q != NULL ? q : s + len) - s) - SCHEME_LEN,
 	    ';', path_names, sizeof(path_names) / sizeof(path_names[0]), "path", eb, el)) != 0 ||
@@ -160,44 +396,147 @@ parse_checked(const char *s, P11KitUri **ret, char *eb, size_t el)
 	    sizeof(query_names) / sizeof(query_names[0]), "query", eb, el)) != 0))
 		goto out;
 	r = KW_ERR_CONFIG;
-	if (p11_kit_uri_any_unrecognized(u)) {
-		uri_err(eb, el, "a value does not fit its attribute (token, manufacturer, model, "
-		    "slot-manufacturer: at most 32 bytes; serial: 16; the descriptions: 64; "
-		    "library-version: M or M.N; slot-id: a number)");
+	if (t->unrecognized) {
+		uri_err(eb, el, "a value does not fit its attribute (token, manufacturer, "
+		    "slot-manufacturer, library-*: at most 32 bytes; model, serial: 16; "
+		    "slot-description: 64; type: cert, data, private, public or secret-key)");
 		goto out;
 	}
-	if (p11_kit_uri_get_attributes(u, &n_attrs) != NULL && n_attrs > 0) {
-		uri_err(eb, el, "the URI names an object (object, id or type); name the token only");
-		goto out;
+	for (size_t i = 0; i < N_ATTRS; i++) {
+		if (t->set[i] && (attrs[i].kind == A_ID || attrs[i].kind == A_OBJECT ||
+		    attrs[i].kind == A_TYPE)) {
+			uri_err(eb, el, "the URI names an object (object, id or type); name the "
+			    "token only");
+			goto out;
+		}
 	}
-	if (p11_kit_uri_get_pin_value(u) != NULL) {
+	if (t->pin_value) {
 		uri_err(eb, el, "pin-value would put the PIN in the configuration; use pin-source "
 		    "(a file only the HSM helper's user can read)");
 		goto out;
 	}
-	if (p11_kit_uri_get_module_name(u) != NULL) {
+	if (t->module_name) {
 		uri_err(eb, el, "module-name is not supported: name the module file with module-path");
 		goto out;
 	}
-	ti = p11_kit_uri_get_token_info(u);
-	if (!field_clean(ti->label, sizeof(ti->label)) ||
-	    !field_clean(ti->manufacturerID, sizeof(ti->manufacturerID)) ||
-	    !field_clean(ti->model, sizeof(ti->model)) ||
-	    !field_clean(ti->serialNumber, sizeof(ti->serialNumber))) {
-		uri_err(eb, el, "a token attribute has a control character");
-		goto out;
+	for (size_t i = 0; i < N_ATTRS; i++) {
+		if (attrs[i].kind != A_STR || !t->set[i])
+			continue;
+		for (size_t k = 0; k < attrs[i].len; k++) {
+			if (t->f[i][k] < 0x20 || t->f[i][k] == 0x7f) {
+				uri_err(eb, el, "a token attribute has a control character");
+				goto out;
+			}
+		}
 	}
-	if (ti->label[0] == 0 || strspn((const char *)ti->label, " ") >= sizeof(ti->label)) {
+	if (!t->set[A_TOKEN] || strspn((const char *)t->f[A_TOKEN], " ") >= attrs[A_TOKEN].len) {
 		uri_err(eb, el, "the URI must name the token's label (token=...)");
 		goto out;
 	}
-	*ret = u;
-	u = NULL;    /* transferred */
-	r = 0;
+	return 0;
 out:
-	if (u != NULL)
-		p11_kit_uri_free(u);
+	tok_clear(t);
 	return r;
+}
+
+/* Append n bytes of v to the buffer at *o (room: end), percent-encoding them; false: no room. */
+static bool
+put_enc(char *buf, size_t cap, size_t *o, const unsigned char *v, size_t n, bool all)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = v[i];
+		bool verbatim = !all && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_');
+
+		if (*o + (verbatim ? 1 : 3) >= cap)
+			return false;
+		if (verbatim) {
+			buf[(*o)++] = (char)c;
+		} else {
+			buf[(*o)++] = '%';
+			buf[(*o)++] = hex[c >> 4];
+			buf[(*o)++] = hex[c & 15];
+		}
+	}
+	buf[*o] = '\0';
+	return true;
+}
+
+static bool
+put_raw(char *buf, size_t cap, size_t *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (*o + n >= cap)
+		return false;
+	memcpy(buf + *o, s, n + 1);
+	*o += n;
+	return true;
+}
+
+/* One "name=value" after the scheme or a ';'. */
+static bool
+put_attr(char *buf, size_t cap, size_t *o, const char *name, const unsigned char *v, size_t n,
+    bool all)
+{
+	return (buf[*o - 1] == ':' || put_raw(buf, cap, o, ";")) && put_raw(buf, cap, o, name) &&
+	    put_raw(buf, cap, o, "=") && put_enc(buf, cap, o, v, n, all);
+}
+
+/*
+ * *ret (free()): t's path attributes as p11_kit_uri_format writes them
+ * (token_only: those of a token, as for an object on a token), then the
+ * object's id, label and type when label is not NULL. 0 or KW_ERR_NOMEM,
+ * KW_ERR_TOO_LARGE.
+ */
+static int
+tok_format(const struct tok *t, bool token_only, const char *label, const void *id,
+    size_t idlen, const char *type, char **ret)
+{
+	char buf[HSM_URI_MAX * 3 + 64], num[48];
+	size_t o = 0;
+	bool ok = put_raw(buf, sizeof(buf), &o, SCHEME);
+
+	for (size_t i = 0; ok && i < N_ATTRS; i++) {
+		size_t n;
+
+		if (!t->set[i] || (token_only && !attrs[i].token))
+			continue;
+		switch (attrs[i].kind) {
+		case A_STR:
+			for (n = attrs[i].len; n > 0 && t->f[i][n - 1] == ' '; n--)
+				;
+			ok = put_attr(buf, sizeof(buf), &o, attrs[i].name, t->f[i], n, false);
+			break;
+		case A_VERSION:
+			(void)snprintf(num, sizeof(num), "%u.%u", t->ver_major, t->ver_minor);
+			ok = put_attr(buf, sizeof(buf), &o, attrs[i].name, (const unsigned char *)num,
+			    strlen(num), false);
+			break;
+		case A_SLOT_ID:
+			(void)snprintf(num, sizeof(num), "%lu", t->slot_id);
+			ok = put_attr(buf, sizeof(buf), &o, attrs[i].name, (const unsigned char *)num,
+			    strlen(num), false);
+			break;
+		case A_ID:
+		case A_OBJECT:
+		case A_TYPE:
+			break;    /* refused in token URIs (parse_checked); objects come from label */
+		}
+	}
+	if (ok && label != NULL)
+		ok = (idlen == 0 || put_attr(buf, sizeof(buf), &o, "id", id, idlen, true)) &&
+		    put_attr(buf, sizeof(buf), &o, "object", (const unsigned char *)label,
+		    strlen(label), false) &&
+		    put_attr(buf, sizeof(buf), &o, "type", (const unsigned char *)type, strlen(type),
+		    false);
+	if (!ok)
+		return KW_ERR_TOO_LARGE;
+	if ((*ret = strdup(buf)) == NULL)
+		return KW_ERR_NOMEM;
+	return 0;
 }
 
 /* pin-source: "file:/abs", "file:///abs", "/abs" or a path relative to dir. */
@@ -248,8 +587,7 @@ hsm_token_cfg_parse(const char *s, const char *dir, struct hsm_token_cfg *ret, c
     size_t el)
 {
 	struct hsm_token_cfg c = {0};
-	P11KitUri *u = NULL;
-	const char *mp, *ps;
+	struct tok t;
 	int r;
 
 	if (s == NULL || s[0] == '\0')
@@ -263,35 +601,28 @@ hsm_token_cfg_parse(const char *s, const char *dir, struct hsm_token_cfg *ret, c
 		return 0;
 	}
 	c.is_uri = true;
-	if ((r = parse_checked(s, &u, eb, el)) != 0)
+	if ((r = parse_checked(s, &t, eb, el)) != 0)
 		return r;
 	r = KW_ERR_CONFIG;
-	if ((mp = p11_kit_uri_get_module_path(u)) != NULL) {
-		if (mp[0] != '/' || !str_clean(mp)) {
+	if (t.module_path != NULL) {
+		if (t.module_path[0] != '/' || !str_clean(t.module_path)) {
 			uri_err(eb, el, "module-path must be an absolute path");
 			goto out;
 		}
-		if ((c.module_path = strdup(mp)) == NULL) {
-			r = KW_ERR_NOMEM;
-			goto out;
-		}
+		c.module_path = t.module_path;    /* transferred */
+		t.module_path = NULL;
 	}
-	if ((ps = p11_kit_uri_get_pin_source(u)) != NULL &&
-	    (r = pin_path(ps, dir, &c.pin_file, eb, el)) != 0)
+	if (t.pin_source != NULL && (r = pin_path(t.pin_source, dir, &c.pin_file, eb, el)) != 0)
 		goto out;
 	/* what the helper matches: the URI without the two query attributes */
-	p11_kit_uri_set_module_path(u, NULL);
-	p11_kit_uri_set_pin_source(u, NULL);
-	if (p11_kit_uri_format(u, P11_KIT_URI_FOR_ANY, &c.token) != P11_KIT_URI_OK) {
-		r = KW_ERR_NOMEM;
+	if ((r = tok_format(&t, false, NULL, NULL, 0, NULL, &c.token)) != 0)
 		goto out;
-	}
 	*ret = c;
 	memset(&c, 0, sizeof(c));    /* transferred */
 	r = 0;
 out:
 	hsm_token_cfg_clear(&c);
-	p11_kit_uri_free(u);
+	tok_clear(&t);
 	return r;
 }
 
@@ -306,112 +637,79 @@ hsm_token_cfg_clear(struct hsm_token_cfg *c)
 	memset(c, 0, sizeof(*c));
 }
 
-struct hsm_uri {
-	P11KitUri *u;
-};
-
 int
-hsm_uri_token_new(const char *s, struct hsm_uri **ret, char *eb, size_t el)
+hsm_uri_token_check(const char *s, char *eb, size_t el)
 {
-	struct hsm_uri *h;
-	P11KitUri *u = NULL;
+	struct tok t;
 	int r;
 
-	if ((r = parse_checked(s, &u, eb, el)) != 0)
+	if ((r = parse_checked(s, &t, eb, el)) != 0)
 		return r;
-	if (p11_kit_uri_get_module_path(u) != NULL || p11_kit_uri_get_pin_source(u) != NULL) {
-		p11_kit_uri_free(u);
-		return uri_err(eb, el, "module-path and pin-source do not belong here");
-	}
-	if ((h = calloc(1, sizeof(*h))) == NULL) {
-		p11_kit_uri_free(u);
-		return KW_ERR_NOMEM;
-	}
-	h->u = u;    /* transferred */
-	*ret = h;
-	return 0;
+	r = t.module_path != NULL || t.pin_source != NULL ?
+	    uri_err(eb, el, "module-path and pin-source do not belong here") : 0;
+	tok_clear(&t);
+	return r;
 }
 
-void
-hsm_uri_free(struct hsm_uri *u)
+/* A URI the helper formatted (a probe's token_uri): its syntax only. */
+static bool
+tok_parse_have(const char *have, struct tok *t)
 {
-	if (u == NULL)
-		return;
-	p11_kit_uri_free(u->u);
-	free(u);
-}
+	const char *why;
 
-bool
-hsm_uri_match(const struct hsm_uri *u, const CK_INFO *mi, CK_SLOT_ID slot_id,
-    const CK_SLOT_INFO *si, const CK_TOKEN_INFO *ti)
-{
-	CK_SLOT_ID want = p11_kit_uri_get_slot_id(u->u);
-
-	if (want != (CK_SLOT_ID)-1 && want != slot_id)
+	if (!hsm_uri_is_uri(have) || strlen(have) > HSM_URI_MAX || tok_parse(have, t, &why) != 0) {
+		tok_clear(t);
 		return false;
-	return p11_kit_uri_match_module_info(u->u, mi) && p11_kit_uri_match_slot_info(u->u, si) &&
-	    p11_kit_uri_match_token_info(u->u, ti);
-}
-
-int
-hsm_uri_format_token(const CK_TOKEN_INFO *ti, char **ret)
-{
-	P11KitUri *u;
-	char *s = NULL;
-	int pr;
-
-	if ((u = p11_kit_uri_new()) == NULL)
-		return KW_ERR_NOMEM;
-	memcpy(p11_kit_uri_get_token_info(u), ti, sizeof(*ti));
-	pr = p11_kit_uri_format(u, P11_KIT_URI_FOR_TOKEN, &s);
-	p11_kit_uri_free(u);
-	if (pr != P11_KIT_URI_OK)
-		return KW_ERR_NOMEM;
-	*ret = s;
-	return 0;
+	}
+	return true;
 }
 
 int
 hsm_uri_token_fits(const char *want, const char *have, char *eb, size_t el)
 {
-	struct hsm_uri *w = NULL;
-	P11KitUri *h = NULL;
+	struct tok w, h;
 	int r;
 
-	if ((r = hsm_uri_token_new(want, &w, eb, el)) != 0)
+	if ((r = parse_checked(want, &w, eb, el)) != 0)
 		return r;
-	r = KW_ERR_NOMEM;
-	if ((h = p11_kit_uri_new()) == NULL)
-		goto out;
-	if (p11_kit_uri_parse(have, P11_KIT_URI_FOR_TOKEN, h) != P11_KIT_URI_OK) {
-		r = KW_ERR_HSM;
-		uri_err(eb, el, "the helper's token URI does not parse");
-		goto out;
+	if (w.module_path != NULL || w.pin_source != NULL) {
+		tok_clear(&w);
+		return uri_err(eb, el, "module-path and pin-source do not belong here");
 	}
-	/* the helper's URI carries the token only: module and slot attributes were its to check */
-	r = p11_kit_uri_match_token_info(w->u, p11_kit_uri_get_token_info(h)) ? 0 : KW_ERR_MISMATCH;
-out:
-	if (h != NULL)
-		p11_kit_uri_free(h);
-	hsm_uri_free(w);
+	if (have == NULL || !tok_parse_have(have, &h)) {
+		tok_clear(&w);
+		(void)uri_err(eb, el, "the helper's token URI does not parse");
+		return KW_ERR_HSM;
+	}
+	/*
+	 * The helper's URI carries the token only: module and slot attributes
+	 * were its to check. A token attribute want gives must equal have's
+	 * (p11_kit_uri_match_token_info: the space-padded fields compared).
+	 */
+	r = 0;
+	for (size_t i = 0; i < N_ATTRS; i++)
+		if (attrs[i].kind == A_STR && attrs[i].token && w.set[i] &&
+		    memcmp(w.f[i], h.f[i], attrs[i].len) != 0)
+			r = KW_ERR_MISMATCH;
+	tok_clear(&w);
+	tok_clear(&h);
 	return r;
 }
 
 bool
 hsm_uri_token_label_is(const char *have, const char *label)
 {
-	P11KitUri *h;
-	CK_UTF8CHAR want[sizeof(((CK_TOKEN_INFO *)NULL)->label)];
+	unsigned char want[32];
 	size_t ll = label != NULL ? strlen(label) : 0;
-	bool r = false;
+	struct tok h;
+	bool r;
 
-	if (have == NULL || ll == 0 || ll > sizeof(want) || (h = p11_kit_uri_new()) == NULL)
+	if (have == NULL || ll == 0 || ll > sizeof(want) || !tok_parse_have(have, &h))
 		return false;
 	memset(want, ' ', sizeof(want));
 	memcpy(want, label, ll);
-	if (p11_kit_uri_parse(have, P11_KIT_URI_FOR_TOKEN, h) == P11_KIT_URI_OK)
-		r = memcmp(p11_kit_uri_get_token_info(h)->label, want, sizeof(want)) == 0;
-	p11_kit_uri_free(h);
+	r = h.set[A_TOKEN] && memcmp(h.f[A_TOKEN], want, sizeof(want)) == 0;
+	tok_clear(&h);
 	return r;
 }
 
@@ -419,34 +717,19 @@ int
 hsm_uri_object(const char *token_uri, const char *label, const void *id, size_t idlen,
     enum hsm_uri_type type, char **ret)
 {
-	CK_OBJECT_CLASS cls = type == HSM_URI_SECRET_KEY ? CKO_SECRET_KEY :
-	    type == HSM_URI_PRIVATE ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY;
-	CK_ATTRIBUTE a[3] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_LABEL, (void *)(uintptr_t)label, label != NULL ? strlen(label) : 0},
-		{CKA_ID, (void *)(uintptr_t)id, idlen},
-	};
-	P11KitUri *u;
-	char *s = NULL;
-	int r = KW_ERR_INVALID_ARG;
+	const char *ts = type == HSM_URI_SECRET_KEY ? "secret-key" :
+	    type == HSM_URI_PRIVATE ? "private" : "public";
+	struct tok t;
+	int r;
 
-	if (token_uri == NULL || label == NULL || label[0] == '\0' || (idlen > 0 && id == NULL))
+	if (token_uri == NULL || label == NULL || label[0] == '\0' || (idlen > 0 && id == NULL) ||
+	    idlen > HSM_URI_MAX || strlen(label) > HSM_URI_MAX)
 		return KW_ERR_INVALID_ARG;
-	if ((u = p11_kit_uri_new()) == NULL)
-		return KW_ERR_NOMEM;
-	if (p11_kit_uri_parse(token_uri, P11_KIT_URI_FOR_TOKEN, u) != P11_KIT_URI_OK)
-		goto out;
-	r = KW_ERR_NOMEM;
-	if (p11_kit_uri_set_attribute(u, &a[0]) != P11_KIT_URI_OK ||
-	    p11_kit_uri_set_attribute(u, &a[1]) != P11_KIT_URI_OK ||
-	    (idlen > 0 && p11_kit_uri_set_attribute(u, &a[2]) != P11_KIT_URI_OK) ||
-	    p11_kit_uri_format(u, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, &s) != P11_KIT_URI_OK)
-		goto out;
-	*ret = s;
-	r = 0;
-out:
-	p11_kit_uri_free(u);
-	return r;
+	if (!tok_parse_have(token_uri, &t))
+		return KW_ERR_INVALID_ARG;
+	r = tok_format(&t, true, label, id, idlen, ts, ret);
+	tok_clear(&t);
+	return r == KW_ERR_TOO_LARGE ? KW_ERR_INVALID_ARG : r;
 }
 
 int

@@ -5,16 +5,18 @@
 /*
  * PKCS#11 URIs (RFC 7512) for keywarden: the token named in the
  * configuration (hsm.token, keywarden-hsm --token) and the objects the
- * helper keeps. Parsing and formatting go through p11-kit's URI API
- * (p11_kit_uri_parse, p11_kit_uri_format, p11_kit_uri_match_*_info); this
- * file adds keywarden's rules on top: which attributes a token URI may
+ * helper keeps, with keywarden's rules: which attributes a token URI may
  * carry, the module-path and pin-source query attributes, and clear errors
  * for everything else (docs/hsm.md "PKCS#11 URIs").
  *
- * Both sides link it: the broker parses hsm.token to check the
- * configuration and passes the parts on; the helper parses --token again
- * and matches it against the module's tokens. Neither reads the PIN here:
- * pin-source is only turned into a path.
+ * Both sides link it (hsm_uri.c, without p11-kit, so that the broker does
+ * not load libp11-kit): the broker parses hsm.token to check the
+ * configuration and passes the parts on, checks the helper's probe, and
+ * names objects; the helper parses --token again and matches it against
+ * the module's tokens through p11-kit (hsm_uri_p11.h, helper only). Parsing
+ * and formatting follow p11-kit 0.24's (p11_kit_uri_parse,
+ * p11_kit_uri_format; the unit tests compare them). Neither reads the PIN
+ * here: pin-source is only turned into a path.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,16 +52,13 @@ int hsm_token_cfg_parse(const char *s, const char *dir, struct hsm_token_cfg *re
     size_t el);
 void hsm_token_cfg_clear(struct hsm_token_cfg *c);
 
-/* A parsed token URI, for matching (opaque; hsm_uri_p11.h matches it). */
-struct hsm_uri;
-
 /*
- * Parse a token URI as hsm_token_cfg_parse does, except that module-path and
- * pin-source are refused (the caller has them separately). 0 and *ret, or
+ * Check a token URI as hsm_token_cfg_parse does, except that module-path and
+ * pin-source are refused (the caller has them separately). 0, or
  * KW_ERR_CONFIG with the reason in eb, or KW_ERR_NOMEM.
  */
-int hsm_uri_token_new(const char *s, struct hsm_uri **ret, char *eb, size_t el);
-void hsm_uri_free(struct hsm_uri *u);
+int hsm_uri_token_check(const char *s, char *eb, size_t el);
+
 /*
  * Broker side: whether the token the helper serves (have, its probe's
  * token_uri) fits want (a token URI from the configuration). 0 when it

@@ -403,6 +403,194 @@ test_ambiguous_uri(void)
 	CU_ASSERT(system(cmd) == 0);
 }
 
+/* p11-kit's reading of s, formatted without the two query attributes; NULL: refused. */
+static char *
+p11kit_token(const char *s)
+{
+	P11KitUri *u = p11_kit_uri_new();
+	char *out = NULL;
+
+	CU_ASSERT_FATAL(u != NULL);
+	if (p11_kit_uri_parse(s, P11_KIT_URI_FOR_ANY, u) == P11_KIT_URI_OK &&
+	    !p11_kit_uri_any_unrecognized(u)) {
+		p11_kit_uri_set_module_path(u, NULL);
+		p11_kit_uri_set_pin_source(u, NULL);
+		CU_ASSERT_EQUAL(p11_kit_uri_format(u, P11_KIT_URI_FOR_ANY, &out), P11_KIT_URI_OK);
+	}
+	p11_kit_uri_free(u);
+	return out;
+}
+
+/*
+ * hsm_uri.c parses and formats without p11-kit (the broker does not link
+ * it); the helper hands the result to p11-kit. Both must read a URI alike:
+ * whatever hsm_uri.c accepts, p11-kit accepts and formats to the same
+ * string; every byte value round-trips through percent-encoding; and what
+ * p11-kit refuses (bad encoding, syntax, versions, values too long),
+ * hsm_uri.c refuses too.
+ */
+static void
+test_same_as_p11kit(void)
+{
+	static const char *const good[] = {
+		"pkcs11:token=keywarden",
+		"pkcs11:token=keywarden;",
+		"pkcs11:token=kw?",
+		"pkcs11:serial=a1b2c3d4e5f60718;token=keywarden;manufacturer=SoftHSM%20project",
+		"pkcs11:token=kw;model=1234567890123456;serial=0123456789abcdef",
+		"pkcs11:token=%6B%77;manufacturer=%2f%2F%7e%5F%2d%2E%3b%3D%25%26%3F",
+		"pkcs11:token=a%20%20;manufacturer=b%20",
+		"pkcs11:token=kw;manufacturer=",
+		"pkcs11:token=kw;library-description=d;library-manufacturer=lm;library-version=1;"
+		    "slot-description=sd;slot-manufacturer=sm;slot-id=5",
+		"pkcs11:token=kw;library-version=2.40",
+		"pkcs11:token=kw;library-version=01.02",
+		"pkcs11:token=kw;library-version=254.254",
+		"pkcs11:token=kw;library-version=1.50",
+		"pkcs11:token=kw;slot-id=007",
+		"pkcs11:token=kw;slot-id=18446744073709551614",
+		"pkcs11:token=kw;slot-description=1234567890123456789012345678901234567890123456789012"
+		    "345678901234",
+		"pkcs11:token=kw?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=/run/pin&",
+		"PKCS11:token=kw?pin-source=file:///etc/kw/pin",
+		"pkcs11:token=%E2%9C%93%C3%A9",
+	};
+	static const char *const bad[] = {
+		"pkcs11:token=%zz", "pkcs11:token=a%2", "pkcs11:token=a%", "pkcs11:token",
+		"pkcs11:=a", "pkcs11:token=a;slot-id=x", "pkcs11:token=a;slot-id=-1",
+		"pkcs11:token=a;slot-id=0x10", "pkcs11:token=a;slot-id=+5",
+		"pkcs11:token=a;library-version=1.x", "pkcs11:token=a;library-version=1.2.3",
+		"pkcs11:token=a;library-version=", "pkcs11:token=a;library-version=300",
+		"pkcs11:token=a;library-version=.1", "pkcs11:token=a;library-version=1.",
+		"pkcs11:token=a;library-version=255", "pkcs11:token=a;library-version=0.255",
+		"pkcs11:token=a;model=12345678901234567", "pkcs11:token=a;type=x",
+		"pkcs11:token=a?=x", "pkcs11:token=a?pin-source",
+		"pkcs11:token=a?pin-source=/x&&module-path=/m",
+		"pkcs11:token=123456789012345678901234567890123",
+	};
+	struct hsm_token_cfg c = {0};
+	char eb[300], uri[64], *want;
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		want = p11kit_token(good[i]);
+		CU_ASSERT_EQUAL(parse(good[i], &c, eb, sizeof(eb)), 0);
+		if (want == NULL || c.token == NULL || strcmp(want, c.token) != 0) {
+			fprintf(stderr, "\n%s: p11-kit '%s', hsm_uri '%s' (%s)\n", good[i],
+			    want != NULL ? want : "(refused)", c.token != NULL ? c.token : "(refused)",
+			    eb);
+			CU_FAIL("hsm_uri.c and p11-kit read a URI differently");
+		}
+		free(want);
+		hsm_token_cfg_clear(&c);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		want = p11kit_token(bad[i]);
+		CU_ASSERT_PTR_NULL(want);    /* the list is of what p11-kit refuses */
+		free(want);
+		CU_ASSERT_EQUAL(parse(bad[i], &c, eb, sizeof(eb)), KW_ERR_CONFIG);
+		CU_ASSERT_PTR_NULL(c.token);
+	}
+	/* p11-kit reads slot-id (CK_SLOT_ID)-1 as "any slot"; hsm_uri.c refuses it */
+	CU_ASSERT_EQUAL(parse("pkcs11:token=kw;slot-id=18446744073709551615", &c, eb, sizeof(eb)),
+	    KW_ERR_CONFIG);
+	ASSERT_HAS(eb, "not a valid PKCS#11 URI");
+	/* every byte but NUL and the controls refused by field_clean, percent-encoded */
+	for (unsigned int b = 0x20; b <= 0xff; b++) {
+		if (b == 0x7f)
+			continue;
+		snprintf(uri, sizeof(uri), "pkcs11:token=k%%%02X%%%02xw", b, b);
+		want = p11kit_token(uri);
+		CU_ASSERT_EQUAL(parse(uri, &c, eb, sizeof(eb)), 0);
+		CU_ASSERT(want != NULL && c.token != NULL && strcmp(want, c.token) == 0);
+		free(want);
+		hsm_token_cfg_clear(&c);
+	}
+}
+
+/* Object URIs as p11-kit formats them (label bytes of every value, a binary id). */
+static void
+test_object_uri_same_as_p11kit(void)
+{
+	const char *tok = "pkcs11:model=SoftHSM%20v2;manufacturer=" SOFTHSM_MAN
+	    ";serial=a1b2c3d4e5f60718;token=keywarden";
+	static const enum hsm_uri_type types[] = {HSM_URI_SECRET_KEY, HSM_URI_PRIVATE,
+		HSM_URI_PUBLIC};
+	static const CK_OBJECT_CLASS classes[] = {CKO_SECRET_KEY, CKO_PRIVATE_KEY, CKO_PUBLIC_KEY};
+	char label[300];
+	unsigned char id[256];
+	size_t n = 0;
+
+	for (unsigned int b = 1; b <= 0xff; b++)
+		label[n++] = (char)b;
+	label[n] = '\0';
+	for (size_t i = 0; i < sizeof(id); i++)
+		id[i] = (unsigned char)(255 - i);
+	for (size_t t = 0; t < 3; t++) {
+		for (size_t with_id = 0; with_id < 2; with_id++) {
+			CK_OBJECT_CLASS cls = classes[t];
+			CK_ATTRIBUTE a[3] = {
+				{CKA_CLASS, &cls, sizeof(cls)},
+				{CKA_LABEL, label, n},
+				{CKA_ID, id, sizeof(id)},
+			};
+			P11KitUri *u = p11_kit_uri_new();
+			char *want = NULL, *got = NULL;
+
+			CU_ASSERT_FATAL(u != NULL);
+			CU_ASSERT_FATAL(p11_kit_uri_parse(tok, P11_KIT_URI_FOR_TOKEN, u) ==
+			    P11_KIT_URI_OK);
+			CU_ASSERT(p11_kit_uri_set_attribute(u, &a[0]) == P11_KIT_URI_OK);
+			CU_ASSERT(p11_kit_uri_set_attribute(u, &a[1]) == P11_KIT_URI_OK);
+			if (with_id)
+				CU_ASSERT(p11_kit_uri_set_attribute(u, &a[2]) == P11_KIT_URI_OK);
+			CU_ASSERT(p11_kit_uri_format(u, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, &want) ==
+			    P11_KIT_URI_OK);
+			CU_ASSERT_EQUAL(hsm_uri_object(tok, label, with_id ? id : NULL,
+			    with_id ? sizeof(id) : 0, types[t], &got), 0);
+			CU_ASSERT(want != NULL && got != NULL && strcmp(want, got) == 0);
+			free(want);
+			free(got);
+			p11_kit_uri_free(u);
+		}
+	}
+}
+
+/* hsm_uri_token_fits against p11_kit_uri_match_token_info, pair by pair. */
+static void
+test_fits_same_as_p11kit(void)
+{
+	static const char *const uris[] = {
+		"pkcs11:token=keywarden",
+		"pkcs11:token=keywarden;manufacturer=SoftHSM%20project",
+		"pkcs11:token=keywarden;manufacturer=",
+		"pkcs11:token=keywarden;serial=a1b2c3d4e5f60718",
+		"pkcs11:token=keywarden%20",
+		"pkcs11:token=keywarden;model=SoftHSM%20v2;serial=a1b2c3d4e5f60718",
+		"pkcs11:token=other;model=SoftHSM%20v2",
+		"pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;serial=a1b2c3d4e5f60718;"
+		    "token=keywarden",
+	};
+	char eb[300];
+
+	for (size_t w = 0; w < sizeof(uris) / sizeof(uris[0]); w++) {
+		for (size_t h = 0; h < sizeof(uris) / sizeof(uris[0]); h++) {
+			P11KitUri *uw = p11_kit_uri_new(), *uh = p11_kit_uri_new();
+			int want;
+
+			CU_ASSERT_FATAL(uw != NULL && uh != NULL);
+			CU_ASSERT(p11_kit_uri_parse(uris[w], P11_KIT_URI_FOR_ANY, uw) == P11_KIT_URI_OK);
+			CU_ASSERT(p11_kit_uri_parse(uris[h], P11_KIT_URI_FOR_TOKEN, uh) ==
+			    P11_KIT_URI_OK);
+			want = p11_kit_uri_match_token_info(uw, p11_kit_uri_get_token_info(uh)) ? 0 :
+			    KW_ERR_MISMATCH;
+			CU_ASSERT_EQUAL(hsm_uri_token_fits(uris[w], uris[h], eb, sizeof(eb)), want);
+			p11_kit_uri_free(uw);
+			p11_kit_uri_free(uh);
+		}
+	}
+}
+
 int
 test_hsm_uri_suite(void)
 {
@@ -413,6 +601,9 @@ test_hsm_uri_suite(void)
 		{"pin-source forms", test_pin_source},
 		{"4 KiB URIs", test_long},
 		{"object URIs read back by p11-kit", test_object_uri},
+		{"token URIs read as p11-kit reads them", test_same_as_p11kit},
+		{"object URIs formatted as p11-kit formats them", test_object_uri_same_as_p11kit},
+		{"token matching as p11-kit matches", test_fits_same_as_p11kit},
 		{"hsm.token against the probe's token_uri", test_token_fits},
 		{"the helper selects its token by URI", test_helper_by_uri},
 		{"a URI that fits two tokens is refused", test_ambiguous_uri},
