@@ -64,11 +64,48 @@ def es256_raw(jwk_key, data):
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
+_PORT_LOCK_DIR = os.path.join(tempfile.gettempdir(), "kwtest-ports")
+_port_locks = []     # descriptors holding this process's port claims (released at exit)
+
+
+def _claim_port(p):
+    """Claim port p among concurrent test processes: an exclusive flock on
+    $TMPDIR/kwtest-ports/P held until this process exits (the kernel drops it
+    then, so a crashed test leaves nothing stale). False when another process
+    (or an earlier free_port() of this one) holds it."""
+    import fcntl
+    if not os.path.isdir(_PORT_LOCK_DIR):
+        try:
+            os.mkdir(_PORT_LOCK_DIR)
+            os.chmod(_PORT_LOCK_DIR, 0o1777)     # shared by every user's tests
+        except FileExistsError:
+            pass
+    fd = os.open(os.path.join(_PORT_LOCK_DIR, str(p)), os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _port_locks.append((p, fd))
+    return True
+
+
+def _release_port(p):
+    for i, (q, fd) in enumerate(_port_locks):
+        if q == p:
+            os.close(fd)
+            del _port_locks[i]
+            return
+
+
 def free_port():
     """A loopback port p with p + 1 free as well (the broker's admin listener
     takes port + 1), chosen below the kernel's ephemeral range so that the
     client side of other tests' (and kwbench's) connections cannot take it
-    between this check and the broker's bind."""
+    between this check and the broker's bind. Both ports stay claimed
+    (_claim_port) for the life of this process, so that tests running
+    concurrently (meson test --num-processes, both builds) never get the
+    same pair between this check and their broker's bind."""
     import random
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
@@ -78,6 +115,11 @@ def free_port():
     low = max(low, 12000)
     for _ in range(200):
         p = random.randrange(10000, low - 2)
+        if not _claim_port(p):
+            continue
+        if not _claim_port(p + 1):
+            _release_port(p)
+            continue
         socks = []
         try:
             for q in (p, p + 1):
@@ -86,6 +128,8 @@ def free_port():
                 s.bind(("127.0.0.1", q))
             return p
         except OSError:
+            _release_port(p)
+            _release_port(p + 1)
             continue
         finally:
             for s in socks:
