@@ -464,6 +464,41 @@ class TdxPlatform:
         return json.dumps(doc)
 
 
+_KEY_CACHE = os.environ.get("KW_TEST_KEY_CACHE") or os.path.join(tempfile.gettempdir(), "kwtest-keys")
+_tee_keys_taken = 0
+
+
+def tee_rsa_key():
+    """An RSA-3072 key for an Attester's TEE encryption key, distinct from every
+    other one this process has taken. OpenSSL 3.0 spends ~0.8 s of CPU on one
+    RSA-3072 key here and a suite run makes a hundred or more, so the n-th key a
+    test process takes is kept in $KW_TEST_KEY_CACHE (default
+    $TMPDIR/kwtest-keys/rsa3072-N.pem) for the next process: each process still
+    gets its own distinct keys, other processes (other brokers) get the same ones."""
+    global _tee_keys_taken
+    path = os.path.join(_KEY_CACHE, "rsa3072-%04d.pem" % _tee_keys_taken)
+    _tee_keys_taken += 1
+    try:
+        with open(path, "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), None)
+        if isinstance(key, rsa.RSAPrivateKey) and key.key_size == 3072:
+            return key
+    except (OSError, ValueError):
+        pass
+    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    try:
+        os.makedirs(_KEY_CACHE, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=_KEY_CACHE, prefix=".new-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        os.replace(tmp, path)      # a concurrent process writing the same N: either is whole
+    except OSError:
+        pass
+    return key
+
+
 class Attester:
     """Independent client: TEE keys, runtime-data, emulated SNP report or (tee="tdx")
     emulated TDX quote (TdxPlatform)."""
@@ -472,7 +507,7 @@ class Attester:
         self.b = broker
         self.tee = tee
         self.send_config = send_config    # False: runtime-data without "config"
-        self.enc = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+        self.enc = tee_rsa_key()
         self.sig = ec.generate_private_key(ec.SECP256R1())
         with open(os.path.join(broker.dir, "emu", "vcek.key"), "rb") as f:
             self.vcek_key = serialization.load_pem_private_key(f.read(), None)
@@ -595,9 +630,12 @@ class Attester:
 
     def decrypt(self, jwe_compact):
         from jwcrypto import jwe, jwk
-        pem = self.enc.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption())
-        key = jwk.JWK.from_pem(pem)
+        # one JWK per TEE key (jwcrypto checks an RSA private key each time it builds one)
+        if getattr(self, "_enc_jwk", (None, None))[0] is not self.enc:
+            pem = self.enc.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption())
+            self._enc_jwk = (self.enc, jwk.JWK.from_pem(pem))
+        key = self._enc_jwk[1]
         tok = jwe.JWE()
         tok.deserialize(jwe_compact if isinstance(jwe_compact, str) else jwe_compact.decode(), key=key)
         return tok.payload
