@@ -161,8 +161,11 @@ class Broker:
     def __init__(self, config_edit=None, store=None, pg_conninfo=None, share_with=None):
         self.dir = tempfile.mkdtemp(prefix="kwit-")
         self.port = free_port()
+        # the emulated ARK and ASK keys from the key cache (mk-emu-chain.sh certifies them)
+        emu_keys = dict(os.environ, KW_EMU_ARK_KEY=cached_rsa3072("emu-ark", load=False)[1],
+                        KW_EMU_ASK_KEY=cached_rsa3072("emu-ask", load=False)[1])
         subprocess.run(["sh", os.path.join(SRC, "scripts", "setup-local.sh"), self.dir, str(self.port)],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=emu_keys)
         self.cfg_path = os.path.join(self.dir, "keywarden.json")
         with open(self.cfg_path) as f:
             self.cfg = json.load(f)
@@ -465,38 +468,44 @@ class TdxPlatform:
 
 
 _KEY_CACHE = os.environ.get("KW_TEST_KEY_CACHE") or os.path.join(tempfile.gettempdir(), "kwtest-keys")
-_tee_keys_taken = 0
+_keys_taken = {}
 
 
-def tee_rsa_key():
-    """An RSA-3072 key for an Attester's TEE encryption key, distinct from every
-    other one this process has taken. OpenSSL 3.0 spends ~0.8 s of CPU on one
-    RSA-3072 key here and a suite run makes a hundred or more, so the n-th key a
-    test process takes is kept in $KW_TEST_KEY_CACHE (default
-    $TMPDIR/kwtest-keys/rsa3072-N.pem) for the next process: each process still
-    gets its own distinct keys, other processes (other brokers) get the same ones."""
-    global _tee_keys_taken
-    path = os.path.join(_KEY_CACHE, "rsa3072-%04d.pem" % _tee_keys_taken)
-    _tee_keys_taken += 1
+def cached_rsa3072(kind, load=True):
+    """(key, PEM path) of an RSA-3072 key (key None with load=False and a cached file:
+    the taker checks it, as mk-emu-chain.sh does), distinct from every other one of that kind this
+    process has taken. OpenSSL 3.0 spends ~0.7 s of CPU on one RSA-3072 key here and a
+    suite run needs hundreds (each Attester's TEE key, each Broker's emulated ARK and ASK),
+    so the n-th key of a kind a test process takes is kept in $KW_TEST_KEY_CACHE (default
+    $TMPDIR/kwtest-keys/KIND-N.pem) for the next process: each process still gets its own
+    distinct keys; other processes (with other brokers) get the same ones."""
+    n = _keys_taken.get(kind, 0)
+    _keys_taken[kind] = n + 1
+    path = os.path.join(_KEY_CACHE, "%s-%04d.pem" % (kind, n))
     try:
         with open(path, "rb") as f:
-            key = serialization.load_pem_private_key(f.read(), None)
+            pem = f.read()
+        if not load and pem.startswith(b"-----BEGIN PRIVATE KEY-----"):
+            return None, path
+        key = serialization.load_pem_private_key(pem, None)
         if isinstance(key, rsa.RSAPrivateKey) and key.key_size == 3072:
-            return key
+            return key, path
     except (OSError, ValueError):
         pass
     key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    try:
-        os.makedirs(_KEY_CACHE, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=_KEY_CACHE, prefix=".new-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
-        os.replace(tmp, path)      # a concurrent process writing the same N: either is whole
-    except OSError:
-        pass
-    return key
+    os.makedirs(_KEY_CACHE, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=_KEY_CACHE, prefix=".new-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    os.replace(tmp, path)      # a concurrent process writing the same N: either is whole
+    return key, path
+
+
+def tee_rsa_key():
+    """An Attester's TEE encryption key (RSA-3072, cached_rsa3072)."""
+    return cached_rsa3072("tee")[0]
 
 
 class Attester:
