@@ -20,6 +20,8 @@
 # The ARK and ASK private keys are discarded. Certificates are valid from one
 # day ago for 10 years. An existing DIR is refused unless --force is given;
 # with --force only the files above are replaced.
+# Environment (the test suite's, tests/integration/kwtest.py): KW_EMU_ARK_KEY and
+# KW_EMU_ASK_KEY name RSA-3072 private keys (PEM) to certify instead of new ones.
 set -eu
 
 force=0
