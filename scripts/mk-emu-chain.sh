@@ -20,6 +20,8 @@
 # The ARK and ASK private keys are discarded. Certificates are valid from one
 # day ago for 10 years. An existing DIR is refused unless --force is given;
 # with --force only the files above are replaced.
+# Environment (the test suite's, tests/integration/kwtest.py): KW_EMU_ARK_KEY and
+# KW_EMU_ASK_KEY name RSA-3072 private keys (PEM) to certify instead of new ones.
 set -eu
 
 force=0
@@ -131,8 +133,18 @@ sign() {
 
 q() { "$@" >"$tmp/cmd.log" 2>&1 || { cat "$tmp/cmd.log" >&2; exit 1; }; }
 
-q openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$tmp/ark.key"
-q openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$tmp/ask.key"
+# KW_EMU_ARK_KEY, KW_EMU_ASK_KEY: RSA-3072 keys (PEM) to certify instead of new ones
+# (the test suite's key cache, tests/integration/kwtest.py: ~0.7 s of CPU per key saved)
+for k in ark ask; do
+	eval "given=\${KW_EMU_$(echo $k | tr a-z A-Z)_KEY:-}"
+	if [ -n "$given" ]; then
+		q openssl pkey -in "$given" -out "$tmp/$k.key"
+		openssl pkey -in "$tmp/$k.key" -noout -text 2>/dev/null | grep -q '^Private-Key: (3072 bit' ||
+			{ echo "mk-emu-chain.sh: $given is not an RSA-3072 key" >&2; exit 1; }
+	else
+		q openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$tmp/$k.key"
+	fi
+done
 q openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 \
 	-pkeyopt ec_param_enc:named_curve -out "$tmp/vcek.key"
 q openssl req -config "$tmp/ca.cnf" -new -key "$tmp/ark.key" -subj "$dn/CN=ARK-Milan" -out "$tmp/ark.csr"

@@ -7,7 +7,8 @@
 #   2. builds with clang under AddressSanitizer + UndefinedBehaviorSanitizer
 #      and runs the whole suite again.
 # Ends with one line "tests: N passed, N failed".
-# Environment: KW_VECTORS (default ../shared/vectors), KW_SKIP_SANITIZERS=1.
+# Environment: KW_VECTORS (default ../shared/vectors), KW_SKIP_SANITIZERS=1,
+# KW_TEST_JOBS (tests run at once, default 3).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -47,8 +48,10 @@ run_suite() {
 		meson setup --reconfigure "$dir" -Dvectors="$vectors" -Dtest_hooks=true "$@" \
 			>"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; exit 1; }
 	fi
+	t_build=$(date +%s)
 	ninja -C "$dir" >"$dir.build.log" 2>&1 || { tail -n 60 "$dir.build.log"; exit 1; }
-	echo "==> [$name] meson test"
+	t_test=$(date +%s)
+	echo "==> [$name] meson test (built in $((t_test - t_build)) s)"
 	# KW_TEST_SETUP=pg: also the PostgreSQL variants (suite integration-pg;
 	# scripts/test-pg.sh runs them on their own, .ci/run does after this script)
 	# (meson names the log after a --setup given)
@@ -57,7 +60,9 @@ run_suite() {
 		set -- --setup "$KW_TEST_SETUP"; log="$dir/meson-logs/testlog-$KW_TEST_SETUP.json"
 	fi
 	rm -f "$log"
-	if meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 2 "$@" \
+	# three at a time on two cores: the integration tests wait for their brokers,
+	# helpers and sleeps for about half their time (KW_TEST_JOBS to change it)
+	if meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "${KW_TEST_JOBS:-3}" "$@" \
 		--timeout-multiplier "${KW_TIMEOUT_MULTIPLIER:-1}"; then :; else status=1; fi
 	counts=$(/usr/bin/python3 - "$log" <<'PY'
 import json, sys
@@ -72,7 +77,7 @@ print(p, f)
 PY
 )
 	set -- $counts
-	echo "==> [$name] $1 passed, $2 failed"
+	echo "==> [$name] $1 passed, $2 failed in $(($(date +%s) - t_test)) s"
 	total_pass=$((total_pass + $1))
 	total_fail=$((total_fail + $2))
 }

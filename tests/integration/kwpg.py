@@ -21,7 +21,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,11 +53,10 @@ for _s in (signal.SIGTERM, signal.SIGINT):
 
 
 def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A port below the ephemeral range, claimed across the test processes that run
+    side by side (kwtest.free_port): initdb runs between this choice and the bind."""
+    import kwtest
+    return kwtest.free_port()
 
 
 class Cluster:

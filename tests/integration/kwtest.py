@@ -64,11 +64,48 @@ def es256_raw(jwk_key, data):
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
+_PORT_LOCK_DIR = os.path.join(tempfile.gettempdir(), "kwtest-ports")
+_port_locks = []     # descriptors holding this process's port claims (released at exit)
+
+
+def _claim_port(p):
+    """Claim port p among concurrent test processes: an exclusive flock on
+    $TMPDIR/kwtest-ports/P held until this process exits (the kernel drops it
+    then, so a crashed test leaves nothing stale). False when another process
+    (or an earlier free_port() of this one) holds it."""
+    import fcntl
+    if not os.path.isdir(_PORT_LOCK_DIR):
+        try:
+            os.mkdir(_PORT_LOCK_DIR)
+            os.chmod(_PORT_LOCK_DIR, 0o1777)     # shared by every user's tests
+        except FileExistsError:
+            pass
+    fd = os.open(os.path.join(_PORT_LOCK_DIR, str(p)), os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _port_locks.append((p, fd))
+    return True
+
+
+def _release_port(p):
+    for i, (q, fd) in enumerate(_port_locks):
+        if q == p:
+            os.close(fd)
+            del _port_locks[i]
+            return
+
+
 def free_port():
     """A loopback port p with p + 1 free as well (the broker's admin listener
     takes port + 1), chosen below the kernel's ephemeral range so that the
     client side of other tests' (and kwbench's) connections cannot take it
-    between this check and the broker's bind."""
+    between this check and the broker's bind. Both ports stay claimed
+    (_claim_port) for the life of this process, so that tests running
+    concurrently (meson test --num-processes, both builds) never get the
+    same pair between this check and their broker's bind."""
     import random
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
@@ -78,6 +115,11 @@ def free_port():
     low = max(low, 12000)
     for _ in range(200):
         p = random.randrange(10000, low - 2)
+        if not _claim_port(p):
+            continue
+        if not _claim_port(p + 1):
+            _release_port(p)
+            continue
         socks = []
         try:
             for q in (p, p + 1):
@@ -86,6 +128,8 @@ def free_port():
                 s.bind(("127.0.0.1", q))
             return p
         except OSError:
+            _release_port(p)
+            _release_port(p + 1)
             continue
         finally:
             for s in socks:
@@ -117,8 +161,11 @@ class Broker:
     def __init__(self, config_edit=None, store=None, pg_conninfo=None, share_with=None):
         self.dir = tempfile.mkdtemp(prefix="kwit-")
         self.port = free_port()
+        # the emulated ARK and ASK keys from the key cache (mk-emu-chain.sh certifies them)
+        emu_keys = dict(os.environ, KW_EMU_ARK_KEY=cached_rsa3072("emu-ark", load=False)[1],
+                        KW_EMU_ASK_KEY=cached_rsa3072("emu-ask", load=False)[1])
         subprocess.run(["sh", os.path.join(SRC, "scripts", "setup-local.sh"), self.dir, str(self.port)],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=emu_keys)
         self.cfg_path = os.path.join(self.dir, "keywarden.json")
         with open(self.cfg_path) as f:
             self.cfg = json.load(f)
@@ -420,6 +467,47 @@ class TdxPlatform:
         return json.dumps(doc)
 
 
+_KEY_CACHE = os.environ.get("KW_TEST_KEY_CACHE") or os.path.join(tempfile.gettempdir(), "kwtest-keys")
+_keys_taken = {}
+
+
+def cached_rsa3072(kind, load=True):
+    """(key, PEM path) of an RSA-3072 key (key None with load=False and a cached file:
+    the taker checks it, as mk-emu-chain.sh does), distinct from every other one of that kind this
+    process has taken. OpenSSL 3.0 spends ~0.7 s of CPU on one RSA-3072 key here and a
+    suite run needs hundreds (each Attester's TEE key, each Broker's emulated ARK and ASK),
+    so the n-th key of a kind a test process takes is kept in $KW_TEST_KEY_CACHE (default
+    $TMPDIR/kwtest-keys/KIND-N.pem) for the next process: each process still gets its own
+    distinct keys; other processes (with other brokers) get the same ones."""
+    n = _keys_taken.get(kind, 0)
+    _keys_taken[kind] = n + 1
+    path = os.path.join(_KEY_CACHE, "%s-%04d.pem" % (kind, n))
+    try:
+        with open(path, "rb") as f:
+            pem = f.read()
+        if not load and pem.startswith(b"-----BEGIN PRIVATE KEY-----"):
+            return None, path
+        key = serialization.load_pem_private_key(pem, None)
+        if isinstance(key, rsa.RSAPrivateKey) and key.key_size == 3072:
+            return key, path
+    except (OSError, ValueError):
+        pass
+    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    os.makedirs(_KEY_CACHE, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=_KEY_CACHE, prefix=".new-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    os.replace(tmp, path)      # a concurrent process writing the same N: either is whole
+    return key, path
+
+
+def tee_rsa_key():
+    """An Attester's TEE encryption key (RSA-3072, cached_rsa3072)."""
+    return cached_rsa3072("tee")[0]
+
+
 class Attester:
     """Independent client: TEE keys, runtime-data, emulated SNP report or (tee="tdx")
     emulated TDX quote (TdxPlatform)."""
@@ -428,7 +516,7 @@ class Attester:
         self.b = broker
         self.tee = tee
         self.send_config = send_config    # False: runtime-data without "config"
-        self.enc = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+        self.enc = tee_rsa_key()
         self.sig = ec.generate_private_key(ec.SECP256R1())
         with open(os.path.join(broker.dir, "emu", "vcek.key"), "rb") as f:
             self.vcek_key = serialization.load_pem_private_key(f.read(), None)
@@ -551,9 +639,12 @@ class Attester:
 
     def decrypt(self, jwe_compact):
         from jwcrypto import jwe, jwk
-        pem = self.enc.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption())
-        key = jwk.JWK.from_pem(pem)
+        # one JWK per TEE key (jwcrypto checks an RSA private key each time it builds one)
+        if getattr(self, "_enc_jwk", (None, None))[0] is not self.enc:
+            pem = self.enc.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption())
+            self._enc_jwk = (self.enc, jwk.JWK.from_pem(pem))
+        key = self._enc_jwk[1]
         tok = jwe.JWE()
         tok.deserialize(jwe_compact if isinstance(jwe_compact, str) else jwe_compact.decode(), key=key)
         return tok.payload
