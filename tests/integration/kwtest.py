@@ -467,7 +467,22 @@ class TdxPlatform:
         return json.dumps(doc)
 
 
-_KEY_CACHE = os.environ.get("KW_TEST_KEY_CACHE") or os.path.join(tempfile.gettempdir(), "kwtest-keys")
+_KEY_CACHE = os.environ.get("KW_TEST_KEY_CACHE") or os.path.join(tempfile.gettempdir(),
+                                                                   "kwtest-keys-%d" % os.geteuid())
+
+
+def _key_cache_dir():
+    """The cache directory, made 0700; None (no cache: fresh keys) unless it is a directory
+    of ours that nobody else can write, so another local user cannot plant test keys."""
+    import stat
+    try:
+        os.makedirs(_KEY_CACHE, mode=0o700, exist_ok=True)
+        st = os.lstat(_KEY_CACHE)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        return None
+    return _KEY_CACHE
 _keys_taken = {}
 
 
@@ -477,11 +492,12 @@ def cached_rsa3072(kind, load=True):
     process has taken. OpenSSL 3.0 spends ~0.7 s of CPU on one RSA-3072 key here and a
     suite run needs hundreds (each Attester's TEE key, each Broker's emulated ARK and ASK),
     so the n-th key of a kind a test process takes is kept in $KW_TEST_KEY_CACHE (default
-    $TMPDIR/kwtest-keys/KIND-N.pem) for the next process: each process still gets its own
+    $TMPDIR/kwtest-keys-UID/KIND-N.pem, 0700, ours, else no cache) for the next process: each process still gets its own
     distinct keys; other processes (with other brokers) get the same ones."""
     n = _keys_taken.get(kind, 0)
     _keys_taken[kind] = n + 1
-    path = os.path.join(_KEY_CACHE, "%s-%04d.pem" % (kind, n))
+    cache = _key_cache_dir()
+    path = os.path.join(cache or tempfile.mkdtemp(prefix="kwtest-key-"), "%s-%04d.pem" % (kind, n))
     try:
         with open(path, "rb") as f:
             pem = f.read()
@@ -495,8 +511,7 @@ def cached_rsa3072(kind, load=True):
     key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    os.makedirs(_KEY_CACHE, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=_KEY_CACHE, prefix=".new-")
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".new-")
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
     os.replace(tmp, path)      # a concurrent process writing the same N: either is whole
