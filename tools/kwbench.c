@@ -1300,30 +1300,31 @@ main(int argc, char **argv)
 	pthread_mutex_init(&b.lock, NULL);
 	kw_json_init();
 	srand((unsigned int)getpid());
+	rc = 2;    /* until the run is done: every exit below goes through out */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || setup(&b) != 0)
-		return 2;
+		goto out;
 	if (o.helper_pid == 0)
 		o.helper_pid = find_helper(o.broker_pid);
 	if (proc_sample(o.broker_pid, &r.b0) != 0) {
 		fprintf(stderr, "kwbench: cannot read /proc/%ld: is the broker running?\n", o.broker_pid);
-		return 2;
+		goto out;
 	}
 	if (o.broker_config != NULL && measure_hsm_floor(&o, &r.fl) != 0)
-		return 2;
+		goto out;
 	if (measure_floor(b.keys[0], b.tdx != NULL, &r.fl) != 0) {
 		fprintf(stderr, "kwbench: cannot measure the cryptographic floor\n");
-		return 2;
+		goto out;
 	}
 	if (o.metrics_url != NULL && (qmax_init(&r.q, &o) != 0 || qmax_sample(&r.q) != 0)) {
 		fprintf(stderr, "kwbench: cannot read the broker's queue depths from %s\n", r.q.url);
-		return 2;
+		goto out;
 	}
 	(void)proc_sample(o.helper_pid, &r.h0);
 	r.bmax = r.b0;
 	r.hmax = r.h0;
 	nth = o.concurrency < o.workloads ? o.concurrency : o.workloads;
 	if ((th = calloc(nth, sizeof(*th))) == NULL)
-		return 2;
+		goto out;
 	if (!o.quiet)
 		fprintf(stderr, "kwbench: %lu workloads, %lu in flight\n", o.workloads, nth);
 	getrusage(RUSAGE_SELF, &ru0);
@@ -1340,7 +1341,7 @@ main(int argc, char **argv)
 		pthread_attr_destroy(&at);
 	}
 	if (started == 0)
-		return 2;
+		goto out;
 	/* sample RSS while the workers run */
 	for (;;) {
 		struct proc_sample s;
@@ -1384,8 +1385,10 @@ main(int argc, char **argv)
 	if (r.h0.cpu_ms < 0 && !o.quiet)
 		fprintf(stderr, "kwbench: no keywarden-hsm process found (--helper-pid): its CPU is not counted\n");
 	if (o.json ? print_json(&b, &r) != 0 : (print_text(&b, &r), 0))
-		return 2;
-	for (unsigned long i = 0; i < o.key_pool; i++)
+		goto out;
+	rc = b.flows_failed == 0 && b.flows_ok == o.workloads ? 0 : 1;
+out:
+	for (unsigned long i = 0; b.keys != NULL && i < o.key_pool; i++)
 		att_keys_free(b.keys[i]);
 	free(b.keys);
 	for (int e = 0; e < EP__N; e++)
@@ -1396,5 +1399,5 @@ main(int argc, char **argv)
 	qmax_free(&r.q);
 	free(th);
 	curl_global_cleanup();
-	return b.flows_failed == 0 && b.flows_ok == o.workloads ? 0 : 1;
+	return rc;
 }

@@ -11,6 +11,7 @@ asserted here (machines are noisy)."""
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -84,15 +85,21 @@ def t_transport_only(b):
 def t_queue_maxima(b):
     """--metrics-url: the broker's queue gauges sampled during the run, maxima reported."""
     murl = "https://127.0.0.1:%d" % b.metrics_port
-    p = bench(b, "--workloads", "30", "--concurrency", "8", "--key-pool", "4", "--json",
-              "--metrics-url", murl)
+    # a TLS connection of our own stays open through the run: every sample sees at least it
+    held = b.ssl_context().wrap_socket(socket.create_connection(("127.0.0.1", b.port), timeout=10),
+                                       server_hostname="127.0.0.1")
+    try:
+        p = bench(b, "--workloads", "30", "--concurrency", "8", "--key-pool", "4", "--json",
+                  "--metrics-url", murl)
+    finally:
+        held.close()
     assert p.returncode == 0, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
     q = json.loads(p.stdout)["queue_max"]
     print("kwbench queue maxima:", q)
     assert q["samples"] >= 1 and q["failed"] == 0, q
     for g in ("appraisal_queue", "admin_queue", "appraisals_in_flight"):
         assert isinstance(q[g], int) and q[g] >= 0, q
-    # kwbench's 8 open ones, plus closed ones the broker has not yet reaped
+    # ours, kwbench's 8, and closed ones the broker has not yet reaped
     assert 1 <= q["workload_connections"] <= 32, q
     # without --metrics-url there is nothing to report
     p = bench(b, "--workloads", "2", "--concurrency", "1", "--key-pool", "1", "--json")
