@@ -55,6 +55,8 @@ void kw_time_format_rfc3339(int64_t t, char out[static 21]);
 int64_t kw_time_now(void);
 /* CLOCK_MONOTONIC in microseconds (durations, deadlines). */
 int64_t kw_mono_us(void);
+/* This process's CPU time (all threads, CLOCK_PROCESS_CPUTIME_ID) in milliseconds (benchmarks). */
+double kw_cpu_ms(void);
 
 #define KW_DURATION_MAX (3650LL * 86400)     /* kw_duration_parse upper bound (10 years) */
 /*

@@ -34,15 +34,6 @@
 #define FLOOR_VALUE_LEN 32      /* an AES-256 key, stored unpadded as generate stores it */
 #define FLOOR_ROUNDS_MAX 100000U
 
-static double
-cpu_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* A session AES-256 secret with a random value, as the self test makes one. */
 static int
 session_secret(struct hsm_p11 *p, struct kw_secret *val, CK_OBJECT_HANDLE *ret,
@@ -174,7 +165,7 @@ hsm_p11_floor(struct hsm_p11 *p, unsigned int rounds, struct hsm_floor *ret,
 	jwe = NULL;
 	if ((r = sign_once(p, priv, digest, reterr_detail)) != 0)
 		goto out;
-	t = cpu_ms();
+	t = kw_cpu_ms();
 	for (unsigned int i = 0; i < rounds; i++) {
 		if ((r = p11_release_secret(p, &si, n, (size_t)nl, e, (size_t)el, "floor", &jwe,
 		    reterr_detail)) != 0)
@@ -182,12 +173,12 @@ hsm_p11_floor(struct hsm_p11 *p, unsigned int rounds, struct hsm_floor *ret,
 		free(jwe);
 		jwe = NULL;
 	}
-	ret->release_ms = (cpu_ms() - t) / rounds;
-	t = cpu_ms();
+	ret->release_ms = (kw_cpu_ms() - t) / rounds;
+	t = kw_cpu_ms();
 	for (unsigned int i = 0; i < rounds; i++)
 		if ((r = sign_once(p, priv, digest, reterr_detail)) != 0)
 			goto out;
-	ret->sign_ms = (cpu_ms() - t) / rounds;
+	ret->sign_ms = (kw_cpu_ms() - t) / rounds;
 	r = 0;
 out:
 	p11_destroy(p, &sec);

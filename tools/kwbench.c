@@ -203,15 +203,6 @@ struct floor {
 };
 
 static double
-cpu_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static double
 time_sign_verify(EVP_PKEY *k, const EVP_MD *md, size_t msg_len, int verify)
 {
 	unsigned char msg[1024], sig[512];
@@ -225,7 +216,7 @@ time_sign_verify(EVP_PKEY *k, const EVP_MD *md, size_t msg_len, int verify)
 		EVP_MD_CTX_free(c);
 		return -1;
 	}
-	t = cpu_now_ms();
+	t = kw_cpu_ms();
 	for (int i = 0; i < FLOOR_ROUNDS; i++) {
 		size_t l = sizeof(sig);
 
@@ -238,7 +229,7 @@ time_sign_verify(EVP_PKEY *k, const EVP_MD *md, size_t msg_len, int verify)
 			return -1;
 		}
 	}
-	t = (cpu_now_ms() - t) / FLOOR_ROUNDS;
+	t = (kw_cpu_ms() - t) / FLOOR_ROUNDS;
 	EVP_MD_CTX_free(c);
 	return t;
 }
@@ -256,7 +247,7 @@ time_oaep(EVP_PKEY *rsa)
 		EVP_PKEY_CTX_free(c);
 		return -1;
 	}
-	t = cpu_now_ms();
+	t = kw_cpu_ms();
 	for (int i = 0; i < FLOOR_ROUNDS; i++) {
 		size_t ol = sizeof(out);
 
@@ -265,7 +256,7 @@ time_oaep(EVP_PKEY *rsa)
 			return -1;
 		}
 	}
-	t = (cpu_now_ms() - t) / FLOOR_ROUNDS;
+	t = (kw_cpu_ms() - t) / FLOOR_ROUNDS;
 	EVP_PKEY_CTX_free(c);
 	return t;
 }
